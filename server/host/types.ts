@@ -1,0 +1,113 @@
+// The contract between the tenant layer (server/tenants) and the sandbox that runs one tenant
+// deployment inside an isolate (server/host + runtime-shims). tenants/ owns isolates, the pool
+// and module loading; host/ owns everything that crosses the bridge: the shim bootstrap, the
+// request/response protocol, fetch, timers, console and per-request limits while JS runs.
+
+/** Per-request limits, resolved by tenants/ from config defaults and tenant overrides. */
+export interface RequestLimits {
+  /** CPU time the request may spend inside the isolate, summed over every entry (ms) */
+  cpuMs: number;
+  /** wall time from dispatch to the end of the response body and every waitUntil (ms) */
+  wallMs: number;
+  /** request body bytes the function may read */
+  requestBodyBytes: number;
+  /** response body bytes the function may produce */
+  responseBodyBytes: number;
+  /** fetch() calls per request */
+  subrequests: number;
+  /** time limit of one fetch() (ms) */
+  subrequestTimeoutMs: number;
+  /** bytes of one fetch() response body */
+  subrequestResponseBytes: number;
+  /** console output per request (bytes of message text); past it, records are dropped and one notice is logged */
+  logBytes: number;
+}
+
+/** Which destinations tenant fetch() may reach. */
+export interface EgressPolicy {
+  /** host names, IPs or CIDRs allowed even though they are loopback/private (tests, private deployments) */
+  allow: string[];
+}
+
+export type LimitName = 'cpu' | 'wall' | 'memory' | 'body' | 'subrequests' | 'logs';
+
+/** A limit cut the request. tenants/ maps it to 503 (cpu, memory, subrequests...) or 504 (wall). */
+export class LimitExceededError extends Error {
+  readonly code = 'ISLET_LIMIT_EXCEEDED';
+  constructor(
+    readonly limit: LimitName,
+    /** the measured value that crossed the limit (ms for time, bytes or counts otherwise) */
+    readonly measured: number,
+    /** the tenant's JavaScript stack where it was cut, when known */
+    readonly tenantStack?: string,
+  ) {
+    super(`${limit} limit exceeded (${measured})`);
+    this.name = 'LimitExceededError';
+  }
+}
+
+/** The tenant's handler threw or returned something that is not a Response. */
+export class TenantCodeError extends Error {
+  readonly code = 'ISLET_TENANT_ERROR';
+  constructor(message: string, readonly tenantStack?: string) {
+    super(message);
+    this.name = 'TenantCodeError';
+  }
+}
+
+export interface TenantLogRecord {
+  level: 'debug' | 'info' | 'log' | 'warn' | 'error';
+  message: string;
+  tenant: string;
+  deployment: string;
+  /** absent for output of top-level code (module evaluation) */
+  requestId?: string;
+}
+
+/** A request as it enters the sandbox. Header names are lower-case; pairs are flat: [n0, v0, n1, v1...]. */
+export interface SandboxRequest {
+  id: string;
+  method: string;
+  /** the full original URL, scheme and host included */
+  url: string;
+  headers: string[];
+  /** null for no body; otherwise pulled chunk by chunk as the function reads it */
+  body: AsyncIterable<Uint8Array> | null;
+}
+
+export interface SandboxResponse {
+  status: number;
+  statusText: string;
+  headers: string[];
+  /** null: empty body; Uint8Array: whole body; AsyncIterable: pulled from the isolate one chunk per next() */
+  body: Uint8Array | AsyncIterable<Uint8Array> | null;
+}
+
+/** What one request cost, final once `done` settles. */
+export interface RequestAccount {
+  cpuNs: bigint;
+  wallNs: bigint;
+  subrequests: number;
+  logBytes: number;
+  /** set when a limit cut the request (possibly after the response started) */
+  limit?: LimitExceededError;
+}
+
+export interface Dispatch {
+  /** settles when the function's Response (status + headers) is ready */
+  response: Promise<SandboxResponse>;
+  /** settles when the body has been fully pulled (or abandoned) and every waitUntil settled or was cut */
+  done: Promise<RequestAccount>;
+}
+
+export interface SandboxOptions {
+  tenant: string;
+  deployment: string;
+  /** tenant env vars and secrets, visible to the function as `env` */
+  env: Record<string, string>;
+  limits: RequestLimits;
+  egress: EgressPolicy;
+  log(record: TenantLogRecord): void;
+  /** a fetch() made by the function finished (status 0: refused or failed) */
+  onSubrequest?(status: number): void;
+}

@@ -1,0 +1,48 @@
+// Structured logs: one JSON object per line on stdout (server events, request lines, tenant
+// console output). Records carry `time`, `level` and `msg`; callers add fields.
+export type Level = 'debug' | 'info' | 'warn' | 'error';
+const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export type LogSink = (line: string) => void;
+export type LogRecord = Record<string, unknown>;
+
+export class Logger {
+  #min: number;
+  #sink: LogSink;
+  #listeners = new Set<(record: LogRecord) => void>();
+
+  constructor(level: Level = 'info', sink: LogSink = (line) => process.stdout.write(line + '\n')) {
+    this.#min = order[level];
+    this.#sink = sink;
+  }
+
+  setLevel(level: Level): void {
+    this.#min = order[level];
+  }
+
+  /** observe every record written (log streaming, dashboards); returns an unsubscribe function */
+  subscribe(listener: (record: LogRecord) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  log(level: Level, msg: string, fields: LogRecord = {}): void {
+    if (order[level] < this.#min) return;
+    const record: LogRecord = { time: new Date().toISOString(), level, msg, ...fields };
+    this.#sink(JSON.stringify(record));
+    for (const listener of this.#listeners) listener(record);
+  }
+
+  debug(msg: string, fields?: LogRecord): void {
+    this.log('debug', msg, fields);
+  }
+  info(msg: string, fields?: LogRecord): void {
+    this.log('info', msg, fields);
+  }
+  warn(msg: string, fields?: LogRecord): void {
+    this.log('warn', msg, fields);
+  }
+  error(msg: string, fields?: LogRecord): void {
+    this.log('error', msg, fields);
+  }
+}
