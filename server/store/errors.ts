@@ -1,0 +1,22 @@
+// Errors the store raises, with stable codes so the admin API can map them to HTTP statuses
+// without matching message text.
+export type StoreErrorCode =
+  | 'STORE_NOT_FOUND'
+  | 'STORE_INVALID_NAME'
+  | 'STORE_ACTIVE_DEPLOYMENT'
+  | 'STORE_CORRUPT'
+  | 'STORE_CONFLICT';
+
+export class StoreError extends Error {
+  constructor(
+    readonly code: StoreErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StoreError';
+  }
+}
+
+export function isStoreError(error: unknown, code?: StoreErrorCode): error is StoreError {
+  return error instanceof StoreError && (code === undefined || error.code === code);
+}
