@@ -1,0 +1,341 @@
+// islet's settings: config/default.json, then an optional `--config <file>`, then ISLET_*
+// environment variables, each layer overriding the one before. Every setting is declared once in
+// the table below (its path, its environment variable, what values it accepts), so validation,
+// error messages and config/README.md describe the same thing. All problems are collected and
+// reported together, each naming the setting, where the bad value came from and what is expected,
+// so an operator fixes a broken config in one pass.
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** Per-tenant limits: defaults in `limits`, overridable per tenant (store record or `tenants.<name>.limits`). */
+export interface Limits {
+  cpuMs: number;
+  wallMs: number;
+  memoryMb: number;
+  requestBodyBytes: number;
+  responseBodyBytes: number;
+  subrequests: number;
+  subrequestTimeoutMs: number;
+  subrequestResponseBytes: number;
+  logBytes: number;
+  concurrency: number;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface Config {
+  port: number;
+  host: string;
+  adminPort: number;
+  adminHost: string;
+  /** 0: /metrics only on the admin port (with auth) */
+  metricsPort: number;
+  baseDomain: string;
+  /** absolute */
+  dataDir: string;
+  /** empty: generated at first start into <dataDir>/admin-token */
+  adminToken: string;
+  /** 0: one process, no supervisor */
+  workers: number;
+  logLevel: LogLevel;
+  logRequests: boolean;
+  server: {
+    maxHeaderBytes: number;
+    headersTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    shutdownTimeoutMs: number;
+  };
+  limits: Limits;
+  pool: {
+    maxIsolates: number;
+    maxMemoryMb: number;
+    idleTimeoutS: number;
+    sampleIntervalS: number;
+    startupTimeoutMs: number;
+    drainTimeoutMs: number;
+  };
+  egress: { allow: string[] };
+  tenants: Record<string, { limits?: Partial<Limits> }>;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'ISLET_CONFIG_INVALID';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Kind =
+  | { type: 'int'; min: number; max: number; unit?: string }
+  | { type: 'string'; pattern?: RegExp; expected?: string }
+  | { type: 'bool' }
+  | { type: 'enum'; values: readonly string[] }
+  | { type: 'list' };
+
+interface Setting {
+  /** dotted path in the config object */
+  key: string;
+  env: string;
+  kind: Kind;
+  doc: string;
+}
+
+const MAX_BYTES = Number.MAX_SAFE_INTEGER;
+const hostnamePattern = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const bindPattern = /^[0-9a-fA-F:.]+$|^[a-z0-9.-]+$/;
+
+const port = (min = 0): Kind => ({ type: 'int', min, max: 65535 });
+
+/** Limit settings: shared by the global defaults and per-tenant overrides. */
+export const limitSettings: Record<keyof Limits, { env: string; kind: Kind & { type: 'int' }; doc: string }> = {
+  cpuMs: { env: 'ISLET_CPU_LIMIT_MS', kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' }, doc: 'CPU time one request may spend inside the isolate' },
+  wallMs: { env: 'ISLET_WALL_LIMIT_MS', kind: { type: 'int', min: 1, max: 3_600_000, unit: 'ms' }, doc: 'wall time of one request, waitUntil included' },
+  memoryMb: { env: 'ISLET_MEMORY_LIMIT_MB', kind: { type: 'int', min: 8, max: 65_536, unit: 'MB' }, doc: 'heap of one tenant isolate' },
+  requestBodyBytes: { env: 'ISLET_REQUEST_BODY_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: 'request body size (413 past it)' },
+  responseBodyBytes: { env: 'ISLET_RESPONSE_BODY_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: 'response body size a function may produce' },
+  subrequests: { env: 'ISLET_SUBREQUEST_LIMIT', kind: { type: 'int', min: 0, max: 100_000 }, doc: 'fetch() calls per request' },
+  subrequestTimeoutMs: { env: 'ISLET_SUBREQUEST_TIMEOUT_MS', kind: { type: 'int', min: 1, max: 3_600_000, unit: 'ms' }, doc: 'time limit of one fetch()' },
+  subrequestResponseBytes: { env: 'ISLET_SUBREQUEST_RESPONSE_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: 'body size of one fetch() response' },
+  logBytes: { env: 'ISLET_LOG_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: 'console output per request' },
+  concurrency: { env: 'ISLET_CONCURRENCY_LIMIT', kind: { type: 'int', min: 1, max: 1_000_000 }, doc: 'requests in flight in one isolate (503 past it)' },
+};
+
+export const settings: Setting[] = [
+  { key: 'port', env: 'ISLET_PORT', kind: port(), doc: 'tenant traffic port (0: any free port)' },
+  { key: 'host', env: 'ISLET_HOST', kind: { type: 'string', pattern: bindPattern, expected: 'an IP address or host name to bind' }, doc: 'tenant traffic address' },
+  { key: 'adminPort', env: 'ISLET_ADMIN_PORT', kind: port(), doc: 'admin API port' },
+  { key: 'adminHost', env: 'ISLET_ADMIN_HOST', kind: { type: 'string', pattern: bindPattern, expected: 'an IP address or host name to bind' }, doc: 'admin API address' },
+  { key: 'metricsPort', env: 'ISLET_METRICS_PORT', kind: port(), doc: 'unauthenticated /metrics on 127.0.0.1 (0: off)' },
+  { key: 'baseDomain', env: 'ISLET_BASE_DOMAIN', kind: { type: 'string', pattern: hostnamePattern, expected: 'a lower-case DNS name such as example.com' }, doc: 'tenant t answers on t.<baseDomain>' },
+  { key: 'dataDir', env: 'ISLET_DATA_DIR', kind: { type: 'string', pattern: /./, expected: 'a directory path' }, doc: 'where the store keeps deployments' },
+  { key: 'adminToken', env: 'ISLET_ADMIN_TOKEN', kind: { type: 'string' }, doc: 'operator token (empty: generated)' },
+  { key: 'workers', env: 'ISLET_WORKERS', kind: { type: 'int', min: 0, max: 256 }, doc: 'worker processes (0: one process)' },
+  { key: 'logLevel', env: 'ISLET_LOG_LEVEL', kind: { type: 'enum', values: ['debug', 'info', 'warn', 'error'] }, doc: 'server log level' },
+  { key: 'logRequests', env: 'ISLET_LOG_REQUESTS', kind: { type: 'bool' }, doc: 'one JSON log line per request' },
+  { key: 'server.maxHeaderBytes', env: 'ISLET_MAX_HEADER_BYTES', kind: { type: 'int', min: 1024, max: 1_048_576, unit: 'bytes' }, doc: 'request line + headers size (431 past it)' },
+  { key: 'server.headersTimeoutMs', env: 'ISLET_HEADERS_TIMEOUT_MS', kind: { type: 'int', min: 100, max: 600_000, unit: 'ms' }, doc: 'time a client has to send its headers' },
+  { key: 'server.keepAliveTimeoutMs', env: 'ISLET_KEEP_ALIVE_TIMEOUT_MS', kind: { type: 'int', min: 0, max: 600_000, unit: 'ms' }, doc: 'idle keep-alive connection timeout' },
+  { key: 'server.shutdownTimeoutMs', env: 'ISLET_SHUTDOWN_TIMEOUT_MS', kind: { type: 'int', min: 0, max: 600_000, unit: 'ms' }, doc: 'how long SIGTERM waits for in-flight requests' },
+  ...Object.entries(limitSettings).map(([name, s]) => ({ key: `limits.${name}`, env: s.env, kind: s.kind, doc: s.doc })),
+  { key: 'pool.maxIsolates', env: 'ISLET_POOL_MAX_ISOLATES', kind: { type: 'int', min: 1, max: 1_000_000 }, doc: 'warm isolates kept (least recently used evicted)' },
+  { key: 'pool.maxMemoryMb', env: 'ISLET_POOL_MAX_MEMORY_MB', kind: { type: 'int', min: 16, max: 1_048_576, unit: 'MB' }, doc: 'total heap of warm isolates' },
+  { key: 'pool.idleTimeoutS', env: 'ISLET_POOL_IDLE_TIMEOUT_S', kind: { type: 'int', min: 1, max: 86_400 * 30, unit: 's' }, doc: 'an isolate idle this long is disposed' },
+  { key: 'pool.sampleIntervalS', env: 'ISLET_POOL_SAMPLE_INTERVAL_S', kind: { type: 'int', min: 1, max: 3600, unit: 's' }, doc: 'how often heap sizes are sampled and idle isolates swept' },
+  { key: 'pool.startupTimeoutMs', env: 'ISLET_STARTUP_TIMEOUT_MS', kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' }, doc: "time a deployment's top-level code may run" },
+  { key: 'pool.drainTimeoutMs', env: 'ISLET_DRAIN_TIMEOUT_MS', kind: { type: 'int', min: 0, max: 3_600_000, unit: 'ms' }, doc: 'longest an old isolate drains after a redeploy' },
+  { key: 'egress.allow', env: 'ISLET_EGRESS_ALLOW', kind: { type: 'list' }, doc: 'private hosts/IPs/CIDRs tenant fetch() may reach (comma-separated in env)' },
+];
+
+const byKey = new Map(settings.map((s) => [s.key, s]));
+
+function describe(kind: Kind): string {
+  switch (kind.type) {
+    case 'int':
+      return `an integer from ${kind.min} to ${kind.max}${kind.unit ? ` (${kind.unit})` : ''}`;
+    case 'string':
+      return kind.expected ?? 'a string';
+    case 'bool':
+      return 'true or false';
+    case 'enum':
+      return `one of ${kind.values.join(', ')}`;
+    case 'list':
+      return 'a list of strings';
+  }
+}
+
+/** Checks one value from a JSON file (already typed) or an env var (a string); returns the value or a problem. */
+function coerce(kind: Kind, raw: unknown, fromEnv: boolean): { value?: unknown; problem?: string } {
+  const bad = () => ({ problem: `got ${JSON.stringify(raw)}, expected ${describe(kind)}` });
+  switch (kind.type) {
+    case 'int': {
+      let n: unknown = raw;
+      if (fromEnv) n = /^\s*-?\d+\s*$/.test(String(raw)) ? Number(raw) : NaN;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < kind.min || n > kind.max) return bad();
+      return { value: n };
+    }
+    case 'string':
+      if (typeof raw !== 'string' || (kind.pattern && !kind.pattern.test(raw))) return bad();
+      return { value: raw };
+    case 'bool':
+      if (typeof raw === 'boolean') return { value: raw };
+      if (fromEnv && /^(true|1|yes)$/i.test(String(raw))) return { value: true };
+      if (fromEnv && /^(false|0|no)$/i.test(String(raw))) return { value: false };
+      return bad();
+    case 'enum':
+      if (typeof raw !== 'string' || !kind.values.includes(raw)) return bad();
+      return { value: raw };
+    case 'list':
+      if (fromEnv) return { value: String(raw).split(',').map((s) => s.trim()).filter(Boolean) };
+      if (!Array.isArray(raw) || raw.some((v) => typeof v !== 'string')) return bad();
+      return { value: [...raw] };
+  }
+}
+
+function setPath(target: Record<string, unknown>, key: string, value: unknown): void {
+  const parts = key.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) node = node[part] as Record<string, unknown>;
+  node[parts[parts.length - 1]!] = value;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Checks a partial limits object (config `tenants.<name>.limits` or a tenant record); `where` names its source. */
+export function validateLimits(raw: unknown, where: string): { limits: Partial<Limits>; problems: string[] } {
+  const limits: Partial<Limits> = {};
+  const problems: string[] = [];
+  if (!isObject(raw)) return { limits, problems: [`${where}: expected an object of limits`] };
+  for (const [name, value] of Object.entries(raw)) {
+    const setting = limitSettings[name as keyof Limits];
+    if (!setting) {
+      problems.push(`${where}.${name}: unknown limit (known: ${Object.keys(limitSettings).join(', ')})`);
+      continue;
+    }
+    const { value: v, problem } = coerce(setting.kind, value, false);
+    if (problem) problems.push(`${where}.${name}: ${problem}`);
+    else limits[name as keyof Limits] = v as number;
+  }
+  return { limits, problems };
+}
+
+/** Applies one JSON layer (default.json or --config file) onto `target`, collecting problems. */
+function applyFile(target: Record<string, unknown>, layer: unknown, file: string, problems: string[]): void {
+  if (!isObject(layer)) {
+    problems.push(`${file}: expected a JSON object at the top level`);
+    return;
+  }
+  const walk = (node: Record<string, unknown>, prefix: string) => {
+    for (const [name, value] of Object.entries(node)) {
+      const key = prefix ? `${prefix}.${name}` : name;
+      if (key === 'tenants') {
+        applyTenants(target, value, `${file}:tenants`, problems);
+        continue;
+      }
+      const setting = byKey.get(key);
+      if (setting) {
+        const { value: v, problem } = coerce(setting.kind, value, false);
+        if (problem) problems.push(`${file}:${key}: ${problem}`);
+        else setPath(target, key, v);
+      } else if (isObject(value) && settings.some((s) => s.key.startsWith(`${key}.`))) {
+        walk(value, key);
+      } else {
+        problems.push(`${file}:${key}: unknown setting`);
+      }
+    }
+  };
+  walk(layer, '');
+}
+
+function applyTenants(target: Record<string, unknown>, raw: unknown, where: string, problems: string[]): void {
+  if (!isObject(raw)) {
+    problems.push(`${where}: expected an object { "<tenant>": { "limits": {...} } }`);
+    return;
+  }
+  const tenants = target.tenants as Config['tenants'];
+  for (const [name, entry] of Object.entries(raw)) {
+    if (!isObject(entry)) {
+      problems.push(`${where}.${name}: expected an object with "limits"`);
+      continue;
+    }
+    for (const extra of Object.keys(entry).filter((k) => k !== 'limits')) problems.push(`${where}.${name}.${extra}: unknown setting`);
+    if (entry.limits === undefined) continue;
+    const { limits, problems: p } = validateLimits(entry.limits, `${where}.${name}.limits`);
+    problems.push(...p);
+    tenants[name] = { limits: { ...tenants[name]?.limits, ...limits } };
+  }
+}
+
+function readJson(file: string, problems: string[]): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    problems.push(`${file}: cannot read the config file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    return undefined;
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    problems.push(`${file}: not valid JSON (${(err as Error).message})`);
+    return undefined;
+  }
+}
+
+/** `--config <file>` / `--config=<file>` from argv, or undefined. */
+export function configFileArg(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--config') return argv[i + 1] ?? '';
+    if (arg.startsWith('--config=')) return arg.slice('--config='.length);
+  }
+  return undefined;
+}
+
+export const defaultConfigFile = path.resolve(__dirname, '..', '..', 'config', 'default.json');
+
+export interface LoadOptions {
+  argv?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+  /** base of relative paths (dataDir, --config); default process.cwd() */
+  cwd?: string;
+  /** default.json to start from; tests point this elsewhere only to check error reporting */
+  defaults?: string;
+}
+
+/** Loads and validates the configuration; throws ConfigError listing every problem. */
+export function loadConfig(options: LoadOptions = {}): Config {
+  const { argv = [], env = process.env, cwd = process.cwd() } = options;
+  const problems: string[] = [];
+  const config = { server: {}, limits: {}, pool: {}, egress: {}, tenants: {} } as Record<string, unknown>;
+
+  const defaultsFile = options.defaults ?? defaultConfigFile;
+  applyFile(config, readJson(defaultsFile, problems), path.relative(cwd, defaultsFile) || defaultsFile, problems);
+
+  const file = configFileArg(argv);
+  if (file !== undefined) {
+    if (!file) problems.push('--config: expected a file path after --config');
+    else {
+      const full = path.resolve(cwd, file);
+      const layer = readJson(full, problems);
+      if (layer !== undefined) applyFile(config, layer, file, problems);
+    }
+  }
+
+  for (const setting of settings) {
+    const raw = env[setting.env];
+    if (raw === undefined || raw === '') continue;
+    const { value, problem } = coerce(setting.kind, raw, true);
+    if (problem) problems.push(`${setting.env} (${setting.key}): ${problem}`);
+    else setPath(config, setting.key, value);
+  }
+
+  for (const setting of settings) {
+    const [head, tail] = setting.key.split('.');
+    const value = tail ? (config[head!] as Record<string, unknown>)[tail] : config[head!];
+    if (value === undefined) problems.push(`${setting.key}: missing (set it in ${path.basename(defaultsFile)} or ${setting.env})`);
+  }
+  const result = config as unknown as Config;
+  if (problems.length === 0 && result.limits.wallMs < result.limits.cpuMs) {
+    problems.push(`limits.wallMs (${result.limits.wallMs}) must be at least limits.cpuMs (${result.limits.cpuMs}): CPU time cannot exceed wall time`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+  result.dataDir = path.resolve(cwd, result.dataDir);
+  return result;
+}
+
+/**
+ * The limits that apply to one tenant: config defaults, then `tenants.<name>.limits` from the
+ * config, then the tenant record's `limits` from the store (set through the admin API). Invalid
+ * store values are skipped and reported through `onProblem` so one bad record cannot stop serving.
+ */
+export function resolveLimits(config: Config, tenant: string, recordLimits?: Record<string, number>, onProblem?: (problem: string) => void): Limits {
+  const fromConfig = config.tenants[tenant]?.limits;
+  let fromRecord: Partial<Limits> = {};
+  if (recordLimits) {
+    const { limits, problems } = validateLimits(recordLimits, `tenant ${tenant} limits`);
+    fromRecord = limits;
+    for (const p of problems) onProblem?.(p);
+  }
+  return { ...config.limits, ...fromConfig, ...fromRecord };
+}
