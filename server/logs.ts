@@ -1,0 +1,320 @@
+// The tenant log hub. Everything a tenant may read about its own requests passes through here:
+// its console output, one line per request, limit cuts and uncaught errors (stacks mapped to its
+// source files). Each record is written once as a JSON line through the server Logger (stdout)
+// and kept in a bounded per-tenant ring so `GET /v1/tenants/{t}/logs` and `islet logs` can show
+// recent lines and follow new ones. Server internals never go into a tenant's ring: only what
+// is handed to the methods below does.
+import { Hono, type MiddlewareHandler } from 'hono';
+import type { LimitName, TenantLogRecord } from './host/types';
+import type { Level, Logger, LogRecord } from './log';
+import type { SourceMapper } from './sourcemap';
+
+export interface RequestLogLine {
+  tenant: string;
+  deployment: string;
+  requestId: string;
+  method: string;
+  /** path and query of the request URL */
+  path: string;
+  status: number;
+  cpuMs: number;
+  wallMs: number;
+  cold: boolean;
+}
+
+export interface LimitLogEvent {
+  tenant: string;
+  deployment: string;
+  requestId: string;
+  limit: LimitName;
+  /** the measured value that crossed the limit: ms for cpu/wall, bytes or counts otherwise */
+  measured: number;
+  /** the tenant's JavaScript stack where it was cut (CPU and wall limits), as the addon reports it */
+  stack?: string;
+}
+
+export interface TenantErrorEvent {
+  tenant: string;
+  deployment: string;
+  requestId?: string;
+  message: string;
+  stack?: string;
+}
+
+export interface LogHubOptions {
+  /** lines kept per tenant; default 1000 */
+  linesPerTenant?: number;
+  /** bytes kept per tenant (serialized lines); default 1 MiB */
+  bytesPerTenant?: number;
+  /** longest console message kept whole (characters); longer ones are cut; default 16 384 */
+  maxMessageChars?: number;
+  /** tenants whose rings are kept; the least recently written ring goes first; default 10 000 */
+  maxTenants?: number;
+  /** maps limit and error stacks to the tenant's source files */
+  sourceMaps?: SourceMapper;
+}
+
+const consoleLevels: Record<TenantLogRecord['level'], Level> = {
+  debug: 'debug',
+  info: 'info',
+  log: 'info',
+  warn: 'warn',
+  error: 'error',
+};
+
+const units: Record<LimitName, string> = {
+  cpu: 'ms',
+  wall: 'ms',
+  memory: 'bytes',
+  body: 'bytes',
+  subrequests: 'requests',
+  logs: 'bytes',
+};
+
+/** The last lines of one tenant, bounded in count and in bytes. */
+class LineRing {
+  #lines: string[] = [];
+  #head = 0;
+  #bytes = 0;
+  constructor(
+    readonly maxLines: number,
+    readonly maxBytes: number,
+  ) {}
+
+  push(line: string): void {
+    this.#lines.push(line);
+    this.#bytes += line.length;
+    while (this.#lines.length - this.#head > this.maxLines || (this.#bytes > this.maxBytes && this.#lines.length - this.#head > 1)) {
+      this.#bytes -= this.#lines[this.#head].length;
+      this.#head++;
+    }
+    // compact once the dropped prefix outweighs the live lines, so memory stays bounded
+    if (this.#head > this.maxLines) {
+      this.#lines = this.#lines.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  tail(count: number): string[] {
+    const start = Math.max(this.#head, this.#lines.length - count);
+    return this.#lines.slice(start);
+  }
+}
+
+export class LogHub {
+  #logger: Logger;
+  #rings = new Map<string, LineRing>();
+  #followers = new Map<string, Set<(line: string) => void>>();
+  #linesPerTenant: number;
+  #bytesPerTenant: number;
+  #maxMessageChars: number;
+  #maxTenants: number;
+  #sourceMaps: SourceMapper | undefined;
+
+  constructor(logger: Logger, options: LogHubOptions = {}) {
+    this.#logger = logger;
+    this.#linesPerTenant = positive(options.linesPerTenant ?? 1000, 'linesPerTenant');
+    this.#bytesPerTenant = positive(options.bytesPerTenant ?? 1 << 20, 'bytesPerTenant');
+    this.#maxMessageChars = positive(options.maxMessageChars ?? 16_384, 'maxMessageChars');
+    this.#maxTenants = positive(options.maxTenants ?? 10_000, 'maxTenants');
+    this.#sourceMaps = options.sourceMaps;
+    // bound the hub for callers passing it around as a plain function (SandboxOptions.log)
+    this.tenantLog = this.tenantLog.bind(this);
+  }
+
+  get linesPerTenant(): number {
+    return this.#linesPerTenant;
+  }
+
+  /** Tenant console output (the sandbox's `log` callback; the per-request volume cap is the sandbox's). */
+  tenantLog(record: TenantLogRecord): void {
+    let message = String(record.message);
+    if (message.length > this.#maxMessageChars) {
+      message = `${message.slice(0, this.#maxMessageChars)}... [${message.length - this.#maxMessageChars} more characters cut]`;
+    }
+    this.#write(record.tenant, consoleLevels[record.level] ?? 'info', message, {
+      tenant: record.tenant,
+      deployment: record.deployment,
+      requestId: record.requestId,
+      source: 'console',
+      console: record.level,
+    });
+  }
+
+  /** The line written once per finished request. */
+  request(line: RequestLogLine): void {
+    this.#write(line.tenant, line.status >= 500 ? 'warn' : 'info', 'request', {
+      tenant: line.tenant,
+      deployment: line.deployment,
+      requestId: line.requestId,
+      source: 'request',
+      method: line.method,
+      path: line.path,
+      status: line.status,
+      cpuMs: round(line.cpuMs),
+      wallMs: round(line.wallMs),
+      cold: line.cold,
+    });
+  }
+
+  /** A limit cut a request. Resolves once the line is written (after mapping the stack); never rejects. */
+  async limitExceeded(event: LimitLogEvent): Promise<void> {
+    const stack = event.stack ? await this.#mapStack(event.tenant, event.deployment, event.stack) : undefined;
+    this.#write(event.tenant, 'warn', `${event.limit} limit exceeded`, {
+      tenant: event.tenant,
+      deployment: event.deployment,
+      requestId: event.requestId,
+      source: 'limit',
+      limit: event.limit,
+      measured: event.measured,
+      unit: units[event.limit],
+      stack,
+    });
+  }
+
+  /** The tenant's handler threw (or its module failed to load). Never rejects. */
+  async tenantError(event: TenantErrorEvent): Promise<void> {
+    const stack = event.stack ? await this.#mapStack(event.tenant, event.deployment, event.stack) : undefined;
+    this.#write(event.tenant, 'error', event.message, {
+      tenant: event.tenant,
+      deployment: event.deployment,
+      requestId: event.requestId,
+      source: 'exception',
+      stack,
+    });
+  }
+
+  /** The most recent lines of a tenant, oldest first (serialized JSON, no newline). */
+  recent(tenant: string, limit = this.#linesPerTenant): string[] {
+    return this.#rings.get(tenant)?.tail(limit) ?? [];
+  }
+
+  /** Calls `listener` with every new line of `tenant`; returns the unsubscribe function. */
+  follow(tenant: string, listener: (line: string) => void): () => void {
+    let set = this.#followers.get(tenant);
+    if (!set) this.#followers.set(tenant, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.#followers.get(tenant) === set) this.#followers.delete(tenant);
+    };
+  }
+
+  /** Drops a tenant's lines (the tenant was deleted). */
+  forget(tenant: string): void {
+    this.#rings.delete(tenant);
+  }
+
+  #write(tenant: string, level: Level, msg: string, fields: LogRecord): void {
+    // the record is built here, with its time, so the stdout line and the ring hold the same
+    // object; the Logger spreads `fields` after its own `time`, so ours wins
+    const time = new Date().toISOString();
+    for (const key of Object.keys(fields)) if (fields[key] === undefined) delete fields[key];
+    this.#logger.log(level, msg, { time, ...fields });
+    const line = JSON.stringify({ time, level, msg, ...fields });
+    let ring = this.#rings.get(tenant);
+    if (ring) {
+      // re-insert: Map order is then least recently written first, which is what eviction wants
+      this.#rings.delete(tenant);
+    } else {
+      ring = new LineRing(this.#linesPerTenant, this.#bytesPerTenant);
+      if (this.#rings.size >= this.#maxTenants) this.#rings.delete(this.#rings.keys().next().value as string);
+    }
+    this.#rings.set(tenant, ring);
+    ring.push(line);
+    const followers = this.#followers.get(tenant);
+    if (followers) for (const listener of followers) listener(line);
+  }
+
+  async #mapStack(tenant: string, deployment: string, stack: string): Promise<string> {
+    if (!this.#sourceMaps) return stack;
+    try {
+      return await this.#sourceMaps.mapStack(tenant, deployment, stack);
+    } catch {
+      return stack;
+    }
+  }
+}
+
+export interface LogRoutesOptions {
+  /** the admin API's auth middleware: operator token, or a deploy token of the tenant in `:tenant` */
+  auth: MiddlewareHandler;
+  /** answers 404 for tenants that do not exist (otherwise an unknown tenant has no lines) */
+  tenantExists?(tenant: string): Promise<boolean>;
+  /** lines a follower may fall behind before lines are dropped for it; default 1000 */
+  followBacklog?: number;
+}
+
+const DEFAULT_LIMIT = 100;
+
+/**
+ * `GET /v1/tenants/:tenant/logs?limit=N&follow=1`: the last N lines as NDJSON, then (follow) every
+ * new line as it is written, until the client goes away. A client that reads slower than the
+ * tenant logs does not make the server buffer without bound: past `followBacklog` queued lines,
+ * lines are dropped and one `{"msg":"lines dropped"...}` notice says how many.
+ */
+export function logRoutes(hub: LogHub, options: LogRoutesOptions): Hono {
+  const app = new Hono();
+  const backlog = options.followBacklog ?? 1000;
+  app.get('/v1/tenants/:tenant/logs', options.auth, async (c) => {
+    const tenant = c.req.param('tenant');
+    const limitText = c.req.query('limit');
+    const limit = limitText === undefined ? DEFAULT_LIMIT : Number(limitText);
+    if (!Number.isInteger(limit) || limit < 0 || limit > hub.linesPerTenant) {
+      return c.json(
+        {
+          error: {
+            code: 'LOGS_INVALID_LIMIT',
+            message: `query parameter limit=${JSON.stringify(limitText)} must be an integer from 0 to ${hub.linesPerTenant}`,
+          },
+        },
+        400,
+      );
+    }
+    if (options.tenantExists && !(await options.tenantExists(tenant))) {
+      return c.json({ error: { code: 'TENANT_NOT_FOUND', message: `tenant '${tenant}' does not exist` } }, 404);
+    }
+    const follow = ['1', 'true', 'yes'].includes(c.req.query('follow') ?? '');
+    const headers = { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' };
+    const recent = limit === 0 ? [] : hub.recent(tenant, limit);
+    if (!follow) return new Response(recent.map((line) => line + '\n').join(''), { headers });
+
+    const encoder = new TextEncoder();
+    let unsubscribe = (): void => {};
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start(controller) {
+          for (const line of recent) controller.enqueue(encoder.encode(line + '\n'));
+          let dropped = 0;
+          unsubscribe = hub.follow(tenant, (line) => {
+            if ((controller.desiredSize ?? 0) <= 0) {
+              dropped++;
+              return;
+            }
+            if (dropped > 0) {
+              const notice = { time: new Date().toISOString(), level: 'warn', msg: 'lines dropped', tenant, dropped };
+              controller.enqueue(encoder.encode(JSON.stringify(notice) + '\n'));
+              dropped = 0;
+            }
+            controller.enqueue(encoder.encode(line + '\n'));
+          });
+        },
+        cancel() {
+          unsubscribe();
+        },
+      },
+      new CountQueuingStrategy({ highWaterMark: Math.max(backlog, recent.length + 1) }),
+    );
+    return new Response(body, { headers });
+  });
+  return app;
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isInteger(value) || value <= 0) throw new RangeError(`logs: ${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
