@@ -1,0 +1,117 @@
+// What serving needs to know about a tenant, read from the store once and kept until the store
+// says it changed: the active deployment's manifest, env, resolved limits, and custom routes
+// (pushed into the router). Every change bumps `version`, so the pool starts a new isolate for
+// the new state while the old one drains.
+import { LRUCache } from 'lru-cache';
+import type { DeploymentManifest, DeploymentStore, StoreChange } from '../store/types';
+import type { Config, Limits } from '../config';
+import { resolveLimits } from '../config';
+import type { Logger } from '../log';
+import type { TenantRouter } from '../front/router';
+
+export interface TenantState {
+  tenant: string;
+  manifest: DeploymentManifest;
+  env: Record<string, string>;
+  limits: Limits;
+  /** increases on every change of this tenant (deployment, env, limits) */
+  version: number;
+}
+
+type Entry = TenantState | 'none';
+
+export class TenantDirectory {
+  readonly #store: DeploymentStore;
+  readonly #config: Config;
+  readonly #router: TenantRouter;
+  readonly #logger: Logger;
+  /** resolved states (hot path: no await for a known tenant); 'none' remembers unknown names */
+  readonly #states: LRUCache<string, Entry>;
+  readonly #loading = new Map<string, Promise<TenantState | null>>();
+  readonly #listeners = new Set<(tenant: string) => void>();
+  #versions = 0;
+  /** counts store changes, to detect a read that raced with one */
+  #changes = 0;
+  #unwatch?: () => void;
+
+  constructor(deps: { store: DeploymentStore; config: Config; router: TenantRouter; logger: Logger }) {
+    this.#store = deps.store;
+    this.#config = deps.config;
+    this.#router = deps.router;
+    this.#logger = deps.logger;
+    this.#states = new LRUCache({ max: Math.max(10_000, deps.config.pool.maxIsolates * 2) });
+  }
+
+  /** Loads every active tenant (so custom routes work from the first request) and follows store changes. */
+  async start(): Promise<void> {
+    this.#unwatch = this.#store.watch((change) => this.#changed(change));
+    const tenants = await this.#store.listTenants();
+    await Promise.all(tenants.filter((t) => t.active).map((t) => this.#load(t.name)));
+  }
+
+  stop(): void {
+    this.#unwatch?.();
+  }
+
+  /** called with the tenant name after its state changed (the pool retires the old isolate) */
+  onChange(listener: (tenant: string) => void): void {
+    this.#listeners.add(listener);
+  }
+
+  /** The cached state, or undefined when it must be loaded (then call load). */
+  peek(tenant: string): TenantState | null | undefined {
+    const entry = this.#states.get(tenant);
+    return entry === 'none' ? null : entry;
+  }
+
+  /** The tenant's state, null when it does not exist or has no active deployment. */
+  get(tenant: string): TenantState | null | Promise<TenantState | null> {
+    const known = this.peek(tenant);
+    return known !== undefined ? known : this.#load(tenant);
+  }
+
+  #load(tenant: string): Promise<TenantState | null> {
+    let pending = this.#loading.get(tenant);
+    if (!pending) {
+      pending = this.#read(tenant).finally(() => this.#loading.delete(tenant));
+      this.#loading.set(tenant, pending);
+    }
+    return pending;
+  }
+
+  async #read(tenant: string): Promise<TenantState | null> {
+    const started = this.#changes;
+    const record = await this.#store.getTenant(tenant);
+    const manifest = record?.active ? await this.#store.getDeployment(tenant, record.active) : null;
+    // A change arrived while reading: what was read may be stale, read again.
+    if (this.#changes !== started) return this.#read(tenant);
+    if (!record || !manifest) {
+      this.#states.set(tenant, 'none');
+      this.#router.removeTenant(tenant);
+      return null;
+    }
+    const env = await this.#store.getEnv(tenant);
+    if (this.#changes !== started) return this.#read(tenant);
+    const limits = resolveLimits(this.#config, tenant, record.limits, (problem) => this.#logger.warn('ignoring invalid tenant limit', { tenant, problem }));
+    try {
+      this.#router.setRoutes(tenant, manifest.routes ?? []);
+    } catch (err) {
+      this.#logger.warn('ignoring invalid routes of deployment', { tenant, deployment: manifest.id, error: (err as Error).message });
+    }
+    const state: TenantState = { tenant, manifest, env: { ...env.vars, ...env.secrets }, limits, version: ++this.#versions };
+    this.#states.set(tenant, state);
+    return state;
+  }
+
+  #changed(change: StoreChange): void {
+    this.#changes++;
+    const had = this.#states.has(change.tenant) || this.#loading.has(change.tenant);
+    this.#states.delete(change.tenant);
+    // Reload eagerly when the tenant was known or may now have routes, so routes and the next
+    // request see the new state; failures only log (the next request retries).
+    if (had || change.kind === 'activation') {
+      this.#load(change.tenant).catch((err) => this.#logger.error('reloading tenant failed', { tenant: change.tenant, error: (err as Error).message }));
+    }
+    for (const listener of this.#listeners) listener(change.tenant);
+  }
+}

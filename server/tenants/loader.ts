@@ -1,0 +1,153 @@
+// Loads one deployment into a fresh isolate + sandbox: compile every module with its stored code
+// cache, link them with the native Module API (relative imports between the deployment's files,
+// the import map for bare specifiers), evaluate the entry under a time limit, and bind the
+// handler. Used by the pool for a cold start and by prepareDeployment at deploy time; the only
+// difference is where files and caches come from (ModuleSource).
+import path from 'node:path';
+import type { DeploymentManifest } from '../store/types';
+import { isolateApi, isolateFailure, type Isolate, type Module, type ExternalCopy, type CachedDataResult } from './isolate-api';
+import type { Sandbox } from './sandbox-api';
+
+export type CodeCacheResult = 'hit' | 'miss' | 'rejected';
+
+export interface ModuleSource {
+  read(modulePath: string): Promise<Buffer>;
+  readCache(modulePath: string): Promise<Buffer | null>;
+  /** a new cache was produced (missing or rejected before); storing it must never fail the load */
+  writeCache(modulePath: string, data: Buffer): void;
+}
+
+export interface LoadOptions {
+  /** wall time the deployment's top-level code may run */
+  startupTimeoutMs: number;
+  onCodeCache?(result: CodeCacheResult): void;
+}
+
+export class DeploymentLoadError extends Error {
+  constructor(
+    readonly code: 'ISLET_MODULE_NOT_FOUND' | 'ISLET_STARTUP_TIMEOUT' | 'ISLET_STARTUP_MEMORY' | 'ISLET_STARTUP_FAILED' | 'ISLET_NO_FETCH_HANDLER',
+    message: string,
+    readonly tenantStack?: string,
+  ) {
+    super(message);
+    this.name = 'DeploymentLoadError';
+  }
+}
+
+/** The module's URL inside the isolate: shows in stack traces, and maps back to the file path. */
+export const moduleUrl = (modulePath: string) => `file:///${modulePath}`;
+
+const toArrayBuffer = (buf: Buffer): ArrayBuffer => buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+
+async function compileWithCache<T extends CachedDataResult>(
+  compile: (options: { filename: string; cachedData?: ExternalCopy<ArrayBuffer>; produceCachedData: boolean }) => Promise<T>,
+  modulePath: string,
+  source: ModuleSource,
+  options: LoadOptions,
+): Promise<T> {
+  let cache: Buffer | null = null;
+  try {
+    cache = await source.readCache(modulePath);
+  } catch {
+    cache = null; // an unreadable cache is a miss, never a failed start
+  }
+  const { ExternalCopy } = isolateApi();
+  const compiled = await compile({
+    filename: moduleUrl(modulePath),
+    cachedData: cache && cache.length ? new ExternalCopy(toArrayBuffer(cache)) : undefined,
+    produceCachedData: true,
+  });
+  const result: CodeCacheResult = !cache?.length ? 'miss' : compiled.cachedDataRejected ? 'rejected' : 'hit';
+  options.onCodeCache?.(result);
+  if (result !== 'hit' && compiled.cachedData) {
+    const data = Buffer.from(compiled.cachedData.copy());
+    compiled.cachedData.release();
+    if (data.length) source.writeCache(modulePath, data);
+  }
+  return compiled;
+}
+
+/** Where `specifier`, imported by `referrer`, lives inside the deployment. */
+export function resolveSpecifier(specifier: string, referrer: string, files: ReadonlySet<string>, importMap: Record<string, string> = {}): string {
+  const mapped = importMap[specifier];
+  if (mapped !== undefined && files.has(mapped)) return mapped;
+  if (specifier.startsWith('./') || specifier.startsWith('../') || specifier.startsWith('/')) {
+    const base = specifier.startsWith('/') ? specifier.slice(1) : path.posix.join(path.posix.dirname(referrer), specifier);
+    const target = path.posix.normalize(base);
+    if (!target.startsWith('../')) {
+      for (const candidate of [target, `${target}.js`, `${target}.mjs`, `${target}/index.js`]) if (files.has(candidate)) return candidate;
+    }
+  }
+  throw new DeploymentLoadError(
+    'ISLET_MODULE_NOT_FOUND',
+    `${referrer} imports '${specifier}', which is neither a module of the deployment nor in its import map`,
+  );
+}
+
+function startupError(err: unknown, manifest: DeploymentManifest, timeoutMs: number): Error {
+  if (err instanceof DeploymentLoadError) return err;
+  const stack = (err as { isolateStack?: string; stack?: string })?.isolateStack ?? (err as Error)?.stack;
+  switch (isolateFailure(err)) {
+    case 'wall':
+    case 'cpu':
+      return new DeploymentLoadError('ISLET_STARTUP_TIMEOUT', `top-level code of ${manifest.entry} did not finish within ${timeoutMs} ms`, stack);
+    case 'memory':
+    case 'disposed':
+      return new DeploymentLoadError('ISLET_STARTUP_MEMORY', `top-level code of ${manifest.entry} exceeded the isolate memory limit`, stack);
+  }
+  const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return new DeploymentLoadError('ISLET_STARTUP_FAILED', `loading ${manifest.entry} failed: ${message}`, stack);
+}
+
+/** Loads `manifest` into `sandbox` (whose context lives in `isolate`); throws DeploymentLoadError. */
+export async function loadDeployment(isolate: Isolate, sandbox: Sandbox, manifest: DeploymentManifest, source: ModuleSource, options: LoadOptions): Promise<void> {
+  const timeout = options.startupTimeoutMs;
+  try {
+    if (manifest.format === 'script') {
+      const code = (await source.read(manifest.entry)).toString('utf8');
+      const script = await compileWithCache((o) => isolate.compileScript(code, o), manifest.entry, source, options);
+      await script.run(sandbox.context, { timeout, release: true });
+      await bindHandler(() => sandbox.bindScript(), manifest);
+      return;
+    }
+    const files = new Set(manifest.modules.map((m) => m.path));
+    if (!files.has(manifest.entry)) throw new DeploymentLoadError('ISLET_MODULE_NOT_FOUND', `entry ${manifest.entry} is not among the deployment's modules`);
+    const sources = await Promise.all(manifest.modules.map(async (m) => [m.path, (await source.read(m.path)).toString('utf8')] as const));
+    const byPath = new Map<string, Module>();
+    const pathOf = new Map<Module, string>();
+    // Compile only what the entry reaches, following static imports breadth-first, so an unused
+    // file in the upload costs nothing at cold start.
+    const code = new Map(sources);
+    const queue = [manifest.entry];
+    while (queue.length) {
+      const modulePath = queue.shift()!;
+      if (byPath.has(modulePath)) continue;
+      const module = await compileWithCache((o) => isolate.compileModule(code.get(modulePath)!, o), modulePath, source, options);
+      byPath.set(modulePath, module);
+      pathOf.set(module, modulePath);
+      for (const spec of module.dependencySpecifiers) queue.push(resolveSpecifier(spec, modulePath, files, manifest.importMap));
+    }
+    const entry = byPath.get(manifest.entry)!;
+    await entry.instantiate(sandbox.context, (specifier, referrer) => {
+      const from = pathOf.get(referrer) ?? manifest.entry;
+      return byPath.get(resolveSpecifier(specifier, from, files, manifest.importMap))!;
+    });
+    await entry.evaluate({ timeout });
+    await bindHandler(() => sandbox.bindModule(entry.namespace), manifest);
+  } catch (err) {
+    throw startupError(err, manifest, timeout);
+  }
+}
+
+async function bindHandler(bind: () => unknown, manifest: DeploymentManifest): Promise<void> {
+  try {
+    await bind();
+  } catch (err) {
+    if (isolateFailure(err)) throw err;
+    const why = err instanceof Error ? err.message : String(err);
+    throw new DeploymentLoadError(
+      'ISLET_NO_FETCH_HANDLER',
+      `${manifest.entry} has no fetch handler (${manifest.format === 'script' ? "expected addEventListener('fetch', ...)" : 'expected export default { fetch(request, env, ctx) }'}): ${why}`,
+    );
+  }
+}

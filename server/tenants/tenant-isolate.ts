@@ -1,0 +1,217 @@
+// One tenant deployment's isolate, from cold start to disposal. The pool decides when to make
+// and retire these; this class does the work and keeps the counts that decide it: requests in
+// flight (a retired isolate is disposed only once they finish, so a redeploy drops nothing),
+// last use (idle eviction), sampled heap size (memory pressure), and CPU/wall time already
+// reported to the observer (so each report is an exact delta of the addon's counters).
+import type { Config, Limits } from '../config';
+import type { Logger } from '../log';
+import type { DeploymentStore } from '../store/types';
+import type { Dispatch, RequestLimits, SandboxRequest, TenantLogRecord } from '../host/types';
+import type { TenantObserver, EvictionReason, IsolateState } from './observer';
+import { isolateApi, v8Version, type Isolate } from './isolate-api';
+import { loadDeployment, type ModuleSource } from './loader';
+import type { CreateSandbox, Sandbox } from './sandbox-api';
+import type { TenantState } from './directory';
+
+export interface IsolateDeps {
+  config: Config;
+  store: DeploymentStore;
+  observer: TenantObserver;
+  logger: Logger;
+  createSandbox: CreateSandbox;
+}
+
+/** The per-request part of a tenant's limits, as the sandbox takes them. */
+export function requestLimits(limits: Limits): RequestLimits {
+  return {
+    cpuMs: limits.cpuMs,
+    wallMs: limits.wallMs,
+    requestBodyBytes: limits.requestBodyBytes,
+    responseBodyBytes: limits.responseBodyBytes,
+    subrequests: limits.subrequests,
+    subrequestTimeoutMs: limits.subrequestTimeoutMs,
+    subrequestResponseBytes: limits.subrequestResponseBytes,
+    logBytes: limits.logBytes,
+  };
+}
+
+const consoleLevels = { debug: 'debug', info: 'info', log: 'info', warn: 'warn', error: 'error' } as const;
+
+/** Tenant console output into the server log stream, tagged so log routes can pick it out. */
+export function tenantLogSink(logger: Logger): (record: TenantLogRecord) => void {
+  return (record) =>
+    logger.log(consoleLevels[record.level] ?? 'info', record.message, {
+      source: 'tenant',
+      tenant: record.tenant,
+      deployment: record.deployment,
+      consoleLevel: record.level,
+      ...(record.requestId ? { requestId: record.requestId } : {}),
+    });
+}
+
+/** Deployment files and code caches from the store; cache writes are fire-and-forget. */
+export function storeSource(store: DeploymentStore, tenant: string, deployment: string, logger: Logger): ModuleSource {
+  return {
+    read: (p) => store.readFile(tenant, deployment, p),
+    readCache: (p) => store.readCodeCache(tenant, deployment, p, v8Version),
+    writeCache: (p, data) => {
+      store.writeCodeCache(tenant, deployment, p, v8Version, data).catch((err: Error) => logger.warn('storing code cache failed', { tenant, deployment, path: p, error: err.message }));
+    },
+  };
+}
+
+export class TenantIsolate {
+  readonly tenant: string;
+  readonly deployment: string;
+  readonly version: number;
+  readonly limits: Limits;
+  readonly requestLimits: RequestLimits;
+  /** settles when the cold start finished (rejects with DeploymentLoadError) */
+  readonly started: Promise<void>;
+  state: IsolateState = 'starting';
+  inFlight = 0;
+  lastUsed = Date.now();
+  heapUsedBytes = 0;
+  externalBytes = 0;
+  /** why it was retired, once it was */
+  retiredFor?: EvictionReason;
+  /** called once the isolate is disposed (the pool stops tracking a draining isolate) */
+  onDisposed?: () => void;
+  #isolate?: Isolate;
+  #sandbox?: Sandbox;
+  #disposed = false;
+  #cpuReported = 0n;
+  #wallReported = 0n;
+  #drainTimer?: NodeJS.Timeout;
+  readonly #deps: IsolateDeps;
+
+  constructor(state: TenantState, deps: IsolateDeps) {
+    this.tenant = state.tenant;
+    this.deployment = state.manifest.id;
+    this.version = state.version;
+    this.limits = state.limits;
+    this.requestLimits = requestLimits(state.limits);
+    this.#deps = deps;
+    this.started = this.#start(state);
+    this.started.catch(() => {}); // awaited by requests; an unobserved failure must not crash the process
+  }
+
+  async #start(state: TenantState): Promise<void> {
+    const { config, store, observer, logger, createSandbox } = this.#deps;
+    const began = process.hrtime.bigint();
+    const { Isolate } = isolateApi();
+    const isolate = new Isolate({
+      memoryLimit: state.limits.memoryMb,
+      onCatastrophicError: (message) => logger.error('isolate lost control (V8 catastrophic error): this process should be replaced', { tenant: this.tenant, deployment: this.deployment, message }),
+    });
+    this.#isolate = isolate;
+    try {
+      const sandbox = await createSandbox(isolate, {
+        tenant: this.tenant,
+        deployment: this.deployment,
+        env: state.env,
+        limits: this.requestLimits,
+        egress: config.egress,
+        log: tenantLogSink(logger),
+        onSubrequest: (status) => observer.subrequest(this.tenant, status),
+      });
+      this.#sandbox = sandbox;
+      await loadDeployment(isolate, sandbox, state.manifest, storeSource(store, this.tenant, this.deployment, logger), {
+        startupTimeoutMs: config.pool.startupTimeoutMs,
+        onCodeCache: (result) => observer.codeCache(result),
+      });
+    } catch (err) {
+      this.dispose();
+      throw err;
+    }
+    if (this.#disposed) throw Object.assign(new Error('isolate disposed during its cold start'), { code: 'ERR_ISOLATE_DISPOSED' });
+    if (this.state === 'starting') this.state = 'warm';
+    observer.coldStart(this.tenant, Number(process.hrtime.bigint() - began) / 1e9);
+    this.reportTime(); // start-up time counts for the tenant too
+  }
+
+  get ready(): boolean {
+    return this.#sandbox !== undefined && this.state !== 'starting';
+  }
+
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /** Runs one request; the caller has already counted it in `inFlight` (pool.acquire) and calls release() once `done` settles. */
+  dispatch(request: SandboxRequest): Dispatch {
+    if (!this.#sandbox || this.#disposed) throw Object.assign(new Error('Isolate is disposed'), { code: 'ERR_ISOLATE_DISPOSED' });
+    return this.#sandbox.dispatch(request, this.requestLimits);
+  }
+
+  /** One request (or a failed attempt at one) is over. */
+  release(): void {
+    this.inFlight--;
+    this.lastUsed = Date.now();
+    if (this.inFlight === 0 && this.state === 'draining') this.dispose();
+  }
+
+  /** Reports CPU/wall consumed since the last report (exact deltas of the addon's counters). */
+  reportTime(): void {
+    const isolate = this.#isolate;
+    if (!isolate || this.#disposed) return;
+    let cpu: bigint, wall: bigint;
+    try {
+      cpu = isolate.cpuTime;
+      wall = isolate.wallTime;
+    } catch {
+      return; // disposed under us (memory kill)
+    }
+    const dCpu = cpu - this.#cpuReported;
+    const dWall = wall - this.#wallReported;
+    if (dCpu <= 0n && dWall <= 0n) return;
+    this.#cpuReported = cpu;
+    this.#wallReported = wall;
+    this.#deps.observer.isolateTime(this.tenant, Number(dCpu) / 1e9, Number(dWall) / 1e9);
+  }
+
+  async sampleHeap(): Promise<void> {
+    if (!this.#isolate || this.#disposed || this.state === 'starting') return;
+    try {
+      const stats = await this.#isolate.getHeapStatistics();
+      this.heapUsedBytes = stats.used_heap_size;
+      this.externalBytes = stats.externally_allocated_size ?? 0;
+    } catch {
+      // disposed between the check and the call: nothing to sample
+    }
+  }
+
+  /** Stops taking requests; disposes now when idle, else when the last in-flight request ends (bounded by drainMs). */
+  retire(reason: EvictionReason, drainMs: number): void {
+    if (this.retiredFor) return;
+    this.retiredFor = reason;
+    if (this.#disposed) return; // a failed cold start: nothing was serving, nothing to report
+    this.state = 'draining';
+    this.#deps.observer.eviction(reason);
+    this.#deps.logger.info('isolate retired', { tenant: this.tenant, deployment: this.deployment, reason, inFlight: this.inFlight });
+    if (this.inFlight === 0 || reason === 'killed') this.dispose();
+    else {
+      this.#drainTimer = setTimeout(() => this.dispose(), drainMs);
+      this.#drainTimer.unref();
+    }
+  }
+
+  dispose(): void {
+    if (this.#disposed) return;
+    this.reportTime();
+    this.#disposed = true;
+    this.state = 'draining';
+    clearTimeout(this.#drainTimer);
+    try {
+      this.#sandbox?.dispose();
+    } catch {
+      // the isolate may already be gone (memory kill); disposing it below is what matters
+    }
+    try {
+      if (this.#isolate && !this.#isolate.isDisposed) this.#isolate.dispose();
+    } catch {
+      // already disposed
+    }
+    this.onDisposed?.();
+  }
+}
