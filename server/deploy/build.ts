@@ -1,0 +1,372 @@
+// Turns an upload (path -> bytes, an entry, options) into a deployment: the manifest and the
+// files to store. esbuild compiles TypeScript/JSX and walks the module graph through islet's own
+// resolver (resolve.ts), so only uploaded files are ever read.
+//
+// Two shapes come out:
+// - linked modules (default): each of the tenant's own modules stays a module at its own path
+//   (extension made `.js`), with every import specifier rewritten to the imported module's path
+//   inside the deployment, so the isolate's linker only looks strings up in the manifest. A
+//   package under node_modules becomes one module per imported entry (its internals bundled in).
+// - one bundle (`bundle: true`), or one classic script when the entry has no exports and
+//   registers `addEventListener('fetch', ...)`.
+// Each module gets a source map beside it (`<module>.map`) whose `sources` are the tenant's own
+// paths, so errors can be reported at the tenant's file:line.
+import { createHash, randomBytes } from 'node:crypto';
+import path from 'node:path';
+import * as esbuild from 'esbuild';
+import type { DeploymentManifest, ModuleRecord } from '../store/types';
+import { DeployError } from './errors';
+import { defaultUploadLimits, formatBytes, type UploadLimits } from './limits';
+import { normalizeUploadPath } from './paths';
+import { Resolver } from './resolve';
+import { UploadFs } from './upload-fs';
+
+export interface BuildOptions {
+  /** entry module path; found from package.json `main` or index.* when absent */
+  entry?: string;
+  bundle?: boolean;
+  routes?: string[];
+  compatibility?: Record<string, unknown>;
+  limits?: Partial<UploadLimits>;
+  /** operator-side folders only: a node_modules folder on the host that bare imports may use */
+  hostNodeModules?: string;
+}
+
+export interface Build {
+  manifest: DeploymentManifest;
+  files: Map<string, Buffer>;
+}
+
+const namespace = 'upload';
+const codeExtensions = /\.(ts|tsx|mts|cts|js|jsx|mjs|cjs)$/;
+const defaultEntries = ['index.ts', 'index.tsx', 'index.js', 'index.mjs', 'index.jsx', 'src/index.ts', 'src/index.js', 'worker.ts', 'worker.js'];
+
+export function newDeploymentId(): string {
+  // time first so ids sort by creation; random tail so concurrent uploads never collide
+  return `${Date.now().toString(36)}-${randomBytes(5).toString('hex')}`;
+}
+
+function sha256(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+function loaderFor(file: string): esbuild.Loader {
+  const ext = path.posix.extname(file);
+  switch (ext) {
+    case '.ts':
+    case '.mts':
+    case '.cts':
+      return 'ts';
+    case '.tsx':
+      return 'tsx';
+    case '.jsx':
+      return 'jsx';
+    case '.json':
+      return 'json';
+    case '.txt':
+    case '.html':
+    case '.css':
+    case '.svg':
+      return 'text';
+    case '.wasm':
+    case '.bin':
+      return 'binary';
+    default:
+      return 'js';
+  }
+}
+
+/** where a source module lives once built: the same path with a `.js` extension */
+function outputPath(source: string): string {
+  const ext = path.posix.extname(source);
+  if (ext === '.js') return source;
+  return (ext ? source.slice(0, -ext.length) : source) + '.js';
+}
+
+function location(message: esbuild.Message): string {
+  const loc = message.location;
+  if (!loc) return '';
+  const file = loc.file.startsWith(`${namespace}:`) ? loc.file.slice(namespace.length + 1) : loc.file;
+  return `${file}:${loc.line}:${loc.column + 1}: `;
+}
+
+function describe(messages: esbuild.Message[]): string {
+  return messages.map((m) => `${location(m)}${m.text}`).join('\n');
+}
+
+/** checks paths and sizes of what was uploaded; returns the files under normalized paths */
+export function checkUpload(files: Map<string, Buffer>, limits: UploadLimits): Map<string, Buffer> {
+  if (files.size === 0) throw new DeployError('UPLOAD_EMPTY', 'the upload contains no files');
+  if (files.size > limits.maxFiles) {
+    throw new DeployError('UPLOAD_TOO_LARGE', `the upload has ${files.size} files, more than the limit of ${limits.maxFiles}`, 413);
+  }
+  const out = new Map<string, Buffer>();
+  let total = 0;
+  for (const [raw, data] of files) {
+    const p = normalizeUploadPath(raw, 'upload');
+    if (out.has(p)) throw new DeployError('UPLOAD_BAD_PATH', `upload: file '${p}' appears twice`);
+    if (data.length > limits.maxFileBytes) {
+      throw new DeployError('UPLOAD_TOO_LARGE', `file '${p}' is ${formatBytes(data.length)}, more than the per-file limit of ${formatBytes(limits.maxFileBytes)}`, 413);
+    }
+    total += data.length;
+    if (total > limits.maxDeploymentBytes) {
+      throw new DeployError('UPLOAD_TOO_LARGE', `the upload is larger than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`, 413);
+    }
+    out.set(p, data);
+  }
+  return out;
+}
+
+function findEntry(fs: UploadFs, files: Map<string, Buffer>, requested: string | undefined): string {
+  if (requested) {
+    const entry = normalizeUploadPath(requested, 'entry');
+    if (!files.has(entry)) throw new DeployError('ENTRY_NOT_FOUND', `entry '${entry}' is not in the upload (files: ${[...files.keys()].slice(0, 10).join(', ')}${files.size > 10 ? ', ...' : ''})`);
+    return entry;
+  }
+  const pkg = files.get('package.json');
+  if (pkg) {
+    try {
+      const main = JSON.parse(pkg.toString('utf8')).main;
+      if (typeof main === 'string') {
+        const entry = normalizeUploadPath(main, 'package.json main');
+        if (fs.isFile(entry)) return entry;
+      }
+    } catch {
+      // an unreadable package.json is reported by the resolver if anything needs it
+    }
+  }
+  for (const candidate of defaultEntries) if (files.has(candidate)) return candidate;
+  const code = [...files.keys()].filter((p) => codeExtensions.test(p) && !p.startsWith('node_modules/'));
+  if (code.length === 1) return code[0]!;
+  throw new DeployError('ENTRY_NOT_FOUND', `no entry module: pass 'entry' (one of ${code.slice(0, 10).join(', ') || 'no code files found'}) or add index.ts / index.js`);
+}
+
+interface Edge {
+  specifier: string;
+  importer: string;
+  target: string;
+  /** the import stays an import between two modules of the deployment (linked mode) */
+  linked: boolean;
+  /** reached through a package name or the import map */
+  bare: boolean;
+}
+
+/** an import becomes a link between deployment modules when it is an ES import from the tenant's
+ *  own code, or a bare import (a package entry); relative imports inside a package are bundled */
+function isLinked(kind: esbuild.ImportKind, importer: string, bare: boolean): boolean {
+  if (kind !== 'import-statement' && kind !== 'dynamic-import') return false;
+  return bare || !importer.split('/').includes('node_modules');
+}
+
+function uploadPlugin(fs: UploadFs, resolver: Resolver, mode: 'graph' | 'link', edges: Edge[]): esbuild.Plugin {
+  return {
+    name: 'islet-upload',
+    setup(build) {
+      build.onResolve({ filter: /.*/ }, (args) => {
+        // esbuild hands entry points that look like package paths back with a `./` in front
+        if (args.kind === 'entry-point') return { path: args.path.replace(/^\.\//, ''), namespace };
+        const resolved = resolver.resolve(args.path, args.importer);
+        if ('error' in resolved) return { errors: [{ text: resolved.error }] };
+        const linked = isLinked(args.kind, args.importer, resolved.bare);
+        if (mode === 'graph') {
+          edges.push({ specifier: args.path, importer: args.importer, target: resolved.path, linked, bare: resolved.bare });
+          return { path: resolved.path, namespace };
+        }
+        return linked ? { path: outputPath(resolved.path), external: true } : { path: resolved.path, namespace };
+      });
+      build.onLoad({ filter: /.*/, namespace }, (args) => {
+        const contents = fs.read(args.path);
+        if (!contents) return { errors: [{ text: `'${args.path}' is not in the upload` }] };
+        return { contents, loader: loaderFor(args.path) };
+      });
+    },
+  };
+}
+
+function commonOptions(tsconfigRaw: string | undefined): esbuild.BuildOptions {
+  return {
+    bundle: true,
+    write: false,
+    metafile: true,
+    platform: 'neutral',
+    target: 'es2022',
+    sourcemap: 'external',
+    sourcesContent: true,
+    logLevel: 'silent',
+    charset: 'utf8',
+    legalComments: 'none',
+    ...(tsconfigRaw ? { tsconfigRaw } : {}),
+  };
+}
+
+/** fixes a map's `sources` to the tenant's own paths (esbuild names them `upload:<path>`) */
+function fixSourceMap(map: Uint8Array): Buffer {
+  const parsed = JSON.parse(Buffer.from(map).toString('utf8')) as { sources: string[] };
+  parsed.sources = parsed.sources.map((s) => {
+    const at = s.indexOf(`${namespace}:`);
+    return at >= 0 ? s.slice(at + namespace.length + 1) : s;
+  });
+  return Buffer.from(JSON.stringify(parsed));
+}
+
+async function runEsbuild(options: esbuild.BuildOptions): Promise<esbuild.BuildResult & { metafile: esbuild.Metafile; outputFiles: esbuild.OutputFile[] }> {
+  try {
+    return (await esbuild.build(options)) as esbuild.BuildResult & { metafile: esbuild.Metafile; outputFiles: esbuild.OutputFile[] };
+  } catch (error) {
+    const failure = error as esbuild.BuildFailure;
+    if (!Array.isArray(failure.errors)) throw error;
+    const unresolved = failure.errors.every((e) => e.text.startsWith('cannot resolve '));
+    throw new DeployError(unresolved ? 'UNRESOLVED_IMPORT' : 'BUILD_FAILED', describe(failure.errors));
+  }
+}
+
+function hasFetchListener(source: string): boolean {
+  return /addEventListener\s*\(\s*['"`]fetch['"`]/.test(source);
+}
+
+/** Builds and validates an upload. Throws DeployError (status 400/413) for anything wrong with it. */
+export async function build(tenant: string, uploaded: Map<string, Buffer>, options: BuildOptions = {}): Promise<Build> {
+  const limits = { ...defaultUploadLimits, ...options.limits };
+  const files = checkUpload(uploaded, limits);
+  const fs = new UploadFs(files, options.hostNodeModules);
+  let resolver: Resolver;
+  try {
+    resolver = new Resolver(fs);
+  } catch (error) {
+    throw new DeployError('BUILD_FAILED', (error as Error).message);
+  }
+  const entry = findEntry(fs, files, options.entry);
+  const tsconfigRaw = files.get('tsconfig.json')?.toString('utf8');
+  const warnings: string[] = [];
+
+  // 1. The whole graph bundled once: syntax errors and unresolvable imports anywhere surface
+  //    here, the metafile lists the entry's exports, and the result is the bundle when asked.
+  const edges: Edge[] = [];
+  const graph = await runEsbuild({
+    ...commonOptions(tsconfigRaw),
+    entryPoints: [entry],
+    format: 'esm',
+    outfile: outputPath(entry),
+    plugins: [uploadPlugin(fs, resolver, 'graph', edges)],
+  });
+  warnings.push(...graph.warnings.map((w) => `${location(w)}${w.text}`));
+  const entryOutput = Object.values(graph.metafile.outputs).find((o) => o.entryPoint !== undefined);
+  const exports = entryOutput?.exports ?? [];
+  const entrySource = files.get(entry)!.toString('utf8');
+
+  let format: DeploymentManifest['format'] = 'modules';
+  if (exports.length === 0 && hasFetchListener(entrySource)) {
+    format = 'script';
+  } else if (!exports.includes('default')) {
+    const what = exports.length === 0 ? 'exports nothing' : `exports only ${exports.map((e) => `'${e}'`).join(', ')}`;
+    throw new DeployError(
+      'NO_FETCH_HANDLER',
+      `entry '${entry}' ${what}: a function must 'export default { fetch(request, env, ctx) { ... } }' (or, as a classic script, call addEventListener('fetch', ...))`,
+    );
+  }
+
+  const out = new Map<string, Buffer>();
+  const modules: ModuleRecord[] = [];
+  const importMap: Record<string, string> = {};
+  const addModule = (modulePath: string, code: Uint8Array, map: Uint8Array | undefined) => {
+    const data = Buffer.from(code);
+    const record: ModuleRecord = { path: modulePath, size: data.length, sha256: sha256(data) };
+    out.set(modulePath, data);
+    if (map) {
+      record.sourceMap = `${modulePath}.map`;
+      out.set(record.sourceMap, fixSourceMap(map));
+    }
+    modules.push(record);
+  };
+  const pickOutputs = (result: { outputFiles: esbuild.OutputFile[] }) => ({
+    code: result.outputFiles.find((f) => !f.path.endsWith('.map'))!.contents,
+    map: result.outputFiles.find((f) => f.path.endsWith('.map'))?.contents,
+  });
+
+  const entryPath = outputPath(entry);
+  if (format === 'script') {
+    // A classic script runs as one script: its imports (if any) are bundled into an IIFE.
+    const script = await runEsbuild({
+      ...commonOptions(tsconfigRaw),
+      entryPoints: [entry],
+      format: 'iife',
+      outfile: entryPath,
+      plugins: [uploadPlugin(fs, resolver, 'graph', [])],
+    });
+    const { code, map } = pickOutputs(script);
+    addModule(entryPath, code, map);
+  } else if (options.bundle) {
+    const { code, map } = pickOutputs(graph);
+    addModule(entryPath, code, map);
+  } else {
+    // 2. Linked modules: one build per module of the graph, with imports between modules left as
+    //    imports of the target's deployment path.
+    const units = new Set<string>([entry]);
+    for (const edge of edges) if (edge.linked) units.add(edge.target);
+    const byOutput = new Map<string, string>();
+    for (const unit of units) {
+      const target = outputPath(unit);
+      const other = byOutput.get(target);
+      if (other !== undefined) {
+        throw new DeployError('BUILD_FAILED', `'${unit}' and '${other}' would both become '${target}': rename one of them`);
+      }
+      byOutput.set(target, unit);
+    }
+    const cjsPackages = new Set<string>();
+    const results = await Promise.all(
+      [...units].map(async (unit) => {
+        const result = await runEsbuild({
+          ...commonOptions(tsconfigRaw),
+          entryPoints: [unit],
+          format: 'esm',
+          outfile: outputPath(unit),
+          plugins: [uploadPlugin(fs, resolver, 'link', [])],
+        });
+        const input = result.metafile.inputs[`${namespace}:${unit}`];
+        if (input?.format === 'cjs' && unit.split('/').includes('node_modules')) cjsPackages.add(unit);
+        return { unit, result };
+      }),
+    );
+    for (const { unit, result } of results) {
+      warnings.push(...result.warnings.map((w) => `${location(w)}${w.text}`));
+      const { code, map } = pickOutputs(result);
+      addModule(outputPath(unit), code, map);
+    }
+    for (const unit of cjsPackages) {
+      warnings.push(`${unit} is a CommonJS module: only its default export can be imported from linked modules; deploy with bundle=true to import its named exports`);
+    }
+    // how bare specifiers were resolved, for people reading the manifest
+    for (const edge of edges) if (edge.linked && edge.bare) importMap[edge.specifier] = outputPath(edge.target);
+    modules.sort((a, b) => (a.path === entryPath ? -1 : b.path === entryPath ? 1 : a.path < b.path ? -1 : 1));
+  }
+
+  const size = modules.reduce((sum, m) => sum + m.size, 0);
+  if (size > limits.maxDeploymentBytes) {
+    throw new DeployError('UPLOAD_TOO_LARGE', `the built deployment is ${formatBytes(size)}, more than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`, 413);
+  }
+  const routes = options.routes ?? [];
+  const hash = sha256(
+    JSON.stringify({
+      format,
+      entry: entryPath,
+      modules: [...out.keys()].sort().map((p) => [p, sha256(out.get(p)!)]),
+      routes: [...routes].sort(),
+      compatibility: options.compatibility ?? null,
+    }),
+  );
+  const manifest: DeploymentManifest = {
+    id: newDeploymentId(),
+    tenant,
+    hash,
+    createdAt: new Date().toISOString(),
+    format,
+    entry: entryPath,
+    modules,
+    routes,
+    warnings,
+    size,
+  };
+  if (Object.keys(importMap).length > 0) manifest.importMap = importMap;
+  if (options.compatibility) manifest.compatibility = options.compatibility;
+  return { manifest, files: out };
+}
