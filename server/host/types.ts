@@ -29,7 +29,7 @@ export interface EgressPolicy {
   allow: string[];
 }
 
-export type LimitName = 'cpu' | 'wall' | 'memory' | 'body' | 'subrequests' | 'logs';
+export type LimitName = 'cpu' | 'wall' | 'memory' | 'body' | 'subrequests' | 'logs' | 'concurrency';
 
 /** A limit cut the request. tenants/ maps it to 503 (cpu, memory, subrequests...) or 504 (wall). */
 export class LimitExceededError extends Error {
