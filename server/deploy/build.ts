@@ -4,8 +4,8 @@
 //
 // Two shapes come out:
 // - linked modules (default): each of the tenant's own modules stays a module at its own path
-//   (extension made `.js`), with every import specifier rewritten to the imported module's path
-//   inside the deployment, so the isolate's linker only looks strings up in the manifest. A
+//   (extension made `.js`), with every import specifier rewritten to `/<path of the imported
+//   module>`, so the isolate's linker only looks strings up in the manifest. A
 //   package under node_modules becomes one module per imported entry (its internals bundled in).
 // - one bundle (`bundle: true`), or one classic script when the entry has no exports and
 //   registers `addEventListener('fetch', ...)`.
@@ -98,7 +98,7 @@ function describe(messages: esbuild.Message[]): string {
 export function checkUpload(files: Map<string, Buffer>, limits: UploadLimits): Map<string, Buffer> {
   if (files.size === 0) throw new DeployError('UPLOAD_EMPTY', 'the upload contains no files');
   if (files.size > limits.maxFiles) {
-    throw new DeployError('UPLOAD_TOO_LARGE', `the upload has ${files.size} files, more than the limit of ${limits.maxFiles}`, 413);
+    throw new DeployError('UPLOAD_TOO_LARGE', `the upload has ${files.size} files, more than the limit of ${limits.maxFiles}`);
   }
   const out = new Map<string, Buffer>();
   let total = 0;
@@ -106,11 +106,11 @@ export function checkUpload(files: Map<string, Buffer>, limits: UploadLimits): M
     const p = normalizeUploadPath(raw, 'upload');
     if (out.has(p)) throw new DeployError('UPLOAD_BAD_PATH', `upload: file '${p}' appears twice`);
     if (data.length > limits.maxFileBytes) {
-      throw new DeployError('UPLOAD_TOO_LARGE', `file '${p}' is ${formatBytes(data.length)}, more than the per-file limit of ${formatBytes(limits.maxFileBytes)}`, 413);
+      throw new DeployError('UPLOAD_TOO_LARGE', `file '${p}' is ${formatBytes(data.length)}, more than the per-file limit of ${formatBytes(limits.maxFileBytes)}`);
     }
     total += data.length;
     if (total > limits.maxDeploymentBytes) {
-      throw new DeployError('UPLOAD_TOO_LARGE', `the upload is larger than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`, 413);
+      throw new DeployError('UPLOAD_TOO_LARGE', `the upload is larger than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`);
     }
     out.set(p, data);
   }
@@ -172,7 +172,8 @@ function uploadPlugin(fs: UploadFs, resolver: Resolver, mode: 'graph' | 'link', 
           edges.push({ specifier: args.path, importer: args.importer, target: resolved.path, linked, bare: resolved.bare });
           return { path: resolved.path, namespace };
         }
-        return linked ? { path: outputPath(resolved.path), external: true } : { path: resolved.path, namespace };
+        // '/<path>' names a module of the deployment by its root path, never mistaken for a package
+        return linked ? { path: '/' + outputPath(resolved.path), external: true } : { path: resolved.path, namespace };
       });
       build.onLoad({ filter: /.*/, namespace }, (args) => {
         const contents = fs.read(args.path);
@@ -342,7 +343,7 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
 
   const size = modules.reduce((sum, m) => sum + m.size, 0);
   if (size > limits.maxDeploymentBytes) {
-    throw new DeployError('UPLOAD_TOO_LARGE', `the built deployment is ${formatBytes(size)}, more than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`, 413);
+    throw new DeployError('UPLOAD_TOO_LARGE', `the built deployment is ${formatBytes(size)}, more than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`);
   }
   const routes = options.routes ?? [];
   const hash = sha256(
