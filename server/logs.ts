@@ -69,6 +69,7 @@ const units: Record<LimitName, string> = {
   body: 'bytes',
   subrequests: 'requests',
   logs: 'bytes',
+  concurrency: 'requests',
 };
 
 /** The last lines of one tenant, bounded in count and in bytes. */

@@ -90,7 +90,7 @@ export class SourceMapper {
       try {
         const raw = await this.#store.readFile(manifest.tenant, manifest.id, mapPath);
         const consumer = new SourceMapConsumer(JSON.parse(raw.toString('utf8')));
-        map = { consumer, display: displayPaths(path.posix.dirname(mapPath), consumer.sources) };
+        map = { consumer, display: displayPaths(consumer.sources) };
       } catch {
         map = false;
       }
@@ -117,27 +117,27 @@ function findModule(manifest: DeploymentManifest, url: string) {
 }
 
 /**
- * Sources as the tenant knows them: relative to their project. Build tools record sources
- * relative to the map, which may climb out of the deployment (`../../tmp/build-x/src/a.ts`), or
- * as absolute paths; those prefixes are the build host's folders, not the tenant's, so the
- * longest folder all such sources share is cut (`src/a.ts`) rather than shown.
+ * Sources as the tenant knows them: paths in their upload. islet's build (server/deploy/build.ts)
+ * writes each map's sources as paths from the upload's root (`src/a.ts`), so a relative source
+ * is shown as written. Sources that climb out (`../../tmp/build-x/src/a.ts`) or are absolute
+ * name the build host's folders, not the tenant's: the longest folder all such sources share is
+ * cut (`src/a.ts`) rather than shown.
  */
-function displayPaths(mapDir: string, sources: readonly string[]): Map<string, string> {
-  const resolved = sources.map((source) => {
-    let p = source.replace(/^file:\/\//, '');
-    if (!path.posix.isAbsolute(p)) p = path.posix.join(mapDir, p);
-    return path.posix.normalize(p);
-  });
-  const outside = resolved.filter((p) => p.startsWith('../') || p.startsWith('/'));
+function displayPaths(sources: readonly string[]): Map<string, string> {
+  const normalized = sources.map((source) => path.posix.normalize(source.replace(/^file:\/\//, '')));
+  const isOutside = (p: string) => p.startsWith('../') || p.startsWith('/');
+  const outside = normalized.filter(isOutside);
   let common = outside.length ? path.posix.dirname(outside[0]) : '';
   for (const p of outside) {
-    while (common && common !== '.' && common !== '/' && !p.startsWith(common + '/')) common = path.posix.dirname(common);
+    while (common !== '' && !p.startsWith(common + '/')) {
+      const parent = path.posix.dirname(common);
+      common = parent === common || parent === '.' ? '' : parent;
+    }
   }
   const display = new Map<string, string>();
   sources.forEach((source, i) => {
-    const p = resolved[i];
-    const inside = !(p.startsWith('../') || p.startsWith('/'));
-    const shown = inside ? p : common && common !== '.' && common !== '/' ? p.slice(common.length + 1) : p;
+    let shown = normalized[i];
+    if (isOutside(shown) && common !== '' && common !== '/') shown = shown.slice(common.length + 1);
     display.set(source, shown.replace(/^(\.\.\/)+/, '').replace(/^\/+/, ''));
   });
   return display;
