@@ -1,9 +1,10 @@
-// The tenant log hub. Everything a tenant may read about its own requests passes through here:
-// its console output, one line per request, limit cuts and uncaught errors (stacks mapped to its
-// source files). Each record is written once as a JSON line through the server Logger (stdout)
-// and kept in a bounded per-tenant ring so `GET /v1/tenants/{t}/logs` and `islet logs` can show
-// recent lines and follow new ones. Server internals never go into a tenant's ring: only what
-// is handed to the methods below does.
+// The tenant log hub. Everything a tenant may read about its own requests: its console output,
+// one line per request, limit cuts and uncaught errors (stacks mapped to its source files). All
+// of it is written as JSON lines through the server Logger (stdout), tagged with `tenant` and a
+// `source` from TENANT_SOURCES; the hub watches the Logger and keeps the tagged records in a
+// bounded per-tenant ring, so `GET /v1/tenants/{t}/logs` and `islet logs` show recent lines and
+// follow new ones. Records written by other code with the same tags (the tenant layer's console
+// sink) land in the ring too; server internals without those tags never do.
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { LimitName, TenantLogRecord } from './host/types';
 import type { Level, Logger, LogRecord } from './log';
@@ -53,6 +54,9 @@ export interface LogHubOptions {
   /** maps limit and error stacks to the tenant's source files */
   sourceMaps?: SourceMapper;
 }
+
+/** `source` values of records a tenant may read (with a `tenant` field naming it). */
+export const TENANT_SOURCES = new Set(['tenant', 'request', 'limit', 'exception']);
 
 const consoleLevels: Record<TenantLogRecord['level'], Level> = {
   debug: 'debug',
@@ -111,6 +115,7 @@ export class LogHub {
   #maxMessageChars: number;
   #maxTenants: number;
   #sourceMaps: SourceMapper | undefined;
+  #unsubscribe: () => void;
 
   constructor(logger: Logger, options: LogHubOptions = {}) {
     this.#logger = logger;
@@ -119,8 +124,14 @@ export class LogHub {
     this.#maxMessageChars = positive(options.maxMessageChars ?? 16_384, 'maxMessageChars');
     this.#maxTenants = positive(options.maxTenants ?? 10_000, 'maxTenants');
     this.#sourceMaps = options.sourceMaps;
-    // bound the hub for callers passing it around as a plain function (SandboxOptions.log)
+    // bound for callers passing it around as a plain function (SandboxOptions.log)
     this.tenantLog = this.tenantLog.bind(this);
+    this.#unsubscribe = logger.subscribe((record) => this.#ingest(record));
+  }
+
+  /** Stops watching the Logger (followers stay subscribed but receive nothing new). */
+  close(): void {
+    this.#unsubscribe();
   }
 
   get linesPerTenant(): number {
@@ -133,18 +144,18 @@ export class LogHub {
     if (message.length > this.#maxMessageChars) {
       message = `${message.slice(0, this.#maxMessageChars)}... [${message.length - this.#maxMessageChars} more characters cut]`;
     }
-    this.#write(record.tenant, consoleLevels[record.level] ?? 'info', message, {
+    this.#write(consoleLevels[record.level] ?? 'info', message, {
       tenant: record.tenant,
       deployment: record.deployment,
       requestId: record.requestId,
-      source: 'console',
-      console: record.level,
+      source: 'tenant',
+      consoleLevel: record.level,
     });
   }
 
   /** The line written once per finished request. */
   request(line: RequestLogLine): void {
-    this.#write(line.tenant, line.status >= 500 ? 'warn' : 'info', 'request', {
+    this.#write(line.status >= 500 ? 'warn' : 'info', 'request', {
       tenant: line.tenant,
       deployment: line.deployment,
       requestId: line.requestId,
@@ -161,7 +172,7 @@ export class LogHub {
   /** A limit cut a request. Resolves once the line is written (after mapping the stack); never rejects. */
   async limitExceeded(event: LimitLogEvent): Promise<void> {
     const stack = event.stack ? await this.#mapStack(event.tenant, event.deployment, event.stack) : undefined;
-    this.#write(event.tenant, 'warn', `${event.limit} limit exceeded`, {
+    this.#write('warn', `${event.limit} limit exceeded`, {
       tenant: event.tenant,
       deployment: event.deployment,
       requestId: event.requestId,
@@ -176,7 +187,7 @@ export class LogHub {
   /** The tenant's handler threw (or its module failed to load). Never rejects. */
   async tenantError(event: TenantErrorEvent): Promise<void> {
     const stack = event.stack ? await this.#mapStack(event.tenant, event.deployment, event.stack) : undefined;
-    this.#write(event.tenant, 'error', event.message, {
+    this.#write('error', event.message, {
       tenant: event.tenant,
       deployment: event.deployment,
       requestId: event.requestId,
@@ -201,18 +212,25 @@ export class LogHub {
     };
   }
 
+  /** How many live followers a tenant has (open `follow=1` streams). */
+  followerCount(tenant: string): number {
+    return this.#followers.get(tenant)?.size ?? 0;
+  }
+
   /** Drops a tenant's lines (the tenant was deleted). */
   forget(tenant: string): void {
     this.#rings.delete(tenant);
   }
 
-  #write(tenant: string, level: Level, msg: string, fields: LogRecord): void {
-    // the record is built here, with its time, so the stdout line and the ring hold the same
-    // object; the Logger spreads `fields` after its own `time`, so ours wins
-    const time = new Date().toISOString();
+  #write(level: Level, msg: string, fields: LogRecord): void {
     for (const key of Object.keys(fields)) if (fields[key] === undefined) delete fields[key];
-    this.#logger.log(level, msg, { time, ...fields });
-    const line = JSON.stringify({ time, level, msg, ...fields });
+    this.#logger.log(level, msg, fields);
+  }
+
+  #ingest(record: LogRecord): void {
+    const tenant = record.tenant;
+    if (typeof tenant !== 'string' || !TENANT_SOURCES.has(record.source as string)) return;
+    const line = JSON.stringify(record);
     let ring = this.#rings.get(tenant);
     if (ring) {
       // re-insert: Map order is then least recently written first, which is what eviction wants
