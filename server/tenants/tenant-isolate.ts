@@ -6,7 +6,8 @@
 import type { Config, Limits } from '../config';
 import type { Logger } from '../log';
 import type { DeploymentStore } from '../store/types';
-import type { Dispatch, RequestLimits, SandboxRequest, TenantLogRecord } from '../host/types';
+import type { Dispatch, RequestLimits, SandboxRequest } from '../host/types';
+import type { TenantLogSink } from './log-sink';
 import type { TenantObserver, EvictionReason, IsolateState } from './observer';
 import { isolateApi, v8Version, type Isolate } from './isolate-api';
 import { loadDeployment, type ModuleSource } from './loader';
@@ -18,6 +19,7 @@ export interface IsolateDeps {
   store: DeploymentStore;
   observer: TenantObserver;
   logger: Logger;
+  logs: TenantLogSink;
   createSandbox: CreateSandbox;
 }
 
@@ -33,20 +35,6 @@ export function requestLimits(limits: Limits): RequestLimits {
     subrequestResponseBytes: limits.subrequestResponseBytes,
     logBytes: limits.logBytes,
   };
-}
-
-const consoleLevels = { debug: 'debug', info: 'info', log: 'info', warn: 'warn', error: 'error' } as const;
-
-/** Tenant console output into the server log stream, tagged so log routes can pick it out. */
-export function tenantLogSink(logger: Logger): (record: TenantLogRecord) => void {
-  return (record) =>
-    logger.log(consoleLevels[record.level] ?? 'info', record.message, {
-      source: 'tenant',
-      tenant: record.tenant,
-      deployment: record.deployment,
-      consoleLevel: record.level,
-      ...(record.requestId ? { requestId: record.requestId } : {}),
-    });
 }
 
 /** Deployment files and code caches from the store; cache writes are fire-and-forget. */
@@ -112,7 +100,7 @@ export class TenantIsolate {
         env: state.env,
         limits: this.requestLimits,
         egress: config.egress,
-        log: tenantLogSink(logger),
+        log: (record) => this.#deps.logs.tenantLog(record),
         onSubrequest: (status) => observer.subrequest(this.tenant, status),
       });
       this.#sandbox = sandbox;

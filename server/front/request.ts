@@ -1,0 +1,82 @@
+// Node's IncomingMessage -> the SandboxRequest the isolate sees: the full original URL, flat
+// lower-case header pairs (no object per header), and the body as a pull-based async iterable,
+// so a function that reads slowly slows the client down (backpressure) instead of islet
+// buffering the upload, and reading past the body limit fails the read.
+import type { IncomingMessage } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { LimitExceededError, type SandboxRequest } from '../host/types';
+
+/** Request ids: a random per-process prefix and a counter (unique, cheap, sortable within a process). */
+const idPrefix = randomBytes(6).toString('hex');
+let idCounter = 0;
+export const nextRequestId = (): string => `${idPrefix}-${(++idCounter).toString(36)}`;
+
+const hostnameChars = /^[a-z0-9.-]+$/;
+
+/** The lower-case host name of a Host header without its port, or null when it is not a valid one. */
+export function parseHost(header: string | undefined): string | null {
+  if (!header) return null;
+  let host = header.toLowerCase();
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    if (end === -1) return null;
+    const rest = host.slice(end + 1);
+    if (rest && !/^:\d{1,5}$/.test(rest)) return null;
+    host = host.slice(0, end + 1);
+    return /^\[[0-9a-f:.]+\]$/.test(host) ? host : null;
+  }
+  const colon = host.indexOf(':');
+  if (colon !== -1) {
+    if (!/^\d{1,5}$/.test(host.slice(colon + 1))) return null;
+    host = host.slice(0, colon);
+  }
+  if (host.endsWith('.')) host = host.slice(0, -1); // the absolute form of a DNS name
+  return host.length > 0 && host.length <= 253 && hostnameChars.test(host) ? host : null;
+}
+
+/** Flat [name, value, ...] pairs with lower-case names, straight from the raw header list. */
+export function flatHeaders(raw: string[]): string[] {
+  const out = new Array<string>(raw.length);
+  for (let i = 0; i < raw.length; i += 2) {
+    out[i] = raw[i]!.toLowerCase();
+    out[i + 1] = raw[i + 1]!;
+  }
+  return out;
+}
+
+export function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+/** Tracks whether the body went over its limit, for the front to answer 413 instead of the function's response. */
+export interface BodyGuard {
+  exceeded: number | null;
+}
+
+/** The request body as chunks pulled on demand, failing with LimitExceededError('body') past `limit` bytes. */
+export function limitedBody(req: IncomingMessage, limit: number, guard: BodyGuard): AsyncIterable<Uint8Array> {
+  return {
+    async *[Symbol.asyncIterator]() {
+      let total = 0;
+      for await (const chunk of req as AsyncIterable<Buffer>) {
+        total += chunk.length;
+        if (total > limit) {
+          guard.exceeded = total;
+          throw new LimitExceededError('body', total);
+        }
+        yield chunk;
+      }
+    },
+  };
+}
+
+export function toSandboxRequest(id: string, req: IncomingMessage, host: string, path: string, body: AsyncIterable<Uint8Array> | null): SandboxRequest {
+  return {
+    id,
+    method: req.method ?? 'GET',
+    url: `http://${host}${path}`,
+    headers: flatHeaders(req.rawHeaders),
+    body,
+  };
+}

@@ -1,0 +1,96 @@
+// Writing to the client: the function's SandboxResponse (headers as one flat array, body bytes or
+// chunks pulled one at a time and only as fast as the socket drains), and islet's own short
+// plain-text answers for requests that never reach a function or that a limit cut.
+import type { ServerResponse } from 'node:http';
+import type { SandboxResponse } from '../host/types';
+
+/** Connection-level headers belong to islet's connection with the client, not to the function. */
+const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'islet-request-id']);
+
+export class ResponseAbortedError extends Error {
+  readonly code = 'ISLET_CLIENT_GONE';
+  constructor() {
+    super('the client closed the connection before the response was written');
+  }
+}
+
+/** Islet's own answer (404, 413, 503...), plain text, always with the request id. */
+export function sendPlain(res: ServerResponse, status: number, requestId: string, message: string, limit?: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = `${message}\nrequest id: ${requestId}\n`;
+  const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'islet-request-id', requestId, 'cache-control', 'no-store'];
+  if (limit) headers.push('islet-error', limit);
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+/** Writes the function's response; resolves when written, rejects when the client went away or the body stream failed. */
+export async function writeSandboxResponse(res: ServerResponse, response: SandboxResponse, requestId: string): Promise<void> {
+  const { body } = response;
+  const headers: string[] = [];
+  const src = response.headers;
+  for (let i = 0; i < src.length; i += 2) {
+    const name = src[i]!;
+    if (hopByHop.has(name)) continue;
+    // a declared length is only trustworthy when islet holds the whole body
+    if (name === 'content-length' && !(body instanceof Uint8Array)) continue;
+    headers.push(name, src[i + 1]!);
+  }
+  headers.push('islet-request-id', requestId);
+  if (body instanceof Uint8Array) {
+    const at = headers.indexOf('content-length');
+    if (at !== -1 && at % 2 === 0) headers[at + 1] = String(body.byteLength);
+    else headers.push('content-length', String(body.byteLength));
+  }
+  res.writeHead(response.status, response.statusText || undefined, headers);
+  if (body === null) {
+    res.end();
+    return;
+  }
+  if (body instanceof Uint8Array) {
+    res.end(body);
+    return;
+  }
+  const iterator = body[Symbol.asyncIterator]();
+  let closed = false;
+  const onClose = () => {
+    closed = true;
+  };
+  res.once('close', onClose);
+  try {
+    for (;;) {
+      const step = await iterator.next();
+      if (step.done) break;
+      if (closed || res.destroyed) throw new ResponseAbortedError();
+      if (!res.write(step.value)) {
+        await drained(res);
+        if (closed || res.destroyed) throw new ResponseAbortedError();
+      }
+    }
+    res.end();
+  } catch (err) {
+    // Stop pulling from the isolate (the function's stream is cancelled) and cut the connection:
+    // a truncated body must not look complete to the client.
+    await iterator.return?.().catch(() => undefined);
+    res.destroy();
+    throw err;
+  } finally {
+    res.off('close', onClose);
+  }
+}
+
+/** Resolves on 'drain' or 'close', whichever comes first, leaving no listener behind. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}

@@ -1,0 +1,231 @@
+// The tenant-traffic server. node:http is used directly rather than through hono's node adapter:
+// the adapter builds a Web Request and Response per request on the Node side, which this path
+// does not need (the request crosses into the isolate as flat pairs and a body stream, and the
+// response comes back the same way); bench/serve measures both (see config/README.md, "Serving").
+//
+// A request: Host -> tenant (router) -> tenant state (directory, cached) -> isolate (pool, warm or
+// cold) -> dispatch into the sandbox -> response written with backpressure -> once `done`
+// settles (body pulled, waitUntil over), accounting and the request log line.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Config } from '../config';
+import type { Logger } from '../log';
+import type { TenantRouter } from './router';
+import type { TenantDirectory, TenantState } from '../tenants/directory';
+import type { IsolatePool } from '../tenants/pool';
+import type { TenantIsolate } from '../tenants/tenant-isolate';
+import type { Accounting } from '../tenants/accounting';
+import type { RequestAccount } from '../host/types';
+import { classifyFailure, limitMessages, type Failure } from '../tenants/limits';
+import { hasBody, limitedBody, nextRequestId, parseHost, toSandboxRequest, type BodyGuard } from './request';
+import { sendPlain, writeSandboxResponse } from './response';
+
+export interface FrontDeps {
+  config: Config;
+  router: TenantRouter;
+  directory: TenantDirectory;
+  pool: IsolatePool;
+  accounting: Accounting;
+  logger: Logger;
+}
+
+export class FrontServer {
+  readonly server: http.Server;
+  readonly #deps: FrontDeps;
+  #inFlight = 0;
+  #idle?: () => void;
+
+  constructor(deps: FrontDeps) {
+    this.#deps = deps;
+    const { server: s } = deps.config;
+    this.server = http.createServer(
+      { maxHeaderSize: s.maxHeaderBytes, headersTimeout: s.headersTimeoutMs, keepAliveTimeout: s.keepAliveTimeoutMs, requestTimeout: 0 },
+      (req, res) => this.#handle(req, res),
+    );
+    this.server.keepAliveTimeout = s.keepAliveTimeoutMs;
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => clientError(err, socket));
+  }
+
+  listen(port: number, host: string): Promise<{ port: number; host: string }> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        const address = this.server.address() as { port: number; address: string };
+        resolve({ port: address.port, host: address.address });
+      });
+    });
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Stops accepting, lets in-flight requests finish for up to `timeoutMs`, then cuts what is left. */
+  async close(timeoutMs: number): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    if (this.#inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        timer.unref();
+        this.#idle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const id = nextRequestId();
+    this.#inFlight++;
+    res.once('close', () => {
+      if (--this.#inFlight === 0) this.#idle?.();
+    });
+    // Keep-alive connections must not keep a closing server alive.
+    if (!this.server.listening) res.shouldKeepAlive = false;
+
+    const hostname = parseHost(req.headers.host);
+    if (!hostname) {
+      sendPlain(res, 400, id, req.headers.host ? `bad Host header '${req.headers.host.slice(0, 100)}': expected a host name` : 'missing Host header: islet routes requests by host name');
+      return;
+    }
+    const url = req.url ?? '/';
+    if (url[0] !== '/') {
+      sendPlain(res, 400, id, 'bad request target: expected a path starting with /');
+      return;
+    }
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const match = this.#deps.router.match(hostname, path);
+    if (!match) {
+      sendPlain(res, 404, id, `no function is deployed at ${hostname}${path}: tenants answer on <tenant>.${this.#deps.config.baseDomain} or on the routes their deployments declare`);
+      return;
+    }
+    const state = this.#deps.directory.get(match.tenant);
+    if (state === null) {
+      sendPlain(res, 404, id, `no function is deployed for '${match.tenant}' (no such tenant, or no active deployment)`);
+    } else if (state instanceof Promise) {
+      state.then(
+        (s) => (s ? this.#serve(req, res, id, s, url, path) : sendPlain(res, 404, id, `no function is deployed for '${match.tenant}' (no such tenant, or no active deployment)`)),
+        (err: Error) => {
+          this.#deps.logger.error('reading tenant from the store failed', { tenant: match.tenant, requestId: id, error: err.message });
+          sendPlain(res, 503, id, 'the function is temporarily unavailable');
+        },
+      );
+    } else {
+      this.#serve(req, res, id, state, url, path);
+    }
+  }
+
+  #serve(req: IncomingMessage, res: ServerResponse, id: string, state: TenantState, url: string, path: string): void {
+    const startedNs = process.hrtime.bigint();
+    const limit = state.limits.requestBodyBytes;
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      res.shouldKeepAlive = false; // the unread body would follow on this connection
+      sendPlain(res, 413, id, `${limitMessages.body} (${declared} > ${limit} bytes)`, 'body');
+      return;
+    }
+    let entry: TenantIsolate;
+    try {
+      entry = this.#deps.pool.acquire(state);
+    } catch (err) {
+      const failure = classifyFailure(err);
+      if (failure.kind === 'limit') this.#deps.accounting.rejected(state.tenant, state.manifest.id, failure, id, req.method ?? 'GET', path);
+      this.#fail(res, id, failure);
+      return;
+    }
+    if (entry.ready) {
+      this.#run(req, res, id, entry, url, path, startedNs, false);
+      return;
+    }
+    entry.started.then(
+      () => this.#run(req, res, id, entry, url, path, startedNs, true),
+      (err) => {
+        entry.release();
+        const failure = classifyFailure(err);
+        if (failure.kind === 'startup') {
+          this.#deps.logger.error('function failed to start', { tenant: entry.tenant, deployment: entry.deployment, requestId: id, code: failure.code, error: failure.message });
+          this.#deps.accounting.startFailed(entry, id, failure.message, failure.tenantStack);
+        }
+        else this.#deps.accounting.finish({ entry, requestId: id, method: req.method ?? 'GET', path, status: failure.status, startedNs, cold: true, account: null, failure });
+        this.#fail(res, id, failure);
+      },
+    );
+  }
+
+  #run(req: IncomingMessage, res: ServerResponse, id: string, entry: TenantIsolate, url: string, path: string, startedNs: bigint, cold: boolean): void {
+    const guard: BodyGuard = { exceeded: null };
+    const body = hasBody(req) ? limitedBody(req, entry.limits.requestBodyBytes, guard) : null;
+    const host = req.headers.host!;
+    let failure: Failure | undefined;
+    let dispatch;
+    try {
+      dispatch = entry.dispatch(toSandboxRequest(id, req, host, url, body));
+    } catch (err) {
+      entry.release();
+      this.#failWith(res, id, entry, classifyFailure(err));
+      return;
+    }
+    dispatch.response.then(
+      (response) => {
+        if (guard.exceeded !== null) {
+          // the function answered although its body read failed: the client gets the limit, not a half-read answer
+          failure = { kind: 'limit', limit: 'body', status: 413, measured: guard.exceeded };
+          this.#failWith(res, id, entry, failure);
+          return;
+        }
+        writeSandboxResponse(res, response, id).catch(() => undefined); // client gone or body stream cut: logged through `done`
+      },
+      (err) => {
+        failure = guard.exceeded !== null ? { kind: 'limit', limit: 'body', status: 413, measured: guard.exceeded } : classifyFailure(err);
+        this.#failWith(res, id, entry, failure);
+      },
+    );
+    dispatch.done.then(
+      (account) => this.#finished(req, res, id, entry, path, startedNs, cold, account, failure),
+      (err) => {
+        failure ??= classifyFailure(err);
+        this.#finished(req, res, id, entry, path, startedNs, cold, null, failure);
+      },
+    );
+  }
+
+  #finished(req: IncomingMessage, res: ServerResponse, id: string, entry: TenantIsolate, path: string, startedNs: bigint, cold: boolean, account: RequestAccount | null, failure: Failure | undefined): void {
+    entry.release();
+    if (account?.limit?.limit === 'memory' || (failure?.kind === 'limit' && failure.limit === 'memory')) this.#deps.pool.retire(entry, 'killed');
+    this.#deps.accounting.finish({ entry, requestId: id, method: req.method ?? 'GET', path, status: res.statusCode, startedNs, cold, account, failure });
+  }
+
+  /** An answer for a request that failed inside an isolate; a memory kill recycles the isolate. */
+  #failWith(res: ServerResponse, id: string, entry: TenantIsolate, failure: Failure): void {
+    if (failure.kind === 'limit' && failure.limit === 'memory') this.#deps.pool.retire(entry, 'killed');
+    this.#fail(res, id, failure);
+  }
+
+  #fail(res: ServerResponse, id: string, failure: Failure): void {
+    if (failure.kind === 'limit') {
+      sendPlain(res, failure.status, id, limitMessages[failure.limit], failure.limit);
+    } else if (failure.kind === 'startup') {
+      sendPlain(res, 500, id, 'the function failed to start (details are in the server log under this request id)');
+    } else {
+      sendPlain(res, 500, id, 'the function threw an exception (details are in the server log under this request id)');
+    }
+  }
+}
+
+/** Malformed requests and oversized headers never reach a handler: answer them on the socket. */
+function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADERS_TIMEOUT' ? 408 : 400;
+  const reason = status === 431 ? 'request headers too large' : status === 408 ? 'request headers not received in time' : `malformed request (${err.code ?? 'parse error'})`;
+  const body = `${reason}\n`;
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}

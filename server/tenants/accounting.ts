@@ -1,0 +1,68 @@
+// What one request cost, reported once it is completely over: to the observer (metrics) and as
+// one JSON request log line; a limit cut also gets its own line with the request id, the limit,
+// the measured value and the tenant's stack when the addon captured it.
+import type { TenantLogSink } from './log-sink';
+import type { RequestAccount } from '../host/types';
+import type { TenantObserver } from './observer';
+import type { TenantIsolate } from './tenant-isolate';
+import type { Failure } from './limits';
+import { configuredLimit } from './limits';
+
+export interface FinishedRequest {
+  entry: TenantIsolate;
+  requestId: string;
+  method: string;
+  path: string;
+  status: number;
+  startedNs: bigint;
+  cold: boolean;
+  account: RequestAccount | null;
+  /** a failure that decided the status (limit, tenant exception), if any */
+  failure?: Failure;
+}
+
+export class Accounting {
+  readonly #observer: TenantObserver;
+  readonly #logs: TenantLogSink;
+  readonly #logRequests: boolean;
+
+  constructor(deps: { observer: TenantObserver; logs: TenantLogSink; logRequests: boolean }) {
+    this.#observer = deps.observer;
+    this.#logs = deps.logs;
+    this.#logRequests = deps.logRequests;
+  }
+
+  /** A request turned away before reaching an isolate (concurrency cap). */
+  rejected(tenant: string, deployment: string, failure: Failure & { kind: 'limit' }, requestId: string, method: string, path: string): void {
+    this.#observer.limitExceeded(tenant, failure.limit);
+    this.#observer.requestFinished({ tenant, deployment, status: failure.status, durationS: 0, cpuS: 0, cold: false });
+    this.#logs.limitExceeded({ tenant, deployment, requestId, limit: failure.limit, measured: failure.measured ?? 0 });
+    if (this.#logRequests) this.#logs.request({ tenant, deployment, requestId, method, path, status: failure.status, cpuMs: 0, wallMs: 0, cold: false });
+  }
+
+  /** The function failed to load: its tenant can read why in its logs. */
+  startFailed(entry: TenantIsolate, requestId: string, message: string, stack?: string): void {
+    this.#logs.tenantError({ tenant: entry.tenant, deployment: entry.deployment, requestId, message, stack });
+  }
+
+  finish(r: FinishedRequest): void {
+    const { entry, account } = r;
+    const durationNs = process.hrtime.bigint() - r.startedNs;
+    const cpuMs = account ? Number(account.cpuNs) / 1e6 : 0;
+    const wallMs = account ? Number(account.wallNs) / 1e6 : Number(durationNs) / 1e6;
+    this.#observer.requestFinished({ tenant: entry.tenant, deployment: entry.deployment, status: r.status, durationS: Number(durationNs) / 1e9, cpuS: cpuMs / 1000, cold: r.cold });
+    entry.reportTime();
+    // A limit may cut a request after its response started (streamed body, waitUntil): the
+    // account carries it then; otherwise the failure the front already answered with.
+    const cut = account?.limit ? { limit: account.limit.limit, measured: account.limit.measured, tenantStack: account.limit.tenantStack } : r.failure?.kind === 'limit' ? r.failure : null;
+    if (cut) {
+      this.#observer.limitExceeded(entry.tenant, cut.limit);
+      this.#logs.limitExceeded({ tenant: entry.tenant, deployment: entry.deployment, requestId: r.requestId, limit: cut.limit, measured: cut.measured ?? configuredLimit(entry.limits, cut.limit) ?? 0, stack: cut.tenantStack });
+    } else if (r.failure?.kind === 'tenant') {
+      this.#logs.tenantError({ tenant: entry.tenant, deployment: entry.deployment, requestId: r.requestId, message: r.failure.message, stack: r.failure.tenantStack });
+    }
+    if (this.#logRequests) {
+      this.#logs.request({ tenant: entry.tenant, deployment: entry.deployment, requestId: r.requestId, method: r.method, path: r.path, status: r.status, cpuMs, wallMs, cold: r.cold });
+    }
+  }
+}
