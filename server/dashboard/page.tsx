@@ -163,6 +163,7 @@ export const Page: FC<PageProps> = ({ assets, version, title }) => (
       <meta charset="utf-8" />
       <meta name="viewport" content="width=device-width, initial-scale=1" />
       <title>{title}</title>
+      <link rel="icon" href="data:," />
       <link rel="stylesheet" href={`${assets}/style.css?v=${version}`} />
       <script type="module" src={`${assets}/app.mjs?v=${version}`}></script>
     </head>

@@ -9,10 +9,18 @@ export const METRIC = {
   duration: 'islet_request_duration_seconds',
   cpu: 'islet_isolate_cpu_seconds_total',
   memory: 'islet_isolate_heap_used_bytes',
+  external: 'islet_isolate_external_bytes',
   limits: 'islet_limit_exceeded_total',
 };
 
 const HISTORY = 60;
+
+/** Memory of a tenant = V8 heap in use + bytes outside the heap (ArrayBuffers). */
+function addMaps(a, b) {
+  const out = new Map(a);
+  for (const [key, value] of b) out.set(key, (out.get(key) ?? 0) + value);
+  return out;
+}
 export const SERIES = ['rps', 'errors', 'p50', 'p99', 'cpu', 'memory'];
 
 export class Stats {
@@ -33,7 +41,7 @@ export class Stats {
       errors: sumBy(samples, METRIC.requests, 'tenant', (l) => Number(l.status) >= 500),
       buckets: bucketsBy(samples, METRIC.duration, 'tenant'),
       cpu: sumBy(samples, METRIC.cpu, 'tenant'),
-      memory: sumBy(samples, METRIC.memory, 'tenant'),
+      memory: addMaps(sumBy(samples, METRIC.memory, 'tenant'), sumBy(samples, METRIC.external, 'tenant')),
       limits: new Map(),
     };
     for (const s of samples) {
