@@ -1,0 +1,151 @@
+// `npm run bench:peers [-- --quick] [--systems a,b] [--workloads a,b] [--skip cold,memory,throughput]`
+// islet beside workerd and bare node:http on this machine, in one run with one load generator.
+// Writes bench/results/peers.json (everything measured, with machine info) and regenerates
+// BENCHMARKS.md and bench/charts/*.svg from it (bench/peers/report.ts).
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { machineInfo } from '../lib/machine';
+import { runColdStart } from './coldstart';
+import { runMemory } from './memory';
+import { writeReport } from './report';
+import type { PeerResults, RunSettings, SystemInfo } from './results';
+import type { SystemContext, SystemUnderTest } from './system';
+import { isletSingle, isletWorkers } from './systems/islet';
+import { nodeHttp } from './systems/node';
+import { workerd, workerdPackage } from './systems/workerd';
+import { runThroughput } from './throughput';
+import { workloads as allWorkloads } from './workloads';
+
+const repoRoot = path.resolve(__dirname, '../../..');
+
+interface Args {
+  quick: boolean;
+  systems?: string[];
+  workloads?: string[];
+  skip: Set<string>;
+  out: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { quick: false, skip: new Set(), out: path.join(repoRoot, 'bench/results/peers.json') };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`bench:peers: ${a} needs a value`);
+      return v;
+    };
+    if (a === '--quick') args.quick = true;
+    else if (a === '--systems') args.systems = value().split(',');
+    else if (a === '--workloads') args.workloads = value().split(',');
+    else if (a === '--skip') for (const s of value().split(',')) args.skip.add(s);
+    else if (a === '--out') args.out = path.resolve(value());
+    else if (a === '--help' || a === '-h') {
+      console.log(
+        'usage: npm run bench:peers -- [--quick] [--systems node,workerd,islet,islet-w2] [--workloads hello,echo,cpu,stream,fetch]\n' +
+          '                            [--skip throughput,cold,memory] [--out results.json]',
+      );
+      process.exit(0);
+    } else throw new Error(`bench:peers: unknown argument '${a}' (see --help)`);
+  }
+  return args;
+}
+
+/** The fetch workload's upstream: a node:http server in this process, idle while the harness
+ *  waits for the load generator, answering "ok". */
+function startUpstream(): Promise<{ url: string; close(): void }> {
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 });
+    res.end('ok');
+  });
+  server.keepAliveTimeout = 60_000;
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      resolve({ url: `http://127.0.0.1:${port}/`, close: () => server.close() });
+    }),
+  );
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  const cores = os.cpus().length;
+  const settings: RunSettings = args.quick
+    ? { mode: 'quick', rounds: 1, warmupSeconds: 1, durationSeconds: 2, connections: 32, loadGenerator: '', coldSamples: 5, memoryTenants: 100 }
+    : { mode: 'full', rounds: 3, warmupSeconds: 2, durationSeconds: 6, connections: 32, loadGenerator: '', coldSamples: 15, memoryTenants: 1000 };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  settings.loadGenerator = `autocannon ${(require('autocannon/package.json') as { version: string }).version}, ${settings.connections} connections, in its own process`;
+
+  let systems: SystemUnderTest[] = [nodeHttp, workerd, isletSingle, isletWorkers(cores)];
+  if (args.systems) {
+    const known = new Set(systems.map((s) => s.id));
+    for (const id of args.systems) if (!known.has(id)) throw new Error(`bench:peers: unknown system '${id}' (known: ${[...known].join(', ')})`);
+    systems = systems.filter((s) => args.systems!.includes(s.id));
+  }
+  let workloads = allWorkloads;
+  if (args.workloads) {
+    for (const id of args.workloads) if (!workloads.some((w) => w.id === id)) throw new Error(`bench:peers: unknown workload '${id}'`);
+    workloads = workloads.filter((w) => args.workloads!.includes(w.id));
+  }
+
+  const infos = new Map<string, SystemInfo>(systems.map((s) => [s.id, { id: s.id, label: s.label, describe: s.describe }]));
+  const wd = infos.get('workerd');
+  if (wd) {
+    try {
+      wd.version = workerdPackage().version;
+    } catch (err) {
+      wd.unavailable = (err as Error).message;
+    }
+  }
+  const nodeInfo = infos.get('node');
+  if (nodeInfo) nodeInfo.version = process.version;
+
+  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-bench-peers-'));
+  const upstream = await startUpstream();
+  const ctx: SystemContext = { repoRoot, tmpDir, upstreamUrl: upstream.url };
+  const log = (line: string) => console.log(line);
+  log(`bench:peers (${settings.mode}): ${systems.map((s) => s.label).join(', ')}; ${settings.rounds} round(s) x ${workloads.length} workloads, ${settings.warmupSeconds}s warm-up + ${settings.durationSeconds}s each`);
+
+  try {
+    const results: PeerResults = {
+      machine: machineInfo(repoRoot),
+      settings,
+      systems: [],
+      workloads: workloads.map((w) => ({ id: w.id, label: w.label, describe: w.describe })),
+      throughput: { raw: {}, median: {} },
+      coldStart: [],
+      memory: [],
+      elapsedSeconds: 0,
+    };
+    if (!args.skip.has('throughput')) {
+      log('throughput:');
+      results.throughput = await runThroughput(ctx, systems, workloads, settings, infos, log);
+    }
+    if (!args.skip.has('cold')) {
+      log('cold start:');
+      results.coldStart = await runColdStart(ctx, settings.coldSamples, log);
+    }
+    if (!args.skip.has('memory')) {
+      log('memory:');
+      results.memory = await runMemory(ctx, settings.memoryTenants, log);
+    }
+    results.systems = [...infos.values()];
+    results.elapsedSeconds = Math.round((Date.now() - started) / 1000);
+    fs.mkdirSync(path.dirname(args.out), { recursive: true });
+    fs.writeFileSync(args.out, JSON.stringify(results, null, 2) + '\n');
+    log(`results: ${path.relative(repoRoot, args.out)}`);
+    for (const file of writeReport(results, repoRoot)) log(`wrote ${path.relative(repoRoot, file)}`);
+    log(`done in ${results.elapsedSeconds} s`);
+  } finally {
+    upstream.close();
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exit(1);
+});
