@@ -1,0 +1,110 @@
+// Who is calling the admin API. Two kinds of bearer token:
+// - the operator token (ISLET_ADMIN_TOKEN, or generated once into <dataDir>/admin-token): all routes;
+// - tenant deploy tokens (created through the API, stored as sha256 only): that tenant's own
+//   deployments, env and logs, nothing else.
+// Tokens are compared as sha256 digests with timingSafeEqual, so neither the comparison time nor
+// an early exit tells an attacker how much of a guess was right.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { DeploymentStore } from '../store/types';
+import { ApiError } from './http-errors';
+
+export type Principal = { kind: 'operator' } | { kind: 'tenant'; tenant: string; tokenId: string };
+
+/** the Hono environment of every admin route: `c.get('principal')` after authentication */
+export type AdminEnv = { Variables: { principal: Principal } };
+
+export function hashToken(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+export function newToken(): string {
+  return `islet_${randomBytes(32).toString('base64url')}`;
+}
+
+/**
+ * The operator token: `configured` when set, else the one stored in <dataDir>/admin-token,
+ * else a new one written there with mode 0600. `created` says whether it was just made (print
+ * the path then).
+ */
+export function loadOperatorToken(dataDir: string, configured?: string): { token: string; file: string | null; created: boolean } {
+  if (configured) return { token: configured, file: null, created: false };
+  const file = path.join(dataDir, 'admin-token');
+  try {
+    const token = fs.readFileSync(file, 'utf8').trim();
+    if (token) return { token, file, created: false };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const token = newToken();
+  try {
+    // 'wx': if another process of this machine created it meanwhile, use that one
+    fs.writeFileSync(file, token + '\n', { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return { token: fs.readFileSync(file, 'utf8').trim(), file, created: false };
+    throw error;
+  }
+  return { token, file, created: true };
+}
+
+function bearer(c: Context): string | null {
+  const header = c.req.header('authorization');
+  if (!header) return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match ? match[1]! : null;
+}
+
+/** Authenticates every request it guards; sets `principal`. 401 without a valid token. */
+export function authMiddleware(store: DeploymentStore, operatorToken: string): MiddlewareHandler<AdminEnv> {
+  if (!operatorToken) throw new Error('authMiddleware: the operator token must not be empty');
+  const operatorHash = hashToken(operatorToken);
+  return async (c, next) => {
+    const token = bearer(c);
+    if (token === null) {
+      c.header('WWW-Authenticate', 'Bearer realm="islet"');
+      throw new ApiError(401, 'UNAUTHORIZED', "missing 'Authorization: Bearer <token>' header");
+    }
+    const hash = hashToken(token);
+    if (timingSafeEqual(hash, operatorHash)) {
+      c.set('principal', { kind: 'operator' });
+      return next();
+    }
+    const record = await store.findTokenByHash(hash.toString('hex'));
+    if (!record) {
+      c.header('WWW-Authenticate', 'Bearer realm="islet", error="invalid_token"');
+      throw new ApiError(401, 'UNAUTHORIZED', 'the bearer token is not valid');
+    }
+    c.set('principal', { kind: 'tenant', tenant: record.tenant, tokenId: record.id });
+    return next();
+  };
+}
+
+/** throws 403 unless the caller may act on `tenant` */
+export function assertTenantAccess(c: Context<AdminEnv>, tenant: string): void {
+  const principal = c.get('principal');
+  if (principal.kind === 'operator') return;
+  if (principal.tenant !== tenant) {
+    throw new ApiError(403, 'FORBIDDEN', `this token belongs to tenant '${principal.tenant}' and cannot act on tenant '${tenant}'`);
+  }
+}
+
+/** throws 403 unless the caller holds the operator token */
+export function assertOperator(c: Context<AdminEnv>, what: string): void {
+  if (c.get('principal').kind !== 'operator') throw new ApiError(403, 'FORBIDDEN', `${what} needs the operator token`);
+}
+
+/** middleware form of assertTenantAccess for routes with a `:tenant` parameter (logs, ...) */
+export const requireTenantAccess: MiddlewareHandler<AdminEnv> = async (c, next) => {
+  const tenant = c.req.param('tenant');
+  if (tenant !== undefined) assertTenantAccess(c, tenant);
+  return next();
+};
+
+/** middleware form of assertOperator (metrics, ...) */
+export const requireOperator: MiddlewareHandler<AdminEnv> = async (c, next) => {
+  assertOperator(c, 'this route');
+  return next();
+};

@@ -1,0 +1,59 @@
+// Publishing a function folder from the host's disk: the operator's path (`npm start` publishing
+// functions/, `islet dev`). Unlike API uploads, bare imports may fall back to a node_modules
+// folder on the host. A folder whose build hashes like the tenant's active deployment is not
+// stored again, so restarting the server does not pile up identical versions.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { DeploymentManifest, DeploymentStore } from '../store/types';
+import { build } from './build';
+import { DeployError } from './errors';
+import { publish, type PublishDeps, type PublishOptions } from './publish';
+
+const skipped = new Set(['.git', '.DS_Store', '.islet']);
+
+/** every regular file under `dir` (symbolic links and dot-folders left out), path -> bytes */
+export function readDirectory(dir: string): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  const walk = (rel: string) => {
+    for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      if (skipped.has(entry.name)) continue;
+      const child = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) walk(child);
+      else if (entry.isFile()) files.set(child, fs.readFileSync(path.join(dir, child)));
+    }
+  };
+  if (fs.statSync(dir).isFile()) {
+    files.set(path.basename(dir), fs.readFileSync(dir));
+    return files;
+  }
+  walk('');
+  return files;
+}
+
+export interface DirectoryDeploy {
+  manifest: DeploymentManifest;
+  /** false when the folder matched the active deployment and nothing was stored */
+  stored: boolean;
+}
+
+export async function deployDirectory(
+  store: DeploymentStore,
+  tenant: string,
+  dir: string,
+  options: PublishOptions & Omit<PublishDeps, 'store'> = {},
+): Promise<DirectoryDeploy> {
+  let files: Map<string, Buffer>;
+  try {
+    files = readDirectory(dir);
+  } catch (error) {
+    throw new DeployError('UPLOAD_EMPTY', `cannot read function folder ${dir}: ${(error as Error).message}`);
+  }
+  const current = await store.getTenant(tenant);
+  if (current?.active) {
+    const active = await store.getDeployment(tenant, current.active);
+    const built = await build(tenant, files, options);
+    if (active && active.hash === built.manifest.hash) return { manifest: active, stored: false };
+  }
+  const { manifest } = await publish({ ...options, store }, tenant, files, options);
+  return { manifest, stored: true };
+}

@@ -1,0 +1,75 @@
+// One deployment from files to store: build and validate, let the serving side load it once in a
+// fresh isolate (the `prepare` hook: rejects code without a fetch handler or whose top-level
+// code throws or hangs, and returns V8 code caches), store it, store its code caches, and
+// activate it unless asked not to. Nothing is written before every check has passed.
+import type { Logger } from '../log';
+import type { DeploymentManifest, DeploymentStore } from '../store/types';
+import type { TenantObserver } from '../tenants/observer';
+import { build, type BuildOptions } from './build';
+import { DeployError } from './errors';
+
+/** loads a built deployment in a fresh isolate; resolves with module path -> V8 code cache */
+export type PrepareHook = (manifest: DeploymentManifest, files: Map<string, Buffer>) => Promise<Map<string, Buffer>>;
+
+export interface PublishDeps {
+  store: DeploymentStore;
+  logger?: Logger;
+  observer?: TenantObserver;
+  prepare?: PrepareHook;
+}
+
+export interface PublishOptions extends BuildOptions {
+  /** default true */
+  activate?: boolean;
+}
+
+export interface Published {
+  manifest: DeploymentManifest;
+  active: boolean;
+}
+
+/** the V8 version code caches are keyed by: the one of this process, which serves them */
+export const codeCacheVersion = process.versions.v8;
+
+export async function publish(deps: PublishDeps, tenant: string, files: Map<string, Buffer>, options: PublishOptions = {}): Promise<Published> {
+  const started = process.hrtime.bigint();
+  try {
+    const built = await build(tenant, files, options);
+    let caches = new Map<string, Buffer>();
+    if (deps.prepare) {
+      try {
+        caches = await deps.prepare(built.manifest, built.files);
+      } catch (error) {
+        const message = (error as Error)?.message ?? String(error);
+        throw new DeployError('DEPLOYMENT_REJECTED', `the deployment failed to load: ${message}`);
+      }
+    }
+    if (!(await deps.store.getTenant(tenant))) {
+      await deps.store.putTenant({ name: tenant, createdAt: new Date().toISOString(), active: null });
+    }
+    await deps.store.putDeployment(built.manifest, built.files);
+    for (const [modulePath, data] of caches) {
+      if (built.files.has(modulePath) && data.length > 0) {
+        await deps.store.writeCodeCache(tenant, built.manifest.id, modulePath, codeCacheVersion, data);
+      }
+    }
+    const activate = options.activate !== false;
+    if (activate) await deps.store.activate(tenant, built.manifest.id);
+    deps.observer?.deployment(tenant, 'success');
+    deps.logger?.info('deployment stored', {
+      tenant,
+      deployment: built.manifest.id,
+      hash: built.manifest.hash,
+      modules: built.manifest.modules.length,
+      bytes: built.manifest.size,
+      codeCaches: caches.size,
+      active: activate,
+      ms: Number(process.hrtime.bigint() - started) / 1e6,
+    });
+    return { manifest: built.manifest, active: activate };
+  } catch (error) {
+    deps.observer?.deployment(tenant, 'failure');
+    if (error instanceof DeployError) deps.logger?.info('deployment refused', { tenant, code: error.code, error: error.message });
+    throw error;
+  }
+}
