@@ -4,7 +4,7 @@
 // fails the upload instead of the first request; and the code caches it produces are stored
 // beside the deployment so even its first cold start compiles from cache.
 import type { DeploymentManifest } from '../store/types';
-import { isolateApi, v8Version } from './isolate-api';
+import { isolateApi } from './isolate-api';
 import { loadDeployment, type ModuleSource } from './loader';
 import { defaultCreateSandbox, type CreateSandbox } from './sandbox-api';
 
@@ -16,15 +16,11 @@ export interface PrepareOptions {
   createSandbox?: CreateSandbox;
 }
 
-export interface PreparedDeployment {
-  /** the V8 version the caches are valid for (store.writeCodeCache's key) */
-  v8Version: string;
-  /** module path -> V8 code cache */
-  codeCaches: Map<string, Buffer>;
-}
-
-/** Loads the deployment once; throws DeploymentLoadError (code + message naming the file) when it cannot serve. */
-export async function prepareDeployment(manifest: DeploymentManifest, files: Map<string, Buffer>, options: PrepareOptions = {}): Promise<PreparedDeployment> {
+/**
+ * Loads the deployment once; resolves with module path -> V8 code cache (valid for this process's
+ * V8, `process.versions.v8`); throws DeploymentLoadError (code + message naming the file) when it cannot serve.
+ */
+export async function prepareDeployment(manifest: DeploymentManifest, files: Map<string, Buffer>, options: PrepareOptions = {}): Promise<Map<string, Buffer>> {
   const codeCaches = new Map<string, Buffer>();
   const source: ModuleSource = {
     read: async (p) => {
@@ -54,5 +50,5 @@ export async function prepareDeployment(manifest: DeploymentManifest, files: Map
   } finally {
     if (!isolate.isDisposed) isolate.dispose();
   }
-  return { v8Version, codeCaches };
+  return codeCaches;
 }

@@ -1,0 +1,203 @@
+// `islet serve`: the tenant server on ISLET_PORT and the admin app on ISLET_ADMIN_PORT, composed
+// from the rooms: config, store, router + tenant directory + isolate pool (serving), the deploy
+// API, metrics and the log hub (observability). `--functions <dir>` publishes each subfolder as
+// the tenant of that name first, so `npm start` serves functions/ with no other setup.
+// SIGTERM/SIGINT: stop accepting, let in-flight requests finish (bounded), dispose isolates, exit 0.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { serve as serveHono } from '@hono/node-server';
+import { Hono, type MiddlewareHandler } from 'hono';
+import { loadConfig, type Config } from '../config';
+import { Logger } from '../log';
+import { FsDeploymentStore } from '../store/fs';
+import type { DeploymentStore } from '../store/types';
+import { TenantRouter } from '../front/router';
+import { FrontServer } from '../front/server';
+import { TenantDirectory } from '../tenants/directory';
+import { IsolatePool } from '../tenants/pool';
+import { Accounting } from '../tenants/accounting';
+import { prepareDeployment } from '../tenants/prepare';
+import type { CreateSandbox } from '../tenants/sandbox-api';
+import type { TenantObserver } from '../tenants/observer';
+import { deployDirectory } from '../deploy/directory';
+import { authMiddleware, loadOperatorToken } from '../deploy/auth';
+import { Metrics, createObservabilityRoutes, startMetricsServer, type MetricsServer } from '../metrics';
+import { LogHub } from '../logs';
+
+export interface ServeOptions {
+  config: Config;
+  /** publish each subfolder of this directory as a tenant before serving */
+  functionsDir?: string;
+  logger?: Logger;
+  /** tests: a sandbox factory other than server/host's */
+  createSandbox?: CreateSandbox;
+}
+
+export interface Serving {
+  config: Config;
+  store: DeploymentStore;
+  pool: IsolatePool;
+  metrics: Metrics;
+  logs: LogHub;
+  logger: Logger;
+  operatorToken: string;
+  tenantPort: number;
+  adminPort: number;
+  /** graceful: stop accepting, drain (bounded by server.shutdownTimeoutMs), dispose isolates */
+  close(): Promise<void>;
+}
+
+const usage = `usage: islet serve [--config <file>] [--functions <dir>]
+
+Serves tenant functions on ISLET_PORT (default 8080) and the admin API on ISLET_ADMIN_PORT
+(default 127.0.0.1:8081). Settings: config/default.json, --config <file>, ISLET_* variables
+(config/README.md lists every one).
+
+  --config <file>     JSON file overriding config/default.json
+  --functions <dir>   publish each subfolder of <dir> as the tenant of that name first`;
+
+function argValue(args: string[], name: string): string | undefined {
+  const at = args.indexOf(name);
+  if (at !== -1) return args[at + 1];
+  return args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+}
+
+/** The admin app: GET /healthz, the deploy API, /metrics and tenant logs. */
+function adminApp(deps: { store: DeploymentStore; config: Config; logger: Logger; observer: TenantObserver; metrics: Metrics; logs: LogHub; operatorToken: string; prepare: typeof prepareDeployment }): Hono {
+  const app = new Hono();
+  app.get('/healthz', (c) => c.json({ ok: true }));
+  const auth = authMiddleware(deps.store, deps.operatorToken) as unknown as MiddlewareHandler;
+  app.route('/', createObservabilityRoutes({ metrics: deps.metrics, logs: deps.logs, auth, tenantExists: async (t) => (await deps.store.getTenant(t)) !== null }));
+  // The deploy room's API; loaded by name so serving keeps working while that module changes.
+  let createAdminApi: ((deps: object) => Hono) | undefined;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    createAdminApi = (require('../deploy/api') as { createAdminApi?: (deps: object) => Hono }).createAdminApi;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+  }
+  if (createAdminApi) {
+    app.route(
+      '/',
+      createAdminApi({
+        store: deps.store,
+        logger: deps.logger,
+        observer: deps.observer,
+        prepare: (manifest: Parameters<typeof prepareDeployment>[0], files: Map<string, Buffer>) => deps.prepare(manifest, files),
+        operatorToken: deps.operatorToken,
+        baseDomain: deps.config.baseDomain,
+        tenantPort: deps.config.port,
+        config: deps.config,
+      }),
+    );
+  } else {
+    deps.logger.warn('the deploy API (server/deploy/api) is not available: the admin port serves /healthz, /metrics and logs only');
+  }
+  app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no admin route ${c.req.method} ${c.req.path}` } }, 404));
+  return app;
+}
+
+/** Starts everything; resolves once both ports listen and functions/ is published. */
+export async function startServing(options: ServeOptions): Promise<Serving> {
+  const { config } = options;
+  const logger = options.logger ?? new Logger(config.logLevel);
+  const store = new FsDeploymentStore(config.dataDir);
+  const metrics = new Metrics();
+  const logs = new LogHub(logger);
+  const observer: TenantObserver = metrics;
+  const router = new TenantRouter(config.baseDomain);
+  const directory = new TenantDirectory({ store, config, router, logger });
+  const pool = new IsolatePool({ config, store, observer, logger, logs, createSandbox: options.createSandbox });
+  const accounting = new Accounting({ observer, logs, logRequests: config.logRequests });
+  const front = new FrontServer({ config, router, directory, pool, accounting, logger });
+  directory.onChange((tenant) => pool.retireTenant(tenant, 'redeploy'));
+  const prepare = (manifest: Parameters<typeof prepareDeployment>[0], files: Map<string, Buffer>) =>
+    prepareDeployment(manifest, files, { memoryMb: config.limits.memoryMb, startupTimeoutMs: config.pool.startupTimeoutMs, createSandbox: options.createSandbox });
+
+  const { token: operatorToken, file: tokenFile, created } = loadOperatorToken(config.dataDir, config.adminToken || undefined);
+  if (tokenFile) logger.info(created ? 'generated the operator token' : 'using the operator token', { file: tokenFile });
+
+  if (options.functionsDir) await publishFunctions(options.functionsDir, { store, logger, observer, prepare });
+  await directory.start();
+  pool.start();
+  if (config.workers > 0) logger.warn('ISLET_WORKERS > 0: worker processes are not supported yet; serving in this process', { workers: config.workers });
+
+  const tenant = await front.listen(config.port, config.host);
+  const admin = serveHono({ fetch: adminApp({ store, config, logger, observer, metrics, logs, operatorToken, prepare }).fetch, port: config.adminPort, hostname: config.adminHost });
+  const adminPort = await new Promise<number>((resolve, reject) => {
+    admin.once('error', (err) => reject(new Error(`admin API: cannot listen on ${config.adminHost}:${config.adminPort}: ${err.message}`)));
+    admin.once('listening', () => resolve((admin.address() as AddressInfo).port));
+  });
+  let metricsServer: MetricsServer | undefined;
+  if (config.metricsPort) metricsServer = await startMetricsServer(metrics, { port: config.metricsPort });
+
+  logger.info('islet serving', { tenants: `http://${config.host}:${tenant.port}`, admin: `http://${config.adminHost}:${adminPort}`, baseDomain: config.baseDomain, dataDir: config.dataDir });
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    store,
+    pool,
+    metrics,
+    logs,
+    logger,
+    operatorToken,
+    tenantPort: tenant.port,
+    adminPort,
+    close: () =>
+      (closing ??= (async () => {
+        await front.close(config.server.shutdownTimeoutMs);
+        await new Promise<void>((resolve) => admin.close(() => resolve()));
+        await metricsServer?.close();
+        directory.stop();
+        pool.close();
+        logs.close();
+        await store.close();
+      })()),
+  };
+}
+
+async function publishFunctions(dir: string, deps: { store: DeploymentStore; logger: Logger; observer: TenantObserver; prepare: (m: Parameters<typeof prepareDeployment>[0], f: Map<string, Buffer>) => Promise<Map<string, Buffer>> }): Promise<void> {
+  const root = path.resolve(dir);
+  let folders: string[];
+  try {
+    folders = fs.readdirSync(root, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name);
+  } catch (err) {
+    throw new Error(`--functions ${dir}: cannot read the folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  for (const name of folders.sort()) {
+    try {
+      const { manifest, stored } = await deployDirectory(deps.store, name, path.join(root, name), { logger: deps.logger, observer: deps.observer, prepare: deps.prepare });
+      deps.logger.info(stored ? 'published function' : 'function unchanged', { tenant: name, deployment: manifest.id, folder: path.join(dir, name) });
+    } catch (err) {
+      // one broken example must not keep the others from serving
+      deps.logger.error('publishing function failed', { tenant: name, folder: path.join(dir, name), error: (err as Error).message });
+    }
+  }
+}
+
+export async function run(_command: string, args: string[]): Promise<void> {
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(usage);
+    return;
+  }
+  const config = loadConfig({ argv: args, env: process.env });
+  const functionsDir = argValue(args, '--functions');
+  if (args.includes('--functions') && !functionsDir) throw new Error('--functions: expected a folder after --functions');
+  const serving = await startServing({ config, functionsDir });
+  const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  console.error(`islet: tenant traffic on http://${config.host}:${serving.tenantPort} (e.g. http://hello.${config.baseDomain}:${serving.tenantPort}/ via ${shown})`);
+  console.error(`islet: admin API on http://${config.adminHost}:${serving.adminPort}`);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      serving.logger.info('shutting down', { signal });
+      serving.close().then(resolve, (err: Error) => {
+        serving.logger.error('shutdown failed', { error: err.message });
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  process.exit(0);
+}
