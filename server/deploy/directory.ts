@@ -1,6 +1,6 @@
 // Publishing a function folder from the host's disk: the operator's path (`npm start` publishing
 // functions/, `islet dev`). Unlike API uploads, bare imports may fall back to a node_modules
-// folder on the host. A folder whose build hashes like the tenant's active deployment is not
+// folder on the host (by default the nearest one at or above the folder). A folder whose build hashes like the tenant's active deployment is not
 // stored again, so restarting the server does not pile up identical versions.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -30,6 +30,15 @@ export function readDirectory(dir: string): Map<string, Buffer> {
   return files;
 }
 
+/** the nearest node_modules folder at or above `dir`, where Node itself would look for packages */
+export function nearestNodeModules(dir: string): string | undefined {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const candidate = path.join(d, 'node_modules');
+    if (fs.existsSync(candidate)) return candidate;
+    if (path.dirname(d) === d) return undefined;
+  }
+}
+
 export interface DirectoryDeploy {
   manifest: DeploymentManifest;
   /** false when the folder matched the active deployment and nothing was stored */
@@ -47,6 +56,11 @@ export async function deployDirectory(
     files = readDirectory(dir);
   } catch (error) {
     throw new DeployError('UPLOAD_EMPTY', `cannot read function folder ${dir}: ${(error as Error).message}`);
+  }
+  // bare imports the folder itself cannot satisfy come from node_modules above it, as in Node
+  if (options.hostNodeModules === undefined) {
+    const found = nearestNodeModules(fs.statSync(dir).isFile() ? path.dirname(dir) : dir);
+    if (found) options = { ...options, hostNodeModules: found };
   }
   const current = await store.getTenant(tenant);
   if (current?.active) {
