@@ -24,6 +24,7 @@ options:
   --no-activate           store the deployment without making it active
   --routes <patterns>     custom routes, comma-separated host/path-prefix* (repeatable)
   --compatibility <json>  compatibility metadata stored with the deployment
+`,
   deployments: `usage: islet deployments <tenant>
 
 Lists a tenant's deployments, newest first; '*' marks the active one.
