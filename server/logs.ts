@@ -5,7 +5,7 @@
 // bounded per-tenant ring, so `GET /v1/tenants/{t}/logs` and `islet logs` show recent lines and
 // follow new ones. Records written by other code with the same tags (the tenant layer's console
 // sink) land in the ring too; server internals without those tags never do.
-import { Hono, type MiddlewareHandler } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { LimitName, TenantLogRecord } from './host/types';
 import type { Level, Logger, LogRecord } from './log';
 import type { SourceMapper } from './sourcemap';
@@ -255,6 +255,57 @@ export class LogHub {
   }
 }
 
+/**
+ * Who the admin API's auth middleware says is calling (server/deploy/auth.ts sets it as
+ * `c.var.principal`): the operator, or a tenant's deploy token. Authentication is that
+ * middleware's job; these routes add the scoping that belongs to them, so that a deploy token
+ * never reads another tenant's logs or every tenant's metrics, whichever way they are mounted.
+ * Without a principal (an auth middleware that only lets the operator through), the
+ * middleware's own decision stands.
+ */
+type Principal = { kind: 'operator' } | { kind: 'tenant'; tenant: string };
+
+function principalOf(c: Context): Principal | undefined {
+  const principal = (c.var as Record<string, unknown>).principal as Principal | undefined;
+  return principal && typeof principal === 'object' && 'kind' in principal ? principal : undefined;
+}
+
+function forbidden(c: Context, message: string): Response {
+  return c.json({ error: { code: 'FORBIDDEN', message } }, 403);
+}
+
+/** After auth: refuses deploy tokens (the route shows every tenant). */
+export const operatorOnly: MiddlewareHandler = async (c, next) => {
+  const principal = principalOf(c);
+  if (principal && principal.kind !== 'operator') {
+    return forbidden(c, `${c.req.method} ${c.req.path} shows every tenant and needs the operator token`);
+  }
+  await next();
+};
+
+/** After auth: a deploy token reaches only its own tenant's `:tenant` routes. */
+export const ownTenantOnly: MiddlewareHandler = async (c, next) => {
+  const principal = principalOf(c);
+  const tenant = c.req.param('tenant');
+  if (principal && principal.kind !== 'operator' && principal.tenant !== tenant) {
+    return forbidden(c, `this token belongs to tenant '${principal.tenant}' and cannot read the logs of tenant '${tenant}'`);
+  }
+  await next();
+};
+
+/**
+ * Errors thrown by the auth middleware (or anything else on these routes) become the admin API's
+ * `{"error": {"code", "message"}}` shape: an error carrying an HTTP `status` and a string `code`
+ * keeps them; anything else is a 500 without internals.
+ */
+export function adminErrorResponse(error: Error, c: Context): Response {
+  const { status, code } = error as Error & { status?: unknown; code?: unknown };
+  if (typeof status === 'number' && status >= 400 && status <= 599 && typeof code === 'string') {
+    return c.json({ error: { code, message: error.message } }, status as 400);
+  }
+  return c.json({ error: { code: 'INTERNAL', message: `internal error while serving ${c.req.method} ${c.req.path}` } }, 500);
+}
+
 export interface LogRoutesOptions {
   /** the admin API's auth middleware: operator token, or a deploy token of the tenant in `:tenant` */
   auth: MiddlewareHandler;
@@ -275,7 +326,8 @@ const DEFAULT_LIMIT = 100;
 export function logRoutes(hub: LogHub, options: LogRoutesOptions): Hono {
   const app = new Hono();
   const backlog = options.followBacklog ?? 1000;
-  app.get('/v1/tenants/:tenant/logs', options.auth, async (c) => {
+  app.onError(adminErrorResponse);
+  app.get('/v1/tenants/:tenant/logs', options.auth, ownTenantOnly, async (c) => {
     const tenant = c.req.param('tenant');
     const limitText = c.req.query('limit');
     const limit = limitText === undefined ? DEFAULT_LIMIT : Number(limitText);

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { logRoutes, type LogHub } from './logs';
+import { adminErrorResponse, logRoutes, operatorOnly, type LogHub } from './logs';
 import type { LimitName } from './host/types';
 import type {
   EvictionReason,
@@ -496,9 +496,9 @@ export interface ObservabilityRoutesDeps {
   metrics: MetricsSource;
   logs: LogHub;
   /**
-   * The admin API's auth middleware (server/deploy). `/metrics` shows every tenant, so the
-   * middleware must let only the operator token through on it; on `/v1/tenants/:tenant/logs` a
-   * deploy token of that tenant is enough.
+   * The admin API's auth middleware (server/deploy/auth.ts). When it names the caller in
+   * `c.var.principal`, these routes scope it: `/metrics` (every tenant) needs the operator,
+   * `/v1/tenants/:tenant/logs` the operator or a deploy token of that tenant.
    */
   auth: MiddlewareHandler;
   /** answers 404 on the logs route for tenants that do not exist */
@@ -508,7 +508,8 @@ export interface ObservabilityRoutesDeps {
 /** The admin routes of observability: `GET /metrics` and `GET /v1/tenants/:tenant/logs`. */
 export function createObservabilityRoutes(deps: ObservabilityRoutesDeps): Hono {
   const app = new Hono();
-  app.get('/metrics', deps.auth, scrapeHandler(deps.metrics));
+  app.onError(adminErrorResponse);
+  app.get('/metrics', deps.auth, operatorOnly, scrapeHandler(deps.metrics));
   app.route('/', logRoutes(deps.logs, { auth: deps.auth, tenantExists: deps.tenantExists }));
   return app;
 }
