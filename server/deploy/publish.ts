@@ -40,8 +40,13 @@ export async function publish(deps: PublishDeps, tenant: string, files: Map<stri
       try {
         caches = await deps.prepare(built.manifest, built.files);
       } catch (error) {
-        const message = (error as Error)?.message ?? String(error);
-        throw new DeployError('DEPLOYMENT_REJECTED', `the deployment failed to load: ${message}`);
+        // Errors with an ISLET_ code are the tenant's (no handler, top-level throw, hang, OOM)
+        // and are shown to them; anything else is ours and stays a 500 with details in the log.
+        const code = (error as { code?: unknown })?.code;
+        if (typeof code !== 'string' || !code.startsWith('ISLET_')) throw error;
+        const stack = (error as { tenantStack?: string }).tenantStack;
+        const where = stack ? `\n${stack.split('\n').slice(0, 6).join('\n')}` : '';
+        throw new DeployError('DEPLOYMENT_REJECTED', `the deployment failed to load (${code}): ${(error as Error).message}${where}`);
       }
     }
     if (!(await deps.store.getTenant(tenant))) {
