@@ -135,16 +135,16 @@ export class FrontServer {
       entry = this.#deps.pool.acquire(state);
     } catch (err) {
       const failure = classifyFailure(err);
-      if (failure.kind === 'limit') this.#deps.accounting.rejected(state.tenant, state.manifest.id, failure, id, req.method ?? 'GET', path);
+      if (failure.kind === 'limit') this.#deps.accounting.rejected(state.tenant, state.manifest.id, failure, id, req.method ?? 'GET', url);
       this.#fail(res, id, failure);
       return;
     }
     if (entry.ready) {
-      this.#run(req, res, id, entry, url, path, startedNs, false);
+      this.#run(req, res, id, entry, url, startedNs, false);
       return;
     }
     entry.started.then(
-      () => this.#run(req, res, id, entry, url, path, startedNs, true),
+      () => this.#run(req, res, id, entry, url, startedNs, true),
       (err) => {
         entry.release();
         const failure = classifyFailure(err);
@@ -152,13 +152,13 @@ export class FrontServer {
           this.#deps.logger.error('function failed to start', { tenant: entry.tenant, deployment: entry.deployment, requestId: id, code: failure.code, error: failure.message });
           this.#deps.accounting.startFailed(entry, id, failure.message, failure.tenantStack);
         }
-        else this.#deps.accounting.finish({ entry, requestId: id, method: req.method ?? 'GET', path, status: failure.status, startedNs, cold: true, account: null, failure });
+        else this.#deps.accounting.finish({ entry, requestId: id, method: req.method ?? 'GET', path: url, status: failure.status, startedNs, cold: true, account: null, failure });
         this.#fail(res, id, failure);
       },
     );
   }
 
-  #run(req: IncomingMessage, res: ServerResponse, id: string, entry: TenantIsolate, url: string, path: string, startedNs: bigint, cold: boolean): void {
+  #run(req: IncomingMessage, res: ServerResponse, id: string, entry: TenantIsolate, url: string, startedNs: bigint, cold: boolean): void {
     const guard: BodyGuard = { exceeded: null };
     const body = hasBody(req) ? limitedBody(req, entry.limits.requestBodyBytes, guard) : null;
     const host = req.headers.host!;
@@ -187,10 +187,10 @@ export class FrontServer {
       },
     );
     dispatch.done.then(
-      (account) => this.#finished(req, res, id, entry, path, startedNs, cold, account, failure),
+      (account) => this.#finished(req, res, id, entry, url, startedNs, cold, account, failure),
       (err) => {
         failure ??= classifyFailure(err);
-        this.#finished(req, res, id, entry, path, startedNs, cold, null, failure);
+        this.#finished(req, res, id, entry, url, startedNs, cold, null, failure);
       },
     );
   }
