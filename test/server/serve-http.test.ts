@@ -13,8 +13,8 @@ before(async () => {
   await h.deploy('site', { 'index.js': "export default { fetch: (r) => new Response('site ' + new URL(r.url).pathname) }" }, { routes: ['shop.example.com/*'] });
   await h.deploy('api', { 'index.js': "export default { fetch: (r) => new Response('api ' + new URL(r.url).pathname) }" }, { routes: ['shop.example.com/api/*'] });
   await h.deploy('multi', {
-    'index.js': "import { greet } from './lib/greet.js';\nimport { name } from '/lib/name.js';\nexport default { fetch: () => new Response(greet(name)) };",
-    'lib/greet.js': "export const greet = (n) => 'hello ' + n;",
+    'index.js': "import { greet } from './lib/greet.js';\nimport { name } from './lib/name.js';\nexport default { fetch: () => new Response(greet(name)) };",
+    'lib/greet.js': "import { name } from './name.js';\nexport const greet = (n) => 'hello ' + n + (n === name ? '' : ' (two copies of lib/name.js!)');",
     'lib/name.js': "export const name = 'modules';",
   });
 });
@@ -79,7 +79,7 @@ test('an exception in the handler is a 500 with a request id; details only in th
   assert.equal(line.tenant, 'echo');
 });
 
-test('a deployment of several ES modules is linked in the isolate (relative and root imports)', async () => {
+test('a deployment of several ES modules is linked in the isolate (one instance per file)', async () => {
   const res = await h.get('multi.localhost', '/');
   assert.equal(res.status, 200);
   assert.equal(res.text, 'hello modules');
