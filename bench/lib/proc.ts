@@ -118,6 +118,28 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** `count` distinct free ports: all are held open together before any is released, since the
+ *  OS hands a just-released port out again. */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    const ports: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const srv = net.createServer();
+      servers.push(srv);
+      ports.push(
+        await new Promise<number>((resolve, reject) => {
+          srv.on('error', reject);
+          srv.listen(0, '127.0.0.1', () => resolve((srv.address() as net.AddressInfo).port));
+        }),
+      );
+    }
+    return ports;
+  } finally {
+    await Promise.all(servers.map((srv) => new Promise((r) => srv.close(r))));
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

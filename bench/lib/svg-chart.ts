@@ -22,7 +22,7 @@ export interface PanelChart {
 const PANEL_W = 190;
 const PANEL_H = 210;
 const MARGIN = 16;
-const HEADER = 70;
+const HEADER = 80;
 const LEGEND_ROW = 18;
 
 function esc(s: string): string {

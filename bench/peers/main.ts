@@ -19,6 +19,7 @@ import { runThroughput } from './throughput';
 import { workloads as allWorkloads } from './workloads';
 
 const repoRoot = path.resolve(__dirname, '../../..');
+const defaultOut = path.join(repoRoot, 'bench/results/peers.json');
 
 interface Args {
   quick: boolean;
@@ -29,7 +30,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, skip: new Set(), out: path.join(repoRoot, 'bench/results/peers.json') };
+  const args: Args = { quick: false, skip: new Set(), out: defaultOut };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -137,7 +138,8 @@ async function main(): Promise<void> {
     fs.mkdirSync(path.dirname(args.out), { recursive: true });
     fs.writeFileSync(args.out, JSON.stringify(results, null, 2) + '\n');
     log(`results: ${path.relative(repoRoot, args.out)}`);
-    for (const file of writeReport(results, repoRoot)) log(`wrote ${path.relative(repoRoot, file)}`);
+    if (args.out === defaultOut) for (const file of writeReport(results, repoRoot)) log(`wrote ${path.relative(repoRoot, file)}`);
+    else log(`BENCHMARKS.md left as it is (results went to --out); render them with: node dist/bench/peers/report.js ${args.out}`);
     log(`done in ${results.elapsedSeconds} s`);
   } finally {
     upstream.close();

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { waitForHttp } from '../../lib/http';
-import { freePort, startProcess } from '../../lib/proc';
+import { freePorts, startProcess } from '../../lib/proc';
 import { SystemUnavailable, type RunningSystem, type SystemContext, type SystemUnderTest } from '../system';
 
 interface WorkerdPackage {
@@ -60,8 +60,7 @@ const worker :Workerd.Worker = (
 export async function startWorkerd(ctx: SystemContext, name: string, services: number, timeoutMs = 30_000) {
   const bin = workerdPackage().default;
   if (!fs.existsSync(bin)) throw new SystemUnavailable(`workerd binary missing at ${bin}`);
-  const ports: number[] = [];
-  for (let i = 0; i < services; i++) ports.push(await freePort());
+  const ports = await freePorts(services);
   const dir = fs.mkdtempSync(path.join(ctx.tmpDir, 'workerd-'));
   const config = writeWorkerdConfig(dir, ctx.repoRoot, ports);
   const proc = startProcess(name, bin, ['serve', config], { cwd: dir });
