@@ -24,6 +24,7 @@ import { deployDirectory } from '../deploy/directory';
 import { authMiddleware, loadOperatorToken } from '../deploy/auth';
 import { Metrics, createObservabilityRoutes, startMetricsServer, type MetricsServer } from '../metrics';
 import { LogHub } from '../logs';
+import { createDashboard } from '../dashboard';
 
 export interface ServeOptions {
   config: Config;
@@ -94,6 +95,8 @@ function adminApp(deps: { store: DeploymentStore; config: Config; logger: Logger
   } else {
     deps.logger.warn('the deploy API (server/deploy/api) is not available: the admin port serves /healthz, /metrics and logs only');
   }
+  // the operator dashboard: a static page at / that calls the routes above with the operator's token
+  app.route('/', createDashboard());
   app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no admin route ${c.req.method} ${c.req.path}` } }, 404));
   return app;
 }
