@@ -26,6 +26,8 @@ export interface IsletOptions {
   env?: Record<string, string>;
   /** extra arguments for `islet serve` */
   args?: string[];
+  /** extra arguments for node itself (e.g. --cpu-prof) */
+  nodeArgs?: string[];
 }
 
 export async function startIslet(ctx: SystemContext, name: string, opts: IsletOptions = {}): Promise<IsletServer> {
@@ -37,7 +39,8 @@ export async function startIslet(ctx: SystemContext, name: string, opts: IsletOp
   const adminPort = await freePort();
   const token = crypto.randomBytes(24).toString('hex');
   const dataDir = fs.mkdtempSync(path.join(ctx.tmpDir, 'islet-data-'));
-  const args = ['--no-node-snapshot', path.join(ctx.repoRoot, 'bin/islet.js'), 'serve', ...(opts.args ?? [])];
+  const args = ['--no-node-snapshot', ...(opts.nodeArgs ?? []), path.join(ctx.repoRoot, 'bin/islet.js'), 'serve', ...(opts.args ?? [])];
+  // Both the flag and its ISLET_WORKERS setting: whichever `islet serve` reads, it gets the count.
   if (opts.workers !== undefined) args.push('--workers', String(opts.workers));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -52,6 +55,7 @@ export async function startIslet(ctx: SystemContext, name: string, opts: IsletOp
     ISLET_EGRESS_ALLOW: '127.0.0.1',
     ISLET_LOG_REQUESTS: 'false',
     ISLET_LOG_LEVEL: 'warn',
+    ...(opts.workers !== undefined ? { ISLET_WORKERS: String(opts.workers) } : {}),
     ...opts.env,
   };
   const proc = startProcess(name, process.execPath, args, { cwd: ctx.repoRoot, env });
@@ -85,7 +89,7 @@ export async function startIslet(ctx: SystemContext, name: string, opts: IsletOp
 }
 
 /** Deploys the workload as tenant `bench` and waits until tenant traffic reaches it. */
-async function startWithWorkload(ctx: SystemContext, name: string, opts: IsletOptions): Promise<RunningSystem> {
+export async function startWithWorkload(ctx: SystemContext, name: string, opts: IsletOptions): Promise<RunningSystem> {
   const islet = await startIslet(ctx, name, opts);
   try {
     await islet.deploy('bench', fs.readFileSync(path.join(ctx.repoRoot, 'bench/peers/workload/worker.mjs')));
