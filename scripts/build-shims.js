@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Bundles runtime-shims/ (TypeScript that runs inside tenant isolates) into one classic script,
 // dist/runtime-shims/bootstrap.js, with esbuild. The isolate has no module loader for the
-// bootstrap and no Node, so the bundle is a self-contained IIFE.
+// bootstrap and no Node, so the bundle is self-contained. Its completion value is the shims'
+// `install` function: the host runs the script, receives a reference to install and calls it
+// with the bridge, so nothing of the bootstrap is ever reachable from the global object.
 'use strict';
 const path = require('node:path');
 const fs = require('node:fs');
@@ -13,15 +15,21 @@ const outfile = path.join(root, 'dist', 'runtime-shims', 'bootstrap.js');
 if (!fs.existsSync(entry)) {
   process.exit(0);
 }
-esbuild.buildSync({
+const result = esbuild.buildSync({
   entryPoints: [entry],
-  outfile,
   bundle: true,
+  write: false,
   format: 'iife',
+  globalName: 'shims',
   platform: 'neutral',
+  mainFields: ['module', 'main'],
+  conditions: ['require', 'import', 'default'],
   target: 'es2022',
   minify: true,
-  sourcemap: 'external',
   legalComments: 'none',
   logLevel: 'warning',
 });
+// `var shims` becomes a local of the wrapper; the wrapper's value is the script's completion value
+const code = `(function(){${result.outputFiles[0].text}\nreturn shims.install;})()`;
+fs.mkdirSync(path.dirname(outfile), { recursive: true });
+fs.writeFileSync(outfile, code);

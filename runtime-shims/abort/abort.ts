@@ -1,0 +1,105 @@
+// AbortController and AbortSignal (DOM Standard), with AbortSignal.abort/timeout/any.
+import { EventTarget, Event } from '../events/event-target';
+import { DOMException } from '../events/dom-exception';
+import { SafeTypeError, append } from '../internal/primordials';
+import { setTimer } from '../timers/timers';
+
+let createSignal: () => AbortSignal;
+let signalAbort: (signal: AbortSignal, reason: unknown) => void;
+const illegal = Symbol('illegal');
+
+export class AbortSignal extends EventTarget {
+  #aborted = false;
+  #reason: unknown = undefined;
+  #onabort: ((e: Event) => unknown) | null = null;
+  #algorithms: (() => void)[] = [];
+  #dependents: WeakRef<AbortSignal>[] = [];
+  #sources: AbortSignal[] = [];
+
+  constructor(key?: unknown) {
+    if (key !== illegal) throw new SafeTypeError('Illegal constructor');
+    super();
+  }
+  get aborted(): boolean { return this.#aborted; }
+  get reason(): unknown { return this.#reason; }
+  get onabort() { return this.#onabort; }
+  set onabort(fn) {
+    if (this.#onabort) this.removeEventListener('abort', this.#onabort);
+    this.#onabort = typeof fn === 'function' ? fn : null;
+    if (this.#onabort) this.addEventListener('abort', this.#onabort);
+  }
+  throwIfAborted(): void {
+    if (this.#aborted) throw this.#reason;
+  }
+
+  static abort(reason?: unknown): AbortSignal {
+    const signal = createSignal();
+    signal.#aborted = true;
+    signal.#reason = reason === undefined ? new DOMException('This operation was aborted', 'AbortError') : reason;
+    return signal;
+  }
+
+  static timeout(ms: number): AbortSignal {
+    ms = Number(ms);
+    if (!(ms >= 0) || ms > Number.MAX_SAFE_INTEGER) throw new SafeTypeError(`AbortSignal.timeout: ${ms} is not a valid delay`);
+    const signal = createSignal();
+    setTimer(() => signalAbort(signal, new DOMException('The operation was aborted due to timeout', 'TimeoutError')), ms, false);
+    return signal;
+  }
+
+  static any(signals: Iterable<AbortSignal>): AbortSignal {
+    const result = createSignal();
+    const list: AbortSignal[] = [];
+    for (const s of signals) {
+      if (!(s instanceof AbortSignal)) throw new SafeTypeError('AbortSignal.any: every element must be an AbortSignal');
+      append(list, s);
+    }
+    for (const s of list) {
+      if (s.#aborted) {
+        result.#aborted = true;
+        result.#reason = s.#reason;
+        return result;
+      }
+    }
+    for (const s of list) append(s.#dependents, new WeakRef(result));
+    // the sources stay reachable from the result while it may still fire
+    result.#sources = list;
+    return result;
+  }
+
+  static {
+    createSignal = () => new AbortSignal(illegal);
+    signalAbort = (signal, reason) => {
+      if (signal.#aborted) return;
+      signal.#aborted = true;
+      signal.#reason = reason === undefined ? new DOMException('This operation was aborted', 'AbortError') : reason;
+      const algorithms = signal.#algorithms;
+      signal.#algorithms = [];
+      for (let i = 0; i < algorithms.length; i++) {
+        try { algorithms[i](); } catch { /* an internal follower must not stop the others */ }
+      }
+      const dependents = signal.#dependents;
+      signal.#dependents = [];
+      signal.dispatchEvent(new Event('abort'));
+      for (let i = 0; i < dependents.length; i++) {
+        const d = dependents[i].deref();
+        if (d) signalAbort(d, signal.#reason);
+      }
+    };
+    addAbortAlgorithm = (signal, fn) => {
+      if (signal.#aborted) return;
+      append(signal.#algorithms, fn);
+    };
+  }
+}
+/** runs `fn` (internal, before listeners) when the signal aborts */
+export let addAbortAlgorithm: (signal: AbortSignal, fn: () => void) => void;
+
+export class AbortController {
+  #signal = createSignal();
+  get signal(): AbortSignal { return this.#signal; }
+  abort(reason?: unknown): void { signalAbort(this.#signal, reason); }
+}
+
+export function newSignal(): AbortSignal { return createSignal(); }
+export function abortSignal(signal: AbortSignal, reason?: unknown): void { signalAbort(signal, reason); }

@@ -1,0 +1,172 @@
+// The body of a Request or Response (Fetch Standard "body mixin"). A body stays in the form it
+// was given (string, bytes, a host-side stream...) until someone asks for it in another form,
+// so `new Response('hi')` reaches the host as a string without ever building a ReadableStream.
+import { utf8Encode, utf8Decode } from '../encoding/utf8';
+import { Blob, blobBytes } from './blob';
+import { FormData, serializeMultipart, parseFormData } from './form-data';
+import { URLSearchParams } from '../url/search-params';
+import { streams, isDisturbed, isReadableStream } from '../streams/polyfill';
+import { bytesStream } from '../streams/bytes';
+import { hostSourceStream, readAllHost, cancelHostSource } from '../streams/host-source';
+import { registerSink } from '../streams/sink';
+import { SafeTypeError, SafeUint8Array, bufferSourceBytes, isBufferSource, concatBytes, append, JSONParse, PromiseReject, TypedArrayPrototypeSlice, ObjectPrototypeToString } from '../internal/primordials';
+
+/** a host-side byte source (incoming request body, fetch response body) */
+export interface HostSource {
+  hostSource: number;
+}
+export type Source = null | string | Uint8Array | ReadableStream<Uint8Array> | HostSource;
+
+export class BodyState {
+  source: Source;
+  used = false;
+  constructor(source: Source) {
+    this.source = source;
+  }
+}
+
+/** Fetch "extract a body": the source and the Content-Type it implies */
+export function extractBody(init: unknown): { source: Source; type: string | null } {
+  if (init === null || init === undefined) return { source: null, type: null };
+  if (typeof init === 'string') return { source: init, type: 'text/plain;charset=UTF-8' };
+  if (isBufferSource(init)) return { source: bufferSourceBytes(init), type: null };
+  if (init instanceof Blob) return { source: TypedArrayPrototypeSlice(blobBytes(init)), type: init.type || null };
+  if (init instanceof URLSearchParams) return { source: init.toString(), type: 'application/x-www-form-urlencoded;charset=UTF-8' };
+  if (init instanceof FormData) {
+    const { bytes, boundary } = serializeMultipart(init);
+    return { source: bytes, type: `multipart/form-data; boundary=${boundary}` };
+  }
+  if (typeof init === 'object' && isReadableStream(init)) {
+    if (init.locked || isDisturbed(init)) throw new SafeTypeError('The body stream is locked or has already been read');
+    return { source: init as ReadableStream<Uint8Array>, type: null };
+  }
+  // anything else is converted to a string, as WebIDL does for the USVString branch
+  return { source: String(init), type: 'text/plain;charset=UTF-8' };
+}
+
+export function hasBody(state: BodyState): boolean {
+  return state.source !== null;
+}
+
+/** the body getter: converts the source to a ReadableStream (once) and returns it */
+export function bodyStream(state: BodyState): ReadableStream<Uint8Array> | null {
+  const source = state.source;
+  if (source === null) return null;
+  if (typeof source === 'string') state.source = bytesStream(utf8Encode(source));
+  else if (source instanceof SafeUint8Array) state.source = bytesStream(source);
+  else if (!isReadableStream(source)) state.source = hostSourceStream((source as HostSource).hostSource);
+  if (state.used) {
+    // read through a consumer before anyone asked for the stream: expose it as read
+    const stream = state.source as ReadableStream<Uint8Array>;
+    if (!isDisturbed(stream)) stream.cancel().catch(() => {});
+  }
+  return state.source as ReadableStream<Uint8Array>;
+}
+
+export function bodyUsed(state: BodyState): boolean {
+  if (state.used) return true;
+  const source = state.source;
+  return source !== null && typeof source === 'object' && !(source instanceof SafeUint8Array) && !('hostSource' in source) && isDisturbed(source as ReadableStream);
+}
+
+async function readAllStream(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (!(value instanceof SafeUint8Array)) throw new SafeTypeError('The body stream produced a chunk that is not a Uint8Array');
+    append(chunks, value);
+    total += value.length;
+  }
+  return chunks.length === 0 ? new SafeUint8Array(0) : concatBytes(chunks, total);
+}
+
+function takeSource(state: BodyState): Source {
+  if (bodyUsed(state)) throw new SafeTypeError('Body has already been used. It can be read only once.');
+  const source = state.source;
+  if (source !== null && typeof source === 'object' && isReadableStream(source) && source.locked) throw new SafeTypeError('The body stream is locked');
+  state.used = true;
+  return source;
+}
+
+/** consumes the body into bytes (the shared step of text(), json(), arrayBuffer()...) */
+export function consumeBytes(state: BodyState): Promise<Uint8Array> {
+  let source: Source;
+  try {
+    source = takeSource(state);
+  } catch (error) {
+    return PromiseReject(error);
+  }
+  return readSource(source);
+}
+
+async function readSource(source: Source): Promise<Uint8Array> {
+  if (source === null) return new SafeUint8Array(0);
+  if (typeof source === 'string') return utf8Encode(source);
+  if (source instanceof SafeUint8Array) return source;
+  if ('hostSource' in (source as object)) return readAllHost((source as HostSource).hostSource);
+  return readAllStream(source as ReadableStream<Uint8Array>);
+}
+
+export async function consumeText(state: BodyState): Promise<string> {
+  if (!bodyUsed(state) && typeof state.source === 'string') {
+    state.used = true;
+    return state.source;
+  }
+  return utf8Decode(await consumeBytes(state));
+}
+
+export async function consumeJSON(state: BodyState): Promise<unknown> {
+  return JSONParse(await consumeText(state));
+}
+
+export async function consumeArrayBuffer(state: BodyState): Promise<ArrayBuffer> {
+  const bytes = await consumeBytes(state);
+  return (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : TypedArrayPrototypeSlice(bytes).buffer) as ArrayBuffer;
+}
+
+export async function consumeBlob(state: BodyState, type: string | null): Promise<Blob> {
+  return new Blob([await consumeBytes(state)], { type: type ?? '' });
+}
+
+export async function consumeFormData(state: BodyState, type: string | null): Promise<FormData> {
+  return parseFormData(await consumeBytes(state), type);
+}
+
+/** clone(): a second body with the same content (streams are teed) */
+export function cloneBody(state: BodyState): BodyState {
+  if (bodyUsed(state)) throw new SafeTypeError('Cannot clone a body that has already been used');
+  const source = state.source;
+  if (source === null || typeof source === 'string' || source instanceof SafeUint8Array) return new BodyState(source);
+  const stream = bodyStream(state)!;
+  const [a, b] = stream.tee();
+  state.source = a;
+  return new BodyState(b);
+}
+
+/** What crosses the bridge to the host for a body: null, a string, bytes, or a sink id to pull. */
+export type HostBody = null | string | Uint8Array | number;
+
+export function bodyForHost(state: BodyState): HostBody {
+  const source = takeSource(state);
+  if (source === null || typeof source === 'string' || source instanceof SafeUint8Array) return source;
+  if ('hostSource' in (source as object)) {
+    // a body passed through untouched (e.g. `new Response(request.body)`) still flows as a stream
+    return registerSink(hostSourceStream((source as HostSource).hostSource));
+  }
+  return registerSink(source as ReadableStream<Uint8Array>);
+}
+
+/** drop a body nobody will read (a host source is cancelled so the host can release it) */
+export function discardBody(state: BodyState): void {
+  const source = state.source;
+  if (source !== null && typeof source === 'object' && 'hostSource' in source && !state.used) {
+    state.used = true;
+    cancelHostSource((source as HostSource).hostSource);
+  }
+}
+
+void streams;
+void ObjectPrototypeToString;

@@ -1,0 +1,61 @@
+// fetch(): the isolate builds the Request (so validation errors are the standard ones), then the
+// host performs it with undici behind the egress guard. The response body stays on the host and
+// is pulled chunk by chunk; a request body that is a stream is pulled by the host the same way.
+import { Request, requestState } from './request';
+import { Response, responseFromHost } from './response';
+import { headerList } from './headers';
+import { bodyForHost } from './body';
+import { host, hostAsync } from '../internal/bridge';
+import { addAbortAlgorithm } from '../abort/abort';
+import { PromiseReject, PromisePrototypeThen, SafePromise, ArrayPrototypeSlice } from '../internal/primordials';
+import { DOMException } from '../events/dom-exception';
+
+type HostResponse = [status: number, statusText: string, headers: string[], source: number | null, urlList: string[], redirected: boolean];
+
+export function fetch(input: unknown, init?: Record<string, unknown>): Promise<Response> {
+  let request: Request;
+  try {
+    request = input instanceof Request && init === undefined ? input : new Request(input, init);
+  } catch (error) {
+    return PromiseReject(error);
+  }
+  const s = requestState(request);
+  const signal = request.signal;
+  if (signal.aborted) return PromiseReject(signal.reason);
+  let body;
+  try {
+    body = bodyForHost(s.body);
+  } catch (error) {
+    return PromiseReject(error);
+  }
+  let op: { id: number; promise: Promise<HostResponse> };
+  try {
+    op = hostAsync<HostResponse>('fetch', s.method, s.url, ArrayPrototypeSlice(headerList(request.headers)), body, s.redirect);
+  } catch (error) {
+    return PromiseReject(error);
+  }
+  return new SafePromise<Response>((resolve, reject) => {
+    let settled = false;
+    addAbortAlgorithm(signal, () => {
+      const reason = signal.reason;
+      host('abortOp', op.id, reason instanceof DOMException && reason.name === 'TimeoutError' ? 'TimeoutError' : 'AbortError');
+      if (!settled) {
+        settled = true;
+        reject(reason);
+      }
+    });
+    PromisePrototypeThen(
+      op.promise,
+      ([status, statusText, headers, source, urlList, redirected]) => {
+        if (settled) return;
+        settled = true;
+        resolve(responseFromHost(status, statusText, headers, source === null ? null : { hostSource: source }, urlList, redirected));
+      },
+      (error) => {
+        if (settled) return;
+        settled = true;
+        reject(error);
+      },
+    );
+  });
+}

@@ -1,0 +1,186 @@
+// The request side of the bridge inside the isolate: the host enters `dispatch` with a request,
+// this module calls the tenant's handler, and answers with host('respond', ...) once the Response
+// is ready or host('fail', ...) when the handler threw or returned something else. It only uses
+// captured built-ins, so tenant code tampering with prototypes cannot break the plumbing.
+import { host } from '../internal/bridge';
+import { incomingRequest } from '../fetch/request';
+import { Response, responseState } from '../fetch/response';
+import { headerList } from '../fetch/headers';
+import { bodyForHost, discardBody } from '../fetch/body';
+import { newSignal, abortSignal, AbortSignal } from '../abort/abort';
+import { listenersOf, EventTarget } from '../events/event-target';
+import { createFetchEvent, hasResponded } from './fetch-event';
+import { describeError } from '../internal/report';
+import { DOMException } from '../events/dom-exception';
+import { forgetTimer } from '../timers/timers';
+import { SafeMap, MapPrototypeGet, MapPrototypeSet, MapPrototypeDelete, ReflectApply, PromiseResolve, PromisePrototypeThen, SafeTypeError, ObjectPrototypeToString, ArrayPrototypeSlice } from '../internal/primordials';
+
+interface Pending {
+  signal: AbortSignal;
+  finished: boolean;
+}
+const requests = new SafeMap<number, Pending>();
+
+type Handler = { target: object; fetch: (...args: unknown[]) => unknown } | { script: true };
+let handler: Handler | null = null;
+let env: Record<string, unknown> = {};
+let globalTarget: EventTarget;
+
+export function configureDispatch(tenantEnv: Record<string, unknown>, target: EventTarget): void {
+  env = tenantEnv;
+  globalTarget = target;
+}
+
+/** host entry: the entry module was evaluated; bind its default export */
+export function bindModule(namespace: Record<string, unknown>): void {
+  const exported = namespace === null || typeof namespace !== 'object' ? undefined : namespace.default;
+  const fetch = exported !== null && (typeof exported === 'object' || typeof exported === 'function') ? (exported as any).fetch : undefined;
+  if (typeof fetch !== 'function') {
+    const what = exported === undefined ? 'no default export' : `a default export without a fetch method (${ObjectPrototypeToString(exported)})`;
+    throw new SafeTypeError(`The entry module has ${what}: it must \`export default { fetch(request, env, ctx) { ... } }\``);
+  }
+  handler = { target: exported as object, fetch };
+}
+
+/** host entry: the classic script ran; it must have registered a 'fetch' listener */
+export function bindScript(): void {
+  if (listenersOf(globalTarget, 'fetch').length === 0) {
+    throw new SafeTypeError("The script registered no fetch handler: call addEventListener('fetch', (event) => event.respondWith(...))");
+  }
+  handler = { script: true };
+}
+
+function fail(id: number, error: unknown): void {
+  const pending = MapPrototypeGet(requests, id);
+  if (!pending || pending.finished) return;
+  let message: string;
+  try {
+    message = error instanceof Error ? `${error.name}: ${error.message}` : `Uncaught ${String(error)}`;
+  } catch {
+    message = 'Uncaught exception';
+  }
+  host('fail', id, message, describeError(error));
+}
+
+function respond(id: number, value: unknown): void {
+  const pending = MapPrototypeGet(requests, id);
+  if (!pending || pending.finished) return;
+  const s = responseState(value);
+  if (s === null) {
+    let what: string;
+    try {
+      what = value === null ? 'null' : typeof value === 'object' ? ObjectPrototypeToString(value) : typeof value;
+    } catch {
+      what = 'an object';
+    }
+    fail(id, new SafeTypeError(`The fetch handler returned ${what} instead of a Response`));
+    return;
+  }
+  if (s.type === 'error') {
+    fail(id, new SafeTypeError('The fetch handler returned Response.error()'));
+    return;
+  }
+  let body;
+  try {
+    body = bodyForHost(s.body);
+  } catch (error) {
+    fail(id, error);
+    return;
+  }
+  host('respond', id, s.status, s.statusText, ArrayPrototypeSlice(headerList(s.headers)), body);
+}
+
+function settle(id: number, result: unknown): void {
+  if (result instanceof Response) {
+    respond(id, result);
+    return;
+  }
+  let promise: Promise<unknown>;
+  try {
+    promise = PromiseResolve(result);
+  } catch (error) {
+    fail(id, error);
+    return;
+  }
+  PromisePrototypeThen(promise, (value) => respond(id, value), (error) => fail(id, error));
+}
+
+function waitUntil(id: number, promise: unknown): void {
+  const pending = MapPrototypeGet(requests, id);
+  if (!pending || pending.finished) return;
+  host('wait', id, 1);
+  const done = () => {
+    const p = MapPrototypeGet(requests, id);
+    if (p && !p.finished) host('wait', id, -1);
+  };
+  let settled: Promise<unknown>;
+  try {
+    settled = PromiseResolve(promise);
+  } catch (error) {
+    host('log', 'error', 'Uncaught (in waitUntil) ' + describeError(error));
+    done();
+    return;
+  }
+  PromisePrototypeThen(settled, done, (error) => {
+    host('log', 'error', 'Uncaught (in waitUntil) ' + describeError(error));
+    done();
+  });
+}
+
+/** host entry: a request arrives. `body` is the host source id of its body, or null. */
+export function dispatch(id: number, method: string, url: string, headers: string[], body: number | null): void {
+  const signal = newSignal();
+  const pending: Pending = { signal, finished: false };
+  MapPrototypeSet(requests, id, pending);
+  const request = incomingRequest(method, url, headers, body === null ? null : { hostSource: body }, signal);
+  if (handler === null) {
+    fail(id, new SafeTypeError('No fetch handler is bound in this isolate'));
+    return;
+  }
+  if ('script' in handler) {
+    let response: unknown;
+    let gotResponse = false;
+    const event = createFetchEvent(request, {
+      respondWith(value) {
+        response = value;
+        gotResponse = true;
+      },
+      waitUntil: (p) => waitUntil(id, p),
+    });
+    try {
+      globalTarget.dispatchEvent(event);
+    } catch (error) {
+      fail(id, error);
+      return;
+    }
+    if (!gotResponse || !hasResponded(event)) {
+      fail(id, new SafeTypeError('No fetch listener called event.respondWith()'));
+      return;
+    }
+    settle(id, response);
+    return;
+  }
+  const ctx = {
+    waitUntil: (p: unknown) => waitUntil(id, p),
+    passThroughOnException() {},
+  };
+  let result: unknown;
+  try {
+    result = ReflectApply(handler.fetch, handler.target, [request, env, ctx]);
+  } catch (error) {
+    fail(id, error);
+    return;
+  }
+  settle(id, result);
+  void discardBody;
+}
+
+/** host entry: the request is over (answered, cut or abandoned): abort its signal and forget it */
+export function finishRequest(id: number, reason: string | null, timers: number[] | null): void {
+  if (timers) for (let i = 0; i < timers.length; i++) forgetTimer(timers[i]);
+  const pending = MapPrototypeGet(requests, id);
+  if (!pending) return;
+  pending.finished = true;
+  MapPrototypeDelete(requests, id);
+  if (reason !== null) abortSignal(pending.signal, new DOMException(reason, 'AbortError'));
+}

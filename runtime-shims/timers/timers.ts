@@ -1,0 +1,73 @@
+// setTimeout/setInterval/clearTimeout/clearInterval and queueMicrotask. Timers live on the host
+// (it owns the clock, attributes each timer to the request that set it and drops the timers of
+// finished requests); the isolate keeps only the callbacks, keyed by id, until the host fires them.
+import { host } from '../internal/bridge';
+import { SafeMap, MapPrototypeGet, MapPrototypeSet, MapPrototypeDelete, MapPrototypeHas, SafeTypeError, ReflectApply, MathMax, NumberIsFinite, PromisePrototypeThen, PromiseResolve } from '../internal/primordials';
+import { reportError } from '../internal/report';
+
+interface Timer {
+  fn: (...args: unknown[]) => unknown;
+  args: unknown[];
+  repeat: boolean;
+}
+const timers = new SafeMap<number, Timer>();
+let nextId = 1;
+
+export function setTimer(fn: (...args: unknown[]) => unknown, delay: unknown, repeat: boolean, args: unknown[] = []): number {
+  if (typeof fn !== 'function') throw new SafeTypeError('The callback of a timer must be a function (strings are not evaluated)');
+  let ms = Number(delay);
+  if (!NumberIsFinite(ms)) ms = 0;
+  ms = MathMax(0, ms);
+  const id = nextId++;
+  MapPrototypeSet(timers, id, { fn, args, repeat });
+  host('timer', id, ms, repeat);
+  return id;
+}
+
+export function clearTimer(id: unknown): void {
+  const key = Number(id);
+  if (!MapPrototypeHas(timers, key)) return;
+  MapPrototypeDelete(timers, key);
+  host('clearTimer', key);
+}
+
+/** host entry: timer `id` is due */
+export function fireTimer(id: number): void {
+  const timer = MapPrototypeGet(timers, id);
+  if (!timer) return;
+  if (!timer.repeat) MapPrototypeDelete(timers, id);
+  try {
+    ReflectApply(timer.fn, globalThis, timer.args);
+  } catch (error) {
+    reportError(error);
+  }
+}
+
+/** host entry: the host dropped these timers (their request finished) */
+export function forgetTimer(id: number): void {
+  MapPrototypeDelete(timers, id);
+}
+
+export function setTimeout(fn: (...args: unknown[]) => unknown, delay?: number, ...args: unknown[]): number {
+  return setTimer(fn, delay, false, args);
+}
+export function setInterval(fn: (...args: unknown[]) => unknown, delay?: number, ...args: unknown[]): number {
+  return setTimer(fn, delay, true, args);
+}
+export function clearTimeout(id?: number): void {
+  clearTimer(id);
+}
+export function clearInterval(id?: number): void {
+  clearTimer(id);
+}
+
+export function queueMicrotask(fn: () => void): void {
+  if (typeof fn !== 'function') throw new SafeTypeError("Failed to execute 'queueMicrotask': parameter 1 is not of type 'Function'.");
+  PromisePrototypeThen(PromiseResolve(undefined), () => {
+    try {
+      fn();
+    } catch (error) {
+      reportError(error);
+    }
+  });
+}

@@ -1,0 +1,705 @@
+// A sandbox is one tenant deployment's context inside an isolate, with the host side of the
+// bridge the shims talk to. tenants/ owns the isolate and loads the deployment's code into
+// `context`; the sandbox serves requests through it.
+//
+// The protocol: every entry into the isolate is a synchronous `applySync` on a function the
+// bootstrap returned before any tenant code ran (dispatch, complete, fire, pull...), made from
+// Node's thread with the request's remaining budgets as time limits. The isolate calls the host
+// through one bridge function, always synchronously: operations that take time (fetch, timers,
+// body reads, WebCrypto) return an id at once and are completed by a later entry. Each entry's
+// CPU time is charged to the request it serves, and a request past its budget is cut.
+import { performance } from 'node:perf_hooks';
+import crypto from 'node:crypto';
+import type { Agent } from 'undici';
+import { native, type Context, type Isolate, type Reference } from './isolate-api';
+import { runBootstrap } from './bootstrap';
+import { RequestRun } from './run';
+import { EgressGuard } from './egress';
+import { createEgressAgent, fetchErrorMessage, performFetch } from './fetch';
+import { KeyTable, subtleErrorParts } from './subtle';
+import { parseURL, setURL, utf8Decode, utf8Encode, randomBytes } from './ops';
+import { exactBytes } from './bytes';
+import {
+  LimitExceededError,
+  TenantCodeError,
+  type Dispatch,
+  type RequestLimits,
+  type SandboxOptions,
+  type SandboxRequest,
+  type SandboxResponse,
+  type TenantLogRecord,
+} from './types';
+
+export interface Sandbox {
+  readonly context: Context;
+  bindModule(namespace: Reference): void;
+  bindScript(): void;
+  dispatch(request: SandboxRequest, limits?: RequestLimits): Dispatch;
+  readonly inFlight: number;
+  dispose(): void;
+}
+
+export class SandboxDisposedError extends Error {
+  readonly code = 'ISLET_SANDBOX_DISPOSED';
+  constructor(message = 'the sandbox was disposed while the request was in flight') {
+    super(message);
+    this.name = 'SandboxDisposedError';
+  }
+}
+
+/** the reference library (tests, comparisons) has no CPU timeout: a single entry's wall time stands in for it */
+const cpuTimeoutSupported = !safeResolve('../../native').includes('isolated-vm');
+function safeResolve(id: string): string {
+  try {
+    return require.resolve(id);
+  } catch {
+    return '';
+  }
+}
+
+const entryNames = ['dispatch', 'complete', 'fire', 'pull', 'cancel', 'finish', 'bindModule', 'bindScript'] as const;
+type EntryName = (typeof entryNames)[number];
+
+interface HostSource {
+  run: RequestRun | null;
+  iterator: AsyncIterator<Uint8Array>;
+  limit: number;
+  bytes: number;
+  /** called once when the source passes its limit; returns the error the read fails with */
+  onLimit(bytes: number): [string, string];
+  cancel(): void;
+}
+
+interface HostOp {
+  run: RequestRun | null;
+  abort?(name: string): void;
+}
+
+interface SinkWaiter {
+  resolve(chunk: Uint8Array | null): void;
+  reject(error: Error): void;
+}
+
+const logLevels = new Set(['debug', 'info', 'log', 'warn', 'error']);
+
+class IsletSandbox implements Sandbox {
+  readonly context: Context;
+  #isolate: Isolate;
+  #options: SandboxOptions;
+  #entries = {} as Record<EntryName, Reference>;
+  #runs = new Map<number, RequestRun>();
+  #current: RequestRun | null = null;
+  #inEntry = false;
+  #nextRun = 1;
+  #nextOp = 1;
+  #nextSource = 1;
+  #ops = new Map<number, HostOp>();
+  #timers = new Map<number, { run: RequestRun | null; handle: NodeJS.Timeout }>();
+  #sources = new Map<number, HostSource>();
+  #sinkWaiters = new Map<number, SinkWaiter>();
+  #keys = new KeyTable();
+  #guard: EgressGuard;
+  #agent: Agent | null = null;
+  #disposed = false;
+  /** console output of top-level code (no request): capped like a request's */
+  #topLevelLogBytes = 0;
+  #topLevelNotice = false;
+
+  constructor(isolate: Isolate, options: SandboxOptions) {
+    this.#isolate = isolate;
+    this.#options = options;
+    this.#guard = new EgressGuard(options.egress);
+    this.context = isolate.createContextSync();
+    const install = runBootstrap(isolate, this.context);
+    const bridge = new native.Callback((op: string, ...args: unknown[]) => this.#hostCall(op, args));
+    const env = new native.ExternalCopy({ ...options.env }).copyInto();
+    const api = install.applySync(undefined, [bridge, env], { result: { reference: true }, timeout: 1000 }) as Reference;
+    for (const name of entryNames) this.#entries[name] = api.getSync(name, { reference: true }) as Reference;
+    api.release();
+    install.release();
+  }
+
+  get inFlight(): number {
+    return this.#runs.size;
+  }
+
+  bindModule(namespace: Reference): void {
+    this.#bind('bindModule', [namespace.derefInto()]);
+  }
+
+  bindScript(): void {
+    this.#bind('bindScript', []);
+  }
+
+  #bind(entry: 'bindModule' | 'bindScript', args: unknown[]): void {
+    try {
+      this.#entries[entry].applySync(undefined, args, { timeout: this.#options.limits.wallMs });
+    } catch (error) {
+      const e = error as Error;
+      throw new TenantCodeError(e.message, (e as { isolateStack?: string }).isolateStack ?? e.stack);
+    }
+  }
+
+  dispatch(request: SandboxRequest, limits: RequestLimits = this.#options.limits): Dispatch {
+    const run = new RequestRun(this.#nextRun++, request, limits);
+    const result = { response: run.response.promise, done: run.done.promise };
+    // callers may only await `done`: an unobserved rejection of `response` must not crash them
+    run.response.promise.catch(() => {});
+    run.done.promise.catch(() => {});
+    if (this.#disposed || this.#isolate.isDisposed) {
+      run.response.reject(new SandboxDisposedError('the sandbox is disposed'));
+      run.done.resolve(run.account());
+      return result;
+    }
+    this.#runs.set(run.id, run);
+    run.wallTimer = setTimeout(() => this.#cut(run, run.limitError('wall', run.elapsedMs())), limits.wallMs);
+    let bodySource: number | null = null;
+    if (request.body) {
+      bodySource = this.#addSource(run, request.body[Symbol.asyncIterator](), limits.requestBodyBytes, (bytes) => {
+        this.#cut(run, run.limitError('body', bytes));
+        return ['TypeError', `the request body is larger than the limit of ${limits.requestBodyBytes} bytes`];
+      });
+    }
+    this.#enter(run, 'dispatch', [run.id, request.method, request.url, request.headers, bodySource]);
+    return result;
+  }
+
+  // ---- entering the isolate ----------------------------------------------------------------
+
+  /** one synchronous entry, charged to `run`; false when the entry was cut or failed */
+  #enter(run: RequestRun | null, entry: EntryName, args: unknown[]): boolean {
+    if (this.#disposed || this.#isolate.isDisposed) return false;
+    if (run?.finished) return false;
+    if (this.#inEntry) {
+      // never nest: the bridge is running inside an entry; go in again once it has returned
+      queueMicrotask(() => this.#enter(run, entry, args));
+      return true;
+    }
+    const limits = run?.limits ?? this.#options.limits;
+    const wall = run ? run.remainingWallMs() : limits.wallMs;
+    const cpu = run ? run.remainingCpuMs() : limits.cpuMs;
+    if (run && wall <= 0) {
+      this.#cut(run, run.limitError('wall', run.elapsedMs()));
+      return false;
+    }
+    if (run && cpu <= 0) {
+      this.#cut(run, run.limitError('cpu', run.cpuMs()));
+      return false;
+    }
+    const cpuBound = !cpuTimeoutSupported && cpu < wall;
+    const options = {
+      arguments: { copy: true },
+      timeout: Math.max(1, Math.ceil(cpuTimeoutSupported ? wall : Math.min(wall, cpu))),
+      cpuTimeout: Math.max(1, Math.ceil(cpu)),
+    };
+    const cpuBefore = this.#isolate.cpuTime;
+    this.#inEntry = true;
+    this.#current = run;
+    let failure: unknown = null;
+    try {
+      this.#entries[entry].applySync(undefined, args, options);
+    } catch (error) {
+      failure = error;
+    } finally {
+      this.#inEntry = false;
+      this.#current = null;
+    }
+    if (!this.#isolate.isDisposed && run) run.cpuNs += this.#isolate.cpuTime - cpuBefore;
+    if (failure !== null) {
+      this.#entryFailed(run, failure, cpuBound);
+      return false;
+    }
+    if (run && !run.finished && run.cpuMs() > run.limits.cpuMs) {
+      this.#cut(run, run.limitError('cpu', run.cpuMs()));
+      return false;
+    }
+    return true;
+  }
+
+  #entryFailed(run: RequestRun | null, error: unknown, cpuBound: boolean): void {
+    const e = error as Error & { code?: string; isolateStack?: string };
+    const stack = e?.isolateStack;
+    if (this.#isolate.isDisposed || /memory limit/i.test(e?.message ?? '')) {
+      this.#memoryKilled();
+      return;
+    }
+    if (!run) {
+      this.#log(null, 'error', `islet: an entry outside any request failed: ${e?.message ?? String(error)}`);
+      return;
+    }
+    if (e?.code === 'ERR_ISOLATE_CPU_TIMEOUT' || (e?.code !== 'ERR_ISOLATE_TIMEOUT' && cpuBound && /timed out/i.test(e?.message ?? ''))) {
+      this.#cut(run, run.limitError('cpu', run.cpuMs(), stack));
+    } else if (e?.code === 'ERR_ISOLATE_TIMEOUT' || /timed out/i.test(e?.message ?? '')) {
+      this.#cut(run, run.limitError('wall', run.elapsedMs(), stack));
+    } else {
+      // the shims catch every tenant exception, so this is a failure of the plumbing itself
+      this.#fail(run, new TenantCodeError(`the request could not be handed to the isolate: ${e?.message ?? String(error)}`, stack ?? e?.stack));
+    }
+  }
+
+  // ---- the end of a request --------------------------------------------------------------------
+
+  #fail(run: RequestRun, error: Error): void {
+    if (run.finished) return;
+    if (!run.answered) {
+      run.answered = true;
+      run.bodyDone = true;
+      run.response.reject(error);
+    }
+    this.#maybeFinish(run);
+  }
+
+  /** a limit cut the request: fail what is still open and finish it now */
+  #cut(run: RequestRun, error: LimitExceededError): void {
+    if (run.finished) return;
+    run.limit = error;
+    if (!run.answered) {
+      run.answered = true;
+      run.response.reject(error);
+    } else if (!run.bodyDone) {
+      run.failBody?.(error);
+    }
+    this.#finish(run, `the request was cut: ${error.message}`);
+  }
+
+  #maybeFinish(run: RequestRun): void {
+    if (!run.finished && run.over) this.#finish(run, null);
+  }
+
+  #finish(run: RequestRun, reason: string | null): void {
+    if (run.finished) return;
+    run.finished = true;
+    this.#runs.delete(run.id);
+    if (run.wallTimer) clearTimeout(run.wallTimer);
+    const timers = [...run.timers];
+    for (const id of timers) this.#clearTimer(id);
+    for (const id of run.ops) this.#ops.get(id)?.abort?.('AbortError');
+    for (const id of run.sources) this.#dropSource(id);
+    for (const id of run.sinks) {
+      this.#sinkWaiters.get(id)?.reject(run.limit ?? new Error('the request finished'));
+      this.#sinkWaiters.delete(id);
+      this.#enter(null, 'cancel', [id, reason ?? 'the request finished']);
+    }
+    this.#enter(null, 'finish', [run.id, reason, timers]);
+    // cut after the response started: the body and `done` fail (the account stays on the error's run)
+    if (run.limit && run.responded) run.done.reject(run.limit);
+    else run.done.resolve(run.account());
+  }
+
+  #memoryKilled(): void {
+    const runs = [...this.#runs.values()];
+    for (const run of runs) this.#cut(run, run.limitError('memory', 0));
+    this.#teardown();
+  }
+
+  // ---- the bridge: calls from the isolate ----------------------------------------------------
+
+  #hostCall(op: string, args: unknown[]): unknown {
+    const run = this.#current;
+    switch (op) {
+      case 'respond':
+        return this.#respond(args[0] as number, args[1] as number, args[2] as string, args[3] as string[], args[4] as never);
+      case 'fail': {
+        const target = this.#runs.get(args[0] as number);
+        if (target) this.#fail(target, new TenantCodeError(String(args[1]), String(args[2])));
+        return undefined;
+      }
+      case 'wait': {
+        const target = this.#runs.get(args[0] as number);
+        if (target) {
+          target.waits += args[1] as number;
+          if (target.over) queueMicrotask(() => this.#maybeFinish(target));
+        }
+        return undefined;
+      }
+      case 'log':
+        this.#log(run, args[0] as string, args[1] as string);
+        return undefined;
+      case 'timer':
+        this.#setTimer(run, args[0] as number, args[1] as number, args[2] as boolean);
+        return undefined;
+      case 'clearTimer':
+        this.#clearTimer(args[0] as number);
+        return undefined;
+      case 'read':
+        return this.#read(run, args[0] as number);
+      case 'cancelSource':
+        this.#dropSource(args[0] as number);
+        return undefined;
+      case 'chunk':
+        this.#chunk(args[0] as number, args[1] as boolean, args[2] as Uint8Array | null, args[3] as string | null);
+        return undefined;
+      case 'fetch':
+        return this.#fetch(run, args);
+      case 'abortOp':
+        this.#ops.get(args[0] as number)?.abort?.(String(args[1]));
+        return undefined;
+      case 'subtle':
+        return this.#subtle(run, args[0], args[1]);
+      case 'url':
+        return parseURL(args[0], args[1]);
+      case 'urlSet':
+        return setURL(args[0], args[1], args[2]);
+      case 'clone':
+        return args[0];
+      case 'random':
+        return randomBytes(args[0]);
+      case 'uuid':
+        return crypto.randomUUID();
+      case 'now':
+        return performance.now();
+      case 'utf8Encode':
+        return utf8Encode(args[0]);
+      case 'utf8Decode':
+        return utf8Decode(args[0], args[1]);
+      default:
+        throw new Error(`islet bridge: unknown operation ${String(op)}`);
+    }
+  }
+
+  #respond(id: number, status: number, statusText: string, headers: string[], body: null | string | Uint8Array | number): void {
+    const run = this.#runs.get(id);
+    if (!run || run.answered) return;
+    run.answered = true;
+    let payload: SandboxResponse['body'] = null;
+    if (typeof body === 'number') {
+      run.sinks.add(body);
+      payload = this.#sinkBody(run, body, run.limits.responseBodyBytes, {
+        onEnd: () => {
+          run.sinks.delete(body);
+          run.bodyDone = true;
+          queueMicrotask(() => this.#maybeFinish(run));
+        },
+        onLimit: (bytes) => {
+          const error = run.limitError('body', bytes);
+          queueMicrotask(() => this.#cut(run, error));
+          return error;
+        },
+      });
+    } else {
+      const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+      run.bodyDone = true;
+      if (bytes && bytes.byteLength > run.limits.responseBodyBytes) {
+        run.answered = false;
+        queueMicrotask(() => this.#cut(run, run.limitError('body', bytes.byteLength)));
+        return;
+      }
+      payload = bytes && bytes.byteLength ? bytes : null;
+    }
+    run.responded = true;
+    run.response.resolve({ status, statusText, headers, body: payload });
+    if (run.over) queueMicrotask(() => this.#maybeFinish(run));
+  }
+
+  #log(run: RequestRun | null, level: string, message: string): void {
+    const text = String(message);
+    const cap = (run?.limits ?? this.#options.limits).logBytes;
+    const used = run ? (run.logBytes += text.length) : (this.#topLevelLogBytes += text.length);
+    if (used > cap) {
+      const noticed = run ? run.logNoticeSent : this.#topLevelNotice;
+      if (noticed) return;
+      if (run) run.logNoticeSent = true;
+      else this.#topLevelNotice = true;
+      this.#emit(run, 'warn', `islet: console output past ${cap} bytes dropped for this ${run ? 'request' : 'isolate'}`);
+      return;
+    }
+    this.#emit(run, logLevels.has(level) ? level : 'log', text);
+  }
+
+  #emit(run: RequestRun | null, level: string, message: string): void {
+    const record: TenantLogRecord = {
+      level: level as TenantLogRecord['level'],
+      message,
+      tenant: this.#options.tenant,
+      deployment: this.#options.deployment,
+    };
+    if (run) record.requestId = run.request.id;
+    try {
+      this.#options.log(record);
+    } catch {
+      // a failing log sink must not break the tenant's request
+    }
+  }
+
+  // ---- timers --------------------------------------------------------------------------------
+
+  #setTimer(run: RequestRun | null, id: number, ms: number, repeat: boolean): void {
+    const delay = Math.min(Math.max(0, Number(ms) || 0), 2 ** 31 - 1);
+    const fire = () => {
+      if (!repeat) {
+        this.#timers.delete(id);
+        run?.timers.delete(id);
+      }
+      this.#enter(run, 'fire', [id]);
+    };
+    const handle = repeat ? setInterval(fire, Math.max(1, delay)) : setTimeout(fire, delay);
+    if (!run) handle.unref();
+    this.#timers.set(id, { run, handle });
+    run?.timers.add(id);
+  }
+
+  #clearTimer(id: number): void {
+    const timer = this.#timers.get(id);
+    if (!timer) return;
+    clearTimeout(timer.handle);
+    this.#timers.delete(id);
+    timer.run?.timers.delete(id);
+  }
+
+  // ---- host byte sources (request body, fetch response bodies) -------------------------------
+
+  #addSource(run: RequestRun | null, iterator: AsyncIterator<Uint8Array>, limit: number, onLimit: (bytes: number) => [string, string], cancel?: () => void): number {
+    const id = this.#nextSource++;
+    this.#sources.set(id, {
+      run,
+      iterator,
+      limit,
+      bytes: 0,
+      onLimit,
+      cancel: cancel ?? (() => void iterator.return?.().catch(() => {})),
+    });
+    run?.sources.add(id);
+    return id;
+  }
+
+  #dropSource(id: number): void {
+    const source = this.#sources.get(id);
+    if (!source) return;
+    this.#sources.delete(id);
+    source.run?.sources.delete(id);
+    try {
+      source.cancel();
+    } catch {
+      // already closed
+    }
+  }
+
+  #newOp(run: RequestRun | null, op: HostOp = { run }): number {
+    const id = this.#nextOp++;
+    this.#ops.set(id, op);
+    run?.ops.add(id);
+    return id;
+  }
+
+  #complete(id: number, ok: boolean, value: unknown): void {
+    const op = this.#ops.get(id);
+    if (!op) return;
+    this.#ops.delete(id);
+    op.run?.ops.delete(id);
+    if (op.run?.finished) return;
+    this.#enter(op.run, 'complete', [id, ok, value]);
+  }
+
+  #read(run: RequestRun | null, sourceId: number): number {
+    const id = this.#newOp(run);
+    const source = this.#sources.get(sourceId);
+    if (!source) {
+      queueMicrotask(() => this.#complete(id, false, ['TypeError', 'the body stream is closed']));
+      return id;
+    }
+    source.iterator.next().then(
+      (result) => {
+        if (!this.#sources.has(sourceId)) return this.#complete(id, false, ['TypeError', 'the body stream was cancelled']);
+        if (result.done) {
+          this.#sources.delete(sourceId);
+          source.run?.sources.delete(sourceId);
+          return this.#complete(id, true, null);
+        }
+        const chunk = result.value;
+        source.bytes += chunk.byteLength;
+        if (source.bytes > source.limit) {
+          const failure = source.onLimit(source.bytes);
+          this.#dropSource(sourceId);
+          return this.#complete(id, false, failure);
+        }
+        this.#complete(id, true, exactBytes(chunk));
+      },
+      (error: Error) => this.#complete(id, false, error?.name === 'AbortError' || error?.name === 'TimeoutError' ? [error.name, error.message] : ['TypeError', `reading the body failed: ${error?.message ?? error}`]),
+    );
+    return id;
+  }
+
+  // ---- isolate streams pulled by the host (response bodies, fetch request bodies) -------------
+
+  #sinkBody(run: RequestRun, sinkId: number, limit: number, hooks: { onEnd(): void; onLimit(bytes: number): Error }): AsyncIterable<Uint8Array> {
+    let total = 0;
+    let ended = false;
+    let failure: Error | null = null;
+    const end = () => {
+      if (!ended) {
+        ended = true;
+        hooks.onEnd();
+      }
+    };
+    if (run.failBody === null) run.failBody = (error) => {
+      failure = error;
+      this.#sinkWaiters.get(sinkId)?.reject(error);
+      this.#sinkWaiters.delete(sinkId);
+    };
+    const iterator: AsyncIterator<Uint8Array> & AsyncIterable<Uint8Array> = {
+      [Symbol.asyncIterator]: () => iterator,
+      next: async () => {
+        if (failure) throw failure;
+        if (ended) return { done: true, value: undefined };
+        const chunk = await new Promise<Uint8Array | null>((resolve, reject) => {
+          this.#sinkWaiters.set(sinkId, { resolve, reject });
+          if (!this.#enter(run, 'pull', [sinkId]) && this.#sinkWaiters.has(sinkId)) {
+            this.#sinkWaiters.delete(sinkId);
+            reject(run.limit ?? new SandboxDisposedError());
+          }
+        }).catch((error: Error) => {
+          end();
+          throw error;
+        });
+        if (chunk === null) {
+          end();
+          return { done: true, value: undefined };
+        }
+        total += chunk.byteLength;
+        if (total > limit) {
+          failure = hooks.onLimit(total);
+          this.#enter(null, 'cancel', [sinkId, 'body limit']);
+          end();
+          throw failure;
+        }
+        return { done: false, value: chunk };
+      },
+      return: async () => {
+        if (!ended) {
+          this.#enter(null, 'cancel', [sinkId, 'the consumer stopped reading']);
+          end();
+        }
+        return { done: true, value: undefined };
+      },
+    };
+    return iterator;
+  }
+
+  #chunk(sinkId: number, done: boolean, bytes: Uint8Array | null, error: string | null): void {
+    const waiter = this.#sinkWaiters.get(sinkId);
+    if (!waiter) return;
+    this.#sinkWaiters.delete(sinkId);
+    if (error !== null) waiter.reject(new TenantCodeError(`the body stream failed: ${error.split('\n')[0]}`, error));
+    else waiter.resolve(done ? null : (bytes ?? new Uint8Array(0)));
+  }
+
+  // ---- fetch ---------------------------------------------------------------------------------
+
+  #fetch(run: RequestRun | null, args: unknown[]): number {
+    const [method, url, headers, body, redirect] = args as [string, string, string[], null | string | Uint8Array | number, 'follow' | 'error' | 'manual'];
+    const limits = run?.limits ?? this.#options.limits;
+    const controller = new AbortController();
+    const id = this.#newOp(run, {
+      run,
+      abort: (name) => controller.abort(new DOMException(name === 'TimeoutError' ? 'The operation timed out' : 'The operation was aborted', name === 'TimeoutError' ? 'TimeoutError' : 'AbortError')),
+    });
+    const refuse = (message: string) => {
+      this.#options.onSubrequest?.(0);
+      queueMicrotask(() => this.#complete(id, false, ['TypeError', message]));
+      return id;
+    };
+    if (run) {
+      if (run.subrequests >= limits.subrequests) return refuse(`fetch: too many subrequests (the limit is ${limits.subrequests} per request)`);
+      run.subrequests++;
+    }
+    let requestBody: Uint8Array | string | AsyncIterable<Uint8Array> | null = null;
+    if (typeof body === 'number') {
+      if (!run) return refuse('fetch: a streamed request body needs a request in flight');
+      run.sinks.add(body);
+      requestBody = this.#sinkBody(run, body, limits.requestBodyBytes, {
+        onEnd: () => run.sinks.delete(body),
+        onLimit: (bytes) => new TypeError(`fetch: the request body passed ${limits.requestBodyBytes} bytes (${bytes})`),
+      });
+    } else requestBody = body;
+    this.#agent ??= createEgressAgent(this.#guard);
+    const timeout = setTimeout(() => controller.abort(new DOMException(`fetch: no response within ${limits.subrequestTimeoutMs} ms`, 'TimeoutError')), limits.subrequestTimeoutMs);
+    performFetch(this.#agent, { method, url, headers, body: requestBody, redirect, signal: controller.signal }).then(
+      (result) => {
+        this.#options.onSubrequest?.(result.status);
+        let source: number | null = null;
+        if (result.body) {
+          source = this.#addSource(
+            run,
+            result.body,
+            limits.subrequestResponseBytes,
+            (bytes) => {
+              clearTimeout(timeout);
+              return ['TypeError', `fetch: the response body of ${url} passed the limit of ${limits.subrequestResponseBytes} bytes (${bytes})`];
+            },
+            () => {
+              clearTimeout(timeout);
+              result.cancel();
+            },
+          );
+        } else clearTimeout(timeout);
+        this.#complete(id, true, [result.status, result.statusText, result.headers, source, result.urlList, result.redirected]);
+      },
+      (error) => {
+        clearTimeout(timeout);
+        this.#options.onSubrequest?.(0);
+        this.#complete(id, false, fetchErrorMessage(error));
+      },
+    );
+    return id;
+  }
+
+  // ---- crypto.subtle -------------------------------------------------------------------------
+
+  #subtle(run: RequestRun | null, method: unknown, args: unknown): number {
+    const id = this.#newOp(run);
+    this.#keys.call(method, args).then(
+      (result) => this.#complete(id, true, result),
+      (error) => this.#complete(id, false, subtleErrorParts(error)),
+    );
+    return id;
+  }
+
+  // ---- disposal ------------------------------------------------------------------------------
+
+  #teardown(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (const { handle } of this.#timers.values()) clearTimeout(handle);
+    this.#timers.clear();
+    for (const op of this.#ops.values()) op.abort?.('AbortError');
+    this.#ops.clear();
+    for (const id of [...this.#sources.keys()]) this.#dropSource(id);
+    for (const waiter of this.#sinkWaiters.values()) waiter.reject(new SandboxDisposedError());
+    this.#sinkWaiters.clear();
+    this.#keys.clear();
+    this.#agent?.destroy().catch(() => {});
+    this.#agent = null;
+  }
+
+  dispose(): void {
+    if (this.#disposed) return;
+    const runs = [...this.#runs.values()];
+    this.#teardown();
+    for (const run of runs) {
+      run.finished = true;
+      if (run.wallTimer) clearTimeout(run.wallTimer);
+      const error = new SandboxDisposedError();
+      if (!run.answered) run.response.reject(error);
+      run.done.resolve(run.account());
+    }
+    this.#runs.clear();
+    if (!this.#isolate.isDisposed) {
+      for (const name of entryNames) {
+        try {
+          this.#entries[name].release();
+        } catch {
+          // the isolate went away meanwhile
+        }
+      }
+      try {
+        this.context.release();
+      } catch {
+        // as above
+      }
+    }
+  }
+}
+
+export function createSandbox(isolate: Isolate, options: SandboxOptions): Sandbox {
+  return new IsletSandbox(isolate, options);
+}
