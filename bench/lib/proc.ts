@@ -21,12 +21,12 @@ export function startProcess(
   name: string,
   command: string,
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; /** inherited as fds 3, 4, ... */ extraFds?: number[] } = {},
 ): ServerProcess {
   const child: ChildProcess = spawn(command, args, {
     cwd: opts.cwd,
     env: opts.env ?? process.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', ...(opts.extraFds ?? [])],
     detached: true,
   });
   let tail = '';
@@ -138,6 +138,20 @@ export async function freePorts(count: number): Promise<number[]> {
   } finally {
     await Promise.all(servers.map((srv) => new Promise((r) => srv.close(r))));
   }
+}
+
+/** Several processes seen as one server: alive while all are, memory summed, stopped together. */
+export function processSet(name: string, members: ServerProcess[]): ServerProcess {
+  return {
+    pid: members[0].pid,
+    name,
+    alive: () => members.every((m) => m.alive()),
+    output: () => members.map((m) => m.output()).join('\n'),
+    rssBytes: (exe?: string) => members.reduce((n, m) => n + m.rssBytes(exe), 0),
+    stop: async () => {
+      await Promise.all(members.map((m) => m.stop()));
+    },
+  };
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -14,7 +14,7 @@ import type { PeerResults, RunSettings, SystemInfo } from './results';
 import type { SystemContext, SystemUnderTest } from './system';
 import { isletSingle, isletWorkers } from './systems/islet';
 import { nodeHttp } from './systems/node';
-import { workerd, workerdPackage } from './systems/workerd';
+import { workerd, workerdPackage, workerdProcesses } from './systems/workerd';
 import { runThroughput } from './throughput';
 import { workloads as allWorkloads } from './workloads';
 
@@ -45,7 +45,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--out') args.out = path.resolve(value());
     else if (a === '--help' || a === '-h') {
       console.log(
-        'usage: npm run bench:peers -- [--quick] [--systems node,workerd,islet,islet-w2] [--workloads hello,echo,cpu,stream,fetch]\n' +
+        'usage: npm run bench:peers -- [--quick] [--systems node,workerd,workerd-p2,islet,islet-w2] [--workloads hello,echo,cpu,stream,fetch]\n' +
           '                            [--skip throughput,cold,memory] [--out results.json]',
       );
       process.exit(0);
@@ -80,7 +80,7 @@ async function main(): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   settings.loadGenerator = `autocannon ${(require('autocannon/package.json') as { version: string }).version}, ${settings.connections} connections, in its own process`;
 
-  let systems: SystemUnderTest[] = [nodeHttp, workerd, isletSingle, isletWorkers(cores)];
+  let systems: SystemUnderTest[] = [nodeHttp, workerd, workerdProcesses(cores), isletSingle, isletWorkers(cores)];
   if (args.systems) {
     const known = new Set(systems.map((s) => s.id));
     for (const id of args.systems) if (!known.has(id)) throw new Error(`bench:peers: unknown system '${id}' (known: ${[...known].join(', ')})`);
@@ -93,8 +93,7 @@ async function main(): Promise<void> {
   }
 
   const infos = new Map<string, SystemInfo>(systems.map((s) => [s.id, { id: s.id, label: s.label, describe: s.describe }]));
-  const wd = infos.get('workerd');
-  if (wd) {
+  for (const wd of [...infos.values()].filter((s) => s.id.startsWith('workerd'))) {
     try {
       wd.version = workerdPackage().version;
     } catch (err) {

@@ -10,7 +10,9 @@ import type { PeerResults, WorkloadSummary } from './results';
 const COLORS: Record<string, string> = {
   node: '#7f8c8d',
   workerd: '#f38020',
+  'workerd-p2': '#f8b878',
   islet: '#2e86de',
+  'islet-w2': '#0b3d91',
 };
 const EXTRA_COLORS = ['#10ac84', '#8e44ad', '#c0392b'];
 
@@ -124,8 +126,7 @@ function renderMarkdown(r: PeerResults, repoRoot: string, hasThroughput: boolean
 
     if (islets.length) {
       L.push('### Ratios', '', 'Throughput ratio (islet req/s ÷ peer req/s; above 1 means islet serves more) and p99 ratio (islet p99 ÷ peer p99; below 1 means islet is faster):', '');
-      const peers = measured.filter((s) => !s.id.startsWith('islet'));
-      const cols = islets.flatMap((i) => peers.map((p) => ({ i, p })));
+      const cols = islets.flatMap((i) => peersOf(i.id, measured).map((p) => ({ i, p })));
       L.push(`| workload | ${cols.map(({ i, p }) => `${i.label} / ${p.label} req/s`).join(' | ')} | ${cols.map(({ i, p }) => `${i.label} / ${p.label} p99`).join(' | ')} |`);
       L.push(`|---|${cols.map(() => '---:').join('|')}|${cols.map(() => '---:').join('|')}|`);
       for (const w of r.workloads) {
@@ -137,14 +138,16 @@ function renderMarkdown(r: PeerResults, repoRoot: string, hasThroughput: boolean
       L.push('### Aims (hello world, this machine)', '', '| aim | target | measured | met |', '|---|---|---|---|');
       for (const i of islets) {
         const h = get('hello', i.id);
-        const wd = get('hello', 'workerd');
+        const wdPeer = peersOf(i.id, measured).find((p) => p.id.startsWith('workerd'));
+        const wd = wdPeer && get('hello', wdPeer.id);
         const nd = get('hello', 'node');
         const a1 = ratio(h?.requestsPerSecond, wd?.requestsPerSecond);
         const a2 = ratio(h?.requestsPerSecond, nd?.requestsPerSecond);
         const a3 = ratio(h?.p99Ms, wd?.p99Ms);
-        L.push(`| ${i.label} throughput vs workerd | ≥ 2x | ${fmtRatio(a1)} | ${met(a1, (x) => x >= 2)} |`);
+        const wdLabel = wdPeer?.label ?? 'workerd';
+        L.push(`| ${i.label} throughput vs ${wdLabel} | ≥ 2x | ${fmtRatio(a1)} | ${met(a1, (x) => x >= 2)} |`);
         L.push(`| ${i.label} throughput vs node:http | ≥ 0.70x | ${fmtRatio(a2)} | ${met(a2, (x) => x >= 0.7)} |`);
-        L.push(`| ${i.label} p99 vs workerd | ≤ 1x | ${fmtRatio(a3)} | ${met(a3, (x) => x <= 1)} |`);
+        L.push(`| ${i.label} p99 vs ${wdLabel} | ≤ 1x | ${fmtRatio(a3)} | ${met(a3, (x) => x <= 1)} |`);
       }
       L.push('');
     } else {
@@ -189,6 +192,14 @@ function renderMarkdown(r: PeerResults, repoRoot: string, hasThroughput: boolean
   const analysis = path.join(repoRoot, 'bench/peers/ANALYSIS.md');
   if (fs.existsSync(analysis)) L.push(fs.readFileSync(analysis, 'utf8').trimEnd(), '');
   return L.join('\n');
+}
+
+/** The peers an islet variant is compared with: bare node:http, and workerd with the same number
+ *  of processes (islet --workers N beside workerd xN), falling back to single-process workerd. */
+function peersOf(isletId: string, measured: { id: string; label: string }[]): { id: string; label: string }[] {
+  const n = /^islet-w(\d+)$/.exec(isletId)?.[1];
+  const wanted = ['node', n && measured.some((s) => s.id === `workerd-p${n}`) ? `workerd-p${n}` : 'workerd'];
+  return wanted.map((id) => measured.find((s) => s.id === id)).filter((s): s is { id: string; label: string } => s !== undefined);
 }
 
 function ratio(a: number | undefined, b: number | undefined): number | undefined {

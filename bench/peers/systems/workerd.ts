@@ -6,7 +6,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { waitForHttp } from '../../lib/http';
-import { freePorts, startProcess } from '../../lib/proc';
+import net from 'node:net';
+import { freePorts, processSet, startProcess } from '../../lib/proc';
+import type { ServerProcess } from '../../lib/proc';
 import { SystemUnavailable, type RunningSystem, type SystemContext, type SystemUnderTest } from '../system';
 
 interface WorkerdPackage {
@@ -82,3 +84,50 @@ export const workerd: SystemUnderTest = {
     return { baseUrl: `http://127.0.0.1:${ports[0]}`, headers: {}, process: proc, stop: () => proc.stop() };
   },
 };
+
+/** `processes` workerd processes accepting on one listening socket (created here and handed to
+ *  each as --socket-fd), the kernel spreading connections between them: workerd runs a worker's
+ *  JavaScript on one thread per process, so this is how it uses several cores. */
+export async function startWorkerdShared(ctx: SystemContext, processes: number): Promise<{ proc: ServerProcess; port: number }> {
+  const bin = workerdPackage().default;
+  if (!fs.existsSync(bin)) throw new SystemUnavailable(`workerd binary missing at ${bin}`);
+  const listener = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    listener.on('error', reject);
+    listener.listen({ port: 0, host: '127.0.0.1', backlog: 1024 }, resolve);
+  });
+  const port = (listener.address() as net.AddressInfo).port;
+  const fd = (listener as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) {
+    listener.close();
+    throw new SystemUnavailable('cannot share a listening socket with workerd here (no file descriptor on the server handle)');
+  }
+  const dir = fs.mkdtempSync(path.join(ctx.tmpDir, 'workerd-shared-'));
+  const config = writeWorkerdConfig(dir, ctx.repoRoot, [port]);
+  const members: ServerProcess[] = [];
+  for (let i = 0; i < processes; i++) {
+    members.push(startProcess(`workerd-${i}`, bin, ['serve', config, '--socket-fd', 's0=3'], { cwd: dir, extraFds: [fd] }));
+  }
+  // The children hold their own copies of the socket; this process must not accept on it.
+  await new Promise((r) => listener.close(r));
+  const proc = processSet(`workerd x${processes}`, members);
+  try {
+    await waitForHttp(`http://127.0.0.1:${port}/hello`, { isAlive: proc.alive, timeoutMs: 30_000 });
+  } catch (err) {
+    await proc.stop();
+    throw new Error(`workerd x${processes} did not start: ${(err as Error).message}\n${proc.output()}`);
+  }
+  return { proc, port };
+}
+
+export function workerdProcesses(processes: number): SystemUnderTest {
+  return {
+    id: `workerd-p${processes}`,
+    label: `workerd x${processes}`,
+    describe: `${processes} workerd processes accepting on one shared listening socket (--socket-fd), one worker each`,
+    async start(ctx: SystemContext): Promise<RunningSystem> {
+      const { proc, port } = await startWorkerdShared(ctx, processes);
+      return { baseUrl: `http://127.0.0.1:${port}`, headers: {}, process: proc, stop: () => proc.stop() };
+    },
+  };
+}
