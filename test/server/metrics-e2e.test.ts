@@ -1,0 +1,215 @@
+// End to end, as an operator sees islet: a real `islet serve` (tenant port + admin port on
+// 127.0.0.1), functions deployed through the admin API, a known set of requests (fast,
+// CPU-heavy, failing, cut by the CPU limit, cold), and then:
+// - the scraped /metrics values moved by exactly the expected amounts;
+// - the tenant's logs hold request lines and the limit cut with its request id and measured value,
+//   and (second test) the tenant's JavaScript stack where it was cut, mapped back to the uploaded
+//   TypeScript file;
+// - a real Prometheus server scraping the admin port with the operator token sees the target up
+//   and the tenant's islet_requests_total series.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startHarness, eventually, type Harness } from './serve-harness';
+
+/** eventually(), typed for a value that is null until ready */
+async function until<T>(fn: () => Promise<T | null>, ms: number): Promise<T> {
+  return (await eventually(fn, ms)) as T;
+}
+
+const root = path.resolve(__dirname, '../../..');
+const fixtures = path.join(root, 'test/fixtures/metrics');
+const operator = { authorization: 'Bearer test-operator-token' };
+
+interface Series {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+interface Prometheus {
+  targetUp(ms?: number): Promise<{ health: string; lastError: string }>;
+  query(expr: string, accept?: (result: Series[]) => boolean, ms?: number): Promise<Series[]>;
+  stop(): Promise<void>;
+}
+const { startPrometheus } = require(path.join(root, 'test/fixtures/metrics/prometheus.js')) as {
+  startPrometheus(options: { target: string; token?: string }): Promise<Prometheus>;
+};
+
+/** One scrape, read as `name{labels}` -> value; absent series read as 0. */
+class Scrape {
+  #samples: { name: string; labels: Record<string, string>; value: number }[] = [];
+  constructor(readonly text: string) {
+    for (const line of text.split('\n')) {
+      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+      if (!m) continue;
+      const labels: Record<string, string> = {};
+      for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
+      this.#samples.push({ name: m[1], labels, value: Number(m[3]) });
+    }
+  }
+  get(name: string, labels: Record<string, string> = {}): number {
+    return this.#samples
+      .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+      .reduce((sum, s) => sum + s.value, 0);
+  }
+}
+
+async function scrape(h: Harness): Promise<Scrape> {
+  const res = await fetch(`http://127.0.0.1:${h.serving.adminPort}/metrics`, { headers: operator });
+  assert.equal(res.status, 200, `GET /metrics answered ${res.status}`);
+  return new Scrape(await res.text());
+}
+
+async function deploy(h: Harness, tenant: string, file: string, type: string): Promise<Response> {
+  return fetch(`http://127.0.0.1:${h.serving.adminPort}/v1/tenants/${tenant}/deployments?entry=${file}`, {
+    method: 'POST',
+    headers: { ...operator, 'content-type': type },
+    body: fs.readFileSync(path.join(fixtures, file)),
+  });
+}
+
+test('metrics, logs and a real Prometheus after a known set of requests', async (t) => {
+  const h = await startHarness((config) => {
+    config.limits.cpuMs = 50;
+  });
+  t.after(() => h.close());
+  const before = await scrape(h);
+
+  for (const [tenant, file, type] of [
+    ['fast', 'fast.js', 'application/javascript'],
+    ['heavy', 'heavy.ts', 'application/typescript'],
+    ['fail', 'fail.js', 'application/javascript'],
+  ]) {
+    const res = await deploy(h, tenant, file, type);
+    assert.equal(res.status, 201, `deploying ${file}: ${res.status} ${await res.text()}`);
+  }
+  const refused = await fetch(`http://127.0.0.1:${h.serving.adminPort}/v1/tenants/fast/deployments`, {
+    method: 'POST',
+    headers: { ...operator, 'content-type': 'application/javascript' },
+    body: 'export const notAHandler = 1;',
+  });
+  assert.equal(refused.status, 400);
+
+  // The first answered request of each tenant starts its isolate (cold). Until the tenant router
+  // has picked up the activation the front answers 404 for an unknown host: not a tenant request.
+  const first = async (tenant: string, p = '/') =>
+    until(async () => {
+      const res = await h.get(`${tenant}.localhost`, p);
+      return res.status === 404 ? null : res;
+    }, 10_000);
+  const fastFirst = await first('fast');
+  assert.equal(fastFirst.status, 200);
+  for (let i = 0; i < 4; i++) assert.equal((await h.get('fast.localhost')).status, 200);
+  const heavyFirst = await first('heavy');
+  assert.equal(heavyFirst.status, 200, heavyFirst.text);
+  for (let i = 0; i < 2; i++) assert.equal((await h.get('heavy.localhost')).status, 200);
+  const cut = await h.get('heavy.localhost', '/forever');
+  assert.equal(cut.status, 503);
+  assert.equal(cut.headers['islet-error'], 'cpu');
+  const cutId = cut.headers['islet-request-id'] as string;
+  assert.ok(cutId, 'limit cuts carry islet-request-id');
+  assert.equal((await first('fail')).status, 500);
+  assert.equal((await h.get('fail.localhost')).status, 500);
+
+  // counters move by exactly what was sent; isolate time and heap size arrive with the pool's
+  // periodic sampling of its isolates (every second in the harness)
+  const after = await until(async () => {
+    const s = await scrape(h);
+    const sampled =
+      s.get('islet_isolate_cpu_seconds_total', { tenant: 'heavy' }) > before.get('islet_isolate_cpu_seconds_total', { tenant: 'heavy' }) &&
+      s.get('islet_isolate_heap_used_bytes', { tenant: 'fast' }) > 0;
+    return sampled ? s : null;
+  }, 10_000);
+  const delta = (name: string, labels: Record<string, string> = {}) => after.get(name, labels) - before.get(name, labels);
+  assert.equal(delta('islet_requests_total', { tenant: 'fast', status: '200' }), 5);
+  assert.equal(delta('islet_requests_total', { tenant: 'heavy', status: '200' }), 3);
+  assert.equal(delta('islet_requests_total', { tenant: 'heavy', status: '503' }), 1);
+  assert.equal(delta('islet_requests_total', { tenant: 'fail', status: '500' }), 2);
+  assert.equal(delta('islet_request_duration_seconds_count', { tenant: 'fast' }), 5);
+  assert.equal(delta('islet_request_cpu_seconds_count', { tenant: 'heavy' }), 4);
+  assert.equal(delta('islet_cold_starts_total', { tenant: 'fast' }), 1);
+  assert.equal(delta('islet_cold_starts_total', { tenant: 'heavy' }), 1);
+  assert.equal(delta('islet_cold_starts_total', { tenant: 'fail' }), 1);
+  assert.equal(delta('islet_cold_start_seconds_count'), 3);
+  assert.equal(delta('islet_limit_exceeded_total', { tenant: 'heavy', limit: 'cpu' }), 1);
+  assert.equal(delta('islet_limit_exceeded_total', { tenant: 'fast' }), 0);
+  assert.equal(delta('islet_deployments_total', { tenant: 'fast', result: 'success' }), 1);
+  assert.equal(delta('islet_deployments_total', { tenant: 'fast', result: 'failure' }), 1);
+  assert.equal(delta('islet_deployments_total', { tenant: 'heavy', result: 'success' }), 1);
+  // the heavy requests did a thousand times the work of the fast ones: their CPU shows it, and
+  // the isolate's own accounting covers at least the CPU billed to requests that ran to the end
+  assert.ok(delta('islet_request_cpu_seconds_sum', { tenant: 'heavy' }) > delta('islet_request_cpu_seconds_sum', { tenant: 'fast' }));
+  assert.ok(delta('islet_isolate_wall_seconds_total', { tenant: 'heavy' }) > 0);
+  // live isolates, read at scrape time
+  assert.ok(after.get('islet_isolates', { state: 'warm' }) >= 2);
+  assert.ok(after.get('islet_isolate_heap_used_bytes', { tenant: 'fast' }) > 0);
+  assert.ok(delta('islet_code_cache_total') >= 3, 'each cold start looks up the code cache');
+
+  // the tenant's logs: request lines with ids, and the cut with a stack in the uploaded file
+  const logs = await fetch(`http://127.0.0.1:${h.serving.adminPort}/v1/tenants/heavy/logs?limit=100`, { headers: operator });
+  assert.equal(logs.status, 200);
+  const lines = (await logs.text()).trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const requests = lines.filter((l) => l.source === 'request');
+  assert.equal(requests.length, 4);
+  for (const r of requests) {
+    assert.equal(r.tenant, 'heavy');
+    assert.equal(typeof r.requestId, 'string');
+    assert.equal(typeof r.cpuMs, 'number');
+    assert.equal(typeof r.wallMs, 'number');
+    assert.equal(typeof r.deployment, 'string');
+  }
+  assert.deepEqual(requests.map((r) => r.cold), [true, false, false, false]);
+  const limit = lines.find((l) => l.source === 'limit');
+  assert.ok(limit, `no limit line in ${JSON.stringify(lines)}`);
+  assert.equal(limit.requestId, cutId);
+  assert.equal(limit.limit, 'cpu');
+  assert.ok(typeof limit.measured === 'number' && limit.measured >= 50, `measured ${limit.measured}`);
+  const failLogs = await (await fetch(`http://127.0.0.1:${h.serving.adminPort}/v1/tenants/fail/logs`, { headers: operator })).text();
+  assert.match(failLogs, /"msg":"about to fail"/);
+  assert.match(failLogs, /this function always fails/);
+  assert.doesNotMatch(failLogs, /"tenant":"heavy"/);
+
+  // a real Prometheus scrapes the admin port with the operator token
+  const prometheus = await startPrometheus({ target: `127.0.0.1:${h.serving.adminPort}`, token: 'test-operator-token' });
+  t.after(() => prometheus.stop());
+  assert.equal((await prometheus.targetUp()).health, 'up');
+  const series = await prometheus.query('islet_requests_total{tenant="fast"}');
+  assert.deepEqual(series.map((s) => [s.metric.tenant, s.metric.status, s.metric.job]), [['fast', '200', 'islet']]);
+  assert.equal(Number(series[0].value[1]), after.get('islet_requests_total', { tenant: 'fast', status: '200' }));
+  const byStatus = await prometheus.query('sum by (status) (islet_requests_total{tenant="heavy"})', (r) => r.length === 2);
+  assert.deepEqual(Object.fromEntries(byStatus.map((s) => [s.metric.status, Number(s.value[1])])), { '200': 3, '503': 1 });
+});
+
+test(
+  "a CPU limit cut is logged with the tenant's stack, mapped to the uploaded TypeScript file and line",
+  {
+    // Needs the addon's error.isolateStack on a CPU cut (native/, in progress) and `islet serve`
+    // giving its LogHub a SourceMapper over the store (server/cli/serve.ts). Reported as todo,
+    // visibly, until both are in; remove the option then.
+    todo: 'needs native error.isolateStack and serve.ts: new LogHub(logger, { sourceMaps: new SourceMapper(store) })',
+  },
+  async (t) => {
+    const h = await startHarness((config) => {
+      config.limits.cpuMs = 50;
+    });
+    t.after(() => h.close());
+    const res = await deploy(h, 'heavy', 'heavy.ts', 'application/typescript');
+    assert.equal(res.status, 201, await res.text());
+    const cut = await until(async () => {
+      const r = await h.get('heavy.localhost', '/forever');
+      return r.status === 404 ? null : r;
+    }, 10_000);
+    assert.equal(cut.status, 503);
+    const line = await until(async () => {
+      const text = await (await fetch(`http://127.0.0.1:${h.serving.adminPort}/v1/tenants/heavy/logs`, { headers: operator })).text();
+      return text
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.source === 'limit') ?? null;
+    }, 5000);
+    assert.equal(line.requestId, cut.headers['islet-request-id']);
+    assert.equal(typeof line.stack, 'string', 'the limit line carries no stack: the addon reported no error.isolateStack');
+    assert.match(String(line.stack), /heavy\.ts:(12|20):\d+/, `stack not mapped to heavy.ts: ${line.stack}`);
+  },
+);
