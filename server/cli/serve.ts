@@ -24,6 +24,7 @@ import { deployDirectory } from '../deploy/directory';
 import { authMiddleware, loadOperatorToken } from '../deploy/auth';
 import { Metrics, createObservabilityRoutes, startMetricsServer, type MetricsServer } from '../metrics';
 import { LogHub } from '../logs';
+import { SourceMapper } from '../sourcemap';
 import { createDashboard } from '../dashboard';
 
 export interface ServeOptions {
@@ -107,7 +108,8 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   const logger = options.logger ?? new Logger(config.logLevel);
   const store = new FsDeploymentStore(config.dataDir);
   const metrics = new Metrics();
-  const logs = new LogHub(logger);
+  // limit and error stacks in tenant logs point at the tenant's own files (source maps of the deployment)
+  const logs = new LogHub(logger, { sourceMaps: new SourceMapper(store) });
   const observer: TenantObserver = metrics;
   const router = new TenantRouter(config.baseDomain);
   const directory = new TenantDirectory({ store, config, router, logger });
