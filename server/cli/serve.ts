@@ -66,7 +66,7 @@ function argValue(args: string[], name: string): string | undefined {
 }
 
 /** The admin app: GET /healthz, the deploy API, /metrics and tenant logs. */
-function adminApp(deps: { store: DeploymentStore; config: Config; logger: Logger; observer: TenantObserver; metrics: Metrics; logs: LogHub; operatorToken: string; prepare: typeof prepareDeployment }): Hono {
+function adminApp(deps: { store: DeploymentStore; config: Config; logger: Logger; observer: TenantObserver; metrics: Metrics; logs: LogHub; operatorToken: string; prepare: typeof prepareDeployment; tenantPort: number }): Hono {
   const app = new Hono();
   app.get('/healthz', (c) => c.json({ ok: true }));
   const auth = authMiddleware(deps.store, deps.operatorToken) as unknown as MiddlewareHandler;
@@ -89,7 +89,8 @@ function adminApp(deps: { store: DeploymentStore; config: Config; logger: Logger
         prepare: (manifest: Parameters<typeof prepareDeployment>[0], files: Map<string, Buffer>) => deps.prepare(manifest, files),
         operatorToken: deps.operatorToken,
         baseDomain: deps.config.baseDomain,
-        tenantPort: deps.config.port,
+        // the port actually bound (config.port may be 0), so tenant URLs in API answers work
+        tenantPort: deps.tenantPort,
         config: deps.config,
       }),
     );
@@ -129,7 +130,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   if (config.workers > 0) logger.warn('ISLET_WORKERS > 0: worker processes are not supported yet; serving in this process', { workers: config.workers });
 
   const tenant = await front.listen(config.port, config.host);
-  const admin = serveHono({ fetch: adminApp({ store, config, logger, observer, metrics, logs, operatorToken, prepare }).fetch, port: config.adminPort, hostname: config.adminHost });
+  const admin = serveHono({ fetch: adminApp({ store, config, logger, observer, metrics, logs, operatorToken, prepare, tenantPort: tenant.port }).fetch, port: config.adminPort, hostname: config.adminHost });
   const adminPort = await new Promise<number>((resolve, reject) => {
     admin.once('error', (err) => reject(new Error(`admin API: cannot listen on ${config.adminHost}:${config.adminPort}: ${err.message}`)));
     admin.once('listening', () => resolve((admin.address() as AddressInfo).port));
