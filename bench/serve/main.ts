@@ -21,7 +21,7 @@ const quick = process.argv.includes('--quick');
 const load = { connections: 32, warmupSeconds: quick ? 1 : 3, durationSeconds: quick ? 3 : 10 };
 
 async function server(name: string, args: string[], host: string, port: number): Promise<ServerProcess> {
-  const proc = startProcess(name, process.execPath, args, { env: { ...process.env, NODE_OPTIONS: '' } });
+  const proc = startProcess(name, process.execPath, args);
   await waitForHttp(`http://127.0.0.1:${port}/`, { headers: { host }, isAlive: () => proc.alive(), timeoutMs: 60_000 }).catch(async (err) => {
     await proc.stop();
     throw new Error(`${name}: ${(err as Error).message}\n${proc.output()}`);

@@ -30,7 +30,10 @@ async function main(): Promise<void> {
   const store = new FsDeploymentStore(dataDir);
   const { manifest } = await publish({ store, prepare: (m, f) => prepareDeployment(m, f) }, 't0', readDirectory(path.join(root, 'functions', 'hello')));
   const files = new Map<string, Buffer>();
-  for (const m of manifest.modules) files.set(m.path, await store.readFile('t0', manifest.id, m.path));
+  for (const m of manifest.modules) {
+    files.set(m.path, await store.readFile('t0', manifest.id, m.path));
+    if (m.sourceMap) files.set(m.sourceMap, await store.readFile('t0', manifest.id, m.sourceMap));
+  }
   const cache = await store.readCodeCache('t0', manifest.id, manifest.entry, v8Version);
   for (let i = 1; i < count; i++) {
     const tenant = `t${i}`;

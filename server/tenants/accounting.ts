@@ -51,7 +51,6 @@ export class Accounting {
     const cpuMs = account ? Number(account.cpuNs) / 1e6 : 0;
     const wallMs = account ? Number(account.wallNs) / 1e6 : Number(durationNs) / 1e6;
     this.#observer.requestFinished({ tenant: entry.tenant, deployment: entry.deployment, status: r.status, durationS: Number(durationNs) / 1e9, cpuS: cpuMs / 1000, cold: r.cold });
-    entry.reportTime();
     // A limit may cut a request after its response started (streamed body, waitUntil): the
     // account carries it then; otherwise the failure the front already answered with.
     const cut = account?.limit ? { limit: account.limit.limit, measured: account.limit.measured, tenantStack: account.limit.tenantStack } : r.failure?.kind === 'limit' ? r.failure : null;

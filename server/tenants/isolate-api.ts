@@ -99,6 +99,7 @@ export function isolateFailure(err: unknown): 'cpu' | 'wall' | 'memory' | 'dispo
     case 'ERR_ISOLATE_MEMORY_LIMIT':
       return 'memory';
     case 'ERR_ISOLATE_DISPOSED':
+    case 'ISLET_SANDBOX_DISPOSED':
       return 'disposed';
   }
   const message = typeof e?.message === 'string' ? e.message : '';
