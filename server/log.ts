@@ -9,7 +9,7 @@ export type LogRecord = Record<string, unknown>;
 export class Logger {
   #min: number;
   #sink: LogSink;
-  #listeners = new Set<(record: LogRecord) => void>();
+  #listeners = new Set<(record: LogRecord, line: string) => void>();
 
   constructor(level: Level = 'info', sink: LogSink = (line) => process.stdout.write(line + '\n')) {
     this.#min = order[level];
@@ -20,8 +20,8 @@ export class Logger {
     this.#min = order[level];
   }
 
-  /** observe every record written (log streaming, dashboards); returns an unsubscribe function */
-  subscribe(listener: (record: LogRecord) => void): () => void {
+  /** observe every record written (log streaming, dashboards), with the JSON line written for it; returns an unsubscribe function */
+  subscribe(listener: (record: LogRecord, line: string) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
@@ -29,8 +29,9 @@ export class Logger {
   log(level: Level, msg: string, fields: LogRecord = {}): void {
     if (order[level] < this.#min) return;
     const record: LogRecord = { time: new Date().toISOString(), level, msg, ...fields };
-    this.#sink(JSON.stringify(record));
-    for (const listener of this.#listeners) listener(record);
+    const line = JSON.stringify(record);
+    this.#sink(line);
+    for (const listener of this.#listeners) listener(record, line);
   }
 
   debug(msg: string, fields?: LogRecord): void {

@@ -126,7 +126,7 @@ export class LogHub {
     this.#sourceMaps = options.sourceMaps;
     // bound for callers passing it around as a plain function (SandboxOptions.log)
     this.tenantLog = this.tenantLog.bind(this);
-    this.#unsubscribe = logger.subscribe((record) => this.#ingest(record));
+    this.#unsubscribe = logger.subscribe((record, line) => this.#ingest(record, line));
   }
 
   /** Stops watching the Logger (followers stay subscribed but receive nothing new). */
@@ -227,10 +227,9 @@ export class LogHub {
     this.#logger.log(level, msg, fields);
   }
 
-  #ingest(record: LogRecord): void {
+  #ingest(record: LogRecord, line: string): void {
     const tenant = record.tenant;
     if (typeof tenant !== 'string' || !TENANT_SOURCES.has(record.source as string)) return;
-    const line = JSON.stringify(record);
     let ring = this.#rings.get(tenant);
     if (ring) {
       // re-insert: Map order is then least recently written first, which is what eviction wants

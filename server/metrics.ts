@@ -56,33 +56,48 @@ const EXACT_STATUSES = new Set([
  * response: refused by the egress guard, DNS or connection failure) becomes "error".
  */
 export function statusLabel(status: number): string {
+  return (Number.isInteger(status) && STATUS_LABELS[status]) || 'error';
+}
+
+function computeStatusLabel(status: number): string {
   if (EXACT_STATUSES.has(status)) return String(status);
-  if (Number.isInteger(status) && status >= 100 && status <= 599) return `${Math.floor(status / 100)}xx`;
+  if (status >= 100 && status <= 599) return `${Math.floor(status / 100)}xx`;
   return 'error';
 }
 
+/** made once: the label of every possible status, so the request path does not build strings */
+const STATUS_LABELS: string[] = Array.from({ length: 600 }, (_, status) => computeStatusLabel(status));
+
 /**
- * A metric with a `tenant` label whose series are dropped when the tenant loses its own label,
- * so that at most `tenantLabels + 1` tenant values exist per metric at any time. prom-client
- * removes series only by their full label set, hence the bookkeeping of each tenant's label sets.
+ * A metric with a `tenant` label (and at most one other label) whose series are dropped when the
+ * tenant loses its own label, so that at most `tenantLabels + 1` tenant values exist per metric
+ * at any time. prom-client removes series only by their full label set, hence the bookkeeping of
+ * each tenant's label sets; the label objects are made once and reused, which also keeps the
+ * per-request path free of allocations.
  */
 class TenantSeries<M extends { remove(labels: Record<string, string>): void }> {
-  #seen = new Map<string, Map<string, Record<string, string>>>();
-  constructor(readonly metric: M) {}
+  #byTenant = new Map<string, Map<string, Record<string, string>>>();
+  constructor(
+    readonly metric: M,
+    readonly extraLabel?: string,
+  ) {}
 
-  labels(tenant: string, extra: Record<string, string> = {}): Record<string, string> {
-    let sets = this.#seen.get(tenant);
-    if (!sets) this.#seen.set(tenant, (sets = new Map()));
-    const key = JSON.stringify(extra);
-    if (!sets.has(key)) sets.set(key, extra);
-    return { ...extra, tenant };
+  labels(tenant: string, extra = ''): Record<string, string> {
+    let sets = this.#byTenant.get(tenant);
+    if (!sets) this.#byTenant.set(tenant, (sets = new Map()));
+    let labels = sets.get(extra);
+    if (!labels) {
+      labels = this.extraLabel ? { tenant, [this.extraLabel]: extra } : { tenant };
+      sets.set(extra, labels);
+    }
+    return labels;
   }
 
   drop(tenant: string): void {
-    const sets = this.#seen.get(tenant);
+    const sets = this.#byTenant.get(tenant);
     if (!sets) return;
-    for (const extra of sets.values()) this.metric.remove({ ...extra, tenant });
-    this.#seen.delete(tenant);
+    for (const labels of sets.values()) this.metric.remove(labels);
+    this.#byTenant.delete(tenant);
   }
 }
 
@@ -118,8 +133,8 @@ export class Metrics implements TenantObserver {
     this.#rebalanceIntervalMs = options.rebalanceIntervalMs ?? 60_000;
     this.#onCollectError = options.onCollectError ?? (() => {});
     const registers = [this.registry];
-    const tenantSeries = <M extends Counter<string> | Histogram<string>>(metric: M): TenantSeries<M> => {
-      const series = new TenantSeries(metric);
+    const tenantSeries = <M extends Counter<string> | Histogram<string>>(metric: M, extraLabel?: string): TenantSeries<M> => {
+      const series = new TenantSeries(metric, extraLabel);
       this.#tenantSeries.push(series);
       return series;
     };
@@ -131,6 +146,7 @@ export class Metrics implements TenantObserver {
         labelNames: ['tenant', 'status'],
         registers,
       }),
+      'status',
     );
     this.#requestDuration = tenantSeries(
       new Histogram({
@@ -194,6 +210,7 @@ export class Metrics implements TenantObserver {
         labelNames: ['tenant', 'limit'],
         registers,
       }),
+      'limit',
     );
     this.#codeCache = new Counter({
       name: 'islet_code_cache_total',
@@ -209,6 +226,7 @@ export class Metrics implements TenantObserver {
         labelNames: ['tenant', 'status'],
         registers,
       }),
+      'status',
     );
     this.#deployments = tenantSeries(
       new Counter({
@@ -217,6 +235,7 @@ export class Metrics implements TenantObserver {
         labelNames: ['tenant', 'result'],
         registers,
       }),
+      'result',
     );
     this.#registerIsolateGauges();
     if (options.defaultMetrics ?? true) {
@@ -251,7 +270,7 @@ export class Metrics implements TenantObserver {
       this.rebalanceTenants();
     }
     const tenant = this.#labels.label(report.tenant);
-    this.#requests.metric.inc(this.#requests.labels(tenant, { status: statusLabel(report.status) }));
+    this.#requests.metric.inc(this.#requests.labels(tenant, statusLabel(report.status)));
     this.#requestDuration.metric.observe(this.#requestDuration.labels(tenant), nonNegative(report.durationS));
     this.#requestCpu.metric.observe(this.#requestCpu.labels(tenant), nonNegative(report.cpuS));
   }
@@ -272,7 +291,7 @@ export class Metrics implements TenantObserver {
   }
 
   limitExceeded(tenant: string, limit: LimitName): void {
-    this.#limits.metric.inc(this.#limits.labels(this.#labels.label(tenant), { limit }));
+    this.#limits.metric.inc(this.#limits.labels(this.#labels.label(tenant), limit));
   }
 
   codeCache(result: 'hit' | 'miss' | 'rejected'): void {
@@ -280,11 +299,11 @@ export class Metrics implements TenantObserver {
   }
 
   subrequest(tenant: string, status: number): void {
-    this.#subrequests.metric.inc(this.#subrequests.labels(this.#labels.label(tenant), { status: statusLabel(status) }));
+    this.#subrequests.metric.inc(this.#subrequests.labels(this.#labels.label(tenant), statusLabel(status)));
   }
 
   deployment(tenant: string, result: 'success' | 'failure'): void {
-    this.#deployments.metric.inc(this.#deployments.labels(this.#labels.label(tenant), { result }));
+    this.#deployments.metric.inc(this.#deployments.labels(this.#labels.label(tenant), result));
   }
 
   setIsolateSource(source: () => IsolateSample[]): void {

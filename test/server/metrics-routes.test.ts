@@ -52,7 +52,7 @@ test('GET /metrics: the operator gets Prometheus text; no token is 401, a deploy
   const ok = await fetch(`${url}/metrics`, as('operator-secret'));
   assert.equal(ok.status, 200);
   assert.match(ok.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
-  assert.match(await ok.text(), /^islet_requests_total\{status="200",tenant="shop"\} 1$/m);
+  assert.match(await ok.text(), /^islet_requests_total\{(?=[^}]*tenant="shop")(?=[^}]*status="200")[^}]*\} 1$/m);
 
   const anonymous = await errorOf(await fetch(`${url}/metrics`));
   assert.equal(anonymous.status, 401);
