@@ -26,6 +26,8 @@ const result = esbuild.buildSync({
   conditions: ['require', 'import', 'default'],
   target: 'es2022',
   minify: true,
+  // constructor names are observable (error.constructor.name, String(Headers)); keep them
+  keepNames: true,
   legalComments: 'none',
   logLevel: 'warning',
 });

@@ -45,7 +45,7 @@ export function completeOp(id: number, ok: boolean, value: unknown): void {
 export function hostError(value: unknown): Error {
   const [name, message] = value as [string, string];
   if (name === 'TypeError') return new SafeTypeError(message);
-  if (name === 'AbortError' || name === 'TimeoutError' || name === 'OperationError' || name === 'NotSupportedError' || name === 'DataError' || name === 'InvalidAccessError' || name === 'SyntaxError') {
+  if (name !== 'Error' && name.endsWith('Error')) {
     return new DOMException(message, name);
   }
   const error = new SafeError(message);

@@ -66,6 +66,8 @@ export class KeyTable {
 /** [name, message] of a WebCrypto failure, for the isolate to rebuild as a DOMException */
 export function subtleErrorParts(error: unknown): [string, string] {
   const e = error as Error;
-  const name = e?.name === 'TypeError' || e?.name === 'RangeError' ? 'TypeError' : e?.name ?? 'OperationError';
-  return [name === 'Error' ? 'OperationError' : name, e?.message ?? String(error)];
+  // Node 20 names one of them 'InvalidAccessException'; the standard says '...Error'
+  const raw = String(e?.name ?? 'OperationError').replace(/Exception$/, 'Error');
+  const name = raw === 'RangeError' ? 'TypeError' : raw === 'Error' ? 'OperationError' : raw;
+  return [name, e?.message ?? String(error)];
 }

@@ -1,0 +1,58 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { makeEvaluator, runThrows } from './helpers';
+
+const e = makeEvaluator();
+after(() => e.close());
+
+test('TextEncoder encodes UTF-8, replacing lone surrogates; encodeInto reports read/written', async () => {
+  const value = await e.run(`
+    const enc = new TextEncoder();
+    const dest = new Uint8Array(4);
+    return [enc.encoding, [...enc.encode('aé€😀')], [...enc.encode('\\ud800')], enc.encodeInto('a€😀', dest), [...dest]];`);
+  assert.deepEqual(value, ['utf-8', [97, 0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x98, 0x80], [0xef, 0xbf, 0xbd], { read: 2, written: 4 }, [97, 0xe2, 0x82, 0xac]]);
+});
+
+test('TextDecoder: BOM handling, replacement, fatal mode, streaming split sequences, labels', async () => {
+  const value = await e.run(`
+    const d = new TextDecoder();
+    const bom = d.decode(new Uint8Array([0xef, 0xbb, 0xbf, 0x61]));
+    const keepBom = new TextDecoder('utf-8', { ignoreBOM: true }).decode(new Uint8Array([0xef, 0xbb, 0xbf, 0x61]));
+    const bad = d.decode(new Uint8Array([0x61, 0xff, 0x62, 0xe2, 0x82]));
+    let fatal = null; try { new TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array([0xff])); } catch (err) { fatal = err.name; }
+    const s = new TextDecoder();
+    const streamed = s.decode(new Uint8Array([0xe2, 0x82]), { stream: true }) + s.decode(new Uint8Array([0xac]));
+    let label = null; try { new TextDecoder('klingon'); } catch (err) { label = err.name; }
+    return [bom, keepBom, bad, fatal, streamed, label, new TextDecoder('UTF8').encoding, new TextDecoder('latin1').decode(new Uint8Array([0xe9, 0x80]))];`);
+  assert.deepEqual(value, ['a', '\ufeffa', 'a\ufffdb\ufffd', 'TypeError', '€', 'RangeError', 'utf-8', 'é€']);
+});
+
+test('long strings round-trip through the host codec', async () => {
+  const value = await e.run(`
+    const text = 'é'.repeat(50000) + '😀';
+    const bytes = new TextEncoder().encode(text);
+    return [bytes.length, new TextDecoder().decode(bytes) === text, bytes.buffer.byteLength];`);
+  assert.deepEqual(value, [100004, true, 100004]);
+});
+
+test('atob/btoa follow forgiving-base64 and throw InvalidCharacterError', async () => {
+  const value = await e.run(`return [btoa('hello'), atob('aGVsbG8='), atob(' aGVs bG8 '), atob('aGVsbG8'), btoa('\\xff')];`);
+  assert.deepEqual(value, ['aGVsbG8=', 'hello', 'hello', 'hello', '/w==']);
+  const a = await runThrows(e, `atob('a')`);
+  assert.equal(a.name, 'InvalidCharacterError');
+  assert.equal(a.ctor, 'DOMException');
+  assert.equal((await runThrows(e, `btoa('€')`)).name, 'InvalidCharacterError');
+});
+
+test('TextEncoderStream and TextDecoderStream transform chunks, splitting multi-byte sequences', async () => {
+  const value = await e.run(`
+    const bytes = new TextEncoder().encode('h€llo');
+    const source = new ReadableStream({ start(c) { c.enqueue(bytes.slice(0, 2)); c.enqueue(bytes.slice(2)); c.close(); } });
+    let text = '';
+    for await (const chunk of source.pipeThrough(new TextDecoderStream())) text += chunk;
+    const encoded = [];
+    const s2 = new ReadableStream({ start(c) { c.enqueue('a'); c.enqueue('\\ud83d'); c.enqueue('\\ude00'); c.close(); } }).pipeThrough(new TextEncoderStream());
+    for await (const chunk of s2) encoded.push(...chunk);
+    return [text, encoded];`);
+  assert.deepEqual(value, ['h€llo', [97, 0xf0, 0x9f, 0x98, 0x80]]);
+});
