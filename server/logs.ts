@@ -241,7 +241,15 @@ export class LogHub {
     this.#rings.set(tenant, ring);
     ring.push(line);
     const followers = this.#followers.get(tenant);
-    if (followers) for (const listener of followers) listener(line);
+    if (!followers) return;
+    for (const listener of followers) {
+      try {
+        listener(line);
+      } catch {
+        // a follower whose stream broke must not break the logging call (often a request's path)
+        followers.delete(listener);
+      }
+    }
   }
 
   async #mapStack(tenant: string, deployment: string, stack: string): Promise<string> {
@@ -366,6 +374,7 @@ export function logRoutes(hub: LogHub, options: LogRoutesOptions): Hono {
               controller.enqueue(encoder.encode(JSON.stringify(notice) + '\n'));
               dropped = 0;
             }
+            // throws once the stream is closed; the hub then drops this follower
             controller.enqueue(encoder.encode(line + '\n'));
           });
         },
