@@ -108,6 +108,9 @@ test('metrics, logs and a real Prometheus after a known set of requests', async 
   assert.equal(cut.headers['islet-error'], 'cpu');
   const cutId = cut.headers['islet-request-id'] as string;
   assert.ok(cutId, 'limit cuts carry islet-request-id');
+  const thrown = await h.get('heavy.localhost', '/throw');
+  assert.equal(thrown.status, 500);
+  const thrownId = thrown.headers['islet-request-id'] as string;
   assert.equal((await first('fail')).status, 500);
   assert.equal((await h.get('fail.localhost')).status, 500);
 
@@ -124,9 +127,10 @@ test('metrics, logs and a real Prometheus after a known set of requests', async 
   assert.equal(delta('islet_requests_total', { tenant: 'fast', status: '200' }), 5);
   assert.equal(delta('islet_requests_total', { tenant: 'heavy', status: '200' }), 3);
   assert.equal(delta('islet_requests_total', { tenant: 'heavy', status: '503' }), 1);
+  assert.equal(delta('islet_requests_total', { tenant: 'heavy', status: '500' }), 1);
   assert.equal(delta('islet_requests_total', { tenant: 'fail', status: '500' }), 2);
   assert.equal(delta('islet_request_duration_seconds_count', { tenant: 'fast' }), 5);
-  assert.equal(delta('islet_request_cpu_seconds_count', { tenant: 'heavy' }), 4);
+  assert.equal(delta('islet_request_cpu_seconds_count', { tenant: 'heavy' }), 5);
   assert.equal(delta('islet_cold_starts_total', { tenant: 'fast' }), 1);
   assert.equal(delta('islet_cold_starts_total', { tenant: 'heavy' }), 1);
   assert.equal(delta('islet_cold_starts_total', { tenant: 'fail' }), 1);
@@ -150,7 +154,7 @@ test('metrics, logs and a real Prometheus after a known set of requests', async 
   assert.equal(logs.status, 200);
   const lines = (await logs.text()).trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   const requests = lines.filter((l) => l.source === 'request');
-  assert.equal(requests.length, 4);
+  assert.equal(requests.length, 5);
   for (const r of requests) {
     assert.equal(r.tenant, 'heavy');
     assert.equal(typeof r.requestId, 'string');
@@ -158,12 +162,19 @@ test('metrics, logs and a real Prometheus after a known set of requests', async 
     assert.equal(typeof r.wallMs, 'number');
     assert.equal(typeof r.deployment, 'string');
   }
-  assert.deepEqual(requests.map((r) => r.cold), [true, false, false, false]);
+  assert.deepEqual(requests.map((r) => r.cold), [true, false, false, false, false]);
   const limit = lines.find((l) => l.source === 'limit');
   assert.ok(limit, `no limit line in ${JSON.stringify(lines)}`);
   assert.equal(limit.requestId, cutId);
   assert.equal(limit.limit, 'cpu');
   assert.ok(typeof limit.measured === 'number' && limit.measured >= 50, `measured ${limit.measured}`);
+  // the exception's stack, reported against the built module, reads in the uploaded TypeScript
+  const exception = lines.find((l) => l.source === 'exception');
+  assert.ok(exception, `no exception line in ${JSON.stringify(lines)}`);
+  assert.equal(exception.requestId, thrownId);
+  assert.match(String(exception.msg), /nothing to do at \/throw/);
+  assert.match(String(exception.stack), /at explode \(heavy\.ts:29:\d+\)/, `stack not mapped: ${exception.stack}`);
+  assert.match(String(exception.stack), /heavy\.ts:22:\d+/, `stack not mapped: ${exception.stack}`);
   const failLogs = await (await fetch(`http://127.0.0.1:${h.serving.adminPort}/v1/tenants/fail/logs`, { headers: operator })).text();
   assert.match(failLogs, /"msg":"about to fail"/);
   assert.match(failLogs, /this function always fails/);
@@ -176,8 +187,8 @@ test('metrics, logs and a real Prometheus after a known set of requests', async 
   const series = await prometheus.query('islet_requests_total{tenant="fast"}');
   assert.deepEqual(series.map((s) => [s.metric.tenant, s.metric.status, s.metric.job]), [['fast', '200', 'islet']]);
   assert.equal(Number(series[0].value[1]), after.get('islet_requests_total', { tenant: 'fast', status: '200' }));
-  const byStatus = await prometheus.query('sum by (status) (islet_requests_total{tenant="heavy"})', (r) => r.length === 2);
-  assert.deepEqual(Object.fromEntries(byStatus.map((s) => [s.metric.status, Number(s.value[1])])), { '200': 3, '503': 1 });
+  const byStatus = await prometheus.query('sum by (status) (islet_requests_total{tenant="heavy"})', (r) => r.length === 3);
+  assert.deepEqual(Object.fromEntries(byStatus.map((s) => [s.metric.status, Number(s.value[1])])), { '200': 3, '500': 1, '503': 1 });
 });
 
 test(
