@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve as serveHono } from '@hono/node-server';
 import { Hono, type MiddlewareHandler } from 'hono';
-import { loadConfig, type Config } from '../config';
+import { loadConfig, limitSettings, type Config } from '../config';
 import { Logger } from '../log';
 import { FsDeploymentStore } from '../store/fs';
 import type { DeploymentStore } from '../store/types';
@@ -21,6 +21,7 @@ import { prepareDeployment } from '../tenants/prepare';
 import type { CreateSandbox } from '../tenants/sandbox-api';
 import type { TenantObserver } from '../tenants/observer';
 import { deployDirectory } from '../deploy/directory';
+import { createAdminApi } from '../deploy/api';
 import { authMiddleware, loadOperatorToken } from '../deploy/auth';
 import { Metrics, createObservabilityRoutes, startMetricsServer, type MetricsServer } from '../metrics';
 import { LogHub } from '../logs';
@@ -71,32 +72,21 @@ function adminApp(deps: { store: DeploymentStore; config: Config; logger: Logger
   app.get('/healthz', (c) => c.json({ ok: true }));
   const auth = authMiddleware(deps.store, deps.operatorToken) as unknown as MiddlewareHandler;
   app.route('/', createObservabilityRoutes({ metrics: deps.metrics, logs: deps.logs, auth, tenantExists: async (t) => (await deps.store.getTenant(t)) !== null }));
-  // The deploy room's API; loaded by name so serving keeps working while that module changes.
-  let createAdminApi: ((deps: object) => Hono) | undefined;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    createAdminApi = (require('../deploy/api') as { createAdminApi?: (deps: object) => Hono }).createAdminApi;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
-  }
-  if (createAdminApi) {
-    app.route(
-      '/',
-      createAdminApi({
-        store: deps.store,
-        logger: deps.logger,
-        observer: deps.observer,
-        prepare: (manifest: Parameters<typeof prepareDeployment>[0], files: Map<string, Buffer>) => deps.prepare(manifest, files),
-        operatorToken: deps.operatorToken,
-        baseDomain: deps.config.baseDomain,
-        // the port actually bound (config.port may be 0), so tenant URLs in API answers work
-        tenantPort: deps.tenantPort,
-        config: deps.config,
-      }),
-    );
-  } else {
-    deps.logger.warn('the deploy API (server/deploy/api) is not available: the admin port serves /healthz, /metrics and logs only');
-  }
+  app.route(
+    '/',
+    createAdminApi({
+      store: deps.store,
+      logger: deps.logger,
+      observer: deps.observer,
+      prepare: (manifest, files) => deps.prepare(manifest, files),
+      operatorToken: deps.operatorToken,
+      baseDomain: deps.config.baseDomain,
+      // the port actually bound (config.port may be 0), so tenant URLs in API answers work
+      tenantPort: deps.tenantPort,
+      // PATCH /v1/tenants/{t} {limits} accepts exactly the limits serving understands
+      limitNames: Object.keys(limitSettings),
+    }),
+  );
   // the operator dashboard: a static page at / that calls the routes above with the operator's token
   app.route('/', createDashboard());
   app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no admin route ${c.req.method} ${c.req.path}` } }, 404));
