@@ -12,6 +12,7 @@ before(async () => {
   await h.deploy('echo', 'echo.js');
   await h.deploy('site', { 'index.js': "export default { fetch: (r) => new Response('site ' + new URL(r.url).pathname) }" }, { routes: ['shop.example.com/*'] });
   await h.deploy('api', { 'index.js': "export default { fetch: (r) => new Response('api ' + new URL(r.url).pathname) }" }, { routes: ['shop.example.com/api/*'] });
+  await h.deploy('classic', 'classic.js');
   await h.deploy('multi', {
     'index.js': "import { greet } from './lib/greet.js';\nimport { name } from './lib/name.js';\nexport default { fetch: () => new Response(greet(name)) };",
     'lib/greet.js': "import { name } from './name.js';\nexport const greet = (n) => 'hello ' + n + (n === name ? '' : ' (two copies of lib/name.js!)');",
@@ -83,6 +84,12 @@ test('a deployment of several ES modules is linked in the isolate (one instance 
   const res = await h.get('multi.localhost', '/');
   assert.equal(res.status, 200);
   assert.equal(res.text, 'hello modules');
+});
+
+test("a classic script answers through addEventListener('fetch')", async () => {
+  const res = await h.get('classic.localhost', '/old-style');
+  assert.equal(res.status, 200);
+  assert.equal(res.text, 'classic /old-style');
 });
 
 test('missing or bad Host, malformed request lines and oversized headers get clean 4xx answers', async () => {
