@@ -68,6 +68,8 @@ interface HostSource {
   /** called once when the source passes its limit; returns the error the read fails with */
   onLimit(bytes: number): [string, string];
   cancel(): void;
+  /** called once when the source ends, fails or is dropped */
+  onClose?(): void;
 }
 
 interface HostOp {
@@ -94,6 +96,8 @@ class IsletSandbox implements Sandbox {
   #nextOp = 1;
   #nextSource = 1;
   #ops = new Map<number, HostOp>();
+  /** fetches whose response arrived: an abort must still stop their body (op id -> abort) */
+  #fetchAborters = new Map<number, (name: string) => void>();
   #timers = new Map<number, { run: RequestRun | null; handle: NodeJS.Timeout }>();
   #sources = new Map<number, HostSource>();
   #sinkWaiters = new Map<number, SinkWaiter>();
@@ -331,9 +335,11 @@ class IsletSandbox implements Sandbox {
         return undefined;
       case 'fetch':
         return this.#fetch(run, args);
-      case 'abortOp':
-        this.#ops.get(args[0] as number)?.abort?.(String(args[1]));
+      case 'abortOp': {
+        const opId = args[0] as number;
+        (this.#ops.get(opId)?.abort ?? this.#fetchAborters.get(opId))?.(String(args[1]));
         return undefined;
+      }
       case 'subtle':
         return this.#subtle(run, args[0], args[1]);
       case 'url':
@@ -448,7 +454,7 @@ class IsletSandbox implements Sandbox {
 
   // ---- host byte sources (request body, fetch response bodies) -------------------------------
 
-  #addSource(run: RequestRun | null, iterator: AsyncIterator<Uint8Array>, limit: number, onLimit: (bytes: number) => [string, string], cancel?: () => void): number {
+  #addSource(run: RequestRun | null, iterator: AsyncIterator<Uint8Array>, limit: number, onLimit: (bytes: number) => [string, string], cancel?: () => void, onClose?: () => void): number {
     const id = this.#nextSource++;
     this.#sources.set(id, {
       run,
@@ -457,6 +463,7 @@ class IsletSandbox implements Sandbox {
       bytes: 0,
       onLimit,
       cancel: cancel ?? (() => void iterator.return?.().catch(() => {})),
+      onClose,
     });
     run?.sources.add(id);
     return id;
@@ -467,6 +474,7 @@ class IsletSandbox implements Sandbox {
     if (!source) return;
     this.#sources.delete(id);
     source.run?.sources.delete(id);
+    source.onClose?.();
     try {
       source.cancel();
     } catch {
@@ -503,6 +511,7 @@ class IsletSandbox implements Sandbox {
         if (result.done) {
           this.#sources.delete(sourceId);
           source.run?.sources.delete(sourceId);
+          source.onClose?.();
           return this.#complete(id, true, null);
         }
         const chunk = result.value;
@@ -514,7 +523,12 @@ class IsletSandbox implements Sandbox {
         }
         this.#complete(id, true, exactBytes(chunk));
       },
-      (error: Error) => this.#complete(id, false, error?.name === 'AbortError' || error?.name === 'TimeoutError' ? [error.name, error.message] : ['TypeError', `reading the body failed: ${error?.message ?? error}`]),
+      (error: Error) => {
+        this.#sources.delete(sourceId);
+        source.run?.sources.delete(sourceId);
+        source.onClose?.();
+        this.#complete(id, false, error?.name === 'AbortError' || error?.name === 'TimeoutError' ? [error.name, error.message] : ['TypeError', `reading the body failed: ${error?.message ?? error}`]);
+      },
     );
     return id;
   }
@@ -630,7 +644,14 @@ class IsletSandbox implements Sandbox {
               clearTimeout(timeout);
               result.cancel();
             },
+            () => {
+              clearTimeout(timeout);
+              this.#fetchAborters.delete(id);
+            },
           );
+          this.#fetchAborters.set(id, (name) => {
+            controller.abort(new DOMException('The operation was aborted', name === 'TimeoutError' ? 'TimeoutError' : 'AbortError'));
+          });
         } else clearTimeout(timeout);
         this.#complete(id, true, [result.status, result.statusText, result.headers, source, result.urlList, result.redirected]);
       },
@@ -663,6 +684,8 @@ class IsletSandbox implements Sandbox {
     this.#timers.clear();
     for (const op of this.#ops.values()) op.abort?.('AbortError');
     this.#ops.clear();
+    for (const abort of this.#fetchAborters.values()) abort('AbortError');
+    this.#fetchAborters.clear();
     for (const id of [...this.#sources.keys()]) this.#dropSource(id);
     for (const waiter of this.#sinkWaiters.values()) waiter.reject(new SandboxDisposedError());
     this.#sinkWaiters.clear();
