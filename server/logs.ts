@@ -116,6 +116,8 @@ export class LogHub {
   #maxTenants: number;
   #sourceMaps: SourceMapper | undefined;
   #unsubscribe: () => void;
+  /** set while #write waits for the Logger to hand its record back (it does unless filtered) */
+  #awaitingEcho = false;
 
   constructor(logger: Logger, options: LogHubOptions = {}) {
     this.#logger = logger;
@@ -224,10 +226,19 @@ export class LogHub {
 
   #write(level: Level, msg: string, fields: LogRecord): void {
     for (const key of Object.keys(fields)) if (fields[key] === undefined) delete fields[key];
+    this.#awaitingEcho = true;
     this.#logger.log(level, msg, fields);
+    if (this.#awaitingEcho) {
+      // The server's log level filtered the record out of stdout. The tenant still gets it: an
+      // operator quieting stdout must not hide a tenant's console.log from that tenant.
+      this.#awaitingEcho = false;
+      const record = { time: new Date().toISOString(), level, msg, ...fields };
+      this.#ingest(record, JSON.stringify(record));
+    }
   }
 
   #ingest(record: LogRecord, line: string): void {
+    this.#awaitingEcho = false;
     const tenant = record.tenant;
     if (typeof tenant !== 'string' || !TENANT_SOURCES.has(record.source as string)) return;
     let ring = this.#rings.get(tenant);

@@ -220,3 +220,14 @@ test('a follower that throws is dropped without breaking the logging call', () =
   assert.equal(hub.followerCount('shop'), 0);
   assert.equal(hub.recent('shop').length, 2);
 });
+
+test("a quiet server log level keeps the tenant's lines off stdout but not out of the tenant's logs", () => {
+  const lines: string[] = [];
+  const hub = new LogHub(new Logger('warn', (line) => lines.push(line)));
+  hub.tenantLog({ level: 'log', message: 'quiet info', tenant: 'shop', deployment: 'd', requestId: 'r1' });
+  hub.tenantLog({ level: 'error', message: 'loud error', tenant: 'shop', deployment: 'd', requestId: 'r2' });
+  assert.deepEqual(lines.map((l) => JSON.parse(l).msg), ['loud error']);
+  const kept = hub.recent('shop').map((l) => JSON.parse(l));
+  assert.deepEqual(kept.map((r) => [r.msg, r.level, r.requestId]), [['quiet info', 'info', 'r1'], ['loud error', 'error', 'r2']]);
+  assert.equal(kept[0].tenant, 'shop');
+});
