@@ -247,9 +247,9 @@ export class Metrics implements TenantObserver {
     }
   }
 
-  /** The label value a tenant's series carry right now: its name, or OTHER_TENANTS. */
+  /** The label value a tenant's series carry right now: its name, or OTHER_TENANTS (asking takes no slot). */
   tenantLabel(tenant: string): string {
-    return this.#labels.label(tenant);
+    return this.#labels.peek(tenant);
   }
 
   /**
