@@ -106,8 +106,10 @@ async function readSource(source: Source): Promise<Uint8Array> {
   if (source === null) return new SafeUint8Array(0);
   if (typeof source === 'string') return utf8Encode(source);
   if (source instanceof SafeUint8Array) return source;
-  if ('hostSource' in (source as object)) return readAllHost((source as HostSource).hostSource);
-  return readAllStream(source as ReadableStream<Uint8Array>);
+  // `return await`: returning a promise from an async function resolves through a lookup of
+  // `.then`, which tenant code may have replaced; await does not look it up
+  if ('hostSource' in (source as object)) return await readAllHost((source as HostSource).hostSource);
+  return await readAllStream(source as ReadableStream<Uint8Array>);
 }
 
 export async function consumeText(state: BodyState): Promise<string> {
