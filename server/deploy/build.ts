@@ -158,7 +158,7 @@ function isLinked(kind: esbuild.ImportKind, importer: string, bare: boolean): bo
   return bare || !importer.split('/').includes('node_modules');
 }
 
-function uploadPlugin(fs: UploadFs, resolver: Resolver, mode: 'graph' | 'link', edges: Edge[]): esbuild.Plugin {
+function uploadPlugin(fs: UploadFs, resolver: Resolver, mode: 'bundle' | 'link', edges: Edge[]): esbuild.Plugin {
   return {
     name: 'islet-upload',
     setup(build) {
@@ -167,11 +167,9 @@ function uploadPlugin(fs: UploadFs, resolver: Resolver, mode: 'graph' | 'link', 
         if (args.kind === 'entry-point') return { path: args.path.replace(/^\.\//, ''), namespace };
         const resolved = resolver.resolve(args.path, args.importer);
         if ('error' in resolved) return { errors: [{ text: resolved.error }] };
+        if (mode === 'bundle') return { path: resolved.path, namespace };
         const linked = isLinked(args.kind, args.importer, resolved.bare);
-        if (mode === 'graph') {
-          edges.push({ specifier: args.path, importer: args.importer, target: resolved.path, linked, bare: resolved.bare });
-          return { path: resolved.path, namespace };
-        }
+        edges.push({ specifier: args.path, importer: args.importer, target: resolved.path, linked, bare: resolved.bare });
         // '/<path>' names a module of the deployment by its root path, never mistaken for a package
         return linked ? { path: '/' + outputPath(resolved.path), external: true } : { path: resolved.path, namespace };
       });
@@ -240,32 +238,6 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
   const tsconfigRaw = files.get('tsconfig.json')?.toString('utf8');
   const warnings: string[] = [];
 
-  // 1. The whole graph bundled once: syntax errors and unresolvable imports anywhere surface
-  //    here, the metafile lists the entry's exports, and the result is the bundle when asked.
-  const edges: Edge[] = [];
-  const graph = await runEsbuild({
-    ...commonOptions(tsconfigRaw),
-    entryPoints: [entry],
-    format: 'esm',
-    outfile: outputPath(entry),
-    plugins: [uploadPlugin(fs, resolver, 'graph', edges)],
-  });
-  warnings.push(...graph.warnings.map((w) => `${location(w)}${w.text}`));
-  const entryOutput = Object.values(graph.metafile.outputs).find((o) => o.entryPoint !== undefined);
-  const exports = entryOutput?.exports ?? [];
-  const entrySource = files.get(entry)!.toString('utf8');
-
-  let format: DeploymentManifest['format'] = 'modules';
-  if (exports.length === 0 && hasFetchListener(entrySource)) {
-    format = 'script';
-  } else if (!exports.includes('default')) {
-    const what = exports.length === 0 ? 'exports nothing' : `exports only ${exports.map((e) => `'${e}'`).join(', ')}`;
-    throw new DeployError(
-      'NO_FETCH_HANDLER',
-      `entry '${entry}' ${what}: a function must 'export default { fetch(request, env, ctx) { ... } }' (or, as a classic script, call addEventListener('fetch', ...))`,
-    );
-  }
-
   const out = new Map<string, Buffer>();
   const modules: ModuleRecord[] = [];
   const importMap: Record<string, string> = {};
@@ -279,12 +251,86 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
     }
     modules.push(record);
   };
-  const pickOutputs = (result: { outputFiles: esbuild.OutputFile[] }) => ({
-    code: result.outputFiles.find((f) => !f.path.endsWith('.map'))!.contents,
-    map: result.outputFiles.find((f) => f.path.endsWith('.map'))?.contents,
-  });
-
   const entryPath = outputPath(entry);
+
+  // Either shape parses every file once: syntax errors and unresolvable imports anywhere surface
+  // here, and the metafile tells the entry's exports.
+  let exports: string[];
+  let bundled: { code: Uint8Array; map: Uint8Array | undefined } | null = null;
+  if (options.bundle) {
+    const result = await runEsbuild({
+      ...commonOptions(tsconfigRaw),
+      entryPoints: [entry],
+      format: 'esm',
+      outfile: entryPath,
+      plugins: [uploadPlugin(fs, resolver, 'bundle', [])],
+    });
+    warnings.push(...result.warnings.map((w) => `${location(w)}${w.text}`));
+    exports = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined)?.exports ?? [];
+    bundled = {
+      code: result.outputFiles.find((f) => !f.path.endsWith('.map'))!.contents,
+      map: result.outputFiles.find((f) => f.path.endsWith('.map'))?.contents,
+    };
+  } else {
+    // Linked modules, built in rounds: a round builds the modules discovered so far (each an
+    // entry point written to its own output path) and finds, through the imports it leaves as
+    // links, the modules of the next round.
+    const outdir = '/islet-out';
+    const units = new Map<string, string>([[outputPath(entry), entry]]);
+    const cjsPackages = new Set<string>();
+    let round = [entry];
+    exports = [];
+    while (round.length > 0) {
+      const edges: Edge[] = [];
+      const result = await runEsbuild({
+        ...commonOptions(tsconfigRaw),
+        entryPoints: round.map((unit) => ({ in: unit, out: outputPath(unit).slice(0, -'.js'.length) })),
+        format: 'esm',
+        outdir,
+        plugins: [uploadPlugin(fs, resolver, 'link', edges)],
+      });
+      warnings.push(...result.warnings.map((w) => `${location(w)}${w.text}`));
+      const outputs = new Map(result.outputFiles.map((f) => [path.posix.relative(outdir, f.path), f.contents]));
+      for (const unit of round) {
+        const modulePath = outputPath(unit);
+        const code = outputs.get(modulePath);
+        if (!code) throw new Error(`esbuild produced no output for '${unit}'`);
+        addModule(modulePath, code, outputs.get(`${modulePath}.map`));
+        if (result.metafile.inputs[`${namespace}:${unit}`]?.format === 'cjs' && unit.split('/').includes('node_modules')) cjsPackages.add(unit);
+      }
+      if (round[0] === entry) {
+        exports = Object.values(result.metafile.outputs).find((o) => o.entryPoint === `${namespace}:${entry}`)?.exports ?? [];
+      }
+      round = [];
+      for (const edge of edges) {
+        if (!edge.linked) continue;
+        // how bare specifiers were resolved, for people reading the manifest
+        if (edge.bare) importMap[edge.specifier] = outputPath(edge.target);
+        const target = outputPath(edge.target);
+        const known = units.get(target);
+        if (known === edge.target) continue;
+        if (known !== undefined) throw new DeployError('BUILD_FAILED', `'${edge.target}' and '${known}' would both become '${target}': rename one of them`);
+        units.set(target, edge.target);
+        round.push(edge.target);
+      }
+    }
+    for (const unit of cjsPackages) {
+      warnings.push(`${unit} is a CommonJS module: only its default export can be imported from linked modules; deploy with bundle=true to import its named exports`);
+    }
+    modules.sort((a, b) => (a.path === entryPath ? -1 : b.path === entryPath ? 1 : a.path < b.path ? -1 : 1));
+  }
+
+  let format: DeploymentManifest['format'] = 'modules';
+  if (exports.length === 0 && hasFetchListener(files.get(entry)!.toString('utf8'))) {
+    format = 'script';
+  } else if (!exports.includes('default')) {
+    const what = exports.length === 0 ? 'exports nothing' : `exports only ${exports.map((e) => `'${e}'`).join(', ')}`;
+    throw new DeployError(
+      'NO_FETCH_HANDLER',
+      `entry '${entry}' ${what}: a function must 'export default { fetch(request, env, ctx) { ... } }' (or, as a classic script, call addEventListener('fetch', ...))`,
+    );
+  }
+
   if (format === 'script') {
     // A classic script runs as one script: its imports (if any) are bundled into an IIFE.
     const script = await runEsbuild({
@@ -292,53 +338,14 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
       entryPoints: [entry],
       format: 'iife',
       outfile: entryPath,
-      plugins: [uploadPlugin(fs, resolver, 'graph', [])],
+      plugins: [uploadPlugin(fs, resolver, 'bundle', [])],
     });
-    const { code, map } = pickOutputs(script);
-    addModule(entryPath, code, map);
-  } else if (options.bundle) {
-    const { code, map } = pickOutputs(graph);
-    addModule(entryPath, code, map);
-  } else {
-    // 2. Linked modules: one build per module of the graph, with imports between modules left as
-    //    imports of the target's deployment path.
-    const units = new Set<string>([entry]);
-    for (const edge of edges) if (edge.linked) units.add(edge.target);
-    const byOutput = new Map<string, string>();
-    for (const unit of units) {
-      const target = outputPath(unit);
-      const other = byOutput.get(target);
-      if (other !== undefined) {
-        throw new DeployError('BUILD_FAILED', `'${unit}' and '${other}' would both become '${target}': rename one of them`);
-      }
-      byOutput.set(target, unit);
-    }
-    const cjsPackages = new Set<string>();
-    const results = await Promise.all(
-      [...units].map(async (unit) => {
-        const result = await runEsbuild({
-          ...commonOptions(tsconfigRaw),
-          entryPoints: [unit],
-          format: 'esm',
-          outfile: outputPath(unit),
-          plugins: [uploadPlugin(fs, resolver, 'link', [])],
-        });
-        const input = result.metafile.inputs[`${namespace}:${unit}`];
-        if (input?.format === 'cjs' && unit.split('/').includes('node_modules')) cjsPackages.add(unit);
-        return { unit, result };
-      }),
-    );
-    for (const { unit, result } of results) {
-      warnings.push(...result.warnings.map((w) => `${location(w)}${w.text}`));
-      const { code, map } = pickOutputs(result);
-      addModule(outputPath(unit), code, map);
-    }
-    for (const unit of cjsPackages) {
-      warnings.push(`${unit} is a CommonJS module: only its default export can be imported from linked modules; deploy with bundle=true to import its named exports`);
-    }
-    // how bare specifiers were resolved, for people reading the manifest
-    for (const edge of edges) if (edge.linked && edge.bare) importMap[edge.specifier] = outputPath(edge.target);
-    modules.sort((a, b) => (a.path === entryPath ? -1 : b.path === entryPath ? 1 : a.path < b.path ? -1 : 1));
+    out.clear();
+    modules.length = 0;
+    for (const key of Object.keys(importMap)) delete importMap[key];
+    addModule(entryPath, script.outputFiles.find((f) => !f.path.endsWith('.map'))!.contents, script.outputFiles.find((f) => f.path.endsWith('.map'))?.contents);
+  } else if (bundled) {
+    addModule(entryPath, bundled.code, bundled.map);
   }
 
   const size = modules.reduce((sum, m) => sum + m.size, 0);

@@ -19,8 +19,12 @@ export function tempName(tmpDir: string): string {
   return path.join(tmpDir, `${process.pid}-${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`);
 }
 
-/** Writes `data` to `file` atomically and durably; creates the parent folder when missing. */
-export async function writeFileAtomic(tmpDir: string, file: string, data: Buffer | string): Promise<void> {
+/**
+ * Writes `data` to `file` atomically and durably; creates the parent folder when missing.
+ * `syncDir: false` leaves the folder's fsync to the caller, who batches many writes into one
+ * folder and must fsync it before anything that depends on them is written.
+ */
+export async function writeFileAtomic(tmpDir: string, file: string, data: Buffer | string, syncDir = true): Promise<void> {
   const dir = path.dirname(file);
   await fs.mkdir(dir, { recursive: true });
   const tmp = tempName(tmpDir);
@@ -40,7 +44,7 @@ export async function writeFileAtomic(tmpDir: string, file: string, data: Buffer
     await fs.rm(tmp, { force: true });
     throw error;
   }
-  await fsyncDir(dir);
+  if (syncDir) await fsyncDir(dir);
 }
 
 /** Reads a file, or null when it does not exist. */

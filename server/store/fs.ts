@@ -18,7 +18,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { listDir, readIfExists, readJson, writeFileAtomic } from './atomic';
+import { fsyncDir, listDir, readIfExists, readJson, writeFileAtomic } from './atomic';
 import { StoreError } from './errors';
 import { checkId, checkModulePath, checkTenantName } from './names';
 import type { DeploymentManifest, DeploymentStore, StoreChange, TenantEnv, TenantRecord, TokenRecord } from './types';
@@ -33,6 +33,8 @@ interface DeploymentRecord {
 
 /** Unreferenced blobs younger than this are kept: a concurrent upload may be about to name them. */
 const blobGraceMs = 10 * 60 * 1000;
+/** blobs written at once by one upload: enough to overlap fsyncs, few enough to be polite */
+const blobWriteConcurrency = 8;
 /** Temp files older than this at open belong to writers that died. */
 const tmpGraceMs = 10 * 60 * 1000;
 
@@ -179,22 +181,33 @@ export class FsDeploymentStore implements DeploymentStore {
       }
     }
     if (!files.has(manifest.entry)) throw new StoreError('STORE_CORRUPT', `entry '${manifest.entry}' is not among the files`);
-    for (const [p, data] of files) await this.#putBlob(hashes[p]!, data);
+    // Blobs are written a few at a time, their folders fsynced once each, and only then the
+    // record that names them.
+    const pending = [...files].map(([p, data]) => ({ hash: hashes[p]!, data }));
+    const written = new Set<string>();
+    for (let i = 0; i < pending.length; i += blobWriteConcurrency) {
+      const batch = pending.slice(i, i + blobWriteConcurrency);
+      const results = await Promise.all(batch.map((b) => this.#putBlob(b.hash, b.data)));
+      results.forEach((wrote, j) => wrote && written.add(path.dirname(this.#blobFile(batch[j]!.hash))));
+    }
+    for (const dir of written) await fsyncDir(dir);
     const record: DeploymentRecord = { manifest, files: hashes };
     await this.#write(file, JSON.stringify(record));
   }
 
-  async #putBlob(hash: string, data: Buffer): Promise<void> {
+  /** stores one blob unless present; true when it wrote (its folder then needs an fsync) */
+  async #putBlob(hash: string, data: Buffer): Promise<boolean> {
     const file = this.#blobFile(hash);
     try {
       // Already stored: refresh its age so a concurrent garbage collection keeps it.
       const now = new Date();
       await fs.utimes(file, now, now);
-      return;
+      return false;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    await this.#write(file, data);
+    await writeFileAtomic(this.#tmp, file, data, false);
+    return true;
   }
 
   async #record(tenant: string, id: string): Promise<DeploymentRecord | null> {
