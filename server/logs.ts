@@ -109,7 +109,9 @@ class LineRing {
 export class LogHub {
   #logger: Logger;
   #rings = new Map<string, LineRing>();
-  #followers = new Map<string, Set<(line: string) => void>>();
+  /** per tenant: each follower's listener -> what ends its stream when the hub closes */
+  #followers = new Map<string, Map<(line: string) => void, (() => void) | undefined>>();
+  #closed = false;
   #linesPerTenant: number;
   #bytesPerTenant: number;
   #maxMessageChars: number;
@@ -131,9 +133,25 @@ export class LogHub {
     this.#unsubscribe = logger.subscribe((record, line) => this.#ingest(record, line));
   }
 
-  /** Stops watching the Logger (followers stay subscribed but receive nothing new). */
+  /**
+   * Stops watching the Logger and ends every follower's stream. A server shutting down calls
+   * this before closing the admin port: an open `follow=1` response would otherwise keep its
+   * connection, and with it the shutdown, waiting forever.
+   */
   close(): void {
+    this.#closed = true;
     this.#unsubscribe();
+    const followers = [...this.#followers.values()];
+    this.#followers.clear();
+    for (const set of followers) {
+      for (const end of set.values()) {
+        try {
+          end?.();
+        } catch {
+          // already ended by its client
+        }
+      }
+    }
   }
 
   get linesPerTenant(): number {
@@ -203,11 +221,18 @@ export class LogHub {
     return this.#rings.get(tenant)?.tail(limit) ?? [];
   }
 
-  /** Calls `listener` with every new line of `tenant`; returns the unsubscribe function. */
-  follow(tenant: string, listener: (line: string) => void): () => void {
+  /**
+   * Calls `listener` with every new line of `tenant`, until the returned unsubscribe function is
+   * called; `end` is called if the hub closes first (and at once when it already has).
+   */
+  follow(tenant: string, listener: (line: string) => void, end?: () => void): () => void {
+    if (this.#closed) {
+      end?.();
+      return () => {};
+    }
     let set = this.#followers.get(tenant);
-    if (!set) this.#followers.set(tenant, (set = new Set()));
-    set.add(listener);
+    if (!set) this.#followers.set(tenant, (set = new Map()));
+    set.set(listener, end);
     return () => {
       set.delete(listener);
       if (set.size === 0 && this.#followers.get(tenant) === set) this.#followers.delete(tenant);
@@ -253,7 +278,7 @@ export class LogHub {
     ring.push(line);
     const followers = this.#followers.get(tenant);
     if (!followers) return;
-    for (const listener of followers) {
+    for (const listener of followers.keys()) {
       try {
         listener(line);
       } catch {
@@ -387,7 +412,7 @@ export function logRoutes(hub: LogHub, options: LogRoutesOptions): Hono {
             }
             // throws once the stream is closed; the hub then drops this follower
             controller.enqueue(encoder.encode(line + '\n'));
-          });
+          }, () => controller.close());
         },
         cancel() {
           unsubscribe();

@@ -231,3 +231,22 @@ test("a quiet server log level keeps the tenant's lines off stdout but not out o
   assert.deepEqual(kept.map((r) => [r.msg, r.level, r.requestId]), [['quiet info', 'info', 'r1'], ['loud error', 'error', 'r2']]);
   assert.equal(kept[0].tenant, 'shop');
 });
+
+test('closing the hub ends open follow streams, so a server shutting down is not held open', async () => {
+  const hub = new LogHub(capture().logger);
+  const app = logRoutes(hub, { auth });
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/tenants/shop/logs?follow=1`, { headers: bearer });
+  assert.equal(res.status, 200);
+  while (hub.followerCount('shop') === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  hub.close();
+  assert.equal(hub.followerCount('shop'), 0);
+  // the client sees the end of the stream, and the server closes without forcing connections
+  assert.equal(await res.text(), '');
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  // following after close ends at once
+  let ended = false;
+  hub.follow('shop', () => {}, () => (ended = true));
+  assert.equal(ended, true);
+});
