@@ -9,6 +9,7 @@
 //   and the tenant's islet_requests_total series.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startHarness, eventually, type Harness } from './serve-harness';
@@ -148,6 +149,9 @@ test('metrics, logs and a real Prometheus after a known set of requests', async 
   assert.ok(after.get('islet_isolates', { state: 'warm' }) >= 2);
   assert.ok(after.get('islet_isolate_heap_used_bytes', { tenant: 'fast' }) > 0);
   assert.ok(delta('islet_code_cache_total') >= 3, 'each cold start looks up the code cache');
+  const check = spawnSync('promtool', ['check', 'metrics'], { input: after.text, encoding: 'utf8' });
+  assert.ok(!check.error, "promtool is not installed: install Debian's prometheus package (apt-get install prometheus)");
+  assert.equal(check.status, 0, `promtool check metrics on a live scrape:\n${check.stdout}${check.stderr}`);
 
   // the tenant's logs: request lines with ids, and the cut with a stack in the uploaded file
   const logs = await fetch(`http://127.0.0.1:${h.serving.adminPort}/v1/tenants/heavy/logs?limit=100`, { headers: operator });
