@@ -40,11 +40,13 @@ export async function extractArchive(data: Buffer, limits: UploadLimits): Promis
   try {
     for await (const entry of extract) {
       const header = entry.header;
-      const name = normalizeUploadPath(header.name, 'archive');
       if (header.type === 'directory') {
+        // folders are implied by file paths; `tar -C dir .` adds `./` itself, which names nothing
+        if (header.name.split('/').some((s) => s !== '' && s !== '.')) normalizeUploadPath(header.name, 'archive');
         entry.resume();
         continue;
       }
+      const name = normalizeUploadPath(header.name, 'archive');
       if (header.type === 'symlink' || header.type === 'link') {
         throw new DeployError('UPLOAD_BAD_PATH', `archive: '${name}' is a ${header.type === 'link' ? 'hard link' : 'symbolic link'}; links are not allowed, include the file itself`);
       }

@@ -179,6 +179,19 @@ describe('archives', () => {
     assert.deepEqual([...files.keys()], ['index.js', 'lib/a.js']);
   });
 
+  test('a tar.gz made with `tar -C dir .` (entries ./ and ./index.js) unpacks', async () => {
+    const files = await extractArchive(
+      await tarGz([
+        { header: { name: './', type: 'directory' } },
+        { header: { name: './index.js' }, data: 'export default {}' },
+        { header: { name: './lib/', type: 'directory' } },
+        { header: { name: './lib/a.js' }, data: 'a' },
+      ]),
+      limits,
+    );
+    assert.deepEqual([...files.keys()], ['index.js', 'lib/a.js']);
+  });
+
   test('links, devices, ../ and absolute paths are refused', async () => {
     const cases: [Partial<tar.Header> & { name: string }, string][] = [
       [{ name: 'evil', type: 'symlink', linkname: '/etc/passwd' }, "archive: 'evil' is a symbolic link; links are not allowed, include the file itself"],
