@@ -18,6 +18,8 @@ import { SafeMap, MapPrototypeGet, MapPrototypeSet, MapPrototypeDelete, ReflectA
 interface Pending {
   signal: AbortSignal;
   finished: boolean;
+  /** waitUntil promises not settled yet */
+  waits: number;
 }
 const requests = new SafeMap<number, Pending>();
 
@@ -87,7 +89,14 @@ function respond(id: number, value: unknown): void {
     fail(id, error);
     return;
   }
-  host('respond', id, s.status, s.statusText, ArrayPrototypeSlice(headerList(s.headers)), body);
+  // nothing left to track here (a plain body, no waitUntil pending): forget the request now and
+  // tell the host, which then need not come back in just to say it is over
+  const released = typeof body !== 'number' && pending.waits === 0;
+  if (released) {
+    pending.finished = true;
+    MapPrototypeDelete(requests, id);
+  }
+  host('respond', id, s.status, s.statusText, headerList(s.headers), body, released);
 }
 
 function settle(id: number, result: unknown): void {
@@ -108,10 +117,11 @@ function settle(id: number, result: unknown): void {
 function waitUntil(id: number, promise: unknown): void {
   const pending = MapPrototypeGet(requests, id);
   if (!pending || pending.finished) return;
+  pending.waits++;
   host('wait', id, 1);
   const done = () => {
-    const p = MapPrototypeGet(requests, id);
-    if (p && !p.finished) host('wait', id, -1);
+    pending.waits--;
+    if (!pending.finished) host('wait', id, -1);
   };
   let settled: Promise<unknown>;
   try {
@@ -130,7 +140,7 @@ function waitUntil(id: number, promise: unknown): void {
 /** host entry: a request arrives. `body` is the host source id of its body, or null. */
 export function dispatch(id: number, method: string, url: string, headers: string[], body: number | null): void {
   const signal = newSignal();
-  const pending: Pending = { signal, finished: false };
+  const pending: Pending = { signal, finished: false, waits: 0 };
   MapPrototypeSet(requests, id, pending);
   const request = incomingRequest(method, url, headers, body === null ? null : { hostSource: body }, signal);
   if (handler === null) {

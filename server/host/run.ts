@@ -30,6 +30,8 @@ export class RequestRun {
   answered = false;
   /** `response` resolved with a response (the host may be writing it) */
   responded = false;
+  /** the isolate already dropped its state for this request (it said so when responding) */
+  releasedByIsolate = false;
   /** the response body was fully pulled, abandoned, or there is none */
   bodyDone = false;
   /** waitUntil promises still pending in the isolate */

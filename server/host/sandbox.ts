@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import crypto from 'node:crypto';
 import type { Agent } from 'undici';
 import { native, type Context, type Isolate, type Reference } from './isolate-api';
-import { runBootstrap } from './bootstrap';
+import { runBootstrap, hasBootstrapCache, produceBootstrapCache } from './bootstrap';
 import { RequestRun } from './run';
 import { EgressGuard } from './egress';
 import { createEgressAgent, fetchErrorMessage, performFetch } from './fetch';
@@ -109,12 +109,12 @@ class IsletSandbox implements Sandbox {
   #topLevelLogBytes = 0;
   #topLevelNotice = false;
 
-  constructor(isolate: Isolate, options: SandboxOptions) {
+  constructor(isolate: Isolate, options: SandboxOptions, useCache = true) {
     this.#isolate = isolate;
     this.#options = options;
     this.#guard = new EgressGuard(options.egress);
     this.context = isolate.createContextSync();
-    const install = runBootstrap(isolate, this.context);
+    const install = runBootstrap(isolate, this.context, useCache);
     const bridge = new native.Callback((op: string, ...args: unknown[]) => this.#hostCall(op, args));
     const env = new native.ExternalCopy({ ...options.env }).copyInto();
     const api = install.applySync(undefined, [bridge, env], { result: { reference: true }, timeout: 1000 }) as Reference;
@@ -284,7 +284,9 @@ class IsletSandbox implements Sandbox {
       this.#sinkWaiters.delete(id);
       this.#enter(null, 'cancel', [id, reason ?? 'the request finished']);
     }
-    this.#enter(null, 'finish', [run.id, reason, timers]);
+    // the isolate forgets a request on its own when it answered with a plain body; come back in
+    // only when something is left there (timers, a signal to abort, stream or waitUntil state)
+    if (!run.releasedByIsolate || timers.length > 0 || reason !== null) this.#enter(null, 'finish', [run.id, reason, timers]);
     // cut after the response started: the body and `done` fail (the account stays on the error's run)
     if (run.limit && run.responded) run.done.reject(run.limit);
     else run.done.resolve(run.account());
@@ -302,7 +304,7 @@ class IsletSandbox implements Sandbox {
     const run = this.#current;
     switch (op) {
       case 'respond':
-        return this.#respond(args[0] as number, args[1] as number, args[2] as string, args[3] as string[], args[4] as never);
+        return this.#respond(args[0] as number, args[1] as number, args[2] as string, args[3] as string[], args[4] as never, args[5] === true);
       case 'fail': {
         const target = this.#runs.get(args[0] as number);
         if (target) this.#fail(target, new TenantCodeError(String(args[1]), String(args[2])));
@@ -363,10 +365,11 @@ class IsletSandbox implements Sandbox {
     }
   }
 
-  #respond(id: number, status: number, statusText: string, headers: string[], body: null | string | Uint8Array | number): void {
+  #respond(id: number, status: number, statusText: string, headers: string[], body: null | string | Uint8Array | number, released: boolean): void {
     const run = this.#runs.get(id);
     if (!run || run.answered) return;
     run.answered = true;
+    run.releasedByIsolate = released;
     let payload: SandboxResponse['body'] = null;
     if (typeof body === 'number') {
       run.sinks.add(body);
@@ -723,6 +726,30 @@ class IsletSandbox implements Sandbox {
   }
 }
 
-export function createSandbox(isolate: Isolate, options: SandboxOptions): Sandbox {
-  return new IsletSandbox(isolate, options);
+/** once per process: run the bootstrap and one request in a scratch isolate, then cache the code */
+function warmBootstrapCache(options: SandboxOptions): void {
+  const isolate = new native.Isolate({ memoryLimit: 64 });
+  try {
+    const sandbox = new IsletSandbox(isolate, { ...options, env: {}, log() {}, onSubrequest: undefined }, false);
+    try {
+      sandbox.context.evalSync(`addEventListener('fetch', (e) => e.respondWith(new Response('warm ' + new URL(e.request.url).pathname + e.request.headers.get('accept'), { headers: { 'content-type': 'text/plain' } })))`);
+      sandbox.bindScript();
+      const dispatch = sandbox.dispatch({ id: 'warm-up', method: 'GET', url: 'http://warm.test/', headers: ['accept', '*/*'], body: null });
+      dispatch.response.catch(() => {});
+    } finally {
+      sandbox.dispose();
+    }
+    produceBootstrapCache(isolate);
+  } catch {
+    // a cache is an optimisation: without one every isolate compiles the bootstrap itself
+  } finally {
+    isolate.dispose();
+  }
+}
+
+/** `tuning.codeCache: false` compiles the bootstrap without the process's code cache (benchmarks) */
+export function createSandbox(isolate: Isolate, options: SandboxOptions, tuning: { codeCache?: boolean } = {}): Sandbox {
+  const useCache = tuning.codeCache !== false;
+  if (useCache && !hasBootstrapCache()) warmBootstrapCache(options);
+  return new IsletSandbox(isolate, options, useCache);
 }
