@@ -80,8 +80,9 @@ export class Resolver {
   }
 
   /** resolves `specifier` imported by the module at `importer` (a path inside the upload) */
-  resolve(specifier: string, importer: string): Resolution {
+  resolve(specifier: string, importer: string, hops = 0, original = specifier): Resolution {
     const where = `'${specifier}' imported by ${importer}`;
+    if (hops > 16) return { error: `cannot resolve '${original}' imported by ${importer}: the import map sends it round in a loop` };
     const mapped = this.#fromImportMap(specifier);
     if (mapped !== undefined) {
       if (/^[a-z][a-z0-9+.-]*:/i.test(mapped)) return { error: `cannot resolve ${where}: the import map points it at ${mapped}, and islet does not fetch modules from URLs` };
@@ -90,7 +91,7 @@ export class Resolver {
         const found = file === null ? null : this.#probeFile(file);
         return found ? { path: found, bare: true } : { error: `cannot resolve ${where}: the import map points it at '${mapped}', which is not in the upload` };
       }
-      if (mapped !== specifier) return this.resolve(mapped, importer);
+      if (mapped !== specifier) return this.resolve(mapped, importer, hops + 1, original);
     }
     if (specifier.startsWith('./') || specifier.startsWith('../') || specifier === '.' || specifier === '..') {
       const file = join(path.posix.dirname(importer), specifier);

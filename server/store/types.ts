@@ -26,6 +26,8 @@ export interface DeploymentManifest {
   format: 'modules' | 'script';
   /** path of the entry module */
   entry: string;
+  /** built by server/deploy: modules import each other as '/<module path>' (bare specifiers
+   *  only through `importMap`), so linking is a string lookup in this list */
   modules: ModuleRecord[];
   /** bare specifier -> module path inside the deployment (import map, already resolved at build) */
   importMap?: Record<string, string>;

@@ -125,6 +125,13 @@ describe('build: validation (each a 400 that says what and where)', () => {
     assert.equal(climb.message, "index.js:1:15: cannot resolve '../../etc/passwd' imported by index.js: it points outside the upload");
   });
 
+  test('an import map that loops is refused, not followed forever', async () => {
+    const e = await refused(
+      build('t', fromObject({ 'index.js': "import a from 'a';\nexport default { fetch() { return a } }", 'import_map.json': '{"imports":{"a":"b","b":"a"}}' })),
+    );
+    assert.deepEqual(e, { code: 'UNRESOLVED_IMPORT', status: 400, message: "index.js:1:15: cannot resolve 'a' imported by index.js: the import map sends it round in a loop" });
+  });
+
   test('no default export / no fetch handler', async () => {
     const named = await refused(build('t', fromObject({ 'index.ts': 'export function fetch() {}' })));
     assert.deepEqual(named, {
