@@ -82,12 +82,12 @@ const Tenant: FC = () => (
       <h3>Deploy</h3>
       <form id="upload-form">
         <div id="dropzone" class="dropzone" tabindex={0} role="group" aria-describedby="dropzone-help">
-          <p id="dropzone-help">
-            Drop a function folder or file here, or choose <label class="link" for="upload-files">files</label> or
-            a <label class="link" for="upload-folder">folder</label>.
-          </p>
           <input id="upload-files" type="file" multiple class="visually-hidden" />
           <input id="upload-folder" type="file" webkitdirectory class="visually-hidden" />
+          <p id="dropzone-help">
+            Drop a function folder or file here, or choose <label class="link" for="upload-files">files</label> or a{' '}
+            <label class="link" for="upload-folder">folder</label>.
+          </p>
           <ul id="upload-list"></ul>
         </div>
         <div class="fields">

@@ -82,6 +82,7 @@ unauthorized.add(() => signOut('The token was refused: sign in again.'));
 function route() {
   if (!session.token) return;
   const [, view = 'overview', name] = location.hash.split('/');
+  flash(''); // a message belongs to the view where it happened
   for (const panel of document.querySelectorAll('[data-view-panel]')) panel.hidden = panel.dataset.viewPanel !== view;
   for (const link of document.querySelectorAll('nav a')) {
     if (link.dataset.view === view) link.setAttribute('aria-current', 'page');
@@ -277,14 +278,23 @@ async function upload(event) {
 
 // ---------------------------------------------------------------- logs
 
+/** What a log record says, in one line: console text, a request summary or a limit cut. */
+function logText(record) {
+  if (record.source === 'request') {
+    return `${record.method} ${record.path} → ${record.status} in ${record.wallMs} ms (cpu ${record.cpuMs} ms${record.cold ? ', cold start' : ''})`;
+  }
+  if (record.source === 'limit') return `${record.limit} limit exceeded: ${record.measured} ${record.unit ?? ''}`.trim();
+  return String(record.message ?? record.msg ?? JSON.stringify(record));
+}
+
 function logLine(record) {
-  const message = record.message ?? record.msg ?? JSON.stringify(record);
+  const level = record.consoleLevel ?? (record.source === 'request' ? 'req' : record.source === 'limit' ? 'limit' : record.level) ?? '';
   return h(
     'div',
-    { class: `log ${record.level ?? ''}` },
+    { class: `log ${record.level ?? ''} ${record.source ?? ''}` },
     h('time', {}, record.time ? new Date(record.time).toLocaleTimeString() : ''),
-    h('span', { class: 'level' }, record.level ?? ''),
-    h('span', { class: 'message' }, String(message)),
+    h('span', { class: 'level' }, level),
+    h('span', { class: 'message' }, logText(record)),
     record.requestId ? h('code', { class: 'rid' }, record.requestId) : null,
     record.stack ? h('pre', {}, String(record.stack)) : null,
   );
