@@ -13,6 +13,7 @@ import { assertOperator, assertTenantAccess, authMiddleware, hashToken, newToken
 import { ApiError, errorBody, handleError } from './http-errors';
 import { defaultUploadLimits, type UploadLimits } from './limits';
 import { publish, type PrepareHook } from './publish';
+import { assertRoutesFree } from './routes';
 import { readBody, readUpload } from './upload';
 
 export interface AdminApiDeps {
@@ -179,6 +180,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
       observer.deployment(tenant, 'failure');
       throw error;
     }
+    if (upload.activate) await assertRoutesFree(store, tenant, upload.routes);
     const options: Parameters<typeof publish>[3] = { bundle: upload.bundle, routes: upload.routes, activate: upload.activate, limits };
     if (upload.entry) options.entry = upload.entry;
     if (upload.compatibility) options.compatibility = upload.compatibility;
@@ -211,6 +213,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     const tenant = tenantParam(c);
     const previous = (await requireTenant(tenant)).active;
     const manifest = await requireDeployment(tenant, c.req.param('id'));
+    await assertRoutesFree(store, tenant, manifest.routes);
     await store.activate(tenant, manifest.id);
     logger.info('deployment activated', { tenant, deployment: manifest.id, previous });
     return c.json({ id: manifest.id, active: true, previous, url: tenantUrl(tenant) });

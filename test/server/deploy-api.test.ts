@@ -231,6 +231,19 @@ describe('admin API', () => {
     assert.equal((await api(admin, 'POST', `/v1/tenants/ver/deployments/${v2.id}/activate`)).status, 404);
   });
 
+  test("a custom route another tenant serves cannot be taken, by upload or by rollback", async () => {
+    const first = await api(admin, 'POST', '/v1/tenants/owner/deployments?routes=pay.example.com/*', { body: hello, type: 'application/javascript' });
+    assert.equal(first.status, 201);
+    const taken = await api(admin, 'POST', '/v1/tenants/thief/deployments?routes=PAY.example.com/*', { body: hello, type: 'application/javascript' });
+    assert.deepEqual(taken, { status: 409, body: { error: { code: 'ROUTE_TAKEN', message: "route 'PAY.example.com/*' is already served by tenant 'owner'" } } });
+    // stored without activating, it cannot be activated while the owner serves the route
+    const parked = await api(admin, 'POST', '/v1/tenants/thief/deployments?routes=pay.example.com/*&activate=false', { body: hello, type: 'application/javascript' });
+    assert.equal(parked.status, 201);
+    assert.equal((await api(admin, 'POST', `/v1/tenants/thief/deployments/${parked.body.id}/activate`)).status, 409);
+    // the owner redeploying with its own route is fine
+    assert.equal((await api(admin, 'POST', '/v1/tenants/owner/deployments?routes=pay.example.com/*', { body: hello, type: 'application/javascript' })).status, 201);
+  });
+
   test('env: vars returned, secrets only by name and never logged; null deletes', async () => {
     const secret = 'sk_live_do_not_leak_42';
     const put = await api(admin, 'PUT', '/v1/tenants/js/env', { body: JSON.stringify({ vars: { MODE: 'prod' }, secrets: { API_KEY: secret } }), type: 'application/json' });
