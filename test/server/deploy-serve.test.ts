@@ -78,4 +78,16 @@ describe('deploy + serve', () => {
     assert.deepEqual(failed, [], `${failed.length} of ${seen.length} requests failed`);
     assert.ok(seen.length >= 80);
   });
+
+  test('a restarted server serves what was active, from the same data folder', async () => {
+    const before = await harness.serving.store.getTenant('live');
+    const dataDir = harness.dataDir;
+    await harness.close();
+    harness = await startHarness(undefined, dataDir);
+    admin = `http://127.0.0.1:${harness.serving.adminPort}`;
+    assert.deepEqual(await harness.serving.store.getTenant('live'), before);
+    const res = await harness.get('live.localhost');
+    assert.deepEqual([res.status, res.text], [200, 'v2']);
+    assert.equal((await harness.get('fresh.localhost')).text, 'first');
+  });
 });
