@@ -41,6 +41,8 @@ export interface Serving {
   config: Config;
   store: DeploymentStore;
   pool: IsolatePool;
+  /** which deployment each tenant is served from (islet dev waits on it after a rebuild) */
+  directory: TenantDirectory;
   metrics: Metrics;
   logs: LogHub;
   logger: Logger;
@@ -134,6 +136,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     config,
     store,
     pool,
+    directory,
     metrics,
     logs,
     logger,
