@@ -19,8 +19,8 @@ export function setTimer(fn: (...args: unknown[]) => unknown, delay: unknown, re
   if (!NumberIsFinite(ms)) ms = 0;
   ms = MathMax(0, ms);
   const id = nextId++;
+  host('timer', id, ms, repeat); // throws outside a request: then nothing is kept here
   MapPrototypeSet(timers, id, { fn, args, repeat });
-  host('timer', id, ms, repeat);
   return id;
 }
 

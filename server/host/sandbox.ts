@@ -98,7 +98,7 @@ class IsletSandbox implements Sandbox {
   #ops = new Map<number, HostOp>();
   /** fetches whose response arrived: an abort must still stop their body (op id -> abort) */
   #fetchAborters = new Map<number, (name: string) => void>();
-  #timers = new Map<number, { run: RequestRun | null; handle: NodeJS.Timeout }>();
+  #timers = new Map<number, { run: RequestRun; handle: NodeJS.Timeout }>();
   #sources = new Map<number, HostSource>();
   #sinkWaiters = new Map<number, SinkWaiter>();
   #keys = new KeyTable();
@@ -322,6 +322,9 @@ class IsletSandbox implements Sandbox {
         this.#log(run, args[0] as string, args[1] as string);
         return undefined;
       case 'timer':
+        // outside a request nobody's budget would pay for the callbacks (as in Workers, timers
+        // and fetch exist only while a request is being handled)
+        if (!run) throw new Error('setTimeout/setInterval can only be used while handling a request (not in top-level code)');
         this.#setTimer(run, args[0] as number, args[1] as number, args[2] as boolean);
         return undefined;
       case 'clearTimer':
@@ -336,6 +339,7 @@ class IsletSandbox implements Sandbox {
         this.#chunk(args[0] as number, args[1] as boolean, args[2] as Uint8Array | null, args[3] as string | null);
         return undefined;
       case 'fetch':
+        if (!run) throw new TypeError('fetch() can only be used while handling a request (not in top-level code)');
         return this.#fetch(run, args);
       case 'abortOp': {
         const opId = args[0] as number;
@@ -432,19 +436,18 @@ class IsletSandbox implements Sandbox {
 
   // ---- timers --------------------------------------------------------------------------------
 
-  #setTimer(run: RequestRun | null, id: number, ms: number, repeat: boolean): void {
+  #setTimer(run: RequestRun, id: number, ms: number, repeat: boolean): void {
     const delay = Math.min(Math.max(0, Number(ms) || 0), 2 ** 31 - 1);
     const fire = () => {
       if (!repeat) {
         this.#timers.delete(id);
-        run?.timers.delete(id);
+        run.timers.delete(id);
       }
       this.#enter(run, 'fire', [id]);
     };
     const handle = repeat ? setInterval(fire, Math.max(1, delay)) : setTimeout(fire, delay);
-    if (!run) handle.unref();
     this.#timers.set(id, { run, handle });
-    run?.timers.add(id);
+    run.timers.add(id);
   }
 
   #clearTimer(id: number): void {
@@ -452,7 +455,7 @@ class IsletSandbox implements Sandbox {
     if (!timer) return;
     clearTimeout(timer.handle);
     this.#timers.delete(id);
-    timer.run?.timers.delete(id);
+    timer.run.timers.delete(id);
   }
 
   // ---- host byte sources (request body, fetch response bodies) -------------------------------
@@ -602,9 +605,9 @@ class IsletSandbox implements Sandbox {
 
   // ---- fetch ---------------------------------------------------------------------------------
 
-  #fetch(run: RequestRun | null, args: unknown[]): number {
+  #fetch(run: RequestRun, args: unknown[]): number {
     const [method, url, headers, body, redirect] = args as [string, string, string[], null | string | Uint8Array | number, 'follow' | 'error' | 'manual'];
-    const limits = run?.limits ?? this.#options.limits;
+    const limits = run.limits;
     const controller = new AbortController();
     const id = this.#newOp(run, {
       run,
@@ -615,13 +618,10 @@ class IsletSandbox implements Sandbox {
       queueMicrotask(() => this.#complete(id, false, ['TypeError', message]));
       return id;
     };
-    if (run) {
-      if (run.subrequests >= limits.subrequests) return refuse(`fetch: too many subrequests (the limit is ${limits.subrequests} per request)`);
-      run.subrequests++;
-    }
+    if (run.subrequests >= limits.subrequests) return refuse(`fetch: too many subrequests (the limit is ${limits.subrequests} per request)`);
+    run.subrequests++;
     let requestBody: Uint8Array | string | AsyncIterable<Uint8Array> | null = null;
     if (typeof body === 'number') {
-      if (!run) return refuse('fetch: a streamed request body needs a request in flight');
       run.sinks.add(body);
       requestBody = this.#sinkBody(run, body, limits.requestBodyBytes, {
         onEnd: () => run.sinks.delete(body),

@@ -249,3 +249,18 @@ test('concurrent requests interleave at awaits in one isolate', async () => {
     t.close();
   }
 });
+
+test('timers and fetch are refused in top-level code, where no request budget would pay for them', async () => {
+  const t = makeSandbox();
+  try {
+    loadModule(t, `
+      let timerError = null; try { setTimeout(() => {}, 10); } catch (err) { timerError = err.message; }
+      const fetchError = fetch('https://example.com/').then(() => null, (err) => err.message);
+      export default { async fetch() { return Response.json({ timerError, fetchError: await fetchError }); } };`);
+    const res = JSON.parse((await fetchText(t, request('http://a.test/'))).text);
+    assert.match(res.timerError, /only be used while handling a request/);
+    assert.match(res.fetchError, /only be used while handling a request/);
+  } finally {
+    t.close();
+  }
+});
