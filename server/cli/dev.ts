@@ -175,31 +175,31 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
   let building: Promise<string> | null = null;
   let again = false;
 
-  // The store tells the serving side about activations within ~250 ms; say so when it happened,
-  // so "reloaded" on the terminal means the next request runs the new code.
-  const activated = new Map<string, () => void>();
-  const unwatch = store.watch(async (change) => {
-    if (change.tenant !== tenant || change.kind !== 'activation') return;
-    const record = await store.getTenant(tenant);
-    if (record?.active) activated.get(record.active)?.();
-  });
+  /**
+   * The store tells the serving side about an activation within ~250 ms, and the tenant directory
+   * then reloads the tenant (routes included). Waiting for the directory to hold the new id makes
+   * "serving" on the terminal true: the next request runs the new code.
+   */
+  async function servedFrom(id: string): Promise<boolean> {
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+      const state = await serving.directory.get(tenant);
+      if (state?.manifest.id === id) return true;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return false;
+  }
 
   async function buildOnce(): Promise<string> {
     const started = Date.now();
     try {
-      const waitServed = (id: string) =>
-        new Promise<void>((resolve) => {
-          activated.set(id, resolve);
-          setTimeout(resolve, 2000).unref(); // the watcher's full rescan is the backstop; never hang
-        });
       const { manifest, stored } = await deployDirectory(store, tenant, dir, { routes, prepare, logger });
       if (!stored) {
         print(`${c.dim('no change in the build')} (${manifest.id})`);
         served = manifest.id;
         return served;
       }
-      await waitServed(manifest.id);
-      activated.delete(manifest.id);
+      if (!(await servedFrom(manifest.id))) print(c.yellow(`${manifest.id} is stored and active but not served yet: the store watcher is late`));
       served = manifest.id;
       const warnings = manifest.warnings.length ? '\n' + manifest.warnings.map((w) => `  ${c.yellow('warning')} ${w}`).join('\n') : '';
       print(`${c.green('✓')} built and serving ${manifest.id} (${manifest.modules.length} module${manifest.modules.length === 1 ? '' : 's'}, ${Date.now() - started} ms)${warnings}`);
@@ -261,7 +261,6 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
       (closing ??= (async () => {
         clearTimeout(debounce);
         watcher?.close();
-        unwatch();
         await building?.catch(() => {});
         await serving.close();
         fs.rmSync(dataDir, { recursive: true, force: true });
