@@ -1,7 +1,8 @@
 // `islet deploy | deployments | rollback | tenants`: the admin API from a terminal.
 // The admin URL and token come from --admin-url/--token, else ISLET_ADMIN_URL/ISLET_ADMIN_TOKEN,
 // else http://127.0.0.1:8081 and the token file a local server generated (<data dir>/admin-token).
-// A folder is sent as a tar.gz (the server builds it); with --bundle it is bundled here first,
+// A folder is checked by a local build and the files that build read are sent as a tar.gz (the
+// server builds them again, with its own limits and checks); with --bundle it is bundled here,
 // with bare imports resolved from node_modules folders above it too, and sent as one module whose
 // inline source map still points at the original files.
 import fs from 'node:fs';
@@ -171,7 +172,18 @@ async function deploy(args: string[]): Promise<void> {
     body = { data: fs.readFileSync(target), type: typescript ? 'application/typescript' : 'application/javascript' };
     query.entry = path.basename(target);
   } else {
-    body = { data: await packFolder(readDirectory(target)), type: 'application/gzip' };
+    // Built here first: errors show before anything is sent, and only the files the build read
+    // are packed (not a whole node_modules folder). The server builds them again.
+    const files = readDirectory(target);
+    const options: Parameters<typeof build>[2] = {};
+    if (values.entry) options.entry = values.entry;
+    let inputs: string[];
+    try {
+      inputs = (await build(values.tenant, files, options)).inputs;
+    } catch (error) {
+      throw new CliError(`islet deploy: ${(error as Error).message}`);
+    }
+    body = { data: await packFolder(new Map(inputs.map((p) => [p, files.get(p)!]))), type: 'application/gzip' };
     if (values.entry) query.entry = values.entry;
   }
 

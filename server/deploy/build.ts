@@ -35,6 +35,9 @@ export interface BuildOptions {
 export interface Build {
   manifest: DeploymentManifest;
   files: Map<string, Buffer>;
+  /** the uploaded files the build read (sources, package.json files, import map, tsconfig):
+   *  uploading only these builds the same deployment */
+  inputs: string[];
 }
 
 const namespace = 'upload';
@@ -376,5 +379,6 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
   };
   if (Object.keys(importMap).length > 0) manifest.importMap = importMap;
   if (options.compatibility) manifest.compatibility = options.compatibility;
-  return { manifest, files: out };
+  for (const name of ['package.json', 'tsconfig.json', 'import_map.json']) if (files.has(name)) fs.used.add(name);
+  return { manifest, files: out, inputs: [...fs.used].sort() };
 }

@@ -28,9 +28,15 @@ export class UploadFs {
     return full.startsWith(this.#hostNodeModules + path.sep) ? full : null;
   }
 
+  /** upload paths read so far: what a build actually needed */
+  readonly used = new Set<string>();
+
   read(p: string): Buffer | null {
     const own = this.#files.get(p);
-    if (own) return own;
+    if (own) {
+      this.used.add(p);
+      return own;
+    }
     const host = this.#hostPath(p);
     if (!host) return null;
     if (!this.#hostCache.has(p)) {
