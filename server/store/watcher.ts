@@ -4,6 +4,7 @@
 // when to rescan. The rescan compares each tenant's pointer files (active, env, tenant record) by
 // inode, size and mtime against the previous scan and reports what differs. A slow full rescan
 // also runs every few seconds in case a writer died between its write and the generation bump.
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { listDir } from './atomic';
@@ -18,6 +19,15 @@ type TenantSnapshot = { tenant: Stamp; active: Stamp; env: Stamp };
 async function stamp(file: string): Promise<Stamp> {
   try {
     const s = await fs.stat(file);
+    return `${s.ino}:${s.size}:${s.mtimeMs}`;
+  } catch {
+    return '-';
+  }
+}
+
+function stampSync(file: string): Stamp {
+  try {
+    const s = fsSync.statSync(file);
     return `${s.ino}:${s.size}:${s.mtimeMs}`;
   } catch {
     return '-';
@@ -58,9 +68,31 @@ export class StorePoller {
   }
 
   #start(): void {
-    void this.#tick(true);
+    // The first snapshot is taken now, synchronously: a caller that read the store and then
+    // called watch() hears about every change made after its call, none falls in between.
+    this.#generation = stampSync(path.join(this.#root, 'generation'));
+    this.#lastFull = Date.now();
+    this.#snapshot = this.#scanSync();
     this.#timer = setInterval(() => void this.#tick(false), pollMs);
     this.#timer.unref();
+  }
+
+  #scanSync(): Map<string, TenantSnapshot> {
+    const tenantsDir = path.join(this.#root, 'tenants');
+    const out = new Map<string, TenantSnapshot>();
+    let names: string[] = [];
+    try {
+      names = fsSync.readdirSync(tenantsDir);
+    } catch {
+      // no tenants folder yet: an empty store
+    }
+    for (const name of names) {
+      const dir = path.join(tenantsDir, name);
+      const tenant = stampSync(path.join(dir, 'tenant.json'));
+      if (tenant === '-') continue;
+      out.set(name, { tenant, active: stampSync(path.join(dir, 'active')), env: stampSync(path.join(dir, 'env.json')) });
+    }
+    return out;
   }
 
   async #tick(force: boolean): Promise<void> {

@@ -132,7 +132,6 @@ describe('FsDeploymentStore', () => {
       seen.push(change);
       if (change.kind === 'activation') resolve();
     });
-    await new Promise((r) => setTimeout(r, 400)); // let the watcher take its first snapshot
     const storeModule = path.resolve(__dirname, '../../server/store/fs.js');
     const child = spawn(process.execPath, [
       '-e',
@@ -146,6 +145,23 @@ describe('FsDeploymentStore', () => {
     await Promise.race([activated, timeout]);
     clearTimeout(guard);
     assert.deepEqual(seen.filter((c) => c.kind === 'activation'), [{ tenant: 'w', kind: 'activation' }]);
+    // env changes and removals are reported too, each with its kind
+    const next = (kind: StoreChange['kind']) =>
+      new Promise<StoreChange>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no '${kind}' change reported`)), 10_000);
+        const off = store.watch((change) => {
+          if (change.kind !== kind) return;
+          clearTimeout(timer);
+          off();
+          resolve(change);
+        });
+      });
+    const envChange = next('env');
+    await store.putEnv('w', { vars: { A: '1' }, secrets: {} });
+    assert.deepEqual(await envChange, { tenant: 'w', kind: 'env' });
+    const removal = next('tenant');
+    await store.deleteTenant('w');
+    assert.deepEqual(await removal, { tenant: 'w', kind: 'tenant' });
     stop();
     await store.close();
   });
