@@ -148,16 +148,18 @@ export function cloneBody(state: BodyState): BodyState {
   return new BodyState(b);
 }
 
-/** What crosses the bridge to the host for a body: null, a string, bytes, or a sink id to pull. */
-export type HostBody = null | string | Uint8Array | number;
+/**
+ * What crosses the bridge to the host for a body: null, a string, bytes, a sink id the host
+ * pulls, or `{ source }`: a host-side body passed through untouched (`fetch(url, { body:
+ * request.body })`, `new Response(upstream.body)`), which the host then pipes itself without
+ * a round trip through the isolate per chunk.
+ */
+export type HostBody = null | string | Uint8Array | number | { source: number };
 
 export function bodyForHost(state: BodyState): HostBody {
   const source = takeSource(state);
   if (source === null || typeof source === 'string' || source instanceof SafeUint8Array) return source;
-  if ('hostSource' in (source as object)) {
-    // a body passed through untouched (e.g. `new Response(request.body)`) still flows as a stream
-    return registerSink(hostSourceStream((source as HostSource).hostSource));
-  }
+  if ('hostSource' in (source as object)) return { source: (source as HostSource).hostSource };
   return registerSink(source as ReadableStream<Uint8Array>);
 }
 

@@ -91,7 +91,7 @@ function respond(id: number, value: unknown): void {
   }
   // nothing left to track here (a plain body, no waitUntil pending): forget the request now and
   // tell the host, which then need not come back in just to say it is over
-  const released = typeof body !== 'number' && pending.waits === 0;
+  const released = (body === null || typeof body !== 'object' || !('source' in body)) && typeof body !== 'number' && pending.waits === 0;
   if (released) {
     pending.finished = true;
     MapPrototypeDelete(requests, id);

@@ -84,6 +84,12 @@ interface SinkWaiter {
 
 const logLevels = new Set(['debug', 'info', 'log', 'warn', 'error']);
 
+/** a body as the isolate sends it: null, text, bytes, a sink id to pull, or a host source passed through */
+type HostBody = null | string | Uint8Array | number | { source: number };
+function isPassThrough(body: HostBody): body is { source: number } {
+  return body !== null && typeof body === 'object' && !(body instanceof Uint8Array) && typeof (body as { source?: unknown }).source === 'number';
+}
+
 class IsletSandbox implements Sandbox {
   readonly context: Context;
   #isolate: Isolate;
@@ -369,13 +375,30 @@ class IsletSandbox implements Sandbox {
     }
   }
 
-  #respond(id: number, status: number, statusText: string, headers: string[], body: null | string | Uint8Array | number, released: boolean): void {
+  #respond(id: number, status: number, statusText: string, headers: string[], body: HostBody, released: boolean): void {
     const run = this.#runs.get(id);
     if (!run || run.answered) return;
     run.answered = true;
     run.releasedByIsolate = released;
     let payload: SandboxResponse['body'] = null;
-    if (typeof body === 'number') {
+    if (isPassThrough(body)) {
+      payload = this.#passThrough(run, body.source, run.limits.responseBodyBytes, {
+        onEnd: () => {
+          run.bodyDone = true;
+          queueMicrotask(() => this.#maybeFinish(run));
+        },
+        onLimit: (bytes) => {
+          const error = run.limitError('body', bytes);
+          queueMicrotask(() => this.#cut(run, error));
+          return error;
+        },
+      });
+      if (!payload) {
+        run.answered = false;
+        queueMicrotask(() => this.#fail(run, new TenantCodeError('TypeError: the response body (a stream from the host) was already read or closed')));
+        return;
+      }
+    } else if (typeof body === 'number') {
       run.sinks.add(body);
       payload = this.#sinkBody(run, body, run.limits.responseBodyBytes, {
         onEnd: () => {
@@ -595,6 +618,72 @@ class IsletSandbox implements Sandbox {
     return iterator;
   }
 
+  /**
+   * A host byte source the isolate handed back untouched (`new Response(request.body)`, a
+   * proxied fetch body): the host consumer reads it directly, with no entry per chunk.
+   */
+  #passThrough(run: RequestRun, sourceId: number, limit: number, hooks: { onEnd(): void; onLimit(bytes: number): Error }): AsyncIterable<Uint8Array> | null {
+    const source = this.#sources.get(sourceId);
+    if (!source) return null;
+    this.#sources.delete(sourceId);
+    run.sources.delete(sourceId);
+    let total = 0;
+    let ended = false;
+    let failure: Error | null = null;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      source.onClose?.();
+      hooks.onEnd();
+    };
+    const stop = (error: Error) => {
+      failure = error;
+      try {
+        source.cancel();
+      } catch {
+        // already closed
+      }
+      end();
+    };
+    if (run.failBody === null) run.failBody = stop;
+    const iterator: AsyncIterator<Uint8Array> & AsyncIterable<Uint8Array> = {
+      [Symbol.asyncIterator]: () => iterator,
+      next: async () => {
+        if (failure) throw failure;
+        if (ended) return { done: true, value: undefined };
+        let result: IteratorResult<Uint8Array>;
+        try {
+          result = await source.iterator.next();
+        } catch (error) {
+          end();
+          throw error;
+        }
+        if (failure) throw failure;
+        if (result.done) {
+          end();
+          return { done: true, value: undefined };
+        }
+        source.bytes += result.value.byteLength;
+        total += result.value.byteLength;
+        if (source.bytes > source.limit) {
+          const [, message] = source.onLimit(source.bytes);
+          stop(new TypeError(message));
+          throw failure!;
+        }
+        if (total > limit) {
+          stop(hooks.onLimit(total));
+          throw failure!;
+        }
+        return { done: false, value: result.value };
+      },
+      return: async () => {
+        if (!ended) stop(new Error('the consumer stopped reading'));
+        return { done: true, value: undefined };
+      },
+    };
+    return iterator;
+  }
+
   #chunk(sinkId: number, done: boolean, bytes: Uint8Array | null, error: string | null): void {
     const waiter = this.#sinkWaiters.get(sinkId);
     if (!waiter) return;
@@ -606,7 +695,7 @@ class IsletSandbox implements Sandbox {
   // ---- fetch ---------------------------------------------------------------------------------
 
   #fetch(run: RequestRun, args: unknown[]): number {
-    const [method, url, headers, body, redirect] = args as [string, string, string[], null | string | Uint8Array | number, 'follow' | 'error' | 'manual'];
+    const [method, url, headers, body, redirect] = args as [string, string, string[], HostBody, 'follow' | 'error' | 'manual'];
     const limits = run.limits;
     const controller = new AbortController();
     const id = this.#newOp(run, {
@@ -621,7 +710,16 @@ class IsletSandbox implements Sandbox {
     if (run.subrequests >= limits.subrequests) return refuse(`fetch: too many subrequests (the limit is ${limits.subrequests} per request)`);
     run.subrequests++;
     let requestBody: Uint8Array | string | AsyncIterable<Uint8Array> | null = null;
-    if (typeof body === 'number') {
+    if (isPassThrough(body)) {
+      requestBody = this.#passThrough(run, body.source, limits.requestBodyBytes, {
+        onEnd: () => {},
+        onLimit: (bytes) => new TypeError(`fetch: the request body passed ${limits.requestBodyBytes} bytes (${bytes})`),
+      });
+      if (!requestBody) {
+        run.subrequests--;
+        return refuse('fetch: the request body (a stream from the host) was already read or closed');
+      }
+    } else if (typeof body === 'number') {
       run.sinks.add(body);
       requestBody = this.#sinkBody(run, body, limits.requestBodyBytes, {
         onEnd: () => run.sinks.delete(body),

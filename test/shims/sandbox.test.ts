@@ -264,3 +264,28 @@ test('timers and fetch are refused in top-level code, where no request budget wo
     t.close();
   }
 });
+
+test('a request body handed back untouched streams straight through (echo), still under its limit', async () => {
+  const t = makeSandbox();
+  try {
+    loadModule(t, `export default { fetch(request) { return new Response(request.body, { headers: { 'content-type': request.headers.get('content-type') } }); } };`);
+    const chunks = {
+      async *[Symbol.asyncIterator]() {
+        for (let i = 0; i < 4; i++) yield Buffer.from(`part${i};`);
+      },
+    };
+    const res = await fetchText(t, request('http://a.test/', { method: 'POST', headers: { 'content-type': 'text/x' }, body: chunks }));
+    assert.equal(res.text, 'part0;part1;part2;part3;');
+    const big = {
+      async *[Symbol.asyncIterator]() {
+        for (let i = 0; i < 20; i++) yield new Uint8Array(1000);
+      },
+    };
+    const d = t.sandbox.dispatch(request('http://a.test/', { method: 'POST', body: big }), { ...testLimits, requestBodyBytes: 5000 });
+    const response = await d.response;
+    await assert.rejects(readBody(response));
+    await assert.rejects(d.done, (err: Error) => err instanceof LimitExceededError && err.limit === 'body');
+  } finally {
+    t.close();
+  }
+});
