@@ -5,6 +5,7 @@ import { format, inspect } from './format';
 import { SafeMap, MapPrototypeGet, MapPrototypeSet, MapPrototypeDelete } from '../internal/primordials';
 
 type Level = 'debug' | 'info' | 'log' | 'warn' | 'error';
+const MAX_MESSAGE = 16384;
 
 function emit(level: Level, args: unknown[]): void {
   let message: string;
@@ -13,6 +14,9 @@ function emit(level: Level, args: unknown[]): void {
   } catch {
     message = '[unformattable console arguments]';
   }
+  // the host caps output per request anyway; cutting here keeps one huge message from being
+  // copied across the bridge only to be dropped
+  if (message.length > MAX_MESSAGE) message = message.slice(0, MAX_MESSAGE) + `… [${message.length - MAX_MESSAGE} more characters]`;
   host('log', level, groupIndent + message);
 }
 

@@ -1,0 +1,51 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { makeEvaluator, runThrows, testLimits } from './helpers';
+
+const e = makeEvaluator();
+after(() => e.close());
+
+test('setTimeout passes arguments and orders by delay; clearTimeout cancels', async () => {
+  const value = await e.run(`
+    const log = [];
+    setTimeout((a, b) => log.push('late:' + a + b), 20, 'x', 'y');
+    setTimeout(() => log.push('early'), 1);
+    const cancelled = setTimeout(() => log.push('cancelled'), 5);
+    clearTimeout(cancelled);
+    await new Promise((r) => setTimeout(r, 40));
+    return [log, typeof cancelled];`);
+  assert.deepEqual(value, [['early', 'late:xy'], 'number']);
+});
+
+test('setInterval repeats until clearInterval', async () => {
+  const value = await e.run(`
+    let n = 0;
+    const id = setInterval(() => { n++; if (n === 3) clearInterval(id); }, 2);
+    await new Promise((r) => setTimeout(r, 60));
+    return n;`);
+  assert.equal(value, 3);
+  assert.equal((await runThrows(e, `setTimeout('alert(1)', 1)`)).name, 'TypeError');
+});
+
+test('Blob concatenates parts, slices with negative indexes, streams and normalises its type', async () => {
+  const value = await e.run(`
+    const b = new Blob(['ab', new Uint8Array([99]), new Blob(['de'])], { type: 'Text/Plain' });
+    const s = b.slice(-3, -1, 'x/y');
+    const chunks = []; for await (const c of b.stream()) chunks.push(...c);
+    const f = new File(['x'], 'name.txt', { type: 'text/plain', lastModified: 42 });
+    return [b.size, b.type, await b.text(), await s.text(), s.type, chunks.length, f.name, f.lastModified, f.size, f instanceof Blob, Object.prototype.toString.call(f)];`);
+  assert.deepEqual(value, [5, 'text/plain', 'abcde', 'cd', 'x/y', 5, 'name.txt', 42, 1, true, '[object File]']);
+});
+
+test('console messages are cut before crossing the bridge', async () => {
+  const big = makeEvaluator({ limits: { ...testLimits, logBytes: 1 << 20 } });
+  try {
+    await big.run(`console.log('x'.repeat(100000)); return null;`);
+    const record = big.logs.find((l) => l.message.startsWith('xxx'));
+    assert.ok(record);
+    assert.ok(record.message.length < 17000);
+    assert.match(record.message, /more characters\]$/);
+  } finally {
+    big.close();
+  }
+});
