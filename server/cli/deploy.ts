@@ -1,9 +1,9 @@
 // `islet deploy | deployments | rollback | tenants`: the admin API from a terminal.
 // The admin URL and token come from --admin-url/--token, else ISLET_ADMIN_URL/ISLET_ADMIN_TOKEN,
 // else http://127.0.0.1:8081 and the token file a local server generated (<data dir>/admin-token).
-// A folder is checked by a local build and the files that build read are sent as a tar.gz (the
-// server builds them again, with its own limits and checks); with --bundle it is bundled here,
-// with bare imports resolved from node_modules folders above it too, and sent as one module whose
+// A folder is checked by a local build and the files that build read (its node_modules, or the
+// nearest one above it, read only as imported) are sent as a tar.gz: the server builds them again
+// with its own limits and checks. With --bundle it is bundled here and sent as one module whose
 // inline source map still points at the original files.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -147,7 +147,7 @@ async function deploy(args: string[]): Promise<void> {
   const started = Date.now();
 
   if (values.bundle) {
-    const files = readDirectory(target);
+    const files = readDirectory(target, true);
     const options: Parameters<typeof build>[2] = { bundle: true };
     const entry = values.entry ?? (isFile ? path.basename(target) : undefined);
     if (entry) options.entry = entry;
@@ -172,18 +172,21 @@ async function deploy(args: string[]): Promise<void> {
     body = { data: fs.readFileSync(target), type: typescript ? 'application/typescript' : 'application/javascript' };
     query.entry = path.basename(target);
   } else {
-    // Built here first: errors show before anything is sent, and only the files the build read
-    // are packed (not a whole node_modules folder). The server builds them again.
-    const files = readDirectory(target);
+    // Built here first: errors show before anything is sent, packages are read from the nearest
+    // node_modules only as imported, and only the files the build read are packed (under the
+    // same paths, so the server's build of them resolves alike).
+    const files = readDirectory(target, true);
     const options: Parameters<typeof build>[2] = {};
     if (values.entry) options.entry = values.entry;
-    let inputs: string[];
+    const hostNodeModules = nearestNodeModules(target);
+    if (hostNodeModules) options.hostNodeModules = hostNodeModules;
+    let inputs: Map<string, Buffer>;
     try {
       inputs = (await build(values.tenant, files, options)).inputs;
     } catch (error) {
       throw new CliError(`islet deploy: ${(error as Error).message}`);
     }
-    body = { data: await packFolder(new Map(inputs.map((p) => [p, files.get(p)!]))), type: 'application/gzip' };
+    body = { data: await packFolder(inputs), type: 'application/gzip' };
     if (values.entry) query.entry = values.entry;
   }
 

@@ -35,9 +35,10 @@ export interface BuildOptions {
 export interface Build {
   manifest: DeploymentManifest;
   files: Map<string, Buffer>;
-  /** the uploaded files the build read (sources, package.json files, import map, tsconfig):
-   *  uploading only these builds the same deployment */
-  inputs: string[];
+  /** the files the build read (sources, package.json files, import map, tsconfig), from the
+   *  upload or the host's node_modules, under their upload paths: uploading only these builds
+   *  the same deployment */
+  inputs: Map<string, Buffer>;
 }
 
 const namespace = 'upload';
@@ -379,6 +380,6 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
   };
   if (Object.keys(importMap).length > 0) manifest.importMap = importMap;
   if (options.compatibility) manifest.compatibility = options.compatibility;
-  for (const name of ['package.json', 'tsconfig.json', 'import_map.json']) if (files.has(name)) fs.used.add(name);
-  return { manifest, files: out, inputs: [...fs.used].sort() };
+  for (const name of ['package.json', 'tsconfig.json', 'import_map.json']) if (files.has(name)) fs.used.set(name, files.get(name)!);
+  return { manifest, files: out, inputs: new Map([...fs.used].sort(([a], [b]) => (a < b ? -1 : 1))) };
 }

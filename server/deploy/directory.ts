@@ -11,12 +11,17 @@ import { publish, type PublishDeps, type PublishOptions } from './publish';
 
 const skipped = new Set(['.git', '.DS_Store', '.islet']);
 
-/** every regular file under `dir` (symbolic links and dot-folders left out), path -> bytes */
-export function readDirectory(dir: string): Map<string, Buffer> {
+/**
+ * Every regular file under `dir` (symbolic links and .git left out), path -> bytes.
+ * `skipNodeModules` leaves the top node_modules folder unread, for builds that read what they
+ * need from it lazily (BuildOptions.hostNodeModules).
+ */
+export function readDirectory(dir: string, skipNodeModules = false): Map<string, Buffer> {
   const files = new Map<string, Buffer>();
   const walk = (rel: string) => {
     for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
       if (skipped.has(entry.name)) continue;
+      if (skipNodeModules && rel === '' && entry.name === 'node_modules') continue;
       const child = rel ? `${rel}/${entry.name}` : entry.name;
       if (entry.isDirectory()) walk(child);
       else if (entry.isFile()) files.set(child, fs.readFileSync(path.join(dir, child)));

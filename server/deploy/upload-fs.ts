@@ -28,13 +28,13 @@ export class UploadFs {
     return full.startsWith(this.#hostNodeModules + path.sep) ? full : null;
   }
 
-  /** upload paths read so far: what a build actually needed */
-  readonly used = new Set<string>();
+  /** every file read so far, from the upload or the host: what a build actually needed */
+  readonly used = new Map<string, Buffer>();
 
   read(p: string): Buffer | null {
     const own = this.#files.get(p);
     if (own) {
-      this.used.add(p);
+      this.used.set(p, own);
       return own;
     }
     const host = this.#hostPath(p);
@@ -48,7 +48,9 @@ export class UploadFs {
       }
       this.#hostCache.set(p, data);
     }
-    return this.#hostCache.get(p) ?? null;
+    const data = this.#hostCache.get(p) ?? null;
+    if (data) this.used.set(p, data);
+    return data;
   }
 
   isFile(p: string): boolean {
