@@ -53,6 +53,12 @@ async function readJson(c: Context, optional = false): Promise<Record<string, un
   return parsed as Record<string, unknown>;
 }
 
+/** who made a change, for the log: the operator, or which deploy token */
+function actor(c: Context<AdminEnv>): string {
+  const principal = c.get('principal');
+  return principal.kind === 'operator' ? 'operator' : `token:${principal.tokenId}`;
+}
+
 function tenantParam(c: Context<AdminEnv>): string {
   const tenant = c.req.param('tenant')!;
   checkTenantName(tenant);
@@ -138,7 +144,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
       limits: mergeLimits(existing?.limits, change),
     };
     await store.putTenant(record);
-    logger.info(existing ? 'tenant updated' : 'tenant created', { tenant });
+    logger.info(existing ? 'tenant updated' : 'tenant created', { tenant, by: actor(c) });
     return c.json(await describeTenant((await store.getTenant(tenant))!), existing ? 200 : 201);
   });
 
@@ -154,7 +160,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     const body = await readJson(c);
     if (body.limits === undefined) throw new ApiError(400, 'BAD_LIMITS', "the body must carry 'limits'");
     await store.putTenant({ ...existing, limits: mergeLimits(existing.limits, parseLimits(body.limits)) });
-    logger.info('tenant limits changed', { tenant });
+    logger.info('tenant limits changed', { tenant, by: actor(c) });
     return c.json(await describeTenant((await store.getTenant(tenant))!));
   });
 
@@ -162,7 +168,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     const tenant = tenantParam(c);
     assertOperator(c, 'deleting a tenant');
     await store.deleteTenant(tenant);
-    logger.info('tenant deleted', { tenant });
+    logger.info('tenant deleted', { tenant, by: actor(c) });
     return c.json({ deleted: tenant });
   });
 
@@ -181,7 +187,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
       throw error;
     }
     if (upload.activate) await assertRoutesFree(store, tenant, upload.routes);
-    const options: Parameters<typeof publish>[3] = { bundle: upload.bundle, routes: upload.routes, activate: upload.activate, limits };
+    const options: Parameters<typeof publish>[3] = { bundle: upload.bundle, routes: upload.routes, activate: upload.activate, limits, actor: actor(c) };
     if (upload.entry) options.entry = upload.entry;
     if (upload.compatibility) options.compatibility = upload.compatibility;
     const publishDeps: Parameters<typeof publish>[0] = { store, logger, observer };
@@ -215,7 +221,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     const manifest = await requireDeployment(tenant, c.req.param('id'));
     await assertRoutesFree(store, tenant, manifest.routes);
     await store.activate(tenant, manifest.id);
-    logger.info('deployment activated', { tenant, deployment: manifest.id, previous });
+    logger.info('deployment activated', { tenant, deployment: manifest.id, previous, by: actor(c) });
     return c.json({ id: manifest.id, active: true, previous, url: tenantUrl(tenant) });
   });
 
@@ -224,7 +230,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     await requireTenant(tenant);
     const manifest = await requireDeployment(tenant, c.req.param('id'));
     await store.deleteDeployment(tenant, manifest.id);
-    logger.info('deployment deleted', { tenant, deployment: manifest.id });
+    logger.info('deployment deleted', { tenant, deployment: manifest.id, by: actor(c) });
     return c.json({ deleted: manifest.id });
   });
 
@@ -270,7 +276,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     }
     await store.putEnv(tenant, env);
     // names only: secret values never reach a log line
-    logger.info('tenant env changed', { tenant, vars: Object.keys(env.vars).length, secrets: Object.keys(env.secrets).length });
+    logger.info('tenant env changed', { tenant, vars: Object.keys(env.vars).length, secrets: Object.keys(env.secrets).length, by: actor(c) });
     return c.json({ vars: env.vars, secrets: Object.keys(env.secrets).sort() });
   });
 
@@ -286,7 +292,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     const record = { id, tenant, hash: hashToken(token).toString('hex'), createdAt: new Date().toISOString() } as const;
     const description = typeof body.description === 'string' ? body.description.slice(0, 200) : undefined;
     await store.putToken(description ? { ...record, description } : record);
-    logger.info('deploy token created', { tenant, token: id });
+    logger.info('deploy token created', { tenant, token: id, by: actor(c) });
     return c.json({ id, token }, 201);
   });
 
@@ -310,7 +316,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     } catch (error) {
       if (!isStoreError(error, 'STORE_NOT_FOUND')) throw error;
     }
-    logger.info('deploy token revoked', { tenant, token: id });
+    logger.info('deploy token revoked', { tenant, token: id, by: actor(c) });
     return c.json({ deleted: id });
   });
 

@@ -21,6 +21,8 @@ export interface PublishDeps {
 export interface PublishOptions extends BuildOptions {
   /** default true */
   activate?: boolean;
+  /** who deploys, for the log ('operator', 'token:<id>', 'functions/') */
+  actor?: string;
 }
 
 export interface Published {
@@ -70,11 +72,14 @@ export async function publish(deps: PublishDeps, tenant: string, files: Map<stri
       codeCaches: caches.size,
       active: activate,
       ms: Number(process.hrtime.bigint() - started) / 1e6,
+      ...(options.actor ? { by: options.actor } : {}),
     });
     return { manifest: built.manifest, active: activate };
   } catch (error) {
     deps.observer?.deployment(tenant, 'failure');
-    if (error instanceof DeployError) deps.logger?.info('deployment refused', { tenant, code: error.code, error: error.message });
+    if (error instanceof DeployError) {
+      deps.logger?.info('deployment refused', { tenant, code: error.code, error: error.message, ...(options.actor ? { by: options.actor } : {}) });
+    }
     throw error;
   }
 }
