@@ -27,6 +27,7 @@ import { FetchEvent } from './runtime/fetch-event';
 import { configureDispatch, dispatch, bindModule, bindScript, finishRequest } from './runtime/dispatch';
 import { createEncodingStreams } from './encoding/streams';
 import { loadURLPattern } from './url/pattern';
+import { createCompressionStreams } from './compression/compression';
 
 declare const require: (id: string) => any;
 
@@ -114,6 +115,9 @@ export function install(bridge: (op: string, ...args: unknown[]) => unknown, env
   defineLazy(globalObject, 'TextEncoderStream', () => (encodingStreams ??= createEncodingStreams()).TextEncoderStream);
   defineLazy(globalObject, 'TextDecoderStream', () => (encodingStreams ??= createEncodingStreams()).TextDecoderStream);
   defineLazy(globalObject, 'URLPattern', loadURLPattern);
+  let compressionStreams: ReturnType<typeof createCompressionStreams> | null = null;
+  defineLazy(globalObject, 'CompressionStream', () => (compressionStreams ??= createCompressionStreams()).CompressionStream);
+  defineLazy(globalObject, 'DecompressionStream', () => (compressionStreams ??= createCompressionStreams()).DecompressionStream);
   defineLazy(globalObject, 'SubtleCrypto', () => require('./crypto/subtle').SubtleCrypto);
   defineLazy(globalObject, 'CryptoKey', () => require('./crypto/subtle').CryptoKey);
 

@@ -42,6 +42,8 @@ export class RequestRun {
   readonly ops = new Set<number>();
   readonly sources = new Set<number>();
   readonly sinks = new Set<number>();
+  /** CompressionStream/DecompressionStream zlib streams */
+  readonly zlib = new Set<number>();
   wallTimer: NodeJS.Timeout | null = null;
   /** set by the sandbox: called when the response body cannot go on (limit cut) */
   failBody: ((error: Error) => void) | null = null;

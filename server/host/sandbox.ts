@@ -17,6 +17,7 @@ import { RequestRun } from './run';
 import { EgressGuard } from './egress';
 import { createEgressAgent, fetchErrorMessage, performFetch } from './fetch';
 import { KeyTable, subtleErrorParts } from './subtle';
+import { ZlibStream } from './compression';
 import { parseURL, setURL, utf8Decode, utf8Encode, randomBytes } from './ops';
 import { exactBytes } from './bytes';
 import {
@@ -108,6 +109,8 @@ class IsletSandbox implements Sandbox {
   #sources = new Map<number, HostSource>();
   #sinkWaiters = new Map<number, SinkWaiter>();
   #keys = new KeyTable();
+  #zlib = new Map<number, { run: RequestRun; stream: ZlibStream }>();
+  #nextZlib = 1;
   #guard: EgressGuard;
   #agent: Agent | null = null;
   #disposed = false;
@@ -285,6 +288,7 @@ class IsletSandbox implements Sandbox {
     for (const id of timers) this.#clearTimer(id);
     for (const id of run.ops) this.#ops.get(id)?.abort?.('AbortError');
     for (const id of run.sources) this.#dropSource(id);
+    for (const id of run.zlib) this.#closeZlib(id);
     for (const id of run.sinks) {
       this.#sinkWaiters.get(id)?.reject(run.limit ?? new Error('the request finished'));
       this.#sinkWaiters.delete(id);
@@ -352,6 +356,37 @@ class IsletSandbox implements Sandbox {
         (this.#ops.get(opId)?.abort ?? this.#fetchAborters.get(opId))?.(String(args[1]));
         return undefined;
       }
+      case 'zlibOpen': {
+        if (!run) throw new TypeError('CompressionStream/DecompressionStream can only be used while handling a request');
+        const id = this.#nextZlib++;
+        this.#zlib.set(id, { run, stream: new ZlibStream(args[0], args[1]) });
+        run.zlib.add(id);
+        return id;
+      }
+      case 'zlibWrite':
+      case 'zlibEnd': {
+        const entry = this.#zlib.get(args[0] as number);
+        const id = this.#newOp(run);
+        if (!entry) {
+          queueMicrotask(() => this.#complete(id, false, ['TypeError', 'the compression stream is closed']));
+          return id;
+        }
+        const work = op === 'zlibWrite' ? entry.stream.write(args[1]) : entry.stream.end();
+        work.then(
+          (out) => {
+            if (op === 'zlibEnd') this.#closeZlib(args[0] as number);
+            this.#complete(id, true, out);
+          },
+          (error: Error) => {
+            this.#closeZlib(args[0] as number);
+            this.#complete(id, false, ['TypeError', error.message]);
+          },
+        );
+        return id;
+      }
+      case 'zlibClose':
+        this.#closeZlib(args[0] as number);
+        return undefined;
       case 'subtle':
         return this.#subtle(run, args[0], args[1]);
       case 'url':
@@ -765,6 +800,14 @@ class IsletSandbox implements Sandbox {
     return id;
   }
 
+  #closeZlib(id: number): void {
+    const entry = this.#zlib.get(id);
+    if (!entry) return;
+    this.#zlib.delete(id);
+    entry.run.zlib.delete(id);
+    entry.stream.close();
+  }
+
   // ---- crypto.subtle -------------------------------------------------------------------------
 
   #subtle(run: RequestRun | null, method: unknown, args: unknown): number {
@@ -791,6 +834,7 @@ class IsletSandbox implements Sandbox {
     for (const waiter of this.#sinkWaiters.values()) waiter.reject(new SandboxDisposedError());
     this.#sinkWaiters.clear();
     this.#keys.clear();
+    for (const id of [...this.#zlib.keys()]) this.#closeZlib(id);
     this.#agent?.destroy().catch(() => {});
     this.#agent = null;
   }

@@ -56,3 +56,19 @@ test('TextEncoderStream and TextDecoderStream transform chunks, splitting multi-
     return [text, encoded];`);
   assert.deepEqual(value, ['h€llo', [97, 0xf0, 0x9f, 0x98, 0x80]]);
 });
+
+test('CompressionStream and DecompressionStream round-trip gzip, deflate and deflate-raw; gzip output is real gzip', async () => {
+  const value = await e.run(`
+    const text = 'hello compression '.repeat(200);
+    const out = {};
+    for (const format of ['gzip', 'deflate', 'deflate-raw']) {
+      const compressed = await new Response(new Blob([text]).stream().pipeThrough(new CompressionStream(format))).arrayBuffer();
+      const back = await new Response(new Response(compressed).body.pipeThrough(new DecompressionStream(format))).text();
+      out[format] = [compressed.byteLength < text.length, back === text];
+    }
+    const gz = new Uint8Array(await new Response(new Blob(['x']).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer());
+    let bad; try { await new Response(new Blob(['not gzip']).stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer(); } catch (err) { bad = err.name; }
+    let unknown; try { new CompressionStream('brotli'); } catch (err) { unknown = err.name; }
+    return [out, [gz[0], gz[1]], bad, unknown];`);
+  assert.deepEqual(value, [{ gzip: [true, true], deflate: [true, true], 'deflate-raw': [true, true] }, [0x1f, 0x8b], 'TypeError', 'TypeError']);
+});
