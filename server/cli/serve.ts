@@ -3,6 +3,8 @@
 // API, metrics and the log hub (observability). `--functions <dir>` publishes each subfolder as
 // the tenant of that name first, so `npm start` serves functions/ with no other setup.
 // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (bounded), dispose isolates, exit 0.
+// ISLET_WORKERS > 0 runs that in worker processes under a supervisor (see supervise()).
+import cluster from 'node:cluster';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -19,11 +21,11 @@ import { IsolatePool } from '../tenants/pool';
 import { Accounting } from '../tenants/accounting';
 import { prepareDeployment } from '../tenants/prepare';
 import type { CreateSandbox } from '../tenants/sandbox-api';
-import type { TenantObserver } from '../tenants/observer';
+import { nullObserver, type TenantObserver } from '../tenants/observer';
 import { deployDirectory } from '../deploy/directory';
 import { createAdminApi } from '../deploy/api';
 import { authMiddleware, loadOperatorToken } from '../deploy/auth';
-import { Metrics, createObservabilityRoutes, startMetricsServer, type MetricsServer } from '../metrics';
+import { ClusterMetrics, Metrics, createObservabilityRoutes, startMetricsServer, type MetricsServer } from '../metrics';
 import { LogHub } from '../logs';
 import { SourceMapper } from '../sourcemap';
 import { createDashboard } from '../dashboard';
@@ -35,6 +37,8 @@ export interface ServeOptions {
   logger?: Logger;
   /** tests: a sandbox factory other than server/host's */
   createSandbox?: CreateSandbox;
+  /** a node:cluster worker under the supervisor: metrics are summed by the primary, which also serves the metrics port */
+  worker?: boolean;
 }
 
 export interface Serving {
@@ -101,6 +105,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   const logger = options.logger ?? new Logger(config.logLevel);
   const store = new FsDeploymentStore(config.dataDir);
   const metrics = new Metrics();
+  if (options.worker) metrics.joinCluster();
   // limit and error stacks in tenant logs point at the tenant's own files (source maps of the deployment)
   const logs = new LogHub(logger, { sourceMaps: new SourceMapper(store) });
   const observer: TenantObserver = metrics;
@@ -119,7 +124,6 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   if (options.functionsDir) await publishFunctions(options.functionsDir, { store, logger, observer, prepare });
   await directory.start();
   pool.start();
-  if (config.workers > 0) logger.warn('ISLET_WORKERS > 0: worker processes are not supported yet; serving in this process', { workers: config.workers });
 
   const tenant = await front.listen(config.port, config.host);
   const admin = serveHono({ fetch: adminApp({ store, config, logger, observer, metrics, logs, operatorToken, prepare, tenantPort: tenant.port }).fetch, port: config.adminPort, hostname: config.adminHost });
@@ -128,7 +132,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     admin.once('listening', () => resolve((admin.address() as AddressInfo).port));
   });
   let metricsServer: MetricsServer | undefined;
-  if (config.metricsPort) metricsServer = await startMetricsServer(metrics, { port: config.metricsPort });
+  if (config.metricsPort && !options.worker) metricsServer = await startMetricsServer(metrics, { port: config.metricsPort });
 
   logger.info('islet serving', { tenants: `http://${config.host}:${tenant.port}`, admin: `http://${config.adminHost}:${adminPort}`, baseDomain: config.baseDomain, dataDir: config.dataDir });
   let closing: Promise<void> | undefined;
@@ -175,6 +179,87 @@ async function publishFunctions(dir: string, deps: { store: DeploymentStore; log
   }
 }
 
+/** Waits for SIGTERM/SIGINT (or, in a worker, the supervisor going away), then runs `stop` once. */
+function onShutdown(logger: Logger, stop: () => Promise<void>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let stopping = false;
+    const once = (reason: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info('shutting down', { reason });
+      stop().then(resolve, (err: Error) => {
+        logger.error('shutdown failed', { error: err.message });
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => once('SIGTERM'));
+    process.once('SIGINT', () => once('SIGINT'));
+    if (cluster.isWorker) process.once('disconnect', () => once('supervisor gone'));
+  });
+}
+
+/**
+ * The supervisor (ISLET_WORKERS > 0): publishes functions/ once, then forks the workers, which
+ * share the tenant and admin ports (node:cluster hands connections to them). V8 can abort a whole
+ * process on some out-of-memory paths; a worker that dies is replaced while the others keep
+ * serving. Metrics scraped from any worker (or the metrics port, served here) are the sum over all.
+ */
+async function supervise(config: Config, functionsDir: string | undefined): Promise<void> {
+  const logger = new Logger(config.logLevel);
+  const { file: tokenFile, created } = loadOperatorToken(config.dataDir, config.adminToken || undefined);
+  if (tokenFile) logger.info(created ? 'generated the operator token' : 'using the operator token', { file: tokenFile });
+  if (functionsDir) {
+    const store = new FsDeploymentStore(config.dataDir);
+    const prepare = (manifest: Parameters<typeof prepareDeployment>[0], files: Map<string, Buffer>) =>
+      prepareDeployment(manifest, files, { memoryMb: config.limits.memoryMb, startupTimeoutMs: config.pool.startupTimeoutMs });
+    await publishFunctions(functionsDir, { store, logger, observer: nullObserver, prepare });
+    await store.close();
+  }
+  const clusterMetrics = new ClusterMetrics();
+  const metricsServer = config.metricsPort ? await startMetricsServer(clusterMetrics, { port: config.metricsPort }) : undefined;
+  let stopping = false;
+  const recentDeaths: number[] = [];
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    const now = Date.now();
+    recentDeaths.push(now);
+    while (recentDeaths.length && recentDeaths[0]! < now - 10_000) recentDeaths.shift();
+    // a worker that dies at once again and again (bad config, broken build) must not spin the CPU
+    const delay = recentDeaths.length > config.workers * 3 ? 1000 : 0;
+    logger.error('worker died; starting a replacement', { pid: worker.process.pid, code, signal, delayMs: delay });
+    setTimeout(() => !stopping && cluster.fork(), delay).unref();
+  });
+  const ready = new Promise<{ tenantPort: number; adminPort: number }>((resolve) => {
+    cluster.on('message', (_worker, message: { type?: string; tenantPort?: number; adminPort?: number }) => {
+      if (message?.type === 'islet:ready') resolve({ tenantPort: message.tenantPort!, adminPort: message.adminPort! });
+    });
+  });
+  for (let i = 0; i < config.workers; i++) cluster.fork();
+  const ports = await ready;
+  console.error(`islet: ${config.workers} workers; tenant traffic on http://${config.host}:${ports.tenantPort}, admin API on http://${config.adminHost}:${ports.adminPort}`);
+  await onShutdown(logger, async () => {
+    stopping = true;
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is NonNullable<typeof w> => w !== undefined);
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (w.isDead()) return resolve();
+            const kill = setTimeout(() => w.process.kill('SIGKILL'), config.server.shutdownTimeoutMs + 5000);
+            w.once('exit', () => {
+              clearTimeout(kill);
+              resolve();
+            });
+            w.process.kill('SIGTERM');
+          }),
+      ),
+    );
+    await metricsServer?.close();
+    clusterMetrics.close();
+  });
+  process.exit(0);
+}
+
 export async function run(_command: string, args: string[]): Promise<void> {
   if (args.includes('--help') || args.includes('-h')) {
     console.log(usage);
@@ -183,20 +268,16 @@ export async function run(_command: string, args: string[]): Promise<void> {
   const config = loadConfig({ argv: args, env: process.env });
   const functionsDir = argValue(args, '--functions');
   if (args.includes('--functions') && !functionsDir) throw new Error('--functions: expected a folder after --functions');
-  const serving = await startServing({ config, functionsDir });
-  const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-  console.error(`islet: tenant traffic on http://${config.host}:${serving.tenantPort} (e.g. http://hello.${config.baseDomain}:${serving.tenantPort}/ via ${shown})`);
-  console.error(`islet: admin API on http://${config.adminHost}:${serving.adminPort}`);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      serving.logger.info('shutting down', { signal });
-      serving.close().then(resolve, (err: Error) => {
-        serving.logger.error('shutdown failed', { error: err.message });
-        resolve();
-      });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  if (config.workers > 0 && cluster.isPrimary) return supervise(config, functionsDir);
+  const worker = cluster.isWorker;
+  // under the supervisor, functions/ was published once by the primary
+  const serving = await startServing({ config, functionsDir: worker ? undefined : functionsDir, worker });
+  if (worker) process.send?.({ type: 'islet:ready', tenantPort: serving.tenantPort, adminPort: serving.adminPort });
+  else {
+    const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+    console.error(`islet: tenant traffic on http://${config.host}:${serving.tenantPort} (e.g. http://hello.${config.baseDomain}:${serving.tenantPort}/ via ${shown})`);
+    console.error(`islet: admin API on http://${config.adminHost}:${serving.adminPort}`);
+  }
+  await onShutdown(serving.logger, () => serving.close());
   process.exit(0);
 }
