@@ -110,6 +110,26 @@ describe('dashboard in a browser', () => {
     await page.waitForSelector('#deployments tbody tr:nth-child(1) button:has-text("Activate")');
   });
 
+  it('deploys a file dropped on the drop zone', async () => {
+    await page.goto(`${islet.adminBase}/#/tenant/dropped`);
+    await page.waitForSelector('#tenant-body:not([hidden])');
+    const dataTransfer = await page.evaluateHandle(() => {
+      // runs in the page: DOM classes are the browser's
+      const web = globalThis as unknown as { DataTransfer: new () => { items: { add(file: unknown): void } }; File: new (parts: string[], name: string, options: object) => unknown };
+      const dt = new web.DataTransfer();
+      dt.items.add(new web.File(['export default { fetch() { return new Response("dropped here\\n"); } };'], 'worker.js', { type: 'text/javascript' }));
+      return dt;
+    });
+    await page.dispatchEvent('#dropzone', 'drop', { dataTransfer });
+    await page.waitForSelector('#upload-list li:has-text("worker.js")');
+    assert.equal(await page.getAttribute('#upload-entry', 'placeholder'), 'worker.js', 'the only file is proposed as the entry');
+    await page.click('#upload-submit');
+    await page.waitForSelector('#upload-status:has-text("Deployed")');
+    await eventually(async () => ((await islet.get('dropped')).text === 'dropped here\n' ? true : undefined), 5000, 'dropped file served');
+    await page.goto(`${islet.adminBase}/#/tenant/shop`);
+    await page.waitForSelector('#deployments tbody tr.active');
+  });
+
   it('moves the request counter and charts after traffic, and shows the logs', async () => {
     const sent = traffic(islet, 'shop', 40, 100);
     await eventually(
@@ -158,6 +178,29 @@ describe('dashboard in a browser', () => {
     const listed = await islet.admin('/v1/tenants/shop/deployments');
     assert.equal(listed.body.deployments.length, 1);
     assert.equal(listed.body.deployments[0].id, listed.body.active);
+  });
+
+  it('lets a tenant deploy token see its own tenant only', async () => {
+    const created = await islet.admin('/v1/tenants/shop/tokens', { method: 'POST', body: {} });
+    assert.equal(created.status, 201);
+    const context = await browser.newContext();
+    try {
+      const tenantPage = await context.newPage();
+      await tenantPage.goto(`${islet.adminBase}/`);
+      await tenantPage.fill('#token', created.body.token);
+      await tenantPage.click('#signin-form button[type=submit]');
+      // the overview lists the token's own tenant and nothing else
+      await tenantPage.waitForSelector('#tenants tr[data-tenant="shop"]');
+      assert.equal(await tenantPage.locator('#tenants tbody tr').count(), 1);
+      await tenantPage.waitForSelector('#metrics-note:has-text("operator token")');
+      await tenantPage.goto(`${islet.adminBase}/#/tenant/shop`);
+      await tenantPage.waitForSelector('#deployments tbody tr.active');
+      await tenantPage.goto(`${islet.adminBase}/#/tenant/api`);
+      await tenantPage.waitForSelector('#flash.error');
+      assert.equal(await tenantPage.locator('#deployments tbody tr').count(), 0, "another tenant's deployments stay hidden");
+    } finally {
+      await context.close();
+    }
   });
 
   it('shows every tenant with live numbers on the overview', async () => {

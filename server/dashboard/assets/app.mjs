@@ -89,7 +89,7 @@ function route() {
     else link.removeAttribute('aria-current');
   }
   if (view === 'tenant') openTenant(name ? decodeURIComponent(name) : state.tenant);
-  if (view === 'overview') loadTenants().then(renderTenants, (e) => flash(describe(e)));
+  if (view === 'overview') loadTenants().then(renderTenants, tenantListRefused);
   if (view === 'limits') renderLimits();
 }
 
@@ -135,6 +135,15 @@ function renderTenants() {
   $('#tenants').hidden = state.tenants.length === 0;
 }
 
+/** A tenant deploy token may not list tenants: say what it can do instead of showing an error. */
+function tenantListRefused(error) {
+  if (!(error instanceof ApiError) || error.status !== 403) return flash(describe(error));
+  $('#tenants').hidden = true;
+  const note = $('#tenants-empty');
+  note.hidden = false;
+  note.textContent = 'This token belongs to one tenant: it cannot list the others. Open your tenant by name under Tenant.';
+}
+
 const short = (id) => (id.length > 14 ? id.slice(0, 14) + '…' : id);
 
 // ---------------------------------------------------------------- one tenant
@@ -149,6 +158,10 @@ async function openTenant(name) {
     return;
   }
   $('#tenant-title').textContent = `Tenant ${name}`;
+  // nothing of the previously opened tenant may stay on screen under this one's name
+  $('#deployments tbody').replaceChildren();
+  $('#logs').replaceChildren();
+  $('#upload-status').textContent = '';
   renderTenantCharts();
   await Promise.all([loadDeployments(), loadLogs()]);
   if ($('#logs-follow').checked) followLogs();
@@ -188,7 +201,10 @@ async function loadDeployments() {
     body = await json(`${tenantPath(tenant)}/deployments`);
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) body = { active: null, deployments: [] };
-    else return flash(describe(error));
+    else {
+      if (tenant === state.tenant) $('#deployments tbody').replaceChildren();
+      return flash(describe(error));
+    }
   }
   if (tenant !== state.tenant) return;
   const deployments = [...(body.deployments ?? [])].sort((a, b) => String(b.createdAt).localeCompare(String(a.createdAt)));
@@ -396,16 +412,17 @@ async function poll() {
   } catch (error) {
     if (!state.metricsOk) return;
     state.metricsOk = false;
-    $('#metrics-note').textContent = `Live metrics unavailable: ${describe(error)}`;
+    $('#metrics-note').textContent =
+      error instanceof ApiError && error.status === 403 ? 'Live metrics need the operator token.' : `Live metrics unavailable: ${describe(error)}`;
   }
   const view = location.hash.split('/')[1] || 'overview';
   if (view === 'overview') {
     try {
       await loadTenants();
+      renderTenants();
     } catch {
-      // keep the last list; a transient error shows again on the next poll
+      // keep the last list (or the tenant-token note); a transient error shows again on the next poll
     }
-    renderTenants();
   } else if (view === 'tenant') {
     renderTenantCharts();
   } else if (view === 'limits') {
@@ -452,6 +469,12 @@ function wire() {
     zone.classList.add('over');
   });
   zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  // the drop zone is focusable: Enter or Space opens the file picker, for keyboard users
+  zone.addEventListener('keydown', (event) => {
+    if (event.target !== zone || (event.key !== 'Enter' && event.key !== ' ')) return;
+    event.preventDefault();
+    $('#upload-files').click();
+  });
   zone.addEventListener('drop', async (event) => {
     event.preventDefault();
     zone.classList.remove('over');
