@@ -159,9 +159,9 @@ export function requestState(value: Request): RequestState {
 }
 
 /** the incoming request of a dispatch: nothing is parsed or copied until the function reads it */
-export function incomingRequest(method: string, url: string, rawHeaders: string[], body: Source, signal: AbortSignal): Request {
+export function incomingRequest(method: string, url: string, rawHeaders: string[], body: Source): Request {
   return make({
-    method, url, headers: null, rawHeaders, body: new BodyState(body), redirect: 'manual', signal,
+    method, url, headers: null, rawHeaders, body: new BodyState(body), redirect: 'manual', signal: null,
     integrity: '', keepalive: false, cache: 'default', duplex: null, cf: undefined,
   });
 }

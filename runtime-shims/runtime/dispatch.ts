@@ -3,11 +3,11 @@
 // is ready or host('fail', ...) when the handler threw or returned something else. It only uses
 // captured built-ins, so tenant code tampering with prototypes cannot break the plumbing.
 import { host } from '../internal/bridge';
-import { incomingRequest } from '../fetch/request';
+import { incomingRequest, requestState, Request } from '../fetch/request';
 import { Response, responseState } from '../fetch/response';
 import { headerList } from '../fetch/headers';
 import { bodyForHost, discardBody } from '../fetch/body';
-import { newSignal, abortSignal, AbortSignal } from '../abort/abort';
+import { abortSignal } from '../abort/abort';
 import { listenersOf, EventTarget } from '../events/event-target';
 import { createFetchEvent, hasResponded } from './fetch-event';
 import { describeError } from '../internal/report';
@@ -16,7 +16,8 @@ import { forgetTimer } from '../timers/timers';
 import { SafeMap, MapPrototypeGet, MapPrototypeSet, MapPrototypeDelete, ReflectApply, PromiseResolve, PromisePrototypeThen, SafeTypeError, ObjectPrototypeToString, ArrayPrototypeSlice } from '../internal/primordials';
 
 interface Pending {
-  signal: AbortSignal;
+  /** the incoming request: its signal (created only if the function reads it) aborts when the request is cut */
+  request: Request | null;
   finished: boolean;
   /** waitUntil promises not settled yet */
   waits: number;
@@ -139,10 +140,10 @@ function waitUntil(id: number, promise: unknown): void {
 
 /** host entry: a request arrives. `body` is the host source id of its body, or null. */
 export function dispatch(id: number, method: string, url: string, headers: string[], body: number | null): void {
-  const signal = newSignal();
-  const pending: Pending = { signal, finished: false, waits: 0 };
+  const pending: Pending = { request: null, finished: false, waits: 0 };
   MapPrototypeSet(requests, id, pending);
-  const request = incomingRequest(method, url, headers, body === null ? null : { hostSource: body }, signal);
+  const request = incomingRequest(method, url, headers, body === null ? null : { hostSource: body });
+  pending.request = request;
   if (handler === null) {
     fail(id, new SafeTypeError('No fetch handler is bound in this isolate'));
     return;
@@ -192,5 +193,7 @@ export function finishRequest(id: number, reason: string | null, timers: number[
   if (!pending) return;
   pending.finished = true;
   MapPrototypeDelete(requests, id);
-  if (reason !== null) abortSignal(pending.signal, new DOMException(reason, 'AbortError'));
+  const signal = reason !== null && pending.request ? requestState(pending.request).signal : null;
+  pending.request = null;
+  if (signal) abortSignal(signal, new DOMException(reason!, 'AbortError'));
 }

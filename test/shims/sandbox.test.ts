@@ -289,3 +289,19 @@ test('a request body handed back untouched streams straight through (echo), stil
     t.close();
   }
 });
+
+test('request.signal aborts when the request is cut', async () => {
+  const t = makeSandbox();
+  try {
+    loadModule(t, `export default { async fetch(request) {
+      request.signal.addEventListener('abort', () => console.log('aborted: ' + request.signal.reason.name));
+      await new Promise(() => {});
+    } };`);
+    const d = t.sandbox.dispatch(request('http://a.test/'), { ...testLimits, wallMs: 50 });
+    await assert.rejects(d.response, (err: Error) => err instanceof LimitExceededError && err.limit === 'wall');
+    await d.done;
+    assert.ok(t.logs.some((l) => l.message === 'aborted: AbortError'), JSON.stringify(t.logs));
+  } finally {
+    t.close();
+  }
+});
