@@ -29,6 +29,7 @@ export interface Module extends CachedDataResult {
   dependencySpecifiers: string[];
   namespace: Reference;
   instantiate(context: Context, resolve: (specifier: string, referrer: Module) => Module | Promise<Module>): Promise<void>;
+  instantiateSync(context: Context, resolve: (specifier: string, referrer: Module) => Module): void;
   evaluate(options?: { timeout?: number }): Promise<unknown>;
   release(): void;
 }
@@ -56,7 +57,9 @@ export interface Isolate {
   readonly cpuTime: bigint;
   readonly wallTime: bigint;
   compileModule(code: string, options?: CompileOptions): Promise<Module>;
+  compileModuleSync(code: string, options?: CompileOptions): Module;
   compileScript(code: string, options?: CompileOptions): Promise<Script>;
+  compileScriptSync(code: string, options?: CompileOptions): Script;
   createContext(options?: object): Promise<Context>;
   getHeapStatistics(): Promise<HeapStatistics>;
   getHeapStatisticsSync(): HeapStatistics;

@@ -3,6 +3,10 @@
 // the import map for bare specifiers), evaluate the entry under a time limit, and bind the
 // handler. Used by the pool for a cold start and by prepareDeployment at deploy time; the only
 // difference is where files and caches come from (ModuleSource).
+//
+// Compiling and linking use the isolate's synchronous forms: their cost is bounded by the size of
+// the code (upload limits), and a thread hop per module would cost more than it saves. Evaluation
+// runs tenant code of unbounded duration, so it is asynchronous, under the startup timeout.
 import path from 'node:path';
 import type { DeploymentManifest } from '../store/types';
 import { isolateApi, isolateFailure, type Isolate, type Module, type ExternalCopy, type CachedDataResult } from './isolate-api';
@@ -40,7 +44,7 @@ export const moduleUrl = (modulePath: string) => `file:///${modulePath}`;
 const toArrayBuffer = (buf: Buffer): ArrayBuffer => buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
 
 async function compileWithCache<T extends CachedDataResult>(
-  compile: (options: { filename: string; cachedData?: ExternalCopy<ArrayBuffer>; produceCachedData: boolean }) => Promise<T>,
+  compile: (options: { filename: string; cachedData?: ExternalCopy<ArrayBuffer>; produceCachedData: boolean }) => T,
   modulePath: string,
   source: ModuleSource,
   options: LoadOptions,
@@ -52,7 +56,7 @@ async function compileWithCache<T extends CachedDataResult>(
     cache = null; // an unreadable cache is a miss, never a failed start
   }
   const { ExternalCopy } = isolateApi();
-  const compiled = await compile({
+  const compiled = compile({
     filename: moduleUrl(modulePath),
     cachedData: cache && cache.length ? new ExternalCopy(toArrayBuffer(cache)) : undefined,
     produceCachedData: true,
@@ -105,7 +109,7 @@ export async function loadDeployment(isolate: Isolate, sandbox: Sandbox, manifes
   try {
     if (manifest.format === 'script') {
       const code = (await source.read(manifest.entry)).toString('utf8');
-      const script = await compileWithCache((o) => isolate.compileScript(code, o), manifest.entry, source, options);
+      const script = await compileWithCache((o) => isolate.compileScriptSync(code, o), manifest.entry, source, options);
       await script.run(sandbox.context, { timeout, release: true });
       await bindHandler(() => sandbox.bindScript(), manifest);
       return;
@@ -122,13 +126,13 @@ export async function loadDeployment(isolate: Isolate, sandbox: Sandbox, manifes
     while (queue.length) {
       const modulePath = queue.shift()!;
       if (byPath.has(modulePath)) continue;
-      const module = await compileWithCache((o) => isolate.compileModule(code.get(modulePath)!, o), modulePath, source, options);
+      const module = await compileWithCache((o) => isolate.compileModuleSync(code.get(modulePath)!, o), modulePath, source, options);
       byPath.set(modulePath, module);
       pathOf.set(module, modulePath);
       for (const spec of module.dependencySpecifiers) queue.push(resolveSpecifier(spec, modulePath, files, manifest.importMap));
     }
     const entry = byPath.get(manifest.entry)!;
-    await entry.instantiate(sandbox.context, (specifier, referrer) => {
+    entry.instantiateSync(sandbox.context, (specifier, referrer) => {
       const from = pathOf.get(referrer) ?? manifest.entry;
       return byPath.get(resolveSpecifier(specifier, from, files, manifest.importMap))!;
     });
