@@ -59,6 +59,23 @@ test('idle isolates are evicted after the idle timeout', async () => {
   }
 });
 
+test('past the total memory bound, idle isolates are evicted least recently used first', async () => {
+  const h = await startHarness((config) => {
+    config.pool.maxMemoryMb = 16;
+  });
+  try {
+    await h.deploy('small', 'slow.js');
+    await h.deploy('fat', { 'index.js': 'const keep = [];\nexport default { fetch() { for (let i = 0; i < 40; i++) keep.push(new Array(100000).fill(i)); return new Response(String(keep.length)); } };' });
+    assert.equal((await h.get('fat.localhost', '/')).text, '40'); // ~32 MB of heap kept in the isolate
+    assert.equal((await h.get('small.localhost', '/')).status, 200);
+    const retired = await h.waitForLog((r) => r.msg === 'isolate retired' && r.reason === 'memory_pressure', 5000);
+    assert.equal(retired.tenant, 'fat', 'the isolate holding the memory goes, not the small neighbour');
+    assert.equal((await h.get('fat.localhost', '/')).text, '40', 'a fresh isolate on the next request');
+  } finally {
+    await h.close();
+  }
+});
+
 test('a redeploy while requests are in flight: none fails, the old isolate drains, new requests see the new code', async () => {
   const h = await startHarness();
   try {
