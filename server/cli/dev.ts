@@ -39,6 +39,8 @@ export interface DevOptions {
   print?: (line: string) => void;
   /** colours in the output (default: when printing to a TTY) */
   color?: boolean;
+  /** called once the ports listen, before the first build (the CLI prints its banner there) */
+  onListening?: (info: { tenant: string; url: string; adminUrl: string; tenantPort: number; operatorToken: string }) => void;
 }
 
 export interface DevServer {
@@ -244,9 +246,10 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     watcher.on('error', (error) => print(`${c.yellow('watch stopped')}: ${error.message}`));
   }
 
-  await reload();
   const url = `http://localhost:${serving.tenantPort}/`;
   const adminUrl = `http://127.0.0.1:${serving.adminPort}/`;
+  options.onListening?.({ tenant, url, adminUrl, tenantPort: serving.tenantPort, operatorToken: serving.operatorToken });
+  await reload();
   let closing: Promise<void> | undefined;
   return {
     serving,
@@ -320,14 +323,16 @@ export async function run(_command: string, args: string[]): Promise<void> {
     return;
   }
   const options = parseArgs(args);
-  const dev = await startDev(options);
   const c = paint(process.stderr.isTTY === true);
-  process.stderr.write(
-    `${c.bold('islet dev')}: ${options.dir} is tenant "${dev.tenant}" on ${c.cyan(dev.url)}` +
-      ` (also http://${dev.tenant}.localhost:${dev.serving.tenantPort}/)\n` +
-      `  dashboard ${dev.adminUrl} (token: ISLET_ADMIN_TOKEN${process.env.ISLET_ADMIN_TOKEN ? '' : `, here ${dev.serving.operatorToken}`})\n` +
-      (options.watch === false ? '' : `  watching ${options.dir} for changes; Ctrl-C to stop\n`),
-  );
+  const dev = await startDev({
+    ...options,
+    onListening: ({ tenant, url, adminUrl, tenantPort, operatorToken }) =>
+      process.stderr.write(
+        `${c.bold('islet dev')}: ${options.dir} is tenant "${tenant}" on ${c.cyan(url)} (also http://${tenant}.localhost:${tenantPort}/)\n` +
+          `  dashboard ${adminUrl} (token: ${process.env.ISLET_ADMIN_TOKEN ? 'ISLET_ADMIN_TOKEN' : operatorToken})\n` +
+          (options.watch === false ? '' : `  watching ${options.dir} for changes; Ctrl-C to stop\n`),
+      ),
+  });
   await new Promise<void>((resolve) => {
     const stop = () => void dev.close().finally(resolve);
     process.once('SIGINT', stop);
