@@ -8,12 +8,22 @@
 const path = require('node:path');
 const fs = require('node:fs');
 const esbuild = require('esbuild');
+const { spawnSync } = require('node:child_process');
 
 const root = path.resolve(__dirname, '..');
 const entry = path.join(root, 'runtime-shims', 'index.ts');
 const outfile = path.join(root, 'dist', 'runtime-shims', 'bootstrap.js');
 if (!fs.existsSync(entry)) {
   process.exit(0);
+}
+// esbuild only strips types: type-check the shims first (runtime-shims/tsconfig.json, ~0.5 s)
+const tsc = path.join(root, 'node_modules', '.bin', 'tsc');
+if (fs.existsSync(tsc)) {
+  const check = spawnSync(tsc, ['-p', path.join(root, 'runtime-shims')], { stdio: 'inherit' });
+  if (check.status !== 0) {
+    console.error('build-shims: runtime-shims does not type-check (see above)');
+    process.exit(1);
+  }
 }
 const result = esbuild.buildSync({
   entryPoints: [entry],

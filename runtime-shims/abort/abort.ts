@@ -5,6 +5,8 @@ import { SafeTypeError, append } from '../internal/primordials';
 import { setTimer } from '../timers/timers';
 
 let createSignal: () => AbortSignal;
+/** runs `fn` (internal, before listeners) when the signal aborts */
+export let addAbortAlgorithm: (signal: AbortSignal, fn: () => void) => void;
 let signalAbort: (signal: AbortSignal, reason: unknown) => void;
 const illegal = Symbol('illegal');
 
@@ -92,9 +94,6 @@ export class AbortSignal extends EventTarget {
     };
   }
 }
-/** runs `fn` (internal, before listeners) when the signal aborts */
-export let addAbortAlgorithm: (signal: AbortSignal, fn: () => void) => void;
-
 export class AbortController {
   #signal = createSignal();
   get signal(): AbortSignal { return this.#signal; }

@@ -5,6 +5,15 @@ import { reportError } from '../internal/report';
 
 const NONE = 0, AT_TARGET = 2;
 
+// filled by the classes' static blocks below; declared first so they exist when those run
+let eventInternals: {
+  begin(e: Event, t: EventTarget): void;
+  end(e: Event): void;
+  stoppedImmediately(e: Event): boolean;
+  setPassive(e: Event, p: boolean): void;
+};
+export let listenersOf: (target: EventTarget, type: string) => { callback: Listener }[];
+
 export class Event {
   #type: string;
   #bubbles: boolean;
@@ -60,13 +69,6 @@ export class Event {
     };
   }
 }
-let eventInternals: {
-  begin(e: Event, t: EventTarget): void;
-  end(e: Event): void;
-  stoppedImmediately(e: Event): boolean;
-  setPassive(e: Event, p: boolean): void;
-};
-
 export class CustomEvent<T = unknown> extends Event {
   #detail: T | null;
   constructor(type: string, init?: { bubbles?: boolean; cancelable?: boolean; composed?: boolean; detail?: T }) {
@@ -158,4 +160,3 @@ export class EventTarget {
     };
   }
 }
-export let listenersOf: (target: EventTarget, type: string) => { callback: Listener }[];

@@ -5,6 +5,8 @@ import { Headers, guardHeaders, headersFromList } from './headers';
 import { BodyState, extractBody, bodyStream, bodyUsed, consumeArrayBuffer, consumeBytes, consumeText, consumeJSON, consumeBlob, consumeFormData, cloneBody, Source } from './body';
 import { AbortSignal, newSignal, abortSignal, addAbortAlgorithm } from '../abort/abort';
 import { URL } from '../url/url';
+import type { Blob as OurBlob } from './blob';
+import type { FormData as OurFormData } from './form-data';
 import { isToken } from './headers';
 import { SafeTypeError, StringPrototypeToUpperCase, ObjectDefineProperty } from '../internal/primordials';
 import { host } from '../internal/bridge';
@@ -132,8 +134,8 @@ export class Request {
   bytes(): Promise<Uint8Array> { return consumeBytes(this.#s.body); }
   text(): Promise<string> { return consumeText(this.#s.body); }
   json(): Promise<any> { return consumeJSON(this.#s.body); }
-  blob(): Promise<Blob> { return consumeBlob(this.#s.body, headersOf(this.#s).get('content-type')); }
-  formData(): Promise<FormData> { return consumeFormData(this.#s.body, headersOf(this.#s).get('content-type')); }
+  blob(): Promise<OurBlob> { return consumeBlob(this.#s.body, headersOf(this.#s).get('content-type')); }
+  formData(): Promise<OurFormData> { return consumeFormData(this.#s.body, headersOf(this.#s).get('content-type')); }
   clone(): Request {
     const s = this.#s;
     const headers = new Headers(headersOf(s));

@@ -2,6 +2,8 @@
 import { Headers, guardHeaders, headerList, headersFromList } from './headers';
 import { BodyState, extractBody, bodyStream, bodyUsed, consumeArrayBuffer, consumeBytes, consumeText, consumeJSON, consumeBlob, consumeFormData, cloneBody, Source } from './body';
 import { URL } from '../url/url';
+import type { Blob as OurBlob } from './blob';
+import type { FormData as OurFormData } from './form-data';
 import { SafeTypeError, SafeRangeError, JSONStringify, StringPrototypeCharCodeAt, ObjectDefineProperty } from '../internal/primordials';
 
 export type ResponseType = 'basic' | 'cors' | 'default' | 'error' | 'opaque' | 'opaqueredirect';
@@ -96,8 +98,8 @@ export class Response {
   bytes(): Promise<Uint8Array> { return consumeBytes(this.#s.body); }
   text(): Promise<string> { return consumeText(this.#s.body); }
   json(): Promise<any> { return consumeJSON(this.#s.body); }
-  blob(): Promise<Blob> { return consumeBlob(this.#s.body, this.#s.headers.get('content-type')); }
-  formData(): Promise<FormData> { return consumeFormData(this.#s.body, this.#s.headers.get('content-type')); }
+  blob(): Promise<OurBlob> { return consumeBlob(this.#s.body, this.#s.headers.get('content-type')); }
+  formData(): Promise<OurFormData> { return consumeFormData(this.#s.body, this.#s.headers.get('content-type')); }
   clone(): Response {
     const s = this.#s;
     const headers = new Headers(s.headers);

@@ -37,7 +37,7 @@ export const StringPrototypeSlice = uncurry(String.prototype.slice);
 export const StringPrototypeIndexOf = uncurry(String.prototype.indexOf);
 export const StringPrototypeSplit = uncurry(String.prototype.split);
 export const StringPrototypeTrim = uncurry(String.prototype.trim);
-export const StringPrototypeReplace = uncurry(String.prototype.replace);
+export const StringPrototypeReplace = uncurry(String.prototype.replace) as (self: string, pattern: string | RegExp, replacement: string | ((substring: string, ...args: any[]) => string)) => string;
 export const StringPrototypeStartsWith = uncurry(String.prototype.startsWith);
 export const StringPrototypeIncludes = uncurry(String.prototype.includes);
 export const StringPrototypePadStart = uncurry(String.prototype.padStart);

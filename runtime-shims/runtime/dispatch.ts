@@ -151,7 +151,7 @@ export function dispatch(id: number, method: string, url: string, headers: strin
   if ('script' in handler) {
     let response: unknown;
     let gotResponse = false;
-    const event = createFetchEvent(request, {
+    const event = createFetchEvent(request as unknown as globalThis.Request, {
       respondWith(value) {
         response = value;
         gotResponse = true;
