@@ -100,6 +100,12 @@ async function main(): Promise<void> {
       wd.unavailable = (err as Error).message;
     }
   }
+  // scripts/reference-isolate.js swaps native/ for the reference isolate library: numbers from
+  // such a run are not islet's own and must say so.
+  const onReference = (process.env.NODE_OPTIONS ?? '').includes('reference-isolate');
+  for (const info of infos.values()) {
+    if (info.id.startsWith('islet') && onReference) info.note = 'isolates from the reference library (isolated-vm) through scripts/reference-isolate.js, not islet\'s native/ addon';
+  }
   const nodeInfo = infos.get('node');
   if (nodeInfo) nodeInfo.version = process.version;
 

@@ -97,9 +97,18 @@ function renderMarkdown(r: PeerResults, repoRoot: string, hasThroughput: boolean
     '',
   );
 
+  const loads = Object.values(r.throughput.raw).flatMap((bySystem) => Object.values(bySystem).flat().map((x) => x.loadAverage)).filter((x): x is number => x !== undefined);
+  if (loads.length) {
+    L.push(
+      `The 1-minute load average when the measured runs began ranged from ${Math.min(...loads).toFixed(2)} to ${Math.max(...loads).toFixed(2)} ` +
+        `on ${m.cores} cores (the benchmark itself puts about 2 there); higher values mean other work shared the machine and the numbers are noisier.`,
+      '',
+    );
+  }
   L.push('## Systems', '', '| system | how it runs | version |', '|---|---|---|');
   for (const s of r.systems) {
-    L.push(`| ${s.label} | ${s.unavailable ? `**not measured**: ${s.unavailable.split('\n')[0]}` : s.describe} | ${s.version ?? ''} |`);
+    const how = s.unavailable ? `**not measured**: ${s.unavailable.split('\n')[0]}` : `${s.describe}${s.note ? ` (**${s.note}**)` : ''}`;
+    L.push(`| ${s.label} | ${how} | ${s.version ?? ''} |`);
   }
   L.push('', 'Workloads (one module, [bench/peers/workload/worker.mjs](bench/peers/workload/worker.mjs), served by every system):', '');
   for (const w of r.workloads) L.push(`- **${w.label}**: ${w.describe}`);

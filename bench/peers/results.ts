@@ -21,10 +21,14 @@ export interface SystemInfo {
   /** set when the system could not run; no numbers are reported for it */
   unavailable?: string;
   version?: string;
+  /** how this run differs from the default build (e.g. the isolate library in use) */
+  note?: string;
 }
 
 export interface RoundResult {
   round: number;
+  /** 1-minute load average when the run began: how busy the shared machine was */
+  loadAverage?: number;
   result?: LoadResult;
   /** why this round produced no numbers */
   error?: string;

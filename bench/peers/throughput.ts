@@ -1,6 +1,7 @@
 // Requests/second and latency of each workload on each system: rounds alternate the systems
 // (A B C A B C) so that drift of the shared machine (other load, thermal state) spreads over
 // all of them instead of favouring whichever ran first; medians are taken over rounds.
+import os from 'node:os';
 import { request } from '../lib/http';
 import { runLoad } from '../lib/loadgen';
 import { median } from '../lib/stats';
@@ -53,6 +54,7 @@ export async function runThroughput(
             raw[w.id][system.id].push({ round, error: `wrong answer: ${problem}` });
             continue;
           }
+          const loadAverage = Math.round(os.loadavg()[0] * 100) / 100;
           try {
             const result = await runLoad({
               url,
@@ -63,7 +65,7 @@ export async function runThroughput(
               warmupSeconds: settings.warmupSeconds,
               durationSeconds: settings.durationSeconds,
             });
-            raw[w.id][system.id].push({ round, result });
+            raw[w.id][system.id].push({ round, loadAverage, result });
             const fails = result.non2xx + result.errors + result.timeouts;
             log(
               `  round ${round} ${system.label.padEnd(18)} ${w.id.padEnd(7)} ${Math.round(result.requestsPerSecond).toString().padStart(7)} req/s` +
