@@ -738,7 +738,7 @@ class IsletSandbox implements Sandbox {
       abort: (name) => controller.abort(new DOMException(name === 'TimeoutError' ? 'The operation timed out' : 'The operation was aborted', name === 'TimeoutError' ? 'TimeoutError' : 'AbortError')),
     });
     const refuse = (message: string) => {
-      this.#options.onSubrequest?.(0);
+      this.#subrequestDone(0);
       queueMicrotask(() => this.#complete(id, false, ['TypeError', message]));
       return id;
     };
@@ -765,7 +765,7 @@ class IsletSandbox implements Sandbox {
     const timeout = setTimeout(() => controller.abort(new DOMException(`fetch: no response within ${limits.subrequestTimeoutMs} ms`, 'TimeoutError')), limits.subrequestTimeoutMs);
     performFetch(this.#agent, { method, url, headers, body: requestBody, redirect, signal: controller.signal }).then(
       (result) => {
-        this.#options.onSubrequest?.(result.status);
+        this.#subrequestDone(result.status);
         let source: number | null = null;
         if (result.body) {
           source = this.#addSource(
@@ -793,7 +793,7 @@ class IsletSandbox implements Sandbox {
       },
       (error) => {
         clearTimeout(timeout);
-        this.#options.onSubrequest?.(0);
+        this.#subrequestDone(0);
         this.#complete(id, false, fetchErrorMessage(error));
       },
     );
@@ -806,6 +806,14 @@ class IsletSandbox implements Sandbox {
     this.#zlib.delete(id);
     entry.run.zlib.delete(id);
     entry.stream.close();
+  }
+
+  #subrequestDone(status: number): void {
+    try {
+      this.#options.onSubrequest?.(status);
+    } catch {
+      // an observer failure must not become an unhandled rejection
+    }
   }
 
   // ---- crypto.subtle -------------------------------------------------------------------------
