@@ -7,6 +7,15 @@ import type { SandboxResponse } from '../host/types';
 /** Connection-level headers belong to islet's connection with the client, not to the function. */
 const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'islet-request-id']);
 
+/** The function's status line or headers cannot be sent over HTTP/1.1 (Node refused them). */
+export class InvalidResponseError extends Error {
+  readonly code = 'ISLET_INVALID_RESPONSE';
+  constructor(why: string) {
+    super(`the function returned a response that cannot be sent: ${why}`);
+    this.name = 'InvalidResponseError';
+  }
+}
+
 export class ResponseAbortedError extends Error {
   readonly code = 'ISLET_CLIENT_GONE';
   constructor() {
@@ -27,8 +36,12 @@ export function sendPlain(res: ServerResponse, status: number, requestId: string
   res.end(body);
 }
 
-/** Writes the function's response; resolves when written, rejects when the client went away or the body stream failed. */
-export async function writeSandboxResponse(res: ServerResponse, response: SandboxResponse, requestId: string): Promise<void> {
+/**
+ * Writes the function's response; resolves when written, rejects when the client went away or the
+ * body stream failed, or with InvalidResponseError (nothing sent yet) when Node refuses the status
+ * or a header. `head`: a HEAD request, whose body is not pulled from the isolate at all.
+ */
+export async function writeSandboxResponse(res: ServerResponse, response: SandboxResponse, requestId: string, head = false): Promise<void> {
   const { body } = response;
   const headers: string[] = [];
   const src = response.headers;
@@ -45,8 +58,15 @@ export async function writeSandboxResponse(res: ServerResponse, response: Sandbo
     if (at !== -1 && at % 2 === 0) headers[at + 1] = String(body.byteLength);
     else headers.push('content-length', String(body.byteLength));
   }
-  res.writeHead(response.status, response.statusText || undefined, headers);
-  if (body === null) {
+  try {
+    res.writeHead(response.status, response.statusText || undefined, headers);
+  } catch (err) {
+    // writeHead validates before it writes, so nothing reached the client: the caller can still answer 500
+    if (body !== null && !(body instanceof Uint8Array)) await body[Symbol.asyncIterator]().return?.().catch(() => undefined);
+    throw new InvalidResponseError((err as Error).message);
+  }
+  if (body === null || (head && !(body instanceof Uint8Array))) {
+    if (body !== null && !(body instanceof Uint8Array)) await body[Symbol.asyncIterator]().return?.().catch(() => undefined);
     res.end();
     return;
   }

@@ -18,7 +18,7 @@ import type { Accounting } from '../tenants/accounting';
 import type { RequestAccount } from '../host/types';
 import { classifyFailure, limitMessages, type Failure } from '../tenants/limits';
 import { hasBody, limitedBody, nextRequestId, parseHost, toSandboxRequest, type BodyGuard } from './request';
-import { sendPlain, writeSandboxResponse } from './response';
+import { InvalidResponseError, sendPlain, writeSandboxResponse } from './response';
 
 export interface FrontDeps {
   config: Config;
@@ -179,7 +179,13 @@ export class FrontServer {
           this.#failWith(res, id, entry, failure);
           return;
         }
-        writeSandboxResponse(res, response, id).catch(() => undefined); // client gone or body stream cut: logged through `done`
+        writeSandboxResponse(res, response, id, req.method === 'HEAD').catch((err) => {
+          // client gone or body stream cut: reported through `done`; an unsendable response is the function's error
+          if (err instanceof InvalidResponseError) {
+            failure = { kind: 'tenant', status: 500, message: err.message };
+            sendPlain(res, 500, id, 'the function returned an invalid response (details are in the server log under this request id)');
+          }
+        });
       },
       (err) => {
         failure = guard.exceeded !== null ? { kind: 'limit', limit: 'body', status: 413, measured: guard.exceeded } : classifyFailure(err);
