@@ -152,6 +152,21 @@ const Limits: FC = () => (
       </thead>
       <tbody></tbody>
     </table>
+    <h3>Recent cuts</h3>
+    <table id="limit-recent">
+      <caption class="visually-hidden">The most recent requests cut by a limit, from the tenants' logs</caption>
+      <thead>
+        <tr>
+          <th scope="col">Time</th>
+          <th scope="col">Tenant</th>
+          <th scope="col">Limit</th>
+          <th scope="col">Measured</th>
+          <th scope="col">Request</th>
+          <th scope="col">Where</th>
+        </tr>
+      </thead>
+      <tbody></tbody>
+    </table>
     <h3>Seen while this page was open</h3>
     <ol id="limit-events" aria-live="polite"></ol>
   </section>

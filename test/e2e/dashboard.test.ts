@@ -164,6 +164,11 @@ describe('dashboard in a browser', () => {
     assert.equal(cut.status, 503);
     await page.waitForSelector('#limit-events li[data-tenant="spin"][data-limit="cpu"]', { timeout: 15000 });
     await page.waitForSelector('#limit-totals td:has-text("spin")');
+    // the cut itself, from the tenant's logs: how much CPU it had used and which request it was
+    const row = page.locator('#limit-recent tr[data-tenant="spin"][data-limit="cpu"]');
+    await row.waitFor({ timeout: 10000 });
+    assert.match((await row.locator('td').nth(3).textContent()) ?? '', /^\d+(\.\d+)? ms$/);
+    assert.match((await row.locator('td').nth(4).textContent()) ?? '', /\S/);
     assert.match((await page.textContent('#limit-count')) ?? '', /^\d+$/);
     await shot(page, '4-limits');
   });

@@ -90,7 +90,10 @@ function route() {
   }
   if (view === 'tenant') openTenant(name ? decodeURIComponent(name) : state.tenant);
   if (view === 'overview') loadTenants().then(renderTenants, tenantListRefused);
-  if (view === 'limits') renderLimits();
+  if (view === 'limits') {
+    renderLimits();
+    loadLimitDetails();
+  }
 }
 
 // ---------------------------------------------------------------- overview
@@ -378,6 +381,25 @@ function stopLogs() {
 
 // ---------------------------------------------------------------- limit events
 
+/** The limit lines of the tenants' logs (measured value, request id, stack), newest first. */
+async function loadLimitDetails() {
+  const tenants = new Set([...state.stats.limitTotals.keys()].map((key) => key.split('\u0000')[0]));
+  const found = [];
+  await Promise.all(
+    [...tenants].map(async (tenant) => {
+      try {
+        const text = await (await request(`${tenantPath(tenant)}/logs?limit=500`)).text();
+        for (const record of parseNdjson(text)) if (record.source === 'limit') found.push(record);
+      } catch {
+        // a tenant deleted meanwhile, or a token that cannot read it: its totals still show
+      }
+    }),
+  );
+  found.sort((a, b) => String(b.time).localeCompare(String(a.time)));
+  state.limitDetails = found.slice(0, 100);
+  renderLimits();
+}
+
 function renderLimits() {
   const totals = [...state.stats.limitTotals].sort(([a], [b]) => a.localeCompare(b));
   $('#limit-totals tbody').replaceChildren(
@@ -388,6 +410,23 @@ function renderLimits() {
         })
       : [h('tr', {}, h('td', { colspan: 3, class: 'muted' }, 'No request has hit a limit.'))]),
   );
+  const details = state.limitDetails ?? [];
+  $('#limit-recent tbody').replaceChildren(
+    ...(details.length
+      ? details.map((r) =>
+          h(
+            'tr',
+            { dataset: { tenant: r.tenant, limit: r.limit } },
+            h('td', {}, h('time', { datetime: r.time }, new Date(r.time).toLocaleTimeString())),
+            h('td', {}, h('a', { href: `#/tenant/${encodeURIComponent(r.tenant)}` }, r.tenant)),
+            h('td', {}, r.limit),
+            h('td', { class: 'num' }, `${r.measured} ${r.unit ?? ''}`.trim()),
+            h('td', {}, r.requestId ? h('code', {}, r.requestId) : ''),
+            h('td', {}, r.stack ? h('details', {}, h('summary', {}, firstFrame(r.stack)), h('pre', {}, r.stack)) : h('span', { class: 'muted' }, '—')),
+          ),
+        )
+      : [h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No cut in the recent logs.'))]),
+  );
   $('#limit-events').replaceChildren(
     ...[...state.stats.limitEvents].reverse().map((e) =>
       h('li', { dataset: { tenant: e.tenant, limit: e.limit } }, h('time', {}, new Date(e.time).toLocaleTimeString()), ` ${e.tenant}: ${e.limit} limit`, e.count > 1 ? ` ×${e.count}` : ''),
@@ -395,12 +434,20 @@ function renderLimits() {
   );
 }
 
+/** The first stack frame that names a place, shown before the whole stack is opened. */
+function firstFrame(stack) {
+  const frame = String(stack).split('\n').find((line) => /^\s*at /.test(line));
+  return frame ? frame.trim() : 'stack';
+}
+
 // ---------------------------------------------------------------- polling
 
 async function poll() {
+  let freshEvents = false;
   try {
     const text = await (await request('/metrics')).text();
     const events = state.stats.update(text, Date.now());
+    freshEvents = events.length > 0;
     state.metricsOk = true;
     $('#metrics-note').textContent = '';
     const count = state.stats.limitEvents.length;
@@ -427,6 +474,7 @@ async function poll() {
     renderTenantCharts();
   } else if (view === 'limits') {
     renderLimits();
+    if (freshEvents) loadLimitDetails();
   }
 }
 
