@@ -1,6 +1,7 @@
 // sign: issues and checks signed tokens with crypto.subtle (HMAC-SHA-256), the building block of
 // session cookies and signed links. A token is `<payload>.<signature>`, both base64url.
 //
+//   GET  /                                      -> what this function offers
 //   POST /sign     {"sub": "ada", "ttl": 3600}  -> {"token": "...", "exp": 1700000000}
 //   GET  /verify?token=...                      -> 200 {"valid": true, "claims": {...}}
 //                                                  or 401 {"valid": false, "reason": "..."}
@@ -89,6 +90,9 @@ export default {
     const url = new URL(request.url);
     if (url.pathname === '/sign' && request.method === 'POST') return sign(request, key, devKey);
     if (url.pathname === '/verify' && request.method === 'GET') return verify(url, key, devKey);
+    if (url.pathname === '/' && request.method === 'GET') {
+      return json({ name: 'sign', routes: ['POST /sign {"sub": "...", "ttl": seconds}', 'GET /verify?token=...'] }, 200, devKey);
+    }
     return json({ error: { code: 'NO_ROUTE', message: 'use POST /sign or GET /verify?token=...' } }, 404, devKey);
   },
 };
