@@ -5,9 +5,12 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { makeEvaluator, runThrows } from './helpers';
+import { makeEvaluator, runThrows, repoRoot } from './helpers';
 
-const dataDir = process.env.ISLET_WPT_URL ?? '/work/shared/testdata/wpt-url';
+// the vectors live in shared/ beside the repository (also where CI puts it); ISLET_WPT_URL overrides
+const dataDir = [process.env.ISLET_WPT_URL, path.resolve(repoRoot, '../shared/testdata/wpt-url'), '/work/shared/testdata/wpt-url']
+  .filter((dir): dir is string => !!dir)
+  .find((dir) => fs.existsSync(path.join(dir, 'urltestdata.json'))) ?? path.resolve(repoRoot, '../shared/testdata/wpt-url');
 const load = (name: string) => JSON.parse(fs.readFileSync(path.join(dataDir, name), 'utf8'));
 const components = ['href', 'origin', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'hash'] as const;
 
