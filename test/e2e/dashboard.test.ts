@@ -146,6 +146,18 @@ describe('dashboard in a browser', () => {
     assert.match(p50 ?? '', /\d/, 'latency is shown once requests were seen');
     await page.click('#logs-refresh');
     await page.waitForSelector('#logs .log:has-text("shop v1 served /")');
+    // following: a request made now shows up without a refresh
+    await page.check('#logs-follow');
+    // (the stream may take a moment to open: requests are sent until one of them is shown)
+    await eventually(
+      async () => {
+        assert.equal((await islet.get('shop', '/followed')).status, 200);
+        return (await page.locator('#logs .log:has-text("shop v1 served /followed")').count()) > 0 ? true : undefined;
+      },
+      5000,
+      'followed line shown',
+    );
+    await page.uncheck('#logs-follow');
     await shot(page, '3-tenant');
   });
 
