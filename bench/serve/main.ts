@@ -13,12 +13,12 @@ import { execFile } from 'node:child_process';
 import { runLoad, type LoadResult } from '../lib/loadgen';
 import { startProcess, freePort, type ServerProcess } from '../lib/proc';
 import { waitForHttp } from '../lib/http';
-import { round } from '../lib/stats';
+import { median, round } from '../lib/stats';
 import { measureColdStart, type ColdStartResult } from './coldstart';
 
 const root = path.resolve(__dirname, '../../..');
 const quick = process.argv.includes('--quick');
-const load = { connections: 32, warmupSeconds: quick ? 1 : 3, durationSeconds: quick ? 3 : 10 };
+const load = { connections: 32, warmupSeconds: quick ? 1 : 2, durationSeconds: quick ? 3 : 6 };
 
 async function server(name: string, args: string[], host: string, port: number): Promise<ServerProcess> {
   const proc = startProcess(name, process.execPath, args);
@@ -29,14 +29,39 @@ async function server(name: string, args: string[], host: string, port: number):
   return proc;
 }
 
-async function throughput(name: string, args: string[], host: string, port: number): Promise<LoadResult & { rssBytes: number }> {
-  const proc = await server(name, args, host, port);
+interface System {
+  label: string;
+  args: string[];
+  port: number;
+}
+
+/**
+ * The machine is shared: its load changes from one second to the next. So every server runs
+ * the same number of rounds, interleaved (A B C A B C ...), and the ratio is taken per round
+ * against the baseline's run of that round, then the median over rounds is reported.
+ */
+async function throughputRounds(systems: System[], rounds: number): Promise<{ runs: Map<string, LoadResult[]>; ratios: Map<string, number[]>; rss: Map<string, number> }> {
+  const procs = new Map<string, ServerProcess>();
+  const runs = new Map<string, LoadResult[]>();
+  const ratios = new Map<string, number[]>();
+  const rss = new Map<string, number>();
   try {
-    const result = await runLoad({ url: `http://127.0.0.1:${port}/`, headers: { host }, ...load });
-    return { ...result, rssBytes: proc.rssBytes() };
+    for (const s of systems) procs.set(s.label, await server(s.label, s.args, 'hello.localhost', s.port));
+    for (let round = 0; round < rounds; round++) {
+      let base = 0;
+      for (const s of systems) {
+        const result = await runLoad({ url: `http://127.0.0.1:${s.port}/`, headers: { host: 'hello.localhost' }, ...load });
+        if (result.non2xx + result.errors > 0) throw new Error(`${s.label}: ${result.non2xx} non-2xx answers and ${result.errors} errors under load`);
+        runs.set(s.label, [...(runs.get(s.label) ?? []), result]);
+        if (base === 0) base = result.requestsPerSecond;
+        ratios.set(s.label, [...(ratios.get(s.label) ?? []), result.requestsPerSecond / base]);
+      }
+    }
+    for (const s of systems) rss.set(s.label, procs.get(s.label)!.rssBytes());
   } finally {
-    await proc.stop();
+    for (const proc of procs.values()) await proc.stop();
   }
+  return { runs, ratios, rss };
 }
 
 function memoryPerTenant(tenants: number): Promise<Record<string, number>> {
@@ -65,21 +90,29 @@ async function main(): Promise<void> {
   const [pNode, pHono, pIslet] = [await freePort(), await freePort(), await freePort()];
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-bench-serve-'));
 
-  console.log(`bench/serve: ${load.connections} connections, ${load.warmupSeconds}s warm-up + ${load.durationSeconds}s measured per server, ${os.cpus().length} CPUs`);
-  const bare = await throughput('node:http', [path.join(dist, 'baseline-server.js'), String(pNode), 'node'], 'hello.localhost', pNode);
-  const hono = await throughput('hono node adapter', [path.join(dist, 'baseline-server.js'), String(pHono), 'hono'], 'hello.localhost', pHono);
-  const islet = await throughput('islet', ['--no-node-snapshot', path.join(dist, 'islet-server.js'), String(pIslet), dataDir], 'hello.localhost', pIslet);
+  const rounds = quick ? 2 : 5;
+  console.log(`bench/serve: ${load.connections} connections, ${load.warmupSeconds}s warm-up + ${load.durationSeconds}s measured per run, ${rounds} interleaved rounds, ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const systems: System[] = [
+    { label: 'node:http (baseline)', args: [path.join(dist, 'baseline-server.js'), String(pNode), 'node'], port: pNode },
+    { label: 'hono node adapter', args: [path.join(dist, 'baseline-server.js'), String(pHono), 'hono'], port: pHono },
+    { label: 'islet (functions/hello)', args: ['--no-node-snapshot', path.join(dist, 'islet-server.js'), String(pIslet), dataDir], port: pIslet },
+  ];
+  const { runs, ratios, rss } = await throughputRounds(systems, rounds);
   fs.rmSync(dataDir, { recursive: true, force: true });
-  const rows = [
-    ['node:http (baseline)', bare],
-    ['hono node adapter', hono],
-    ['islet (functions/hello)', islet],
-  ] as const;
-  console.log('\nhello world                 req/s     p50       p90       p99       non-2xx  ratio');
-  for (const [label, r] of rows) {
-    console.log(
-      `${label.padEnd(26)} ${String(Math.round(r.requestsPerSecond)).padStart(7)}  ${ms(r.latencyMs.p50).padStart(8)}  ${ms(r.latencyMs.p90).padStart(8)}  ${ms(r.latencyMs.p99).padStart(8)}  ${String(r.non2xx + r.errors).padStart(7)}  ${round(r.requestsPerSecond / bare.requestsPerSecond, 3)}`,
-    );
+  const summary = systems.map((s) => {
+    const rs = runs.get(s.label)!;
+    return {
+      label: s.label,
+      requestsPerSecond: median(rs.map((r) => r.requestsPerSecond)),
+      ratio: median(ratios.get(s.label)!),
+      ratios: ratios.get(s.label)!.map((r) => round(r, 3)),
+      latencyMs: { p50: median(rs.map((r) => r.latencyMs.p50)), p90: median(rs.map((r) => r.latencyMs.p90)), p99: median(rs.map((r) => r.latencyMs.p99)) },
+      rssBytes: rss.get(s.label)!,
+    };
+  });
+  console.log('\nhello world (medians over rounds)  req/s     p50       p90       p99     ratio to node:http (per round)');
+  for (const r of summary) {
+    console.log(`${r.label.padEnd(32)} ${String(Math.round(r.requestsPerSecond)).padStart(7)}  ${ms(r.latencyMs.p50).padStart(8)}  ${ms(r.latencyMs.p90).padStart(8)}  ${ms(r.latencyMs.p99).padStart(8)}  ${round(r.ratio, 3)} (${r.ratios.join(', ')})`);
   }
 
   const cold: ColdStartResult[] = [];
@@ -97,9 +130,11 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     quick,
     cpus: os.cpus().length,
+    loadAverageAtEnd: os.loadavg(),
+    isolateLibrary: require.resolve('../../native').includes('isolated-vm') ? 'reference (isolated-vm)' : 'native/',
     node: process.version,
     load,
-    throughput: { node: bare, hono, islet, ratio: islet.requestsPerSecond / bare.requestsPerSecond, honoRatio: hono.requestsPerSecond / bare.requestsPerSecond },
+    throughput: { rounds, systems: summary, runs: Object.fromEntries(runs) },
     coldStart: cold,
     memory,
   };
