@@ -108,6 +108,35 @@ const Tenant: FC = () => (
         <p id="upload-status" role="status"></p>
       </form>
 
+      <h3>Environment</h3>
+      <p class="note">
+        Given to the function as <code>env</code>. A change is picked up by the next request (a new isolate starts). Secret
+        values are never shown again.
+      </p>
+      <table id="env">
+        <caption class="visually-hidden">Environment variables and secrets of this tenant</caption>
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Value</th>
+            <th scope="col">Actions</th>
+          </tr>
+        </thead>
+        <tbody></tbody>
+      </table>
+      <form id="env-form" class="fields">
+        <label>
+          Name <input id="env-name" required pattern="[A-Za-z_][A-Za-z0-9_]*" autocomplete="off" />
+        </label>
+        <label>
+          Value <input id="env-value" autocomplete="off" />
+        </label>
+        <label>
+          <input id="env-secret" type="checkbox" /> secret
+        </label>
+        <button type="submit">Set</button>
+      </form>
+
       <h3>Deployments</h3>
       <table id="deployments">
         <caption class="visually-hidden">Deployments of this tenant, newest first</caption>

@@ -110,6 +110,22 @@ describe('dashboard in a browser', () => {
     await page.waitForSelector('#deployments tbody tr:nth-child(1) button:has-text("Activate")');
   });
 
+  it("edits the tenant's environment: a var reaches the function, a secret's value is never shown", async () => {
+    await page.goto(`${islet.adminBase}/#/tenant/sign`);
+    await page.waitForSelector('#env tbody tr');
+    await page.fill('#env-name', 'SIGNING_KEY');
+    await page.fill('#env-value', 'from-the-dashboard');
+    await page.check('#env-secret');
+    await page.click('#env-form button[type=submit]');
+    await page.waitForSelector('#env tr[data-name="SIGNING_KEY"]:has-text("secret (hidden)")');
+    assert.equal(await page.locator('#env:has-text("from-the-dashboard")').count(), 0);
+    // the function now signs with the secret: no more development-key warning
+    await eventually(async () => ((await islet.get('sign', '/')).headers['x-dev-key'] === undefined ? true : undefined), 5000, 'secret in use');
+    await page.click('#env tr[data-name="SIGNING_KEY"] button:has-text("Remove")');
+    await page.waitForSelector('#env tr[data-name="SIGNING_KEY"]', { state: 'detached' });
+    await eventually(async () => ((await islet.get('sign', '/')).headers['x-dev-key'] !== undefined ? true : undefined), 5000, 'secret removed');
+  });
+
   it('deploys a file dropped on the drop zone', async () => {
     await page.goto(`${islet.adminBase}/#/tenant/dropped`);
     await page.waitForSelector('#tenant-body:not([hidden])');

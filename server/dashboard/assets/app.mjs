@@ -165,8 +165,13 @@ async function openTenant(name) {
   $('#deployments tbody').replaceChildren();
   $('#logs').replaceChildren();
   $('#upload-status').textContent = '';
+  $('#env tbody').replaceChildren();
+  $('#env-form').reset();
+  setPicked([]);
+  $('#upload-entry').value = '';
+  $('#upload-entry').placeholder = 'index.ts';
   renderTenantCharts();
-  await Promise.all([loadDeployments(), loadLogs()]);
+  await Promise.all([loadDeployments(), loadLogs(), loadEnv()]);
   if ($('#logs-follow').checked) followLogs();
 }
 
@@ -255,6 +260,54 @@ async function removeDeployment(id) {
     flash(describe(error));
   }
   await loadDeployments();
+}
+
+// ---------------------------------------------------------------- environment
+
+function renderEnv(env) {
+  const rows = [
+    ...Object.entries(env.vars ?? {}).map(([name, value]) => ({ name, value, secret: false })),
+    ...(env.secrets ?? []).map((name) => ({ name, value: null, secret: true })),
+  ].sort((a, b) => a.name.localeCompare(b.name));
+  $('#env tbody').replaceChildren(
+    ...(rows.length
+      ? rows.map((r) =>
+          h(
+            'tr',
+            { dataset: { name: r.name } },
+            h('th', { scope: 'row' }, h('code', {}, r.name)),
+            h('td', {}, r.secret ? h('span', { class: 'muted' }, 'secret (hidden)') : h('code', {}, r.value)),
+            h('td', { class: 'actions' }, h('button', { type: 'button', class: 'danger', onclick: () => setEnv(r.name, null, r.secret), 'aria-label': `Remove ${r.name}` }, 'Remove')),
+          ),
+        )
+      : [h('tr', {}, h('td', { colspan: 3, class: 'muted' }, 'No variables or secrets.'))]),
+  );
+}
+
+async function loadEnv() {
+  const tenant = state.tenant;
+  try {
+    const env = await json(`${tenantPath(tenant)}/env`);
+    if (tenant === state.tenant) renderEnv(env);
+  } catch (error) {
+    if (tenant === state.tenant) renderEnv({});
+    if (!(error instanceof ApiError) || error.status !== 404) flash(describe(error));
+  }
+}
+
+/** Sets (or, with value null, removes) one var or secret. */
+async function setEnv(name, value, secret) {
+  try {
+    const env = await json(`${tenantPath(state.tenant)}/env`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ [secret ? 'secrets' : 'vars']: { [name]: value } }),
+    });
+    renderEnv(env);
+    flash(value === null ? `${name} removed.` : `${name} set.`, 'ok');
+  } catch (error) {
+    flash(describe(error));
+  }
 }
 
 // ---------------------------------------------------------------- upload
@@ -531,6 +584,12 @@ function wire() {
   $('#upload-files').addEventListener('change', (event) => setPicked(filesFromInput(event.target)));
   $('#upload-folder').addEventListener('change', (event) => setPicked(filesFromInput(event.target)));
   $('#upload-form').addEventListener('submit', upload);
+  $('#env-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    await setEnv($('#env-name').value.trim(), $('#env-value').value, $('#env-secret').checked);
+    $('#env-name').value = '';
+    $('#env-value').value = '';
+  });
   $('#logs-refresh').addEventListener('click', loadLogs);
   $('#logs-follow').addEventListener('change', (event) => (event.target.checked ? followLogs() : stopLogs()));
 }
