@@ -215,7 +215,6 @@ export const Page: FC<PageProps> = ({ assets, version, title }) => (
       <header>
         <h1>{title}</h1>
         <Nav />
-        <span id="whoami" aria-live="polite"></span>
         <button type="button" id="signout" hidden>
           Sign out
         </button>
