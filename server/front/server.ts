@@ -151,8 +151,7 @@ export class FrontServer {
         if (failure.kind === 'startup') {
           this.#deps.logger.error('function failed to start', { tenant: entry.tenant, deployment: entry.deployment, requestId: id, code: failure.code, error: failure.message });
           this.#deps.accounting.startFailed(entry, id, failure.message, failure.tenantStack);
-        }
-        else this.#deps.accounting.finish({ entry, requestId: id, method: req.method ?? 'GET', path: url, status: failure.status, startedNs, cold: true, account: null, failure });
+        } else this.#deps.accounting.finish({ entry, requestId: id, method: req.method ?? 'GET', path: url, status: failure.status, startedNs, cold: true, account: null, failure });
         this.#fail(res, id, failure);
       },
     );
@@ -176,6 +175,7 @@ export class FrontServer {
         if (guard.exceeded !== null) {
           // the function answered although its body read failed: the client gets the limit, not a half-read answer
           failure = { kind: 'limit', limit: 'body', status: 413, measured: guard.exceeded };
+          if (response.body && !(response.body instanceof Uint8Array)) response.body[Symbol.asyncIterator]().return?.()?.catch(() => undefined);
           this.#failWith(res, id, entry, failure);
           return;
         }
