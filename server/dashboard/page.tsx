@@ -154,6 +154,14 @@ const Tenant: FC = () => (
         <tbody></tbody>
       </table>
 
+      <h3>Danger zone</h3>
+      <p>
+        <button type="button" id="tenant-delete" class="danger">
+          Delete this tenant
+        </button>{' '}
+        with every deployment, its environment and its deploy tokens.
+      </p>
+
       <h3>Recent logs</h3>
       <div class="log-controls">
         <label>

@@ -142,6 +142,12 @@ describe('dashboard in a browser', () => {
     await page.click('#upload-submit');
     await page.waitForSelector('#upload-status:has-text("Deployed")');
     await eventually(async () => ((await islet.get('dropped')).text === 'dropped here\n' ? true : undefined), 5000, 'dropped file served');
+    // and the tenant goes away again, with its function
+    await page.click('#tenant-delete');
+    await page.waitForSelector('#view-overview:not([hidden])');
+    await page.waitForSelector('#tenants tr[data-tenant="dropped"]', { state: 'detached' });
+    await page.waitForSelector('#flash:has-text("Tenant dropped deleted")');
+    await eventually(async () => ((await islet.get('dropped')).status === 404 ? true : undefined), 5000, 'deleted tenant no longer served');
     await page.goto(`${islet.adminBase}/#/tenant/shop`);
     await page.waitForSelector('#deployments tbody tr.active');
   });

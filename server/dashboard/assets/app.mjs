@@ -82,7 +82,9 @@ unauthorized.add(() => signOut('The token was refused: sign in again.'));
 function route() {
   if (!session.token) return;
   const [, view = 'overview', name] = location.hash.split('/');
-  flash(''); // a message belongs to the view where it happened
+  // a message belongs to the view where it happened, unless it was left for the next view
+  flash(...(state.nextFlash ?? ['']));
+  state.nextFlash = null;
   for (const panel of document.querySelectorAll('[data-view-panel]')) panel.hidden = panel.dataset.viewPanel !== view;
   for (const link of document.querySelectorAll('nav a')) {
     if (link.dataset.view === view) link.setAttribute('aria-current', 'page');
@@ -260,6 +262,18 @@ async function removeDeployment(id) {
     flash(describe(error));
   }
   await loadDeployments();
+}
+
+async function deleteTenant() {
+  const tenant = state.tenant;
+  if (!tenant || !confirm(`Delete tenant ${tenant} with all its deployments, env and tokens? This cannot be undone.`)) return;
+  try {
+    await request(tenantPath(tenant), { method: 'DELETE' });
+    state.nextFlash = [`Tenant ${tenant} deleted.`, 'ok'];
+    location.hash = '#/overview';
+  } catch (error) {
+    flash(describe(error));
+  }
 }
 
 // ---------------------------------------------------------------- environment
@@ -584,6 +598,7 @@ function wire() {
   $('#upload-files').addEventListener('change', (event) => setPicked(filesFromInput(event.target)));
   $('#upload-folder').addEventListener('change', (event) => setPicked(filesFromInput(event.target)));
   $('#upload-form').addEventListener('submit', upload);
+  $('#tenant-delete').addEventListener('click', deleteTenant);
   $('#env-form').addEventListener('submit', async (event) => {
     event.preventDefault();
     await setEnv($('#env-name').value.trim(), $('#env-value').value, $('#env-secret').checked);
