@@ -216,6 +216,8 @@ export class FrontServer {
   #fail(res: ServerResponse, id: string, failure: Failure): void {
     if (failure.kind === 'limit') {
       sendPlain(res, failure.status, id, limitMessages[failure.limit], failure.limit);
+    } else if (failure.kind === 'unavailable') {
+      sendPlain(res, 503, id, 'the function was stopped while handling this request; retry');
     } else if (failure.kind === 'startup') {
       sendPlain(res, 500, id, 'the function failed to start (details are in the server log under this request id)');
     } else {

@@ -10,7 +10,9 @@ import type { Limits } from '../config';
 export type Failure =
   | { kind: 'limit'; limit: LimitName; status: number; measured?: number; tenantStack?: string }
   | { kind: 'startup'; status: number; code: string; message: string; tenantStack?: string }
-  | { kind: 'tenant'; status: 500; message: string; tenantStack?: string };
+  | { kind: 'tenant'; status: 500; message: string; tenantStack?: string }
+  /** the isolate was stopped under the request (drain timeout, shutdown): not the function's fault */
+  | { kind: 'unavailable'; status: 503; message: string };
 
 export function limitStatus(limit: LimitName): number {
   if (limit === 'wall') return 504;
@@ -35,6 +37,7 @@ export function classifyFailure(err: unknown): Failure {
   }
   const isolate = isolateFailure(err);
   if (isolate === 'cpu' || isolate === 'wall' || isolate === 'memory') return { kind: 'limit', limit: isolate, status: limitStatus(isolate), tenantStack: stackOf(err) };
+  if (isolate === 'disposed') return { kind: 'unavailable', status: 503, message: err instanceof Error ? err.message : String(err) };
   const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   return { kind: 'tenant', status: 500, message, tenantStack: stackOf(err) ?? (err instanceof Error ? err.stack : undefined) };
 }

@@ -62,6 +62,11 @@ export class IsolatePool {
   acquire(state: TenantState): TenantIsolate {
     const key = `${state.tenant}\u0000${state.version}`;
     let entry = this.#lru.get(key);
+    if (entry?.isolateGone) {
+      // V8 disposed it (memory kill) before the request that hit the limit got to retire it
+      this.retire(entry, 'killed');
+      entry = undefined;
+    }
     if (!entry) {
       const failure = this.#failures.get(key);
       if (failure && failure.until > Date.now()) throw failure.error;

@@ -126,6 +126,11 @@ export class TenantIsolate {
     return this.#disposed;
   }
 
+  /** the isolate is gone although this object was not disposed (V8 killed it over its memory limit) */
+  get isolateGone(): boolean {
+    return !this.#disposed && this.#isolate?.isDisposed === true;
+  }
+
   /** Runs one request; the caller has already counted it in `inFlight` (pool.acquire) and calls release() once `done` settles. */
   dispatch(request: SandboxRequest): Dispatch {
     if (!this.#sandbox || this.#disposed) throw Object.assign(new Error('Isolate is disposed'), { code: 'ERR_ISOLATE_DISPOSED' });
