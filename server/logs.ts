@@ -51,6 +51,8 @@ export interface LogHubOptions {
   maxMessageChars?: number;
   /** tenants whose rings are kept; the least recently written ring goes first; default 10 000 */
   maxTenants?: number;
+  /** bytes kept over all tenants; past it the least recently written rings go first; default 64 MiB */
+  maxTotalBytes?: number;
   /** maps limit and error stacks to the tenant's source files */
   sourceMaps?: SourceMapper;
 }
@@ -78,7 +80,7 @@ const units: Record<LimitName, string> = {
 
 /** The last lines of one tenant, bounded in count and in bytes. */
 class LineRing {
-  #lines: string[] = [];
+  #lines: (string | undefined)[] = [];
   #head = 0;
   #bytes = 0;
   constructor(
@@ -86,23 +88,30 @@ class LineRing {
     readonly maxBytes: number,
   ) {}
 
-  push(line: string): void {
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** adds a line, drops the oldest past the bounds; returns the change in bytes held */
+  push(line: string): number {
+    const before = this.#bytes;
     this.#lines.push(line);
     this.#bytes += line.length;
     while (this.#lines.length - this.#head > this.maxLines || (this.#bytes > this.maxBytes && this.#lines.length - this.#head > 1)) {
-      this.#bytes -= this.#lines[this.#head].length;
-      this.#head++;
+      this.#bytes -= this.#lines[this.#head]!.length;
+      // release the string now, not at the next compaction
+      this.#lines[this.#head++] = undefined;
     }
-    // compact once the dropped prefix outweighs the live lines, so memory stays bounded
     if (this.#head > this.maxLines) {
       this.#lines = this.#lines.slice(this.#head);
       this.#head = 0;
     }
+    return this.#bytes - before;
   }
 
   tail(count: number): string[] {
     const start = Math.max(this.#head, this.#lines.length - count);
-    return this.#lines.slice(start);
+    return this.#lines.slice(start) as string[];
   }
 }
 
@@ -116,6 +125,8 @@ export class LogHub {
   #bytesPerTenant: number;
   #maxMessageChars: number;
   #maxTenants: number;
+  #maxTotalBytes: number;
+  #totalBytes = 0;
   #sourceMaps: SourceMapper | undefined;
   #unsubscribe: () => void;
   /** set while #write waits for the Logger to hand its record back (it does unless filtered) */
@@ -127,6 +138,7 @@ export class LogHub {
     this.#bytesPerTenant = positive(options.bytesPerTenant ?? 1 << 20, 'bytesPerTenant');
     this.#maxMessageChars = positive(options.maxMessageChars ?? 16_384, 'maxMessageChars');
     this.#maxTenants = positive(options.maxTenants ?? 10_000, 'maxTenants');
+    this.#maxTotalBytes = positive(options.maxTotalBytes ?? 64 << 20, 'maxTotalBytes');
     this.#sourceMaps = options.sourceMaps;
     // bound for callers passing it around as a plain function (SandboxOptions.log)
     this.tenantLog = this.tenantLog.bind(this);
@@ -246,7 +258,15 @@ export class LogHub {
 
   /** Drops a tenant's lines (the tenant was deleted). */
   forget(tenant: string): void {
+    const ring = this.#rings.get(tenant);
+    if (!ring) return;
+    this.#totalBytes -= ring.bytes;
     this.#rings.delete(tenant);
+  }
+
+  #dropOldestRing(): void {
+    const oldest = this.#rings.keys().next().value;
+    if (oldest !== undefined) this.forget(oldest);
   }
 
   #write(level: Level, msg: string, fields: LogRecord): void {
@@ -272,10 +292,13 @@ export class LogHub {
       this.#rings.delete(tenant);
     } else {
       ring = new LineRing(this.#linesPerTenant, this.#bytesPerTenant);
-      if (this.#rings.size >= this.#maxTenants) this.#rings.delete(this.#rings.keys().next().value as string);
+      if (this.#rings.size >= this.#maxTenants) this.#dropOldestRing();
     }
     this.#rings.set(tenant, ring);
-    ring.push(line);
+    this.#totalBytes += ring.push(line);
+    // One tenant is bounded by bytesPerTenant; many busy tenants together by maxTotalBytes, at
+    // the cost of the history of the tenants that logged least recently.
+    while (this.#totalBytes > this.#maxTotalBytes && this.#rings.size > 1) this.#dropOldestRing();
     const followers = this.#followers.get(tenant);
     if (!followers) return;
     for (const listener of followers.keys()) {

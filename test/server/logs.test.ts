@@ -250,3 +250,21 @@ test('closing the hub ends open follow streams, so a server shutting down is not
   hub.follow('shop', () => {}, () => (ended = true));
   assert.equal(ended, true);
 });
+
+test('memory over all tenants is bounded: the least recently written tenants lose their history first', () => {
+  const hub = new LogHub(capture().logger, { bytesPerTenant: 4000, maxTotalBytes: 10_000 });
+  const write = (tenant: string, n: number) => {
+    for (let i = 0; i < n; i++) hub.tenantLog({ level: 'log', message: 'x'.repeat(200), tenant, deployment: 'd' });
+  };
+  write('quiet', 5);
+  write('busy1', 40);
+  write('busy2', 40);
+  const bytes = (t: string) => hub.recent(t).reduce((n, l) => n + l.length, 0);
+  assert.ok(bytes('busy1') <= 4000 && bytes('busy2') <= 4000, 'each tenant within its own bound');
+  assert.ok(bytes('quiet') + bytes('busy1') + bytes('busy2') <= 10_000);
+  write('busy3', 40);
+  // three full tenants do not fit in 10 000 bytes: the one written longest ago goes
+  assert.deepEqual(hub.recent('quiet'), []);
+  assert.ok(hub.recent('busy3').length > 0);
+  assert.ok(bytes('busy1') + bytes('busy2') + bytes('busy3') <= 10_000);
+});
