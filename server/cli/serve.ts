@@ -39,6 +39,8 @@ export interface ServeOptions {
   createSandbox?: CreateSandbox;
   /** a node:cluster worker under the supervisor: metrics are summed by the primary, which also serves the metrics port */
   worker?: boolean;
+  /** false: do not listen on the tenant port; connections arrive by `tenantServer.emit('connection', socket)` (a supervisor that routes sockets) */
+  listenTenant?: boolean;
 }
 
 export interface Serving {
@@ -51,6 +53,9 @@ export interface Serving {
   logs: LogHub;
   logger: Logger;
   operatorToken: string;
+  /** the tenant traffic server (node:http), e.g. for a supervisor handing connections over */
+  tenantServer: import('node:http').Server;
+  /** 0 when listenTenant was false */
   tenantPort: number;
   adminPort: number;
   /** graceful: stop accepting, drain (bounded by server.shutdownTimeoutMs), dispose isolates */
@@ -125,7 +130,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   await directory.start();
   pool.start();
 
-  const tenant = await front.listen(config.port, config.host);
+  const tenant = options.listenTenant === false ? { port: 0 } : await front.listen(config.port, config.host);
   const admin = serveHono({ fetch: adminApp({ store, config, logger, observer, metrics, logs, operatorToken, prepare, tenantPort: tenant.port }).fetch, port: config.adminPort, hostname: config.adminHost });
   const adminPort = await new Promise<number>((resolve, reject) => {
     admin.once('error', (err) => reject(new Error(`admin API: cannot listen on ${config.adminHost}:${config.adminPort}: ${err.message}`)));
@@ -145,6 +150,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     logs,
     logger,
     operatorToken,
+    tenantServer: front.server,
     tenantPort: tenant.port,
     adminPort,
     close: () =>

@@ -34,6 +34,7 @@ export class FrontServer {
   readonly #deps: FrontDeps;
   #inFlight = 0;
   #idle?: () => void;
+  #closing = false;
 
   constructor(deps: FrontDeps) {
     this.#deps = deps;
@@ -63,6 +64,7 @@ export class FrontServer {
 
   /** Stops accepting, lets in-flight requests finish for up to `timeoutMs`, then cuts what is left. */
   async close(timeoutMs: number): Promise<void> {
+    this.#closing = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     if (this.#inFlight > 0) {
@@ -86,7 +88,7 @@ export class FrontServer {
       if (--this.#inFlight === 0) this.#idle?.();
     });
     // Keep-alive connections must not keep a closing server alive.
-    if (!this.server.listening) res.shouldKeepAlive = false;
+    if (this.#closing) res.shouldKeepAlive = false;
 
     const hostname = parseHost(req.headers.host);
     if (!hostname) {
