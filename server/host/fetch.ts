@@ -2,6 +2,7 @@
 // egress guard (the connector resolves the name itself and connects to the checked address, so
 // a redirect to an inner host, or a DNS answer pointing inward, is refused like a direct URL).
 import net from 'node:net';
+import zlib from 'node:zlib';
 import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
 import type { EgressGuard } from './egress';
 
@@ -61,8 +62,14 @@ export async function performFetch(agent: Agent, input: FetchInput): Promise<Fet
     if (typeof input.body === 'object' && Symbol.asyncIterator in input.body) init.duplex = 'half';
   }
   const response = await undiciFetch(input.url, init as never);
+  // undici hands over the body decoded; the isolate must not see the encoding of bytes it no
+  // longer has, or a function returning the response as-is would send plain bytes labelled gzip
+  const decoded = response.body !== null && input.method !== 'HEAD' && decodedByUndici(response.headers.get('content-encoding'));
   const flat: string[] = [];
-  for (const [name, value] of response.headers) flat.push(name, value);
+  for (const [name, value] of response.headers) {
+    if (decoded && (name === 'content-encoding' || name === 'content-length')) continue;
+    flat.push(name, value);
+  }
   const iterator = response.body ? (response.body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>) : null;
   return {
     status: response.status,
@@ -75,6 +82,14 @@ export async function performFetch(agent: Agent, input: FetchInput): Promise<Fet
       response.body?.cancel().catch(() => {});
     },
   };
+}
+
+const zstdDecoded = typeof (zlib as { createZstdDecompress?: unknown }).createZstdDecompress === 'function';
+/** undici's fetch decodes a body when it knows every coding listed (gzip, deflate, br, zstd) */
+function decodedByUndici(contentEncoding: string | null): boolean {
+  if (!contentEncoding) return false;
+  const codings = contentEncoding.toLowerCase().split(',').map((c) => c.trim());
+  return codings.length <= 5 && codings.every((c) => c === 'gzip' || c === 'x-gzip' || c === 'deflate' || c === 'br' || (c === 'zstd' && zstdDecoded));
 }
 
 /** the message a tenant sees for a failed fetch: the cause undici wraps, or the error itself */

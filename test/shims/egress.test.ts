@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { EgressGuard, EgressError } from '../../server/host/egress';
 import { makeEvaluator, runThrows, testLimits } from './helpers';
@@ -47,6 +48,10 @@ before(async () => {
     } else if (url.pathname === '/redirect') {
       res.writeHead(302, { location: url.searchParams.get('to')! });
       res.end();
+    } else if (url.pathname === '/gzip') {
+      const body = zlib.gzipSync('compressed hello');
+      res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': String(body.length), 'content-type': 'text/plain' });
+      res.end(body);
     } else if (url.pathname === '/big') {
       res.end(Buffer.alloc(100000, 97));
     } else if (url.pathname === '/hang') {
@@ -90,6 +95,16 @@ test('allowed fetch: headers out and in (set-cookie kept apart), JSON body, stre
       const bytes = await (await fetch('http://127.0.0.1:${port}/echo', { method: 'POST', body: 'fixed' })).text();
       return [r.status, r.ok, r.headers.get('content-type'), r.headers.getSetCookie(), json, chunks.join(''), echo.headers.get('x-length'), bytes, r.url, r.type];`);
     assert.deepEqual(value, [200, true, 'application/json', ['a=1', 'b=2'], { method: 'GET', ua: 't1' }, 'part1,part2', 'chunked', 'fixed', `http://127.0.0.1:${port}/json`, 'basic']);
+  } finally {
+    e.close();
+  }
+});
+
+test('a compressed upstream body arrives decoded, without a content-encoding that no longer applies', async () => {
+  const e = makeEvaluator({ egress: { allow: ['127.0.0.1'] } });
+  try {
+    const value = await e.run(`const r = await fetch('http://127.0.0.1:${port}/gzip'); return [await r.text(), r.headers.get('content-encoding'), r.headers.get('content-length'), r.headers.get('content-type')];`);
+    assert.deepEqual(value, ['compressed hello', null, null, 'text/plain']);
   } finally {
     e.close();
   }
