@@ -22,6 +22,7 @@ before(async () => {
   await h.deploy('hog', 'hog.js');
   await h.deploy('small', 'stream.js');
   await h.deploy('busy', 'slow.js');
+  await h.deploy('patched', 'slow.js');
   assert.equal((await h.get('neighbour.localhost', '/')).status, 200);
 });
 after(() => h.close());
@@ -92,4 +93,24 @@ test('concurrency: past the per-isolate cap requests get 503 islet-error: concur
   const statuses = results.map((r) => r.status).sort();
   assert.deepEqual(statuses, [200, 200, 503]);
   assert.equal(results.find((r) => r.status === 503)!.headers['islet-error'], 'concurrency');
+});
+
+test('per-tenant limits set through the admin API (PATCH /v1/tenants/{t}) apply to the next isolate', async () => {
+  const patch = await request(`http://127.0.0.1:${h.serving.adminPort}/v1/tenants/patched`, {
+    method: 'PATCH',
+    headers: { authorization: `Bearer ${h.serving.operatorToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ limits: { concurrency: 1 } }),
+  });
+  assert.equal(patch.statusCode, 200, await patch.body.text());
+  // the store tells serving within about a second; then two concurrent requests exceed a cap of 1
+  for (let attempt = 0; ; attempt++) {
+    const results = await Promise.all([h.get('patched.localhost', '/?ms=200'), h.get('patched.localhost', '/?ms=200')]);
+    const statuses = results.map((r) => r.status).sort();
+    if (statuses[1] === 503) {
+      assert.deepEqual(statuses, [200, 503]);
+      assert.equal(results.find((r) => r.status === 503)!.headers['islet-error'], 'concurrency');
+      break;
+    }
+    assert.ok(attempt < 20, 'the new limit was not applied within 4 s');
+  }
 });
