@@ -1,5 +1,420 @@
-// Placeholder: replaced by the isolate API.
+// islet's isolate addon: loads the compiled binding (native/build/Release/islet.node) and
+// exports the isolate API (see /work/shared/reference/isolate-api.md, the contract) with full
+// TypeScript types. A program written for the reference library (isolated-vm) runs against
+// this module by changing only its `require`.
+//
+// islet extensions beyond the reference API (all optional, ignored by nothing else):
+// - `cpuTimeout` (ms) wherever `timeout` is accepted: a budget on the CPU clock of the thread
+//   executing the isolate, so CPU contention does not eat it. Whichever of `timeout` and
+//   `cpuTimeout` fires first ends the run with `Error: Script execution timed out.`.
+// - Errors carry stable codes in `error.code`: ERR_ISOLATE_TIMEOUT (wall), ERR_ISOLATE_CPU_TIMEOUT,
+//   ERR_ISOLATE_MEMORY_LIMIT, ERR_ISOLATE_DISPOSED, ERR_ISOLATE_DEADLOCK, ERR_ISOLATE_RELEASED,
+//   ERR_ISOLATE_NO_DYNAMIC_IMPORT.
+// - A run cut by a time limit carries `error.isolateStack`: the isolate's JavaScript stack
+//   (`    at fn (file:line:col)` lines) captured just before it was terminated.
+// - `isolate.setDynamicImportResolver(resolve)`: makes `import()` inside the isolate work; the
+//   same resolver as static imports (`(specifier, referrer) => Module | Promise<Module>`, where
+//   `referrer` is the importing Module, or `{ filename }` for an import() in a script). The
+//   module is instantiated and evaluated before the import() promise settles. Without a
+//   resolver, `import()` rejects with code ERR_ISOLATE_NO_DYNAMIC_IMPORT.
 import path from 'node:path';
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const binding = require(path.join(__dirname, '..', '..', 'native', 'build', 'Release', 'islet.node'));
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+function loadBinding(): any {
+  const file = path.resolve(__dirname, '..', '..', 'native', 'build', 'Release', 'islet.node');
+  let binding: any;
+  try {
+    binding = require(file);
+  } catch (error) {
+    const message = (error as Error).message ?? String(error);
+    if (/NODE_MODULE_VERSION|different Node\.js version/.test(message)) {
+      throw Object.assign(
+        new Error(
+          `islet's native addon (${file}) was built for another Node.js version than this one ` +
+            `(${process.version}, NODE_MODULE_VERSION ${process.versions.modules}). Run \`npm rebuild\` or \`npm install\` to rebuild it.`,
+        ),
+        { code: 'ERR_ISLET_ADDON_ABI', cause: error },
+      );
+    }
+    if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {
+      throw Object.assign(new Error(`islet's native addon is not built (${file} is missing): run \`npm install\` or \`npm run build:native\`.`), {
+        code: 'ERR_ISLET_ADDON_MISSING',
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  if (String(binding.nodeModuleVersion) !== process.versions.modules) {
+    throw Object.assign(
+      new Error(
+        `islet's native addon was built for NODE_MODULE_VERSION ${binding.nodeModuleVersion} but this Node.js (${process.version}) ` +
+          `is ${process.versions.modules}. Run \`npm rebuild\` or \`npm install\` to rebuild it.`,
+      ),
+      { code: 'ERR_ISLET_ADDON_ABI' },
+    );
+  }
+  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  if (!flags.includes('--no-node-snapshot')) {
+    process.emitWarning(
+      'Node.js was started without --no-node-snapshot: isolates created by islet may crash on some Node builds. ' +
+        "islet's own entry points (bin/islet.js, npm test, npm run bench) pass it for you.",
+      { type: 'IsletWarning', code: 'ISLET_NODE_SNAPSHOT' },
+    );
+  }
+  return binding;
+}
+
+const binding = loadBinding();
+
+/** The NODE_MODULE_VERSION the addon was built for (equal to process.versions.modules). */
 export const nodeModuleVersion: number = binding.nodeModuleVersion;
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+export interface ScriptOrigin {
+  /** shown in stacks; use a URI such as `file:///app.js` */
+  filename?: string;
+  lineOffset?: number;
+  columnOffset?: number;
+}
+
+export interface CachedDataOptions {
+  /** V8 code cache to consume (machine code: never accept it from users) */
+  cachedData?: ExternalCopy<ArrayBuffer>;
+  /** produce a code cache; with `cachedData` set, only when the supplied one was rejected */
+  produceCachedData?: boolean;
+}
+
+export interface CachedDataResult {
+  cachedData?: ExternalCopy<ArrayBuffer>;
+  cachedDataRejected?: boolean;
+}
+
+export interface RunOptions {
+  /** wall-clock limit in ms */
+  timeout?: number;
+  /** islet: limit in ms on the CPU clock of the thread running the isolate */
+  cpuTimeout?: number;
+}
+
+export interface TransferOptions {
+  copy?: boolean;
+  externalCopy?: boolean;
+  reference?: boolean;
+  /** proxy a Promise across isolates (combinable with the others) */
+  promise?: boolean;
+}
+
+export interface TransferOptionsBidirectional {
+  arguments?: TransferOptions;
+  result?: TransferOptions;
+}
+
+export interface IsolateOptions {
+  /** megabytes, default 128, minimum 8 (a guideline: hostile code may briefly exceed it) */
+  memoryLimit?: number;
+  inspector?: boolean;
+  /** called when V8 loses control of the isolate; stop serving and exit the process */
+  onCatastrophicError?: (message: string) => void;
+}
+
+export interface HeapStatistics {
+  total_heap_size: number;
+  total_heap_size_executable: number;
+  total_physical_size: number;
+  total_available_size: number;
+  used_heap_size: number;
+  heap_size_limit: number;
+  malloced_memory: number;
+  peak_malloced_memory: number;
+  does_zap_garbage: number;
+  number_of_native_contexts: number;
+  number_of_detached_contexts: number;
+  total_global_handles_size: number;
+  used_global_handles_size: number;
+  external_memory: number;
+  /** bytes outside the V8 heap charged to this isolate (ArrayBuffers) */
+  externally_allocated_size: number;
+}
+
+/** The values that move between isolates without a TransferOptions flag. */
+export type Transferable =
+  | null
+  | undefined
+  | string
+  | number
+  | boolean
+  | bigint
+  | Isolate
+  | Context
+  | Script
+  | Module
+  | Reference
+  | ExternalCopy
+  | Callback
+  | Copy
+  | Dereference;
+
+/** What `copyInto()` returns: becomes a copy of the value when it reaches an isolate. */
+export interface Copy<T = unknown> {
+  readonly __isletCopy?: T;
+}
+/** What `derefInto()` returns: becomes the value itself in the isolate that owns it. */
+export interface Dereference<T = unknown> {
+  readonly __isletDereference?: T;
+}
+
+export type ModuleResolver = (specifier: string, referrer: Module) => Module | Promise<Module>;
+export type DynamicImportResolver = (specifier: string, referrer: Module | { filename: string }) => Module | Promise<Module>;
+
+// ---------------------------------------------------------------------------------------------
+// Classes
+
+export interface Isolate {
+  compileScript(code: string, options?: ScriptOrigin & CachedDataOptions): Promise<Script & CachedDataResult>;
+  compileScriptSync(code: string, options?: ScriptOrigin & CachedDataOptions): Script & CachedDataResult;
+  compileModule(code: string, options?: ScriptOrigin & CachedDataOptions & { meta?: (meta: any) => void }): Promise<Module & CachedDataResult>;
+  compileModuleSync(code: string, options?: ScriptOrigin & CachedDataOptions & { meta?: (meta: any) => void }): Module & CachedDataResult;
+  createContext(options?: { inspector?: boolean }): Promise<Context>;
+  createContextSync(options?: { inspector?: boolean }): Context;
+  /** Destroys the isolate now; a run in progress ends with ERR_ISOLATE_DISPOSED. */
+  dispose(): void;
+  getHeapStatistics(): Promise<HeapStatistics>;
+  getHeapStatisticsSync(): HeapStatistics;
+  /** islet: resolver for `import()` inside this isolate (null to remove it). */
+  setDynamicImportResolver(resolve: DynamicImportResolver | null): void;
+  /** CPU time spent in this isolate, in ns */
+  readonly cpuTime: bigint;
+  /** wall time this isolate was entered, in ns */
+  readonly wallTime: bigint;
+  readonly isDisposed: boolean;
+  /** live handles (References, contexts, scripts...) into this isolate */
+  readonly referenceCount: number;
+}
+export interface IsolateConstructor {
+  new (options?: IsolateOptions): Isolate;
+  readonly prototype: Isolate;
+}
+
+export interface Context {
+  readonly global: Reference<Record<string | number | symbol, any>>;
+  eval(code: string, options?: RunOptions & ScriptOrigin & TransferOptions): Promise<any>;
+  evalSync(code: string, options?: RunOptions & ScriptOrigin & TransferOptions): any;
+  evalIgnored(code: string, options?: RunOptions & ScriptOrigin & TransferOptions): void;
+  evalClosure(code: string, args?: any[], options?: RunOptions & ScriptOrigin & TransferOptionsBidirectional): Promise<any>;
+  evalClosureSync(code: string, args?: any[], options?: RunOptions & ScriptOrigin & TransferOptionsBidirectional): any;
+  evalClosureIgnored(code: string, args?: any[], options?: RunOptions & ScriptOrigin & TransferOptionsBidirectional): void;
+  release(): void;
+}
+export interface ContextConstructor {
+  readonly prototype: Context;
+}
+
+export interface Script {
+  run(context: Context, options?: RunOptions & TransferOptions & { release?: boolean }): Promise<any>;
+  runSync(context: Context, options?: RunOptions & TransferOptions & { release?: boolean }): any;
+  runIgnored(context: Context, options?: RunOptions & TransferOptions & { release?: boolean }): void;
+  release(): void;
+}
+export interface ScriptConstructor {
+  readonly prototype: Script;
+}
+
+export interface Module {
+  readonly dependencySpecifiers: string[];
+  /** Reference to the namespace object (once instantiated) */
+  readonly namespace: Reference<Record<string, any>>;
+  instantiate(context: Context, resolve: ModuleResolver): Promise<void>;
+  instantiateSync(context: Context, resolve: (specifier: string, referrer: Module) => Module): void;
+  /** Repeated calls return (or throw) what the first one did. */
+  evaluate(options?: RunOptions): Promise<void>;
+  evaluateSync(options?: RunOptions): void;
+  release(): void;
+}
+export interface ModuleConstructor {
+  readonly prototype: Module;
+}
+
+export interface ReferenceApplyOptions extends RunOptions, TransferOptionsBidirectional {}
+
+export interface Reference<T = any> {
+  /** `typeof` the value ('null' for null, 'object' for symbols) */
+  readonly typeof: string;
+  copy(): Promise<T>;
+  copySync(): T;
+  deref(options?: { release?: boolean }): T;
+  derefInto(options?: { release?: boolean }): Dereference<T>;
+  release(): void;
+  get(property: string | number | symbol, options?: TransferOptions & { accessors?: boolean }): Promise<any>;
+  getSync(property: string | number | symbol, options?: TransferOptions & { accessors?: boolean }): any;
+  set(property: string | number | symbol, value: any, options?: TransferOptions): Promise<boolean>;
+  setSync(property: string | number | symbol, value: any, options?: TransferOptions): boolean;
+  setIgnored(property: string | number | symbol, value: any, options?: TransferOptions): void;
+  delete(property: string | number | symbol): Promise<boolean>;
+  deleteSync(property: string | number | symbol): boolean;
+  deleteIgnored(property: string | number | symbol): void;
+  apply(receiver: any, args?: any[], options?: ReferenceApplyOptions): Promise<any>;
+  applySync(receiver: any, args?: any[], options?: ReferenceApplyOptions): any;
+  applyIgnored(receiver: any, args?: any[], options?: ReferenceApplyOptions): void;
+  /** From a non-default isolate only, on a function of Node's isolate: waits for its Promise. */
+  applySyncPromise(receiver: any, args?: any[], options?: ReferenceApplyOptions): any;
+}
+export interface ReferenceConstructor {
+  new <T>(value: T, options?: { unsafeInherit?: boolean }): Reference<T>;
+  readonly prototype: Reference;
+}
+
+export interface ExternalCopy<T = any> {
+  copy(options?: { release?: boolean; transferIn?: boolean }): T;
+  copyInto(options?: { release?: boolean; transferIn?: boolean }): Copy<T>;
+  release(): void;
+}
+export interface ExternalCopyConstructor {
+  new <T>(value: T, options?: { transferList?: any[]; transferOut?: boolean }): ExternalCopy<T>;
+  /** bytes held by every ExternalCopy of this process */
+  readonly totalExternalSize: number;
+  readonly prototype: ExternalCopy;
+}
+
+export interface Callback<T extends (...args: any[]) => any = (...args: any[]) => any> {
+  release(): void;
+  readonly __isletCallback?: T;
+}
+export interface CallbackConstructor {
+  new <T extends (...args: any[]) => any>(fn: T, options?: { async?: boolean; ignored?: boolean; sync?: boolean }): Callback<T>;
+  readonly prototype: Callback;
+}
+
+export const Isolate: IsolateConstructor = binding.Isolate;
+export const Context: ContextConstructor = binding.Context;
+export const Script: ScriptConstructor = binding.Script;
+export const Module: ModuleConstructor = binding.Module;
+export const Reference: ReferenceConstructor = binding.Reference;
+export const ExternalCopy: ExternalCopyConstructor = binding.ExternalCopy;
+export const Callback: CallbackConstructor = binding.Callback;
+
+// ---------------------------------------------------------------------------------------------
+// Module linking. Native code records one link per (module, specifier) and instantiates; the
+// walk over the graph lives here because the async form may await the resolver.
+
+interface NativeModule extends Module {
+  _link(specifier: string, target: Module): void;
+  _isLinked(): boolean;
+  _instantiate(context: Context): Promise<void>;
+  _instantiateSync(context: Context): void;
+}
+
+function checkResolved(specifier: string, referrer: Module, resolved: unknown): NativeModule {
+  if (!(resolved instanceof binding.Module)) {
+    throw new TypeError(`The module resolver returned ${resolved === null ? 'null' : typeof resolved} for '${specifier}', not a Module`);
+  }
+  return resolved as NativeModule;
+}
+
+function resolveError(specifier: string, error: unknown): Error {
+  const reason = error instanceof Error ? error.message : String(error);
+  return Object.assign(new Error(`Could not resolve '${specifier}': ${reason}`, { cause: error }), { code: 'ERR_ISOLATE_RESOLVE' });
+}
+
+function linkSync(root: NativeModule, resolve: (specifier: string, referrer: Module) => Module): void {
+  const seen = new Set<NativeModule>();
+  const pending = [root];
+  while (pending.length) {
+    const module = pending.pop()!;
+    if (seen.has(module) || module._isLinked()) continue;
+    seen.add(module);
+    for (const specifier of module.dependencySpecifiers) {
+      let resolved: unknown;
+      try {
+        resolved = resolve(specifier, module);
+      } catch (error) {
+        throw resolveError(specifier, error);
+      }
+      if (resolved && typeof (resolved as Promise<unknown>).then === 'function') {
+        throw new TypeError(`The module resolver returned a Promise for '${specifier}': use instantiate() (async) for asynchronous resolvers`);
+      }
+      const target = checkResolved(specifier, module, resolved);
+      module._link(specifier, target);
+      pending.push(target);
+    }
+  }
+}
+
+async function linkAsync(root: NativeModule, resolve: ModuleResolver): Promise<void> {
+  const seen = new Set<NativeModule>();
+  const pending = [root];
+  while (pending.length) {
+    const module = pending.pop()!;
+    if (seen.has(module) || module._isLinked()) continue;
+    seen.add(module);
+    for (const specifier of module.dependencySpecifiers) {
+      let resolved: unknown;
+      try {
+        resolved = await resolve(specifier, module);
+      } catch (error) {
+        throw resolveError(specifier, error);
+      }
+      const target = checkResolved(specifier, module, resolved);
+      module._link(specifier, target);
+      pending.push(target);
+    }
+  }
+}
+
+const moduleProto = binding.Module.prototype as NativeModule;
+Object.defineProperties(moduleProto, {
+  instantiate: {
+    value: async function instantiate(this: NativeModule, context: Context, resolve: ModuleResolver): Promise<void> {
+      if (typeof resolve !== 'function') throw new TypeError('instantiate(context, resolve): `resolve` must be a function');
+      await linkAsync(this, resolve);
+      await this._instantiate(context);
+    },
+    writable: true,
+    configurable: true,
+  },
+  instantiateSync: {
+    value: function instantiateSync(this: NativeModule, context: Context, resolve: (specifier: string, referrer: Module) => Module): void {
+      if (typeof resolve !== 'function') throw new TypeError('instantiateSync(context, resolve): `resolve` must be a function');
+      linkSync(this, resolve);
+      this._instantiateSync(context);
+    },
+    writable: true,
+    configurable: true,
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// Dynamic import(): native code calls this hook on Node's thread with a settle function.
+
+type DynamicImportHook = (specifier: string, referrer: string, context: Context, settle: (error: unknown, module?: Module) => void) => void;
+
+const isolateProto = binding.Isolate.prototype as Isolate & { _setDynamicImportHook(hook: DynamicImportHook | null): void };
+Object.defineProperty(isolateProto, 'setDynamicImportResolver', {
+  value: function setDynamicImportResolver(this: typeof isolateProto, resolve: DynamicImportResolver | null): void {
+    if (resolve === null || resolve === undefined) return this._setDynamicImportHook(null);
+    if (typeof resolve !== 'function') throw new TypeError('setDynamicImportResolver(resolve): `resolve` must be a function or null');
+    this._setDynamicImportHook((specifier, referrer, context, settle) => {
+      (async () => {
+        let resolved: unknown;
+        try {
+          resolved = await resolve(specifier, { filename: referrer });
+        } catch (error) {
+          throw resolveError(specifier, error);
+        }
+        if (!(resolved instanceof binding.Module)) throw new TypeError(`The dynamic import resolver returned ${typeof resolved} for '${specifier}', not a Module`);
+        const module = resolved as Module;
+        await module.instantiate(context, resolve);
+        await module.evaluate();
+        return module;
+      })().then(
+        (module) => settle(undefined, module),
+        (error) => settle(error ?? new Error(`import('${specifier}') failed`)),
+      );
+    });
+  },
+  writable: true,
+  configurable: true,
+});

@@ -1,0 +1,269 @@
+// Callback: a function of one isolate callable from another (sync, async or ignored), with
+// arguments and results copied like ExternalCopy. Also the Promise proxy of TransferOptions'
+// `promise`: a Promise in one isolate, mirrored by a Promise in another.
+#include "handles.h"
+#include "scope.h"
+
+namespace islet {
+namespace {
+
+using Mode = ThreePhaseTask::Mode;
+
+class CallbackHandle : public ClassHandle {
+ public:
+  static constexpr ClassId kId = ClassId::Callback;
+  static constexpr const char* kName = "Callback";
+  explicit CallbackHandle(CallbackDataPtr data) : ClassHandle(kId), data_(std::move(data)) {}
+
+  TransferablePtr TransferOut() override {
+    if (!data_) ThrowError(ErrorClass::Error, "Callback has been released", "ERR_ISOLATE_RELEASED");
+    return CallbackTransfer(data_);
+  }
+
+  static void New(const FunctionCallbackInfo<Value>& info) {
+    Isolate* isolate = info.GetIsolate();
+    Guard(isolate, [&] {
+      if (!info.IsConstructCall()) ThrowTypeError("Class constructor Callback cannot be invoked without 'new'");
+      if (!info[0]->IsFunction()) ThrowTypeError("`fn` must be a function");
+      int modes = 0;
+      CallbackMode mode = CallbackMode::Sync;
+      if (OptionBool(isolate, info[1], "async")) mode = CallbackMode::Async, modes++;
+      if (OptionBool(isolate, info[1], "ignored")) mode = CallbackMode::Ignored, modes++;
+      if (OptionBool(isolate, info[1], "sync")) mode = CallbackMode::Sync, modes++;
+      if (modes > 1) ThrowTypeError("Only one of `async`, `ignored` or `sync` may be set");
+      CallbackDataPtr data = MakeCallbackData(isolate, isolate->GetCurrentContext(), info[0].As<Function>(), mode);
+      (new CallbackHandle(data))->Adopt(isolate, info.This());
+    });
+  }
+
+  void Release(const FunctionCallbackInfo<Value>& info) {
+    data_.reset();
+    info.GetReturnValue().SetUndefined();
+  }
+
+ private:
+  CallbackDataPtr data_;
+};
+
+// Keeps the data of a function made for a Callback as long as that function lives.
+class CallbackInvoker : public ClassHandle {
+ public:
+  static constexpr ClassId kId = ClassId::Callback;
+  static constexpr const char* kName = "Callback";
+  explicit CallbackInvoker(CallbackDataPtr data) : ClassHandle(kId), data(std::move(data)) {}
+  TransferablePtr TransferOut() override { return CallbackTransfer(data); }
+  CallbackDataPtr data;
+};
+
+std::unique_ptr<ThreePhaseTask> CallTask(const CallbackDataPtr& data, std::vector<TransferablePtr> args, bool await_promise) {
+  auto out = std::make_shared<TransferablePtr>();
+  return MakeTask(
+      [data, args = std::move(args), out, await_promise] {
+        Isolate* isolate = data->env()->isolate();
+        Local<Context> context = data->context->Deref();
+        Context::Scope scope(context);
+        v8::TryCatch try_catch(isolate);
+        try {
+          std::vector<Local<Value>> argv;
+          argv.reserve(args.size());
+          for (auto& arg : args) argv.push_back(arg->TransferIn(isolate, context));
+          Local<Value> result = Check(data->function->Deref()->Call(context, v8::Undefined(isolate), int(argv.size()), argv.data()));
+          TransferOptions options;
+          options.kind = TransferOptions::Kind::Copy;
+          options.promise = await_promise;
+          *out = ::islet::TransferOut(isolate, context, result, options, Fallback::Throw);
+        } catch (const JsPending&) {
+          ThrowCaught(isolate, context, try_catch);
+        }
+      },
+      [out](Isolate* isolate, Local<Context> context) { return (*out)->TransferIn(isolate, context); });
+}
+
+void Invoke(const FunctionCallbackInfo<Value>& info) {
+  Isolate* isolate = info.GetIsolate();
+  Guard(isolate, [&] {
+    auto* invoker = static_cast<CallbackInvoker*>(info.Data().As<v8::External>()->Value());
+    CallbackDataPtr data = invoker->data;
+    Local<Context> context = isolate->GetCurrentContext();
+    std::vector<TransferablePtr> args;
+    args.reserve(info.Length());
+    for (int i = 0; i < info.Length(); ++i) {
+      CopiedValuePtr copy = CopyValue(isolate, context, info[i]);
+      copy->one_shot = true;
+      args.push_back(copy);
+    }
+    Mode mode = data->mode == CallbackMode::Async ? Mode::Async : data->mode == CallbackMode::Ignored ? Mode::Ignored : Mode::Sync;
+    info.GetReturnValue().Set(ThreePhaseTask::Execute(mode, CallTask(data, std::move(args), mode == Mode::Async), data->env()));
+  });
+}
+
+class CallbackArrival : public Transferable {
+ public:
+  explicit CallbackArrival(CallbackDataPtr data) : data_(std::move(data)) {}
+  Local<Value> TransferIn(Isolate* isolate, Local<Context> context) override { return CallbackFunction(isolate, context, data_); }
+
+ private:
+  CallbackDataPtr data_;
+};
+
+// --- Promise proxy ---
+
+struct PromiseState {
+  std::mutex mutex;
+  bool settled = false;
+  bool rejected = false;
+  TransferablePtr value;
+  EnvPtr receiver;
+  RemotePtr<v8::Promise::Resolver> resolver;
+  RemotePtr<Context> context;
+  TransferOptions options;
+  Fallback fallback = Fallback::Reference;
+};
+
+class SettleRunnable : public Runnable {
+ public:
+  explicit SettleRunnable(std::shared_ptr<PromiseState> state) : state_(std::move(state)) {}
+  void Run() override {
+    EnvPtr env = state_->receiver;
+    if (env->disposed() || env->torn_down()) return;
+    Isolate* isolate = env->isolate();
+    std::optional<ExecScope> scope;
+    if (!env->is_default()) scope.emplace(*env);
+    HandleScope handles(isolate);
+    Local<Context> context = state_->context->Deref();
+    Context::Scope context_scope(context);
+    v8::TryCatch try_catch(isolate);
+    Local<v8::Promise::Resolver> resolver = state_->resolver->Deref();
+    Local<Value> value;
+    bool rejected = state_->rejected;
+    try {
+      value = state_->value->TransferIn(isolate, context);
+    } catch (const ThrownValue& thrown) {
+      rejected = true;
+      value = thrown.value->TransferIn(isolate, context);
+    } catch (const JsPending&) {
+      rejected = true;
+      value = try_catch.HasCaught() ? try_catch.Exception() : Local<Value>(v8::Undefined(isolate));
+      try_catch.Reset();
+    }
+    if (rejected) {
+      (void)resolver->Reject(context, value);
+    } else {
+      (void)resolver->Resolve(context, value);
+    }
+    if (env->is_default()) env->UnrefLoop();
+  }
+
+ private:
+  std::shared_ptr<PromiseState> state_;
+};
+
+void OnSettled(const FunctionCallbackInfo<Value>& info, bool rejected) {
+  Isolate* isolate = info.GetIsolate();
+  auto* holder = static_cast<std::shared_ptr<PromiseState>*>(info.Data().As<v8::External>()->Value());
+  std::shared_ptr<PromiseState> state = *holder;
+  TransferablePtr value;
+  try {
+    value = rejected ? CopyThrown(isolate, isolate->GetCurrentContext(), info[0])
+                     : ::islet::TransferOut(isolate, isolate->GetCurrentContext(), info[0], state->options, state->fallback);
+  } catch (const ThrownValue& thrown) {
+    value = thrown.value;
+    rejected = true;
+  } catch (const JsPending&) {
+    return;
+  }
+  EnvPtr receiver;
+  {
+    std::lock_guard<std::mutex> lock(state->mutex);
+    if (state->settled) return;
+    state->settled = true;
+    state->rejected = rejected;
+    state->value = value;
+    receiver = state->receiver;
+  }
+  if (receiver) receiver->Post(std::make_unique<SettleRunnable>(state));
+}
+
+class PromiseArrival : public Transferable {
+ public:
+  explicit PromiseArrival(std::shared_ptr<PromiseState> state) : state_(std::move(state)) {}
+  Local<Value> TransferIn(Isolate* isolate, Local<Context> context) override {
+    Local<v8::Promise::Resolver> resolver = Check(v8::Promise::Resolver::New(context));
+    EnvPtr env = CurrentEnv();
+    bool settled;
+    {
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      if (state_->receiver) ThrowTypeError("A proxied Promise can only be received once");
+      state_->receiver = env;
+      state_->resolver = MakeRemote(env, resolver);
+      state_->context = MakeRemote(env, context);
+      settled = state_->settled;
+    }
+    if (env->is_default()) env->RefLoop();
+    if (settled) env->Post(std::make_unique<SettleRunnable>(state_));
+    return resolver->GetPromise();
+  }
+
+ private:
+  std::shared_ptr<PromiseState> state_;
+};
+
+}  // namespace
+
+TransferablePtr TransferPromise(Isolate* isolate, Local<Context> context, Local<v8::Promise> promise, TransferOptions inner, Fallback fallback) {
+  auto state = std::make_shared<PromiseState>();
+  state->options = inner;
+  state->fallback = fallback;
+  // The holder lives as long as the two reaction functions (freed with the isolate at worst).
+  auto* holder = new std::shared_ptr<PromiseState>(state);
+  Local<v8::External> external = v8::External::New(isolate, holder);
+  Local<Function> on_fulfilled = Check(Function::New(context, [](const FunctionCallbackInfo<Value>& i) { OnSettled(i, false); }, external));
+  Local<Function> on_rejected = Check(Function::New(context, [](const FunctionCallbackInfo<Value>& i) { OnSettled(i, true); }, external));
+  Check(promise->Then(context, on_fulfilled, on_rejected));
+  return std::make_shared<PromiseArrival>(state);
+}
+
+CallbackDataPtr MakeCallbackData(Isolate* isolate, Local<Context> context, Local<Function> function, CallbackMode mode) {
+  auto data = std::make_shared<CallbackData>();
+  EnvPtr env = CurrentEnv();
+  Local<Context> home;
+  if (!function->GetCreationContext().ToLocal(&home)) home = context;
+  data->function = MakeRemote(env, function);
+  data->context = MakeRemote(env, home);
+  data->mode = mode;
+  data->name = ToUtf8(isolate, function->GetName());
+  return data;
+}
+
+TransferablePtr CallbackTransfer(CallbackDataPtr data) { return std::make_shared<CallbackArrival>(std::move(data)); }
+
+Local<Value> CallbackFunction(Isolate* isolate, Local<Context> context, const CallbackDataPtr& data) {
+  IsolateEnvironment* env = IsolateEnvironment::Current();
+  if (data->env().get() == env) return data->function->Deref();
+  auto* invoker = new CallbackInvoker(data);
+  Local<Function> fn;
+  if (!Function::New(context, Invoke, v8::External::New(isolate, invoker)).ToLocal(&fn)) {
+    delete invoker;
+    throw JsPending{};
+  }
+  if (!data->name.empty()) fn->SetName(V8String(isolate, data->name));
+  invoker->Attach(*env, fn);
+  return fn;
+}
+
+Local<Value> CallSync(Isolate* isolate, const CallbackDataPtr& data, std::vector<TransferablePtr> args) {
+  return ThreePhaseTask::Execute(Mode::Sync, CallTask(data, std::move(args), false), data->env());
+}
+
+Local<Object> NewCallback(Isolate* isolate, Local<Context> context, CallbackDataPtr data) {
+  return (new CallbackHandle(std::move(data)))->Wrap(isolate, context);
+}
+
+Local<FunctionTemplate> DefineCallback(Isolate* isolate) {
+  using C = CallbackHandle;
+  Local<FunctionTemplate> tmpl = NewClassTemplate(isolate, "Callback", C::New);
+  SetMethod(isolate, tmpl, "release", Bind<C, &C::Release>);
+  return tmpl;
+}
+
+}  // namespace islet

@@ -1,0 +1,128 @@
+// Error and string helpers shared by every file.
+#include "common.h"
+
+#include "transfer.h"
+
+namespace islet {
+namespace {
+
+// An error as data: rebuilt as the same class in whichever isolate receives it.
+class ErrorCopy : public CopiedValue {
+ public:
+  explicit ErrorCopy(ErrorData data) : data_(std::move(data)) {}
+  Local<Value> CopyIn(Isolate* isolate, Local<Context>, bool) override { return MakeErrorValue(isolate, data_); }
+
+ private:
+  ErrorData data_;
+};
+
+}  // namespace
+
+std::shared_ptr<Transferable> ErrorTransferable(ErrorData data) { return std::make_shared<ErrorCopy>(std::move(data)); }
+
+void ThrowErrorData(ErrorData data) { throw ThrownValue{ErrorTransferable(std::move(data))}; }
+
+void ThrowError(ErrorClass cls, std::string message, std::string code) {
+  ErrorData data;
+  data.cls = cls;
+  data.message = std::move(message);
+  data.code = std::move(code);
+  ThrowErrorData(std::move(data));
+}
+
+Local<Value> MakeErrorValue(Isolate* isolate, const ErrorData& data) {
+  Local<String> message = V8String(isolate, data.message);
+  Local<Value> error;
+  switch (data.cls) {
+    case ErrorClass::TypeError: error = v8::Exception::TypeError(message); break;
+    case ErrorClass::RangeError: error = v8::Exception::RangeError(message); break;
+    case ErrorClass::SyntaxError: error = v8::Exception::SyntaxError(message); break;
+    case ErrorClass::ReferenceError: error = v8::Exception::ReferenceError(message); break;
+    case ErrorClass::EvalError: {
+      // No direct constructor in the API: look it up in the current context.
+      Local<Context> context = isolate->GetCurrentContext();
+      Local<Value> ctor;
+      if (context->Global()->Get(context, V8Symbol(isolate, "EvalError")).ToLocal(&ctor) && ctor->IsFunction()) {
+        Local<Value> args[] = {message};
+        Local<Object> made;
+        if (ctor.As<Function>()->NewInstance(context, 1, args).ToLocal(&made)) error = made;
+      }
+      if (error.IsEmpty()) error = v8::Exception::Error(message);
+      break;
+    }
+    case ErrorClass::URIError: {
+      Local<Context> context = isolate->GetCurrentContext();
+      Local<Value> ctor;
+      if (context->Global()->Get(context, V8Symbol(isolate, "URIError")).ToLocal(&ctor) && ctor->IsFunction()) {
+        Local<Value> args[] = {message};
+        Local<Object> made;
+        if (ctor.As<Function>()->NewInstance(context, 1, args).ToLocal(&made)) error = made;
+      }
+      if (error.IsEmpty()) error = v8::Exception::Error(message);
+      break;
+    }
+    default: error = v8::Exception::Error(message); break;
+  }
+  if (error->IsObject()) {
+    Local<Object> object = error.As<Object>();
+    Local<Context> context = isolate->GetCurrentContext();
+    if (!data.name.empty()) (void)object->Set(context, V8Symbol(isolate, "name"), V8String(isolate, data.name));
+    if (!data.stack.empty()) (void)object->Set(context, V8Symbol(isolate, "stack"), V8String(isolate, data.stack));
+    if (!data.code.empty()) (void)object->Set(context, V8Symbol(isolate, "code"), V8String(isolate, data.code));
+    if (!data.isolate_stack.empty()) (void)object->Set(context, V8Symbol(isolate, "isolateStack"), V8String(isolate, data.isolate_stack));
+  }
+  return error;
+}
+
+void ThrowInto(Isolate* isolate, const ThrownValue& thrown) {
+  Local<Context> context = isolate->GetCurrentContext();
+  Local<Value> value;
+  try {
+    value = thrown.value->TransferIn(isolate, context);
+  } catch (const JsPending&) {
+    return;
+  } catch (const ThrownValue&) {
+    value = v8::Exception::Error(V8String(isolate, "Could not rebuild an error thrown in another isolate"));
+  }
+  isolate->ThrowException(value);
+}
+
+ThrownValue CaptureException(Isolate* isolate, Local<Context> context, Local<Value> exception) {
+  return ThrownValue{CopyThrown(isolate, context, exception)};
+}
+
+std::string ToUtf8(Isolate* isolate, Local<Value> value) {
+  if (value.IsEmpty()) return "";
+  String::Utf8Value utf8(isolate, value);
+  return *utf8 ? std::string(*utf8, utf8.length()) : std::string();
+}
+
+Local<String> V8String(Isolate* isolate, const std::string& text) {
+  return String::NewFromUtf8(isolate, text.data(), v8::NewStringType::kNormal, int(text.size())).ToLocalChecked();
+}
+
+Local<String> V8Symbol(Isolate* isolate, const char* text) {
+  return String::NewFromUtf8(isolate, text, v8::NewStringType::kInternalized).ToLocalChecked();
+}
+
+Local<Value> Option(Isolate* isolate, Local<Value> options, const char* name) {
+  if (options.IsEmpty() || !options->IsObject()) return v8::Undefined(isolate);
+  Local<Value> value;
+  if (!options.As<Object>()->Get(isolate->GetCurrentContext(), V8Symbol(isolate, name)).ToLocal(&value)) throw JsPending{};
+  return value;
+}
+
+bool OptionBool(Isolate* isolate, Local<Value> options, const char* name) {
+  return Option(isolate, options, name)->BooleanValue(isolate);
+}
+
+double OptionMs(Isolate* isolate, Local<Value> options, const char* name) {
+  Local<Value> value = Option(isolate, options, name);
+  if (value->IsUndefined()) return 0;
+  if (!value->IsNumber() || !(value.As<v8::Number>()->Value() > 0)) {
+    ThrowTypeError(std::string("`") + name + "` must be a positive number of milliseconds");
+  }
+  return value.As<v8::Number>()->Value();
+}
+
+}  // namespace islet

@@ -1,0 +1,154 @@
+// ExecScope and the pool of threads that execute queued work of non-default isolates.
+#include "scope.h"
+
+#include <chrono>
+
+namespace islet {
+namespace {
+
+thread_local ExecScope* t_scope = nullptr;
+
+// Never destroyed: pool threads may still wait on these while the process exits (destroying a
+// condition variable with waiters hangs in glibc).
+std::mutex& g_mutex = *new std::mutex;
+std::condition_variable& g_ownership = *new std::condition_variable;
+std::condition_variable& g_pool_wake = *new std::condition_variable;
+std::deque<EnvPtr>& g_ready = *new std::deque<EnvPtr>;
+size_t g_threads = 0;
+size_t g_idle = 0;
+
+size_t PoolSize() {
+  // At least four so that four isolates can compute side by side on small machines.
+  return std::max<size_t>(4, std::thread::hardware_concurrency());
+}
+
+void RunQueued(const EnvPtr& env) {
+  ExecScope scope(*env);
+  while (std::unique_ptr<Runnable> task = env->PopQueued()) {
+    task->Run();
+    if (!env->disposed()) env->isolate()->PerformMicrotaskCheckpoint();
+  }
+}
+
+void Worker() {
+  std::unique_lock<std::mutex> lock(g_mutex);
+  for (;;) {
+    while (g_ready.empty()) {
+      g_idle++;
+      g_pool_wake.wait(lock);
+      g_idle--;
+    }
+    EnvPtr env = std::move(g_ready.front());
+    g_ready.pop_front();
+    lock.unlock();
+    if (env->torn_down()) {
+      while (std::unique_ptr<Runnable> task = env->PopQueued()) task->Run();  // they fail: disposed
+    } else {
+      RunQueued(env);
+    }
+    env.reset();
+    lock.lock();
+  }
+}
+
+}  // namespace
+
+std::mutex& Scheduler::Mutex() { return g_mutex; }
+std::condition_variable& Scheduler::OwnershipChanged() { return g_ownership; }
+
+void Scheduler::Schedule(const EnvPtr& env) {
+  // Called with g_mutex held.
+  g_ready.push_back(env);
+  if (g_idle == 0 && g_threads < PoolSize()) {
+    g_threads++;
+    std::thread(Worker).detach();
+  } else {
+    g_pool_wake.notify_one();
+  }
+}
+
+uint64_t ThreadCpuNs() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+uint64_t WallNs() {
+  return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+ExecScope* ExecScope::Current() { return t_scope; }
+
+ExecScope::ExecScope(IsolateEnvironment& env) : env_(env), outer_(t_scope) {
+  Isolate* isolate = env.isolate();
+  same_as_outer_ = outer_ && &outer_->env_ == &env;
+  if (!env.is_default()) {
+    std::thread::id me = std::this_thread::get_id();
+    std::unique_lock<std::mutex> lock(g_mutex);
+    if (env.owner.load() == me) {
+      env.owner_depth++;
+    } else {
+      IsolateEnvironment* node_env = IsolateEnvironment::DefaultOnThisThread();
+      while (env.owner.load() != std::thread::id()) {
+        if (node_env && node_env->HasBlocking()) {
+          // A pool thread may be waiting for Node while it holds the isolate we want.
+          lock.unlock();
+          node_env->ServiceBlocking();
+          lock.lock();
+          continue;
+        }
+        g_ownership.wait(lock);
+      }
+      env.owner = me;
+      env.owner_depth = 1;
+      outermost_ = true;
+    }
+    lock.unlock();
+    locker_.emplace(isolate);
+  }
+  isolate_scope_.emplace(isolate);
+  handle_scope_.emplace(isolate);
+  if (outer_ && !same_as_outer_) outer_->PauseCpu();
+  t_scope = this;
+  cpu_start_ = ThreadCpuNs();
+  wall_start_ = WallNs();
+  if (outermost_) env.ProcessReleases();
+}
+
+ExecScope::~ExecScope() {
+  uint64_t cpu = cpu_accum_ + (ThreadCpuNs() - cpu_start_);
+  uint64_t wall = WallNs() - wall_start_;
+  if (!same_as_outer_) {
+    env_.cpu_time_ns += cpu;
+    env_.wall_time_ns += wall;
+  }
+  if (outermost_ && !env_.disposed()) {
+    env_.RunForegroundTasks();
+    env_.ProcessReleases();
+  }
+  handle_scope_.reset();
+  isolate_scope_.reset();
+  locker_.reset();
+  t_scope = outer_;
+  if (outer_ && !same_as_outer_) outer_->ResumeCpu();
+  if (env_.is_default()) return;
+  bool teardown = false;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    if (--env_.owner_depth == 0) {
+      if (env_.disposed() && !env_.torn_down()) {
+        teardown = true;  // keep ownership through the teardown
+        env_.owner_depth = 1;
+      } else {
+        env_.owner = std::thread::id();
+        g_ownership.notify_all();
+      }
+    }
+  }
+  if (teardown) env_.Teardown();
+}
+
+void ExecScope::PauseCpu() { cpu_accum_ += ThreadCpuNs() - cpu_start_; }
+void ExecScope::ResumeCpu() { cpu_start_ = ThreadCpuNs(); }
+
+}  // namespace islet

@@ -1,0 +1,57 @@
+// ExecScope: the one way into an isolate. Construction takes ownership of the isolate (waiting
+// for another thread to finish with it; Node's thread keeps serving blocking requests while it
+// waits so a pool thread calling back into Node cannot deadlock it), locks it, enters it,
+// opens a HandleScope and starts the CPU and wall clocks. Destruction stops and accounts the
+// clocks, runs V8's foreground tasks, leaves, unlocks, and tears the isolate down if disposal
+// was requested meanwhile. Nested scopes on the same thread pause the outer isolate's CPU clock.
+#pragma once
+
+#include <time.h>
+
+#include <optional>
+
+#include "environment.h"
+
+namespace islet {
+
+uint64_t ThreadCpuNs();
+uint64_t WallNs();
+
+class ExecScope {
+ public:
+  explicit ExecScope(IsolateEnvironment& env);
+  ~ExecScope();
+  ExecScope(const ExecScope&) = delete;
+  ExecScope& operator=(const ExecScope&) = delete;
+
+  // True for the first scope of this isolate on this thread (microtasks are drained there).
+  bool outermost() const { return outermost_; }
+  IsolateEnvironment& env() const { return env_; }
+  static ExecScope* Current();
+
+ private:
+  void PauseCpu();
+  void ResumeCpu();
+
+  IsolateEnvironment& env_;
+  ExecScope* outer_;
+  bool outermost_ = false;
+  bool same_as_outer_ = false;
+  std::optional<v8::Locker> locker_;
+  std::optional<Isolate::Scope> isolate_scope_;
+  std::optional<HandleScope> handle_scope_;
+  uint64_t cpu_start_ = 0;
+  uint64_t cpu_accum_ = 0;
+  uint64_t wall_start_ = 0;
+};
+
+// The pool of threads running queued work of non-default isolates.
+class Scheduler {
+ public:
+  static std::mutex& Mutex();
+  static std::condition_variable& OwnershipChanged();
+  // Makes sure a pool thread will drain `env`'s queue.
+  static void Schedule(const EnvPtr& env);
+};
+
+}  // namespace islet
