@@ -42,6 +42,8 @@ export interface Build {
 }
 
 const namespace = 'upload';
+/** entry points given to one esbuild run when building linked modules */
+const entryPointsPerRun = 64;
 const codeExtensions = /\.(ts|tsx|mts|cts|js|jsx|mjs|cjs)$/;
 const defaultEntries = ['index.ts', 'index.tsx', 'index.js', 'index.mjs', 'index.jsx', 'src/index.ts', 'src/index.js', 'worker.ts', 'worker.js'];
 
@@ -89,9 +91,9 @@ function outputPath(source: string): string {
 
 function location(message: esbuild.Message): string {
   const loc = message.location;
-  if (!loc) return '';
-  const file = loc.file.startsWith(`${namespace}:`) ? loc.file.slice(namespace.length + 1) : loc.file;
-  return `${file}:${loc.line}:${loc.column + 1}: `;
+  // only places inside the upload are shown: anything else would be a path on the server
+  if (!loc || !loc.file.startsWith(`${namespace}:`)) return '';
+  return `${loc.file.slice(namespace.length + 1)}:${loc.line}:${loc.column + 1}: `;
 }
 
 function describe(messages: esbuild.Message[]): string {
@@ -169,7 +171,13 @@ function uploadPlugin(fs: UploadFs, resolver: Resolver, mode: 'bundle' | 'link',
       build.onResolve({ filter: /.*/ }, (args) => {
         // esbuild hands entry points that look like package paths back with a `./` in front
         if (args.kind === 'entry-point') return { path: args.path.replace(/^\.\//, ''), namespace };
-        const resolved = resolver.resolve(args.path, args.importer);
+        let resolved: ReturnType<Resolver['resolve']>;
+        try {
+          resolved = resolver.resolve(args.path, args.importer);
+        } catch (error) {
+          // a thrown error would be located in islet's own code; say where in the upload instead
+          resolved = { error: `cannot resolve '${args.path}' imported by ${args.importer}: ${(error as Error).message}` };
+        }
         if ('error' in resolved) return { errors: [{ text: resolved.error }] };
         if (mode === 'bundle') return { path: resolved.path, namespace };
         const linked = isLinked(args.kind, args.importer, resolved.bare);
@@ -286,24 +294,34 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
     exports = [];
     while (round.length > 0) {
       const edges: Edge[] = [];
-      const result = await runEsbuild({
-        ...commonOptions(tsconfigRaw),
-        entryPoints: round.map((unit) => ({ in: unit, out: outputPath(unit).slice(0, -'.js'.length) })),
-        format: 'esm',
-        outdir,
-        plugins: [uploadPlugin(fs, resolver, 'link', edges)],
-      });
-      warnings.push(...result.warnings.map((w) => `${location(w)}${w.text}`));
-      const outputs = new Map(result.outputFiles.map((f) => [path.posix.relative(outdir, f.path), f.contents]));
-      for (const unit of round) {
-        const modulePath = outputPath(unit);
-        const code = outputs.get(modulePath);
-        if (!code) throw new Error(`esbuild produced no output for '${unit}'`);
-        addModule(modulePath, code, outputs.get(`${modulePath}.map`));
-        if (result.metafile.inputs[`${namespace}:${unit}`]?.format === 'cjs' && unit.split('/').includes('node_modules')) cjsPackages.add(unit);
-      }
-      if (round[0] === entry) {
-        exports = Object.values(result.metafile.outputs).find((o) => o.entryPoint === `${namespace}:${entry}`)?.exports ?? [];
+      // esbuild's cost grows faster than linearly with the entry points of one run, so a wide
+      // round is split into runs of a bounded size
+      const chunks: string[][] = [];
+      for (let i = 0; i < round.length; i += entryPointsPerRun) chunks.push(round.slice(i, i + entryPointsPerRun));
+      const results = await Promise.all(
+        chunks.map((chunk) =>
+          runEsbuild({
+            ...commonOptions(tsconfigRaw),
+            entryPoints: chunk.map((unit) => ({ in: unit, out: outputPath(unit).slice(0, -'.js'.length) })),
+            format: 'esm',
+            outdir,
+            plugins: [uploadPlugin(fs, resolver, 'link', edges)],
+          }),
+        ),
+      );
+      for (const [i, result] of results.entries()) {
+        warnings.push(...result.warnings.map((w) => `${location(w)}${w.text}`));
+        const outputs = new Map(result.outputFiles.map((f) => [path.posix.relative(outdir, f.path), f.contents]));
+        for (const unit of chunks[i]!) {
+          const modulePath = outputPath(unit);
+          const code = outputs.get(modulePath);
+          if (!code) throw new Error(`esbuild produced no output for '${unit}'`);
+          addModule(modulePath, code, outputs.get(`${modulePath}.map`));
+          if (result.metafile.inputs[`${namespace}:${unit}`]?.format === 'cjs' && unit.split('/').includes('node_modules')) cjsPackages.add(unit);
+        }
+        if (chunks[i]![0] === entry) {
+          exports = Object.values(result.metafile.outputs).find((o) => o.entryPoint === `${namespace}:${entry}`)?.exports ?? [];
+        }
       }
       round = [];
       for (const edge of edges) {

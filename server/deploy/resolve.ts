@@ -212,19 +212,21 @@ export class Resolver {
     return this.#pickTarget(target, conditions) ?? this.#pickTarget(target, fallbackConditions);
   }
 
-  #pickTarget(target: ExportsTarget, active: Set<string>): string | null {
+  #pickTarget(target: ExportsTarget, active: Set<string>, depth = 0): string | null {
     if (typeof target === 'string') return target;
-    if (target === null) return null;
+    if (target === null || typeof target !== 'object') return null;
+    // real packages nest conditions a few levels deep; a hostile one must not exhaust the stack
+    if (depth > 32) throw new Error('a package.json "exports"/"imports" entry nests conditions more than 32 levels deep');
     if (Array.isArray(target)) {
       for (const item of target) {
-        const picked = this.#pickTarget(item, active);
+        const picked = this.#pickTarget(item, active, depth + 1);
         if (picked !== null) return picked;
       }
       return null;
     }
     for (const [key, value] of Object.entries(target)) {
       if (!active.has(key)) continue;
-      const picked = this.#pickTarget(value, active);
+      const picked = this.#pickTarget(value, active, depth + 1);
       if (picked !== null) return picked;
     }
     return null;

@@ -132,6 +132,18 @@ describe('build: validation (each a 400 that says what and where)', () => {
     assert.deepEqual(e, { code: 'UNRESOLVED_IMPORT', status: 400, message: "index.js:1:15: cannot resolve 'a' imported by index.js: the import map sends it round in a loop" });
   });
 
+  test("a broken or hostile package.json is reported at the import, never with the server's own paths", async () => {
+    const importer = "import x from 'p';\nexport default { fetch() { return x } }";
+    const broken = await refused(build('t', fromObject({ 'index.js': importer, 'node_modules/p/package.json': '{nope', 'node_modules/p/x.js': '' })));
+    assert.equal(broken.code, 'UNRESOLVED_IMPORT');
+    assert.equal(broken.status, 400);
+    // the tail is V8's JSON.parse message, which varies between Node versions
+    assert.match(broken.message, /^index\.js:1:15: cannot resolve 'p' imported by index\.js: node_modules\/p\/package\.json is not valid JSON: \S/);
+    const deep = `{"exports":${'{"import":'.repeat(10_000)}"./x.js"${'}'.repeat(10_000)}}`;
+    const hostile = await refused(build('t', fromObject({ 'index.js': importer, 'node_modules/p/package.json': deep, 'node_modules/p/x.js': '' })));
+    assert.equal(hostile.message, 'index.js:1:15: cannot resolve \'p\' imported by index.js: a package.json "exports"/"imports" entry nests conditions more than 32 levels deep');
+  });
+
   test('no default export / no fetch handler', async () => {
     const named = await refused(build('t', fromObject({ 'index.ts': 'export function fetch() {}' })));
     assert.deepEqual(named, {
