@@ -2,6 +2,7 @@
 // a conformant parser needs IDNA and large Unicode tables that would cost every tenant context
 // hundreds of kilobytes. The isolate keeps the parsed components and answers the getters itself.
 import { host } from '../internal/bridge';
+import { fastParse } from './fast-parse';
 import { URLSearchParams, attachSearchParams, resetSearchParams, toUSVString } from './search-params';
 import { SafeTypeError, StringPrototypeSlice, ObjectDefineProperty } from '../internal/primordials';
 
@@ -10,7 +11,7 @@ const HREF = 0, ORIGIN = 1, PROTOCOL = 2, USERNAME = 3, PASSWORD = 4, HOST = 5, 
 type Parts = string[];
 
 function parse(input: string, base?: string): Parts | null {
-  return host('url', input, base);
+  return (base === undefined ? fastParse(input) : null) ?? host('url', input, base);
 }
 
 export class URL {

@@ -61,7 +61,9 @@ describe('islet dev', () => {
     const before = dev.deployment;
     fs.writeFileSync(path.join(dir, 'lib', 'version.ts'), `export const version: string = 'two';\n`);
     await eventually(async () => ((await get(`http://127.0.0.1:${dev.serving.tenantPort}/`)).text === 'hello two\n' ? true : undefined), 10000, 'new version served');
-    assert.notEqual(dev.deployment, before);
+    // the terminal says so once the tenant layer serves it (a request may see it a moment earlier)
+    await eventually(async () => (dev.deployment !== before ? true : undefined), 5000, 'dev reports the new deployment');
+    assert.match(output(), new RegExp(`✓ built and serving ${dev.deployment}`));
   });
 
   it('reports a build error with file:line and keeps serving the last good version', async () => {

@@ -66,6 +66,25 @@ test('URL parses the WPT urltestdata vectors like the standard says', async () =
   assert.ok(passed >= vectors.length * 0.97, `${passed}/${vectors.length} vectors pass; Node differs on ${knownNodeDifferences.length}`);
 });
 
+test('URL fast path and Node parser agree on every combination of common URL shapes', async () => {
+  const schemes = ['http', 'https', 'HTTPS', 'ftp', 'ws'];
+  const hosts = ['example.com', 'EXAMPLE.com', 'a-b.c.d', '-a.com', 'example.com.', 'xn--nxasmq6b.com', '1.2.3.4', '0x7f.1', 'a.09', 'localhost', 'a..b', '.a.com', 'a_b.com', 'user@host.com'];
+  const ports = ['', ':80', ':443', ':8080', ':0', ':65535', ':65536', ':00080', ':'];
+  const paths = ['', '/', '/a/b', '/a/./b', '/a/../b', '/%2e/', '/%2E%2e/x', '/a%20b', '/a b', '/~user/x;y=1', '/é', '/a\\b', '/.', '/a/..', "/it's"];
+  const queries = ['', '?', '?a=1&b=2', "?q='x'", '?%zz', '?a?b', '?a b'];
+  const fragments = ['', '#', '#frag', '#a#b', '#`x`', '#a b'];
+  const inputs: string[] = [];
+  for (const scheme of schemes) for (const host of hosts) for (const port of ports) inputs.push(`${scheme}://${host}${port}/p`);
+  for (const path of paths) for (const query of queries) for (const fragment of fragments) inputs.push(`https://example.com${path}${query}${fragment}`);
+  const results: (Record<string, string> | null)[] = await e.run(`
+    const inputs = ${JSON.stringify(inputs)};
+    const keys = ${JSON.stringify(components)};
+    return inputs.map((input) => { try { const url = new URL(input); return Object.fromEntries(keys.map((k) => [k, url[k]])); } catch { return null; } });`);
+  inputs.forEach((input, i) => {
+    assert.deepEqual(results[i], hostResult({ input, base: null }), input);
+  });
+});
+
 test('URL setters follow the WPT setters_tests vectors', async () => {
   const data = load('setters_tests.json') as Record<string, { href: string; new_value: string; expected: Record<string, string> }[]>;
   const cases: [string, string, string][] = [];
