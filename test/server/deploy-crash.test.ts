@@ -52,11 +52,12 @@ async function upload(url: string, tenant: string, n: number, files: Map<string,
   await response.arrayBuffer();
 }
 
-async function churn(url: string, tenant: string, stop: { stopped: boolean }, files: Map<string, Buffer>): Promise<number> {
+async function churn(url: string, tenant: string, stop: { stopped: boolean; uploads: number }, files: Map<string, Buffer>): Promise<number> {
   let done = 0;
   for (let n = 0; !stop.stopped; n++) {
     try {
       await upload(url, tenant, n, files);
+      stop.uploads++;
       const list = (await (await fetch(`${url}/v1/tenants/${tenant}/deployments`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
         deployments: { id: string }[];
       };
@@ -73,6 +74,14 @@ async function churn(url: string, tenant: string, stop: { stopped: boolean }, fi
     }
   }
   return done;
+}
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  const until = Date.now() + 60_000;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error('no upload went through within a minute');
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -119,8 +128,11 @@ test(`kill -9 during uploads, ${rounds} times at random moments, leaves a consis
   let completed = 0;
   for (let round = 0; round < rounds; round++) {
     const { child, url } = await startServer();
-    const stop = { stopped: false };
+    const stop = { stopped: false, uploads: 0 };
     const work = Promise.all(tenants.map((t) => churn(url, t, stop, files)));
+    // the first round lets one upload through whatever the machine's speed, so the store is
+    // never trivially empty; every round then dies at a random moment
+    if (round === 0) await waitFor(() => stop.uploads > 0);
     await new Promise((r) => setTimeout(r, 150 + Math.random() * 450));
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
