@@ -28,8 +28,11 @@ describe('deploy + serve', () => {
   const version = (v: string) => `export default { fetch(): Response { return new Response('${v}'); } };`;
 
   test('an upload through the admin API is served, with its URL answered by the API', async () => {
-    const { url } = await upload('fresh', version('first'));
+    const { id, url } = await upload('fresh', version('first'));
     assert.equal(url, `http://fresh.localhost:${harness.serving.tenantPort}/`);
+    // the code cache made by the isolate check at upload is stored with the deployment
+    const cache = await harness.serving.store.readCodeCache('fresh', id, 'index.js', process.versions.v8);
+    assert.ok(cache && cache.length > 0, 'code cache stored at deploy time');
     const res = await eventually(async () => {
       const r = await harness.get('fresh.localhost');
       return r.status === 200 ? r : null;
