@@ -14,6 +14,7 @@ import { ApiError, errorBody, handleError } from './http-errors';
 import { defaultUploadLimits, type UploadLimits } from './limits';
 import { publish, type PrepareHook } from './publish';
 import { assertRoutesFree } from './routes';
+import { DeployGate } from './gate';
 import { readBody, readUpload } from './upload';
 
 export interface AdminApiDeps {
@@ -30,6 +31,9 @@ export interface AdminApiDeps {
   prepare?: PrepareHook;
   /** names of the per-tenant limits a tenant record may override; any name when absent */
   limitNames?: readonly string[];
+  /** deployments built at once (default 2) and waiting beyond those (default 16; more: 503) */
+  deployConcurrency?: number;
+  deployQueue?: number;
 }
 
 const envName = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
@@ -72,6 +76,8 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
   const limits: UploadLimits = { ...defaultUploadLimits, ...deps.limits };
   const tenantUrl =
     deps.tenantUrl ?? ((t: string) => `http://${t}.${deps.baseDomain}${deps.tenantPort === 80 ? '' : `:${deps.tenantPort}`}/`);
+
+  const gate = new DeployGate(deps.deployConcurrency ?? 2, deps.deployQueue ?? 16);
 
   const app = new Hono<AdminEnv>();
   app.onError(handleError(logger));
@@ -192,7 +198,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     if (upload.compatibility) options.compatibility = upload.compatibility;
     const publishDeps: Parameters<typeof publish>[0] = { store, logger, observer };
     if (deps.prepare) publishDeps.prepare = deps.prepare;
-    const { manifest, active } = await publish(publishDeps, tenant, upload.files, options);
+    const { manifest, active } = await gate.run(() => publish(publishDeps, tenant, upload.files, options));
     return c.json({ id: manifest.id, hash: manifest.hash, url: tenantUrl(tenant), warnings: manifest.warnings, active }, 201);
   });
 

@@ -12,6 +12,7 @@ import zlib from 'node:zlib';
 import { serve } from '@hono/node-server';
 import * as tar from 'tar-stream';
 import { createAdminApi, type AdminApiDeps } from '../../server/deploy/api';
+import { DeployGate } from '../../server/deploy/gate';
 import { Logger } from '../../server/log';
 import { FsDeploymentStore } from '../../server/store/fs';
 import { nullObserver, type TenantObserver } from '../../server/tenants/observer';
@@ -395,5 +396,30 @@ describe('islet CLI', () => {
       exec(process.execPath, [path.join(repoRoot, 'bin', 'islet.js'), 'tenants'], { env: { ...env, ISLET_ADMIN_URL: closed } }),
       (e: { stderr: string }) => e.stderr.includes(`cannot reach the admin API at ${closed}: ECONNREFUSED`),
     );
+  });
+});
+
+describe('deploy gate', () => {
+  test('runs a few builds at once, queues a bounded number, turns the rest away with 503 BUSY', async () => {
+    const gate = new DeployGate(1, 1);
+    let release!: () => void;
+    const order: string[] = [];
+    const first = gate.run(async () => {
+      order.push('first started');
+      await new Promise<void>((r) => (release = r));
+      order.push('first done');
+      return 1;
+    });
+    const second = gate.run(async () => {
+      order.push('second started');
+      return 2;
+    });
+    await assert.rejects(gate.run(async () => 3), { status: 503, code: 'BUSY', message: '1 deployments are building and 1 are waiting: retry in a few seconds' });
+    assert.deepEqual(order, ['first started']);
+    release();
+    assert.deepEqual(await Promise.all([first, second]), [1, 2]);
+    assert.deepEqual(order, ['first started', 'first done', 'second started']);
+    // the slot is free again
+    assert.equal(await gate.run(async () => 4), 4);
   });
 });
