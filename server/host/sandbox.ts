@@ -8,7 +8,6 @@
 // through one bridge function, always synchronously: operations that take time (fetch, timers,
 // body reads, WebCrypto) return an id at once and are completed by a later entry. Each entry's
 // CPU time is charged to the request it serves, and a request past its budget is cut.
-import { performance } from 'node:perf_hooks';
 import crypto from 'node:crypto';
 import type { Agent } from 'undici';
 import { native, type Context, type Isolate, type Reference } from './isolate-api';
@@ -399,8 +398,6 @@ class IsletSandbox implements Sandbox {
         return randomBytes(args[0]);
       case 'uuid':
         return crypto.randomUUID();
-      case 'now':
-        return performance.now();
       case 'utf8Encode':
         return utf8Encode(args[0]);
       case 'utf8Decode':
