@@ -105,6 +105,30 @@ describe('FsDeploymentStore', () => {
     await store.close();
   });
 
+  test('deleting a deployment frees its own files and never one another deployment still uses', async () => {
+    const dir = tempDir();
+    const store = new FsDeploymentStore(dir);
+    await store.putTenant({ name: 'gc', createdAt: new Date().toISOString(), active: null });
+    // both deployments carry the same source map file: stored once, shared
+    const a = deployment('gc', 'a', 'export default { fetch() { return new Response("a") } }');
+    const b = deployment('gc', 'b', 'export default { fetch() { return new Response("b") } }');
+    await store.putDeployment(a.manifest, a.files);
+    await store.putDeployment(b.manifest, b.files);
+    await store.activate('gc', 'b');
+    const blob = (data: Buffer) => path.join(dir, 'blobs', hex(data).slice(0, 2), hex(data));
+    // age every blob past the grace period that protects uploads in flight
+    const old = new Date(Date.now() - 60 * 60 * 1000);
+    for (const prefix of fs.readdirSync(path.join(dir, 'blobs'))) {
+      for (const name of fs.readdirSync(path.join(dir, 'blobs', prefix))) fs.utimesSync(path.join(dir, 'blobs', prefix, name), old, old);
+    }
+    await store.deleteDeployment('gc', 'a');
+    assert.equal(fs.existsSync(blob(a.files.get('index.js')!)), false, "a's own module is gone");
+    assert.equal(fs.existsSync(blob(a.files.get('index.js.map')!)), true, 'the shared map stays');
+    assert.deepEqual(await store.readFile('gc', 'b', 'index.js.map'), b.files.get('index.js.map'));
+    assert.deepEqual(await store.readFile('gc', 'b', 'index.js'), b.files.get('index.js'));
+    await store.close();
+  });
+
   test('deleting a tenant removes its deployments, env and tokens', async () => {
     const store = new FsDeploymentStore(tempDir());
     await store.putTenant({ name: 'gone', createdAt: new Date().toISOString(), active: null });
