@@ -30,6 +30,8 @@ export class TenantDirectory {
   readonly #loading = new Map<string, Promise<TenantState | null>>();
   readonly #listeners = new Set<(tenant: string) => void>();
   #versions = 0;
+  /** content signature and version of each existing tenant's last state */
+  readonly #signatures = new Map<string, { signature: string; version: number }>();
   /** counts store changes, to detect a read that raced with one */
   #changes = 0;
   #unwatch?: () => void;
@@ -87,6 +89,7 @@ export class TenantDirectory {
     if (this.#changes !== started) return this.#read(tenant);
     if (!record || !manifest) {
       this.#states.set(tenant, 'none');
+      this.#signatures.delete(tenant);
       this.#router.removeTenant(tenant);
       return null;
     }
@@ -98,7 +101,14 @@ export class TenantDirectory {
     } catch (err) {
       this.#logger.warn('ignoring invalid routes of deployment', { tenant, deployment: manifest.id, error: (err as Error).message });
     }
-    const state: TenantState = { tenant, manifest, env: { ...env.vars, ...env.secrets }, limits, version: ++this.#versions };
+    const merged = { ...env.vars, ...env.secrets };
+    // The same content keeps its version, so a state that fell out of the cache (more tenants
+    // than it holds) and was read again does not make the pool replace a perfectly good isolate.
+    const signature = JSON.stringify([manifest.id, merged, limits]);
+    const last = this.#signatures.get(tenant);
+    const version = last?.signature === signature ? last.version : ++this.#versions;
+    this.#signatures.set(tenant, { signature, version });
+    const state: TenantState = { tenant, manifest, env: merged, limits, version };
     this.#states.set(tenant, state);
     return state;
   }
