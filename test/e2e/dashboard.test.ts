@@ -203,6 +203,8 @@ describe('dashboard in a browser', () => {
     await row.waitFor({ timeout: 10000 });
     assert.match((await row.locator('td').nth(3).textContent()) ?? '', /^\d+(\.\d+)? ms$/);
     assert.match((await row.locator('td').nth(4).textContent()) ?? '', /\S/);
+    // and where the function was when it was cut: the endless loop, line 4 of the uploaded file
+    assert.match((await row.locator('td').nth(5).textContent()) ?? '', /index\.js:4:\d+/);
     assert.match((await page.textContent('#limit-count')) ?? '', /^\d+$/);
     await shot(page, '4-limits');
   });
