@@ -193,6 +193,16 @@ export class FsDeploymentStore implements DeploymentStore {
     for (const dir of written) await fsyncDir(dir);
     const record: DeploymentRecord = { manifest, files: hashes };
     await this.#write(file, JSON.stringify(record));
+    // A garbage collection in another process may have judged a reused blob unreferenced and
+    // removed it between our refresh of its age and the record's write: put such a blob back.
+    for (const [p, data] of files) {
+      const blob = this.#blobFile(hashes[p]!);
+      const present = await fs.stat(blob).then(
+        () => true,
+        () => false,
+      );
+      if (!present) await this.#write(blob, data);
+    }
   }
 
   /** stores one blob unless present; true when it wrote (its folder then needs an fsync) */
