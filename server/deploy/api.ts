@@ -29,8 +29,10 @@ export interface AdminApiDeps {
   tenantUrl?: (tenant: string) => string;
   limits?: Partial<UploadLimits>;
   prepare?: PrepareHook;
-  /** names of the per-tenant limits a tenant record may override; any name when absent */
+  /** names of the per-tenant limits a tenant record may override; default: the keys of
+   *  `config.limits` when a config is given, else any name */
   limitNames?: readonly string[];
+  config?: { limits?: object };
   /** deployments built at once (default 2) and waiting beyond those (default 16; more: 503) */
   deployConcurrency?: number;
   deployQueue?: number;
@@ -77,6 +79,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
   const tenantUrl =
     deps.tenantUrl ?? ((t: string) => `http://${t}.${deps.baseDomain}${deps.tenantPort === 80 ? '' : `:${deps.tenantPort}`}/`);
 
+  const limitNames = deps.limitNames ?? (deps.config?.limits ? Object.keys(deps.config.limits) : undefined);
   const gate = new DeployGate(deps.deployConcurrency ?? 2, deps.deployQueue ?? 16);
 
   const app = new Hono<AdminEnv>();
@@ -108,8 +111,8 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ApiError(400, 'BAD_LIMITS', "'limits' must be an object of limit name -> number");
     const out: Record<string, number | null> = {};
     for (const [name, v] of Object.entries(value)) {
-      if (deps.limitNames && !deps.limitNames.includes(name)) {
-        throw new ApiError(400, 'BAD_LIMITS', `unknown limit '${name}' (known: ${deps.limitNames.join(', ')})`);
+      if (limitNames && !limitNames.includes(name)) {
+        throw new ApiError(400, 'BAD_LIMITS', `unknown limit '${name}' (known: ${limitNames.join(', ')})`);
       }
       if (v !== null && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
         throw new ApiError(400, 'BAD_LIMITS', `limit '${name}' must be a non-negative number (or null to remove it)`);

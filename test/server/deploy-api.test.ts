@@ -270,6 +270,15 @@ describe('admin API', () => {
     assert.deepEqual(patched.body.limits, { wallMs: 500 });
     assert.equal((await api(admin, 'PATCH', '/v1/tenants/crud', { body: '{"limits":{"cpuMs":-1}}', type: 'application/json' })).status, 400);
     assert.equal((await api(admin, 'PUT', '/v1/tenants/Bad_Name')).status, 400);
+    const limited = await startAdmin(tempDir(), { config: { limits: { cpuMs: 50, wallMs: 1000 } } });
+    try {
+      assert.deepEqual(await api(limited, 'PUT', '/v1/tenants/x', { body: '{"limits":{"cpuMS":5}}', type: 'application/json' }), {
+        status: 400,
+        body: { error: { code: 'BAD_LIMITS', message: "unknown limit 'cpuMS' (known: cpuMs, wallMs)" } },
+      });
+    } finally {
+      await limited.close();
+    }
     assert.deepEqual(await api(admin, 'DELETE', '/v1/tenants/crud'), { status: 200, body: { deleted: 'crud' } });
     assert.deepEqual(await api(admin, 'GET', '/v1/tenants/crud'), { status: 404, body: { error: { code: 'NOT_FOUND', message: "tenant 'crud' does not exist" } } });
   });
