@@ -209,7 +209,7 @@ export interface Context {
   evalClosureIgnored(code: string, args?: any[], options?: RunOptions & ScriptOrigin & TransferOptionsBidirectional): void;
   release(): void;
 }
-export interface ContextConstructor {
+export interface ContextConstructor extends Function {
   readonly prototype: Context;
 }
 
@@ -219,7 +219,7 @@ export interface Script {
   runIgnored(context: Context, options?: RunOptions & TransferOptions & { release?: boolean }): void;
   release(): void;
 }
-export interface ScriptConstructor {
+export interface ScriptConstructor extends Function {
   readonly prototype: Script;
 }
 
@@ -234,7 +234,7 @@ export interface Module {
   evaluateSync(options?: RunOptions): void;
   release(): void;
 }
-export interface ModuleConstructor {
+export interface ModuleConstructor extends Function {
   readonly prototype: Module;
 }
 
@@ -256,11 +256,11 @@ export interface Reference<T = any> {
   delete(property: string | number | symbol): Promise<boolean>;
   deleteSync(property: string | number | symbol): boolean;
   deleteIgnored(property: string | number | symbol): void;
-  apply(receiver: any, args?: any[], options?: ReferenceApplyOptions): Promise<any>;
-  applySync(receiver: any, args?: any[], options?: ReferenceApplyOptions): any;
-  applyIgnored(receiver: any, args?: any[], options?: ReferenceApplyOptions): void;
+  apply(receiver?: any, args?: any[], options?: ReferenceApplyOptions): Promise<any>;
+  applySync(receiver?: any, args?: any[], options?: ReferenceApplyOptions): any;
+  applyIgnored(receiver?: any, args?: any[], options?: ReferenceApplyOptions): void;
   /** From a non-default isolate only, on a function of Node's isolate: waits for its Promise. */
-  applySyncPromise(receiver: any, args?: any[], options?: ReferenceApplyOptions): any;
+  applySyncPromise(receiver?: any, args?: any[], options?: ReferenceApplyOptions): any;
 }
 export interface ReferenceConstructor {
   new <T>(value: T, options?: { unsafeInherit?: boolean }): Reference<T>;
