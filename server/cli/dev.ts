@@ -335,8 +335,10 @@ export async function run(_command: string, args: string[]): Promise<void> {
   });
   await new Promise<void>((resolve) => {
     const stop = () => void dev.close().finally(resolve);
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    // Ctrl-C reaches this process twice (from the terminal and forwarded by bin/islet.js): keep
+    // handling it, so a second signal cannot kill the process before the temp store is removed
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
   process.exit(0);
 }
