@@ -6,8 +6,7 @@ import http from 'node:http';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 
-export const HELLO = Buffer.from('Hello from islet! You asked for /\n');
-const CONTENT_TYPE = 'text/plain; charset=utf-8';
+import { HELLO, HELLO_CONTENT_TYPE as CONTENT_TYPE } from './hello-bytes';
 
 const port = Number(process.argv[2]);
 const mode = process.argv[3] ?? 'node';

@@ -1,7 +1,8 @@
 // bench/serve: what serving costs.
 //   1. hello-world throughput and latency through islet vs bare node:http serving the same bytes
-//      (and hono's node adapter, the alternative front considered), each server in its own
-//      process, load from autocannon in a third process (bench/lib/loadgen);
+//      (and hono's node adapter, the alternative front considered; and islet's front alone, a
+//      diagnostic), each server in its own process, load from autocannon in another process
+//      (bench/lib/loadgen);
 //   2. cold start p50/p99 of a ~100 KB and a ~1 MB deployment, with and without code cache;
 //   3. memory per idle tenant with 1,000 tenants warm.
 // Usage: node --no-node-snapshot dist/bench/serve/main.js [--quick]
@@ -87,8 +88,9 @@ const ms = (v: number) => `${round(v, 2)} ms`;
 
 async function main(): Promise<void> {
   const dist = path.join(root, 'dist', 'bench', 'serve');
-  const [pNode, pHono, pIslet] = [await freePort(), await freePort(), await freePort()];
+  const [pNode, pHono, pIslet, pFront] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-bench-serve-'));
+  const frontDir = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-bench-front-'));
 
   const rounds = quick ? 2 : 5;
   console.log(`bench/serve: ${load.connections} connections, ${load.warmupSeconds}s warm-up + ${load.durationSeconds}s measured per run, ${rounds} interleaved rounds, ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
@@ -96,9 +98,11 @@ async function main(): Promise<void> {
     { label: 'node:http (baseline)', args: [path.join(dist, 'baseline-server.js'), String(pNode), 'node'], port: pNode },
     { label: 'hono node adapter', args: [path.join(dist, 'baseline-server.js'), String(pHono), 'hono'], port: pHono },
     { label: 'islet (functions/hello)', args: ['--no-node-snapshot', path.join(dist, 'islet-server.js'), String(pIslet), dataDir], port: pIslet },
+    { label: 'islet front only (diagnostic)', args: ['--no-node-snapshot', path.join(dist, 'islet-server.js'), String(pFront), frontDir, 'front-only'], port: pFront },
   ];
   const { runs, ratios, rss } = await throughputRounds(systems, rounds);
   fs.rmSync(dataDir, { recursive: true, force: true });
+  fs.rmSync(frontDir, { recursive: true, force: true });
   const summary = systems.map((s) => {
     const rs = runs.get(s.label)!;
     return {

@@ -61,6 +61,7 @@ export interface Isolate {
   compileScript(code: string, options?: CompileOptions): Promise<Script>;
   compileScriptSync(code: string, options?: CompileOptions): Script;
   createContext(options?: object): Promise<Context>;
+  createContextSync(options?: object): Context;
   getHeapStatistics(): Promise<HeapStatistics>;
   getHeapStatisticsSync(): HeapStatistics;
   dispose(): void;
