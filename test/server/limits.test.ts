@@ -52,6 +52,8 @@ test('CPU: an endless loop is cut at the CPU limit with 503 islet-error: cpu', a
   const id = String(res.headers['islet-request-id']);
   const cut = await h.waitForLog((r) => r.requestId === id && r.source === 'limit');
   assert.equal(cut.limit, 'cpu');
+  assert.ok(Number(cut.measured) >= 50, `measured ${cut.measured} ms`);
+  assert.match(String(cut.stack), /spin\.js:\d+/, 'the tenant stack where the loop was cut');
   // the isolate survives a CPU cut and serves its next request
   assert.equal((await h.get('spin.localhost', '/')).headers['islet-error'], 'cpu');
 });
