@@ -9,6 +9,8 @@ export function sparkline(values, { width = 120, height = 28, label = '' } = {})
   svg.setAttribute('width', String(width));
   svg.setAttribute('height', String(height));
   svg.setAttribute('class', 'spark');
+  // stretched to its box when CSS widens it: the line's shape matters, not its aspect ratio
+  svg.setAttribute('preserveAspectRatio', 'none');
   svg.setAttribute('role', 'img');
   svg.setAttribute('aria-label', label);
   const finite = values.filter((v) => v !== null && Number.isFinite(v));
