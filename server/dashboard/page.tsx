@@ -154,14 +154,6 @@ const Tenant: FC = () => (
         <tbody></tbody>
       </table>
 
-      <h3>Danger zone</h3>
-      <p>
-        <button type="button" id="tenant-delete" class="danger">
-          Delete this tenant
-        </button>{' '}
-        with every deployment, its environment and its deploy tokens.
-      </p>
-
       <h3>Recent logs</h3>
       <div class="log-controls">
         <label>
@@ -170,6 +162,14 @@ const Tenant: FC = () => (
         <button type="button" id="logs-refresh">Refresh</button>
       </div>
       <div id="logs" class="logs" role="log" aria-live="off" tabindex={0}></div>
+
+      <h3>Danger zone</h3>
+      <p>
+        <button type="button" id="tenant-delete" class="danger">
+          Delete this tenant
+        </button>{' '}
+        with every deployment, its environment and its deploy tokens.
+      </p>
     </div>
   </section>
 );
