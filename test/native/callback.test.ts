@@ -22,7 +22,7 @@ test('a sync Callback runs on Node\'s thread during the isolate\'s run and retur
 test('async and ignored Callbacks', async () => {
   await withContext(async (_isolate, context) => {
     let ignoredWith: unknown;
-    context.global.setSync('later', new ivm.Callback(async (x: number) => x * 2, { async: true }));
+    context.global.setSync('later', new ivm.Callback((x: number) => x * 2, { async: true }));
     context.global.setSync('fire', new ivm.Callback((x: unknown) => { ignoredWith = x; return 'dropped'; }, { ignored: true }));
     assert.equal(await context.eval('later(21)', { promise: true }), 42);
     assert.equal(context.evalSync('fire("x")'), undefined);

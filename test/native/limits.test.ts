@@ -1,7 +1,7 @@
 // Hostile code: time limits, memory limits and disposal, each leaving the host serving.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ivm, isletOnly, withContext } from './support';
+import { ivm, isIslet, isletOnly, withContext } from './support';
 
 const timedOut = /Script execution timed out\./;
 
@@ -69,7 +69,8 @@ for (const [name, code] of overruns) {
         /Isolate was disposed during execution due to memory limit/.test(error.message) ||
         (error instanceof RangeError && /Array buffer allocation failed/.test(error.message)),
     );
-    assert.equal(isolate.isDisposed, true);
+    // The reference library keeps an isolate whose ArrayBuffer was refused; islet disposes it.
+    if (isIslet || name !== 'ArrayBuffers') assert.equal(isolate.isDisposed, true);
     assert.equal(bystanderContext.evalSync('data.reduce((a, b) => a + b)'), 6);
     const fresh = new ivm.Isolate({ memoryLimit: 16 });
     assert.equal(fresh.createContextSync().evalSync('"still serving"'), 'still serving');

@@ -1,9 +1,8 @@
 // Shared by the native suites: the module under test, and whether it is islet's addon (true)
 // or the reference library substituted by scripts/reference-isolate.js (false). Tests of the
 // shared isolate API run on both; tests of islet's extensions are skipped on the reference.
-import * as ivm from '../../native';
-
-export { ivm };
+// `import = require` (not `import * as`) so the reference library's exports are used as they are.
+export import ivm = require('../../native');
 export const isIslet = typeof (ivm as { nodeModuleVersion?: unknown }).nodeModuleVersion === 'number';
 export const isletOnly = { skip: isIslet ? false : 'islet extension (not in the reference library)' };
 

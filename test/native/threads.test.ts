@@ -2,7 +2,7 @@
 // sync calls between two non-default isolates throw, recursion into the caller works.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ivm, withContext } from './support';
+import { ivm, isletOnly, withContext } from './support';
 
 test('an async call never blocks Node\'s event loop', async () => {
   await withContext(async (_isolate, context) => {
@@ -22,9 +22,18 @@ test('calls queued to one isolate run in queue order, awaited or not', async () 
       if (i % 3 === 0) context.evalIgnored(`order.push(${i})`);
       else done.push(context.eval(`order.push(${i})`));
     }
-    context.evalSync('order.push("sync")');
     await Promise.all(done);
-    assert.deepEqual(context.evalSync('order', { copy: true }), [...Array.from({ length: 20 }, (_, i) => i), 'sync']);
+    assert.deepEqual(context.evalSync('order', { copy: true }), Array.from({ length: 20 }, (_, i) => i));
+  });
+});
+
+test('a sync call runs after the calls already queued to the isolate', isletOnly, async () => {
+  await withContext(async (_isolate, context) => {
+    context.evalSync('globalThis.order = []');
+    const pending = context.eval('order.push("queued")');
+    context.evalSync('order.push("sync")');
+    await pending;
+    assert.deepEqual(context.evalSync('order', { copy: true }), ['queued', 'sync']);
   });
 });
 

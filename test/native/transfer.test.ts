@@ -1,7 +1,7 @@
 // ExternalCopy and TransferOptions: how values move between isolates.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ivm, withContext } from './support';
+import { ivm, isIslet, withContext } from './support';
 
 test('ExternalCopy copies primitives, Date, ArrayBuffer, typed arrays, DataView and plain objects', async () => {
   await withContext((_isolate, context) => {
@@ -11,7 +11,7 @@ test('ExternalCopy copies primitives, Date, ArrayBuffer, typed arrays, DataView 
     const view = new ivm.ExternalCopy(bytes.subarray(2, 6)).copy() as Uint8Array;
     assert.ok(view instanceof Uint8Array);
     assert.deepEqual([...view], [3, 4, 5, 6]);
-    assert.equal(view.buffer.byteLength, 4, 'a view is copied compactly');
+    if (isIslet) assert.equal(view.buffer.byteLength, 4, 'a view is copied compactly');
     const floats = new ivm.ExternalCopy(new Float64Array([1.5, -2])).copy() as Float64Array;
     assert.deepEqual([...floats], [1.5, -2]);
     const dv = new ivm.ExternalCopy(new DataView(bytes.buffer, 1, 2)).copy() as DataView;
@@ -37,7 +37,7 @@ test('transferring a 64 MB ArrayBuffer moves it instead of copying it', async ()
     const before = ivm.ExternalCopy.totalExternalSize;
     const copy = new ivm.ExternalCopy(buffer, { transferOut: true });
     assert.equal(buffer.byteLength, 0, 'the source is detached: ownership moved');
-    assert.equal(ivm.ExternalCopy.totalExternalSize - before, 64 * 1024 * 1024);
+    if (isIslet) assert.equal(ivm.ExternalCopy.totalExternalSize - before, 64 * 1024 * 1024);
     context.global.setSync('big', copy.copyInto({ transferIn: true }));
     assert.equal(context.evalSync('big.byteLength'), 64 * 1024 * 1024);
     assert.equal(context.evalSync('new Uint8Array(big)[123]'), 45);
@@ -68,7 +68,7 @@ test('SharedArrayBuffer memory is shared across isolates and outlives its creato
 test('ExternalCopy release and totalExternalSize', () => {
   const before = ivm.ExternalCopy.totalExternalSize;
   const copy = new ivm.ExternalCopy(new ArrayBuffer(1000));
-  assert.equal(ivm.ExternalCopy.totalExternalSize - before, 1000);
+  if (isIslet) assert.equal(ivm.ExternalCopy.totalExternalSize - before, 1000);
   assert.equal((copy.copy({ release: true }) as ArrayBuffer).byteLength, 1000);
   assert.throws(() => copy.copy());
 });
