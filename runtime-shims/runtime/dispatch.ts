@@ -6,7 +6,7 @@ import { host } from '../internal/bridge';
 import { incomingRequest, requestState, Request } from '../fetch/request';
 import { Response, responseState } from '../fetch/response';
 import { headerList } from '../fetch/headers';
-import { bodyForHost, discardBody } from '../fetch/body';
+import { bodyForHost, type HostBody } from '../fetch/body';
 import { abortSignal } from '../abort/abort';
 import { listenersOf, EventTarget } from '../events/event-target';
 import { createFetchEvent, hasResponded } from './fetch-event';
@@ -65,9 +65,18 @@ function fail(id: number, error: unknown): void {
   host('fail', id, message, describeError(error));
 }
 
+/** the answer crossing to the host: [status, statusText, headers, body, released] */
+type Answer = [number, string, string[], HostBody, boolean];
+
 function respond(id: number, value: unknown): void {
+  const answer = toAnswer(id, value);
+  if (answer !== null) host('respond', id, answer[0], answer[1], answer[2], answer[3], answer[4]);
+}
+
+/** validates the handler's result and turns it into an Answer; on failure reports it and returns null */
+function toAnswer(id: number, value: unknown): Answer | null {
   const pending = MapPrototypeGet(requests, id);
-  if (!pending || pending.finished) return;
+  if (!pending || pending.finished) return null;
   const s = responseState(value);
   if (s === null) {
     let what: string;
@@ -77,18 +86,18 @@ function respond(id: number, value: unknown): void {
       what = 'an object';
     }
     fail(id, new SafeTypeError(`The fetch handler returned ${what} instead of a Response`));
-    return;
+    return null;
   }
   if (s.type === 'error') {
     fail(id, new SafeTypeError('The fetch handler returned Response.error()'));
-    return;
+    return null;
   }
-  let body;
+  let body: HostBody;
   try {
     body = bodyForHost(s.body);
   } catch (error) {
     fail(id, error);
-    return;
+    return null;
   }
   // nothing left to track here (a plain body, no waitUntil pending): forget the request now and
   // tell the host, which then need not come back in just to say it is over
@@ -97,22 +106,24 @@ function respond(id: number, value: unknown): void {
     pending.finished = true;
     MapPrototypeDelete(requests, id);
   }
-  host('respond', id, s.status, s.statusText, headerList(s.headers), body, released);
+  return [s.status, s.statusText, headerList(s.headers), body, released];
 }
 
-function settle(id: number, result: unknown): void {
-  if (result instanceof Response) {
-    respond(id, result);
-    return;
-  }
+/**
+ * A Response returned synchronously is handed back as the dispatch entry's own result (one
+ * bridge crossing fewer on the hot path); a promise answers later through host('respond').
+ */
+function settle(id: number, result: unknown): Answer | undefined {
+  if (result instanceof Response) return toAnswer(id, result) ?? undefined;
   let promise: Promise<unknown>;
   try {
     promise = PromiseResolve(result);
   } catch (error) {
     fail(id, error);
-    return;
+    return undefined;
   }
   PromisePrototypeThen(promise, (value) => respond(id, value), (error) => fail(id, error));
+  return undefined;
 }
 
 function waitUntil(id: number, promise: unknown): void {
@@ -139,7 +150,7 @@ function waitUntil(id: number, promise: unknown): void {
 }
 
 /** host entry: a request arrives. `body` is the host source id of its body, or null. */
-export function dispatch(id: number, method: string, url: string, headers: string[], body: number | null): void {
+export function dispatch(id: number, method: string, url: string, headers: string[], body: number | null): Answer | undefined {
   const pending: Pending = { request: null, finished: false, waits: 0 };
   MapPrototypeSet(requests, id, pending);
   const request = incomingRequest(method, url, headers, body === null ? null : { hostSource: body });
@@ -168,8 +179,7 @@ export function dispatch(id: number, method: string, url: string, headers: strin
       fail(id, new SafeTypeError('No fetch listener called event.respondWith()'));
       return;
     }
-    settle(id, response);
-    return;
+    return settle(id, response);
   }
   const ctx = {
     waitUntil: (p: unknown) => waitUntil(id, p),
@@ -182,8 +192,7 @@ export function dispatch(id: number, method: string, url: string, headers: strin
     fail(id, error);
     return;
   }
-  settle(id, result);
-  void discardBody;
+  return settle(id, result);
 }
 
 /** host entry: the request is over (answered, cut or abandoned): abort its signal and forget it */

@@ -83,6 +83,8 @@ interface SinkWaiter {
 }
 
 const logLevels = new Set(['debug', 'info', 'log', 'warn', 'error']);
+/** what #enter returns when the entry did not run to completion */
+const FAILED = Symbol('entry failed');
 
 /** a body as the isolate sends it: null, text, bytes, a sink id to pull, or a host source passed through */
 type HostBody = null | string | Uint8Array | number | { source: number };
@@ -178,29 +180,30 @@ class IsletSandbox implements Sandbox {
 
   // ---- entering the isolate ----------------------------------------------------------------
 
-  /** one synchronous entry, charged to `run`; false when the entry was cut or failed */
-  #enter(run: RequestRun | null, entry: EntryName, args: unknown[]): boolean {
-    if (this.#disposed || this.#isolate.isDisposed) return false;
-    if (run?.finished) return false;
+  /** one synchronous entry, charged to `run`: the entry's (copied) result, or FAILED when it was cut or failed */
+  #enter(run: RequestRun | null, entry: EntryName, args: unknown[]): unknown {
+    if (this.#disposed || this.#isolate.isDisposed) return FAILED;
+    if (run?.finished) return FAILED;
     if (this.#inEntry) {
       // never nest: the bridge is running inside an entry; go in again once it has returned
       queueMicrotask(() => this.#enter(run, entry, args));
-      return true;
+      return undefined;
     }
     const limits = run?.limits ?? this.#options.limits;
     const wall = run ? run.remainingWallMs() : limits.wallMs;
     const cpu = run ? run.remainingCpuMs() : limits.cpuMs;
     if (run && wall <= 0) {
       this.#cut(run, run.limitError('wall', run.elapsedMs()));
-      return false;
+      return FAILED;
     }
     if (run && cpu <= 0) {
       this.#cut(run, run.limitError('cpu', run.cpuMs()));
-      return false;
+      return FAILED;
     }
     const cpuBound = !cpuTimeoutSupported && cpu < wall;
     const options = {
       arguments: { copy: true },
+      result: { copy: true },
       timeout: Math.max(1, Math.ceil(cpuTimeoutSupported ? wall : Math.min(wall, cpu))),
       cpuTimeout: Math.max(1, Math.ceil(cpu)),
     };
@@ -208,8 +211,9 @@ class IsletSandbox implements Sandbox {
     this.#inEntry = true;
     this.#current = run;
     let failure: unknown = null;
+    let result: unknown;
     try {
-      this.#entries[entry].applySync(undefined, args, options);
+      result = this.#entries[entry].applySync(undefined, args, options);
     } catch (error) {
       failure = error;
     } finally {
@@ -219,13 +223,16 @@ class IsletSandbox implements Sandbox {
     if (!this.#isolate.isDisposed && run) run.cpuNs += this.#isolate.cpuTime - cpuBefore;
     if (failure !== null) {
       this.#entryFailed(run, failure, cpuBound);
-      return false;
+      return FAILED;
     }
     if (run && !run.finished && run.cpuMs() > run.limits.cpuMs) {
       this.#cut(run, run.limitError('cpu', run.cpuMs()));
-      return false;
+      return FAILED;
     }
-    return true;
+    // a handler that returned its Response synchronously answers through the dispatch entry's
+    // result instead of a host('respond') call: one bridge crossing fewer on the hot path
+    if (entry === 'dispatch' && run && Array.isArray(result)) this.#respond(run.id, result[0], result[1], result[2], result[3], result[4] === true);
+    return result;
   }
 
   #entryFailed(run: RequestRun | null, error: unknown, cpuBound: boolean): void {
@@ -618,7 +625,7 @@ class IsletSandbox implements Sandbox {
         if (ended) return { done: true, value: undefined };
         const chunk = await new Promise<Uint8Array | null>((resolve, reject) => {
           this.#sinkWaiters.set(sinkId, { resolve, reject });
-          if (!this.#enter(run, 'pull', [sinkId]) && this.#sinkWaiters.has(sinkId)) {
+          if (this.#enter(run, 'pull', [sinkId]) === FAILED && this.#sinkWaiters.has(sinkId)) {
             this.#sinkWaiters.delete(sinkId);
             reject(run.limit ?? new SandboxDisposedError());
           }
