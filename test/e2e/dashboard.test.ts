@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { request } from 'undici';
 import { eventually, repoRoot, startIslet, TOKEN, type Islet } from './islet';
 
 const CHROMIUM = process.env.ISLET_CHROMIUM ?? '/usr/bin/chromium';
@@ -139,9 +140,18 @@ describe('dashboard in a browser', () => {
     await page.dispatchEvent('#dropzone', 'drop', { dataTransfer });
     await page.waitForSelector('#upload-list li:has-text("worker.js")');
     assert.equal(await page.getAttribute('#upload-entry', 'placeholder'), 'worker.js', 'the only file is proposed as the entry');
+    await page.fill('#upload-routes', 'drop.example.test/files*');
     await page.click('#upload-submit');
     await page.waitForSelector('#upload-status:has-text("Deployed")');
+    await page.waitForSelector('#deployments tbody tr.active td:has-text("drop.example.test/files*")');
     await eventually(async () => ((await islet.get('dropped')).text === 'dropped here\n' ? true : undefined), 5000, 'dropped file served');
+    // the route given in the form reaches the function too
+    const routed = await request(`${islet.tenantBase}/files/a.txt`, { headers: { host: 'drop.example.test' } });
+    assert.equal(await routed.body.text(), 'dropped here\n');
+    await page.click('nav a[data-view="overview"]');
+    await page.waitForSelector('#tenants tr[data-tenant="dropped"] td:has-text("drop.example.test/files*")');
+    await page.click('#tenants tr[data-tenant="dropped"] th a');
+    await page.waitForSelector('#deployments tbody tr.active');
     // and the tenant goes away again, with its function
     await page.click('#tenant-delete');
     await page.waitForSelector('#view-overview:not([hidden])');
