@@ -24,6 +24,7 @@ function h(tag, attrs = {}, ...children) {
 
 const state = {
   tenants: [],
+  tenantsAt: 0,
   tenant: null,
   stats: new Stats(),
   metricsOk: true,
@@ -91,7 +92,11 @@ function route() {
     else link.removeAttribute('aria-current');
   }
   if (view === 'tenant') openTenant(name ? decodeURIComponent(name) : state.tenant);
-  if (view === 'overview') loadTenants().then(renderTenants, tenantListRefused);
+  if (view === 'overview') {
+    // just loaded (sign-in does it): draw at once instead of asking the API a second time
+    const fresh = Date.now() - state.tenantsAt < 1000;
+    (fresh ? Promise.resolve() : loadTenants()).then(renderTenants, tenantListRefused);
+  }
   if (view === 'limits') {
     renderLimits();
     loadLimitDetails();
@@ -103,6 +108,7 @@ function route() {
 async function loadTenants() {
   const body = await json('/v1/tenants');
   state.tenants = body.tenants ?? [];
+  state.tenantsAt = Date.now();
   const list = $('#tenant-names');
   list.replaceChildren(...state.tenants.map((t) => h('option', { value: t.name })));
   return state.tenants;
