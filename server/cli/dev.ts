@@ -161,6 +161,9 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     serving = await startServing({ config, logger });
   } catch (error) {
     fs.rmSync(dataDir, { recursive: true, force: true });
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw Object.assign(new Error(`islet dev: port ${config.port} is already in use: pick another with --port N (0 picks a free one)`), { code: 'ISLET_DEV_PORT_IN_USE' });
+    }
     throw error;
   }
   const { store } = serving;

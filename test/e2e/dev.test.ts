@@ -127,6 +127,9 @@ describe('islet dev', () => {
     const badPort = await run([dir, '--port', 'eighty']);
     assert.equal(badPort.code, 1);
     assert.match(badPort.stderr, /--port must be a port number/);
+    const busy = await run([dir, '--port', String(dev.serving.tenantPort)]);
+    assert.equal(busy.code, 1);
+    assert.match(busy.stderr, new RegExp(`port ${dev.serving.tenantPort} is already in use: pick another with --port`));
     const missing = await run([path.join(dir, 'nope')]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /does not exist/);
