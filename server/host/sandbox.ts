@@ -238,8 +238,13 @@ class IsletSandbox implements Sandbox {
   #entryFailed(run: RequestRun | null, error: unknown, cpuBound: boolean): void {
     const e = error as Error & { code?: string; isolateStack?: string };
     const stack = e?.isolateStack;
-    if (this.#isolate.isDisposed || /memory limit/i.test(e?.message ?? '')) {
+    if (e?.code === 'ERR_ISOLATE_MEMORY_LIMIT' || /memory limit/i.test(e?.message ?? '')) {
       this.#memoryKilled();
+      return;
+    }
+    if (this.#isolate.isDisposed) {
+      // disposed by its owner while a request was inside: not the tenant's doing
+      this.dispose();
       return;
     }
     if (!run) {
