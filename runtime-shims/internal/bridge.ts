@@ -42,6 +42,11 @@ export function completeOp(id: number, ok: boolean, value: unknown): void {
   else entry.reject(hostError(value));
 }
 
+/** host entry (through finish): the operation was abandoned with its request; nothing will settle it */
+export function forgetOp(id: number): void {
+  MapPrototypeDelete(pending, id);
+}
+
 export function hostError(value: unknown): Error {
   const [name, message] = value as [string, string];
   if (name === 'TypeError') return new SafeTypeError(message);

@@ -2,7 +2,7 @@
 // this module calls the tenant's handler, and answers with host('respond', ...) once the Response
 // is ready or host('fail', ...) when the handler threw or returned something else. It only uses
 // captured built-ins, so tenant code tampering with prototypes cannot break the plumbing.
-import { host } from '../internal/bridge';
+import { host, forgetOp } from '../internal/bridge';
 import { incomingRequest, requestState, Request } from '../fetch/request';
 import { Response, responseState } from '../fetch/response';
 import { headerList } from '../fetch/headers';
@@ -196,8 +196,10 @@ export function dispatch(id: number, method: string, url: string, headers: strin
 }
 
 /** host entry: the request is over (answered, cut or abandoned): abort its signal and forget it */
-export function finishRequest(id: number, reason: string | null, timers: number[] | null): void {
+export function finishRequest(id: number, reason: string | null, timers: number[] | null, ops: number[] | null): void {
   if (timers) for (let i = 0; i < timers.length; i++) forgetTimer(timers[i]);
+  // host operations of the request that will never complete now: drop their pending promises
+  if (ops) for (let i = 0; i < ops.length; i++) forgetOp(ops[i]);
   const pending = MapPrototypeGet(requests, id);
   if (!pending) return;
   pending.finished = true;

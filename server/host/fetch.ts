@@ -39,7 +39,6 @@ export interface FetchResult {
   urlList: string[];
   redirected: boolean;
   body: AsyncIterator<Uint8Array> | null;
-  cancel(): void;
 }
 
 /** performs one subrequest; rejects with a TypeError carrying a clear message when refused or failed */
@@ -78,9 +77,6 @@ export async function performFetch(agent: Agent, input: FetchInput): Promise<Fet
     urlList: [response.url || input.url],
     redirected: response.redirected,
     body: iterator,
-    cancel() {
-      response.body?.cancel().catch(() => {});
-    },
   };
 }
 

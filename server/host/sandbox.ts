@@ -297,7 +297,12 @@ class IsletSandbox implements Sandbox {
     if (run.wallTimer) clearTimeout(run.wallTimer);
     const timers = [...run.timers];
     for (const id of timers) this.#clearTimer(id);
-    for (const id of run.ops) this.#ops.get(id)?.abort?.('AbortError');
+    const ops = [...run.ops];
+    for (const id of ops) {
+      this.#ops.get(id)?.abort?.('AbortError');
+      this.#ops.delete(id);
+    }
+    run.ops.clear();
     for (const id of run.sources) this.#dropSource(id);
     for (const id of run.zlib) this.#closeZlib(id);
     for (const id of run.sinks) {
@@ -307,7 +312,7 @@ class IsletSandbox implements Sandbox {
     }
     // the isolate forgets a request on its own when it answered with a plain body; come back in
     // only when something is left there (timers, a signal to abort, stream or waitUntil state)
-    if (!run.releasedByIsolate || timers.length > 0 || reason !== null) this.#enter(null, 'finish', [run.id, reason, timers]);
+    if (!run.releasedByIsolate || timers.length > 0 || ops.length > 0 || reason !== null) this.#enter(null, 'finish', [run.id, reason, timers, ops]);
     // cut after the response started: the body and `done` fail (the account stays on the error's run)
     if (run.limit && run.responded) run.done.reject(run.limit);
     else run.done.resolve(run.account());
@@ -775,6 +780,12 @@ class IsletSandbox implements Sandbox {
     performFetch(this.#agent, { method, url, headers, body: requestBody, redirect, signal: controller.signal }).then(
       (result) => {
         this.#subrequestDone(result.status);
+        if (run.finished || this.#disposed) {
+          // the request ended while the response was on its way: nobody will read this body
+          clearTimeout(timeout);
+          controller.abort(new DOMException('the request ended', 'AbortError'));
+          return;
+        }
         let source: number | null = null;
         if (result.body) {
           source = this.#addSource(
@@ -786,8 +797,10 @@ class IsletSandbox implements Sandbox {
               return ['TypeError', `fetch: the response body of ${url} passed the limit of ${limits.subrequestResponseBytes} bytes (${bytes})`];
             },
             () => {
+              // the body's iterator holds the stream's lock, so cancelling the stream itself
+              // would be refused: aborting the fetch is what closes the upstream connection
               clearTimeout(timeout);
-              result.cancel();
+              controller.abort(new DOMException('the body is no longer needed', 'AbortError'));
             },
             () => {
               clearTimeout(timeout);

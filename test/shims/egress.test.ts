@@ -6,7 +6,7 @@ import http from 'node:http';
 import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { EgressGuard, EgressError } from '../../server/host/egress';
-import { makeEvaluator, runThrows, testLimits } from './helpers';
+import { makeEvaluator, makeSandbox, loadModule, request, fetchText, runThrows, testLimits } from './helpers';
 
 test('blocked ranges are refused, public addresses pass', () => {
   const guard = new EgressGuard({ allow: [] });
@@ -158,5 +158,22 @@ test('aborting a fetch rejects it with the signal reason and closes the connecti
     assert.equal(aborted, before + 1);
   } finally {
     e.close();
+  }
+});
+
+test('an upstream body left unread when its request ends is closed', async () => {
+  const t = makeSandbox({ egress: { allow: ['127.0.0.1'] } });
+  try {
+    loadModule(t, `export default { async fetch(request) {
+      const upstream = await fetch('http://127.0.0.1:${port}/hang');
+      return new Response('got ' + upstream.status + ', body left unread');
+    } };`);
+    const before = aborted;
+    for (let i = 0; i < 3; i++) assert.equal((await fetchText(t, request('http://a.test/'))).text, 'got 200, body left unread');
+    for (let i = 0; i < 100 && aborted < before + 3; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(aborted, before + 3);
+    assert.equal(t.sandbox.inFlight, 0);
+  } finally {
+    t.close();
   }
 });
