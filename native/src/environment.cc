@@ -346,8 +346,8 @@ void IsolateEnvironment::Teardown() {
   for (auto& task : leftovers) task->Run();
 }
 
-void IsolateEnvironment::ReleaseHandle(void* persistent, void (*reset)(void*), void (*destroy)(void*)) {
-  handle_count_--;
+void IsolateEnvironment::ReleaseHandle(void* persistent, void (*reset)(void*), void (*destroy)(void*), bool counted) {
+  if (counted) handle_count_--;
   std::unique_lock<std::mutex> lock(release_mutex_);
   if (torn_down_) {
     destroy(persistent);

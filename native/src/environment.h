@@ -80,9 +80,10 @@ class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironmen
   void MarkMemoryLimitHit();
   bool dispose_requested_while_running() const { return disposed_while_running_.load(); }
 
-  // Persistent handles into this isolate (RemoteHandle): counted, and released under the lock.
+  // Persistent handles into this isolate (RemoteHandle), released under the lock; the values of
+  // References are counted (referenceCount).
   void AddHandle() { handle_count_++; }
-  void ReleaseHandle(void* persistent, void (*reset)(void*), void (*destroy)(void*));
+  void ReleaseHandle(void* persistent, void (*reset)(void*), void (*destroy)(void*), bool counted);
   int64_t handle_count() const { return handle_count_.load(); }
 
   // Wrapper objects living in this isolate, deleted when it is disposed.
@@ -91,6 +92,12 @@ class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironmen
 
   v8::Eternal<v8::FunctionTemplate>& Template(ClassId id) { return templates_[static_cast<int>(id)]; }
   v8::Eternal<v8::Private>& PrivateKey() { return private_key_; }
+  // A context kept for work that needs one but belongs to none (reading module requests);
+  // made on first use. The isolate must be entered.
+  Local<Context> UtilityContext() {
+    if (utility_context_.IsEmpty()) utility_context_.Set(isolate_, Context::New(isolate_));
+    return utility_context_.Get(isolate_);
+  }
 
   // Time spent entered (ExecScope adds to these when it exits).
   std::atomic<uint64_t> cpu_time_ns{0};
@@ -159,6 +166,7 @@ class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironmen
 
   v8::Eternal<v8::FunctionTemplate> templates_[static_cast<int>(ClassId::Count)];
   v8::Eternal<v8::Private> private_key_;
+  v8::Eternal<Context> utility_context_;
 
   // Default environment: Node's loop and the handle that wakes it.
   std::thread::id thread_;

@@ -73,8 +73,8 @@ class IsolateHandle : public ClassHandle {
     auto task = MakeTask(
         [env, code, origin, cache, script, cache_result] {
           Isolate* isolate = env->isolate();
-          Local<Context> ctx = Context::New(isolate);
-          Context::Scope scope(ctx);
+          // Compiling needs no context; one is made only to describe a compile error.
+          Local<Context> ctx;
           v8::TryCatch try_catch(isolate);
           try {
             v8::ScriptOrigin script_origin = origin.ToOrigin(isolate);
@@ -96,7 +96,9 @@ class IsolateHandle : public ClassHandle {
             }
             *script = MakeRemote(env, unbound);
           } catch (const JsPending&) {
-            ThrowCaught(isolate, ctx, try_catch);
+            Local<Context> error_context = Context::New(isolate);
+            Context::Scope scope(error_context);
+            ThrowCaught(isolate, error_context, try_catch);
           }
         },
         [script, cache_result](Isolate* isolate, Local<Context> ctx) -> Local<Value> {
@@ -118,7 +120,7 @@ class IsolateHandle : public ClassHandle {
           Local<Context> ctx = Context::New(isolate);
           *context = MakeRemote(env, ctx);
           auto data = std::make_shared<ReferenceData>();
-          data->value = MakeRemote<Value>(env, ctx->Global());
+          data->value = MakeRemote<Value>(env, ctx->Global(), true);
           data->context = *context;
           data->type = "object";
           *global = data;

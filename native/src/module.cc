@@ -166,7 +166,7 @@ MaybeLocal<v8::Promise> ImportDynamically(Local<Context> context, Local<v8::Data
   state->resolver = MakeRemote(env, resolver);
   state->context = MakeRemote(env, context);
   auto global = std::make_shared<ReferenceData>();
-  global->value = MakeRemote<Value>(env, context->Global());
+  global->value = MakeRemote<Value>(env, context->Global(), true);
   global->context = state->context;
   global->type = "object";
   std::string spec = ToUtf8(isolate, specifier);
@@ -267,7 +267,7 @@ class ModuleHandle : public ClassHandle {
             Local<v8::Module> mod = module->module->Deref();
             if (mod->GetStatus() == v8::Module::kUninstantiated) Check(mod->InstantiateModule(ctx, ResolveStatic));
             auto ref = std::make_shared<ReferenceData>();
-            ref->value = MakeRemote<Value>(context->env(), mod->GetModuleNamespace());
+            ref->value = MakeRemote<Value>(context->env(), mod->GetModuleNamespace(), true);
             ref->context = context;
             ref->type = "object";
             std::lock_guard<std::mutex> lock(module->mutex);
@@ -374,8 +374,8 @@ Local<Value> CompileModuleTask(Mode mode, const FunctionCallbackInfo<Value>& inf
   auto task = MakeTask(
       [env, code, origin, cache, meta_callback, out, cache_result] {
         Isolate* isolate = env->isolate();
-        Local<Context> ctx = Context::New(isolate);
-        Context::Scope scope(ctx);
+        // Compiling needs no context; one is made only to describe a compile error.
+        Local<Context> ctx;
         v8::TryCatch try_catch(isolate);
         try {
           v8::ScriptOrigin script_origin = origin.ToOrigin(isolate, true);
@@ -402,8 +402,9 @@ Local<Value> CompileModuleTask(Mode mode, const FunctionCallbackInfo<Value>& inf
           info->isolate = isolate;
           info->hash = module->GetIdentityHash();
           Local<v8::FixedArray> requests = module->GetModuleRequests();
+          Local<Context> utility = env->UtilityContext();
           for (int i = 0; i < requests->Length(); ++i) {
-            Local<v8::ModuleRequest> request = requests->Get(ctx, i).As<v8::ModuleRequest>();
+            Local<v8::ModuleRequest> request = requests->Get(utility, i).As<v8::ModuleRequest>();
             info->specifiers.push_back(ToUtf8(isolate, request->GetSpecifier()));
           }
           {
@@ -413,7 +414,9 @@ Local<Value> CompileModuleTask(Mode mode, const FunctionCallbackInfo<Value>& inf
           }
           *out = info;
         } catch (const JsPending&) {
-          ThrowCaught(isolate, ctx, try_catch);
+          Local<Context> error_context = Context::New(isolate);
+          Context::Scope scope(error_context);
+          ThrowCaught(isolate, error_context, try_catch);
         }
       },
       [out, cache_result](Isolate* isolate, Local<Context> ctx) -> Local<Value> {

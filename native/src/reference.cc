@@ -366,7 +366,7 @@ void ReferenceHandle::ApplySyncPromise(const FunctionCallbackInfo<Value>& info) 
 ReferenceDataPtr MakeReferenceData(Isolate* isolate, Local<Context> context, Local<Value> value, bool inherit) {
   auto data = std::make_shared<ReferenceData>();
   EnvPtr env = CurrentEnv();
-  data->value = MakeRemote(env, value);
+  data->value = MakeRemote(env, value, true);
   data->context = MakeRemote(env, context);
   data->type = TypeOf(value);
   data->inherit = inherit;

@@ -11,10 +11,12 @@ namespace islet {
 template <typename T>
 class RemoteHandle {
  public:
-  RemoteHandle(EnvPtr env, Local<T> value) : env_(std::move(env)), handle_(new v8::Persistent<T>(env_->isolate(), value)) {
-    env_->AddHandle();
+  // `counted`: this handle is the value of a Reference (counted in isolate.referenceCount).
+  RemoteHandle(EnvPtr env, Local<T> value, bool counted = false)
+      : env_(std::move(env)), handle_(new v8::Persistent<T>(env_->isolate(), value)), counted_(counted) {
+    if (counted_) env_->AddHandle();
   }
-  ~RemoteHandle() { env_->ReleaseHandle(handle_, &ResetAndDelete, &Delete); }
+  ~RemoteHandle() { env_->ReleaseHandle(handle_, &ResetAndDelete, &Delete, counted_); }
   RemoteHandle(const RemoteHandle&) = delete;
   RemoteHandle& operator=(const RemoteHandle&) = delete;
 
@@ -32,14 +34,15 @@ class RemoteHandle {
 
   EnvPtr env_;
   v8::Persistent<T>* handle_;
+  bool counted_;
 };
 
 template <typename T>
 using RemotePtr = std::shared_ptr<RemoteHandle<T>>;
 
 template <typename T>
-RemotePtr<T> MakeRemote(const EnvPtr& env, Local<T> value) {
-  return std::make_shared<RemoteHandle<T>>(env, value);
+RemotePtr<T> MakeRemote(const EnvPtr& env, Local<T> value, bool counted = false) {
+  return std::make_shared<RemoteHandle<T>>(env, value, counted);
 }
 
 }  // namespace islet
