@@ -5,7 +5,7 @@
 //      (bench/lib/loadgen);
 //   2. cold start p50/p99 of a ~100 KB and a ~1 MB deployment, with and without code cache;
 //   3. memory per idle tenant with 1,000 tenants warm.
-// Usage: node --no-node-snapshot dist/bench/serve/main.js [--quick]
+// Usage: npm run bench -- serve  (or node --no-node-snapshot dist/bench/serve/main.js [--quick])
 // Prints a report and writes bench/results/serve.json.
 import fs from 'node:fs';
 import os from 'node:os';
