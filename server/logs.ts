@@ -5,6 +5,7 @@
 // bounded per-tenant ring, so `GET /v1/tenants/{t}/logs` and `islet logs` show recent lines and
 // follow new ones. Records written by other code with the same tags (the tenant layer's console
 // sink) land in the ring too; server internals without those tags never do.
+import cluster, { type Worker } from 'node:cluster';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { LimitName, TenantLogRecord } from './host/types';
 import type { Level, Logger, LogRecord } from './log';
@@ -129,6 +130,8 @@ export class LogHub {
   #totalBytes = 0;
   #sourceMaps: SourceMapper | undefined;
   #unsubscribe: () => void;
+  /** set by joinCluster(): the channel to the supervisor */
+  #link: WorkerLink | null = null;
   /** set while #write waits for the Logger to hand its record back (it does unless filtered) */
   #awaitingEcho = false;
 
@@ -243,11 +246,90 @@ export class LogHub {
       return () => {};
     }
     let set = this.#followers.get(tenant);
-    if (!set) this.#followers.set(tenant, (set = new Map()));
+    if (!set) {
+      this.#followers.set(tenant, (set = new Map()));
+      this.#link?.send({ type: LOGS_FOLLOW, tenant });
+    }
     set.set(listener, end);
     return () => {
-      set.delete(listener);
-      if (set.size === 0 && this.#followers.get(tenant) === set) this.#followers.delete(tenant);
+      if (!set.delete(listener) || set.size > 0 || this.#followers.get(tenant) !== set) return;
+      this.#followers.delete(tenant);
+      this.#link?.send({ type: LOGS_UNFOLLOW, tenant });
+    };
+  }
+
+  /**
+   * The most recent lines of a tenant over every worker process when this hub joined the
+   * supervisor (merged by time), else of this process. A supervisor that does not answer in time
+   * leaves this worker's own lines as the answer rather than none.
+   */
+  async recentAll(tenant: string, limit = this.#linesPerTenant): Promise<string[]> {
+    const link = this.#link;
+    if (!link) return this.recent(tenant, limit);
+    return new Promise((resolve) => {
+      const id = link.nextId++;
+      const timer = setTimeout(() => {
+        link.pending.delete(id);
+        resolve(this.recent(tenant, limit));
+      }, link.timeoutMs);
+      link.pending.set(id, (lines) => {
+        clearTimeout(timer);
+        resolve(lines);
+      });
+      link.send({ type: LOGS_RECENT, id, tenant, limit });
+    });
+  }
+
+  /**
+   * In a worker process under the supervisor (which holds a ClusterLogs): tenant logs then read
+   * the same from every worker, although each keeps only its own lines. `recentAll` asks the
+   * primary to merge every worker's recent lines, and followers receive the lines of every
+   * worker, which forward a tenant's lines to the primary only while someone follows it.
+   * Returns a function that leaves the cluster again.
+   */
+  joinCluster(options: { timeoutMs?: number } = {}): () => void {
+    if (!cluster.isWorker || !process.send) {
+      throw new Error('logs: joinCluster() must be called in a node:cluster worker process');
+    }
+    const link: WorkerLink = {
+      watched: new Set(),
+      pending: new Map(),
+      nextId: 0,
+      timeoutMs: options.timeoutMs ?? 2000,
+      send: (message) => {
+        if (process.connected) process.send!(message);
+      },
+    };
+    const onMessage = (message: unknown): void => {
+      if (!isLogsMessage(message)) return;
+      switch (message.type) {
+        case LOGS_COLLECT:
+          link.send({ type: LOGS_COLLECTED, id: message.id, lines: this.recent(message.tenant!, message.limit) });
+          break;
+        case LOGS_WATCH:
+          if (message.on) link.watched.add(message.tenant!);
+          else link.watched.delete(message.tenant!);
+          break;
+        case LOGS_RELAY:
+          this.#deliver(message.tenant!, message.line!);
+          break;
+        case LOGS_RECENT_RESULT: {
+          const done = link.pending.get(message.id!);
+          link.pending.delete(message.id!);
+          done?.(message.lines ?? []);
+          break;
+        }
+      }
+    };
+    process.on('message', onMessage);
+    this.#link = link;
+    // the primary answers with the tenants followed right now, and tells of each new one
+    link.send({ type: LOGS_HELLO });
+    for (const tenant of this.#followers.keys()) link.send({ type: LOGS_FOLLOW, tenant });
+    return () => {
+      process.off('message', onMessage);
+      for (const tenant of this.#followers.keys()) link.send({ type: LOGS_UNFOLLOW, tenant });
+      this.#link = null;
     };
   }
 
@@ -299,6 +381,16 @@ export class LogHub {
     // One tenant is bounded by bytesPerTenant; many busy tenants together by maxTotalBytes, at
     // the cost of the history of the tenants that logged least recently.
     while (this.#totalBytes > this.#maxTotalBytes && this.#rings.size > 1) this.#dropOldestRing();
+    if (this.#link) {
+      // under the supervisor, followers get every worker's lines through the primary, this
+      // worker's included, so each line reaches them once and in one order
+      if (this.#link.watched.has(tenant)) this.#link.send({ type: LOGS_LINE, tenant, line });
+      return;
+    }
+    this.#deliver(tenant, line);
+  }
+
+  #deliver(tenant: string, line: string): void {
     const followers = this.#followers.get(tenant);
     if (!followers) return;
     for (const listener of followers.keys()) {
@@ -413,7 +505,7 @@ export function logRoutes(hub: LogHub, options: LogRoutesOptions): Hono {
     }
     const follow = ['1', 'true', 'yes'].includes(c.req.query('follow') ?? '');
     const headers = { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' };
-    const recent = limit === 0 ? [] : hub.recent(tenant, limit);
+    const recent = limit === 0 ? [] : await hub.recentAll(tenant, limit);
     if (!follow) return new Response(recent.map((line) => line + '\n').join(''), { headers });
 
     const encoder = new TextEncoder();
@@ -455,4 +547,169 @@ function positive(value: number, name: string): number {
 
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
+}
+
+// The log hubs of the workers and the supervisor talk over the cluster IPC channel.
+const LOGS_HELLO = 'islet:logs:hello'; // worker -> primary: tell me which tenants are followed
+const LOGS_RECENT = 'islet:logs:recent'; // worker -> primary: merged recent lines, please
+const LOGS_RECENT_RESULT = 'islet:logs:recent-result'; // primary -> worker
+const LOGS_COLLECT = 'islet:logs:collect'; // primary -> worker: your recent lines of a tenant
+const LOGS_COLLECTED = 'islet:logs:collected'; // worker -> primary
+const LOGS_FOLLOW = 'islet:logs:follow'; // worker -> primary: a client here follows a tenant
+const LOGS_UNFOLLOW = 'islet:logs:unfollow'; // worker -> primary: no client here follows it anymore
+const LOGS_WATCH = 'islet:logs:watch'; // primary -> workers: forward (or stop forwarding) a tenant's lines
+const LOGS_LINE = 'islet:logs:line'; // worker -> primary: a new line of a watched tenant
+const LOGS_RELAY = 'islet:logs:relay'; // primary -> following workers: a new line
+const LOGS_TYPES = new Set([
+  LOGS_HELLO,
+  LOGS_RECENT,
+  LOGS_RECENT_RESULT,
+  LOGS_COLLECT,
+  LOGS_COLLECTED,
+  LOGS_FOLLOW,
+  LOGS_UNFOLLOW,
+  LOGS_WATCH,
+  LOGS_LINE,
+  LOGS_RELAY,
+]);
+
+interface LogsMessage {
+  type: string;
+  id?: number;
+  tenant?: string;
+  limit?: number;
+  lines?: string[];
+  line?: string;
+  on?: boolean;
+}
+
+function isLogsMessage(message: unknown): message is LogsMessage {
+  return typeof message === 'object' && message !== null && LOGS_TYPES.has((message as { type?: unknown }).type as string);
+}
+
+interface WorkerLink {
+  /** tenants the primary asked this worker to forward */
+  watched: Set<string>;
+  pending: Map<number, (lines: string[]) => void>;
+  nextId: number;
+  timeoutMs: number;
+  send(message: LogsMessage): void;
+}
+
+/** a line's time: the Logger writes it as the first field, an ISO string that sorts by time */
+function lineTime(line: string): string {
+  const match = /^\{"time":"([^"]*)"/.exec(line);
+  return match ? match[1] : '';
+}
+
+/**
+ * The supervisor's (cluster primary's) side of tenant logs. Each worker keeps the lines it wrote;
+ * this merges them on demand (recent lines, by time) and relays live lines of followed tenants
+ * from every worker to the workers whose clients follow them. A tenant nobody follows costs no
+ * IPC at all. A worker that does not answer a collection in time is left out of that answer.
+ */
+export class ClusterLogs {
+  #timeoutMs: number;
+  #nextId = 0;
+  /** tenant -> ids of the workers with a client following it */
+  #watchers = new Map<string, Set<number>>();
+  #collections = new Map<number, { waiting: Set<number>; lines: string[][]; finish(): void }>();
+  #onMessage = (worker: Worker, message: unknown): void => {
+    if (!isLogsMessage(message)) return;
+    switch (message.type) {
+      case LOGS_HELLO:
+        for (const tenant of this.#watchers.keys()) send(worker, { type: LOGS_WATCH, tenant, on: true });
+        break;
+      case LOGS_FOLLOW:
+        this.#watch(worker.id, message.tenant!);
+        break;
+      case LOGS_UNFOLLOW:
+        this.#unwatch(worker.id, message.tenant!);
+        break;
+      case LOGS_LINE:
+        for (const id of this.#watchers.get(message.tenant!) ?? []) {
+          const follower = cluster.workers?.[id];
+          if (follower) send(follower, { type: LOGS_RELAY, tenant: message.tenant, line: message.line });
+        }
+        break;
+      case LOGS_RECENT:
+        this.#recent(message.tenant!, message.limit ?? 100).then((lines) =>
+          send(worker, { type: LOGS_RECENT_RESULT, id: message.id, lines }),
+        );
+        break;
+      case LOGS_COLLECTED: {
+        const collection = this.#collections.get(message.id!);
+        if (!collection || !collection.waiting.delete(worker.id)) return;
+        collection.lines.push(message.lines ?? []);
+        if (collection.waiting.size === 0) collection.finish();
+        break;
+      }
+    }
+  };
+  #onExit = (worker: Worker): void => {
+    for (const tenant of [...this.#watchers.keys()]) this.#unwatch(worker.id, tenant);
+    for (const collection of this.#collections.values()) {
+      if (collection.waiting.delete(worker.id) && collection.waiting.size === 0) collection.finish();
+    }
+  };
+
+  constructor(options: { timeoutMs?: number } = {}) {
+    if (!cluster.isPrimary) throw new Error('logs: ClusterLogs belongs in the cluster primary (the supervisor)');
+    this.#timeoutMs = options.timeoutMs ?? 1000;
+    cluster.on('message', this.#onMessage);
+    cluster.on('exit', this.#onExit);
+  }
+
+  close(): void {
+    cluster.off('message', this.#onMessage);
+    cluster.off('exit', this.#onExit);
+  }
+
+  #watch(workerId: number, tenant: string): void {
+    let set = this.#watchers.get(tenant);
+    if (!set) {
+      this.#watchers.set(tenant, (set = new Set()));
+      this.#broadcast({ type: LOGS_WATCH, tenant, on: true });
+    }
+    set.add(workerId);
+  }
+
+  #unwatch(workerId: number, tenant: string): void {
+    const set = this.#watchers.get(tenant);
+    if (!set?.delete(workerId) || set.size > 0) return;
+    this.#watchers.delete(tenant);
+    this.#broadcast({ type: LOGS_WATCH, tenant, on: false });
+  }
+
+  #broadcast(message: LogsMessage): void {
+    for (const worker of Object.values(cluster.workers ?? {})) if (worker) send(worker, message);
+  }
+
+  async #recent(tenant: string, limit: number): Promise<string[]> {
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+    const id = this.#nextId++;
+    const perWorker = await new Promise<string[][]>((resolve) => {
+      const collection = {
+        waiting: new Set(workers.map((w) => w.id)),
+        lines: [] as string[][],
+        finish: () => {
+          clearTimeout(timer);
+          this.#collections.delete(id);
+          resolve(collection.lines);
+        },
+      };
+      const timer = setTimeout(collection.finish, this.#timeoutMs);
+      this.#collections.set(id, collection);
+      if (workers.length === 0) return collection.finish();
+      for (const worker of workers) send(worker, { type: LOGS_COLLECT, id, tenant, limit });
+    });
+    // each worker's lines are already in time order; a stable sort keeps that order for ties
+    const merged = perWorker.flat().map((line) => ({ line, time: lineTime(line) }));
+    merged.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+    return merged.slice(Math.max(0, merged.length - limit)).map((m) => m.line);
+  }
+}
+
+function send(worker: Worker, message: LogsMessage): void {
+  if (worker.isConnected()) worker.send(message);
 }
