@@ -132,6 +132,7 @@ export class LogHub {
   #unsubscribe: () => void;
   /** set by joinCluster(): the channel to the supervisor */
   #link: WorkerLink | null = null;
+  #leaveCluster: (() => void) | null = null;
   /** set while #write waits for the Logger to hand its record back (it does unless filtered) */
   #awaitingEcho = false;
 
@@ -156,6 +157,7 @@ export class LogHub {
   close(): void {
     this.#closed = true;
     this.#unsubscribe();
+    this.#leaveCluster?.();
     const followers = [...this.#followers.values()];
     this.#followers.clear();
     for (const set of followers) {
@@ -326,11 +328,15 @@ export class LogHub {
     // the primary answers with the tenants followed right now, and tells of each new one
     link.send({ type: LOGS_HELLO });
     for (const tenant of this.#followers.keys()) link.send({ type: LOGS_FOLLOW, tenant });
-    return () => {
+    this.#leaveCluster = () => {
       process.off('message', onMessage);
       for (const tenant of this.#followers.keys()) link.send({ type: LOGS_UNFOLLOW, tenant });
+      for (const done of link.pending.values()) done([]);
+      link.pending.clear();
       this.#link = null;
+      this.#leaveCluster = null;
     };
+    return this.#leaveCluster;
   }
 
   /** How many live followers a tenant has (open `follow=1` streams). */
