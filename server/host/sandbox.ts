@@ -100,6 +100,8 @@ class IsletSandbox implements Sandbox {
   #runs = new Map<number, RequestRun>();
   #current: RequestRun | null = null;
   #inEntry = false;
+  /** handler failures reported during the current entry, applied when it ends */
+  #tenantFailures: [RequestRun, TenantCodeError][] = [];
   #nextRun = 1;
   #nextOp = 1;
   #nextSource = 1;
@@ -221,10 +223,9 @@ class IsletSandbox implements Sandbox {
       this.#current = null;
     }
     if (!this.#isolate.isDisposed && run) run.cpuNs += this.#isolate.cpuTime - cpuBefore;
-    if (failure !== null) {
-      this.#entryFailed(run, failure, cpuBound);
-      return FAILED;
-    }
+    if (failure !== null) this.#entryFailed(run, failure, cpuBound);
+    this.#applyTenantFailures();
+    if (failure !== null) return FAILED;
     if (run && !run.finished && run.cpuMs() > run.limits.cpuMs) {
       this.#cut(run, run.limitError('cpu', run.cpuMs()));
       return FAILED;
@@ -259,6 +260,18 @@ class IsletSandbox implements Sandbox {
       // the shims catch every tenant exception, so this is a failure of the plumbing itself
       this.#fail(run, new TenantCodeError(`the request could not be handed to the isolate: ${e?.message ?? String(error)}`, stack ?? e?.stack));
     }
+  }
+
+  #applyTenantFailures(): void {
+    if (this.#tenantFailures.length === 0) return;
+    const failures = this.#tenantFailures;
+    this.#tenantFailures = [];
+    if (this.#isolate.isDisposed && !this.#disposed) {
+      // killed after the entry returned: the failures were the memory budget's doing
+      this.#memoryKilled();
+      return;
+    }
+    for (const [run, error] of failures) this.#fail(run, error);
   }
 
   // ---- the end of a request --------------------------------------------------------------------
@@ -333,7 +346,9 @@ class IsletSandbox implements Sandbox {
         return this.#respond(args[0] as number, args[1] as number, args[2] as string, args[3] as string[], args[4] as never, args[5] === true);
       case 'fail': {
         const target = this.#runs.get(args[0] as number);
-        if (target) this.#fail(target, new TenantCodeError(String(args[1]), String(args[2])));
+        // applied once the entry is over: if the isolate was killed for memory meanwhile (an
+        // uncaught 'Array buffer allocation failed' is the usual first sign), memory wins
+        if (target) this.#tenantFailures.push([target, new TenantCodeError(String(args[1]), String(args[2]))]);
         return undefined;
       }
       case 'wait': {

@@ -305,3 +305,19 @@ test('request.signal aborts when the request is cut', async () => {
     t.close();
   }
 });
+
+test('an uncaught ArrayBuffer allocation failure that ends in a memory kill is reported as memory, not as a tenant error', async () => {
+  const t = makeSandbox({ memoryLimit: 16 });
+  try {
+    loadModule(t, `const keep = []; export default { fetch() { while (true) keep.push(new Uint8Array(1 << 20)); } };`);
+    const d = t.sandbox.dispatch(request('http://a.test/'));
+    const error = await d.response.then(() => null, (err: Error) => err);
+    await d.done;
+    // islet's addon disposes an isolate whose ArrayBuffers pass the budget; the reference library
+    // only throws the RangeError and keeps the isolate, which is then a plain tenant error
+    if (t.isolate.isDisposed) assert.ok(error instanceof LimitExceededError && error.limit === 'memory', String(error));
+    else assert.ok(error instanceof TenantCodeError && /Array buffer allocation failed/.test(error.message), String(error));
+  } finally {
+    t.close();
+  }
+});
