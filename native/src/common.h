@@ -11,6 +11,7 @@
 #include <v8.h>
 
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <string>
 #include <utility>
@@ -94,6 +95,9 @@ void Guard(Isolate* isolate, Body&& body) {
     // already pending
   } catch (const ThrownValue& thrown) {
     ThrowInto(isolate, thrown);
+  } catch (const std::exception& error) {
+    // Never let a C++ exception unwind through V8's frames.
+    isolate->ThrowException(v8::Exception::Error(V8String(isolate, std::string("islet internal error: ") + error.what())));
   }
 }
 

@@ -238,8 +238,8 @@ void IsolateEnvironment::RunBlocking(Runnable& task) {
   Scheduler::OwnershipChanged().wait(lock, [&] { return request.done; });
 }
 
-void IsolateEnvironment::ServiceBlocking() {
-  for (;;) {
+void IsolateEnvironment::ServiceBlocking(size_t limit) {
+  for (size_t done = 0; done < limit; ++done) {
     Blocking* request;
     {
       std::lock_guard<std::mutex> lock(Scheduler::Mutex());
@@ -254,8 +254,8 @@ void IsolateEnvironment::ServiceBlocking() {
   }
 }
 
-void IsolateEnvironment::DrainQueue() {
-  for (;;) {
+void IsolateEnvironment::DrainQueue(size_t limit) {
+  for (size_t done = 0; done < limit; ++done) {
     std::unique_ptr<Runnable> task;
     {
       std::lock_guard<std::mutex> lock(Scheduler::Mutex());
@@ -277,8 +277,18 @@ void IsolateEnvironment::OnAsync(uv_async_t* handle) {
   env->ProcessReleases();
   // A callback scope makes Node run process.nextTick and microtasks after we resolve promises.
   node::CallbackScope callback_scope(isolate, Object::New(isolate), {0, 0});
-  env->ServiceBlocking();
-  env->DrainQueue();
+  // Only what was queued when we woke: busy isolates keep posting, and Node's other work
+  // (timers, sockets) must get its turn. Anything left wakes us again on the next iteration.
+  size_t blocking, queued;
+  {
+    std::lock_guard<std::mutex> lock(Scheduler::Mutex());
+    blocking = env->blocking_.size();
+    queued = env->queue_.size();
+  }
+  env->ServiceBlocking(blocking);
+  env->DrainQueue(queued);
+  std::lock_guard<std::mutex> lock(Scheduler::Mutex());
+  if ((!env->blocking_.empty() || !env->queue_.empty()) && env->async_) uv_async_send(env->async_);
 }
 
 void IsolateEnvironment::RefLoop() {

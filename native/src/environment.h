@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include <atomic>
+#include <cstdint>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -69,9 +70,10 @@ class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironmen
   bool HasBlocking() const { return !blocking_.empty(); }
   bool torn_down() const { return torn_down_.load(); }
   // Runs everything queued (on the executing thread, environment entered).
-  void DrainQueue();
+  // `limit`: at most that many tasks (Node's loop must not be monopolised by busy isolates).
+  void DrainQueue(size_t limit = SIZE_MAX);
   // Default environment: runs queued blocking requests (called while Node's thread waits).
-  void ServiceBlocking();
+  void ServiceBlocking(size_t limit = SIZE_MAX);
 
   // Requests disposal; immediate when idle, else when the current run unwinds.
   void Dispose();

@@ -79,3 +79,19 @@ test('parallel sum: four isolates compute slices at the same time', async () => 
   assert.equal(results.reduce((a, b) => a + b, 0), expected);
   for (const isolate of isolates) isolate.dispose();
 });
+
+test('isolates calling Node synchronously from the pool do not starve Node\'s event loop', async () => {
+  const isolates = Array.from({ length: 4 }, () => new ivm.Isolate({ memoryLimit: 16 }));
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 2);
+  const runs = isolates.map((isolate) => {
+    const context = isolate.createContextSync();
+    context.global.setSync('host', (x: number) => x + 1);
+    return context.eval('let s = 0; const end = Date.now() + 150; while (Date.now() < end) s = host(s); s');
+  });
+  const sums = (await Promise.all(runs)) as number[];
+  clearInterval(timer);
+  for (const sum of sums) assert.ok(sum > 0);
+  assert.ok(ticks >= 5, `the loop ran ${ticks} timer ticks while 4 isolates called it`);
+  for (const isolate of isolates) isolate.dispose();
+});
