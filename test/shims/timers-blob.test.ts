@@ -49,3 +49,14 @@ test('console messages are cut before crossing the bridge', async () => {
     big.close();
   }
 });
+
+test('an exception thrown by a timer callback or an event listener is logged as Uncaught, not lost', async () => {
+  await e.run(`
+    setTimeout(() => { throw new TypeError('from a timer'); }, 1);
+    const t = new EventTarget(); t.addEventListener('x', () => { throw new RangeError('from a listener'); }); t.dispatchEvent(new Event('x'));
+    await new Promise((r) => setTimeout(r, 20));
+    return null;`);
+  const errors = e.logs.filter((l) => l.level === 'error').map((l) => l.message.split('\n')[0]);
+  assert.ok(errors.includes('Uncaught TypeError: from a timer'), JSON.stringify(errors));
+  assert.ok(errors.includes('Uncaught RangeError: from a listener'), JSON.stringify(errors));
+});
