@@ -4,7 +4,7 @@
 // the bridge is left on the global object: it lives in this bundle's closures only.
 import { setHost, completeOp, host } from './internal/bridge';
 import { defineLazy } from './internal/lazy';
-import { ObjectDefineProperty, SafeMap, SafeTypeError, globalObject } from './internal/primordials';
+import { ObjectDefineProperty, SafeTypeError, globalObject } from './internal/primordials';
 import { DOMException } from './events/dom-exception';
 import { Event, EventTarget, CustomEvent } from './events/event-target';
 import { AbortController, AbortSignal } from './abort/abort';
@@ -130,7 +130,6 @@ export function install(bridge: (op: string, ...args: unknown[]) => unknown, env
   defineLazy(globalObject, 'CryptoKey', () => require('./crypto/subtle').CryptoKey);
 
   configureDispatch(env, globalTarget);
-  void SafeMap;
   return {
     dispatch,
     complete: completeOp,

@@ -16,6 +16,7 @@ export class AbortSignal extends EventTarget {
   #onabort: ((e: Event) => unknown) | null = null;
   #algorithms: (() => void)[] = [];
   #dependents: WeakRef<AbortSignal>[] = [];
+  /** AbortSignal.any: keeps the source signals alive as long as this one (they hold it weakly) */
   #sources: AbortSignal[] = [];
 
   constructor(key?: unknown) {

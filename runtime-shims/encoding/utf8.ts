@@ -2,7 +2,7 @@
 // cost more than the work); long ones go to the host, whose native codec is much faster than
 // JavaScript loops and whose copy across the bridge is a memcpy.
 import { host } from '../internal/bridge';
-import { SafeUint8Array, StringFromCharCode, ReflectApply, StringPrototypeCharCodeAt, TypedArrayPrototypeSubarray, SafeTypeError, TypedArrayPrototypeSlice } from '../internal/primordials';
+import { SafeUint8Array, StringFromCharCode, ReflectApply, StringPrototypeCharCodeAt, SafeTypeError, TypedArrayPrototypeSlice } from '../internal/primordials';
 
 const HOST_THRESHOLD = 4096;
 
@@ -131,4 +131,3 @@ export function utf8Decode(bytes: Uint8Array): string {
   return new Utf8Decoder(false).decode(bytes, true);
 }
 
-void TypedArrayPrototypeSubarray;

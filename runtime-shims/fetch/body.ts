@@ -5,11 +5,11 @@ import { utf8Encode, utf8Decode } from '../encoding/utf8';
 import { Blob, blobBytes } from './blob';
 import { FormData, serializeMultipart, parseFormData } from './form-data';
 import { URLSearchParams } from '../url/search-params';
-import { streams, isDisturbed, isReadableStream } from '../streams/polyfill';
+import { isDisturbed, isReadableStream } from '../streams/polyfill';
 import { bytesStream } from '../streams/bytes';
 import { hostSourceStream, readAllHost, cancelHostSource } from '../streams/host-source';
 import { registerSink } from '../streams/sink';
-import { SafeTypeError, SafeUint8Array, bufferSourceBytes, isBufferSource, concatBytes, append, JSONParse, PromiseReject, TypedArrayPrototypeSlice, ObjectPrototypeToString } from '../internal/primordials';
+import { SafeTypeError, SafeUint8Array, bufferSourceBytes, isBufferSource, concatBytes, append, JSONParse, PromiseReject, TypedArrayPrototypeSlice } from '../internal/primordials';
 
 /** a host-side byte source (incoming request body, fetch response body) */
 export interface HostSource {
@@ -172,5 +172,3 @@ export function discardBody(state: BodyState): void {
   }
 }
 
-void streams;
-void ObjectPrototypeToString;

@@ -3,7 +3,7 @@
 import { Blob, File, blobBytes } from './blob';
 import { utf8Encode, utf8Decode } from '../encoding/utf8';
 import { parseUrlencoded, toUSVString } from '../url/search-params';
-import { SafeTypeError, append, ArrayPrototypeSplice, concatBytes, StringPrototypeIndexOf, StringPrototypeSlice, StringPrototypeToLowerCase, StringPrototypeTrim, StringPrototypeReplace, TypedArrayPrototypeSubarray, MathFloor } from '../internal/primordials';
+import { SafeTypeError, append, ArrayPrototypeSplice, concatBytes, StringPrototypeIndexOf, StringPrototypeSlice, StringPrototypeToLowerCase, StringPrototypeTrim, StringPrototypeReplace, TypedArrayPrototypeSubarray } from '../internal/primordials';
 import { host } from '../internal/bridge';
 
 type Entry = [string, string | File];
@@ -174,4 +174,3 @@ export function parseFormData(bytes: Uint8Array, contentType: string | null): Fo
     pos = bodyEnd + 2;
   }
 }
-void MathFloor;

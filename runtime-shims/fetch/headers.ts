@@ -1,7 +1,7 @@
 // Headers (Fetch Standard). The list is kept as a flat array [name0, value0, name1, value1...]
 // with lower-case names, the same shape the host sends and expects, so a request's headers
 // cross the bridge once and are never reshaped on the hot path.
-import { SafeTypeError, StringPrototypeToLowerCase, StringPrototypeCharCodeAt, StringPrototypeSlice, ArrayPrototypeSplice, ArrayIsArray, SymbolIterator, ObjectKeys, ReflectOwnKeys, ObjectGetOwnPropertyDescriptor, append, ArrayPrototypeSlice } from '../internal/primordials';
+import { SafeTypeError, StringPrototypeToLowerCase, StringPrototypeCharCodeAt, StringPrototypeSlice, ArrayPrototypeSplice, ArrayIsArray, SymbolIterator, ReflectOwnKeys, ObjectGetOwnPropertyDescriptor, append, ArrayPrototypeSlice } from '../internal/primordials';
 
 export type Guard = 'none' | 'immutable' | 'request' | 'response';
 
@@ -203,4 +203,3 @@ export function headersFromList(list: string[], guard: Guard): Headers {
 export function copyHeaderList(h: Headers): string[] {
   return ArrayPrototypeSlice(getList(h)) as string[];
 }
-void ObjectKeys;

@@ -9,7 +9,6 @@ import type { Blob as OurBlob } from './blob';
 import type { FormData as OurFormData } from './form-data';
 import { isToken } from './headers';
 import { SafeTypeError, StringPrototypeToUpperCase, ObjectDefineProperty } from '../internal/primordials';
-import { host } from '../internal/bridge';
 
 export interface RequestState {
   method: string;
@@ -167,4 +166,3 @@ export function incomingRequest(method: string, url: string, rawHeaders: string[
     integrity: '', keepalive: false, cache: 'default', duplex: null, cf: undefined,
   });
 }
-void host;

@@ -1,5 +1,5 @@
 // Response (Fetch Standard).
-import { Headers, guardHeaders, headerList, headersFromList } from './headers';
+import { Headers, guardHeaders, headersFromList } from './headers';
 import { BodyState, extractBody, bodyStream, bodyUsed, consumeArrayBuffer, consumeBytes, consumeText, consumeJSON, consumeBlob, consumeFormData, cloneBody, Source } from './body';
 import { URL } from '../url/url';
 import type { Blob as OurBlob } from './blob';
@@ -124,4 +124,3 @@ export function responseFromHost(status: number, statusText: string, headers: st
   return make({ status, statusText, headers: headersFromList(headers, 'immutable'), body: new BodyState(source), type: 'basic', urlList, redirected });
 }
 
-void headerList;

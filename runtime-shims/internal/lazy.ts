@@ -6,7 +6,7 @@
 // Lazy modules may run after tenant code tampered with built-ins, and some capture built-ins
 // when they initialise (the streams polyfill keeps Promise.prototype.then). So they initialise
 // with the pristine built-ins put back for the duration, and the tenant's versions restored after.
-import { ObjectDefineProperty, ObjectGetOwnPropertyDescriptor, ReflectApply } from './primordials';
+import { ObjectDefineProperty, ObjectGetOwnPropertyDescriptor } from './primordials';
 
 const pristine: [object, PropertyKey, PropertyDescriptor][] = [];
 function keep(target: object, key: PropertyKey): void {
@@ -74,4 +74,3 @@ export function lazy<T>(load: () => T): () => T {
     return value!;
   };
 }
-void ReflectApply;

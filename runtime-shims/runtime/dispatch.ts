@@ -13,7 +13,7 @@ import { createFetchEvent, hasResponded } from './fetch-event';
 import { describeError } from '../internal/report';
 import { DOMException } from '../events/dom-exception';
 import { forgetTimer } from '../timers/timers';
-import { SafeMap, MapPrototypeGet, MapPrototypeSet, MapPrototypeDelete, ReflectApply, PromiseResolve, PromisePrototypeThen, SafeTypeError, ObjectPrototypeToString, ArrayPrototypeSlice } from '../internal/primordials';
+import { SafeMap, MapPrototypeGet, MapPrototypeSet, MapPrototypeDelete, ReflectApply, PromiseResolve, PromisePrototypeThen, SafeTypeError, ObjectPrototypeToString } from '../internal/primordials';
 
 interface Pending {
   /** the incoming request: its signal (created only if the function reads it) aborts when the request is cut */

@@ -3,7 +3,7 @@
 // those the WHATWG algorithm reduces to splitting and lower-casing, done here without crossing
 // the bridge (a host parse costs ~10 µs, this ~0.5 µs). Anything else returns null and goes to
 // Node's parser. test/shims/url.test.ts checks both paths against each other and against WPT.
-import { RegExpPrototypeExec, StringPrototypeToLowerCase, StringPrototypeIndexOf, StringPrototypeSlice, StringPrototypeIncludes } from '../internal/primordials';
+import { RegExpPrototypeExec, StringPrototypeToLowerCase, StringPrototypeIncludes } from '../internal/primordials';
 
 // scheme://host[:port][path][?query][#fragment], each part restricted to characters the parser
 // copies unchanged (no ', ", <, >, `, {, }, |, \, ^, space, controls or non-ASCII)
@@ -37,5 +37,3 @@ export function fastParse(input: string): string[] | null {
   if (fragment !== undefined) href += '#' + fragment;
   return [href, origin, protocol, '', '', host, hostname, port, pathname, query ? '?' + query : '', fragment ? '#' + fragment : ''];
 }
-void StringPrototypeIndexOf;
-void StringPrototypeSlice;
