@@ -16,7 +16,7 @@ import type { IsolatePool } from '../tenants/pool';
 import type { TenantIsolate } from '../tenants/tenant-isolate';
 import type { Accounting } from '../tenants/accounting';
 import type { RequestAccount } from '../host/types';
-import { classifyFailure, limitMessages, type Failure } from '../tenants/limits';
+import { asResponseBodyCut, classifyFailure, limitMessages, responseBodyMessage, type Failure } from '../tenants/limits';
 import { hasBody, limitedBody, nextRequestId, parseHost, toSandboxRequest, type BodyGuard } from './request';
 import { InvalidResponseError, sendPlain, writeSandboxResponse } from './response';
 
@@ -190,7 +190,7 @@ export class FrontServer {
         });
       },
       (err) => {
-        failure = guard.exceeded !== null ? { kind: 'limit', limit: 'body', status: 413, measured: guard.exceeded } : classifyFailure(err);
+        failure = guard.exceeded !== null ? { kind: 'limit', limit: 'body', status: 413, measured: guard.exceeded } : asResponseBodyCut(classifyFailure(err));
         this.#failWith(res, id, entry, failure);
       },
     );
@@ -217,7 +217,7 @@ export class FrontServer {
 
   #fail(res: ServerResponse, id: string, failure: Failure): void {
     if (failure.kind === 'limit') {
-      sendPlain(res, failure.status, id, limitMessages[failure.limit], failure.limit);
+      sendPlain(res, failure.status, id, failure.response ? responseBodyMessage : limitMessages[failure.limit], failure.limit);
     } else if (failure.kind === 'unavailable') {
       sendPlain(res, 503, id, 'the function was stopped while handling this request; retry');
     } else if (failure.kind === 'startup') {

@@ -8,7 +8,7 @@ import { ConcurrencyLimitError } from './pool';
 import type { Limits } from '../config';
 
 export type Failure =
-  | { kind: 'limit'; limit: LimitName; status: number; measured?: number; tenantStack?: string }
+  | { kind: 'limit'; limit: LimitName; status: number; measured?: number; tenantStack?: string; /** body limit: the response's, not the request's */ response?: boolean }
   | { kind: 'startup'; status: number; code: string; message: string; tenantStack?: string }
   | { kind: 'tenant'; status: 500; message: string; tenantStack?: string }
   /** the isolate was stopped under the request (drain timeout, shutdown): not the function's fault */
@@ -71,3 +71,16 @@ export const limitMessages: Record<LimitName, string> = {
   logs: 'the function wrote more log output than its limit allows',
   concurrency: 'the function is handling as many requests as its concurrency limit allows; retry shortly',
 };
+
+/** shown instead of limitMessages.body when the body that went over its limit is the function's response */
+export const responseBodyMessage = 'the function produced a response body larger than its limit allows';
+
+/**
+ * A `body` cut seen by the front when its own request-body guard did not trip is the function's
+ * response going over responseBodyBytes: the function's doing, so 503 like other budgets, not the
+ * client's 413.
+ */
+export function asResponseBodyCut(failure: Failure): Failure {
+  if (failure.kind === 'limit' && failure.limit === 'body') return { ...failure, status: 503, response: true };
+  return failure;
+}
