@@ -195,3 +195,131 @@ test('slow-loris response (a byte every 100 ms, forever): cut at the wall limit'
   const id = res.headers['islet-request-id'];
   assert.ok(islet.logs.some((r) => r.requestId === id && r.source === 'limit' && r.limit === 'wall'), 'the cut is logged as a wall limit');
 });
+
+// ---- subrequests and egress ----
+
+/** a local HTTP server counting every connection it receives */
+async function listener(host: string, handler: http.RequestListener = (_req, res) => res.end('upstream ok')): Promise<{ port: number; connections: () => number; requests: () => number; close(): Promise<void> }> {
+  let connections = 0;
+  let requests = 0;
+  const server = http.createServer((req, res) => {
+    requests++;
+    handler(req, res);
+  });
+  server.on('connection', () => connections++);
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => connections,
+    requests: () => requests,
+    close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+  };
+}
+
+/** tenant code that fetches every URL in the request's JSON body and answers what each did */
+const prober = attacker(`
+  const urls = await request.json();
+  const results = [];
+  for (const url of urls) {
+    try {
+      const res = await fetch(url, { redirect: 'follow' });
+      results.push(url + ' -> ' + res.status + ' ' + (await res.text()).slice(0, 40));
+    } catch (error) {
+      results.push(url + ' -> rejected ' + error.name + ': ' + error.message);
+    }
+  }
+  return Response.json(results);`);
+
+test('subrequest flood: fetch() past the cap rejects (serial and parallel), the upstream sees only the cap', async () => {
+  const upstream = await listener('127.0.0.2');
+  try {
+    const base = `http://127.0.0.2:${upstream.port}/`;
+    const code = attacker(`
+      const serial = [];
+      for (let i = 0; i < 10; i++) {
+        try { serial.push((await fetch(${JSON.stringify(base)})).status); } catch (e) { serial.push(e.name); }
+      }
+      return Response.json(serial);`);
+    const res = await attack('subflood', code, { ...fast, cpuMs: 2000, subrequests: 3 });
+    assert.equal(res.status, 200, res.text);
+    const serial = JSON.parse(res.text) as unknown[];
+    assert.deepEqual(serial.slice(0, 3), [200, 200, 200]);
+    assert.ok(serial.slice(3).every((s) => typeof s === 'string'), `every fetch past the cap rejected: ${res.text}`);
+    assert.equal(upstream.requests(), 3);
+
+    const parallel = attacker(`
+      const settled = await Promise.allSettled(Array.from({ length: 500 }, () => fetch(${JSON.stringify(base)})));
+      return Response.json({ ok: settled.filter((s) => s.status === 'fulfilled').length, rejected: settled.filter((s) => s.status === 'rejected').length });`);
+    const res2 = await attack('subflood2', parallel, { ...fast, cpuMs: 2000, subrequests: 3 });
+    assert.equal(res2.status, 200, res2.text);
+    assert.deepEqual(JSON.parse(res2.text), { ok: 3, rejected: 497 });
+    assert.equal(upstream.requests(), 6);
+  } finally {
+    await upstream.close();
+  }
+});
+
+test('fetch to loopback, private, link-local, metadata and mapped addresses, or names resolving there: every fetch rejects, nothing is reached', async () => {
+  const v4 = await listener('127.0.0.1');
+  const v6 = await listener('::1');
+  // an allowed host (egress.allow) that redirects wherever it is told: each hop is checked again
+  const redirector = await listener('127.0.0.2', (req, res) => {
+    const to = new URL(req.url ?? '/', 'http://x').searchParams.get('to');
+    if (to) res.writeHead(302, { location: to }).end();
+    else res.end('redirected here');
+  });
+  try {
+    const p = v4.port;
+    const q = v6.port;
+    const inward = [
+      `http://127.0.0.1:${p}/`,
+      `http://127.9.9.9:${p}/`,
+      `http://localhost:${p}/`,
+      `http://LOCALHOST.:${p}/`,
+      `http://neighbour.localhost:${islet.serving.tenantPort}/`,
+      `http://[::1]:${q}/`,
+      `http://[::ffff:127.0.0.1]:${p}/`,
+      `http://[::ffff:7f00:1]:${p}/`,
+      `http://[::127.0.0.1]:${p}/`,
+      `http://[64:ff9b::7f00:1]:${p}/`,
+      `http://0.0.0.0:${p}/`,
+      `http://[::]:${q}/`,
+      `http://2130706433:${p}/`,
+      `http://0x7f.1:${p}/`,
+      `http://127.1:${p}/`,
+      `http://0177.0.0.1:${p}/`,
+      `http://127.0.0.1:${islet.serving.adminPort}/v1/tenants`,
+      'http://169.254.169.254/latest/meta-data/',
+      'http://[::ffff:169.254.169.254]/latest/meta-data/',
+      'http://[::ffff:a9fe:a9fe]/',
+      'http://[fd00:ec2::254]/latest/meta-data/',
+      'http://100.100.100.200/latest/meta-data/',
+      'http://10.0.0.1/',
+      'http://10.255.255.254:8080/',
+      'http://172.16.0.1/',
+      'http://192.168.0.1/',
+      'http://[fe80::1]/',
+      'http://[fc00::1]/',
+      `http://127.0.0.2:${redirector.port}/?to=${encodeURIComponent(`http://127.0.0.1:${p}/`)}`,
+      `http://127.0.0.2:${redirector.port}/?to=${encodeURIComponent(`http://localhost:${p}/`)}`,
+      `http://127.0.0.2:${redirector.port}/?to=${encodeURIComponent('http://169.254.169.254/')}`,
+      'file:///etc/passwd',
+      `ftp://127.0.0.1:${p}/`,
+      `ws://127.0.0.1:${p}/`,
+    ];
+    const urls = [...inward, `http://127.0.0.2:${redirector.port}/?to=/final`];
+    const res = await attack('egress', prober, { ...fast, cpuMs: 2000, subrequests: 100 }, '/probe', { method: 'POST', body: JSON.stringify(urls) });
+    assert.equal(res.status, 200, res.text);
+    const results = JSON.parse(res.text) as string[];
+    assert.equal(results.length, urls.length);
+    const reached = results.slice(0, inward.length).filter((r) => !r.includes(' -> rejected '));
+    assert.deepEqual(reached, [], 'no inward fetch got an answer');
+    // the control: an allowed host answers, so the probe itself works
+    assert.match(results.at(-1)!, / -> 200 redirected here$/);
+    if (process.env.ISLET_TEST_SHOW) console.error(results.join('\n'));
+    assert.equal(v4.connections(), 0, 'the 127.0.0.1 listener was never connected to');
+    assert.equal(v6.connections(), 0, 'the ::1 listener was never connected to');
+  } finally {
+    await Promise.all([v4.close(), v6.close(), redirector.close()]);
+  }
+});
