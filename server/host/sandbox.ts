@@ -327,8 +327,10 @@ class IsletSandbox implements Sandbox {
     // only when something is left there (timers, a signal to abort, stream or waitUntil state)
     if (!run.releasedByIsolate || timers.length > 0 || ops.length > 0 || reason !== null) this.#enter(null, 'finish', [run.id, reason, timers, ops]);
     // cut after the response started: the body and `done` fail (the account stays on the error's run)
-    if (run.limit && run.responded) run.done.reject(run.limit);
-    else run.done.resolve(run.account());
+    if (run.limit && run.responded) {
+      run.limit.account = run.account();
+      run.done.reject(run.limit);
+    } else run.done.resolve(run.account());
   }
 
   #memoryKilled(): void {

@@ -34,6 +34,8 @@ export type LimitName = 'cpu' | 'wall' | 'memory' | 'body' | 'subrequests' | 'lo
 /** A limit cut the request. tenants/ maps it to 503 (cpu, memory, subrequests...) or 504 (wall). */
 export class LimitExceededError extends Error {
   readonly code = 'ISLET_LIMIT_EXCEEDED';
+  /** when `done` rejects with this error (cut after the response started): what the request cost */
+  account?: RequestAccount;
   constructor(
     readonly limit: LimitName,
     /** the measured value that crossed the limit (ms for time, bytes or counts otherwise) */
