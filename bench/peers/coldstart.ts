@@ -59,7 +59,9 @@ async function islet(ctx: SystemContext, samples: number): Promise<ColdStartResu
   /** Deploys a fresh tenant, optionally deletes its code cache, times its first request. */
   const sample = async (withCache: boolean): Promise<{ ms: number; cacheFound: boolean; warmMs: number }> => {
     const tenant = `cold-${n++}`;
-    const { id } = await server.deploy(tenant, source);
+    // A unique line per sample: no two samples share a deployment hash, so nothing compiled for
+    // an earlier sample (in the store or in the process) can serve a later one.
+    const { id } = await server.deploy(tenant, Buffer.concat([source, Buffer.from(`\n// cold-start sample ${tenant}\n`)]));
     const cacheDir = path.join(server.dataDir, 'tenants', tenant, 'cache', id);
     const cacheFound = fs.existsSync(cacheDir);
     if (!withCache) fs.rmSync(cacheDir, { recursive: true, force: true });
