@@ -28,12 +28,14 @@
 // | prototype pollution of built-ins              | 200 for the attacker; the neighbour sees clean ones |
 // | eval / new Function                           | 200 (allowed, no Node inside); a loop in it: 503 cpu|
 // | top-level code that never finishes            | 400 at deploy (DEPLOY_STARTUP_TIMEOUT...)           |
-// | same, stored past validation                  | 500 at request, the server never hangs              |
+// | same, stored past validation (no prepare)     | 500 'failed to start' at once, every time           |
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startIslet, attacker, neighbourCode, whileNeighbourServed, type Islet, type Reply } from './islet';
+import { publish } from '../../server/deploy/publish';
+import net from 'node:net';
+import { startIslet, attacker, neighbourCode, outsideAttempts, whileNeighbourServed, type Islet, type Reply } from './islet';
 
 let islet: Islet;
 
@@ -198,6 +200,14 @@ test('slow-loris response (a byte every 100 ms, forever): cut at the wall limit'
 
 // ---- subrequests and egress ----
 
+test('the suite guard itself: a connection beyond loopback from this process is refused before it is made', async () => {
+  // documentation range (TEST-NET-3): refused by the guard, so nothing is ever sent to it
+  const socket = net.connect({ host: '203.0.113.9', port: 9 });
+  const error = await new Promise<Error>((resolve) => socket.once('error', resolve));
+  assert.match(error.message, /test guard: refused/);
+  assert.deepEqual(outsideAttempts.splice(0), ['203.0.113.9']);
+});
+
 /** a local HTTP server counting every connection it receives */
 async function listener(host: string, handler: http.RequestListener = (_req, res) => res.end('upstream ok')): Promise<{ port: number; connections: () => number; requests: () => number; close(): Promise<void> }> {
   let connections = 0;
@@ -321,5 +331,193 @@ test('fetch to loopback, private, link-local, metadata and mapped addresses, or 
     assert.equal(v6.connections(), 0, 'the ::1 listener was never connected to');
   } finally {
     await Promise.all([v4.close(), v6.close(), redirector.close()]);
+  }
+});
+
+// ---- the bridge, Node, the file system ----
+
+/** every global name a tenant may see (ECMAScript, WebAssembly, the Web platform the shims define) */
+const expectedGlobals = new Set([
+  // ECMAScript
+  'Object', 'Function', 'Array', 'Number', 'parseFloat', 'parseInt', 'Infinity', 'NaN', 'undefined', 'Boolean', 'String', 'Symbol', 'Date', 'Promise', 'RegExp',
+  'Error', 'AggregateError', 'EvalError', 'RangeError', 'ReferenceError', 'SyntaxError', 'TypeError', 'URIError', 'globalThis', 'JSON', 'Math', 'Intl',
+  'ArrayBuffer', 'Atomics', 'Uint8Array', 'Int8Array', 'Uint16Array', 'Int16Array', 'Uint32Array', 'Int32Array', 'Float32Array', 'Float64Array', 'Uint8ClampedArray',
+  'BigUint64Array', 'BigInt64Array', 'DataView', 'Map', 'BigInt', 'Set', 'WeakMap', 'WeakSet', 'Proxy', 'Reflect', 'FinalizationRegistry', 'WeakRef',
+  'decodeURI', 'decodeURIComponent', 'encodeURI', 'encodeURIComponent', 'escape', 'unescape', 'eval', 'isFinite', 'isNaN', 'SharedArrayBuffer', 'WebAssembly',
+  // the Web platform (runtime-shims)
+  'DOMException', 'Event', 'EventTarget', 'CustomEvent', 'AbortController', 'AbortSignal', 'TextEncoder', 'TextDecoder', 'atob', 'btoa', 'URL', 'URLSearchParams',
+  'Headers', 'Request', 'Response', 'Blob', 'File', 'FormData', 'fetch', 'FetchEvent', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval',
+  'queueMicrotask', 'structuredClone', 'console', 'Crypto', 'crypto', 'performance', 'navigator', 'self', 'addEventListener', 'removeEventListener',
+  'dispatchEvent', 'ReadableStream', 'ReadableStreamDefaultReader', 'ReadableStreamBYOBReader', 'ReadableStreamBYOBRequest', 'ReadableByteStreamController',
+  'ReadableStreamDefaultController', 'WritableStream', 'WritableStreamDefaultWriter', 'WritableStreamDefaultController', 'TransformStream',
+  'TransformStreamDefaultController', 'ByteLengthQueuingStrategy', 'CountQueuingStrategy', 'TextEncoderStream', 'TextDecoderStream', 'URLPattern',
+  'CompressionStream', 'DecompressionStream', 'SubtleCrypto', 'CryptoKey',
+]);
+
+test('reaching the bridge or Node: no unexpected global, no Node object, no sloppy host frame, no host function through the stack', async () => {
+  const code = attacker(`
+    const found = [];
+    const expected = new Set(${JSON.stringify([...expectedGlobals])});
+    for (const key of Reflect.ownKeys(globalThis)) {
+      if (typeof key === 'symbol') found.push('global symbol ' + String(key));
+      else if (!expected.has(key)) found.push('global ' + key);
+    }
+    for (const name of ['process', 'require', 'module', 'exports', 'Buffer', 'global', '__dirname', '__filename', 'setImmediate', 'Deno', 'Bun', 'install', 'bridge', 'host', 'hostCall', '__islet', '_islet']) {
+      if (typeof globalThis[name] !== 'undefined') found.push('name ' + name);
+    }
+    try {
+      const escaped = ({}).constructor.constructor('return [typeof process, typeof require, typeof Buffer].join()')();
+      if (escaped !== 'undefined,undefined,undefined') found.push('constructor.constructor ' + escaped);
+    } catch (e) { /* refused is fine */ }
+    // stack frames carry the functions and receivers of sloppy-mode callers: none may be the host's or the shims'
+    const frames = [];
+    Error.prepareStackTrace = (_error, callSites) => callSites;
+    const capture = (where) => { const cs = new Error().stack; if (Array.isArray(cs)) for (const c of cs) frames.push([where, c]); };
+    capture('handler');
+    await new Promise((resolve) => setTimeout(() => { capture('timer'); resolve(); }, 0));
+    new Headers({ a: '1' }).forEach(() => capture('headers.forEach'));
+    await new Response(new ReadableStream({ start(c) { capture('stream start'); c.close(); } })).text();
+    await { then(resolve) { capture('thenable'); resolve(); } };
+    new Request('http://x/', { get method() { capture('init getter'); return 'GET'; } });
+    Error.prepareStackTrace = undefined;
+    for (const [where, c] of frames) {
+      let fn, self;
+      try { fn = c.getFunction(); self = c.getThis(); } catch (e) { continue; }
+      if (fn !== undefined || (self !== undefined && self !== globalThis)) found.push('frame in ' + where + ': ' + c.getFileName() + ' ' + c.getFunctionName());
+    }
+    const files = [...new Set(frames.map(([, c]) => String(c.getFileName())))];
+    // Node's own modules, by dynamic import
+    for (const spec of ['node:fs', 'fs', 'node:child_process', '/etc/passwd', 'file:///etc/passwd', 'data:text/javascript,export default 1']) {
+      try { await import(spec); found.push('import ' + spec + ' resolved'); } catch (e) { /* refused */ }
+    }
+    return Response.json({ found, files });`);
+  const res = await attack('bridge', code, { ...fast, cpuMs: 2000 });
+  assert.equal(res.status, 200, res.text);
+  const { found, files } = JSON.parse(res.text) as { found: string[]; files: string[] };
+  assert.deepEqual(found, [], `nothing of the host reachable (frames seen in: ${files.join(', ')})`);
+});
+
+test('a classic (sloppy) script cannot climb to its caller through handler.caller or arguments.callee.caller', async () => {
+  const code = `
+    addEventListener('fetch', function handler(event) {
+      if (new URL(event.request.url).pathname === '/__ping') return event.respondWith(new Response('pong ' + __MARK__));
+      const found = [];
+      let caller = null;
+      try { caller = handler.caller; } catch (e) {}
+      if (caller) found.push('handler.caller: ' + String(caller).slice(0, 80));
+      try { caller = arguments.callee.caller; } catch (e) {}
+      if (caller) found.push('arguments.callee.caller: ' + String(caller).slice(0, 80));
+      const self = this;
+      // the listener's receiver is the global event target: it may be seen, it must hold nothing
+      if (self && self !== globalThis && (!(self instanceof EventTarget) || Reflect.ownKeys(self).length > 0)) found.push('this: ' + Reflect.ownKeys(self).map(String).join());
+      event.respondWith(new Response(JSON.stringify(found)));
+    });`;
+  const res = await attack('sloppy', code, { ...fast, cpuMs: 2000 });
+  assert.equal(res.status, 200, res.text);
+  assert.deepEqual(JSON.parse(res.text), []);
+});
+
+test("a static import of Node's built-ins is refused at deploy (400)", async () => {
+  for (const spec of ['node:fs', 'fs', 'node:child_process']) {
+    const res = await islet.deploy('nodeimport', `import * as m from '${spec}';\nexport default { fetch() { return new Response(String(Object.keys(m))); } };`);
+    assert.equal(res.status, 400, `${spec}: ${res.text}`);
+    assert.ok(!/\bat .*\(|\/work\/|node_modules/.test(res.text), `no server stack or path in the answer: ${res.text}`);
+  }
+});
+
+test("another tenant's globals and env are out of reach", async () => {
+  // the neighbour has put its secret in its own globalThis and env by now
+  await islet.hit('neighbour', '/');
+  const code = attacker(`
+    const seen = JSON.stringify({ env, global: globalThis.neighbourSecret ?? null, keys: Object.keys(globalThis) });
+    return new Response(seen);`);
+  const res = await attack('snoop', code, fast);
+  assert.equal(res.status, 200, res.text);
+  assert.ok(!res.text.includes('n-secret-4f2a') && !res.text.includes('n-var-77c1'), `nothing of the neighbour: ${res.text}`);
+  assert.equal(JSON.parse(res.text).global, null);
+});
+
+test('prototype pollution of shared built-ins: the attacker keeps answering, the neighbour sees clean built-ins', async () => {
+  const code = attacker(`
+    Object.prototype.polluted = 'yes';
+    Array.prototype.map = function () { return ['hacked']; };
+    Array.prototype.push = function () { return 0; };
+    String.prototype.toUpperCase = function () { return 'hacked'; };
+    JSON.stringify = () => 'hacked';
+    JSON.parse = () => ({ hacked: true });
+    Promise.prototype.hacked = true;
+    Promise.prototype.then = function () { return this; };
+    Object.keys = () => ['hacked'];
+    Array.isArray = () => false;
+    Math.max = () => -1;
+    Function.prototype.toString = () => 'hacked';
+    Object.defineProperty = () => { throw new Error('hacked'); };
+    Reflect.apply = () => { throw new Error('hacked'); };
+    Uint8Array.prototype.set = () => { throw new Error('hacked'); };
+    return new Response('polluted ' + new URL(request.url).pathname, { headers: { 'x-a': '1' } });`);
+  const res = await attack('polluter', code, fast);
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.text, 'polluted /attack');
+  // a second request in the same polluted isolate still goes through the shims' plumbing
+  const again = await whileNeighbourServed(islet, () => islet.hit('polluter', '/again'));
+  assert.equal(again.status, 200, again.text);
+  assert.equal(again.text, 'polluted /again');
+});
+
+test('eval and new Function are allowed and contained (no Node inside, limits still apply)', async () => {
+  const code = attacker(`
+    if (new URL(request.url).pathname === '/loop') return new Response(String(new Function('while (true) {}')()));
+    return new Response([eval('1 + 1'), new Function('a', 'b', 'return a * b')(3, 4), eval('typeof process'), new Function('return typeof require')(), (0, eval)('typeof globalThis.fetch')].join());`);
+  const res = await attack('evaler', code, fast);
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.text, '2,12,undefined,undefined,function');
+  assertCut(await whileNeighbourServed(islet, () => islet.hit('evaler', '/loop')), 503, 'cpu');
+});
+
+// ---- top-level code ----
+
+test('a deployment whose top-level code never finishes is refused at deploy with 400 (loop, pending await, heap growth)', async () => {
+  const bodies = {
+    loop: 'while (true) {}',
+    await: 'await new Promise(() => {});',
+    microtasks: 'const spin = () => { Promise.resolve().then(spin); }; spin();',
+    heap: 'const keep = []; for (;;) keep.push({ a: [1, 2, 3] });',
+  };
+  for (const [kind, top] of Object.entries(bodies)) {
+    const res = await whileNeighbourServed(islet, () => islet.deploy(`toplevel-${kind}`, `${top}\nexport default { fetch() { return new Response('unreachable'); } };`));
+    assert.equal(res.status, 400, `${kind}: ${res.status} ${res.text}`);
+    const body = JSON.parse(res.text) as { error: { code: string; message: string } };
+    assert.match(body.error.code, /^[A-Z_]+$/);
+    // the tenant's own stack may be shown; nothing of the server's files
+    assert.ok(!/\/work\/|dist\/server|node:internal|node_modules/.test(body.error.message), `no server stack in the answer: ${body.error.message}`);
+    const tenant = await islet.admin('GET', `/v1/tenants/toplevel-${kind}`);
+    assert.equal(JSON.parse(tenant.text).active, null, 'nothing was activated');
+  }
+});
+
+test('top-level code that never finishes, stored past deploy validation: each request answers 500 at once, the server never hangs', async () => {
+  // as if written by an older islet or another tool: publish straight into the store, no prepare hook
+  const files = new Map([['index.js', Buffer.from("while (true) {}\nexport default { fetch() { return new Response('unreachable'); } };")]]);
+  const put = await islet.admin('PUT', '/v1/tenants/forced', { limits: fast });
+  assert.ok(put.status === 201 || put.status === 200, put.text);
+  await publish({ store: islet.serving.store }, 'forced', files, { entry: 'index.js' });
+  const replies = await whileNeighbourServed(islet, async () => {
+    const out: Reply[] = [];
+    // the store watcher tells the tenant layer within about a second; until then: 404
+    const until = Date.now() + 10_000;
+    while (out.length < 3) {
+      const r = await islet.hit('forced', '/', { timeoutMs: 10_000 });
+      if (r.status === 404 && Date.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
+      out.push(r);
+    }
+    return out;
+  });
+  for (const r of replies) {
+    assert.equal(r.status, 500, r.text);
+    assert.match(r.text, /failed to start/);
+    assert.ok(r.headers['islet-request-id']);
   }
 });
