@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { runLoad, type LoadResult } from '../lib/loadgen';
-import { startProcess, freePort, type ServerProcess } from '../lib/proc';
+import { startProcess, freePort, groupPids, type ServerProcess } from '../lib/proc';
 import { waitForHttp } from '../lib/http';
 import { median, round } from '../lib/stats';
 import { measureColdStart, type ColdStartResult } from './coldstart';
@@ -30,6 +30,21 @@ async function server(name: string, args: string[], host: string, port: number):
   return proc;
 }
 
+/** CPU seconds (user + system) used so far by every process of the group `pgid`. */
+function groupCpuSeconds(pgid: number): number {
+  let ticks = 0;
+  for (const pid of groupPids(pgid)) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(rest[11]) + Number(rest[12]); // utime, stime (fields 14 and 15)
+    } catch {
+      // gone
+    }
+  }
+  return ticks / 100; // USER_HZ
+}
+
 interface System {
   label: string;
   args: string[];
@@ -41,17 +56,25 @@ interface System {
  * the same number of rounds, interleaved (A B C A B C ...), and the ratio is taken per round
  * against the baseline's run of that round, then the median over rounds is reported.
  */
-async function throughputRounds(systems: System[], rounds: number): Promise<{ runs: Map<string, LoadResult[]>; ratios: Map<string, number[]>; rss: Map<string, number> }> {
+async function throughputRounds(systems: System[], rounds: number): Promise<{ runs: Map<string, LoadResult[]>; ratios: Map<string, number[]>; rss: Map<string, number>; cpuUs: Map<string, number[]> }> {
   const procs = new Map<string, ServerProcess>();
   const runs = new Map<string, LoadResult[]>();
   const ratios = new Map<string, number[]>();
   const rss = new Map<string, number>();
+  // CPU time per request: the server's CPU seconds over the run divided by the requests it
+  // answered. Much less sensitive to the other load on the machine than requests per second
+  // (approximate: the warm-up's requests are counted at the measured rate).
+  const cpuUs = new Map<string, number[]>();
   try {
     for (const s of systems) procs.set(s.label, await server(s.label, s.args, 'hello.localhost', s.port));
     for (let round = 0; round < rounds; round++) {
       let base = 0;
       for (const s of systems) {
+        const proc = procs.get(s.label)!;
+        const cpuBefore = groupCpuSeconds(proc.pid);
         const result = await runLoad({ url: `http://127.0.0.1:${s.port}/`, headers: { host: 'hello.localhost' }, ...load });
+        const requests = result.requestsPerSecond * (load.warmupSeconds + load.durationSeconds);
+        cpuUs.set(s.label, [...(cpuUs.get(s.label) ?? []), ((groupCpuSeconds(proc.pid) - cpuBefore) * 1e6) / requests]);
         if (result.non2xx + result.errors > 0) throw new Error(`${s.label}: ${result.non2xx} non-2xx answers and ${result.errors} errors under load`);
         runs.set(s.label, [...(runs.get(s.label) ?? []), result]);
         if (base === 0) base = result.requestsPerSecond;
@@ -62,7 +85,7 @@ async function throughputRounds(systems: System[], rounds: number): Promise<{ ru
   } finally {
     for (const proc of procs.values()) await proc.stop();
   }
-  return { runs, ratios, rss };
+  return { runs, ratios, rss, cpuUs };
 }
 
 function memoryPerTenant(tenants: number): Promise<Record<string, number>> {
@@ -100,7 +123,7 @@ async function main(): Promise<void> {
     { label: 'islet (functions/hello)', args: ['--no-node-snapshot', path.join(dist, 'islet-server.js'), String(pIslet), dataDir], port: pIslet },
     { label: 'islet front only (diagnostic)', args: ['--no-node-snapshot', path.join(dist, 'islet-server.js'), String(pFront), frontDir, 'front-only'], port: pFront },
   ];
-  const { runs, ratios, rss } = await throughputRounds(systems, rounds);
+  const { runs, ratios, rss, cpuUs } = await throughputRounds(systems, rounds);
   fs.rmSync(dataDir, { recursive: true, force: true });
   fs.rmSync(frontDir, { recursive: true, force: true });
   const summary = systems.map((s) => {
@@ -112,11 +135,15 @@ async function main(): Promise<void> {
       ratios: ratios.get(s.label)!.map((r) => round(r, 3)),
       latencyMs: { p50: median(rs.map((r) => r.latencyMs.p50)), p90: median(rs.map((r) => r.latencyMs.p90)), p99: median(rs.map((r) => r.latencyMs.p99)) },
       rssBytes: rss.get(s.label)!,
+      cpuUsPerRequest: median(cpuUs.get(s.label)!),
     };
   });
-  console.log('\nhello world (medians over rounds)  req/s     p50       p90       p99     ratio to node:http (per round)');
+  console.log('\nhello world (medians over rounds)  req/s     p50       p90       p99    CPU/req  ratio to node:http (per round)  CPU ratio');
+  const baseCpu = summary[0]!.cpuUsPerRequest;
   for (const r of summary) {
-    console.log(`${r.label.padEnd(32)} ${String(Math.round(r.requestsPerSecond)).padStart(7)}  ${ms(r.latencyMs.p50).padStart(8)}  ${ms(r.latencyMs.p90).padStart(8)}  ${ms(r.latencyMs.p99).padStart(8)}  ${round(r.ratio, 3)} (${r.ratios.join(', ')})`);
+    console.log(
+      `${r.label.padEnd(32)} ${String(Math.round(r.requestsPerSecond)).padStart(7)}  ${ms(r.latencyMs.p50).padStart(8)}  ${ms(r.latencyMs.p90).padStart(8)}  ${ms(r.latencyMs.p99).padStart(8)}  ${`${round(r.cpuUsPerRequest, 1)} us`.padStart(8)}  ${round(r.ratio, 3)} (${r.ratios.join(', ')})  ${round(baseCpu / r.cpuUsPerRequest, 3)}`,
+    );
   }
 
   const cold: ColdStartResult[] = [];
