@@ -188,20 +188,25 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     if (!(await store.getTenant(tenant)) && c.get('principal').kind !== 'operator') {
       throw new ApiError(404, 'NOT_FOUND', `tenant '${tenant}' does not exist`);
     }
-    let upload;
-    try {
-      upload = await readUpload(c, limits);
-    } catch (error) {
-      observer.deployment(tenant, 'failure');
-      throw error;
-    }
-    if (upload.activate) await assertRoutesFree(store, tenant, upload.routes);
-    const options: Parameters<typeof publish>[3] = { bundle: upload.bundle, routes: upload.routes, activate: upload.activate, limits, actor: actor(c) };
-    if (upload.entry) options.entry = upload.entry;
-    if (upload.compatibility) options.compatibility = upload.compatibility;
-    const publishDeps: Parameters<typeof publish>[0] = { store, logger, observer };
-    if (deps.prepare) publishDeps.prepare = deps.prepare;
-    const { manifest, active } = await gate.run(() => publish(publishDeps, tenant, upload.files, options));
+    // the body is read inside the gate too: each upload buffers up to maxRequestBytes, so
+    // reading them all at once would let a burst of uploads exhaust the server's memory; a
+    // waiting upload stays in its socket (TCP backpressure) until its turn
+    const { manifest, active } = await gate.run(async () => {
+      let upload;
+      try {
+        upload = await readUpload(c, limits);
+      } catch (error) {
+        observer.deployment(tenant, 'failure');
+        throw error;
+      }
+      if (upload.activate) await assertRoutesFree(store, tenant, upload.routes);
+      const options: Parameters<typeof publish>[3] = { bundle: upload.bundle, routes: upload.routes, activate: upload.activate, limits, actor: actor(c) };
+      if (upload.entry) options.entry = upload.entry;
+      if (upload.compatibility) options.compatibility = upload.compatibility;
+      const publishDeps: Parameters<typeof publish>[0] = { store, logger, observer };
+      if (deps.prepare) publishDeps.prepare = deps.prepare;
+      return publish(publishDeps, tenant, upload.files, options);
+    });
     return c.json({ id: manifest.id, hash: manifest.hash, url: tenantUrl(tenant), warnings: manifest.warnings, active }, 201);
   });
 

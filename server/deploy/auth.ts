@@ -3,13 +3,16 @@
 // - tenant deploy tokens (created through the API, stored as sha256 only): that tenant's own
 //   deployments, env and logs, nothing else.
 // Tokens are compared as sha256 digests with timingSafeEqual, so neither the comparison time nor
-// an early exit tells an attacker how much of a guess was right.
+// an early exit tells an attacker how much of a guess was right (deploy tokens are looked up by
+// that digest, which a guesser cannot steer either). Invalid tokens are counted per client
+// address (auth-failures.ts): past the budget the address gets 429 until the window moves on.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { DeploymentStore } from '../store/types';
 import { ApiError } from './http-errors';
+import { AuthFailureLimiter } from './auth-failures';
 
 export type Principal = { kind: 'operator' } | { kind: 'tenant'; tenant: string; tokenId: string };
 
@@ -57,15 +60,60 @@ function bearer(c: Context): string | null {
   return match ? match[1]! : null;
 }
 
-/** Authenticates every request it guards; sets `principal`. 401 without a valid token. */
-export function authMiddleware(store: DeploymentStore, operatorToken: string): MiddlewareHandler<AdminEnv> {
+/**
+ * The failure counter of one server: every authMiddleware over the same store shares it (the
+ * deploy API and the observability routes are guarded by separate middleware instances, and an
+ * attacker must not get one budget per instance).
+ */
+const limiters = new WeakMap<DeploymentStore, AuthFailureLimiter>();
+function sharedLimiter(store: DeploymentStore): AuthFailureLimiter {
+  let limiter = limiters.get(store);
+  if (!limiter) limiters.set(store, (limiter = new AuthFailureLimiter()));
+  return limiter;
+}
+
+/**
+ * Who is calling, for the failure counter: the socket's peer address (never a forwarded header,
+ * which the caller writes). IPv4-mapped IPv6 counts as the IPv4 address; other IPv6 addresses
+ * count by their /64, since one host usually holds a whole /64.
+ */
+export function clientKey(c: Context): string {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  const address = env?.incoming?.socket?.remoteAddress;
+  if (!address) return 'unknown';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!address.includes(':')) return address;
+  const [head = '', tail = ''] = address.split('%')[0]!.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const words = address.includes('::') ? [...left, ...new Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
+  return `${words.slice(0, 4).map((w) => w.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
+export interface AuthOptions {
+  /** counts invalid tokens per client address; default: one per store, shared by every middleware over it */
+  failures?: AuthFailureLimiter;
+}
+
+/** Authenticates every request it guards; sets `principal`. 401 without a valid token, 429 after too many invalid ones. */
+export function authMiddleware(store: DeploymentStore, operatorToken: string, options: AuthOptions = {}): MiddlewareHandler<AdminEnv> {
   if (!operatorToken) throw new Error('authMiddleware: the operator token must not be empty');
   const operatorHash = hashToken(operatorToken);
+  const failures = options.failures ?? sharedLimiter(store);
   return async (c, next) => {
     const token = bearer(c);
     if (token === null) {
       c.header('WWW-Authenticate', 'Bearer realm="islet"');
       throw new ApiError(401, 'UNAUTHORIZED', "missing 'Authorization: Bearer <token>' header");
+    }
+    const client = clientKey(c);
+    // decided before the token is looked at: while refused, a right guess and a wrong one look the same
+    const wait = failures.retryAfterMs(client);
+    if (wait > 0) {
+      const seconds = Math.ceil(wait / 1000);
+      c.header('Retry-After', String(seconds));
+      throw new ApiError(429, 'TOO_MANY_AUTH_FAILURES', `too many invalid tokens from this address: retry in ${seconds} s`);
     }
     const hash = hashToken(token);
     if (timingSafeEqual(hash, operatorHash)) {
@@ -74,6 +122,7 @@ export function authMiddleware(store: DeploymentStore, operatorToken: string): M
     }
     const record = await store.findTokenByHash(hash.toString('hex'));
     if (!record) {
+      failures.recordFailure(client);
       c.header('WWW-Authenticate', 'Bearer realm="islet", error="invalid_token"');
       throw new ApiError(401, 'UNAUTHORIZED', 'the bearer token is not valid');
     }
