@@ -3,7 +3,6 @@
 // Writes bench/results/peers.json (everything measured, with machine info) and regenerates
 // BENCHMARKS.md and bench/charts/*.svg from it (bench/peers/report.ts).
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { machineInfo } from '../lib/machine';
@@ -16,6 +15,7 @@ import { isletSingle, isletWorkers } from './systems/islet';
 import { nodeHttp } from './systems/node';
 import { workerd, workerdPackage, workerdProcesses } from './systems/workerd';
 import { runThroughput } from './throughput';
+import { startUpstream } from './upstream';
 import { workloads as allWorkloads } from './workloads';
 
 const repoRoot = path.resolve(__dirname, '../../..');
@@ -52,22 +52,6 @@ function parseArgs(argv: string[]): Args {
     } else throw new Error(`bench:peers: unknown argument '${a}' (see --help)`);
   }
   return args;
-}
-
-/** The fetch workload's upstream: a node:http server in this process, idle while the harness
- *  waits for the load generator, answering "ok". */
-function startUpstream(): Promise<{ url: string; close(): void }> {
-  const server = http.createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 });
-    res.end('ok');
-  });
-  server.keepAliveTimeout = 60_000;
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      resolve({ url: `http://127.0.0.1:${port}/`, close: () => server.close() });
-    }),
-  );
 }
 
 async function main(): Promise<void> {
