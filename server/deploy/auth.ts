@@ -78,8 +78,10 @@ function sharedLimiter(store: DeploymentStore): AuthFailureLimiter {
  * count by their /64, since one host usually holds a whole /64.
  */
 export function clientKey(c: Context): string {
-  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
-  const address = env?.incoming?.socket?.remoteAddress;
+  // @hono/node-server puts { incoming, outgoing } in env, or under env.server when bindings are merged
+  type Bindings = { incoming?: { socket?: { remoteAddress?: string } } };
+  const env = c.env as (Bindings & { server?: Bindings }) | undefined;
+  const address = (env?.server ?? env)?.incoming?.socket?.remoteAddress;
   if (!address) return 'unknown';
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (mapped) return mapped[1]!;
