@@ -1,0 +1,73 @@
+// What islet itself counted during a soak run, read from GET /metrics (admin port, operator
+// token; under ISLET_WORKERS any worker answers with the sum over all of them). Scraped before
+// and after the load so the report shows what the load caused, not what deploying did.
+import { request } from '../lib/http';
+
+/** Sums of the series of one metric, by the value of one label ('' when summed over all). */
+export type Series = Record<string, number>;
+
+export interface IsletCounts {
+  coldStarts: number;
+  evictionsByReason: Series;
+  limitsByKind: Series;
+  requestsByStatus: Series;
+  /** live isolates by state at the later scrape (a gauge) */
+  isolatesByState: Series;
+}
+
+export async function scrapeMetrics(adminUrl: string, token: string): Promise<string> {
+  const res = await request(`${adminUrl}/metrics`, { headers: { authorization: `Bearer ${token}` }, timeoutMs: 15_000 });
+  if (res.status !== 200) throw new Error(`GET ${adminUrl}/metrics answered ${res.status}: ${res.body.toString('utf8', 0, 300)}`);
+  return res.body.toString('utf8');
+}
+
+/** Sums every sample of `name` (exact metric name), grouped by `label` when given. */
+export function sumBy(text: string, name: string, label?: string): Series {
+  const out: Series = {};
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || line.startsWith('#')) continue;
+    const rest = line.slice(name.length);
+    if (rest[0] !== '{' && rest[0] !== ' ') continue; // a longer name sharing the prefix
+    const close = rest.lastIndexOf('}');
+    const labels = rest[0] === '{' ? rest.slice(1, close) : '';
+    const value = Number(rest.slice(close + 1).trim().split(' ')[0]);
+    if (!Number.isFinite(value)) continue;
+    let key = '';
+    if (label) {
+      const m = new RegExp(`(?:^|,)${label}="((?:[^"\\\\]|\\\\.)*)"`).exec(labels);
+      key = m ? m[1] : '';
+    }
+    out[key] = (out[key] ?? 0) + value;
+  }
+  return out;
+}
+
+export function countsOf(text: string): IsletCounts {
+  return {
+    coldStarts: sumBy(text, 'islet_cold_starts_total')[''] ?? 0,
+    evictionsByReason: sumBy(text, 'islet_isolate_evictions_total', 'reason'),
+    limitsByKind: sumBy(text, 'islet_limit_exceeded_total', 'limit'),
+    requestsByStatus: sumBy(text, 'islet_requests_total', 'status'),
+    isolatesByState: sumBy(text, 'islet_isolates', 'state'),
+  };
+}
+
+function diff(after: Series, before: Series): Series {
+  const out: Series = {};
+  for (const [k, v] of Object.entries(after)) {
+    const d = v - (before[k] ?? 0);
+    if (d !== 0) out[k] = d;
+  }
+  return out;
+}
+
+/** What happened between two scrapes (the isolate gauge is taken from the later one). */
+export function countsBetween(before: IsletCounts, after: IsletCounts): IsletCounts {
+  return {
+    coldStarts: after.coldStarts - before.coldStarts,
+    evictionsByReason: diff(after.evictionsByReason, before.evictionsByReason),
+    limitsByKind: diff(after.limitsByKind, before.limitsByKind),
+    requestsByStatus: diff(after.requestsByStatus, before.requestsByStatus),
+    isolatesByState: after.isolatesByState,
+  };
+}

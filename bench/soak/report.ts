@@ -1,0 +1,53 @@
+// The soak's printed summary: one row per variant, then what went wrong, if anything.
+import type { IsletCounts } from './metrics';
+import type { LoadOutcome } from './loadgen-child';
+import type { RssSummary } from './rss';
+
+export interface VariantResult {
+  name: string;
+  describe: string;
+  poolMaxIsolates: number | null;
+  workers: number;
+  load: LoadOutcome;
+  ticks: { t: number; ok: number; limit: number; errors: number; p99: number }[];
+  rss: RssSummary;
+  islet: IsletCounts;
+  waitUntil: { timersOk: number; beacons: number; lost: number };
+  /** load errors + lost waitUntil work + a server that died */
+  errors: number;
+  serverAlive: boolean;
+  /** the end of the server's output, kept when something went wrong */
+  serverOutput?: string;
+}
+
+const pad = (v: string | number, n: number) => String(v).padStart(n);
+const sum = (s: Record<string, number>) => Object.values(s).reduce((a, b) => a + b, 0);
+const fmt = (s: Record<string, number>) =>
+  Object.entries(s)
+    .map(([k, v]) => `${k || 'all'} ${v}`)
+    .join(', ') || 'none';
+
+export function printReport(variants: VariantResult[]): void {
+  console.log(
+    `\n${'variant'.padEnd(8)} ${pad('pool', 5)} ${pad('req/s', 7)} ${pad('p50 ms', 7)} ${pad('p99 ms', 7)} ${pad('ok', 8)} ${pad('cut 503', 7)} ${pad('errors', 6)} ${pad('cold', 6)} ${pad('evicted', 7)}  RSS MB first/min/max/last   2nd-half slope   verdict`,
+  );
+  for (const v of variants) {
+    const l = v.load;
+    const rps = Math.round(l.requests / l.durationSeconds);
+    const r = v.rss;
+    console.log(
+      `${v.name.padEnd(8)} ${pad(v.poolMaxIsolates ?? 'dflt', 5)} ${pad(rps, 7)} ${pad(l.latencyMs.p50.toFixed(2), 7)} ${pad(l.latencyMs.p99.toFixed(2), 7)} ${pad(l.ok, 8)} ${pad(l.limit, 7)} ${pad(v.errors, 6)} ${pad(v.islet.coldStarts, 6)} ${pad(sum(v.islet.evictionsByReason), 7)}  ${`${Math.round(r.firstMB)}/${Math.round(r.minMB)}/${Math.round(r.maxMB)}/${Math.round(r.lastMB)}`.padEnd(24)} ${pad(`${r.secondHalfSlopeMBPerMin} MB/min`, 14)}   ${r.verdict}`,
+    );
+  }
+  for (const v of variants) {
+    console.log(`\n${v.name}: ${v.describe}`);
+    console.log(`  per kind (ok / cut / errors, p99 ms): ${Object.entries(v.load.byKind).map(([k, s]) => `${k} ${s.ok}/${s.limit}/${s.errors} ${s.latencyMs.p99}`).join('; ')}`);
+    console.log(`  islet counted: evictions ${fmt(v.islet.evictionsByReason)}; limit cuts ${fmt(v.islet.limitsByKind)}; isolates at the end ${fmt(v.islet.isolatesByState)}`);
+    console.log(`  waitUntil beacons ${v.waitUntil.beacons} for ${v.waitUntil.timersOk} timers answers (lost ${v.waitUntil.lost}); ${v.load.sessions} connections, ${v.load.tenantsTouched} tenants reached`);
+    console.log(`  RSS: second half added ${v.rss.secondHalfGrowthMB} MB of ${v.rss.totalGrowthMB} MB over the run (noise floor ${v.rss.noiseFloorMB} MB); processes seen ${v.rss.processesSeen.map((p) => `${p.role} ${p.pid} (max ${p.maxMB} MB)`).join(', ')}`);
+    if (v.errors > 0) {
+      console.log(`  ERRORS by reason: ${fmt(v.load.errorsByReason)}${v.waitUntil.lost ? `, waitUntil lost ${v.waitUntil.lost}` : ''}${v.serverAlive ? '' : ', server died'}`);
+      for (const s of v.load.errorSamples.slice(0, 8)) console.log(`    at ${s.atSeconds}s ${s.tenant} (${s.kind}) ${s.path}: ${s.what}${s.body ? ` | ${JSON.stringify(s.body.slice(0, 120))}` : ''}`);
+    }
+  }
+}
