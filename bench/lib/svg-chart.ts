@@ -41,7 +41,7 @@ export function renderPanelChart(chart: PanelChart): string {
   const legendRows = Math.ceil(chart.series.length / 4);
   const width = MARGIN * 2 + chart.panels.length * PANEL_W;
   const top = HEADER + legendRows * LEGEND_ROW;
-  const height = top + PANEL_H + 40;
+  const height = top + PANEL_H + 14;
   const out: string[] = [];
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif">`,
