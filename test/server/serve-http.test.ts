@@ -13,6 +13,7 @@ before(async () => {
   await h.deploy('site', { 'index.js': "export default { fetch: (r) => new Response('site ' + new URL(r.url).pathname) }" }, { routes: ['shop.example.com/*'] });
   await h.deploy('api', { 'index.js': "export default { fetch: (r) => new Response('api ' + new URL(r.url).pathname) }" }, { routes: ['shop.example.com/api/*'] });
   await h.deploy('classic', 'classic.js');
+  await h.deploy('headers', 'headers.js');
   await h.deploy('multi', {
     'index.js': "import { greet } from './lib/greet.js';\nimport { name } from './lib/name.js';\nexport default { fetch: () => new Response(greet(name)) };",
     'lib/greet.js': "import { name } from './name.js';\nexport const greet = (n) => 'hello ' + n + (n === name ? '' : ' (two copies of lib/name.js!)');",
@@ -90,6 +91,17 @@ test("a classic script answers through addEventListener('fetch')", async () => {
   const res = await h.get('classic.localhost', '/old-style');
   assert.equal(res.status, 200);
   assert.equal(res.text, 'classic /old-style');
+});
+
+test('status and repeated headers reach the client as the function set them; HEAD gets no body', async () => {
+  const res = await h.get('headers.localhost', '/');
+  assert.equal(res.status, 418);
+  assert.deepEqual(res.headers['set-cookie'], ['a=1; Path=/', 'b=2; Path=/']);
+  assert.equal(res.text, 'teapot body');
+  const head = await h.get('headers.localhost', '/', { method: 'HEAD' });
+  assert.equal(head.status, 418);
+  assert.equal(head.headers['x-method'], 'HEAD');
+  assert.equal(head.text, '');
 });
 
 test('missing or bad Host, malformed request lines and oversized headers get clean 4xx answers', async () => {
