@@ -112,18 +112,18 @@ export class FrontServer {
       sendPlain(res, 404, id, `no function is deployed for '${match.tenant}' (no such tenant, or no active deployment)`);
     } else if (state instanceof Promise) {
       state.then(
-        (s) => (s ? this.#serve(req, res, id, s, url, path) : sendPlain(res, 404, id, `no function is deployed for '${match.tenant}' (no such tenant, or no active deployment)`)),
+        (s) => (s ? this.#serve(req, res, id, s, url) : sendPlain(res, 404, id, `no function is deployed for '${match.tenant}' (no such tenant, or no active deployment)`)),
         (err: Error) => {
           this.#deps.logger.error('reading tenant from the store failed', { tenant: match.tenant, requestId: id, error: err.message });
           sendPlain(res, 503, id, 'the function is temporarily unavailable');
         },
       );
     } else {
-      this.#serve(req, res, id, state, url, path);
+      this.#serve(req, res, id, state, url);
     }
   }
 
-  #serve(req: IncomingMessage, res: ServerResponse, id: string, state: TenantState, url: string, path: string): void {
+  #serve(req: IncomingMessage, res: ServerResponse, id: string, state: TenantState, url: string): void {
     const startedNs = process.hrtime.bigint();
     const limit = state.limits.requestBodyBytes;
     const declared = Number(req.headers['content-length'] ?? 0);

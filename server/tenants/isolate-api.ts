@@ -8,7 +8,7 @@ export interface ExternalCopy<T = unknown> {
   release(): void;
 }
 
-export interface Reference<T = unknown> {
+export interface Reference {
   typeof: string;
   get(property: string, options?: object): Promise<Reference | unknown>;
   getSync(property: string, options?: object): Reference | unknown;
