@@ -10,8 +10,8 @@
 // | deep recursion (uncaught RangeError)          | 500 with islet-request-id (a tenant exception)      |
 // | recursion that catches its stack overflows    | 503, islet-error: cpu                               |
 // | heap: objects / strings / arrays              | 503, islet-error: memory; next request: new isolate |
-// | heap: ArrayBuffers                            | 503, islet-error: memory                            |
-// | heap: WebAssembly memory                      | 503, islet-error: memory                            |
+// | heap: ArrayBuffers                            | 503, islet-error: memory (todo F2: sometimes 500)   |
+// | heap: WebAssembly memory                      | 503, islet-error: memory (todo F1: not enforced)    |
 // | Promise flood (never settled, all kept)       | 503, islet-error: memory                            |
 // | timer flood (endless setTimeout)              | 503, islet-error: cpu                               |
 // | timers left behind by a finished request      | 200; they never fire after the request ended        |
@@ -29,6 +29,14 @@
 // | eval / new Function                           | 200 (allowed, no Node inside); a loop in it: 503 cpu|
 // | top-level code that never finishes            | 400 at deploy (DEPLOY_STARTUP_TIMEOUT...)           |
 // | same, stored past validation (no prepare)     | 500 'failed to start' at once, every time           |
+// | setTimeout/setInterval in top-level code      | 400 at deploy (timers only while handling a request)|
+// | 200,000-deep array through structuredClone    | 200; the clone is refused inside the isolate        |
+// | CRLF in a header value / status 999           | 500 (islet's answer, nothing of the tenant's)       |
+// | throw Symbol / a non-Response return value    | 500                                                 |
+// | throw a value whose toString or stack loops   | 503, islet-error: cpu                               |
+// | console.log of a throwing Proxy               | 200                                                 |
+// | a Proxy of a Response                         | 500 expected; todo F3 (hangs until wall: 504)       |
+// | waitUntil that never settles                  | 200, then cut at the wall limit (logged: wall)      |
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -519,5 +527,45 @@ test('top-level code that never finishes, stored past deploy validation: each re
     assert.equal(r.status, 500, r.text);
     assert.match(r.text, /failed to start/);
     assert.ok(r.headers['islet-request-id']);
+  }
+});
+
+// ---- the shims' plumbing under abuse ----
+
+test('abusing the bridge plumbing (deep clone, bad headers and statuses, throwing odd values, fake Responses) gives clean answers', async () => {
+  const cases: [string, string, number, string | undefined][] = [
+    // [tenant, handler body, expected status, expected islet-error]
+    ['deepclone', `let a = []; for (let i = 0; i < 200000; i++) a = [a]; try { structuredClone(a); return new Response('cloned'); } catch (e) { return new Response('refused ' + e.name); }`, 200, undefined],
+    ['crlfheader', `return new Response('x', { headers: { 'x-a': 'a\\r\\nset-cookie: evil=1' } });`, 500, undefined],
+    ['badstatus', `return new Response('x', { status: 999 });`, 500, undefined],
+    ['throwsymbol', `throw Symbol('odd');`, 500, undefined],
+    ['throwloop', `throw { toString() { while (true) {} } };`, 503, 'cpu'],
+    ['stackloop', `const e = new Error('x'); Object.defineProperty(e, 'stack', { get() { while (true) {} } }); throw e;`, 503, 'cpu'],
+    ['notresponse', `return { status: 200, body: 'forged' };`, 500, undefined],
+    ['consoleproxy', `console.log(new Proxy({}, { get() { throw new Error('boom'); }, ownKeys() { throw new Error('boom'); } })); return new Response('logged');`, 200, undefined],
+  ];
+  for (const [tenant, body, status, limit] of cases) {
+    const res = await attack(tenant, attacker(body), { ...fast, cpuMs: 200, memoryMb: 32 });
+    assert.equal(res.status, status, `${tenant}: ${res.text}`);
+    assert.equal(res.headers['islet-error'], limit, tenant);
+    if (status === 200) assert.doesNotMatch(res.text, /cloned/, `${tenant}: a 200000-deep array is refused, not cloned`);
+    if (status === 500) assert.doesNotMatch(res.text, /evil|forged|odd/, `${tenant}: the answer is islet's, not the tenant's`);
+  }
+});
+
+test('a Proxy of a Response answers 500 at once, not after the wall limit', { todo: 'F3 in /tmp/hostile-findings.md: hangs until wall (504)' }, async () => {
+  const res = await attack('proxyresponse', attacker(`return new Proxy(new Response('x'), {});`), { ...fast, wallMs: 1500 });
+  assert.equal(res.status, 500, res.text);
+});
+
+test('waitUntil that never settles: the answer goes out (200), the request is then cut at the wall limit', async () => {
+  const res = await attack('waitforever', attacker(`ctx.waitUntil(new Promise(() => {})); return new Response('answered');`), { ...fast, wallMs: 500 });
+  assert.equal(res.status, 200);
+  assert.equal(res.text, 'answered');
+  const id = res.headers['islet-request-id'];
+  const until = Date.now() + 5000;
+  while (!islet.logs.some((r) => r.requestId === id && r.source === 'limit' && r.limit === 'wall')) {
+    assert.ok(Date.now() < until, 'the pending waitUntil was cut at the wall limit and logged');
+    await new Promise((r) => setTimeout(r, 50));
   }
 });
