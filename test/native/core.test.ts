@@ -144,3 +144,16 @@ test('referenceCount counts live handles into the isolate', async () => {
 test('the addon was built for this Node', { skip: isIslet ? false : 'islet only' }, () => {
   assert.equal((ivm as unknown as { nodeModuleVersion: number }).nodeModuleVersion, Number(process.versions.modules));
 });
+
+test('loading without --no-node-snapshot emits one process warning', { skip: isIslet ? false : 'islet only' }, () => {
+  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+  const path = require('node:path') as typeof import('node:path');
+  const entry = path.resolve(__dirname, '../../native');
+  const script = `require(${JSON.stringify(entry)}); require(${JSON.stringify(entry)});`;
+  const env = { ...process.env, NODE_OPTIONS: '' };
+  const without = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8' });
+  assert.equal(without.status, 0, without.stderr);
+  assert.equal(without.stderr.match(/--no-node-snapshot/g)?.length, 1, without.stderr);
+  const withFlag = spawnSync(process.execPath, ['--no-node-snapshot', '-e', script], { env, encoding: 'utf8' });
+  assert.doesNotMatch(withFlag.stderr, /no-node-snapshot/);
+});
