@@ -90,14 +90,22 @@ export class FrontServer {
     // Keep-alive connections must not keep a closing server alive.
     if (this.#closing) res.shouldKeepAlive = false;
 
-    const hostname = parseHost(req.headers.host);
-    if (!hostname) {
-      sendPlain(res, 400, id, req.headers.host ? `bad Host header '${req.headers.host.slice(0, 100)}': expected a host name` : 'missing Host header: islet routes requests by host name');
-      return;
-    }
-    const url = req.url ?? '/';
+    let url = req.url ?? '/';
+    let authority = req.headers.host;
     if (url[0] !== '/') {
-      sendPlain(res, 400, id, 'bad request target: expected a path starting with /');
+      // absolute-form (`GET http://t.example.com/path HTTP/1.1`): its authority wins over Host (RFC 9112 3.2.2)
+      const absolute = /^https?:\/\/([^/?#]+)([^#]*)/i.exec(url);
+      if (!absolute) {
+        sendPlain(res, 400, id, 'bad request target: expected a path starting with / or an absolute http URL');
+        return;
+      }
+      authority = absolute[1]!;
+      url = absolute[2] || '/';
+      if (url[0] !== '/') url = `/${url}`;
+    }
+    const hostname = parseHost(authority);
+    if (!hostname || authority === undefined) {
+      sendPlain(res, 400, id, authority ? `bad Host header '${authority.slice(0, 100)}': expected a host name` : 'missing Host header: islet routes requests by host name');
       return;
     }
     const q = url.indexOf('?');
@@ -112,18 +120,19 @@ export class FrontServer {
       sendPlain(res, 404, id, `no function is deployed for '${match.tenant}' (no such tenant, or no active deployment)`);
     } else if (state instanceof Promise) {
       state.then(
-        (s) => (s ? this.#serve(req, res, id, s, url) : sendPlain(res, 404, id, `no function is deployed for '${match.tenant}' (no such tenant, or no active deployment)`)),
+        (s) => (s ? this.#serve(req, res, id, s, url, authority) : sendPlain(res, 404, id, `no function is deployed for '${match.tenant}' (no such tenant, or no active deployment)`)),
         (err: Error) => {
           this.#deps.logger.error('reading tenant from the store failed', { tenant: match.tenant, requestId: id, error: err.message });
           sendPlain(res, 503, id, 'the function is temporarily unavailable');
         },
       );
     } else {
-      this.#serve(req, res, id, state, url);
+      this.#serve(req, res, id, state, url, authority);
     }
   }
 
-  #serve(req: IncomingMessage, res: ServerResponse, id: string, state: TenantState, url: string): void {
+  /** `authority`: the host as the client gave it (port included), which builds the URL the function sees */
+  #serve(req: IncomingMessage, res: ServerResponse, id: string, state: TenantState, url: string, authority: string): void {
     const startedNs = process.hrtime.bigint();
     const limit = state.limits.requestBodyBytes;
     const declared = Number(req.headers['content-length'] ?? 0);
@@ -142,11 +151,11 @@ export class FrontServer {
       return;
     }
     if (entry.ready) {
-      this.#run(req, res, id, entry, url, startedNs, false);
+      this.#run(req, res, id, entry, url, authority, startedNs, false);
       return;
     }
     entry.started.then(
-      () => this.#run(req, res, id, entry, url, startedNs, true),
+      () => this.#run(req, res, id, entry, url, authority, startedNs, true),
       (err) => {
         entry.release();
         const failure = classifyFailure(err);
@@ -159,14 +168,13 @@ export class FrontServer {
     );
   }
 
-  #run(req: IncomingMessage, res: ServerResponse, id: string, entry: TenantIsolate, url: string, startedNs: bigint, cold: boolean): void {
+  #run(req: IncomingMessage, res: ServerResponse, id: string, entry: TenantIsolate, url: string, authority: string, startedNs: bigint, cold: boolean): void {
     const guard: BodyGuard = { exceeded: null };
     const body = hasBody(req) ? limitedBody(req, entry.limits.requestBodyBytes, guard) : null;
-    const host = req.headers.host!;
     let failure: Failure | undefined;
     let dispatch;
     try {
-      dispatch = entry.dispatch(toSandboxRequest(id, req, host, url, body));
+      dispatch = entry.dispatch(toSandboxRequest(id, req, authority, url, body));
     } catch (err) {
       entry.release();
       this.#failWith(res, id, entry, classifyFailure(err));
