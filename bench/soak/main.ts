@@ -6,7 +6,8 @@
 // and what islet counted (cold starts, evictions, limit cuts).
 //
 // Two variants, each on a fresh server over the same stored deployments:
-//   warm   the default pool: every tenant starts cold once, then stays warm
+//   warm   the default pool: every tenant is touched once (a cold start each, all checked),
+//          then the measured load runs on warm isolates
 //   churn  a pool bound smaller than the tenant set (ISLET_POOL_MAX_ISOLATES): the long tail
 //          keeps evicting and cold-starting isolates for the whole run
 //
@@ -29,6 +30,7 @@ import { printReport, type VariantResult } from './report';
 import { RssSampler } from './rss';
 import { HOG_CPU_MS, moduleSource, planTenants, type TenantSpec } from './tenants';
 import { startUpstream, type Upstream } from './upstream';
+import { touchEveryTenant, type WarmupResult } from './warmup';
 
 const root = path.resolve(__dirname, '../../..');
 
@@ -154,10 +156,32 @@ async function runVariant(name: 'warm' | 'churn', opts: Options, ctx: { tmpDir: 
       if (listed.tenants.length !== ctx.tenants.length) throw new Error(`expected the ${ctx.tenants.length} stored tenants, the server lists ${listed.tenants.length}`);
     }
     const adminUrl = `http://127.0.0.1:${islet.adminPort}`;
-    const before = countsOf(await scrapeMetrics(adminUrl, islet.token));
-    ctx.upstream.reset();
+    let before = countsOf(await scrapeMetrics(adminUrl, islet.token));
     const sampler = new RssSampler(islet.proc.pid);
     sampler.start(1000);
+    // live isolates over time, beside RSS: growth that follows the isolate count is the pool
+    // filling, growth without it is a leak (every 5 s: a scrape is not free for the workers)
+    const isolates: { t: number; live: number }[] = [];
+    const countIsolates = async () => {
+      try {
+        const counts = countsOf(await scrapeMetrics(adminUrl, islet.token));
+        isolates.push({ t: sampler.elapsed(), live: Object.values(counts.isolatesByState).reduce((a, b) => a + b, 0) });
+      } catch {
+        // a scrape that failed under load leaves a gap in this series; the load's errors tell the rest
+      }
+    };
+    const isolateTimer = setInterval(() => void countIsolates(), 5000);
+    let warmup: WarmupResult | null = null;
+    if (name === 'warm') {
+      warmup = await touchEveryTenant(`http://127.0.0.1:${islet.port}`, 'localhost', ctx.tenants, opts.workers ? 4 * opts.workers : 1);
+      // what islet counts from here on is the measured load's
+      const afterWarmup = countsOf(await scrapeMetrics(adminUrl, islet.token));
+      warmup.coldStarts = afterWarmup.coldStarts - before.coldStarts;
+      before = afterWarmup;
+      console.log(`  first touches: ${warmup.touchesPerTenant} per tenant, ${warmup.ok}/${warmup.tenants * warmup.touchesPerTenant} answered correctly in ${warmup.seconds} s (p50 ${warmup.latencyMs.p50} ms, p99 ${warmup.latencyMs.p99} ms), ${warmup.coldStarts} cold starts`);
+    }
+    ctx.upstream.reset();
+    const loadFrom = sampler.elapsed();
     const ticks: Tick[] = [];
     const calm = ctx.tenants.filter((t) => t.kind !== 'hog').length;
     const plan: LoadPlan = {
@@ -177,17 +201,19 @@ async function runVariant(name: 'warm' | 'churn', opts: Options, ctx: { tmpDir: 
       ticks.push(tick);
       if (ticks.length % 10 === 0) {
         const last = sampler.sample();
-        console.log(`  ${String(tick.t).padStart(4)} s  ${tick.ok + tick.limit + tick.errors} req/s  p99 ${tick.p99} ms  errors ${tick.errors}  RSS ${last.totalMB} MB in ${last.processes} processes`);
+        const live = isolates[isolates.length - 1]?.live ?? '?';
+        console.log(`  ${String(tick.t).padStart(4)} s  ${tick.ok + tick.limit + tick.errors} req/s  p99 ${tick.p99} ms  errors ${tick.errors}  RSS ${last.totalMB} MB in ${last.processes} processes, ${live} isolates`);
       }
     });
+    clearInterval(isolateTimer);
+    const rss = sampler.stop(loadFrom);
     // waitUntil work runs after its response: give the last beacons a moment to arrive
     await sleep(2000);
-    const rss = sampler.stop();
     const serverAlive = islet.proc.alive();
     const after = serverAlive ? countsOf(await scrapeMetrics(adminUrl, islet.token)) : before;
     const beacons = ctx.upstream.beacons();
     const lost = Math.max(0, load.timersOk - beacons);
-    const errors = load.errors + lost + (serverAlive ? 0 : 1);
+    const errors = load.errors + lost + (warmup?.errors.length ?? 0) + (serverAlive ? 0 : 1);
     const result: VariantResult = {
       name,
       describe:
@@ -197,8 +223,10 @@ async function runVariant(name: 'warm' | 'churn', opts: Options, ctx: { tmpDir: 
       poolMaxIsolates: pool,
       workers: opts.workers,
       load,
+      warmup,
       ticks,
       rss,
+      isolates,
       islet: countsBetween(before, after),
       waitUntil: { timersOk: load.timersOk, beacons, lost },
       errors,

@@ -2,15 +2,20 @@
 import type { IsletCounts } from './metrics';
 import type { LoadOutcome } from './loadgen-child';
 import type { RssSummary } from './rss';
+import type { WarmupResult } from './warmup';
 
 export interface VariantResult {
   name: string;
   describe: string;
   poolMaxIsolates: number | null;
   workers: number;
+  /** the first touch of every tenant before the load (warm variant only) */
+  warmup: WarmupResult | null;
   load: LoadOutcome;
   ticks: { t: number; ok: number; limit: number; errors: number; p99: number }[];
   rss: RssSummary;
+  /** live isolates (all workers) every 5 s, on the RSS samples' clock */
+  isolates: { t: number; live: number }[];
   islet: IsletCounts;
   waitUntil: { timersOk: number; beacons: number; lost: number };
   /** load errors + lost waitUntil work + a server that died */
@@ -44,9 +49,13 @@ export function printReport(variants: VariantResult[]): void {
     console.log(`  per kind (ok / cut / errors, p99 ms): ${Object.entries(v.load.byKind).map(([k, s]) => `${k} ${s.ok}/${s.limit}/${s.errors} ${s.latencyMs.p99}`).join('; ')}`);
     console.log(`  islet counted: evictions ${fmt(v.islet.evictionsByReason)}; limit cuts ${fmt(v.islet.limitsByKind)}; isolates at the end ${fmt(v.islet.isolatesByState)}`);
     console.log(`  waitUntil beacons ${v.waitUntil.beacons} for ${v.waitUntil.timersOk} timers answers (lost ${v.waitUntil.lost}); ${v.load.sessions} connections, ${v.load.tenantsTouched} tenants reached`);
-    console.log(`  RSS: second half added ${v.rss.secondHalfGrowthMB} MB of ${v.rss.totalGrowthMB} MB over the run (noise floor ${v.rss.noiseFloorMB} MB); processes seen ${v.rss.processesSeen.map((p) => `${p.role} ${p.pid} (max ${p.maxMB} MB)`).join(', ')}`);
+    if (v.warmup) console.log(`  first touches (${v.warmup.touchesPerTenant} per tenant, fresh connections): ${v.warmup.ok}/${v.warmup.tenants * v.warmup.touchesPerTenant} answered correctly in ${v.warmup.seconds} s, p50 ${v.warmup.latencyMs.p50} ms, p99 ${v.warmup.latencyMs.p99} ms, ${v.warmup.coldStarts ?? '?'} cold starts (not in the table)`);
+    console.log(`  RSS: the load's second half added ${v.rss.secondHalfGrowthMB} MB of the ${v.rss.loadGrowthMB} MB the load added (${v.rss.totalGrowthMB} MB since the idle server; noise floor ${v.rss.noiseFloorMB} MB)`);
+    console.log(`  isolates over time: ${v.isolates.map((i) => `${Math.round(i.t)}s ${i.live}`).join(', ')}`);
+    console.log(`  processes: ${v.rss.processesSeen.map((p) => `${p.role} ${p.pid} (max ${p.maxMB} MB)`).join(', ')}`);
     if (v.errors > 0) {
-      console.log(`  ERRORS by reason: ${fmt(v.load.errorsByReason)}${v.waitUntil.lost ? `, waitUntil lost ${v.waitUntil.lost}` : ''}${v.serverAlive ? '' : ', server died'}`);
+      console.log(`  ERRORS by reason: ${fmt(v.load.errorsByReason)}${v.waitUntil.lost ? `, waitUntil lost ${v.waitUntil.lost}` : ''}${v.warmup?.errors.length ? `, first touch ${v.warmup.errors.length}` : ''}${v.serverAlive ? '' : ', server died'}`);
+      for (const e of v.warmup?.errors.slice(0, 4) ?? []) console.log(`    first touch of ${e.tenant}: ${e.what}`);
       for (const s of v.load.errorSamples.slice(0, 8)) console.log(`    at ${s.atSeconds}s ${s.tenant} (${s.kind}) ${s.path}: ${s.what}${s.body ? ` | ${JSON.stringify(s.body.slice(0, 120))}` : ''}`);
     }
   }

@@ -2,10 +2,10 @@
 // (the `islet` launcher, the server or supervisor, each worker, any helper such as esbuild's
 // service), read from /proc/<pid>/status VmRSS. And the verdict: does it plateau?
 //
-// A leak grows at a steady rate, so over the second half of a run it adds about half of what the
-// whole run added; a server that warms up (isolates, JIT code, heaps growing to their working
-// size) adds nearly everything early and little late. The verdict compares the two, with a
-// noise floor so a flat line wobbling by a few MB is not called growth.
+// A leak grows at a steady rate, so over the second half of the load it adds about half of what
+// the whole load added; a server that warms up (isolates, JIT code, heaps growing to their
+// working size) adds nearly everything early and little late. The verdict compares the two, with
+// a noise floor so a flat line wobbling by a few MB is not called growth.
 import fs from 'node:fs';
 import { groupPids } from '../lib/proc';
 
@@ -26,12 +26,17 @@ export interface RssSummary {
   minMB: number;
   maxMB: number;
   lastMB: number;
-  /** least-squares slope of the total over the second half of the samples, MB per minute */
+  /** when the measured load started and ended, seconds on the samples' clock */
+  loadFromT: number;
+  loadToT: number;
+  /** least-squares slope of the total over the second half of the load, MB per minute */
   secondHalfSlopeMBPerMin: number;
   /** slope x duration of the second half: what the second half added, MB */
   secondHalfGrowthMB: number;
-  /** last - first, MB */
+  /** last - first, MB (first: when sampling began, before any warm-up) */
   totalGrowthMB: number;
+  /** last - the sample at the start of the load, MB */
+  loadGrowthMB: number;
   /** below this, growth is taken as noise: max(8 MB, 2% of the mean) */
   noiseFloorMB: number;
   verdict: 'plateau' | 'growing' | 'too few samples';
@@ -81,10 +86,16 @@ export class RssSampler {
     this.#timer = setInterval(() => this.sample(), intervalMs);
   }
 
-  stop(): RssSummary {
+  /** Seconds since start(), on the clock of the samples. */
+  elapsed(): number {
+    return Math.round((performance.now() - this.#start) / 100) / 10;
+  }
+
+  /** Stops sampling; the verdict is taken over the load, from `loadFromT` to now. */
+  stop(loadFromT = 0): RssSummary {
     clearInterval(this.#timer);
     this.sample();
-    return summarizeRss(this.#samples, [...this.#seen].map(([pid, s]) => ({ pid, ...s })));
+    return summarizeRss(this.#samples, loadFromT, [...this.#seen].map(([pid, s]) => ({ pid, ...s })));
   }
 
   #leaderServes(): boolean {
@@ -97,7 +108,7 @@ export class RssSampler {
 
   /** Reads every process of the group once and appends a sample. */
   sample(): RssSample {
-    const t = Math.round((performance.now() - this.#start) / 100) / 10;
+    const t = this.elapsed();
     const infos = new Map<number, ProcInfo>();
     for (const pid of groupPids(this.#pgid)) {
       const info = readProc(pid);
@@ -141,12 +152,15 @@ function slope(xs: number[], ys: number[]): number {
   return den === 0 ? 0 : num / den;
 }
 
-export function summarizeRss(samples: RssSample[], processesSeen: RssSummary['processesSeen'] = []): RssSummary {
+export function summarizeRss(samples: RssSample[], loadFromT = 0, processesSeen: RssSummary['processesSeen'] = []): RssSummary {
   const totals = samples.map((s) => s.totalMB);
   const r1 = (v: number) => Math.round(v * 10) / 10;
   const first = totals[0] ?? Number.NaN;
   const last = totals[totals.length - 1] ?? Number.NaN;
-  const mean = totals.reduce((a, b) => a + b, 0) / Math.max(1, totals.length);
+  const load = samples.filter((s) => s.t >= loadFromT);
+  const loadTo = samples.length ? samples[samples.length - 1].t : loadFromT;
+  const atLoadStart = load[0]?.totalMB ?? first;
+  const mean = load.reduce((a, s) => a + s.totalMB, 0) / Math.max(1, load.length);
   const noiseFloor = Math.max(8, 0.02 * mean);
   const base = {
     samples,
@@ -154,21 +168,23 @@ export function summarizeRss(samples: RssSample[], processesSeen: RssSummary['pr
     minMB: Math.min(...totals),
     maxMB: Math.max(...totals),
     lastMB: last,
+    loadFromT,
+    loadToT: loadTo,
     totalGrowthMB: r1(last - first),
+    loadGrowthMB: r1(last - atLoadStart),
     noiseFloorMB: r1(noiseFloor),
     processesSeen,
   };
-  if (samples.length < 6) return { ...base, secondHalfSlopeMBPerMin: Number.NaN, secondHalfGrowthMB: Number.NaN, verdict: 'too few samples' };
-  const mid = samples[samples.length - 1].t / 2;
-  const half = samples.filter((s) => s.t >= mid);
+  if (load.length < 6) return { ...base, secondHalfSlopeMBPerMin: Number.NaN, secondHalfGrowthMB: Number.NaN, verdict: 'too few samples' };
+  const mid = (loadFromT + loadTo) / 2;
+  const half = load.filter((s) => s.t >= mid);
   const perSecond = slope(
     half.map((s) => s.t),
     half.map((s) => s.totalMB),
   );
-  const halfSeconds = half[half.length - 1].t - half[0].t;
-  const secondHalfGrowth = perSecond * halfSeconds;
-  // a leak adds about half its total in the second half; a warm-up adds little there
-  const plateau = secondHalfGrowth <= noiseFloor || secondHalfGrowth <= 0.2 * Math.max(0, last - first);
+  const secondHalfGrowth = perSecond * (half[half.length - 1].t - half[0].t);
+  // a leak adds about half of the load's growth in the second half; a warm-up adds little there
+  const plateau = secondHalfGrowth <= Math.max(noiseFloor, 0.25 * (last - atLoadStart));
   return {
     ...base,
     secondHalfSlopeMBPerMin: r1(perSecond * 60),
