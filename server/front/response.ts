@@ -45,19 +45,17 @@ export async function writeSandboxResponse(res: ServerResponse, response: Sandbo
   const { body } = response;
   const headers: string[] = [];
   const src = response.headers;
+  const whole = body instanceof Uint8Array;
   for (let i = 0; i < src.length; i += 2) {
     const name = src[i]!;
     if (hopByHop.has(name)) continue;
-    // a declared length is only trustworthy when islet holds the whole body
-    if (name === 'content-length' && !(body instanceof Uint8Array)) continue;
+    // islet sets the length itself: exact for a whole body, absent (chunked) for a stream; only
+    // a HEAD answer keeps the function's, which describes the body a GET would get
+    if (name === 'content-length' && !(head && body === null)) continue;
     headers.push(name, src[i + 1]!);
   }
   headers.push('islet-request-id', requestId);
-  if (body instanceof Uint8Array) {
-    const at = headers.indexOf('content-length');
-    if (at !== -1 && at % 2 === 0) headers[at + 1] = String(body.byteLength);
-    else headers.push('content-length', String(body.byteLength));
-  }
+  if (whole) headers.push('content-length', String(body.byteLength));
   try {
     res.writeHead(response.status, response.statusText || undefined, headers);
   } catch (err) {

@@ -68,6 +68,17 @@ test('a header Node refuses is an InvalidResponseError before anything is sent, 
   assert.equal(state.returned, true, 'the function stream is cancelled');
 });
 
+test("HEAD: the function's content-length is kept; for GET without a body it is dropped (no bytes would follow)", async () => {
+  next = { response: { status: 200, statusText: '', headers: ['content-length', '1234'], body: null } };
+  const head = await request(base, { method: 'HEAD' });
+  assert.equal(head.headers['content-length'], '1234');
+  await head.body.text();
+  next = { response: { status: 200, statusText: '', headers: ['content-length', '1234'], body: null } };
+  const get = await request(base);
+  assert.notEqual(get.headers['content-length'], '1234');
+  assert.equal(await get.body.text(), '');
+});
+
 test('HEAD: a streamed body is cancelled, never pulled', async () => {
   const { body, state } = tracked(10);
   next = { response: { status: 200, statusText: '', headers: ['content-type', 'text/plain'], body } };
