@@ -119,8 +119,16 @@ function renderMarkdown(r: PeerResults, repoRoot: string, hasThroughput: boolean
     L.push('![requests per second](bench/charts/peers-rps.svg)', '', '![p99 latency](bench/charts/peers-p99.svg)', '');
     const header = `| workload | ${measured.map((s) => s.label).join(' | ')} |`;
     const sep = `|---|${measured.map(() => '---:').join('|')}|`;
-    L.push('Requests per second (median):', '', header, sep);
-    for (const w of r.workloads) L.push(`| ${w.label} | ${measured.map((s) => (get(w.id, s.id) ? Math.round(get(w.id, s.id)!.requestsPerSecond).toLocaleString('en-US') : 'n/a')).join(' | ')} |`);
+    L.push('Requests per second: median, and in brackets the lowest and highest round (a wide bracket means the shared machine moved that cell):', '', header, sep);
+    const n = (v: number) => Math.round(v).toLocaleString('en-US');
+    for (const w of r.workloads) {
+      const cells = measured.map((s) => {
+        const v = get(w.id, s.id);
+        if (!v) return 'n/a';
+        return v.requestsPerSecondRange && v.rounds > 1 ? `${n(v.requestsPerSecond)} (${n(v.requestsPerSecondRange[0])}–${n(v.requestsPerSecondRange[1])})` : n(v.requestsPerSecond);
+      });
+      L.push(`| ${w.label} | ${cells.join(' | ')} |`);
+    }
     L.push('', 'Latency p50 / p99 in ms (median over rounds):', '', header, sep);
     for (const w of r.workloads) {
       L.push(`| ${w.label} | ${measured.map((s) => { const v = get(w.id, s.id); return v ? `${fmtMs(v.p50Ms)} / ${fmtMs(v.p99Ms)}` : 'n/a'; }).join(' | ')} |`);

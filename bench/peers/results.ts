@@ -36,6 +36,8 @@ export interface RoundResult {
 
 export interface WorkloadSummary {
   requestsPerSecond: number;
+  /** lowest and highest requests/s over the rounds: how much the shared machine moved them */
+  requestsPerSecondRange: [number, number];
   p50Ms: number;
   p99Ms: number;
   /** non-2xx responses + socket errors + timeouts, summed over rounds */

@@ -68,6 +68,7 @@ test('BENCHMARKS.md shows ratios, the aims verdict and why a system has no numbe
     const md = fs.readFileSync(path.join(root, 'BENCHMARKS.md'), 'utf8');
     // islet 21000 vs node 31000 and workerd 10000; p99 4 vs 2 and 9 (columns in system order)
     assert.match(md, /\| hello world \| 0\.68x \| 2\.10x \| 2\.00x \| 0\.44x \|/);
+    assert.match(md, /\| hello world \| 31,000 \(30,000–32,000\) \| 10,000 \(9,000–11,000\) \| 21,000 \(20,000–22,000\) \|/);
     assert.match(md, /islet throughput vs workerd \| ≥ 2x \| 2\.10x \| yes/);
     assert.match(md, /islet throughput vs node:http \| ≥ 0\.70x \| 0\.68x \| \*\*no\*\*/);
     assert.match(md, /islet --workers 2 \| \*\*not measured\*\*: multi-worker serving is not implemented yet/);
