@@ -116,12 +116,29 @@ export class TenantDirectory {
   #changed(change: StoreChange): void {
     this.#changes++;
     const had = this.#states.has(change.tenant) || this.#loading.has(change.tenant);
+    const before = this.#signatures.get(change.tenant)?.version;
     this.#states.delete(change.tenant);
+    const notify = () => {
+      for (const listener of this.#listeners) listener(change.tenant);
+    };
     // Reload eagerly when the tenant was known or may now have routes, so routes and the next
-    // request see the new state; failures only log (the next request retries).
+    // request see the new state; failures only log (the next request retries). Listeners hear
+    // of it only when the state really changed: a store event that leaves the content as it was
+    // (a rewrite with the same values, a late duplicate from the watcher) must not retire a
+    // perfectly good isolate, which would also let twice the tenant's concurrency in at once.
     if (had || change.kind === 'activation') {
-      this.#load(change.tenant).catch((err) => this.#logger.error('reloading tenant failed', { tenant: change.tenant, error: (err as Error).message }));
-    }
-    for (const listener of this.#listeners) listener(change.tenant);
+      this.#load(change.tenant).then(
+        (state) => {
+          // `before` undefined: no state of this tenant was ever served, so no isolate can hold
+          // an old one (a request that loaded the tenant while this event was in flight got the
+          // same state this reload produced, and keeps its fresh isolate)
+          if (state === null || (before !== undefined && state.version !== before)) notify();
+        },
+        (err) => {
+          this.#logger.error('reloading tenant failed', { tenant: change.tenant, error: (err as Error).message });
+          notify();
+        },
+      );
+    } else notify();
   }
 }

@@ -26,7 +26,8 @@ export interface Harness {
   url(path?: string): string;
   /** resolves once a log record matching `pred` was written (or rejects after `ms`) */
   waitForLog(pred: (r: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
-  close(): Promise<void>;
+  /** stops the server and removes its data directory (unless `keepData`, to restart on it) */
+  close(keepData?: boolean): Promise<void>;
 }
 
 export async function startHarness(tweak: (config: Config) => void = () => {}, dataDir?: string): Promise<Harness> {
@@ -79,7 +80,10 @@ export async function startHarness(tweak: (config: Config) => void = () => {}, d
         }, ms).unref();
       });
     },
-    close: () => serving.close(),
+    async close(keepData = false) {
+      await serving.close();
+      if (!keepData) fs.rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 
