@@ -16,6 +16,7 @@
 // | timer flood (endless setTimeout)              | 503, islet-error: cpu                               |
 // | timers left behind by a finished request      | 200; they never fire after the request ended        |
 // | log flood                                     | 200; the tenant's log output stays under logBytes   |
+// | request flood on a hanging function           | cap admitted -> 504 wall, the rest 503 concurrency  |
 // | huge response (stream past responseBodyBytes) | 200 headers, body cut short (connection aborted)    |
 // | huge response (one buffer past the limit)     | 503, islet-error: body                              |
 // | slow-loris response (trickles forever)        | 200 headers, body cut at the wall limit (log: wall) |
@@ -165,9 +166,14 @@ test('timers left behind by a finished request never fire afterwards', async () 
 });
 
 test('log flood: 200, and the tenant output in the server log stays under its logBytes limit', async () => {
-  const before = islet.logs.length;
   const code = attacker(`for (let i = 0; i < 20_000; i++) console.log('flood ' + i + ' ' + 'x'.repeat(200)); return new Response('logged');`);
-  const res = await attack('logflood', code, { ...fast, cpuMs: 5000, logBytes: 4096 });
+  await islet.deployReady('logflood', code, { ...fast, cpuMs: 5000, logBytes: 4096 });
+  const before = islet.logs.length;
+  const bytesBefore = islet.logBytes();
+  const res = await whileNeighbourServed(islet, () => islet.hit('logflood', '/attack'));
+  // 20,000 lines of ~210 bytes were written by the function: ~4 MB if nothing bounded them
+  const written = islet.logBytes() - bytesBefore;
+  assert.ok(written < 64 * 1024, `the server log grew by ${written} bytes during the flood`);
   assert.equal(res.status, 200);
   assert.equal(res.text, 'logged');
   await new Promise((r) => setTimeout(r, 100));
@@ -568,4 +574,15 @@ test('waitUntil that never settles: the answer goes out (200), the request is th
     assert.ok(Date.now() < until, 'the pending waitUntil was cut at the wall limit and logged');
     await new Promise((r) => setTimeout(r, 50));
   }
+});
+
+test('a request flood on a function that hangs: past its concurrency cap 503 islet-error: concurrency, the neighbour unaffected', async () => {
+  await islet.deployReady('hangflood', attacker(`await new Promise(() => {});`), { ...fast, wallMs: 1000, concurrency: 8 });
+  const from = islet.logs.length;
+  const replies = await whileNeighbourServed(islet, () => Promise.all(Array.from({ length: 60 }, () => islet.hit('hangflood', '/attack'))));
+  const lifecycle = islet.logs.slice(from).filter((r) => r.tenant === 'hangflood' && r.source !== 'limit').map((r) => JSON.stringify(r));
+  const byStatus = new Map<string, number>();
+  for (const r of replies) byStatus.set(`${r.status} ${r.headers['islet-error']}`, (byStatus.get(`${r.status} ${r.headers['islet-error']}`) ?? 0) + 1);
+  assert.equal(byStatus.get('504 wall'), 8, `the 8 admitted were cut at the wall limit: ${JSON.stringify([...byStatus])}\n${lifecycle.join('\n')}`);
+  assert.equal(byStatus.get('503 concurrency'), 52, `the rest were turned away at once: ${JSON.stringify([...byStatus])}`);
 });
