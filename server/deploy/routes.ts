@@ -1,26 +1,59 @@
-// Custom routes are shared ground: two tenants claiming the same `host/path` would make one of
-// them serve the other's traffic. A route stays with the tenant whose active deployment claimed
-// it first; a deployment (or a rollback) that would take it from another tenant is refused.
+// Custom routes are shared ground: two tenants claiming overlapping `host/path` patterns would
+// make one of them serve the other's traffic. A route stays with the tenant whose active
+// deployment claimed it first; a deployment (or a rollback) that would take any of it from
+// another tenant is refused. Overlap, not only equality: the router sends a path to the longest
+// matching prefix and a host to the nearest wildcard, so `shop.example.com/api*` would carve
+// the API out of another tenant's `shop.example.com/*`, and `*.example.com/*` would catch
+// hosts of `a.example.com/*` that it does not route explicitly. Disjoint paths on one host
+// (`example.com/blog*` and `example.com/shop*`) stay possible.
 import { parseRoute } from '../front/router';
 import type { DeploymentStore } from '../store/types';
 import { ApiError } from './http-errors';
 
-function key(route: string): string {
-  const { host, path, exact } = parseRoute(route);
-  return `${host}${path}${exact ? '' : '*'}`;
+interface Pattern {
+  /** lower-case; `*.example.com` for a wildcard */
+  host: string;
+  path: string;
+  exact: boolean;
 }
 
-/** throws 409 ROUTE_TAKEN when another tenant's active deployment serves one of `routes` */
+/** whether some hostname matches both host patterns */
+function hostsOverlap(a: string, b: string): boolean {
+  if (a === b) return true;
+  const wa = a.startsWith('*.') ? a.slice(1) : null; // '.example.com'
+  const wb = b.startsWith('*.') ? b.slice(1) : null;
+  if (wa !== null && wb !== null) return wa.endsWith(wb) || wb.endsWith(wa);
+  if (wa !== null) return b.endsWith(wa);
+  if (wb !== null) return a.endsWith(wb);
+  return false;
+}
+
+/** whether some path matches both path patterns (`exact`, or a prefix when not exact) */
+function pathsOverlap(a: Pattern, b: Pattern): boolean {
+  if (a.exact && b.exact) return a.path === b.path;
+  if (a.exact) return a.path.startsWith(b.path);
+  if (b.exact) return b.path.startsWith(a.path);
+  return a.path.startsWith(b.path) || b.path.startsWith(a.path);
+}
+
+export function routesOverlap(a: string, b: string): boolean {
+  const pa = parseRoute(a);
+  const pb = parseRoute(b);
+  return hostsOverlap(pa.host, pb.host) && pathsOverlap(pa, pb);
+}
+
+/** throws 409 ROUTE_TAKEN when another tenant's active deployment serves a route overlapping one of `routes` */
 export async function assertRoutesFree(store: DeploymentStore, tenant: string, routes: readonly string[]): Promise<void> {
   if (routes.length === 0) return;
-  const wanted = new Map(routes.map((r) => [key(r), r]));
   for (const other of await store.listTenants()) {
     if (other.name === tenant || !other.active) continue;
     const manifest = await store.getDeployment(other.name, other.active);
-    for (const route of manifest?.routes ?? []) {
-      const mine = wanted.get(key(route));
+    for (const theirs of manifest?.routes ?? []) {
+      const mine = routes.find((route) => routesOverlap(route, theirs));
       if (mine !== undefined) {
-        throw new ApiError(409, 'ROUTE_TAKEN', `route '${mine}' is already served by tenant '${other.name}'`);
+        const [pm, pt] = [parseRoute(mine), parseRoute(theirs)];
+        const same = pm.host === pt.host && pm.path === pt.path && pm.exact === pt.exact;
+        throw new ApiError(409, 'ROUTE_TAKEN', same ? `route '${mine}' is already served by tenant '${other.name}'` : `route '${mine}' overlaps route '${theirs}' served by tenant '${other.name}'`);
       }
     }
   }
