@@ -37,6 +37,7 @@
 // | throw a value whose toString or stack loops   | 503, islet-error: cpu                               |
 // | console.log of a throwing Proxy               | 200                                                 |
 // | a Proxy of a Response                         | 500 expected; todo F3 (hangs until wall: 504)       |
+// | custom route overlapping another tenant's     | 409 ROUTE_TAKEN at deploy (longer prefix, wildcard) |
 // | waitUntil that never settles                  | 200, then cut at the wall limit (logged: wall)      |
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -585,4 +586,34 @@ test('a request flood on a function that hangs: past its concurrency cap 503 isl
   for (const r of replies) byStatus.set(`${r.status} ${r.headers['islet-error']}`, (byStatus.get(`${r.status} ${r.headers['islet-error']}`) ?? 0) + 1);
   assert.equal(byStatus.get('504 wall'), 8, `the 8 admitted were cut at the wall limit: ${JSON.stringify([...byStatus])}\n${lifecycle.join('\n')}`);
   assert.equal(byStatus.get('503 concurrency'), 52, `the rest were turned away at once: ${JSON.stringify([...byStatus])}`);
+});
+
+test("custom routes: a tenant's deploy token cannot carve into another tenant's routes (longer prefix, wildcard, same route)", async () => {
+  const owner = await islet.deploy('shopowner', attacker(`return new Response('owner ' + new URL(request.url).pathname);`), { query: '?routes=shop.example.test/*' });
+  assert.equal(owner.status, 201, owner.text);
+  assert.equal((await islet.admin('PUT', '/v1/tenants/squatter', {})).status, 201);
+  const created = await islet.admin('POST', '/v1/tenants/squatter/tokens', {});
+  assert.equal(created.status, 201, created.text);
+  const auth = { authorization: `Bearer ${JSON.parse(created.text).token}`, 'content-type': 'application/javascript' };
+  const code = attacker(`return new Response('squatter');`).replaceAll('__MARK__', '"s"');
+  for (const route of ['shop.example.test/api*', 'shop.example.test/', 'SHOP.example.test/checkout', '*.example.test/*', '*.test/*']) {
+    const res = await islet.admin('POST', `/v1/tenants/squatter/deployments?routes=${encodeURIComponent(route)}`, code, auth);
+    assert.equal(res.status, 409, `${route}: ${res.text}`);
+    assert.equal(JSON.parse(res.text).error.code, 'ROUTE_TAKEN');
+  }
+  // disjoint routes stay possible, and a tenant subdomain cannot be taken by a route at all
+  const own = await islet.admin('POST', `/v1/tenants/squatter/deployments?routes=${encodeURIComponent('other.example.test/*,neighbour.localhost/*')}`, code, auth);
+  assert.equal(own.status, 201, own.text);
+  const until = Date.now() + 10_000;
+  for (;;) {
+    const mine = await islet.hit('squatter', '/x', { host: 'other.example.test' });
+    if (mine.text === 'squatter') break;
+    assert.ok(Date.now() < until, `the squatter's own route never went live: ${mine.status} ${mine.text}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  for (const p of ['/', '/api/orders', '/checkout']) {
+    const res = await islet.hit('shopowner', p, { host: 'shop.example.test' });
+    assert.equal(res.text, `owner ${p}`, `shop.example.test${p} still reaches its owner`);
+  }
+  assert.equal((await islet.hit('neighbour', '/')).text, 'neighbour ok');
 });

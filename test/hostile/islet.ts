@@ -75,7 +75,8 @@ export interface Islet {
   deploy(tenant: string, code: string, options?: { limits?: Record<string, number>; query?: string; mark?: string }): Promise<Reply>;
   /** like deploy, but asserts 201 and waits until the tenant answers `/__ping` */
   deployReady(tenant: string, code: string, limits?: Record<string, number>): Promise<void>;
-  hit(tenant: string, p?: string, init?: { method?: string; body?: string; timeoutMs?: number }): Promise<Reply>;
+  /** a request to `tenant` (Host: <tenant>.localhost, or `init.host` when given) */
+  hit(tenant: string, p?: string, init?: { method?: string; body?: string; timeoutMs?: number; host?: string }): Promise<Reply>;
   close(): Promise<void>;
 }
 
@@ -147,7 +148,7 @@ export async function startIslet(tweak: (config: Config) => void = () => {}): Pr
       }
     },
     hit(tenant, p = '/', init = {}) {
-      const h: Record<string, string> = { host: `${tenant}.localhost` };
+      const h: Record<string, string> = { host: init.host ?? `${tenant}.localhost` };
       return send(`${tenantBase}${p}`, { method: init.method ?? 'GET', headers: h, body: init.body, timeoutMs: init.timeoutMs });
     },
     async close() {
