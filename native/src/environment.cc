@@ -37,6 +37,7 @@ class ForegroundRunner : public v8::TaskRunner {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       tasks_.push_back(std::move(task));
+      count_++;
     }
     Wake();
   }
@@ -44,6 +45,7 @@ class ForegroundRunner : public v8::TaskRunner {
   void PostDelayedTask(std::unique_ptr<v8::Task> task, double delay) override {
     std::lock_guard<std::mutex> lock(mutex_);
     delayed_.emplace_back(Now() + delay, std::move(task));
+    count_++;
   }
   void PostNonNestableDelayedTask(std::unique_ptr<v8::Task> task, double delay) override {
     PostDelayedTask(std::move(task), delay);
@@ -55,15 +57,18 @@ class ForegroundRunner : public v8::TaskRunner {
 
   // Runs the tasks that are due; the isolate is entered by the caller.
   void RunDue() {
+    if (count_.load() == 0) return;  // the common case, without taking the mutex
     std::deque<std::unique_ptr<v8::Task>> ready;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       ready.swap(tasks_);
+      count_ -= ready.size();
       double now = Now();
       for (auto it = delayed_.begin(); it != delayed_.end();) {
         if (it->first <= now) {
           ready.push_back(std::move(it->second));
           it = delayed_.erase(it);
+          count_--;
         } else {
           ++it;
         }
@@ -75,6 +80,7 @@ class ForegroundRunner : public v8::TaskRunner {
     std::lock_guard<std::mutex> lock(mutex_);
     tasks_.clear();
     delayed_.clear();
+    count_ = 0;
   }
 
  private:
@@ -89,6 +95,7 @@ class ForegroundRunner : public v8::TaskRunner {
   std::mutex mutex_;
   std::deque<std::unique_ptr<v8::Task>> tasks_;
   std::vector<std::pair<double, std::unique_ptr<v8::Task>>> delayed_;
+  std::atomic<size_t> count_{0};  // tasks + delayed, read without the mutex
 };
 
 class PlatformDelegate : public node::IsolatePlatformDelegate {
@@ -300,19 +307,16 @@ void IsolateEnvironment::UnrefLoop() {
 
 void IsolateEnvironment::Dispose() {
   if (is_default_) return;
-  std::unique_lock<std::mutex> lock(Scheduler::Mutex());
   if (disposed_.exchange(true)) return;
-  if (owner.load() != std::thread::id()) {
+  std::thread::id none;
+  if (!owner.compare_exchange_strong(none, std::this_thread::get_id())) {
     // Executing somewhere (maybe lower on this very stack): stop the JS; the outermost
     // ExecScope tears the isolate down when it unwinds.
     disposed_while_running_ = true;
-    lock.unlock();
     isolate_->TerminateExecution();
     return;
   }
-  owner = std::this_thread::get_id();
   owner_depth = 1;
-  lock.unlock();
   Teardown();
 }
 
@@ -366,15 +370,18 @@ void IsolateEnvironment::ReleaseHandle(void* persistent, void (*reset)(void*), v
     reset(persistent);
   } else {
     pending_.push_back({persistent, reset, destroy});
+    has_pending_ = true;
     if (is_default_ && async_ && pending_.size() == 1) uv_async_send(async_);
   }
 }
 
 void IsolateEnvironment::ProcessReleases() {
+  if (!has_pending_.load()) return;
   std::vector<PendingRelease> pending;
   {
     std::lock_guard<std::mutex> lock(release_mutex_);
     pending.swap(pending_);
+    has_pending_ = false;
   }
   for (auto& item : pending) item.reset(item.persistent);
 }

@@ -123,7 +123,8 @@ class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironmen
 
   // Ownership bookkeeping, guarded by the scheduler mutex (see scope.cc).
   std::atomic<std::thread::id> owner{};
-  int owner_depth = 0;
+  int owner_depth = 0;           // only touched by the owning thread
+  std::atomic<int> waiters{0};   // threads waiting for ownership (they need a notify)
   bool pool_scheduled = false;
 
  private:
@@ -162,6 +163,7 @@ class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironmen
     void (*destroy)(void*);  // delete only: after the isolate is gone
   };
   std::vector<PendingRelease> pending_;
+  std::atomic<bool> has_pending_{false};
 
   std::mutex wrapper_mutex_;
   std::unordered_set<ClassHandle*> wrappers_;

@@ -84,41 +84,55 @@ ExecScope::ExecScope(IsolateEnvironment& env) : env_(env), outer_(t_scope) {
   same_as_outer_ = outer_ && &outer_->env_ == &env;
   if (!env.is_default()) {
     std::thread::id me = std::this_thread::get_id();
-    std::unique_lock<std::mutex> lock(g_mutex);
     if (env.owner.load() == me) {
       env.owner_depth++;
     } else {
-      IsolateEnvironment* node_env = IsolateEnvironment::DefaultOnThisThread();
-      while (env.owner.load() != std::thread::id()) {
-        if (node_env && node_env->HasBlocking()) {
-          // A pool thread may be waiting for Node while it holds the isolate we want.
-          lock.unlock();
-          node_env->ServiceBlocking();
-          lock.lock();
-          continue;
+      std::thread::id none;
+      if (!env.owner.compare_exchange_strong(none, me)) {
+        // Contended: wait under the scheduler mutex. Node's thread keeps serving blocking
+        // requests meanwhile: a pool thread may be waiting for Node while it holds the isolate.
+        IsolateEnvironment* node_env = IsolateEnvironment::DefaultOnThisThread();
+        std::unique_lock<std::mutex> lock(g_mutex);
+        env.waiters++;
+        for (;;) {
+          none = std::thread::id();
+          if (env.owner.compare_exchange_strong(none, me)) break;
+          if (node_env && node_env->HasBlocking()) {
+            lock.unlock();
+            node_env->ServiceBlocking();
+            lock.lock();
+            continue;
+          }
+          g_ownership.wait(lock);
         }
-        g_ownership.wait(lock);
+        env.waiters--;
       }
-      env.owner = me;
       env.owner_depth = 1;
       outermost_ = true;
     }
-    lock.unlock();
     locker_.emplace(isolate);
   }
   isolate_scope_.emplace(isolate);
   handle_scope_.emplace(isolate);
   if (outer_ && !same_as_outer_) outer_->PauseCpu();
   t_scope = this;
-  cpu_start_ = ThreadCpuNs();
-  wall_start_ = WallNs();
+  // Node's own isolate is not accounted (no Isolate handle reports it): no clock reads there.
+  if (!env.is_default()) {
+    cpu_start_ = ThreadCpuNs();
+    wall_start_ = WallNs();
+  }
   if (outermost_) env.ProcessReleases();
 }
 
 ExecScope::~ExecScope() {
-  uint64_t cpu = cpu_accum_ + (ThreadCpuNs() - cpu_start_);
-  uint64_t wall = WallNs() - wall_start_;
-  if (!same_as_outer_) {
+  if (!env_.is_default() && !same_as_outer_) {
+    uint64_t wall = WallNs() - wall_start_;
+    // Reading a thread's CPU clock is a system call, the largest cost of a short call. A span
+    // this short, never paused, is charged its wall time: a thread cannot use more CPU than
+    // the wall time that passed, so this over-charges by at most the span itself if the thread
+    // was descheduled in it.
+    constexpr uint64_t kShortSpanNs = 20000;
+    uint64_t cpu = (wall < kShortSpanNs && !paused_) ? wall : cpu_accum_ + (ThreadCpuNs() - cpu_start_);
     env_.cpu_time_ns += cpu;
     env_.wall_time_ns += wall;
   }
@@ -132,23 +146,29 @@ ExecScope::~ExecScope() {
   t_scope = outer_;
   if (outer_ && !same_as_outer_) outer_->ResumeCpu();
   if (env_.is_default()) return;
-  bool teardown = false;
-  {
-    std::lock_guard<std::mutex> lock(g_mutex);
-    if (--env_.owner_depth == 0) {
-      if (env_.disposed() && !env_.torn_down()) {
-        teardown = true;  // keep ownership through the teardown
-        env_.owner_depth = 1;
-      } else {
-        env_.owner = std::thread::id();
-        g_ownership.notify_all();
-      }
+  if (--env_.owner_depth > 0) return;
+  bool teardown = env_.disposed() && !env_.torn_down();
+  if (!teardown) {
+    env_.owner.store(std::thread::id());
+    if (env_.waiters.load() > 0) {
+      std::lock_guard<std::mutex> lock(g_mutex);
+      g_ownership.notify_all();
     }
+    // Disposal requested just as we released: take the isolate back and finish the job.
+    std::thread::id none;
+    if (env_.disposed() && !env_.torn_down() && env_.owner.compare_exchange_strong(none, std::this_thread::get_id())) teardown = true;
   }
+  if (teardown) env_.owner_depth = 1;
   if (teardown) env_.Teardown();
 }
 
-void ExecScope::PauseCpu() { cpu_accum_ += ThreadCpuNs() - cpu_start_; }
-void ExecScope::ResumeCpu() { cpu_start_ = ThreadCpuNs(); }
+void ExecScope::PauseCpu() {
+  if (env_.is_default()) return;
+  paused_ = true;
+  cpu_accum_ += ThreadCpuNs() - cpu_start_;
+}
+void ExecScope::ResumeCpu() {
+  if (!env_.is_default()) cpu_start_ = ThreadCpuNs();
+}
 
 }  // namespace islet

@@ -42,6 +42,7 @@ class ExecScope {
   std::optional<HandleScope> handle_scope_;
   uint64_t cpu_start_ = 0;
   uint64_t cpu_accum_ = 0;
+  bool paused_ = false;  // a nested scope of another isolate ran inside this one
   uint64_t wall_start_ = 0;
 };
 

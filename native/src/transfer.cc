@@ -26,32 +26,54 @@ std::shared_ptr<v8::BackingStore> OwnStore(size_t length) {
   return v8::ArrayBuffer::NewBackingStore(data, length, [](void* ptr, size_t, void*) { std::free(ptr); }, nullptr);
 }
 
-class PrimitiveCopy : public CopiedValue {
+// Primitives, split by kind so the common ones (numbers, booleans) stay small.
+class ScalarCopy : public CopiedValue {
  public:
-  enum class Kind { Undefined, Null, True, False, Number, OneByte, TwoByte, BigInt };
-  Kind kind = Kind::Undefined;
-  double number = 0;
-  std::string one_byte;
-  std::u16string two_byte;
-  std::vector<uint64_t> words;
-  int sign = 0;
-
-  Local<Value> CopyIn(Isolate* isolate, Local<Context> context, bool) override {
-    switch (kind) {
+  enum class Kind : uint8_t { Undefined, Null, True, False, Number };
+  ScalarCopy(Kind kind, double number) : kind_(kind), number_(number) {}
+  Local<Value> CopyIn(Isolate* isolate, Local<Context>, bool) override {
+    switch (kind_) {
       case Kind::Undefined: return v8::Undefined(isolate);
       case Kind::Null: return v8::Null(isolate);
       case Kind::True: return v8::True(isolate);
       case Kind::False: return v8::False(isolate);
-      case Kind::Number: return v8::Number::New(isolate, number);
-      case Kind::OneByte:
-        return Check(String::NewFromOneByte(isolate, reinterpret_cast<const uint8_t*>(one_byte.data()), v8::NewStringType::kNormal, int(one_byte.size())));
-      case Kind::TwoByte:
-        return Check(String::NewFromTwoByte(isolate, reinterpret_cast<const uint16_t*>(two_byte.data()), v8::NewStringType::kNormal, int(two_byte.size())));
-      case Kind::BigInt:
-        return Check(v8::BigInt::NewFromWords(context, sign, int(words.size()), words.data()));
+      case Kind::Number: return v8::Number::New(isolate, number_);
     }
     return v8::Undefined(isolate);
   }
+
+ private:
+  Kind kind_;
+  double number_;
+};
+
+class StringCopy : public CopiedValue {
+ public:
+  explicit StringCopy(std::string latin1) : one_byte_(true), latin1_(std::move(latin1)) {}
+  explicit StringCopy(std::u16string utf16) : one_byte_(false), utf16_(std::move(utf16)) {}
+  Local<Value> CopyIn(Isolate* isolate, Local<Context>, bool) override {
+    if (one_byte_) {
+      return Check(String::NewFromOneByte(isolate, reinterpret_cast<const uint8_t*>(latin1_.data()), v8::NewStringType::kNormal, int(latin1_.size())));
+    }
+    return Check(String::NewFromTwoByte(isolate, reinterpret_cast<const uint16_t*>(utf16_.data()), v8::NewStringType::kNormal, int(utf16_.size())));
+  }
+
+ private:
+  bool one_byte_;
+  std::string latin1_;
+  std::u16string utf16_;
+};
+
+class BigIntCopy : public CopiedValue {
+ public:
+  BigIntCopy(int sign, std::vector<uint64_t> words) : sign_(sign), words_(std::move(words)) {}
+  Local<Value> CopyIn(Isolate*, Local<Context> context, bool) override {
+    return Check(v8::BigInt::NewFromWords(context, sign_, int(words_.size()), words_.data()));
+  }
+
+ private:
+  int sign_;
+  std::vector<uint64_t> words_;
 };
 
 class DateCopy : public CopiedValue {
@@ -278,39 +300,32 @@ CopiedValuePtr CopyBytes(const uint8_t* data, size_t length) {
 }
 
 CopiedValuePtr CopyPrimitive(Isolate* isolate, Local<Value> value) {
-  auto copy = std::make_shared<PrimitiveCopy>();
-  using Kind = PrimitiveCopy::Kind;
-  if (value->IsUndefined()) {
-    copy->kind = Kind::Undefined;
-  } else if (value->IsNull()) {
-    copy->kind = Kind::Null;
-  } else if (value->IsBoolean()) {
-    copy->kind = value->IsTrue() ? Kind::True : Kind::False;
-  } else if (value->IsNumber()) {
-    copy->kind = Kind::Number;
-    copy->number = value.As<v8::Number>()->Value();
-  } else if (value->IsString()) {
+  using Kind = ScalarCopy::Kind;
+  if (value->IsNumber()) return std::make_shared<ScalarCopy>(Kind::Number, value.As<v8::Number>()->Value());
+  if (value->IsString()) {
     Local<String> string = value.As<String>();
     int length = string->Length();
     if (string->IsOneByte()) {
-      copy->kind = Kind::OneByte;
-      copy->one_byte.resize(length);
-      string->WriteOneByte(isolate, reinterpret_cast<uint8_t*>(copy->one_byte.data()), 0, length, String::NO_NULL_TERMINATION);
-    } else {
-      copy->kind = Kind::TwoByte;
-      copy->two_byte.resize(length);
-      string->Write(isolate, reinterpret_cast<uint16_t*>(copy->two_byte.data()), 0, length, String::NO_NULL_TERMINATION);
+      std::string latin1(length, '\0');
+      string->WriteOneByte(isolate, reinterpret_cast<uint8_t*>(latin1.data()), 0, length, String::NO_NULL_TERMINATION);
+      return std::make_shared<StringCopy>(std::move(latin1));
     }
-  } else if (value->IsBigInt()) {
-    copy->kind = Kind::BigInt;
+    std::u16string utf16(length, u'\0');
+    string->Write(isolate, reinterpret_cast<uint16_t*>(utf16.data()), 0, length, String::NO_NULL_TERMINATION);
+    return std::make_shared<StringCopy>(std::move(utf16));
+  }
+  if (value->IsUndefined()) return std::make_shared<ScalarCopy>(Kind::Undefined, 0);
+  if (value->IsNull()) return std::make_shared<ScalarCopy>(Kind::Null, 0);
+  if (value->IsBoolean()) return std::make_shared<ScalarCopy>(value->IsTrue() ? Kind::True : Kind::False, 0);
+  if (value->IsBigInt()) {
     Local<v8::BigInt> big = value.As<v8::BigInt>();
     int count = big->WordCount();
-    copy->words.resize(count);
-    big->ToWordsArray(&copy->sign, &count, copy->words.data());
-  } else {
-    return nullptr;
+    int sign = 0;
+    std::vector<uint64_t> words(count);
+    big->ToWordsArray(&sign, &count, words.data());
+    return std::make_shared<BigIntCopy>(sign, std::move(words));
   }
-  return copy;
+  return nullptr;
 }
 
 CopiedValuePtr CopyValue(Isolate* isolate, Local<Context> context, Local<Value> value, const CopyOptions& options) {
