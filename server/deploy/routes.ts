@@ -5,7 +5,9 @@
 // matching prefix and a host to the nearest wildcard, so `shop.example.com/api*` would carve
 // the API out of another tenant's `shop.example.com/*`, and `*.example.com/*` would catch
 // hosts of `a.example.com/*` that it does not route explicitly. Disjoint paths on one host
-// (`example.com/blog*` and `example.com/shop*`) stay possible.
+// (`example.com/blog*` and `example.com/shop*`) stay possible, and the operator may nest one
+// tenant's routes inside another's on purpose (`nested: true`); only the very same route is
+// refused to everyone.
 import { parseRoute } from '../front/router';
 import type { DeploymentStore } from '../store/types';
 import { ApiError } from './http-errors';
@@ -42,17 +44,25 @@ export function routesOverlap(a: string, b: string): boolean {
   return hostsOverlap(pa.host, pb.host) && pathsOverlap(pa, pb);
 }
 
-/** throws 409 ROUTE_TAKEN when another tenant's active deployment serves a route overlapping one of `routes` */
-export async function assertRoutesFree(store: DeploymentStore, tenant: string, routes: readonly string[]): Promise<void> {
+function sameRoute(a: string, b: string): boolean {
+  const [pa, pb] = [parseRoute(a), parseRoute(b)];
+  return pa.host === pb.host && pa.path === pb.path && pa.exact === pb.exact;
+}
+
+/**
+ * Throws 409 ROUTE_TAKEN when another tenant's active deployment serves one of `routes`, or a
+ * route overlapping one of them unless `options.nested` (the operator's choice).
+ */
+export async function assertRoutesFree(store: DeploymentStore, tenant: string, routes: readonly string[], options: { nested?: boolean } = {}): Promise<void> {
   if (routes.length === 0) return;
+  const conflicts = options.nested ? sameRoute : routesOverlap;
   for (const other of await store.listTenants()) {
     if (other.name === tenant || !other.active) continue;
     const manifest = await store.getDeployment(other.name, other.active);
     for (const theirs of manifest?.routes ?? []) {
-      const mine = routes.find((route) => routesOverlap(route, theirs));
+      const mine = routes.find((route) => conflicts(route, theirs));
       if (mine !== undefined) {
-        const [pm, pt] = [parseRoute(mine), parseRoute(theirs)];
-        const same = pm.host === pt.host && pm.path === pt.path && pm.exact === pt.exact;
+        const same = sameRoute(mine, theirs);
         throw new ApiError(409, 'ROUTE_TAKEN', same ? `route '${mine}' is already served by tenant '${other.name}'` : `route '${mine}' overlaps route '${theirs}' served by tenant '${other.name}'`);
       }
     }

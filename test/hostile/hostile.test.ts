@@ -616,4 +616,9 @@ test("custom routes: a tenant's deploy token cannot carve into another tenant's 
     assert.equal(res.text, `owner ${p}`, `shop.example.test${p} still reaches its owner`);
   }
   assert.equal((await islet.hit('neighbour', '/')).text, 'neighbour ok');
+  // the operator may nest routes on purpose; only the very same route is refused to everyone
+  const nested = await islet.admin('POST', `/v1/tenants/squatter/deployments?routes=${encodeURIComponent('shop.example.test/partner*')}`, code, { 'content-type': 'application/javascript' });
+  assert.equal(nested.status, 201, nested.text);
+  const same = await islet.admin('POST', `/v1/tenants/squatter/deployments?routes=${encodeURIComponent('shop.example.test/*')}`, code, { 'content-type': 'application/javascript' });
+  assert.equal(same.status, 409, same.text);
 });
