@@ -297,3 +297,30 @@ test('malformed paths, names and bodies answer 4xx JSON errors with no stack tra
   const env = await admin('127.0.5.1', 'GET', '/v1/tenants/victim/env', { token });
   assert.deepEqual(JSON.parse(env.text).vars, {});
 });
+
+test("a tenant's deploy token reaches nothing of another tenant and no operator-only route", async () => {
+  const token = h.serving.operatorToken;
+  assert.equal((await admin('127.0.6.1', 'PUT', '/v1/tenants/intruder', { token, json: {} })).status, 201);
+  const created = await admin('127.0.6.1', 'POST', '/v1/tenants/intruder/tokens', { token, json: {} });
+  assert.equal(created.status, 201, created.text);
+  const { token: intruder, id } = JSON.parse(created.text) as { token: string; id: string };
+  for (const route of adminRoutes()) {
+    const res = await admin('127.0.6.2', route.method, route.path, { token: intruder, json: route.method === 'GET' || route.method === 'DELETE' ? undefined : {} });
+    if (route.method === 'GET' && route.path === '/v1/tenants') {
+      // the list is there, filtered to the token's own tenant
+      assert.equal(res.status, 200);
+      assert.deepEqual((JSON.parse(res.text) as { tenants: { name: string }[] }).tenants.map((t) => t.name), ['intruder']);
+      continue;
+    }
+    assert.equal(res.status, 403, `${route.method} ${route.path} with another tenant's token: ${res.status} ${res.text}`);
+    assert.equal(JSON.parse(res.text).error.code, 'FORBIDDEN');
+  }
+  // on its own tenant, the operator-only routes stay closed too (limits, tokens, deleting the tenant)
+  for (const [method, p] of [['PATCH', '/v1/tenants/intruder'], ['PUT', '/v1/tenants/intruder'], ['DELETE', '/v1/tenants/intruder'], ['POST', '/v1/tenants/intruder/tokens'], ['GET', '/v1/tenants/intruder/tokens']] as const) {
+    const res = await admin('127.0.6.2', method, p, { token: intruder, json: method === 'GET' || method === 'DELETE' ? undefined : { limits: { cpuMs: 600000 } } });
+    assert.equal(res.status, 403, `${method} ${p}: ${res.status} ${res.text}`);
+  }
+  // a revoked token stops working at once
+  assert.equal((await admin('127.0.6.1', 'DELETE', `/v1/tenants/intruder/tokens/${id}`, { token })).status, 200);
+  assert.equal((await admin('127.0.6.2', 'GET', '/v1/tenants/intruder/env', { token: intruder })).status, 401);
+});
