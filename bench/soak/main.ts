@@ -25,8 +25,8 @@ import { machineInfo } from '../lib/machine';
 import { sleep } from '../lib/proc';
 import { startIslet, type IsletServer } from '../peers/systems/islet';
 import type { LoadOutcome, LoadPlan, Tick } from './loadgen-child';
-import { countsBetween, countsOf, scrapeMetrics } from './metrics';
-import { printReport, type VariantResult } from './report';
+import { countsBetween, countsOf, memoryOf, scrapeMetrics } from './metrics';
+import { memoryTrend, printReport, type MemorySample, type VariantResult } from './report';
 import { RssSampler } from './rss';
 import { HOG_CPU_MS, moduleSource, planTenants, type TenantSpec } from './tenants';
 import { startUpstream, type Upstream } from './upstream';
@@ -159,18 +159,19 @@ async function runVariant(name: 'warm' | 'churn', opts: Options, ctx: { tmpDir: 
     let before = countsOf(await scrapeMetrics(adminUrl, islet.token));
     const sampler = new RssSampler(islet.proc.pid);
     sampler.start(1000);
-    // live isolates over time, beside RSS: growth that follows the isolate count is the pool
-    // filling, growth without it is a leak (every 5 s: a scrape is not free for the workers)
-    const isolates: { t: number; live: number }[] = [];
-    const countIsolates = async () => {
+    // live isolates and where memory sits, over time beside RSS: growth that follows the isolate
+    // count is the pool filling, growth without it is a leak, and the breakdown says whose
+    // (every 5 s: a scrape is not free for the workers)
+    const memory: MemorySample[] = [];
+    const sampleMemory = async () => {
       try {
-        const counts = countsOf(await scrapeMetrics(adminUrl, islet.token));
-        isolates.push({ t: sampler.elapsed(), live: Object.values(counts.isolatesByState).reduce((a, b) => a + b, 0) });
+        const t = sampler.elapsed();
+        memory.push({ t, ...memoryOf(await scrapeMetrics(adminUrl, islet.token)) });
       } catch {
         // a scrape that failed under load leaves a gap in this series; the load's errors tell the rest
       }
     };
-    const isolateTimer = setInterval(() => void countIsolates(), 5000);
+    const memoryTimer = setInterval(() => void sampleMemory(), 5000);
     let warmup: WarmupResult | null = null;
     if (name === 'warm') {
       warmup = await touchEveryTenant(`http://127.0.0.1:${islet.port}`, 'localhost', ctx.tenants, opts.workers ? 4 * opts.workers : 1);
@@ -201,11 +202,11 @@ async function runVariant(name: 'warm' | 'churn', opts: Options, ctx: { tmpDir: 
       ticks.push(tick);
       if (ticks.length % 10 === 0) {
         const last = sampler.sample();
-        const live = isolates[isolates.length - 1]?.live ?? '?';
+        const live = memory[memory.length - 1]?.isolates ?? '?';
         console.log(`  ${String(tick.t).padStart(4)} s  ${tick.ok + tick.limit + tick.errors} req/s  p99 ${tick.p99} ms  errors ${tick.errors}  RSS ${last.totalMB} MB in ${last.processes} processes, ${live} isolates`);
       }
     });
-    clearInterval(isolateTimer);
+    clearInterval(memoryTimer);
     const rss = sampler.stop(loadFrom);
     // waitUntil work runs after its response: give the last beacons a moment to arrive
     await sleep(2000);
@@ -226,7 +227,8 @@ async function runVariant(name: 'warm' | 'churn', opts: Options, ctx: { tmpDir: 
       warmup,
       ticks,
       rss,
-      isolates,
+      memory,
+      memoryTrend: memoryTrend(memory, rss.loadFromT, rss.loadToT),
       islet: countsBetween(before, after),
       waitUntil: { timersOk: load.timersOk, beacons, lost },
       errors,

@@ -7,10 +7,12 @@ import { request } from '../lib/http';
 export type Series = Record<string, number>;
 
 export interface IsletCounts {
+  /** from islet_cold_start_seconds_count: the per-tenant islet_cold_starts_total series cannot be
+   *  summed into a total, since a tenant that drops out of the labelled top N loses its series */
   coldStarts: number;
   evictionsByReason: Series;
+  /** summed over tenant series, so a lower bound (see coldStarts) */
   limitsByKind: Series;
-  requestsByStatus: Series;
   /** live isolates by state at the later scrape (a gauge) */
   isolatesByState: Series;
 }
@@ -44,10 +46,9 @@ export function sumBy(text: string, name: string, label?: string): Series {
 
 export function countsOf(text: string): IsletCounts {
   return {
-    coldStarts: sumBy(text, 'islet_cold_starts_total')[''] ?? 0,
+    coldStarts: sumBy(text, 'islet_cold_start_seconds_count')[''] ?? 0,
     evictionsByReason: sumBy(text, 'islet_isolate_evictions_total', 'reason'),
     limitsByKind: sumBy(text, 'islet_limit_exceeded_total', 'limit'),
-    requestsByStatus: sumBy(text, 'islet_requests_total', 'status'),
     isolatesByState: sumBy(text, 'islet_isolates', 'state'),
   };
 }
@@ -67,7 +68,34 @@ export function countsBetween(before: IsletCounts, after: IsletCounts): IsletCou
     coldStarts: after.coldStarts - before.coldStarts,
     evictionsByReason: diff(after.evictionsByReason, before.evictionsByReason),
     limitsByKind: diff(after.limitsByKind, before.limitsByKind),
-    requestsByStatus: diff(after.requestsByStatus, before.requestsByStatus),
     isolatesByState: after.isolatesByState,
+  };
+}
+
+/** Where memory sits, from one scrape (MB, summed over every process that reports). */
+export interface MemoryBreakdown {
+  /** live isolates, every state */
+  isolates: number;
+  /** V8 heap in use by tenant isolates (islet_isolate_heap_used_bytes, sampled by the pool) */
+  isolateHeapUsedMB: number;
+  /** ArrayBuffers and other memory held outside tenant heaps (islet_isolate_external_bytes) */
+  isolateExternalMB: number;
+  /** Node's own JavaScript heap in use (nodejs_heap_size_used_bytes) and in total */
+  nodeHeapUsedMB: number;
+  nodeHeapTotalMB: number;
+  /** memory held by Node's ArrayBuffers and Buffers (nodejs_external_memory_bytes) */
+  nodeExternalMB: number;
+}
+
+export function memoryOf(text: string): MemoryBreakdown {
+  const total = (name: string) => Object.values(sumBy(text, name)).reduce((a, b) => a + b, 0);
+  const mb = (bytes: number) => Math.round((bytes / 1048576) * 10) / 10;
+  return {
+    isolates: Object.values(sumBy(text, 'islet_isolates', 'state')).reduce((a, b) => a + b, 0),
+    isolateHeapUsedMB: mb(total('islet_isolate_heap_used_bytes')),
+    isolateExternalMB: mb(total('islet_isolate_external_bytes')),
+    nodeHeapUsedMB: mb(total('nodejs_heap_size_used_bytes')),
+    nodeHeapTotalMB: mb(total('nodejs_heap_size_total_bytes')),
+    nodeExternalMB: mb(total('nodejs_external_memory_bytes')),
   };
 }

@@ -1,5 +1,5 @@
 // The soak's printed summary: one row per variant, then what went wrong, if anything.
-import type { IsletCounts } from './metrics';
+import type { IsletCounts, MemoryBreakdown } from './metrics';
 import type { LoadOutcome } from './loadgen-child';
 import type { RssSummary } from './rss';
 import type { WarmupResult } from './warmup';
@@ -14,8 +14,10 @@ export interface VariantResult {
   load: LoadOutcome;
   ticks: { t: number; ok: number; limit: number; errors: number; p99: number }[];
   rss: RssSummary;
-  /** live isolates (all workers) every 5 s, on the RSS samples' clock */
-  isolates: { t: number; live: number }[];
+  /** live isolates and islet's own memory figures (all workers) every 5 s, on the RSS clock */
+  memory: MemorySample[];
+  /** change of each figure over the second half of the load, MB (isolates: count) */
+  memoryTrend: Record<string, number>;
   islet: IsletCounts;
   waitUntil: { timersOk: number; beacons: number; lost: number };
   /** load errors + lost waitUntil work + a server that died */
@@ -23,6 +25,21 @@ export interface VariantResult {
   serverAlive: boolean;
   /** the end of the server's output, kept when something went wrong */
   serverOutput?: string;
+}
+
+export type MemorySample = { t: number } & MemoryBreakdown;
+
+/** How each figure moved over the second half of the load (last sample minus the one at its start). */
+export function memoryTrend(samples: MemorySample[], fromT: number, toT: number): Record<string, number> {
+  const half = samples.filter((s) => s.t >= (fromT + toT) / 2 && s.t <= toT + 1);
+  if (half.length < 2) return {};
+  const a = half[0];
+  const b = half[half.length - 1];
+  const out: Record<string, number> = { overSeconds: Math.round(b.t - a.t) };
+  for (const key of Object.keys(a) as (keyof MemorySample)[]) {
+    if (key !== 't') out[key] = Math.round((b[key] - a[key]) * 10) / 10;
+  }
+  return out;
 }
 
 const pad = (v: string | number, n: number) => String(v).padStart(n);
@@ -47,11 +64,15 @@ export function printReport(variants: VariantResult[]): void {
   for (const v of variants) {
     console.log(`\n${v.name}: ${v.describe}`);
     console.log(`  per kind (ok / cut / errors, p99 ms): ${Object.entries(v.load.byKind).map(([k, s]) => `${k} ${s.ok}/${s.limit}/${s.errors} ${s.latencyMs.p99}`).join('; ')}`);
-    console.log(`  islet counted: evictions ${fmt(v.islet.evictionsByReason)}; limit cuts ${fmt(v.islet.limitsByKind)}; isolates at the end ${fmt(v.islet.isolatesByState)}`);
+    console.log(`  islet counted: ${v.islet.coldStarts} cold starts; evictions ${fmt(v.islet.evictionsByReason)}; limit cuts ${fmt(v.islet.limitsByKind)} (tenant series: a lower bound); isolates at the end ${fmt(v.islet.isolatesByState)}`);
     console.log(`  waitUntil beacons ${v.waitUntil.beacons} for ${v.waitUntil.timersOk} timers answers (lost ${v.waitUntil.lost}); ${v.load.sessions} connections, ${v.load.tenantsTouched} tenants reached`);
     if (v.warmup) console.log(`  first touches (${v.warmup.touchesPerTenant} per tenant, fresh connections): ${v.warmup.ok}/${v.warmup.tenants * v.warmup.touchesPerTenant} answered correctly in ${v.warmup.seconds} s, p50 ${v.warmup.latencyMs.p50} ms, p99 ${v.warmup.latencyMs.p99} ms, ${v.warmup.coldStarts ?? '?'} cold starts (not in the table)`);
     console.log(`  RSS: the load's second half added ${v.rss.secondHalfGrowthMB} MB of the ${v.rss.loadGrowthMB} MB the load added (${v.rss.totalGrowthMB} MB since the idle server; noise floor ${v.rss.noiseFloorMB} MB)`);
-    console.log(`  isolates over time: ${v.isolates.map((i) => `${Math.round(i.t)}s ${i.live}`).join(', ')}`);
+    const m = v.memory[v.memory.length - 1];
+    if (m) {
+      console.log(`  islet's figures at the end: ${m.isolates} isolates, tenant heaps ${m.isolateHeapUsedMB} MB used + ${m.isolateExternalMB} MB external, Node heap ${m.nodeHeapUsedMB}/${m.nodeHeapTotalMB} MB, Node external ${m.nodeExternalMB} MB`);
+      console.log(`  their change over the load's second half: ${Object.entries(v.memoryTrend).map(([k, d]) => `${k} ${d > 0 ? '+' : ''}${d}`).join(', ')}`);
+    }
     console.log(`  processes: ${v.rss.processesSeen.map((p) => `${p.role} ${p.pid} (max ${p.maxMB} MB)`).join(', ')}`);
     if (v.errors > 0) {
       console.log(`  ERRORS by reason: ${fmt(v.load.errorsByReason)}${v.waitUntil.lost ? `, waitUntil lost ${v.waitUntil.lost}` : ''}${v.warmup?.errors.length ? `, first touch ${v.warmup.errors.length}` : ''}${v.serverAlive ? '' : ', server died'}`);
