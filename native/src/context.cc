@@ -33,6 +33,7 @@ class ContextHandle : public ClassHandle {
 
   void Release(const FunctionCallbackInfo<Value>& info) {
     context_.reset();
+    if (global_) ReleaseReference(info.GetIsolate(), global_->Deref());
     global_.reset();
     global_data_.reset();
     info.GetReturnValue().SetUndefined();

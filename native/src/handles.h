@@ -84,6 +84,8 @@ struct ReferenceData {
 using ReferenceDataPtr = std::shared_ptr<ReferenceData>;
 ReferenceDataPtr MakeReferenceData(Isolate* isolate, Local<Context> context, Local<Value> value, bool inherit = false);
 Local<Object> NewReference(Isolate* isolate, Local<Context> context, ReferenceDataPtr data);
+// Releases a Reference object handed out earlier (context.release() releases `global`).
+void ReleaseReference(Isolate* isolate, Local<Value> reference);
 
 enum class CallbackMode { Sync, Async, Ignored };
 struct CallbackData {

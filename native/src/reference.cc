@@ -79,6 +79,7 @@ class ReferenceHandle : public ClassHandle {
     data_.reset();
     info.GetReturnValue().SetUndefined();
   }
+  void Drop() { data_.reset(); }
 
   void Deref(const FunctionCallbackInfo<Value>& info) {
     ReferenceDataPtr data = Data();
@@ -371,6 +372,11 @@ ReferenceDataPtr MakeReferenceData(Isolate* isolate, Local<Context> context, Loc
   data->type = TypeOf(value);
   data->inherit = inherit;
   return data;
+}
+
+void ReleaseReference(Isolate* isolate, Local<Value> reference) {
+  ClassHandle* handle = ClassHandle::Unwrap(isolate, reference);
+  if (handle && handle->id() == ClassId::Reference) static_cast<ReferenceHandle*>(handle)->Drop();
 }
 
 ClassHandle* MakeReferenceHandle(ReferenceDataPtr data) { return new ReferenceHandle(std::move(data)); }

@@ -36,6 +36,9 @@ test('context.global is a Reference to the global object', async () => {
     global.setSync('answer', 42);
     assert.equal(context.evalSync('answer'), 42);
     assert.equal(global.getSync('answer'), 42);
+    assert.equal(context.global, global, 'the same Reference each time');
+    context.release();
+    assert.throws(() => global.getSync('answer'), 'released with the context');
   });
 });
 
