@@ -98,6 +98,18 @@ test('a Promise crosses isolates with `promise: true`, and a rejection keeps its
   });
 });
 
+test('TransferOptions for arguments: reference and externalCopy', async () => {
+  await withContext((_isolate, context) => {
+    const inspect = context.evalSync('(r, e) => [r.typeof, r.getSync("n"), e.copySync().list.length].join()', { reference: true }) as ivm.Reference;
+    const arg = { n: 5, list: [1, 2, 3] };
+    assert.equal(inspect.applySync(undefined, [arg, arg], { arguments: { reference: true } }).split(',')[0], 'object');
+    const both = context.evalSync('(r, e) => r.getSync("n") + e.copy().list.length', { reference: true }) as ivm.Reference;
+    assert.equal(both.applySync(undefined, [new ivm.Reference(arg), new ivm.ExternalCopy(arg)]), 8);
+    const external = context.evalSync('(e) => e.copy().list[2]', { reference: true }) as ivm.Reference;
+    assert.equal(external.applySync(undefined, [arg], { arguments: { externalCopy: true } }), 3);
+  });
+});
+
 test('non-transferable arguments are refused with a TypeError', async () => {
   await withContext((_isolate, context) => {
     const fn = context.evalSync('(x) => typeof x', { reference: true }) as ivm.Reference;
