@@ -26,12 +26,19 @@ export interface Harness {
   url(path?: string): string;
   /** resolves once a log record matching `pred` was written (or rejects after `ms`) */
   waitForLog(pred: (r: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
-  /** stops the server and removes its data directory (unless `keepData`, to restart on it) */
-  close(keepData?: boolean): Promise<void>;
+  /** stops the server; its data directory stays until the test process exits (tests restart on it) */
+  close(): Promise<void>;
 }
+
+/** data directories made here, removed when the test file's process exits */
+const created: string[] = [];
+process.once('exit', () => {
+  for (const dir of created) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 export async function startHarness(tweak: (config: Config) => void = () => {}, dataDir?: string): Promise<Harness> {
   const dir = dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'islet-serve-'));
+  if (!dataDir) created.push(dir);
   const config = loadConfig({ env: { ISLET_PORT: '0', ISLET_HOST: '127.0.0.1', ISLET_ADMIN_PORT: '0', ISLET_DATA_DIR: dir, ISLET_ADMIN_TOKEN: 'test-operator-token' } });
   config.pool.sampleIntervalS = 1;
   tweak(config);
@@ -80,10 +87,7 @@ export async function startHarness(tweak: (config: Config) => void = () => {}, d
         }, ms).unref();
       });
     },
-    async close(keepData = false) {
-      await serving.close();
-      if (!keepData) fs.rmSync(dir, { recursive: true, force: true });
-    },
+    close: () => serving.close(),
   };
 }
 

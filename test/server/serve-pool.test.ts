@@ -105,7 +105,7 @@ test('after a restart the stored code cache is used (code cache hit counted)', a
     await first.deploy('cached', 'slow.js');
     assert.equal((await first.get('cached.localhost', '/')).status, 200);
   } finally {
-    await first.close(true);
+    await first.close();
   }
   const second = await startHarness(() => {}, dataDir);
   try {
