@@ -1,12 +1,15 @@
-// One measuring process of bench/native. It uses whatever `require('../../native')` resolves
-// to: islet's addon, or the reference library when started with scripts/reference-isolate.js.
-// Prints one JSON line: { row name: median value }.
-// Usage: node --no-node-snapshot [-r scripts/reference-isolate.js] dist/bench/native/child.js [--memory]
-import ivm = require('../../native');
+// The measurements of bench/native. As a process of its own it uses whatever
+// `require('../../native')` resolves to (islet's addon, or the reference library when started
+// with scripts/reference-isolate.js) and prints one JSON line of rows; main.ts also imports
+// measure() to run both libraries in one process, alternating, so that both see the same load.
+// Usage: node --no-node-snapshot --expose-gc [-r scripts/reference-isolate.js] dist/bench/native/child.js [--memory]
+import native = require('../../native');
 import { median } from '../lib/stats';
 
-type Row = { name: string; unit: 'ms' | 'µs' | 'calls/s' | 'MB'; value: number };
-const rows: Row[] = [];
+export type Library = typeof native;
+export type Row = { name: string; unit: 'ms' | 'µs' | 'calls/s' | 'MB'; value: number };
+let ivm: Library = native;
+let rows: Row[] = [];
 
 function timeSync(samples: number, fn: () => void, per = 1): number {
   const values: number[] = [];
@@ -42,7 +45,14 @@ function bigScript(): string {
   return parts.join('\n') + '\nglobalThis.done = true;';
 }
 
-async function measure(): Promise<void> {
+export async function measure(library: Library): Promise<Row[]> {
+  ivm = library;
+  rows = [];
+  await measureRows();
+  return rows;
+}
+
+async function measureRows(): Promise<void> {
   rows.push({ name: 'isolate creation', unit: 'ms', value: ms(timeSync(40, () => new ivm.Isolate({ memoryLimit: 32 }).dispose())) });
   {
     const isolate = new ivm.Isolate({ memoryLimit: 64 });
@@ -71,7 +81,7 @@ async function measure(): Promise<void> {
       rows.push({ name: 'compile 1 MB script, cached data', unit: 'ms', value: ms(median(samples)) });
     }
 
-    const add = context.evalSync('(a, b) => a + b', { reference: true }) as ivm.Reference;
+    const add = context.evalSync('(a, b) => a + b', { reference: true }) as native.Reference;
     rows.push({ name: 'applySync round trip', unit: 'µs', value: us(timeSync(30, () => add.applySync(undefined, [1, 2]), 200)) });
     rows.push({ name: 'awaited apply round trip', unit: 'µs', value: us(await timeAsync(30, () => add.apply(undefined, [1, 2]), 100)) });
     {
@@ -90,7 +100,7 @@ async function measure(): Promise<void> {
       const dispatch = context.evalSync(
         '(id, method, url, headers, body) => { const t = hostNow(); return Promise.resolve(id + t + headers.length + body.byteLength), id }',
         { reference: true },
-      ) as ivm.Reference;
+      ) as native.Reference;
       const headers = ['content-type', 'text/plain', 'accept', '*/*', 'user-agent', 'bench'];
       const body = new ArrayBuffer(64);
       rows.push({
@@ -123,13 +133,13 @@ async function measure(): Promise<void> {
       const body = Array.from({ length: 40 }, (_, j) => `export function m${i}_${j}(x) { return x * ${j} + ${i}; }`).join('\n');
       sources.set(`m${i}.js`, deps.map((d) => `import { m${d}_0 } from 'm${d}.js';`).join('\n') + '\n' + body + `\nexport const v = ${deps.map((d) => `m${d}_0(1)`).join(' + ') || '0'};`);
     }
-    const caches = new Map<string, ivm.ExternalCopy<ArrayBuffer>>();
+    const caches = new Map<string, native.ExternalCopy<ArrayBuffer>>();
     // Timed from the first compile to the end of evaluation, in a fresh isolate and context.
     const graph = async (useCache: boolean): Promise<number> => {
       const isolate = new ivm.Isolate({ memoryLimit: 64 });
       const context = await isolate.createContext();
       const start = process.hrtime.bigint();
-      const modules = new Map<string, ivm.Module>();
+      const modules = new Map<string, native.Module>();
       for (const [name, code] of sources) {
         const module = await isolate.compileModule(code, { filename: `file:///${name}`, ...(useCache ? { cachedData: caches.get(name) } : { produceCachedData: true }) });
         if (!useCache && module.cachedData) caches.set(name, module.cachedData);
@@ -156,7 +166,7 @@ async function measure(): Promise<void> {
 
 async function memory(): Promise<void> {
   const count = 200;
-  const keep: { isolate: ivm.Isolate; context: ivm.Context }[] = [];
+  const keep: { isolate: native.Isolate; context: native.Context }[] = [];
   global.gc?.();
   const before = process.memoryUsage().rss;
   for (let i = 0; i < count; i++) {
@@ -171,7 +181,7 @@ async function memory(): Promise<void> {
   for (const { isolate } of keep) isolate.dispose();
 }
 
-(process.argv.includes('--memory') ? memory() : measure()).then(
+if (require.main === module) (process.argv.includes('--memory') ? memory() : measureRows()).then(
   () => process.stdout.write(JSON.stringify(rows) + '\n'),
   (error) => {
     console.error(error);

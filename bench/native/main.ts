@@ -1,21 +1,22 @@
 // bench/native: the isolate addon against the reference library (isolated-vm), same
-// operations, same machine, same run. Each library is measured in its own child processes,
-// alternating (islet, reference, islet, reference...) because the machine is shared and its
-// load moves; each row reports the median over rounds and the ratio reference/islet per row
-// (for times: > 1 means islet is faster; for calls/s the inverse is shown so > 1 still favours
-// islet).
+// operations, same machine, same run. The machine is shared and its load moves, so both
+// libraries are loaded in one process and measured alternately (islet, reference, islet,
+// reference...); each round yields a ratio reference/islet per row, and the table reports the
+// median of each library's values and the median of the per-round ratios (for times: > 1 means
+// islet is faster; for calls/s the ratio is inverted so > 1 still favours islet). Resident memory
+// per isolate is measured in separate processes, one per library.
 // Usage: node --no-node-snapshot dist/bench/native/main.js [--rounds N]
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { median } from '../lib/stats';
+import { measure, type Library, type Row } from './child';
 
 const root = path.resolve(__dirname, '../../..');
 const child = path.join(__dirname, 'child.js');
 const roundsArg = process.argv.indexOf('--rounds');
 const rounds = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 3;
 
-type Row = { name: string; unit: string; value: number };
 
 function hasReference(): boolean {
   try {
@@ -35,28 +36,49 @@ function run(reference: boolean, memory: boolean): Row[] {
   return JSON.parse(out.trim().split('\n').pop()!) as Row[];
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const libraries = hasReference() ? [false, true] : [false];
   const results = new Map<boolean, Map<string, { unit: string; values: number[] }>>();
+  const ratios = new Map<string, number[]>();
   for (const reference of libraries) results.set(reference, new Map());
-  for (let round = 0; round < rounds; round++) {
-    for (const reference of libraries) {
-      for (const memory of [false, true]) {
-        for (const row of run(reference, memory)) {
-          const table = results.get(reference)!;
-          const entry = table.get(row.name) ?? { unit: row.unit, values: [] };
-          entry.values.push(row.value);
-          table.set(row.name, entry);
-        }
-      }
-      process.stderr.write(`bench/native: round ${round + 1}/${rounds} ${reference ? 'isolated-vm' : 'islet'} done\n`);
+  const record = (reference: boolean, rows: Row[]) => {
+    for (const row of rows) {
+      const table = results.get(reference)!;
+      const entry = table.get(row.name) ?? { unit: row.unit, values: [] };
+      entry.values.push(row.value);
+      table.set(row.name, entry);
     }
+  };
+  const isletLibrary = require('../../native') as Library;
+  const isolatedVm = libraries.length > 1 ? (require('isolated-vm') as Library) : null;
+  for (let round = 0; round < rounds; round++) {
+    const ours = await measure(isletLibrary);
+    record(false, ours);
+    if (isolatedVm) {
+      const theirs = await measure(isolatedVm);
+      record(true, theirs);
+      for (const row of ours) {
+        const their = theirs.find((r) => r.name === row.name);
+        if (!their) continue;
+        ratios.set(row.name, [...(ratios.get(row.name) ?? []), row.unit === 'calls/s' ? row.value / their.value : their.value / row.value]);
+      }
+    }
+    process.stderr.write(`bench/native: round ${round + 1}/${rounds} done\n`);
+  }
+  for (const reference of libraries) {
+    const once = run(reference, true);
+    record(reference, once);
+  }
+  {
+    const memoryOurs = results.get(false)!.get('RSS per idle isolate with a context');
+    const memoryTheirs = results.get(true)?.get('RSS per idle isolate with a context');
+    if (memoryOurs && memoryTheirs) ratios.set('RSS per idle isolate with a context', [median(memoryTheirs.values) / median(memoryOurs.values)]);
   }
   const islet = results.get(false)!;
   const reference = results.get(true);
   const lines: string[] = [];
   const format = (value: number) => (value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2));
-  lines.push(`bench/native — ${process.version}, ${rounds} rounds, medians${reference ? '; ratio = isolated-vm / islet (> 1: islet better)' : ' (isolated-vm not installed: no ratios)'}`);
+  lines.push(`bench/native — ${process.version}, ${rounds} rounds, medians${reference ? '; ratio = median over rounds of isolated-vm / islet (> 1: islet better)' : ' (isolated-vm not installed: no ratios)'}`);
   lines.push('');
   lines.push(`| row | unit | islet | ${reference ? 'isolated-vm | ratio |' : ''}`);
   lines.push(`|---|---|---|${reference ? '---|---|' : ''}`);
@@ -68,7 +90,7 @@ function main(): void {
     let ratio: number | undefined;
     if (theirs) {
       const their = median(theirs.values);
-      ratio = entry.unit === 'calls/s' ? ours / their : their / ours;
+      ratio = median(ratios.get(name) ?? [entry.unit === 'calls/s' ? ours / their : their / ours]);
       cells += ` ${format(their)} | ${ratio.toFixed(2)} |`;
     }
     lines.push(cells);
@@ -80,4 +102,7 @@ function main(): void {
   fs.writeFileSync(path.join(outDir, 'native.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds, rows: json }, null, 2) + '\n');
 }
 
-main();
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
