@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <limits>
 
 #include "allocator.h"
 #include "handles.h"
@@ -38,6 +39,7 @@ class ForegroundRunner : public v8::TaskRunner {
       std::lock_guard<std::mutex> lock(mutex_);
       tasks_.push_back(std::move(task));
       count_++;
+      ready_++;
     }
     Wake();
   }
@@ -46,6 +48,7 @@ class ForegroundRunner : public v8::TaskRunner {
     std::lock_guard<std::mutex> lock(mutex_);
     delayed_.emplace_back(Now() + delay, std::move(task));
     count_++;
+    earliest_due_ = std::min(earliest_due_.load(), Now() + delay);
   }
   void PostNonNestableDelayedTask(std::unique_ptr<v8::Task> task, double delay) override {
     PostDelayedTask(std::move(task), delay);
@@ -55,6 +58,11 @@ class ForegroundRunner : public v8::TaskRunner {
   bool NonNestableTasksEnabled() const override { return true; }
   bool NonNestableDelayedTasksEnabled() const override { return true; }
 
+  // Tasks ready to run now (delayed ones only once due).
+  bool HasWork() const {
+    if (ready_.load() > 0) return true;
+    return count_.load() > 0 && earliest_due_.load() <= Now();
+  }
   // Runs the tasks that are due; the isolate is entered by the caller.
   void RunDue() {
     if (count_.load() == 0) return;  // the common case, without taking the mutex
@@ -63,16 +71,20 @@ class ForegroundRunner : public v8::TaskRunner {
       std::lock_guard<std::mutex> lock(mutex_);
       ready.swap(tasks_);
       count_ -= ready.size();
+      ready_ = 0;
       double now = Now();
+      double earliest = std::numeric_limits<double>::infinity();
       for (auto it = delayed_.begin(); it != delayed_.end();) {
         if (it->first <= now) {
           ready.push_back(std::move(it->second));
           it = delayed_.erase(it);
           count_--;
         } else {
+          earliest = std::min(earliest, it->first);
           ++it;
         }
       }
+      earliest_due_ = earliest;
     }
     for (auto& task : ready) task->Run();
   }
@@ -81,6 +93,8 @@ class ForegroundRunner : public v8::TaskRunner {
     tasks_.clear();
     delayed_.clear();
     count_ = 0;
+    ready_ = 0;
+    earliest_due_ = std::numeric_limits<double>::infinity();
   }
 
  private:
@@ -96,6 +110,8 @@ class ForegroundRunner : public v8::TaskRunner {
   std::deque<std::unique_ptr<v8::Task>> tasks_;
   std::vector<std::pair<double, std::unique_ptr<v8::Task>>> delayed_;
   std::atomic<size_t> count_{0};  // tasks + delayed, read without the mutex
+  std::atomic<size_t> ready_{0};  // tasks (not delayed)
+  std::atomic<double> earliest_due_{std::numeric_limits<double>::infinity()};
 };
 
 class PlatformDelegate : public node::IsolatePlatformDelegate {
@@ -398,6 +414,10 @@ void IsolateEnvironment::UntrackWrapper(ClassHandle* handle) {
 bool IsolateEnvironment::memory_limit_hit() const { return memory_hit_.load() || (allocator_ && allocator_->refused()); }
 void IsolateEnvironment::MarkMemoryLimitHit() { memory_hit_ = true; }
 size_t IsolateEnvironment::ExternalBytes() const { return allocator_ ? allocator_->allocated() : 0; }
+void IsolateEnvironment::ScheduleForegroundTasks() {
+  if (foreground_ && foreground_->HasWork()) Post(std::make_unique<NoopRunnable>());
+}
+
 void IsolateEnvironment::RunForegroundTasks() {
   if (foreground_) foreground_->RunDue();
 }

@@ -112,6 +112,8 @@ class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironmen
 
   size_t ExternalBytes() const;
   void RunForegroundTasks();
+  // When V8 has tasks pending, queues a pool thread to run them.
+  void ScheduleForegroundTasks();
 
   // Callbacks to call when V8 loses control of this isolate (set by the Isolate constructor).
   std::function<void(const std::string&)> on_catastrophic_error;

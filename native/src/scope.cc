@@ -137,7 +137,13 @@ ExecScope::~ExecScope() {
     env_.wall_time_ns += wall;
   }
   if (outermost_ && !env_.disposed()) {
-    env_.RunForegroundTasks();
+    // V8's own follow-up work (GC jobs, compile finalisation) runs on a pool thread: a sync
+    // call made on Node's thread returns as soon as its own work is done.
+    if (IsolateEnvironment::DefaultOnThisThread()) {
+      env_.ScheduleForegroundTasks();
+    } else {
+      env_.RunForegroundTasks();
+    }
     env_.ProcessReleases();
   }
   handle_scope_.reset();
