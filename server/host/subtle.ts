@@ -5,6 +5,59 @@ import { webcrypto } from 'node:crypto';
 type CryptoKey = webcrypto.CryptoKey;
 const MAX_KEYS = 10000;
 
+// Node runs WebCrypto's slow operations on libuv's thread pool (4 threads by default), which the
+// file system (the store), DNS (fetch) and zlib share, and that time is not the isolate's CPU
+// time. Unbounded, one request could occupy the whole pool for minutes (PBKDF2 with 10^8
+// iterations, a 16384-bit RSA key) and stall every tenant and the admin API. So: the costly
+// parameters are capped (Workers caps PBKDF2 the same way), each isolate runs one operation at a
+// time, and all isolates together at most MAX_RUNNING, leaving the rest of the pool to the server.
+const MAX_PBKDF2_ITERATIONS = 100_000;
+const MAX_RSA_BITS = 4096;
+const MAX_RUNNING = 2;
+/** operations one isolate may have waiting; past it they fail at once (QuotaExceededError) */
+const MAX_QUEUED = 32;
+
+class QuotaExceededError extends Error {
+  override name = 'QuotaExceededError';
+}
+
+class NotSupportedError extends Error {
+  override name = 'NotSupportedError';
+}
+
+/** refuses parameters whose cost has no useful bound */
+function checkCost(method: string, args: unknown[]): void {
+  const algorithm = args[0] as { name?: unknown; iterations?: unknown; modulusLength?: unknown } | undefined;
+  if (!algorithm || typeof algorithm !== 'object') return;
+  const name = String(algorithm.name ?? '').toUpperCase();
+  if ((method === 'deriveBits' || method === 'deriveKey') && name === 'PBKDF2' && !(Number(algorithm.iterations) <= MAX_PBKDF2_ITERATIONS)) {
+    throw new NotSupportedError(`crypto.subtle: PBKDF2 with more than ${MAX_PBKDF2_ITERATIONS} iterations is not supported`);
+  }
+  if (method === 'generateKey' && name.startsWith('RSA') && !(Number(algorithm.modulusLength) <= MAX_RSA_BITS)) {
+    throw new NotSupportedError(`crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`);
+  }
+}
+
+function keyTooCostly(key: CryptoKey): boolean {
+  const bits = (key.algorithm as { modulusLength?: number }).modulusLength;
+  return typeof bits === 'number' && bits > MAX_RSA_BITS;
+}
+
+/** slots of the thread pool WebCrypto may hold at once, across every isolate of the process */
+let running = 0;
+const waiting: (() => void)[] = [];
+async function withSlot<T>(work: () => Promise<T>): Promise<T> {
+  if (running >= MAX_RUNNING) await new Promise<void>((resolve) => waiting.push(resolve));
+  else running++;
+  try {
+    return await work();
+  } finally {
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  }
+}
+
 export interface KeyDescriptor {
   handle: number;
   type: string;
@@ -18,6 +71,9 @@ const methods = new Set(['digest', 'encrypt', 'decrypt', 'sign', 'verify', 'gene
 export class KeyTable {
   #keys = new Map<number, CryptoKey>();
   #next = 1;
+  /** settles when this isolate's previous operation is over */
+  #queue: Promise<void> = Promise.resolve();
+  #queued = 0;
 
   #decode(value: unknown, depth = 0): unknown {
     if (value && typeof value === 'object' && !ArrayBuffer.isView(value) && !(value instanceof ArrayBuffer) && !Array.isArray(value)) {
@@ -53,9 +109,34 @@ export class KeyTable {
 
   async call(method: unknown, args: unknown): Promise<unknown> {
     if (typeof method !== 'string' || !methods.has(method) || !Array.isArray(args)) throw new TypeError(`crypto.subtle: unknown operation ${String(method)}`);
+    checkCost(method, args);
     const decoded = args.map((a) => this.#decode(a));
+    for (const value of decoded) {
+      if (value instanceof (globalThis as unknown as { CryptoKey: new () => CryptoKey }).CryptoKey && keyTooCostly(value as CryptoKey)) {
+        throw new NotSupportedError(`crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`);
+      }
+    }
     const subtle = webcrypto.subtle as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
-    return this.#encode(await subtle[method](...decoded));
+    // one operation of this isolate at a time: a flood of them waits here, not in the thread pool
+    if (this.#queued >= MAX_QUEUED) throw new QuotaExceededError(`crypto.subtle: more than ${MAX_QUEUED} operations waiting in this isolate`);
+    this.#queued++;
+    const turn = this.#queue.then(() => withSlot(() => subtle[method]!(...decoded)));
+    this.#queue = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    let result: unknown;
+    try {
+      result = await turn;
+    } finally {
+      this.#queued--;
+    }
+    if (method === 'importKey' || method === 'unwrapKey') {
+      if (result instanceof (globalThis as unknown as { CryptoKey: new () => CryptoKey }).CryptoKey && keyTooCostly(result as CryptoKey)) {
+        throw new NotSupportedError(`crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`);
+      }
+    }
+    return this.#encode(result);
   }
 
   clear(): void {
