@@ -38,6 +38,8 @@
 // | console.log of a throwing Proxy               | 200                                                 |
 // | a Proxy of a Response                         | 500 expected; todo F3 (hangs until wall: 504)       |
 // | custom route overlapping another tenant's     | 409 ROUTE_TAKEN at deploy (longer prefix, wildcard) |
+// | crypto.subtle: PBKDF2 10^7 rounds, RSA 16384  | the call rejects NotSupportedError (request 200)    |
+// | crypto.subtle: 1000 derivations at once       | 504 wall (queued per isolate); admin API answers    |
 // | waitUntil that never settles                  | 200, then cut at the wall limit (logged: wall)      |
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -75,7 +77,8 @@ function assertCut(res: Reply, status: number, limit: string): void {
   assert.ok(res.headers['islet-request-id'], 'the cut carries a request id');
 }
 
-const fast = { cpuMs: 50, wallMs: 3000, memoryMb: 16 };
+// wall time well above what the CPU and memory cuts need, so a busy machine cannot turn them into 504s
+const fast = { cpuMs: 50, wallMs: 10_000, memoryMb: 16 };
 
 // ---- CPU ----
 
@@ -621,4 +624,33 @@ test("custom routes: a tenant's deploy token cannot carve into another tenant's 
   assert.equal(nested.status, 201, nested.text);
   const same = await islet.admin('POST', `/v1/tenants/squatter/deployments?routes=${encodeURIComponent('shop.example.test/*')}`, code, { 'content-type': 'application/javascript' });
   assert.equal(same.status, 409, same.text);
+});
+
+// ---- host work that is not the isolate's CPU time ----
+
+test('crypto.subtle cannot occupy the thread pool: costly parameters refused, a flood queued per isolate, the admin API keeps answering', async () => {
+  const code = attacker(`
+    const path = new URL(request.url).pathname;
+    const key = await crypto.subtle.importKey('raw', new TextEncoder().encode('pw'), 'PBKDF2', false, ['deriveBits']);
+    const kdf = (iterations) => crypto.subtle.deriveBits({ name: 'PBKDF2', hash: 'SHA-512', salt: new Uint8Array(16), iterations }, key, 512);
+    if (path === '/costly') {
+      const out = [];
+      try { await kdf(10_000_000); out.push('pbkdf2 ran'); } catch (e) { out.push(e.name); }
+      try { await crypto.subtle.generateKey({ name: 'RSASSA-PKCS1-v1_5', modulusLength: 16384, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, false, ['sign']); out.push('rsa ran'); } catch (e) { out.push(e.name); }
+      try { await kdf(1000); out.push('small ok'); } catch (e) { out.push('small ' + e.name); }
+      return Response.json(out);
+    }
+    const settled = await Promise.allSettled(Array.from({ length: 1000 }, () => kdf(100_000)));
+    return new Response(settled.filter((s) => s.status === 'rejected').length + ' refused');`);
+  const costly = await attack('kdf', code, { ...fast, wallMs: 3000 }, '/costly');
+  assert.equal(costly.status, 200, costly.text);
+  assert.deepEqual(JSON.parse(costly.text), ['NotSupportedError', 'NotSupportedError', 'small ok']);
+  // 1000 maximal derivations at once: without a per-isolate queue they would hold every thread
+  // of the pool (shared with the store's file reads) for tens of seconds
+  const flood = islet.hit('kdf', '/flood');
+  await new Promise((r) => setTimeout(r, 300));
+  const list = await islet.admin('GET', '/v1/tenants');
+  assert.equal(list.status, 200, 'the admin API (store reads on the thread pool) answered during the flood');
+  const cut = await flood;
+  assert.ok(cut.status === 504 || cut.status === 200, `${cut.status} ${cut.text}`);
 });
