@@ -59,8 +59,8 @@ async function main(): Promise<void> {
   const started = Date.now();
   const cores = os.cpus().length;
   const settings: RunSettings = args.quick
-    ? { mode: 'quick', rounds: 1, warmupSeconds: 1, durationSeconds: 2, connections: 32, loadGenerator: '', coldSamples: 5, memoryTenants: 100 }
-    : { mode: 'full', rounds: 6, warmupSeconds: 1, durationSeconds: 2, connections: 32, loadGenerator: '', coldSamples: 15, memoryTenants: 1000 };
+    ? { mode: 'quick', rounds: 1, systemWarmupSeconds: 3, warmupSeconds: 1, durationSeconds: 2, connections: 32, loadGenerator: '', coldSamples: 5, memoryTenants: 100 }
+    : { mode: 'full', rounds: 5, systemWarmupSeconds: 5, warmupSeconds: 1, durationSeconds: 2, connections: 32, loadGenerator: '', coldSamples: 15, memoryTenants: 1000 };
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   settings.loadGenerator = `autocannon ${(require('autocannon/package.json') as { version: string }).version}, ${settings.connections} connections, in its own process`;
 

@@ -90,7 +90,7 @@ function renderMarkdown(r: PeerResults, repoRoot: string, hasThroughput: boolean
   );
   L.push(
     `Every system ran on 127.0.0.1, one at a time, driven by the same load generator (${r.settings.loadGenerator}). ` +
-      `Each round starts the system fresh, checks one answer per workload, then per workload applies ${r.settings.warmupSeconds} s of warm-up ` +
+      `Each round starts the system fresh, warms it with ${r.settings.systemWarmupSeconds ?? 0} s of hello-world load, checks one answer per workload, then per workload applies ${r.settings.warmupSeconds} s of warm-up ` +
       `and ${r.settings.durationSeconds} s of measured load. Rounds alternate the systems (A B C A B C), ${r.settings.rounds} round(s); ` +
       'tables show medians over rounds. The load generator shares the machine\'s cores with the server under test, as it would for any ' +
       'single-machine comparison; all systems pay that equally.',

@@ -6,6 +6,9 @@ import type { MachineInfo } from '../lib/machine';
 export interface RunSettings {
   mode: 'full' | 'quick';
   rounds: number;
+  /** hello-world load applied once after each start of a system, before any workload: JITs and
+   *  pools of every process (two workers warm twice as slowly as one) get to steady state */
+  systemWarmupSeconds: number;
   warmupSeconds: number;
   durationSeconds: number;
   connections: number;

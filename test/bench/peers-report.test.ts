@@ -36,7 +36,7 @@ function sample(): PeerResults {
   };
   return {
     machine: { date: '2026-11-22T04:00:00.000Z', hostname: 'h', platform: 'linux x64', kernel: '6', cpuModel: 'cpu', cores: 2, memoryGiB: 24, node: 'v20', v8: '11', gitCommit: 'abc' },
-    settings: { mode: 'quick', rounds: 3, warmupSeconds: 1, durationSeconds: 2, connections: 32, loadGenerator: 'autocannon', coldSamples: 1, memoryTenants: 10 },
+    settings: { mode: 'quick', rounds: 3, systemWarmupSeconds: 1, warmupSeconds: 1, durationSeconds: 2, connections: 32, loadGenerator: 'autocannon', coldSamples: 1, memoryTenants: 10 },
     systems: [
       { id: 'node', label: 'node:http', describe: 'bare' },
       { id: 'workerd', label: 'workerd', describe: 'workerd serve' },
