@@ -5,6 +5,30 @@ import { exactBytes } from './bytes';
 
 type Format = 'gzip' | 'deflate' | 'deflate-raw';
 
+// Decompression multiplies bytes: 130 KB of gzip can inflate to 100 MB from one written chunk,
+// all of it held here before the isolate gets it (found by the hostile suite: a 96 MiB bomb
+// raised the server's RSS by ~390 MB). So the output of one operation is capped, and at most
+// MAX_RUNNING operations of all isolates run at once (zlib works on libuv's thread pool, shared
+// with the store's file reads and DNS): whatever tenants do, zlib holds at most about
+// MAX_RUNNING x MAX_OUTPUT bytes here. A stream that inflates past the cap fails with a TypeError
+// that says so; writing smaller chunks keeps each operation under it.
+const MAX_OUTPUT = 16 * 1024 * 1024;
+const MAX_RUNNING = 2;
+
+let running = 0;
+const waiting: (() => void)[] = [];
+async function withSlot<T>(work: () => Promise<T>): Promise<T> {
+  if (running >= MAX_RUNNING) await new Promise<void>((resolve) => waiting.push(resolve));
+  else running++;
+  try {
+    return await work();
+  } finally {
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  }
+}
+
 function create(format: Format, mode: 'compress' | 'decompress'): zlib.Gzip | zlib.Gunzip | zlib.Deflate | zlib.Inflate | zlib.DeflateRaw | zlib.InflateRaw {
   if (mode === 'compress') return format === 'gzip' ? zlib.createGzip() : format === 'deflate' ? zlib.createDeflate() : zlib.createDeflateRaw();
   return format === 'gzip' ? zlib.createGunzip() : format === 'deflate' ? zlib.createInflate() : zlib.createInflateRaw();
@@ -13,13 +37,23 @@ function create(format: Format, mode: 'compress' | 'decompress'): zlib.Gzip | zl
 export class ZlibStream {
   #stream: ReturnType<typeof create>;
   #out: Buffer[] = [];
+  /** bytes in #out (output of the operation under way) */
+  #outBytes = 0;
   #error: Error | null = null;
 
   constructor(format: unknown, mode: unknown) {
     if (format !== 'gzip' && format !== 'deflate' && format !== 'deflate-raw') throw new TypeError(`unsupported compression format ${String(format)}`);
     if (mode !== 'compress' && mode !== 'decompress') throw new TypeError(`unknown compression mode ${String(mode)}`);
     this.#stream = create(format, mode);
-    this.#stream.on('data', (chunk: Buffer) => this.#out.push(chunk));
+    this.#stream.on('data', (chunk: Buffer) => {
+      this.#outBytes += chunk.length;
+      if (this.#outBytes > MAX_OUTPUT) {
+        this.#out = [];
+        this.#stream.destroy(new RangeError(`one chunk produced more than ${MAX_OUTPUT} bytes of output; write smaller chunks`));
+        return;
+      }
+      this.#out.push(chunk);
+    });
     this.#stream.on('error', (error) => {
       // a failed zlib stream does not always call the pending write's callback: fail them here
       this.#error = error;
@@ -33,11 +67,16 @@ export class ZlibStream {
   #take(): Uint8Array {
     const out = this.#out.length === 1 ? this.#out[0] : Buffer.concat(this.#out);
     this.#out = [];
+    this.#outBytes = 0;
     return exactBytes(out);
   }
 
   write(chunk: unknown): Promise<Uint8Array> {
     if (!(chunk instanceof Uint8Array)) return Promise.reject(new TypeError('compression: chunks must be bytes'));
+    return withSlot(() => this.#write(chunk));
+  }
+
+  #write(chunk: Uint8Array): Promise<Uint8Array> {
     if (this.#error) return Promise.reject(new TypeError(`compression failed: ${this.#error.message}`));
     return new Promise((resolve, reject) => {
       this.#pending.add(reject);
@@ -51,6 +90,10 @@ export class ZlibStream {
   }
 
   end(): Promise<Uint8Array> {
+    return withSlot(() => this.#end());
+  }
+
+  #end(): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
       if (this.#error) return reject(new TypeError(`compression failed: ${this.#error.message}`));
       this.#pending.add(reject);
