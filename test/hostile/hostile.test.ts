@@ -40,6 +40,7 @@
 // | custom route overlapping another tenant's     | 409 ROUTE_TAKEN at deploy (longer prefix, wildcard) |
 // | crypto.subtle: PBKDF2 10^7 rounds, RSA 16384  | the call rejects NotSupportedError (request 200)    |
 // | crypto.subtle: 1000 derivations at once       | 504 wall (queued per isolate); admin API answers    |
+// | DecompressionStream bomb (130 KB -> 96 MiB)   | 200; the read rejects TypeError past 16 MiB a chunk |
 // | waitUntil that never settles                  | 200, then cut at the wall limit (logged: wall)      |
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -47,6 +48,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { publish } from '../../server/deploy/publish';
 import net from 'node:net';
+import zlib from 'node:zlib';
 import { startIslet, attacker, neighbourCode, outsideAttempts, whileNeighbourServed, type Islet, type Reply } from './islet';
 
 let islet: Islet;
@@ -653,4 +655,21 @@ test('crypto.subtle cannot occupy the thread pool: costly parameters refused, a 
   assert.equal(list.status, 200, 'the admin API (store reads on the thread pool) answered during the flood');
   const cut = await flood;
   assert.ok(cut.status === 504 || cut.status === 200, `${cut.status} ${cut.text}`);
+});
+
+test('a decompression bomb (130 KB of gzip inflating to 96 MiB) is refused while it inflates, in pieces the host can hold', async () => {
+  const bomb = zlib.gzipSync(Buffer.alloc(96 << 20)).toString('base64');
+  const code = attacker(`
+    const bytes = Uint8Array.from(atob(${JSON.stringify(bomb)}), (c) => c.charCodeAt(0));
+    const reader = new Response(bytes).body.pipeThrough(new DecompressionStream('gzip')).getReader();
+    let total = 0, biggest = 0;
+    try {
+      for (;;) { const { done, value } = await reader.read(); if (done) break; total += value.length; biggest = Math.max(biggest, value.length); }
+    } catch (e) {
+      return new Response('refused ' + e.name + ' after ' + total + ': ' + e.message);
+    }
+    return new Response('inflated ' + total + ' biggest chunk ' + biggest);`);
+  const res = await attack('zbomb', code, { ...fast, cpuMs: 5000, memoryMb: 32 });
+  assert.equal(res.status, 200, res.text);
+  assert.match(res.text, /^refused TypeError after \d+: .*more than 16777216 bytes/);
 });
