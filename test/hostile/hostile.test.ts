@@ -12,6 +12,7 @@
 // | heap: objects / strings / arrays              | 503, islet-error: memory; next request: new isolate |
 // | heap: ArrayBuffers                            | 503, islet-error: memory (todo F2: sometimes 500)   |
 // | heap: WebAssembly memory                      | 503, islet-error: memory (todo F1: not enforced)    |
+// | heap: ArrayBuffers from the host (clones)     | refused or 503 memory (todo F5: not counted)        |
 // | Promise flood (never settled, all kept)       | 503, islet-error: memory                            |
 // | timer flood (endless setTimeout)              | 503, islet-error: cpu                               |
 // | timers left behind by a finished request      | 200; they never fire after the request ended        |
@@ -133,6 +134,14 @@ test('heap explosion (ArrayBuffers outside the V8 heap): 503 islet-error: memory
   // 1 MiB each: at most a few dozen before a 16 MB budget refuses, never hundreds of MB
   const code = attacker(`const keep = []; for (let i = 0; i < 400; i++) keep.push(new Uint8Array(1 << 20).fill(1)); return new Response('kept ' + keep.length);`);
   assertCut(await attack('heap-buffers', code, { ...fast, cpuMs: 5000 }), 503, 'memory');
+});
+
+test('heap explosion (ArrayBuffers arriving from the host: structuredClone): refused or 503 islet-error: memory', { todo: 'F5 in /tmp/hostile-findings.md: host-made ArrayBuffers are not counted (kept 96 MiB in 16 MB)' }, async () => {
+  const code = attacker(`const keep = []; const src = new Uint8Array(4 << 20);
+    try { for (let i = 0; i < 24; i++) keep.push(structuredClone(src)); } catch (e) { return new Response('refused at ' + keep.length); }
+    return new Response('kept ' + keep.length * 4 + ' MiB');`);
+  const res = await attack('heap-clones', code, { ...fast, cpuMs: 5000 });
+  assert.ok((res.status === 503 && res.headers['islet-error'] === 'memory') || /^refused at [0-5]$/.test(res.text), `${res.status} ${res.text}`);
 });
 
 test('heap explosion (WebAssembly memory): 503 islet-error: memory', { todo: 'F1 in /tmp/hostile-findings.md: wasm memory is outside the budget' }, async () => {
