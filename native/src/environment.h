@@ -111,6 +111,11 @@ class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironmen
   std::string timer_stack;          // written on the isolate's thread in the interrupt
 
   size_t ExternalBytes() const;
+  // Memory outside the V8 heap (ArrayBuffers, WebAssembly memories) past the limit; the isolate
+  // must be entered on this thread.
+  bool ExternalMemoryOverLimit() const {
+    return isolate_->AdjustAmountOfExternalAllocatedMemory(0) > int64_t(memory_limit_);
+  }
   void RunForegroundTasks();
   // When V8 has tasks pending, queues a pool thread to run them.
   void ScheduleForegroundTasks();

@@ -31,6 +31,8 @@ Outcome RunGuarded(ThreePhaseTask& task, IsolateEnvironment& env, bool drain) {
     }
     fired = timer.Finish();
   }
+  // Memory V8 keeps outside its heap and outside our allocator (WebAssembly memories) counts too.
+  if (!env.is_default() && !env.disposed() && env.ExternalMemoryOverLimit()) env.MarkMemoryLimitHit();
   if (env.memory_limit_hit() && !env.is_default()) {
     env.Dispose();
     return MakeThrown(ErrorClass::Error, "Isolate was disposed during execution due to memory limit", "ERR_ISOLATE_MEMORY_LIMIT");

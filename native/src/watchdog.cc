@@ -4,6 +4,7 @@
 // again never overshoots.
 #include "watchdog.h"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -16,6 +17,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr auto kGrace = std::chrono::milliseconds(5);
+// While a limited run goes on, its memory outside the V8 heap is checked this often (the heap
+// itself has V8's near-heap-limit callback; WebAssembly memory has nothing of the kind).
+constexpr auto kMemoryCheck = std::chrono::milliseconds(10);
 
 struct Armed {
   IsolateEnvironment* env;
@@ -24,6 +28,7 @@ struct Armed {
   clockid_t cpu_clock;
   uint64_t cpu_deadline_ns;  // 0 when none
   Clock::time_point next_check;
+  Clock::time_point next_memory_check;
   TimerKind fired = TimerKind::None;
   bool forced = false;
 };
@@ -71,6 +76,13 @@ void OnInterrupt(Isolate* isolate, void* raw) {
   isolate->TerminateExecution();
 }
 
+void OnMemoryCheck(Isolate* isolate, void* raw) {
+  auto* env = static_cast<IsolateEnvironment*>(raw);
+  if (env->disposed() || !env->ExternalMemoryOverLimit()) return;
+  env->MarkMemoryLimitHit();
+  isolate->TerminateExecution();
+}
+
 void Fire(Armed& armed, TimerKind kind) {
   armed.fired = kind;
   armed.env->timer_fired = static_cast<int>(kind);
@@ -92,6 +104,11 @@ void Loop() {
         if (!armed.forced) earliest = std::min(earliest, armed.next_check);
         continue;
       }
+      if (now >= armed.next_memory_check) {
+        armed.env->isolate()->RequestInterrupt(OnMemoryCheck, armed.env);
+        armed.next_memory_check = now + kMemoryCheck;
+      }
+      earliest = std::min(earliest, armed.next_memory_check);
       if (now >= armed.wall_deadline) {
         Fire(armed, TimerKind::Wall);
       } else if (armed.cpu_deadline_ns && now >= armed.next_check) {
@@ -120,6 +137,7 @@ TimedRun::TimedRun(IsolateEnvironment& env, double wall_ms, double cpu_ms) : env
   auto now = Clock::now();
   Armed armed{};
   armed.env = &env;
+  armed.next_memory_check = now + kMemoryCheck;
   armed.wall_deadline = wall_ms > 0 ? now + std::chrono::microseconds(int64_t(wall_ms * 1000)) : Clock::time_point::max();
   if (cpu_ms > 0) {
     pthread_getcpuclockid(pthread_self(), &armed.cpu_clock);
@@ -133,7 +151,7 @@ TimedRun::TimedRun(IsolateEnvironment& env, double wall_ms, double cpu_ms) : env
   env.timer_token = token_;
   env.timer_fired = 0;
   id_ = g_next_id++;
-  Clock::time_point first = std::min(armed.wall_deadline, armed.cpu_deadline_ns ? armed.next_check : Clock::time_point::max());
+  Clock::time_point first = std::min({armed.wall_deadline, armed.cpu_deadline_ns ? armed.next_check : Clock::time_point::max(), armed.next_memory_check});
   g_armed.emplace(id_, armed);
   finished_ = false;
   if (!g_started) {

@@ -116,3 +116,16 @@ test('disposing from a host callback during a synchronous run ends that run', as
 test('memoryLimit below 8 MB is refused', () => {
   assert.throws(() => new ivm.Isolate({ memoryLimit: 4 }));
 });
+
+test('WebAssembly memory counts against the memory limit', isletOnly, () => {
+  const grow = 'const m = new WebAssembly.Memory({ initial: 1, maximum: 1024 }); for (let i = 1; i < 1024; i++) { m.grow(1); new Uint8Array(m.buffer)[i * 65536] = 1 }';
+  for (const options of [{ timeout: 5000 }, {}]) {
+    const isolate = new ivm.Isolate({ memoryLimit: 16 });
+    const context = isolate.createContextSync();
+    assert.throws(() => context.evalSync(grow, options), { code: 'ERR_ISOLATE_MEMORY_LIMIT' });
+    assert.equal(isolate.isDisposed, true);
+  }
+  const modest = new ivm.Isolate({ memoryLimit: 16 });
+  assert.equal(modest.createContextSync().evalSync('new WebAssembly.Memory({ initial: 10 }).buffer.byteLength'), 655360);
+  modest.dispose();
+});
