@@ -25,7 +25,7 @@ import { machineInfo } from '../lib/machine';
 import { sleep } from '../lib/proc';
 import { startIslet, type IsletServer } from '../peers/systems/islet';
 import type { LoadOutcome, LoadPlan, Tick } from './loadgen-child';
-import { countsBetween, countsOf, memoryOf, scrapeMetrics } from './metrics';
+import { countsBetween, countsOf, heapByKind, memoryOf, scrapeMetrics } from './metrics';
 import { memoryTrend, printReport, type MemorySample, type VariantResult } from './report';
 import { RssSampler } from './rss';
 import { HOG_CPU_MS, moduleSource, planTenants, type TenantSpec } from './tenants';
@@ -182,6 +182,8 @@ async function runVariant(name: 'warm' | 'churn', opts: Options, ctx: { tmpDir: 
       console.log(`  first touches: ${warmup.touchesPerTenant} per tenant, ${warmup.ok}/${warmup.tenants * warmup.touchesPerTenant} answered correctly in ${warmup.seconds} s (p50 ${warmup.latencyMs.p50} ms, p99 ${warmup.latencyMs.p99} ms), ${warmup.coldStarts} cold starts`);
     }
     ctx.upstream.reset();
+    const kindOf = (tenant: string) => ctx.tenants.find((t) => t.name === tenant)?.kind;
+    const heapAtStart = heapByKind(await scrapeMetrics(adminUrl, islet.token), kindOf);
     const loadFrom = sampler.elapsed();
     const ticks: Tick[] = [];
     const calm = ctx.tenants.filter((t) => t.kind !== 'hog').length;
@@ -211,7 +213,9 @@ async function runVariant(name: 'warm' | 'churn', opts: Options, ctx: { tmpDir: 
     // waitUntil work runs after its response: give the last beacons a moment to arrive
     await sleep(2000);
     const serverAlive = islet.proc.alive();
-    const after = serverAlive ? countsOf(await scrapeMetrics(adminUrl, islet.token)) : before;
+    const finalScrape = serverAlive ? await scrapeMetrics(adminUrl, islet.token) : '';
+    const after = serverAlive ? countsOf(finalScrape) : before;
+    const heapAtEnd = heapByKind(finalScrape, kindOf);
     const beacons = ctx.upstream.beacons();
     const lost = Math.max(0, load.timersOk - beacons);
     const errors = load.errors + lost + (warmup?.errors.length ?? 0) + (serverAlive ? 0 : 1);
@@ -229,6 +233,7 @@ async function runVariant(name: 'warm' | 'churn', opts: Options, ctx: { tmpDir: 
       rss,
       memory,
       memoryTrend: memoryTrend(memory, rss.loadFromT, rss.loadToT),
+      heapByKind: { atLoadStart: heapAtStart, atEnd: heapAtEnd },
       islet: countsBetween(before, after),
       waitUntil: { timersOk: load.timersOk, beacons, lost },
       errors,

@@ -99,3 +99,21 @@ export function memoryOf(text: string): MemoryBreakdown {
     nodeExternalMB: mb(total('nodejs_external_memory_bytes')),
   };
 }
+
+/**
+ * Mean V8 heap in use per isolate of each function kind, from the tenant-labelled
+ * islet_isolate_heap_used_bytes series (tenants outside the labelled top N are left out). A
+ * kind whose heaps keep growing while the others stay put points at the shim path it uses.
+ */
+export function heapByKind(text: string, kindOf: (tenant: string) => string | undefined): Record<string, { tenants: number; meanMB: number }> {
+  const sums = new Map<string, { tenants: number; bytes: number }>();
+  for (const [tenant, bytes] of Object.entries(sumBy(text, 'islet_isolate_heap_used_bytes', 'tenant'))) {
+    const kind = kindOf(tenant);
+    if (!kind) continue;
+    const s = sums.get(kind) ?? { tenants: 0, bytes: 0 };
+    s.tenants++;
+    s.bytes += bytes;
+    sums.set(kind, s);
+  }
+  return Object.fromEntries([...sums].map(([k, s]) => [k, { tenants: s.tenants, meanMB: Math.round((s.bytes / s.tenants / 1048576) * 100) / 100 }]));
+}

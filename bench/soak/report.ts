@@ -18,6 +18,8 @@ export interface VariantResult {
   memory: MemorySample[];
   /** change of each figure over the second half of the load, MB (isolates: count) */
   memoryTrend: Record<string, number>;
+  /** mean tenant heap in use per isolate, by function kind, when the load started and at its end */
+  heapByKind: { atLoadStart: Record<string, { tenants: number; meanMB: number }>; atEnd: Record<string, { tenants: number; meanMB: number }> };
   islet: IsletCounts;
   waitUntil: { timersOk: number; beacons: number; lost: number };
   /** load errors + lost waitUntil work + a server that died */
@@ -73,6 +75,8 @@ export function printReport(variants: VariantResult[]): void {
       console.log(`  islet's figures at the end: ${m.isolates} isolates, tenant heaps ${m.isolateHeapUsedMB} MB used + ${m.isolateExternalMB} MB external, Node heap ${m.nodeHeapUsedMB}/${m.nodeHeapTotalMB} MB, Node external ${m.nodeExternalMB} MB`);
       console.log(`  their change over the load's second half: ${Object.entries(v.memoryTrend).map(([k, d]) => `${k} ${d > 0 ? '+' : ''}${d}`).join(', ')}`);
     }
+    const kinds = Object.keys(v.heapByKind.atEnd).sort();
+    if (kinds.length) console.log(`  mean heap in use per isolate, load start -> end (MB): ${kinds.map((k) => `${k} ${v.heapByKind.atLoadStart[k]?.meanMB ?? '?'} -> ${v.heapByKind.atEnd[k].meanMB}`).join(', ')}`);
     console.log(`  processes: ${v.rss.processesSeen.map((p) => `${p.role} ${p.pid} (max ${p.maxMB} MB)`).join(', ')}`);
     if (v.errors > 0) {
       console.log(`  ERRORS by reason: ${fmt(v.load.errorsByReason)}${v.waitUntil.lost ? `, waitUntil lost ${v.waitUntil.lost}` : ''}${v.warmup?.errors.length ? `, first touch ${v.warmup.errors.length}` : ''}${v.serverAlive ? '' : ', server died'}`);
