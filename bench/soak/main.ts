@@ -260,10 +260,20 @@ async function main(): Promise<void> {
     `bench/soak: ${opts.tenants} tenants (${Object.entries(byKind).map(([k, n]) => `${n} ${k}`).join(', ')}), ${opts.workers ? `${opts.workers} workers` : 'one process'}, ${opts.connections} connections${opts.rate ? ` at ${opts.rate} req/s` : ' (closed loop)'}, ${opts.durationSeconds} s per variant (${opts.variants.join(', ')}); ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   );
   const variants: VariantResult[] = [];
+  // a variant whose server could not start or run is reported, and the others still run
+  const failed: { name: string; error: string }[] = [];
+  let deployed = false;
   try {
-    for (const [i, name] of opts.variants.entries()) {
+    for (const name of opts.variants) {
       console.log(`\n${name}:`);
-      variants.push(await runVariant(name, opts, { tmpDir, dataDir, upstream, tenants, deploy: i === 0 }));
+      try {
+        variants.push(await runVariant(name, opts, { tmpDir, dataDir, upstream, tenants, deploy: !deployed }));
+        deployed = true;
+      } catch (err) {
+        const error = err instanceof Error ? err.message : String(err);
+        failed.push({ name, error });
+        console.error(`  ${name} FAILED: ${error}`);
+      }
     }
   } finally {
     await upstream.close();
@@ -279,17 +289,18 @@ async function main(): Promise<void> {
     options: opts,
     tenants: { count: tenants.length, byKind, hogCpuLimitMs: HOG_CPU_MS },
     variants,
+    failedVariants: failed,
   };
   const out = path.join(root, 'bench', 'results', 'soak.json');
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
   console.log(`\nwrote ${path.relative(root, out)}`);
 
-  const failures = variants.flatMap((v) => [
+  const failures = [...failed.map((f) => `${f.name}: did not run (${f.error.split('\n')[0]})`), ...variants.flatMap((v) => [
     ...(v.errors > 0 ? [`${v.name}: ${v.errors} errors`] : []),
     ...(v.serverAlive ? [] : [`${v.name}: the server died`]),
     ...(v.rss.verdict === 'growing' ? [`${v.name}: RSS kept growing (${v.rss.secondHalfSlopeMBPerMin} MB/min over the second half)`] : []),
-  ]);
+  ])];
   if (failures.length) {
     console.error(`bench/soak FAILED: ${failures.join('; ')}`);
     process.exitCode = 1;
