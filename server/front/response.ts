@@ -4,8 +4,12 @@
 import type { ServerResponse } from 'node:http';
 import type { SandboxResponse } from '../host/types';
 
-/** Connection-level headers belong to islet's connection with the client, not to the function. */
-const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'islet-request-id']);
+/**
+ * Connection-level headers belong to islet's connection with the client, not to the function;
+ * so do islet's own signals: a function must not forge the request id or an `islet-error` that
+ * clients and monitoring read as a limit cut by the platform.
+ */
+const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'islet-request-id', 'islet-error']);
 
 /** The function's status line or headers cannot be sent over HTTP/1.1 (Node refused them). */
 export class InvalidResponseError extends Error {
