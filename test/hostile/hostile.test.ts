@@ -44,6 +44,7 @@
 // | crypto.subtle: 1000 derivations at once       | 504 wall (queued per isolate); admin API answers    |
 // | DecompressionStream bomb (130 KB -> 96 MiB)   | 200; the read rejects TypeError past 16 MiB a chunk |
 // | waitUntil that never settles                  | 200, then cut at the wall limit (logged: wall)      |
+// | response headers islet-error / request id     | the function's status; islet's headers not forged   |
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -686,4 +687,12 @@ test('a decompression bomb (130 KB of gzip inflating to 96 MiB) is refused while
   const res = await attack('zbomb', code, { ...fast, cpuMs: 5000, memoryMb: 32 });
   assert.equal(res.status, 200, res.text);
   assert.match(res.text, /^refused TypeError after \d+: .*more than 16777216 bytes/);
+});
+
+test("a function cannot forge islet's own headers (islet-error, islet-request-id)", async () => {
+  const res = await attack('forger', attacker(`return new Response('x', { status: 503, headers: { 'islet-error': 'cpu', 'Islet-Request-Id': 'forged', 'x-own': 'kept' } });`), fast);
+  assert.equal(res.status, 503);
+  assert.equal(res.headers['x-own'], 'kept');
+  assert.equal(res.headers['islet-error'], undefined, 'a 503 of the function itself carries no islet-error');
+  assert.notEqual(res.headers['islet-request-id'], 'forged');
 });
