@@ -37,7 +37,8 @@ async function startIslet(env: Record<string, string>): Promise<Started> {
 }
 
 const get = async (port: number, p = '/') => {
-  const res = await request(`http://127.0.0.1:${port}${p}`, { headers: { host: 'slow.localhost' } });
+  // bounded: a connection node:cluster was handing to a worker as it was killed may never be answered
+  const res = await request(`http://127.0.0.1:${port}${p}`, { headers: { host: 'slow.localhost' }, headersTimeout: 5000, bodyTimeout: 5000 });
   return { status: res.statusCode, text: await res.body.text() };
 };
 
