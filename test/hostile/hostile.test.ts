@@ -26,6 +26,7 @@
 // | redirect from an allowed host to loopback     | 200; fetch() rejects, the listener sees none        |
 // | reach the bridge, Node, the file system       | 200; nothing found (globals, stack frames, caller)  |
 // | import('node:fs') / static node: import       | 200 (rejected promise) / 400 at deploy              |
+// | import of /etc/passwd, ../.., file:, /proc    | 400 at deploy (text, JSON, module; bundled or not)  |
 // | another tenant's globals and env              | 200; nothing of the neighbour visible               |
 // | prototype pollution of built-ins              | 200 for the attacker; the neighbour sees clean ones |
 // | eval / new Function                           | 200 (allowed, no Node inside); a loop in it: 503 cpu|
@@ -695,4 +696,21 @@ test("a function cannot forge islet's own headers (islet-error, islet-request-id
   assert.equal(res.headers['x-own'], 'kept');
   assert.equal(res.headers['islet-error'], undefined, 'a 503 of the function itself carries no islet-error');
   assert.notEqual(res.headers['islet-request-id'], 'forged');
+});
+
+test("imports that reach for the server's files are refused at deploy (absolute, climbing, file: URLs, text and JSON imports, bundled or not)", async () => {
+  const specs = ['/etc/passwd', '../../../../../../etc/passwd', 'file:///etc/passwd', '/proc/self/environ', '../../../../../../proc/self/environ', `${process.cwd()}/package.json`];
+  for (const spec of specs) {
+    for (const [how, importLine] of [
+      ['text', `import data from ${JSON.stringify(spec)} with { type: 'text' };`],
+      ['json', `import data from ${JSON.stringify(spec)} with { type: 'json' };`],
+      ['module', `import * as data from ${JSON.stringify(spec)};`],
+    ] as const) {
+      for (const query of ['', '?bundle=true']) {
+        const res = await islet.deploy('fsreach', `${importLine}\nexport default { fetch() { return new Response(JSON.stringify(data)); } };`, { query });
+        assert.equal(res.status, 400, `${how} import of ${spec}${query}: ${res.status} ${res.text.slice(0, 300)}`);
+        assert.ok(!/root:x?:0:0|PATH=|"name":\s*"islet"/.test(res.text), `nothing of the file in the answer: ${res.text.slice(0, 300)}`);
+      }
+    }
+  }
 });
