@@ -42,8 +42,8 @@ const get = async (port: number, p = '/') => {
   return { status: res.statusCode, text: await res.body.text() };
 };
 
-test('SIGTERM: in-flight requests finish, new connections are refused, the process exits 0', async () => {
-  const islet = await startIslet({});
+test('SIGTERM (one process): in-flight requests finish, new connections are refused, the process exits 0', async () => {
+  const islet = await startIslet({ ISLET_WORKERS: '0' });
   try {
     assert.equal((await get(islet.port)).status, 200);
     const inFlight = get(islet.port, '/?ms=600');
