@@ -15,7 +15,7 @@
 //        [--tenants 200] [--workers N] [--connections 32] [--rate 0] [--variant warm|churn|both]
 //        [--pool N] [--seed 1]
 // Writes bench/results/soak.json. Exits 1 when a run had errors, a server died, or RSS grew.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -246,6 +246,15 @@ async function runVariant(name: 'warm' | 'churn', opts: Options, ctx: { tmpDir: 
   }
 }
 
+function uncommittedServerFiles(): string[] | null {
+  try {
+    const out = execFileSync('git', ['status', '--porcelain', '--', 'server', 'native', 'runtime-shims', 'config', 'bin'], { cwd: root, encoding: 'utf8' });
+    return out.split('\n').filter(Boolean).map((line) => line.slice(3));
+  } catch {
+    return null; // not a git checkout
+  }
+}
+
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   if (!fs.existsSync(path.join(root, 'dist/server/cli/serve.js'))) throw new Error('bench/soak: islet is not built (dist/server/cli/serve.js is missing): run npm run build');
@@ -284,6 +293,8 @@ async function main(): Promise<void> {
   const results = {
     date: new Date().toISOString(),
     machine: machineInfo(root),
+    // the server under soak is whatever dist/ holds: say when it was built from uncommitted work
+    uncommittedServerFiles: uncommittedServerFiles(),
     loadAverageAtEnd: os.loadavg(),
     isolateLibrary: (process.env.NODE_OPTIONS ?? '').includes('reference-isolate') ? 'reference (isolated-vm)' : 'native/',
     options: opts,
