@@ -5,6 +5,7 @@
 // reported together, each naming the setting, where the bad value came from and what is expected,
 // so an operator fixes a broken config in one pass.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 /** Per-tenant limits: defaults in `limits`, overridable per tenant (store record or `tenants.<name>.limits`). */
@@ -67,7 +68,7 @@ export class ConfigError extends Error {
 }
 
 type Kind =
-  | { type: 'int'; min: number; max: number; unit?: string }
+  | { type: 'int'; min: number; max: number; unit?: string; auto?: { doc: string; value: () => number } }
   | { type: 'string'; pattern?: RegExp; expected?: string }
   | { type: 'bool' }
   | { type: 'enum'; values: readonly string[] }
@@ -110,7 +111,12 @@ export const settings: Setting[] = [
   { key: 'baseDomain', env: 'ISLET_BASE_DOMAIN', kind: { type: 'string', pattern: hostnamePattern, expected: 'a lower-case DNS name such as example.com' }, doc: 'tenant t answers on t.<baseDomain>' },
   { key: 'dataDir', env: 'ISLET_DATA_DIR', kind: { type: 'string', pattern: /./, expected: 'a directory path' }, doc: 'where the store keeps deployments' },
   { key: 'adminToken', env: 'ISLET_ADMIN_TOKEN', kind: { type: 'string' }, doc: 'operator token (empty: generated)' },
-  { key: 'workers', env: 'ISLET_WORKERS', kind: { type: 'int', min: 0, max: 256 }, doc: 'worker processes (0: one process)' },
+  {
+    key: 'workers',
+    env: 'ISLET_WORKERS',
+    kind: { type: 'int', min: 0, max: 256, auto: { doc: 'the number of cores', value: () => os.availableParallelism() } },
+    doc: 'worker processes under a supervisor (0: serve in this one process, no supervisor); `islet serve --workers N` overrides',
+  },
   { key: 'logLevel', env: 'ISLET_LOG_LEVEL', kind: { type: 'enum', values: ['debug', 'info', 'warn', 'error'] }, doc: 'server log level' },
   { key: 'logRequests', env: 'ISLET_LOG_REQUESTS', kind: { type: 'bool' }, doc: 'one JSON log line per request' },
   { key: 'server.maxHeaderBytes', env: 'ISLET_MAX_HEADER_BYTES', kind: { type: 'int', min: 1024, max: 1_048_576, unit: 'bytes' }, doc: 'request line + headers size (431 past it)' },
@@ -132,7 +138,7 @@ const byKey = new Map(settings.map((s) => [s.key, s]));
 function describe(kind: Kind): string {
   switch (kind.type) {
     case 'int':
-      return `an integer from ${kind.min} to ${kind.max}${kind.unit ? ` (${kind.unit})` : ''}`;
+      return `an integer from ${kind.min} to ${kind.max}${kind.unit ? ` (${kind.unit})` : ''}${kind.auto ? ` or "auto" (${kind.auto.doc})` : ''}`;
     case 'string':
       return kind.expected ?? 'a string';
     case 'bool':
@@ -150,6 +156,7 @@ function coerce(kind: Kind, raw: unknown, fromEnv: boolean): { value?: unknown; 
   switch (kind.type) {
     case 'int': {
       let n: unknown = raw;
+      if (kind.auto && raw === 'auto') return { value: kind.auto.value() };
       if (fromEnv) n = /^\s*-?\d+\s*$/.test(String(raw)) ? Number(raw) : NaN;
       if (typeof n !== 'number' || !Number.isInteger(n) || n < kind.min || n > kind.max) return bad();
       return { value: n };
@@ -262,6 +269,16 @@ function readJson(file: string, problems: string[]): unknown {
   }
 }
 
+/** The value of `--name <value>` / `--name=<value>` in argv ('' when the value is missing), or undefined. */
+function flagValue(argv: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === name) return argv[i + 1] ?? '';
+    if (arg.startsWith(`${name}=`)) return arg.slice(name.length + 1);
+  }
+  return undefined;
+}
+
 /** `--config <file>` / `--config=<file>` from argv, or undefined. */
 export function configFileArg(argv: readonly string[]): string | undefined {
   for (let i = 0; i < argv.length; i++) {
@@ -308,6 +325,14 @@ export function loadConfig(options: LoadOptions = {}): Config {
     const { value, problem } = coerce(setting.kind, raw, true);
     if (problem) problems.push(`${setting.env} (${setting.key}): ${problem}`);
     else setPath(config, setting.key, value);
+  }
+
+  // command-line flags win over everything: `--workers N` (islet serve)
+  const workersFlag = flagValue(argv, '--workers');
+  if (workersFlag !== undefined) {
+    const { value, problem } = coerce(byKey.get('workers')!.kind, workersFlag, true);
+    if (problem) problems.push(`--workers: ${problem}`);
+    else config.workers = value;
   }
 
   for (const setting of settings) {

@@ -26,7 +26,8 @@ import { deployDirectory } from '../deploy/directory';
 import { createAdminApi } from '../deploy/api';
 import { authMiddleware, loadOperatorToken } from '../deploy/auth';
 import { ClusterMetrics, Metrics, createObservabilityRoutes, startMetricsServer, type MetricsServer } from '../metrics';
-import { LogHub } from '../logs';
+import { ClusterLogs, LogHub } from '../logs';
+import { Supervisor, joinSupervisor } from '../cluster';
 import { SourceMapper } from '../sourcemap';
 import { createDashboard } from '../dashboard';
 
@@ -55,7 +56,7 @@ export interface Serving {
   operatorToken: string;
   /** the tenant traffic server (node:http), e.g. for a supervisor handing connections over */
   tenantServer: import('node:http').Server;
-  /** 0 when listenTenant was false */
+  /** the configured port when listenTenant was false (the supervisor passes the port it bound) */
   tenantPort: number;
   adminPort: number;
   /** graceful: stop accepting, drain (bounded by server.shutdownTimeoutMs), dispose isolates */
@@ -110,9 +111,10 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   const logger = options.logger ?? new Logger(config.logLevel);
   const store = new FsDeploymentStore(config.dataDir);
   const metrics = new Metrics();
-  if (options.worker) metrics.joinCluster();
   // limit and error stacks in tenant logs point at the tenant's own files (source maps of the deployment)
   const logs = new LogHub(logger, { sourceMaps: new SourceMapper(store) });
+  // under the supervisor: one scrape sums every worker, and tenant logs read the same from any worker
+  const leaveCluster = options.worker ? [metrics.joinCluster(), logs.joinCluster()] : [];
   const observer: TenantObserver = metrics;
   const router = new TenantRouter(config.baseDomain);
   const directory = new TenantDirectory({ store, config, router, logger });
@@ -130,7 +132,8 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   await directory.start();
   pool.start();
 
-  const tenant = options.listenTenant === false ? { port: 0 } : await front.listen(config.port, config.host);
+  // without its own listener (a supervisor owns the port), the configured port is the one clients use
+  const tenant = options.listenTenant === false ? { port: config.port } : await front.listen(config.port, config.host);
   const admin = serveHono({ fetch: adminApp({ store, config, logger, observer, metrics, logs, operatorToken, prepare, tenantPort: tenant.port }).fetch, port: config.adminPort, hostname: config.adminHost });
   const adminPort = await new Promise<number>((resolve, reject) => {
     admin.once('error', (err) => reject(new Error(`admin API: cannot listen on ${config.adminHost}:${config.adminPort}: ${err.message}`)));
@@ -156,11 +159,13 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     close: () =>
       (closing ??= (async () => {
         await front.close(config.server.shutdownTimeoutMs);
+        // end follow streams first: an attached `islet logs --follow` would hold the admin server open
+        logs.close();
         await new Promise<void>((resolve) => admin.close(() => resolve()));
         await metricsServer?.close();
         directory.stop();
         pool.close();
-        logs.close();
+        for (const leave of leaveCluster) leave();
         await store.close();
       })()),
   };
@@ -205,63 +210,49 @@ function onShutdown(logger: Logger, stop: () => Promise<void>): Promise<void> {
 }
 
 /**
- * The supervisor (ISLET_WORKERS > 0): publishes functions/ once, then forks the workers, which
- * share the tenant and admin ports (node:cluster hands connections to them). V8 can abort a whole
- * process on some out-of-memory paths; a worker that dies is replaced while the others keep
- * serving. Metrics scraped from any worker (or the metrics port, served here) are the sum over all.
+ * The supervisor (workers > 0): publishes functions/ once, then runs the workers under
+ * server/cluster.ts's Supervisor, which owns the tenant port and hands each connection to the
+ * worker owning its hostname; the workers share the admin port (node:cluster). The primary never
+ * runs tenant code. Metrics scraped from any worker (or the metrics port, served here) and tenant
+ * logs read through any worker cover all of them. SIGHUP replaces the workers one by one with
+ * freshly configured ones without dropping a request; SIGTERM drains them and exits 0.
  */
-async function supervise(config: Config, functionsDir: string | undefined): Promise<void> {
+async function supervise(config: Config, args: string[], functionsDir: string | undefined): Promise<void> {
   const logger = new Logger(config.logLevel);
   const { file: tokenFile, created } = loadOperatorToken(config.dataDir, config.adminToken || undefined);
   if (tokenFile) logger.info(created ? 'generated the operator token' : 'using the operator token', { file: tokenFile });
   if (functionsDir) {
+    // tenant code never runs in the primary: without a worker yet, publish with the build's static checks only
     const store = new FsDeploymentStore(config.dataDir);
-    const prepare = (manifest: Parameters<typeof prepareDeployment>[0], files: Map<string, Buffer>) =>
-      prepareDeployment(manifest, files, { memoryMb: config.limits.memoryMb, startupTimeoutMs: config.pool.startupTimeoutMs });
-    await publishFunctions(functionsDir, { store, logger, observer: nullObserver, prepare });
+    await publishFunctions(functionsDir, { store, logger, observer: nullObserver, prepare: async () => new Map() });
     await store.close();
   }
   const clusterMetrics = new ClusterMetrics();
+  const clusterLogs = new ClusterLogs();
   const metricsServer = config.metricsPort ? await startMetricsServer(clusterMetrics, { port: config.metricsPort }) : undefined;
-  let stopping = false;
-  const recentDeaths: number[] = [];
-  cluster.on('exit', (worker, code, signal) => {
-    if (stopping) return;
-    const now = Date.now();
-    recentDeaths.push(now);
-    while (recentDeaths.length && recentDeaths[0]! < now - 10_000) recentDeaths.shift();
-    // a worker that dies at once again and again (bad config, broken build) must not spin the CPU
-    const delay = recentDeaths.length > config.workers * 3 ? 1000 : 0;
-    logger.error('worker died; starting a replacement', { pid: worker.process.pid, code, signal, delayMs: delay });
-    setTimeout(() => !stopping && cluster.fork(), delay).unref();
+  const supervisor = new Supervisor({
+    workers: config.workers,
+    port: config.port,
+    host: config.host,
+    logger,
+    workerArgs: ['serve', ...args.filter((a, i) => a !== '--functions' && args[i - 1] !== '--functions' && !a.startsWith('--functions='))],
+    drainTimeoutMs: config.server.shutdownTimeoutMs,
   });
-  const ready = new Promise<{ tenantPort: number; adminPort: number }>((resolve) => {
-    cluster.on('message', (_worker, message: { type?: string; tenantPort?: number; adminPort?: number }) => {
-      if (message?.type === 'islet:ready') resolve({ tenantPort: message.tenantPort!, adminPort: message.adminPort! });
-    });
-  });
-  for (let i = 0; i < config.workers; i++) cluster.fork();
-  const ports = await ready;
-  console.error(`islet: ${config.workers} workers; tenant traffic on http://${config.host}:${ports.tenantPort}, admin API on http://${config.adminHost}:${ports.adminPort}`);
-  await onShutdown(logger, async () => {
-    stopping = true;
-    const workers = Object.values(cluster.workers ?? {}).filter((w): w is NonNullable<typeof w> => w !== undefined);
-    await Promise.all(
-      workers.map(
-        (w) =>
-          new Promise<void>((resolve) => {
-            if (w.isDead()) return resolve();
-            const kill = setTimeout(() => w.process.kill('SIGKILL'), config.server.shutdownTimeoutMs + 5000);
-            w.once('exit', () => {
-              clearTimeout(kill);
-              resolve();
-            });
-            w.process.kill('SIGTERM');
-          }),
-      ),
+  const { port, workers } = await supervisor.start();
+  const adminPort = workers.find((w) => typeof w.info?.adminPort === 'number')?.info?.adminPort;
+  console.error(`islet: ${config.workers} workers; tenant traffic on http://${config.host}:${port}, admin API on http://${config.adminHost}:${adminPort}`);
+  process.on('SIGHUP', () => {
+    logger.info('reloading: replacing the workers one by one', { signal: 'SIGHUP' });
+    supervisor.reload().then(
+      () => logger.info('reloaded'),
+      (err: Error) => logger.error('reload failed', { error: err.message }),
     );
+  });
+  await onShutdown(logger, async () => {
+    await supervisor.close();
     await metricsServer?.close();
     clusterMetrics.close();
+    clusterLogs.close();
   });
   process.exit(0);
 }
@@ -274,12 +265,21 @@ export async function run(_command: string, args: string[]): Promise<void> {
   const config = loadConfig({ argv: args, env: process.env });
   const functionsDir = argValue(args, '--functions');
   if (args.includes('--functions') && !functionsDir) throw new Error('--functions: expected a folder after --functions');
-  if (config.workers > 0 && cluster.isPrimary) return supervise(config, functionsDir);
+  if (config.workers > 0 && cluster.isPrimary) return supervise(config, args, functionsDir);
   const worker = cluster.isWorker;
-  // under the supervisor, functions/ was published once by the primary
-  const serving = await startServing({ config, functionsDir: worker ? undefined : functionsDir, worker });
-  if (worker) process.send?.({ type: 'islet:ready', tenantPort: serving.tenantPort, adminPort: serving.adminPort });
-  else {
+  // under the supervisor, functions/ was published once by the primary and the tenant port is
+  // the supervisor's: connections arrive through it
+  const serving = await startServing({ config, functionsDir: worker ? undefined : functionsDir, worker, listenTenant: !worker });
+  if (worker) {
+    joinSupervisor({
+      server: serving.tenantServer,
+      info: { adminPort: serving.adminPort },
+      methods: {},
+      drain: () => serving.close(),
+    });
+  } else {
+    // reloading means replacing worker processes; a single process keeps serving as it is
+    process.on('SIGHUP', () => serving.logger.warn('SIGHUP ignored: configuration reload replaces worker processes (islet serve --workers N)'));
     const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
     console.error(`islet: tenant traffic on http://${config.host}:${serving.tenantPort} (e.g. http://hello.${config.baseDomain}:${serving.tenantPort}/ via ${shown})`);
     console.error(`islet: admin API on http://${config.adminHost}:${serving.adminPort}`);

@@ -3,6 +3,7 @@
 // flight (a retired isolate is disposed only once they finish, so a redeploy drops nothing),
 // last use (idle eviction), sampled heap size (memory pressure), and CPU/wall time already
 // reported to the observer (so each report is an exact delta of the addon's counters).
+import cluster from 'node:cluster';
 import type { Config, Limits } from '../config';
 import type { Logger } from '../log';
 import type { DeploymentStore } from '../store/types';
@@ -90,7 +91,12 @@ export class TenantIsolate {
     const { Isolate } = isolateApi();
     const isolate = new Isolate({
       memoryLimit: state.limits.memoryMb,
-      onCatastrophicError: (message) => logger.error('isolate lost control (V8 catastrophic error): this process should be replaced', { tenant: this.tenant, deployment: this.deployment, message }),
+      onCatastrophicError: (message) => {
+        logger.error('isolate lost control (V8 catastrophic error): this process should be replaced', { tenant: this.tenant, deployment: this.deployment, message });
+        // V8 is in an undefined state: under the supervisor, die now and let it replace this
+        // worker (its other connections get 502) rather than serve from a broken heap
+        if (cluster.isWorker) process.abort();
+      },
     });
     this.#isolate = isolate;
     try {

@@ -115,7 +115,7 @@ export const isletSingle: SystemUnderTest = {
   id: 'islet',
   label: 'islet',
   describe: 'islet serve, one process (no supervisor), workload deployed through the admin API',
-  start: (ctx) => startWithWorkload(ctx, 'islet', {}),
+  start: (ctx) => startWithWorkload(ctx, 'islet', { workers: 0 }),
 };
 
 export function isletWorkers(workers: number): SystemUnderTest {

@@ -1,0 +1,517 @@
+// The supervisor of worker processes (`islet serve --workers N`, DESIGN.md "Processes").
+//
+// V8 can still abort a whole process on some out-of-memory paths, so tenant code runs in worker
+// processes and the primary never runs any: it owns the tenant port, reads each new
+// connection's first request head to learn its Host, and hands the socket to the worker that
+// owns that hostname. A hostname belongs to one worker (rendezvous hashing over worker slots), so
+// a tenant's isolate is not duplicated in every worker; a hostname with many open connections
+// at once is "hot" and its new connections go to the least-loaded worker instead, so one busy
+// tenant can use every core. Keep-alive connections stay with the worker they were given to.
+//
+// The primary keeps its own copy of every handed-over socket (IPC `keepOpen`) until the worker
+// reports the connection closed. When a worker dies, whatever is still open of its connections
+// gets a 502 and is closed by the primary, and the worker's slot is refilled at once (with
+// exponential back-off when the slot keeps crashing, reported as a crash loop).
+import cluster, { type Worker } from 'node:cluster';
+import net from 'node:net';
+import type { Logger } from './log';
+
+// ---- messages between the primary and its workers (the IPC channel) -----------------------
+
+interface ConnMessage {
+  t: 'islet:conn';
+  id: number;
+  /** bytes already read by the primary (the head of the first request), latin1 */
+  head: string;
+}
+interface ClosedMessage {
+  t: 'islet:closed';
+  id: number;
+}
+interface ReadyMessage {
+  t: 'islet:ready';
+  /** what the worker wants the supervisor to know (e.g. the admin port it shares) */
+  info?: Record<string, unknown>;
+}
+interface DrainMessage {
+  t: 'islet:drain';
+}
+interface CallMessage {
+  t: 'islet:call';
+  id: number;
+  method: string;
+  payload: unknown;
+}
+interface ReplyMessage {
+  t: 'islet:reply';
+  id: number;
+  ok: boolean;
+  value?: unknown;
+  error?: { message: string; code?: string };
+}
+type FromWorker = ClosedMessage | ReadyMessage | ReplyMessage;
+
+function isIsletMessage(message: unknown): message is { t: string } {
+  return typeof message === 'object' && message !== null && typeof (message as { t?: unknown }).t === 'string' && (message as { t: string }).t.startsWith('islet:');
+}
+
+// ---- routing ------------------------------------------------------------------------------
+
+/** 32-bit FNV-1a: cheap, well spread, stable across processes and restarts. */
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+/** The slot that owns `hostname` among `slots` (rendezvous hashing: removing a slot moves only its own hostnames). */
+export function ownerSlot(hostname: string, slots: readonly number[]): number {
+  let best = slots[0];
+  let bestScore = -1;
+  for (const slot of slots) {
+    const score = fnv1a(`${hostname}#${slot}`);
+    if (score > bestScore) {
+      bestScore = score;
+      best = slot;
+    }
+  }
+  return best;
+}
+
+const headEnd = Buffer.from('\r\n\r\n');
+
+/** The Host of the first request in `head` (lower-case, without port), or '' when absent. */
+export function hostOf(head: Buffer): string {
+  const end = head.indexOf(headEnd);
+  const text = head.toString('latin1', 0, end === -1 ? head.length : end);
+  const match = /\r\nhost:[ \t]*([^\r\n]*)/i.exec(text);
+  if (!match) return '';
+  const value = match[1].trim().toLowerCase();
+  if (value.startsWith('[')) return value.slice(0, value.indexOf(']') + 1);
+  const colon = value.indexOf(':');
+  return colon === -1 ? value : value.slice(0, colon);
+}
+
+// ---- the primary --------------------------------------------------------------------------
+
+export interface SupervisorOptions {
+  workers: number;
+  port: number;
+  host: string;
+  logger: Logger;
+  /** arguments of the worker processes (the script is bin/islet.js) */
+  workerArgs: string[];
+  /** environment added for the workers */
+  workerEnv?: Record<string, string>;
+  /** open connections of one hostname beyond which its new connections are spread (default 8) */
+  hotConnections?: number;
+  /** time a new connection has to send its first request head (default 10 s) */
+  headTimeoutMs?: number;
+  /** largest first request head read before routing (default 16 KiB, as the server's header limit) */
+  maxHeadBytes?: number;
+  /** time workers get to finish in-flight requests on shutdown or reload */
+  drainTimeoutMs: number;
+}
+
+interface Connection {
+  socket: net.Socket;
+  hostname: string;
+}
+
+/** One worker process and the connections handed to it. */
+interface WorkerRecord {
+  worker: Worker;
+  slot: Slot;
+  ready: boolean;
+  info?: Record<string, unknown>;
+  /** handed over and not yet reported closed */
+  connections: Map<number, Connection>;
+  /** told to drain (reload, shutdown): its exit is expected */
+  retiring: boolean;
+}
+
+/** A place for one worker; a dead worker's slot is refilled, keeping the hostnames it owned. */
+interface Slot {
+  index: number;
+  current: WorkerRecord | null;
+  /** recent deaths (ms timestamps), for crash-loop detection */
+  deaths: number[];
+  restartTimer?: NodeJS.Timeout;
+}
+
+export interface SupervisorStats {
+  workers: { slot: number; pid: number | null; ready: boolean; connections: number }[];
+  restarts: number;
+  crashLoops: number;
+}
+
+const crashWindowMs = 30_000;
+const crashLoopDeaths = 3;
+const maxBackoffMs = 30_000;
+
+export class Supervisor {
+  #options: Required<Omit<SupervisorOptions, 'workerEnv'>> & { workerEnv: Record<string, string> };
+  readonly #slots: Slot[] = [];
+  readonly #records = new Map<Worker, WorkerRecord>();
+  readonly #server: net.Server;
+  readonly #openByHost = new Map<string, number>();
+  readonly #pendingCalls = new Map<number, { record: WorkerRecord; resolve(value: unknown): void; reject(error: Error): void }>();
+  #nextConnection = 0;
+  #nextCall = 0;
+  #closing = false;
+  #restarts = 0;
+  #crashLoops = 0;
+
+  constructor(options: SupervisorOptions) {
+    if (!cluster.isPrimary) throw new Error('cluster: the supervisor runs in the primary process');
+    if (!Number.isInteger(options.workers) || options.workers < 1) throw new Error(`cluster: workers must be a positive integer, got ${options.workers}`);
+    this.#options = {
+      hotConnections: 8,
+      headTimeoutMs: 10_000,
+      maxHeadBytes: 16 * 1024,
+      workerEnv: {},
+      ...options,
+    };
+    this.#server = net.createServer({ pauseOnConnect: true }, (socket) => this.#accept(socket));
+    cluster.setupPrimary({ exec: require.resolve('../../bin/islet.js'), args: options.workerArgs, execArgv: ['--no-node-snapshot'] });
+  }
+
+  /**
+   * Listens on the tenant port, then forks the workers (told the bound port, so the URLs they
+   * print and return are right even for port 0); resolves once every worker is ready.
+   * Connections arriving before that wait for a worker.
+   */
+  async start(): Promise<{ port: number; workers: { slot: number; info?: Record<string, unknown> }[] }> {
+    const port = await new Promise<number>((resolve, reject) => {
+      this.#server.once('error', (err) => reject(new Error(`cannot listen on ${this.#options.host}:${this.#options.port}: ${err.message}`)));
+      this.#server.listen(this.#options.port, this.#options.host, () => resolve((this.#server.address() as net.AddressInfo).port));
+    });
+    this.#options.workerEnv = { ...this.#options.workerEnv, ISLET_PORT: String(port) };
+    for (let i = 0; i < this.#options.workers; i++) {
+      const slot: Slot = { index: i, current: null, deaths: [] };
+      this.#slots.push(slot);
+      this.#fork(slot);
+    }
+    await Promise.all(this.#slots.map((slot) => this.#whenReady(slot.current!)));
+    return { port, workers: this.#slots.map((s) => ({ slot: s.index, info: s.current?.info })) };
+  }
+
+  stats(): SupervisorStats {
+    return {
+      workers: this.#slots.map((s) => ({ slot: s.index, pid: s.current?.worker.process.pid ?? null, ready: s.current?.ready ?? false, connections: s.current?.connections.size ?? 0 })),
+      restarts: this.#restarts,
+      crashLoops: this.#crashLoops,
+    };
+  }
+
+  /**
+   * Runs `method` in one ready worker (tenant code never runs in the primary: deploy-time
+   * preparation of a deployment goes through here). Rejects when the worker dies meanwhile.
+   */
+  call(method: string, payload: unknown): Promise<unknown> {
+    const ready = this.#readyRecords();
+    if (ready.length === 0) return Promise.reject(new Error('no worker process is ready'));
+    const id = ++this.#nextCall;
+    const record = ready[id % ready.length];
+    return new Promise((resolve, reject) => {
+      this.#pendingCalls.set(id, { record, resolve, reject });
+      record.worker.send({ t: 'islet:call', id, method, payload } satisfies CallMessage);
+    });
+  }
+
+  /**
+   * Rolling replacement of every worker (SIGHUP): a new worker takes the slot once it is ready,
+   * then the old one stops getting connections and drains. No request is dropped.
+   */
+  async reload(): Promise<void> {
+    for (const slot of this.#slots) {
+      if (this.#closing) return;
+      const old = slot.current;
+      const fresh = this.#fork(slot);
+      await this.#whenReady(fresh);
+      if (old) await this.#retire(old);
+    }
+  }
+
+  /** Graceful stop: no new connections, workers finish in-flight requests (bounded), then exit. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const slot of this.#slots) clearTimeout(slot.restartTimer);
+    await Promise.all([...this.#records.values()].map((record) => this.#retire(record)));
+    await closed;
+  }
+
+  #readyRecords(): WorkerRecord[] {
+    const ready: WorkerRecord[] = [];
+    for (const slot of this.#slots) if (slot.current?.ready) ready.push(slot.current);
+    return ready;
+  }
+
+  #fork(slot: Slot): WorkerRecord {
+    const worker = cluster.fork({ ...this.#options.workerEnv, ISLET_WORKER_SLOT: String(slot.index) });
+    const record: WorkerRecord = { worker, slot, ready: false, connections: new Map(), retiring: false };
+    this.#records.set(worker, record);
+    slot.current = record;
+    worker.on('message', (message: unknown) => {
+      if (isIsletMessage(message)) this.#onMessage(record, message as FromWorker);
+    });
+    worker.on('exit', (code, signal) => this.#onExit(record, code, signal));
+    return record;
+  }
+
+  #whenReady(record: WorkerRecord): Promise<void> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (record.ready || this.#closing || record.worker.isDead()) resolve();
+        else setTimeout(check, 10);
+      };
+      check();
+    });
+  }
+
+  #onMessage(record: WorkerRecord, message: FromWorker): void {
+    switch (message.t) {
+      case 'islet:ready':
+        record.ready = true;
+        record.info = message.info;
+        this.#options.logger.info('worker ready', { slot: record.slot.index, pid: record.worker.process.pid });
+        return;
+      case 'islet:closed': {
+        const entry = record.connections.get(message.id);
+        if (entry) {
+          record.connections.delete(message.id);
+          this.#release(entry.hostname);
+          entry.socket.destroy();
+        }
+        return;
+      }
+      case 'islet:reply': {
+        const pending = this.#pendingCalls.get(message.id);
+        if (!pending) return;
+        this.#pendingCalls.delete(message.id);
+        if (message.ok) pending.resolve(message.value);
+        else pending.reject(Object.assign(new Error(message.error?.message ?? 'worker call failed'), { code: message.error?.code }));
+        return;
+      }
+    }
+  }
+
+  #retire(record: WorkerRecord): Promise<void> {
+    record.retiring = true;
+    record.ready = false;
+    if (record.slot.current === record) record.slot.current = null;
+    return new Promise((resolve) => {
+      if (record.worker.isDead()) return resolve();
+      const hardStop = setTimeout(() => record.worker.process.kill('SIGKILL'), this.#options.drainTimeoutMs + 2_000);
+      record.worker.once('exit', () => {
+        clearTimeout(hardStop);
+        resolve();
+      });
+      record.worker.send({ t: 'islet:drain' } satisfies DrainMessage);
+    });
+  }
+
+  #onExit(record: WorkerRecord, code: number | null, signal: string | null): void {
+    this.#records.delete(record.worker);
+    // whatever the worker still had open: after a crash, answer 502 and close; after a drain,
+    // only idle keep-alive connections can be left, and they are simply closed
+    for (const { socket, hostname } of record.connections.values()) {
+      this.#release(hostname);
+      if (record.retiring) socket.destroy();
+      else badGateway(socket);
+    }
+    record.connections.clear();
+    for (const [id, pending] of this.#pendingCalls) {
+      if (pending.record !== record) continue;
+      this.#pendingCalls.delete(id);
+      pending.reject(new Error(`worker process ${record.worker.process.pid} exited during the call`));
+    }
+    const slot = record.slot;
+    if (record.retiring || slot.current !== record) return;
+    slot.current = null;
+    if (this.#closing) return;
+
+    const now = Date.now();
+    slot.deaths = slot.deaths.filter((t) => now - t < crashWindowMs);
+    slot.deaths.push(now);
+    const crashLoop = slot.deaths.length >= crashLoopDeaths;
+    const delay = crashLoop ? Math.min(maxBackoffMs, 1000 * 2 ** (slot.deaths.length - crashLoopDeaths)) : 0;
+    if (crashLoop) this.#crashLoops++;
+    this.#options.logger.error(crashLoop ? 'worker crash loop: restarting with back-off' : 'worker process died: restarting it', {
+      slot: slot.index,
+      pid: record.worker.process.pid,
+      code,
+      signal,
+      deathsInLast30s: slot.deaths.length,
+      restartInMs: delay,
+    });
+    this.#restarts++;
+    slot.restartTimer = setTimeout(() => {
+      if (!this.#closing) this.#fork(slot);
+    }, delay);
+  }
+
+  #accept(socket: net.Socket): void {
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    let head: Buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      socket.removeAllListeners('data');
+      respondAndClose(socket, 408, 'Request Timeout', 'the request head did not arrive in time\n');
+    }, this.#options.headTimeoutMs);
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => clearTimeout(timer));
+    socket.on('data', (chunk: Buffer) => {
+      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+      if (head.indexOf(headEnd) === -1 && head.length < this.#options.maxHeadBytes) return;
+      clearTimeout(timer);
+      socket.removeAllListeners('data');
+      socket.removeAllListeners('close');
+      socket.pause();
+      // stop the primary's reads at once: the rest of the request belongs to the worker
+      (socket as unknown as { _handle?: { readStop(): void } })._handle?.readStop();
+      let more: Buffer | null;
+      while ((more = socket.read() as Buffer | null) !== null) head = Buffer.concat([head, more]);
+      this.#handOver(socket, head);
+    });
+    socket.resume();
+  }
+
+  #handOver(socket: net.Socket, head: Buffer, waitedMs = 0): void {
+    const hostname = hostOf(head);
+    const record = this.#pick(hostname);
+    if (!record) {
+      // no worker ready (start-up, or every worker just died): hold the connection a while
+      if (!this.#closing && !socket.destroyed && waitedMs < this.#options.headTimeoutMs) {
+        setTimeout(() => this.#handOver(socket, head, waitedMs + 50), 50);
+        return;
+      }
+      respondAndClose(socket, 503, 'Service Unavailable', 'no worker process is available; retry shortly\n');
+      return;
+    }
+    const id = ++this.#nextConnection;
+    record.connections.set(id, { socket, hostname });
+    this.#openByHost.set(hostname, (this.#openByHost.get(hostname) ?? 0) + 1);
+    socket.removeAllListeners('error');
+    socket.on('error', () => {});
+    record.worker.send({ t: 'islet:conn', id, head: head.toString('latin1') } satisfies ConnMessage, socket, { keepOpen: true }, (err) => {
+      if (!err || !record.connections.delete(id)) return;
+      this.#release(hostname);
+      badGateway(socket);
+    });
+  }
+
+  #pick(hostname: string): WorkerRecord | undefined {
+    const ready = this.#readyRecords();
+    if (ready.length <= 1) return ready[0];
+    if ((this.#openByHost.get(hostname) ?? 0) >= this.#options.hotConnections) {
+      let least = ready[0];
+      for (const record of ready) if (record.connections.size < least.connections.size) least = record;
+      return least;
+    }
+    const owner = ownerSlot(hostname, ready.map((r) => r.slot.index));
+    return ready.find((r) => r.slot.index === owner);
+  }
+
+  #release(hostname: string): void {
+    const open = (this.#openByHost.get(hostname) ?? 1) - 1;
+    if (open <= 0) this.#openByHost.delete(hostname);
+    else this.#openByHost.set(hostname, open);
+  }
+}
+
+function respondAndClose(socket: net.Socket, status: number, reason: string, body: string): void {
+  if (socket.destroyed) return;
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  socket.destroySoon?.();
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
+/** The worker holding this connection died: tell the client so, and close. */
+function badGateway(socket: net.Socket): void {
+  if (socket.destroyed) return;
+  const body = 'the worker process serving this request stopped; retry the request\n';
+  socket.end(
+    `HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain; charset=utf-8\r\nislet-error: worker\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
+// ---- the worker side ----------------------------------------------------------------------
+
+export interface WorkerHooks {
+  /** emits 'connection' on the tenant HTTP server */
+  server: net.Server;
+  /** sent to the supervisor with the ready message */
+  info?: Record<string, unknown>;
+  /** worker calls the primary may make (e.g. `prepare`) */
+  methods: Record<string, (payload: unknown) => Promise<unknown>>;
+  /** graceful stop: finish in-flight requests (bounded) and release everything */
+  drain(): Promise<void>;
+}
+
+/** Connects this worker process to its supervisor: takes handed-over sockets, answers calls, drains on request. */
+export function joinSupervisor(hooks: WorkerHooks): void {
+  if (!cluster.isWorker || !process.send) throw new Error('cluster: joinSupervisor() must run in a worker process');
+  const send = (message: FromWorker): void => {
+    if (process.connected) process.send!(message);
+  };
+  const open = new Set<net.Socket>();
+  let draining: Promise<void> | undefined;
+  /**
+   * Closing an idle keep-alive connection races with a client that is just reusing it (the
+   * client sees a reset). So a draining worker first answers with `Connection: close`, and
+   * waits for its connections to end by themselves: clients close idle ones before the
+   * keep-alive timeout the server advertises. Whatever is left after that is closed.
+   */
+  const drain = (): Promise<void> =>
+    (draining ??= (async () => {
+      hooks.server.prependListener('request', (_req: unknown, res: { shouldKeepAlive: boolean }) => {
+        res.shouldKeepAlive = false;
+      });
+      const keepAliveMs = (hooks.server as { keepAliveTimeout?: number }).keepAliveTimeout ?? 5000;
+      const deadline = Date.now() + keepAliveMs + 1000;
+      while (open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      await hooks.drain();
+    })());
+  process.on('message', (message: unknown, handle: unknown) => {
+    if (!isIsletMessage(message)) return;
+    const m = message as ConnMessage | CallMessage | DrainMessage;
+    if (m.t === 'islet:conn') {
+      const socket = handle as net.Socket | undefined;
+      if (!socket) return;
+      open.add(socket);
+      socket.once('close', () => {
+        open.delete(socket);
+        send({ t: 'islet:closed', id: m.id });
+      });
+      hooks.server.emit('connection', socket);
+      if (m.head) socket.unshift(Buffer.from(m.head, 'latin1'));
+      socket.resume();
+    } else if (m.t === 'islet:call') {
+      const method = hooks.methods[m.method];
+      const reply = (r: Omit<ReplyMessage, 't' | 'id'>): void => send({ t: 'islet:reply', id: m.id, ...r });
+      if (!method) {
+        reply({ ok: false, error: { message: `unknown worker method ${m.method}` } });
+        return;
+      }
+      method(m.payload).then(
+        (value) => reply({ ok: true, value }),
+        (err: Error & { code?: string }) => reply({ ok: false, error: { message: err.message, code: err.code } }),
+      );
+    } else if (m.t === 'islet:drain') {
+      drain().finally(() => process.exit(0));
+    }
+  });
+  // the primary going away (killed) must not leave orphan workers serving nothing
+  process.on('disconnect', () => {
+    hooks.drain().finally(() => process.exit(0));
+  });
+  send({ t: 'islet:ready', info: hooks.info });
+}

@@ -1,0 +1,205 @@
+// The process model: `islet serve --workers 2` as a real process tree. The supervisor routes a
+// hostname's connections to one worker (its isolate is not duplicated), survives a worker killed
+// by V8's fatal out-of-memory handler (the in-flight request gets 502, a neighbour tenant on the
+// other worker never fails, the slot is refilled), replaces every worker on SIGHUP without a
+// failed request, and drains on SIGTERM.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Agent, request } from 'undici';
+import { ownerSlot } from '../../server/cluster';
+
+const repoRoot = path.resolve(__dirname, '../../..');
+const token = 'cluster-test-operator-token';
+
+interface Islet {
+  child: ChildProcess;
+  port: number;
+  adminPort: number;
+  output(): string;
+  exit: Promise<number | null>;
+}
+
+async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function startIslet(workers: number): Promise<Islet> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-cluster-'));
+  const child = spawn(process.execPath, ['--no-node-snapshot', path.join(repoRoot, 'bin', 'islet.js'), 'serve', '--workers', String(workers)], {
+    env: { ...process.env, ISLET_PORT: '0', ISLET_HOST: '127.0.0.1', ISLET_ADMIN_PORT: '0', ISLET_DATA_DIR: dir, ISLET_ADMIN_TOKEN: token, ISLET_LOG_LEVEL: 'info', ISLET_LOG_REQUESTS: 'false' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  exit.finally(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const ports = await until('the supervisor to print its ports', () => {
+    if (child.exitCode !== null) throw new Error(`islet exited early:\n${out}`);
+    const m = /tenant traffic on http:\/\/127\.0\.0\.1:(\d+), admin API on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+    return m ? { port: Number(m[1]), adminPort: Number(m[2]) } : undefined;
+  });
+  return { child, ...ports, output: () => out, exit };
+}
+
+async function admin(islet: Islet, method: string, route: string, body?: string, type = 'application/json'): Promise<unknown> {
+  const res = await request(`http://127.0.0.1:${islet.adminPort}${route}`, {
+    method: method as 'GET',
+    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': type } : {}) },
+    body,
+  });
+  const text = await res.body.text();
+  assert.ok(res.statusCode < 300, `${method} ${route}: ${res.statusCode} ${text}`);
+  return JSON.parse(text);
+}
+
+async function deploy(islet: Islet, tenant: string, source: string, limits?: Record<string, number>): Promise<void> {
+  await admin(islet, 'POST', `/v1/tenants/${tenant}/deployments`, source, 'application/javascript');
+  if (limits) await admin(islet, 'PATCH', `/v1/tenants/${tenant}`, JSON.stringify({ limits }));
+}
+
+async function get(islet: Islet, tenant: string, p = '/', dispatcher?: Agent): Promise<{ status: number; text: string; error?: string }> {
+  const res = await request(`http://127.0.0.1:${islet.port}${p}`, { headers: { host: `${tenant}.localhost` }, dispatcher });
+  return { status: res.statusCode, text: await res.body.text(), error: res.headers['islet-error'] as string | undefined };
+}
+
+/** Two tenant names the supervisor gives to different worker slots. */
+function namesOnDifferentSlots(): [string, string] {
+  const first = 'attacker';
+  const firstSlot = ownerSlot(`${first}.localhost`, [0, 1]);
+  for (let i = 0; ; i++) {
+    const other = `neighbour${i}`;
+    if (ownerSlot(`${other}.localhost`, [0, 1]) !== firstSlot) return [first, other];
+  }
+}
+
+/** Requests `tenant` in a loop until stopped; resolves with every result. */
+function keepAsking(islet: Islet, tenant: string): { stop(): Promise<{ status: number; text: string }[]> } {
+  const results: { status: number; text: string }[] = [];
+  let running = true;
+  const agent = new Agent({ connections: 2 });
+  const loop = (async () => {
+    while (running) {
+      try {
+        results.push(await get(islet, tenant, '/', agent));
+      } catch (err) {
+        results.push({ status: 0, text: (err as Error).message });
+      }
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      await agent.close();
+      return results;
+    },
+  };
+}
+
+const hello = (name: string) => `export default { fetch() { return new Response(${JSON.stringify(name)} + ' ok'); } };`;
+
+test('--workers 2: connections of one hostname go to one worker, so its isolate starts once', async () => {
+  const islet = await startIslet(2);
+  try {
+    await deploy(islet, 'solo', hello('solo'));
+    await until('the deployment to be served', async () => ((await get(islet, 'solo')).status === 200 ? true : undefined));
+    // fresh connections each time: the supervisor routes every one by its Host
+    for (let i = 0; i < 8; i++) {
+      const agent = new Agent();
+      assert.equal((await get(islet, 'solo', '/', agent)).text, 'solo ok');
+      await agent.close();
+    }
+    const metrics = (await request(`http://127.0.0.1:${islet.adminPort}/metrics`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.body.text())) as string;
+    const cold = /^islet_cold_starts_total\{tenant="solo"\} (\d+)/m.exec(metrics);
+    assert.ok(cold, 'the summed scrape has the tenant cold-start counter');
+    assert.equal(Number(cold[1]), 1, 'one isolate for the tenant across both workers');
+    assert.match(metrics, /islet_cluster_workers\{state="answered"\} 2/);
+  } finally {
+    islet.child.kill('SIGTERM');
+    await islet.exit;
+  }
+});
+
+test('a worker killed by V8 fatal out-of-memory: 502 for its request, the neighbour never fails, the slot is refilled', async () => {
+  const islet = await startIslet(2);
+  const [attacker, neighbour] = namesOnDifferentSlots();
+  try {
+    // a pre-sized array filled with fresh objects outgrows the 16 MB heap in one step V8 cannot
+    // recover from: its fatal OOM handler aborts the whole worker process
+    await deploy(
+      islet,
+      attacker,
+      `export default { fetch(req) {
+        if (new URL(req.url).pathname === '/boom') { const a = new Array(3e7); for (let i = 0; i < a.length; i++) a[i] = [i]; }
+        return new Response('attacker ok');
+      } };`,
+      { memoryMb: 16, cpuMs: 60_000, wallMs: 120_000 },
+    );
+    await deploy(islet, neighbour, hello(neighbour));
+    await until('both tenants to be served', async () => ((await get(islet, attacker)).status === 200 && (await get(islet, neighbour)).status === 200 ? true : undefined));
+
+    const traffic = keepAsking(islet, neighbour);
+    const boom = await get(islet, attacker, '/boom');
+    assert.equal(boom.status, 502, `the request of the dead worker: ${boom.status} ${boom.text}`);
+    assert.equal(boom.error, 'worker');
+    await until('a replacement worker', () => {
+      const out = islet.output();
+      const died = out.indexOf('"msg":"worker process died: restarting it"');
+      return died !== -1 && out.indexOf('"msg":"worker ready"', died) !== -1 ? true : undefined;
+    });
+    // the attacker's own tenant is served again by the refilled slot
+    assert.equal((await get(islet, attacker)).text, 'attacker ok');
+    const results = await traffic.stop();
+    assert.ok(results.length > 0);
+    const failed = results.filter((r) => r.status !== 200 || r.text !== `${neighbour} ok`);
+    assert.deepEqual(failed, [], 'every neighbour request succeeded during the crash');
+    assert.equal(islet.child.exitCode, null, 'the supervisor is alive');
+  } finally {
+    islet.child.kill('SIGTERM');
+    await islet.exit;
+  }
+});
+
+test('SIGHUP replaces every worker without a failed request; SIGTERM drains in-flight requests and exits 0', async () => {
+  const islet = await startIslet(2);
+  try {
+    await deploy(islet, 'steady', hello('steady'));
+    await deploy(islet, 'slow', `export default { async fetch() { await new Promise((r) => setTimeout(r, 800)); return new Response('slow ok'); } };`);
+    await until('the deployments to be served', async () => ((await get(islet, 'steady')).status === 200 ? true : undefined));
+    const pidsBefore = [...islet.output().matchAll(/"msg":"worker ready","slot":\d+,"pid":(\d+)/g)].map((m) => m[1]);
+    assert.equal(pidsBefore.length, 2);
+
+    const traffic = keepAsking(islet, 'steady');
+    await new Promise((r) => setTimeout(r, 300));
+    islet.child.kill('SIGHUP');
+    await until('the reload to finish', () => (islet.output().includes('"msg":"reloaded"') ? true : undefined));
+    await new Promise((r) => setTimeout(r, 300));
+    const results = await traffic.stop();
+    const failed = results.filter((r) => r.status !== 200);
+    assert.deepEqual(failed, [], 'no request failed across the reload');
+    const pidsAfter = [...islet.output().matchAll(/"msg":"worker ready","slot":\d+,"pid":(\d+)/g)].map((m) => m[1]);
+    assert.equal(pidsAfter.length, 4, 'two new workers became ready');
+    for (const pid of pidsBefore) assert.ok(!pidsAfter.slice(2).includes(pid));
+
+    const inFlight = get(islet, 'slow');
+    await new Promise((r) => setTimeout(r, 200));
+    islet.child.kill('SIGTERM');
+    const finished = await inFlight;
+    assert.equal(finished.status, 200);
+    assert.equal(finished.text, 'slow ok');
+    assert.equal(await islet.exit, 0, islet.output());
+  } finally {
+    islet.child.kill('SIGKILL');
+  }
+});
