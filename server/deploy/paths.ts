@@ -9,6 +9,9 @@ export function normalizeUploadPath(raw: string, where: string): string {
   if (raw.length > 1024) throw fail('is longer than 1024 characters');
   if (raw.includes('\0')) throw fail('contains a NUL character');
   if (raw.includes('\\')) throw fail('contains a backslash: use / as the separator');
+  // esbuild reads an entry point with '*' as a glob over the server's own disk (its working
+  // directory), which would list and build the server's files: no upload path may hold one
+  if (raw.includes('*')) throw fail("contains '*': file names with wildcards are not allowed");
   if (raw.startsWith('/') || /^[A-Za-z]:/.test(raw)) throw fail('is absolute: paths must be relative to the function folder');
   const segments = raw.split('/').filter((s) => s !== '' && s !== '.');
   if (segments.includes('..')) throw fail("contains '..': paths must stay inside the function folder");
