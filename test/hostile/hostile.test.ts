@@ -27,6 +27,7 @@
 // | reach the bridge, Node, the file system       | 200; nothing found (globals, stack frames, caller)  |
 // | import('node:fs') / static node: import       | 200 (rejected promise) / 400 at deploy              |
 // | import of /etc/passwd, ../.., file:, /proc    | 400 at deploy (text, JSON, module; bundled or not)  |
+// | entry or file name with '*' (esbuild glob)    | 400 UPLOAD_BAD_PATH; no server file name leaks      |
 // | another tenant's globals and env              | 200; nothing of the neighbour visible               |
 // | prototype pollution of built-ins              | 200 for the attacker; the neighbour sees clean ones |
 // | eval / new Function                           | 200 (allowed, no Node inside); a loop in it: 503 cpu|
@@ -713,4 +714,21 @@ test("imports that reach for the server's files are refused at deploy (absolute,
       }
     }
   }
+});
+
+test("a wildcard in an upload path cannot make the build glob the server's own disk", async () => {
+  const code = `export default { fetch() { return new Response('x'); } };`;
+  for (const entry of ['*', '*.json', 'config/*', '**/*.md', 'dist/server/*.js']) {
+    for (const query of [`?entry=${encodeURIComponent(entry)}`, `?entry=${encodeURIComponent(entry)}&bundle=true`]) {
+      const res = await islet.deploy('globber', code, { query });
+      assert.equal(res.status, 400, `${query}: ${res.text.slice(0, 300)}`);
+      assert.equal(JSON.parse(res.text).error.code, 'UPLOAD_BAD_PATH');
+      assert.ok(!/README|gitignore|package-lock|tsconfig|islet-out/.test(res.text), `no server file named in the answer: ${res.text.slice(0, 300)}`);
+    }
+  }
+  // the same name as a multipart file
+  const form = `--b\r\ncontent-disposition: form-data; name="file"; filename="*.js"\r\n\r\n${code}\r\n--b\r\ncontent-disposition: form-data; name="entry"\r\n\r\n*.js\r\n--b--\r\n`;
+  const multipart = await islet.admin('POST', '/v1/tenants/globber/deployments', form, { 'content-type': 'multipart/form-data; boundary=b' });
+  assert.equal(multipart.status, 400, multipart.text);
+  assert.ok(!/README|gitignore|package-lock|tsconfig/.test(multipart.text), multipart.text);
 });

@@ -31,7 +31,7 @@ const limits = { ...defaultUploadLimits, maxFileBytes: 64 * 1024, maxDeploymentB
 /** path-like strings, biased toward the dangerous shapes */
 const pathArb = fc.oneof(
   fc.string({ maxLength: 40 }),
-  fc.constantFrom('../x.js', '/etc/passwd', 'a/../../b.js', 'C:\\x.js', 'a\\b.js', './', '.', '..', 'a//b.js', 'index.js', 'lib/util.js', 'x\u0000.js', 'ok/./y.js', '...', '%2e%2e/x.js'),
+  fc.constantFrom('*', 'config/*', '*.json', '../x.js', '/etc/passwd', 'a/../../b.js', 'C:\\x.js', 'a\\b.js', './', '.', '..', 'a//b.js', 'index.js', 'lib/util.js', 'x\u0000.js', 'ok/./y.js', '...', '%2e%2e/x.js'),
   fc.array(fc.constantFrom('a', '..', '.', '', 'b.js', '~', 'node_modules'), { minLength: 1, maxLength: 6 }).map((s) => s.join('/')),
 );
 
@@ -87,7 +87,7 @@ const damageArb = fc.oneof(
 );
 
 function assertSafePath(p: string): void {
-  assert.ok(p.length > 0 && !p.startsWith('/') && !p.includes('\\') && !p.includes('\0'), `unsafe path ${JSON.stringify(p)}`);
+  assert.ok(p.length > 0 && !p.startsWith('/') && !p.includes('\\') && !p.includes('\0') && !p.includes('*'), `unsafe path ${JSON.stringify(p)}`);
   assert.ok(!p.split('/').some((s) => s === '..' || s === '.' || s === ''), `unnormalized path ${JSON.stringify(p)}`);
 }
 
