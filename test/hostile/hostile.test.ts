@@ -29,6 +29,7 @@
 // | import('node:fs') / static node: import       | 200 (rejected promise) / 400 at deploy              |
 // | import of /etc/passwd, ../.., file:, /proc    | 400 at deploy (text, JSON, module; bundled or not)  |
 // | entry or file name with '*' (esbuild glob)    | 400 UPLOAD_BAD_PATH; no server file name leaks      |
+// | default export: looping fetch getter / Proxy  | 400 at deploy; a thenable export is served (200)    |
 // | another tenant's globals and env              | 200; nothing of the neighbour visible               |
 // | prototype pollution of built-ins              | 200 for the attacker; the neighbour sees clean ones |
 // | eval / new Function                           | 200 (allowed, no Node inside); a loop in it: 503 cpu|
@@ -741,4 +742,28 @@ test('Atomics.wait is refused in tenant isolates (a sleeping wait escapes the CP
   const res = await attack('sleeper', code, { ...fast, wallMs: 1000 });
   assert.equal(res.status, 200, res.text);
   assert.equal(res.text, 'refused TypeError');
+});
+
+test('a default export whose fetch is a looping getter or a throwing Proxy is refused at deploy, never hangs it', async () => {
+  for (const [kind, source] of [
+    ['getter', 'export default { get fetch() { while (true) {} } };'],
+    ['proxy', "export default new Proxy({}, { get() { throw new Error('trap'); }, has() { while (true) {} } });"],
+    ['thenable', 'export default { then(resolve) { while (true) {} }, fetch() { return new Response("x"); } };'],
+  ] as const) {
+    const res = await whileNeighbourServed(islet, () => islet.deploy(`export-${kind}`, source));
+    // a thenable default export is just an object with a fetch method: nothing awaits it, so
+    // its looping then() never runs; the others never yield a handler
+    if (kind === 'thenable') {
+      assert.equal(res.status, 201, `${kind}: ${res.text}`);
+      const until = Date.now() + 10_000;
+      let reply: Reply;
+      do {
+        reply = await islet.hit(`export-${kind}`, '/');
+        if (reply.status !== 404) break;
+        await new Promise((r) => setTimeout(r, 50));
+      } while (Date.now() < until);
+      assert.equal(reply.status, 200, `${kind} request: ${reply.text}`);
+      assert.equal(reply.text, 'x');
+    } else assert.equal(res.status, 400, `${kind}: ${res.status} ${res.text}`);
+  }
 });
