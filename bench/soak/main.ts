@@ -6,8 +6,8 @@
 // and what islet counted (cold starts, evictions, limit cuts).
 //
 // Two variants, each on a fresh server over the same stored deployments:
-//   warm   the default pool: every tenant is touched once (a cold start each, all checked),
-//          then the measured load runs on warm isolates
+//   warm   the default pool: every tenant is touched first (its cold starts, every answer
+//          checked; warmup.ts says why), then the measured load runs on warm isolates
 //   churn  a pool bound smaller than the tenant set (ISLET_POOL_MAX_ISOLATES): the long tail
 //          keeps evicting and cold-starting isolates for the whole run
 //
