@@ -2,9 +2,11 @@
 // requests each, every one on a fresh connection, a few at a time, every answer checked.
 // Without it the long tail of a skewed load keeps meeting tenants for the first time for
 // minutes, and RSS rises with each new isolate for as long: the plateau could not be told from a
-// leak within a one-minute run. Several touches per tenant because under ISLET_WORKERS a
-// connection may land on any worker (node:cluster hands them out in turn), and each worker
-// starts its own isolate for a tenant the first time one of its connections asks for it.
+// leak within a one-minute run. Several touches per tenant because under ISLET_WORKERS each
+// worker starts its own isolate for a tenant the first time one of its connections asks for
+// it: the supervisor gives a hostname to one worker, but a tenant with several connections
+// open at once is spread over workers (and a supervisor without hostname affinity hands
+// connections out in turn), so later touches may reach a worker the first one did not.
 import { request } from '../lib/http';
 import { percentileSorted } from '../lib/stats';
 import { hashAnswers, planRequest, type TenantSpec } from './tenants';
