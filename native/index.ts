@@ -119,6 +119,12 @@ export interface IsolateOptions {
   inspector?: boolean;
   /** called when V8 loses control of the isolate; stop serving and exit the process */
   onCatastrophicError?: (message: string) => void;
+  /**
+   * islet extension (default true, as in the reference library): false makes `Atomics.wait`
+   * throw a TypeError inside the isolate. A waiting isolate sleeps its thread without using CPU,
+   * so CPU limits never end it; a host running untrusted code should turn it off.
+   */
+  allowAtomicsWait?: boolean;
 }
 
 export interface HeapStatistics {

@@ -136,6 +136,7 @@ EnvPtr IsolateEnvironment::Create(const Options& options) {
   size_t young = std::min<size_t>(env->memory_limit_ / 8, 16 * 1024 * 1024);
   params.constraints.set_max_young_generation_size_in_bytes(young);
   params.constraints.set_max_old_generation_size_in_bytes(env->memory_limit_);
+  params.allow_atomics_wait = options.allow_atomics_wait;
 
   Isolate* isolate = Isolate::Allocate();
   g_platform->RegisterIsolate(isolate, env->delegate_.get());

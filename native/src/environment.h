@@ -42,6 +42,9 @@ class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironmen
  public:
   struct Options {
     size_t memory_limit_mb = 128;
+    // Atomics.wait sleeps the thread running the isolate: no CPU is used, so no CPU limit ends
+    // it, and on Node's thread it stalls every other isolate. Hosts of untrusted code turn it off.
+    bool allow_atomics_wait = true;
   };
   static std::shared_ptr<IsolateEnvironment> Create(const Options& options);
   static std::shared_ptr<IsolateEnvironment> CreateDefault(Isolate* isolate, Local<Context> context);

@@ -37,6 +37,11 @@ class IsolateHandle : public ClassHandle {
         if (!(mb >= 8)) ThrowTypeError("`memoryLimit` must be at least 8 (MB)");
         env_options.memory_limit_mb = size_t(mb);
       }
+      Local<Value> atomics_wait = Option(isolate, options, "allowAtomicsWait");
+      if (!atomics_wait->IsUndefined()) {
+        if (!atomics_wait->IsBoolean()) ThrowTypeError("`allowAtomicsWait` must be a boolean");
+        env_options.allow_atomics_wait = atomics_wait.As<v8::Boolean>()->Value();
+      }
       if (!Option(isolate, options, "snapshot")->IsUndefined()) ThrowTypeError("`snapshot` is not supported by islet's addon");
       Local<Value> on_error = Option(isolate, options, "onCatastrophicError");
       CallbackDataPtr callback;

@@ -68,7 +68,7 @@ export interface Isolate {
 }
 
 export interface IsolateApi {
-  Isolate: new (options?: { memoryLimit?: number; onCatastrophicError?: (message: string) => void }) => Isolate;
+  Isolate: new (options?: { memoryLimit?: number; allowAtomicsWait?: boolean; onCatastrophicError?: (message: string) => void }) => Isolate;
   ExternalCopy: new <T>(value: T, options?: object) => ExternalCopy<T>;
 }
 

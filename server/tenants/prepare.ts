@@ -32,7 +32,8 @@ export async function prepareDeployment(manifest: DeploymentManifest, files: Map
     writeCache: (p, data) => codeCaches.set(p, data),
   };
   const { Isolate } = isolateApi();
-  const isolate = new Isolate({ memoryLimit: options.memoryMb ?? 128 });
+  // Atomics.wait would sleep outside every CPU limit (see tenant-isolate.ts)
+  const isolate = new Isolate({ memoryLimit: options.memoryMb ?? 128, allowAtomicsWait: false });
   try {
     const sandbox = await (options.createSandbox ?? defaultCreateSandbox())(isolate, {
       tenant: manifest.tenant,

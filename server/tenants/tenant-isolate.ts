@@ -91,6 +91,9 @@ export class TenantIsolate {
     const { Isolate } = isolateApi();
     const isolate = new Isolate({
       memoryLimit: state.limits.memoryMb,
+      // Atomics.wait sleeps the serving thread without using CPU: no CPU limit would end it, and
+      // every other tenant of this process would wait too
+      allowAtomicsWait: false,
       onCatastrophicError: (message) => {
         logger.error('isolate lost control (V8 catastrophic error): this process should be replaced', { tenant: this.tenant, deployment: this.deployment, message });
         // V8 is in an undefined state: under the supervisor, die now and let it replace this

@@ -129,3 +129,17 @@ test('WebAssembly memory counts against the memory limit', isletOnly, () => {
   assert.equal(modest.createContextSync().evalSync('new WebAssembly.Memory({ initial: 10 }).buffer.byteLength'), 655360);
   modest.dispose();
 });
+
+test('allowAtomicsWait: false makes Atomics.wait throw, so no run can sleep outside its CPU budget', isletOnly, () => {
+  const wait = 'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)';
+  const strict = new ivm.Isolate({ memoryLimit: 16, allowAtomicsWait: false } as ivm.IsolateOptions);
+  const usual = new ivm.Isolate({ memoryLimit: 16 });
+  try {
+    assert.throws(() => strict.createContextSync().evalSync(wait), TypeError);
+    // the default stays as in the reference library
+    assert.equal(usual.createContextSync().evalSync(wait), 'timed-out');
+  } finally {
+    strict.dispose();
+    usual.dispose();
+  }
+});
