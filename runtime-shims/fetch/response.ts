@@ -31,6 +31,7 @@ function isReasonPhrase(text: string): boolean {
 
 const illegal = Symbol('illegal');
 let stateOf: (r: Response) => ResponseState;
+let isResponse: (value: unknown) => value is Response;
 let make: (state: ResponseState) => Response;
 
 export class Response {
@@ -109,6 +110,9 @@ export class Response {
 
   static {
     stateOf = (r) => r.#s;
+    // a brand check tenant code cannot forge (instanceof can be: a Proxy of a Response, or a
+    // redefined Symbol.hasInstance, passes it and then has no internal state)
+    isResponse = (value): value is Response => typeof value === 'object' && value !== null && #s in value;
     make = (state) => new Response(illegal, state as never);
   }
 }
@@ -116,7 +120,7 @@ ObjectDefineProperty(Response.prototype, Symbol.toStringTag, { value: 'Response'
 
 /** the internal state of a Response, or null when `value` is not one of ours */
 export function responseState(value: unknown): ResponseState | null {
-  return value instanceof Response ? stateOf(value) : null;
+  return isResponse(value) ? stateOf(value) : null;
 }
 
 /** a Response for a fetch() result, built from what the host sent */

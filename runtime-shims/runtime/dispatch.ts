@@ -114,7 +114,7 @@ function toAnswer(id: number, value: unknown): Answer | null {
  * bridge crossing fewer on the hot path); a promise answers later through host('respond').
  */
 function settle(id: number, result: unknown): Answer | undefined {
-  if (result instanceof Response) return toAnswer(id, result) ?? undefined;
+  if (responseState(result) !== null) return toAnswer(id, result) ?? undefined;
   let promise: Promise<unknown>;
   try {
     promise = PromiseResolve(result);
