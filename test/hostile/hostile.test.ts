@@ -10,12 +10,12 @@
 // | deep recursion (uncaught RangeError)          | 500 with islet-request-id (a tenant exception)      |
 // | recursion that catches its stack overflows    | 503, islet-error: cpu                               |
 // | heap: objects / strings / arrays              | 503, islet-error: memory; next request: new isolate |
-// | heap: ArrayBuffers                            | 503, islet-error: memory (todo F2: sometimes 500)   |
-// | heap: WebAssembly memory                      | 503, islet-error: memory (todo F1: not enforced)    |
-// | heap: ArrayBuffers from the host (clones)     | refused or 503 memory (todo F5; ok on native 04:18) |
+// | heap: ArrayBuffers                            | 503, islet-error: memory                            |
+// | heap: WebAssembly memory                      | 503, islet-error: memory (wasm memory is counted)   |
+// | heap: ArrayBuffers from the host (clones)     | refused or 503 memory (host-made buffers counted)   |
 // | Promise flood (never settled, all kept)       | 503, islet-error: memory                            |
 // | timer flood (endless setTimeout)              | 503, islet-error: cpu                               |
-// | Atomics.wait (sleeps: no CPU used)            | TypeError expected; todo F7 (504 wall, server stalls)|
+// | Atomics.wait (sleeps: no CPU used)            | TypeError (tenant isolates disallow Atomics.wait)   |
 // | timers left behind by a finished request      | 200; they never fire after the request ended        |
 // | log flood                                     | 200; the tenant's log output stays under logBytes   |
 // | request flood on a hanging function           | cap admitted -> 504 wall, the rest 503 concurrency  |
@@ -42,7 +42,7 @@
 // | throw Symbol / a non-Response return value    | 500                                                 |
 // | throw a value whose toString or stack loops   | 503, islet-error: cpu                               |
 // | console.log of a throwing Proxy               | 200                                                 |
-// | a Proxy of a Response                         | 500 expected; todo F3 (hangs until wall: 504)       |
+// | a Proxy of a Response                         | 500 at once (unforgeable Response brand check)      |
 // | custom route overlapping another tenant's     | 409 ROUTE_TAKEN at deploy (longer prefix, wildcard) |
 // | crypto.subtle: PBKDF2 10^7 rounds, RSA 16384  | the call rejects NotSupportedError (request 200)    |
 // | crypto.subtle: 1000 derivations at once       | 504 wall (queued per isolate); admin API answers    |
@@ -136,13 +136,13 @@ for (const [kind, loop] of Object.entries(heapPatterns)) {
   });
 }
 
-test('heap explosion (ArrayBuffers outside the V8 heap): 503 islet-error: memory', { todo: 'F2 in /tmp/hostile-findings.md: answered 500 (the RangeError wins over the memory kill)' }, async () => {
+test('heap explosion (ArrayBuffers outside the V8 heap): 503 islet-error: memory', async () => {
   // 1 MiB each: at most a few dozen before a 16 MB budget refuses, never hundreds of MB
   const code = attacker(`const keep = []; for (let i = 0; i < 400; i++) keep.push(new Uint8Array(1 << 20).fill(1)); return new Response('kept ' + keep.length);`);
   assertCut(await attack('heap-buffers', code, { ...fast, cpuMs: 5000 }), 503, 'memory');
 });
 
-test('heap explosion (ArrayBuffers arriving from the host: structuredClone): refused or 503 islet-error: memory', { todo: 'F5 in /tmp/hostile-findings.md: host-made ArrayBuffers are not counted (kept 96 MiB in 16 MB)' }, async () => {
+test('heap explosion (ArrayBuffers arriving from the host: structuredClone): refused or 503 islet-error: memory', async () => {
   const code = attacker(`const keep = []; const src = new Uint8Array(4 << 20);
     try { for (let i = 0; i < 24; i++) keep.push(structuredClone(src)); } catch (e) { return new Response('refused at ' + keep.length); }
     return new Response('kept ' + keep.length * 4 + ' MiB');`);
@@ -150,7 +150,7 @@ test('heap explosion (ArrayBuffers arriving from the host: structuredClone): ref
   assert.ok((res.status === 503 && res.headers['islet-error'] === 'memory') || /^refused at [0-5]$/.test(res.text), `${res.status} ${res.text}`);
 });
 
-test('heap explosion (WebAssembly memory): 503 islet-error: memory', { todo: 'F1 in /tmp/hostile-findings.md: wasm memory is outside the budget' }, async () => {
+test('heap explosion (WebAssembly memory): 503 islet-error: memory', async () => {
   // grows one 64 KiB page at a time up to 64 MiB at most: a 16 MB budget must stop it long before
   const code = attacker(`
     if (typeof WebAssembly === 'undefined') return new Response('no WebAssembly', { status: 501 });
@@ -584,7 +584,7 @@ test('abusing the bridge plumbing (deep clone, bad headers and statuses, throwin
   }
 });
 
-test('a Proxy of a Response answers 500 at once, not after the wall limit', { todo: 'F3 in /tmp/hostile-findings.md: hangs until wall (504)' }, async () => {
+test('a Proxy of a Response answers 500 at once, not after the wall limit', async () => {
   const res = await attack('proxyresponse', attacker(`return new Proxy(new Response('x'), {});`), { ...fast, wallMs: 1500 });
   assert.equal(res.status, 500, res.text);
 });
@@ -735,7 +735,7 @@ test("a wildcard in an upload path cannot make the build glob the server's own d
   assert.ok(!/README|gitignore|package-lock|tsconfig/.test(multipart.text), multipart.text);
 });
 
-test('Atomics.wait is refused in tenant isolates (a sleeping wait escapes the CPU budget)', { todo: 'F7 in /tmp/hostile-findings.md: the wait is allowed and blocks the server until the wall limit' }, async () => {
+test('Atomics.wait is refused in tenant isolates (a sleeping wait escapes the CPU budget)', async () => {
   const code = attacker(`
     const cell = new Int32Array(new SharedArrayBuffer(4));
     try { return new Response('waited ' + Atomics.wait(cell, 0, 0, 500)); } catch (e) { return new Response('refused ' + e.name); }`);
