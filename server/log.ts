@@ -6,6 +6,20 @@ const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 
 export type LogSink = (line: string) => void;
 export type LogRecord = Record<string, unknown>;
 
+// Formatting the clock is a fixed cost per line (~0.7 us, a tenth of a request log line's cost
+// at hello-world rates): lines written in the same millisecond share one formatted time.
+let isoMs = -1;
+let isoText = '';
+/** the current time as an ISO 8601 string (millisecond precision, like Date#toISOString) */
+export function isoNow(): string {
+  const now = Date.now();
+  if (now !== isoMs) {
+    isoMs = now;
+    isoText = new Date(now).toISOString();
+  }
+  return isoText;
+}
+
 export class Logger {
   #min: number;
   #sink: LogSink;
@@ -28,7 +42,7 @@ export class Logger {
 
   log(level: Level, msg: string, fields: LogRecord = {}): void {
     if (order[level] < this.#min) return;
-    const record: LogRecord = { time: new Date().toISOString(), level, msg, ...fields };
+    const record: LogRecord = { time: isoNow(), level, msg, ...fields };
     const line = JSON.stringify(record);
     this.#sink(line);
     for (const listener of this.#listeners) listener(record, line);

@@ -8,7 +8,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { LimitName, TenantLogRecord } from './host/types';
-import type { Level, Logger, LogRecord } from './log';
+import { isoNow, type Level, type Logger, type LogRecord } from './log';
 import type { SourceMapper } from './sourcemap';
 
 export interface RequestLogLine {
@@ -365,7 +365,7 @@ export class LogHub {
       // The server's log level filtered the record out of stdout. The tenant still gets it: an
       // operator quieting stdout must not hide a tenant's console.log from that tenant.
       this.#awaitingEcho = false;
-      const record = { time: new Date().toISOString(), level, msg, ...fields };
+      const record = { time: isoNow(), level, msg, ...fields };
       this.#ingest(record, JSON.stringify(record));
     }
   }
