@@ -85,6 +85,8 @@ interface SinkWaiter {
 const logLevels = new Set(['debug', 'info', 'log', 'warn', 'error']);
 /** what #enter returns when the entry did not run to completion */
 const FAILED = Symbol('entry failed');
+/** the transfer option of every entry (arguments and result copied), made once rather than per entry */
+const COPY = Object.freeze({ copy: true });
 
 /** a body as the isolate sends it: null, text, bytes, a sink id to pull, or a host source passed through */
 type HostBody = null | string | Uint8Array | number | { source: number };
@@ -204,12 +206,12 @@ class IsletSandbox implements Sandbox {
     }
     const cpuBound = !cpuTimeoutSupported && cpu < wall;
     const options = {
-      arguments: { copy: true },
-      result: { copy: true },
+      arguments: COPY,
+      result: COPY,
       timeout: Math.max(1, Math.ceil(cpuTimeoutSupported ? wall : Math.min(wall, cpu))),
       cpuTimeout: Math.max(1, Math.ceil(cpu)),
     };
-    const cpuBefore = this.#isolate.cpuTime;
+    const cpuBefore = run ? this.#isolate.cpuTime : 0n;
     this.#inEntry = true;
     this.#current = run;
     let failure: unknown = null;
