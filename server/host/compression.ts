@@ -2,6 +2,7 @@
 // stream, written one chunk per operation; each operation answers with the output produced so far.
 import zlib from 'node:zlib';
 import { exactBytes } from './bytes';
+import { slotLimiter } from './slots';
 
 type Format = 'gzip' | 'deflate' | 'deflate-raw';
 
@@ -15,19 +16,7 @@ type Format = 'gzip' | 'deflate' | 'deflate-raw';
 const MAX_OUTPUT = 16 * 1024 * 1024;
 const MAX_RUNNING = 2;
 
-let running = 0;
-const waiting: (() => void)[] = [];
-async function withSlot<T>(work: () => Promise<T>): Promise<T> {
-  if (running >= MAX_RUNNING) await new Promise<void>((resolve) => waiting.push(resolve));
-  else running++;
-  try {
-    return await work();
-  } finally {
-    const next = waiting.shift();
-    if (next) next();
-    else running--;
-  }
-}
+const withSlot = slotLimiter(MAX_RUNNING);
 
 function create(format: Format, mode: 'compress' | 'decompress'): zlib.Gzip | zlib.Gunzip | zlib.Deflate | zlib.Inflate | zlib.DeflateRaw | zlib.InflateRaw {
   if (mode === 'compress') return format === 'gzip' ? zlib.createGzip() : format === 'deflate' ? zlib.createDeflate() : zlib.createDeflateRaw();

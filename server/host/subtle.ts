@@ -1,6 +1,7 @@
 // crypto.subtle for a sandbox: Node's WebCrypto, with keys kept on the host. The isolate holds
 // numeric handles; this table maps them to CryptoKey objects for the sandbox's lifetime.
 import { webcrypto } from 'node:crypto';
+import { slotLimiter } from './slots';
 
 type CryptoKey = webcrypto.CryptoKey;
 const MAX_KEYS = 10000;
@@ -44,19 +45,7 @@ function keyTooCostly(key: CryptoKey): boolean {
 }
 
 /** slots of the thread pool WebCrypto may hold at once, across every isolate of the process */
-let running = 0;
-const waiting: (() => void)[] = [];
-async function withSlot<T>(work: () => Promise<T>): Promise<T> {
-  if (running >= MAX_RUNNING) await new Promise<void>((resolve) => waiting.push(resolve));
-  else running++;
-  try {
-    return await work();
-  } finally {
-    const next = waiting.shift();
-    if (next) next();
-    else running--;
-  }
-}
+const withSlot = slotLimiter(MAX_RUNNING);
 
 export interface KeyDescriptor {
   handle: number;
