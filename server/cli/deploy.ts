@@ -12,6 +12,7 @@ import zlib from 'node:zlib';
 import * as tar from 'tar-stream';
 import { build } from '../deploy/build';
 import { nearestNodeModules, readDirectory } from '../deploy/directory';
+import { CliError, adminTarget, type AdminTarget } from './admin-target';
 
 const usage: Record<string, string> = {
   deploy: `usage: islet deploy <dir|file> --tenant <name> [options]
@@ -46,31 +47,9 @@ common options:
   --token <token>     operator or tenant deploy token (env ISLET_ADMIN_TOKEN, default: <ISLET_DATA_DIR or .islet>/admin-token)
   --json              print the API's JSON answer instead of text`;
 
-class CliError extends Error {}
 
-interface Admin {
-  url: string;
-  token: string;
-}
-
-function adminFrom(values: { 'admin-url'?: string; token?: string }): Admin {
-  const url = (values['admin-url'] ?? process.env.ISLET_ADMIN_URL ?? 'http://127.0.0.1:8081').replace(/\/+$/, '');
-  try {
-    new URL(url);
-  } catch {
-    throw new CliError(`--admin-url: ${JSON.stringify(url)} is not a URL (expected e.g. http://127.0.0.1:8081)`);
-  }
-  let token = values.token ?? process.env.ISLET_ADMIN_TOKEN;
-  if (!token) {
-    const file = path.resolve(process.env.ISLET_DATA_DIR ?? '.islet', 'admin-token');
-    try {
-      token = fs.readFileSync(file, 'utf8').trim();
-    } catch {
-      throw new CliError(`no admin token: pass --token, set ISLET_ADMIN_TOKEN, or run where ${file} exists`);
-    }
-  }
-  return { url, token };
-}
+type Admin = AdminTarget;
+const adminFrom = adminTarget;
 
 async function call(admin: Admin, method: string, route: string, body?: { data: Buffer | string; type: string }): Promise<any> {
   let response: Response;

@@ -2,9 +2,8 @@
 // (GET /v1/tenants/{t}/logs), and with --follow every new line as it is written, until Ctrl-C.
 // The admin URL and token come from --admin-url/--token, else ISLET_ADMIN_URL/ISLET_ADMIN_TOKEN,
 // else http://127.0.0.1:8081 and the token file a local server generated, as for `islet deploy`.
-import fs from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { CliError, adminTarget, type AdminTarget } from './admin-target';
 
 const usage = `usage: islet logs <tenant> [options]
 
@@ -17,7 +16,6 @@ options:
   --admin-url <url>   admin API (env ISLET_ADMIN_URL, default http://127.0.0.1:8081)
   --token <token>     operator or tenant deploy token (env ISLET_ADMIN_TOKEN, default: <ISLET_DATA_DIR or .islet>/admin-token)`;
 
-class CliError extends Error {}
 
 interface Options {
   tenant: string;
@@ -51,21 +49,13 @@ function parse(args: string[]): Options | null {
   if (positionals.length !== 1) throw new CliError(`islet logs: expected exactly one tenant name, got ${positionals.length}\n\n${usage}`);
   const limit = values.limit === undefined ? 100 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 0) throw new CliError(`islet logs: --limit must be a non-negative integer, got ${JSON.stringify(values.limit)}`);
-  const url = (values['admin-url'] ?? process.env.ISLET_ADMIN_URL ?? 'http://127.0.0.1:8081').replace(/\/+$/, '');
+  let target: AdminTarget;
   try {
-    new URL(url);
-  } catch {
-    throw new CliError(`islet logs: --admin-url ${JSON.stringify(url)} is not a URL (expected e.g. http://127.0.0.1:8081)`);
+    target = adminTarget(values);
+  } catch (error) {
+    throw new CliError(`islet logs: ${(error as Error).message}`);
   }
-  let token = values.token ?? process.env.ISLET_ADMIN_TOKEN;
-  if (!token) {
-    const file = path.resolve(process.env.ISLET_DATA_DIR ?? '.islet', 'admin-token');
-    try {
-      token = fs.readFileSync(file, 'utf8').trim();
-    } catch {
-      throw new CliError(`islet logs: no admin token: pass --token, set ISLET_ADMIN_TOKEN, or run where ${file} exists`);
-    }
-  }
+  const { url, token } = target;
   return { tenant: positionals[0], follow: values.follow ?? false, limit, json: values.json ?? false, url, token };
 }
 
