@@ -36,20 +36,7 @@ interface ReadyMessage {
 interface DrainMessage {
   t: 'islet:drain';
 }
-interface CallMessage {
-  t: 'islet:call';
-  id: number;
-  method: string;
-  payload: unknown;
-}
-interface ReplyMessage {
-  t: 'islet:reply';
-  id: number;
-  ok: boolean;
-  value?: unknown;
-  error?: { message: string; code?: string };
-}
-type FromWorker = ClosedMessage | ReadyMessage | ReplyMessage;
+type FromWorker = ClosedMessage | ReadyMessage;
 
 function isIsletMessage(message: unknown): message is { t: string } {
   return typeof message === 'object' && message !== null && typeof (message as { t?: unknown }).t === 'string' && (message as { t: string }).t.startsWith('islet:');
@@ -158,9 +145,7 @@ export class Supervisor {
   readonly #records = new Map<Worker, WorkerRecord>();
   readonly #server: net.Server;
   readonly #openByHost = new Map<string, number>();
-  readonly #pendingCalls = new Map<number, { record: WorkerRecord; resolve(value: unknown): void; reject(error: Error): void }>();
   #nextConnection = 0;
-  #nextCall = 0;
   #closing = false;
   #restarts = 0;
   #crashLoops = 0;
@@ -205,21 +190,6 @@ export class Supervisor {
       restarts: this.#restarts,
       crashLoops: this.#crashLoops,
     };
-  }
-
-  /**
-   * Runs `method` in one ready worker (tenant code never runs in the primary: deploy-time
-   * preparation of a deployment goes through here). Rejects when the worker dies meanwhile.
-   */
-  call(method: string, payload: unknown): Promise<unknown> {
-    const ready = this.#readyRecords();
-    if (ready.length === 0) return Promise.reject(new Error('no worker process is ready'));
-    const id = ++this.#nextCall;
-    const record = ready[id % ready.length];
-    return new Promise((resolve, reject) => {
-      this.#pendingCalls.set(id, { record, resolve, reject });
-      record.worker.send({ t: 'islet:call', id, method, payload } satisfies CallMessage);
-    });
   }
 
   /**
@@ -289,14 +259,6 @@ export class Supervisor {
         }
         return;
       }
-      case 'islet:reply': {
-        const pending = this.#pendingCalls.get(message.id);
-        if (!pending) return;
-        this.#pendingCalls.delete(message.id);
-        if (message.ok) pending.resolve(message.value);
-        else pending.reject(Object.assign(new Error(message.error?.message ?? 'worker call failed'), { code: message.error?.code }));
-        return;
-      }
     }
   }
 
@@ -325,11 +287,6 @@ export class Supervisor {
       else badGateway(socket);
     }
     record.connections.clear();
-    for (const [id, pending] of this.#pendingCalls) {
-      if (pending.record !== record) continue;
-      this.#pendingCalls.delete(id);
-      pending.reject(new Error(`worker process ${record.worker.process.pid} exited during the call`));
-    }
     const slot = record.slot;
     if (record.retiring || slot.current !== record) return;
     slot.current = null;
@@ -426,21 +383,18 @@ export class Supervisor {
   }
 }
 
-function respondAndClose(socket: net.Socket, status: number, reason: string, body: string): void {
+/** Answers a connection no worker took (or whose worker died) and closes it. */
+function respondAndClose(socket: net.Socket, status: number, reason: string, body: string, extraHeaders = ''): void {
   if (socket.destroyed) return;
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-  socket.destroySoon?.();
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\n${extraHeaders}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
   setTimeout(() => socket.destroy(), 1000).unref();
 }
 
 /** The worker holding this connection died: tell the client so, and close. */
 function badGateway(socket: net.Socket): void {
-  if (socket.destroyed) return;
-  const body = 'the worker process serving this request stopped; retry the request\n';
-  socket.end(
-    `HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain; charset=utf-8\r\nislet-error: worker\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
-  setTimeout(() => socket.destroy(), 1000).unref();
+  respondAndClose(socket, 502, 'Bad Gateway', 'the worker process serving this request stopped; retry the request\n', 'islet-error: worker\r\n');
 }
 
 // ---- the worker side ----------------------------------------------------------------------
@@ -450,13 +404,11 @@ export interface WorkerHooks {
   server: net.Server;
   /** sent to the supervisor with the ready message */
   info?: Record<string, unknown>;
-  /** worker calls the primary may make (e.g. `prepare`) */
-  methods: Record<string, (payload: unknown) => Promise<unknown>>;
   /** graceful stop: finish in-flight requests (bounded) and release everything */
   drain(): Promise<void>;
 }
 
-/** Connects this worker process to its supervisor: takes handed-over sockets, answers calls, drains on request. */
+/** Connects this worker process to its supervisor: takes handed-over sockets, drains on request. */
 export function joinSupervisor(hooks: WorkerHooks): void {
   if (!cluster.isWorker || !process.send) throw new Error('cluster: joinSupervisor() must run in a worker process');
   const send = (message: FromWorker): void => {
@@ -482,7 +434,7 @@ export function joinSupervisor(hooks: WorkerHooks): void {
     })());
   process.on('message', (message: unknown, handle: unknown) => {
     if (!isIsletMessage(message)) return;
-    const m = message as ConnMessage | CallMessage | DrainMessage;
+    const m = message as ConnMessage | DrainMessage;
     if (m.t === 'islet:conn') {
       const socket = handle as net.Socket | undefined;
       if (!socket) return;
@@ -494,17 +446,6 @@ export function joinSupervisor(hooks: WorkerHooks): void {
       hooks.server.emit('connection', socket);
       if (m.head) socket.unshift(Buffer.from(m.head, 'latin1'));
       socket.resume();
-    } else if (m.t === 'islet:call') {
-      const method = hooks.methods[m.method];
-      const reply = (r: Omit<ReplyMessage, 't' | 'id'>): void => send({ t: 'islet:reply', id: m.id, ...r });
-      if (!method) {
-        reply({ ok: false, error: { message: `unknown worker method ${m.method}` } });
-        return;
-      }
-      method(m.payload).then(
-        (value) => reply({ ok: true, value }),
-        (err: Error & { code?: string }) => reply({ ok: false, error: { message: err.message, code: err.code } }),
-      );
     } else if (m.t === 'islet:drain') {
       drain().finally(() => process.exit(0));
     }

@@ -274,7 +274,6 @@ export async function run(_command: string, args: string[]): Promise<void> {
     joinSupervisor({
       server: serving.tenantServer,
       info: { adminPort: serving.adminPort },
-      methods: {},
       drain: () => serving.close(),
     });
   } else {
