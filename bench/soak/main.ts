@@ -11,7 +11,7 @@
 //   churn  a pool bound smaller than the tenant set (ISLET_POOL_MAX_ISOLATES): the long tail
 //          keeps evicting and cold-starting isolates for the whole run
 //
-// Usage: npm run bench -- soak   or   node bench/soak/index.js [--duration 60] [--quick]
+// Usage: npm run bench -- soak   or   node bench/soak/index.js [--duration 150] [--quick]
 //        [--tenants 200] [--workers N] [--connections 32] [--rate 0] [--variant warm|churn|both]
 //        [--pool N] [--seed 1]
 // Writes bench/results/soak.json. Exits 1 when a run had errors, a server died, or RSS grew.
@@ -75,7 +75,9 @@ function parseOptions(argv: string[]): Options {
   const variant = values.variant ?? 'both';
   if (!['warm', 'churn', 'both'].includes(variant)) throw new UsageError(`bench/soak: --variant expects warm, churn or both, got '${variant}'`);
   return {
-    durationSeconds: int('duration', values.duration ?? (quick ? '15' : '60'), 5, 86_400),
+    // 150 s by default: 200 fresh isolates take ~80 s to grow into their working heaps, so the
+    // RSS slope is read over a second half (75-150 s) that starts after that, not during it
+    durationSeconds: int('duration', values.duration ?? (quick ? '15' : '150'), 5, 86_400),
     tenants,
     workers: int('workers', values.workers, 0, 64),
     connections: int('connections', values.connections, 1, 4096),
