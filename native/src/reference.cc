@@ -45,6 +45,23 @@ Local<Value> ReadProperty(Isolate* isolate, Local<Context> context, Local<Object
   return Check(desc->Get(context, V8Symbol(isolate, "value")));
 }
 
+// Runs `operation` on the referenced object inside its own context (get, set and delete): a
+// JavaScript exception it raises is carried back to the caller's isolate.
+template <typename Operation>
+void OnTargetObject(const ReferenceDataPtr& data, Operation operation) {
+  Isolate* isolate = data->env()->isolate();
+  Local<Context> context = data->context->Deref();
+  Context::Scope scope(context);
+  v8::TryCatch try_catch(isolate);
+  try {
+    Local<Value> target = data->value->Deref();
+    if (!target->IsObject()) ThrowTypeError("Reference is not an object");
+    operation(isolate, context, target.As<Object>());
+  } catch (const JsPending&) {
+    ThrowCaught(isolate, context, try_catch);
+  }
+}
+
 class ReferenceHandle : public ClassHandle {
  public:
   static constexpr ClassId kId = ClassId::Reference;
@@ -117,18 +134,10 @@ class ReferenceHandle : public ClassHandle {
     auto out = std::make_shared<TransferablePtr>();
     auto task = MakeTask(
         [data, key, options, accessors, out] {
-          Isolate* isolate = data->env()->isolate();
-          Local<Context> context = data->context->Deref();
-          Context::Scope scope(context);
-          v8::TryCatch try_catch(isolate);
-          try {
-            Local<Value> target = data->value->Deref();
-            if (!target->IsObject()) ThrowTypeError("Reference is not an object");
-            Local<Value> value = ReadProperty(isolate, context, target.As<Object>(), key->TransferIn(isolate, context), data->inherit, accessors);
+          OnTargetObject(data, [&](Isolate* isolate, Local<Context> context, Local<Object> target) {
+            Local<Value> value = ReadProperty(isolate, context, target, key->TransferIn(isolate, context), data->inherit, accessors);
             *out = ::islet::TransferOut(isolate, context, value, options, Fallback::Reference);
-          } catch (const JsPending&) {
-            ThrowCaught(isolate, context, try_catch);
-          }
+          });
         },
         [out](Isolate* isolate, Local<Context> context) { return (*out)->TransferIn(isolate, context); });
     info.GetReturnValue().Set(ThreePhaseTask::Execute(M, std::move(task), data->env()));
@@ -145,17 +154,9 @@ class ReferenceHandle : public ClassHandle {
     auto ok = std::make_shared<bool>(false);
     auto task = MakeTask(
         [data, key, value, ok] {
-          Isolate* isolate = data->env()->isolate();
-          Local<Context> context = data->context->Deref();
-          Context::Scope scope(context);
-          v8::TryCatch try_catch(isolate);
-          try {
-            Local<Value> target = data->value->Deref();
-            if (!target->IsObject()) ThrowTypeError("Reference is not an object");
-            *ok = Check(target.As<Object>()->Set(context, key->TransferIn(isolate, context), value->TransferIn(isolate, context)));
-          } catch (const JsPending&) {
-            ThrowCaught(isolate, context, try_catch);
-          }
+          OnTargetObject(data, [&](Isolate* isolate, Local<Context> context, Local<Object> target) {
+            *ok = Check(target->Set(context, key->TransferIn(isolate, context), value->TransferIn(isolate, context)));
+          });
         },
         [ok](Isolate* isolate, Local<Context>) -> Local<Value> { return v8::Boolean::New(isolate, *ok); });
     info.GetReturnValue().Set(ThreePhaseTask::Execute(M, std::move(task), data->env()));
@@ -170,17 +171,9 @@ class ReferenceHandle : public ClassHandle {
     auto ok = std::make_shared<bool>(false);
     auto task = MakeTask(
         [data, key, ok] {
-          Isolate* isolate = data->env()->isolate();
-          Local<Context> context = data->context->Deref();
-          Context::Scope scope(context);
-          v8::TryCatch try_catch(isolate);
-          try {
-            Local<Value> target = data->value->Deref();
-            if (!target->IsObject()) ThrowTypeError("Reference is not an object");
-            *ok = Check(target.As<Object>()->Delete(context, key->TransferIn(isolate, context)));
-          } catch (const JsPending&) {
-            ThrowCaught(isolate, context, try_catch);
-          }
+          OnTargetObject(data, [&](Isolate* isolate, Local<Context> context, Local<Object> target) {
+            *ok = Check(target->Delete(context, key->TransferIn(isolate, context)));
+          });
         },
         [ok](Isolate* isolate, Local<Context>) -> Local<Value> { return v8::Boolean::New(isolate, *ok); });
     info.GetReturnValue().Set(ThreePhaseTask::Execute(M, std::move(task), data->env()));
