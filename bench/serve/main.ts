@@ -5,7 +5,7 @@
 //      (bench/lib/loadgen);
 //   2. cold start p50/p99 of a ~100 KB and a ~1 MB deployment, with and without code cache;
 //   3. memory per idle tenant with 1,000 tenants warm.
-// Usage: npm run bench -- serve  (or node --no-node-snapshot dist/bench/serve/main.js [--quick])
+// Usage: npm run bench -- serve  (or node --no-node-snapshot dist/bench/serve/main.js [--quick] [--throughput])
 // Prints a report and writes bench/results/serve.json.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,6 +19,8 @@ import { measureColdStart, type ColdStartResult } from './coldstart';
 
 const root = path.resolve(__dirname, '../../..');
 const quick = process.argv.includes('--quick');
+/** only the throughput comparison, results not written: for measuring a change to the hot path */
+const throughputOnly = process.argv.includes('--throughput');
 const load = { connections: 32, warmupSeconds: quick ? 1 : 2, durationSeconds: quick ? 3 : 6 };
 
 async function server(name: string, args: string[], host: string, port: number): Promise<ServerProcess> {
@@ -146,6 +148,7 @@ async function main(): Promise<void> {
     );
   }
 
+  if (throughputOnly) return;
   const cold: ColdStartResult[] = [];
   for (const size of [100 * 1024, 1024 * 1024]) {
     for (const cache of [true, false]) cold.push(await measureColdStart(size, cache, quick ? 20 : size > 200_000 ? 40 : 100));
