@@ -40,16 +40,11 @@ export function sendPlain(res: ServerResponse, status: number, requestId: string
   res.end(body);
 }
 
-/**
- * Writes the function's response; resolves when written, rejects when the client went away or the
- * body stream failed, or with InvalidResponseError (nothing sent yet) when Node refuses the status
- * or a header. `head`: a HEAD request, whose body is not pulled from the isolate at all.
- */
-export async function writeSandboxResponse(res: ServerResponse, response: SandboxResponse, requestId: string, head = false): Promise<void> {
+/** The response's headers as Node takes them: the function's, less the ones islet owns, plus the request id and length. */
+function responseHeaders(response: SandboxResponse, requestId: string, head: boolean): string[] {
   const { body } = response;
   const headers: string[] = [];
   const src = response.headers;
-  const whole = body instanceof Uint8Array;
   for (let i = 0; i < src.length; i += 2) {
     const name = src[i]!;
     if (hopByHop.has(name)) continue;
@@ -59,21 +54,46 @@ export async function writeSandboxResponse(res: ServerResponse, response: Sandbo
     headers.push(name, src[i + 1]!);
   }
   headers.push('islet-request-id', requestId);
-  if (whole) headers.push('content-length', String(body.byteLength));
+  if (body instanceof Uint8Array) headers.push('content-length', String(body.byteLength));
+  return headers;
+}
+
+/**
+ * Writes a response whose body is whole (bytes or none) synchronously: the hot path, with no
+ * promise in between. Throws InvalidResponseError (nothing sent yet) when Node refuses the status
+ * or a header.
+ */
+export function writeWholeResponse(res: ServerResponse, response: SandboxResponse & { body: Uint8Array | null }, requestId: string, head = false): void {
   try {
-    res.writeHead(response.status, response.statusText || undefined, headers);
+    res.writeHead(response.status, response.statusText || undefined, responseHeaders(response, requestId, head));
   } catch (err) {
     // writeHead validates before it writes, so nothing reached the client: the caller can still answer 500
-    if (body !== null && !(body instanceof Uint8Array)) await body[Symbol.asyncIterator]().return?.().catch(() => undefined);
     throw new InvalidResponseError((err as Error).message);
   }
-  if (body === null || (head && !(body instanceof Uint8Array))) {
-    if (body !== null && !(body instanceof Uint8Array)) await body[Symbol.asyncIterator]().return?.().catch(() => undefined);
-    res.end();
+  if (response.body === null) res.end();
+  else res.end(response.body);
+}
+
+/**
+ * Writes the function's response; resolves when written, rejects when the client went away or the
+ * body stream failed, or with InvalidResponseError (nothing sent yet) when Node refuses the status
+ * or a header. `head`: a HEAD request, whose body is not pulled from the isolate at all.
+ */
+export async function writeSandboxResponse(res: ServerResponse, response: SandboxResponse, requestId: string, head = false): Promise<void> {
+  const { body } = response;
+  if (body === null || body instanceof Uint8Array) {
+    writeWholeResponse(res, response as SandboxResponse & { body: Uint8Array | null }, requestId, head);
     return;
   }
-  if (body instanceof Uint8Array) {
-    res.end(body);
+  try {
+    res.writeHead(response.status, response.statusText || undefined, responseHeaders(response, requestId, head));
+  } catch (err) {
+    await body[Symbol.asyncIterator]().return?.().catch(() => undefined);
+    throw new InvalidResponseError((err as Error).message);
+  }
+  if (head) {
+    await body[Symbol.asyncIterator]().return?.().catch(() => undefined);
+    res.end();
     return;
   }
   const iterator = body[Symbol.asyncIterator]();

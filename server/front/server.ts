@@ -18,7 +18,7 @@ import type { Accounting } from '../tenants/accounting';
 import type { RequestAccount } from '../host/types';
 import { asResponseBodyCut, classifyFailure, limitMessages, responseBodyMessage, type Failure } from '../tenants/limits';
 import { hasBody, limitedBody, nextRequestId, parseHost, toSandboxRequest, type BodyGuard } from './request';
-import { InvalidResponseError, sendPlain, writeSandboxResponse } from './response';
+import { InvalidResponseError, sendPlain, writeSandboxResponse, writeWholeResponse } from './response';
 
 export interface FrontDeps {
   config: Config;
@@ -178,6 +178,19 @@ export class FrontServer {
     } catch (err) {
       entry.release();
       this.#failWith(res, id, entry, classifyFailure(err));
+      return;
+    }
+    const sync = dispatch.sync;
+    if (sync && guard.exceeded === null) {
+      // over before dispatch returned: write and account now, no promise in between
+      try {
+        writeWholeResponse(res, sync.response, id, req.method === 'HEAD');
+      } catch (err) {
+        if (!(err instanceof InvalidResponseError)) throw err;
+        failure = { kind: 'tenant', status: 500, message: err.message };
+        sendPlain(res, 500, id, 'the function returned an invalid response (details are in the server log under this request id)');
+      }
+      this.#finished(req, res, id, entry, url, startedNs, cold, sync.account, failure);
       return;
     }
     dispatch.response.then(

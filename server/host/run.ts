@@ -3,25 +3,64 @@
 // drives it; this file only keeps the state and the rules about when the request is over.
 import { LimitExceededError, type RequestAccount, type RequestLimits, type SandboxRequest, type SandboxResponse, type LimitName } from './types';
 
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-export function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
+/**
+ * One of a request's two outcomes (its response, its end). The promise is made only when someone
+ * asks for it: a request answered within its dispatch call (a synchronous handler with a whole
+ * body, the hot path) is read through `value` and never allocates one.
+ */
+export class Outcome<T> {
+  #state: 'pending' | 'resolved' | 'rejected' = 'pending';
+  #value: unknown = undefined;
+  #promise: Promise<T> | null = null;
+  #resolve: ((value: T) => void) | null = null;
+  #reject: ((error: unknown) => void) | null = null;
+
+  get resolved(): boolean {
+    return this.#state === 'resolved';
+  }
+
+  /** the resolved value (only meaningful when `resolved`) */
+  get value(): T {
+    return this.#value as T;
+  }
+
+  get promise(): Promise<T> {
+    if (!this.#promise) {
+      if (this.#state === 'resolved') this.#promise = Promise.resolve(this.#value as T);
+      else if (this.#state === 'rejected') this.#promise = Promise.reject(this.#value);
+      else {
+        this.#promise = new Promise<T>((resolve, reject) => {
+          this.#resolve = resolve;
+          this.#reject = reject;
+        });
+      }
+      // callers may await only one of a dispatch's outcomes: the other must not count as unhandled
+      this.#promise.catch(() => {});
+    }
+    return this.#promise;
+  }
+
+  resolve(value: T): void {
+    if (this.#state !== 'pending') return;
+    this.#state = 'resolved';
+    this.#value = value;
+    this.#resolve?.(value);
+  }
+
+  reject(error: unknown): void {
+    if (this.#state !== 'pending') return;
+    this.#state = 'rejected';
+    this.#value = error;
+    this.#reject?.(error);
+  }
 }
 
 export class RequestRun {
-  readonly response = deferred<SandboxResponse>();
-  readonly done = deferred<RequestAccount>();
+  readonly response = new Outcome<SandboxResponse>();
+  readonly done = new Outcome<RequestAccount>();
   readonly startedNs = process.hrtime.bigint();
+  /** when the wall-time limit runs out, on performance.now()'s clock */
+  readonly wallDeadline: number;
   cpuNs = 0n;
   subrequests = 0;
   logBytes = 0;
@@ -38,13 +77,12 @@ export class RequestRun {
   waits = 0;
   finished = false;
   limit?: LimitExceededError;
-  readonly timers = new Set<number>();
-  readonly ops = new Set<number>();
-  readonly sources = new Set<number>();
-  readonly sinks = new Set<number>();
-  /** CompressionStream/DecompressionStream zlib streams */
-  readonly zlib = new Set<number>();
-  wallTimer: NodeJS.Timeout | null = null;
+  // What the request owns on the host, each made on first use: most requests own nothing.
+  #timers: Set<number> | null = null;
+  #ops: Set<number> | null = null;
+  #sources: Set<number> | null = null;
+  #sinks: Set<number> | null = null;
+  #zlib: Set<number> | null = null;
   /** set by the sandbox: called when the response body cannot go on (limit cut) */
   failBody: ((error: Error) => void) | null = null;
 
@@ -52,7 +90,30 @@ export class RequestRun {
     readonly id: number,
     readonly request: SandboxRequest,
     readonly limits: RequestLimits,
-  ) {}
+  ) {
+    this.wallDeadline = performance.now() + limits.wallMs;
+  }
+
+  get timers(): Set<number> {
+    return (this.#timers ??= new Set());
+  }
+  get ops(): Set<number> {
+    return (this.#ops ??= new Set());
+  }
+  get sources(): Set<number> {
+    return (this.#sources ??= new Set());
+  }
+  get sinks(): Set<number> {
+    return (this.#sinks ??= new Set());
+  }
+  /** CompressionStream/DecompressionStream zlib streams */
+  get zlib(): Set<number> {
+    return (this.#zlib ??= new Set());
+  }
+  /** whether the request ever held a timer, operation, stream or zlib stream on the host */
+  get ownsAnything(): boolean {
+    return (this.#timers?.size ?? 0) + (this.#ops?.size ?? 0) + (this.#sources?.size ?? 0) + (this.#sinks?.size ?? 0) + (this.#zlib?.size ?? 0) > 0;
+  }
 
   elapsedMs(): number {
     return Number(process.hrtime.bigint() - this.startedNs) / 1e6;

@@ -85,6 +85,8 @@ interface SinkWaiter {
 const logLevels = new Set(['debug', 'info', 'log', 'warn', 'error']);
 /** what #enter returns when the entry did not run to completion */
 const FAILED = Symbol('entry failed');
+/** what a request that owned nothing on the host hands to the isolate's 'finish' entry */
+const noIds: number[] = [];
 /** the transfer option of every entry (arguments and result copied), made once rather than per entry */
 const COPY = Object.freeze({ copy: true });
 
@@ -160,17 +162,21 @@ class IsletSandbox implements Sandbox {
 
   dispatch(request: SandboxRequest, limits: RequestLimits = this.#options.limits): Dispatch {
     const run = new RequestRun(this.#nextRun++, request, limits);
-    const result = { response: run.response.promise, done: run.done.promise };
-    // callers may only await `done`: an unobserved rejection of `response` must not crash them
-    run.response.promise.catch(() => {});
-    run.done.promise.catch(() => {});
+    const result: Dispatch = {
+      get response() {
+        return run.response.promise;
+      },
+      get done() {
+        return run.done.promise;
+      },
+    };
     if (this.#disposed || this.#isolate.isDisposed) {
       run.response.reject(new SandboxDisposedError('the sandbox is disposed'));
       run.done.resolve(run.account());
       return result;
     }
     this.#runs.set(run.id, run);
-    run.wallTimer = setTimeout(() => this.#cut(run, run.limitError('wall', run.elapsedMs())), limits.wallMs);
+    this.#armWallTimer(run);
     let bodySource: number | null = null;
     if (request.body) {
       bodySource = this.#addSource(run, request.body[Symbol.asyncIterator](), limits.requestBodyBytes, (bytes) => {
@@ -179,7 +185,52 @@ class IsletSandbox implements Sandbox {
       });
     }
     this.#enter(run, 'dispatch', [run.id, request.method, request.url, request.headers, bodySource]);
+    // answered within the call, with a whole body and nothing left running (the hot path): the
+    // request is over now, and the caller can take both outcomes without waiting on promises
+    if (!run.finished && run.over && run.response.resolved) this.#finish(run, null);
+    if (run.response.resolved && run.done.resolved) {
+      const response = run.response.value;
+      const body = response.body;
+      if (body === null || body instanceof Uint8Array) result.sync = { response: response as SandboxResponse & { body: Uint8Array | null }, account: run.done.value };
+    }
     return result;
+  }
+
+  // ---- the wall-time limit -------------------------------------------------------------------
+  // One timer per sandbox rather than one per request: it is due at the earliest deadline of
+  // the requests in flight, and when it fires it cuts the overdue ones and re-arms for the next.
+  // While nothing is in flight it stays armed but does not keep the process alive.
+
+  #wallTimer: NodeJS.Timeout | null = null;
+  #wallDue = Infinity;
+
+  #armWallTimer(run: RequestRun): void {
+    if (this.#wallTimer && this.#wallDue <= run.wallDeadline) {
+      if (this.#runs.size === 1) this.#wallTimer.ref();
+      return;
+    }
+    if (this.#wallTimer) clearTimeout(this.#wallTimer);
+    this.#wallDue = run.wallDeadline;
+    this.#wallTimer = setTimeout(() => this.#wallSweep(), Math.max(0, run.wallDeadline - performance.now()));
+  }
+
+  #wallSweep(): void {
+    this.#wallTimer = null;
+    this.#wallDue = Infinity;
+    const now = performance.now();
+    let next: RequestRun | null = null;
+    for (const run of [...this.#runs.values()]) {
+      if (run.finished) continue;
+      if (run.wallDeadline <= now) this.#cut(run, run.limitError('wall', run.elapsedMs()));
+      else if (!next || run.wallDeadline < next.wallDeadline) next = run;
+    }
+    if (next) this.#armWallTimer(next);
+  }
+
+  #dropWallTimer(): void {
+    if (this.#wallTimer) clearTimeout(this.#wallTimer);
+    this.#wallTimer = null;
+    this.#wallDue = Infinity;
   }
 
   // ---- entering the isolate ----------------------------------------------------------------
@@ -309,21 +360,25 @@ class IsletSandbox implements Sandbox {
     if (run.finished) return;
     run.finished = true;
     this.#runs.delete(run.id);
-    if (run.wallTimer) clearTimeout(run.wallTimer);
-    const timers = [...run.timers];
-    for (const id of timers) this.#clearTimer(id);
-    const ops = [...run.ops];
-    for (const id of ops) {
-      this.#ops.get(id)?.abort?.('AbortError');
-      this.#ops.delete(id);
-    }
-    run.ops.clear();
-    for (const id of run.sources) this.#dropSource(id);
-    for (const id of run.zlib) this.#closeZlib(id);
-    for (const id of run.sinks) {
-      this.#sinkWaiters.get(id)?.reject(run.limit ?? new Error('the request finished'));
-      this.#sinkWaiters.delete(id);
-      this.#enter(null, 'cancel', [id, reason ?? 'the request finished']);
+    if (this.#runs.size === 0) this.#wallTimer?.unref();
+    let timers: number[] = noIds;
+    let ops: number[] = noIds;
+    if (run.ownsAnything) {
+      timers = [...run.timers];
+      for (const id of timers) this.#clearTimer(id);
+      ops = [...run.ops];
+      for (const id of ops) {
+        this.#ops.get(id)?.abort?.('AbortError');
+        this.#ops.delete(id);
+      }
+      run.ops.clear();
+      for (const id of run.sources) this.#dropSource(id);
+      for (const id of run.zlib) this.#closeZlib(id);
+      for (const id of run.sinks) {
+        this.#sinkWaiters.get(id)?.reject(run.limit ?? new Error('the request finished'));
+        this.#sinkWaiters.delete(id);
+        this.#enter(null, 'cancel', [id, reason ?? 'the request finished']);
+      }
     }
     // the isolate forgets a request on its own when it answered with a plain body; come back in
     // only when something is left there (timers, a signal to abort, stream or waitUntil state)
@@ -892,9 +947,9 @@ class IsletSandbox implements Sandbox {
     if (this.#disposed) return;
     const runs = [...this.#runs.values()];
     this.#teardown();
+    this.#dropWallTimer();
     for (const run of runs) {
       run.finished = true;
-      if (run.wallTimer) clearTimeout(run.wallTimer);
       const error = new SandboxDisposedError();
       if (!run.answered) run.response.reject(error);
       run.done.resolve(run.account());

@@ -100,6 +100,12 @@ export interface Dispatch {
   response: Promise<SandboxResponse>;
   /** settles when the body has been fully pulled (or abandoned) and every waitUntil settled or was cut */
   done: Promise<RequestAccount>;
+  /**
+   * Set when the request was over before dispatch returned (a handler that answered synchronously
+   * with a whole body and left nothing running): both outcomes, so the caller can write the
+   * answer at once instead of waiting on `response` and `done`, which then need not be read.
+   */
+  sync?: { response: SandboxResponse & { body: Uint8Array | null }; account: RequestAccount };
 }
 
 export interface SandboxOptions {
