@@ -17,6 +17,10 @@
 //   `referrer` is the importing Module, or `{ filename }` for an import() in a script). The
 //   module is instantiated and evaluated before the import() promise settles. Without a
 //   resolver, `import()` rejects with code ERR_ISOLATE_NO_DYNAMIC_IMPORT.
+// - `machineStalls()`: the process's ledger of machine stops (a virtual machine paused by its
+//   host without the guest seeing steal time). A thread running during a stop has the stop
+//   added to its CPU clock; `cpuTimeout` and `isolate.cpuTime` leave out what the watchdog
+//   credited back for such stops, so a tenant is not cut for CPU it never used.
 import path from 'node:path';
 
 // ---------------------------------------------------------------------------------------------
@@ -70,6 +74,24 @@ const binding = loadBinding();
 
 /** The NODE_MODULE_VERSION the addon was built for (equal to process.versions.modules). */
 export const nodeModuleVersion: number = binding.nodeModuleVersion;
+
+/** islet: what `machineStalls()` returns; totals since the process started. */
+export interface MachineStalls {
+  /**
+   * Whether stops can be told from CPU contention here (needs /proc/thread-self/schedstat);
+   * when false the ledger stays at zero and CPU is charged as the thread's clock says.
+   */
+  detecting: boolean;
+  /** stops seen by the watchdog (only while some run has a `timeout` or `cpuTimeout`) */
+  count: number;
+  /** their summed length in ns (a few ms short per stop: the part before the watchdog's planned wake-up is not seen) */
+  totalNs: number;
+  /** CPU time in ns given back to threads that were running through a stop */
+  creditedNs: number;
+}
+
+/** islet: the process's machine-stall ledger (see MachineStalls). Cheap: reads four counters. */
+export const machineStalls: () => MachineStalls = binding.machineStalls;
 
 // ---------------------------------------------------------------------------------------------
 // Options

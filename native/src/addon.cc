@@ -1,5 +1,6 @@
 // Module entry: registers Node's isolate as the default environment and exports the classes.
 #include "handles.h"
+#include "watchdog.h"
 
 namespace islet {
 namespace {
@@ -18,6 +19,7 @@ void Initialize(Local<Object> exports, Local<Context> context) {
   add("Reference", ClassId::Reference);
   add("ExternalCopy", ClassId::ExternalCopy);
   add("Callback", ClassId::Callback);
+  ExportMachineStalls(isolate, context, exports);
   exports->Set(context, V8Symbol(isolate, "nodeModuleVersion"), v8::Integer::New(isolate, NODE_MODULE_VERSION)).Check();
 }
 

@@ -1,7 +1,10 @@
 // ExecScope and the pool of threads that execute queued work of non-default isolates.
 #include "scope.h"
 
+#include <algorithm>
 #include <chrono>
+
+#include "watchdog.h"
 
 namespace islet {
 namespace {
@@ -119,6 +122,7 @@ ExecScope::ExecScope(IsolateEnvironment& env) : env_(env), outer_(t_scope) {
   // Node's own isolate is not accounted (no Isolate handle reports it): no clock reads there.
   if (!env.is_default()) {
     cpu_start_ = ThreadCpuNs();
+    credit_start_ = ThreadStallCreditNs();
     wall_start_ = WallNs();
   }
   if (outermost_) env.ProcessReleases();
@@ -132,7 +136,14 @@ ExecScope::~ExecScope() {
     // the wall time that passed, so this over-charges by at most the span itself if the thread
     // was descheduled in it.
     constexpr uint64_t kShortSpanNs = 20000;
-    uint64_t cpu = (wall < kShortSpanNs && !paused_) ? wall : cpu_accum_ + (ThreadCpuNs() - cpu_start_);
+    uint64_t cpu = wall;
+    if (wall >= kShortSpanNs || paused_) {
+      // A machine stop while this thread ran is on its CPU clock; the watchdog credits the
+      // thread for the stops it saw (TimedRun::Finish has let it catch up with a recent one).
+      cpu = cpu_accum_ + (ThreadCpuNs() - cpu_start_);
+      uint64_t credit = credit_accum_ + (ThreadStallCreditNs() - credit_start_);
+      cpu -= std::min(cpu, credit);
+    }
     env_.cpu_time_ns += cpu;
     env_.wall_time_ns += wall;
   }
@@ -172,9 +183,12 @@ void ExecScope::PauseCpu() {
   if (env_.is_default()) return;
   paused_ = true;
   cpu_accum_ += ThreadCpuNs() - cpu_start_;
+  credit_accum_ += ThreadStallCreditNs() - credit_start_;
 }
 void ExecScope::ResumeCpu() {
-  if (!env_.is_default()) cpu_start_ = ThreadCpuNs();
+  if (env_.is_default()) return;
+  cpu_start_ = ThreadCpuNs();
+  credit_start_ = ThreadStallCreditNs();
 }
 
 }  // namespace islet

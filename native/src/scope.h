@@ -4,6 +4,8 @@
 // opens a HandleScope and starts the CPU and wall clocks. Destruction stops and accounts the
 // clocks, runs V8's foreground tasks, leaves, unlocks, and tears the isolate down if disposal
 // was requested meanwhile. Nested scopes on the same thread pause the outer isolate's CPU clock.
+// The CPU charged is the thread's CPU clock less the machine stops the watchdog credited to the
+// thread meanwhile (see watchdog.h).
 #pragma once
 
 #include <time.h>
@@ -42,6 +44,8 @@ class ExecScope {
   std::optional<HandleScope> handle_scope_;
   uint64_t cpu_start_ = 0;
   uint64_t cpu_accum_ = 0;
+  uint64_t credit_start_ = 0;  // the watchdog's stall credit to this thread, as for the CPU clock
+  uint64_t credit_accum_ = 0;
   bool paused_ = false;  // a nested scope of another isolate ran inside this one
   uint64_t wall_start_ = 0;
 };
