@@ -1,10 +1,18 @@
 // Structured logs: one JSON object per line on stdout (server events, request lines, tenant
 // console output). Records carry `time`, `level` and `msg`; callers add fields.
+// By default stdout is written once per event-loop turn (logs/batched-sink.ts); a sink with a
+// `flush` is flushed before an error-level line's call returns.
+import { stdoutSink } from './logs/batched-sink';
+
+export { batchedSink, stdoutSink, type BatchedSink } from './logs/batched-sink';
+
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-export type LogSink = (line: string) => void;
+/** receives every line written, one call per line (no newline); `flush`, when present, writes out what it buffered */
+export type LogSink = ((line: string) => void) & { flush?(): void };
 export type LogRecord = Record<string, unknown>;
+export type LogListener = (record: LogRecord, line: string) => void;
 
 // Formatting the clock is a fixed cost per line (~0.7 us, a tenth of a request log line's cost
 // at hello-world rates): lines written in the same millisecond share one formatted time.
@@ -23,9 +31,9 @@ export function isoNow(): string {
 export class Logger {
   #min: number;
   #sink: LogSink;
-  #listeners = new Set<(record: LogRecord, line: string) => void>();
+  #listeners = new Set<LogListener>();
 
-  constructor(level: Level = 'info', sink: LogSink = (line) => process.stdout.write(line + '\n')) {
+  constructor(level: Level = 'info', sink: LogSink = stdoutSink()) {
     this.#min = order[level];
     this.#sink = sink;
   }
@@ -35,17 +43,50 @@ export class Logger {
   }
 
   /** observe every record written (log streaming, dashboards), with the JSON line written for it; returns an unsubscribe function */
-  subscribe(listener: (record: LogRecord, line: string) => void): () => void {
+  subscribe(listener: LogListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /** whether lines of this level are written (the rest are dropped by log() and writeLine()) */
+  enabled(level: Level): boolean {
+    return order[level] >= this.#min;
   }
 
   log(level: Level, msg: string, fields: LogRecord = {}): void {
     if (order[level] < this.#min) return;
     const record: LogRecord = { time: isoNow(), level, msg, ...fields };
     const line = JSON.stringify(record);
-    this.#sink(line);
+    this.#emit(level, line);
     for (const listener of this.#listeners) listener(record, line);
+  }
+
+  /**
+   * Writes a line its caller serialized itself: a hot path with a fixed shape (the request line)
+   * skips building a record object and JSON.stringify. The line must be one JSON object with
+   * `time`, `level` and `msg` first, like the lines log() writes. The caller, when it is a
+   * listener, passes itself as `writer`: it knows what it wrote and is not told again; other
+   * listeners get the record parsed back from the line. Returns false when the level is filtered.
+   */
+  writeLine(level: Level, line: string, writer?: LogListener): boolean {
+    if (order[level] < this.#min) return false;
+    this.#emit(level, line);
+    if (this.#listeners.size > (writer && this.#listeners.has(writer) ? 1 : 0)) {
+      const record = JSON.parse(line) as LogRecord;
+      for (const listener of this.#listeners) if (listener !== writer) listener(record, line);
+    }
+    return true;
+  }
+
+  /** writes out whatever the sink buffered (before a deliberate exit or abort) */
+  flush(): void {
+    this.#sink.flush?.();
+  }
+
+  #emit(level: Level, line: string): void {
+    this.#sink(line);
+    // the process may abort right after an error line (V8 catastrophic error): it must be out
+    if (level === 'error') this.#sink.flush?.();
   }
 
   debug(msg: string, fields?: LogRecord): void {

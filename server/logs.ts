@@ -8,21 +8,11 @@
 import cluster, { type Worker } from 'node:cluster';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { LimitName, TenantLogRecord } from './host/types';
-import { isoNow, type Level, type Logger, type LogRecord } from './log';
+import { isoNow, type Level, type Logger, type LogListener, type LogRecord } from './log';
+import { requestLevel, requestLine, type RequestLogLine } from './logs/request-line';
 import type { SourceMapper } from './sourcemap';
 
-export interface RequestLogLine {
-  tenant: string;
-  deployment: string;
-  requestId: string;
-  method: string;
-  /** path and query of the request URL */
-  path: string;
-  status: number;
-  cpuMs: number;
-  wallMs: number;
-  cold: boolean;
-}
+export type { RequestLogLine } from './logs/request-line';
 
 export interface LimitLogEvent {
   tenant: string;
@@ -135,6 +125,10 @@ export class LogHub {
   #leaveCluster: (() => void) | null = null;
   /** set while #write waits for the Logger to hand its record back (it does unless filtered) */
   #awaitingEcho = false;
+  /** this hub's Logger listener: lines the hub writes itself skip it (writeLine) */
+  #listener: LogListener = (record, line) => this.#ingest(record, line);
+  /** the ring written last: the last entry of #rings already, so no re-insert is needed */
+  #newestRing: LineRing | undefined;
 
   constructor(logger: Logger, options: LogHubOptions = {}) {
     this.#logger = logger;
@@ -146,7 +140,7 @@ export class LogHub {
     this.#sourceMaps = options.sourceMaps;
     // bound for callers passing it around as a plain function (SandboxOptions.log)
     this.tenantLog = this.tenantLog.bind(this);
-    this.#unsubscribe = logger.subscribe((record, line) => this.#ingest(record, line));
+    this.#unsubscribe = logger.subscribe(this.#listener);
   }
 
   /**
@@ -190,20 +184,16 @@ export class LogHub {
     });
   }
 
-  /** The line written once per finished request. */
+  /**
+   * The line written once per finished request. The hot path of logging: the line is serialized
+   * by hand (logs/request-line.ts) and goes into the tenant's ring without a record object.
+   */
   request(line: RequestLogLine): void {
-    this.#write(line.status >= 500 ? 'warn' : 'info', 'request', {
-      tenant: line.tenant,
-      deployment: line.deployment,
-      requestId: line.requestId,
-      source: 'request',
-      method: line.method,
-      path: line.path,
-      status: line.status,
-      cpuMs: round(line.cpuMs),
-      wallMs: round(line.wallMs),
-      cold: line.cold,
-    });
+    const level = requestLevel(line.status);
+    const text = requestLine(isoNow(), level, line);
+    // a level filtering it out of stdout still leaves it to the tenant (see #write)
+    this.#logger.writeLine(level, text, this.#listener);
+    if (typeof line.tenant === 'string') this.#keep(line.tenant, text);
   }
 
   /** A limit cut a request. Resolves once the line is written (after mapping the stack); never rejects. */
@@ -374,15 +364,22 @@ export class LogHub {
     this.#awaitingEcho = false;
     const tenant = record.tenant;
     if (typeof tenant !== 'string' || !TENANT_SOURCES.has(record.source as string)) return;
+    this.#keep(tenant, line);
+  }
+
+  /** a tenant's line: into its ring, to its followers */
+  #keep(tenant: string, line: string): void {
     let ring = this.#rings.get(tenant);
-    if (ring) {
-      // re-insert: Map order is then least recently written first, which is what eviction wants
-      this.#rings.delete(tenant);
-    } else {
+    if (!ring) {
       ring = new LineRing(this.#linesPerTenant, this.#bytesPerTenant);
       if (this.#rings.size >= this.#maxTenants) this.#dropOldestRing();
+      this.#rings.set(tenant, ring);
+    } else if (ring !== this.#newestRing) {
+      // re-insert: Map order is then least recently written first, which is what eviction wants
+      this.#rings.delete(tenant);
+      this.#rings.set(tenant, ring);
     }
-    this.#rings.set(tenant, ring);
+    this.#newestRing = ring;
     this.#totalBytes += ring.push(line);
     // One tenant is bounded by bytesPerTenant; many busy tenants together by maxTotalBytes, at
     // the cost of the history of the tenants that logged least recently.
@@ -549,10 +546,6 @@ export function logRoutes(hub: LogHub, options: LogRoutesOptions): Hono {
 function positive(value: number, name: string): number {
   if (!Number.isInteger(value) || value <= 0) throw new RangeError(`logs: ${name} must be a positive integer, got ${value}`);
   return value;
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
 }
 
 // The log hubs of the workers and the supervisor talk over the cluster IPC channel.

@@ -8,6 +8,7 @@ import { serve } from '@hono/node-server';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { adminErrorResponse, logRoutes, operatorOnly, type LogHub } from './logs';
+import { SeriesCounter, SeriesHistogram, type CounterSeries, type HistogramSeries } from './metrics/series-metrics';
 import type { LimitName } from './host/types';
 import type {
   EvictionReason,
@@ -101,19 +102,39 @@ class TenantSeries<M extends { remove(labels: Record<string, string>): void }> {
   }
 }
 
+/** The request metrics of one tenant label value, held so a request records without lookups by label. */
+interface RequestSeries {
+  /** by status code (0-599; 600 for anything else), filled as codes occur */
+  byStatus: (CounterSeries | undefined)[];
+  duration: HistogramSeries;
+  cpu: HistogramSeries;
+}
+
+/** A tenant seen since the last rebalance: its request count and its label's series. */
+interface TenantState {
+  recent: number;
+  /** valid while `generation` is the Metrics' current one (labels move only at a rebalance) */
+  series: RequestSeries;
+  generation: number;
+}
+
 export class Metrics implements TenantObserver {
   readonly registry = new Registry();
   #labels: TenantLabels;
-  #rebalanceIntervalMs: number;
-  #lastRebalance = Date.now();
+  /** tenants that sent requests since the last rebalance */
+  #tenants = new Map<string, TenantState>();
+  /** label value -> its request series */
+  #requestSeries = new Map<string, RequestSeries>();
+  /** bumped by each rebalance: the series a TenantState caches may then belong to another label */
+  #generation = 0;
   #isolateSource: (() => IsolateSample[]) | null = null;
   #clusterScrape: (() => Promise<Scrape>) | null = null;
   #onCollectError: (error: unknown) => void;
   #tenantSeries: TenantSeries<{ remove(labels: Record<string, string>): void }>[] = [];
 
-  #requests: TenantSeries<Counter<'tenant' | 'status'>>;
-  #requestDuration: TenantSeries<Histogram<'tenant'>>;
-  #requestCpu: TenantSeries<Histogram<'tenant'>>;
+  #requests: TenantSeries<SeriesCounter>;
+  #requestDuration: TenantSeries<SeriesHistogram>;
+  #requestCpu: TenantSeries<SeriesHistogram>;
   #isolateCpu: TenantSeries<Counter<'tenant'>>;
   #isolateWall: TenantSeries<Counter<'tenant'>>;
   #coldStarts: TenantSeries<Counter<'tenant'>>;
@@ -130,17 +151,29 @@ export class Metrics implements TenantObserver {
       throw new RangeError(`metrics: tenantLabels must be a non-negative integer, got ${limit}`);
     }
     this.#labels = new TenantLabels(limit);
-    this.#rebalanceIntervalMs = options.rebalanceIntervalMs ?? 60_000;
+    const interval = options.rebalanceIntervalMs ?? 60_000;
+    if (!(interval >= 0)) throw new RangeError(`metrics: rebalanceIntervalMs must be a non-negative number, got ${interval}`);
+    // A timer, not a clock read per request. It holds the Metrics weakly: a Metrics dropped
+    // without a close (tests, a restarted server) is collected and its timer stops.
+    if (interval > 0) {
+      const self = new WeakRef(this);
+      const timer: NodeJS.Timeout = setInterval(() => {
+        const metrics = self.deref();
+        if (metrics) metrics.rebalanceTenants();
+        else clearInterval(timer);
+      }, interval).unref();
+    }
     this.#onCollectError = options.onCollectError ?? (() => {});
     const registers = [this.registry];
-    const tenantSeries = <M extends Counter<string> | Histogram<string>>(metric: M, extraLabel?: string): TenantSeries<M> => {
+    const tenantSeries = <M extends Counter<string> | Histogram<string> | SeriesCounter | SeriesHistogram>(metric: M, extraLabel?: string): TenantSeries<M> => {
       const series = new TenantSeries(metric, extraLabel);
       this.#tenantSeries.push(series);
       return series;
     };
 
+    // the three metrics of every request: series handles instead of label lookups (metrics/series-metrics.ts)
     this.#requests = tenantSeries(
-      new Counter({
+      new SeriesCounter({
         name: 'islet_requests_total',
         help: 'Requests served by tenant functions, by response status',
         labelNames: ['tenant', 'status'],
@@ -149,7 +182,7 @@ export class Metrics implements TenantObserver {
       'status',
     );
     this.#requestDuration = tenantSeries(
-      new Histogram({
+      new SeriesHistogram({
         name: 'islet_request_duration_seconds',
         help: 'Time from receiving a request to the end of its response',
         labelNames: ['tenant'],
@@ -158,7 +191,7 @@ export class Metrics implements TenantObserver {
       }),
     );
     this.#requestCpu = tenantSeries(
-      new Histogram({
+      new SeriesHistogram({
         name: 'islet_request_cpu_seconds',
         help: 'CPU time one request spent inside its isolate',
         labelNames: ['tenant'],
@@ -258,21 +291,51 @@ export class Metrics implements TenantObserver {
    * zero. Counts already recorded never move between series, so every series stays monotonic.
    */
   rebalanceTenants(): void {
-    this.#lastRebalance = Date.now();
+    for (const [name, state] of this.#tenants) {
+      if (state.recent > 0) this.#labels.count(name, state.recent);
+    }
+    // the next request of each tenant starts a new state (and looks its label up again)
+    this.#tenants.clear();
+    this.#generation++;
     for (const tenant of this.#labels.rebalance()) {
       for (const series of this.#tenantSeries) series.drop(tenant);
+      this.#requestSeries.delete(tenant);
     }
   }
 
+  /** The request path: a map lookup by tenant, then increments on series held by the tenant's state. */
   requestFinished(report: RequestReport): void {
-    this.#labels.count(report.tenant);
-    if (this.#rebalanceIntervalMs > 0 && Date.now() - this.#lastRebalance >= this.#rebalanceIntervalMs) {
-      this.rebalanceTenants();
+    let state = this.#tenants.get(report.tenant);
+    if (state === undefined || state.generation !== this.#generation) {
+      state = { recent: 0, series: this.#seriesOf(this.#labels.label(report.tenant)), generation: this.#generation };
+      this.#tenants.set(report.tenant, state);
     }
-    const tenant = this.#labels.label(report.tenant);
-    this.#requests.metric.inc(this.#requests.labels(tenant, statusLabel(report.status)));
-    this.#requestDuration.metric.observe(this.#requestDuration.labels(tenant), nonNegative(report.durationS));
-    this.#requestCpu.metric.observe(this.#requestCpu.labels(tenant), nonNegative(report.cpuS));
+    state.recent++;
+    const series = state.series;
+    const status = report.status;
+    const code = Number.isInteger(status) && status >= 0 && status < 600 ? status : 600;
+    const requests = series.byStatus[code] ?? this.#statusSeries(series, code);
+    requests.value++;
+    this.#requestDuration.metric.observe(series.duration, nonNegative(report.durationS));
+    this.#requestCpu.metric.observe(series.cpu, nonNegative(report.cpuS));
+  }
+
+  #seriesOf(label: string): RequestSeries {
+    let series = this.#requestSeries.get(label);
+    if (!series) {
+      series = {
+        byStatus: [],
+        duration: this.#requestDuration.metric.of(this.#requestDuration.labels(label)),
+        cpu: this.#requestCpu.metric.of(this.#requestCpu.labels(label)),
+      };
+      this.#requestSeries.set(label, series);
+    }
+    return series;
+  }
+
+  #statusSeries(series: RequestSeries, code: number): CounterSeries {
+    const label = series.duration.labels.tenant;
+    return (series.byStatus[code] = this.#requests.metric.of(this.#requests.labels(label, statusLabel(code))));
   }
 
   isolateTime(tenant: string, cpuS: number, wallS: number): void {
@@ -472,8 +535,8 @@ class TenantLabels {
     return this.#labelled.has(tenant) ? tenant : OTHER_TENANTS;
   }
 
-  count(tenant: string): void {
-    this.#recent.set(tenant, (this.#recent.get(tenant) ?? 0) + 1);
+  count(tenant: string, requests = 1): void {
+    this.#recent.set(tenant, (this.#recent.get(tenant) ?? 0) + requests);
   }
 
   /** re-ranks; returns the tenants that lost their label */
