@@ -20,7 +20,8 @@
 // - `machineStalls()`: the process's ledger of machine stops (a virtual machine paused by its
 //   host without the guest seeing steal time). A thread running during a stop has the stop
 //   added to its CPU clock; `cpuTimeout` and `isolate.cpuTime` leave out what the watchdog
-//   credited back for such stops, so a tenant is not cut for CPU it never used.
+//   credited back for such stops (and never count more CPU than wall time passed), so a tenant
+//   is not cut for CPU it never used.
 import path from 'node:path';
 
 // ---------------------------------------------------------------------------------------------

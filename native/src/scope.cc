@@ -140,9 +140,11 @@ ExecScope::~ExecScope() {
     if (wall >= kShortSpanNs || paused_) {
       // A machine stop while this thread ran is on its CPU clock; the watchdog credits the
       // thread for the stops it saw (TimedRun::Finish has let it catch up with a recent one).
+      // And a thread cannot use more CPU than the wall time that passed: a larger reading is
+      // the scheduler's clock jumping, not work.
       cpu = cpu_accum_ + (ThreadCpuNs() - cpu_start_);
       uint64_t credit = credit_accum_ + (ThreadStallCreditNs() - credit_start_);
-      cpu -= std::min(cpu, credit);
+      cpu = std::min(cpu - std::min(cpu, credit), wall);
     }
     env_.cpu_time_ns += cpu;
     env_.wall_time_ns += wall;

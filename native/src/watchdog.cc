@@ -69,6 +69,7 @@ struct Armed {
   uint64_t token;
   Clock::time_point wall_deadline;  // max() when none
   uint64_t cpu_start_ns;
+  uint64_t wall_start_ns;
   uint64_t cpu_budget_ns;  // 0 when none
   uint64_t credit_at_arm_ns;
   Clock::time_point next_check;
@@ -193,12 +194,14 @@ void Fire(Armed& armed, TimerKind kind) {
   armed.next_check = Clock::now() + kGrace;
 }
 
-// CPU the run's thread used since arming, less the stops credited to it meanwhile.
+// CPU the run's thread used since arming, less the stops credited to it meanwhile, and never
+// more than the wall time since arming (more is the scheduler's clock jumping, not work).
 uint64_t ChargedCpu(const Armed& armed) {
   uint64_t last = armed.thread->last_cpu_ns;
   uint64_t used = last > armed.cpu_start_ns ? last - armed.cpu_start_ns : 0;
   uint64_t credit = armed.thread->credit_ns.load(std::memory_order_relaxed) - armed.credit_at_arm_ns;
-  return used - std::min(used, credit);
+  uint64_t wall = armed.thread->last_wall_ns > armed.wall_start_ns ? armed.thread->last_wall_ns - armed.wall_start_ns : 0;
+  return std::min(used - std::min(used, credit), wall);
 }
 
 // Records a stop and credits each thread with armed runs for the part of it that its CPU
@@ -332,6 +335,7 @@ TimedRun::TimedRun(IsolateEnvironment& env, double wall_ms, double cpu_ms) : env
   armed.next_memory_check = now + kMemoryCheck;
   armed.wall_deadline = wall_ms > 0 ? now + std::chrono::microseconds(int64_t(wall_ms * 1000)) : Clock::time_point::max();
   armed.cpu_start_ns = armed_cpu_ns_;
+  armed.wall_start_ns = armed_wall_ns_;
   if (cpu_ms > 0) {
     armed.cpu_budget_ns = uint64_t(cpu_ms * 1e6);
     armed.next_check = now + std::chrono::microseconds(int64_t(cpu_ms * 1000));
