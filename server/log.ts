@@ -1,10 +1,10 @@
 // Structured logs: one JSON object per line on stdout (server events, request lines, tenant
 // console output). Records carry `time`, `level` and `msg`; callers add fields.
-// By default stdout is written once per event-loop turn (logs/batched-sink.ts); a sink with a
-// `flush` is flushed before an error-level line's call returns.
+// By default stdout is written in batches (logs/batched-sink.ts: at most 10 ms late); a sink with
+// a `flush` is flushed before an error-level line's call returns.
 import { stdoutSink } from './logs/batched-sink';
 
-export { batchedSink, stdoutSink, type BatchedSink } from './logs/batched-sink';
+export { SERVER_LOG_BATCHING, batchedSink, stdoutSink, type BatchedSink, type BatchedSinkOptions } from './logs/batched-sink';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };

@@ -72,6 +72,7 @@ test('a write that fails at the end of the turn is reported, not thrown into the
 
 test('bad batching options are refused with the option named', () => {
   assert.throws(() => batchedSink(() => {}, { maxChars: 0 }), /maxChars must be a positive integer/);
+  assert.throws(() => batchedSink(() => {}, { delayMs: -1 }), /delayMs must be from 0 to 1000/);
 });
 
 /** runs a script in a fresh node process that has the compiled Logger as `Logger` */
@@ -109,4 +110,21 @@ test('stdout: a process that ends by itself writes its last lines and is not kep
   `);
   assert.equal(run.status, 0, run.stderr);
   assert.equal(JSON.parse(run.stdout).msg, 'last words');
+});
+
+test('with a delay, lines wait for it across turns, then go out together; an error line still goes at once', async () => {
+  const writes: string[] = [];
+  const logger = new Logger('info', batchedSink((chunk) => void writes.push(chunk), { delayMs: 30 }));
+  logger.info('first');
+  await nextTurn();
+  logger.info('second');
+  await nextTurn();
+  assert.equal(writes.length, 0, 'written before the delay passed');
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  assert.equal(writes.length, 1);
+  assert.deepEqual(writes[0].trimEnd().split('\n').map((l) => JSON.parse(l).msg), ['first', 'second']);
+  logger.info('third');
+  logger.error('fatal');
+  assert.equal(writes.length, 2);
+  assert.deepEqual(writes[1].trimEnd().split('\n').map((l) => JSON.parse(l).msg), ['third', 'fatal']);
 });
