@@ -4,7 +4,7 @@
 // a `flush` is flushed before an error-level line's call returns.
 import { stdoutSink } from './logs/batched-sink';
 
-export { SERVER_LOG_BATCHING, batchedSink, stdoutSink, type BatchedSink, type BatchedSinkOptions } from './logs/batched-sink';
+export { SERVER_LOG_BATCHING, batchedSink, stdoutSink, type BatchedSink, type BatchedSinkOptions, type ChunkWriter } from './logs/batched-sink';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };

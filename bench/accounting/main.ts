@@ -30,12 +30,13 @@ const PER_ROUND = 40_000;
 const TENANTS = ['hello', 'shop', 'blog', 'api'];
 
 const devNull = fs.openSync('/dev/null', 'a');
+const toDevNull = (chunk: string | Buffer): void => void (typeof chunk === 'string' ? fs.writeSync(devNull, chunk) : fs.writeSync(devNull, chunk));
 /** one write system call per line: what bench/serve's islet-server passed until now */
 const lineSink: LogSink = (line) => void fs.writeSync(devNull, line + '\n');
 /** the production sink (its batching), writing to /dev/null instead of stdout */
-const batched = stdoutSink((chunk) => void fs.writeSync(devNull, chunk));
+const batched = stdoutSink(toDevNull);
 /** batches of one event-loop turn */
-const perTurn = batchedSink((chunk) => void fs.writeSync(devNull, chunk));
+const perTurn = batchedSink(toDevNull);
 
 function entryOf(tenant: string): TenantIsolate {
   // Accounting reads only these fields of the isolate entry on a request's way out

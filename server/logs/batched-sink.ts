@@ -4,6 +4,12 @@
 // passes `maxChars`, when the Logger writes an error-level line (a process about to abort must
 // not lose the line that says why), and when the process exits.
 //
+// Several processes may share one stdout (the supervisor's workers inherit it). The kernel keeps
+// a write to a pipe whole only up to PIPE_BUF (4096 bytes on Linux): one line per write used to
+// be whole, a 40 KB batch may be cut into by another worker's. With `pipeSafe`, a batch is
+// written in pieces of at most 4096 bytes that end at line ends, so no line of one process is
+// split by another's (a single line longer than that never was whole, and still is not).
+//
 // What can still be lost: the lines of the current batch when the process dies without running
 // its 'exit' handlers (SIGKILL, process.abort() with no error line written before it).
 import type { LogSink } from '../log';
@@ -18,6 +24,27 @@ export interface BatchedSinkOptions {
   maxChars?: number;
   /** how long a line may wait for others (ms); 0: until the current event-loop turn ends. Default 0 */
   delayMs?: number;
+  /** write UTF-8 pieces of at most PIPE_BUF bytes, each ending at a line end (see above); default false */
+  pipeSafe?: boolean;
+}
+
+/** the largest write Linux keeps whole on a pipe */
+const PIPE_BUF = 4096;
+
+/** writes `bytes` in pieces of at most PIPE_BUF bytes cut after a newline (a longer line goes whole) */
+function writePieces(bytes: Buffer, write: (chunk: Buffer) => void): void {
+  let start = 0;
+  while (start < bytes.length) {
+    let end = start + PIPE_BUF;
+    if (end >= bytes.length) end = bytes.length;
+    else {
+      // 0x0A never occurs inside a multi-byte UTF-8 character, so a cut after it is a clean cut
+      const newline = bytes.lastIndexOf(10, end - 1);
+      end = newline >= start ? newline + 1 : bytes.indexOf(10, end) + 1 || bytes.length;
+    }
+    write(bytes.subarray(start, end));
+    start = end;
+  }
 }
 
 /** sinks holding lines not yet written, flushed at process exit */
@@ -34,7 +61,10 @@ function flushAllAtExit(): void {
   }
 }
 
-export function batchedSink(write: (chunk: string) => void, options: BatchedSinkOptions = {}): BatchedSink {
+/** what a batch is handed to: a string, or UTF-8 bytes when the batch is cut into pipe-safe pieces */
+export type ChunkWriter = (chunk: string | Buffer) => void;
+
+export function batchedSink(write: ChunkWriter, options: BatchedSinkOptions = {}): BatchedSink {
   const maxChars = options.maxChars ?? 1 << 16;
   if (!Number.isInteger(maxChars) || maxChars <= 0) throw new RangeError(`log: maxChars must be a positive integer, got ${maxChars}`);
   let buffer = '';
@@ -53,7 +83,8 @@ export function batchedSink(write: (chunk: string) => void, options: BatchedSink
     const chunk = buffer;
     buffer = '';
     unflushed.delete(sink);
-    write(chunk);
+    if (options.pipeSafe) writePieces(Buffer.from(chunk, 'utf8'), write);
+    else write(chunk);
   };
   const flushAtTurnEnd = (): void => {
     scheduled = null;
@@ -91,12 +122,12 @@ export function batchedSink(write: (chunk: string) => void, options: BatchedSink
  * (bench/accounting, README), writing once per turn still cost ~0.75 us per request line at
  * 2-8 lines a turn, and ~0.5 us with 10 ms batches of ~180 lines.
  */
-export const SERVER_LOG_BATCHING: Readonly<BatchedSinkOptions> = Object.freeze({ delayMs: 10 });
+export const SERVER_LOG_BATCHING: Readonly<BatchedSinkOptions> = Object.freeze({ delayMs: 10, pipeSafe: true });
 
 /**
  * The sink the Logger writes to by default: stdout, batched as SERVER_LOG_BATCHING says. A
  * benchmark may pass another `write` (a file) to pay what the server pays.
  */
-export function stdoutSink(write: (chunk: string) => void = (chunk) => void process.stdout.write(chunk)): BatchedSink {
+export function stdoutSink(write: ChunkWriter = (chunk) => void process.stdout.write(chunk)): BatchedSink {
   return batchedSink(write, SERVER_LOG_BATCHING);
 }

@@ -13,7 +13,7 @@ const root = path.resolve(__dirname, '../../..');
 
 function recorder() {
   const writes: string[] = [];
-  return { writes, sink: batchedSink((chunk) => void writes.push(chunk)) };
+  return { writes, sink: batchedSink((chunk) => void writes.push(String(chunk))) };
 }
 
 test('lines of one turn go out as one write, in order, once the turn ends', async () => {
@@ -45,7 +45,7 @@ test('an error line is written before the call returns, with the lines before it
 
 test('a batch past its size bound is written at once', () => {
   const writes: string[] = [];
-  const logger = new Logger('info', batchedSink((chunk) => void writes.push(chunk), { maxChars: 200 }));
+  const logger = new Logger('info', batchedSink((chunk) => void writes.push(String(chunk)), { maxChars: 200 }));
   for (let i = 0; i < 10; i++) logger.info('x'.repeat(50), { i });
   assert.ok(writes.length >= 3, `expected writes while the turn was still running, got ${writes.length}`);
   for (const chunk of writes) assert.ok(chunk.endsWith('\n'), 'a chunk ends inside a line');
@@ -114,7 +114,7 @@ test('stdout: a process that ends by itself writes its last lines and is not kep
 
 test('with a delay, lines wait for it across turns, then go out together; an error line still goes at once', async () => {
   const writes: string[] = [];
-  const logger = new Logger('info', batchedSink((chunk) => void writes.push(chunk), { delayMs: 30 }));
+  const logger = new Logger('info', batchedSink((chunk) => void writes.push(String(chunk)), { delayMs: 30 }));
   logger.info('first');
   await nextTurn();
   logger.info('second');
@@ -127,4 +127,53 @@ test('with a delay, lines wait for it across turns, then go out together; an err
   logger.error('fatal');
   assert.equal(writes.length, 2);
   assert.deepEqual(writes[1].trimEnd().split('\n').map((l) => JSON.parse(l).msg), ['third', 'fatal']);
+});
+
+test('pipe-safe batches are written in pieces of at most 4096 bytes that end at line ends', () => {
+  const pieces: Buffer[] = [];
+  const logger = new Logger('info', batchedSink((chunk) => void pieces.push(Buffer.from(chunk)), { pipeSafe: true }));
+  const sent: string[] = [];
+  for (let i = 0; i < 300; i++) {
+    // multi-byte characters near the cuts, and one line longer than a piece
+    const msg = i === 150 ? 'ü'.repeat(5000) : `line ${i} ${'é😀'.repeat(i % 40)}`;
+    sent.push(msg);
+    logger.info(msg);
+  }
+  logger.flush();
+  assert.ok(pieces.length > 10, `expected many pieces, got ${pieces.length}`);
+  for (const piece of pieces) {
+    assert.equal(piece[piece.length - 1], 10, 'a piece ends inside a line');
+    const lines = piece.toString('utf8').trimEnd().split('\n');
+    assert.ok(piece.length <= 4096 || lines.length === 1, `a ${piece.length}-byte piece holds ${lines.length} lines`);
+  }
+  const received = Buffer.concat(pieces).toString('utf8').trimEnd().split('\n').map((l) => JSON.parse(l).msg);
+  assert.deepEqual(received, sent);
+});
+
+test('stdout of several processes: every line arrives whole when their batches are large', () => {
+  // two processes write 40 KB batches to one pipe at the same time, as cluster workers do
+  const script = `
+    const { Logger } = require(${JSON.stringify(path.join(root, 'dist/server/log.js'))});
+    const logger = new Logger('info');
+    const who = process.argv[1];
+    let n = 0;
+    const burst = () => {
+      for (let i = 0; i < 400; i++) logger.info('x'.repeat(100 + (n % 37)), { who, n: n++ });
+      if (n < 8000) setTimeout(burst, 1);
+    };
+    burst();
+  `;
+  const parent = `
+    const { spawn } = require('node:child_process');
+    for (const who of ['a', 'b']) spawn(process.execPath, ['-e', ${JSON.stringify(script)}, who], { stdio: ['ignore', 'inherit', 'inherit'] });
+  `;
+  const run = spawnSync(process.execPath, ['-e', parent], { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 });
+  assert.equal(run.status, 0, run.stderr);
+  const lines = run.stdout.trimEnd().split('\n');
+  assert.equal(lines.length, 16_000);
+  const next = { a: 0, b: 0 } as Record<string, number>;
+  for (const line of lines) {
+    const record = JSON.parse(line) as { who: string; n: number };
+    assert.equal(record.n, next[record.who]++, 'lines of one process out of order');
+  }
 });
