@@ -340,6 +340,7 @@ export class LogHub {
     if (!ring) return;
     this.#totalBytes -= ring.bytes;
     this.#rings.delete(tenant);
+    if (ring === this.#newestRing) this.#newestRing = undefined;
   }
 
   #dropOldestRing(): void {
