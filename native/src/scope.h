@@ -29,6 +29,8 @@ class ExecScope {
   // True for the first scope of this isolate on this thread (microtasks are drained there).
   bool outermost() const { return outermost_; }
   IsolateEnvironment& env() const { return env_; }
+  // The thread's CPU clock when this scope last started (or resumed) counting; 0 for Node's isolate.
+  uint64_t cpu_start() const { return cpu_start_; }
   static ExecScope* Current();
 
  private:

@@ -13,9 +13,24 @@ export const nextRequestId = (): string => `${idPrefix}-${(++idCounter).toString
 
 const hostnameChars = /^[a-z0-9.-]+$/;
 
+// Clients send the same few Host headers over and over: their parsed form is remembered (bounded:
+// the whole table is dropped when full, so hostile variety costs a re-parse, never memory).
+const hostCache = new Map<string, string | null>();
+const hostCacheMax = 4096;
+
 /** The lower-case host name of a Host header without its port, or null when it is not a valid one. */
 export function parseHost(header: string | undefined): string | null {
   if (!header) return null;
+  let host = hostCache.get(header);
+  if (host === undefined) {
+    host = parseHostUncached(header);
+    if (hostCache.size >= hostCacheMax) hostCache.clear();
+    hostCache.set(header, host);
+  }
+  return host;
+}
+
+function parseHostUncached(header: string): string | null {
   let host = header.toLowerCase();
   if (host.startsWith('[')) {
     const end = host.indexOf(']');
