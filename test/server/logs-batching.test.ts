@@ -103,6 +103,17 @@ test('stdout: the error line before a hard kill is not lost', () => {
   assert.deepEqual(run.stdout.trimEnd().split('\n').map((l) => JSON.parse(l).msg), ['serving', 'isolate lost control (V8 catastrophic error)']);
 });
 
+test('stdout: the lines before an uncaught exception are written', () => {
+  const run = child(`
+    const logger = new Logger('info');
+    logger.info('before the crash');
+    setTimeout(() => { throw new Error('boom'); }, 1);
+  `);
+  assert.equal(run.status, 1);
+  assert.match(run.stderr, /Error: boom/);
+  assert.equal(JSON.parse(run.stdout).msg, 'before the crash');
+});
+
 test('stdout: a process that ends by itself writes its last lines and is not kept alive by them', () => {
   const run = child(`
     const logger = new Logger('info');
