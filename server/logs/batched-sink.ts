@@ -24,28 +24,12 @@ export interface BatchedSinkOptions {
   maxChars?: number;
   /** how long a line may wait for others (ms); 0: until the current event-loop turn ends. Default 0 */
   delayMs?: number;
-  /** write UTF-8 pieces of at most PIPE_BUF bytes, each ending at a line end (see above); default false */
+  /** write pieces of at most PIPE_BUF bytes (UTF-8), each ending at a line end (see above); default false */
   pipeSafe?: boolean;
 }
 
 /** the largest write Linux keeps whole on a pipe */
 const PIPE_BUF = 4096;
-
-/** writes `bytes` in pieces of at most PIPE_BUF bytes cut after a newline (a longer line goes whole) */
-function writePieces(bytes: Buffer, write: (chunk: Buffer) => void): void {
-  let start = 0;
-  while (start < bytes.length) {
-    let end = start + PIPE_BUF;
-    if (end >= bytes.length) end = bytes.length;
-    else {
-      // 0x0A never occurs inside a multi-byte UTF-8 character, so a cut after it is a clean cut
-      const newline = bytes.lastIndexOf(10, end - 1);
-      end = newline >= start ? newline + 1 : bytes.indexOf(10, end) + 1 || bytes.length;
-    }
-    write(bytes.subarray(start, end));
-    start = end;
-  }
-}
 
 /** sinks holding lines not yet written, flushed at process exit */
 const unflushed = new Set<BatchedSink>();
@@ -61,13 +45,20 @@ function flushAllAtExit(): void {
   }
 }
 
-/** what a batch is handed to: a string, or UTF-8 bytes when the batch is cut into pipe-safe pieces */
-export type ChunkWriter = (chunk: string | Buffer) => void;
+/** what a batch (or a piece of one) is handed to: whole lines, each ending with a newline */
+export type ChunkWriter = (chunk: string) => void;
 
 export function batchedSink(write: ChunkWriter, options: BatchedSinkOptions = {}): BatchedSink {
   const maxChars = options.maxChars ?? 1 << 16;
   if (!Number.isInteger(maxChars) || maxChars <= 0) throw new RangeError(`log: maxChars must be a positive integer, got ${maxChars}`);
-  let buffer = '';
+  // Lines are gathered into pieces: one unbounded piece, or with pipeSafe pieces of at most
+  // PIPE_BUF bytes (measured per line as it comes; cutting a finished batch would mean encoding
+  // it to bytes first, which cost more than the writes saved).
+  const pieceBytes = options.pipeSafe ? PIPE_BUF : Infinity;
+  const done: string[] = [];
+  let piece = '';
+  let bytes = 0;
+  let chars = 0;
   const delayMs = options.delayMs ?? 0;
   if (!(delayMs >= 0 && delayMs <= 1000)) throw new RangeError(`log: delayMs must be from 0 to 1000, got ${delayMs}`);
   let scheduled: NodeJS.Immediate | NodeJS.Timeout | null = null;
@@ -79,12 +70,14 @@ export function batchedSink(write: ChunkWriter, options: BatchedSinkOptions = {}
       else clearImmediate(scheduled as NodeJS.Immediate);
       scheduled = null;
     }
-    if (buffer === '') return;
-    const chunk = buffer;
-    buffer = '';
+    if (chars === 0) return;
+    if (piece !== '') done.push(piece);
+    const pieces = done.splice(0);
+    piece = '';
+    bytes = 0;
+    chars = 0;
     unflushed.delete(sink);
-    if (options.pipeSafe) writePieces(Buffer.from(chunk, 'utf8'), write);
-    else write(chunk);
+    for (const chunk of pieces) write(chunk);
   };
   const flushAtTurnEnd = (): void => {
     scheduled = null;
@@ -101,8 +94,19 @@ export function batchedSink(write: ChunkWriter, options: BatchedSinkOptions = {}
   };
   const sink: BatchedSink = Object.assign(
     (line: string): void => {
-      buffer += line + '\n';
-      if (buffer.length >= maxChars) return flush();
+      if (pieceBytes !== Infinity) {
+        const size = Buffer.byteLength(line) + 1;
+        // a line longer than a piece gets a piece of its own
+        if (bytes > 0 && bytes + size > pieceBytes) {
+          done.push(piece);
+          piece = '';
+          bytes = 0;
+        }
+        bytes += size;
+      }
+      piece += line + '\n';
+      chars += line.length + 1;
+      if (chars >= maxChars) return flush();
       if (scheduled) return;
       // unref: a pending batch must not keep an otherwise finished process alive; 'exit' writes it
       scheduled = delayMs > 0 ? setTimeout(flushAtTurnEnd, delayMs).unref() : setImmediate(flushAtTurnEnd).unref();
