@@ -36,6 +36,22 @@ function quote(text: string): string {
   return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
 }
 
+// Consecutive request lines mostly share their start (the same millisecond and level) and
+// their owner (the same tenant deployment): each is kept from the line before, flat, and
+// compared by identity or short content rather than escaped and concatenated again.
+let headTime = '';
+let headLevel = '';
+let head = '';
+let ownerTenant = '';
+let ownerDeployment = '';
+let owner = '';
+
+function flat(text: string): string {
+  // reading a character makes V8 flatten a concatenation's rope in place
+  text.charCodeAt(0);
+  return text;
+}
+
 /** the level a request line is written at: server errors stand out as warnings */
 export function requestLevel(status: number): Level {
   return status >= 500 ? 'warn' : 'info';
@@ -65,14 +81,20 @@ export function requestLine(time: string, level: Level, r: RequestLogLine): stri
     // reference serializer, so the line is still exactly what it has always been
     return JSON.stringify({ time, level, msg: 'request', tenant, deployment, requestId, source: 'request', method, path, status, cpuMs, wallMs, cold });
   }
-  // a finite number concatenated is written as JSON writes it (-0 as 0 included)
-  const line =
+  if (time !== headTime || level !== headLevel) {
     // time (an ISO string) and level (a fixed word) need no escaping
-    '{"time":"' + time + '","level":"' + level + '","msg":"request","tenant":' + quote(tenant) +
-    ',"deployment":' + quote(deployment) + ',"requestId":' + quote(requestId) +
-    ',"source":"request","method":' + quote(method) + ',"path":' + quote(path) +
-    ',"status":' + status + ',"cpuMs":' + cpuMs + ',"wallMs":' + wallMs + ',"cold":' + cold + '}';
-  // reading a character makes V8 flatten the rope in place
-  line.charCodeAt(0);
-  return line;
+    head = flat('{"time":"' + time + '","level":"' + level + '","msg":"request","tenant":');
+    headTime = time;
+    headLevel = level;
+  }
+  if (tenant !== ownerTenant || deployment !== ownerDeployment) {
+    owner = flat(quote(tenant) + ',"deployment":' + quote(deployment) + ',"requestId":');
+    ownerTenant = tenant;
+    ownerDeployment = deployment;
+  }
+  // a finite number concatenated is written as JSON writes it (-0 as 0 included)
+  return flat(
+    head + owner + quote(requestId) + ',"source":"request","method":' + quote(method) + ',"path":' + quote(path) +
+      ',"status":' + status + ',"cpuMs":' + cpuMs + ',"wallMs":' + wallMs + ',"cold":' + cold + '}',
+  );
 }
