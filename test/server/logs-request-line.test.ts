@@ -76,3 +76,24 @@ test('other listeners of the Logger still get the request record', () => {
   assert.equal(seen[0].status, 503);
   assert.equal(hub.recent('shop').length, 1, 'the hub kept the line once');
 });
+
+test('consecutive lines sharing time, level or deployment are each exactly their own record', () => {
+  const sequence: [string, 'info' | 'warn', RequestLogLine][] = [
+    [TIME, 'info', base],
+    [TIME, 'info', { ...base, requestId: 'r-2', path: '/next' }],
+    [TIME, 'warn', { ...base, requestId: 'r-3', status: 502 }],
+    ['2026-11-22T05:40:00.124Z', 'warn', { ...base, requestId: 'r-4', status: 502 }],
+    ['2026-11-22T05:40:00.124Z', 'warn', { ...base, tenant: 'blog', requestId: 'r-5' }],
+    ['2026-11-22T05:40:00.124Z', 'warn', { ...base, tenant: 'blog', deployment: 'd-"2"', requestId: 'r-6' }],
+    // equal content in other string objects
+    ['2026-11-22T05:40:00.124Z', 'warn', { ...base, tenant: ['bl', 'og'].join(''), deployment: 'd-"2"', requestId: 'r-7' }],
+    ['2026-11-22T05:40:00.124Z', 'warn', base],
+  ];
+  for (const [time, level, r] of sequence) {
+    const expected = JSON.stringify({
+      time, level, msg: 'request', tenant: r.tenant, deployment: r.deployment, requestId: r.requestId, source: 'request',
+      method: r.method, path: r.path, status: r.status, cpuMs: roundMs(r.cpuMs), wallMs: roundMs(r.wallMs), cold: r.cold,
+    });
+    assert.equal(requestLine(time, level, r), expected);
+  }
+});
