@@ -1,8 +1,8 @@
 // islet as the bench runs it: `islet serve` with functions/hello published, in its own process.
 // Usage: node --no-node-snapshot islet-server.js <port> <dataDir> [front-only]; prints "ready"
 // on stderr. The log (one JSON line per request, as in production) is written synchronously to
-// ISLET_BENCH_LOG (default /dev/null): the server pays for every line, the bench parent does not
-// spend the shared CPU reading them.
+// ISLET_BENCH_LOG (default /dev/null) through the same batching sink as production's stdout: the
+// server pays for every line, the bench parent does not spend the shared CPU reading them.
 //
 // `front-only` is a diagnostic: the same server, pool, accounting and response path, but a
 // sandbox that answers with hello's bytes without entering the isolate, so the report can say
@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../../server/config';
 import { startServing } from '../../server/cli/serve';
-import { Logger } from '../../server/log';
+import { Logger, stdoutSink } from '../../server/log';
 import type { CreateSandbox } from '../../server/tenants/sandbox-api';
 import { HELLO } from './hello-bytes';
 
@@ -35,7 +35,8 @@ async function main(): Promise<void> {
   const functionsDir = path.join(dataDir!, 'functions');
   fs.cpSync(path.join(root, 'functions', 'hello'), path.join(functionsDir, 'hello'), { recursive: true });
   const logFd = fs.openSync(process.env.ISLET_BENCH_LOG ?? '/dev/null', 'a');
-  const logger = new Logger(config.logLevel, (line) => fs.writeSync(logFd, line + '\n'));
+  // the production sink (batched per turn of the event loop), writing to the bench's file
+  const logger = new Logger(config.logLevel, stdoutSink((chunk) => fs.writeSync(logFd, chunk)));
   const serving = await startServing({ config, functionsDir, logger, createSandbox: mode === 'front-only' ? frontOnly : undefined });
   process.stderr.write('ready\n');
   process.once('SIGTERM', () => void serving.close().then(() => process.exit(0)));
