@@ -35,6 +35,13 @@ export interface MetricsOptions {
   onCollectError?(error: unknown): void;
 }
 
+/** native/'s machine-stall ledger, as metrics reads it */
+export interface StallTotals {
+  count: number;
+  totalNs: number;
+  creditedNs: number;
+}
+
 const EVICTION_REASONS: EvictionReason[] = ['idle', 'memory_pressure', 'count', 'redeploy', 'killed'];
 const ISOLATE_STATES: IsolateState[] = ['warm', 'starting', 'draining'];
 const CODE_CACHE_RESULTS = ['hit', 'miss', 'rejected'] as const;
@@ -128,6 +135,7 @@ export class Metrics implements TenantObserver {
   /** bumped by each rebalance: the series a TenantState caches may then belong to another label */
   #generation = 0;
   #isolateSource: (() => IsolateSample[]) | null = null;
+  #stallSource: (() => StallTotals | null) | null = null;
   #clusterScrape: (() => Promise<Scrape>) | null = null;
   #onCollectError: (error: unknown) => void;
   #tenantSeries: TenantSeries<{ remove(labels: Record<string, string>): void }>[] = [];
@@ -371,6 +379,45 @@ export class Metrics implements TenantObserver {
 
   setIsolateSource(source: () => IsolateSample[]): void {
     this.#isolateSource = source;
+  }
+
+  /**
+   * Where the machine-stall counters come from (native/'s ledger, read at scrape time): stops of
+   * the whole machine (a virtual machine paused by its host) and the CPU time given back to
+   * tenants whose requests were running through one, which would otherwise be cut for CPU they
+   * never used.
+   */
+  setStallSource(source: () => StallTotals | null): void {
+    if (this.#stallSource === null) this.#registerStallCounters();
+    this.#stallSource = source;
+  }
+
+  #registerStallCounters(): void {
+    const read = (): StallTotals | null => {
+      try {
+        return this.#stallSource?.() ?? null;
+      } catch (error) {
+        this.#onCollectError(error);
+        return null;
+      }
+    };
+    // totals kept by the addon: each scrape sets the counter to the ledger's value
+    const fromLedger = (name: string, help: string, pick: (t: StallTotals) => number): void => {
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          const totals = read();
+          if (!totals) return;
+          this.reset();
+          this.inc(nonNegative(pick(totals)));
+        },
+      });
+    };
+    fromLedger('islet_machine_stalls_total', 'Stops of the whole machine seen by the watchdog (the host did not run this virtual machine)', (t) => t.count);
+    fromLedger('islet_machine_stall_seconds_total', 'Time the machine was stopped, summed over stops', (t) => t.totalNs / 1e9);
+    fromLedger('islet_cpu_stall_credit_seconds_total', 'CPU time not charged to tenants because their requests were running through a machine stop', (t) => t.creditedNs / 1e9);
   }
 
   /**

@@ -29,6 +29,8 @@ import { ClusterMetrics, Metrics, createObservabilityRoutes, startMetricsServer,
 import { ClusterLogs, LogHub } from '../logs';
 import { Supervisor, joinSupervisor } from '../cluster';
 import { SourceMapper } from '../sourcemap';
+import { machineStalls } from '../tenants/isolate-api';
+import { watchMachineStalls } from '../tenants/stalls';
 import { createDashboard } from '../dashboard';
 
 export interface ServeOptions {
@@ -111,6 +113,8 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   const logger = options.logger ?? new Logger(config.logLevel);
   const store = new FsDeploymentStore(config.dataDir);
   const metrics = new Metrics();
+  metrics.setStallSource(machineStalls);
+  const stopStallWatch = watchMachineStalls(logger);
   // limit and error stacks in tenant logs point at the tenant's own files (source maps of the deployment)
   const logs = new LogHub(logger, { sourceMaps: new SourceMapper(store) });
   // under the supervisor: one scrape sums every worker, and tenant logs read the same from any worker
@@ -166,6 +170,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
         directory.stop();
         pool.close();
         for (const leave of leaveCluster) leave();
+        stopStallWatch();
         await store.close();
       })()),
   };

@@ -89,6 +89,22 @@ export function isolateApi(): IsolateApi {
   return api;
 }
 
+/** native/'s ledger of machine stops (see native/index.ts MachineStalls): totals since the process started. */
+export interface MachineStalls {
+  /** false when the stop detector cannot run here (no /proc/thread-self/schedstat) */
+  detecting: boolean;
+  count: number;
+  totalNs: number;
+  /** CPU time taken back from isolates that were charged for a stop */
+  creditedNs: number;
+}
+
+/** The ledger, or null under a library without one (the reference library in comparisons). */
+export function machineStalls(): MachineStalls | null {
+  const read = (isolateApi() as { machineStalls?: () => MachineStalls }).machineStalls;
+  return typeof read === 'function' ? read() : null;
+}
+
 /** Code caches are V8 machine code: valid only for the V8 that made them. */
 export const v8Version = process.versions.v8;
 

@@ -149,6 +149,11 @@ test('metrics, logs and a real Prometheus after a known set of requests', async 
   assert.ok(after.get('islet_isolates', { state: 'warm' }) >= 2);
   assert.ok(after.get('islet_isolate_heap_used_bytes', { tenant: 'fast' }) > 0);
   assert.ok(delta('islet_code_cache_total') >= 3, 'each cold start looks up the code cache');
+  // the machine-stall ledger is exported (zero or more: stops come from the host, not the test)
+  for (const name of ['islet_machine_stalls_total', 'islet_machine_stall_seconds_total', 'islet_cpu_stall_credit_seconds_total']) {
+    assert.match(after.text, new RegExp(`^${name} \\d`, 'm'), `${name} is in the scrape`);
+    assert.ok(delta(name) >= 0, `${name} never goes down`);
+  }
   const check = spawnSync('promtool', ['check', 'metrics'], { input: after.text, encoding: 'utf8' });
   assert.ok(!check.error, "promtool is not installed: install Debian's prometheus package (apt-get install prometheus)");
   assert.equal(check.status, 0, `promtool check metrics on a live scrape:\n${check.stdout}${check.stderr}`);
