@@ -12,6 +12,7 @@
 //
 // What can still be lost: the lines of the current batch when the process dies without running
 // its 'exit' handlers (SIGKILL, process.abort() with no error line written before it).
+import fs from 'node:fs';
 import type { LogSink } from '../log';
 
 export type BatchedSink = LogSink & {
@@ -132,6 +133,47 @@ export const SERVER_LOG_BATCHING: Readonly<BatchedSinkOptions> = Object.freeze({
  * The sink the Logger writes to by default: stdout, batched as SERVER_LOG_BATCHING says. A
  * benchmark may pass another `write` (a file) to pay what the server pays.
  */
-export function stdoutSink(write: ChunkWriter = (chunk) => void process.stdout.write(chunk)): BatchedSink {
+export function stdoutSink(write: ChunkWriter = writeStdout): BatchedSink {
   return batchedSink(write, SERVER_LOG_BATCHING);
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+let stdoutBroken = false;
+
+/**
+ * One write system call per piece, in order, straight to file descriptor 1. process.stdout will
+ * not do for a pipe: Node writes to pipes asynchronously, and pieces queued behind a full pipe
+ * go out together in one writev, which the kernel may split anywhere past 4096 bytes, in the
+ * middle of a line, between another worker's writes. Writing synchronously also means an error
+ * line is out before the call that logged it returns, and the lines of the batch at exit are
+ * written at all. A pipe whose reader lags (the descriptor is non-blocking: EAGAIN) is waited
+ * for in 1 ms steps; after 5 s of that the piece goes through process.stdout after all, so a
+ * stuck log reader can slow the server but not stop it.
+ */
+function writeStdout(chunk: string): void {
+  const bytes = Buffer.from(chunk);
+  let offset = 0;
+  let waitedMs = 0;
+  while (offset < bytes.length) {
+    try {
+      offset += fs.writeSync(1, bytes, offset);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EAGAIN') {
+        // stdout is gone (EPIPE: nobody reads it any more): a log write must never throw into
+        // the code that logged; say it once on stderr
+        if (!stdoutBroken) {
+          stdoutBroken = true;
+          process.emitWarning(`islet log lines could not be written to stdout: ${(error as Error).message}`, { code: 'ISLET_LOG_WRITE_FAILED' });
+        }
+        return;
+      }
+      if (waitedMs >= 5000) {
+        process.stdout.write(bytes.subarray(offset));
+        return;
+      }
+      Atomics.wait(pause, 0, 0, 1);
+      waitedMs++;
+    }
+  }
 }
