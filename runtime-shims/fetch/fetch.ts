@@ -10,7 +10,8 @@ import { addAbortAlgorithm } from '../abort/abort';
 import { PromiseReject, PromisePrototypeThen, SafePromise, ArrayPrototypeSlice } from '../internal/primordials';
 import { DOMException } from '../events/dom-exception';
 
-type HostResponse = [status: number, statusText: string, headers: string[], source: number | null, urlList: string[], redirected: boolean];
+/** source: the body on the host (pulled chunk by chunk), or the whole body when it was small, or none */
+type HostResponse = [status: number, statusText: string, headers: string[], source: number | Uint8Array | null, urlList: string[], redirected: boolean];
 
 export function fetch(input: unknown, init?: Record<string, unknown>): Promise<Response> {
   let request: Request;
@@ -49,7 +50,7 @@ export function fetch(input: unknown, init?: Record<string, unknown>): Promise<R
       ([status, statusText, headers, source, urlList, redirected]) => {
         if (settled) return;
         settled = true;
-        resolve(responseFromHost(status, statusText, headers, source === null ? null : { hostSource: source }, urlList, redirected));
+        resolve(responseFromHost(status, statusText, headers, source === null || typeof source === 'object' ? source : { hostSource: source }, urlList, redirected));
       },
       (error) => {
         if (settled) return;

@@ -58,6 +58,11 @@ before(async () => {
       req.on('close', () => aborted++);
       res.writeHead(200);
       res.write('partial');
+    } else if (url.pathname === '/short') {
+      // announces 10 bytes, sends 5 and stalls: a small body that never completes
+      req.on('close', () => aborted++);
+      res.writeHead(200, { 'content-length': '10' });
+      res.write('12345');
     } else res.end('ok');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -172,6 +177,37 @@ test('an upstream body left unread when its request ends is closed', async () =>
     for (let i = 0; i < 3; i++) assert.equal((await fetchText(t, request('http://a.test/'))).text, 'got 200, body left unread');
     for (let i = 0; i < 100 && aborted < before + 3; i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(aborted, before + 3);
+    assert.equal(t.sandbox.inFlight, 0);
+  } finally {
+    t.close();
+  }
+});
+
+test('a small upstream body (Content-Length up to 64 KB) arrives with the response: read any way, handed back as is, still under the time limit', async () => {
+  const t = makeSandbox({ egress: { allow: ['127.0.0.1'] }, limits: { ...testLimits, subrequestTimeoutMs: 300 } });
+  try {
+    loadModule(t, `export default { async fetch(request) {
+      const path = new URL(request.url).pathname;
+      if (path === '/pass') return fetch('http://127.0.0.1:${port}/json');
+      if (path === '/short') {
+        try { await fetch('http://127.0.0.1:${port}/short'); return new Response('no error'); } catch (err) { return new Response(err.name); }
+      }
+      const a = await fetch('http://127.0.0.1:${port}/json');
+      const reader = a.body.getReader();
+      const chunks = [];
+      for (;;) { const { done, value } = await reader.read(); if (done) break; chunks.push(...value); }
+      const b = await fetch('http://127.0.0.1:${port}/');
+      const bytes = new Uint8Array(await b.arrayBuffer());
+      return Response.json([JSON.parse(new TextDecoder().decode(new Uint8Array(chunks))), bytes.length, b.headers.get('content-length'), a.bodyUsed]);
+    } };`);
+    assert.deepEqual(JSON.parse((await fetchText(t, request('http://a.test/read'))).text), [{ method: 'GET', ua: null }, 2, '2', true]);
+    const passed = await fetchText(t, request('http://a.test/pass'));
+    assert.equal(passed.status, 200);
+    assert.deepEqual(JSON.parse(passed.text), { method: 'GET', ua: null });
+    const before = aborted;
+    assert.equal((await fetchText(t, request('http://a.test/short'))).text, 'TimeoutError');
+    for (let i = 0; i < 50 && aborted === before; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(aborted, before + 1, 'the stalled upstream connection was closed');
     assert.equal(t.sandbox.inFlight, 0);
   } finally {
     t.close();
