@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve as serveHono } from '@hono/node-server';
 import { Hono, type MiddlewareHandler } from 'hono';
-import { loadConfig, limitSettings, type Config } from '../config';
+import { loadConfig, limitSettings, resolveLimits, type Config } from '../config';
 import { Logger } from '../log';
 import { FsDeploymentStore } from '../store/fs';
 import type { DeploymentStore } from '../store/types';
@@ -126,8 +126,12 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   const accounting = new Accounting({ observer, logs, logRequests: config.logRequests });
   const front = new FrontServer({ config, router, directory, pool, accounting, logger });
   directory.onChange((tenant) => pool.retireTenant(tenant, 'redeploy'));
-  const prepare = (manifest: Parameters<typeof prepareDeployment>[0], files: Map<string, Buffer>) =>
-    prepareDeployment(manifest, files, { memoryMb: config.limits.memoryMb, startupTimeoutMs: config.pool.startupTimeoutMs, createSandbox: options.createSandbox });
+  // the deploy-time load runs under the tenant's own memory limit (its override, if any), as its isolates will
+  const prepare = async (manifest: Parameters<typeof prepareDeployment>[0], files: Map<string, Buffer>) => {
+    const record = await store.getTenant(manifest.tenant);
+    const { memoryMb } = resolveLimits(config, manifest.tenant, record?.limits);
+    return prepareDeployment(manifest, files, { memoryMb, startupTimeoutMs: config.pool.startupTimeoutMs, createSandbox: options.createSandbox });
+  };
 
   const { token: operatorToken, file: tokenFile, created } = loadOperatorToken(config.dataDir, config.adminToken || undefined);
   if (tokenFile) logger.info(created ? 'generated the operator token' : 'using the operator token', { file: tokenFile });

@@ -53,6 +53,27 @@ describe('deploy + serve', () => {
     assert.equal(await harness.serving.store.getTenant('broken').then((t) => t?.active ?? null), null);
   });
 
+  test("the upload check runs under the tenant's own memory limit, not only the default", async () => {
+    // top-level code holding 160 MB: over the default 128 MB, under this tenant's 256 MB
+    const body = 'const big = new Uint8Array(160 * 1024 * 1024); big[1] = 1;\nexport default { fetch() { return new Response(String(big.length)); } };';
+    const post = () =>
+      request(`${admin}/v1/tenants/roomy/deployments`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/javascript' }, body });
+    const refused = await post();
+    const error = ((await refused.body.json()) as { error: { code: string; message: string } }).error;
+    assert.equal(refused.statusCode, 400);
+    assert.equal(error.code, 'DEPLOYMENT_REJECTED');
+    assert.match(error.message, /memory/i);
+    const created = await request(`${admin}/v1/tenants/roomy`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ limits: { memoryMb: 256 } }) });
+    assert.equal(created.statusCode, 201, await created.body.text());
+    const accepted = await post();
+    assert.equal(accepted.statusCode, 201, await accepted.body.text());
+    const res = await eventually(async () => {
+      const r = await harness.get('roomy.localhost');
+      return r.status === 200 ? r : null;
+    });
+    assert.equal(res!.text, String(160 * 1024 * 1024));
+  });
+
   test('rolling back and forth under live traffic fails no request', async () => {
     const v1 = await upload('live', version('v1'));
     const v2 = await upload('live', version('v2'));
