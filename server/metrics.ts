@@ -136,6 +136,7 @@ export class Metrics implements TenantObserver {
   #generation = 0;
   #isolateSource: (() => IsolateSample[]) | null = null;
   #stallSource: (() => StallTotals | null) | null = null;
+  #timeReporter: (() => void) | null = null;
   #clusterScrape: (() => Promise<Scrape>) | null = null;
   #onCollectError: (error: unknown) => void;
   #tenantSeries: TenantSeries<{ remove(labels: Record<string, string>): void }>[] = [];
@@ -213,6 +214,8 @@ export class Metrics implements TenantObserver {
         help: "CPU time used by a tenant's isolates, as accounted by the isolate addon",
         labelNames: ['tenant'],
         registers,
+        // registered before the wall counter: one report brings both up to date for this scrape
+        collect: () => this.#reportTime(),
       }),
     );
     this.#isolateWall = tenantSeries(
@@ -379,6 +382,18 @@ export class Metrics implements TenantObserver {
 
   setIsolateSource(source: () => IsolateSample[]): void {
     this.#isolateSource = source;
+  }
+
+  setTimeReporter(report: () => void): void {
+    this.#timeReporter = report;
+  }
+
+  #reportTime(): void {
+    try {
+      this.#timeReporter?.();
+    } catch (error) {
+      this.#onCollectError(error);
+    }
   }
 
   /**

@@ -35,6 +35,8 @@ export interface TenantObserver {
   deployment(tenant: string, result: 'success' | 'failure'): void;
   /** metrics pulls a snapshot of live isolates at scrape time */
   setIsolateSource(source: () => IsolateSample[]): void;
+  /** metrics asks for the isolates' CPU and wall time up to now at scrape time (reported through isolateTime) */
+  setTimeReporter(report: () => void): void;
 }
 
 /** An observer that records nothing (CLI tools, tests that do not watch). */
@@ -48,4 +50,5 @@ export const nullObserver: TenantObserver = {
   subrequest() {},
   deployment() {},
   setIsolateSource() {},
+  setTimeReporter() {},
 };

@@ -42,6 +42,10 @@ export class IsolatePool {
       dispose: (entry, _key, reason) => this.#retired(entry, reason === 'evict' ? 'count' : (entry.retiredFor ?? 'killed')),
     });
     deps.observer.setIsolateSource(() => this.samples());
+    // a scrape sees isolate time up to the moment it was taken, not as of the last sweep
+    deps.observer.setTimeReporter(() => {
+      for (const entry of this.#lru.values()) entry.reportTime();
+    });
   }
 
   /** Starts the sweep timer (idle and memory bounds). */

@@ -228,3 +228,23 @@ test(
     t.diagnostic(`limit stack as the tenant reads it:\n${line.stack}`);
   },
 );
+
+test("a scrape counts isolate CPU time up to the moment it is taken, not as of the pool's last sweep", async () => {
+  // no sweep during the test: only the scrape itself can bring the counter up to date
+  const h = await startHarness((config) => {
+    config.pool.sampleIntervalS = 3600;
+  });
+  try {
+    await h.deploy('burner', { 'index.js': "export default { fetch() { const end = Date.now() + 30; let n = 0; while (Date.now() < end) n++; return new Response(String(n)); } };" });
+    await eventually(async () => (await h.get('burner.localhost')).status === 200);
+    const first = await scrape(h);
+    for (let i = 0; i < 5; i++) assert.equal((await h.get('burner.localhost')).status, 200);
+    const second = await scrape(h);
+    // five requests of ~30 ms of CPU each (the default limit is 50) were made between the two scrapes
+    const used = second.get('islet_isolate_cpu_seconds_total', { tenant: 'burner' }) - first.get('islet_isolate_cpu_seconds_total', { tenant: 'burner' });
+    assert.ok(used >= 0.05, `isolate CPU between the scrapes: ${used} s`);
+    assert.ok(second.get('islet_isolate_wall_seconds_total', { tenant: 'burner' }) - first.get('islet_isolate_wall_seconds_total', { tenant: 'burner' }) >= used);
+  } finally {
+    await h.close();
+  }
+});
