@@ -150,10 +150,11 @@ function waitUntil(id: number, promise: unknown): void {
 }
 
 /** host entry: a request arrives. `body` is the host source id of its body, or null. */
-export function dispatch(id: number, method: string, url: string, headers: string[], body: number | null): Answer | undefined {
+/** body: none, a host source to pull, or the whole body when the host had it already (a small upload) */
+export function dispatch(id: number, method: string, url: string, headers: string[], body: number | Uint8Array | null): Answer | undefined {
   const pending: Pending = { request: null, finished: false, waits: 0 };
   MapPrototypeSet(requests, id, pending);
-  const request = incomingRequest(method, url, headers, body === null ? null : { hostSource: body });
+  const request = incomingRequest(method, url, headers, body === null || typeof body === 'object' ? body : { hostSource: body });
   pending.request = request;
   if (handler === null) {
     fail(id, new SafeTypeError('No fetch handler is bound in this isolate'));

@@ -86,7 +86,61 @@ export function limitedBody(req: IncomingMessage, limit: number, guard: BodyGuar
   };
 }
 
-export function toSandboxRequest(id: string, req: IncomingMessage, host: string, path: string, body: AsyncIterable<Uint8Array> | null): SandboxRequest {
+/** request bodies up to this size, announced by Content-Length, are read whole before dispatch */
+export const SMALL_BODY_BYTES = 64 * 1024;
+
+/** the Content-Length of a request with a small, length-delimited body; null otherwise (none, chunked, or large) */
+export function smallBodyLength(req: IncomingMessage): number | null {
+  const header = req.headers['content-length'];
+  if (header === undefined || req.headers['transfer-encoding'] !== undefined) return null;
+  const length = Number(header);
+  return Number.isInteger(length) && length > 0 && length <= SMALL_BODY_BYTES ? length : null;
+}
+
+export class BodyTimeoutError extends Error {
+  readonly code = 'ISLET_BODY_TIMEOUT';
+}
+
+/**
+ * The whole body of `req` (Node's parser stops it at `length` bytes). Rejects with
+ * BodyTimeoutError when it has not all arrived within `timeoutMs`, or with an Error when the
+ * client went away first.
+ */
+export function readSmallBody(req: IncomingMessage, length: number, timeoutMs: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const cleanup = () => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onGone);
+      req.off('close', onGone);
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      received += chunk.length;
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
+    };
+    const onGone = () => {
+      cleanup();
+      reject(new Error(`the request body ended after ${received} of ${length} bytes`));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new BodyTimeoutError(`the request body did not arrive in time: ${received} of ${length} bytes in ${timeoutMs} ms`));
+    }, timeoutMs);
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onGone);
+    req.once('close', onGone);
+  });
+}
+
+export function toSandboxRequest(id: string, req: IncomingMessage, host: string, path: string, body: Uint8Array | AsyncIterable<Uint8Array> | null): SandboxRequest {
   return {
     id,
     method: req.method ?? 'GET',

@@ -17,7 +17,7 @@ import type { TenantIsolate } from '../tenants/tenant-isolate';
 import type { Accounting } from '../tenants/accounting';
 import type { RequestAccount } from '../host/types';
 import { asResponseBodyCut, classifyFailure, limitMessages, responseBodyMessage, type Failure } from '../tenants/limits';
-import { hasBody, limitedBody, nextRequestId, parseHost, toSandboxRequest, type BodyGuard } from './request';
+import { BodyTimeoutError, hasBody, limitedBody, nextRequestId, parseHost, readSmallBody, smallBodyLength, toSandboxRequest, type BodyGuard } from './request';
 import { InvalidResponseError, sendPlain, writeSandboxResponse, writeWholeResponse } from './response';
 
 export interface FrontDeps {
@@ -169,8 +169,30 @@ export class FrontServer {
   }
 
   #run(req: IncomingMessage, res: ServerResponse, id: string, entry: TenantIsolate, url: string, authority: string, startedNs: bigint, cold: boolean): void {
-    const guard: BodyGuard = { exceeded: null };
-    const body = hasBody(req) ? limitedBody(req, entry.limits.requestBodyBytes, guard) : null;
+    const small = smallBodyLength(req);
+    if (small === null) {
+      const guard: BodyGuard = { exceeded: null };
+      this.#dispatch(req, res, id, entry, url, authority, startedNs, cold, hasBody(req) ? limitedBody(req, entry.limits.requestBodyBytes, guard) : null, guard);
+      return;
+    }
+    // A small body announced by its length (the usual API call or form post) is read before the
+    // function starts, and enters the isolate with the request: no entry per chunk. The wait is
+    // bounded by the tenant's wall-time limit, as the function's own read of it would be.
+    readSmallBody(req, small, entry.limits.wallMs).then(
+      (bytes) => this.#dispatch(req, res, id, entry, url, authority, startedNs, cold, bytes, { exceeded: null }),
+      (err: Error) => {
+        entry.release();
+        const status = err instanceof BodyTimeoutError ? 408 : 400;
+        if (!res.destroyed) {
+          res.shouldKeepAlive = false; // the rest of the body would follow on this connection
+          sendPlain(res, status, id, err.message);
+        }
+        this.#deps.accounting.finish({ entry, requestId: id, method: req.method ?? 'GET', path: url, status, startedNs, cold, account: null });
+      },
+    );
+  }
+
+  #dispatch(req: IncomingMessage, res: ServerResponse, id: string, entry: TenantIsolate, url: string, authority: string, startedNs: bigint, cold: boolean, body: Uint8Array | AsyncIterable<Uint8Array> | null, guard: BodyGuard): void {
     let failure: Failure | undefined;
     let dispatch;
     try {

@@ -207,10 +207,19 @@ class IsletSandbox implements Sandbox {
       run.done.resolve(run.account());
       return result;
     }
+    if (request.body instanceof Uint8Array && request.body.byteLength > limits.requestBodyBytes) {
+      run.limit = run.limitError('body', request.body.byteLength);
+      run.response.reject(run.limit);
+      run.done.resolve(run.account());
+      return result;
+    }
     this.#runs.set(run.id, run);
     this.#armWallTimer(run);
-    let bodySource: number | null = null;
-    if (request.body) {
+    let bodySource: number | Uint8Array | null = null;
+    if (request.body instanceof Uint8Array) {
+      // read whole by the front (a small body): it enters with the request, no reads needed
+      bodySource = exactBytes(request.body);
+    } else if (request.body) {
       bodySource = this.#addSource(run, request.body[Symbol.asyncIterator](), limits.requestBodyBytes, (bytes) => {
         this.#cut(run, run.limitError('body', bytes));
         return ['TypeError', `the request body is larger than the limit of ${limits.requestBodyBytes} bytes`];

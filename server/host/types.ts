@@ -73,8 +73,8 @@ export interface SandboxRequest {
   /** the full original URL, scheme and host included */
   url: string;
   headers: string[];
-  /** null for no body; otherwise pulled chunk by chunk as the function reads it */
-  body: AsyncIterable<Uint8Array> | null;
+  /** null for no body; bytes: the whole body, already read; otherwise pulled chunk by chunk as the function reads it */
+  body: Uint8Array | AsyncIterable<Uint8Array> | null;
 }
 
 export interface SandboxResponse {
