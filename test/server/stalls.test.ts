@@ -25,10 +25,12 @@ test('new stops in the ledger are logged once, as a warning with what they cost'
   let reads = 0;
   const stop = watchMachineStalls(logger, 20, () => states[Math.min(reads++, states.length - 1)]!);
   try {
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // every state read, and a few checks more that see no change (a loaded machine may delay the timer)
+    for (let waited = 0; reads < states.length + 2 && waited < 10_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
   } finally {
     stop();
   }
+  assert.ok(reads >= states.length + 2, `the ledger was read ${reads} times`);
   const warnings = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => String(r.msg).startsWith('machine stalls'));
   assert.equal(warnings.length, 1, `one warning for the one change: ${lines.join('\n')}`);
   assert.equal(warnings[0]!.level, 'warn');
