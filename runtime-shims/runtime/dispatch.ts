@@ -149,8 +149,10 @@ function waitUntil(id: number, promise: unknown): void {
   });
 }
 
-/** host entry: a request arrives. `body` is the host source id of its body, or null. */
-/** body: none, a host source to pull, or the whole body when the host had it already (a small upload) */
+/**
+ * host entry: a request arrives. `body`: null, the host source id of its body, or the whole body
+ * when the host had already read it (a small upload).
+ */
 export function dispatch(id: number, method: string, url: string, headers: string[], body: number | Uint8Array | null): Answer | undefined {
   const pending: Pending = { request: null, finished: false, waits: 0 };
   MapPrototypeSet(requests, id, pending);
