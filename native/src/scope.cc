@@ -140,8 +140,8 @@ ExecScope::~ExecScope() {
     if (wall >= kShortSpanNs || paused_) {
       // A machine stop while this thread ran is on its CPU clock; the watchdog credits the
       // thread for the stops it saw (TimedRun::Finish has let it catch up with a recent one).
-      // And a thread cannot use more CPU than the wall time that passed: a larger reading is
-      // the scheduler's clock jumping, not work.
+      // And a thread cannot use more CPU than the wall time that passed: a larger reading
+      // (seen once on this VM, cause not established) is not work, so it is capped.
       cpu = cpu_accum_ + (ThreadCpuNs() - cpu_start_);
       uint64_t credit = credit_accum_ + (ThreadStallCreditNs() - credit_start_);
       cpu = std::min(cpu - std::min(cpu, credit), wall);
