@@ -5,6 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { LimitExceededError, type SandboxRequest } from '../host/types';
+import { smallContentLength } from '../host/bytes';
 
 /** Request ids: a random per-process prefix and a counter (unique, cheap, sortable within a process). */
 const idPrefix = randomBytes(6).toString('hex');
@@ -86,15 +87,11 @@ export function limitedBody(req: IncomingMessage, limit: number, guard: BodyGuar
   };
 }
 
-/** request bodies up to this size, announced by Content-Length, are read whole before dispatch */
-export const SMALL_BODY_BYTES = 64 * 1024;
-
-/** the Content-Length of a request with a small, length-delimited body; null otherwise (none, chunked, or large) */
+/** the Content-Length of a request with a small, length-delimited body, read whole before dispatch; null otherwise (none, chunked, or large) */
 export function smallBodyLength(req: IncomingMessage): number | null {
-  const header = req.headers['content-length'];
-  if (header === undefined || req.headers['transfer-encoding'] !== undefined) return null;
-  const length = Number(header);
-  return Number.isInteger(length) && length > 0 && length <= SMALL_BODY_BYTES ? length : null;
+  if (req.headers['transfer-encoding'] !== undefined) return null;
+  const length = smallContentLength(req.headers['content-length']);
+  return length !== null && length > 0 ? length : null;
 }
 
 export class BodyTimeoutError extends Error {

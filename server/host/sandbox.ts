@@ -18,7 +18,7 @@ import { createEgressAgent, fetchErrorMessage, performFetch } from './fetch';
 import { KeyTable, subtleErrorParts } from './subtle';
 import { ZlibStream } from './compression';
 import { parseURL, setURL, utf8Decode, utf8Encode, randomBytes } from './ops';
-import { exactBytes } from './bytes';
+import { SMALL_BODY_BYTES, exactBytes, smallContentLength } from './bytes';
 import {
   LimitExceededError,
   TenantCodeError,
@@ -85,18 +85,9 @@ interface SinkWaiter {
 const logLevels = new Set(['debug', 'info', 'log', 'warn', 'error']);
 /** what #enter returns when the entry did not run to completion */
 const FAILED = Symbol('entry failed');
-/** fetch() response bodies up to this size, announced by Content-Length, reach the isolate with the response */
-const EAGER_BODY_BYTES = 64 * 1024;
-
 /** the Content-Length of a response (flat header pairs) when it is at most `max`, else null */
 function declaredSmallBody(headers: string[], max: number): number | null {
-  for (let i = 0; i < headers.length; i += 2) {
-    if (headers[i] !== 'content-length') continue;
-    const value = headers[i + 1]!;
-    if (!/^\d{1,10}$/.test(value)) return null;
-    const length = Number(value);
-    return length <= max ? length : null;
-  }
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'content-length') return smallContentLength(headers[i + 1], max);
   return null;
 }
 
@@ -547,15 +538,8 @@ class IsletSandbox implements Sandbox {
     let payload: SandboxResponse['body'] = null;
     if (isPassThrough(body)) {
       payload = this.#passThrough(run, body.source, run.limits.responseBodyBytes, {
-        onEnd: () => {
-          run.bodyDone = true;
-          queueMicrotask(() => this.#maybeFinish(run));
-        },
-        onLimit: (bytes) => {
-          const error = run.limitError('body', bytes);
-          queueMicrotask(() => this.#cut(run, error));
-          return error;
-        },
+        onEnd: () => this.#responseBodyEnded(run),
+        onLimit: (bytes) => this.#responseBodyOverLimit(run, bytes),
       });
       if (!payload) {
         run.answered = false;
@@ -567,14 +551,9 @@ class IsletSandbox implements Sandbox {
       payload = this.#sinkBody(run, body, run.limits.responseBodyBytes, {
         onEnd: () => {
           run.sinks.delete(body);
-          run.bodyDone = true;
-          queueMicrotask(() => this.#maybeFinish(run));
+          this.#responseBodyEnded(run);
         },
-        onLimit: (bytes) => {
-          const error = run.limitError('body', bytes);
-          queueMicrotask(() => this.#cut(run, error));
-          return error;
-        },
+        onLimit: (bytes) => this.#responseBodyOverLimit(run, bytes),
       });
     } else {
       const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
@@ -589,6 +568,19 @@ class IsletSandbox implements Sandbox {
     run.responded = true;
     run.response.resolve({ status, statusText, headers, body: payload });
     if (run.over) queueMicrotask(() => this.#maybeFinish(run));
+  }
+
+  /** a streamed response body (passed through from the host, or pulled from the isolate) is done: the request may be over */
+  #responseBodyEnded(run: RequestRun): void {
+    run.bodyDone = true;
+    queueMicrotask(() => this.#maybeFinish(run));
+  }
+
+  /** a streamed response body passed its limit: the request is cut (once the current read has failed) */
+  #responseBodyOverLimit(run: RequestRun, bytes: number): LimitExceededError {
+    const error = run.limitError('body', bytes);
+    queueMicrotask(() => this.#cut(run, error));
+    return error;
   }
 
   #log(run: RequestRun | null, level: string, message: string): void {
@@ -901,7 +893,7 @@ class IsletSandbox implements Sandbox {
           controller.abort(new DOMException('the request ended', 'AbortError'));
           return;
         }
-        const small = result.body ? declaredSmallBody(result.headers, Math.min(limits.subrequestResponseBytes, EAGER_BODY_BYTES)) : null;
+        const small = result.body ? declaredSmallBody(result.headers, Math.min(limits.subrequestResponseBytes, SMALL_BODY_BYTES)) : null;
         if (small !== null) {
           // A small body announced by its length is read before the response is handed over:
           // the isolate gets the bytes with the status and headers, in one entry instead of one
