@@ -1,6 +1,6 @@
 // Module entry: registers Node's isolate as the default environment and exports the classes.
-#include "handles.h"
-#include "watchdog.h"
+#include "module/handles.h"
+#include "isolate/watchdog.h"
 
 namespace islet {
 namespace {

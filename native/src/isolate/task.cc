@@ -1,12 +1,12 @@
 // The one runner behind every sync, async and ignored call.
-#include "task.h"
+#include "isolate/task.h"
 
 #include <optional>
 
-#include "remote.h"
-#include "scope.h"
-#include "transfer.h"
-#include "watchdog.h"
+#include "isolate/remote.h"
+#include "isolate/scope.h"
+#include "isolate/transfer.h"
+#include "isolate/watchdog.h"
 
 namespace islet {
 namespace {

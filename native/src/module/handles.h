@@ -8,10 +8,10 @@
 
 #include <functional>
 
-#include "environment.h"
-#include "remote.h"
-#include "task.h"
-#include "transfer.h"
+#include "isolate/environment.h"
+#include "isolate/remote.h"
+#include "isolate/task.h"
+#include "isolate/transfer.h"
 
 namespace islet {
 

@@ -1,10 +1,10 @@
 // ExecScope and the pool of threads that execute queued work of non-default isolates.
-#include "scope.h"
+#include "isolate/scope.h"
 
 #include <algorithm>
 #include <chrono>
 
-#include "watchdog.h"
+#include "isolate/watchdog.h"
 
 namespace islet {
 namespace {

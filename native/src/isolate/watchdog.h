@@ -17,7 +17,7 @@
 #include <pthread.h>
 #include <time.h>
 
-#include "environment.h"
+#include "isolate/environment.h"
 
 namespace islet {
 

@@ -1,8 +1,8 @@
 // ClassHandle: wrapping, unwrapping and the lifetime of islet objects in any isolate; plus the
 // option parsers every class shares (script origin, cached data).
-#include "handles.h"
+#include "module/handles.h"
 
-#include "scope.h"
+#include "isolate/scope.h"
 
 namespace islet {
 namespace {

@@ -12,7 +12,7 @@
 
 #include <optional>
 
-#include "environment.h"
+#include "isolate/environment.h"
 
 namespace islet {
 

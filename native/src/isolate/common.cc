@@ -1,10 +1,10 @@
 // Error and string helpers shared by every file.
-#include "common.h"
+#include "isolate/common.h"
 
 #include <unordered_map>
 
-#include "environment.h"
-#include "transfer.h"
+#include "isolate/environment.h"
+#include "isolate/transfer.h"
 
 namespace islet {
 namespace {

@@ -1,15 +1,15 @@
 // Lifetime of isolates: creation in the order that works inside Node 20 (Allocate, register
 // with Node's platform through our own delegate, Initialize), disposal whenever nobody is
 // executing the isolate, and the queues that carry work to it.
-#include "environment.h"
+#include "isolate/environment.h"
 
 #include <chrono>
 #include <cstdio>
 #include <limits>
 
-#include "allocator.h"
-#include "handles.h"
-#include "scope.h"
+#include "isolate/allocator.h"
+#include "module/handles.h"
+#include "isolate/scope.h"
 
 namespace islet {
 namespace {

@@ -10,7 +10,7 @@
 // The watchdog sleeps on a futex rather than a condition variable so that its wake-up time is
 // taken before it competes for the mutex: a mutex holder preempted by the guest's scheduler
 // would otherwise look like a stop.
-#include "watchdog.h"
+#include "isolate/watchdog.h"
 
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -26,7 +26,7 @@
 #include <sstream>
 #include <vector>
 
-#include "scope.h"
+#include "isolate/scope.h"
 
 namespace islet {
 

@@ -9,7 +9,7 @@
 #include <atomic>
 #include <vector>
 
-#include "common.h"
+#include "isolate/common.h"
 
 namespace islet {
 

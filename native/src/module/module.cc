@@ -5,8 +5,8 @@
 #include <optional>
 #include <unordered_map>
 
-#include "handles.h"
-#include "scope.h"
+#include "module/handles.h"
+#include "isolate/scope.h"
 
 namespace islet {
 

@@ -1,6 +1,6 @@
 // ExternalCopy: a value copied out of every isolate, materialised wherever it is needed; and
 // the objects returned by `copyInto()`, which materialise when they arrive.
-#include "handles.h"
+#include "module/handles.h"
 
 namespace islet {
 namespace {

@@ -1,8 +1,8 @@
 // Callback: a function of one isolate callable from another (sync, async or ignored), with
 // arguments and results copied like ExternalCopy. Also the Promise proxy of TransferOptions'
 // `promise`: a Promise in one isolate, mirrored by a Promise in another.
-#include "handles.h"
-#include "scope.h"
+#include "module/handles.h"
+#include "isolate/scope.h"
 
 namespace islet {
 namespace {

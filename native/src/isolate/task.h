@@ -7,7 +7,7 @@
 // turns limit hits (time, memory, disposal) into the documented errors.
 #pragma once
 
-#include "environment.h"
+#include "isolate/environment.h"
 
 namespace islet {
 

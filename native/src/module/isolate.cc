@@ -1,7 +1,7 @@
 // Isolate: creates and owns a V8 isolate; compiles scripts and modules, creates contexts,
 // reports heap statistics and the time spent inside.
-#include "handles.h"
-#include "scope.h"
+#include "module/handles.h"
+#include "isolate/scope.h"
 
 namespace islet {
 namespace {

@@ -1,8 +1,8 @@
 // Reference: a handle to a value living in one isolate, usable from any isolate. Also the
 // objects returned by `derefInto()` (Dereference), which become the value when they arrive in
 // the isolate that owns it.
-#include "handles.h"
-#include "scope.h"
+#include "module/handles.h"
+#include "isolate/scope.h"
 
 namespace islet {
 namespace {

@@ -20,7 +20,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "common.h"
+#include "isolate/common.h"
 
 namespace islet {
 

@@ -4,7 +4,7 @@
 // the isolate is next entered, or simply freed when the isolate is already gone.
 #pragma once
 
-#include "environment.h"
+#include "isolate/environment.h"
 
 namespace islet {
 

@@ -1,5 +1,5 @@
 // Script: code compiled once in an isolate, run in any context of that isolate.
-#include "handles.h"
+#include "module/handles.h"
 
 namespace islet {
 namespace {

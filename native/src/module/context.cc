@@ -1,5 +1,5 @@
 // Context: a global scope inside an isolate; eval and evalClosure run code in it.
-#include "handles.h"
+#include "module/handles.h"
 
 namespace islet {
 namespace {

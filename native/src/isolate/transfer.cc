@@ -1,12 +1,12 @@
 // The transfer rules: primitives, ArrayBuffers and views, SharedArrayBuffers, errors, and the
 // structured clone (V8's ValueSerializer) for everything else.
-#include "transfer.h"
+#include "isolate/transfer.h"
 
 #include <cstdlib>
 #include <cstring>
 
-#include "allocator.h"
-#include "handles.h"
+#include "isolate/allocator.h"
+#include "module/handles.h"
 
 namespace islet {
 
