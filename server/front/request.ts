@@ -4,7 +4,8 @@
 // buffering the upload, and reading past the body limit fails the read.
 import type { IncomingMessage } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { LimitExceededError, type SandboxRequest } from '../host/types';
+import { BodyTimeoutError, LimitExceededError } from '../errors';
+import type { SandboxRequest } from '../host/types';
 import { smallContentLength } from '../host/bytes';
 
 /** Request ids: a random per-process prefix and a counter (unique, cheap, sortable within a process). */
@@ -92,10 +93,6 @@ export function smallBodyLength(req: IncomingMessage): number | null {
   if (req.headers['transfer-encoding'] !== undefined) return null;
   const length = smallContentLength(req.headers['content-length']);
   return length !== null && length > 0 ? length : null;
-}
-
-export class BodyTimeoutError extends Error {
-  readonly code = 'ISLET_BODY_TIMEOUT';
 }
 
 /**

@@ -2,6 +2,7 @@
 // chunks pulled one at a time and only as fast as the socket drains), and islet's own short
 // plain-text answers for requests that never reach a function or that a limit cut.
 import type { ServerResponse } from 'node:http';
+import { InvalidResponseError, ResponseAbortedError } from '../errors';
 import type { SandboxResponse } from '../host/types';
 
 /**
@@ -10,22 +11,6 @@ import type { SandboxResponse } from '../host/types';
  * clients and monitoring read as a limit cut by the platform.
  */
 const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'islet-request-id', 'islet-error']);
-
-/** The function's status line or headers cannot be sent over HTTP/1.1 (Node refused them). */
-export class InvalidResponseError extends Error {
-  readonly code = 'ISLET_INVALID_RESPONSE';
-  constructor(why: string) {
-    super(`the function returned a response that cannot be sent: ${why}`);
-    this.name = 'InvalidResponseError';
-  }
-}
-
-export class ResponseAbortedError extends Error {
-  readonly code = 'ISLET_CLIENT_GONE';
-  constructor() {
-    super('the client closed the connection before the response was written');
-  }
-}
 
 /** Islet's own answer (404, 413, 503...), plain text, always with the request id. */
 export function sendPlain(res: ServerResponse, status: number, requestId: string, message: string, limit?: string): void {

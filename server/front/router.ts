@@ -4,6 +4,7 @@
 //   2. custom routes a deployment declares, `hostname/path-prefix*`: a hash map on the hostname,
 //      then the longest matching path prefix (an exact path beats any prefix of the same length).
 // Routes are replaced per tenant when its active deployment changes.
+import { RoutePatternError } from '../errors';
 
 export interface RouteMatch {
   tenant: string;
@@ -18,14 +19,6 @@ interface Route {
   /** the path prefix, or the whole path when `exact` */
   path: string;
   exact: boolean;
-}
-
-export class RoutePatternError extends Error {
-  readonly code = 'ISLET_BAD_ROUTE';
-  constructor(pattern: string, why: string) {
-    super(`route '${pattern}': ${why} (expected hostname/path-prefix*, e.g. shop.example.com/api/*)`);
-    this.name = 'RoutePatternError';
-  }
 }
 
 const hostLabel = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;

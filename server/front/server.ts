@@ -9,6 +9,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Config } from '../config';
+import { BodyTimeoutError, InvalidResponseError } from '../errors';
 import type { Logger } from '../log';
 import type { TenantRouter } from './router';
 import type { TenantDirectory, TenantState } from '../tenants/directory';
@@ -17,8 +18,8 @@ import type { TenantIsolate } from '../tenants/tenant-isolate';
 import type { Accounting } from '../tenants/accounting';
 import type { RequestAccount } from '../host/types';
 import { asResponseBodyCut, classifyFailure, limitMessages, responseBodyMessage, type Failure } from '../tenants/limits';
-import { BodyTimeoutError, hasBody, limitedBody, nextRequestId, parseHost, readSmallBody, smallBodyLength, toSandboxRequest, type BodyGuard } from './request';
-import { InvalidResponseError, sendPlain, writeSandboxResponse, writeWholeResponse } from './response';
+import { hasBody, limitedBody, nextRequestId, parseHost, readSmallBody, smallBodyLength, toSandboxRequest, type BodyGuard } from './request';
+import { sendPlain, writeSandboxResponse, writeWholeResponse } from './response';
 
 export interface FrontDeps {
   config: Config;

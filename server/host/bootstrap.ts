@@ -6,6 +6,7 @@
 // compiles from that cache and runs without compiling shim functions again.
 import fs from 'node:fs';
 import path from 'node:path';
+import { BootstrapMissingError } from '../errors';
 import type { Context, ExternalCopy, Isolate, Reference } from './isolate-api';
 
 const bootstrapPath = path.resolve(__dirname, '..', '..', 'runtime-shims', 'bootstrap.js');
@@ -19,7 +20,8 @@ function readSource(): string {
     try {
       source = fs.readFileSync(bootstrapPath, 'utf8');
     } catch (error) {
-      throw Object.assign(new Error(`the shim bootstrap ${bootstrapPath} is missing: run \`node scripts/build-shims.js\` (npm run build does it)`), { code: 'ISLET_NO_BOOTSTRAP', cause: error });
+      const hint = 'run `node scripts/build-shims.js` (npm run build does it)';
+      throw new BootstrapMissingError(`the shim bootstrap ${bootstrapPath} is missing: ${hint}`, error);
     }
   }
   return source;

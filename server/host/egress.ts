@@ -4,6 +4,7 @@
 // spellings of an address (IPv4-mapped IPv6, NAT64...) get through.
 import net from 'node:net';
 import dns from 'node:dns';
+import { EgressError } from '../errors';
 import type { EgressPolicy } from './types';
 
 /** Ranges a tenant may never reach unless the policy allows them explicitly. */
@@ -71,14 +72,6 @@ function expandIPv6(address: string): number[] | null {
   const fill = halves.length === 2 ? 8 - head.length - rest.length : 0;
   const words = [...head, ...new Array(fill).fill('0'), ...rest].map((w) => parseInt(w, 16));
   return words.length === 8 && words.every((w) => w >= 0 && w <= 0xffff) ? words : null;
-}
-
-export class EgressError extends Error {
-  readonly code = 'ISLET_EGRESS_REFUSED';
-  constructor(message: string) {
-    super(message);
-    this.name = 'EgressError';
-  }
 }
 
 /** A compiled policy: the allow-list parsed once. */

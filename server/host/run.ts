@@ -1,7 +1,8 @@
 // One request's life inside a sandbox: its budgets, what it has used, what it owns on the host
 // (timers, operations, body streams) and the two promises the caller waits on. The sandbox
 // drives it; this file only keeps the state and the rules about when the request is over.
-import { LimitExceededError, type RequestAccount, type RequestLimits, type SandboxRequest, type SandboxResponse, type LimitName } from './types';
+import { LimitExceededError, type LimitName } from '../errors';
+import type { RequestAccount, RequestLimits, SandboxRequest, SandboxResponse } from './types';
 
 /**
  * One of a request's two outcomes (its response, its end). The promise is made only when someone

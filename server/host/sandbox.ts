@@ -19,9 +19,8 @@ import { KeyTable, subtleErrorParts } from './subtle';
 import { ZlibStream } from './compression';
 import { parseURL, setURL, utf8Decode, utf8Encode, randomBytes } from './ops';
 import { SMALL_BODY_BYTES, exactBytes, smallContentLength } from './bytes';
+import { LimitExceededError, SandboxDisposedError, TenantCodeError } from '../errors';
 import {
-  LimitExceededError,
-  TenantCodeError,
   type Dispatch,
   type RequestLimits,
   type SandboxOptions,
@@ -37,14 +36,6 @@ export interface Sandbox {
   dispatch(request: SandboxRequest, limits?: RequestLimits): Dispatch;
   readonly inFlight: number;
   dispose(): void;
-}
-
-export class SandboxDisposedError extends Error {
-  readonly code = 'ISLET_SANDBOX_DISPOSED';
-  constructor(message = 'the sandbox was disposed while the request was in flight') {
-    super(message);
-    this.name = 'SandboxDisposedError';
-  }
 }
 
 /** the reference library (tests, comparisons) has no CPU timeout: a single entry's wall time stands in for it */

@@ -1,6 +1,7 @@
 // crypto.subtle for a sandbox: Node's WebCrypto, with keys kept on the host. The isolate holds
 // numeric handles; this table maps them to CryptoKey objects for the sandbox's lifetime.
 import { webcrypto } from 'node:crypto';
+import { SubtleRefusedError } from '../errors';
 import { slotLimiter } from './slots';
 
 type CryptoKey = webcrypto.CryptoKey;
@@ -18,24 +19,16 @@ const MAX_RUNNING = 2;
 /** operations one isolate may have waiting; past it they fail at once (QuotaExceededError) */
 const MAX_QUEUED = 32;
 
-class QuotaExceededError extends Error {
-  override name = 'QuotaExceededError';
-}
-
-class NotSupportedError extends Error {
-  override name = 'NotSupportedError';
-}
-
 /** refuses parameters whose cost has no useful bound */
 function checkCost(method: string, args: unknown[]): void {
   const algorithm = args[0] as { name?: unknown; iterations?: unknown; modulusLength?: unknown } | undefined;
   if (!algorithm || typeof algorithm !== 'object') return;
   const name = String(algorithm.name ?? '').toUpperCase();
   if ((method === 'deriveBits' || method === 'deriveKey') && name === 'PBKDF2' && !(Number(algorithm.iterations) <= MAX_PBKDF2_ITERATIONS)) {
-    throw new NotSupportedError(`crypto.subtle: PBKDF2 with more than ${MAX_PBKDF2_ITERATIONS} iterations is not supported`);
+    throw new SubtleRefusedError('ISLET_SUBTLE_NOT_SUPPORTED', `crypto.subtle: PBKDF2 with more than ${MAX_PBKDF2_ITERATIONS} iterations is not supported`);
   }
   if (method === 'generateKey' && name.startsWith('RSA') && !(Number(algorithm.modulusLength) <= MAX_RSA_BITS)) {
-    throw new NotSupportedError(`crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`);
+    throw new SubtleRefusedError('ISLET_SUBTLE_NOT_SUPPORTED', `crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`);
   }
 }
 
@@ -102,12 +95,12 @@ export class KeyTable {
     const decoded = args.map((a) => this.#decode(a));
     for (const value of decoded) {
       if (value instanceof (globalThis as unknown as { CryptoKey: new () => CryptoKey }).CryptoKey && keyTooCostly(value as CryptoKey)) {
-        throw new NotSupportedError(`crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`);
+        throw new SubtleRefusedError('ISLET_SUBTLE_NOT_SUPPORTED', `crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`);
       }
     }
     const subtle = webcrypto.subtle as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
     // one operation of this isolate at a time: a flood of them waits here, not in the thread pool
-    if (this.#queued >= MAX_QUEUED) throw new QuotaExceededError(`crypto.subtle: more than ${MAX_QUEUED} operations waiting in this isolate`);
+    if (this.#queued >= MAX_QUEUED) throw new SubtleRefusedError('ISLET_SUBTLE_QUOTA', `crypto.subtle: more than ${MAX_QUEUED} operations waiting in this isolate`);
     this.#queued++;
     const turn = this.#queue.then(() => withSlot(() => subtle[method]!(...decoded)));
     this.#queue = turn.then(
@@ -122,7 +115,7 @@ export class KeyTable {
     }
     if (method === 'importKey' || method === 'unwrapKey') {
       if (result instanceof (globalThis as unknown as { CryptoKey: new () => CryptoKey }).CryptoKey && keyTooCostly(result as CryptoKey)) {
-        throw new NotSupportedError(`crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`);
+        throw new SubtleRefusedError('ISLET_SUBTLE_NOT_SUPPORTED', `crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`);
       }
     }
     return this.#encode(result);

@@ -2,6 +2,9 @@
 // deployment inside an isolate (server/host + runtime-shims). tenants/ owns isolates, the pool
 // and module loading; host/ owns everything that crosses the bridge: the shim bootstrap, the
 // request/response protocol, fetch, timers, console and per-request limits while JS runs.
+import type { LimitExceededError, LimitName, RequestCost } from '../errors';
+
+export type { LimitName };
 
 /** Per-request limits, resolved by tenants/ from config defaults and tenant overrides. */
 export interface RequestLimits {
@@ -27,34 +30,6 @@ export interface RequestLimits {
 export interface EgressPolicy {
   /** host names, IPs or CIDRs allowed even though they are loopback/private (tests, private deployments) */
   allow: string[];
-}
-
-export type LimitName = 'cpu' | 'wall' | 'memory' | 'body' | 'subrequests' | 'logs' | 'concurrency';
-
-/** A limit cut the request. tenants/ maps it to 503 (cpu, memory, subrequests...) or 504 (wall). */
-export class LimitExceededError extends Error {
-  readonly code = 'ISLET_LIMIT_EXCEEDED';
-  /** when `done` rejects with this error (cut after the response started): what the request cost */
-  account?: RequestAccount;
-  constructor(
-    readonly limit: LimitName,
-    /** the measured value that crossed the limit (ms for time, bytes or counts otherwise) */
-    readonly measured: number,
-    /** the tenant's JavaScript stack where it was cut, when known */
-    readonly tenantStack?: string,
-  ) {
-    super(`${limit} limit exceeded (${measured})`);
-    this.name = 'LimitExceededError';
-  }
-}
-
-/** The tenant's handler threw or returned something that is not a Response. */
-export class TenantCodeError extends Error {
-  readonly code = 'ISLET_TENANT_ERROR';
-  constructor(message: string, readonly tenantStack?: string) {
-    super(message);
-    this.name = 'TenantCodeError';
-  }
 }
 
 export interface TenantLogRecord {
@@ -86,11 +61,7 @@ export interface SandboxResponse {
 }
 
 /** What one request cost, final once `done` settles. */
-export interface RequestAccount {
-  cpuNs: bigint;
-  wallNs: bigint;
-  subrequests: number;
-  logBytes: number;
+export interface RequestAccount extends RequestCost {
   /** set when a limit cut the request (possibly after the response started) */
   limit?: LimitExceededError;
 }

@@ -1,10 +1,8 @@
 // The one place that says what a failure means for the client: which limit cut the request and
 // which status that gives (503 for CPU, memory, concurrency and other budgets; 504 for wall time;
 // 413 for the request body), or that the function itself failed (500) or could not start.
-import { LimitExceededError, type LimitName } from '../host/types';
+import { ConcurrencyLimitError, DeploymentLoadError, LimitExceededError, type LimitName } from '../errors';
 import { isolateFailure } from './isolate-api';
-import { DeploymentLoadError } from './loader';
-import { ConcurrencyLimitError } from './pool';
 import type { Limits } from '../config';
 
 export type Failure =

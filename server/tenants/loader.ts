@@ -8,6 +8,7 @@
 // the code (upload limits), and a thread hop per module would cost more than it saves. Evaluation
 // runs tenant code of unbounded duration, so it is asynchronous, under the startup timeout.
 import path from 'node:path';
+import { DeploymentLoadError } from '../errors';
 import type { DeploymentManifest } from '../store/types';
 import { isolateApi, isolateFailure, type Isolate, type Module, type ExternalCopy, type CachedDataResult } from './isolate-api';
 import type { Sandbox } from './sandbox-api';
@@ -25,17 +26,6 @@ export interface LoadOptions {
   /** wall time the deployment's top-level code may run */
   startupTimeoutMs: number;
   onCodeCache?(result: CodeCacheResult): void;
-}
-
-export class DeploymentLoadError extends Error {
-  constructor(
-    readonly code: 'ISLET_MODULE_NOT_FOUND' | 'ISLET_STARTUP_TIMEOUT' | 'ISLET_STARTUP_MEMORY' | 'ISLET_STARTUP_FAILED' | 'ISLET_NO_FETCH_HANDLER',
-    message: string,
-    readonly tenantStack?: string,
-  ) {
-    super(message);
-    this.name = 'DeploymentLoadError';
-  }
 }
 
 /** The module's URL inside the isolate: shows in stack traces, and maps back to the file path. */

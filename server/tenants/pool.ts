@@ -4,20 +4,12 @@
 // the idle timeout, and retires least recently used idle isolates while the total memory is
 // over its bound. Retired isolates drain: they finish in-flight requests, then are disposed.
 import { LRUCache } from 'lru-cache';
+import { ConcurrencyLimitError } from '../errors';
 import type { EvictionReason, IsolateSample } from './observer';
 import type { TenantState } from './directory';
 import { TenantIsolate, type IsolateDeps } from './tenant-isolate';
 import type { CreateSandbox } from './sandbox-api';
 import { defaultCreateSandbox } from './sandbox-api';
-
-/** The isolate already runs as many requests as the tenant's concurrency limit allows. */
-export class ConcurrencyLimitError extends Error {
-  readonly code = 'ISLET_CONCURRENCY_LIMIT';
-  constructor(readonly tenant: string, readonly limit: number) {
-    super(`tenant ${tenant} already has ${limit} requests in flight (its concurrency limit)`);
-    this.name = 'ConcurrencyLimitError';
-  }
-}
 
 /** A failed cold start is remembered this long, so a broken deployment costs one start per window, not one per request. */
 const FAILURE_BACKOFF_MS = 1000;

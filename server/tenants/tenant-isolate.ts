@@ -5,6 +5,7 @@
 // reported to the observer (so each report is an exact delta of the addon's counters).
 import cluster from 'node:cluster';
 import type { Config, Limits } from '../config';
+import { SandboxDisposedError } from '../errors';
 import type { Logger } from '../log';
 import type { DeploymentStore } from '../store/types';
 import type { Dispatch, RequestLimits, SandboxRequest } from '../host/types';
@@ -121,7 +122,7 @@ export class TenantIsolate {
       this.dispose();
       throw err;
     }
-    if (this.#disposed) throw Object.assign(new Error('isolate disposed during its cold start'), { code: 'ERR_ISOLATE_DISPOSED' });
+    if (this.#disposed) throw new SandboxDisposedError('the isolate was disposed during its cold start');
     if (this.state === 'starting') this.state = 'warm';
     observer.coldStart(this.tenant, Number(process.hrtime.bigint() - began) / 1e9);
     this.reportTime(); // start-up time counts for the tenant too
@@ -142,7 +143,7 @@ export class TenantIsolate {
 
   /** Runs one request; the caller has already counted it in `inFlight` (pool.acquire) and calls release() once `done` settles. */
   dispatch(request: SandboxRequest): Dispatch {
-    if (!this.#sandbox || this.#disposed) throw Object.assign(new Error('Isolate is disposed'), { code: 'ERR_ISOLATE_DISPOSED' });
+    if (!this.#sandbox || this.#disposed) throw new SandboxDisposedError('the isolate is disposed');
     return this.#sandbox.dispatch(request, this.requestLimits);
   }
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { startHarness, eventually } from './serve-harness';
 import { prepareDeployment } from '../../server/tenants/prepare';
-import { DeploymentLoadError } from '../../server/tenants/loader';
+import { DeploymentLoadError } from '../../server/errors';
 import type { DeploymentManifest } from '../../server/store/types';
 import path from 'node:path';
 import { fixtures } from './serve-harness';

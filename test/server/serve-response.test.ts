@@ -3,7 +3,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { request } from 'undici';
-import { writeSandboxResponse, InvalidResponseError, sendPlain } from '../../server/front/response';
+import { writeSandboxResponse, sendPlain } from '../../server/front/response';
+import { InvalidResponseError } from '../../server/errors';
 import type { SandboxResponse } from '../../server/host/types';
 
 let server: http.Server;

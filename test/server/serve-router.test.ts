@@ -1,7 +1,8 @@
 // Tenant routing: <tenant>.<baseDomain>, custom routes, longest prefix, redeploy replacing routes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TenantRouter, parseRoute, RoutePatternError } from '../../server/front/router';
+import { TenantRouter, parseRoute } from '../../server/front/router';
+import { RoutePatternError } from '../../server/errors';
 
 test('a tenant answers on <tenant>.<baseDomain>, and only one label deep', () => {
   const router = new TenantRouter('fn.example.com');
