@@ -10,17 +10,30 @@ import path from 'node:path';
 
 /** Per-tenant limits: defaults in `limits`, overridable per tenant (store record or `tenants.<name>.limits`). */
 export interface Limits {
+  /** CPU time one request may spend inside the isolate, summed over every entry (ms) */
   cpuMs: number;
+  /** wall time from dispatch to the end of the response body and every waitUntil (ms) */
   wallMs: number;
+  /** heap of the tenant's isolate (MB) */
   memoryMb: number;
+  /** request body bytes the function may read */
   requestBodyBytes: number;
+  /** response body bytes the function may produce */
   responseBodyBytes: number;
+  /** fetch() calls per request */
   subrequests: number;
+  /** time limit of one fetch() (ms) */
   subrequestTimeoutMs: number;
+  /** bytes of one fetch() response body */
   subrequestResponseBytes: number;
+  /** console output per request (bytes of message text); past it, records are dropped and one notice is logged */
   logBytes: number;
+  /** requests in flight in one isolate */
   concurrency: number;
 }
+
+/** The limits the sandbox enforces on each request; the others bound the isolate (memory) or the pool (concurrency). */
+export type RequestLimits = Omit<Limits, 'memoryMb' | 'concurrency'>;
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 

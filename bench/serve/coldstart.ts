@@ -2,7 +2,7 @@
 // createSandbox (shim bootstrap) -> compile the deployment's modules (with or without the code
 // cache stored beside it) -> link -> evaluate -> bind the fetch handler. Measured in this
 // process, one start at a time, for a ~100 KB and a ~1 MB deployment.
-import { isolateApi } from '../../server/tenants/isolate-api';
+import { isolateApi } from '../../server/host/isolate-api';
 import { loadDeployment, type ModuleSource } from '../../server/tenants/loader';
 import { defaultCreateSandbox } from '../../server/tenants/sandbox-api';
 import type { DeploymentManifest } from '../../server/store/types';

@@ -12,7 +12,7 @@ import { FsDeploymentStore } from '../../server/store/fs';
 import { publish } from '../../server/deploy/publish';
 import { readDirectory } from '../../server/deploy/directory';
 import { prepareDeployment } from '../../server/tenants/prepare';
-import { v8Version } from '../../server/tenants/isolate-api';
+import { v8Version } from '../../server/host/isolate-api';
 
 const settle = async () => {
   for (let i = 0; i < 3; i++) {

@@ -29,7 +29,7 @@ import { ClusterMetrics, Metrics, createObservabilityRoutes, startMetricsServer,
 import { ClusterLogs, LogHub } from '../logs';
 import { Supervisor, joinSupervisor } from '../cluster';
 import { SourceMapper } from '../sourcemap';
-import { machineStalls } from '../tenants/isolate-api';
+import { machineStalls } from '../host/isolate-api';
 import { watchMachineStalls } from '../tenants/stalls';
 import { createDashboard } from '../dashboard';
 

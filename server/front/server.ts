@@ -17,7 +17,8 @@ import type { IsolatePool } from '../tenants/pool';
 import type { TenantIsolate } from '../tenants/tenant-isolate';
 import type { Accounting } from '../tenants/accounting';
 import type { RequestAccount } from '../host/types';
-import { asResponseBodyCut, classifyFailure, limitMessages, responseBodyMessage, type Failure } from '../tenants/limits';
+import { classifyFailure, type Failure } from '../tenants/limits';
+import { asResponseBodyCut, failureAnswer, failureStatus, limitMessages } from './status';
 import { hasBody, limitedBody, nextRequestId, parseHost, readSmallBody, smallBodyLength, toSandboxRequest, type BodyGuard } from './request';
 import { sendPlain, writeSandboxResponse, writeWholeResponse } from './response';
 
@@ -147,7 +148,10 @@ export class FrontServer {
       entry = this.#deps.pool.acquire(state);
     } catch (err) {
       const failure = classifyFailure(err);
-      if (failure.kind === 'limit') this.#deps.accounting.rejected(state.tenant, state.manifest.id, failure, id, req.method ?? 'GET', url);
+      if (failure.kind === 'limit') {
+        const status = failureStatus(failure);
+        this.#deps.accounting.rejected({ tenant: state.tenant, deployment: state.manifest.id, requestId: id, method: req.method ?? 'GET', path: url, status, failure });
+      }
       this.#fail(res, id, failure);
       return;
     }
@@ -163,7 +167,7 @@ export class FrontServer {
         if (failure.kind === 'startup') {
           this.#deps.logger.error('function failed to start', { tenant: entry.tenant, deployment: entry.deployment, requestId: id, code: failure.code, error: failure.message });
           this.#deps.accounting.startFailed(entry, id, failure.message, failure.tenantStack);
-        } else this.#deps.accounting.finish({ entry, requestId: id, method: req.method ?? 'GET', path: url, status: failure.status, startedNs, cold: true, account: null, failure });
+        } else this.#deps.accounting.finish({ entry, requestId: id, method: req.method ?? 'GET', path: url, status: failureStatus(failure), startedNs, cold: true, account: null, failure });
         this.#fail(res, id, failure);
       },
     );
@@ -210,7 +214,7 @@ export class FrontServer {
         writeWholeResponse(res, sync.response, id, req.method === 'HEAD');
       } catch (err) {
         if (!(err instanceof InvalidResponseError)) throw err;
-        failure = { kind: 'tenant', status: 500, message: err.message };
+        failure = { kind: 'tenant', message: err.message };
         sendPlain(res, 500, id, 'the function returned an invalid response (details are in the server log under this request id)');
       }
       this.#finished(req, res, id, entry, url, startedNs, cold, sync.account, failure);
@@ -220,7 +224,7 @@ export class FrontServer {
       (response) => {
         if (guard.exceeded !== null) {
           // the function answered although its body read failed: the client gets the limit, not a half-read answer
-          failure = { kind: 'limit', limit: 'body', status: 413, measured: guard.exceeded };
+          failure = { kind: 'limit', limit: 'body', measured: guard.exceeded };
           if (response.body && !(response.body instanceof Uint8Array)) response.body[Symbol.asyncIterator]().return?.()?.catch(() => undefined);
           this.#failWith(res, id, entry, failure);
           return;
@@ -228,13 +232,13 @@ export class FrontServer {
         writeSandboxResponse(res, response, id, req.method === 'HEAD').catch((err) => {
           // client gone or body stream cut: reported through `done`; an unsendable response is the function's error
           if (err instanceof InvalidResponseError) {
-            failure = { kind: 'tenant', status: 500, message: err.message };
+            failure = { kind: 'tenant', message: err.message };
             sendPlain(res, 500, id, 'the function returned an invalid response (details are in the server log under this request id)');
           }
         });
       },
       (err) => {
-        failure = guard.exceeded !== null ? { kind: 'limit', limit: 'body', status: 413, measured: guard.exceeded } : asResponseBodyCut(classifyFailure(err));
+        failure = guard.exceeded !== null ? { kind: 'limit', limit: 'body', measured: guard.exceeded } : asResponseBodyCut(classifyFailure(err));
         this.#failWith(res, id, entry, failure);
       },
     );
@@ -260,15 +264,8 @@ export class FrontServer {
   }
 
   #fail(res: ServerResponse, id: string, failure: Failure): void {
-    if (failure.kind === 'limit') {
-      sendPlain(res, failure.status, id, failure.response ? responseBodyMessage : limitMessages[failure.limit], failure.limit);
-    } else if (failure.kind === 'unavailable') {
-      sendPlain(res, 503, id, 'the function was stopped while handling this request; retry');
-    } else if (failure.kind === 'startup') {
-      sendPlain(res, 500, id, 'the function failed to start (details are in the server log under this request id)');
-    } else {
-      sendPlain(res, 500, id, 'the function threw an exception (details are in the server log under this request id)');
-    }
+    const { status, message, limit } = failureAnswer(failure);
+    sendPlain(res, status, id, message, limit);
   }
 }
 

@@ -10,7 +10,7 @@
 // CPU time is charged to the request it serves, and a request past its budget is cut.
 import crypto from 'node:crypto';
 import type { Agent } from 'undici';
-import { native, type Context, type Isolate, type Reference } from './isolate-api';
+import { isolateApi, isolateFailure, type Context, type Isolate, type Reference } from './isolate-api';
 import { runBootstrap, hasBootstrapCache, produceBootstrapCache } from './bootstrap';
 import { RequestRun } from './run';
 import { EgressGuard } from './egress';
@@ -23,20 +23,12 @@ import { LimitExceededError, SandboxDisposedError, TenantCodeError } from '../er
 import {
   type Dispatch,
   type RequestLimits,
+  type Sandbox,
   type SandboxOptions,
   type SandboxRequest,
   type SandboxResponse,
   type TenantLogRecord,
 } from './types';
-
-export interface Sandbox {
-  readonly context: Context;
-  bindModule(namespace: Reference): void;
-  bindScript(): void;
-  dispatch(request: SandboxRequest, limits?: RequestLimits): Dispatch;
-  readonly inFlight: number;
-  dispose(): void;
-}
 
 /** the reference library (tests, comparisons) has no CPU timeout: a single entry's wall time stands in for it */
 const cpuTimeoutSupported = !safeResolve('../../native').includes('isolated-vm');
@@ -145,8 +137,8 @@ class IsletSandbox implements Sandbox {
     this.#guard = new EgressGuard(options.egress);
     this.context = isolate.createContextSync();
     const install = runBootstrap(isolate, this.context, useCache);
-    const bridge = new native.Callback((op: string, ...args: unknown[]) => this.#hostCall(op, args));
-    const env = new native.ExternalCopy({ ...options.env }).copyInto();
+    const bridge = new (isolateApi().Callback)((op: string, ...args: unknown[]) => this.#hostCall(op, args));
+    const env = new (isolateApi().ExternalCopy)({ ...options.env }).copyInto();
     const api = install.applySync(undefined, [bridge, env], { result: { reference: true }, timeout: 1000 }) as Reference;
     for (const name of entryNames) this.#entries[name] = api.getSync(name, { reference: true }) as Reference;
     api.release();
@@ -278,7 +270,6 @@ class IsletSandbox implements Sandbox {
       this.#cut(run, run.limitError('cpu', run.cpuMs()));
       return FAILED;
     }
-    const cpuBound = !cpuTimeoutSupported && cpu < wall;
     const options = {
       arguments: COPY,
       result: COPY,
@@ -299,7 +290,7 @@ class IsletSandbox implements Sandbox {
       this.#current = null;
     }
     if (!this.#isolate.isDisposed && run) run.cpuNs += this.#isolate.cpuTime - cpuBefore;
-    if (failure !== null) this.#entryFailed(run, failure, cpuBound);
+    if (failure !== null) this.#entryFailed(run, failure);
     this.#applyTenantFailures();
     if (failure !== null) return FAILED;
     if (run && !run.finished && run.cpuMs() > run.limits.cpuMs) {
@@ -312,10 +303,11 @@ class IsletSandbox implements Sandbox {
     return result;
   }
 
-  #entryFailed(run: RequestRun | null, error: unknown, cpuBound: boolean): void {
+  #entryFailed(run: RequestRun | null, error: unknown): void {
     const e = error as Error & { code?: string; isolateStack?: string };
     const stack = e?.isolateStack;
-    if (e?.code === 'ERR_ISOLATE_MEMORY_LIMIT' || /memory limit/i.test(e?.message ?? '')) {
+    const kind = isolateFailure(error);
+    if (kind === 'memory') {
       this.#memoryKilled();
       return;
     }
@@ -328,9 +320,9 @@ class IsletSandbox implements Sandbox {
       this.#log(null, 'error', `islet: an entry outside any request failed: ${e?.message ?? String(error)}`);
       return;
     }
-    if (e?.code === 'ERR_ISOLATE_CPU_TIMEOUT' || (e?.code !== 'ERR_ISOLATE_TIMEOUT' && cpuBound && /timed out/i.test(e?.message ?? ''))) {
+    if (kind === 'cpu') {
       this.#cut(run, run.limitError('cpu', run.cpuMs(), stack));
-    } else if (e?.code === 'ERR_ISOLATE_TIMEOUT' || /timed out/i.test(e?.message ?? '')) {
+    } else if (kind === 'wall') {
       this.#cut(run, run.limitError('wall', run.elapsedMs(), stack));
     } else {
       // the shims catch every tenant exception, so this is a failure of the plumbing itself
@@ -1017,7 +1009,7 @@ class IsletSandbox implements Sandbox {
 
 /** once per process: run the bootstrap and one request in a scratch isolate, then cache the code */
 function warmBootstrapCache(options: SandboxOptions): void {
-  const isolate = new native.Isolate({ memoryLimit: 64 });
+  const isolate = new (isolateApi().Isolate)({ memoryLimit: 64 });
   try {
     const sandbox = new IsletSandbox(isolate, { ...options, env: {}, log() {}, onSubrequest: undefined }, false);
     try {

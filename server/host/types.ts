@@ -2,35 +2,14 @@
 // deployment inside an isolate (server/host + runtime-shims). tenants/ owns isolates, the pool
 // and module loading; host/ owns everything that crosses the bridge: the shim bootstrap, the
 // request/response protocol, fetch, timers, console and per-request limits while JS runs.
+import type { Config, RequestLimits } from '../config';
 import type { LimitExceededError, LimitName, RequestCost } from '../errors';
+import type { Context, Isolate, Reference } from './isolate-api';
 
-export type { LimitName };
+export type { LimitName, RequestLimits };
 
-/** Per-request limits, resolved by tenants/ from config defaults and tenant overrides. */
-export interface RequestLimits {
-  /** CPU time the request may spend inside the isolate, summed over every entry (ms) */
-  cpuMs: number;
-  /** wall time from dispatch to the end of the response body and every waitUntil (ms) */
-  wallMs: number;
-  /** request body bytes the function may read */
-  requestBodyBytes: number;
-  /** response body bytes the function may produce */
-  responseBodyBytes: number;
-  /** fetch() calls per request */
-  subrequests: number;
-  /** time limit of one fetch() (ms) */
-  subrequestTimeoutMs: number;
-  /** bytes of one fetch() response body */
-  subrequestResponseBytes: number;
-  /** console output per request (bytes of message text); past it, records are dropped and one notice is logged */
-  logBytes: number;
-}
-
-/** Which destinations tenant fetch() may reach. */
-export interface EgressPolicy {
-  /** host names, IPs or CIDRs allowed even though they are loopback/private (tests, private deployments) */
-  allow: string[];
-}
+/** Which destinations tenant fetch() may reach: `allow` lists host names, IPs or CIDRs allowed although inner. */
+export type EgressPolicy = Config['egress'];
 
 export interface TenantLogRecord {
   level: 'debug' | 'info' | 'log' | 'warn' | 'error';
@@ -90,3 +69,22 @@ export interface SandboxOptions {
   /** a fetch() made by the function finished (status 0: refused or failed) */
   onSubrequest?(status: number): void;
 }
+
+/**
+ * One tenant deployment's context inside an isolate, with the host side of the bridge: tenants/
+ * loads the deployment's code into `context`, binds its handler, then serves requests through it.
+ */
+export interface Sandbox {
+  readonly context: Context;
+  /** binds the handler of an evaluated ES module deployment (its namespace); throws when there is no fetch handler */
+  bindModule(namespace: Reference): void;
+  /** binds the `fetch` listener a classic script registered; throws when there is none */
+  bindScript(): void;
+  /** runs one request, under `limits` (default: the sandbox's) */
+  dispatch(request: SandboxRequest, limits?: RequestLimits): Dispatch;
+  /** requests not over yet */
+  readonly inFlight: number;
+  dispose(): void;
+}
+
+export type CreateSandbox = (isolate: Isolate, options: SandboxOptions) => Sandbox | Promise<Sandbox>;

@@ -21,6 +21,17 @@ export interface FinishedRequest {
   failure?: Failure;
 }
 
+/** A request turned away before reaching an isolate (concurrency cap), with the status it got. */
+export interface RejectedRequest {
+  tenant: string;
+  deployment: string;
+  requestId: string;
+  method: string;
+  path: string;
+  status: number;
+  failure: Failure & { kind: 'limit' };
+}
+
 export class Accounting {
   readonly #observer: TenantObserver;
   readonly #logs: TenantLogSink;
@@ -32,12 +43,14 @@ export class Accounting {
     this.#logRequests = deps.logRequests;
   }
 
-  /** A request turned away before reaching an isolate (concurrency cap). */
-  rejected(tenant: string, deployment: string, failure: Failure & { kind: 'limit' }, requestId: string, method: string, path: string): void {
+  rejected(r: RejectedRequest): void {
+    const { tenant, deployment, requestId, status, failure } = r;
     this.#observer.limitExceeded(tenant, failure.limit);
-    this.#observer.requestFinished({ tenant, deployment, status: failure.status, durationS: 0, cpuS: 0, cold: false });
+    this.#observer.requestFinished({ tenant, deployment, status, durationS: 0, cpuS: 0, cold: false });
     this.#logs.limitExceeded({ tenant, deployment, requestId, limit: failure.limit, measured: failure.measured ?? 0 });
-    if (this.#logRequests) this.#logs.request({ tenant, deployment, requestId, method, path, status: failure.status, cpuMs: 0, wallMs: 0, cold: false });
+    if (this.#logRequests) {
+      this.#logs.request({ tenant, deployment, requestId, method: r.method, path: r.path, status, cpuMs: 0, wallMs: 0, cold: false });
+    }
   }
 
   /** The function failed to load: its tenant can read why in its logs. */

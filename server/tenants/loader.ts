@@ -10,8 +10,8 @@
 import path from 'node:path';
 import { DeploymentLoadError } from '../errors';
 import type { DeploymentManifest } from '../store/types';
-import { isolateApi, isolateFailure, type Isolate, type Module, type ExternalCopy, type CachedDataResult } from './isolate-api';
-import type { Sandbox } from './sandbox-api';
+import { isolateApi, isolateFailure, type Isolate, type Module, type ExternalCopy, type CachedDataResult } from '../host/isolate-api';
+import type { Sandbox } from '../host/types';
 
 export type CodeCacheResult = 'hit' | 'miss' | 'rejected';
 

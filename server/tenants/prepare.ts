@@ -4,7 +4,7 @@
 // fails the upload instead of the first request; and the code caches it produces are stored
 // beside the deployment so even its first cold start compiles from cache.
 import type { DeploymentManifest } from '../store/types';
-import { isolateApi } from './isolate-api';
+import { isolateApi } from '../host/isolate-api';
 import { loadDeployment, type ModuleSource } from './loader';
 import { defaultCreateSandbox, type CreateSandbox } from './sandbox-api';
 

@@ -8,12 +8,11 @@ import type { Config, Limits } from '../config';
 import { SandboxDisposedError } from '../errors';
 import type { Logger } from '../log';
 import type { DeploymentStore } from '../store/types';
-import type { Dispatch, RequestLimits, SandboxRequest } from '../host/types';
+import { isolateApi, v8Version, type Isolate } from '../host/isolate-api';
+import type { CreateSandbox, Dispatch, Sandbox, SandboxRequest } from '../host/types';
 import type { TenantLogSink } from './log-sink';
 import type { TenantObserver, EvictionReason, IsolateState } from './observer';
-import { isolateApi, v8Version, type Isolate } from './isolate-api';
 import { loadDeployment, type ModuleSource } from './loader';
-import type { CreateSandbox, Sandbox } from './sandbox-api';
 import type { TenantState } from './directory';
 
 export interface IsolateDeps {
@@ -23,20 +22,6 @@ export interface IsolateDeps {
   logger: Logger;
   logs: TenantLogSink;
   createSandbox: CreateSandbox;
-}
-
-/** The per-request part of a tenant's limits, as the sandbox takes them. */
-export function requestLimits(limits: Limits): RequestLimits {
-  return {
-    cpuMs: limits.cpuMs,
-    wallMs: limits.wallMs,
-    requestBodyBytes: limits.requestBodyBytes,
-    responseBodyBytes: limits.responseBodyBytes,
-    subrequests: limits.subrequests,
-    subrequestTimeoutMs: limits.subrequestTimeoutMs,
-    subrequestResponseBytes: limits.subrequestResponseBytes,
-    logBytes: limits.logBytes,
-  };
 }
 
 /** Deployment files and code caches from the store; cache writes are fire-and-forget. */
@@ -54,8 +39,8 @@ export class TenantIsolate {
   readonly tenant: string;
   readonly deployment: string;
   readonly version: number;
+  /** the tenant's limits; the sandbox enforces their per-request part (config.ts RequestLimits) */
   readonly limits: Limits;
-  readonly requestLimits: RequestLimits;
   /** settles when the cold start finished (rejects with DeploymentLoadError) */
   readonly started: Promise<void>;
   state: IsolateState = 'starting';
@@ -80,7 +65,6 @@ export class TenantIsolate {
     this.deployment = state.manifest.id;
     this.version = state.version;
     this.limits = state.limits;
-    this.requestLimits = requestLimits(state.limits);
     this.#deps = deps;
     this.started = this.#start(state);
     this.started.catch(() => {}); // awaited by requests; an unobserved failure must not crash the process
@@ -108,7 +92,7 @@ export class TenantIsolate {
         tenant: this.tenant,
         deployment: this.deployment,
         env: state.env,
-        limits: this.requestLimits,
+        limits: state.limits,
         egress: config.egress,
         log: (record) => this.#deps.logs.tenantLog(record),
         onSubrequest: (status) => observer.subrequest(this.tenant, status),
@@ -144,7 +128,7 @@ export class TenantIsolate {
   /** Runs one request; the caller has already counted it in `inFlight` (pool.acquire) and calls release() once `done` settles. */
   dispatch(request: SandboxRequest): Dispatch {
     if (!this.#sandbox || this.#disposed) throw new SandboxDisposedError('the isolate is disposed');
-    return this.#sandbox.dispatch(request, this.requestLimits);
+    return this.#sandbox.dispatch(request);
   }
 
   /** One request (or a failed attempt at one) is over. */

@@ -4,7 +4,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { Logger } from '../../server/log';
 import { watchMachineStalls } from '../../server/tenants/stalls';
-import { machineStalls, type MachineStalls } from '../../server/tenants/isolate-api';
+import { machineStalls, type MachineStalls } from '../../server/host/isolate-api';
 
 test('the addon keeps a stall ledger the server can read', () => {
   const ledger = machineStalls();
