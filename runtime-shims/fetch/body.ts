@@ -9,6 +9,7 @@ import { isDisturbed, isReadableStream } from '../streams/polyfill';
 import { bytesStream } from '../streams/bytes';
 import { hostSourceStream, readAllHost, cancelHostSource } from '../streams/host-source';
 import { registerSink } from '../streams/sink';
+import type { HostBody } from '../../server/bridge/ops';
 import { SafeTypeError, SafeUint8Array, bufferSourceBytes, isBufferSource, concatBytes, append, JSONParse, PromiseReject, TypedArrayPrototypeSlice } from '../internal/primordials';
 
 /** a host-side byte source (incoming request body, fetch response body) */
@@ -149,13 +150,11 @@ export function cloneBody(state: BodyState): BodyState {
 }
 
 /**
- * What crosses the bridge to the host for a body: null, a string, bytes, a sink id the host
- * pulls, or `{ source }`: a host-side body passed through untouched (`fetch(url, { body:
- * request.body })`, `new Response(upstream.body)`), which the host then pipes itself without
- * a round trip through the isolate per chunk.
+ * What crosses the bridge to the host for a body (server/bridge/ops.ts HostBody): null, a
+ * string, bytes, a sink id the host pulls, or `{ source }`: a host-side body passed through
+ * untouched (`fetch(url, { body: request.body })`, `new Response(upstream.body)`), which the host
+ * then pipes itself without a round trip through the isolate per chunk.
  */
-export type HostBody = null | string | Uint8Array | number | { source: number };
-
 export function bodyForHost(state: BodyState): HostBody {
   const source = takeSource(state);
   if (source === null || typeof source === 'string' || source instanceof SafeUint8Array) return source;

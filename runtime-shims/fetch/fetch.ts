@@ -9,9 +9,7 @@ import { host, hostAsync } from '../internal/bridge';
 import { addAbortAlgorithm } from '../abort/abort';
 import { PromiseReject, PromisePrototypeThen, SafePromise, ArrayPrototypeSlice } from '../internal/primordials';
 import { DOMException } from '../events/dom-exception';
-
-/** source: the body on the host (pulled chunk by chunk), or the whole body when it was small, or none */
-type HostResponse = [status: number, statusText: string, headers: string[], source: number | Uint8Array | null, urlList: string[], redirected: boolean];
+import type { FetchAnswer } from '../../server/bridge/ops';
 
 export function fetch(input: unknown, init?: Record<string, unknown>): Promise<Response> {
   let request: Request;
@@ -29,9 +27,9 @@ export function fetch(input: unknown, init?: Record<string, unknown>): Promise<R
   } catch (error) {
     return PromiseReject(error);
   }
-  let op: { id: number; promise: Promise<HostResponse> };
+  let op: { id: number; promise: Promise<FetchAnswer> };
   try {
-    op = hostAsync<HostResponse>('fetch', s.method, s.url, ArrayPrototypeSlice(headerList(request.headers)), body, s.redirect);
+    op = hostAsync('fetch', s.method, s.url, ArrayPrototypeSlice(headerList(request.headers)), body, s.redirect);
   } catch (error) {
     return PromiseReject(error);
   }
