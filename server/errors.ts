@@ -85,6 +85,17 @@ export class EgressError extends IsletError {
   }
 }
 
+/**
+ * A bridge call the op table refuses: an operation that is not declared (server/bridge/ops.ts)
+ * or a call with the wrong number of arguments. Thrown back into the isolate as an exception.
+ */
+export class BridgeCallError extends IsletError {
+  declare readonly code: 'ISLET_BRIDGE_UNKNOWN_OP' | 'ISLET_BRIDGE_ARITY';
+  constructor(code: 'ISLET_BRIDGE_UNKNOWN_OP' | 'ISLET_BRIDGE_ARITY', message: string) {
+    super(code, message);
+  }
+}
+
 /** The shim bootstrap (dist/runtime-shims/bootstrap.js) was not built. */
 export class BootstrapMissingError extends IsletError {
   declare readonly code: 'ISLET_NO_BOOTSTRAP';
@@ -128,7 +139,8 @@ export class ConcurrencyLimitError extends IsletError {
     readonly tenant: string,
     readonly limit: number,
   ) {
-    super('ISLET_CONCURRENCY_LIMIT', `tenant ${tenant} already has ${limit} requests in flight (its concurrency limit)`);
+    const message = `tenant ${tenant} already has ${limit} requests in flight (its concurrency limit)`;
+    super('ISLET_CONCURRENCY_LIMIT', message);
   }
 }
 
@@ -136,7 +148,8 @@ export class ConcurrencyLimitError extends IsletError {
 export class RoutePatternError extends IsletError {
   declare readonly code: 'ISLET_BAD_ROUTE';
   constructor(pattern: string, why: string) {
-    super('ISLET_BAD_ROUTE', `route '${pattern}': ${why} (expected hostname/path-prefix*, e.g. shop.example.com/api/*)`);
+    const expected = 'expected hostname/path-prefix*, e.g. shop.example.com/api/*';
+    super('ISLET_BAD_ROUTE', `route '${pattern}': ${why} (${expected})`);
   }
 }
 

@@ -24,12 +24,16 @@ export interface OpDeclaration<Args extends readonly unknown[], Result, Later ex
 }
 
 /** an operation answered within the call */
-function now<Args extends readonly unknown[], Result = void>(arity: Args['length']): OpDeclaration<Args, Result, false> {
+function now<Args extends readonly unknown[], Result = void>(
+  arity: Args['length'],
+): OpDeclaration<Args, Result, false> {
   return { arity, later: false };
 }
 
 /** an operation that returns an op id at once and completes later */
-function later<Args extends readonly unknown[], Result>(arity: Args['length']): OpDeclaration<Args, Result, true> {
+function later<Args extends readonly unknown[], Result>(
+  arity: Args['length'],
+): OpDeclaration<Args, Result, true> {
   return { arity, later: true };
 }
 
@@ -96,7 +100,10 @@ export const hostOps = {
   chunk: now<[sink: number, done: boolean, bytes: Uint8Array | null, error: string | null]>(4),
 
   // fetch
-  fetch: later<[method: string, url: string, headers: string[], body: HostBody, redirect: RedirectMode], FetchAnswer>(5),
+  fetch: later<
+    [method: string, url: string, headers: string[], body: HostBody, redirect: RedirectMode],
+    FetchAnswer
+  >(5),
   /** aborts a later op, or the body of a fetch whose response already arrived */
   abortOp: now<[op: number, name: AbortName]>(2),
 
@@ -121,8 +128,10 @@ export const hostOps = {
 
 export type HostOps = typeof hostOps;
 export type OpName = keyof HostOps;
-export type OpArgs<N extends OpName> = HostOps[N] extends OpDeclaration<infer Args, infer _, boolean> ? Args : never;
-export type OpResult<N extends OpName> = HostOps[N] extends OpDeclaration<infer _, infer Result, boolean> ? Result : never;
+export type OpArgs<N extends OpName> =
+  HostOps[N] extends OpDeclaration<infer Args, infer _, boolean> ? Args : never;
+export type OpResult<N extends OpName> =
+  HostOps[N] extends OpDeclaration<infer _, infer Result, boolean> ? Result : never;
 /** the ops answered within the call */
 export type NowOpName = { [N in OpName]: HostOps[N]['later'] extends false ? N : never }[OpName];
 /** the ops that complete later */
@@ -132,8 +141,17 @@ export type LaterOpName = { [N in OpName]: HostOps[N]['later'] extends true ? N 
 
 /** What the shims' install() hands back; the host keeps a reference to each and enters through it. */
 export interface IsolateEntries {
-  /** a request arrives; its body is null, the id of a host source, or the whole body; a synchronous answer is returned */
-  dispatch(request: number, method: string, url: string, headers: string[], body: number | Uint8Array | null): ResponseAnswer | undefined;
+  /**
+   * a request arrives; its body is null, the id of a host source, or the whole body; a handler
+   * that answered synchronously returns its answer
+   */
+  dispatch(
+    request: number,
+    method: string,
+    url: string,
+    headers: string[],
+    body: number | Uint8Array | null,
+  ): ResponseAnswer | undefined;
   /** a later op finished: `value` is its result, or ErrorParts when `ok` is false */
   complete(op: number, ok: boolean, value: unknown): void;
   /** timer `timer` is due */

@@ -4,6 +4,7 @@
 import net from 'node:net';
 import zlib from 'node:zlib';
 import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
+import { exactBytes, smallContentLength } from './bytes';
 import type { EgressGuard } from './egress';
 
 export function createEgressAgent(guard: EgressGuard): Agent {
@@ -97,4 +98,29 @@ export function fetchErrorMessage(error: unknown): [string, string] {
   if (cause?.name === 'AbortError' || cause?.name === 'TimeoutError') return [cause.name, cause.message];
   const detail = cause ? `${cause.message}${cause.code ? ` (${cause.code})` : ''}` : e?.message ?? String(error);
   return ['TypeError', `fetch failed: ${detail}`];
+}
+
+/** the Content-Length of a response (flat header pairs) when it is at most `max`, else null */
+export function declaredSmallBody(headers: string[], max: number): number | null {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i] === 'content-length') return smallContentLength(headers[i + 1], max);
+  }
+  return null;
+}
+
+/** every chunk of a body whose length is known to be at most `max`, as one array */
+export async function readWhole(body: AsyncIterator<Uint8Array>, max: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const step = await body.next();
+    if (step.done) break;
+    total += step.value.byteLength;
+    if (total > max) {
+      await body.return?.().catch(() => undefined);
+      throw new TypeError(`the response body is longer than its Content-Length (${max} bytes)`);
+    }
+    chunks.push(step.value);
+  }
+  return chunks.length === 1 ? exactBytes(chunks[0]!) : new Uint8Array(Buffer.concat(chunks, total));
 }

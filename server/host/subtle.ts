@@ -2,6 +2,7 @@
 // numeric handles; this table maps them to CryptoKey objects for the sandbox's lifetime.
 import { webcrypto } from 'node:crypto';
 import { SubtleRefusedError } from '../errors';
+import type { HostOpHandlers } from './run';
 import { slotLimiter } from './slots';
 
 type CryptoKey = webcrypto.CryptoKey;
@@ -123,6 +124,21 @@ export class KeyTable {
 
   clear(): void {
     this.#keys.clear();
+  }
+
+  /** the `subtle` op: one SubtleCrypto method, answered later with its (encoded) result */
+  readonly ops: HostOpHandlers<'subtle'> = {
+    subtle: (_caller, op, method, args) => {
+      this.call(method, args).then(
+        (result) => op.resolve(result),
+        (error) => op.reject(subtleErrorParts(error)),
+      );
+    },
+  };
+
+  /** the sandbox is torn down */
+  dispose(): void {
+    this.clear();
   }
 }
 
