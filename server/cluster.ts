@@ -15,6 +15,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import net from 'node:net';
 import type { Logger } from './log';
+import { requestTarget } from './front/host';
 
 // ---- messages between the primary and its workers (the IPC channel) -----------------------
 
@@ -70,16 +71,15 @@ export function ownerSlot(hostname: string, slots: readonly number[]): number {
 
 const headEnd = Buffer.from('\r\n\r\n');
 
-/** The Host of the first request in `head` (lower-case, without port), or '' when absent. */
+/** The host name the first request in `head` is for, read as the front reads it (front/host.ts), or '' when it has none. */
 export function hostOf(head: Buffer): string {
   const end = head.indexOf(headEnd);
   const text = head.toString('latin1', 0, end === -1 ? head.length : end);
-  const match = /\r\nhost:[ \t]*([^\r\n]*)/i.exec(text);
-  if (!match) return '';
-  const value = match[1].trim().toLowerCase();
-  if (value.startsWith('[')) return value.slice(0, value.indexOf(']') + 1);
-  const colon = value.indexOf(':');
-  return colon === -1 ? value : value.slice(0, colon);
+  const lineEnd = text.indexOf('\r\n');
+  const target = (lineEnd === -1 ? text : text.slice(0, lineEnd)).split(' ')[1] ?? '';
+  const host = /\r\nhost:[ \t]*([^\r\n]*)/i.exec(text)?.[1]?.trim();
+  const routed = requestTarget(target, host);
+  return 'hostname' in routed ? routed.hostname : '';
 }
 
 // ---- the primary --------------------------------------------------------------------------
