@@ -31,9 +31,7 @@ function now<Args extends readonly unknown[], Result = void>(
 }
 
 /** an operation that returns an op id at once and completes later */
-function later<Args extends readonly unknown[], Result>(
-  arity: Args['length'],
-): OpDeclaration<Args, Result, true> {
+function later<Args extends readonly unknown[], Result>(arity: Args['length']): OpDeclaration<Args, Result, true> {
   return { arity, later: true };
 }
 
@@ -100,10 +98,9 @@ export const hostOps = {
   chunk: now<[sink: number, done: boolean, bytes: Uint8Array | null, error: string | null]>(4),
 
   // fetch
-  fetch: later<
-    [method: string, url: string, headers: string[], body: HostBody, redirect: RedirectMode],
-    FetchAnswer
-  >(5),
+  fetch: later<[method: string, url: string, headers: string[], body: HostBody, redirect: RedirectMode], FetchAnswer>(
+    5,
+  ),
   /** aborts a later op, or the body of a fetch whose response already arrived */
   abortOp: now<[op: number, name: AbortName]>(2),
 
@@ -128,8 +125,7 @@ export const hostOps = {
 
 export type HostOps = typeof hostOps;
 export type OpName = keyof HostOps;
-export type OpArgs<N extends OpName> =
-  HostOps[N] extends OpDeclaration<infer Args, infer _, boolean> ? Args : never;
+export type OpArgs<N extends OpName> = HostOps[N] extends OpDeclaration<infer Args, infer _, boolean> ? Args : never;
 export type OpResult<N extends OpName> =
   HostOps[N] extends OpDeclaration<infer _, infer Result, boolean> ? Result : never;
 /** the ops answered within the call */

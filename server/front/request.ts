@@ -51,7 +51,10 @@ export function limitedBody(req: IncomingMessage, limit: number, guard: BodyGuar
   };
 }
 
-/** the Content-Length of a request with a small, length-delimited body, read whole before dispatch; null otherwise (none, chunked, or large) */
+/**
+ * the Content-Length of a request with a small, length-delimited body, read whole before
+ * dispatch; null otherwise (none, chunked, or large)
+ */
 export function smallBodyLength(req: IncomingMessage): number | null {
   if (req.headers['transfer-encoding'] !== undefined) return null;
   const length = smallContentLength(req.headers['content-length']);
@@ -88,7 +91,11 @@ export function readSmallBody(req: IncomingMessage, length: number, timeoutMs: n
     };
     const timer = setTimeout(() => {
       cleanup();
-      reject(new BodyTimeoutError(`the request body did not arrive in time: ${received} of ${length} bytes in ${timeoutMs} ms`));
+      reject(
+        new BodyTimeoutError(
+          `the request body did not arrive in time: ${received} of ${length} bytes in ${timeoutMs} ms`,
+        ),
+      );
     }, timeoutMs);
     req.on('data', onData);
     req.once('end', onEnd);

@@ -37,7 +37,8 @@ export function parseRoute(pattern: string): { host: string; path: string; exact
   const exact = !path.endsWith('*');
   if (!exact) path = path.slice(0, -1);
   if (path.includes('*')) throw new RoutePatternError(pattern, "'*' is only allowed at the end");
-  if (path.includes('?') || path.includes('#')) throw new RoutePatternError(pattern, 'a route matches paths, not queries or fragments');
+  if (path.includes('?') || path.includes('#'))
+    throw new RoutePatternError(pattern, 'a route matches paths, not queries or fragments');
   return { host, path, exact };
 }
 
@@ -67,7 +68,9 @@ export class TenantRouter {
       list.push({ tenant, pattern: r.pattern, path: r.path, exact: r.exact });
       // Longest path first; at equal length an exact path first; then by tenant name so that two
       // tenants claiming the same route resolve the same way in every process.
-      list.sort((a, b) => b.path.length - a.path.length || Number(b.exact) - Number(a.exact) || (a.tenant < b.tenant ? -1 : 1));
+      list.sort(
+        (a, b) => b.path.length - a.path.length || Number(b.exact) - Number(a.exact) || (a.tenant < b.tenant ? -1 : 1),
+      );
       table.set(key, list);
       owned.push({ key, wildcard });
     }
@@ -105,7 +108,8 @@ export class TenantRouter {
 
 function pick(routes: Route[], path: string): RouteMatch | null {
   for (const r of routes) {
-    if (r.exact ? path === r.path : path.startsWith(r.path)) return { tenant: r.tenant, via: 'route', pattern: r.pattern };
+    if (r.exact ? path === r.path : path.startsWith(r.path))
+      return { tenant: r.tenant, via: 'route', pattern: r.pattern };
   }
   return null;
 }

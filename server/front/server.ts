@@ -33,8 +33,10 @@ export interface FrontDeps {
   logger: Logger;
 }
 
-const invalidResponse = 'the function returned an invalid response (details are in the server log under this request id)';
-const noDeployment = (tenant: string) => `no function is deployed for '${tenant}' (no such tenant, or no active deployment)`;
+const invalidResponse =
+  'the function returned an invalid response (details are in the server log under this request id)';
+const noDeployment = (tenant: string) =>
+  `no function is deployed for '${tenant}' (no such tenant, or no active deployment)`;
 
 export class FrontServer {
   readonly server: http.Server;
@@ -113,7 +115,8 @@ export class FrontServer {
     const path = q === -1 ? target.path : target.path.slice(0, q);
     const match = this.#deps.router.match(target.hostname, path);
     if (!match) {
-      const where = `tenants answer on <tenant>.${this.#deps.config.baseDomain} or on the routes their deployments declare`;
+      const base = this.#deps.config.baseDomain;
+      const where = `tenants answer on <tenant>.${base} or on the routes their deployments declare`;
       x.sendPlain(404, `no function is deployed at ${target.hostname}${path}: ${where}`);
       return;
     }
@@ -124,7 +127,11 @@ export class FrontServer {
       state.then(
         (s) => (s ? this.#serve(x, s) : x.sendPlain(404, noDeployment(match.tenant))),
         (err: Error) => {
-          this.#deps.logger.error('reading tenant from the store failed', { tenant: match.tenant, requestId: x.requestId, error: err.message });
+          this.#deps.logger.error('reading tenant from the store failed', {
+            tenant: match.tenant,
+            requestId: x.requestId,
+            error: err.message,
+          });
           x.sendPlain(503, 'the function is temporarily unavailable');
         },
       );
@@ -151,7 +158,15 @@ export class FrontServer {
       if (failure.kind === 'limit') {
         const { requestId, method, path } = x;
         const status = failureStatus(failure);
-        this.#deps.accounting.rejected({ tenant: state.tenant, deployment: state.manifest.id, requestId, method, path, status, failure });
+        this.#deps.accounting.rejected({
+          tenant: state.tenant,
+          deployment: state.manifest.id,
+          requestId,
+          method,
+          path,
+          status,
+          failure,
+        });
       }
       x.sendFailure(failure);
       return;
@@ -174,7 +189,13 @@ export class FrontServer {
     x.failure = failure;
     if (failure.kind === 'startup') {
       const { tenant, deployment } = entry;
-      this.#deps.logger.error('function failed to start', { tenant, deployment, requestId: x.requestId, code: failure.code, error: failure.message });
+      this.#deps.logger.error('function failed to start', {
+        tenant,
+        deployment,
+        requestId: x.requestId,
+        code: failure.code,
+        error: failure.message,
+      });
       this.#deps.accounting.startFailed(entry, x.requestId, failure.message, failure.tenantStack);
     } else {
       x.reportStatus(failureStatus(failure));
@@ -236,7 +257,10 @@ export class FrontServer {
         if (x.bodyExceeded !== null) {
           // the function answered although its body read failed: the client gets the limit, not a half-read answer
           x.failure = { kind: 'limit', limit: 'body', measured: x.bodyExceeded };
-          if (response.body && !(response.body instanceof Uint8Array)) response.body[Symbol.asyncIterator]().return?.()?.catch(() => undefined);
+          if (response.body && !(response.body instanceof Uint8Array))
+            response.body[Symbol.asyncIterator]()
+              .return?.()
+              ?.catch(() => undefined);
           this.#failWith(x, x.failure);
           return;
         }
@@ -250,7 +274,10 @@ export class FrontServer {
       },
       (err) => {
         const exceeded = x.bodyExceeded;
-        x.failure = exceeded !== null ? { kind: 'limit', limit: 'body', measured: exceeded } : asResponseBodyCut(classifyFailure(err));
+        x.failure =
+          exceeded !== null
+            ? { kind: 'limit', limit: 'body', measured: exceeded }
+            : asResponseBodyCut(classifyFailure(err));
         this.#failWith(x, x.failure);
       },
     );
@@ -290,8 +317,24 @@ function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
     socket.destroy();
     return;
   }
-  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADERS_TIMEOUT' ? 408 : 400;
-  const reason = status === 431 ? 'request headers too large' : status === 408 ? 'request headers not received in time' : `malformed request (${err.code ?? 'parse error'})`;
+  const status =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? 431
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADERS_TIMEOUT'
+        ? 408
+        : 400;
+  const reason =
+    status === 431
+      ? 'request headers too large'
+      : status === 408
+        ? 'request headers not received in time'
+        : `malformed request (${err.code ?? 'parse error'})`;
   const body = `${reason}\n`;
-  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  const head = [
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}`,
+    'connection: close',
+    'content-type: text/plain; charset=utf-8',
+    `content-length: ${Buffer.byteLength(body)}`,
+  ];
+  socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
 }

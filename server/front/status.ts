@@ -43,13 +43,20 @@ export function failureAnswer(failure: Failure): { status: number; message: stri
   const status = failureStatus(failure);
   switch (failure.kind) {
     case 'limit':
-      return { status, message: failure.response ? responseBodyMessage : limitMessages[failure.limit], limit: failure.limit };
+      return {
+        status,
+        message: failure.response ? responseBodyMessage : limitMessages[failure.limit],
+        limit: failure.limit,
+      };
     case 'unavailable':
       return { status, message: 'the function was stopped while handling this request; retry' };
     case 'startup':
       return { status, message: 'the function failed to start (details are in the server log under this request id)' };
     case 'tenant':
-      return { status, message: 'the function threw an exception (details are in the server log under this request id)' };
+      return {
+        status,
+        message: 'the function threw an exception (details are in the server log under this request id)',
+      };
   }
 }
 

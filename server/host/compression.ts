@@ -21,9 +21,21 @@ const MAX_RUNNING = 2;
 
 const withSlot = slotLimiter(MAX_RUNNING);
 
-function create(format: Format, mode: 'compress' | 'decompress'): zlib.Gzip | zlib.Gunzip | zlib.Deflate | zlib.Inflate | zlib.DeflateRaw | zlib.InflateRaw {
-  if (mode === 'compress') return format === 'gzip' ? zlib.createGzip() : format === 'deflate' ? zlib.createDeflate() : zlib.createDeflateRaw();
-  return format === 'gzip' ? zlib.createGunzip() : format === 'deflate' ? zlib.createInflate() : zlib.createInflateRaw();
+function create(
+  format: Format,
+  mode: 'compress' | 'decompress',
+): zlib.Gzip | zlib.Gunzip | zlib.Deflate | zlib.Inflate | zlib.DeflateRaw | zlib.InflateRaw {
+  if (mode === 'compress')
+    return format === 'gzip'
+      ? zlib.createGzip()
+      : format === 'deflate'
+        ? zlib.createDeflate()
+        : zlib.createDeflateRaw();
+  return format === 'gzip'
+    ? zlib.createGunzip()
+    : format === 'deflate'
+      ? zlib.createInflate()
+      : zlib.createInflateRaw();
 }
 
 export class ZlibStream {
@@ -34,14 +46,17 @@ export class ZlibStream {
   #error: Error | null = null;
 
   constructor(format: unknown, mode: unknown) {
-    if (format !== 'gzip' && format !== 'deflate' && format !== 'deflate-raw') throw new TypeError(`unsupported compression format ${String(format)}`);
+    if (format !== 'gzip' && format !== 'deflate' && format !== 'deflate-raw')
+      throw new TypeError(`unsupported compression format ${String(format)}`);
     if (mode !== 'compress' && mode !== 'decompress') throw new TypeError(`unknown compression mode ${String(mode)}`);
     this.#stream = create(format, mode);
     this.#stream.on('data', (chunk: Buffer) => {
       this.#outBytes += chunk.length;
       if (this.#outBytes > MAX_OUTPUT) {
         this.#out = [];
-        this.#stream.destroy(new RangeError(`one chunk produced more than ${MAX_OUTPUT} bytes of output; write smaller chunks`));
+        this.#stream.destroy(
+          new RangeError(`one chunk produced more than ${MAX_OUTPUT} bytes of output; write smaller chunks`),
+        );
         return;
       }
       this.#out.push(chunk);

@@ -130,7 +130,14 @@ export class RequestRun {
   }
   /** whether the request ever held a timer, operation, stream or zlib stream on the host */
   get ownsAnything(): boolean {
-    return (this.#timers?.size ?? 0) + (this.#ops?.size ?? 0) + (this.#sources?.size ?? 0) + (this.#sinks?.size ?? 0) + (this.#zlib?.size ?? 0) > 0;
+    return (
+      (this.#timers?.size ?? 0) +
+        (this.#ops?.size ?? 0) +
+        (this.#sources?.size ?? 0) +
+        (this.#sinks?.size ?? 0) +
+        (this.#zlib?.size ?? 0) >
+      0
+    );
   }
 
   elapsedMs(): number {

@@ -25,11 +25,21 @@ function checkCost(method: string, args: unknown[]): void {
   const algorithm = args[0] as { name?: unknown; iterations?: unknown; modulusLength?: unknown } | undefined;
   if (!algorithm || typeof algorithm !== 'object') return;
   const name = String(algorithm.name ?? '').toUpperCase();
-  if ((method === 'deriveBits' || method === 'deriveKey') && name === 'PBKDF2' && !(Number(algorithm.iterations) <= MAX_PBKDF2_ITERATIONS)) {
-    throw new SubtleRefusedError('ISLET_SUBTLE_NOT_SUPPORTED', `crypto.subtle: PBKDF2 with more than ${MAX_PBKDF2_ITERATIONS} iterations is not supported`);
+  if (
+    (method === 'deriveBits' || method === 'deriveKey') &&
+    name === 'PBKDF2' &&
+    !(Number(algorithm.iterations) <= MAX_PBKDF2_ITERATIONS)
+  ) {
+    throw new SubtleRefusedError(
+      'ISLET_SUBTLE_NOT_SUPPORTED',
+      `crypto.subtle: PBKDF2 with more than ${MAX_PBKDF2_ITERATIONS} iterations is not supported`,
+    );
   }
   if (method === 'generateKey' && name.startsWith('RSA') && !(Number(algorithm.modulusLength) <= MAX_RSA_BITS)) {
-    throw new SubtleRefusedError('ISLET_SUBTLE_NOT_SUPPORTED', `crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`);
+    throw new SubtleRefusedError(
+      'ISLET_SUBTLE_NOT_SUPPORTED',
+      `crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`,
+    );
   }
 }
 
@@ -49,7 +59,20 @@ export interface KeyDescriptor {
   usages: string[];
 }
 
-const methods = new Set(['digest', 'encrypt', 'decrypt', 'sign', 'verify', 'generateKey', 'deriveBits', 'deriveKey', 'importKey', 'exportKey', 'wrapKey', 'unwrapKey']);
+const methods = new Set([
+  'digest',
+  'encrypt',
+  'decrypt',
+  'sign',
+  'verify',
+  'generateKey',
+  'deriveBits',
+  'deriveKey',
+  'importKey',
+  'exportKey',
+  'wrapKey',
+  'unwrapKey',
+]);
 
 export class KeyTable {
   #keys = new Map<number, CryptoKey>();
@@ -59,7 +82,13 @@ export class KeyTable {
   #queued = 0;
 
   #decode(value: unknown, depth = 0): unknown {
-    if (value && typeof value === 'object' && !ArrayBuffer.isView(value) && !(value instanceof ArrayBuffer) && !Array.isArray(value)) {
+    if (
+      value &&
+      typeof value === 'object' &&
+      !ArrayBuffer.isView(value) &&
+      !(value instanceof ArrayBuffer) &&
+      !Array.isArray(value)
+    ) {
       const handle = (value as { __isletKey?: unknown }).__isletKey;
       if (typeof handle === 'number') {
         const key = this.#keys.get(handle);
@@ -78,11 +107,18 @@ export class KeyTable {
     if (this.#keys.size >= MAX_KEYS) throw new RangeError(`crypto.subtle: more than ${MAX_KEYS} keys in one isolate`);
     const handle = this.#next++;
     this.#keys.set(handle, key);
-    return { handle, type: key.type, extractable: key.extractable, algorithm: structuredClone(key.algorithm), usages: [...key.usages] };
+    return {
+      handle,
+      type: key.type,
+      extractable: key.extractable,
+      algorithm: structuredClone(key.algorithm),
+      usages: [...key.usages],
+    };
   }
 
   #encode(result: unknown): unknown {
-    if (result instanceof (globalThis as unknown as { CryptoKey: new () => CryptoKey }).CryptoKey) return this.#describe(result as CryptoKey);
+    if (result instanceof (globalThis as unknown as { CryptoKey: new () => CryptoKey }).CryptoKey)
+      return this.#describe(result as CryptoKey);
     if (result && typeof result === 'object' && 'privateKey' in result && 'publicKey' in result) {
       const pair = result as { publicKey: CryptoKey; privateKey: CryptoKey };
       return { publicKey: this.#describe(pair.publicKey), privateKey: this.#describe(pair.privateKey) };
@@ -91,17 +127,28 @@ export class KeyTable {
   }
 
   async call(method: unknown, args: unknown): Promise<unknown> {
-    if (typeof method !== 'string' || !methods.has(method) || !Array.isArray(args)) throw new TypeError(`crypto.subtle: unknown operation ${String(method)}`);
+    if (typeof method !== 'string' || !methods.has(method) || !Array.isArray(args))
+      throw new TypeError(`crypto.subtle: unknown operation ${String(method)}`);
     checkCost(method, args);
     const decoded = args.map((a) => this.#decode(a));
     for (const value of decoded) {
-      if (value instanceof (globalThis as unknown as { CryptoKey: new () => CryptoKey }).CryptoKey && keyTooCostly(value as CryptoKey)) {
-        throw new SubtleRefusedError('ISLET_SUBTLE_NOT_SUPPORTED', `crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`);
+      if (
+        value instanceof (globalThis as unknown as { CryptoKey: new () => CryptoKey }).CryptoKey &&
+        keyTooCostly(value as CryptoKey)
+      ) {
+        throw new SubtleRefusedError(
+          'ISLET_SUBTLE_NOT_SUPPORTED',
+          `crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`,
+        );
       }
     }
     const subtle = webcrypto.subtle as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
     // one operation of this isolate at a time: a flood of them waits here, not in the thread pool
-    if (this.#queued >= MAX_QUEUED) throw new SubtleRefusedError('ISLET_SUBTLE_QUOTA', `crypto.subtle: more than ${MAX_QUEUED} operations waiting in this isolate`);
+    if (this.#queued >= MAX_QUEUED)
+      throw new SubtleRefusedError(
+        'ISLET_SUBTLE_QUOTA',
+        `crypto.subtle: more than ${MAX_QUEUED} operations waiting in this isolate`,
+      );
     this.#queued++;
     const turn = this.#queue.then(() => withSlot(() => subtle[method]!(...decoded)));
     this.#queue = turn.then(
@@ -115,8 +162,14 @@ export class KeyTable {
       this.#queued--;
     }
     if (method === 'importKey' || method === 'unwrapKey') {
-      if (result instanceof (globalThis as unknown as { CryptoKey: new () => CryptoKey }).CryptoKey && keyTooCostly(result as CryptoKey)) {
-        throw new SubtleRefusedError('ISLET_SUBTLE_NOT_SUPPORTED', `crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`);
+      if (
+        result instanceof (globalThis as unknown as { CryptoKey: new () => CryptoKey }).CryptoKey &&
+        keyTooCostly(result as CryptoKey)
+      ) {
+        throw new SubtleRefusedError(
+          'ISLET_SUBTLE_NOT_SUPPORTED',
+          `crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`,
+        );
       }
     }
     return this.#encode(result);

@@ -7,7 +7,19 @@ import type { HostOpHandlers } from './run';
 
 /** URL components in the order runtime-shims/url/url.ts reads them */
 function parts(url: URL): string[] {
-  return [url.href, url.origin, url.protocol, url.username, url.password, url.host, url.hostname, url.port, url.pathname, url.search, url.hash];
+  return [
+    url.href,
+    url.origin,
+    url.protocol,
+    url.username,
+    url.password,
+    url.host,
+    url.hostname,
+    url.port,
+    url.pathname,
+    url.search,
+    url.hash,
+  ];
 }
 
 export function parseURL(input: unknown, base: unknown): string[] | null {
@@ -19,7 +31,8 @@ export function parseURL(input: unknown, base: unknown): string[] | null {
 const setters = new Set(['protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'hash']);
 
 export function setURL(href: unknown, name: unknown, value: unknown): string[] | null {
-  if (typeof href !== 'string' || typeof name !== 'string' || typeof value !== 'string' || !setters.has(name)) return null;
+  if (typeof href !== 'string' || typeof name !== 'string' || typeof value !== 'string' || !setters.has(name))
+    return null;
   const url = URL.parse(href);
   if (!url) return null;
   (url as unknown as Record<string, string>)[name] = value;

@@ -49,7 +49,17 @@ export class Accounting {
     this.#observer.requestFinished({ tenant, deployment, status, durationS: 0, cpuS: 0, cold: false });
     this.#logs.limitExceeded({ tenant, deployment, requestId, limit: failure.limit, measured: failure.measured ?? 0 });
     if (this.#logRequests) {
-      this.#logs.request({ tenant, deployment, requestId, method: r.method, path: r.path, status, cpuMs: 0, wallMs: 0, cold: false });
+      this.#logs.request({
+        tenant,
+        deployment,
+        requestId,
+        method: r.method,
+        path: r.path,
+        status,
+        cpuMs: 0,
+        wallMs: 0,
+        cold: false,
+      });
     }
   }
 
@@ -63,18 +73,52 @@ export class Accounting {
     const durationNs = process.hrtime.bigint() - r.startedNs;
     const cpuMs = account ? Number(account.cpuNs) / 1e6 : 0;
     const wallMs = account ? Number(account.wallNs) / 1e6 : Number(durationNs) / 1e6;
-    this.#observer.requestFinished({ tenant: entry.tenant, deployment: entry.deployment, status: r.status, durationS: Number(durationNs) / 1e9, cpuS: cpuMs / 1000, cold: r.cold });
+    this.#observer.requestFinished({
+      tenant: entry.tenant,
+      deployment: entry.deployment,
+      status: r.status,
+      durationS: Number(durationNs) / 1e9,
+      cpuS: cpuMs / 1000,
+      cold: r.cold,
+    });
     // A limit may cut a request after its response started (streamed body, waitUntil): the
     // account carries it then; otherwise the failure the front already answered with.
-    const cut = account?.limit ? { limit: account.limit.limit, measured: account.limit.measured, tenantStack: account.limit.tenantStack } : r.failure?.kind === 'limit' ? r.failure : null;
+    const cut = account?.limit
+      ? { limit: account.limit.limit, measured: account.limit.measured, tenantStack: account.limit.tenantStack }
+      : r.failure?.kind === 'limit'
+        ? r.failure
+        : null;
     if (cut) {
       this.#observer.limitExceeded(entry.tenant, cut.limit);
-      this.#logs.limitExceeded({ tenant: entry.tenant, deployment: entry.deployment, requestId: r.requestId, limit: cut.limit, measured: cut.measured ?? configuredLimit(entry.limits, cut.limit) ?? 0, stack: cut.tenantStack });
+      this.#logs.limitExceeded({
+        tenant: entry.tenant,
+        deployment: entry.deployment,
+        requestId: r.requestId,
+        limit: cut.limit,
+        measured: cut.measured ?? configuredLimit(entry.limits, cut.limit) ?? 0,
+        stack: cut.tenantStack,
+      });
     } else if (r.failure?.kind === 'tenant') {
-      this.#logs.tenantError({ tenant: entry.tenant, deployment: entry.deployment, requestId: r.requestId, message: r.failure.message, stack: r.failure.tenantStack });
+      this.#logs.tenantError({
+        tenant: entry.tenant,
+        deployment: entry.deployment,
+        requestId: r.requestId,
+        message: r.failure.message,
+        stack: r.failure.tenantStack,
+      });
     }
     if (this.#logRequests) {
-      this.#logs.request({ tenant: entry.tenant, deployment: entry.deployment, requestId: r.requestId, method: r.method, path: r.path, status: r.status, cpuMs, wallMs, cold: r.cold });
+      this.#logs.request({
+        tenant: entry.tenant,
+        deployment: entry.deployment,
+        requestId: r.requestId,
+        method: r.method,
+        path: r.path,
+        status: r.status,
+        cpuMs,
+        wallMs,
+        cold: r.cold,
+      });
     }
   }
 }

@@ -95,11 +95,17 @@ export class TenantDirectory {
     }
     const env = await this.#store.getEnv(tenant);
     if (this.#changes !== started) return this.#read(tenant);
-    const limits = resolveLimits(this.#config, tenant, record.limits, (problem) => this.#logger.warn('ignoring invalid tenant limit', { tenant, problem }));
+    const limits = resolveLimits(this.#config, tenant, record.limits, (problem) =>
+      this.#logger.warn('ignoring invalid tenant limit', { tenant, problem }),
+    );
     try {
       this.#router.setRoutes(tenant, manifest.routes ?? []);
     } catch (err) {
-      this.#logger.warn('ignoring invalid routes of deployment', { tenant, deployment: manifest.id, error: (err as Error).message });
+      this.#logger.warn('ignoring invalid routes of deployment', {
+        tenant,
+        deployment: manifest.id,
+        error: (err as Error).message,
+      });
     }
     const merged = { ...env.vars, ...env.secrets };
     // The same content keeps its version, so a state that fell out of the cache (more tenants

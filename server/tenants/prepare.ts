@@ -20,7 +20,11 @@ export interface PrepareOptions {
  * Loads the deployment once; resolves with module path -> V8 code cache (valid for this process's
  * V8, `process.versions.v8`); throws DeploymentLoadError (code + message naming the file) when it cannot serve.
  */
-export async function prepareDeployment(manifest: DeploymentManifest, files: Map<string, Buffer>, options: PrepareOptions = {}): Promise<Map<string, Buffer>> {
+export async function prepareDeployment(
+  manifest: DeploymentManifest,
+  files: Map<string, Buffer>,
+  options: PrepareOptions = {},
+): Promise<Map<string, Buffer>> {
   const codeCaches = new Map<string, Buffer>();
   const source: ModuleSource = {
     read: async (p) => {
@@ -39,7 +43,16 @@ export async function prepareDeployment(manifest: DeploymentManifest, files: Map
       tenant: manifest.tenant,
       deployment: manifest.id,
       env: {},
-      limits: { cpuMs: 1000, wallMs: 1000, requestBodyBytes: 0, responseBodyBytes: 0, subrequests: 0, subrequestTimeoutMs: 1, subrequestResponseBytes: 0, logBytes: 4096 },
+      limits: {
+        cpuMs: 1000,
+        wallMs: 1000,
+        requestBodyBytes: 0,
+        responseBodyBytes: 0,
+        subrequests: 0,
+        subrequestTimeoutMs: 1,
+        subrequestResponseBytes: 0,
+        logBytes: 4096,
+      },
       egress: { allow: [] },
       log: () => {},
     });

@@ -7,7 +7,11 @@ import type { Logger } from '../log';
 import { machineStalls, type MachineStalls } from '../host/isolate-api';
 
 /** Checks the ledger every `intervalMs` and logs the stops since the last check. Returns a stop function. */
-export function watchMachineStalls(logger: Logger, intervalMs = 10_000, read: () => MachineStalls | null = machineStalls): () => void {
+export function watchMachineStalls(
+  logger: Logger,
+  intervalMs = 10_000,
+  read: () => MachineStalls | null = machineStalls,
+): () => void {
   let last = read();
   if (!last?.detecting) return () => {};
   const timer = setInterval(() => {

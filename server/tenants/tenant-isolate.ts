@@ -30,7 +30,11 @@ export function storeSource(store: DeploymentStore, tenant: string, deployment: 
     read: (p) => store.readFile(tenant, deployment, p),
     readCache: (p) => store.readCodeCache(tenant, deployment, p, v8Version),
     writeCache: (p, data) => {
-      store.writeCodeCache(tenant, deployment, p, v8Version, data).catch((err: Error) => logger.warn('storing code cache failed', { tenant, deployment, path: p, error: err.message }));
+      store
+        .writeCodeCache(tenant, deployment, p, v8Version, data)
+        .catch((err: Error) =>
+          logger.warn('storing code cache failed', { tenant, deployment, path: p, error: err.message }),
+        );
     },
   };
 }
@@ -80,7 +84,11 @@ export class TenantIsolate {
       // every other tenant of this process would wait too
       allowAtomicsWait: false,
       onCatastrophicError: (message) => {
-        logger.error('isolate lost control (V8 catastrophic error): this process should be replaced', { tenant: this.tenant, deployment: this.deployment, message });
+        logger.error('isolate lost control (V8 catastrophic error): this process should be replaced', {
+          tenant: this.tenant,
+          deployment: this.deployment,
+          message,
+        });
         // V8 is in an undefined state: under the supervisor, die now and let it replace this
         // worker (its other connections get 502) rather than serve from a broken heap
         if (cluster.isWorker) process.abort();
@@ -125,7 +133,10 @@ export class TenantIsolate {
     return !this.#disposed && this.#isolate?.isDisposed === true;
   }
 
-  /** Runs one request; the caller has already counted it in `inFlight` (pool.acquire) and calls release() once `done` settles. */
+  /**
+   * Runs one request; the caller has already counted it in `inFlight` (pool.acquire) and calls
+   * release() once `done` settles.
+   */
   dispatch(request: SandboxRequest): Dispatch {
     if (!this.#sandbox || this.#disposed) throw new SandboxDisposedError('the isolate is disposed');
     return this.#sandbox.dispatch(request);
@@ -179,7 +190,12 @@ export class TenantIsolate {
     if (this.#disposed) return; // a failed cold start: nothing was serving, nothing to report
     this.state = 'draining';
     this.#deps.observer.eviction(reason);
-    this.#deps.logger.info('isolate retired', { tenant: this.tenant, deployment: this.deployment, reason, inFlight: this.inFlight });
+    this.#deps.logger.info('isolate retired', {
+      tenant: this.tenant,
+      deployment: this.deployment,
+      reason,
+      inFlight: this.inFlight,
+    });
     if (this.inFlight === 0 || reason === 'killed') this.dispose();
     else {
       this.#drainTimer = setTimeout(() => this.dispose(), drainMs);

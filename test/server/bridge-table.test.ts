@@ -60,7 +60,8 @@ test('an unknown operation is refused with ISLET_BRIDGE_UNKNOWN_OP, whatever the
   for (const op of ['nope', '__proto__', 'constructor', 'toString', 'hasOwnProperty', '', 'x'.repeat(10_000)]) {
     assert.throws(
       () => table.call(null as unknown as string, op, []),
-      (err: unknown) => err instanceof BridgeCallError && err.code === 'ISLET_BRIDGE_UNKNOWN_OP' && err.message.length < 120,
+      (err: unknown) =>
+        err instanceof BridgeCallError && err.code === 'ISLET_BRIDGE_UNKNOWN_OP' && err.message.length < 120,
       op.slice(0, 20),
     );
   }
@@ -72,9 +73,18 @@ test('an unknown operation is refused with ISLET_BRIDGE_UNKNOWN_OP, whatever the
 
 test('a call with the wrong number of arguments is refused with ISLET_BRIDGE_ARITY before any handler runs', () => {
   const { table, log } = recordingTable();
-  assert.throws(() => table.call('r', 'log', ['info']), { code: 'ISLET_BRIDGE_ARITY', message: "islet bridge: operation 'log' takes 2 arguments, got 1" });
-  assert.throws(() => table.call('r', 'uuid', [1]), { code: 'ISLET_BRIDGE_ARITY', message: /takes 0 arguments, got 1/ });
-  assert.throws(() => table.call('r', 'clearTimer', [1, 2]), { code: 'ISLET_BRIDGE_ARITY', message: /takes 1 argument, got 2/ });
+  assert.throws(() => table.call('r', 'log', ['info']), {
+    code: 'ISLET_BRIDGE_ARITY',
+    message: "islet bridge: operation 'log' takes 2 arguments, got 1",
+  });
+  assert.throws(() => table.call('r', 'uuid', [1]), {
+    code: 'ISLET_BRIDGE_ARITY',
+    message: /takes 0 arguments, got 1/,
+  });
+  assert.throws(() => table.call('r', 'clearTimer', [1, 2]), {
+    code: 'ISLET_BRIDGE_ARITY',
+    message: /takes 1 argument, got 2/,
+  });
   // a later op refused for its arity starts no operation
   const { table: later, log: laterLog } = recordingTable();
   assert.throws(() => later.call('r', 'fetch', ['GET']), { code: 'ISLET_BRIDGE_ARITY' });
@@ -82,7 +92,7 @@ test('a call with the wrong number of arguments is refused with ISLET_BRIDGE_ARI
   assert.deepEqual(log.calls, []);
 });
 
-test("a later op whose handler refuses the call leaves no operation behind", () => {
+test('a later op whose handler refuses the call leaves no operation behind', () => {
   const { table, log } = recordingTable({
     fetch: () => {
       throw new TypeError('fetch() can only be used while handling a request');

@@ -71,7 +71,11 @@ test('every failure that reaches the front is classified once', () => {
     measured: 80,
     tenantStack: '    at spin (file:///index.js:2:3)',
   });
-  assert.deepEqual(classifyFailure(new ConcurrencyLimitError('shop', 4)), { kind: 'limit', limit: 'concurrency', measured: 4 });
+  assert.deepEqual(classifyFailure(new ConcurrencyLimitError('shop', 4)), {
+    kind: 'limit',
+    limit: 'concurrency',
+    measured: 4,
+  });
   assert.deepEqual(classifyFailure(new DeploymentLoadError('ISLET_STARTUP_MEMORY', 'too big', 'stack')), {
     kind: 'limit',
     limit: 'memory',
@@ -83,7 +87,9 @@ test('every failure that reaches the front is classified once', () => {
     message: 'slow',
     tenantStack: 'stack',
   });
-  const wall = classifyFailure(failureOf('function spin() { for (;;) {} } spin()', { timeout: 30, filename: 'file:///w.js' }));
+  const wall = classifyFailure(
+    failureOf('function spin() { for (;;) {} } spin()', { timeout: 30, filename: 'file:///w.js' }),
+  );
   assert.equal(wall.kind === 'limit' && wall.limit, 'wall');
   assert.deepEqual(classifyFailure(new SandboxDisposedError('gone')), { kind: 'unavailable', message: 'gone' });
   const thrown = classifyFailure(new TenantCodeError('TypeError: boom', 'at handler'));
@@ -119,7 +125,12 @@ test('the front answers each outcome with its status, message and islet-error', 
 });
 
 test('a body cut the request guard did not see is the response going over its limit', () => {
-  assert.deepEqual(asResponseBodyCut({ kind: 'limit', limit: 'body', measured: 9 }), { kind: 'limit', limit: 'body', measured: 9, response: true });
+  assert.deepEqual(asResponseBodyCut({ kind: 'limit', limit: 'body', measured: 9 }), {
+    kind: 'limit',
+    limit: 'body',
+    measured: 9,
+    response: true,
+  });
   const cpu: Failure = { kind: 'limit', limit: 'cpu' };
   assert.equal(asResponseBodyCut(cpu), cpu);
 });
@@ -138,5 +149,8 @@ test("a cut's log line names the configured value of its limit", () => {
     concurrency: 10,
   };
   const names: LimitName[] = ['cpu', 'wall', 'memory', 'body', 'subrequests', 'logs', 'concurrency'];
-  assert.deepEqual(names.map((n) => configuredLimit(limits, n)), [1, 2, 3, 4, 6, 9, 10]);
+  assert.deepEqual(
+    names.map((n) => configuredLimit(limits, n)),
+    [1, 2, 3, 4, 6, 9, 10],
+  );
 });
