@@ -9,7 +9,7 @@
 // plumbing), the handler's synchronous answer, and the end of every entry.
 import { LimitExceededError, TenantCodeError } from '../errors';
 import { entryNames, type EntryArgs, type EntryName, type EntryResult, type ResponseAnswer } from '../bridge/ops';
-import { isolateFailure, type IsolateFailure, type Isolate, type Reference } from './isolate-api';
+import { isolateFailure, onReferenceLibrary, type IsolateFailure, type Isolate, type Reference } from './isolate-api';
 import type { RequestRun } from './run';
 import type { RequestLimits } from './types';
 
@@ -25,19 +25,6 @@ export interface EntryEvents {
   answered(run: RequestRun, answer: ResponseAnswer): void;
   /** after every entry that ran */
   ended(): void;
-}
-
-/**
- * The reference library (comparisons) has no CPU timeout: there, a single entry's wall time
- * stands in for it.
- */
-const cpuTimeoutSupported = !safeResolve('../../native').includes('isolated-vm');
-function safeResolve(id: string): string {
-  try {
-    return require.resolve(id);
-  } catch {
-    return '';
-  }
 }
 
 /** the transfer option of every entry (arguments and result copied), made once rather than per entry */
@@ -98,10 +85,12 @@ export class IsolateEntry {
       this.#events.cut(run, run.limitError('cpu', run.cpuMs()));
       return FAILED;
     }
+    // the reference library (comparisons) has no CPU timeout: there, the entry's wall time stands in for it
+    const cpuBound = onReferenceLibrary() && cpu < wall;
     const options = {
       arguments: COPY,
       result: COPY,
-      timeout: Math.max(1, Math.ceil(cpuTimeoutSupported ? wall : Math.min(wall, cpu))),
+      timeout: Math.max(1, Math.ceil(cpuBound ? cpu : wall)),
       cpuTimeout: Math.max(1, Math.ceil(cpu)),
     };
     const cpuBefore = run ? this.#isolate.cpuTime : 0n;
@@ -118,7 +107,7 @@ export class IsolateEntry {
       this.#current = null;
     }
     if (!this.#isolate.isDisposed && run) run.cpuNs += this.#isolate.cpuTime - cpuBefore;
-    if (failure !== null) this.#failed(run, failure);
+    if (failure !== null) this.#failed(run, failure, cpuBound);
     this.#events.ended();
     if (failure !== null) return FAILED;
     if (run && !run.finished && run.cpuMs() > run.limits.cpuMs) {
@@ -141,9 +130,11 @@ export class IsolateEntry {
     }
   }
 
-  #failed(run: RequestRun | null, error: unknown): void {
+  /** `cpuBound`: the entry's timeout was the request's CPU budget (the reference library) */
+  #failed(run: RequestRun | null, error: unknown, cpuBound: boolean): void {
     const e = (error instanceof Error ? error : new Error(String(error))) as Error & { isolateStack?: string };
     let kind = isolateFailure(error);
+    if (kind === 'wall' && cpuBound) kind = 'cpu';
     // an isolate disposed under the entry, by its owner, whatever the error says
     if (kind !== 'memory' && this.#isolate.isDisposed) kind = 'disposed';
     if (run && (kind === 'cpu' || kind === 'wall')) {

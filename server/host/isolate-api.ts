@@ -38,12 +38,30 @@ export function machineStalls(): NativeModule.MachineStalls | null {
 /** Code caches are V8 machine code: valid only for the V8 that made them. */
 export const v8Version = process.versions.v8;
 
+/**
+ * Whether native/ resolves to the reference library (isolated-vm, swapped in by
+ * scripts/reference-isolate.js for comparisons) rather than islet's addon. The reference library
+ * has no CPU timeout and sets no error codes.
+ */
+export function onReferenceLibrary(): boolean {
+  if (reference === undefined) {
+    try {
+      reference = require.resolve('../../native').includes('isolated-vm');
+    } catch {
+      reference = false;
+    }
+  }
+  return reference;
+}
+let reference: boolean | undefined;
+
 export type IsolateFailure = 'cpu' | 'wall' | 'memory' | 'disposed';
 
 /**
  * What an error from the isolate API says happened to the isolate, from its stable `code`
  * (native/index.ts lists them): a time limit, the memory limit (V8 disposed the isolate), or a
- * disposal by its owner; null for anything else (an exception of the code that ran).
+ * disposal by its owner; null for anything else (an exception of the code that ran). Message
+ * text never counts on islet's addon: tenant code can throw any message it likes.
  */
 export function isolateFailure(error: unknown): IsolateFailure | null {
   switch ((error as { code?: unknown } | null)?.code) {
@@ -56,7 +74,23 @@ export function isolateFailure(error: unknown): IsolateFailure | null {
     case 'ERR_ISOLATE_DISPOSED':
     case 'ISLET_SANDBOX_DISPOSED':
       return 'disposed';
+    case undefined:
+      return onReferenceLibrary() ? referenceFailure(error) : null;
     default:
       return null;
   }
+}
+
+/**
+ * The reference library's failures carry no code, only its fixed messages: under it, and only
+ * under it, they stand in for the codes (comparisons run islet on it; a hostile tenant does not).
+ */
+function referenceFailure(error: unknown): IsolateFailure | null {
+  const message = (error as { message?: unknown } | null)?.message;
+  if (typeof message !== 'string') return null;
+  if (message === 'Script execution timed out.') return 'wall';
+  if (message.includes('memory limit')) return 'memory';
+  if (error instanceof RangeError && message === 'Array buffer allocation failed') return 'memory';
+  if (message === 'Isolate is disposed') return 'disposed';
+  return null;
 }
