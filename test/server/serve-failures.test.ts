@@ -16,7 +16,9 @@ import { classifyFailure, configuredLimit, type Failure } from '../../server/ten
 import { asResponseBodyCut, failureAnswer, failureStatus } from '../../server/front/status';
 import type { Limits } from '../../server/config';
 
-const onIslet = { skip: onReferenceLibrary() && 'the reference library sets no codes: its fixed messages stand in for them' };
+const onIslet = {
+  skip: onReferenceLibrary() && 'the reference library sets no codes: its fixed messages stand in for them',
+};
 
 /** the error a real isolate throws for `code` run with `options` */
 function failureOf(code: string, options: object, memoryLimit = 16): unknown {
