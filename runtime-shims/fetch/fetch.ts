@@ -2,14 +2,14 @@
 // host performs it with undici behind the egress guard. The response body stays on the host and
 // is pulled chunk by chunk; a request body that is a stream is pulled by the host the same way.
 import { Request, requestState } from './request';
-import { Response, responseFromHost } from './response';
+import { type Response, responseFromHost } from './response';
 import { headerList } from './headers';
 import { bodyForHost } from './body';
 import { host, hostAsync } from '../internal/bridge';
 import { addAbortAlgorithm } from '../abort/abort';
 import { PromiseReject, PromisePrototypeThen, SafePromise, ArrayPrototypeSlice } from '../internal/primordials';
 import { DOMException } from '../events/dom-exception';
-import type { FetchAnswer } from '../../server/bridge/ops';
+import type { FetchAnswer, HostBody } from '../../server/bridge/ops';
 
 export function fetch(input: unknown, init?: Record<string, unknown>): Promise<Response> {
   let request: Request;
@@ -21,7 +21,7 @@ export function fetch(input: unknown, init?: Record<string, unknown>): Promise<R
   const s = requestState(request);
   const signal = request.signal;
   if (signal.aborted) return PromiseReject(signal.reason);
-  let body;
+  let body: HostBody;
   try {
     body = bodyForHost(s.body);
   } catch (error) {

@@ -40,6 +40,7 @@ function headersOf(s: RequestState): Headers {
   return s.headers;
 }
 
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface names what mixinBody() defines below
 export class Request {
   #s: RequestState;
 

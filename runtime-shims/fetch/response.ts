@@ -32,6 +32,7 @@ let stateOf: (r: Response) => ResponseState;
 let isResponse: (value: unknown) => value is Response;
 let make: (state: ResponseState) => Response;
 
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface names what mixinBody() defines below
 export class Response {
   #s: ResponseState;
 

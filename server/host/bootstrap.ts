@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BootstrapMissingError } from '../errors';
-import type { Context, ExternalCopy, Isolate, Reference } from './isolate-api';
+import type { CachedDataResult, Context, ExternalCopy, Isolate, Reference, Script } from './isolate-api';
 
 const bootstrapPath = path.resolve(__dirname, '..', '..', 'runtime-shims', 'bootstrap.js');
 const filename = 'islet:runtime-shims/bootstrap.js';
@@ -35,7 +35,7 @@ export interface BootstrapStats {
 /** compiles and runs the bootstrap in `context`; returns a reference to the shims' install function */
 export function runBootstrap(isolate: Isolate, context: Context, useCache = true, stats?: BootstrapStats): Reference {
   const code = readSource();
-  let script;
+  let script: Script & CachedDataResult;
   let hit = false;
   if (useCache && cachedData) {
     script = isolate.compileScriptSync(code, { filename, cachedData });

@@ -7,7 +7,7 @@
 // What comes out is told to the sandbox through EntryEvents: a limit cut (the entry ran out of
 // time, or the request's CPU is spent), another failure (the memory limit, a disposal, broken
 // plumbing), the handler's synchronous answer, and the end of every entry.
-import { LimitExceededError, TenantCodeError } from '../errors';
+import { type LimitExceededError, TenantCodeError } from '../errors';
 import { entryNames, type EntryArgs, type EntryName, type EntryResult, type ResponseAnswer } from '../bridge/ops';
 import { isolateFailure, onReferenceLibrary, type IsolateFailure, type Isolate, type Reference } from './isolate-api';
 import type { RequestRun } from './run';

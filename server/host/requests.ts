@@ -147,7 +147,7 @@ export class Requests {
         queueMicrotask(() => this.cut(run, run.limitError('body', bytes.byteLength)));
         return;
       }
-      payload = bytes && bytes.byteLength ? bytes : null;
+      payload = bytes?.byteLength ? bytes : null;
     }
     run.responded = true;
     run.response.resolve({ status, statusText, headers, body: payload });

@@ -56,7 +56,7 @@ async function compileWithCache<T extends CachedDataResult>(
   const { ExternalCopy } = isolateApi();
   const compiled = compile({
     filename: moduleUrl(modulePath),
-    cachedData: cache && cache.length ? new ExternalCopy(toArrayBuffer(cache)) : undefined,
+    cachedData: cache?.length ? new ExternalCopy(toArrayBuffer(cache)) : undefined,
     produceCachedData: true,
   });
   const result: CodeCacheResult = !cache?.length ? 'miss' : compiled.cachedDataRejected ? 'rejected' : 'hit';
