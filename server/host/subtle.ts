@@ -36,16 +36,22 @@ function checkCost(method: string, args: unknown[]): void {
     );
   }
   if (method === 'generateKey' && name.startsWith('RSA') && !(Number(algorithm.modulusLength) <= MAX_RSA_BITS)) {
-    throw new SubtleRefusedError(
-      'ISLET_SUBTLE_NOT_SUPPORTED',
-      `crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`,
-    );
+    throw new SubtleRefusedError('ISLET_SUBTLE_NOT_SUPPORTED', rsaTooLong);
   }
 }
 
-function keyTooCostly(key: CryptoKey): boolean {
-  const bits = (key.algorithm as { modulusLength?: number }).modulusLength;
-  return typeof bits === 'number' && bits > MAX_RSA_BITS;
+const rsaTooLong = `crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`;
+
+/** Node's CryptoKey class (a global since Node 17) */
+const NodeCryptoKey = (globalThis as unknown as { CryptoKey: new () => CryptoKey }).CryptoKey;
+const isCryptoKey = (value: unknown): value is CryptoKey => value instanceof NodeCryptoKey;
+
+/** refuses a key whose every use costs too much: an RSA key past MAX_RSA_BITS, imported or unwrapped */
+function refuseCostlyKey(value: unknown): void {
+  if (!isCryptoKey(value)) return;
+  const bits = (value.algorithm as { modulusLength?: number }).modulusLength;
+  if (typeof bits === 'number' && bits > MAX_RSA_BITS)
+    throw new SubtleRefusedError('ISLET_SUBTLE_NOT_SUPPORTED', rsaTooLong);
 }
 
 /** slots of the thread pool WebCrypto may hold at once, across every isolate of the process */
@@ -117,8 +123,7 @@ export class KeyTable {
   }
 
   #encode(result: unknown): unknown {
-    if (result instanceof (globalThis as unknown as { CryptoKey: new () => CryptoKey }).CryptoKey)
-      return this.#describe(result as CryptoKey);
+    if (isCryptoKey(result)) return this.#describe(result);
     if (result && typeof result === 'object' && 'privateKey' in result && 'publicKey' in result) {
       const pair = result as { publicKey: CryptoKey; privateKey: CryptoKey };
       return { publicKey: this.#describe(pair.publicKey), privateKey: this.#describe(pair.privateKey) };
@@ -131,17 +136,7 @@ export class KeyTable {
       throw new TypeError(`crypto.subtle: unknown operation ${String(method)}`);
     checkCost(method, args);
     const decoded = args.map((a) => this.#decode(a));
-    for (const value of decoded) {
-      if (
-        value instanceof (globalThis as unknown as { CryptoKey: new () => CryptoKey }).CryptoKey &&
-        keyTooCostly(value as CryptoKey)
-      ) {
-        throw new SubtleRefusedError(
-          'ISLET_SUBTLE_NOT_SUPPORTED',
-          `crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`,
-        );
-      }
-    }
+    for (const value of decoded) refuseCostlyKey(value);
     const subtle = webcrypto.subtle as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
     // one operation of this isolate at a time: a flood of them waits here, not in the thread pool
     if (this.#queued >= MAX_QUEUED)
@@ -161,17 +156,7 @@ export class KeyTable {
     } finally {
       this.#queued--;
     }
-    if (method === 'importKey' || method === 'unwrapKey') {
-      if (
-        result instanceof (globalThis as unknown as { CryptoKey: new () => CryptoKey }).CryptoKey &&
-        keyTooCostly(result as CryptoKey)
-      ) {
-        throw new SubtleRefusedError(
-          'ISLET_SUBTLE_NOT_SUPPORTED',
-          `crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`,
-        );
-      }
-    }
+    if (method === 'importKey' || method === 'unwrapKey') refuseCostlyKey(result);
     return this.#encode(result);
   }
 
