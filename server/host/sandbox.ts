@@ -82,20 +82,18 @@ class IsletSandbox implements Sandbox {
       memoryKilled: () => this.#memoryKilled(),
     });
     this.#parts = [timers, pending, sources, sinks, keys, compression, subrequests];
-    this.#table = new OpTable<Caller>(
-      {
-        ...this.#requests.ops,
-        ...this.#console.ops,
-        ...timers.ops,
-        ...pending.ops,
-        ...sources.ops,
-        ...sinks.ops,
-        ...subrequests.ops,
-        ...compression.ops,
-        ...keys.ops,
-        ...valueOps,
-      },
-      (caller) => pending.start(caller),
+    this.#table = OpTable.of(
+      (caller: Caller) => pending.start(caller),
+      this.#requests.ops,
+      this.#console.ops,
+      timers.ops,
+      pending.ops,
+      sources.ops,
+      sinks.ops,
+      subrequests.ops,
+      compression.ops,
+      keys.ops,
+      valueOps,
     );
   }
 

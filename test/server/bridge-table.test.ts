@@ -21,11 +21,11 @@ function recordingTable(overrides: Partial<Record<OpName, (...args: unknown[]) =
   for (const name of Object.keys(hostOps) as OpName[]) {
     handlers[name] = overrides[name] ?? ((...args: unknown[]) => void log.calls.push([name, args.slice(1)]));
   }
-  const start = (): Completion<unknown> => {
+  const start = (_caller: string): Completion<unknown> => {
     const id = 100 + ++log.started;
     return { id, resolve() {}, reject() {}, onAbort() {}, discard: () => void log.discarded++ };
   };
-  return { table: new OpTable<string>(handlers as unknown as OpHandlers<OpName, string>, start), log };
+  return { table: OpTable.of(start, handlers as unknown as OpHandlers<OpName, string>), log };
 }
 
 test('every declared op has a whole-number arity and a known kind', () => {
