@@ -12,7 +12,7 @@ import { serve as serveHono } from '@hono/node-server';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { loadConfig, limitSettings, resolveLimits, type Config } from '../config';
 import { Logger } from '../log';
-import { FsDeploymentStore } from '../store/fs';
+import { openConfiguredStore } from '../store/open';
 import type { DeploymentStore } from '../store/types';
 import { TenantRouter } from '../front/router';
 import { FrontServer } from '../front/server';
@@ -83,7 +83,12 @@ function argValue(args: string[], name: string): string | undefined {
 /** The admin app: GET /healthz, the deploy API, /metrics and tenant logs. */
 function adminApp(deps: { store: DeploymentStore; config: Config; logger: Logger; observer: TenantObserver; metrics: Metrics; logs: LogHub; operatorToken: string; prepare: typeof prepareDeployment; tenantPort: number }): Hono {
   const app = new Hono();
-  app.get('/healthz', (c) => c.json({ ok: true }));
+  // A degraded store (PostgreSQL unreachable) keeps the node ready: it serves what it has. The
+  // answer says so without the reason (which names the database host): the log has it.
+  app.get('/healthz', async (c) => {
+    const store = await deps.store.health();
+    return c.json(store.state === 'ok' ? { ok: true } : { ok: true, degraded: ['store'] });
+  });
   const auth = authMiddleware(deps.store, deps.operatorToken) as unknown as MiddlewareHandler;
   app.route('/', createObservabilityRoutes({ metrics: deps.metrics, logs: deps.logs, auth, tenantExists: async (t) => (await deps.store.getTenant(t)) !== null }));
   app.route(
@@ -111,7 +116,7 @@ function adminApp(deps: { store: DeploymentStore; config: Config; logger: Logger
 export async function startServing(options: ServeOptions): Promise<Serving> {
   const { config } = options;
   const logger = options.logger ?? new Logger(config.logLevel);
-  const store = new FsDeploymentStore(config.dataDir);
+  const store = await openConfiguredStore(config, (message, fields) => logger.warn(message, fields));
   const metrics = new Metrics();
   metrics.setStallSource(machineStalls);
   const stopStallWatch = watchMachineStalls(logger);
@@ -232,7 +237,7 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
   if (tokenFile) logger.info(created ? 'generated the operator token' : 'using the operator token', { file: tokenFile });
   if (functionsDir) {
     // tenant code never runs in the primary: without a worker yet, publish with the build's static checks only
-    const store = new FsDeploymentStore(config.dataDir);
+    const store = await openConfiguredStore(config, (message, fields) => logger.warn(message, fields));
     await publishFunctions(functionsDir, { store, logger, observer: nullObserver, prepare: async () => new Map() });
     await store.close();
   }

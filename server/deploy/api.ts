@@ -13,7 +13,7 @@ import { assertOperator, assertTenantAccess, authMiddleware, hashToken, newToken
 import { ApiError, errorBody, handleError } from './http-errors';
 import { defaultUploadLimits, type UploadLimits } from './limits';
 import { publish, type PrepareHook } from './publish';
-import { assertRoutesFree } from './routes';
+import { assertRoutesFree, routeConflicts } from './routes';
 import { DeployGate } from './gate';
 import { readBody, readUpload } from './upload';
 
@@ -200,8 +200,16 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
         throw error;
       }
       // the operator may nest one tenant's routes in another's; a deploy token may not
-      if (upload.activate) await assertRoutesFree(store, tenant, upload.routes, { nested: c.get('principal').kind === 'operator' });
-      const options: Parameters<typeof publish>[3] = { bundle: upload.bundle, routes: upload.routes, activate: upload.activate, limits, actor: actor(c) };
+      const nested = c.get('principal').kind === 'operator';
+      if (upload.activate) await assertRoutesFree(store, tenant, upload.routes, { nested });
+      const options: Parameters<typeof publish>[3] = {
+        bundle: upload.bundle,
+        routes: upload.routes,
+        activate: upload.activate,
+        limits,
+        actor: actor(c),
+        routeConflicts: routeConflicts({ nested }),
+      };
       if (upload.entry) options.entry = upload.entry;
       if (upload.compatibility) options.compatibility = upload.compatibility;
       const publishDeps: Parameters<typeof publish>[0] = { store, logger, observer };
@@ -234,8 +242,9 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     const tenant = tenantParam(c);
     const previous = (await requireTenant(tenant)).active;
     const manifest = await requireDeployment(tenant, c.req.param('id'));
-    await assertRoutesFree(store, tenant, manifest.routes, { nested: c.get('principal').kind === 'operator' });
-    await store.activate(tenant, manifest.id);
+    const nested = c.get('principal').kind === 'operator';
+    await assertRoutesFree(store, tenant, manifest.routes, { nested });
+    await store.activate(tenant, manifest.id, { conflicts: routeConflicts({ nested }) });
     logger.info('deployment activated', { tenant, deployment: manifest.id, previous, by: actor(c) });
     return c.json({ id: manifest.id, active: true, previous, url: tenantUrl(tenant) });
   });

@@ -24,6 +24,8 @@ const storeStatus: Record<StoreError['code'], [number, string]> = {
   STORE_ACTIVE_DEPLOYMENT: [409, 'ACTIVE_DEPLOYMENT'],
   STORE_CONFLICT: [409, 'CONFLICT'],
   STORE_CORRUPT: [500, 'STORE_CORRUPT'],
+  STORE_ROUTE_TAKEN: [409, 'ROUTE_TAKEN'],
+  STORE_UNAVAILABLE: [503, 'STORE_UNAVAILABLE'],
 };
 
 export function toApiError(error: unknown): ApiError | null {

@@ -5,14 +5,19 @@ export type StoreErrorCode =
   | 'STORE_INVALID_NAME'
   | 'STORE_ACTIVE_DEPLOYMENT'
   | 'STORE_CORRUPT'
-  | 'STORE_CONFLICT';
+  | 'STORE_CONFLICT'
+  /** another tenant's active deployment serves the route (or one overlapping it) */
+  | 'STORE_ROUTE_TAKEN'
+  /** the backend cannot be reached (PostgreSQL down, a lock held too long): retry later */
+  | 'STORE_UNAVAILABLE';
 
 export class StoreError extends Error {
   constructor(
     readonly code: StoreErrorCode,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = 'StoreError';
   }
 }
