@@ -259,7 +259,15 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         seen.push({ tenant: change.tenant, kind: change.kind });
         wake();
       });
-      const next = (n: number) => within(10_000, `${n} watched changes`, new Promise<void>((resolve) => (wake = () => seen.length >= n && resolve())));
+      const next = (n: number) =>
+        within(
+          10_000,
+          `${n} watched changes`,
+          new Promise<void>((resolve) => {
+            wake = () => seen.length >= n && resolve();
+            wake();
+          }),
+        );
       await other.activate('w', 'd1');
       await next(1);
       await tenantWith(other, 'w', 'd2'); // an upload: not watched

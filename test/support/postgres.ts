@@ -121,7 +121,7 @@ export class PostgresCluster {
   /** a fresh, empty database; resolves with its URL */
   async createDatabase(): Promise<string> {
     const name = `islet_test_${++this.#databases}`;
-    await this.sql(`CREATE DATABASE ${name}`);
+    await this.sql(`CREATE DATABASE ${name} STRATEGY FILE_COPY`);
     return this.url(name);
   }
 
@@ -207,14 +207,7 @@ export class PostgresCluster {
   }
 
   #makeCertificate(): void {
-    const key = path.join(this.dir, 'server.key');
-    const made = spawnSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', this.certificate],
-      { encoding: 'utf8' },
-    );
-    assert.equal(made.status, 0, `openssl could not make a certificate: ${made.stderr || made.error?.message}`);
-    fs.chmodSync(key, 0o600);
+    const { key } = makeCertificate(this.dir, 'server');
     if (asRoot) {
       const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }));
       const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }));
@@ -222,4 +215,18 @@ export class PostgresCluster {
       fs.chownSync(this.certificate, uid, gid);
     }
   }
+}
+
+/** a self-signed certificate (its own CA) for localhost and 127.0.0.1: `<dir>/<name>.crt` and `.key` */
+export function makeCertificate(dir: string, name: string): { certificate: string; key: string } {
+  const key = path.join(dir, `${name}.key`);
+  const certificate = path.join(dir, `${name}.crt`);
+  const made = spawnSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', certificate],
+    { encoding: 'utf8' },
+  );
+  assert.equal(made.status, 0, `openssl could not make a certificate: ${made.stderr || made.error?.message}`);
+  fs.chmodSync(key, 0o600);
+  return { certificate, key };
 }

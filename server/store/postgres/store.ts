@@ -135,14 +135,14 @@ export class PostgresDeploymentStore implements DeploymentStore {
 
   // ---- tenants ----
 
-  listTenants(): Promise<TenantRecord[]> {
+  async listTenants(): Promise<TenantRecord[]> {
     return this.#read('tenants', async () => {
       const { rows } = await this.#db.query<TenantRow>('SELECT * FROM islet.tenants ORDER BY name COLLATE "C"');
       return rows.map(tenantRecord);
     });
   }
 
-  getTenant(name: string): Promise<TenantRecord | null> {
+  async getTenant(name: string): Promise<TenantRecord | null> {
     checkTenantName(name);
     return this.#read(`tenant/${name}`, async () => {
       const { rows } = await this.#db.query<TenantRow>('SELECT * FROM islet.tenants WHERE name = $1', [name]);
@@ -150,7 +150,7 @@ export class PostgresDeploymentStore implements DeploymentStore {
     });
   }
 
-  putTenant(record: TenantRecord): Promise<number> {
+  async putTenant(record: TenantRecord): Promise<number> {
     checkTenantName(record.name);
     let created = false;
     const limits = record.limits && Object.keys(record.limits).length > 0 ? JSON.stringify(record.limits) : null;
@@ -210,7 +210,7 @@ export class PostgresDeploymentStore implements DeploymentStore {
   }
 
   /** a deployment's manifest and files: immutable, so any copy, cached or not, is the truth */
-  #record(tenant: string, id: string): Promise<DeploymentRecord | null> {
+  async #record(tenant: string, id: string): Promise<DeploymentRecord | null> {
     checkTenantName(tenant);
     checkId(id, 'deployment id');
     return this.#read(`deployment/${tenant}/${id}`, async () => {
@@ -290,7 +290,7 @@ export class PostgresDeploymentStore implements DeploymentStore {
     await this.#cache.writeCode(v8Version, hash, data);
   }
 
-  activate(tenant: string, id: string, options: ActivateOptions = {}): Promise<number> {
+  async activate(tenant: string, id: string, options: ActivateOptions = {}): Promise<number> {
     checkTenantName(tenant);
     checkId(id, 'deployment id');
     return this.#write({ tenant, kind: 'activation' }, async (q) => {
@@ -330,7 +330,7 @@ export class PostgresDeploymentStore implements DeploymentStore {
 
   // ---- env ----
 
-  getEnv(tenant: string): Promise<TenantEnv> {
+  async getEnv(tenant: string): Promise<TenantEnv> {
     checkTenantName(tenant);
     return this.#read(`env/${tenant}`, async () => {
       const { rows } = await this.#db.query<{ vars: Record<string, string>; secrets: Buffer | null; key_id: string | null }>(
@@ -345,7 +345,7 @@ export class PostgresDeploymentStore implements DeploymentStore {
     }));
   }
 
-  putEnv(tenant: string, env: TenantEnv): Promise<number> {
+  async putEnv(tenant: string, env: TenantEnv): Promise<number> {
     checkTenantName(tenant);
     const sealed = Object.keys(env.secrets).length > 0 ? encryptSecrets(this.#keys, tenant, env.secrets) : null;
     return this.#write({ tenant, kind: 'env' }, async (q) => {
@@ -370,7 +370,7 @@ export class PostgresDeploymentStore implements DeploymentStore {
     return rows.map(tokenRecord);
   }
 
-  putToken(record: TokenRecord): Promise<number> {
+  async putToken(record: TokenRecord): Promise<number> {
     checkId(record.id, 'token id');
     checkTenantName(record.tenant);
     if (!/^[0-9a-f]{64}$/.test(record.hash)) throw new StoreError('STORE_INVALID_NAME', 'token hash must be a sha256 in hex');
@@ -386,7 +386,7 @@ export class PostgresDeploymentStore implements DeploymentStore {
     });
   }
 
-  deleteToken(id: string): Promise<number> {
+  async deleteToken(id: string): Promise<number> {
     checkId(id, 'token id');
     let tenant = '';
     return this.#write(
