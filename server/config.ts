@@ -384,23 +384,33 @@ export function loadConfig(options: LoadOptions = {}): Config {
   return result;
 }
 
-/** What a shared (PostgreSQL) store needs besides its URL: every node must read the same secrets
- *  and accept the same operator token. */
+/** The store settings checked at load: a secret key that parses, a CA file that exists. */
 function storeProblems(config: Config): string[] {
-  if (!/^postgres(ql)?:/.test(config.store.url)) return [];
   const problems: string[] = [];
-  if (!config.store.secretKey) {
-    problems.push('store.secretKey (ISLET_SECRET_KEY): required with a postgres:// store.url, it encrypts tenant secrets (`islet store keygen` prints one)');
-  } else {
+  if (config.store.secretKey) {
     try {
       parseSecretKeys(config.store.secretKey);
     } catch (error) {
       problems.push(`store.secretKey (ISLET_SECRET_KEY): ${(error as Error).message}`);
     }
   }
-  if (!config.adminToken) problems.push('adminToken (ISLET_ADMIN_TOKEN): required with a postgres:// store.url: every node must accept the same operator token');
   if (config.store.sslCaFile && !fs.existsSync(config.store.sslCaFile)) problems.push(`store.sslCaFile (ISLET_STORE_SSL_CA_FILE): ${config.store.sslCaFile} does not exist`);
   return problems;
+}
+
+/**
+ * What serving on a shared (PostgreSQL) store needs besides its URL: a secret key (tenant secrets
+ * are encrypted with it) and an operator token every node accepts alike (a generated one would
+ * differ per node). Throws ConfigError; `islet serve` calls it, store tools need less.
+ */
+export function checkSharedStore(config: Config): void {
+  if (!/^postgres(ql)?:/.test(config.store.url)) return;
+  const problems: string[] = [];
+  if (!config.store.secretKey) {
+    problems.push('store.secretKey (ISLET_SECRET_KEY): required with a postgres:// store.url, it encrypts tenant secrets (`islet store keygen` prints one)');
+  }
+  if (!config.adminToken) problems.push('adminToken (ISLET_ADMIN_TOKEN): required with a postgres:// store.url: every node must accept the same operator token');
+  if (problems.length) throw new ConfigError(problems);
 }
 
 /**

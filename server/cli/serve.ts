@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve as serveHono } from '@hono/node-server';
 import { Hono, type MiddlewareHandler } from 'hono';
-import { loadConfig, limitSettings, resolveLimits, type Config } from '../config';
+import { checkSharedStore, loadConfig, limitSettings, resolveLimits, type Config } from '../config';
 import { Logger } from '../log';
 import { openConfiguredStore } from '../store/open';
 import type { DeploymentStore } from '../store/types';
@@ -277,6 +277,7 @@ export async function run(_command: string, args: string[]): Promise<void> {
     return;
   }
   const config = loadConfig({ argv: args, env: process.env });
+  checkSharedStore(config);
   const functionsDir = argValue(args, '--functions');
   if (args.includes('--functions') && !functionsDir) throw new Error('--functions: expected a folder after --functions');
   if (config.workers > 0 && cluster.isPrimary) return supervise(config, args, functionsDir);
