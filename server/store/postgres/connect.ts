@@ -68,6 +68,9 @@ export function clientConfig(connection: PostgresConnection, applicationName: st
     application_name: applicationName,
     connectionTimeoutMillis: connection.connectTimeoutMs ?? 5000,
     keepAlive: true,
+    // a query on a connection whose server vanished without a word (no RST) fails instead of
+    // hanging until TCP gives up; a large upload's blob insert fits well within it
+    query_timeout: 30_000,
     // a node that hangs inside a transaction must not hold row locks (or the route lock) forever
     idle_in_transaction_session_timeout: 60_000,
   };
@@ -93,7 +96,7 @@ const unavailableCodes = new Set([
   '08004',
   '08006',
 ]);
-const unavailableMessages = [/connection terminated/i, /timeout exceeded when trying to connect/i, /connection error/i, /not queryable/i, /Connection ended/i];
+const unavailableMessages = [/connection terminated/i, /timeout exceeded when trying to connect/i, /connection error/i, /not queryable/i, /Connection ended/i, /Query read timeout/i];
 
 export function isUnavailable(error: unknown): boolean {
   if (error instanceof StoreError) return error.code === 'STORE_UNAVAILABLE';
