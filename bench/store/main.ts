@@ -14,7 +14,7 @@ import path from 'node:path';
 import { openStore } from '../../server/store/open';
 import { generateSecretKey } from '../../server/store/postgres/secrets';
 import type { DeploymentManifest, DeploymentStore } from '../../server/store/types';
-import { PostgresCluster, postgresSkipReason } from '../../test/support/postgres';
+import { PostgresCluster, needsPostgres } from '../../test/support/postgres';
 import { machineInfo } from '../lib/machine';
 import { median, round } from '../lib/stats';
 
@@ -26,7 +26,9 @@ const hex = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const library = Buffer.from(`export const table = ${JSON.stringify('x'.repeat(30_000))};\n`);
 
 function deployment(tenant: string, n: number): { manifest: DeploymentManifest; files: Map<string, Buffer> } {
-  const entry = Buffer.from(`import { table } from '/lib.js';\nexport default { fetch() { return new Response(${n} + table.length) } }\n`);
+  const entry = Buffer.from(
+    `import { table } from '/lib.js';\nexport default { fetch() { return new Response(${n} + table.length) } }\n`,
+  );
   const map = Buffer.from(`{"version":3,"sources":["index.ts"],"mappings":"AAAA${n}"}`);
   return {
     manifest: {
@@ -55,7 +57,9 @@ function deployment(tenant: string, n: number): { manifest: DeploymentManifest; 
 /** deploys per second by `writers` stores at once, each deploying to its own tenant */
 async function deploysPerSecond(stores: DeploymentStore[], label: string): Promise<number> {
   const perWriter = Math.ceil(DEPLOYS / stores.length);
-  await Promise.all(stores.map((s, w) => s.putTenant({ name: `${label}-${w}`, createdAt: new Date().toISOString(), active: null })));
+  await Promise.all(
+    stores.map((s, w) => s.putTenant({ name: `${label}-${w}`, createdAt: new Date().toISOString(), active: null })),
+  );
   const started = process.hrtime.bigint();
   await Promise.all(
     stores.map(async (store, w) => {
@@ -74,9 +78,11 @@ async function deploysPerSecond(stores: DeploymentStore[], label: string): Promi
 async function catchUp(store: DeploymentStore, tenant: string): Promise<number> {
   await store.putTenant({ name: tenant, createdAt: new Date().toISOString(), active: null });
   const from = await store.currentRevision();
-  await Promise.all(Array.from({ length: 4 }, async (_, w) => {
-    for (let i = 0; i < 250; i++) await store.putEnv(tenant, { vars: { W: String(w), I: String(i) }, secrets: {} });
-  }));
+  await Promise.all(
+    Array.from({ length: 4 }, async (_, w) => {
+      for (let i = 0; i < 250; i++) await store.putEnv(tenant, { vars: { W: String(w), I: String(i) }, secrets: {} });
+    }),
+  );
   const feed = store.openFeed({ from });
   let delivered = 0;
   feed.onChange(() => void delivered++);
@@ -106,7 +112,12 @@ async function measure(name: string, open: () => Promise<DeploymentStore>): Prom
     catchUps.push(await catchUp(stores[0]!, `feed${round}`));
     await Promise.all(stores.map((s) => s.close()));
   }
-  return { store: name, deploysPerSecond1: round(median(one), 1), deploysPerSecond3: round(median(three), 1), catchUpMs: round(median(catchUps), 1) };
+  return {
+    store: name,
+    deploysPerSecond1: round(median(one), 1),
+    deploysPerSecond3: round(median(three), 1),
+    catchUpMs: round(median(catchUps), 1),
+  };
 }
 
 async function main(): Promise<void> {
@@ -115,7 +126,7 @@ async function main(): Promise<void> {
   try {
     const fsDir = path.join(tmp, 'fs');
     results.push(await measure('fs (baseline)', () => openStore(`file://${fsDir}`, { dataDir: fsDir })));
-    const skip = postgresSkipReason();
+    const { skip } = needsPostgres();
     if (skip) console.log(`postgres: skipped: ${skip}`);
     else {
       const pg = await PostgresCluster.start({ durable: true });
@@ -123,7 +134,9 @@ async function main(): Promise<void> {
         const url = await pg.createDatabase();
         const key = generateSecretKey('bench');
         let node = 0;
-        results.push(await measure('postgres', () => openStore(url, { dataDir: path.join(tmp, `node${node++}`), secretKey: key })));
+        results.push(
+          await measure('postgres', () => openStore(url, { dataDir: path.join(tmp, `node${node++}`), secretKey: key })),
+        );
       } finally {
         await pg.teardown();
       }
@@ -132,14 +145,17 @@ async function main(): Promise<void> {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
   const base = results[0]!;
-  console.log(`store writes: ${DEPLOYS} deploys (putDeployment of 3 files + activate) per measurement, median of ${ROUNDS} rounds`);
+  console.log(
+    `store writes: ${DEPLOYS} deploys (putDeployment of 3 files + activate) per measurement, ` +
+      `median of ${ROUNDS} rounds`,
+  );
   console.log('store           deploys/s 1 writer   deploys/s 3 writers   catch-up of 1,000 changes');
+  const ratio = (v: number, b: number) => `(${round(v / b, 2)}x fs)`;
   for (const r of results) {
-    const ratio = (v: number, b: number) => `(${round(v / b, 2)}x fs)`;
-    console.log(
-      `${r.store.padEnd(16)}${String(r.deploysPerSecond1).padStart(8)} ${ratio(r.deploysPerSecond1, base.deploysPerSecond1).padEnd(12)}` +
-        `${String(r.deploysPerSecond3).padStart(8)} ${ratio(r.deploysPerSecond3, base.deploysPerSecond3).padEnd(14)}${String(r.catchUpMs).padStart(8)} ms`,
-    );
+    const cell = (v: number, b: number, width: number) => `${String(v).padStart(8)} ${ratio(v, b).padEnd(width)}`;
+    const one = cell(r.deploysPerSecond1, base.deploysPerSecond1, 12);
+    const three = cell(r.deploysPerSecond3, base.deploysPerSecond3, 14);
+    console.log(`${r.store.padEnd(16)}${one}${three}${String(r.catchUpMs).padStart(8)} ms`);
   }
   const out = { machine: machineInfo(root), deploys: DEPLOYS, rounds: ROUNDS, results };
   if (!quick) fs.writeFileSync(path.join(root, 'bench', 'results', 'store.json'), `${JSON.stringify(out, null, 2)}\n`);

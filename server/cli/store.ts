@@ -11,7 +11,7 @@ import { loadConfig, type Config } from '../config';
 import { copyStore } from '../store/copy';
 import { openStore, storeKind } from '../store/open';
 import { redactUrl } from '../store/postgres/connect';
-import { PostgresDeploymentStore } from '../store/postgres/store';
+import type { PostgresDeploymentStore } from '../store/postgres/store';
 import { generateSecretKey } from '../store/postgres/secrets';
 import type { DeploymentStore } from '../store/types';
 import { CliError } from './admin-target';
@@ -51,7 +51,10 @@ async function migrateSchema(url: string, config: Config): Promise<void> {
   try {
     const result = await store.migrate();
     const applied = result.applied.length ? `applied ${result.applied.join(', ')}` : 'nothing to apply';
-    console.log(`${redactUrl(url)}: schema version ${result.version} (${applied})${result.newer ? '; newer than this islet knows' : ''}`);
+    console.log(
+      `${redactUrl(url)}: schema version ${result.version} (${applied})` +
+        (result.newer ? '; newer than this islet knows' : ''),
+    );
   } finally {
     await store.close();
   }
@@ -59,7 +62,10 @@ async function migrateSchema(url: string, config: Config): Promise<void> {
 
 async function copy(fromUrl: string, toUrl: string, config: Config): Promise<void> {
   if (!config.store.secretKey && (storeKind(fromUrl) === 'postgres' || storeKind(toUrl) === 'postgres')) {
-    throw new CliError('islet store migrate: ISLET_SECRET_KEY must be set to copy to or from PostgreSQL (tenant secrets are encrypted with it)');
+    throw new CliError(
+      'islet store migrate: ISLET_SECRET_KEY must be set to copy to or from PostgreSQL ' +
+        '(tenant secrets are encrypted with it)',
+    );
   }
   await migrateSchema(toUrl, config);
   const [from, to] = [await open(fromUrl, config), await open(toUrl, config)];
@@ -67,11 +73,17 @@ async function copy(fromUrl: string, toUrl: string, config: Config): Promise<voi
     const started = Date.now();
     const report = await copyStore(from, to, {
       onTenant: (tenant, done, total) => {
-        if (done % 10 === 0 || done === total) console.error(`islet store migrate: ${done}/${total} tenants (${tenant})`);
+        if (done % 10 === 0 || done === total)
+          console.error(`islet store migrate: ${done}/${total} tenants (${tenant})`);
       },
     });
-    console.log(JSON.stringify({ from: redactUrl(fromUrl), to: redactUrl(toUrl), ms: Date.now() - started, ...report }, null, 2));
-    if (report.problems.length) throw new CliError(`islet store migrate: ${report.problems.length} problem(s):\n  - ${report.problems.join('\n  - ')}`);
+    console.log(
+      JSON.stringify({ from: redactUrl(fromUrl), to: redactUrl(toUrl), ms: Date.now() - started, ...report }, null, 2),
+    );
+    if (report.problems.length)
+      throw new CliError(
+        `islet store migrate: ${report.problems.length} problem(s):\n  - ${report.problems.join('\n  - ')}`,
+      );
   } finally {
     await Promise.all([from.close(), to.close()]);
   }
@@ -95,16 +107,20 @@ async function rekey(config: Config): Promise<void> {
 }
 
 export async function run(_command: string, args: string[]): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { from: { type: 'string' }, to: { type: 'string' }, id: { type: 'string' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (error) {
-    throw new CliError(`islet store: ${(error as Error).message}\n\n${usage}`);
-  }
+  const options = {
+    from: { type: 'string' },
+    to: { type: 'string' },
+    id: { type: 'string' },
+    config: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  } as const;
+  const parsed = (() => {
+    try {
+      return parseArgs({ args, allowPositionals: true, options });
+    } catch (error) {
+      throw new CliError(`islet store: ${(error as Error).message}\n\n${usage}`);
+    }
+  })();
   const { values, positionals } = parsed;
   const [command] = positionals;
   if (values.help || !command) {
@@ -112,7 +128,8 @@ export async function run(_command: string, args: string[]): Promise<void> {
     return;
   }
   if (command === 'keygen') {
-    if (values.id !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(values.id)) throw new CliError('islet store keygen: --id must be 1-32 of A-Z a-z 0-9 _ -');
+    if (values.id !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(values.id))
+      throw new CliError('islet store keygen: --id must be 1-32 of A-Z a-z 0-9 _ -');
     console.log(generateSecretKey(values.id));
     return;
   }

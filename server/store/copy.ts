@@ -31,17 +31,29 @@ export interface CopyOptions {
 
 const counter = () => ({ copied: 0, present: 0 });
 
-async function readVerified(store: DeploymentStore, manifest: DeploymentManifest, hashes: Record<string, string>): Promise<Map<string, Buffer>> {
+async function readVerified(
+  store: DeploymentStore,
+  manifest: DeploymentManifest,
+  hashes: Record<string, string>,
+): Promise<Map<string, Buffer>> {
   const files = new Map<string, Buffer>();
   for (const [p, hash] of Object.entries(hashes)) {
     const data = await store.readFile(manifest.tenant, manifest.id, p);
-    if (sha256(data) !== hash) throw new Error(`file '${p}' of deployment '${manifest.id}' of tenant '${manifest.tenant}' does not match its sha256 in the source`);
+    if (sha256(data) !== hash)
+      throw new Error(
+        `file '${p}' of deployment '${manifest.id}' of tenant '${manifest.tenant}' ` +
+          'does not match its sha256 in the source',
+      );
     files.set(p, data);
   }
   return files;
 }
 
-export async function copyStore(from: DeploymentStore, to: DeploymentStore, options: CopyOptions = {}): Promise<CopyReport> {
+export async function copyStore(
+  from: DeploymentStore,
+  to: DeploymentStore,
+  options: CopyOptions = {},
+): Promise<CopyReport> {
   const report: CopyReport = {
     tenants: counter(),
     deployments: counter(),
@@ -64,11 +76,21 @@ export async function copyStore(from: DeploymentStore, to: DeploymentStore, opti
   return report;
 }
 
-async function copyTenant(from: DeploymentStore, to: DeploymentStore, tenant: TenantRecord, report: CopyReport): Promise<void> {
+async function copyTenant(
+  from: DeploymentStore,
+  to: DeploymentStore,
+  tenant: TenantRecord,
+  report: CopyReport,
+): Promise<void> {
   const name = tenant.name;
   const there = await to.getTenant(name);
   if (!there || !isDeepStrictEqual(there.limits ?? {}, tenant.limits ?? {})) {
-    await to.putTenant({ name, createdAt: tenant.createdAt, active: null, ...(tenant.limits ? { limits: tenant.limits } : {}) });
+    await to.putTenant({
+      name,
+      createdAt: tenant.createdAt,
+      active: null,
+      ...(tenant.limits ? { limits: tenant.limits } : {}),
+    });
     report.tenants.copied++;
   } else report.tenants.present++;
 
@@ -88,12 +110,16 @@ async function copyTenant(from: DeploymentStore, to: DeploymentStore, tenant: Te
     }
     const copied = await to.deploymentFiles(name, manifest.id);
     if (!isDeepStrictEqual(copied, hashes)) {
-      report.problems.push(`deployment '${manifest.id}' of tenant '${name}' has other files in the target than in the source`);
+      report.problems.push(
+        `deployment '${manifest.id}' of tenant '${name}' has other files in the target than in the source`,
+      );
       continue;
     }
     for (const [p, hash] of Object.entries(copied)) {
       if (sha256(await to.readFile(name, manifest.id, p)) !== hash) {
-        report.problems.push(`file '${p}' of deployment '${manifest.id}' of tenant '${name}' does not match its sha256 in the target`);
+        report.problems.push(
+          `file '${p}' of deployment '${manifest.id}' of tenant '${name}' does not match its sha256 in the target`,
+        );
       } else report.verifiedFiles++;
     }
   }

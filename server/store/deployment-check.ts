@@ -17,12 +17,15 @@ export function checkDeployment(manifest: DeploymentManifest, files: Map<string,
   const hashes: Record<string, string> = {};
   for (const [p, data] of files) hashes[checkModulePath(p)] = sha256(data);
   for (const mod of manifest.modules) {
-    if (!files.has(mod.path)) throw new StoreError('STORE_CORRUPT', `module '${mod.path}' is in the manifest but not among the files`);
-    if (hashes[mod.path] !== mod.sha256) throw new StoreError('STORE_CORRUPT', `module '${mod.path}' does not match its sha256 in the manifest`);
+    if (!files.has(mod.path))
+      throw new StoreError('STORE_CORRUPT', `module '${mod.path}' is in the manifest but not among the files`);
+    if (hashes[mod.path] !== mod.sha256)
+      throw new StoreError('STORE_CORRUPT', `module '${mod.path}' does not match its sha256 in the manifest`);
     if (mod.sourceMap && !files.has(mod.sourceMap)) {
       throw new StoreError('STORE_CORRUPT', `source map '${mod.sourceMap}' of '${mod.path}' is not among the files`);
     }
   }
-  if (!files.has(manifest.entry)) throw new StoreError('STORE_CORRUPT', `entry '${manifest.entry}' is not among the files`);
+  if (!files.has(manifest.entry))
+    throw new StoreError('STORE_CORRUPT', `entry '${manifest.entry}' is not among the files`);
   return hashes;
 }

@@ -112,7 +112,13 @@ export class LogFeed implements ChangeFeed {
   }
 
   stats(): { revision: number; connected: boolean; reconnects: number; catchUps: number; lastError: string | null } {
-    return { revision: this.#revision, connected: this.#connected, reconnects: this.#reconnects, catchUps: this.#catchUps, lastError: this.#lastError };
+    return {
+      revision: this.#revision,
+      connected: this.#connected,
+      reconnects: this.#reconnects,
+      catchUps: this.#catchUps,
+      lastError: this.#lastError,
+    };
   }
 
   async close(): Promise<void> {
@@ -198,5 +204,26 @@ export class LogFeed implements ChangeFeed {
       void this.#pump();
     }, wait);
     this.#retry.unref();
+  }
+}
+
+/** The feeds a store opened, so that closing the store closes them (and their connections). */
+export class OpenFeeds {
+  readonly #feeds = new Set<ChangeFeed>();
+
+  /** opens a feed on `source` that this set tracks until it is closed */
+  open(source: FeedSource, options: LogFeedOptions): ChangeFeed {
+    const feed = new LogFeed(source, options);
+    this.#feeds.add(feed);
+    const close = feed.close.bind(feed);
+    feed.close = async () => {
+      this.#feeds.delete(feed);
+      await close();
+    };
+    return feed;
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.#feeds].map((feed) => feed.close()));
   }
 }

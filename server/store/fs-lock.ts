@@ -158,7 +158,10 @@ export class StoreLock {
         heldHere.delete(token);
         await fs.rm(claim, { force: true });
         const by = current ? `pid ${current.pid} since ${new Date(current.at).toISOString()}` : 'another process';
-        throw new StoreError('STORE_UNAVAILABLE', `the store's write lock ${this.#file} is held by ${by}; gave up after ${this.#waitMs} ms`);
+        throw new StoreError(
+          'STORE_UNAVAILABLE',
+          `the store's write lock ${this.#file} is held by ${by}; gave up after ${this.#waitMs} ms`,
+        );
       }
       await sleep(pause);
       pause = Math.min(pause * 2, 20);

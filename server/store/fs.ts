@@ -20,13 +20,11 @@
 // reader that sees revision r sees every write up to r. Blobs are written before taking it.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fsyncDir, listDir, readIfExists, readJson, writeFileAtomic } from './atomic';
+import { listDir, readIfExists, readJson, writeFileAtomic } from './atomic';
 import { checkDeployment, sha256 } from './deployment-check';
 import { StoreError } from './errors';
-import { FsChangeLog } from './fs-changes';
-import { FsFeedSource } from './fs-feed';
-import { StoreLock } from './fs-lock';
-import { LogFeed } from './feed';
+import { FsBlobs } from './fs-blobs';
+import { FsJournal } from './fs-journal';
 import { checkId, checkModulePath, checkTenantName } from './names';
 import { findRouteConflict, type RouteClaim } from './route-claims';
 import type {
@@ -52,10 +50,6 @@ interface DeploymentRecord {
   files: Record<string, string>;
 }
 
-/** Unreferenced blobs younger than this are kept: a concurrent upload may be about to name them. */
-const blobGraceMs = 10 * 60 * 1000;
-/** blobs written at once by one upload: enough to overlap fsyncs, few enough to be polite */
-const blobWriteConcurrency = 8;
 /** Temp files older than this at open belong to writers that died. */
 const tmpGraceMs = 10 * 60 * 1000;
 
@@ -67,21 +61,14 @@ export class FsDeploymentStore implements DeploymentStore {
   readonly root: string;
   #tmp: string;
   #ready: Promise<void>;
-  #log: FsChangeLog;
-  #lock: StoreLock;
-  /** hint functions of this store's open feeds: a write here wakes them at once */
-  #local = new Set<() => void>();
-  #feeds = new Set<ChangeFeed>();
+  #journal: FsJournal;
+  #blobs: FsBlobs;
 
   constructor(root: string, options: { lockWaitMs?: number } = {}) {
     this.root = path.resolve(root);
     this.#tmp = path.join(this.root, 'tmp');
-    this.#log = new FsChangeLog(path.join(this.root, 'changes'));
-    // a writer that died holding the lock: its intended change is logged (it may have landed)
-    const recover = async (intent: StoreChange | null) => {
-      if (intent) await this.#log.append(intent.tenant, intent.kind);
-    };
-    this.#lock = new StoreLock(path.join(this.root, 'locks'), recover, { waitMs: options.lockWaitMs });
+    this.#journal = new FsJournal(this.root, options);
+    this.#blobs = new FsBlobs(this.root, this.#tmp);
     this.#ready = this.#init();
     // keep an unhandled rejection from escaping when nobody calls a method
     this.#ready.catch(() => {});
@@ -91,13 +78,14 @@ export class FsDeploymentStore implements DeploymentStore {
     for (const dir of ['tmp', 'blobs', 'tenants', 'tokens', 'locks']) {
       await fs.mkdir(path.join(this.root, dir), { recursive: true, mode: 0o700 });
     }
-    await this.#lock.sweep();
+    await this.#journal.sweep();
     const now = Date.now();
     for (const name of await listDir(this.#tmp)) {
       const file = path.join(this.#tmp, name);
       try {
         const s = await fs.lstat(file);
-        if (now - s.mtimeMs > tmpGraceMs || name.startsWith('trash-')) await fs.rm(file, { recursive: true, force: true });
+        if (now - s.mtimeMs > tmpGraceMs || name.startsWith('trash-'))
+          await fs.rm(file, { recursive: true, force: true });
       } catch {
         // another process swept it first
       }
@@ -112,30 +100,24 @@ export class FsDeploymentStore implements DeploymentStore {
   #deploymentFile(tenant: string, id: string): string {
     return path.join(this.#tenantDir(tenant), 'deployments', `${checkId(id, 'deployment id')}.json`);
   }
-  #blobFile(hash: string): string {
-    return path.join(this.root, 'blobs', hash.slice(0, 2), hash);
-  }
   #cacheFile(tenant: string, id: string, modulePath: string, v8Version: string): string {
     const version = v8Version.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100) || '_';
-    return path.join(this.#tenantDir(tenant), 'cache', checkId(id, 'deployment id'), version, sha256(checkModulePath(modulePath)));
+    return path.join(
+      this.#tenantDir(tenant),
+      'cache',
+      checkId(id, 'deployment id'),
+      version,
+      sha256(checkModulePath(modulePath)),
+    );
   }
 
   async #write(file: string, data: Buffer | string): Promise<void> {
     await writeFileAtomic(this.#tmp, file, data);
   }
 
-  /**
-   * Runs one write under the store's lock and logs its change last, still under the lock;
-   * resolves with the change's revision. A write that throws logs nothing.
-   */
   async #logged(tenant: string, kind: ChangeKind, work: () => Promise<void>): Promise<number> {
     await this.#ready;
-    const change = await this.#lock.run({ tenant, kind }, async () => {
-      await work();
-      return this.#log.append(tenant, kind);
-    });
-    for (const poke of this.#local) poke();
-    return change.revision;
+    return this.#journal.logged(tenant, kind, work);
   }
 
   // ---- tenants ----
@@ -208,51 +190,25 @@ export class FsDeploymentStore implements DeploymentStore {
     await this.#requireTenant(manifest.tenant);
     const file = this.#deploymentFile(manifest.tenant, manifest.id);
     if (await readIfExists(file)) {
-      throw new StoreError('STORE_CONFLICT', `deployment '${manifest.id}' of tenant '${manifest.tenant}' already exists`);
+      throw new StoreError(
+        'STORE_CONFLICT',
+        `deployment '${manifest.id}' of tenant '${manifest.tenant}' already exists`,
+      );
     }
-    // Blobs are written a few at a time, their folders fsynced once each, and only then the
-    // record that names them.
-    const pending = [...files].map(([p, data]) => ({ hash: hashes[p]!, data }));
-    const written = new Set<string>();
-    for (let i = 0; i < pending.length; i += blobWriteConcurrency) {
-      const batch = pending.slice(i, i + blobWriteConcurrency);
-      const results = await Promise.all(batch.map((b) => this.#putBlob(b.hash, b.data)));
-      results.forEach((wrote, j) => wrote && written.add(path.dirname(this.#blobFile(batch[j]!.hash))));
-    }
-    for (const dir of written) await fsyncDir(dir);
+    // blobs first, durably; only then the record that names them
+    await this.#blobs.writeAll(files, hashes);
     const record: DeploymentRecord = { manifest, files: hashes };
     return this.#logged(manifest.tenant, 'deployment', async () => {
       await this.#requireTenant(manifest.tenant);
       if (await readIfExists(file)) {
-        throw new StoreError('STORE_CONFLICT', `deployment '${manifest.id}' of tenant '${manifest.tenant}' already exists`);
-      }
-      // A garbage collection in another process may have judged a reused blob unreferenced and
-      // removed it after our refresh of its age: put such a blob back before the record names it.
-      for (const [p, data] of files) {
-        const blob = this.#blobFile(hashes[p]!);
-        const present = await fs.stat(blob).then(
-          () => true,
-          () => false,
+        throw new StoreError(
+          'STORE_CONFLICT',
+          `deployment '${manifest.id}' of tenant '${manifest.tenant}' already exists`,
         );
-        if (!present) await this.#write(blob, data);
       }
+      await this.#blobs.restoreMissing(files, hashes);
       await this.#write(file, JSON.stringify(record));
     });
-  }
-
-  /** stores one blob unless present; true when it wrote (its folder then needs an fsync) */
-  async #putBlob(hash: string, data: Buffer): Promise<boolean> {
-    const file = this.#blobFile(hash);
-    try {
-      // Already stored: refresh its age so a concurrent garbage collection keeps it.
-      const now = new Date();
-      await fs.utimes(file, now, now);
-      return false;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-    await writeFileAtomic(this.#tmp, file, data, false);
-    return true;
   }
 
   async #record(tenant: string, id: string): Promise<DeploymentRecord | null> {
@@ -274,7 +230,9 @@ export class FsDeploymentStore implements DeploymentStore {
       if (record) out.push(record.manifest);
     }
     // newest first; ids break ties between uploads in the same millisecond
-    return out.sort((a, b) => (a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1));
+    return out.sort((a, b) =>
+      a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1,
+    );
   }
 
   async deleteDeployment(tenant: string, id: string): Promise<number> {
@@ -284,7 +242,10 @@ export class FsDeploymentStore implements DeploymentStore {
       if (!(await readIfExists(file))) throw notFound(`deployment '${id}' of tenant '${tenant}' does not exist`);
       const active = (await this.getTenant(tenant))?.active;
       if (active === id) {
-        throw new StoreError('STORE_ACTIVE_DEPLOYMENT', `deployment '${id}' is active for tenant '${tenant}': activate another one first`);
+        throw new StoreError(
+          'STORE_ACTIVE_DEPLOYMENT',
+          `deployment '${id}' is active for tenant '${tenant}': activate another one first`,
+        );
       }
       await fs.rm(file, { force: true });
     });
@@ -299,8 +260,12 @@ export class FsDeploymentStore implements DeploymentStore {
     if (!record) throw notFound(`deployment '${id}' of tenant '${tenant}' does not exist`);
     const hash = record.files[filePath];
     if (!hash) throw notFound(`deployment '${id}' of tenant '${tenant}' has no file '${filePath}'`);
-    const data = await readIfExists(this.#blobFile(hash));
-    if (!data) throw new StoreError('STORE_CORRUPT', `file '${filePath}' of deployment '${id}' (blob ${hash}) is missing from the store`);
+    const data = await this.#blobs.read(hash);
+    if (!data)
+      throw new StoreError(
+        'STORE_CORRUPT',
+        `file '${filePath}' of deployment '${id}' (blob ${hash}) is missing from the store`,
+      );
     return data;
   }
 
@@ -364,7 +329,10 @@ export class FsDeploymentStore implements DeploymentStore {
     checkTenantName(tenant);
     return this.#logged(tenant, 'env', async () => {
       await this.#requireTenant(tenant);
-      await this.#write(path.join(this.#tenantDir(tenant), 'env.json'), JSON.stringify({ vars: env.vars, secrets: env.secrets }));
+      await this.#write(
+        path.join(this.#tenantDir(tenant), 'env.json'),
+        JSON.stringify({ vars: env.vars, secrets: env.secrets }),
+      );
     });
   }
 
@@ -390,7 +358,8 @@ export class FsDeploymentStore implements DeploymentStore {
     await this.#ready;
     checkId(record.id, 'token id');
     checkTenantName(record.tenant);
-    if (!/^[0-9a-f]{64}$/.test(record.hash)) throw new StoreError('STORE_INVALID_NAME', 'token hash must be a sha256 in hex');
+    if (!/^[0-9a-f]{64}$/.test(record.hash))
+      throw new StoreError('STORE_INVALID_NAME', 'token hash must be a sha256 in hex');
     return this.#logged(record.tenant, 'token', async () => {
       await this.#requireTenant(record.tenant);
       const existing = (await this.listTokens()).find((t) => t.hash === record.hash && t.id !== record.id);
@@ -419,44 +388,41 @@ export class FsDeploymentStore implements DeploymentStore {
 
   async currentRevision(): Promise<number> {
     await this.#ready;
-    return this.#log.currentRevision();
+    return this.#journal.currentRevision();
   }
 
   async changesSince(revision: number, limit = 1000): Promise<LoggedChange[]> {
     await this.#ready;
-    return this.#log.since(revision, limit);
+    return this.#journal.changesSince(revision, limit);
   }
 
   openFeed(options: ChangeFeedOptions = {}): ChangeFeed {
-    const source = new FsFeedSource(this.#log, this.#lock, this.#local);
-    const feed = new LogFeed(source, { from: options.from ?? this.#log.currentRevisionSync(), pollMs: options.pollMs ?? 3000 });
-    this.#feeds.add(feed);
-    const close = feed.close.bind(feed);
-    feed.close = async () => {
-      this.#feeds.delete(feed);
-      await close();
-    };
-    return feed;
+    return this.#journal.openFeed({ from: options.from, pollMs: options.pollMs ?? 3000 });
   }
 
   async health(): Promise<StoreHealth> {
     try {
       await this.#ready;
       await fs.access(this.root, fs.constants.W_OK);
-      return { state: 'ok', backend: 'fs', revision: await this.#log.currentRevision() };
+      return { state: 'ok', backend: 'fs', revision: await this.#journal.currentRevision() };
     } catch (error) {
-      return { state: 'degraded', backend: 'fs', revision: null, reason: `the data folder ${this.root} is not writable: ${(error as Error).message}` };
+      return {
+        state: 'degraded',
+        backend: 'fs',
+        revision: null,
+        reason: `the data folder ${this.root} is not writable: ${(error as Error).message}`,
+      };
     }
   }
 
   watch(listener: (change: StoreChange) => void): () => void {
     // the revision is read now, synchronously: a caller that read the store and then called
     // watch() hears about every change made after its call, none falls in between
-    return watchFeed(this.openFeed({ from: this.#log.currentRevisionSync() }), listener);
+    return watchFeed(this.openFeed({ from: this.#journal.currentRevisionSync() }), listener);
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.#feeds].map((feed) => feed.close()));
+    await this.#journal.close();
     await this.#ready.catch(() => {});
   }
 
@@ -473,18 +439,6 @@ export class FsDeploymentStore implements DeploymentStore {
         if (record) for (const hash of Object.values(record.files)) referenced.add(hash);
       }
     }
-    const now = Date.now();
-    const blobs = path.join(this.root, 'blobs');
-    for (const prefix of await listDir(blobs)) {
-      for (const hash of await listDir(path.join(blobs, prefix))) {
-        if (referenced.has(hash)) continue;
-        const file = path.join(blobs, prefix, hash);
-        try {
-          if (now - (await fs.stat(file)).mtimeMs > blobGraceMs) await fs.rm(file, { force: true });
-        } catch {
-          // removed by another process meanwhile
-        }
-      }
-    }
+    await this.#blobs.collectGarbage(referenced);
   }
 }

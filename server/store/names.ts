@@ -11,7 +11,8 @@ export function checkTenantName(name: string): string {
   if (typeof name !== 'string' || !tenantPattern.test(name)) {
     throw new StoreError(
       'STORE_INVALID_NAME',
-      `invalid tenant name ${JSON.stringify(name)}: use 1-63 lower-case letters, digits and '-', not starting or ending with '-'`,
+      `invalid tenant name ${JSON.stringify(name)}: ` +
+        "use 1-63 lower-case letters, digits and '-', not starting or ending with '-'",
     );
   }
   return name;

@@ -31,7 +31,9 @@ export type StoreKind = 'fs' | 'postgres';
 export function storeKind(url: string): StoreKind {
   if (url === '' || url.startsWith('file:')) return 'fs';
   if (/^postgres(ql)?:\/\//.test(url)) return 'postgres';
-  throw new Error(`store.url: '${redactUrl(url)}' is neither file:///<folder> nor postgres://user:password@host:port/database`);
+  throw new Error(
+    `store.url: '${redactUrl(url)}' is neither file:///<folder> nor postgres://user:password@host:port/database`,
+  );
 }
 
 /** the folder of a `file:` URL (empty: `dataDir`) */
@@ -54,7 +56,9 @@ export async function openStore(url: string, options: OpenStoreOptions): Promise
   try {
     const result = await store.migrate();
     if (result.newer) {
-      options.onWarning?.('the database schema is newer than this islet: finish upgrading the other nodes', { version: result.version });
+      options.onWarning?.('the database schema is newer than this islet: finish upgrading the other nodes', {
+        version: result.version,
+      });
     }
     await store.currentRevision();
   } catch (error) {
@@ -63,13 +67,18 @@ export async function openStore(url: string, options: OpenStoreOptions): Promise
       throw error;
     }
     // a node that restarts while PostgreSQL is down serves what its node cache holds
-    options.onWarning?.('the store cannot be reached; serving from the node cache until it can', { error: (error as Error).message });
+    options.onWarning?.('the store cannot be reached; serving from the node cache until it can', {
+      error: (error as Error).message,
+    });
   }
   return store;
 }
 
 /** the store `config` names (store.url, its TLS and pool settings, the secret key) */
-export function openConfiguredStore(config: Config, onWarning?: OpenStoreOptions['onWarning']): Promise<DeploymentStore> {
+export function openConfiguredStore(
+  config: Config,
+  onWarning?: OpenStoreOptions['onWarning'],
+): Promise<DeploymentStore> {
   return openStore(config.store.url, {
     dataDir: config.dataDir,
     poolSize: config.store.poolSize,

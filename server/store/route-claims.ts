@@ -33,7 +33,7 @@ export function findRouteConflict(
   for (const claim of claims) {
     if (claim.tenant === tenant) continue;
     const theirs = routeKey(claim.route);
-    const at = mine.findIndex((route, i) => keys[i] === theirs || (conflicts !== undefined && conflicts(route, claim.route)));
+    const at = mine.findIndex((route, i) => keys[i] === theirs || conflicts?.(route, claim.route));
     if (at === -1) continue;
     const route = mine[at]!;
     const message =

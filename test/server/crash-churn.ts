@@ -11,7 +11,10 @@ import { fixtures, repoRoot } from './deploy-fixtures';
 export const token = 'crash-test-operator';
 
 /** the admin API on `store` (a data folder, or a postgres:// URL) in its own process */
-export function startServer(store: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string }> {
+export function startServer(
+  store: string,
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [path.join(fixtures, 'admin-server.js'), repoRoot, store, token], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, NODE_OPTIONS: '', ...env },
@@ -32,7 +35,13 @@ async function upload(url: string, tenant: string, n: number, files: Map<string,
   for (const [name, data] of files) {
     // every upload differs and carries a large module of its own, so every one writes new blobs
     // that take long enough to be caught half-written by a kill
-    const content = name === 'index.ts' ? Buffer.concat([data, Buffer.from(`\nimport { payload } from './lib/payload.js';\nexport const size = payload.length;\n`)]) : data;
+    const content =
+      name === 'index.ts'
+        ? Buffer.concat([
+            data,
+            Buffer.from(`\nimport { payload } from './lib/payload.js';\nexport const size = payload.length;\n`),
+          ])
+        : data;
     form.append('file', new Blob([new Uint8Array(content)]), name);
   }
   const payload = `export const payload = ${JSON.stringify(`${n} ${Math.random()} `.repeat(20_000))};\n`;
@@ -46,17 +55,28 @@ async function upload(url: string, tenant: string, n: number, files: Map<string,
 }
 
 /** uploads, activates a random deployment and writes env until stopped or killed; resolves with rounds done */
-export async function churn(url: string, tenant: string, stop: { stopped: boolean; uploads: number }, files: Map<string, Buffer>): Promise<number> {
+export async function churn(
+  url: string,
+  tenant: string,
+  stop: { stopped: boolean; uploads: number },
+  files: Map<string, Buffer>,
+): Promise<number> {
   let done = 0;
   for (let n = 0; !stop.stopped; n++) {
     try {
       await upload(url, tenant, n, files);
       stop.uploads++;
-      const list = (await (await fetch(`${url}/v1/tenants/${tenant}/deployments`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+      const list = (await (
+        await fetch(`${url}/v1/tenants/${tenant}/deployments`, { headers: { authorization: `Bearer ${token}` } })
+      ).json()) as {
         deployments: { id: string }[];
       };
       const pick = list.deployments[Math.floor(Math.random() * list.deployments.length)];
-      if (pick) await fetch(`${url}/v1/tenants/${tenant}/deployments/${pick.id}/activate`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+      if (pick)
+        await fetch(`${url}/v1/tenants/${tenant}/deployments/${pick.id}/activate`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}` },
+        });
       await fetch(`${url}/v1/tenants/${tenant}/env`, {
         method: 'PUT',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -82,7 +102,14 @@ export async function waitFor(condition: () => boolean): Promise<void> {
  * `rounds` times: start the server, churn on every tenant, kill -9 it at a random moment, then
  * `check` the store. Resolves with the rounds of work that completed between kills.
  */
-export async function killDuringChurn(options: { store: string; env?: Record<string, string>; rounds: number; tenants: string[]; files: Map<string, Buffer>; check: () => Promise<unknown> }): Promise<number> {
+export async function killDuringChurn(options: {
+  store: string;
+  env?: Record<string, string>;
+  rounds: number;
+  tenants: string[];
+  files: Map<string, Buffer>;
+  check: () => Promise<unknown>;
+}): Promise<number> {
   let completed = 0;
   for (let round = 0; round < options.rounds; round++) {
     const { child, url } = await startServer(options.store, options.env);
@@ -117,16 +144,24 @@ export async function checkStoreConsistent(store: DeploymentStore): Promise<numb
       deployments++;
       const files = await store.deploymentFiles(tenant.name, manifest.id);
       for (const [p, hash] of Object.entries(files)) {
-        assert.equal(sha256(await store.readFile(tenant.name, manifest.id, p)), hash, `${tenant.name}/${manifest.id}/${p} is intact`);
+        assert.equal(
+          sha256(await store.readFile(tenant.name, manifest.id, p)),
+          hash,
+          `${tenant.name}/${manifest.id}/${p} is intact`,
+        );
       }
       for (const m of manifest.modules) assert.equal(files[m.path], m.sha256, `${m.path} matches its manifest`);
       assert.ok(manifest.modules.some((m) => m.path === manifest.entry));
     }
     if (tenant.active) {
-      assert.ok(manifests.some((m) => m.id === tenant.active), `${tenant.name}'s pointer names a complete deployment`);
+      assert.ok(
+        manifests.some((m) => m.id === tenant.active),
+        `${tenant.name}'s pointer names a complete deployment`,
+      );
     }
     const env = await store.getEnv(tenant.name);
-    if (env.vars.N !== undefined) assert.equal(env.secrets.S, `secret-${env.vars.N}`, 'vars and secrets were written together');
+    if (env.vars.N !== undefined)
+      assert.equal(env.secrets.S, `secret-${env.vars.N}`, 'vars and secrets were written together');
   }
   return deployments;
 }

@@ -36,7 +36,12 @@ test('the default store is the data folder; file:/// names another folder', asyn
 });
 
 test('bad store settings are refused, each naming its setting; a bad secret key is not echoed', () => {
-  const bad = problems({ ISLET_STORE_URL: 'mysql://db/islet', ISLET_STORE_SSLMODE: 'maybe', ISLET_STORE_POOL_SIZE: '0', ISLET_SECRET_KEY: 'k1:c2hvcnQtc2VjcmV0LXZhbHVlLW9mLXRoZS13cm9uZy1sZW5ndGg=' });
+  const bad = problems({
+    ISLET_STORE_URL: 'mysql://db/islet',
+    ISLET_STORE_SSLMODE: 'maybe',
+    ISLET_STORE_POOL_SIZE: '0',
+    ISLET_SECRET_KEY: 'k1:c2hvcnQtc2VjcmV0LXZhbHVlLW9mLXRoZS13cm9uZy1sZW5ndGg=',
+  });
   assert.equal(bad.length, 3, bad.join('\n'));
   assert.match(bad.find((p) => p.startsWith('ISLET_STORE_URL'))!, /store\.url.*postgres:\/\//);
   assert.match(bad.find((p) => p.startsWith('ISLET_STORE_SSLMODE'))!, /verify-full/);
@@ -46,7 +51,9 @@ test('bad store settings are refused, each naming its setting; a bad secret key 
   assert.match(key[0]!, /store\.secretKey \(ISLET_SECRET_KEY\): key 'k1': the key must be 32 bytes/);
   const malformed = problems({ ISLET_SECRET_KEY: 'not a key at all' });
   assert.ok(!malformed.join('').includes('not a key at all'), 'the value is not echoed');
-  assert.deepEqual(problems({ ISLET_STORE_SSL_CA_FILE: '/nonexistent/ca.pem' }), ['store.sslCaFile (ISLET_STORE_SSL_CA_FILE): /nonexistent/ca.pem does not exist']);
+  assert.deepEqual(problems({ ISLET_STORE_SSL_CA_FILE: '/nonexistent/ca.pem' }), [
+    'store.sslCaFile (ISLET_STORE_SSL_CA_FILE): /nonexistent/ca.pem does not exist',
+  ]);
 });
 
 test('a postgres:// store needs a secret key and a shared operator token to serve', () => {
@@ -54,15 +61,31 @@ test('a postgres:// store needs a secret key and a shared operator token to serv
   assert.equal(missing.length, 2);
   assert.match(missing[0]!, /ISLET_SECRET_KEY.*required.*keygen/);
   assert.match(missing[1]!, /ISLET_ADMIN_TOKEN.*same operator token/);
-  assert.deepEqual(problems({ ISLET_STORE_URL: 'postgresql://islet@db/islet', ISLET_SECRET_KEY: `${generateSecretKey('new')},${generateSecretKey('old')}`, ISLET_ADMIN_TOKEN: 't' }), []);
+  assert.deepEqual(
+    problems({
+      ISLET_STORE_URL: 'postgresql://islet@db/islet',
+      ISLET_SECRET_KEY: `${generateSecretKey('new')},${generateSecretKey('old')}`,
+      ISLET_ADMIN_TOKEN: 't',
+    }),
+    [],
+  );
 });
 
-test('TLS settings become node-postgres options; the URL sslmode applies under auto; other URL TLS parameters are refused', () => {
+test('TLS settings become pg options; URL sslmode applies under auto; other URL TLS parameters are refused', () => {
   const url = 'postgres://islet:pw@db:5432/islet';
   assert.equal(clientConfig({ url }, 'x').ssl, false);
-  assert.deepEqual(clientConfig({ url: `${url}?sslmode=require&application_name=y` }, 'x').ssl, { rejectUnauthorized: false });
-  assert.equal(clientConfig({ url: `${url}?sslmode=require&application_name=y` }, 'x').connectionString, `${url}?application_name=y`);
-  assert.equal(clientConfig({ url: `${url}?sslmode=require`, sslMode: 'disable' }, 'x').ssl, false, 'the setting wins over the URL');
+  assert.deepEqual(clientConfig({ url: `${url}?sslmode=require&application_name=y` }, 'x').ssl, {
+    rejectUnauthorized: false,
+  });
+  assert.equal(
+    clientConfig({ url: `${url}?sslmode=require&application_name=y` }, 'x').connectionString,
+    `${url}?application_name=y`,
+  );
+  assert.equal(
+    clientConfig({ url: `${url}?sslmode=require`, sslMode: 'disable' }, 'x').ssl,
+    false,
+    'the setting wins over the URL',
+  );
   assert.deepEqual(clientConfig({ url, sslMode: 'verify-full' }, 'x').ssl, { rejectUnauthorized: true, ca: undefined });
   assert.throws(() => clientConfig({ url: `${url}?sslmode=sometimes` }, 'x'), /sslmode 'sometimes'/);
   assert.throws(() => clientConfig({ url: `${url}?sslcert=/c.pem` }, 'x'), /'sslcert'.*store\.sslMode/);

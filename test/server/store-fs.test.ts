@@ -44,15 +44,22 @@ const lockModule = path.resolve(__dirname, '../../server/store/fs-lock.js');
 
 /** runs a script in a child process; resolves with its exit code and output */
 function child(script: string): { exited: Promise<{ code: number | null; out: string }>; pid: number; kill(): void } {
-  const proc = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+  const proc = spawn(process.execPath, ['-e', script], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
   let out = '';
   proc.stdout.on('data', (chunk) => (out += chunk));
   proc.stderr.on('data', (chunk) => (out += chunk));
-  return { exited: new Promise((resolve) => proc.once('exit', (code) => resolve({ code, out }))), pid: proc.pid!, kill: () => proc.kill('SIGKILL') };
+  return {
+    exited: new Promise((resolve) => proc.once('exit', (code) => resolve({ code, out }))),
+    pid: proc.pid!,
+    kill: () => proc.kill('SIGKILL'),
+  };
 }
 
 describe('FsDeploymentStore across processes', () => {
-  test('four writer processes at once: every write gets its own revision, 1..N with no gap, and a feed sees them all in order', async () => {
+  test('four writer processes at once: revisions 1..N with no gap, a feed sees them all in order', async () => {
     const dir = tempDir();
     const store = new FsDeploymentStore(dir);
     await store.putTenant({ name: 'busy', createdAt: new Date().toISOString(), active: null });
@@ -66,7 +73,9 @@ describe('FsDeploymentStore across processes', () => {
         const store = new (require(${JSON.stringify(storeModule)}).FsDeploymentStore)(${JSON.stringify(dir)});
         (async () => {
           const revisions = [];
-          for (let i = 0; i < ${perWriter}; i++) revisions.push(await store.putEnv('busy', { vars: { W: '${w}', I: String(i) }, secrets: {} }));
+          for (let i = 0; i < ${perWriter}; i++) {
+            revisions.push(await store.putEnv('busy', { vars: { W: '${w}', I: String(i) }, secrets: {} }));
+          }
           console.log(JSON.stringify(revisions));
         })().catch((e) => { console.error(e); process.exit(1); });`),
     );
@@ -77,24 +86,31 @@ describe('FsDeploymentStore across processes', () => {
       revisions.push(...(JSON.parse(out) as number[]));
     }
     const total = 4 * perWriter + 1;
-    assert.deepEqual([...revisions].sort((a, b) => a - b), Array.from({ length: 4 * perWriter }, (_, i) => i + 2), 'revisions 2..N, each once');
+    assert.deepEqual(
+      [...revisions].sort((a, b) => a - b),
+      Array.from({ length: 4 * perWriter }, (_, i) => i + 2),
+      'revisions 2..N, each once',
+    );
     assert.equal(await store.currentRevision(), total);
     assert.ok(await feed.waitFor(total, 10_000), 'the feed caught up');
-    assert.deepEqual(seen.map((c) => c.revision), Array.from({ length: total }, (_, i) => i + 1));
+    assert.deepEqual(
+      seen.map((c) => c.revision),
+      Array.from({ length: total }, (_, i) => i + 1),
+    );
     // the env the last write left is whole
     assert.equal(Object.keys((await store.getEnv('busy')).vars).length, 2);
     await feed.close();
     await store.close();
   });
 
-  test('a writer killed -9 while holding the lock: the next writer takes over at once and the dead one\'s change is logged', async () => {
+  test('a writer killed -9 holding the lock: the next takes over at once, its change is logged', async () => {
     const dir = tempDir();
     const store = new FsDeploymentStore(dir, { lockWaitMs: 20_000 });
     await store.putTenant({ name: 'dead', createdAt: new Date().toISOString(), active: null });
     const holder = child(`
       const { StoreLock } = require(${JSON.stringify(lockModule)});
       const lock = new StoreLock(${JSON.stringify(path.join(dir, 'locks'))}, async () => {});
-      lock.run({ tenant: 'dead', kind: 'activation' }, () => { console.log('holding'); return new Promise(() => {}); });`);
+      lock.run({ tenant: 'dead', kind: 'activation' }, () => new Promise(() => {}));`);
     const started = Date.now();
     while (!fs.existsSync(path.join(dir, 'locks', 'store.lock'))) {
       assert.ok(Date.now() - started < 10_000, 'the child took the lock');
@@ -119,7 +135,7 @@ describe('FsDeploymentStore across processes', () => {
     await store.close();
   });
 
-  test('a feed alone (no later write) recovers a dead holder\'s lock and delivers its change', async () => {
+  test("a feed alone (no later write) recovers a dead holder's lock and delivers its change", async () => {
     const dir = tempDir();
     const store = new FsDeploymentStore(dir);
     await store.putTenant({ name: 'quiet', createdAt: new Date().toISOString(), active: null });
@@ -130,12 +146,15 @@ describe('FsDeploymentStore across processes', () => {
     const holder = child(`
       const { StoreLock } = require(${JSON.stringify(lockModule)});
       const lock = new StoreLock(${JSON.stringify(path.join(dir, 'locks'))}, async () => {});
-      lock.run({ tenant: 'quiet', kind: 'env' }, () => { console.log('holding'); return new Promise(() => {}); });`);
+      lock.run({ tenant: 'quiet', kind: 'env' }, () => new Promise(() => {}));`);
     while (!fs.existsSync(path.join(dir, 'locks', 'store.lock'))) await new Promise((r) => setTimeout(r, 10));
     holder.kill();
     await holder.exited;
     assert.ok(await feed.waitFor(2, 15_000), 'the change of the dead writer arrived');
-    assert.deepEqual(seen.map(({ tenant, kind }) => ({ tenant, kind })), [{ tenant: 'quiet', kind: 'env' }]);
+    assert.deepEqual(
+      seen.map(({ tenant, kind }) => ({ tenant, kind })),
+      [{ tenant: 'quiet', kind: 'env' }],
+    );
     await feed.close();
     await store.close();
   });
@@ -148,18 +167,22 @@ describe('FsDeploymentStore across processes', () => {
     const activated = new Promise<void>((r) => (resolve = r));
     const stop = store.watch((change) => change.kind === 'activation' && resolve());
     const writer = child(
-      `new (require(${JSON.stringify(storeModule)}).FsDeploymentStore)(${JSON.stringify(dir)}).activate('w', 'd1').catch((e) => { console.error(e); process.exit(1); })`,
+      `const store = new (require(${JSON.stringify(storeModule)}).FsDeploymentStore)(${JSON.stringify(dir)});
+      store.activate('w', 'd1').catch((e) => { console.error(e); process.exit(1); })`,
     );
     const { code, out } = await writer.exited;
     assert.equal(code, 0, out);
     let guard!: NodeJS.Timeout;
-    await Promise.race([activated, new Promise((_, reject) => (guard = setTimeout(() => reject(new Error('activation never reported')), 10_000)))]);
+    await Promise.race([
+      activated,
+      new Promise((_, reject) => (guard = setTimeout(() => reject(new Error('activation never reported')), 10_000))),
+    ]);
     clearTimeout(guard);
     stop();
     await store.close();
   });
 
-  test('deleting a deployment removes its own blobs from disk and never one another deployment still uses', async () => {
+  test('deleting a deployment removes its own blobs from disk, never one another deployment uses', async () => {
     const dir = tempDir();
     const store = new FsDeploymentStore(dir);
     await store.putTenant({ name: 'gc', createdAt: new Date().toISOString(), active: null });
@@ -172,7 +195,8 @@ describe('FsDeploymentStore across processes', () => {
     // age every blob past the grace period that protects uploads in flight
     const old = new Date(Date.now() - 60 * 60 * 1000);
     for (const prefix of fs.readdirSync(path.join(dir, 'blobs'))) {
-      for (const name of fs.readdirSync(path.join(dir, 'blobs', prefix))) fs.utimesSync(path.join(dir, 'blobs', prefix, name), old, old);
+      for (const name of fs.readdirSync(path.join(dir, 'blobs', prefix)))
+        fs.utimesSync(path.join(dir, 'blobs', prefix, name), old, old);
     }
     await store.deleteDeployment('gc', 'a');
     assert.equal(fs.existsSync(blob(a.files.get('index.js')!)), false, "a's own module is gone");

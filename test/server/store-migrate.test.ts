@@ -12,10 +12,9 @@ import { FsDeploymentStore } from '../../server/store/fs';
 import { openStore } from '../../server/store/open';
 import { generateSecretKey } from '../../server/store/postgres/secrets';
 import type { DeploymentStore } from '../../server/store/types';
-import { PostgresCluster, postgresSkipReason } from '../support/postgres';
+import { PostgresCluster, needsPostgres } from '../support/postgres';
 import { deployment, hex } from './store-contract';
 
-const skip = postgresSkipReason();
 const key = generateSecretKey('mig');
 const tenants = 50;
 const islet = path.resolve(__dirname, '../../../bin/islet.js');
@@ -45,17 +44,34 @@ function migrate(args: string[], env: Record<string, string>, killAfter?: string
 async function fill(store: FsDeploymentStore): Promise<void> {
   for (let i = 0; i < tenants; i++) {
     const name = `t${String(i).padStart(2, '0')}`;
-    await store.putTenant({ name, createdAt: `2026-01-01T00:00:${String(i).padStart(2, '0')}.000Z`, active: null, ...(i % 5 === 0 ? { limits: { cpuMs: 10 + i } } : {}) });
+    await store.putTenant({
+      name,
+      createdAt: `2026-01-01T00:00:${String(i).padStart(2, '0')}.000Z`,
+      active: null,
+      ...(i % 5 === 0 ? { limits: { cpuMs: 10 + i } } : {}),
+    });
     for (const v of ['v1', 'v2']) {
       // every tenant shares a library file (deduplicated) and has its own entry module
-      const d = deployment(name, v, `export default { fetch() { return new Response("${name} ${v}") } }`, i % 3 === 0 ? [`${name}.example.com/*`] : []);
+      const d = deployment(
+        name,
+        v,
+        `export default { fetch() { return new Response("${name} ${v}") } }`,
+        i % 3 === 0 ? [`${name}.example.com/*`] : [],
+      );
       d.files.set('lib/shared.js', Buffer.from('export const shared = 42;\n'));
       d.manifest.modules.push({ path: 'lib/shared.js', size: 26, sha256: hex('export const shared = 42;\n') });
       await store.putDeployment(d.manifest, d.files);
     }
     await store.activate(name, i % 2 ? 'v1' : 'v2');
     await store.putEnv(name, { vars: { INDEX: String(i) }, secrets: { SECRET: `s-${i}` } });
-    if (i % 4 === 0) await store.putToken({ id: `tok_${name}`, tenant: name, hash: hex(`token ${name}`), createdAt: '2026-02-02T00:00:00.000Z', description: `ci for ${name}` });
+    if (i % 4 === 0)
+      await store.putToken({
+        id: `tok_${name}`,
+        tenant: name,
+        hash: hex(`token ${name}`),
+        createdAt: '2026-02-02T00:00:00.000Z',
+        description: `ci for ${name}`,
+      });
   }
 }
 
@@ -66,15 +82,21 @@ async function snapshot(store: DeploymentStore): Promise<unknown> {
     const deployments: Record<string, unknown> = {};
     for (const manifest of await store.listDeployments(tenant.name)) {
       const files: Record<string, string> = {};
-      for (const p of Object.keys(await store.deploymentFiles(tenant.name, manifest.id))) files[p] = hex(await store.readFile(tenant.name, manifest.id, p));
+      for (const p of Object.keys(await store.deploymentFiles(tenant.name, manifest.id)))
+        files[p] = hex(await store.readFile(tenant.name, manifest.id, p));
       deployments[manifest.id] = { manifest, files };
     }
-    out[tenant.name] = { tenant, deployments, env: await store.getEnv(tenant.name), tokens: await store.listTokens(tenant.name) };
+    out[tenant.name] = {
+      tenant,
+      deployments,
+      env: await store.getEnv(tenant.name),
+      tokens: await store.listTokens(tenant.name),
+    };
   }
   return out;
 }
 
-describe('islet store migrate --from file:// --to postgres://', { skip: skip ?? false }, () => {
+describe('islet store migrate --from file:// --to postgres://', needsPostgres(), () => {
   let pg: PostgresCluster;
   let dir: string;
   let source: FsDeploymentStore;
@@ -109,7 +131,11 @@ describe('islet store migrate --from file:// --to postgres://', { skip: skip ?? 
     assert.deepEqual(await snapshot(target), await snapshot(source));
     // the shared library is one blob, not a hundred
     const blobs = await pg.sql<{ n: string }>('SELECT count(*) AS n FROM islet.blobs', new URL(url).pathname.slice(1));
-    assert.equal(Number(blobs[0]!.n), tenants * 2 + 2, 'one blob per entry module, one shared library, one shared source map');
+    assert.equal(
+      Number(blobs[0]!.n),
+      tenants * 2 + 2,
+      'one blob per entry module, one shared library, one shared source map',
+    );
     // routes were claimed by the activations: another tenant cannot take one
     const thief = deployment('t00', 'thief', 'x', ['t03.example.com/*']);
     await target.putDeployment(thief.manifest, thief.files);
@@ -119,7 +145,8 @@ describe('islet store migrate --from file:// --to postgres://', { skip: skip ?? 
     const second = await migrate(['--from', from(), '--to', url], env());
     assert.equal(second.code, 0, second.stderr);
     const again = JSON.parse(second.stdout.slice(second.stdout.indexOf('{')));
-    for (const what of ['tenants', 'env', 'tokens', 'activations'] as const) assert.equal(again[what].copied, 0, `${what}: nothing copied again`);
+    for (const what of ['tenants', 'env', 'tokens', 'activations'] as const)
+      assert.equal(again[what].copied, 0, `${what}: nothing copied again`);
     // the thief deployment made on the target stays; the source's are all present
     assert.deepEqual(again.deployments, { copied: 0, present: tenants * 2 });
   });
@@ -130,7 +157,10 @@ describe('islet store migrate --from file:// --to postgres://', { skip: skip ?? 
     assert.equal(killed.code, null, 'killed');
     const partial = await openStore(url, { dataDir: path.join(dir, 'partial'), secretKey: key });
     const copiedBefore = (await partial.listTenants()).length;
-    assert.ok(copiedBefore >= 20 && copiedBefore < tenants, `the kill landed half-way (${copiedBefore} tenants copied)`);
+    assert.ok(
+      copiedBefore >= 20 && copiedBefore < tenants,
+      `the kill landed half-way (${copiedBefore} tenants copied)`,
+    );
     const resumed = await migrate(['--from', from(), '--to', url], env());
     assert.equal(resumed.code, 0, resumed.stderr);
     const report = JSON.parse(resumed.stdout.slice(resumed.stdout.indexOf('{')));

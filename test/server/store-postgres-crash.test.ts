@@ -10,16 +10,15 @@ import { after, before, describe, test } from 'node:test';
 import { build } from '../../server/deploy/build';
 import { openStore } from '../../server/store/open';
 import { generateSecretKey } from '../../server/store/postgres/secrets';
-import { PostgresCluster, postgresSkipReason } from '../support/postgres';
+import { PostgresCluster, needsPostgres } from '../support/postgres';
 import { checkStoreConsistent, killDuringChurn } from './crash-churn';
 import { fixtureFiles } from './deploy-fixtures';
 
-const skip = postgresSkipReason();
 const rounds = 6;
 const tenants = ['alpha', 'beta'];
 const key = generateSecretKey('crash');
 
-describe('PostgreSQL store under kill -9', { skip: skip ?? false }, () => {
+describe('PostgreSQL store under kill -9', needsPostgres(), () => {
   let pg: PostgresCluster;
   let cacheDir: string;
   before(async () => {
@@ -41,12 +40,16 @@ describe('PostgreSQL store under kill -9', { skip: skip ?? false }, () => {
       const store = await openStore(url, { dataDir: fs.mkdtempSync(path.join(cacheDir, 'check-')), secretKey: key });
       try {
         const deployments = await checkStoreConsistent(store);
-        const blobs = await pg.sql<{ bad: string }>("SELECT count(*) AS bad FROM islet.blobs WHERE encode(sha256(data), 'hex') <> hash OR length(data) <> size", db);
+        const blobs = await pg.sql<{ bad: string }>(
+          "SELECT count(*) AS bad FROM islet.blobs WHERE encode(sha256(data), 'hex') <> hash OR length(data) <> size",
+          db,
+        );
         assert.equal(Number(blobs[0]!.bad), 0, 'every blob hashes to its key');
         // each deployment has a file row for every module and source map its manifest names
         const missing = await pg.sql<{ n: string }>(
           `SELECT count(*) AS n FROM islet.deployments d, json_array_elements(d.manifest->'modules') m
-           WHERE NOT EXISTS (SELECT 1 FROM islet.deployment_files f WHERE f.tenant = d.tenant AND f.deployment = d.id AND f.path = m->>'path')
+           WHERE NOT EXISTS (SELECT 1 FROM islet.deployment_files f
+                             WHERE f.tenant = d.tenant AND f.deployment = d.id AND f.path = m->>'path')
               OR (m->>'sourceMap' IS NOT NULL AND NOT EXISTS (SELECT 1 FROM islet.deployment_files f
                   WHERE f.tenant = d.tenant AND f.deployment = d.id AND f.path = m->>'sourceMap'))`,
           db,
@@ -57,13 +60,25 @@ describe('PostgreSQL store under kill -9', { skip: skip ?? false }, () => {
         await store.close();
       }
     };
-    const completed = await killDuringChurn({ store: url, env: { ISLET_SECRET_KEY: key, ISLET_DATA_DIR: cacheDir }, rounds, tenants, files, check });
+    const completed = await killDuringChurn({
+      store: url,
+      env: { ISLET_SECRET_KEY: key, ISLET_DATA_DIR: cacheDir },
+      rounds,
+      tenants,
+      files,
+      check,
+    });
     const deployments = await check();
-    assert.ok(completed > 0 && deployments > 0, `uploads went through between kills (${completed} rounds of work, ${deployments} deployments)`);
+    assert.ok(
+      completed > 0 && deployments > 0,
+      `uploads went through between kills (${completed} rounds of work, ${deployments} deployments)`,
+    );
     // the killed sessions' transactions were rolled back and their locks released
     let held = 1;
     for (const until = Date.now() + 10_000; held > 0 && Date.now() < until; ) {
-      held = Number((await pg.sql<{ n: string }>("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory'"))[0]!.n);
+      held = Number(
+        (await pg.sql<{ n: string }>("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory'"))[0]!.n,
+      );
       if (held > 0) await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(held, 0, 'no advisory lock outlives its killed session');

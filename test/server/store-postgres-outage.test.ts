@@ -11,13 +11,12 @@ import { Logger } from '../../server/log';
 import { openStore } from '../../server/store/open';
 import { generateSecretKey } from '../../server/store/postgres/secrets';
 import type { LoggedChange } from '../../server/store/types';
-import { PostgresCluster, postgresSkipReason } from '../support/postgres';
+import { PostgresCluster, needsPostgres } from '../support/postgres';
 import { deployment } from './store-contract';
 
-const skip = postgresSkipReason();
 const key = generateSecretKey('k1');
 
-describe('PostgreSQL store during an outage', { skip: skip ?? false }, () => {
+describe('PostgreSQL store during an outage', needsPostgres(), () => {
   let pg: PostgresCluster;
   let cacheDir: string;
   before(async () => {
@@ -29,11 +28,13 @@ describe('PostgreSQL store during an outage', { skip: skip ?? false }, () => {
     fs.rmSync(cacheDir, { recursive: true, force: true });
   });
 
-  test('reads come from the node cache, writes answer unavailable, and everything resumes when PostgreSQL is back', async () => {
+  test('reads come from the node cache, writes answer unavailable, all resumes when PostgreSQL is back', async () => {
     const url = await pg.createDatabase();
     const node = await openStore(url, { dataDir: cacheDir, secretKey: key, pollMs: 500 });
     await node.putTenant({ name: 'live', createdAt: '2026-01-01T00:00:00.000Z', active: null });
-    const d = deployment('live', 'd1', 'export default { fetch() { return new Response("still here") } }', ['live.example.com/*']);
+    const d = deployment('live', 'd1', 'export default { fetch() { return new Response("still here") } }', [
+      'live.example.com/*',
+    ]);
     await node.putDeployment(d.manifest, d.files);
     await node.activate('live', 'd1');
     await node.putEnv('live', { vars: { MODE: 'prod' }, secrets: { TOKEN: 's3cret' } });
@@ -46,31 +47,54 @@ describe('PostgreSQL store during an outage', { skip: skip ?? false }, () => {
     const seen: LoggedChange[] = [];
     feed.onChange((c) => void seen.push(c));
     await feed.start();
-    const admin = createAdminApi({ store: node, logger: new Logger('error', () => {}), operatorToken: 'op', baseDomain: 'localhost', tenantPort: 8080 });
+    const admin = createAdminApi({
+      store: node,
+      logger: new Logger('error', () => {}),
+      operatorToken: 'op',
+      baseDomain: 'localhost',
+      tenantPort: 8080,
+    });
 
     await pg.stopServer();
 
     assert.deepEqual(await node.getTenant('live'), tenant);
-    assert.deepEqual((await node.listTenants()).map((t) => t.name), ['live']);
+    assert.deepEqual(
+      (await node.listTenants()).map((t) => t.name),
+      ['live'],
+    );
     assert.deepEqual(await node.getDeployment('live', 'd1'), d.manifest);
-    assert.equal((await node.readFile('live', 'd1', 'index.js')).toString(), 'export default { fetch() { return new Response("still here") } }');
+    assert.equal(
+      (await node.readFile('live', 'd1', 'index.js')).toString(),
+      'export default { fetch() { return new Response("still here") } }',
+    );
     assert.deepEqual(await node.getEnv('live'), { vars: { MODE: 'prod' }, secrets: { TOKEN: 's3cret' } });
     assert.deepEqual(await node.readCodeCache('live', 'd1', 'index.js', 'v8-test'), Buffer.from([7, 7]));
     const started = Date.now();
-    await assert.rejects(node.putEnv('live', { vars: {}, secrets: {} }), { code: 'STORE_UNAVAILABLE', message: /cannot be reached/ });
+    await assert.rejects(node.putEnv('live', { vars: {}, secrets: {} }), {
+      code: 'STORE_UNAVAILABLE',
+      message: /cannot be reached/,
+    });
     await assert.rejects(node.activate('live', 'd1'), { code: 'STORE_UNAVAILABLE' });
     assert.ok(Date.now() - started < 12_000, 'writes fail within the connect timeout, they do not hang');
     await assert.rejects(node.getTenant('never-read'), { code: 'STORE_UNAVAILABLE' });
     const health = await node.health();
     assert.equal(health.state, 'degraded');
     assert.match(health.reason ?? '', /cannot be reached/);
-    const refused = await admin.request('/v1/tenants/live/env', { method: 'PUT', headers: { authorization: 'Bearer op', 'content-type': 'application/json' }, body: '{"vars":{"A":"1"}}' });
+    const refused = await admin.request('/v1/tenants/live/env', {
+      method: 'PUT',
+      headers: { authorization: 'Bearer op', 'content-type': 'application/json' },
+      body: '{"vars":{"A":"1"}}',
+    });
     assert.equal(refused.status, 503);
     assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'STORE_UNAVAILABLE');
 
     // a node restarting during the outage opens (with a warning) and serves from its disk
     const warnings: string[] = [];
-    const restarted = await openStore(url, { dataDir: cacheDir, secretKey: key, onWarning: (message) => warnings.push(message) });
+    const restarted = await openStore(url, {
+      dataDir: cacheDir,
+      secretKey: key,
+      onWarning: (message) => warnings.push(message),
+    });
     assert.equal(warnings.length, 1);
     assert.equal((await restarted.getDeployment('live', 'd1'))?.id, 'd1');
     assert.equal((await restarted.getTenant('live'))?.active, 'd1');

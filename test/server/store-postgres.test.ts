@@ -10,10 +10,9 @@ import { openStore } from '../../server/store/open';
 import { PostgresDeploymentStore } from '../../server/store/postgres/store';
 import { generateSecretKey } from '../../server/store/postgres/secrets';
 import type { DeploymentStore, LoggedChange } from '../../server/store/types';
-import { makeCertificate, PostgresCluster, postgresSkipReason } from '../support/postgres';
+import { makeCertificate, PostgresCluster, needsPostgres } from '../support/postgres';
 import { storeContract, tenantWith } from './store-contract';
 
-const skip = postgresSkipReason();
 const key = generateSecretKey('k1');
 const dirs: string[] = [];
 function tempDir(): string {
@@ -22,7 +21,7 @@ function tempDir(): string {
   return dir;
 }
 
-describe('PostgresDeploymentStore', { skip: skip ?? false }, () => {
+describe('PostgresDeploymentStore', needsPostgres(), () => {
   let pg: PostgresCluster;
   before(async () => {
     pg = await PostgresCluster.start({ ssl: true });
@@ -70,7 +69,10 @@ describe('PostgresDeploymentStore', { skip: skip ?? false }, () => {
       assert.ok(await feed.waitFor(last, 15_000), `round ${round}: the change made while disconnected arrived`);
     }
     assert.ok(feed.stats().reconnects >= 3, `reconnected (${JSON.stringify(feed.stats())})`);
-    assert.deepEqual(seen.map((c) => c.revision), [1, 2, 3, 4]);
+    assert.deepEqual(
+      seen.map((c) => c.revision),
+      [1, 2, 3, 4],
+    );
     // and a NOTIFY wakes it within the poll interval again
     const next = await writer.putEnv('cut', { vars: { ROUND: 'after' }, secrets: {} });
     assert.ok(await feed.waitFor(next, 5000), 'hinted again by NOTIFY after the reconnects');
@@ -85,17 +87,27 @@ describe('PostgresDeploymentStore', { skip: skip ?? false }, () => {
     await store.putTenant({ name: 'other', createdAt: new Date().toISOString(), active: null });
     await store.putEnv('vault', { vars: { PLAIN: 'visible' }, secrets: { API_KEY: 'sk_live_do_not_leak' } });
     const db = new URL(url).pathname.slice(1);
-    const [row] = await pg.sql<{ secrets: Buffer; key_id: string; vars: unknown }>("SELECT secrets, key_id, vars FROM islet.env WHERE tenant = 'vault'", db);
+    const [row] = await pg.sql<{ secrets: Buffer; key_id: string; vars: unknown }>(
+      "SELECT secrets, key_id, vars FROM islet.env WHERE tenant = 'vault'",
+      db,
+    );
     assert.equal(row!.key_id, 'k1');
     assert.ok(!row!.secrets.toString('latin1').includes('sk_live_do_not_leak'), 'no plaintext secret in the row');
     assert.deepEqual(row!.vars, { PLAIN: 'visible' });
     // the same ciphertext moved to another tenant does not decrypt there
-    await pg.sql("INSERT INTO islet.env (tenant, vars, secrets, key_id) SELECT 'other', vars, secrets, key_id FROM islet.env WHERE tenant = 'vault'", db);
+    await pg.sql(
+      `INSERT INTO islet.env (tenant, vars, secrets, key_id)
+       SELECT 'other', vars, secrets, key_id FROM islet.env WHERE tenant = 'vault'`,
+      db,
+    );
     await assert.rejects(store.getEnv('other'), /do not decrypt/);
     // rotation: a new key first, the old one after it: old rows read, new writes use the new key
     const rotated = `${generateSecretKey('k2')},${key}`;
     const next = await open(url, { secretKey: rotated });
-    assert.deepEqual(await next.getEnv('vault'), { vars: { PLAIN: 'visible' }, secrets: { API_KEY: 'sk_live_do_not_leak' } });
+    assert.deepEqual(await next.getEnv('vault'), {
+      vars: { PLAIN: 'visible' },
+      secrets: { API_KEY: 'sk_live_do_not_leak' },
+    });
     await next.putEnv('vault', await next.getEnv('vault'));
     const [rekeyed] = await pg.sql<{ key_id: string }>("SELECT key_id FROM islet.env WHERE tenant = 'vault'", db);
     assert.equal(rekeyed!.key_id, 'k2');
@@ -107,33 +119,68 @@ describe('PostgresDeploymentStore', { skip: skip ?? false }, () => {
 
   test('five nodes starting at once on an empty database migrate it once', async () => {
     const url = await pg.createDatabase();
-    const stores = await Promise.all(Array.from({ length: 5 }, () => new PostgresDeploymentStore({ url, cacheDir: tempDir(), secretKey: key })));
+    const stores = await Promise.all(
+      Array.from({ length: 5 }, () => new PostgresDeploymentStore({ url, cacheDir: tempDir(), secretKey: key })),
+    );
     const results = await Promise.all(stores.map((s) => s.migrate()));
-    assert.deepEqual(results.map((r) => r.applied.length).sort(), [0, 0, 0, 0, 1], 'one node applied the migration, the others found it done');
+    assert.deepEqual(
+      results.map((r) => r.applied.length).sort(),
+      [0, 0, 0, 0, 1],
+      'one node applied the migration, the others found it done',
+    );
     assert.ok(results.every((r) => r.version === 1 && !r.newer));
-    const rows = await pg.sql<{ version: number }>('SELECT version FROM islet.schema_migrations', new URL(url).pathname.slice(1));
-    assert.deepEqual(rows.map((r) => r.version), [1]);
+    const rows = await pg.sql<{ version: number }>(
+      'SELECT version FROM islet.schema_migrations',
+      new URL(url).pathname.slice(1),
+    );
+    assert.deepEqual(
+      rows.map((r) => r.version),
+      [1],
+    );
     await Promise.all(stores.map((s) => s.close()));
   });
 
-  test('TLS: verify-full against the server certificate works; another CA or a missing CA file is refused; require encrypts', async () => {
+  test('TLS: verify-full with the server CA works; another or a missing CA is refused; require encrypts', async () => {
     const url = await pg.createDatabase();
     const db = new URL(url).pathname.slice(1);
-    const verified = await openStore(url, { dataDir: tempDir(), secretKey: key, sslMode: 'verify-full', sslCaFile: pg.certificate });
+    const verified = await openStore(url, {
+      dataDir: tempDir(),
+      secretKey: key,
+      sslMode: 'verify-full',
+      sslCaFile: pg.certificate,
+    });
     await verified.putTenant({ name: 'tls', createdAt: new Date().toISOString(), active: null });
-    const ssl = "SELECT bool_and(s.ssl) AS ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'islet'";
+    const ssl = `SELECT bool_and(s.ssl) AS ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+       WHERE a.application_name = 'islet'`;
     assert.equal((await pg.sql<{ ssl: boolean }>(ssl, db))[0]!.ssl, true, 'the pool connection uses TLS');
     await verified.close();
     // a CA that did not sign the server's certificate: refused, loudly (not mistaken for an outage)
     const other = makeCertificate(tempDir(), 'other-ca');
-    await assert.rejects(openStore(url, { dataDir: tempDir(), secretKey: key, sslMode: 'verify-full', sslCaFile: other.certificate }), /self[- ]signed|unable to verify|certificate/i);
-    await assert.rejects(openStore(url, { dataDir: tempDir(), secretKey: key, sslMode: 'verify-ca', sslCaFile: path.join(tempDir(), 'missing.pem') }), /ENOENT/);
+    await assert.rejects(
+      openStore(url, { dataDir: tempDir(), secretKey: key, sslMode: 'verify-full', sslCaFile: other.certificate }),
+      /self[- ]signed|unable to verify|certificate/i,
+    );
+    await assert.rejects(
+      openStore(url, {
+        dataDir: tempDir(),
+        secretKey: key,
+        sslMode: 'verify-ca',
+        sslCaFile: path.join(tempDir(), 'missing.pem'),
+      }),
+      /ENOENT/,
+    );
     // the URL's own sslmode (as cloud providers hand them out) applies when the setting is auto
     const required = await openStore(`${url}?sslmode=require`, { dataDir: tempDir(), secretKey: key });
-    assert.deepEqual((await required.listTenants()).map((t) => t.name), ['tls']);
+    assert.deepEqual(
+      (await required.listTenants()).map((t) => t.name),
+      ['tls'],
+    );
     assert.equal((await pg.sql<{ ssl: boolean }>(ssl, db))[0]!.ssl, true);
     await required.close();
-    await assert.rejects(openStore(`${url}?sslrootcert=/x.pem`, { dataDir: tempDir(), secretKey: key }), /store.sslCaFile/);
+    await assert.rejects(
+      openStore(`${url}?sslrootcert=/x.pem`, { dataDir: tempDir(), secretKey: key }),
+      /store.sslCaFile/,
+    );
   });
 
   test('an activation answers while another node holds the route lock, in claim order', async () => {
@@ -142,8 +189,15 @@ describe('PostgresDeploymentStore', { skip: skip ?? false }, () => {
     await tenantWith(a, 'first', 'd', ['queue.example.com/a*']);
     await tenantWith(a, 'second', 'd', ['queue.example.com/b*']);
     await Promise.all([a.activate('first', 'd'), b.activate('second', 'd')]);
-    const rows = await pg.sql<{ tenant: string }>('SELECT tenant FROM islet.routes ORDER BY tenant', new URL(url).pathname.slice(1));
-    assert.deepEqual(rows.map((r) => r.tenant), ['first', 'second'], 'disjoint routes both claimed');
+    const rows = await pg.sql<{ tenant: string }>(
+      'SELECT tenant FROM islet.routes ORDER BY tenant',
+      new URL(url).pathname.slice(1),
+    );
+    assert.deepEqual(
+      rows.map((r) => r.tenant),
+      ['first', 'second'],
+      'disjoint routes both claimed',
+    );
     await Promise.all([a.close(), b.close()]);
   });
 });

@@ -3,7 +3,7 @@
 // its unix socket inside the temp folder, torn down after the file (and killed with it if the
 // test process dies: a small shell watchdog stops the server once its owner's pid is gone).
 // Without PostgreSQL installed the suites skip with one line saying how to install it, unless
-// CI=true, where they must run.
+// CI=true, where they must run (system.ts; ISLET_PG_BIN points at other server binaries).
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -11,33 +11,22 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { needs, postgres } from './system';
 
-const install = 'apt-get install -y postgresql-15';
-
-function findBinDir(): string | null {
-  const candidates: string[] = [];
-  if (process.env.ISLET_PG_BINDIR) candidates.push(process.env.ISLET_PG_BINDIR);
-  const pgConfig = spawnSync('pg_config', ['--bindir'], { encoding: 'utf8' });
-  if (pgConfig.status === 0) candidates.push(pgConfig.stdout.trim());
-  // Debian/Ubuntu install server binaries per major version, off the PATH
-  const debian = '/usr/lib/postgresql';
-  if (fs.existsSync(debian)) {
-    const versions = fs.readdirSync(debian).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
-    candidates.push(...versions.map((v) => path.join(debian, v, 'bin')));
-  }
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) candidates.push(dir);
-  return candidates.find((dir) => dir && fs.existsSync(path.join(dir, 'initdb')) && fs.existsSync(path.join(dir, 'postgres'))) ?? null;
-}
-
-const binDir = findBinDir();
+const binDir = postgres.path ? path.dirname(postgres.path) : null;
 const asRoot = process.getuid?.() === 0;
 
-/** why PostgreSQL suites skip here, or null when they run (always null when CI=true) */
-export function postgresSkipReason(): string | null {
-  if (process.env.CI === 'true') return null;
-  if (!binDir) return `PostgreSQL is not installed (${install})`;
-  if (asRoot && spawnSync('id', ['-u', 'postgres']).status !== 0) return `running as root without a 'postgres' user to run PostgreSQL as (${install})`;
-  return null;
+/**
+ * The option that skips a PostgreSQL suite when the server binaries are missing (see
+ * system.ts: never with CI=true), or when running as root without a `postgres` user to run
+ * the server as. Use as `describe('…', needsPostgres(), …)`.
+ */
+export function needsPostgres(): { skip: string | false } {
+  const option = needs(postgres);
+  if (option.skip || process.env.CI === 'true') return option;
+  if (asRoot && spawnSync('id', ['-u', 'postgres']).status !== 0)
+    return { skip: `running as root without a 'postgres' user to run PostgreSQL as (${postgres.install})` };
+  return option;
 }
 
 function freePort(): Promise<number> {
@@ -88,7 +77,7 @@ export class PostgresCluster {
   }
 
   static async start(options: PostgresOptions = {}): Promise<PostgresCluster> {
-    assert.ok(binDir, `PostgreSQL is not installed (${install}); CI=true requires it`);
+    assert.ok(binDir, `${postgres.name} is not installed (${postgres.install}); CI=true requires it`);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-pg-'));
     if (asRoot) {
       const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }));
@@ -97,7 +86,19 @@ export class PostgresCluster {
     }
     const cluster = new PostgresCluster(dir, await freePort(), options);
     process.once('exit', () => cluster.#kill());
-    const [program, args] = asPostgres(path.join(binDir, 'initdb'), ['-D', cluster.dataDir, '-U', 'islet', '-A', 'trust', '-E', 'UTF8', '--no-locale', '--no-sync', '--no-instructions']);
+    const [program, args] = asPostgres(path.join(binDir, 'initdb'), [
+      '-D',
+      cluster.dataDir,
+      '-U',
+      'islet',
+      '-A',
+      'trust',
+      '-E',
+      'UTF8',
+      '--no-locale',
+      '--no-sync',
+      '--no-instructions',
+    ]);
     const init = spawnSync(program, args, { encoding: 'utf8' });
     assert.equal(init.status, 0, `initdb failed: ${init.stderr || init.error?.message}`);
     if (options.ssl) cluster.#makeCertificate();
@@ -125,7 +126,11 @@ export class PostgresCluster {
     return this.url(name);
   }
 
-  async sql<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, database = 'postgres', params: unknown[] = []): Promise<R[]> {
+  async sql<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    database = 'postgres',
+    params: unknown[] = [],
+  ): Promise<R[]> {
     const client = new pg.Client({ connectionString: this.url(database) });
     client.on('error', () => {});
     await client.connect();
@@ -138,19 +143,45 @@ export class PostgresCluster {
 
   /** ends every session of `applicationName` the way an operator would (pg_terminate_backend) */
   async terminate(applicationName: string): Promise<number> {
-    const rows = await this.sql<{ ok: boolean }>('SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1', 'postgres', [applicationName]);
+    const rows = await this.sql<{ ok: boolean }>(
+      'SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1',
+      'postgres',
+      [applicationName],
+    );
     return rows.filter((r) => r.ok).length;
   }
 
   async startServer(): Promise<void> {
     const settings = ['-c', 'max_connections=200'];
-    if (!this.#options.durable) settings.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
-    if (this.#options.ssl) settings.push('-c', 'ssl=on', '-c', `ssl_cert_file=${this.certificate}`, '-c', `ssl_key_file=${path.join(this.dir, 'server.key')}`);
+    if (!this.#options.durable)
+      settings.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+    if (this.#options.ssl)
+      settings.push(
+        '-c',
+        'ssl=on',
+        '-c',
+        `ssl_cert_file=${this.certificate}`,
+        '-c',
+        `ssl_key_file=${path.join(this.dir, 'server.key')}`,
+      );
     const logFile = path.join(this.dir, 'postgres.log');
-    const [program, args] = asPostgres('sh', ['-c', watchdog, 'sh', path.join(binDir!, 'postgres'), this.dataDir, String(this.port), this.dir, String(process.pid), logFile, ...settings]);
+    const [program, args] = asPostgres('sh', [
+      '-c',
+      watchdog,
+      'sh',
+      path.join(binDir!, 'postgres'),
+      this.dataDir,
+      String(this.port),
+      this.dir,
+      String(process.pid),
+      logFile,
+      ...settings,
+    ]);
     const child = spawn(program, args, { stdio: 'ignore' });
     this.#child = child;
-    const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`postgres exited (${code}):\n${this.log().slice(-2000)}`))));
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code) => reject(new Error(`postgres exited (${code}):\n${this.log().slice(-2000)}`))),
+    );
     exited.catch(() => {});
     const until = Date.now() + 30_000;
     for (;;) {
@@ -223,7 +254,23 @@ export function makeCertificate(dir: string, name: string): { certificate: strin
   const certificate = path.join(dir, `${name}.crt`);
   const made = spawnSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', certificate],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      certificate,
+    ],
     { encoding: 'utf8' },
   );
   assert.equal(made.status, 0, `openssl could not make a certificate: ${made.stderr || made.error?.message}`);

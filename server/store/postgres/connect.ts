@@ -43,7 +43,10 @@ function splitTlsParams(url: string): { url: string; sslmode: string | null } {
     const value = decodeURIComponent(pair.slice(name.length + 1));
     if (name === 'sslmode') sslmode = value;
     else if (tlsParams.includes(name)) {
-      throw new Error(`store.url: the '${name}' parameter is not read from the URL; use store.sslMode and store.sslCaFile (ISLET_STORE_SSLMODE, ISLET_STORE_SSL_CA_FILE)`);
+      throw new Error(
+        `store.url: the '${name}' parameter is not read from the URL; use store.sslMode and store.sslCaFile ` +
+          '(ISLET_STORE_SSLMODE, ISLET_STORE_SSL_CA_FILE)',
+      );
     } else kept.push(pair);
   }
   return { url: kept.length ? `${url.slice(0, q)}?${kept.join('&')}` : url.slice(0, q), sslmode };
@@ -96,7 +99,14 @@ const unavailableCodes = new Set([
   '08004',
   '08006',
 ]);
-const unavailableMessages = [/connection terminated/i, /timeout exceeded when trying to connect/i, /connection error/i, /not queryable/i, /Connection ended/i, /Query read timeout/i];
+const unavailableMessages = [
+  /connection terminated/i,
+  /timeout exceeded when trying to connect/i,
+  /connection error/i,
+  /not queryable/i,
+  /Connection ended/i,
+  /Query read timeout/i,
+];
 
 export function isUnavailable(error: unknown): boolean {
   if (error instanceof StoreError) return error.code === 'STORE_UNAVAILABLE';
@@ -110,5 +120,9 @@ export function isUnavailable(error: unknown): boolean {
 /** the StoreError a caller sees for an unreachable database */
 export function unavailable(error: unknown, url: string): StoreError {
   const reason = (error as Error)?.message || (error as { code?: string })?.code || String(error);
-  return new StoreError('STORE_UNAVAILABLE', `the store (PostgreSQL at ${redactUrl(url)}) cannot be reached: ${reason}`, { cause: error });
+  return new StoreError(
+    'STORE_UNAVAILABLE',
+    `the store (PostgreSQL at ${redactUrl(url)}) cannot be reached: ${reason}`,
+    { cause: error },
+  );
 }

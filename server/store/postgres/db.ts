@@ -33,7 +33,11 @@ export class Db {
 
   constructor(connection: PostgresConnection) {
     this.connection = connection;
-    this.pool = new pg.Pool({ ...clientConfig(connection, 'islet'), max: connection.poolSize ?? 10, idleTimeoutMillis: 30_000 });
+    this.pool = new pg.Pool({
+      ...clientConfig(connection, 'islet'),
+      max: connection.poolSize ?? 10,
+      idleTimeoutMillis: 30_000,
+    });
     // an idle pooled connection that the server closes (restart, failover) reports here; without
     // a listener node would treat it as an uncaught error and end the process
     this.pool.on('error', (error) => {
@@ -65,7 +69,10 @@ export class Db {
    * Runs `work` in one transaction, then logs `change` (tenant, kind) as its last statement and
    * commits; resolves with the logged change. `work` may throw a StoreError to roll back.
    */
-  async write(change: { tenant: string; kind: ChangeKind } | (() => { tenant: string; kind: ChangeKind }), work: (q: Queryable) => Promise<void>): Promise<LoggedChange> {
+  async write(
+    change: { tenant: string; kind: ChangeKind } | (() => { tenant: string; kind: ChangeKind }),
+    work: (q: Queryable) => Promise<void>,
+  ): Promise<LoggedChange> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();

@@ -45,14 +45,15 @@ export class PgFeedSource implements FeedSource {
     let closed = false;
     let current: pg.Client | null = null;
     let backoff = 100;
-    let connecting: Promise<void> | null = null;
+    /** a reconnect loop is running: a second loss report must not start another */
+    let reconnecting = false;
 
     const lost = (client: pg.Client, error: Error) => {
       if (client !== current) return;
       current = null;
       client.end().catch(() => {});
       hooks.down(error);
-      if (!closed) connecting ??= reconnect();
+      if (!closed) void reconnect();
     };
 
     const connectOnce = async (): Promise<boolean> => {
@@ -78,21 +79,29 @@ export class PgFeedSource implements FeedSource {
       return true;
     };
 
+    // until a connection is current (one lost between its connect and the end of this loop is
+    // seen by the loop's condition: no window where nobody reconnects)
     const reconnect = async () => {
+      if (reconnecting) return;
+      reconnecting = true;
       try {
-        while (!closed && !(await connectOnce())) {
+        while (!closed && !current) {
+          if (await connectOnce()) continue;
           await sleep(backoff);
           backoff = Math.min(backoff * 2, 5000);
         }
       } finally {
-        connecting = null;
+        reconnecting = false;
       }
     };
 
     const heartbeat = setInterval(() => {
       const client = current;
       if (!client) return;
-      const timeout = setTimeout(() => lost(client, new Error('the LISTEN connection stopped answering')), this.#heartbeatMs);
+      const timeout = setTimeout(
+        () => lost(client, new Error('the LISTEN connection stopped answering')),
+        this.#heartbeatMs,
+      );
       client.query('SELECT 1').then(
         () => clearTimeout(timeout),
         (error: Error) => {
@@ -105,7 +114,7 @@ export class PgFeedSource implements FeedSource {
 
     // the first attempt is awaited (so a feed that starts with the database up is connected when
     // start() resolves); if it fails, retries go on in the background
-    if (!(await connectOnce()) && !closed) connecting = reconnect();
+    if (!(await connectOnce()) && !closed) void reconnect();
 
     return {
       close: async () => {

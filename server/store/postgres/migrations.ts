@@ -129,11 +129,16 @@ export async function migrate(pool: Pool): Promise<MigrationResult> {
         await client.query('BEGIN');
         try {
           await client.query(migration.sql);
-          await client.query('INSERT INTO islet.schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+          await client.query('INSERT INTO islet.schema_migrations (version, name) VALUES ($1, $2)', [
+            migration.version,
+            migration.name,
+          ]);
           await client.query('COMMIT');
         } catch (error) {
           await client.query('ROLLBACK').catch(() => {});
-          throw new Error(`migration ${migration.version} (${migration.name}) failed: ${(error as Error).message}`, { cause: error });
+          throw new Error(`migration ${migration.version} (${migration.name}) failed: ${(error as Error).message}`, {
+            cause: error,
+          });
         }
         applied.push(migration.version);
         done.add(migration.version);

@@ -51,7 +51,13 @@ export class NodeCache {
 
   async writeBlob(hash: string, data: Buffer): Promise<void> {
     const file = this.#blobFile(hash);
-    if (await fs.stat(file).then(() => true, () => false)) return;
+    if (
+      await fs.stat(file).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
     await this.#put(file, data);
   }
 

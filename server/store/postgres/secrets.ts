@@ -18,13 +18,22 @@ const tagBytes = 16;
 /** Parses `id:base64,id:base64`; throws naming the entry that is wrong (never echoing key bytes). */
 export function parseSecretKeys(spec: string): SecretKey[] {
   const keys: SecretKey[] = [];
-  const entries = spec.split(',').map((s) => s.trim()).filter(Boolean);
+  const entries = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   entries.forEach((entry, i) => {
     const colon = entry.indexOf(':');
     const id = colon === -1 ? '' : entry.slice(0, colon);
-    if (!idPattern.test(id)) throw new Error(`entry ${i + 1}: expected <key id>:<base64 of 32 random bytes>, the id being 1-32 of A-Z a-z 0-9 _ -`);
+    if (!idPattern.test(id))
+      throw new Error(
+        `entry ${i + 1}: expected <key id>:<base64 of 32 random bytes>, the id being 1-32 of A-Z a-z 0-9 _ -`,
+      );
     const key = Buffer.from(entry.slice(colon + 1), 'base64');
-    if (key.length !== 32) throw new Error(`key '${id}': the key must be 32 bytes in base64 (got ${key.length} bytes); \`islet store keygen\` prints one`);
+    if (key.length !== 32)
+      throw new Error(
+        `key '${id}': the key must be 32 bytes in base64 (got ${key.length} bytes); \`islet store keygen\` prints one`,
+      );
     if (keys.some((k) => k.id === id)) throw new Error(`key '${id}' is listed twice`);
     keys.push({ id, key });
   });
@@ -39,7 +48,11 @@ export function generateSecretKey(id = `k${new Date().toISOString().slice(0, 10)
 
 const aad = (tenant: string) => Buffer.from(`islet-secrets:${tenant}`);
 
-export function encryptSecrets(keys: readonly SecretKey[], tenant: string, secrets: Record<string, string>): { keyId: string; data: Buffer } {
+export function encryptSecrets(
+  keys: readonly SecretKey[],
+  tenant: string,
+  secrets: Record<string, string>,
+): { keyId: string; data: Buffer } {
   const current = keys[0];
   if (!current) throw new Error('no secret key is configured (ISLET_SECRET_KEY)');
   const iv = randomBytes(ivBytes);
@@ -49,11 +62,19 @@ export function encryptSecrets(keys: readonly SecretKey[], tenant: string, secre
   return { keyId: current.id, data: Buffer.concat([iv, cipher.getAuthTag(), body]) };
 }
 
-export function decryptSecrets(keys: readonly SecretKey[], tenant: string, keyId: string, data: Buffer): Record<string, string> {
+export function decryptSecrets(
+  keys: readonly SecretKey[],
+  tenant: string,
+  keyId: string,
+  data: Buffer,
+): Record<string, string> {
   const key = keys.find((k) => k.id === keyId);
   if (!key) {
     const known = keys.map((k) => k.id).join(', ') || 'none';
-    throw new Error(`the secrets of tenant '${tenant}' were encrypted with key '${keyId}', which ISLET_SECRET_KEY does not list (it lists: ${known})`);
+    throw new Error(
+      `the secrets of tenant '${tenant}' were encrypted with key '${keyId}', ` +
+        `which ISLET_SECRET_KEY does not list (it lists: ${known})`,
+    );
   }
   const decipher = createDecipheriv('aes-256-gcm', key.key, data.subarray(0, ivBytes));
   decipher.setAAD(aad(tenant));
@@ -62,6 +83,9 @@ export function decryptSecrets(keys: readonly SecretKey[], tenant: string, keyId
     const text = Buffer.concat([decipher.update(data.subarray(ivBytes + tagBytes)), decipher.final()]).toString('utf8');
     return JSON.parse(text) as Record<string, string>;
   } catch {
-    throw new Error(`the secrets of tenant '${tenant}' do not decrypt with key '${keyId}': wrong key material, or the row was altered`);
+    throw new Error(
+      `the secrets of tenant '${tenant}' do not decrypt with key '${keyId}': ` +
+        'wrong key material, or the row was altered',
+    );
   }
 }

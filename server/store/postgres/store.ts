@@ -10,9 +10,8 @@
 import path from 'node:path';
 import { checkDeployment } from '../deployment-check';
 import { StoreError } from '../errors';
-import { LogFeed } from '../feed';
+import { OpenFeeds } from '../feed';
 import { checkId, checkModulePath, checkTenantName } from '../names';
-import { findRouteConflict, routeKey, type RouteClaim } from '../route-claims';
 import type {
   ActivateOptions,
   ChangeFeed,
@@ -30,8 +29,22 @@ import { watchFeed } from '../watch';
 import { isUnavailable, type PostgresConnection } from './connect';
 import { Db, type Queryable } from './db';
 import { PgFeedSource } from './feed';
-import { lockKeys, migrate, type MigrationResult } from './migrations';
+import { migrate, type MigrationResult } from './migrations';
 import { NodeCache } from './node-cache';
+import {
+  activateDeployment,
+  collectGarbage,
+  type DeploymentRecord,
+  insertDeployment,
+  notFound,
+  requireTenant,
+  selectDeployment,
+  type TenantRow,
+  type TokenRow,
+  tenantRecord,
+  tokenRecord,
+  upsertToken,
+} from './statements';
 import { decryptSecrets, encryptSecrets, parseSecretKeys, type SecretKey } from './secrets';
 
 export interface PostgresStoreOptions extends PostgresConnection {
@@ -43,42 +56,10 @@ export interface PostgresStoreOptions extends PostgresConnection {
   pollMs?: number;
 }
 
-interface TenantRow {
-  name: string;
-  created_at: string;
-  limits: Record<string, number> | null;
-  active: string | null;
-}
-interface DeploymentRecord {
-  manifest: DeploymentManifest;
-  files: Record<string, string>;
-}
 interface StoredEnv {
   vars: Record<string, string>;
   secrets: string | null;
   keyId: string | null;
-}
-
-const notFound = (what: string) => new StoreError('STORE_NOT_FOUND', what);
-/** unreferenced blobs younger than this are kept: an upload in flight may be about to name them */
-const blobGrace = '10 minutes';
-
-function tenantRecord(row: TenantRow): TenantRecord {
-  const record: TenantRecord = { name: row.name, createdAt: row.created_at, active: row.active };
-  if (row.limits && Object.keys(row.limits).length > 0) record.limits = row.limits;
-  return record;
-}
-
-function tokenRecord(row: { id: string; tenant: string; hash: string; created_at: string; description: string | null }): TokenRecord {
-  const record: TokenRecord = { id: row.id, tenant: row.tenant, hash: row.hash, createdAt: row.created_at };
-  if (row.description !== null) record.description = row.description;
-  return record;
-}
-
-async function requireTenant(q: Queryable, tenant: string, lock: 'FOR UPDATE' | 'FOR SHARE'): Promise<TenantRow> {
-  const { rows } = await q.query<TenantRow>(`SELECT * FROM islet.tenants WHERE name = $1 ${lock}`, [tenant]);
-  if (!rows[0]) throw notFound(`tenant '${tenant}' does not exist`);
-  return rows[0];
 }
 
 export class PostgresDeploymentStore implements DeploymentStore {
@@ -86,7 +67,7 @@ export class PostgresDeploymentStore implements DeploymentStore {
   readonly #cache: NodeCache;
   readonly #keys: SecretKey[];
   readonly #pollMs: number;
-  readonly #feeds = new Set<ChangeFeed>();
+  readonly #feeds = new OpenFeeds();
   /** the newest revision this store knows of: where watch() starts */
   #known = 0;
   #schema: Promise<MigrationResult> | null = null;
@@ -175,7 +156,7 @@ export class PostgresDeploymentStore implements DeploymentStore {
       if (!rowCount) throw notFound(`tenant '${name}' does not exist`);
     });
     await Promise.all([this.#cache.forget(`tenant/${name}`), this.#cache.forget(`env/${name}`)]);
-    await this.#collectGarbage();
+    await collectGarbage(this.#db);
     return revision;
   }
 
@@ -185,27 +166,15 @@ export class PostgresDeploymentStore implements DeploymentStore {
     const hashes = checkDeployment(manifest, files);
     const unique = new Map<string, Buffer>();
     for (const [p, data] of files) unique.set(hashes[p]!, data);
-    const revision = await this.#write({ tenant: manifest.tenant, kind: 'deployment' }, async (q) => {
-      await requireTenant(q, manifest.tenant, 'FOR SHARE');
-      const exists = await q.query('SELECT 1 FROM islet.deployments WHERE tenant = $1 AND id = $2', [manifest.tenant, manifest.id]);
-      if (exists.rowCount) throw new StoreError('STORE_CONFLICT', `deployment '${manifest.id}' of tenant '${manifest.tenant}' already exists`);
-      // Blobs already stored are not sent again; touching them locks their rows and makes them
-      // young, so a concurrent garbage collection cannot take them before this commits.
-      const { rows } = await q.query<{ hash: string }>('UPDATE islet.blobs SET stored_at = now() WHERE hash = ANY($1) RETURNING hash', [[...unique.keys()]]);
-      const present = new Set(rows.map((r) => r.hash));
-      for (const [hash, data] of unique) {
-        if (present.has(hash)) continue;
-        await q.query('INSERT INTO islet.blobs (hash, size, data) VALUES ($1, $2, $3) ON CONFLICT (hash) DO UPDATE SET stored_at = now()', [hash, data.length, data]);
-      }
-      await q.query('INSERT INTO islet.deployments (tenant, id, created_at, manifest) VALUES ($1, $2, $3, $4)', [manifest.tenant, manifest.id, manifest.createdAt, JSON.stringify(manifest)]);
-      await q.query(
-        `INSERT INTO islet.deployment_files (tenant, deployment, path, hash) SELECT $1, $2, p, h FROM unnest($3::text[], $4::text[]) AS f(p, h)`,
-        [manifest.tenant, manifest.id, Object.keys(hashes), Object.values(hashes)],
-      );
-    });
+    const revision = await this.#write({ tenant: manifest.tenant, kind: 'deployment' }, (q) =>
+      insertDeployment(q, manifest, hashes, unique),
+    );
     // this node will serve it: keep its files and record on local disk now (best effort)
     await Promise.all([...unique].map(([hash, data]) => this.#cache.writeBlob(hash, data).catch(() => {})));
-    await this.#cache.remember(`deployment/${manifest.tenant}/${manifest.id}`, { manifest, files: hashes } satisfies DeploymentRecord);
+    await this.#cache.remember(`deployment/${manifest.tenant}/${manifest.id}`, {
+      manifest,
+      files: hashes,
+    } satisfies DeploymentRecord);
     return revision;
   }
 
@@ -213,15 +182,7 @@ export class PostgresDeploymentStore implements DeploymentStore {
   async #record(tenant: string, id: string): Promise<DeploymentRecord | null> {
     checkTenantName(tenant);
     checkId(id, 'deployment id');
-    return this.#read(`deployment/${tenant}/${id}`, async () => {
-      const { rows } = await this.#db.query<{ manifest: DeploymentManifest; files: Record<string, string> | null }>(
-        `SELECT d.manifest, (SELECT json_object_agg(f.path, f.hash) FROM islet.deployment_files f
-           WHERE f.tenant = d.tenant AND f.deployment = d.id) AS files
-         FROM islet.deployments d WHERE d.tenant = $1 AND d.id = $2`,
-        [tenant, id],
-      );
-      return rows[0] ? { manifest: rows[0].manifest, files: rows[0].files ?? {} } : null;
-    });
+    return this.#read(`deployment/${tenant}/${id}`, () => selectDeployment(this.#db, tenant, id));
   }
 
   async getDeployment(tenant: string, id: string): Promise<DeploymentManifest | null> {
@@ -232,7 +193,8 @@ export class PostgresDeploymentStore implements DeploymentStore {
     checkTenantName(tenant);
     await this.migrate();
     const { rows } = await this.#db.query<{ manifest: DeploymentManifest }>(
-      'SELECT manifest FROM islet.deployments WHERE tenant = $1 ORDER BY created_at COLLATE "C" DESC, id COLLATE "C" DESC',
+      `SELECT manifest FROM islet.deployments WHERE tenant = $1
+       ORDER BY created_at COLLATE "C" DESC, id COLLATE "C" DESC`,
       [tenant],
     );
     return rows.map((r) => r.manifest);
@@ -242,16 +204,22 @@ export class PostgresDeploymentStore implements DeploymentStore {
     checkTenantName(tenant);
     checkId(id, 'deployment id');
     const revision = await this.#write({ tenant, kind: 'deployment' }, async (q) => {
-      const owner = await q.query<{ active: string | null }>('SELECT active FROM islet.tenants WHERE name = $1 FOR UPDATE', [tenant]);
+      const owner = await q.query<{ active: string | null }>(
+        'SELECT active FROM islet.tenants WHERE name = $1 FOR UPDATE',
+        [tenant],
+      );
       const { rowCount } = await q.query('SELECT 1 FROM islet.deployments WHERE tenant = $1 AND id = $2', [tenant, id]);
       if (!owner.rows[0] || !rowCount) throw notFound(`deployment '${id}' of tenant '${tenant}' does not exist`);
       if (owner.rows[0].active === id) {
-        throw new StoreError('STORE_ACTIVE_DEPLOYMENT', `deployment '${id}' is active for tenant '${tenant}': activate another one first`);
+        throw new StoreError(
+          'STORE_ACTIVE_DEPLOYMENT',
+          `deployment '${id}' is active for tenant '${tenant}': activate another one first`,
+        );
       }
       await q.query('DELETE FROM islet.deployments WHERE tenant = $1 AND id = $2', [tenant, id]);
     });
     await this.#cache.forget(`deployment/${tenant}/${id}`);
-    await this.#collectGarbage();
+    await collectGarbage(this.#db);
     return revision;
   }
 
@@ -261,7 +229,11 @@ export class PostgresDeploymentStore implements DeploymentStore {
     const local = await this.#cache.readBlob(hash);
     if (local) return local;
     const { rows } = await this.#db.query<{ data: Buffer }>('SELECT data FROM islet.blobs WHERE hash = $1', [hash]);
-    if (!rows[0]) throw new StoreError('STORE_CORRUPT', `file '${filePath}' of deployment '${id}' (blob ${hash}) is missing from the store`);
+    if (!rows[0])
+      throw new StoreError(
+        'STORE_CORRUPT',
+        `file '${filePath}' of deployment '${id}' (blob ${hash}) is missing from the store`,
+      );
     await this.#cache.writeBlob(hash, rows[0].data).catch(() => {});
     return rows[0].data;
   }
@@ -293,39 +265,7 @@ export class PostgresDeploymentStore implements DeploymentStore {
   async activate(tenant: string, id: string, options: ActivateOptions = {}): Promise<number> {
     checkTenantName(tenant);
     checkId(id, 'deployment id');
-    return this.#write({ tenant, kind: 'activation' }, async (q) => {
-      await requireTenant(q, tenant, 'FOR UPDATE');
-      const { rows } = await q.query<{ routes: string[] | null }>(`SELECT manifest->'routes' AS routes FROM islet.deployments WHERE tenant = $1 AND id = $2`, [tenant, id]);
-      if (!rows[0]) throw notFound(`deployment '${id}' of tenant '${tenant}' does not exist`);
-      const routes = rows[0].routes ?? [];
-      await q.query('DELETE FROM islet.routes WHERE tenant = $1', [tenant]);
-      if (routes.length > 0) {
-        // one claimer at a time sees every claim committed before it and adds its own
-        await q.query('SELECT pg_advisory_xact_lock($1)', [lockKeys.routes]);
-        const claims = await q.query<RouteClaim>(
-          'SELECT pattern AS route, tenant FROM islet.routes WHERE tenant <> $1 ORDER BY tenant COLLATE "C", position',
-          [tenant],
-        );
-        const conflict = findRouteConflict(tenant, routes, claims.rows, options.conflicts);
-        if (conflict) throw conflict;
-        await this.#claim(q, tenant, id, routes);
-      }
-      await q.query('UPDATE islet.tenants SET active = $2 WHERE name = $1', [tenant, id]);
-    });
-  }
-
-  async #claim(q: Queryable, tenant: string, id: string, routes: string[]): Promise<void> {
-    const unique = [...new Map(routes.map((route) => [routeKey(route), route])).entries()];
-    try {
-      await q.query(
-        `INSERT INTO islet.routes (route, pattern, tenant, deployment, position)
-         SELECT k, p, $1, $2, n FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS r(k, p, n)`,
-        [tenant, id, unique.map(([key]) => key), unique.map(([, route]) => route)],
-      );
-    } catch (error) {
-      if ((error as { code?: string }).code !== '23505') throw error;
-      throw new StoreError('STORE_ROUTE_TAKEN', `a route of deployment '${id}' is already served by another tenant`);
-    }
+    return this.#write({ tenant, kind: 'activation' }, (q) => activateDeployment(q, tenant, id, options.conflicts));
   }
 
   // ---- env ----
@@ -333,15 +273,23 @@ export class PostgresDeploymentStore implements DeploymentStore {
   async getEnv(tenant: string): Promise<TenantEnv> {
     checkTenantName(tenant);
     return this.#read(`env/${tenant}`, async () => {
-      const { rows } = await this.#db.query<{ vars: Record<string, string>; secrets: Buffer | null; key_id: string | null }>(
-        'SELECT vars, secrets, key_id FROM islet.env WHERE tenant = $1',
-        [tenant],
-      );
+      const { rows } = await this.#db.query<{
+        vars: Record<string, string>;
+        secrets: Buffer | null;
+        key_id: string | null;
+      }>('SELECT vars, secrets, key_id FROM islet.env WHERE tenant = $1', [tenant]);
       const row = rows[0];
-      return { vars: row?.vars ?? {}, secrets: row?.secrets ? row.secrets.toString('base64') : null, keyId: row?.key_id ?? null } satisfies StoredEnv;
+      return {
+        vars: row?.vars ?? {},
+        secrets: row?.secrets ? row.secrets.toString('base64') : null,
+        keyId: row?.key_id ?? null,
+      } satisfies StoredEnv;
     }).then((stored) => ({
       vars: stored.vars,
-      secrets: stored.secrets && stored.keyId ? decryptSecrets(this.#keys, tenant, stored.keyId, Buffer.from(stored.secrets, 'base64')) : {},
+      secrets:
+        stored.secrets && stored.keyId
+          ? decryptSecrets(this.#keys, tenant, stored.keyId, Buffer.from(stored.secrets, 'base64'))
+          : {},
     }));
   }
 
@@ -363,8 +311,9 @@ export class PostgresDeploymentStore implements DeploymentStore {
   async listTokens(tenant?: string): Promise<TokenRecord[]> {
     if (tenant !== undefined) checkTenantName(tenant);
     await this.migrate();
-    const { rows } = await this.#db.query<Parameters<typeof tokenRecord>[0]>(
-      'SELECT * FROM islet.tokens WHERE $1::text IS NULL OR tenant = $1 ORDER BY created_at COLLATE "C", id COLLATE "C"',
+    const { rows } = await this.#db.query<TokenRow>(
+      `SELECT * FROM islet.tokens WHERE $1::text IS NULL OR tenant = $1
+       ORDER BY created_at COLLATE "C", id COLLATE "C"`,
       [tenant ?? null],
     );
     return rows.map(tokenRecord);
@@ -373,17 +322,9 @@ export class PostgresDeploymentStore implements DeploymentStore {
   async putToken(record: TokenRecord): Promise<number> {
     checkId(record.id, 'token id');
     checkTenantName(record.tenant);
-    if (!/^[0-9a-f]{64}$/.test(record.hash)) throw new StoreError('STORE_INVALID_NAME', 'token hash must be a sha256 in hex');
-    return this.#write({ tenant: record.tenant, kind: 'token' }, async (q) => {
-      await requireTenant(q, record.tenant, 'FOR SHARE');
-      const other = await q.query<{ id: string }>('SELECT id FROM islet.tokens WHERE hash = $1 AND id <> $2', [record.hash, record.id]);
-      if (other.rows[0]) throw new StoreError('STORE_CONFLICT', `another token (id '${other.rows[0].id}') has the same hash`);
-      await q.query(
-        `INSERT INTO islet.tokens (id, tenant, hash, created_at, description) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (id) DO UPDATE SET tenant = EXCLUDED.tenant, hash = EXCLUDED.hash, created_at = EXCLUDED.created_at, description = EXCLUDED.description`,
-        [record.id, record.tenant, record.hash, record.createdAt, record.description ?? null],
-      );
-    });
+    if (!/^[0-9a-f]{64}$/.test(record.hash))
+      throw new StoreError('STORE_INVALID_NAME', 'token hash must be a sha256 in hex');
+    return this.#write({ tenant: record.tenant, kind: 'token' }, (q) => upsertToken(q, record));
   }
 
   async deleteToken(id: string): Promise<number> {
@@ -392,7 +333,9 @@ export class PostgresDeploymentStore implements DeploymentStore {
     return this.#write(
       () => ({ tenant, kind: 'token' }),
       async (q) => {
-        const { rows } = await q.query<{ tenant: string }>('DELETE FROM islet.tokens WHERE id = $1 RETURNING tenant', [id]);
+        const { rows } = await q.query<{ tenant: string }>('DELETE FROM islet.tokens WHERE id = $1 RETURNING tenant', [
+          id,
+        ]);
         if (!rows[0]) throw notFound(`token '${id}' does not exist`);
         tenant = rows[0].tenant;
       },
@@ -401,7 +344,7 @@ export class PostgresDeploymentStore implements DeploymentStore {
 
   async findTokenByHash(hash: string): Promise<TokenRecord | null> {
     await this.migrate();
-    const { rows } = await this.#db.query<Parameters<typeof tokenRecord>[0]>('SELECT * FROM islet.tokens WHERE hash = $1', [hash]);
+    const { rows } = await this.#db.query<TokenRow>('SELECT * FROM islet.tokens WHERE hash = $1', [hash]);
     return rows[0] ? tokenRecord(rows[0]) : null;
   }
 
@@ -409,7 +352,9 @@ export class PostgresDeploymentStore implements DeploymentStore {
 
   async currentRevision(): Promise<number> {
     await this.migrate();
-    const { rows } = await this.#db.query<{ revision: string }>('SELECT coalesce(max(revision), 0) AS revision FROM islet.changes');
+    const { rows } = await this.#db.query<{ revision: string }>(
+      'SELECT coalesce(max(revision), 0) AS revision FROM islet.changes',
+    );
     return this.#see(Number(rows[0]!.revision));
   }
 
@@ -419,18 +364,16 @@ export class PostgresDeploymentStore implements DeploymentStore {
   }
 
   openFeed(options: ChangeFeedOptions = {}): ChangeFeed {
-    const feed = new LogFeed(new PgFeedSource(this.#db), { from: options.from ?? this.#known, pollMs: options.pollMs ?? this.#pollMs });
-    this.#feeds.add(feed);
-    const close = feed.close.bind(feed);
-    feed.close = async () => {
-      this.#feeds.delete(feed);
-      await close();
-    };
-    return feed;
+    return this.#feeds.open(new PgFeedSource(this.#db), {
+      from: options.from ?? this.#known,
+      pollMs: options.pollMs ?? this.#pollMs,
+    });
   }
 
   async health(): Promise<StoreHealth> {
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer within 2 s')), 2000).unref());
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error('no answer within 2 s')), 2000).unref(),
+    );
     try {
       const revision = await Promise.race([this.currentRevision(), timeout]);
       return { state: 'ok', backend: 'postgres', revision };
@@ -444,18 +387,8 @@ export class PostgresDeploymentStore implements DeploymentStore {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.#feeds].map((feed) => feed.close()));
+    await this.#feeds.closeAll();
     await this.#db.close();
-  }
-
-  /** removes blobs no deployment names any more (best effort: a failure leaves them for next time) */
-  async #collectGarbage(): Promise<void> {
-    await this.#db
-      .query(
-        `DELETE FROM islet.blobs b WHERE b.stored_at < now() - interval '${blobGrace}'
-         AND NOT EXISTS (SELECT 1 FROM islet.deployment_files f WHERE f.hash = b.hash)`,
-      )
-      .catch(() => {});
   }
 }
 
