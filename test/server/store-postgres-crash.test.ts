@@ -14,7 +14,7 @@ import { PostgresCluster, needsPostgres } from '../support/postgres';
 import { checkStoreConsistent, killDuringChurn } from './crash-churn';
 import { fixtureFiles } from './deploy-fixtures';
 
-const rounds = 6;
+const rounds = 4;
 const tenants = ['alpha', 'beta'];
 const key = generateSecretKey('crash');
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { openStore } from '../../server/store/open';
 import { PostgresDeploymentStore } from '../../server/store/postgres/store';
 import { generateSecretKey } from '../../server/store/postgres/secrets';
@@ -15,6 +15,14 @@ import { storeContract, tenantWith } from './store-contract';
 
 const key = generateSecretKey('k1');
 const dirs: string[] = [];
+
+/** resolves once `condition` holds (checked every 20 ms), fails after 15 s naming `what` */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (const end = Date.now() + 15_000; !condition(); ) {
+    assert.ok(Date.now() < end, `${what}: not within 15 s`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 function tempDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-pg-node-'));
   dirs.push(dir);
@@ -31,9 +39,20 @@ describe('PostgresDeploymentStore', needsPostgres(), () => {
     for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  // every store a test opens is closed after it, passed or failed (an open pool would leak
+  // sessions into the next test's view of pg_stat_activity)
+  const opened: DeploymentStore[] = [];
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+  });
+  const track = <T extends DeploymentStore>(store: T): T => {
+    opened.push(store);
+    return store;
+  };
+
   /** a store on `url` with its own node cache, as one node would open it */
-  const open = (url: string, options: { secretKey?: string; pollMs?: number } = {}) =>
-    openStore(url, { dataDir: tempDir(), secretKey: options.secretKey ?? key, pollMs: options.pollMs });
+  const open = async (url: string, options: { secretKey?: string; pollMs?: number } = {}) =>
+    track(await openStore(url, { dataDir: tempDir(), secretKey: options.secretKey ?? key, pollMs: options.pollMs }));
 
   storeContract('postgres', async () => {
     const url = await pg.createDatabase();
@@ -56,28 +75,29 @@ describe('PostgresDeploymentStore', needsPostgres(), () => {
     const writer = await open(url);
     const reader = await open(url);
     await writer.putTenant({ name: 'cut', createdAt: new Date().toISOString(), active: null });
-    // a slow poll far away: only the reconnect can bring the changes in quickly
+    // a slow poll far away: only the reconnect (then a NOTIFY) can bring changes in quickly.
+    // `until` only looks (waitFor would read the log itself and prove nothing here).
     const feed = reader.openFeed({ from: 0, pollMs: 60_000 });
     const seen: LoggedChange[] = [];
     feed.onChange((c) => void seen.push(c));
     await feed.start();
     assert.equal(feed.connected, true);
     for (let round = 0; round < 3; round++) {
-      assert.equal(await pg.terminate('islet-feed'), 1, 'one LISTEN session to end');
-      // writes land while the session is gone (their NOTIFYs reach nobody)
+      assert.equal(await pg.terminate('islet-feed'), 1, `round ${round}: one LISTEN session to end`);
+      // a write lands while the session is gone (its NOTIFY reaches nobody)
       const last = await writer.putEnv('cut', { vars: { ROUND: String(round) }, secrets: {} });
-      assert.ok(await feed.waitFor(last, 15_000), `round ${round}: the change made while disconnected arrived`);
+      await until(() => seen.some((c) => c.revision === last), `round ${round}: the change made meanwhile`);
+      await until(() => feed.connected, `round ${round}: connected again`);
     }
     assert.ok(feed.stats().reconnects >= 3, `reconnected (${JSON.stringify(feed.stats())})`);
     assert.deepEqual(
       seen.map((c) => c.revision),
       [1, 2, 3, 4],
     );
-    // and a NOTIFY wakes it within the poll interval again
+    // and a NOTIFY on the new session wakes it again, long before the poll
     const next = await writer.putEnv('cut', { vars: { ROUND: 'after' }, secrets: {} });
-    assert.ok(await feed.waitFor(next, 5000), 'hinted again by NOTIFY after the reconnects');
+    await until(() => seen.some((c) => c.revision === next), 'hinted by NOTIFY after the reconnects');
     await feed.close();
-    await Promise.all([writer.close(), reader.close()]);
   });
 
   test('secrets are encrypted at rest, bound to their tenant, and readable across a key rotation', async () => {
@@ -120,7 +140,7 @@ describe('PostgresDeploymentStore', needsPostgres(), () => {
   test('five nodes starting at once on an empty database migrate it once', async () => {
     const url = await pg.createDatabase();
     const stores = await Promise.all(
-      Array.from({ length: 5 }, () => new PostgresDeploymentStore({ url, cacheDir: tempDir(), secretKey: key })),
+      Array.from({ length: 5 }, () => track(new PostgresDeploymentStore({ url, cacheDir: tempDir(), secretKey: key }))),
     );
     const results = await Promise.all(stores.map((s) => s.migrate()));
     assert.deepEqual(
@@ -143,15 +163,17 @@ describe('PostgresDeploymentStore', needsPostgres(), () => {
   test('TLS: verify-full with the server CA works; another or a missing CA is refused; require encrypts', async () => {
     const url = await pg.createDatabase();
     const db = new URL(url).pathname.slice(1);
-    const verified = await openStore(url, {
-      dataDir: tempDir(),
-      secretKey: key,
-      sslMode: 'verify-full',
-      sslCaFile: pg.certificate,
-    });
+    const verified = track(
+      await openStore(url, {
+        dataDir: tempDir(),
+        secretKey: key,
+        sslMode: 'verify-full',
+        sslCaFile: pg.certificate,
+      }),
+    );
     await verified.putTenant({ name: 'tls', createdAt: new Date().toISOString(), active: null });
     const ssl = `SELECT bool_and(s.ssl) AS ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
-       WHERE a.application_name = 'islet'`;
+       WHERE a.application_name = 'islet' AND a.datname = current_database()`;
     assert.equal((await pg.sql<{ ssl: boolean }>(ssl, db))[0]!.ssl, true, 'the pool connection uses TLS');
     await verified.close();
     // a CA that did not sign the server's certificate: refused, loudly (not mistaken for an outage)
@@ -170,7 +192,7 @@ describe('PostgresDeploymentStore', needsPostgres(), () => {
       /ENOENT/,
     );
     // the URL's own sslmode (as cloud providers hand them out) applies when the setting is auto
-    const required = await openStore(`${url}?sslmode=require`, { dataDir: tempDir(), secretKey: key });
+    const required = track(await openStore(`${url}?sslmode=require`, { dataDir: tempDir(), secretKey: key }));
     assert.deepEqual(
       (await required.listTenants()).map((t) => t.name),
       ['tls'],

@@ -19,7 +19,7 @@ const sha256 = (data: Buffer | string) => createHash('sha256').update(data).dige
 export class NodeCache {
   readonly dir: string;
   readonly #tmp: string;
-  /** the JSON last written per state key: an unchanged value is not written again */
+  /** the hash of the JSON last written per state key: an unchanged value is not written again */
   readonly #written = new Map<string, string>();
   #ready: Promise<void>;
 
@@ -81,10 +81,11 @@ export class NodeCache {
   /** keeps `value` as the last known value of `key` (best effort: a failure only logs nothing) */
   async remember(key: string, value: unknown): Promise<void> {
     const json = JSON.stringify({ key, value });
-    if (this.#written.get(key) === json) return;
+    const hash = sha256(json);
+    if (this.#written.get(key) === hash) return;
     try {
       await this.#put(this.#stateFile(key), json);
-      this.#written.set(key, json);
+      this.#written.set(key, hash);
     } catch {
       // a full or read-only disk: the cache is a fallback, serving goes on without it
     }

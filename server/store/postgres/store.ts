@@ -71,6 +71,7 @@ export class PostgresDeploymentStore implements DeploymentStore {
   /** the newest revision this store knows of: where watch() starts */
   #known = 0;
   #schema: Promise<MigrationResult> | null = null;
+  #closing: Promise<void> | null = null;
 
   constructor(options: PostgresStoreOptions) {
     this.#db = new Db(options);
@@ -386,9 +387,12 @@ export class PostgresDeploymentStore implements DeploymentStore {
     return watchFeed(this.openFeed({ from: this.#known }), listener);
   }
 
-  async close(): Promise<void> {
-    await this.#feeds.closeAll();
-    await this.#db.close();
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#feeds.closeAll();
+      await this.#db.close();
+    })();
+    return this.#closing;
   }
 }
 
