@@ -149,6 +149,8 @@ export const settings: Setting[] = [
     env: 'ISLET_STORE_URL',
     kind: { type: 'string', pattern: /^$|^file:\/\/\/|^postgres(ql)?:\/\/./, expected: 'empty (the data folder), file:///<folder> or postgres://user:password@host:port/database' },
     doc: 'where deployments, env and tokens live: a folder (one machine) or PostgreSQL (many machines)',
+    // a URL may carry the database password
+    secret: true,
   },
   { key: 'store.poolSize', env: 'ISLET_STORE_POOL_SIZE', kind: { type: 'int', min: 1, max: 1000 }, doc: 'PostgreSQL connections per process (plus one LISTEN connection)' },
   {

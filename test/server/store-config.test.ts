@@ -49,6 +49,9 @@ test('bad store settings are refused, each naming its setting; a bad secret key 
   const key = problems({ ISLET_SECRET_KEY: 'k1:c2hvcnQtc2VjcmV0LXZhbHVlLW9mLXRoZS13cm9uZy1sZW5ndGg=' });
   assert.equal(key.length, 1);
   assert.match(key[0]!, /store\.secretKey \(ISLET_SECRET_KEY\): key 'k1': the key must be 32 bytes/);
+  const withPassword = problems({ ISLET_STORE_URL: 'postgress://islet:hunter2@db/islet' });
+  assert.equal(withPassword.length, 1);
+  assert.ok(!withPassword[0]!.includes('hunter2'), 'a URL (and its password) is not echoed');
   const malformed = problems({ ISLET_SECRET_KEY: 'not a key at all' });
   assert.ok(!malformed.join('').includes('not a key at all'), 'the value is not echoed');
   assert.deepEqual(problems({ ISLET_STORE_SSL_CA_FILE: '/nonexistent/ca.pem' }), [
