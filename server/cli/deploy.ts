@@ -12,7 +12,8 @@ import zlib from 'node:zlib';
 import * as tar from 'tar-stream';
 import { build } from '../deploy/build';
 import { nearestNodeModules, readDirectory } from '../deploy/directory';
-import { CliError, adminTarget, type AdminTarget } from './admin-target';
+import { CliError } from '../errors';
+import { adminTarget, type AdminTarget } from './admin-target';
 
 const usage: Record<string, string> = {
   deploy: `usage: islet deploy <dir|file> --tenant <name> [options]
@@ -59,7 +60,7 @@ async function call(admin: Admin, method: string, route: string, body?: { data: 
     response = await fetch(`${admin.url}${route}`, init);
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new CliError(`cannot reach the admin API at ${admin.url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+    throw new CliError(`cannot reach the admin API at ${admin.url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`, 'ISLET_CLI_ADMIN_FAILED');
   }
   const text = await response.text();
   let json: any = null;
@@ -70,7 +71,7 @@ async function call(admin: Admin, method: string, route: string, body?: { data: 
   }
   if (!response.ok) {
     const detail = json?.error ? `${json.error.message} (${json.error.code})` : text.slice(0, 500) || response.statusText;
-    throw new CliError(`${method} ${route} failed with ${response.status}: ${detail}`);
+    throw new CliError(`${method} ${route} failed with ${response.status}: ${detail}`, 'ISLET_CLI_ADMIN_FAILED');
   }
   return json;
 }

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../config';
-import { Logger } from '../log';
+import { Logger } from '../observe/server-log';
 import { deployDirectory } from '../deploy/directory';
 import { prepareDeployment } from '../tenants/prepare';
 import { startServing, type Serving } from './serve';

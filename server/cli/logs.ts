@@ -3,7 +3,8 @@
 // The admin URL and token come from --admin-url/--token, else ISLET_ADMIN_URL/ISLET_ADMIN_TOKEN,
 // else http://127.0.0.1:8081 and the token file a local server generated, as for `islet deploy`.
 import { parseArgs } from 'node:util';
-import { CliError, adminTarget, type AdminTarget } from './admin-target';
+import { CliError } from '../errors';
+import { adminTarget, type AdminTarget } from './admin-target';
 
 const usage = `usage: islet logs <tenant> [options]
 

@@ -9,9 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve as serveHono } from '@hono/node-server';
-import { Hono, type MiddlewareHandler } from 'hono';
 import { loadConfig, limitSettings, resolveLimits, type Config } from '../config';
-import { Logger } from '../log';
+import { Logger } from '../observe/server-log';
 import { FsDeploymentStore } from '../store/fs';
 import type { DeploymentStore } from '../store/types';
 import { TenantRouter } from '../front/router';
@@ -23,15 +22,18 @@ import { prepareDeployment } from '../tenants/prepare';
 import type { CreateSandbox } from '../tenants/sandbox-api';
 import { nullObserver, type TenantObserver } from '../tenants/observer';
 import { deployDirectory } from '../deploy/directory';
-import { createAdminApi } from '../deploy/api';
-import { authMiddleware, loadOperatorToken } from '../deploy/auth';
-import { ClusterMetrics, Metrics, createObservabilityRoutes, startMetricsServer, type MetricsServer } from '../metrics';
-import { ClusterLogs, LogHub } from '../logs';
-import { Supervisor, joinSupervisor } from '../cluster';
-import { SourceMapper } from '../sourcemap';
+import { createAdminApi } from '../admin/api';
+import { loadOperatorToken } from '../admin/auth';
+import { startMetricsServer, type MetricsServer } from '../admin/metrics';
+import { ClusterMetrics } from '../observe/metrics/cluster';
+import { Metrics } from '../observe/metrics/metrics';
+import { ClusterLogs } from '../observe/tenant-logs/cluster';
+import { LogHub } from '../observe/tenant-logs/hub';
+import { SourceMapper } from '../observe/tenant-logs/source-maps';
+import { Supervisor } from '../cluster/supervisor';
+import { joinSupervisor } from '../cluster/supervised-worker';
 import { machineStalls } from '../tenants/isolate-api';
 import { watchMachineStalls } from '../tenants/stalls';
-import { createDashboard } from '../dashboard';
 
 export interface ServeOptions {
   config: Config;
@@ -80,33 +82,6 @@ function argValue(args: string[], name: string): string | undefined {
   return args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
 }
 
-/** The admin app: GET /healthz, the deploy API, /metrics and tenant logs. */
-function adminApp(deps: { store: DeploymentStore; config: Config; logger: Logger; observer: TenantObserver; metrics: Metrics; logs: LogHub; operatorToken: string; prepare: typeof prepareDeployment; tenantPort: number }): Hono {
-  const app = new Hono();
-  app.get('/healthz', (c) => c.json({ ok: true }));
-  const auth = authMiddleware(deps.store, deps.operatorToken) as unknown as MiddlewareHandler;
-  app.route('/', createObservabilityRoutes({ metrics: deps.metrics, logs: deps.logs, auth, tenantExists: async (t) => (await deps.store.getTenant(t)) !== null }));
-  app.route(
-    '/',
-    createAdminApi({
-      store: deps.store,
-      logger: deps.logger,
-      observer: deps.observer,
-      prepare: (manifest, files) => deps.prepare(manifest, files),
-      operatorToken: deps.operatorToken,
-      baseDomain: deps.config.baseDomain,
-      // the port actually bound (config.port may be 0), so tenant URLs in API answers work
-      tenantPort: deps.tenantPort,
-      // PATCH /v1/tenants/{t} {limits} accepts exactly the limits serving understands
-      limitNames: Object.keys(limitSettings),
-    }),
-  );
-  // the operator dashboard: a static page at / that calls the routes above with the operator's token
-  app.route('/', createDashboard());
-  app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no admin route ${c.req.method} ${c.req.path}` } }, 404));
-  return app;
-}
-
 /** Starts everything; resolves once both ports listen and functions/ is published. */
 export async function startServing(options: ServeOptions): Promise<Serving> {
   const { config } = options;
@@ -142,13 +117,28 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
 
   // without its own listener (a supervisor owns the port), the configured port is the one clients use
   const tenant = options.listenTenant === false ? { port: config.port } : await front.listen(config.port, config.host);
-  const admin = serveHono({ fetch: adminApp({ store, config, logger, observer, metrics, logs, operatorToken, prepare, tenantPort: tenant.port }).fetch, port: config.adminPort, hostname: config.adminHost });
+  const adminApi = createAdminApi({
+    store,
+    logger,
+    observer,
+    prepare,
+    operatorToken,
+    baseDomain: config.baseDomain,
+    // the port actually bound (config.port may be 0), so tenant URLs in API answers work
+    tenantPort: tenant.port,
+    // PATCH /v1/tenants/{t} {limits} accepts exactly the limits serving understands
+    limitNames: Object.keys(limitSettings),
+    logs,
+    metrics,
+    dashboard: true,
+  });
+  const admin = serveHono({ fetch: adminApi.fetch, port: config.adminPort, hostname: config.adminHost });
   const adminPort = await new Promise<number>((resolve, reject) => {
     admin.once('error', (err) => reject(new Error(`admin API: cannot listen on ${config.adminHost}:${config.adminPort}: ${err.message}`)));
     admin.once('listening', () => resolve((admin.address() as AddressInfo).port));
   });
   let metricsServer: MetricsServer | undefined;
-  if (config.metricsPort && !options.worker) metricsServer = await startMetricsServer(metrics, { port: config.metricsPort });
+  if (config.metricsPort && !options.worker) metricsServer = await startMetricsServer(metrics, { port: config.metricsPort, logger });
 
   logger.info('islet serving', { tenants: `http://${config.host}:${tenant.port}`, admin: `http://${config.adminHost}:${adminPort}`, baseDomain: config.baseDomain, dataDir: config.dataDir });
   let closing: Promise<void> | undefined;
@@ -220,7 +210,7 @@ function onShutdown(logger: Logger, stop: () => Promise<void>): Promise<void> {
 
 /**
  * The supervisor (workers > 0): publishes functions/ once, then runs the workers under
- * server/cluster.ts's Supervisor, which owns the tenant port and hands each connection to the
+ * server/cluster/supervisor.ts's Supervisor, which owns the tenant port and hands each connection to the
  * worker owning its hostname; the workers share the admin port (node:cluster). The primary never
  * runs tenant code. Metrics scraped from any worker (or the metrics port, served here) and tenant
  * logs read through any worker cover all of them. SIGHUP replaces the workers one by one with

@@ -3,6 +3,7 @@
 // token kept in the browser and talks to the admin API (`/v1/...`, `/metrics`) with it, so the
 // dashboard needs no authentication of its own and can be mounted before the API's auth.
 import { Hono } from 'hono';
+import { errorBody, wireCode } from '../admin/errors';
 import { loadAssets } from './assets';
 import { Page } from './page';
 
@@ -38,7 +39,7 @@ export function createDashboard(options: DashboardOptions = {}): Hono {
   app.get(`${DASHBOARD_ASSETS}/:file`, (c) => {
     const asset = files.get(c.req.param('file'));
     if (!asset) {
-      return c.json({ error: { code: 'NOT_FOUND', message: `no dashboard file ${c.req.param('file')}` } }, 404);
+      return c.json(errorBody(wireCode('ISLET_ADMIN_NOT_FOUND'), `no dashboard file ${c.req.param('file')}`), 404);
     }
     if (c.req.header('if-none-match') === asset.etag) return c.body(null, 304, { etag: asset.etag });
     return c.body(new Uint8Array(asset.body), 200, {

@@ -5,8 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import cluster, { type Worker } from 'node:cluster';
 import path from 'node:path';
-import { ClusterLogs, LogHub } from '../../server/logs';
-import { Logger } from '../../server/log';
+import { ClusterLogs } from '../../server/observe/tenant-logs/cluster';
+import { LogHub } from '../../server/observe/tenant-logs/hub';
+import { Logger } from '../../server/observe/server-log';
 
 const root = path.resolve(__dirname, '../../..');
 

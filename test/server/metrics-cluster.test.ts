@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import cluster, { type Worker } from 'node:cluster';
 import path from 'node:path';
-import { ClusterMetrics, Metrics } from '../../server/metrics';
+import { ClusterMetrics } from '../../server/observe/metrics/cluster';
+import { Metrics } from '../../server/observe/metrics/metrics';
 
 const root = path.resolve(__dirname, '../../..');
 

@@ -1,5 +1,6 @@
-// A log sink that gathers lines and hands them to `write` as one chunk: at a hello-world request
-// rate, one write system call per request line cost more than formatting the line. The batch
+// The server log's sink (server-log.ts): it gathers lines and hands them to `write` as one chunk:
+// at a hello-world request rate, one write system call per request line cost more than
+// formatting the line. The batch
 // goes out when the current event-loop turn ends (or `delayMs` after its first line), when it
 // passes `maxChars`, when the Logger writes an error-level line (a process about to abort must
 // not lose the line that says why), and when the process exits.
@@ -13,7 +14,9 @@
 // What can still be lost: the lines of the current batch when the process dies without running
 // its 'exit' handlers (SIGKILL, process.abort() with no error line written before it).
 import fs from 'node:fs';
-import type { LogSink } from '../log';
+
+/** receives every line written, one call per line (no newline); `flush`, when present, writes out what it buffered */
+export type LogSink = ((line: string) => void) & { flush?(): void };
 
 export type BatchedSink = LogSink & {
   /** writes every buffered line now (synchronously when `write` is) */

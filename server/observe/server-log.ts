@@ -1,16 +1,23 @@
-// Structured logs: one JSON object per line on stdout (server events, request lines, tenant
-// console output). Records carry `time`, `level` and `msg`; callers add fields.
-// By default stdout is written in batches (logs/batched-sink.ts: at most 10 ms late); a sink with
-// a `flush` is flushed before an error-level line's call returns.
-import { stdoutSink } from './logs/batched-sink';
+// The server log: one JSON object per line on stdout (server events, request lines, tenant
+// console output). Records carry `time`, `level` and `msg`; callers add fields. By default
+// stdout is written in batches (server-log-sink.ts: at most 10 ms late); a sink with a `flush`
+// is flushed before an error-level line's call returns. What a tenant may read of these lines
+// is kept apart by the tenant log hub (tenant-logs/hub.ts), which watches this Logger.
+import { stdoutSink, type LogSink } from './server-log-sink';
 
-export { SERVER_LOG_BATCHING, batchedSink, stdoutSink, type BatchedSink, type BatchedSinkOptions, type ChunkWriter } from './logs/batched-sink';
+export {
+  SERVER_LOG_BATCHING,
+  batchedSink,
+  stdoutSink,
+  type BatchedSink,
+  type BatchedSinkOptions,
+  type ChunkWriter,
+  type LogSink,
+} from './server-log-sink';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-/** receives every line written, one call per line (no newline); `flush`, when present, writes out what it buffered */
-export type LogSink = ((line: string) => void) & { flush?(): void };
 export type LogRecord = Record<string, unknown>;
 export type LogListener = (record: LogRecord, line: string) => void;
 

@@ -8,7 +8,7 @@
 // Strings go through JSON.stringify, whose escaping is the reference: a path may carry quotes,
 // backslashes or control characters, and tenant names are escaped even though they are
 // validated identifiers, since it costs little.
-import type { Level } from '../log';
+import type { Level } from '../server-log';
 
 export interface RequestLogLine {
   tenant: string;

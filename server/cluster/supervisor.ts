@@ -8,81 +8,18 @@
 // at once is "hot" and its new connections go to the least-loaded worker instead, so one busy
 // tenant can use every core. Keep-alive connections stay with the worker they were given to.
 //
-// The primary keeps its own copy of every handed-over socket (IPC `keepOpen`) until the worker
-// reports the connection closed. When a worker dies, whatever is still open of its connections
-// gets a 502 and is closed by the primary, and the worker's slot is refilled at once (with
-// exponential back-off when the slot keeps crashing, reported as a crash loop).
+// Sockets travel to workers as handles of the IPC channel's 'supervisor.connection' notice
+// (cluster/messages.ts; the worker's side is supervised-worker.ts). The primary keeps its own
+// copy of every handed-over socket (IPC `keepOpen`) until the worker reports the connection
+// closed. When a worker dies, whatever is still open of its connections gets a 502 and is
+// closed by the primary, and the worker's slot is refilled at once (with exponential back-off
+// when the slot keeps crashing, reported as a crash loop).
 import cluster, { type Worker } from 'node:cluster';
 import net from 'node:net';
-import type { Logger } from './log';
-
-// ---- messages between the primary and its workers (the IPC channel) -----------------------
-
-interface ConnMessage {
-  t: 'islet:conn';
-  id: number;
-  /** bytes already read by the primary (the head of the first request), latin1 */
-  head: string;
-}
-interface ClosedMessage {
-  t: 'islet:closed';
-  id: number;
-}
-interface ReadyMessage {
-  t: 'islet:ready';
-  /** what the worker wants the supervisor to know (e.g. the admin port it shares) */
-  info?: Record<string, unknown>;
-}
-interface DrainMessage {
-  t: 'islet:drain';
-}
-type FromWorker = ClosedMessage | ReadyMessage;
-
-function isIsletMessage(message: unknown): message is { t: string } {
-  return typeof message === 'object' && message !== null && typeof (message as { t?: unknown }).t === 'string' && (message as { t: string }).t.startsWith('islet:');
-}
-
-// ---- routing ------------------------------------------------------------------------------
-
-/** 32-bit FNV-1a: cheap, well spread, stable across processes and restarts. */
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-}
-
-/** The slot that owns `hostname` among `slots` (rendezvous hashing: removing a slot moves only its own hostnames). */
-export function ownerSlot(hostname: string, slots: readonly number[]): number {
-  let best = slots[0];
-  let bestScore = -1;
-  for (const slot of slots) {
-    const score = fnv1a(`${hostname}#${slot}`);
-    if (score > bestScore) {
-      bestScore = score;
-      best = slot;
-    }
-  }
-  return best;
-}
-
-const headEnd = Buffer.from('\r\n\r\n');
-
-/** The Host of the first request in `head` (lower-case, without port), or '' when absent. */
-export function hostOf(head: Buffer): string {
-  const end = head.indexOf(headEnd);
-  const text = head.toString('latin1', 0, end === -1 ? head.length : end);
-  const match = /\r\nhost:[ \t]*([^\r\n]*)/i.exec(text);
-  if (!match) return '';
-  const value = match[1].trim().toLowerCase();
-  if (value.startsWith('[')) return value.slice(0, value.indexOf(']') + 1);
-  const colon = value.indexOf(':');
-  return colon === -1 ? value : value.slice(0, colon);
-}
-
-// ---- the primary --------------------------------------------------------------------------
+import type { Logger } from '../observe/server-log';
+import type { Islet } from './messages';
+import { primaryChannel, type PrimaryChannel } from './primary-channel';
+import { headEnd, hostOf, ownerSlot } from './routing';
 
 export interface SupervisorOptions {
   workers: number;
@@ -149,6 +86,9 @@ export class Supervisor {
   #closing = false;
   #restarts = 0;
   #crashLoops = 0;
+  readonly #channel: PrimaryChannel<Islet>;
+  /** stops hearing the workers' notices (close) */
+  readonly #unlisten: (() => void)[];
 
   constructor(options: SupervisorOptions) {
     if (!cluster.isPrimary) throw new Error('cluster: the supervisor runs in the primary process');
@@ -161,7 +101,12 @@ export class Supervisor {
       ...options,
     };
     this.#server = net.createServer({ pauseOnConnect: true }, (socket) => this.#accept(socket));
-    cluster.setupPrimary({ exec: require.resolve('../../bin/islet.js'), args: options.workerArgs, execArgv: ['--no-node-snapshot'] });
+    cluster.setupPrimary({ exec: require.resolve('../../../bin/islet.js'), args: options.workerArgs, execArgv: ['--no-node-snapshot'] });
+    this.#channel = primaryChannel();
+    this.#unlisten = [
+      this.#channel.on('supervisor.ready', ({ info }, worker) => this.#onReady(worker, info)),
+      this.#channel.on('supervisor.closed', ({ id }, worker) => this.#onClosed(worker, id)),
+    ];
   }
 
   /**
@@ -213,6 +158,7 @@ export class Supervisor {
     for (const slot of this.#slots) clearTimeout(slot.restartTimer);
     await Promise.all([...this.#records.values()].map((record) => this.#retire(record)));
     await closed;
+    for (const unlisten of this.#unlisten) unlisten();
   }
 
   #readyRecords(): WorkerRecord[] {
@@ -226,9 +172,6 @@ export class Supervisor {
     const record: WorkerRecord = { worker, slot, ready: false, connections: new Map(), retiring: false };
     this.#records.set(worker, record);
     slot.current = record;
-    worker.on('message', (message: unknown) => {
-      if (isIsletMessage(message)) this.#onMessage(record, message as FromWorker);
-    });
     worker.on('exit', (code, signal) => this.#onExit(record, code, signal));
     return record;
   }
@@ -243,23 +186,21 @@ export class Supervisor {
     });
   }
 
-  #onMessage(record: WorkerRecord, message: FromWorker): void {
-    switch (message.t) {
-      case 'islet:ready':
-        record.ready = true;
-        record.info = message.info;
-        this.#options.logger.info('worker ready', { slot: record.slot.index, pid: record.worker.process.pid });
-        return;
-      case 'islet:closed': {
-        const entry = record.connections.get(message.id);
-        if (entry) {
-          record.connections.delete(message.id);
-          this.#release(entry.hostname);
-          entry.socket.destroy();
-        }
-        return;
-      }
-    }
+  #onReady(worker: Worker, info: Record<string, unknown> | undefined): void {
+    const record = this.#records.get(worker);
+    if (!record) return;
+    record.ready = true;
+    record.info = info;
+    this.#options.logger.info('worker ready', { slot: record.slot.index, pid: worker.process.pid });
+  }
+
+  #onClosed(worker: Worker, id: number): void {
+    const record = this.#records.get(worker);
+    const entry = record?.connections.get(id);
+    if (!record || !entry) return;
+    record.connections.delete(id);
+    this.#release(entry.hostname);
+    entry.socket.destroy();
   }
 
   #retire(record: WorkerRecord): Promise<void> {
@@ -273,7 +214,7 @@ export class Supervisor {
         clearTimeout(hardStop);
         resolve();
       });
-      record.worker.send({ t: 'islet:drain' } satisfies DrainMessage);
+      this.#channel.notify(record.worker, 'supervisor.drain', undefined);
     });
   }
 
@@ -357,10 +298,14 @@ export class Supervisor {
     this.#openByHost.set(hostname, (this.#openByHost.get(hostname) ?? 0) + 1);
     socket.removeAllListeners('error');
     socket.on('error', () => {});
-    record.worker.send({ t: 'islet:conn', id, head: head.toString('latin1') } satisfies ConnMessage, socket, { keepOpen: true }, (err) => {
-      if (!err || !record.connections.delete(id)) return;
-      this.#release(hostname);
-      badGateway(socket);
+    this.#channel.notify(record.worker, 'supervisor.connection', { id, head: head.toString('latin1') }, {
+      handle: socket,
+      keepOpen: true,
+      sent: (err) => {
+        if (!err || !record.connections.delete(id)) return;
+        this.#release(hostname);
+        badGateway(socket);
+      },
     });
   }
 
@@ -395,64 +340,4 @@ function respondAndClose(socket: net.Socket, status: number, reason: string, bod
 /** The worker holding this connection died: tell the client so, and close. */
 function badGateway(socket: net.Socket): void {
   respondAndClose(socket, 502, 'Bad Gateway', 'the worker process serving this request stopped; retry the request\n', 'islet-error: worker\r\n');
-}
-
-// ---- the worker side ----------------------------------------------------------------------
-
-export interface WorkerHooks {
-  /** emits 'connection' on the tenant HTTP server */
-  server: net.Server;
-  /** sent to the supervisor with the ready message */
-  info?: Record<string, unknown>;
-  /** graceful stop: finish in-flight requests (bounded) and release everything */
-  drain(): Promise<void>;
-}
-
-/** Connects this worker process to its supervisor: takes handed-over sockets, drains on request. */
-export function joinSupervisor(hooks: WorkerHooks): void {
-  if (!cluster.isWorker || !process.send) throw new Error('cluster: joinSupervisor() must run in a worker process');
-  const send = (message: FromWorker): void => {
-    if (process.connected) process.send!(message);
-  };
-  const open = new Set<net.Socket>();
-  let draining: Promise<void> | undefined;
-  /**
-   * Closing an idle keep-alive connection races with a client that is just reusing it (the
-   * client sees a reset). So a draining worker first answers with `Connection: close`, and
-   * waits for its connections to end by themselves: clients close idle ones before the
-   * keep-alive timeout the server advertises. Whatever is left after that is closed.
-   */
-  const drain = (): Promise<void> =>
-    (draining ??= (async () => {
-      hooks.server.prependListener('request', (_req: unknown, res: { shouldKeepAlive: boolean }) => {
-        res.shouldKeepAlive = false;
-      });
-      const keepAliveMs = (hooks.server as { keepAliveTimeout?: number }).keepAliveTimeout ?? 5000;
-      const deadline = Date.now() + keepAliveMs + 1000;
-      while (open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-      await hooks.drain();
-    })());
-  process.on('message', (message: unknown, handle: unknown) => {
-    if (!isIsletMessage(message)) return;
-    const m = message as ConnMessage | DrainMessage;
-    if (m.t === 'islet:conn') {
-      const socket = handle as net.Socket | undefined;
-      if (!socket) return;
-      open.add(socket);
-      socket.once('close', () => {
-        open.delete(socket);
-        send({ t: 'islet:closed', id: m.id });
-      });
-      hooks.server.emit('connection', socket);
-      if (m.head) socket.unshift(Buffer.from(m.head, 'latin1'));
-      socket.resume();
-    } else if (m.t === 'islet:drain') {
-      drain().finally(() => process.exit(0));
-    }
-  });
-  // the primary going away (killed) must not leave orphan workers serving nothing
-  process.on('disconnect', () => {
-    hooks.drain().finally(() => process.exit(0));
-  });
-  send({ t: 'islet:ready', info: hooks.info });
 }

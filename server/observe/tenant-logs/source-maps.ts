@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { SourceMapConsumer } from 'source-map-js';
-import type { DeploymentManifest, DeploymentStore } from './store/types';
+import type { DeploymentManifest, DeploymentStore } from '../../store/types';
 
 export type SourceMapStore = Pick<DeploymentStore, 'getDeployment' | 'readFile'>;
 

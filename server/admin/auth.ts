@@ -1,4 +1,5 @@
-// Who is calling the admin API. Two kinds of bearer token:
+// Who is calling the admin API, and what they may reach: the one authentication and the one
+// scoping of every admin route. Two kinds of bearer token:
 // - the operator token (ISLET_ADMIN_TOKEN, or generated once into <dataDir>/admin-token): all routes;
 // - tenant deploy tokens (created through the API, stored as sha256 only): that tenant's own
 //   deployments, env and logs, nothing else.
@@ -10,14 +11,17 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Context, MiddlewareHandler } from 'hono';
+import { ApiError } from '../errors';
 import type { DeploymentStore } from '../store/types';
-import { ApiError } from './http-errors';
 import { AuthFailureLimiter } from './auth-failures';
 
 export type Principal = { kind: 'operator' } | { kind: 'tenant'; tenant: string; tokenId: string };
 
 /** the Hono environment of every admin route: `c.get('principal')` after authentication */
 export type AdminEnv = { Variables: { principal: Principal } };
+
+/** The middleware every admin route but /healthz (and the dashboard's static page) runs first. */
+export type AdminAuth = MiddlewareHandler<AdminEnv>;
 
 export function hashToken(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
@@ -99,7 +103,7 @@ export interface AuthOptions {
 }
 
 /** Authenticates every request it guards; sets `principal`. 401 without a valid token, 429 after too many invalid ones. */
-export function authMiddleware(store: DeploymentStore, operatorToken: string, options: AuthOptions = {}): MiddlewareHandler<AdminEnv> {
+export function authMiddleware(store: DeploymentStore, operatorToken: string, options: AuthOptions = {}): AdminAuth {
   if (!operatorToken) throw new Error('authMiddleware: the operator token must not be empty');
   const operatorHash = hashToken(operatorToken);
   const failures = options.failures ?? sharedLimiter(store);
@@ -107,7 +111,7 @@ export function authMiddleware(store: DeploymentStore, operatorToken: string, op
     const token = bearer(c);
     if (token === null) {
       c.header('WWW-Authenticate', 'Bearer realm="islet"');
-      throw new ApiError(401, 'UNAUTHORIZED', "missing 'Authorization: Bearer <token>' header");
+      throw new ApiError('ISLET_ADMIN_UNAUTHORIZED', "missing 'Authorization: Bearer <token>' header");
     }
     const client = clientKey(c);
     // decided before the token is looked at: while refused, a right guess and a wrong one look the same
@@ -115,7 +119,7 @@ export function authMiddleware(store: DeploymentStore, operatorToken: string, op
     if (wait > 0) {
       const seconds = Math.ceil(wait / 1000);
       c.header('Retry-After', String(seconds));
-      throw new ApiError(429, 'TOO_MANY_AUTH_FAILURES', `too many invalid tokens from this address: retry in ${seconds} s`);
+      throw new ApiError('ISLET_ADMIN_TOO_MANY_AUTH_FAILURES', `too many invalid tokens from this address: retry in ${seconds} s`);
     }
     const hash = hashToken(token);
     if (timingSafeEqual(hash, operatorHash)) {
@@ -126,36 +130,58 @@ export function authMiddleware(store: DeploymentStore, operatorToken: string, op
     if (!record) {
       failures.recordFailure(client);
       c.header('WWW-Authenticate', 'Bearer realm="islet", error="invalid_token"');
-      throw new ApiError(401, 'UNAUTHORIZED', 'the bearer token is not valid');
+      throw new ApiError('ISLET_ADMIN_UNAUTHORIZED', 'the bearer token is not valid');
     }
     c.set('principal', { kind: 'tenant', tenant: record.tenant, tokenId: record.id });
     return next();
   };
 }
 
+// Scoping, after authentication. The auth middleware in front of a route decides who passes;
+// the principal it sets narrows what a deploy token reaches. A middleware that sets no principal
+// (a stand-in that lets only the operator through) vouches for the operator: its decision stands.
+
+/** who the auth middleware says is calling, if it said */
+export function principalOf(c: Context): Principal | undefined {
+  const principal = (c.var as { principal?: unknown }).principal;
+  return typeof principal === 'object' && principal !== null && 'kind' in principal ? (principal as Principal) : undefined;
+}
+
+/** whether the caller holds the operator token */
+export function isOperator(c: Context): boolean {
+  return (principalOf(c)?.kind ?? 'operator') === 'operator';
+}
+
+/** who made a change, for the log: the operator, or which deploy token */
+export function actor(c: Context): string {
+  const principal = principalOf(c);
+  return !principal || principal.kind === 'operator' ? 'operator' : `token:${principal.tokenId}`;
+}
+
 /** throws 403 unless the caller may act on `tenant` */
-export function assertTenantAccess(c: Context<AdminEnv>, tenant: string): void {
-  const principal = c.get('principal');
-  if (principal.kind === 'operator') return;
-  if (principal.tenant !== tenant) {
-    throw new ApiError(403, 'FORBIDDEN', `this token belongs to tenant '${principal.tenant}' and cannot act on tenant '${tenant}'`);
+export function assertTenantAccess(c: Context, tenant: string): void {
+  const principal = principalOf(c);
+  if (principal?.kind === 'tenant' && principal.tenant !== tenant) {
+    throw new ApiError('ISLET_ADMIN_FORBIDDEN', `this token belongs to tenant '${principal.tenant}' and cannot act on tenant '${tenant}'`);
   }
 }
 
-/** throws 403 unless the caller holds the operator token */
-export function assertOperator(c: Context<AdminEnv>, what: string): void {
-  if (c.get('principal').kind !== 'operator') throw new ApiError(403, 'FORBIDDEN', `${what} needs the operator token`);
+/** throws 403 unless the caller holds the operator token; `what` names the action */
+export function assertOperator(c: Context, what: string): void {
+  if (!isOperator(c)) throw new ApiError('ISLET_ADMIN_FORBIDDEN', `${what} needs the operator token`);
 }
 
-/** middleware form of assertTenantAccess for routes with a `:tenant` parameter (logs, ...) */
-export const requireTenantAccess: MiddlewareHandler<AdminEnv> = async (c, next) => {
+/** middleware form of assertTenantAccess for routes with a `:tenant` parameter */
+export const requireTenantAccess: MiddlewareHandler = async (c, next) => {
   const tenant = c.req.param('tenant');
   if (tenant !== undefined) assertTenantAccess(c, tenant);
   return next();
 };
 
-/** middleware form of assertOperator (metrics, ...) */
-export const requireOperator: MiddlewareHandler<AdminEnv> = async (c, next) => {
-  assertOperator(c, 'this route');
-  return next();
-};
+/** middleware form of assertOperator: `what` names what the route does */
+export function requireOperator(what: string): MiddlewareHandler {
+  return async (c, next) => {
+    assertOperator(c, what);
+    return next();
+  };
+}
