@@ -20,7 +20,9 @@ const commands: Record<string, Command> = {
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return `usage: islet <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun 'islet <command> --help' for a command's options.`;
+  const list = lines.join('\n');
+  const help = "Run 'islet <command> --help' for a command's options.";
+  return `usage: islet <command> [options]\n\ncommands:\n${list}\n\n${help}`;
 }
 
 export async function main(argv: string[]): Promise<void> {

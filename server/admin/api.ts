@@ -52,7 +52,8 @@ export interface AdminApiDeps {
 export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
   const { store, logger } = deps;
   const tenantUrl =
-    deps.tenantUrl ?? ((t: string) => `http://${t}.${deps.baseDomain}${deps.tenantPort === 80 ? '' : `:${deps.tenantPort}`}/`);
+    deps.tenantUrl ??
+    ((t: string) => `http://${t}.${deps.baseDomain}${deps.tenantPort === 80 ? '' : `:${deps.tenantPort}`}/`);
   const limitNames = deps.limitNames ?? (deps.config?.limits ? Object.keys(deps.config.limits) : undefined);
   // one middleware, so one failure budget per client address whichever route it guesses at
   const auth = authMiddleware(store, deps.operatorToken);

@@ -36,7 +36,10 @@ export function newToken(): string {
  * else a new one written there with mode 0600. `created` says whether it was just made (print
  * the path then).
  */
-export function loadOperatorToken(dataDir: string, configured?: string): { token: string; file: string | null; created: boolean } {
+export function loadOperatorToken(
+  dataDir: string,
+  configured?: string,
+): { token: string; file: string | null; created: boolean } {
   if (configured) return { token: configured, file: null, created: false };
   const file = path.join(dataDir, 'admin-token');
   try {
@@ -51,7 +54,8 @@ export function loadOperatorToken(dataDir: string, configured?: string): { token
     // 'wx': if another process of this machine created it meanwhile, use that one
     fs.writeFileSync(file, token + '\n', { mode: 0o600, flag: 'wx' });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return { token: fs.readFileSync(file, 'utf8').trim(), file, created: false };
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST')
+      return { token: fs.readFileSync(file, 'utf8').trim(), file, created: false };
     throw error;
   }
   return { token, file, created: true };
@@ -93,8 +97,13 @@ export function clientKey(c: Context): string {
   const [head = '', tail = ''] = address.split('%')[0]!.split('::');
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];
-  const words = address.includes('::') ? [...left, ...new Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
-  return `${words.slice(0, 4).map((w) => w.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  const words = address.includes('::')
+    ? [...left, ...new Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right]
+    : left;
+  return `${words
+    .slice(0, 4)
+    .map((w) => w.toLowerCase().replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 export interface AuthOptions {
@@ -102,7 +111,10 @@ export interface AuthOptions {
   failures?: AuthFailureLimiter;
 }
 
-/** Authenticates every request it guards; sets `principal`. 401 without a valid token, 429 after too many invalid ones. */
+/**
+ * Authenticates every request it guards and sets `principal`: 401 without a valid token, 429
+ * after too many invalid ones.
+ */
 export function authMiddleware(store: DeploymentStore, operatorToken: string, options: AuthOptions = {}): AdminAuth {
   if (!operatorToken) throw new Error('authMiddleware: the operator token must not be empty');
   const operatorHash = hashToken(operatorToken);
@@ -119,7 +131,10 @@ export function authMiddleware(store: DeploymentStore, operatorToken: string, op
     if (wait > 0) {
       const seconds = Math.ceil(wait / 1000);
       c.header('Retry-After', String(seconds));
-      throw new ApiError('ISLET_ADMIN_TOO_MANY_AUTH_FAILURES', `too many invalid tokens from this address: retry in ${seconds} s`);
+      throw new ApiError(
+        'ISLET_ADMIN_TOO_MANY_AUTH_FAILURES',
+        `too many invalid tokens from this address: retry in ${seconds} s`,
+      );
     }
     const hash = hashToken(token);
     if (timingSafeEqual(hash, operatorHash)) {
@@ -144,7 +159,9 @@ export function authMiddleware(store: DeploymentStore, operatorToken: string, op
 /** who the auth middleware says is calling, if it said */
 export function principalOf(c: Context): Principal | undefined {
   const principal = (c.var as { principal?: unknown }).principal;
-  return typeof principal === 'object' && principal !== null && 'kind' in principal ? (principal as Principal) : undefined;
+  return typeof principal === 'object' && principal !== null && 'kind' in principal
+    ? (principal as Principal)
+    : undefined;
 }
 
 /** whether the caller holds the operator token */
@@ -162,7 +179,10 @@ export function actor(c: Context): string {
 export function assertTenantAccess(c: Context, tenant: string): void {
   const principal = principalOf(c);
   if (principal?.kind === 'tenant' && principal.tenant !== tenant) {
-    throw new ApiError('ISLET_ADMIN_FORBIDDEN', `this token belongs to tenant '${principal.tenant}' and cannot act on tenant '${tenant}'`);
+    throw new ApiError(
+      'ISLET_ADMIN_FORBIDDEN',
+      `this token belongs to tenant '${principal.tenant}' and cannot act on tenant '${tenant}'`,
+    );
   }
 }
 

@@ -64,14 +64,23 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
       }
       // the operator may nest one tenant's routes in another's; a deploy token may not
       if (upload.activate) await assertRoutesFree(store, tenant, upload.routes, { nested: isOperator(c) });
-      const options: Parameters<typeof publish>[3] = { bundle: upload.bundle, routes: upload.routes, activate: upload.activate, limits, actor: actor(c) };
+      const options: Parameters<typeof publish>[3] = {
+        bundle: upload.bundle,
+        routes: upload.routes,
+        activate: upload.activate,
+        limits,
+        actor: actor(c),
+      };
       if (upload.entry) options.entry = upload.entry;
       if (upload.compatibility) options.compatibility = upload.compatibility;
       const publishDeps: Parameters<typeof publish>[0] = { store, logger, observer };
       if (deps.prepare) publishDeps.prepare = deps.prepare;
       return publish(publishDeps, tenant, upload.files, options);
     });
-    return c.json({ id: manifest.id, hash: manifest.hash, url: deps.tenantUrl(tenant), warnings: manifest.warnings, active }, 201);
+    return c.json(
+      { id: manifest.id, hash: manifest.hash, url: deps.tenantUrl(tenant), warnings: manifest.warnings, active },
+      201,
+    );
   });
 
   app.get('/v1/tenants/:tenant/deployments', auth, async (c) => {

@@ -37,24 +37,32 @@ export function envRoutes(deps: EnvRoutesDeps): Hono<AdminEnv> {
     await requireTenant(store, tenant);
     const body = await readJson(c);
     for (const key of Object.keys(body)) {
-      if (key !== 'vars' && key !== 'secrets') throw new ApiError('ISLET_ADMIN_BAD_ENV', `unknown key '${key}': the body may carry 'vars' and 'secrets'`);
+      if (key !== 'vars' && key !== 'secrets')
+        throw new ApiError('ISLET_ADMIN_BAD_ENV', `unknown key '${key}': the body may carry 'vars' and 'secrets'`);
     }
     const env = await store.getEnv(tenant);
     const apply = (section: 'vars' | 'secrets') => {
       const change = body[section];
       if (change === undefined) return;
       if (typeof change !== 'object' || change === null || Array.isArray(change)) {
-        throw new ApiError('ISLET_ADMIN_BAD_ENV', `'${section}' must be an object of NAME -> string (null deletes a name)`);
+        throw new ApiError(
+          'ISLET_ADMIN_BAD_ENV',
+          `'${section}' must be an object of NAME -> string (null deletes a name)`,
+        );
       }
       for (const [name, value] of Object.entries(change)) {
         if (!envName.test(name)) {
-          throw new ApiError('ISLET_ADMIN_BAD_ENV', `${section}: '${name}' is not a valid name (letters, digits and _, not starting with a digit)`);
+          throw new ApiError(
+            'ISLET_ADMIN_BAD_ENV',
+            `${section}: '${name}' is not a valid name (letters, digits and _, not starting with a digit)`,
+          );
         }
         if (value === null) {
           delete env[section][name];
           continue;
         }
-        if (typeof value !== 'string') throw new ApiError('ISLET_ADMIN_BAD_ENV', `${section}.${name} must be a string (or null to delete it)`);
+        if (typeof value !== 'string')
+          throw new ApiError('ISLET_ADMIN_BAD_ENV', `${section}.${name} must be a string (or null to delete it)`);
         if (Buffer.byteLength(value) > maxEnvValueBytes) {
           throw new ApiError('ISLET_ADMIN_BAD_ENV', `${section}.${name} is longer than ${maxEnvValueBytes} bytes`);
         }
@@ -70,7 +78,12 @@ export function envRoutes(deps: EnvRoutesDeps): Hono<AdminEnv> {
       throw new ApiError('ISLET_ADMIN_BAD_ENV', `a tenant may have at most ${maxEnvKeys} vars and secrets`);
     }
     await store.putEnv(tenant, env);
-    logger.info('tenant env changed', { tenant, vars: Object.keys(env.vars).length, secrets: Object.keys(env.secrets).length, by: actor(c) });
+    logger.info('tenant env changed', {
+      tenant,
+      vars: Object.keys(env.vars).length,
+      secrets: Object.keys(env.secrets).length,
+      by: actor(c),
+    });
     return c.json({ vars: env.vars, secrets: Object.keys(env.secrets).sort() });
   });
 

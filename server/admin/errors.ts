@@ -7,7 +7,14 @@
 // stack traces and internal details go to the server log, never to the client.
 import { Hono, type Context, type ErrorHandler, type NotFoundHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { ApiError, DeployError, StoreError, type AdminErrorCode, type DeployErrorCode, type StoreErrorCode } from '../errors';
+import {
+  ApiError,
+  DeployError,
+  StoreError,
+  type AdminErrorCode,
+  type DeployErrorCode,
+  type StoreErrorCode,
+} from '../errors';
 import type { Logger } from '../observe/server-log';
 import type { AdminEnv } from './auth';
 
@@ -78,10 +85,20 @@ export function answerError(logger?: Logger): ErrorHandler<AdminEnv> {
   return (error: unknown, c: Context) => {
     const wire = toWire(error);
     if (wire) {
-      if (wire.status >= 500) logger?.error('admin request failed', { method: c.req.method, path: c.req.path, code: wire.code, error: wire.message });
+      if (wire.status >= 500)
+        logger?.error('admin request failed', {
+          method: c.req.method,
+          path: c.req.path,
+          code: wire.code,
+          error: wire.message,
+        });
       return c.json(errorBody(wire.code, wire.message), wire.status as ContentfulStatusCode);
     }
-    logger?.error('admin request failed', { method: c.req.method, path: c.req.path, error: (error as Error)?.stack ?? String(error) });
+    logger?.error('admin request failed', {
+      method: c.req.method,
+      path: c.req.path,
+      error: (error as Error)?.stack ?? String(error),
+    });
     return c.json(errorBody('INTERNAL', 'internal error; the server log has the details'), 500);
   };
 }

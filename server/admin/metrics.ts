@@ -23,7 +23,11 @@ function scrapeHandler(source: MetricsSource) {
     try {
       scrape = await source.scrape();
     } catch (error) {
-      throw new ApiError('ISLET_ADMIN_METRICS_UNAVAILABLE', `could not gather metrics: ${(error as Error).message ?? String(error)}`, { cause: error });
+      throw new ApiError(
+        'ISLET_ADMIN_METRICS_UNAVAILABLE',
+        `could not gather metrics: ${(error as Error).message ?? String(error)}`,
+        { cause: error },
+      );
     }
     return c.body(scrape.body, 200, { 'content-type': scrape.contentType, 'cache-control': 'no-store' });
   };
@@ -48,7 +52,15 @@ export function startMetricsServer(
 ): Promise<MetricsServer> {
   const app = adminRouter(options.logger);
   app.get('/metrics', scrapeHandler(source));
-  app.notFound((c) => c.json(errorBody(wireCode('ISLET_ADMIN_NOT_FOUND'), `no route ${c.req.method} ${c.req.path}: this port serves only GET /metrics`), 404));
+  app.notFound((c) =>
+    c.json(
+      errorBody(
+        wireCode('ISLET_ADMIN_NOT_FOUND'),
+        `no route ${c.req.method} ${c.req.path}: this port serves only GET /metrics`,
+      ),
+      404,
+    ),
+  );
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 9091;
   return new Promise((resolve, reject) => {
@@ -59,6 +71,8 @@ export function startMetricsServer(
         close: () => new Promise<void>((done) => server.close(() => done())),
       });
     });
-    server.once('error', (error) => reject(new Error(`metrics: cannot listen on ${host}:${port}: ${(error as Error).message}`)));
+    server.once('error', (error) =>
+      reject(new Error(`metrics: cannot listen on ${host}:${port}: ${(error as Error).message}`)),
+    );
   });
 }

@@ -39,14 +39,20 @@ function parseLimits(value: unknown, limitNames: readonly string[] | undefined):
       throw new ApiError('ISLET_ADMIN_BAD_LIMITS', `unknown limit '${name}' (known: ${limitNames.join(', ')})`);
     }
     if (v !== null && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
-      throw new ApiError('ISLET_ADMIN_BAD_LIMITS', `limit '${name}' must be a non-negative number (or null to remove it)`);
+      throw new ApiError(
+        'ISLET_ADMIN_BAD_LIMITS',
+        `limit '${name}' must be a non-negative number (or null to remove it)`,
+      );
     }
     out[name] = v as number | null;
   }
   return out;
 }
 
-function mergeLimits(current: Record<string, number> | undefined, change: Record<string, number | null>): Record<string, number> {
+function mergeLimits(
+  current: Record<string, number> | undefined,
+  change: Record<string, number | null>,
+): Record<string, number> {
   const next = { ...current };
   for (const [name, v] of Object.entries(change)) {
     if (v === null) delete next[name];
@@ -106,7 +112,10 @@ export function tenantRoutes(deps: TenantRoutesDeps): Hono<AdminEnv> {
     const existing = await requireTenant(store, tenant);
     const body = await readJson(c);
     if (body.limits === undefined) throw new ApiError('ISLET_ADMIN_BAD_LIMITS', "the body must carry 'limits'");
-    await store.putTenant({ ...existing, limits: mergeLimits(existing.limits, parseLimits(body.limits, deps.limitNames)) });
+    await store.putTenant({
+      ...existing,
+      limits: mergeLimits(existing.limits, parseLimits(body.limits, deps.limitNames)),
+    });
     logger.info('tenant limits changed', { tenant, by: actor(c) });
     return c.json(await describeTenant((await store.getTenant(tenant))!));
   });

@@ -15,8 +15,8 @@ options:
   --limit, -n <N>     how many recent lines to print first (default 100)
   --json              print the raw JSON lines instead of text
   --admin-url <url>   admin API (env ISLET_ADMIN_URL, default http://127.0.0.1:8081)
-  --token <token>     operator or tenant deploy token (env ISLET_ADMIN_TOKEN, default: <ISLET_DATA_DIR or .islet>/admin-token)`;
-
+  --token <token>     operator or tenant deploy token (env ISLET_ADMIN_TOKEN,
+                      default: <ISLET_DATA_DIR or .islet>/admin-token)`;
 
 interface Options {
   tenant: string;
@@ -47,9 +47,11 @@ function parse(args: string[]): Options | null {
   }
   const { values, positionals } = parsed;
   if (values.help) return null;
-  if (positionals.length !== 1) throw new CliError(`islet logs: expected exactly one tenant name, got ${positionals.length}\n\n${usage}`);
+  if (positionals.length !== 1)
+    throw new CliError(`islet logs: expected exactly one tenant name, got ${positionals.length}\n\n${usage}`);
   const limit = values.limit === undefined ? 100 : Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 0) throw new CliError(`islet logs: --limit must be a non-negative integer, got ${JSON.stringify(values.limit)}`);
+  if (!Number.isInteger(limit) || limit < 0)
+    throw new CliError(`islet logs: --limit must be a non-negative integer, got ${JSON.stringify(values.limit)}`);
   let target: AdminTarget;
   try {
     target = adminTarget(values);
@@ -63,12 +65,16 @@ function parse(args: string[]): Options | null {
 /** One log record as a person reads it: time, level, request id, what happened. */
 export function formatLine(record: Record<string, unknown>): string {
   const time = typeof record.time === 'string' ? record.time : '';
-  const level = String(record.level ?? 'info').toUpperCase().padEnd(5);
+  const level = String(record.level ?? 'info')
+    .toUpperCase()
+    .padEnd(5);
   const request = typeof record.requestId === 'string' ? ` [${record.requestId}]` : '';
   let text: string;
   switch (record.source) {
     case 'request':
-      text = `${record.method} ${record.path} -> ${record.status}  cpu ${record.cpuMs} ms  wall ${record.wallMs} ms${record.cold ? '  cold start' : ''}`;
+      text =
+        `${record.method} ${record.path} -> ${record.status}  cpu ${record.cpuMs} ms  wall ${record.wallMs} ms` +
+        (record.cold ? '  cold start' : '');
       break;
     case 'limit':
       text = `${record.msg} (measured ${record.measured}${record.unit ? ` ${record.unit}` : ''})`;
@@ -128,7 +134,10 @@ export async function run(_command: string, args: string[]): Promise<void> {
     response = await fetch(`${options.url}${route}`, { headers: { authorization: `Bearer ${options.token}` } });
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(`islet logs: cannot reach the admin API at ${options.url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+    throw new Error(
+      `islet logs: cannot reach the admin API at ${options.url}: ` +
+        (cause?.code ?? cause?.message ?? (error as Error).message),
+    );
   }
   if (!response.ok) {
     const text = await response.text();

@@ -42,9 +42,12 @@ export interface ServeOptions {
   logger?: Logger;
   /** tests: a sandbox factory other than server/host's */
   createSandbox?: CreateSandbox;
-  /** a node:cluster worker under the supervisor: metrics are summed by the primary, which also serves the metrics port */
+  /** a node:cluster worker under the supervisor: metrics are summed by the primary, which serves the metrics port */
   worker?: boolean;
-  /** false: do not listen on the tenant port; connections arrive by `tenantServer.emit('connection', socket)` (a supervisor that routes sockets) */
+  /**
+   * false: do not listen on the tenant port; connections arrive by
+   * `tenantServer.emit('connection', socket)` (a supervisor that routes sockets)
+   */
   listenTenant?: boolean;
 }
 
@@ -105,11 +108,20 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   const prepare = async (manifest: Parameters<typeof prepareDeployment>[0], files: Map<string, Buffer>) => {
     const record = await store.getTenant(manifest.tenant);
     const { memoryMb } = resolveLimits(config, manifest.tenant, record?.limits);
-    return prepareDeployment(manifest, files, { memoryMb, startupTimeoutMs: config.pool.startupTimeoutMs, createSandbox: options.createSandbox });
+    return prepareDeployment(manifest, files, {
+      memoryMb,
+      startupTimeoutMs: config.pool.startupTimeoutMs,
+      createSandbox: options.createSandbox,
+    });
   };
 
-  const { token: operatorToken, file: tokenFile, created } = loadOperatorToken(config.dataDir, config.adminToken || undefined);
-  if (tokenFile) logger.info(created ? 'generated the operator token' : 'using the operator token', { file: tokenFile });
+  const {
+    token: operatorToken,
+    file: tokenFile,
+    created,
+  } = loadOperatorToken(config.dataDir, config.adminToken || undefined);
+  if (tokenFile)
+    logger.info(created ? 'generated the operator token' : 'using the operator token', { file: tokenFile });
 
   if (options.functionsDir) await publishFunctions(options.functionsDir, { store, logger, observer, prepare });
   await directory.start();
@@ -134,13 +146,21 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   });
   const admin = serveHono({ fetch: adminApi.fetch, port: config.adminPort, hostname: config.adminHost });
   const adminPort = await new Promise<number>((resolve, reject) => {
-    admin.once('error', (err) => reject(new Error(`admin API: cannot listen on ${config.adminHost}:${config.adminPort}: ${err.message}`)));
+    admin.once('error', (err) =>
+      reject(new Error(`admin API: cannot listen on ${config.adminHost}:${config.adminPort}: ${err.message}`)),
+    );
     admin.once('listening', () => resolve((admin.address() as AddressInfo).port));
   });
   let metricsServer: MetricsServer | undefined;
-  if (config.metricsPort && !options.worker) metricsServer = await startMetricsServer(metrics, { port: config.metricsPort, logger });
+  if (config.metricsPort && !options.worker)
+    metricsServer = await startMetricsServer(metrics, { port: config.metricsPort, logger });
 
-  logger.info('islet serving', { tenants: `http://${config.host}:${tenant.port}`, admin: `http://${config.adminHost}:${adminPort}`, baseDomain: config.baseDomain, dataDir: config.dataDir });
+  logger.info('islet serving', {
+    tenants: `http://${config.host}:${tenant.port}`,
+    admin: `http://${config.adminHost}:${adminPort}`,
+    baseDomain: config.baseDomain,
+    dataDir: config.dataDir,
+  });
   let closing: Promise<void> | undefined;
   return {
     config,
@@ -170,21 +190,46 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   };
 }
 
-async function publishFunctions(dir: string, deps: { store: DeploymentStore; logger: Logger; observer: TenantObserver; prepare: (m: Parameters<typeof prepareDeployment>[0], f: Map<string, Buffer>) => Promise<Map<string, Buffer>> }): Promise<void> {
+async function publishFunctions(
+  dir: string,
+  deps: {
+    store: DeploymentStore;
+    logger: Logger;
+    observer: TenantObserver;
+    prepare: (m: Parameters<typeof prepareDeployment>[0], f: Map<string, Buffer>) => Promise<Map<string, Buffer>>;
+  },
+): Promise<void> {
   const root = path.resolve(dir);
   let folders: string[];
   try {
-    folders = fs.readdirSync(root, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name);
+    folders = fs
+      .readdirSync(root, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+      .map((e) => e.name);
   } catch (err) {
-    throw new Error(`--functions ${dir}: cannot read the folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new Error(
+      `--functions ${dir}: cannot read the folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
   for (const name of folders.sort()) {
     try {
-      const { manifest, stored } = await deployDirectory(deps.store, name, path.join(root, name), { logger: deps.logger, observer: deps.observer, prepare: deps.prepare });
-      deps.logger.info(stored ? 'published function' : 'function unchanged', { tenant: name, deployment: manifest.id, folder: path.join(dir, name) });
+      const { manifest, stored } = await deployDirectory(deps.store, name, path.join(root, name), {
+        logger: deps.logger,
+        observer: deps.observer,
+        prepare: deps.prepare,
+      });
+      deps.logger.info(stored ? 'published function' : 'function unchanged', {
+        tenant: name,
+        deployment: manifest.id,
+        folder: path.join(dir, name),
+      });
     } catch (err) {
       // one broken example must not keep the others from serving
-      deps.logger.error('publishing function failed', { tenant: name, folder: path.join(dir, name), error: (err as Error).message });
+      deps.logger.error('publishing function failed', {
+        tenant: name,
+        folder: path.join(dir, name),
+        error: (err as Error).message,
+      });
     }
   }
 }
@@ -219,7 +264,8 @@ function onShutdown(logger: Logger, stop: () => Promise<void>): Promise<void> {
 async function supervise(config: Config, args: string[], functionsDir: string | undefined): Promise<void> {
   const logger = new Logger(config.logLevel);
   const { file: tokenFile, created } = loadOperatorToken(config.dataDir, config.adminToken || undefined);
-  if (tokenFile) logger.info(created ? 'generated the operator token' : 'using the operator token', { file: tokenFile });
+  if (tokenFile)
+    logger.info(created ? 'generated the operator token' : 'using the operator token', { file: tokenFile });
   if (functionsDir) {
     // tenant code never runs in the primary: without a worker yet, publish with the build's static checks only
     const store = new FsDeploymentStore(config.dataDir);
@@ -228,18 +274,26 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
   }
   const clusterMetrics = new ClusterMetrics();
   const clusterLogs = new ClusterLogs();
-  const metricsServer = config.metricsPort ? await startMetricsServer(clusterMetrics, { port: config.metricsPort }) : undefined;
+  const metricsServer = config.metricsPort
+    ? await startMetricsServer(clusterMetrics, { port: config.metricsPort })
+    : undefined;
   const supervisor = new Supervisor({
     workers: config.workers,
     port: config.port,
     host: config.host,
     logger,
-    workerArgs: ['serve', ...args.filter((a, i) => a !== '--functions' && args[i - 1] !== '--functions' && !a.startsWith('--functions='))],
+    workerArgs: [
+      'serve',
+      ...args.filter((a, i) => a !== '--functions' && args[i - 1] !== '--functions' && !a.startsWith('--functions=')),
+    ],
     drainTimeoutMs: config.server.shutdownTimeoutMs,
   });
   const { port, workers } = await supervisor.start();
   const adminPort = workers.find((w) => typeof w.info?.adminPort === 'number')?.info?.adminPort;
-  console.error(`islet: ${config.workers} workers; tenant traffic on http://${config.host}:${port}, admin API on http://${config.adminHost}:${adminPort}`);
+  console.error(
+    `islet: ${config.workers} workers; tenant traffic on http://${config.host}:${port}, ` +
+      `admin API on http://${config.adminHost}:${adminPort}`,
+  );
   process.on('SIGHUP', () => {
     logger.info('reloading: replacing the workers one by one', { signal: 'SIGHUP' });
     supervisor.reload().then(
@@ -263,12 +317,18 @@ export async function run(_command: string, args: string[]): Promise<void> {
   }
   const config = loadConfig({ argv: args, env: process.env });
   const functionsDir = argValue(args, '--functions');
-  if (args.includes('--functions') && !functionsDir) throw new Error('--functions: expected a folder after --functions');
+  if (args.includes('--functions') && !functionsDir)
+    throw new Error('--functions: expected a folder after --functions');
   if (config.workers > 0 && cluster.isPrimary) return supervise(config, args, functionsDir);
   const worker = cluster.isWorker;
   // under the supervisor, functions/ was published once by the primary and the tenant port is
   // the supervisor's: connections arrive through it
-  const serving = await startServing({ config, functionsDir: worker ? undefined : functionsDir, worker, listenTenant: !worker });
+  const serving = await startServing({
+    config,
+    functionsDir: worker ? undefined : functionsDir,
+    worker,
+    listenTenant: !worker,
+  });
   if (worker) {
     joinSupervisor({
       server: serving.tenantServer,
@@ -277,9 +337,14 @@ export async function run(_command: string, args: string[]): Promise<void> {
     });
   } else {
     // reloading means replacing worker processes; a single process keeps serving as it is
-    process.on('SIGHUP', () => serving.logger.warn('SIGHUP ignored: configuration reload replaces worker processes (islet serve --workers N)'));
+    process.on('SIGHUP', () =>
+      serving.logger.warn('SIGHUP ignored: configuration reload replaces worker processes (islet serve --workers N)'),
+    );
     const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-    console.error(`islet: tenant traffic on http://${config.host}:${serving.tenantPort} (e.g. http://hello.${config.baseDomain}:${serving.tenantPort}/ via ${shown})`);
+    console.error(
+      `islet: tenant traffic on http://${config.host}:${serving.tenantPort} ` +
+        `(e.g. http://hello.${config.baseDomain}:${serving.tenantPort}/ via ${shown})`,
+    );
     console.error(`islet: admin API on http://${config.adminHost}:${serving.adminPort}`);
   }
   await onShutdown(serving.logger, () => serving.close());

@@ -98,7 +98,13 @@ export abstract class Endpoint<From> {
       reply(answer);
     } catch (error) {
       // the answer could not be serialized (a cycle, a BigInt): say so instead of leaving the asker waiting
-      reply({ channel, type: 'answer', id, ok: false, error: `the answer to '${kind}' could not be sent: ${errorText(error)}` });
+      reply({
+        channel,
+        type: 'answer',
+        id,
+        ok: false,
+        error: `the answer to '${kind}' could not be sent: ${errorText(error)}`,
+      });
     }
   }
 
@@ -107,7 +113,13 @@ export abstract class Endpoint<From> {
    * notice was dropped because the peer is MAX_UNSENT messages behind. `sent` is called once,
    * when the message is written or cannot be.
    */
-  protected post(peer: number, message: Envelope, lossy: boolean, write: Write, sent?: (error: Error | null) => void): boolean {
+  protected post(
+    peer: number,
+    message: Envelope,
+    lossy: boolean,
+    write: Write,
+    sent?: (error: Error | null) => void,
+  ): boolean {
     const unsent = this.#unsent.get(peer) ?? 0;
     if (lossy && unsent >= MAX_UNSENT) {
       this.#dropped++;

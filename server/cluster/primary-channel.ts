@@ -99,9 +99,13 @@ export class PrimaryChannel<P extends Protocol> extends Endpoint<Worker> {
   constructor(protocol: P) {
     super(protocol);
     if (!cluster.isPrimary) {
-      throw new ClusterError('ISLET_CLUSTER_WRONG_PROCESS', "cluster: the primary's channel belongs in the cluster primary (the supervisor)");
+      throw new ClusterError(
+        'ISLET_CLUSTER_WRONG_PROCESS',
+        "cluster: the primary's channel belongs in the cluster primary (the supervisor)",
+      );
     }
-    if (openProtocols.has(protocol.name)) throw new Error(`cluster: protocol '${protocol.name}' already has a primary channel in this process`);
+    if (openProtocols.has(protocol.name))
+      throw new Error(`cluster: protocol '${protocol.name}' already has a primary channel in this process`);
     openProtocols.add(protocol.name);
     cluster.on('message', this.#onMessage);
     cluster.on('disconnect', this.#onDisconnect);
@@ -121,9 +125,17 @@ export class PrimaryChannel<P extends Protocol> extends Endpoint<Worker> {
     args: ArgsOf<P['workerRequests'][K]>,
     options: AskAllOptions = {},
   ): Promise<Collected<AnswerOf<P['workerRequests'][K]>>> {
-    if (this.#closed) return Promise.reject(new ClusterError('ISLET_CLUSTER_GONE', `cluster: the channel is closed; cannot ask '${kind}'`));
+    if (this.#closed)
+      return Promise.reject(
+        new ClusterError('ISLET_CLUSTER_GONE', `cluster: the channel is closed; cannot ask '${kind}'`),
+      );
     if (this.#collections.size >= MAX_PENDING) {
-      return Promise.reject(new ClusterError('ISLET_CLUSTER_BUSY', `cluster: ${MAX_PENDING} requests already wait for workers; '${kind}' refused`));
+      return Promise.reject(
+        new ClusterError(
+          'ISLET_CLUSTER_BUSY',
+          `cluster: ${MAX_PENDING} requests already wait for workers; '${kind}' refused`,
+        ),
+      );
     }
     const timeoutMs = options.timeoutMs ?? this.protocol.workerRequests[kind]!.timeoutMs;
     const id = this.#nextId++;
@@ -141,11 +153,16 @@ export class PrimaryChannel<P extends Protocol> extends Endpoint<Worker> {
       };
       for (const worker of options.workers ?? liveWorkers()) {
         if (worker.isConnected()) collection.waiting.set(worker.id, worker);
-        else result.missing.push({ worker: ref(worker), reason: 'gone', message: `worker ${worker.id} is not connected` });
+        else
+          result.missing.push({ worker: ref(worker), reason: 'gone', message: `worker ${worker.id} is not connected` });
       }
       const timer = setTimeout(() => {
         for (const worker of collection.waiting.values()) {
-          result.missing.push({ worker: ref(worker), reason: 'timeout', message: `worker ${worker.id} (pid ${worker.process.pid}) did not answer '${kind}' within ${timeoutMs} ms` });
+          result.missing.push({
+            worker: ref(worker),
+            reason: 'timeout',
+            message: `worker ${worker.id} (pid ${worker.process.pid}) did not answer '${kind}' within ${timeoutMs} ms`,
+          });
         }
         collection.waiting.clear();
         collection.finish();
@@ -156,7 +173,11 @@ export class PrimaryChannel<P extends Protocol> extends Endpoint<Worker> {
       for (const worker of [...collection.waiting.values()]) {
         this.#write(worker, ask, false, (error) => {
           if (!error || !collection.waiting.delete(worker.id)) return;
-          result.missing.push({ worker: ref(worker), reason: 'unsent', message: `'${kind}' could not be sent to worker ${worker.id}: ${errorText(error)}` });
+          result.missing.push({
+            worker: ref(worker),
+            reason: 'unsent',
+            message: `'${kind}' could not be sent to worker ${worker.id}: ${errorText(error)}`,
+          });
           if (collection.waiting.size === 0) collection.finish();
         });
       }
@@ -222,18 +243,34 @@ export class PrimaryChannel<P extends Protocol> extends Endpoint<Worker> {
     cluster.off('exit', this.#onExit);
     for (const collection of [...this.#collections.values()]) {
       for (const worker of collection.waiting.values()) {
-        collection.result.missing.push({ worker: ref(worker), reason: 'gone', message: `the channel closed before worker ${worker.id} answered` });
+        collection.result.missing.push({
+          worker: ref(worker),
+          reason: 'gone',
+          message: `the channel closed before worker ${worker.id} answered`,
+        });
       }
       collection.waiting.clear();
       collection.finish();
     }
   }
 
-  #write(worker: Worker, message: Envelope, lossy: boolean, sent?: (error: Error | null) => void, options: NoticeOptions = {}): boolean {
-    return this.post(worker.id, message, lossy, (m, written) => {
-      if (options.handle) worker.send(m, options.handle, { keepOpen: options.keepOpen ?? false }, written);
-      else worker.send(m, written);
-    }, sent);
+  #write(
+    worker: Worker,
+    message: Envelope,
+    lossy: boolean,
+    sent?: (error: Error | null) => void,
+    options: NoticeOptions = {},
+  ): boolean {
+    return this.post(
+      worker.id,
+      message,
+      lossy,
+      (m, written) => {
+        if (options.handle) worker.send(m, options.handle, { keepOpen: options.keepOpen ?? false }, written);
+        else worker.send(m, written);
+      },
+      sent,
+    );
   }
 }
 

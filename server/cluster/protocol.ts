@@ -64,5 +64,7 @@ export type Envelope =
   | { channel: string; type: 'notice'; kind: string; args?: unknown };
 
 export function isEnvelopeOf(protocol: Protocol, message: unknown): message is Envelope {
-  return typeof message === 'object' && message !== null && (message as { channel?: unknown }).channel === protocol.name;
+  return (
+    typeof message === 'object' && message !== null && (message as { channel?: unknown }).channel === protocol.name
+  );
 }

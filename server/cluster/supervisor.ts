@@ -92,7 +92,8 @@ export class Supervisor {
 
   constructor(options: SupervisorOptions) {
     if (!cluster.isPrimary) throw new Error('cluster: the supervisor runs in the primary process');
-    if (!Number.isInteger(options.workers) || options.workers < 1) throw new Error(`cluster: workers must be a positive integer, got ${options.workers}`);
+    if (!Number.isInteger(options.workers) || options.workers < 1)
+      throw new Error(`cluster: workers must be a positive integer, got ${options.workers}`);
     this.#options = {
       hotConnections: 8,
       headTimeoutMs: 10_000,
@@ -101,7 +102,11 @@ export class Supervisor {
       ...options,
     };
     this.#server = net.createServer({ pauseOnConnect: true }, (socket) => this.#accept(socket));
-    cluster.setupPrimary({ exec: require.resolve('../../../bin/islet.js'), args: options.workerArgs, execArgv: ['--no-node-snapshot'] });
+    cluster.setupPrimary({
+      exec: require.resolve('../../../bin/islet.js'),
+      args: options.workerArgs,
+      execArgv: ['--no-node-snapshot'],
+    });
     this.#channel = primaryChannel();
     this.#unlisten = [
       this.#channel.on('supervisor.ready', ({ info }, worker) => this.#onReady(worker, info)),
@@ -116,8 +121,12 @@ export class Supervisor {
    */
   async start(): Promise<{ port: number; workers: { slot: number; info?: Record<string, unknown> }[] }> {
     const port = await new Promise<number>((resolve, reject) => {
-      this.#server.once('error', (err) => reject(new Error(`cannot listen on ${this.#options.host}:${this.#options.port}: ${err.message}`)));
-      this.#server.listen(this.#options.port, this.#options.host, () => resolve((this.#server.address() as net.AddressInfo).port));
+      this.#server.once('error', (err) =>
+        reject(new Error(`cannot listen on ${this.#options.host}:${this.#options.port}: ${err.message}`)),
+      );
+      this.#server.listen(this.#options.port, this.#options.host, () =>
+        resolve((this.#server.address() as net.AddressInfo).port),
+      );
     });
     this.#options.workerEnv = { ...this.#options.workerEnv, ISLET_PORT: String(port) };
     for (let i = 0; i < this.#options.workers; i++) {
@@ -131,7 +140,12 @@ export class Supervisor {
 
   stats(): SupervisorStats {
     return {
-      workers: this.#slots.map((s) => ({ slot: s.index, pid: s.current?.worker.process.pid ?? null, ready: s.current?.ready ?? false, connections: s.current?.connections.size ?? 0 })),
+      workers: this.#slots.map((s) => ({
+        slot: s.index,
+        pid: s.current?.worker.process.pid ?? null,
+        ready: s.current?.ready ?? false,
+        connections: s.current?.connections.size ?? 0,
+      })),
       restarts: this.#restarts,
       crashLoops: this.#crashLoops,
     };
@@ -239,14 +253,17 @@ export class Supervisor {
     const crashLoop = slot.deaths.length >= crashLoopDeaths;
     const delay = crashLoop ? Math.min(maxBackoffMs, 1000 * 2 ** (slot.deaths.length - crashLoopDeaths)) : 0;
     if (crashLoop) this.#crashLoops++;
-    this.#options.logger.error(crashLoop ? 'worker crash loop: restarting with back-off' : 'worker process died: restarting it', {
-      slot: slot.index,
-      pid: record.worker.process.pid,
-      code,
-      signal,
-      deathsInLast30s: slot.deaths.length,
-      restartInMs: delay,
-    });
+    this.#options.logger.error(
+      crashLoop ? 'worker crash loop: restarting with back-off' : 'worker process died: restarting it',
+      {
+        slot: slot.index,
+        pid: record.worker.process.pid,
+        code,
+        signal,
+        deathsInLast30s: slot.deaths.length,
+        restartInMs: delay,
+      },
+    );
     this.#restarts++;
     slot.restartTimer = setTimeout(() => {
       if (!this.#closing) this.#fork(slot);
@@ -298,15 +315,20 @@ export class Supervisor {
     this.#openByHost.set(hostname, (this.#openByHost.get(hostname) ?? 0) + 1);
     socket.removeAllListeners('error');
     socket.on('error', () => {});
-    this.#channel.notify(record.worker, 'supervisor.connection', { id, head: head.toString('latin1') }, {
-      handle: socket,
-      keepOpen: true,
-      sent: (err) => {
-        if (!err || !record.connections.delete(id)) return;
-        this.#release(hostname);
-        badGateway(socket);
+    this.#channel.notify(
+      record.worker,
+      'supervisor.connection',
+      { id, head: head.toString('latin1') },
+      {
+        handle: socket,
+        keepOpen: true,
+        sent: (err) => {
+          if (!err || !record.connections.delete(id)) return;
+          this.#release(hostname);
+          badGateway(socket);
+        },
       },
-    });
+    );
   }
 
   #pick(hostname: string): WorkerRecord | undefined {
@@ -317,7 +339,10 @@ export class Supervisor {
       for (const record of ready) if (record.connections.size < least.connections.size) least = record;
       return least;
     }
-    const owner = ownerSlot(hostname, ready.map((r) => r.slot.index));
+    const owner = ownerSlot(
+      hostname,
+      ready.map((r) => r.slot.index),
+    );
     return ready.find((r) => r.slot.index === owner);
   }
 
@@ -332,12 +357,19 @@ export class Supervisor {
 function respondAndClose(socket: net.Socket, status: number, reason: string, body: string, extraHeaders = ''): void {
   if (socket.destroyed) return;
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\n${extraHeaders}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\n${extraHeaders}` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
   setTimeout(() => socket.destroy(), 1000).unref();
 }
 
 /** The worker holding this connection died: tell the client so, and close. */
 function badGateway(socket: net.Socket): void {
-  respondAndClose(socket, 502, 'Bad Gateway', 'the worker process serving this request stopped; retry the request\n', 'islet-error: worker\r\n');
+  respondAndClose(
+    socket,
+    502,
+    'Bad Gateway',
+    'the worker process serving this request stopped; retry the request\n',
+    'islet-error: worker\r\n',
+  );
 }

@@ -39,7 +39,13 @@ export class WorkerChannel<P extends Protocol> extends Endpoint<undefined> {
       if (!pending) return;
       this.#settle(message.id);
       if (message.ok) pending.resolve(message.value);
-      else pending.reject(new ClusterError('ISLET_CLUSTER_FAILED', `the supervisor could not answer '${pending.kind}': ${message.error}`));
+      else
+        pending.reject(
+          new ClusterError(
+            'ISLET_CLUSTER_FAILED',
+            `the supervisor could not answer '${pending.kind}': ${message.error}`,
+          ),
+        );
       return;
     }
     this.receive(message, undefined, handle, (answer) => this.#write(answer, false));
@@ -49,16 +55,22 @@ export class WorkerChannel<P extends Protocol> extends Endpoint<undefined> {
     this.forgetPeer(PRIMARY);
     for (const [id, pending] of [...this.#pending]) {
       this.#settle(id);
-      pending.reject(new ClusterError('ISLET_CLUSTER_GONE', `the supervisor went away before answering '${pending.kind}'`));
+      pending.reject(
+        new ClusterError('ISLET_CLUSTER_GONE', `the supervisor went away before answering '${pending.kind}'`),
+      );
     }
   };
 
   constructor(protocol: P) {
     super(protocol);
     if (!cluster.isWorker || !process.send) {
-      throw new ClusterError('ISLET_CLUSTER_WRONG_PROCESS', "cluster: a worker's channel belongs in a node:cluster worker process");
+      throw new ClusterError(
+        'ISLET_CLUSTER_WRONG_PROCESS',
+        "cluster: a worker's channel belongs in a node:cluster worker process",
+      );
     }
-    if (openProtocols.has(protocol.name)) throw new Error(`cluster: protocol '${protocol.name}' already has a worker channel in this process`);
+    if (openProtocols.has(protocol.name))
+      throw new Error(`cluster: protocol '${protocol.name}' already has a worker channel in this process`);
     openProtocols.add(protocol.name);
   }
 
@@ -72,34 +84,52 @@ export class WorkerChannel<P extends Protocol> extends Endpoint<undefined> {
     args: ArgsOf<P['primaryRequests'][K]>,
     options: { timeoutMs?: number } = {},
   ): Promise<AnswerOf<P['primaryRequests'][K]>> {
-    if (!process.connected) return Promise.reject(new ClusterError('ISLET_CLUSTER_GONE', `the supervisor is gone; cannot ask '${kind}'`));
+    if (!process.connected)
+      return Promise.reject(new ClusterError('ISLET_CLUSTER_GONE', `the supervisor is gone; cannot ask '${kind}'`));
     if (this.#pending.size >= MAX_PENDING) {
-      return Promise.reject(new ClusterError('ISLET_CLUSTER_BUSY', `${MAX_PENDING} requests already wait for the supervisor; '${kind}' refused`));
+      return Promise.reject(
+        new ClusterError(
+          'ISLET_CLUSTER_BUSY',
+          `${MAX_PENDING} requests already wait for the supervisor; '${kind}' refused`,
+        ),
+      );
     }
     const timeoutMs = options.timeoutMs ?? this.protocol.primaryRequests[kind]!.timeoutMs;
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#settle(id);
-        reject(new ClusterError('ISLET_CLUSTER_TIMEOUT', `the supervisor did not answer '${kind}' within ${timeoutMs} ms`));
+        reject(
+          new ClusterError('ISLET_CLUSTER_TIMEOUT', `the supervisor did not answer '${kind}' within ${timeoutMs} ms`),
+        );
       }, timeoutMs);
       this.#pending.set(id, { kind, resolve: resolve as (value: unknown) => void, reject, timer });
       this.#listen();
       this.#write({ channel: this.protocol.name, type: 'ask', id, kind, args }, false, (error) => {
         if (!error || !this.#pending.has(id)) return;
         this.#settle(id);
-        reject(new ClusterError('ISLET_CLUSTER_GONE', `'${kind}' could not be sent to the supervisor: ${errorText(error)}`, { cause: error }));
+        reject(
+          new ClusterError('ISLET_CLUSTER_GONE', `'${kind}' could not be sent to the supervisor: ${errorText(error)}`, {
+            cause: error,
+          }),
+        );
       });
     });
   }
 
   /** Answers the primary's `kind` requests; returns a function that stops answering. */
-  handle<K extends keyof P['workerRequests'] & string>(kind: K, handler: (args: ArgsOf<P['workerRequests'][K]>) => Answering<P['workerRequests'][K]>): () => void {
+  handle<K extends keyof P['workerRequests'] & string>(
+    kind: K,
+    handler: (args: ArgsOf<P['workerRequests'][K]>) => Answering<P['workerRequests'][K]>,
+  ): () => void {
     return this.#registered(this.addHandler(kind, handler as (args: never) => unknown));
   }
 
   /** Calls `listener` with every `kind` notice (and the socket or server handed with it). */
-  on<K extends keyof P['workerNotices'] & string>(kind: K, listener: (args: ArgsOf<P['workerNotices'][K]>, handle: unknown) => void): () => void {
+  on<K extends keyof P['workerNotices'] & string>(
+    kind: K,
+    listener: (args: ArgsOf<P['workerNotices'][K]>, handle: unknown) => void,
+  ): () => void {
     const wrapped = (args: never, _from: undefined, handle: unknown): void => listener(args, handle);
     return this.#registered(this.addListener(kind, wrapped));
   }
@@ -107,7 +137,10 @@ export class WorkerChannel<P extends Protocol> extends Endpoint<undefined> {
   /** Tells the primary; false when the pipe is closed or a lossy notice was dropped. */
   notify<K extends keyof P['primaryNotices'] & string>(kind: K, args: ArgsOf<P['primaryNotices'][K]>): boolean {
     if (!process.connected) return false;
-    return this.#write({ channel: this.protocol.name, type: 'notice', kind, args }, this.protocol.primaryNotices[kind]!.lossy);
+    return this.#write(
+      { channel: this.protocol.name, type: 'notice', kind, args },
+      this.protocol.primaryNotices[kind]!.lossy,
+    );
   }
 
   #registered(unregister: () => void): () => void {

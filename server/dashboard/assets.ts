@@ -21,7 +21,10 @@ const types: Record<string, string> = {
 export function assetDir(): string {
   const candidates = [path.join(__dirname, 'assets'), path.resolve(__dirname, '../../../server/dashboard/assets')];
   const found = candidates.find((dir) => fs.existsSync(path.join(dir, 'app.mjs')));
-  if (!found) throw Object.assign(new Error(`dashboard assets not found (looked in ${candidates.join(', ')})`), { code: 'ISLET_DASHBOARD_ASSETS' });
+  if (!found)
+    throw Object.assign(new Error(`dashboard assets not found (looked in ${candidates.join(', ')})`), {
+      code: 'ISLET_DASHBOARD_ASSETS',
+    });
   return found;
 }
 

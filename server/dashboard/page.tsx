@@ -14,8 +14,12 @@ export interface PageProps {
 
 const Nav: FC = () => (
   <nav aria-label="Sections">
-    <a href="#/overview" data-view="overview">Overview</a>
-    <a href="#/tenant" data-view="tenant">Tenant</a>
+    <a href="#/overview" data-view="overview">
+      Overview
+    </a>
+    <a href="#/tenant" data-view="tenant">
+      Tenant
+    </a>
     <a href="#/limits" data-view="limits">
       Limit events <span id="limit-count" class="count"></span>
     </a>
@@ -85,8 +89,15 @@ const Tenant: FC = () => (
           <input id="upload-files" type="file" multiple class="visually-hidden" />
           <input id="upload-folder" type="file" webkitdirectory class="visually-hidden" />
           <p id="dropzone-help">
-            Drop a function folder or file here, or choose <label class="link" for="upload-files">files</label> or a{' '}
-            <label class="link" for="upload-folder">folder</label>.
+            Drop a function folder or file here, or choose{' '}
+            <label class="link" for="upload-files">
+              files
+            </label>{' '}
+            or a{' '}
+            <label class="link" for="upload-folder">
+              folder
+            </label>
+            .
           </p>
           <ul id="upload-list"></ul>
         </div>
@@ -103,15 +114,17 @@ const Tenant: FC = () => (
           <label>
             <input id="upload-activate" name="activate" type="checkbox" checked /> activate
           </label>
-          <button type="submit" id="upload-submit" disabled>Upload</button>
+          <button type="submit" id="upload-submit" disabled>
+            Upload
+          </button>
         </div>
         <p id="upload-status" role="status"></p>
       </form>
 
       <h3>Environment</h3>
       <p class="note">
-        Given to the function as <code>env</code>. A change is picked up by the next request (a new isolate starts). Secret
-        values are never shown again.
+        Given to the function as <code>env</code>. A change is picked up by the next request (a new isolate starts).
+        Secret values are never shown again.
       </p>
       <table id="env">
         <caption class="visually-hidden">Environment variables and secrets of this tenant</caption>
@@ -159,7 +172,9 @@ const Tenant: FC = () => (
         <label>
           <input id="logs-follow" type="checkbox" /> follow
         </label>
-        <button type="button" id="logs-refresh">Refresh</button>
+        <button type="button" id="logs-refresh">
+          Refresh
+        </button>
       </div>
       <div id="logs" class="logs" role="log" aria-live="off" tabindex={0}></div>
 

@@ -54,7 +54,8 @@ export type ChunkWriter = (chunk: string) => void;
 
 export function batchedSink(write: ChunkWriter, options: BatchedSinkOptions = {}): BatchedSink {
   const maxChars = options.maxChars ?? 1 << 16;
-  if (!Number.isInteger(maxChars) || maxChars <= 0) throw new RangeError(`log: maxChars must be a positive integer, got ${maxChars}`);
+  if (!Number.isInteger(maxChars) || maxChars <= 0)
+    throw new RangeError(`log: maxChars must be a positive integer, got ${maxChars}`);
   // Lines are gathered into pieces: one unbounded piece, or with pipeSafe pieces of at most
   // PIPE_BUF bytes (measured per line as it comes; cutting a finished batch would mean encoding
   // it to bytes first, which cost more than the writes saved).
@@ -92,7 +93,9 @@ export function batchedSink(write: ChunkWriter, options: BatchedSinkOptions = {}
       // log write; say it once on stderr instead and keep serving.
       if (!warned) {
         warned = true;
-        process.emitWarning(`islet log lines could not be written: ${(error as Error)?.message ?? String(error)}`, { code: 'ISLET_LOG_WRITE_FAILED' });
+        process.emitWarning(`islet log lines could not be written: ${(error as Error)?.message ?? String(error)}`, {
+          code: 'ISLET_LOG_WRITE_FAILED',
+        });
       }
     }
   };
@@ -167,7 +170,9 @@ function writeStdout(chunk: string): void {
         // the code that logged; say it once on stderr
         if (!stdoutBroken) {
           stdoutBroken = true;
-          process.emitWarning(`islet log lines could not be written to stdout: ${(error as Error).message}`, { code: 'ISLET_LOG_WRITE_FAILED' });
+          process.emitWarning(`islet log lines could not be written to stdout: ${(error as Error).message}`, {
+            code: 'ISLET_LOG_WRITE_FAILED',
+          });
         }
         return;
       }

@@ -49,7 +49,10 @@ export class Logger {
     this.#min = order[level];
   }
 
-  /** observe every record written (log streaming, dashboards), with the JSON line written for it; returns an unsubscribe function */
+  /**
+   * Observes every record written (log streaming, dashboards), with the JSON line written for
+   * it; returns an unsubscribe function.
+   */
   subscribe(listener: LogListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);

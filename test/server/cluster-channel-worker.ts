@@ -11,7 +11,9 @@ import { WorkerChannel } from '../../server/cluster/worker-channel';
 export const testProtocol = {
   name: 'channel-test',
   workerRequests: {
-    echo: request<{ text: string; nested: { n: number[] } }, { text: string; nested: { n: number[] }; pid: number }>(2000),
+    echo: request<{ text: string; nested: { n: number[] } }, { text: string; nested: { n: number[] }; pid: number }>(
+      2000,
+    ),
     /** `items` strings of `size` characters, each one different, to check that answers arrive whole */
     big: request<{ items: number; size: number }, string[]>(10_000),
     /** answers after the worker's SLOW_MS */
@@ -53,18 +55,22 @@ function main(): void {
     throw new Error(message);
   });
 
-  process.on('message', (message: { cmd?: string; kind?: 'add' | 'wait' | 'nobody'; args?: never; timeoutMs?: number; count?: number }) => {
-    if (message.cmd === 'ask') {
-      channel.ask(message.kind!, message.args as never, { timeoutMs: message.timeoutMs }).then(
-        (value) => process.send!({ cmd: 'asked', ok: true, value }),
-        (error: { code?: string; message: string }) => process.send!({ cmd: 'asked', ok: false, code: error.code, message: error.message }),
-      );
-    } else if (message.cmd === 'flood') {
-      let refused = 0;
-      for (let n = 0; n < message.count!; n++) if (!channel.notify('tick', { n })) refused++;
-      process.send!({ cmd: 'flooded', refused, dropped: channel.stats().dropped });
-    }
-  });
+  process.on(
+    'message',
+    (message: { cmd?: string; kind?: 'add' | 'wait' | 'nobody'; args?: never; timeoutMs?: number; count?: number }) => {
+      if (message.cmd === 'ask') {
+        channel.ask(message.kind!, message.args as never, { timeoutMs: message.timeoutMs }).then(
+          (value) => process.send!({ cmd: 'asked', ok: true, value }),
+          (error: { code?: string; message: string }) =>
+            process.send!({ cmd: 'asked', ok: false, code: error.code, message: error.message }),
+        );
+      } else if (message.cmd === 'flood') {
+        let refused = 0;
+        for (let n = 0; n < message.count!; n++) if (!channel.notify('tick', { n })) refused++;
+        process.send!({ cmd: 'flooded', refused, dropped: channel.stats().dropped });
+      }
+    },
+  );
   process.send!({ cmd: 'ready' });
 }
 

@@ -36,21 +36,20 @@ async function setup(t: import('node:test').TestContext, envs: Record<string, st
   const workers = envs.map((env) => cluster.fork(env));
   t.after(async () => {
     channel.close();
-    await Promise.all(workers.map((w) => (w.isDead() ? undefined : new Promise((resolve) => (w.once('exit', resolve), w.kill())))));
+    await Promise.all(
+      workers.map((w) => (w.isDead() ? undefined : new Promise((resolve) => (w.once('exit', resolve), w.kill())))),
+    );
   });
   await Promise.all(workers.map((w) => next(w, 'ready')));
   return { channel, workers };
 }
 
-test('askAll collects every worker\'s answer whole, several megabytes each, and names who answered', async (t) => {
+test("askAll collects every worker's answer whole, several megabytes each, and names who answered", async (t) => {
   const { channel, workers } = await setup(t, [{}, {}, {}]);
   const args = { text: 'héllo \u2028 "quoted"', nested: { n: [1, 2.5, -3] } };
   const echoed = await channel.askAll('echo', args);
   assert.deepEqual(echoed.missing, []);
-  assert.deepEqual(
-    echoed.answers.map((a) => a.worker.id).sort(),
-    workers.map((w) => w.id).sort(),
-  );
+  assert.deepEqual(echoed.answers.map((a) => a.worker.id).sort(), workers.map((w) => w.id).sort());
   for (const { worker, value } of echoed.answers) assert.deepEqual(value, { ...args, pid: worker.pid });
 
   const big = await channel.askAll('big', { items: 300, size: 10_000 });
@@ -59,13 +58,19 @@ test('askAll collects every worker\'s answer whole, several megabytes each, and 
   for (const { value } of big.answers) assert.deepEqual(value, expected);
   // only the workers named are asked
   const one = await channel.askAll('echo', args, { workers: [workers[1]] });
-  assert.deepEqual(one.answers.map((a) => a.worker.id), [workers[1].id]);
+  assert.deepEqual(
+    one.answers.map((a) => a.worker.id),
+    [workers[1].id],
+  );
 });
 
-test('a slow worker is missing with reason "timeout" while the others answer; its late answer is ignored', async (t) => {
+test('a slow worker is missing as "timeout" while the others answer; its late answer is ignored', async (t) => {
   const { channel, workers } = await setup(t, [{ SLOW_MS: '0' }, { SLOW_MS: '3000' }, { SLOW_MS: '10' }]);
   const result = await channel.askAll('slow', undefined, { timeoutMs: 800 });
-  assert.deepEqual(result.answers.map((a) => a.value).sort((a, b) => a - b), [0, 10]);
+  assert.deepEqual(
+    result.answers.map((a) => a.value).sort((a, b) => a - b),
+    [0, 10],
+  );
   assert.equal(result.missing.length, 1);
   assert.equal(result.missing[0].worker.id, workers[1].id);
   assert.equal(result.missing[0].reason, 'timeout');
@@ -77,35 +82,57 @@ test('a slow worker is missing with reason "timeout" while the others answer; it
   assert.equal(again.answers.length, 3);
 });
 
-test('a worker that dies mid-request is reported "gone" at once, not after the timeout', { timeout: 60_000 }, async (t) => {
-  const { channel, workers } = await setup(t, [{}, { DIE: '1' }]);
-  const exited = new Promise((resolve) => workers[1].once('exit', resolve));
-  // a timeout far longer than the test may take: only the worker's death can end this early
-  const result = await channel.askAll('maybeDie', undefined, { timeoutMs: 600_000 });
-  await exited;
-  assert.deepEqual(result.answers.map((a) => a.value), [workers[0].process.pid]);
-  assert.equal(result.missing.length, 1);
-  assert.equal(result.missing[0].worker.id, workers[1].id);
-  assert.equal(result.missing[0].reason, 'gone');
-  assert.match(result.missing[0].message, /exited before answering 'maybeDie'/);
-  // a dead worker is no longer asked at all
-  const after = await channel.askAll('echo', { text: 'x', nested: { n: [] } });
-  assert.deepEqual(after.missing, []);
-  assert.deepEqual(after.answers.map((a) => a.worker.id), [workers[0].id]);
-});
+test(
+  'a worker that dies mid-request is reported "gone" at once, not after the timeout',
+  { timeout: 60_000 },
+  async (t) => {
+    const { channel, workers } = await setup(t, [{}, { DIE: '1' }]);
+    const exited = new Promise((resolve) => workers[1].once('exit', resolve));
+    // a timeout far longer than the test may take: only the worker's death can end this early
+    const result = await channel.askAll('maybeDie', undefined, { timeoutMs: 600_000 });
+    await exited;
+    assert.deepEqual(
+      result.answers.map((a) => a.value),
+      [workers[0].process.pid],
+    );
+    assert.equal(result.missing.length, 1);
+    assert.equal(result.missing[0].worker.id, workers[1].id);
+    assert.equal(result.missing[0].reason, 'gone');
+    assert.match(result.missing[0].message, /exited before answering 'maybeDie'/);
+    // a dead worker is no longer asked at all
+    const after = await channel.askAll('echo', { text: 'x', nested: { n: [] } });
+    assert.deepEqual(after.missing, []);
+    assert.deepEqual(
+      after.answers.map((a) => a.worker.id),
+      [workers[0].id],
+    );
+  },
+);
 
-test('a handler that throws, or no handler at all, is "failed" with the reason; no workers is an empty answer', async (t) => {
+test('a handler that throws, or no handler at all, is "failed" with the reason; no worker: empty', async (t) => {
   const { channel } = await setup(t, [{}, {}]);
   const failed = await channel.askAll('fail', { message: 'the disk is full' });
   assert.equal(failed.answers.length, 0);
-  assert.deepEqual(failed.missing.map((m) => [m.reason, m.message]), [['failed', 'the disk is full'], ['failed', 'the disk is full']]);
+  assert.deepEqual(
+    failed.missing.map((m) => [m.reason, m.message]),
+    [
+      ['failed', 'the disk is full'],
+      ['failed', 'the disk is full'],
+    ],
+  );
   const unhandled = await channel.askAll('unhandled', undefined);
-  assert.deepEqual(unhandled.missing.map((m) => m.reason), ['failed', 'failed']);
+  assert.deepEqual(
+    unhandled.missing.map((m) => m.reason),
+    ['failed', 'failed'],
+  );
   assert.match(unhandled.missing[0].message, /no handler for 'unhandled'/);
-  assert.deepEqual(await channel.askAll('echo', { text: '', nested: { n: [] } }, { workers: [] }), { answers: [], missing: [] });
+  assert.deepEqual(await channel.askAll('echo', { text: '', nested: { n: [] } }, { workers: [] }), {
+    answers: [],
+    missing: [],
+  });
 });
 
-test('a worker asks the primary: answered, refused without a handler, timed out when the primary is slow', async (t) => {
+test('a worker asks the primary: answered, refused without a handler, timed out when it is slow', async (t) => {
   const { channel, workers } = await setup(t, [{}]);
   const worker = workers[0];
   channel.handle('add', ({ a, b }) => a + b);
@@ -125,12 +152,18 @@ test('a worker asks the primary: answered, refused without a handler, timed out 
   assert.match(late.message!, /did not answer 'wait' within 200 ms/);
 });
 
-test('nothing queues without bound: past MAX_PENDING asks are refused, past MAX_UNSENT lossy notices are dropped', async (t) => {
+test('no queue without bound: asks past MAX_PENDING refused, lossy notices past MAX_UNSENT dropped', async (t) => {
   const { channel, workers } = await setup(t, [{ SLOW_MS: '300' }]);
   const waiting = Array.from({ length: MAX_PENDING }, () => channel.askAll('slow', undefined));
-  await assert.rejects(channel.askAll('slow', undefined), (error: unknown) => error instanceof ClusterError && error.code === 'ISLET_CLUSTER_BUSY');
+  await assert.rejects(
+    channel.askAll('slow', undefined),
+    (error: unknown) => error instanceof ClusterError && error.code === 'ISLET_CLUSTER_BUSY',
+  );
   const done = await Promise.all(waiting);
-  assert.ok(done.every((r) => r.answers.length === 1), 'the asks within the bound are answered');
+  assert.ok(
+    done.every((r) => r.answers.length === 1),
+    'the asks within the bound are answered',
+  );
   assert.equal(channel.stats().pending, 0);
 
   // a worker writing notices faster than the pipe drains: the lossy ones past the bound are dropped
@@ -146,7 +179,10 @@ test('nothing queues without bound: past MAX_PENDING asks are refused, past MAX_
 });
 
 test('each end refuses the wrong process and a second channel of one protocol', () => {
-  assert.throws(() => new WorkerChannel(testProtocol), (error: unknown) => error instanceof ClusterError && error.code === 'ISLET_CLUSTER_WRONG_PROCESS');
+  assert.throws(
+    () => new WorkerChannel(testProtocol),
+    (error: unknown) => error instanceof ClusterError && error.code === 'ISLET_CLUSTER_WRONG_PROCESS',
+  );
   const channel = new PrimaryChannel(testProtocol);
   try {
     assert.throws(() => new PrimaryChannel(testProtocol), /already has a primary channel/);

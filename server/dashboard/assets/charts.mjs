@@ -42,7 +42,14 @@ export function sparkline(values, { width = 120, height = 28, label = '' } = {})
 export const format = {
   rate: (v) => (v === null ? '–' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)),
   percent: (v) => (v === null ? '–' : `${(v * 100).toFixed(v >= 0.1 ? 0 : 1)}%`),
-  seconds: (v) => (v === null ? '–' : v >= 1 ? `${v.toFixed(2)} s` : v >= 0.001 ? `${(v * 1000).toFixed(1)} ms` : `${(v * 1e6).toFixed(0)} µs`),
+  seconds: (v) =>
+    v === null
+      ? '–'
+      : v >= 1
+        ? `${v.toFixed(2)} s`
+        : v >= 0.001
+          ? `${(v * 1000).toFixed(1)} ms`
+          : `${(v * 1e6).toFixed(0)} µs`,
   cpu: (v) => (v === null ? '–' : `${(v * 1000).toFixed(v >= 0.1 ? 0 : 1)} ms/s`),
   bytes: (v) => {
     if (v === null) return '–';

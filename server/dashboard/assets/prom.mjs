@@ -40,7 +40,7 @@ export function parseMetrics(text) {
     }
     const rest = line.slice(i).trim().split(/\s+/)[0];
     const value = rest === '+Inf' ? Infinity : rest === '-Inf' ? -Infinity : Number(rest);
-    if (rest === undefined || rest === '' || Number.isNaN(value) && rest !== 'NaN') continue;
+    if (rest === undefined || rest === '' || (Number.isNaN(value) && rest !== 'NaN')) continue;
     samples.push({ name, labels, value });
   }
   return samples;

@@ -3,7 +3,7 @@
 // between, and limit counters that grew become events. A short history feeds the sparklines.
 import { bucketDelta, bucketsBy, parseMetrics, quantile, rate, sumBy } from './prom.mjs';
 
-// The names server/metrics.ts exports. Kept in one place so a rename is a one-line change.
+// The names server/observe/metrics/ exports. Kept in one place so a rename is a one-line change.
 export const METRIC = {
   requests: 'islet_requests_total',
   duration: 'islet_request_duration_seconds',
@@ -54,11 +54,18 @@ export class Stats {
     const prev = this.#previous;
     if (prev) {
       const seconds = (now - prev.time) / 1000;
-      const tenants = new Set([...current.requests.keys(), ...current.cpu.keys(), ...current.memory.keys(), ...this.history.keys()]);
+      const tenants = new Set([
+        ...current.requests.keys(),
+        ...current.cpu.keys(),
+        ...current.memory.keys(),
+        ...this.history.keys(),
+      ]);
       for (const tenant of tenants) {
         const requests = rate(prev.requests.get(tenant), current.requests.get(tenant), seconds);
         const errors = rate(prev.errors.get(tenant), current.errors.get(tenant), seconds);
-        const window = current.buckets.has(tenant) ? bucketDelta(prev.buckets.get(tenant), current.buckets.get(tenant)) : new Map();
+        const window = current.buckets.has(tenant)
+          ? bucketDelta(prev.buckets.get(tenant), current.buckets.get(tenant))
+          : new Map();
         this.#push(tenant, {
           rps: requests,
           errors: requests > 0 ? Math.min(1, errors / requests) : null,
@@ -87,7 +94,7 @@ export class Stats {
   latest(tenant) {
     const h = this.history.get(tenant);
     const out = {};
-    for (const name of SERIES) out[name] = h ? h[name][h[name].length - 1] ?? null : null;
+    for (const name of SERIES) out[name] = h ? (h[name][h[name].length - 1] ?? null) : null;
     return out;
   }
 

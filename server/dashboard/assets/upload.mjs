@@ -63,7 +63,16 @@ export function prepare(files, { keepNodeModules = false } = {}) {
   return kept.sort((a, b) => a.path.localeCompare(b.path));
 }
 
-const ENTRY_GUESSES = ['index.ts', 'index.js', 'index.mjs', 'worker.ts', 'worker.js', 'src/index.ts', 'src/index.js', 'src/worker.ts'];
+const ENTRY_GUESSES = [
+  'index.ts',
+  'index.js',
+  'index.mjs',
+  'worker.ts',
+  'worker.js',
+  'src/index.ts',
+  'src/index.js',
+  'src/worker.ts',
+];
 
 /** The entry module to propose when the operator typed none. */
 export function guessEntry(files) {

@@ -20,7 +20,9 @@ export class ClusterMetrics implements MetricsSource {
   }
 
   async scrape(): Promise<Scrape> {
-    const { answers, missing } = await this.#channel.askAll('metrics.collect', undefined, { timeoutMs: this.#timeoutMs });
+    const { answers, missing } = await this.#channel.askAll('metrics.collect', undefined, {
+      timeoutMs: this.#timeoutMs,
+    });
     const registry = AggregatorRegistry.aggregate(answers.map((a) => a.value));
     const gauge = new Gauge({
       name: 'islet_cluster_workers',

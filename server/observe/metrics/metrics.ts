@@ -58,7 +58,6 @@ interface TenantState {
   generation: number;
 }
 
-
 export class Metrics implements TenantObserver {
   readonly registry = new Registry();
   #labels: TenantLabels;
@@ -95,7 +94,8 @@ export class Metrics implements TenantObserver {
     }
     this.#labels = new TenantLabels(limit);
     const interval = options.rebalanceIntervalMs ?? 60_000;
-    if (!(interval >= 0)) throw new RangeError(`metrics: rebalanceIntervalMs must be a non-negative number, got ${interval}`);
+    if (!(interval >= 0))
+      throw new RangeError(`metrics: rebalanceIntervalMs must be a non-negative number, got ${interval}`);
     // A timer, not a clock read per request. It holds the Metrics weakly: a Metrics dropped
     // without a close (tests, a restarted server) is collected and its timer stops.
     if (interval > 0) {
@@ -108,7 +108,10 @@ export class Metrics implements TenantObserver {
     }
     this.#onCollectError = options.onCollectError ?? (() => {});
     const registers = [this.registry];
-    const tenantSeries = <M extends Counter<string> | Histogram<string> | SeriesCounter | SeriesHistogram>(metric: M, extraLabel?: string): TenantSeries<M> => {
+    const tenantSeries = <M extends Counter<string> | Histogram<string> | SeriesCounter | SeriesHistogram>(
+      metric: M,
+      extraLabel?: string,
+    ): TenantSeries<M> => {
       const series = new TenantSeries(metric, extraLabel);
       this.#tenantSeries.push(series);
       return series;

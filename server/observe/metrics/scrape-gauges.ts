@@ -61,7 +61,11 @@ export function registerIsolateGauges(registry: Registry, labels: TenantLabels, 
       },
     });
   };
-  perTenant('islet_isolate_heap_used_bytes', "V8 heap bytes in use by a tenant's live isolates", (s) => s.heapUsedBytes);
+  perTenant(
+    'islet_isolate_heap_used_bytes',
+    "V8 heap bytes in use by a tenant's live isolates",
+    (s) => s.heapUsedBytes,
+  );
   perTenant(
     'islet_isolate_external_bytes',
     "Bytes held outside the V8 heap (ArrayBuffers) by a tenant's live isolates",
@@ -89,8 +93,16 @@ export function registerStallCounters(registry: Registry, read: () => StallTotal
       },
     });
   };
-  fromLedger('islet_machine_stalls_total', 'Stops of the whole machine seen by the watchdog (the host did not run this virtual machine)', (t) => t.count);
-  fromLedger('islet_machine_stall_seconds_total', 'Time the machine was stopped, summed over stops', (t) => t.totalNs / 1e9);
+  fromLedger(
+    'islet_machine_stalls_total',
+    'Stops of the whole machine seen by the watchdog (the host did not run this virtual machine)',
+    (t) => t.count,
+  );
+  fromLedger(
+    'islet_machine_stall_seconds_total',
+    'Time the machine was stopped, summed over stops',
+    (t) => t.totalNs / 1e9,
+  );
   fromLedger(
     'islet_cpu_stall_credit_seconds_total',
     'CPU time not charged to tenants because their requests were running through a machine stop',

@@ -46,7 +46,8 @@ abstract class SeriesMetric<S extends { labels: Labels }> {
     this.name = config.name;
     this.help = config.help;
     this.labelNames = config.labelNames;
-    for (const registry of config.registers) registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
+    for (const registry of config.registers)
+      registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
   }
 
   /** the series of a label set; created (and exported from then on) the first time it is asked for */
@@ -55,7 +56,8 @@ abstract class SeriesMetric<S extends { labels: Labels }> {
     let series = this.series.get(key);
     if (!series) {
       for (const name of this.labelNames) {
-        if (typeof labels[name] !== 'string') throw new TypeError(`metrics: ${this.name} needs the label '${name}', got ${JSON.stringify(labels)}`);
+        if (typeof labels[name] !== 'string')
+          throw new TypeError(`metrics: ${this.name} needs the label '${name}', got ${JSON.stringify(labels)}`);
       }
       this.series.set(key, (series = this.create({ ...labels })));
     }
@@ -75,7 +77,9 @@ abstract class SeriesMetric<S extends { labels: Labels }> {
 
   #key(labels: Labels): string {
     // NUL cannot occur in an exported label value of ours (tenant names, status and limit words)
-    return this.labelNames.length === 1 ? String(labels[this.labelNames[0]]) : this.labelNames.map((n) => labels[n]).join('\0');
+    return this.labelNames.length === 1
+      ? String(labels[this.labelNames[0]])
+      : this.labelNames.map((n) => labels[n]).join('\0');
   }
 }
 
@@ -105,7 +109,9 @@ export class SeriesHistogram extends SeriesMetric<HistogramSeries> {
     super(config);
     const bounds = config.buckets;
     if (bounds.some((b, i) => !Number.isFinite(b) || (i > 0 && b <= bounds[i - 1]))) {
-      throw new RangeError(`metrics: ${config.name} buckets must be finite and ascending, got ${JSON.stringify(bounds)}`);
+      throw new RangeError(
+        `metrics: ${config.name} buckets must be finite and ascending, got ${JSON.stringify(bounds)}`,
+      );
     }
     this.upperBounds = Object.freeze([...bounds]);
   }

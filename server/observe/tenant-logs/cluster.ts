@@ -30,7 +30,8 @@ export class ClusterLogs {
       channel.on('logs.follow', ({ tenant }, worker) => this.#watch(worker, tenant)),
       channel.on('logs.unfollow', ({ tenant }, worker) => this.#unwatch(worker, tenant)),
       channel.on('logs.line', ({ tenant, line }) => {
-        for (const follower of this.#watchers.get(tenant) ?? []) channel.notify(follower, 'logs.relay', { tenant, line });
+        for (const follower of this.#watchers.get(tenant) ?? [])
+          channel.notify(follower, 'logs.relay', { tenant, line });
       }),
       channel.handle('logs.recent', ({ tenant, limit }) => this.recent(tenant, limit)),
       channel.onWorkerGone((worker) => {

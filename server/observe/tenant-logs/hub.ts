@@ -117,7 +117,8 @@ export class LogHub {
   tenantLog(record: TenantLogRecord): void {
     let message = String(record.message);
     if (message.length > this.#maxMessageChars) {
-      message = `${message.slice(0, this.#maxMessageChars)}... [${message.length - this.#maxMessageChars} more characters cut]`;
+      const cut = message.length - this.#maxMessageChars;
+      message = `${message.slice(0, this.#maxMessageChars)}... [${cut} more characters cut]`;
     }
     this.#write(consoleLevels[record.level] ?? 'info', message, {
       tenant: record.tenant,
@@ -334,6 +335,7 @@ export class LogHub {
 }
 
 function positive(value: number, name: string): number {
-  if (!Number.isInteger(value) || value <= 0) throw new RangeError(`logs: ${name} must be a positive integer, got ${value}`);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new RangeError(`logs: ${name} must be a positive integer, got ${value}`);
   return value;
 }

@@ -19,7 +19,10 @@ export class LineRing {
     const before = this.#bytes;
     this.#lines.push(line);
     this.#bytes += line.length;
-    while (this.#lines.length - this.#head > this.maxLines || (this.#bytes > this.maxBytes && this.#lines.length - this.#head > 1)) {
+    while (
+      this.#lines.length - this.#head > this.maxLines ||
+      (this.#bytes > this.maxBytes && this.#lines.length - this.#head > 1)
+    ) {
       this.#bytes -= this.#lines[this.#head]!.length;
       this.#lines[this.#head++] = undefined;
     }

@@ -79,7 +79,21 @@ export function requestLine(time: string, level: Level, r: RequestLogLine): stri
   ) {
     // a field missing or not of its declared type (a caller bug, or no request id): the
     // reference serializer, so the line is still exactly what it has always been
-    return JSON.stringify({ time, level, msg: 'request', tenant, deployment, requestId, source: 'request', method, path, status, cpuMs, wallMs, cold });
+    return JSON.stringify({
+      time,
+      level,
+      msg: 'request',
+      tenant,
+      deployment,
+      requestId,
+      source: 'request',
+      method,
+      path,
+      status,
+      cpuMs,
+      wallMs,
+      cold,
+    });
   }
   if (time !== headTime || level !== headLevel) {
     // time (an ISO string) and level (a fixed word) need no escaping
@@ -94,7 +108,21 @@ export function requestLine(time: string, level: Level, r: RequestLogLine): stri
   }
   // a finite number concatenated is written as JSON writes it (-0 as 0 included)
   return flat(
-    head + owner + quote(requestId) + ',"source":"request","method":' + quote(method) + ',"path":' + quote(path) +
-      ',"status":' + status + ',"cpuMs":' + cpuMs + ',"wallMs":' + wallMs + ',"cold":' + cold + '}',
+    head +
+      owner +
+      quote(requestId) +
+      ',"source":"request","method":' +
+      quote(method) +
+      ',"path":' +
+      quote(path) +
+      ',"status":' +
+      status +
+      ',"cpuMs":' +
+      cpuMs +
+      ',"wallMs":' +
+      wallMs +
+      ',"cold":' +
+      cold +
+      '}',
   );
 }
