@@ -4,7 +4,7 @@
 // the dashboard's static page behind one bearer-token middleware (auth.ts), which each route
 // names first. A new group of admin routes is one more file like tenants.ts, mounted here.
 import type { Hono } from 'hono';
-import { createDashboard } from '../dashboard';
+import { createDashboard } from './dashboard';
 import type { UploadLimits } from '../deploy/limits';
 import { defaultUploadLimits } from '../deploy/limits';
 import type { PrepareHook } from '../deploy/publish';

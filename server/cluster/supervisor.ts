@@ -16,16 +16,21 @@
 // when the slot keeps crashing, reported as a crash loop).
 import cluster, { type Worker } from 'node:cluster';
 import net from 'node:net';
-import type { Logger } from '../observe/server-log';
 import type { Islet } from './messages';
 import { primaryChannel, type PrimaryChannel } from './primary-channel';
 import { headEnd, hostOf, ownerSlot } from './routing';
+
+/** Where the supervisor reports workers starting and dying (the server Logger is one). */
+export interface SupervisorLog {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
 
 export interface SupervisorOptions {
   workers: number;
   port: number;
   host: string;
-  logger: Logger;
+  logger: SupervisorLog;
   /** arguments of the worker processes (the script is bin/islet.js) */
   workerArgs: string[];
   /** environment added for the workers */

@@ -1,5 +1,5 @@
 // The dashboard's static files (script modules and stylesheet). They are plain browser files
-// kept in the source tree (server/dashboard/assets), read once when the dashboard is created,
+// kept in the source tree (server/admin/dashboard/assets), read once when the dashboard is created,
 // and served with a content hash as ETag: no bundler step, no CDN, nothing fetched at run time.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -19,7 +19,7 @@ const types: Record<string, string> = {
 
 /** Where the asset files are: beside this file in the source tree, whether run from dist/ or not. */
 export function assetDir(): string {
-  const candidates = [path.join(__dirname, 'assets'), path.resolve(__dirname, '../../../server/dashboard/assets')];
+  const candidates = [path.join(__dirname, 'assets'), path.resolve(__dirname, '../../../../server/admin/dashboard/assets')];
   const found = candidates.find((dir) => fs.existsSync(path.join(dir, 'app.mjs')));
   if (!found)
     throw Object.assign(new Error(`dashboard assets not found (looked in ${candidates.join(', ')})`), {

@@ -3,14 +3,14 @@
 // token kept in the browser and talks to the admin API (`/v1/...`, `/metrics`) with it, so the
 // dashboard needs no authentication of its own and can be mounted before the API's auth.
 import { Hono } from 'hono';
-import { errorBody, wireCode } from '../admin/errors';
+import { errorBody, wireCode } from '../errors';
 import { loadAssets } from './assets';
 import { Page } from './page';
 
 export interface DashboardOptions {
   /** page title (default "islet") */
   title?: string;
-  /** folder holding app.mjs, style.css...; default: server/dashboard/assets */
+  /** folder holding app.mjs, style.css...; default: server/admin/dashboard/assets */
   assetDir?: string;
 }
 
