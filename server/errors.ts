@@ -38,6 +38,16 @@ export function isIsletError(error: unknown, code?: string): error is IsletError
 /** a code -> HTTP status table's codes */
 type CodeOf<Table> = Extract<keyof Table, string>;
 
+/** An error whose code fixes the HTTP status the admin API answers it with. */
+abstract class StatusError<Code extends string> extends IsletError {
+  declare readonly code: Code;
+  readonly status: number;
+  protected constructor(statuses: Record<Code, number>, code: Code, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.status = statuses[code];
+  }
+}
+
 const adminStatus = {
   /** no bearer token, or not a valid one */
   ISLET_ADMIN_UNAUTHORIZED: 401,
@@ -65,12 +75,9 @@ const adminStatus = {
 export type AdminErrorCode = CodeOf<typeof adminStatus>;
 
 /** A request to the admin API that cannot be served as asked (server/admin/). */
-export class ApiError extends IsletError {
-  declare readonly code: AdminErrorCode;
-  readonly status: number;
+export class ApiError extends StatusError<AdminErrorCode> {
   constructor(code: AdminErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, message, options);
-    this.status = adminStatus[code];
+    super(adminStatus, code, message, options);
   }
 }
 
@@ -101,12 +108,9 @@ export type DeployErrorCode = CodeOf<typeof deployStatus>;
  * where (file:line:column, importer and specifier, the limit crossed): it is shown to the
  * tenant as it is.
  */
-export class DeployError extends IsletError {
-  declare readonly code: DeployErrorCode;
-  readonly status: number;
+export class DeployError extends StatusError<DeployErrorCode> {
   constructor(code: DeployErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, message, options);
-    this.status = deployStatus[code];
+    super(deployStatus, code, message, options);
   }
 }
 
@@ -122,12 +126,9 @@ const storeStatus = {
 export type StoreErrorCode = CodeOf<typeof storeStatus>;
 
 /** Where durable state lives refused or failed an operation (server/store/). */
-export class StoreError extends IsletError {
-  declare readonly code: StoreErrorCode;
-  readonly status: number;
+export class StoreError extends StatusError<StoreErrorCode> {
   constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, message, options);
-    this.status = storeStatus[code];
+    super(storeStatus, code, message, options);
   }
 }
 

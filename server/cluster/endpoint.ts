@@ -6,6 +6,8 @@
 //   MAX_UNSENT, lossy notices (log lines) are dropped and counted instead of queued;
 // - requests waiting for answers are capped at MAX_PENDING per channel (the ends refuse more
 //   at once, ISLET_CLUSTER_BUSY), and each one leaves after its timeout at the latest.
+import cluster from 'node:cluster';
+import { ClusterError } from '../errors';
 import type { Envelope, Protocol } from './protocol';
 
 /** Messages sent to one peer and not yet written to its pipe, past which lossy notices are dropped. */
@@ -26,6 +28,9 @@ export interface ChannelStats {
   dropped: number;
 }
 
+/** `primary:<protocol>` and `worker:<protocol>` of the ends open in this process: one per side reads a protocol */
+const openEnds = new Set<string>();
+
 export abstract class Endpoint<From> {
   readonly protocol: Protocol;
   readonly #handlers = new Map<string, Handler<From>>();
@@ -34,8 +39,26 @@ export abstract class Endpoint<From> {
   readonly #unsent = new Map<number, number>();
   #dropped = 0;
 
-  constructor(protocol: Protocol) {
+  readonly #end: string;
+
+  /** Refuses the wrong kind of process, and a second end of one protocol on one side. */
+  constructor(protocol: Protocol, side: 'primary' | 'worker') {
+    const right = side === 'primary' ? cluster.isPrimary : cluster.isWorker && typeof process.send === 'function';
+    if (!right) {
+      const where = side === 'primary' ? 'the cluster primary (the supervisor)' : 'a node:cluster worker process';
+      throw new ClusterError('ISLET_CLUSTER_WRONG_PROCESS', `cluster: the ${side}'s channel belongs in ${where}`);
+    }
+    this.#end = `${side}:${protocol.name}`;
+    if (openEnds.has(this.#end)) {
+      throw new Error(`cluster: protocol '${protocol.name}' already has a ${side} channel in this process`);
+    }
+    openEnds.add(this.#end);
     this.protocol = protocol;
+  }
+
+  /** Another end of this protocol may open in this process (the subclass stopped listening). */
+  protected release(): void {
+    openEnds.delete(this.#end);
   }
 
   /** requests waiting for answers (the subclass keeps them) */

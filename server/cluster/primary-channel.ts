@@ -58,9 +58,6 @@ export function liveWorkers(): Worker[] {
   return Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
 }
 
-/** protocol names with an open primary end in this process: one end per protocol reads its messages */
-const openProtocols = new Set<string>();
-
 export class PrimaryChannel<P extends Protocol> extends Endpoint<Worker> {
   declare readonly protocol: P;
   readonly #collections = new Map<number, Collection>();
@@ -97,16 +94,7 @@ export class PrimaryChannel<P extends Protocol> extends Endpoint<Worker> {
   };
 
   constructor(protocol: P) {
-    super(protocol);
-    if (!cluster.isPrimary) {
-      throw new ClusterError(
-        'ISLET_CLUSTER_WRONG_PROCESS',
-        "cluster: the primary's channel belongs in the cluster primary (the supervisor)",
-      );
-    }
-    if (openProtocols.has(protocol.name))
-      throw new Error(`cluster: protocol '${protocol.name}' already has a primary channel in this process`);
-    openProtocols.add(protocol.name);
+    super(protocol, 'primary');
     cluster.on('message', this.#onMessage);
     cluster.on('disconnect', this.#onDisconnect);
     cluster.on('exit', this.#onExit);
@@ -237,7 +225,7 @@ export class PrimaryChannel<P extends Protocol> extends Endpoint<Worker> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    openProtocols.delete(this.protocol.name);
+    this.release();
     cluster.off('message', this.#onMessage);
     cluster.off('disconnect', this.#onDisconnect);
     cluster.off('exit', this.#onExit);

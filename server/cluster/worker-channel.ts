@@ -7,7 +7,6 @@
 //
 // The end listens on the process only while something is registered or pending: a 'message'
 // listener keeps the IPC pipe, and with it the process, alive.
-import cluster from 'node:cluster';
 import { ClusterError } from '../errors';
 import { Endpoint, MAX_PENDING, errorText } from './endpoint';
 import { islet, type Islet } from './messages';
@@ -22,9 +21,6 @@ interface Pending {
   reject(error: Error): void;
   timer: NodeJS.Timeout;
 }
-
-/** protocol names with an open worker end in this process */
-const openProtocols = new Set<string>();
 
 export class WorkerChannel<P extends Protocol> extends Endpoint<undefined> {
   declare readonly protocol: P;
@@ -62,16 +58,7 @@ export class WorkerChannel<P extends Protocol> extends Endpoint<undefined> {
   };
 
   constructor(protocol: P) {
-    super(protocol);
-    if (!cluster.isWorker || !process.send) {
-      throw new ClusterError(
-        'ISLET_CLUSTER_WRONG_PROCESS',
-        "cluster: a worker's channel belongs in a node:cluster worker process",
-      );
-    }
-    if (openProtocols.has(protocol.name))
-      throw new Error(`cluster: protocol '${protocol.name}' already has a worker channel in this process`);
-    openProtocols.add(protocol.name);
+    super(protocol, 'worker');
   }
 
   protected get pendingCount(): number {
