@@ -2,8 +2,8 @@
 // test exercises the channel without islet's messages), and, when this file runs as a
 // node:cluster worker, handlers that answer, wait, fail, die or answer big on request. How a
 // worker behaves comes from its environment (SLOW_MS, DIE), set by the test at fork time.
-// Commands that are not channel messages (`{ cmd }`) let the test make the worker ask the
-// primary or flood it with notices, and report what happened.
+// Messages of the test's own (`{ type: 'test:...' }`, beside the channel's envelopes) make the
+// worker ask the primary or flood it with notices, and report what happened.
 import cluster from 'node:cluster';
 import { notice, request, type Protocol } from '../../server/cluster/protocol';
 import { WorkerChannel } from '../../server/cluster/worker-channel';
@@ -57,21 +57,27 @@ function main(): void {
 
   process.on(
     'message',
-    (message: { cmd?: string; kind?: 'add' | 'wait' | 'nobody'; args?: never; timeoutMs?: number; count?: number }) => {
-      if (message.cmd === 'ask') {
+    (message: {
+      type?: string;
+      kind?: 'add' | 'wait' | 'nobody';
+      args?: never;
+      timeoutMs?: number;
+      count?: number;
+    }) => {
+      if (message.type === 'test:ask') {
         channel.ask(message.kind!, message.args as never, { timeoutMs: message.timeoutMs }).then(
-          (value) => process.send!({ cmd: 'asked', ok: true, value }),
+          (value) => process.send!({ type: 'test:asked', ok: true, value }),
           (error: { code?: string; message: string }) =>
-            process.send!({ cmd: 'asked', ok: false, code: error.code, message: error.message }),
+            process.send!({ type: 'test:asked', ok: false, code: error.code, message: error.message }),
         );
-      } else if (message.cmd === 'flood') {
+      } else if (message.type === 'test:flood') {
         let refused = 0;
         for (let n = 0; n < message.count!; n++) if (!channel.notify('tick', { n })) refused++;
-        process.send!({ cmd: 'flooded', refused, dropped: channel.stats().dropped });
+        process.send!({ type: 'test:flooded', refused, dropped: channel.stats().dropped });
       }
     },
   );
-  process.send!({ cmd: 'ready' });
+  process.send!({ type: 'test:ready' });
 }
 
 if (cluster.isWorker) main();

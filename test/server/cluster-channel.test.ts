@@ -6,29 +6,16 @@
 // will the fan-out of store changes to every worker.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import cluster, { type Worker } from 'node:cluster';
+import cluster from 'node:cluster';
 import path from 'node:path';
 import { ClusterError } from '../../server/errors';
 import { MAX_PENDING, MAX_UNSENT } from '../../server/cluster/endpoint';
 import { PrimaryChannel } from '../../server/cluster/primary-channel';
 import { WorkerChannel } from '../../server/cluster/worker-channel';
 import { expectedBig, testProtocol } from './cluster-channel-worker';
+import { nextMessage } from './cluster-workers';
 
 cluster.setupPrimary({ exec: path.join(__dirname, 'cluster-channel-worker.js') });
-
-function next<T>(worker: Worker, cmd: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (message: { cmd?: string }) => {
-      if (message.cmd !== cmd) return;
-      worker.off('message', onMessage);
-      worker.off('exit', onExit);
-      resolve(message as T);
-    };
-    const onExit = (code: number) => reject(new Error(`worker exited (${code}) before sending ${cmd}`));
-    worker.on('message', onMessage);
-    worker.on('exit', onExit);
-  });
-}
 
 /** Forks workers (one per environment), waits until each listens; stops them and the channel after the test. */
 async function setup(t: import('node:test').TestContext, envs: Record<string, string>[]) {
@@ -40,7 +27,7 @@ async function setup(t: import('node:test').TestContext, envs: Record<string, st
       workers.map((w) => (w.isDead() ? undefined : new Promise((resolve) => (w.once('exit', resolve), w.kill())))),
     );
   });
-  await Promise.all(workers.map((w) => next(w, 'ready')));
+  await Promise.all(workers.map((w) => nextMessage(w, 'test:ready')));
   return { channel, workers };
 }
 
@@ -138,12 +125,12 @@ test('a worker asks the primary: answered, refused without a handler, timed out 
   channel.handle('add', ({ a, b }) => a + b);
   channel.handle('wait', ({ ms }) => new Promise((resolve) => setTimeout(() => resolve(`waited ${ms}`), ms)));
   const ask = async (kind: string, args: unknown, timeoutMs?: number) => {
-    const answer = next<{ ok: boolean; value?: unknown; code?: string; message?: string }>(worker, 'asked');
-    worker.send({ cmd: 'ask', kind, args, timeoutMs });
+    const answer = nextMessage<{ ok: boolean; value?: unknown; code?: string; message?: string }>(worker, 'test:asked');
+    worker.send({ type: 'test:ask', kind, args, timeoutMs });
     return answer;
   };
-  assert.deepEqual(await ask('add', { a: 2, b: 40 }), { cmd: 'asked', ok: true, value: 42 });
-  assert.deepEqual(await ask('wait', { ms: 10 }), { cmd: 'asked', ok: true, value: 'waited 10' });
+  assert.deepEqual(await ask('add', { a: 2, b: 40 }), { type: 'test:asked', ok: true, value: 42 });
+  assert.deepEqual(await ask('wait', { ms: 10 }), { type: 'test:asked', ok: true, value: 'waited 10' });
   const nobody = await ask('nobody', undefined);
   assert.equal(nobody.code, 'ISLET_CLUSTER_FAILED');
   assert.match(nobody.message!, /no handler for 'nobody'/);
@@ -169,8 +156,8 @@ test('no queue without bound: asks past MAX_PENDING refused, lossy notices past 
   // a worker writing notices faster than the pipe drains: the lossy ones past the bound are dropped
   let received = 0;
   channel.on('tick', () => received++);
-  const flood = next<{ refused: number; dropped: number }>(workers[0], 'flooded');
-  workers[0].send({ cmd: 'flood', count: MAX_UNSENT * 20 });
+  const flood = nextMessage<{ refused: number; dropped: number }>(workers[0], 'test:flooded');
+  workers[0].send({ type: 'test:flood', count: MAX_UNSENT * 20 });
   const { refused, dropped } = await flood;
   assert.ok(refused > 0, 'some notices were refused instead of queued');
   assert.equal(dropped, refused);
