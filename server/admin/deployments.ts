@@ -55,7 +55,7 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
     // reading them all at once would let a burst of uploads exhaust the server's memory; a
     // waiting upload stays in its socket (TCP backpressure) until its turn
     const { manifest, active } = await gate.run(async () => {
-      let upload;
+      let upload: Awaited<ReturnType<typeof readUpload>>;
       try {
         upload = await readUpload(c, limits);
       } catch (error) {

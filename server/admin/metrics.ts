@@ -8,7 +8,7 @@ import { serve } from '@hono/node-server';
 import type { Context, Hono } from 'hono';
 import { ApiError } from '../errors';
 import type { Logger } from '../observe/server-log';
-import type { MetricsSource } from '../observe/metrics/metrics';
+import type { MetricsSource, Scrape } from '../observe/metrics/metrics';
 import { requireOperator, type AdminAuth, type AdminEnv } from './auth';
 import { adminRouter, errorBody, wireCode } from './errors';
 
@@ -19,7 +19,7 @@ export interface MetricsRoutesOptions {
 
 function scrapeHandler(source: MetricsSource) {
   return async (c: Context): Promise<Response> => {
-    let scrape;
+    let scrape: Scrape;
     try {
       scrape = await source.scrape();
     } catch (error) {

@@ -146,7 +146,7 @@ async function deploy(args: string[]): Promise<void> {
     if (entry) options.entry = entry;
     const hostNodeModules = nearestNodeModules(isFile ? path.dirname(target) : target);
     if (hostNodeModules) options.hostNodeModules = hostNodeModules;
-    let built;
+    let built: Awaited<ReturnType<typeof build>>;
     try {
       built = await build(values.tenant, files, options);
     } catch (error) {

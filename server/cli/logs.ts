@@ -27,10 +27,10 @@ interface Options {
   token: string;
 }
 
-function parse(args: string[]): Options | null {
-  let parsed;
+/** The command line as node:util's parseArgs reads it; its mistakes are the user's (CliError). */
+function readArgs(args: string[]) {
   try {
-    parsed = parseArgs({
+    return parseArgs({
       args,
       allowPositionals: true,
       options: {
@@ -45,7 +45,10 @@ function parse(args: string[]): Options | null {
   } catch (error) {
     throw new CliError(`islet logs: ${(error as Error).message}\n\n${usage}`);
   }
-  const { values, positionals } = parsed;
+}
+
+function parse(args: string[]): Options | null {
+  const { values, positionals } = readArgs(args);
   if (values.help) return null;
   if (positionals.length !== 1)
     throw new CliError(`islet logs: expected exactly one tenant name, got ${positionals.length}\n\n${usage}`);

@@ -55,7 +55,7 @@ function ref(worker: Worker): WorkerRef {
 
 /** Workers whose IPC pipe is open (a worker that disconnected is on its way out). */
 export function liveWorkers(): Worker[] {
-  return Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+  return Object.values(cluster.workers ?? {}).filter((w): w is Worker => w?.isConnected() === true);
 }
 
 export class PrimaryChannel<P extends Protocol> extends Endpoint<Worker> {

@@ -113,7 +113,10 @@ export function batchedSink(write: ChunkWriter, options: BatchedSinkOptions = {}
       }
       piece += line + '\n';
       chars += line.length + 1;
-      if (chars >= maxChars) return flush();
+      if (chars >= maxChars) {
+        flush();
+        return;
+      }
       if (scheduled) return;
       // unref: a pending batch must not keep an otherwise finished process alive; 'exit' writes it
       scheduled = delayMs > 0 ? setTimeout(flushAtTurnEnd, delayMs).unref() : setImmediate(flushAtTurnEnd).unref();

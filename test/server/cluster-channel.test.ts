@@ -69,32 +69,30 @@ test('a slow worker is missing as "timeout" while the others answer; its late an
   assert.equal(again.answers.length, 3);
 });
 
-test(
-  'a worker that dies mid-request is reported "gone" at once, not after the timeout',
-  { timeout: 60_000 },
-  async (t) => {
-    const { channel, workers } = await setup(t, [{}, { DIE: '1' }]);
-    const exited = new Promise((resolve) => workers[1].once('exit', resolve));
-    // a timeout far longer than the test may take: only the worker's death can end this early
-    const result = await channel.askAll('maybeDie', undefined, { timeoutMs: 600_000 });
-    await exited;
-    assert.deepEqual(
-      result.answers.map((a) => a.value),
-      [workers[0].process.pid],
-    );
-    assert.equal(result.missing.length, 1);
-    assert.equal(result.missing[0].worker.id, workers[1].id);
-    assert.equal(result.missing[0].reason, 'gone');
-    assert.match(result.missing[0].message, /exited before answering 'maybeDie'/);
-    // a dead worker is no longer asked at all
-    const after = await channel.askAll('echo', { text: 'x', nested: { n: [] } });
-    assert.deepEqual(after.missing, []);
-    assert.deepEqual(
-      after.answers.map((a) => a.worker.id),
-      [workers[0].id],
-    );
-  },
-);
+test('a worker that dies mid-request is reported "gone" at once, not after the timeout', {
+  timeout: 60_000,
+}, async (t) => {
+  const { channel, workers } = await setup(t, [{}, { DIE: '1' }]);
+  const exited = new Promise((resolve) => workers[1].once('exit', resolve));
+  // a timeout far longer than the test may take: only the worker's death can end this early
+  const result = await channel.askAll('maybeDie', undefined, { timeoutMs: 600_000 });
+  await exited;
+  assert.deepEqual(
+    result.answers.map((a) => a.value),
+    [workers[0].process.pid],
+  );
+  assert.equal(result.missing.length, 1);
+  assert.equal(result.missing[0].worker.id, workers[1].id);
+  assert.equal(result.missing[0].reason, 'gone');
+  assert.match(result.missing[0].message, /exited before answering 'maybeDie'/);
+  // a dead worker is no longer asked at all
+  const after = await channel.askAll('echo', { text: 'x', nested: { n: [] } });
+  assert.deepEqual(after.missing, []);
+  assert.deepEqual(
+    after.answers.map((a) => a.worker.id),
+    [workers[0].id],
+  );
+});
 
 test('a handler that throws, or no handler at all, is "failed" with the reason; no worker: empty', async (t) => {
   const { channel } = await setup(t, [{}, {}]);

@@ -19,7 +19,10 @@ const types: Record<string, string> = {
 
 /** Where the asset files are: beside this file in the source tree, whether run from dist/ or not. */
 export function assetDir(): string {
-  const candidates = [path.join(__dirname, 'assets'), path.resolve(__dirname, '../../../../server/admin/dashboard/assets')];
+  const candidates = [
+    path.join(__dirname, 'assets'),
+    path.resolve(__dirname, '../../../../server/admin/dashboard/assets'),
+  ];
   const found = candidates.find((dir) => fs.existsSync(path.join(dir, 'app.mjs')));
   if (!found)
     throw Object.assign(new Error(`dashboard assets not found (looked in ${candidates.join(', ')})`), {

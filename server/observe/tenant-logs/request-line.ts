@@ -29,6 +29,7 @@ export function roundMs(ms: number): number {
 }
 
 /** characters JSON.stringify escapes in a string (lone surrogates are escaped too) */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are exactly what must be escaped
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 /** a string as JSON: most need no escaping, and a test is cheaper than JSON.stringify */

@@ -28,7 +28,7 @@ async function failure(response) {
   let message = `${response.status} ${response.statusText}`;
   try {
     const body = await response.json();
-    if (body && body.error) {
+    if (body?.error) {
       code = body.error.code || code;
       message = body.error.message || message;
     }

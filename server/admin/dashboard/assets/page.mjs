@@ -39,7 +39,7 @@ export function flash(message, kind = 'error') {
 export function describe(error) {
   return error instanceof ApiError
     ? `${error.message} (${error.code})`
-    : String(error && error.message ? error.message : error);
+    : String(error?.message ? error.message : error);
 }
 
 /** The tenants the token may list, also offered as names in the tenant picker. */
