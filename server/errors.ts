@@ -164,7 +164,11 @@ export type CliErrorCode =
   /** arguments, flags or the admin target given wrong */
   | 'ISLET_CLI_USAGE'
   /** the admin API could not be reached or refused the request */
-  | 'ISLET_CLI_ADMIN_FAILED';
+  | 'ISLET_CLI_ADMIN_FAILED'
+  /** `islet dev <folder>`: the folder does not exist */
+  | 'ISLET_CLI_NO_FOLDER'
+  /** `islet dev --port N`: something else listens there */
+  | 'ISLET_CLI_PORT_IN_USE';
 
 /** A mistake of the person at the terminal, or an answer they must read: printed as it is, without a stack. */
 export class CliError extends IsletError {

@@ -278,7 +278,7 @@ export async function run(command: string, args: string[]): Promise<void> {
   } catch (error) {
     // parseArgs reports unknown flags with its own error type; show the command's usage with it
     if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      throw new Error(`islet ${command}: ${(error as Error).message}\n\n${usage[command] ?? ''}${commonHelp}`);
+      throw new CliError(`islet ${command}: ${(error as Error).message}\n\n${usage[command] ?? ''}${commonHelp}`);
     }
     throw error;
   }

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../config';
+import { CliError } from '../errors';
 import { Logger } from '../observe/server-log';
 import { deployDirectory } from '../deploy/directory';
 import { prepareDeployment } from '../tenants/prepare';
@@ -158,8 +159,7 @@ function devConfig(options: DevOptions, dataDir: string): Config {
 /** Starts serving `options.dir`; resolves once the first build is served (or failed and was reported). */
 export async function startDev(options: DevOptions): Promise<DevServer> {
   const dir = path.resolve(options.dir);
-  if (!fs.existsSync(dir))
-    throw Object.assign(new Error(`islet dev: ${options.dir} does not exist`), { code: 'ISLET_DEV_NO_DIR' });
+  if (!fs.existsSync(dir)) throw new CliError(`islet dev: ${options.dir} does not exist`, 'ISLET_CLI_NO_FOLDER');
   const print = options.print ?? ((line: string) => process.stderr.write(line + '\n'));
   const color = options.color ?? (options.print === undefined && process.stderr.isTTY === true);
   const c = paint(color);
@@ -184,9 +184,9 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
   } catch (error) {
     fs.rmSync(dataDir, { recursive: true, force: true });
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw Object.assign(
-        new Error(`islet dev: port ${config.port} is already in use: pick another with --port N (0 picks a free one)`),
-        { code: 'ISLET_DEV_PORT_IN_USE' },
+      throw new CliError(
+        `islet dev: port ${config.port} is already in use: pick another with --port N (0 picks a free one)`,
+        'ISLET_CLI_PORT_IN_USE',
       );
     }
     throw error;
@@ -324,28 +324,28 @@ function parseArgs(args: string[]): DevOptions {
         : [arg, undefined];
     const value = () => {
       const v = inline ?? args[++i];
-      if (v === undefined || v === '') throw new Error(`islet dev: ${flag} needs a value\n\n${usage}`);
+      if (v === undefined || v === '') throw new CliError(`islet dev: ${flag} needs a value\n\n${usage}`);
       return v;
     };
     switch (flag) {
       case '--port': {
         const port = Number(value());
         if (!Number.isInteger(port) || port < 0 || port > 65535)
-          throw new Error(`islet dev: --port must be a port number (0-65535)`);
+          throw new CliError(`islet dev: --port must be a port number (0-65535)`);
         options.port = port;
         break;
       }
       case '--tenant': {
         const name = value();
         if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name))
-          throw new Error(`islet dev: --tenant '${name}' must be lower-case letters, digits and dashes`);
+          throw new CliError(`islet dev: --tenant '${name}' must be lower-case letters, digits and dashes`);
         options.tenant = name;
         break;
       }
       case '--env': {
         const pair = value();
         const eq = pair.indexOf('=');
-        if (eq <= 0) throw new Error(`islet dev: --env expects KEY=VALUE, got '${pair}'`);
+        if (eq <= 0) throw new CliError(`islet dev: --env expects KEY=VALUE, got '${pair}'`);
         options.env![pair.slice(0, eq)] = pair.slice(eq + 1);
         break;
       }
@@ -356,12 +356,12 @@ function parseArgs(args: string[]): DevOptions {
         options.watch = false;
         break;
       default:
-        if (arg.startsWith('-')) throw new Error(`islet dev: unknown option ${arg}\n\n${usage}`);
-        if (options.dir) throw new Error(`islet dev: one folder at a time (got '${options.dir}' and '${arg}')`);
+        if (arg.startsWith('-')) throw new CliError(`islet dev: unknown option ${arg}\n\n${usage}`);
+        if (options.dir) throw new CliError(`islet dev: one folder at a time (got '${options.dir}' and '${arg}')`);
         options.dir = arg;
     }
   }
-  if (!options.dir) throw new Error(`islet dev: which function? Give its folder.\n\n${usage}`);
+  if (!options.dir) throw new CliError(`islet dev: which function? Give its folder.\n\n${usage}`);
   return options;
 }
 

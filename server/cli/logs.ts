@@ -113,13 +113,7 @@ function print(line: string, json: boolean): void {
 }
 
 export async function run(_command: string, args: string[]): Promise<void> {
-  let options: Options | null;
-  try {
-    options = parse(args);
-  } catch (error) {
-    if (error instanceof CliError) throw new Error(error.message);
-    throw error;
-  }
+  const options = parse(args);
   if (!options) {
     console.log(usage);
     return;
@@ -137,9 +131,10 @@ export async function run(_command: string, args: string[]): Promise<void> {
     response = await fetch(`${options.url}${route}`, { headers: { authorization: `Bearer ${options.token}` } });
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(
+    throw new CliError(
       `islet logs: cannot reach the admin API at ${options.url}: ` +
         (cause?.code ?? cause?.message ?? (error as Error).message),
+      'ISLET_CLI_ADMIN_FAILED',
     );
   }
   if (!response.ok) {
@@ -151,7 +146,7 @@ export async function run(_command: string, args: string[]): Promise<void> {
     } catch {
       // not JSON: the text itself is the detail
     }
-    throw new Error(`islet logs: GET ${route} failed with ${response.status}: ${detail}`);
+    throw new CliError(`islet logs: GET ${route} failed with ${response.status}: ${detail}`, 'ISLET_CLI_ADMIN_FAILED');
   }
   if (!response.body) return;
   const decoder = new TextDecoder();
@@ -165,5 +160,5 @@ export async function run(_command: string, args: string[]): Promise<void> {
     }
   }
   print(pending + decoder.decode(), options.json);
-  if (options.follow) throw new Error('islet logs: the server closed the log stream');
+  if (options.follow) throw new CliError('islet logs: the server closed the log stream', 'ISLET_CLI_ADMIN_FAILED');
 }

@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve as serveHono } from '@hono/node-server';
 import { loadConfig, limitSettings, resolveLimits, type Config } from '../config';
+import { CliError } from '../errors';
 import { Logger } from '../observe/server-log';
 import { FsDeploymentStore } from '../store/fs';
 import type { DeploymentStore } from '../store/types';
@@ -207,7 +208,7 @@ async function publishFunctions(
       .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
       .map((e) => e.name);
   } catch (err) {
-    throw new Error(
+    throw new CliError(
       `--functions ${dir}: cannot read the folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
     );
   }
@@ -318,7 +319,7 @@ export async function run(_command: string, args: string[]): Promise<void> {
   const config = loadConfig({ argv: args, env: process.env });
   const functionsDir = argValue(args, '--functions');
   if (args.includes('--functions') && !functionsDir)
-    throw new Error('--functions: expected a folder after --functions');
+    throw new CliError('--functions: expected a folder after --functions');
   if (config.workers > 0 && cluster.isPrimary) return supervise(config, args, functionsDir);
   const worker = cluster.isWorker;
   // under the supervisor, functions/ was published once by the primary and the tenant port is

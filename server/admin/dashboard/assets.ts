@@ -4,6 +4,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { IsletError } from '../../errors';
 
 export interface Asset {
   body: Buffer;
@@ -25,9 +26,10 @@ export function assetDir(): string {
   ];
   const found = candidates.find((dir) => fs.existsSync(path.join(dir, 'app.mjs')));
   if (!found)
-    throw Object.assign(new Error(`dashboard assets not found (looked in ${candidates.join(', ')})`), {
-      code: 'ISLET_DASHBOARD_ASSETS',
-    });
+    throw new IsletError(
+      'ISLET_ADMIN_DASHBOARD_ASSETS',
+      `dashboard assets not found (looked in ${candidates.join(', ')})`,
+    );
   return found;
 }
 
