@@ -7,7 +7,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ConfigError } from './errors';
 import { parseSecretKeys } from './store/postgres/secrets';
+
+export { ConfigError } from './errors';
 
 /** Per-tenant limits: defaults in `limits`, overridable per tenant (store record or `tenants.<name>.limits`). */
 export interface Limits {
@@ -68,14 +71,6 @@ export interface Config {
     secretKey: string;
   };
   tenants: Record<string, { limits?: Partial<Limits> }>;
-}
-
-export class ConfigError extends Error {
-  readonly code = 'ISLET_CONFIG_INVALID';
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'ConfigError';
-  }
 }
 
 type Kind =
@@ -147,23 +142,41 @@ export const settings: Setting[] = [
   {
     key: 'store.url',
     env: 'ISLET_STORE_URL',
-    kind: { type: 'string', pattern: /^$|^file:\/\/\/|^postgres(ql)?:\/\/./, expected: 'empty (the data folder), file:///<folder> or postgres://user:password@host:port/database' },
+    kind: {
+      type: 'string',
+      pattern: /^$|^file:\/\/\/|^postgres(ql)?:\/\/./,
+      expected: 'empty (the data folder), file:///<folder> or postgres://user:password@host:port/database',
+    },
     doc: 'where deployments, env and tokens live: a folder (one machine) or PostgreSQL (many machines)',
     // a URL may carry the database password
     secret: true,
   },
-  { key: 'store.poolSize', env: 'ISLET_STORE_POOL_SIZE', kind: { type: 'int', min: 1, max: 1000 }, doc: 'PostgreSQL connections per process (plus one LISTEN connection)' },
+  {
+    key: 'store.poolSize',
+    env: 'ISLET_STORE_POOL_SIZE',
+    kind: { type: 'int', min: 1, max: 1000 },
+    doc: 'PostgreSQL connections per process (plus one LISTEN connection)',
+  },
   {
     key: 'store.sslMode',
     env: 'ISLET_STORE_SSLMODE',
     kind: { type: 'enum', values: ['auto', 'disable', 'require', 'verify-ca', 'verify-full'] },
     doc: "TLS to PostgreSQL as libpq's sslmode; auto: the URL's sslmode= parameter, else disable",
   },
-  { key: 'store.sslCaFile', env: 'ISLET_STORE_SSL_CA_FILE', kind: { type: 'string' }, doc: "PEM file of the CA of PostgreSQL's certificate (empty: the system's CAs)" },
+  {
+    key: 'store.sslCaFile',
+    env: 'ISLET_STORE_SSL_CA_FILE',
+    kind: { type: 'string' },
+    doc: "PEM file of the CA of PostgreSQL's certificate (empty: the system's CAs)",
+  },
   {
     key: 'store.secretKey',
     env: 'ISLET_SECRET_KEY',
-    kind: { type: 'string', pattern: /^$|^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=]{40,}(,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=]{40,})*$/, expected: '<key id>:<base64 of 32 bytes>[,<id>:<base64>...] (islet store keygen)' },
+    kind: {
+      type: 'string',
+      pattern: /^$|^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=]{40,}(,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=]{40,})*$/,
+      expected: '<key id>:<base64 of 32 bytes>[,<id>:<base64>...] (islet store keygen)',
+    },
     doc: 'encrypts tenant secrets in PostgreSQL (AES-256-GCM); the first key encrypts, all decrypt',
     secret: true,
   },
@@ -188,7 +201,8 @@ function describe(kind: Kind): string {
 
 /** Checks one value from a JSON file (already typed) or an env var (a string); returns the value or a problem. */
 function coerce(kind: Kind, raw: unknown, fromEnv: boolean, secret = false): { value?: unknown; problem?: string } {
-  const bad = () => ({ problem: `got ${secret ? 'a value (not shown: it is secret)' : JSON.stringify(raw)}, expected ${describe(kind)}` });
+  const shown = secret ? 'a value (not shown: it is secret)' : JSON.stringify(raw);
+  const bad = () => ({ problem: `got ${shown}, expected ${describe(kind)}` });
   switch (kind.type) {
     case 'int': {
       let n: unknown = raw;
@@ -396,7 +410,9 @@ function storeProblems(config: Config): string[] {
       problems.push(`store.secretKey (ISLET_SECRET_KEY): ${(error as Error).message}`);
     }
   }
-  if (config.store.sslCaFile && !fs.existsSync(config.store.sslCaFile)) problems.push(`store.sslCaFile (ISLET_STORE_SSL_CA_FILE): ${config.store.sslCaFile} does not exist`);
+  if (config.store.sslCaFile && !fs.existsSync(config.store.sslCaFile)) {
+    problems.push(`store.sslCaFile (ISLET_STORE_SSL_CA_FILE): ${config.store.sslCaFile} does not exist`);
+  }
   return problems;
 }
 
@@ -409,9 +425,17 @@ export function checkSharedStore(config: Config): void {
   if (!/^postgres(ql)?:/.test(config.store.url)) return;
   const problems: string[] = [];
   if (!config.store.secretKey) {
-    problems.push('store.secretKey (ISLET_SECRET_KEY): required with a postgres:// store.url, it encrypts tenant secrets (`islet store keygen` prints one)');
+    problems.push(
+      'store.secretKey (ISLET_SECRET_KEY): required with a postgres:// store.url, ' +
+        'it encrypts tenant secrets (`islet store keygen` prints one)',
+    );
   }
-  if (!config.adminToken) problems.push('adminToken (ISLET_ADMIN_TOKEN): required with a postgres:// store.url: every node must accept the same operator token');
+  if (!config.adminToken) {
+    problems.push(
+      'adminToken (ISLET_ADMIN_TOKEN): required with a postgres:// store.url: ' +
+        'every node must accept the same operator token',
+    );
+  }
   if (problems.length) throw new ConfigError(problems);
 }
 

@@ -14,7 +14,7 @@ import { redactUrl } from '../store/postgres/connect';
 import type { PostgresDeploymentStore } from '../store/postgres/store';
 import { generateSecretKey } from '../store/postgres/secrets';
 import type { DeploymentStore } from '../store/types';
-import { CliError } from './admin-target';
+import { CliError } from '../errors';
 
 const usage = `usage: islet store <command> [options]
 

@@ -9,7 +9,7 @@
 // back from the target.
 import { isDeepStrictEqual } from 'node:util';
 import { sha256 } from './deployment-check';
-import { isStoreError } from './errors';
+import { isIsletError } from '../errors';
 import type { DeploymentManifest, DeploymentStore, TenantRecord } from './types';
 
 export interface CopyReport {
@@ -104,7 +104,7 @@ async function copyTenant(
         await to.putDeployment(manifest, await readVerified(from, manifest, hashes));
         report.deployments.copied++;
       } catch (error) {
-        if (!isStoreError(error, 'STORE_CONFLICT')) throw error;
+        if (!isIsletError(error, 'ISLET_STORE_CONFLICT')) throw error;
         report.deployments.present++; // another run copied it meanwhile
       }
     }
@@ -145,7 +145,7 @@ async function copyTenant(
       await to.activate(name, tenant.active);
       report.activations.copied++;
     } catch (error) {
-      if (!isStoreError(error, 'STORE_ROUTE_TAKEN')) throw error;
+      if (!isIsletError(error, 'ISLET_STORE_ROUTE_TAKEN')) throw error;
       report.problems.push(`tenant '${name}': deployment '${tenant.active}' could not be activated: ${error.message}`);
     }
   } else if (tenant.active) report.activations.present++;

@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import fsSync from 'node:fs';
 import path from 'node:path';
-import { StoreError } from './errors';
+import { StoreError } from '../errors';
 import type { StoreChange } from './types';
 
 interface LockContent {
@@ -159,7 +159,7 @@ export class StoreLock {
         await fs.rm(claim, { force: true });
         const by = current ? `pid ${current.pid} since ${new Date(current.at).toISOString()}` : 'another process';
         throw new StoreError(
-          'STORE_UNAVAILABLE',
+          'ISLET_STORE_UNAVAILABLE',
           `the store's write lock ${this.#file} is held by ${by}; gave up after ${this.#waitMs} ms`,
         );
       }

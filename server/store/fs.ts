@@ -22,7 +22,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { listDir, readIfExists, readJson, writeFileAtomic } from './atomic';
 import { checkDeployment, sha256 } from './deployment-check';
-import { StoreError } from './errors';
+import { StoreError } from '../errors';
 import { FsBlobs } from './fs-blobs';
 import { FsJournal } from './fs-journal';
 import { checkId, checkModulePath, checkTenantName } from './names';
@@ -54,7 +54,7 @@ interface DeploymentRecord {
 const tmpGraceMs = 10 * 60 * 1000;
 
 function notFound(what: string): StoreError {
-  return new StoreError('STORE_NOT_FOUND', what);
+  return new StoreError('ISLET_STORE_NOT_FOUND', what);
 }
 
 export class FsDeploymentStore implements DeploymentStore {
@@ -191,7 +191,7 @@ export class FsDeploymentStore implements DeploymentStore {
     const file = this.#deploymentFile(manifest.tenant, manifest.id);
     if (await readIfExists(file)) {
       throw new StoreError(
-        'STORE_CONFLICT',
+        'ISLET_STORE_CONFLICT',
         `deployment '${manifest.id}' of tenant '${manifest.tenant}' already exists`,
       );
     }
@@ -202,7 +202,7 @@ export class FsDeploymentStore implements DeploymentStore {
       await this.#requireTenant(manifest.tenant);
       if (await readIfExists(file)) {
         throw new StoreError(
-          'STORE_CONFLICT',
+          'ISLET_STORE_CONFLICT',
           `deployment '${manifest.id}' of tenant '${manifest.tenant}' already exists`,
         );
       }
@@ -243,7 +243,7 @@ export class FsDeploymentStore implements DeploymentStore {
       const active = (await this.getTenant(tenant))?.active;
       if (active === id) {
         throw new StoreError(
-          'STORE_ACTIVE_DEPLOYMENT',
+          'ISLET_STORE_ACTIVE_DEPLOYMENT',
           `deployment '${id}' is active for tenant '${tenant}': activate another one first`,
         );
       }
@@ -263,7 +263,7 @@ export class FsDeploymentStore implements DeploymentStore {
     const data = await this.#blobs.read(hash);
     if (!data)
       throw new StoreError(
-        'STORE_CORRUPT',
+        'ISLET_STORE_CORRUPT',
         `file '${filePath}' of deployment '${id}' (blob ${hash}) is missing from the store`,
       );
     return data;
@@ -359,11 +359,12 @@ export class FsDeploymentStore implements DeploymentStore {
     checkId(record.id, 'token id');
     checkTenantName(record.tenant);
     if (!/^[0-9a-f]{64}$/.test(record.hash))
-      throw new StoreError('STORE_INVALID_NAME', 'token hash must be a sha256 in hex');
+      throw new StoreError('ISLET_STORE_INVALID_NAME', 'token hash must be a sha256 in hex');
     return this.#logged(record.tenant, 'token', async () => {
       await this.#requireTenant(record.tenant);
       const existing = (await this.listTokens()).find((t) => t.hash === record.hash && t.id !== record.id);
-      if (existing) throw new StoreError('STORE_CONFLICT', `another token (id '${existing.id}') has the same hash`);
+      if (existing)
+        throw new StoreError('ISLET_STORE_CONFLICT', `another token (id '${existing.id}') has the same hash`);
       await this.#write(this.#tokenFile(record.id), JSON.stringify(record));
     });
   }

@@ -3,7 +3,7 @@
 // path prefixes) is the caller's, passed in as `conflicts` (server/deploy/routes.ts); the store
 // makes the check and the claim one atomic step, so two racing activations cannot both win. The
 // very same route always conflicts: on PostgreSQL a unique constraint on `routeKey` enforces it.
-import { StoreError } from './errors';
+import { StoreError } from '../errors';
 
 export interface RouteClaim {
   /** the route as its deployment declared it */
@@ -40,7 +40,7 @@ export function findRouteConflict(
       keys[at] === theirs
         ? `route '${route}' is already served by tenant '${claim.tenant}'`
         : `route '${route}' overlaps route '${claim.route}' served by tenant '${claim.tenant}'`;
-    return new StoreError('STORE_ROUTE_TAKEN', message);
+    return new StoreError('ISLET_STORE_ROUTE_TAKEN', message);
   }
   return null;
 }

@@ -143,7 +143,7 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         );
         assert.equal(await store.readCodeCache('shop', 'd1', 'index.js', 'other-v8'), null);
         await assert.rejects(store.writeCodeCache('shop', 'nope', 'index.js', 'v8', Buffer.from([1])), {
-          code: 'STORE_NOT_FOUND',
+          code: 'ISLET_STORE_NOT_FOUND',
         });
         // a limits update keeps createdAt and the pointer
         await store.putTenant({ name: 'shop', createdAt: '2030-01-01T00:00:00.000Z', active: null });
@@ -186,7 +186,7 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
       await tenantWith(store, 'a', 'v1');
       await tenantWith(store, 'a', 'v2');
       await store.activate('a', 'v2');
-      await assert.rejects(store.deleteDeployment('a', 'v2'), { code: 'STORE_ACTIVE_DEPLOYMENT' });
+      await assert.rejects(store.deleteDeployment('a', 'v2'), { code: 'ISLET_STORE_ACTIVE_DEPLOYMENT' });
       await store.activate('a', 'v1');
       assert.equal((await store.getTenant('a'))?.active, 'v1');
       await store.deleteDeployment('a', 'v2');
@@ -194,40 +194,42 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         (await store.listDeployments('a')).map((m) => m.id),
         ['v1'],
       );
-      await assert.rejects(store.activate('a', 'v2'), { code: 'STORE_NOT_FOUND' });
-      await assert.rejects(store.readFile('a', 'v2', 'index.js'), { code: 'STORE_NOT_FOUND' });
-      await assert.rejects(store.deleteDeployment('a', 'v2'), { code: 'STORE_NOT_FOUND' });
-      await assert.rejects(store.activate('ghost', 'v1'), { code: 'STORE_NOT_FOUND' });
+      await assert.rejects(store.activate('a', 'v2'), { code: 'ISLET_STORE_NOT_FOUND' });
+      await assert.rejects(store.readFile('a', 'v2', 'index.js'), { code: 'ISLET_STORE_NOT_FOUND' });
+      await assert.rejects(store.deleteDeployment('a', 'v2'), { code: 'ISLET_STORE_NOT_FOUND' });
+      await assert.rejects(store.activate('ghost', 'v1'), { code: 'ISLET_STORE_NOT_FOUND' });
     });
 
     withStore('refuses bad names, mismatching files, duplicates and writes for missing tenants', async ({ store }) => {
       await assert.rejects(store.putTenant({ name: '../etc', createdAt: '', active: null }), {
-        code: 'STORE_INVALID_NAME',
+        code: 'ISLET_STORE_INVALID_NAME',
       });
-      await assert.rejects(store.getDeployment('ok', '../../x'), { code: 'STORE_INVALID_NAME' });
+      await assert.rejects(store.getDeployment('ok', '../../x'), { code: 'ISLET_STORE_INVALID_NAME' });
       const orphan = deployment('ok', 'd0', 'x');
-      await assert.rejects(store.putDeployment(orphan.manifest, orphan.files), { code: 'STORE_NOT_FOUND' });
-      await assert.rejects(store.putEnv('ok', { vars: {}, secrets: {} }), { code: 'STORE_NOT_FOUND' });
+      await assert.rejects(store.putDeployment(orphan.manifest, orphan.files), { code: 'ISLET_STORE_NOT_FOUND' });
+      await assert.rejects(store.putEnv('ok', { vars: {}, secrets: {} }), { code: 'ISLET_STORE_NOT_FOUND' });
       await assert.rejects(
         store.putToken({ id: 'tk', tenant: 'ok', hash: hex('x'), createdAt: new Date().toISOString() }),
-        { code: 'STORE_NOT_FOUND' },
+        { code: 'ISLET_STORE_NOT_FOUND' },
       );
       await store.putTenant({ name: 'ok', createdAt: new Date().toISOString(), active: null });
       const tampered = deployment('ok', 'd1', 'x');
       tampered.files.set('index.js', Buffer.from('tampered'));
-      await assert.rejects(store.putDeployment(tampered.manifest, tampered.files), { code: 'STORE_CORRUPT' });
+      await assert.rejects(store.putDeployment(tampered.manifest, tampered.files), { code: 'ISLET_STORE_CORRUPT' });
       const escaping = deployment('ok', 'd2', 'x');
       escaping.files.set('../escape.js', Buffer.from('x'));
-      await assert.rejects(store.putDeployment(escaping.manifest, escaping.files), { code: 'STORE_INVALID_NAME' });
+      await assert.rejects(store.putDeployment(escaping.manifest, escaping.files), {
+        code: 'ISLET_STORE_INVALID_NAME',
+      });
       const d = deployment('ok', 'd3', 'x');
       await store.putDeployment(d.manifest, d.files);
-      await assert.rejects(store.putDeployment(d.manifest, d.files), { code: 'STORE_CONFLICT' });
+      await assert.rejects(store.putDeployment(d.manifest, d.files), { code: 'ISLET_STORE_CONFLICT' });
       await store.putToken({ id: 'tk', tenant: 'ok', hash: hex('x'), createdAt: new Date().toISOString() });
       await assert.rejects(
         store.putToken({ id: 'tk2', tenant: 'ok', hash: hex('x'), createdAt: new Date().toISOString() }),
-        { code: 'STORE_CONFLICT' },
+        { code: 'ISLET_STORE_CONFLICT' },
       );
-      await assert.rejects(store.deleteToken('missing'), { code: 'STORE_NOT_FOUND' });
+      await assert.rejects(store.deleteToken('missing'), { code: 'ISLET_STORE_NOT_FOUND' });
       // nothing refused left a change behind
       const kinds = (await store.changesSince(0)).map((c) => c.kind);
       assert.deepEqual(kinds, ['tenant', 'deployment', 'token']);
@@ -253,7 +255,7 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         assert.deepEqual(await store.listTokens('gc'), []);
         assert.equal(await store.findTokenByHash(hex('gc')), null);
         assert.deepEqual(await store.getEnv('gc'), { vars: {}, secrets: {} });
-        await assert.rejects(store.deleteTenant('gc'), { code: 'STORE_NOT_FOUND' });
+        await assert.rejects(store.deleteTenant('gc'), { code: 'ISLET_STORE_NOT_FOUND' });
         // its route is free again
         await tenantWith(store, 'next', 'n1', ['gc.example.com/*']);
         await store.activate('next', 'n1');
@@ -417,26 +419,26 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         await store.activate('owner', 'o1', overlap);
         await tenantWith(store, 'thief', 't1', ['PAY.example.com/*']);
         await assert.rejects(store.activate('thief', 't1', overlap), {
-          code: 'STORE_ROUTE_TAKEN',
+          code: 'ISLET_STORE_ROUTE_TAKEN',
           message: "route 'PAY.example.com/*' is already served by tenant 'owner'",
         });
         // the very same route is refused even to an operator's nested policy
         await assert.rejects(store.activate('thief', 't1', { conflicts: routeConflicts({ nested: true }) }), {
-          code: 'STORE_ROUTE_TAKEN',
+          code: 'ISLET_STORE_ROUTE_TAKEN',
         });
-        await assert.rejects(store.activate('thief', 't1'), { code: 'STORE_ROUTE_TAKEN' });
+        await assert.rejects(store.activate('thief', 't1'), { code: 'ISLET_STORE_ROUTE_TAKEN' });
         await tenantWith(store, 'thief', 't2', ['shop.example.com/api/v2*']);
         await assert.rejects(store.activate('thief', 't2', overlap), {
-          code: 'STORE_ROUTE_TAKEN',
+          code: 'ISLET_STORE_ROUTE_TAKEN',
           message: "route 'shop.example.com/api/v2*' overlaps route 'shop.example.com/api*' served by tenant 'owner'",
         });
         await tenantWith(store, 'thief', 't3', ['*.example.com/*']);
-        await assert.rejects(store.activate('thief', 't3', overlap), { code: 'STORE_ROUTE_TAKEN' });
+        await assert.rejects(store.activate('thief', 't3', overlap), { code: 'ISLET_STORE_ROUTE_TAKEN' });
         assert.equal((await store.getTenant('thief'))?.active, null, 'a refused activation changes nothing');
         // nesting is the operator's choice
         await store.activate('thief', 't2', { conflicts: routeConflicts({ nested: true }) });
         // re-activating its own routes now meets the nested route: refused under the overlap policy
-        await assert.rejects(store.activate('owner', 'o1', overlap), { code: 'STORE_ROUTE_TAKEN' });
+        await assert.rejects(store.activate('owner', 'o1', overlap), { code: 'ISLET_STORE_ROUTE_TAKEN' });
         assert.equal((await store.getTenant('owner'))?.active, 'o1');
         // moving to a deployment without routes frees them
         await tenantWith(store, 'owner', 'o2', []);
@@ -460,7 +462,7 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         const won = results.filter((r) => r.status === 'fulfilled');
         const lost = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
         assert.equal(won.length, 1, `round ${round}: exactly one activation wins`);
-        assert.equal(lost[0]!.reason.code, 'STORE_ROUTE_TAKEN');
+        assert.equal(lost[0]!.reason.code, 'ISLET_STORE_ROUTE_TAKEN');
         const active = [await store.getTenant(`left-${round}`), await store.getTenant(`right-${round}`)].filter(
           (t) => t?.active,
         );

@@ -144,7 +144,7 @@ describe('islet store migrate --from file:// --to postgres://', needsPostgres(),
     // routes were claimed by the activations: another tenant cannot take one
     const thief = deployment('t00', 'thief', 'x', ['t03.example.com/*']);
     await target.putDeployment(thief.manifest, thief.files);
-    await assert.rejects(target.activate('t00', 'thief'), { code: 'STORE_ROUTE_TAKEN' });
+    await assert.rejects(target.activate('t00', 'thief'), { code: 'ISLET_STORE_ROUTE_TAKEN' });
     await target.close();
 
     const second = await migrate(['--from', from(), '--to', url], env());

@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createAdminApi } from '../../server/deploy/api';
-import { Logger } from '../../server/log';
+import { createAdminApi } from '../../server/admin/api';
+import { Logger } from '../../server/observe/server-log';
 import { openStore } from '../../server/store/open';
 import { generateSecretKey } from '../../server/store/postgres/secrets';
 import type { LoggedChange } from '../../server/store/types';
@@ -71,12 +71,12 @@ describe('PostgreSQL store during an outage', needsPostgres(), () => {
     assert.deepEqual(await node.readCodeCache('live', 'd1', 'index.js', 'v8-test'), Buffer.from([7, 7]));
     const started = Date.now();
     await assert.rejects(node.putEnv('live', { vars: {}, secrets: {} }), {
-      code: 'STORE_UNAVAILABLE',
+      code: 'ISLET_STORE_UNAVAILABLE',
       message: /cannot be reached/,
     });
-    await assert.rejects(node.activate('live', 'd1'), { code: 'STORE_UNAVAILABLE' });
+    await assert.rejects(node.activate('live', 'd1'), { code: 'ISLET_STORE_UNAVAILABLE' });
     assert.ok(Date.now() - started < 12_000, 'writes fail within the connect timeout, they do not hang');
-    await assert.rejects(node.getTenant('never-read'), { code: 'STORE_UNAVAILABLE' });
+    await assert.rejects(node.getTenant('never-read'), { code: 'ISLET_STORE_UNAVAILABLE' });
     const health = await node.health();
     assert.equal(health.state, 'degraded');
     assert.match(health.reason ?? '', /cannot be reached/);

@@ -8,7 +8,7 @@
 // parameters in the URL are refused, so that one place (the settings) decides.
 import fs from 'node:fs';
 import type { ClientConfig } from 'pg';
-import { StoreError } from '../errors';
+import { StoreError } from '../../errors';
 
 export type SslMode = 'auto' | 'disable' | 'require' | 'verify-ca' | 'verify-full';
 
@@ -109,7 +109,7 @@ const unavailableMessages = [
 ];
 
 export function isUnavailable(error: unknown): boolean {
-  if (error instanceof StoreError) return error.code === 'STORE_UNAVAILABLE';
+  if (error instanceof StoreError) return error.code === 'ISLET_STORE_UNAVAILABLE';
   const code = (error as { code?: unknown })?.code;
   if (typeof code === 'string' && unavailableCodes.has(code)) return true;
   if (error instanceof AggregateError) return error.errors.some(isUnavailable);
@@ -121,7 +121,7 @@ export function isUnavailable(error: unknown): boolean {
 export function unavailable(error: unknown, url: string): StoreError {
   const reason = (error as Error)?.message || (error as { code?: string })?.code || String(error);
   return new StoreError(
-    'STORE_UNAVAILABLE',
+    'ISLET_STORE_UNAVAILABLE',
     `the store (PostgreSQL at ${redactUrl(url)}) cannot be reached: ${reason}`,
     { cause: error },
   );

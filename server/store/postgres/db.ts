@@ -6,7 +6,7 @@
 // would let a slower transaction commit a smaller revision after a larger one was read).
 import pg from 'pg';
 import type { ChangeKind, LoggedChange } from '../types';
-import { StoreError } from '../errors';
+import { StoreError } from '../../errors';
 import { clientConfig, isUnavailable, unavailable, type PostgresConnection } from './connect';
 import { lockKeys } from './migrations';
 
@@ -47,7 +47,7 @@ export class Db {
 
   /** maps a failure: unreachable database -> STORE_UNAVAILABLE; StoreErrors pass; others as they are */
   fail(error: unknown): never {
-    if (error instanceof StoreError && error.code !== 'STORE_UNAVAILABLE') throw error;
+    if (error instanceof StoreError && error.code !== 'ISLET_STORE_UNAVAILABLE') throw error;
     if (isUnavailable(error)) {
       this.lastError = { message: (error as Error).message, at: Date.now() };
       throw error instanceof StoreError ? error : unavailable(error, this.connection.url);

@@ -1,7 +1,7 @@
 // The SQL of the PostgreSQL store's writes that take several statements, run inside the write's
 // transaction (db.ts), and the mapping of rows to records. store.ts decides what runs when;
 // this file says how.
-import { StoreError } from '../errors';
+import { StoreError } from '../../errors';
 import { findRouteConflict, type RouteClaim, routeKey } from '../route-claims';
 import type { DeploymentManifest, TenantRecord, TokenRecord } from '../types';
 import type { Db, Queryable } from './db';
@@ -28,7 +28,7 @@ export interface DeploymentRecord {
   files: Record<string, string>;
 }
 
-export const notFound = (what: string) => new StoreError('STORE_NOT_FOUND', what);
+export const notFound = (what: string) => new StoreError('ISLET_STORE_NOT_FOUND', what);
 /** unreferenced blobs younger than this are kept: an upload in flight may be about to name them */
 const blobGrace = '10 minutes';
 
@@ -68,7 +68,10 @@ export async function insertDeployment(
     manifest.id,
   ]);
   if (exists.rowCount) {
-    throw new StoreError('STORE_CONFLICT', `deployment '${manifest.id}' of tenant '${manifest.tenant}' already exists`);
+    throw new StoreError(
+      'ISLET_STORE_CONFLICT',
+      `deployment '${manifest.id}' of tenant '${manifest.tenant}' already exists`,
+    );
   }
   // Blobs already stored are not sent again; touching them locks their rows and makes them
   // young, so a concurrent garbage collection cannot take them before this commits.
@@ -144,7 +147,10 @@ export async function activateDeployment(
       );
     } catch (error) {
       if ((error as { code?: string }).code !== '23505') throw error;
-      throw new StoreError('STORE_ROUTE_TAKEN', `a route of deployment '${id}' is already served by another tenant`);
+      throw new StoreError(
+        'ISLET_STORE_ROUTE_TAKEN',
+        `a route of deployment '${id}' is already served by another tenant`,
+      );
     }
   }
   await q.query('UPDATE islet.tenants SET active = $2 WHERE name = $1', [tenant, id]);
@@ -157,7 +163,7 @@ export async function upsertToken(q: Queryable, record: TokenRecord): Promise<vo
     record.id,
   ]);
   if (other.rows[0])
-    throw new StoreError('STORE_CONFLICT', `another token (id '${other.rows[0].id}') has the same hash`);
+    throw new StoreError('ISLET_STORE_CONFLICT', `another token (id '${other.rows[0].id}') has the same hash`);
   await q.query(
     `INSERT INTO islet.tokens (id, tenant, hash, created_at, description) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (id) DO UPDATE SET tenant = EXCLUDED.tenant, hash = EXCLUDED.hash,

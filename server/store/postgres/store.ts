@@ -9,7 +9,7 @@
 // fail with STORE_UNAVAILABLE. Code caches never go to the database: they are per node.
 import path from 'node:path';
 import { checkDeployment } from '../deployment-check';
-import { StoreError } from '../errors';
+import { StoreError } from '../../errors';
 import { OpenFeeds } from '../feed';
 import { checkId, checkModulePath, checkTenantName } from '../names';
 import type {
@@ -213,7 +213,7 @@ export class PostgresDeploymentStore implements DeploymentStore {
       if (!owner.rows[0] || !rowCount) throw notFound(`deployment '${id}' of tenant '${tenant}' does not exist`);
       if (owner.rows[0].active === id) {
         throw new StoreError(
-          'STORE_ACTIVE_DEPLOYMENT',
+          'ISLET_STORE_ACTIVE_DEPLOYMENT',
           `deployment '${id}' is active for tenant '${tenant}': activate another one first`,
         );
       }
@@ -232,7 +232,7 @@ export class PostgresDeploymentStore implements DeploymentStore {
     const { rows } = await this.#db.query<{ data: Buffer }>('SELECT data FROM islet.blobs WHERE hash = $1', [hash]);
     if (!rows[0])
       throw new StoreError(
-        'STORE_CORRUPT',
+        'ISLET_STORE_CORRUPT',
         `file '${filePath}' of deployment '${id}' (blob ${hash}) is missing from the store`,
       );
     await this.#cache.writeBlob(hash, rows[0].data).catch(() => {});
@@ -324,7 +324,7 @@ export class PostgresDeploymentStore implements DeploymentStore {
     checkId(record.id, 'token id');
     checkTenantName(record.tenant);
     if (!/^[0-9a-f]{64}$/.test(record.hash))
-      throw new StoreError('STORE_INVALID_NAME', 'token hash must be a sha256 in hex');
+      throw new StoreError('ISLET_STORE_INVALID_NAME', 'token hash must be a sha256 in hex');
     return this.#write({ tenant: record.tenant, kind: 'token' }, (q) => upsertToken(q, record));
   }
 
