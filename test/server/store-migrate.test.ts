@@ -120,58 +120,56 @@ describe('islet store migrate --from file:// --to postgres://', needsPostgres(),
   const env = () => ({ ISLET_SECRET_KEY: key, ISLET_DATA_DIR: path.join(dir, 'node') });
   const from = () => pathToFileURL(path.join(dir, 'data')).href;
 
-  test(`copies ${tenants} tenants whole, verifies them, and a second run copies nothing`, async () => {
-    const url = await pg.createDatabase();
-    const first = await migrate(['--from', from(), '--to', url], env());
-    assert.equal(first.code, 0, first.stderr);
-    const report = JSON.parse(first.stdout.slice(first.stdout.indexOf('{')));
-    assert.deepEqual(report.tenants, { copied: tenants, present: 0 });
-    assert.deepEqual(report.deployments, { copied: tenants * 2, present: 0 });
-    assert.deepEqual(report.activations, { copied: tenants, present: 0 });
-    assert.equal(report.verifiedFiles, tenants * 2 * 3);
-    assert.deepEqual(report.problems, []);
-    assert.ok(!first.stdout.includes('password'), 'no credentials printed');
+  // One database for the first two tests, in order: a copy killed half-way and finished by a
+  // second run, then a third run that finds everything in place.
+  let url: string;
 
+  test(`copies ${tenants} tenants whole: a run killed -9 half-way is finished by the next, and verified`, async () => {
+    url = await pg.createDatabase();
+    const killed = await migrate(['--from', from(), '--to', url], env(), '20/50 tenants');
+    assert.equal(killed.code, null, 'killed');
     const target = await openStore(url, { dataDir: path.join(dir, 'check'), secretKey: key });
+    const copiedBefore = (await target.listTenants()).length;
+    assert.ok(
+      copiedBefore >= 20 && copiedBefore < tenants,
+      `the kill landed half-way (${copiedBefore} tenants copied)`,
+    );
+
+    const resumed = await migrate(['--from', from(), '--to', url], env());
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const report = JSON.parse(resumed.stdout.slice(resumed.stdout.indexOf('{')));
+    assert.ok(report.tenants.present >= 20, 'what the first run copied is found, not copied again');
+    for (const [what, total] of [
+      ['tenants', tenants],
+      ['deployments', tenants * 2],
+      ['activations', tenants],
+    ] as const) {
+      assert.equal(report[what].copied + report[what].present, total, `${what}: every one accounted for`);
+    }
+    assert.equal(report.verifiedFiles, tenants * 2 * 3, 'every file read back and its hash checked');
+    assert.deepEqual(report.problems, []);
+    assert.ok(!resumed.stdout.includes('password'), 'no credentials printed');
     assert.deepEqual(await snapshot(target), expected);
     // the shared library is one blob, not a hundred
     const blobs = await pg.sql<{ n: string }>('SELECT count(*) AS n FROM islet.blobs', new URL(url).pathname.slice(1));
-    assert.equal(
-      Number(blobs[0]!.n),
-      tenants * 2 + 2,
-      'one blob per entry module, one shared library, one shared source map',
-    );
+    assert.equal(Number(blobs[0]!.n), tenants * 2 + 2, 'one blob per entry module, one shared library, one shared map');
     // routes were claimed by the activations: another tenant cannot take one
     const thief = deployment('t00', 'thief', 'x', ['t03.example.com/*']);
     await target.putDeployment(thief.manifest, thief.files);
     await assert.rejects(target.activate('t00', 'thief'), { code: 'ISLET_STORE_ROUTE_TAKEN' });
     await target.close();
-
-    const second = await migrate(['--from', from(), '--to', url], env());
-    assert.equal(second.code, 0, second.stderr);
-    const again = JSON.parse(second.stdout.slice(second.stdout.indexOf('{')));
-    for (const what of ['tenants', 'env', 'tokens', 'activations'] as const)
-      assert.equal(again[what].copied, 0, `${what}: nothing copied again`);
-    // the thief deployment made on the target stays; the source's are all present
-    assert.deepEqual(again.deployments, { copied: 0, present: tenants * 2 });
   });
 
-  test('a run killed -9 half-way is finished by the next one', async () => {
-    const url = await pg.createDatabase();
-    const killed = await migrate(['--from', from(), '--to', url], env(), '20/50 tenants');
-    assert.equal(killed.code, null, 'killed');
-    const partial = await openStore(url, { dataDir: path.join(dir, 'partial'), secretKey: key });
-    const copiedBefore = (await partial.listTenants()).length;
-    assert.ok(
-      copiedBefore >= 20 && copiedBefore < tenants,
-      `the kill landed half-way (${copiedBefore} tenants copied)`,
-    );
-    const resumed = await migrate(['--from', from(), '--to', url], env());
-    assert.equal(resumed.code, 0, resumed.stderr);
-    const report = JSON.parse(resumed.stdout.slice(resumed.stdout.indexOf('{')));
-    assert.ok(report.tenants.present >= 20, 'what the first run copied is found, not copied again');
-    assert.deepEqual(await snapshot(partial), expected);
-    await partial.close();
+  test('a run over a complete copy copies nothing', async () => {
+    const again = await migrate(['--from', from(), '--to', url], env());
+    assert.equal(again.code, 0, again.stderr);
+    const report = JSON.parse(again.stdout.slice(again.stdout.indexOf('{')));
+    for (const what of ['tenants', 'env', 'tokens', 'activations'] as const) {
+      assert.deepEqual(report[what].copied, 0, `${what}: nothing copied again`);
+    }
+    // the thief deployment made on the target stays; the source's are all present
+    assert.deepEqual(report.deployments, { copied: 0, present: tenants * 2 });
+    assert.deepEqual(report.problems, []);
   });
 
   test('bad arguments say what is wrong', async () => {
