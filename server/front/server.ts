@@ -12,7 +12,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Config } from '../config';
 import { BodyTimeoutError, InvalidResponseError } from '../errors';
-import type { Logger } from '../log';
+import type { Logger } from '../observe/server-log';
 import type { Dispatch } from '../host/types';
 import type { Accounting } from '../tenants/accounting';
 import type { TenantDirectory, TenantState } from '../tenants/directory';

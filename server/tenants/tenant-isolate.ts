@@ -6,7 +6,7 @@
 import cluster from 'node:cluster';
 import type { Config, Limits } from '../config';
 import { SandboxDisposedError } from '../errors';
-import type { Logger } from '../log';
+import type { Logger } from '../observe/server-log';
 import type { DeploymentStore } from '../store/types';
 import { isolateApi, v8Version, type Isolate } from '../host/isolate-api';
 import type { CreateSandbox, Dispatch, Sandbox, SandboxRequest } from '../host/types';

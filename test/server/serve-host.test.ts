@@ -1,10 +1,10 @@
 // Where a request goes: the host name that routes it, read the same way by the front
 // (front/host.ts requestTarget) and by the supervisor that hands connections to workers
-// (cluster.ts hostOf, from the raw request head).
+// (cluster/routing.ts hostOf, from the raw request head).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseHost, requestTarget } from '../../server/front/host';
-import { hostOf } from '../../server/cluster';
+import { hostOf } from '../../server/cluster/routing';
 
 const head = (text: string) => Buffer.from(text.replaceAll('\n', '\r\n'), 'latin1');
 
