@@ -13,8 +13,14 @@ import type { RequestLimits, Sandbox, SandboxRequest } from '../../server/host/t
 import { median, percentileSorted, round } from '../lib/stats';
 
 const limits: RequestLimits = {
-  cpuMs: 1000, wallMs: 10000, requestBodyBytes: 1 << 20, responseBodyBytes: 1 << 20,
-  subrequests: 10, subrequestTimeoutMs: 5000, subrequestResponseBytes: 1 << 20, logBytes: 1 << 16,
+  cpuMs: 1000,
+  wallMs: 10000,
+  requestBodyBytes: 1 << 20,
+  responseBodyBytes: 1 << 20,
+  subrequests: 10,
+  subrequestTimeoutMs: 5000,
+  subrequestResponseBytes: 1 << 20,
+  logBytes: 1 << 16,
 };
 const options = { tenant: 'bench', deployment: 'd', env: { A: '1' }, limits, egress: { allow: [] }, log() {} };
 
@@ -51,7 +57,12 @@ function coldStart(rounds: number) {
     sandbox.dispose();
     b.dispose();
   }
-  return { isolate: stats(isolateOnly), emptyContext: stats(emptyContext), sandboxNoCache: stats(noCache), sandboxCached: stats(cached) };
+  return {
+    isolate: stats(isolateOnly),
+    emptyContext: stats(emptyContext),
+    sandboxNoCache: stats(noCache),
+    sandboxCached: stats(cached),
+  };
 }
 
 function lazyGlobals(rounds: number) {
@@ -83,8 +94,27 @@ async function perRequest(count: number) {
   });
   module.evaluateSync();
   sandbox.bindModule(module.namespace);
-  const headers = ['host', 'bench.test', 'user-agent', 'bench/1.0', 'accept', '*/*', 'accept-encoding', 'gzip', 'connection', 'keep-alive', 'x-forwarded-for', '203.0.113.9'];
-  const request = (i: number): SandboxRequest => ({ id: String(i), method: 'GET', url: `http://bench.test/p/${i & 7}`, headers, body: null });
+  const headers = [
+    'host',
+    'bench.test',
+    'user-agent',
+    'bench/1.0',
+    'accept',
+    '*/*',
+    'accept-encoding',
+    'gzip',
+    'connection',
+    'keep-alive',
+    'x-forwarded-for',
+    '203.0.113.9',
+  ];
+  const request = (i: number): SandboxRequest => ({
+    id: String(i),
+    method: 'GET',
+    url: `http://bench.test/p/${i & 7}`,
+    headers,
+    body: null,
+  });
   // warm up
   for (let i = 0; i < 2000; i++) {
     const d = sandbox.dispatch(request(i));

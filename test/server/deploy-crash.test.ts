@@ -23,7 +23,8 @@ async function checkConsistent(): Promise<number> {
     for (const file of ['tenant.json', 'env.json']) {
       if (fs.existsSync(path.join(dir, file))) JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
     }
-    for (const file of fs.readdirSync(path.join(dir, 'deployments'))) JSON.parse(fs.readFileSync(path.join(dir, 'deployments', file), 'utf8'));
+    for (const file of fs.readdirSync(path.join(dir, 'deployments')))
+      JSON.parse(fs.readFileSync(path.join(dir, 'deployments', file), 'utf8'));
   }
   const store = new FsDeploymentStore(dataDir);
   try {
@@ -39,5 +40,8 @@ test(`kill -9 during uploads, ${rounds} times at random moments, leaves a consis
   await build('alpha', files);
   const completed = await killDuringChurn({ store: dataDir, rounds, tenants, files, check: checkConsistent });
   const deployments = await checkConsistent();
-  assert.ok(completed > 0 && deployments > 0, `uploads went through between kills (${completed} rounds of work, ${deployments} deployments)`);
+  assert.ok(
+    completed > 0 && deployments > 0,
+    `uploads went through between kills (${completed} rounds of work, ${deployments} deployments)`,
+  );
 });

@@ -48,7 +48,25 @@ function tracked(chunks: number) {
 }
 
 test('connection headers of the function are dropped, the request id added, content-length made exact', async () => {
-  next = { response: { status: 201, statusText: 'Made', headers: ['x-a', '1', 'connection', 'close', 'transfer-encoding', 'chunked', 'content-length', '999', 'islet-request-id', 'forged'], body: new TextEncoder().encode('hello') } };
+  next = {
+    response: {
+      status: 201,
+      statusText: 'Made',
+      headers: [
+        'x-a',
+        '1',
+        'connection',
+        'close',
+        'transfer-encoding',
+        'chunked',
+        'content-length',
+        '999',
+        'islet-request-id',
+        'forged',
+      ],
+      body: new TextEncoder().encode('hello'),
+    },
+  };
   const res = await request(base);
   assert.equal(res.statusCode, 201);
   assert.equal(res.headers['x-a'], '1');
