@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './errors';
+import { protectionSettings } from './config-protections';
 import { parseSecretKeys } from './store/postgres/secrets';
 
 export { ConfigError } from './errors';
@@ -34,12 +35,39 @@ export interface Limits {
   logBytes: number;
   /** requests in flight in one isolate */
   concurrency: number;
+  /** CPU time a cold start's top-level code may use (ms), charged to the tenant */
+  startupCpuMs: number;
 }
 
-/** The limits the sandbox enforces on each request; the others bound the isolate (memory) or the pool (concurrency). */
-export type RequestLimits = Omit<Limits, 'memoryMb' | 'concurrency'>;
+/**
+ * The limits the sandbox enforces on each request; the others bound the isolate (memory), the
+ * pool (concurrency) or a cold start (startupCpuMs).
+ */
+export type RequestLimits = Omit<Limits, 'memoryMb' | 'concurrency' | 'startupCpuMs'>;
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Builds and what a tenant may store (server/deploy/). */
+export interface DeploySettings {
+  /** uploads built at once, per process */
+  concurrency: number;
+  /** uploads waiting beyond those */
+  queue: number;
+  /** uploads of one tenant waiting beyond its running one (its share of the queue) */
+  queuePerTenant: number;
+  /** wall time of one build (ms) */
+  buildTimeoutMs: number;
+  /** memory of each process of one build (MB) */
+  buildMemoryMb: number;
+  /** stored versions per tenant */
+  maxVersions: number;
+  /** bytes of stored files (modules and source maps) per tenant, over every version */
+  maxStoredBytes: number;
+  /** modules in one deployment */
+  maxModules: number;
+  /** over a quota: prune the oldest inactive versions, or refuse the upload */
+  quotaPolicy: 'prune' | 'refuse';
+}
 
 export interface Config {
   port: number;
@@ -62,6 +90,8 @@ export interface Config {
     headersTimeoutMs: number;
     keepAliveTimeoutMs: number;
     shutdownTimeoutMs: number;
+    /** connections one client address may hold open on the tenant port (0: no cap) */
+    maxConnectionsPerClient: number;
   };
   limits: Limits;
   pool: {
@@ -71,6 +101,25 @@ export interface Config {
     sampleIntervalS: number;
     startupTimeoutMs: number;
     drainTimeoutMs: number;
+    /** isolate deaths (failed starts, memory kills) in a row before a tenant is backed off */
+    backoffAfter: number;
+    /** the first back-off; each further death doubles it */
+    backoffBaseMs: number;
+    backoffMaxMs: number;
+  };
+  deploy: DeploySettings;
+  hostnames: {
+    /** how a tenant proves a custom hostname: none (the operator assigns), a DNS TXT record, an HTTP token */
+    verification: 'none' | 'dns' | 'http';
+    /** the port the HTTP token is fetched from (80 in production) */
+    httpPort: number;
+    checkTimeoutMs: number;
+  };
+  exceptions: {
+    /** bytes kept of a tenant exception's message and of its stack, before mapping and logging */
+    maxBytes: number;
+    /** stack frames kept */
+    maxFrames: number;
   };
   egress: { allow: string[] };
   store: {
@@ -86,14 +135,14 @@ export interface Config {
   tenants: Record<string, { limits?: Partial<Limits> }>;
 }
 
-type Kind =
+export type Kind =
   | { type: 'int'; min: number; max: number; unit?: string; auto?: { doc: string; value: () => number } }
   | { type: 'string'; pattern?: RegExp; expected?: string }
   | { type: 'bool' }
   | { type: 'enum'; values: readonly string[] }
   | { type: 'list' };
 
-interface Setting {
+export interface Setting {
   /** dotted path in the config object */
   key: string;
   env: string;
@@ -121,6 +170,11 @@ export const limitSettings: Record<keyof Limits, { env: string; kind: Kind & { t
   subrequestResponseBytes: { env: 'ISLET_SUBREQUEST_RESPONSE_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: 'body size of one fetch() response' },
   logBytes: { env: 'ISLET_LOG_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: 'console output per request' },
   concurrency: { env: 'ISLET_CONCURRENCY_LIMIT', kind: { type: 'int', min: 1, max: 1_000_000 }, doc: 'requests in flight in one isolate (503 past it)' },
+  startupCpuMs: {
+    env: 'ISLET_STARTUP_CPU_LIMIT_MS',
+    kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' },
+    doc: "CPU time a cold start's top-level code may use, charged to the tenant",
+  },
 };
 
 export const settings: Setting[] = [
@@ -144,6 +198,7 @@ export const settings: Setting[] = [
   { key: 'server.headersTimeoutMs', env: 'ISLET_HEADERS_TIMEOUT_MS', kind: { type: 'int', min: 100, max: 600_000, unit: 'ms' }, doc: 'time a client has to send its headers' },
   { key: 'server.keepAliveTimeoutMs', env: 'ISLET_KEEP_ALIVE_TIMEOUT_MS', kind: { type: 'int', min: 0, max: 600_000, unit: 'ms' }, doc: 'idle keep-alive connection timeout' },
   { key: 'server.shutdownTimeoutMs', env: 'ISLET_SHUTDOWN_TIMEOUT_MS', kind: { type: 'int', min: 0, max: 600_000, unit: 'ms' }, doc: 'how long SIGTERM waits for in-flight requests' },
+  ...protectionSettings.server,
   ...Object.entries(limitSettings).map(([name, s]) => ({ key: `limits.${name}`, env: s.env, kind: s.kind, doc: s.doc })),
   { key: 'pool.maxIsolates', env: 'ISLET_POOL_MAX_ISOLATES', kind: { type: 'int', min: 1, max: 1_000_000 }, doc: 'warm isolates kept (least recently used evicted)' },
   { key: 'pool.maxMemoryMb', env: 'ISLET_POOL_MAX_MEMORY_MB', kind: { type: 'int', min: 16, max: 1_048_576, unit: 'MB' }, doc: 'total heap of warm isolates' },
@@ -151,6 +206,8 @@ export const settings: Setting[] = [
   { key: 'pool.sampleIntervalS', env: 'ISLET_POOL_SAMPLE_INTERVAL_S', kind: { type: 'int', min: 1, max: 3600, unit: 's' }, doc: 'how often heap sizes are sampled and idle isolates swept' },
   { key: 'pool.startupTimeoutMs', env: 'ISLET_STARTUP_TIMEOUT_MS', kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' }, doc: "time a deployment's top-level code may run" },
   { key: 'pool.drainTimeoutMs', env: 'ISLET_DRAIN_TIMEOUT_MS', kind: { type: 'int', min: 0, max: 3_600_000, unit: 'ms' }, doc: 'longest an old isolate drains after a redeploy' },
+  ...protectionSettings.pool,
+  ...protectionSettings.rest,
   { key: 'egress.allow', env: 'ISLET_EGRESS_ALLOW', kind: { type: 'list' }, doc: 'private hosts/IPs/CIDRs tenant fetch() may reach (comma-separated in env)' },
   {
     key: 'store.url',
@@ -367,7 +424,17 @@ export interface LoadOptions {
 export function loadConfig(options: LoadOptions = {}): Config {
   const { argv = [], env = process.env, cwd = process.cwd() } = options;
   const problems: string[] = [];
-  const config = { server: {}, limits: {}, pool: {}, egress: {}, store: {}, tenants: {} } as Record<string, unknown>;
+  const config = {
+    server: {},
+    limits: {},
+    pool: {},
+    deploy: {},
+    hostnames: {},
+    exceptions: {},
+    egress: {},
+    store: {},
+    tenants: {},
+  } as Record<string, unknown>;
 
   const defaultsFile = options.defaults ?? defaultConfigFile;
   applyFile(config, readJson(defaultsFile, problems), path.relative(cwd, defaultsFile) || defaultsFile, problems);

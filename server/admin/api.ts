@@ -5,6 +5,8 @@
 // names first. A new group of admin routes is one more file like tenants.ts, mounted here.
 import type { Hono } from 'hono';
 import { createDashboard } from './dashboard';
+import type { DeploySettings } from '../config';
+import type { Builder } from '../deploy/build-pool';
 import type { UploadLimits } from '../deploy/limits';
 import { defaultUploadLimits } from '../deploy/limits';
 import type { PrepareHook } from '../deploy/publish';
@@ -41,6 +43,10 @@ export interface AdminApiDeps {
   /** deployments built at once (default 2) and waiting beyond those (default 16; more: 503) */
   deployConcurrency?: number;
   deployQueue?: number;
+  /** build gate shares, the module bound and storage quotas (config `deploy`) */
+  deploy?: Partial<DeploySettings>;
+  /** where builds run (deploy/build-pool.ts); default: in this process */
+  builder?: Builder;
   /** tenant logs: serves GET /v1/tenants/:tenant/logs */
   logs?: LogHub;
   /** serves GET /metrics (operator only) */
@@ -79,6 +85,8 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
       prepare: deps.prepare,
       deployConcurrency: deps.deployConcurrency,
       deployQueue: deps.deployQueue,
+      deploy: deps.deploy,
+      builder: deps.builder,
     }),
   );
   app.route('/', envRoutes({ store, logger, auth }));

@@ -8,6 +8,8 @@
 import type { Hono } from 'hono';
 import { ApiError } from '../errors';
 import type { Logger } from '../observe/server-log';
+import type { DeploySettings } from '../config';
+import type { Builder } from '../deploy/build-pool';
 import { DeployGate } from '../deploy/gate';
 import type { UploadLimits } from '../deploy/limits';
 import { publish, type PrepareHook } from '../deploy/publish';
@@ -32,11 +34,29 @@ export interface DeploymentRoutesDeps {
   /** deployments built at once (default 2) and waiting beyond those (default 16; more: 503) */
   deployConcurrency?: number;
   deployQueue?: number;
+  /** build gate shares, the module bound and storage quotas (config `deploy`); default: no quota */
+  deploy?: Partial<DeploySettings>;
+  /** where builds run (a BuildPool's child processes); default: in this process */
+  builder?: Builder;
 }
 
 export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
   const { store, logger, auth, observer, limits } = deps;
-  const gate = new DeployGate(deps.deployConcurrency ?? 2, deps.deployQueue ?? 16);
+  const settings = deps.deploy ?? {};
+  const queue = deps.deployQueue ?? settings.queue ?? 16;
+  const gate = new DeployGate(
+    deps.deployConcurrency ?? settings.concurrency ?? 2,
+    queue,
+    settings.queuePerTenant ?? queue,
+  );
+  const quota =
+    settings.maxVersions !== undefined && settings.maxStoredBytes !== undefined
+      ? {
+          maxVersions: settings.maxVersions,
+          maxStoredBytes: settings.maxStoredBytes,
+          quotaPolicy: settings.quotaPolicy ?? 'prune',
+        }
+      : undefined;
   const app = adminRouter(logger);
 
   async function requireDeployment(tenant: string, id: string): Promise<DeploymentManifest> {
@@ -54,7 +74,7 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
     // the body is read inside the gate too: each upload buffers up to maxRequestBytes, so
     // reading them all at once would let a burst of uploads exhaust the server's memory; a
     // waiting upload stays in its socket (TCP backpressure) until its turn
-    const { manifest, active } = await gate.run(async () => {
+    const { manifest, active } = await gate.run(tenant, async () => {
       let upload: Awaited<ReturnType<typeof readUpload>>;
       try {
         upload = await readUpload(c, limits);
@@ -73,10 +93,13 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
         // the store claims the routes atomically with the activation (two racing deploys: one wins)
         routeConflicts: routeConflicts({ nested: isOperator(c) }),
       };
+      if (quota) options.quota = quota;
+      if (settings.maxModules !== undefined) options.maxModules = settings.maxModules;
       if (upload.entry) options.entry = upload.entry;
       if (upload.compatibility) options.compatibility = upload.compatibility;
       const publishDeps: Parameters<typeof publish>[0] = { store, logger, observer };
       if (deps.prepare) publishDeps.prepare = deps.prepare;
+      if (deps.builder) publishDeps.builder = deps.builder;
       return publish(publishDeps, tenant, upload.files, options);
     });
     return c.json(

@@ -22,6 +22,7 @@ import { Accounting } from '../tenants/accounting';
 import { prepareDeployment } from '../tenants/prepare';
 import type { CreateSandbox } from '../tenants/sandbox-api';
 import { nullObserver, type TenantObserver } from '../tenants/observer';
+import { BuildPool } from '../deploy/build-pool';
 import { deployDirectory } from '../deploy/directory';
 import { createAdminApi } from '../admin/api';
 import { loadOperatorToken } from '../admin/auth';
@@ -108,10 +109,11 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   // the deploy-time load runs under the tenant's own memory limit (its override, if any), as its isolates will
   const prepare = async (manifest: Parameters<typeof prepareDeployment>[0], files: Map<string, Buffer>) => {
     const record = await store.getTenant(manifest.tenant);
-    const { memoryMb } = resolveLimits(config, manifest.tenant, record?.limits);
+    const { memoryMb, startupCpuMs } = resolveLimits(config, manifest.tenant, record?.limits);
     return prepareDeployment(manifest, files, {
       memoryMb,
       startupTimeoutMs: config.pool.startupTimeoutMs,
+      startupCpuMs,
       createSandbox: options.createSandbox,
     });
   };
@@ -130,11 +132,19 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
 
   // without its own listener (a supervisor owns the port), the configured port is the one clients use
   const tenant = options.listenTenant === false ? { port: config.port } : await front.listen(config.port, config.host);
+  // tenant uploads build in child processes under the build limits (deploy/build-pool.ts)
+  const builds = new BuildPool({
+    timeoutMs: config.deploy.buildTimeoutMs,
+    memoryMb: config.deploy.buildMemoryMb,
+    logger,
+  });
   const adminApi = createAdminApi({
     store,
     logger,
     observer,
     prepare,
+    builder: builds.build,
+    deploy: config.deploy,
     operatorToken,
     baseDomain: config.baseDomain,
     // the port actually bound (config.port may be 0), so tenant URLs in API answers work
@@ -181,6 +191,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
         // end follow streams first: an attached `islet logs --follow` would hold the admin server open
         logs.close();
         await new Promise<void>((resolve) => admin.close(() => resolve()));
+        builds.close();
         await metricsServer?.close();
         directory.stop();
         pool.close();

@@ -76,14 +76,14 @@ export class Exchange implements FinishedRequest, BodyGuard {
   // ---- the answer ------------------------------------------------------------------------------
 
   /** islet's own short answer (404, 413, 503...), plain text, with the request id */
-  sendPlain(status: number, message: string, limit?: LimitName): void {
-    sendPlain(this.res, status, this.requestId, message, limit);
+  sendPlain(status: number, message: string, limit?: LimitName | 'backoff', retryAfterS?: number): void {
+    sendPlain(this.res, status, this.requestId, message, limit, retryAfterS);
   }
 
   /** islet's answer for a request that failed (limit, start-up, exception, stopped isolate) */
   sendFailure(failure: Failure): void {
-    const { status, message, limit } = failureAnswer(failure);
-    this.sendPlain(status, message, limit);
+    const { status, message, limit, retryAfterS } = failureAnswer(failure);
+    this.sendPlain(status, message, limit, retryAfterS);
   }
 
   /** writes a response whose body is whole, synchronously (see front/response.ts) */

@@ -155,7 +155,7 @@ export class FrontServer {
       x.entry = this.#deps.pool.acquire(state);
     } catch (err) {
       const failure = classifyFailure(err);
-      if (failure.kind === 'limit') {
+      if (failure.kind === 'limit' || failure.kind === 'backoff') {
         const { requestId, method, path } = x;
         const status = failureStatus(failure);
         this.#deps.accounting.rejected({
@@ -297,6 +297,7 @@ export class FrontServer {
   #finished(x: Exchange): void {
     x.entry.release();
     if (x.account?.limit?.limit === 'memory' || isMemory(x.failure)) this.#deps.pool.retire(x.entry, 'killed');
+    else this.#deps.pool.served(x.entry);
     this.#deps.accounting.finish(x);
   }
 

@@ -26,6 +26,7 @@ import { StoreError } from '../errors';
 import { FsBlobs } from './fs-blobs';
 import { FsJournal } from './fs-journal';
 import { checkId, checkModulePath, checkTenantName } from './names';
+import { RecordMemo } from './record-memo';
 import { findRouteConflict, type RouteClaim } from './route-claims';
 import type {
   ActivateOptions,
@@ -63,6 +64,8 @@ export class FsDeploymentStore implements DeploymentStore {
   #ready: Promise<void>;
   #journal: FsJournal;
   #blobs: FsBlobs;
+  /** deployment records already read (immutable: read once, not once per file) */
+  readonly #records = new RecordMemo<DeploymentRecord>();
 
   constructor(root: string, options: { lockWaitMs?: number } = {}) {
     this.root = path.resolve(root);
@@ -171,6 +174,7 @@ export class FsDeploymentStore implements DeploymentStore {
       await fs.rename(dir, trash);
       for (const token of await this.listTokens(name)) await fs.rm(this.#tokenFile(token.id), { force: true });
     });
+    this.#records.forgetTenant(name);
     await fs.rm(trash, { recursive: true, force: true });
     await this.#collectGarbage();
     return revision;
@@ -208,11 +212,13 @@ export class FsDeploymentStore implements DeploymentStore {
       }
       await this.#blobs.restoreMissing(files, hashes);
       await this.#write(file, JSON.stringify(record));
+      this.#records.set(manifest.tenant, manifest.id, record);
     });
   }
 
   async #record(tenant: string, id: string): Promise<DeploymentRecord | null> {
-    return readJson<DeploymentRecord>(this.#deploymentFile(tenant, id));
+    const file = this.#deploymentFile(tenant, id);
+    return this.#records.get(tenant, id, () => readJson<DeploymentRecord>(file));
   }
 
   async getDeployment(tenant: string, id: string): Promise<DeploymentManifest | null> {
@@ -239,7 +245,8 @@ export class FsDeploymentStore implements DeploymentStore {
     await this.#ready;
     const file = this.#deploymentFile(tenant, id);
     const revision = await this.#logged(tenant, 'deployment', async () => {
-      if (!(await readIfExists(file))) throw notFound(`deployment '${id}' of tenant '${tenant}' does not exist`);
+      const record = await readJson<DeploymentRecord>(file);
+      if (!record) throw notFound(`deployment '${id}' of tenant '${tenant}' does not exist`);
       const active = (await this.getTenant(tenant))?.active;
       if (active === id) {
         throw new StoreError(
@@ -248,6 +255,8 @@ export class FsDeploymentStore implements DeploymentStore {
         );
       }
       await fs.rm(file, { force: true });
+      this.#records.forgetDeployment(tenant, id);
+      await this.#dropUnreferenced(Object.values(record.files));
     });
     await fs.rm(path.join(this.#tenantDir(tenant), 'cache', id), { recursive: true, force: true });
     await this.#collectGarbage();
@@ -285,7 +294,8 @@ export class FsDeploymentStore implements DeploymentStore {
   async writeCodeCache(tenant: string, id: string, modulePath: string, v8Version: string, data: Buffer): Promise<void> {
     await this.#ready;
     if (!(await this.#record(tenant, id))) throw notFound(`deployment '${id}' of tenant '${tenant}' does not exist`);
-    await this.#write(this.#cacheFile(tenant, id, modulePath, v8Version), data);
+    // a cache: renamed into place whole, but not fsynced (a lost one is made again; V8 checks them)
+    await writeFileAtomic(this.#tmp, this.#cacheFile(tenant, id, modulePath, v8Version), data, false, false);
   }
 
   async activate(tenant: string, id: string, options: ActivateOptions = {}): Promise<number> {
@@ -428,6 +438,27 @@ export class FsDeploymentStore implements DeploymentStore {
   }
 
   // ---- maintenance ----
+
+  /**
+   * Removes those of `hashes` (the files of a deployment just deleted) that no record names any
+   * more, at once rather than after the garbage collection's grace period: a tenant pruned to its
+   * storage quota must free the disk now. Safe under the write lock: no record is written
+   * meanwhile, and an upload that found one of these blobs present before the lock puts it back
+   * under the lock before its record names it (FsBlobs.restoreMissing).
+   */
+  async #dropUnreferenced(hashes: string[]): Promise<void> {
+    const unreferenced = new Set(hashes);
+    const tenantsDir = path.join(this.root, 'tenants');
+    for (const tenant of await listDir(tenantsDir)) {
+      const dir = path.join(tenantsDir, tenant, 'deployments');
+      for (const name of await listDir(dir)) {
+        if (unreferenced.size === 0) return;
+        const record = await readJson<DeploymentRecord>(path.join(dir, name)).catch(() => null);
+        if (record) for (const hash of Object.values(record.files)) unreferenced.delete(hash);
+      }
+    }
+    for (const hash of unreferenced) await this.#blobs.remove(hash);
+  }
 
   /** removes blobs no deployment names any more (older than the grace period) */
   async #collectGarbage(): Promise<void> {

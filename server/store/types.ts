@@ -40,6 +40,8 @@ export interface DeploymentManifest {
   warnings: string[];
   /** total bytes of built modules */
   size: number;
+  /** bytes of every stored file (modules and source maps): what counts against the tenant's storage quota */
+  storedBytes?: number;
 }
 
 export interface TenantRecord {

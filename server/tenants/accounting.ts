@@ -21,7 +21,7 @@ export interface FinishedRequest {
   failure?: Failure;
 }
 
-/** A request turned away before reaching an isolate (concurrency cap), with the status it got. */
+/** A request turned away before reaching an isolate (concurrency cap, back-off), with the status it got. */
 export interface RejectedRequest {
   tenant: string;
   deployment: string;
@@ -29,7 +29,7 @@ export interface RejectedRequest {
   method: string;
   path: string;
   status: number;
-  failure: Failure & { kind: 'limit' };
+  failure: Failure & { kind: 'limit' | 'backoff' };
 }
 
 export class Accounting {
@@ -45,9 +45,17 @@ export class Accounting {
 
   rejected(r: RejectedRequest): void {
     const { tenant, deployment, requestId, status, failure } = r;
-    this.#observer.limitExceeded(tenant, failure.limit);
     this.#observer.requestFinished({ tenant, deployment, status, durationS: 0, cpuS: 0, cold: false });
-    this.#logs.limitExceeded({ tenant, deployment, requestId, limit: failure.limit, measured: failure.measured ?? 0 });
+    if (failure.kind === 'limit') {
+      this.#observer.limitExceeded(tenant, failure.limit);
+      this.#logs.limitExceeded({
+        tenant,
+        deployment,
+        requestId,
+        limit: failure.limit,
+        measured: failure.measured ?? 0,
+      });
+    }
     if (this.#logRequests) {
       this.#logs.request({
         tenant,

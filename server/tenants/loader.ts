@@ -32,8 +32,13 @@ export interface ModuleSource {
 export interface LoadOptions {
   /** wall time the deployment's top-level code may run */
   startupTimeoutMs: number;
+  /** CPU time it may use (limits.startupCpuMs); default: the wall time */
+  startupCpuMs?: number;
   onCodeCache?(result: CodeCacheResult): void;
 }
+
+/** synchronous compiling between two turns of the event loop (ms) */
+const compileSliceMs = 4;
 
 /** The module's URL inside the isolate: shows in stack traces, and maps back to the file path. */
 export const moduleUrl = (modulePath: string) => `file:///${modulePath}`;
@@ -41,18 +46,22 @@ export const moduleUrl = (modulePath: string) => `file:///${modulePath}`;
 const toArrayBuffer = (buf: Buffer): ArrayBuffer =>
   buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
 
-async function compileWithCache<T extends CachedDataResult>(
+/** the stored code cache of a module; an unreadable one is a miss, never a failed start */
+async function readCache(source: ModuleSource, modulePath: string): Promise<Buffer | null> {
+  try {
+    return await source.readCache(modulePath);
+  } catch {
+    return null;
+  }
+}
+
+function compileWithCache<T extends CachedDataResult>(
   compile: (options: { filename: string; cachedData?: ExternalCopy<ArrayBuffer>; produceCachedData: boolean }) => T,
   modulePath: string,
+  cache: Buffer | null,
   source: ModuleSource,
   options: LoadOptions,
-): Promise<T> {
-  let cache: Buffer | null = null;
-  try {
-    cache = await source.readCache(modulePath);
-  } catch {
-    cache = null; // an unreadable cache is a miss, never a failed start
-  }
+): T {
   const { ExternalCopy } = isolateApi();
   const compiled = compile({
     filename: moduleUrl(modulePath),
@@ -94,15 +103,21 @@ export function resolveSpecifier(
   );
 }
 
-function startupError(err: unknown, manifest: DeploymentManifest, timeoutMs: number): Error {
+function startupError(err: unknown, manifest: DeploymentManifest, timeoutMs: number, cpuMs: number): Error {
   if (err instanceof DeploymentLoadError) return err;
   const stack = (err as { isolateStack?: string; stack?: string })?.isolateStack ?? (err as Error)?.stack;
   switch (isolateFailure(err)) {
     case 'wall':
-    case 'cpu':
       return new DeploymentLoadError(
         'ISLET_STARTUP_TIMEOUT',
         `top-level code of ${manifest.entry} did not finish within ${timeoutMs} ms`,
+        stack,
+      );
+    case 'cpu':
+      return new DeploymentLoadError(
+        'ISLET_STARTUP_TIMEOUT',
+        `top-level code of ${manifest.entry} used more than ${cpuMs} ms of CPU time (the startup CPU limit, ` +
+          'limits.startupCpuMs)',
         stack,
       );
     case 'memory':
@@ -126,11 +141,19 @@ export async function loadDeployment(
   options: LoadOptions,
 ): Promise<void> {
   const timeout = options.startupTimeoutMs;
+  const cpuTimeout = options.startupCpuMs ?? timeout;
   try {
     if (manifest.format === 'script') {
       const code = (await source.read(manifest.entry)).toString('utf8');
-      const script = await compileWithCache((o) => isolate.compileScriptSync(code, o), manifest.entry, source, options);
-      await script.run(sandbox.context, { timeout, release: true });
+      const cache = await readCache(source, manifest.entry);
+      const script = compileWithCache(
+        (o) => isolate.compileScriptSync(code, o),
+        manifest.entry,
+        cache,
+        source,
+        options,
+      );
+      await script.run(sandbox.context, { timeout, cpuTimeout, release: true });
       await bindHandler(() => sandbox.bindScript(), manifest);
       return;
     }
@@ -140,21 +163,33 @@ export async function loadDeployment(
         'ISLET_MODULE_NOT_FOUND',
         `entry ${manifest.entry} is not among the deployment's modules`,
       );
-    const sources = await Promise.all(
-      manifest.modules.map(async (m) => [m.path, (await source.read(m.path)).toString('utf8')] as const),
-    );
+    // every file and code cache read at once, up front (the store reads the deployment's record
+    // once for all of them), then compiled one after the other
+    const [sources, caches] = await Promise.all([
+      Promise.all(manifest.modules.map(async (m) => [m.path, (await source.read(m.path)).toString('utf8')] as const)),
+      Promise.all(manifest.modules.map(async (m) => [m.path, await readCache(source, m.path)] as const)),
+    ]);
+    const cacheOf = new Map(caches);
     const byPath = new Map<string, Module>();
     const pathOf = new Map<Module, string>();
     // Compile only what the entry reaches, following static imports breadth-first, so an unused
     // file in the upload costs nothing at cold start.
     const code = new Map(sources);
     const queue = [manifest.entry];
-    while (queue.length) {
-      const modulePath = queue.shift()!;
+    let sliceStart = performance.now();
+    for (let next = 0; next < queue.length; next++) {
+      const modulePath = queue[next]!;
       if (byPath.has(modulePath)) continue;
-      const module = await compileWithCache(
+      // thousands of small modules compile for longer than a request may wait: give the event
+      // loop (other tenants' requests) a turn every few milliseconds of compiling
+      if (performance.now() - sliceStart > compileSliceMs) {
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
+      const module = compileWithCache(
         (o) => isolate.compileModuleSync(code.get(modulePath)!, o),
         modulePath,
+        cacheOf.get(modulePath) ?? null,
         source,
         options,
       );
@@ -168,10 +203,10 @@ export async function loadDeployment(
       const from = pathOf.get(referrer) ?? manifest.entry;
       return byPath.get(resolveSpecifier(specifier, from, files, manifest.importMap))!;
     });
-    await entry.evaluate({ timeout });
+    await entry.evaluate({ timeout, cpuTimeout });
     await bindHandler(() => sandbox.bindModule(entry.namespace), manifest);
   } catch (err) {
-    throw startupError(err, manifest, timeout);
+    throw startupError(err, manifest, timeout, cpuTimeout);
   }
 }
 

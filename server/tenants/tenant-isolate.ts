@@ -108,16 +108,33 @@ export class TenantIsolate {
       this.#sandbox = sandbox;
       await loadDeployment(isolate, sandbox, state.manifest, storeSource(store, this.tenant, this.deployment, logger), {
         startupTimeoutMs: config.pool.startupTimeoutMs,
+        startupCpuMs: state.limits.startupCpuMs,
         onCodeCache: (result) => observer.codeCache(result),
       });
     } catch (err) {
+      this.#chargeStartup();
       this.dispose();
       throw err;
     }
+    this.#chargeStartup();
     if (this.#disposed) throw new SandboxDisposedError('the isolate was disposed during its cold start');
     if (this.state === 'starting') this.state = 'warm';
     observer.coldStart(this.tenant, Number(process.hrtime.bigint() - began) / 1e9);
     this.reportTime(); // start-up time counts for the tenant too
+  }
+
+  /**
+   * The CPU the start used in the isolate (bootstrap, compiling, top-level code: the addon counts
+   * it, and keeps the count readable after V8 killed the isolate), charged to the tenant whether
+   * the start succeeded or not.
+   */
+  #chargeStartup(): void {
+    try {
+      const cpu = this.#isolate?.cpuTime;
+      if (cpu !== undefined && cpu > 0n) this.#deps.observer.startupCpu?.(this.tenant, Number(cpu) / 1e9);
+    } catch {
+      // an isolate that cannot say: nothing to charge
+    }
   }
 
   get ready(): boolean {

@@ -11,6 +11,7 @@ import type { Scrape } from '../../cluster/messages';
 import type { LimitName } from '../../host/types';
 import type { EvictionReason, IsolateSample, RequestReport, TenantObserver } from '../../tenants/observer';
 import { TenantLabels, TenantSeries, statusLabel } from './labels';
+import { registerProtectionMetrics, type ProtectionMetrics } from './protection-metrics';
 import { nonNegative, registerIsolateGauges, registerStallCounters, type StallTotals } from './scrape-gauges';
 import { SeriesCounter, SeriesHistogram, type CounterSeries, type HistogramSeries } from './series-metrics';
 
@@ -86,6 +87,7 @@ export class Metrics implements TenantObserver {
   #codeCache: Counter<'result'>;
   #subrequests: TenantSeries<Counter<'tenant' | 'status'>>;
   #deployments: TenantSeries<Counter<'tenant' | 'result'>>;
+  #protection: ProtectionMetrics;
 
   constructor(options: MetricsOptions = {}) {
     const limit = options.tenantLabels ?? 100;
@@ -218,6 +220,7 @@ export class Metrics implements TenantObserver {
       }),
       'result',
     );
+    this.#protection = registerProtectionMetrics(registers, tenantSeries);
     registerIsolateGauges(this.registry, this.#labels, () => {
       try {
         return this.#isolateSource ? this.#isolateSource() : [];
@@ -302,6 +305,19 @@ export class Metrics implements TenantObserver {
   coldStart(tenant: string, seconds: number): void {
     this.#coldStarts.metric.inc(this.#coldStarts.labels(this.#labels.label(tenant)));
     this.#coldStartSeconds.observe(nonNegative(seconds));
+  }
+
+  startupCpu(tenant: string, cpuS: number): void {
+    const series = this.#protection.startupCpu;
+    if (cpuS > 0) series.metric.inc(series.labels(this.#labels.label(tenant)), cpuS);
+  }
+
+  backoff(tenant: string): void {
+    this.#protection.backoffs.metric.inc(this.#protection.backoffs.labels(this.#labels.label(tenant)));
+  }
+
+  connectionRefused(): void {
+    this.#protection.connectionsRefused.inc();
   }
 
   eviction(reason: EvictionReason): void {

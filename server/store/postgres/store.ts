@@ -12,6 +12,7 @@ import { checkDeployment } from '../deployment-check';
 import { StoreError } from '../../errors';
 import { OpenFeeds } from '../feed';
 import { checkId, checkModulePath, checkTenantName } from '../names';
+import { RecordMemo } from '../record-memo';
 import type {
   ActivateOptions,
   ChangeFeed,
@@ -65,6 +66,8 @@ interface StoredEnv {
 export class PostgresDeploymentStore implements DeploymentStore {
   readonly #db: Db;
   readonly #cache: NodeCache;
+  /** deployment records already read (immutable: one query per deployment, not one per file) */
+  readonly #records = new RecordMemo<DeploymentRecord>();
   readonly #keys: SecretKey[];
   readonly #pollMs: number;
   readonly #feeds = new OpenFeeds();
@@ -157,6 +160,7 @@ export class PostgresDeploymentStore implements DeploymentStore {
       if (!rowCount) throw notFound(`tenant '${name}' does not exist`);
     });
     await Promise.all([this.#cache.forget(`tenant/${name}`), this.#cache.forget(`env/${name}`)]);
+    this.#records.forgetTenant(name);
     await collectGarbage(this.#db);
     return revision;
   }
@@ -172,10 +176,9 @@ export class PostgresDeploymentStore implements DeploymentStore {
     );
     // this node will serve it: keep its files and record on local disk now (best effort)
     await Promise.all([...unique].map(([hash, data]) => this.#cache.writeBlob(hash, data).catch(() => {})));
-    await this.#cache.remember(`deployment/${manifest.tenant}/${manifest.id}`, {
-      manifest,
-      files: hashes,
-    } satisfies DeploymentRecord);
+    const record: DeploymentRecord = { manifest, files: hashes };
+    await this.#cache.remember(`deployment/${manifest.tenant}/${manifest.id}`, record);
+    this.#records.set(manifest.tenant, manifest.id, record);
     return revision;
   }
 
@@ -183,7 +186,9 @@ export class PostgresDeploymentStore implements DeploymentStore {
   async #record(tenant: string, id: string): Promise<DeploymentRecord | null> {
     checkTenantName(tenant);
     checkId(id, 'deployment id');
-    return this.#read(`deployment/${tenant}/${id}`, () => selectDeployment(this.#db, tenant, id));
+    return this.#records.get(tenant, id, () =>
+      this.#read(`deployment/${tenant}/${id}`, () => selectDeployment(this.#db, tenant, id)),
+    );
   }
 
   async getDeployment(tenant: string, id: string): Promise<DeploymentManifest | null> {
@@ -220,6 +225,7 @@ export class PostgresDeploymentStore implements DeploymentStore {
       await q.query('DELETE FROM islet.deployments WHERE tenant = $1 AND id = $2', [tenant, id]);
     });
     await this.#cache.forget(`deployment/${tenant}/${id}`);
+    this.#records.forgetDeployment(tenant, id);
     await collectGarbage(this.#db);
     return revision;
   }
