@@ -117,7 +117,7 @@ export const protectionSettings: { server: Setting[]; pool: Setting[]; rest: Set
     {
       key: 'exceptions.maxBytes',
       env: 'ISLET_EXCEPTION_MAX_BYTES',
-      kind: int(256, 1_048_576, 'bytes'),
+      kind: int(256, 65_536, 'bytes'),
       doc: "bytes kept of a tenant exception's message and of its stack, before source mapping and logging",
     },
     {

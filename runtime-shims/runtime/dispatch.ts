@@ -11,7 +11,7 @@ import type { HostBody, ResponseAnswer } from '../../server/bridge/ops';
 import { abortSignal } from '../abort/abort';
 import { listenersOf, EventTarget } from '../events/event-target';
 import { createFetchEvent, hasResponded } from './fetch-event';
-import { describeError } from '../internal/report';
+import { boundErrorText, describeError } from '../internal/report';
 import { DOMException } from '../events/dom-exception';
 import { forgetTimer } from '../timers/timers';
 import { SafeMap, MapPrototypeGet, MapPrototypeSet, MapPrototypeDelete, ReflectApply, PromiseResolve, PromisePrototypeThen, SafeTypeError, ObjectPrototypeToString } from '../internal/primordials';
@@ -63,7 +63,7 @@ function fail(id: number, error: unknown): void {
   } catch {
     message = 'Uncaught exception';
   }
-  host('fail', id, message, describeError(error));
+  host('fail', id, boundErrorText(message), describeError(error));
 }
 
 /** the answer crossing to the host: [status, statusText, headers, body, released] */

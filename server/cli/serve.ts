@@ -96,14 +96,20 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   metrics.setStallSource(machineStalls);
   const stopStallWatch = watchMachineStalls(logger);
   // limit and error stacks in tenant logs point at the tenant's own files (source maps of the deployment)
-  const logs = new LogHub(logger, { sourceMaps: new SourceMapper(store) });
+  const sourceMaps = new SourceMapper(store);
+  const logs = new LogHub(logger, { sourceMaps });
   // under the supervisor: one scrape sums every worker, and tenant logs read the same from any worker
   const leaveCluster = options.worker ? [metrics.joinCluster(), logs.joinCluster()] : [];
   const observer: TenantObserver = metrics;
   const router = new TenantRouter(config.baseDomain);
   const directory = new TenantDirectory({ store, config, router, logger });
   const pool = new IsolatePool({ config, store, observer, logger, logs, createSandbox: options.createSandbox });
-  const accounting = new Accounting({ observer, logs, logRequests: config.logRequests });
+  const accounting = new Accounting({
+    observer,
+    logs,
+    logRequests: config.logRequests,
+    textBounds: config.exceptions,
+  });
   const front = new FrontServer({ config, router, directory, pool, accounting, logger });
   directory.onChange((tenant) => pool.retireTenant(tenant, 'redeploy'));
   // the deploy-time load runs under the tenant's own memory limit (its override, if any), as its isolates will
@@ -190,6 +196,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
         await front.close(config.server.shutdownTimeoutMs);
         // end follow streams first: an attached `islet logs --follow` would hold the admin server open
         logs.close();
+        sourceMaps.close();
         await new Promise<void>((resolve) => admin.close(() => resolve()));
         builds.close();
         await metricsServer?.close();

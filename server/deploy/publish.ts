@@ -9,6 +9,7 @@ import type { TenantObserver } from '../tenants/observer';
 import { build, type BuildOptions } from './build';
 import type { Builder } from './build-pool';
 import { makeRoom, type Quota } from './quota';
+import { boundMessage, boundStack } from '../tenants/tenant-text';
 import { DeployError } from '../errors';
 
 /** loads a built deployment in a fresh isolate; resolves with module path -> V8 code cache */
@@ -61,10 +62,12 @@ export async function publish(
         const code = (error as { code?: unknown })?.code;
         if (typeof code !== 'string' || !code.startsWith('ISLET_')) throw error;
         const stack = (error as { tenantStack?: string }).tenantStack;
-        const where = stack ? `\n${stack.split('\n').slice(0, 6).join('\n')}` : '';
+        // both are the tenant's text: cut before they go into the answer and the log
+        const where = stack ? `\n${boundStack(stack, { maxBytes: 2048, maxFrames: 5 })}` : '';
+        const message = boundMessage((error as Error).message, 4096);
         throw new DeployError(
           'ISLET_DEPLOY_DEPLOYMENT_REJECTED',
-          `the deployment failed to load (${code}): ${(error as Error).message}${where}`,
+          `the deployment failed to load (${code}): ${message}${where}`,
         );
       }
     }

@@ -22,6 +22,7 @@ import { Exchange } from './exchange';
 import { requestTarget } from './host';
 import { hasBody, limitedBody, nextRequestId, readSmallBody, smallBodyLength } from './request';
 import type { TenantRouter } from './router';
+import { boundMessage } from '../tenants/tenant-text';
 import { asResponseBodyCut, failureStatus, limitMessages } from './status';
 
 export interface FrontDeps {
@@ -194,7 +195,7 @@ export class FrontServer {
         deployment,
         requestId: x.requestId,
         code: failure.code,
-        error: failure.message,
+        error: boundMessage(failure.message, 2048),
       });
       this.#deps.accounting.startFailed(entry, x.requestId, failure.message, failure.tenantStack);
     } else {

@@ -1,12 +1,15 @@
 // What one request cost, reported once it is completely over: to the observer (metrics) and as
 // one JSON request log line; a limit cut also gets its own line with the request id, the limit,
-// the measured value and the tenant's stack when the addon captured it.
+// the measured value and the tenant's stack when the addon captured it. Exception messages and
+// stacks are tenant-controlled text: they are cut to their bounds (tenant-text.ts) before they
+// reach the log sink, which maps stacks through source maps and writes them.
 import type { TenantLogSink } from './log-sink';
 import type { RequestAccount } from '../host/types';
 import type { TenantObserver } from './observer';
 import type { TenantIsolate } from './tenant-isolate';
 import type { Failure } from './limits';
 import { configuredLimit } from './limits';
+import { boundMessage, boundStack, defaultTextBounds, type TextBounds } from './tenant-text';
 
 export interface FinishedRequest {
   entry: TenantIsolate;
@@ -36,11 +39,17 @@ export class Accounting {
   readonly #observer: TenantObserver;
   readonly #logs: TenantLogSink;
   readonly #logRequests: boolean;
+  readonly #bounds: TextBounds;
 
-  constructor(deps: { observer: TenantObserver; logs: TenantLogSink; logRequests: boolean }) {
+  constructor(deps: { observer: TenantObserver; logs: TenantLogSink; logRequests: boolean; textBounds?: TextBounds }) {
     this.#observer = deps.observer;
     this.#logs = deps.logs;
     this.#logRequests = deps.logRequests;
+    this.#bounds = deps.textBounds ?? defaultTextBounds;
+  }
+
+  #stack(stack: string | undefined): string | undefined {
+    return stack === undefined ? undefined : boundStack(stack, this.#bounds);
   }
 
   rejected(r: RejectedRequest): void {
@@ -73,7 +82,13 @@ export class Accounting {
 
   /** The function failed to load: its tenant can read why in its logs. */
   startFailed(entry: TenantIsolate, requestId: string, message: string, stack?: string): void {
-    this.#logs.tenantError({ tenant: entry.tenant, deployment: entry.deployment, requestId, message, stack });
+    this.#logs.tenantError({
+      tenant: entry.tenant,
+      deployment: entry.deployment,
+      requestId,
+      message: boundMessage(message, this.#bounds.maxBytes),
+      stack: this.#stack(stack),
+    });
   }
 
   finish(r: FinishedRequest): void {
@@ -104,15 +119,15 @@ export class Accounting {
         requestId: r.requestId,
         limit: cut.limit,
         measured: cut.measured ?? configuredLimit(entry.limits, cut.limit) ?? 0,
-        stack: cut.tenantStack,
+        stack: this.#stack(cut.tenantStack),
       });
     } else if (r.failure?.kind === 'tenant') {
       this.#logs.tenantError({
         tenant: entry.tenant,
         deployment: entry.deployment,
         requestId: r.requestId,
-        message: r.failure.message,
-        stack: r.failure.tenantStack,
+        message: boundMessage(r.failure.message, this.#bounds.maxBytes),
+        stack: this.#stack(r.failure.tenantStack),
       });
     }
     if (this.#logRequests) {
