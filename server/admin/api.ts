@@ -5,7 +5,7 @@
 // names first. A new group of admin routes is one more file like tenants.ts, mounted here.
 import type { Hono } from 'hono';
 import { createDashboard } from './dashboard';
-import type { DeploySettings } from '../config';
+import type { Config, DeploySettings } from '../config';
 import type { Builder } from '../deploy/build-pool';
 import type { UploadLimits } from '../deploy/limits';
 import { defaultUploadLimits } from '../deploy/limits';
@@ -18,6 +18,7 @@ import { nullObserver, type TenantObserver } from '../tenants/observer';
 import { authMiddleware, type AdminEnv } from './auth';
 import { deploymentRoutes } from './deployments';
 import { envRoutes } from './env';
+import { hostnameRoutes } from './hostnames';
 import { adminRouter, answerNotFound } from './errors';
 import { logRoutes } from './logs';
 import { metricsRoutes } from './metrics';
@@ -47,6 +48,12 @@ export interface AdminApiDeps {
   deploy?: Partial<DeploySettings>;
   /** where builds run (deploy/build-pool.ts); default: in this process */
   builder?: Builder;
+  /** how tenants prove custom hostnames (config `hostnames`); default: the operator assigns them */
+  hostnames?: Config['hostnames'];
+  /** the egress policy the HTTP ownership check goes out under (config `egress`) */
+  egress?: Config['egress'];
+  /** tests: the TXT records of a name, for the DNS ownership check */
+  resolveTxt?: (name: string, timeoutMs: number) => Promise<string[][]>;
   /** tenant logs: serves GET /v1/tenants/:tenant/logs */
   logs?: LogHub;
   /** serves GET /metrics (operator only) */
@@ -87,6 +94,19 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
       deployQueue: deps.deployQueue,
       deploy: deps.deploy,
       builder: deps.builder,
+      baseDomain: deps.baseDomain,
+    }),
+  );
+  const hostnames = deps.hostnames ?? { verification: 'none', httpPort: 80, checkTimeoutMs: 5000 };
+  app.route(
+    '/',
+    hostnameRoutes({
+      store,
+      logger,
+      auth,
+      baseDomain: deps.baseDomain,
+      proof: { ...hostnames, egress: deps.egress ?? { allow: [] } },
+      resolveTxt: deps.resolveTxt,
     }),
   );
   app.route('/', envRoutes({ store, logger, auth }));

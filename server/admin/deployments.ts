@@ -13,6 +13,7 @@ import type { Builder } from '../deploy/build-pool';
 import { DeployGate } from '../deploy/gate';
 import type { UploadLimits } from '../deploy/limits';
 import { publish, type PrepareHook } from '../deploy/publish';
+import { assertRoutesAllowed } from '../deploy/hostnames';
 import { assertRoutesFree, routeConflicts } from '../deploy/routes';
 import { readUpload } from '../deploy/upload';
 import { checkId } from '../store/names';
@@ -31,6 +32,8 @@ export interface DeploymentRoutesDeps {
   limits: UploadLimits;
   prepare?: PrepareHook;
   tenantUrl(tenant: string): string;
+  /** the platform's base domain: no route may name it or what is under it (deploy/hostnames.ts) */
+  baseDomain: string;
   /** deployments built at once (default 2) and waiting beyond those (default 16; more: 503) */
   deployConcurrency?: number;
   deployQueue?: number;
@@ -82,7 +85,9 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
         observer.deployment(tenant, 'failure');
         throw error;
       }
-      // the operator may nest one tenant's routes in another's; a deploy token may not
+      // hostnames first (owned, off the base domain), so a tenant learns nothing of routes it may
+      // not use; then the operator may nest one tenant's routes in another's, a deploy token not
+      await assertRoutesAllowed(store, tenant, upload.routes, { baseDomain: deps.baseDomain, operator: isOperator(c) });
       if (upload.activate) await assertRoutesFree(store, tenant, upload.routes, { nested: isOperator(c) });
       const options: Parameters<typeof publish>[3] = {
         bundle: upload.bundle,
@@ -124,6 +129,7 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
     const tenant = tenantParam(c);
     const previous = (await requireTenant(store, tenant)).active;
     const manifest = await requireDeployment(tenant, c.req.param('id'));
+    await assertRoutesAllowed(store, tenant, manifest.routes, { baseDomain: deps.baseDomain, operator: isOperator(c) });
     await assertRoutesFree(store, tenant, manifest.routes, { nested: isOperator(c) });
     await store.activate(tenant, manifest.id, { conflicts: routeConflicts({ nested: isOperator(c) }) });
     logger.info('deployment activated', { tenant, deployment: manifest.id, previous, by: actor(c) });

@@ -151,6 +151,8 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     prepare,
     builder: builds.build,
     deploy: config.deploy,
+    hostnames: config.hostnames,
+    egress: config.egress,
     operatorToken,
     baseDomain: config.baseDomain,
     // the port actually bound (config.port may be 0), so tenant URLs in API answers work

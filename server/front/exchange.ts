@@ -10,6 +10,7 @@ import type { FinishedRequest } from '../tenants/accounting';
 import type { TenantState } from '../tenants/directory';
 import type { Failure } from '../tenants/limits';
 import type { TenantIsolate } from '../tenants/tenant-isolate';
+import type { CookieScope } from './cookies';
 import type { RequestTarget } from './host';
 import { flatHeaders, type BodyGuard } from './request';
 import { sendPlain, writeSandboxResponse, writeWholeResponse } from './response';
@@ -24,6 +25,11 @@ export class Exchange implements FinishedRequest, BodyGuard {
   authority = '';
   /** the origin-form target, path and query; set once routed */
   path = '/';
+  /** the host name the request was routed by (lower case, no port) */
+  hostname = '';
+  /** the platform's base domain, lower case, once the request is served (cookie scopes) */
+  baseDomain = '';
+
   /** the tenant's state (deployment, limits) once known */
   state: TenantState | null = null;
   /** the isolate serving it, once acquired from the pool */
@@ -57,9 +63,15 @@ export class Exchange implements FinishedRequest, BodyGuard {
     this.#status = status;
   }
 
+  /** the hosts the function's cookies may be scoped to (front/cookies.ts), made when a cookie is set */
+  cookieScope(): CookieScope | undefined {
+    return this.state ? { host: this.hostname, own: `${this.state.tenant}.${this.baseDomain}` } : undefined;
+  }
+
   routed(target: RequestTarget): void {
     this.authority = target.authority;
     this.path = target.path;
+    this.hostname = target.hostname;
   }
 
   /** the request as it enters the sandbox, with its body (whole, streamed, or none) */
@@ -88,11 +100,11 @@ export class Exchange implements FinishedRequest, BodyGuard {
 
   /** writes a response whose body is whole, synchronously (see front/response.ts) */
   writeWhole(response: SandboxResponse & { body: Uint8Array | null }): void {
-    writeWholeResponse(this.res, response, this.requestId, this.method === 'HEAD');
+    writeWholeResponse(this.res, response, this.requestId, this.method === 'HEAD', this);
   }
 
   /** writes the function's response, streaming its body with backpressure (see front/response.ts) */
   write(response: SandboxResponse): Promise<void> {
-    return writeSandboxResponse(this.res, response, this.requestId, this.method === 'HEAD');
+    return writeSandboxResponse(this.res, response, this.requestId, this.method === 'HEAD', this);
   }
 }

@@ -42,12 +42,15 @@ const noDeployment = (tenant: string) =>
 export class FrontServer {
   readonly server: http.Server;
   readonly #deps: FrontDeps;
+  /** the base domain, lower case */
+  readonly #base: string;
   #inFlight = 0;
   #idle?: () => void;
   #closing = false;
 
   constructor(deps: FrontDeps) {
     this.#deps = deps;
+    this.#base = deps.config.baseDomain.toLowerCase();
     const { server: s } = deps.config;
     this.server = http.createServer(
       {
@@ -145,6 +148,7 @@ export class FrontServer {
   #serve(x: Exchange, state: TenantState): void {
     x.state = state;
     x.startedNs = process.hrtime.bigint();
+    x.baseDomain = this.#base;
     const limit = state.limits.requestBodyBytes;
     const declared = Number(x.req.headers['content-length'] ?? 0);
     if (declared > limit) {

@@ -8,6 +8,7 @@
 //   tenants/<t>/tenant.json          name, createdAt, limits
 //   tenants/<t>/active               the pointer: id of the active deployment (absent: none)
 //   tenants/<t>/env.json             vars and secrets (mode 0600 like every file here)
+//   tenants/<t>/hostnames.json       custom hostnames: hostname -> record (assigned, proved, pending)
 //   tenants/<t>/deployments/<id>.json  manifest + path -> sha256 of each file
 //   tenants/<t>/cache/<id>/<v8>/<sha256 of path>  V8 code cache of one module
 //   tokens/<id>.json                 deploy tokens (hash only)
@@ -26,6 +27,9 @@ import { StoreError } from '../errors';
 import { FsBlobs } from './fs-blobs';
 import { FsJournal } from './fs-journal';
 import { checkId, checkModulePath, checkTenantName } from './names';
+import { collectGarbage, dropUnreferenced } from './fs-gc';
+import { FsHostnames } from './fs-hostnames';
+import { checkHostname, checkHostnameRecord } from './hostnames';
 import { RecordMemo } from './record-memo';
 import { findRouteConflict, type RouteClaim } from './route-claims';
 import type {
@@ -35,6 +39,7 @@ import type {
   ChangeKind,
   DeploymentManifest,
   DeploymentStore,
+  HostnameRecord,
   LoggedChange,
   StoreChange,
   StoreHealth,
@@ -64,6 +69,7 @@ export class FsDeploymentStore implements DeploymentStore {
   #ready: Promise<void>;
   #journal: FsJournal;
   #blobs: FsBlobs;
+  readonly #hostnames: FsHostnames;
   /** deployment records already read (immutable: read once, not once per file) */
   readonly #records = new RecordMemo<DeploymentRecord>();
 
@@ -72,6 +78,10 @@ export class FsDeploymentStore implements DeploymentStore {
     this.#tmp = path.join(this.root, 'tmp');
     this.#journal = new FsJournal(this.root, options);
     this.#blobs = new FsBlobs(this.root, this.#tmp);
+    this.#hostnames = new FsHostnames(
+      (tenant) => path.join(this.#tenantDir(tenant), 'hostnames.json'),
+      (file, data) => this.#write(file, data),
+    );
     this.#ready = this.#init();
     // keep an unhandled rejection from escaping when nobody calls a method
     this.#ready.catch(() => {});
@@ -176,7 +186,7 @@ export class FsDeploymentStore implements DeploymentStore {
     });
     this.#records.forgetTenant(name);
     await fs.rm(trash, { recursive: true, force: true });
-    await this.#collectGarbage();
+    await collectGarbage(this.root, this.#blobs);
     return revision;
   }
 
@@ -256,10 +266,10 @@ export class FsDeploymentStore implements DeploymentStore {
       }
       await fs.rm(file, { force: true });
       this.#records.forgetDeployment(tenant, id);
-      await this.#dropUnreferenced(Object.values(record.files));
+      await dropUnreferenced(this.root, this.#blobs, Object.values(record.files));
     });
     await fs.rm(path.join(this.#tenantDir(tenant), 'cache', id), { recursive: true, force: true });
-    await this.#collectGarbage();
+    await collectGarbage(this.root, this.#blobs);
     return revision;
   }
 
@@ -344,6 +354,28 @@ export class FsDeploymentStore implements DeploymentStore {
         JSON.stringify({ vars: env.vars, secrets: env.secrets }),
       );
     });
+  }
+
+  // ---- hostnames ----
+
+  async listHostnames(tenant: string): Promise<HostnameRecord[]> {
+    await this.#ready;
+    return this.#hostnames.list(tenant);
+  }
+
+  async putHostname(record: HostnameRecord): Promise<number> {
+    checkTenantName(record.tenant);
+    checkHostnameRecord(record);
+    return this.#logged(record.tenant, 'hostname', async () => {
+      await this.#requireTenant(record.tenant);
+      await this.#hostnames.put(record);
+    });
+  }
+
+  async deleteHostname(tenant: string, hostname: string): Promise<number> {
+    checkTenantName(tenant);
+    checkHostname(hostname);
+    return this.#logged(tenant, 'hostname', () => this.#hostnames.delete(tenant, hostname));
   }
 
   // ---- tokens ----
@@ -435,42 +467,5 @@ export class FsDeploymentStore implements DeploymentStore {
   async close(): Promise<void> {
     await this.#journal.close();
     await this.#ready.catch(() => {});
-  }
-
-  // ---- maintenance ----
-
-  /**
-   * Removes those of `hashes` (the files of a deployment just deleted) that no record names any
-   * more, at once rather than after the garbage collection's grace period: a tenant pruned to its
-   * storage quota must free the disk now. Safe under the write lock: no record is written
-   * meanwhile, and an upload that found one of these blobs present before the lock puts it back
-   * under the lock before its record names it (FsBlobs.restoreMissing).
-   */
-  async #dropUnreferenced(hashes: string[]): Promise<void> {
-    const unreferenced = new Set(hashes);
-    const tenantsDir = path.join(this.root, 'tenants');
-    for (const tenant of await listDir(tenantsDir)) {
-      const dir = path.join(tenantsDir, tenant, 'deployments');
-      for (const name of await listDir(dir)) {
-        if (unreferenced.size === 0) return;
-        const record = await readJson<DeploymentRecord>(path.join(dir, name)).catch(() => null);
-        if (record) for (const hash of Object.values(record.files)) unreferenced.delete(hash);
-      }
-    }
-    for (const hash of unreferenced) await this.#blobs.remove(hash);
-  }
-
-  /** removes blobs no deployment names any more (older than the grace period) */
-  async #collectGarbage(): Promise<void> {
-    const referenced = new Set<string>();
-    const tenantsDir = path.join(this.root, 'tenants');
-    for (const tenant of await listDir(tenantsDir)) {
-      const dir = path.join(tenantsDir, tenant, 'deployments');
-      for (const name of await listDir(dir)) {
-        const record = await readJson<DeploymentRecord>(path.join(dir, name)).catch(() => null);
-        if (record) for (const hash of Object.values(record.files)) referenced.add(hash);
-      }
-    }
-    await this.#blobs.collectGarbage(referenced);
   }
 }

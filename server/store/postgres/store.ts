@@ -12,13 +12,16 @@ import { checkDeployment } from '../deployment-check';
 import { StoreError } from '../../errors';
 import { OpenFeeds } from '../feed';
 import { checkId, checkModulePath, checkTenantName } from '../names';
+import { checkHostname, checkHostnameRecord } from '../hostnames';
 import { RecordMemo } from '../record-memo';
+import { removeHostname, selectHostnames, upsertHostname } from './hostnames';
 import type {
   ActivateOptions,
   ChangeFeed,
   ChangeFeedOptions,
   DeploymentManifest,
   DeploymentStore,
+  HostnameRecord,
   LoggedChange,
   StoreChange,
   StoreHealth,
@@ -311,6 +314,26 @@ export class PostgresDeploymentStore implements DeploymentStore {
         [tenant, JSON.stringify(env.vars), sealed?.data ?? null, sealed?.keyId ?? null],
       );
     });
+  }
+
+  // ---- hostnames ----
+
+  async listHostnames(tenant: string): Promise<HostnameRecord[]> {
+    checkTenantName(tenant);
+    await this.migrate();
+    return selectHostnames(this.#db, tenant);
+  }
+
+  async putHostname(record: HostnameRecord): Promise<number> {
+    checkTenantName(record.tenant);
+    checkHostnameRecord(record);
+    return this.#write({ tenant: record.tenant, kind: 'hostname' }, (q) => upsertHostname(q, record));
+  }
+
+  async deleteHostname(tenant: string, hostname: string): Promise<number> {
+    checkTenantName(tenant);
+    checkHostname(hostname);
+    return this.#write({ tenant, kind: 'hostname' }, (q) => removeHostname(q, tenant, hostname));
   }
 
   // ---- tokens ----
