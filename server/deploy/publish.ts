@@ -78,11 +78,15 @@ export async function publish(
       await makeRoom(deps.store, tenant, built.manifest.storedBytes ?? 0, options.quota, deps.logger);
     }
     await deps.store.putDeployment(built.manifest, built.files);
-    for (const [modulePath, data] of caches) {
-      if (built.files.has(modulePath) && data.length > 0) {
-        await deps.store.writeCodeCache(tenant, built.manifest.id, modulePath, codeCacheVersion, data);
-      }
-    }
+    // a few at a time: thousands of modules have thousands of caches
+    const pending = [...caches].filter(([modulePath, data]) => built.files.has(modulePath) && data.length > 0);
+    await Promise.all(
+      Array.from({ length: Math.min(16, pending.length) }, async () => {
+        for (let next = pending.shift(); next; next = pending.shift()) {
+          await deps.store.writeCodeCache(tenant, built.manifest.id, next[0], codeCacheVersion, next[1]);
+        }
+      }),
+    );
     const activate = options.activate !== false;
     if (activate) await deps.store.activate(tenant, built.manifest.id, { conflicts: options.routeConflicts });
     deps.observer?.deployment(tenant, 'success');

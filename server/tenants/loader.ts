@@ -4,9 +4,10 @@
 // handler. Used by the pool for a cold start and by prepareDeployment at deploy time; the only
 // difference is where files and caches come from (ModuleSource).
 //
-// Compiling and linking use the isolate's synchronous forms: their cost is bounded by the size of
-// the code (upload limits), and a thread hop per module would cost more than it saves. Evaluation
-// runs tenant code of unbounded duration, so it is asynchronous, under the startup timeout.
+// Compiling and linking use the isolate's synchronous forms while they are quick (a thread hop
+// per module would cost more than it saves), and its asynchronous forms past a few milliseconds
+// (thousands of modules: the event loop must stay free). Evaluation runs tenant code of unbounded
+// duration, so it is asynchronous, under the startup time and CPU limits.
 import path from 'node:path';
 import { DeploymentLoadError } from '../errors';
 import type { DeploymentManifest } from '../store/types';
@@ -37,8 +38,24 @@ export interface LoadOptions {
   onCodeCache?(result: CodeCacheResult): void;
 }
 
-/** synchronous compiling between two turns of the event loop (ms) */
-const compileSliceMs = 4;
+/** compiling done on the calling thread before the rest moves to the isolate's thread (ms) */
+const compileSyncMs = 4;
+/** reads of one cold start in flight at once */
+const readsAtOnce = 16;
+
+/** `work` over every item, at most `readsAtOnce` at a time; results in the items' order */
+async function inTurns<T, R>(items: readonly T[], work: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await work(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(readsAtOnce, items.length) }, lane));
+  return out;
+}
 
 /** The module's URL inside the isolate: shows in stack traces, and maps back to the file path. */
 export const moduleUrl = (modulePath: string) => `file:///${modulePath}`;
@@ -55,15 +72,19 @@ async function readCache(source: ModuleSource, modulePath: string): Promise<Buff
   }
 }
 
-function compileWithCache<T extends CachedDataResult>(
-  compile: (options: { filename: string; cachedData?: ExternalCopy<ArrayBuffer>; produceCachedData: boolean }) => T,
+async function compileWithCache<T extends CachedDataResult>(
+  compile: (options: {
+    filename: string;
+    cachedData?: ExternalCopy<ArrayBuffer>;
+    produceCachedData: boolean;
+  }) => T | Promise<T>,
   modulePath: string,
   cache: Buffer | null,
   source: ModuleSource,
   options: LoadOptions,
-): T {
+): Promise<T> {
   const { ExternalCopy } = isolateApi();
-  const compiled = compile({
+  const compiled = await compile({
     filename: moduleUrl(modulePath),
     cachedData: cache?.length ? new ExternalCopy(toArrayBuffer(cache)) : undefined,
     produceCachedData: true,
@@ -146,7 +167,7 @@ export async function loadDeployment(
     if (manifest.format === 'script') {
       const code = (await source.read(manifest.entry)).toString('utf8');
       const cache = await readCache(source, manifest.entry);
-      const script = compileWithCache(
+      const script = await compileWithCache(
         (o) => isolate.compileScriptSync(code, o),
         manifest.entry,
         cache,
@@ -163,11 +184,12 @@ export async function loadDeployment(
         'ISLET_MODULE_NOT_FOUND',
         `entry ${manifest.entry} is not among the deployment's modules`,
       );
-    // every file and code cache read at once, up front (the store reads the deployment's record
-    // once for all of them), then compiled one after the other
+    // every file and code cache read up front (the store reads the deployment's record once for
+    // all of them), a few at a time: thousands of reads completing in one turn of the event loop
+    // held it for most of a second; then compiled one after the other
     const [sources, caches] = await Promise.all([
-      Promise.all(manifest.modules.map(async (m) => [m.path, (await source.read(m.path)).toString('utf8')] as const)),
-      Promise.all(manifest.modules.map(async (m) => [m.path, await readCache(source, m.path)] as const)),
+      inTurns(manifest.modules, async (m) => [m.path, (await source.read(m.path)).toString('utf8')] as const),
+      inTurns(manifest.modules, async (m) => [m.path, await readCache(source, m.path)] as const),
     ]);
     const cacheOf = new Map(caches);
     const byPath = new Map<string, Module>();
@@ -176,33 +198,46 @@ export async function loadDeployment(
     // file in the upload costs nothing at cold start.
     const code = new Map(sources);
     const queue = [manifest.entry];
-    let sliceStart = performance.now();
-    for (let next = 0; next < queue.length; next++) {
-      const modulePath = queue[next]!;
-      if (byPath.has(modulePath)) continue;
-      // thousands of small modules compile for longer than a request may wait: give the event
-      // loop (other tenants' requests) a turn every few milliseconds of compiling
-      if (performance.now() - sliceStart > compileSliceMs) {
-        await new Promise((resolve) => setImmediate(resolve));
-        sliceStart = performance.now();
-      }
-      const module = compileWithCache(
-        (o) => isolate.compileModuleSync(code.get(modulePath)!, o),
+    const compile = (modulePath: string, sync: boolean) =>
+      compileWithCache(
+        (o) =>
+          sync ? isolate.compileModuleSync(code.get(modulePath)!, o) : isolate.compileModule(code.get(modulePath)!, o),
         modulePath,
         cacheOf.get(modulePath) ?? null,
         source,
         options,
       );
+    const add = (modulePath: string, module: Module) => {
       byPath.set(modulePath, module);
       pathOf.set(module, modulePath);
       for (const spec of module.dependencySpecifiers)
         queue.push(resolveSpecifier(spec, modulePath, files, manifest.importMap));
+    };
+    // A deployment of a few modules compiles here at once (a thread hop per module would cost
+    // more than it saves). Past a few milliseconds (thousands of small modules take seconds), the
+    // rest compiles on the isolate's own thread, a wave of imports at a time, and links there:
+    // the event loop stays free for other tenants' requests meanwhile.
+    const syncUntil = performance.now() + compileSyncMs;
+    let offThread = false;
+    for (let next = 0; next < queue.length; ) {
+      if (!offThread && performance.now() < syncUntil) {
+        const modulePath = queue[next++]!;
+        if (!byPath.has(modulePath)) add(modulePath, await compile(modulePath, true));
+        continue;
+      }
+      offThread = true;
+      const wave = [...new Set(queue.slice(next))].filter((p) => !byPath.has(p));
+      next = queue.length;
+      const modules = await Promise.all(wave.map((p) => compile(p, false)));
+      for (const [i, p] of wave.entries()) add(p, modules[i]!);
     }
     const entry = byPath.get(manifest.entry)!;
-    entry.instantiateSync(sandbox.context, (specifier, referrer) => {
+    const resolve = (specifier: string, referrer: Module) => {
       const from = pathOf.get(referrer) ?? manifest.entry;
       return byPath.get(resolveSpecifier(specifier, from, files, manifest.importMap))!;
-    });
+    };
+    if (offThread) await entry.instantiate(sandbox.context, resolve);
+    else entry.instantiateSync(sandbox.context, resolve);
     await entry.evaluate({ timeout, cpuTimeout });
     await bindHandler(() => sandbox.bindModule(entry.namespace), manifest);
   } catch (err) {
