@@ -27,7 +27,7 @@ export interface LookupReply {
   found?: ([string, number, number] | null)[];
 }
 
-interface LoadedMap {
+export interface LoadedMap {
   consumer: SourceMapConsumer;
   /** each source of the map -> the path shown to the tenant */
   display: Map<string, string>;
@@ -38,7 +38,8 @@ interface LoadedMap {
 /** parsed maps kept, bounded by the size of their text (parsed maps take a few times more) */
 const maps = new LRUCache<string, LoadedMap>({ maxSize: 256 * 1024 * 1024, sizeCalculation: (m) => m.size });
 
-function load(raw: string): LoadedMap {
+/** parses a map's text (throws on a broken map) */
+export function parseMap(raw: string): LoadedMap {
   const consumer = new SourceMapConsumer(JSON.parse(raw));
   return { consumer, display: displayPaths(consumer.sources), size: Math.max(1, raw.length) };
 }
@@ -48,14 +49,19 @@ function lookup(request: LookupRequest): LookupReply {
   if (!map) {
     if (request.raw === undefined) return { id: request.id, missing: true };
     try {
-      const loaded = load(request.raw);
+      const loaded = parseMap(request.raw);
       maps.set(request.key, loaded);
       map = loaded;
     } catch {
       return { id: request.id, broken: true };
     }
   }
-  const found = request.positions.map(([line, column]) => {
+  return { id: request.id, found: lookupPositions(map, request.positions) };
+}
+
+/** the original [shown source, line, column] of each position, or null where there is none */
+export function lookupPositions(map: LoadedMap, positions: [number, number][]): NonNullable<LookupReply['found']> {
+  return positions.map(([line, column]) => {
     try {
       const original = map.consumer.originalPositionFor({ line, column });
       if (original.source == null || original.line == null) return null;
@@ -68,7 +74,6 @@ function lookup(request: LookupRequest): LookupReply {
       return null;
     }
   });
-  return { id: request.id, found };
 }
 
 /**

@@ -5,15 +5,16 @@
 // pointing into esbuild's output would tell them little.
 //
 // Mapping is bounded, because a tenant decides how often it happens and how big the maps are:
-// at most `maxFrames` frames of a stack are mapped; maps are parsed and searched on a worker
-// thread (source-map-worker.ts), never on the serving event loop; a stack waits at most
-// `budgetMs` for its answer and is logged as it was past it (a thread stuck on a huge map is
-// replaced, and that map is not tried again); maps over `maxMapBytes` are not read at all.
+// at most `maxFrames` frames of a stack are mapped; a small map (up to `inlineMapBytes`, a
+// millisecond's parse) is parsed here, any larger one on a worker thread (source-map-worker.ts),
+// never on the serving event loop; a stack waits at most `budgetMs` for the thread and is logged
+// as it was past it (a thread stuck on a huge map is replaced, and that map is not tried again);
+// maps over `maxMapBytes` are not read at all.
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { LRUCache } from 'lru-cache';
 import type { DeploymentManifest, DeploymentStore } from '../../store/types';
-import type { LookupReply, LookupRequest } from './source-map-worker';
+import { lookupPositions, parseMap, type LoadedMap, type LookupReply, type LookupRequest } from './source-map-worker';
 
 export type SourceMapStore = Pick<DeploymentStore, 'getDeployment' | 'readFile'>;
 
@@ -27,6 +28,8 @@ export interface SourceMapperOptions {
   maxMapBytes?: number;
   /** frames of one stack that are mapped; default 64 */
   maxFrames?: number;
+  /** maps up to this size are parsed on the calling thread (bytes); default 64 KiB */
+  inlineMapBytes?: number;
 }
 
 const workerScript = path.join(__dirname, 'source-map-worker.js');
@@ -43,6 +46,9 @@ export class SourceMapper {
   readonly #budgetMs: number;
   readonly #maxMapBytes: number;
   readonly #maxFrames: number;
+  readonly #inlineMapBytes: number;
+  /** small maps parsed on this thread, bounded by the size of their text */
+  readonly #inline = new LRUCache<string, LoadedMap>({ maxSize: 16 * 1024 * 1024, sizeCalculation: (m) => m.size });
   readonly #manifests = new LRUCache<string, DeploymentManifest | false>({ max: 256 });
   /** maps that failed (unreadable, unparsable, too large, too slow): their frames stay as they are */
   readonly #broken = new LRUCache<string, true>({ max: 4096 });
@@ -57,6 +63,7 @@ export class SourceMapper {
     this.#budgetMs = options.budgetMs ?? 2000;
     this.#maxMapBytes = options.maxMapBytes ?? 32 * 1024 * 1024;
     this.#maxFrames = options.maxFrames ?? 64;
+    this.#inlineMapBytes = options.inlineMapBytes ?? 64 * 1024;
   }
 
   /**
@@ -116,7 +123,11 @@ export class SourceMapper {
     const key = `${manifest.tenant}\0${manifest.id}\0${mapPath}`;
     if (this.#broken.has(key)) return null;
     const positions = frames.map((f) => f.position);
-    let reply = await this.#ask({ key, positions }, deadline);
+    const small = this.#inline.get(key);
+    if (small) return lookupPositions(small, positions);
+    let reply = this.#worker
+      ? await this.#ask({ key, positions }, deadline)
+      : ({ id: 0, missing: true } as LookupReply);
     if (reply?.missing) {
       let raw: string;
       try {
@@ -129,6 +140,16 @@ export class SourceMapper {
       } catch {
         this.#broken.set(key, true);
         return null;
+      }
+      if (raw.length <= this.#inlineMapBytes) {
+        try {
+          const map = parseMap(raw);
+          this.#inline.set(key, map);
+          return lookupPositions(map, positions);
+        } catch {
+          this.#broken.set(key, true);
+          return null;
+        }
       }
       this.#loading.add(key);
       reply = await this.#ask({ key, raw, positions }, deadline);
