@@ -4,6 +4,7 @@
 // the bridge is left on the global object: it lives in this bundle's closures only.
 import type { IsolateEntries } from '../server/bridge/ops';
 import { setHost, completeOp, host } from './internal/bridge';
+import { installClock } from './internal/clock';
 import { defineLazy } from './internal/lazy';
 import { ObjectDefineProperty, SafeTypeError, globalObject } from './internal/primordials';
 import { DOMException } from './events/dom-exception';
@@ -32,36 +33,37 @@ import { createCompressionStreams } from './compression/compression';
 
 declare const require: (id: string) => any;
 
-
 function define(name: string, value: unknown): void {
   ObjectDefineProperty(globalObject, name, { value, writable: true, configurable: true, enumerable: false });
 }
 
 function structuredClone(value: unknown, options?: { transfer?: unknown[] }): unknown {
-  if (arguments.length === 0) throw new SafeTypeError("Failed to execute 'structuredClone': 1 argument required, but only 0 present.");
+  if (arguments.length === 0)
+    throw new SafeTypeError("Failed to execute 'structuredClone': 1 argument required, but only 0 present.");
   void options;
   try {
     // the host's copy of the arguments and of the result is V8's own serializer: the real
     // structured clone algorithm, with its DataCloneError cases
     return host('clone', value);
   } catch (error) {
-    throw new DOMException(`Failed to execute 'structuredClone': ${(error as Error)?.message ?? 'the value could not be cloned'}`, 'DataCloneError');
+    throw new DOMException(
+      `Failed to execute 'structuredClone': ${(error as Error)?.message ?? 'the value could not be cloned'}`,
+      'DataCloneError',
+    );
   }
 }
 
 /** returns the entry points the host calls (each becomes a Reference on the host side) */
-export function install(bridge: (op: string, ...args: unknown[]) => unknown, env: Record<string, unknown>): IsolateEntries {
+export function install(
+  bridge: (op: string, ...args: unknown[]) => unknown,
+  env: Record<string, unknown>,
+): IsolateEntries {
   setHost(bridge);
-  // a millisecond clock read in the isolate: no bridge crossing per call, and a coarse timer is
-  // what a multi-tenant runtime should give untrusted code anyway (timing side channels)
-  const DateNow = Date.now;
-  const origin = DateNow();
-  let last = 0;
-  const now = () => {
-    const t = DateNow() - origin;
-    if (t > last) last = t; // monotonic even if the wall clock steps back
-    return last;
-  };
+  // the clock stands still while tenant code runs and moves when the host enters the isolate
+  // (internal/clock.ts): no bridge crossing per read, and nothing to time a neighbour with
+  const clock = installClock();
+  const { now, tick } = clock;
+  const origin = clock.origin;
 
   define('DOMException', DOMException);
   define('Event', Event);
@@ -102,31 +104,64 @@ export function install(bridge: (op: string, ...args: unknown[]) => unknown, env
 
   // the global scope is an EventTarget (for `addEventListener('fetch', ...)`)
   const globalTarget = new EventTarget();
-  define('addEventListener', (type: string, listener: never, options?: never) => globalTarget.addEventListener(type, listener, options));
-  define('removeEventListener', (type: string, listener: never, options?: never) => globalTarget.removeEventListener(type, listener, options));
+  define('addEventListener', (type: string, listener: never, options?: never) =>
+    globalTarget.addEventListener(type, listener, options),
+  );
+  define('removeEventListener', (type: string, listener: never, options?: never) =>
+    globalTarget.removeEventListener(type, listener, options),
+  );
   define('dispatchEvent', (event: Event) => globalTarget.dispatchEvent(event));
 
   // heavy parts, evaluated on first use
-  const streamNames = ['ReadableStream', 'ReadableStreamDefaultReader', 'ReadableStreamBYOBReader', 'ReadableStreamBYOBRequest', 'ReadableByteStreamController', 'ReadableStreamDefaultController', 'WritableStream', 'WritableStreamDefaultWriter', 'WritableStreamDefaultController', 'TransformStream', 'TransformStreamDefaultController', 'ByteLengthQueuingStrategy', 'CountQueuingStrategy'] as const;
+  const streamNames = [
+    'ReadableStream',
+    'ReadableStreamDefaultReader',
+    'ReadableStreamBYOBReader',
+    'ReadableStreamBYOBRequest',
+    'ReadableByteStreamController',
+    'ReadableStreamDefaultController',
+    'WritableStream',
+    'WritableStreamDefaultWriter',
+    'WritableStreamDefaultController',
+    'TransformStream',
+    'TransformStreamDefaultController',
+    'ByteLengthQueuingStrategy',
+    'CountQueuingStrategy',
+  ] as const;
   for (const name of streamNames) defineLazy(globalObject, name, () => (streams() as any)[name]);
   let encodingStreams: ReturnType<typeof createEncodingStreams> | null = null;
   defineLazy(globalObject, 'TextEncoderStream', () => (encodingStreams ??= createEncodingStreams()).TextEncoderStream);
   defineLazy(globalObject, 'TextDecoderStream', () => (encodingStreams ??= createEncodingStreams()).TextDecoderStream);
   defineLazy(globalObject, 'URLPattern', loadURLPattern);
   let compressionStreams: ReturnType<typeof createCompressionStreams> | null = null;
-  defineLazy(globalObject, 'CompressionStream', () => (compressionStreams ??= createCompressionStreams()).CompressionStream);
-  defineLazy(globalObject, 'DecompressionStream', () => (compressionStreams ??= createCompressionStreams()).DecompressionStream);
+  defineLazy(
+    globalObject,
+    'CompressionStream',
+    () => (compressionStreams ??= createCompressionStreams()).CompressionStream,
+  );
+  defineLazy(
+    globalObject,
+    'DecompressionStream',
+    () => (compressionStreams ??= createCompressionStreams()).DecompressionStream,
+  );
   defineLazy(globalObject, 'SubtleCrypto', () => require('./crypto/subtle').SubtleCrypto);
   defineLazy(globalObject, 'CryptoKey', () => require('./crypto/subtle').CryptoKey);
 
   configureDispatch(env, globalTarget);
+  // every way the host enters the isolate moves the clock first
+  const entered =
+    <A extends unknown[], R>(entry: (...args: A) => R) =>
+    (...args: A): R => {
+      tick();
+      return entry(...args);
+    };
   return {
-    dispatch,
-    complete: completeOp,
-    fire: fireTimer,
-    pull: pullSink,
-    cancel: cancelSink,
-    finish: finishRequest,
+    dispatch: entered(dispatch),
+    complete: entered(completeOp),
+    fire: entered(fireTimer),
+    pull: entered(pullSink),
+    cancel: entered(cancelSink),
+    finish: entered(finishRequest),
     bindModule,
     bindScript,
   };
