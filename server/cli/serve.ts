@@ -110,7 +110,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     logRequests: config.logRequests,
     textBounds: config.exceptions,
   });
-  const front = new FrontServer({ config, router, directory, pool, accounting, logger });
+  const front = new FrontServer({ config, router, directory, pool, accounting, logger, observer });
   directory.onChange((tenant) => pool.retireTenant(tenant, 'redeploy'));
   // the deploy-time load runs under the tenant's own memory limit (its override, if any), as its isolates will
   const prepare = async (manifest: Parameters<typeof prepareDeployment>[0], files: Map<string, Buffer>) => {
@@ -308,6 +308,8 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
       ...args.filter((a, i) => a !== '--functions' && args[i - 1] !== '--functions' && !a.startsWith('--functions=')),
     ],
     drainTimeoutMs: config.server.shutdownTimeoutMs,
+    maxConnectionsPerClient: config.server.maxConnectionsPerClient,
+    onConnectionRefused: () => clusterMetrics.connectionRefused(),
   });
   const { port, workers } = await supervisor.start();
   const adminPort = workers.find((w) => typeof w.info?.adminPort === 'number')?.info?.adminPort;

@@ -17,6 +17,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import net from 'node:net';
 import type { Islet } from './messages';
+import { ConnectionCap } from '../front/connection-cap';
 import { primaryChannel, type PrimaryChannel } from './primary-channel';
 import { headEnd, hostOf, ownerSlot } from './routing';
 
@@ -43,6 +44,10 @@ export interface SupervisorOptions {
   maxHeadBytes?: number;
   /** time workers get to finish in-flight requests on shutdown or reload */
   drainTimeoutMs: number;
+  /** connections one client address may hold on the port (0 or absent: no cap; front/connection-cap.ts) */
+  maxConnectionsPerClient?: number;
+  /** a connection was closed over that cap */
+  onConnectionRefused?: () => void;
 }
 
 interface Connection {
@@ -82,7 +87,10 @@ const crashLoopDeaths = 3;
 const maxBackoffMs = 30_000;
 
 export class Supervisor {
-  #options: Required<Omit<SupervisorOptions, 'workerEnv'>> & { workerEnv: Record<string, string> };
+  #options: Required<Omit<SupervisorOptions, 'workerEnv' | 'maxConnectionsPerClient' | 'onConnectionRefused'>> & {
+    workerEnv: Record<string, string>;
+  };
+  readonly #cap: ConnectionCap;
   readonly #slots: Slot[] = [];
   readonly #records = new Map<Worker, WorkerRecord>();
   readonly #server: net.Server;
@@ -106,6 +114,7 @@ export class Supervisor {
       workerEnv: {},
       ...options,
     };
+    this.#cap = new ConnectionCap(options.maxConnectionsPerClient ?? 0, options.onConnectionRefused);
     this.#server = net.createServer({ pauseOnConnect: true }, (socket) => this.#accept(socket));
     cluster.setupPrimary({
       exec: require.resolve('../../../bin/islet.js'),
@@ -280,6 +289,7 @@ export class Supervisor {
       socket.destroy();
       return;
     }
+    if (!this.#cap.admit(socket)) return;
     let head: Buffer = Buffer.alloc(0);
     const timer = setTimeout(() => {
       socket.removeAllListeners('data');

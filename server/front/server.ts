@@ -15,10 +15,13 @@ import { BodyTimeoutError, InvalidResponseError } from '../errors';
 import type { Logger } from '../observe/server-log';
 import type { Dispatch } from '../host/types';
 import type { Accounting } from '../tenants/accounting';
+import type { TenantObserver } from '../tenants/observer';
 import type { TenantDirectory, TenantState } from '../tenants/directory';
 import { classifyFailure, type Failure } from '../tenants/limits';
 import type { IsolatePool } from '../tenants/pool';
+import { ConnectionCap } from './connection-cap';
 import { Exchange } from './exchange';
+import { LogBudget } from './log-budget';
 import { requestTarget } from './host';
 import { hasBody, limitedBody, nextRequestId, readSmallBody, smallBodyLength } from './request';
 import type { TenantRouter } from './router';
@@ -32,6 +35,8 @@ export interface FrontDeps {
   pool: IsolatePool;
   accounting: Accounting;
   logger: Logger;
+  /** counts connections refused over the per-client cap */
+  observer?: Pick<TenantObserver, 'connectionRefused'>;
 }
 
 const invalidResponse =
@@ -42,6 +47,8 @@ const noDeployment = (tenant: string) =>
 export class FrontServer {
   readonly server: http.Server;
   readonly #deps: FrontDeps;
+  /** log lines a client can cause, rate-limited */
+  readonly #quiet: LogBudget;
   /** the base domain, lower case */
   readonly #base: string;
   #inFlight = 0;
@@ -50,6 +57,7 @@ export class FrontServer {
 
   constructor(deps: FrontDeps) {
     this.#deps = deps;
+    this.#quiet = new LogBudget(deps.logger);
     this.#base = deps.config.baseDomain.toLowerCase();
     const { server: s } = deps.config;
     this.server = http.createServer(
@@ -62,6 +70,14 @@ export class FrontServer {
       (req, res) => this.#handle(req, res),
     );
     this.server.keepAliveTimeout = s.keepAliveTimeoutMs;
+    // per-client connection cap; under the supervisor it is applied there too, to the whole port
+    const cap = new ConnectionCap(s.maxConnectionsPerClient ?? 0, () => {
+      deps.observer?.connectionRefused?.();
+      this.#quiet.log('info', 'connection-cap', 'connections refused: a client holds too many', {
+        max: s.maxConnectionsPerClient,
+      });
+    });
+    this.server.prependListener('connection', (socket: Socket) => cap.admit(socket));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => clientError(err, socket));
   }
 
@@ -111,6 +127,11 @@ export class FrontServer {
 
     const target = requestTarget(req.url ?? '/', req.headers.host);
     if ('problem' in target) {
+      // a client's bad input: the client is told; the log hears of it rarely, and only at debug
+      this.#quiet.log('debug', 'bad-target', 'request refused: bad target or Host', {
+        requestId: x.requestId,
+        problem: target.problem,
+      });
       x.sendPlain(400, target.problem);
       return;
     }
@@ -131,7 +152,8 @@ export class FrontServer {
       state.then(
         (s) => (s ? this.#serve(x, s) : x.sendPlain(404, noDeployment(match.tenant))),
         (err: Error) => {
-          this.#deps.logger.error('reading tenant from the store failed', {
+          // once per request would let a flood of requests write the log: a few lines per window
+          this.#quiet.log('error', 'store-read', 'reading tenant from the store failed', {
             tenant: match.tenant,
             requestId: x.requestId,
             error: err.message,

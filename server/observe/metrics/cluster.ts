@@ -4,7 +4,7 @@
 // is left out rather than failing the scrape; `islet_cluster_workers{state}` says how many
 // workers answered, so a partial sum is visible. Workers scraped through the shared admin port
 // ask for this sum over the channel (Metrics.joinCluster, the 'metrics.scrape' request).
-import { AggregatorRegistry, Gauge } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import { primaryChannel } from '../../cluster/primary-channel';
 import type { MetricsSource, Scrape } from './metrics';
 
@@ -12,6 +12,13 @@ export class ClusterMetrics implements MetricsSource {
   readonly #timeoutMs: number | undefined;
   readonly #channel = primaryChannel();
   readonly #stopAnswering: () => void;
+  /** what the primary itself counts (connections its per-client cap refused), summed in with the workers' */
+  readonly #own = new Registry();
+  readonly #refused = new Counter({
+    name: 'islet_connections_refused_total',
+    help: 'Tenant-port connections closed at once because their client held too many (server.maxConnectionsPerClient)',
+    registers: [this.#own],
+  });
 
   /** `timeoutMs`: how long a scrape waits for workers (default: the message table's) */
   constructor(options: { timeoutMs?: number } = {}) {
@@ -23,7 +30,7 @@ export class ClusterMetrics implements MetricsSource {
     const { answers, missing } = await this.#channel.askAll('metrics.collect', undefined, {
       timeoutMs: this.#timeoutMs,
     });
-    const registry = AggregatorRegistry.aggregate(answers.map((a) => a.value));
+    const registry = AggregatorRegistry.aggregate([...answers.map((a) => a.value), await this.#own.getMetricsAsJSON()]);
     const gauge = new Gauge({
       name: 'islet_cluster_workers',
       help: 'Worker processes whose metrics are in this scrape (answered) or missing from it',
@@ -33,6 +40,11 @@ export class ClusterMetrics implements MetricsSource {
     gauge.set({ state: 'answered' }, answers.length);
     gauge.set({ state: 'missing' }, missing.length);
     return { contentType: registry.contentType, body: await registry.metrics() };
+  }
+
+  /** the supervisor closed a connection over the per-client cap */
+  connectionRefused(): void {
+    this.#refused.inc();
   }
 
   close(): void {
