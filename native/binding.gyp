@@ -10,6 +10,10 @@
         "src/isolate/watchdog.cc",
         "src/isolate/task.cc",
         "src/isolate/transfer.cc",
+        "src/isolate/async_context.cc",
+        "src/isolate/snapshot.cc",
+        "src/isolate/cpu_profiler.cc",
+        "src/isolate/inspector_agent.cc",
         "src/module/class_handle.cc",
         "src/module/isolate.cc",
         "src/module/context.cc",
@@ -17,7 +21,10 @@
         "src/module/module.cc",
         "src/module/reference.cc",
         "src/module/external_copy.cc",
-        "src/module/callback.cc"
+        "src/module/callback.cc",
+        "src/module/features.cc",
+        "src/module/profiler.cc",
+        "src/module/inspector.cc"
       ],
       "include_dirs": ["src"],
       "cflags!": ["-fno-exceptions"],

@@ -133,6 +133,7 @@ Local<FunctionTemplate> DefineDereference(Isolate* isolate);
 Local<FunctionTemplate> DefineExternalCopy(Isolate* isolate);
 Local<FunctionTemplate> DefineCopyInto(Isolate* isolate);
 Local<FunctionTemplate> DefineCallback(Isolate* isolate);
+Local<FunctionTemplate> DefineInspectorSession(Isolate* isolate);
 
 // Script compilation shared by Isolate.compileScript, Context.eval and Module.
 struct ScriptOriginOptions {
