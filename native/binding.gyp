@@ -12,6 +12,7 @@
         "src/isolate/transfer.cc",
         "src/isolate/async_context.cc",
         "src/isolate/snapshot.cc",
+        "src/isolate/snapshot_cache.cc",
         "src/isolate/cpu_profiler.cc",
         "src/isolate/inspector_agent.cc",
         "src/module/class_handle.cc",

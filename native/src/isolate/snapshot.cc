@@ -1,12 +1,29 @@
 // Making startup snapshots and checking them before V8 reads them (see snapshot.h).
 #include "isolate/snapshot.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <mutex>
 #include <optional>
 
 #include "isolate/async_context.h"
+#include "isolate/snapshot_cache.h"
+
+// V8 keeps its own startup snapshot (the one every plain isolate boots from) behind an internal
+// function that Node's binary exports. A snapshot must be built on top of it: an isolate made
+// from nothing lays out its read-only objects its own way, but isolates made from the blob share
+// the process's read-only heap, so names in such a blob would point at the wrong strings.
+#if V8_MAJOR_VERSION == 11 && V8_MINOR_VERSION == 3
+namespace v8::internal {
+class Snapshot {
+ public:
+  static const v8::StartupData* DefaultSnapshotBlob();
+};
+}  // namespace v8::internal
+#define ISLET_HAS_DEFAULT_BLOB 1
+#endif
 
 namespace islet {
 namespace {
@@ -17,8 +34,9 @@ namespace {
 //  12  u32      NODE_MODULE_VERSION of the addon that wrote it
 //  16  char[48] V8 version string (v8::V8::GetVersion(), with Node's embedder suffix)
 //  64  u64      build configuration bits (pointer size, pointer compression, sandbox, Smi size)
-//  72  u64      size of the shared read-only heap when written (differs with and without
-//               --no-node-snapshot: the blob's read-only part must be the one this process has)
+//  72  u64      1 when the writing process ran with --no-node-snapshot: the read-only heap (and
+//               its object cache, see snapshot_cache.h) of a Node process comes from V8's own
+//               snapshot with that flag and from Node's without; a blob only fits one of them
 //  80  u64      length of the V8 blob
 //  88  u64      checksum of the V8 blob
 //  96  ...      the V8 blob
@@ -41,14 +59,30 @@ uint64_t BuildConfiguration() {
   return bits;
 }
 
-uint64_t ReadOnlyHeapSize(Isolate* isolate) {
-  for (size_t i = 0; i < isolate->NumberOfHeapSpaces(); ++i) {
-    v8::HeapSpaceStatistics stats;
-    if (isolate->GetHeapSpaceStatistics(&stats, i) && std::strcmp(stats.space_name(), "read_only_space") == 0) {
-      return stats.space_used_size();
+// Whether this process runs with --no-node-snapshot (on the command line or in NODE_OPTIONS).
+uint64_t NodeSnapshotDisabled() {
+  static const uint64_t disabled = [] {
+    auto has_flag = [](const std::string& text, char separator) {
+      size_t start = 0;
+      while (start <= text.size()) {
+        size_t end = text.find(separator, start);
+        if (end == std::string::npos) end = text.size();
+        if (text.compare(start, end - start, "--no-node-snapshot") == 0) return true;
+        start = end + 1;
+      }
+      return false;
+    };
+    std::string cmdline;
+    if (FILE* file = std::fopen("/proc/self/cmdline", "rb")) {
+      char buffer[4096];
+      size_t read;
+      while ((read = std::fread(buffer, 1, sizeof(buffer), file)) > 0) cmdline.append(buffer, read);
+      std::fclose(file);
     }
-  }
-  return 0;
+    const char* options = std::getenv("NODE_OPTIONS");
+    return uint64_t(has_flag(cmdline, '\0') || (options && has_flag(options, ' ')));
+  }();
+  return disabled;
 }
 
 // Detects damaged or truncated bytes (not an adversary: cached data and snapshots are trusted
@@ -77,14 +111,14 @@ T Get(const uint8_t* data, size_t offset) {
   return value;
 }
 
-std::vector<uint8_t> Wrap(Isolate* node_isolate, const char* blob, size_t length) {
+std::vector<uint8_t> Wrap(const char* blob, size_t length) {
   std::vector<uint8_t> out(kHeaderSize + length, 0);
   std::memcpy(out.data(), kMagic, sizeof(kMagic));
   Put<uint32_t>(out, 8, kFormat);
   Put<uint32_t>(out, 12, NODE_MODULE_VERSION);
   std::strncpy(reinterpret_cast<char*>(out.data() + 16), v8::V8::GetVersion(), kVersionLength - 1);
   Put<uint64_t>(out, 64, BuildConfiguration());
-  Put<uint64_t>(out, 72, ReadOnlyHeapSize(node_isolate));
+  Put<uint64_t>(out, 72, NodeSnapshotDisabled());
   Put<uint64_t>(out, 80, length);
   std::memcpy(out.data() + kHeaderSize, blob, length);
   Put<uint64_t>(out, 88, Checksum(out.data() + kHeaderSize, length));
@@ -217,7 +251,10 @@ v8::StartupData CreateBlob(node::MultiIsolatePlatform* platform, const v8::Start
         failed = fill(isolate, creator);
         delegate.tasks->RunReady();
       }
-      if (!failed) blob = creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kKeep);
+      if (!failed) {
+        ReadOnlyCacheScope same_cache;
+        blob = creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kKeep);
+      }
     }
   }
   if (failed) ThrowErrorData(std::move(*failed));
@@ -229,9 +266,15 @@ v8::StartupData CreateBlob(node::MultiIsolatePlatform* platform, const v8::Start
 
 const intptr_t* SnapshotExternalReferences() { return AsyncContextExternalReferences(); }
 
-std::vector<uint8_t> MakeSnapshot(node::MultiIsolatePlatform* platform, Isolate* node_isolate, const std::vector<SnapshotSource>& scripts,
+std::vector<uint8_t> MakeSnapshot(node::MultiIsolatePlatform* platform, const std::vector<SnapshotSource>& scripts,
                                   const SnapshotSource* warmup) {
-  v8::StartupData cold = CreateBlob(platform, nullptr, [&](Isolate* isolate, v8::SnapshotCreator& creator) -> std::optional<ErrorData> {
+#ifdef ISLET_HAS_DEFAULT_BLOB
+  const v8::StartupData* base = v8::internal::Snapshot::DefaultSnapshotBlob();
+#else
+  const v8::StartupData* base = nullptr;
+  ThrowError(ErrorClass::Error, std::string("createSnapshot is not available in islet's addon for V8 ") + v8::V8::GetVersion(), "ERR_ISOLATE_SNAPSHOT");
+#endif
+  v8::StartupData cold = CreateBlob(platform, base, [&](Isolate* isolate, v8::SnapshotCreator& creator) -> std::optional<ErrorData> {
     Local<Context> context = Context::New(isolate);
     Context::Scope scope(context);
     for (const SnapshotSource& source : scripts) {
@@ -241,7 +284,7 @@ std::vector<uint8_t> MakeSnapshot(node::MultiIsolatePlatform* platform, Isolate*
     return std::nullopt;
   });
   std::unique_ptr<const char[]> cold_owner(cold.data);
-  if (!warmup) return Wrap(node_isolate, cold.data, size_t(cold.raw_size));
+  if (!warmup) return Wrap(cold.data, size_t(cold.raw_size));
   // V8's recipe for a warm snapshot: run the warm-up in a throwaway context (its side effects
   // are dropped), then snapshot a fresh copy of the default context.
   v8::StartupData warm = CreateBlob(platform, &cold, [&](Isolate* isolate, v8::SnapshotCreator& creator) -> std::optional<ErrorData> {
@@ -256,12 +299,12 @@ std::vector<uint8_t> MakeSnapshot(node::MultiIsolatePlatform* platform, Isolate*
     return std::nullopt;
   });
   std::unique_ptr<const char[]> warm_owner(warm.data);
-  return Wrap(node_isolate, warm.data, size_t(warm.raw_size));
+  return Wrap(warm.data, size_t(warm.raw_size));
 }
 
 namespace {
 
-std::shared_ptr<const v8::StartupData> Open(Isolate* node_isolate, const uint8_t* data, size_t length) {
+std::shared_ptr<const v8::StartupData> Open(const uint8_t* data, size_t length) {
   if (length < kHeaderSize || std::memcmp(data, kMagic, sizeof(kMagic)) != 0) {
     Refuse("these bytes are not a snapshot made by islet's Isolate.createSnapshot()");
   }
@@ -274,9 +317,11 @@ std::shared_ptr<const v8::StartupData> Open(Isolate* node_isolate, const uint8_t
                "); make the snapshot again with this Node.js",
            "ERR_ISOLATE_SNAPSHOT_VERSION");
   }
-  if (Get<uint64_t>(data, 72) != ReadOnlyHeapSize(node_isolate)) {
-    Refuse("it was made by a process whose V8 read-only heap differs from this one's; make snapshots and load them "
-           "with the same Node.js flags (islet passes --no-node-snapshot to every process)",
+  if (Get<uint64_t>(data, 72) != NodeSnapshotDisabled()) {
+    Refuse(std::string("it was made by a Node.js process ") + (Get<uint64_t>(data, 72) ? "with" : "without") +
+               " --no-node-snapshot and this one runs " + (NodeSnapshotDisabled() ? "with" : "without") +
+               " it: their V8 read-only heaps differ; make and load snapshots with the same flags (islet passes "
+               "--no-node-snapshot to every process)",
            "ERR_ISOLATE_SNAPSHOT_VERSION");
   }
   uint64_t blob_length = Get<uint64_t>(data, 80);
@@ -296,7 +341,7 @@ std::shared_ptr<const v8::StartupData> Open(Isolate* node_isolate, const uint8_t
 
 }  // namespace
 
-std::shared_ptr<const v8::StartupData> OpenSnapshot(Isolate* node_isolate, const std::shared_ptr<v8::BackingStore>& store) {
+std::shared_ptr<const v8::StartupData> OpenSnapshot(const std::shared_ptr<v8::BackingStore>& store) {
   // Isolates are typically made many times from one ExternalCopy: check and copy its bytes once.
   static std::mutex& mutex = *new std::mutex;
   static auto& opened = *new std::vector<std::pair<std::weak_ptr<v8::BackingStore>, std::shared_ptr<const v8::StartupData>>>;
@@ -312,7 +357,7 @@ std::shared_ptr<const v8::StartupData> OpenSnapshot(Isolate* node_isolate, const
     }
   }
   if (store->ByteLength() > size_t(INT32_MAX)) Refuse("it is larger than 2 GB");
-  auto blob = Open(node_isolate, static_cast<const uint8_t*>(store->Data()), store->ByteLength());
+  auto blob = Open(static_cast<const uint8_t*>(store->Data()), store->ByteLength());
   opened.emplace_back(store, blob);
   return blob;
 }

@@ -43,7 +43,7 @@ void CreateSnapshot(const FunctionCallbackInfo<Value>& info) {
         warmup = read_source(info[1], "warmupScript");
       }
     }
-    std::vector<uint8_t> bytes = MakeSnapshot(node::GetMultiIsolatePlatform(node_env), isolate, scripts, warmup ? &*warmup : nullptr);
+    std::vector<uint8_t> bytes = MakeSnapshot(node::GetMultiIsolatePlatform(node_env), scripts, warmup ? &*warmup : nullptr);
     info.GetReturnValue().Set(NewExternalCopy(isolate, context, CopyBytes(bytes.data(), bytes.size())));
   });
 }
@@ -79,7 +79,7 @@ IsolateFeatures IsolateFeatures::Parse(Isolate* isolate, Local<Value> options, I
     if (!store) {
       ThrowTypeError("`snapshot` must be the ExternalCopy returned by Isolate.createSnapshot() (or its bytes: an ArrayBuffer or Uint8Array)");
     }
-    env_options.snapshot = OpenSnapshot(isolate, store);
+    env_options.snapshot = OpenSnapshot(store);
     env_options.external_references = SnapshotExternalReferences();
   }
   return out;
