@@ -14,6 +14,7 @@
         "src/isolate/snapshot.cc",
         "src/isolate/snapshot_cache.cc",
         "src/isolate/cpu_profiler.cc",
+        "src/isolate/profile_tree.cc",
         "src/isolate/inspector_agent.cc",
         "src/module/class_handle.cc",
         "src/module/isolate.cc",

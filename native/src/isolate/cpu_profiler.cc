@@ -1,6 +1,7 @@
 // Interrupt-driven CPU profiles (see cpu_profiler.h).
 #include "isolate/cpu_profiler.h"
 
+#include <signal.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -8,30 +9,54 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "isolate/feature_support.h"
+#include "isolate/scope.h"
 
 namespace islet {
 namespace {
 
 // V8's own signal sampler is kept asleep: it would sample only the thread that started the
-// profile (and double-count it). It still wakes once when the profile stops; that sample is
-// taken only if that thread holds the isolate at that instant.
+// profile (and twice where islet samples too). It still wakes once when the profile stops.
 constexpr int kV8SamplerIntervalUs = 1 << 30;
 
 int64_t MonotonicUs() {
-  // V8's TimeTicks on Linux: CLOCK_MONOTONIC in µs, plus one (V8 never returns 0), so idle
-  // marks, line marks and V8's sample timestamps share one time line.
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000 + 1;
+  return int64_t(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
+uint64_t ThreadId() { return uint64_t(syscall(SYS_gettid)); }
+
+// V8's sampler installs a SIGPROF handler while a profile runs and puts the previous action
+// back when the last one stops; its thread may still send one last SIGPROF that lands after that
+// (seen: "Profiling timer expired" killing the process). With SIGPROF ignored beforehand, the
+// action V8 puts back is "ignore".
+void IgnoreStraySigprof() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction current;
+    if (sigaction(SIGPROF, nullptr, &current) == 0 && !(current.sa_flags & SA_SIGINFO) && current.sa_handler == SIG_DFL) {
+      signal(SIGPROF, SIG_IGN);
+    }
+  });
 }
 
 std::shared_ptr<CpuProfilerFeature> FeatureOf(Isolate* isolate) {
   EnvPtr env = IsolateEnvironment::Find(isolate);
   if (!env) return nullptr;
   return std::static_pointer_cast<CpuProfilerFeature>(env->GetFeature(FeatureId::CpuProfiler));
+}
+
+// Where V8's profile says each function it resolved starts.
+void CollectStarts(const v8::CpuProfileNode* node, FunctionStarts& starts) {
+  if (node->GetScriptId() > 0 && node->GetLineNumber() > 0) {
+    starts.emplace(std::make_pair(node->GetScriptId(), std::string(node->GetFunctionNameStr())),
+                   std::make_pair(node->GetLineNumber() - 1, std::max(0, node->GetColumnNumber() - 1)));
+  }
+  for (int i = 0; i < node->GetChildrenCount(); ++i) CollectStarts(node->GetChild(i), starts);
 }
 
 // The one thread that paces the samples of every profiled isolate.
@@ -43,10 +68,10 @@ class SamplerThread {
   }
   void Add(const std::shared_ptr<CpuProfilerFeature>& feature) {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (auto& known : features_) {
-      if (known.lock() == feature) return;
-    }
-    features_.push_back(feature);
+    changed_ = true;
+    bool known = false;
+    for (auto& item : features_) known = known || item.lock() == feature;
+    if (!known) features_.push_back(feature);
     if (!started_) {
       started_ = true;
       std::thread([this] { Run(); }).detach();
@@ -59,11 +84,8 @@ class SamplerThread {
     std::unique_lock<std::mutex> lock(mutex_);
     auto next = std::chrono::steady_clock::now();
     for (;;) {
-      if (features_.empty()) {
-        wake_.wait(lock);
-        next = std::chrono::steady_clock::now();
-        continue;
-      }
+      wake_.wait(lock, [&] { return !features_.empty(); });
+      changed_ = false;
       std::vector<std::weak_ptr<CpuProfilerFeature>> current = features_;
       lock.unlock();
       int interval = 1 << 30;
@@ -78,16 +100,21 @@ class SamplerThread {
         interval = std::min(interval, feature->IntervalUs());
       }
       lock.lock();
+      // A profile may have started again since its Tick said "done": keep those.
       features_.erase(std::remove_if(features_.begin(), features_.end(),
                                      [&](const std::weak_ptr<CpuProfilerFeature>& weak) {
                                        auto feature = weak.lock();
-                                       return !feature || std::find(finished.begin(), finished.end(), feature) != finished.end();
+                                       if (!feature) return true;
+                                       return std::find(finished.begin(), finished.end(), feature) != finished.end() && !feature->Active();
                                      }),
                       features_.end());
-      next += std::chrono::microseconds(interval);
+      if (features_.empty()) continue;
+      // Steady pacing; after a late wake-up, start afresh. Add() wakes the thread at once.
+      auto step = std::chrono::microseconds(std::min(interval, 100000));
       auto now_point = std::chrono::steady_clock::now();
-      if (next < now_point) next = now_point + std::chrono::microseconds(interval);
-      wake_.wait_until(lock, next);
+      next += step;
+      if (next < now_point || next > now_point + step) next = now_point + step;
+      wake_.wait_until(lock, next, [&] { return changed_; });
     }
   }
 
@@ -95,75 +122,8 @@ class SamplerThread {
   std::condition_variable wake_;
   std::vector<std::weak_ptr<CpuProfilerFeature>> features_;
   bool started_ = false;
+  bool changed_ = false;  // Add() was called since the last pass
 };
-
-void CopyNodes(const v8::CpuProfileNode* node, std::vector<ProfileData::Node>& out) {
-  ProfileData::Node copy;
-  copy.id = node->GetNodeId();
-  copy.function_name = node->GetFunctionNameStr();
-  copy.url = node->GetScriptResourceNameStr();
-  copy.script_id = node->GetScriptId();
-  copy.line = node->GetLineNumber() - 1;
-  copy.column = node->GetColumnNumber() - 1;
-  int count = node->GetChildrenCount();
-  for (int i = 0; i < count; ++i) copy.children.push_back(node->GetChild(i)->GetNodeId());
-  out.push_back(std::move(copy));
-  for (int i = 0; i < count; ++i) CopyNodes(node->GetChild(i), out);
-}
-
-// Hit counts from the samples, and each sample's line (from the marks taken with it) as the
-// positionTicks of its node when the node is the function of that frame.
-void CountHits(ProfileData& data, const std::vector<SampleLine>& marks) {
-  std::map<unsigned, size_t> index;
-  for (size_t i = 0; i < data.nodes.size(); ++i) {
-    index[data.nodes[i].id] = i;
-    data.nodes[i].hit_count = 0;
-    data.nodes[i].position_ticks.clear();
-  }
-  std::map<std::pair<size_t, int>, unsigned> lines;
-  size_t next = 0;
-  for (size_t i = 0; i < data.samples.size(); ++i) {
-    auto found = index.find(data.samples[i]);
-    if (found == index.end()) continue;
-    ProfileData::Node& node = data.nodes[found->second];
-    node.hit_count++;
-    int64_t time = data.timestamps[i];
-    while (next < marks.size() && marks[next].after < time) next++;
-    if (next < marks.size() && marks[next].before <= time && marks[next].script_id == node.script_id && node.script_id > 0) {
-      lines[{found->second, marks[next].line}]++;
-    }
-  }
-  for (auto& [key, ticks] : lines) data.nodes[key.first].position_ticks.emplace_back(key.second, ticks);
-}
-
-// Adds an "(idle)" node under the root and a sample of it at each idle mark in the profile's span.
-void AddIdleSamples(ProfileData& data, const std::vector<int64_t>& marks) {
-  std::vector<int64_t> inside;
-  for (int64_t mark : marks) {
-    if (mark >= data.start_time && mark <= data.end_time) inside.push_back(mark);
-  }
-  if (inside.empty() || data.nodes.empty()) return;
-  unsigned idle_id = 0;
-  for (auto& node : data.nodes) idle_id = std::max(idle_id, node.id);
-  idle_id++;
-  ProfileData::Node idle;
-  idle.id = idle_id;
-  idle.function_name = "(idle)";
-  idle.hit_count = unsigned(inside.size());
-  data.nodes.front().children.push_back(idle_id);
-  data.nodes.push_back(idle);
-  std::vector<std::pair<int64_t, unsigned>> merged;
-  merged.reserve(data.samples.size() + inside.size());
-  for (size_t i = 0; i < data.samples.size(); ++i) merged.emplace_back(data.timestamps[i], data.samples[i]);
-  for (int64_t mark : inside) merged.emplace_back(mark, idle_id);
-  std::stable_sort(merged.begin(), merged.end(), [](auto& a, auto& b) { return a.first < b.first; });
-  data.samples.clear();
-  data.timestamps.clear();
-  for (auto& [time, id] : merged) {
-    data.timestamps.push_back(time);
-    data.samples.push_back(id);
-  }
-}
 
 }  // namespace
 
@@ -183,115 +143,80 @@ void CpuProfilerFeature::Request(const std::string& title, const ProfileOptions&
     ThrowError(ErrorClass::Error, "Too many CPU profiles running in this isolate (at most " + std::to_string(kMaxTitles) + ")",
                "ERR_ISOLATE_PROFILER");
   }
-  titles_[title] = Title{options, false};
+  titles_[title] = Title{options, false, 0};
 }
 
-bool CpuProfilerFeature::Has(const std::string& title) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return titles_.count(title) > 0;
-}
-
-void CpuProfilerFeature::ScheduleBegin() {
-  class Begin : public Runnable {
-   public:
-    explicit Begin(std::weak_ptr<CpuProfilerFeature> feature, std::weak_ptr<IsolateEnvironment> env)
-        : feature_(std::move(feature)), env_(std::move(env)) {}
-    void Run() override {
-      auto feature = feature_.lock();
-      auto env = env_.lock();
-      if (feature && env && !env->disposed()) feature->BeginPending(env->isolate());
-    }
-
-   private:
-    std::weak_ptr<CpuProfilerFeature> feature_;
-    std::weak_ptr<IsolateEnvironment> env_;
-  };
+void CpuProfilerFeature::Watch() {
+  // Called from Node's thread on an idle isolate: start now, so V8's profiler sees the code the
+  // next call compiles (it places functions by the code it saw). Otherwise the first sample does.
   EnvPtr env = env_.lock();
-  if (!env) return;
-  env->Post(std::make_unique<Begin>(weak_from_this(), env_));
-  // The queue waits for the current run to end; a long run is profiled from now on.
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (!dead_ && IsExecuting(*env)) env->isolate()->RequestInterrupt(OnBeginInterrupt, nullptr);
+  IsolateEnvironment* node_env = IsolateEnvironment::DefaultOnThisThread();
+  if (env && node_env && IsolateEnvironment::Current() == node_env && !IsExecuting(*env) && !env->disposed()) {
+    ExecScope scope(*env);
+    if (!env->disposed()) BeginPending(env->isolate());
+  }
+  SamplerThread::Get().Add(shared_from_this());
 }
 
 void CpuProfilerFeature::BeginPending(Isolate* isolate) {
-  std::vector<std::pair<std::string, ProfileOptions>> starting;
+  std::vector<std::string> starting;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (dead_) return;
+    int64_t now = MonotonicUs();
     for (auto& [title, state] : titles_) {
       if (!state.started) {
         state.started = true;
-        starting.emplace_back(title, state.options);
+        state.start_us = now;
+        starting.push_back(title);
       }
     }
   }
   if (starting.empty()) return;
   HandleScope handles(isolate);
   if (!profiler_) {
+    IgnoreStraySigprof();
     v8::CpuProfiler::UseDetailedSourcePositionsForProfiling(isolate);
-    profiler_ = v8::CpuProfiler::New(isolate, v8::kDebugNaming, v8::kLazyLogging);
+    // Eager logging: once an isolate has been profiled, the code it compiles from then on stays
+    // known to V8's profiler, so later profiles place all of it.
+    profiler_ = v8::CpuProfiler::New(isolate, v8::kDebugNaming, v8::kEagerLogging);
     profiler_->SetSamplingInterval(kV8SamplerIntervalUs);
   }
-  for (auto& [title, options] : starting) {
-    v8::CpuProfilingOptions v8_options(v8::kLeafNodeLineNumbers, options.max_samples, 0);
+  for (auto& title : starting) {
+    v8::CpuProfilingOptions v8_options(v8::kLeafNodeLineNumbers, v8::CpuProfilingOptions::kNoSampleLimit, 0);
     profiler_->StartProfiling(V8String(isolate, title), std::move(v8_options));
   }
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    was_running_ = true;
-  }
-  SamplerThread::Get().Add(shared_from_this());
 }
 
 std::optional<ProfileData> CpuProfilerFeature::End(Isolate* isolate, const std::string& title) {
-  if (!Has(title)) return std::nullopt;
-  BeginPending(isolate);
-  HandleScope handles(isolate);
-  v8::CpuProfile* profile = profiler_ ? profiler_->StopProfiling(V8String(isolate, title)) : nullptr;
-  ProfileData data;
+  ProfileOptions options;
+  int64_t start;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto found = titles_.find(title);
+    if (found == titles_.end()) return std::nullopt;
+    options = found->second.options;
+    if (!found->second.started) found->second.start_us = MonotonicUs();
+    start = found->second.start_us;
+  }
+  FunctionStarts starts;
+  if (profiler_) {
+    HandleScope handles(isolate);
+    if (v8::CpuProfile* profile = profiler_->StopProfiling(V8String(isolate, title))) {
+      CollectStarts(profile->GetTopDownRoot(), starts);
+      profile->Delete();
+    }
+  }
   std::vector<int64_t> marks;
-  std::vector<SampleLine> lines;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     titles_.erase(title);
     marks = idle_marks_;
-    lines = line_marks_;
-    size_t best = 0;
-    for (auto& [thread, count] : thread_samples_) {
-      if (count > best) best = count, data.thread_id = thread;
-    }
-    if (titles_.empty()) {
-      idle_marks_.clear();
-      line_marks_.clear();
-      thread_samples_.clear();
-    }
+    if (titles_.empty()) idle_marks_.clear();
   }
-  if (data.thread_id == 0) data.thread_id = uint64_t(syscall(SYS_gettid));
-  if (profile) {
-    data.start_time = profile->GetStartTime();
-    data.end_time = profile->GetEndTime();
-    CopyNodes(profile->GetTopDownRoot(), data.nodes);
-    int count = profile->GetSamplesCount();
-    data.samples.reserve(count);
-    data.timestamps.reserve(count);
-    for (int i = 0; i < count; ++i) {
-      data.samples.push_back(profile->GetSample(i)->GetNodeId());
-      data.timestamps.push_back(profile->GetSampleTimestamp(i));
-    }
-    profile->Delete();
-    CountHits(data, lines);
-    AddIdleSamples(data, marks);
-  }
-  bool last;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    last = titles_.empty();
-  }
-  if (last && profiler_) {
-    profiler_->Dispose();
-    profiler_ = nullptr;
-  }
+  ProfileData data = tree_.Build(start, MonotonicUs(), options.max_samples, marks, starts);
+  if (data.thread_id == 0) data.thread_id = ThreadId();
+  if (!Active()) tree_.Clear();
   return data;
 }
 
@@ -314,6 +239,11 @@ void CpuProfilerFeature::Teardown(Isolate* isolate) {
   profiler_ = nullptr;
 }
 
+bool CpuProfilerFeature::Active() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return !dead_ && !titles_.empty();
+}
+
 int CpuProfilerFeature::IntervalUs() {
   std::lock_guard<std::mutex> lock(mutex_);
   int interval = 1 << 30;
@@ -321,46 +251,45 @@ int CpuProfilerFeature::IntervalUs() {
   return interval;
 }
 
+unsigned CpuProfilerFeature::StorageLimit() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  unsigned limit = 0;
+  for (auto& [title, state] : titles_) limit = std::max(limit, state.options.max_samples);
+  return limit;
+}
+
 bool CpuProfilerFeature::Tick(int64_t now_us) {
   EnvPtr env = env_.lock();  // released after the mutex below: a last reference may tear down
   std::lock_guard<std::mutex> lock(mutex_);
   if (dead_ || titles_.empty() || !env || env->torn_down()) return false;
-  bool running = IsExecuting(*env);
-  if (running) {
+  if (IsExecuting(*env)) {
     was_running_ = true;
-    if (!sample_pending_) {
+    // One request at a time; again if it was not served in two intervals: V8 keeps the
+    // "interrupt requested" flag per thread, and a request can be lost when the isolate moves
+    // to another thread (Node's and the pool's) without going idle in between.
+    int interval = 1 << 30;
+    for (auto& [title, state] : titles_) interval = std::min(interval, state.options.interval_us);
+    if (!sample_pending_ || now_us - requested_at_ > 2 * int64_t(interval)) {
       sample_pending_ = true;
+      requested_at_ = now_us;
       // Safe: Teardown sets dead_ under this mutex before the isolate is disposed.
-      env->isolate()->RequestInterrupt(OnSampleInterrupt, reinterpret_cast<void*>(uintptr_t(idle_epoch_)));
+      env->isolate()->RequestInterrupt(OnSampleInterrupt, reinterpret_cast<void*>(uintptr_t(++request_seq_)));
     }
   } else {
     if (was_running_ && idle_marks_.size() < 1000000) idle_marks_.push_back(now_us);
     was_running_ = false;
     // A sample requested during the last run may fire at the start of the next: it is stale.
-    idle_epoch_++;
+    stale_seq_ = request_seq_;
     sample_pending_ = false;
   }
   return true;
 }
 
 void CpuProfilerFeature::TakeSample(Isolate* isolate) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (dead_ || !profiler_) return;
-    thread_samples_[uint64_t(syscall(SYS_gettid))]++;
-  }
-  HandleScope handles(isolate);
-  SampleLine mark{MonotonicUs(), 0, -1, 0};
-  Local<v8::StackTrace> trace = v8::StackTrace::CurrentStackTrace(isolate, 1, v8::StackTrace::kScriptId);
-  if (trace->GetFrameCount() > 0) {
-    Local<v8::StackFrame> frame = trace->GetFrame(isolate, 0);
-    mark.script_id = frame->GetScriptId();
-    mark.line = frame->GetLineNumber();
-  }
-  v8::CpuProfiler::CollectSample(isolate);
-  mark.after = MonotonicUs();
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (line_marks_.size() < 1000000) line_marks_.push_back(mark);
+  if (tree_.sample_count() >= StorageLimit()) return;
+  tree_.RecordStack(isolate, MonotonicUs(), ThreadId());
+  // V8's profiler, handed the same moment, learns where the sampled functions start.
+  if (profiler_) v8::CpuProfiler::CollectSample(isolate);
 }
 
 void CpuProfilerFeature::OnSampleInterrupt(Isolate* isolate, void* data) {
@@ -368,14 +297,15 @@ void CpuProfilerFeature::OnSampleInterrupt(Isolate* isolate, void* data) {
   if (!feature) return;
   {
     std::lock_guard<std::mutex> lock(feature->mutex_);
-    if (uint64_t(reinterpret_cast<uintptr_t>(data)) != feature->idle_epoch_) return;
+    uint64_t seq = uint64_t(reinterpret_cast<uintptr_t>(data));
+    // Stale (requested before the isolate went idle) or already served by a later request.
+    if (feature->dead_ || seq <= feature->stale_seq_ || seq <= feature->served_seq_) return;
+    feature->served_seq_ = feature->request_seq_;
     feature->sample_pending_ = false;
   }
+  // A profile requested since the last sample starts here, on the thread running the isolate.
+  feature->BeginPending(isolate);
   feature->TakeSample(isolate);
-}
-
-void CpuProfilerFeature::OnBeginInterrupt(Isolate* isolate, void*) {
-  if (std::shared_ptr<CpuProfilerFeature> feature = FeatureOf(isolate)) feature->BeginPending(isolate);
 }
 
 }  // namespace islet

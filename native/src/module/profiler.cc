@@ -93,7 +93,7 @@ void StartCpuProfiler(const FunctionCallbackInfo<Value>& info) {
     std::shared_ptr<CpuProfilerFeature> profiler = CpuProfilerFeature::For(env);
     if (!profiler) ThrowError(ErrorClass::Error, "Isolate is disposed", "ERR_ISOLATE_DISPOSED");
     profiler->Request(title, options);
-    profiler->ScheduleBegin();
+    profiler->Watch();
     info.GetReturnValue().SetUndefined();
   });
 }
@@ -101,8 +101,18 @@ void StartCpuProfiler(const FunctionCallbackInfo<Value>& info) {
 void StopCpuProfiler(const FunctionCallbackInfo<Value>& info) {
   Isolate* isolate = info.GetIsolate();
   Guard(isolate, [&] {
-    EnvPtr env = LiveIsolateEnv(isolate, info.This());
     std::string title = ReadTitle(isolate, info[0], "stopCpuProfiler");
+    EnvPtr env;
+    try {
+      env = LiveIsolateEnv(isolate, info.This());
+    } catch (const ThrownValue& thrown) {
+      // An async method reports a disposed isolate by rejecting, as the others do.
+      Local<Context> context = isolate->GetCurrentContext();
+      Local<v8::Promise::Resolver> resolver = Check(v8::Promise::Resolver::New(context));
+      Check(resolver->Reject(context, thrown.value->TransferIn(isolate, context)));
+      info.GetReturnValue().Set(resolver->GetPromise());
+      return;
+    }
     auto result = std::make_shared<std::optional<ProfileData>>();
     auto task = MakeTask(
         [env, title, result] {
