@@ -225,6 +225,10 @@ void InspectorAgent::Dispatch(const std::shared_ptr<InspectorSessionCore>& core,
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (dead_ || core->closing_) throw MakeThrown(ErrorClass::Error, "The inspector session is disposed", "ERR_ISOLATE_RELEASED");
+    if (core->inbox_.size() >= kMaxQueuedMessages) {
+      throw MakeThrown(ErrorClass::Error, "Too many inspector messages waiting for the isolate (" + std::to_string(kMaxQueuedMessages) + ")",
+                       "ERR_ISOLATE_INSPECTOR");
+    }
     core->inbox_.push_back(std::move(message));
   }
   core->HoldLoop();
@@ -378,27 +382,9 @@ void InspectorAgent::runMessageLoopOnPause(int) {
       continue;
     }
     // Node's loop is blocked when the pause is on its thread: deliver here, run its microtasks.
-    std::vector<std::shared_ptr<InspectorSessionCore>> local;
-    for (auto& core : sessions_) {
-      if (core->OwnedByThisNodeThread()) local.push_back(core);
-    }
-    bool delivered = false;
-    if (!local.empty()) {
-      lock.unlock();
-      for (auto& core : local) {
-        bool pending;
-        {
-          std::lock_guard<std::mutex> out(core->out_mutex_);
-          pending = !core->outbox_.empty();
-        }
-        if (!pending) continue;
-        delivered = true;
-        ExecScope node_scope(*core->owner_);
-        core->Deliver(core->owner_->isolate());
-        core->owner_->isolate()->PerformMicrotaskCheckpoint();
-      }
-      lock.lock();
-    }
+    lock.unlock();
+    bool delivered = DeliverOnThisThread(true);
+    lock.lock();
     if (delivered) continue;
     if (NothingCanResume()) break;
     wake_.wait_for(lock, std::chrono::milliseconds(50));
@@ -406,6 +392,32 @@ void InspectorAgent::runMessageLoopOnPause(int) {
   paused_ = false;
   quit_ = false;
   dispatching_ = outer_dispatching;
+  // What the last messages answered (Debugger.resumed...) reaches the callbacks before the
+  // paused call returns.
+  lock.unlock();
+  DeliverOnThisThread(false);
+}
+
+bool InspectorAgent::DeliverOnThisThread(bool run_microtasks) {
+  std::vector<std::shared_ptr<InspectorSessionCore>> local;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& core : sessions_) {
+      if (core->OwnedByThisNodeThread()) local.push_back(core);
+    }
+  }
+  bool delivered = false;
+  for (auto& core : local) {
+    {
+      std::lock_guard<std::mutex> out(core->out_mutex_);
+      if (core->outbox_.empty()) continue;
+    }
+    delivered = true;
+    ExecScope node_scope(*core->owner_);
+    core->Deliver(core->owner_->isolate());
+    if (run_microtasks) core->owner_->isolate()->PerformMicrotaskCheckpoint();
+  }
+  return delivered;
 }
 
 void InspectorAgent::quitMessageLoopOnPause() {

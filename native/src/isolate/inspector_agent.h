@@ -88,6 +88,8 @@ class InspectorSessionCore : public v8_inspector::V8Inspector::Channel, public s
 class InspectorAgent : public Feature, public v8_inspector::V8InspectorClient, public std::enable_shared_from_this<InspectorAgent> {
  public:
   static constexpr int kContextGroup = 1;
+  // Messages a session may have waiting for a busy isolate.
+  static constexpr size_t kMaxQueuedMessages = 10000;
   // Creates the isolate's inspector (the isolate is idle; entered here).
   static std::shared_ptr<InspectorAgent> Create(const EnvPtr& env);
   static std::shared_ptr<InspectorAgent> Of(const EnvPtr& env);
@@ -121,6 +123,9 @@ class InspectorAgent : public Feature, public v8_inspector::V8InspectorClient, p
   void DoWork(Isolate* isolate, Work& work);
   void ScheduleDrain();
   bool NothingCanResume();
+  // Pause on Node's thread: hands the queued answers of sessions owned by this thread's Node
+  // isolate to their callbacks (mutex not held). True when there were any.
+  bool DeliverOnThisThread(bool run_microtasks);
   static void OnDrainInterrupt(Isolate* isolate, void* data);
 
   std::weak_ptr<IsolateEnvironment> env_;
