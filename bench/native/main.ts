@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { median } from '../lib/stats';
 import { measure, type Library, type Row } from './child';
+import { formatFeatures, measureFeatures } from './features';
 
 const root = path.resolve(__dirname, '../../..');
 const child = path.join(__dirname, 'child.js');
@@ -97,9 +98,15 @@ async function main(): Promise<void> {
     json[name] = { unit: entry.unit, islet: ours, isolatedVm: theirs ? median(theirs.values) : null, ratio: ratio ?? null };
   }
   console.log(lines.join('\n'));
+  // islet's own features (profiler, snapshots): ratios between variants of this run.
+  const features = await measureFeatures(rounds);
+  console.log('\n' + formatFeatures(features));
   const outDir = path.join(root, 'bench', 'results');
   fs.mkdirSync(outDir, { recursive: true });
-  fs.writeFileSync(path.join(outDir, 'native.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds, rows: json }, null, 2) + '\n');
+  fs.writeFileSync(
+    path.join(outDir, 'native.json'),
+    JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds, rows: json, features }, null, 2) + '\n',
+  );
 }
 
 main().catch((error) => {

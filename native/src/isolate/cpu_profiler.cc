@@ -230,6 +230,7 @@ void CpuProfilerFeature::Teardown(Isolate* isolate) {
     }
     titles_.clear();
   }
+  tree_.Clear();  // holds V8 handles: released while the isolate still exists
   if (!profiler_) return;
   HandleScope handles(isolate);
   for (auto& title : running) {

@@ -18,6 +18,7 @@ ProfileTree::ProfileTree() { Clear(); }
 void ProfileTree::Clear() {
   frames_ = {{0, "(root)", ""}, {0, "(program)", ""}, {0, "(idle)", ""}};
   frame_index_.clear();
+  seen_.clear();  // Global handles: reset on the isolate's thread (Clear is only called there)
   nodes_.clear();
   nodes_.push_back(Node{kRoot, kRoot, 0, {}});
   nodes_[kRoot].children[kProgram] = kProgram;
@@ -36,6 +37,27 @@ unsigned ProfileTree::FrameIndex(int script_id, std::string name, std::string ur
   frames_.push_back(Frame{script_id, std::get<1>(key), std::get<2>(key)});
   frame_index_.emplace(std::move(key), index);
   return index;
+}
+
+unsigned ProfileTree::FrameOf(Isolate* isolate, Local<v8::StackFrame> frame) {
+  int script_id = frame->GetScriptId();
+  Local<String> name = frame->GetFunctionName();
+  Local<String> url = frame->GetScriptNameOrSourceURL();
+  if (name.IsEmpty()) name = String::Empty(isolate);
+  if (url.IsEmpty()) url = String::Empty(isolate);
+  uint64_t key = (uint64_t(uint32_t(script_id)) << 32) | uint32_t(name->GetIdentityHash());
+  auto range = seen_.equal_range(key);
+  for (auto it = range.first; it != range.second; ++it) {
+    if (it->second.name.Get(isolate)->StringEquals(name) && it->second.url.Get(isolate)->StringEquals(url)) return it->second.frame;
+  }
+  unsigned index = FrameIndex(script_id, ToUtf8(isolate, name), ToUtf8(isolate, url));
+  seen_.emplace(key, SeenFrame{v8::Global<String>(isolate, name), v8::Global<String>(isolate, url), index});
+  return index;
+}
+
+unsigned ProfileTree::FindChild(unsigned node, unsigned frame) const {
+  auto found = nodes_[node].children.find(frame);
+  return found == nodes_[node].children.end() ? 0 : found->second;
 }
 
 unsigned ProfileTree::Child(unsigned node, unsigned frame, int line) {
@@ -60,10 +82,12 @@ void ProfileTree::RecordStack(Isolate* isolate, int64_t time, uint64_t thread) {
   int top_line = 0;
   for (int i = count - 1; i >= 0; --i) {
     Local<v8::StackFrame> frame = trace->GetFrame(isolate, uint32_t(i));
-    int line = frame->GetLineNumber();
-    unsigned index = FrameIndex(frame->GetScriptId(), ToUtf8(isolate, frame->GetFunctionName()), ToUtf8(isolate, frame->GetScriptNameOrSourceURL()));
-    node = Child(node, index, line);
-    if (i == 0) top_line = line;
+    unsigned index = FrameOf(isolate, frame);
+    // Positions cost V8 work (source positions may be computed lazily): only for the top frame
+    // (positionTicks) and the first time a node is seen (its fallback start line).
+    unsigned existing = FindChild(node, index);
+    if (i == 0) top_line = frame->GetLineNumber();
+    node = existing ? Child(node, index, i == 0 ? top_line : 0) : Child(node, index, i == 0 ? top_line : frame->GetLineNumber());
   }
   samples_.push_back(Sample{time, node, top_line});
   thread_samples_[thread]++;

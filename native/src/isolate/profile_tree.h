@@ -75,10 +75,20 @@ class ProfileTree {
     int line;  // 1-based line of the top frame; 0 when none
   };
   unsigned FrameIndex(int script_id, std::string name, std::string url);
+  // The frame index of a stack frame, without copying its strings when seen before: V8's
+  // function names and script names are internalized strings, compared by identity.
+  unsigned FrameOf(Isolate* isolate, Local<v8::StackFrame> frame);
   unsigned Child(unsigned node, unsigned frame, int line);
+  unsigned FindChild(unsigned node, unsigned frame) const;
 
   std::vector<Frame> frames_;
   std::map<std::tuple<int, std::string, std::string>, unsigned> frame_index_;
+  struct SeenFrame {
+    v8::Global<String> name;
+    v8::Global<String> url;
+    unsigned frame;
+  };
+  std::unordered_multimap<uint64_t, SeenFrame> seen_;  // (script id, name hash) -> frames
   std::vector<Node> nodes_;
   std::vector<Sample> samples_;
   std::map<uint64_t, size_t> thread_samples_;
