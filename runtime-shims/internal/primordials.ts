@@ -19,6 +19,7 @@ export const ObjectGetOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
 export const ObjectPrototypeToString = uncurry(Object.prototype.toString);
 export const ObjectPrototypeHasOwnProperty = uncurry(Object.prototype.hasOwnProperty);
 export const ReflectApply = Reflect.apply;
+export const ReflectConstruct = Reflect.construct;
 export const ReflectOwnKeys = Reflect.ownKeys;
 export const ArrayIsArray = Array.isArray;
 export const ArrayPrototypeSlice = uncurry(Array.prototype.slice);

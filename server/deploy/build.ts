@@ -19,6 +19,9 @@ import { DeployError } from './errors';
 import { defaultUploadLimits, formatBytes, type UploadLimits } from './limits';
 import { normalizeUploadPath } from './paths';
 import { Resolver } from './resolve';
+
+/** the export name of islet:internal the runtime connects through (runtime-shims/internal/builtin-internals.ts) */
+const connectExport = '__isletConnectInternals';
 import { UploadFs } from './upload-fs';
 
 export interface BuildOptions {
@@ -164,10 +167,20 @@ function isLinked(kind: esbuild.ImportKind, importer: string, bare: boolean): bo
   return bare || !importer.split('/').includes('node_modules');
 }
 
-function uploadPlugin(fs: UploadFs, resolver: Resolver, mode: 'bundle' | 'link', edges: Edge[]): esbuild.Plugin {
+/** the namespace of the small modules that stand for a built-in `require()`d by CommonJS code */
+const builtinRequire = 'islet-builtin-require';
+
+function uploadPlugin(fs: UploadFs, resolver: Resolver, mode: 'bundle' | 'link', edges: Edge[], builtins = new Set<string>()): esbuild.Plugin {
   return {
     name: 'islet-upload',
     setup(build) {
+      // `require('buffer')` in a CommonJS package: esbuild cannot turn a require of an external
+      // module into an import, so the require gets a module of its own that imports the built-in
+      // and exports its default export (Node's module.exports) as module.exports
+      build.onLoad({ filter: /.*/, namespace: builtinRequire }, (args) => ({
+        contents: `import builtin from ${JSON.stringify(args.path)};\nmodule.exports = builtin;\n`,
+        loader: 'js',
+      }));
       build.onResolve({ filter: /.*/ }, (args) => {
         // esbuild hands entry points that look like package paths back with a `./` in front
         if (args.kind === 'entry-point') return { path: args.path.replace(/^\.\//, ''), namespace };
@@ -179,6 +192,12 @@ function uploadPlugin(fs: UploadFs, resolver: Resolver, mode: 'bundle' | 'link',
           resolved = { error: `cannot resolve '${args.path}' imported by ${args.importer}: ${(error as Error).message}` };
         }
         if ('error' in resolved) return { errors: [{ text: resolved.error }] };
+        if ('builtin' in resolved) {
+          // islet's built-in modules stay imports: the isolate's linker serves them
+          builtins.add(resolved.builtin);
+          if (args.kind === 'require-call') return { path: resolved.builtin, namespace: builtinRequire };
+          return { path: resolved.builtin, external: true };
+        }
         if (mode === 'bundle') return { path: resolved.path, namespace };
         const linked = isLinked(args.kind, args.importer, resolved.bare);
         edges.push({ specifier: args.path, importer: args.importer, target: resolved.path, linked, bare: resolved.bare });
@@ -264,6 +283,8 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
     modules.push(record);
   };
   const entryPath = outputPath(entry);
+  /** islet built-in modules the code imports (node:*, cloudflare:workers) */
+  const builtins = new Set<string>();
 
   // Either shape parses every file once: syntax errors and unresolvable imports anywhere surface
   // here, and the metafile tells the entry's exports.
@@ -275,7 +296,7 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
       entryPoints: [entry],
       format: 'esm',
       outfile: entryPath,
-      plugins: [uploadPlugin(fs, resolver, 'bundle', [])],
+      plugins: [uploadPlugin(fs, resolver, 'bundle', [], builtins)],
     });
     warnings.push(...result.warnings.map((w) => `${location(w)}${w.text}`));
     exports = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined)?.exports ?? [];
@@ -305,7 +326,7 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
             entryPoints: chunk.map((unit) => ({ in: unit, out: outputPath(unit).slice(0, -'.js'.length) })),
             format: 'esm',
             outdir,
-            plugins: [uploadPlugin(fs, resolver, 'link', edges)],
+            plugins: [uploadPlugin(fs, resolver, 'link', edges, builtins)],
           }),
         ),
       );
@@ -345,6 +366,14 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
   let format: DeploymentManifest['format'] = 'modules';
   if (exports.length === 0 && hasFetchListener(files.get(entry)!.toString('utf8'))) {
     format = 'script';
+    if (builtins.size > 0) {
+      throw new DeployError(
+        'BUILD_FAILED',
+        `entry '${entry}' is a classic script (addEventListener('fetch', ...)) and imports ${[...builtins].join(', ')}: only ES modules can import built-in modules; use export default { fetch(request, env, ctx) { ... } }`,
+      );
+    }
+  } else if (exports.includes(connectExport)) {
+    throw new DeployError('BUILD_FAILED', `entry '${entry}' exports '${connectExport}', a name islet reserves: rename that export`);
   } else if (!exports.includes('default')) {
     const what = exports.length === 0 ? 'exports nothing' : `exports only ${exports.map((e) => `'${e}'`).join(', ')}`;
     throw new DeployError(

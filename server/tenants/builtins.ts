@@ -1,0 +1,163 @@
+// islet's built-in modules inside a tenant isolate: node:* (nodejs_compat), cloudflare:workers,
+// and the modules evaluated before a deployment's code when it needs them (the nodejs_compat
+// globals, HTMLRewriter). scripts/build-builtins.js builds them from runtime-shims/ into
+// dist/runtime-shims/builtins/ with a registry.json naming each one's file.
+//
+// A BuiltinLinker serves one deployment load: it compiles a built-in only when the deployment
+// imports it (with a code cache kept for the process, so the second isolate compiles nothing), and
+// resolves the imports built-ins make among themselves (shared chunks, `islet:internal`). Tenant
+// modules can import only registry names; `islet:internal` resolves for built-ins alone. Before
+// any tenant code runs, `prepare` evaluates islet:internal and hands its namespace to the
+// bootstrap (through bindModule), which connects it to what built-ins need from the runtime.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Context, ExternalCopy, Isolate, Module } from './isolate-api';
+
+const builtinsDir = path.resolve(__dirname, '..', '..', 'runtime-shims', 'builtins');
+
+export interface BuiltinRegistry {
+  /** module id (node:buffer, cloudflare:workers, node:fs...) -> file under builtinsDir */
+  modules: Record<string, string>;
+  /** ids whose every export throws "not available in islet" */
+  unsupported: string[];
+  /** modules evaluated before a deployment's own code (islet:node-globals, islet:html-rewriter) */
+  preload: Record<string, string>;
+  /** the hidden module built-ins reach the runtime through */
+  internal: string;
+}
+
+let registry: BuiltinRegistry | null = null;
+
+export function builtinRegistry(): BuiltinRegistry {
+  if (registry === null) {
+    try {
+      registry = JSON.parse(fs.readFileSync(path.join(builtinsDir, 'registry.json'), 'utf8')) as BuiltinRegistry;
+    } catch (error) {
+      throw Object.assign(new Error(`islet's built-in modules are missing from ${builtinsDir}: run \`npm run build\``), { code: 'ISLET_NO_BUILTINS', cause: error });
+    }
+  }
+  return registry;
+}
+
+/** true for the ids a tenant module may import: node:*, cloudflare:workers (the deploy build
+ *  writes every Node built-in name as node:<name>, so nothing else needs the registry) */
+export function isBuiltinModule(specifier: string): boolean {
+  if (!specifier.startsWith('node:') && !specifier.startsWith('cloudflare:')) return false;
+  return Object.prototype.hasOwnProperty.call(builtinRegistry().modules, specifier);
+}
+
+/** file -> the id it is known by in stack traces (node:buffer), for the registry's modules */
+let urls: Map<string, string> | null = null;
+function urlOf(file: string): string {
+  if (urls === null) {
+    const r = builtinRegistry();
+    urls = new Map();
+    for (const [id, f] of Object.entries({ ...r.preload, ...r.modules })) if (!urls.has(f)) urls.set(f, id);
+  }
+  return urls.get(file) ?? `islet:builtins/${file}`;
+}
+
+/** the modules a deployment needs evaluated before its own code */
+export function preloadsFor(compatibility: Record<string, unknown> | undefined, sources: Iterable<string>): string[] {
+  const preloads: string[] = [];
+  const flags = compatibility?.compatibility_flags;
+  if (Array.isArray(flags) && (flags.includes('nodejs_compat') || flags.includes('nodejs_compat_v2'))) preloads.push('islet:node-globals');
+  // HTMLRewriter is a global in Workers: a deployment whose code names it gets the rewriter, and
+  // only such a deployment pays for it (a name built at run time is not seen: say HTMLRewriter)
+  for (const source of sources) {
+    if (source.includes('HTMLRewriter')) {
+      preloads.push('islet:html-rewriter');
+      break;
+    }
+  }
+  return preloads;
+}
+
+/** source text and V8 code cache of each built-in file, shared by every isolate of the process */
+const sourceOf = new Map<string, string>();
+const cacheOf = new Map<string, ExternalCopy<ArrayBuffer>>();
+
+function readSource(file: string): string {
+  let source = sourceOf.get(file);
+  if (source === undefined) {
+    source = fs.readFileSync(path.join(builtinsDir, file), 'utf8');
+    sourceOf.set(file, source);
+  }
+  return source;
+}
+
+export class BuiltinLinker {
+  #isolate: Isolate;
+  #byFile = new Map<string, Module>();
+  #fileOf = new Map<Module, string>();
+  #registry = builtinRegistry();
+
+  constructor(isolate: Isolate) {
+    this.#isolate = isolate;
+  }
+
+  /** whether a built-in was compiled for this load */
+  get used(): boolean {
+    return this.#byFile.size > 0;
+  }
+
+  owns(module: Module): boolean {
+    return this.#fileOf.has(module);
+  }
+
+  /** the compiled module for a registry id (node:buffer), its own imports compiled too */
+  module(id: string): Module {
+    const file = this.#registry.modules[id] ?? this.#registry.preload[id];
+    if (file === undefined) throw new Error(`'${id}' is not one of islet's built-in modules`);
+    return this.#compile(file);
+  }
+
+  /** resolves an import made by a built-in module */
+  resolve(specifier: string, referrer: Module): Module {
+    const from = this.#fileOf.get(referrer)!;
+    return this.#compile(this.#target(specifier, from));
+  }
+
+  #target(specifier: string, from: string): string {
+    if (specifier === 'islet:internal') return this.#registry.internal;
+    if (specifier.startsWith('./') || specifier.startsWith('../')) return path.posix.normalize(path.posix.join(path.posix.dirname(from), specifier));
+    const file = this.#registry.modules[specifier];
+    if (file !== undefined) return file;
+    throw new Error(`built-in module ${from} imports '${specifier}', which islet does not have`);
+  }
+
+  #compile(file: string): Module {
+    const known = this.#byFile.get(file);
+    if (known) return known;
+    const cachedData = cacheOf.get(file);
+    const module = this.#isolate.compileModuleSync(readSource(file), {
+      filename: urlOf(file),
+      cachedData,
+      produceCachedData: cachedData === undefined,
+    });
+    if (module.cachedDataRejected) cacheOf.delete(file);
+    else if (cachedData === undefined && module.cachedData) cacheOf.set(file, module.cachedData);
+    this.#byFile.set(file, module);
+    this.#fileOf.set(module, file);
+    for (const specifier of module.dependencySpecifiers) this.#compile(this.#target(specifier, file));
+    return module;
+  }
+
+  /**
+   * Runs before the deployment's code: connects islet:internal to the bootstrap (when any
+   * built-in is in use) and evaluates the preloads. `bindModule` is the sandbox's entry.
+   */
+  async prepare(context: Context, bindModule: (namespace: Module['namespace']) => unknown, preloads: string[], timeout: number): Promise<void> {
+    const modules = preloads.map((id) => this.module(id));
+    if (!this.used) return;
+    const internal = this.#compile(this.#registry.internal);
+    const resolve = (specifier: string, referrer: Module) => this.resolve(specifier, referrer);
+    internal.instantiateSync(context, resolve);
+    await internal.evaluate({ timeout });
+    bindModule(internal.namespace);
+    for (const module of modules) {
+      module.instantiateSync(context, resolve);
+      await module.evaluate({ timeout });
+    }
+  }
+}

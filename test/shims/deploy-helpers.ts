@@ -1,0 +1,33 @@
+// Deploys tenant code the way islet does (the deploy build, then the tenant loader with its
+// built-in modules) into a test sandbox, so a test can send it requests with fetchText.
+import { build } from '../../server/deploy/build';
+import { loadDeployment } from '../../server/tenants/loader';
+import type { Isolate } from '../../server/tenants/isolate-api';
+import type { SandboxOptions } from '../../server/host/types';
+import { makeSandbox, type TestSandbox } from './helpers';
+
+export interface DeployOptions extends Partial<SandboxOptions> {
+  entry?: string;
+  bundle?: boolean;
+  compatibility?: Record<string, unknown>;
+  memoryLimit?: number;
+}
+
+/** builds `files` (path -> source; the first is the entry unless `entry` says) and loads them */
+export async function deploySandbox(files: Record<string, string>, options: DeployOptions = {}): Promise<TestSandbox> {
+  const { entry, bundle, compatibility, ...sandboxOptions } = options;
+  const upload = new Map(Object.entries(files).map(([p, code]) => [p, Buffer.from(code)]));
+  const built = await build('test', upload, { entry: entry ?? Object.keys(files)[0], bundle, compatibility });
+  const t = makeSandbox(sandboxOptions);
+  try {
+    await loadDeployment(t.isolate as unknown as Isolate, t.sandbox, built.manifest, {
+      read: async (p) => built.files.get(p)!,
+      readCache: async () => null,
+      writeCache: () => {},
+    }, { startupTimeoutMs: 5000 });
+  } catch (error) {
+    t.close();
+    throw error;
+  }
+  return t;
+}
