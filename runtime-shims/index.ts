@@ -2,9 +2,9 @@
 // `install(bridge, env)`, which the host calls once with its bridge function; install defines
 // the Web platform globals and returns the entry points the host calls per request. Nothing of
 // the bridge is left on the global object: it lives in this bundle's closures only.
-import { setHost, completeOp, host } from './internal/bridge';
+import { setHost, completeOp } from './internal/bridge';
 import { defineLazy } from './internal/lazy';
-import { ObjectDefineProperty, SafeTypeError, globalObject } from './internal/primordials';
+import { ObjectDefineProperty, globalObject, StringPrototypeCharCodeAt, ObjectPrototypeHasOwnProperty, SymbolToStringTag } from './internal/primordials';
 import { DOMException } from './events/dom-exception';
 import { Event, EventTarget, CustomEvent } from './events/event-target';
 import { AbortController, AbortSignal } from './abort/abort';
@@ -28,6 +28,12 @@ import { configureDispatch, dispatch, bindModule, bindScript, finishRequest } fr
 import { createEncodingStreams } from './encoding/streams';
 import { loadURLPattern } from './url/pattern';
 import { createCompressionStreams } from './compression/compression';
+import { MessageEvent, ErrorEvent, PromiseRejectionEvent } from './events/message-events';
+import { structuredClone } from './messaging/structured-clone';
+import { createPerformance, Performance, PerformanceEntry, PerformanceMark, PerformanceMeasure } from './perf/performance';
+import { scheduler, Scheduler } from './timers/scheduler';
+import { navigator, Navigator } from './runtime/navigator';
+import { createReportError } from './runtime/report-error';
 
 declare const require: (id: string) => any;
 
@@ -45,19 +51,23 @@ export interface Entries {
 }
 
 function define(name: string, value: unknown): void {
+  // an interface keeps the name the standards give it (esbuild renames some classes, AbortSignal
+  // to _AbortSignal) and its Symbol.toStringTag ('[object AbortSignal]')
+  if (typeof value === 'function' && StringPrototypeCharCodeAt(name, 0) <= 90) nameInterface(value, name);
   ObjectDefineProperty(globalObject, name, { value, writable: true, configurable: true, enumerable: false });
 }
 
-function structuredClone(value: unknown, options?: { transfer?: unknown[] }): unknown {
-  if (arguments.length === 0) throw new SafeTypeError("Failed to execute 'structuredClone': 1 argument required, but only 0 present.");
-  void options;
-  try {
-    // the host's copy of the arguments and of the result is V8's own serializer: the real
-    // structured clone algorithm, with its DataCloneError cases
-    return host('clone', value);
-  } catch (error) {
-    throw new DOMException(`Failed to execute 'structuredClone': ${(error as Error)?.message ?? 'the value could not be cloned'}`, 'DataCloneError');
+function nameInterface(value: Function, name: string): void {
+  if (value.name !== name) ObjectDefineProperty(value, 'name', { value: name, configurable: true });
+  const prototype = value.prototype;
+  if (prototype !== null && typeof prototype === 'object' && !ObjectPrototypeHasOwnProperty(prototype, SymbolToStringTag)) {
+    ObjectDefineProperty(prototype, SymbolToStringTag, { value: name, configurable: true });
   }
+}
+
+function named<T extends Function>(value: T, name: string): T {
+  nameInterface(value, name);
+  return value;
 }
 
 export function install(bridge: (op: string, ...args: unknown[]) => unknown, env: Record<string, unknown>): Entries {
@@ -102,16 +112,23 @@ export function install(bridge: (op: string, ...args: unknown[]) => unknown, env
   define('console', createConsole(now));
   define('Crypto', Crypto);
   define('crypto', createCrypto());
-  define('performance', {
-    now,
-    timeOrigin: origin,
-    toJSON: () => ({ timeOrigin: origin }),
-  });
-  define('navigator', { userAgent: 'islet', hardwareConcurrency: 1, language: 'en' });
+  define('Performance', Performance);
+  define('PerformanceEntry', PerformanceEntry);
+  define('PerformanceMark', PerformanceMark);
+  define('PerformanceMeasure', PerformanceMeasure);
+  define('performance', createPerformance(now, origin));
+  define('Navigator', Navigator);
+  define('navigator', navigator);
+  define('Scheduler', Scheduler);
+  define('scheduler', scheduler);
   define('self', globalObject);
+  define('MessageEvent', MessageEvent);
+  define('ErrorEvent', ErrorEvent);
+  define('PromiseRejectionEvent', PromiseRejectionEvent);
 
   // the global scope is an EventTarget (for `addEventListener('fetch', ...)`)
   const globalTarget = new EventTarget();
+  define('reportError', createReportError(globalTarget));
   define('addEventListener', (type: string, listener: never, options?: never) => globalTarget.addEventListener(type, listener, options));
   define('removeEventListener', (type: string, listener: never, options?: never) => globalTarget.removeEventListener(type, listener, options));
   define('dispatchEvent', (event: Event) => globalTarget.dispatchEvent(event));
@@ -120,14 +137,17 @@ export function install(bridge: (op: string, ...args: unknown[]) => unknown, env
   const streamNames = ['ReadableStream', 'ReadableStreamDefaultReader', 'ReadableStreamBYOBReader', 'ReadableStreamBYOBRequest', 'ReadableByteStreamController', 'ReadableStreamDefaultController', 'WritableStream', 'WritableStreamDefaultWriter', 'WritableStreamDefaultController', 'TransformStream', 'TransformStreamDefaultController', 'ByteLengthQueuingStrategy', 'CountQueuingStrategy'] as const;
   for (const name of streamNames) defineLazy(globalObject, name, () => (streams() as any)[name]);
   let encodingStreams: ReturnType<typeof createEncodingStreams> | null = null;
-  defineLazy(globalObject, 'TextEncoderStream', () => (encodingStreams ??= createEncodingStreams()).TextEncoderStream);
-  defineLazy(globalObject, 'TextDecoderStream', () => (encodingStreams ??= createEncodingStreams()).TextDecoderStream);
-  defineLazy(globalObject, 'URLPattern', loadURLPattern);
+  defineLazy(globalObject, 'TextEncoderStream', () => named((encodingStreams ??= createEncodingStreams()).TextEncoderStream, 'TextEncoderStream'));
+  defineLazy(globalObject, 'TextDecoderStream', () => named((encodingStreams ??= createEncodingStreams()).TextDecoderStream, 'TextDecoderStream'));
+  defineLazy(globalObject, 'URLPattern', () => named(loadURLPattern() as Function, 'URLPattern'));
   let compressionStreams: ReturnType<typeof createCompressionStreams> | null = null;
-  defineLazy(globalObject, 'CompressionStream', () => (compressionStreams ??= createCompressionStreams()).CompressionStream);
-  defineLazy(globalObject, 'DecompressionStream', () => (compressionStreams ??= createCompressionStreams()).DecompressionStream);
-  defineLazy(globalObject, 'SubtleCrypto', () => require('./crypto/subtle').SubtleCrypto);
-  defineLazy(globalObject, 'CryptoKey', () => require('./crypto/subtle').CryptoKey);
+  defineLazy(globalObject, 'CompressionStream', () => named((compressionStreams ??= createCompressionStreams()).CompressionStream, 'CompressionStream'));
+  defineLazy(globalObject, 'DecompressionStream', () => named((compressionStreams ??= createCompressionStreams()).DecompressionStream, 'DecompressionStream'));
+  defineLazy(globalObject, 'SubtleCrypto', () => named(require('./crypto/subtle').SubtleCrypto, 'SubtleCrypto'));
+  defineLazy(globalObject, 'CryptoKey', () => named(require('./crypto/subtle').CryptoKey, 'CryptoKey'));
+  defineLazy(globalObject, 'MessageChannel', () => named(require('./messaging/message-channel').MessageChannel, 'MessageChannel'));
+  defineLazy(globalObject, 'MessagePort', () => named(require('./messaging/message-channel').MessagePort, 'MessagePort'));
+  defineLazy(globalObject, 'EventSource', () => named(require('./fetch/event-source').EventSource, 'EventSource'));
 
   configureDispatch(env, globalTarget);
   return {
