@@ -50,6 +50,7 @@ export class HTMLRewriter {
     const reader = body.getReader();
     const Raw = rawRewriter();
     let raw: RawRewriter | null = null;
+    let produced = 0;
     const free = () => {
       if (raw) raw.free();
       raw = null;
@@ -57,19 +58,27 @@ export class HTMLRewriter {
     const stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
         raw = new Raw((chunk) => {
-          if (chunk.byteLength > 0) controller.enqueue(new Uint8Array(chunk));
+          if (chunk.byteLength === 0) return;
+          produced++;
+          controller.enqueue(new Uint8Array(chunk));
         }, this.#options);
         for (const [selector, handlers] of this.#elements) raw.on(selector, handlers);
         for (const handlers of this.#documents) raw.onDocument(handlers);
       },
+      // a pull must enqueue something or finish: lol-html holds back input it cannot decide on
+      // yet (a possible comment, a selector's match), and a pull that enqueues nothing is not
+      // called again, so it reads on until the rewriter gives out bytes
       pull: async (controller) => {
         try {
-          const { done, value } = await reader.read();
-          if (done) {
-            await raw!.end();
-            free();
-            controller.close();
-          } else {
+          const before = produced;
+          while (produced === before) {
+            const { done, value } = await reader.read();
+            if (done) {
+              await raw!.end();
+              free();
+              controller.close();
+              return;
+            }
             await raw!.write(value instanceof Uint8Array ? value : new Uint8Array(value));
           }
         } catch (error) {
