@@ -11,13 +11,15 @@ export interface DeployOptions extends Partial<SandboxOptions> {
   bundle?: boolean;
   compatibility?: Record<string, unknown>;
   memoryLimit?: number;
+  /** a node_modules folder on the host bare imports may use (the repository's own: hono...) */
+  hostNodeModules?: string;
 }
 
 /** builds `files` (path -> source; the first is the entry unless `entry` says) and loads them */
 export async function deploySandbox(files: Record<string, string>, options: DeployOptions = {}): Promise<TestSandbox> {
-  const { entry, bundle, compatibility, ...sandboxOptions } = options;
+  const { entry, bundle, compatibility, hostNodeModules, ...sandboxOptions } = options;
   const upload = new Map(Object.entries(files).map(([p, code]) => [p, Buffer.from(code)]));
-  const built = await build('test', upload, { entry: entry ?? Object.keys(files)[0], bundle, compatibility });
+  const built = await build('test', upload, { entry: entry ?? Object.keys(files)[0], bundle, compatibility, hostNodeModules });
   const t = makeSandbox(sandboxOptions);
   try {
     await loadDeployment(t.isolate as unknown as Isolate, t.sandbox, built.manifest, {
