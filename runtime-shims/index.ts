@@ -28,12 +28,7 @@ import { configureDispatch, dispatch, bindModule, bindScript, finishRequest } fr
 import { createEncodingStreams } from './encoding/streams';
 import { loadURLPattern } from './url/pattern';
 import { createCompressionStreams } from './compression/compression';
-import { MessageEvent, ErrorEvent, PromiseRejectionEvent } from './events/message-events';
 import { structuredClone } from './messaging/structured-clone';
-import { createPerformance, Performance, PerformanceEntry, PerformanceMark, PerformanceMeasure } from './perf/performance';
-import { scheduler, Scheduler } from './timers/scheduler';
-import { navigator, Navigator } from './runtime/navigator';
-import { createReportError } from './runtime/report-error';
 
 declare const require: (id: string) => any;
 
@@ -112,23 +107,10 @@ export function install(bridge: (op: string, ...args: unknown[]) => unknown, env
   define('console', createConsole(now));
   define('Crypto', Crypto);
   define('crypto', createCrypto());
-  define('Performance', Performance);
-  define('PerformanceEntry', PerformanceEntry);
-  define('PerformanceMark', PerformanceMark);
-  define('PerformanceMeasure', PerformanceMeasure);
-  define('performance', createPerformance(now, origin));
-  define('Navigator', Navigator);
-  define('navigator', navigator);
-  define('Scheduler', Scheduler);
-  define('scheduler', scheduler);
   define('self', globalObject);
-  define('MessageEvent', MessageEvent);
-  define('ErrorEvent', ErrorEvent);
-  define('PromiseRejectionEvent', PromiseRejectionEvent);
 
   // the global scope is an EventTarget (for `addEventListener('fetch', ...)`)
   const globalTarget = new EventTarget();
-  define('reportError', createReportError(globalTarget));
   define('addEventListener', (type: string, listener: never, options?: never) => globalTarget.addEventListener(type, listener, options));
   define('removeEventListener', (type: string, listener: never, options?: never) => globalTarget.removeEventListener(type, listener, options));
   define('dispatchEvent', (event: Event) => globalTarget.dispatchEvent(event));
@@ -145,9 +127,20 @@ export function install(bridge: (op: string, ...args: unknown[]) => unknown, env
   defineLazy(globalObject, 'DecompressionStream', () => named((compressionStreams ??= createCompressionStreams()).DecompressionStream, 'DecompressionStream'));
   defineLazy(globalObject, 'SubtleCrypto', () => named(require('./crypto/subtle').SubtleCrypto, 'SubtleCrypto'));
   defineLazy(globalObject, 'CryptoKey', () => named(require('./crypto/subtle').CryptoKey, 'CryptoKey'));
+  // globals tenants use now and then: each evaluated (its classes created) on first use, so an
+  // isolate that never touches them starts as fast as before they existed
+  const lazyClass = (name: string, module: () => Record<string, Function>) => defineLazy(globalObject, name, () => named(module()[name], name));
+  const performanceModule = () => require('./perf/performance');
+  for (const name of ['Performance', 'PerformanceEntry', 'PerformanceMark', 'PerformanceMeasure']) lazyClass(name, performanceModule);
+  defineLazy(globalObject, 'performance', () => performanceModule().createPerformance(now, origin, (globalObject as any).Performance));
+  lazyClass('Navigator', () => require('./runtime/navigator'));
+  defineLazy(globalObject, 'navigator', () => require('./runtime/navigator').navigator);
+  lazyClass('Scheduler', () => require('./timers/scheduler'));
+  defineLazy(globalObject, 'scheduler', () => require('./timers/scheduler').scheduler);
+  for (const name of ['MessageEvent', 'ErrorEvent', 'PromiseRejectionEvent']) lazyClass(name, () => require('./events/message-events'));
+  defineLazy(globalObject, 'reportError', () => require('./runtime/report-error').createReportError(globalTarget));
   defineLazy(globalObject, 'MessageChannel', () => named(require('./messaging/message-channel').MessageChannel, 'MessageChannel'));
   defineLazy(globalObject, 'MessagePort', () => named(require('./messaging/message-channel').MessagePort, 'MessagePort'));
-  defineLazy(globalObject, 'EventSource', () => named(require('./fetch/event-source').EventSource, 'EventSource'));
 
   configureDispatch(env, globalTarget);
   return {

@@ -35,10 +35,6 @@ export class Crypto {
 export function createCrypto(): Crypto {
   const crypto = new Crypto(illegal);
   defineLazy(crypto, 'subtle', () => require('./subtle').subtle);
-  defineLazy(crypto, 'DigestStream', () => {
-    const { DigestStream } = require('./digest-stream');
-    if (DigestStream.name !== 'DigestStream') Object.defineProperty(DigestStream, 'name', { value: 'DigestStream', configurable: true });
-    return DigestStream;
-  });
+
   return crypto;
 }

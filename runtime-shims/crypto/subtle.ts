@@ -2,8 +2,8 @@
 // handle: the key material stays on the host (a non-extractable key can never be read by tenant
 // code, even with every trick it knows), and the host drops the sandbox's keys with it.
 import { hostAsync } from '../internal/bridge';
-import { isMd5, md5Digest } from './md5';
-import { SafeTypeError, ArrayBufferIsView, SafeArrayBuffer, bufferSourceBytes, ObjectKeys, ObjectFreeze, PromiseReject, PromiseResolve, ArrayIsArray, PromisePrototypeThen } from '../internal/primordials';
+
+import { SafeTypeError, ArrayBufferIsView, SafeArrayBuffer, bufferSourceBytes, ObjectKeys, ObjectFreeze, PromiseReject, ArrayIsArray, PromisePrototypeThen } from '../internal/primordials';
 
 interface KeyDescriptor {
   handle: number;
@@ -79,14 +79,6 @@ export class SubtleCrypto {
     if (key !== illegal) throw new SafeTypeError('Illegal constructor');
   }
   digest(algorithm: AlgorithmIdentifier, data: BufferSource): Promise<ArrayBuffer> {
-    // MD5 (which Workers offers for legacy protocols) is not in Node's WebCrypto: computed here
-    if (isMd5(algorithm)) {
-      try {
-        return PromiseResolve(md5Digest(bufferSourceBytes(data, false)));
-      } catch (error) {
-        return PromiseReject(error);
-      }
-    }
     return call('digest', [algorithm, data]);
   }
   /** Workers' constant-time comparison; inputs of different lengths are an error, as there */

@@ -1,13 +1,20 @@
-// EventSource (HTML standard, server-sent events) over the platform's fetch, so every connection
-// goes through the host's egress guard and counts as a subrequest of the request that opened it.
-// The stream is parsed here (lines, fields, events); a dropped connection is re-established
-// after the server's `retry` delay with Last-Event-ID, as the standard says. Loaded lazily.
-import { EventTarget, Event } from '../events/event-target';
-import { MessageEvent } from '../events/message-events';
-import { fetch } from './fetch';
-import { setTimer, clearTimer } from '../timers/timers';
-import { SafeTypeError, StringPrototypeIndexOf, StringPrototypeSlice, StringPrototypeStartsWith, RegExpPrototypeTest, PromisePrototypeThen } from '../internal/primordials';
-import { DOMException } from '../events/dom-exception';
+// The global EventSource (HTML standard, server-sent events) over the platform's fetch, so every
+// connection goes through the host's egress guard and counts as a subrequest of the request that
+// opened it. The stream is parsed here (lines, fields, events); a dropped connection is
+// re-established after the server's `retry` delay with Last-Event-ID, as the standard says.
+// Not part of the bootstrap: a built-in module (islet:event-source) the loader evaluates before
+// the code of a deployment that names EventSource (server/tenants/builtins.ts), written against
+// the platform's globals, captured when it is evaluated.
+const { fetch, setTimeout, clearTimeout, EventTarget, Event, MessageEvent, DOMException, TextDecoderStream, URL, AbortController } = globalThis;
+const SafeTypeError = TypeError;
+const { apply } = Reflect;
+const call = <T>(fn: (...args: any[]) => T, self: unknown, ...args: unknown[]): T => apply(fn, self, args);
+const { indexOf, slice, startsWith } = String.prototype;
+const StringPrototypeIndexOf = (s: string, x: string) => call(indexOf, s, x);
+const StringPrototypeSlice = (s: string, a: number, b?: number) => call(slice, s, a, b);
+const StringPrototypeStartsWith = (s: string, x: string) => call(startsWith, s, x);
+const RegExpPrototypeTest = (re: RegExp, s: string) => call(RegExp.prototype.test, re, s);
+const PromisePrototypeThen = <T, R>(p: Promise<T>, ok?: ((v: T) => R) | undefined, fail?: (e: unknown) => R) => call(Promise.prototype.then, p, ok, fail) as Promise<R>;
 
 const CONNECTING = 0, OPEN = 1, CLOSED = 2;
 type Handler = ((event: Event) => unknown) | null;
@@ -25,7 +32,7 @@ export class EventSource extends EventTarget {
   #abort: AbortController | null = null;
   #lastEventId = '';
   #retryMs = 3000;
-  #timer = 0;
+  #timer: ReturnType<typeof setTimeout> | 0 = 0;
   #handlers: Record<string, Handler> = { open: null, message: null, error: null };
 
   constructor(url: string | URL, init?: { withCredentials?: boolean }) {
@@ -55,7 +62,7 @@ export class EventSource extends EventTarget {
 
   close(): void {
     this.#readyState = CLOSED;
-    if (this.#timer) clearTimer(this.#timer);
+    if (this.#timer) clearTimeout(this.#timer);
     this.#timer = 0;
     this.#abort?.abort();
     this.#abort = null;
@@ -73,7 +80,7 @@ export class EventSource extends EventTarget {
     this.#abort = abort;
     const headers: Record<string, string> = { accept: 'text/event-stream', 'cache-control': 'no-store' };
     if (this.#lastEventId !== '') headers['last-event-id'] = this.#lastEventId;
-    const started = PromisePrototypeThen(fetch(this.#url, { headers, signal: abort.signal }), (response) => this.#opened(response as unknown as Response, abort));
+    const started = PromisePrototypeThen(fetch(this.#url, { headers, signal: abort.signal }), (response) => this.#opened(response, abort));
     PromisePrototypeThen(started, undefined, (error) => {
       if (abort.signal.aborted || this.#readyState === CLOSED) return;
       void error;
@@ -114,10 +121,10 @@ export class EventSource extends EventTarget {
     this.#readyState = CONNECTING;
     this.dispatchEvent(new Event('error'));
     if (this.#readyState === CLOSED) return;
-    this.#timer = setTimer(() => {
+    this.#timer = setTimeout(() => {
       this.#timer = 0;
       if (this.#readyState === CONNECTING) this.#connect();
-    }, this.#retryMs, false);
+    }, this.#retryMs);
   }
 }
 
@@ -188,3 +195,6 @@ export class EventStreamParser {
     }
   }
 }
+
+Object.defineProperty(globalThis, 'EventSource', { value: EventSource, writable: true, configurable: true, enumerable: false });
+Object.defineProperty(EventSource.prototype, Symbol.toStringTag, { value: 'EventSource', configurable: true });

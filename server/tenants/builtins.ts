@@ -57,19 +57,39 @@ function urlOf(file: string): string {
   return urls.get(file) ?? `islet:builtins/${file}`;
 }
 
+/**
+ * Globals Workers has that most deployments never use live in built-in modules rather than in
+ * every isolate's bootstrap: a deployment whose code names one gets its module evaluated before
+ * its own code. (A name assembled at run time is not seen: write HTMLRewriter, not 'HTML' + ...)
+ * Order matters: md5 wraps crypto.subtle.digest before DigestStream captures it.
+ */
+const byMention: [string, string[]][] = [
+  ['islet:md5', ['MD5', 'md5']],
+  ['islet:digest-stream', ['DigestStream']],
+  ['islet:event-source', ['EventSource']],
+  ['islet:html-rewriter', ['HTMLRewriter']],
+];
+
+/** what a deployment mentions, by deployment: scanning its sources is done once per process */
+const mentionsOf = new Map<string, string[]>();
+const maxRemembered = 10_000;
+
 /** the modules a deployment needs evaluated before its own code */
-export function preloadsFor(compatibility: Record<string, unknown> | undefined, sources: Iterable<string>): string[] {
+export function preloadsFor(compatibility: Record<string, unknown> | undefined, sources: () => Iterable<string>, deployment?: string): string[] {
   const preloads: string[] = [];
   const flags = compatibility?.compatibility_flags;
   if (Array.isArray(flags) && (flags.includes('nodejs_compat') || flags.includes('nodejs_compat_v2'))) preloads.push('islet:node-globals');
-  // HTMLRewriter is a global in Workers: a deployment whose code names it gets the rewriter, and
-  // only such a deployment pays for it (a name built at run time is not seen: say HTMLRewriter)
-  for (const source of sources) {
-    if (source.includes('HTMLRewriter')) {
-      preloads.push('islet:html-rewriter');
-      break;
+  let mentioned = deployment === undefined ? undefined : mentionsOf.get(deployment);
+  if (mentioned === undefined) {
+    mentioned = [];
+    const texts = [...sources()];
+    for (const [id, names] of byMention) if (texts.some((text) => names.some((name) => text.includes(name)))) mentioned.push(id);
+    if (deployment !== undefined) {
+      if (mentionsOf.size >= maxRemembered) mentionsOf.clear();
+      mentionsOf.set(deployment, mentioned);
     }
   }
+  preloads.push(...mentioned);
   return preloads;
 }
 

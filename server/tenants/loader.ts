@@ -111,7 +111,7 @@ export async function loadDeployment(isolate: Isolate, sandbox: Sandbox, manifes
     if (manifest.format === 'script') {
       const code = (await source.read(manifest.entry)).toString('utf8');
       const script = await compileWithCache((o) => isolate.compileScriptSync(code, o), manifest.entry, source, options);
-      const preloads = preloadsFor(manifest.compatibility, [code]);
+      const preloads = preloadsFor(manifest.compatibility, () => [code], `${manifest.tenant}/${manifest.id}`);
       if (preloads.length > 0) await new BuiltinLinker(isolate).prepare(sandbox.context, (ns) => sandbox.bindModule(ns), preloads, timeout);
       await script.run(sandbox.context, { timeout, release: true });
       await bindHandler(() => sandbox.bindScript(), manifest);
@@ -140,7 +140,7 @@ export async function loadDeployment(isolate: Isolate, sandbox: Sandbox, manifes
       }
     }
     const entry = byPath.get(manifest.entry)!;
-    const preloads = preloadsFor(manifest.compatibility, [...byPath.keys()].map((p) => code.get(p)!));
+    const preloads = preloadsFor(manifest.compatibility, () => [...byPath.keys()].map((p) => code.get(p)!), `${manifest.tenant}/${manifest.id}`);
     if (preloads.length > 0) builtins ??= new BuiltinLinker(isolate);
     // before any tenant code: built-ins connected to the runtime, preloads (globals) evaluated
     if (builtins) await builtins.prepare(sandbox.context, (ns) => sandbox.bindModule(ns), preloads, timeout);

@@ -4,7 +4,7 @@ import { build } from '../../server/deploy/build';
 import { loadDeployment } from '../../server/tenants/loader';
 import type { Isolate } from '../../server/tenants/isolate-api';
 import type { SandboxOptions } from '../../server/host/types';
-import { makeSandbox, type TestSandbox } from './helpers';
+import { makeSandbox, evaluatorModule, runIn, type TestSandbox } from './helpers';
 
 export interface DeployOptions extends Partial<SandboxOptions> {
   entry?: string;
@@ -32,4 +32,13 @@ export async function deploySandbox(files: Record<string, string>, options: Depl
     throw error;
   }
   return t;
+}
+
+/**
+ * An evaluator (helpers.ts makeEvaluator) deployed through the build and the loader, whose code
+ * names `uses`: the globals islet gives only to deployments that name them (EventSource...).
+ */
+export async function deployEvaluator(uses: string[], options: DeployOptions = {}): Promise<TestSandbox & { run(code: string): Promise<any> }> {
+  const t = await deploySandbox({ 'index.js': `export const uses = ${JSON.stringify(uses)};\n${evaluatorModule}` }, options);
+  return Object.assign(t, { run: (code: string) => runIn(t, code) });
 }

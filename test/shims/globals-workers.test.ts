@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { makeEvaluator, runThrows, repoRoot } from './helpers';
-import { deploySandbox } from './deploy-helpers';
+import { deploySandbox, deployEvaluator } from './deploy-helpers';
 import { fetchText, request } from './helpers';
 
 const e = makeEvaluator();
@@ -112,7 +112,8 @@ test("navigator.userAgent is 'Cloudflare-Workers', so hono's getRuntimeKey() say
 });
 
 test('crypto.subtle.timingSafeEqual, MD5 in digest, and crypto.DigestStream', async () => {
-  const out = await e.run(`
+  const d = await deployEvaluator(['DigestStream', 'MD5']);
+  const out = await d.run(`
     const enc = new TextEncoder();
     const eq = [crypto.subtle.timingSafeEqual(enc.encode('abc'), enc.encode('abc')), crypto.subtle.timingSafeEqual(enc.encode('abc').buffer, enc.encode('abd'))];
     let lengths; try { crypto.subtle.timingSafeEqual(enc.encode('a'), enc.encode('ab')); } catch (err) { lengths = err.name; }
@@ -125,7 +126,7 @@ test('crypto.subtle.timingSafeEqual, MD5 in digest, and crypto.DigestStream', as
     await writer.close();
     const md5Stream = new crypto.DigestStream({ name: 'MD5' });
     await new Response('hello').body.pipeTo(md5Stream);
-    return { eq, lengths, md5, sha256: hex(await stream.digest), md5Stream: hex(await md5Stream.digest), isWritable: stream instanceof WritableStream, name: crypto.DigestStream.name };`);
+    return { eq, lengths, md5, sha256: hex(await stream.digest), md5Stream: hex(await md5Stream.digest), isWritable: stream instanceof WritableStream, name: crypto.DigestStream.name };`).finally(() => d.close());
   assert.deepEqual(out.eq, [true, false]);
   assert.equal(out.lengths, 'TypeError');
   assert.equal(out.md5, crypto.createHash('md5').update('hello').digest('hex'));
@@ -170,7 +171,7 @@ after(() => {
 });
 
 test('an EventSource consumer reads events from an allowed upstream and resumes with Last-Event-ID', async () => {
-  const t = makeEvaluator({ egress: { allow: ['127.0.0.1'] } });
+  const t = await deployEvaluator(['EventSource'], { egress: { allow: ['127.0.0.1'] } });
   try {
     const out = await t.run(`
       const source = new EventSource('http://127.0.0.1:${ssePort}/events');
@@ -197,7 +198,7 @@ test('an EventSource consumer reads events from an allowed upstream and resumes 
 });
 
 test('EventSource goes through the egress guard, and a non-event-stream answer fails the connection', async () => {
-  const t = makeEvaluator();
+  const t = await deployEvaluator(['EventSource']);
   const before = sseRequests.length;
   try {
     const refused = await t.run(`
@@ -210,7 +211,7 @@ test('EventSource goes through the egress guard, and a non-event-stream answer f
   } finally {
     t.close();
   }
-  const allowed = makeEvaluator({ egress: { allow: ['127.0.0.1'] } });
+  const allowed = await deployEvaluator(['EventSource'], { egress: { allow: ['127.0.0.1'] } });
   try {
     const state = await allowed.run(`
       const source = new EventSource('http://127.0.0.1:${ssePort}/not-sse');
@@ -221,4 +222,10 @@ test('EventSource goes through the egress guard, and a non-event-stream answer f
   } finally {
     allowed.close();
   }
+});
+
+test('EventSource, DigestStream and MD5 digests are given only to deployments whose code names them', async () => {
+  const out = await e.run(`return [typeof globalThis[['Event', 'Source'].join('')], typeof crypto[['Digest', 'Stream'].join('')],
+    await crypto.subtle.digest(['M', 'D5'].join(''), new Uint8Array(1)).then(() => 'digested', (err) => err.name)];`);
+  assert.deepEqual(out, ['undefined', 'undefined', 'NotSupportedError']);
 });

@@ -93,16 +93,8 @@ export async function fetchText(t: TestSandbox, req: SandboxRequest): Promise<{ 
   return { status: response.status, headers: response.headers, text };
 }
 
-/**
- * An evaluator: a sandbox whose handler runs the request body as the body of an async function
- * (with `request` in scope) and answers with the JSON of its result. Lets each test check one
- * behaviour inside the isolate in a line or two.
- */
-export function makeEvaluator(options: Partial<SandboxOptions> = {}): TestSandbox & { run(code: string): Promise<any> } {
-  const t = makeSandbox(options);
-  loadModule(
-    t,
-    `const AsyncFunction = (async function () {}).constructor;
+/** the evaluator's entry module (see makeEvaluator) */
+export const evaluatorModule = `const AsyncFunction = (async function () {}).constructor;
      export default {
        async fetch(request, env, ctx) {
          const code = await request.text();
@@ -113,19 +105,30 @@ export function makeEvaluator(options: Partial<SandboxOptions> = {}): TestSandbo
            return new Response(JSON.stringify({ error: { name: error && error.name, message: error && error.message, ctor: error && error.constructor && error.constructor.name } }), { status: 500 });
          }
        },
-     };`,
-  );
+     };`;
+
+/** runs `code` in an evaluator sandbox: its result, or an Error carrying the isolate's error */
+export async function runIn(t: TestSandbox, code: string): Promise<any> {
+  const { text } = await fetchText(t, request('http://eval.test/', { method: 'POST', body: code }));
+  const parsed = JSON.parse(text);
+  if (parsed.error) {
+    const error = new Error(`${parsed.error.name}: ${parsed.error.message}`) as Error & { isolateError: unknown };
+    error.isolateError = parsed.error;
+    throw error;
+  }
+  return parsed.value;
+}
+
+/**
+ * An evaluator: a sandbox whose handler runs the request body as the body of an async function
+ * (with `request` in scope) and answers with the JSON of its result. Lets each test check one
+ * behaviour inside the isolate in a line or two.
+ */
+export function makeEvaluator(options: Partial<SandboxOptions> = {}): TestSandbox & { run(code: string): Promise<any> } {
+  const t = makeSandbox(options);
+  loadModule(t, evaluatorModule);
   return Object.assign(t, {
-    async run(code: string): Promise<any> {
-      const { text } = await fetchText(t, request('http://eval.test/', { method: 'POST', body: code }));
-      const parsed = JSON.parse(text);
-      if (parsed.error) {
-        const error = new Error(`${parsed.error.name}: ${parsed.error.message}`) as Error & { isolateError: unknown };
-        error.isolateError = parsed.error;
-        throw error;
-      }
-      return parsed.value;
-    },
+    run: (code: string) => runIn(t, code),
   });
 }
 
