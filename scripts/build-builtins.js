@@ -90,6 +90,14 @@ function redirectPlugin() {
         }
         return { contents: code, loader: 'js' };
       });
+      // a package that reads the free name `process` (util's debuglog, path's cwd, assert) gets
+      // islet's process object: only those files, so a module that never needs it never loads it
+      build.onLoad({ filter: /node_modules[\\/].*\.c?js$/ }, (args) => {
+        const code = fs.readFileSync(args.path, 'utf8');
+        if (!/\bprocess\b/.test(code) || /\b(?:const|let|var)\s+(?:process\b|\{[^}]*\bprocess\b)/.test(code)) return undefined;
+        const processModule = JSON.stringify(path.join(shims, 'node', 'process-object.ts'));
+        return { contents: `var process = require(${processModule}).process;\n${code}`, loader: 'js', resolveDir: path.dirname(args.path) };
+      });
     },
   };
 }
@@ -125,7 +133,6 @@ async function buildBuiltins() {
     mainFields: ['browser', 'module', 'main'],
     target: 'es2022',
     define: { global: 'globalThis' },
-    inject: [path.join(shims, 'node', 'process-inject.ts')],
     minifyWhitespace: true,
     minifySyntax: true,
     legalComments: 'none',
