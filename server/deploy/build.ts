@@ -19,9 +19,7 @@ import { DeployError } from './errors';
 import { defaultUploadLimits, formatBytes, type UploadLimits } from './limits';
 import { normalizeUploadPath } from './paths';
 import { Resolver } from './resolve';
-
-/** the export name of islet:internal the runtime connects through (runtime-shims/internal/builtin-internals.ts) */
-const connectExport = '__isletConnectInternals';
+import { builtinImport, builtinRequireLoader, checkBuiltinUse } from './builtin-imports';
 import { UploadFs } from './upload-fs';
 
 export interface BuildOptions {
@@ -167,20 +165,11 @@ function isLinked(kind: esbuild.ImportKind, importer: string, bare: boolean): bo
   return bare || !importer.split('/').includes('node_modules');
 }
 
-/** the namespace of the small modules that stand for a built-in `require()`d by CommonJS code */
-const builtinRequire = 'islet-builtin-require';
-
 function uploadPlugin(fs: UploadFs, resolver: Resolver, mode: 'bundle' | 'link', edges: Edge[], builtins = new Set<string>()): esbuild.Plugin {
   return {
     name: 'islet-upload',
     setup(build) {
-      // `require('buffer')` in a CommonJS package: esbuild cannot turn a require of an external
-      // module into an import, so the require gets a module of its own that imports the built-in
-      // and exports its default export (Node's module.exports) as module.exports
-      build.onLoad({ filter: /.*/, namespace: builtinRequire }, (args) => ({
-        contents: `import builtin from ${JSON.stringify(args.path)};\nmodule.exports = builtin;\n`,
-        loader: 'js',
-      }));
+      builtinRequireLoader(build);
       build.onResolve({ filter: /.*/ }, (args) => {
         // esbuild hands entry points that look like package paths back with a `./` in front
         if (args.kind === 'entry-point') return { path: args.path.replace(/^\.\//, ''), namespace };
@@ -192,12 +181,7 @@ function uploadPlugin(fs: UploadFs, resolver: Resolver, mode: 'bundle' | 'link',
           resolved = { error: `cannot resolve '${args.path}' imported by ${args.importer}: ${(error as Error).message}` };
         }
         if ('error' in resolved) return { errors: [{ text: resolved.error }] };
-        if ('builtin' in resolved) {
-          // islet's built-in modules stay imports: the isolate's linker serves them
-          builtins.add(resolved.builtin);
-          if (args.kind === 'require-call') return { path: resolved.builtin, namespace: builtinRequire };
-          return { path: resolved.builtin, external: true };
-        }
+        if ('builtin' in resolved) return builtinImport(resolved.builtin, args.kind, builtins);
         if (mode === 'bundle') return { path: resolved.path, namespace };
         const linked = isLinked(args.kind, args.importer, resolved.bare);
         edges.push({ specifier: args.path, importer: args.importer, target: resolved.path, linked, bare: resolved.bare });
@@ -366,14 +350,6 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
   let format: DeploymentManifest['format'] = 'modules';
   if (exports.length === 0 && hasFetchListener(files.get(entry)!.toString('utf8'))) {
     format = 'script';
-    if (builtins.size > 0) {
-      throw new DeployError(
-        'BUILD_FAILED',
-        `entry '${entry}' is a classic script (addEventListener('fetch', ...)) and imports ${[...builtins].join(', ')}: only ES modules can import built-in modules; use export default { fetch(request, env, ctx) { ... } }`,
-      );
-    }
-  } else if (exports.includes(connectExport)) {
-    throw new DeployError('BUILD_FAILED', `entry '${entry}' exports '${connectExport}', a name islet reserves: rename that export`);
   } else if (!exports.includes('default')) {
     const what = exports.length === 0 ? 'exports nothing' : `exports only ${exports.map((e) => `'${e}'`).join(', ')}`;
     throw new DeployError(
@@ -381,6 +357,8 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
       `entry '${entry}' ${what}: a function must 'export default { fetch(request, env, ctx) { ... } }' (or, as a classic script, call addEventListener('fetch', ...))`,
     );
   }
+
+  checkBuiltinUse(entry, format, exports, builtins);
 
   if (format === 'script') {
     // A classic script runs as one script: its imports (if any) are bundled into an IIFE.

@@ -255,3 +255,18 @@ test('the deploy refuses unknown built-ins, cloudflare: modules other than cloud
     /classic script .* only ES modules can import built-in modules/,
   );
 });
+
+test('with bundle=true the built-ins stay imports of the one bundled module', async () => {
+  const out = await runWorker(
+    `import { Buffer } from 'node:buffer';
+     import { format } from 'util';
+     import greet from 'greeter';
+     export default { fetch() { return Response.json({ text: greet(Buffer.from('ada').toString('hex')), fmt: format('%d!', 7) }); } };`,
+    { bundle: true },
+    {
+      'node_modules/greeter/package.json': '{"name":"greeter","main":"index.js"}',
+      'node_modules/greeter/index.js': `const { EventEmitter } = require('events'); module.exports = (x) => (new EventEmitter() instanceof EventEmitter) + ':' + x;`,
+    },
+  );
+  assert.deepEqual(out, { text: 'true:616461', fmt: '7!' });
+});
