@@ -74,19 +74,28 @@ function redirectPlugin() {
       build.onLoad({ filter: /html-rewriter-wasm[\\/]dist[\\/](html_rewriter|asyncify)\.js$/ }, (args) => {
         let code = fs.readFileSync(args.path, 'utf8');
         const replace = (from, to) => {
-          if (!code.includes(from)) throw new Error(`build-builtins: ${args.path} no longer contains ${from}: update the adaptation`);
+          if (!code.includes(from))
+            throw new Error(`build-builtins: ${args.path} no longer contains ${from}: update the adaptation`);
           code = code.replace(from, to);
         };
         if (args.path.endsWith('html_rewriter.js')) {
           replace('require(String.raw`./asyncify.js`)', "require('./asyncify.js')");
           replace('require(String.raw`util`)', 'globalThis');
           replace("const path = require('path').join(__dirname, 'html_rewriter_bg.wasm');", '');
-          replace("const bytes = require('fs').readFileSync(path);", "const wasmFile = require('./html_rewriter_bg.wasm'); const bytes = wasmFile.default ?? wasmFile;");
+          replace(
+            "const bytes = require('fs').readFileSync(path);",
+            "const wasmFile = require('./html_rewriter_bg.wasm'); const bytes = wasmFile.default ?? wasmFile;",
+          );
         } else {
-          replace('const assert = require("assert");', [
-            'function assert(value, message) { if (!value) throw new Error(message || "HTMLRewriter: internal assertion failed"); }',
-            'assert.strictEqual = (a, b) => assert(a === b, `HTMLRewriter: internal state ${a} is not ${b}`);',
-          ].join('\n'));
+          replace(
+            'const assert = require("assert");',
+            [
+              'function assert(value, message) {',
+              '  if (!value) throw new Error(message || "HTMLRewriter: internal assertion failed");',
+              '}',
+              'assert.strictEqual = (a, b) => assert(a === b, "HTMLRewriter: internal state " + a + " is not " + b);',
+            ].join('\n'),
+          );
         }
         return { contents: code, loader: 'js' };
       });
@@ -94,9 +103,14 @@ function redirectPlugin() {
       // islet's process object: only those files, so a module that never needs it never loads it
       build.onLoad({ filter: /node_modules[\\/].*\.c?js$/ }, (args) => {
         const code = fs.readFileSync(args.path, 'utf8');
-        if (!/\bprocess\b/.test(code) || /\b(?:const|let|var)\s+(?:process\b|\{[^}]*\bprocess\b)/.test(code)) return undefined;
+        if (!/\bprocess\b/.test(code) || /\b(?:const|let|var)\s+(?:process\b|\{[^}]*\bprocess\b)/.test(code))
+          return undefined;
         const processModule = JSON.stringify(path.join(shims, 'node', 'process-object.ts'));
-        return { contents: `var process = require(${processModule}).process;\n${code}`, loader: 'js', resolveDir: path.dirname(args.path) };
+        return {
+          contents: `var process = require(${processModule}).process;\n${code}`,
+          loader: 'js',
+          resolveDir: path.dirname(args.path),
+        };
       });
     },
   };

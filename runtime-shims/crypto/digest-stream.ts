@@ -18,7 +18,8 @@ function bytesOf(chunk: unknown): Uint8Array {
 export class DigestStream extends WritableStream<BufferSource> {
   #digest: Promise<ArrayBuffer>;
   constructor(algorithm: AlgorithmIdentifier) {
-    if (arguments.length === 0) throw new TypeError("Failed to construct 'DigestStream': 1 argument required, but only 0 present.");
+    if (arguments.length === 0)
+      throw new TypeError("Failed to construct 'DigestStream': 1 argument required, but only 0 present.");
     const chunks: Uint8Array[] = [];
     let total = 0;
     let settle!: { resolve(v: ArrayBuffer): void; reject(e: unknown): void };
@@ -50,5 +51,10 @@ export class DigestStream extends WritableStream<BufferSource> {
   }
 }
 
-Object.defineProperty(crypto, 'DigestStream', { value: DigestStream, writable: true, configurable: true, enumerable: false });
+Object.defineProperty(crypto, 'DigestStream', {
+  value: DigestStream,
+  writable: true,
+  configurable: true,
+  enumerable: false,
+});
 Object.defineProperty(DigestStream.prototype, Symbol.toStringTag, { value: 'DigestStream', configurable: true });

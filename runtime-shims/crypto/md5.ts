@@ -4,11 +4,18 @@
 // builtins.ts); it puts a digest in front of SubtleCrypto's that answers MD5 and passes the rest on.
 import { md5 } from '@noble/hashes/legacy.js';
 
-const SubtleCrypto = (globalThis as { SubtleCrypto: { prototype: { digest(algorithm: unknown, data: unknown): Promise<ArrayBuffer> } } }).SubtleCrypto;
+const SubtleCrypto = (
+  globalThis as { SubtleCrypto: { prototype: { digest(algorithm: unknown, data: unknown): Promise<ArrayBuffer> } } }
+).SubtleCrypto;
 const digest = SubtleCrypto.prototype.digest;
 
 function isMd5(algorithm: unknown): boolean {
-  const name = typeof algorithm === 'string' ? algorithm : algorithm !== null && typeof algorithm === 'object' ? (algorithm as { name?: unknown }).name : undefined;
+  const name =
+    typeof algorithm === 'string'
+      ? algorithm
+      : algorithm !== null && typeof algorithm === 'object'
+        ? (algorithm as { name?: unknown }).name
+        : undefined;
   return typeof name === 'string' && name.toUpperCase() === 'MD5';
 }
 

@@ -5,7 +5,18 @@
 // Not part of the bootstrap: a built-in module (islet:event-source) the loader evaluates before
 // the code of a deployment that names EventSource (server/tenants/builtins.ts), written against
 // the platform's globals, captured when it is evaluated.
-const { fetch, setTimeout, clearTimeout, EventTarget, Event, MessageEvent, DOMException, TextDecoderStream, URL, AbortController } = globalThis;
+const {
+  fetch,
+  setTimeout,
+  clearTimeout,
+  EventTarget,
+  Event,
+  MessageEvent,
+  DOMException,
+  TextDecoderStream,
+  URL,
+  AbortController,
+} = globalThis;
 const SafeTypeError = TypeError;
 const { apply } = Reflect;
 const call = <T>(fn: (...args: any[]) => T, self: unknown, ...args: unknown[]): T => apply(fn, self, args);
@@ -14,9 +25,12 @@ const StringPrototypeIndexOf = (s: string, x: string) => call(indexOf, s, x);
 const StringPrototypeSlice = (s: string, a: number, b?: number) => call(slice, s, a, b);
 const StringPrototypeStartsWith = (s: string, x: string) => call(startsWith, s, x);
 const RegExpPrototypeTest = (re: RegExp, s: string) => call(RegExp.prototype.test, re, s);
-const PromisePrototypeThen = <T, R>(p: Promise<T>, ok?: ((v: T) => R) | undefined, fail?: (e: unknown) => R) => call(Promise.prototype.then, p, ok, fail) as Promise<R>;
+const PromisePrototypeThen = <T, R>(p: Promise<T>, ok?: ((v: T) => R) | undefined, fail?: (e: unknown) => R) =>
+  call(Promise.prototype.then, p, ok, fail) as Promise<R>;
 
-const CONNECTING = 0, OPEN = 1, CLOSED = 2;
+const CONNECTING = 0,
+  OPEN = 1,
+  CLOSED = 2;
 type Handler = ((event: Event) => unknown) | null;
 
 export class EventSource extends EventTarget {
@@ -36,7 +50,8 @@ export class EventSource extends EventTarget {
   #handlers: Record<string, Handler> = { open: null, message: null, error: null };
 
   constructor(url: string | URL, init?: { withCredentials?: boolean }) {
-    if (arguments.length === 0) throw new SafeTypeError("Failed to construct 'EventSource': 1 argument required, but only 0 present.");
+    if (arguments.length === 0)
+      throw new SafeTypeError("Failed to construct 'EventSource': 1 argument required, but only 0 present.");
     super();
     let parsed: URL;
     try {
@@ -49,16 +64,34 @@ export class EventSource extends EventTarget {
     this.#connect();
   }
 
-  get url() { return this.#url; }
-  get withCredentials() { return this.#withCredentials; }
-  get readyState() { return this.#readyState; }
+  get url() {
+    return this.#url;
+  }
+  get withCredentials() {
+    return this.#withCredentials;
+  }
+  get readyState() {
+    return this.#readyState;
+  }
 
-  get onopen() { return this.#handlers.open; }
-  set onopen(handler: Handler) { this.#setHandler('open', handler); }
-  get onmessage() { return this.#handlers.message; }
-  set onmessage(handler: Handler) { this.#setHandler('message', handler); }
-  get onerror() { return this.#handlers.error; }
-  set onerror(handler: Handler) { this.#setHandler('error', handler); }
+  get onopen() {
+    return this.#handlers.open;
+  }
+  set onopen(handler: Handler) {
+    this.#setHandler('open', handler);
+  }
+  get onmessage() {
+    return this.#handlers.message;
+  }
+  set onmessage(handler: Handler) {
+    this.#setHandler('message', handler);
+  }
+  get onerror() {
+    return this.#handlers.error;
+  }
+  set onerror(handler: Handler) {
+    this.#setHandler('error', handler);
+  }
 
   close(): void {
     this.#readyState = CLOSED;
@@ -80,7 +113,9 @@ export class EventSource extends EventTarget {
     this.#abort = abort;
     const headers: Record<string, string> = { accept: 'text/event-stream', 'cache-control': 'no-store' };
     if (this.#lastEventId !== '') headers['last-event-id'] = this.#lastEventId;
-    const started = PromisePrototypeThen(fetch(this.#url, { headers, signal: abort.signal }), (response) => this.#opened(response, abort));
+    const started = PromisePrototypeThen(fetch(this.#url, { headers, signal: abort.signal }), (response) =>
+      this.#opened(response, abort),
+    );
     PromisePrototypeThen(started, undefined, (error) => {
       if (abort.signal.aborted || this.#readyState === CLOSED) return;
       void error;
@@ -91,7 +126,11 @@ export class EventSource extends EventTarget {
   async #opened(response: Response, abort: AbortController): Promise<void> {
     if (this.#readyState === CLOSED) return;
     const type = response.headers.get('content-type') ?? '';
-    if (response.status !== 200 || !RegExpPrototypeTest(/^text\/event-stream\s*(;|$)/i, type) || response.body === null) {
+    if (
+      response.status !== 200 ||
+      !RegExpPrototypeTest(/^text\/event-stream\s*(;|$)/i, type) ||
+      response.body === null
+    ) {
       // not an event stream: fail the connection for good
       this.#readyState = CLOSED;
       abort.abort();
@@ -101,7 +140,10 @@ export class EventSource extends EventTarget {
     this.#readyState = OPEN;
     this.dispatchEvent(new Event('open'));
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    const parser = new EventStreamParser((event) => this.#dispatch(event), (ms) => (this.#retryMs = ms));
+    const parser = new EventStreamParser(
+      (event) => this.#dispatch(event),
+      (ms) => (this.#retryMs = ms),
+    );
     for (;;) {
       const { done, value } = await reader.read();
       if (done || this.#readyState === CLOSED) break;
@@ -114,7 +156,13 @@ export class EventSource extends EventTarget {
     if (this.#readyState === CLOSED) return;
     if (event.id !== null) this.#lastEventId = event.id;
     if (event.data === null) return;
-    this.dispatchEvent(new MessageEvent(event.type, { data: event.data, origin: new URL(this.#url).origin, lastEventId: this.#lastEventId }));
+    this.dispatchEvent(
+      new MessageEvent(event.type, {
+        data: event.data,
+        origin: new URL(this.#url).origin,
+        lastEventId: this.#lastEventId,
+      }),
+    );
   }
 
   #reconnect(): void {
@@ -138,7 +186,10 @@ export class EventStreamParser {
   #dispatch: (event: { type: string; data: string | null; id: string | null }) => void;
   #retry: (ms: number) => void;
 
-  constructor(dispatch: (event: { type: string; data: string | null; id: string | null }) => void, retry: (ms: number) => void) {
+  constructor(
+    dispatch: (event: { type: string; data: string | null; id: string | null }) => void,
+    retry: (ms: number) => void,
+  ) {
     this.#dispatch = dispatch;
     this.#retry = retry;
   }
@@ -174,7 +225,8 @@ export class EventStreamParser {
   #line(line: string): void {
     if (line === '') {
       // an id-only block still sets the last event id; only data makes an event
-      const data = this.#data === '' ? null : this.#data.endsWith('\n') ? StringPrototypeSlice(this.#data, 0, -1) : this.#data;
+      const data =
+        this.#data === '' ? null : this.#data.endsWith('\n') ? StringPrototypeSlice(this.#data, 0, -1) : this.#data;
       if (data !== null || this.#id !== null) this.#dispatch({ type: this.#type || 'message', data, id: this.#id });
       this.#data = '';
       this.#type = '';
@@ -196,5 +248,10 @@ export class EventStreamParser {
   }
 }
 
-Object.defineProperty(globalThis, 'EventSource', { value: EventSource, writable: true, configurable: true, enumerable: false });
+Object.defineProperty(globalThis, 'EventSource', {
+  value: EventSource,
+  writable: true,
+  configurable: true,
+  enumerable: false,
+});
 Object.defineProperty(EventSource.prototype, Symbol.toStringTag, { value: 'EventSource', configurable: true });

@@ -5,7 +5,7 @@
 // addon is gaining; `get`/`set` are the whole interface, so wiring them to it changes only this file.
 import { ReflectApply } from './primordials';
 
-let current: unknown = undefined;
+let current: unknown;
 
 export interface AsyncContext {
   get(): unknown;

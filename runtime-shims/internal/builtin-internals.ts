@@ -27,7 +27,8 @@ let connected = false;
  * tenant code runs. Returns false when `namespace` is not that module (then it is the entry's).
  */
 export function connectBuiltins(namespace: Record<string, unknown>, env: Record<string, unknown>): boolean {
-  if (!ObjectPrototypeHasOwnProperty(namespace, connectExport) || ObjectPrototypeHasOwnProperty(namespace, 'default')) return false;
+  if (!ObjectPrototypeHasOwnProperty(namespace, connectExport) || ObjectPrototypeHasOwnProperty(namespace, 'default'))
+    return false;
   if (connected) return true;
   const connect = namespace[connectExport];
   if (typeof connect !== 'function' || ObjectKeys(namespace).length !== 2) return false;

@@ -4,7 +4,13 @@
 import { EventTarget } from '../events/event-target';
 import { MessageEvent } from '../events/message-events';
 import { structuredClone } from './structured-clone';
-import { SafeTypeError, append, PromisePrototypeThen, PromiseResolve, ArrayPrototypeSplice } from '../internal/primordials';
+import {
+  SafeTypeError,
+  append,
+  PromisePrototypeThen,
+  PromiseResolve,
+  ArrayPrototypeSplice,
+} from '../internal/primordials';
 
 const illegal = Symbol('illegal');
 let entangle: (a: MessagePort, b: MessagePort) => void;

@@ -6,11 +6,15 @@ import { DOMException } from '../events/dom-exception';
 import { SafeTypeError } from '../internal/primordials';
 
 export function structuredClone(value: unknown, options?: { transfer?: unknown[] }): unknown {
-  if (arguments.length === 0) throw new SafeTypeError("Failed to execute 'structuredClone': 1 argument required, but only 0 present.");
+  if (arguments.length === 0)
+    throw new SafeTypeError("Failed to execute 'structuredClone': 1 argument required, but only 0 present.");
   void options;
   try {
     return host('clone', value);
   } catch (error) {
-    throw new DOMException(`Failed to execute 'structuredClone': ${(error as Error)?.message ?? 'the value could not be cloned'}`, 'DataCloneError');
+    throw new DOMException(
+      `Failed to execute 'structuredClone': ${(error as Error)?.message ?? 'the value could not be cloned'}`,
+      'DataCloneError',
+    );
   }
 }

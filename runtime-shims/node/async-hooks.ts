@@ -119,4 +119,12 @@ export function createHook(): { enable(): unknown; disable(): unknown } {
 }
 export const asyncWrapProviders = {};
 
-export default { AsyncLocalStorage, AsyncResource, executionAsyncId, triggerAsyncId, executionAsyncResource, createHook, asyncWrapProviders };
+export default {
+  AsyncLocalStorage,
+  AsyncResource,
+  executionAsyncId,
+  triggerAsyncId,
+  executionAsyncResource,
+  createHook,
+  asyncWrapProviders,
+};

@@ -20,10 +20,10 @@ BufferClass.byteLength = function (value: unknown, encoding?: unknown) {
 };
 const isEncoding = BufferClass.isEncoding;
 BufferClass.isEncoding = (encoding: unknown) => isBase64Url(encoding) || isEncoding(encoding);
-const toString = BufferClass.prototype.toString;
+const bufferToString = BufferClass.prototype.toString;
 BufferClass.prototype.toString = function (encoding?: unknown, start?: number, end?: number) {
-  if (isBase64Url(encoding)) return toBase64Url(toString.call(this, 'base64', start, end));
-  return toString.call(this, encoding, start, end);
+  if (isBase64Url(encoding)) return toBase64Url(bufferToString.call(this, 'base64', start, end));
+  return bufferToString.call(this, encoding, start, end);
 };
 BufferClass.prototype.toLocaleString = BufferClass.prototype.toString;
 const write = BufferClass.prototype.write;
@@ -51,7 +51,10 @@ export function isUtf8(input: ArrayBufferView | ArrayBuffer): boolean {
 }
 
 export function isAscii(input: ArrayBufferView | ArrayBuffer): boolean {
-  const bytes = input instanceof ArrayBuffer ? new Uint8Array(input) : new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  const bytes =
+    input instanceof ArrayBuffer
+      ? new Uint8Array(input)
+      : new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
   for (let i = 0; i < bytes.length; i++) if (bytes[i]! > 0x7f) return false;
   return true;
 }
@@ -60,4 +63,18 @@ export function transcode(): never {
   throw new Error('buffer.transcode() is not available in islet');
 }
 
-export default { Buffer, SlowBuffer, INSPECT_MAX_BYTES, kMaxLength, kStringMaxLength, constants, Blob, File, atob, btoa, isUtf8, isAscii, transcode };
+export default {
+  Buffer,
+  SlowBuffer,
+  INSPECT_MAX_BYTES,
+  kMaxLength,
+  kStringMaxLength,
+  constants,
+  Blob,
+  File,
+  atob,
+  btoa,
+  isUtf8,
+  isAscii,
+  transcode,
+};

@@ -8,8 +8,20 @@ import { Buffer } from './buffer';
 
 type Hasher = ((msg: Uint8Array) => Uint8Array) & { create(): unknown };
 const hashers: Record<string, Hasher> = {
-  md5, sha1, ripemd160, rmd160: ripemd160, sha224, sha256, sha384, sha512, 'sha512-224': sha512_224, 'sha512-256': sha512_256,
-  'sha3-224': sha3_224, 'sha3-256': sha3_256, 'sha3-384': sha3_384, 'sha3-512': sha3_512,
+  md5,
+  sha1,
+  ripemd160,
+  rmd160: ripemd160,
+  sha224,
+  sha256,
+  sha384,
+  sha512,
+  'sha512-224': sha512_224,
+  'sha512-256': sha512_256,
+  'sha3-224': sha3_224,
+  'sha3-256': sha3_256,
+  'sha3-384': sha3_384,
+  'sha3-512': sha3_512,
 } as unknown as Record<string, Hasher>;
 
 export function getHashes(): string[] {
@@ -23,7 +35,8 @@ export function hasherFor(algorithm: unknown): Hasher {
   if (/^sha-?2?-?(224|256|384|512)$/.test(name)) name = `sha${name.replace(/\D/g, '').slice(-3)}`;
   else if (name === 'sha-1') name = 'sha1';
   const hasher = hashers[name];
-  if (!hasher) throw Object.assign(new Error(`Digest method not supported: ${algorithm}`), { code: 'ERR_CRYPTO_INVALID_DIGEST' });
+  if (!hasher)
+    throw Object.assign(new Error(`Digest method not supported: ${algorithm}`), { code: 'ERR_CRYPTO_INVALID_DIGEST' });
   return hasher;
 }
 

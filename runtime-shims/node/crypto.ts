@@ -8,7 +8,8 @@ import { scrypt as scryptNoble, scryptAsync } from '@noble/hashes/scrypt.js';
 import { hkdf as hkdfNoble } from '@noble/hashes/hkdf.js';
 import { Buffer } from './buffer';
 
-type Buffer = Uint8Array;
+/** what node:crypto's functions return: a Buffer (a Uint8Array) */
+type Bytes = Uint8Array;
 import { createHash, createHmac, getHashes, hash, hasherFor, keyBytes, toBytes, Hash, Hmac } from './crypto-hash';
 
 export { createHash, createHmac, getHashes, hash, Hash, Hmac };
@@ -25,14 +26,22 @@ function later<T>(callback: Callback<T>, work: () => T | Promise<T>): void {
   if (typeof callback !== 'function') throw new TypeError('The "callback" argument must be of type function');
   Promise.resolve()
     .then(work)
-    .then((value) => callback(null, value), (error) => callback(error));
+    .then(
+      (value) => callback(null, value),
+      (error) => callback(error),
+    );
 }
 
 export function randomFillSync<T extends ArrayBufferView | ArrayBuffer>(buffer: T, offset = 0, size?: number): T {
-  const view = buffer instanceof ArrayBuffer ? new Uint8Array(buffer) : new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  const view =
+    buffer instanceof ArrayBuffer
+      ? new Uint8Array(buffer)
+      : new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   const end = size === undefined ? view.length : offset + size;
-  if (offset < 0 || end > view.length || offset > end) throw new RangeError('The value of "offset" or "size" is out of range');
-  for (let at = offset; at < end; at += 65536) platform.getRandomValues(view.subarray(at, Math.min(end, at + 65536)) as Uint8Array<ArrayBuffer>);
+  if (offset < 0 || end > view.length || offset > end)
+    throw new RangeError('The value of "offset" or "size" is out of range');
+  for (let at = offset; at < end; at += 65536)
+    platform.getRandomValues(view.subarray(at, Math.min(end, at + 65536)) as Uint8Array<ArrayBuffer>);
   return buffer;
 }
 
@@ -41,8 +50,9 @@ export function randomFill<T extends ArrayBufferView | ArrayBuffer>(buffer: T, .
   later(callback, () => randomFillSync(buffer, rest[0] as number | undefined, rest[1] as number | undefined));
 }
 
-export function randomBytes(size: number, callback?: Callback<Buffer>): any {
-  if (!Number.isInteger(size) || size < 0 || size > 2 ** 31 - 1) throw new RangeError(`The value of "size" is out of range. Received ${size}`);
+export function randomBytes(size: number, callback?: Callback<Bytes>): any {
+  if (!Number.isInteger(size) || size < 0 || size > 2 ** 31 - 1)
+    throw new RangeError(`The value of "size" is out of range. Received ${size}`);
   const bytes = randomFillSync(Buffer.alloc(size));
   if (callback === undefined) return bytes;
   later(callback, () => bytes);
@@ -76,20 +86,41 @@ export function timingSafeEqual(a: ArrayBufferView | ArrayBuffer, b: ArrayBuffer
   const x = toBytes(a);
   const y = toBytes(b);
   if (x.byteLength !== y.byteLength) {
-    throw Object.assign(new RangeError('Input buffers must have the same byte length'), { code: 'ERR_CRYPTO_TIMING_SAFE_EQUAL_LENGTH' });
+    throw Object.assign(new RangeError('Input buffers must have the same byte length'), {
+      code: 'ERR_CRYPTO_TIMING_SAFE_EQUAL_LENGTH',
+    });
   }
   let diff = 0;
   for (let i = 0; i < x.length; i++) diff |= x[i]! ^ y[i]!;
   return diff === 0;
 }
 
-export function pbkdf2Sync(password: unknown, salt: unknown, iterations: number, keylen: number, digest: string): Buffer {
-  return Buffer.from(pbkdf2Noble(hasherFor(digest) as never, keyBytes(password), keyBytes(salt), { c: iterations, dkLen: keylen }));
+export function pbkdf2Sync(
+  password: unknown,
+  salt: unknown,
+  iterations: number,
+  keylen: number,
+  digest: string,
+): Bytes {
+  return Buffer.from(
+    pbkdf2Noble(hasherFor(digest) as never, keyBytes(password), keyBytes(salt), { c: iterations, dkLen: keylen }),
+  );
 }
 
-export function pbkdf2(password: unknown, salt: unknown, iterations: number, keylen: number, digest: string, callback: Callback<Buffer>): void {
+export function pbkdf2(
+  password: unknown,
+  salt: unknown,
+  iterations: number,
+  keylen: number,
+  digest: string,
+  callback: Callback<Bytes>,
+): void {
   const hasher = hasherFor(digest);
-  later(callback, async () => Buffer.from(await pbkdf2Async(hasher as never, keyBytes(password), keyBytes(salt), { c: iterations, dkLen: keylen })));
+  later(callback, async () =>
+    Buffer.from(
+      await pbkdf2Async(hasher as never, keyBytes(password), keyBytes(salt), { c: iterations, dkLen: keylen }),
+    ),
+  );
 }
 
 interface ScryptOptions {
@@ -113,11 +144,17 @@ function scryptParams(keylen: number, options: ScryptOptions = {}) {
   };
 }
 
-export function scryptSync(password: unknown, salt: unknown, keylen: number, options?: ScryptOptions): Buffer {
+export function scryptSync(password: unknown, salt: unknown, keylen: number, options?: ScryptOptions): Bytes {
   return Buffer.from(scryptNoble(keyBytes(password), keyBytes(salt), scryptParams(keylen, options)));
 }
 
-export function scrypt(password: unknown, salt: unknown, keylen: number, options: ScryptOptions | Callback<Buffer>, callback?: Callback<Buffer>): void {
+export function scrypt(
+  password: unknown,
+  salt: unknown,
+  keylen: number,
+  options: ScryptOptions | Callback<Bytes>,
+  callback?: Callback<Bytes>,
+): void {
   if (typeof options === 'function') {
     callback = options;
     options = {};
@@ -131,15 +168,28 @@ export function hkdfSync(digest: string, ikm: unknown, salt: unknown, info: unkn
   return out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength) as ArrayBuffer;
 }
 
-export function hkdf(digest: string, ikm: unknown, salt: unknown, info: unknown, keylen: number, callback: Callback<ArrayBuffer>): void {
+export function hkdf(
+  digest: string,
+  ikm: unknown,
+  salt: unknown,
+  info: unknown,
+  keylen: number,
+  callback: Callback<ArrayBuffer>,
+): void {
   later(callback, () => hkdfSync(digest, ikm, salt, info, keylen));
 }
 
 function notYet(name: string) {
   return () => {
-    throw Object.assign(new Error(`crypto.${name}() is not available in islet yet: use crypto.subtle (Web Crypto), which offers ciphers, signatures and keys`), {
-      code: 'ERR_NOT_AVAILABLE_IN_ISLET',
-    });
+    throw Object.assign(
+      new Error(
+        `crypto.${name}() is not available in islet yet: ` +
+          'use crypto.subtle (Web Crypto), which offers ciphers, signatures and keys',
+      ),
+      {
+        code: 'ERR_NOT_AVAILABLE_IN_ISLET',
+      },
+    );
   };
 }
 
@@ -165,9 +215,46 @@ export const getCurves = (): string[] => [];
 export const constants = {};
 
 export default {
-  createHash, createHmac, getHashes, hash, Hash, Hmac, webcrypto, subtle, getRandomValues, randomUUID, randomBytes,
-  pseudoRandomBytes, randomFill, randomFillSync, randomInt, timingSafeEqual, pbkdf2, pbkdf2Sync, scrypt, scryptSync,
-  hkdf, hkdfSync, createCipheriv, createDecipheriv, createSign, createVerify, sign, verify, createPrivateKey,
-  createPublicKey, createSecretKey, generateKeyPair, generateKeyPairSync, generateKey, generateKeySync, publicEncrypt,
-  privateDecrypt, createECDH, createDiffieHellman, getCiphers, getCurves, constants,
+  createHash,
+  createHmac,
+  getHashes,
+  hash,
+  Hash,
+  Hmac,
+  webcrypto,
+  subtle,
+  getRandomValues,
+  randomUUID,
+  randomBytes,
+  pseudoRandomBytes,
+  randomFill,
+  randomFillSync,
+  randomInt,
+  timingSafeEqual,
+  pbkdf2,
+  pbkdf2Sync,
+  scrypt,
+  scryptSync,
+  hkdf,
+  hkdfSync,
+  createCipheriv,
+  createDecipheriv,
+  createSign,
+  createVerify,
+  sign,
+  verify,
+  createPrivateKey,
+  createPublicKey,
+  createSecretKey,
+  generateKeyPair,
+  generateKeyPairSync,
+  generateKey,
+  generateKeySync,
+  publicEncrypt,
+  privateDecrypt,
+  createECDH,
+  createDiffieHellman,
+  getCiphers,
+  getCurves,
+  constants,
 };

@@ -72,7 +72,8 @@ export class TracingChannel {
   asyncEnd: Channel;
   error: Channel;
   constructor(name: string | Record<(typeof events)[number], Channel>) {
-    const of = (event: (typeof events)[number]) => (typeof name === 'string' ? channel(`tracing:${name}:${event}`) : name[event]);
+    const of = (event: (typeof events)[number]) =>
+      typeof name === 'string' ? channel(`tracing:${name}:${event}`) : name[event];
     this.start = of('start');
     this.end = of('end');
     this.asyncStart = of('asyncStart');
@@ -90,7 +91,12 @@ export class TracingChannel {
     for (const event of events) if (subscribers[event] && !this[event].unsubscribe(subscribers[event]!)) all = false;
     return all;
   }
-  traceSync<R>(fn: (...args: any[]) => R, context: Record<string, unknown> = {}, thisArg?: unknown, ...args: unknown[]): R {
+  traceSync<R>(
+    fn: (...args: any[]) => R,
+    context: Record<string, unknown> = {},
+    thisArg?: unknown,
+    ...args: unknown[]
+  ): R {
     this.start.publish(context);
     try {
       const result = Reflect.apply(fn, thisArg, args);
@@ -104,7 +110,12 @@ export class TracingChannel {
       this.end.publish(context);
     }
   }
-  tracePromise<R>(fn: (...args: any[]) => Promise<R>, context: Record<string, unknown> = {}, thisArg?: unknown, ...args: unknown[]): Promise<R> {
+  tracePromise<R>(
+    fn: (...args: any[]) => Promise<R>,
+    context: Record<string, unknown> = {},
+    thisArg?: unknown,
+    ...args: unknown[]
+  ): Promise<R> {
     this.start.publish(context);
     try {
       const promise = Promise.resolve(Reflect.apply(fn, thisArg, args));
@@ -131,7 +142,13 @@ export class TracingChannel {
       this.end.publish(context);
     }
   }
-  traceCallback<R>(fn: (...args: any[]) => R, position = -1, context: Record<string, unknown> = {}, thisArg?: unknown, ...args: unknown[]): R {
+  traceCallback<R>(
+    fn: (...args: any[]) => R,
+    position = -1,
+    context: Record<string, unknown> = {},
+    thisArg?: unknown,
+    ...args: unknown[]
+  ): R {
     const at = position < 0 ? args.length + position : position;
     const callback = args[at] as (...a: unknown[]) => unknown;
     args[at] = (...results: unknown[]) => {

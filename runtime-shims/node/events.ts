@@ -5,7 +5,11 @@ import EventEmitter from 'events';
 const E = EventEmitter as any;
 
 /** async iterator over `emitter`'s `event` (Node's events.on), ended by an 'error' event or the signal */
-export function on(emitter: any, event: string | symbol, options: { signal?: AbortSignal } = {}): AsyncIterableIterator<unknown[]> {
+export function on(
+  emitter: any,
+  event: string | symbol,
+  options: { signal?: AbortSignal } = {},
+): AsyncIterableIterator<unknown[]> {
   const queue: unknown[][] = [];
   const waiting: { resolve(v: IteratorResult<unknown[]>): void; reject(e: unknown): void }[] = [];
   let failure: unknown = null;
@@ -56,7 +60,7 @@ export function on(emitter: any, event: string | symbol, options: { signal?: Abo
   };
 }
 
-export function getEventListeners(target: any, name: string | symbol): Function[] {
+export function getEventListeners(target: any, name: string | symbol): ((...args: unknown[]) => unknown)[] {
   if (typeof target.listeners === 'function') return target.listeners(name);
   return [];
 }

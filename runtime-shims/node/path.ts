@@ -5,4 +5,19 @@ import pathPackage from 'path-browserify';
 const path = pathPackage as any;
 path.posix ??= path;
 export default path;
-export const { resolve, normalize, isAbsolute, join, relative, dirname, basename, extname, format, parse, sep, delimiter, posix, toNamespacedPath } = path;
+export const {
+  resolve,
+  normalize,
+  isAbsolute,
+  join,
+  relative,
+  dirname,
+  basename,
+  extname,
+  format,
+  parse,
+  sep,
+  delimiter,
+  posix,
+  toNamespacedPath,
+} = path;

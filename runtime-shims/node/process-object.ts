@@ -89,7 +89,9 @@ export const process = Object.assign(new Process(), {
   chdir: () => notAvailable('chdir'),
   umask: () => 0o22,
   uptime: () => (Date.now() - origin) / 1000,
-  memoryUsage: Object.assign(() => ({ rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 }), { rss: () => 0 }),
+  memoryUsage: Object.assign(() => ({ rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 }), {
+    rss: () => 0,
+  }),
   cpuUsage: () => ({ user: 0, system: 0 }),
   resourceUsage: () => notAvailable('resourceUsage'),
   exit: () => notAvailable('exit'),

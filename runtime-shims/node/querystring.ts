@@ -6,7 +6,9 @@ export const parse = (qs as any).parse;
 export const stringify = (qs as any).stringify;
 export const decode = parse;
 export const encode = stringify;
+// biome-ignore lint/suspicious/noShadowRestrictedNames: Node's querystring exports these names
 export const escape = (text: string) => encodeURIComponent(text);
+// biome-ignore lint/suspicious/noShadowRestrictedNames: Node's querystring exports these names
 export function unescape(text: string): string {
   try {
     return decodeURIComponent(text);

@@ -7,6 +7,19 @@ const stream = streamPackage as any;
 
 export default stream;
 export const {
-  Readable, Writable, Duplex, Transform, PassThrough, Stream, pipeline, finished, compose, addAbortSignal,
-  destroy, isDisturbed, isErrored, isReadable, promises,
+  Readable,
+  Writable,
+  Duplex,
+  Transform,
+  PassThrough,
+  Stream,
+  pipeline,
+  finished,
+  compose,
+  addAbortSignal,
+  destroy,
+  isDisturbed,
+  isErrored,
+  isReadable,
+  promises,
 } = stream;

@@ -1,6 +1,9 @@
 // node:timers/promises: promise forms of the platform's timers, cancellable with an AbortSignal.
 function aborted(signal: AbortSignal | undefined): Error {
-  return Object.assign(new Error('The operation was aborted', { cause: signal?.reason }), { name: 'AbortError', code: 'ABORT_ERR' });
+  return Object.assign(new Error('The operation was aborted', { cause: signal?.reason }), {
+    name: 'AbortError',
+    code: 'ABORT_ERR',
+  });
 }
 
 export function setTimeout<T = void>(delay?: number, value?: T, options: { signal?: AbortSignal } = {}): Promise<T> {
@@ -23,7 +26,11 @@ export function setImmediate<T = void>(value?: T, options: { signal?: AbortSigna
   return setTimeout(0, value, options);
 }
 
-export async function* setInterval<T = void>(delay?: number, value?: T, options: { signal?: AbortSignal } = {}): AsyncGenerator<T> {
+export async function* setInterval<T = void>(
+  delay?: number,
+  value?: T,
+  options: { signal?: AbortSignal } = {},
+): AsyncGenerator<T> {
   for (;;) yield await setTimeout(delay, value, options);
 }
 

@@ -2,13 +2,17 @@
 // as on Workers, so code that only mentions it deploys; using any export throws an error naming
 // the module and what was used.
 export function unavailableError(id: string, what: string): Error {
-  const error = new Error(`${what} from ${id} is not available in islet: functions have no file system, sockets, processes or threads`);
+  const error = new Error(
+    `${what} from ${id} is not available in islet: functions have no file system, sockets, processes or threads`,
+  );
   (error as Error & { code: string }).code = 'ERR_NOT_AVAILABLE_IN_ISLET';
   return error;
 }
 
 /** an export that throws on any use: call, construct or property access */
 function unavailable(id: string, name: string): unknown {
+  // a function (not an arrow) so that `new` reaches the construct trap
+  // biome-ignore lint/complexity/useArrowFunction: an arrow function cannot be constructed
   const target = function () {};
   const fail = (): never => {
     throw unavailableError(id, name);

@@ -13,7 +13,10 @@ export const parse = legacy.parse;
 export const resolve = legacy.resolve;
 export const resolveObject = legacy.resolveObject;
 
-export function format(value: unknown, options?: { auth?: boolean; fragment?: boolean; search?: boolean; unicode?: boolean }): string {
+export function format(
+  value: unknown,
+  options?: { auth?: boolean; fragment?: boolean; search?: boolean; unicode?: boolean },
+): string {
   if (value instanceof URL) {
     const url = new URL(value.href);
     if (options?.auth === false) {
@@ -39,7 +42,12 @@ export function fileURLToPath(value: string | URL): string {
 export function pathToFileURL(path: string): URL {
   const absolute = path.startsWith('/') ? path : `/${path}`;
   const url = new URL('file://');
-  url.pathname = absolute.replace(/%/g, '%25').replace(/\\/g, '%5C').replace(/\n/g, '%0A').replace(/\r/g, '%0D').replace(/\t/g, '%09');
+  url.pathname = absolute
+    .replace(/%/g, '%25')
+    .replace(/\\/g, '%5C')
+    .replace(/\n/g, '%0A')
+    .replace(/\r/g, '%0D')
+    .replace(/\t/g, '%09');
   return url;
 }
 
@@ -67,8 +75,22 @@ export function urlToHttpOptions(url: URL): Record<string, unknown> {
     href: url.href,
   };
   if (url.port !== '') options.port = Number(url.port);
-  if (url.username || url.password) options.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  if (url.username || url.password)
+    options.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
   return options;
 }
 
-export default { URL, URLSearchParams, Url, parse, resolve, resolveObject, format, fileURLToPath, pathToFileURL, domainToASCII, domainToUnicode, urlToHttpOptions };
+export default {
+  URL,
+  URLSearchParams,
+  Url,
+  parse,
+  resolve,
+  resolveObject,
+  format,
+  fileURLToPath,
+  pathToFileURL,
+  domainToASCII,
+  domainToUnicode,
+  urlToHttpOptions,
+};

@@ -17,7 +17,11 @@ function isDeepStrictEqual(a: unknown, b: unknown, seen = new Map<object, unknow
   if (a instanceof RegExp) return String(a) === String(b);
   if (ArrayBuffer.isView(a)) {
     const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-    const y = new Uint8Array((b as ArrayBufferView).buffer, (b as ArrayBufferView).byteOffset, (b as ArrayBufferView).byteLength);
+    const y = new Uint8Array(
+      (b as ArrayBufferView).buffer,
+      (b as ArrayBufferView).byteOffset,
+      (b as ArrayBufferView).byteLength,
+    );
     return x.length === y.length && x.every((v, i) => v === y[i]);
   }
   if (a instanceof Map) {
@@ -42,7 +46,15 @@ function isDeepStrictEqual(a: unknown, b: unknown, seen = new Map<object, unknow
   return true;
 }
 
-const controlSequences = /[\u001B\u009B][[\]()#;?]*(?:(?:(?:(?:;[-a-zA-Z\d/#&.:=?%@~_]+)*|[a-zA-Z\d]+(?:;[-a-zA-Z\d/#&.:=?%@~_]*)*)?\u0007)|(?:(?:\d{1,4}(?:;\d{0,4})*)?[\dA-PR-TZcf-ntqry=><~]))/g;
+/** ANSI escape sequences (ESC or CSI, then an OSC string ended by BEL, or a control sequence) */
+const controlSequences = new RegExp(
+  [
+    '[\\u001B\\u009B][[\\]()#;?]*',
+    '(?:(?:(?:(?:;[-a-zA-Z\\d/#&.:=?%@~_]+)*|[a-zA-Z\\d]+(?:;[-a-zA-Z\\d/#&.:=?%@~_]*)*)?\\u0007)',
+    '|(?:(?:\\d{1,4}(?:;\\d{0,4})*)?[\\dA-PR-TZcf-ntqry=><~]))',
+  ].join(''),
+  'g',
+);
 
 util.isDeepStrictEqual ??= isDeepStrictEqual;
 util.stripVTControlCharacters ??= (text: string) => String(text).replace(controlSequences, '');
@@ -50,13 +62,38 @@ util.toUSVString ??= (text: string) => String(text).toWellFormed();
 util.TextEncoder = globalThis.TextEncoder;
 util.TextDecoder = globalThis.TextDecoder;
 util.aborted ??= (signal: AbortSignal) =>
-  new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+  new Promise<void>((resolve) =>
+    signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true }),
+  );
 
 export default util;
 export const {
-  format, inspect, promisify, callbackify, inherits, deprecate, debuglog, types, isArray, isBoolean, isNull,
-  isNullOrUndefined, isNumber, isString, isSymbol, isUndefined, isRegExp, isObject, isDate, isError, isFunction,
-  isPrimitive, isBuffer, stripVTControlCharacters, toUSVString, aborted,
+  format,
+  inspect,
+  promisify,
+  callbackify,
+  inherits,
+  deprecate,
+  debuglog,
+  types,
+  isArray,
+  isBoolean,
+  isNull,
+  isNullOrUndefined,
+  isNumber,
+  isString,
+  isSymbol,
+  isUndefined,
+  isRegExp,
+  isObject,
+  isDate,
+  isError,
+  isFunction,
+  isPrimitive,
+  isBuffer,
+  stripVTControlCharacters,
+  toUSVString,
+  aborted,
 } = util;
 export { isDeepStrictEqual };
 export const TextEncoder = globalThis.TextEncoder;

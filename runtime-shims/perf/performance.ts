@@ -19,10 +19,18 @@ export class PerformanceEntry {
     this.#startTime = startTime;
     this.#duration = duration;
   }
-  get name() { return this.#name; }
-  get entryType() { return this.#entryType; }
-  get startTime() { return this.#startTime; }
-  get duration() { return this.#duration; }
+  get name() {
+    return this.#name;
+  }
+  get entryType() {
+    return this.#entryType;
+  }
+  get startTime() {
+    return this.#startTime;
+  }
+  get duration() {
+    return this.#duration;
+  }
   toJSON() {
     return { name: this.name, entryType: this.entryType, startTime: this.startTime, duration: this.duration };
   }
@@ -31,13 +39,17 @@ export class PerformanceEntry {
 export class PerformanceMark extends PerformanceEntry {
   #detail: unknown;
   constructor(name: string, options?: { startTime?: number; detail?: unknown }) {
-    if (arguments.length === 0) throw new SafeTypeError("Failed to construct 'PerformanceMark': 1 argument required, but only 0 present.");
+    if (arguments.length === 0)
+      throw new SafeTypeError("Failed to construct 'PerformanceMark': 1 argument required, but only 0 present.");
     const startTime = options?.startTime ?? clock();
-    if (startTime < 0) throw new SafeTypeError("Failed to construct 'PerformanceMark': 'startTime' cannot be negative.");
+    if (startTime < 0)
+      throw new SafeTypeError("Failed to construct 'PerformanceMark': 'startTime' cannot be negative.");
     super(illegal, String(name), 'mark', startTime, 0);
     this.#detail = options?.detail ?? null;
   }
-  get detail() { return this.#detail; }
+  get detail() {
+    return this.#detail;
+  }
 }
 
 export class PerformanceMeasure extends PerformanceEntry {
@@ -46,7 +58,9 @@ export class PerformanceMeasure extends PerformanceEntry {
     super(key, name, 'measure', startTime, duration);
     this.#detail = detail;
   }
-  get detail() { return this.#detail; }
+  get detail() {
+    return this.#detail;
+  }
 }
 
 let clock: () => number = () => 0;
@@ -63,9 +77,15 @@ export class Performance extends EventTarget {
     this.#timeOrigin = timeOrigin;
   }
 
-  get timeOrigin() { return this.#timeOrigin; }
-  now(): number { return this.#now(); }
-  toJSON() { return { timeOrigin: this.#timeOrigin }; }
+  get timeOrigin() {
+    return this.#timeOrigin;
+  }
+  now(): number {
+    return this.#now();
+  }
+  toJSON() {
+    return { timeOrigin: this.#timeOrigin };
+  }
 
   mark(name: string, options?: { startTime?: number; detail?: unknown }): PerformanceMark {
     const mark = new PerformanceMark(name, options);
@@ -73,7 +93,11 @@ export class Performance extends EventTarget {
     return mark;
   }
 
-  measure(name: string, start?: string | { start?: string | number; end?: string | number; duration?: number; detail?: unknown }, end?: string): PerformanceMeasure {
+  measure(
+    name: string,
+    start?: string | { start?: string | number; end?: string | number; duration?: number; detail?: unknown },
+    end?: string,
+  ): PerformanceMeasure {
     const options = start !== null && typeof start === 'object' ? start : null;
     const time = (point: string | number | undefined, fallback: number): number => {
       if (point === undefined) return fallback;
@@ -82,13 +106,26 @@ export class Performance extends EventTarget {
         const entry = this.#entries[i];
         if (entry.entryType === 'mark' && entry.name === point) return entry.startTime;
       }
-      throw new DOMException(`Failed to execute 'measure' on 'Performance': The mark '${point}' does not exist.`, 'SyntaxError');
+      throw new DOMException(
+        `Failed to execute 'measure' on 'Performance': The mark '${point}' does not exist.`,
+        'SyntaxError',
+      );
     };
     let from: number;
     let to: number;
     if (options) {
-      to = options.end !== undefined ? time(options.end, 0) : options.duration !== undefined && options.start !== undefined ? time(options.start, 0) + options.duration : this.#now();
-      from = options.start !== undefined ? time(options.start, 0) : options.duration !== undefined ? to - options.duration : 0;
+      to =
+        options.end !== undefined
+          ? time(options.end, 0)
+          : options.duration !== undefined && options.start !== undefined
+            ? time(options.start, 0) + options.duration
+            : this.#now();
+      from =
+        options.start !== undefined
+          ? time(options.start, 0)
+          : options.duration !== undefined
+            ? to - options.duration
+            : 0;
     } else {
       from = time(start as string | undefined, 0);
       to = time(end, this.#now());
@@ -98,13 +135,21 @@ export class Performance extends EventTarget {
     return measure;
   }
 
-  getEntries(): PerformanceEntry[] { return ArrayPrototypeSlice(this.#entries); }
-  getEntriesByType(type: string): PerformanceEntry[] { return this.#entries.filter((e) => e.entryType === type); }
+  getEntries(): PerformanceEntry[] {
+    return ArrayPrototypeSlice(this.#entries);
+  }
+  getEntriesByType(type: string): PerformanceEntry[] {
+    return this.#entries.filter((e) => e.entryType === type);
+  }
   getEntriesByName(name: string, type?: string): PerformanceEntry[] {
     return this.#entries.filter((e) => e.name === name && (type === undefined || e.entryType === type));
   }
-  clearMarks(name?: string): void { this.#clear('mark', name); }
-  clearMeasures(name?: string): void { this.#clear('measure', name); }
+  clearMarks(name?: string): void {
+    this.#clear('mark', name);
+  }
+  clearMeasures(name?: string): void {
+    this.#clear('measure', name);
+  }
   clearResourceTimings(): void {}
   setResourceTimingBufferSize(): void {}
 
@@ -113,8 +158,11 @@ export class Performance extends EventTarget {
   }
 }
 
-export function createPerformance(now: () => number, timeOrigin: number, named: typeof Performance = Performance): Performance {
+export function createPerformance(
+  now: () => number,
+  timeOrigin: number,
+  named: typeof Performance = Performance,
+): Performance {
   clock = now;
   return new named(illegal, now, timeOrigin);
 }
-

@@ -8,10 +8,18 @@ export class Navigator {
   constructor(key?: unknown) {
     if (key !== illegal) throw new SafeTypeError('Illegal constructor');
   }
-  get userAgent() { return 'Cloudflare-Workers'; }
-  get hardwareConcurrency() { return 1; }
-  get language() { return 'en'; }
-  get languages() { return ['en']; }
+  get userAgent() {
+    return 'Cloudflare-Workers';
+  }
+  get hardwareConcurrency() {
+    return 1;
+  }
+  get language() {
+    return 'en';
+  }
+  get languages() {
+    return ['en'];
+  }
 }
 
 export const navigator = new Navigator(illegal);

@@ -9,7 +9,8 @@ import { SafeTypeError } from '../internal/primordials';
 export function createReportError(globalTarget: EventTarget): (error: unknown) => void {
   let reporting = false;
   return function reportError(error: unknown): void {
-    if (arguments.length === 0) throw new SafeTypeError("Failed to execute 'reportError': 1 argument required, but only 0 present.");
+    if (arguments.length === 0)
+      throw new SafeTypeError("Failed to execute 'reportError': 1 argument required, but only 0 present.");
     let message = '';
     try {
       message = error instanceof Error ? error.message : String(error);

@@ -20,10 +20,14 @@ export class Scheduler {
         clearTimer(id);
         reject(signal!.reason);
       };
-      const id = setTimer(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, delay, false);
+      const id = setTimer(
+        () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        delay,
+        false,
+      );
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }

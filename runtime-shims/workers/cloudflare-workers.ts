@@ -18,7 +18,10 @@ export class WorkerEntrypoint<Env = unknown> {
 }
 
 function notYet(what: string): Error {
-  const error = new Error(`${what} are not available in islet yet: a class extending ${what === 'Durable Objects' ? 'DurableObject' : 'WorkflowEntrypoint'} deploys, but islet cannot run it`);
+  const error = new Error(
+    `${what} are not available in islet yet: a class extending ` +
+      `${what === 'Durable Objects' ? 'DurableObject' : 'WorkflowEntrypoint'} deploys, but islet cannot run it`,
+  );
   (error as Error & { code: string }).code = 'ERR_NOT_AVAILABLE_IN_ISLET';
   return error;
 }

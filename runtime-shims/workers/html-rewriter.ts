@@ -96,4 +96,9 @@ export class HTMLRewriter {
   }
 }
 
-Object.defineProperty(globalThis, 'HTMLRewriter', { value: HTMLRewriter, writable: true, configurable: true, enumerable: false });
+Object.defineProperty(globalThis, 'HTMLRewriter', {
+  value: HTMLRewriter,
+  writable: true,
+  configurable: true,
+  enumerable: false,
+});

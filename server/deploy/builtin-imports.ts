@@ -30,15 +30,25 @@ export function builtinRequireLoader(build: esbuild.PluginBuild): void {
   }));
 }
 
-/** a classic script cannot import (it runs as one script), and the entry may not take the runtime's reserved export name */
-export function checkBuiltinUse(entry: string, format: 'modules' | 'script', exports: string[], used: Set<string>): void {
+/** a classic script cannot import (it runs as one script), and the entry may not take the
+ *  runtime's reserved export name */
+export function checkBuiltinUse(
+  entry: string,
+  format: 'modules' | 'script',
+  exports: string[],
+  used: Set<string>,
+): void {
   if (format === 'script' && used.size > 0) {
     throw new DeployError(
       'BUILD_FAILED',
-      `entry '${entry}' is a classic script (addEventListener('fetch', ...)) and imports ${[...used].join(', ')}: only ES modules can import built-in modules; use export default { fetch(request, env, ctx) { ... } }`,
+      `entry '${entry}' is a classic script (addEventListener('fetch', ...)) and imports ${[...used].join(', ')}: ` +
+        'only ES modules can import built-in modules; use export default { fetch(request, env, ctx) { ... } }',
     );
   }
   if (exports.includes(connectExport)) {
-    throw new DeployError('BUILD_FAILED', `entry '${entry}' exports '${connectExport}', a name islet reserves: rename that export`);
+    throw new DeployError(
+      'BUILD_FAILED',
+      `entry '${entry}' exports '${connectExport}', a name islet reserves: rename that export`,
+    );
   }
 }

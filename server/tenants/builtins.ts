@@ -33,7 +33,10 @@ export function builtinRegistry(): BuiltinRegistry {
     try {
       registry = JSON.parse(fs.readFileSync(path.join(builtinsDir, 'registry.json'), 'utf8')) as BuiltinRegistry;
     } catch (error) {
-      throw Object.assign(new Error(`islet's built-in modules are missing from ${builtinsDir}: run \`npm run build\``), { code: 'ISLET_NO_BUILTINS', cause: error });
+      throw Object.assign(
+        new Error(`islet's built-in modules are missing from ${builtinsDir}: run \`npm run build\``),
+        { code: 'ISLET_NO_BUILTINS', cause: error },
+      );
     }
   }
   return registry;
@@ -43,7 +46,7 @@ export function builtinRegistry(): BuiltinRegistry {
  *  writes every Node built-in name as node:<name>, so nothing else needs the registry) */
 export function isBuiltinModule(specifier: string): boolean {
   if (!specifier.startsWith('node:') && !specifier.startsWith('cloudflare:')) return false;
-  return Object.prototype.hasOwnProperty.call(builtinRegistry().modules, specifier);
+  return Object.hasOwn(builtinRegistry().modules, specifier);
 }
 
 /** file -> the id it is known by in stack traces (node:buffer), for the registry's modules */
@@ -75,15 +78,21 @@ const mentionsOf = new Map<string, string[]>();
 const maxRemembered = 10_000;
 
 /** the modules a deployment needs evaluated before its own code */
-export function preloadsFor(compatibility: Record<string, unknown> | undefined, sources: () => Iterable<string>, deployment?: string): string[] {
+export function preloadsFor(
+  compatibility: Record<string, unknown> | undefined,
+  sources: () => Iterable<string>,
+  deployment?: string,
+): string[] {
   const preloads: string[] = [];
   const flags = compatibility?.compatibility_flags;
-  if (Array.isArray(flags) && (flags.includes('nodejs_compat') || flags.includes('nodejs_compat_v2'))) preloads.push('islet:node-globals');
+  if (Array.isArray(flags) && (flags.includes('nodejs_compat') || flags.includes('nodejs_compat_v2')))
+    preloads.push('islet:node-globals');
   let mentioned = deployment === undefined ? undefined : mentionsOf.get(deployment);
   if (mentioned === undefined) {
     mentioned = [];
     const texts = [...sources()];
-    for (const [id, names] of byMention) if (texts.some((text) => names.some((name) => text.includes(name)))) mentioned.push(id);
+    for (const [id, names] of byMention)
+      if (texts.some((text) => names.some((name) => text.includes(name)))) mentioned.push(id);
     if (deployment !== undefined) {
       if (mentionsOf.size >= maxRemembered) mentionsOf.clear();
       mentionsOf.set(deployment, mentioned);
@@ -140,7 +149,8 @@ export class BuiltinLinker {
 
   #target(specifier: string, from: string): string {
     if (specifier === 'islet:internal') return this.#registry.internal;
-    if (specifier.startsWith('./') || specifier.startsWith('../')) return path.posix.normalize(path.posix.join(path.posix.dirname(from), specifier));
+    if (specifier.startsWith('./') || specifier.startsWith('../'))
+      return path.posix.normalize(path.posix.join(path.posix.dirname(from), specifier));
     const file = this.#registry.modules[specifier];
     if (file !== undefined) return file;
     throw new Error(`built-in module ${from} imports '${specifier}', which islet does not have`);
@@ -167,7 +177,12 @@ export class BuiltinLinker {
    * Runs before the deployment's code: connects islet:internal to the bootstrap (when any
    * built-in is in use) and evaluates the preloads. `bindModule` is the sandbox's entry.
    */
-  async prepare(context: Context, bindModule: (namespace: Module['namespace']) => unknown, preloads: string[], timeout: number): Promise<void> {
+  async prepare(
+    context: Context,
+    bindModule: (namespace: Module['namespace']) => unknown,
+    preloads: string[],
+    timeout: number,
+  ): Promise<void> {
     const modules = preloads.map((id) => this.module(id));
     if (!this.used) return;
     const internal = this.#compile(this.#registry.internal);

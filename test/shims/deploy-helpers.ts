@@ -19,14 +19,25 @@ export interface DeployOptions extends Partial<SandboxOptions> {
 export async function deploySandbox(files: Record<string, string>, options: DeployOptions = {}): Promise<TestSandbox> {
   const { entry, bundle, compatibility, hostNodeModules, ...sandboxOptions } = options;
   const upload = new Map(Object.entries(files).map(([p, code]) => [p, Buffer.from(code)]));
-  const built = await build('test', upload, { entry: entry ?? Object.keys(files)[0], bundle, compatibility, hostNodeModules });
+  const built = await build('test', upload, {
+    entry: entry ?? Object.keys(files)[0],
+    bundle,
+    compatibility,
+    hostNodeModules,
+  });
   const t = makeSandbox(sandboxOptions);
   try {
-    await loadDeployment(t.isolate as unknown as Isolate, t.sandbox, built.manifest, {
-      read: async (p) => built.files.get(p)!,
-      readCache: async () => null,
-      writeCache: () => {},
-    }, { startupTimeoutMs: 5000 });
+    await loadDeployment(
+      t.isolate as unknown as Isolate,
+      t.sandbox,
+      built.manifest,
+      {
+        read: async (p) => built.files.get(p)!,
+        readCache: async () => null,
+        writeCache: () => {},
+      },
+      { startupTimeoutMs: 5000 },
+    );
   } catch (error) {
     t.close();
     throw error;
@@ -38,7 +49,13 @@ export async function deploySandbox(files: Record<string, string>, options: Depl
  * An evaluator (helpers.ts makeEvaluator) deployed through the build and the loader, whose code
  * names `uses`: the globals islet gives only to deployments that name them (EventSource...).
  */
-export async function deployEvaluator(uses: string[], options: DeployOptions = {}): Promise<TestSandbox & { run(code: string): Promise<any> }> {
-  const t = await deploySandbox({ 'index.js': `export const uses = ${JSON.stringify(uses)};\n${evaluatorModule}` }, options);
+export async function deployEvaluator(
+  uses: string[],
+  options: DeployOptions = {},
+): Promise<TestSandbox & { run(code: string): Promise<any> }> {
+  const t = await deploySandbox(
+    { 'index.js': `export const uses = ${JSON.stringify(uses)};\n${evaluatorModule}` },
+    options,
+  );
   return Object.assign(t, { run: (code: string) => runIn(t, code) });
 }

@@ -72,7 +72,11 @@ test('ErrorEvent, PromiseRejectionEvent, and reportError: an error event the ten
       removeEventListener('error', listener);
       reportError(new Error('reported to the log'));
       return { rejection: [rejection.reason, rejection.promise === p], error: [error.message, error.lineno, error.error], seen };`);
-    assert.deepEqual(out, { rejection: ['why', true], error: ['m', 3, 42], seen: ['ErrorEvent', 'handled by the tenant'] });
+    assert.deepEqual(out, {
+      rejection: ['why', true],
+      error: ['m', 3, 42],
+      seen: ['ErrorEvent', 'handled by the tenant'],
+    });
     const logged = t.logs.filter((r) => r.level === 'error').map((r) => r.message);
     assert.equal(logged.length, 1, JSON.stringify(logged));
     assert.match(logged[0]!, /^Uncaught Error: reported to the log\n\s+at /);
@@ -95,14 +99,26 @@ test('performance is a Performance with timeOrigin, marks and measures; schedule
       marks: performance.getEntriesByType('mark').map((m) => m.name), detail: performance.getEntriesByName('b')[0].detail.step,
       aborted, json: Object.keys(performance.toJSON()),
     };`);
-  assert.deepEqual(out, { instance: true, origin: true, waited: true, measure: 'measure', marks: ['a', 'b'], detail: 2, aborted: 'stop', json: ['timeOrigin'] });
+  assert.deepEqual(out, {
+    instance: true,
+    origin: true,
+    waited: true,
+    measure: 'measure',
+    marks: ['a', 'b'],
+    detail: 2,
+    aborted: 'stop',
+    json: ['timeOrigin'],
+  });
 });
 
 test("navigator.userAgent is 'Cloudflare-Workers', so hono's getRuntimeKey() says workerd", async () => {
-  const t = await deploySandbox({
-    'index.js': `import { getRuntimeKey } from 'hono/adapter';
+  const t = await deploySandbox(
+    {
+      'index.js': `import { getRuntimeKey } from 'hono/adapter';
       export default { fetch() { return Response.json({ key: getRuntimeKey(), ua: navigator.userAgent }); } };`,
-  }, { hostNodeModules: path.join(repoRoot, 'node_modules') });
+    },
+    { hostNodeModules: path.join(repoRoot, 'node_modules') },
+  );
   try {
     const r = await fetchText(t, request('http://x.test/'));
     assert.deepEqual(JSON.parse(r.text), { key: 'workerd', ua: 'Cloudflare-Workers' });
@@ -113,7 +129,8 @@ test("navigator.userAgent is 'Cloudflare-Workers', so hono's getRuntimeKey() say
 
 test('crypto.subtle.timingSafeEqual, MD5 in digest, and crypto.DigestStream', async () => {
   const d = await deployEvaluator(['DigestStream', 'MD5']);
-  const out = await d.run(`
+  const out = await d
+    .run(`
     const enc = new TextEncoder();
     const eq = [crypto.subtle.timingSafeEqual(enc.encode('abc'), enc.encode('abc')), crypto.subtle.timingSafeEqual(enc.encode('abc').buffer, enc.encode('abd'))];
     let lengths; try { crypto.subtle.timingSafeEqual(enc.encode('a'), enc.encode('ab')); } catch (err) { lengths = err.name; }
@@ -126,7 +143,8 @@ test('crypto.subtle.timingSafeEqual, MD5 in digest, and crypto.DigestStream', as
     await writer.close();
     const md5Stream = new crypto.DigestStream({ name: 'MD5' });
     await new Response('hello').body.pipeTo(md5Stream);
-    return { eq, lengths, md5, sha256: hex(await stream.digest), md5Stream: hex(await md5Stream.digest), isWritable: stream instanceof WritableStream, name: crypto.DigestStream.name };`).finally(() => d.close());
+    return { eq, lengths, md5, sha256: hex(await stream.digest), md5Stream: hex(await md5Stream.digest), isWritable: stream instanceof WritableStream, name: crypto.DigestStream.name };`)
+    .finally(() => d.close());
   assert.deepEqual(out.eq, [true, false]);
   assert.equal(out.lengths, 'TypeError');
   assert.equal(out.md5, crypto.createHash('md5').update('hello').digest('hex'));
@@ -186,11 +204,19 @@ test('an EventSource consumer reads events from an allowed upstream and resumes 
       source.close();
       return { seen, state: source.readyState, url: source.url };`);
     assert.deepEqual(out.seen, [
-      'open', ['message', 'first', '1'], ['update', 'line one\nline two', '2'], 'error:0', 'open', ['message', 'resumed after 2', '3'],
+      'open',
+      ['message', 'first', '1'],
+      ['update', 'line one\nline two', '2'],
+      'error:0',
+      'open',
+      ['message', 'resumed after 2', '3'],
     ]);
     assert.equal(out.state, 2);
     assert.equal(out.url, `http://127.0.0.1:${ssePort}/events`);
-    assert.deepEqual(sseRequests.slice(-2).map((r) => r.lastEventId), [undefined, '2']);
+    assert.deepEqual(
+      sseRequests.slice(-2).map((r) => r.lastEventId),
+      [undefined, '2'],
+    );
     assert.equal(sseRequests.at(-1)!.accept, 'text/event-stream');
   } finally {
     t.close();
@@ -225,7 +251,8 @@ test('EventSource goes through the egress guard, and a non-event-stream answer f
 });
 
 test('EventSource, DigestStream and MD5 digests are given only to deployments whose code names them', async () => {
-  const out = await e.run(`return [typeof globalThis[['Event', 'Source'].join('')], typeof crypto[['Digest', 'Stream'].join('')],
+  const out =
+    await e.run(`return [typeof globalThis[['Event', 'Source'].join('')], typeof crypto[['Digest', 'Stream'].join('')],
     await crypto.subtle.digest(['M', 'D5'].join(''), new Uint8Array(1)).then(() => 'digested', (err) => err.name)];`);
   assert.deepEqual(out, ['undefined', 'undefined', 'NotSupportedError']);
 });

@@ -8,7 +8,11 @@ import { deploySandbox } from './deploy-helpers';
 import { DeployError } from '../../server/deploy/errors';
 
 /** deploys `code` as index.js, sends one request, returns the JSON it answered */
-async function runWorker(code: string, options: Parameters<typeof deploySandbox>[1] = {}, files: Record<string, string> = {}): Promise<any> {
+async function runWorker(
+  code: string,
+  options: Parameters<typeof deploySandbox>[1] = {},
+  files: Record<string, string> = {},
+): Promise<any> {
   const t = await deploySandbox({ 'index.js': code, ...files }, options);
   try {
     const r = await fetchText(t, request('http://tenant.test/?q=1'));
@@ -20,7 +24,8 @@ async function runWorker(code: string, options: Parameters<typeof deploySandbox>
 }
 
 test("a worker using import { Buffer } from 'node:buffer' and node:crypto HMAC answers as on Workers", async () => {
-  const out = await runWorker(`
+  const out = await runWorker(
+    `
     import { Buffer } from 'node:buffer';
     import { createHmac } from 'node:crypto';
     export default {
@@ -29,7 +34,9 @@ test("a worker using import { Buffer } from 'node:buffer' and node:crypto HMAC a
         const signature = createHmac('sha256', env.SECRET).update(body).digest('base64url');
         return Response.json({ signature, hex: body.toString('hex'), isBuffer: Buffer.isBuffer(body), b64: Buffer.from('aGk', 'base64url').toString() });
       },
-    };`, { env: { SECRET: 's3cret' } });
+    };`,
+    { env: { SECRET: 's3cret' } },
+  );
   assert.equal(out.signature, crypto.createHmac('sha256', 's3cret').update('{"user":"ada"}').digest('base64url'));
   assert.equal(out.hex, Buffer.from('{"user":"ada"}').toString('hex'));
   assert.equal(out.isBuffer, true);
@@ -67,7 +74,8 @@ test('node:crypto hashes, HMACs, key derivation and randomness match Node', asyn
         });
       },
     };`);
-  const node = (alg: string, data: string, enc: 'hex' | 'base64' = 'hex') => crypto.createHash(alg).update(data).digest(enc);
+  const node = (alg: string, data: string, enc: 'hex' | 'base64' = 'hex') =>
+    crypto.createHash(alg).update(data).digest(enc);
   assert.equal(out.md5, node('md5', 'abc'));
   assert.equal(out.sha1, node('sha1', 'abc', 'base64'));
   assert.equal(out.sha512, node('sha512', 'abc'));
@@ -183,7 +191,16 @@ test('AsyncLocalStorage keeps its store through run(), timers, queueMicrotask an
         return Response.json(seen);
       },
     };`);
-  assert.deepEqual(out, { sync: 'request-1', both: ['request-1', 'inner'], timer: 'request-1', microtask: 'request-1', tick: 'request-1', outside: null, bound: 'bound', resource: 'resource' });
+  assert.deepEqual(out, {
+    sync: 'request-1',
+    both: ['request-1', 'inner'],
+    timer: 'request-1',
+    microtask: 'request-1',
+    tick: 'request-1',
+    outside: null,
+    bound: 'bound',
+    resource: 'resource',
+  });
 });
 
 test('CommonJS packages that require() Node built-ins by their bare names deploy and run', async () => {
@@ -231,7 +248,10 @@ test('with the nodejs_compat flag, Buffer and process are globals and process.en
     nextTick: typeof process === 'object' && typeof process.nextTick,
     version: typeof process === 'object' && process.version,
   }); } };`;
-  const on = await runWorker(code, { env: { GREETING: 'hello' }, compatibility: { compatibility_date: '2025-01-01', compatibility_flags: ['nodejs_compat'] } });
+  const on = await runWorker(code, {
+    env: { GREETING: 'hello' },
+    compatibility: { compatibility_date: '2025-01-01', compatibility_flags: ['nodejs_compat'] },
+  });
   assert.deepEqual(on, { buffer: '6869', env: 'hello', nextTick: 'function', version: 'v22.14.0' });
   const off = await runWorker(code, { env: { GREETING: 'hello' } });
   assert.deepEqual(off, { buffer: 'undefined', env: 'undefined', nextTick: false, version: false });
@@ -247,11 +267,22 @@ test('the deploy refuses unknown built-ins, cloudflare: modules other than cloud
     }
     throw new Error('the deploy was expected to fail');
   };
-  assert.match(await refused(`import x from 'node:nonexistent'; export default { fetch() {} };`), /node:nonexistent is not a Node.js built-in module islet offers/);
-  assert.match(await refused(`import { connect } from 'cloudflare:sockets'; export default { fetch() {} };`), /islet offers cloudflare:workers, not cloudflare:sockets/);
-  assert.match(await refused(`import { internals } from 'islet:internal'; export default { fetch() {} };`), /URL imports are not supported/);
   assert.match(
-    await refused(`import { Buffer } from 'node:buffer'; addEventListener('fetch', (e) => e.respondWith(new Response(Buffer.from('x'))));`),
+    await refused(`import x from 'node:nonexistent'; export default { fetch() {} };`),
+    /node:nonexistent is not a Node.js built-in module islet offers/,
+  );
+  assert.match(
+    await refused(`import { connect } from 'cloudflare:sockets'; export default { fetch() {} };`),
+    /islet offers cloudflare:workers, not cloudflare:sockets/,
+  );
+  assert.match(
+    await refused(`import { internals } from 'islet:internal'; export default { fetch() {} };`),
+    /URL imports are not supported/,
+  );
+  assert.match(
+    await refused(
+      `import { Buffer } from 'node:buffer'; addEventListener('fetch', (e) => e.respondWith(new Response(Buffer.from('x'))));`,
+    ),
     /classic script .* only ES modules can import built-in modules/,
   );
 });

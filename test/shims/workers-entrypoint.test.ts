@@ -6,8 +6,9 @@ import { fetchText, request } from './helpers';
 import { deploySandbox } from './deploy-helpers';
 
 test('a WorkerEntrypoint class default export answers, one instance per request, with this.env and this.ctx', async () => {
-  const t = await deploySandbox({
-    'src/index.ts': `
+  const t = await deploySandbox(
+    {
+      'src/index.ts': `
       import { WorkerEntrypoint, env as moduleEnv } from 'cloudflare:workers';
       let instances = 0;
       export default class Api extends WorkerEntrypoint<{ NAME: string }> {
@@ -23,7 +24,9 @@ test('a WorkerEntrypoint class default export answers, one instance per request,
           });
         }
       }`,
-  }, { env: { NAME: 'ada' } });
+    },
+    { env: { NAME: 'ada' } },
+  );
   try {
     const first = JSON.parse((await fetchText(t, request('http://x.test/a'))).text);
     const second = JSON.parse((await fetchText(t, request('http://x.test/b'))).text);

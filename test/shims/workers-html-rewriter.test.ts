@@ -63,7 +63,9 @@ test('an HTMLRewriter link rewriter rewrites attributes, text and comments as it
 });
 
 test('only a deployment whose code names HTMLRewriter gets it', async () => {
-  const t = await deploySandbox({ 'index.js': `export default { fetch() { return new Response(typeof globalThis[['HTML', 'Rewriter'].join('')]); } };` });
+  const t = await deploySandbox({
+    'index.js': `export default { fetch() { return new Response(typeof globalThis[['HTML', 'Rewriter'].join('')]); } };`,
+  });
   try {
     assert.equal((await fetchText(t, request('http://x.test/'))).text, 'undefined');
   } finally {
