@@ -12,6 +12,7 @@ import { listenersOf, EventTarget } from '../events/event-target';
 import { createFetchEvent, hasResponded } from './fetch-event';
 import { describeError } from '../internal/report';
 import { connectBuiltins } from '../internal/builtin-internals';
+import { asyncContext } from '../internal/async-context';
 import { DOMException } from '../events/dom-exception';
 import { forgetTimer } from '../timers/timers';
 import { SafeMap, MapPrototypeGet, MapPrototypeSet, MapPrototypeDelete, ReflectApply, PromiseResolve, PromisePrototypeThen, SafeTypeError, ObjectPrototypeToString, ReflectConstruct } from '../internal/primordials';
@@ -181,6 +182,8 @@ function waitUntil(id: number, promise: unknown): void {
 export function dispatch(id: number, method: string, url: string, headers: string[], body: number | Uint8Array | null): Answer | undefined {
   const pending: Pending = { request: null, finished: false, waits: 0 };
   MapPrototypeSet(requests, id, pending);
+  // a request starts outside every AsyncLocalStorage (an enterWith() of an earlier one ends here)
+  asyncContext.set(undefined);
   const request = incomingRequest(method, url, headers, body === null || typeof body === 'object' ? body : { hostSource: body });
   pending.request = request;
   if (handler === null) {

@@ -301,3 +301,22 @@ test('with bundle=true the built-ins stay imports of the one bundled module', as
   );
   assert.deepEqual(out, { text: 'true:616461', fmt: '7!' });
 });
+
+test("AsyncLocalStorage.enterWith in one request is not seen by the next", async () => {
+  const t = await deploySandbox({
+    'index.js': `import { AsyncLocalStorage } from 'node:async_hooks';
+      const als = new AsyncLocalStorage();
+      export default { fetch(request) {
+        const before = als.getStore() ?? null;
+        als.enterWith(new URL(request.url).pathname);
+        return Response.json({ before, now: als.getStore() });
+      } };`,
+  });
+  try {
+    const first = JSON.parse((await fetchText(t, request('http://x.test/one'))).text);
+    const second = JSON.parse((await fetchText(t, request('http://x.test/two'))).text);
+    assert.deepEqual([first, second], [{ before: null, now: '/one' }, { before: null, now: '/two' }]);
+  } finally {
+    t.close();
+  }
+});
