@@ -29,6 +29,7 @@ import { createEncodingStreams } from './encoding/streams';
 import { loadURLPattern } from './url/pattern';
 import { createCompressionStreams } from './compression/compression';
 import { structuredClone } from './messaging/structured-clone';
+import { adoptNativeAsyncContext } from './internal/async-context';
 
 declare const require: (id: string) => any;
 
@@ -67,6 +68,8 @@ function named<T extends Function>(value: T, name: string): T {
 
 export function install(bridge: (op: string, ...args: unknown[]) => unknown, env: Record<string, unknown>): Entries {
   setHost(bridge);
+  // before anything else: the addon's async context handle leaves the global (see the file)
+  adoptNativeAsyncContext();
   // a millisecond clock read in the isolate: no bridge crossing per call, and a coarse timer is
   // what a multi-tenant runtime should give untrusted code anyway (timing side channels)
   const DateNow = Date.now;

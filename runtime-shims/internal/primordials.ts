@@ -20,6 +20,7 @@ export const ObjectPrototypeToString = uncurry(Object.prototype.toString);
 export const ObjectPrototypeHasOwnProperty = uncurry(Object.prototype.hasOwnProperty);
 export const ReflectApply = Reflect.apply;
 export const ReflectConstruct = Reflect.construct;
+export const ReflectDeleteProperty = Reflect.deleteProperty;
 export const ReflectOwnKeys = Reflect.ownKeys;
 export const ArrayIsArray = Array.isArray;
 export const ArrayPrototypeSlice = uncurry(Array.prototype.slice);
