@@ -32,7 +32,8 @@ test("a worker using import { Buffer } from 'node:buffer' and node:crypto HMAC a
       async fetch(request, env) {
         const body = Buffer.from('{"user":"ada"}');
         const signature = createHmac('sha256', env.SECRET).update(body).digest('base64url');
-        return Response.json({ signature, hex: body.toString('hex'), isBuffer: Buffer.isBuffer(body), b64: Buffer.from('aGk', 'base64url').toString() });
+        const b64 = Buffer.from('aGk', 'base64url').toString();
+        return Response.json({ signature, hex: body.toString('hex'), isBuffer: Buffer.isBuffer(body), b64 });
       },
     };`,
     { env: { SECRET: 's3cret' } },
@@ -47,18 +48,25 @@ test('node:crypto hashes, HMACs, key derivation and randomness match Node', asyn
   const out = await runWorker(`
     import crypto from 'node:crypto';
     import { Buffer } from 'node:buffer';
-    import { createHash, pbkdf2Sync, scryptSync, hkdfSync, randomBytes, randomInt, randomUUID, timingSafeEqual, webcrypto, getHashes } from 'crypto';
+    import { createHash, pbkdf2Sync, scryptSync, hkdfSync, randomBytes, randomInt } from 'crypto';
+    import { randomUUID, timingSafeEqual, webcrypto, getHashes } from 'crypto';
     export default {
       async fetch() {
         const ints = Array.from({ length: 200 }, () => randomInt(3, 7));
         let unequal;
         try { timingSafeEqual(new Uint8Array(2), new Uint8Array(3)); } catch (e) { unequal = e.code; }
-        const pb = await new Promise((res, rej) => crypto.pbkdf2('pw', 'salt', 1000, 32, 'sha512', (e, k) => e ? rej(e) : res(k.toString('hex'))));
+        const pb = await new Promise((res, rej) =>
+          crypto.pbkdf2('pw', 'salt', 1000, 32, 'sha512', (e, k) => e ? rej(e) : res(k.toString('hex'))));
         return Response.json({
           md5: createHash('md5').update('abc').digest('hex'),
           sha1: createHash('sha1').update('abc').digest('base64'),
           sha512: createHash('SHA-512').update('a').update('bc').digest('hex'),
-          copy: (() => { const h = createHash('sha256').update('ab'); const c = h.copy(); h.update('c'); return [h.digest('hex'), c.digest('hex')]; })(),
+          copy: (() => {
+            const h = createHash('sha256').update('ab');
+            const c = h.copy();
+            h.update('c');
+            return [h.digest('hex'), c.digest('hex')];
+          })(),
           hmacMd5: crypto.createHmac('md5', 'k').update('m').digest('hex'),
           pbkdf2: pbkdf2Sync('pw', 'salt', 1000, 32, 'sha256').toString('hex'),
           pbkdf2Async: pb,
@@ -67,7 +75,10 @@ test('node:crypto hashes, HMACs, key derivation and randomness match Node', asyn
           random: randomBytes(70000).length,
           ints: [Math.min(...ints), Math.max(...ints)],
           uuid: /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(randomUUID()),
-          equal: [timingSafeEqual(Buffer.from('ab'), Buffer.from('ab')), timingSafeEqual(Buffer.from('ab'), Buffer.from('ac'))],
+          equal: [
+            timingSafeEqual(Buffer.from('ab'), Buffer.from('ab')),
+            timingSafeEqual(Buffer.from('ab'), Buffer.from('ac')),
+          ],
           unequal,
           subtle: webcrypto.subtle === crypto.subtle && typeof crypto.subtle.digest,
           hashes: getHashes().includes('sha256'),
@@ -124,7 +135,8 @@ test('events, util, path, url, querystring, string_decoder, assert, os, timers a
         try { assert.deepStrictEqual({ a: 1 }, { a: 2 }); } catch (err) { assertion = err instanceof AssertionError; }
         const upper = new Transform({ transform(chunk, enc, cb) { cb(null, String(chunk).toUpperCase()); } });
         const collected = [];
-        await pipelineAsync(Readable.from(['a', 'b', 'c']), upper, new Writable({ write(chunk, enc, cb) { collected.push(String(chunk)); cb(); } }));
+        const sink = new Writable({ write(chunk, enc, cb) { collected.push(String(chunk)); cb(); } });
+        await pipelineAsync(Readable.from(['a', 'b', 'c']), upper, sink);
         const piped = await new Promise((res, rej) => {
           const out = [];
           const pass = new PassThrough();
@@ -139,8 +151,15 @@ test('events, util, path, url, querystring, string_decoder, assert, os, timers a
           deep: [isDeepStrictEqual({ a: [1, { b: 2 }] }, { a: [1, { b: 2 }] }), isDeepStrictEqual([1], ['1'])],
           types: [types.isPromise(Promise.resolve()), types.isUint8Array(new Uint8Array(1)), types.isDate(new Date())],
           text: [typeof util.TextEncoder, typeof util.TextDecoder],
-          path: [path.join('/a/b', '../c', 'd.txt'), path.extname('x.tar.gz'), path.resolve('x'), path.relative('/a/b', '/a/c/d'), path.posix === path],
-          url: [fileURLToPath('file:///tmp/a%20b'), pathToFileURL('/tmp/a b').href, parseUrl('http://u:p@h.com:8080/p/a?x=1#h', true).query.x, formatUrl({ protocol: 'https', hostname: 'e.com', pathname: '/x' })],
+          path: [
+            path.join('/a/b', '../c', 'd.txt'), path.extname('x.tar.gz'), path.resolve('x'),
+            path.relative('/a/b', '/a/c/d'), path.posix === path,
+          ],
+          url: [
+            fileURLToPath('file:///tmp/a%20b'), pathToFileURL('/tmp/a b').href,
+            parseUrl('http://u:p@h.com:8080/p/a?x=1#h', true).query.x,
+            formatUrl({ protocol: 'https', hostname: 'e.com', pathname: '/x' }),
+          ],
           qs: [qs.stringify({ a: [1, 2], b: 'x y' }), qs.parse('a=1&a=2&b=%20').a, qs.escape('a b&')],
           decoded, assertion,
           os: [os.EOL, os.platform(), typeof os.cpus().length],
@@ -206,7 +225,9 @@ test('AsyncLocalStorage keeps its store through run(), timers, queueMicrotask an
 test('CommonJS packages that require() Node built-ins by their bare names deploy and run', async () => {
   const out = await runWorker(
     `import Emitter from 'legacy-emitter';
-     export default { fetch() { const e = new Emitter(); return Response.json({ value: e.fire(), buffer: e.buffer() }); } };`,
+     export default {
+       fetch() { const e = new Emitter(); return Response.json({ value: e.fire(), buffer: e.buffer() }); },
+     };`,
     {},
     {
       'node_modules/legacy-emitter/package.json': '{"name":"legacy-emitter","main":"index.js"}',
@@ -215,7 +236,12 @@ test('CommonJS packages that require() Node built-ins by their bare names deploy
         const { Buffer } = require('node:buffer');
         const util = require('util');
         class Emitter extends EventEmitter {
-          fire() { let got; this.on('x', (v) => { got = v; }); this.emit('x', util.format('%s!', 'fired')); return got; }
+          fire() {
+            let got;
+            this.on('x', (v) => { got = v; });
+            this.emit('x', util.format('%s!', 'fired'));
+            return got;
+          }
           buffer() { return Buffer.from('ok').toString('base64'); }
         }
         module.exports = Emitter;`,
@@ -224,13 +250,16 @@ test('CommonJS packages that require() Node built-ins by their bare names deploy
   assert.deepEqual(out, { value: 'fired!', buffer: 'b2s=' });
 });
 
-test('modules islet cannot offer (fs, net, child_process...) import fine and throw a clear error when used', async () => {
+test('modules islet cannot offer (fs, net, child_process...) import, and throw a clear error when used', async () => {
   const out = await runWorker(`
     import fs, { readFileSync } from 'node:fs';
     import { spawn } from 'child_process';
     import * as net from 'node:net';
     const errors = [];
-    for (const use of [() => readFileSync('/etc/passwd'), () => fs.promises.readFile('/x'), () => spawn('ls'), () => new net.Socket()]) {
+    const uses = [
+      () => readFileSync('/etc/passwd'), () => fs.promises.readFile('/x'), () => spawn('ls'), () => new net.Socket(),
+    ];
+    for (const use of uses) {
       try { use(); errors.push('no error'); } catch (e) { errors.push(e.code + ': ' + e.message); }
     }
     export default { fetch() { return Response.json(errors); } };`);
@@ -241,7 +270,7 @@ test('modules islet cannot offer (fs, net, child_process...) import fine and thr
   assert.match(out[3], /Socket from node:net is not available in islet/);
 });
 
-test('with the nodejs_compat flag, Buffer and process are globals and process.env holds the vars; without it, neither is', async () => {
+test('with nodejs_compat, Buffer and process are globals, process.env holds the vars', async () => {
   const code = `export default { fetch() { return Response.json({
     buffer: typeof Buffer === 'function' ? Buffer.from('hi').toString('hex') : typeof Buffer,
     env: typeof process === 'object' ? process.env.GREETING : typeof process,
@@ -257,7 +286,7 @@ test('with the nodejs_compat flag, Buffer and process are globals and process.en
   assert.deepEqual(off, { buffer: 'undefined', env: 'undefined', nextTick: false, version: false });
 });
 
-test('the deploy refuses unknown built-ins, cloudflare: modules other than cloudflare:workers, and islet:internal, saying why', async () => {
+test('the deploy refuses unknown built-ins, other cloudflare: modules and islet:internal, saying why', async () => {
   const refused = async (code: string): Promise<string> => {
     try {
       (await deploySandbox({ 'index.js': code })).close();
@@ -281,7 +310,8 @@ test('the deploy refuses unknown built-ins, cloudflare: modules other than cloud
   );
   assert.match(
     await refused(
-      `import { Buffer } from 'node:buffer'; addEventListener('fetch', (e) => e.respondWith(new Response(Buffer.from('x'))));`,
+      `import { Buffer } from 'node:buffer';
+       addEventListener('fetch', (e) => e.respondWith(new Response(Buffer.from('x'))));`,
     ),
     /classic script .* only ES modules can import built-in modules/,
   );
@@ -292,17 +322,20 @@ test('with bundle=true the built-ins stay imports of the one bundled module', as
     `import { Buffer } from 'node:buffer';
      import { format } from 'util';
      import greet from 'greeter';
-     export default { fetch() { return Response.json({ text: greet(Buffer.from('ada').toString('hex')), fmt: format('%d!', 7) }); } };`,
+     export default {
+       fetch() { return Response.json({ text: greet(Buffer.from('ada').toString('hex')), fmt: format('%d!', 7) }); },
+     };`,
     { bundle: true },
     {
       'node_modules/greeter/package.json': '{"name":"greeter","main":"index.js"}',
-      'node_modules/greeter/index.js': `const { EventEmitter } = require('events'); module.exports = (x) => (new EventEmitter() instanceof EventEmitter) + ':' + x;`,
+      'node_modules/greeter/index.js': `const { EventEmitter } = require('events');
+        module.exports = (x) => (new EventEmitter() instanceof EventEmitter) + ':' + x;`,
     },
   );
   assert.deepEqual(out, { text: 'true:616461', fmt: '7!' });
 });
 
-test("AsyncLocalStorage.enterWith in one request is not seen by the next", async () => {
+test('AsyncLocalStorage.enterWith in one request is not seen by the next', async () => {
   const t = await deploySandbox({
     'index.js': `import { AsyncLocalStorage } from 'node:async_hooks';
       const als = new AsyncLocalStorage();
@@ -315,7 +348,13 @@ test("AsyncLocalStorage.enterWith in one request is not seen by the next", async
   try {
     const first = JSON.parse((await fetchText(t, request('http://x.test/one'))).text);
     const second = JSON.parse((await fetchText(t, request('http://x.test/two'))).text);
-    assert.deepEqual([first, second], [{ before: null, now: '/one' }, { before: null, now: '/two' }]);
+    assert.deepEqual(
+      [first, second],
+      [
+        { before: null, now: '/one' },
+        { before: null, now: '/two' },
+      ],
+    );
   } finally {
     t.close();
   }

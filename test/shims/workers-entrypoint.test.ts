@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { fetchText, request } from './helpers';
 import { deploySandbox } from './deploy-helpers';
 
-test('a WorkerEntrypoint class default export answers, one instance per request, with this.env and this.ctx', async () => {
+test('a WorkerEntrypoint class default export answers, one instance per request, with env and ctx', async () => {
   const t = await deploySandbox(
     {
       'src/index.ts': `

@@ -9,7 +9,7 @@ const page = `<!doctype html><html><head><title>Shop</title></head><body>
 <!-- nav --><a href="http://old.example/a">A</a> <a href="/b">B</a><p class="note">hello <b>world</b></p>
 <img src="http://old.example/i.png"></body></html>`;
 
-test('an HTMLRewriter link rewriter rewrites attributes, text and comments as it streams, with async handlers', async () => {
+test('an HTMLRewriter link rewriter rewrites attributes, text and comments as it streams', async () => {
   const t = await deploySandbox({
     'index.js': `
       const page = ${JSON.stringify(page)};
@@ -64,7 +64,8 @@ test('an HTMLRewriter link rewriter rewrites attributes, text and comments as it
 
 test('only a deployment whose code names HTMLRewriter gets it', async () => {
   const t = await deploySandbox({
-    'index.js': `export default { fetch() { return new Response(typeof globalThis[['HTML', 'Rewriter'].join('')]); } };`,
+    'index.js': `const name = ['HTML', 'Rewriter'].join('');
+      export default { fetch() { return new Response(typeof globalThis[name]); } };`,
   });
   try {
     assert.equal((await fetchText(t, request('http://x.test/'))).text, 'undefined');

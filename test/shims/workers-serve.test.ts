@@ -44,7 +44,9 @@ test('a WorkerEntrypoint class rewriting HTML with HTMLRewriter answers over HTT
       export default class extends WorkerEntrypoint {
         fetch(request) {
           const page = new Response('<a href="http://old.test/x">x</a>', { headers: { 'content-type': 'text/html' } });
-          return new HTMLRewriter().on('a', { element: (a) => a.setAttribute('href', a.getAttribute('href').replace('old.test', new URL(request.url).host)) }).transform(page);
+          const host = new URL(request.url).host;
+          const links = { element: (a) => a.setAttribute('href', a.getAttribute('href').replace('old.test', host)) };
+          return new HTMLRewriter().on('a', links).transform(page);
         }
       }`,
   });
