@@ -4,7 +4,13 @@
 // the bridge is left on the global object: it lives in this bundle's closures only.
 import { setHost, completeOp } from './internal/bridge';
 import { defineLazy } from './internal/lazy';
-import { ObjectDefineProperty, globalObject, StringPrototypeCharCodeAt, ObjectPrototypeHasOwnProperty, SymbolToStringTag } from './internal/primordials';
+import {
+  ObjectDefineProperty,
+  globalObject,
+  StringPrototypeCharCodeAt,
+  ObjectPrototypeHasOwnProperty,
+  SymbolToStringTag,
+} from './internal/primordials';
 import { DOMException } from './events/dom-exception';
 import { Event, EventTarget, CustomEvent } from './events/event-target';
 import { AbortController, AbortSignal } from './abort/abort';
@@ -56,7 +62,8 @@ function define(name: string, value: unknown): void {
 function nameInterface(value: Function, name: string): void {
   if (value.name !== name) ObjectDefineProperty(value, 'name', { value: name, configurable: true });
   const prototype = value.prototype;
-  if (prototype !== null && typeof prototype === 'object' && !ObjectPrototypeHasOwnProperty(prototype, SymbolToStringTag)) {
+  const tagged = prototype === null || typeof prototype !== 'object' || ObjectPrototypeHasOwnProperty(prototype, SymbolToStringTag);
+  if (!tagged) {
     ObjectDefineProperty(prototype, SymbolToStringTag, { value: name, configurable: true });
   }
 }
@@ -122,28 +129,36 @@ export function install(bridge: (op: string, ...args: unknown[]) => unknown, env
   const streamNames = ['ReadableStream', 'ReadableStreamDefaultReader', 'ReadableStreamBYOBReader', 'ReadableStreamBYOBRequest', 'ReadableByteStreamController', 'ReadableStreamDefaultController', 'WritableStream', 'WritableStreamDefaultWriter', 'WritableStreamDefaultController', 'TransformStream', 'TransformStreamDefaultController', 'ByteLengthQueuingStrategy', 'CountQueuingStrategy'] as const;
   for (const name of streamNames) defineLazy(globalObject, name, () => (streams() as any)[name]);
   let encodingStreams: ReturnType<typeof createEncodingStreams> | null = null;
-  defineLazy(globalObject, 'TextEncoderStream', () => named((encodingStreams ??= createEncodingStreams()).TextEncoderStream, 'TextEncoderStream'));
-  defineLazy(globalObject, 'TextDecoderStream', () => named((encodingStreams ??= createEncodingStreams()).TextDecoderStream, 'TextDecoderStream'));
+  const encoding = () => (encodingStreams ??= createEncodingStreams());
+  defineLazy(globalObject, 'TextEncoderStream', () => named(encoding().TextEncoderStream, 'TextEncoderStream'));
+  defineLazy(globalObject, 'TextDecoderStream', () => named(encoding().TextDecoderStream, 'TextDecoderStream'));
   defineLazy(globalObject, 'URLPattern', () => named(loadURLPattern() as Function, 'URLPattern'));
   let compressionStreams: ReturnType<typeof createCompressionStreams> | null = null;
-  defineLazy(globalObject, 'CompressionStream', () => named((compressionStreams ??= createCompressionStreams()).CompressionStream, 'CompressionStream'));
-  defineLazy(globalObject, 'DecompressionStream', () => named((compressionStreams ??= createCompressionStreams()).DecompressionStream, 'DecompressionStream'));
+  const compression = () => (compressionStreams ??= createCompressionStreams());
+  defineLazy(globalObject, 'CompressionStream', () => named(compression().CompressionStream, 'CompressionStream'));
+  defineLazy(globalObject, 'DecompressionStream', () => named(compression().DecompressionStream, 'DecompressionStream'));
   defineLazy(globalObject, 'SubtleCrypto', () => named(require('./crypto/subtle').SubtleCrypto, 'SubtleCrypto'));
   defineLazy(globalObject, 'CryptoKey', () => named(require('./crypto/subtle').CryptoKey, 'CryptoKey'));
   // globals tenants use now and then: each evaluated (its classes created) on first use, so an
   // isolate that never touches them starts as fast as before they existed
-  const lazyClass = (name: string, module: () => Record<string, Function>) => defineLazy(globalObject, name, () => named(module()[name], name));
+  const lazyClass = (name: string, module: () => Record<string, Function>) =>
+    defineLazy(globalObject, name, () => named(module()[name], name));
   const performanceModule = () => require('./perf/performance');
-  for (const name of ['Performance', 'PerformanceEntry', 'PerformanceMark', 'PerformanceMeasure']) lazyClass(name, performanceModule);
-  defineLazy(globalObject, 'performance', () => performanceModule().createPerformance(now, origin, (globalObject as any).Performance));
+  for (const name of ['Performance', 'PerformanceEntry', 'PerformanceMark', 'PerformanceMeasure']) {
+    lazyClass(name, performanceModule);
+  }
+  const Performance = () => (globalObject as any).Performance;
+  defineLazy(globalObject, 'performance', () => performanceModule().createPerformance(now, origin, Performance()));
   lazyClass('Navigator', () => require('./runtime/navigator'));
   defineLazy(globalObject, 'navigator', () => require('./runtime/navigator').navigator);
   lazyClass('Scheduler', () => require('./timers/scheduler'));
   defineLazy(globalObject, 'scheduler', () => require('./timers/scheduler').scheduler);
-  for (const name of ['MessageEvent', 'ErrorEvent', 'PromiseRejectionEvent']) lazyClass(name, () => require('./events/message-events'));
+  const messageEvents = () => require('./events/message-events');
+  for (const name of ['MessageEvent', 'ErrorEvent', 'PromiseRejectionEvent']) lazyClass(name, messageEvents);
   defineLazy(globalObject, 'reportError', () => require('./runtime/report-error').createReportError(globalTarget));
-  defineLazy(globalObject, 'MessageChannel', () => named(require('./messaging/message-channel').MessageChannel, 'MessageChannel'));
-  defineLazy(globalObject, 'MessagePort', () => named(require('./messaging/message-channel').MessagePort, 'MessagePort'));
+  const messaging = () => require('./messaging/message-channel');
+  lazyClass('MessageChannel', messaging);
+  lazyClass('MessagePort', messaging);
 
   configureDispatch(env, globalTarget);
   return {

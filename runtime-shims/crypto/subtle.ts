@@ -83,10 +83,11 @@ export class SubtleCrypto {
   }
   /** Workers' constant-time comparison; inputs of different lengths are an error, as there */
   timingSafeEqual(a: BufferSource, b: BufferSource): boolean {
-    if (arguments.length < 2) throw new SafeTypeError("Failed to execute 'timingSafeEqual' on 'SubtleCrypto': 2 arguments required.");
+    const failed = "Failed to execute 'timingSafeEqual' on 'SubtleCrypto'";
+    if (arguments.length < 2) throw new SafeTypeError(`${failed}: 2 arguments required.`);
     const x = bufferSourceBytes(a, false);
     const y = bufferSourceBytes(b, false);
-    if (x.byteLength !== y.byteLength) throw new SafeTypeError("Failed to execute 'timingSafeEqual' on 'SubtleCrypto': the two inputs have different lengths.");
+    if (x.byteLength !== y.byteLength) throw new SafeTypeError(`${failed}: the two inputs have different lengths.`);
     let diff = 0;
     for (let i = 0; i < x.byteLength; i++) diff |= x[i] ^ y[i];
     return diff === 0;

@@ -15,7 +15,18 @@ import { connectBuiltins } from '../internal/builtin-internals';
 import { asyncContext } from '../internal/async-context';
 import { DOMException } from '../events/dom-exception';
 import { forgetTimer } from '../timers/timers';
-import { SafeMap, MapPrototypeGet, MapPrototypeSet, MapPrototypeDelete, ReflectApply, PromiseResolve, PromisePrototypeThen, SafeTypeError, ObjectPrototypeToString, ReflectConstruct } from '../internal/primordials';
+import {
+  SafeMap,
+  MapPrototypeGet,
+  MapPrototypeSet,
+  MapPrototypeDelete,
+  ReflectApply,
+  ReflectConstruct,
+  PromiseResolve,
+  PromisePrototypeThen,
+  SafeTypeError,
+  ObjectPrototypeToString,
+} from '../internal/primordials';
 
 interface Pending {
   /** the incoming request: its signal (created only if the function reads it) aborts when the request is cut */
@@ -46,7 +57,8 @@ export function configureDispatch(tenantEnv: Record<string, unknown>, target: Ev
  * modules (see internal/builtin-internals.ts).
  */
 export function bindModule(namespace: Record<string, unknown>): void {
-  if (namespace !== null && typeof namespace === 'object' && handler === null && connectBuiltins(namespace, env)) return;
+  const isObject = namespace !== null && typeof namespace === 'object';
+  if (isObject && handler === null && connectBuiltins(namespace, env)) return;
   const exported = namespace === null || typeof namespace !== 'object' ? undefined : namespace.default;
   if (typeof exported === 'function' && isEntrypointClass(exported)) {
     handler = { entrypoint: exported as never };
@@ -68,7 +80,8 @@ function isEntrypointClass(value: Function): boolean {
   } catch {
     return false;
   }
-  return prototype !== null && typeof prototype === 'object' && typeof (prototype as { fetch?: unknown }).fetch === 'function';
+  if (prototype === null || typeof prototype !== 'object') return false;
+  return typeof (prototype as { fetch?: unknown }).fetch === 'function';
 }
 
 /** host entry: the classic script ran; it must have registered a 'fetch' listener */

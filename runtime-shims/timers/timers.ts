@@ -2,7 +2,18 @@
 // (it owns the clock, attributes each timer to the request that set it and drops the timers of
 // finished requests); the isolate keeps only the callbacks, keyed by id, until the host fires them.
 import { host } from '../internal/bridge';
-import { SafeMap, MapPrototypeGet, MapPrototypeSet, MapPrototypeDelete, MapPrototypeHas, SafeTypeError, MathMax, NumberIsFinite, PromisePrototypeThen, PromiseResolve } from '../internal/primordials';
+import {
+  SafeMap,
+  MapPrototypeGet,
+  MapPrototypeSet,
+  MapPrototypeDelete,
+  MapPrototypeHas,
+  SafeTypeError,
+  MathMax,
+  NumberIsFinite,
+  PromisePrototypeThen,
+  PromiseResolve,
+} from '../internal/primordials';
 import { reportError } from '../internal/report';
 import { asyncContext, runInContext } from '../internal/async-context';
 

@@ -165,7 +165,13 @@ function isLinked(kind: esbuild.ImportKind, importer: string, bare: boolean): bo
   return bare || !importer.split('/').includes('node_modules');
 }
 
-function uploadPlugin(fs: UploadFs, resolver: Resolver, mode: 'bundle' | 'link', edges: Edge[], builtins = new Set<string>()): esbuild.Plugin {
+function uploadPlugin(
+  fs: UploadFs,
+  resolver: Resolver,
+  mode: 'bundle' | 'link',
+  edges: Edge[],
+  builtins = new Set<string>(),
+): esbuild.Plugin {
   return {
     name: 'islet-upload',
     setup(build) {

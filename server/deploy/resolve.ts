@@ -39,7 +39,9 @@ export function resolveBuiltin(specifier: string, where: string): ResolvedBuilti
   else if (nodeBuiltins.has(specifier)) id = `node:${specifier}`;
   else return undefined;
   if (Object.prototype.hasOwnProperty.call(builtinRegistry().modules, id)) return { builtin: id };
-  if (id.startsWith('cloudflare:')) return { error: `cannot resolve ${where}: islet offers cloudflare:workers, not ${id}` };
+  if (id.startsWith('cloudflare:')) {
+    return { error: `cannot resolve ${where}: islet offers cloudflare:workers, not ${id}` };
+  }
   return { error: `cannot resolve ${where}: ${id} is not a Node.js built-in module islet offers` };
 }
 

@@ -1,8 +1,9 @@
 // Loads one deployment into a fresh isolate + sandbox: compile every module with its stored code
 // cache, link them with the native Module API (relative imports between the deployment's files,
 // the import map for bare specifiers, islet's built-in modules for node:* and cloudflare:workers
-// through builtins.ts), evaluate the entry under a time limit, and bind the handler. Used by the pool for a cold start and by prepareDeployment at deploy time; the only
-// difference is where files and caches come from (ModuleSource).
+// through builtins.ts), evaluate the entry under a time limit, and bind the handler. Used by the
+// pool for a cold start and by prepareDeployment at deploy time; the only difference is where
+// files and caches come from (ModuleSource).
 //
 // Compiling and linking use the isolate's synchronous forms: their cost is bounded by the size of
 // the code (upload limits), and a thread hop per module would cost more than it saves. Evaluation
@@ -112,7 +113,9 @@ export async function loadDeployment(isolate: Isolate, sandbox: Sandbox, manifes
       const code = (await source.read(manifest.entry)).toString('utf8');
       const script = await compileWithCache((o) => isolate.compileScriptSync(code, o), manifest.entry, source, options);
       const preloads = preloadsFor(manifest.compatibility, () => [code], `${manifest.tenant}/${manifest.id}`);
-      if (preloads.length > 0) await new BuiltinLinker(isolate).prepare(sandbox.context, (ns) => sandbox.bindModule(ns), preloads, timeout);
+      if (preloads.length > 0) {
+        await new BuiltinLinker(isolate).prepare(sandbox.context, (ns) => sandbox.bindModule(ns), preloads, timeout);
+      }
       await script.run(sandbox.context, { timeout, release: true });
       await bindHandler(() => sandbox.bindScript(), manifest);
       return;
@@ -140,7 +143,8 @@ export async function loadDeployment(isolate: Isolate, sandbox: Sandbox, manifes
       }
     }
     const entry = byPath.get(manifest.entry)!;
-    const preloads = preloadsFor(manifest.compatibility, () => [...byPath.keys()].map((p) => code.get(p)!), `${manifest.tenant}/${manifest.id}`);
+    const reached = () => [...byPath.keys()].map((p) => code.get(p)!);
+    const preloads = preloadsFor(manifest.compatibility, reached, `${manifest.tenant}/${manifest.id}`);
     if (preloads.length > 0) builtins ??= new BuiltinLinker(isolate);
     // before any tenant code: built-ins connected to the runtime, preloads (globals) evaluated
     if (builtins) await builtins.prepare(sandbox.context, (ns) => sandbox.bindModule(ns), preloads, timeout);

@@ -118,13 +118,18 @@ describe('build: validation (each a 400 that says what and where)', () => {
     );
   });
 
-  test('Node built-ins stay imports of islet built-in modules; unknown ones and imports climbing out of the upload are refused', async () => {
-    const built = await build('t', fromObject({ 'index.js': "import fs from 'fs';\nimport { Buffer } from 'node:buffer';\nexport default { fetch() { return [fs, Buffer] } }" }));
+  test('Node built-ins stay imports; unknown built-ins and imports climbing out of the upload are refused', async () => {
+    const source = "import fs from 'fs';\nimport { Buffer } from 'node:buffer';\nexport default { fetch() { return [fs, Buffer] } }";
+    const built = await build('t', fromObject({ 'index.js': source }));
     const code = built.files.get('index.js')!.toString();
     assert.match(code, /from "node:fs"/);
     assert.match(code, /from "node:buffer"/);
-    const builtin = await refused(build('t', fromObject({ 'index.js': "import fs from 'node:fss';\nexport default { fetch() { return fs } }" })));
-    assert.equal(builtin.message, "index.js:1:16: cannot resolve 'node:fss' imported by index.js: node:fss is not a Node.js built-in module islet offers");
+    const unknown = "import fs from 'node:fss';\nexport default { fetch() { return fs } }";
+    const builtin = await refused(build('t', fromObject({ 'index.js': unknown })));
+    assert.equal(
+      builtin.message,
+      "index.js:1:16: cannot resolve 'node:fss' imported by index.js: node:fss is not a Node.js built-in module islet offers",
+    );
     const climb = await refused(build('t', fromObject({ 'index.js': "import x from '../../etc/passwd';\nexport default { fetch() { return x } }" })));
     assert.equal(climb.message, "index.js:1:15: cannot resolve '../../etc/passwd' imported by index.js: it points outside the upload");
   });

@@ -21,7 +21,11 @@ export interface Harness {
   logs: Record<string, unknown>[];
   dataDir: string;
   /** deploys fixture file(s) as `tenant` and activates them */
-  deploy(tenant: string, fixture: string | Record<string, string>, options?: { routes?: string[]; entry?: string; compatibility?: Record<string, unknown> }): Promise<string>;
+  deploy(
+    tenant: string,
+    fixture: string | Record<string, string>,
+    options?: { routes?: string[]; entry?: string; compatibility?: Record<string, unknown> },
+  ): Promise<string>;
   get(host: string, path?: string, init?: { method?: string; headers?: Record<string, string>; body?: unknown }): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }>;
   url(path?: string): string;
   /** resolves once a log record matching `pred` was written (or rejects after `ms`) */

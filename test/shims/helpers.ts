@@ -124,7 +124,9 @@ export async function runIn(t: TestSandbox, code: string): Promise<any> {
  * (with `request` in scope) and answers with the JSON of its result. Lets each test check one
  * behaviour inside the isolate in a line or two.
  */
-export function makeEvaluator(options: Partial<SandboxOptions> = {}): TestSandbox & { run(code: string): Promise<any> } {
+export function makeEvaluator(
+  options: Partial<SandboxOptions> = {},
+): TestSandbox & { run(code: string): Promise<any> } {
   const t = makeSandbox(options);
   loadModule(t, evaluatorModule);
   return Object.assign(t, {
