@@ -36,6 +36,7 @@ import { loadURLPattern } from './url/pattern';
 import { createCompressionStreams } from './compression/compression';
 import { structuredClone } from './messaging/structured-clone';
 import { adoptNativeAsyncContext } from './internal/async-context';
+import { installWasmCompilers } from './wasm/streaming';
 
 declare const require: (id: string) => any;
 
@@ -118,6 +119,7 @@ export function install(bridge: (op: string, ...args: unknown[]) => unknown, env
   define('Crypto', Crypto);
   define('crypto', createCrypto());
   define('self', globalObject);
+  installWasmCompilers(WebAssembly, Response as unknown as typeof globalThis.Response);
 
   // the global scope is an EventTarget (for `addEventListener('fetch', ...)`)
   const globalTarget = new EventTarget();

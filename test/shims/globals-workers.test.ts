@@ -178,6 +178,36 @@ test('crypto.subtle.timingSafeEqual, MD5 in digest, and crypto.DigestStream', as
   assert.equal(out.name, 'DigestStream');
 });
 
+test('WebAssembly compile/instantiate settle, and the streaming forms take an application/wasm Response', async () => {
+  const out = await e.run(`
+    const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 7, 1, 96, 2, 127, 127, 1, 127, 3, 2, 1, 0, 7, 7, 1, 3,
+      97, 100, 100, 0, 0, 10, 9, 1, 7, 0, 32, 0, 32, 1, 106, 11]);
+    const wasm = (status = 200, type = 'application/wasm') =>
+      new Response(bytes, { status, headers: { 'content-type': type } });
+    const { instance } = await WebAssembly.instantiateStreaming(Promise.resolve(wasm()));
+    const module = await WebAssembly.compileStreaming(wasm());
+    const refused = [];
+    for (const source of [wasm(200, 'application/octet-stream'), wasm(404), 'not a response']) {
+      refused.push(await WebAssembly.compileStreaming(source).then(() => 'compiled', (err) => err.name));
+    }
+    const compiled = await WebAssembly.instantiate(await WebAssembly.compile(bytes));
+    const both = await WebAssembly.instantiate(bytes);
+    const broken = await WebAssembly.compile(new Uint8Array([0, 97, 115, 109, 9]))
+      .then(() => 'compiled', (err) => err.name);
+    return {
+      sum: instance.exports.add(2, 3), module: module instanceof WebAssembly.Module, refused,
+      compiled: compiled.exports.add(1, 1), both: both.instance.exports.add(3, 3), broken,
+    };`);
+  assert.deepEqual(out, {
+    sum: 5,
+    module: true,
+    refused: ['TypeError', 'TypeError', 'TypeError'],
+    compiled: 2,
+    both: 6,
+    broken: 'CompileError',
+  });
+});
+
 test('Float16Array is there exactly when the engine has it', async () => {
   const inIsolate = await e.run(`return typeof Float16Array;`);
   assert.equal(inIsolate, typeof (globalThis as { Float16Array?: unknown }).Float16Array);
