@@ -39,6 +39,31 @@ test('every global interface has its standard name and Symbol.toStringTag', asyn
   assert.deepEqual(out, []);
 });
 
+test('every interface and global of the WinterTC Minimum Common API is there', async () => {
+  const missing = await e.run(`
+    const interfaces = ['AbortController', 'AbortSignal', 'Blob', 'ByteLengthQueuingStrategy', 'CompressionStream',
+      'CountQueuingStrategy', 'Crypto', 'CryptoKey', 'CustomEvent', 'DecompressionStream', 'DOMException', 'Event',
+      'EventTarget', 'File', 'FormData', 'Headers', 'ReadableByteStreamController', 'ReadableStream',
+      'ReadableStreamBYOBReader', 'ReadableStreamBYOBRequest', 'ReadableStreamDefaultController',
+      'ReadableStreamDefaultReader', 'Request', 'Response', 'SubtleCrypto', 'TextDecoder', 'TextDecoderStream',
+      'TextEncoder', 'TextEncoderStream', 'TransformStream', 'TransformStreamDefaultController', 'URL', 'URLPattern',
+      'URLSearchParams', 'WritableStream', 'WritableStreamDefaultController', 'WritableStreamDefaultWriter'];
+    const wasm = ['Global', 'Instance', 'Memory', 'Module', 'Table', 'compile', 'compileStreaming', 'instantiate',
+      'instantiateStreaming', 'validate'];
+    const functions = ['atob', 'btoa', 'fetch', 'queueMicrotask', 'reportError', 'setTimeout', 'clearTimeout',
+      'setInterval', 'clearInterval', 'structuredClone'];
+    const missing = [];
+    for (const name of [...interfaces, ...functions]) if (typeof globalThis[name] !== 'function') missing.push(name);
+    for (const name of wasm) if (typeof WebAssembly[name] !== 'function') missing.push('WebAssembly.' + name);
+    if (typeof console.log !== 'function') missing.push('console');
+    if (!(crypto instanceof Crypto)) missing.push('crypto');
+    if (typeof navigator.userAgent !== 'string') missing.push('navigator.userAgent');
+    if (typeof performance.now() !== 'number' || typeof performance.timeOrigin !== 'number') missing.push('performance');
+    if (self !== globalThis) missing.push('self');
+    return missing;`);
+  assert.deepEqual(missing, []);
+});
+
 test('MessageChannel delivers structured clones to the other port once it is started', async () => {
   const out = await e.run(`
     const { port1, port2 } = new MessageChannel();
