@@ -7,6 +7,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ConfigError } from './errors';
+
+export { ConfigError } from './errors';
 
 /** Per-tenant limits: defaults in `limits`, overridable per tenant (store record or `tenants.<name>.limits`). */
 export interface Limits {
@@ -57,14 +60,6 @@ export interface Config {
   };
   egress: { allow: string[] };
   tenants: Record<string, { limits?: Partial<Limits> }>;
-}
-
-export class ConfigError extends Error {
-  readonly code = 'ISLET_CONFIG_INVALID';
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'ConfigError';
-  }
 }
 
 type Kind =

@@ -19,9 +19,9 @@
 import fs from 'node:fs';
 import { setImmediate as yieldTurn } from 'node:timers/promises';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { Logger, batchedSink, isoNow, stdoutSink, type LogSink } from '../../server/log';
-import { LogHub } from '../../server/logs';
-import { Metrics } from '../../server/metrics';
+import { Logger, batchedSink, isoNow, stdoutSink, type LogSink } from '../../server/observe/server-log';
+import { LogHub } from '../../server/observe/tenant-logs/hub';
+import { Metrics } from '../../server/observe/metrics/metrics';
 import { Accounting, type FinishedRequest } from '../../server/tenants/accounting';
 import type { TenantIsolate } from '../../server/tenants/tenant-isolate';
 import { median, round } from '../lib/stats';

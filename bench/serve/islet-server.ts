@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../../server/config';
 import { startServing } from '../../server/cli/serve';
-import { Logger, stdoutSink } from '../../server/log';
+import { Logger, stdoutSink } from '../../server/observe/server-log';
 import type { CreateSandbox } from '../../server/tenants/sandbox-api';
 import { HELLO } from './hello-bytes';
 

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { request } from 'undici';
 import { loadConfig } from '../../server/config';
-import { Logger } from '../../server/log';
+import { Logger } from '../../server/observe/server-log';
 import { startServing } from '../../server/cli/serve';
 import { FsDeploymentStore } from '../../server/store/fs';
 import { publish } from '../../server/deploy/publish';

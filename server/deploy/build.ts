@@ -15,7 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
 import type { DeploymentManifest, ModuleRecord } from '../store/types';
-import { DeployError } from './errors';
+import { DeployError } from '../errors';
 import { defaultUploadLimits, formatBytes, type UploadLimits } from './limits';
 import { normalizeUploadPath } from './paths';
 import { Resolver } from './resolve';
@@ -103,21 +103,21 @@ function describe(messages: esbuild.Message[]): string {
 
 /** checks paths and sizes of what was uploaded; returns the files under normalized paths */
 export function checkUpload(files: Map<string, Buffer>, limits: UploadLimits): Map<string, Buffer> {
-  if (files.size === 0) throw new DeployError('UPLOAD_EMPTY', 'the upload contains no files');
+  if (files.size === 0) throw new DeployError('ISLET_DEPLOY_UPLOAD_EMPTY', 'the upload contains no files');
   if (files.size > limits.maxFiles) {
-    throw new DeployError('UPLOAD_TOO_LARGE', `the upload has ${files.size} files, more than the limit of ${limits.maxFiles}`);
+    throw new DeployError('ISLET_DEPLOY_UPLOAD_TOO_LARGE', `the upload has ${files.size} files, more than the limit of ${limits.maxFiles}`);
   }
   const out = new Map<string, Buffer>();
   let total = 0;
   for (const [raw, data] of files) {
     const p = normalizeUploadPath(raw, 'upload');
-    if (out.has(p)) throw new DeployError('UPLOAD_BAD_PATH', `upload: file '${p}' appears twice`);
+    if (out.has(p)) throw new DeployError('ISLET_DEPLOY_UPLOAD_BAD_PATH', `upload: file '${p}' appears twice`);
     if (data.length > limits.maxFileBytes) {
-      throw new DeployError('UPLOAD_TOO_LARGE', `file '${p}' is ${formatBytes(data.length)}, more than the per-file limit of ${formatBytes(limits.maxFileBytes)}`);
+      throw new DeployError('ISLET_DEPLOY_UPLOAD_TOO_LARGE', `file '${p}' is ${formatBytes(data.length)}, more than the per-file limit of ${formatBytes(limits.maxFileBytes)}`);
     }
     total += data.length;
     if (total > limits.maxDeploymentBytes) {
-      throw new DeployError('UPLOAD_TOO_LARGE', `the upload is larger than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`);
+      throw new DeployError('ISLET_DEPLOY_UPLOAD_TOO_LARGE', `the upload is larger than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`);
     }
     out.set(p, data);
   }
@@ -127,7 +127,7 @@ export function checkUpload(files: Map<string, Buffer>, limits: UploadLimits): M
 function findEntry(fs: UploadFs, files: Map<string, Buffer>, requested: string | undefined): string {
   if (requested) {
     const entry = normalizeUploadPath(requested, 'entry');
-    if (!files.has(entry)) throw new DeployError('ENTRY_NOT_FOUND', `entry '${entry}' is not in the upload (files: ${[...files.keys()].slice(0, 10).join(', ')}${files.size > 10 ? ', ...' : ''})`);
+    if (!files.has(entry)) throw new DeployError('ISLET_DEPLOY_ENTRY_NOT_FOUND', `entry '${entry}' is not in the upload (files: ${[...files.keys()].slice(0, 10).join(', ')}${files.size > 10 ? ', ...' : ''})`);
     return entry;
   }
   const pkg = files.get('package.json');
@@ -145,7 +145,7 @@ function findEntry(fs: UploadFs, files: Map<string, Buffer>, requested: string |
   for (const candidate of defaultEntries) if (files.has(candidate)) return candidate;
   const code = [...files.keys()].filter((p) => codeExtensions.test(p) && !p.startsWith('node_modules/'));
   if (code.length === 1) return code[0]!;
-  throw new DeployError('ENTRY_NOT_FOUND', `no entry module: pass 'entry' (one of ${code.slice(0, 10).join(', ') || 'no code files found'}) or add index.ts / index.js`);
+  throw new DeployError('ISLET_DEPLOY_ENTRY_NOT_FOUND', `no entry module: pass 'entry' (one of ${code.slice(0, 10).join(', ') || 'no code files found'}) or add index.ts / index.js`);
 }
 
 interface Edge {
@@ -236,7 +236,7 @@ async function runEsbuild(options: esbuild.BuildOptions): Promise<esbuild.BuildR
     const failure = error as esbuild.BuildFailure;
     if (!Array.isArray(failure.errors)) throw error;
     const unresolved = failure.errors.every((e) => e.text.startsWith('cannot resolve '));
-    throw new DeployError(unresolved ? 'UNRESOLVED_IMPORT' : 'BUILD_FAILED', describe(failure.errors));
+    throw new DeployError(unresolved ? 'ISLET_DEPLOY_UNRESOLVED_IMPORT' : 'ISLET_DEPLOY_BUILD_FAILED', describe(failure.errors));
   }
 }
 
@@ -253,7 +253,7 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
   try {
     resolver = new Resolver(fs);
   } catch (error) {
-    throw new DeployError('BUILD_FAILED', (error as Error).message);
+    throw new DeployError('ISLET_DEPLOY_BUILD_FAILED', (error as Error).message);
   }
   const entry = findEntry(fs, files, options.entry);
   const tsconfigRaw = files.get('tsconfig.json')?.toString('utf8');
@@ -342,7 +342,7 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
         const target = outputPath(edge.target);
         const known = units.get(target);
         if (known === edge.target) continue;
-        if (known !== undefined) throw new DeployError('BUILD_FAILED', `'${edge.target}' and '${known}' would both become '${target}': rename one of them`);
+        if (known !== undefined) throw new DeployError('ISLET_DEPLOY_BUILD_FAILED', `'${edge.target}' and '${known}' would both become '${target}': rename one of them`);
         units.set(target, edge.target);
         round.push(edge.target);
       }
@@ -359,7 +359,7 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
   } else if (!exports.includes('default')) {
     const what = exports.length === 0 ? 'exports nothing' : `exports only ${exports.map((e) => `'${e}'`).join(', ')}`;
     throw new DeployError(
-      'NO_FETCH_HANDLER',
+      'ISLET_DEPLOY_NO_FETCH_HANDLER',
       `entry '${entry}' ${what}: a function must 'export default { fetch(request, env, ctx) { ... } }' (or, as a classic script, call addEventListener('fetch', ...))`,
     );
   }
@@ -385,7 +385,7 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
 
   const size = modules.reduce((sum, m) => sum + m.size, 0);
   if (size > limits.maxDeploymentBytes) {
-    throw new DeployError('UPLOAD_TOO_LARGE', `the built deployment is ${formatBytes(size)}, more than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`);
+    throw new DeployError('ISLET_DEPLOY_UPLOAD_TOO_LARGE', `the built deployment is ${formatBytes(size)}, more than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`);
   }
   const routes = options.routes ?? [];
   const hash = sha256(

@@ -10,7 +10,7 @@
 // refused to everyone.
 import { parseRoute } from '../front/router';
 import type { DeploymentStore } from '../store/types';
-import { ApiError } from './http-errors';
+import { DeployError } from '../errors';
 
 interface Pattern {
   /** lower-case; `*.example.com` for a wildcard */
@@ -63,7 +63,7 @@ export async function assertRoutesFree(store: DeploymentStore, tenant: string, r
       const mine = routes.find((route) => conflicts(route, theirs));
       if (mine !== undefined) {
         const same = sameRoute(mine, theirs);
-        throw new ApiError(409, 'ROUTE_TAKEN', same ? `route '${mine}' is already served by tenant '${other.name}'` : `route '${mine}' overlaps route '${theirs}' served by tenant '${other.name}'`);
+        throw new DeployError('ISLET_DEPLOY_ROUTE_TAKEN', same ? `route '${mine}' is already served by tenant '${other.name}'` : `route '${mine}' overlaps route '${theirs}' served by tenant '${other.name}'`);
       }
     }
   }

@@ -9,7 +9,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Config } from '../config';
-import type { Logger } from '../log';
+import type { Logger } from '../observe/server-log';
 import type { TenantRouter } from './router';
 import type { TenantDirectory, TenantState } from '../tenants/directory';
 import type { IsolatePool } from '../tenants/pool';

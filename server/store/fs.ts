@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncDir, listDir, readIfExists, readJson, writeFileAtomic } from './atomic';
-import { StoreError } from './errors';
+import { StoreError } from '../errors';
 import { checkId, checkModulePath, checkTenantName } from './names';
 import type { DeploymentManifest, DeploymentStore, StoreChange, TenantEnv, TenantRecord, TokenRecord } from './types';
 import { StorePoller } from './watcher';
@@ -43,7 +43,7 @@ export function sha256(data: Buffer | string): string {
 }
 
 function notFound(what: string): StoreError {
-  return new StoreError('STORE_NOT_FOUND', what);
+  return new StoreError('ISLET_STORE_NOT_FOUND', what);
 }
 
 export class FsDeploymentStore implements DeploymentStore {
@@ -169,18 +169,18 @@ export class FsDeploymentStore implements DeploymentStore {
     await this.#requireTenant(manifest.tenant);
     const file = this.#deploymentFile(manifest.tenant, manifest.id);
     if (await readIfExists(file)) {
-      throw new StoreError('STORE_CONFLICT', `deployment '${manifest.id}' of tenant '${manifest.tenant}' already exists`);
+      throw new StoreError('ISLET_STORE_CONFLICT', `deployment '${manifest.id}' of tenant '${manifest.tenant}' already exists`);
     }
     const hashes: Record<string, string> = {};
     for (const [p, data] of files) hashes[checkModulePath(p)] = sha256(data);
     for (const mod of manifest.modules) {
-      if (!files.has(mod.path)) throw new StoreError('STORE_CORRUPT', `module '${mod.path}' is in the manifest but not among the files`);
-      if (hashes[mod.path] !== mod.sha256) throw new StoreError('STORE_CORRUPT', `module '${mod.path}' does not match its sha256 in the manifest`);
+      if (!files.has(mod.path)) throw new StoreError('ISLET_STORE_CORRUPT', `module '${mod.path}' is in the manifest but not among the files`);
+      if (hashes[mod.path] !== mod.sha256) throw new StoreError('ISLET_STORE_CORRUPT', `module '${mod.path}' does not match its sha256 in the manifest`);
       if (mod.sourceMap && !files.has(mod.sourceMap)) {
-        throw new StoreError('STORE_CORRUPT', `source map '${mod.sourceMap}' of '${mod.path}' is not among the files`);
+        throw new StoreError('ISLET_STORE_CORRUPT', `source map '${mod.sourceMap}' of '${mod.path}' is not among the files`);
       }
     }
-    if (!files.has(manifest.entry)) throw new StoreError('STORE_CORRUPT', `entry '${manifest.entry}' is not among the files`);
+    if (!files.has(manifest.entry)) throw new StoreError('ISLET_STORE_CORRUPT', `entry '${manifest.entry}' is not among the files`);
     // Blobs are written a few at a time, their folders fsynced once each, and only then the
     // record that names them.
     const pending = [...files].map(([p, data]) => ({ hash: hashes[p]!, data }));
@@ -248,7 +248,7 @@ export class FsDeploymentStore implements DeploymentStore {
     if (!(await readIfExists(file))) throw notFound(`deployment '${id}' of tenant '${tenant}' does not exist`);
     const active = (await this.getTenant(tenant))?.active;
     if (active === id) {
-      throw new StoreError('STORE_ACTIVE_DEPLOYMENT', `deployment '${id}' is active for tenant '${tenant}': activate another one first`);
+      throw new StoreError('ISLET_STORE_ACTIVE_DEPLOYMENT', `deployment '${id}' is active for tenant '${tenant}': activate another one first`);
     }
     await fs.rm(file, { force: true });
     await fs.rm(path.join(this.#tenantDir(tenant), 'cache', id), { recursive: true, force: true });
@@ -262,7 +262,7 @@ export class FsDeploymentStore implements DeploymentStore {
     const hash = record.files[filePath];
     if (!hash) throw notFound(`deployment '${id}' of tenant '${tenant}' has no file '${filePath}'`);
     const data = await readIfExists(this.#blobFile(hash));
-    if (!data) throw new StoreError('STORE_CORRUPT', `file '${filePath}' of deployment '${id}' (blob ${hash}) is missing from the store`);
+    if (!data) throw new StoreError('ISLET_STORE_CORRUPT', `file '${filePath}' of deployment '${id}' (blob ${hash}) is missing from the store`);
     return data;
   }
 
@@ -326,7 +326,7 @@ export class FsDeploymentStore implements DeploymentStore {
     await this.#ready;
     checkId(record.id, 'token id');
     checkTenantName(record.tenant);
-    if (!/^[0-9a-f]{64}$/.test(record.hash)) throw new StoreError('STORE_INVALID_NAME', 'token hash must be a sha256 in hex');
+    if (!/^[0-9a-f]{64}$/.test(record.hash)) throw new StoreError('ISLET_STORE_INVALID_NAME', 'token hash must be a sha256 in hex');
     await this.#write(path.join(this.root, 'tokens', `${record.id}.json`), JSON.stringify(record));
   }
 

@@ -6,7 +6,7 @@ import { LRUCache } from 'lru-cache';
 import type { DeploymentManifest, DeploymentStore, StoreChange } from '../store/types';
 import type { Config, Limits } from '../config';
 import { resolveLimits } from '../config';
-import type { Logger } from '../log';
+import type { Logger } from '../observe/server-log';
 import type { TenantRouter } from '../front/router';
 
 export interface TenantState {

@@ -1,10 +1,10 @@
 // Where the tenant layer writes what a tenant may read about its own requests: console output,
-// the request line, limit cuts and exceptions. The observability room's LogHub (server/logs.ts)
+// the request line, limit cuts and exceptions. The observability room's LogHub (server/observe/tenant-logs/hub.ts)
 // implements this (it keeps per-tenant rings and maps stacks through source maps); without it,
 // loggerSink writes the same records, with the same `source` tags, straight to the Logger.
-import type { Level, Logger, LogRecord } from '../log';
+import type { Level, Logger, LogRecord } from '../observe/server-log';
 import type { TenantLogRecord } from '../host/types';
-import type { LimitLogEvent, RequestLogLine, TenantErrorEvent } from '../logs';
+import type { LimitLogEvent, RequestLogLine, TenantErrorEvent } from '../observe/tenant-logs/events';
 
 export interface TenantLogSink {
   tenantLog(record: TenantLogRecord): void;

@@ -3,7 +3,7 @@
 // native/'s watchdog notices stops, takes them back from the CPU charged to tenants (so nobody
 // is cut for CPU they did not use) and keeps a ledger; this logs the ledger's news as a warning,
 // because a host that keeps stopping its guests makes every latency worse.
-import type { Logger } from '../log';
+import type { Logger } from '../observe/server-log';
 import { machineStalls, type MachineStalls } from './isolate-api';
 
 /** Checks the ledger every `intervalMs` and logs the stops since the last check. Returns a stop function. */

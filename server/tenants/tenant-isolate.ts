@@ -5,7 +5,7 @@
 // reported to the observer (so each report is an exact delta of the addon's counters).
 import cluster from 'node:cluster';
 import type { Config, Limits } from '../config';
-import type { Logger } from '../log';
+import type { Logger } from '../observe/server-log';
 import type { DeploymentStore } from '../store/types';
 import type { Dispatch, RequestLimits, SandboxRequest } from '../host/types';
 import type { TenantLogSink } from './log-sink';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { loadConfig, type Config } from '../../server/config';
-import { Logger } from '../../server/log';
+import { Logger } from '../../server/observe/server-log';
 import { startServing, type Serving } from '../../server/cli/serve';
 
 export const repoRoot = path.resolve(__dirname, '../../..');

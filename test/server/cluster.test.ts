@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Agent, request } from 'undici';
-import { ownerSlot } from '../../server/cluster';
+import { ownerSlot } from '../../server/cluster/routing';
 
 const repoRoot = path.resolve(__dirname, '../../..');
 const token = 'cluster-test-operator-token';

@@ -95,7 +95,7 @@ describe('build: bundles and scripts', () => {
 describe('build: validation (each a 400 that says what and where)', () => {
   test('syntax error: file:line:column', async () => {
     const e = await refused(build('t', fromObject({ 'index.ts': 'export default {\n  fetch() { return new Response(1) }\n' })));
-    assert.deepEqual(e, { code: 'BUILD_FAILED', status: 400, message: 'index.ts:3:1: Expected "}" but found end of file' });
+    assert.deepEqual(e, { code: 'ISLET_DEPLOY_BUILD_FAILED', status: 400, message: 'index.ts:3:1: Expected "}" but found end of file' });
   });
 
   test('syntax error in an imported module names that module', async () => {
@@ -106,12 +106,12 @@ describe('build: validation (each a 400 that says what and where)', () => {
 
   test('unresolvable relative import names the importer and the specifier', async () => {
     const e = await refused(build('t', fromObject({ 'index.ts': "import x from './nope';\nexport default { fetch() { return x } }" })));
-    assert.deepEqual(e, { code: 'UNRESOLVED_IMPORT', status: 400, message: "index.ts:1:15: cannot resolve './nope' imported by index.ts: no such file in the upload" });
+    assert.deepEqual(e, { code: 'ISLET_DEPLOY_UNRESOLVED_IMPORT', status: 400, message: "index.ts:1:15: cannot resolve './nope' imported by index.ts: no such file in the upload" });
   });
 
   test('a package missing from the upload', async () => {
     const e = await refused(build('t', fromObject({ 'src/a.js': "import pad from 'left-pad';\nexport default { fetch() { return pad } }" }), { entry: 'src/a.js' }));
-    assert.equal(e.code, 'UNRESOLVED_IMPORT');
+    assert.equal(e.code, 'ISLET_DEPLOY_UNRESOLVED_IMPORT');
     assert.equal(
       e.message,
       "src/a.js:1:17: cannot resolve 'left-pad' imported by src/a.js: package 'left-pad' is not in the upload (add it under node_modules/, map it in import_map.json, or deploy with bundle=true from a folder that has it)",
@@ -138,13 +138,13 @@ describe('build: validation (each a 400 that says what and where)', () => {
     const e = await refused(
       build('t', fromObject({ 'index.js': "import a from 'a';\nexport default { fetch() { return a } }", 'import_map.json': '{"imports":{"a":"b","b":"a"}}' })),
     );
-    assert.deepEqual(e, { code: 'UNRESOLVED_IMPORT', status: 400, message: "index.js:1:15: cannot resolve 'a' imported by index.js: the import map sends it round in a loop" });
+    assert.deepEqual(e, { code: 'ISLET_DEPLOY_UNRESOLVED_IMPORT', status: 400, message: "index.js:1:15: cannot resolve 'a' imported by index.js: the import map sends it round in a loop" });
   });
 
   test("a broken or hostile package.json is reported at the import, never with the server's own paths", async () => {
     const importer = "import x from 'p';\nexport default { fetch() { return x } }";
     const broken = await refused(build('t', fromObject({ 'index.js': importer, 'node_modules/p/package.json': '{nope', 'node_modules/p/x.js': '' })));
-    assert.equal(broken.code, 'UNRESOLVED_IMPORT');
+    assert.equal(broken.code, 'ISLET_DEPLOY_UNRESOLVED_IMPORT');
     assert.equal(broken.status, 400);
     // the tail is V8's JSON.parse message, which varies between Node versions
     assert.match(broken.message, /^index\.js:1:15: cannot resolve 'p' imported by index\.js: node_modules\/p\/package\.json is not valid JSON: \S/);
@@ -156,7 +156,7 @@ describe('build: validation (each a 400 that says what and where)', () => {
   test('no default export / no fetch handler', async () => {
     const named = await refused(build('t', fromObject({ 'index.ts': 'export function fetch() {}' })));
     assert.deepEqual(named, {
-      code: 'NO_FETCH_HANDLER',
+      code: 'ISLET_DEPLOY_NO_FETCH_HANDLER',
       status: 400,
       message: "entry 'index.ts' exports only 'fetch': a function must 'export default { fetch(request, env, ctx) { ... } }' (or, as a classic script, call addEventListener('fetch', ...))",
     });
@@ -169,15 +169,15 @@ describe('build: validation (each a 400 that says what and where)', () => {
 
   test('entry missing from the upload', async () => {
     const e = await refused(build('t', fromObject({ 'a.js': 'export default {}' }), { entry: 'main.js' }));
-    assert.deepEqual(e, { code: 'ENTRY_NOT_FOUND', status: 400, message: "entry 'main.js' is not in the upload (files: a.js)" });
+    assert.deepEqual(e, { code: 'ISLET_DEPLOY_ENTRY_NOT_FOUND', status: 400, message: "entry 'main.js' is not in the upload (files: a.js)" });
   });
 
   test('size limits: per file and per deployment', async () => {
     const big = 'export default { fetch() { return new Response("' + 'x'.repeat(2000) + '") } }';
     const file = await refused(build('t', fromObject({ 'index.js': big }), { limits: { maxFileBytes: 1024 } }));
-    assert.deepEqual(file, { code: 'UPLOAD_TOO_LARGE', status: 400, message: "file 'index.js' is 2.0 KiB, more than the per-file limit of 1 KiB" });
+    assert.deepEqual(file, { code: 'ISLET_DEPLOY_UPLOAD_TOO_LARGE', status: 400, message: "file 'index.js' is 2.0 KiB, more than the per-file limit of 1 KiB" });
     const total = await refused(build('t', fromObject({ 'index.js': big, 'b.js': big }), { limits: { maxDeploymentBytes: 3000 } }));
-    assert.deepEqual(total, { code: 'UPLOAD_TOO_LARGE', status: 400, message: 'the upload is larger than the deployment limit of 2.9 KiB' });
+    assert.deepEqual(total, { code: 'ISLET_DEPLOY_UPLOAD_TOO_LARGE', status: 400, message: 'the upload is larger than the deployment limit of 2.9 KiB' });
   });
 
   test('paths that climb out, are absolute or contain a backslash', async () => {
@@ -187,7 +187,7 @@ describe('build: validation (each a 400 that says what and where)', () => {
       ['a\\b.js', 'contains a backslash: use / as the separator'],
     ]) {
       const e = await refused(build('t', fromObject({ 'index.js': 'export default {}', [name!]: 'x' })));
-      assert.deepEqual(e, { code: 'UPLOAD_BAD_PATH', status: 400, message: `upload: path ${JSON.stringify(name)} ${why}` });
+      assert.deepEqual(e, { code: 'ISLET_DEPLOY_UPLOAD_BAD_PATH', status: 400, message: `upload: path ${JSON.stringify(name)} ${why}` });
     }
   });
 });
@@ -231,7 +231,7 @@ describe('archives', () => {
     for (const [header, message] of cases) {
       const data = header.type ? undefined : 'x';
       const e = await refused(extractArchive(await tarGz([{ header: { name: 'index.js' }, data: 'x' }, { header, data }]), limits));
-      assert.deepEqual(e, { code: 'UPLOAD_BAD_PATH', status: 400, message });
+      assert.deepEqual(e, { code: 'ISLET_DEPLOY_UPLOAD_BAD_PATH', status: 400, message });
     }
   });
 
@@ -240,12 +240,12 @@ describe('archives', () => {
     const bomb = await tarGz(Array.from({ length: 8 }, (_, i) => ({ header: { name: `f${i}.js` }, data: zeros })));
     assert.ok(bomb.length < 200 * 1024, 'the archive itself is small');
     const e = await refused(extractArchive(bomb, { ...limits, maxDeploymentBytes: 10 * 1024 * 1024 }));
-    assert.deepEqual(e, { code: 'UPLOAD_TOO_LARGE', status: 400, message: 'the archive inflates to more than the deployment limit of 10 MiB' });
+    assert.deepEqual(e, { code: 'ISLET_DEPLOY_UPLOAD_TOO_LARGE', status: 400, message: 'the archive inflates to more than the deployment limit of 10 MiB' });
   });
 
   test('not an archive at all', async () => {
     const e = await refused(extractArchive(zlib.gzipSync('just text, not tar'), limits));
-    assert.equal(e.code, 'UPLOAD_BAD_ARCHIVE');
+    assert.equal(e.code, 'ISLET_DEPLOY_UPLOAD_BAD_ARCHIVE');
     assert.equal(e.status, 400);
   });
 });

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { loadOperatorToken } from '../../server/deploy/auth';
+import { loadOperatorToken } from '../../server/admin/auth';
 import { deployDirectory } from '../../server/deploy/directory';
 import { FsDeploymentStore } from '../../server/store/fs';
 import { fixtures, repoRoot, runGraph } from './deploy-fixtures';

@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import * as tar from 'tar-stream';
 import { request } from 'undici';
 import { extractArchive } from '../../server/deploy/archive';
-import { DeployError } from '../../server/deploy/errors';
+import { DeployError } from '../../server/errors';
 import { defaultUploadLimits } from '../../server/deploy/limits';
 import { normalizeUploadPath } from '../../server/deploy/paths';
 import { startHarness, type Harness } from './serve-harness';
@@ -98,7 +98,7 @@ test('normalizeUploadPath: any string becomes a safe relative path or a DeployEr
         assertSafePath(normalizeUploadPath(raw, 'fuzz'));
       } catch (error) {
         if (!(error instanceof DeployError)) throw error;
-        assert.equal(error.code, 'UPLOAD_BAD_PATH');
+        assert.equal(error.code, 'ISLET_DEPLOY_UPLOAD_BAD_PATH');
       }
     }),
     { numRuns: 2000 },

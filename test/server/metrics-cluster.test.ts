@@ -4,30 +4,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import cluster, { type Worker } from 'node:cluster';
+import cluster from 'node:cluster';
 import path from 'node:path';
-import { ClusterMetrics, Metrics } from '../../server/metrics';
+import { ClusterMetrics } from '../../server/observe/metrics/cluster';
+import { Metrics } from '../../server/observe/metrics/metrics';
 import { needs, promtool } from '../support/system';
+import { nextMessage } from './cluster-workers';
 
 const root = path.resolve(__dirname, '../../..');
 
 function value(text: string, line: RegExp): number | undefined {
   const match = text.split('\n').find((l) => line.test(l));
   return match === undefined ? undefined : Number(match.slice(match.lastIndexOf(' ') + 1));
-}
-
-function waitFor<T>(worker: Worker, type: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (message: { type: string }) => {
-      if (message.type !== type) return;
-      worker.off('message', onMessage);
-      worker.off('exit', onExit);
-      resolve(message as T);
-    };
-    const onExit = (code: number) => reject(new Error(`worker exited (${code}) before sending ${type}`));
-    worker.on('message', onMessage);
-    worker.on('exit', onExit);
-  });
 }
 
 test('the supervisor aggregates every worker and any worker can serve the summed scrape', async (t) => {
@@ -40,7 +28,7 @@ test('the supervisor aggregates every worker and any worker can serve the summed
       workers.map((w) => (w.isDead() ? undefined : new Promise((resolve) => (w.once('exit', resolve), w.kill())))),
     );
   });
-  await Promise.all(workers.map((w) => waitFor(w, 'test:ready')));
+  await Promise.all(workers.map((w) => nextMessage(w, 'test:ready')));
 
   const { body } = await aggregator.scrape();
   assert.equal(value(body, /^islet_requests_total\{.*tenant="shop".*\} /), 8, body);
@@ -61,7 +49,7 @@ test('the supervisor aggregates every worker and any worker can serve the summed
 
   // a client scraping the shared admin port reaches one worker; it answers with the sum
   workers[1].send({ type: 'test:scrape' });
-  const fromWorker = await waitFor<{ body?: string; error?: string }>(workers[1], 'test:scraped');
+  const fromWorker = await nextMessage<{ body?: string; error?: string }>(workers[1], 'test:scraped');
   assert.equal(fromWorker.error, undefined);
   assert.equal(value(fromWorker.body!, /^islet_requests_total\{.*tenant="shop".*\} /), 8);
 
@@ -75,7 +63,7 @@ test('the supervisor aggregates every worker and any worker can serve the summed
   // once it is responsive again (its messages are handled in order), a worker that died is no
   // longer waited for
   workers[0].send({ type: 'test:ping' });
-  await waitFor(workers[0], 'test:pong');
+  await nextMessage(workers[0], 'test:pong');
   await new Promise((resolve) => (workers[1].once('exit', resolve), workers[1].process.kill('SIGKILL')));
   const started = Date.now();
   const afterDeath = (await aggregator.scrape()).body;

@@ -8,12 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import type { MiddlewareHandler } from 'hono';
-import { authMiddleware } from '../../server/deploy/auth';
+import { authMiddleware } from '../../server/admin/auth';
 import { FsDeploymentStore } from '../../server/store/fs';
-import { Logger } from '../../server/log';
-import { LogHub } from '../../server/logs';
-import { Metrics, createObservabilityRoutes } from '../../server/metrics';
+import { Logger } from '../../server/observe/server-log';
+import { LogHub } from '../../server/observe/tenant-logs/hub';
+import { metricsRoutes } from '../../server/admin/metrics';
+import { Metrics } from '../../server/observe/metrics/metrics';
 
 const root = path.resolve(__dirname, '../../..');
 interface Series {
@@ -35,8 +35,7 @@ test('Prometheus scrapes the admin /metrics route with the bearer token and sees
   const store = new FsDeploymentStore(dir);
   const metrics = new Metrics({ rebalanceIntervalMs: 0 });
   const logs = new LogHub(new Logger('info', () => {}));
-  const auth = authMiddleware(store, 'scrape-secret') as unknown as MiddlewareHandler;
-  const app = createObservabilityRoutes({ metrics, logs, auth });
+  const app = metricsRoutes(metrics, { auth: authMiddleware(store, 'scrape-secret') });
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const target = `127.0.0.1:${(server.address() as AddressInfo).port}`;

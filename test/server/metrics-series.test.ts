@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AggregatorRegistry, Counter, Histogram, Registry } from 'prom-client';
-import { Metrics, statusLabel } from '../../server/metrics';
+import { Metrics, statusLabel } from '../../server/observe/metrics/metrics';
 import type { RequestReport } from '../../server/tenants/observer';
 
 const REQUEST_METRICS = ['islet_requests_total', 'islet_request_duration_seconds', 'islet_request_cpu_seconds'];

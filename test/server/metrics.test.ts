@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { Metrics, OTHER_TENANTS, statusLabel } from '../../server/metrics';
+import { Metrics, OTHER_TENANTS, statusLabel } from '../../server/observe/metrics/metrics';
 import type { RequestReport } from '../../server/tenants/observer';
 import { needs, promtool } from '../support/system';
 

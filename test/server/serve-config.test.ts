@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig, resolveLimits, ConfigError } from '../../server/config';
+import { loadConfig, resolveLimits } from '../../server/config';
+import { ConfigError } from '../../server/errors';
 
 function tempFile(content: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-config-'));

@@ -2,7 +2,7 @@
 // ledger into one warning per check, with the stops and the CPU given back since the last one.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { Logger } from '../../server/log';
+import { Logger } from '../../server/observe/server-log';
 import { watchMachineStalls } from '../../server/tenants/stalls';
 import { machineStalls, type MachineStalls } from '../../server/tenants/isolate-api';
 

@@ -82,26 +82,26 @@ describe('FsDeploymentStore', () => {
       await store.putDeployment(d.manifest, d.files);
     }
     await store.activate('a', 'v2');
-    await assert.rejects(store.deleteDeployment('a', 'v2'), { code: 'STORE_ACTIVE_DEPLOYMENT' });
+    await assert.rejects(store.deleteDeployment('a', 'v2'), { code: 'ISLET_STORE_ACTIVE_DEPLOYMENT' });
     await store.activate('a', 'v1');
     assert.equal((await store.getTenant('a'))?.active, 'v1');
     await store.deleteDeployment('a', 'v2');
     assert.deepEqual((await store.listDeployments('a')).map((m) => m.id), ['v1']);
-    await assert.rejects(store.activate('a', 'v2'), { code: 'STORE_NOT_FOUND' });
+    await assert.rejects(store.activate('a', 'v2'), { code: 'ISLET_STORE_NOT_FOUND' });
     await store.close();
   });
 
   test('refuses names that would leave the data folder and manifests that do not match their files', async () => {
     const store = new FsDeploymentStore(tempDir());
-    await assert.rejects(store.putTenant({ name: '../etc', createdAt: '', active: null }), { code: 'STORE_INVALID_NAME' });
-    await assert.rejects(store.getDeployment('ok', '../../x'), { code: 'STORE_INVALID_NAME' });
+    await assert.rejects(store.putTenant({ name: '../etc', createdAt: '', active: null }), { code: 'ISLET_STORE_INVALID_NAME' });
+    await assert.rejects(store.getDeployment('ok', '../../x'), { code: 'ISLET_STORE_INVALID_NAME' });
     await store.putTenant({ name: 'ok', createdAt: new Date().toISOString(), active: null });
     const d = deployment('ok', 'd1', 'x');
     d.files.set('index.js', Buffer.from('tampered'));
-    await assert.rejects(store.putDeployment(d.manifest, d.files), { code: 'STORE_CORRUPT' });
+    await assert.rejects(store.putDeployment(d.manifest, d.files), { code: 'ISLET_STORE_CORRUPT' });
     const e = deployment('ok', 'd2', 'x');
     e.files.set('../escape.js', Buffer.from('x'));
-    await assert.rejects(store.putDeployment(e.manifest, e.files), { code: 'STORE_INVALID_NAME' });
+    await assert.rejects(store.putDeployment(e.manifest, e.files), { code: 'ISLET_STORE_INVALID_NAME' });
     await store.close();
   });
 
