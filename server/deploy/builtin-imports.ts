@@ -3,7 +3,7 @@
 // (server/tenants/builtins.ts), and a CommonJS `require()` of one gets a small module that
 // imports it. Also the checks a deployment's use of them must pass.
 import type * as esbuild from 'esbuild';
-import { DeployError } from './errors';
+import { DeployError } from '../errors';
 
 /** the namespace of the small modules that stand for a built-in `require()`d by CommonJS code */
 const builtinRequire = 'islet-builtin-require';
@@ -40,14 +40,14 @@ export function checkBuiltinUse(
 ): void {
   if (format === 'script' && used.size > 0) {
     throw new DeployError(
-      'BUILD_FAILED',
+      'ISLET_DEPLOY_BUILD_FAILED',
       `entry '${entry}' is a classic script (addEventListener('fetch', ...)) and imports ${[...used].join(', ')}: ` +
         'only ES modules can import built-in modules; use export default { fetch(request, env, ctx) { ... } }',
     );
   }
   if (exports.includes(connectExport)) {
     throw new DeployError(
-      'BUILD_FAILED',
+      'ISLET_DEPLOY_BUILD_FAILED',
       `entry '${entry}' exports '${connectExport}', a name islet reserves: rename that export`,
     );
   }

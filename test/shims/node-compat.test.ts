@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { fetchText, request } from './helpers';
 import { deploySandbox } from './deploy-helpers';
-import { DeployError } from '../../server/deploy/errors';
+import { DeployError } from '../../server/errors';
 
 /** deploys `code` as index.js, sends one request, returns the JSON it answered */
 async function runWorker(
