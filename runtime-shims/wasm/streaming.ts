@@ -21,7 +21,7 @@ import {
 type Source = Response | PromiseLike<Response>;
 type Instantiated = WebAssembly.WebAssemblyInstantiatedSource;
 
-function method(wasm: object, name: string, value: Function): void {
+function method(wasm: object, name: string, value: (...args: never[]) => unknown): void {
   ObjectDefineProperty(value, 'name', { value: name, configurable: true });
   ObjectDefineProperty(wasm, name, { value, writable: true, configurable: true, enumerable: false });
 }
@@ -66,8 +66,9 @@ export function installWasmCompilers(wasm: typeof WebAssembly, ResponseClass: ty
     PromisePrototypeThen(PromiseResolve(bytesOf(source, 'compileStreaming')), (bytes) => new Module(bytes));
 
   const instantiateStreaming = (source: Source, imports?: WebAssembly.Imports): Promise<Instantiated> =>
-    PromisePrototypeThen(PromiseResolve(bytesOf(source, 'instantiateStreaming')), (bytes) =>
-      instantiate(bytes as BufferSource, imports) as unknown as Promise<Instantiated>,
+    PromisePrototypeThen(
+      PromiseResolve(bytesOf(source, 'instantiateStreaming')),
+      (bytes) => instantiate(bytes as BufferSource, imports) as unknown as Promise<Instantiated>,
     );
 
   method(wasm, 'compile', compile);

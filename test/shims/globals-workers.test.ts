@@ -58,7 +58,8 @@ test('every interface and global of the WinterTC Minimum Common API is there', a
     if (typeof console.log !== 'function') missing.push('console');
     if (!(crypto instanceof Crypto)) missing.push('crypto');
     if (typeof navigator.userAgent !== 'string') missing.push('navigator.userAgent');
-    if (typeof performance.now() !== 'number' || typeof performance.timeOrigin !== 'number') missing.push('performance');
+    const clock = [typeof performance.now(), typeof performance.timeOrigin];
+    if (clock.join() !== 'number,number') missing.push('performance');
     if (self !== globalThis) missing.push('self');
     return missing;`);
   assert.deepEqual(missing, []);
