@@ -66,6 +66,26 @@ function redirectPlugin() {
       build.onResolve({ filter: /^abort-controller$/ }, () => to('node/abort-controller.ts'));
       // url's legacy parser asks `qs` for query strings; Node's own url.parse uses querystring
       build.onResolve({ filter: /^qs$/ }, () => ({ path: require.resolve('querystring-es3') }));
+      // util's types module: the engine's own brand checks instead of four intrinsic-table packages
+      const typeChecksFile = path.join(shims, 'node', 'type-checks.cjs');
+      const typeChecks = {
+        'is-arguments': 'isArguments',
+        'is-generator-function': 'isGeneratorFunction',
+        'which-typed-array': 'whichTypedArray',
+        'is-typed-array': 'isTypedArray',
+      };
+      build.onResolve(
+        { filter: /^(is-arguments|is-generator-function|which-typed-array|is-typed-array)$/ },
+        (args) => ({
+          path: args.path,
+          namespace: 'islet-type-check',
+        }),
+      );
+      build.onLoad({ filter: /.*/, namespace: 'islet-type-check' }, (args) => ({
+        contents: `module.exports = require(${JSON.stringify(typeChecksFile)}).${typeChecks[args.path]};`,
+        loader: 'js',
+        resolveDir: shims,
+      }));
       build.onResolve({ filter: /^islet:internal$/ }, () => ({ path: 'islet:internal', external: true }));
       // html-rewriter-wasm is written for Node: it reads its .wasm with fs and requires util and
       // assert by names a bundler cannot see. Its two files are adapted as they are loaded: the

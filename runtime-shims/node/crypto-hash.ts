@@ -1,31 +1,36 @@
 // createHash / createHmac of node:crypto on @noble/hashes (audited, dependency-free, pure JS):
 // the hashing runs in the tenant's isolate, so its CPU is the tenant's like any other code.
-import { md5, sha1, ripemd160 } from '@noble/hashes/legacy.js';
-import { sha224, sha256, sha384, sha512, sha512_224, sha512_256 } from '@noble/hashes/sha2.js';
-import { sha3_224, sha3_256, sha3_384, sha3_512 } from '@noble/hashes/sha3.js';
-import { hmac } from '@noble/hashes/hmac.js';
 import { Buffer } from './buffer';
 
+declare const require: (id: string) => any;
+
 type Hasher = ((msg: Uint8Array) => Uint8Array) & { create(): unknown };
-const hashers: Record<string, Hasher> = {
-  md5,
-  sha1,
-  ripemd160,
-  rmd160: ripemd160,
-  sha224,
-  sha256,
-  sha384,
-  sha512,
-  'sha512-224': sha512_224,
-  'sha512-256': sha512_256,
-  'sha3-224': sha3_224,
-  'sha3-256': sha3_256,
-  'sha3-384': sha3_384,
-  'sha3-512': sha3_512,
-} as unknown as Record<string, Hasher>;
+
+// each family of hashes is evaluated the first time one of its algorithms is asked for: importing
+// node:crypto for an HMAC-SHA-256 does not build the SHA-3 or MD5 tables
+const legacy = () => require('@noble/hashes/legacy.js');
+const sha2 = () => require('@noble/hashes/sha2.js');
+const sha3 = () => require('@noble/hashes/sha3.js');
+const loaders: Record<string, () => Hasher> = {
+  md5: () => legacy().md5,
+  sha1: () => legacy().sha1,
+  ripemd160: () => legacy().ripemd160,
+  rmd160: () => legacy().ripemd160,
+  sha224: () => sha2().sha224,
+  sha256: () => sha2().sha256,
+  sha384: () => sha2().sha384,
+  sha512: () => sha2().sha512,
+  'sha512-224': () => sha2().sha512_224,
+  'sha512-256': () => sha2().sha512_256,
+  'sha3-224': () => sha3().sha3_224,
+  'sha3-256': () => sha3().sha3_256,
+  'sha3-384': () => sha3().sha3_384,
+  'sha3-512': () => sha3().sha3_512,
+};
+const hmac = () => require('@noble/hashes/hmac.js').hmac;
 
 export function getHashes(): string[] {
-  return Object.keys(hashers);
+  return Object.keys(loaders);
 }
 
 /** Node's names: case-insensitive, 'sha-256', 'RSA-SHA256' and 'sha2-256' all mean sha256 */
@@ -34,7 +39,7 @@ export function hasherFor(algorithm: unknown): Hasher {
   let name = algorithm.toLowerCase().replace(/^rsa-/, '');
   if (/^sha-?2?-?(224|256|384|512)$/.test(name)) name = `sha${name.replace(/\D/g, '').slice(-3)}`;
   else if (name === 'sha-1') name = 'sha1';
-  const hasher = hashers[name];
+  const hasher = Object.hasOwn(loaders, name) ? loaders[name]!() : undefined;
   if (!hasher)
     throw Object.assign(new Error(`Digest method not supported: ${algorithm}`), { code: 'ERR_CRYPTO_INVALID_DIGEST' });
   return hasher;
@@ -91,7 +96,7 @@ export class Hash extends Digest {
 
 export class Hmac extends Digest {
   constructor(algorithm: string, key: unknown) {
-    super(hmac.create(hasherFor(algorithm) as never, keyBytes(key)) as unknown as Engine);
+    super(hmac().create(hasherFor(algorithm) as never, keyBytes(key)) as unknown as Engine);
   }
 }
 

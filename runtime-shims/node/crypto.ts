@@ -3,14 +3,16 @@
 // Crypto API as `webcrypto`/`subtle`. Everything synchronous runs in the isolate on the tenant's
 // CPU. Ciphers, signatures and key objects are not offered yet: they throw and point at
 // crypto.subtle, which has them.
-import { pbkdf2 as pbkdf2Noble, pbkdf2Async } from '@noble/hashes/pbkdf2.js';
-import { scrypt as scryptNoble, scryptAsync } from '@noble/hashes/scrypt.js';
-import { hkdf as hkdfNoble } from '@noble/hashes/hkdf.js';
 import { Buffer } from './buffer';
 
 /** what node:crypto's functions return: a Buffer (a Uint8Array) */
 type Bytes = Uint8Array;
 import { createHash, createHmac, getHashes, hash, hasherFor, keyBytes, toBytes, Hash, Hmac } from './crypto-hash';
+
+declare const require: (id: string) => any;
+// key derivation is evaluated on first use (most importers only hash)
+const pbkdf2Module = () => require('@noble/hashes/pbkdf2.js');
+const scryptModule = () => require('@noble/hashes/scrypt.js');
 
 export { createHash, createHmac, getHashes, hash, Hash, Hmac };
 
@@ -103,7 +105,10 @@ export function pbkdf2Sync(
   digest: string,
 ): Bytes {
   return Buffer.from(
-    pbkdf2Noble(hasherFor(digest) as never, keyBytes(password), keyBytes(salt), { c: iterations, dkLen: keylen }),
+    pbkdf2Module().pbkdf2(hasherFor(digest) as never, keyBytes(password), keyBytes(salt), {
+      c: iterations,
+      dkLen: keylen,
+    }),
   );
 }
 
@@ -118,7 +123,10 @@ export function pbkdf2(
   const hasher = hasherFor(digest);
   later(callback, async () =>
     Buffer.from(
-      await pbkdf2Async(hasher as never, keyBytes(password), keyBytes(salt), { c: iterations, dkLen: keylen }),
+      await pbkdf2Module().pbkdf2Async(hasher as never, keyBytes(password), keyBytes(salt), {
+        c: iterations,
+        dkLen: keylen,
+      }),
     ),
   );
 }
@@ -145,7 +153,7 @@ function scryptParams(keylen: number, options: ScryptOptions = {}) {
 }
 
 export function scryptSync(password: unknown, salt: unknown, keylen: number, options?: ScryptOptions): Bytes {
-  return Buffer.from(scryptNoble(keyBytes(password), keyBytes(salt), scryptParams(keylen, options)));
+  return Buffer.from(scryptModule().scrypt(keyBytes(password), keyBytes(salt), scryptParams(keylen, options)));
 }
 
 export function scrypt(
@@ -160,11 +168,19 @@ export function scrypt(
     options = {};
   }
   const params = scryptParams(keylen, options);
-  later(callback!, async () => Buffer.from(await scryptAsync(keyBytes(password), keyBytes(salt), params)));
+  later(callback!, async () =>
+    Buffer.from(await scryptModule().scryptAsync(keyBytes(password), keyBytes(salt), params)),
+  );
 }
 
 export function hkdfSync(digest: string, ikm: unknown, salt: unknown, info: unknown, keylen: number): ArrayBuffer {
-  const out = hkdfNoble(hasherFor(digest) as never, keyBytes(ikm), keyBytes(salt), keyBytes(info), keylen);
+  const out: Uint8Array = require('@noble/hashes/hkdf.js').hkdf(
+    hasherFor(digest) as never,
+    keyBytes(ikm),
+    keyBytes(salt),
+    keyBytes(info),
+    keylen,
+  );
   return out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength) as ArrayBuffer;
 }
 

@@ -149,7 +149,14 @@ test('events, util, path, url, querystring, string_decoder, assert, os, timers a
           format: util.format('%s has %d items: %j', 'cart', 3, { a: 1 }),
           inspect: util.inspect({ a: [1, 2, { b: 'c' }] }),
           deep: [isDeepStrictEqual({ a: [1, { b: 2 }] }, { a: [1, { b: 2 }] }), isDeepStrictEqual([1], ['1'])],
-          types: [types.isPromise(Promise.resolve()), types.isUint8Array(new Uint8Array(1)), types.isDate(new Date())],
+          types: [
+            types.isPromise(Promise.resolve()), types.isUint8Array(new Uint8Array(1)), types.isDate(new Date()),
+            types.isTypedArray(new Float64Array(1)), types.isTypedArray([1]), types.isUint8Array(Buffer.alloc(1)),
+            types.isUint8Array(new Uint16Array(1)), types.isGeneratorFunction(function* () {}),
+            types.isGeneratorFunction(() => {}), types.isAsyncFunction(async () => {}),
+            (function () { return types.isArgumentsObject(arguments); })(), types.isArgumentsObject([]),
+            types.isAnyArrayBuffer(new ArrayBuffer(1)), types.isMap(new Map()), types.isRegExp(/x/),
+          ],
           text: [typeof util.TextEncoder, typeof util.TextDecoder],
           path: [
             path.join('/a/b', '../c', 'd.txt'), path.extname('x.tar.gz'), path.resolve('x'),
@@ -173,7 +180,8 @@ test('events, util, path, url, querystring, string_decoder, assert, os, timers a
   assert.equal(out.format, 'cart has 3 items: {"a":1}');
   assert.match(out.inspect, /a: \[ 1, 2, \{ b: 'c' \} \]/);
   assert.deepEqual(out.deep, [true, false]);
-  assert.deepEqual(out.types, [true, true, true]);
+  const expectedTypes = [true, true, true, true, false, true, false, true, false, true, true, false, true, true, true];
+  assert.deepEqual(out.types, expectedTypes);
   assert.deepEqual(out.text, ['function', 'function']);
   assert.deepEqual(out.path, ['/a/c/d.txt', '.gz', '/x', '../c/d', true]);
   assert.deepEqual(out.url, ['/tmp/a b', 'file:///tmp/a%20b', '1', 'https://e.com/x']);
