@@ -17,34 +17,23 @@ export class WorkerEntrypoint<Env = unknown> {
   }
 }
 
-function notYet(what: string): Error {
-  const error = new Error(
-    `${what} are not available in islet yet: a class extending ` +
-      `${what === 'Durable Objects' ? 'DurableObject' : 'WorkflowEntrypoint'} deploys, but islet cannot run it`,
-  );
-  (error as Error & { code: string }).code = 'ERR_NOT_AVAILABLE_IN_ISLET';
-  return error;
+/** a base class code may extend and export, but whose construction says islet cannot run it */
+function notRunnable(name: string, what: string): new (ctx: unknown, env: unknown) => object {
+  const base = class {
+    constructor(_ctx: unknown, _env: unknown) {
+      const error = new Error(
+        `${what} are not available in islet yet: a class extending ${name} deploys, but islet cannot run it`,
+      );
+      (error as Error & { code: string }).code = 'ERR_NOT_AVAILABLE_IN_ISLET';
+      throw error;
+    }
+  };
+  Object.defineProperty(base, 'name', { value: name });
+  return base;
 }
 
-export class DurableObject<Env = unknown> {
-  ctx: unknown;
-  env: Env;
-  constructor(ctx: unknown, env: Env) {
-    this.ctx = ctx;
-    this.env = env;
-    throw notYet('Durable Objects');
-  }
-}
-
-export class WorkflowEntrypoint<Env = unknown> {
-  ctx: unknown;
-  env: Env;
-  constructor(ctx: unknown, env: Env) {
-    this.ctx = ctx;
-    this.env = env;
-    throw notYet('Workflows');
-  }
-}
+export const DurableObject = notRunnable('DurableObject', 'Durable Objects');
+export const WorkflowEntrypoint = notRunnable('WorkflowEntrypoint', 'Workflows');
 
 /** a class whose instances may be passed over RPC; islet has no RPC yet, so it is a plain base class */
 export class RpcTarget {}
