@@ -175,24 +175,32 @@ export class BuiltinLinker {
 
   /**
    * Runs before the deployment's code: connects islet:internal to the bootstrap (when any
-   * built-in is in use) and evaluates the preloads. `bindModule` is the sandbox's entry.
+   * built-in is in use) and evaluates the preloads. `bindModule` is the sandbox's entry;
+   * `evaluate` runs one module (the loader awaits `module.evaluate`; a caller that evaluates
+   * synchronously gets everything done before prepare returns).
    */
-  async prepare(
+  prepare(
     context: Context,
     bindModule: (namespace: Module['namespace']) => unknown,
     preloads: string[],
-    timeout: number,
-  ): Promise<void> {
+    evaluate: (module: Module) => unknown,
+  ): void | Promise<void> {
     const modules = preloads.map((id) => this.module(id));
     if (!this.used) return;
     const internal = this.#compile(this.#registry.internal);
     const resolve = (specifier: string, referrer: Module) => this.resolve(specifier, referrer);
-    internal.instantiateSync(context, resolve);
-    await internal.evaluate({ timeout });
-    bindModule(internal.namespace);
-    for (const module of modules) {
+    const steps = [internal, ...modules];
+    const run = (index: number): void | Promise<void> => {
+      if (index === steps.length) return;
+      const module = steps[index]!;
       module.instantiateSync(context, resolve);
-      await module.evaluate({ timeout });
-    }
+      const next = () => {
+        if (module === internal) bindModule(internal.namespace);
+        return run(index + 1);
+      };
+      const evaluated = evaluate(module);
+      return evaluated instanceof Promise ? evaluated.then(next) : next();
+    };
+    return run(0);
   }
 }

@@ -114,7 +114,8 @@ export async function loadDeployment(isolate: Isolate, sandbox: Sandbox, manifes
       const script = await compileWithCache((o) => isolate.compileScriptSync(code, o), manifest.entry, source, options);
       const preloads = preloadsFor(manifest.compatibility, () => [code], `${manifest.tenant}/${manifest.id}`);
       if (preloads.length > 0) {
-        await new BuiltinLinker(isolate).prepare(sandbox.context, (ns) => sandbox.bindModule(ns), preloads, timeout);
+        const linker = new BuiltinLinker(isolate);
+        await linker.prepare(sandbox.context, (ns) => sandbox.bindModule(ns), preloads, (m) => m.evaluate({ timeout }));
       }
       await script.run(sandbox.context, { timeout, release: true });
       await bindHandler(() => sandbox.bindScript(), manifest);
@@ -147,7 +148,9 @@ export async function loadDeployment(isolate: Isolate, sandbox: Sandbox, manifes
     const preloads = preloadsFor(manifest.compatibility, reached, `${manifest.tenant}/${manifest.id}`);
     if (preloads.length > 0) builtins ??= new BuiltinLinker(isolate);
     // before any tenant code: built-ins connected to the runtime, preloads (globals) evaluated
-    if (builtins) await builtins.prepare(sandbox.context, (ns) => sandbox.bindModule(ns), preloads, timeout);
+    if (builtins) {
+      await builtins.prepare(sandbox.context, (ns) => sandbox.bindModule(ns), preloads, (m) => m.evaluate({ timeout }));
+    }
     entry.instantiateSync(sandbox.context, (specifier, referrer) => {
       if (builtins?.owns(referrer)) return builtins.resolve(specifier, referrer);
       if (isBuiltinModule(specifier)) return builtins!.module(specifier);

@@ -7,8 +7,8 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { makeEvaluator, runThrows, repoRoot } from './helpers';
-import { deploySandbox, deployEvaluator } from './deploy-helpers';
+import { makeEvaluator, runThrows, repoRoot, makeSandbox, loadModule } from './helpers';
+import { deploySandbox } from './deploy-helpers';
 import { fetchText, request } from './helpers';
 
 const e = makeEvaluator();
@@ -166,9 +166,7 @@ test("navigator.userAgent is 'Cloudflare-Workers', so hono's getRuntimeKey() say
 });
 
 test('crypto.subtle.timingSafeEqual, MD5 in digest, and crypto.DigestStream', async () => {
-  const d = await deployEvaluator(['DigestStream', 'MD5']);
-  const out = await d
-    .run(`
+  const out = await e.run(`
     const enc = new TextEncoder();
     const eq = [
       crypto.subtle.timingSafeEqual(enc.encode('abc'), enc.encode('abc')),
@@ -193,8 +191,8 @@ test('crypto.subtle.timingSafeEqual, MD5 in digest, and crypto.DigestStream', as
       md5Stream: hex(await md5Stream.digest),
       isWritable: stream instanceof WritableStream,
       name: crypto.DigestStream.name,
-    };`)
-    .finally(() => d.close());
+      tag: Object.prototype.toString.call(stream),
+    };`);
   assert.deepEqual(out.eq, [true, false]);
   assert.equal(out.lengths, 'TypeError');
   assert.equal(out.md5, crypto.createHash('md5').update('hello').digest('hex'));
@@ -202,6 +200,7 @@ test('crypto.subtle.timingSafeEqual, MD5 in digest, and crypto.DigestStream', as
   assert.equal(out.md5Stream, out.md5);
   assert.equal(out.isWritable, true);
   assert.equal(out.name, 'DigestStream');
+  assert.equal(out.tag, '[object DigestStream]');
 });
 
 test('WebAssembly compile/instantiate settle, and the streaming forms take an application/wasm Response', async () => {
@@ -269,7 +268,7 @@ after(() => {
 });
 
 test('an EventSource consumer reads events from an allowed upstream and resumes with Last-Event-ID', async () => {
-  const t = await deployEvaluator(['EventSource'], { egress: { allow: ['127.0.0.1'] } });
+  const t = makeEvaluator({ egress: { allow: ['127.0.0.1'] } });
   try {
     const out = await t.run(`
       const source = new EventSource('http://127.0.0.1:${ssePort}/events');
@@ -307,7 +306,7 @@ test('an EventSource consumer reads events from an allowed upstream and resumes 
 });
 
 test('EventSource goes through the egress guard, and a non-event-stream answer fails the connection', async () => {
-  const t = await deployEvaluator(['EventSource']);
+  const t = makeEvaluator();
   const before = sseRequests.length;
   try {
     const refused = await t.run(`
@@ -320,7 +319,7 @@ test('EventSource goes through the egress guard, and a non-event-stream answer f
   } finally {
     t.close();
   }
-  const allowed = await deployEvaluator(['EventSource'], { egress: { allow: ['127.0.0.1'] } });
+  const allowed = makeEvaluator({ egress: { allow: ['127.0.0.1'] } });
   try {
     const state = await allowed.run(`
       const source = new EventSource('http://127.0.0.1:${ssePort}/not-sse');
@@ -333,9 +332,23 @@ test('EventSource goes through the egress guard, and a non-event-stream answer f
   }
 });
 
-test('EventSource, DigestStream and MD5 digests are given only to deployments whose code names them', async () => {
-  const out =
-    await e.run(`return [typeof globalThis[['Event', 'Source'].join('')], typeof crypto[['Digest', 'Stream'].join('')],
-    await crypto.subtle.digest(['M', 'D5'].join(''), new Uint8Array(1)).then(() => 'digested', (err) => err.name)];`);
-  assert.deepEqual(out, ['undefined', 'undefined', 'NotSupportedError']);
+test('EventSource, DigestStream, MD5 digests and HTMLRewriter are given only to code that names them', async () => {
+  const t = makeSandbox();
+  try {
+    loadModule(
+      t,
+      `const parts = [['Event', 'Source'], ['Digest', 'Stream'], ['M', 'D5'], ['HTML', 'Rewriter']];
+       const names = parts.map((p) => p.join(''));
+       export default { async fetch() {
+         const data = new Uint8Array(1);
+         const digest = await crypto.subtle.digest(names[2], data).then(() => 'digested', (err) => err.name);
+         const found = [typeof globalThis[names[0]], typeof crypto[names[1]], digest, typeof globalThis[names[3]]];
+         return Response.json(found);
+       } };`,
+    );
+    const out = JSON.parse((await fetchText(t, request('http://x.test/'))).text);
+    assert.deepEqual(out, ['undefined', 'undefined', 'NotSupportedError', 'undefined']);
+  } finally {
+    t.close();
+  }
 });

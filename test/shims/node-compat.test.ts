@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { fetchText, request } from './helpers';
+import { fetchText, request, makeSandbox, loadModule } from './helpers';
 import { deploySandbox } from './deploy-helpers';
 import { DeployError } from '../../server/errors';
 
@@ -363,6 +363,24 @@ test('AsyncLocalStorage.enterWith in one request is not seen by the next', async
         { before: null, now: '/two' },
       ],
     );
+  } finally {
+    t.close();
+  }
+});
+
+test('the test helper loadModule links built-ins as the loader does (node:, bare names, nodejs_compat)', async () => {
+  const t = makeSandbox({ env: { NAME: 'ada' } });
+  try {
+    loadModule(
+      t,
+      `import { Buffer } from 'node:buffer';
+       import { EventEmitter } from 'events';
+       export default { fetch() {
+         return new Response([Buffer.from('ok').toString('hex'), typeof EventEmitter, process.env.NAME].join(' '));
+       } };`,
+      { compatibility: { compatibility_flags: ['nodejs_compat'] } },
+    );
+    assert.equal((await fetchText(t, request('http://x.test/'))).text, '6f6b function ada');
   } finally {
     t.close();
   }

@@ -2,7 +2,7 @@
 // only to deployments whose code names it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fetchText, request } from './helpers';
+import { fetchText, request, makeEvaluator } from './helpers';
 import { deploySandbox } from './deploy-helpers';
 
 const page = `<!doctype html><html><head><title>Shop</title></head><body>
@@ -71,5 +71,18 @@ test('only a deployment whose code names HTMLRewriter gets it', async () => {
     assert.equal((await fetchText(t, request('http://x.test/'))).text, 'undefined');
   } finally {
     t.close();
+  }
+});
+
+test('code run by an evaluator sandbox (its module names HTMLRewriter) can rewrite', async () => {
+  const e = makeEvaluator();
+  try {
+    const out = await e.run(`
+      const page = new Response('<p>hi</p>', { headers: { 'content-type': 'text/html' } });
+      const rewritten = new HTMLRewriter().on('p', { element(p) { p.setAttribute('class', 'x'); } }).transform(page);
+      return rewritten.text();`);
+    assert.equal(out, '<p class="x">hi</p>');
+  } finally {
+    e.close();
   }
 });
