@@ -21,8 +21,8 @@ import {
 type Source = Response | PromiseLike<Response>;
 type Instantiated = WebAssembly.WebAssemblyInstantiatedSource;
 
+/** the functions are named by their declarations (compile, instantiate...), as the standard names them */
 function method(wasm: object, name: string, value: (...args: never[]) => unknown): void {
-  ObjectDefineProperty(value, 'name', { value: name, configurable: true });
   ObjectDefineProperty(wasm, name, { value, writable: true, configurable: true, enumerable: false });
 }
 

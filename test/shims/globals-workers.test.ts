@@ -219,11 +219,15 @@ test('WebAssembly compile/instantiate settle, and the streaming forms take an ap
     const both = await WebAssembly.instantiate(bytes);
     const broken = await WebAssembly.compile(new Uint8Array([0, 97, 115, 109, 9]))
       .then(() => 'compiled', (err) => err.name);
+    const names = [WebAssembly.compile, WebAssembly.instantiate, WebAssembly.compileStreaming,
+      WebAssembly.instantiateStreaming].map((f) => f.name).join();
     return {
+      names,
       sum: instance.exports.add(2, 3), module: module instanceof WebAssembly.Module, refused,
       compiled: compiled.exports.add(1, 1), both: both.instance.exports.add(3, 3), broken,
     };`);
   assert.deepEqual(out, {
+    names: 'compile,instantiate,compileStreaming,instantiateStreaming',
     sum: 5,
     module: true,
     refused: ['TypeError', 'TypeError', 'TypeError'],
