@@ -73,6 +73,23 @@ const byMention: [string, string[]][] = [
   ['islet:html-rewriter', ['HTMLRewriter']],
 ];
 
+/**
+ * Whether a deployment gets the Node globals (Buffer, process, global, setImmediate), by
+ * Workers' rules for its compatibility settings (wrangler's names): the `nodejs_compat_v2` flag;
+ * or `nodejs_compat` with a compatibility date from 2024-09-23 on (or no date: islet's behaviour
+ * is today's); or a date from 2026-08-04 on, when Workers turned both on by default; never
+ * with `no_nodejs_compat_v2`.
+ */
+export function nodeGlobals(compatibility: Record<string, unknown> | undefined): boolean {
+  const raw = compatibility?.compatibility_flags;
+  const flags = Array.isArray(raw) ? raw.filter((flag): flag is string => typeof flag === 'string') : [];
+  if (flags.includes('no_nodejs_compat_v2')) return false;
+  if (flags.includes('nodejs_compat_v2')) return true;
+  const date = typeof compatibility?.compatibility_date === 'string' ? compatibility.compatibility_date : null;
+  if (date !== null && date >= '2026-08-04') return true;
+  return flags.includes('nodejs_compat') && (date === null || date >= '2024-09-23');
+}
+
 /** what a deployment mentions, by deployment: scanning its sources is done once per process */
 const mentionsOf = new Map<string, string[]>();
 const maxRemembered = 10_000;
@@ -84,9 +101,7 @@ export function preloadsFor(
   deployment?: string,
 ): string[] {
   const preloads: string[] = [];
-  const flags = compatibility?.compatibility_flags;
-  if (Array.isArray(flags) && (flags.includes('nodejs_compat') || flags.includes('nodejs_compat_v2')))
-    preloads.push('islet:node-globals');
+  if (nodeGlobals(compatibility)) preloads.push('islet:node-globals');
   let mentioned = deployment === undefined ? undefined : mentionsOf.get(deployment);
   if (mentioned === undefined) {
     mentioned = [];
