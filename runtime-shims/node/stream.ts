@@ -2,8 +2,15 @@
 // the Node streams working group (Readable, Writable, Duplex, Transform, PassThrough, pipeline,
 // finished, compose, promises).
 import streamPackage from 'readable-stream';
+import { readableFromWeb, readableToWeb, writableFromWeb, writableToWeb } from './stream-web-adapters';
 
 const stream = streamPackage as any;
+stream.Readable.fromWeb = (web: ReadableStream, options?: Record<string, unknown>) =>
+  readableFromWeb(stream.Readable, web, options);
+stream.Readable.toWeb = readableToWeb;
+stream.Writable.fromWeb = (web: WritableStream, options?: Record<string, unknown>) =>
+  writableFromWeb(stream.Writable, web, options);
+stream.Writable.toWeb = writableToWeb;
 
 export default stream;
 export const {

@@ -385,3 +385,30 @@ test('the test helper loadModule links built-ins as the loader does (node:, bare
     t.close();
   }
 });
+
+test('Readable.toWeb answers with a Node stream; Readable.fromWeb reads a request body the Node way', async () => {
+  const t = await deploySandbox({
+    'index.js': `
+      import { Readable, Transform, Writable } from 'node:stream';
+      export default {
+        async fetch(request) {
+          const upper = new Transform({ transform(chunk, enc, cb) { cb(null, String(chunk).toUpperCase()); } });
+          const body = Readable.fromWeb(request.body).pipe(upper);
+          const seen = [];
+          const web = new WritableStream({ write(chunk) { seen.push(new TextDecoder().decode(chunk)); } });
+          const sink = Writable.fromWeb(web);
+          await new Promise((resolve, reject) =>
+            Readable.from(['w', 'e', 'b']).pipe(sink).on('finish', resolve).on('error', reject));
+          return new Response(Readable.toWeb(body), { headers: { 'x-sink': seen.join('') } });
+        },
+      };`,
+  });
+  try {
+    const r = await fetchText(t, request('http://x.test/', { method: 'POST', body: 'hello node streams' }));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.text, 'HELLO NODE STREAMS');
+    assert.equal(r.headers[r.headers.indexOf('x-sink') + 1], 'web');
+  } finally {
+    t.close();
+  }
+});
