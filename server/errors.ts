@@ -122,6 +122,10 @@ const storeStatus = {
   ISLET_STORE_CONFLICT: 409,
   /** the store's own files disagree with each other (a blob missing, a hash wrong) */
   ISLET_STORE_CORRUPT: 500,
+  /** another tenant's active deployment serves the route, or one overlapping it (claimed at activation) */
+  ISLET_STORE_ROUTE_TAKEN: 409,
+  /** the store cannot be reached (PostgreSQL down, the write lock held too long): retry later */
+  ISLET_STORE_UNAVAILABLE: 503,
 } as const;
 export type StoreErrorCode = CodeOf<typeof storeStatus>;
 

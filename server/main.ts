@@ -16,6 +16,7 @@ const commands: Record<string, Command> = {
   rollback: { module: 'deploy', summary: 'activate an earlier deployment of a tenant' },
   tenants: { module: 'deploy', summary: 'list tenants' },
   logs: { module: 'logs', summary: "show a tenant's logs (--follow to stream them)" },
+  store: { module: 'store', summary: 'migrate the store (schema, or copy --from a store --to another), keygen, rekey' },
 };
 
 function usage(): string {

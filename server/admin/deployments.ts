@@ -11,7 +11,7 @@ import type { Logger } from '../observe/server-log';
 import { DeployGate } from '../deploy/gate';
 import type { UploadLimits } from '../deploy/limits';
 import { publish, type PrepareHook } from '../deploy/publish';
-import { assertRoutesFree } from '../deploy/routes';
+import { assertRoutesFree, routeConflicts } from '../deploy/routes';
 import { readUpload } from '../deploy/upload';
 import { checkId } from '../store/names';
 import type { DeploymentManifest, DeploymentStore } from '../store/types';
@@ -70,6 +70,8 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
         activate: upload.activate,
         limits,
         actor: actor(c),
+        // the store claims the routes atomically with the activation (two racing deploys: one wins)
+        routeConflicts: routeConflicts({ nested: isOperator(c) }),
       };
       if (upload.entry) options.entry = upload.entry;
       if (upload.compatibility) options.compatibility = upload.compatibility;
@@ -100,7 +102,7 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
     const previous = (await requireTenant(store, tenant)).active;
     const manifest = await requireDeployment(tenant, c.req.param('id'));
     await assertRoutesFree(store, tenant, manifest.routes, { nested: isOperator(c) });
-    await store.activate(tenant, manifest.id);
+    await store.activate(tenant, manifest.id, { conflicts: routeConflicts({ nested: isOperator(c) }) });
     logger.info('deployment activated', { tenant, deployment: manifest.id, previous, by: actor(c) });
     return c.json({ id: manifest.id, active: true, previous, url: deps.tenantUrl(tenant) });
   });
