@@ -1,6 +1,6 @@
 // islet's isolate addon: loads the compiled binding (native/build/Release/islet.node) and
-// exports the isolate API (see /work/shared/reference/isolate-api.md, the contract) with full
-// TypeScript types. A program written for the reference library (isolated-vm) runs against
+// exports the isolate API (the public API of the reference isolate library, isolated-vm v5, is
+// its contract) with full TypeScript types. A program written for the reference library (isolated-vm) runs against
 // this module by changing only its `require`.
 //
 // islet extensions beyond the reference API (all optional, ignored by nothing else):

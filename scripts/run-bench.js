@@ -44,17 +44,23 @@ let failed = 0;
 for (const name of suites) {
   const entry = entryOf(name);
   if (!entry) {
-    console.error(`bench/${name}: no entry point (dist/bench/${name}/main.js or index.js): run \`npm run build\` first`);
+    console.error(
+      `bench/${name}: no entry point (dist/bench/${name}/main.js or index.js): run \`npm run build\` first`,
+    );
     failed++;
     continue;
   }
   console.log(`\n=== bench/${name} (${path.relative(root, entry)}) ===`);
-  const result = spawnSync(process.execPath, ['--no-node-snapshot', '--expose-gc', entry], { stdio: 'inherit', cwd: root });
+  const result = spawnSync(process.execPath, ['--no-node-snapshot', '--expose-gc', entry], {
+    stdio: 'inherit',
+    cwd: root,
+  });
   if (result.status !== 0) {
     console.error(`bench/${name} failed (exit ${result.status ?? result.signal})`);
     failed++;
   }
 }
 for (const name of suites.filter((s) => onlyWhenNamed.has(s) && !named.includes(s))) void name;
-if (!named.length && fs.existsSync(path.join(root, 'bench', 'peers'))) console.log('\n(bench/peers is long: run it with `npm run bench:peers` or `npm run bench -- peers`)');
+if (!named.length && fs.existsSync(path.join(root, 'bench', 'peers')))
+  console.log('\n(bench/peers is long: run it with `npm run bench:peers` or `npm run bench -- peers`)');
 process.exit(failed ? 1 : 0);

@@ -1,6 +1,7 @@
 // The `islet` command line. Each command lives in its own module under cli/, loaded on demand
 // so that `islet deploy` does not pay for starting isolates and `islet serve` not for the CLI.
 import path from 'node:path';
+import { CliError } from './errors';
 
 interface Command {
   module: string;
@@ -15,12 +16,15 @@ const commands: Record<string, Command> = {
   rollback: { module: 'deploy', summary: 'activate an earlier deployment of a tenant' },
   tenants: { module: 'deploy', summary: 'list tenants' },
   logs: { module: 'logs', summary: "show a tenant's logs (--follow to stream them)" },
+  store: { module: 'store', summary: 'migrate the store (schema, or copy --from a store --to another), keygen, rekey' },
 };
 
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return `usage: islet <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun 'islet <command> --help' for a command's options.`;
+  const list = lines.join('\n');
+  const help = "Run 'islet <command> --help' for a command's options.";
+  return `usage: islet <command> [options]\n\ncommands:\n${list}\n\n${help}`;
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -31,7 +35,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   const command = commands[name];
   if (!command) {
-    throw new Error(`islet: unknown command '${name}'\n\n${usage()}`);
+    throw new CliError(`islet: unknown command '${name}'\n\n${usage()}`);
   }
   const mod = require(path.join(__dirname, 'cli', command.module)) as {
     run(command: string, args: string[]): Promise<void>;

@@ -2,9 +2,7 @@
 // / ISLET_ADMIN_TOKEN, then the operator token file the server writes into its data dir.
 import fs from 'node:fs';
 import path from 'node:path';
-
-/** A mistake of the person at the terminal: printed as it is, without a stack. */
-export class CliError extends Error {}
+import { CliError } from '../errors';
 
 export interface AdminTarget {
   url: string;

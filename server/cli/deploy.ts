@@ -12,7 +12,8 @@ import zlib from 'node:zlib';
 import * as tar from 'tar-stream';
 import { build } from '../deploy/build';
 import { nearestNodeModules, readDirectory } from '../deploy/directory';
-import { CliError, adminTarget, type AdminTarget } from './admin-target';
+import { CliError } from '../errors';
+import { adminTarget, type AdminTarget } from './admin-target';
 
 const usage: Record<string, string> = {
   deploy: `usage: islet deploy <dir|file> --tenant <name> [options]
@@ -44,22 +45,33 @@ Lists tenants with their active deployment and URL.
 const commonHelp = `
 common options:
   --admin-url <url>   admin API (env ISLET_ADMIN_URL, default http://127.0.0.1:8081)
-  --token <token>     operator or tenant deploy token (env ISLET_ADMIN_TOKEN, default: <ISLET_DATA_DIR or .islet>/admin-token)
+  --token <token>     operator or tenant deploy token (env ISLET_ADMIN_TOKEN,
+                      default: <ISLET_DATA_DIR or .islet>/admin-token)
   --json              print the API's JSON answer instead of text`;
-
 
 type Admin = AdminTarget;
 const adminFrom = adminTarget;
 
-async function call(admin: Admin, method: string, route: string, body?: { data: Buffer | string; type: string }): Promise<any> {
+async function call(
+  admin: Admin,
+  method: string,
+  route: string,
+  body?: { data: Buffer | string; type: string },
+): Promise<any> {
   let response: Response;
   try {
-    const init: RequestInit = { method, headers: { authorization: `Bearer ${admin.token}`, ...(body ? { 'content-type': body.type } : {}) } };
+    const init: RequestInit = {
+      method,
+      headers: { authorization: `Bearer ${admin.token}`, ...(body ? { 'content-type': body.type } : {}) },
+    };
     if (body) init.body = body.data;
     response = await fetch(`${admin.url}${route}`, init);
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new CliError(`cannot reach the admin API at ${admin.url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+    throw new CliError(
+      `cannot reach the admin API at ${admin.url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
+      'ISLET_CLI_ADMIN_FAILED',
+    );
   }
   const text = await response.text();
   let json: any = null;
@@ -69,8 +81,10 @@ async function call(admin: Admin, method: string, route: string, body?: { data: 
     // not JSON: reported below with the status
   }
   if (!response.ok) {
-    const detail = json?.error ? `${json.error.message} (${json.error.code})` : text.slice(0, 500) || response.statusText;
-    throw new CliError(`${method} ${route} failed with ${response.status}: ${detail}`);
+    const detail = json?.error
+      ? `${json.error.message} (${json.error.code})`
+      : text.slice(0, 500) || response.statusText;
+    throw new CliError(`${method} ${route} failed with ${response.status}: ${detail}`, 'ISLET_CLI_ADMIN_FAILED');
   }
   return json;
 }
@@ -132,7 +146,7 @@ async function deploy(args: string[]): Promise<void> {
     if (entry) options.entry = entry;
     const hostNodeModules = nearestNodeModules(isFile ? path.dirname(target) : target);
     if (hostNodeModules) options.hostNodeModules = hostNodeModules;
-    let built;
+    let built: Awaited<ReturnType<typeof build>>;
     try {
       built = await build(values.tenant, files, options);
     } catch (error) {
@@ -169,19 +183,34 @@ async function deploy(args: string[]): Promise<void> {
     if (values.entry) query.entry = values.entry;
   }
 
-  const result = await call(admin, 'POST', `/v1/tenants/${encodeURIComponent(values.tenant)}/deployments${queryString(query)}`, body);
+  const result = await call(
+    admin,
+    'POST',
+    `/v1/tenants/${encodeURIComponent(values.tenant)}/deployments${queryString(query)}`,
+    body,
+  );
   if (values.json) {
     console.log(JSON.stringify(result, null, 2));
     return;
   }
   for (const warning of result.warnings ?? []) console.error(`warning: ${warning}`);
-  console.log(`deployed ${result.id} to ${values.tenant} in ${Date.now() - started} ms (${(body.data.length / 1024).toFixed(1)} KiB sent)${result.active ? '' : ', not active'}`);
+  console.log(
+    `deployed ${result.id} to ${values.tenant} in ${Date.now() - started} ms ` +
+      `(${(body.data.length / 1024).toFixed(1)} KiB sent)${result.active ? '' : ', not active'}`,
+  );
   console.log(result.url);
 }
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 async function simple(command: string, args: string[]): Promise<void> {
@@ -191,16 +220,21 @@ async function simple(command: string, args: string[]): Promise<void> {
     options: { 'admin-url': { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean', default: false } },
   });
   const need = command === 'deployments' ? 1 : command === 'rollback' ? 2 : 0;
-  if (positionals.length !== need) throw new CliError(`islet ${command}: expected ${need} argument${need === 1 ? '' : 's'}\n\n${usage[command]}`);
+  if (positionals.length !== need)
+    throw new CliError(`islet ${command}: expected ${need} argument${need === 1 ? '' : 's'}\n\n${usage[command]}`);
   const admin = adminFrom(values);
-  const print = (json: unknown, text: () => string) => console.log(values.json ? JSON.stringify(json, null, 2) : text());
+  const print = (json: unknown, text: () => string) =>
+    console.log(values.json ? JSON.stringify(json, null, 2) : text());
 
   if (command === 'tenants') {
     const result = await call(admin, 'GET', '/v1/tenants');
     print(result, () =>
       result.tenants.length === 0
         ? 'no tenants'
-        : table([['NAME', 'ACTIVE', 'URL', 'ROUTES'], ...result.tenants.map((t: any) => [t.name, t.active ?? '-', t.url, t.routes.join(',') || '-'])]),
+        : table([
+            ['NAME', 'ACTIVE', 'URL', 'ROUTES'],
+            ...result.tenants.map((t: any) => [t.name, t.active ?? '-', t.url, t.routes.join(',') || '-']),
+          ]),
     );
   } else if (command === 'deployments') {
     const tenant = positionals[0]!;
@@ -223,7 +257,11 @@ async function simple(command: string, args: string[]): Promise<void> {
     );
   } else {
     const [tenant, id] = positionals as [string, string];
-    const result = await call(admin, 'POST', `/v1/tenants/${encodeURIComponent(tenant)}/deployments/${encodeURIComponent(id)}/activate`);
+    const result = await call(
+      admin,
+      'POST',
+      `/v1/tenants/${encodeURIComponent(tenant)}/deployments/${encodeURIComponent(id)}/activate`,
+    );
     print(result, () => `${tenant}: ${result.id} is active again (was ${result.previous ?? 'none'})\n${result.url}`);
   }
 }
@@ -240,7 +278,7 @@ export async function run(command: string, args: string[]): Promise<void> {
   } catch (error) {
     // parseArgs reports unknown flags with its own error type; show the command's usage with it
     if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      throw new Error(`islet ${command}: ${(error as Error).message}\n\n${usage[command] ?? ''}${commonHelp}`);
+      throw new CliError(`islet ${command}: ${(error as Error).message}\n\n${usage[command] ?? ''}${commonHelp}`);
     }
     throw error;
   }

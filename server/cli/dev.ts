@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../config';
-import { Logger } from '../log';
+import { CliError } from '../errors';
+import { Logger } from '../observe/server-log';
 import { deployDirectory } from '../deploy/directory';
 import { prepareDeployment } from '../tenants/prepare';
 import { startServing, type Serving } from './serve';
@@ -40,7 +41,13 @@ export interface DevOptions {
   /** colours in the output (default: when printing to a TTY) */
   color?: boolean;
   /** called once the ports listen, before the first build (the CLI prints its banner there) */
-  onListening?: (info: { tenant: string; url: string; adminUrl: string; tenantPort: number; operatorToken: string }) => void;
+  onListening?: (info: {
+    tenant: string;
+    url: string;
+    adminUrl: string;
+    tenantPort: number;
+    operatorToken: string;
+  }) => void;
 }
 
 export interface DevServer {
@@ -88,17 +95,27 @@ export function formatRecord(record: Record<string, unknown>, color = false): st
   switch (record.source) {
     case 'tenant': {
       const level = String(record.consoleLevel ?? record.level ?? 'log');
-      const tag = level === 'error' ? c.red(level.padEnd(5)) : level === 'warn' ? c.yellow(level.padEnd(5)) : c.cyan(level.padEnd(5));
+      const tag =
+        level === 'error'
+          ? c.red(level.padEnd(5))
+          : level === 'warn'
+            ? c.yellow(level.padEnd(5))
+            : c.cyan(level.padEnd(5));
       return `${time} ${tag} ${String(record.msg ?? '')}`;
     }
     case 'request': {
       const status = Number(record.status);
-      const shown = status >= 500 ? c.red(String(status)) : status >= 400 ? c.yellow(String(status)) : c.green(String(status));
+      const shown =
+        status >= 500 ? c.red(String(status)) : status >= 400 ? c.yellow(String(status)) : c.green(String(status));
       const cold = record.cold ? c.dim(' cold') : '';
-      return `${time} ${record.method} ${record.path} ${shown} ${record.wallMs} ms ${c.dim(`(cpu ${record.cpuMs} ms)`)}${cold}`;
+      const cpu = c.dim(`(cpu ${record.cpuMs} ms)`);
+      return `${time} ${record.method} ${record.path} ${shown} ${record.wallMs} ms ${cpu}${cold}`;
     }
     case 'limit':
-      return `${time} ${c.red('limit')} ${record.limit} limit exceeded: ${record.measured} ${record.unit ?? ''}`.trimEnd() + stack;
+      return (
+        `${time} ${c.red('limit')} ${record.limit} limit exceeded: ${record.measured} ${record.unit ?? ''}`.trimEnd() +
+        stack
+      );
     case 'exception':
       return `${time} ${c.red('error')} ${String(record.msg ?? '')}${stack}`;
     default:
@@ -109,6 +126,11 @@ export function formatRecord(record: Record<string, unknown>, color = false): st
       }
       return null;
   }
+}
+
+/** `1 module`, `3 modules` */
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 function indent(text: string): string {
@@ -137,7 +159,7 @@ function devConfig(options: DevOptions, dataDir: string): Config {
 /** Starts serving `options.dir`; resolves once the first build is served (or failed and was reported). */
 export async function startDev(options: DevOptions): Promise<DevServer> {
   const dir = path.resolve(options.dir);
-  if (!fs.existsSync(dir)) throw Object.assign(new Error(`islet dev: ${options.dir} does not exist`), { code: 'ISLET_DEV_NO_DIR' });
+  if (!fs.existsSync(dir)) throw new CliError(`islet dev: ${options.dir} does not exist`, 'ISLET_CLI_NO_FOLDER');
   const print = options.print ?? ((line: string) => process.stderr.write(line + '\n'));
   const color = options.color ?? (options.print === undefined && process.stderr.isTTY === true);
   const c = paint(color);
@@ -162,7 +184,10 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
   } catch (error) {
     fs.rmSync(dataDir, { recursive: true, force: true });
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw Object.assign(new Error(`islet dev: port ${config.port} is already in use: pick another with --port N (0 picks a free one)`), { code: 'ISLET_DEV_PORT_IN_USE' });
+      throw new CliError(
+        `islet dev: port ${config.port} is already in use: pick another with --port N (0 picks a free one)`,
+        'ISLET_CLI_PORT_IN_USE',
+      );
     }
     throw error;
   }
@@ -172,7 +197,10 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     await store.putEnv(tenant, { vars: options.env, secrets: {} });
   }
   const prepare = (manifest: Parameters<typeof prepareDeployment>[0], files: Map<string, Buffer>) =>
-    prepareDeployment(manifest, files, { memoryMb: config.limits.memoryMb, startupTimeoutMs: config.pool.startupTimeoutMs });
+    prepareDeployment(manifest, files, {
+      memoryMb: config.limits.memoryMb,
+      startupTimeoutMs: config.pool.startupTimeoutMs,
+    });
   // Any host name of this machine reaches the function, not only <tenant>.localhost.
   const routes = ['localhost/*', '127.0.0.1/*'];
 
@@ -204,10 +232,16 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
         served = manifest.id;
         return served;
       }
-      if (!(await servedFrom(manifest.id))) print(c.yellow(`${manifest.id} is stored and active but not served yet: the store watcher is late`));
+      if (!(await servedFrom(manifest.id)))
+        print(c.yellow(`${manifest.id} is stored and active but not served yet: the store watcher is late`));
       served = manifest.id;
-      const warnings = manifest.warnings.length ? '\n' + manifest.warnings.map((w) => `  ${c.yellow('warning')} ${w}`).join('\n') : '';
-      print(`${c.green('✓')} built and serving ${manifest.id} (${manifest.modules.length} module${manifest.modules.length === 1 ? '' : 's'}, ${Date.now() - started} ms)${warnings}`);
+      const warnings = manifest.warnings.length
+        ? '\n' + manifest.warnings.map((w) => `  ${c.yellow('warning')} ${w}`).join('\n')
+        : '';
+      print(
+        `${c.green('✓')} built and serving ${manifest.id} ` +
+          `(${plural(manifest.modules.length, 'module')}, ${Date.now() - started} ms)${warnings}`,
+      );
     } catch (error) {
       const e = error as Error & { code?: string };
       print(`${c.red('✗')} build failed${e.code ? ` [${e.code}]` : ''}: ${e.message}`);
@@ -251,7 +285,13 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
 
   const url = `http://localhost:${serving.tenantPort}/`;
   const adminUrl = `http://127.0.0.1:${serving.adminPort}/`;
-  options.onListening?.({ tenant, url, adminUrl, tenantPort: serving.tenantPort, operatorToken: serving.operatorToken });
+  options.onListening?.({
+    tenant,
+    url,
+    adminUrl,
+    tenantPort: serving.tenantPort,
+    operatorToken: serving.operatorToken,
+  });
   await reload();
   let closing: Promise<void> | undefined;
   return {
@@ -278,29 +318,34 @@ function parseArgs(args: string[]): DevOptions {
   const options: DevOptions = { dir: '', env: {} };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const [flag, inline] =
+      arg.startsWith('--') && arg.includes('=')
+        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+        : [arg, undefined];
     const value = () => {
       const v = inline ?? args[++i];
-      if (v === undefined || v === '') throw new Error(`islet dev: ${flag} needs a value\n\n${usage}`);
+      if (v === undefined || v === '') throw new CliError(`islet dev: ${flag} needs a value\n\n${usage}`);
       return v;
     };
     switch (flag) {
       case '--port': {
         const port = Number(value());
-        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`islet dev: --port must be a port number (0-65535)`);
+        if (!Number.isInteger(port) || port < 0 || port > 65535)
+          throw new CliError(`islet dev: --port must be a port number (0-65535)`);
         options.port = port;
         break;
       }
       case '--tenant': {
         const name = value();
-        if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name)) throw new Error(`islet dev: --tenant '${name}' must be lower-case letters, digits and dashes`);
+        if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name))
+          throw new CliError(`islet dev: --tenant '${name}' must be lower-case letters, digits and dashes`);
         options.tenant = name;
         break;
       }
       case '--env': {
         const pair = value();
         const eq = pair.indexOf('=');
-        if (eq <= 0) throw new Error(`islet dev: --env expects KEY=VALUE, got '${pair}'`);
+        if (eq <= 0) throw new CliError(`islet dev: --env expects KEY=VALUE, got '${pair}'`);
         options.env![pair.slice(0, eq)] = pair.slice(eq + 1);
         break;
       }
@@ -311,12 +356,12 @@ function parseArgs(args: string[]): DevOptions {
         options.watch = false;
         break;
       default:
-        if (arg.startsWith('-')) throw new Error(`islet dev: unknown option ${arg}\n\n${usage}`);
-        if (options.dir) throw new Error(`islet dev: one folder at a time (got '${options.dir}' and '${arg}')`);
+        if (arg.startsWith('-')) throw new CliError(`islet dev: unknown option ${arg}\n\n${usage}`);
+        if (options.dir) throw new CliError(`islet dev: one folder at a time (got '${options.dir}' and '${arg}')`);
         options.dir = arg;
     }
   }
-  if (!options.dir) throw new Error(`islet dev: which function? Give its folder.\n\n${usage}`);
+  if (!options.dir) throw new CliError(`islet dev: which function? Give its folder.\n\n${usage}`);
   return options;
 }
 
@@ -331,7 +376,8 @@ export async function run(_command: string, args: string[]): Promise<void> {
     ...options,
     onListening: ({ tenant, url, adminUrl, tenantPort, operatorToken }) =>
       process.stderr.write(
-        `${c.bold('islet dev')}: ${options.dir} is tenant "${tenant}" on ${c.cyan(url)} (also http://${tenant}.localhost:${tenantPort}/)\n` +
+        `${c.bold('islet dev')}: ${options.dir} is tenant "${tenant}" on ${c.cyan(url)} ` +
+          `(also http://${tenant}.localhost:${tenantPort}/)\n` +
           `  dashboard ${adminUrl} (token: ${process.env.ISLET_ADMIN_TOKEN ? 'ISLET_ADMIN_TOKEN' : operatorToken})\n` +
           (options.watch === false ? '' : `  watching ${options.dir} for changes; Ctrl-C to stop\n`),
       ),

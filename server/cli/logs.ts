@@ -3,7 +3,8 @@
 // The admin URL and token come from --admin-url/--token, else ISLET_ADMIN_URL/ISLET_ADMIN_TOKEN,
 // else http://127.0.0.1:8081 and the token file a local server generated, as for `islet deploy`.
 import { parseArgs } from 'node:util';
-import { CliError, adminTarget, type AdminTarget } from './admin-target';
+import { CliError } from '../errors';
+import { adminTarget, type AdminTarget } from './admin-target';
 
 const usage = `usage: islet logs <tenant> [options]
 
@@ -14,8 +15,8 @@ options:
   --limit, -n <N>     how many recent lines to print first (default 100)
   --json              print the raw JSON lines instead of text
   --admin-url <url>   admin API (env ISLET_ADMIN_URL, default http://127.0.0.1:8081)
-  --token <token>     operator or tenant deploy token (env ISLET_ADMIN_TOKEN, default: <ISLET_DATA_DIR or .islet>/admin-token)`;
-
+  --token <token>     operator or tenant deploy token (env ISLET_ADMIN_TOKEN,
+                      default: <ISLET_DATA_DIR or .islet>/admin-token)`;
 
 interface Options {
   tenant: string;
@@ -26,10 +27,10 @@ interface Options {
   token: string;
 }
 
-function parse(args: string[]): Options | null {
-  let parsed;
+/** The command line as node:util's parseArgs reads it; its mistakes are the user's (CliError). */
+function readArgs(args: string[]) {
   try {
-    parsed = parseArgs({
+    return parseArgs({
       args,
       allowPositionals: true,
       options: {
@@ -44,11 +45,16 @@ function parse(args: string[]): Options | null {
   } catch (error) {
     throw new CliError(`islet logs: ${(error as Error).message}\n\n${usage}`);
   }
-  const { values, positionals } = parsed;
+}
+
+function parse(args: string[]): Options | null {
+  const { values, positionals } = readArgs(args);
   if (values.help) return null;
-  if (positionals.length !== 1) throw new CliError(`islet logs: expected exactly one tenant name, got ${positionals.length}\n\n${usage}`);
+  if (positionals.length !== 1)
+    throw new CliError(`islet logs: expected exactly one tenant name, got ${positionals.length}\n\n${usage}`);
   const limit = values.limit === undefined ? 100 : Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 0) throw new CliError(`islet logs: --limit must be a non-negative integer, got ${JSON.stringify(values.limit)}`);
+  if (!Number.isInteger(limit) || limit < 0)
+    throw new CliError(`islet logs: --limit must be a non-negative integer, got ${JSON.stringify(values.limit)}`);
   let target: AdminTarget;
   try {
     target = adminTarget(values);
@@ -62,12 +68,16 @@ function parse(args: string[]): Options | null {
 /** One log record as a person reads it: time, level, request id, what happened. */
 export function formatLine(record: Record<string, unknown>): string {
   const time = typeof record.time === 'string' ? record.time : '';
-  const level = String(record.level ?? 'info').toUpperCase().padEnd(5);
+  const level = String(record.level ?? 'info')
+    .toUpperCase()
+    .padEnd(5);
   const request = typeof record.requestId === 'string' ? ` [${record.requestId}]` : '';
   let text: string;
   switch (record.source) {
     case 'request':
-      text = `${record.method} ${record.path} -> ${record.status}  cpu ${record.cpuMs} ms  wall ${record.wallMs} ms${record.cold ? '  cold start' : ''}`;
+      text =
+        `${record.method} ${record.path} -> ${record.status}  cpu ${record.cpuMs} ms  wall ${record.wallMs} ms` +
+        (record.cold ? '  cold start' : '');
       break;
     case 'limit':
       text = `${record.msg} (measured ${record.measured}${record.unit ? ` ${record.unit}` : ''})`;
@@ -103,13 +113,7 @@ function print(line: string, json: boolean): void {
 }
 
 export async function run(_command: string, args: string[]): Promise<void> {
-  let options: Options | null;
-  try {
-    options = parse(args);
-  } catch (error) {
-    if (error instanceof CliError) throw new Error(error.message);
-    throw error;
-  }
+  const options = parse(args);
   if (!options) {
     console.log(usage);
     return;
@@ -127,7 +131,11 @@ export async function run(_command: string, args: string[]): Promise<void> {
     response = await fetch(`${options.url}${route}`, { headers: { authorization: `Bearer ${options.token}` } });
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(`islet logs: cannot reach the admin API at ${options.url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+    throw new CliError(
+      `islet logs: cannot reach the admin API at ${options.url}: ` +
+        (cause?.code ?? cause?.message ?? (error as Error).message),
+      'ISLET_CLI_ADMIN_FAILED',
+    );
   }
   if (!response.ok) {
     const text = await response.text();
@@ -138,7 +146,7 @@ export async function run(_command: string, args: string[]): Promise<void> {
     } catch {
       // not JSON: the text itself is the detail
     }
-    throw new Error(`islet logs: GET ${route} failed with ${response.status}: ${detail}`);
+    throw new CliError(`islet logs: GET ${route} failed with ${response.status}: ${detail}`, 'ISLET_CLI_ADMIN_FAILED');
   }
   if (!response.body) return;
   const decoder = new TextDecoder();
@@ -152,5 +160,5 @@ export async function run(_command: string, args: string[]): Promise<void> {
     }
   }
   print(pending + decoder.decode(), options.json);
-  if (options.follow) throw new Error('islet logs: the server closed the log stream');
+  if (options.follow) throw new CliError('islet logs: the server closed the log stream', 'ISLET_CLI_ADMIN_FAILED');
 }

@@ -9,10 +9,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve as serveHono } from '@hono/node-server';
-import { Hono, type MiddlewareHandler } from 'hono';
-import { loadConfig, limitSettings, resolveLimits, type Config } from '../config';
-import { Logger } from '../log';
-import { FsDeploymentStore } from '../store/fs';
+import { checkSharedStore, loadConfig, limitSettings, resolveLimits, type Config } from '../config';
+import { CliError } from '../errors';
+import { Logger } from '../observe/server-log';
+import { openConfiguredStore } from '../store/open';
 import type { DeploymentStore } from '../store/types';
 import { TenantRouter } from '../front/router';
 import { FrontServer } from '../front/server';
@@ -23,15 +23,18 @@ import { prepareDeployment } from '../tenants/prepare';
 import type { CreateSandbox } from '../tenants/sandbox-api';
 import { nullObserver, type TenantObserver } from '../tenants/observer';
 import { deployDirectory } from '../deploy/directory';
-import { createAdminApi } from '../deploy/api';
-import { authMiddleware, loadOperatorToken } from '../deploy/auth';
-import { ClusterMetrics, Metrics, createObservabilityRoutes, startMetricsServer, type MetricsServer } from '../metrics';
-import { ClusterLogs, LogHub } from '../logs';
-import { Supervisor, joinSupervisor } from '../cluster';
-import { SourceMapper } from '../sourcemap';
-import { machineStalls } from '../tenants/isolate-api';
+import { createAdminApi } from '../admin/api';
+import { loadOperatorToken } from '../admin/auth';
+import { startMetricsServer, type MetricsServer } from '../admin/metrics';
+import { ClusterMetrics } from '../observe/metrics/cluster';
+import { Metrics } from '../observe/metrics/metrics';
+import { ClusterLogs } from '../observe/tenant-logs/cluster';
+import { LogHub } from '../observe/tenant-logs/hub';
+import { SourceMapper } from '../observe/tenant-logs/source-maps';
+import { Supervisor } from '../cluster/supervisor';
+import { joinSupervisor } from '../cluster/supervised-worker';
+import { machineStalls } from '../host/isolate-api';
 import { watchMachineStalls } from '../tenants/stalls';
-import { createDashboard } from '../dashboard';
 
 export interface ServeOptions {
   config: Config;
@@ -40,9 +43,12 @@ export interface ServeOptions {
   logger?: Logger;
   /** tests: a sandbox factory other than server/host's */
   createSandbox?: CreateSandbox;
-  /** a node:cluster worker under the supervisor: metrics are summed by the primary, which also serves the metrics port */
+  /** a node:cluster worker under the supervisor: metrics are summed by the primary, which serves the metrics port */
   worker?: boolean;
-  /** false: do not listen on the tenant port; connections arrive by `tenantServer.emit('connection', socket)` (a supervisor that routes sockets) */
+  /**
+   * false: do not listen on the tenant port; connections arrive by
+   * `tenantServer.emit('connection', socket)` (a supervisor that routes sockets)
+   */
   listenTenant?: boolean;
 }
 
@@ -80,38 +86,11 @@ function argValue(args: string[], name: string): string | undefined {
   return args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
 }
 
-/** The admin app: GET /healthz, the deploy API, /metrics and tenant logs. */
-function adminApp(deps: { store: DeploymentStore; config: Config; logger: Logger; observer: TenantObserver; metrics: Metrics; logs: LogHub; operatorToken: string; prepare: typeof prepareDeployment; tenantPort: number }): Hono {
-  const app = new Hono();
-  app.get('/healthz', (c) => c.json({ ok: true }));
-  const auth = authMiddleware(deps.store, deps.operatorToken) as unknown as MiddlewareHandler;
-  app.route('/', createObservabilityRoutes({ metrics: deps.metrics, logs: deps.logs, auth, tenantExists: async (t) => (await deps.store.getTenant(t)) !== null }));
-  app.route(
-    '/',
-    createAdminApi({
-      store: deps.store,
-      logger: deps.logger,
-      observer: deps.observer,
-      prepare: (manifest, files) => deps.prepare(manifest, files),
-      operatorToken: deps.operatorToken,
-      baseDomain: deps.config.baseDomain,
-      // the port actually bound (config.port may be 0), so tenant URLs in API answers work
-      tenantPort: deps.tenantPort,
-      // PATCH /v1/tenants/{t} {limits} accepts exactly the limits serving understands
-      limitNames: Object.keys(limitSettings),
-    }),
-  );
-  // the operator dashboard: a static page at / that calls the routes above with the operator's token
-  app.route('/', createDashboard());
-  app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no admin route ${c.req.method} ${c.req.path}` } }, 404));
-  return app;
-}
-
 /** Starts everything; resolves once both ports listen and functions/ is published. */
 export async function startServing(options: ServeOptions): Promise<Serving> {
   const { config } = options;
   const logger = options.logger ?? new Logger(config.logLevel);
-  const store = new FsDeploymentStore(config.dataDir);
+  const store = await openConfiguredStore(config, (message, fields) => logger.warn(message, fields));
   const metrics = new Metrics();
   metrics.setStallSource(machineStalls);
   const stopStallWatch = watchMachineStalls(logger);
@@ -130,11 +109,20 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   const prepare = async (manifest: Parameters<typeof prepareDeployment>[0], files: Map<string, Buffer>) => {
     const record = await store.getTenant(manifest.tenant);
     const { memoryMb } = resolveLimits(config, manifest.tenant, record?.limits);
-    return prepareDeployment(manifest, files, { memoryMb, startupTimeoutMs: config.pool.startupTimeoutMs, createSandbox: options.createSandbox });
+    return prepareDeployment(manifest, files, {
+      memoryMb,
+      startupTimeoutMs: config.pool.startupTimeoutMs,
+      createSandbox: options.createSandbox,
+    });
   };
 
-  const { token: operatorToken, file: tokenFile, created } = loadOperatorToken(config.dataDir, config.adminToken || undefined);
-  if (tokenFile) logger.info(created ? 'generated the operator token' : 'using the operator token', { file: tokenFile });
+  const {
+    token: operatorToken,
+    file: tokenFile,
+    created,
+  } = loadOperatorToken(config.dataDir, config.adminToken || undefined);
+  if (tokenFile)
+    logger.info(created ? 'generated the operator token' : 'using the operator token', { file: tokenFile });
 
   if (options.functionsDir) await publishFunctions(options.functionsDir, { store, logger, observer, prepare });
   await directory.start();
@@ -142,15 +130,38 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
 
   // without its own listener (a supervisor owns the port), the configured port is the one clients use
   const tenant = options.listenTenant === false ? { port: config.port } : await front.listen(config.port, config.host);
-  const admin = serveHono({ fetch: adminApp({ store, config, logger, observer, metrics, logs, operatorToken, prepare, tenantPort: tenant.port }).fetch, port: config.adminPort, hostname: config.adminHost });
+  const adminApi = createAdminApi({
+    store,
+    logger,
+    observer,
+    prepare,
+    operatorToken,
+    baseDomain: config.baseDomain,
+    // the port actually bound (config.port may be 0), so tenant URLs in API answers work
+    tenantPort: tenant.port,
+    // PATCH /v1/tenants/{t} {limits} accepts exactly the limits serving understands
+    limitNames: Object.keys(limitSettings),
+    logs,
+    metrics,
+    dashboard: true,
+  });
+  const admin = serveHono({ fetch: adminApi.fetch, port: config.adminPort, hostname: config.adminHost });
   const adminPort = await new Promise<number>((resolve, reject) => {
-    admin.once('error', (err) => reject(new Error(`admin API: cannot listen on ${config.adminHost}:${config.adminPort}: ${err.message}`)));
+    admin.once('error', (err) =>
+      reject(new Error(`admin API: cannot listen on ${config.adminHost}:${config.adminPort}: ${err.message}`)),
+    );
     admin.once('listening', () => resolve((admin.address() as AddressInfo).port));
   });
   let metricsServer: MetricsServer | undefined;
-  if (config.metricsPort && !options.worker) metricsServer = await startMetricsServer(metrics, { port: config.metricsPort });
+  if (config.metricsPort && !options.worker)
+    metricsServer = await startMetricsServer(metrics, { port: config.metricsPort, logger });
 
-  logger.info('islet serving', { tenants: `http://${config.host}:${tenant.port}`, admin: `http://${config.adminHost}:${adminPort}`, baseDomain: config.baseDomain, dataDir: config.dataDir });
+  logger.info('islet serving', {
+    tenants: `http://${config.host}:${tenant.port}`,
+    admin: `http://${config.adminHost}:${adminPort}`,
+    baseDomain: config.baseDomain,
+    dataDir: config.dataDir,
+  });
   let closing: Promise<void> | undefined;
   return {
     config,
@@ -180,21 +191,46 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   };
 }
 
-async function publishFunctions(dir: string, deps: { store: DeploymentStore; logger: Logger; observer: TenantObserver; prepare: (m: Parameters<typeof prepareDeployment>[0], f: Map<string, Buffer>) => Promise<Map<string, Buffer>> }): Promise<void> {
+async function publishFunctions(
+  dir: string,
+  deps: {
+    store: DeploymentStore;
+    logger: Logger;
+    observer: TenantObserver;
+    prepare: (m: Parameters<typeof prepareDeployment>[0], f: Map<string, Buffer>) => Promise<Map<string, Buffer>>;
+  },
+): Promise<void> {
   const root = path.resolve(dir);
   let folders: string[];
   try {
-    folders = fs.readdirSync(root, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name);
+    folders = fs
+      .readdirSync(root, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+      .map((e) => e.name);
   } catch (err) {
-    throw new Error(`--functions ${dir}: cannot read the folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new CliError(
+      `--functions ${dir}: cannot read the folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
   for (const name of folders.sort()) {
     try {
-      const { manifest, stored } = await deployDirectory(deps.store, name, path.join(root, name), { logger: deps.logger, observer: deps.observer, prepare: deps.prepare });
-      deps.logger.info(stored ? 'published function' : 'function unchanged', { tenant: name, deployment: manifest.id, folder: path.join(dir, name) });
+      const { manifest, stored } = await deployDirectory(deps.store, name, path.join(root, name), {
+        logger: deps.logger,
+        observer: deps.observer,
+        prepare: deps.prepare,
+      });
+      deps.logger.info(stored ? 'published function' : 'function unchanged', {
+        tenant: name,
+        deployment: manifest.id,
+        folder: path.join(dir, name),
+      });
     } catch (err) {
       // one broken example must not keep the others from serving
-      deps.logger.error('publishing function failed', { tenant: name, folder: path.join(dir, name), error: (err as Error).message });
+      deps.logger.error('publishing function failed', {
+        tenant: name,
+        folder: path.join(dir, name),
+        error: (err as Error).message,
+      });
     }
   }
 }
@@ -220,7 +256,7 @@ function onShutdown(logger: Logger, stop: () => Promise<void>): Promise<void> {
 
 /**
  * The supervisor (workers > 0): publishes functions/ once, then runs the workers under
- * server/cluster.ts's Supervisor, which owns the tenant port and hands each connection to the
+ * server/cluster/supervisor.ts's Supervisor, which owns the tenant port and hands each connection to the
  * worker owning its hostname; the workers share the admin port (node:cluster). The primary never
  * runs tenant code. Metrics scraped from any worker (or the metrics port, served here) and tenant
  * logs read through any worker cover all of them. SIGHUP replaces the workers one by one with
@@ -229,27 +265,36 @@ function onShutdown(logger: Logger, stop: () => Promise<void>): Promise<void> {
 async function supervise(config: Config, args: string[], functionsDir: string | undefined): Promise<void> {
   const logger = new Logger(config.logLevel);
   const { file: tokenFile, created } = loadOperatorToken(config.dataDir, config.adminToken || undefined);
-  if (tokenFile) logger.info(created ? 'generated the operator token' : 'using the operator token', { file: tokenFile });
+  if (tokenFile)
+    logger.info(created ? 'generated the operator token' : 'using the operator token', { file: tokenFile });
   if (functionsDir) {
     // tenant code never runs in the primary: without a worker yet, publish with the build's static checks only
-    const store = new FsDeploymentStore(config.dataDir);
+    const store = await openConfiguredStore(config, (message, fields) => logger.warn(message, fields));
     await publishFunctions(functionsDir, { store, logger, observer: nullObserver, prepare: async () => new Map() });
     await store.close();
   }
   const clusterMetrics = new ClusterMetrics();
   const clusterLogs = new ClusterLogs();
-  const metricsServer = config.metricsPort ? await startMetricsServer(clusterMetrics, { port: config.metricsPort }) : undefined;
+  const metricsServer = config.metricsPort
+    ? await startMetricsServer(clusterMetrics, { port: config.metricsPort })
+    : undefined;
   const supervisor = new Supervisor({
     workers: config.workers,
     port: config.port,
     host: config.host,
     logger,
-    workerArgs: ['serve', ...args.filter((a, i) => a !== '--functions' && args[i - 1] !== '--functions' && !a.startsWith('--functions='))],
+    workerArgs: [
+      'serve',
+      ...args.filter((a, i) => a !== '--functions' && args[i - 1] !== '--functions' && !a.startsWith('--functions=')),
+    ],
     drainTimeoutMs: config.server.shutdownTimeoutMs,
   });
   const { port, workers } = await supervisor.start();
   const adminPort = workers.find((w) => typeof w.info?.adminPort === 'number')?.info?.adminPort;
-  console.error(`islet: ${config.workers} workers; tenant traffic on http://${config.host}:${port}, admin API on http://${config.adminHost}:${adminPort}`);
+  console.error(
+    `islet: ${config.workers} workers; tenant traffic on http://${config.host}:${port}, ` +
+      `admin API on http://${config.adminHost}:${adminPort}`,
+  );
   process.on('SIGHUP', () => {
     logger.info('reloading: replacing the workers one by one', { signal: 'SIGHUP' });
     supervisor.reload().then(
@@ -272,13 +317,20 @@ export async function run(_command: string, args: string[]): Promise<void> {
     return;
   }
   const config = loadConfig({ argv: args, env: process.env });
+  checkSharedStore(config);
   const functionsDir = argValue(args, '--functions');
-  if (args.includes('--functions') && !functionsDir) throw new Error('--functions: expected a folder after --functions');
+  if (args.includes('--functions') && !functionsDir)
+    throw new CliError('--functions: expected a folder after --functions');
   if (config.workers > 0 && cluster.isPrimary) return supervise(config, args, functionsDir);
   const worker = cluster.isWorker;
   // under the supervisor, functions/ was published once by the primary and the tenant port is
   // the supervisor's: connections arrive through it
-  const serving = await startServing({ config, functionsDir: worker ? undefined : functionsDir, worker, listenTenant: !worker });
+  const serving = await startServing({
+    config,
+    functionsDir: worker ? undefined : functionsDir,
+    worker,
+    listenTenant: !worker,
+  });
   if (worker) {
     joinSupervisor({
       server: serving.tenantServer,
@@ -287,9 +339,14 @@ export async function run(_command: string, args: string[]): Promise<void> {
     });
   } else {
     // reloading means replacing worker processes; a single process keeps serving as it is
-    process.on('SIGHUP', () => serving.logger.warn('SIGHUP ignored: configuration reload replaces worker processes (islet serve --workers N)'));
+    process.on('SIGHUP', () =>
+      serving.logger.warn('SIGHUP ignored: configuration reload replaces worker processes (islet serve --workers N)'),
+    );
     const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-    console.error(`islet: tenant traffic on http://${config.host}:${serving.tenantPort} (e.g. http://hello.${config.baseDomain}:${serving.tenantPort}/ via ${shown})`);
+    console.error(
+      `islet: tenant traffic on http://${config.host}:${serving.tenantPort} ` +
+        `(e.g. http://hello.${config.baseDomain}:${serving.tenantPort}/ via ${shown})`,
+    );
     console.error(`islet: admin API on http://${config.adminHost}:${serving.adminPort}`);
   }
   await onShutdown(serving.logger, () => serving.close());

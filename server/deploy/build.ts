@@ -15,10 +15,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
 import type { DeploymentManifest, ModuleRecord } from '../store/types';
-import { DeployError } from './errors';
+import { DeployError } from '../errors';
 import { defaultUploadLimits, formatBytes, type UploadLimits } from './limits';
 import { normalizeUploadPath } from './paths';
 import { Resolver } from './resolve';
+import { builtinImport, builtinRequireLoader, checkBuiltinUse } from './builtin-imports';
 import { UploadFs } from './upload-fs';
 
 export interface BuildOptions {
@@ -102,21 +103,21 @@ function describe(messages: esbuild.Message[]): string {
 
 /** checks paths and sizes of what was uploaded; returns the files under normalized paths */
 export function checkUpload(files: Map<string, Buffer>, limits: UploadLimits): Map<string, Buffer> {
-  if (files.size === 0) throw new DeployError('UPLOAD_EMPTY', 'the upload contains no files');
+  if (files.size === 0) throw new DeployError('ISLET_DEPLOY_UPLOAD_EMPTY', 'the upload contains no files');
   if (files.size > limits.maxFiles) {
-    throw new DeployError('UPLOAD_TOO_LARGE', `the upload has ${files.size} files, more than the limit of ${limits.maxFiles}`);
+    throw new DeployError('ISLET_DEPLOY_UPLOAD_TOO_LARGE', `the upload has ${files.size} files, more than the limit of ${limits.maxFiles}`);
   }
   const out = new Map<string, Buffer>();
   let total = 0;
   for (const [raw, data] of files) {
     const p = normalizeUploadPath(raw, 'upload');
-    if (out.has(p)) throw new DeployError('UPLOAD_BAD_PATH', `upload: file '${p}' appears twice`);
+    if (out.has(p)) throw new DeployError('ISLET_DEPLOY_UPLOAD_BAD_PATH', `upload: file '${p}' appears twice`);
     if (data.length > limits.maxFileBytes) {
-      throw new DeployError('UPLOAD_TOO_LARGE', `file '${p}' is ${formatBytes(data.length)}, more than the per-file limit of ${formatBytes(limits.maxFileBytes)}`);
+      throw new DeployError('ISLET_DEPLOY_UPLOAD_TOO_LARGE', `file '${p}' is ${formatBytes(data.length)}, more than the per-file limit of ${formatBytes(limits.maxFileBytes)}`);
     }
     total += data.length;
     if (total > limits.maxDeploymentBytes) {
-      throw new DeployError('UPLOAD_TOO_LARGE', `the upload is larger than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`);
+      throw new DeployError('ISLET_DEPLOY_UPLOAD_TOO_LARGE', `the upload is larger than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`);
     }
     out.set(p, data);
   }
@@ -126,7 +127,7 @@ export function checkUpload(files: Map<string, Buffer>, limits: UploadLimits): M
 function findEntry(fs: UploadFs, files: Map<string, Buffer>, requested: string | undefined): string {
   if (requested) {
     const entry = normalizeUploadPath(requested, 'entry');
-    if (!files.has(entry)) throw new DeployError('ENTRY_NOT_FOUND', `entry '${entry}' is not in the upload (files: ${[...files.keys()].slice(0, 10).join(', ')}${files.size > 10 ? ', ...' : ''})`);
+    if (!files.has(entry)) throw new DeployError('ISLET_DEPLOY_ENTRY_NOT_FOUND', `entry '${entry}' is not in the upload (files: ${[...files.keys()].slice(0, 10).join(', ')}${files.size > 10 ? ', ...' : ''})`);
     return entry;
   }
   const pkg = files.get('package.json');
@@ -144,7 +145,7 @@ function findEntry(fs: UploadFs, files: Map<string, Buffer>, requested: string |
   for (const candidate of defaultEntries) if (files.has(candidate)) return candidate;
   const code = [...files.keys()].filter((p) => codeExtensions.test(p) && !p.startsWith('node_modules/'));
   if (code.length === 1) return code[0]!;
-  throw new DeployError('ENTRY_NOT_FOUND', `no entry module: pass 'entry' (one of ${code.slice(0, 10).join(', ') || 'no code files found'}) or add index.ts / index.js`);
+  throw new DeployError('ISLET_DEPLOY_ENTRY_NOT_FOUND', `no entry module: pass 'entry' (one of ${code.slice(0, 10).join(', ') || 'no code files found'}) or add index.ts / index.js`);
 }
 
 interface Edge {
@@ -164,10 +165,17 @@ function isLinked(kind: esbuild.ImportKind, importer: string, bare: boolean): bo
   return bare || !importer.split('/').includes('node_modules');
 }
 
-function uploadPlugin(fs: UploadFs, resolver: Resolver, mode: 'bundle' | 'link', edges: Edge[]): esbuild.Plugin {
+function uploadPlugin(
+  fs: UploadFs,
+  resolver: Resolver,
+  mode: 'bundle' | 'link',
+  edges: Edge[],
+  builtins = new Set<string>(),
+): esbuild.Plugin {
   return {
     name: 'islet-upload',
     setup(build) {
+      builtinRequireLoader(build);
       build.onResolve({ filter: /.*/ }, (args) => {
         // esbuild hands entry points that look like package paths back with a `./` in front
         if (args.kind === 'entry-point') return { path: args.path.replace(/^\.\//, ''), namespace };
@@ -179,6 +187,7 @@ function uploadPlugin(fs: UploadFs, resolver: Resolver, mode: 'bundle' | 'link',
           resolved = { error: `cannot resolve '${args.path}' imported by ${args.importer}: ${(error as Error).message}` };
         }
         if ('error' in resolved) return { errors: [{ text: resolved.error }] };
+        if ('builtin' in resolved) return builtinImport(resolved.builtin, args.kind, builtins);
         if (mode === 'bundle') return { path: resolved.path, namespace };
         const linked = isLinked(args.kind, args.importer, resolved.bare);
         edges.push({ specifier: args.path, importer: args.importer, target: resolved.path, linked, bare: resolved.bare });
@@ -227,7 +236,7 @@ async function runEsbuild(options: esbuild.BuildOptions): Promise<esbuild.BuildR
     const failure = error as esbuild.BuildFailure;
     if (!Array.isArray(failure.errors)) throw error;
     const unresolved = failure.errors.every((e) => e.text.startsWith('cannot resolve '));
-    throw new DeployError(unresolved ? 'UNRESOLVED_IMPORT' : 'BUILD_FAILED', describe(failure.errors));
+    throw new DeployError(unresolved ? 'ISLET_DEPLOY_UNRESOLVED_IMPORT' : 'ISLET_DEPLOY_BUILD_FAILED', describe(failure.errors));
   }
 }
 
@@ -244,7 +253,7 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
   try {
     resolver = new Resolver(fs);
   } catch (error) {
-    throw new DeployError('BUILD_FAILED', (error as Error).message);
+    throw new DeployError('ISLET_DEPLOY_BUILD_FAILED', (error as Error).message);
   }
   const entry = findEntry(fs, files, options.entry);
   const tsconfigRaw = files.get('tsconfig.json')?.toString('utf8');
@@ -264,6 +273,8 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
     modules.push(record);
   };
   const entryPath = outputPath(entry);
+  /** islet built-in modules the code imports (node:*, cloudflare:workers) */
+  const builtins = new Set<string>();
 
   // Either shape parses every file once: syntax errors and unresolvable imports anywhere surface
   // here, and the metafile tells the entry's exports.
@@ -275,7 +286,7 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
       entryPoints: [entry],
       format: 'esm',
       outfile: entryPath,
-      plugins: [uploadPlugin(fs, resolver, 'bundle', [])],
+      plugins: [uploadPlugin(fs, resolver, 'bundle', [], builtins)],
     });
     warnings.push(...result.warnings.map((w) => `${location(w)}${w.text}`));
     exports = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined)?.exports ?? [];
@@ -305,7 +316,7 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
             entryPoints: chunk.map((unit) => ({ in: unit, out: outputPath(unit).slice(0, -'.js'.length) })),
             format: 'esm',
             outdir,
-            plugins: [uploadPlugin(fs, resolver, 'link', edges)],
+            plugins: [uploadPlugin(fs, resolver, 'link', edges, builtins)],
           }),
         ),
       );
@@ -331,7 +342,7 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
         const target = outputPath(edge.target);
         const known = units.get(target);
         if (known === edge.target) continue;
-        if (known !== undefined) throw new DeployError('BUILD_FAILED', `'${edge.target}' and '${known}' would both become '${target}': rename one of them`);
+        if (known !== undefined) throw new DeployError('ISLET_DEPLOY_BUILD_FAILED', `'${edge.target}' and '${known}' would both become '${target}': rename one of them`);
         units.set(target, edge.target);
         round.push(edge.target);
       }
@@ -348,10 +359,12 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
   } else if (!exports.includes('default')) {
     const what = exports.length === 0 ? 'exports nothing' : `exports only ${exports.map((e) => `'${e}'`).join(', ')}`;
     throw new DeployError(
-      'NO_FETCH_HANDLER',
+      'ISLET_DEPLOY_NO_FETCH_HANDLER',
       `entry '${entry}' ${what}: a function must 'export default { fetch(request, env, ctx) { ... } }' (or, as a classic script, call addEventListener('fetch', ...))`,
     );
   }
+
+  checkBuiltinUse(entry, format, exports, builtins);
 
   if (format === 'script') {
     // A classic script runs as one script: its imports (if any) are bundled into an IIFE.
@@ -372,7 +385,7 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
 
   const size = modules.reduce((sum, m) => sum + m.size, 0);
   if (size > limits.maxDeploymentBytes) {
-    throw new DeployError('UPLOAD_TOO_LARGE', `the built deployment is ${formatBytes(size)}, more than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`);
+    throw new DeployError('ISLET_DEPLOY_UPLOAD_TOO_LARGE', `the built deployment is ${formatBytes(size)}, more than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`);
   }
   const routes = options.routes ?? [];
   const hash = sha256(

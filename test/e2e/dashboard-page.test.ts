@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
-import { createDashboard } from '../../server/dashboard';
+import { createDashboard } from '../../server/admin/dashboard';
 
 const root = path.resolve(__dirname, '../../..');
-const asset = (name: string) => pathToFileURL(path.join(root, 'server/dashboard/assets', name)).href;
+const asset = (name: string) => pathToFileURL(path.join(root, 'server/admin/dashboard/assets', name)).href;
 
 describe('dashboard page', () => {
   const app = createDashboard();

@@ -10,8 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { request } from 'undici';
 import { eventually, repoRoot, startIslet, TOKEN, type Islet } from './islet';
+import { chromium as chromiumProgram, needs } from '../support/system';
 
-const CHROMIUM = process.env.ISLET_CHROMIUM ?? '/usr/bin/chromium';
 const artifacts = path.join(repoRoot, 'test-artifacts', 'dashboard');
 const fixtures = path.join(repoRoot, 'test', 'fixtures', 'e2e');
 
@@ -29,18 +29,17 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
 }
 
-describe('dashboard in a browser', () => {
+describe('dashboard in a browser', needs(chromiumProgram), () => {
   let islet: Islet;
   let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
 
   before(async () => {
-    assert.ok(fs.existsSync(CHROMIUM), `no browser at ${CHROMIUM}: install Debian's chromium (apt-get install chromium; .ci/run does) or set ISLET_CHROMIUM`);
     fs.mkdirSync(artifacts, { recursive: true });
     islet = await startIslet({ functions: true });
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: chromiumProgram.path ?? 'chromium',
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--headless'],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 860 } });

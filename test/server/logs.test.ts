@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { MiddlewareHandler } from 'hono';
-import { Logger } from '../../server/log';
-import { LogHub, logRoutes } from '../../server/logs';
+import { Logger } from '../../server/observe/server-log';
+import { logRoutes } from '../../server/admin/logs';
+import { LogHub } from '../../server/observe/tenant-logs/hub';
 
 function capture(): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
