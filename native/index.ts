@@ -34,7 +34,12 @@
 //   credited back for such stops (and never count more CPU than wall time passed), so a tenant
 //   is not cut for CPU it never used.
 import path from 'node:path';
-import { checkSnapshotArguments, createSnapshotInChild, type CreateSnapshotOptions, type SnapshotScript } from './snapshot';
+import {
+  checkSnapshotArguments,
+  createSnapshotInChild,
+  type CreateSnapshotOptions,
+  type SnapshotScript,
+} from './snapshot';
 
 export type { CreateSnapshotOptions, SnapshotScript } from './snapshot';
 
@@ -343,7 +348,11 @@ export interface IsolateConstructor {
    * its side effects are dropped). The bytes are valid for this Node binary only: save them
    * (`Buffer.from(snapshot.copy())`) and load them (`{ snapshot: fs.readFileSync(file) }`).
    */
-  createSnapshot(scripts: SnapshotScript[], warmupScript?: string | SnapshotScript, options?: CreateSnapshotOptions): ExternalCopy<ArrayBuffer>;
+  createSnapshot(
+    scripts: SnapshotScript[],
+    warmupScript?: string | SnapshotScript,
+    options?: CreateSnapshotOptions,
+  ): ExternalCopy<ArrayBuffer>;
   readonly prototype: Isolate;
 }
 
@@ -439,7 +448,11 @@ export interface CallbackConstructor {
 export const Isolate: IsolateConstructor = binding.Isolate;
 
 Object.defineProperty(binding.Isolate, 'createSnapshot', {
-  value: function createSnapshot(scripts: SnapshotScript[], warmupScript?: string | SnapshotScript, options: CreateSnapshotOptions = {}) {
+  value: function createSnapshot(
+    scripts: SnapshotScript[],
+    warmupScript?: string | SnapshotScript,
+    options: CreateSnapshotOptions = {},
+  ) {
     checkSnapshotArguments(scripts, warmupScript);
     if (options.inProcess) return binding.Isolate._createSnapshot(scripts, warmupScript);
     const bytes = createSnapshotInChild(bindingFile, scripts, warmupScript, options.timeout);

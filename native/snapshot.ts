@@ -24,7 +24,15 @@ export interface CreateSnapshotOptions {
   timeout?: number;
 }
 
-const errorClasses: Record<string, ErrorConstructor> = { Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError };
+const errorClasses: Record<string, ErrorConstructor> = {
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+};
 
 // Runs in the child: `node -e CHILD <addon path>`, the request as JSON on stdin.
 const CHILD = `
@@ -36,7 +44,8 @@ try {
   bytes = Buffer.from(binding.Isolate._createSnapshot(request.scripts, request.warmupScript).copy());
 } catch (error) {
   const e = error instanceof Error ? error : new Error(String(error));
-  fs.writeSync(2, '\\n@@islet-snapshot-error@@' + JSON.stringify({ name: e.name, message: e.message, stack: e.stack, code: e.code }));
+  const described = { name: e.name, message: e.message, stack: e.stack, code: e.code };
+  fs.writeSync(2, '\\n@@islet-snapshot-error@@' + JSON.stringify(described));
   process.exit(3);
 }
 process.stdout.write(bytes);
@@ -44,13 +53,18 @@ process.stdout.write(bytes);
 
 /** Throws a TypeError naming the bad argument. */
 export function checkSnapshotArguments(scripts: unknown, warmupScript: unknown): void {
-  if (!Array.isArray(scripts)) throw new TypeError('createSnapshot(scripts): `scripts` must be an array of { code, filename? }');
+  if (!Array.isArray(scripts))
+    throw new TypeError('createSnapshot(scripts): `scripts` must be an array of { code, filename? }');
   scripts.forEach((script, index) => {
     if (typeof script !== 'object' || script === null || typeof (script as SnapshotScript).code !== 'string') {
       throw new TypeError(`createSnapshot: scripts[${index}].code must be a string`);
     }
   });
-  if (warmupScript !== undefined && typeof warmupScript !== 'string' && typeof (warmupScript as SnapshotScript)?.code !== 'string') {
+  if (
+    warmupScript !== undefined &&
+    typeof warmupScript !== 'string' &&
+    typeof (warmupScript as SnapshotScript)?.code !== 'string'
+  ) {
     throw new TypeError('createSnapshot: `warmupScript` must be a string or { code, filename? }');
   }
 }
@@ -58,13 +72,19 @@ export function checkSnapshotArguments(scripts: unknown, warmupScript: unknown):
 function childError(stderr: string, status: number | null, signal: NodeJS.Signals | null): Error {
   const marker = stderr.lastIndexOf('@@islet-snapshot-error@@');
   if (status === 3 && marker >= 0) {
-    const described = JSON.parse(stderr.slice(marker + '@@islet-snapshot-error@@'.length)) as { name?: string; message?: string; stack?: string; code?: string };
+    const described = JSON.parse(stderr.slice(marker + '@@islet-snapshot-error@@'.length)) as {
+      name?: string;
+      message?: string;
+      stack?: string;
+      code?: string;
+    };
     const Class = errorClasses[described.name ?? ''] ?? Error;
     const error = new Class(described.message ?? 'createSnapshot failed');
     if (described.stack) error.stack = described.stack;
     if (described.code) Object.assign(error, { code: described.code });
     return error;
   }
+  const ended = signal ? `was killed by ${signal}` : `exited with code ${status}`;
   // V8's fatal report comes before its native stack trace; keep the lines that say what failed.
   const report = stderr.split('----- Native stack trace -----')[0];
   const said = report
@@ -75,7 +95,7 @@ function childError(stderr: string, status: number | null, signal: NodeJS.Signal
     .join('\n');
   return Object.assign(
     new Error(
-      `createSnapshot: V8 could not make the snapshot (the process making it ${signal ? `was killed by ${signal}` : `exited with code ${status}`}). ` +
+      `createSnapshot: V8 could not make the snapshot (the process making it ${ended}). ` +
         'V8 cannot serialise some objects, such as Intl objects or objects held by native code' +
         (said ? `; it said:\n${said}` : ''),
     ),
@@ -90,7 +110,8 @@ export function createSnapshotInChild(
   warmupScript: string | SnapshotScript | undefined,
   timeout = 60000,
 ): ArrayBuffer {
-  if (!(typeof timeout === 'number' && timeout > 0 && timeout <= 2 ** 31 - 1)) throw new TypeError('createSnapshot: `timeout` must be a positive number of ms');
+  if (!(typeof timeout === 'number' && timeout > 0 && timeout <= 2 ** 31 - 1))
+    throw new TypeError('createSnapshot: `timeout` must be a positive number of ms');
   // The child must have this process's read-only heap: the same --no-node-snapshot choice.
   const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
   const args = flags.includes('--no-node-snapshot') ? ['--no-node-snapshot'] : [];
@@ -105,11 +126,17 @@ export function createSnapshotInChild(
   if (result.error) {
     const code = (result.error as NodeJS.ErrnoException).code;
     if (code === 'ETIMEDOUT') {
-      throw Object.assign(new Error(`createSnapshot: making the snapshot took longer than ${timeout} ms (does a script never finish?)`), {
-        code: 'ERR_ISOLATE_SNAPSHOT',
-      });
+      throw Object.assign(
+        new Error(`createSnapshot: making the snapshot took longer than ${timeout} ms (does a script never finish?)`),
+        {
+          code: 'ERR_ISOLATE_SNAPSHOT',
+        },
+      );
     }
-    throw Object.assign(new Error(`createSnapshot: could not run ${process.execPath}: ${result.error.message}`), { code: 'ERR_ISOLATE_SNAPSHOT', cause: result.error });
+    throw Object.assign(new Error(`createSnapshot: could not run ${process.execPath}: ${result.error.message}`), {
+      code: 'ERR_ISOLATE_SNAPSHOT',
+      cause: result.error,
+    });
   }
   if (result.status !== 0) throw childError(result.stderr.toString('utf8'), result.status, result.signal);
   const bytes = new ArrayBuffer(result.stdout.length);

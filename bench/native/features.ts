@@ -18,9 +18,19 @@ const root = path.resolve(__dirname, '../../..');
 /** The bootstrap, as a script whose completion value stays reachable (kept by the snapshot). */
 export function bootstrapSource(): { code: string; from: string } {
   const shims = path.join(root, 'dist', 'runtime-shims', 'bootstrap.js');
-  if (fs.existsSync(shims)) return { code: `globalThis.__bootstrap = ${fs.readFileSync(shims, 'utf8')}`, from: 'dist/runtime-shims/bootstrap.js' };
-  const parts = ['web-streams-polyfill/dist/ponyfill.js', 'urlpattern-polyfill/dist/index.cjs'].map((name) => require.resolve(name));
-  const code = parts.map((file) => `(function () { var module = { exports: {} }, exports = module.exports;\n${fs.readFileSync(file, 'utf8')}\n;return module.exports; })();`);
+  if (fs.existsSync(shims))
+    return {
+      code: `globalThis.__bootstrap = ${fs.readFileSync(shims, 'utf8')}`,
+      from: 'dist/runtime-shims/bootstrap.js',
+    };
+  const parts = ['web-streams-polyfill/dist/ponyfill.js', 'urlpattern-polyfill/dist/index.cjs'].map((name) =>
+    require.resolve(name),
+  );
+  const code = parts.map(
+    (file) =>
+      `(function () { var module = { exports: {} }, exports = module.exports;\n` +
+      `${fs.readFileSync(file, 'utf8')}\n;return module.exports; })();`,
+  );
   return { code: `globalThis.__bootstrap = [${code.join(',\n')}];`, from: 'polyfills from node_modules' };
 }
 
@@ -60,8 +70,18 @@ async function profileOverhead(rounds: number): Promise<FeatureRow[]> {
   const rows: FeatureRow[] = [{ name: 'hot loop CPU time, no profile', unit: 'ms', value: median(base.cpu) }];
   for (const variant of variants.slice(1)) {
     rows.push({ name: `hot loop CPU time, ${variant.name}`, unit: 'ms', value: median(variant.cpu) });
-    rows.push({ name: `profile cost, ${variant.name}`, unit: 'x', value: median(variant.cpu) / median(base.cpu), note: 'isolate CPU with / without' });
-    rows.push({ name: `profile cost (wall), ${variant.name}`, unit: 'x', value: median(variant.wall) / median(base.wall), note: 'wall with / without' });
+    rows.push({
+      name: `profile cost, ${variant.name}`,
+      unit: 'x',
+      value: median(variant.cpu) / median(base.cpu),
+      note: 'isolate CPU with / without',
+    });
+    rows.push({
+      name: `profile cost (wall), ${variant.name}`,
+      unit: 'x',
+      value: median(variant.wall) / median(base.wall),
+      note: 'wall with / without',
+    });
   }
   isolate.dispose();
   return rows;
@@ -107,9 +127,20 @@ function coldStart(rounds: number, code: string): FeatureRow[] {
   }
   const snap = median(times.get('from the snapshot')!);
   const rows: FeatureRow[] = [];
-  for (const [name, values] of times) rows.push({ name: `cold start (isolate + context), ${name}`, unit: 'ms', value: median(values) });
-  rows.push({ name: 'cold start ratio, eval / snapshot', unit: 'x', value: median(times.get('eval the bootstrap')!) / snap, note: '> 1: snapshot faster' });
-  rows.push({ name: 'cold start ratio, code cache / snapshot', unit: 'x', value: median(times.get('bootstrap from code cache')!) / snap, note: '> 1: snapshot faster' });
+  for (const [name, values] of times)
+    rows.push({ name: `cold start (isolate + context), ${name}`, unit: 'ms', value: median(values) });
+  rows.push({
+    name: 'cold start ratio, eval / snapshot',
+    unit: 'x',
+    value: median(times.get('eval the bootstrap')!) / snap,
+    note: '> 1: snapshot faster',
+  });
+  rows.push({
+    name: 'cold start ratio, code cache / snapshot',
+    unit: 'x',
+    value: median(times.get('bootstrap from code cache')!) / snap,
+    note: '> 1: snapshot faster',
+  });
   rows.push({ name: 'snapshot size', unit: 'KB', value: snapshot.copy().byteLength / 1024 });
   return rows;
 }
@@ -118,7 +149,8 @@ function coldStart(rounds: number, code: string): FeatureRow[] {
 function idleMemory(way: 'eval' | 'snapshot', code: string): number {
   const count = 50;
   const keep: ivm.Isolate[] = [];
-  const snapshot = way === 'snapshot' ? ivm.Isolate.createSnapshot([{ code }], undefined, { inProcess: true }) : undefined;
+  const snapshot =
+    way === 'snapshot' ? ivm.Isolate.createSnapshot([{ code }], undefined, { inProcess: true }) : undefined;
   global.gc?.();
   const before = process.memoryUsage().rss;
   for (let i = 0; i < count; i++) {
@@ -148,14 +180,29 @@ export async function measureFeatures(rounds: number): Promise<{ rows: FeatureRo
     }
   }
   rows.push({ name: 'RSS per idle isolate with the bootstrap, evaluated', unit: 'MB', value: median(memory.eval) });
-  rows.push({ name: 'RSS per idle isolate with the bootstrap, from the snapshot', unit: 'MB', value: median(memory.snapshot) });
-  rows.push({ name: 'RSS ratio, evaluated / snapshot', unit: 'x', value: median(memory.eval) / median(memory.snapshot), note: '> 1: snapshot smaller' });
+  rows.push({
+    name: 'RSS per idle isolate with the bootstrap, from the snapshot',
+    unit: 'MB',
+    value: median(memory.snapshot),
+  });
+  rows.push({
+    name: 'RSS ratio, evaluated / snapshot',
+    unit: 'x',
+    value: median(memory.eval) / median(memory.snapshot),
+    note: '> 1: snapshot smaller',
+  });
   return { rows, bootstrap: `${from}, ${Math.round(code.length / 1024)} KB` };
 }
 
 export function formatFeatures(result: { rows: FeatureRow[]; bootstrap: string }): string {
-  const format = (value: number) => (value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2));
-  const lines = [`islet features (bootstrap: ${result.bootstrap}; medians of alternating rounds)`, '', '| row | unit | value | |', '|---|---|---|---|'];
+  const format = (value: number) =>
+    value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
+  const lines = [
+    `islet features (bootstrap: ${result.bootstrap}; medians of alternating rounds)`,
+    '',
+    '| row | unit | value | |',
+    '|---|---|---|---|',
+  ];
   for (const row of result.rows) lines.push(`| ${row.name} | ${row.unit} | ${format(row.value)} | ${row.note ?? ''} |`);
   return lines.join('\n');
 }

@@ -50,8 +50,20 @@ test('the hidden object is there only when asked for, not enumerable, frozen and
         deleted: delete globalThis.__isletAsyncContext && typeof globalThis.__isletAsyncContext,
       })`),
     );
-    assert.deepEqual(shape, { enumerable: false, frozen: true, get: 'function', set: 'function', initial: 'undefined', replaced: 'undefined', now: 1, deleted: 'undefined' });
-    assert.throws(() => isolate.createContextSync({ asyncContext: 'yes' } as never), /`asyncContext` must be a boolean/);
+    assert.deepEqual(shape, {
+      enumerable: false,
+      frozen: true,
+      get: 'function',
+      set: 'function',
+      initial: 'undefined',
+      replaced: 'undefined',
+      now: 1,
+      deleted: 'undefined',
+    });
+    assert.throws(
+      () => isolate.createContextSync({ asyncContext: 'yes' } as never),
+      /`asyncContext` must be a boolean/,
+    );
   } finally {
     isolate.dispose();
   }
@@ -73,13 +85,22 @@ test('the store survives await, .then callbacks and thenables, and is gone outsi
         log.push('outside:' + als.getStore());
       })();
     `);
-    assert.deepEqual(readLog(context), ['sync:request-1', 'after await:request-1', 'then:request-1', 'after thenable:request-1', 'outside:undefined']);
+    assert.deepEqual(readLog(context), [
+      'sync:request-1',
+      'after await:request-1',
+      'then:request-1',
+      'after thenable:request-1',
+      'outside:undefined',
+    ]);
   });
 });
 
-test('a reaction made inside run() keeps its store when the promise settles later, outside run()', isletOnly, async () => {
-  await withAsyncContext(async (context) => {
-    context.evalSync(`
+test(
+  'a reaction made inside run() keeps its store when the promise settles later, outside run()',
+  isletOnly,
+  async () => {
+    await withAsyncContext(async (context) => {
+      context.evalSync(`
       const als = new AsyncLocalStorage();
       let settle;
       const later = new Promise((resolve) => { settle = resolve; });
@@ -87,12 +108,13 @@ test('a reaction made inside run() keeps its store when the promise settles late
       later.then(() => log.push('outside reaction:' + als.getStore()));
       globalThis.settleLater = () => settle();
     `);
-    assert.deepEqual(readLog(context), [], 'nothing has run yet');
-    // Settled by a later call, from the host: the reaction still runs with the store it was made in.
-    await context.eval('new AsyncLocalStorage().run("other", () => settleLater())');
-    assert.deepEqual(readLog(context), ['reaction:inside', 'outside reaction:undefined']);
-  });
-});
+      assert.deepEqual(readLog(context), [], 'nothing has run yet');
+      // Settled by a later call, from the host: the reaction still runs with the store it was made in.
+      await context.eval('new AsyncLocalStorage().run("other", () => settleLater())');
+      assert.deepEqual(readLog(context), ['reaction:inside', 'outside reaction:undefined']);
+    });
+  },
+);
 
 test('a promise settled by the host (an async host callback) resumes with the awaiting store', isletOnly, async () => {
   await withAsyncContext(async (context) => {
@@ -105,13 +127,19 @@ test('a promise settled by the host (an async host callback) resumes with the aw
       })));
     `);
     await context.eval('done', { promise: true });
-    assert.deepEqual(readLog(context).sort(), ['a:a:body of https://example.test/a', 'b:b:body of https://example.test/b']);
+    assert.deepEqual(readLog(context).sort(), [
+      'a:a:body of https://example.test/a',
+      'b:b:body of https://example.test/b',
+    ]);
   });
 });
 
-test('nested runs restore the outer store; concurrent runs interleaving at awaits keep their own', isletOnly, async () => {
-  await withAsyncContext(async (context) => {
-    await context.eval(`
+test(
+  'nested runs restore the outer store; concurrent runs interleaving at awaits keep their own',
+  isletOnly,
+  async () => {
+    await withAsyncContext(async (context) => {
+      await context.eval(`
       const als = new AsyncLocalStorage();
       const other = new AsyncLocalStorage();
       const tick = () => new Promise((resolve) => resolve());
@@ -129,19 +157,20 @@ test('nested runs restore the outer store; concurrent runs interleaving at await
       });
       globalThis.done = Promise.all([als.run('A', worker, 'a'), als.run('B', worker, 'b'), worker('c')]);
     `);
-    await context.eval('done', { promise: true });
-    assert.deepEqual(readLog(context), [
-      'nested:inner/o',
-      'restored:outer/o',
-      'a0:A/undefined',
-      'b0:B/undefined',
-      'c0:undefined/undefined',
-      'a1:A/undefined',
-      'b1:B/undefined',
-      'c1:undefined/undefined',
-      'a2:A/undefined',
-      'b2:B/undefined',
-      'c2:undefined/undefined',
-    ]);
-  });
-});
+      await context.eval('done', { promise: true });
+      assert.deepEqual(readLog(context), [
+        'nested:inner/o',
+        'restored:outer/o',
+        'a0:A/undefined',
+        'b0:B/undefined',
+        'c0:undefined/undefined',
+        'a1:A/undefined',
+        'b1:B/undefined',
+        'c1:undefined/undefined',
+        'a2:A/undefined',
+        'b2:B/undefined',
+        'c2:undefined/undefined',
+      ]);
+    });
+  },
+);

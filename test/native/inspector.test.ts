@@ -57,8 +57,14 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
 test('off unless asked: no session or inspected context without { inspector: true }', isletOnly, () => {
   const isolate = new ivm.Isolate({ memoryLimit: 32 });
   try {
-    assert.throws(() => isolate.createInspectorSession(), /needs an isolate made with new Isolate\(\{ inspector: true \}\)/);
-    assert.throws(() => isolate.createContextSync({ inspector: true }), /needs an isolate made with new Isolate\(\{ inspector: true \}\)/);
+    assert.throws(
+      () => isolate.createInspectorSession(),
+      /needs an isolate made with new Isolate\(\{ inspector: true \}\)/,
+    );
+    assert.throws(
+      () => isolate.createContextSync({ inspector: true }),
+      /needs an isolate made with new Isolate\(\{ inspector: true \}\)/,
+    );
     assert.throws(() => new ivm.Isolate({ inspector: 'yes' as never }), /`inspector` must be a boolean/);
   } finally {
     isolate.dispose();
@@ -83,15 +89,23 @@ test('a breakpoint on the pool: paused, a local read with evaluateOnCallFrame, r
     const frame = params.callFrames[0];
     assert.equal(frame.functionName, 'f');
     assert.equal(frame.location.lineNumber, 2);
-    const script = devtools.notifications.find((message) => message.method === 'Debugger.scriptParsed' && message.params.scriptId === frame.location.scriptId);
+    const script = devtools.notifications.find(
+      (message) => message.method === 'Debugger.scriptParsed' && message.params.scriptId === frame.location.scriptId,
+    );
     assert.equal(script?.params.url, 'file:///app.js');
-    const local = await devtools.post('Debugger.evaluateOnCallFrame', { callFrameId: frame.callFrameId, expression: 'secret' });
+    const local = await devtools.post('Debugger.evaluateOnCallFrame', {
+      callFrameId: frame.callFrameId,
+      expression: 'secret',
+    });
     assert.deepEqual(local.result.result, { type: 'number', value: 40, description: '40' });
     const scope = frame.scopeChain.find((item: { type: string }) => item.type === 'local');
     const properties = await devtools.post('Runtime.getProperties', { objectId: scope.object.objectId });
     assert.deepEqual(
       properties.result.result.map((p: { name: string; value: { value: unknown } }) => [p.name, p.value.value]),
-      [['x', 20], ['secret', 40]],
+      [
+        ['x', 20],
+        ['secret', 40],
+      ],
     );
     const resumed = devtools.next('Debugger.resumed');
     await devtools.post('Debugger.resume');
@@ -104,7 +118,7 @@ test('a breakpoint on the pool: paused, a local read with evaluateOnCallFrame, r
   }
 });
 
-test('paused on Node\'s own thread (evalSync): the callbacks answer from inside the pause', isletOnly, async () => {
+test("paused on Node's own thread (evalSync): the callbacks answer from inside the pause", isletOnly, async () => {
   const isolate = new ivm.Isolate({ memoryLimit: 32, inspector: true });
   const context = isolate.createContextSync({ inspector: true });
   const session = isolate.createInspectorSession();
@@ -114,15 +128,22 @@ test('paused on Node\'s own thread (evalSync): the callbacks answer from inside 
     devtools.listeners.push((message) => {
       if (message.method !== 'Debugger.paused') return;
       const frame = message.params.callFrames[0];
-      devtools.send('Debugger.evaluateOnCallFrame', { callFrameId: frame.callFrameId, expression: 'secret * 10' }, (reply) => {
-        seen = reply.result.result.value;
-        devtools.send('Debugger.resume');
-      });
+      devtools.send(
+        'Debugger.evaluateOnCallFrame',
+        { callFrameId: frame.callFrameId, expression: 'secret * 10' },
+        (reply) => {
+          seen = reply.result.result.value;
+          devtools.send('Debugger.resume');
+        },
+      );
     });
     devtools.send('Debugger.enable');
-    const result = context.evalSync('function g(x) {\n  const secret = x + 1;\n  debugger;\n  return secret;\n}\ng(6)', { filename: 'file:///sync.js' });
+    const result = context.evalSync(
+      'function g(x) {\n  const secret = x + 1;\n  debugger;\n  return secret;\n}\ng(6)',
+      { filename: 'file:///sync.js' },
+    );
     assert.equal(result, 7);
-    assert.equal(seen, 70, 'the local was read while Node\'s thread was paused');
+    assert.equal(seen, 70, "the local was read while Node's thread was paused");
     // V8 announces the resume after the pause loop returns: it arrives through Node's loop.
     await new Promise((resolve) => setImmediate(resolve));
     assert.ok(devtools.notifications.some((message) => message.method === 'Debugger.resumed'));
@@ -133,7 +154,7 @@ test('paused on Node\'s own thread (evalSync): the callbacks answer from inside 
   }
 });
 
-test('a pause on Node\'s thread that no session answers is resumed instead of hanging', isletOnly, async () => {
+test("a pause on Node's thread that no session answers is resumed instead of hanging", isletOnly, async () => {
   const isolate = new ivm.Isolate({ memoryLimit: 32, inspector: true });
   const context = isolate.createContextSync({ inspector: true });
   const session = isolate.createInspectorSession();
@@ -141,7 +162,10 @@ test('a pause on Node\'s thread that no session answers is resumed instead of ha
   try {
     devtools.send('Debugger.enable');
     assert.equal(context.evalSync('(function () { debugger; return "went on"; })()'), 'went on');
-    assert.ok(devtools.notifications.some((message) => message.method === 'Debugger.paused'), 'it did pause');
+    assert.ok(
+      devtools.notifications.some((message) => message.method === 'Debugger.paused'),
+      'it did pause',
+    );
   } finally {
     session.dispose();
     await settle();
@@ -160,7 +184,10 @@ test('console calls and Runtime.evaluate reach the session; exceptions are repor
     await context.eval('console.log("from the isolate", 42)');
     const { params } = await logged;
     assert.equal(params.type, 'log');
-    assert.deepEqual(params.args.map((arg: { value: unknown }) => arg.value), ['from the isolate', 42]);
+    assert.deepEqual(
+      params.args.map((arg: { value: unknown }) => arg.value),
+      ['from the isolate', 42],
+    );
     const evaluated = await devtools.post('Runtime.evaluate', { expression: '6 * 7' });
     assert.equal(evaluated.result.result.value, 42);
     const thrown = await devtools.post('Runtime.evaluate', { expression: 'null.x' });

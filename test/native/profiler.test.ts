@@ -27,7 +27,10 @@ function checkProfile(entries: Entry[]): ivm.CpuProfile {
     for (const child of node.children) assert.ok(ids.has(child), `child ${child} of node ${node.id} exists`);
   }
   for (const sample of profile.samples) assert.ok(ids.has(sample), `sampled node ${sample} exists`);
-  assert.ok(profile.timeDeltas.every((delta) => delta >= 0), 'samples are in time order');
+  assert.ok(
+    profile.timeDeltas.every((delta) => delta >= 0),
+    'samples are in time order',
+  );
   const total = profile.timeDeltas.reduce((sum, delta) => sum + delta, 0);
   assert.ok(total <= profile.endTime - profile.startTime + 1, 'samples lie within the profile');
   assert.equal(profile.nodes.find((node) => node.callFrame.functionName === '(root)')?.id, profile.nodes[0].id);
@@ -36,7 +39,11 @@ function checkProfile(entries: Entry[]): ivm.CpuProfile {
 
 function samplesOf(profile: ivm.CpuProfile, functionName: string, url?: string): number {
   const wanted = new Set(
-    profile.nodes.filter((node) => node.callFrame.functionName === functionName && (url === undefined || node.callFrame.url === url)).map((node) => node.id),
+    profile.nodes
+      .filter(
+        (node) => node.callFrame.functionName === functionName && (url === undefined || node.callFrame.url === url),
+      )
+      .map((node) => node.id),
   );
   return profile.samples.filter((sample) => wanted.has(sample)).length;
 }
@@ -47,7 +54,7 @@ test('stopCpuProfiler of a title that is not running resolves []', async () => {
   });
 });
 
-test('a sync run on Node\'s thread is profiled: the hot function, its file, its lines', isletOnly, async () => {
+test("a sync run on Node's thread is profiled: the hot function, its file, its lines", isletOnly, async () => {
   await withContext(async (isolate, context) => {
     context.evalSync(HOT, { filename: 'file:///hot.js' });
     isolate.startCpuProfiler('sync');
@@ -117,17 +124,25 @@ test('bounded: one profile per title, at most 16 titles, maxSamples kept, option
     isolate.startCpuProfiler('one');
     assert.throws(() => isolate.startCpuProfiler('one'), { code: 'ERR_ISOLATE_PROFILER', message: /already running/ });
     for (let i = 0; i < 15; i++) isolate.startCpuProfiler(`extra ${i}`);
-    assert.throws(() => isolate.startCpuProfiler('seventeenth'), { code: 'ERR_ISOLATE_PROFILER', message: /at most 16/ });
+    assert.throws(() => isolate.startCpuProfiler('seventeenth'), {
+      code: 'ERR_ISOLATE_PROFILER',
+      message: /at most 16/,
+    });
     for (let i = 0; i < 15; i++) await isolate.stopCpuProfiler(`extra ${i}`);
     await isolate.stopCpuProfiler('one');
-    assert.throws(() => isolate.startCpuProfiler('x', { samplingInterval: 10 }), /`samplingInterval` must be an integer from 100/);
+    assert.throws(
+      () => isolate.startCpuProfiler('x', { samplingInterval: 10 }),
+      /`samplingInterval` must be an integer from 100/,
+    );
     assert.throws(() => isolate.startCpuProfiler('x', { maxSamples: 0 }), /`maxSamples` must be an integer from 1/);
     assert.throws(() => isolate.startCpuProfiler(42 as never), /`title` must be a string/);
     context.evalSync(HOT);
     isolate.startCpuProfiler('capped', { maxSamples: 5, samplingInterval: 100 });
     context.evalSync('hot(100)');
     const profile = checkProfile(await isolate.stopCpuProfiler('capped'));
-    const real = profile.samples.filter((id) => profile.nodes.find((node) => node.id === id)?.callFrame.functionName !== '(idle)');
+    const real = profile.samples.filter(
+      (id) => profile.nodes.find((node) => node.id === id)?.callFrame.functionName !== '(idle)',
+    );
     assert.ok(real.length <= 5, `at most 5 samples kept (${real.length})`);
   });
 });

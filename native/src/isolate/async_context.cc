@@ -44,7 +44,8 @@ const intptr_t* AsyncContextExternalReferences() { return kExternalReferences; }
 void InstallAsyncContext(Isolate* isolate, Local<Context> context) {
   Local<Object> holder = Object::New(isolate);
   auto method = [&](const char* name, v8::FunctionCallback callback, int length) {
-    Local<Function> fn = Check(Function::New(context, callback, Local<Value>(), length, v8::ConstructorBehavior::kThrow));
+    Local<Function> fn =
+        Check(Function::New(context, callback, Local<Value>(), length, v8::ConstructorBehavior::kThrow));
     fn->SetName(V8Symbol(isolate, name));
     Check(holder->DefineOwnProperty(context, V8Symbol(isolate, name), fn, v8::ReadOnly));
   };

@@ -38,7 +38,8 @@ void IgnoreStraySigprof() {
   static std::once_flag once;
   std::call_once(once, [] {
     struct sigaction current;
-    if (sigaction(SIGPROF, nullptr, &current) == 0 && !(current.sa_flags & SA_SIGINFO) && current.sa_handler == SIG_DFL) {
+    if (sigaction(SIGPROF, nullptr, &current) == 0 && !(current.sa_flags & SA_SIGINFO) &&
+        current.sa_handler == SIG_DFL) {
       signal(SIGPROF, SIG_IGN);
     }
   });
@@ -105,7 +106,8 @@ class SamplerThread {
                                      [&](const std::weak_ptr<CpuProfilerFeature>& weak) {
                                        auto feature = weak.lock();
                                        if (!feature) return true;
-                                       return std::find(finished.begin(), finished.end(), feature) != finished.end() && !feature->Active();
+                                       return std::find(finished.begin(), finished.end(), feature) != finished.end() &&
+                                              !feature->Active();
                                      }),
                       features_.end());
       if (features_.empty()) continue;
@@ -129,7 +131,8 @@ class SamplerThread {
 
 std::shared_ptr<CpuProfilerFeature> CpuProfilerFeature::For(const EnvPtr& env) {
   std::weak_ptr<IsolateEnvironment> weak = env;
-  auto feature = env->GetOrAddFeature(FeatureId::CpuProfiler, [&] { return std::make_shared<CpuProfilerFeature>(weak); });
+  auto feature =
+      env->GetOrAddFeature(FeatureId::CpuProfiler, [&] { return std::make_shared<CpuProfilerFeature>(weak); });
   return std::static_pointer_cast<CpuProfilerFeature>(feature);
 }
 
@@ -137,10 +140,12 @@ void CpuProfilerFeature::Request(const std::string& title, const ProfileOptions&
   std::lock_guard<std::mutex> lock(mutex_);
   if (dead_) ThrowError(ErrorClass::Error, "Isolate is disposed", "ERR_ISOLATE_DISPOSED");
   if (titles_.count(title)) {
-    ThrowError(ErrorClass::Error, "A CPU profile titled '" + title + "' is already running in this isolate", "ERR_ISOLATE_PROFILER");
+    ThrowError(ErrorClass::Error, "A CPU profile titled '" + title + "' is already running in this isolate",
+               "ERR_ISOLATE_PROFILER");
   }
   if (titles_.size() >= kMaxTitles) {
-    ThrowError(ErrorClass::Error, "Too many CPU profiles running in this isolate (at most " + std::to_string(kMaxTitles) + ")",
+    ThrowError(ErrorClass::Error,
+               "Too many CPU profiles running in this isolate (at most " + std::to_string(kMaxTitles) + ")",
                "ERR_ISOLATE_PROFILER");
   }
   titles_[title] = Title{options, false, 0};

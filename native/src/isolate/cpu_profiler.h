@@ -76,10 +76,10 @@ class CpuProfilerFeature : public Feature, public std::enable_shared_from_this<C
   bool dead_ = false;
   std::map<std::string, Title> titles_;
   bool was_running_ = false;
-  uint64_t request_seq_ = 0;      // sample interrupts requested so far
-  uint64_t stale_seq_ = 0;        // requests up to this one were made before the isolate went idle
-  uint64_t served_seq_ = 0;       // requests up to this one are covered by a sample taken
-  bool sample_pending_ = false;   // a request is outstanding
+  uint64_t request_seq_ = 0;     // sample interrupts requested so far
+  uint64_t stale_seq_ = 0;       // requests up to this one were made before the isolate went idle
+  uint64_t served_seq_ = 0;      // requests up to this one are covered by a sample taken
+  bool sample_pending_ = false;  // a request is outstanding
   int64_t requested_at_ = 0;
   std::vector<int64_t> idle_marks_;  // µs: the isolate was seen idle from here on
 

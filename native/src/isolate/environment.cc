@@ -388,7 +388,8 @@ std::shared_ptr<Feature> IsolateEnvironment::GetFeature(FeatureId id) {
   return features_[static_cast<int>(id)];
 }
 
-std::shared_ptr<Feature> IsolateEnvironment::GetOrAddFeature(FeatureId id, const std::function<std::shared_ptr<Feature>()>& make) {
+std::shared_ptr<Feature> IsolateEnvironment::GetOrAddFeature(FeatureId id,
+                                                             const std::function<std::shared_ptr<Feature>()>& make) {
   std::lock_guard<std::mutex> lock(feature_mutex_);
   if (features_closed_) return nullptr;
   auto& slot = features_[static_cast<int>(id)];

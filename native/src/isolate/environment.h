@@ -36,7 +36,9 @@ class Runnable {
   virtual void Run() = 0;
 };
 
-enum class ClassId { Isolate, Context, Script, Module, Reference, ExternalCopy, Callback, Dereference, CopyInto, InspectorSession, Count };
+enum class ClassId {
+  Isolate, Context, Script, Module, Reference, ExternalCopy, Callback, Dereference, CopyInto, InspectorSession, Count
+};
 
 // Optional per-isolate features (the CPU profiler, the inspector) keep their state beside the
 // environment, made on first use. Teardown calls each one's Teardown() with the isolate locked

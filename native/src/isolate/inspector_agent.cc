@@ -30,7 +30,8 @@ class DeliverAnswers : public Runnable {
 // Runs on the inspected isolate (its queue): dispatches what the sessions sent.
 class DrainInbox : public Runnable {
  public:
-  DrainInbox(std::weak_ptr<InspectorAgent> agent, std::weak_ptr<IsolateEnvironment> env) : agent_(std::move(agent)), env_(std::move(env)) {}
+  DrainInbox(std::weak_ptr<InspectorAgent> agent, std::weak_ptr<IsolateEnvironment> env)
+      : agent_(std::move(agent)), env_(std::move(env)) {}
   void Run() override {
     auto agent = agent_.lock();
     auto env = env_.lock();
@@ -99,8 +100,12 @@ void InspectorSessionCore::ReleaseLoopIfIdle() {
   }
 }
 
-void InspectorSessionCore::sendResponse(int call_id, std::unique_ptr<v8_inspector::StringBuffer> message) { Queue(call_id, *message); }
-void InspectorSessionCore::sendNotification(std::unique_ptr<v8_inspector::StringBuffer> message) { Queue(-1, *message); }
+void InspectorSessionCore::sendResponse(int call_id, std::unique_ptr<v8_inspector::StringBuffer> message) {
+  Queue(call_id, *message);
+}
+void InspectorSessionCore::sendNotification(std::unique_ptr<v8_inspector::StringBuffer> message) {
+  Queue(-1, *message);
+}
 
 void InspectorSessionCore::DeliverQueued() {
   // Queued tasks also run, without V8, once the isolate is gone.
@@ -148,11 +153,11 @@ void InspectorSessionCore::Deliver(Isolate* isolate) {
     }
     v8::TryCatch try_catch(isolate);
     Local<String> text;
-    bool made = item.latin1 ? String::NewFromOneByte(isolate, reinterpret_cast<const uint8_t*>(item.bytes8.data()), v8::NewStringType::kNormal,
-                                                     int(item.bytes8.size()))
+    bool made = item.latin1 ? String::NewFromOneByte(isolate, reinterpret_cast<const uint8_t*>(item.bytes8.data()),
+                                                     v8::NewStringType::kNormal, int(item.bytes8.size()))
                                   .ToLocal(&text)
-                            : String::NewFromTwoByte(isolate, reinterpret_cast<const uint16_t*>(item.bytes16.data()), v8::NewStringType::kNormal,
-                                                     int(item.bytes16.size()))
+                            : String::NewFromTwoByte(isolate, reinterpret_cast<const uint16_t*>(item.bytes16.data()),
+                                                     v8::NewStringType::kNormal, int(item.bytes16.size()))
                                   .ToLocal(&text);
     if (!made) continue;
     const char* name = item.call_id >= 0 ? "onResponse" : "onNotification";
@@ -189,10 +194,12 @@ void InspectorAgent::ContextCreated(Isolate* isolate, Local<Context> context) {
   if (!inspector_) return;
   std::string name = "context " + std::to_string(++context_count_);
   static const char kAux[] = "{\"isDefault\":true}";
-  v8_inspector::V8ContextInfo info(context, kContextGroup, StringView(reinterpret_cast<const uint8_t*>(name.data()), name.size()));
+  v8_inspector::V8ContextInfo info(context, kContextGroup,
+                                   StringView(reinterpret_cast<const uint8_t*>(name.data()), name.size()));
   info.auxData = StringView(reinterpret_cast<const uint8_t*>(kAux), sizeof(kAux) - 1);
   inspector_->contextCreated(info);
-  contexts_.erase(std::remove_if(contexts_.begin(), contexts_.end(), [](const v8::Global<Context>& held) { return held.IsEmpty(); }),
+  contexts_.erase(std::remove_if(contexts_.begin(), contexts_.end(),
+                                 [](const v8::Global<Context>& held) { return held.IsEmpty(); }),
                   contexts_.end());
   contexts_.emplace_back(isolate, context);
   contexts_.back().SetWeak();
@@ -208,7 +215,10 @@ v8::Local<v8::Context> InspectorAgent::ensureDefaultContextInGroup(int) {
 }
 
 double InspectorAgent::currentTimeMS() {
-  return double(std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count()) / 1000.0;
+  return double(
+             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+                 .count()) /
+         1000.0;
 }
 
 void InspectorAgent::AddSession(const std::shared_ptr<InspectorSessionCore>& core) {
@@ -224,10 +234,13 @@ void InspectorAgent::AddSession(const std::shared_ptr<InspectorSessionCore>& cor
 void InspectorAgent::Dispatch(const std::shared_ptr<InspectorSessionCore>& core, std::u16string message) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (dead_ || core->closing_) throw MakeThrown(ErrorClass::Error, "The inspector session is disposed", "ERR_ISOLATE_RELEASED");
+    if (dead_ || core->closing_)
+      throw MakeThrown(ErrorClass::Error, "The inspector session is disposed", "ERR_ISOLATE_RELEASED");
     if (core->inbox_.size() >= kMaxQueuedMessages) {
-      throw MakeThrown(ErrorClass::Error, "Too many inspector messages waiting for the isolate (" + std::to_string(kMaxQueuedMessages) + ")",
-                       "ERR_ISOLATE_INSPECTOR");
+      throw MakeThrown(
+          ErrorClass::Error,
+          "Too many inspector messages waiting for the isolate (" + std::to_string(kMaxQueuedMessages) + ")",
+          "ERR_ISOLATE_INSPECTOR");
     }
     core->inbox_.push_back(std::move(message));
   }
@@ -326,11 +339,13 @@ void InspectorAgent::DoWork(Isolate* isolate, Work& work) {
     }
     case Work::Message:
       if (core.session_) {
-        core.session_->dispatchProtocolMessage(StringView(reinterpret_cast<const uint16_t*>(work.message.data()), work.message.size()));
+        core.session_->dispatchProtocolMessage(
+            StringView(reinterpret_cast<const uint16_t*>(work.message.data()), work.message.size()));
       }
       core.MessageDone();
       break;
-    case Work::None: break;
+    case Work::None:
+      break;
   }
 }
 

@@ -33,7 +33,8 @@ namespace islet {
 class InspectorAgent;
 
 // One session: its queues and its V8 session. Owned by the JS session object and the agent.
-class InspectorSessionCore : public v8_inspector::V8Inspector::Channel, public std::enable_shared_from_this<InspectorSessionCore> {
+class InspectorSessionCore : public v8_inspector::V8Inspector::Channel,
+                             public std::enable_shared_from_this<InspectorSessionCore> {
  public:
   InspectorSessionCore(EnvPtr owner, RemotePtr<Object> object, RemotePtr<Context> context)
       : owner_(std::move(owner)), object_(std::move(object)), context_(std::move(context)) {}
@@ -85,7 +86,9 @@ class InspectorSessionCore : public v8_inspector::V8Inspector::Channel, public s
   RemotePtr<Context> context_;
 };
 
-class InspectorAgent : public Feature, public v8_inspector::V8InspectorClient, public std::enable_shared_from_this<InspectorAgent> {
+class InspectorAgent : public Feature,
+                       public v8_inspector::V8InspectorClient,
+                       public std::enable_shared_from_this<InspectorAgent> {
  public:
   static constexpr int kContextGroup = 1;
   // Messages a session may have waiting for a busy isolate.

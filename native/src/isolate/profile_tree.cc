@@ -48,7 +48,8 @@ unsigned ProfileTree::FrameOf(Isolate* isolate, Local<v8::StackFrame> frame) {
   uint64_t key = (uint64_t(uint32_t(script_id)) << 32) | uint32_t(name->GetIdentityHash());
   auto range = seen_.equal_range(key);
   for (auto it = range.first; it != range.second; ++it) {
-    if (it->second.name.Get(isolate)->StringEquals(name) && it->second.url.Get(isolate)->StringEquals(url)) return it->second.frame;
+    if (it->second.name.Get(isolate)->StringEquals(name) && it->second.url.Get(isolate)->StringEquals(url))
+      return it->second.frame;
   }
   unsigned index = FrameIndex(script_id, ToUtf8(isolate, name), ToUtf8(isolate, url));
   seen_.emplace(key, SeenFrame{v8::Global<String>(isolate, name), v8::Global<String>(isolate, url), index});
@@ -87,7 +88,8 @@ void ProfileTree::RecordStack(Isolate* isolate, int64_t time, uint64_t thread) {
     // (positionTicks) and the first time a node is seen (its fallback start line).
     unsigned existing = FindChild(node, index);
     if (i == 0) top_line = frame->GetLineNumber();
-    node = existing ? Child(node, index, i == 0 ? top_line : 0) : Child(node, index, i == 0 ? top_line : frame->GetLineNumber());
+    node = existing ? Child(node, index, i == 0 ? top_line : 0)
+                    : Child(node, index, i == 0 ? top_line : frame->GetLineNumber());
   }
   samples_.push_back(Sample{time, node, top_line});
   thread_samples_[thread]++;

@@ -144,7 +144,9 @@ class CreatorTasks : public v8::TaskRunner {
     std::lock_guard<std::mutex> lock(mutex_);
     delayed_.push_back(std::move(task));
   }
-  void PostNonNestableDelayedTask(std::unique_ptr<v8::Task> task, double delay) override { PostDelayedTask(std::move(task), delay); }
+  void PostNonNestableDelayedTask(std::unique_ptr<v8::Task> task, double delay) override {
+    PostDelayedTask(std::move(task), delay);
+  }
   void PostIdleTask(std::unique_ptr<v8::IdleTask>) override {}
   bool IdleTasksEnabled() override { return false; }
   bool NonNestableTasksEnabled() const override { return true; }
@@ -174,7 +176,8 @@ class CreatorDelegate : public node::IsolatePlatformDelegate {
   std::shared_ptr<CreatorTasks> tasks = std::make_shared<CreatorTasks>();
 };
 
-ErrorData DescribeError(Isolate* isolate, Local<Context> context, v8::TryCatch& try_catch, const SnapshotSource& source) {
+ErrorData DescribeError(Isolate* isolate, Local<Context> context, v8::TryCatch& try_catch,
+                        const SnapshotSource& source) {
   ErrorData data;
   if (try_catch.HasTerminated() || !try_catch.HasCaught()) {
     data.message = "createSnapshot: the script " + source.filename + " was terminated";
@@ -187,25 +190,34 @@ ErrorData DescribeError(Isolate* isolate, Local<Context> context, v8::TryCatch& 
     Local<Object> error = exception.As<Object>();
     auto read = [&](const char* name) {
       Local<Value> value;
-      return error->Get(context, V8Symbol(isolate, name)).ToLocal(&value) && value->IsString() ? ToUtf8(isolate, value) : std::string();
+      return error->Get(context, V8Symbol(isolate, name)).ToLocal(&value) && value->IsString() ? ToUtf8(isolate, value)
+                                                                                               : std::string();
     };
     std::string name = read("name");
     if (!name.empty()) shown_name = name;
     data.message = read("message");
     // V8 records no stack traces while it prepares a snapshot: usually empty.
     data.stack = read("stack");
-    if (name == "TypeError") data.cls = ErrorClass::TypeError;
-    else if (name == "RangeError") data.cls = ErrorClass::RangeError;
-    else if (name == "SyntaxError") data.cls = ErrorClass::SyntaxError;
-    else if (name == "ReferenceError") data.cls = ErrorClass::ReferenceError;
-    else if (name == "EvalError") data.cls = ErrorClass::EvalError;
-    else if (name == "URIError") data.cls = ErrorClass::URIError;
-    else if (name != "Error" && !name.empty()) data.name = name;
+    if (name == "TypeError")
+      data.cls = ErrorClass::TypeError;
+    else if (name == "RangeError")
+      data.cls = ErrorClass::RangeError;
+    else if (name == "SyntaxError")
+      data.cls = ErrorClass::SyntaxError;
+    else if (name == "ReferenceError")
+      data.cls = ErrorClass::ReferenceError;
+    else if (name == "EvalError")
+      data.cls = ErrorClass::EvalError;
+    else if (name == "URIError")
+      data.cls = ErrorClass::URIError;
+    else if (name != "Error" && !name.empty())
+      data.name = name;
   }
   // A SyntaxError's stack does not say where: add the script's position.
   Local<v8::Message> message = try_catch.Message();
   if (!message.IsEmpty() && data.stack.find(source.filename) == std::string::npos) {
-    std::string where = "    at " + source.filename + ":" + std::to_string(message->GetLineNumber(context).FromMaybe(0)) + ":" +
+    std::string where = "    at " + source.filename + ":" +
+                        std::to_string(message->GetLineNumber(context).FromMaybe(0)) + ":" +
                         std::to_string(message->GetStartColumn(context).FromMaybe(0) + 1);
     std::string head = data.stack.empty() ? shown_name + ": " + data.message : data.stack;
     data.stack = head + "\n" + where;
@@ -220,7 +232,8 @@ std::optional<ErrorData> RunSource(Isolate* isolate, Local<Context> context, con
   v8::ScriptCompiler::Source compiled_source(V8String(isolate, source.code), origin);
   Local<v8::Script> script;
   Local<Value> result;
-  if (!v8::ScriptCompiler::Compile(context, &compiled_source).ToLocal(&script) || !script->Run(context).ToLocal(&result)) {
+  if (!v8::ScriptCompiler::Compile(context, &compiled_source).ToLocal(&script) ||
+      !script->Run(context).ToLocal(&result)) {
     return DescribeError(isolate, context, try_catch, source);
   }
   isolate->PerformMicrotaskCheckpoint();
@@ -258,7 +271,8 @@ v8::StartupData CreateBlob(node::MultiIsolatePlatform* platform, const v8::Start
     }
   }
   if (failed) ThrowErrorData(std::move(*failed));
-  if (blob.data == nullptr || blob.raw_size <= 0) ThrowError(ErrorClass::Error, "createSnapshot: V8 could not serialise the heap", "ERR_ISOLATE_SNAPSHOT");
+  if (blob.data == nullptr || blob.raw_size <= 0)
+    ThrowError(ErrorClass::Error, "createSnapshot: V8 could not serialise the heap", "ERR_ISOLATE_SNAPSHOT");
   return blob;
 }
 
@@ -272,32 +286,36 @@ std::vector<uint8_t> MakeSnapshot(node::MultiIsolatePlatform* platform, const st
   const v8::StartupData* base = v8::internal::Snapshot::DefaultSnapshotBlob();
 #else
   const v8::StartupData* base = nullptr;
-  ThrowError(ErrorClass::Error, std::string("createSnapshot is not available in islet's addon for V8 ") + v8::V8::GetVersion(), "ERR_ISOLATE_SNAPSHOT");
+  ThrowError(ErrorClass::Error,
+             std::string("createSnapshot is not available in islet's addon for V8 ") + v8::V8::GetVersion(),
+             "ERR_ISOLATE_SNAPSHOT");
 #endif
-  v8::StartupData cold = CreateBlob(platform, base, [&](Isolate* isolate, v8::SnapshotCreator& creator) -> std::optional<ErrorData> {
-    Local<Context> context = Context::New(isolate);
-    Context::Scope scope(context);
-    for (const SnapshotSource& source : scripts) {
-      if (auto error = RunSource(isolate, context, source)) return error;
-    }
-    creator.SetDefaultContext(context);
-    return std::nullopt;
-  });
+  v8::StartupData cold =
+      CreateBlob(platform, base, [&](Isolate* isolate, v8::SnapshotCreator& creator) -> std::optional<ErrorData> {
+        Local<Context> context = Context::New(isolate);
+        Context::Scope scope(context);
+        for (const SnapshotSource& source : scripts) {
+          if (auto error = RunSource(isolate, context, source)) return error;
+        }
+        creator.SetDefaultContext(context);
+        return std::nullopt;
+      });
   std::unique_ptr<const char[]> cold_owner(cold.data);
   if (!warmup) return Wrap(cold.data, size_t(cold.raw_size));
   // V8's recipe for a warm snapshot: run the warm-up in a throwaway context (its side effects
   // are dropped), then snapshot a fresh copy of the default context.
-  v8::StartupData warm = CreateBlob(platform, &cold, [&](Isolate* isolate, v8::SnapshotCreator& creator) -> std::optional<ErrorData> {
-    {
-      HandleScope handles(isolate);
-      Local<Context> scratch = Context::New(isolate);
-      Context::Scope scope(scratch);
-      if (auto error = RunSource(isolate, scratch, *warmup)) return error;
-    }
-    isolate->ContextDisposedNotification(false);
-    creator.SetDefaultContext(Context::New(isolate));
-    return std::nullopt;
-  });
+  v8::StartupData warm =
+      CreateBlob(platform, &cold, [&](Isolate* isolate, v8::SnapshotCreator& creator) -> std::optional<ErrorData> {
+        {
+          HandleScope handles(isolate);
+          Local<Context> scratch = Context::New(isolate);
+          Context::Scope scope(scratch);
+          if (auto error = RunSource(isolate, scratch, *warmup)) return error;
+        }
+        isolate->ContextDisposedNotification(false);
+        creator.SetDefaultContext(Context::New(isolate));
+        return std::nullopt;
+      });
   std::unique_ptr<const char[]> warm_owner(warm.data);
   return Wrap(warm.data, size_t(warm.raw_size));
 }
@@ -309,12 +327,14 @@ std::shared_ptr<const v8::StartupData> Open(const uint8_t* data, size_t length) 
     Refuse("these bytes are not a snapshot made by islet's Isolate.createSnapshot()");
   }
   if (Get<uint32_t>(data, 8) != kFormat) Refuse("made by an islet release with another snapshot format; make it again");
-  std::string version(reinterpret_cast<const char*>(data + 16), strnlen(reinterpret_cast<const char*>(data + 16), kVersionLength));
+  std::string version(reinterpret_cast<const char*>(data + 16),
+                      strnlen(reinterpret_cast<const char*>(data + 16), kVersionLength));
   uint32_t abi = Get<uint32_t>(data, 12);
-  if (version != v8::V8::GetVersion() || abi != NODE_MODULE_VERSION || Get<uint64_t>(data, 64) != BuildConfiguration()) {
-    Refuse("it was made by V8 " + version + " (NODE_MODULE_VERSION " + std::to_string(abi) + ") but this process runs V8 " +
-               v8::V8::GetVersion() + " (NODE_MODULE_VERSION " + std::to_string(NODE_MODULE_VERSION) +
-               "); make the snapshot again with this Node.js",
+  if (version != v8::V8::GetVersion() || abi != NODE_MODULE_VERSION ||
+      Get<uint64_t>(data, 64) != BuildConfiguration()) {
+    Refuse("it was made by V8 " + version + " (NODE_MODULE_VERSION " + std::to_string(abi) +
+               ") but this process runs V8 " + v8::V8::GetVersion() + " (NODE_MODULE_VERSION " +
+               std::to_string(NODE_MODULE_VERSION) + "); make the snapshot again with this Node.js",
            "ERR_ISOLATE_SNAPSHOT_VERSION");
   }
   if (Get<uint64_t>(data, 72) != NodeSnapshotDisabled()) {
@@ -326,7 +346,8 @@ std::shared_ptr<const v8::StartupData> Open(const uint8_t* data, size_t length) 
   }
   uint64_t blob_length = Get<uint64_t>(data, 80);
   if (blob_length != length - kHeaderSize) Refuse("the bytes are truncated or have trailing data");
-  if (Checksum(data + kHeaderSize, blob_length) != Get<uint64_t>(data, 88)) Refuse("the bytes are damaged (checksum mismatch)");
+  if (Checksum(data + kHeaderSize, blob_length) != Get<uint64_t>(data, 88))
+    Refuse("the bytes are damaged (checksum mismatch)");
   // One allocation holds the StartupData and the bytes it points to.
   struct Held {
     v8::StartupData startup;
@@ -344,7 +365,8 @@ std::shared_ptr<const v8::StartupData> Open(const uint8_t* data, size_t length) 
 std::shared_ptr<const v8::StartupData> OpenSnapshot(const std::shared_ptr<v8::BackingStore>& store) {
   // Isolates are typically made many times from one ExternalCopy: check and copy its bytes once.
   static std::mutex& mutex = *new std::mutex;
-  static auto& opened = *new std::vector<std::pair<std::weak_ptr<v8::BackingStore>, std::shared_ptr<const v8::StartupData>>>;
+  static auto& opened =
+      *new std::vector<std::pair<std::weak_ptr<v8::BackingStore>, std::shared_ptr<const v8::StartupData>>>;
   std::lock_guard<std::mutex> lock(mutex);
   for (auto it = opened.begin(); it != opened.end();) {
     std::shared_ptr<v8::BackingStore> held = it->first.lock();

@@ -16,7 +16,8 @@ void CreateSnapshot(const FunctionCallbackInfo<Value>& info) {
     node::Environment* node_env = node::GetCurrentEnvironment(context);
     if (!node_env) ThrowTypeError("Isolate.createSnapshot() can only be called from Node.js, not inside an isolate");
     auto read_source = [&](Local<Value> value, const std::string& where) {
-      if (!value->IsObject()) ThrowTypeError(where + " must be an object { code, filename?, lineOffset?, columnOffset? }");
+      if (!value->IsObject())
+        ThrowTypeError(where + " must be an object { code, filename?, lineOffset?, columnOffset? }");
       SnapshotSource source;
       Local<Value> code = Option(isolate, value, "code");
       if (!code->IsString()) ThrowTypeError(where + ".code must be a string");
@@ -27,7 +28,8 @@ void CreateSnapshot(const FunctionCallbackInfo<Value>& info) {
       source.column_offset = origin.column_offset;
       return source;
     };
-    if (!info[0]->IsArray()) ThrowTypeError("createSnapshot(scripts): `scripts` must be an array of { code, filename? }");
+    if (!info[0]->IsArray())
+      ThrowTypeError("createSnapshot(scripts): `scripts` must be an array of { code, filename? }");
     Local<v8::Array> array = info[0].As<v8::Array>();
     std::vector<SnapshotSource> scripts;
     for (uint32_t i = 0; i < array->Length(); ++i) {
@@ -43,14 +45,16 @@ void CreateSnapshot(const FunctionCallbackInfo<Value>& info) {
         warmup = read_source(info[1], "warmupScript");
       }
     }
-    std::vector<uint8_t> bytes = MakeSnapshot(node::GetMultiIsolatePlatform(node_env), scripts, warmup ? &*warmup : nullptr);
+    std::vector<uint8_t> bytes =
+        MakeSnapshot(node::GetMultiIsolatePlatform(node_env), scripts, warmup ? &*warmup : nullptr);
     info.GetReturnValue().Set(NewExternalCopy(isolate, context, CopyBytes(bytes.data(), bytes.size())));
   });
 }
 
 }  // namespace
 
-IsolateFeatures IsolateFeatures::Parse(Isolate* isolate, Local<Value> options, IsolateEnvironment::Options& env_options) {
+IsolateFeatures IsolateFeatures::Parse(Isolate* isolate, Local<Value> options,
+                                       IsolateEnvironment::Options& env_options) {
   IsolateFeatures out;
   Local<Value> inspector = Option(isolate, options, "inspector");
   if (!inspector->IsUndefined()) {
@@ -77,7 +81,9 @@ IsolateFeatures IsolateFeatures::Parse(Isolate* isolate, Local<Value> options, I
       store = BackingStoreOf(*CopyBytes(bytes.data(), bytes.size()));
     }
     if (!store) {
-      ThrowTypeError("`snapshot` must be the ExternalCopy returned by Isolate.createSnapshot() (or its bytes: an ArrayBuffer or Uint8Array)");
+      ThrowTypeError(
+          "`snapshot` must be the ExternalCopy returned by Isolate.createSnapshot() (or its bytes: an ArrayBuffer or "
+          "Uint8Array)");
     }
     env_options.snapshot = OpenSnapshot(store);
     env_options.external_references = SnapshotExternalReferences();
@@ -118,7 +124,8 @@ void ContextFeatures::Apply(const EnvPtr& env, Local<Context> context) const {
 
 void AddIsolateFeatureMethods(Isolate* isolate, Local<FunctionTemplate> tmpl) {
   auto method = [&](const char* name, v8::FunctionCallback callback) {
-    Local<FunctionTemplate> fn = FunctionTemplate::New(isolate, callback, Local<Value>(), Local<v8::Signature>(), 0, v8::ConstructorBehavior::kThrow);
+    Local<FunctionTemplate> fn = FunctionTemplate::New(isolate, callback, Local<Value>(), Local<v8::Signature>(), 0,
+                                                       v8::ConstructorBehavior::kThrow);
     tmpl->PrototypeTemplate()->Set(V8Symbol(isolate, name), fn);
   };
   method("startCpuProfiler", StartCpuProfiler);

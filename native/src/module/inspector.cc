@@ -22,7 +22,9 @@ class InspectorSessionHandle : public ClassHandle {
     if (auto agent = agent_.lock()) agent->RemoveSession(core_);
   }
 
-  TransferablePtr TransferOut() override { ThrowTypeError("An InspectorSession cannot be transferred to another isolate"); }
+  TransferablePtr TransferOut() override {
+    ThrowTypeError("An InspectorSession cannot be transferred to another isolate");
+  }
 
   void DispatchProtocolMessage(const FunctionCallbackInfo<Value>& info) {
     Isolate* isolate = info.GetIsolate();
@@ -60,7 +62,9 @@ void CreateInspectorSession(const FunctionCallbackInfo<Value>& info) {
   Guard(isolate, [&] {
     EnvPtr env = LiveIsolateEnv(isolate, info.This());
     std::shared_ptr<InspectorAgent> agent = InspectorAgent::Of(env);
-    if (!agent) ThrowError(ErrorClass::Error, "createInspectorSession() needs an isolate made with new Isolate({ inspector: true })");
+    if (!agent)
+      ThrowError(ErrorClass::Error,
+                 "createInspectorSession() needs an isolate made with new Isolate({ inspector: true })");
     Local<Context> context = isolate->GetCurrentContext();
     Local<FunctionTemplate> tmpl = ClassHandle::Template(isolate, ClassId::InspectorSession);
     Local<Object> object = Check(tmpl->InstanceTemplate()->NewInstance(context));
@@ -84,13 +88,17 @@ Local<FunctionTemplate> DefineInspectorSession(Isolate* isolate) {
 #else  // V8 other than the one inspector_abi.h describes
 
 bool EnableInspector(const EnvPtr&) {
-  ThrowError(ErrorClass::Error, std::string("The inspector is not available in islet's addon for V8 ") + v8::V8::GetVersion(), "ERR_ISOLATE_NO_INSPECTOR");
+  ThrowError(ErrorClass::Error,
+             std::string("The inspector is not available in islet's addon for V8 ") + v8::V8::GetVersion(),
+             "ERR_ISOLATE_NO_INSPECTOR");
 }
 void InspectContext(const EnvPtr&, Local<Context>) {}
 void CreateInspectorSession(const FunctionCallbackInfo<Value>& info) {
   Guard(info.GetIsolate(), [] { EnableInspector(nullptr); });
 }
-Local<FunctionTemplate> DefineInspectorSession(Isolate* isolate) { return NewClassTemplate(isolate, "InspectorSession", PrivateConstructor); }
+Local<FunctionTemplate> DefineInspectorSession(Isolate* isolate) {
+  return NewClassTemplate(isolate, "InspectorSession", PrivateConstructor);
+}
 
 #endif
 

@@ -215,7 +215,9 @@ Local<Value> IsolateHandle::CompileModuleIn(Mode mode, const FunctionCallbackInf
 
 }  // namespace
 
-EnvPtr LiveIsolateEnv(Isolate* isolate, Local<Value> handle) { return ClassHandle::UnwrapAs<IsolateHandle>(isolate, handle)->Live(); }
+EnvPtr LiveIsolateEnv(Isolate* isolate, Local<Value> handle) {
+  return ClassHandle::UnwrapAs<IsolateHandle>(isolate, handle)->Live();
+}
 
 Local<Object> NewIsolateHandle(Isolate* isolate, Local<Context> context, EnvPtr env) {
   return (new IsolateHandle(std::move(env)))->Wrap(isolate, context);

@@ -12,8 +12,8 @@ int IntegerOption(Isolate* isolate, Local<Value> options, const char* name, int 
   if (value->IsUndefined()) return fallback;
   double number = value->IsNumber() ? value.As<v8::Number>()->Value() : -1;
   if (!(number >= min && number <= max) || number != double(int64_t(number))) {
-    ThrowTypeError(std::string("startCpuProfiler: `") + name + "` must be an integer from " + std::to_string(min) + " to " +
-                   std::to_string(max));
+    ThrowTypeError(std::string("startCpuProfiler: `") + name + "` must be an integer from " + std::to_string(min) +
+                   " to " + std::to_string(max));
   }
   return int(number);
 }
@@ -26,7 +26,9 @@ std::string ReadTitle(Isolate* isolate, Local<Value> value, const char* method) 
 }
 
 Local<Value> NodeToJs(Isolate* isolate, Local<Context> context, const ProfileData::Node& node) {
-  auto set = [&](Local<Object> target, const char* name, Local<Value> value) { Check(target->Set(context, V8Symbol(isolate, name), value)); };
+  auto set = [&](Local<Object> target, const char* name, Local<Value> value) {
+    Check(target->Set(context, V8Symbol(isolate, name), value));
+  };
   Local<Object> frame = Object::New(isolate);
   set(frame, "functionName", V8String(isolate, node.function_name));
   set(frame, "scriptId", V8String(isolate, std::to_string(node.script_id)));
@@ -54,7 +56,9 @@ Local<Value> NodeToJs(Isolate* isolate, Local<Context> context, const ProfileDat
 }
 
 Local<Value> ProfileToJs(Isolate* isolate, Local<Context> context, const ProfileData& data) {
-  auto set = [&](Local<Object> target, const char* name, Local<Value> value) { Check(target->Set(context, V8Symbol(isolate, name), value)); };
+  auto set = [&](Local<Object> target, const char* name, Local<Value> value) {
+    Check(target->Set(context, V8Symbol(isolate, name), value));
+  };
   Local<Object> profile = Object::New(isolate);
   std::vector<Local<Value>> items;
   items.reserve(data.nodes.size());
@@ -89,7 +93,8 @@ void StartCpuProfiler(const FunctionCallbackInfo<Value>& info) {
     std::string title = ReadTitle(isolate, info[0], "startCpuProfiler");
     ProfileOptions options;
     options.interval_us = IntegerOption(isolate, info[1], "samplingInterval", options.interval_us, 100, 1000000);
-    options.max_samples = unsigned(IntegerOption(isolate, info[1], "maxSamples", int(options.max_samples), 1, 10000000));
+    options.max_samples =
+        unsigned(IntegerOption(isolate, info[1], "maxSamples", int(options.max_samples), 1, 10000000));
     std::shared_ptr<CpuProfilerFeature> profiler = CpuProfilerFeature::For(env);
     if (!profiler) ThrowError(ErrorClass::Error, "Isolate is disposed", "ERR_ISOLATE_DISPOSED");
     profiler->Request(title, options);
