@@ -266,7 +266,14 @@ v8::StartupData CreateBlob(node::MultiIsolatePlatform* platform, const v8::Start
       }
       if (!failed) {
         ReadOnlyCacheScope same_cache;
-        blob = creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kKeep);
+        if (!same_cache.active()) {
+          failed = ErrorData{ErrorClass::Error, "",
+                             "createSnapshot: this Node binary does not let islet make a snapshot its isolates can read "
+                             "back (V8's serializer flags could not be changed; see native/src/isolate/snapshot_cache.h)",
+                             "", "ERR_ISOLATE_SNAPSHOT", ""};
+        } else {
+          blob = creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kKeep);
+        }
       }
     }
   }

@@ -25,6 +25,8 @@ class ReadOnlyCacheScope {
 
   // True when this build knows how to make faithful snapshots for this V8.
   static bool Supported();
+  // True while the serializer flag is set (false: its page could not be made writable).
+  bool active() const { return active_; }
 
  private:
   bool active_ = false;

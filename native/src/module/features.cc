@@ -123,14 +123,9 @@ void ContextFeatures::Apply(const EnvPtr& env, Local<Context> context) const {
 }
 
 void AddIsolateFeatureMethods(Isolate* isolate, Local<FunctionTemplate> tmpl) {
-  auto method = [&](const char* name, v8::FunctionCallback callback) {
-    Local<FunctionTemplate> fn = FunctionTemplate::New(isolate, callback, Local<Value>(), Local<v8::Signature>(), 0,
-                                                       v8::ConstructorBehavior::kThrow);
-    tmpl->PrototypeTemplate()->Set(V8Symbol(isolate, name), fn);
-  };
-  method("startCpuProfiler", StartCpuProfiler);
-  method("stopCpuProfiler", StopCpuProfiler);
-  method("createInspectorSession", CreateInspectorSession);
+  SetMethod(isolate, tmpl, "startCpuProfiler", StartCpuProfiler);
+  SetMethod(isolate, tmpl, "stopCpuProfiler", StopCpuProfiler);
+  SetMethod(isolate, tmpl, "createInspectorSession", CreateInspectorSession);
   tmpl->Set(V8Symbol(isolate, "_createSnapshot"), FunctionTemplate::New(isolate, CreateSnapshot));
 }
 
