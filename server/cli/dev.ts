@@ -15,7 +15,7 @@ import { deployDirectory } from '../deploy/directory';
 import { prepareDeployment } from '../tenants/prepare';
 import { startServing, type Serving } from './serve';
 
-const usage = `usage: islet dev <dir> [--port N] [--tenant NAME] [--env KEY=VALUE]... [--config <file>] [--no-watch]
+const usageText = `usage: islet dev <dir> [--port N] [--tenant NAME] [--env KEY=VALUE]... [--config <file>] [--no-watch]
 
 Serves the function in <dir> (a folder with index.ts / index.js, or one file) on
 http://localhost:<port>/ with the same runtime, shims and limits as 'islet serve', rebuilds it
@@ -27,6 +27,8 @@ source files). The store lives in a temporary directory removed on exit.
   --env KEY=VALUE   an env var given to the function (repeatable)
   --config <file>   settings file, as for 'islet serve' (limits, egress...)
   --no-watch        serve once, do not rebuild on change`;
+
+export const usage: Record<string, string> = { dev: usageText };
 
 export interface DevOptions {
   dir: string;
@@ -324,7 +326,7 @@ function parseArgs(args: string[]): DevOptions {
         : [arg, undefined];
     const value = () => {
       const v = inline ?? args[++i];
-      if (v === undefined || v === '') throw new CliError(`islet dev: ${flag} needs a value\n\n${usage}`);
+      if (v === undefined || v === '') throw new CliError(`islet dev: ${flag} needs a value\n\n${usageText}`);
       return v;
     };
     switch (flag) {
@@ -356,18 +358,18 @@ function parseArgs(args: string[]): DevOptions {
         options.watch = false;
         break;
       default:
-        if (arg.startsWith('-')) throw new CliError(`islet dev: unknown option ${arg}\n\n${usage}`);
+        if (arg.startsWith('-')) throw new CliError(`islet dev: unknown option ${arg}\n\n${usageText}`);
         if (options.dir) throw new CliError(`islet dev: one folder at a time (got '${options.dir}' and '${arg}')`);
         options.dir = arg;
     }
   }
-  if (!options.dir) throw new CliError(`islet dev: which function? Give its folder.\n\n${usage}`);
+  if (!options.dir) throw new CliError(`islet dev: which function? Give its folder.\n\n${usageText}`);
   return options;
 }
 
 export async function run(_command: string, args: string[]): Promise<void> {
   if (args.includes('--help') || args.includes('-h')) {
-    console.log(usage);
+    console.log(usageText);
     return;
   }
   const options = parseArgs(args);

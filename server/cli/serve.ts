@@ -71,7 +71,7 @@ export interface Serving {
   close(): Promise<void>;
 }
 
-const usage = `usage: islet serve [--config <file>] [--functions <dir>]
+const usageText = `usage: islet serve [--config <file>] [--functions <dir>]
 
 Serves tenant functions on ISLET_PORT (default 8080) and the admin API on ISLET_ADMIN_PORT
 (default 127.0.0.1:8081). Settings: config/default.json, --config <file>, ISLET_* variables
@@ -79,6 +79,8 @@ Serves tenant functions on ISLET_PORT (default 8080) and the admin API on ISLET_
 
   --config <file>     JSON file overriding config/default.json
   --functions <dir>   publish each subfolder of <dir> as the tenant of that name first`;
+
+export const usage: Record<string, string> = { serve: usageText };
 
 function argValue(args: string[], name: string): string | undefined {
   const at = args.indexOf(name);
@@ -313,7 +315,7 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
 
 export async function run(_command: string, args: string[]): Promise<void> {
   if (args.includes('--help') || args.includes('-h')) {
-    console.log(usage);
+    console.log(usageText);
     return;
   }
   const config = loadConfig({ argv: args, env: process.env });

@@ -20,10 +20,10 @@ export interface Scrape {
   body: string;
 }
 
-/** A tenant's most recent log lines, at most `limit`. */
+/** A tenant's most recent log lines that match a query (observe/tenant-logs/query.ts), as URL parameters. */
 interface TenantLines {
   tenant: string;
-  limit: number;
+  query: Partial<Record<'limit' | 'level' | 'status' | 'method' | 'q' | 'since' | 'until', string>>;
 }
 
 export const islet = {

@@ -188,7 +188,11 @@ test('follow=1 streams new lines as they are written, and stops following when t
 
 test('a follower that reads too slowly loses lines, is told how many, and never makes the server buffer them', async () => {
   const hub = new LogHub(capture().logger);
-  const app = logRoutes(hub, { auth, followBacklog: 5 });
+  // room for five of these lines (all 'line N' with one digit are as long), not six
+  const probe = new LogHub(capture().logger);
+  probe.tenantLog({ level: 'log', message: 'line 0', tenant: 'shop', deployment: 'd' });
+  const lineBytes = probe.recent('shop')[0]!.length + 1;
+  const app = logRoutes(hub, { auth, followBacklogBytes: Math.floor(5.5 * lineBytes) });
   const res = await app.request('/v1/tenants/shop/logs?follow=1&limit=0', { headers: bearer });
   assert.equal(res.status, 200);
   for (let i = 0; i < 20; i++) hub.tenantLog({ level: 'log', message: `line ${i}`, tenant: 'shop', deployment: 'd' });
