@@ -13,7 +13,7 @@ import { ApiError } from '../errors';
 import type { Logger } from '../observe/server-log';
 import { LogHub } from '../observe/tenant-logs/hub';
 import { FollowFilter, LogFilterError, type LogQueryParams, parseLogQuery } from '../observe/tenant-logs/query';
-import { type AdminAuth, type AdminEnv, principalOf, requireTenantAccess } from './auth';
+import { type AdminAuth, type AdminEnv, actor, requireTenantAccess } from './auth';
 import { adminRouter } from './errors';
 
 export interface LogRoutesOptions {
@@ -40,12 +40,6 @@ function queryOf(c: Context): LogQueryParams {
     if (value !== undefined && value !== '') params[key] = value;
   }
   return params;
-}
-
-/** who holds a follow stream, for the per-token cap */
-function holder(c: Context): string {
-  const principal = principalOf(c);
-  return !principal || principal.kind === 'operator' ? 'operator' : `token:${principal.tokenId}`;
 }
 
 export function logRoutes(hub: LogHub, options: LogRoutesOptions): Hono<AdminEnv> {
@@ -77,7 +71,7 @@ export function logRoutes(hub: LogHub, options: LogRoutesOptions): Hono<AdminEnv
       return new Response(lines.map((line) => `${line}\n`).join(''), { headers });
     }
 
-    const who = holder(c);
+    const who = actor(c);
     if ((open.get(who) ?? 0) >= perToken || openTotal >= maxFollowers) {
       c.header('Retry-After', '5');
       throw new ApiError(

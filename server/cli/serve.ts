@@ -34,6 +34,18 @@ import { SourceMapper } from '../observe/tenant-logs/source-maps';
 import { Supervisor } from '../cluster/supervisor';
 import { joinSupervisor } from '../cluster/supervised-worker';
 import { machineStalls } from '../tenants/isolate-api';
+import type { ProcessStats } from '../cluster/messages';
+import { primaryChannel } from '../cluster/primary-channel';
+import { workerChannel } from '../cluster/worker-channel';
+import { HistoryStore } from '../observe/metrics/history';
+import {
+  clusterHistory,
+  type HistorySource,
+  localHistory,
+  prometheusHistory,
+  startRecorder,
+} from '../observe/metrics/history-source';
+import type { WorkersSource } from '../admin/history';
 import { watchMachineStalls } from '../tenants/stalls';
 
 export interface ServeOptions {
@@ -97,7 +109,11 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   metrics.setStallSource(machineStalls);
   const stopStallWatch = watchMachineStalls(logger);
   // limit and error stacks in tenant logs point at the tenant's own files (source maps of the deployment)
-  const logs = new LogHub(logger, { sourceMaps: new SourceMapper(store) });
+  const logs = new LogHub(logger, {
+    sourceMaps: new SourceMapper(store),
+    bytesPerTenant: config.logs.tenantBytes,
+    maxTotalBytes: config.logs.totalBytes,
+  });
   // under the supervisor: one scrape sums every worker, and tenant logs read the same from any worker
   const leaveCluster = options.worker ? [metrics.joinCluster(), logs.joinCluster()] : [];
   const observer: TenantObserver = metrics;
@@ -106,6 +122,55 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   const pool = new IsolatePool({ config, store, observer, logger, logs, createSandbox: options.createSandbox });
   const accounting = new Accounting({ observer, logs, logRequests: config.logRequests });
   const front = new FrontServer({ config, router, directory, pool, accounting, logger });
+  const processStats = (): ProcessStats => ({
+    pid: process.pid,
+    startedAt: Math.round(Date.now() - process.uptime() * 1000),
+    rssBytes: process.memoryUsage.rss(),
+    heapUsedBytes: process.memoryUsage().heapUsed,
+    isolates: pool.size,
+    connections: front.inFlight,
+  });
+  // the dashboard's history: a Prometheus server when configured, else islet's own store, kept
+  // here in one process and in the supervisor under it (which samples every worker)
+  let history: HistorySource;
+  let stopRecorder = (): void => {};
+  let workers: WorkersSource;
+  if (options.worker) {
+    history = config.dashboard.prometheusUrl ? prometheusHistory(config.dashboard.prometheusUrl) : clusterHistory();
+    const stopAnswering = workerChannel().handle('process.stats', processStats);
+    leaveCluster.push(stopAnswering);
+    workers = { list: async () => ({ mode: 'cluster', ...(await workerChannel().ask('workers.list', undefined)) }) };
+  } else {
+    const store = new HistoryStore({ minutes: config.dashboard.historyMinutes });
+    if (!config.dashboard.prometheusUrl) {
+      stopRecorder = startRecorder(store, async () => [
+        { key: 'self', metrics: await metrics.registry.getMetricsAsJSON() },
+      ]);
+    }
+    history = config.dashboard.prometheusUrl ? prometheusHistory(config.dashboard.prometheusUrl) : localHistory(store);
+    workers = {
+      list: async () => {
+        const stats = processStats();
+        return {
+          mode: 'single',
+          supervisor: { pid: process.pid, startedAt: stats.startedAt },
+          restarts: 0,
+          crashLoops: 0,
+          workers: [
+            {
+              slot: 0,
+              pid: process.pid,
+              state: 'ready',
+              startedAt: stats.startedAt,
+              restarts: 0,
+              connections: stats.connections,
+              stats,
+            },
+          ],
+        };
+      },
+    };
+  }
   directory.onChange((tenant) => pool.retireTenant(tenant, 'redeploy'));
   // the deploy-time load runs under the tenant's own memory limit (its override, if any), as its isolates will
   const prepare = async (manifest: Parameters<typeof prepareDeployment>[0], files: Map<string, Buffer>) => {
@@ -146,6 +211,9 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     logs,
     metrics,
     dashboard: true,
+    scrapeTokens: config.scrapeTokens,
+    history,
+    workers,
   });
   const admin = serveHono({ fetch: adminApi.fetch, port: config.adminPort, hostname: config.adminHost });
   const adminPort = await new Promise<number>((resolve, reject) => {
@@ -187,6 +255,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
         directory.stop();
         pool.close();
         for (const leave of leaveCluster) leave();
+        stopRecorder();
         stopStallWatch();
         await store.close();
       })()),
@@ -277,6 +346,39 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
   }
   const clusterMetrics = new ClusterMetrics();
   const clusterLogs = new ClusterLogs();
+  const channel = primaryChannel();
+  const historyStore = new HistoryStore({ minutes: config.dashboard.historyMinutes });
+  // every worker's registry, as the metrics scrape gathers them; a worker is one process for its life
+  const stopRecorder = config.dashboard.prometheusUrl
+    ? () => {}
+    : startRecorder(historyStore, async () => {
+        const { answers } = await channel.askAll('metrics.collect', undefined);
+        return answers.map((a) => ({ key: `worker:${a.worker.pid ?? a.worker.id}`, metrics: a.value }));
+      });
+  const supervisorStartedAt = Date.now();
+  let supervisorRef: Supervisor | undefined;
+  const stopHandling = [
+    channel.handle('history.query', (query) => historyStore.query(query)),
+    channel.handle('workers.list', async () => {
+      const stats = supervisorRef?.stats();
+      const { answers } = await channel.askAll('process.stats', undefined);
+      const byPid = new Map(answers.map((a) => [a.value.pid, a.value]));
+      return {
+        supervisor: { pid: process.pid, startedAt: supervisorStartedAt },
+        restarts: stats?.restarts ?? 0,
+        crashLoops: stats?.crashLoops ?? 0,
+        workers: (stats?.workers ?? []).map((w) => ({
+          slot: w.slot,
+          pid: w.pid,
+          state: w.ready ? ('ready' as const) : w.pid === null ? ('down' as const) : ('starting' as const),
+          startedAt: w.startedAt,
+          restarts: w.restarts,
+          connections: w.connections,
+          stats: (w.pid !== null ? byPid.get(w.pid) : undefined) ?? null,
+        })),
+      };
+    }),
+  ];
   const metricsServer = config.metricsPort
     ? await startMetricsServer(clusterMetrics, { port: config.metricsPort })
     : undefined;
@@ -291,6 +393,7 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     ],
     drainTimeoutMs: config.server.shutdownTimeoutMs,
   });
+  supervisorRef = supervisor;
   const { port, workers } = await supervisor.start();
   const adminPort = workers.find((w) => typeof w.info?.adminPort === 'number')?.info?.adminPort;
   console.error(
@@ -309,6 +412,8 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     await metricsServer?.close();
     clusterMetrics.close();
     clusterLogs.close();
+    stopRecorder();
+    for (const stop of stopHandling) stop();
   });
   process.exit(0);
 }
