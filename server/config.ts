@@ -68,6 +68,8 @@ export interface Config {
     prometheusUrl: string;
     /** minutes of per-minute history islet keeps itself */
     historyMinutes: number;
+    /** how often that history samples the counters (seconds) */
+    historySampleS: number;
   };
   tenants: Record<string, { limits?: Partial<Limits> }>;
 }
@@ -140,6 +142,7 @@ export const settings: Setting[] = [
   { key: 'logs.tenantBytes', env: 'ISLET_TENANT_LOG_BYTES', kind: { type: 'int', min: 4096, max: 1 << 30, unit: 'bytes' }, doc: "bytes of a tenant's recent log lines kept for the logs API, per process" },
   { key: 'logs.totalBytes', env: 'ISLET_TENANT_LOG_TOTAL_BYTES', kind: { type: 'int', min: 4096, max: 16 * 2 ** 30, unit: 'bytes' }, doc: 'bytes of recent log lines kept over all tenants, per process (least recently written tenants lose theirs first)' },
   { key: 'dashboard.prometheusUrl', env: 'ISLET_DASHBOARD_PROMETHEUS_URL', kind: { type: 'string', pattern: /^$|^https?:\/\/[^\s]+$/, expected: 'an http(s) URL of a Prometheus server, or empty' }, doc: "the dashboard's history from this Prometheus server (query_range); empty: islet's own per-minute store" },
+  { key: 'dashboard.historySampleS', env: 'ISLET_DASHBOARD_HISTORY_SAMPLE_S', kind: { type: 'int', min: 1, max: 60, unit: 's' }, doc: 'how often that history samples the counters' },
   { key: 'dashboard.historyMinutes', env: 'ISLET_DASHBOARD_HISTORY_MINUTES', kind: { type: 'int', min: 10, max: 10_080, unit: 'minutes' }, doc: 'minutes of per-minute history islet keeps itself (without prometheusUrl)' },
 ];
 

@@ -143,9 +143,11 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   } else {
     const store = new HistoryStore({ minutes: config.dashboard.historyMinutes });
     if (!config.dashboard.prometheusUrl) {
-      stopRecorder = startRecorder(store, async () => [
-        { key: 'self', metrics: await metrics.registry.getMetricsAsJSON() },
-      ]);
+      stopRecorder = startRecorder(
+        store,
+        async () => [{ key: 'self', metrics: await metrics.registry.getMetricsAsJSON() }],
+        { intervalMs: config.dashboard.historySampleS * 1000 },
+      );
     }
     history = config.dashboard.prometheusUrl ? prometheusHistory(config.dashboard.prometheusUrl) : localHistory(store);
     workers = {
@@ -354,7 +356,7 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     : startRecorder(historyStore, async () => {
         const { answers } = await channel.askAll('metrics.collect', undefined);
         return answers.map((a) => ({ key: `worker:${a.worker.pid ?? a.worker.id}`, metrics: a.value }));
-      });
+      }, { intervalMs: config.dashboard.historySampleS * 1000 });
   const supervisorStartedAt = Date.now();
   let supervisorRef: Supervisor | undefined;
   const stopHandling = [

@@ -22,7 +22,7 @@ describe('dashboard page', () => {
     assert.match(csp, /script-src 'self'/);
     const html = await res.text();
     assert.match(html, /^<!doctype html>/);
-    assert.match(html, /<form id="signin-form">/);
+    assert.match(html, /<form id="signin-form"/);
     // every script and stylesheet comes from islet itself
     for (const [, url] of html.matchAll(/(?:src|href)="([^"]+)"/g)) {
       assert.ok(url!.startsWith('/') || url!.startsWith('#') || url!.startsWith('data:'), `external reference ${url}`);

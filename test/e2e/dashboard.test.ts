@@ -64,7 +64,7 @@ describe('dashboard in a browser', needs(chromiumProgram), () => {
     await page.waitForSelector('#view-overview:not([hidden])');
     // the examples published at start are listed with their URL
     await page.waitForSelector('#tenants tr[data-tenant="api"]');
-    const url = await page.getAttribute('#tenants tr[data-tenant="api"] td a', 'href');
+    const url = await page.getAttribute('#tenants tr[data-tenant="api"] a.url', 'href');
     assert.equal(url, `http://api.localhost:${islet.serving.tenantPort}/`);
     assert.equal(await page.evaluate(() => sessionStorage.getItem('islet.token')), TOKEN);
   });
@@ -73,7 +73,9 @@ describe('dashboard in a browser', needs(chromiumProgram), () => {
     await page.click('nav a[data-view="tenant"]');
     await page.fill('#tenant-name', 'shop');
     await page.click('#tenant-pick button[type=submit]');
-    await page.waitForSelector('#tenant-body:not([hidden])');
+    // no such tenant yet: a not-found view with the deploy form, which creates it
+    await page.waitForSelector('#tenant-missing:not([hidden])');
+    assert.equal(await page.locator('#tenant-delete').isVisible(), false, 'nothing to delete');
     await page.setInputFiles('#upload-folder', path.join(fixtures, 'shop-v1'));
     await page.waitForSelector('#upload-list li:has-text("lib/greet.ts")');
     await page.click('#upload-submit');
@@ -82,7 +84,7 @@ describe('dashboard in a browser', needs(chromiumProgram), () => {
     assert.equal(await page.locator('#deployments tbody tr').count(), 1);
 
     await page.click('nav a[data-view="overview"]');
-    const link = page.locator('#tenants tr[data-tenant="shop"] td a');
+    const link = page.locator('#tenants tr[data-tenant="shop"] a.url');
     await link.waitFor();
     assert.equal(await link.getAttribute('href'), `http://shop.localhost:${islet.serving.tenantPort}/`);
     const [popup] = await Promise.all([page.waitForEvent('popup'), link.click()]);
@@ -92,7 +94,7 @@ describe('dashboard in a browser', needs(chromiumProgram), () => {
   });
 
   it('uploads a second version, then rolls back to the first', async () => {
-    await page.click('#tenants tr[data-tenant="shop"] th a');
+    await page.click('#tenants tr[data-tenant="shop"] th a:not(.url)');
     await page.waitForSelector('#tenant-body:not([hidden])');
     await page.setInputFiles('#upload-files', path.join(fixtures, 'shop-v2', 'index.js'));
     await page.click('#upload-submit');
@@ -128,7 +130,7 @@ describe('dashboard in a browser', needs(chromiumProgram), () => {
 
   it('deploys a file dropped on the drop zone', async () => {
     await page.goto(`${islet.adminBase}/#/tenant/dropped`);
-    await page.waitForSelector('#tenant-body:not([hidden])');
+    await page.waitForSelector('#deploy-card:not([hidden])');
     const dataTransfer = await page.evaluateHandle(() => {
       // runs in the page: DOM classes are the browser's
       const web = globalThis as unknown as { DataTransfer: new () => { items: { add(file: unknown): void } }; File: new (parts: string[], name: string, options: object) => unknown };
@@ -149,7 +151,7 @@ describe('dashboard in a browser', needs(chromiumProgram), () => {
     assert.equal(await routed.body.text(), 'dropped here\n');
     await page.click('nav a[data-view="overview"]');
     await page.waitForSelector('#tenants tr[data-tenant="dropped"] td:has-text("drop.example.test/files*")');
-    await page.click('#tenants tr[data-tenant="dropped"] th a');
+    await page.click('#tenants tr[data-tenant="dropped"] th a:not(.url)');
     await page.waitForSelector('#deployments tbody tr.active');
     // and the tenant goes away again, with its function
     await page.click('#tenant-delete');
@@ -175,20 +177,20 @@ describe('dashboard in a browser', needs(chromiumProgram), () => {
     assert.ok((await sent).every((status) => status === 200));
     const p50 = await page.textContent('#tenant-charts figure[data-metric="p50"] output');
     assert.match(p50 ?? '', /\d/, 'latency is shown once requests were seen');
-    await page.click('#logs-refresh');
-    await page.waitForSelector('#logs .log:has-text("shop v1 served /")');
+    await page.click('#tenant-logs button[type=submit]');
+    await page.waitForSelector('#tenant-logs .log:has-text("shop v1 served /")');
     // following: a request made now shows up without a refresh
-    await page.check('#logs-follow');
+    await page.check('#tenant-logs [name=follow]');
     // (the stream may take a moment to open: requests are sent until one of them is shown)
     await eventually(
       async () => {
         assert.equal((await islet.get('shop', '/followed')).status, 200);
-        return (await page.locator('#logs .log:has-text("shop v1 served /followed")').count()) > 0 ? true : undefined;
+        return (await page.locator('#tenant-logs .log:has-text("shop v1 served /followed")').count()) > 0 ? true : undefined;
       },
       5000,
       'followed line shown',
     );
-    await page.uncheck('#logs-follow');
+    await page.uncheck('#tenant-logs [name=follow]');
     await shot(page, '3-tenant');
   });
 

@@ -1,6 +1,122 @@
-// Small inline SVG charts: a sparkline per metric, redrawn in place on every poll. No library:
-// a polyline over the last N points is all a glance needs.
+// Inline SVG charts, drawn by hand (no library, nothing loaded from elsewhere): a sparkline per
+// live metric, and time charts with axes, gridlines, a legend with totals and a hover readout for
+// the history views (stacked areas for requests by status, lines for latency, CPU, memory).
 const SVG = 'http://www.w3.org/2000/svg';
+
+function svgEl(tag, attrs = {}, text) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  if (text !== undefined) el.textContent = text;
+  return el;
+}
+
+/** 1, 2 or 5 times a power of ten: tick steps a reader takes in at a glance */
+function niceStep(max, count) {
+  const raw = max / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const unit = raw / power;
+  return (unit <= 1 ? 1 : unit <= 2 ? 2 : unit <= 5 ? 5 : 10) * power;
+}
+
+function timeLabel(ms, spanMs) {
+  const d = new Date(ms);
+  const hm = `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+  return spanMs > 36 * 3600_000 ? `${d.getMonth() + 1}/${d.getDate()} ${hm}` : hm;
+}
+
+/**
+ * A time chart: `t` (epoch ms per step) and `series` [{ name, values, color }]; `stacked` draws
+ * filled areas on top of each other (requests by status), else lines. `format` writes values on
+ * the y axis, the legend and the readout; the legend shows each series' `total` when given.
+ */
+export function timeChart({ title, t, series, stacked = false, format: fmt = String, width = 560, height = 220 }) {
+  const pad = { top: 12, right: 12, bottom: 26, left: 56 };
+  const w = width - pad.left - pad.right;
+  const h = height - pad.top - pad.bottom;
+  const figure = document.createDocumentFragment();
+  const head = document.createElement('figcaption');
+  head.className = 'chart-head';
+  const titleEl = document.createElement('span');
+  titleEl.className = 'chart-title';
+  titleEl.textContent = title;
+  const legend = document.createElement('ul');
+  legend.className = 'legend';
+  for (const s of series) {
+    const li = document.createElement('li');
+    const swatch = document.createElement('span');
+    swatch.className = `swatch ${s.color}`;
+    li.append(swatch, `${s.name}${s.total !== undefined ? ` ${fmt(s.total)}` : ''}`);
+    legend.append(li);
+  }
+  head.append(titleEl, legend);
+  const svg = svgEl('svg', { viewBox: `0 0 ${width} ${height}`, class: 'time-chart', role: 'img', 'aria-label': title });
+  // stacked sums, or the values themselves
+  const n = t.length;
+  const tops = series.map(() => new Array(n).fill(0));
+  series.forEach((s, i) => {
+    for (let k = 0; k < n; k++) {
+      const v = Number.isFinite(s.values[k]) ? s.values[k] : 0;
+      tops[i][k] = stacked && i > 0 ? tops[i - 1][k] + v : v;
+    }
+  });
+  const max = Math.max(0, ...tops.flatMap((row, i) => row.filter((_, k) => stacked || Number.isFinite(series[i].values[k]))));
+  const step = max > 0 ? niceStep(max, 4) : 1;
+  const top = max > 0 ? Math.ceil(max / step) * step : 4;
+  const x = (k) => pad.left + (n > 1 ? (k / (n - 1)) * w : w / 2);
+  const y = (v) => pad.top + h - (v / top) * h;
+  const axis = svgEl('g', { class: 'axis' });
+  for (let v = 0; v <= top + step / 2; v += step) {
+    axis.append(svgEl('line', { x1: pad.left, x2: pad.left + w, y1: y(v), y2: y(v), class: v === 0 ? 'base' : 'grid' }));
+    axis.append(svgEl('text', { x: pad.left - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'tick y-tick' }, fmt(v)));
+  }
+  const span = n > 1 ? t[n - 1] - t[0] : 0;
+  const labels = Math.min(6, n);
+  for (let j = 0; j < labels; j++) {
+    const k = labels > 1 ? Math.round((j / (labels - 1)) * (n - 1)) : 0;
+    if (t[k] === undefined) continue;
+    axis.append(svgEl('text', { x: x(k), y: height - 6, 'text-anchor': j === 0 ? 'start' : j === labels - 1 ? 'end' : 'middle', class: 'tick x-tick' }, timeLabel(t[k], span)));
+  }
+  svg.append(axis);
+  series.forEach((s, i) => {
+    if (n === 0) return;
+    let d = '';
+    let started = false;
+    for (let k = 0; k < n; k++) {
+      if (!stacked && !Number.isFinite(s.values[k])) {
+        started = false;
+        continue;
+      }
+      d += `${started ? 'L' : 'M'}${x(k).toFixed(1)},${y(tops[i][k]).toFixed(1)}`;
+      started = true;
+    }
+    if (stacked) {
+      let back = '';
+      for (let k = n - 1; k >= 0; k--) back += `L${x(k).toFixed(1)},${y(i > 0 ? tops[i - 1][k] : 0).toFixed(1)}`;
+      svg.append(svgEl('path', { d: `${d}${back}Z`, class: `area ${s.color}` }));
+    }
+    svg.append(svgEl('path', { d, class: `line ${s.color}` }));
+  });
+  // hover readout: the step under the pointer, every series' value at it
+  const cursor = svgEl('line', { y1: pad.top, y2: pad.top + h, class: 'cursor', visibility: 'hidden' });
+  const readout = svgEl('text', { x: pad.left + 6, y: pad.top + 12, class: 'readout' });
+  svg.append(cursor, readout);
+  svg.addEventListener('pointermove', (event) => {
+    const box = svg.getBoundingClientRect();
+    const px = ((event.clientX - box.left) / box.width) * width;
+    const k = Math.max(0, Math.min(n - 1, Math.round(((px - pad.left) / w) * (n - 1))));
+    if (!n) return;
+    cursor.setAttribute('x1', String(x(k)));
+    cursor.setAttribute('x2', String(x(k)));
+    cursor.setAttribute('visibility', 'visible');
+    readout.textContent = `${timeLabel(t[k], span)}  ${series.map((s) => `${s.name} ${Number.isFinite(s.values[k]) ? fmt(s.values[k]) : '–'}`).join('  ')}`;
+  });
+  svg.addEventListener('pointerleave', () => {
+    cursor.setAttribute('visibility', 'hidden');
+    readout.textContent = '';
+  });
+  figure.append(head, svg);
+  return figure;
+}
 
 /** A sparkline of `values` (null = no data at that point) scaled to its own maximum. */
 export function sparkline(values, { width = 120, height = 28, label = '' } = {}) {
@@ -45,12 +161,15 @@ export const format = {
   seconds: (v) =>
     v === null
       ? '–'
-      : v >= 1
+      : v === 0
+        ? '0'
+        : v >= 1
         ? `${v.toFixed(2)} s`
         : v >= 0.001
           ? `${(v * 1000).toFixed(1)} ms`
           : `${(v * 1e6).toFixed(0)} µs`,
   cpu: (v) => (v === null ? '–' : `${(v * 1000).toFixed(v >= 0.1 ? 0 : 1)} ms/s`),
+  cpuShare: (v) => (v === null ? '–' : v >= 1 ? `${v.toFixed(2)} s/s` : `${(v * 1000).toFixed(v >= 0.01 ? 0 : 1)} ms/s`),
   bytes: (v) => {
     if (v === null) return '–';
     if (v >= 1 << 30) return `${(v / (1 << 30)).toFixed(1)} GiB`;
