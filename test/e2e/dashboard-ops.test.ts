@@ -28,7 +28,10 @@ export default {
   },
 };
 `;
-const v2 = v1.replace("return new Response('one');", "const greeting: string = 'two';\n    return new Response(greeting);");
+const v2 = v1.replace(
+  "return new Response('one');",
+  "const greeting: string = 'two';\n    return new Response(greeting);",
+);
 
 describe('dashboard operator views in a browser', needs(chromiumProgram), () => {
   let islet: Islet;
@@ -92,7 +95,10 @@ describe('dashboard operator views in a browser', needs(chromiumProgram), () => 
       'requests counted in the history',
     );
     assert.equal(await page.getAttribute('#view-overview .range button[data-range="15m"]', 'aria-pressed'), 'true');
-    assert.match((await page.textContent('#overview-stats [data-stat="errors"] .stat-detail')) ?? '', /^6 answered 5xx/);
+    assert.match(
+      (await page.textContent('#overview-stats [data-stat="errors"] .stat-detail')) ?? '',
+      /^6 answered 5xx/,
+    );
     const chart = page.locator('#overview-requests');
     assert.ok((await chart.locator('.y-tick').count()) >= 2, 'a y axis with ticks');
     assert.ok((await chart.locator('.x-tick').count()) >= 2, 'a time axis with labels');
@@ -115,7 +121,7 @@ describe('dashboard operator views in a browser', needs(chromiumProgram), () => 
     await shot(page, '1-overview');
   });
 
-  it('searches and filters a tenant\'s logs', async () => {
+  it("searches and filters a tenant's logs", async () => {
     await page.goto(`${islet.adminBase}/#/tenant/shop`);
     await page.waitForSelector('#tenant-body:not([hidden])');
     const box = page.locator('#tenant-logs [data-log-box]');
@@ -123,11 +129,13 @@ describe('dashboard operator views in a browser', needs(chromiumProgram), () => 
     await page.fill('#tenant-logs [name=q]', 'NEEDLE');
     await page.click('#tenant-logs button[type=submit]');
     await eventually(
-      async () => ((await page.textContent('#tenant-logs [data-log-summary]')) === '6 lines matching' ? true : undefined),
+      async () =>
+        (await page.textContent('#tenant-logs [data-log-summary]')) === '6 lines matching' ? true : undefined,
       5000,
       'six uncaught errors found',
     );
-    for (const text of await box.locator('.log .message').allTextContents()) assert.match(text, /needle in the haystack/);
+    for (const text of await box.locator('.log .message').allTextContents())
+      assert.match(text, /needle in the haystack/);
     await page.fill('#tenant-logs [name=q]', '');
     await page.selectOption('#tenant-logs [name=status]', 'error');
     await eventually(
@@ -162,7 +170,7 @@ describe('dashboard operator views in a browser', needs(chromiumProgram), () => 
     await shot(page, '3-logs');
   });
 
-  it('shows a deployment\'s message and author, its sources, and the diff between two versions', async () => {
+  it("shows a deployment's message and author, its sources, and the diff between two versions", async () => {
     const second = await deploy(v2, 'second: greet with two');
     await page.goto(`${islet.adminBase}/#/tenant/shop`);
     const row = page.locator(`#deployments tr[data-deployment="${second}"]`);
@@ -172,13 +180,21 @@ describe('dashboard operator views in a browser', needs(chromiumProgram), () => 
     await row.locator('button:has-text("Source")').click();
     await page.waitForSelector('#source-files li:has-text("index.ts")');
     // the TypeScript the tenant uploaded, not the built JavaScript
-    await eventually(async () => (/const greeting: string = 'two';/.test((await page.textContent('#source-text')) ?? '') ? true : undefined), 5000, 'source text');
+    await eventually(
+      async () =>
+        /const greeting: string = 'two';/.test((await page.textContent('#source-text')) ?? '') ? true : undefined,
+      5000,
+      'source text',
+    );
     // the diff picker proposes previous -> active
     await page.click('#diff-form button[type=submit]');
     const file = page.locator('#diff .file-diff[data-path="index.ts"]');
     await file.waitFor();
     assert.equal(await file.getAttribute('data-status'), 'modified');
-    assert.deepEqual(await file.locator('.patch .del').allTextContents(), ["    return new Response('one');\n"].map((l) => `-${l}`));
+    assert.deepEqual(
+      await file.locator('.patch .del').allTextContents(),
+      ["    return new Response('one');\n"].map((l) => `-${l}`),
+    );
     assert.deepEqual(await file.locator('.patch .add').allTextContents(), [
       "+    const greeting: string = 'two';\n",
       '+    return new Response(greeting);\n',
@@ -227,7 +243,10 @@ describe('dashboard operator views in a browser', needs(chromiumProgram), () => 
     for (const p of patterns) assert.ok(p.ok, `pattern ${p.pattern} is invalid in v mode: ${JSON.stringify(p)}`);
     await page.fill('#tenant-name', 'Bad Name!');
     type Validity = { validity: { patternMismatch: boolean; valid: boolean } };
-    assert.equal(await page.$eval('#tenant-name', (input) => (input as unknown as Validity).validity.patternMismatch), true);
+    assert.equal(
+      await page.$eval('#tenant-name', (input) => (input as unknown as Validity).validity.patternMismatch),
+      true,
+    );
     await page.fill('#tenant-name', 'good-name');
     assert.equal(await page.$eval('#tenant-name', (input) => (input as unknown as Validity).validity.valid), true);
   });
@@ -263,7 +282,14 @@ describe('dashboard operator views in a browser', needs(chromiumProgram), () => 
         const overflow = await phone.evaluate(() => {
           // runs in the page: its DOM, typed as far as this check reads it
           type Box = { tagName: string; id: string; offsetParent: unknown; getBoundingClientRect(): { right: number } };
-          const document = (globalThis as unknown as { document: { documentElement: { clientWidth: number; scrollWidth: number }; querySelectorAll(s: string): Iterable<Box> } }).document;
+          const document = (
+            globalThis as unknown as {
+              document: {
+                documentElement: { clientWidth: number; scrollWidth: number };
+                querySelectorAll(s: string): Iterable<Box>;
+              };
+            }
+          ).document;
           const width = document.documentElement.clientWidth;
           const wide = [...document.querySelectorAll('table, .card, .stat, figure')]
             .filter((el) => el.offsetParent !== null)
@@ -271,7 +297,10 @@ describe('dashboard operator views in a browser', needs(chromiumProgram), () => 
             .filter((r) => r.right > width + 0.5);
           return { scroll: document.documentElement.scrollWidth, width, wide };
         });
-        assert.ok(overflow.scroll <= overflow.width, `${view}: the page scrolls sideways (${overflow.scroll} > ${overflow.width})`);
+        assert.ok(
+          overflow.scroll <= overflow.width,
+          `${view}: the page scrolls sideways (${overflow.scroll} > ${overflow.width})`,
+        );
         assert.deepEqual(overflow.wide, [], `${view}: elements past the right edge`);
         await phone.screenshot({ path: path.join(artifacts, `390-${view.replace('/', '-')}.png`), fullPage: true });
       }

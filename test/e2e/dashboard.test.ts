@@ -271,9 +271,17 @@ describe('dashboard in a browser', needs(chromiumProgram), () => {
     if (process.env.ISLET_UPDATE_DOCS_SCREENSHOT) {
       // a longer run of mixed traffic, so the README's picture has charts with some history
       await Promise.all([traffic(islet, 'api', 120, 100, '/notes'), traffic(islet, 'page', 80, 150), traffic(islet, 'multi', 60, 200, '/quotes'), traffic(islet, 'sign', 40, 300, '/verify?token=x.y')]);
+      // the last quarter of an hour: the traffic above fills the history charts
+      await page.click('#view-overview .range button[data-range="15m"]');
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0));
       const main = await page.locator('#view-overview').boundingBox();
       const height = Math.ceil((main?.y ?? 0) + (main?.height ?? 800) + 16);
-      await page.screenshot({ path: path.join(repoRoot, 'docs', 'dashboard.png'), clip: { x: 0, y: 0, width: 1280, height } });
+      await page.screenshot({
+        path: path.join(repoRoot, 'docs', 'dashboard.png'),
+        fullPage: true,
+        clip: { x: 0, y: 0, width: 1280, height },
+      });
     }
     await page.click('#signout');
     await page.waitForSelector('#signin:not([hidden])');

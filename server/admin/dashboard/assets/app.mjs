@@ -7,7 +7,16 @@ import { currentRange, loadHistory, renderCharts, renderStats, seriesOf, setRang
 import { loadLimitDetails, renderLimits } from './limits.mjs';
 import { logSearch } from './logs.mjs';
 import { $, describe, flash, h, loadTenants, state } from './page.mjs';
-import { deleteTenant, diffSubmitted, openTenant, renderTenantCharts, renderTenantHistory, setEnv, setPicked, upload } from './tenant.mjs';
+import {
+  deleteTenant,
+  diffSubmitted,
+  openTenant,
+  renderTenantCharts,
+  renderTenantHistory,
+  setEnv,
+  setPicked,
+  upload,
+} from './tenant.mjs';
 import { filesFromDrop, filesFromInput } from './upload.mjs';
 import { loadWorkers } from './workers.mjs';
 
@@ -109,9 +118,15 @@ async function renderOverviewHistory() {
 function liveCells(tenant) {
   const now = state.stats.latest(tenant);
   const history = state.stats.history.get(tenant);
-  const cell = (metric, label, text, extra) => h('td', { class: 'num', 'data-label': label, dataset: { metric } }, text, extra);
+  const cell = (metric, label, text, extra) =>
+    h('td', { class: 'num', 'data-label': label, dataset: { metric } }, text, extra);
   return [
-    cell('rps', 'Requests/s', format.rate(now.rps), history ? sparkline(history.rps, { width: 60, height: 18, label: `requests per second of ${tenant}` }) : null),
+    cell(
+      'rps',
+      'Requests/s',
+      format.rate(now.rps),
+      history ? sparkline(history.rps, { width: 60, height: 18, label: `requests per second of ${tenant}` }) : null,
+    ),
     cell('errors', 'Errors', format.percent(now.errors)),
     cell('p50', 'p50', format.seconds(now.p50)),
     cell('p99', 'p99', format.seconds(now.p99)),
@@ -135,8 +150,16 @@ function renderTenants() {
           h('a', { href: `#/tenant/${encodeURIComponent(t.name)}` }, t.name),
           t.url ? h('a', { href: t.url, target: '_blank', rel: 'noopener', class: 'url' }, t.url) : null,
         ),
-        h('td', { 'data-label': 'Active' }, t.active ? h('code', { title: t.active }, short(t.active)) : h('span', { class: 'muted' }, 'none')),
-        h('td', { 'data-label': 'Routes' }, (t.routes ?? []).length ? (t.routes ?? []).join(', ') : h('span', { class: 'muted' }, '—')),
+        h(
+          'td',
+          { 'data-label': 'Active' },
+          t.active ? h('code', { title: t.active }, short(t.active)) : h('span', { class: 'muted' }, 'none'),
+        ),
+        h(
+          'td',
+          { 'data-label': 'Routes' },
+          (t.routes ?? []).length ? (t.routes ?? []).join(', ') : h('span', { class: 'muted' }, '—'),
+        ),
         ...liveCells(t.name),
       ),
     ),
@@ -151,7 +174,8 @@ function tenantListRefused(error) {
   $('#tenants').hidden = true;
   const note = $('#tenants-empty');
   note.hidden = false;
-  note.textContent = 'This token belongs to one tenant: it cannot list the others. Open your tenant by name under Tenants.';
+  note.textContent =
+    'This token belongs to one tenant: it cannot list the others. Open your tenant by name under Tenants.';
 }
 
 // ---------------------------------------------------------------- polling
@@ -174,7 +198,9 @@ async function poll() {
     if (!state.metricsOk) return;
     state.metricsOk = false;
     $('#metrics-note').textContent =
-      error instanceof ApiError && error.status === 403 ? 'Live metrics need the operator token.' : `Live metrics unavailable: ${describe(error)}`;
+      error instanceof ApiError && error.status === 403
+        ? 'Live metrics need the operator token.'
+        : `Live metrics unavailable: ${describe(error)}`;
   }
   const view = currentView();
   if (view === 'overview') {

@@ -49,7 +49,12 @@ export function timeChart({ title, t, series, stacked = false, format: fmt = Str
     legend.append(li);
   }
   head.append(titleEl, legend);
-  const svg = svgEl('svg', { viewBox: `0 0 ${width} ${height}`, class: 'time-chart', role: 'img', 'aria-label': title });
+  const svg = svgEl('svg', {
+    viewBox: `0 0 ${width} ${height}`,
+    class: 'time-chart',
+    role: 'img',
+    'aria-label': title,
+  });
   // stacked sums, or the values themselves
   const n = t.length;
   const tops = series.map(() => new Array(n).fill(0));
@@ -59,40 +64,73 @@ export function timeChart({ title, t, series, stacked = false, format: fmt = Str
       tops[i][k] = stacked && i > 0 ? tops[i - 1][k] + v : v;
     }
   });
-  const max = Math.max(0, ...tops.flatMap((row, i) => row.filter((_, k) => stacked || Number.isFinite(series[i].values[k]))));
+  const max = Math.max(
+    0,
+    ...tops.flatMap((row, i) => row.filter((_, k) => stacked || Number.isFinite(series[i].values[k]))),
+  );
   const step = max > 0 ? niceStep(max, 4) : 1;
   const top = max > 0 ? Math.ceil(max / step) * step : 4;
   const x = (k) => pad.left + (n > 1 ? (k / (n - 1)) * w : w / 2);
   const y = (v) => pad.top + h - (v / top) * h;
   const axis = svgEl('g', { class: 'axis' });
-  for (let v = 0; v <= top + step / 2; v += step) {
-    axis.append(svgEl('line', { x1: pad.left, x2: pad.left + w, y1: y(v), y2: y(v), class: v === 0 ? 'base' : 'grid' }));
-    axis.append(svgEl('text', { x: pad.left - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'tick y-tick' }, fmt(v)));
-  }
+  const ticks = [];
+  for (let v = 0; v <= top + step / 2; v += step) ticks.push(v);
+  // a unit format may round neighbouring ticks to one label: then say them with the step's precision
+  let labels = ticks.map((v) => fmt(v));
+  if (new Set(labels).size < labels.length) labels = ticks.map((v) => fmt(v, step));
+  ticks.forEach((v, i) => {
+    axis.append(
+      svgEl('line', { x1: pad.left, x2: pad.left + w, y1: y(v), y2: y(v), class: v === 0 ? 'base' : 'grid' }),
+    );
+    axis.append(svgEl('text', { x: pad.left - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'tick y-tick' }, labels[i]));
+  });
   const span = n > 1 ? t[n - 1] - t[0] : 0;
-  const labels = Math.min(6, n);
-  for (let j = 0; j < labels; j++) {
-    const k = labels > 1 ? Math.round((j / (labels - 1)) * (n - 1)) : 0;
+  const times = Math.min(6, n);
+  for (let j = 0; j < times; j++) {
+    const k = times > 1 ? Math.round((j / (times - 1)) * (n - 1)) : 0;
     if (t[k] === undefined) continue;
-    axis.append(svgEl('text', { x: x(k), y: height - 6, 'text-anchor': j === 0 ? 'start' : j === labels - 1 ? 'end' : 'middle', class: 'tick x-tick' }, timeLabel(t[k], span)));
+    const anchor = j === 0 ? 'start' : j === times - 1 ? 'end' : 'middle';
+    axis.append(
+      svgEl('text', { x: x(k), y: height - 6, 'text-anchor': anchor, class: 'tick x-tick' }, timeLabel(t[k], span)),
+    );
   }
   svg.append(axis);
   series.forEach((s, i) => {
     if (n === 0) return;
+    // a stacked series that is zero throughout adds nothing but a line over the base
+    if (stacked && !s.values.some((v) => v > 0)) {
+      svg.append(svgEl('path', { d: '', class: `area ${s.color}` }));
+      return;
+    }
     let d = '';
     let started = false;
+    const known = (k) => stacked || Number.isFinite(s.values[k]);
     for (let k = 0; k < n; k++) {
-      if (!stacked && !Number.isFinite(s.values[k])) {
+      if (!known(k)) {
         started = false;
         continue;
       }
       d += `${started ? 'L' : 'M'}${x(k).toFixed(1)},${y(tops[i][k]).toFixed(1)}`;
       started = true;
+      // a point with no neighbour draws no line: mark it
+      if (!stacked && !known(k - 1) && !known(k + 1))
+        svg.append(
+          svgEl('circle', { cx: x(k).toFixed(1), cy: y(tops[i][k]).toFixed(1), r: 2.5, class: `dot ${s.color}` }),
+        );
     }
     if (stacked) {
+      // the area's top edge, drawn only where this series adds something (else it would trace
+      // the series below it, or the base line, in its own colour)
+      let edge = '';
+      for (let k = 1; k < n; k++) {
+        if (!(s.values[k - 1] > 0 || s.values[k] > 0)) continue;
+        edge += `M${x(k - 1).toFixed(1)},${y(tops[i][k - 1]).toFixed(1)}L${x(k).toFixed(1)},${y(tops[i][k]).toFixed(1)}`;
+      }
       let back = '';
       for (let k = n - 1; k >= 0; k--) back += `L${x(k).toFixed(1)},${y(i > 0 ? tops[i - 1][k] : 0).toFixed(1)}`;
       svg.append(svgEl('path', { d: `${d}${back}Z`, class: `area ${s.color}` }));
+      svg.append(svgEl('path', { d: edge, class: `line ${s.color}` }));
+      return;
     }
     svg.append(svgEl('path', { d, class: `line ${s.color}` }));
   });
@@ -158,18 +196,24 @@ export function sparkline(values, { width = 120, height = 28, label = '' } = {})
 export const format = {
   rate: (v) => (v === null ? '–' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)),
   percent: (v) => (v === null ? '–' : `${(v * 100).toFixed(v >= 0.1 ? 0 : 1)}%`),
-  seconds: (v) =>
+  seconds: (v, step) =>
     v === null
       ? '–'
       : v === 0
         ? '0'
         : v >= 1
-        ? `${v.toFixed(2)} s`
-        : v >= 0.001
-          ? `${(v * 1000).toFixed(1)} ms`
-          : `${(v * 1e6).toFixed(0)} µs`,
+          ? `${v.toFixed(2)} s`
+          : v >= 0.001
+            ? `${(v * 1000).toFixed(step !== undefined && step < 0.0001 ? 2 : 1)} ms`
+            : `${(v * 1e6).toFixed(0)} µs`,
   cpu: (v) => (v === null ? '–' : `${(v * 1000).toFixed(v >= 0.1 ? 0 : 1)} ms/s`),
-  cpuShare: (v) => (v === null ? '–' : v >= 1 ? `${v.toFixed(2)} s/s` : `${(v * 1000).toFixed(v >= 0.01 ? 0 : 1)} ms/s`),
+  cpuShare: (v, step) => {
+    if (v === null) return '–';
+    if (v >= 1) return `${v.toFixed(2)} s/s`;
+    const digits =
+      step === undefined ? (v >= 0.01 ? 0 : 1) : Math.max(0, Math.min(4, -Math.floor(Math.log10(step * 1000))));
+    return `${(v * 1000).toFixed(digits)} ms/s`;
+  },
   bytes: (v) => {
     if (v === null) return '–';
     if (v >= 1 << 30) return `${(v / (1 << 30)).toFixed(1)} GiB`;

@@ -30,7 +30,9 @@ export async function loadHistory(tenant) {
 const count = (v) => (v >= 10_000 ? `${(v / 1000).toFixed(v >= 100_000 ? 0 : 1)}k` : String(Math.round(v)));
 
 function stat(label, value, detail, kind = '') {
-  return h('div', { class: `stat ${kind}`, dataset: { stat: label.toLowerCase().replace(/\W+/g, '-') } },
+  return h(
+    'div',
+    { class: `stat ${kind}`, dataset: { stat: label.toLowerCase().replace(/\W+/g, '-') } },
     h('span', { class: 'stat-label' }, label),
     h('span', { class: 'stat-value' }, value),
     detail ? h('span', { class: 'stat-detail' }, detail) : null,
@@ -46,7 +48,7 @@ function worst(values) {
 export function renderStats(target, series, answer) {
   const totals = series.totals;
   const errorRate = totals.requests > 0 ? totals.errors / totals.requests : null;
-  const seconds = (answer.t.length * answer.stepSeconds) || 1;
+  const seconds = answer.t.length * answer.stepSeconds || 1;
   $(target).replaceChildren(
     stat('Requests', count(totals.requests), `${format.rate(totals.requests / seconds)}/s average`),
     stat('Errors', format.percent(errorRate), `${count(totals.errors)} answered 5xx`, totals.errors > 0 ? 'bad' : ''),
@@ -93,9 +95,25 @@ export function renderCharts(targets, series, answer) {
     }),
   );
   if (targets.cpu)
-    put(targets.cpu, timeChart({ title: 'CPU time per second', t: answer.t, format: format.cpuShare, series: [{ name: 'CPU', values: series.cpu, color: 'c-accent' }] }));
+    put(
+      targets.cpu,
+      timeChart({
+        title: 'CPU time per second',
+        t: answer.t,
+        format: format.cpuShare,
+        series: [{ name: 'CPU', values: series.cpu, color: 'c-accent' }],
+      }),
+    );
   if (targets.memory)
-    put(targets.memory, timeChart({ title: 'Memory', t: answer.t, format: format.bytes, series: [{ name: 'heap + buffers', values: series.memory, color: 'c-info' }] }));
+    put(
+      targets.memory,
+      timeChart({
+        title: 'Memory',
+        t: answer.t,
+        format: format.bytes,
+        series: [{ name: 'heap + buffers', values: series.memory, color: 'c-info' }],
+      }),
+    );
 }
 
 /** an answer's series for one tenant, or empty ones of the right length */

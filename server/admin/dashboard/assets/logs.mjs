@@ -10,13 +10,16 @@ function logText(record) {
     const cpu = `cpu ${record.cpuMs} ms${record.cold ? ', cold start' : ''}`;
     return `${record.method} ${record.path} → ${record.status} in ${record.wallMs} ms (${cpu})`;
   }
-  if (record.source === 'limit') return `${record.limit} limit exceeded: ${record.measured} ${record.unit ?? ''}`.trim();
+  if (record.source === 'limit')
+    return `${record.limit} limit exceeded: ${record.measured} ${record.unit ?? ''}`.trim();
   return String(record.message ?? record.msg ?? JSON.stringify(record));
 }
 
 function logLine(record) {
   const level =
-    record.consoleLevel ?? (record.source === 'request' ? 'req' : record.source === 'limit' ? 'limit' : record.level) ?? '';
+    record.consoleLevel ??
+    (record.source === 'request' ? 'req' : record.source === 'limit' ? 'limit' : record.level) ??
+    '';
   const status = record.source === 'request' ? (record.status >= 500 ? 's5' : record.status >= 400 ? 's4' : 's2') : '';
   return h(
     'div',
@@ -82,7 +85,11 @@ export function logSearch(root, tenantOf) {
       const records = parseNdjson(text);
       const filtered = [...query.keys()].some((k) => k !== 'limit');
       summary.textContent = `${records.length}${records.length === 500 ? '+' : ''} line${records.length === 1 ? '' : 's'}${filtered ? ' matching' : ''}`;
-      box.replaceChildren(...(records.length ? records.map(logLine) : [h('p', { class: 'muted' }, filtered ? 'No line matches.' : 'No logs yet.')]));
+      box.replaceChildren(
+        ...(records.length
+          ? records.map(logLine)
+          : [h('p', { class: 'muted' }, filtered ? 'No line matches.' : 'No logs yet.')]),
+      );
       box.scrollTop = box.scrollHeight;
     } catch (error) {
       summary.textContent = '';

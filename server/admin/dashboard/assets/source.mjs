@@ -8,7 +8,9 @@ const deploymentPath = (tenant, id) => `${tenantPath(tenant)}/deployments/${enco
 async function showFile(tenant, id, path, item) {
   for (const li of $('#source-files').children) li.classList.toggle('current', li === item);
   try {
-    const text = await (await request(`${deploymentPath(tenant, id)}/files/${path.split('/').map(encodeURIComponent).join('/')}`)).text();
+    const text = await (
+      await request(`${deploymentPath(tenant, id)}/files/${path.split('/').map(encodeURIComponent).join('/')}`)
+    ).text();
     $('#source-text').textContent = text;
   } catch (error) {
     $('#source-text').textContent = `Cannot read ${path}: ${describe(error)}`;
@@ -72,12 +74,26 @@ export async function showDiff(tenant, from, to) {
   }
   const changed = answer.files.filter((f) => f.status !== 'unchanged');
   box.replaceChildren(
-    h('p', { class: 'note' }, changed.length ? `${changed.length} file${changed.length === 1 ? '' : 's'} changed from ${from} to ${to}` : `No difference between ${from} and ${to}.`),
+    h(
+      'p',
+      { class: 'note' },
+      changed.length
+        ? `${changed.length} file${changed.length === 1 ? '' : 's'} changed from ${from} to ${to}`
+        : `No difference between ${from} and ${to}.`,
+    ),
     ...changed.map((f) =>
       h(
         'details',
         { class: 'file-diff', open: true, dataset: { path: f.path, status: f.status } },
-        h('summary', {}, h('span', { class: `diff-status ${f.status}` }, f.status), ` ${f.path} `, h('span', { class: 'add' }, `+${f.additions}`), ' ', h('span', { class: 'del' }, `−${f.deletions}`)),
+        h(
+          'summary',
+          {},
+          h('span', { class: `diff-status ${f.status}` }, f.status),
+          ` ${f.path} `,
+          h('span', { class: 'add' }, `+${f.additions}`),
+          ' ',
+          h('span', { class: 'del' }, `−${f.deletions}`),
+        ),
         f.patch ? h('pre', { class: 'patch' }, ...patchLines(f.patch)) : h('p', { class: 'muted' }, f.note ?? ''),
       ),
     ),

@@ -73,7 +73,11 @@ export async function renderTenantHistory() {
     if (tenant !== state.tenant) return;
     const series = seriesOf(answer, tenant);
     renderStats('#tenant-stats', series, answer);
-    renderCharts({ requests: '#tenant-requests', latency: '#tenant-latency', cpu: '#tenant-cpu', memory: '#tenant-memory' }, series, answer);
+    renderCharts(
+      { requests: '#tenant-requests', latency: '#tenant-latency', cpu: '#tenant-cpu', memory: '#tenant-memory' },
+      series,
+      answer,
+    );
   } catch (error) {
     $('#tenant-stats').replaceChildren(h('p', { class: 'note' }, `History unavailable: ${describe(error)}`));
   }
@@ -101,7 +105,11 @@ export function renderTenantCharts() {
         { class: 'live', dataset: { metric: key } },
         h('figcaption', {}, label),
         h('output', { class: 'value' }, fmt(now[key])),
-        sparkline(history ? history[key] : [], { width: 160, height: 32, label: `${label} of ${tenant}, latest ${fmt(now[key])}` }),
+        sparkline(history ? history[key] : [], {
+          width: 160,
+          height: 32,
+          label: `${label} of ${tenant}, latest ${fmt(now[key])}`,
+        }),
       ),
     ),
   );
@@ -120,7 +128,9 @@ async function loadDeployments() {
     return flash(describe(error));
   }
   if (tenant !== state.tenant) return;
-  const deployments = [...(body.deployments ?? [])].sort((a, b) => String(b.createdAt).localeCompare(String(a.createdAt)));
+  const deployments = [...(body.deployments ?? [])].sort((a, b) =>
+    String(b.createdAt).localeCompare(String(a.createdAt)),
+  );
   const activeIndex = deployments.findIndex((d) => d.id === body.active);
   $('#deployments tbody').replaceChildren(
     ...deployments.map((d, i) => {
@@ -129,24 +139,64 @@ async function loadDeployments() {
       return h(
         'tr',
         { dataset: { deployment: d.id }, class: active ? 'active' : '' },
-        h('th', { scope: 'row', 'data-label': 'Deployment' }, h('code', { title: d.hash ? `hash ${d.hash}` : d.id }, short(d.id)), active ? h('span', { class: 'badge' }, 'active') : null),
-        h('td', { 'data-label': 'Message', class: 'message' }, d.message ? d.message : h('span', { class: 'muted' }, '—')),
-        h('td', { 'data-label': 'Created' }, h('time', { datetime: d.createdAt }, new Date(d.createdAt).toLocaleString())),
+        h(
+          'th',
+          { scope: 'row', 'data-label': 'Deployment' },
+          h('code', { title: d.hash ? `hash ${d.hash}` : d.id }, short(d.id)),
+          active ? h('span', { class: 'badge' }, 'active') : null,
+        ),
+        h(
+          'td',
+          { 'data-label': 'Message', class: 'message' },
+          d.message ? d.message : h('span', { class: 'muted' }, '—'),
+        ),
+        h(
+          'td',
+          { 'data-label': 'Created' },
+          h('time', { datetime: d.createdAt }, new Date(d.createdAt).toLocaleString()),
+        ),
         h('td', { 'data-label': 'By' }, d.author ?? h('span', { class: 'muted' }, '—')),
         h('td', { 'data-label': 'Size', class: 'num' }, typeof d.size === 'number' ? format.bytes(d.size) : ''),
         h('td', { 'data-label': 'Routes' }, (d.routes ?? []).join(', ') || h('span', { class: 'muted' }, '—')),
         h(
           'td',
           { class: 'actions', 'data-label': 'Actions' },
-          h('button', { type: 'button', onclick: () => showSource(tenant, d.id), 'aria-label': `Source of ${d.id}` }, 'Source'),
-          active ? null : h('button', { type: 'button', onclick: () => activate(d.id, verb), 'aria-label': `${verb} to ${d.id}` }, verb),
-          h('button', { type: 'button', class: 'danger', disabled: active, onclick: () => removeDeployment(d.id), 'aria-label': `Delete ${d.id}` }, 'Delete'),
+          h(
+            'button',
+            { type: 'button', onclick: () => showSource(tenant, d.id), 'aria-label': `Source of ${d.id}` },
+            'Source',
+          ),
+          active
+            ? null
+            : h(
+                'button',
+                { type: 'button', onclick: () => activate(d.id, verb), 'aria-label': `${verb} to ${d.id}` },
+                verb,
+              ),
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'danger',
+              disabled: active,
+              onclick: () => removeDeployment(d.id),
+              'aria-label': `Delete ${d.id}`,
+            },
+            'Delete',
+          ),
         ),
       );
     }),
   );
   // the diff picker: by default what changed from the previous deployment to the active one
-  const options = () => deployments.map((d) => h('option', { value: d.id }, `${short(d.id)}${d.message ? ` · ${d.message.slice(0, 40)}` : ''}${d.id === body.active ? ' (active)' : ''}`));
+  const options = () =>
+    deployments.map((d) =>
+      h(
+        'option',
+        { value: d.id },
+        `${short(d.id)}${d.message ? ` · ${d.message.slice(0, 40)}` : ''}${d.id === body.active ? ' (active)' : ''}`,
+      ),
+    );
   $('#diff-from').replaceChildren(...options());
   $('#diff-to').replaceChildren(...options());
   $('#diff-form').hidden = deployments.length < 2;
@@ -190,7 +240,8 @@ async function removeDeployment(id) {
 
 export async function deleteTenant() {
   const tenant = state.tenant;
-  if (!tenant || !confirm(`Delete tenant ${tenant} with all its deployments, env and tokens? This cannot be undone.`)) return;
+  if (!tenant || !confirm(`Delete tenant ${tenant} with all its deployments, env and tokens? This cannot be undone.`))
+    return;
   try {
     await request(tenantPath(tenant), { method: 'DELETE' });
     state.nextFlash = [`Tenant ${tenant} deleted.`, 'ok'];
@@ -214,11 +265,24 @@ function renderEnv(env) {
             'tr',
             { dataset: { name: r.name } },
             h('th', { scope: 'row', 'data-label': 'Name' }, h('code', {}, r.name)),
-            h('td', { 'data-label': 'Value' }, r.secret ? h('span', { class: 'muted' }, 'secret (hidden)') : h('code', {}, r.value)),
+            h(
+              'td',
+              { 'data-label': 'Value' },
+              r.secret ? h('span', { class: 'muted' }, 'secret (hidden)') : h('code', {}, r.value),
+            ),
             h(
               'td',
               { class: 'actions', 'data-label': 'Actions' },
-              h('button', { type: 'button', class: 'danger', onclick: () => setEnv(r.name, null, r.secret), 'aria-label': `Remove ${r.name}` }, 'Remove'),
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'danger',
+                  onclick: () => setEnv(r.name, null, r.secret),
+                  'aria-label': `Remove ${r.name}`,
+                },
+                'Remove',
+              ),
             ),
           ),
         )
@@ -258,7 +322,9 @@ let picked = [];
 
 export function setPicked(files) {
   picked = prepare(files, { keepNodeModules: $('#upload-bundle').checked });
-  $('#upload-list').replaceChildren(...picked.map((f) => h('li', {}, h('code', {}, f.path), ` ${format.bytes(f.file.size)}`)));
+  $('#upload-list').replaceChildren(
+    ...picked.map((f) => h('li', {}, h('code', {}, f.path), ` ${format.bytes(f.file.size)}`)),
+  );
   if (!$('#upload-entry').value) $('#upload-entry').placeholder = guessEntry(picked) || 'index.ts';
   $('#upload-submit').disabled = picked.length === 0;
   $('#upload-status').textContent = picked.length ? `${picked.length} file(s) ready.` : '';
@@ -269,8 +335,16 @@ export async function upload(event) {
   const tenant = state.tenant;
   if (!tenant || picked.length === 0) return;
   const entry = $('#upload-entry').value.trim() || guessEntry(picked);
-  const routes = $('#upload-routes').value.split(',').map((r) => r.trim()).filter(Boolean);
-  const form = formData(picked, { entry, routes, bundle: $('#upload-bundle').checked, activate: $('#upload-activate').checked });
+  const routes = $('#upload-routes')
+    .value.split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
+  const form = formData(picked, {
+    entry,
+    routes,
+    bundle: $('#upload-bundle').checked,
+    activate: $('#upload-activate').checked,
+  });
   const message = $('#upload-message').value.trim();
   if (message) form.append('message', message);
   $('#upload-submit').disabled = true;
@@ -283,8 +357,12 @@ export async function upload(event) {
     await Promise.all([openTenant(tenant), loadTenants().catch(() => {})]);
     $('#upload-status').replaceChildren(
       `Deployed ${result.id}${result.active ? ' (active)' : ''}`,
-      result.url ? h('span', {}, ' at ', h('a', { href: result.url, target: '_blank', rel: 'noopener' }, result.url)) : '',
-      (result.warnings ?? []).length ? h('ul', { class: 'warnings' }, ...result.warnings.map((w) => h('li', {}, w))) : '',
+      result.url
+        ? h('span', {}, ' at ', h('a', { href: result.url, target: '_blank', rel: 'noopener' }, result.url))
+        : '',
+      (result.warnings ?? []).length
+        ? h('ul', { class: 'warnings' }, ...result.warnings.map((w) => h('li', {}, w)))
+        : '',
     );
   } catch (error) {
     $('#upload-status').textContent = `Upload failed: ${describe(error)}`;

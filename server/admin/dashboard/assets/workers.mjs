@@ -24,10 +24,24 @@ export async function loadWorkers() {
   }
   const ready = answer.workers.filter((w) => w.state === 'ready').length;
   const stat = (label, value, detail) =>
-    h('div', { class: 'stat' }, h('span', { class: 'stat-label' }, label), h('span', { class: 'stat-value' }, value), h('span', { class: 'stat-detail' }, detail));
+    h(
+      'div',
+      { class: 'stat' },
+      h('span', { class: 'stat-label' }, label),
+      h('span', { class: 'stat-value' }, value),
+      h('span', { class: 'stat-detail' }, detail),
+    );
   $('#workers-stats').replaceChildren(
-    stat('Mode', answer.mode === 'cluster' ? 'Supervised' : 'One process', answer.mode === 'cluster' ? `supervisor pid ${answer.supervisor.pid}` : `pid ${answer.supervisor.pid}`),
-    stat('Workers ready', `${ready} / ${answer.workers.length}`, answer.crashLoops ? `${answer.crashLoops} crash loops` : 'no crash loop'),
+    stat(
+      'Mode',
+      answer.mode === 'cluster' ? 'Supervised' : 'One process',
+      answer.mode === 'cluster' ? `supervisor pid ${answer.supervisor.pid}` : `pid ${answer.supervisor.pid}`,
+    ),
+    stat(
+      'Workers ready',
+      `${ready} / ${answer.workers.length}`,
+      answer.crashLoops ? `${answer.crashLoops} crash loops` : 'no crash loop',
+    ),
     stat('Restarts', String(answer.restarts), 'workers replaced after dying'),
     stat('Up', uptime(answer.supervisor.uptimeS), 'since the server started'),
   );
@@ -50,5 +64,7 @@ export async function loadWorkers() {
   );
   const quarantined = answer.quarantined ?? [];
   $('#quarantine').hidden = quarantined.length === 0;
-  $('#quarantine-list').replaceChildren(...quarantined.map((q) => h('li', {}, `${q.tenant} until ${new Date(q.until).toLocaleTimeString()}`)));
+  $('#quarantine-list').replaceChildren(
+    ...quarantined.map((q) => h('li', {}, `${q.tenant} until ${new Date(q.until).toLocaleTimeString()}`)),
+  );
 }
