@@ -2,6 +2,7 @@
 // `install(bridge, env)`, which the host calls once with its bridge function; install defines
 // the Web platform globals and returns the entry points the host calls per request. Nothing of
 // the bridge is left on the global object: it lives in this bundle's closures only.
+import type { IsolateEntries } from '../server/bridge/ops';
 import { setHost, completeOp, host } from './internal/bridge';
 import { defineLazy } from './internal/lazy';
 import { ObjectDefineProperty, SafeTypeError, globalObject } from './internal/primordials';
@@ -18,7 +19,7 @@ import { Response } from './fetch/response';
 import { Blob, File } from './fetch/blob';
 import { FormData } from './fetch/form-data';
 import { fetch } from './fetch/fetch';
-import { setTimeout, setInterval, clearTimeout, clearInterval, queueMicrotask, fireTimer, forgetTimer } from './timers/timers';
+import { setTimeout, setInterval, clearTimeout, clearInterval, queueMicrotask, fireTimer } from './timers/timers';
 import { createConsole } from './console/console';
 import { createCrypto, Crypto } from './crypto/crypto';
 import { streams } from './streams/polyfill';
@@ -31,18 +32,6 @@ import { createCompressionStreams } from './compression/compression';
 
 declare const require: (id: string) => any;
 
-/** the entry points the host calls; each is a Reference on the host side */
-export interface Entries {
-  dispatch: typeof dispatch;
-  complete: typeof completeOp;
-  fire: typeof fireTimer;
-  forgetTimer: typeof forgetTimer;
-  pull: typeof pullSink;
-  cancel: typeof cancelSink;
-  finish: typeof finishRequest;
-  bindModule: typeof bindModule;
-  bindScript: typeof bindScript;
-}
 
 function define(name: string, value: unknown): void {
   ObjectDefineProperty(globalObject, name, { value, writable: true, configurable: true, enumerable: false });
@@ -60,7 +49,8 @@ function structuredClone(value: unknown, options?: { transfer?: unknown[] }): un
   }
 }
 
-export function install(bridge: (op: string, ...args: unknown[]) => unknown, env: Record<string, unknown>): Entries {
+/** returns the entry points the host calls (each becomes a Reference on the host side) */
+export function install(bridge: (op: string, ...args: unknown[]) => unknown, env: Record<string, unknown>): IsolateEntries {
   setHost(bridge);
   // a millisecond clock read in the isolate: no bridge crossing per call, and a coarse timer is
   // what a multi-tenant runtime should give untrusted code anyway (timing side channels)
@@ -134,7 +124,6 @@ export function install(bridge: (op: string, ...args: unknown[]) => unknown, env
     dispatch,
     complete: completeOp,
     fire: fireTimer,
-    forgetTimer,
     pull: pullSink,
     cancel: cancelSink,
     finish: finishRequest,

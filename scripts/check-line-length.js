@@ -7,7 +7,17 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 
 const MAX = 120;
-const roots = ['server', 'runtime-shims', 'native/src', 'native/index.ts', 'bench', 'scripts', 'test', 'functions', 'bin'];
+const roots = [
+  'server',
+  'runtime-shims',
+  'native/src',
+  'native/index.ts',
+  'bench',
+  'scripts',
+  'test',
+  'functions',
+  'bin',
+];
 const sourceFile = /\.(ts|tsx|js|mjs|cjs|cc|h)$/;
 const files = execFileSync('git', ['ls-files', '--', ...roots], { encoding: 'utf8' })
   .split('\n')

@@ -66,7 +66,9 @@ let failed = 0;
 for (const name of suites) {
   const entry = entryOf(name);
   if (!entry) {
-    console.error(`bench/${name}: no entry point (dist/bench/${name}/main.js or index.js): run \`npm run build\` first`);
+    console.error(
+      `bench/${name}: no entry point (dist/bench/${name}/main.js or index.js): run \`npm run build\` first`,
+    );
     failed++;
     continue;
   }
@@ -81,5 +83,6 @@ for (const name of suites) {
   }
 }
 for (const name of suites.filter((s) => onlyWhenNamed.has(s) && !named.includes(s))) void name;
-if (!named.length && fs.existsSync(path.join(root, 'bench', 'peers'))) console.log('\n(bench/peers is long: run it with `npm run bench:peers` or `npm run bench -- peers`)');
+if (!named.length && fs.existsSync(path.join(root, 'bench', 'peers')))
+  console.log('\n(bench/peers is long: run it with `npm run bench:peers` or `npm run bench -- peers`)');
 process.exit(failed ? 1 : 0);

@@ -8,22 +8,36 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './errors';
+import { parseSecretKeys } from './store/postgres/secrets';
 
 export { ConfigError } from './errors';
 
 /** Per-tenant limits: defaults in `limits`, overridable per tenant (store record or `tenants.<name>.limits`). */
 export interface Limits {
+  /** CPU time one request may spend inside the isolate, summed over every entry (ms) */
   cpuMs: number;
+  /** wall time from dispatch to the end of the response body and every waitUntil (ms) */
   wallMs: number;
+  /** heap of the tenant's isolate (MB) */
   memoryMb: number;
+  /** request body bytes the function may read */
   requestBodyBytes: number;
+  /** response body bytes the function may produce */
   responseBodyBytes: number;
+  /** fetch() calls per request */
   subrequests: number;
+  /** time limit of one fetch() (ms) */
   subrequestTimeoutMs: number;
+  /** bytes of one fetch() response body */
   subrequestResponseBytes: number;
+  /** console output per request (bytes of message text); past it, records are dropped and one notice is logged */
   logBytes: number;
+  /** requests in flight in one isolate */
   concurrency: number;
 }
+
+/** The limits the sandbox enforces on each request; the others bound the isolate (memory) or the pool (concurrency). */
+export type RequestLimits = Omit<Limits, 'memoryMb' | 'concurrency'>;
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -71,6 +85,16 @@ export interface Config {
     /** how often that history samples the counters (seconds) */
     historySampleS: number;
   };
+  store: {
+    /** '' (the data folder), file:///<folder> or postgres://… */
+    url: string;
+    poolSize: number;
+    sslMode: 'auto' | 'disable' | 'require' | 'verify-ca' | 'verify-full';
+    /** '' : the system's CAs */
+    sslCaFile: string;
+    /** `id:base64key[,…]`; required with a postgres:// url */
+    secretKey: string;
+  };
   tenants: Record<string, { limits?: Partial<Limits> }>;
 }
 
@@ -87,6 +111,8 @@ interface Setting {
   env: string;
   kind: Kind;
   doc: string;
+  /** a secret: a bad value is never echoed in an error */
+  secret?: boolean;
 }
 
 const MAX_BYTES = Number.MAX_SAFE_INTEGER;
@@ -144,6 +170,47 @@ export const settings: Setting[] = [
   { key: 'dashboard.prometheusUrl', env: 'ISLET_DASHBOARD_PROMETHEUS_URL', kind: { type: 'string', pattern: /^$|^https?:\/\/[^\s]+$/, expected: 'an http(s) URL of a Prometheus server, or empty' }, doc: "the dashboard's history from this Prometheus server (query_range); empty: islet's own per-minute store" },
   { key: 'dashboard.historySampleS', env: 'ISLET_DASHBOARD_HISTORY_SAMPLE_S', kind: { type: 'int', min: 1, max: 60, unit: 's' }, doc: 'how often that history samples the counters' },
   { key: 'dashboard.historyMinutes', env: 'ISLET_DASHBOARD_HISTORY_MINUTES', kind: { type: 'int', min: 10, max: 10_080, unit: 'minutes' }, doc: 'minutes of per-minute history islet keeps itself (without prometheusUrl)' },
+  {
+    key: 'store.url',
+    env: 'ISLET_STORE_URL',
+    kind: {
+      type: 'string',
+      pattern: /^$|^file:\/\/\/|^postgres(ql)?:\/\/./,
+      expected: 'empty (the data folder), file:///<folder> or postgres://user:password@host:port/database',
+    },
+    doc: 'where deployments, env and tokens live: a folder (one machine) or PostgreSQL (many machines)',
+    // a URL may carry the database password
+    secret: true,
+  },
+  {
+    key: 'store.poolSize',
+    env: 'ISLET_STORE_POOL_SIZE',
+    kind: { type: 'int', min: 1, max: 1000 },
+    doc: 'PostgreSQL connections per process (plus one LISTEN connection)',
+  },
+  {
+    key: 'store.sslMode',
+    env: 'ISLET_STORE_SSLMODE',
+    kind: { type: 'enum', values: ['auto', 'disable', 'require', 'verify-ca', 'verify-full'] },
+    doc: "TLS to PostgreSQL as libpq's sslmode; auto: the URL's sslmode= parameter, else disable",
+  },
+  {
+    key: 'store.sslCaFile',
+    env: 'ISLET_STORE_SSL_CA_FILE',
+    kind: { type: 'string' },
+    doc: "PEM file of the CA of PostgreSQL's certificate (empty: the system's CAs)",
+  },
+  {
+    key: 'store.secretKey',
+    env: 'ISLET_SECRET_KEY',
+    kind: {
+      type: 'string',
+      pattern: /^$|^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=]{40,}(,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=]{40,})*$/,
+      expected: '<key id>:<base64 of 32 bytes>[,<id>:<base64>...] (islet store keygen)',
+    },
+    doc: 'encrypts tenant secrets in PostgreSQL (AES-256-GCM); the first key encrypts, all decrypt',
+    secret: true,
+  },
 ];
 
 const byKey = new Map(settings.map((s) => [s.key, s]));
@@ -164,8 +231,9 @@ function describe(kind: Kind): string {
 }
 
 /** Checks one value from a JSON file (already typed) or an env var (a string); returns the value or a problem. */
-function coerce(kind: Kind, raw: unknown, fromEnv: boolean): { value?: unknown; problem?: string } {
-  const bad = () => ({ problem: `got ${JSON.stringify(raw)}, expected ${describe(kind)}` });
+function coerce(kind: Kind, raw: unknown, fromEnv: boolean, secret = false): { value?: unknown; problem?: string } {
+  const shown = secret ? 'a value (not shown: it is secret)' : JSON.stringify(raw);
+  const bad = () => ({ problem: `got ${shown}, expected ${describe(kind)}` });
   switch (kind.type) {
     case 'int': {
       let n: unknown = raw;
@@ -234,7 +302,7 @@ function applyFile(target: Record<string, unknown>, layer: unknown, file: string
       }
       const setting = byKey.get(key);
       if (setting) {
-        const { value: v, problem } = coerce(setting.kind, value, false);
+        const { value: v, problem } = coerce(setting.kind, value, false, setting.secret);
         if (problem) problems.push(`${file}:${key}: ${problem}`);
         else setPath(target, key, v);
       } else if (isObject(value) && settings.some((s) => s.key.startsWith(`${key}.`))) {
@@ -317,10 +385,16 @@ export interface LoadOptions {
 export function loadConfig(options: LoadOptions = {}): Config {
   const { argv = [], env = process.env, cwd = process.cwd() } = options;
   const problems: string[] = [];
-  const config = { server: {}, limits: {}, pool: {}, egress: {}, logs: {}, dashboard: {}, tenants: {} } as Record<
-    string,
-    unknown
-  >;
+  const config = {
+    server: {},
+    limits: {},
+    pool: {},
+    egress: {},
+    logs: {},
+    dashboard: {},
+    store: {},
+    tenants: {},
+  } as Record<string, unknown>;
 
   const defaultsFile = options.defaults ?? defaultConfigFile;
   applyFile(config, readJson(defaultsFile, problems), path.relative(cwd, defaultsFile) || defaultsFile, problems);
@@ -338,7 +412,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   for (const setting of settings) {
     const raw = env[setting.env];
     if (raw === undefined || raw === '') continue;
-    const { value, problem } = coerce(setting.kind, raw, true);
+    const { value, problem } = coerce(setting.kind, raw, true, setting.secret);
     if (problem) problems.push(`${setting.env} (${setting.key}): ${problem}`);
     else setPath(config, setting.key, value);
   }
@@ -360,9 +434,49 @@ export function loadConfig(options: LoadOptions = {}): Config {
   if (problems.length === 0 && result.limits.wallMs < result.limits.cpuMs) {
     problems.push(`limits.wallMs (${result.limits.wallMs}) must be at least limits.cpuMs (${result.limits.cpuMs}): CPU time cannot exceed wall time`);
   }
+  if (problems.length === 0) problems.push(...storeProblems(result));
   if (problems.length) throw new ConfigError(problems);
   result.dataDir = path.resolve(cwd, result.dataDir);
   return result;
+}
+
+/** The store settings checked at load: a secret key that parses, a CA file that exists. */
+function storeProblems(config: Config): string[] {
+  const problems: string[] = [];
+  if (config.store.secretKey) {
+    try {
+      parseSecretKeys(config.store.secretKey);
+    } catch (error) {
+      problems.push(`store.secretKey (ISLET_SECRET_KEY): ${(error as Error).message}`);
+    }
+  }
+  if (config.store.sslCaFile && !fs.existsSync(config.store.sslCaFile)) {
+    problems.push(`store.sslCaFile (ISLET_STORE_SSL_CA_FILE): ${config.store.sslCaFile} does not exist`);
+  }
+  return problems;
+}
+
+/**
+ * What serving on a shared (PostgreSQL) store needs besides its URL: a secret key (tenant secrets
+ * are encrypted with it) and an operator token every node accepts alike (a generated one would
+ * differ per node). Throws ConfigError; `islet serve` calls it, store tools need less.
+ */
+export function checkSharedStore(config: Config): void {
+  if (!/^postgres(ql)?:/.test(config.store.url)) return;
+  const problems: string[] = [];
+  if (!config.store.secretKey) {
+    problems.push(
+      'store.secretKey (ISLET_SECRET_KEY): required with a postgres:// store.url, ' +
+        'it encrypts tenant secrets (`islet store keygen` prints one)',
+    );
+  }
+  if (!config.adminToken) {
+    problems.push(
+      'adminToken (ISLET_ADMIN_TOKEN): required with a postgres:// store.url: ' +
+        'every node must accept the same operator token',
+    );
+  }
+  if (problems.length) throw new ConfigError(problems);
 }
 
 /**

@@ -26,6 +26,7 @@ const commands: Record<string, Command> = {
   logs: { module: 'logs', summary: "show a tenant's logs, filtered (--follow to stream them)" },
   tail: { module: 'logs', summary: "stream a tenant's new log lines, filtered like logs" },
   workers: { module: 'workers', summary: 'the serving processes: uptime, restarts, memory' },
+  store: { module: 'store', summary: 'migrate the store (schema, or copy --from a store --to another), keygen, rekey' },
 };
 
 /** package.json's version (the file sits two folders above dist/server/main.js and server/main.ts) */

@@ -1,6 +1,7 @@
 // CompressionStream and DecompressionStream (Compression Standard): TransformStreams whose work
 // is done by node:zlib on the host, one asynchronous host operation per chunk.
 import { streams } from '../streams/polyfill';
+import type { ZlibFormat } from '../../server/bridge/ops';
 import { host, hostAsync } from '../internal/bridge';
 import { SafeTypeError, bufferSourceBytes, isBufferSource } from '../internal/primordials';
 
@@ -13,15 +14,15 @@ export function createCompressionStreams() {
     const f = String(format);
     if (!formats.includes(f)) throw new SafeTypeError(`Failed to construct '${name}': Unsupported compression format: '${f}'`);
     let id: number | null = null;
-    const open = () => (id ??= host('zlibOpen', f, mode) as number);
+    const open = () => (id ??= host('zlibOpen', f as ZlibFormat, mode));
     return new TransformStream<BufferSource, Uint8Array>({
       async transform(chunk, controller) {
         if (!isBufferSource(chunk)) throw new SafeTypeError(`${name}: chunks must be ArrayBuffer or ArrayBufferView`);
-        const out = await hostAsync<Uint8Array>('zlibWrite', open(), bufferSourceBytes(chunk)).promise;
+        const out = await hostAsync('zlibWrite', open(), bufferSourceBytes(chunk)).promise;
         if (out.byteLength) controller.enqueue(out);
       },
       async flush(controller) {
-        const out = await hostAsync<Uint8Array>('zlibEnd', open()).promise;
+        const out = await hostAsync('zlibEnd', open()).promise;
         if (out.byteLength) controller.enqueue(out);
       },
       cancel() {

@@ -66,7 +66,7 @@ function call(method: string, args: unknown[]): Promise<any> {
   } catch (error) {
     return PromiseReject(error);
   }
-  return PromisePrototypeThen(hostAsync<unknown>('subtle', method, encoded).promise, decode);
+  return PromisePrototypeThen(hostAsync('subtle', method, encoded).promise, decode);
 }
 
 function requireKey(key: unknown, method: string): void {

@@ -2,16 +2,14 @@
 // host performs it with undici behind the egress guard. The response body stays on the host and
 // is pulled chunk by chunk; a request body that is a stream is pulled by the host the same way.
 import { Request, requestState } from './request';
-import { Response, responseFromHost } from './response';
+import { type Response, responseFromHost } from './response';
 import { headerList } from './headers';
 import { bodyForHost } from './body';
 import { host, hostAsync } from '../internal/bridge';
 import { addAbortAlgorithm } from '../abort/abort';
 import { PromiseReject, PromisePrototypeThen, SafePromise, ArrayPrototypeSlice } from '../internal/primordials';
 import { DOMException } from '../events/dom-exception';
-
-/** source: the body on the host (pulled chunk by chunk), or the whole body when it was small, or none */
-type HostResponse = [status: number, statusText: string, headers: string[], source: number | Uint8Array | null, urlList: string[], redirected: boolean];
+import type { FetchAnswer, HostBody } from '../../server/bridge/ops';
 
 export function fetch(input: unknown, init?: Record<string, unknown>): Promise<Response> {
   let request: Request;
@@ -23,15 +21,15 @@ export function fetch(input: unknown, init?: Record<string, unknown>): Promise<R
   const s = requestState(request);
   const signal = request.signal;
   if (signal.aborted) return PromiseReject(signal.reason);
-  let body;
+  let body: HostBody;
   try {
     body = bodyForHost(s.body);
   } catch (error) {
     return PromiseReject(error);
   }
-  let op: { id: number; promise: Promise<HostResponse> };
+  let op: { id: number; promise: Promise<FetchAnswer> };
   try {
-    op = hostAsync<HostResponse>('fetch', s.method, s.url, ArrayPrototypeSlice(headerList(request.headers)), body, s.redirect);
+    op = hostAsync('fetch', s.method, s.url, ArrayPrototypeSlice(headerList(request.headers)), body, s.redirect);
   } catch (error) {
     return PromiseReject(error);
   }

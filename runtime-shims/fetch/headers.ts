@@ -64,7 +64,7 @@ export class Headers {
       if (typeof iterator !== 'function') throw new SafeTypeError("Failed to construct 'Headers': the init object's @@iterator is not callable");
       for (const pair of init as Iterable<unknown>) {
         const p = ArrayIsArray(pair) ? pair : typeof pair === 'object' && pair !== null && SymbolIterator in pair ? [...(pair as Iterable<unknown>)] : null;
-        if (!p || p.length !== 2) throw new SafeTypeError("Failed to construct 'Headers': each header pair must be a sequence of exactly two items");
+        if (p?.length !== 2) throw new SafeTypeError("Failed to construct 'Headers': each header pair must be a sequence of exactly two items");
         this.append(p[0] as string, p[1] as string);
       }
     } else {

@@ -1,9 +1,7 @@
 // Response (Fetch Standard).
 import { Headers, guardHeaders, headersFromList } from './headers';
-import { BodyState, extractBody, bodyStream, bodyUsed, consumeArrayBuffer, consumeBytes, consumeText, consumeJSON, consumeBlob, consumeFormData, cloneBody, Source } from './body';
+import { BodyState, extractBody, cloneBody, mixinBody, type Body, type Source } from './body';
 import { URL } from '../url/url';
-import type { Blob as OurBlob } from './blob';
-import type { FormData as OurFormData } from './form-data';
 import { SafeTypeError, SafeRangeError, JSONStringify, StringPrototypeCharCodeAt, ObjectDefineProperty } from '../internal/primordials';
 
 export type ResponseType = 'basic' | 'cors' | 'default' | 'error' | 'opaque' | 'opaqueredirect';
@@ -34,6 +32,7 @@ let stateOf: (r: Response) => ResponseState;
 let isResponse: (value: unknown) => value is Response;
 let make: (state: ResponseState) => Response;
 
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface names what mixinBody() defines below
 export class Response {
   #s: ResponseState;
 
@@ -93,14 +92,6 @@ export class Response {
   get ok(): boolean { return this.#s.status >= 200 && this.#s.status <= 299; }
   get statusText(): string { return this.#s.statusText; }
   get headers(): Headers { return this.#s.headers; }
-  get body(): ReadableStream<Uint8Array> | null { return bodyStream(this.#s.body); }
-  get bodyUsed(): boolean { return bodyUsed(this.#s.body); }
-  arrayBuffer(): Promise<ArrayBuffer> { return consumeArrayBuffer(this.#s.body); }
-  bytes(): Promise<Uint8Array> { return consumeBytes(this.#s.body); }
-  text(): Promise<string> { return consumeText(this.#s.body); }
-  json(): Promise<any> { return consumeJSON(this.#s.body); }
-  blob(): Promise<OurBlob> { return consumeBlob(this.#s.body, this.#s.headers.get('content-type')); }
-  formData(): Promise<OurFormData> { return consumeFormData(this.#s.body, this.#s.headers.get('content-type')); }
   clone(): Response {
     const s = this.#s;
     const headers = new Headers(s.headers);
@@ -116,6 +107,9 @@ export class Response {
     make = (state) => new Response(illegal, state as never);
   }
 }
+// body, bodyUsed, text(), json()...: the body mixin, shared with Request
+export interface Response extends Body {}
+mixinBody(Response, (r) => stateOf(r).body, (r) => stateOf(r).headers.get('content-type'));
 ObjectDefineProperty(Response.prototype, Symbol.toStringTag, { value: 'Response', configurable: true });
 
 /** the internal state of a Response, or null when `value` is not one of ours */

@@ -6,7 +6,8 @@ import { host, forgetOp } from '../internal/bridge';
 import { incomingRequest, requestState, Request } from '../fetch/request';
 import { Response, responseState } from '../fetch/response';
 import { headerList } from '../fetch/headers';
-import { bodyForHost, type HostBody } from '../fetch/body';
+import { bodyForHost } from '../fetch/body';
+import type { HostBody, ResponseAnswer } from '../../server/bridge/ops';
 import { abortSignal } from '../abort/abort';
 import { listenersOf, EventTarget } from '../events/event-target';
 import { createFetchEvent, hasResponded } from './fetch-event';
@@ -66,7 +67,7 @@ function fail(id: number, error: unknown): void {
 }
 
 /** the answer crossing to the host: [status, statusText, headers, body, released] */
-type Answer = [number, string, string[], HostBody, boolean];
+type Answer = ResponseAnswer;
 
 function respond(id: number, value: unknown): void {
   const answer = toAnswer(id, value);

@@ -69,7 +69,12 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
 
   const app = adminRouter(logger);
   app.notFound(answerNotFound);
-  app.get('/healthz', (c) => c.json({ ok: true }));
+  // A degraded store (PostgreSQL unreachable) keeps the node ready: it serves what it has. The
+  // answer says so without the reason (which names the database host): the log has it.
+  app.get('/healthz', async (c) => {
+    const health = await store.health();
+    return c.json(health.state === 'ok' ? { ok: true } : { ok: true, degraded: ['store'] });
+  });
   app.route('/', tenantRoutes({ store, logger, auth, tenantUrl, limitNames }));
   app.route(
     '/',

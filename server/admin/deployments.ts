@@ -15,7 +15,7 @@ import type { Logger } from '../observe/server-log';
 import { DeployGate } from '../deploy/gate';
 import type { UploadLimits } from '../deploy/limits';
 import { publish, type PrepareHook } from '../deploy/publish';
-import { assertRoutesFree } from '../deploy/routes';
+import { assertRoutesFree, routeConflicts } from '../deploy/routes';
 import { readUpload } from '../deploy/upload';
 import { checkId } from '../store/names';
 import type { DeploymentManifest, DeploymentStore } from '../store/types';
@@ -75,6 +75,8 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
         activate: upload.activate,
         limits,
         actor: actor(c),
+        // the store claims the routes atomically with the activation (two racing deploys: one wins)
+        routeConflicts: routeConflicts({ nested: isOperator(c) }),
       };
       if (upload.entry) options.entry = upload.entry;
       if (upload.compatibility) options.compatibility = upload.compatibility;
@@ -103,7 +105,7 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
 
   async function activate(c: Context<AdminEnv>, tenant: string, manifest: DeploymentManifest, previous: string | null) {
     await assertRoutesFree(store, tenant, manifest.routes, { nested: isOperator(c) });
-    await store.activate(tenant, manifest.id);
+    await store.activate(tenant, manifest.id, { conflicts: routeConflicts({ nested: isOperator(c) }) });
     logger.info('deployment activated', { tenant, deployment: manifest.id, previous, by: actor(c) });
     return c.json({ id: manifest.id, active: true, previous, url: deps.tenantUrl(tenant) });
   }

@@ -58,6 +58,8 @@ const wireCodes: Record<AdminErrorCode | DeployErrorCode | StoreErrorCode, strin
   ISLET_STORE_ACTIVE_DEPLOYMENT: 'ACTIVE_DEPLOYMENT',
   ISLET_STORE_CONFLICT: 'CONFLICT',
   ISLET_STORE_CORRUPT: 'STORE_CORRUPT',
+  ISLET_STORE_ROUTE_TAKEN: 'ROUTE_TAKEN',
+  ISLET_STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
 };
 
 type AnsweredCode = AdminErrorCode | DeployErrorCode | StoreErrorCode;

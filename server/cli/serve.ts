@@ -9,10 +9,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve as serveHono } from '@hono/node-server';
-import { loadConfig, limitSettings, resolveLimits, type Config } from '../config';
+import { checkSharedStore, loadConfig, limitSettings, resolveLimits, type Config } from '../config';
 import { CliError } from '../errors';
 import { Logger } from '../observe/server-log';
-import { FsDeploymentStore } from '../store/fs';
+import { openConfiguredStore } from '../store/open';
 import type { DeploymentStore } from '../store/types';
 import { TenantRouter } from '../front/router';
 import { FrontServer } from '../front/server';
@@ -33,7 +33,7 @@ import { LogHub } from '../observe/tenant-logs/hub';
 import { SourceMapper } from '../observe/tenant-logs/source-maps';
 import { Supervisor } from '../cluster/supervisor';
 import { joinSupervisor } from '../cluster/supervised-worker';
-import { machineStalls } from '../tenants/isolate-api';
+import { machineStalls } from '../host/isolate-api';
 import type { ProcessStats } from '../cluster/messages';
 import { primaryChannel } from '../cluster/primary-channel';
 import { workerChannel } from '../cluster/worker-channel';
@@ -104,7 +104,7 @@ function argValue(args: string[], name: string): string | undefined {
 export async function startServing(options: ServeOptions): Promise<Serving> {
   const { config } = options;
   const logger = options.logger ?? new Logger(config.logLevel);
-  const store = new FsDeploymentStore(config.dataDir);
+  const store = await openConfiguredStore(config, (message, fields) => logger.warn(message, fields));
   const metrics = new Metrics();
   metrics.setStallSource(machineStalls);
   const stopStallWatch = watchMachineStalls(logger);
@@ -342,7 +342,7 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     logger.info(created ? 'generated the operator token' : 'using the operator token', { file: tokenFile });
   if (functionsDir) {
     // tenant code never runs in the primary: without a worker yet, publish with the build's static checks only
-    const store = new FsDeploymentStore(config.dataDir);
+    const store = await openConfiguredStore(config, (message, fields) => logger.warn(message, fields));
     await publishFunctions(functionsDir, { store, logger, observer: nullObserver, prepare: async () => new Map() });
     await store.close();
   }
@@ -426,6 +426,7 @@ export async function run(_command: string, args: string[]): Promise<void> {
     return;
   }
   const config = loadConfig({ argv: args, env: process.env });
+  checkSharedStore(config);
   const functionsDir = argValue(args, '--functions');
   if (args.includes('--functions') && !functionsDir)
     throw new CliError('--functions: expected a folder after --functions');

@@ -2,6 +2,7 @@
 // request and gives the connection to the worker slot that owns that hostname, so a tenant's
 // isolate lives in one worker instead of in every one; rendezvous hashing keeps each hostname
 // on its slot when other slots come and go.
+import { requestTarget } from '../front/host';
 
 /** 32-bit FNV-1a: cheap, well spread, stable across processes and restarts. */
 function fnv1a(text: string): number {
@@ -30,14 +31,13 @@ export function ownerSlot(hostname: string, slots: readonly number[]): number {
 /** the end of a request head */
 export const headEnd = Buffer.from('\r\n\r\n');
 
-/** The Host of the first request in `head` (lower-case, without port), or '' when absent. */
+/** The host name the first request in `head` is for, read as the front reads it (front/host.ts); '' when none. */
 export function hostOf(head: Buffer): string {
   const end = head.indexOf(headEnd);
   const text = head.toString('latin1', 0, end === -1 ? head.length : end);
-  const match = /\r\nhost:[ \t]*([^\r\n]*)/i.exec(text);
-  if (!match) return '';
-  const value = match[1].trim().toLowerCase();
-  if (value.startsWith('[')) return value.slice(0, value.indexOf(']') + 1);
-  const colon = value.indexOf(':');
-  return colon === -1 ? value : value.slice(0, colon);
+  const lineEnd = text.indexOf('\r\n');
+  const target = (lineEnd === -1 ? text : text.slice(0, lineEnd)).split(' ')[1] ?? '';
+  const host = /\r\nhost:[ \t]*([^\r\n]*)/i.exec(text)?.[1]?.trim();
+  const routed = requestTarget(target, host);
+  return 'hostname' in routed ? routed.hostname : '';
 }

@@ -25,6 +25,8 @@ export interface PublishOptions extends BuildOptions {
   actor?: string;
   /** what changed, kept in the manifest */
   message?: string;
+  /** the route overlap policy the activation claims routes with (server/deploy/routes.ts) */
+  routeConflicts?: (mine: string, theirs: string) => boolean;
 }
 
 export interface Published {
@@ -66,7 +68,7 @@ export async function publish(deps: PublishDeps, tenant: string, files: Map<stri
       }
     }
     const activate = options.activate !== false;
-    if (activate) await deps.store.activate(tenant, built.manifest.id);
+    if (activate) await deps.store.activate(tenant, built.manifest.id, { conflicts: options.routeConflicts });
     deps.observer?.deployment(tenant, 'success');
     deps.logger?.info('deployment stored', {
       tenant,

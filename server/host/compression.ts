@@ -1,7 +1,10 @@
 // The host half of CompressionStream/DecompressionStream: node:zlib streams, one per isolate
 // stream, written one chunk per operation; each operation answers with the output produced so far.
+// A stream belongs to the request that opened it and is closed when that request ends.
 import zlib from 'node:zlib';
+import type { Completion } from '../bridge/table';
 import { exactBytes } from './bytes';
+import type { HostOpHandlers, RequestRun, RunResources } from './run';
 import { slotLimiter } from './slots';
 
 type Format = 'gzip' | 'deflate' | 'deflate-raw';
@@ -18,9 +21,21 @@ const MAX_RUNNING = 2;
 
 const withSlot = slotLimiter(MAX_RUNNING);
 
-function create(format: Format, mode: 'compress' | 'decompress'): zlib.Gzip | zlib.Gunzip | zlib.Deflate | zlib.Inflate | zlib.DeflateRaw | zlib.InflateRaw {
-  if (mode === 'compress') return format === 'gzip' ? zlib.createGzip() : format === 'deflate' ? zlib.createDeflate() : zlib.createDeflateRaw();
-  return format === 'gzip' ? zlib.createGunzip() : format === 'deflate' ? zlib.createInflate() : zlib.createInflateRaw();
+function create(
+  format: Format,
+  mode: 'compress' | 'decompress',
+): zlib.Gzip | zlib.Gunzip | zlib.Deflate | zlib.Inflate | zlib.DeflateRaw | zlib.InflateRaw {
+  if (mode === 'compress')
+    return format === 'gzip'
+      ? zlib.createGzip()
+      : format === 'deflate'
+        ? zlib.createDeflate()
+        : zlib.createDeflateRaw();
+  return format === 'gzip'
+    ? zlib.createGunzip()
+    : format === 'deflate'
+      ? zlib.createInflate()
+      : zlib.createInflateRaw();
 }
 
 export class ZlibStream {
@@ -31,14 +46,17 @@ export class ZlibStream {
   #error: Error | null = null;
 
   constructor(format: unknown, mode: unknown) {
-    if (format !== 'gzip' && format !== 'deflate' && format !== 'deflate-raw') throw new TypeError(`unsupported compression format ${String(format)}`);
+    if (format !== 'gzip' && format !== 'deflate' && format !== 'deflate-raw')
+      throw new TypeError(`unsupported compression format ${String(format)}`);
     if (mode !== 'compress' && mode !== 'decompress') throw new TypeError(`unknown compression mode ${String(mode)}`);
     this.#stream = create(format, mode);
     this.#stream.on('data', (chunk: Buffer) => {
       this.#outBytes += chunk.length;
       if (this.#outBytes > MAX_OUTPUT) {
         this.#out = [];
-        this.#stream.destroy(new RangeError(`one chunk produced more than ${MAX_OUTPUT} bytes of output; write smaller chunks`));
+        this.#stream.destroy(
+          new RangeError(`one chunk produced more than ${MAX_OUTPUT} bytes of output; write smaller chunks`),
+        );
         return;
       }
       this.#out.push(chunk);
@@ -96,5 +114,61 @@ export class ZlibStream {
 
   close(): void {
     this.#stream.destroy();
+  }
+}
+
+/** The zlib streams of one sandbox, each owned by the request that opened it, behind the zlib ops. */
+export class CompressionStreams implements RunResources {
+  readonly #streams = new Map<number, { run: RequestRun; stream: ZlibStream }>();
+  #next = 1;
+
+  readonly ops: HostOpHandlers<'zlibOpen' | 'zlibWrite' | 'zlibEnd' | 'zlibClose'> = {
+    zlibOpen: (caller, format, mode) => {
+      if (!caller) {
+        throw new TypeError('CompressionStream/DecompressionStream can only be used while handling a request');
+      }
+      const id = this.#next++;
+      this.#streams.set(id, { run: caller, stream: new ZlibStream(format, mode) });
+      caller.zlib.add(id);
+      return id;
+    },
+    zlibWrite: (_caller, op, id, chunk) => this.#work(op, id, (stream) => stream.write(chunk), false),
+    zlibEnd: (_caller, op, id) => this.#work(op, id, (stream) => stream.end(), true),
+    zlibClose: (_caller, id) => this.#close(id),
+  };
+
+  /** one write or the end of stream `id`; `last`: the stream is closed once it succeeds */
+  #work(op: Completion<Uint8Array>, id: number, work: (s: ZlibStream) => Promise<Uint8Array>, last: boolean): void {
+    const entry = this.#streams.get(id);
+    if (!entry) {
+      queueMicrotask(() => op.reject(['TypeError', 'the compression stream is closed']));
+      return;
+    }
+    work(entry.stream).then(
+      (out) => {
+        if (last) this.#close(id);
+        op.resolve(out);
+      },
+      (error: Error) => {
+        this.#close(id);
+        op.reject(['TypeError', error.message]);
+      },
+    );
+  }
+
+  #close(id: number): void {
+    const entry = this.#streams.get(id);
+    if (!entry) return;
+    this.#streams.delete(id);
+    entry.run.zlib.delete(id);
+    entry.stream.close();
+  }
+
+  releaseRun(run: RequestRun): void {
+    for (const id of [...run.zlib]) this.#close(id);
+  }
+
+  dispose(): void {
+    for (const id of [...this.#streams.keys()]) this.#close(id);
   }
 }

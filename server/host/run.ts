@@ -1,7 +1,25 @@
 // One request's life inside a sandbox: its budgets, what it has used, what it owns on the host
-// (timers, operations, body streams) and the two promises the caller waits on. The sandbox
-// drives it; this file only keeps the state and the rules about when the request is over.
-import { LimitExceededError, type RequestAccount, type RequestLimits, type SandboxRequest, type SandboxResponse, type LimitName } from './types';
+// (timers, operations, body streams) and the two promises the caller waits on. The sandbox's
+// parts drive it (host/requests.ts ends it); this file only keeps the state and the rules about
+// when the request is over.
+import { LimitExceededError, type LimitName } from '../errors';
+import type { OpHandlers } from '../bridge/table';
+import type { OpName } from '../bridge/ops';
+import type { RequestAccount, RequestLimits, SandboxRequest, SandboxResponse } from './types';
+
+/** the request a bridge call is made for; null: top-level code, outside any request */
+export type Caller = RequestRun | null;
+
+/** the host's handlers of some bridge ops (each part of the sandbox supplies those of its concern) */
+export type HostOpHandlers<Names extends OpName> = OpHandlers<Names, Caller>;
+
+/** A part of the sandbox that holds things on requests' behalf: timers, operations, streams... */
+export interface RunResources {
+  /** the request is over (answered, cut or abandoned): drop what it still holds */
+  releaseRun(run: RequestRun, reason: string | null): void;
+  /** the sandbox is torn down: drop everything, for every request */
+  dispose(): void;
+}
 
 /**
  * One of a request's two outcomes (its response, its end). The promise is made only when someone
@@ -112,7 +130,14 @@ export class RequestRun {
   }
   /** whether the request ever held a timer, operation, stream or zlib stream on the host */
   get ownsAnything(): boolean {
-    return (this.#timers?.size ?? 0) + (this.#ops?.size ?? 0) + (this.#sources?.size ?? 0) + (this.#sinks?.size ?? 0) + (this.#zlib?.size ?? 0) > 0;
+    return (
+      (this.#timers?.size ?? 0) +
+        (this.#ops?.size ?? 0) +
+        (this.#sources?.size ?? 0) +
+        (this.#sinks?.size ?? 0) +
+        (this.#zlib?.size ?? 0) >
+      0
+    );
   }
 
   elapsedMs(): number {

@@ -1,6 +1,8 @@
 // crypto.subtle for a sandbox: Node's WebCrypto, with keys kept on the host. The isolate holds
 // numeric handles; this table maps them to CryptoKey objects for the sandbox's lifetime.
 import { webcrypto } from 'node:crypto';
+import { SubtleRefusedError } from '../errors';
+import type { HostOpHandlers } from './run';
 import { slotLimiter } from './slots';
 
 type CryptoKey = webcrypto.CryptoKey;
@@ -18,30 +20,38 @@ const MAX_RUNNING = 2;
 /** operations one isolate may have waiting; past it they fail at once (QuotaExceededError) */
 const MAX_QUEUED = 32;
 
-class QuotaExceededError extends Error {
-  override name = 'QuotaExceededError';
-}
-
-class NotSupportedError extends Error {
-  override name = 'NotSupportedError';
-}
-
 /** refuses parameters whose cost has no useful bound */
 function checkCost(method: string, args: unknown[]): void {
   const algorithm = args[0] as { name?: unknown; iterations?: unknown; modulusLength?: unknown } | undefined;
   if (!algorithm || typeof algorithm !== 'object') return;
   const name = String(algorithm.name ?? '').toUpperCase();
-  if ((method === 'deriveBits' || method === 'deriveKey') && name === 'PBKDF2' && !(Number(algorithm.iterations) <= MAX_PBKDF2_ITERATIONS)) {
-    throw new NotSupportedError(`crypto.subtle: PBKDF2 with more than ${MAX_PBKDF2_ITERATIONS} iterations is not supported`);
+  if (
+    (method === 'deriveBits' || method === 'deriveKey') &&
+    name === 'PBKDF2' &&
+    !(Number(algorithm.iterations) <= MAX_PBKDF2_ITERATIONS)
+  ) {
+    throw new SubtleRefusedError(
+      'ISLET_SUBTLE_NOT_SUPPORTED',
+      `crypto.subtle: PBKDF2 with more than ${MAX_PBKDF2_ITERATIONS} iterations is not supported`,
+    );
   }
   if (method === 'generateKey' && name.startsWith('RSA') && !(Number(algorithm.modulusLength) <= MAX_RSA_BITS)) {
-    throw new NotSupportedError(`crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`);
+    throw new SubtleRefusedError('ISLET_SUBTLE_NOT_SUPPORTED', rsaTooLong);
   }
 }
 
-function keyTooCostly(key: CryptoKey): boolean {
-  const bits = (key.algorithm as { modulusLength?: number }).modulusLength;
-  return typeof bits === 'number' && bits > MAX_RSA_BITS;
+const rsaTooLong = `crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`;
+
+/** Node's CryptoKey class (a global since Node 17) */
+const NodeCryptoKey = (globalThis as unknown as { CryptoKey: new () => CryptoKey }).CryptoKey;
+const isCryptoKey = (value: unknown): value is CryptoKey => value instanceof NodeCryptoKey;
+
+/** refuses a key whose every use costs too much: an RSA key past MAX_RSA_BITS, imported or unwrapped */
+function refuseCostlyKey(value: unknown): void {
+  if (!isCryptoKey(value)) return;
+  const bits = (value.algorithm as { modulusLength?: number }).modulusLength;
+  if (typeof bits === 'number' && bits > MAX_RSA_BITS)
+    throw new SubtleRefusedError('ISLET_SUBTLE_NOT_SUPPORTED', rsaTooLong);
 }
 
 /** slots of the thread pool WebCrypto may hold at once, across every isolate of the process */
@@ -55,7 +65,20 @@ export interface KeyDescriptor {
   usages: string[];
 }
 
-const methods = new Set(['digest', 'encrypt', 'decrypt', 'sign', 'verify', 'generateKey', 'deriveBits', 'deriveKey', 'importKey', 'exportKey', 'wrapKey', 'unwrapKey']);
+const methods = new Set([
+  'digest',
+  'encrypt',
+  'decrypt',
+  'sign',
+  'verify',
+  'generateKey',
+  'deriveBits',
+  'deriveKey',
+  'importKey',
+  'exportKey',
+  'wrapKey',
+  'unwrapKey',
+]);
 
 export class KeyTable {
   #keys = new Map<number, CryptoKey>();
@@ -65,7 +88,13 @@ export class KeyTable {
   #queued = 0;
 
   #decode(value: unknown, depth = 0): unknown {
-    if (value && typeof value === 'object' && !ArrayBuffer.isView(value) && !(value instanceof ArrayBuffer) && !Array.isArray(value)) {
+    if (
+      value &&
+      typeof value === 'object' &&
+      !ArrayBuffer.isView(value) &&
+      !(value instanceof ArrayBuffer) &&
+      !Array.isArray(value)
+    ) {
       const handle = (value as { __isletKey?: unknown }).__isletKey;
       if (typeof handle === 'number') {
         const key = this.#keys.get(handle);
@@ -84,11 +113,17 @@ export class KeyTable {
     if (this.#keys.size >= MAX_KEYS) throw new RangeError(`crypto.subtle: more than ${MAX_KEYS} keys in one isolate`);
     const handle = this.#next++;
     this.#keys.set(handle, key);
-    return { handle, type: key.type, extractable: key.extractable, algorithm: structuredClone(key.algorithm), usages: [...key.usages] };
+    return {
+      handle,
+      type: key.type,
+      extractable: key.extractable,
+      algorithm: structuredClone(key.algorithm),
+      usages: [...key.usages],
+    };
   }
 
   #encode(result: unknown): unknown {
-    if (result instanceof (globalThis as unknown as { CryptoKey: new () => CryptoKey }).CryptoKey) return this.#describe(result as CryptoKey);
+    if (isCryptoKey(result)) return this.#describe(result);
     if (result && typeof result === 'object' && 'privateKey' in result && 'publicKey' in result) {
       const pair = result as { publicKey: CryptoKey; privateKey: CryptoKey };
       return { publicKey: this.#describe(pair.publicKey), privateKey: this.#describe(pair.privateKey) };
@@ -97,17 +132,18 @@ export class KeyTable {
   }
 
   async call(method: unknown, args: unknown): Promise<unknown> {
-    if (typeof method !== 'string' || !methods.has(method) || !Array.isArray(args)) throw new TypeError(`crypto.subtle: unknown operation ${String(method)}`);
+    if (typeof method !== 'string' || !methods.has(method) || !Array.isArray(args))
+      throw new TypeError(`crypto.subtle: unknown operation ${String(method)}`);
     checkCost(method, args);
     const decoded = args.map((a) => this.#decode(a));
-    for (const value of decoded) {
-      if (value instanceof (globalThis as unknown as { CryptoKey: new () => CryptoKey }).CryptoKey && keyTooCostly(value as CryptoKey)) {
-        throw new NotSupportedError(`crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`);
-      }
-    }
+    for (const value of decoded) refuseCostlyKey(value);
     const subtle = webcrypto.subtle as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
     // one operation of this isolate at a time: a flood of them waits here, not in the thread pool
-    if (this.#queued >= MAX_QUEUED) throw new QuotaExceededError(`crypto.subtle: more than ${MAX_QUEUED} operations waiting in this isolate`);
+    if (this.#queued >= MAX_QUEUED)
+      throw new SubtleRefusedError(
+        'ISLET_SUBTLE_QUOTA',
+        `crypto.subtle: more than ${MAX_QUEUED} operations waiting in this isolate`,
+      );
     this.#queued++;
     const turn = this.#queue.then(() => withSlot(() => subtle[method]!(...decoded)));
     this.#queue = turn.then(
@@ -120,16 +156,27 @@ export class KeyTable {
     } finally {
       this.#queued--;
     }
-    if (method === 'importKey' || method === 'unwrapKey') {
-      if (result instanceof (globalThis as unknown as { CryptoKey: new () => CryptoKey }).CryptoKey && keyTooCostly(result as CryptoKey)) {
-        throw new NotSupportedError(`crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`);
-      }
-    }
+    if (method === 'importKey' || method === 'unwrapKey') refuseCostlyKey(result);
     return this.#encode(result);
   }
 
   clear(): void {
     this.#keys.clear();
+  }
+
+  /** the `subtle` op: one SubtleCrypto method, answered later with its (encoded) result */
+  readonly ops: HostOpHandlers<'subtle'> = {
+    subtle: (_caller, op, method, args) => {
+      this.call(method, args).then(
+        (result) => op.resolve(result),
+        (error) => op.reject(subtleErrorParts(error)),
+      );
+    },
+  };
+
+  /** the sandbox is torn down */
+  dispose(): void {
+    this.clear();
   }
 }
 

@@ -2,60 +2,14 @@
 // deployment inside an isolate (server/host + runtime-shims). tenants/ owns isolates, the pool
 // and module loading; host/ owns everything that crosses the bridge: the shim bootstrap, the
 // request/response protocol, fetch, timers, console and per-request limits while JS runs.
+import type { Config, RequestLimits } from '../config';
+import type { LimitExceededError, LimitName, RequestCost } from '../errors';
+import type { Context, Isolate, Reference } from './isolate-api';
 
-/** Per-request limits, resolved by tenants/ from config defaults and tenant overrides. */
-export interface RequestLimits {
-  /** CPU time the request may spend inside the isolate, summed over every entry (ms) */
-  cpuMs: number;
-  /** wall time from dispatch to the end of the response body and every waitUntil (ms) */
-  wallMs: number;
-  /** request body bytes the function may read */
-  requestBodyBytes: number;
-  /** response body bytes the function may produce */
-  responseBodyBytes: number;
-  /** fetch() calls per request */
-  subrequests: number;
-  /** time limit of one fetch() (ms) */
-  subrequestTimeoutMs: number;
-  /** bytes of one fetch() response body */
-  subrequestResponseBytes: number;
-  /** console output per request (bytes of message text); past it, records are dropped and one notice is logged */
-  logBytes: number;
-}
+export type { LimitName, RequestLimits };
 
-/** Which destinations tenant fetch() may reach. */
-export interface EgressPolicy {
-  /** host names, IPs or CIDRs allowed even though they are loopback/private (tests, private deployments) */
-  allow: string[];
-}
-
-export type LimitName = 'cpu' | 'wall' | 'memory' | 'body' | 'subrequests' | 'logs' | 'concurrency';
-
-/** A limit cut the request. tenants/ maps it to 503 (cpu, memory, subrequests...) or 504 (wall). */
-export class LimitExceededError extends Error {
-  readonly code = 'ISLET_LIMIT_EXCEEDED';
-  /** when `done` rejects with this error (cut after the response started): what the request cost */
-  account?: RequestAccount;
-  constructor(
-    readonly limit: LimitName,
-    /** the measured value that crossed the limit (ms for time, bytes or counts otherwise) */
-    readonly measured: number,
-    /** the tenant's JavaScript stack where it was cut, when known */
-    readonly tenantStack?: string,
-  ) {
-    super(`${limit} limit exceeded (${measured})`);
-    this.name = 'LimitExceededError';
-  }
-}
-
-/** The tenant's handler threw or returned something that is not a Response. */
-export class TenantCodeError extends Error {
-  readonly code = 'ISLET_TENANT_ERROR';
-  constructor(message: string, readonly tenantStack?: string) {
-    super(message);
-    this.name = 'TenantCodeError';
-  }
-}
+/** Which destinations tenant fetch() may reach: `allow` lists host names, IPs or CIDRs allowed although inner. */
+export type EgressPolicy = Config['egress'];
 
 export interface TenantLogRecord {
   level: 'debug' | 'info' | 'log' | 'warn' | 'error';
@@ -86,11 +40,7 @@ export interface SandboxResponse {
 }
 
 /** What one request cost, final once `done` settles. */
-export interface RequestAccount {
-  cpuNs: bigint;
-  wallNs: bigint;
-  subrequests: number;
-  logBytes: number;
+export interface RequestAccount extends RequestCost {
   /** set when a limit cut the request (possibly after the response started) */
   limit?: LimitExceededError;
 }
@@ -119,3 +69,22 @@ export interface SandboxOptions {
   /** a fetch() made by the function finished (status 0: refused or failed) */
   onSubrequest?(status: number): void;
 }
+
+/**
+ * One tenant deployment's context inside an isolate, with the host side of the bridge: tenants/
+ * loads the deployment's code into `context`, binds its handler, then serves requests through it.
+ */
+export interface Sandbox {
+  readonly context: Context;
+  /** binds the handler of an evaluated ES module deployment (its namespace); throws when there is no fetch handler */
+  bindModule(namespace: Reference): void;
+  /** binds the `fetch` listener a classic script registered; throws when there is none */
+  bindScript(): void;
+  /** runs one request, under `limits` (default: the sandbox's) */
+  dispatch(request: SandboxRequest, limits?: RequestLimits): Dispatch;
+  /** requests not over yet */
+  readonly inFlight: number;
+  dispose(): void;
+}
+
+export type CreateSandbox = (isolate: Isolate, options: SandboxOptions) => Sandbox | Promise<Sandbox>;

@@ -11,7 +11,8 @@ export function checkTenantName(name: string): string {
   if (typeof name !== 'string' || !tenantPattern.test(name)) {
     throw new StoreError(
       'ISLET_STORE_INVALID_NAME',
-      `invalid tenant name ${JSON.stringify(name)}: use 1-63 lower-case letters, digits and '-', not starting or ending with '-'`,
+      `invalid tenant name ${JSON.stringify(name)}: ` +
+        "use 1-63 lower-case letters, digits and '-', not starting or ending with '-'",
     );
   }
   return name;
@@ -19,7 +20,10 @@ export function checkTenantName(name: string): string {
 
 export function checkId(id: string, what = 'id'): string {
   if (typeof id !== 'string' || !idPattern.test(id)) {
-    throw new StoreError('ISLET_STORE_INVALID_NAME', `invalid ${what} ${JSON.stringify(id)}: use 1-64 of A-Z a-z 0-9 _ -`);
+    throw new StoreError(
+      'ISLET_STORE_INVALID_NAME',
+      `invalid ${what} ${JSON.stringify(id)}: use 1-64 of A-Z a-z 0-9 _ -`,
+    );
   }
   return id;
 }

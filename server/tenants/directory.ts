@@ -7,7 +7,13 @@ import type { DeploymentManifest, DeploymentStore, StoreChange } from '../store/
 import type { Config, Limits } from '../config';
 import { resolveLimits } from '../config';
 import type { Logger } from '../observe/server-log';
-import type { TenantRouter } from '../front/router';
+
+/** Where the custom routes of each tenant's active deployment go (the front's TenantRouter). */
+export interface RouteTable {
+  /** replaces the tenant's routes; throws on a malformed pattern, changing nothing */
+  setRoutes(tenant: string, patterns: readonly string[]): void;
+  removeTenant(tenant: string): void;
+}
 
 export interface TenantState {
   tenant: string;
@@ -23,7 +29,7 @@ type Entry = TenantState | 'none';
 export class TenantDirectory {
   readonly #store: DeploymentStore;
   readonly #config: Config;
-  readonly #router: TenantRouter;
+  readonly #router: RouteTable;
   readonly #logger: Logger;
   /** resolved states (hot path: no await for a known tenant); 'none' remembers unknown names */
   readonly #states: LRUCache<string, Entry>;
@@ -36,7 +42,7 @@ export class TenantDirectory {
   #changes = 0;
   #unwatch?: () => void;
 
-  constructor(deps: { store: DeploymentStore; config: Config; router: TenantRouter; logger: Logger }) {
+  constructor(deps: { store: DeploymentStore; config: Config; router: RouteTable; logger: Logger }) {
     this.#store = deps.store;
     this.#config = deps.config;
     this.#router = deps.router;
@@ -95,11 +101,17 @@ export class TenantDirectory {
     }
     const env = await this.#store.getEnv(tenant);
     if (this.#changes !== started) return this.#read(tenant);
-    const limits = resolveLimits(this.#config, tenant, record.limits, (problem) => this.#logger.warn('ignoring invalid tenant limit', { tenant, problem }));
+    const limits = resolveLimits(this.#config, tenant, record.limits, (problem) =>
+      this.#logger.warn('ignoring invalid tenant limit', { tenant, problem }),
+    );
     try {
       this.#router.setRoutes(tenant, manifest.routes ?? []);
     } catch (err) {
-      this.#logger.warn('ignoring invalid routes of deployment', { tenant, deployment: manifest.id, error: (err as Error).message });
+      this.#logger.warn('ignoring invalid routes of deployment', {
+        tenant,
+        deployment: manifest.id,
+        error: (err as Error).message,
+      });
     }
     const merged = { ...env.vars, ...env.secrets };
     // The same content keeps its version, so a state that fell out of the cache (more tenants

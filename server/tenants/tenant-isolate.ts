@@ -5,14 +5,14 @@
 // reported to the observer (so each report is an exact delta of the addon's counters).
 import cluster from 'node:cluster';
 import type { Config, Limits } from '../config';
+import { SandboxDisposedError } from '../errors';
 import type { Logger } from '../observe/server-log';
 import type { DeploymentStore } from '../store/types';
-import type { Dispatch, RequestLimits, SandboxRequest } from '../host/types';
+import { isolateApi, v8Version, type Isolate } from '../host/isolate-api';
+import type { CreateSandbox, Dispatch, Sandbox, SandboxRequest } from '../host/types';
 import type { TenantLogSink } from './log-sink';
 import type { TenantObserver, EvictionReason, IsolateState } from './observer';
-import { isolateApi, v8Version, type Isolate } from './isolate-api';
 import { loadDeployment, type ModuleSource } from './loader';
-import type { CreateSandbox, Sandbox } from './sandbox-api';
 import type { TenantState } from './directory';
 
 export interface IsolateDeps {
@@ -24,27 +24,17 @@ export interface IsolateDeps {
   createSandbox: CreateSandbox;
 }
 
-/** The per-request part of a tenant's limits, as the sandbox takes them. */
-export function requestLimits(limits: Limits): RequestLimits {
-  return {
-    cpuMs: limits.cpuMs,
-    wallMs: limits.wallMs,
-    requestBodyBytes: limits.requestBodyBytes,
-    responseBodyBytes: limits.responseBodyBytes,
-    subrequests: limits.subrequests,
-    subrequestTimeoutMs: limits.subrequestTimeoutMs,
-    subrequestResponseBytes: limits.subrequestResponseBytes,
-    logBytes: limits.logBytes,
-  };
-}
-
 /** Deployment files and code caches from the store; cache writes are fire-and-forget. */
 export function storeSource(store: DeploymentStore, tenant: string, deployment: string, logger: Logger): ModuleSource {
   return {
     read: (p) => store.readFile(tenant, deployment, p),
     readCache: (p) => store.readCodeCache(tenant, deployment, p, v8Version),
     writeCache: (p, data) => {
-      store.writeCodeCache(tenant, deployment, p, v8Version, data).catch((err: Error) => logger.warn('storing code cache failed', { tenant, deployment, path: p, error: err.message }));
+      store
+        .writeCodeCache(tenant, deployment, p, v8Version, data)
+        .catch((err: Error) =>
+          logger.warn('storing code cache failed', { tenant, deployment, path: p, error: err.message }),
+        );
     },
   };
 }
@@ -53,8 +43,8 @@ export class TenantIsolate {
   readonly tenant: string;
   readonly deployment: string;
   readonly version: number;
+  /** the tenant's limits; the sandbox enforces their per-request part (config.ts RequestLimits) */
   readonly limits: Limits;
-  readonly requestLimits: RequestLimits;
   /** settles when the cold start finished (rejects with DeploymentLoadError) */
   readonly started: Promise<void>;
   state: IsolateState = 'starting';
@@ -79,7 +69,6 @@ export class TenantIsolate {
     this.deployment = state.manifest.id;
     this.version = state.version;
     this.limits = state.limits;
-    this.requestLimits = requestLimits(state.limits);
     this.#deps = deps;
     this.started = this.#start(state);
     this.started.catch(() => {}); // awaited by requests; an unobserved failure must not crash the process
@@ -95,7 +84,11 @@ export class TenantIsolate {
       // every other tenant of this process would wait too
       allowAtomicsWait: false,
       onCatastrophicError: (message) => {
-        logger.error('isolate lost control (V8 catastrophic error): this process should be replaced', { tenant: this.tenant, deployment: this.deployment, message });
+        logger.error('isolate lost control (V8 catastrophic error): this process should be replaced', {
+          tenant: this.tenant,
+          deployment: this.deployment,
+          message,
+        });
         // V8 is in an undefined state: under the supervisor, die now and let it replace this
         // worker (its other connections get 502) rather than serve from a broken heap
         if (cluster.isWorker) process.abort();
@@ -107,7 +100,7 @@ export class TenantIsolate {
         tenant: this.tenant,
         deployment: this.deployment,
         env: state.env,
-        limits: this.requestLimits,
+        limits: state.limits,
         egress: config.egress,
         log: (record) => this.#deps.logs.tenantLog(record),
         onSubrequest: (status) => observer.subrequest(this.tenant, status),
@@ -121,7 +114,7 @@ export class TenantIsolate {
       this.dispose();
       throw err;
     }
-    if (this.#disposed) throw Object.assign(new Error('isolate disposed during its cold start'), { code: 'ERR_ISOLATE_DISPOSED' });
+    if (this.#disposed) throw new SandboxDisposedError('the isolate was disposed during its cold start');
     if (this.state === 'starting') this.state = 'warm';
     observer.coldStart(this.tenant, Number(process.hrtime.bigint() - began) / 1e9);
     this.reportTime(); // start-up time counts for the tenant too
@@ -140,10 +133,13 @@ export class TenantIsolate {
     return !this.#disposed && this.#isolate?.isDisposed === true;
   }
 
-  /** Runs one request; the caller has already counted it in `inFlight` (pool.acquire) and calls release() once `done` settles. */
+  /**
+   * Runs one request; the caller has already counted it in `inFlight` (pool.acquire) and calls
+   * release() once `done` settles.
+   */
   dispatch(request: SandboxRequest): Dispatch {
-    if (!this.#sandbox || this.#disposed) throw Object.assign(new Error('Isolate is disposed'), { code: 'ERR_ISOLATE_DISPOSED' });
-    return this.#sandbox.dispatch(request, this.requestLimits);
+    if (!this.#sandbox || this.#disposed) throw new SandboxDisposedError('the isolate is disposed');
+    return this.#sandbox.dispatch(request);
   }
 
   /** One request (or a failed attempt at one) is over. */
@@ -194,7 +190,12 @@ export class TenantIsolate {
     if (this.#disposed) return; // a failed cold start: nothing was serving, nothing to report
     this.state = 'draining';
     this.#deps.observer.eviction(reason);
-    this.#deps.logger.info('isolate retired', { tenant: this.tenant, deployment: this.deployment, reason, inFlight: this.inFlight });
+    this.#deps.logger.info('isolate retired', {
+      tenant: this.tenant,
+      deployment: this.deployment,
+      reason,
+      inFlight: this.inFlight,
+    });
     if (this.inFlight === 0 || reason === 'killed') this.dispose();
     else {
       this.#drainTimer = setTimeout(() => this.dispose(), drainMs);

@@ -121,11 +121,13 @@ test('metrics, logs and a real Prometheus after a known set of requests', async 
   const after = await until(async () => {
     const s = await scrape(h);
     const sampled =
-      s.get('islet_isolate_cpu_seconds_total', { tenant: 'heavy' }) > before.get('islet_isolate_cpu_seconds_total', { tenant: 'heavy' }) &&
+      s.get('islet_isolate_cpu_seconds_total', { tenant: 'heavy' }) >
+        before.get('islet_isolate_cpu_seconds_total', { tenant: 'heavy' }) &&
       s.get('islet_isolate_heap_used_bytes', { tenant: 'fast' }) > 0;
     return sampled ? s : null;
   }, 10_000);
-  const delta = (name: string, labels: Record<string, string> = {}) => after.get(name, labels) - before.get(name, labels);
+  const delta = (name: string, labels: Record<string, string> = {}) =>
+    after.get(name, labels) - before.get(name, labels);
   assert.equal(delta('islet_requests_total', { tenant: 'fast', status: '200' }), 5);
   assert.equal(delta('islet_requests_total', { tenant: 'heavy', status: '200' }), 3);
   assert.equal(delta('islet_requests_total', { tenant: 'heavy', status: '503' }), 1);
@@ -144,14 +146,21 @@ test('metrics, logs and a real Prometheus after a known set of requests', async 
   assert.equal(delta('islet_deployments_total', { tenant: 'heavy', result: 'success' }), 1);
   // the heavy requests did a thousand times the work of the fast ones: their CPU shows it, and
   // the isolate's own accounting covers at least the CPU billed to requests that ran to the end
-  assert.ok(delta('islet_request_cpu_seconds_sum', { tenant: 'heavy' }) > delta('islet_request_cpu_seconds_sum', { tenant: 'fast' }));
+  assert.ok(
+    delta('islet_request_cpu_seconds_sum', { tenant: 'heavy' }) >
+      delta('islet_request_cpu_seconds_sum', { tenant: 'fast' }),
+  );
   assert.ok(delta('islet_isolate_wall_seconds_total', { tenant: 'heavy' }) > 0);
   // live isolates, read at scrape time
   assert.ok(after.get('islet_isolates', { state: 'warm' }) >= 2);
   assert.ok(after.get('islet_isolate_heap_used_bytes', { tenant: 'fast' }) > 0);
   assert.ok(delta('islet_code_cache_total') >= 3, 'each cold start looks up the code cache');
   // the machine-stall ledger is exported (zero or more: stops come from the host, not the test)
-  for (const name of ['islet_machine_stalls_total', 'islet_machine_stall_seconds_total', 'islet_cpu_stall_credit_seconds_total']) {
+  for (const name of [
+    'islet_machine_stalls_total',
+    'islet_machine_stall_seconds_total',
+    'islet_cpu_stall_credit_seconds_total',
+  ]) {
     assert.match(after.text, new RegExp(`^${name} \\d`, 'm'), `${name} is in the scrape`);
     assert.ok(delta(name) >= 0, `${name} never goes down`);
   }
@@ -162,9 +171,14 @@ test('metrics, logs and a real Prometheus after a known set of requests', async 
   });
 
   // the tenant's logs: request lines with ids, and the cut with a stack in the uploaded file
-  const logs = await fetch(`http://127.0.0.1:${h.serving.adminPort}/v1/tenants/heavy/logs?limit=100`, { headers: operator });
+  const logs = await fetch(`http://127.0.0.1:${h.serving.adminPort}/v1/tenants/heavy/logs?limit=100`, {
+    headers: operator,
+  });
   assert.equal(logs.status, 200);
-  const lines = (await logs.text()).trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = (await logs.text())
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   const requests = lines.filter((l) => l.source === 'request');
   assert.equal(requests.length, 5);
   for (const r of requests) {
@@ -174,7 +188,10 @@ test('metrics, logs and a real Prometheus after a known set of requests', async 
     assert.equal(typeof r.wallMs, 'number');
     assert.equal(typeof r.deployment, 'string');
   }
-  assert.deepEqual(requests.map((r) => r.cold), [true, false, false, false, false]);
+  assert.deepEqual(
+    requests.map((r) => r.cold),
+    [true, false, false, false, false],
+  );
   const limit = lines.find((l) => l.source === 'limit');
   assert.ok(limit, `no limit line in ${JSON.stringify(lines)}`);
   assert.equal(limit.requestId, cutId);
@@ -187,52 +204,76 @@ test('metrics, logs and a real Prometheus after a known set of requests', async 
   assert.match(String(exception.msg), /nothing to do at \/throw/);
   assert.match(String(exception.stack), /at explode \(heavy\.ts:29:\d+\)/, `stack not mapped: ${exception.stack}`);
   assert.match(String(exception.stack), /heavy\.ts:22:\d+/, `stack not mapped: ${exception.stack}`);
-  const failLogs = await (await fetch(`http://127.0.0.1:${h.serving.adminPort}/v1/tenants/fail/logs`, { headers: operator })).text();
+  const failLogs = await (
+    await fetch(`http://127.0.0.1:${h.serving.adminPort}/v1/tenants/fail/logs`, { headers: operator })
+  ).text();
   assert.match(failLogs, /"msg":"about to fail"/);
   assert.match(failLogs, /this function always fails/);
   assert.doesNotMatch(failLogs, /"tenant":"heavy"/);
 
   // a real Prometheus scrapes the admin port with the operator token
-  await t.test('a real Prometheus scrapes the admin port with the operator token', needs(prometheusServer), async (t) => {
-    const prometheus = await startPrometheus({ target: `127.0.0.1:${h.serving.adminPort}`, token: 'test-operator-token' });
-    t.after(() => prometheus.stop());
-    assert.equal((await prometheus.targetUp()).health, 'up');
-    const series = await prometheus.query('islet_requests_total{tenant="fast"}');
-    assert.deepEqual(series.map((s) => [s.metric.tenant, s.metric.status, s.metric.job]), [['fast', '200', 'islet']]);
-    assert.equal(Number(series[0].value[1]), after.get('islet_requests_total', { tenant: 'fast', status: '200' }));
-    const byStatus = await prometheus.query('sum by (status) (islet_requests_total{tenant="heavy"})', (r) => r.length === 3);
-    assert.deepEqual(Object.fromEntries(byStatus.map((s) => [s.metric.status, Number(s.value[1])])), { '200': 3, '500': 1, '503': 1 });
-  });
+  await t.test(
+    'a real Prometheus scrapes the admin port with the operator token',
+    needs(prometheusServer),
+    async (t) => {
+      const prometheus = await startPrometheus({
+        target: `127.0.0.1:${h.serving.adminPort}`,
+        token: 'test-operator-token',
+      });
+      t.after(() => prometheus.stop());
+      assert.equal((await prometheus.targetUp()).health, 'up');
+      const series = await prometheus.query('islet_requests_total{tenant="fast"}');
+      assert.deepEqual(
+        series.map((s) => [s.metric.tenant, s.metric.status, s.metric.job]),
+        [['fast', '200', 'islet']],
+      );
+      assert.equal(Number(series[0].value[1]), after.get('islet_requests_total', { tenant: 'fast', status: '200' }));
+      const byStatus = await prometheus.query(
+        'sum by (status) (islet_requests_total{tenant="heavy"})',
+        (r) => r.length === 3,
+      );
+      assert.deepEqual(Object.fromEntries(byStatus.map((s) => [s.metric.status, Number(s.value[1])])), {
+        '200': 3,
+        '500': 1,
+        '503': 1,
+      });
+    },
+  );
 });
 
-test(
-  "a CPU limit cut is logged with the tenant's stack, mapped to the uploaded TypeScript file and line",
-  async (t) => {
-    const h = await startHarness((config) => {
-      config.limits.cpuMs = 50;
-    });
-    t.after(() => h.close());
-    const res = await deploy(h, 'heavy', 'heavy.ts', 'application/typescript');
-    assert.equal(res.status, 201, await res.text());
-    const cut = await until(async () => {
-      const r = await h.get('heavy.localhost', '/forever');
-      return r.status === 404 ? null : r;
-    }, 10_000);
-    assert.equal(cut.status, 503);
-    const line = await until(async () => {
-      const text = await (await fetch(`http://127.0.0.1:${h.serving.adminPort}/v1/tenants/heavy/logs`, { headers: operator })).text();
-      return text
+test("a CPU limit cut is logged with the tenant's stack, mapped to the uploaded TypeScript file and line", async (t) => {
+  const h = await startHarness((config) => {
+    config.limits.cpuMs = 50;
+  });
+  t.after(() => h.close());
+  const res = await deploy(h, 'heavy', 'heavy.ts', 'application/typescript');
+  assert.equal(res.status, 201, await res.text());
+  const cut = await until(async () => {
+    const r = await h.get('heavy.localhost', '/forever');
+    return r.status === 404 ? null : r;
+  }, 10_000);
+  assert.equal(cut.status, 503);
+  const line = await until(async () => {
+    const text = await (
+      await fetch(`http://127.0.0.1:${h.serving.adminPort}/v1/tenants/heavy/logs`, { headers: operator })
+    ).text();
+    return (
+      text
         .trimEnd()
         .split('\n')
         .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .find((l) => l.source === 'limit') ?? null;
-    }, 5000);
-    assert.equal(line.requestId, cut.headers['islet-request-id']);
-    assert.equal(typeof line.stack, 'string', 'the limit line carries no stack: the addon reported no error.isolateStack');
-    assert.match(String(line.stack), /heavy\.ts:(12|20):\d+/, `stack not mapped to heavy.ts: ${line.stack}`);
-    t.diagnostic(`limit stack as the tenant reads it:\n${line.stack}`);
-  },
-);
+        .find((l) => l.source === 'limit') ?? null
+    );
+  }, 5000);
+  assert.equal(line.requestId, cut.headers['islet-request-id']);
+  assert.equal(
+    typeof line.stack,
+    'string',
+    'the limit line carries no stack: the addon reported no error.isolateStack',
+  );
+  assert.match(String(line.stack), /heavy\.ts:(12|20):\d+/, `stack not mapped to heavy.ts: ${line.stack}`);
+  t.diagnostic(`limit stack as the tenant reads it:\n${line.stack}`);
+});
 
 test("a scrape counts isolate CPU time up to the moment it is taken, not as of the pool's last sweep", async () => {
   // no sweep during the test: only the scrape itself can bring the counter up to date
@@ -240,17 +281,24 @@ test("a scrape counts isolate CPU time up to the moment it is taken, not as of t
     config.pool.sampleIntervalS = 3600;
   });
   try {
-    await h.deploy('burner', { 'index.js': "export default { fetch() { const end = Date.now() + 30; let n = 0; while (Date.now() < end) n++; return new Response(String(n)); } };" });
+    await h.deploy('burner', {
+      'index.js':
+        'export default { fetch() { const end = Date.now() + 30; let n = 0; while (Date.now() < end) n++; return new Response(String(n)); } };',
+    });
     await eventually(async () => (await h.get('burner.localhost')).status === 200);
     const first = await scrape(h);
     for (let i = 0; i < 5; i++) assert.equal((await h.get('burner.localhost')).status, 200);
     const second = await scrape(h);
     // five requests of ~30 ms of CPU each (the default limit is 50) were made between the two scrapes
-    const used = second.get('islet_isolate_cpu_seconds_total', { tenant: 'burner' }) - first.get('islet_isolate_cpu_seconds_total', { tenant: 'burner' });
+    const used =
+      second.get('islet_isolate_cpu_seconds_total', { tenant: 'burner' }) -
+      first.get('islet_isolate_cpu_seconds_total', { tenant: 'burner' });
     assert.ok(used >= 0.05, `isolate CPU between the scrapes: ${used} s`);
     // wall time is never less than CPU time (the addon caps CPU at wall; a busy loop often meets
     // the cap exactly, so allow for the rounding of two separately summed float counters)
-    const wall = second.get('islet_isolate_wall_seconds_total', { tenant: 'burner' }) - first.get('islet_isolate_wall_seconds_total', { tenant: 'burner' });
+    const wall =
+      second.get('islet_isolate_wall_seconds_total', { tenant: 'burner' }) -
+      first.get('islet_isolate_wall_seconds_total', { tenant: 'burner' });
     assert.ok(wall >= used - 1e-6, `wall ${wall} s, CPU ${used} s`);
   } finally {
     await h.close();

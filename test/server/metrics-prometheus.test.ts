@@ -46,7 +46,15 @@ test('Prometheus scrapes the admin /metrics route with the bearer token and sees
     await fs.rm(dir, { recursive: true, force: true });
   });
 
-  for (let i = 0; i < 7; i++) metrics.requestFinished({ tenant: 'shop', deployment: 'd', status: 200, durationS: 0.01, cpuS: 0.001, cold: i === 0 });
+  for (let i = 0; i < 7; i++)
+    metrics.requestFinished({
+      tenant: 'shop',
+      deployment: 'd',
+      status: 200,
+      durationS: 0.01,
+      cpuS: 0.001,
+      cold: i === 0,
+    });
   metrics.requestFinished({ tenant: 'shop', deployment: 'd', status: 503, durationS: 0.06, cpuS: 0.05, cold: false });
   metrics.limitExceeded('shop', 'cpu');
 
@@ -59,7 +67,10 @@ test('Prometheus scrapes the admin /metrics route with the bearer token and sees
   assert.equal(ok[0].metric.job, 'islet');
   assert.equal(Number(ok[0].value[1]), 7);
   const all = await prometheus.query('sum by (tenant) (islet_requests_total)');
-  assert.deepEqual(all.map((r) => [r.metric.tenant, Number(r.value[1])]), [['shop', 8]]);
+  assert.deepEqual(
+    all.map((r) => [r.metric.tenant, Number(r.value[1])]),
+    [['shop', 8]],
+  );
   const cut = await prometheus.query('islet_limit_exceeded_total{tenant="shop",limit="cpu"}');
   assert.equal(Number(cut[0].value[1]), 1);
 });

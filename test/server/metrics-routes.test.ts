@@ -24,7 +24,12 @@ async function setup(t: import('node:test').TestContext) {
   const now = new Date().toISOString();
   for (const name of ['shop', 'blog']) await store.putTenant({ name, createdAt: now, active: null });
   const shopToken = `islet_${randomBytes(16).toString('hex')}`;
-  await store.putToken({ id: 'tok1', tenant: 'shop', hash: createHash('sha256').update(shopToken).digest('hex'), createdAt: now });
+  await store.putToken({
+    id: 'tok1',
+    tenant: 'shop',
+    hash: createHash('sha256').update(shopToken).digest('hex'),
+    createdAt: now,
+  });
   const metrics = new Metrics({ defaultMetrics: false, rebalanceIntervalMs: 0 });
   const logs = new LogHub(new Logger('info', () => {}));
   const auth = authMiddleware(store, 'operator-secret');
@@ -107,5 +112,8 @@ test('the separate metrics port serves /metrics without a token on 127.0.0.1, no
 test('a port already taken is reported with the address', async (t) => {
   const first = await startMetricsServer(new Metrics({ defaultMetrics: false }), { port: 0 });
   t.after(() => first.close());
-  await assert.rejects(startMetricsServer(new Metrics({ defaultMetrics: false }), { port: first.port }), new RegExp(`cannot listen on 127\\.0\\.0\\.1:${first.port}`));
+  await assert.rejects(
+    startMetricsServer(new Metrics({ defaultMetrics: false }), { port: first.port }),
+    new RegExp(`cannot listen on 127\\.0\\.0\\.1:${first.port}`),
+  );
 });

@@ -147,7 +147,11 @@ test('the tenant label is bounded: only the top N tenants keep their own label',
   metrics.limitExceeded('d', 'memory');
   let text = await scrape(metrics);
   const tenantsIn = (t: string, name: string) =>
-    new Set(samples(t).filter((s) => s.name === name).map((s) => s.labels.tenant));
+    new Set(
+      samples(t)
+        .filter((s) => s.name === name)
+        .map((s) => s.labels.tenant),
+    );
   assert.deepEqual(tenantsIn(text, 'islet_requests_total'), new Set(['a', 'b', OTHER_TENANTS]));
   assert.equal(value(text, 'islet_requests_total', { tenant: OTHER_TENANTS }), 2);
   assert.equal(value(text, 'islet_limit_exceeded_total', { tenant: OTHER_TENANTS, limit: 'memory' }), 1);
@@ -178,7 +182,11 @@ test('the bound holds under many tenants and periodic rebalancing', async () => 
     metrics.rebalanceTenants();
   }
   const text = await scrape(metrics);
-  const tenants = new Set(samples(text).filter((s) => s.name === 'islet_requests_total').map((s) => s.labels.tenant));
+  const tenants = new Set(
+    samples(text)
+      .filter((s) => s.name === 'islet_requests_total')
+      .map((s) => s.labels.tenant),
+  );
   assert.ok(tenants.size <= 6, `${tenants.size} tenant label values: ${[...tenants].join(',')}`);
   const total = samples(text)
     .filter((s) => s.name === 'islet_requests_total')
@@ -207,7 +215,11 @@ test('isolate gauges are read from the isolate source at scrape time', async () 
   text = await scrape(metrics);
   assert.equal(value(text, 'islet_isolates', { state: 'warm' }), 1);
   assert.equal(value(text, 'islet_isolates', { state: 'draining' }), 0);
-  assert.equal(value(text, 'islet_isolate_heap_used_bytes', { tenant: 'shop' }), undefined, 'gone isolates leave the gauge');
+  assert.equal(
+    value(text, 'islet_isolate_heap_used_bytes', { tenant: 'shop' }),
+    undefined,
+    'gone isolates leave the gauge',
+  );
   assert.equal(value(text, 'islet_isolate_heap_used_bytes', { tenant: OTHER_TENANTS }), 10);
 });
 

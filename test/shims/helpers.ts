@@ -1,8 +1,8 @@
 // Test harness for the shims: real isolates from native/, a real sandbox, tenant code as text.
 import path from 'node:path';
-import { createSandbox, type Sandbox } from '../../server/host/sandbox';
-import { native, type Isolate } from '../../server/host/isolate-api';
-import type { RequestLimits, SandboxOptions, SandboxRequest, SandboxResponse, TenantLogRecord } from '../../server/host/types';
+import { createSandbox } from '../../server/host/sandbox';
+import { isolateApi, type Isolate } from '../../server/host/isolate-api';
+import type { RequestLimits, Sandbox, SandboxOptions, SandboxRequest, SandboxResponse, TenantLogRecord } from '../../server/host/types';
 
 export const repoRoot = path.resolve(__dirname, '../../..');
 
@@ -25,7 +25,7 @@ export interface TestSandbox {
 }
 
 export function makeSandbox(options: Partial<SandboxOptions> & { memoryLimit?: number } = {}): TestSandbox {
-  const isolate = new native.Isolate({ memoryLimit: options.memoryLimit ?? 64 });
+  const isolate = new (isolateApi().Isolate)({ memoryLimit: options.memoryLimit ?? 64 });
   const logs: TenantLogRecord[] = [];
   const sandbox = createSandbox(isolate, {
     tenant: 'test',

@@ -111,3 +111,44 @@ test('the incoming request exposes method, url, headers and a readable body', as
   // the evaluator already read the body (it is the code being run), so the request cannot be cloned
   assert.deepEqual(value, ['POST', 'http://eval.test/', null, true, 'TypeError']);
 });
+
+test('Request and Response read their bodies alike, each with its own methods that refuse the other class', async () => {
+  const value = await e.run(`
+    const members = ['body', 'bodyUsed', 'arrayBuffer', 'bytes', 'text', 'json', 'blob', 'formData'];
+    const shape = (proto) => members.map((m) => {
+      const d = Object.getOwnPropertyDescriptor(proto, m);
+      return [m, typeof (d.get ?? d.value), d.enumerable, d.configurable, (d.get ?? d.value).name];
+    });
+    const req = new Request('https://a.test/', { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json' } });
+    const res = new Response('x=1&y=2', { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    let refused = null;
+    try { await Response.prototype.text.call(new Request('https://a.test/', { method: 'POST', body: 'hi' })); } catch (err) { refused = err.constructor.name; }
+    const form = await res.formData();
+    return {
+      same: JSON.stringify(shape(Request.prototype)) === JSON.stringify(shape(Response.prototype)),
+      shape: shape(Request.prototype),
+      separate: Request.prototype.text !== Response.prototype.text,
+      refused,
+      json: await req.json(),
+      used: [req.bodyUsed, res.bodyUsed],
+      form: [...form],
+      blobType: (await new Request('https://a.test/', { method: 'PUT', body: 'b', headers: { 'content-type': 'text/x' } }).blob()).type,
+    };`);
+  assert.equal(value.same, true);
+  assert.deepEqual(value.shape, [
+    ['body', 'function', false, true, 'get body'],
+    ['bodyUsed', 'function', false, true, 'get bodyUsed'],
+    ['arrayBuffer', 'function', false, true, 'arrayBuffer'],
+    ['bytes', 'function', false, true, 'bytes'],
+    ['text', 'function', false, true, 'text'],
+    ['json', 'function', false, true, 'json'],
+    ['blob', 'function', false, true, 'blob'],
+    ['formData', 'function', false, true, 'formData'],
+  ]);
+  assert.equal(value.separate, true);
+  assert.equal(value.refused, 'TypeError');
+  assert.deepEqual(value.json, { a: 1 });
+  assert.deepEqual(value.used, [true, true]);
+  assert.deepEqual(value.form, [['x', '1'], ['y', '2']]);
+  assert.equal(value.blobType, 'text/x');
+});
