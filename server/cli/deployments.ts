@@ -137,10 +137,11 @@ async function rollback(args: string[]): Promise<void> {
   if (positionals.length < 1 || positionals.length > 2)
     throw new CliError(`islet rollback: give a tenant and, optionally, a deployment id\n\n${help}`);
   const [tenant, id] = positionals as [string, string | undefined];
-  const result = await clientFor(values).json('POST', tenantRoute(tenant, '/rollback'), {
-    type: 'application/json',
-    data: JSON.stringify(id ? { id } : {}),
-  });
+  // with an id: that deployment's activation; without: the server picks the one before the active one
+  const admin = clientFor(values);
+  const result = id
+    ? await admin.json('POST', tenantRoute(tenant, `/deployments/${encodeURIComponent(id)}/activate`))
+    : await admin.json('POST', tenantRoute(tenant, '/rollback'), { type: 'application/json', data: '{}' });
   print(
     values.json,
     result,

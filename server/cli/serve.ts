@@ -353,10 +353,14 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
   // every worker's registry, as the metrics scrape gathers them; a worker is one process for its life
   const stopRecorder = config.dashboard.prometheusUrl
     ? () => {}
-    : startRecorder(historyStore, async () => {
-        const { answers } = await channel.askAll('metrics.collect', undefined);
-        return answers.map((a) => ({ key: `worker:${a.worker.pid ?? a.worker.id}`, metrics: a.value }));
-      }, { intervalMs: config.dashboard.historySampleS * 1000 });
+    : startRecorder(
+        historyStore,
+        async () => {
+          const { answers } = await channel.askAll('metrics.collect', undefined);
+          return answers.map((a) => ({ key: `worker:${a.worker.pid ?? a.worker.id}`, metrics: a.value }));
+        },
+        { intervalMs: config.dashboard.historySampleS * 1000 },
+      );
   const supervisorStartedAt = Date.now();
   let supervisorRef: Supervisor | undefined;
   const stopHandling = [
