@@ -55,6 +55,8 @@ export interface AdminApiDeps {
   history?: HistorySource;
   /** serves GET /v1/workers */
   workers?: WorkersSource;
+  /** lines a log follower lost (counted into the metrics) */
+  onLogLinesDropped?: (count: number) => void;
 }
 
 export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
@@ -94,7 +96,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
   app.route('/', tokenRoutes({ store, logger, auth }));
   if (deps.logs) {
     const tenantExists = async (tenant: string) => (await store.getTenant(tenant)) !== null;
-    app.route('/', logRoutes(deps.logs, { auth, tenantExists, logger }));
+    app.route('/', logRoutes(deps.logs, { auth, tenantExists, logger, onDropped: deps.onLogLinesDropped }));
   }
   if (deps.metrics) {
     const metricsAuth = authMiddleware(store, deps.operatorToken, { scrapeTokens, allowScrape: true });

@@ -27,6 +27,8 @@ export interface LogRoutesOptions {
   followersPerToken?: number;
   /** open follow streams in this process; default 256 */
   maxFollowers?: number;
+  /** told how many lines a follower lost (islet_log_lines_dropped_total{reason="follower"}) */
+  onDropped?: (count: number) => void;
   logger?: Logger;
 }
 
@@ -127,7 +129,10 @@ export function logRoutes(hub: LogHub, options: LogRoutesOptions): Hono<AdminEnv
                   dropped = 0;
                 }
                 // a line bigger than what is free is dropped (counted), never queued past the bound
-                if (!send(`${out}\n`)) dropped++;
+                if (!send(`${out}\n`)) {
+                  dropped++;
+                  options.onDropped?.(1);
+                }
               }
             },
             () => {

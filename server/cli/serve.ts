@@ -216,6 +216,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     scrapeTokens: config.scrapeTokens,
     history,
     workers,
+    onLogLinesDropped: (count) => metrics.logLinesDropped('follower', count),
   });
   const admin = serveHono({ fetch: adminApi.fetch, port: config.adminPort, hostname: config.adminHost });
   const adminPort = await new Promise<number>((resolve, reject) => {
@@ -346,7 +347,8 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     await publishFunctions(functionsDir, { store, logger, observer: nullObserver, prepare: async () => new Map() });
     await store.close();
   }
-  const clusterMetrics = new ClusterMetrics();
+  let supervisorRef: Supervisor | undefined;
+  const clusterMetrics = new ClusterMetrics({ restarts: () => supervisorRef?.stats().restarts ?? 0 });
   const clusterLogs = new ClusterLogs();
   const channel = primaryChannel();
   const historyStore = new HistoryStore({ minutes: config.dashboard.historyMinutes });
@@ -362,7 +364,6 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
         { intervalMs: config.dashboard.historySampleS * 1000 },
       );
   const supervisorStartedAt = Date.now();
-  let supervisorRef: Supervisor | undefined;
   const stopHandling = [
     channel.handle('history.query', (query) => historyStore.query(query)),
     channel.handle('workers.list', async () => {
