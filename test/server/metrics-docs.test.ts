@@ -31,7 +31,10 @@ function grafanaFilled(expr: string): string {
 }
 
 function promtoolCheck(file: string): { status: number | null; output: string } {
-  const result = spawnSync(promtool.path ?? 'promtool', ['check', 'rules', file], { encoding: 'utf8', timeout: 30_000 });
+  const result = spawnSync(promtool.path ?? 'promtool', ['check', 'rules', file], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
@@ -42,7 +45,7 @@ describe('observability docs', () => {
     assert.match(output, /SUCCESS: \d+ rules found/);
   });
 
-  it("promtool accepts every query of the Grafana dashboard", needs(promtool), () => {
+  it('promtool accepts every query of the Grafana dashboard', needs(promtool), () => {
     const queries = dashboardQueries();
     assert.ok(queries.length >= 15);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-grafana-'));
@@ -64,7 +67,11 @@ describe('observability docs', () => {
     const exported = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
     // the supervisor's scrape adds these to the sum of its workers (observe/metrics/cluster.ts)
     for (const name of ['islet_cluster_workers', 'islet_worker_restarts_total']) exported.add(name);
-    const text = fs.readFileSync(rulesFile, 'utf8') + dashboardQueries().map((q) => q.expr).join('\n');
+    const text =
+      fs.readFileSync(rulesFile, 'utf8') +
+      dashboardQueries()
+        .map((q) => q.expr)
+        .join('\n');
     const named = new Set([...text.matchAll(/\bislet_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, '')));
     assert.ok(named.size >= 10);
     for (const name of named) assert.ok(exported.has(name), `${name} is not a metric islet exports`);

@@ -62,11 +62,12 @@ export function prometheusHistory(baseUrl: string, options: { timeoutMs?: number
   const base = baseUrl.replace(/\/+$/, '');
   const timeoutMs = options.timeoutMs ?? 10_000;
 
-  async function range(expr: string, q: HistoryQuery, step: number): Promise<PromMatrix['data'] & object> {
+  async function range(expr: string, t: number[], step: number): Promise<PromMatrix['data'] & object> {
+    // evaluated exactly at the steps' times, so each answer lands on its step
     const params = new URLSearchParams({
       query: expr,
-      start: String(q.from / 1000),
-      end: String(q.to / 1000),
+      start: String(t[0]! / 1000),
+      end: String(t[t.length - 1]! / 1000),
       step: `${step}s`,
     });
     const response = await fetch(`${base}/api/v1/query_range?${params}`, { signal: AbortSignal.timeout(timeoutMs) });
@@ -80,29 +81,31 @@ export function prometheusHistory(baseUrl: string, options: { timeoutMs?: number
       const step = Math.max(15, Math.round(q.stepSeconds));
       // a window of at least a minute: rate() needs two scrapes inside it whatever the step
       const w = `${Math.max(step, 60)}s`;
+      // steps aligned to the step size; the last one ends at `to`, so the present is in it
+      const stepMs = step * 1000;
+      const t: number[] = [];
+      for (let s = q.to - Math.floor((q.to - q.from) / stepMs) * stepMs; s <= q.to; s += stepMs) t.push(s);
       const only = q.tenants?.length
         ? `{tenant=~"${q.tenants.map((t) => t.replace(/[^a-z0-9_-]/g, '')).join('|')}"}`
         : '';
       const [requests, p50, p99, cpu, cold, cuts, heap, external] = await Promise.all([
-        range(`sum by (tenant, status) (increase(islet_requests_total${only}[${w}]))`, q, step),
+        range(`sum by (tenant, status) (increase(islet_requests_total${only}[${w}]))`, t, step),
         range(
           `histogram_quantile(0.5, sum by (tenant, le) (rate(islet_request_duration_seconds_bucket${only}[${w}])))`,
-          q,
+          t,
           step,
         ),
         range(
           `histogram_quantile(0.99, sum by (tenant, le) (rate(islet_request_duration_seconds_bucket${only}[${w}])))`,
-          q,
+          t,
           step,
         ),
-        range(`sum by (tenant) (rate(islet_isolate_cpu_seconds_total${only}[${w}]))`, q, step),
-        range(`sum by (tenant) (increase(islet_cold_starts_total${only}[${w}]))`, q, step),
-        range(`sum by (tenant) (increase(islet_limit_exceeded_total${only}[${w}]))`, q, step),
-        range(`sum by (tenant) (islet_isolate_heap_used_bytes${only})`, q, step),
-        range(`sum by (tenant) (islet_isolate_external_bytes${only})`, q, step),
+        range(`sum by (tenant) (rate(islet_isolate_cpu_seconds_total${only}[${w}]))`, t, step),
+        range(`sum by (tenant) (increase(islet_cold_starts_total${only}[${w}]))`, t, step),
+        range(`sum by (tenant) (increase(islet_limit_exceeded_total${only}[${w}]))`, t, step),
+        range(`sum by (tenant) (islet_isolate_heap_used_bytes${only})`, t, step),
+        range(`sum by (tenant) (islet_isolate_external_bytes${only})`, t, step),
       ]);
-      const t: number[] = [];
-      for (let s = q.from - (q.from % (step * 1000)); s <= q.to; s += step * 1000) t.push(s);
       const index = (seconds: number) => Math.round((seconds * 1000 - t[0]!) / (step * 1000));
       const tenants: Record<string, TenantHistory> = {};
       const of = (name: string): TenantHistory => {
