@@ -34,13 +34,14 @@ const Nav: FC = () => (
 );
 
 const RangePicker: FC = () => (
-  <div class="range" role="group" aria-label="Time range">
+  <fieldset class="range">
+    <legend class="visually-hidden">Time range</legend>
     {['15m', '1h', '6h', '24h', '7d'].map((r) => (
       <button type="button" data-range={r} aria-pressed={r === '1h' ? 'true' : 'false'}>
         {r}
       </button>
     ))}
-  </div>
+  </fieldset>
 );
 
 const SignIn: FC = () => (
@@ -67,7 +68,7 @@ const Overview: FC = () => (
       <h2 id="overview-title">Overview</h2>
       <RangePicker />
     </div>
-    <div class="stats" id="overview-stats" aria-label="Totals over the time range"></div>
+    <section class="stats" id="overview-stats" aria-label="Totals over the time range"></section>
     <div class="chart-grid">
       <figure class="card chart" id="overview-requests" aria-label="Requests by status"></figure>
       <figure class="card chart" id="overview-latency" aria-label="Latency"></figure>
@@ -233,14 +234,14 @@ const Tenant: FC = () => (
 
     <div id="tenant-body" hidden>
       <p id="tenant-url" class="muted"></p>
-      <div class="stats" id="tenant-stats" aria-label="Totals of this tenant over the time range"></div>
+      <section class="stats" id="tenant-stats" aria-label="Totals of this tenant over the time range"></section>
       <div class="chart-grid">
         <figure class="card chart" id="tenant-requests" aria-label="Requests by status"></figure>
         <figure class="card chart" id="tenant-latency" aria-label="Latency"></figure>
         <figure class="card chart" id="tenant-cpu" aria-label="CPU time"></figure>
         <figure class="card chart" id="tenant-memory" aria-label="Memory"></figure>
       </div>
-      <div class="charts" id="tenant-charts" aria-label="Live metrics of this tenant"></div>
+      <section class="charts" id="tenant-charts" aria-label="Live metrics of this tenant"></section>
 
       <div class="card">
         <h3>Deployments</h3>

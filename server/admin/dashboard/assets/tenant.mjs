@@ -201,7 +201,7 @@ async function loadDeployments() {
   $('#diff-to').replaceChildren(...options());
   $('#diff-form').hidden = deployments.length < 2;
   if (deployments.length >= 2) {
-    const to = activeIndex >= 0 ? activeIndex : 0;
+    const to = Math.max(activeIndex, 0);
     $('#diff-to').value = deployments[to].id;
     $('#diff-from').value = deployments[Math.min(deployments.length - 1, to + 1)].id;
   }
