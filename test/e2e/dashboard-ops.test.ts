@@ -106,7 +106,8 @@ describe('dashboard operator views in a browser', needs(chromiumProgram), () => 
     // 30 answered, and the request that found v1 served
     assert.match(legend[0]!, /^2xx 3[01]$/);
     assert.deepEqual(legend.slice(1), ['3xx 0', '4xx 0', '5xx 6']);
-    assert.ok((await chart.locator('path.area').count()) === 4, 'one stacked area per status class');
+    assert.equal(await chart.locator('g.bars').count(), 4, 'one bar segment series per status class');
+    assert.ok((await chart.locator('g.bars.c-bad rect').count()) >= 1, 'the 5xx requests are drawn');
     assert.ok((await page.locator('#overview-latency path.line').count()) >= 2, 'p50 and p99 lines');
     // another range redraws with its own time axis
     const before = await chart.locator('.x-tick').allTextContents();

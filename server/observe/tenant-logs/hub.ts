@@ -187,18 +187,16 @@ export class LogHub {
     const lines = this.#rings.get(tenant)?.before(query.until) ?? [];
     const matcher = new LineMatcher(query);
     const found: string[] = [];
-    const slice = 2000;
-    for (let i = lines.length - 1; i >= 0 && found.length < query.limit; ) {
-      const stop = Math.max(-1, i - slice);
-      for (; i > stop && found.length < query.limit; i--) {
-        const line = lines[i]!;
-        if (query.since !== undefined && lineTime(line) < query.since) {
-          i = -1;
-          break;
-        }
-        if (matcher.matches(line)) found.push(line);
+    // at most ~2 ms of matching at a time, then the event loop runs (requests, other searches)
+    let sliceStart = performance.now();
+    for (let i = lines.length - 1; i >= 0 && found.length < query.limit; i--) {
+      const line = lines[i]!;
+      if (query.since !== undefined && lineTime(line) < query.since) break;
+      if (matcher.matches(line)) found.push(line);
+      if ((i & 127) === 0 && performance.now() - sliceStart > 2) {
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
       }
-      if (i >= 0 && found.length < query.limit) await new Promise((resolve) => setImmediate(resolve));
     }
     return found.reverse();
   }

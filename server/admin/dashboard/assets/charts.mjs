@@ -1,6 +1,6 @@
 // Inline SVG charts, drawn by hand (no library, nothing loaded from elsewhere): a sparkline per
 // live metric, and time charts with axes, gridlines, a legend with totals and a hover readout for
-// the history views (stacked areas for requests by status, lines for latency, CPU, memory).
+// the history views (stacked bars for requests by status, lines for latency, CPU, memory).
 const SVG = 'http://www.w3.org/2000/svg';
 
 function svgEl(tag, attrs = {}, text) {
@@ -26,7 +26,7 @@ function timeLabel(ms, spanMs) {
 
 /**
  * A time chart: `t` (epoch ms per step) and `series` [{ name, values, color }]; `stacked` draws
- * filled areas on top of each other (requests by status), else lines. `format` writes values on
+ * bars whose segments sit on each other (requests by status), else lines. `format` writes values on
  * the y axis, the legend and the readout; the legend shows each series' `total` when given.
  */
 export function timeChart({ title, t, series, stacked = false, format: fmt = String, width = 560, height = 220 }) {
@@ -97,14 +97,30 @@ export function timeChart({ title, t, series, stacked = false, format: fmt = Str
   svg.append(axis);
   series.forEach((s, i) => {
     if (n === 0) return;
-    // a stacked series that is zero throughout adds nothing but a line over the base
-    if (stacked && !s.values.some((v) => v > 0)) {
-      svg.append(svgEl('path', { d: '', class: `area ${s.color}` }));
+    if (stacked) {
+      // stacked series are bars: one column per step, each series a segment of it
+      const width = Math.max(1, (n > 1 ? w / (n - 1) : w) * 0.72);
+      const group = svgEl('g', { class: `bars ${s.color}` });
+      for (let k = 0; k < n; k++) {
+        if (!(s.values[k] > 0)) continue;
+        const top = y(tops[i][k]);
+        const bottom = y(i > 0 ? tops[i - 1][k] : 0);
+        const left = Math.max(pad.left, Math.min(pad.left + w - width, x(k) - width / 2));
+        group.append(
+          svgEl('rect', {
+            x: left.toFixed(1),
+            y: top.toFixed(1),
+            width: width.toFixed(1),
+            height: Math.max(0.5, bottom - top).toFixed(1),
+          }),
+        );
+      }
+      svg.append(group);
       return;
     }
     let d = '';
     let started = false;
-    const known = (k) => stacked || Number.isFinite(s.values[k]);
+    const known = (k) => Number.isFinite(s.values[k]);
     for (let k = 0; k < n; k++) {
       if (!known(k)) {
         started = false;
@@ -113,24 +129,10 @@ export function timeChart({ title, t, series, stacked = false, format: fmt = Str
       d += `${started ? 'L' : 'M'}${x(k).toFixed(1)},${y(tops[i][k]).toFixed(1)}`;
       started = true;
       // a point with no neighbour draws no line: mark it
-      if (!stacked && !known(k - 1) && !known(k + 1))
+      if (!known(k - 1) && !known(k + 1))
         svg.append(
           svgEl('circle', { cx: x(k).toFixed(1), cy: y(tops[i][k]).toFixed(1), r: 2.5, class: `dot ${s.color}` }),
         );
-    }
-    if (stacked) {
-      // the area's top edge, drawn only where this series adds something (else it would trace
-      // the series below it, or the base line, in its own colour)
-      let edge = '';
-      for (let k = 1; k < n; k++) {
-        if (!(s.values[k - 1] > 0 || s.values[k] > 0)) continue;
-        edge += `M${x(k - 1).toFixed(1)},${y(tops[i][k - 1]).toFixed(1)}L${x(k).toFixed(1)},${y(tops[i][k]).toFixed(1)}`;
-      }
-      let back = '';
-      for (let k = n - 1; k >= 0; k--) back += `L${x(k).toFixed(1)},${y(i > 0 ? tops[i - 1][k] : 0).toFixed(1)}`;
-      svg.append(svgEl('path', { d: `${d}${back}Z`, class: `area ${s.color}` }));
-      svg.append(svgEl('path', { d: edge, class: `line ${s.color}` }));
-      return;
     }
     svg.append(svgEl('path', { d, class: `line ${s.color}` }));
   });
