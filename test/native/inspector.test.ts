@@ -223,3 +223,22 @@ test('disposing the session resumes a paused isolate; disposing the isolate ends
   await assert.rejects(stuck, /disposed/);
   await settle();
 });
+
+test('a paused run still ends at its time limit (a pause cannot hold a pool thread forever)', isletOnly, async () => {
+  const isolate = new ivm.Isolate({ memoryLimit: 32, inspector: true });
+  const context = await isolate.createContext({ inspector: true });
+  const session = isolate.createInspectorSession();
+  const devtools = client(session);
+  try {
+    await devtools.post('Debugger.enable');
+    const paused = devtools.next('Debugger.paused');
+    const run = context.eval('debugger; "never resumed"', { timeout: 200 });
+    await paused;
+    await assert.rejects(run, { code: 'ERR_ISOLATE_TIMEOUT', message: 'Script execution timed out.' });
+    assert.equal(await context.eval('"usable afterwards"'), 'usable afterwards');
+  } finally {
+    session.dispose();
+    await settle();
+    isolate.dispose();
+  }
+});

@@ -387,7 +387,9 @@ void InspectorAgent::runMessageLoopOnPause(int) {
   paused_ = true;
   quit_ = false;
   while (!quit_ && !dead_) {
-    if (env->disposed() || isolate->IsExecutionTerminating()) break;
+    // A pause must not outlive the run's limits: a disposal, or a time limit that fired (its
+    // termination only takes effect once the isolate runs JavaScript again, i.e. after this).
+    if (env->disposed() || isolate->IsExecutionTerminating() || env->timer_fired.load() != 0) break;
     Work work = NextWork();
     if (work.kind != Work::None) {
       dispatching_ = true;
