@@ -1,6 +1,7 @@
 // Interrupt-driven CPU profiles (see cpu_profiler.h).
 #include "isolate/cpu_profiler.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -82,6 +83,7 @@ class SamplerThread {
 
  private:
   void Run() {
+    pthread_setname_np(pthread_self(), "islet:profiler");
     std::unique_lock<std::mutex> lock(mutex_);
     auto next = std::chrono::steady_clock::now();
     for (;;) {
