@@ -25,7 +25,8 @@ import { createCrypto, Crypto } from './crypto/crypto';
 import { streams } from './streams/polyfill';
 import { pullSink, cancelSink } from './streams/sink';
 import { FetchEvent } from './runtime/fetch-event';
-import { configureDispatch, dispatch, bindModule, bindScript, finishRequest } from './runtime/dispatch';
+import { configureDispatch, dispatch, scheduled, bindModule, bindScript, finishRequest } from './runtime/dispatch';
+import { buildEnv, type BindingNames } from './workers/env';
 import { createEncodingStreams } from './encoding/streams';
 import { loadURLPattern } from './url/pattern';
 import { createCompressionStreams } from './compression/compression';
@@ -50,7 +51,11 @@ function structuredClone(value: unknown, options?: { transfer?: unknown[] }): un
 }
 
 /** returns the entry points the host calls (each becomes a Reference on the host side) */
-export function install(bridge: (op: string, ...args: unknown[]) => unknown, env: Record<string, unknown>): IsolateEntries {
+export function install(
+  bridge: (op: string, ...args: unknown[]) => unknown,
+  env: Record<string, unknown>,
+  bindings?: BindingNames,
+): IsolateEntries {
   setHost(bridge);
   // a millisecond clock read in the isolate: no bridge crossing per call, and a coarse timer is
   // what a multi-tenant runtime should give untrusted code anyway (timing side channels)
@@ -118,10 +123,17 @@ export function install(bridge: (op: string, ...args: unknown[]) => unknown, env
   defineLazy(globalObject, 'DecompressionStream', () => (compressionStreams ??= createCompressionStreams()).DecompressionStream);
   defineLazy(globalObject, 'SubtleCrypto', () => require('./crypto/subtle').SubtleCrypto);
   defineLazy(globalObject, 'CryptoKey', () => require('./crypto/subtle').CryptoKey);
+  // the Workers platform: the Cache API, binding classes, cron triggers' classes (server/bindings/)
+  defineLazy(globalObject, 'caches', () => require('./workers/cache').createCacheStorage());
+  defineLazy(globalObject, 'Cache', () => require('./workers/cache').Cache);
+  defineLazy(globalObject, 'CacheStorage', () => require('./workers/cache').CacheStorage);
+  defineLazy(globalObject, 'ScheduledController', () => require('./workers/scheduled').ScheduledController);
+  defineLazy(globalObject, 'ScheduledEvent', () => require('./workers/scheduled').ScheduledEvent);
 
-  configureDispatch(env, globalTarget);
+  configureDispatch(buildEnv(env, bindings), globalTarget);
   return {
     dispatch,
+    scheduled,
     complete: completeOp,
     fire: fireTimer,
     pull: pullSink,

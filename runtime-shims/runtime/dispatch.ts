@@ -14,6 +14,7 @@ import { createFetchEvent, hasResponded } from './fetch-event';
 import { describeError } from '../internal/report';
 import { DOMException } from '../events/dom-exception';
 import { forgetTimer } from '../timers/timers';
+import { createScheduledController, createScheduledEvent } from '../workers/scheduled';
 import { SafeMap, MapPrototypeGet, MapPrototypeSet, MapPrototypeDelete, ReflectApply, PromiseResolve, PromisePrototypeThen, SafeTypeError, ObjectPrototypeToString } from '../internal/primordials';
 
 interface Pending {
@@ -25,7 +26,9 @@ interface Pending {
 }
 const requests = new SafeMap<number, Pending>();
 
-type Handler = { target: object; fetch: (...args: unknown[]) => unknown } | { script: true };
+type HandlerMethod = (...args: unknown[]) => unknown;
+/** a module's default export with its `fetch` and/or `scheduled` methods, or a classic script's listeners */
+type Handler = { target: object; fetch: HandlerMethod | undefined; scheduled: HandlerMethod | undefined } | { script: true };
 let handler: Handler | null = null;
 let env: Record<string, unknown> = {};
 let globalTarget: EventTarget;
@@ -38,17 +41,24 @@ export function configureDispatch(tenantEnv: Record<string, unknown>, target: Ev
 /** host entry: the entry module was evaluated; bind its default export */
 export function bindModule(namespace: Record<string, unknown>): void {
   const exported = namespace === null || typeof namespace !== 'object' ? undefined : namespace.default;
-  const fetch = exported !== null && (typeof exported === 'object' || typeof exported === 'function') ? (exported as any).fetch : undefined;
-  if (typeof fetch !== 'function') {
-    const what = exported === undefined ? 'no default export' : `a default export without a fetch method (${ObjectPrototypeToString(exported)})`;
+  const isObject = exported !== null && (typeof exported === 'object' || typeof exported === 'function');
+  const fetch = isObject ? (exported as any).fetch : undefined;
+  // a worker with only a `scheduled` handler (cron triggers) is a worker too
+  const scheduled = isObject ? (exported as any).scheduled : undefined;
+  if (typeof fetch !== 'function' && typeof scheduled !== 'function') {
+    const what = exported === undefined ? 'no default export' : `a default export without a fetch or scheduled method (${ObjectPrototypeToString(exported)})`;
     throw new SafeTypeError(`The entry module has ${what}: it must \`export default { fetch(request, env, ctx) { ... } }\``);
   }
-  handler = { target: exported as object, fetch };
+  handler = {
+    target: exported as object,
+    fetch: typeof fetch === 'function' ? fetch : undefined,
+    scheduled: typeof scheduled === 'function' ? scheduled : undefined,
+  };
 }
 
 /** host entry: the classic script ran; it must have registered a 'fetch' listener */
 export function bindScript(): void {
-  if (listenersOf(globalTarget, 'fetch').length === 0) {
+  if (listenersOf(globalTarget, 'fetch').length === 0 && listenersOf(globalTarget, 'scheduled').length === 0) {
     throw new SafeTypeError("The script registered no fetch handler: call addEventListener('fetch', (event) => event.respondWith(...))");
   }
   handler = { script: true };
@@ -172,11 +182,16 @@ export function dispatch(id: number, method: string, url: string, headers: strin
         gotResponse = true;
       },
       waitUntil: (p) => waitUntil(id, p),
+      passThroughOnException: () => host('passThrough', id),
     });
     try {
       globalTarget.dispatchEvent(event);
     } catch (error) {
       fail(id, error);
+      return;
+    }
+    if (listenersOf(globalTarget, 'fetch').length === 0) {
+      fail(id, new SafeTypeError('Handler does not export a fetch() function.'));
       return;
     }
     if (!gotResponse || !hasResponded(event)) {
@@ -185,18 +200,72 @@ export function dispatch(id: number, method: string, url: string, headers: strin
     }
     return settle(id, response);
   }
-  const ctx = {
-    waitUntil: (p: unknown) => waitUntil(id, p),
-    passThroughOnException() {},
-  };
+  if (handler.fetch === undefined) {
+    fail(id, new SafeTypeError('Handler does not export a fetch() function.'));
+    return;
+  }
   let result: unknown;
   try {
-    result = ReflectApply(handler.fetch, handler.target, [request, env, ctx]);
+    result = ReflectApply(handler.fetch, handler.target, [request, env, context(id)]);
   } catch (error) {
     fail(id, error);
     return;
   }
   return settle(id, result);
+}
+
+/** the `ctx` of a handler call: waitUntil, and passThroughOnException (the host passes the request to its origin if the handler throws) */
+function context(id: number) {
+  return {
+    waitUntil: (p: unknown) => waitUntil(id, p),
+    passThroughOnException: () => host('passThrough', id),
+  };
+}
+
+/**
+ * host entry: a cron trigger fired. The run is a request of its own to the host (limits,
+ * waitUntil, the ops it makes): it ends when the handler's promise and its waitUntil settle.
+ */
+export function scheduled(id: number, cron: string, scheduledTime: number): void {
+  const pending: Pending = { request: null, finished: false, waits: 0 };
+  MapPrototypeSet(requests, id, pending);
+  const controller = createScheduledController(id, cron, scheduledTime);
+  let result: unknown;
+  try {
+    if (handler === null) throw new SafeTypeError('No handler is bound in this isolate');
+    if ('script' in handler) {
+      if (listenersOf(globalTarget, 'scheduled').length === 0) {
+        throw new SafeTypeError("The script registered no scheduled handler: call addEventListener('scheduled', ...)");
+      }
+      globalTarget.dispatchEvent(createScheduledEvent(controller, (p) => waitUntil(id, p)));
+    } else {
+      if (handler.scheduled === undefined) throw new SafeTypeError('Handler does not export a scheduled() function.');
+      result = ReflectApply(handler.scheduled, handler.target, [controller, env, context(id)]);
+    }
+  } catch (error) {
+    fail(id, error);
+    return;
+  }
+  let promise: Promise<unknown>;
+  try {
+    promise = PromiseResolve(result);
+  } catch (error) {
+    fail(id, error);
+    return;
+  }
+  PromisePrototypeThen(promise, () => scheduledDone(id), (error) => fail(id, error));
+}
+
+/** the scheduled handler returned: answer as a request with no body would */
+function scheduledDone(id: number): void {
+  const pending = MapPrototypeGet(requests, id);
+  if (!pending || pending.finished) return;
+  const released = pending.waits === 0;
+  if (released) {
+    pending.finished = true;
+    MapPrototypeDelete(requests, id);
+  }
+  host('respond', id, 204, '', [], null, released);
 }
 
 /** host entry: the request is over (answered, cut or abandoned): abort its signal and forget it */

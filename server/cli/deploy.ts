@@ -13,15 +13,20 @@ import * as tar from 'tar-stream';
 import { build } from '../deploy/build';
 import { nearestNodeModules, readDirectory } from '../deploy/directory';
 import { CliError } from '../errors';
+import { wranglerConfig } from '../deploy/wrangler/apply';
+import type { WranglerConfig } from '../deploy/wrangler/config';
 import { adminTarget, type AdminTarget } from './admin-target';
 
 const usage: Record<string, string> = {
-  deploy: `usage: islet deploy <dir|file> --tenant <name> [options]
+  deploy: `usage: islet deploy <dir|file> [--tenant <name>] [options]
 
 Uploads a function folder (as tar.gz) or a single .js/.ts file as a new deployment and prints its URL.
+A Workers project deploys as it is: its wrangler.toml / wrangler.json(c) names the tenant (name),
+the entry (main), routes, vars, KV namespaces, service bindings and cron triggers.
 
 options:
-  --tenant, -t <name>     tenant to deploy to (created when the operator deploys to a new name)
+  --tenant, -t <name>     tenant to deploy to (default: the wrangler file's name; created when the
+                          operator deploys to a new name)
   --entry <path>          entry module inside the folder (default: package.json main, index.ts, index.js...)
   --bundle                bundle locally into one module (bare imports may come from node_modules above the folder)
   --no-activate           store the deployment without making it active
@@ -108,6 +113,15 @@ function queryString(params: Record<string, string | string[] | undefined>): str
   return s ? `?${s}` : '';
 }
 
+/** the folder's wrangler config, read as the server will read it (a bad one is reported here first) */
+function localWranglerConfig(dir: string): WranglerConfig | null {
+  try {
+    return wranglerConfig(readDirectory(dir, true));
+  } catch (error) {
+    throw new CliError(`islet deploy: ${(error as Error).message}`);
+  }
+}
+
 async function deploy(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
@@ -126,11 +140,15 @@ async function deploy(args: string[]): Promise<void> {
     },
   });
   if (positionals.length !== 1) throw new CliError(`islet deploy: give exactly one folder or file\n\n${usage.deploy}`);
-  if (!values.tenant) throw new CliError(`islet deploy: --tenant is required\n\n${usage.deploy}`);
   const target = path.resolve(positionals[0]!);
   if (!fs.existsSync(target)) throw new CliError(`islet deploy: ${target} does not exist`);
-  const admin = adminFrom(values);
   const isFile = fs.statSync(target).isFile();
+  const wrangler = isFile ? null : localWranglerConfig(target);
+  const tenant = values.tenant ?? wrangler?.name;
+  if (!tenant) {
+    throw new CliError(`islet deploy: --tenant is required (or a wrangler.toml / wrangler.json naming the worker)\n\n${usage.deploy}`);
+  }
+  const admin = adminFrom(values);
   const query: Record<string, string | string[] | undefined> = {
     routes: values.routes,
     activate: values.activate ? undefined : 'false',
@@ -148,7 +166,7 @@ async function deploy(args: string[]): Promise<void> {
     if (hostNodeModules) options.hostNodeModules = hostNodeModules;
     let built: Awaited<ReturnType<typeof build>>;
     try {
-      built = await build(values.tenant, files, options);
+      built = await build(tenant, files, options);
     } catch (error) {
       throw new CliError(`islet deploy: local bundle failed: ${(error as Error).message}`);
     }
@@ -157,7 +175,11 @@ async function deploy(args: string[]): Promise<void> {
     let code = built.files.get(entryPath)!.toString('utf8');
     // the server re-reads this inline map, so its own map still leads to the original sources
     if (map) code += `\n//# sourceMappingURL=data:application/json;base64,${map.toString('base64')}\n`;
-    body = { data: Buffer.from(code), type: 'application/javascript' };
+    if (wrangler) {
+      // the bundle travels with the project's wrangler file, whose bindings and routes the server reads
+      const config = fs.readFileSync(path.join(target, wrangler.file));
+      body = { data: await packFolder(new Map([[entryPath, Buffer.from(code)], [wrangler.file, config]])), type: 'application/gzip' };
+    } else body = { data: Buffer.from(code), type: 'application/javascript' };
     query.entry = entryPath;
   } else if (isFile) {
     const ext = path.extname(target);
@@ -175,7 +197,7 @@ async function deploy(args: string[]): Promise<void> {
     if (hostNodeModules) options.hostNodeModules = hostNodeModules;
     let inputs: Map<string, Buffer>;
     try {
-      inputs = (await build(values.tenant, files, options)).inputs;
+      inputs = (await build(tenant, files, options)).inputs;
     } catch (error) {
       throw new CliError(`islet deploy: ${(error as Error).message}`);
     }
@@ -186,7 +208,7 @@ async function deploy(args: string[]): Promise<void> {
   const result = await call(
     admin,
     'POST',
-    `/v1/tenants/${encodeURIComponent(values.tenant)}/deployments${queryString(query)}`,
+    `/v1/tenants/${encodeURIComponent(tenant)}/deployments${queryString(query)}`,
     body,
   );
   if (values.json) {
@@ -195,7 +217,7 @@ async function deploy(args: string[]): Promise<void> {
   }
   for (const warning of result.warnings ?? []) console.error(`warning: ${warning}`);
   console.log(
-    `deployed ${result.id} to ${values.tenant} in ${Date.now() - started} ms ` +
+    `deployed ${result.id} to ${tenant} in ${Date.now() - started} ms ` +
       `(${(body.data.length / 1024).toFixed(1)} KiB sent)${result.active ? '' : ', not active'}`,
   );
   console.log(result.url);
