@@ -160,7 +160,6 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     claims = SqliteSlotClaims.inDataDir(config.dataDir);
     scheduler = new CronScheduler({
       store,
-      directory,
       runner: cron,
       claims,
       logger,

@@ -232,8 +232,9 @@ async function runEsbuild(options: esbuild.BuildOptions): Promise<esbuild.BuildR
   }
 }
 
+/** a classic script listens for requests or cron triggers */
 function hasFetchListener(source: string): boolean {
-  return /addEventListener\s*\(\s*['"`]fetch['"`]/.test(source);
+  return /addEventListener\s*\(\s*['"`](fetch|scheduled)['"`]/.test(source);
 }
 
 /** Builds and validates an upload. Throws DeployError (status 400/413) for anything wrong with it. */

@@ -569,6 +569,12 @@ const expectedGlobals = new Set([
   'DecompressionStream',
   'SubtleCrypto',
   'CryptoKey',
+  // the Workers platform's Cache API and cron trigger classes (server/bindings/)
+  'caches',
+  'Cache',
+  'CacheStorage',
+  'ScheduledController',
+  'ScheduledEvent',
 ]);
 
 test('reaching the bridge or Node: no unexpected global, no Node object, no sloppy host frame, no host function through the stack', async () => {

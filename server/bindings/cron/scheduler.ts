@@ -11,7 +11,7 @@
 import { Cron } from 'croner';
 import type { Logger } from '../../observe/server-log';
 import type { DeploymentStore } from '../../store/types';
-import type { TenantDirectory } from '../../tenants/directory';
+import { resolveBindings } from '../resolve';
 import type { SlotClaims } from './claims';
 import type { CronRunner, CronRunResult } from './runner';
 
@@ -28,7 +28,6 @@ interface Trigger {
 
 export interface CronSchedulerDeps {
   store: DeploymentStore;
-  directory: TenantDirectory;
   runner: CronRunner;
   claims: SlotClaims;
   logger: Logger;
@@ -54,10 +53,7 @@ export class CronScheduler {
 
   /** reads every active tenant's triggers and follows the store's changes */
   async start(): Promise<void> {
-    this.#unwatch = this.#deps.store.watch((change) => {
-      // after the directory, which reloads the tenant on the same change
-      setImmediate(() => void this.update(change.tenant));
-    });
+    this.#unwatch = this.#deps.store.watch((change) => void this.update(change.tenant));
     const tenants = await this.#deps.store.listTenants();
     await Promise.all(tenants.filter((t) => t.active).map((t) => this.update(t.name)));
     this.#arm();
@@ -75,7 +71,12 @@ export class CronScheduler {
     if (this.#stopped) return;
     let crons: string[] = [];
     try {
-      crons = (await this.#deps.directory.get(tenant))?.bindings.crons ?? [];
+      // read from the store, not through the tenant directory: asking it would make it remember
+      // the tenant as it is now, before the activation that is about to follow a new tenant
+      const { store } = this.#deps;
+      const record = await store.getTenant(tenant);
+      const manifest = record?.active ? await store.getDeployment(tenant, record.active) : null;
+      if (record && manifest) crons = resolveBindings(record.bindings, manifest.bindings).crons;
     } catch (error) {
       this.#deps.logger.warn('cron: reading the tenant failed, its triggers are kept', {
         tenant,
