@@ -12,10 +12,23 @@ import { abortSignal } from '../abort/abort';
 import { listenersOf, EventTarget } from '../events/event-target';
 import { createFetchEvent, hasResponded } from './fetch-event';
 import { describeError } from '../internal/report';
+import { connectBuiltins } from '../internal/builtin-internals';
+import { asyncContext } from '../internal/async-context';
 import { DOMException } from '../events/dom-exception';
 import { forgetTimer } from '../timers/timers';
 import { createScheduledController, createScheduledEvent } from '../workers/scheduled';
-import { SafeMap, MapPrototypeGet, MapPrototypeSet, MapPrototypeDelete, ReflectApply, PromiseResolve, PromisePrototypeThen, SafeTypeError, ObjectPrototypeToString } from '../internal/primordials';
+import {
+  SafeMap,
+  MapPrototypeGet,
+  MapPrototypeSet,
+  MapPrototypeDelete,
+  ReflectApply,
+  ReflectConstruct,
+  PromiseResolve,
+  PromisePrototypeThen,
+  SafeTypeError,
+  ObjectPrototypeToString,
+} from '../internal/primordials';
 
 interface Pending {
   /** the incoming request: its signal (created only if the function reads it) aborts when the request is cut */
@@ -27,8 +40,14 @@ interface Pending {
 const requests = new SafeMap<number, Pending>();
 
 type HandlerMethod = (...args: unknown[]) => unknown;
-/** a module's default export with its `fetch` and/or `scheduled` methods, or a classic script's listeners */
-type Handler = { target: object; fetch: HandlerMethod | undefined; scheduled: HandlerMethod | undefined } | { script: true };
+/** what an entrypoint instance offers: fetch and/or scheduled */
+type EntrypointInstance = { fetch?: HandlerMethod; scheduled?: HandlerMethod };
+type Handler =
+  /** a module's default export with its `fetch` and/or `scheduled` (a cron-only worker has no fetch) */
+  | { target: object; fetch: HandlerMethod | undefined; scheduled: HandlerMethod | undefined }
+  /** a class-based default export (WorkerEntrypoint): one instance per request, `new C(ctx, env)` */
+  | { entrypoint: new (ctx: unknown, env: unknown) => EntrypointInstance }
+  | { script: true };
 let handler: Handler | null = null;
 let env: Record<string, unknown> = {};
 let globalTarget: EventTarget;
@@ -38,13 +57,23 @@ export function configureDispatch(tenantEnv: Record<string, unknown>, target: Ev
   globalTarget = target;
 }
 
-/** host entry: the entry module was evaluated; bind its default export */
+/**
+ * host entry: the entry module was evaluated; bind its default export. The loader also enters
+ * here once before any tenant code with the namespace of islet:internal, to connect the built-in
+ * modules (see internal/builtin-internals.ts).
+ */
 export function bindModule(namespace: Record<string, unknown>): void {
+  const isObject = namespace !== null && typeof namespace === 'object';
+  if (isObject && handler === null && connectBuiltins(namespace, env)) return;
   const exported = namespace === null || typeof namespace !== 'object' ? undefined : namespace.default;
-  const isObject = exported !== null && (typeof exported === 'object' || typeof exported === 'function');
-  const fetch = isObject ? (exported as any).fetch : undefined;
+  if (typeof exported === 'function' && isEntrypointClass(exported)) {
+    handler = { entrypoint: exported as never };
+    return;
+  }
+  const isHandler = exported !== null && (typeof exported === 'object' || typeof exported === 'function');
+  const fetch = isHandler ? (exported as any).fetch : undefined;
   // a worker with only a `scheduled` handler (cron triggers) is a worker too
-  const scheduled = isObject ? (exported as any).scheduled : undefined;
+  const scheduled = isHandler ? (exported as any).scheduled : undefined;
   if (typeof fetch !== 'function' && typeof scheduled !== 'function') {
     const what = exported === undefined ? 'no default export' : `a default export without a fetch or scheduled method (${ObjectPrototypeToString(exported)})`;
     throw new SafeTypeError(`The entry module has ${what}: it must \`export default { fetch(request, env, ctx) { ... } }\``);
@@ -54,6 +83,19 @@ export function bindModule(namespace: Record<string, unknown>): void {
     fetch: typeof fetch === 'function' ? fetch : undefined,
     scheduled: typeof scheduled === 'function' ? scheduled : undefined,
   };
+}
+
+/** `export default class extends WorkerEntrypoint { fetch(request) {...} }`: a class whose instances fetch */
+function isEntrypointClass(value: Function): boolean {
+  let prototype: unknown;
+  try {
+    prototype = value.prototype;
+  } catch {
+    return false;
+  }
+  if (prototype === null || typeof prototype !== 'object') return false;
+  const methods = prototype as { fetch?: unknown; scheduled?: unknown };
+  return typeof methods.fetch === 'function' || typeof methods.scheduled === 'function';
 }
 
 /** host entry: the classic script ran; it must have registered a 'fetch' listener */
@@ -167,6 +209,8 @@ function waitUntil(id: number, promise: unknown): void {
 export function dispatch(id: number, method: string, url: string, headers: string[], body: number | Uint8Array | null): Answer | undefined {
   const pending: Pending = { request: null, finished: false, waits: 0 };
   MapPrototypeSet(requests, id, pending);
+  // a request starts outside every AsyncLocalStorage (an enterWith() of an earlier one ends here)
+  asyncContext.set(undefined);
   const request = incomingRequest(method, url, headers, body === null || typeof body === 'object' ? body : { hostSource: body });
   pending.request = request;
   if (handler === null) {
@@ -200,13 +244,18 @@ export function dispatch(id: number, method: string, url: string, headers: strin
     }
     return settle(id, response);
   }
-  if (handler.fetch === undefined) {
-    fail(id, new SafeTypeError('Handler does not export a fetch() function.'));
-    return;
-  }
+  const ctx = context(id);
   let result: unknown;
   try {
-    result = ReflectApply(handler.fetch, handler.target, [request, env, context(id)]);
+    if ('entrypoint' in handler) {
+      // as Workers: a new instance per request, constructed with (ctx, env); fetch gets the request
+      const instance = ReflectConstruct(handler.entrypoint, [ctx, env]) as EntrypointInstance;
+      if (typeof instance.fetch !== 'function') throw new SafeTypeError('Handler does not export a fetch() function.');
+      result = ReflectApply(instance.fetch, instance, [request]);
+    } else {
+      if (handler.fetch === undefined) throw new SafeTypeError('Handler does not export a fetch() function.');
+      result = ReflectApply(handler.fetch, handler.target, [request, env, ctx]);
+    }
   } catch (error) {
     fail(id, error);
     return;
@@ -229,6 +278,7 @@ function context(id: number) {
 export function scheduled(id: number, cron: string, scheduledTime: number): void {
   const pending: Pending = { request: null, finished: false, waits: 0 };
   MapPrototypeSet(requests, id, pending);
+  asyncContext.set(undefined);
   const controller = createScheduledController(id, cron, scheduledTime);
   let result: unknown;
   try {
@@ -238,6 +288,10 @@ export function scheduled(id: number, cron: string, scheduledTime: number): void
         throw new SafeTypeError("The script registered no scheduled handler: call addEventListener('scheduled', ...)");
       }
       globalTarget.dispatchEvent(createScheduledEvent(controller, (p) => waitUntil(id, p)));
+    } else if ('entrypoint' in handler) {
+      const instance = ReflectConstruct(handler.entrypoint, [context(id), env]) as EntrypointInstance;
+      if (typeof instance.scheduled !== 'function') throw new SafeTypeError('Handler does not export a scheduled() function.');
+      result = ReflectApply(instance.scheduled, instance, [controller]);
     } else {
       if (handler.scheduled === undefined) throw new SafeTypeError('Handler does not export a scheduled() function.');
       result = ReflectApply(handler.scheduled, handler.target, [controller, env, context(id)]);
