@@ -75,7 +75,7 @@ export function bindModule(namespace: Record<string, unknown>): void {
   // a worker with only a `scheduled` handler (cron triggers) is a worker too
   const scheduled = isHandler ? (exported as any).scheduled : undefined;
   if (typeof fetch !== 'function' && typeof scheduled !== 'function') {
-    const what = exported === undefined ? 'no default export' : `a default export without a fetch or scheduled method (${ObjectPrototypeToString(exported)})`;
+    const what = exported === undefined ? 'no default export' : `a default export without a fetch method, nor a scheduled method (${ObjectPrototypeToString(exported)})`;
     throw new SafeTypeError(`The entry module has ${what}: it must \`export default { fetch(request, env, ctx) { ... } }\``);
   }
   handler = {

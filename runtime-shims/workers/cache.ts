@@ -45,7 +45,8 @@ export class Cache {
     const s = requestState(r);
     if (s.method !== 'GET') throw new SafeTypeError('Cannot cache response to non-GET request.');
     const rs = responseState(response);
-    if (rs === null) throw new SafeTypeError("Failed to execute 'put' on 'Cache': parameter 2 is not of type 'Response'.");
+    if (rs === null)
+      throw new SafeTypeError("Failed to execute 'put' on 'Cache': parameter 2 is not of type 'Response'.");
     if (rs.status === 206) throw new SafeTypeError('Cannot cache response to a range request (206 Partial Content).');
     const vary = rs.headers.get('vary');
     if (vary !== null && vary.includes('*')) throw new SafeTypeError("Cannot cache response with 'Vary: *' header.");

@@ -33,7 +33,10 @@ function getOptions(options: unknown): { type: string; cacheTtl: number | null }
   if (typeof options === 'string') return { type: options, cacheTtl: null };
   if (typeof options !== 'object') throw new SafeTypeError('KV get(): options must be a type name or an object');
   const { type, cacheTtl } = options as GetOptions;
-  return { type: type === undefined ? 'text' : String(type), cacheTtl: cacheTtl === undefined ? null : Number(cacheTtl) };
+  return {
+    type: type === undefined ? 'text' : String(type),
+    cacheTtl: cacheTtl === undefined ? null : Number(cacheTtl),
+  };
 }
 
 function convert(value: string | Uint8Array | null, type: string): unknown {
@@ -47,7 +50,9 @@ function convert(value: string | Uint8Array | null, type: string): unknown {
 function valueBytes(value: unknown): string | Uint8Array {
   if (typeof value === 'string') return value;
   if (isBufferSource(value)) return bufferSourceBytes(value);
-  throw new SafeTypeError('KV put() accepts only strings, ArrayBuffers, ArrayBufferViews, and ReadableStreams as values.');
+  throw new SafeTypeError(
+    'KV put() accepts only strings, ArrayBuffers, ArrayBufferViews, and ReadableStreams as values.',
+  );
 }
 
 function optionalNumber(value: unknown): number | null {
@@ -68,7 +73,10 @@ export class KVNamespace {
     return convert(value, type);
   }
 
-  async getWithMetadata(key: unknown, options?: unknown): Promise<{ value: unknown; metadata: unknown; cacheStatus: null }> {
+  async getWithMetadata(
+    key: unknown,
+    options?: unknown,
+  ): Promise<{ value: unknown; metadata: unknown; cacheStatus: null }> {
     const { type, cacheTtl } = getOptions(options);
     const [value, metadata] = await hostAsync('kvGet', this.#binding, String(key), type as KvValueType, cacheTtl)
       .promise;

@@ -49,7 +49,16 @@ export function bindingRoutes(deps: BindingRoutesDeps): Hono<AdminEnv> {
     const tenant = tenantParam(c);
     const record = await requireTenant(store, tenant);
     const body = await readJson(c, true);
-    const known = new Set(['vars', 'kv_namespaces', 'services', 'crons', 'triggers', 'callers', 'origin', 'route_origins']);
+    const known = new Set([
+      'vars',
+      'kv_namespaces',
+      'services',
+      'crons',
+      'triggers',
+      'callers',
+      'origin',
+      'route_origins',
+    ]);
     const unknown = Object.keys(body).filter((k) => !known.has(k));
     if (unknown.length) {
       throw new ApiError(
@@ -63,14 +72,16 @@ export function bindingRoutes(deps: BindingRoutesDeps): Hono<AdminEnv> {
     if (raw.triggers !== undefined) {
       const triggers = raw.triggers as { crons?: unknown } | null;
       if (typeof triggers !== 'object' || triggers === null || Array.isArray(triggers)) {
-        throw new ApiError('ISLET_ADMIN_BAD_BINDINGS', "triggers: expected { \"crons\": [...] }");
+        throw new ApiError('ISLET_ADMIN_BAD_BINDINGS', 'triggers: expected { "crons": [...] }');
       }
-      if (raw.crons !== undefined) throw new ApiError('ISLET_ADMIN_BAD_BINDINGS', "give 'crons' or 'triggers.crons', not both");
+      if (raw.crons !== undefined)
+        throw new ApiError('ISLET_ADMIN_BAD_BINDINGS', "give 'crons' or 'triggers.crons', not both");
       raw.crons = triggers.crons;
       delete raw.triggers;
     }
     const { declarations, problems } = checkDeclarations(raw);
-    if (problems.length) throw new ApiError('ISLET_ADMIN_BAD_BINDINGS', `invalid bindings:\n  - ${problems.join('\n  - ')}`);
+    if (problems.length)
+      throw new ApiError('ISLET_ADMIN_BAD_BINDINGS', `invalid bindings:\n  - ${problems.join('\n  - ')}`);
     const next: TenantRecord = { ...record };
     if (isEmpty(declarations)) delete next.bindings;
     else next.bindings = declarations as Record<string, unknown>;

@@ -88,7 +88,10 @@ export function kvRoutes(deps: KvRoutesDeps): Hono<AdminEnv> {
   app.get('/v1/tenants/:tenant/kv/:ns/keys', auth, async (c) => {
     const ns = await namespace(c);
     const page = await kvCall(async () => {
-      const options = { ...checkListOptions(c.req.query('prefix'), c.req.query('limit')), cursor: checkCursor(c.req.query('cursor')) };
+      const options = {
+        ...checkListOptions(c.req.query('prefix'), c.req.query('limit')),
+        cursor: checkCursor(c.req.query('cursor')),
+      };
       return backend().list(ns, options);
     });
     return c.json({ keys: page.keys, list_complete: page.cursor === null, cursor: page.cursor });

@@ -63,7 +63,8 @@ const shown = (v: unknown) => {
 /** A cron expression croner accepts with five fields (minute hour day month weekday), or why not. */
 export function cronProblem(expression: string): string | null {
   const fields = expression.trim().split(/\s+/);
-  if (fields.length !== 5) return `expected five fields (minute hour day-of-month month day-of-week), got ${fields.length}`;
+  if (fields.length !== 5)
+    return `expected five fields (minute hour day-of-month month day-of-week), got ${fields.length}`;
   try {
     new Cron(expression, { timezone: 'UTC', paused: true }).stop();
     return null;
@@ -76,7 +77,8 @@ export function cronProblem(expression: string): string | null {
 function originProblem(value: unknown): string | null {
   if (typeof value !== 'string') return `expected an http(s) URL, got ${shown(value)}`;
   const url = URL.parse(value);
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) return `expected an http(s) URL, got ${shown(value)}`;
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+    return `expected an http(s) URL, got ${shown(value)}`;
   if (url.username || url.password) return 'the URL may not carry credentials';
   return null;
 }
@@ -100,7 +102,8 @@ export function checkDeclarations(raw: Record<string, unknown>, at = ''): Checke
     if (!isObject(raw.vars)) problems.push(`${key('vars')}: expected a table of NAME = value, got ${shown(raw.vars)}`);
     else {
       const entries = Object.entries(raw.vars);
-      if (entries.length > limits.vars) problems.push(`${key('vars')}: at most ${limits.vars} vars, got ${entries.length}`);
+      if (entries.length > limits.vars)
+        problems.push(`${key('vars')}: at most ${limits.vars} vars, got ${entries.length}`);
       out.vars = {};
       for (const [name, value] of entries) {
         const where = `${key('vars')}.${name}`;
@@ -133,42 +136,43 @@ export function checkDeclarations(raw: Record<string, unknown>, at = ''): Checke
   };
 
   const kv = list('kv_namespaces', limits.kv, (entry, where) => {
-    if (!isObject(entry)) return problems.push(`${where}: expected { binding, id }, got ${shown(entry)}`), null;
+    if (!isObject(entry)) return (problems.push(`${where}: expected { binding, id }, got ${shown(entry)}`), null);
     const { binding, id } = entry;
     if (typeof binding !== 'string' || !bindingName.test(binding))
-      return problems.push(`${where}.binding: expected a JavaScript identifier, got ${shown(binding)}`), null;
+      return (problems.push(`${where}.binding: expected a JavaScript identifier, got ${shown(binding)}`), null);
     if (typeof id !== 'string' || !namespaceId.test(id))
-      return problems.push(`${where}.id: expected 1-64 of A-Z a-z 0-9 _ -, got ${shown(id)}`), null;
+      return (problems.push(`${where}.id: expected 1-64 of A-Z a-z 0-9 _ -, got ${shown(id)}`), null);
     claim(binding, where);
     return { binding, id };
   });
   if (kv) out.kv_namespaces = kv;
 
   const services = list('services', limits.services, (entry, where) => {
-    if (!isObject(entry)) return problems.push(`${where}: expected { binding, service }, got ${shown(entry)}`), null;
+    if (!isObject(entry)) return (problems.push(`${where}: expected { binding, service }, got ${shown(entry)}`), null);
     const { binding, service } = entry;
     if (typeof binding !== 'string' || !bindingName.test(binding))
-      return problems.push(`${where}.binding: expected a JavaScript identifier, got ${shown(binding)}`), null;
+      return (problems.push(`${where}.binding: expected a JavaScript identifier, got ${shown(binding)}`), null);
     if (typeof service !== 'string' || !tenantName.test(service))
-      return problems.push(`${where}.service: expected a tenant name, got ${shown(service)}`), null;
+      return (problems.push(`${where}.service: expected a tenant name, got ${shown(service)}`), null);
     if (entry.entrypoint !== undefined)
-      return problems.push(`${where}.entrypoint: named entrypoints are not supported yet (fetch() only)`), null;
+      return (problems.push(`${where}.entrypoint: named entrypoints are not supported yet (fetch() only)`), null);
     claim(binding, where);
     return { binding, service };
   });
   if (services) out.services = services;
 
   const crons = list('crons', limits.crons, (entry, where) => {
-    if (typeof entry !== 'string') return problems.push(`${where}: expected a cron expression, got ${shown(entry)}`), null;
+    if (typeof entry !== 'string')
+      return (problems.push(`${where}: expected a cron expression, got ${shown(entry)}`), null);
     const problem = cronProblem(entry);
-    if (problem) return problems.push(`${where}: '${entry}' is not a cron expression: ${problem}`), null;
+    if (problem) return (problems.push(`${where}: '${entry}' is not a cron expression: ${problem}`), null);
     return entry.trim().replace(/\s+/g, ' ');
   });
   if (crons) out.crons = [...new Set(crons)];
 
   const callers = list('callers', limits.callers, (entry, where) => {
     if (entry === '*' || (typeof entry === 'string' && tenantName.test(entry))) return entry;
-    return problems.push(`${where}: expected a tenant name or '*', got ${shown(entry)}`), null;
+    return (problems.push(`${where}: expected a tenant name or '*', got ${shown(entry)}`), null);
   });
   if (callers) out.callers = [...new Set(callers)];
 

@@ -87,10 +87,17 @@ test("what put() keeps: Cache-Control, Expires, Set-Cookie and Cloudflare's defa
   for (const [name, headers, kept, extra] of cases) {
     assert.equal((await put('cachelab', `/${name}`, headers, extra)).text, 'put', name);
     const res = await match('cachelab', `/${name}`);
-    assert.equal(res.status === 200 || res.headers['x-status'] === '404', kept, `${name}: ${kept ? 'kept' : 'not kept'} (${res.status} ${res.text})`);
+    assert.equal(
+      res.status === 200 || res.headers['x-status'] === '404',
+      kept,
+      `${name}: ${kept ? 'kept' : 'not kept'} (${res.status} ${res.text})`,
+    );
   }
   const cookie = await match('cachelab', '/private-cookie');
-  assert.ok(!JSON.parse(cookie.headers['x-headers'] as string).some(([n]: [string]) => n === 'set-cookie'), 'Set-Cookie dropped');
+  assert.ok(
+    !JSON.parse(cookie.headers['x-headers'] as string).some(([n]: [string]) => n === 'set-cookie'),
+    'Set-Cookie dropped',
+  );
 });
 
 test('s-maxage wins over max-age, and an expired response is gone', async () => {
@@ -103,7 +110,8 @@ test('s-maxage wins over max-age, and an expired response is gone', async () => 
 test('conditional matches: If-None-Match against the ETag, If-Modified-Since against Last-Modified', async () => {
   const modified = new Date(Date.now() - 3600_000).toUTCString();
   await put('cachelab', '/cond', { 'cache-control': 'max-age=60', etag: 'W/"v1"', 'last-modified': modified });
-  const status = async (headers: Record<string, string>) => (await match('cachelab', '/cond', headers)).headers['x-status'];
+  const status = async (headers: Record<string, string>) =>
+    (await match('cachelab', '/cond', headers)).headers['x-status'];
   assert.equal(await status({ 'if-none-match': '"v1"' }), '304', 'weak comparison');
   assert.equal(await status({ 'if-none-match': '"v0", W/"v1"' }), '304');
   assert.equal(await status({ 'if-none-match': '*' }), '304');

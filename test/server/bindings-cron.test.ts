@@ -64,7 +64,9 @@ test('a worker with only a scheduled handler deploys from its wrangler.toml, and
       s.triggers('cron-only').map((t) => t.cron),
       ['* * * * *', '0 12 * * MON'],
     );
-    const seen = await eventually(async () => ((await runs('cron-only', 'runs')).length >= 1 ? runs('cron-only', 'runs') : null));
+    const seen = await eventually(async () =>
+      (await runs('cron-only', 'runs')).length >= 1 ? runs('cron-only', 'runs') : null,
+    );
     assert.equal(seen![0]!.cron, '* * * * *');
     assert.equal(seen![0]!.scheduledTime % 60_000, 0, 'scheduledTime is the slot, on a minute boundary');
     const log = await h.waitForLog((r) => r.source === 'tenant' && r.tenant === 'cron-only');
@@ -136,7 +138,11 @@ test('a failed run runs once more, unless the handler called noRetry(); runs are
     s.stop();
     claims.close();
   }
-  const lines = (tenant: string) => h.logs.slice(from).filter((r) => r.tenant === tenant && r.source === 'tenant').map((r) => r.msg);
+  const lines = (tenant: string) =>
+    h.logs
+      .slice(from)
+      .filter((r) => r.tenant === tenant && r.source === 'tenant')
+      .map((r) => r.msg);
   assert.deepEqual(lines('cron-fail'), ['run 1', 'run 2'], 'retried once');
   assert.deepEqual(lines('cron-noretry'), ['run 1'], 'noRetry() is honoured');
   const errors = h.logs.slice(from).filter((r) => r.tenant === 'cron-fail' && r.source === 'exception');
@@ -159,7 +165,10 @@ test('POST /v1/tenants/{t}/scheduled runs the handler now, with the cron given (
       fetch() { return new Response('also fetch'); },
     };`,
   });
-  const given = await admin('POST', `/v1/tenants/cron-hand/scheduled?cron=${encodeURIComponent('0 3 * * *')}&time=1700000000000`);
+  const given = await admin(
+    'POST',
+    `/v1/tenants/cron-hand/scheduled?cron=${encodeURIComponent('0 3 * * *')}&time=1700000000000`,
+  );
   assert.equal(given.status, 200, JSON.stringify(given.body));
   assert.equal(given.body.outcome, 'ok');
   assert.deepEqual(await runs('cron-hand', 'hand'), [{ cron: '0 3 * * *', scheduledTime: 1700000000000 }]);

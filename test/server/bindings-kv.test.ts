@@ -39,7 +39,10 @@ test("Cloudflare's KV get-started worker deploys unmodified with its wrangler.js
   const res = await h.get('kv-tutorial.localhost', '/');
   assert.equal(res.status, 200, res.text);
   assert.equal(res.text, 'disabled');
-  const record = await h.serving.store.getDeployment('kv-tutorial', (await h.serving.store.getTenant('kv-tutorial'))!.active!);
+  const record = await h.serving.store.getDeployment(
+    'kv-tutorial',
+    (await h.serving.store.getTenant('kv-tutorial'))!.active!,
+  );
   assert.deepEqual(record?.bindings, {
     kv_namespaces: [{ binding: 'USERS_NOTIFICATION_CONFIG', id: 'c0b4a6b2f58f4e3c8bd0d5a1b1e0f7a2' }],
   });
@@ -156,17 +159,23 @@ test("Cloudflare's limits, with Cloudflare's messages", async () => {
     badType: 'TypeError: Unknown response type. Possible types are "text", "arrayBuffer", "json", and "stream".',
     listLimit:
       'Error: KV GET failed: 400 Invalid key_count_limit of 1001. Please specify an integer less than or equal to 1000.',
-    badValue: 'TypeError: KV put() accepts only strings, ArrayBuffers, ArrayBufferViews, and ReadableStreams as values.',
+    badValue:
+      'TypeError: KV put() accepts only strings, ArrayBuffers, ArrayBufferViews, and ReadableStreams as values.',
   });
   const body = JSON.parse(res.text);
-  assert.match(body.pastExpiration, /^Error: KV PUT failed: 400 Invalid expiration of \d+\. Please specify integer greater than/);
+  assert.match(
+    body.pastExpiration,
+    /^Error: KV PUT failed: 400 Invalid expiration of \d+\. Please specify integer greater than/,
+  );
   assert.match(body.soonExpiration, /Expiration times must be at least 60 seconds in the future\.$/);
 });
 
 test('namespaces are the tenant own: the same id of another tenant, or an unbound name, reaches nothing', async () => {
   await setBindings(h, 'kvowner', { kv_namespaces: [{ binding: 'NS', id: 'shared-id' }] });
   await setBindings(h, 'kvguess', { kv_namespaces: [{ binding: 'NS', id: 'shared-id' }] });
-  await deployProject(h, 'kvowner', { 'index.js': kvWorker(`await env.NS.put('secret', 'owner data'); return new Response('stored');`) });
+  await deployProject(h, 'kvowner', {
+    'index.js': kvWorker(`await env.NS.put('secret', 'owner data'); return new Response('stored');`),
+  });
   await deployProject(h, 'kvguess', {
     'index.js': kvWorker(`
       const guessed = await env.NS.get('secret');
@@ -199,7 +208,12 @@ test('a read after a write in the same tenant sees the write, from the next requ
 });
 
 test("the tenant's quota of keys and bytes, and the per-request operation cap", async () => {
-  await setBindings(h, 'kvquota', { kv_namespaces: [{ binding: 'A', id: 'a' }, { binding: 'B', id: 'b' }] });
+  await setBindings(h, 'kvquota', {
+    kv_namespaces: [
+      { binding: 'A', id: 'a' },
+      { binding: 'B', id: 'b' },
+    ],
+  });
   await deployProject(h, 'kvquota', {
     'index.js': kvWorker(`
       const what = url.pathname.slice(1);

@@ -96,7 +96,12 @@ export function cacheOps(
           const decision = storeDecision(status, headers);
           // as in Workers, a response the rules do not keep is not an error: put() resolves
           if (!decision.store) return null;
-          const response = { status, statusText: String(statusText), headers: decision.headers, body: Buffer.from(bytes) };
+          const response = {
+            status,
+            statusText: String(statusText),
+            headers: decision.headers,
+            body: Buffer.from(bytes),
+          };
           const { tenant, limits } = bindings!;
           bindings!.cache!.put(tenant, cache, url, response, decision.ttlMs, limits.cacheBytes);
           return null;

@@ -53,9 +53,7 @@ function seconds(value: string | true | undefined): number | null {
   return Number(value);
 }
 
-export type StoreDecision =
-  | { store: false; reason: string }
-  | { store: true; ttlMs: number; headers: string[] };
+export type StoreDecision = { store: false; reason: string } | { store: true; ttlMs: number; headers: string[] };
 
 /** what cache.put() does with a response of `status` and `headers` (flat, lower-case names), at time `now` */
 export function storeDecision(status: number, headers: readonly string[], now = Date.now()): StoreDecision {
@@ -111,7 +109,15 @@ export function notModified(stored: readonly string[], request: readonly string[
 }
 
 /** the headers a 304 carries: those describing the stored response, not its body */
-const notModifiedHeaders = new Set(['cache-control', 'content-location', 'date', 'etag', 'expires', 'vary', 'last-modified']);
+const notModifiedHeaders = new Set([
+  'cache-control',
+  'content-location',
+  'date',
+  'etag',
+  'expires',
+  'vary',
+  'last-modified',
+]);
 
 export function notModifiedHead(stored: readonly string[]): string[] {
   const out: string[] = [];

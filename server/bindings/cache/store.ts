@@ -27,7 +27,14 @@ export interface ResponseCache {
   /** the fresh response stored under `url` in `cache` of `tenant`, or null */
   match(tenant: string, cache: string, url: string): CachedResponse | null;
   /** stores a response for `ttlMs`; the tenant's oldest entries leave to keep it under `tenantBytes` */
-  put(tenant: string, cache: string, url: string, response: Omit<CachedResponse, 'storedAt' | 'expiresAt'>, ttlMs: number, tenantBytes: number): void;
+  put(
+    tenant: string,
+    cache: string,
+    url: string,
+    response: Omit<CachedResponse, 'storedAt' | 'expiresAt'>,
+    ttlMs: number,
+    tenantBytes: number,
+  ): void;
   /** true when a fresh response was there */
   delete(tenant: string, cache: string, url: string): boolean;
   /** bytes of the tenant's responses on disk */
@@ -100,7 +107,14 @@ export class SqliteResponseCache implements ResponseCache {
   readonly #tenantShare: number;
   readonly #diskBytes: number;
   readonly #s;
-  readonly #put: (tenant: string, cache: string, url: string, r: CachedResponse, size: number, tenantBytes: number) => void;
+  readonly #put: (
+    tenant: string,
+    cache: string,
+    url: string,
+    r: CachedResponse,
+    size: number,
+    tenantBytes: number,
+  ) => void;
   readonly #delete: (tenant: string, cache: string, url: string) => boolean;
 
   constructor(options: CacheStoreOptions) {
@@ -157,10 +171,30 @@ export class SqliteResponseCache implements ResponseCache {
       const old = s.size.get(tenant, cache, url);
       if (old) removeRow(tenant, cache, url, old.size);
       // make room first: the tenant's own least recently used, then everyone's past the disk bound
-      this.#evict(() => (s.usage.get(tenant)?.bytes ?? 0) + size > tenantBytes, () => s.oldestOfTenant.all(tenant).map((row) => ({ ...row, tenant })), removeRow);
-      this.#evict(() => (s.usage.get(ALL)?.bytes ?? 0) + size > this.#diskBytes, () => s.oldest.all(), removeRow);
+      this.#evict(
+        () => (s.usage.get(tenant)?.bytes ?? 0) + size > tenantBytes,
+        () => s.oldestOfTenant.all(tenant).map((row) => ({ ...row, tenant })),
+        removeRow,
+      );
+      this.#evict(
+        () => (s.usage.get(ALL)?.bytes ?? 0) + size > this.#diskBytes,
+        () => s.oldest.all(),
+        removeRow,
+      );
       const headers = JSON.stringify(r.headers);
-      s.upsert.run(tenant, cache, url, r.status, r.statusText, headers, r.body, r.storedAt, r.expiresAt, size, r.storedAt);
+      s.upsert.run(
+        tenant,
+        cache,
+        url,
+        r.status,
+        r.statusText,
+        headers,
+        r.body,
+        r.storedAt,
+        r.expiresAt,
+        size,
+        r.storedAt,
+      );
       s.addUsage.run(tenant, size);
       s.addUsage.run(ALL, size);
     }).immediate;

@@ -134,12 +134,20 @@ export class CronRunner {
     result.cpuMs = account ? Number(account.cpuNs) / 1e6 : 0;
     result.wallMs = Number(process.hrtime.bigint() - started) / 1e6;
     if (failure) {
-      result.outcome = failure.kind === 'limit' ? failure.limit : failure.kind === 'unavailable' ? 'unavailable' : 'error';
+      result.outcome =
+        failure.kind === 'limit' ? failure.limit : failure.kind === 'unavailable' ? 'unavailable' : 'error';
       if (failure.kind === 'limit') {
         result.error = `${failure.limit} limit exceeded`;
         observer.limitExceeded(tenant, failure.limit);
         const measured = failure.measured ?? (entry ? configuredLimit(entry.limits, failure.limit) : 0);
-        logs.limitExceeded({ tenant, deployment, requestId, limit: failure.limit, measured, stack: failure.tenantStack });
+        logs.limitExceeded({
+          tenant,
+          deployment,
+          requestId,
+          limit: failure.limit,
+          measured,
+          stack: failure.tenantStack,
+        });
       } else if (failure.kind === 'tenant' || failure.kind === 'startup') {
         result.error = failure.message;
         logs.tenantError({ tenant, deployment, requestId, message: failure.message, stack: failure.tenantStack });

@@ -95,7 +95,11 @@ export class CronScheduler {
       try {
         pattern = new Cron(cron, { timezone: 'UTC', paused: true });
       } catch (error) {
-        this.#deps.logger.warn('cron: an expression does not parse, skipped', { tenant, cron, error: (error as Error).message });
+        this.#deps.logger.warn('cron: an expression does not parse, skipped', {
+          tenant,
+          cron,
+          error: (error as Error).message,
+        });
         continue;
       }
       const next = pattern.nextRun(new Date(this.#now()))?.getTime();
@@ -132,7 +136,12 @@ export class CronScheduler {
     try {
       won = await this.#deps.claims.claim(`${tenant}\u0000${cron}`, slot);
     } catch (error) {
-      this.#deps.logger.error('cron: claiming a slot failed, it is skipped', { tenant, cron, slot, error: String(error) });
+      this.#deps.logger.error('cron: claiming a slot failed, it is skipped', {
+        tenant,
+        cron,
+        slot,
+        error: String(error),
+      });
       return;
     }
     if (!won || this.#stopped) return;

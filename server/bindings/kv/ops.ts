@@ -122,7 +122,9 @@ export function kvOps(bindings: TenantBindings | undefined, budget: OpBudget): H
           const options = { ...checkListOptions(prefix, limit), cursor: checkCursor(cursor) };
           bindings!.observer.kvOperation(ns.tenant, 'list');
           const page = await bindings!.kv!.list(ns, options);
-          const keys = page.keys.map((k) => [k.name, k.expiration, k.metadata] as [string, number | null, string | null]);
+          const keys = page.keys.map(
+            (k) => [k.name, k.expiration, k.metadata] as [string, number | null, string | null],
+          );
           return [keys, page.cursor === null, page.cursor];
         },
         failure('GET'),

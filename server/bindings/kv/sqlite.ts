@@ -180,10 +180,12 @@ export class SqliteKvBackend implements KvBackend {
   }
 
   async dropTenant(tenant: string): Promise<void> {
-    this.#db.transaction(() => {
-      this.#statements.dropData.run(tenant);
-      this.#statements.dropUsage.run(tenant);
-    }).immediate();
+    this.#db
+      .transaction(() => {
+        this.#statements.dropData.run(tenant);
+        this.#statements.dropUsage.run(tenant);
+      })
+      .immediate();
   }
 
   /** removes expired entries (a batch at a time) and gives their bytes back to their tenants */

@@ -34,7 +34,11 @@ export function checkKey(method: 'GET' | 'PUT' | 'DELETE', key: unknown): string
 export function checkCacheTtl(cacheTtl: unknown): void {
   if (cacheTtl === null || cacheTtl === undefined) return;
   if (typeof cacheTtl !== 'number' || Number.isNaN(cacheTtl) || cacheTtl < MIN_TTL_SECONDS) {
-    throw failed('GET', 400, `Invalid cache_ttl of ${String(cacheTtl)}. Cache TTL must be at least ${MIN_TTL_SECONDS}.`);
+    throw failed(
+      'GET',
+      400,
+      `Invalid cache_ttl of ${String(cacheTtl)}. Cache TTL must be at least ${MIN_TTL_SECONDS}.`,
+    );
   }
 }
 
@@ -43,7 +47,11 @@ export function checkExpiration(expiration: unknown, expirationTtl: unknown, now
   if (expirationTtl !== null && expirationTtl !== undefined) {
     const ttl = Math.round(Number(expirationTtl));
     if (!Number.isFinite(ttl) || ttl <= 0) {
-      throw failed('PUT', 400, `Invalid expiration_ttl of ${String(expirationTtl)}. Please specify integer greater than 0.`);
+      throw failed(
+        'PUT',
+        400,
+        `Invalid expiration_ttl of ${String(expirationTtl)}. Please specify integer greater than 0.`,
+      );
     }
     if (ttl < MIN_TTL_SECONDS) {
       throw failed(
@@ -107,7 +115,11 @@ export function checkListOptions(prefix: unknown, limit: unknown): { prefix: str
   if (limit !== null && limit !== undefined) {
     const n = Number(limit);
     if (!Number.isInteger(n) || n < 1) {
-      throw failed('GET', 400, `Invalid key_count_limit of ${String(limit)}. Please specify an integer greater than 0.`);
+      throw failed(
+        'GET',
+        400,
+        `Invalid key_count_limit of ${String(limit)}. Please specify an integer greater than 0.`,
+      );
     }
     if (n > MAX_LIST_KEYS) {
       throw failed(

@@ -33,7 +33,14 @@ export interface ServiceDispatcherDeps {
 
 /** islet's own short answer, as the front would send it to a client */
 function plain(status: number, requestId: string, message: string, error?: string): SandboxResponse {
-  const headers = ['content-type', 'text/plain; charset=utf-8', 'islet-request-id', requestId, 'cache-control', 'no-store'];
+  const headers = [
+    'content-type',
+    'text/plain; charset=utf-8',
+    'islet-request-id',
+    requestId,
+    'cache-control',
+    'no-store',
+  ];
   if (error) headers.push('islet-error', error);
   return { status, statusText: '', headers, body: Buffer.from(`${message}\nrequest id: ${requestId}\n`) };
 }
@@ -74,7 +81,15 @@ export class ServiceDispatcher implements ServiceCaller {
         const { id: requestId, method } = request;
         const status = failureStatus(failure);
         const deployment = state.manifest.id;
-        this.#deps.accounting.rejected({ tenant: callee, deployment, requestId, method, path: pathOf(request), status, failure });
+        this.#deps.accounting.rejected({
+          tenant: callee,
+          deployment,
+          requestId,
+          method,
+          path: pathOf(request),
+          status,
+          failure,
+        });
       }
       return this.#failed(request, failure);
     }
@@ -109,7 +124,19 @@ export class ServiceDispatcher implements ServiceCaller {
       this.#deps.accounting.finish(record);
       return this.#failed(request, record.failure);
     }
-    // the callee's request is over once its body was read (by the caller) and its waitUntil settled
+    // the status first (accounting reads it), then the end: the callee's request is over once its
+    // body was read (by the caller) and its waitUntil settled
+    const answered = dispatch.response.then(
+      (response) => {
+        record.status = response.status;
+        return response;
+      },
+      (error: unknown) => {
+        record.failure = classifyFailure(error);
+        record.status = failureStatus(record.failure);
+        return this.#failed(request, record.failure);
+      },
+    );
     dispatch.done.then(
       (account) => {
         record.account = account;
@@ -120,15 +147,7 @@ export class ServiceDispatcher implements ServiceCaller {
         this.#finished(record);
       },
     );
-    try {
-      const response = await dispatch.response;
-      record.status = response.status;
-      return response;
-    } catch (error) {
-      record.failure = classifyFailure(error);
-      record.status = failureStatus(record.failure);
-      return this.#failed(request, record.failure);
-    }
+    return answered;
   }
 
   #finished(record: FinishedRequest): void {

@@ -20,7 +20,10 @@ export interface ServiceOpParts {
 
 let nextCall = 1;
 
-export function serviceOps(bindings: TenantBindings | undefined, parts: ServiceOpParts): HostOpHandlers<'serviceFetch'> {
+export function serviceOps(
+  bindings: TenantBindings | undefined,
+  parts: ServiceOpParts,
+): HostOpHandlers<'serviceFetch'> {
   return {
     serviceFetch: (caller, op, binding, method, url, headers, body) => {
       if (caller === null) {
@@ -98,7 +101,7 @@ function answer(
   ];
   const body = response.body;
   if (body === null || body instanceof Uint8Array) {
-    op.resolve(head(body && body.byteLength ? exactBytes(body) : null));
+    op.resolve(head(body?.byteLength ? exactBytes(body) : null));
     return;
   }
   const iterator = body[Symbol.asyncIterator]();

@@ -116,13 +116,17 @@ function routePattern(value: unknown, where: string, problems: string[]): string
     customDomain = value.custom_domain === true;
   }
   if (typeof pattern !== 'string' || pattern === '') {
-    problems.push(`${where}: expected a route pattern such as "shop.example.com/*" or { pattern = "..." }, got ${shown(value)}`);
+    problems.push(
+      `${where}: expected a route pattern such as "shop.example.com/*" or { pattern = "..." }, got ${shown(value)}`,
+    );
     return null;
   }
   // a custom domain is a whole host name: every path of it
   const islet = customDomain && !pattern.includes('/') ? `${pattern}/*` : pattern;
   if (/^\*[^.]/.test(islet)) {
-    problems.push(`${where}: '${pattern}': islet routes match subdomains as "*.example.com/..." (no bare "*example.com")`);
+    problems.push(
+      `${where}: '${pattern}': islet routes match subdomains as "*.example.com/..." (no bare "*example.com")`,
+    );
     return null;
   }
   try {
@@ -139,15 +143,19 @@ export function readWranglerConfig(found: FoundConfig): WranglerConfig {
   const problems: string[] = [];
   const warnings: string[] = [];
   const config: WranglerConfig = { file, bindings: {}, warnings };
-  if (found.ignored.length) warnings.push(`${file} is read; ${found.ignored.join(', ')} ignored (one config file at a time)`);
+  if (found.ignored.length)
+    warnings.push(`${file} is read; ${found.ignored.join(', ')} ignored (one config file at a time)`);
 
   if (raw.name !== undefined) {
     if (typeof raw.name !== 'string' || !tenantName.test(raw.name)) {
-      problems.push(`name: expected a worker name of lower-case letters, digits and '-' (it names the tenant), got ${shown(raw.name)}`);
+      problems.push(
+        `name: expected a worker name of lower-case letters, digits and '-' (it names the tenant), got ${shown(raw.name)}`,
+      );
     } else config.name = raw.name;
   }
   if (raw.main !== undefined) {
-    if (typeof raw.main !== 'string' || raw.main === '') problems.push(`main: expected the entry module's path, got ${shown(raw.main)}`);
+    if (typeof raw.main !== 'string' || raw.main === '')
+      problems.push(`main: expected the entry module's path, got ${shown(raw.main)}`);
     else config.main = raw.main.replace(/^\.\//, '');
   }
   const compatibility: NonNullable<WranglerConfig['compatibility']> = {};
@@ -160,7 +168,9 @@ export function readWranglerConfig(found: FoundConfig): WranglerConfig {
   if (raw.compatibility_flags !== undefined) {
     const flags = raw.compatibility_flags;
     if (!Array.isArray(flags) || flags.some((f) => typeof f !== 'string' || !/^[a-z0-9_]{1,64}$/.test(f))) {
-      problems.push(`compatibility_flags: expected a list of flag names such as ["nodejs_compat"], got ${shown(flags)}`);
+      problems.push(
+        `compatibility_flags: expected a list of flag names such as ["nodejs_compat"], got ${shown(flags)}`,
+      );
     } else compatibility.compatibility_flags = flags as string[];
   }
   if (Object.keys(compatibility).length) config.compatibility = compatibility;
@@ -188,7 +198,8 @@ export function readWranglerConfig(found: FoundConfig): WranglerConfig {
     if (Array.isArray(raw.kv_namespaces)) {
       const extra = new Set<string>();
       for (const ns of raw.kv_namespaces) {
-        if (isObject(ns)) for (const k of Object.keys(ns)) if (!['binding', 'id', 'preview_id'].includes(k)) extra.add(k);
+        if (isObject(ns))
+          for (const k of Object.keys(ns)) if (!['binding', 'id', 'preview_id'].includes(k)) extra.add(k);
       }
       if (extra.size) warnings.push(`${file}: kv_namespaces: ${[...extra].join(', ')} ignored`);
     }
@@ -202,7 +213,8 @@ export function readWranglerConfig(found: FoundConfig): WranglerConfig {
     });
   }
   if (raw.triggers !== undefined) {
-    if (!isObject(raw.triggers)) problems.push(`triggers: expected a table with crons = [...], got ${shown(raw.triggers)}`);
+    if (!isObject(raw.triggers))
+      problems.push(`triggers: expected a table with crons = [...], got ${shown(raw.triggers)}`);
     else declared.crons = raw.triggers.crons ?? [];
   }
   const checked = checkDeclarations(declared);
@@ -211,7 +223,8 @@ export function readWranglerConfig(found: FoundConfig): WranglerConfig {
 
   const ignoredFeatures = Object.keys(raw).filter((k) => unsupported.has(k));
   if (ignoredFeatures.length) warnings.push(`${file}: not supported by islet, ignored: ${ignoredFeatures.join(', ')}`);
-  if (raw.env !== undefined) warnings.push(`${file}: environments ([env.*]) are not applied: the top-level settings are deployed`);
+  if (raw.env !== undefined)
+    warnings.push(`${file}: environments ([env.*]) are not applied: the top-level settings are deployed`);
   const unknown = Object.keys(raw).filter((k) => !used.has(k) && !quiet.has(k) && !unsupported.has(k) && k !== 'env');
   if (unknown.length) warnings.push(`${file}: unknown keys ignored: ${unknown.join(', ')}`);
 

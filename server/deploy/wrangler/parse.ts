@@ -34,8 +34,10 @@ export function parseConfig(file: string, text: string): Record<string, unknown>
     try {
       value = parseToml(text);
     } catch (error) {
-      // smol-toml's message starts with the place ("Invalid TOML document: ... at line 3, column 5")
-      throw bad(file, `not valid TOML: ${(error as Error).message.split('\n')[0]}`);
+      // smol-toml's TomlError says what and where (line, column); its message's first line says what
+      const e = error as Error & { line?: number; column?: number };
+      const where = e.line ? ` at ${e.line}:${e.column ?? 1}` : '';
+      throw bad(file, `not valid TOML: ${e.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '')}${where}`);
     }
   } else {
     const errors: ParseError[] = [];
