@@ -47,6 +47,7 @@ export class Cache {
     const rs = responseState(response);
     if (rs === null)
       throw new SafeTypeError("Failed to execute 'put' on 'Cache': parameter 2 is not of type 'Response'.");
+    if (rs.type === 'error') throw new SafeTypeError('Cache is unable to store an error response');
     if (rs.status === 206) throw new SafeTypeError('Cannot cache response to a range request (206 Partial Content).');
     const vary = rs.headers.get('vary');
     if (vary !== null && vary.includes('*')) throw new SafeTypeError("Cannot cache response with 'Vary: *' header.");

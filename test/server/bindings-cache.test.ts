@@ -27,7 +27,7 @@ export default {
       if (op === 'put') {
         const headers = JSON.parse(url.searchParams.get('headers') || '{}');
         const status = Number(url.searchParams.get('status') || 200);
-        await cache.put(key, new Response('body of ' + url.pathname, { status, headers }));
+        await cache.put(key, new Response(status === 304 ? null : 'body of ' + url.pathname, { status, headers }));
         return new Response('put');
       }
       if (op === 'delete') return new Response(String(await cache.delete(key)));
@@ -83,6 +83,7 @@ test("what put() keeps: Cache-Control, Expires, Set-Cookie and Cloudflare's defa
     ['default-200', {}, true],
     ['default-500', {}, false, '&status=500'],
     ['default-404', {}, true, '&status=404'],
+    ['not-modified', { 'cache-control': 'max-age=60' }, false, '&status=304'],
   ];
   for (const [name, headers, kept, extra] of cases) {
     assert.equal((await put('cachelab', `/${name}`, headers, extra)).text, 'put', name);
@@ -135,6 +136,7 @@ export default {
       partial: () => caches.default.put('https://x.example/a', new Response('x', { status: 206 })),
       varyStar: () => caches.default.put('https://x.example/a', new Response('x', { headers: { vary: '*' } })),
       notResponse: () => caches.default.put('https://x.example/a', 'x'),
+      errorResponse: () => caches.default.put('https://x.example/a', Response.error()),
       relative: () => caches.default.match('/relative'),
     };
     for (const [name, f] of Object.entries(tries)) {
@@ -162,6 +164,7 @@ export default {
     partial: 'TypeError: Cannot cache response to a range request (206 Partial Content).',
     varyStar: "TypeError: Cannot cache response with 'Vary: *' header.",
     notResponse: "TypeError: Failed to execute 'put' on 'Cache': parameter 2 is not of type 'Response'.",
+    errorResponse: 'TypeError: Cache is unable to store an error response',
     relative: JSON.parse(res.text).relative,
     inDefault: 'absent',
     inNamed: 'named',

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { deployProject, setBindings } from './bindings-helpers';
-import { type Harness, startHarness } from './serve-harness';
+import { eventually, type Harness, startHarness } from './serve-harness';
 
 let h: Harness;
 
@@ -245,4 +245,17 @@ test('a module without bindings gets no binding objects in env', async () => {
     'index.js': `export default { fetch(request, env) { return Response.json({ names: Object.keys(env) }); } };`,
   });
   assert.deepEqual(JSON.parse((await h.get('kvnone.localhost', '/')).text), { names: [] });
+});
+
+test('deleting a tenant removes its KV data (its namespaces are not there for a tenant of the same name later)', async () => {
+  await setBindings(h, 'kvgone', { kv_namespaces: [{ binding: 'NS', id: 'gone' }] });
+  await deployProject(h, 'kvgone', {
+    'index.js': kvWorker(`await env.NS.put('left', 'behind'); return new Response('ok');`),
+  });
+  assert.equal((await h.get('kvgone.localhost', '/')).text, 'ok');
+  const kv = h.serving.bindings.kv!;
+  assert.equal((await kv.usage('kvgone')).keys, 1);
+  await h.serving.store.deleteTenant('kvgone');
+  await eventually(async () => (await kv.usage('kvgone')).keys === 0);
+  assert.equal(await kv.get({ tenant: 'kvgone', namespace: 'gone' }, 'left'), null);
 });

@@ -93,6 +93,8 @@ export function cacheOps(
                 `this node's limit of ${maxEntryBytes} bytes per cached response`,
             ]);
           }
+          // as workerd: a 304 answers a conditional request; cached, it would later answer plain ones
+          if (status === 304) return null;
           const decision = storeDecision(status, headers);
           // as in Workers, a response the rules do not keep is not an error: put() resolves
           if (!decision.store) return null;

@@ -107,22 +107,14 @@ export class ServiceDispatcher implements ServiceCaller {
       try {
         await entry.started;
       } catch (error) {
-        entry.release();
-        record.failure = classifyFailure(error);
-        record.status = failureStatus(record.failure);
-        this.#deps.accounting.finish(record);
-        return this.#failed(request, record.failure);
+        return this.#abandoned(record, request, error);
       }
     }
     let dispatch: Dispatch;
     try {
       dispatch = entry.dispatch(request);
     } catch (error) {
-      entry.release();
-      record.failure = classifyFailure(error);
-      record.status = failureStatus(record.failure);
-      this.#deps.accounting.finish(record);
-      return this.#failed(request, record.failure);
+      return this.#abandoned(record, request, error);
     }
     // the status first (accounting reads it), then the end: the callee's request is over once its
     // body was read (by the caller) and its waitUntil settled
@@ -148,6 +140,15 @@ export class ServiceDispatcher implements ServiceCaller {
       },
     );
     return answered;
+  }
+
+  /** the callee never ran the request (failed to start, or refused it): accounted, answered as islet would */
+  #abandoned(record: FinishedRequest, request: SandboxRequest, error: unknown): SandboxResponse {
+    record.entry.release();
+    record.failure = classifyFailure(error);
+    record.status = failureStatus(record.failure);
+    this.#deps.accounting.finish(record);
+    return this.#failed(request, record.failure);
   }
 
   #finished(record: FinishedRequest): void {
