@@ -12,7 +12,7 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const notSuites = new Set(['lib', 'results', 'charts']);
-const onlyWhenNamed = new Set(['peers']);
+const onlyWhenNamed = new Set(['peers', 'wpt']);
 const named = process.argv.slice(2);
 
 function entryOf(name) {
