@@ -44,12 +44,19 @@ export class ZlibStream {
   /** bytes in #out (output of the operation under way) */
   #outBytes = 0;
   #error: Error | null = null;
+  /** bytes given to a decompressor; zlib's bytesWritten says how many it consumed */
+  #bytesIn = 0;
+  /** the decompressor met the end of the compressed data (zlib ends the stream by itself then) */
+  #ended = false;
 
   constructor(format: unknown, mode: unknown) {
     if (format !== 'gzip' && format !== 'deflate' && format !== 'deflate-raw')
       throw new TypeError(`unsupported compression format ${String(format)}`);
     if (mode !== 'compress' && mode !== 'decompress') throw new TypeError(`unknown compression mode ${String(mode)}`);
     this.#stream = create(format, mode);
+    this.#stream.on('end', () => {
+      this.#ended = true;
+    });
     this.#stream.on('data', (chunk: Buffer) => {
       this.#outBytes += chunk.length;
       if (this.#outBytes > MAX_OUTPUT) {
@@ -85,15 +92,25 @@ export class ZlibStream {
 
   #write(chunk: Uint8Array): Promise<Uint8Array> {
     if (this.#error) return Promise.reject(new TypeError(`compression failed: ${this.#error.message}`));
+    if (this.#ended && chunk.length > 0) return Promise.reject(this.#fail(trailingData));
+    this.#bytesIn += chunk.length;
     return new Promise((resolve, reject) => {
       this.#pending.add(reject);
       this.#stream.write(chunk, (error) => {
         if (!this.#pending.delete(reject)) return; // already failed through 'error'
         const failure = error ?? this.#error;
         if (failure) reject(new TypeError(`compression failed: ${failure.message}`));
+        // Compression Standard: input after the end of the compressed data is an error (zlib
+        // would stop reading there and drop the rest without a word)
+        else if (this.#ended && this.#stream.bytesWritten < this.#bytesIn) reject(this.#fail(trailingData));
         else resolve(this.#take());
       });
     });
+  }
+
+  #fail(message: string): TypeError {
+    this.#error ??= new Error(message);
+    return new TypeError(`compression failed: ${message}`);
   }
 
   end(): Promise<Uint8Array> {
@@ -103,19 +120,31 @@ export class ZlibStream {
   #end(): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
       if (this.#error) return reject(new TypeError(`compression failed: ${this.#error.message}`));
+      const finish = () => {
+        if (this.#stream.bytesWritten < this.#bytesIn) reject(this.#fail(trailingData));
+        else resolve(this.#take());
+      };
+      // a decompressor that met the end of its data has already ended: 'end' will not come again
+      if (this.#ended) return finish();
       this.#pending.add(reject);
       this.#stream.once('end', () => {
-        if (this.#pending.delete(reject)) resolve(this.#take());
+        if (this.#pending.delete(reject)) finish();
       });
       this.#stream.end();
       this.#stream.resume();
     });
   }
 
+  /** destroys the stream; an operation still waiting on it fails (it must not hold a work slot) */
   close(): void {
+    const pending = this.#pending;
+    this.#pending = new Set();
     this.#stream.destroy();
+    for (const reject of pending) reject(new TypeError('compression failed: the stream was closed'));
   }
 }
+
+const trailingData = 'the input goes on after the end of the compressed data';
 
 /** The zlib streams of one sandbox, each owned by the request that opened it, behind the zlib ops. */
 export class CompressionStreams implements RunResources {
