@@ -30,6 +30,8 @@ export const ArrayPrototypeSplice = uncurry(Array.prototype.splice);
 export const ArrayPrototypeIndexOf = uncurry(Array.prototype.indexOf);
 export const ArrayPrototypeMap = uncurry(Array.prototype.map);
 export const ArrayIteratorNext = uncurry(Object.getPrototypeOf([][Symbol.iterator]()).next);
+/** %IteratorPrototype%: the prototype of every built-in iterator's prototype */
+export const IteratorPrototype: object = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]()));
 export const ArrayPrototypeIterator = uncurry(Array.prototype[Symbol.iterator]);
 export const StringPrototypeToLowerCase = uncurry(String.prototype.toLowerCase);
 export const StringPrototypeToUpperCase = uncurry(String.prototype.toUpperCase);
