@@ -2,7 +2,7 @@
 // one TextEncoder has; TextDecoder also accepts UTF-16LE and windows-1252/latin1 labels, which
 // appear in real HTTP bodies. Other labels throw RangeError.
 import { utf8Encode, Utf8Decoder } from './utf8';
-import { SafeRangeError, SafeTypeError, bufferSourceBytes, StringPrototypeToLowerCase, StringPrototypeTrim, StringFromCharCode, SafeUint8Array, TypedArrayPrototypeSet } from '../internal/primordials';
+import { SafeRangeError, SafeTypeError, bufferSourceBytes, StringPrototypeToLowerCase, StringFromCharCode, SafeUint8Array, TypedArrayPrototypeSet } from '../internal/primordials';
 
 export class TextEncoder {
   get encoding(): string {
@@ -37,6 +37,16 @@ const labels: Record<string, string> = {
   latin1: 'windows-1252', 'iso-8859-1': 'windows-1252', 'windows-1252': 'windows-1252', ascii: 'windows-1252', 'us-ascii': 'windows-1252', l1: 'windows-1252', cp1252: 'windows-1252',
 };
 
+/** Encoding "get an encoding": only ASCII whitespace (TAB, LF, FF, CR, SPACE) is trimmed, not \v or NBSP */
+function trimAsciiWhitespace(s: string): string {
+  const ascii = (c: number) => c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d || c === 0x20;
+  let start = 0;
+  let end = s.length;
+  while (start < end && ascii(s.charCodeAt(start))) start++;
+  while (end > start && ascii(s.charCodeAt(end - 1))) end--;
+  return start === 0 && end === s.length ? s : s.slice(start, end);
+}
+
 export class TextDecoder {
   #encoding: string;
   #fatal: boolean;
@@ -46,7 +56,7 @@ export class TextDecoder {
   #pending: Uint8Array | null = null;
 
   constructor(label: unknown = 'utf-8', options?: { fatal?: boolean; ignoreBOM?: boolean }) {
-    const encoding = labels[StringPrototypeToLowerCase(StringPrototypeTrim(String(label)))];
+    const encoding = labels[StringPrototypeToLowerCase(trimAsciiWhitespace(String(label)))];
     if (!encoding) throw new SafeRangeError(`The encoding label provided ('${String(label)}') is invalid or not supported.`);
     this.#encoding = encoding;
     this.#fatal = !!options?.fatal;

@@ -78,8 +78,10 @@ export function bodyStream(state: BodyState): ReadableStream<Uint8Array> | null 
 }
 
 export function bodyUsed(state: BodyState): boolean {
-  if (state.used) return true;
   const source = state.source;
+  // Fetch: "body is non-null and its stream is disturbed": a null body is never used
+  if (source === null) return false;
+  if (state.used) return true;
   return source !== null && typeof source === 'object' && !(source instanceof SafeUint8Array) && !('hostSource' in source) && isDisturbed(source as ReadableStream);
 }
 
@@ -100,7 +102,8 @@ async function readAllStream(stream: ReadableStream<Uint8Array>): Promise<Uint8A
 function takeSource(state: BodyState): Source {
   if (bodyUsed(state)) throw new SafeTypeError('Body has already been used. It can be read only once.');
   const source = state.source;
-  if (source !== null && typeof source === 'object' && isReadableStream(source) && source.locked) throw new SafeTypeError('The body stream is locked');
+  if (source === null) return null; // reading a null body reads nothing and disturbs nothing
+  if (typeof source === 'object' && isReadableStream(source) && source.locked) throw new SafeTypeError('The body stream is locked');
   state.used = true;
   return source;
 }

@@ -72,3 +72,13 @@ test('CompressionStream and DecompressionStream round-trip gzip, deflate and def
     return [out, [gz[0], gz[1]], bad, unknown];`);
   assert.deepEqual(value, [{ gzip: [true, true], deflate: [true, true], 'deflate-raw': [true, true] }, [0x1f, 0x8b], 'TypeError', 'TypeError']);
 });
+
+test('TextDecoder trims only ASCII whitespace around a label (tab, LF, FF, CR, space)', async () => {
+  const value = await e.run(`
+    const accepted = ['\\t\\n\\f\\r utf-8 \\r\\f\\n\\t', ' UTF8 ', '\\tlatin1\\n'].map((l) => new TextDecoder(l).encoding);
+    const rejected = ['\\vutf-8', 'utf-8\\v', '\\u00a0utf-8', 'utf-8\\u00a0', '\\u2028utf-8', '\\ufeffutf-8'].map((l) => {
+      try { new TextDecoder(l); return 'accepted'; } catch (err) { return err.name; }
+    });
+    return [accepted, rejected];`);
+  assert.deepEqual(value, [['utf-8', 'utf-8', 'windows-1252'], Array(6).fill('RangeError')]);
+});
