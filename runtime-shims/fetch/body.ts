@@ -66,14 +66,18 @@ export function hasBody(state: BodyState): boolean {
 export function bodyStream(state: BodyState): ReadableStream<Uint8Array> | null {
   const source = state.source;
   if (source === null) return null;
+  if (state.used && !isReadableStream(source)) {
+    // consumed (text(), json()...) before anyone asked for the stream: Fetch's consumer holds a
+    // reader on it until the end, so the stream it exposes is locked and disturbed; the bytes
+    // went to the consumer, so it is an empty one
+    const stream = bytesStream(new SafeUint8Array(0));
+    stream.getReader().cancel().catch(() => {});
+    state.source = stream;
+    return stream;
+  }
   if (typeof source === 'string') state.source = bytesStream(utf8Encode(source));
   else if (source instanceof SafeUint8Array) state.source = bytesStream(source);
   else if (!isReadableStream(source)) state.source = hostSourceStream((source as HostSource).hostSource);
-  if (state.used) {
-    // read through a consumer before anyone asked for the stream: expose it as read
-    const stream = state.source as ReadableStream<Uint8Array>;
-    if (!isDisturbed(stream)) stream.cancel().catch(() => {});
-  }
   return state.source as ReadableStream<Uint8Array>;
 }
 

@@ -162,3 +162,20 @@ test('a null body is never "used": reading it gives empty results every time and
     return [texts, res.bodyUsed, req.bodyUsed, res.body, blob.size, new Response(null).clone().bodyUsed];`);
   assert.deepEqual(value, [['', '', '', 0], false, false, null, 0, false]);
 });
+
+test('a body consumed before its stream was asked for exposes a locked, disturbed stream', async () => {
+  const value = await e.run(`
+    const out = [];
+    for (const make of [() => new Response('text'), () => new Request('https://a.test/', { method: 'POST', body: 'x' })]) {
+      const r = make();
+      const pending = r.text();
+      const body = r.body;
+      let getReader; try { body.getReader(); getReader = 'got a reader'; } catch (err) { getReader = err.name; }
+      out.push([body !== null, body.locked, r.bodyUsed, getReader, await pending]);
+    }
+    return out;`);
+  assert.deepEqual(value, [
+    [true, true, true, 'TypeError', 'text'],
+    [true, true, true, 'TypeError', 'x'],
+  ]);
+});
