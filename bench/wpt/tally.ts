@@ -103,9 +103,8 @@ export function markdown(t: Tally, header: string): string {
   ];
   const sum = { total: 0, islet: 0, workerd: 0, jobs: 0, na: 0 };
   for (const d of t.dirs) {
-    lines.push(
-      `| ${d.dir} | ${pct(d.islet, d.total)} | ${pct(d.workerd, d.total)} | ${d.total} | ${d.jobs} | ${d.notApplicableFiles} |`,
-    );
+    const cells = [d.dir, pct(d.islet, d.total), pct(d.workerd, d.total), d.total, d.jobs, d.notApplicableFiles];
+    lines.push(`| ${cells.join(' | ')} |`);
     sum.total += d.total;
     sum.islet += d.islet ?? 0;
     sum.workerd += d.workerd ?? 0;
@@ -113,9 +112,8 @@ export function markdown(t: Tally, header: string): string {
     sum.na += d.notApplicableFiles;
   }
   const has = (side: 'islet' | 'workerd') => t.dirs.some((d) => d[side] !== undefined);
-  lines.push(
-    `| **all** | ${has('islet') ? pct(sum.islet, sum.total) : '–'} | ${has('workerd') ? pct(sum.workerd, sum.total) : '–'} | ${sum.total} | ${sum.jobs} | ${sum.na} |`,
-  );
+  const total = (side: 'islet' | 'workerd') => (has(side) ? pct(sum[side], sum.total) : '–');
+  lines.push(`| **all** | ${total('islet')} | ${total('workerd')} | ${sum.total} | ${sum.jobs} | ${sum.na} |`);
   const reasons = new Map<string, number>();
   for (const n of t.notApplicable) reasons.set(n.reason, (reasons.get(n.reason) ?? 0) + 1);
   lines.push('', 'Not applicable, on both sides alike (files):', '');

@@ -107,7 +107,9 @@ function takeSource(state: BodyState): Source {
   if (bodyUsed(state)) throw new SafeTypeError('Body has already been used. It can be read only once.');
   const source = state.source;
   if (source === null) return null; // reading a null body reads nothing and disturbs nothing
-  if (typeof source === 'object' && isReadableStream(source) && source.locked) throw new SafeTypeError('The body stream is locked');
+  if (typeof source === 'object' && isReadableStream(source) && source.locked) {
+    throw new SafeTypeError('The body stream is locked');
+  }
   state.used = true;
   return source;
 }

@@ -84,7 +84,8 @@ export class Headers {
     if (init === undefined) return;
     if (typeof init !== 'object' || init === null) {
       throw new SafeTypeError(
-        "Failed to construct 'Headers': The provided value is not of type '(record<ByteString, ByteString> or sequence<sequence<ByteString>>)'.",
+        "Failed to construct 'Headers': The provided value is not of type " +
+          "'(record<ByteString, ByteString> or sequence<sequence<ByteString>>)'.",
       );
     }
     // WebIDL overload resolution reads @@iterator first; a Headers whose iterator nobody replaced

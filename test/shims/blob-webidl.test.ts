@@ -40,7 +40,10 @@ test('the parts are read once through their iterator, each converted as it is re
     };
     const options = {
       get type() { log.push('type'); return { toString() { log.push('toString type'); return 'Text/Plain'; } }; },
-      get endings() { log.push('endings'); return { toString() { log.push('toString endings'); return 'transparent'; } }; },
+      get endings() {
+        log.push('endings');
+        return { toString() { log.push('toString endings'); return 'transparent'; } };
+      },
     };
     const blob = new Blob(parts, options);
     return [log, blob.type, await blob.text()];`);
@@ -80,8 +83,8 @@ test('string parts are USVStrings: a lone surrogate becomes U+FFFD', async () =>
 
 test('File converts its name and lastModified and keeps both; Blob parts may be Blobs and buffers', async () => {
   const value = await e.run(`
-    const f = new File([new Blob(['a']), new Uint8Array([98]).buffer, new Uint16Array([0x6363])], { toString: () => 'n.txt' },
-      { lastModified: '42', type: 'TEXT/X' });
+    const parts = [new Blob(['a']), new Uint8Array([98]).buffer, new Uint16Array([0x6363])];
+    const f = new File(parts, { toString: () => 'n.txt' }, { lastModified: '42', type: 'TEXT/X' });
     return [f.name, f.lastModified, f.type, await f.text(), f instanceof Blob];`);
   assert.deepEqual(value, ['n.txt', 42, 'text/x', 'abcc', true]);
 });

@@ -19,7 +19,8 @@ const decompressHelper = `
     try { return 'ok:' + await new Response(ds.readable).text(); } catch (err) { return err.name; }
   }
   async function compress(format, text) {
-    return new Uint8Array(await new Response(new Blob([text]).stream().pipeThrough(new CompressionStream(format))).arrayBuffer());
+    const stream = new Blob([text]).stream().pipeThrough(new CompressionStream(format));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
   }
   const withJunk = (bytes) => { const out = new Uint8Array(bytes.length + 1); out.set(bytes); return out; };
 `;

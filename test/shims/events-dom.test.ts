@@ -73,7 +73,8 @@ test('addEventListener reads capture, once, passive and signal; removeEventListe
 test('a passive listener cannot cancel; a non-object option is the capture flag', async () => {
   const value = await e.run(`
     const t = new EventTarget(); const seen = [];
-    t.addEventListener('p', (ev) => { ev.preventDefault(); ev.returnValue = false; seen.push(ev.defaultPrevented); }, { passive: true });
+    const cancel = (ev) => { ev.preventDefault(); ev.returnValue = false; seen.push(ev.defaultPrevented); };
+    t.addEventListener('p', cancel, { passive: true });
     const notCancelled = t.dispatchEvent(new Event('p', { cancelable: true }));
     let calls = 0; const f = () => calls++;
     t.addEventListener('c', f, 1); t.removeEventListener('c', f, true);
@@ -105,7 +106,10 @@ test('signal: null is a TypeError, even for a null listener; an aborted signal a
 test("a listener's exception is reported to the global scope as an ErrorEvent and the others still run", async () => {
   const value = await e.run(`
     const reported = [];
-    const onError = (ev) => { reported.push([ev.constructor.name, ev.message, ev.error && ev.error.message]); ev.preventDefault(); };
+    const onError = (ev) => {
+      reported.push([ev.constructor.name, ev.message, ev.error && ev.error.message]);
+      ev.preventDefault();
+    };
     addEventListener('error', onError);
     const t = new EventTarget(); const order = [];
     t.addEventListener('x', () => { order.push(1); throw new Error('boom'); });

@@ -166,7 +166,8 @@ test('a null body is never "used": reading it gives empty results every time and
 test('a body consumed before its stream was asked for exposes a locked, disturbed stream', async () => {
   const value = await e.run(`
     const out = [];
-    for (const make of [() => new Response('text'), () => new Request('https://a.test/', { method: 'POST', body: 'x' })]) {
+    const makers = [() => new Response('text'), () => new Request('https://a.test/', { method: 'POST', body: 'x' })];
+    for (const make of makers) {
       const r = make();
       const pending = r.text();
       const body = r.body;

@@ -26,12 +26,14 @@ test('a File keeps its name and lastModified', async () => {
 test('Blobs nested in objects, arrays, Maps and Sets clone once each, beside other data and cycles', async () => {
   const value = await e.run(`
     const blob = new Blob(['x']);
-    const original = { blob, list: [blob, 1, 'two'], map: new Map([['k', blob]]), set: new Set([blob]), date: new Date(7) };
+    const original = { blob, list: [blob, 1, 'two'], map: new Map([['k', blob]]), set: new Set([blob]) };
+    original.date = new Date(7);
     original.self = original;
     const copy = structuredClone(original);
     return [
       copy.blob instanceof Blob, copy.blob !== blob, copy.list[0] === copy.blob, copy.map.get('k') === copy.blob,
-      [...copy.set][0] === copy.blob, copy.list.slice(1), copy.date.getTime(), copy.self === copy, await copy.blob.text(),
+      [...copy.set][0] === copy.blob, copy.list.slice(1), copy.date.getTime(), copy.self === copy,
+      await copy.blob.text(),
     ];`);
   assert.deepEqual(value, [true, true, true, true, true, [1, 'two'], 7, true, 'x']);
 });
@@ -52,7 +54,12 @@ test('a transfer list that cannot be transferred is a DataCloneError and detache
       try { structuredClone(buffer, { transfer }); results.push('cloned'); } catch (err) { results.push(err.name); }
     }
     const detached = new ArrayBuffer(1); structuredClone(detached, { transfer: [detached] });
-    try { structuredClone(detached, { transfer: [detached] }); results.push('cloned'); } catch (err) { results.push(err.name); }
+    try {
+      structuredClone(detached, { transfer: [detached] });
+      results.push('cloned');
+    } catch (err) {
+      results.push(err.name);
+    }
     try { structuredClone({ f() {} }, { transfer: [buffer] }); } catch (err) { results.push(err.name); }
     return [results, buffer.byteLength];`);
   assert.deepEqual(value, [
