@@ -13,7 +13,8 @@ import {
   SymbolToStringTag,
 } from './internal/primordials';
 import { DOMException } from './events/dom-exception';
-import { Event, EventTarget, CustomEvent } from './events/event-target';
+import { Event, EventTarget, CustomEvent, listenersOf } from './events/event-target';
+import { logUncaught, setGlobalReporter } from './internal/report';
 import { AbortController, AbortSignal } from './abort/abort';
 import { TextEncoder, TextDecoder } from './encoding/text-codec';
 import { atob, btoa } from './encoding/base64';
@@ -172,7 +173,16 @@ export function install(
   defineLazy(globalObject, 'scheduler', () => require('./timers/scheduler').scheduler);
   const messageEvents = () => require('./events/message-events');
   for (const name of ['MessageEvent', 'ErrorEvent', 'PromiseRejectionEvent']) lazyClass(name, messageEvents);
-  defineLazy(globalObject, 'reportError', () => require('./runtime/report-error').createReportError(globalTarget));
+  // errors nobody can catch (a throwing listener or timer callback) and reportError() go to the
+  // global scope's 'error' listeners first; the ErrorEvent module loads only when there are some
+  let globalReporter: ((error: unknown) => void) | null = null;
+  const reportToGlobal = (error: unknown) => {
+    if (globalReporter === null && listenersOf(globalTarget, 'error').length === 0) return logUncaught(error);
+    globalReporter ??= require('./runtime/report-error').createGlobalReporter(globalTarget);
+    globalReporter!(error);
+  };
+  setGlobalReporter(reportToGlobal);
+  defineLazy(globalObject, 'reportError', () => require('./runtime/report-error').createReportError(reportToGlobal));
   const messaging = () => require('./messaging/message-channel');
   lazyClass('MessageChannel', messaging);
   lazyClass('MessagePort', messaging);

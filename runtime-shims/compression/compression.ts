@@ -5,7 +5,7 @@ import type { ZlibFormat } from '../../server/bridge/ops';
 import { host, hostAsync } from '../internal/bridge';
 import { SafeTypeError, bufferSourceBytes, isBufferSource } from '../internal/primordials';
 
-const formats = ['gzip', 'deflate', 'deflate-raw'];
+const formats = ['gzip', 'deflate', 'deflate-raw', 'brotli'];
 
 export function createCompressionStreams() {
   const { TransformStream } = streams();

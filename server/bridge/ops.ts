@@ -67,7 +67,7 @@ export type FetchAnswer = [
 /** URL components in the order runtime-shims/url/url.ts reads them */
 export type UrlParts = string[];
 
-export type ZlibFormat = 'gzip' | 'deflate' | 'deflate-raw';
+export type ZlibFormat = 'gzip' | 'deflate' | 'deflate-raw' | 'brotli';
 export type ZlibMode = 'compress' | 'decompress';
 
 /** what a KV read returns: text for 'text'/'json', bytes for 'arrayBuffer'/'stream' */
