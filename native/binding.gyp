@@ -17,7 +17,8 @@
         "src/module/module.cc",
         "src/module/reference.cc",
         "src/module/external_copy.cc",
-        "src/module/callback.cc"
+        "src/module/callback.cc",
+        "src/module/external_memory.cc"
       ],
       "include_dirs": ["src"],
       "cflags!": ["-fno-exceptions"],

@@ -22,6 +22,12 @@
 //   added to its CPU clock; `cpuTimeout` and `isolate.cpuTime` leave out what the watchdog
 //   credited back for such stops (and never count more CPU than wall time passed), so a tenant
 //   is not cut for CPU it never used.
+// - `isolate.cpuTime` (and `cpuTimeout`) include the time of synchronous callbacks into Node the
+//   isolate makes (a Callback, a function passed in): that work runs on its thread, for it.
+// - `isolate.adjustExternalMemory(bytes)`: memory the embedder holds outside V8 for the isolate
+//   (negative to give it back). V8 schedules collection by it and it counts against the
+//   isolate's memory limit with its ArrayBuffers; a charge that would by itself pass the limit
+//   returns false and charges nothing.
 import path from 'node:path';
 
 // ---------------------------------------------------------------------------------------------
@@ -215,7 +221,12 @@ export interface Isolate {
   getHeapStatisticsSync(): HeapStatistics;
   /** islet: resolver for `import()` inside this isolate (null to remove it). */
   setDynamicImportResolver(resolve: DynamicImportResolver | null): void;
-  /** CPU time spent in this isolate, in ns */
+  /**
+   * islet: charges `bytes` held outside V8 for this isolate to it (negative: gives them back);
+   * false, and nothing charged, when the charge would pass the isolate's memory limit.
+   */
+  adjustExternalMemory(bytes: number): boolean;
+  /** CPU time spent in this isolate, synchronous callbacks into Node it made included, in ns */
   readonly cpuTime: bigint;
   /** wall time this isolate was entered, in ns */
   readonly wallTime: bigint;
