@@ -148,7 +148,7 @@ test('10,000 HMAC keys of 60 KiB are charged to the isolate: refused past its me
   );
 });
 
-test('48 concurrent 12 MB CompressionStream writes: the host never holds the copies, the work is charged (503 cpu)', async () => {
+test('48 concurrent 12 MB CompressionStream writes: the host never holds the copies, the work is charged (503)', async () => {
   const code = attacker(`
     const big = new Uint8Array(12 << 20);
     const one = async () => {
@@ -168,9 +168,11 @@ test('48 concurrent 12 MB CompressionStream writes: the host never holds the cop
     measureDuring(islet, gzip, () => islet.hit('zlib-copies', '/attack', { timeoutMs: 30_000 })),
   );
   const res = result.result;
-  assert.ok(cutFor(res, 'cpu'), `the compression work was charged: ${res.status} ${res.text.slice(0, 200)}`);
+  // cut for the CPU of the compression, or for the memory of its own copies of the 48 chunks
+  assert.ok(cutFor(res, 'cpu') || cutFor(res, 'memory'), `${res.status} ${res.text.slice(0, 200)}`);
   assert.ok(grewMb < 256, `the server grew by ${grewMb.toFixed(0)} MB (48 copies of 12 MB would be 576 MB)`);
-  record('48 x 12 MB CompressionStream writes', '503 cpu', assertNeighbourHeld(baseline, result.samples));
+  const status = `503 ${res.headers['islet-error']}, server +${grewMb.toFixed(0)} MB`;
+  record('48 x 12 MB CompressionStream writes', status, assertNeighbourHeld(baseline, result.samples));
 });
 
 // ---- host CPU ----
@@ -274,9 +276,12 @@ test('a deflate stream followed by one extra byte: TypeError after the data, and
 });
 
 test("48 large compressions from one tenant: a neighbour's 11-byte gzip is still served at once", async () => {
-  const code = attacker(`
-    const chunk = new Uint8Array(1 << 20);
-    for (let o = 0; o < chunk.length; o += 65536) crypto.getRandomValues(chunk.subarray(o, o + 65536));
+  // 1 MiB that does not compress, made once at start-up; the 48 streams are opened a macrotask
+  // apart, so what is measured is the pool's fairness, not one long entry of the attacker's own
+  const prelude = `const chunk = new Uint8Array(1 << 20);
+    for (let o = 0; o < chunk.length; o += 65536) crypto.getRandomValues(chunk.subarray(o, o + 65536));`;
+  const code = attacker(
+    `
     const one = async () => {
       const cs = new CompressionStream('gzip');
       const w = cs.writable.getWriter();
@@ -286,8 +291,12 @@ test("48 large compressions from one tenant: a neighbour's 11-byte gzip is still
       for (;;) { const { done, value } = await r.read(); if (done) break; n += value.length; }
       return n;
     };
-    const sizes = await Promise.all(Array.from({ length: 48 }, one));
-    return new Response('compressed ' + sizes.length);`);
+    const all = [];
+    for (let i = 0; i < 48; i++) { all.push(one()); await new Promise((r) => setTimeout(r, 0)); }
+    const sizes = await Promise.all(all);
+    return new Response('compressed ' + sizes.length);`,
+    prelude,
+  );
   await islet.deployReady('zlib-flood', code, { cpuMs: 60_000, wallMs: 60_000, memoryMb: 128 });
   const baseline = await measureNeighbour(islet, gzip);
   const { result, samples } = await measureDuring(islet, gzip, () =>

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { Islet } from './islet';
 
 /** the smallest baseline p99 the comparison uses (ms) */
-export const BASELINE_FLOOR_MS = 25;
+export const BASELINE_FLOOR_MS = 50;
 
 export interface NeighbourTarget {
   tenant: string;
@@ -36,7 +36,7 @@ async function askOnce(islet: Islet, target: NeighbourTarget, samples: Samples):
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `count` requests to the neighbour, one after the other */
-export async function measureNeighbour(islet: Islet, target: NeighbourTarget, count = 40): Promise<Samples> {
+export async function measureNeighbour(islet: Islet, target: NeighbourTarget, count = 60): Promise<Samples> {
   const samples: Samples = { ms: [], failures: [] };
   for (let i = 0; i < count; i++) {
     await askOnce(islet, target, samples);
@@ -53,7 +53,7 @@ export async function measureDuring<T>(
   islet: Islet,
   target: NeighbourTarget,
   attack: () => Promise<T>,
-  min = 30,
+  min = 100,
 ): Promise<{ result: T; samples: Samples }> {
   const samples: Samples = { ms: [], failures: [] };
   let done = false;

@@ -98,7 +98,7 @@ export async function fetchText(t: TestSandbox, req: SandboxRequest): Promise<{ 
  * (with `request` in scope) and answers with the JSON of its result. Lets each test check one
  * behaviour inside the isolate in a line or two.
  */
-export function makeEvaluator(options: Partial<SandboxOptions> = {}): TestSandbox & { run(code: string): Promise<any> } {
+export function makeEvaluator(options: Partial<SandboxOptions> & { memoryLimit?: number } = {}): TestSandbox & { run(code: string): Promise<any> } {
   const t = makeSandbox(options);
   loadModule(
     t,
