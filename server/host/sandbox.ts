@@ -81,7 +81,7 @@ class IsletSandbox implements Sandbox {
     });
     const compression = new CompressionStreams(work, memory);
     const keys = new KeyTable(work, memory);
-    const subrequests = new Subrequests(options, { pending, sources, bodies });
+    const subrequests = new Subrequests(options, { pending, sources, bodies, memory });
     this.#entry = entry;
     this.#console = new TenantConsole(options);
     this.#requests = new Requests({

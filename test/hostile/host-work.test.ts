@@ -114,7 +114,11 @@ test('an HMAC key of 2**31-8 bits or a 1 MiB raw key is refused at once, and not
   assert.ok(!names.includes('generated') && !names.includes('imported'), `every giant key refused: ${res.text}`);
   assert.ok(grewMb < 64, `the server grew by ${grewMb.toFixed(0)} MB`);
   assert.ok(took < 10_000, `answered in ${took.toFixed(0)} ms`);
-  record('HMAC 2**31-8 bits, 1 MiB raw key', `200 ${names.join(',')}`, assertNeighbourHeld(baseline, result.samples));
+  record(
+    'HMAC 2**31-8 bits, 1 MiB raw key',
+    `200 ${names.join(',')}`,
+    await assertNeighbourHeld(islet, plain, baseline, result.samples),
+  );
 });
 
 test('10,000 HMAC keys of 60 KiB are charged to the isolate: refused past its memory limit, the host stays bounded', async () => {
@@ -144,7 +148,7 @@ test('10,000 HMAC keys of 60 KiB are charged to the isolate: refused past its me
   record(
     '10,000 x 60 KiB HMAC keys',
     `${res.status} ${res.text.slice(0, 40)}`,
-    assertNeighbourHeld(baseline, result.samples),
+    await assertNeighbourHeld(islet, plain, baseline, result.samples),
   );
 });
 
@@ -172,7 +176,11 @@ test('48 concurrent 12 MB CompressionStream writes: the host never holds the cop
   assert.ok(cutFor(res, 'cpu') || cutFor(res, 'memory'), `${res.status} ${res.text.slice(0, 200)}`);
   assert.ok(grewMb < 256, `the server grew by ${grewMb.toFixed(0)} MB (48 copies of 12 MB would be 576 MB)`);
   const status = `503 ${res.headers['islet-error']}, server +${grewMb.toFixed(0)} MB`;
-  record('48 x 12 MB CompressionStream writes', status, assertNeighbourHeld(baseline, result.samples));
+  record(
+    '48 x 12 MB CompressionStream writes',
+    status,
+    await assertNeighbourHeld(islet, gzip, baseline, result.samples),
+  );
 });
 
 // ---- host CPU ----
@@ -206,7 +214,11 @@ test("PBKDF2 with 128 KiB and 1 MiB outputs from two tenants: refused or cut at 
   }
   assert.ok(took < 15_000, `both answered in ${took.toFixed(0)} ms (the work itself would take minutes)`);
   const status = result.map((r) => (r.status === 200 ? r.text.split(':')[0] : `${r.status} cpu`)).join(' / ');
-  record('PBKDF2 128 KiB + 1 MiB outputs, third tenant digest', status, assertNeighbourHeld(baseline, samples));
+  record(
+    'PBKDF2 128 KiB + 1 MiB outputs, third tenant digest',
+    status,
+    await assertNeighbourHeld(islet, digest, baseline, samples),
+  );
 });
 
 test('getRandomValues(64 KiB) in bursts: the time spent in host callbacks is charged (503 cpu)', async () => {
@@ -245,7 +257,11 @@ test('getRandomValues(64 KiB) in bursts: the time spent in host callbacks is cha
     ran <= allowed,
     `${ran} bursts of ~${burstMs.toFixed(2)} ms ran on a 50 ms CPU budget (at most ${allowed})`,
   );
-  record('getRandomValues(64 KiB) bursts', `503 cpu after ${ran} bursts`, assertNeighbourHeld(baseline, samples));
+  record(
+    'getRandomValues(64 KiB) bursts',
+    `503 cpu after ${ran} bursts`,
+    await assertNeighbourHeld(islet, plain, baseline, samples),
+  );
 });
 
 // ---- shared slots ----
@@ -272,7 +288,11 @@ test('a deflate stream followed by one extra byte: TypeError after the data, and
   }
   // the attackers' requests are over: every compression slot must be free for the neighbour
   const after = await measureNeighbour(islet, gzip);
-  record('deflate + 1 trailing byte, 3 requests', '200 TypeError', assertNeighbourHeld(baseline, after));
+  record(
+    'deflate + 1 trailing byte, 3 requests',
+    '200 TypeError',
+    await assertNeighbourHeld(islet, gzip, baseline, after),
+  );
 });
 
 test("48 large compressions from one tenant: a neighbour's 11-byte gzip is still served at once", async () => {
@@ -304,7 +324,7 @@ test("48 large compressions from one tenant: a neighbour's 11-byte gzip is still
   );
   assert.equal(result.status, 200, result.text.slice(0, 200));
   assert.equal(result.text, 'compressed 48');
-  record('48 x 1 MiB compressions vs 11-byte gzip', '200', assertNeighbourHeld(baseline, samples));
+  record('48 x 1 MiB compressions vs 11-byte gzip', '200', await assertNeighbourHeld(islet, gzip, baseline, samples));
 });
 
 test("a request cut for CPU leaves no queued compression behind: a neighbour's gzip is served at once afterwards", async () => {
@@ -326,5 +346,5 @@ test("a request cut for CPU leaves no queued compression behind: a neighbour's g
   // right after the cut: what the cut request had queued must not stand before the neighbour
   const after = await measureNeighbour(islet, gzip, 20);
   assert.ok(p99(after.ms) < 60_000);
-  record('cut request with 48 queued compressions', '503 cpu', assertNeighbourHeld(baseline, after));
+  record('cut request with 48 queued compressions', '503 cpu', await assertNeighbourHeld(islet, gzip, baseline, after));
 });

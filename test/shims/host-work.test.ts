@@ -154,3 +154,20 @@ test('compression streams are charged to the isolate: opening thousands fails wi
     small.close();
   }
 });
+
+test('a fetch() body the host would hold past the isolate memory limit is refused with QuotaExceededError', async () => {
+  const small = makeEvaluator({ memoryLimit: 64 });
+  try {
+    const value = await small.run(`
+      const body = 'x'.repeat(8 << 20);
+      // nothing is listening there (and the egress guard refuses loopback): each fetch fails, but
+      // only after its body was handed to the host
+      const settled = await Promise.allSettled(Array.from({ length: 6 }, () => fetch('http://127.0.0.1:9/', { method: 'POST', body })));
+      return settled.map((s) => s.status === 'rejected' ? s.reason.name + ': ' + s.reason.message : 'ok');`);
+    const quota = (value as string[]).filter((v) => v.startsWith('QuotaExceededError'));
+    assert.ok(quota.length > 0, JSON.stringify(value));
+    assert.match(quota[0], /fetch: the request body: holding 16\.0 MiB more on the host would pass this isolate's memory limit/);
+  } finally {
+    small.close();
+  }
+});
