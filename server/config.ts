@@ -73,6 +73,18 @@ export interface Config {
     drainTimeoutMs: number;
   };
   egress: { allow: string[] };
+  /** read-only tokens for GET /metrics: each a token, or `sha256:<hex>` of one */
+  scrapeTokens: string[];
+  /** the tenant log rings kept in memory for the logs API (observe/tenant-logs/) */
+  logs: { tenantBytes: number; totalBytes: number };
+  dashboard: {
+    /** a Prometheus server the dashboard's history reads from; empty: islet's own per-minute store */
+    prometheusUrl: string;
+    /** minutes of per-minute history islet keeps itself */
+    historyMinutes: number;
+    /** how often that history samples the counters (seconds) */
+    historySampleS: number;
+  };
   store: {
     /** '' (the data folder), file:///<folder> or postgres://… */
     url: string;
@@ -152,6 +164,12 @@ export const settings: Setting[] = [
   { key: 'pool.startupTimeoutMs', env: 'ISLET_STARTUP_TIMEOUT_MS', kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' }, doc: "time a deployment's top-level code may run" },
   { key: 'pool.drainTimeoutMs', env: 'ISLET_DRAIN_TIMEOUT_MS', kind: { type: 'int', min: 0, max: 3_600_000, unit: 'ms' }, doc: 'longest an old isolate drains after a redeploy' },
   { key: 'egress.allow', env: 'ISLET_EGRESS_ALLOW', kind: { type: 'list' }, doc: 'private hosts/IPs/CIDRs tenant fetch() may reach (comma-separated in env)' },
+  { key: 'scrapeTokens', env: 'ISLET_SCRAPE_TOKENS', kind: { type: 'list' }, doc: 'read-only bearer tokens that may GET /metrics and nothing else: each a token or sha256:<hex> of one (`islet tokens create --scrape` makes one)' },
+  { key: 'logs.tenantBytes', env: 'ISLET_TENANT_LOG_BYTES', kind: { type: 'int', min: 4096, max: 1 << 30, unit: 'bytes' }, doc: "bytes of a tenant's recent log lines kept for the logs API, per process" },
+  { key: 'logs.totalBytes', env: 'ISLET_TENANT_LOG_TOTAL_BYTES', kind: { type: 'int', min: 4096, max: 16 * 2 ** 30, unit: 'bytes' }, doc: 'bytes of recent log lines kept over all tenants, per process (least recently written tenants lose theirs first)' },
+  { key: 'dashboard.prometheusUrl', env: 'ISLET_DASHBOARD_PROMETHEUS_URL', kind: { type: 'string', pattern: /^$|^https?:\/\/[^\s]+$/, expected: 'an http(s) URL of a Prometheus server, or empty' }, doc: "the dashboard's history from this Prometheus server (query_range); empty: islet's own per-minute store" },
+  { key: 'dashboard.historySampleS', env: 'ISLET_DASHBOARD_HISTORY_SAMPLE_S', kind: { type: 'int', min: 1, max: 60, unit: 's' }, doc: 'how often that history samples the counters' },
+  { key: 'dashboard.historyMinutes', env: 'ISLET_DASHBOARD_HISTORY_MINUTES', kind: { type: 'int', min: 10, max: 10_080, unit: 'minutes' }, doc: 'minutes of per-minute history islet keeps itself (without prometheusUrl)' },
   {
     key: 'store.url',
     env: 'ISLET_STORE_URL',
@@ -367,7 +385,16 @@ export interface LoadOptions {
 export function loadConfig(options: LoadOptions = {}): Config {
   const { argv = [], env = process.env, cwd = process.cwd() } = options;
   const problems: string[] = [];
-  const config = { server: {}, limits: {}, pool: {}, egress: {}, store: {}, tenants: {} } as Record<string, unknown>;
+  const config = {
+    server: {},
+    limits: {},
+    pool: {},
+    egress: {},
+    logs: {},
+    dashboard: {},
+    store: {},
+    tenants: {},
+  } as Record<string, unknown>;
 
   const defaultsFile = options.defaults ?? defaultConfigFile;
   applyFile(config, readJson(defaultsFile, problems), path.relative(cwd, defaultsFile) || defaultsFile, problems);

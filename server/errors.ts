@@ -240,6 +240,16 @@ const adminStatus = {
   ISLET_ADMIN_PAYLOAD_TOO_LARGE: 413,
   /** the metrics of this process or of the workers could not be gathered */
   ISLET_ADMIN_METRICS_UNAVAILABLE: 503,
+  /** a rollback without an id, and no deployment older than the active one */
+  ISLET_ADMIN_NO_PREVIOUS_DEPLOYMENT: 409,
+  /** a filter of the logs route (level=, status=, since=...) that does not parse */
+  ISLET_ADMIN_BAD_LOG_FILTER: 400,
+  /** one token already holds as many open `follow=1` log streams as it may */
+  ISLET_ADMIN_TOO_MANY_FOLLOWERS: 429,
+  /** a time range or step of the history route that does not parse or is too large */
+  ISLET_ADMIN_BAD_RANGE: 400,
+  /** the history could not be read (the Prometheus server or the supervisor did not answer) */
+  ISLET_ADMIN_HISTORY_UNAVAILABLE: 503,
 } as const;
 export type AdminErrorCode = CodeOf<typeof adminStatus>;
 

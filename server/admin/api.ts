@@ -16,6 +16,8 @@ import { nullObserver, type TenantObserver } from '../tenants/observer';
 import { authMiddleware, type AdminEnv } from './auth';
 import { deploymentRoutes } from './deployments';
 import { envRoutes } from './env';
+import { historyRoutes, type WorkersSource } from './history';
+import type { HistorySource } from '../observe/metrics/history-source';
 import { adminRouter, answerNotFound } from './errors';
 import { logRoutes } from './logs';
 import { metricsRoutes } from './metrics';
@@ -47,6 +49,14 @@ export interface AdminApiDeps {
   metrics?: MetricsSource;
   /** serves the operator dashboard at / */
   dashboard?: boolean;
+  /** read-only tokens for GET /metrics (config `scrapeTokens`) */
+  scrapeTokens?: readonly string[];
+  /** serves GET /v1/history */
+  history?: HistorySource;
+  /** serves GET /v1/workers */
+  workers?: WorkersSource;
+  /** lines a log follower lost (counted into the metrics) */
+  onLogLinesDropped?: (count: number) => void;
 }
 
 export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
@@ -56,7 +66,8 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     ((t: string) => `http://${t}.${deps.baseDomain}${deps.tenantPort === 80 ? '' : `:${deps.tenantPort}`}/`);
   const limitNames = deps.limitNames ?? (deps.config?.limits ? Object.keys(deps.config.limits) : undefined);
   // one middleware, so one failure budget per client address whichever route it guesses at
-  const auth = authMiddleware(store, deps.operatorToken);
+  const scrapeTokens = deps.scrapeTokens ?? [];
+  const auth = authMiddleware(store, deps.operatorToken, { scrapeTokens });
 
   const app = adminRouter(logger);
   app.notFound(answerNotFound);
@@ -85,9 +96,13 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
   app.route('/', tokenRoutes({ store, logger, auth }));
   if (deps.logs) {
     const tenantExists = async (tenant: string) => (await store.getTenant(tenant)) !== null;
-    app.route('/', logRoutes(deps.logs, { auth, tenantExists, logger }));
+    app.route('/', logRoutes(deps.logs, { auth, tenantExists, logger, onDropped: deps.onLogLinesDropped }));
   }
-  if (deps.metrics) app.route('/', metricsRoutes(deps.metrics, { auth, logger }));
+  if (deps.metrics) {
+    const metricsAuth = authMiddleware(store, deps.operatorToken, { scrapeTokens, allowScrape: true });
+    app.route('/', metricsRoutes(deps.metrics, { auth: metricsAuth, logger }));
+  }
+  app.route('/', historyRoutes({ auth, logger, history: deps.history, workers: deps.workers }));
   // a /v1 path no route serves still needs a token: without one, probing learns nothing
   app.all('/v1/*', auth, (c) => answerNotFound(c));
   // a static page and its files, holding no data: it calls the routes above with the operator's token

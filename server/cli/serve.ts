@@ -34,6 +34,18 @@ import { SourceMapper } from '../observe/tenant-logs/source-maps';
 import { Supervisor } from '../cluster/supervisor';
 import { joinSupervisor } from '../cluster/supervised-worker';
 import { machineStalls } from '../host/isolate-api';
+import type { ProcessStats } from '../cluster/messages';
+import { primaryChannel } from '../cluster/primary-channel';
+import { workerChannel } from '../cluster/worker-channel';
+import { HistoryStore } from '../observe/metrics/history';
+import {
+  clusterHistory,
+  type HistorySource,
+  localHistory,
+  prometheusHistory,
+  startRecorder,
+} from '../observe/metrics/history-source';
+import type { WorkersSource } from '../admin/history';
 import { watchMachineStalls } from '../tenants/stalls';
 
 export interface ServeOptions {
@@ -71,7 +83,7 @@ export interface Serving {
   close(): Promise<void>;
 }
 
-const usage = `usage: islet serve [--config <file>] [--functions <dir>]
+const usageText = `usage: islet serve [--config <file>] [--functions <dir>]
 
 Serves tenant functions on ISLET_PORT (default 8080) and the admin API on ISLET_ADMIN_PORT
 (default 127.0.0.1:8081). Settings: config/default.json, --config <file>, ISLET_* variables
@@ -79,6 +91,8 @@ Serves tenant functions on ISLET_PORT (default 8080) and the admin API on ISLET_
 
   --config <file>     JSON file overriding config/default.json
   --functions <dir>   publish each subfolder of <dir> as the tenant of that name first`;
+
+export const usage: Record<string, string> = { serve: usageText };
 
 function argValue(args: string[], name: string): string | undefined {
   const at = args.indexOf(name);
@@ -95,7 +109,11 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   metrics.setStallSource(machineStalls);
   const stopStallWatch = watchMachineStalls(logger);
   // limit and error stacks in tenant logs point at the tenant's own files (source maps of the deployment)
-  const logs = new LogHub(logger, { sourceMaps: new SourceMapper(store) });
+  const logs = new LogHub(logger, {
+    sourceMaps: new SourceMapper(store),
+    bytesPerTenant: config.logs.tenantBytes,
+    maxTotalBytes: config.logs.totalBytes,
+  });
   // under the supervisor: one scrape sums every worker, and tenant logs read the same from any worker
   const leaveCluster = options.worker ? [metrics.joinCluster(), logs.joinCluster()] : [];
   const observer: TenantObserver = metrics;
@@ -104,6 +122,57 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   const pool = new IsolatePool({ config, store, observer, logger, logs, createSandbox: options.createSandbox });
   const accounting = new Accounting({ observer, logs, logRequests: config.logRequests });
   const front = new FrontServer({ config, router, directory, pool, accounting, logger });
+  const processStats = (): ProcessStats => ({
+    pid: process.pid,
+    startedAt: Math.round(Date.now() - process.uptime() * 1000),
+    rssBytes: process.memoryUsage.rss(),
+    heapUsedBytes: process.memoryUsage().heapUsed,
+    isolates: pool.size,
+    connections: front.inFlight,
+  });
+  // the dashboard's history: a Prometheus server when configured, else islet's own store, kept
+  // here in one process and in the supervisor under it (which samples every worker)
+  let history: HistorySource;
+  let stopRecorder = (): void => {};
+  let workers: WorkersSource;
+  if (options.worker) {
+    history = config.dashboard.prometheusUrl ? prometheusHistory(config.dashboard.prometheusUrl) : clusterHistory();
+    const stopAnswering = workerChannel().handle('process.stats', processStats);
+    leaveCluster.push(stopAnswering);
+    workers = { list: async () => ({ mode: 'cluster', ...(await workerChannel().ask('workers.list', undefined)) }) };
+  } else {
+    const store = new HistoryStore({ minutes: config.dashboard.historyMinutes });
+    if (!config.dashboard.prometheusUrl) {
+      stopRecorder = startRecorder(
+        store,
+        async () => [{ key: 'self', metrics: await metrics.registry.getMetricsAsJSON() }],
+        { intervalMs: config.dashboard.historySampleS * 1000 },
+      );
+    }
+    history = config.dashboard.prometheusUrl ? prometheusHistory(config.dashboard.prometheusUrl) : localHistory(store);
+    workers = {
+      list: async () => {
+        const stats = processStats();
+        return {
+          mode: 'single',
+          supervisor: { pid: process.pid, startedAt: stats.startedAt },
+          restarts: 0,
+          crashLoops: 0,
+          workers: [
+            {
+              slot: 0,
+              pid: process.pid,
+              state: 'ready',
+              startedAt: stats.startedAt,
+              restarts: 0,
+              connections: stats.connections,
+              stats,
+            },
+          ],
+        };
+      },
+    };
+  }
   directory.onChange((tenant) => pool.retireTenant(tenant, 'redeploy'));
   // the deploy-time load runs under the tenant's own memory limit (its override, if any), as its isolates will
   const prepare = async (manifest: Parameters<typeof prepareDeployment>[0], files: Map<string, Buffer>) => {
@@ -144,6 +213,10 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     logs,
     metrics,
     dashboard: true,
+    scrapeTokens: config.scrapeTokens,
+    history,
+    workers,
+    onLogLinesDropped: (count) => metrics.logLinesDropped('follower', count),
   });
   const admin = serveHono({ fetch: adminApi.fetch, port: config.adminPort, hostname: config.adminHost });
   const adminPort = await new Promise<number>((resolve, reject) => {
@@ -185,6 +258,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
         directory.stop();
         pool.close();
         for (const leave of leaveCluster) leave();
+        stopRecorder();
         stopStallWatch();
         await store.close();
       })()),
@@ -273,8 +347,45 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     await publishFunctions(functionsDir, { store, logger, observer: nullObserver, prepare: async () => new Map() });
     await store.close();
   }
-  const clusterMetrics = new ClusterMetrics();
+  let supervisorRef: Supervisor | undefined;
+  const clusterMetrics = new ClusterMetrics({ restarts: () => supervisorRef?.stats().restarts ?? 0 });
   const clusterLogs = new ClusterLogs();
+  const channel = primaryChannel();
+  const historyStore = new HistoryStore({ minutes: config.dashboard.historyMinutes });
+  // every worker's registry, as the metrics scrape gathers them; a worker is one process for its life
+  const stopRecorder = config.dashboard.prometheusUrl
+    ? () => {}
+    : startRecorder(
+        historyStore,
+        async () => {
+          const { answers } = await channel.askAll('metrics.collect', undefined);
+          return answers.map((a) => ({ key: `worker:${a.worker.pid ?? a.worker.id}`, metrics: a.value }));
+        },
+        { intervalMs: config.dashboard.historySampleS * 1000 },
+      );
+  const supervisorStartedAt = Date.now();
+  const stopHandling = [
+    channel.handle('history.query', (query) => historyStore.query(query)),
+    channel.handle('workers.list', async () => {
+      const stats = supervisorRef?.stats();
+      const { answers } = await channel.askAll('process.stats', undefined);
+      const byPid = new Map(answers.map((a) => [a.value.pid, a.value]));
+      return {
+        supervisor: { pid: process.pid, startedAt: supervisorStartedAt },
+        restarts: stats?.restarts ?? 0,
+        crashLoops: stats?.crashLoops ?? 0,
+        workers: (stats?.workers ?? []).map((w) => ({
+          slot: w.slot,
+          pid: w.pid,
+          state: w.ready ? ('ready' as const) : w.pid === null ? ('down' as const) : ('starting' as const),
+          startedAt: w.startedAt,
+          restarts: w.restarts,
+          connections: w.connections,
+          stats: (w.pid !== null ? byPid.get(w.pid) : undefined) ?? null,
+        })),
+      };
+    }),
+  ];
   const metricsServer = config.metricsPort
     ? await startMetricsServer(clusterMetrics, { port: config.metricsPort })
     : undefined;
@@ -289,6 +400,7 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     ],
     drainTimeoutMs: config.server.shutdownTimeoutMs,
   });
+  supervisorRef = supervisor;
   const { port, workers } = await supervisor.start();
   const adminPort = workers.find((w) => typeof w.info?.adminPort === 'number')?.info?.adminPort;
   console.error(
@@ -307,13 +419,15 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     await metricsServer?.close();
     clusterMetrics.close();
     clusterLogs.close();
+    stopRecorder();
+    for (const stop of stopHandling) stop();
   });
   process.exit(0);
 }
 
 export async function run(_command: string, args: string[]): Promise<void> {
   if (args.includes('--help') || args.includes('-h')) {
-    console.log(usage);
+    console.log(usageText);
     return;
   }
   const config = loadConfig({ argv: args, env: process.env });

@@ -60,6 +60,8 @@ interface WorkerRecord {
   connections: Map<number, Connection>;
   /** told to drain (reload, shutdown): its exit is expected */
   retiring: boolean;
+  /** epoch ms of the fork */
+  startedAt: number;
 }
 
 /** A place for one worker; a dead worker's slot is refilled, keeping the hostnames it owned. */
@@ -68,11 +70,21 @@ interface Slot {
   current: WorkerRecord | null;
   /** recent deaths (ms timestamps), for crash-loop detection */
   deaths: number[];
+  /** workers that died in this slot and were replaced */
+  restarts: number;
   restartTimer?: NodeJS.Timeout;
 }
 
 export interface SupervisorStats {
-  workers: { slot: number; pid: number | null; ready: boolean; connections: number }[];
+  workers: {
+    slot: number;
+    pid: number | null;
+    ready: boolean;
+    connections: number;
+    /** epoch ms the slot's current worker was forked, null while the slot waits for one */
+    startedAt: number | null;
+    restarts: number;
+  }[];
   restarts: number;
   crashLoops: number;
 }
@@ -135,7 +147,7 @@ export class Supervisor {
     });
     this.#options.workerEnv = { ...this.#options.workerEnv, ISLET_PORT: String(port) };
     for (let i = 0; i < this.#options.workers; i++) {
-      const slot: Slot = { index: i, current: null, deaths: [] };
+      const slot: Slot = { index: i, current: null, deaths: [], restarts: 0 };
       this.#slots.push(slot);
       this.#fork(slot);
     }
@@ -150,6 +162,8 @@ export class Supervisor {
         pid: s.current?.worker.process.pid ?? null,
         ready: s.current?.ready ?? false,
         connections: s.current?.connections.size ?? 0,
+        startedAt: s.current?.startedAt ?? null,
+        restarts: s.restarts,
       })),
       restarts: this.#restarts,
       crashLoops: this.#crashLoops,
@@ -188,7 +202,14 @@ export class Supervisor {
 
   #fork(slot: Slot): WorkerRecord {
     const worker = cluster.fork({ ...this.#options.workerEnv, ISLET_WORKER_SLOT: String(slot.index) });
-    const record: WorkerRecord = { worker, slot, ready: false, connections: new Map(), retiring: false };
+    const record: WorkerRecord = {
+      worker,
+      slot,
+      ready: false,
+      connections: new Map(),
+      retiring: false,
+      startedAt: Date.now(),
+    };
     this.#records.set(worker, record);
     slot.current = record;
     worker.on('exit', (code, signal) => this.#onExit(record, code, signal));
@@ -270,6 +291,7 @@ export class Supervisor {
       },
     );
     this.#restarts++;
+    slot.restarts++;
     slot.restartTimer = setTimeout(() => {
       if (!this.#closing) this.#fork(slot);
     }, delay);

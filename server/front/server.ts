@@ -107,7 +107,7 @@ export class FrontServer {
 
     const target = requestTarget(req.url ?? '/', req.headers.host);
     if ('problem' in target) {
-      x.sendPlain(400, target.problem);
+      this.#unmatched(x, 400, target.problem);
       return;
     }
     x.routed(target);
@@ -117,15 +117,15 @@ export class FrontServer {
     if (!match) {
       const base = this.#deps.config.baseDomain;
       const where = `tenants answer on <tenant>.${base} or on the routes their deployments declare`;
-      x.sendPlain(404, `no function is deployed at ${target.hostname}${path}: ${where}`);
+      this.#unmatched(x, 404, `no function is deployed at ${target.hostname}${path}: ${where}`);
       return;
     }
     const state = this.#deps.directory.get(match.tenant);
     if (state === null) {
-      x.sendPlain(404, noDeployment(match.tenant));
+      this.#unmatched(x, 404, noDeployment(match.tenant));
     } else if (state instanceof Promise) {
       state.then(
-        (s) => (s ? this.#serve(x, s) : x.sendPlain(404, noDeployment(match.tenant))),
+        (s) => (s ? this.#serve(x, s) : this.#unmatched(x, 404, noDeployment(match.tenant))),
         (err: Error) => {
           this.#deps.logger.error('reading tenant from the store failed', {
             tenant: match.tenant,
@@ -138,6 +138,16 @@ export class FrontServer {
     } else {
       this.#serve(x, state);
     }
+  }
+
+  /**
+   * A request no function answers (a bad Host, no route, no deployment): islet's own answer,
+   * counted under the metrics' NO_TENANT label, never under the name the client sent (which would
+   * let anyone mint tenant series by inventing host names).
+   */
+  #unmatched(x: Exchange, status: number, message: string): void {
+    x.sendPlain(status, message);
+    this.#deps.accounting.unmatched(status);
   }
 
   /** the tenant is known: its request body limit, then its isolate (warm, or started for this request) */

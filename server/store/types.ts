@@ -40,6 +40,10 @@ export interface DeploymentManifest {
   warnings: string[];
   /** total bytes of built modules */
   size: number;
+  /** what the deployer said changed (`islet deploy -m`, the upload's `message`); at most 2000 characters */
+  message?: string;
+  /** who deployed: 'operator', 'token:<id>' of a deploy token, or 'functions/' for a published folder */
+  author?: string;
 }
 
 export interface TenantRecord {

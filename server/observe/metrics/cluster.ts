@@ -4,7 +4,7 @@
 // is left out rather than failing the scrape; `islet_cluster_workers{state}` says how many
 // workers answered, so a partial sum is visible. Workers scraped through the shared admin port
 // ask for this sum over the channel (Metrics.joinCluster, the 'metrics.scrape' request).
-import { AggregatorRegistry, Gauge } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge } from 'prom-client';
 import { primaryChannel } from '../../cluster/primary-channel';
 import type { MetricsSource, Scrape } from './metrics';
 
@@ -13,9 +13,15 @@ export class ClusterMetrics implements MetricsSource {
   readonly #channel = primaryChannel();
   readonly #stopAnswering: () => void;
 
-  /** `timeoutMs`: how long a scrape waits for workers (default: the message table's) */
-  constructor(options: { timeoutMs?: number } = {}) {
+  readonly #restarts: (() => number) | undefined;
+
+  /**
+   * `timeoutMs`: how long a scrape waits for workers (default: the message table's); `restarts`:
+   * workers replaced after dying so far (the supervisor's count), exported as a counter
+   */
+  constructor(options: { timeoutMs?: number; restarts?: () => number } = {}) {
     this.#timeoutMs = options.timeoutMs;
+    this.#restarts = options.restarts;
     this.#stopAnswering = this.#channel.handle('metrics.scrape', () => this.scrape());
   }
 
@@ -32,6 +38,14 @@ export class ClusterMetrics implements MetricsSource {
     });
     gauge.set({ state: 'answered' }, answers.length);
     gauge.set({ state: 'missing' }, missing.length);
+    if (this.#restarts) {
+      const restarts = new Counter({
+        name: 'islet_worker_restarts_total',
+        help: 'Worker processes that died and were replaced by the supervisor',
+        registers: [registry],
+      });
+      restarts.inc(this.#restarts());
+    }
     return { contentType: registry.contentType, body: await registry.metrics() };
   }
 

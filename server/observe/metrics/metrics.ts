@@ -86,6 +86,7 @@ export class Metrics implements TenantObserver {
   #codeCache: Counter<'result'>;
   #subrequests: TenantSeries<Counter<'tenant' | 'status'>>;
   #deployments: TenantSeries<Counter<'tenant' | 'result'>>;
+  #logLinesDropped: Counter<'reason'>;
 
   constructor(options: MetricsOptions = {}) {
     const limit = options.tenantLabels ?? 100;
@@ -218,6 +219,13 @@ export class Metrics implements TenantObserver {
       }),
       'result',
     );
+    this.#logLinesDropped = new Counter({
+      name: 'islet_log_lines_dropped_total',
+      help: 'Log lines not delivered because their reader did not keep up, by reason (follower: a log stream client)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.#logLinesDropped.inc({ reason: 'follower' }, 0);
     registerIsolateGauges(this.registry, this.#labels, () => {
       try {
         return this.#isolateSource ? this.#isolateSource() : [];
@@ -322,6 +330,11 @@ export class Metrics implements TenantObserver {
 
   deployment(tenant: string, result: 'success' | 'failure'): void {
     this.#deployments.metric.inc(this.#deployments.labels(this.#labels.label(tenant), result));
+  }
+
+  /** lines a reader lost because it did not keep up (a follow stream's backlog was full) */
+  logLinesDropped(reason: string, count: number): void {
+    if (count > 0) this.#logLinesDropped.inc({ reason }, count);
   }
 
   setIsolateSource(source: () => IsolateSample[]): void {
