@@ -19,7 +19,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { startIslet, attacker, type Islet, type Reply } from './islet';
-import { assertNeighbourHeld, measureDuring, measureNeighbour, p99, type NeighbourTarget } from './latency';
+import { measureDuring, measureNeighbour, neighbourHeld, type NeighbourTarget, type Round } from './latency';
 
 let islet: Islet;
 
@@ -67,6 +67,20 @@ function cutFor(res: Reply, limit: string): boolean {
   return res.status === 503 && res.headers['islet-error'] === limit;
 }
 
+/** a round of `attack` with the neighbour measured meanwhile */
+const during =
+  <T>(target: NeighbourTarget, attack: () => Promise<T>) =>
+  (): Promise<Round<T>> =>
+    measureDuring(islet, target, attack);
+
+/** a round of `attack` with the neighbour measured meanwhile, and how much this process grew */
+const duringWithRss =
+  <T>(target: NeighbourTarget, attack: () => Promise<T>) =>
+  async (): Promise<Round<{ answer: T; grewMb: number }>> => {
+    const { result, grewMb } = await rssGrowth(() => measureDuring(islet, target, attack));
+    return { result: { answer: result.result, grewMb }, samples: result.samples };
+  };
+
 /** the highest RSS of this process (the server runs in it) seen while `work` runs, minus the RSS before */
 async function rssGrowth<T>(work: () => Promise<T>): Promise<{ result: T; grewMb: number }> {
   global.gc?.();
@@ -101,24 +115,25 @@ test('an HMAC key of 2**31-8 bits or a 1 MiB raw key is refused at once, and not
     } catch (e) { out.push(e.name); }
     return Response.json(out);`);
   await islet.deployReady('hmac-giant', code, { cpuMs: 1000, wallMs: 20_000 });
-  const baseline = await measureNeighbour(islet, plain);
-  const started = performance.now();
-  const { result, grewMb } = await rssGrowth(() =>
-    measureDuring(islet, plain, () => islet.hit('hmac-giant', '/attack')),
+  let took = 0;
+  const held = await neighbourHeld(
+    islet,
+    plain,
+    duringWithRss(plain, async () => {
+      const started = performance.now();
+      const res = await islet.hit('hmac-giant', '/attack');
+      took = performance.now() - started;
+      return res;
+    }),
   );
-  const took = performance.now() - started;
-  const res = result.result;
+  const { answer: res, grewMb } = held.result;
   assert.equal(res.status, 200, res.text);
   const names = JSON.parse(res.text) as string[];
   assert.equal(names.length, 3);
   assert.ok(!names.includes('generated') && !names.includes('imported'), `every giant key refused: ${res.text}`);
   assert.ok(grewMb < 64, `the server grew by ${grewMb.toFixed(0)} MB`);
   assert.ok(took < 10_000, `answered in ${took.toFixed(0)} ms`);
-  record(
-    'HMAC 2**31-8 bits, 1 MiB raw key',
-    `200 ${names.join(',')}`,
-    await assertNeighbourHeld(islet, plain, baseline, result.samples),
-  );
+  record('HMAC 2**31-8 bits, 1 MiB raw key', `200 ${names.join(',')}`, held);
 });
 
 test('10,000 HMAC keys of 60 KiB are charged to the isolate: refused past its memory limit, the host stays bounded', async () => {
@@ -130,11 +145,12 @@ test('10,000 HMAC keys of 60 KiB are charged to the isolate: refused past its me
     } catch (e) { return new Response('refused after ' + keys.length + ': ' + e.name + ': ' + e.message); }
     return new Response('kept ' + keys.length);`);
   await islet.deployReady('hmac-many', code, { cpuMs: 20_000, wallMs: 30_000, memoryMb: 64 });
-  const baseline = await measureNeighbour(islet, plain);
-  const { result, grewMb } = await rssGrowth(() =>
-    measureDuring(islet, plain, () => islet.hit('hmac-many', '/attack', { timeoutMs: 30_000 })),
+  const held = await neighbourHeld(
+    islet,
+    plain,
+    duringWithRss(plain, () => islet.hit('hmac-many', '/attack', { timeoutMs: 30_000 })),
   );
-  const res = result.result;
+  const { answer: res, grewMb } = held.result;
   assert.ok(
     (res.status === 200 && /^refused after \d+: /.test(res.text)) || cutFor(res, 'memory'),
     `${res.status} ${res.text.slice(0, 300)}`,
@@ -145,11 +161,7 @@ test('10,000 HMAC keys of 60 KiB are charged to the isolate: refused past its me
     assert.match(res.text, /memory/i, 'the error says the memory limit is what refused it');
   }
   assert.ok(grewMb < 160, `the server grew by ${grewMb.toFixed(0)} MB`);
-  record(
-    '10,000 x 60 KiB HMAC keys',
-    `${res.status} ${res.text.slice(0, 40)}`,
-    await assertNeighbourHeld(islet, plain, baseline, result.samples),
-  );
+  record('10,000 x 60 KiB HMAC keys', `${res.status} ${res.text.slice(0, 40)}`, held);
 });
 
 test('48 concurrent 12 MB CompressionStream writes: the host never holds the copies, the work is charged (503)', async () => {
@@ -167,20 +179,17 @@ test('48 concurrent 12 MB CompressionStream writes: the host never holds the cop
     const settled = await Promise.allSettled(Array.from({ length: 48 }, one));
     return new Response(settled.filter((s) => s.status === 'fulfilled').length + ' compressed');`);
   await islet.deployReady('zlib-copies', code, { cpuMs: 200, wallMs: 30_000, memoryMb: 128 });
-  const baseline = await measureNeighbour(islet, gzip);
-  const { result, grewMb } = await rssGrowth(() =>
-    measureDuring(islet, gzip, () => islet.hit('zlib-copies', '/attack', { timeoutMs: 30_000 })),
+  const held = await neighbourHeld(
+    islet,
+    gzip,
+    duringWithRss(gzip, () => islet.hit('zlib-copies', '/attack', { timeoutMs: 30_000 })),
   );
-  const res = result.result;
+  const { answer: res, grewMb } = held.result;
   // cut for the CPU of the compression, or for the memory of its own copies of the 48 chunks
   assert.ok(cutFor(res, 'cpu') || cutFor(res, 'memory'), `${res.status} ${res.text.slice(0, 200)}`);
   assert.ok(grewMb < 256, `the server grew by ${grewMb.toFixed(0)} MB (48 copies of 12 MB would be 576 MB)`);
   const status = `503 ${res.headers['islet-error']}, server +${grewMb.toFixed(0)} MB`;
-  record(
-    '48 x 12 MB CompressionStream writes',
-    status,
-    await assertNeighbourHeld(islet, gzip, baseline, result.samples),
-  );
+  record('48 x 12 MB CompressionStream writes', status, held);
 });
 
 // ---- host CPU ----
@@ -197,15 +206,21 @@ test("PBKDF2 with 128 KiB and 1 MiB outputs from two tenants: refused or cut at 
   const limits = { cpuMs: 30_000, wallMs: 60_000 };
   await islet.deployReady('kdf-128k', kdf(128 * 1024 * 8), limits);
   await islet.deployReady('kdf-1m', kdf(1024 * 1024 * 8), limits);
-  const baseline = await measureNeighbour(islet, digest);
-  const started = performance.now();
-  const { result, samples } = await measureDuring(islet, digest, () =>
-    Promise.all([
-      islet.hit('kdf-128k', '/attack', { timeoutMs: 30_000 }),
-      islet.hit('kdf-1m', '/attack', { timeoutMs: 30_000 }),
-    ]),
+  let took = 0;
+  const held = await neighbourHeld(
+    islet,
+    digest,
+    during(digest, async () => {
+      const started = performance.now();
+      const answers = await Promise.all([
+        islet.hit('kdf-128k', '/attack', { timeoutMs: 30_000 }),
+        islet.hit('kdf-1m', '/attack', { timeoutMs: 30_000 }),
+      ]);
+      took = performance.now() - started;
+      return answers;
+    }),
   );
-  const took = performance.now() - started;
+  const result = held.result;
   for (const res of result) {
     assert.ok(
       (res.status === 200 && res.text.startsWith('refused ')) || cutFor(res, 'cpu'),
@@ -214,11 +229,7 @@ test("PBKDF2 with 128 KiB and 1 MiB outputs from two tenants: refused or cut at 
   }
   assert.ok(took < 15_000, `both answered in ${took.toFixed(0)} ms (the work itself would take minutes)`);
   const status = result.map((r) => (r.status === 200 ? r.text.split(':')[0] : `${r.status} cpu`)).join(' / ');
-  record(
-    'PBKDF2 128 KiB + 1 MiB outputs, third tenant digest',
-    status,
-    await assertNeighbourHeld(islet, digest, baseline, samples),
-  );
+  record('PBKDF2 128 KiB + 1 MiB outputs, third tenant digest', status, held);
 });
 
 test('getRandomValues(64 KiB) in bursts: the time spent in host callbacks is charged (503 cpu)', async () => {
@@ -239,13 +250,17 @@ test('getRandomValues(64 KiB) in bursts: the time spent in host callbacks is cha
     return performance.now() - started;
   });
   const burstMs = costs.sort((a, b) => a - b)[2];
-  const baseline = await measureNeighbour(islet, plain);
-  const { result, samples } = await measureDuring(islet, plain, () =>
-    islet.hit('random-bursts', '/attack', { timeoutMs: 30_000 }),
+  const logsBefore = islet.logs.length;
+  const held = await neighbourHeld(
+    islet,
+    plain,
+    during(plain, () => islet.hit('random-bursts', '/attack', { timeoutMs: 30_000 })),
   );
+  const result = held.result;
   assert.ok(cutFor(result, 'cpu'), `${result.status} ${result.text.slice(0, 200)}`);
   await new Promise((r) => setTimeout(r, 200));
   const bursts = islet.logs
+    .slice(logsBefore)
     .filter((r) => r.tenant === 'random-bursts')
     .map((r) => /burst (\d+)/.exec(String(r.msg ?? r.message ?? ''))?.[1])
     .filter((n): n is string => n !== undefined)
@@ -257,11 +272,7 @@ test('getRandomValues(64 KiB) in bursts: the time spent in host callbacks is cha
     ran <= allowed,
     `${ran} bursts of ~${burstMs.toFixed(2)} ms ran on a 50 ms CPU budget (at most ${allowed})`,
   );
-  record(
-    'getRandomValues(64 KiB) bursts',
-    `503 cpu after ${ran} bursts`,
-    await assertNeighbourHeld(islet, plain, baseline, samples),
-  );
+  record('getRandomValues(64 KiB) bursts', `503 cpu after ${ran} bursts`, held);
 });
 
 // ---- shared slots ----
@@ -280,19 +291,17 @@ test('a deflate stream followed by one extra byte: TypeError after the data, and
     } catch (e) { error = e.name; }
     return Response.json({ text, error });`);
   await islet.deployReady('deflate-trailing', code, { cpuMs: 200, wallMs: 3000 });
-  const baseline = await measureNeighbour(islet, gzip);
-  const answers = await Promise.all([1, 2, 3].map(() => islet.hit('deflate-trailing', '/attack')));
-  for (const res of answers) {
+  // the attackers' requests are over before the neighbour is measured: every compression slot
+  // must be free for it
+  const held = await neighbourHeld(islet, gzip, async () => {
+    const result = await Promise.all([1, 2, 3].map(() => islet.hit('deflate-trailing', '/attack')));
+    return { result, samples: await measureNeighbour(islet, gzip) };
+  });
+  for (const res of held.result) {
     assert.equal(res.status, 200, `${res.status} ${res.text.slice(0, 200)}`);
     assert.deepEqual(JSON.parse(res.text), { text: 'hello', error: 'TypeError' });
   }
-  // the attackers' requests are over: every compression slot must be free for the neighbour
-  const after = await measureNeighbour(islet, gzip);
-  record(
-    'deflate + 1 trailing byte, 3 requests',
-    '200 TypeError',
-    await assertNeighbourHeld(islet, gzip, baseline, after),
-  );
+  record('deflate + 1 trailing byte, 3 requests', '200 TypeError', held);
 });
 
 test("48 large compressions from one tenant: a neighbour's 11-byte gzip is still served at once", async () => {
@@ -318,13 +327,14 @@ test("48 large compressions from one tenant: a neighbour's 11-byte gzip is still
     prelude,
   );
   await islet.deployReady('zlib-flood', code, { cpuMs: 60_000, wallMs: 60_000, memoryMb: 128 });
-  const baseline = await measureNeighbour(islet, gzip);
-  const { result, samples } = await measureDuring(islet, gzip, () =>
-    islet.hit('zlib-flood', '/attack', { timeoutMs: 60_000 }),
+  const held = await neighbourHeld(
+    islet,
+    gzip,
+    during(gzip, () => islet.hit('zlib-flood', '/attack', { timeoutMs: 60_000 })),
   );
-  assert.equal(result.status, 200, result.text.slice(0, 200));
-  assert.equal(result.text, 'compressed 48');
-  record('48 x 1 MiB compressions vs 11-byte gzip', '200', await assertNeighbourHeld(islet, gzip, baseline, samples));
+  assert.equal(held.result.status, 200, held.result.text.slice(0, 200));
+  assert.equal(held.result.text, 'compressed 48');
+  record('48 x 1 MiB compressions vs 11-byte gzip', '200', held);
 });
 
 test("a request cut for CPU leaves no queued compression behind: a neighbour's gzip is served at once afterwards", async () => {
@@ -340,11 +350,11 @@ test("a request cut for CPU leaves no queued compression behind: a neighbour's g
     await Promise.all(Array.from({ length: 48 }, one));
     return new Response('compressed all');`);
   await islet.deployReady('zlib-cut', code, { cpuMs: 100, wallMs: 60_000, memoryMb: 128 });
-  const baseline = await measureNeighbour(islet, gzip);
-  const res = await islet.hit('zlib-cut', '/attack', { timeoutMs: 60_000 });
-  assert.ok(cutFor(res, 'cpu'), `${res.status} ${res.text.slice(0, 200)}`);
   // right after the cut: what the cut request had queued must not stand before the neighbour
-  const after = await measureNeighbour(islet, gzip, 20);
-  assert.ok(p99(after.ms) < 60_000);
-  record('cut request with 48 queued compressions', '503 cpu', await assertNeighbourHeld(islet, gzip, baseline, after));
+  const held = await neighbourHeld(islet, gzip, async () => {
+    const result = await islet.hit('zlib-cut', '/attack', { timeoutMs: 60_000 });
+    return { result, samples: await measureNeighbour(islet, gzip, 20) };
+  });
+  assert.ok(cutFor(held.result, 'cpu'), `${held.result.status} ${held.result.text.slice(0, 200)}`);
+  record('cut request with 48 queued compressions', '503 cpu', held);
 });

@@ -2,7 +2,9 @@
 // in a loop (each request awaited, a few ms apart), alone first for its baseline, then while an
 // attack runs, and compare the two p99s. A shared 2-core machine is noisy, so the baseline is
 // never taken as less than BASELINE_FLOOR_MS: "within 2x" then means "within 2x of a baseline of
-// at least that", which still fails the multi-second stalls these suites exist to catch.
+// at least that", which still fails the multi-second stalls these suites exist to catch. A round
+// whose p99 alone is out of bounds (every request answered) is run once more before it counts:
+// other programs on the machine come and go; an attack that stalls the neighbour does it twice.
 import assert from 'node:assert/strict';
 import type { Islet } from './islet';
 
@@ -78,11 +80,13 @@ export function p99(ms: number[]): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)];
 }
 
+/** the p99 bound failed (every request was answered): the one failure a second round may clear */
+class LatencyError extends assert.AssertionError {}
+
 /**
  * Every neighbour request answered, and its p99 within 2x of its baseline's (floored). When it is
- * not, the baseline is measured again now the attack is over and the larger of the two is used:
- * other programs on a shared machine make whole minutes slower, and that is not the attack's
- * doing (an attack that stalls the neighbour shows against either baseline).
+ * not, the baseline is measured again now the attack is over and the larger of the two is used
+ * (an attack that stalls the neighbour shows against either baseline).
  */
 export async function assertNeighbourHeld(
   islet: Islet,
@@ -100,9 +104,35 @@ export async function assertNeighbourHeld(
     before = Math.max(before, p99(again.ms));
   }
   const bound = 2 * Math.max(before, BASELINE_FLOOR_MS);
-  assert.ok(
-    after <= bound,
-    `neighbour p99 ${after.toFixed(1)} ms during the attack, baseline ${before.toFixed(1)} ms (bound ${bound.toFixed(1)} ms)`,
-  );
+  if (after > bound) {
+    const message = `neighbour p99 ${after.toFixed(1)} ms during the attack, baseline ${before.toFixed(1)} ms (bound ${bound.toFixed(1)} ms)`;
+    throw new LatencyError({ message, actual: after, expected: bound, operator: '<=' });
+  }
   return { before, after };
+}
+
+/** one attack round: what the attack gave, and the neighbour's samples while it ran (or after it) */
+export interface Round<T> {
+  result: T;
+  samples: Samples;
+}
+
+/**
+ * Measures the neighbour's baseline, runs `round`, and holds it to assertNeighbourHeld; a round
+ * failed by its p99 alone is run again (baseline included) once. Returns the last round's result.
+ */
+export async function neighbourHeld<T>(
+  islet: Islet,
+  target: NeighbourTarget,
+  round: () => Promise<Round<T>>,
+): Promise<{ result: T; before: number; after: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const baseline = await measureNeighbour(islet, target);
+    const { result, samples } = await round();
+    try {
+      return { result, ...(await assertNeighbourHeld(islet, target, baseline, samples)) };
+    } catch (error) {
+      if (!(error instanceof LatencyError) || attempt === 2) throw error;
+    }
+  }
 }
