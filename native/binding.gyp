@@ -18,7 +18,8 @@
         "src/module/reference.cc",
         "src/module/external_copy.cc",
         "src/module/callback.cc",
-        "src/module/external_memory.cc"
+        "src/module/external_memory.cc",
+        "src/module/thread_clock.cc"
       ],
       "include_dirs": ["src"],
       "cflags!": ["-fno-exceptions"],

@@ -28,6 +28,7 @@
 //   (negative to give it back). V8 schedules collection by it and it counts against the
 //   isolate's memory limit with its ArrayBuffers; a charge that would by itself pass the limit
 //   returns false and charges nothing.
+// - `threadCpuTime()`: the CPU clock of the calling thread in ns (bigint).
 import path from 'node:path';
 
 // ---------------------------------------------------------------------------------------------
@@ -99,6 +100,8 @@ export interface MachineStalls {
 
 /** islet: the process's machine-stall ledger (see MachineStalls). Cheap: reads four counters. */
 export const machineStalls: () => MachineStalls = binding.machineStalls;
+/** islet: the CPU clock of the calling thread, in ns */
+export const threadCpuTime: () => bigint = binding.threadCpuTime;
 
 // ---------------------------------------------------------------------------------------------
 // Options

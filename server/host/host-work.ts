@@ -55,9 +55,10 @@ export class HostWork implements RunResources {
       caller.cpuNs += BigInt(Math.round(ms * 1e6));
       if (caller.cpuMs() > caller.limits.cpuMs) this.#parts.cut(caller, caller.limitError('cpu', caller.cpuMs()));
     };
-    // wakes up when the request's budget would run out with this job still running
+    // wakes up when the request's budget would run out with this job still running (a cheap job
+    // is short: what it used is charged when it ends)
     const arm = () => {
-      if (!caller || caller.finished) return;
+      if (!caller || caller.finished || expectedMs < CHEAP_MS) return;
       timer = setTimeout(
         () => {
           poolMeter.sample();

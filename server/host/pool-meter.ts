@@ -1,14 +1,15 @@
 // The CPU a job on libuv's thread pool used, as closely as Node lets us tell. libuv's threads
 // have no clock we can read, and a job's wall time is a poor stand-in on a busy machine (a job
 // waiting for a core would be charged the wait). So the meter reads the CPU every thread of the
-// process but Node's main one used (the process's CPU, less the main thread's from
-// /proc/self/task/<pid>/schedstat) at every start and end of a job, and shares what was used
-// since the last reading among the jobs running meanwhile, in proportion to what each was
-// expected to cost. A job's CPU is then at most that share and at most its wall time: an upper
+// process but Node's main one used (the process's CPU, less the main thread's: the addon's
+// threadCpuTime(), or /proc/self/task/<pid>/schedstat without it) at every start and end of a
+// job, and shares what was used since the last reading among the jobs running meanwhile, in
+// proportion to what each was expected to cost. A job's CPU is then at most that share and at most its wall time: an upper
 // bound either way, which over-charges only the part of the pool's work it cannot tell apart
 // (V8's background threads, the store's file reads) and never charges a job for waiting. Where
 // the main thread's clock cannot be read (no procfs), a job is charged its wall time.
 import fs from 'node:fs';
+import { threadCpuClock } from './isolate-api';
 
 /** one job's reading */
 export interface JobMeter {
@@ -19,9 +20,12 @@ export interface JobMeter {
 }
 
 let mainClock: { fd: number; buffer: Buffer } | null | undefined;
+let nativeClock: (() => bigint) | null | undefined;
 
-/** ms of CPU Node's main thread used, or null when it cannot be read */
+/** ms of CPU Node's main thread used, or null when it cannot be read (the meter runs on it) */
 function mainThreadCpuMs(): number | null {
+  nativeClock ??= threadCpuClock();
+  if (nativeClock) return Number(nativeClock()) / 1e6;
   if (mainClock === undefined) {
     try {
       mainClock = { fd: fs.openSync(`/proc/self/task/${process.pid}/schedstat`, 'r'), buffer: Buffer.alloc(96) };

@@ -68,12 +68,12 @@ class IsletSandbox implements Sandbox {
     api.release();
     install.release();
 
+    const memory = new HostMemory(isolate);
     const timers = new HostTimers(entry);
     const pending = new PendingOps(entry);
     const sources = new HostSources();
-    const sinks = new IsolateSinks(entry);
+    const sinks = new IsolateSinks(entry, memory);
     const bodies = new BodyStreams(sources, sinks);
-    const memory = new HostMemory(isolate);
     const work = new HostWork({
       tenant: options.tenant,
       defaults: options.limits,

@@ -10,7 +10,7 @@
 import type { Agent } from 'undici';
 import type { AbortName, FetchAnswer, HostBody, RedirectMode } from '../bridge/ops';
 import type { Completion } from '../bridge/table';
-import { EgressGuard } from './egress';
+import { EgressGuard, systemLookup } from './egress';
 import { createEgressAgent, declaredSmallBody, fetchErrorMessage, performFetch, readWhole } from './fetch';
 import type { FetchInput } from './fetch';
 import { SMALL_BODY_BYTES } from './bytes';
@@ -20,6 +20,7 @@ import type { HostOpHandlers, RequestRun } from './run';
 import { isStreamed, type BodyStreams } from './streams/bodies';
 import type { HostSources } from './streams/sources';
 import type { SandboxOptions } from './types';
+import { dnsPool } from './work-pool';
 
 export interface SubrequestParts {
   pending: PendingOps;
@@ -50,7 +51,12 @@ export class Subrequests {
   constructor(options: SandboxOptions, parts: SubrequestParts) {
     this.#options = options;
     this.#parts = parts;
-    this.#guard = new EgressGuard(options.egress);
+    // getaddrinfo holds a thread of libuv's pool for as long as the resolver takes (seconds for a
+    // name that does not answer): lookups go through the fair DNS pool, at most one per tenant
+    this.#guard = new EgressGuard(
+      options.egress,
+      (name) => dnsPool.submit(options.tenant, () => systemLookup(name)).result,
+    );
   }
 
   readonly ops: HostOpHandlers<'fetch'> = {

@@ -1,5 +1,5 @@
-// A process-wide pool of slots for one kind of host work done for tenants (WebCrypto, zlib), fair
-// between tenants. Both kinds run on libuv's thread pool, which the store's file reads and DNS
+// A process-wide pool of slots for one kind of host work done for tenants (WebCrypto, zlib, DNS
+// lookups), fair between tenants. Both kinds run on libuv's thread pool, which the store's file reads and DNS
 // share, so only a few of them may run at once whatever tenants do; and since the slots are
 // shared by every tenant of the process, none may take them all:
 //
@@ -215,7 +215,13 @@ export const cryptoPool = new WorkPool('crypto.subtle', { slots: 2, expressSlots
 /** CompressionStream/DecompressionStream pieces of every isolate of the process (server/host/compression.ts) */
 export const zlibPool = new WorkPool('compression', { slots: 2, expressSlots: 1, perTenant: 1, maxQueued: 4096 });
 
+/**
+ * DNS lookups of tenants' fetch() calls (server/host/egress.ts): getaddrinfo also waits on a
+ * thread of libuv's pool, for as long as the resolver takes
+ */
+export const dnsPool = new WorkPool('DNS', { slots: 2, expressSlots: 0, perTenant: 1, maxQueued: 1024 });
+
 /** what the pools hold now (tests and diagnostics) */
 export function workPoolStats(): Record<string, PoolStats> {
-  return { crypto: cryptoPool.stats(), zlib: zlibPool.stats() };
+  return { crypto: cryptoPool.stats(), zlib: zlibPool.stats(), dns: dnsPool.stats() };
 }

@@ -98,6 +98,17 @@ async function rssGrowth<T>(work: () => Promise<T>): Promise<{ result: T; grewMb
   }
 }
 
+/** attacker code: `one(bytes)` compresses `bytes` through a CompressionStream and resolves with the output's size */
+const compressOne = `const one = async (bytes) => {
+      const cs = new CompressionStream('gzip');
+      const w = cs.writable.getWriter();
+      w.write(bytes).catch(() => {}); w.close().catch(() => {});
+      let n = 0;
+      const r = cs.readable.getReader();
+      for (;;) { const { done, value } = await r.read(); if (done) break; n += value.length; }
+      return n;
+    };`;
+
 // ---- host memory ----
 
 test('an HMAC key of 2**31-8 bits or a 1 MiB raw key is refused at once, and nothing of it stays on the host', async () => {
@@ -167,16 +178,8 @@ test('10,000 HMAC keys of 60 KiB are charged to the isolate: refused past its me
 test('48 concurrent 12 MB CompressionStream writes: the host never holds the copies, the work is charged (503)', async () => {
   const code = attacker(`
     const big = new Uint8Array(12 << 20);
-    const one = async () => {
-      const cs = new CompressionStream('gzip');
-      const w = cs.writable.getWriter();
-      w.write(big).catch(() => {}); w.close().catch(() => {});
-      let n = 0;
-      const r = cs.readable.getReader();
-      for (;;) { const { done, value } = await r.read(); if (done) break; n += value.length; }
-      return n;
-    };
-    const settled = await Promise.allSettled(Array.from({ length: 48 }, one));
+    ${compressOne}
+    const settled = await Promise.allSettled(Array.from({ length: 48 }, () => one(big)));
     return new Response(settled.filter((s) => s.status === 'fulfilled').length + ' compressed');`);
   await islet.deployReady('zlib-copies', code, { cpuMs: 200, wallMs: 30_000, memoryMb: 128 });
   const held = await neighbourHeld(
@@ -311,17 +314,9 @@ test("48 large compressions from one tenant: a neighbour's 11-byte gzip is still
     for (let o = 0; o < chunk.length; o += 65536) crypto.getRandomValues(chunk.subarray(o, o + 65536));`;
   const code = attacker(
     `
-    const one = async () => {
-      const cs = new CompressionStream('gzip');
-      const w = cs.writable.getWriter();
-      w.write(chunk).catch(() => {}); w.close().catch(() => {});
-      let n = 0;
-      const r = cs.readable.getReader();
-      for (;;) { const { done, value } = await r.read(); if (done) break; n += value.length; }
-      return n;
-    };
+    ${compressOne}
     const all = [];
-    for (let i = 0; i < 48; i++) { all.push(one()); await new Promise((r) => setTimeout(r, 0)); }
+    for (let i = 0; i < 48; i++) { all.push(one(chunk)); await new Promise((r) => setTimeout(r, 0)); }
     const sizes = await Promise.all(all);
     return new Response('compressed ' + sizes.length);`,
     prelude,
@@ -341,13 +336,8 @@ test("a request cut for CPU leaves no queued compression behind: a neighbour's g
   const code = attacker(`
     const chunk = new Uint8Array(1 << 20);
     for (let o = 0; o < chunk.length; o += 65536) crypto.getRandomValues(chunk.subarray(o, o + 65536));
-    const one = async () => {
-      const cs = new CompressionStream('deflate');
-      const w = cs.writable.getWriter();
-      w.write(chunk).catch(() => {}); w.close().catch(() => {});
-      await new Response(cs.readable).arrayBuffer();
-    };
-    await Promise.all(Array.from({ length: 48 }, one));
+    ${compressOne}
+    await Promise.all(Array.from({ length: 48 }, () => one(chunk)));
     return new Response('compressed all');`);
   await islet.deployReady('zlib-cut', code, { cpuMs: 100, wallMs: 60_000, memoryMb: 128 });
   // right after the cut: what the cut request had queued must not stand before the neighbour

@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import type { LimitExceededError } from '../../server/errors';
 import { HostWork } from '../../server/host/host-work';
 import { RequestRun } from '../../server/host/run';
-import { WorkPool, type PoolOptions } from '../../server/host/work-pool';
+import { dnsPool, WorkPool, type PoolOptions } from '../../server/host/work-pool';
 import { testLimits } from '../shims/helpers';
 
 /** a job that runs until released; `started` lists the names of the jobs that got a slot, in order */
@@ -184,4 +184,18 @@ test('the jobs of a request that ends are cancelled: queued ones never run', asy
   await first.catch(() => {});
   assert.deepEqual(ran, []);
   assert.equal(run.work.size, 0);
+});
+
+test("the DNS pool: a tenant whose lookups hang holds one slot, another tenant's lookup runs at once", async () => {
+  const started: string[] = [];
+  const run = controlled(dnsPool, started);
+  const slow = [1, 2, 3, 4].map((n) => run('slow-dns', `slow${n}`));
+  assert.deepEqual(started, ['slow1']);
+  const other = run('other', 'other');
+  assert.deepEqual(started, ['slow1', 'other']);
+  assert.deepEqual(dnsPool.stats().tenants['slow-dns'], { running: 1, queued: 3 });
+  other.release();
+  for (const s of slow) s.job.cancel();
+  await Promise.allSettled(slow.map((s) => s.job.result));
+  assert.deepEqual(dnsPool.stats(), { running: 0, queued: 0, tenants: {} });
 });

@@ -4,10 +4,20 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
-import { makeEvaluator, runThrows, testLimits } from './helpers';
+import { loadModule, makeEvaluator, makeSandbox, readBody, request, runThrows, testLimits } from './helpers';
 
 const e = makeEvaluator();
 after(() => e.close());
+
+/** runs `code` in an evaluator of its own, made with `options` (a memory limit, limits), closed after */
+async function runAlone(options: Parameters<typeof makeEvaluator>[0], code: string): Promise<any> {
+  const alone = makeEvaluator(options);
+  try {
+    return await alone.run(code);
+  } finally {
+    alone.close();
+  }
+}
 
 const bytes = (b: Buffer) => `new Uint8Array([${[...b].join(',')}])`;
 
@@ -116,27 +126,25 @@ test("crypto.subtle: a call that cannot fit in what the request's CPU has left i
 });
 
 test('crypto.subtle: keys held on the host are charged to the isolate: past its memory limit, QuotaExceededError', async () => {
-  const small = makeEvaluator({ memoryLimit: 16 });
-  try {
-    const value = await small.run(`
+  const value = await runAlone(
+    { memoryLimit: 16 },
+    `
       const raw = new Uint8Array(64 * 1024);
       const keys = [];
       try {
         for (let i = 0; i < 1000; i++) keys.push(await crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']));
       } catch (e) { return [keys.length, e.name, e.message]; }
-      return [keys.length];`);
-    assert.equal(value[1], 'QuotaExceededError', JSON.stringify(value));
-    assert.ok(value[0] > 10 && value[0] < 256, `16 MB holds fewer than 256 keys of 64 KiB: ${value[0]}`);
-    assert.match(value[2], /memory limit/);
-  } finally {
-    small.close();
-  }
+      return [keys.length];`,
+  );
+  assert.equal(value[1], 'QuotaExceededError', JSON.stringify(value));
+  assert.ok(value[0] > 10 && value[0] < 256, `16 MB holds fewer than 256 keys of 64 KiB: ${value[0]}`);
+  assert.match(value[2], /memory limit/);
 });
 
 test('compression streams are charged to the isolate: opening thousands fails with QuotaExceededError, not host memory', async () => {
-  const small = makeEvaluator({ memoryLimit: 16 });
-  try {
-    const value = await small.run(`
+  const value = await runAlone(
+    { memoryLimit: 16 },
+    `
       const open = [];
       try {
         for (let i = 0; i < 2000; i++) {
@@ -147,27 +155,49 @@ test('compression streams are charged to the isolate: opening thousands fails wi
           open.push(w);
         }
       } catch (e) { return [open.length, e.name]; }
-      return [open.length];`);
-    assert.equal(value[1], 'QuotaExceededError', JSON.stringify(value));
-    assert.ok(value[0] < 100, `a 16 MB isolate keeps fewer than 100 deflate states on the host: ${value[0]}`);
-  } finally {
-    small.close();
-  }
+      return [open.length];`,
+  );
+  assert.equal(value[1], 'QuotaExceededError', JSON.stringify(value));
+  assert.ok(value[0] < 100, `a 16 MB isolate keeps fewer than 100 deflate states on the host: ${value[0]}`);
 });
 
 test('a fetch() body the host would hold past the isolate memory limit is refused with QuotaExceededError', async () => {
-  const small = makeEvaluator({ memoryLimit: 64 });
-  try {
-    const value = await small.run(`
+  const value = await runAlone(
+    { memoryLimit: 64 },
+    `
       const body = 'x'.repeat(8 << 20);
       // nothing is listening there (and the egress guard refuses loopback): each fetch fails, but
       // only after its body was handed to the host
       const settled = await Promise.allSettled(Array.from({ length: 6 }, () => fetch('http://127.0.0.1:9/', { method: 'POST', body })));
-      return settled.map((s) => s.status === 'rejected' ? s.reason.name + ': ' + s.reason.message : 'ok');`);
-    const quota = (value as string[]).filter((v) => v.startsWith('QuotaExceededError'));
-    assert.ok(quota.length > 0, JSON.stringify(value));
-    assert.match(quota[0], /fetch: the request body: holding 16\.0 MiB more on the host would pass this isolate's memory limit/);
+      return settled.map((s) => s.status === 'rejected' ? s.reason.name + ': ' + s.reason.message : 'ok');`,
+  );
+  const quota = (value as string[]).filter((v) => v.startsWith('QuotaExceededError'));
+  assert.ok(quota.length > 0, JSON.stringify(value));
+  assert.match(
+    quota[0],
+    /fetch: the request body: holding 16\.0 MiB more on the host would pass this isolate's memory limit/,
+  );
+});
+
+test('a streamed response chunk the host would hold past the isolate memory limit fails the body (QuotaExceededError)', async () => {
+  const t = makeSandbox({ memoryLimit: 64, limits: { ...testLimits, responseBodyBytes: 1 << 30 } });
+  try {
+    loadModule(
+      t,
+      `export default { fetch() {
+        const big = new Uint8Array(40 << 20);
+        return new Response(new ReadableStream({ pull(c) { c.enqueue(big); } }));
+      } };`,
+    );
+    const dispatch = t.sandbox.dispatch(request('http://stream.test/'));
+    const response = await dispatch.response;
+    await assert.rejects(readBody(response), (error: Error) => {
+      assert.equal(error.name, 'QuotaExceededError');
+      assert.match(error.message, /a chunk of a streamed body: holding 40\.0 MiB more on the host/);
+      return true;
+    });
+    await dispatch.done.catch(() => {});
   } finally {
-    small.close();
+    t.close();
   }
 });

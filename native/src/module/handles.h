@@ -125,6 +125,8 @@ Local<Object> NewCallback(Isolate* isolate, Local<Context> context, CallbackData
 
 // Isolate#adjustExternalMemory (external_memory.cc).
 void AdjustExternalMemory(const FunctionCallbackInfo<Value>& info, const EnvPtr& env);
+// The module's threadCpuTime() (thread_clock.cc).
+void ExportThreadClock(Isolate* isolate, Local<Context> context, Local<Object> exports);
 
 // Class definitions (template builders), one per source file.
 Local<FunctionTemplate> DefineIsolate(Isolate* isolate);
