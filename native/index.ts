@@ -26,8 +26,8 @@
 //   isolate makes (a Callback, a function passed in): that work runs on its thread, for it.
 // - `isolate.adjustExternalMemory(bytes)`: memory the embedder holds outside V8 for the isolate
 //   (negative to give it back). V8 schedules collection by it and it counts against the
-//   isolate's memory limit with its ArrayBuffers; a charge that would by itself pass the limit
-//   returns false and charges nothing.
+//   isolate's memory limit with its ArrayBuffers; a charge that would leave the isolate less than
+//   a sixteenth of its limit returns false and charges nothing.
 // - `threadCpuTime()`: the CPU clock of the calling thread in ns (bigint).
 import path from 'node:path';
 
@@ -226,7 +226,7 @@ export interface Isolate {
   setDynamicImportResolver(resolve: DynamicImportResolver | null): void;
   /**
    * islet: charges `bytes` held outside V8 for this isolate to it (negative: gives them back);
-   * false, and nothing charged, when the charge would pass the isolate's memory limit.
+   * false, and nothing charged, when it would leave the isolate less than 1/16 of its memory limit.
    */
   adjustExternalMemory(bytes: number): boolean;
   /** CPU time spent in this isolate, synchronous callbacks into Node it made included, in ns */

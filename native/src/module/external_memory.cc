@@ -4,8 +4,9 @@
 // checks after each call and the watchdog's periodic check compare V8's external memory (which
 // already includes ArrayBuffers) against the isolate's limit, so an isolate whose host holdings
 // and own buffers together pass its limit is disposed like any other over its memory limit. A
-// charge that would by itself pass the limit is refused (false) and nothing is charged: the
-// embedder then refuses the work with an error instead of killing the isolate.
+// charge that would leave the isolate less than a sixteenth of its limit is refused (false) and
+// nothing is charged: the embedder then refuses the work with an error instead of killing the
+// isolate, which keeps room for the buffers it makes and drops meanwhile.
 #include <cmath>
 
 #include "isolate/scope.h"
@@ -30,7 +31,8 @@ void AdjustExternalMemory(const FunctionCallbackInfo<Value>& info, const EnvPtr&
   int64_t delta = int64_t(bytes);
   if (delta > 0) {
     int64_t held = target->AdjustAmountOfExternalAllocatedMemory(0);
-    if (held + delta > int64_t(env->memory_limit_bytes())) {
+    int64_t limit = int64_t(env->memory_limit_bytes());
+    if (held + delta > limit - limit / 16) {
       info.GetReturnValue().Set(false);
       return;
     }
