@@ -26,7 +26,9 @@
         "src/module/callback.cc",
         "src/module/features.cc",
         "src/module/profiler.cc",
-        "src/module/inspector.cc"
+        "src/module/inspector.cc",
+        "src/module/external_memory.cc",
+        "src/module/thread_clock.cc"
       ],
       "include_dirs": ["src"],
       "cflags!": ["-fno-exceptions"],

@@ -33,6 +33,13 @@
 //   added to its CPU clock; `cpuTimeout` and `isolate.cpuTime` leave out what the watchdog
 //   credited back for such stops (and never count more CPU than wall time passed), so a tenant
 //   is not cut for CPU it never used.
+// - `isolate.cpuTime` (and `cpuTimeout`) include the time of synchronous callbacks into Node the
+//   isolate makes (a Callback, a function passed in): that work runs on its thread, for it.
+// - `isolate.adjustExternalMemory(bytes)`: memory the embedder holds outside V8 for the isolate
+//   (negative to give it back). V8 schedules collection by it and it counts against the
+//   isolate's memory limit with its ArrayBuffers; a charge that would leave the isolate less than
+//   a sixteenth of its limit returns false and charges nothing.
+// - `threadCpuTime()`: the CPU clock of the calling thread in ns (bigint).
 import path from 'node:path';
 import {
   checkSnapshotArguments,
@@ -114,6 +121,8 @@ export interface MachineStalls {
 
 /** islet: the process's machine-stall ledger (see MachineStalls). Cheap: reads four counters. */
 export const machineStalls: () => MachineStalls = binding.machineStalls;
+/** islet: the CPU clock of the calling thread, in ns */
+export const threadCpuTime: () => bigint = binding.threadCpuTime;
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -332,7 +341,12 @@ export interface Isolate {
   getHeapStatisticsSync(): HeapStatistics;
   /** islet: resolver for `import()` inside this isolate (null to remove it). */
   setDynamicImportResolver(resolve: DynamicImportResolver | null): void;
-  /** CPU time spent in this isolate, in ns */
+  /**
+   * islet: charges `bytes` held outside V8 for this isolate to it (negative: gives them back);
+   * false, and nothing charged, when it would leave the isolate less than 1/16 of its memory limit.
+   */
+  adjustExternalMemory(bytes: number): boolean;
+  /** CPU time spent in this isolate, synchronous callbacks into Node it made included, in ns */
   readonly cpuTime: bigint;
   /** wall time this isolate was entered, in ns */
   readonly wallTime: bigint;

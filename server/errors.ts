@@ -113,6 +113,27 @@ export class SubtleRefusedError extends IsletError {
   }
 }
 
+/**
+ * Memory the host would hold for an isolate (keys, compression buffers, subrequest bodies) would
+ * pass the isolate's memory limit; the isolate sees a DOMException named QuotaExceededError.
+ */
+export class HostMemoryError extends IsletError {
+  declare readonly code: 'ISLET_HOST_MEMORY';
+  constructor(message: string) {
+    super('ISLET_HOST_MEMORY', message);
+    this.name = 'QuotaExceededError';
+  }
+}
+
+/** Host work (a WebCrypto or compression job) was dropped: the request that asked for it ended. */
+export class HostWorkCancelledError extends IsletError {
+  declare readonly code: 'ISLET_HOST_WORK_CANCELLED';
+  constructor(message = 'the request that asked for this work is over') {
+    super('ISLET_HOST_WORK_CANCELLED', message);
+    this.name = 'AbortError';
+  }
+}
+
 export type DeploymentLoadCode =
   | 'ISLET_MODULE_NOT_FOUND'
   | 'ISLET_STARTUP_TIMEOUT'

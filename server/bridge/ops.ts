@@ -69,6 +69,12 @@ export type UrlParts = string[];
 
 export type ZlibFormat = 'gzip' | 'deflate' | 'deflate-raw' | 'brotli';
 export type ZlibMode = 'compress' | 'decompress';
+/**
+ * what one written piece produced, and the message of the TypeError the stream fails with after
+ * it (null when none): data after the end of a compressed stream is refused only once the output
+ * before it was delivered, as the Compression standard orders
+ */
+export type ZlibOutput = [output: Uint8Array, failure: string | null];
 
 /** what a KV read returns: text for 'text'/'json', bytes for 'arrayBuffer'/'stream' */
 export type KvValueType = 'text' | 'json' | 'arrayBuffer' | 'stream';
@@ -114,9 +120,10 @@ export const hostOps = {
   /** aborts a later op, or the body of a fetch whose response already arrived */
   abortOp: now<[op: number, name: AbortName]>(2),
 
-  // CompressionStream / DecompressionStream: each write answers with the output produced so far
+  // CompressionStream / DecompressionStream: each write (a piece of at most 256 KiB) answers with
+  // the output produced so far; the work is charged to the request (CPU) and the isolate (memory)
   zlibOpen: now<[format: ZlibFormat, mode: ZlibMode], number>(2),
-  zlibWrite: later<[stream: number, chunk: Uint8Array], Uint8Array>(2),
+  zlibWrite: later<[stream: number, chunk: Uint8Array], ZlibOutput>(2),
   zlibEnd: later<[stream: number], Uint8Array>(1),
   zlibClose: now<[stream: number]>(1),
 

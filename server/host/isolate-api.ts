@@ -49,6 +49,12 @@ export function machineStalls(): NativeModule.MachineStalls | null {
   return typeof read === 'function' ? read() : null;
 }
 
+/** native/'s clock of the calling thread's CPU (ns), or null under a library without one */
+export function threadCpuClock(): (() => bigint) | null {
+  const read = (isolateApi() as Partial<IsolateApi>).threadCpuTime;
+  return typeof read === 'function' ? read : null;
+}
+
 /** Code caches are V8 machine code: valid only for the V8 that made them. */
 export const v8Version = process.versions.v8;
 

@@ -6,6 +6,7 @@ import { LimitExceededError, type LimitName } from '../errors';
 import type { OpHandlers } from '../bridge/table';
 import type { OpName } from '../bridge/ops';
 import type { RequestAccount, RequestLimits, SandboxRequest, SandboxResponse } from './types';
+import type { PoolJob } from './work-pool';
 
 /** the request a bridge call is made for; null: top-level code, outside any request */
 export type Caller = RequestRun | null;
@@ -101,6 +102,7 @@ export class RequestRun {
   #sources: Set<number> | null = null;
   #sinks: Set<number> | null = null;
   #zlib: Set<number> | null = null;
+  #work: Set<PoolJob<unknown>> | null = null;
   /** set by the sandbox: called when the response body cannot go on (limit cut) */
   failBody: ((error: Error) => void) | null = null;
 
@@ -128,14 +130,19 @@ export class RequestRun {
   get zlib(): Set<number> {
     return (this.#zlib ??= new Set());
   }
-  /** whether the request ever held a timer, operation, stream or zlib stream on the host */
+  /** jobs on the host's work pools (WebCrypto, compression) queued or running for it */
+  get work(): Set<PoolJob<unknown>> {
+    return (this.#work ??= new Set());
+  }
+  /** whether the request ever held a timer, operation, stream, zlib stream or pool job on the host */
   get ownsAnything(): boolean {
     return (
       (this.#timers?.size ?? 0) +
         (this.#ops?.size ?? 0) +
         (this.#sources?.size ?? 0) +
         (this.#sinks?.size ?? 0) +
-        (this.#zlib?.size ?? 0) >
+        (this.#zlib?.size ?? 0) +
+        (this.#work?.size ?? 0) >
       0
     );
   }

@@ -14,8 +14,10 @@
 // This class only assembles the parts, one per concern, and decides what an entry's failure
 // means for the sandbox: requests (./requests.ts), timers (./timers.ts), console (./console.ts),
 // host byte sources and isolate streams (./streams/), fetch (./subrequests.ts), compression
-// (./compression.ts), crypto.subtle (./subtle.ts), values computed by Node (./values.ts), and
-// the tenant's bindings: KV, the Cache API, service bindings (server/bindings/ops.ts).
+// (./compression.ts), crypto.subtle (./subtle.ts), values computed by Node (./values.ts), the
+// tenant's bindings: KV, the Cache API, service bindings (server/bindings/ops.ts). Host
+// work those parts do for the tenant is charged to it: pool jobs to the request's CPU
+// (./host-work.ts), bytes kept on the host to the isolate's memory (./host-memory.ts).
 import { TenantCodeError } from '../errors';
 import { OpTable } from '../bridge/table';
 import { bindingNames } from '../bindings/context';
@@ -24,6 +26,8 @@ import { runBootstrap, hasBootstrapCache, produceBootstrapCache } from './bootst
 import { CompressionStreams } from './compression';
 import { TenantConsole } from './console';
 import { IsolateEntry } from './entry';
+import { HostMemory } from './host-memory';
+import { HostWork } from './host-work';
 import { isolateApi, type Context, type Isolate, type IsolateFailure, type Reference } from './isolate-api';
 import { PendingOps } from './pending-ops';
 import { Requests } from './requests';
@@ -72,24 +76,30 @@ class IsletSandbox implements Sandbox {
     api.release();
     install.release();
 
+    const memory = new HostMemory(isolate);
     const timers = new HostTimers(entry);
     const pending = new PendingOps(entry);
     const sources = new HostSources();
-    const sinks = new IsolateSinks(entry);
+    const sinks = new IsolateSinks(entry, memory);
     const bodies = new BodyStreams(sources, sinks);
-    const compression = new CompressionStreams();
-    const keys = new KeyTable();
-    const subrequests = new Subrequests(options, { pending, sources, bodies });
+    const work = new HostWork({
+      tenant: options.tenant,
+      defaults: options.limits,
+      cut: (run, error) => this.#requests.cut(run, error),
+    });
+    const compression = new CompressionStreams(work, memory);
+    const keys = new KeyTable(work, memory);
+    const subrequests = new Subrequests(options, { pending, sources, bodies, memory });
     this.#entry = entry;
     this.#console = new TenantConsole(options);
     this.#requests = new Requests({
       entry,
       sources,
       bodies,
-      resources: [timers, pending, sources, compression, sinks],
+      resources: [timers, pending, work, sources, compression, sinks],
       memoryKilled: () => this.#memoryKilled(),
     });
-    this.#parts = [timers, pending, sources, sinks, keys, compression, subrequests];
+    this.#parts = [timers, pending, work, sources, sinks, keys, compression, subrequests, memory];
     this.#table = OpTable.of(
       (caller: Caller) => pending.start(caller),
       this.#requests.ops,

@@ -190,6 +190,7 @@ class IsolateHandle : public ClassHandle {
     info.GetReturnValue().Set(v8::BigInt::NewFromUnsigned(info.GetIsolate(), env_->wall_time_ns.load()));
   }
   void ReferenceCount(const FunctionCallbackInfo<Value>& info) { info.GetReturnValue().Set(double(env_->handle_count())); }
+  void AdjustExternal(const FunctionCallbackInfo<Value>& info) { AdjustExternalMemory(info, env_); }
 
   void SetDynamicImportHook(const FunctionCallbackInfo<Value>& info) {
     Isolate* isolate = info.GetIsolate();
@@ -236,6 +237,7 @@ Local<FunctionTemplate> DefineIsolate(Isolate* isolate) {
   SetMethod(isolate, tmpl, "getHeapStatisticsSync", Bind<I, &I::HeapStatistics<Mode::Sync>>);
   SetMethod(isolate, tmpl, "dispose", Bind<I, &I::Dispose>);
   SetMethod(isolate, tmpl, "_setDynamicImportHook", Bind<I, &I::SetDynamicImportHook>);
+  SetMethod(isolate, tmpl, "adjustExternalMemory", Bind<I, &I::AdjustExternal>);
   SetGetter(isolate, tmpl, "isDisposed", Bind<I, &I::IsDisposed>);
   SetGetter(isolate, tmpl, "cpuTime", Bind<I, &I::CpuTime>);
   SetGetter(isolate, tmpl, "wallTime", Bind<I, &I::WallTime>);
