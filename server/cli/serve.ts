@@ -19,6 +19,8 @@ import { FrontServer } from '../front/server';
 import { TenantDirectory } from '../tenants/directory';
 import { IsolatePool } from '../tenants/pool';
 import { Accounting } from '../tenants/accounting';
+import { TenantWebSockets } from '../tenants/web-sockets';
+import { registerWebSocketMetrics } from '../observe/metrics/websocket-metrics';
 import { prepareDeployment } from '../tenants/prepare';
 import type { CreateSandbox } from '../tenants/sandbox-api';
 import { nullObserver, type TenantObserver } from '../tenants/observer';
@@ -79,9 +81,15 @@ export interface Serving {
   /** the configured port when listenTenant was false (the supervisor passes the port it bound) */
   tenantPort: number;
   adminPort: number;
-  /** graceful: stop accepting, drain (bounded by server.shutdownTimeoutMs), dispose isolates */
-  close(): Promise<void>;
+  /**
+   * graceful: stop accepting, drain (bounded by server.shutdownTimeoutMs), close WebSockets
+   * (1001, or 1012 for a worker `restart`), dispose isolates
+   */
+  close(options?: { restart?: boolean }): Promise<void>;
 }
+
+/** how long closing WebSockets waits for their close handshakes at shutdown */
+const WEBSOCKET_CLOSE_MS = 2000;
 
 const usageText = `usage: islet serve [--config <file>] [--functions <dir>]
 
@@ -119,9 +127,19 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   const observer: TenantObserver = metrics;
   const router = new TenantRouter(config.baseDomain);
   const directory = new TenantDirectory({ store, config, router, logger });
-  const pool = new IsolatePool({ config, store, observer, logger, logs, createSandbox: options.createSandbox });
+  const webSockets = new TenantWebSockets();
+  registerWebSocketMetrics(metrics, () => webSockets.totals());
+  const pool = new IsolatePool({
+    config,
+    store,
+    observer,
+    logger,
+    logs,
+    webSockets,
+    createSandbox: options.createSandbox,
+  });
   const accounting = new Accounting({ observer, logs, logRequests: config.logRequests });
-  const front = new FrontServer({ config, router, directory, pool, accounting, logger });
+  const front = new FrontServer({ config, router, directory, pool, accounting, logger, webSockets });
   const processStats = (): ProcessStats => ({
     pid: process.pid,
     startedAt: Math.round(Date.now() - process.uptime() * 1000),
@@ -248,9 +266,13 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     tenantServer: front.server,
     tenantPort: tenant.port,
     adminPort,
-    close: () =>
+    close: (how = {}) =>
       (closing ??= (async () => {
         await front.close(config.server.shutdownTimeoutMs);
+        // the requests are drained; WebSockets outlive requests, so they are closed now, with a
+        // code that tells clients to reconnect (restart) or that the server is going away
+        const [code, reason] = how.restart ? [1012, 'service restart'] : [1001, 'server shutting down'];
+        await pool.closeWebSockets(code, reason, WEBSOCKET_CLOSE_MS);
         // end follow streams first: an attached `islet logs --follow` would hold the admin server open
         logs.close();
         await new Promise<void>((resolve) => admin.close(() => resolve()));
@@ -449,7 +471,7 @@ export async function run(_command: string, args: string[]): Promise<void> {
     joinSupervisor({
       server: serving.tenantServer,
       info: { adminPort: serving.adminPort },
-      drain: () => serving.close(),
+      drain: (restart) => serving.close({ restart }),
     });
   } else {
     // reloading means replacing worker processes; a single process keeps serving as it is

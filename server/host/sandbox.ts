@@ -14,7 +14,8 @@
 // This class only assembles the parts, one per concern, and decides what an entry's failure
 // means for the sandbox: requests (./requests.ts), timers (./timers.ts), console (./console.ts),
 // host byte sources and isolate streams (./streams/), fetch (./subrequests.ts), compression
-// (./compression.ts), crypto.subtle (./subtle.ts), values computed by Node (./values.ts).
+// (./compression.ts), crypto.subtle (./subtle.ts), values computed by Node (./values.ts),
+// WebSockets (./websockets/).
 import { TenantCodeError } from '../errors';
 import { OpTable } from '../bridge/table';
 import { runBootstrap, hasBootstrapCache, produceBootstrapCache } from './bootstrap';
@@ -33,6 +34,7 @@ import { KeyTable } from './subtle';
 import { HostTimers } from './timers';
 import type { Dispatch, RequestLimits, Sandbox, SandboxOptions, SandboxRequest } from './types';
 import { valueOps } from './values';
+import { HostWebSockets } from './websockets/sockets';
 
 class IsletSandbox implements Sandbox {
   readonly context: Context;
@@ -42,6 +44,7 @@ class IsletSandbox implements Sandbox {
   readonly #requests: Requests;
   readonly #console: TenantConsole;
   readonly #table: OpTable<Caller>;
+  readonly #webSockets: HostWebSockets;
   /** the parts that hold things on the host, dropped with the sandbox */
   readonly #parts: readonly { dispose(): void }[];
   #disposed = false;
@@ -72,16 +75,22 @@ class IsletSandbox implements Sandbox {
     const compression = new CompressionStreams();
     const keys = new KeyTable();
     const subrequests = new Subrequests(options, { pending, sources, bodies });
+    const webSockets = new HostWebSockets(options, {
+      entry,
+      socketsChanged: (run) => this.#requests.socketsChanged(run),
+    });
     this.#entry = entry;
+    this.#webSockets = webSockets;
     this.#console = new TenantConsole(options);
     this.#requests = new Requests({
       entry,
       sources,
       bodies,
-      resources: [timers, pending, sources, compression, sinks],
+      resources: [timers, pending, sources, compression, sinks, webSockets],
       memoryKilled: () => this.#memoryKilled(),
+      coupleWebSocket: (run, socket) => webSockets.couple(run, socket),
     });
-    this.#parts = [timers, pending, sources, sinks, keys, compression, subrequests];
+    this.#parts = [timers, pending, sources, sinks, keys, compression, subrequests, webSockets];
     this.#table = OpTable.of(
       (caller: Caller) => pending.start(caller),
       this.#requests.ops,
@@ -94,11 +103,20 @@ class IsletSandbox implements Sandbox {
       compression.ops,
       keys.ops,
       valueOps,
+      webSockets.ops,
     );
   }
 
   get inFlight(): number {
     return this.#requests.size;
+  }
+
+  get openWebSockets(): number {
+    return this.#webSockets.open;
+  }
+
+  closeWebSockets(code: number, reason: string, timeoutMs: number): Promise<void> {
+    return this.#webSockets.closeAll(code, reason, timeoutMs);
   }
 
   bindModule(namespace: Reference): void {
@@ -131,6 +149,7 @@ class IsletSandbox implements Sandbox {
 
   /** V8 disposed the isolate over its memory limit: every request in flight is cut for memory */
   #memoryKilled(): void {
+    this.#webSockets.dispose(1011, 'the function exceeded its memory limit');
     this.#requests.cutAll('memory');
     this.#teardown();
   }

@@ -17,6 +17,7 @@ test('the global object holds only standard built-ins and Web platform globals',
     'ReadableStream', 'ReadableStreamDefaultReader', 'ReadableStreamBYOBReader', 'ReadableStreamBYOBRequest', 'ReadableByteStreamController', 'ReadableStreamDefaultController', 'WritableStream', 'WritableStreamDefaultWriter', 'WritableStreamDefaultController', 'TransformStream', 'TransformStreamDefaultController', 'ByteLengthQueuingStrategy', 'CountQueuingStrategy', 'TextEncoderStream', 'TextDecoderStream', 'CompressionStream', 'DecompressionStream', 'URLPattern', 'SubtleCrypto', 'CryptoKey',
     'Performance', 'PerformanceEntry', 'PerformanceMark', 'PerformanceMeasure', 'Navigator', 'Scheduler', 'scheduler',
     'MessageEvent', 'ErrorEvent', 'PromiseRejectionEvent', 'reportError', 'MessageChannel', 'MessagePort', 'EventSource', 'HTMLRewriter',
+    'WebSocket', 'WebSocketPair', 'CloseEvent',
     'Symbol(Symbol.toStringTag)',
   ]);
   const unexpected = names.filter((n) => !allowed.has(n));
