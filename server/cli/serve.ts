@@ -268,11 +268,12 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     adminPort,
     close: (how = {}) =>
       (closing ??= (async () => {
-        await front.close(config.server.shutdownTimeoutMs);
-        // the requests are drained; WebSockets outlive requests, so they are closed now, with a
+        // once the requests are drained, WebSockets (which outlive requests) are closed, with a
         // code that tells clients to reconnect (restart) or that the server is going away
         const [code, reason] = how.restart ? [1012, 'service restart'] : [1001, 'server shutting down'];
-        await pool.closeWebSockets(code, reason, WEBSOCKET_CLOSE_MS);
+        await front.close(config.server.shutdownTimeoutMs, () =>
+          pool.closeWebSockets(code, reason, WEBSOCKET_CLOSE_MS),
+        );
         // end follow streams first: an attached `islet logs --follow` would hold the admin server open
         logs.close();
         await new Promise<void>((resolve) => admin.close(() => resolve()));

@@ -40,6 +40,9 @@ export function joinSupervisor(hooks: WorkerHooks): void {
       while (open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
       await hooks.drain(restart);
     })());
+  // an upgraded connection (a WebSocket) is no idle keep-alive one: the drain closes it itself,
+  // once the requests are done (1012 on a reload), so the wait below does not wait for it
+  hooks.server.on('upgrade', (_req: unknown, socket: net.Socket) => open.delete(socket));
   channel.on('supervisor.connection', ({ id, head }, handle) => {
     const socket = handle as net.Socket | undefined;
     if (!socket) return;

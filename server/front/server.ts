@@ -85,8 +85,12 @@ export class FrontServer {
     return this.#inFlight;
   }
 
-  /** Stops accepting, lets in-flight requests finish for up to `timeoutMs`, then cuts what is left. */
-  async close(timeoutMs: number): Promise<void> {
+  /**
+   * Stops accepting, lets in-flight requests finish for up to `timeoutMs`, then cuts what is left.
+   * `drained` runs once the requests are done and before the server is waited for: upgraded
+   * connections (WebSockets) are no request, and the server only closes once they are closed too.
+   */
+  async close(timeoutMs: number, drained?: () => Promise<void>): Promise<void> {
     this.#closing = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
@@ -101,6 +105,7 @@ export class FrontServer {
       });
     }
     this.server.closeAllConnections();
+    await drained?.();
     await closed;
   }
 
