@@ -168,13 +168,19 @@ test('metrics: islet_websockets_open and islet_websocket_messages_total per tena
   await a.message(0);
   const scrape = (await h.serving.metrics.scrape()).body;
   assert.match(scrape, /^islet_websockets_open\{tenant="ticker"\} 2$/m);
-  const inbound = Number(/^islet_websocket_messages_total\{tenant="ticker",direction="inbound"\} (\d+)$/m.exec(scrape)?.[1]);
-  const outbound = Number(/^islet_websocket_messages_total\{tenant="ticker",direction="outbound"\} (\d+)$/m.exec(scrape)?.[1]);
+  const inbound = Number(
+    /^islet_websocket_messages_total\{tenant="ticker",direction="inbound"\} (\d+)$/m.exec(scrape)?.[1],
+  );
+  const outbound = Number(
+    /^islet_websocket_messages_total\{tenant="ticker",direction="outbound"\} (\d+)$/m.exec(scrape)?.[1],
+  );
   assert.ok(inbound >= 2, `inbound ${inbound}`);
   assert.ok(outbound >= 5, `outbound ${outbound}`);
   for (const client of [a, b]) client.ws.close();
   await Promise.all([a.closing(), b.closing()]);
-  await eventually(async () => /^islet_websockets_open\{tenant="ticker"\} 0$/m.test((await h.serving.metrics.scrape()).body));
+  await eventually(async () =>
+    /^islet_websockets_open\{tenant="ticker"\} 0$/m.test((await h.serving.metrics.scrape()).body),
+  );
 });
 
 test('shutdown closes sockets 1001 after the requests drained; a worker restart closes them 1012', async () => {
