@@ -28,7 +28,9 @@ async function messages(): Promise<void> {
     (s): s is WebSocket => typeof s !== 'number',
   );
   const ends: (number | 'open')[] = sockets.map(() => 'open');
-  sockets.forEach((ws, i) => ws.on('close', (code) => (ends[i] = code)));
+  sockets.forEach((ws, i) => {
+    ws.on('close', (code) => (ends[i] = code));
+  });
   let sent = 0;
   const until = Date.now() + Number(ms);
   while (Date.now() < until) {
