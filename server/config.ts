@@ -49,6 +49,20 @@ export interface Limits {
   webSocketBufferBytes?: number;
   /** CPU time of the work each inbound WebSocket message starts (its handler, and what runs until the next) */
   webSocketMessageCpuMs?: number;
+  // Bindings (server/bindings/). Optional in the type so that code building a Limits by hand
+  // need not name them; a loaded config always has them (config/default.json).
+  /** KV: bytes a tenant stores (keys, values, metadata) over all its namespaces */
+  kvBytes?: number;
+  /** KV: keys a tenant stores over all its namespaces */
+  kvKeys?: number;
+  /** KV and Cache API operations one request (or cron run) may make */
+  bindingOps?: number;
+  /** Cache API: bytes of a tenant's cached responses on this node's disk */
+  cacheBytes?: number;
+  /** CPU time of one cron run (`scheduled` handler) */
+  cronCpuMs?: number;
+  /** wall time of one cron run, waitUntil included */
+  cronWallMs?: number;
 }
 
 /** The limits the sandbox enforces on each request; the others bound the isolate (memory) or the pool (concurrency). */
@@ -88,6 +102,21 @@ export interface Config {
     drainTimeoutMs: number;
   };
   egress: { allow: string[] };
+  /** the Cache API's per-node storage (server/bindings/cache/) */
+  cache: {
+    /** cached responses kept in memory by each process, over all tenants */
+    memoryMb: number;
+    /** cached responses on this node's disk, over all tenants (each tenant also has limits.cacheBytes) */
+    diskMb: number;
+    /** the largest response one cache.put() stores */
+    maxEntryMb: number;
+  };
+  /** cron triggers (server/bindings/cron/) */
+  cron: {
+    enabled: boolean;
+    /** a failed run (not marked noRetry) is run again once after this delay */
+    retryDelayMs: number;
+  };
   /** read-only tokens for GET /metrics: each a token, or `sha256:<hex>` of one */
   scrapeTokens: string[];
   /** the tenant log rings kept in memory for the logs API (observe/tenant-logs/) */
@@ -178,6 +207,12 @@ export const limitSettings: Record<keyof Limits, { env: string; kind: Kind & { t
     kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' },
     doc: 'CPU time of the work one inbound WebSocket message starts (closed 1011 past it)',
   },
+  kvBytes: { env: 'ISLET_KV_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: 'KV bytes a tenant stores (keys, values, metadata)' },
+  kvKeys: { env: 'ISLET_KV_LIMIT_KEYS', kind: { type: 'int', min: 0, max: 1_000_000_000 }, doc: 'KV keys a tenant stores' },
+  bindingOps: { env: 'ISLET_BINDING_OPS_LIMIT', kind: { type: 'int', min: 0, max: 1_000_000 }, doc: 'KV and Cache API operations per request or cron run' },
+  cacheBytes: { env: 'ISLET_CACHE_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: "bytes of a tenant's cached responses on this node's disk" },
+  cronCpuMs: { env: 'ISLET_CRON_CPU_LIMIT_MS', kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' }, doc: 'CPU time of one cron run' },
+  cronWallMs: { env: 'ISLET_CRON_WALL_LIMIT_MS', kind: { type: 'int', min: 1, max: 86_400_000, unit: 'ms' }, doc: 'wall time of one cron run, waitUntil included' },
 };
 
 export const settings: Setting[] = [
@@ -215,6 +250,31 @@ export const settings: Setting[] = [
   { key: 'dashboard.prometheusUrl', env: 'ISLET_DASHBOARD_PROMETHEUS_URL', kind: { type: 'string', pattern: /^$|^https?:\/\/[^\s]+$/, expected: 'an http(s) URL of a Prometheus server, or empty' }, doc: "the dashboard's history from this Prometheus server (query_range); empty: islet's own per-minute store" },
   { key: 'dashboard.historySampleS', env: 'ISLET_DASHBOARD_HISTORY_SAMPLE_S', kind: { type: 'int', min: 1, max: 60, unit: 's' }, doc: 'how often that history samples the counters' },
   { key: 'dashboard.historyMinutes', env: 'ISLET_DASHBOARD_HISTORY_MINUTES', kind: { type: 'int', min: 10, max: 10_080, unit: 'minutes' }, doc: 'minutes of per-minute history islet keeps itself (without prometheusUrl)' },
+  {
+    key: 'cache.memoryMb',
+    env: 'ISLET_CACHE_MEMORY_MB',
+    kind: { type: 'int', min: 0, max: 1_048_576, unit: 'MB' },
+    doc: 'Cache API responses kept in memory by each process, over all tenants',
+  },
+  {
+    key: 'cache.diskMb',
+    env: 'ISLET_CACHE_DISK_MB',
+    kind: { type: 'int', min: 0, max: 1_073_741_824, unit: 'MB' },
+    doc: "Cache API responses on this node's disk, over all tenants",
+  },
+  {
+    key: 'cache.maxEntryMb',
+    env: 'ISLET_CACHE_MAX_ENTRY_MB',
+    kind: { type: 'int', min: 1, max: 512, unit: 'MB' },
+    doc: 'the largest response one cache.put() stores',
+  },
+  { key: 'cron.enabled', env: 'ISLET_CRON', kind: { type: 'bool' }, doc: 'run cron triggers on this node' },
+  {
+    key: 'cron.retryDelayMs',
+    env: 'ISLET_CRON_RETRY_DELAY_MS',
+    kind: { type: 'int', min: 0, max: 3_600_000, unit: 'ms' },
+    doc: 'a failed cron run (not marked noRetry) runs again once after this delay',
+  },
   {
     key: 'store.url',
     env: 'ISLET_STORE_URL',
@@ -435,6 +495,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
     limits: {},
     pool: {},
     egress: {},
+    cache: {},
+    cron: {},
     logs: {},
     dashboard: {},
     store: {},

@@ -218,6 +218,14 @@ const adminStatus = {
   ISLET_ADMIN_BAD_JSON: 400,
   ISLET_ADMIN_BAD_ENV: 400,
   ISLET_ADMIN_BAD_LIMITS: 400,
+  /** a tenant's bindings (PUT /v1/tenants/{t}/bindings): every bad value is named */
+  ISLET_ADMIN_BAD_BINDINGS: 400,
+  /** a KV call of the admin API refused as the function's would be (key too long, bad expiration...) */
+  ISLET_ADMIN_BAD_KV: 400,
+  /** the tenant's KV quota (limits.kvBytes, limits.kvKeys) would be passed */
+  ISLET_ADMIN_KV_QUOTA: 413,
+  /** a KV store, cache or cron scheduler this node does not run */
+  ISLET_ADMIN_UNAVAILABLE: 503,
   /** `limit=` of the logs route */
   ISLET_ADMIN_BAD_LOG_LIMIT: 400,
   /** a query option or form field of an upload (bundle=, activate=, compatibility=) */
@@ -263,6 +271,8 @@ const deployStatus = {
   ISLET_DEPLOY_DEPLOYMENT_REJECTED: 400,
   /** a route pattern that does not parse */
   ISLET_DEPLOY_BAD_ROUTE: 400,
+  /** wrangler.toml / wrangler.json(c) of an upload: a file that does not parse or a bad value (file, key, expected) */
+  ISLET_DEPLOY_BAD_CONFIG: 400,
   /** a route another tenant's active deployment serves (deploy/routes.ts) */
   ISLET_DEPLOY_ROUTE_TAKEN: 409,
   /** more uploads than the deploy gate builds and queues at once */

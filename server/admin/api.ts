@@ -23,6 +23,11 @@ import { logRoutes } from './logs';
 import { metricsRoutes } from './metrics';
 import { tenantRoutes } from './tenants';
 import { tokenRoutes } from './tokens';
+import { bindingRoutes } from './bindings';
+import { kvRoutes } from './kv';
+import type { KvBackend } from '../bindings/kv/backend';
+import type { CronRunner } from '../bindings/cron/runner';
+import type { Limits } from '../config';
 
 export interface AdminApiDeps {
   store: DeploymentStore;
@@ -49,6 +54,10 @@ export interface AdminApiDeps {
   metrics?: MetricsSource;
   /** serves the operator dashboard at / */
   dashboard?: boolean;
+  /** the node's KV data (serves /v1/tenants/:tenant/kv...) and each tenant's limits for its quota */
+  kv?: { backend: KvBackend | null; limitsOf(tenant: string, recordLimits?: Record<string, number>): Limits };
+  /** runs scheduled handlers by hand (POST /v1/tenants/:tenant/scheduled) */
+  cron?: CronRunner;
   /** read-only tokens for GET /metrics (config `scrapeTokens`) */
   scrapeTokens?: readonly string[];
   /** serves GET /v1/history */
@@ -94,6 +103,8 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
   );
   app.route('/', envRoutes({ store, logger, auth }));
   app.route('/', tokenRoutes({ store, logger, auth }));
+  app.route('/', bindingRoutes({ store, logger, auth, cron: deps.cron }));
+  if (deps.kv) app.route('/', kvRoutes({ store, logger, auth, kv: deps.kv.backend, limitsOf: deps.kv.limitsOf }));
   if (deps.logs) {
     const tenantExists = async (tenant: string) => (await store.getTenant(tenant)) !== null;
     app.route('/', logRoutes(deps.logs, { auth, tenantExists, logger, onDropped: deps.onLogLinesDropped }));

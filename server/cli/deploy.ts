@@ -3,24 +3,31 @@
 // above it, read only as imported) are sent as a tar.gz: the server builds them again with its own
 // limits and checks. With --bundle it is bundled here and sent as one module whose inline source
 // map still points at the original files. `-m` stores a message with the deployment, shown by
-// `islet deployments` and the dashboard.
+// `islet deployments` and the dashboard. A Workers project deploys with no flags: its wrangler.toml /
+// wrangler.json(c) names the tenant (`name`) and the server reads the rest of it (entry, routes,
+// vars, KV namespaces, service bindings, cron triggers).
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import * as tar from 'tar-stream';
 import { build } from '../deploy/build';
 import { nearestNodeModules, readDirectory } from '../deploy/directory';
+import { wranglerConfig } from '../deploy/wrangler/apply';
+import type { WranglerConfig } from '../deploy/wrangler/config';
 import { CliError } from '../errors';
 import { type Body, queryString, tenantRoute } from './admin-client';
 import { type CommandModule, clientFor, commonHelp, kib, parseCommand } from './command';
 
 export const usage: Record<string, string> = {
-  deploy: `usage: islet deploy <dir|file> --tenant <name> [options]
+  deploy: `usage: islet deploy <dir|file> [--tenant <name>] [options]
 
 Uploads a function folder (as tar.gz) or a single .js/.ts file as a new deployment and prints its URL.
+A Workers project deploys as it is: its wrangler.toml / wrangler.json(c) names the tenant (name),
+the entry (main), routes, vars, KV namespaces, service bindings and cron triggers.
 
 options:
-  --tenant, -t <name>     tenant to deploy to (created when the operator deploys to a new name)
+  --tenant, -t <name>     tenant to deploy to (default: the wrangler file's name; created when the
+                          operator deploys to a new name)
   --message, -m <text>    what changed: stored with the deployment, shown in lists and the dashboard
   --entry <path>          entry module inside the folder (default: package.json main, index.ts, index.js...)
   --bundle                bundle locally into one module (bare imports may come from node_modules above the folder)
@@ -54,7 +61,8 @@ async function bundleLocally(
   tenant: string,
   target: string,
   isFile: boolean,
-  entry?: string,
+  entry: string | undefined,
+  wrangler: WranglerConfig | null,
 ): Promise<Body & { entry: string }> {
   const files = readDirectory(target, true);
   const options: BuildOptions = { bundle: true };
@@ -73,7 +81,25 @@ async function bundleLocally(
   let code = built.files.get(entryPath)!.toString('utf8');
   // the server re-reads this inline map, so its own map still leads to the original sources
   if (map) code += `\n//# sourceMappingURL=data:application/json;base64,${map.toString('base64')}\n`;
+  if (wrangler) {
+    // the bundle travels with the project's wrangler file, whose bindings and routes the server reads
+    const config = fs.readFileSync(path.join(target, wrangler.file));
+    const files = new Map([
+      [entryPath, Buffer.from(code)],
+      [wrangler.file, config],
+    ]);
+    return { data: await packFolder(files), type: 'application/gzip', entry: entryPath };
+  }
   return { data: Buffer.from(code), type: 'application/javascript', entry: entryPath };
+}
+
+/** the folder's wrangler config, read as the server will read it (a bad one is reported here first) */
+function localWranglerConfig(dir: string): WranglerConfig | null {
+  try {
+    return wranglerConfig(readDirectory(dir, true));
+  } catch (error) {
+    throw new CliError(`islet deploy: ${(error as Error).message}`);
+  }
 }
 
 /**
@@ -110,12 +136,15 @@ async function deploy(args: string[]): Promise<void> {
   if (!parsed) return;
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new CliError(`islet deploy: give exactly one folder or file\n\n${help}`);
-  if (!values.tenant) throw new CliError(`islet deploy: --tenant is required\n\n${help}`);
-  const tenant: string = values.tenant;
   const target = path.resolve(positionals[0]!);
   if (!fs.existsSync(target)) throw new CliError(`islet deploy: ${target} does not exist`);
-  const admin = clientFor(values);
   const isFile = fs.statSync(target).isFile();
+  const wrangler = isFile ? null : localWranglerConfig(target);
+  const tenant = values.tenant ?? wrangler?.name;
+  if (!tenant) {
+    throw new CliError(`islet deploy: --tenant is required (or a wrangler file naming the worker)\n\n${help}`);
+  }
+  const admin = clientFor(values);
   const query: Record<string, string | string[] | undefined> = {
     routes: values.routes,
     activate: values.activate ? undefined : 'false',
@@ -125,7 +154,7 @@ async function deploy(args: string[]): Promise<void> {
   let body: Body;
   const started = Date.now();
   if (values.bundle) {
-    const bundled = await bundleLocally(tenant, target, isFile, values.entry);
+    const bundled = await bundleLocally(tenant, target, isFile, values.entry, wrangler);
     body = bundled;
     query.entry = bundled.entry;
   } else if (isFile) {

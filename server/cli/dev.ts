@@ -23,10 +23,12 @@ import { DevPrinter, formatRecord, paint } from './dev-output';
 import { explainFailures, sendBuildError, wantsHtml } from './dev-pages';
 import { type DevWatcher, watchFolder } from './dev-watch';
 import { type Serving, startServing } from './serve';
+import { testScheduled } from '../bindings/cron/test-scheduled';
 
 export { formatRecord } from './dev-output';
 
 const usageText = `usage: islet dev <dir> [--port N] [--tenant NAME] [--env KEY=VALUE]... [--config <file>] [--no-watch]
+                 [--test-scheduled]
 
 Serves the function in <dir> (a folder with index.ts / index.js, or one file) on
 http://localhost:<port>/ with the same runtime, shims and limits as 'islet serve', rebuilds it
@@ -39,7 +41,8 @@ ISLET_ADMIN_PORT when set (else a free port), with ISLET_ADMIN_TOKEN (else a gen
   --tenant NAME     tenant name (default: the folder's name)
   --env KEY=VALUE   an env var given to the function (repeatable)
   --config <file>   settings file, as for 'islet serve' (limits, egress...)
-  --no-watch        serve once, do not rebuild on change`;
+  --no-watch        serve once, do not rebuild on change
+  --test-scheduled  /__scheduled?cron=<expression> runs the scheduled handler now (as wrangler dev's)`;
 
 export const usage: Record<string, string> = { dev: usageText };
 
@@ -49,6 +52,8 @@ export interface DevOptions {
   tenant?: string;
   env?: Record<string, string>;
   watch?: boolean;
+  /** --test-scheduled: /__scheduled?cron=... runs the scheduled handler */
+  testScheduled?: boolean;
   /** settings file (--config) */
   configFile?: string;
   /** where human-readable lines go (default stderr) */
@@ -299,6 +304,7 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
   // gets a page for the function's uncaught errors)
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (buildError !== null) return sendBuildError(req, res, tenant, buildError);
+    if (options.testScheduled && testScheduled(req, res, serving.cron, tenant)) return;
     if (wantsHtml(req)) {
       explainFailures(res, async (requestId) => {
         const deadline = Date.now() + 1500;
@@ -393,6 +399,9 @@ function parseArgs(args: string[]): DevOptions {
       }
       case '--config':
         options.configFile = value();
+        break;
+      case '--test-scheduled':
+        options.testScheduled = true;
         break;
       case '--no-watch':
         options.watch = false;

@@ -49,6 +49,13 @@ import {
 } from '../observe/metrics/history-source';
 import type { WorkersSource } from '../admin/history';
 import { watchMachineStalls } from '../tenants/stalls';
+import { BindingHost } from '../bindings/host';
+import { SqliteSlotClaims } from '../bindings/cron/claims';
+import { CronRunner } from '../bindings/cron/runner';
+import { CronScheduler } from '../bindings/cron/scheduler';
+import { OriginPassThrough } from '../bindings/pass-through';
+import { ServiceDispatcher } from '../bindings/service/dispatcher';
+import { bindingMetrics } from '../observe/metrics/binding-metrics';
 
 export interface ServeOptions {
   config: Config;
@@ -76,6 +83,12 @@ export interface Serving {
   logs: LogHub;
   logger: Logger;
   operatorToken: string;
+  /** KV, the Cache API's storage and service bindings of this process */
+  bindings: BindingHost;
+  /** runs scheduled handlers (cron triggers, the admin API's manual trigger) */
+  cron: CronRunner;
+  /** the cron schedule, when this process is the node's scheduler */
+  scheduler: CronScheduler | null;
   /** the tenant traffic server (node:http), e.g. for a supervisor handing connections over */
   tenantServer: import('node:http').Server;
   /** the configured port when listenTenant was false (the supervisor passes the port it bound) */
@@ -129,17 +142,23 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   const directory = new TenantDirectory({ store, config, router, logger });
   const webSockets = new TenantWebSockets();
   registerWebSocketMetrics(metrics, () => webSockets.totals());
+  const bindings = BindingHost.open(config, bindingMetrics(metrics));
   const pool = new IsolatePool({
     config,
     store,
     observer,
     logger,
     logs,
-    webSockets,
     createSandbox: options.createSandbox,
+    bindings,
+    webSockets,
   });
   const accounting = new Accounting({ observer, logs, logRequests: config.logRequests });
-  const front = new FrontServer({ config, router, directory, pool, accounting, logger, webSockets });
+  bindings.services = new ServiceDispatcher({ directory, pool, accounting });
+  const passThrough = new OriginPassThrough(config.egress, config.limits.subrequestTimeoutMs);
+  const front = new FrontServer({ config, router, directory, pool, accounting, logger, passThrough, webSockets });
+  const cron = new CronRunner({ directory, pool, logs, observer, bindings: bindings.observer });
+  const stopFollowing = bindings.followDeletions(store, logger);
   const processStats = (): ProcessStats => ({
     pid: process.pid,
     startedAt: Math.round(Date.now() - process.uptime() * 1000),
@@ -214,6 +233,20 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   if (options.functionsDir) await publishFunctions(options.functionsDir, { store, logger, observer, prepare });
   await directory.start();
   pool.start();
+  // one process per node keeps the cron schedule: this one alone, or the worker in slot 0
+  let scheduler: CronScheduler | null = null;
+  let claims: SqliteSlotClaims | null = null;
+  if (config.cron.enabled && (!options.worker || process.env.ISLET_WORKER_SLOT === '0')) {
+    claims = SqliteSlotClaims.inDataDir(config.dataDir);
+    scheduler = new CronScheduler({
+      store,
+      runner: cron,
+      claims,
+      logger,
+      retryDelayMs: config.cron.retryDelayMs,
+    });
+    await scheduler.start();
+  }
 
   // without its own listener (a supervisor owns the port), the configured port is the one clients use
   const tenant = options.listenTenant === false ? { port: config.port } : await front.listen(config.port, config.host);
@@ -231,6 +264,11 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     logs,
     metrics,
     dashboard: true,
+    kv: {
+      backend: bindings.kv,
+      limitsOf: (tenant: string, recordLimits?: Record<string, number>) => resolveLimits(config, tenant, recordLimits),
+    },
+    cron,
     scrapeTokens: config.scrapeTokens,
     history,
     workers,
@@ -263,11 +301,15 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     logs,
     logger,
     operatorToken,
+    bindings,
+    cron,
+    scheduler,
     tenantServer: front.server,
     tenantPort: tenant.port,
     adminPort,
     close: (how = {}) =>
       (closing ??= (async () => {
+        scheduler?.stop();
         // once the requests are drained, WebSockets (which outlive requests) are closed, with a
         // code that tells clients to reconnect (restart) or that the server is going away
         const [code, reason] = how.restart ? [1012, 'service restart'] : [1001, 'server shutting down'];
@@ -283,6 +325,10 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
         for (const leave of leaveCluster) leave();
         stopRecorder();
         stopStallWatch();
+        stopFollowing();
+        passThrough.close();
+        claims?.close();
+        await bindings.close();
         await store.close();
       })()),
   };

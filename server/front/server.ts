@@ -22,6 +22,7 @@ import type { TenantDirectory, TenantState } from '../tenants/directory';
 import { classifyFailure, type Failure } from '../tenants/limits';
 import type { IsolatePool } from '../tenants/pool';
 import type { TenantWebSockets } from '../tenants/web-sockets';
+import type { OriginPassThrough } from '../bindings/pass-through';
 import { Exchange } from './exchange';
 import { requestTarget } from './host';
 import { hasBody, limitedBody, nextRequestId, readSmallBody, smallBodyLength } from './request';
@@ -39,6 +40,8 @@ export interface FrontDeps {
   logger: Logger;
   /** the tenants' WebSocket budgets: an upgrade past a tenant's socket limit gets 503 before it runs */
   webSockets?: TenantWebSockets;
+  /** where a request goes when its function throws after ctx.passThroughOnException() */
+  passThrough?: OriginPassThrough;
 }
 
 const invalidResponse =
@@ -142,6 +145,7 @@ export class FrontServer {
     const q = target.path.indexOf('?');
     const path = q === -1 ? target.path : target.path.slice(0, q);
     const match = this.#deps.router.match(target.hostname, path);
+    if (match?.pattern) x.route = match.pattern;
     if (!match) {
       const base = this.#deps.config.baseDomain;
       const where = `tenants answer on <tenant>.${base} or on the routes their deployments declare`;
@@ -332,7 +336,8 @@ export class FrontServer {
           exceeded !== null
             ? { kind: 'limit', limit: 'body', measured: exceeded }
             : asResponseBodyCut(classifyFailure(err));
-        this.#failWith(x, x.failure);
+        if (x.failure.kind === 'tenant' && x.flags.passThrough) this.#passThrough(x, x.failure);
+        else this.#failWith(x, x.failure);
       },
     );
     dispatch.done.then(
@@ -352,6 +357,44 @@ export class FrontServer {
     x.entry.release();
     if (x.account?.limit?.limit === 'memory' || isMemory(x.failure)) this.#deps.pool.retire(x.entry, 'killed');
     this.#deps.accounting.finish(x);
+  }
+
+  /**
+   * The function threw after ctx.passThroughOnException(): the request's origin answers it
+   * (bindings/pass-through.ts), or islet's 500 when there is none or the request cannot be sent again.
+   */
+  #passThrough(x: Exchange, failure: Failure): void {
+    const origin = x.state && this.#deps.passThrough?.originFor(x.state.bindings, x.route);
+    const request = x.request;
+    if (!origin || !request || !this.#deps.passThrough) {
+      this.#failWith(x, failure);
+      return;
+    }
+    const { tenant } = x.entry;
+    this.#deps.passThrough
+      .send(origin, { method: x.method, path: x.path, headers: request.headers, body: request.body })
+      .then(
+        (response) => {
+          if (response) return x.write(response);
+          this.#deps.logger.warn('passThroughOnException: the request body was streamed, cannot send it again', {
+            tenant,
+            requestId: x.requestId,
+          });
+          this.#failWith(x, failure);
+        },
+        (err: Error) => {
+          this.#deps.logger.warn('passThroughOnException: the origin did not answer', {
+            tenant,
+            requestId: x.requestId,
+            origin,
+            error: err.message,
+          });
+          this.#failWith(x, failure);
+        },
+      )
+      .catch(() => {
+        // the client went away while the origin's answer was written
+      });
   }
 
   /** An answer for a request that failed inside an isolate; a memory kill recycles the isolate. */

@@ -4,6 +4,7 @@
 // the script, so assistive technology sees the same structure the script fills. Views: overview,
 // one tenant, logs, limit events, workers; a new view is one link in Nav and one section here.
 import type { FC } from 'hono/jsx';
+import { BindingsCard } from './bindings-card';
 
 export interface PageProps {
   /** URL prefix of the dashboard's static files */
@@ -322,6 +323,8 @@ const Tenant: FC = () => (
           <button type="submit">Set</button>
         </form>
       </div>
+
+      <BindingsCard />
 
       <div class="card">
         <h3>Logs</h3>

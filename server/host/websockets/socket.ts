@@ -104,6 +104,7 @@ export class HostSocket {
     }
     this.#ws = ws;
     this.#state = 'open';
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
     ws.on('message', (data, isBinary) => this.#received(data, isBinary));
     ws.on('close', (code, reason) => this.#closed(code, reason.toString('utf8')));
     ws.on('error', (error: Error & { code?: string }) => {
@@ -117,6 +118,16 @@ export class HostSocket {
     if (!this.accepted) ws.pause();
     if (this.#closeWith) this.#flush(true);
     else this.#flush(false);
+  }
+
+  /**
+   * The socket was returned in a 101: its connection should follow at once. The idle time runs
+   * from now, so a 101 that never reaches a client (a service binding's, a client gone before the
+   * handshake was written) does not keep the socket, and its request, forever.
+   */
+  coupled(): void {
+    this.#touch();
+    this.#armIdle();
   }
 
   /** the upgrade did not happen: the isolate's end hears an abnormal close */

@@ -85,6 +85,7 @@ export class HostWebSockets implements RunResources {
       run.webSockets.add(id);
     }
     this.#makeLive(socket);
+    socket.coupled();
     return {
       attach: (ws) => socket.attach(ws),
       refuse: (reason) => socket.refuse(reason),

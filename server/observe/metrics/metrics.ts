@@ -243,6 +243,19 @@ export class Metrics implements TenantObserver {
     }
   }
 
+  /**
+   * A counter of this registry with a bounded `tenant` label and one more label, for the metrics
+   * of other rooms (server/bindings: KV operations, cache lookups, cron runs). Returns its increment.
+   */
+  tenantCounter(name: string, help: string, extraLabel: string): (tenant: string, extra: string) => void {
+    const series = new TenantSeries(
+      new Counter({ name, help, labelNames: ['tenant', extraLabel], registers: [this.registry] }),
+      extraLabel,
+    );
+    this.#tenantSeries.push(series);
+    return (tenant, extra) => series.metric.inc(series.labels(this.#labels.label(tenant), extra));
+  }
+
   /** The label value a tenant's series carry right now: its name, or OTHER_TENANTS (asking takes no slot). */
   tenantLabel(tenant: string): string {
     return this.#labels.peek(tenant);

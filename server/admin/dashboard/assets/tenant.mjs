@@ -3,6 +3,7 @@
 // log search. A tenant that does not exist gets a not-found view with only the deploy form (a
 // first deployment creates it).
 import { ApiError, json, request, tenantPath } from './api.mjs';
+import { loadBindings } from './bindings.mjs';
 import { format, sparkline } from './charts.mjs';
 import { loadHistory, renderCharts, renderStats, seriesOf } from './history.mjs';
 import { logSearch } from './logs.mjs';
@@ -62,7 +63,7 @@ export async function openTenant(name) {
     tenant.routes?.length ? ` · routes ${tenant.routes.join(', ')}` : '',
   );
   renderTenantCharts();
-  await Promise.all([loadDeployments(), search.load(), loadEnv(), renderTenantHistory()]);
+  await Promise.all([loadDeployments(), search.load(), loadEnv(), loadBindings(), renderTenantHistory()]);
 }
 
 export async function renderTenantHistory() {
