@@ -186,6 +186,9 @@ export function install(
   const messaging = () => require('./messaging/message-channel');
   lazyClass('MessageChannel', messaging);
   lazyClass('MessagePort', messaging);
+  // Workers' WebSockets (workers/websocket.ts): WebSocketPair to accept one, WebSocket to open one
+  const webSockets = () => require('./workers/websocket');
+  for (const name of ['WebSocket', 'WebSocketPair', 'CloseEvent']) lazyClass(name, webSockets);
   // the Workers platform: the Cache API, cron triggers' classes (server/bindings/)
   const cacheModule = () => require('./workers/cache');
   defineLazy(globalObject, 'caches', () => cacheModule().createCacheStorage());
@@ -201,6 +204,8 @@ export function install(
     scheduled,
     complete: completeOp,
     fire: fireTimer,
+    // only ever called for a socket, which exists only once the module was loaded
+    socketEvent: (id, kind, data, code, reason) => webSockets().socketEvent(id, kind, data, code, reason),
     pull: pullSink,
     cancel: cancelSink,
     finish: finishRequest,

@@ -32,7 +32,16 @@ export function isIsletError(error: unknown, code?: string): error is IsletError
 // ---- serving: the front (front/), tenant isolates (tenants/), the sandbox and its bridge (host/) --
 
 /** The limits a request can be cut by (the `islet-error` header and the `limit` of log lines name them). */
-export type LimitName = 'cpu' | 'wall' | 'memory' | 'body' | 'subrequests' | 'logs' | 'concurrency';
+export type LimitName =
+  | 'cpu'
+  | 'wall'
+  | 'memory'
+  | 'body'
+  | 'subrequests'
+  | 'logs'
+  | 'concurrency'
+  /** a WebSocket upgrade while the tenant holds its `webSockets` limit of open sockets */
+  | 'websockets';
 
 /** What one request cost (host/types.ts RequestAccount adds the limit that cut it, if any). */
 export interface RequestCost {

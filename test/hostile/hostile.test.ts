@@ -590,6 +590,9 @@ const expectedGlobals = new Set([
   'MessageChannel',
   'MessagePort',
   'EventSource',
+  'WebSocket',
+  'WebSocketPair',
+  'CloseEvent',
 ]);
 
 test('reaching the bridge or Node: no unexpected global, no Node object, no sloppy host frame, no host function through the stack', async () => {
