@@ -37,6 +37,35 @@ export interface Limits {
   concurrency: number;
   /** CPU time a cold start's top-level code may use (ms), charged to the tenant */
   startupCpuMs: number;
+  // WebSockets (server/host/websockets/). Optional in the type so that code building limits by
+  // hand need not name them; a loaded config always has them (config/default.json), and
+  // webSocketLimits() there fills the same defaults in for hand-made ones.
+  /** bytes of one WebSocket message, either direction (1009 past it inbound; send() throws outbound) */
+  webSocketMessageBytes?: number;
+  /** messages per second over all of a tenant's WebSockets in one process, each direction (paced past it) */
+  webSocketMessagesPerSecond?: number;
+  /** a WebSocket with no message either way for this long is closed (1001) */
+  webSocketIdleMs?: number;
+  /** WebSockets a tenant holds open at once in one process (accepted and outbound) */
+  webSockets?: number;
+  /** bytes sent to one WebSocket and not yet taken by its peer; past it the socket is closed (1013) */
+  webSocketBufferBytes?: number;
+  /** CPU time of the work each inbound WebSocket message starts (its handler, and what runs until the next) */
+  webSocketMessageCpuMs?: number;
+  // Bindings (server/bindings/). Optional in the type so that code building a Limits by hand
+  // need not name them; a loaded config always has them (config/default.json).
+  /** KV: bytes a tenant stores (keys, values, metadata) over all its namespaces */
+  kvBytes?: number;
+  /** KV: keys a tenant stores over all its namespaces */
+  kvKeys?: number;
+  /** KV and Cache API operations one request (or cron run) may make */
+  bindingOps?: number;
+  /** Cache API: bytes of a tenant's cached responses on this node's disk */
+  cacheBytes?: number;
+  /** CPU time of one cron run (`scheduled` handler) */
+  cronCpuMs?: number;
+  /** wall time of one cron run, waitUntil included */
+  cronWallMs?: number;
 }
 
 /**
@@ -122,6 +151,33 @@ export interface Config {
     maxFrames: number;
   };
   egress: { allow: string[] };
+  /** the Cache API's per-node storage (server/bindings/cache/) */
+  cache: {
+    /** cached responses kept in memory by each process, over all tenants */
+    memoryMb: number;
+    /** cached responses on this node's disk, over all tenants (each tenant also has limits.cacheBytes) */
+    diskMb: number;
+    /** the largest response one cache.put() stores */
+    maxEntryMb: number;
+  };
+  /** cron triggers (server/bindings/cron/) */
+  cron: {
+    enabled: boolean;
+    /** a failed run (not marked noRetry) is run again once after this delay */
+    retryDelayMs: number;
+  };
+  /** read-only tokens for GET /metrics: each a token, or `sha256:<hex>` of one */
+  scrapeTokens: string[];
+  /** the tenant log rings kept in memory for the logs API (observe/tenant-logs/) */
+  logs: { tenantBytes: number; totalBytes: number };
+  dashboard: {
+    /** a Prometheus server the dashboard's history reads from; empty: islet's own per-minute store */
+    prometheusUrl: string;
+    /** minutes of per-minute history islet keeps itself */
+    historyMinutes: number;
+    /** how often that history samples the counters (seconds) */
+    historySampleS: number;
+  };
   store: {
     /** '' (the data folder), file:///<folder> or postgres://… */
     url: string;
@@ -175,6 +231,42 @@ export const limitSettings: Record<keyof Limits, { env: string; kind: Kind & { t
     kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' },
     doc: "CPU time a cold start's top-level code may use, charged to the tenant",
   },
+  webSocketMessageBytes: {
+    env: 'ISLET_WEBSOCKET_MESSAGE_LIMIT_BYTES',
+    kind: { type: 'int', min: 125, max: 1 << 30, unit: 'bytes' },
+    doc: 'one WebSocket message, either direction (inbound: closed 1009; outbound: send() throws)',
+  },
+  webSocketMessagesPerSecond: {
+    env: 'ISLET_WEBSOCKET_MESSAGES_PER_SECOND',
+    kind: { type: 'int', min: 1, max: 10_000_000 },
+    doc: "messages per second over a tenant's WebSockets in one process, each direction (paced past it)",
+  },
+  webSocketIdleMs: {
+    env: 'ISLET_WEBSOCKET_IDLE_TIMEOUT_MS',
+    kind: { type: 'int', min: 100, max: 86_400_000, unit: 'ms' },
+    doc: 'a WebSocket with no message either way for this long is closed (1001)',
+  },
+  webSockets: {
+    env: 'ISLET_WEBSOCKET_LIMIT',
+    kind: { type: 'int', min: 0, max: 1_000_000 },
+    doc: 'WebSockets a tenant holds open at once in one process',
+  },
+  webSocketBufferBytes: {
+    env: 'ISLET_WEBSOCKET_BUFFER_LIMIT_BYTES',
+    kind: { type: 'int', min: 1024, max: 1 << 30, unit: 'bytes' },
+    doc: 'bytes sent to one WebSocket its peer has not read yet (closed 1013 past it)',
+  },
+  webSocketMessageCpuMs: {
+    env: 'ISLET_WEBSOCKET_MESSAGE_CPU_LIMIT_MS',
+    kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' },
+    doc: 'CPU time of the work one inbound WebSocket message starts (closed 1011 past it)',
+  },
+  kvBytes: { env: 'ISLET_KV_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: 'KV bytes a tenant stores (keys, values, metadata)' },
+  kvKeys: { env: 'ISLET_KV_LIMIT_KEYS', kind: { type: 'int', min: 0, max: 1_000_000_000 }, doc: 'KV keys a tenant stores' },
+  bindingOps: { env: 'ISLET_BINDING_OPS_LIMIT', kind: { type: 'int', min: 0, max: 1_000_000 }, doc: 'KV and Cache API operations per request or cron run' },
+  cacheBytes: { env: 'ISLET_CACHE_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: "bytes of a tenant's cached responses on this node's disk" },
+  cronCpuMs: { env: 'ISLET_CRON_CPU_LIMIT_MS', kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' }, doc: 'CPU time of one cron run' },
+  cronWallMs: { env: 'ISLET_CRON_WALL_LIMIT_MS', kind: { type: 'int', min: 1, max: 86_400_000, unit: 'ms' }, doc: 'wall time of one cron run, waitUntil included' },
 };
 
 export const settings: Setting[] = [
@@ -209,6 +301,37 @@ export const settings: Setting[] = [
   ...protectionSettings.pool,
   ...protectionSettings.rest,
   { key: 'egress.allow', env: 'ISLET_EGRESS_ALLOW', kind: { type: 'list' }, doc: 'private hosts/IPs/CIDRs tenant fetch() may reach (comma-separated in env)' },
+  { key: 'scrapeTokens', env: 'ISLET_SCRAPE_TOKENS', kind: { type: 'list' }, doc: 'read-only bearer tokens that may GET /metrics and nothing else: each a token or sha256:<hex> of one (`islet tokens create --scrape` makes one)' },
+  { key: 'logs.tenantBytes', env: 'ISLET_TENANT_LOG_BYTES', kind: { type: 'int', min: 4096, max: 1 << 30, unit: 'bytes' }, doc: "bytes of a tenant's recent log lines kept for the logs API, per process" },
+  { key: 'logs.totalBytes', env: 'ISLET_TENANT_LOG_TOTAL_BYTES', kind: { type: 'int', min: 4096, max: 16 * 2 ** 30, unit: 'bytes' }, doc: 'bytes of recent log lines kept over all tenants, per process (least recently written tenants lose theirs first)' },
+  { key: 'dashboard.prometheusUrl', env: 'ISLET_DASHBOARD_PROMETHEUS_URL', kind: { type: 'string', pattern: /^$|^https?:\/\/[^\s]+$/, expected: 'an http(s) URL of a Prometheus server, or empty' }, doc: "the dashboard's history from this Prometheus server (query_range); empty: islet's own per-minute store" },
+  { key: 'dashboard.historySampleS', env: 'ISLET_DASHBOARD_HISTORY_SAMPLE_S', kind: { type: 'int', min: 1, max: 60, unit: 's' }, doc: 'how often that history samples the counters' },
+  { key: 'dashboard.historyMinutes', env: 'ISLET_DASHBOARD_HISTORY_MINUTES', kind: { type: 'int', min: 10, max: 10_080, unit: 'minutes' }, doc: 'minutes of per-minute history islet keeps itself (without prometheusUrl)' },
+  {
+    key: 'cache.memoryMb',
+    env: 'ISLET_CACHE_MEMORY_MB',
+    kind: { type: 'int', min: 0, max: 1_048_576, unit: 'MB' },
+    doc: 'Cache API responses kept in memory by each process, over all tenants',
+  },
+  {
+    key: 'cache.diskMb',
+    env: 'ISLET_CACHE_DISK_MB',
+    kind: { type: 'int', min: 0, max: 1_073_741_824, unit: 'MB' },
+    doc: "Cache API responses on this node's disk, over all tenants",
+  },
+  {
+    key: 'cache.maxEntryMb',
+    env: 'ISLET_CACHE_MAX_ENTRY_MB',
+    kind: { type: 'int', min: 1, max: 512, unit: 'MB' },
+    doc: 'the largest response one cache.put() stores',
+  },
+  { key: 'cron.enabled', env: 'ISLET_CRON', kind: { type: 'bool' }, doc: 'run cron triggers on this node' },
+  {
+    key: 'cron.retryDelayMs',
+    env: 'ISLET_CRON_RETRY_DELAY_MS',
+    kind: { type: 'int', min: 0, max: 3_600_000, unit: 'ms' },
+    doc: 'a failed cron run (not marked noRetry) runs again once after this delay',
+  },
   {
     key: 'store.url',
     env: 'ISLET_STORE_URL',
@@ -432,6 +555,10 @@ export function loadConfig(options: LoadOptions = {}): Config {
     hostnames: {},
     exceptions: {},
     egress: {},
+    cache: {},
+    cron: {},
+    logs: {},
+    dashboard: {},
     store: {},
     tenants: {},
   } as Record<string, unknown>;

@@ -32,7 +32,16 @@ export function isIsletError(error: unknown, code?: string): error is IsletError
 // ---- serving: the front (front/), tenant isolates (tenants/), the sandbox and its bridge (host/) --
 
 /** The limits a request can be cut by (the `islet-error` header and the `limit` of log lines name them). */
-export type LimitName = 'cpu' | 'wall' | 'memory' | 'body' | 'subrequests' | 'logs' | 'concurrency';
+export type LimitName =
+  | 'cpu'
+  | 'wall'
+  | 'memory'
+  | 'body'
+  | 'subrequests'
+  | 'logs'
+  | 'concurrency'
+  /** a WebSocket upgrade while the tenant holds its `webSockets` limit of open sockets */
+  | 'websockets';
 
 /** What one request cost (host/types.ts RequestAccount adds the limit that cut it, if any). */
 export interface RequestCost {
@@ -110,6 +119,27 @@ export class SubtleRefusedError extends IsletError {
   constructor(code: 'ISLET_SUBTLE_QUOTA' | 'ISLET_SUBTLE_NOT_SUPPORTED', message: string) {
     super(code, message);
     this.name = code === 'ISLET_SUBTLE_QUOTA' ? 'QuotaExceededError' : 'NotSupportedError';
+  }
+}
+
+/**
+ * Memory the host would hold for an isolate (keys, compression buffers, subrequest bodies) would
+ * pass the isolate's memory limit; the isolate sees a DOMException named QuotaExceededError.
+ */
+export class HostMemoryError extends IsletError {
+  declare readonly code: 'ISLET_HOST_MEMORY';
+  constructor(message: string) {
+    super('ISLET_HOST_MEMORY', message);
+    this.name = 'QuotaExceededError';
+  }
+}
+
+/** Host work (a WebCrypto or compression job) was dropped: the request that asked for it ended. */
+export class HostWorkCancelledError extends IsletError {
+  declare readonly code: 'ISLET_HOST_WORK_CANCELLED';
+  constructor(message = 'the request that asked for this work is over') {
+    super('ISLET_HOST_WORK_CANCELLED', message);
+    this.name = 'AbortError';
   }
 }
 
@@ -225,6 +255,14 @@ const adminStatus = {
   ISLET_ADMIN_BAD_JSON: 400,
   ISLET_ADMIN_BAD_ENV: 400,
   ISLET_ADMIN_BAD_LIMITS: 400,
+  /** a tenant's bindings (PUT /v1/tenants/{t}/bindings): every bad value is named */
+  ISLET_ADMIN_BAD_BINDINGS: 400,
+  /** a KV call of the admin API refused as the function's would be (key too long, bad expiration...) */
+  ISLET_ADMIN_BAD_KV: 400,
+  /** the tenant's KV quota (limits.kvBytes, limits.kvKeys) would be passed */
+  ISLET_ADMIN_KV_QUOTA: 413,
+  /** a KV store, cache or cron scheduler this node does not run */
+  ISLET_ADMIN_UNAVAILABLE: 503,
   /** `limit=` of the logs route */
   ISLET_ADMIN_BAD_LOG_LIMIT: 400,
   /** a query option or form field of an upload (bundle=, activate=, compatibility=) */
@@ -239,6 +277,16 @@ const adminStatus = {
   ISLET_ADMIN_HOSTNAME_CHECK_FAILED: 409,
   /** a hostname that is not a DNS name a route could use */
   ISLET_ADMIN_BAD_HOSTNAME: 400,
+  /** a rollback without an id, and no deployment older than the active one */
+  ISLET_ADMIN_NO_PREVIOUS_DEPLOYMENT: 409,
+  /** a filter of the logs route (level=, status=, since=...) that does not parse */
+  ISLET_ADMIN_BAD_LOG_FILTER: 400,
+  /** one token already holds as many open `follow=1` log streams as it may */
+  ISLET_ADMIN_TOO_MANY_FOLLOWERS: 429,
+  /** a time range or step of the history route that does not parse or is too large */
+  ISLET_ADMIN_BAD_RANGE: 400,
+  /** the history could not be read (the Prometheus server or the supervisor did not answer) */
+  ISLET_ADMIN_HISTORY_UNAVAILABLE: 503,
 } as const;
 export type AdminErrorCode = CodeOf<typeof adminStatus>;
 
@@ -264,6 +312,8 @@ const deployStatus = {
   ISLET_DEPLOY_DEPLOYMENT_REJECTED: 400,
   /** a route pattern that does not parse */
   ISLET_DEPLOY_BAD_ROUTE: 400,
+  /** wrangler.toml / wrangler.json(c) of an upload: a file that does not parse or a bad value (file, key, expected) */
+  ISLET_DEPLOY_BAD_CONFIG: 400,
   /** a route another tenant's active deployment serves (deploy/routes.ts) */
   ISLET_DEPLOY_ROUTE_TAKEN: 409,
   /** more uploads than the deploy gate builds and queues at once, or than one tenant's share of it */

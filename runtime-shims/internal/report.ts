@@ -25,6 +25,20 @@ export function describeError(error: unknown): string {
   }
 }
 
-export function reportError(error: unknown): void {
+/** the error as an uncaught exception in the tenant's log */
+export function logUncaught(error: unknown): void {
   host('log', 'error', 'Uncaught ' + describeError(error));
+}
+
+let reportToGlobal: ((error: unknown) => void) | null = null;
+
+/** set once by the bootstrap: how an error reaches the global scope (HTML "report an exception") */
+export function setGlobalReporter(reporter: (error: unknown) => void): void {
+  reportToGlobal = reporter;
+}
+
+/** an error nobody can catch: fired at the global scope as an ErrorEvent, else logged */
+export function reportError(error: unknown): void {
+  if (reportToGlobal) reportToGlobal(error);
+  else logUncaught(error);
 }

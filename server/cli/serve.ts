@@ -19,6 +19,8 @@ import { FrontServer } from '../front/server';
 import { TenantDirectory } from '../tenants/directory';
 import { IsolatePool } from '../tenants/pool';
 import { Accounting } from '../tenants/accounting';
+import { TenantWebSockets } from '../tenants/web-sockets';
+import { registerWebSocketMetrics } from '../observe/metrics/websocket-metrics';
 import { prepareDeployment } from '../tenants/prepare';
 import type { CreateSandbox } from '../tenants/sandbox-api';
 import { nullObserver, type TenantObserver } from '../tenants/observer';
@@ -35,7 +37,26 @@ import { SourceMapper } from '../observe/tenant-logs/source-maps';
 import { Supervisor } from '../cluster/supervisor';
 import { joinSupervisor } from '../cluster/supervised-worker';
 import { machineStalls } from '../host/isolate-api';
+import type { ProcessStats } from '../cluster/messages';
+import { primaryChannel } from '../cluster/primary-channel';
+import { workerChannel } from '../cluster/worker-channel';
+import { HistoryStore } from '../observe/metrics/history';
+import {
+  clusterHistory,
+  type HistorySource,
+  localHistory,
+  prometheusHistory,
+  startRecorder,
+} from '../observe/metrics/history-source';
+import type { WorkersSource } from '../admin/history';
 import { watchMachineStalls } from '../tenants/stalls';
+import { BindingHost } from '../bindings/host';
+import { SqliteSlotClaims } from '../bindings/cron/claims';
+import { CronRunner } from '../bindings/cron/runner';
+import { CronScheduler } from '../bindings/cron/scheduler';
+import { OriginPassThrough } from '../bindings/pass-through';
+import { ServiceDispatcher } from '../bindings/service/dispatcher';
+import { bindingMetrics } from '../observe/metrics/binding-metrics';
 
 export interface ServeOptions {
   config: Config;
@@ -63,16 +84,28 @@ export interface Serving {
   logs: LogHub;
   logger: Logger;
   operatorToken: string;
+  /** KV, the Cache API's storage and service bindings of this process */
+  bindings: BindingHost;
+  /** runs scheduled handlers (cron triggers, the admin API's manual trigger) */
+  cron: CronRunner;
+  /** the cron schedule, when this process is the node's scheduler */
+  scheduler: CronScheduler | null;
   /** the tenant traffic server (node:http), e.g. for a supervisor handing connections over */
   tenantServer: import('node:http').Server;
   /** the configured port when listenTenant was false (the supervisor passes the port it bound) */
   tenantPort: number;
   adminPort: number;
-  /** graceful: stop accepting, drain (bounded by server.shutdownTimeoutMs), dispose isolates */
-  close(): Promise<void>;
+  /**
+   * graceful: stop accepting, drain (bounded by server.shutdownTimeoutMs), close WebSockets
+   * (1001, or 1012 for a worker `restart`), dispose isolates
+   */
+  close(options?: { restart?: boolean }): Promise<void>;
 }
 
-const usage = `usage: islet serve [--config <file>] [--functions <dir>]
+/** how long closing WebSockets waits for their close handshakes at shutdown */
+const WEBSOCKET_CLOSE_MS = 2000;
+
+const usageText = `usage: islet serve [--config <file>] [--functions <dir>]
 
 Serves tenant functions on ISLET_PORT (default 8080) and the admin API on ISLET_ADMIN_PORT
 (default 127.0.0.1:8081). Settings: config/default.json, --config <file>, ISLET_* variables
@@ -80,6 +113,8 @@ Serves tenant functions on ISLET_PORT (default 8080) and the admin API on ISLET_
 
   --config <file>     JSON file overriding config/default.json
   --functions <dir>   publish each subfolder of <dir> as the tenant of that name first`;
+
+export const usage: Record<string, string> = { serve: usageText };
 
 function argValue(args: string[], name: string): string | undefined {
   const at = args.indexOf(name);
@@ -97,20 +132,101 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   const stopStallWatch = watchMachineStalls(logger);
   // limit and error stacks in tenant logs point at the tenant's own files (source maps of the deployment)
   const sourceMaps = new SourceMapper(store);
-  const logs = new LogHub(logger, { sourceMaps });
+  const logs = new LogHub(logger, {
+    sourceMaps,
+    bytesPerTenant: config.logs.tenantBytes,
+    maxTotalBytes: config.logs.totalBytes,
+  });
   // under the supervisor: one scrape sums every worker, and tenant logs read the same from any worker
   const leaveCluster = options.worker ? [metrics.joinCluster(), logs.joinCluster()] : [];
   const observer: TenantObserver = metrics;
   const router = new TenantRouter(config.baseDomain);
   const directory = new TenantDirectory({ store, config, router, logger });
-  const pool = new IsolatePool({ config, store, observer, logger, logs, createSandbox: options.createSandbox });
+  const webSockets = new TenantWebSockets();
+  registerWebSocketMetrics(metrics, () => webSockets.totals());
+  const bindings = BindingHost.open(config, bindingMetrics(metrics));
+  const pool = new IsolatePool({
+    config,
+    store,
+    observer,
+    logger,
+    logs,
+    createSandbox: options.createSandbox,
+    bindings,
+    webSockets,
+  });
   const accounting = new Accounting({
     observer,
     logs,
     logRequests: config.logRequests,
     textBounds: config.exceptions,
   });
-  const front = new FrontServer({ config, router, directory, pool, accounting, logger, observer });
+  bindings.services = new ServiceDispatcher({ directory, pool, accounting });
+  const passThrough = new OriginPassThrough(config.egress, config.limits.subrequestTimeoutMs);
+  const front = new FrontServer({
+    config,
+    router,
+    directory,
+    pool,
+    accounting,
+    logger,
+    passThrough,
+    webSockets,
+    observer,
+  });
+  const cron = new CronRunner({ directory, pool, logs, observer, bindings: bindings.observer });
+  const stopFollowing = bindings.followDeletions(store, logger);
+  const processStats = (): ProcessStats => ({
+    pid: process.pid,
+    startedAt: Math.round(Date.now() - process.uptime() * 1000),
+    rssBytes: process.memoryUsage.rss(),
+    heapUsedBytes: process.memoryUsage().heapUsed,
+    isolates: pool.size,
+    connections: front.inFlight,
+  });
+  // the dashboard's history: a Prometheus server when configured, else islet's own store, kept
+  // here in one process and in the supervisor under it (which samples every worker)
+  let history: HistorySource;
+  let stopRecorder = (): void => {};
+  let workers: WorkersSource;
+  if (options.worker) {
+    history = config.dashboard.prometheusUrl ? prometheusHistory(config.dashboard.prometheusUrl) : clusterHistory();
+    const stopAnswering = workerChannel().handle('process.stats', processStats);
+    leaveCluster.push(stopAnswering);
+    workers = { list: async () => ({ mode: 'cluster', ...(await workerChannel().ask('workers.list', undefined)) }) };
+  } else {
+    const store = new HistoryStore({ minutes: config.dashboard.historyMinutes });
+    if (!config.dashboard.prometheusUrl) {
+      stopRecorder = startRecorder(
+        store,
+        async () => [{ key: 'self', metrics: await metrics.registry.getMetricsAsJSON() }],
+        { intervalMs: config.dashboard.historySampleS * 1000 },
+      );
+    }
+    history = config.dashboard.prometheusUrl ? prometheusHistory(config.dashboard.prometheusUrl) : localHistory(store);
+    workers = {
+      list: async () => {
+        const stats = processStats();
+        return {
+          mode: 'single',
+          supervisor: { pid: process.pid, startedAt: stats.startedAt },
+          restarts: 0,
+          crashLoops: 0,
+          workers: [
+            {
+              slot: 0,
+              pid: process.pid,
+              state: 'ready',
+              startedAt: stats.startedAt,
+              restarts: 0,
+              connections: stats.connections,
+              stats,
+            },
+          ],
+        };
+      },
+    };
+  }
   directory.onChange((tenant) => pool.retireTenant(tenant, 'redeploy'));
   // the deploy-time load runs under the tenant's own memory limit (its override, if any), as its isolates will
   const prepare = async (manifest: Parameters<typeof prepareDeployment>[0], files: Map<string, Buffer>) => {
@@ -135,6 +251,20 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   if (options.functionsDir) await publishFunctions(options.functionsDir, { store, logger, observer, prepare });
   await directory.start();
   pool.start();
+  // one process per node keeps the cron schedule: this one alone, or the worker in slot 0
+  let scheduler: CronScheduler | null = null;
+  let claims: SqliteSlotClaims | null = null;
+  if (config.cron.enabled && (!options.worker || process.env.ISLET_WORKER_SLOT === '0')) {
+    claims = SqliteSlotClaims.inDataDir(config.dataDir);
+    scheduler = new CronScheduler({
+      store,
+      runner: cron,
+      claims,
+      logger,
+      retryDelayMs: config.cron.retryDelayMs,
+    });
+    await scheduler.start();
+  }
 
   // without its own listener (a supervisor owns the port), the configured port is the one clients use
   const tenant = options.listenTenant === false ? { port: config.port } : await front.listen(config.port, config.host);
@@ -162,6 +292,15 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     logs,
     metrics,
     dashboard: true,
+    kv: {
+      backend: bindings.kv,
+      limitsOf: (tenant: string, recordLimits?: Record<string, number>) => resolveLimits(config, tenant, recordLimits),
+    },
+    cron,
+    scrapeTokens: config.scrapeTokens,
+    history,
+    workers,
+    onLogLinesDropped: (count) => metrics.logLinesDropped('follower', count),
   });
   const admin = serveHono({ fetch: adminApi.fetch, port: config.adminPort, hostname: config.adminHost });
   const adminPort = await new Promise<number>((resolve, reject) => {
@@ -190,12 +329,21 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     logs,
     logger,
     operatorToken,
+    bindings,
+    cron,
+    scheduler,
     tenantServer: front.server,
     tenantPort: tenant.port,
     adminPort,
-    close: () =>
+    close: (how = {}) =>
       (closing ??= (async () => {
-        await front.close(config.server.shutdownTimeoutMs);
+        scheduler?.stop();
+        // once the requests are drained, WebSockets (which outlive requests) are closed, with a
+        // code that tells clients to reconnect (restart) or that the server is going away
+        const [code, reason] = how.restart ? [1012, 'service restart'] : [1001, 'server shutting down'];
+        await front.close(config.server.shutdownTimeoutMs, () =>
+          pool.closeWebSockets(code, reason, WEBSOCKET_CLOSE_MS),
+        );
         // end follow streams first: an attached `islet logs --follow` would hold the admin server open
         logs.close();
         sourceMaps.close();
@@ -205,7 +353,12 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
         directory.stop();
         pool.close();
         for (const leave of leaveCluster) leave();
+        stopRecorder();
         stopStallWatch();
+        stopFollowing();
+        passThrough.close();
+        claims?.close();
+        await bindings.close();
         await store.close();
       })()),
   };
@@ -293,8 +446,45 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     await publishFunctions(functionsDir, { store, logger, observer: nullObserver, prepare: async () => new Map() });
     await store.close();
   }
-  const clusterMetrics = new ClusterMetrics();
+  let supervisorRef: Supervisor | undefined;
+  const clusterMetrics = new ClusterMetrics({ restarts: () => supervisorRef?.stats().restarts ?? 0 });
   const clusterLogs = new ClusterLogs();
+  const channel = primaryChannel();
+  const historyStore = new HistoryStore({ minutes: config.dashboard.historyMinutes });
+  // every worker's registry, as the metrics scrape gathers them; a worker is one process for its life
+  const stopRecorder = config.dashboard.prometheusUrl
+    ? () => {}
+    : startRecorder(
+        historyStore,
+        async () => {
+          const { answers } = await channel.askAll('metrics.collect', undefined);
+          return answers.map((a) => ({ key: `worker:${a.worker.pid ?? a.worker.id}`, metrics: a.value }));
+        },
+        { intervalMs: config.dashboard.historySampleS * 1000 },
+      );
+  const supervisorStartedAt = Date.now();
+  const stopHandling = [
+    channel.handle('history.query', (query) => historyStore.query(query)),
+    channel.handle('workers.list', async () => {
+      const stats = supervisorRef?.stats();
+      const { answers } = await channel.askAll('process.stats', undefined);
+      const byPid = new Map(answers.map((a) => [a.value.pid, a.value]));
+      return {
+        supervisor: { pid: process.pid, startedAt: supervisorStartedAt },
+        restarts: stats?.restarts ?? 0,
+        crashLoops: stats?.crashLoops ?? 0,
+        workers: (stats?.workers ?? []).map((w) => ({
+          slot: w.slot,
+          pid: w.pid,
+          state: w.ready ? ('ready' as const) : w.pid === null ? ('down' as const) : ('starting' as const),
+          startedAt: w.startedAt,
+          restarts: w.restarts,
+          connections: w.connections,
+          stats: (w.pid !== null ? byPid.get(w.pid) : undefined) ?? null,
+        })),
+      };
+    }),
+  ];
   const metricsServer = config.metricsPort
     ? await startMetricsServer(clusterMetrics, { port: config.metricsPort })
     : undefined;
@@ -311,6 +501,7 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     maxConnectionsPerClient: config.server.maxConnectionsPerClient,
     onConnectionRefused: () => clusterMetrics.connectionRefused(),
   });
+  supervisorRef = supervisor;
   const { port, workers } = await supervisor.start();
   const adminPort = workers.find((w) => typeof w.info?.adminPort === 'number')?.info?.adminPort;
   console.error(
@@ -329,13 +520,15 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     await metricsServer?.close();
     clusterMetrics.close();
     clusterLogs.close();
+    stopRecorder();
+    for (const stop of stopHandling) stop();
   });
   process.exit(0);
 }
 
 export async function run(_command: string, args: string[]): Promise<void> {
   if (args.includes('--help') || args.includes('-h')) {
-    console.log(usage);
+    console.log(usageText);
     return;
   }
   const config = loadConfig({ argv: args, env: process.env });
@@ -357,7 +550,7 @@ export async function run(_command: string, args: string[]): Promise<void> {
     joinSupervisor({
       server: serving.tenantServer,
       info: { adminPort: serving.adminPort },
-      drain: () => serving.close(),
+      drain: (restart) => serving.close({ restart }),
     });
   } else {
     // reloading means replacing worker processes; a single process keeps serving as it is

@@ -65,6 +65,8 @@ interface WorkerRecord {
   connections: Map<number, Connection>;
   /** told to drain (reload, shutdown): its exit is expected */
   retiring: boolean;
+  /** epoch ms of the fork */
+  startedAt: number;
 }
 
 /** A place for one worker; a dead worker's slot is refilled, keeping the hostnames it owned. */
@@ -73,11 +75,21 @@ interface Slot {
   current: WorkerRecord | null;
   /** recent deaths (ms timestamps), for crash-loop detection */
   deaths: number[];
+  /** workers that died in this slot and were replaced */
+  restarts: number;
   restartTimer?: NodeJS.Timeout;
 }
 
 export interface SupervisorStats {
-  workers: { slot: number; pid: number | null; ready: boolean; connections: number }[];
+  workers: {
+    slot: number;
+    pid: number | null;
+    ready: boolean;
+    connections: number;
+    /** epoch ms the slot's current worker was forked, null while the slot waits for one */
+    startedAt: number | null;
+    restarts: number;
+  }[];
   restarts: number;
   crashLoops: number;
 }
@@ -144,7 +156,7 @@ export class Supervisor {
     });
     this.#options.workerEnv = { ...this.#options.workerEnv, ISLET_PORT: String(port) };
     for (let i = 0; i < this.#options.workers; i++) {
-      const slot: Slot = { index: i, current: null, deaths: [] };
+      const slot: Slot = { index: i, current: null, deaths: [], restarts: 0 };
       this.#slots.push(slot);
       this.#fork(slot);
     }
@@ -159,6 +171,8 @@ export class Supervisor {
         pid: s.current?.worker.process.pid ?? null,
         ready: s.current?.ready ?? false,
         connections: s.current?.connections.size ?? 0,
+        startedAt: s.current?.startedAt ?? null,
+        restarts: s.restarts,
       })),
       restarts: this.#restarts,
       crashLoops: this.#crashLoops,
@@ -197,7 +211,14 @@ export class Supervisor {
 
   #fork(slot: Slot): WorkerRecord {
     const worker = cluster.fork({ ...this.#options.workerEnv, ISLET_WORKER_SLOT: String(slot.index) });
-    const record: WorkerRecord = { worker, slot, ready: false, connections: new Map(), retiring: false };
+    const record: WorkerRecord = {
+      worker,
+      slot,
+      ready: false,
+      connections: new Map(),
+      retiring: false,
+      startedAt: Date.now(),
+    };
     this.#records.set(worker, record);
     slot.current = record;
     worker.on('exit', (code, signal) => this.#onExit(record, code, signal));
@@ -242,7 +263,8 @@ export class Supervisor {
         clearTimeout(hardStop);
         resolve();
       });
-      this.#channel.notify(record.worker, 'supervisor.drain', undefined);
+      // a reload replaces the worker (its WebSockets get 1012: reconnect); close() stops for good
+      this.#channel.notify(record.worker, 'supervisor.drain', { restart: !this.#closing });
     });
   }
 
@@ -279,6 +301,7 @@ export class Supervisor {
       },
     );
     this.#restarts++;
+    slot.restarts++;
     slot.restartTimer = setTimeout(() => {
       if (!this.#closing) this.#fork(slot);
     }, delay);

@@ -19,7 +19,9 @@ import { DeployError } from '../errors';
 import { defaultUploadLimits, formatBytes, type UploadLimits } from './limits';
 import { normalizeUploadPath } from './paths';
 import { Resolver } from './resolve';
+import { builtinImport, builtinRequireLoader, checkBuiltinUse } from './builtin-imports';
 import { UploadFs } from './upload-fs';
+import { applyWrangler } from './wrangler/apply';
 
 export interface BuildOptions {
   /** entry module path; found from package.json `main` or index.* when absent */
@@ -192,10 +194,17 @@ function isLinked(kind: esbuild.ImportKind, importer: string, bare: boolean): bo
   return bare || !importer.split('/').includes('node_modules');
 }
 
-function uploadPlugin(fs: UploadFs, resolver: Resolver, mode: 'bundle' | 'link', edges: Edge[]): esbuild.Plugin {
+function uploadPlugin(
+  fs: UploadFs,
+  resolver: Resolver,
+  mode: 'bundle' | 'link',
+  edges: Edge[],
+  builtins = new Set<string>(),
+): esbuild.Plugin {
   return {
     name: 'islet-upload',
     setup(build) {
+      builtinRequireLoader(build);
       build.onResolve({ filter: /.*/ }, (args) => {
         // esbuild hands entry points that look like package paths back with a `./` in front
         if (args.kind === 'entry-point') return { path: args.path.replace(/^\.\//, ''), namespace };
@@ -209,6 +218,7 @@ function uploadPlugin(fs: UploadFs, resolver: Resolver, mode: 'bundle' | 'link',
           };
         }
         if ('error' in resolved) return { errors: [{ text: resolved.error }] };
+        if ('builtin' in resolved) return builtinImport(resolved.builtin, args.kind, builtins);
         if (mode === 'bundle') return { path: resolved.path, namespace };
         const linked = isLinked(args.kind, args.importer, resolved.bare);
         edges.push({
@@ -289,14 +299,18 @@ async function runEsbuild(
   }
 }
 
+/** a classic script listens for requests or cron triggers */
 function hasFetchListener(source: string): boolean {
-  return /addEventListener\s*\(\s*['"`]fetch['"`]/.test(source);
+  return /addEventListener\s*\(\s*['"`](fetch|scheduled)['"`]/.test(source);
 }
 
 /** Builds and validates an upload. Throws DeployError (status 400/413) for anything wrong with it. */
-export async function build(tenant: string, uploaded: Map<string, Buffer>, options: BuildOptions = {}): Promise<Build> {
-  const limits = { ...defaultUploadLimits, ...options.limits };
+export async function build(tenant: string, uploaded: Map<string, Buffer>, given: BuildOptions = {}): Promise<Build> {
+  const limits = { ...defaultUploadLimits, ...given.limits };
   const files = checkUpload(uploaded, limits);
+  // a Workers project's wrangler.toml / wrangler.json(c): entry, routes, compatibility, bindings
+  const wrangler = applyWrangler(tenant, files, given);
+  const options = wrangler.options;
   const fs = new UploadFs(files, options.hostNodeModules);
   let resolver: Resolver;
   try {
@@ -306,7 +320,7 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
   }
   const entry = findEntry(fs, files, options.entry);
   const tsconfigRaw = files.get('tsconfig.json')?.toString('utf8');
-  const warnings: string[] = [];
+  const warnings: string[] = [...wrangler.warnings];
 
   const out = new Map<string, Buffer>();
   const modules: ModuleRecord[] = [];
@@ -322,6 +336,8 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
     modules.push(record);
   };
   const entryPath = outputPath(entry);
+  /** islet built-in modules the code imports (node:*, cloudflare:workers) */
+  const builtins = new Set<string>();
 
   // Either shape parses every file once: syntax errors and unresolvable imports anywhere surface
   // here, and the metafile tells the entry's exports.
@@ -333,7 +349,7 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
       entryPoints: [entry],
       format: 'esm',
       outfile: entryPath,
-      plugins: [uploadPlugin(fs, resolver, 'bundle', [])],
+      plugins: [uploadPlugin(fs, resolver, 'bundle', [], builtins)],
     });
     warnings.push(...result.warnings.map((w) => `${location(w)}${w.text}`));
     exports = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined)?.exports ?? [];
@@ -363,7 +379,7 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
             entryPoints: chunk.map((unit) => ({ in: unit, out: outputPath(unit).slice(0, -'.js'.length) })),
             format: 'esm',
             outdir,
-            plugins: [uploadPlugin(fs, resolver, 'link', edges)],
+            plugins: [uploadPlugin(fs, resolver, 'link', edges, builtins)],
           }),
         ),
       );
@@ -430,6 +446,8 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
     );
   }
 
+  checkBuiltinUse(entry, format, exports, builtins);
+
   if (format === 'script') {
     // A classic script runs as one script: its imports (if any) are bundled into an IIFE.
     const script = await runEsbuild({
@@ -466,6 +484,8 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
       modules: [...out.keys()].sort().map((p) => [p, sha256(out.get(p)!)]),
       routes: [...routes].sort(),
       compatibility: options.compatibility ?? null,
+      // only when declared, so the hash of a deployment without bindings stays what it was
+      ...(wrangler.bindings ? { bindings: wrangler.bindings } : {}),
     }),
   );
   const manifest: DeploymentManifest = {
@@ -483,7 +503,8 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
   };
   if (Object.keys(importMap).length > 0) manifest.importMap = importMap;
   if (options.compatibility) manifest.compatibility = options.compatibility;
-  for (const name of ['package.json', 'tsconfig.json', 'import_map.json'])
-    if (files.has(name)) fs.used.set(name, files.get(name)!);
+  if (wrangler.bindings) manifest.bindings = wrangler.bindings as Record<string, unknown>;
+  const read = ['package.json', 'tsconfig.json', 'import_map.json', ...(wrangler.file ? [wrangler.file] : [])];
+  for (const name of read) if (files.has(name)) fs.used.set(name, files.get(name)!);
   return { manifest, files: out, inputs: new Map([...fs.used].sort(([a], [b]) => (a < b ? -1 : 1))) };
 }

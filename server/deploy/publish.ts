@@ -29,8 +29,10 @@ export interface PublishOptions extends BuildOptions {
   quota?: Quota;
   /** default true */
   activate?: boolean;
-  /** who deploys, for the log ('operator', 'token:<id>', 'functions/') */
+  /** who deploys, for the log and the manifest's `author` ('operator', 'token:<id>', 'functions/') */
   actor?: string;
+  /** what changed, kept in the manifest */
+  message?: string;
   /** the route overlap policy the activation claims routes with (server/deploy/routes.ts) */
   routeConflicts?: (mine: string, theirs: string) => boolean;
 }
@@ -52,6 +54,9 @@ export async function publish(
   const started = process.hrtime.bigint();
   try {
     const built = await (deps.builder ?? build)(tenant, files, buildOptions(options));
+    // who and why describe this upload, not its content: set after the build, outside the hash
+    if (options.actor) built.manifest.author = options.actor;
+    if (options.message) built.manifest.message = options.message;
     let caches = new Map<string, Buffer>();
     if (deps.prepare) {
       try {

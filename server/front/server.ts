@@ -8,8 +8,11 @@
 // or cold) -> dispatch into the sandbox -> response written with backpressure -> once `done`
 // settles (body pulled, waitUntil over), accounting and the request log line. A failure on the
 // way is classified (tenants/limits.ts) and answered with the status front/status.ts gives it.
+// An upgrade request (node:http's 'upgrade' event) takes the same path with a response written on
+// its socket; a 101 with a WebSocket hands the socket over (front/upgrade.ts).
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Config } from '../config';
 import { BodyTimeoutError, InvalidResponseError } from '../errors';
 import type { Logger } from '../observe/server-log';
@@ -20,13 +23,17 @@ import type { TenantDirectory, TenantState } from '../tenants/directory';
 import { classifyFailure, type Failure } from '../tenants/limits';
 import type { IsolatePool } from '../tenants/pool';
 import { ConnectionCap } from './connection-cap';
+import type { TenantWebSockets } from '../tenants/web-sockets';
+import type { OriginPassThrough } from '../bindings/pass-through';
 import { Exchange } from './exchange';
 import { LogBudget } from './log-budget';
 import { requestTarget } from './host';
 import { hasBody, limitedBody, nextRequestId, readSmallBody, smallBodyLength } from './request';
+import { sendPlain } from './response';
 import type { TenantRouter } from './router';
 import { boundMessage } from '../tenants/tenant-text';
 import { asResponseBodyCut, failureStatus, limitMessages } from './status';
+import { handshakeProblem, upgradeResponse, wantsWebSocket, type Upgrade } from './upgrade';
 
 export interface FrontDeps {
   config: Config;
@@ -37,6 +44,10 @@ export interface FrontDeps {
   logger: Logger;
   /** counts connections refused over the per-client cap */
   observer?: Pick<TenantObserver, 'connectionRefused'>;
+  /** the tenants' WebSocket budgets: an upgrade past a tenant's socket limit gets 503 before it runs */
+  webSockets?: TenantWebSockets;
+  /** where a request goes when its function throws after ctx.passThroughOnException() */
+  passThrough?: OriginPassThrough;
 }
 
 const invalidResponse =
@@ -79,6 +90,7 @@ export class FrontServer {
     });
     this.server.prependListener('connection', (socket: Socket) => cap.admit(socket));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => clientError(err, socket));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
   }
 
   listen(port: number, host: string): Promise<{ port: number; host: string }> {
@@ -96,8 +108,12 @@ export class FrontServer {
     return this.#inFlight;
   }
 
-  /** Stops accepting, lets in-flight requests finish for up to `timeoutMs`, then cuts what is left. */
-  async close(timeoutMs: number): Promise<void> {
+  /**
+   * Stops accepting, lets in-flight requests finish for up to `timeoutMs`, then cuts what is left.
+   * `drained` runs once the requests are done and before the server is waited for: upgraded
+   * connections (WebSockets) are no request, and the server only closes once they are closed too.
+   */
+  async close(timeoutMs: number, drained?: () => Promise<void>): Promise<void> {
     this.#closing = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
@@ -112,12 +128,27 @@ export class FrontServer {
       });
     }
     this.server.closeAllConnections();
+    await drained?.();
     await closed;
   }
 
+  /** an upgrade request: the ordinary path, with its answer written on the socket it arrived on */
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const upgrade: Upgrade = { socket, head };
+    const res = upgradeResponse(req, upgrade);
+    const problem = wantsWebSocket(req) ? handshakeProblem(req) : null;
+    if (problem !== null || this.#closing) {
+      const status = problem !== null ? 400 : 503;
+      sendPlain(res, status, nextRequestId(), problem ?? 'the server is shutting down; retry shortly');
+      return;
+    }
+    this.#handle(req, res, upgrade);
+  }
+
   /** a new request: where it goes (host + path -> tenant) and the tenant's state */
-  #handle(req: IncomingMessage, res: ServerResponse): void {
+  #handle(req: IncomingMessage, res: ServerResponse, upgrade?: Upgrade): void {
     const x = new Exchange(req, res, nextRequestId());
+    if (upgrade) x.upgrade = upgrade;
     this.#inFlight++;
     res.once('close', () => {
       if (--this.#inFlight === 0) this.#idle?.();
@@ -132,25 +163,26 @@ export class FrontServer {
         requestId: x.requestId,
         problem: target.problem,
       });
-      x.sendPlain(400, target.problem);
+      this.#unmatched(x, 400, target.problem);
       return;
     }
     x.routed(target);
     const q = target.path.indexOf('?');
     const path = q === -1 ? target.path : target.path.slice(0, q);
     const match = this.#deps.router.match(target.hostname, path);
+    if (match?.pattern) x.route = match.pattern;
     if (!match) {
       const base = this.#deps.config.baseDomain;
       const where = `tenants answer on <tenant>.${base} or on the routes their deployments declare`;
-      x.sendPlain(404, `no function is deployed at ${target.hostname}${path}: ${where}`);
+      this.#unmatched(x, 404, `no function is deployed at ${target.hostname}${path}: ${where}`);
       return;
     }
     const state = this.#deps.directory.get(match.tenant);
     if (state === null) {
-      x.sendPlain(404, noDeployment(match.tenant));
+      this.#unmatched(x, 404, noDeployment(match.tenant));
     } else if (state instanceof Promise) {
       state.then(
-        (s) => (s ? this.#serve(x, s) : x.sendPlain(404, noDeployment(match.tenant))),
+        (s) => (s ? this.#serve(x, s) : this.#unmatched(x, 404, noDeployment(match.tenant))),
         (err: Error) => {
           // once per request would let a flood of requests write the log: a few lines per window
           this.#quiet.log('error', 'store-read', 'reading tenant from the store failed', {
@@ -166,6 +198,16 @@ export class FrontServer {
     }
   }
 
+  /**
+   * A request no function answers (a bad Host, no route, no deployment): islet's own answer,
+   * counted under the metrics' NO_TENANT label, never under the name the client sent (which would
+   * let anyone mint tenant series by inventing host names).
+   */
+  #unmatched(x: Exchange, status: number, message: string): void {
+    x.sendPlain(status, message);
+    this.#deps.accounting.unmatched(status);
+  }
+
   /** the tenant is known: its request body limit, then its isolate (warm, or started for this request) */
   #serve(x: Exchange, state: TenantState): void {
     x.state = state;
@@ -176,6 +218,22 @@ export class FrontServer {
     if (declared > limit) {
       x.res.shouldKeepAlive = false; // the unread body would follow on this connection
       x.sendPlain(413, `${limitMessages.body} (${declared} > ${limit} bytes)`, 'body');
+      return;
+    }
+    if (x.upgrade && wantsWebSocket(x.req) && this.#deps.webSockets?.full(state.tenant)) {
+      // the function could not open one more: refused before it runs, as a limit
+      const failure = { kind: 'limit', limit: 'websockets' } as const;
+      const { requestId, method, path } = x;
+      this.#deps.accounting.rejected({
+        tenant: state.tenant,
+        deployment: state.manifest.id,
+        requestId,
+        method,
+        path,
+        status: failureStatus(failure),
+        failure,
+      });
+      x.sendFailure(failure);
       return;
     }
     try {
@@ -305,7 +363,8 @@ export class FrontServer {
           exceeded !== null
             ? { kind: 'limit', limit: 'body', measured: exceeded }
             : asResponseBodyCut(classifyFailure(err));
-        this.#failWith(x, x.failure);
+        if (x.failure.kind === 'tenant' && x.flags.passThrough) this.#passThrough(x, x.failure);
+        else this.#failWith(x, x.failure);
       },
     );
     dispatch.done.then(
@@ -326,6 +385,44 @@ export class FrontServer {
     if (x.account?.limit?.limit === 'memory' || isMemory(x.failure)) this.#deps.pool.retire(x.entry, 'killed');
     else this.#deps.pool.served(x.entry);
     this.#deps.accounting.finish(x);
+  }
+
+  /**
+   * The function threw after ctx.passThroughOnException(): the request's origin answers it
+   * (bindings/pass-through.ts), or islet's 500 when there is none or the request cannot be sent again.
+   */
+  #passThrough(x: Exchange, failure: Failure): void {
+    const origin = x.state && this.#deps.passThrough?.originFor(x.state.bindings, x.route);
+    const request = x.request;
+    if (!origin || !request || !this.#deps.passThrough) {
+      this.#failWith(x, failure);
+      return;
+    }
+    const { tenant } = x.entry;
+    this.#deps.passThrough
+      .send(origin, { method: x.method, path: x.path, headers: request.headers, body: request.body })
+      .then(
+        (response) => {
+          if (response) return x.write(response);
+          this.#deps.logger.warn('passThroughOnException: the request body was streamed, cannot send it again', {
+            tenant,
+            requestId: x.requestId,
+          });
+          this.#failWith(x, failure);
+        },
+        (err: Error) => {
+          this.#deps.logger.warn('passThroughOnException: the origin did not answer', {
+            tenant,
+            requestId: x.requestId,
+            origin,
+            error: err.message,
+          });
+          this.#failWith(x, failure);
+        },
+      )
+      .catch(() => {
+        // the client went away while the origin's answer was written
+      });
   }
 
   /** An answer for a request that failed inside an isolate; a memory kill recycles the isolate. */

@@ -3,6 +3,7 @@
 // the measured value and the tenant's stack when the addon captured it. Exception messages and
 // stacks are tenant-controlled text: they are cut to their bounds (tenant-text.ts) before they
 // reach the log sink, which maps stacks through source maps and writes them.
+import { NO_TENANT } from './observer';
 import type { TenantLogSink } from './log-sink';
 import type { RequestAccount } from '../host/types';
 import type { TenantObserver } from './observer';
@@ -50,6 +51,11 @@ export class Accounting {
 
   #stack(stack: string | undefined): string | undefined {
     return stack === undefined ? undefined : boundStack(stack, this.#bounds);
+  }
+
+  /** a request that reached no function (bad Host, no route, no deployment): counted under NO_TENANT */
+  unmatched(status: number): void {
+    this.#observer.requestFinished({ tenant: NO_TENANT, deployment: '', status, durationS: 0, cpuS: 0, cold: false });
   }
 
   rejected(r: RejectedRequest): void {

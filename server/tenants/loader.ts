@@ -1,8 +1,9 @@
 // Loads one deployment into a fresh isolate + sandbox: compile every module with its stored code
 // cache, link them with the native Module API (relative imports between the deployment's files,
-// the import map for bare specifiers), evaluate the entry under a time limit, and bind the
-// handler. Used by the pool for a cold start and by prepareDeployment at deploy time; the only
-// difference is where files and caches come from (ModuleSource).
+// the import map for bare specifiers, islet's built-in modules for node:* and cloudflare:workers
+// through builtins.ts), evaluate the entry under a time limit, and bind the handler. Used by the
+// pool for a cold start and by prepareDeployment at deploy time; the only difference is where
+// files and caches come from (ModuleSource).
 //
 // Compiling and linking use the isolate's synchronous forms while they are quick (a thread hop
 // per module would cost more than it saves), and its asynchronous forms past a few milliseconds
@@ -20,6 +21,7 @@ import {
   type CachedDataResult,
 } from '../host/isolate-api';
 import type { Sandbox } from '../host/types';
+import { BuiltinLinker, isBuiltinModule, preloadsFor } from './builtins';
 
 export type CodeCacheResult = 'hit' | 'miss' | 'rejected';
 
@@ -174,6 +176,16 @@ export async function loadDeployment(
         source,
         options,
       );
+      const preloads = preloadsFor(manifest.compatibility, () => [code], `${manifest.tenant}/${manifest.id}`);
+      if (preloads.length > 0) {
+        const linker = new BuiltinLinker(isolate);
+        await linker.prepare(
+          sandbox.context,
+          (ns) => sandbox.bindModule(ns),
+          preloads,
+          (m) => m.evaluate({ timeout, cpuTimeout }),
+        );
+      }
       await script.run(sandbox.context, { timeout, cpuTimeout, release: true });
       await bindHandler(() => sandbox.bindScript(), manifest);
       return;
@@ -197,6 +209,8 @@ export async function loadDeployment(
     // Compile only what the entry reaches, following static imports breadth-first, so an unused
     // file in the upload costs nothing at cold start.
     const code = new Map(sources);
+    // islet's built-in modules (node:*, cloudflare:workers): compiled only when imported
+    let builtins: BuiltinLinker | null = null;
     const queue = [manifest.entry];
     const compile = (modulePath: string, sync: boolean) =>
       compileWithCache(
@@ -210,8 +224,10 @@ export async function loadDeployment(
     const add = (modulePath: string, module: Module) => {
       byPath.set(modulePath, module);
       pathOf.set(module, modulePath);
-      for (const spec of module.dependencySpecifiers)
-        queue.push(resolveSpecifier(spec, modulePath, files, manifest.importMap));
+      for (const spec of module.dependencySpecifiers) {
+        if (isBuiltinModule(spec)) (builtins ??= new BuiltinLinker(isolate)).module(spec);
+        else queue.push(resolveSpecifier(spec, modulePath, files, manifest.importMap));
+      }
     };
     // A deployment of a few modules compiles here at once (a thread hop per module would cost
     // more than it saves). Past a few milliseconds (thousands of small modules take seconds), the
@@ -232,7 +248,21 @@ export async function loadDeployment(
       for (const [i, p] of wave.entries()) add(p, modules[i]!);
     }
     const entry = byPath.get(manifest.entry)!;
+    const reached = () => [...byPath.keys()].map((p) => code.get(p)!);
+    const preloads = preloadsFor(manifest.compatibility, reached, `${manifest.tenant}/${manifest.id}`);
+    if (preloads.length > 0) builtins ??= new BuiltinLinker(isolate);
+    // before any tenant code: built-ins connected to the runtime, preloads (globals) evaluated
+    if (builtins) {
+      await builtins.prepare(
+        sandbox.context,
+        (ns) => sandbox.bindModule(ns),
+        preloads,
+        (m) => m.evaluate({ timeout }),
+      );
+    }
     const resolve = (specifier: string, referrer: Module) => {
+      if (builtins?.owns(referrer)) return builtins.resolve(specifier, referrer);
+      if (isBuiltinModule(specifier)) return builtins!.module(specifier);
       const from = pathOf.get(referrer) ?? manifest.entry;
       return byPath.get(resolveSpecifier(specifier, from, files, manifest.importMap))!;
     };

@@ -35,7 +35,7 @@ import * as tar from 'tar-stream';
 import { request } from 'undici';
 import { publish } from '../../server/deploy/publish';
 import { attacker, neighbourCode, outsideAttempts, startIslet, type Islet, type Reply } from './islet';
-import { underAttack } from './latency';
+import { underAttack } from './platform-latency';
 
 let islet: Islet;
 /** an HTTP server on 127.0.0.2 that answers ownership challenges (the `http` verification) */

@@ -146,7 +146,7 @@ describe('PostgresDeploymentStore', needsPostgres(), () => {
     const results = await Promise.all(stores.map((s) => s.migrate()));
     assert.deepEqual(
       results.map((r) => r.applied.length).sort(),
-      [0, 0, 0, 0, migrations.length],
+      [0, 0, 0, 0, latestVersion],
       'one node applied the migrations, the others found them done',
     );
     assert.ok(results.every((r) => r.version === latestVersion && !r.newer));

@@ -20,9 +20,15 @@ export class ClusterMetrics implements MetricsSource {
     registers: [this.#own],
   });
 
-  /** `timeoutMs`: how long a scrape waits for workers (default: the message table's) */
-  constructor(options: { timeoutMs?: number } = {}) {
+  readonly #restarts: (() => number) | undefined;
+
+  /**
+   * `timeoutMs`: how long a scrape waits for workers (default: the message table's); `restarts`:
+   * workers replaced after dying so far (the supervisor's count), exported as a counter
+   */
+  constructor(options: { timeoutMs?: number; restarts?: () => number } = {}) {
     this.#timeoutMs = options.timeoutMs;
+    this.#restarts = options.restarts;
     this.#stopAnswering = this.#channel.handle('metrics.scrape', () => this.scrape());
   }
 
@@ -39,6 +45,14 @@ export class ClusterMetrics implements MetricsSource {
     });
     gauge.set({ state: 'answered' }, answers.length);
     gauge.set({ state: 'missing' }, missing.length);
+    if (this.#restarts) {
+      const restarts = new Counter({
+        name: 'islet_worker_restarts_total',
+        help: 'Worker processes that died and were replaced by the supervisor',
+        registers: [registry],
+      });
+      restarts.inc(this.#restarts());
+    }
     return { contentType: registry.contentType, body: await registry.metrics() };
   }
 

@@ -88,6 +88,7 @@ export class Metrics implements TenantObserver {
   #subrequests: TenantSeries<Counter<'tenant' | 'status'>>;
   #deployments: TenantSeries<Counter<'tenant' | 'result'>>;
   #protection: ProtectionMetrics;
+  #logLinesDropped: Counter<'reason'>;
 
   constructor(options: MetricsOptions = {}) {
     const limit = options.tenantLabels ?? 100;
@@ -221,6 +222,13 @@ export class Metrics implements TenantObserver {
       'result',
     );
     this.#protection = registerProtectionMetrics(registers, tenantSeries);
+    this.#logLinesDropped = new Counter({
+      name: 'islet_log_lines_dropped_total',
+      help: 'Log lines not delivered because their reader did not keep up, by reason (follower: a log stream client)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.#logLinesDropped.inc({ reason: 'follower' }, 0);
     registerIsolateGauges(this.registry, this.#labels, () => {
       try {
         return this.#isolateSource ? this.#isolateSource() : [];
@@ -236,6 +244,19 @@ export class Metrics implements TenantObserver {
       // numbers remain available per type in nodejs_active_{handles,requests,resources}.
       for (const name of REDUNDANT_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
     }
+  }
+
+  /**
+   * A counter of this registry with a bounded `tenant` label and one more label, for the metrics
+   * of other rooms (server/bindings: KV operations, cache lookups, cron runs). Returns its increment.
+   */
+  tenantCounter(name: string, help: string, extraLabel: string): (tenant: string, extra: string) => void {
+    const series = new TenantSeries(
+      new Counter({ name, help, labelNames: ['tenant', extraLabel], registers: [this.registry] }),
+      extraLabel,
+    );
+    this.#tenantSeries.push(series);
+    return (tenant, extra) => series.metric.inc(series.labels(this.#labels.label(tenant), extra));
   }
 
   /** The label value a tenant's series carry right now: its name, or OTHER_TENANTS (asking takes no slot). */
@@ -338,6 +359,11 @@ export class Metrics implements TenantObserver {
 
   deployment(tenant: string, result: 'success' | 'failure'): void {
     this.#deployments.metric.inc(this.#deployments.labels(this.#labels.label(tenant), result));
+  }
+
+  /** lines a reader lost because it did not keep up (a follow stream's backlog was full) */
+  logLinesDropped(reason: string, count: number): void {
+    if (count > 0) this.#logLinesDropped.inc({ reason }, count);
   }
 
   setIsolateSource(source: () => IsolateSample[]): void {
