@@ -3,7 +3,7 @@
 // learn about another. Each case runs against a real islet started in this process, deploys
 // through the admin API (with a tenant's own deploy token where the attack is a tenant's), and
 // measures a neighbour tenant on the same event loop before and during the attack: its p99 stays
-// within twice its baseline (test/hostile/latency.ts) and every neighbour request answers 200.
+// within twice its baseline (test/hostile/platform-latency.ts) and every neighbour request answers 200.
 //
 // | case                                               | the attacker gets                                  |
 // |----------------------------------------------------|----------------------------------------------------|
@@ -35,7 +35,7 @@ import * as tar from 'tar-stream';
 import { request } from 'undici';
 import { publish } from '../../server/deploy/publish';
 import { attacker, neighbourCode, outsideAttempts, startIslet, type Islet, type Reply } from './islet';
-import { underAttack } from './platform-latency';
+import { twice, underAttack } from './platform-latency';
 
 let islet: Islet;
 /** an HTTP server on 127.0.0.2 that answers ownership challenges (the `http` verification) */
@@ -421,15 +421,18 @@ test('an 8.8 MB exception stack per request: the log line is bounded and the nei
     }
     return { statuses, sent };
   };
-  const control = await underAttack(islet, hammer(['/control', '/control-message']), {
-    label: 'stack bomb control (same CPU, no throw)',
-    control: true,
-  });
-  assert.deepEqual([...control.result.statuses], [200]);
-  const logBefore = islet.logBytes();
-  const { result: bombed } = await underAttack(islet, hammer(['/', '/message']), {
-    label: 'stack bomb',
-    reference: control.latency.during,
+  const { bombed, logBefore } = await twice(async () => {
+    const control = await underAttack(islet, hammer(['/control', '/control-message']), {
+      label: 'stack bomb control (same CPU, no throw)',
+      control: true,
+    });
+    assert.deepEqual([...control.result.statuses], [200]);
+    const logBefore = islet.logBytes();
+    const { result: bombed } = await underAttack(islet, hammer(['/', '/message']), {
+      label: 'stack bomb',
+      reference: control.latency.during,
+    });
+    return { bombed, logBefore };
   });
   const result = bombed.statuses;
   const bombs = bombed.sent;
