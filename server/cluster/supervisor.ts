@@ -44,7 +44,10 @@ export interface SupervisorOptions {
   maxHeadBytes?: number;
   /** time workers get to finish in-flight requests on shutdown or reload */
   drainTimeoutMs: number;
-  /** connections one client address may hold on the port (0 or absent: no cap; front/connection-cap.ts) */
+  /**
+   * connections one client address may hold here before they are handed to a worker (which
+   * applies the same cap to those it was given); 0 or absent: no cap (front/connection-cap.ts)
+   */
   maxConnectionsPerClient?: number;
   /** a connection was closed over that cap */
   onConnectionRefused?: () => void;
@@ -349,6 +352,8 @@ export class Supervisor {
       return;
     }
     const id = ++this.#nextConnection;
+    // from here the worker counts it against the client's cap (its front's ConnectionCap)
+    this.#cap.release(socket);
     record.connections.set(id, { socket, hostname });
     this.#openByHost.set(hostname, (this.#openByHost.get(hostname) ?? 0) + 1);
     socket.removeAllListeners('error');

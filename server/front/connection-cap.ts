@@ -9,6 +9,8 @@ export class ConnectionCap {
   readonly #max: number;
   readonly #onRefused: () => void;
   readonly #open = new Map<string, number>();
+  /** the key each admitted socket is counted under, until it closes or is released */
+  readonly #counted = new WeakMap<net.Socket, string>();
 
   /** `max` 0: no cap */
   constructor(max: number, onRefused: () => void = () => {}) {
@@ -27,12 +29,22 @@ export class ConnectionCap {
       return false;
     }
     this.#open.set(key, open + 1);
-    socket.once('close', () => {
-      const left = (this.#open.get(key) ?? 1) - 1;
-      if (left > 0) this.#open.set(key, left);
-      else this.#open.delete(key);
-    });
+    this.#counted.set(socket, key);
+    socket.once('close', () => this.release(socket));
     return true;
+  }
+
+  /**
+   * `socket` no longer counts here (it closed, or it was handed to a process that counts it
+   * itself: the supervisor counts the connections it holds, each worker those it was given)
+   */
+  release(socket: net.Socket): void {
+    const key = this.#counted.get(socket);
+    if (key === undefined) return;
+    this.#counted.delete(socket);
+    const left = (this.#open.get(key) ?? 1) - 1;
+    if (left > 0) this.#open.set(key, left);
+    else this.#open.delete(key);
   }
 
   /** connections open now from the client of `address` */

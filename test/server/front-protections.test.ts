@@ -54,6 +54,15 @@ test('past the cap a client connection is closed at once and counted; a closed o
   } finally {
     await new Promise((resolve) => server.close(resolve));
   }
+  // release(): a socket handed elsewhere stops counting at once, and only once
+  const handed = new ConnectionCap(1);
+  const one = new net.Socket();
+  assert.equal(handed.admit(one), true);
+  assert.equal(handed.admit(new net.Socket()), false);
+  handed.release(one);
+  handed.release(one);
+  assert.equal(handed.openFrom(''), 0);
+  one.destroy();
   // 0: no cap
   const open = new ConnectionCap(0);
   assert.equal(open.admit(new net.Socket()), true);
