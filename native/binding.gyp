@@ -4,6 +4,7 @@
       "target_name": "islet",
       "sources": [
         "src/addon.cc",
+        "src/shared_file.cc",
         "src/isolate/common.cc",
         "src/isolate/environment.cc",
         "src/isolate/scope.cc",

@@ -17,6 +17,8 @@
 //   `referrer` is the importing Module, or `{ filename }` for an import() in a script). The
 //   module is instantiated and evaluated before the import() promise settles. Without a
 //   resolver, `import()` rejects with code ERR_ISOLATE_NO_DYNAMIC_IMPORT.
+// - `mapSharedFile(path, byteLength)`: an ArrayBuffer over a file mapped shared (a crash journal
+//   another process reads after this one died).
 // - `machineStalls()`: the process's ledger of machine stops (a virtual machine paused by its
 //   host without the guest seeing steal time). A thread running during a stop has the stop
 //   added to its CPU clock; `cpuTimeout` and `isolate.cpuTime` leave out what the watchdog
@@ -93,6 +95,14 @@ export interface MachineStalls {
 
 /** islet: the process's machine-stall ledger (see MachineStalls). Cheap: reads four counters. */
 export const machineStalls: () => MachineStalls = binding.machineStalls;
+
+/**
+ * islet: an ArrayBuffer over the first `byteLength` bytes of the file at `path`, mapped shared:
+ * every write to it is in the file at once (no system call) and stays there when the process
+ * dies, for another process to read. The file must exist and be at least that long. Throws a
+ * RangeError for a bad length or a file too short, an Error naming the path otherwise.
+ */
+export const mapSharedFile: (path: string, byteLength: number) => ArrayBuffer = binding.mapSharedFile;
 
 // ---------------------------------------------------------------------------------------------
 // Options

@@ -73,6 +73,18 @@ export interface Config {
     drainTimeoutMs: number;
   };
   egress: { allow: string[] };
+  /** the supervisor and its workers (`workers` > 0) */
+  cluster: {
+    /** how long an admin write's answer waits for every serving process to serve it (ms; 0: it does not wait) */
+    syncTimeoutMs: number;
+    /** a serving process reads the store's change log at least this often, whatever it was told (ms) */
+    safetyPollMs: number;
+    /** worker deaths a tenant may be the cause of within quarantineWindowS before it is quarantined */
+    quarantineDeaths: number;
+    quarantineWindowS: number;
+    /** how long a quarantined tenant is refused (503, Retry-After) */
+    quarantineCooldownS: number;
+  };
   store: {
     /** '' (the data folder), file:///<folder> or postgres://… */
     url: string;
@@ -152,6 +164,36 @@ export const settings: Setting[] = [
   { key: 'pool.startupTimeoutMs', env: 'ISLET_STARTUP_TIMEOUT_MS', kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' }, doc: "time a deployment's top-level code may run" },
   { key: 'pool.drainTimeoutMs', env: 'ISLET_DRAIN_TIMEOUT_MS', kind: { type: 'int', min: 0, max: 3_600_000, unit: 'ms' }, doc: 'longest an old isolate drains after a redeploy' },
   { key: 'egress.allow', env: 'ISLET_EGRESS_ALLOW', kind: { type: 'list' }, doc: 'private hosts/IPs/CIDRs tenant fetch() may reach (comma-separated in env)' },
+  {
+    key: 'cluster.syncTimeoutMs',
+    env: 'ISLET_SYNC_TIMEOUT_MS',
+    kind: { type: 'int', min: 0, max: 600_000, unit: 'ms' },
+    doc: "how long an admin write's answer waits for every serving process to serve it (0: answer at once)",
+  },
+  {
+    key: 'cluster.safetyPollMs',
+    env: 'ISLET_SAFETY_POLL_MS',
+    kind: { type: 'int', min: 100, max: 3_600_000, unit: 'ms' },
+    doc: "a serving process reads the store's change log at least this often, whatever it was told",
+  },
+  {
+    key: 'cluster.quarantineDeaths',
+    env: 'ISLET_QUARANTINE_DEATHS',
+    kind: { type: 'int', min: 1, max: 1000 },
+    doc: 'worker deaths a tenant may cause within cluster.quarantineWindowS before it is quarantined',
+  },
+  {
+    key: 'cluster.quarantineWindowS',
+    env: 'ISLET_QUARANTINE_WINDOW_S',
+    kind: { type: 'int', min: 1, max: 86_400 * 7, unit: 's' },
+    doc: 'the window in which worker deaths are counted against a tenant',
+  },
+  {
+    key: 'cluster.quarantineCooldownS',
+    env: 'ISLET_QUARANTINE_COOLDOWN_S',
+    kind: { type: 'int', min: 1, max: 86_400 * 7, unit: 's' },
+    doc: 'how long a quarantined tenant is refused (503 islet-error: quarantined, with Retry-After)',
+  },
   {
     key: 'store.url',
     env: 'ISLET_STORE_URL',
@@ -367,7 +409,10 @@ export interface LoadOptions {
 export function loadConfig(options: LoadOptions = {}): Config {
   const { argv = [], env = process.env, cwd = process.cwd() } = options;
   const problems: string[] = [];
-  const config = { server: {}, limits: {}, pool: {}, egress: {}, store: {}, tenants: {} } as Record<string, unknown>;
+  const config = { server: {}, limits: {}, pool: {}, egress: {}, cluster: {}, store: {}, tenants: {} } as Record<
+    string,
+    unknown
+  >;
 
   const defaultsFile = options.defaults ?? defaultConfigFile;
   applyFile(config, readJson(defaultsFile, problems), path.relative(cwd, defaultsFile) || defaultsFile, problems);

@@ -3,6 +3,9 @@
 #include "isolate/watchdog.h"
 
 namespace islet {
+
+void ExportSharedFile(Isolate* isolate, Local<Context> context, Local<Object> exports);  // shared_file.cc
+
 namespace {
 
 void Initialize(Local<Object> exports, Local<Context> context) {
@@ -20,6 +23,7 @@ void Initialize(Local<Object> exports, Local<Context> context) {
   add("ExternalCopy", ClassId::ExternalCopy);
   add("Callback", ClassId::Callback);
   ExportMachineStalls(isolate, context, exports);
+  ExportSharedFile(isolate, context, exports);
   exports->Set(context, V8Symbol(isolate, "nodeModuleVersion"), v8::Integer::New(isolate, NODE_MODULE_VERSION)).Check();
 }
 

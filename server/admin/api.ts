@@ -14,6 +14,7 @@ import type { LogHub } from '../observe/tenant-logs/hub';
 import type { DeploymentStore } from '../store/types';
 import { nullObserver, type TenantObserver } from '../tenants/observer';
 import { authMiddleware, type AdminEnv } from './auth';
+import { readYourWrites, type WriteSync } from './consistency';
 import { deploymentRoutes } from './deployments';
 import { envRoutes } from './env';
 import { adminRouter, answerNotFound } from './errors';
@@ -47,6 +48,8 @@ export interface AdminApiDeps {
   metrics?: MetricsSource;
   /** serves the operator dashboard at / */
   dashboard?: boolean;
+  /** read-your-writes: a write is answered once every serving process of the node serves it */
+  writeSync?: WriteSync;
 }
 
 export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
@@ -60,6 +63,8 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
 
   const app = adminRouter(logger);
   app.notFound(answerNotFound);
+  // before every route: a route that wrote answers once every serving process serves the write
+  if (deps.writeSync) app.use('*', readYourWrites(deps.writeSync, logger));
   // A degraded store (PostgreSQL unreachable) keeps the node ready: it serves what it has. The
   // answer says so without the reason (which names the database host): the log has it.
   app.get('/healthz', async (c) => {

@@ -17,6 +17,7 @@ import { checkId } from '../store/names';
 import type { DeploymentManifest, DeploymentStore } from '../store/types';
 import type { TenantObserver } from '../tenants/observer';
 import { actor, isOperator, type AdminAuth, type AdminEnv } from './auth';
+import { wrote } from './consistency';
 import { adminRouter } from './errors';
 import { tenantParam } from './request';
 import { requireTenant } from './tenants';
@@ -54,7 +55,7 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
     // the body is read inside the gate too: each upload buffers up to maxRequestBytes, so
     // reading them all at once would let a burst of uploads exhaust the server's memory; a
     // waiting upload stays in its socket (TCP backpressure) until its turn
-    const { manifest, active } = await gate.run(async () => {
+    const { manifest, active, revision } = await gate.run(async () => {
       let upload: Awaited<ReturnType<typeof readUpload>>;
       try {
         upload = await readUpload(c, limits);
@@ -79,6 +80,7 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
       if (deps.prepare) publishDeps.prepare = deps.prepare;
       return publish(publishDeps, tenant, upload.files, options);
     });
+    wrote(c, revision);
     return c.json(
       { id: manifest.id, hash: manifest.hash, url: deps.tenantUrl(tenant), warnings: manifest.warnings, active },
       201,
@@ -102,7 +104,7 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
     const previous = (await requireTenant(store, tenant)).active;
     const manifest = await requireDeployment(tenant, c.req.param('id'));
     await assertRoutesFree(store, tenant, manifest.routes, { nested: isOperator(c) });
-    await store.activate(tenant, manifest.id, { conflicts: routeConflicts({ nested: isOperator(c) }) });
+    wrote(c, await store.activate(tenant, manifest.id, { conflicts: routeConflicts({ nested: isOperator(c) }) }));
     logger.info('deployment activated', { tenant, deployment: manifest.id, previous, by: actor(c) });
     return c.json({ id: manifest.id, active: true, previous, url: deps.tenantUrl(tenant) });
   });
@@ -111,7 +113,7 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
     const tenant = tenantParam(c);
     await requireTenant(store, tenant);
     const manifest = await requireDeployment(tenant, c.req.param('id'));
-    await store.deleteDeployment(tenant, manifest.id);
+    wrote(c, await store.deleteDeployment(tenant, manifest.id));
     logger.info('deployment deleted', { tenant, deployment: manifest.id, by: actor(c) });
     return c.json({ deleted: manifest.id });
   });

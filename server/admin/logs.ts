@@ -7,6 +7,7 @@
 import type { Hono } from 'hono';
 import { ApiError } from '../errors';
 import type { Logger } from '../observe/server-log';
+import { countDropped } from '../observe/log-drops';
 import type { LogHub } from '../observe/tenant-logs/hub';
 import { requireTenantAccess, type AdminAuth, type AdminEnv } from './auth';
 import { adminRouter } from './errors';
@@ -56,6 +57,7 @@ export function logRoutes(hub: LogHub, options: LogRoutesOptions): Hono<AdminEnv
             (line) => {
               if ((controller.desiredSize ?? 0) <= 0) {
                 dropped++;
+                countDropped('follower_slow');
                 return;
               }
               if (dropped > 0) {

@@ -9,6 +9,7 @@ import { ApiError } from '../errors';
 import type { Logger } from '../observe/server-log';
 import type { DeploymentStore, TenantRecord } from '../store/types';
 import { actor, assertOperator, principalOf, type AdminAuth, type AdminEnv } from './auth';
+import { wrote } from './consistency';
 import { adminRouter } from './errors';
 import { readJson, tenantParam } from './request';
 
@@ -96,7 +97,7 @@ export function tenantRoutes(deps: TenantRoutesDeps): Hono<AdminEnv> {
       active: existing?.active ?? null,
       limits: mergeLimits(existing?.limits, change),
     };
-    await store.putTenant(record);
+    wrote(c, await store.putTenant(record));
     logger.info(existing ? 'tenant updated' : 'tenant created', { tenant, by: actor(c) });
     return c.json(await describeTenant((await store.getTenant(tenant))!), existing ? 200 : 201);
   });
@@ -112,10 +113,11 @@ export function tenantRoutes(deps: TenantRoutesDeps): Hono<AdminEnv> {
     const existing = await requireTenant(store, tenant);
     const body = await readJson(c);
     if (body.limits === undefined) throw new ApiError('ISLET_ADMIN_BAD_LIMITS', "the body must carry 'limits'");
-    await store.putTenant({
+    const revision = await store.putTenant({
       ...existing,
       limits: mergeLimits(existing.limits, parseLimits(body.limits, deps.limitNames)),
     });
+    wrote(c, revision);
     logger.info('tenant limits changed', { tenant, by: actor(c) });
     return c.json(await describeTenant((await store.getTenant(tenant))!));
   });
@@ -123,7 +125,7 @@ export function tenantRoutes(deps: TenantRoutesDeps): Hono<AdminEnv> {
   app.delete('/v1/tenants/:tenant', auth, async (c) => {
     const tenant = tenantParam(c);
     assertOperator(c, 'deleting a tenant');
-    await store.deleteTenant(tenant);
+    wrote(c, await store.deleteTenant(tenant));
     logger.info('tenant deleted', { tenant, by: actor(c) });
     return c.json({ deleted: tenant });
   });

@@ -17,6 +17,7 @@ import type { DeploymentStore } from '../store/types';
 import { TenantRouter } from '../front/router';
 import { FrontServer } from '../front/server';
 import { TenantDirectory } from '../tenants/directory';
+import { StoreFollower } from '../tenants/store-follower';
 import { IsolatePool } from '../tenants/pool';
 import { Accounting } from '../tenants/accounting';
 import { prepareDeployment } from '../tenants/prepare';
@@ -24,6 +25,7 @@ import type { CreateSandbox } from '../tenants/sandbox-api';
 import { nullObserver, type TenantObserver } from '../tenants/observer';
 import { deployDirectory } from '../deploy/directory';
 import { createAdminApi } from '../admin/api';
+import type { WriteSync } from '../admin/consistency';
 import { loadOperatorToken } from '../admin/auth';
 import { startMetricsServer, type MetricsServer } from '../admin/metrics';
 import { ClusterMetrics } from '../observe/metrics/cluster';
@@ -33,6 +35,8 @@ import { LogHub } from '../observe/tenant-logs/hub';
 import { SourceMapper } from '../observe/tenant-logs/source-maps';
 import { Supervisor } from '../cluster/supervisor';
 import { joinSupervisor } from '../cluster/supervised-worker';
+import { StoreFanout } from '../cluster/store-fanout';
+import { workerChannel } from '../cluster/worker-channel';
 import { machineStalls } from '../host/isolate-api';
 import { watchMachineStalls } from '../tenants/stalls';
 
@@ -125,7 +129,13 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     logger.info(created ? 'generated the operator token' : 'using the operator token', { file: tokenFile });
 
   if (options.functionsDir) await publishFunctions(options.functionsDir, { store, logger, observer, prepare });
-  await directory.start();
+  // alone, this process is its node's subscriber to the store; under the supervisor, the
+  // supervisor is, and tells this worker which revision to reach
+  const follower = await StoreFollower.start(store, directory, logger, {
+    hinted: !options.worker,
+    pollMs: config.cluster.safetyPollMs,
+  });
+  const writeSync = options.worker ? joinStoreFanout(follower, config) : localWriteSync(follower, config);
   pool.start();
 
   // without its own listener (a supervisor owns the port), the configured port is the one clients use
@@ -144,6 +154,8 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     logs,
     metrics,
     dashboard: true,
+    // 0: answer writes at once (changes still reach every process through the fan-out)
+    writeSync: config.cluster.syncTimeoutMs > 0 ? writeSync.sync : undefined,
   });
   const admin = serveHono({ fetch: adminApi.fetch, port: config.adminPort, hostname: config.adminHost });
   const adminPort = await new Promise<number>((resolve, reject) => {
@@ -182,13 +194,58 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
         logs.close();
         await new Promise<void>((resolve) => admin.close(() => resolve()));
         await metricsServer?.close();
-        directory.stop();
+        writeSync.leave();
+        await follower.close();
         pool.close();
         for (const leave of leaveCluster) leave();
         stopStallWatch();
         await store.close();
       })()),
   };
+}
+
+/** how long a store change may take to reach every process before it is reported as lagging */
+function fanoutTimeoutMs(config: Config): number {
+  return config.cluster.syncTimeoutMs || 5000;
+}
+
+/** Read-your-writes in one process: the write is served once this process's follower reached it. */
+function localWriteSync(follower: StoreFollower, config: Config): { sync: WriteSync; leave(): void } {
+  const timeoutMs = fanoutTimeoutMs(config);
+  const sync: WriteSync = {
+    reach: async (revision) => {
+      if (await follower.reach(revision, timeoutMs)) return [];
+      const message = `revision ${revision} was not served within ${timeoutMs} ms (at ${follower.revision})`;
+      return [{ worker: `this process (pid ${process.pid})`, pid: process.pid, reason: 'timeout', message }];
+    },
+  };
+  return { sync, leave: () => {} };
+}
+
+/**
+ * Read-your-writes under the supervisor: this worker answers the supervisor's 'store.apply'
+ * once it serves the revision asked, and a write made through its admin API asks the supervisor
+ * to bring every worker to the write's revision (cluster/store-fanout.ts).
+ */
+function joinStoreFanout(follower: StoreFollower, config: Config): { sync: WriteSync; leave(): void } {
+  const channel = workerChannel();
+  const timeoutMs = fanoutTimeoutMs(config);
+  const stop = channel.handle('store.apply', async ({ revision }) => {
+    if (!(await follower.reach(revision, timeoutMs)))
+      throw new Error(`revision ${revision} was not served within ${timeoutMs} ms (at ${follower.revision})`);
+    return { applied: follower.revision };
+  });
+  const sync: WriteSync = {
+    reach: async (revision) => {
+      try {
+        // the supervisor answers within its own wait for the workers; this bound only covers a lost answer
+        return (await channel.ask('store.sync', { revision }, { timeoutMs: timeoutMs + 2000 })).lagging;
+      } catch (error) {
+        return [{ worker: 'the supervisor', reason: 'failed', message: (error as Error).message }];
+      }
+    },
+  };
+  return { sync, leave: stop };
 }
 
 async function publishFunctions(
@@ -267,11 +324,11 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
   const { file: tokenFile, created } = loadOperatorToken(config.dataDir, config.adminToken || undefined);
   if (tokenFile)
     logger.info(created ? 'generated the operator token' : 'using the operator token', { file: tokenFile });
+  // the supervisor is its node's one subscriber to the store (cluster/store-fanout.ts)
+  const store = await openConfiguredStore(config, (message, fields) => logger.warn(message, fields));
   if (functionsDir) {
     // tenant code never runs in the primary: without a worker yet, publish with the build's static checks only
-    const store = await openConfiguredStore(config, (message, fields) => logger.warn(message, fields));
     await publishFunctions(functionsDir, { store, logger, observer: nullObserver, prepare: async () => new Map() });
-    await store.close();
   }
   const clusterMetrics = new ClusterMetrics();
   const clusterLogs = new ClusterLogs();
@@ -289,6 +346,14 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     ],
     drainTimeoutMs: config.server.shutdownTimeoutMs,
   });
+  // answering workers' syncs from their first write on
+  const fanout = new StoreFanout({
+    store,
+    logger,
+    workers: () => supervisor.servingWorkers(),
+    timeoutMs: fanoutTimeoutMs(config),
+  });
+  await fanout.start();
   const { port, workers } = await supervisor.start();
   const adminPort = workers.find((w) => typeof w.info?.adminPort === 'number')?.info?.adminPort;
   console.error(
@@ -303,7 +368,9 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     );
   });
   await onShutdown(logger, async () => {
+    await fanout.close();
     await supervisor.close();
+    await store.close();
     await metricsServer?.close();
     clusterMetrics.close();
     clusterLogs.close();

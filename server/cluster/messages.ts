@@ -3,11 +3,7 @@
 // and a request's timeout is read from here unless a caller says otherwise.
 //
 // Adding a message = one line here + its handler (`channel.handle`) or listener (`channel.on`) on
-// the receiving side. Issue 15's read-your-writes is one more worker request, e.g.
-//   'store.changed': request<{ revision: number }, { applied: number }>(2000),
-// answered by every worker once it serves that revision, asked with `primaryChannel().askAll`,
-// whose answer names the workers that did not acknowledge (timed out, died, failed); a
-// PostgreSQL LISTEN in the primary then feeds the same ask.
+// the receiving side.
 import type { Registry } from 'prom-client';
 import { notice, request, type Protocol } from './protocol';
 
@@ -18,6 +14,26 @@ export type MetricJSON = Awaited<ReturnType<Registry['getMetricsAsJSON']>>[numbe
 export interface Scrape {
   contentType: string;
   body: string;
+}
+
+/** A serving process that had not applied a write when its answer was due. */
+export interface Lag {
+  /** e.g. "worker 2 (pid 4242)" */
+  worker: string;
+  pid?: number;
+  reason: 'timeout' | 'gone' | 'failed' | 'unsent';
+  message: string;
+}
+
+/** A tenant refused for a while because worker processes died running its code (cluster/quarantine.ts). */
+export interface QuarantineEntry {
+  tenant: string;
+  /** ms since the epoch: refused until then */
+  until: number;
+  /** ISO-8601 */
+  since: string;
+  /** the deaths that put it there: when, and what the worker died of */
+  deaths: { at: string; cause: string }[];
 }
 
 /** A tenant's most recent log lines, at most `limit`. */
@@ -33,12 +49,16 @@ export const islet = {
     'metrics.collect': request<void, MetricJSON[]>(3000),
     /** this worker's recent lines of a tenant, to be merged with the others' (observe/tenant-logs/cluster.ts) */
     'logs.collect': request<TenantLines, string[]>(1000),
+    /** serve every store change up to `revision`, then answer (read-your-writes, cluster/store-fanout.ts) */
+    'store.apply': request<{ revision: number }, { applied: number }>(5000),
   },
   primaryRequests: {
     /** a client scraped this worker's admin port: the sum over every worker, please */
     'metrics.scrape': request<void, Scrape>(5000),
     /** a client read a tenant's logs through this worker: every worker's lines, merged by time */
     'logs.recent': request<TenantLines, string[]>(2000),
+    /** this worker's admin API wrote `revision`: bring every worker to it, and say which lag */
+    'store.sync': request<{ revision: number }, { lagging: Lag[] }>(15_000),
   },
   workerNotices: {
     /** a new connection for this worker; the socket travels as the message's handle */
@@ -49,6 +69,8 @@ export const islet = {
     'logs.watch': notice<{ tenant: string; on: boolean }>(),
     /** a followed tenant's new line, from whichever worker wrote it */
     'logs.relay': notice<{ tenant: string; line: string }>({ lossy: true }),
+    /** every quarantined tenant (the whole list, after each change and to each new worker) */
+    'quarantine.list': notice<{ tenants: QuarantineEntry[] }>(),
   },
   primaryNotices: {
     /** the worker serves; `info` is what it wants the supervisor to know (its admin port) */

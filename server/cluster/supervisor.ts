@@ -180,6 +180,15 @@ export class Supervisor {
     for (const unlisten of this.#unlisten) unlisten();
   }
 
+  /** Workers that serve requests now: ready ones, and retiring ones still finishing theirs. */
+  servingWorkers(): Worker[] {
+    const serving: Worker[] = [];
+    for (const record of this.#records.values()) {
+      if ((record.ready || record.retiring) && record.worker.isConnected()) serving.push(record.worker);
+    }
+    return serving;
+  }
+
   #readyRecords(): WorkerRecord[] {
     const ready: WorkerRecord[] = [];
     for (const slot of this.#slots) if (slot.current?.ready) ready.push(slot.current);

@@ -11,7 +11,13 @@ import type { Scrape } from '../../cluster/messages';
 import type { LimitName } from '../../host/types';
 import type { EvictionReason, IsolateSample, RequestReport, TenantObserver } from '../../tenants/observer';
 import { TenantLabels, TenantSeries, statusLabel } from './labels';
-import { nonNegative, registerIsolateGauges, registerStallCounters, type StallTotals } from './scrape-gauges';
+import {
+  nonNegative,
+  registerIsolateGauges,
+  registerLogDrops,
+  registerStallCounters,
+  type StallTotals,
+} from './scrape-gauges';
 import { SeriesCounter, SeriesHistogram, type CounterSeries, type HistogramSeries } from './series-metrics';
 
 export { OTHER_TENANTS, statusLabel } from './labels';
@@ -226,6 +232,7 @@ export class Metrics implements TenantObserver {
         return [];
       }
     });
+    registerLogDrops(this.registry);
     if (options.defaultMetrics ?? true) {
       collectDefaultMetrics({ register: this.registry });
       // prom-client exports these three totals as gauges whose names end in `_total`, which
