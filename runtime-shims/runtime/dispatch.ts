@@ -12,9 +12,22 @@ import { abortSignal } from '../abort/abort';
 import { listenersOf, EventTarget } from '../events/event-target';
 import { createFetchEvent, hasResponded } from './fetch-event';
 import { describeError } from '../internal/report';
+import { connectBuiltins } from '../internal/builtin-internals';
+import { asyncContext } from '../internal/async-context';
 import { DOMException } from '../events/dom-exception';
 import { forgetTimer } from '../timers/timers';
-import { SafeMap, MapPrototypeGet, MapPrototypeSet, MapPrototypeDelete, ReflectApply, PromiseResolve, PromisePrototypeThen, SafeTypeError, ObjectPrototypeToString } from '../internal/primordials';
+import {
+  SafeMap,
+  MapPrototypeGet,
+  MapPrototypeSet,
+  MapPrototypeDelete,
+  ReflectApply,
+  ReflectConstruct,
+  PromiseResolve,
+  PromisePrototypeThen,
+  SafeTypeError,
+  ObjectPrototypeToString,
+} from '../internal/primordials';
 
 interface Pending {
   /** the incoming request: its signal (created only if the function reads it) aborts when the request is cut */
@@ -25,7 +38,11 @@ interface Pending {
 }
 const requests = new SafeMap<number, Pending>();
 
-type Handler = { target: object; fetch: (...args: unknown[]) => unknown } | { script: true };
+type Handler =
+  | { target: object; fetch: (...args: unknown[]) => unknown }
+  /** a class-based default export (WorkerEntrypoint): one instance per request, `new C(ctx, env)` */
+  | { entrypoint: new (ctx: unknown, env: unknown) => { fetch(request: unknown): unknown } }
+  | { script: true };
 let handler: Handler | null = null;
 let env: Record<string, unknown> = {};
 let globalTarget: EventTarget;
@@ -35,15 +52,37 @@ export function configureDispatch(tenantEnv: Record<string, unknown>, target: Ev
   globalTarget = target;
 }
 
-/** host entry: the entry module was evaluated; bind its default export */
+/**
+ * host entry: the entry module was evaluated; bind its default export. The loader also enters
+ * here once before any tenant code with the namespace of islet:internal, to connect the built-in
+ * modules (see internal/builtin-internals.ts).
+ */
 export function bindModule(namespace: Record<string, unknown>): void {
+  const isObject = namespace !== null && typeof namespace === 'object';
+  if (isObject && handler === null && connectBuiltins(namespace, env)) return;
   const exported = namespace === null || typeof namespace !== 'object' ? undefined : namespace.default;
+  if (typeof exported === 'function' && isEntrypointClass(exported)) {
+    handler = { entrypoint: exported as never };
+    return;
+  }
   const fetch = exported !== null && (typeof exported === 'object' || typeof exported === 'function') ? (exported as any).fetch : undefined;
   if (typeof fetch !== 'function') {
     const what = exported === undefined ? 'no default export' : `a default export without a fetch method (${ObjectPrototypeToString(exported)})`;
     throw new SafeTypeError(`The entry module has ${what}: it must \`export default { fetch(request, env, ctx) { ... } }\``);
   }
   handler = { target: exported as object, fetch };
+}
+
+/** `export default class extends WorkerEntrypoint { fetch(request) {...} }`: a class whose instances fetch */
+function isEntrypointClass(value: Function): boolean {
+  let prototype: unknown;
+  try {
+    prototype = value.prototype;
+  } catch {
+    return false;
+  }
+  if (prototype === null || typeof prototype !== 'object') return false;
+  return typeof (prototype as { fetch?: unknown }).fetch === 'function';
 }
 
 /** host entry: the classic script ran; it must have registered a 'fetch' listener */
@@ -157,6 +196,8 @@ function waitUntil(id: number, promise: unknown): void {
 export function dispatch(id: number, method: string, url: string, headers: string[], body: number | Uint8Array | null): Answer | undefined {
   const pending: Pending = { request: null, finished: false, waits: 0 };
   MapPrototypeSet(requests, id, pending);
+  // a request starts outside every AsyncLocalStorage (an enterWith() of an earlier one ends here)
+  asyncContext.set(undefined);
   const request = incomingRequest(method, url, headers, body === null || typeof body === 'object' ? body : { hostSource: body });
   pending.request = request;
   if (handler === null) {
@@ -191,7 +232,13 @@ export function dispatch(id: number, method: string, url: string, headers: strin
   };
   let result: unknown;
   try {
-    result = ReflectApply(handler.fetch, handler.target, [request, env, ctx]);
+    if ('entrypoint' in handler) {
+      // as Workers: a new instance per request, constructed with (ctx, env); fetch gets the request
+      const instance = ReflectConstruct(handler.entrypoint, [ctx, env]) as { fetch(request: unknown): unknown };
+      result = ReflectApply(instance.fetch, instance, [request]);
+    } else {
+      result = ReflectApply(handler.fetch, handler.target, [request, env, ctx]);
+    }
   } catch (error) {
     fail(id, error);
     return;

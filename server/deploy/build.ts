@@ -19,6 +19,7 @@ import { DeployError } from '../errors';
 import { defaultUploadLimits, formatBytes, type UploadLimits } from './limits';
 import { normalizeUploadPath } from './paths';
 import { Resolver } from './resolve';
+import { builtinImport, builtinRequireLoader, checkBuiltinUse } from './builtin-imports';
 import { UploadFs } from './upload-fs';
 
 export interface BuildOptions {
@@ -164,10 +165,17 @@ function isLinked(kind: esbuild.ImportKind, importer: string, bare: boolean): bo
   return bare || !importer.split('/').includes('node_modules');
 }
 
-function uploadPlugin(fs: UploadFs, resolver: Resolver, mode: 'bundle' | 'link', edges: Edge[]): esbuild.Plugin {
+function uploadPlugin(
+  fs: UploadFs,
+  resolver: Resolver,
+  mode: 'bundle' | 'link',
+  edges: Edge[],
+  builtins = new Set<string>(),
+): esbuild.Plugin {
   return {
     name: 'islet-upload',
     setup(build) {
+      builtinRequireLoader(build);
       build.onResolve({ filter: /.*/ }, (args) => {
         // esbuild hands entry points that look like package paths back with a `./` in front
         if (args.kind === 'entry-point') return { path: args.path.replace(/^\.\//, ''), namespace };
@@ -179,6 +187,7 @@ function uploadPlugin(fs: UploadFs, resolver: Resolver, mode: 'bundle' | 'link',
           resolved = { error: `cannot resolve '${args.path}' imported by ${args.importer}: ${(error as Error).message}` };
         }
         if ('error' in resolved) return { errors: [{ text: resolved.error }] };
+        if ('builtin' in resolved) return builtinImport(resolved.builtin, args.kind, builtins);
         if (mode === 'bundle') return { path: resolved.path, namespace };
         const linked = isLinked(args.kind, args.importer, resolved.bare);
         edges.push({ specifier: args.path, importer: args.importer, target: resolved.path, linked, bare: resolved.bare });
@@ -264,6 +273,8 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
     modules.push(record);
   };
   const entryPath = outputPath(entry);
+  /** islet built-in modules the code imports (node:*, cloudflare:workers) */
+  const builtins = new Set<string>();
 
   // Either shape parses every file once: syntax errors and unresolvable imports anywhere surface
   // here, and the metafile tells the entry's exports.
@@ -275,7 +286,7 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
       entryPoints: [entry],
       format: 'esm',
       outfile: entryPath,
-      plugins: [uploadPlugin(fs, resolver, 'bundle', [])],
+      plugins: [uploadPlugin(fs, resolver, 'bundle', [], builtins)],
     });
     warnings.push(...result.warnings.map((w) => `${location(w)}${w.text}`));
     exports = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined)?.exports ?? [];
@@ -305,7 +316,7 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
             entryPoints: chunk.map((unit) => ({ in: unit, out: outputPath(unit).slice(0, -'.js'.length) })),
             format: 'esm',
             outdir,
-            plugins: [uploadPlugin(fs, resolver, 'link', edges)],
+            plugins: [uploadPlugin(fs, resolver, 'link', edges, builtins)],
           }),
         ),
       );
@@ -352,6 +363,8 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
       `entry '${entry}' ${what}: a function must 'export default { fetch(request, env, ctx) { ... } }' (or, as a classic script, call addEventListener('fetch', ...))`,
     );
   }
+
+  checkBuiltinUse(entry, format, exports, builtins);
 
   if (format === 'script') {
     // A classic script runs as one script: its imports (if any) are bundled into an IIFE.

@@ -1,8 +1,9 @@
 // Loads one deployment into a fresh isolate + sandbox: compile every module with its stored code
 // cache, link them with the native Module API (relative imports between the deployment's files,
-// the import map for bare specifiers), evaluate the entry under a time limit, and bind the
-// handler. Used by the pool for a cold start and by prepareDeployment at deploy time; the only
-// difference is where files and caches come from (ModuleSource).
+// the import map for bare specifiers, islet's built-in modules for node:* and cloudflare:workers
+// through builtins.ts), evaluate the entry under a time limit, and bind the handler. Used by the
+// pool for a cold start and by prepareDeployment at deploy time; the only difference is where
+// files and caches come from (ModuleSource).
 //
 // Compiling and linking use the isolate's synchronous forms: their cost is bounded by the size of
 // the code (upload limits), and a thread hop per module would cost more than it saves. Evaluation
@@ -19,6 +20,7 @@ import {
   type CachedDataResult,
 } from '../host/isolate-api';
 import type { Sandbox } from '../host/types';
+import { BuiltinLinker, isBuiltinModule, preloadsFor } from './builtins';
 
 export type CodeCacheResult = 'hit' | 'miss' | 'rejected';
 
@@ -130,6 +132,16 @@ export async function loadDeployment(
     if (manifest.format === 'script') {
       const code = (await source.read(manifest.entry)).toString('utf8');
       const script = await compileWithCache((o) => isolate.compileScriptSync(code, o), manifest.entry, source, options);
+      const preloads = preloadsFor(manifest.compatibility, () => [code], `${manifest.tenant}/${manifest.id}`);
+      if (preloads.length > 0) {
+        const linker = new BuiltinLinker(isolate);
+        await linker.prepare(
+          sandbox.context,
+          (ns) => sandbox.bindModule(ns),
+          preloads,
+          (m) => m.evaluate({ timeout }),
+        );
+      }
       await script.run(sandbox.context, { timeout, release: true });
       await bindHandler(() => sandbox.bindScript(), manifest);
       return;
@@ -148,6 +160,8 @@ export async function loadDeployment(
     // Compile only what the entry reaches, following static imports breadth-first, so an unused
     // file in the upload costs nothing at cold start.
     const code = new Map(sources);
+    // islet's built-in modules (node:*, cloudflare:workers): compiled only when imported
+    let builtins: BuiltinLinker | null = null;
     const queue = [manifest.entry];
     while (queue.length) {
       const modulePath = queue.shift()!;
@@ -160,11 +174,27 @@ export async function loadDeployment(
       );
       byPath.set(modulePath, module);
       pathOf.set(module, modulePath);
-      for (const spec of module.dependencySpecifiers)
-        queue.push(resolveSpecifier(spec, modulePath, files, manifest.importMap));
+      for (const spec of module.dependencySpecifiers) {
+        if (isBuiltinModule(spec)) (builtins ??= new BuiltinLinker(isolate)).module(spec);
+        else queue.push(resolveSpecifier(spec, modulePath, files, manifest.importMap));
+      }
     }
     const entry = byPath.get(manifest.entry)!;
+    const reached = () => [...byPath.keys()].map((p) => code.get(p)!);
+    const preloads = preloadsFor(manifest.compatibility, reached, `${manifest.tenant}/${manifest.id}`);
+    if (preloads.length > 0) builtins ??= new BuiltinLinker(isolate);
+    // before any tenant code: built-ins connected to the runtime, preloads (globals) evaluated
+    if (builtins) {
+      await builtins.prepare(
+        sandbox.context,
+        (ns) => sandbox.bindModule(ns),
+        preloads,
+        (m) => m.evaluate({ timeout }),
+      );
+    }
     entry.instantiateSync(sandbox.context, (specifier, referrer) => {
+      if (builtins?.owns(referrer)) return builtins.resolve(specifier, referrer);
+      if (isBuiltinModule(specifier)) return builtins!.module(specifier);
       const from = pathOf.get(referrer) ?? manifest.entry;
       return byPath.get(resolveSpecifier(specifier, from, files, manifest.importMap))!;
     });

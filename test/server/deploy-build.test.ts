@@ -153,13 +153,18 @@ describe('build: validation (each a 400 that says what and where)', () => {
     );
   });
 
-  test('Node built-ins and imports climbing out of the upload', async () => {
-    const builtin = await refused(
-      build('t', fromObject({ 'index.js': "import fs from 'node:fs';\nexport default { fetch() { return fs } }" })),
-    );
+  test('Node built-ins stay imports; unknown built-ins and imports climbing out of the upload are refused', async () => {
+    const source =
+      "import fs from 'fs';\nimport { Buffer } from 'node:buffer';\nexport default { fetch() { return [fs, Buffer] } }";
+    const built = await build('t', fromObject({ 'index.js': source }));
+    const code = built.files.get('index.js')!.toString();
+    assert.match(code, /from "node:fs"/);
+    assert.match(code, /from "node:buffer"/);
+    const unknown = "import fs from 'node:fss';\nexport default { fetch() { return fs } }";
+    const builtin = await refused(build('t', fromObject({ 'index.js': unknown })));
     assert.equal(
       builtin.message,
-      "index.js:1:16: cannot resolve 'node:fs' imported by index.js: Node.js built-in modules are not available in islet functions",
+      "index.js:1:16: cannot resolve 'node:fss' imported by index.js: node:fss is not a Node.js built-in module islet offers",
     );
     const climb = await refused(
       build(

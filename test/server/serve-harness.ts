@@ -24,7 +24,7 @@ export interface Harness {
   deploy(
     tenant: string,
     fixture: string | Record<string, string>,
-    options?: { routes?: string[]; entry?: string },
+    options?: { routes?: string[]; entry?: string; compatibility?: Record<string, unknown> },
   ): Promise<string>;
   get(
     host: string,
@@ -85,7 +85,7 @@ export async function startHarness(tweak: (config: Config) => void = () => {}, d
         { store: serving.store, prepare: (m, f) => prepareDeployment(m, f, { memoryMb: config.limits.memoryMb }) },
         tenant,
         files,
-        { entry, routes: options.routes },
+        { entry, routes: options.routes, compatibility: options.compatibility },
       );
       return manifest.id;
     },
