@@ -57,6 +57,8 @@ export interface Config {
   workers: number;
   logLevel: LogLevel;
   logRequests: boolean;
+  /** log bytes a process keeps for a stdout reader that lags, past which lines are dropped */
+  logBufferBytes: number;
   server: {
     maxHeaderBytes: number;
     headersTimeoutMs: number;
@@ -152,6 +154,12 @@ export const settings: Setting[] = [
   },
   { key: 'logLevel', env: 'ISLET_LOG_LEVEL', kind: { type: 'enum', values: ['debug', 'info', 'warn', 'error'] }, doc: 'server log level' },
   { key: 'logRequests', env: 'ISLET_LOG_REQUESTS', kind: { type: 'bool' }, doc: 'one JSON log line per request' },
+  {
+    key: 'logBufferBytes',
+    env: 'ISLET_LOG_BUFFER_BYTES',
+    kind: { type: 'int', min: 4096, max: 1 << 30, unit: 'bytes' },
+    doc: 'log output a process keeps for a stdout reader that lags; past it lines are dropped (counted)',
+  },
   { key: 'server.maxHeaderBytes', env: 'ISLET_MAX_HEADER_BYTES', kind: { type: 'int', min: 1024, max: 1_048_576, unit: 'bytes' }, doc: 'request line + headers size (431 past it)' },
   { key: 'server.headersTimeoutMs', env: 'ISLET_HEADERS_TIMEOUT_MS', kind: { type: 'int', min: 100, max: 600_000, unit: 'ms' }, doc: 'time a client has to send its headers' },
   { key: 'server.keepAliveTimeoutMs', env: 'ISLET_KEEP_ALIVE_TIMEOUT_MS', kind: { type: 'int', min: 0, max: 600_000, unit: 'ms' }, doc: 'idle keep-alive connection timeout' },

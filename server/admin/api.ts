@@ -12,6 +12,7 @@ import type { MetricsSource } from '../observe/metrics/metrics';
 import type { Logger } from '../observe/server-log';
 import type { LogHub } from '../observe/tenant-logs/hub';
 import type { DeploymentStore } from '../store/types';
+import type { QuarantinedTenants } from '../tenants/quarantined';
 import { nullObserver, type TenantObserver } from '../tenants/observer';
 import { authMiddleware, type AdminEnv } from './auth';
 import { readYourWrites, type WriteSync } from './consistency';
@@ -50,6 +51,10 @@ export interface AdminApiDeps {
   dashboard?: boolean;
   /** read-your-writes: a write is answered once every serving process of the node serves it */
   writeSync?: WriteSync;
+  /** tenants refused now because their code made worker processes die (shown under GET /v1/tenants/{t}) */
+  quarantined?: QuarantinedTenants;
+  /** ends a tenant's quarantine (DELETE /v1/tenants/{t}/quarantine); resolves false when it was not quarantined */
+  liftQuarantine?: (tenant: string) => Promise<boolean>;
 }
 
 export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
@@ -71,7 +76,18 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     const health = await store.health();
     return c.json(health.state === 'ok' ? { ok: true } : { ok: true, degraded: ['store'] });
   });
-  app.route('/', tenantRoutes({ store, logger, auth, tenantUrl, limitNames }));
+  app.route(
+    '/',
+    tenantRoutes({
+      store,
+      logger,
+      auth,
+      tenantUrl,
+      limitNames,
+      quarantined: deps.quarantined,
+      liftQuarantine: deps.liftQuarantine,
+    }),
+  );
   app.route(
     '/',
     deploymentRoutes({

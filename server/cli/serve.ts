@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { serve as serveHono } from '@hono/node-server';
 import { checkSharedStore, loadConfig, limitSettings, resolveLimits, type Config } from '../config';
 import { CliError } from '../errors';
-import { Logger } from '../observe/server-log';
+import { configureStdout, Logger } from '../observe/server-log';
 import { openConfiguredStore } from '../store/open';
 import type { DeploymentStore } from '../store/types';
 import { TenantRouter } from '../front/router';
@@ -37,7 +37,12 @@ import { Supervisor } from '../cluster/supervisor';
 import { joinSupervisor } from '../cluster/supervised-worker';
 import { StoreFanout } from '../cluster/store-fanout';
 import { workerChannel } from '../cluster/worker-channel';
-import { machineStalls } from '../host/isolate-api';
+import { isolateApi, machineStalls } from '../host/isolate-api';
+import { entryWatch } from '../host/entry-watch';
+import { openJournal } from '../cluster/journal-writer';
+import { QuarantinedTenants } from '../tenants/quarantined';
+import type { RequestTracker } from '../front/tracker';
+import { SupervisorMetrics } from '../observe/metrics/supervisor';
 import { watchMachineStalls } from '../tenants/stalls';
 
 export interface ServeOptions {
@@ -107,7 +112,10 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   const directory = new TenantDirectory({ store, config, router, logger });
   const pool = new IsolatePool({ config, store, observer, logger, logs, createSandbox: options.createSandbox });
   const accounting = new Accounting({ observer, logs, logRequests: config.logRequests });
-  const front = new FrontServer({ config, router, directory, pool, accounting, logger });
+  // under the supervisor: whom to refuse (it decides) and the in-flight journal it reads if this worker dies
+  const quarantined = new QuarantinedTenants();
+  const tracker = options.worker ? joinContainment(quarantined, logger) : undefined;
+  const front = new FrontServer({ config, router, directory, pool, accounting, logger, tracker, quarantined });
   directory.onChange((tenant) => pool.retireTenant(tenant, 'redeploy'));
   // the deploy-time load runs under the tenant's own memory limit (its override, if any), as its isolates will
   const prepare = async (manifest: Parameters<typeof prepareDeployment>[0], files: Map<string, Buffer>) => {
@@ -156,6 +164,8 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     dashboard: true,
     // 0: answer writes at once (changes still reach every process through the fan-out)
     writeSync: config.cluster.syncTimeoutMs > 0 ? writeSync.sync : undefined,
+    quarantined,
+    liftQuarantine: options.worker ? (tenant) => workerChannel().ask('quarantine.lift', { tenant }) : async () => false,
   });
   const admin = serveHono({ fetch: adminApi.fetch, port: config.adminPort, hostname: config.adminHost });
   const adminPort = await new Promise<number>((resolve, reject) => {
@@ -202,6 +212,27 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
         await store.close();
       })()),
   };
+}
+
+/**
+ * Crash containment, the worker's part: the supervisor's list of quarantined tenants, and the
+ * in-flight journal (told of every request, and of every entry into a tenant's isolate) that it
+ * reads if this worker dies. Returns the journal as the front's tracker (undefined without one).
+ */
+function joinContainment(quarantined: QuarantinedTenants, logger: Logger): RequestTracker | undefined {
+  workerChannel().on('quarantine.list', ({ tenants }) => quarantined.set(tenants));
+  const file = process.env.ISLET_JOURNAL;
+  if (!file) return undefined;
+  try {
+    const journal = openJournal(file, isolateApi().mapSharedFile);
+    entryWatch.watcher = journal;
+    return journal;
+  } catch (error) {
+    logger.warn('no in-flight journal: requests of this worker get 502 if it dies', {
+      error: (error as Error).message,
+    });
+    return undefined;
+  }
 }
 
 /** how long a store change may take to reach every process before it is reported as lagging */
@@ -330,7 +361,8 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     // tenant code never runs in the primary: without a worker yet, publish with the build's static checks only
     await publishFunctions(functionsDir, { store, logger, observer: nullObserver, prepare: async () => new Map() });
   }
-  const clusterMetrics = new ClusterMetrics();
+  const supervisorMetrics = new SupervisorMetrics();
+  const clusterMetrics = new ClusterMetrics({ own: supervisorMetrics.registry });
   const clusterLogs = new ClusterLogs();
   const metricsServer = config.metricsPort
     ? await startMetricsServer(clusterMetrics, { port: config.metricsPort })
@@ -345,6 +377,13 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
       ...args.filter((a, i) => a !== '--functions' && args[i - 1] !== '--functions' && !a.startsWith('--functions=')),
     ],
     drainTimeoutMs: config.server.shutdownTimeoutMs,
+    quarantine: {
+      deaths: config.cluster.quarantineDeaths,
+      windowMs: config.cluster.quarantineWindowS * 1000,
+      cooldownMs: config.cluster.quarantineCooldownS * 1000,
+    },
+    baseDomain: config.baseDomain,
+    metrics: supervisorMetrics,
   });
   // answering workers' syncs from their first write on
   const fanout = new StoreFanout({
@@ -384,6 +423,7 @@ export async function run(_command: string, args: string[]): Promise<void> {
     return;
   }
   const config = loadConfig({ argv: args, env: process.env });
+  configureStdout({ maxBacklogBytes: config.logBufferBytes });
   checkSharedStore(config);
   const functionsDir = argValue(args, '--functions');
   if (args.includes('--functions') && !functionsDir)

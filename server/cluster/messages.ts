@@ -5,7 +5,10 @@
 // Adding a message = one line here + its handler (`channel.handle`) or listener (`channel.on`) on
 // the receiving side.
 import type { Registry } from 'prom-client';
+import type { QuarantineEntry } from '../tenants/quarantined';
 import { notice, request, type Protocol } from './protocol';
+
+export type { QuarantineEntry } from '../tenants/quarantined';
 
 /** One metric of a registry as JSON: what a worker sends for the primary to sum. */
 export type MetricJSON = Awaited<ReturnType<Registry['getMetricsAsJSON']>>[number];
@@ -23,17 +26,6 @@ export interface Lag {
   pid?: number;
   reason: 'timeout' | 'gone' | 'failed' | 'unsent';
   message: string;
-}
-
-/** A tenant refused for a while because worker processes died running its code (cluster/quarantine.ts). */
-export interface QuarantineEntry {
-  tenant: string;
-  /** ms since the epoch: refused until then */
-  until: number;
-  /** ISO-8601 */
-  since: string;
-  /** the deaths that put it there: when, and what the worker died of */
-  deaths: { at: string; cause: string }[];
 }
 
 /** A tenant's most recent log lines, at most `limit`. */
@@ -59,6 +51,8 @@ export const islet = {
     'logs.recent': request<TenantLines, string[]>(2000),
     /** this worker's admin API wrote `revision`: bring every worker to it, and say which lag */
     'store.sync': request<{ revision: number }, { lagging: Lag[] }>(15_000),
+    /** an operator ended a tenant's quarantine through this worker's admin API: false when it was not quarantined */
+    'quarantine.lift': request<{ tenant: string }, boolean>(2000),
   },
   workerNotices: {
     /** a new connection for this worker; the socket travels as the message's handle */

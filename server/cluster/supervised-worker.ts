@@ -5,6 +5,7 @@
 import cluster from 'node:cluster';
 import type net from 'node:net';
 import { ClusterError } from '../errors';
+import { connectionId } from './journal-writer';
 import { workerChannel } from './worker-channel';
 
 export interface WorkerHooks {
@@ -41,8 +42,10 @@ export function joinSupervisor(hooks: WorkerHooks): void {
       await hooks.drain();
     })());
   channel.on('supervisor.connection', ({ id, head }, handle) => {
-    const socket = handle as net.Socket | undefined;
+    const socket = handle as (net.Socket & { [connectionId]?: number }) | undefined;
     if (!socket) return;
+    // the in-flight journal names requests by the supervisor's id of their connection
+    socket[connectionId] = id;
     open.add(socket);
     socket.once('close', () => {
       open.delete(socket);

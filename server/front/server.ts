@@ -18,10 +18,12 @@ import type { Accounting } from '../tenants/accounting';
 import type { TenantDirectory, TenantState } from '../tenants/directory';
 import { classifyFailure, type Failure } from '../tenants/limits';
 import type { IsolatePool } from '../tenants/pool';
+import type { QuarantinedTenants } from '../tenants/quarantined';
 import { Exchange } from './exchange';
 import { requestTarget } from './host';
 import { hasBody, limitedBody, nextRequestId, readSmallBody, smallBodyLength } from './request';
 import type { TenantRouter } from './router';
+import type { RequestTracker } from './tracker';
 import { asResponseBodyCut, failureStatus, limitMessages } from './status';
 
 export interface FrontDeps {
@@ -31,6 +33,10 @@ export interface FrontDeps {
   pool: IsolatePool;
   accounting: Accounting;
   logger: Logger;
+  /** told of every request in flight (under the supervisor: the worker's crash journal) */
+  tracker?: RequestTracker;
+  /** tenants refused for now because worker processes died running their code */
+  quarantined?: QuarantinedTenants;
 }
 
 const invalidResponse =
@@ -98,8 +104,14 @@ export class FrontServer {
   /** a new request: where it goes (host + path -> tenant) and the tenant's state */
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const x = new Exchange(req, res, nextRequestId());
+    const tracker = this.#deps.tracker;
+    if (tracker) {
+      const slot = tracker.begin(req);
+      if (slot >= 0) x.track(tracker, slot);
+    }
     this.#inFlight++;
     res.once('close', () => {
+      x.untrack();
       if (--this.#inFlight === 0) this.#idle?.();
     });
     // Keep-alive connections must not keep a closing server alive.
@@ -118,6 +130,12 @@ export class FrontServer {
       const base = this.#deps.config.baseDomain;
       const where = `tenants answer on <tenant>.${base} or on the routes their deployments declare`;
       x.sendPlain(404, `no function is deployed at ${target.hostname}${path}: ${where}`);
+      return;
+    }
+    x.forTenant(match.tenant);
+    const quarantinedForS = this.#deps.quarantined?.retryAfterS(match.tenant) ?? 0;
+    if (quarantinedForS > 0) {
+      x.sendQuarantined(match.tenant, quarantinedForS);
       return;
     }
     const state = this.#deps.directory.get(match.tenant);
@@ -175,7 +193,7 @@ export class FrontServer {
       this.#run(x);
       return;
     }
-    x.cold = true;
+    x.waitsForColdStart();
     x.entry.started.then(
       () => this.#run(x),
       (err) => this.#startFailed(x, err),

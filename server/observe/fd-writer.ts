@@ -54,7 +54,7 @@ interface Queued extends Piece {
 export class FdWriter {
   readonly #fd: number;
   readonly #name: 'stdout' | 'stderr';
-  readonly #maxBytes: number;
+  #maxBytes: number;
   readonly #retryMs: number;
   readonly #maxRetryMs: number;
   readonly #writeSync: (fd: number, data: Buffer) => number;
@@ -83,6 +83,16 @@ export class FdWriter {
   /** pieces wait for the reader: the sink then cuts pieces where the class of lines changes */
   get backlogged(): boolean {
     return this.#head < this.#queue.length;
+  }
+
+  /** bytes waiting for the reader past which pieces are dropped */
+  get maxBacklogBytes(): number {
+    return this.#maxBytes;
+  }
+
+  set maxBacklogBytes(bytes: number) {
+    if (!(bytes >= 4096)) throw new RangeError(`log: maxBacklogBytes must be at least 4096, got ${bytes}`);
+    this.#maxBytes = bytes;
   }
 
   /** bytes waiting for the reader */

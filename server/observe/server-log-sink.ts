@@ -190,6 +190,13 @@ export function batchedSink(write: ChunkWriter | PieceWriter, options: BatchedSi
 export const SERVER_LOG_BATCHING: Readonly<BatchedSinkOptions> = Object.freeze({ delayMs: 10, pipeSafe: true });
 
 let stdoutWriter: FdWriter | undefined;
+let stdoutBacklogBytes: number | undefined;
+
+/** How much log output waits for a lagging stdout reader (config logBufferBytes); before the first line. */
+export function configureStdout(options: { maxBacklogBytes: number }): void {
+  stdoutBacklogBytes = options.maxBacklogBytes;
+  if (stdoutWriter) stdoutWriter.maxBacklogBytes = options.maxBacklogBytes;
+}
 
 /**
  * This process's writer of file descriptor 1 (fd-writer.ts). Node puts a pipe or socket it
@@ -199,7 +206,7 @@ let stdoutWriter: FdWriter | undefined;
 export function stdoutPieceWriter(): FdWriter {
   if (!stdoutWriter) {
     void process.stdout;
-    stdoutWriter = new FdWriter(1, 'stdout');
+    stdoutWriter = new FdWriter(1, 'stdout', { maxBacklogBytes: stdoutBacklogBytes });
   }
   return stdoutWriter;
 }

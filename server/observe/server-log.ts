@@ -9,6 +9,7 @@ export {
   LineClass,
   SERVER_LOG_BATCHING,
   batchedSink,
+  configureStdout,
   stdoutSink,
   type BatchedSink,
   type BatchedSinkOptions,
