@@ -6,6 +6,7 @@
 // each deploy: the API's latency (POST -> 201), and the time until a request on a fresh
 // connection serves the new version ("visible"). With the wait, visible = answered; without it,
 // the client got its answer sooner but the change was not yet true.
+// Then what the crash journal costs a request (journal.ts).
 // Run: npm run build && npm run bench -- cluster   (or node --no-node-snapshot dist/bench/cluster/main.js [--quick])
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,6 +15,7 @@ import { Agent, request } from 'undici';
 import { machineInfo } from '../lib/machine';
 import { freePort, startProcess, type ServerProcess } from '../lib/proc';
 import { percentileSorted, round } from '../lib/stats';
+import { measureJournal } from './journal';
 
 const quick = process.argv.includes('--quick');
 const DEPLOYS = quick ? 20 : 50;
@@ -134,10 +136,16 @@ async function main(): Promise<void> {
     }
     const ratio = round(rows[0]!.answered.median / rows[1]!.answered.median, 2);
     console.log(`\nanswer latency ratio (read-your-writes / answer at once), medians: ${ratio}`);
+    const journal = measureJournal(quick ? 5 : 11);
+    console.log(
+      `\nin-flight journal, CPU per request: ${journal.journalNs} ns answered at once (begin, tenant, entry mark,` +
+        ` answering, end), ${journal.parkedNs} ns when it waited (its head kept);` +
+        ` one 64-byte pwrite to /dev/shm: ${journal.pwriteNs} ns`,
+    );
     fs.mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
     fs.writeFileSync(
       path.join(root, 'bench', 'results', 'cluster.json'),
-      `${JSON.stringify({ deploys: DEPLOYS, machine, rows, ratio }, null, 2)}\n`,
+      `${JSON.stringify({ deploys: DEPLOYS, machine, rows, ratio, journal }, null, 2)}\n`,
     );
   } finally {
     for (const islet of [waits, noWait]) {

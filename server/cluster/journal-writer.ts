@@ -1,7 +1,10 @@
 // A worker's side of its in-flight journal (journal.ts has the layout and the supervisor's side).
 // It costs a few integer stores per request into memory mapped from the journal file (the
 // addon's mapSharedFile): no system call, no allocation. A request's head is kept only when the
-// request could be replayed at all (GET, HEAD or OPTIONS without a body) and fits its slot.
+// request could be replayed at all (GET, HEAD or OPTIONS without a body), fits its slot, and
+// was not answered in the turn it arrived (park): a request answered at once (most of them)
+// cannot be found in flight by a death, except the one whose own code caused it, which is never
+// replayed. bench/cluster measures what this costs a request.
 //
 // It is the front's RequestTracker (front/tracker.ts) and the host's EntryWatcher (which tenant
 // Node's thread is running right now: set around every entry into an isolate).
@@ -68,12 +71,18 @@ export class JournalWriter implements RequestTracker, EntryWatcher {
     const ints = this.#ints;
     ints[base + S.tenantLength] = 0;
     ints[base + S.cold] = 0;
-    ints[base + S.headLength] = this.#writeHead(req, (HEADER_BYTES + slot * SLOT_BYTES + SLOT_HEAD_AT) | 0);
+    ints[base + S.headLength] = 0;
     ints[base + S.state] = STATE.inFlight;
     // last: a non-zero connection makes the slot count for a reader
     Atomics.store(ints, base + S.connection, connection);
     ints[(BEGAN_AT >> 2) + (connection % BEGAN_ENTRIES)] = connection;
     return slot;
+  }
+
+  park(slot: number, req: IncomingMessage): void {
+    // the bytes first, then their length: a reader sees no head or all of it
+    const length = this.#writeHead(req, HEADER_BYTES + slot * SLOT_BYTES + SLOT_HEAD_AT);
+    Atomics.store(this.#ints, (HEADER_BYTES >> 2) + slot * SLOT_INTS + S.headLength, length);
   }
 
   tenant(slot: number, tenant: string): void {

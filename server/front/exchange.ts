@@ -43,6 +43,8 @@ export class Exchange implements FinishedRequest, BodyGuard {
   /** its slot with the tracker of requests in flight (-1: not tracked) */
   slot = -1;
   #tracker: RequestTracker | null = null;
+  /** an answer began to go out */
+  #answered = false;
 
   constructor(req: IncomingMessage, res: ServerResponse, requestId: string) {
     this.req = req;
@@ -72,6 +74,11 @@ export class Exchange implements FinishedRequest, BodyGuard {
     if (this.slot >= 0) this.#tracker!.tenant(this.slot, tenant);
   }
 
+  /** the request was not answered in the turn it arrived: the tracker keeps its head (a replay needs it) */
+  parkIfUnanswered(): void {
+    if (this.slot >= 0 && !this.#answered) this.#tracker!.park(this.slot, this.req);
+  }
+
   /** the request waits for its tenant's isolate to start */
   waitsForColdStart(): void {
     this.cold = true;
@@ -87,6 +94,7 @@ export class Exchange implements FinishedRequest, BodyGuard {
 
   /** an answer is about to go out: from here on the request must never be replayed */
   #answering(): void {
+    this.#answered = true;
     if (this.slot >= 0) this.#tracker!.answering(this.slot);
   }
 

@@ -116,7 +116,15 @@ export class FrontServer {
     });
     // Keep-alive connections must not keep a closing server alive.
     if (this.#closing) res.shouldKeepAlive = false;
+    this.#route(x);
+    // still unanswered once this turn's work is done: it waits (an isolate starting, its handler
+    // awaiting), so the tracker keeps what it needs to replay it if the worker dies meanwhile
+    x.parkIfUnanswered();
+  }
 
+  /** host + path -> tenant -> its state, then #serve (or islet's own answer on the way) */
+  #route(x: Exchange): void {
+    const { req } = x;
     const target = requestTarget(req.url ?? '/', req.headers.host);
     if ('problem' in target) {
       x.sendPlain(400, target.problem);

@@ -8,6 +8,11 @@ import type { IncomingMessage } from 'node:http';
 export interface RequestTracker {
   /** a request arrived; returns its slot, or -1 when it is not tracked */
   begin(req: IncomingMessage): number;
+  /**
+   * it was not answered in the turn it arrived (it waits for something): keep what replaying it
+   * would take. Most requests are answered at once and never pay for this.
+   */
+  park(slot: number, req: IncomingMessage): void;
   /** its tenant is known */
   tenant(slot: number, tenant: string): void;
   /** it waits for its tenant's isolate to start */

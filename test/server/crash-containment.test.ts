@@ -35,21 +35,21 @@ test('the journal holds what a dead worker had in flight, the tenant it was runn
     const file = createJournal(folder, 'w1');
     const journal = openJournal(file, mapSharedFile);
     // a GET waiting in its handler, a POST (never replayable), one answered already, one finished
-    const get = journal.begin(
-      fakeRequest(7, 'GET', '/a?b=1', [
-        ['Host', 'shop.localhost'],
-        ['X-Trace', 'é'],
-      ]),
-    );
+    const getRequest = fakeRequest(7, 'GET', '/a?b=1', [
+      ['Host', 'shop.localhost'],
+      ['X-Trace', 'é'],
+    ]);
+    const get = journal.begin(getRequest);
     journal.tenant(get, 'shop');
     journal.cold(get);
-    const post = journal.begin(
-      fakeRequest(8, 'POST', '/upload', [
-        ['Host', 'shop.localhost'],
-        ['Content-Length', '5'],
-      ]),
-    );
+    journal.park(get, getRequest);
+    const postRequest = fakeRequest(8, 'POST', '/upload', [
+      ['Host', 'shop.localhost'],
+      ['Content-Length', '5'],
+    ]);
+    const post = journal.begin(postRequest);
     journal.tenant(post, 'shop');
+    journal.park(post, postRequest);
     const answered = journal.begin(fakeRequest(9, 'GET', '/', [['Host', 'blog.localhost']]));
     journal.tenant(answered, 'blog');
     journal.answering(answered);
