@@ -9,6 +9,7 @@
         "src/isolate/environment.cc",
         "src/isolate/scope.cc",
         "src/isolate/watchdog.cc",
+        "src/isolate/stuck_runs.cc",
         "src/isolate/task.cc",
         "src/isolate/transfer.cc",
         "src/module/class_handle.cc",

@@ -1,5 +1,6 @@
 // Module entry: registers Node's isolate as the default environment and exports the classes.
 #include "module/handles.h"
+#include "isolate/stuck_runs.h"
 #include "isolate/watchdog.h"
 
 namespace islet {
@@ -24,6 +25,7 @@ void Initialize(Local<Object> exports, Local<Context> context) {
   add("Callback", ClassId::Callback);
   ExportMachineStalls(isolate, context, exports);
   ExportSharedFile(isolate, context, exports);
+  ExportStuckRunWatch(isolate, context, exports);
   exports->Set(context, V8Symbol(isolate, "nodeModuleVersion"), v8::Integer::New(isolate, NODE_MODULE_VERSION)).Check();
 }
 

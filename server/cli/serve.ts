@@ -221,6 +221,10 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
  */
 function joinContainment(quarantined: QuarantinedTenants, logger: Logger): RequestTracker | undefined {
   workerChannel().on('quarantine.list', ({ tenants }) => quarantined.set(tenants));
+  // an isolate that cannot stop (stuck near its heap limit, or past a time limit in a builtin)
+  // ends this worker within a second (the supervisor replaces it and blames the tenant the
+  // addon names) instead of holding it for many seconds
+  isolateApi().watchStuckIsolates?.(STUCK_RUN_MS);
   const file = process.env.ISLET_JOURNAL;
   if (!file) return undefined;
   try {
@@ -234,6 +238,9 @@ function joinContainment(quarantined: QuarantinedTenants, logger: Logger): Reque
     return undefined;
   }
 }
+
+/** how long an isolate asked to stop (heap or time limit) may take to end its run before its worker is ended */
+const STUCK_RUN_MS = 1000;
 
 /** how long a store change may take to reach every process before it is reported as lagging */
 function fanoutTimeoutMs(config: Config): number {

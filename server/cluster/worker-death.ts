@@ -5,7 +5,8 @@
 // its stderr, worker-stderr.ts), so every rule here is tested without killing a process.
 //
 // The cause, most certain first: the addon's own line naming the tenant whose isolate stalled
-// near its heap limit; the tenant whose code Node's thread was running at the moment of death
+// near its heap limit or past a time limit (the addon's stuck-run watch, on in worker processes:
+// the process is ended a second after an isolate asked to stop could not); the tenant whose code Node's thread was running at the moment of death
 // (the journal's running mark: V8's fatal out-of-memory aborts inside the entry that allocated);
 // the one tenant whose isolate was starting (a top-level that blew up on a pool thread); the one
 // tenant with requests in flight. Otherwise nobody is blamed: a neighbour that merely had
@@ -23,8 +24,12 @@ export interface DeathReport {
   inFlight: Record<string, number>;
 }
 
-/** the addon's line naming the tenant of an isolate it ended the process for */
-const ADDON_LINE = /^islet: .*tenant '([a-z0-9-]{1,63})'/m;
+/**
+ * the addon's line naming the isolate it ended the process for (its label is `tenant:<name>`,
+ * tenants/tenant-isolate.ts), or the worker's own line before an abort after a V8 catastrophic
+ * error (`... of tenant '<name>'`)
+ */
+const ADDON_LINE = /^islet: .*(?:isolate "tenant:|tenant ')([a-z0-9-]{1,63})["']/m;
 
 export function analyzeDeath(death: {
   code: number | null;

@@ -29,7 +29,7 @@ function supervisorStderr(): FdWriter {
  * the addon's line naming the tenant, V8's fatal errors, a failed check, an uncaught exception.
  */
 const FATAL_PATTERNS = [
-  /^islet: .*(heap limit|abort)/i,
+  /^islet: .*(made no progress|heap limit|abort|out of memory)/i,
   /FATAL ERROR:.*$/,
   /Fatal (JavaScript|javascript|process) (out of memory|OOM).*$/,
   /^#\s*Fatal error in .*$/,

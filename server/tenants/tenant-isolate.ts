@@ -81,6 +81,8 @@ export class TenantIsolate {
     const { Isolate } = isolateApi();
     const isolate = new Isolate({
       memoryLimit: state.limits.memoryMb,
+      // the addon's stuck-run line names the isolate by it (cluster/worker-death.ts reads it)
+      label: `tenant:${this.tenant}`,
       // Atomics.wait sleeps the serving thread without using CPU: no CPU limit would end it, and
       // every other tenant of this process would wait too
       allowAtomicsWait: false,

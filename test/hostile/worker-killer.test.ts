@@ -180,3 +180,54 @@ test('a tenant that kills its worker three times is quarantined; its neighbours 
     await islet.stop();
   }
 });
+
+test('a tenant stuck in new Array(3e8).fill(0) ends its worker within about a second, blamed by the addon', async (t) => {
+  const islet = await startClusterIslet({ workers: 2 });
+  const stuck = 'stuck';
+  const neighbour = (() => {
+    const slot = ownerSlot(`${stuck}.localhost`, [0, 1]);
+    for (let i = 0; ; i++) if (ownerSlot(`next${i}.localhost`, [0, 1]) === slot) return `next${i}`;
+  })();
+  try {
+    await deploy(
+      islet,
+      stuck,
+      `export default { fetch(req) {
+        if (new URL(req.url).pathname === '/fill') new Array(3e8).fill(0);
+        return new Response('stuck ok');
+      } };`,
+    );
+    await deploy(islet, neighbour, neighbourSource(neighbour));
+    assert.equal((await hit(islet, `${stuck}.localhost`)).text, 'stuck ok');
+    const agent = new Agent({ connections: 1 });
+    const inFlight = hit(islet, `${neighbour}.localhost`, '/?wait=1500', { dispatcher: agent, timeoutMs: 120_000 });
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    const fill = await hit(islet, `${stuck}.localhost`, '/fill', { timeoutMs: 120_000 });
+    const tookMs = Date.now() - started;
+    assert.equal(fill.status, 502, `${fill.status} ${fill.text}`);
+    const neighbourReply = await inFlight;
+    await agent.close();
+    assert.equal(neighbourReply.status, 200, `the neighbour's request in flight: ${neighbourReply.text}`);
+    assert.equal(neighbourReply.text, `${neighbour} ok`);
+    const death = await until('the death report', () => {
+      const line = islet
+        .output()
+        .split('\n')
+        .find((l) => l.includes('"msg":"worker process died: restarting it"'));
+      return line ? (JSON.parse(line) as Record<string, unknown>) : undefined;
+    });
+    assert.equal(death.tenant, stuck);
+    assert.equal(death.blamedBy, 'addon', JSON.stringify(death));
+    assert.equal(death.signal, 'SIGKILL');
+    // asked to stop by its CPU limit (or its heap limit, whichever came first), it could not
+    assert.match(
+      String(death.cause),
+      /isolate "tenant:stuck" made no progress for \d+ ms after (its time limit|reaching its heap limit)/,
+    );
+    // for the report: V8 alone stalls ~8.5 s on a quiet machine (and ~38 s at load 10 here) before aborting
+    t.diagnostic(`request to 502: ${tookMs} ms; ${String(death.cause)}`);
+  } finally {
+    await islet.stop();
+  }
+});

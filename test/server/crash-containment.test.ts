@@ -106,7 +106,9 @@ test('a death is blamed on the addon-named tenant, else the running one, else th
   });
   const named = analyzeDeath({
     ...base,
-    stderrTail: "noise\nislet: isolate of tenant 'b' made no progress near its heap limit\n",
+    stderrTail:
+      'noise\nislet: isolate "tenant:b" made no progress for 1004 ms after reaching its heap limit (128 MB, heap 130 MB)' +
+      ': ending the process\n',
     snapshot: snapshotOf({ running: 'a', requests: two }),
   });
   assert.equal(named.culprit, 'b');

@@ -43,6 +43,11 @@ class IsolateHandle : public ClassHandle {
         env_options.allow_atomics_wait = atomics_wait.As<v8::Boolean>()->Value();
       }
       if (!Option(isolate, options, "snapshot")->IsUndefined()) ThrowTypeError("`snapshot` is not supported by islet's addon");
+      Local<Value> label = Option(isolate, options, "label");
+      if (!label->IsUndefined()) {
+        if (!label->IsString()) ThrowTypeError("`label` must be a string");
+        env_options.label = ToUtf8(isolate, label).substr(0, 128);
+      }
       Local<Value> on_error = Option(isolate, options, "onCatastrophicError");
       CallbackDataPtr callback;
       if (!on_error->IsUndefined()) {
