@@ -31,7 +31,8 @@ import { createCrypto, Crypto } from './crypto/crypto';
 import { streams } from './streams/polyfill';
 import { pullSink, cancelSink } from './streams/sink';
 import { FetchEvent } from './runtime/fetch-event';
-import { configureDispatch, dispatch, bindModule, bindScript, finishRequest } from './runtime/dispatch';
+import { configureDispatch, dispatch, scheduled, bindModule, bindScript, finishRequest } from './runtime/dispatch';
+import { buildEnv, type BindingNames } from './workers/env';
 import { createEncodingStreams } from './encoding/streams';
 import { loadURLPattern } from './url/pattern';
 import { createCompressionStreams } from './compression/compression';
@@ -67,6 +68,7 @@ function named<T extends Function>(value: T, name: string): T {
 export function install(
   bridge: (op: string, ...args: unknown[]) => unknown,
   env: Record<string, unknown>,
+  bindings?: BindingNames,
 ): IsolateEntries {
   setHost(bridge);
   // before anything else: the addon's async context handle leaves the global (see the file)
@@ -174,10 +176,19 @@ export function install(
   const messaging = () => require('./messaging/message-channel');
   lazyClass('MessageChannel', messaging);
   lazyClass('MessagePort', messaging);
+  // the Workers platform: the Cache API, cron triggers' classes (server/bindings/)
+  const cacheModule = () => require('./workers/cache');
+  defineLazy(globalObject, 'caches', () => cacheModule().createCacheStorage());
+  lazyClass('Cache', cacheModule);
+  lazyClass('CacheStorage', cacheModule);
+  const scheduledModule = () => require('./workers/scheduled');
+  lazyClass('ScheduledController', scheduledModule);
+  lazyClass('ScheduledEvent', scheduledModule);
 
-  configureDispatch(env, globalTarget);
+  configureDispatch(buildEnv(env, bindings), globalTarget);
   return {
     dispatch,
+    scheduled,
     complete: completeOp,
     fire: fireTimer,
     pull: pullSink,

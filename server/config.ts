@@ -34,6 +34,20 @@ export interface Limits {
   logBytes: number;
   /** requests in flight in one isolate */
   concurrency: number;
+  // Bindings (server/bindings/). Optional in the type so that code building a Limits by hand
+  // need not name them; a loaded config always has them (config/default.json).
+  /** KV: bytes a tenant stores (keys, values, metadata) over all its namespaces */
+  kvBytes?: number;
+  /** KV: keys a tenant stores over all its namespaces */
+  kvKeys?: number;
+  /** KV and Cache API operations one request (or cron run) may make */
+  bindingOps?: number;
+  /** Cache API: bytes of a tenant's cached responses on this node's disk */
+  cacheBytes?: number;
+  /** CPU time of one cron run (`scheduled` handler) */
+  cronCpuMs?: number;
+  /** wall time of one cron run, waitUntil included */
+  cronWallMs?: number;
 }
 
 /** The limits the sandbox enforces on each request; the others bound the isolate (memory) or the pool (concurrency). */
@@ -57,8 +71,6 @@ export interface Config {
   workers: number;
   logLevel: LogLevel;
   logRequests: boolean;
-  /** log bytes a process keeps for a stdout reader that lags, past which lines are dropped */
-  logBufferBytes: number;
   server: {
     maxHeaderBytes: number;
     headersTimeoutMs: number;
@@ -86,6 +98,38 @@ export interface Config {
     quarantineWindowS: number;
     /** how long a quarantined tenant is refused (503, Retry-After) */
     quarantineCooldownS: number;
+  };
+  /** the Cache API's per-node storage (server/bindings/cache/) */
+  cache: {
+    /** cached responses kept in memory by each process, over all tenants */
+    memoryMb: number;
+    /** cached responses on this node's disk, over all tenants (each tenant also has limits.cacheBytes) */
+    diskMb: number;
+    /** the largest response one cache.put() stores */
+    maxEntryMb: number;
+  };
+  /** cron triggers (server/bindings/cron/) */
+  cron: {
+    enabled: boolean;
+    /** a failed run (not marked noRetry) is run again once after this delay */
+    retryDelayMs: number;
+  };
+  /** read-only tokens for GET /metrics: each a token, or `sha256:<hex>` of one */
+  scrapeTokens: string[];
+  /** the tenant log rings kept in memory for the logs API (observe/tenant-logs/) */
+  logs: {
+    tenantBytes: number;
+    totalBytes: number;
+    /** log output a process keeps for a stdout reader that lags, past which lines are dropped */
+    stdoutBufferBytes: number;
+  };
+  dashboard: {
+    /** a Prometheus server the dashboard's history reads from; empty: islet's own per-minute store */
+    prometheusUrl: string;
+    /** minutes of per-minute history islet keeps itself */
+    historyMinutes: number;
+    /** how often that history samples the counters (seconds) */
+    historySampleS: number;
   };
   store: {
     /** '' (the data folder), file:///<folder> or postgres://… */
@@ -135,6 +179,12 @@ export const limitSettings: Record<keyof Limits, { env: string; kind: Kind & { t
   subrequestResponseBytes: { env: 'ISLET_SUBREQUEST_RESPONSE_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: 'body size of one fetch() response' },
   logBytes: { env: 'ISLET_LOG_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: 'console output per request' },
   concurrency: { env: 'ISLET_CONCURRENCY_LIMIT', kind: { type: 'int', min: 1, max: 1_000_000 }, doc: 'requests in flight in one isolate (503 past it)' },
+  kvBytes: { env: 'ISLET_KV_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: 'KV bytes a tenant stores (keys, values, metadata)' },
+  kvKeys: { env: 'ISLET_KV_LIMIT_KEYS', kind: { type: 'int', min: 0, max: 1_000_000_000 }, doc: 'KV keys a tenant stores' },
+  bindingOps: { env: 'ISLET_BINDING_OPS_LIMIT', kind: { type: 'int', min: 0, max: 1_000_000 }, doc: 'KV and Cache API operations per request or cron run' },
+  cacheBytes: { env: 'ISLET_CACHE_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: "bytes of a tenant's cached responses on this node's disk" },
+  cronCpuMs: { env: 'ISLET_CRON_CPU_LIMIT_MS', kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' }, doc: 'CPU time of one cron run' },
+  cronWallMs: { env: 'ISLET_CRON_WALL_LIMIT_MS', kind: { type: 'int', min: 1, max: 86_400_000, unit: 'ms' }, doc: 'wall time of one cron run, waitUntil included' },
 };
 
 export const settings: Setting[] = [
@@ -155,7 +205,7 @@ export const settings: Setting[] = [
   { key: 'logLevel', env: 'ISLET_LOG_LEVEL', kind: { type: 'enum', values: ['debug', 'info', 'warn', 'error'] }, doc: 'server log level' },
   { key: 'logRequests', env: 'ISLET_LOG_REQUESTS', kind: { type: 'bool' }, doc: 'one JSON log line per request' },
   {
-    key: 'logBufferBytes',
+    key: 'logs.stdoutBufferBytes',
     env: 'ISLET_LOG_BUFFER_BYTES',
     kind: { type: 'int', min: 4096, max: 1 << 30, unit: 'bytes' },
     doc: 'log output a process keeps for a stdout reader that lags; past it lines are dropped (counted)',
@@ -172,6 +222,37 @@ export const settings: Setting[] = [
   { key: 'pool.startupTimeoutMs', env: 'ISLET_STARTUP_TIMEOUT_MS', kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' }, doc: "time a deployment's top-level code may run" },
   { key: 'pool.drainTimeoutMs', env: 'ISLET_DRAIN_TIMEOUT_MS', kind: { type: 'int', min: 0, max: 3_600_000, unit: 'ms' }, doc: 'longest an old isolate drains after a redeploy' },
   { key: 'egress.allow', env: 'ISLET_EGRESS_ALLOW', kind: { type: 'list' }, doc: 'private hosts/IPs/CIDRs tenant fetch() may reach (comma-separated in env)' },
+  { key: 'scrapeTokens', env: 'ISLET_SCRAPE_TOKENS', kind: { type: 'list' }, doc: 'read-only bearer tokens that may GET /metrics and nothing else: each a token or sha256:<hex> of one (`islet tokens create --scrape` makes one)' },
+  { key: 'logs.tenantBytes', env: 'ISLET_TENANT_LOG_BYTES', kind: { type: 'int', min: 4096, max: 1 << 30, unit: 'bytes' }, doc: "bytes of a tenant's recent log lines kept for the logs API, per process" },
+  { key: 'logs.totalBytes', env: 'ISLET_TENANT_LOG_TOTAL_BYTES', kind: { type: 'int', min: 4096, max: 16 * 2 ** 30, unit: 'bytes' }, doc: 'bytes of recent log lines kept over all tenants, per process (least recently written tenants lose theirs first)' },
+  { key: 'dashboard.prometheusUrl', env: 'ISLET_DASHBOARD_PROMETHEUS_URL', kind: { type: 'string', pattern: /^$|^https?:\/\/[^\s]+$/, expected: 'an http(s) URL of a Prometheus server, or empty' }, doc: "the dashboard's history from this Prometheus server (query_range); empty: islet's own per-minute store" },
+  { key: 'dashboard.historySampleS', env: 'ISLET_DASHBOARD_HISTORY_SAMPLE_S', kind: { type: 'int', min: 1, max: 60, unit: 's' }, doc: 'how often that history samples the counters' },
+  { key: 'dashboard.historyMinutes', env: 'ISLET_DASHBOARD_HISTORY_MINUTES', kind: { type: 'int', min: 10, max: 10_080, unit: 'minutes' }, doc: 'minutes of per-minute history islet keeps itself (without prometheusUrl)' },
+  {
+    key: 'cache.memoryMb',
+    env: 'ISLET_CACHE_MEMORY_MB',
+    kind: { type: 'int', min: 0, max: 1_048_576, unit: 'MB' },
+    doc: 'Cache API responses kept in memory by each process, over all tenants',
+  },
+  {
+    key: 'cache.diskMb',
+    env: 'ISLET_CACHE_DISK_MB',
+    kind: { type: 'int', min: 0, max: 1_073_741_824, unit: 'MB' },
+    doc: "Cache API responses on this node's disk, over all tenants",
+  },
+  {
+    key: 'cache.maxEntryMb',
+    env: 'ISLET_CACHE_MAX_ENTRY_MB',
+    kind: { type: 'int', min: 1, max: 512, unit: 'MB' },
+    doc: 'the largest response one cache.put() stores',
+  },
+  { key: 'cron.enabled', env: 'ISLET_CRON', kind: { type: 'bool' }, doc: 'run cron triggers on this node' },
+  {
+    key: 'cron.retryDelayMs',
+    env: 'ISLET_CRON_RETRY_DELAY_MS',
+    kind: { type: 'int', min: 0, max: 3_600_000, unit: 'ms' },
+    doc: 'a failed cron run (not marked noRetry) runs again once after this delay',
+  },
   {
     key: 'cluster.syncTimeoutMs',
     env: 'ISLET_SYNC_TIMEOUT_MS',
@@ -417,10 +498,19 @@ export interface LoadOptions {
 export function loadConfig(options: LoadOptions = {}): Config {
   const { argv = [], env = process.env, cwd = process.cwd() } = options;
   const problems: string[] = [];
-  const config = { server: {}, limits: {}, pool: {}, egress: {}, cluster: {}, store: {}, tenants: {} } as Record<
-    string,
-    unknown
-  >;
+  const config = {
+    server: {},
+    limits: {},
+    pool: {},
+    egress: {},
+    cluster: {},
+    cache: {},
+    cron: {},
+    logs: {},
+    dashboard: {},
+    store: {},
+    tenants: {},
+  } as Record<string, unknown>;
 
   const defaultsFile = options.defaults ?? defaultConfigFile;
   applyFile(config, readJson(defaultsFile, problems), path.relative(cwd, defaultsFile) || defaultsFile, problems);

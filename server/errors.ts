@@ -209,6 +209,14 @@ const adminStatus = {
   ISLET_ADMIN_BAD_JSON: 400,
   ISLET_ADMIN_BAD_ENV: 400,
   ISLET_ADMIN_BAD_LIMITS: 400,
+  /** a tenant's bindings (PUT /v1/tenants/{t}/bindings): every bad value is named */
+  ISLET_ADMIN_BAD_BINDINGS: 400,
+  /** a KV call of the admin API refused as the function's would be (key too long, bad expiration...) */
+  ISLET_ADMIN_BAD_KV: 400,
+  /** the tenant's KV quota (limits.kvBytes, limits.kvKeys) would be passed */
+  ISLET_ADMIN_KV_QUOTA: 413,
+  /** a KV store, cache or cron scheduler this node does not run */
+  ISLET_ADMIN_UNAVAILABLE: 503,
   /** `limit=` of the logs route */
   ISLET_ADMIN_BAD_LOG_LIMIT: 400,
   /** a query option or form field of an upload (bundle=, activate=, compatibility=) */
@@ -219,6 +227,16 @@ const adminStatus = {
   ISLET_ADMIN_PAYLOAD_TOO_LARGE: 413,
   /** the metrics of this process or of the workers could not be gathered */
   ISLET_ADMIN_METRICS_UNAVAILABLE: 503,
+  /** a rollback without an id, and no deployment older than the active one */
+  ISLET_ADMIN_NO_PREVIOUS_DEPLOYMENT: 409,
+  /** a filter of the logs route (level=, status=, since=...) that does not parse */
+  ISLET_ADMIN_BAD_LOG_FILTER: 400,
+  /** one token already holds as many open `follow=1` log streams as it may */
+  ISLET_ADMIN_TOO_MANY_FOLLOWERS: 429,
+  /** a time range or step of the history route that does not parse or is too large */
+  ISLET_ADMIN_BAD_RANGE: 400,
+  /** the history could not be read (the Prometheus server or the supervisor did not answer) */
+  ISLET_ADMIN_HISTORY_UNAVAILABLE: 503,
 } as const;
 export type AdminErrorCode = CodeOf<typeof adminStatus>;
 
@@ -244,6 +262,8 @@ const deployStatus = {
   ISLET_DEPLOY_DEPLOYMENT_REJECTED: 400,
   /** a route pattern that does not parse */
   ISLET_DEPLOY_BAD_ROUTE: 400,
+  /** wrangler.toml / wrangler.json(c) of an upload: a file that does not parse or a bad value (file, key, expected) */
+  ISLET_DEPLOY_BAD_CONFIG: 400,
   /** a route another tenant's active deployment serves (deploy/routes.ts) */
   ISLET_DEPLOY_ROUTE_TAKEN: 409,
   /** more uploads than the deploy gate builds and queues at once */

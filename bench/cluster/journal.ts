@@ -1,8 +1,8 @@
 // What the in-flight journal (server/cluster/journal-writer.ts) costs one request: the calls the
 // front and the isolate entry make for a GET answered at once (begin, tenant, one entering/left
 // pair, answering, end), and for one that waited (its head kept too: park), on a real shared
-// mapping, in CPU ns per request, minus the same loop doing nothing. The baseline beside it: one pwrite of 64 bytes to a /dev/shm file, what a
-// journal written by system calls would have cost per write.
+// mapping, in CPU ns per request, minus the same loop doing nothing. The baseline beside it: one
+// pwrite of 64 bytes to a /dev/shm file, what a journal written by system calls would cost per write.
 import fs from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import os from 'node:os';

@@ -12,6 +12,18 @@ import { DOMException } from '../events/dom-exception';
 import type { FetchAnswer, HostBody } from '../../server/bridge/ops';
 
 export function fetch(input: unknown, init?: Record<string, unknown>): Promise<Response> {
+  return fetchVia(input, init, (s, headers, body) => hostAsync('fetch', s.method, s.url, headers, body, s.redirect));
+}
+
+/** how a fetch-like call reaches the host: `fetch`, or a service binding's `serviceFetch` */
+export type FetchStart = (
+  state: ReturnType<typeof requestState>,
+  headers: string[],
+  body: HostBody,
+) => { id: number; promise: Promise<FetchAnswer> };
+
+/** fetch() with the host op `start` chooses: builds the Request, hands it over, answers with the host's Response */
+export function fetchVia(input: unknown, init: Record<string, unknown> | undefined, start: FetchStart): Promise<Response> {
   let request: Request;
   try {
     request = input instanceof Request && init === undefined ? input : new Request(input, init);
@@ -29,7 +41,7 @@ export function fetch(input: unknown, init?: Record<string, unknown>): Promise<R
   }
   let op: { id: number; promise: Promise<FetchAnswer> };
   try {
-    op = hostAsync('fetch', s.method, s.url, ArrayPrototypeSlice(headerList(request.headers)), body, s.redirect);
+    op = start(s, ArrayPrototypeSlice(headerList(request.headers)), body);
   } catch (error) {
     return PromiseReject(error);
   }

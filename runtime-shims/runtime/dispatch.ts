@@ -16,6 +16,7 @@ import { connectBuiltins } from '../internal/builtin-internals';
 import { asyncContext } from '../internal/async-context';
 import { DOMException } from '../events/dom-exception';
 import { forgetTimer } from '../timers/timers';
+import { createScheduledController, createScheduledEvent } from '../workers/scheduled';
 import {
   SafeMap,
   MapPrototypeGet,
@@ -38,10 +39,14 @@ interface Pending {
 }
 const requests = new SafeMap<number, Pending>();
 
+type HandlerMethod = (...args: unknown[]) => unknown;
+/** what an entrypoint instance offers: fetch and/or scheduled */
+type EntrypointInstance = { fetch?: HandlerMethod; scheduled?: HandlerMethod };
 type Handler =
-  | { target: object; fetch: (...args: unknown[]) => unknown }
+  /** a module's default export with its `fetch` and/or `scheduled` (a cron-only worker has no fetch) */
+  | { target: object; fetch: HandlerMethod | undefined; scheduled: HandlerMethod | undefined }
   /** a class-based default export (WorkerEntrypoint): one instance per request, `new C(ctx, env)` */
-  | { entrypoint: new (ctx: unknown, env: unknown) => { fetch(request: unknown): unknown } }
+  | { entrypoint: new (ctx: unknown, env: unknown) => EntrypointInstance }
   | { script: true };
 let handler: Handler | null = null;
 let env: Record<string, unknown> = {};
@@ -65,12 +70,19 @@ export function bindModule(namespace: Record<string, unknown>): void {
     handler = { entrypoint: exported as never };
     return;
   }
-  const fetch = exported !== null && (typeof exported === 'object' || typeof exported === 'function') ? (exported as any).fetch : undefined;
-  if (typeof fetch !== 'function') {
-    const what = exported === undefined ? 'no default export' : `a default export without a fetch method (${ObjectPrototypeToString(exported)})`;
+  const isHandler = exported !== null && (typeof exported === 'object' || typeof exported === 'function');
+  const fetch = isHandler ? (exported as any).fetch : undefined;
+  // a worker with only a `scheduled` handler (cron triggers) is a worker too
+  const scheduled = isHandler ? (exported as any).scheduled : undefined;
+  if (typeof fetch !== 'function' && typeof scheduled !== 'function') {
+    const what = exported === undefined ? 'no default export' : `a default export without a fetch method, nor a scheduled method (${ObjectPrototypeToString(exported)})`;
     throw new SafeTypeError(`The entry module has ${what}: it must \`export default { fetch(request, env, ctx) { ... } }\``);
   }
-  handler = { target: exported as object, fetch };
+  handler = {
+    target: exported as object,
+    fetch: typeof fetch === 'function' ? fetch : undefined,
+    scheduled: typeof scheduled === 'function' ? scheduled : undefined,
+  };
 }
 
 /** `export default class extends WorkerEntrypoint { fetch(request) {...} }`: a class whose instances fetch */
@@ -82,12 +94,13 @@ function isEntrypointClass(value: Function): boolean {
     return false;
   }
   if (prototype === null || typeof prototype !== 'object') return false;
-  return typeof (prototype as { fetch?: unknown }).fetch === 'function';
+  const methods = prototype as { fetch?: unknown; scheduled?: unknown };
+  return typeof methods.fetch === 'function' || typeof methods.scheduled === 'function';
 }
 
 /** host entry: the classic script ran; it must have registered a 'fetch' listener */
 export function bindScript(): void {
-  if (listenersOf(globalTarget, 'fetch').length === 0) {
+  if (listenersOf(globalTarget, 'fetch').length === 0 && listenersOf(globalTarget, 'scheduled').length === 0) {
     throw new SafeTypeError("The script registered no fetch handler: call addEventListener('fetch', (event) => event.respondWith(...))");
   }
   handler = { script: true };
@@ -213,11 +226,16 @@ export function dispatch(id: number, method: string, url: string, headers: strin
         gotResponse = true;
       },
       waitUntil: (p) => waitUntil(id, p),
+      passThroughOnException: () => host('passThrough', id),
     });
     try {
       globalTarget.dispatchEvent(event);
     } catch (error) {
       fail(id, error);
+      return;
+    }
+    if (listenersOf(globalTarget, 'fetch').length === 0) {
+      fail(id, new SafeTypeError('Handler does not export a fetch() function.'));
       return;
     }
     if (!gotResponse || !hasResponded(event)) {
@@ -226,17 +244,16 @@ export function dispatch(id: number, method: string, url: string, headers: strin
     }
     return settle(id, response);
   }
-  const ctx = {
-    waitUntil: (p: unknown) => waitUntil(id, p),
-    passThroughOnException() {},
-  };
+  const ctx = context(id);
   let result: unknown;
   try {
     if ('entrypoint' in handler) {
       // as Workers: a new instance per request, constructed with (ctx, env); fetch gets the request
-      const instance = ReflectConstruct(handler.entrypoint, [ctx, env]) as { fetch(request: unknown): unknown };
+      const instance = ReflectConstruct(handler.entrypoint, [ctx, env]) as EntrypointInstance;
+      if (typeof instance.fetch !== 'function') throw new SafeTypeError('Handler does not export a fetch() function.');
       result = ReflectApply(instance.fetch, instance, [request]);
     } else {
+      if (handler.fetch === undefined) throw new SafeTypeError('Handler does not export a fetch() function.');
       result = ReflectApply(handler.fetch, handler.target, [request, env, ctx]);
     }
   } catch (error) {
@@ -244,6 +261,65 @@ export function dispatch(id: number, method: string, url: string, headers: strin
     return;
   }
   return settle(id, result);
+}
+
+/** the `ctx` of a handler call: waitUntil, and passThroughOnException (the host passes the request to its origin if the handler throws) */
+function context(id: number) {
+  return {
+    waitUntil: (p: unknown) => waitUntil(id, p),
+    passThroughOnException: () => host('passThrough', id),
+  };
+}
+
+/**
+ * host entry: a cron trigger fired. The run is a request of its own to the host (limits,
+ * waitUntil, the ops it makes): it ends when the handler's promise and its waitUntil settle.
+ */
+export function scheduled(id: number, cron: string, scheduledTime: number): void {
+  const pending: Pending = { request: null, finished: false, waits: 0 };
+  MapPrototypeSet(requests, id, pending);
+  asyncContext.set(undefined);
+  const controller = createScheduledController(id, cron, scheduledTime);
+  let result: unknown;
+  try {
+    if (handler === null) throw new SafeTypeError('No handler is bound in this isolate');
+    if ('script' in handler) {
+      if (listenersOf(globalTarget, 'scheduled').length === 0) {
+        throw new SafeTypeError("The script registered no scheduled handler: call addEventListener('scheduled', ...)");
+      }
+      globalTarget.dispatchEvent(createScheduledEvent(controller, (p) => waitUntil(id, p)));
+    } else if ('entrypoint' in handler) {
+      const instance = ReflectConstruct(handler.entrypoint, [context(id), env]) as EntrypointInstance;
+      if (typeof instance.scheduled !== 'function') throw new SafeTypeError('Handler does not export a scheduled() function.');
+      result = ReflectApply(instance.scheduled, instance, [controller]);
+    } else {
+      if (handler.scheduled === undefined) throw new SafeTypeError('Handler does not export a scheduled() function.');
+      result = ReflectApply(handler.scheduled, handler.target, [controller, env, context(id)]);
+    }
+  } catch (error) {
+    fail(id, error);
+    return;
+  }
+  let promise: Promise<unknown>;
+  try {
+    promise = PromiseResolve(result);
+  } catch (error) {
+    fail(id, error);
+    return;
+  }
+  PromisePrototypeThen(promise, () => scheduledDone(id), (error) => fail(id, error));
+}
+
+/** the scheduled handler returned: answer as a request with no body would */
+function scheduledDone(id: number): void {
+  const pending = MapPrototypeGet(requests, id);
+  if (!pending || pending.finished) return;
+  const released = pending.waits === 0;
+  if (released) {
+    pending.finished = true;
+    MapPrototypeDelete(requests, id);
+  }
+  host('respond', id, 204, '', [], null, released);
 }
 
 /** host entry: the request is over (answered, cut or abandoned): abort its signal and forget it */

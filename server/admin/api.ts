@@ -18,11 +18,18 @@ import { authMiddleware, type AdminEnv } from './auth';
 import { readYourWrites, type WriteSync } from './consistency';
 import { deploymentRoutes } from './deployments';
 import { envRoutes } from './env';
+import { historyRoutes, type WorkersSource } from './history';
+import type { HistorySource } from '../observe/metrics/history-source';
 import { adminRouter, answerNotFound } from './errors';
 import { logRoutes } from './logs';
 import { metricsRoutes } from './metrics';
 import { tenantRoutes } from './tenants';
 import { tokenRoutes } from './tokens';
+import { bindingRoutes } from './bindings';
+import { kvRoutes } from './kv';
+import type { KvBackend } from '../bindings/kv/backend';
+import type { CronRunner } from '../bindings/cron/runner';
+import type { Limits } from '../config';
 
 export interface AdminApiDeps {
   store: DeploymentStore;
@@ -55,6 +62,18 @@ export interface AdminApiDeps {
   quarantined?: QuarantinedTenants;
   /** ends a tenant's quarantine (DELETE /v1/tenants/{t}/quarantine); resolves false when it was not quarantined */
   liftQuarantine?: (tenant: string) => Promise<boolean>;
+  /** the node's KV data (serves /v1/tenants/:tenant/kv...) and each tenant's limits for its quota */
+  kv?: { backend: KvBackend | null; limitsOf(tenant: string, recordLimits?: Record<string, number>): Limits };
+  /** runs scheduled handlers by hand (POST /v1/tenants/:tenant/scheduled) */
+  cron?: CronRunner;
+  /** read-only tokens for GET /metrics (config `scrapeTokens`) */
+  scrapeTokens?: readonly string[];
+  /** serves GET /v1/history */
+  history?: HistorySource;
+  /** serves GET /v1/workers */
+  workers?: WorkersSource;
+  /** lines a log follower lost (counted into the metrics) */
+  onLogLinesDropped?: (count: number) => void;
 }
 
 export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
@@ -64,7 +83,8 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     ((t: string) => `http://${t}.${deps.baseDomain}${deps.tenantPort === 80 ? '' : `:${deps.tenantPort}`}/`);
   const limitNames = deps.limitNames ?? (deps.config?.limits ? Object.keys(deps.config.limits) : undefined);
   // one middleware, so one failure budget per client address whichever route it guesses at
-  const auth = authMiddleware(store, deps.operatorToken);
+  const scrapeTokens = deps.scrapeTokens ?? [];
+  const auth = authMiddleware(store, deps.operatorToken, { scrapeTokens });
 
   const app = adminRouter(logger);
   app.notFound(answerNotFound);
@@ -104,11 +124,17 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
   );
   app.route('/', envRoutes({ store, logger, auth }));
   app.route('/', tokenRoutes({ store, logger, auth }));
+  app.route('/', bindingRoutes({ store, logger, auth, cron: deps.cron }));
+  if (deps.kv) app.route('/', kvRoutes({ store, logger, auth, kv: deps.kv.backend, limitsOf: deps.kv.limitsOf }));
   if (deps.logs) {
     const tenantExists = async (tenant: string) => (await store.getTenant(tenant)) !== null;
-    app.route('/', logRoutes(deps.logs, { auth, tenantExists, logger }));
+    app.route('/', logRoutes(deps.logs, { auth, tenantExists, logger, onDropped: deps.onLogLinesDropped }));
   }
-  if (deps.metrics) app.route('/', metricsRoutes(deps.metrics, { auth, logger }));
+  if (deps.metrics) {
+    const metricsAuth = authMiddleware(store, deps.operatorToken, { scrapeTokens, allowScrape: true });
+    app.route('/', metricsRoutes(deps.metrics, { auth: metricsAuth, logger }));
+  }
+  app.route('/', historyRoutes({ auth, logger, history: deps.history, workers: deps.workers }));
   // a /v1 path no route serves still needs a token: without one, probing learns nothing
   app.all('/v1/*', auth, (c) => answerNotFound(c));
   // a static page and its files, holding no data: it calls the routes above with the operator's token

@@ -2,7 +2,9 @@
 // scoping of every admin route. Two kinds of bearer token:
 // - the operator token (ISLET_ADMIN_TOKEN, or generated once into <dataDir>/admin-token): all routes;
 // - tenant deploy tokens (created through the API, stored as sha256 only): that tenant's own
-//   deployments, env and logs, nothing else.
+//   deployments, env and logs, nothing else;
+// - metrics scrape tokens (config `scrapeTokens`, a token or its sha256): GET /metrics, nothing
+//   else. Only the metrics route's middleware accepts them; every other route answers 403.
 // Tokens are compared as sha256 digests with timingSafeEqual, so neither the comparison time nor
 // an early exit tells an attacker how much of a guess was right (deploy tokens are looked up by
 // that digest, which a guesser cannot steer either). Invalid tokens are counted per client
@@ -15,7 +17,7 @@ import { ApiError } from '../errors';
 import type { DeploymentStore } from '../store/types';
 import { AuthFailureLimiter } from './auth-failures';
 
-export type Principal = { kind: 'operator' } | { kind: 'tenant'; tenant: string; tokenId: string };
+export type Principal = { kind: 'operator' } | { kind: 'tenant'; tenant: string; tokenId: string } | { kind: 'scrape' };
 
 /** the Hono environment of every admin route: `c.get('principal')` after authentication */
 export type AdminEnv = { Variables: { principal: Principal } };
@@ -109,6 +111,18 @@ export function clientKey(c: Context): string {
 export interface AuthOptions {
   /** counts invalid tokens per client address; default: one per store, shared by every middleware over it */
   failures?: AuthFailureLimiter;
+  /** metrics scrape tokens: each a token or `sha256:<hex>` of one */
+  scrapeTokens?: readonly string[];
+  /** whether the routes behind this middleware accept a scrape token (only GET /metrics does); default false */
+  allowScrape?: boolean;
+}
+
+/** the sha256 digests of the configured scrape tokens */
+export function scrapeTokenHashes(tokens: readonly string[]): Buffer[] {
+  return tokens.map((entry) => {
+    const hashed = /^sha256:([0-9a-f]{64})$/i.exec(entry.trim());
+    return hashed ? Buffer.from(hashed[1]!, 'hex') : hashToken(entry.trim());
+  });
 }
 
 /**
@@ -119,6 +133,7 @@ export function authMiddleware(store: DeploymentStore, operatorToken: string, op
   if (!operatorToken) throw new Error('authMiddleware: the operator token must not be empty');
   const operatorHash = hashToken(operatorToken);
   const failures = options.failures ?? sharedLimiter(store);
+  const scrapeHashes = scrapeTokenHashes(options.scrapeTokens ?? []);
   return async (c, next) => {
     const token = bearer(c);
     if (token === null) {
@@ -139,6 +154,15 @@ export function authMiddleware(store: DeploymentStore, operatorToken: string, op
     const hash = hashToken(token);
     if (timingSafeEqual(hash, operatorHash)) {
       c.set('principal', { kind: 'operator' });
+      return next();
+    }
+    // every configured hash is compared, so the time taken does not say which one was close
+    let scrape = false;
+    for (const known of scrapeHashes) if (timingSafeEqual(hash, known)) scrape = true;
+    if (scrape) {
+      if (!options.allowScrape)
+        throw new ApiError('ISLET_ADMIN_FORBIDDEN', 'a metrics scrape token may only GET /metrics');
+      c.set('principal', { kind: 'scrape' });
       return next();
     }
     const record = await store.findTokenByHash(hash.toString('hex'));
@@ -172,12 +196,15 @@ export function isOperator(c: Context): boolean {
 /** who made a change, for the log: the operator, or which deploy token */
 export function actor(c: Context): string {
   const principal = principalOf(c);
-  return !principal || principal.kind === 'operator' ? 'operator' : `token:${principal.tokenId}`;
+  if (principal?.kind === 'tenant') return `token:${principal.tokenId}`;
+  return principal?.kind === 'scrape' ? 'scrape' : 'operator';
 }
 
 /** throws 403 unless the caller may act on `tenant` */
 export function assertTenantAccess(c: Context, tenant: string): void {
   const principal = principalOf(c);
+  if (principal?.kind === 'scrape')
+    throw new ApiError('ISLET_ADMIN_FORBIDDEN', 'a metrics scrape token may only GET /metrics');
   if (principal?.kind === 'tenant' && principal.tenant !== tenant) {
     throw new ApiError(
       'ISLET_ADMIN_FORBIDDEN',

@@ -4,8 +4,12 @@
 //   GET    /v1/tenants/:tenant/deployments               versions, newest first, and the active one
 //   GET    /v1/tenants/:tenant/deployments/:id
 //   POST   /v1/tenants/:tenant/deployments/:id/activate  rollback = activating an older one
+//   POST   /v1/tenants/:tenant/rollback                  {"id"?}: that one, or the one deployed before the active one
 //   DELETE /v1/tenants/:tenant/deployments/:id           409 while active
-import type { Hono } from 'hono';
+//   GET    /v1/tenants/:tenant/deployments/:id/files     the files it was built from (sources.ts)
+//   GET    /v1/tenants/:tenant/deployments/:id/files/<path>   one of them, as text
+//   GET    /v1/tenants/:tenant/deployments/:from/diff/:to     what changed, file by file
+import type { Context, Hono } from 'hono';
 import { ApiError } from '../errors';
 import type { Logger } from '../observe/server-log';
 import { DeployGate } from '../deploy/gate';
@@ -19,7 +23,8 @@ import type { TenantObserver } from '../tenants/observer';
 import { actor, isOperator, type AdminAuth, type AdminEnv } from './auth';
 import { wrote } from './consistency';
 import { adminRouter } from './errors';
-import { tenantParam } from './request';
+import { readJson, tenantParam } from './request';
+import { deploymentSources, diffSources } from './sources';
 import { requireTenant } from './tenants';
 
 export interface DeploymentRoutesDeps {
@@ -76,6 +81,7 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
       };
       if (upload.entry) options.entry = upload.entry;
       if (upload.compatibility) options.compatibility = upload.compatibility;
+      if (upload.message) options.message = upload.message;
       const publishDeps: Parameters<typeof publish>[0] = { store, logger, observer };
       if (deps.prepare) publishDeps.prepare = deps.prepare;
       return publish(publishDeps, tenant, upload.files, options);
@@ -99,14 +105,82 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
     return c.json(await requireDeployment(tenant, c.req.param('id')));
   });
 
-  app.post('/v1/tenants/:tenant/deployments/:id/activate', auth, async (c) => {
-    const tenant = tenantParam(c);
-    const previous = (await requireTenant(store, tenant)).active;
-    const manifest = await requireDeployment(tenant, c.req.param('id'));
+  async function activate(c: Context<AdminEnv>, tenant: string, manifest: DeploymentManifest, previous: string | null) {
     await assertRoutesFree(store, tenant, manifest.routes, { nested: isOperator(c) });
     wrote(c, await store.activate(tenant, manifest.id, { conflicts: routeConflicts({ nested: isOperator(c) }) }));
     logger.info('deployment activated', { tenant, deployment: manifest.id, previous, by: actor(c) });
     return c.json({ id: manifest.id, active: true, previous, url: deps.tenantUrl(tenant) });
+  }
+
+  app.post('/v1/tenants/:tenant/deployments/:id/activate', auth, async (c) => {
+    const tenant = tenantParam(c);
+    const previous = (await requireTenant(store, tenant)).active;
+    return activate(c, tenant, await requireDeployment(tenant, c.req.param('id')), previous);
+  });
+
+  app.post('/v1/tenants/:tenant/rollback', auth, async (c) => {
+    const tenant = tenantParam(c);
+    const current = (await requireTenant(store, tenant)).active;
+    const body = await readJson(c, true);
+    if (body.id !== undefined && typeof body.id !== 'string')
+      throw new ApiError('ISLET_ADMIN_BAD_OPTION', "'id' must be a deployment id (a string)");
+    if (typeof body.id === 'string') return activate(c, tenant, await requireDeployment(tenant, body.id), current);
+    // "previous": the newest deployment created before the active one
+    const all = await store.listDeployments(tenant);
+    const active = all.find((d) => d.id === current);
+    const before = all
+      .filter(
+        (d) =>
+          d.id !== current &&
+          (!active || d.createdAt < active.createdAt || (d.createdAt === active.createdAt && d.id < active.id)),
+      )
+      .sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
+    if (before.length === 0) {
+      throw new ApiError(
+        'ISLET_ADMIN_NO_PREVIOUS_DEPLOYMENT',
+        current
+          ? `tenant '${tenant}' has no deployment older than the active one (${current}) to roll back to`
+          : `tenant '${tenant}' has no active deployment to roll back from: activate one by id`,
+      );
+    }
+    return activate(c, tenant, before[0]!, current);
+  });
+
+  app.get('/v1/tenants/:tenant/deployments/:id/files', auth, async (c) => {
+    const tenant = tenantParam(c);
+    await requireTenant(store, tenant);
+    const manifest = await requireDeployment(tenant, c.req.param('id'));
+    const files = await deploymentSources(store, manifest);
+    return c.json({
+      id: manifest.id,
+      files: files.map((f) => ({ path: f.path, kind: f.kind, size: Buffer.byteLength(f.text) })),
+    });
+  });
+
+  app.get('/v1/tenants/:tenant/deployments/:id/files/:path{.+}', auth, async (c) => {
+    const tenant = tenantParam(c);
+    await requireTenant(store, tenant);
+    const manifest = await requireDeployment(tenant, c.req.param('id'));
+    const wanted = c.req.param('path');
+    const file = (await deploymentSources(store, manifest)).find((f) => f.path === wanted);
+    if (!file) throw new ApiError('ISLET_ADMIN_NOT_FOUND', `deployment '${manifest.id}' has no file '${wanted}'`);
+    // tenant text: never rendered as a page of the admin origin
+    return c.body(file.text, 200, {
+      'content-type': 'text/plain; charset=utf-8',
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': "default-src 'none'; sandbox",
+    });
+  });
+
+  app.get('/v1/tenants/:tenant/deployments/:from/diff/:to', auth, async (c) => {
+    const tenant = tenantParam(c);
+    await requireTenant(store, tenant);
+    const [from, to] = await Promise.all([
+      requireDeployment(tenant, c.req.param('from')),
+      requireDeployment(tenant, c.req.param('to')),
+    ]);
+    const [before, after] = await Promise.all([deploymentSources(store, from), deploymentSources(store, to)]);
+    return c.json({ from: from.id, to: to.id, files: diffSources(before, after) });
   });
 
   app.delete('/v1/tenants/:tenant/deployments/:id', auth, async (c) => {

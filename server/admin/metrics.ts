@@ -5,14 +5,15 @@
 // that cannot be gathered (the supervisor did not answer, ...) with 503 METRICS_UNAVAILABLE.
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import type { Context, Hono } from 'hono';
+import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { ApiError } from '../errors';
 import type { Logger } from '../observe/server-log';
 import type { MetricsSource, Scrape } from '../observe/metrics/metrics';
-import { requireOperator, type AdminAuth, type AdminEnv } from './auth';
+import { assertOperator, principalOf, type AdminAuth, type AdminEnv } from './auth';
 import { adminRouter, errorBody, wireCode } from './errors';
 
 export interface MetricsRoutesOptions {
+  /** an auth middleware that accepts scrape tokens (allowScrape) as well as the operator's */
   auth: AdminAuth;
   logger?: Logger;
 }
@@ -33,10 +34,14 @@ function scrapeHandler(source: MetricsSource) {
   };
 }
 
-/** `GET /metrics` on the admin API: operator only. */
+/** `GET /metrics` on the admin API: the operator token or a scrape token (config `scrapeTokens`). */
 export function metricsRoutes(source: MetricsSource, options: MetricsRoutesOptions): Hono<AdminEnv> {
   const app = adminRouter(options.logger);
-  app.get('/metrics', options.auth, requireOperator("reading every tenant's metrics"), scrapeHandler(source));
+  const readers: MiddlewareHandler<AdminEnv> = async (c, next) => {
+    if (principalOf(c)?.kind !== 'scrape') assertOperator(c, "reading every tenant's metrics");
+    return next();
+  };
+  app.get('/metrics', options.auth, readers, scrapeHandler(source));
   return app;
 }
 

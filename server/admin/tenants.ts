@@ -104,6 +104,7 @@ export function tenantRoutes(deps: TenantRoutesDeps): Hono<AdminEnv> {
       active: existing?.active ?? null,
       limits: mergeLimits(existing?.limits, change),
     };
+    if (existing?.bindings) record.bindings = existing.bindings;
     wrote(c, await store.putTenant(record));
     logger.info(existing ? 'tenant updated' : 'tenant created', { tenant, by: actor(c) });
     return c.json(await describeTenant((await store.getTenant(tenant))!), existing ? 200 : 201);

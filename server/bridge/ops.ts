@@ -70,6 +70,16 @@ export type UrlParts = string[];
 export type ZlibFormat = 'gzip' | 'deflate' | 'deflate-raw';
 export type ZlibMode = 'compress' | 'decompress';
 
+/** what a KV read returns: text for 'text'/'json', bytes for 'arrayBuffer'/'stream' */
+export type KvValueType = 'text' | 'json' | 'arrayBuffer' | 'stream';
+/** [value (null: no such key), metadata as JSON text (null: none)] */
+export type KvGetAnswer = [value: string | Uint8Array | null, metadata: string | null];
+/** one listed key: [name, expiration in seconds since the epoch or null, metadata as JSON text or null] */
+export type KvListedKey = [name: string, expiration: number | null, metadata: string | null];
+export type KvListAnswer = [keys: KvListedKey[], complete: boolean, cursor: string | null];
+/** a cached response: [status, statusText, headers, body] */
+export type CachedAnswer = [status: number, statusText: string, headers: string[], body: Uint8Array | null];
+
 /** a handler's answer: [status, statusText, headers, body, released (the isolate forgot the request)] */
 export type ResponseAnswer = [status: number, statusText: string, headers: string[], body: HostBody, released: boolean];
 
@@ -121,6 +131,41 @@ export const hostOps = {
   clone: now<[value: unknown], unknown>(1),
   utf8Encode: now<[text: string], Uint8Array>(1),
   utf8Decode: now<[bytes: Uint8Array, fatal: boolean], string | null>(2),
+
+  // bindings (server/bindings/): a binding is named as the function's env names it; the host
+  // knows what it stands for (a namespace of this tenant, another tenant), the isolate never does
+  kvGet: later<[binding: string, key: string, type: KvValueType, cacheTtl: number | null], KvGetAnswer>(4),
+  kvPut: later<
+    [
+      binding: string,
+      key: string,
+      value: string | Uint8Array,
+      expiration: number | null,
+      expirationTtl: number | null,
+      metadata: string | null,
+    ],
+    null
+  >(6),
+  kvDelete: later<[binding: string, key: string], null>(2),
+  kvList: later<[binding: string, prefix: string | null, limit: number | null, cursor: string | null], KvListAnswer>(
+    4,
+  ),
+  /** Cache API: `cache` is '' for caches.default, else the caches.open() name */
+  cacheMatch: later<[cache: string, url: string, headers: string[]], CachedAnswer | null>(3),
+  cachePut: later<
+    [cache: string, url: string, status: number, statusText: string, headers: string[], body: Uint8Array | null],
+    null
+  >(6),
+  cacheDelete: later<[cache: string, url: string], boolean>(2),
+  /** env.SERVICE.fetch(): the other tenant answers as it would a request from the network */
+  serviceFetch: later<
+    [binding: string, method: string, url: string, headers: string[], body: HostBody, redirect: RedirectMode],
+    FetchAnswer
+  >(6),
+  /** ctx.passThroughOnException(): an uncaught exception passes the request to its origin */
+  passThrough: now<[request: number]>(1),
+  /** controller.noRetry() in a scheduled handler */
+  noRetry: now<[request: number]>(1),
 };
 
 export type HostOps = typeof hostOps;
@@ -148,6 +193,8 @@ export interface IsolateEntries {
     headers: string[],
     body: number | Uint8Array | null,
   ): ResponseAnswer | undefined;
+  /** a cron trigger fired: the `scheduled` handler runs as request `request`, answered like one */
+  scheduled(request: number, cron: string, scheduledTime: number): void;
   /** a later op finished: `value` is its result, or ErrorParts when `ok` is false */
   complete(op: number, ok: boolean, value: unknown): void;
   /** timer `timer` is due */
@@ -171,6 +218,7 @@ export type EntryResult<E extends EntryName> = ReturnType<IsolateEntries[E]>;
 /** every entry name, for the host to fetch their references once per sandbox */
 export const entryNames = Object.keys({
   dispatch: true,
+  scheduled: true,
   complete: true,
   fire: true,
   pull: true,

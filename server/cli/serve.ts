@@ -36,14 +36,32 @@ import { SourceMapper } from '../observe/tenant-logs/source-maps';
 import { Supervisor } from '../cluster/supervisor';
 import { joinSupervisor } from '../cluster/supervised-worker';
 import { StoreFanout } from '../cluster/store-fanout';
-import { workerChannel } from '../cluster/worker-channel';
 import { isolateApi, machineStalls } from '../host/isolate-api';
 import { entryWatch } from '../host/entry-watch';
 import { openJournal } from '../cluster/journal-writer';
 import { QuarantinedTenants } from '../tenants/quarantined';
 import type { RequestTracker } from '../front/tracker';
 import { SupervisorMetrics } from '../observe/metrics/supervisor';
+import type { ProcessStats } from '../cluster/messages';
+import { primaryChannel } from '../cluster/primary-channel';
+import { workerChannel } from '../cluster/worker-channel';
+import { HistoryStore } from '../observe/metrics/history';
+import {
+  clusterHistory,
+  type HistorySource,
+  localHistory,
+  prometheusHistory,
+  startRecorder,
+} from '../observe/metrics/history-source';
+import type { WorkersSource } from '../admin/history';
 import { watchMachineStalls } from '../tenants/stalls';
+import { BindingHost } from '../bindings/host';
+import { SqliteSlotClaims } from '../bindings/cron/claims';
+import { CronRunner } from '../bindings/cron/runner';
+import { CronScheduler } from '../bindings/cron/scheduler';
+import { OriginPassThrough } from '../bindings/pass-through';
+import { ServiceDispatcher } from '../bindings/service/dispatcher';
+import { bindingMetrics } from '../observe/metrics/binding-metrics';
 
 export interface ServeOptions {
   config: Config;
@@ -71,6 +89,12 @@ export interface Serving {
   logs: LogHub;
   logger: Logger;
   operatorToken: string;
+  /** KV, the Cache API's storage and service bindings of this process */
+  bindings: BindingHost;
+  /** runs scheduled handlers (cron triggers, the admin API's manual trigger) */
+  cron: CronRunner;
+  /** the cron schedule, when this process is the node's scheduler */
+  scheduler: CronScheduler | null;
   /** the tenant traffic server (node:http), e.g. for a supervisor handing connections over */
   tenantServer: import('node:http').Server;
   /** the configured port when listenTenant was false (the supervisor passes the port it bound) */
@@ -80,7 +104,7 @@ export interface Serving {
   close(): Promise<void>;
 }
 
-const usage = `usage: islet serve [--config <file>] [--functions <dir>]
+const usageText = `usage: islet serve [--config <file>] [--functions <dir>]
 
 Serves tenant functions on ISLET_PORT (default 8080) and the admin API on ISLET_ADMIN_PORT
 (default 127.0.0.1:8081). Settings: config/default.json, --config <file>, ISLET_* variables
@@ -88,6 +112,8 @@ Serves tenant functions on ISLET_PORT (default 8080) and the admin API on ISLET_
 
   --config <file>     JSON file overriding config/default.json
   --functions <dir>   publish each subfolder of <dir> as the tenant of that name first`;
+
+export const usage: Record<string, string> = { serve: usageText };
 
 function argValue(args: string[], name: string): string | undefined {
   const at = args.indexOf(name);
@@ -104,18 +130,95 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   metrics.setStallSource(machineStalls);
   const stopStallWatch = watchMachineStalls(logger);
   // limit and error stacks in tenant logs point at the tenant's own files (source maps of the deployment)
-  const logs = new LogHub(logger, { sourceMaps: new SourceMapper(store) });
+  const logs = new LogHub(logger, {
+    sourceMaps: new SourceMapper(store),
+    bytesPerTenant: config.logs.tenantBytes,
+    maxTotalBytes: config.logs.totalBytes,
+  });
   // under the supervisor: one scrape sums every worker, and tenant logs read the same from any worker
   const leaveCluster = options.worker ? [metrics.joinCluster(), logs.joinCluster()] : [];
   const observer: TenantObserver = metrics;
   const router = new TenantRouter(config.baseDomain);
   const directory = new TenantDirectory({ store, config, router, logger });
-  const pool = new IsolatePool({ config, store, observer, logger, logs, createSandbox: options.createSandbox });
+  const bindings = BindingHost.open(config, bindingMetrics(metrics));
+  const pool = new IsolatePool({
+    config,
+    store,
+    observer,
+    logger,
+    logs,
+    createSandbox: options.createSandbox,
+    bindings,
+  });
   const accounting = new Accounting({ observer, logs, logRequests: config.logRequests });
   // under the supervisor: whom to refuse (it decides) and the in-flight journal it reads if this worker dies
   const quarantined = new QuarantinedTenants();
   const tracker = options.worker ? joinContainment(quarantined, logger) : undefined;
-  const front = new FrontServer({ config, router, directory, pool, accounting, logger, tracker, quarantined });
+  bindings.services = new ServiceDispatcher({ directory, pool, accounting });
+  const passThrough = new OriginPassThrough(config.egress, config.limits.subrequestTimeoutMs);
+  const front = new FrontServer({
+    config,
+    router,
+    directory,
+    pool,
+    accounting,
+    logger,
+    passThrough,
+    tracker,
+    quarantined,
+  });
+  const cron = new CronRunner({ directory, pool, logs, observer, bindings: bindings.observer });
+  const processStats = (): ProcessStats => ({
+    pid: process.pid,
+    startedAt: Math.round(Date.now() - process.uptime() * 1000),
+    rssBytes: process.memoryUsage.rss(),
+    heapUsedBytes: process.memoryUsage().heapUsed,
+    isolates: pool.size,
+    connections: front.inFlight,
+  });
+  // the dashboard's history: a Prometheus server when configured, else islet's own store, kept
+  // here in one process and in the supervisor under it (which samples every worker)
+  let history: HistorySource;
+  let stopRecorder = (): void => {};
+  let workers: WorkersSource;
+  if (options.worker) {
+    history = config.dashboard.prometheusUrl ? prometheusHistory(config.dashboard.prometheusUrl) : clusterHistory();
+    const stopAnswering = workerChannel().handle('process.stats', processStats);
+    leaveCluster.push(stopAnswering);
+    workers = { list: async () => ({ mode: 'cluster', ...(await workerChannel().ask('workers.list', undefined)) }) };
+  } else {
+    const store = new HistoryStore({ minutes: config.dashboard.historyMinutes });
+    if (!config.dashboard.prometheusUrl) {
+      stopRecorder = startRecorder(
+        store,
+        async () => [{ key: 'self', metrics: await metrics.registry.getMetricsAsJSON() }],
+        { intervalMs: config.dashboard.historySampleS * 1000 },
+      );
+    }
+    history = config.dashboard.prometheusUrl ? prometheusHistory(config.dashboard.prometheusUrl) : localHistory(store);
+    workers = {
+      list: async () => {
+        const stats = processStats();
+        return {
+          mode: 'single',
+          supervisor: { pid: process.pid, startedAt: stats.startedAt },
+          restarts: 0,
+          crashLoops: 0,
+          workers: [
+            {
+              slot: 0,
+              pid: process.pid,
+              state: 'ready',
+              startedAt: stats.startedAt,
+              restarts: 0,
+              connections: stats.connections,
+              stats,
+            },
+          ],
+        };
+      },
+    };
+  }
   directory.onChange((tenant) => pool.retireTenant(tenant, 'redeploy'));
   // the deploy-time load runs under the tenant's own memory limit (its override, if any), as its isolates will
   const prepare = async (manifest: Parameters<typeof prepareDeployment>[0], files: Map<string, Buffer>) => {
@@ -144,7 +247,24 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     pollMs: config.cluster.safetyPollMs,
   });
   const writeSync = options.worker ? joinStoreFanout(follower, config) : localWriteSync(follower, config);
+  // who else follows the store in this process hears of changes through the same feed
+  const followedStore = follower.followed(store);
+  const stopFollowing = bindings.followDeletions(followedStore, logger);
   pool.start();
+  // one process per node keeps the cron schedule: this one alone, or the worker in slot 0
+  let scheduler: CronScheduler | null = null;
+  let claims: SqliteSlotClaims | null = null;
+  if (config.cron.enabled && (!options.worker || process.env.ISLET_WORKER_SLOT === '0')) {
+    claims = SqliteSlotClaims.inDataDir(config.dataDir);
+    scheduler = new CronScheduler({
+      store: followedStore,
+      runner: cron,
+      claims,
+      logger,
+      retryDelayMs: config.cron.retryDelayMs,
+    });
+    await scheduler.start();
+  }
 
   // without its own listener (a supervisor owns the port), the configured port is the one clients use
   const tenant = options.listenTenant === false ? { port: config.port } : await front.listen(config.port, config.host);
@@ -166,6 +286,15 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     writeSync: config.cluster.syncTimeoutMs > 0 ? writeSync.sync : undefined,
     quarantined,
     liftQuarantine: options.worker ? (tenant) => workerChannel().ask('quarantine.lift', { tenant }) : async () => false,
+    kv: {
+      backend: bindings.kv,
+      limitsOf: (tenant: string, recordLimits?: Record<string, number>) => resolveLimits(config, tenant, recordLimits),
+    },
+    cron,
+    scrapeTokens: config.scrapeTokens,
+    history,
+    workers,
+    onLogLinesDropped: (count) => metrics.logLinesDropped('follower', count),
   });
   const admin = serveHono({ fetch: adminApi.fetch, port: config.adminPort, hostname: config.adminHost });
   const adminPort = await new Promise<number>((resolve, reject) => {
@@ -194,11 +323,15 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     logs,
     logger,
     operatorToken,
+    bindings,
+    cron,
+    scheduler,
     tenantServer: front.server,
     tenantPort: tenant.port,
     adminPort,
     close: () =>
       (closing ??= (async () => {
+        scheduler?.stop();
         await front.close(config.server.shutdownTimeoutMs);
         // end follow streams first: an attached `islet logs --follow` would hold the admin server open
         logs.close();
@@ -208,7 +341,12 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
         await follower.close();
         pool.close();
         for (const leave of leaveCluster) leave();
+        stopRecorder();
         stopStallWatch();
+        stopFollowing();
+        passThrough.close();
+        claims?.close();
+        await bindings.close();
         await store.close();
       })()),
   };
@@ -369,8 +507,48 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     await publishFunctions(functionsDir, { store, logger, observer: nullObserver, prepare: async () => new Map() });
   }
   const supervisorMetrics = new SupervisorMetrics();
-  const clusterMetrics = new ClusterMetrics({ own: supervisorMetrics.registry });
+  let supervisorRef: Supervisor | undefined;
+  const clusterMetrics = new ClusterMetrics({
+    restarts: () => supervisorRef?.stats().restarts ?? 0,
+    own: supervisorMetrics.registry,
+  });
   const clusterLogs = new ClusterLogs();
+  const channel = primaryChannel();
+  const historyStore = new HistoryStore({ minutes: config.dashboard.historyMinutes });
+  // every worker's registry, as the metrics scrape gathers them; a worker is one process for its life
+  const stopRecorder = config.dashboard.prometheusUrl
+    ? () => {}
+    : startRecorder(
+        historyStore,
+        async () => {
+          const { answers } = await channel.askAll('metrics.collect', undefined);
+          return answers.map((a) => ({ key: `worker:${a.worker.pid ?? a.worker.id}`, metrics: a.value }));
+        },
+        { intervalMs: config.dashboard.historySampleS * 1000 },
+      );
+  const supervisorStartedAt = Date.now();
+  const stopHandling = [
+    channel.handle('history.query', (query) => historyStore.query(query)),
+    channel.handle('workers.list', async () => {
+      const stats = supervisorRef?.stats();
+      const { answers } = await channel.askAll('process.stats', undefined);
+      const byPid = new Map(answers.map((a) => [a.value.pid, a.value]));
+      return {
+        supervisor: { pid: process.pid, startedAt: supervisorStartedAt },
+        restarts: stats?.restarts ?? 0,
+        crashLoops: stats?.crashLoops ?? 0,
+        workers: (stats?.workers ?? []).map((w) => ({
+          slot: w.slot,
+          pid: w.pid,
+          state: w.ready ? ('ready' as const) : w.pid === null ? ('down' as const) : ('starting' as const),
+          startedAt: w.startedAt,
+          restarts: w.restarts,
+          connections: w.connections,
+          stats: (w.pid !== null ? byPid.get(w.pid) : undefined) ?? null,
+        })),
+      };
+    }),
+  ];
   const metricsServer = config.metricsPort
     ? await startMetricsServer(clusterMetrics, { port: config.metricsPort })
     : undefined;
@@ -392,6 +570,7 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     baseDomain: config.baseDomain,
     metrics: supervisorMetrics,
   });
+  supervisorRef = supervisor;
   // answering workers' syncs from their first write on
   const fanout = new StoreFanout({
     store,
@@ -420,17 +599,19 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     await metricsServer?.close();
     clusterMetrics.close();
     clusterLogs.close();
+    stopRecorder();
+    for (const stop of stopHandling) stop();
   });
   process.exit(0);
 }
 
 export async function run(_command: string, args: string[]): Promise<void> {
   if (args.includes('--help') || args.includes('-h')) {
-    console.log(usage);
+    console.log(usageText);
     return;
   }
   const config = loadConfig({ argv: args, env: process.env });
-  configureStdout({ maxBacklogBytes: config.logBufferBytes });
+  configureStdout({ maxBacklogBytes: config.logs.stdoutBufferBytes });
   checkSharedStore(config);
   const functionsDir = argValue(args, '--functions');
   if (args.includes('--functions') && !functionsDir)

@@ -13,7 +13,7 @@ import { readJournal, removeJournal, type JournalRequest, type JournalSnapshot }
 import type { Islet } from './messages';
 import type { PrimaryChannel } from './primary-channel';
 import { QuarantineBook, type QuarantinePolicy } from './quarantine';
-import type { SupervisorLog } from './supervisor';
+import type { SupervisorLog } from './supervisor-types';
 import { analyzeDeath, connectionFate, type DeathReport } from './worker-death';
 import type { WorkerStderr } from './worker-stderr';
 

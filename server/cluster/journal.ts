@@ -23,7 +23,8 @@ export const MAGIC = 0x4a4c5349; // 'ISLJ'
 export const VERSION = 1;
 export const HEADER_BYTES = 256;
 export const SLOT_BYTES = 4096;
-export const SLOTS = 1024;
+/** requests in flight one worker journals; more are served, untracked (a death gives them 502) */
+export const SLOTS = 512;
 export const BEGAN_ENTRIES = 16_384;
 export const BEGAN_AT = HEADER_BYTES + SLOTS * SLOT_BYTES;
 export const JOURNAL_BYTES = BEGAN_AT + BEGAN_ENTRIES * 4;
@@ -67,22 +68,55 @@ export interface JournalSnapshot {
   began(id: number): boolean;
 }
 
-/** where journals go: memory (/dev/shm) when the system has it, else the temporary folder */
+const FOLDER_PREFIX = 'islet-journals-';
+
+/**
+ * Where this supervisor's journals go: memory (/dev/shm) when the system has it, else the
+ * temporary folder. Folders a supervisor left behind (it was killed) are removed on the way.
+ */
 export function journalFolder(): string {
   const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
-  return path.join(base, `islet-journals-${process.pid}`);
+  try {
+    for (const name of fs.readdirSync(base)) {
+      if (!name.startsWith(FOLDER_PREFIX)) continue;
+      const pid = Number(name.slice(FOLDER_PREFIX.length));
+      if (Number.isInteger(pid) && pid !== process.pid && !alive(pid)) removeJournal(path.join(base, name));
+    }
+  } catch {
+    // not ours to list: nothing to clean
+  }
+  return path.join(base, `${FOLDER_PREFIX}${process.pid}`);
 }
 
-/** Creates an empty journal file for a worker about to be forked; returns its path. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Creates a journal file for a worker about to be forked; returns its path. The file is written
+ * whole (zeros) rather than left sparse: on a full tmpfs, a write into a mapped page that was
+ * never allocated kills the process (SIGBUS), while a failed write here only means no journal.
+ */
 export function createJournal(folder: string, name: string): string {
   fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
   const file = path.join(folder, name);
   const fd = fs.openSync(file, 'w', 0o600);
   try {
-    fs.ftruncateSync(fd, JOURNAL_BYTES);
-  } finally {
+    const zeros = Buffer.alloc(1 << 16);
+    for (let at = 0; at < JOURNAL_BYTES; at += zeros.length) {
+      fs.writeSync(fd, zeros, 0, Math.min(zeros.length, JOURNAL_BYTES - at), at);
+    }
+  } catch (error) {
     fs.closeSync(fd);
+    removeJournal(file);
+    throw error;
   }
+  fs.closeSync(fd);
   return file;
 }
 

@@ -6,6 +6,7 @@
 // the receiving side.
 import type { Registry } from 'prom-client';
 import type { QuarantineEntry } from '../tenants/quarantined';
+import type { HistoryAnswer, HistoryQuery } from '../observe/metrics/history';
 import { notice, request, type Protocol } from './protocol';
 
 export type { QuarantineEntry } from '../tenants/quarantined';
@@ -28,10 +29,39 @@ export interface Lag {
   message: string;
 }
 
-/** A tenant's most recent log lines, at most `limit`. */
+/** A tenant's most recent log lines that match a query (observe/tenant-logs/query.ts), as URL parameters. */
 interface TenantLines {
   tenant: string;
-  limit: number;
+  query: Partial<Record<'limit' | 'level' | 'status' | 'method' | 'q' | 'since' | 'until', string>>;
+}
+
+/** One serving process as `GET /v1/workers` shows it. */
+export interface ProcessStats {
+  pid: number;
+  /** epoch ms */
+  startedAt: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+  /** live tenant isolates */
+  isolates: number;
+  /** open tenant connections (requests in flight in one process) */
+  connections: number;
+}
+
+/** What the supervisor knows of its workers, each slot with what its worker says of itself. */
+export interface WorkersAnswer {
+  supervisor: { pid: number; startedAt: number };
+  restarts: number;
+  crashLoops: number;
+  workers: {
+    slot: number;
+    pid: number | null;
+    state: 'ready' | 'starting' | 'down';
+    startedAt: number | null;
+    restarts: number;
+    connections: number;
+    stats: ProcessStats | null;
+  }[];
 }
 
 export const islet = {
@@ -43,6 +73,8 @@ export const islet = {
     'logs.collect': request<TenantLines, string[]>(1000),
     /** serve every store change up to `revision`, then answer (read-your-writes, cluster/store-fanout.ts) */
     'store.apply': request<{ revision: number }, { applied: number }>(5000),
+    /** this worker's pid, uptime, memory and isolates, for the workers view */
+    'process.stats': request<void, ProcessStats>(1000),
   },
   primaryRequests: {
     /** a client scraped this worker's admin port: the sum over every worker, please */
@@ -53,6 +85,10 @@ export const islet = {
     'store.sync': request<{ revision: number }, { lagging: Lag[] }>(15_000),
     /** an operator ended a tenant's quarantine through this worker's admin API: false when it was not quarantined */
     'quarantine.lift': request<{ tenant: string }, boolean>(2000),
+    /** the dashboard's history over a time range, from the primary's per-minute store */
+    'history.query': request<HistoryQuery, HistoryAnswer>(5000),
+    /** the supervisor's workers with their stats (GET /v1/workers) */
+    'workers.list': request<void, WorkersAnswer>(3000),
   },
   workerNotices: {
     /** a new connection for this worker; the socket travels as the message's handle */

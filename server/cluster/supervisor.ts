@@ -24,89 +24,17 @@
 // crashing, reported as a crash loop).
 import cluster, { type Worker } from 'node:cluster';
 import net from 'node:net';
-import type { SupervisorMetrics } from '../observe/metrics/supervisor';
 import type { QuarantineEntry } from '../tenants/quarantined';
 import { Containment, type HeldConnection } from './containment';
 import { readFirstHead, respondAndClose } from './first-head';
 import { createJournal, journalFolder, removeJournal } from './journal';
 import type { Islet } from './messages';
 import { primaryChannel, type PrimaryChannel } from './primary-channel';
-import type { QuarantinePolicy } from './quarantine';
 import { hostOf, ownerSlot } from './routing';
+import type { Slot, SupervisorOptions, SupervisorStats, WorkerRecord } from './supervisor-types';
 import { WorkerStderr } from './worker-stderr';
 
-/** Where the supervisor reports workers starting and dying (the server Logger is one). */
-export interface SupervisorLog {
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
-
-export interface SupervisorOptions {
-  workers: number;
-  port: number;
-  host: string;
-  logger: SupervisorLog;
-  /** arguments of the worker processes (the script is bin/islet.js) */
-  workerArgs: string[];
-  /** environment added for the workers */
-  workerEnv?: Record<string, string>;
-  /** open connections of one hostname beyond which its new connections are spread (default 8) */
-  hotConnections?: number;
-  /** time a new connection has to send its first request head (default 10 s) */
-  headTimeoutMs?: number;
-  /** largest first request head read before routing (default 16 KiB, as the server's header limit) */
-  maxHeadBytes?: number;
-  /** time workers get to finish in-flight requests on shutdown or reload */
-  drainTimeoutMs: number;
-  /** when a tenant is quarantined (default: 2 deaths in 10 minutes, refused for 10 minutes) */
-  quarantine?: QuarantinePolicy;
-  /** tenants answer on <tenant>.<baseDomain>: tells a connection's tenant from its host name */
-  baseDomain?: string;
-  /** the supervisor's own metrics (deaths, quarantines, replays) */
-  metrics?: SupervisorMetrics;
-  /** false: no in-flight journals (every request of a dead worker gets 502, as before) */
-  journals?: boolean;
-}
-
-interface Connection {
-  socket: net.Socket;
-  hostname: string;
-  /** the first request head read before the hand-over (replayed when the worker never read it) */
-  head: Buffer;
-  /** times its request was replayed on another worker after a death */
-  replays: number;
-}
-
-/** One worker process and the connections handed to it. */
-interface WorkerRecord {
-  worker: Worker;
-  slot: Slot;
-  ready: boolean;
-  info?: Record<string, unknown>;
-  /** handed over and not yet reported closed */
-  connections: Map<number, Connection>;
-  /** told to drain (reload, shutdown): its exit is expected */
-  retiring: boolean;
-  /** its in-flight journal (journal.ts), when journals are on */
-  journal: string | null;
-  stderr: WorkerStderr;
-}
-
-/** A place for one worker; a dead worker's slot is refilled, keeping the hostnames it owned. */
-interface Slot {
-  index: number;
-  current: WorkerRecord | null;
-  /** recent deaths (ms timestamps), for crash-loop detection */
-  deaths: number[];
-  restartTimer?: NodeJS.Timeout;
-}
-
-export interface SupervisorStats {
-  workers: { slot: number; pid: number | null; ready: boolean; connections: number }[];
-  restarts: number;
-  crashLoops: number;
-}
+export type { SupervisorLog, SupervisorOptions, SupervisorStats } from './supervisor-types';
 
 const crashWindowMs = 30_000;
 const crashLoopDeaths = 3;
@@ -186,7 +114,7 @@ export class Supervisor {
     });
     this.#options.workerEnv = { ...this.#options.workerEnv, ISLET_PORT: String(port) };
     for (let i = 0; i < this.#options.workers; i++) {
-      const slot: Slot = { index: i, current: null, deaths: [] };
+      const slot: Slot = { index: i, current: null, deaths: [], restarts: 0 };
       this.#slots.push(slot);
       this.#fork(slot);
     }
@@ -201,6 +129,8 @@ export class Supervisor {
         pid: s.current?.worker.process.pid ?? null,
         ready: s.current?.ready ?? false,
         connections: s.current?.connections.size ?? 0,
+        startedAt: s.current?.startedAt ?? null,
+        restarts: s.restarts,
       })),
       restarts: this.#restarts,
       crashLoops: this.#crashLoops,
@@ -275,6 +205,7 @@ export class Supervisor {
       retiring: false,
       journal,
       stderr,
+      startedAt: Date.now(),
     };
     this.#records.set(worker, record);
     slot.current = record;
@@ -374,6 +305,7 @@ export class Supervisor {
       });
     }
     this.#restarts++;
+    slot.restarts++;
     slot.restartTimer = setTimeout(() => {
       if (!this.#closing) this.#fork(slot);
     }, delay);

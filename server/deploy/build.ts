@@ -21,6 +21,7 @@ import { normalizeUploadPath } from './paths';
 import { Resolver } from './resolve';
 import { builtinImport, builtinRequireLoader, checkBuiltinUse } from './builtin-imports';
 import { UploadFs } from './upload-fs';
+import { applyWrangler } from './wrangler/apply';
 
 export interface BuildOptions {
   /** entry module path; found from package.json `main` or index.* when absent */
@@ -240,14 +241,18 @@ async function runEsbuild(options: esbuild.BuildOptions): Promise<esbuild.BuildR
   }
 }
 
+/** a classic script listens for requests or cron triggers */
 function hasFetchListener(source: string): boolean {
-  return /addEventListener\s*\(\s*['"`]fetch['"`]/.test(source);
+  return /addEventListener\s*\(\s*['"`](fetch|scheduled)['"`]/.test(source);
 }
 
 /** Builds and validates an upload. Throws DeployError (status 400/413) for anything wrong with it. */
-export async function build(tenant: string, uploaded: Map<string, Buffer>, options: BuildOptions = {}): Promise<Build> {
-  const limits = { ...defaultUploadLimits, ...options.limits };
+export async function build(tenant: string, uploaded: Map<string, Buffer>, given: BuildOptions = {}): Promise<Build> {
+  const limits = { ...defaultUploadLimits, ...given.limits };
   const files = checkUpload(uploaded, limits);
+  // a Workers project's wrangler.toml / wrangler.json(c): entry, routes, compatibility, bindings
+  const wrangler = applyWrangler(tenant, files, given);
+  const options = wrangler.options;
   const fs = new UploadFs(files, options.hostNodeModules);
   let resolver: Resolver;
   try {
@@ -257,7 +262,7 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
   }
   const entry = findEntry(fs, files, options.entry);
   const tsconfigRaw = files.get('tsconfig.json')?.toString('utf8');
-  const warnings: string[] = [];
+  const warnings: string[] = [...wrangler.warnings];
 
   const out = new Map<string, Buffer>();
   const modules: ModuleRecord[] = [];
@@ -395,6 +400,8 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
       modules: [...out.keys()].sort().map((p) => [p, sha256(out.get(p)!)]),
       routes: [...routes].sort(),
       compatibility: options.compatibility ?? null,
+      // only when declared, so the hash of a deployment without bindings stays what it was
+      ...(wrangler.bindings ? { bindings: wrangler.bindings } : {}),
     }),
   );
   const manifest: DeploymentManifest = {
@@ -411,6 +418,8 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
   };
   if (Object.keys(importMap).length > 0) manifest.importMap = importMap;
   if (options.compatibility) manifest.compatibility = options.compatibility;
-  for (const name of ['package.json', 'tsconfig.json', 'import_map.json']) if (files.has(name)) fs.used.set(name, files.get(name)!);
+  if (wrangler.bindings) manifest.bindings = wrangler.bindings as Record<string, unknown>;
+  const read = ['package.json', 'tsconfig.json', 'import_map.json', ...(wrangler.file ? [wrangler.file] : [])];
+  for (const name of read) if (files.has(name)) fs.used.set(name, files.get(name)!);
   return { manifest, files: out, inputs: new Map([...fs.used].sort(([a], [b]) => (a < b ? -1 : 1))) };
 }

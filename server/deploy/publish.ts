@@ -21,8 +21,10 @@ export interface PublishDeps {
 export interface PublishOptions extends BuildOptions {
   /** default true */
   activate?: boolean;
-  /** who deploys, for the log ('operator', 'token:<id>', 'functions/') */
+  /** who deploys, for the log and the manifest's `author` ('operator', 'token:<id>', 'functions/') */
   actor?: string;
+  /** what changed, kept in the manifest */
+  message?: string;
   /** the route overlap policy the activation claims routes with (server/deploy/routes.ts) */
   routeConflicts?: (mine: string, theirs: string) => boolean;
 }
@@ -41,6 +43,9 @@ export async function publish(deps: PublishDeps, tenant: string, files: Map<stri
   const started = process.hrtime.bigint();
   try {
     const built = await build(tenant, files, options);
+    // who and why describe this upload, not its content: set after the build, outside the hash
+    if (options.actor) built.manifest.author = options.actor;
+    if (options.message) built.manifest.message = options.message;
     let caches = new Map<string, Buffer>();
     if (deps.prepare) {
       try {

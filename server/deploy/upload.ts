@@ -3,7 +3,8 @@
 //   - multipart/form-data: one part per file (filename = path in the function) plus fields;
 //   - a tar.gz (or tar) of the function folder: application/gzip, application/x-tar, ...
 // Options come from the query string and, for multipart, from form fields too:
-// entry, routes (comma-separated or repeated), bundle=true, activate=false, compatibility (JSON).
+// entry, routes (comma-separated or repeated), bundle=true, activate=false, compatibility (JSON),
+// message (what changed, kept with the deployment).
 import type { Context } from 'hono';
 import { parseRoute } from '../front/router';
 import { extractArchive, isGzip } from './archive';
@@ -17,7 +18,12 @@ export interface UploadRequest {
   bundle: boolean;
   activate: boolean;
   compatibility?: Record<string, unknown>;
+  /** what changed, kept with the deployment */
+  message?: string;
 }
+
+/** longest deployment message kept (characters) */
+export const maxMessageChars = 2000;
 
 const moduleTypes: Record<string, string> = {
   'application/javascript': 'index.js',
@@ -140,5 +146,11 @@ export async function readUpload(c: Context, limits: UploadLimits): Promise<Uplo
   if (entry) upload.entry = entry;
   const compatibility = parseCompatibility(field('compatibility'));
   if (compatibility) upload.compatibility = compatibility;
+  const message = field('message');
+  if (message !== undefined && message.trim() !== '') {
+    if (message.length > maxMessageChars)
+      throw new ApiError('ISLET_ADMIN_BAD_OPTION', `'message' is longer than ${maxMessageChars} characters`);
+    upload.message = message.trim();
+  }
   return upload;
 }

@@ -5,7 +5,7 @@
 // FinishedRequest it is, so the end of a request allocates no record of its own.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LimitName } from '../errors';
-import type { RequestAccount, SandboxRequest, SandboxResponse } from '../host/types';
+import type { RequestAccount, RequestFlags, SandboxRequest, SandboxResponse } from '../host/types';
 import type { FinishedRequest } from '../tenants/accounting';
 import type { TenantState } from '../tenants/directory';
 import type { Failure } from '../tenants/limits';
@@ -38,6 +38,12 @@ export class Exchange implements FinishedRequest, BodyGuard {
   /** the failure that decided the answer, if any */
   failure?: Failure;
   bodyExceeded: number | null = null;
+  /** the custom route pattern that matched (null: the tenant's own host name) */
+  route: string | null = null;
+  /** what the function asked for while it ran (passThroughOnException), and a service loop cut in its chain */
+  readonly flags: RequestFlags = {};
+  /** the request as it entered the sandbox, once dispatched */
+  request: SandboxRequest | null = null;
   /** the status to report when islet answered (or meant to) without the function */
   #status = 0;
   /** its slot with the tracker of requests in flight (-1: not tracked) */
@@ -105,13 +111,15 @@ export class Exchange implements FinishedRequest, BodyGuard {
 
   /** the request as it enters the sandbox, with its body (whole, streamed, or none) */
   sandboxRequest(body: Uint8Array | AsyncIterable<Uint8Array> | null): SandboxRequest {
-    return {
+    this.request = {
       id: this.requestId,
       method: this.method,
       url: `http://${this.authority}${this.path}`,
       headers: flatHeaders(this.req.rawHeaders),
       body,
+      flags: this.flags,
     };
+    return this.request;
   }
 
   // ---- the answer ------------------------------------------------------------------------------
@@ -138,12 +146,29 @@ export class Exchange implements FinishedRequest, BodyGuard {
   /** writes a response whose body is whole, synchronously (see front/response.ts) */
   writeWhole(response: SandboxResponse & { body: Uint8Array | null }): void {
     this.#answering();
+    if (this.#loopCut()) return;
     writeWholeResponse(this.res, response, this.requestId, this.method === 'HEAD');
   }
 
   /** writes the function's response, streaming its body with backpressure (see front/response.ts) */
   write(response: SandboxResponse): Promise<void> {
     this.#answering();
+    if (this.#loopCut()) {
+      if (response.body && !(response.body instanceof Uint8Array)) {
+        void response.body[Symbol.asyncIterator]()
+          .return?.()
+          ?.catch(() => undefined);
+      }
+      return Promise.resolve();
+    }
     return writeSandboxResponse(this.res, response, this.requestId, this.method === 'HEAD');
+  }
+
+  /** a service binding loop was cut in this request's chain: islet answers 508 instead of the function */
+  #loopCut(): boolean {
+    if (!this.flags.loop) return false;
+    const message = 'service binding loop: the chain of service calls this request started was cut at its depth limit';
+    sendPlain(this.res, 508, this.requestId, message, 'loop');
+    return true;
   }
 }

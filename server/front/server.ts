@@ -19,6 +19,7 @@ import type { TenantDirectory, TenantState } from '../tenants/directory';
 import { classifyFailure, type Failure } from '../tenants/limits';
 import type { IsolatePool } from '../tenants/pool';
 import type { QuarantinedTenants } from '../tenants/quarantined';
+import type { OriginPassThrough } from '../bindings/pass-through';
 import { Exchange } from './exchange';
 import { requestTarget } from './host';
 import { hasBody, limitedBody, nextRequestId, readSmallBody, smallBodyLength } from './request';
@@ -37,6 +38,8 @@ export interface FrontDeps {
   tracker?: RequestTracker;
   /** tenants refused for now because worker processes died running their code */
   quarantined?: QuarantinedTenants;
+  /** where a request goes when its function throws after ctx.passThroughOnException() */
+  passThrough?: OriginPassThrough;
 }
 
 const invalidResponse =
@@ -127,17 +130,18 @@ export class FrontServer {
     const { req } = x;
     const target = requestTarget(req.url ?? '/', req.headers.host);
     if ('problem' in target) {
-      x.sendPlain(400, target.problem);
+      this.#unmatched(x, 400, target.problem);
       return;
     }
     x.routed(target);
     const q = target.path.indexOf('?');
     const path = q === -1 ? target.path : target.path.slice(0, q);
     const match = this.#deps.router.match(target.hostname, path);
+    if (match?.pattern) x.route = match.pattern;
     if (!match) {
       const base = this.#deps.config.baseDomain;
       const where = `tenants answer on <tenant>.${base} or on the routes their deployments declare`;
-      x.sendPlain(404, `no function is deployed at ${target.hostname}${path}: ${where}`);
+      this.#unmatched(x, 404, `no function is deployed at ${target.hostname}${path}: ${where}`);
       return;
     }
     x.forTenant(match.tenant);
@@ -148,10 +152,10 @@ export class FrontServer {
     }
     const state = this.#deps.directory.get(match.tenant);
     if (state === null) {
-      x.sendPlain(404, noDeployment(match.tenant));
+      this.#unmatched(x, 404, noDeployment(match.tenant));
     } else if (state instanceof Promise) {
       state.then(
-        (s) => (s ? this.#serve(x, s) : x.sendPlain(404, noDeployment(match.tenant))),
+        (s) => (s ? this.#serve(x, s) : this.#unmatched(x, 404, noDeployment(match.tenant))),
         (err: Error) => {
           this.#deps.logger.error('reading tenant from the store failed', {
             tenant: match.tenant,
@@ -164,6 +168,16 @@ export class FrontServer {
     } else {
       this.#serve(x, state);
     }
+  }
+
+  /**
+   * A request no function answers (a bad Host, no route, no deployment): islet's own answer,
+   * counted under the metrics' NO_TENANT label, never under the name the client sent (which would
+   * let anyone mint tenant series by inventing host names).
+   */
+  #unmatched(x: Exchange, status: number, message: string): void {
+    x.sendPlain(status, message);
+    this.#deps.accounting.unmatched(status);
   }
 
   /** the tenant is known: its request body limit, then its isolate (warm, or started for this request) */
@@ -304,7 +318,8 @@ export class FrontServer {
           exceeded !== null
             ? { kind: 'limit', limit: 'body', measured: exceeded }
             : asResponseBodyCut(classifyFailure(err));
-        this.#failWith(x, x.failure);
+        if (x.failure.kind === 'tenant' && x.flags.passThrough) this.#passThrough(x, x.failure);
+        else this.#failWith(x, x.failure);
       },
     );
     dispatch.done.then(
@@ -324,6 +339,44 @@ export class FrontServer {
     x.entry.release();
     if (x.account?.limit?.limit === 'memory' || isMemory(x.failure)) this.#deps.pool.retire(x.entry, 'killed');
     this.#deps.accounting.finish(x);
+  }
+
+  /**
+   * The function threw after ctx.passThroughOnException(): the request's origin answers it
+   * (bindings/pass-through.ts), or islet's 500 when there is none or the request cannot be sent again.
+   */
+  #passThrough(x: Exchange, failure: Failure): void {
+    const origin = x.state && this.#deps.passThrough?.originFor(x.state.bindings, x.route);
+    const request = x.request;
+    if (!origin || !request || !this.#deps.passThrough) {
+      this.#failWith(x, failure);
+      return;
+    }
+    const { tenant } = x.entry;
+    this.#deps.passThrough
+      .send(origin, { method: x.method, path: x.path, headers: request.headers, body: request.body })
+      .then(
+        (response) => {
+          if (response) return x.write(response);
+          this.#deps.logger.warn('passThroughOnException: the request body was streamed, cannot send it again', {
+            tenant,
+            requestId: x.requestId,
+          });
+          this.#failWith(x, failure);
+        },
+        (err: Error) => {
+          this.#deps.logger.warn('passThroughOnException: the origin did not answer', {
+            tenant,
+            requestId: x.requestId,
+            origin,
+            error: err.message,
+          });
+          this.#failWith(x, failure);
+        },
+      )
+      .catch(() => {
+        // the client went away while the origin's answer was written
+      });
   }
 
   /** An answer for a request that failed inside an isolate; a memory kill recycles the isolate. */

@@ -14,9 +14,12 @@
 // This class only assembles the parts, one per concern, and decides what an entry's failure
 // means for the sandbox: requests (./requests.ts), timers (./timers.ts), console (./console.ts),
 // host byte sources and isolate streams (./streams/), fetch (./subrequests.ts), compression
-// (./compression.ts), crypto.subtle (./subtle.ts), values computed by Node (./values.ts).
+// (./compression.ts), crypto.subtle (./subtle.ts), values computed by Node (./values.ts), and
+// the tenant's bindings: KV, the Cache API, service bindings (server/bindings/ops.ts).
 import { TenantCodeError } from '../errors';
 import { OpTable } from '../bridge/table';
+import { bindingNames } from '../bindings/context';
+import { bindingOps } from '../bindings/ops';
 import { runBootstrap, hasBootstrapCache, produceBootstrapCache } from './bootstrap';
 import { CompressionStreams } from './compression';
 import { TenantConsole } from './console';
@@ -54,7 +57,12 @@ class IsletSandbox implements Sandbox {
     const install = runBootstrap(isolate, this.context, useCache);
     const bridge = new Callback((op: unknown, ...args: unknown[]) => this.#table.call(this.#entry.current, op, args));
     const env = new ExternalCopy({ ...options.env }).copyInto();
-    const api: Reference = install.applySync(undefined, [bridge, env], { result: { reference: true }, timeout: 1000 });
+    // the names `env` gets binding objects for (KV namespaces, services): the objects are made in the isolate
+    const names = new ExternalCopy(bindingNames(options.bindings)).copyInto();
+    const api: Reference = install.applySync(undefined, [bridge, env, names], {
+      result: { reference: true },
+      timeout: 1000,
+    });
     const entry = new IsolateEntry(
       isolate,
       api,
@@ -100,6 +108,7 @@ class IsletSandbox implements Sandbox {
       compression.ops,
       keys.ops,
       valueOps,
+      bindingOps(options.bindings, { sources, bodies }),
     );
   }
 

@@ -5,6 +5,7 @@
 import type { Config, RequestLimits } from '../config';
 import type { LimitExceededError, LimitName, RequestCost } from '../errors';
 import type { Context, Isolate, Reference } from './isolate-api';
+import type { TenantBindings } from '../bindings/context';
 
 export type { LimitName, RequestLimits };
 
@@ -29,6 +30,24 @@ export interface SandboxRequest {
   headers: string[];
   /** null for no body; bytes: the whole body, already read; otherwise pulled chunk by chunk as the function reads it */
   body: Uint8Array | AsyncIterable<Uint8Array> | null;
+  /** service binding calls this request is nested in (absent: 0, it came from the network or a trigger) */
+  depth?: number;
+  /** a cron run rather than an HTTP request: the `scheduled` handler is called */
+  scheduled?: { cron: string; scheduledTime: number };
+  /** what the function asked for during the request; the caller reads it once the request failed */
+  flags?: RequestFlags;
+  /** a service binding call: the flags of the request from the network (or trigger) the chain started with */
+  root?: RequestFlags;
+}
+
+/** set by the function while it runs (bindings/ops.ts) */
+export interface RequestFlags {
+  /** ctx.passThroughOnException(): an uncaught exception passes the request to its origin */
+  passThrough?: boolean;
+  /** controller.noRetry(): a failed cron run is not run again */
+  noRetry?: boolean;
+  /** (on the root request) a service binding loop was cut somewhere in the chain of calls it started */
+  loop?: boolean;
 }
 
 export interface SandboxResponse {
@@ -61,13 +80,15 @@ export interface Dispatch {
 export interface SandboxOptions {
   tenant: string;
   deployment: string;
-  /** tenant env vars and secrets, visible to the function as `env` */
-  env: Record<string, string>;
+  /** tenant env vars and secrets (and declared vars, which may be JSON values), visible to the function as `env` */
+  env: Record<string, unknown>;
   limits: RequestLimits;
   egress: EgressPolicy;
   log(record: TenantLogRecord): void;
   /** a fetch() made by the function finished (status 0: refused or failed) */
   onSubrequest?(status: number): void;
+  /** KV namespaces, caches and services the tenant's bindings reach (absent: none) */
+  bindings?: TenantBindings;
 }
 
 /**

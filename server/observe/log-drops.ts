@@ -16,7 +16,7 @@ export type DropReason =
   /** stderr is closed */
   | 'stderr_closed'
   /** a client following a tenant's logs (`islet logs --follow`) read slower than lines came */
-  | 'follower_slow'
+  | 'follower'
   /** lines relayed over IPC to another process's followers, while that process was behind */
   | 'relay_full';
 
@@ -25,7 +25,7 @@ export const DROP_REASONS: readonly DropReason[] = [
   'stdout_closed',
   'stderr_full',
   'stderr_closed',
-  'follower_slow',
+  'follower',
   'relay_full',
 ];
 

@@ -192,7 +192,7 @@ export const SERVER_LOG_BATCHING: Readonly<BatchedSinkOptions> = Object.freeze({
 let stdoutWriter: FdWriter | undefined;
 let stdoutBacklogBytes: number | undefined;
 
-/** How much log output waits for a lagging stdout reader (config logBufferBytes); before the first line. */
+/** How much log output waits for a lagging stdout reader (config logs.stdoutBufferBytes); before the first line. */
 export function configureStdout(options: { maxBacklogBytes: number }): void {
   stdoutBacklogBytes = options.maxBacklogBytes;
   if (stdoutWriter) stdoutWriter.maxBacklogBytes = options.maxBacklogBytes;

@@ -1,5 +1,5 @@
 // Copies everything from one store to another (`islet store migrate --from … --to …`): tenants
-// with their limits, every deployment with its files, env and secrets, deploy tokens, and the
+// with their limits and bindings, every deployment with its files, env and secrets, deploy tokens, and the
 // active pointers. Through the DeploymentStore interface only, so any store can be either side.
 //
 // Idempotent and resumable: what the target already holds is compared, not written again (a
@@ -84,12 +84,17 @@ async function copyTenant(
 ): Promise<void> {
   const name = tenant.name;
   const there = await to.getTenant(name);
-  if (!there || !isDeepStrictEqual(there.limits ?? {}, tenant.limits ?? {})) {
+  const same =
+    there &&
+    isDeepStrictEqual(there.limits ?? {}, tenant.limits ?? {}) &&
+    isDeepStrictEqual(there.bindings ?? {}, tenant.bindings ?? {});
+  if (!same) {
     await to.putTenant({
       name,
       createdAt: tenant.createdAt,
       active: null,
       ...(tenant.limits ? { limits: tenant.limits } : {}),
+      ...(tenant.bindings ? { bindings: tenant.bindings } : {}),
     });
     report.tenants.copied++;
   } else report.tenants.present++;

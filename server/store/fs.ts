@@ -5,7 +5,7 @@
 //   locks/                           the write lock every process takes for a write (fs-lock.ts)
 //   tmp/                             temp files of in-flight writes; leftovers swept at open
 //   blobs/<2 hex>/<sha256>           content-addressed files (modules, source maps), immutable
-//   tenants/<t>/tenant.json          name, createdAt, limits
+//   tenants/<t>/tenant.json          name, createdAt, limits, bindings
 //   tenants/<t>/active               the pointer: id of the active deployment (absent: none)
 //   tenants/<t>/env.json             vars and secrets (mode 0600 like every file here)
 //   tenants/<t>/deployments/<id>.json  manifest + path -> sha256 of each file
@@ -141,6 +141,7 @@ export class FsDeploymentStore implements DeploymentStore {
     const active = pointer ? pointer.toString('utf8').trim() || null : null;
     const record: TenantRecord = { name: stored.name, createdAt: stored.createdAt, active };
     if (stored.limits) record.limits = stored.limits;
+    if (stored.bindings) record.bindings = stored.bindings;
     return record;
   }
 
@@ -156,6 +157,7 @@ export class FsDeploymentStore implements DeploymentStore {
         createdAt: existing?.createdAt ?? record.createdAt ?? new Date().toISOString(),
       };
       if (record.limits && Object.keys(record.limits).length > 0) stored.limits = record.limits;
+      if (record.bindings && Object.keys(record.bindings).length > 0) stored.bindings = record.bindings;
       await fs.mkdir(path.join(dir, 'deployments'), { recursive: true });
       await this.#write(file, JSON.stringify(stored, null, 2));
     });

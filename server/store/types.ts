@@ -37,9 +37,15 @@ export interface DeploymentManifest {
   /** custom routes `hostname/path-prefix*` (see server/front) */
   routes: string[];
   compatibility?: Record<string, unknown>;
+  /** bindings its wrangler file declared (server/bindings/declarations.ts; opaque to the store) */
+  bindings?: Record<string, unknown>;
   warnings: string[];
   /** total bytes of built modules */
   size: number;
+  /** what the deployer said changed (`islet deploy -m`, the upload's `message`); at most 2000 characters */
+  message?: string;
+  /** who deployed: 'operator', 'token:<id>' of a deploy token, or 'functions/' for a published folder */
+  author?: string;
 }
 
 export interface TenantRecord {
@@ -49,6 +55,8 @@ export interface TenantRecord {
   active: string | null;
   /** per-tenant limit overrides (keys of config Limits) */
   limits?: Record<string, number>;
+  /** the tenant's declared bindings (server/bindings/declarations.ts; opaque to the store) */
+  bindings?: Record<string, unknown>;
 }
 
 export interface TenantEnv {

@@ -1,6 +1,7 @@
 // What one request cost, reported once it is completely over: to the observer (metrics) and as
 // one JSON request log line; a limit cut also gets its own line with the request id, the limit,
 // the measured value and the tenant's stack when the addon captured it.
+import { NO_TENANT } from './observer';
 import type { TenantLogSink } from './log-sink';
 import type { RequestAccount } from '../host/types';
 import type { TenantObserver } from './observer';
@@ -41,6 +42,11 @@ export class Accounting {
     this.#observer = deps.observer;
     this.#logs = deps.logs;
     this.#logRequests = deps.logRequests;
+  }
+
+  /** a request that reached no function (bad Host, no route, no deployment): counted under NO_TENANT */
+  unmatched(status: number): void {
+    this.#observer.requestFinished({ tenant: NO_TENANT, deployment: '', status, durationS: 0, cpuS: 0, cold: false });
   }
 
   rejected(r: RejectedRequest): void {

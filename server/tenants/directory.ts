@@ -1,5 +1,5 @@
 // What serving needs to know about a tenant, read from the store once and kept until the store
-// says it changed: the active deployment's manifest, env, resolved limits, and custom routes
+// says it changed: the active deployment's manifest, env, resolved limits and bindings, and custom routes
 // (pushed into the router). Every change bumps `version`, so the pool starts a new isolate for
 // the new state while the old one drains. Changes arrive through apply(), in revision order,
 // from this process's StoreFollower (store-follower.ts); apply() resolves once the new state is
@@ -9,6 +9,7 @@ import type { ChangeKind, DeploymentManifest, DeploymentStore, StoreChange } fro
 import type { Config, Limits } from '../config';
 import { resolveLimits } from '../config';
 import type { Logger } from '../observe/server-log';
+import { resolveBindings, type ResolvedBindings } from '../bindings/resolve';
 
 /** Where the custom routes of each tenant's active deployment go (the front's TenantRouter). */
 export interface RouteTable {
@@ -20,8 +21,11 @@ export interface RouteTable {
 export interface TenantState {
   tenant: string;
   manifest: DeploymentManifest;
-  env: Record<string, string>;
+  /** what the function sees in `env` besides binding objects: declared vars, then env vars, then secrets */
+  env: Record<string, unknown>;
   limits: Limits;
+  /** KV namespaces, services, crons... (the tenant's configuration merged with the deployment's) */
+  bindings: ResolvedBindings;
   /** increases on every change of this tenant (deployment, env, limits) */
   version: number;
 }
@@ -115,14 +119,15 @@ export class TenantDirectory {
         error: (err as Error).message,
       });
     }
-    const merged = { ...env.vars, ...env.secrets };
+    const bindings = resolveBindings(record.bindings, manifest.bindings);
+    const merged = { ...bindings.vars, ...env.vars, ...env.secrets };
     // The same content keeps its version, so a state that fell out of the cache (more tenants
     // than it holds) and was read again does not make the pool replace a perfectly good isolate.
-    const signature = JSON.stringify([manifest.id, merged, limits]);
+    const signature = JSON.stringify([manifest.id, merged, limits, bindings]);
     const last = this.#signatures.get(tenant);
     const version = last?.signature === signature ? last.version : ++this.#versions;
     this.#signatures.set(tenant, { signature, version });
-    const state: TenantState = { tenant, manifest, env: merged, limits, version };
+    const state: TenantState = { tenant, manifest, env: merged, limits, bindings, version };
     this.#states.set(tenant, state);
     return state;
   }

@@ -61,5 +61,5 @@ const limitSetting: Record<LimitName, keyof Limits> = {
 
 /** The configured value of a limit, for the log line of a cut. */
 export function configuredLimit(limits: Limits, limit: LimitName): number {
-  return limits[limitSetting[limit]];
+  return limits[limitSetting[limit]] ?? 0;
 }

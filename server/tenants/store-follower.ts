@@ -11,7 +11,8 @@
 //   which revision to reach (cluster/store-fanout.ts); a worker only reads the log when told,
 //   plus a slow safety poll in case a word from the supervisor was lost.
 import { LogFeed } from '../store/feed';
-import type { ChangeFeed, DeploymentStore } from '../store/types';
+import type { ChangeFeed, DeploymentStore, StoreChange } from '../store/types';
+import { watchKinds } from '../store/watch';
 import type { Logger } from '../observe/server-log';
 import type { TenantDirectory } from './directory';
 
@@ -70,6 +71,29 @@ export class StoreFollower {
   /** the revision of the last change served here */
   get revision(): number {
     return this.#feed.revision;
+  }
+
+  /**
+   * `DeploymentStore.watch()` on this process's one feed: others in the process who follow the
+   * store (KV's deletions, the cron schedule) share it rather than each opening its own (with
+   * PostgreSQL, one LISTEN connection each). Called after the change is served here.
+   */
+  watch(listener: (change: StoreChange) => void): () => void {
+    return watchKinds(this.#feed, listener);
+  }
+
+  /**
+   * The store seen through this follower: every call goes to `store`, except watch(), which
+   * listens to this follower's feed.
+   */
+  followed(store: DeploymentStore): DeploymentStore {
+    return new Proxy(store, {
+      get: (target, key) => {
+        if (key === 'watch') return (listener: (change: StoreChange) => void) => this.watch(listener);
+        const value = Reflect.get(target, key, target) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
   }
 
   /** Resolves true once every change up to `revision` is served here, false after `timeoutMs`. */

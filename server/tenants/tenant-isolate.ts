@@ -10,7 +10,8 @@ import { SandboxDisposedError } from '../errors';
 import type { Logger } from '../observe/server-log';
 import type { DeploymentStore } from '../store/types';
 import { isolateApi, v8Version, type Isolate } from '../host/isolate-api';
-import type { CreateSandbox, Dispatch, Sandbox, SandboxRequest } from '../host/types';
+import type { CreateSandbox, Dispatch, RequestLimits, Sandbox, SandboxRequest } from '../host/types';
+import type { BindingHost } from '../bindings/host';
 import type { TenantLogSink } from './log-sink';
 import type { TenantObserver, EvictionReason, IsolateState } from './observer';
 import { loadDeployment, type ModuleSource } from './loader';
@@ -23,6 +24,8 @@ export interface IsolateDeps {
   logger: Logger;
   logs: TenantLogSink;
   createSandbox: CreateSandbox;
+  /** the node's binding services (KV, cache, services); absent: the tenant's isolates get no bindings */
+  bindings?: BindingHost;
 }
 
 /** Deployment files and code caches from the store; cache writes are fire-and-forget. */
@@ -114,6 +117,7 @@ export class TenantIsolate {
         egress: config.egress,
         log: (record) => this.#deps.logs.tenantLog(record),
         onSubrequest: (status) => observer.subrequest(this.tenant, status),
+        bindings: this.#deps.bindings?.forTenant(this.tenant, state.bindings, state.limits),
       });
       this.#sandbox = sandbox;
       await loadDeployment(isolate, sandbox, state.manifest, storeSource(store, this.tenant, this.deployment, logger), {
@@ -147,9 +151,9 @@ export class TenantIsolate {
    * Runs one request; the caller has already counted it in `inFlight` (pool.acquire) and calls
    * release() once `done` settles.
    */
-  dispatch(request: SandboxRequest): Dispatch {
+  dispatch(request: SandboxRequest, limits?: RequestLimits): Dispatch {
     if (!this.#sandbox || this.#disposed) throw new SandboxDisposedError('the isolate is disposed');
-    return this.#sandbox.dispatch(request);
+    return this.#sandbox.dispatch(request, limits);
   }
 
   /** One request (or a failed attempt at one) is over. */

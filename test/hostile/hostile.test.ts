@@ -569,6 +569,12 @@ const expectedGlobals = new Set([
   'DecompressionStream',
   'SubtleCrypto',
   'CryptoKey',
+  // the Workers platform's Cache API and cron trigger classes (server/bindings/)
+  'caches',
+  'Cache',
+  'CacheStorage',
+  'ScheduledController',
+  'ScheduledEvent',
   // Workers' further globals (issue 18); EventSource only where the code names it
   'Performance',
   'PerformanceEntry',

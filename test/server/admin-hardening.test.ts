@@ -318,6 +318,12 @@ test("a tenant's deploy token reaches nothing of another tenant and no operator-
       assert.deepEqual((JSON.parse(res.text) as { tenants: { name: string }[] }).tenants.map((t) => t.name), ['intruder']);
       continue;
     }
+    if (route.method === 'GET' && route.path === '/v1/history') {
+      // the history is there, of the token's own tenant only (and its sum)
+      assert.equal(res.status, 200);
+      assert.deepEqual(Object.keys((JSON.parse(res.text) as { tenants: object }).tenants).sort(), ['_all', 'intruder']);
+      continue;
+    }
     assert.equal(res.status, 403, `${route.method} ${route.path} with another tenant's token: ${res.status} ${res.text}`);
     assert.equal(JSON.parse(res.text).error.code, 'FORBIDDEN');
   }

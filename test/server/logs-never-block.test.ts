@@ -107,7 +107,7 @@ test('the dropped-lines counter is exported with every reason, and moves when li
   const value = (body: string, reason: string) =>
     Number(new RegExp(`^islet_log_lines_dropped_total\\{reason="${reason}"\\} (\\d+)`, 'm').exec(body)?.[1]);
   const first = await scrape();
-  for (const reason of ['stdout_full', 'stdout_closed', 'stderr_full', 'follower_slow', 'relay_full']) {
+  for (const reason of ['stdout_full', 'stdout_closed', 'stderr_full', 'follower', 'relay_full']) {
     assert.ok(Number.isFinite(value(first, reason)), `no series for reason ${reason}`);
   }
   const fd = fakeDescriptor();

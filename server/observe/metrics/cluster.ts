@@ -3,9 +3,10 @@
 // how they merge), together with the supervisor's own registry (supervisor.ts: worker deaths,
 // quarantines, replays, its own dropped log lines). A worker that does not answer in time
 // (busy past its CPU budget, or dying) is left out rather than failing the scrape;
-// `islet_cluster_workers{state}` says how many workers answered, so a partial sum is visible. Workers scraped through the shared admin port
-// ask for this sum over the channel (Metrics.joinCluster, the 'metrics.scrape' request).
-import { AggregatorRegistry, Gauge, type Registry } from 'prom-client';
+// `islet_cluster_workers{state}` says how many workers answered, so a partial sum is visible.
+// Workers scraped through the shared admin port ask for this sum over the channel
+// (Metrics.joinCluster, the 'metrics.scrape' request).
+import { AggregatorRegistry, Counter, Gauge, type Registry } from 'prom-client';
 import { primaryChannel } from '../../cluster/primary-channel';
 import type { MetricsSource, Scrape } from './metrics';
 
@@ -14,13 +15,16 @@ export class ClusterMetrics implements MetricsSource {
   readonly #channel = primaryChannel();
   readonly #stopAnswering: () => void;
   readonly #own: Registry | undefined;
+  readonly #restarts: (() => number) | undefined;
 
   /**
-   * `timeoutMs`: how long a scrape waits for workers (default: the message table's); `own`: the
-   * supervisor's registry, summed in
+   * `timeoutMs`: how long a scrape waits for workers (default: the message table's); `restarts`:
+   * workers replaced after dying so far (the supervisor's count), exported as a counter; `own`:
+   * the supervisor's registry, summed in
    */
-  constructor(options: { timeoutMs?: number; own?: Registry } = {}) {
+  constructor(options: { timeoutMs?: number; restarts?: () => number; own?: Registry } = {}) {
     this.#timeoutMs = options.timeoutMs;
+    this.#restarts = options.restarts;
     this.#own = options.own;
     this.#stopAnswering = this.#channel.handle('metrics.scrape', () => this.scrape());
   }
@@ -40,6 +44,14 @@ export class ClusterMetrics implements MetricsSource {
     });
     gauge.set({ state: 'answered' }, answers.length);
     gauge.set({ state: 'missing' }, missing.length);
+    if (this.#restarts) {
+      const restarts = new Counter({
+        name: 'islet_worker_restarts_total',
+        help: 'Worker processes that died and were replaced by the supervisor',
+        registers: [registry],
+      });
+      restarts.inc(this.#restarts());
+    }
     return { contentType: registry.contentType, body: await registry.metrics() };
   }
 

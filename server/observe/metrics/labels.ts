@@ -10,6 +10,8 @@
  * name can (tenant names are DNS labels), so it never collides with a real tenant.
  */
 export const OTHER_TENANTS = '_other';
+export { NO_TENANT } from '../../tenants/observer';
+import { NO_TENANT } from '../../tenants/observer';
 
 /** Status codes common enough to keep exactly; any other code is reported by class ("4xx"). */
 const EXACT_STATUSES = new Set([
@@ -88,7 +90,8 @@ export class TenantLabels {
 
   /** the label of a tenant, giving it a free slot when one is left */
   label(tenant: string): string {
-    if (this.#labelled.has(tenant)) return tenant;
+    // requests that reached no function keep their own series: never ranked, never folded into _other
+    if (tenant === NO_TENANT || this.#labelled.has(tenant)) return tenant;
     if (this.#labelled.size < this.#limit) {
       this.#labelled.add(tenant);
       return tenant;
@@ -98,10 +101,11 @@ export class TenantLabels {
 
   /** the label of a tenant without taking a slot (scrape-time gauges must not change the ranking) */
   peek(tenant: string): string {
-    return this.#labelled.has(tenant) ? tenant : OTHER_TENANTS;
+    return tenant === NO_TENANT || this.#labelled.has(tenant) ? tenant : OTHER_TENANTS;
   }
 
   count(tenant: string, requests = 1): void {
+    if (tenant === NO_TENANT) return;
     this.#recent.set(tenant, (this.#recent.get(tenant) ?? 0) + requests);
   }
 

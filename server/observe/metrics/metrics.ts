@@ -7,6 +7,7 @@
 import cluster from 'node:cluster';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { workerChannel } from '../../cluster/worker-channel';
+import { countDropped, type DropReason } from '../log-drops';
 import type { Scrape } from '../../cluster/messages';
 import type { LimitName } from '../../host/types';
 import type { EvictionReason, IsolateSample, RequestReport, TenantObserver } from '../../tenants/observer';
@@ -242,6 +243,19 @@ export class Metrics implements TenantObserver {
     }
   }
 
+  /**
+   * A counter of this registry with a bounded `tenant` label and one more label, for the metrics
+   * of other rooms (server/bindings: KV operations, cache lookups, cron runs). Returns its increment.
+   */
+  tenantCounter(name: string, help: string, extraLabel: string): (tenant: string, extra: string) => void {
+    const series = new TenantSeries(
+      new Counter({ name, help, labelNames: ['tenant', extraLabel], registers: [this.registry] }),
+      extraLabel,
+    );
+    this.#tenantSeries.push(series);
+    return (tenant, extra) => series.metric.inc(series.labels(this.#labels.label(tenant), extra));
+  }
+
   /** The label value a tenant's series carry right now: its name, or OTHER_TENANTS (asking takes no slot). */
   tenantLabel(tenant: string): string {
     return this.#labels.peek(tenant);
@@ -329,6 +343,15 @@ export class Metrics implements TenantObserver {
 
   deployment(tenant: string, result: 'success' | 'failure'): void {
     this.#deployments.metric.inc(this.#deployments.labels(this.#labels.label(tenant), result));
+  }
+
+  /**
+   * lines a reader lost because it did not keep up (a follow stream's backlog was full): counted
+   * with every other drop of this process (observe/log-drops.ts), exported as
+   * islet_log_lines_dropped_total{reason}
+   */
+  logLinesDropped(reason: DropReason, count: number): void {
+    countDropped(reason, count);
   }
 
   setIsolateSource(source: () => IsolateSample[]): void {

@@ -5,12 +5,7 @@
 // meanwhile) is left out of that answer. The worker's side is LogHub.joinCluster (hub.ts).
 import type { Worker } from 'node:cluster';
 import { primaryChannel } from '../../cluster/primary-channel';
-
-/** a line's time: the Logger writes it as the first field, an ISO string that sorts by time */
-function lineTime(line: string): string {
-  const match = /^\{"time":"([^"]*)"/.exec(line);
-  return match ? match[1] : '';
-}
+import { type LogQueryParams, lineTime } from './query';
 
 export class ClusterLogs {
   readonly #timeoutMs: number | undefined;
@@ -33,7 +28,7 @@ export class ClusterLogs {
         for (const follower of this.#watchers.get(tenant) ?? [])
           channel.notify(follower, 'logs.relay', { tenant, line });
       }),
-      channel.handle('logs.recent', ({ tenant, limit }) => this.recent(tenant, limit)),
+      channel.handle('logs.recent', ({ tenant, query }) => this.recent(tenant, query)),
       channel.onWorkerGone((worker) => {
         for (const tenant of [...this.#watchers.keys()]) this.#unwatch(worker, tenant);
       }),
@@ -44,9 +39,10 @@ export class ClusterLogs {
     for (const stop of this.#stop) stop();
   }
 
-  /** A tenant's most recent lines over every worker, oldest first. */
-  async recent(tenant: string, limit: number): Promise<string[]> {
-    const { answers } = await this.#channel.askAll('logs.collect', { tenant, limit }, { timeoutMs: this.#timeoutMs });
+  /** A tenant's most recent lines (matching `query`) over every worker, oldest first. */
+  async recent(tenant: string, query: LogQueryParams): Promise<string[]> {
+    const limit = Number(query.limit ?? 100);
+    const { answers } = await this.#channel.askAll('logs.collect', { tenant, query }, { timeoutMs: this.#timeoutMs });
     // each worker's lines are already in time order; a stable sort keeps that order for ties
     const merged = answers.flatMap((a) => a.value).map((line) => ({ line, time: lineTime(line) }));
     merged.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));

@@ -2,7 +2,8 @@
 // one line per request, limit cuts and uncaught errors (stacks mapped to its source files). All
 // of it is written as JSON lines through the server Logger (stdout), tagged with `tenant` and a
 // `source` from TENANT_SOURCES; the hub watches the Logger and keeps the tagged records in a
-// bounded per-tenant ring, so `GET /v1/tenants/{t}/logs` and `islet logs` show recent lines and
+// per-tenant ring bounded in bytes (minutes of a busy tenant's request lines, not a line count),
+// so `GET /v1/tenants/{t}/logs` and `islet logs` show recent lines, search them (query.ts) and
 // follow new ones. Records written by other code with the same tags (the tenant layer's console
 // sink) land in the ring too; server internals without those tags never do.
 //
@@ -16,19 +17,20 @@ import { workerChannel } from '../../cluster/worker-channel';
 import { isoNow, LineClass, type Level, type Logger, type LogListener, type LogRecord } from '../server-log';
 import { LIMIT_UNITS, TENANT_SOURCES, type LimitLogEvent, type TenantErrorEvent } from './events';
 import { LineRing } from './line-ring';
+import { LineMatcher, type LogQuery, type LogQueryParams, lineTime, parseLogQuery } from './query';
 import { requestLevel, requestLine, type RequestLogLine } from './request-line';
 import type { SourceMapper } from './source-maps';
 
 export interface LogHubOptions {
-  /** lines kept per tenant; default 1000 */
-  linesPerTenant?: number;
-  /** bytes kept per tenant (serialized lines); default 1 MiB */
+  /** bytes kept per tenant (serialized lines); default 8 MiB: ~30,000 request lines */
   bytesPerTenant?: number;
+  /** lines kept per tenant, on top of the bytes; default: no bound but the bytes */
+  linesPerTenant?: number;
   /** longest console message kept whole (characters); longer ones are cut; default 16 384 */
   maxMessageChars?: number;
   /** tenants whose rings are kept; the least recently written ring goes first; default 10 000 */
   maxTenants?: number;
-  /** bytes kept over all tenants; past it the least recently written rings go first; default 64 MiB */
+  /** bytes kept over all tenants; past it the least recently written rings go first; default 128 MiB */
   maxTotalBytes?: number;
   /** maps limit and error stacks to the tenant's source files */
   sourceMaps?: SourceMapper;
@@ -76,11 +78,14 @@ export class LogHub {
 
   constructor(logger: Logger, options: LogHubOptions = {}) {
     this.#logger = logger;
-    this.#linesPerTenant = positive(options.linesPerTenant ?? 1000, 'linesPerTenant');
-    this.#bytesPerTenant = positive(options.bytesPerTenant ?? 1 << 20, 'bytesPerTenant');
+    this.#linesPerTenant =
+      options.linesPerTenant === undefined
+        ? Number.POSITIVE_INFINITY
+        : positive(options.linesPerTenant, 'linesPerTenant');
+    this.#bytesPerTenant = positive(options.bytesPerTenant ?? 8 << 20, 'bytesPerTenant');
     this.#maxMessageChars = positive(options.maxMessageChars ?? 16_384, 'maxMessageChars');
     this.#maxTenants = positive(options.maxTenants ?? 10_000, 'maxTenants');
-    this.#maxTotalBytes = positive(options.maxTotalBytes ?? 64 << 20, 'maxTotalBytes');
+    this.#maxTotalBytes = positive(options.maxTotalBytes ?? 128 << 20, 'maxTotalBytes');
     this.#sourceMaps = options.sourceMaps;
     // bound for callers passing it around as a plain function (SandboxOptions.log)
     this.tenantLog = this.tenantLog.bind(this);
@@ -109,9 +114,8 @@ export class LogHub {
     }
   }
 
-  get linesPerTenant(): number {
-    return this.#linesPerTenant;
-  }
+  /** the most lines one answer of the logs route may carry */
+  static readonly maxAnswerLines = 10_000;
 
   /** Tenant console output (the sandbox's `log` callback; the per-request volume cap is the sandbox's). */
   tenantLog(record: TenantLogRecord): void {
@@ -169,8 +173,32 @@ export class LogHub {
   }
 
   /** The most recent lines of a tenant, oldest first (serialized JSON, no newline). */
-  recent(tenant: string, limit = this.#linesPerTenant): string[] {
+  recent(tenant: string, limit = Number.POSITIVE_INFINITY): string[] {
     return this.#rings.get(tenant)?.tail(limit) ?? [];
+  }
+
+  /**
+   * The newest lines of a tenant that match `query`, oldest first. A search reads the ring newest
+   * first in slices and lets the event loop run between them, so a search over many MiB of lines
+   * never holds up the requests this process serves.
+   */
+  async search(tenant: string, query: LogQuery): Promise<string[]> {
+    if (query.limit === 0) return [];
+    const lines = this.#rings.get(tenant)?.before(query.until) ?? [];
+    const matcher = new LineMatcher(query);
+    const found: string[] = [];
+    // at most ~2 ms of matching at a time, then the event loop runs (requests, other searches)
+    let sliceStart = performance.now();
+    for (let i = lines.length - 1; i >= 0 && found.length < query.limit; i--) {
+      const line = lines[i]!;
+      if (query.since !== undefined && lineTime(line) < query.since) break;
+      if (matcher.matches(line)) found.push(line);
+      if ((i & 127) === 0 && performance.now() - sliceStart > 2) {
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
+    }
+    return found.reverse();
   }
 
   /**
@@ -200,13 +228,15 @@ export class LogHub {
    * supervisor (merged by time), else of this process. A supervisor that does not answer in time
    * leaves this worker's own lines as the answer rather than none.
    */
-  async recentAll(tenant: string, limit = this.#linesPerTenant): Promise<string[]> {
+  async recentAll(tenant: string, filter: LogQueryParams | number = {}): Promise<string[]> {
+    const params: LogQueryParams = typeof filter === 'number' ? { limit: String(filter) } : filter;
+    const query = parseLogQuery(params, { maxLimit: LogHub.maxAnswerLines, defaultLimit: 100 });
     const link = this.#cluster;
-    if (!link) return this.recent(tenant, limit);
+    if (!link) return this.search(tenant, query);
     try {
-      return await workerChannel().ask('logs.recent', { tenant, limit }, { timeoutMs: link.timeoutMs });
+      return await workerChannel().ask('logs.recent', { tenant, query: params }, { timeoutMs: link.timeoutMs });
     } catch {
-      return this.recent(tenant, limit);
+      return this.search(tenant, query);
     }
   }
 
@@ -225,7 +255,9 @@ export class LogHub {
     const channel = workerChannel();
     const watched = new Set<string>();
     const stop = [
-      channel.handle('logs.collect', ({ tenant, limit }) => this.recent(tenant, limit)),
+      channel.handle('logs.collect', ({ tenant, query }) =>
+        this.search(tenant, parseLogQuery(query, { maxLimit: LogHub.maxAnswerLines, defaultLimit: 100 })),
+      ),
       channel.on('logs.watch', ({ tenant, on }) => (on ? watched.add(tenant) : watched.delete(tenant))),
       channel.on('logs.relay', ({ tenant, line }) => this.#deliver(tenant, line)),
     ];
@@ -289,7 +321,7 @@ export class LogHub {
   #keep(tenant: string, line: string): void {
     let ring = this.#rings.get(tenant);
     if (!ring) {
-      ring = new LineRing(this.#linesPerTenant, this.#bytesPerTenant);
+      ring = new LineRing(this.#bytesPerTenant, this.#linesPerTenant);
       if (this.#rings.size >= this.#maxTenants) this.#dropOldestRing();
       this.#rings.set(tenant, ring);
     } else if (ring !== this.#newestRing) {

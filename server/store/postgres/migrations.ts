@@ -3,7 +3,7 @@
 // `islet store migrate` on demand; a session advisory lock makes two nodes starting at once take
 // turns (the second finds the work done). Migrations only add (tables, columns, indexes), so a
 // node of the previous version keeps working on a database a newer node has migrated: upgrade one
-// node at a time. Later migrations add KV data (issue 19's binding) and cron slots.
+// node at a time. Later migrations add KV data and cron slots (migration 2 adds tenant bindings).
 import type { Pool } from 'pg';
 
 export interface Migration {
@@ -98,6 +98,15 @@ CREATE TABLE islet.changes (
   kind     text NOT NULL,
   at       timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+`,
+  },
+  {
+    version: 2,
+    name: 'tenant bindings',
+    sql: `
+-- the bindings a tenant's configuration declares (KV namespaces, services, crons, callers...);
+-- a deployment's own declarations travel in its manifest
+ALTER TABLE islet.tenants ADD COLUMN bindings json;
 `,
   },
 ];

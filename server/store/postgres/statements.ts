@@ -12,6 +12,8 @@ export interface TenantRow {
   created_at: string;
   limits: Record<string, number> | null;
   active: string | null;
+  /** migration 2; absent when a node of this version reads before migrating (never: it migrates at start) */
+  bindings?: Record<string, unknown> | null;
 }
 
 export interface TokenRow {
@@ -35,6 +37,7 @@ const blobGrace = '10 minutes';
 export function tenantRecord(row: TenantRow): TenantRecord {
   const record: TenantRecord = { name: row.name, createdAt: row.created_at, active: row.active };
   if (row.limits && Object.keys(row.limits).length > 0) record.limits = row.limits;
+  if (row.bindings && Object.keys(row.bindings).length > 0) record.bindings = row.bindings;
   return record;
 }
 

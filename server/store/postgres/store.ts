@@ -136,13 +136,16 @@ export class PostgresDeploymentStore implements DeploymentStore {
     checkTenantName(record.name);
     let created = false;
     const limits = record.limits && Object.keys(record.limits).length > 0 ? JSON.stringify(record.limits) : null;
+    const bindings =
+      record.bindings && Object.keys(record.bindings).length > 0 ? JSON.stringify(record.bindings) : null;
     return this.#write(
       () => ({ tenant: record.name, kind: created ? 'tenant' : 'limits' }),
       async (q) => {
         const { rows } = await q.query<{ created: boolean }>(
-          `INSERT INTO islet.tenants (name, created_at, limits) VALUES ($1, $2, $3)
-           ON CONFLICT (name) DO UPDATE SET limits = EXCLUDED.limits RETURNING (xmax = 0) AS created`,
-          [record.name, record.createdAt || new Date().toISOString(), limits],
+          `INSERT INTO islet.tenants (name, created_at, limits, bindings) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (name) DO UPDATE SET limits = EXCLUDED.limits, bindings = EXCLUDED.bindings
+           RETURNING (xmax = 0) AS created`,
+          [record.name, record.createdAt || new Date().toISOString(), limits, bindings],
         );
         created = rows[0]!.created;
       },

@@ -1,15 +1,28 @@
-// The dashboard page's behaviour: sign-in, routing between the three views (overview here, one
-// tenant in tenant.mjs, limit events in limits.mjs), polling /metrics for the live charts, and
-// wiring the page's controls.
+// The dashboard page's behaviour: sign-in, routing between the views (overview here; one tenant
+// in tenant.mjs; logs in logs.mjs; limit events in limits.mjs; workers in workers.mjs), the time
+// range, polling /metrics for live numbers and /v1/history for the charts, and wiring the controls.
 import { ApiError, request, session, unauthorized } from './api.mjs';
 import { format, sparkline } from './charts.mjs';
+import { currentRange, loadHistory, renderCharts, renderStats, seriesOf, setRange } from './history.mjs';
 import { loadLimitDetails, renderLimits } from './limits.mjs';
-import { followLogs, loadLogs, stopLogs } from './logs.mjs';
+import { logSearch } from './logs.mjs';
 import { $, describe, flash, h, loadTenants, state } from './page.mjs';
-import { deleteTenant, openTenant, renderTenantCharts, setEnv, setPicked, upload } from './tenant.mjs';
+import {
+  deleteTenant,
+  diffSubmitted,
+  openTenant,
+  renderTenantCharts,
+  renderTenantHistory,
+  setEnv,
+  setPicked,
+  upload,
+} from './tenant.mjs';
 import { filesFromDrop, filesFromInput } from './upload.mjs';
+import { loadWorkers } from './workers.mjs';
 
 const POLL_MS = 2000;
+const HISTORY_MS = 30_000;
+let allLogs = null;
 
 // ---------------------------------------------------------------- sign in / out
 
@@ -32,7 +45,7 @@ async function signIn(token) {
 function signOut(message = '') {
   session.token = null;
   stopPolling();
-  stopLogs();
+  allLogs?.stop();
   showSignedIn(false);
   $('#signin-error').textContent = message;
 }
@@ -40,13 +53,15 @@ function signOut(message = '') {
 function showSignedIn(signedIn) {
   $('#signin').hidden = signedIn;
   $('#signout').hidden = !signedIn;
-  document.querySelector('header nav').hidden = !signedIn;
+  $('#nav').hidden = !signedIn;
   if (!signedIn) for (const panel of document.querySelectorAll('[data-view-panel]')) panel.hidden = true;
 }
 
 unauthorized.add(() => signOut('The token was refused: sign in again.'));
 
 // ---------------------------------------------------------------- views
+
+const currentView = () => location.hash.split('/')[1] || 'overview';
 
 function route() {
   if (!session.token) return;
@@ -59,37 +74,68 @@ function route() {
     if (link.dataset.view === view) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
+  if (view !== 'logs') allLogs?.stop();
   if (view === 'tenant') openTenant(name ? decodeURIComponent(name) : state.tenant);
   if (view === 'overview') {
     // just loaded (sign-in does it): draw at once instead of asking the API a second time
     const fresh = Date.now() - state.tenantsAt < 1000;
     (fresh ? Promise.resolve() : loadTenants()).then(renderTenants, tenantListRefused);
+    renderOverviewHistory();
+  }
+  if (view === 'logs') {
+    allLogs ??= logSearch($('#all-logs'), () => '');
+    const field = $('#all-logs [name=tenant]');
+    if (name) field.value = decodeURIComponent(name);
+    else if (!field.value && state.tenants.length) field.value = state.tenants[0].name;
+    allLogs.load();
   }
   if (view === 'limits') {
     renderLimits();
     loadLimitDetails();
   }
+  if (view === 'workers') loadWorkers();
 }
 
 // ---------------------------------------------------------------- overview
 
+async function renderOverviewHistory() {
+  try {
+    const answer = await loadHistory();
+    state.history = answer;
+    const all = seriesOf(answer, '_all');
+    renderStats('#overview-stats', all, answer);
+    renderCharts({ requests: '#overview-requests', latency: '#overview-latency' }, all, answer);
+    if (currentView() === 'overview') renderTenants();
+  } catch (error) {
+    const note =
+      error instanceof ApiError && error.status === 403
+        ? 'The history of every tenant needs the operator token.'
+        : `History unavailable: ${describe(error)}`;
+    $('#overview-stats').replaceChildren(h('p', { class: 'note' }, note));
+  }
+}
+
 function liveCells(tenant) {
   const now = state.stats.latest(tenant);
   const history = state.stats.history.get(tenant);
+  const cell = (metric, label, text, extra) =>
+    h('td', { class: 'num', 'data-label': label, dataset: { metric } }, text, extra);
   return [
-    h(
-      'td',
-      { class: 'num', dataset: { metric: 'rps' } },
+    cell(
+      'rps',
+      'Requests/s',
       format.rate(now.rps),
       history ? sparkline(history.rps, { width: 60, height: 18, label: `requests per second of ${tenant}` }) : null,
     ),
-    h('td', { class: 'num', dataset: { metric: 'errors' } }, format.percent(now.errors)),
-    h('td', { class: 'num', dataset: { metric: 'p50' } }, format.seconds(now.p50)),
-    h('td', { class: 'num', dataset: { metric: 'p99' } }, format.seconds(now.p99)),
-    h('td', { class: 'num', dataset: { metric: 'cpu' } }, format.cpu(now.cpu)),
-    h('td', { class: 'num', dataset: { metric: 'memory' } }, format.bytes(now.memory)),
+    cell('errors', 'Errors', format.percent(now.errors)),
+    cell('p50', 'p50', format.seconds(now.p50)),
+    cell('p99', 'p99', format.seconds(now.p99)),
+    cell('cpu', 'CPU', format.cpu(now.cpu)),
+    cell('memory', 'Memory', format.bytes(now.memory)),
   ];
 }
+
+const short = (id) => (id.length > 14 ? `${id.slice(0, 14)}…` : id);
 
 function renderTenants() {
   const body = $('#tenants tbody');
@@ -98,10 +144,22 @@ function renderTenants() {
       h(
         'tr',
         { dataset: { tenant: t.name } },
-        h('th', { scope: 'row' }, h('a', { href: `#/tenant/${encodeURIComponent(t.name)}` }, t.name)),
-        h('td', {}, t.active ? h('code', { title: t.active }, short(t.active)) : h('span', { class: 'muted' }, 'none')),
-        h('td', {}, (t.routes ?? []).length ? (t.routes ?? []).join(', ') : h('span', { class: 'muted' }, '—')),
-        h('td', {}, t.url ? h('a', { href: t.url, target: '_blank', rel: 'noopener' }, t.url) : '—'),
+        h(
+          'th',
+          { scope: 'row', 'data-label': 'Tenant' },
+          h('a', { href: `#/tenant/${encodeURIComponent(t.name)}` }, t.name),
+          t.url ? h('a', { href: t.url, target: '_blank', rel: 'noopener', class: 'url' }, t.url) : null,
+        ),
+        h(
+          'td',
+          { 'data-label': 'Active' },
+          t.active ? h('code', { title: t.active }, short(t.active)) : h('span', { class: 'muted' }, 'none'),
+        ),
+        h(
+          'td',
+          { 'data-label': 'Routes' },
+          (t.routes ?? []).length ? (t.routes ?? []).join(', ') : h('span', { class: 'muted' }, '—'),
+        ),
         ...liveCells(t.name),
       ),
     ),
@@ -117,10 +175,8 @@ function tenantListRefused(error) {
   const note = $('#tenants-empty');
   note.hidden = false;
   note.textContent =
-    'This token belongs to one tenant: it cannot list the others. Open your tenant by name under Tenant.';
+    'This token belongs to one tenant: it cannot list the others. Open your tenant by name under Tenants.';
 }
-
-const short = (id) => (id.length > 14 ? id.slice(0, 14) + '…' : id);
 
 // ---------------------------------------------------------------- polling
 
@@ -146,7 +202,7 @@ async function poll() {
         ? 'Live metrics need the operator token.'
         : `Live metrics unavailable: ${describe(error)}`;
   }
-  const view = location.hash.split('/')[1] || 'overview';
+  const view = currentView();
   if (view === 'overview') {
     try {
       await loadTenants();
@@ -160,10 +216,17 @@ async function poll() {
     renderLimits();
     if (freshEvents) loadLimitDetails();
   }
+  if (Date.now() - state.historyAt > HISTORY_MS) {
+    state.historyAt = Date.now();
+    if (view === 'overview') renderOverviewHistory();
+    if (view === 'tenant') renderTenantHistory();
+    if (view === 'workers') loadWorkers();
+  }
 }
 
 function startPolling() {
   stopPolling();
+  state.historyAt = Date.now();
   poll();
   state.timer = setInterval(poll, POLL_MS);
 }
@@ -194,6 +257,14 @@ function wire() {
     if (name) location.hash = `#/tenant/${encodeURIComponent(name)}`;
   });
   window.addEventListener('hashchange', route);
+  setRange(currentRange());
+  for (const button of document.querySelectorAll('.range button')) {
+    button.addEventListener('click', () => {
+      setRange(button.dataset.range);
+      if (currentView() === 'overview') renderOverviewHistory();
+      else renderTenantHistory();
+    });
+  }
 
   const zone = $('#dropzone');
   zone.addEventListener('dragover', (event) => {
@@ -216,14 +287,14 @@ function wire() {
   $('#upload-folder').addEventListener('change', (event) => setPicked(filesFromInput(event.target)));
   $('#upload-form').addEventListener('submit', upload);
   $('#tenant-delete').addEventListener('click', deleteTenant);
+  $('#diff-form').addEventListener('submit', diffSubmitted);
+  $('#source-close').addEventListener('click', () => ($('#source-panel').hidden = true));
   $('#env-form').addEventListener('submit', async (event) => {
     event.preventDefault();
     await setEnv($('#env-name').value.trim(), $('#env-value').value, $('#env-secret').checked);
     $('#env-name').value = '';
     $('#env-value').value = '';
   });
-  $('#logs-refresh').addEventListener('click', loadLogs);
-  $('#logs-follow').addEventListener('change', (event) => (event.target.checked ? followLogs() : stopLogs()));
 }
 
 wire();

@@ -27,6 +27,9 @@ export const state = {
   metricsOk: true,
   timer: null,
   logAbort: null,
+  history: null,
+  historyAt: 0,
+  limitDetails: null,
 };
 
 export function flash(message, kind = 'error') {

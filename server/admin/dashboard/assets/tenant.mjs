@@ -1,59 +1,114 @@
-// The tenant view: live charts, deployments (activate, roll back, delete), env and secrets, the
-// upload form, and the tenant's logs (logs.mjs).
+// The tenant view: totals and charts over the time range, live cards, deployments (message,
+// author, source, diff, roll back with confirmation, delete), the upload form, env and secrets,
+// log search. A tenant that does not exist gets a not-found view with only the deploy form (a
+// first deployment creates it).
 import { ApiError, json, request, tenantPath } from './api.mjs';
+import { loadBindings } from './bindings.mjs';
 import { format, sparkline } from './charts.mjs';
-import { followLogs, loadLogs, stopLogs } from './logs.mjs';
+import { loadHistory, renderCharts, renderStats, seriesOf } from './history.mjs';
+import { logSearch } from './logs.mjs';
 import { $, describe, flash, h, loadTenants, state } from './page.mjs';
+import { showDiff, showSource } from './source.mjs';
 import { formData, guessEntry, prepare } from './upload.mjs';
 
+let search = null;
+
+function show({ missing = false, body = false }) {
+  $('#tenant-missing').hidden = !missing;
+  $('#tenant-body').hidden = !body;
+  $('#tenant-more').hidden = !body;
+  $('#deploy-card').hidden = !(missing || body);
+}
+
 export async function openTenant(name) {
-  stopLogs();
+  search ??= logSearch($('#tenant-logs'), () => state.tenant);
+  search.stop();
   $('#tenant-name').value = name ?? '';
-  $('#tenant-body').hidden = !name;
   state.tenant = name || null;
-  if (!name) {
-    $('#tenant-title').textContent = 'Tenant';
-    return;
-  }
-  $('#tenant-title').textContent = `Tenant ${name}`;
   // nothing of the previously opened tenant may stay on screen under this one's name
   $('#deployments tbody').replaceChildren();
-  $('#logs').replaceChildren();
+  $('#diff').replaceChildren();
+  $('#source-panel').hidden = true;
+  search.clear();
   $('#upload-status').textContent = '';
   $('#env tbody').replaceChildren();
   $('#env-form').reset();
   setPicked([]);
   $('#upload-entry').value = '';
+  $('#upload-message').value = '';
   $('#upload-entry').placeholder = 'index.ts';
+  if (!name) {
+    $('#tenant-title').textContent = 'Tenants';
+    show({});
+    return;
+  }
+  $('#tenant-title').textContent = name;
+  let tenant;
+  try {
+    tenant = await json(tenantPath(name));
+  } catch (error) {
+    if (name !== state.tenant) return;
+    if (error instanceof ApiError && error.status === 404) {
+      $('#tenant-missing-name').textContent = name;
+      show({ missing: true });
+      return;
+    }
+    show({});
+    return flash(describe(error));
+  }
+  if (name !== state.tenant) return;
+  show({ body: true });
+  $('#tenant-url').replaceChildren(
+    h('a', { href: tenant.url, target: '_blank', rel: 'noopener' }, tenant.url),
+    tenant.routes?.length ? ` · routes ${tenant.routes.join(', ')}` : '',
+  );
   renderTenantCharts();
-  await Promise.all([loadDeployments(), loadLogs(), loadEnv()]);
-  if ($('#logs-follow').checked) followLogs();
+  await Promise.all([loadDeployments(), search.load(), loadEnv(), loadBindings(), renderTenantHistory()]);
 }
 
-const CHARTS = [
-  ['rps', 'Requests/s', format.rate],
-  ['errors', 'Error rate', format.percent],
-  ['p50', 'p50 latency', format.seconds],
-  ['p99', 'p99 latency', format.seconds],
-  ['cpu', 'CPU time', format.cpu],
-  ['memory', 'Memory', format.bytes],
+export async function renderTenantHistory() {
+  const tenant = state.tenant;
+  if (!tenant || $('#tenant-body').hidden) return;
+  try {
+    const answer = await loadHistory(tenant);
+    if (tenant !== state.tenant) return;
+    const series = seriesOf(answer, tenant);
+    renderStats('#tenant-stats', series, answer);
+    renderCharts(
+      { requests: '#tenant-requests', latency: '#tenant-latency', cpu: '#tenant-cpu', memory: '#tenant-memory' },
+      series,
+      answer,
+    );
+  } catch (error) {
+    $('#tenant-stats').replaceChildren(h('p', { class: 'note' }, `History unavailable: ${describe(error)}`));
+  }
+}
+
+const CARDS = [
+  ['rps', 'Requests/s now', format.rate],
+  ['errors', 'Error rate now', format.percent],
+  ['p50', 'p50 now', format.seconds],
+  ['p99', 'p99 now', format.seconds],
+  ['cpu', 'CPU now', format.cpu],
+  ['memory', 'Memory now', format.bytes],
 ];
 
+/** the live cards, from the 2-second /metrics polls */
 export function renderTenantCharts() {
   const tenant = state.tenant;
   if (!tenant) return;
   const history = state.stats.history.get(tenant);
   const now = state.stats.latest(tenant);
   $('#tenant-charts').replaceChildren(
-    ...CHARTS.map(([key, label, fmt]) =>
+    ...CARDS.map(([key, label, fmt]) =>
       h(
         'figure',
-        { class: 'card', dataset: { metric: key } },
+        { class: 'live', dataset: { metric: key } },
         h('figcaption', {}, label),
         h('output', { class: 'value' }, fmt(now[key])),
         sparkline(history ? history[key] : [], {
           width: 160,
-          height: 36,
+          height: 32,
           label: `${label} of ${tenant}, latest ${fmt(now[key])}`,
         }),
       ),
@@ -61,17 +116,17 @@ export function renderTenantCharts() {
   );
 }
 
+const short = (id) => (id.length > 14 ? `${id.slice(0, 14)}…` : id);
+
 async function loadDeployments() {
   const tenant = state.tenant;
   let body;
   try {
     body = await json(`${tenantPath(tenant)}/deployments`);
   } catch (error) {
-    if (error instanceof ApiError && error.status === 404) body = { active: null, deployments: [] };
-    else {
-      if (tenant === state.tenant) $('#deployments tbody').replaceChildren();
-      return flash(describe(error));
-    }
+    if (tenant === state.tenant) $('#deployments tbody').replaceChildren();
+    if (error instanceof ApiError && error.status === 404) return;
+    return flash(describe(error));
   }
   if (tenant !== state.tenant) return;
   const deployments = [...(body.deployments ?? [])].sort((a, b) =>
@@ -87,25 +142,38 @@ async function loadDeployments() {
         { dataset: { deployment: d.id }, class: active ? 'active' : '' },
         h(
           'th',
-          { scope: 'row' },
-          h('code', { title: d.hash ? `hash ${d.hash}` : d.id }, d.id),
+          { scope: 'row', 'data-label': 'Deployment' },
+          h('code', { title: d.hash ? `hash ${d.hash}` : d.id }, short(d.id)),
           active ? h('span', { class: 'badge' }, 'active') : null,
         ),
-        h('td', {}, h('time', { datetime: d.createdAt }, new Date(d.createdAt).toLocaleString())),
-        h('td', {}, d.entry ?? ''),
-        h('td', { class: 'num' }, typeof d.size === 'number' ? format.bytes(d.size) : ''),
-        h('td', {}, (d.routes ?? []).join(', ')),
         h(
           'td',
-          {},
-          (d.warnings ?? []).length ? h('ul', { class: 'warnings' }, ...d.warnings.map((w) => h('li', {}, w))) : '',
+          { 'data-label': 'Message', class: 'message' },
+          d.message ? d.message : h('span', { class: 'muted' }, '—'),
         ),
         h(
           'td',
-          { class: 'actions' },
+          { 'data-label': 'Created' },
+          h('time', { datetime: d.createdAt }, new Date(d.createdAt).toLocaleString()),
+        ),
+        h('td', { 'data-label': 'By' }, d.author ?? h('span', { class: 'muted' }, '—')),
+        h('td', { 'data-label': 'Size', class: 'num' }, typeof d.size === 'number' ? format.bytes(d.size) : ''),
+        h('td', { 'data-label': 'Routes' }, (d.routes ?? []).join(', ') || h('span', { class: 'muted' }, '—')),
+        h(
+          'td',
+          { class: 'actions', 'data-label': 'Actions' },
+          h(
+            'button',
+            { type: 'button', onclick: () => showSource(tenant, d.id), 'aria-label': `Source of ${d.id}` },
+            'Source',
+          ),
           active
             ? null
-            : h('button', { type: 'button', onclick: () => activate(d.id), 'aria-label': `${verb} to ${d.id}` }, verb),
+            : h(
+                'button',
+                { type: 'button', onclick: () => activate(d.id, verb), 'aria-label': `${verb} to ${d.id}` },
+                verb,
+              ),
           h(
             'button',
             {
@@ -121,9 +189,36 @@ async function loadDeployments() {
       );
     }),
   );
+  // the diff picker: by default what changed from the previous deployment to the active one
+  const options = () =>
+    deployments.map((d) =>
+      h(
+        'option',
+        { value: d.id },
+        `${short(d.id)}${d.message ? ` · ${d.message.slice(0, 40)}` : ''}${d.id === body.active ? ' (active)' : ''}`,
+      ),
+    );
+  $('#diff-from').replaceChildren(...options());
+  $('#diff-to').replaceChildren(...options());
+  $('#diff-form').hidden = deployments.length < 2;
+  if (deployments.length >= 2) {
+    const to = Math.max(activeIndex, 0);
+    $('#diff-to').value = deployments[to].id;
+    $('#diff-from').value = deployments[Math.min(deployments.length - 1, to + 1)].id;
+  }
 }
 
-async function activate(id) {
+export function diffSubmitted(event) {
+  event.preventDefault();
+  showDiff(state.tenant, $('#diff-from').value, $('#diff-to').value);
+}
+
+async function activate(id, verb) {
+  const question =
+    verb === 'Roll back'
+      ? `Roll ${state.tenant} back to deployment ${id}? Requests are served by it from now on.`
+      : `Make deployment ${id} of ${state.tenant} active? Requests are served by it from now on.`;
+  if (!confirm(question)) return;
   try {
     await json(`${tenantPath(state.tenant)}/deployments/${encodeURIComponent(id)}/activate`, { method: 'POST' });
     flash(`Deployment ${id} is now active.`, 'ok');
@@ -170,11 +265,15 @@ function renderEnv(env) {
           h(
             'tr',
             { dataset: { name: r.name } },
-            h('th', { scope: 'row' }, h('code', {}, r.name)),
-            h('td', {}, r.secret ? h('span', { class: 'muted' }, 'secret (hidden)') : h('code', {}, r.value)),
+            h('th', { scope: 'row', 'data-label': 'Name' }, h('code', {}, r.name)),
             h(
               'td',
-              { class: 'actions' },
+              { 'data-label': 'Value' },
+              r.secret ? h('span', { class: 'muted' }, 'secret (hidden)') : h('code', {}, r.value),
+            ),
+            h(
+              'td',
+              { class: 'actions', 'data-label': 'Actions' },
               h(
                 'button',
                 {
@@ -247,12 +346,17 @@ export async function upload(event) {
     bundle: $('#upload-bundle').checked,
     activate: $('#upload-activate').checked,
   });
+  const message = $('#upload-message').value.trim();
+  if (message) form.append('message', message);
   $('#upload-submit').disabled = true;
   $('#upload-status').textContent = 'Uploading…';
   try {
     const result = await json(`${tenantPath(tenant)}/deployments`, { method: 'POST', body: form });
-    const status = $('#upload-status');
-    status.replaceChildren(
+    picked = [];
+    $('#upload-list').replaceChildren();
+    $('#upload-message').value = '';
+    await Promise.all([openTenant(tenant), loadTenants().catch(() => {})]);
+    $('#upload-status').replaceChildren(
       `Deployed ${result.id}${result.active ? ' (active)' : ''}`,
       result.url
         ? h('span', {}, ' at ', h('a', { href: result.url, target: '_blank', rel: 'noopener' }, result.url))
@@ -261,9 +365,6 @@ export async function upload(event) {
         ? h('ul', { class: 'warnings' }, ...result.warnings.map((w) => h('li', {}, w)))
         : '',
     );
-    picked = [];
-    $('#upload-list').replaceChildren();
-    await Promise.all([loadDeployments(), loadTenants().catch(() => {})]);
   } catch (error) {
     $('#upload-status').textContent = `Upload failed: ${describe(error)}`;
     $('#upload-submit').disabled = false;
