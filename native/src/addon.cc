@@ -26,6 +26,7 @@ void Initialize(Local<Object> exports, Local<Context> context) {
   ExportMachineStalls(isolate, context, exports);
   ExportSharedFile(isolate, context, exports);
   ExportStuckRunWatch(isolate, context, exports);
+  ExportThreadClock(isolate, context, exports);
   exports->Set(context, V8Symbol(isolate, "nodeModuleVersion"), v8::Integer::New(isolate, NODE_MODULE_VERSION)).Check();
 }
 

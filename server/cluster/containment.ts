@@ -29,6 +29,8 @@ export interface HeldConnection {
   firstHead: Buffer;
   /** times its request was already replayed after a death */
   replays: number;
+  /** the worker took it over for an upgrade (a WebSocket) */
+  upgraded: boolean;
 }
 
 export interface DeadWorker {

@@ -93,8 +93,8 @@ export const islet = {
   workerNotices: {
     /** a new connection for this worker; the socket travels as the message's handle */
     'supervisor.connection': notice<{ id: number; head: string }>(),
-    /** finish in-flight requests and exit (reload, shutdown) */
-    'supervisor.drain': notice<void>(),
+    /** finish in-flight requests and exit; `restart`: a reload (WebSockets are closed 1012, else 1001) */
+    'supervisor.drain': notice<{ restart: boolean }>(),
     /** start (on) or stop forwarding a tenant's new lines: some worker has a follower for it */
     'logs.watch': notice<{ tenant: string; on: boolean }>(),
     /** a followed tenant's new line, from whichever worker wrote it */
@@ -107,6 +107,8 @@ export const islet = {
     'supervisor.ready': notice<{ info?: Record<string, unknown> }>(),
     /** a handed-over connection closed: the primary drops its copy of the socket */
     'supervisor.closed': notice<{ id: number }>(),
+    /** a handed-over connection became an upgrade (a WebSocket): after a death it cannot move to another worker */
+    'supervisor.upgraded': notice<{ id: number }>(),
     /** a hub joined: tell it which tenants are followed */
     'logs.hello': notice<void>(),
     /** a client of this worker follows a tenant (first follower here) */

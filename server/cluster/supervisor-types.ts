@@ -47,6 +47,8 @@ export interface Connection {
   head: Buffer;
   /** times its request was replayed on another worker after a death */
   replays: number;
+  /** the worker took it over for an upgrade (a WebSocket): it is no longer HTTP */
+  upgraded?: boolean;
 }
 
 /** One worker process and the connections handed to it. */

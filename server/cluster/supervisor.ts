@@ -94,6 +94,10 @@ export class Supervisor {
     this.#unlisten = [
       this.#channel.on('supervisor.ready', ({ info }, worker) => this.#onReady(worker, info)),
       this.#channel.on('supervisor.closed', ({ id }, worker) => this.#onClosed(worker, id)),
+      this.#channel.on('supervisor.upgraded', ({ id }, worker) => {
+        const entry = this.#records.get(worker)?.connections.get(id);
+        if (entry) entry.upgraded = true;
+      }),
       this.#channel.handle('quarantine.lift', ({ tenant }) => this.#containment.lift(tenant)),
     ];
   }
@@ -253,16 +257,17 @@ export class Supervisor {
         clearTimeout(hardStop);
         resolve();
       });
-      this.#channel.notify(record.worker, 'supervisor.drain', undefined);
+      // a reload replaces the worker (its WebSockets get 1012: reconnect); close() stops for good
+      this.#channel.notify(record.worker, 'supervisor.drain', { restart: !this.#closing });
     });
   }
 
   #onExit(record: WorkerRecord, code: number | null, signal: string | null): void {
     this.#records.delete(record.worker);
     const connections: HeldConnection[] = [];
-    for (const [id, { socket, hostname, head, replays }] of record.connections) {
+    for (const [id, { socket, hostname, head, replays, upgraded }] of record.connections) {
       this.#release(hostname);
-      connections.push({ id, socket, hostname, firstHead: head, replays });
+      connections.push({ id, socket, hostname, firstHead: head, replays, upgraded: upgraded === true });
     }
     record.connections.clear();
     const slot = record.slot;

@@ -70,6 +70,8 @@ export interface HeldConnection {
   hostTenant: string;
   /** times this connection's request was already replayed after a death */
   replays: number;
+  /** the worker took it over for an upgrade (a WebSocket): whatever comes next on it is not HTTP */
+  upgraded?: boolean;
 }
 
 /**
@@ -85,6 +87,7 @@ export function connectionFate(
 ): ConnectionFate {
   if (!snapshot) return { kind: 'bad gateway', why: 'the worker left no journal' };
   if (inFlight.length === 0) {
+    if (connection.upgraded) return { kind: 'close', why: 'a WebSocket cannot move to another worker' };
     if (snapshot.began(connection.id)) return { kind: 'move', head: Buffer.alloc(0), replay: 'none' };
     // the worker never read the request the supervisor handed over: nothing of it ran
     if (connection.replays > 0) return { kind: 'bad gateway', why: 'its request was replayed once already' };

@@ -160,6 +160,12 @@ test("a dead worker's connections: idle ones move, unread ones replay their firs
   assert.equal(connectionFate(held, snapshotOf({}), [request('shop')], culprit).kind, 'bad gateway');
   assert.equal(connectionFate(held, snapshotOf({ began: () => false }), [], culprit).kind, 'bad gateway');
   assert.equal(connectionFate(held, null, [], refuseNone).kind, 'bad gateway', 'no journal: as before, 502');
+  // a WebSocket's connection is no longer HTTP: closed, never moved (nor replayed)
+  assert.equal(connectionFate({ ...held, upgraded: true }, snapshotOf({}), [], refuseNone).kind, 'close');
+  assert.equal(
+    connectionFate({ ...held, upgraded: true }, snapshotOf({ began: () => false }), [], refuseNone).kind,
+    'close',
+  );
 });
 
 test('a tenant is quarantined at the threshold within the window, for the cool-down, and can be lifted', () => {
