@@ -6,7 +6,8 @@
 // each deploy: the API's latency (POST -> 201), and the time until a request on a fresh
 // connection serves the new version ("visible"). With the wait, visible = answered; without it,
 // the client got its answer sooner but the change was not yet true.
-// Then what the crash journal costs a request (journal.ts).
+// Then, on both, what the very next request sees after a redeploy, an env change or a route
+// change was answered (next-request.ts), and what the crash journal costs a request (journal.ts).
 // Run: npm run build && npm run bench -- cluster   (or node --no-node-snapshot dist/bench/cluster/main.js [--quick])
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,6 +17,7 @@ import { machineInfo } from '../lib/machine';
 import { freePort, startProcess, type ServerProcess } from '../lib/proc';
 import { percentileSorted, round } from '../lib/stats';
 import { measureJournal } from './journal';
+import { countNextRequests, type NextRequestCounts } from './next-request';
 
 const quick = process.argv.includes('--quick');
 const DEPLOYS = quick ? 20 : 50;
@@ -136,6 +138,15 @@ async function main(): Promise<void> {
     }
     const ratio = round(rows[0]!.answered.median / rows[1]!.answered.median, 2);
     console.log(`\nanswer latency ratio (read-your-writes / answer at once), medians: ${ratio}`);
+    const next: Record<string, NextRequestCounts> = {};
+    for (const islet of [waits, noWait]) next[islet.label] = await countNextRequests({ ...islet, token }, 'next');
+    console.log('\nthe next request after the answer (fresh connection) saw the change:');
+    for (const [label, c] of Object.entries(next)) {
+      console.log(
+        `${label.padEnd(28)} redeploy ${c.redeploy.saw}/${c.redeploy.of}, env ${c.env.saw}/${c.env.of},` +
+          ` route ${c.route.saw}/${c.route.of}`,
+      );
+    }
     const journal = measureJournal(quick ? 5 : 11);
     console.log(
       `\nin-flight journal, CPU per request: ${journal.journalNs} ns answered at once (begin, tenant, entry mark,` +
@@ -145,7 +156,7 @@ async function main(): Promise<void> {
     fs.mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
     fs.writeFileSync(
       path.join(root, 'bench', 'results', 'cluster.json'),
-      `${JSON.stringify({ deploys: DEPLOYS, machine, rows, ratio, journal }, null, 2)}\n`,
+      `${JSON.stringify({ deploys: DEPLOYS, machine, rows, ratio, next, journal }, null, 2)}\n`,
     );
   } finally {
     for (const islet of [waits, noWait]) {

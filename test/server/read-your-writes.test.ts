@@ -35,7 +35,7 @@ async function both(islet: ClusterIslet, host: string, agent: Agent): Promise<Se
   }
 }
 
-test('--workers 2: the request right after a write sees it (50 redeploys, 20 env, 10 routes, 10 rollbacks)', async () => {
+test('--workers 2: the request right after a write sees it (50 redeploys, 20 env, 10 routes, 10 rollbacks)', async (t) => {
   const islet = await startClusterIslet({ workers: 2 });
   // kept-alive connections on several workers: a hot hostname spreads, so these may sit anywhere
   const agent = new Agent({ connections: 4 });
@@ -68,6 +68,10 @@ test('--workers 2: the request right after a write sees it (50 redeploys, 20 env
       for (const seen of await both(islet, host, agent))
         if (seen.mark !== `v${back}`) stale.push(`rollback ${i}: ${seen.mark}`);
     }
+    t.diagnostic(
+      `90 writes, each followed at once by a request on a fresh and on a kept-alive connection: ` +
+        `${180 - stale.length} of 180 saw the write`,
+    );
     assert.deepEqual(stale, [], 'requests right after an answered write served the old state');
   } finally {
     await agent.close();
