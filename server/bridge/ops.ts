@@ -64,6 +64,14 @@ export type FetchAnswer = [
   redirected: boolean,
 ];
 
+/**
+ * What request.cf is made of, built into an object only when the function reads it
+ * (runtime-shims/fetch/request-cf.ts): the HTTP version alone (the common case), or
+ * [httpProtocol, JSON of a trusted proxy's whole cf object or null, field, value, field, value...],
+ * or null (no field: a service binding call, say).
+ */
+export type CfFlat = string | (string | number | null)[] | null;
+
 /** URL components in the order runtime-shims/url/url.ts reads them */
 export type UrlParts = string[];
 
@@ -192,6 +200,7 @@ export interface IsolateEntries {
     url: string,
     headers: string[],
     body: number | Uint8Array | null,
+    cf: CfFlat,
   ): ResponseAnswer | undefined;
   /** a cron trigger fired: the `scheduled` handler runs as request `request`, answered like one */
   scheduled(request: number, cron: string, scheduledTime: number): void;

@@ -15,6 +15,7 @@ import { Logger } from '../observe/server-log';
 import { openConfiguredStore } from '../store/open';
 import type { DeploymentStore } from '../store/types';
 import { TenantRouter } from '../front/router';
+import { CfPolicy } from '../front/cf/policy';
 import { FrontServer } from '../front/server';
 import { TenantDirectory } from '../tenants/directory';
 import { IsolatePool } from '../tenants/pool';
@@ -145,7 +146,11 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   const accounting = new Accounting({ observer, logs, logRequests: config.logRequests });
   bindings.services = new ServiceDispatcher({ directory, pool, accounting });
   const passThrough = new OriginPassThrough(config.egress, config.limits.subrequestTimeoutMs);
-  const front = new FrontServer({ config, router, directory, pool, accounting, logger, passThrough });
+  const cf = await CfPolicy.open(config);
+  if (cf.headersWithoutProxies) {
+    logger.warn('cf.headers or cf.blobHeader is set but trustedProxies is empty: no peer may set request.cf', {});
+  }
+  const front = new FrontServer({ config, router, directory, pool, accounting, logger, passThrough, cf });
   const cron = new CronRunner({ directory, pool, logs, observer, bindings: bindings.observer });
   const stopFollowing = bindings.followDeletions(store, logger);
   const processStats = (): ProcessStats => ({
