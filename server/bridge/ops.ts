@@ -139,6 +139,15 @@ export const hostOps = {
   clone: now<[value: unknown], unknown>(1),
   utf8Encode: now<[text: string], Uint8Array>(1),
   utf8Decode: now<[bytes: Uint8Array, fatal: boolean], string | null>(2),
+  // TextDecoder for the Encoding Standard's other encodings (host/text-decoders.ts): the encoding a
+  // label names (null: none, or replacement), a whole decode, and a streaming decoder held on the
+  // host (0: open one; answers [its id, text]); null: invalid data under `fatal`
+  textEncoding: now<[label: string], string | null>(1),
+  textDecode: now<[encoding: string, fatal: boolean, ignoreBOM: boolean, bytes: Uint8Array], string | null>(4),
+  textDecodeStream: now<
+    [decoder: number, encoding: string, fatal: boolean, ignoreBOM: boolean, bytes: Uint8Array, end: boolean],
+    [decoder: number, text: string] | null
+  >(6),
 
   // bindings (server/bindings/): a binding is named as the function's env names it; the host
   // knows what it stands for (a namespace of this tenant, another tenant), the isolate never does

@@ -33,6 +33,7 @@ import { IsolateSinks } from './streams/sinks';
 import { HostSources } from './streams/sources';
 import { Subrequests } from './subrequests';
 import { KeyTable } from './subtle';
+import { TextDecoders } from './text-decoders';
 import { HostTimers } from './timers';
 import type { Dispatch, RequestLimits, Sandbox, SandboxOptions, SandboxRequest } from './types';
 import { valueOps } from './values';
@@ -79,6 +80,7 @@ class IsletSandbox implements Sandbox {
     const bodies = new BodyStreams(sources, sinks);
     const compression = new CompressionStreams();
     const keys = new KeyTable();
+    const textDecoders = new TextDecoders();
     const subrequests = new Subrequests(options, { pending, sources, bodies });
     this.#entry = entry;
     this.#console = new TenantConsole(options);
@@ -89,7 +91,7 @@ class IsletSandbox implements Sandbox {
       resources: [timers, pending, sources, compression, sinks],
       memoryKilled: () => this.#memoryKilled(),
     });
-    this.#parts = [timers, pending, sources, sinks, keys, compression, subrequests];
+    this.#parts = [timers, pending, sources, sinks, keys, compression, subrequests, textDecoders];
     this.#table = OpTable.of(
       (caller: Caller) => pending.start(caller),
       this.#requests.ops,
@@ -101,6 +103,7 @@ class IsletSandbox implements Sandbox {
       subrequests.ops,
       compression.ops,
       keys.ops,
+      textDecoders.ops,
       valueOps,
       bindingOps(options.bindings, { sources, bodies }),
     );
