@@ -13,7 +13,8 @@ import {
   SymbolToStringTag,
 } from './internal/primordials';
 import { DOMException } from './events/dom-exception';
-import { Event, EventTarget, CustomEvent } from './events/event-target';
+import { Event, EventTarget, CustomEvent, listenersOf } from './events/event-target';
+import { logUncaught, setGlobalReporter } from './internal/report';
 import { AbortController, AbortSignal } from './abort/abort';
 import { TextEncoder, TextDecoder } from './encoding/text-codec';
 import { atob, btoa } from './encoding/base64';
@@ -172,10 +173,22 @@ export function install(
   defineLazy(globalObject, 'scheduler', () => require('./timers/scheduler').scheduler);
   const messageEvents = () => require('./events/message-events');
   for (const name of ['MessageEvent', 'ErrorEvent', 'PromiseRejectionEvent']) lazyClass(name, messageEvents);
-  defineLazy(globalObject, 'reportError', () => require('./runtime/report-error').createReportError(globalTarget));
+  // errors nobody can catch (a throwing listener or timer callback) and reportError() go to the
+  // global scope's 'error' listeners first; the ErrorEvent module loads only when there are some
+  let globalReporter: ((error: unknown) => void) | null = null;
+  const reportToGlobal = (error: unknown) => {
+    if (globalReporter === null && listenersOf(globalTarget, 'error').length === 0) return logUncaught(error);
+    globalReporter ??= require('./runtime/report-error').createGlobalReporter(globalTarget);
+    globalReporter!(error);
+  };
+  setGlobalReporter(reportToGlobal);
+  defineLazy(globalObject, 'reportError', () => require('./runtime/report-error').createReportError(reportToGlobal));
   const messaging = () => require('./messaging/message-channel');
   lazyClass('MessageChannel', messaging);
   lazyClass('MessagePort', messaging);
+  // Workers' WebSockets (workers/websocket.ts): WebSocketPair to accept one, WebSocket to open one
+  const webSockets = () => require('./workers/websocket');
+  for (const name of ['WebSocket', 'WebSocketPair', 'CloseEvent']) lazyClass(name, webSockets);
   // the Workers platform: the Cache API, cron triggers' classes (server/bindings/)
   const cacheModule = () => require('./workers/cache');
   defineLazy(globalObject, 'caches', () => cacheModule().createCacheStorage());
@@ -191,6 +204,8 @@ export function install(
     scheduled,
     complete: completeOp,
     fire: fireTimer,
+    // only ever called for a socket, which exists only once the module was loaded
+    socketEvent: (id, kind, data, code, reason) => webSockets().socketEvent(id, kind, data, code, reason),
     pull: pullSink,
     cancel: cancelSink,
     finish: finishRequest,

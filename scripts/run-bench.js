@@ -14,7 +14,7 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const notSuites = new Set(['lib', 'results', 'charts']);
-const onlyWhenNamed = new Set(['peers']);
+const onlyWhenNamed = new Set(['peers', 'wpt']);
 const args = process.argv.slice(2);
 const firstOption = args.findIndex((a) => a.startsWith('-'));
 const named = firstOption === -1 ? args : args.slice(0, firstOption);

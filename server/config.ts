@@ -35,6 +35,21 @@ export interface Limits {
   logBytes: number;
   /** requests in flight in one isolate */
   concurrency: number;
+  // WebSockets (server/host/websockets/). Optional in the type so that code building limits by
+  // hand need not name them; a loaded config always has them (config/default.json), and
+  // webSocketLimits() there fills the same defaults in for hand-made ones.
+  /** bytes of one WebSocket message, either direction (1009 past it inbound; send() throws outbound) */
+  webSocketMessageBytes?: number;
+  /** messages per second over all of a tenant's WebSockets in one process, each direction (paced past it) */
+  webSocketMessagesPerSecond?: number;
+  /** a WebSocket with no message either way for this long is closed (1001) */
+  webSocketIdleMs?: number;
+  /** WebSockets a tenant holds open at once in one process (accepted and outbound) */
+  webSockets?: number;
+  /** bytes sent to one WebSocket and not yet taken by its peer; past it the socket is closed (1013) */
+  webSocketBufferBytes?: number;
+  /** CPU time of the work each inbound WebSocket message starts (its handler, and what runs until the next) */
+  webSocketMessageCpuMs?: number;
   // Bindings (server/bindings/). Optional in the type so that code building a Limits by hand
   // need not name them; a loaded config always has them (config/default.json).
   /** KV: bytes a tenant stores (keys, values, metadata) over all its namespaces */
@@ -179,6 +194,36 @@ export const limitSettings: Record<keyof Limits, { env: string; kind: Kind & { t
   subrequestResponseBytes: { env: 'ISLET_SUBREQUEST_RESPONSE_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: 'body size of one fetch() response' },
   logBytes: { env: 'ISLET_LOG_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: 'console output per request' },
   concurrency: { env: 'ISLET_CONCURRENCY_LIMIT', kind: { type: 'int', min: 1, max: 1_000_000 }, doc: 'requests in flight in one isolate (503 past it)' },
+  webSocketMessageBytes: {
+    env: 'ISLET_WEBSOCKET_MESSAGE_LIMIT_BYTES',
+    kind: { type: 'int', min: 125, max: 1 << 30, unit: 'bytes' },
+    doc: 'one WebSocket message, either direction (inbound: closed 1009; outbound: send() throws)',
+  },
+  webSocketMessagesPerSecond: {
+    env: 'ISLET_WEBSOCKET_MESSAGES_PER_SECOND',
+    kind: { type: 'int', min: 1, max: 10_000_000 },
+    doc: "messages per second over a tenant's WebSockets in one process, each direction (paced past it)",
+  },
+  webSocketIdleMs: {
+    env: 'ISLET_WEBSOCKET_IDLE_TIMEOUT_MS',
+    kind: { type: 'int', min: 100, max: 86_400_000, unit: 'ms' },
+    doc: 'a WebSocket with no message either way for this long is closed (1001)',
+  },
+  webSockets: {
+    env: 'ISLET_WEBSOCKET_LIMIT',
+    kind: { type: 'int', min: 0, max: 1_000_000 },
+    doc: 'WebSockets a tenant holds open at once in one process',
+  },
+  webSocketBufferBytes: {
+    env: 'ISLET_WEBSOCKET_BUFFER_LIMIT_BYTES',
+    kind: { type: 'int', min: 1024, max: 1 << 30, unit: 'bytes' },
+    doc: 'bytes sent to one WebSocket its peer has not read yet (closed 1013 past it)',
+  },
+  webSocketMessageCpuMs: {
+    env: 'ISLET_WEBSOCKET_MESSAGE_CPU_LIMIT_MS',
+    kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' },
+    doc: 'CPU time of the work one inbound WebSocket message starts (closed 1011 past it)',
+  },
   kvBytes: { env: 'ISLET_KV_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: 'KV bytes a tenant stores (keys, values, metadata)' },
   kvKeys: { env: 'ISLET_KV_LIMIT_KEYS', kind: { type: 'int', min: 0, max: 1_000_000_000 }, doc: 'KV keys a tenant stores' },
   bindingOps: { env: 'ISLET_BINDING_OPS_LIMIT', kind: { type: 'int', min: 0, max: 1_000_000 }, doc: 'KV and Cache API operations per request or cron run' },

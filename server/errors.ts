@@ -32,7 +32,16 @@ export function isIsletError(error: unknown, code?: string): error is IsletError
 // ---- serving: the front (front/), tenant isolates (tenants/), the sandbox and its bridge (host/) --
 
 /** The limits a request can be cut by (the `islet-error` header and the `limit` of log lines name them). */
-export type LimitName = 'cpu' | 'wall' | 'memory' | 'body' | 'subrequests' | 'logs' | 'concurrency';
+export type LimitName =
+  | 'cpu'
+  | 'wall'
+  | 'memory'
+  | 'body'
+  | 'subrequests'
+  | 'logs'
+  | 'concurrency'
+  /** a WebSocket upgrade while the tenant holds its `webSockets` limit of open sockets */
+  | 'websockets';
 
 /** What one request cost (host/types.ts RequestAccount adds the limit that cut it, if any). */
 export interface RequestCost {
@@ -110,6 +119,27 @@ export class SubtleRefusedError extends IsletError {
   constructor(code: 'ISLET_SUBTLE_QUOTA' | 'ISLET_SUBTLE_NOT_SUPPORTED', message: string) {
     super(code, message);
     this.name = code === 'ISLET_SUBTLE_QUOTA' ? 'QuotaExceededError' : 'NotSupportedError';
+  }
+}
+
+/**
+ * Memory the host would hold for an isolate (keys, compression buffers, subrequest bodies) would
+ * pass the isolate's memory limit; the isolate sees a DOMException named QuotaExceededError.
+ */
+export class HostMemoryError extends IsletError {
+  declare readonly code: 'ISLET_HOST_MEMORY';
+  constructor(message: string) {
+    super('ISLET_HOST_MEMORY', message);
+    this.name = 'QuotaExceededError';
+  }
+}
+
+/** Host work (a WebCrypto or compression job) was dropped: the request that asked for it ended. */
+export class HostWorkCancelledError extends IsletError {
+  declare readonly code: 'ISLET_HOST_WORK_CANCELLED';
+  constructor(message = 'the request that asked for this work is over') {
+    super('ISLET_HOST_WORK_CANCELLED', message);
+    this.name = 'AbortError';
   }
 }
 

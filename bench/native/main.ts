@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { median } from '../lib/stats';
 import { measure, type Library, type Row } from './child';
+import { formatFeatures, measureFeatures } from './features';
 
 const root = path.resolve(__dirname, '../../..');
 const child = path.join(__dirname, 'child.js');
@@ -113,11 +114,14 @@ async function main(): Promise<void> {
     };
   }
   console.log(lines.join('\n'));
+  // islet's own features (profiler, snapshots): ratios between variants of this run.
+  const features = await measureFeatures(rounds);
+  console.log('\n' + formatFeatures(features));
   const outDir = path.join(root, 'bench', 'results');
   fs.mkdirSync(outDir, { recursive: true });
   fs.writeFileSync(
     path.join(outDir, 'native.json'),
-    JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds, rows: json }, null, 2) + '\n',
+    JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds, rows: json, features }, null, 2) + '\n',
   );
 }
 

@@ -20,6 +20,7 @@ void Initialize(Local<Object> exports, Local<Context> context) {
   add("ExternalCopy", ClassId::ExternalCopy);
   add("Callback", ClassId::Callback);
   ExportMachineStalls(isolate, context, exports);
+  ExportThreadClock(isolate, context, exports);
   exports->Set(context, V8Symbol(isolate, "nodeModuleVersion"), v8::Integer::New(isolate, NODE_MODULE_VERSION)).Check();
 }
 

@@ -4,7 +4,8 @@
 // legacy encoding. A decode crosses once per MiB of input (the host refuses more per call, so
 // each call is short and the request's CPU limit can cut between them); a streaming decode keeps
 // its state on the host under an id this object holds until the stream ends.
-import { host } from '../internal/bridge';
+import { host, hostError } from '../internal/bridge';
+import type { DecodeAnswer } from '../../server/bridge/ops';
 import { SafeTypeError, TypedArrayPrototypeSubarray } from '../internal/primordials';
 
 /** bytes per host call; the host's MAX_INPUT */
@@ -31,7 +32,7 @@ export class HostDecoder {
   decode(bytes: Uint8Array, stream: boolean): string {
     if (!stream && this.#id === 0 && bytes.length <= SLICE) {
       const text = host('textDecode', this.#encoding, this.#fatal, this.#ignoreBOM, bytes);
-      if (text === null) throw this.#invalid();
+      if (typeof text !== 'string') throw this.#refused(text);
       return text;
     }
     let text = '';
@@ -41,18 +42,22 @@ export class HostDecoder {
       const last = end === bytes.length && !stream;
       const slice = offset === 0 && end === bytes.length ? bytes : TypedArrayPrototypeSubarray(bytes, offset, end);
       const answer = host('textDecodeStream', this.#id, this.#encoding, this.#fatal, this.#ignoreBOM, slice, last);
-      if (answer === null) {
+      if (typeof answer[0] === 'string') {
         this.#id = 0;
-        throw this.#invalid();
+        throw this.#refused(answer as DecodeAnswer);
       }
-      this.#id = last ? 0 : answer[0];
+      this.#id = last ? 0 : (answer[0] as number);
       text += answer[1];
       offset = end;
     } while (offset < bytes.length);
     return text;
   }
 
-  #invalid(): TypeError {
-    return new SafeTypeError(`The encoded data was not valid for encoding ${this.#encoding}`);
+  /** the error of a refused call: invalid data under `fatal`, a dropped stream, or memory */
+  #refused(answer: DecodeAnswer): Error {
+    if (answer[0] === 'TypeError' && answer[1] === 'invalid') {
+      return new SafeTypeError(`The encoded data was not valid for encoding ${this.#encoding}`);
+    }
+    return hostError(answer);
   }
 }

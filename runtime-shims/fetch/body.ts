@@ -66,20 +66,26 @@ export function hasBody(state: BodyState): boolean {
 export function bodyStream(state: BodyState): ReadableStream<Uint8Array> | null {
   const source = state.source;
   if (source === null) return null;
+  if (state.used && !isReadableStream(source)) {
+    // consumed (text(), json()...) before anyone asked for the stream: Fetch's consumer holds a
+    // reader on it until the end, so the stream it exposes is locked and disturbed; the bytes
+    // went to the consumer, so it is an empty one
+    const stream = bytesStream(new SafeUint8Array(0));
+    stream.getReader().cancel().catch(() => {});
+    state.source = stream;
+    return stream;
+  }
   if (typeof source === 'string') state.source = bytesStream(utf8Encode(source));
   else if (source instanceof SafeUint8Array) state.source = bytesStream(source);
   else if (!isReadableStream(source)) state.source = hostSourceStream((source as HostSource).hostSource);
-  if (state.used) {
-    // read through a consumer before anyone asked for the stream: expose it as read
-    const stream = state.source as ReadableStream<Uint8Array>;
-    if (!isDisturbed(stream)) stream.cancel().catch(() => {});
-  }
   return state.source as ReadableStream<Uint8Array>;
 }
 
 export function bodyUsed(state: BodyState): boolean {
-  if (state.used) return true;
   const source = state.source;
+  // Fetch: "body is non-null and its stream is disturbed": a null body is never used
+  if (source === null) return false;
+  if (state.used) return true;
   return source !== null && typeof source === 'object' && !(source instanceof SafeUint8Array) && !('hostSource' in source) && isDisturbed(source as ReadableStream);
 }
 
@@ -100,7 +106,10 @@ async function readAllStream(stream: ReadableStream<Uint8Array>): Promise<Uint8A
 function takeSource(state: BodyState): Source {
   if (bodyUsed(state)) throw new SafeTypeError('Body has already been used. It can be read only once.');
   const source = state.source;
-  if (source !== null && typeof source === 'object' && isReadableStream(source) && source.locked) throw new SafeTypeError('The body stream is locked');
+  if (source === null) return null; // reading a null body reads nothing and disturbs nothing
+  if (typeof source === 'object' && isReadableStream(source) && source.locked) {
+    throw new SafeTypeError('The body stream is locked');
+  }
   state.used = true;
   return source;
 }

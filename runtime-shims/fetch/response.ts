@@ -1,4 +1,5 @@
-// Response (Fetch Standard).
+// Response (Fetch Standard), with Workers' `webSocket`: `new Response(null, { status: 101,
+// webSocket })` answers a WebSocket upgrade (runtime-shims/workers/websocket.ts).
 import { Headers, guardHeaders, headersFromList } from './headers';
 import { BodyState, extractBody, cloneBody, mixinBody, type Body, type Source } from './body';
 import { URL } from '../url/url';
@@ -14,7 +15,12 @@ export interface ResponseState {
   type: ResponseType;
   urlList: string[];
   redirected: boolean;
+  /** the WebSocket a 101 answers with (Workers), or null */
+  webSocket?: unknown;
 }
+
+declare const require: (id: string) => any;
+const webSockets = () => require('../workers/websocket') as typeof import('../workers/websocket');
 
 const nullBodyStatus = (s: number) => s === 101 || s === 103 || s === 204 || s === 205 || s === 304;
 const redirectStatus = (s: number) => s === 301 || s === 302 || s === 303 || s === 307 || s === 308;
@@ -36,13 +42,26 @@ let make: (state: ResponseState) => Response;
 export class Response {
   #s: ResponseState;
 
-  constructor(body: unknown = null, init?: { status?: number; statusText?: string; headers?: unknown }) {
+  constructor(
+    body: unknown = null,
+    init?: { status?: number; statusText?: string; headers?: unknown; webSocket?: unknown },
+  ) {
     if ((body as unknown) === illegal) {
       this.#s = init as unknown as ResponseState;
       return;
     }
     const status = init?.status === undefined ? 200 : Number(init.status);
-    if (!(status >= 200 && status <= 599) || (status | 0) !== status) throw new SafeRangeError(`Failed to construct 'Response': The status provided (${init?.status}) is outside the range [200, 599].`);
+    const webSocket = init?.webSocket ?? null;
+    if (webSocket !== null) {
+      if (!webSockets().isWebSocket(webSocket)) {
+        throw new SafeTypeError("Failed to construct 'Response': the webSocket member is not a WebSocket.");
+      }
+      if (status !== 101) {
+        throw new SafeRangeError("Failed to construct 'Response': Responses with a WebSocket must have status code 101.");
+      }
+    } else if (!(status >= 200 && status <= 599) || (status | 0) !== status) {
+      throw new SafeRangeError(`Failed to construct 'Response': The status provided (${init?.status}) is outside the range [200, 599].`);
+    }
     const statusText = init?.statusText === undefined ? '' : String(init.statusText);
     if (!isReasonPhrase(statusText)) throw new SafeTypeError(`Failed to construct 'Response': Invalid statusText "${statusText}".`);
     const headers = new Headers(init?.headers);
@@ -55,6 +74,7 @@ export class Response {
     }
     guardHeaders(headers, 'response');
     this.#s = { status, statusText, headers, body: new BodyState(source), type: 'default', urlList: [], redirected: false };
+    if (webSocket !== null) this.#s.webSocket = webSocket;
   }
 
   static error(): Response {
@@ -92,8 +112,11 @@ export class Response {
   get ok(): boolean { return this.#s.status >= 200 && this.#s.status <= 299; }
   get statusText(): string { return this.#s.statusText; }
   get headers(): Headers { return this.#s.headers; }
+  /** the WebSocket of a 101 (an upgrade answered, or a fetch() that opened one), else null */
+  get webSocket(): unknown { return this.#s.webSocket ?? null; }
   clone(): Response {
     const s = this.#s;
+    if (s.webSocket) throw new SafeTypeError('Cannot clone a response to a WebSocket handshake.');
     const headers = new Headers(s.headers);
     guardHeaders(headers, s.type === 'error' ? 'immutable' : 'response');
     return make({ ...s, headers, body: cloneBody(s.body) });
@@ -115,6 +138,20 @@ ObjectDefineProperty(Response.prototype, Symbol.toStringTag, { value: 'Response'
 /** the internal state of a Response, or null when `value` is not one of ours */
 export function responseState(value: unknown): ResponseState | null {
   return isResponse(value) ? stateOf(value) : null;
+}
+
+/** the 101 Response of a fetch() that opened a WebSocket */
+export function webSocketResponse(webSocket: unknown, headers: string[], url: string): Response {
+  return make({
+    status: 101,
+    statusText: 'Switching Protocols',
+    headers: headersFromList(headers, 'immutable'),
+    body: new BodyState(null),
+    type: 'basic',
+    urlList: [url],
+    redirected: false,
+    webSocket,
+  });
 }
 
 /** a Response for a fetch() result, built from what the host sent */

@@ -30,6 +30,8 @@ export const ArrayPrototypeSplice = uncurry(Array.prototype.splice);
 export const ArrayPrototypeIndexOf = uncurry(Array.prototype.indexOf);
 export const ArrayPrototypeMap = uncurry(Array.prototype.map);
 export const ArrayIteratorNext = uncurry(Object.getPrototypeOf([][Symbol.iterator]()).next);
+/** %IteratorPrototype%: the prototype of every built-in iterator's prototype */
+export const IteratorPrototype: object = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]()));
 export const ArrayPrototypeIterator = uncurry(Array.prototype[Symbol.iterator]);
 export const StringPrototypeToLowerCase = uncurry(String.prototype.toLowerCase);
 export const StringPrototypeToUpperCase = uncurry(String.prototype.toUpperCase);
@@ -50,6 +52,7 @@ export const RegExpPrototypeExec = uncurry(RegExp.prototype.exec);
 export const JSONParse = JSON.parse;
 export const JSONStringify = JSON.stringify;
 export const MathMin = Math.min;
+export const MathTrunc = Math.trunc;
 export const MathMax = Math.max;
 export const MathFloor = Math.floor;
 export const NumberIsFinite = Number.isFinite;

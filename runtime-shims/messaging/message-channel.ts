@@ -10,6 +10,7 @@ import {
   PromisePrototypeThen,
   PromiseResolve,
   ArrayPrototypeSplice,
+  ArrayIsArray,
 } from '../internal/primordials';
 
 const illegal = Symbol('illegal');
@@ -29,9 +30,10 @@ export class MessagePort extends EventTarget {
   }
 
   postMessage(message: unknown, transfer?: unknown): void {
-    void transfer;
     if (this.#closed) return;
-    const data = structuredClone(message);
+    // postMessage(message, transfer) or postMessage(message, { transfer }) (HTML's two overloads)
+    const options = transfer === undefined || transfer === null || !ArrayIsArray(transfer) ? transfer : { transfer };
+    const data = structuredClone(message, options as { transfer?: unknown[] });
     const other = this.#other;
     if (other === null || other.#closed) return;
     append(other.#queue, data);

@@ -7,7 +7,7 @@ import { incomingRequest, requestState, Request } from '../fetch/request';
 import { Response, responseState } from '../fetch/response';
 import { headerList } from '../fetch/headers';
 import { bodyForHost } from '../fetch/body';
-import type { CfFlat, HostBody, ResponseAnswer } from '../../server/bridge/ops';
+import type { CfFlat, ResponseAnswer, ResponseBody } from '../../server/bridge/ops';
 import { abortSignal } from '../abort/abort';
 import { listenersOf, EventTarget } from '../events/event-target';
 import { createFetchEvent, hasResponded } from './fetch-event';
@@ -48,6 +48,9 @@ type Handler =
   /** a class-based default export (WorkerEntrypoint): one instance per request, `new C(ctx, env)` */
   | { entrypoint: new (ctx: unknown, env: unknown) => EntrypointInstance }
   | { script: true };
+declare const require: (id: string) => any;
+const webSockets = () => require('../workers/websocket') as typeof import('../workers/websocket');
+
 let handler: Handler | null = null;
 let env: Record<string, unknown> = {};
 let globalTarget: EventTarget;
@@ -145,16 +148,21 @@ function toAnswer(id: number, value: unknown): Answer | null {
     fail(id, new SafeTypeError('The fetch handler returned Response.error()'));
     return null;
   }
-  let body: HostBody;
+  let body: ResponseBody;
   try {
-    body = bodyForHost(s.body);
+    // a 101 with a WebSocket: its end goes to the network, coupled by the host to the client's connection
+    body = s.webSocket ? { webSocket: webSockets().releaseForResponse(s.webSocket as never) } : bodyForHost(s.body);
   } catch (error) {
     fail(id, error);
     return null;
   }
   // nothing left to track here (a plain body, no waitUntil pending): forget the request now and
-  // tell the host, which then need not come back in just to say it is over
-  const released = (body === null || typeof body !== 'object' || !('source' in body)) && typeof body !== 'number' && pending.waits === 0;
+  // tell the host, which then need not come back in just to say it is over (a WebSocket's
+  // request goes on as a session: the host comes back when it ends)
+  const released =
+    (body === null || typeof body !== 'object' || !('source' in body || 'webSocket' in body)) &&
+    typeof body !== 'number' &&
+    pending.waits === 0;
   if (released) {
     pending.finished = true;
     MapPrototypeDelete(requests, id);

@@ -3,14 +3,13 @@
 // uncaught exception does.
 import { ErrorEvent } from '../events/message-events';
 import type { EventTarget } from '../events/event-target';
-import { reportError as logUncaught } from '../internal/report';
+import { logUncaught } from '../internal/report';
 import { SafeTypeError } from '../internal/primordials';
 
-export function createReportError(globalTarget: EventTarget): (error: unknown) => void {
+/** fires the error at `globalTarget`; logs it unless a listener cancelled the event */
+export function createGlobalReporter(globalTarget: EventTarget): (error: unknown) => void {
   let reporting = false;
-  return function reportError(error: unknown): void {
-    if (arguments.length === 0)
-      throw new SafeTypeError("Failed to execute 'reportError': 1 argument required, but only 0 present.");
+  return (error) => {
     let message = '';
     try {
       message = error instanceof Error ? error.message : String(error);
@@ -28,5 +27,13 @@ export function createReportError(globalTarget: EventTarget): (error: unknown) =
       }
     }
     if (unhandled) logUncaught(error);
+  };
+}
+
+export function createReportError(report: (error: unknown) => void): (error: unknown) => void {
+  return function reportError(error: unknown): void {
+    if (arguments.length === 0)
+      throw new SafeTypeError("Failed to execute 'reportError': 1 argument required, but only 0 present.");
+    report(error);
   };
 }

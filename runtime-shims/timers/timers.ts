@@ -62,11 +62,18 @@ export function forgetTimer(id: number): void {
   MapPrototypeDelete(timers, id);
 }
 
+/** HTML's timeout is a WebIDL long: NaN and infinities are 0, then modulo 2^32 as a signed 32-bit
+ *  integer (2^32 ms is 0, not 49 days); setTimer makes a negative delay 0 */
+function long(delay: unknown): number {
+  const ms = Number(delay);
+  return NumberIsFinite(ms) ? ms | 0 : 0;
+}
+
 export function setTimeout(fn: (...args: unknown[]) => unknown, delay?: number, ...args: unknown[]): number {
-  return setTimer(fn, delay, false, args);
+  return setTimer(fn, long(delay), false, args);
 }
 export function setInterval(fn: (...args: unknown[]) => unknown, delay?: number, ...args: unknown[]): number {
-  return setTimer(fn, delay, true, args);
+  return setTimer(fn, long(delay), true, args);
 }
 export function clearTimeout(id?: number): void {
   clearTimer(id);

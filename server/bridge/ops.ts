@@ -41,7 +41,18 @@ function later<Args extends readonly unknown[], Result>(arity: Args['length']): 
  * A body as the isolate hands it over: none, text, bytes, the id of an isolate stream the host
  * pulls (a sink), or a host byte source passed back untouched (the host pipes it itself).
  */
+/** a TextDecoder call the host refused: the name of the error the isolate throws, and its message */
+export type DecodeAnswer = [name: 'TypeError' | 'QuotaExceededError', message: string];
+
 export type HostBody = null | string | Uint8Array | number | { source: number };
+
+/** what a handler's Response answers with: a body, or (a 101) a WebSocket */
+export type ResponseBody = HostBody | WebSocketBody;
+
+/** a 101 answer's body: the host socket (a WebSocketPair's, made by `wsPair`) the client's connection is coupled to */
+export interface WebSocketBody {
+  webSocket: number;
+}
 
 /** a failed later op, as the isolate rebuilds it: [error name, message] */
 export type ErrorParts = [name: string, message: string];
@@ -75,9 +86,22 @@ export type CfFlat = string | (string | number | null)[] | null;
 /** URL components in the order runtime-shims/url/url.ts reads them */
 export type UrlParts = string[];
 
-export type ZlibFormat = 'gzip' | 'deflate' | 'deflate-raw';
+export type ZlibFormat = 'gzip' | 'deflate' | 'deflate-raw' | 'brotli';
 export type ZlibMode = 'compress' | 'decompress';
+/**
+ * what one written piece produced, and the message of the TypeError the stream fails with after
+ * it (null when none): data after the end of a compressed stream is refused only once the output
+ * before it was delivered, as the Compression standard orders
+ */
+export type ZlibOutput = [output: Uint8Array, failure: string | null];
 
+/**
+ * What the host tells the isolate about one of its WebSockets (the `socketEvent` entry), with the
+ * entry's `data`: open [protocol, extensions]; message (text or bytes); close (wasClean, with the
+ * entry's code and reason); error (the entry's reason is the message); response (a fetch() that
+ * asked for an upgrade got an ordinary answer: FetchAnswer-like [status, statusText, headers, body]).
+ */
+export type SocketEventKind = 'open' | 'message' | 'close' | 'error' | 'response';
 /** what a KV read returns: text for 'text'/'json', bytes for 'arrayBuffer'/'stream' */
 export type KvValueType = 'text' | 'json' | 'arrayBuffer' | 'stream';
 /** [value (null: no such key), metadata as JSON text (null: none)] */
@@ -89,7 +113,13 @@ export type KvListAnswer = [keys: KvListedKey[], complete: boolean, cursor: stri
 export type CachedAnswer = [status: number, statusText: string, headers: string[], body: Uint8Array | null];
 
 /** a handler's answer: [status, statusText, headers, body, released (the isolate forgot the request)] */
-export type ResponseAnswer = [status: number, statusText: string, headers: string[], body: HostBody, released: boolean];
+export type ResponseAnswer = [
+  status: number,
+  statusText: string,
+  headers: string[],
+  body: ResponseBody,
+  released: boolean,
+];
 
 // ---- the operations ---------------------------------------------------------------------------
 
@@ -122,9 +152,10 @@ export const hostOps = {
   /** aborts a later op, or the body of a fetch whose response already arrived */
   abortOp: now<[op: number, name: AbortName]>(2),
 
-  // CompressionStream / DecompressionStream: each write answers with the output produced so far
+  // CompressionStream / DecompressionStream: each write (a piece of at most 256 KiB) answers with
+  // the output produced so far; the work is charged to the request (CPU) and the isolate (memory)
   zlibOpen: now<[format: ZlibFormat, mode: ZlibMode], number>(2),
-  zlibWrite: later<[stream: number, chunk: Uint8Array], Uint8Array>(2),
+  zlibWrite: later<[stream: number, chunk: Uint8Array], ZlibOutput>(2),
   zlibEnd: later<[stream: number], Uint8Array>(1),
   zlibClose: now<[stream: number]>(1),
 
@@ -141,14 +172,29 @@ export const hostOps = {
   utf8Decode: now<[bytes: Uint8Array, fatal: boolean], string | null>(2),
   // TextDecoder for the Encoding Standard's other encodings (host/text-decoders.ts): the encoding a
   // label names (null: none, or replacement), a whole decode, and a streaming decoder held on the
-  // host (0: open one; answers [its id, text]); null: invalid data under `fatal`
+  // host (0: open one; answers [its id, text]); a refusal is [error name, message] (TypeError
+  // 'invalid': invalid data under `fatal`)
   textEncoding: now<[label: string], string | null>(1),
-  textDecode: now<[encoding: string, fatal: boolean, ignoreBOM: boolean, bytes: Uint8Array], string | null>(4),
+  textDecode: now<[encoding: string, fatal: boolean, ignoreBOM: boolean, bytes: Uint8Array], string | DecodeAnswer>(4),
   textDecodeStream: now<
     [decoder: number, encoding: string, fatal: boolean, ignoreBOM: boolean, bytes: Uint8Array, end: boolean],
-    [decoder: number, text: string] | null
+    [decoder: number, text: string] | DecodeAnswer
   >(6),
 
+  // WebSockets (server/host/websockets/): a host socket stands for the far end of a connection
+  // the isolate holds one end of; its events come back through the `socketEvent` entry
+  /** a WebSocketPair end goes to the network (returned in a 101): the host socket's id */
+  wsPair: now<[accepted: boolean], number>(1),
+  /** the isolate's end of host socket `socket` was accepted: its events may be delivered */
+  wsAccept: now<[socket: number]>(1),
+  /** new WebSocket(url) (forFetch false) or fetch() with Upgrade: websocket: a host socket connecting now */
+  wsConnect: now<[url: string, protocols: string[], headers: string[], forFetch: boolean], number>(4),
+  /** one message out; returns the bytes now buffered for the socket (bufferedAmount) */
+  wsSend: now<[socket: number, data: string | Uint8Array], number>(2),
+  /** close() (code 0: none given) */
+  wsClose: now<[socket: number, code: number, reason: string]>(3),
+  /** bytes buffered for the socket, not yet handed to the network */
+  wsBuffered: now<[socket: number], number>(1),
   // bindings (server/bindings/): a binding is named as the function's env names it; the host
   // knows what it stands for (a namespace of this tenant, another tenant), the isolate never does
   kvGet: later<[binding: string, key: string, type: KvValueType, cacheTtl: number | null], KvGetAnswer>(4),
@@ -217,6 +263,8 @@ export interface IsolateEntries {
   complete(op: number, ok: boolean, value: unknown): void;
   /** timer `timer` is due */
   fire(timer: number): void;
+  /** something happened to host socket `socket` (see SocketEventKind for `data`) */
+  socketEvent(socket: number, kind: SocketEventKind, data: unknown, code: number, reason: string): void;
   /** the host wants the next chunk of sink `sink` (answered with the `chunk` op) */
   pull(sink: number): void;
   /** the host no longer wants sink `sink` */
@@ -239,6 +287,7 @@ export const entryNames = Object.keys({
   scheduled: true,
   complete: true,
   fire: true,
+  socketEvent: true,
   pull: true,
   cancel: true,
   finish: true,

@@ -20,6 +20,8 @@ import { FrontServer } from '../front/server';
 import { TenantDirectory } from '../tenants/directory';
 import { IsolatePool } from '../tenants/pool';
 import { Accounting } from '../tenants/accounting';
+import { TenantWebSockets } from '../tenants/web-sockets';
+import { registerWebSocketMetrics } from '../observe/metrics/websocket-metrics';
 import { prepareDeployment } from '../tenants/prepare';
 import type { CreateSandbox } from '../tenants/sandbox-api';
 import { nullObserver, type TenantObserver } from '../tenants/observer';
@@ -93,9 +95,15 @@ export interface Serving {
   /** the configured port when listenTenant was false (the supervisor passes the port it bound) */
   tenantPort: number;
   adminPort: number;
-  /** graceful: stop accepting, drain (bounded by server.shutdownTimeoutMs), dispose isolates */
-  close(): Promise<void>;
+  /**
+   * graceful: stop accepting, drain (bounded by server.shutdownTimeoutMs), close WebSockets
+   * (1001, or 1012 for a worker `restart`), dispose isolates
+   */
+  close(options?: { restart?: boolean }): Promise<void>;
 }
+
+/** how long closing WebSockets waits for their close handshakes at shutdown */
+const WEBSOCKET_CLOSE_MS = 2000;
 
 const usageText = `usage: islet serve [--config <file>] [--functions <dir>]
 
@@ -133,6 +141,8 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   const observer: TenantObserver = metrics;
   const router = new TenantRouter(config.baseDomain);
   const directory = new TenantDirectory({ store, config, router, logger });
+  const webSockets = new TenantWebSockets();
+  registerWebSocketMetrics(metrics, () => webSockets.totals());
   const bindings = BindingHost.open(config, bindingMetrics(metrics));
   const pool = new IsolatePool({
     config,
@@ -142,6 +152,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     logs,
     createSandbox: options.createSandbox,
     bindings,
+    webSockets,
   });
   const accounting = new Accounting({ observer, logs, logRequests: config.logRequests });
   bindings.services = new ServiceDispatcher({ directory, pool, accounting });
@@ -150,7 +161,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   if (cf.headersWithoutProxies) {
     logger.warn('cf.headers or cf.blobHeader is set but trustedProxies is empty: no peer may set request.cf', {});
   }
-  const front = new FrontServer({ config, router, directory, pool, accounting, logger, passThrough, cf });
+  const front = new FrontServer({ config, router, directory, pool, accounting, logger, passThrough, cf, webSockets });
   const cron = new CronRunner({ directory, pool, logs, observer, bindings: bindings.observer });
   const stopFollowing = bindings.followDeletions(store, logger);
   const processStats = (): ProcessStats => ({
@@ -301,10 +312,15 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     tenantServer: front.server,
     tenantPort: tenant.port,
     adminPort,
-    close: () =>
+    close: (how = {}) =>
       (closing ??= (async () => {
         scheduler?.stop();
-        await front.close(config.server.shutdownTimeoutMs);
+        // once the requests are drained, WebSockets (which outlive requests) are closed, with a
+        // code that tells clients to reconnect (restart) or that the server is going away
+        const [code, reason] = how.restart ? [1012, 'service restart'] : [1001, 'server shutting down'];
+        await front.close(config.server.shutdownTimeoutMs, () =>
+          pool.closeWebSockets(code, reason, WEBSOCKET_CLOSE_MS),
+        );
         // end follow streams first: an attached `islet logs --follow` would hold the admin server open
         logs.close();
         await new Promise<void>((resolve) => admin.close(() => resolve()));
@@ -507,7 +523,7 @@ export async function run(_command: string, args: string[]): Promise<void> {
     joinSupervisor({
       server: serving.tenantServer,
       info: { adminPort: serving.adminPort },
-      drain: () => serving.close(),
+      drain: (restart) => serving.close({ restart }),
     });
   } else {
     // reloading means replacing worker processes; a single process keeps serving as it is

@@ -79,8 +79,8 @@ export const islet = {
   workerNotices: {
     /** a new connection for this worker; the socket travels as the message's handle */
     'supervisor.connection': notice<{ id: number; head: string }>(),
-    /** finish in-flight requests and exit (reload, shutdown) */
-    'supervisor.drain': notice<void>(),
+    /** finish in-flight requests and exit; `restart`: a reload (WebSockets are closed 1012, else 1001) */
+    'supervisor.drain': notice<{ restart: boolean }>(),
     /** start (on) or stop forwarding a tenant's new lines: some worker has a follower for it */
     'logs.watch': notice<{ tenant: string; on: boolean }>(),
     /** a followed tenant's new line, from whichever worker wrote it */

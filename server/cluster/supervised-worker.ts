@@ -12,8 +12,8 @@ export interface WorkerHooks {
   server: net.Server;
   /** sent to the supervisor with the ready notice */
   info?: Record<string, unknown>;
-  /** graceful stop: finish in-flight requests (bounded) and release everything */
-  drain(): Promise<void>;
+  /** graceful stop: finish in-flight requests (bounded) and release everything (`restart`: a reload replaces us) */
+  drain(restart: boolean): Promise<void>;
 }
 
 /** Connects this worker process to its supervisor: takes handed-over sockets, drains on request. */
@@ -30,7 +30,7 @@ export function joinSupervisor(hooks: WorkerHooks): void {
    * waits for its connections to end by themselves: clients close idle ones before the
    * keep-alive timeout the server advertises. Whatever is left after that is closed.
    */
-  const drain = (): Promise<void> =>
+  const drain = (restart: boolean): Promise<void> =>
     (draining ??= (async () => {
       hooks.server.prependListener('request', (_req: unknown, res: { shouldKeepAlive: boolean }) => {
         res.shouldKeepAlive = false;
@@ -38,8 +38,11 @@ export function joinSupervisor(hooks: WorkerHooks): void {
       const keepAliveMs = (hooks.server as { keepAliveTimeout?: number }).keepAliveTimeout ?? 5000;
       const deadline = Date.now() + keepAliveMs + 1000;
       while (open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-      await hooks.drain();
+      await hooks.drain(restart);
     })());
+  // an upgraded connection (a WebSocket) is no idle keep-alive one: the drain closes it itself,
+  // once the requests are done (1012 on a reload), so the wait below does not wait for it
+  hooks.server.on('upgrade', (_req: unknown, socket: net.Socket) => open.delete(socket));
   channel.on('supervisor.connection', ({ id, head }, handle) => {
     const socket = handle as net.Socket | undefined;
     if (!socket) return;
@@ -52,12 +55,12 @@ export function joinSupervisor(hooks: WorkerHooks): void {
     if (head) socket.unshift(Buffer.from(head, 'latin1'));
     socket.resume();
   });
-  channel.on('supervisor.drain', () => {
-    drain().finally(() => process.exit(0));
+  channel.on('supervisor.drain', (message) => {
+    drain(message?.restart === true).finally(() => process.exit(0));
   });
   // the primary going away (killed) must not leave orphan workers serving nothing
   process.on('disconnect', () => {
-    hooks.drain().finally(() => process.exit(0));
+    hooks.drain(false).finally(() => process.exit(0));
   });
   channel.notify('supervisor.ready', { info: hooks.info });
 }

@@ -254,7 +254,8 @@ export class Supervisor {
         clearTimeout(hardStop);
         resolve();
       });
-      this.#channel.notify(record.worker, 'supervisor.drain', undefined);
+      // a reload replaces the worker (its WebSockets get 1012: reconnect); close() stops for good
+      this.#channel.notify(record.worker, 'supervisor.drain', { restart: !this.#closing });
     });
   }
 

@@ -1,11 +1,12 @@
 // One request through the front, from its arrival to its accounting: the Node request and
 // response, where it goes (front/host.ts), its tenant state and isolate once known, its timing,
 // what the function's run cost, the failure that decided the answer if any, and the writing of
-// that answer. The front server (front/server.ts) moves it along; accounting reads it as the
-// FinishedRequest it is, so the end of a request allocates no record of its own.
+// that answer (or, for a WebSocket upgrade answered 101, the handshake: front/upgrade.ts). The
+// front server (front/server.ts) moves it along; accounting reads it as the FinishedRequest it
+// is, so the end of a request allocates no record of its own.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LimitName } from '../errors';
-import type { RequestAccount, RequestFlags, SandboxRequest, SandboxResponse } from '../host/types';
+import type { RequestAccount, RequestFlags, SandboxRequest, SandboxResponse, UpgradeSocket } from '../host/types';
 import type { FinishedRequest } from '../tenants/accounting';
 import type { TenantState } from '../tenants/directory';
 import type { Failure } from '../tenants/limits';
@@ -15,6 +16,8 @@ import type { CfPolicy } from './cf/policy';
 import { flatHeaders, type BodyGuard } from './request';
 import { sendPlain, writeSandboxResponse, writeWholeResponse } from './response';
 import { failureAnswer } from './status';
+import { completeUpgrade, type Upgrade } from './upgrade';
+import { webSocketLimits } from '../host/websockets/limits';
 
 export class Exchange implements FinishedRequest, BodyGuard {
   readonly req: IncomingMessage;
@@ -38,6 +41,8 @@ export class Exchange implements FinishedRequest, BodyGuard {
   /** the failure that decided the answer, if any */
   failure?: Failure;
   bodyExceeded: number | null = null;
+  /** an upgrade request's connection (node:http's 'upgrade' event): a 101 with a WebSocket takes it over */
+  upgrade?: Upgrade;
   /** the custom route pattern that matched (null: the tenant's own host name) */
   route: string | null = null;
   /** what the function asked for while it ran (passThroughOnException), and a service loop cut in its chain */
@@ -102,8 +107,12 @@ export class Exchange implements FinishedRequest, BodyGuard {
 
   /** writes a response whose body is whole, synchronously (see front/response.ts) */
   writeWhole(response: SandboxResponse & { body: Uint8Array | null }): void {
-    if (this.#loopCut()) return;
-    writeWholeResponse(this.res, response, this.requestId, this.method === 'HEAD');
+    if (this.#loopCut()) {
+      response.webSocket?.refuse('a service binding loop was cut');
+      return;
+    }
+    if (response.webSocket) this.#upgrade(response as SandboxResponse & { webSocket: UpgradeSocket });
+    else writeWholeResponse(this.res, response, this.requestId, this.method === 'HEAD');
   }
 
   /** writes the function's response, streaming its body with backpressure (see front/response.ts) */
@@ -114,9 +123,25 @@ export class Exchange implements FinishedRequest, BodyGuard {
           .return?.()
           ?.catch(() => undefined);
       }
+      response.webSocket?.refuse('a service binding loop was cut');
       return Promise.resolve();
     }
+    if (response.webSocket) {
+      try {
+        this.#upgrade(response as SandboxResponse & { webSocket: UpgradeSocket });
+        return Promise.resolve();
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     return writeSandboxResponse(this.res, response, this.requestId, this.method === 'HEAD');
+  }
+
+  /** a 101 with a WebSocket: the handshake, then the connection is the socket's (else InvalidResponseError) */
+  #upgrade(response: SandboxResponse & { webSocket: UpgradeSocket }): void {
+    const maxPayload = webSocketLimits(this.entry.limits).messageBytes;
+    completeUpgrade(this.req, this.res, this.upgrade, response, this.requestId, maxPayload);
+    this.reportStatus(101);
   }
 
   /** a service binding loop was cut in this request's chain: islet answers 508 instead of the function */

@@ -8,8 +8,11 @@
 // or cold) -> dispatch into the sandbox -> response written with backpressure -> once `done`
 // settles (body pulled, waitUntil over), accounting and the request log line. A failure on the
 // way is classified (tenants/limits.ts) and answered with the status front/status.ts gives it.
+// An upgrade request (node:http's 'upgrade' event) takes the same path with a response written on
+// its socket; a 101 with a WebSocket hands the socket over (front/upgrade.ts).
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Config } from '../config';
 import { BodyTimeoutError, InvalidResponseError } from '../errors';
 import type { Logger } from '../observe/server-log';
@@ -18,13 +21,16 @@ import type { Accounting } from '../tenants/accounting';
 import type { TenantDirectory, TenantState } from '../tenants/directory';
 import { classifyFailure, type Failure } from '../tenants/limits';
 import type { IsolatePool } from '../tenants/pool';
+import type { TenantWebSockets } from '../tenants/web-sockets';
 import type { OriginPassThrough } from '../bindings/pass-through';
 import { CfPolicy } from './cf/policy';
 import { Exchange } from './exchange';
 import { requestTarget } from './host';
 import { hasBody, limitedBody, nextRequestId, readSmallBody, smallBodyLength } from './request';
+import { sendPlain } from './response';
 import type { TenantRouter } from './router';
 import { asResponseBodyCut, failureStatus, limitMessages } from './status';
+import { handshakeProblem, upgradeResponse, wantsWebSocket, type Upgrade } from './upgrade';
 
 export interface FrontDeps {
   config: Config;
@@ -33,6 +39,8 @@ export interface FrontDeps {
   pool: IsolatePool;
   accounting: Accounting;
   logger: Logger;
+  /** the tenants' WebSocket budgets: an upgrade past a tenant's socket limit gets 503 before it runs */
+  webSockets?: TenantWebSockets;
   /** where a request goes when its function throws after ctx.passThroughOnException() */
   passThrough?: OriginPassThrough;
   /** what request.cf holds (default: from config, without GeoIP databases, which open asynchronously) */
@@ -67,6 +75,7 @@ export class FrontServer {
     );
     this.server.keepAliveTimeout = s.keepAliveTimeoutMs;
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => clientError(err, socket));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
   }
 
   listen(port: number, host: string): Promise<{ port: number; host: string }> {
@@ -84,8 +93,12 @@ export class FrontServer {
     return this.#inFlight;
   }
 
-  /** Stops accepting, lets in-flight requests finish for up to `timeoutMs`, then cuts what is left. */
-  async close(timeoutMs: number): Promise<void> {
+  /**
+   * Stops accepting, lets in-flight requests finish for up to `timeoutMs`, then cuts what is left.
+   * `drained` runs once the requests are done and before the server is waited for: upgraded
+   * connections (WebSockets) are no request, and the server only closes once they are closed too.
+   */
+  async close(timeoutMs: number, drained?: () => Promise<void>): Promise<void> {
     this.#closing = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
@@ -100,12 +113,27 @@ export class FrontServer {
       });
     }
     this.server.closeAllConnections();
+    await drained?.();
     await closed;
   }
 
+  /** an upgrade request: the ordinary path, with its answer written on the socket it arrived on */
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const upgrade: Upgrade = { socket, head };
+    const res = upgradeResponse(req, upgrade);
+    const problem = wantsWebSocket(req) ? handshakeProblem(req) : null;
+    if (problem !== null || this.#closing) {
+      const status = problem !== null ? 400 : 503;
+      sendPlain(res, status, nextRequestId(), problem ?? 'the server is shutting down; retry shortly');
+      return;
+    }
+    this.#handle(req, res, upgrade);
+  }
+
   /** a new request: where it goes (host + path -> tenant) and the tenant's state */
-  #handle(req: IncomingMessage, res: ServerResponse): void {
+  #handle(req: IncomingMessage, res: ServerResponse, upgrade?: Upgrade): void {
     const x = new Exchange(req, res, nextRequestId());
+    if (upgrade) x.upgrade = upgrade;
     this.#inFlight++;
     res.once('close', () => {
       if (--this.#inFlight === 0) this.#idle?.();
@@ -168,6 +196,22 @@ export class FrontServer {
     if (declared > limit) {
       x.res.shouldKeepAlive = false; // the unread body would follow on this connection
       x.sendPlain(413, `${limitMessages.body} (${declared} > ${limit} bytes)`, 'body');
+      return;
+    }
+    if (x.upgrade && wantsWebSocket(x.req) && this.#deps.webSockets?.full(state.tenant)) {
+      // the function could not open one more: refused before it runs, as a limit
+      const failure = { kind: 'limit', limit: 'websockets' } as const;
+      const { requestId, method, path } = x;
+      this.#deps.accounting.rejected({
+        tenant: state.tenant,
+        deployment: state.manifest.id,
+        requestId,
+        method,
+        path,
+        status: failureStatus(failure),
+        failure,
+      });
+      x.sendFailure(failure);
       return;
     }
     try {

@@ -14,6 +14,7 @@ export const limitMessages: Record<LimitName, string> = {
   subrequests: 'the function made more subrequests than its limit allows',
   logs: 'the function wrote more log output than its limit allows',
   concurrency: 'the function is handling as many requests as its concurrency limit allows; retry shortly',
+  websockets: 'the function holds as many WebSockets as its limit allows; retry later',
 };
 
 /** shown instead of limitMessages.body when the body that went over its limit is the function's response */

@@ -107,12 +107,21 @@ export function addAddressRule(list: net.BlockList, entry: string, what: string)
   return true;
 }
 
+/** how a name is looked up: all its addresses, in the resolver's order */
+export type Lookup = (hostname: string) => Promise<dns.LookupAddress[]>;
+
+/** the system resolver (getaddrinfo, as node:net uses) */
+export const systemLookup: Lookup = (hostname) => dns.promises.lookup(hostname, { all: true, verbatim: true });
+
 /** A compiled policy: the allow-list parsed once. */
 export class EgressGuard {
   #hosts = new Set<string>();
   #allowed = new net.BlockList();
+  readonly #lookup: Lookup;
 
-  constructor(policy: EgressPolicy) {
+  /** `lookup`: how names are resolved (the system resolver by default; the sandbox's goes through a fair pool) */
+  constructor(policy: EgressPolicy, lookup: Lookup = systemLookup) {
+    this.#lookup = lookup;
     for (const entry of policy.allow) {
       const text = entry.trim().toLowerCase();
       if (text && !addAddressRule(this.#allowed, text, 'egress allow entry')) this.#hosts.add(text);
@@ -154,7 +163,7 @@ export class EgressGuard {
     }
     let results: dns.LookupAddress[];
     try {
-      results = await dns.promises.lookup(bare, { all: true, verbatim: true });
+      results = await this.#lookup(bare);
     } catch (error) {
       throw new EgressError(
         `fetch to ${hostname}: DNS lookup failed (${(error as NodeJS.ErrnoException).code ?? 'error'})`,

@@ -3,6 +3,7 @@
 // that only routes or deploys never loads the addon) by a relative require of the `native`
 // folder, so `-r scripts/reference-isolate.js` can swap in the reference library. Also here:
 // what a failure of the isolate API means for a request, decided by the addon's stable codes.
+import v8 from 'node:v8';
 import type * as NativeModule from '../../native';
 
 export type {
@@ -23,16 +24,35 @@ let api: IsolateApi | undefined;
 
 /** native/ (or the reference library under the preload), loaded on first use */
 export function isolateApi(): IsolateApi {
+  if (!api) enableEngineFeatures();
   // a plain require, not `import *`: the reference library's exports are not enumerable, and a
   // namespace copy would miss them
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (api ??= require('../../native') as IsolateApi);
 }
 
+/**
+ * ES2024's ArrayBuffer.prototype.transfer (and `detached`) is in Node 20's V8 behind a flag that
+ * later V8s shipped on: tenant contexts get it, so structuredClone's `transfer` and byte streams
+ * can detach buffers as the standards say. Set before any isolate exists (contexts made after a
+ * flag change see it; V8's code caches carry the flags they were made under, so every cache of
+ * this process is made with it).
+ */
+function enableEngineFeatures(): void {
+  if (typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function') return;
+  v8.setFlagsFromString('--harmony-rab-gsab-transfer');
+}
+
 /** native/'s ledger of machine stops (see native/index.ts), or null under a library without one */
 export function machineStalls(): NativeModule.MachineStalls | null {
   const read = (isolateApi() as Partial<IsolateApi>).machineStalls;
   return typeof read === 'function' ? read() : null;
+}
+
+/** native/'s clock of the calling thread's CPU (ns), or null under a library without one */
+export function threadCpuClock(): (() => bigint) | null {
+  const read = (isolateApi() as Partial<IsolateApi>).threadCpuTime;
+  return typeof read === 'function' ? read : null;
 }
 
 /** Code caches are V8 machine code: valid only for the V8 that made them. */

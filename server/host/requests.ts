@@ -4,15 +4,18 @@
 // keeps going while waitUntil promises are pending (`wait`), and is over once answered, its body
 // done and nothing pending, or when a limit cuts it. Its end releases what it held on the host
 // and tells the isolate, unless the isolate already forgot it (a plain answer, nothing left).
+// A request answered with a WebSocket (a 101), or complete while it holds open WebSockets, goes
+// on as a session (./run.ts): its account is settled then, and it ends with its last socket.
 import { SandboxDisposedError, TenantCodeError, type LimitExceededError, type LimitName } from '../errors';
-import type { HostBody, ResponseAnswer } from '../bridge/ops';
+import type { ResponseAnswer, ResponseBody, WebSocketBody } from '../bridge/ops';
 import { exactBytes } from './bytes';
 import type { IsolateEntry } from './entry';
 import { RequestRun, type HostOpHandlers, type RunResources } from './run';
 import { isStreamed, type BodyStreams } from './streams/bodies';
 import type { HostSources } from './streams/sources';
-import type { Dispatch, RequestLimits, SandboxRequest, SandboxResponse } from './types';
+import type { Dispatch, RequestLimits, SandboxRequest, SandboxResponse, UpgradeSocket } from './types';
 import { WallTimer } from './wall-timer';
+import { webSocketLimits } from './websockets/limits';
 
 /** what a request that owned nothing on the host hands to the isolate's `finish` entry */
 const noIds: number[] = [];
@@ -25,6 +28,8 @@ export interface RequestParts {
   resources: readonly RunResources[];
   /** V8 disposed the isolate (its memory limit) while the handler failures of an entry were reported */
   memoryKilled(): void;
+  /** the host socket a 101 answer names, coupled to `run` for the front to upgrade (null: not one it may return) */
+  coupleWebSocket(run: RequestRun, socket: number): UpgradeSocket | null;
 }
 
 export class Requests {
@@ -51,7 +56,7 @@ export class Requests {
       const run = this.#runs.get(id);
       if (!run) return;
       run.waits += delta;
-      if (run.over) queueMicrotask(() => this.#maybeFinish(run));
+      if (run.complete) queueMicrotask(() => this.#maybeFinish(run));
     },
   };
 
@@ -109,7 +114,7 @@ export class Requests {
       ]);
     // answered within the call, with a whole body and nothing left running (the hot path): the
     // request is over now, and the caller can take both outcomes without waiting on promises
-    if (!run.finished && run.over && run.response.resolved) this.#finish(run, null);
+    if (run.response.resolved) this.#maybeFinish(run);
     if (run.response.resolved && run.done.resolved) {
       const response = run.response.value;
       if (response.body === null || response.body instanceof Uint8Array) {
@@ -130,6 +135,10 @@ export class Requests {
     run.answered = true;
     run.releasedByIsolate = released === true;
     let payload: SandboxResponse['body'] = null;
+    if (isWebSocketBody(body)) {
+      this.#respondWithSocket(run, status, statusText, headers, body);
+      return;
+    }
     if (isStreamed(body)) {
       payload = this.#parts.bodies.open(run, body, run.limits.responseBodyBytes, {
         onEnd: () => {
@@ -162,6 +171,32 @@ export class Requests {
     }
     run.responded = true;
     run.response.resolve({ status, statusText, headers, body: payload });
+    if (run.complete) queueMicrotask(() => this.#maybeFinish(run));
+  }
+
+  /** a 101 with a WebSocket: the front upgrades the client's connection and couples it to the socket */
+  #respondWithSocket(
+    run: RequestRun,
+    status: number,
+    statusText: string,
+    headers: string[],
+    body: WebSocketBody,
+  ): void {
+    const socket = this.#parts.coupleWebSocket(run, body.webSocket);
+    if (!socket) {
+      run.answered = false;
+      const why = 'TypeError: the WebSocket in the response cannot be returned (it was already used, or closed)';
+      queueMicrotask(() => this.fail(run, new TenantCodeError(why)));
+      return;
+    }
+    run.bodyDone = true;
+    run.responded = true;
+    run.response.resolve({ status, statusText, headers, body: null, webSocket: socket });
+    if (run.complete) queueMicrotask(() => this.#maybeFinish(run));
+  }
+
+  /** the WebSockets `run` holds changed (one closed): a session without any left is over */
+  socketsChanged(run: RequestRun): void {
     if (run.over) queueMicrotask(() => this.#maybeFinish(run));
   }
 
@@ -219,7 +254,14 @@ export class Requests {
   }
 
   #maybeFinish(run: RequestRun): void {
-    if (!run.finished && run.over) this.#finish(run, null);
+    if (run.finished) return;
+    if (run.over) this.#finish(run, null);
+    else if (run.complete && !run.session) {
+      // complete, but WebSockets keep it going: the client's request is over (its account is
+      // settled now); the session lives on with its sockets, one message's budget at a time
+      run.beginSession(webSocketLimits(run.limits).messageCpuMs);
+      run.done.resolve(run.account());
+    }
   }
 
   #finish(run: RequestRun, reason: string | null): void {
@@ -258,7 +300,16 @@ export class Requests {
   }
 }
 
+function isWebSocketBody(body: ResponseBody): body is WebSocketBody {
+  return (
+    body !== null &&
+    typeof body === 'object' &&
+    !(body instanceof Uint8Array) &&
+    typeof (body as { webSocket?: unknown }).webSocket === 'number'
+  );
+}
+
 /** a whole response body as bytes (text is encoded here), or null */
-function wholeBody(body: Exclude<HostBody, number | { source: number }>): Uint8Array | null {
+function wholeBody(body: Exclude<ResponseBody, number | { source: number } | WebSocketBody>): Uint8Array | null {
   return typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
 }

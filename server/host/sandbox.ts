@@ -14,8 +14,11 @@
 // This class only assembles the parts, one per concern, and decides what an entry's failure
 // means for the sandbox: requests (./requests.ts), timers (./timers.ts), console (./console.ts),
 // host byte sources and isolate streams (./streams/), fetch (./subrequests.ts), compression
-// (./compression.ts), crypto.subtle (./subtle.ts), values computed by Node (./values.ts), and
-// the tenant's bindings: KV, the Cache API, service bindings (server/bindings/ops.ts).
+// (./compression.ts), crypto.subtle (./subtle.ts), values computed by Node (./values.ts), the
+// tenant's bindings: KV, the Cache API, service bindings (server/bindings/ops.ts). Host
+// work those parts do for the tenant is charged to it: pool jobs to the request's CPU
+// (./host-work.ts), bytes kept on the host to the isolate's memory (./host-memory.ts).
+// WebSockets live in ./websockets/.
 import { TenantCodeError } from '../errors';
 import { OpTable } from '../bridge/table';
 import { bindingNames } from '../bindings/context';
@@ -24,6 +27,8 @@ import { runBootstrap, hasBootstrapCache, produceBootstrapCache } from './bootst
 import { CompressionStreams } from './compression';
 import { TenantConsole } from './console';
 import { IsolateEntry } from './entry';
+import { HostMemory } from './host-memory';
+import { HostWork } from './host-work';
 import { isolateApi, type Context, type Isolate, type IsolateFailure, type Reference } from './isolate-api';
 import { PendingOps } from './pending-ops';
 import { Requests } from './requests';
@@ -37,6 +42,7 @@ import { TextDecoders } from './text-decoders';
 import { HostTimers } from './timers';
 import type { Dispatch, RequestLimits, Sandbox, SandboxOptions, SandboxRequest } from './types';
 import { valueOps } from './values';
+import { HostWebSockets } from './websockets/sockets';
 
 class IsletSandbox implements Sandbox {
   readonly context: Context;
@@ -46,6 +52,7 @@ class IsletSandbox implements Sandbox {
   readonly #requests: Requests;
   readonly #console: TenantConsole;
   readonly #table: OpTable<Caller>;
+  readonly #webSockets: HostWebSockets;
   /** the parts that hold things on the host, dropped with the sandbox */
   readonly #parts: readonly { dispose(): void }[];
   #disposed = false;
@@ -73,25 +80,37 @@ class IsletSandbox implements Sandbox {
     api.release();
     install.release();
 
+    const memory = new HostMemory(isolate);
     const timers = new HostTimers(entry);
     const pending = new PendingOps(entry);
     const sources = new HostSources();
-    const sinks = new IsolateSinks(entry);
+    const sinks = new IsolateSinks(entry, memory);
     const bodies = new BodyStreams(sources, sinks);
-    const compression = new CompressionStreams();
-    const keys = new KeyTable();
-    const textDecoders = new TextDecoders();
-    const subrequests = new Subrequests(options, { pending, sources, bodies });
+    const work = new HostWork({
+      tenant: options.tenant,
+      defaults: options.limits,
+      cut: (run, error) => this.#requests.cut(run, error),
+    });
+    const compression = new CompressionStreams(work, memory);
+    const keys = new KeyTable(work, memory);
+    const textDecoders = new TextDecoders(memory);
+    const subrequests = new Subrequests(options, { pending, sources, bodies, memory });
+    const webSockets = new HostWebSockets(options, {
+      entry,
+      socketsChanged: (run) => this.#requests.socketsChanged(run),
+    });
     this.#entry = entry;
+    this.#webSockets = webSockets;
     this.#console = new TenantConsole(options);
     this.#requests = new Requests({
       entry,
       sources,
       bodies,
-      resources: [timers, pending, sources, compression, sinks],
+      resources: [timers, pending, work, sources, compression, sinks, webSockets],
       memoryKilled: () => this.#memoryKilled(),
+      coupleWebSocket: (run, socket) => webSockets.couple(run, socket),
     });
-    this.#parts = [timers, pending, sources, sinks, keys, compression, subrequests, textDecoders];
+    this.#parts = [timers, pending, work, sources, sinks, keys, compression, subrequests, textDecoders, memory, webSockets];
     this.#table = OpTable.of(
       (caller: Caller) => pending.start(caller),
       this.#requests.ops,
@@ -105,12 +124,21 @@ class IsletSandbox implements Sandbox {
       keys.ops,
       textDecoders.ops,
       valueOps,
+      webSockets.ops,
       bindingOps(options.bindings, { sources, bodies }),
     );
   }
 
   get inFlight(): number {
     return this.#requests.size;
+  }
+
+  get openWebSockets(): number {
+    return this.#webSockets.open;
+  }
+
+  closeWebSockets(code: number, reason: string, timeoutMs: number): Promise<void> {
+    return this.#webSockets.closeAll(code, reason, timeoutMs);
   }
 
   bindModule(namespace: Reference): void {
@@ -143,6 +171,7 @@ class IsletSandbox implements Sandbox {
 
   /** V8 disposed the isolate over its memory limit: every request in flight is cut for memory */
   #memoryKilled(): void {
+    this.#webSockets.dispose(1011, 'the function exceeded its memory limit');
     this.#requests.cutAll('memory');
     this.#teardown();
   }

@@ -3,24 +3,36 @@
 // and response size limits. The request body crosses whole, or streams from the isolate (a
 // sink), or is a host source passed through; the response body stays on the host as a source
 // the isolate reads, unless it is small and announced by its length: then it arrives whole with
-// the head, in one entry instead of one per chunk plus one for the end.
+// the head, in one entry instead of one per chunk plus one for the end. A whole request body and
+// a small response body read whole are held on the host until the fetch is done with them: they
+// are charged to the isolate's memory meanwhile (./host-memory.ts), and a fetch that would pass
+// its limit is refused with QuotaExceededError.
 import type { Agent } from 'undici';
 import type { AbortName, FetchAnswer, HostBody, RedirectMode } from '../bridge/ops';
 import type { Completion } from '../bridge/table';
-import { EgressGuard } from './egress';
+import { EgressGuard, systemLookup } from './egress';
 import { createEgressAgent, declaredSmallBody, fetchErrorMessage, performFetch, readWhole } from './fetch';
 import type { FetchInput } from './fetch';
 import { SMALL_BODY_BYTES } from './bytes';
+import { refusal, type HostMemory } from './host-memory';
 import type { PendingOps } from './pending-ops';
 import type { HostOpHandlers, RequestRun } from './run';
 import { isStreamed, type BodyStreams } from './streams/bodies';
 import type { HostSources } from './streams/sources';
 import type { SandboxOptions } from './types';
+import { dnsPool } from './work-pool';
 
 export interface SubrequestParts {
   pending: PendingOps;
   sources: HostSources;
   bodies: BodyStreams;
+  memory: HostMemory;
+}
+
+/** bytes a whole request body holds on the host (a string is held as up to 2 bytes a character) */
+function wholeBodyBytes(body: HostBody): number {
+  if (typeof body === 'string') return body.length * 2;
+  return body instanceof Uint8Array ? body.byteLength : 0;
 }
 
 function abortError(name: AbortName): DOMException {
@@ -39,7 +51,12 @@ export class Subrequests {
   constructor(options: SandboxOptions, parts: SubrequestParts) {
     this.#options = options;
     this.#parts = parts;
-    this.#guard = new EgressGuard(options.egress);
+    // getaddrinfo holds a thread of libuv's pool for as long as the resolver takes (seconds for a
+    // name that does not answer): lookups go through the fair DNS pool, at most one per tenant
+    this.#guard = new EgressGuard(
+      options.egress,
+      (name) => dnsPool.submit(options.tenant, () => systemLookup(name)).result,
+    );
   }
 
   readonly ops: HostOpHandlers<'fetch'> = {
@@ -69,6 +86,20 @@ export class Subrequests {
       refuse(`fetch: too many subrequests (the limit is ${limits.subrequests} per request)`);
       return;
     }
+    // a whole request body stays here until the fetch settles
+    const held = isStreamed(body) ? 0 : wholeBodyBytes(body);
+    if (!this.#parts.memory.tryCharge(held)) {
+      this.#done(0);
+      const message = refusal(held, 'fetch: the request body');
+      queueMicrotask(() => op.reject(['QuotaExceededError', message]));
+      return;
+    }
+    let bodyReleased = false;
+    const releaseBody = () => {
+      if (bodyReleased) return;
+      bodyReleased = true;
+      this.#parts.memory.release(held);
+    };
     run.subrequests++;
     let requestBody: FetchInput['body'];
     if (isStreamed(body)) {
@@ -78,6 +109,7 @@ export class Subrequests {
       });
       if (!requestBody) {
         run.subrequests--;
+        releaseBody();
         refuse('fetch: the request body (a stream from the host) was already read or closed');
         return;
       }
@@ -89,6 +121,7 @@ export class Subrequests {
     const input = { method, url, headers, body: requestBody, redirect, signal: controller.signal };
     performFetch(this.#agent, input).then(
       (result) => {
+        releaseBody();
         this.#done(result.status);
         if (run.finished || this.#disposed) {
           // the request ended while the response was on its way: nobody will read this body
@@ -101,16 +134,18 @@ export class Subrequests {
         };
         const max = Math.min(limits.subrequestResponseBytes, SMALL_BODY_BYTES);
         const small = result.body ? declaredSmallBody(result.headers, max) : null;
-        if (small !== null) {
+        if (small !== null && this.#parts.memory.tryCharge(small)) {
           // read before the response is handed over; the time limit and an abort still apply
           readWhole(result.body!, small).then(
             (bytes) => {
               clearTimeout(timeout);
+              this.#parts.memory.release(small);
               if (run.finished || this.#disposed) return;
               op.resolve(answer(bytes));
             },
             (error) => {
               clearTimeout(timeout);
+              this.#parts.memory.release(small);
               op.reject(fetchErrorMessage(error));
             },
           );
@@ -147,6 +182,7 @@ export class Subrequests {
         op.resolve(answer(source));
       },
       (error) => {
+        releaseBody();
         clearTimeout(timeout);
         this.#done(0);
         op.reject(fetchErrorMessage(error));

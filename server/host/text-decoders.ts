@@ -9,18 +9,27 @@
 // JavaScript, passes WPT's encoding tests, and keeps one copy of the tables for the process,
 // whichever tenants use them.
 //
-// Bounded: one call decodes at most MAX_INPUT bytes (the isolate slices longer input), so a call
-// is short and the request's CPU limit can cut between calls; every call runs inside the
-// tenant's entry, on its CPU. A streaming decoder (`stream: true`) keeps its state here under an
-// id; a sandbox holds at most MAX_OPEN of them, the least recently used dropped first (a decoder
-// that comes back after that starts afresh: at most its few pending bytes are lost).
+// Bounded and charged: one call decodes at most MAX_INPUT bytes (the isolate slices longer input),
+// so a call is short and the request's CPU limit can cut between calls; every call runs inside the
+// tenant's entry, synchronously, so its CPU is the isolate's (the addon's cpuTime counts
+// synchronous callbacks into Node). The host memory a call holds (its copy of the input, the text
+// it builds) and the state of every open streaming decoder are charged to the isolate's memory
+// (./host-memory.ts): past its limit the decode is refused with QuotaExceededError. A sandbox keeps
+// at most MAX_OPEN streaming decoders (`stream: true`), the least recently used dropped first; a
+// dropped decoder that comes back gets a TypeError saying so, never silently lost bytes.
 import { TextDecoder as SpecTextDecoder, normalizeEncoding } from '@exodus/bytes/encoding.js';
+import type { DecodeAnswer } from '../bridge/ops';
+import type { HostMemory } from './host-memory';
 import type { HostOpHandlers } from './run';
 
 /** the largest input of one call (the isolate slices longer input) */
 export const MAX_INPUT = 1 << 20;
 /** streaming decoders one sandbox keeps */
-const MAX_OPEN = 256;
+export const MAX_OPEN = 256;
+/** what one open streaming decoder is charged (its object and state: a few pending bytes, a mode) */
+const DECODER_BYTES = 1024;
+/** host bytes per input byte while a call runs: the input's copy and up to two bytes of text per byte */
+const BYTES_PER_INPUT = 3;
 
 type Decoder = InstanceType<typeof SpecTextDecoder>;
 
@@ -43,20 +52,37 @@ function checked(bytes: Uint8Array): Uint8Array {
   return bytes;
 }
 
-/** a decode's result: its text, or null for invalid data under `fatal` */
-function run(decode: () => string): string | null {
-  try {
-    return decode();
-  } catch (error) {
-    if (error instanceof TypeError) return null;
-    throw error;
-  }
-}
+const INVALID: DecodeAnswer = ['TypeError', 'invalid'];
 
 export class TextDecoders {
+  readonly #memory: HostMemory;
   /** streaming decoders by id, least recently used first */
   readonly #open = new Map<number, Decoder>();
   #next = 1;
+
+  constructor(memory: HostMemory) {
+    this.#memory = memory;
+  }
+
+  /** runs `decode` over `input` with its host memory charged; a refusal ([name, message]) instead of a throw */
+  #run(input: Uint8Array, decode: () => string): string | DecodeAnswer {
+    const bytes = input.byteLength * BYTES_PER_INPUT;
+    if (!this.#memory.tryCharge(bytes)) {
+      return [
+        'QuotaExceededError',
+        `TextDecoder: decoding ${input.byteLength} bytes would pass the isolate's memory limit`,
+      ];
+    }
+    try {
+      return decode();
+    } catch (error) {
+      // the spec decoder's TypeError: invalid data under `fatal`
+      if (error instanceof TypeError) return INVALID;
+      throw error;
+    } finally {
+      this.#memory.release(bytes);
+    }
+  }
 
   readonly ops: HostOpHandlers<'textEncoding' | 'textDecode' | 'textDecodeStream'> = {
     textEncoding: (_caller, label) => {
@@ -67,29 +93,39 @@ export class TextDecoders {
     textDecode: (_caller, encoding, fatal, ignoreBOM, bytes) => {
       const decoder = sharedDecoder(String(encoding), fatal === true, ignoreBOM === true);
       const input = checked(bytes);
-      return run(() => decoder.decode(input));
+      return this.#run(input, () => decoder.decode(input));
     },
     textDecodeStream: (_caller, id, encoding, fatal, ignoreBOM, bytes, end) => {
       const input = checked(bytes);
       let decoder = this.#open.get(id);
-      if (decoder) this.#open.delete(id);
-      else {
+      if (decoder) this.#forget(id);
+      else if (id !== 0) {
+        const why = `more than ${MAX_OPEN} streaming decodes were open at once in this isolate`;
+        return ['TypeError', `TextDecoder: this streaming decode was dropped (${why})`];
+      } else {
         decoder = new SpecTextDecoder(String(encoding), { fatal: fatal === true, ignoreBOM: ignoreBOM === true });
         id = this.#next++;
       }
       const current = decoder;
-      const text = run(() => current.decode(input, { stream: end !== true }));
-      // over (or failed): forgotten; else the most recently used
-      if (text === null) return null;
+      const text = this.#run(input, () => current.decode(input, { stream: end !== true }));
+      // over (or failed): forgotten; else open again, the most recently used
+      if (typeof text !== 'string') return text;
       if (end !== true) {
+        if (!this.#memory.tryCharge(DECODER_BYTES)) {
+          return ['QuotaExceededError', "TextDecoder: a streaming decode would pass the isolate's memory limit"];
+        }
         this.#open.set(id, current);
-        if (this.#open.size > MAX_OPEN) this.#open.delete(this.#open.keys().next().value!);
+        if (this.#open.size > MAX_OPEN) this.#forget(this.#open.keys().next().value!);
       }
       return [id, text];
     },
   };
 
+  #forget(id: number): void {
+    if (this.#open.delete(id)) this.#memory.release(DECODER_BYTES);
+  }
+
   dispose(): void {
-    this.#open.clear();
+    for (const id of [...this.#open.keys()]) this.#forget(id);
   }
 }

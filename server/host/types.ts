@@ -5,6 +5,8 @@
 import type { Config, RequestLimits } from '../config';
 import type { LimitExceededError, LimitName, RequestCost } from '../errors';
 import type { Context, Isolate, Reference } from './isolate-api';
+import type { WebSocket as NodeWebSocket } from 'ws';
+import type { WebSocketBudget } from './websockets/budget';
 import type { TenantBindings } from '../bindings/context';
 import type { CfFlat } from '../bridge/ops';
 
@@ -59,6 +61,26 @@ export interface SandboxResponse {
   headers: string[];
   /** null: empty body; Uint8Array: whole body; AsyncIterable: pulled from the isolate one chunk per next() */
   body: Uint8Array | AsyncIterable<Uint8Array> | null;
+  /** a 101 that returned a WebSocket: the front upgrades the client's connection and hands it over */
+  webSocket?: UpgradeSocket;
+}
+
+/** The isolate's WebSocket a 101 answer returned, waiting for the client's upgraded connection. */
+export interface UpgradeSocket {
+  /** the connection is upgraded (`ws` framing): messages flow both ways from now on */
+  attach(ws: NodeWebSocket): void;
+  /** the upgrade did not happen (not a WebSocket request, client gone): the isolate's end sees a close */
+  refuse(reason: string): void;
+}
+
+/** What a sandbox's WebSockets report to, and draw on, beyond the sandbox (tenants/tenant-isolate.ts). */
+export interface SocketHooks {
+  /** the tenant's sockets and messages per second in this process, shared with its other isolates */
+  budget: WebSocketBudget;
+  /** this sandbox's open sockets changed (an isolate holding any is busy: not evicted for idleness) */
+  openChanged?(open: number): void;
+  /** a limit cut a WebSocket session: counted and logged as a request's cut is */
+  cut?(error: LimitExceededError, requestId: string): void;
 }
 
 /** What one request cost, final once `done` settles. */
@@ -90,6 +112,8 @@ export interface SandboxOptions {
   log(record: TenantLogRecord): void;
   /** a fetch() made by the function finished (status 0: refused or failed) */
   onSubrequest?(status: number): void;
+  /** the tenant's WebSocket budget and reports (absent: a budget of this sandbox's own, from `limits`) */
+  webSockets?: SocketHooks;
   /** KV namespaces, caches and services the tenant's bindings reach (absent: none) */
   bindings?: TenantBindings;
 }
@@ -108,6 +132,14 @@ export interface Sandbox {
   dispatch(request: SandboxRequest, limits?: RequestLimits): Dispatch;
   /** requests not over yet */
   readonly inFlight: number;
+  /** WebSockets open now (accepted and outbound); absent: a sandbox without WebSockets */
+  readonly openWebSockets?: number;
+  /**
+   * Closes every WebSocket with `code` (1001 going away, 1012 service restart), letting close
+   * handshakes and the function's close handlers run; resolves once all are closed or after
+   * `timeoutMs` (the rest are cut).
+   */
+  closeWebSockets?(code: number, reason: string, timeoutMs: number): Promise<void>;
   dispose(): void;
 }
 

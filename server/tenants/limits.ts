@@ -6,6 +6,7 @@
 import type { Limits } from '../config';
 import { DeploymentLoadError, type ConcurrencyLimitError, type LimitExceededError, type LimitName } from '../errors';
 import { isolateFailure } from '../host/isolate-api';
+import { webSocketLimits } from '../host/websockets/limits';
 
 export type Failure =
   | {
@@ -57,9 +58,12 @@ const limitSetting: Record<LimitName, keyof Limits> = {
   subrequests: 'subrequests',
   logs: 'logBytes',
   concurrency: 'concurrency',
+  websockets: 'webSockets',
 };
 
 /** The configured value of a limit, for the log line of a cut. */
 export function configuredLimit(limits: Limits, limit: LimitName): number {
+  // the WebSocket limits are optional in the type (host/websockets/limits.ts has their defaults)
+  if (limit === 'websockets') return webSocketLimits(limits).sockets;
   return limits[limitSetting[limit]] ?? 0;
 }

@@ -132,8 +132,7 @@ export class IsolatePool {
       for (const [key, failure] of this.#failures) if (failure.until <= now) this.#failures.delete(key);
       const entries = [...this.#lru.values()];
       for (const entry of entries) {
-        if (entry.inFlight === 0 && entry.ready && now - entry.lastUsed > idleTimeoutS * 1000)
-          this.retire(entry, 'idle');
+        if (!entry.busy && entry.ready && now - entry.lastUsed > idleTimeoutS * 1000) this.retire(entry, 'idle');
       }
       const live = [...this.#lru.values()];
       await Promise.all(live.map((e) => e.sampleHeap()));
@@ -144,7 +143,7 @@ export class IsolatePool {
         // rvalues(): least recently used first; busy isolates are skipped (they drain on their own).
         for (const entry of [...this.#lru.rvalues()] as TenantIsolate[]) {
           if (total <= budget) break;
-          if (entry.inFlight > 0) continue;
+          if (entry.busy) continue;
           total -= entry.heapUsedBytes + entry.externalBytes;
           this.retire(entry, 'memory_pressure');
         }
@@ -167,6 +166,15 @@ export class IsolatePool {
           externalBytes: e.externalBytes,
         });
     return out;
+  }
+
+  /**
+   * Closes every isolate's WebSockets with `code` (1001 shutdown, 1012 worker restart), their
+   * close handlers running; resolves when they are closed or after `timeoutMs`.
+   */
+  async closeWebSockets(code: number, reason: string, timeoutMs: number): Promise<void> {
+    const entries = [...this.#lru.values(), ...this.#draining];
+    await Promise.all(entries.map((entry) => entry.closeWebSockets(code, reason, timeoutMs)));
   }
 
   /** Disposes every isolate (shutdown: the front server has already drained its requests). */

@@ -1,20 +1,22 @@
 // One tenant deployment's isolate, from cold start to disposal. The pool decides when to make
 // and retire these; this class does the work and keeps the counts that decide it: requests in
-// flight (a retired isolate is disposed only once they finish, so a redeploy drops nothing),
-// last use (idle eviction), sampled heap size (memory pressure), and CPU/wall time already
-// reported to the observer (so each report is an exact delta of the addon's counters).
+// flight and open WebSockets (a retired isolate is disposed only once both are gone, so a
+// redeploy drops nothing until its drain time runs out), last use (idle eviction), sampled heap
+// size (memory pressure), and CPU/wall time already reported to the observer (so each report is
+// an exact delta of the addon's counters).
 import cluster from 'node:cluster';
 import type { Config, Limits } from '../config';
 import { SandboxDisposedError } from '../errors';
 import type { Logger } from '../observe/server-log';
 import type { DeploymentStore } from '../store/types';
 import { isolateApi, v8Version, type Isolate } from '../host/isolate-api';
-import type { CreateSandbox, Dispatch, RequestLimits, Sandbox, SandboxRequest } from '../host/types';
+import type { CreateSandbox, Dispatch, RequestLimits, Sandbox, SandboxRequest, SocketHooks } from '../host/types';
 import type { BindingHost } from '../bindings/host';
 import type { TenantLogSink } from './log-sink';
 import type { TenantObserver, EvictionReason, IsolateState } from './observer';
 import { loadDeployment, type ModuleSource } from './loader';
 import type { TenantState } from './directory';
+import type { TenantWebSockets } from './web-sockets';
 
 export interface IsolateDeps {
   config: Config;
@@ -23,6 +25,8 @@ export interface IsolateDeps {
   logger: Logger;
   logs: TenantLogSink;
   createSandbox: CreateSandbox;
+  /** the process's WebSocket budgets per tenant (absent: each sandbox counts its own) */
+  webSockets?: TenantWebSockets;
   /** the node's binding services (KV, cache, services); absent: the tenant's isolates get no bindings */
   bindings?: BindingHost;
 }
@@ -52,6 +56,8 @@ export class TenantIsolate {
   readonly started: Promise<void>;
   state: IsolateState = 'starting';
   inFlight = 0;
+  /** WebSockets open in this isolate (each keeps it from being evicted or disposed by a drain) */
+  openWebSockets = 0;
   lastUsed = Date.now();
   heapUsedBytes = 0;
   externalBytes = 0;
@@ -107,6 +113,7 @@ export class TenantIsolate {
         egress: config.egress,
         log: (record) => this.#deps.logs.tenantLog(record),
         onSubrequest: (status) => observer.subrequest(this.tenant, status),
+        webSockets: this.#socketHooks(state),
         bindings: this.#deps.bindings?.forTenant(this.tenant, state.bindings, state.limits),
       });
       this.#sandbox = sandbox;
@@ -122,6 +129,46 @@ export class TenantIsolate {
     if (this.state === 'starting') this.state = 'warm';
     observer.coldStart(this.tenant, Number(process.hrtime.bigint() - began) / 1e9);
     this.reportTime(); // start-up time counts for the tenant too
+  }
+
+  #socketHooks(state: TenantState): SocketHooks | undefined {
+    const webSockets = this.#deps.webSockets;
+    if (!webSockets) return undefined;
+    return {
+      budget: webSockets.budgetFor(this.tenant, state.limits),
+      openChanged: (open) => {
+        this.openWebSockets = open;
+        this.lastUsed = Date.now();
+        // not from inside the sandbox's own bookkeeping: once it has returned
+        if (open === 0) queueMicrotask(() => !this.busy && this.state === 'draining' && this.dispose());
+      },
+      cut: (error, requestId) => {
+        // a WebSocket session's cut: its request was accounted at the 101, so report it here
+        this.#deps.observer.limitExceeded(this.tenant, error.limit);
+        this.#deps.logs.limitExceeded({
+          tenant: this.tenant,
+          deployment: this.deployment,
+          requestId,
+          limit: error.limit,
+          measured: error.measured,
+          stack: error.tenantStack,
+        });
+      },
+    };
+  }
+
+  /** requests in flight or WebSockets open */
+  get busy(): boolean {
+    return this.inFlight > 0 || this.openWebSockets > 0;
+  }
+
+  /**
+   * Closes this isolate's WebSockets with `code` (1001 shutdown, 1012 restart), their close
+   * handlers running; bounded by `timeoutMs`.
+   */
+  closeWebSockets(code: number, reason: string, timeoutMs: number): Promise<void> {
+    if (!this.#sandbox || this.#disposed || this.openWebSockets === 0) return Promise.resolve();
+    return this.#sandbox.closeWebSockets?.(code, reason, timeoutMs) ?? Promise.resolve();
   }
 
   get ready(): boolean {
@@ -150,7 +197,7 @@ export class TenantIsolate {
   release(): void {
     this.inFlight--;
     this.lastUsed = Date.now();
-    if (this.inFlight === 0 && this.state === 'draining') this.dispose();
+    if (!this.busy && this.state === 'draining') this.dispose();
   }
 
   /**
@@ -199,8 +246,9 @@ export class TenantIsolate {
       deployment: this.deployment,
       reason,
       inFlight: this.inFlight,
+      webSockets: this.openWebSockets,
     });
-    if (this.inFlight === 0 || reason === 'killed') this.dispose();
+    if (!this.busy || reason === 'killed') this.dispose();
     else {
       this.#drainTimer = setTimeout(() => this.dispose(), drainMs);
       this.#drainTimer.unref();

@@ -19,6 +19,7 @@ test('the global object holds only standard built-ins and Web platform globals',
     'caches', 'Cache', 'CacheStorage', 'ScheduledController', 'ScheduledEvent',
     'Performance', 'PerformanceEntry', 'PerformanceMark', 'PerformanceMeasure', 'Navigator', 'Scheduler', 'scheduler',
     'MessageEvent', 'ErrorEvent', 'PromiseRejectionEvent', 'reportError', 'MessageChannel', 'MessagePort', 'EventSource', 'HTMLRewriter',
+    'WebSocket', 'WebSocketPair', 'CloseEvent',
     'Symbol(Symbol.toStringTag)',
   ]);
   const unexpected = names.filter((n) => !allowed.has(n));

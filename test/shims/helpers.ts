@@ -171,7 +171,7 @@ export async function runIn(t: TestSandbox, code: string): Promise<any> {
  * behaviour inside the isolate in a line or two.
  */
 export function makeEvaluator(
-  options: Partial<SandboxOptions> = {},
+  options: Partial<SandboxOptions> & { memoryLimit?: number } = {},
 ): TestSandbox & { run(code: string): Promise<any> } {
   const t = makeSandbox(options);
   loadModule(t, evaluatorModule);

@@ -152,3 +152,31 @@ test('Request and Response read their bodies alike, each with its own methods th
   assert.deepEqual(value.form, [['x', '1'], ['y', '2']]);
   assert.equal(value.blobType, 'text/x');
 });
+
+test('a null body is never "used": reading it gives empty results every time and bodyUsed stays false', async () => {
+  const value = await e.run(`
+    const res = new Response(null);
+    const req = new Request('https://a.test/', { method: 'POST' });
+    const texts = [await res.text(), await res.text(), await req.text(), (await req.arrayBuffer()).byteLength];
+    const blob = await new Response().blob();
+    return [texts, res.bodyUsed, req.bodyUsed, res.body, blob.size, new Response(null).clone().bodyUsed];`);
+  assert.deepEqual(value, [['', '', '', 0], false, false, null, 0, false]);
+});
+
+test('a body consumed before its stream was asked for exposes a locked, disturbed stream', async () => {
+  const value = await e.run(`
+    const out = [];
+    const makers = [() => new Response('text'), () => new Request('https://a.test/', { method: 'POST', body: 'x' })];
+    for (const make of makers) {
+      const r = make();
+      const pending = r.text();
+      const body = r.body;
+      let getReader; try { body.getReader(); getReader = 'got a reader'; } catch (err) { getReader = err.name; }
+      out.push([body !== null, body.locked, r.bodyUsed, getReader, await pending]);
+    }
+    return out;`);
+  assert.deepEqual(value, [
+    [true, true, true, 'TypeError', 'text'],
+    [true, true, true, 'TypeError', 'x'],
+  ]);
+});

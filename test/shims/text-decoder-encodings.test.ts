@@ -193,3 +193,20 @@ test('input larger than one host call decodes whole, whole and streamed', async 
     return [whole.length, whole === 'あ'.repeat(n), streamed === whole];`);
   assert.deepEqual(value, [(1 << 20) + 3, true, true]);
 });
+
+test('the host keeps at most 256 streaming decodes per isolate: a dropped one says so, never loses bytes silently', async () => {
+  const value = await e.run(`
+    const first = new TextDecoder('shift_jis');
+    first.decode(new Uint8Array([0x82]), { stream: true });
+    const others = [];
+    for (let i = 0; i < 256; i++) {
+      const d = new TextDecoder('shift_jis');
+      d.decode(new Uint8Array([0x41]), { stream: true });
+      others.push(d);
+    }
+    let dropped; try { first.decode(new Uint8Array([0xa0])); } catch (err) { dropped = [err.name, /dropped/.test(err.message)]; }
+    // the newest are still there, and a dropped decoder starts afresh on its next call
+    const kept = others[255].decode(new Uint8Array([0x82, 0xa0]));
+    return [dropped, kept, first.decode(new Uint8Array([0x82, 0xa0]))];`);
+  assert.deepEqual(value, [['TypeError', true], '\u3042', '\u3042']);
+});

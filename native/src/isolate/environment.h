@@ -36,7 +36,19 @@ class Runnable {
   virtual void Run() = 0;
 };
 
-enum class ClassId { Isolate, Context, Script, Module, Reference, ExternalCopy, Callback, Dereference, CopyInto, Count };
+enum class ClassId {
+  Isolate, Context, Script, Module, Reference, ExternalCopy, Callback, Dereference, CopyInto, InspectorSession, Count
+};
+
+// Optional per-isolate features (the CPU profiler, the inspector) keep their state beside the
+// environment, made on first use. Teardown calls each one's Teardown() with the isolate locked
+// and entered, before the isolate is disposed; no feature can be added after that.
+class Feature {
+ public:
+  virtual ~Feature() = default;
+  virtual void Teardown(Isolate* isolate) = 0;
+};
+enum class FeatureId { CpuProfiler, Inspector, Count };
 
 class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironment> {
  public:
@@ -45,6 +57,10 @@ class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironmen
     // Atomics.wait sleeps the thread running the isolate: no CPU is used, so no CPU limit ends
     // it, and on Node's thread it stalls every other isolate. Hosts of untrusted code turn it off.
     bool allow_atomics_wait = true;
+    // A startup snapshot to create the isolate from (see isolate/snapshot.h), kept alive with
+    // the isolate, and the C++ functions its contexts may refer to.
+    std::shared_ptr<const v8::StartupData> snapshot;
+    const intptr_t* external_references = nullptr;
   };
   static std::shared_ptr<IsolateEnvironment> Create(const Options& options);
   static std::shared_ptr<IsolateEnvironment> CreateDefault(Isolate* isolate, Local<Context> context);
@@ -123,6 +139,11 @@ class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironmen
   // When V8 has tasks pending, queues a pool thread to run them.
   void ScheduleForegroundTasks();
 
+  // The feature in `id`'s slot, or null.
+  std::shared_ptr<Feature> GetFeature(FeatureId id);
+  // The feature in `id`'s slot, made by `make` when empty; null once the isolate is torn down.
+  std::shared_ptr<Feature> GetOrAddFeature(FeatureId id, const std::function<std::shared_ptr<Feature>()>& make);
+
   // Callbacks to call when V8 loses control of this isolate (set by the Isolate constructor).
   std::function<void(const std::string&)> on_catastrophic_error;
 
@@ -142,6 +163,7 @@ class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironmen
   friend class Scheduler;
   IsolateEnvironment() = default;
   void Teardown();
+  void TeardownFeatures();
   void ProcessReleases();
   static void OnAsync(uv_async_t* handle);
   static size_t NearHeapLimit(void* data, size_t current, size_t initial);
@@ -174,6 +196,11 @@ class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironmen
   };
   std::vector<PendingRelease> pending_;
   std::atomic<bool> has_pending_{false};
+
+  std::shared_ptr<const v8::StartupData> snapshot_;
+  std::mutex feature_mutex_;
+  std::shared_ptr<Feature> features_[static_cast<int>(FeatureId::Count)];
+  bool features_closed_ = false;
 
   std::mutex wrapper_mutex_;
   std::unordered_set<ClassHandle*> wrappers_;

@@ -117,7 +117,7 @@ ExecScope::ExecScope(IsolateEnvironment& env) : env_(env), outer_(t_scope) {
   }
   isolate_scope_.emplace(isolate);
   handle_scope_.emplace(isolate);
-  if (outer_ && !same_as_outer_) outer_->PauseCpu();
+  if (outer_ && !same_as_outer_ && !env.is_default()) outer_->PauseCpu();
   t_scope = this;
   // Node's own isolate is not accounted (no Isolate handle reports it): no clock reads there.
   if (!env.is_default()) {
@@ -163,7 +163,7 @@ ExecScope::~ExecScope() {
   isolate_scope_.reset();
   locker_.reset();
   t_scope = outer_;
-  if (outer_ && !same_as_outer_) outer_->ResumeCpu();
+  if (outer_ && !same_as_outer_ && !env_.is_default()) outer_->ResumeCpu();
   if (env_.is_default()) return;
   if (--env_.owner_depth > 0) return;
   bool teardown = env_.disposed() && !env_.torn_down();
@@ -181,14 +181,25 @@ ExecScope::~ExecScope() {
   if (teardown) env_.Teardown();
 }
 
+// A call back into Node's isolate (a host callback) runs on the calling isolate's behalf, so it
+// never pauses that isolate's clock (see the constructor); an isolate entered from inside such a
+// callback pauses the clock of the isolate that made the callback, through Node's scope.
 void ExecScope::PauseCpu() {
-  if (env_.is_default()) return;
+  if (env_.is_default()) {
+    if (outer_ && !same_as_outer_) outer_->PauseCpu();
+    return;
+  }
+  if (pause_depth_++ > 0) return;
   paused_ = true;
   cpu_accum_ += ThreadCpuNs() - cpu_start_;
   credit_accum_ += ThreadStallCreditNs() - credit_start_;
 }
 void ExecScope::ResumeCpu() {
-  if (env_.is_default()) return;
+  if (env_.is_default()) {
+    if (outer_ && !same_as_outer_) outer_->ResumeCpu();
+    return;
+  }
+  if (--pause_depth_ > 0) return;
   cpu_start_ = ThreadCpuNs();
   credit_start_ = ThreadStallCreditNs();
 }

@@ -3,7 +3,9 @@
 // waits so a pool thread calling back into Node cannot deadlock it), locks it, enters it,
 // opens a HandleScope and starts the CPU and wall clocks. Destruction stops and accounts the
 // clocks, runs V8's foreground tasks, leaves, unlocks, and tears the isolate down if disposal
-// was requested meanwhile. Nested scopes on the same thread pause the outer isolate's CPU clock.
+// was requested meanwhile. A nested scope of another isolate on the same thread pauses the outer
+// isolate's CPU clock; a nested scope of Node's isolate (a host callback the isolate made) does
+// not: the callback's time is the isolate's.
 // The CPU charged is the thread's CPU clock less the machine stops the watchdog credited to the
 // thread meanwhile (see watchdog.h).
 #pragma once
@@ -49,6 +51,7 @@ class ExecScope {
   uint64_t credit_start_ = 0;  // the watchdog's stall credit to this thread, as for the CPU clock
   uint64_t credit_accum_ = 0;
   bool paused_ = false;  // a nested scope of another isolate ran inside this one
+  int pause_depth_ = 0;  // nested pauses in progress (one reaches here through each callback level)
   uint64_t wall_start_ = 0;
 };
 

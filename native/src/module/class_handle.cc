@@ -84,6 +84,7 @@ Local<FunctionTemplate> ClassHandle::Template(Isolate* isolate, ClassId id) {
     case ClassId::Callback: tmpl = DefineCallback(isolate); break;
     case ClassId::Dereference: tmpl = DefineDereference(isolate); break;
     case ClassId::CopyInto: tmpl = DefineCopyInto(isolate); break;
+    case ClassId::InspectorSession: tmpl = DefineInspectorSession(isolate); break;
     default: ThrowTypeError("unknown class");
   }
   slot.Set(isolate, tmpl);

@@ -99,6 +99,8 @@ function answer(
     [url],
     false,
   ];
+  // a WebSocket cannot cross a service binding (yet): the callee's end hears an abnormal close
+  response.webSocket?.refuse('a WebSocket cannot be returned through a service binding');
   const body = response.body;
   if (body === null || body instanceof Uint8Array) {
     op.resolve(head(body?.byteLength ? exactBytes(body) : null));

@@ -1,9 +1,12 @@
 // Isolate streams read by the host: a streamed Response body, a fetch() request body that is a
 // ReadableStream. The host enters `pull` when its consumer wants the next chunk and receives it
 // through the `chunk` op: one chunk per pull, so a slow client slows the producer instead of
-// filling memory. A sink the host stops reading is cancelled in the isolate.
-import { SandboxDisposedError, TenantCodeError } from '../../errors';
+// filling memory. A sink the host stops reading is cancelled in the isolate. The chunk the host
+// holds (its size is the function's choice) is charged to the isolate's memory until the next
+// pull; a chunk past the isolate's limit fails the body with a QuotaExceededError.
+import { HostMemoryError, SandboxDisposedError, TenantCodeError } from '../../errors';
 import { FAILED, type IsolateEntry } from '../entry';
+import { refusal, type HostMemory } from '../host-memory';
 import type { HostOpHandlers, RequestRun, RunResources } from '../run';
 
 /** what the owner of a streamed body hears: its end, and a pass over its limit (returns the error reads fail with) */
@@ -19,11 +22,13 @@ interface Waiter {
 
 export class IsolateSinks implements RunResources {
   readonly #entry: IsolateEntry;
+  readonly #memory: HostMemory;
   /** the pull under way of each sink */
   readonly #waiters = new Map<number, Waiter>();
 
-  constructor(entry: IsolateEntry) {
+  constructor(entry: IsolateEntry, memory: HostMemory) {
     this.#entry = entry;
+    this.#memory = memory;
   }
 
   readonly ops: HostOpHandlers<'chunk'> = {
@@ -42,7 +47,14 @@ export class IsolateSinks implements RunResources {
     let total = 0;
     let ended = false;
     let failure: Error | null = null;
+    /** bytes of the last chunk handed over, charged until the consumer asks for the next */
+    let held = 0;
+    const letGo = () => {
+      this.#memory.release(held);
+      held = 0;
+    };
     const end = () => {
+      letGo();
       if (ended) return;
       ended = true;
       run.sinks.delete(id);
@@ -58,6 +70,7 @@ export class IsolateSinks implements RunResources {
     const iterator: AsyncIterator<Uint8Array> & AsyncIterable<Uint8Array> = {
       [Symbol.asyncIterator]: () => iterator,
       next: async () => {
+        letGo();
         if (failure) throw failure;
         if (ended) return { done: true, value: undefined };
         const chunk = await new Promise<Uint8Array | null>((resolve, reject) => {
@@ -81,6 +94,13 @@ export class IsolateSinks implements RunResources {
           end();
           throw failure;
         }
+        if (!this.#memory.tryCharge(chunk.byteLength)) {
+          failure = new HostMemoryError(refusal(chunk.byteLength, 'a chunk of a streamed body'));
+          this.#entry.enter(null, 'cancel', [id, failure.message]);
+          end();
+          throw failure;
+        }
+        held = chunk.byteLength;
         return { done: false, value: chunk };
       },
       return: async () => {

@@ -36,4 +36,5 @@ export const LIMIT_UNITS: Record<LimitName, string> = {
   subrequests: 'requests',
   logs: 'bytes',
   concurrency: 'requests',
+  websockets: 'sockets',
 };
