@@ -60,7 +60,8 @@ class IsletSandbox implements Sandbox {
   constructor(isolate: Isolate, options: SandboxOptions, useCache = true) {
     this.#isolate = isolate;
     this.#options = options;
-    this.context = isolate.createContextSync();
+    // asyncContext: AsyncLocalStorage over V8's continuation-preserved data (the bootstrap adopts the handle)
+    this.context = isolate.createContextSync({ asyncContext: true });
     const { Callback, ExternalCopy } = isolateApi();
     const install = runBootstrap(isolate, this.context, useCache);
     const bridge = new Callback((op: unknown, ...args: unknown[]) => this.#table.call(this.#entry.current, op, args));
