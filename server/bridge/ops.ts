@@ -86,8 +86,18 @@ export type CfFlat = string | (string | number | null)[] | null;
 /** URL components in the order runtime-shims/url/url.ts reads them */
 export type UrlParts = string[];
 
-export type ZlibFormat = 'gzip' | 'deflate' | 'deflate-raw' | 'brotli';
+/** unzip: gzip or deflate, as the header says (node:zlib's Unzip; decompression only) */
+export type ZlibFormat = 'gzip' | 'deflate' | 'deflate-raw' | 'brotli' | 'unzip';
 export type ZlibMode = 'compress' | 'decompress';
+/** node:zlib's tuning options of one stream, as the isolate sends them (checked by host/zlib-options.ts) */
+export interface ZlibTuning {
+  level?: number;
+  windowBits?: number;
+  memLevel?: number;
+  strategy?: number;
+  /** brotli: BROTLI_PARAM_* id -> value */
+  params?: Record<string, number>;
+}
 /**
  * what one written piece produced, and the message of the TypeError the stream fails with after
  * it (null when none): data after the end of a compressed stream is refused only once the output
@@ -154,7 +164,14 @@ export const hostOps = {
 
   // CompressionStream / DecompressionStream: each write (a piece of at most 256 KiB) answers with
   // the output produced so far; the work is charged to the request (CPU) and the isolate (memory)
-  zlibOpen: now<[format: ZlibFormat, mode: ZlibMode], number>(2),
+  // (node:zlib's streams and callback forms too, with checked tuning options: host/zlib-options.ts)
+  zlibOpen: now<[format: ZlibFormat, mode: ZlibMode, options: ZlibTuning | null], number>(3),
+  // node:zlib's *Sync forms: one whole input (at most 4 MiB) in one call, inside the tenant's entry;
+  // a refusal is [error name, message, node:zlib's code (Z_DATA_ERROR...) or null]
+  zlibSync: now<
+    [format: ZlibFormat, mode: ZlibMode, options: ZlibTuning | null, input: Uint8Array],
+    Uint8Array | [name: string, message: string, code: string | null]
+  >(4),
   zlibWrite: later<[stream: number, chunk: Uint8Array], ZlibOutput>(2),
   zlibEnd: later<[stream: number], Uint8Array>(1),
   zlibClose: now<[stream: number]>(1),
@@ -210,9 +227,7 @@ export const hostOps = {
     null
   >(6),
   kvDelete: later<[binding: string, key: string], null>(2),
-  kvList: later<[binding: string, prefix: string | null, limit: number | null, cursor: string | null], KvListAnswer>(
-    4,
-  ),
+  kvList: later<[binding: string, prefix: string | null, limit: number | null, cursor: string | null], KvListAnswer>(4),
   /** Cache API: `cache` is '' for caches.default, else the caches.open() name */
   cacheMatch: later<[cache: string, url: string, headers: string[]], CachedAnswer | null>(3),
   cachePut: later<

@@ -39,6 +39,7 @@ import { HostSources } from './streams/sources';
 import { Subrequests } from './subrequests';
 import { KeyTable } from './subtle';
 import { TextDecoders } from './text-decoders';
+import { ZlibSync } from './zlib-sync';
 import { HostTimers } from './timers';
 import type { Dispatch, RequestLimits, Sandbox, SandboxOptions, SandboxRequest } from './types';
 import { valueOps } from './values';
@@ -95,6 +96,7 @@ class IsletSandbox implements Sandbox {
     const compression = new CompressionStreams(work, memory);
     const keys = new KeyTable(work, memory);
     const textDecoders = new TextDecoders(memory);
+    const zlibSync = new ZlibSync(memory);
     const subrequests = new Subrequests(options, { pending, sources, bodies, memory });
     const webSockets = new HostWebSockets(options, {
       entry,
@@ -111,7 +113,19 @@ class IsletSandbox implements Sandbox {
       memoryKilled: () => this.#memoryKilled(),
       coupleWebSocket: (run, socket) => webSockets.couple(run, socket),
     });
-    this.#parts = [timers, pending, work, sources, sinks, keys, compression, subrequests, textDecoders, memory, webSockets];
+    this.#parts = [
+      timers,
+      pending,
+      work,
+      sources,
+      sinks,
+      keys,
+      compression,
+      subrequests,
+      textDecoders,
+      memory,
+      webSockets,
+    ];
     this.#table = OpTable.of(
       (caller: Caller) => pending.start(caller),
       this.#requests.ops,
@@ -124,6 +138,7 @@ class IsletSandbox implements Sandbox {
       compression.ops,
       keys.ops,
       textDecoders.ops,
+      zlibSync.ops,
       valueOps,
       webSockets.ops,
       bindingOps(options.bindings, { sources, bodies }),

@@ -35,7 +35,7 @@ test('the store survives await, .then, timers, fetch and crypto.subtle completio
             const out = { start: seen()?.id };
             await null;
             out.afterAwait = seen()?.id;
-            out.then = await Promise.resolve().then(() => seen()?.id);
+            out.promiseThen = await Promise.resolve().then(() => seen()?.id);
             out.timer = await new Promise((resolve) => setTimeout(() => resolve(seen()?.id), 5));
             const body = await (await fetch(${JSON.stringify(origin)} + '/' + id)).text();
             out.fetch = [body, seen()?.id];
@@ -64,7 +64,7 @@ test('the store survives await, .then, timers, fetch and crypto.subtle completio
       assert.deepEqual(JSON.parse(r.text), {
         start: id,
         afterAwait: id,
-        then: id,
+        promiseThen: id,
         timer: id,
         fetch: [`pong /${id}`, id],
         subtle: id,
