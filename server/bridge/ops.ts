@@ -144,6 +144,9 @@ export const hostOps = {
 
   // console
   log: now<[level: string, message: string]>(2),
+  // a promise was rejected with no handler (or a reported one got a handler): after this entry,
+  // the host calls the `rejections` entry
+  rejectionsPending: now<[]>(0),
 
   // timers: the host owns the clock and attributes each timer to the request that set it
   timer: now<[timer: number, ms: number, repeat: boolean]>(3),
@@ -286,6 +289,8 @@ export interface IsolateEntries {
   cancel(sink: number, reason: string): void;
   /** the request is over: forget it and what it owned; a reason aborts its signal */
   finish(request: number, reason: string | null, timers: number[] | null, ops: number[] | null): void;
+  /** promises were rejected with no handler: fire unhandledrejection / rejectionhandled, log the unhandled */
+  rejections(): void;
   /** binds the default export of the evaluated entry module (a namespace reference, dereferenced in the isolate) */
   bindModule(namespace: unknown): void;
   /** binds the fetch listener a classic script registered */
@@ -306,6 +311,7 @@ export const entryNames = Object.keys({
   pull: true,
   cancel: true,
   finish: true,
+  rejections: true,
   bindModule: true,
   bindScript: true,
 } satisfies Record<EntryName, true>) as EntryName[];

@@ -31,6 +31,7 @@ import { HostMemory } from './host-memory';
 import { HostWork } from './host-work';
 import { isolateApi, type Context, type Isolate, type IsolateFailure, type Reference } from './isolate-api';
 import { PendingOps } from './pending-ops';
+import { PromiseRejections } from './rejections';
 import { Requests } from './requests';
 import type { Caller, RequestRun } from './run';
 import { BodyStreams } from './streams/bodies';
@@ -61,8 +62,9 @@ class IsletSandbox implements Sandbox {
   constructor(isolate: Isolate, options: SandboxOptions, useCache = true) {
     this.#isolate = isolate;
     this.#options = options;
-    // asyncContext: AsyncLocalStorage over V8's continuation-preserved data (the bootstrap adopts the handle)
-    this.context = isolate.createContextSync({ asyncContext: true });
+    // asyncContext: AsyncLocalStorage over V8's continuation-preserved data; promiseRejections: V8's
+    // unhandled-rejection notifications (./rejections.ts); the bootstrap adopts both hooks
+    this.context = isolate.createContextSync({ asyncContext: true, promiseRejections: true });
     const { Callback, ExternalCopy } = isolateApi();
     const install = runBootstrap(isolate, this.context, useCache);
     const bridge = new Callback((op: unknown, ...args: unknown[]) => this.#table.call(this.#entry.current, op, args));
@@ -73,11 +75,15 @@ class IsletSandbox implements Sandbox {
       result: { reference: true },
       timeout: 1000,
     });
+    const rejections = new PromiseRejections(() => entry);
     const entry = new IsolateEntry(isolate, api, options.limits, {
       cut: (run, error) => this.#requests.cut(run, error),
       failed: (run, kind, error) => this.#entryFailed(run, kind, error),
       answered: (run, answer) => this.#requests.answered(run, answer),
-      ended: () => this.#requests.applyReported(),
+      ended: () => {
+        this.#requests.applyReported();
+        rejections.afterEntry();
+      },
     });
     api.release();
     install.release();
@@ -138,6 +144,7 @@ class IsletSandbox implements Sandbox {
       compression.ops,
       keys.ops,
       textDecoders.ops,
+      rejections.ops,
       zlibSync.ops,
       valueOps,
       webSockets.ops,
