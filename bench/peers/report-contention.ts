@@ -44,12 +44,14 @@ export function renderContention(r: PeerResults): string[] {
     `\`--contention\`: after the main phase, ${c.workloads.join(', ')} again with a CPU hog of ${c.hogThreads} ` +
       `process(es) spinning at normal priority for the whole phase (bench/peers/hog.ts) on ${r.machine.cores} cores, ` +
       `${r.settings.rounds} round(s) alternating the systems. "Kept" is req/s beside the hog over req/s alone (main ` +
-      "phase); the hog's cores is the CPU it got during the measured runs (median over rounds): what the system left it.",
+      "phase); the hog's cores is the CPU it got during the measured runs (median over rounds): what the system " +
+      'left it.',
     '',
   ];
   if (contentionChart(r)) L.push('![contention](bench/charts/peers-contention.svg)', '');
   L.push(
-    '| workload | system | req/s alone | req/s beside the hog | kept | p99 alone (ms) | p99 beside the hog (ms) | hog cores |',
+    '| workload | system | req/s alone | req/s beside the hog | kept | p99 alone (ms) | ' +
+      'p99 beside the hog (ms) | hog cores |',
     '|---|---|---:|---:|---:|---:|---:|---:|',
   );
   const n = (v: number | undefined) => (v === undefined ? 'n/a' : Math.round(v).toLocaleString('en-US'));
