@@ -40,6 +40,7 @@ import { loadURLPattern } from './url/pattern';
 import { createCompressionStreams } from './compression/compression';
 import { structuredClone } from './messaging/structured-clone';
 import { adoptNativeAsyncContext } from './internal/async-context';
+import { adoptPromiseRejections, notifyRejections } from './internal/promise-rejections';
 import { installWasmCompilers } from './wasm/streaming';
 
 declare const require: (id: string) => any;
@@ -75,6 +76,7 @@ export function install(
   setHost(bridge);
   // before anything else: the addon's async context handle leaves the global (see the file)
   adoptNativeAsyncContext();
+  adoptPromiseRejections();
   // the clock stands still while tenant code runs and moves when the host enters the isolate
   // (internal/clock.ts): no bridge crossing per read, and nothing to time a neighbour with
   const clock = installClock();
@@ -212,6 +214,13 @@ export function install(
     pull: entered(pullSink),
     cancel: entered(cancelSink),
     finish: entered(finishRequest),
+    rejections: entered(() =>
+      notifyRejections(
+        globalTarget,
+        (type) => listenersOf(globalTarget, type).length > 0,
+        () => messageEvents().PromiseRejectionEvent,
+      ),
+    ),
     bindModule,
     bindScript,
   };

@@ -40,6 +40,8 @@ export interface PublishOptions extends BuildOptions {
 export interface Published {
   manifest: DeploymentManifest;
   active: boolean;
+  /** the revision of the last store write the publication made (read-your-writes waits for it) */
+  revision: number;
 }
 
 /** the V8 version code caches are keyed by: the one of this process, which serves them */
@@ -82,7 +84,7 @@ export async function publish(
     if (options.quota) {
       await makeRoom(deps.store, tenant, built.manifest.storedBytes ?? 0, options.quota, deps.logger);
     }
-    await deps.store.putDeployment(built.manifest, built.files);
+    let revision = await deps.store.putDeployment(built.manifest, built.files);
     // a few at a time: thousands of modules have thousands of caches
     const pending = [...caches].filter(([modulePath, data]) => built.files.has(modulePath) && data.length > 0);
     await Promise.all(
@@ -93,7 +95,9 @@ export async function publish(
       }),
     );
     const activate = options.activate !== false;
-    if (activate) await deps.store.activate(tenant, built.manifest.id, { conflicts: options.routeConflicts });
+    if (activate) {
+      revision = await deps.store.activate(tenant, built.manifest.id, { conflicts: options.routeConflicts });
+    }
     deps.observer?.deployment(tenant, 'success');
     deps.logger?.info('deployment stored', {
       tenant,
@@ -106,7 +110,7 @@ export async function publish(
       ms: Number(process.hrtime.bigint() - started) / 1e6,
       ...(options.actor ? { by: options.actor } : {}),
     });
-    return { manifest: built.manifest, active: activate };
+    return { manifest: built.manifest, active: activate, revision };
   } catch (error) {
     deps.observer?.deployment(tenant, 'failure');
     if (error instanceof DeployError) {

@@ -30,7 +30,7 @@ export function sendPlain(
   requestId: string,
   message: string,
   limit?: string,
-  retryAfterS?: number,
+  extraHeaders?: readonly string[],
 ): void {
   if (res.headersSent) {
     res.destroy();
@@ -48,7 +48,7 @@ export function sendPlain(
     'no-store',
   ];
   if (limit) headers.push('islet-error', limit);
-  if (retryAfterS !== undefined) headers.push('retry-after', String(retryAfterS));
+  if (extraHeaders) headers.push(...extraHeaders);
   res.writeHead(status, headers);
   res.end(body);
 }
