@@ -129,6 +129,13 @@ export interface Config {
     /** how often that history samples the counters (seconds) */
     historySampleS: number;
   };
+  /** CPU profiles of tenants (POST /v1/tenants/{t}/profile) */
+  profiles: {
+    /** the longest profile one request may ask for (seconds) */
+    maxSeconds: number;
+    /** µs between samples */
+    samplingIntervalUs: number;
+  };
   store: {
     /** '' (the data folder), file:///<folder> or postgres://… */
     url: string;
@@ -250,6 +257,8 @@ export const settings: Setting[] = [
   { key: 'dashboard.prometheusUrl', env: 'ISLET_DASHBOARD_PROMETHEUS_URL', kind: { type: 'string', pattern: /^$|^https?:\/\/[^\s]+$/, expected: 'an http(s) URL of a Prometheus server, or empty' }, doc: "the dashboard's history from this Prometheus server (query_range); empty: islet's own per-minute store" },
   { key: 'dashboard.historySampleS', env: 'ISLET_DASHBOARD_HISTORY_SAMPLE_S', kind: { type: 'int', min: 1, max: 60, unit: 's' }, doc: 'how often that history samples the counters' },
   { key: 'dashboard.historyMinutes', env: 'ISLET_DASHBOARD_HISTORY_MINUTES', kind: { type: 'int', min: 10, max: 10_080, unit: 'minutes' }, doc: 'minutes of per-minute history islet keeps itself (without prometheusUrl)' },
+  { key: 'profiles.maxSeconds', env: 'ISLET_PROFILE_MAX_SECONDS', kind: { type: 'int', min: 1, max: 600, unit: 's' }, doc: 'the longest CPU profile of a tenant one request may ask for' },
+  { key: 'profiles.samplingIntervalUs', env: 'ISLET_PROFILE_SAMPLING_US', kind: { type: 'int', min: 100, max: 100_000, unit: 'µs' }, doc: 'time between samples of a CPU profile' },
   {
     key: 'cache.memoryMb',
     env: 'ISLET_CACHE_MEMORY_MB',
@@ -499,6 +508,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     cron: {},
     logs: {},
     dashboard: {},
+    profiles: {},
     store: {},
     tenants: {},
   } as Record<string, unknown>;

@@ -33,6 +33,7 @@ import { Metrics } from '../observe/metrics/metrics';
 import { ClusterLogs } from '../observe/tenant-logs/cluster';
 import { LogHub } from '../observe/tenant-logs/hub';
 import { SourceMapper } from '../observe/tenant-logs/source-maps';
+import { ClusterProfiles, LocalProfiles, WorkerProfiles } from '../observe/profiles/tenant-profiler';
 import { Supervisor } from '../cluster/supervisor';
 import { joinSupervisor } from '../cluster/supervised-worker';
 import { machineStalls } from '../host/isolate-api';
@@ -130,8 +131,9 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   metrics.setStallSource(machineStalls);
   const stopStallWatch = watchMachineStalls(logger);
   // limit and error stacks in tenant logs point at the tenant's own files (source maps of the deployment)
+  const sourceMaps = new SourceMapper(store);
   const logs = new LogHub(logger, {
-    sourceMaps: new SourceMapper(store),
+    sourceMaps,
     bytesPerTenant: config.logs.tenantBytes,
     maxTotalBytes: config.logs.totalBytes,
   });
@@ -153,6 +155,10 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     bindings,
     webSockets,
   });
+  // CPU profiles: under the supervisor the tenant's isolates may be in any worker, so it asks them all
+  const workerProfiles = options.worker ? new WorkerProfiles(pool, sourceMaps) : null;
+  if (workerProfiles) leaveCluster.push(() => workerProfiles.close());
+  const profiles = workerProfiles ?? new LocalProfiles(pool, sourceMaps);
   const accounting = new Accounting({ observer, logs, logRequests: config.logRequests });
   bindings.services = new ServiceDispatcher({ directory, pool, accounting });
   const passThrough = new OriginPassThrough(config.egress, config.limits.subrequestTimeoutMs);
@@ -273,6 +279,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     history,
     workers,
     onLogLinesDropped: (count) => metrics.logLinesDropped('follower', count),
+    profiles: { source: profiles, ...config.profiles },
   });
   const admin = serveHono({ fetch: adminApi.fetch, port: config.adminPort, hostname: config.adminHost });
   const adminPort = await new Promise<number>((resolve, reject) => {
@@ -419,6 +426,7 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
   let supervisorRef: Supervisor | undefined;
   const clusterMetrics = new ClusterMetrics({ restarts: () => supervisorRef?.stats().restarts ?? 0 });
   const clusterLogs = new ClusterLogs();
+  const clusterProfiles = new ClusterProfiles();
   const channel = primaryChannel();
   const historyStore = new HistoryStore({ minutes: config.dashboard.historyMinutes });
   // every worker's registry, as the metrics scrape gathers them; a worker is one process for its life
@@ -488,6 +496,7 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     await metricsServer?.close();
     clusterMetrics.close();
     clusterLogs.close();
+    clusterProfiles.close();
     stopRecorder();
     for (const stop of stopHandling) stop();
   });

@@ -10,6 +10,8 @@
 // PostgreSQL LISTEN in the primary then feeds the same ask.
 import type { Registry } from 'prom-client';
 import type { HistoryAnswer, HistoryQuery } from '../observe/metrics/history';
+import type { CpuProfile } from '../host/isolate-api';
+import type { ProfileAnswer, ProfileRequest } from '../observe/profiles/tenant-profiler';
 import { notice, request, type Protocol } from './protocol';
 
 /** One metric of a registry as JSON: what a worker sends for the primary to sum. */
@@ -65,6 +67,8 @@ export const islet = {
     'logs.collect': request<TenantLines, string[]>(1000),
     /** this worker's pid, uptime, memory and isolates, for the workers view */
     'process.stats': request<void, ProcessStats>(1000),
+    /** this worker's isolates of a tenant, CPU-profiled for N seconds (the asker sets the timeout from N) */
+    'profile.collect': request<ProfileRequest, CpuProfile[]>(60_000),
   },
   primaryRequests: {
     /** a client scraped this worker's admin port: the sum over every worker, please */
@@ -75,6 +79,8 @@ export const islet = {
     'history.query': request<HistoryQuery, HistoryAnswer>(5000),
     /** the supervisor's workers with their stats (GET /v1/workers) */
     'workers.list': request<void, WorkersAnswer>(3000),
+    /** a CPU profile of a tenant over every worker, one per tenant at a time (the asker sets the timeout) */
+    'profile.run': request<ProfileRequest, ProfileAnswer>(60_000),
   },
   workerNotices: {
     /** a new connection for this worker; the socket travels as the message's handle */

@@ -9,6 +9,9 @@ import type * as NativeModule from '../../native';
 export type {
   CachedDataResult,
   Context,
+  CpuProfile,
+  CpuProfileNode,
+  CpuProfilerOptions,
   ExternalCopy,
   HeapStatistics,
   Isolate,

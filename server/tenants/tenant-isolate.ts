@@ -9,7 +9,7 @@ import type { Config, Limits } from '../config';
 import { SandboxDisposedError } from '../errors';
 import type { Logger } from '../observe/server-log';
 import type { DeploymentStore } from '../store/types';
-import { isolateApi, v8Version, type Isolate } from '../host/isolate-api';
+import { isolateApi, v8Version, type CpuProfile, type CpuProfilerOptions, type Isolate } from '../host/isolate-api';
 import type { CreateSandbox, Dispatch, RequestLimits, Sandbox, SandboxRequest, SocketHooks } from '../host/types';
 import type { BindingHost } from '../bindings/host';
 import type { TenantLogSink } from './log-sink';
@@ -231,6 +231,31 @@ export class TenantIsolate {
       this.externalBytes = stats.externally_allocated_size ?? 0;
     } catch {
       // disposed between the check and the call: nothing to sample
+    }
+  }
+
+  /**
+   * Starts a CPU profile of this isolate titled `title` (the addon samples it on whichever thread
+   * runs it). False when the isolate is gone or the addon refused (16 profiles already run).
+   */
+  startProfile(title: string, options: CpuProfilerOptions): boolean {
+    if (!this.#isolate || this.#disposed || this.#isolate.isDisposed) return false;
+    try {
+      this.#isolate.startCpuProfiler(title, options);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Stops profile `title`: the merged profile, or null when the isolate went away meanwhile. */
+  async stopProfile(title: string): Promise<CpuProfile | null> {
+    if (!this.#isolate || this.#isolate.isDisposed) return null;
+    try {
+      const entries = await this.#isolate.stopCpuProfiler(title);
+      return entries[0]?.profile ?? null;
+    } catch {
+      return null;
     }
   }
 

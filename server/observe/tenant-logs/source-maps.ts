@@ -55,18 +55,45 @@ export class SourceMapper {
     const match = FRAME.exec(line);
     if (!match) return line;
     const [, before, url, lineText, columnText, after] = match;
+    // V8 columns in stacks are 1-based, source-map columns 0-based; lines are 1-based in both
+    const original = await this.#position(manifest, url, Number(lineText), Math.max(0, Number(columnText) - 1));
+    if (!original) return line;
+    return `${before}${original.source}:${original.line}:${original.column + 1}${after}`;
+  }
+
+  /**
+   * Where generated `url` at `line` (1-based) and `column` (0-based) comes from in the tenant's
+   * upload: the source's path as the tenant knows it, a 1-based line and a 0-based column; null
+   * when there is no map or no mapping. Never throws.
+   */
+  async originalPosition(
+    tenant: string,
+    deployment: string,
+    url: string,
+    line: number,
+    column: number,
+    options: { nextOnLine?: boolean } = {},
+  ): Promise<{ source: string; line: number; column: number } | null> {
+    const manifest = await this.#manifest(tenant, deployment);
+    return manifest ? this.#position(manifest, url, line, column, options.nextOnLine) : null;
+  }
+
+  /** `nextOnLine`: the first mapping at or after `column` on the line (a line without a column) */
+  async #position(manifest: DeploymentManifest, url: string, line: number, column: number, nextOnLine = false) {
     const module = findModule(manifest, url);
-    if (!module?.sourceMap) return line;
+    if (!module?.sourceMap) return null;
     const map = await this.#map(manifest, module.sourceMap);
-    if (!map) return line;
-    // V8 columns are 1-based, source-map columns 0-based; lines are 1-based in both
-    const original = map.consumer.originalPositionFor({
-      line: Number(lineText),
-      column: Math.max(0, Number(columnText) - 1),
-    });
-    if (original.source == null || original.line == null) return line;
+    if (!map) return null;
+    let original: ReturnType<SourceMapConsumer['originalPositionFor']>;
+    try {
+      const bias = nextOnLine ? SourceMapConsumer.LEAST_UPPER_BOUND : SourceMapConsumer.GREATEST_LOWER_BOUND;
+      original = map.consumer.originalPositionFor({ line, column, bias });
+    } catch {
+      return null;
+    }
+    if (original.source == null || original.line == null) return null;
     const source = map.display.get(original.source) ?? original.source;
-    return `${before}${source}:${original.line}:${(original.column ?? 0) + 1}${after}`;
+    return { source, line: original.line, column: original.column ?? 0 };
   }
 
   async #manifest(tenant: string, deployment: string): Promise<DeploymentManifest | null> {
