@@ -33,6 +33,8 @@ import { Metrics } from '../observe/metrics/metrics';
 import { ClusterLogs } from '../observe/tenant-logs/cluster';
 import { LogHub } from '../observe/tenant-logs/hub';
 import { SourceMapper } from '../observe/tenant-logs/source-maps';
+import { openTracing } from '../observe/tracing/open';
+import { version } from '../main';
 import { ClusterProfiles, LocalProfiles, WorkerProfiles } from '../observe/profiles/tenant-profiler';
 import { Supervisor } from '../cluster/supervisor';
 import { joinSupervisor } from '../cluster/supervised-worker';
@@ -159,11 +161,26 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   const workerProfiles = options.worker ? new WorkerProfiles(pool, sourceMaps) : null;
   if (workerProfiles) leaveCluster.push(() => workerProfiles.close());
   const profiles = workerProfiles ?? new LocalProfiles(pool, sourceMaps);
+  // traces: off unless configured (the OpenTelemetry SDK is not even loaded then)
+  const tracing = openTracing(config, {
+    version: version(),
+    onDropped: (reason, n) => metrics.spansDropped(reason, n),
+  });
   const accounting = new Accounting({ observer, logs, logRequests: config.logRequests });
   bindings.services = new ServiceDispatcher({ directory, pool, accounting });
   const passThrough = new OriginPassThrough(config.egress, config.limits.subrequestTimeoutMs);
-  const front = new FrontServer({ config, router, directory, pool, accounting, logger, passThrough, webSockets });
-  const cron = new CronRunner({ directory, pool, logs, observer, bindings: bindings.observer });
+  const front = new FrontServer({
+    config,
+    router,
+    directory,
+    pool,
+    accounting,
+    logger,
+    passThrough,
+    webSockets,
+    tracing,
+  });
+  const cron = new CronRunner({ directory, pool, logs, observer, bindings: bindings.observer, tracing });
   const stopFollowing = bindings.followDeletions(store, logger);
   const processStats = (): ProcessStats => ({
     pid: process.pid,
@@ -337,6 +354,8 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
         claims?.close();
         await bindings.close();
         await store.close();
+        // what is still queued is exported (bounded by the exporter's timeout)
+        await tracing?.close().catch(() => undefined);
       })()),
   };
 }

@@ -23,6 +23,8 @@ import { classifyFailure, type Failure } from '../tenants/limits';
 import type { IsolatePool } from '../tenants/pool';
 import type { TenantWebSockets } from '../tenants/web-sockets';
 import type { OriginPassThrough } from '../bindings/pass-through';
+import { requestSpan } from '../observe/tracing/request-span';
+import type { Tracing } from '../observe/tracing/types';
 import { Exchange } from './exchange';
 import { requestTarget } from './host';
 import { hasBody, limitedBody, nextRequestId, readSmallBody, smallBodyLength } from './request';
@@ -42,6 +44,8 @@ export interface FrontDeps {
   webSockets?: TenantWebSockets;
   /** where a request goes when its function throws after ctx.passThroughOnException() */
   passThrough?: OriginPassThrough;
+  /** OpenTelemetry traces (null or absent: off, and requests carry no trace) */
+  tracing?: Tracing | null;
 }
 
 const invalidResponse =
@@ -209,6 +213,8 @@ export class FrontServer {
       x.sendFailure(failure);
       return;
     }
+    const tracing = this.#deps.tracing;
+    if (tracing) x.trace = requestSpan(tracing, x, state);
     try {
       x.entry = this.#deps.pool.acquire(state);
     } catch (err) {
@@ -224,8 +230,9 @@ export class FrontServer {
           path,
           status,
           failure,
+          trace: x.trace,
         });
-      }
+      } else x.trace?.finish({ 'http.response.status_code': failureStatus(failure) }, failure.kind);
       x.sendFailure(failure);
       return;
     }
@@ -255,6 +262,7 @@ export class FrontServer {
         error: failure.message,
       });
       this.#deps.accounting.startFailed(entry, x.requestId, failure.message, failure.tenantStack);
+      x.trace?.finish({ 'http.response.status_code': failureStatus(failure), 'islet.cold_start': true }, 'startup');
     } else {
       x.reportStatus(failureStatus(failure));
       this.#deps.accounting.finish(x);

@@ -8,6 +8,7 @@ import type { Context, Isolate, Reference } from './isolate-api';
 import type { WebSocket as NodeWebSocket } from 'ws';
 import type { WebSocketBudget } from './websockets/budget';
 import type { TenantBindings } from '../bindings/context';
+import type { RequestTrace } from '../observe/tracing/types';
 
 export type { LimitName, RequestLimits };
 
@@ -40,6 +41,8 @@ export interface SandboxRequest {
   flags?: RequestFlags;
   /** a service binding call: the flags of the request from the network (or trigger) the chain started with */
   root?: RequestFlags;
+  /** the request's trace when tracing is on (observe/tracing/): fetch and binding ops make child spans */
+  trace?: RequestTrace;
 }
 
 /** set by the function while it runs (bindings/ops.ts) */

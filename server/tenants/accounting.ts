@@ -8,6 +8,7 @@ import type { TenantObserver } from './observer';
 import type { TenantIsolate } from './tenant-isolate';
 import type { Failure } from './limits';
 import { configuredLimit } from './limits';
+import type { ServerTrace } from '../observe/tracing/types';
 
 export interface FinishedRequest {
   entry: TenantIsolate;
@@ -20,6 +21,8 @@ export interface FinishedRequest {
   account: RequestAccount | null;
   /** a failure that decided the status (limit, tenant exception), if any */
   failure?: Failure;
+  /** its server span when tracing is on: ended here with what the request cost */
+  trace?: ServerTrace;
 }
 
 /** A request turned away before reaching an isolate (concurrency cap), with the status it got. */
@@ -31,6 +34,7 @@ export interface RejectedRequest {
   path: string;
   status: number;
   failure: Failure & { kind: 'limit' };
+  trace?: ServerTrace;
 }
 
 export class Accounting {
@@ -54,6 +58,7 @@ export class Accounting {
     this.#observer.limitExceeded(tenant, failure.limit);
     this.#observer.requestFinished({ tenant, deployment, status, durationS: 0, cpuS: 0, cold: false });
     this.#logs.limitExceeded({ tenant, deployment, requestId, limit: failure.limit, measured: failure.measured ?? 0 });
+    r.trace?.finish({ 'http.response.status_code': status, 'islet.limit': failure.limit }, `limit: ${failure.limit}`);
     if (this.#logRequests) {
       this.#logs.request({
         tenant,
@@ -112,6 +117,20 @@ export class Accounting {
         message: r.failure.message,
         stack: r.failure.tenantStack,
       });
+    }
+    if (r.trace) {
+      const error =
+        r.status >= 500 ? (cut ? `limit: ${cut.limit}` : r.failure ? r.failure.kind : `status ${r.status}`) : undefined;
+      r.trace.finish(
+        {
+          'http.response.status_code': r.status,
+          'islet.cpu_ms': cpuMs,
+          'islet.wall_ms': wallMs,
+          'islet.cold_start': r.cold,
+          'islet.limit': cut?.limit,
+        },
+        error,
+      );
     }
     if (this.#logRequests) {
       this.#logs.request({
