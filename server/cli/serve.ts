@@ -24,7 +24,7 @@ import { registerWebSocketMetrics } from '../observe/metrics/websocket-metrics';
 import { prepareDeployment } from '../tenants/prepare';
 import type { CreateSandbox } from '../tenants/sandbox-api';
 import { nullObserver, type TenantObserver } from '../tenants/observer';
-import { deployDirectory } from '../deploy/directory';
+import { applyFolderBindings, deployDirectory, folderBindingsFile } from '../deploy/directory';
 import { createAdminApi } from '../admin/api';
 import { loadOperatorToken } from '../admin/auth';
 import { startMetricsServer, type MetricsServer } from '../admin/metrics';
@@ -388,10 +388,12 @@ async function publishFunctions(
         observer: deps.observer,
         prepare: deps.prepare,
       });
+      const configured = await applyFolderBindings(deps.store, name, path.join(root, name));
       deps.logger.info(stored ? 'published function' : 'function unchanged', {
         tenant: name,
         deployment: manifest.id,
         folder: path.join(dir, name),
+        ...(configured ? { bindings: folderBindingsFile } : {}),
       });
     } catch (err) {
       // one broken example must not keep the others from serving
