@@ -74,6 +74,8 @@ export interface ServeOptions {
    * `tenantServer.emit('connection', socket)` (a supervisor that routes sockets)
    */
   listenTenant?: boolean;
+  /** islet dev --inspect: tenant isolates get a V8 inspector (DevTools); never for islet serve */
+  inspector?: boolean;
 }
 
 export interface Serving {
@@ -156,6 +158,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     createSandbox: options.createSandbox,
     bindings,
     webSockets,
+    inspector: options.inspector,
   });
   // CPU profiles: under the supervisor the tenant's isolates may be in any worker, so it asks them all
   const workerProfiles = options.worker ? new WorkerProfiles(pool, sourceMaps) : null;
@@ -529,6 +532,12 @@ export async function run(_command: string, args: string[]): Promise<void> {
     console.log(usageText);
     return;
   }
+  // a debugger pauses the whole process: every tenant of a production server would stop with it
+  if (args.some((a) => a === '--inspect' || a.startsWith('--inspect=')))
+    throw new CliError(
+      'islet serve: --inspect is refused (a paused tenant would stop every tenant of this process); ' +
+        'debug a function with islet dev <dir> --inspect',
+    );
   const config = loadConfig({ argv: args, env: process.env });
   checkSharedStore(config);
   const functionsDir = argValue(args, '--functions');

@@ -14,6 +14,7 @@ export type {
   CpuProfilerOptions,
   ExternalCopy,
   HeapStatistics,
+  InspectorSession,
   Isolate,
   MachineStalls,
   Module,

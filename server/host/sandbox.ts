@@ -59,7 +59,7 @@ class IsletSandbox implements Sandbox {
   constructor(isolate: Isolate, options: SandboxOptions, useCache = true) {
     this.#isolate = isolate;
     this.#options = options;
-    this.context = isolate.createContextSync();
+    this.context = isolate.createContextSync(options.inspector ? { inspector: true } : undefined);
     const { Callback, ExternalCopy } = isolateApi();
     const install = runBootstrap(isolate, this.context, useCache);
     const bridge = new Callback((op: unknown, ...args: unknown[]) => this.#table.call(this.#entry.current, op, args));

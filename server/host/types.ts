@@ -116,6 +116,8 @@ export interface SandboxOptions {
   webSockets?: SocketHooks;
   /** KV namespaces, caches and services the tenant's bindings reach (absent: none) */
   bindings?: TenantBindings;
+  /** announce the context to the isolate's inspector (islet dev --inspect; the isolate has one) */
+  inspector?: boolean;
 }
 
 /**

@@ -132,6 +132,11 @@ export class IsolatePool {
     return stopped.filter((s): s is IsolateProfile => s.profile !== null);
   }
 
+  /** The tenant's current isolate, if it has one (islet dev --inspect attaches DevTools to it). */
+  current(tenant: string): TenantIsolate | undefined {
+    return this.#byTenant.get(tenant);
+  }
+
   /** Retires an isolate (redeploy, memory kill...): it takes no new requests and is disposed once drained. */
   retire(entry: TenantIsolate, reason: EvictionReason): void {
     if (entry.retiredFor) return;

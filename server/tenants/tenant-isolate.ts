@@ -9,7 +9,14 @@ import type { Config, Limits } from '../config';
 import { SandboxDisposedError } from '../errors';
 import type { Logger } from '../observe/server-log';
 import type { DeploymentStore } from '../store/types';
-import { isolateApi, v8Version, type CpuProfile, type CpuProfilerOptions, type Isolate } from '../host/isolate-api';
+import {
+  isolateApi,
+  v8Version,
+  type CpuProfile,
+  type CpuProfilerOptions,
+  type InspectorSession,
+  type Isolate,
+} from '../host/isolate-api';
 import type { CreateSandbox, Dispatch, RequestLimits, Sandbox, SandboxRequest, SocketHooks } from '../host/types';
 import type { BindingHost } from '../bindings/host';
 import type { TenantLogSink } from './log-sink';
@@ -29,6 +36,8 @@ export interface IsolateDeps {
   webSockets?: TenantWebSockets;
   /** the node's binding services (KV, cache, services); absent: the tenant's isolates get no bindings */
   bindings?: BindingHost;
+  /** islet dev --inspect: every isolate gets a V8 inspector (never in islet serve) */
+  inspector?: boolean;
 }
 
 /** Deployment files and code caches from the store; cache writes are fire-and-forget. */
@@ -92,6 +101,7 @@ export class TenantIsolate {
       // Atomics.wait sleeps the serving thread without using CPU: no CPU limit would end it, and
       // every other tenant of this process would wait too
       allowAtomicsWait: false,
+      ...(this.#deps.inspector ? { inspector: true } : {}),
       onCatastrophicError: (message) => {
         logger.error('isolate lost control (V8 catastrophic error): this process should be replaced', {
           tenant: this.tenant,
@@ -115,6 +125,7 @@ export class TenantIsolate {
         onSubrequest: (status) => observer.subrequest(this.tenant, status),
         webSockets: this.#socketHooks(state),
         bindings: this.#deps.bindings?.forTenant(this.tenant, state.bindings, state.limits),
+        inspector: this.#deps.inspector,
       });
       this.#sandbox = sandbox;
       await loadDeployment(isolate, sandbox, state.manifest, storeSource(store, this.tenant, this.deployment, logger), {
@@ -246,6 +257,12 @@ export class TenantIsolate {
     } catch {
       return false;
     }
+  }
+
+  /** A DevTools protocol session with this isolate's inspector (islet dev --inspect); null when gone. */
+  createInspectorSession(): InspectorSession | null {
+    if (!this.#isolate || this.#disposed || this.#isolate.isDisposed || !this.#deps.inspector) return null;
+    return this.#isolate.createInspectorSession();
   }
 
   /** Stops profile `title`: the merged profile, or null when the isolate went away meanwhile. */
