@@ -12,6 +12,7 @@ import { ApiError } from '../errors';
 import type { Logger } from '../observe/server-log';
 import type { DeploymentStore, TenantRecord } from '../store/types';
 import { actor, type AdminAuth, type AdminEnv } from './auth';
+import { wrote } from './consistency';
 import { adminRouter } from './errors';
 import { readJson, tenantParam } from './request';
 import { requireTenant } from './tenants';
@@ -55,7 +56,7 @@ export function bindingRoutes(deps: BindingRoutesDeps): Hono<AdminEnv> {
     const next: TenantRecord = { ...record };
     if (isEmpty(declarations)) delete next.bindings;
     else next.bindings = declarations as Record<string, unknown>;
-    await store.putTenant(next);
+    wrote(c, await store.putTenant(next));
     logger.info('tenant bindings changed', {
       tenant,
       kv: declarations.kv_namespaces?.length ?? 0,

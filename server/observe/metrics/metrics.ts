@@ -7,11 +7,18 @@
 import cluster from 'node:cluster';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { workerChannel } from '../../cluster/worker-channel';
+import { countDropped, type DropReason } from '../log-drops';
 import type { Scrape } from '../../cluster/messages';
 import type { LimitName } from '../../host/types';
 import type { EvictionReason, IsolateSample, RequestReport, TenantObserver } from '../../tenants/observer';
 import { TenantLabels, TenantSeries, statusLabel } from './labels';
-import { nonNegative, registerIsolateGauges, registerStallCounters, type StallTotals } from './scrape-gauges';
+import {
+  nonNegative,
+  registerIsolateGauges,
+  registerLogDrops,
+  registerStallCounters,
+  type StallTotals,
+} from './scrape-gauges';
 import { SeriesCounter, SeriesHistogram, type CounterSeries, type HistogramSeries } from './series-metrics';
 
 export { OTHER_TENANTS, statusLabel } from './labels';
@@ -86,7 +93,6 @@ export class Metrics implements TenantObserver {
   #codeCache: Counter<'result'>;
   #subrequests: TenantSeries<Counter<'tenant' | 'status'>>;
   #deployments: TenantSeries<Counter<'tenant' | 'result'>>;
-  #logLinesDropped: Counter<'reason'>;
   #spansDropped: Counter<'reason'>;
 
   constructor(options: MetricsOptions = {}) {
@@ -220,13 +226,6 @@ export class Metrics implements TenantObserver {
       }),
       'result',
     );
-    this.#logLinesDropped = new Counter({
-      name: 'islet_log_lines_dropped_total',
-      help: 'Log lines not delivered because their reader did not keep up, by reason (follower: a log stream client)',
-      labelNames: ['reason'],
-      registers,
-    });
-    this.#logLinesDropped.inc({ reason: 'follower' }, 0);
     this.#spansDropped = new Counter({
       name: 'islet_trace_spans_dropped_total',
       help: 'Trace spans never exported, by reason (queue_full: the export queue was full; export_failed: the collector refused or did not answer)',
@@ -241,6 +240,7 @@ export class Metrics implements TenantObserver {
         return [];
       }
     });
+    registerLogDrops(this.registry);
     if (options.defaultMetrics ?? true) {
       collectDefaultMetrics({ register: this.registry });
       // prom-client exports these three totals as gauges whose names end in `_total`, which
@@ -357,9 +357,13 @@ export class Metrics implements TenantObserver {
     if (count > 0) this.#spansDropped.inc({ reason }, count);
   }
 
-  /** lines a reader lost because it did not keep up (a follow stream's backlog was full) */
-  logLinesDropped(reason: string, count: number): void {
-    if (count > 0) this.#logLinesDropped.inc({ reason }, count);
+  /**
+   * lines a reader lost because it did not keep up (a follow stream's backlog was full): counted
+   * with every other drop of this process (observe/log-drops.ts), exported as
+   * islet_log_lines_dropped_total{reason}
+   */
+  logLinesDropped(reason: DropReason, count: number): void {
+    countDropped(reason, count);
   }
 
   setIsolateSource(source: () => IsolateSample[]): void {
