@@ -24,6 +24,7 @@ import { OpTable } from '../bridge/table';
 import { bindingNames } from '../bindings/context';
 import { bindingOps } from '../bindings/ops';
 import { runBootstrap, hasBootstrapCache, produceBootstrapCache } from './bootstrap';
+import { snapshotState } from './bootstrap-snapshot';
 import { CompressionStreams } from './compression';
 import { TenantConsole } from './console';
 import { IsolateEntry } from './entry';
@@ -274,6 +275,7 @@ export function createSandbox(
   tuning: { codeCache?: boolean } = {},
 ): Sandbox {
   const useCache = tuning.codeCache !== false;
-  if (useCache && !hasBootstrapCache()) warmBootstrapCache(options);
+  // isolates made from the bootstrap snapshot compile nothing: the warm-up is for the fallback
+  if (useCache && !hasBootstrapCache() && !snapshotState().used) warmBootstrapCache(options);
   return new IsletSandbox(isolate, options, useCache);
 }

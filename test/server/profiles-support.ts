@@ -67,7 +67,10 @@ export function checkProfile(
   assert.ok(burn.length > 0, `a node for burn: ${profile.nodes.map((n) => n.callFrame.functionName).join(', ')}`);
   for (const n of burn) {
     assert.equal(n.callFrame.url, 'src/burn.ts', 'the uploaded file, not the built one');
-    assert.equal(n.callFrame.lineNumber, line - 1, 'its TypeScript line (0-based in DevTools profiles)');
+    // 0-based in DevTools profiles: the function's first line, or (optimized code entered on
+    // stack replacement) its loop's; either way a line of burn in the uploaded TypeScript
+    const at = n.callFrame.lineNumber + 1;
+    assert.ok(at >= line && at <= line + 7, `burn at src/burn.ts:${at}, a line of burn (${line}-${line + 7})`);
   }
   const hits = burn.reduce((sum, n) => sum + n.hitCount, 0);
   assert.ok(hits > 5, `burn was sampled (${hits} hits)`);

@@ -120,11 +120,9 @@ test('islet profile <tenant> --seconds N -o file writes the .cpuprofile and name
     };
     assert.equal(summary.file, file);
     assert.equal(summary.isolates, 1);
-    assert.deepEqual(
-      { name: summary.top[0]?.name, at: summary.top[0]?.at },
-      { name: 'burn', at: `src/burn.ts:${BURN_LINE}` },
-      JSON.stringify(summary.top),
-    );
+    assert.equal(summary.top[0]?.name, 'burn', JSON.stringify(summary.top));
+    const at = Number(/^src\/burn\.ts:(\d+)$/.exec(summary.top[0]!.at)?.[1]);
+    assert.ok(at >= BURN_LINE && at <= BURN_LINE + 7, `burn at a line of src/burn.ts: ${summary.top[0]!.at}`);
     checkProfile(JSON.parse(fs.readFileSync(file, 'utf8')), BURN_LINE);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
