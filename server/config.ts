@@ -211,6 +211,25 @@ export interface Config {
     /** how often that history samples the counters (seconds) */
     historySampleS: number;
   };
+  /** OpenTelemetry traces (observe/tracing/): off unless enabled or an OTLP endpoint is set */
+  tracing: {
+    enabled: boolean;
+    /** share of new traces recorded (a trusted caller's sampled flag decides for its own) */
+    sampleRatio: number;
+    /** addresses and CIDR ranges whose traceparent is continued */
+    trustedPeers: string[];
+    /** finished spans waiting for export; more are dropped and counted */
+    maxQueueSize: number;
+    maxExportBatchSize: number;
+    scheduledDelayMs: number;
+  };
+  /** CPU profiles of tenants (POST /v1/tenants/{t}/profile) */
+  profiles: {
+    /** the longest profile one request may ask for (seconds) */
+    maxSeconds: number;
+    /** µs between samples */
+    samplingIntervalUs: number;
+  };
   store: {
     /** '' (the data folder), file:///<folder> or postgres://… */
     url: string;
@@ -228,6 +247,7 @@ export type Kind =
   | { type: 'int'; min: number; max: number; unit?: string; auto?: { doc: string; value: () => number } }
   | { type: 'string'; pattern?: RegExp; expected?: string }
   | { type: 'bool' }
+  | { type: 'ratio' }
   | { type: 'enum'; values: readonly string[] }
   | { type: 'list' };
 
@@ -383,6 +403,14 @@ export const settings: Setting[] = [
   { key: 'dashboard.prometheusUrl', env: 'ISLET_DASHBOARD_PROMETHEUS_URL', kind: { type: 'string', pattern: /^$|^https?:\/\/[^\s]+$/, expected: 'an http(s) URL of a Prometheus server, or empty' }, doc: "the dashboard's history from this Prometheus server (query_range); empty: islet's own per-minute store" },
   { key: 'dashboard.historySampleS', env: 'ISLET_DASHBOARD_HISTORY_SAMPLE_S', kind: { type: 'int', min: 1, max: 60, unit: 's' }, doc: 'how often that history samples the counters' },
   { key: 'dashboard.historyMinutes', env: 'ISLET_DASHBOARD_HISTORY_MINUTES', kind: { type: 'int', min: 10, max: 10_080, unit: 'minutes' }, doc: 'minutes of per-minute history islet keeps itself (without prometheusUrl)' },
+  { key: 'tracing.enabled', env: 'ISLET_TRACING', kind: { type: 'bool' }, doc: 'export OpenTelemetry traces over OTLP/HTTP (also on when OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set)' },
+  { key: 'tracing.sampleRatio', env: 'ISLET_TRACE_SAMPLE_RATIO', kind: { type: 'ratio' }, doc: 'share of new traces recorded (OTEL_TRACES_SAMPLER overrides it)' },
+  { key: 'tracing.trustedPeers', env: 'ISLET_TRACE_TRUSTED_PEERS', kind: { type: 'list' }, doc: 'addresses/CIDRs whose traceparent header is continued (comma-separated in env)' },
+  { key: 'tracing.maxQueueSize', env: 'ISLET_TRACE_QUEUE_SIZE', kind: { type: 'int', min: 1, max: 1_000_000, unit: 'spans' }, doc: 'finished spans waiting for export, per process (more are dropped and counted)' },
+  { key: 'tracing.maxExportBatchSize', env: 'ISLET_TRACE_BATCH_SIZE', kind: { type: 'int', min: 1, max: 1_000_000, unit: 'spans' }, doc: 'spans per export request' },
+  { key: 'tracing.scheduledDelayMs', env: 'ISLET_TRACE_EXPORT_DELAY_MS', kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' }, doc: 'longest a finished span waits before its batch is exported' },
+  { key: 'profiles.maxSeconds', env: 'ISLET_PROFILE_MAX_SECONDS', kind: { type: 'int', min: 1, max: 600, unit: 's' }, doc: 'the longest CPU profile of a tenant one request may ask for' },
+  { key: 'profiles.samplingIntervalUs', env: 'ISLET_PROFILE_SAMPLING_US', kind: { type: 'int', min: 100, max: 100_000, unit: 'µs' }, doc: 'time between samples of a CPU profile' },
   {
     key: 'cache.memoryMb',
     env: 'ISLET_CACHE_MEMORY_MB',
@@ -491,6 +519,8 @@ function describe(kind: Kind): string {
       return kind.expected ?? 'a string';
     case 'bool':
       return 'true or false';
+    case 'ratio':
+      return 'a number from 0 to 1';
     case 'enum':
       return `one of ${kind.values.join(', ')}`;
     case 'list':
@@ -518,6 +548,11 @@ function coerce(kind: Kind, raw: unknown, fromEnv: boolean, secret = false): { v
       if (fromEnv && /^(true|1|yes)$/i.test(String(raw))) return { value: true };
       if (fromEnv && /^(false|0|no)$/i.test(String(raw))) return { value: false };
       return bad();
+    case 'ratio': {
+      const n = fromEnv ? (/^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(String(raw)) ? Number(raw) : NaN) : raw;
+      if (typeof n !== 'number' || !(n >= 0 && n <= 1)) return bad();
+      return { value: n };
+    }
     case 'enum':
       if (typeof raw !== 'string' || !kind.values.includes(raw)) return bad();
       return { value: raw };
@@ -667,6 +702,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
     cron: {},
     logs: {},
     dashboard: {},
+    tracing: {},
+    profiles: {},
     store: {},
     tenants: {},
   } as Record<string, unknown>;

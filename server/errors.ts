@@ -287,6 +287,8 @@ const adminStatus = {
   ISLET_ADMIN_BAD_RANGE: 400,
   /** the history could not be read (the Prometheus server or the supervisor did not answer) */
   ISLET_ADMIN_HISTORY_UNAVAILABLE: 503,
+  /** a CPU profile of the tenant is already running (one at a time) */
+  ISLET_ADMIN_PROFILE_RUNNING: 409,
 } as const;
 export type AdminErrorCode = CodeOf<typeof adminStatus>;
 

@@ -30,6 +30,8 @@ import { tenantRoutes } from './tenants';
 import { tokenRoutes } from './tokens';
 import { bindingRoutes } from './bindings';
 import { kvRoutes } from './kv';
+import { profileRoutes } from './profiles';
+import type { ProfileSource } from '../observe/profiles/tenant-profiler';
 import type { KvBackend } from '../bindings/kv/backend';
 import type { CronRunner } from '../bindings/cron/runner';
 import type { Limits } from '../config';
@@ -87,6 +89,8 @@ export interface AdminApiDeps {
   workers?: WorkersSource;
   /** lines a log follower lost (counted into the metrics) */
   onLogLinesDropped?: (count: number) => void;
+  /** serves POST /v1/tenants/:tenant/profile (CPU profiles; absent: this process serves no tenants) */
+  profiles?: { source: ProfileSource; maxSeconds: number; samplingIntervalUs: number };
 }
 
 export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
@@ -162,6 +166,8 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     const metricsAuth = authMiddleware(store, deps.operatorToken, { scrapeTokens, allowScrape: true });
     app.route('/', metricsRoutes(deps.metrics, { auth: metricsAuth, logger }));
   }
+  if (deps.profiles)
+    app.route('/', profileRoutes({ store, logger, auth, ...deps.profiles, profiles: deps.profiles.source }));
   app.route('/', historyRoutes({ auth, logger, history: deps.history, workers: deps.workers }));
   // a /v1 path no route serves still needs a token: without one, probing learns nothing
   app.all('/v1/*', auth, (c) => answerNotFound(c));

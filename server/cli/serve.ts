@@ -37,6 +37,9 @@ import { Metrics } from '../observe/metrics/metrics';
 import { ClusterLogs } from '../observe/tenant-logs/cluster';
 import { LogHub } from '../observe/tenant-logs/hub';
 import { SourceMapper } from '../observe/tenant-logs/source-maps';
+import { openTracing } from '../observe/tracing/open';
+import { version } from '../main';
+import { ClusterProfiles, LocalProfiles, WorkerProfiles } from '../observe/profiles/tenant-profiler';
 import { Supervisor } from '../cluster/supervisor';
 import { joinSupervisor } from '../cluster/supervised-worker';
 import { StoreFanout } from '../cluster/store-fanout';
@@ -81,6 +84,8 @@ export interface ServeOptions {
    * `tenantServer.emit('connection', socket)` (a supervisor that routes sockets)
    */
   listenTenant?: boolean;
+  /** islet dev --inspect: tenant isolates get a V8 inspector (DevTools); never for islet serve */
+  inspector?: boolean;
 }
 
 export interface Serving {
@@ -163,6 +168,16 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     createSandbox: options.createSandbox,
     bindings,
     webSockets,
+    inspector: options.inspector,
+  });
+  // CPU profiles: under the supervisor the tenant's isolates may be in any worker, so it asks them all
+  const workerProfiles = options.worker ? new WorkerProfiles(pool, sourceMaps) : null;
+  if (workerProfiles) leaveCluster.push(() => workerProfiles.close());
+  const profiles = workerProfiles ?? new LocalProfiles(pool, sourceMaps);
+  // traces: off unless configured (the OpenTelemetry SDK is not even loaded then)
+  const tracing = openTracing(config, {
+    version: version(),
+    onDropped: (reason, n) => metrics.spansDropped(reason, n),
   });
   const accounting = new Accounting({
     observer,
@@ -192,8 +207,9 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     quarantined,
     cf,
     webSockets,
+    tracing,
   });
-  const cron = new CronRunner({ directory, pool, logs, observer, bindings: bindings.observer });
+  const cron = new CronRunner({ directory, pool, logs, observer, bindings: bindings.observer, tracing });
   const processStats = (): ProcessStats => ({
     pid: process.pid,
     startedAt: Math.round(Date.now() - process.uptime() * 1000),
@@ -332,6 +348,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     history,
     workers,
     onLogLinesDropped: (count) => metrics.logLinesDropped('follower', count),
+    profiles: { source: profiles, ...config.profiles },
   });
   const admin = serveHono({ fetch: adminApi.fetch, port: config.adminPort, hostname: config.adminHost });
   const adminPort = await new Promise<number>((resolve, reject) => {
@@ -392,6 +409,8 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
         claims?.close();
         await bindings.close();
         await store.close();
+        // what is still queued is exported (bounded by the exporter's timeout)
+        await tracing?.close().catch(() => undefined);
       })()),
   };
 }
@@ -559,6 +578,7 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     own: supervisorMetrics.registry,
   });
   const clusterLogs = new ClusterLogs();
+  const clusterProfiles = new ClusterProfiles();
   const channel = primaryChannel();
   const historyStore = new HistoryStore({ minutes: config.dashboard.historyMinutes });
   // every worker's registry, as the metrics scrape gathers them; a worker is one process for its life
@@ -647,6 +667,7 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     await metricsServer?.close();
     clusterMetrics.close();
     clusterLogs.close();
+    clusterProfiles.close();
     stopRecorder();
     for (const stop of stopHandling) stop();
   });
@@ -658,6 +679,12 @@ export async function run(_command: string, args: string[]): Promise<void> {
     console.log(usageText);
     return;
   }
+  // a debugger pauses the whole process: every tenant of a production server would stop with it
+  if (args.some((a) => a === '--inspect' || a.startsWith('--inspect=')))
+    throw new CliError(
+      'islet serve: --inspect is refused (a paused tenant would stop every tenant of this process); ' +
+        'debug a function with islet dev <dir> --inspect',
+    );
   const config = loadConfig({ argv: args, env: process.env });
   configureStdout({ maxBacklogBytes: config.logs.stdoutBufferBytes });
   checkSharedStore(config);

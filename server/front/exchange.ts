@@ -20,6 +20,7 @@ import { sendPlain, writeSandboxResponse, writeWholeResponse } from './response'
 import { failureAnswer } from './status';
 import { completeUpgrade, type Upgrade } from './upgrade';
 import { webSocketLimits } from '../host/websockets/limits';
+import type { ServerTrace } from '../observe/tracing/types';
 
 export class Exchange implements FinishedRequest, BodyGuard {
   readonly req: IncomingMessage;
@@ -56,6 +57,8 @@ export class Exchange implements FinishedRequest, BodyGuard {
   readonly flags: RequestFlags = {};
   /** the request as it entered the sandbox, once dispatched */
   request: SandboxRequest | null = null;
+  /** its server span when tracing is on */
+  trace?: ServerTrace;
   /** the status to report when islet answered (or meant to) without the function */
   #status = 0;
   /** its slot with the tracker of requests in flight (-1: not tracked) */
@@ -141,6 +144,7 @@ export class Exchange implements FinishedRequest, BodyGuard {
       body,
       cf: cf.apply(this.req, headers),
       flags: this.flags,
+      trace: this.trace,
     };
     return this.request;
   }

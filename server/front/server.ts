@@ -26,6 +26,8 @@ import { ConnectionCap } from './connection-cap';
 import type { QuarantinedTenants } from '../tenants/quarantined';
 import type { TenantWebSockets } from '../tenants/web-sockets';
 import type { OriginPassThrough } from '../bindings/pass-through';
+import { requestSpan } from '../observe/tracing/request-span';
+import type { Tracing } from '../observe/tracing/types';
 import { CfPolicy } from './cf/policy';
 import { Exchange } from './exchange';
 import { LogBudget } from './log-budget';
@@ -55,6 +57,8 @@ export interface FrontDeps {
   webSockets?: TenantWebSockets;
   /** where a request goes when its function throws after ctx.passThroughOnException() */
   passThrough?: OriginPassThrough;
+  /** OpenTelemetry traces (null or absent: off, and requests carry no trace) */
+  tracing?: Tracing | null;
   /** what request.cf holds (default: from config, without GeoIP databases, which open asynchronously) */
   cf?: CfPolicy;
 }
@@ -267,6 +271,8 @@ export class FrontServer {
       x.sendFailure(failure);
       return;
     }
+    const tracing = this.#deps.tracing;
+    if (tracing) x.trace = requestSpan(tracing, x, state);
     try {
       x.entry = this.#deps.pool.acquire(state);
     } catch (err) {
@@ -282,8 +288,9 @@ export class FrontServer {
           path,
           status,
           failure,
+          trace: x.trace,
         });
-      }
+      } else x.trace?.finish({ 'http.response.status_code': failureStatus(failure) }, failure.kind);
       x.sendFailure(failure);
       return;
     }
@@ -313,6 +320,7 @@ export class FrontServer {
         error: boundMessage(failure.message, 2048),
       });
       this.#deps.accounting.startFailed(entry, x.requestId, failure.message, failure.tenantStack);
+      x.trace?.finish({ 'http.response.status_code': failureStatus(failure), 'islet.cold_start': true }, 'startup');
     } else {
       x.reportStatus(failureStatus(failure));
       this.#deps.accounting.finish(x);

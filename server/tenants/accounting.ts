@@ -11,6 +11,7 @@ import type { TenantIsolate } from './tenant-isolate';
 import type { Failure } from './limits';
 import { configuredLimit } from './limits';
 import { boundMessage, boundStack, defaultTextBounds, type TextBounds } from './tenant-text';
+import type { ServerTrace } from '../observe/tracing/types';
 
 export interface FinishedRequest {
   entry: TenantIsolate;
@@ -23,6 +24,8 @@ export interface FinishedRequest {
   account: RequestAccount | null;
   /** a failure that decided the status (limit, tenant exception), if any */
   failure?: Failure;
+  /** its server span when tracing is on: ended here with what the request cost */
+  trace?: ServerTrace;
 }
 
 /** A request turned away before reaching an isolate (concurrency cap, back-off), with the status it got. */
@@ -34,6 +37,7 @@ export interface RejectedRequest {
   path: string;
   status: number;
   failure: Failure & { kind: 'limit' | 'backoff' };
+  trace?: ServerTrace;
 }
 
 export class Accounting {
@@ -71,6 +75,9 @@ export class Accounting {
         measured: failure.measured ?? 0,
       });
     }
+    if (failure.kind === 'limit')
+      r.trace?.finish({ 'http.response.status_code': status, 'islet.limit': failure.limit }, `limit: ${failure.limit}`);
+    else r.trace?.finish({ 'http.response.status_code': status }, 'backoff');
     if (this.#logRequests) {
       this.#logs.request({
         tenant,
@@ -135,6 +142,20 @@ export class Accounting {
         message: boundMessage(r.failure.message, this.#bounds.maxBytes),
         stack: this.#stack(r.failure.tenantStack),
       });
+    }
+    if (r.trace) {
+      const error =
+        r.status >= 500 ? (cut ? `limit: ${cut.limit}` : r.failure ? r.failure.kind : `status ${r.status}`) : undefined;
+      r.trace.finish(
+        {
+          'http.response.status_code': r.status,
+          'islet.cpu_ms': cpuMs,
+          'islet.wall_ms': wallMs,
+          'islet.cold_start': r.cold,
+          'islet.limit': cut?.limit,
+        },
+        error,
+      );
     }
     if (this.#logRequests) {
       this.#logs.request({

@@ -12,6 +12,13 @@ import type { TenantState } from './directory';
 import { TenantIsolate, type IsolateDeps } from './tenant-isolate';
 import type { CreateSandbox } from './sandbox-api';
 import { defaultCreateSandbox } from './sandbox-api';
+import type { CpuProfile, CpuProfilerOptions } from '../host/isolate-api';
+
+/** A profile of one of a tenant's isolates (observe/profiles/). */
+export interface IsolateProfile {
+  deployment: string;
+  profile: CpuProfile;
+}
 
 export class IsolatePool {
   readonly #deps: IsolateDeps;
@@ -21,6 +28,8 @@ export class IsolatePool {
   /** retired isolates still finishing requests */
   readonly #draining = new Set<TenantIsolate>();
   readonly #backoff: Backoff;
+  /** tenant -> its running CPU profiles: title -> options, and the isolates each was started on */
+  readonly #profiles = new Map<string, Map<string, { options: CpuProfilerOptions; on: Set<TenantIsolate> }>>();
   #timer?: NodeJS.Timeout;
   #sweeping = false;
   #closing = false;
@@ -78,6 +87,9 @@ export class IsolatePool {
       } else {
         if (current) this.retire(current, 'redeploy');
         entry = new TenantIsolate(state, this.#deps);
+        // a profile of the tenant that runs covers its new isolate too (a redeploy or idle restart)
+        for (const [title, run] of this.#profiles.get(state.tenant) ?? [])
+          if (entry.startProfile(title, run.options)) run.on.add(entry);
         this.#lru.set(key, entry);
         this.#byTenant.set(state.tenant, entry);
         const started = entry;
@@ -99,6 +111,37 @@ export class IsolatePool {
   /** A request on `entry` completed and the isolate lives on: its tenant's streak of deaths is over. */
   served(entry: TenantIsolate): void {
     this.#backoff.lived(entry.tenant);
+  }
+
+  /**
+   * Starts CPU profile `title` on every live isolate of `tenant` (current and draining) and on
+   * any it gets before endProfile: the tenant's code is sampled wherever it runs in this process.
+   */
+  beginProfile(tenant: string, title: string, options: CpuProfilerOptions): void {
+    let runs = this.#profiles.get(tenant);
+    if (!runs) this.#profiles.set(tenant, (runs = new Map()));
+    const run = { options, on: new Set<TenantIsolate>() };
+    runs.set(title, run);
+    for (const entry of [...this.#lru.values(), ...this.#draining])
+      if (entry.tenant === tenant && !entry.disposed && entry.startProfile(title, options)) run.on.add(entry);
+  }
+
+  /** Stops profile `title` of `tenant`: one profile per isolate it ran on and that is still there. */
+  async endProfile(tenant: string, title: string): Promise<IsolateProfile[]> {
+    const runs = this.#profiles.get(tenant);
+    const run = runs?.get(title);
+    runs?.delete(title);
+    if (runs?.size === 0) this.#profiles.delete(tenant);
+    if (!run) return [];
+    const stopped = await Promise.all(
+      [...run.on].map(async (entry) => ({ deployment: entry.deployment, profile: await entry.stopProfile(title) })),
+    );
+    return stopped.filter((s): s is IsolateProfile => s.profile !== null);
+  }
+
+  /** The tenant's current isolate, if it has one (islet dev --inspect attaches DevTools to it). */
+  current(tenant: string): TenantIsolate | undefined {
+    return this.#byTenant.get(tenant);
   }
 
   /** Retires an isolate (redeploy, memory kill...): it takes no new requests and is disposed once drained. */

@@ -95,6 +95,7 @@ export class Metrics implements TenantObserver {
   #subrequests: TenantSeries<Counter<'tenant' | 'status'>>;
   #deployments: TenantSeries<Counter<'tenant' | 'result'>>;
   #protection: ProtectionMetrics;
+  #spansDropped: Counter<'reason'>;
 
   constructor(options: MetricsOptions = {}) {
     const limit = options.tenantLabels ?? 100;
@@ -227,6 +228,12 @@ export class Metrics implements TenantObserver {
       }),
       'result',
     );
+    this.#spansDropped = new Counter({
+      name: 'islet_trace_spans_dropped_total',
+      help: 'Trace spans never exported, by reason (queue_full: the export queue was full; export_failed: the collector refused or did not answer)',
+      labelNames: ['reason'],
+      registers,
+    });
     registerIsolateGauges(this.registry, this.#labels, () => {
       try {
         return this.#isolateSource ? this.#isolateSource() : [];
@@ -359,6 +366,11 @@ export class Metrics implements TenantObserver {
 
   deployment(tenant: string, result: 'success' | 'failure'): void {
     this.#deployments.metric.inc(this.#deployments.labels(this.#labels.label(tenant), result));
+  }
+
+  /** trace spans lost on the way to the collector (observe/tracing/) */
+  spansDropped(reason: 'queue_full' | 'export_failed', count: number): void {
+    if (count > 0) this.#spansDropped.inc({ reason }, count);
   }
 
   /**

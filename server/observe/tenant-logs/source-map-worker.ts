@@ -8,13 +8,17 @@ import { parentPort } from 'node:worker_threads';
 import { LRUCache } from 'lru-cache';
 import { SourceMapConsumer } from 'source-map-js';
 
+/** a generated position: line (1-based), column (0-based), and 1 to take the next mapping on the line */
+export type Position = [line: number, column: number, next?: 1];
+
 export interface LookupRequest {
   id: number;
   key: string;
   /** the map's text, when the caller learned this thread does not hold it */
   raw?: string;
   /** [line (1-based), column (0-based)] */
-  positions: [number, number][];
+  /** [line (1-based), column (0-based), 1 for the first mapping at or after the column] */
+  positions: Position[];
 }
 
 export interface LookupReply {
@@ -60,10 +64,11 @@ function lookup(request: LookupRequest): LookupReply {
 }
 
 /** the original [shown source, line, column] of each position, or null where there is none */
-export function lookupPositions(map: LoadedMap, positions: [number, number][]): NonNullable<LookupReply['found']> {
-  return positions.map(([line, column]) => {
+export function lookupPositions(map: LoadedMap, positions: Position[]): NonNullable<LookupReply['found']> {
+  return positions.map(([line, column, next]) => {
     try {
-      const original = map.consumer.originalPositionFor({ line, column });
+      const bias = next ? SourceMapConsumer.LEAST_UPPER_BOUND : SourceMapConsumer.GREATEST_LOWER_BOUND;
+      const original = map.consumer.originalPositionFor({ line, column, bias });
       if (original.source == null || original.line == null) return null;
       return [map.display.get(original.source) ?? original.source, original.line, original.column ?? 0] as [
         string,

@@ -14,7 +14,14 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { LRUCache } from 'lru-cache';
 import type { DeploymentManifest, DeploymentStore } from '../../store/types';
-import { lookupPositions, parseMap, type LoadedMap, type LookupReply, type LookupRequest } from './source-map-worker';
+import {
+  lookupPositions,
+  parseMap,
+  type LoadedMap,
+  type LookupReply,
+  type LookupRequest,
+  type Position,
+} from './source-map-worker';
 
 export type SourceMapStore = Pick<DeploymentStore, 'getDeployment' | 'readFile'>;
 
@@ -38,7 +45,7 @@ interface Frame {
   line: number;
   before: string;
   after: string;
-  position: [number, number];
+  position: Position;
 }
 
 export class SourceMapper {
@@ -107,6 +114,30 @@ export class SourceMapper {
       }),
     );
     return lines.join('\n');
+  }
+
+  /**
+   * Where generated `url` at `line` (1-based) and `column` (0-based) comes from in the tenant's
+   * upload: the source's path as the tenant knows it, a 1-based line and a 0-based column; null
+   * when there is no map or no mapping (or it took longer than the budget). Never throws.
+   * `nextOnLine`: the first mapping at or after `column` on the line (a line without a column).
+   */
+  async originalPosition(
+    tenant: string,
+    deployment: string,
+    url: string,
+    line: number,
+    column: number,
+    options: { nextOnLine?: boolean } = {},
+  ): Promise<{ source: string; line: number; column: number } | null> {
+    const manifest = await this.#manifest(tenant, deployment);
+    const mapPath = manifest ? findModule(manifest, url)?.sourceMap : undefined;
+    if (!manifest || !mapPath) return null;
+    const position: Position = options.nextOnLine ? [line, column, 1] : [line, column];
+    const frame: Frame = { line: 0, before: '', after: '', position };
+    const found = await this.#lookup(manifest, mapPath, [frame], Date.now() + this.#budgetMs);
+    const hit = found?.[0];
+    return hit ? { source: hit[0], line: hit[1], column: hit[2] } : null;
   }
 
   /** stops the mapping thread (a later mapStack starts another) */
