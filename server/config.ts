@@ -405,7 +405,7 @@ export const settings: Setting[] = [
   { key: 'dashboard.historyMinutes', env: 'ISLET_DASHBOARD_HISTORY_MINUTES', kind: { type: 'int', min: 10, max: 10_080, unit: 'minutes' }, doc: 'minutes of per-minute history islet keeps itself (without prometheusUrl)' },
   { key: 'tracing.enabled', env: 'ISLET_TRACING', kind: { type: 'bool' }, doc: 'export OpenTelemetry traces over OTLP/HTTP (also on when OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set)' },
   { key: 'tracing.sampleRatio', env: 'ISLET_TRACE_SAMPLE_RATIO', kind: { type: 'ratio' }, doc: 'share of new traces recorded (OTEL_TRACES_SAMPLER overrides it)' },
-  { key: 'tracing.trustedPeers', env: 'ISLET_TRACE_TRUSTED_PEERS', kind: { type: 'list' }, doc: 'addresses/CIDRs whose traceparent header is continued (comma-separated in env)' },
+  { key: 'tracing.trustedPeers', env: 'ISLET_TRACE_TRUSTED_PEERS', kind: { type: 'list' }, doc: 'addresses/CIDRs whose traceparent header is continued, besides trustedProxies (comma-separated in env)' },
   { key: 'tracing.maxQueueSize', env: 'ISLET_TRACE_QUEUE_SIZE', kind: { type: 'int', min: 1, max: 1_000_000, unit: 'spans' }, doc: 'finished spans waiting for export, per process (more are dropped and counted)' },
   { key: 'tracing.maxExportBatchSize', env: 'ISLET_TRACE_BATCH_SIZE', kind: { type: 'int', min: 1, max: 1_000_000, unit: 'spans' }, doc: 'spans per export request' },
   { key: 'tracing.scheduledDelayMs', env: 'ISLET_TRACE_EXPORT_DELAY_MS', kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' }, doc: 'longest a finished span waits before its batch is exported' },

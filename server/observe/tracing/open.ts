@@ -18,16 +18,16 @@ export function tracingWanted(config: Pick<Config, 'tracing'>, env: NodeJS.Proce
 }
 
 /** The process's tracing, or null when it is off (nothing of OpenTelemetry's SDK is loaded then). */
-export function openTracing(config: Pick<Config, 'tracing'>, options: TracingOptions = {}): Tracing | null {
+export function openTracing(config: Pick<Config, 'tracing'> & Partial<Pick<Config, 'trustedProxies'>>, options: TracingOptions = {}): Tracing | null {
   const env = options.env ?? process.env;
   if (!tracingWanted(config, env)) return null;
   // loaded here only: a process that does not trace never pays for the SDK's modules
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { openOtel } = require('./otel') as typeof import('./otel');
   const t = config.tracing;
   return openOtel({
     sampleRatio: t.sampleRatio,
-    trustedPeers: t.trustedPeers,
+    // the front proxies trusted with request.cf are trusted with the trace context too
+    trustedPeers: [...t.trustedPeers, ...(config.trustedProxies ?? [])],
     maxQueueSize: t.maxQueueSize,
     maxExportBatchSize: t.maxExportBatchSize,
     scheduledDelayMs: t.scheduledDelayMs,
