@@ -129,6 +129,17 @@ export interface Config {
     /** how often that history samples the counters (seconds) */
     historySampleS: number;
   };
+  /** this node among many sharing a PostgreSQL store (server/nodes/) */
+  nodes: {
+    /** '' : an id made once and kept in the data folder (`node-id`) */
+    id: string;
+    /** how other machines and operators reach this node; '' : <hostname>:<port> */
+    address: string;
+    /** how often the node writes its heartbeat (ms) */
+    heartbeatMs: number;
+    /** heartbeats a node may miss before it counts as not live */
+    liveBeats: number;
+  };
   store: {
     /** '' (the data folder), file:///<folder> or postgres://… */
     url: string;
@@ -274,6 +285,34 @@ export const settings: Setting[] = [
     env: 'ISLET_CRON_RETRY_DELAY_MS',
     kind: { type: 'int', min: 0, max: 3_600_000, unit: 'ms' },
     doc: 'a failed cron run (not marked noRetry) runs again once after this delay',
+  },
+  {
+    key: 'nodes.id',
+    env: 'ISLET_NODE_ID',
+    kind: {
+      type: 'string',
+      pattern: /^$|^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/,
+      expected: 'letters, digits, . _ - (at most 63)',
+    },
+    doc: "this node's id among the nodes sharing a store; empty: one made once and kept in the data folder",
+  },
+  {
+    key: 'nodes.address',
+    env: 'ISLET_NODE_ADDRESS',
+    kind: { type: 'string', pattern: /^[^\s]{0,255}$/, expected: 'host:port without spaces' },
+    doc: 'how operators and other nodes reach this node (shown by GET /v1/nodes); empty: <hostname>:<port>',
+  },
+  {
+    key: 'nodes.heartbeatMs',
+    env: 'ISLET_HEARTBEAT_MS',
+    kind: { type: 'int', min: 100, max: 600_000, unit: 'ms' },
+    doc: 'how often a node writes its heartbeat (id, address, applied revision, workers) to the store',
+  },
+  {
+    key: 'nodes.liveBeats',
+    env: 'ISLET_NODE_LIVE_BEATS',
+    kind: { type: 'int', min: 1, max: 1000 },
+    doc: 'heartbeats a node may miss before it counts as not live (writes stop waiting for it)',
   },
   {
     key: 'store.url',
@@ -499,6 +538,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     cron: {},
     logs: {},
     dashboard: {},
+    nodes: {},
     store: {},
     tenants: {},
   } as Record<string, unknown>;

@@ -28,6 +28,8 @@ import { kvRoutes } from './kv';
 import type { KvBackend } from '../bindings/kv/backend';
 import type { CronRunner } from '../bindings/cron/runner';
 import type { Limits } from '../config';
+import type { NodeRegistry } from '../nodes/types';
+import { nodeRoutes } from './nodes';
 
 export interface AdminApiDeps {
   store: DeploymentStore;
@@ -64,6 +66,8 @@ export interface AdminApiDeps {
   history?: HistorySource;
   /** serves GET /v1/workers */
   workers?: WorkersSource;
+  /** serves GET /v1/nodes: the nodes sharing the store, and which one this is */
+  nodes?: { registry: NodeRegistry; self: string };
   /** lines a log follower lost (counted into the metrics) */
   onLogLinesDropped?: (count: number) => void;
 }
@@ -114,6 +118,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     app.route('/', metricsRoutes(deps.metrics, { auth: metricsAuth, logger }));
   }
   app.route('/', historyRoutes({ auth, logger, history: deps.history, workers: deps.workers }));
+  if (deps.nodes) app.route('/', nodeRoutes({ auth, logger, nodes: deps.nodes.registry, self: deps.nodes.self }));
   // a /v1 path no route serves still needs a token: without one, probing learns nothing
   app.all('/v1/*', auth, (c) => answerNotFound(c));
   // a static page and its files, holding no data: it calls the routes above with the operator's token

@@ -12,7 +12,7 @@ import { serve as serveHono } from '@hono/node-server';
 import { checkSharedStore, loadConfig, limitSettings, resolveLimits, type Config } from '../config';
 import { CliError } from '../errors';
 import { Logger } from '../observe/server-log';
-import { openConfiguredStore } from '../store/open';
+import { openConfiguredStore, storeKind } from '../store/open';
 import type { DeploymentStore } from '../store/types';
 import { TenantRouter } from '../front/router';
 import { FrontServer } from '../front/server';
@@ -56,6 +56,7 @@ import { CronScheduler } from '../bindings/cron/scheduler';
 import { OriginPassThrough } from '../bindings/pass-through';
 import { ServiceDispatcher } from '../bindings/service/dispatcher';
 import { bindingMetrics } from '../observe/metrics/binding-metrics';
+import { ThisNode } from '../nodes/node';
 
 export interface ServeOptions {
   config: Config;
@@ -250,6 +251,17 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
 
   // without its own listener (a supervisor owns the port), the configured port is the one clients use
   const tenant = options.listenTenant === false ? { port: config.port } : await front.listen(config.port, config.host);
+  // the node's heartbeat: here when this process is the node (alone, or any worker on the
+  // directory store, whose list is the node itself); under a supervisor on PostgreSQL the
+  // supervisor beats for the node and workers only read the list
+  const node = await ThisNode.start({
+    config,
+    store,
+    logger,
+    port: tenant.port,
+    workers: () => (options.worker ? config.workers : 1),
+    heartbeat: !options.worker || storeKind(config.store.url) === 'fs',
+  });
   const adminApi = createAdminApi({
     store,
     logger,
@@ -272,6 +284,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     scrapeTokens: config.scrapeTokens,
     history,
     workers,
+    nodes: { registry: node.registry, self: node.id },
     onLogLinesDropped: (count) => metrics.logLinesDropped('follower', count),
   });
   const admin = serveHono({ fetch: adminApi.fetch, port: config.adminPort, hostname: config.adminHost });
@@ -328,6 +341,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
         stopFollowing();
         passThrough.close();
         claims?.close();
+        await node.stop();
         await bindings.close();
         await store.close();
       })()),
@@ -471,6 +485,20 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
   });
   supervisorRef = supervisor;
   const { port, workers } = await supervisor.start();
+  // on a shared store the supervisor beats for its node (its workers only read the node list)
+  const nodeStore =
+    storeKind(config.store.url) === 'postgres'
+      ? await openConfiguredStore(config, (message, fields) => logger.warn(message, fields))
+      : null;
+  const node = nodeStore
+    ? await ThisNode.start({
+        config,
+        store: nodeStore,
+        logger,
+        port,
+        workers: () => supervisor.stats().workers.filter((w) => w.ready).length,
+      })
+    : null;
   const adminPort = workers.find((w) => typeof w.info?.adminPort === 'number')?.info?.adminPort;
   console.error(
     `islet: ${config.workers} workers; tenant traffic on http://${config.host}:${port}, ` +
@@ -484,6 +512,8 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     );
   });
   await onShutdown(logger, async () => {
+    await node?.stop();
+    await nodeStore?.close();
     await supervisor.close();
     await metricsServer?.close();
     clusterMetrics.close();

@@ -109,6 +109,30 @@ CREATE TABLE islet.changes (
 ALTER TABLE islet.tenants ADD COLUMN bindings json;
 `,
   },
+  {
+    version: 3,
+    name: 'node heartbeats',
+    sql: `
+-- One row per islet node sharing this database, rewritten by its heartbeat (server/nodes/).
+-- Liveness is judged with the database's clock (now() - last_seen), so clocks of the machines
+-- need not agree; each node says how often it beats, so its own interval judges it.
+CREATE TABLE islet.nodes (
+  id           text PRIMARY KEY,
+  address      text NOT NULL,
+  -- the newest revision of the change log every serving process of the node has applied
+  revision     bigint NOT NULL,
+  workers      integer NOT NULL,
+  version      text NOT NULL,
+  started_at   timestamptz NOT NULL,
+  last_seen    timestamptz NOT NULL DEFAULT now(),
+  heartbeat_ms integer NOT NULL,
+  -- false once the node caught up with the change log after it started (readiness)
+  ready        boolean NOT NULL DEFAULT true,
+  -- set when the node stopped on purpose: it is not waited for until it beats again
+  left_at      timestamptz
+);
+`,
+  },
 ];
 
 export const latestVersion = migrations[migrations.length - 1]!.version;

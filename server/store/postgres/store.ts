@@ -80,6 +80,11 @@ export class PostgresDeploymentStore implements DeploymentStore {
     this.#pollMs = options.pollMs ?? 5000;
   }
 
+  /** the store's database (node heartbeats, KV and cron claims share its pool and schema) */
+  get database(): Db {
+    return this.#db;
+  }
+
   /** applies missing migrations (once per store; retried after a failure) */
   migrate(): Promise<MigrationResult> {
     this.#schema ??= migrate(this.#db.pool).catch((error) => {

@@ -19,6 +19,7 @@ import {
 } from './tenant.mjs';
 import { filesFromDrop, filesFromInput } from './upload.mjs';
 import { loadWorkers } from './workers.mjs';
+import { loadNodes } from './nodes.mjs';
 
 const POLL_MS = 2000;
 const HISTORY_MS = 30_000;
@@ -93,7 +94,10 @@ function route() {
     renderLimits();
     loadLimitDetails();
   }
-  if (view === 'workers') loadWorkers();
+  if (view === 'workers') {
+    loadWorkers();
+    loadNodes();
+  }
 }
 
 // ---------------------------------------------------------------- overview
@@ -220,7 +224,10 @@ async function poll() {
     state.historyAt = Date.now();
     if (view === 'overview') renderOverviewHistory();
     if (view === 'tenant') renderTenantHistory();
-    if (view === 'workers') loadWorkers();
+    if (view === 'workers') {
+      loadWorkers();
+      loadNodes();
+    }
   }
 }
 
