@@ -50,13 +50,15 @@ import {
 import type { WorkersSource } from '../admin/history';
 import { watchMachineStalls } from '../tenants/stalls';
 import { BindingHost } from '../bindings/host';
-import { SqliteSlotClaims } from '../bindings/cron/claims';
+import type { SlotClaims } from '../bindings/cron/claims';
+import { openSlotClaims } from '../bindings/cron/open-claims';
 import { CronRunner } from '../bindings/cron/runner';
 import { CronScheduler } from '../bindings/cron/scheduler';
 import { OriginPassThrough } from '../bindings/pass-through';
 import { ServiceDispatcher } from '../bindings/service/dispatcher';
 import { bindingMetrics } from '../observe/metrics/binding-metrics';
 import { ThisNode } from '../nodes/node';
+import { nodeId } from '../nodes/identity';
 
 export interface ServeOptions {
   config: Config;
@@ -236,9 +238,9 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   pool.start();
   // one process per node keeps the cron schedule: this one alone, or the worker in slot 0
   let scheduler: CronScheduler | null = null;
-  let claims: SqliteSlotClaims | null = null;
+  let claims: SlotClaims | null = null;
   if (config.cron.enabled && (!options.worker || process.env.ISLET_WORKER_SLOT === '0')) {
-    claims = SqliteSlotClaims.inDataDir(config.dataDir);
+    claims = openSlotClaims(store, config.dataDir, nodeId(config.nodes.id, config.dataDir));
     scheduler = new CronScheduler({
       store,
       runner: cron,

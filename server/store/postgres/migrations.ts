@@ -133,6 +133,41 @@ CREATE TABLE islet.nodes (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'kv data and cron slot claims',
+    sql: `
+-- KV of every tenant (server/bindings/kv/postgres.ts). Keys are bytea, so they sort as UTF-8
+-- bytes (Cloudflare's order) whatever the database's collation. A tenant's usage is one row,
+-- locked by every write of that tenant, so its quota check and its write cannot disagree.
+CREATE TABLE islet.kv (
+  tenant     text NOT NULL,
+  ns         text NOT NULL,
+  key        bytea NOT NULL,
+  value      bytea NOT NULL,
+  metadata   text,
+  expiration bigint,
+  size       integer NOT NULL,
+  PRIMARY KEY (tenant, ns, key)
+);
+CREATE INDEX kv_expiration ON islet.kv (expiration) WHERE expiration IS NOT NULL;
+CREATE TABLE islet.kv_usage (
+  tenant text PRIMARY KEY,
+  bytes  bigint NOT NULL,
+  keys   bigint NOT NULL
+);
+
+-- One row per cron slot run: the node whose INSERT ... ON CONFLICT DO NOTHING adds the row runs
+-- the slot (server/bindings/cron/claims.ts); old rows are pruned.
+CREATE TABLE islet.cron_claims (
+  trigger    text NOT NULL,
+  slot       bigint NOT NULL,
+  node       text NOT NULL,
+  claimed_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (trigger, slot)
+);
+`,
+  },
 ];
 
 export const latestVersion = migrations[migrations.length - 1]!.version;
