@@ -149,6 +149,10 @@ export interface Config {
     sslCaFile: string;
     /** `id:base64key[,…]`; required with a postgres:// url */
     secretKey: string;
+    /** changes younger than this stay in a shared store's change log (s) */
+    changeRetentionS: number;
+    /** the most this node keeps in its node cache of module blobs and code caches (MB) */
+    nodeCacheMb: number;
   };
   tenants: Record<string, { limits?: Partial<Limits> }>;
 }
@@ -354,6 +358,18 @@ export const settings: Setting[] = [
     },
     doc: 'encrypts tenant secrets in PostgreSQL (AES-256-GCM); the first key encrypts, all decrypt',
     secret: true,
+  },
+  {
+    key: 'store.changeRetentionS',
+    env: 'ISLET_CHANGE_RETENTION_S',
+    kind: { type: 'int', min: 0, max: 31_536_000, unit: 's' },
+    doc: "changes younger than this stay in PostgreSQL's change log; older ones every live node applied are compacted",
+  },
+  {
+    key: 'store.nodeCacheMb',
+    env: 'ISLET_NODE_CACHE_MB',
+    kind: { type: 'int', min: 1, max: 1_048_576, unit: 'MB' },
+    doc: 'module blobs and code caches a node keeps on its disk with a PostgreSQL store (least recently used out)',
   },
 ];
 

@@ -1,7 +1,8 @@
 // The admin HTTP API (admin port), composed from its route files: tenants, deployments, env,
-// deploy tokens, tenant logs and /metrics, plus GET /healthz and the operator dashboard. JSON in
-// and out; errors as {"error": {"code", "message"}} (errors.ts); every route but /healthz and
-// the dashboard's static page behind one bearer-token middleware (auth.ts), which each route
+// deploy tokens, tenant logs, /metrics and the node list, plus GET /healthz, GET /readyz and the
+// operator dashboard. JSON in and out; errors as {"error": {"code", "message"}} (errors.ts);
+// every route but the two probes and the dashboard's static page behind one bearer-token
+// middleware (auth.ts), which each route
 // names first. A new group of admin routes is one more file like tenants.ts, mounted here.
 import type { Hono } from 'hono';
 import { createDashboard } from './dashboard';
@@ -66,6 +67,8 @@ export interface AdminApiDeps {
   history?: HistorySource;
   /** serves GET /v1/workers */
   workers?: WorkersSource;
+  /** whether this process has caught up with the store's change log since it started (GET /readyz) */
+  ready?: () => boolean;
   /** serves GET /v1/nodes: the nodes sharing the store, and which one this is */
   nodes?: { registry: NodeRegistry; self: string };
   /** lines a log follower lost (counted into the metrics) */
@@ -84,11 +87,23 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
 
   const app = adminRouter(logger);
   app.notFound(answerNotFound);
-  // A degraded store (PostgreSQL unreachable) keeps the node ready: it serves what it has. The
-  // answer says so without the reason (which names the database host): the log has it.
+  // Liveness: the process answers. A degraded store (PostgreSQL unreachable) keeps the node
+  // ready: it serves what it has. The answer says so without the reason (which names the
+  // database host): the log has it. A process still catching up with the change log says so.
   app.get('/healthz', async (c) => {
     const health = await store.health();
-    return c.json(health.state === 'ok' ? { ok: true } : { ok: true, degraded: ['store'] });
+    const ready = deps.ready?.() ?? true;
+    return c.json({
+      ok: true,
+      ...(ready ? {} : { ready: false }),
+      ...(health.state === 'ok' ? {} : { degraded: ['store'] }),
+    });
+  });
+  // Readiness (a load balancer's or Kubernetes' readiness probe): 503 until the process has read
+  // the store's change log through to the revision it found at start.
+  app.get('/readyz', (c) => {
+    if (deps.ready?.() ?? true) return c.json({ ready: true });
+    return c.json({ ready: false, reason: 'catching up with the store change log' }, 503);
   });
   app.route('/', tenantRoutes({ store, logger, auth, tenantUrl, limitNames }));
   app.route(

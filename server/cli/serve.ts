@@ -287,6 +287,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     history,
     workers,
     nodes: { registry: node.registry, self: node.id },
+    ready: () => node.ready,
     onLogLinesDropped: (count) => metrics.logLinesDropped('follower', count),
   });
   const admin = serveHono({ fetch: adminApi.fetch, port: config.adminPort, hostname: config.adminHost });

@@ -1,16 +1,25 @@
-// This node among the nodes sharing a store: its identity, its heartbeat, and the revision of
-// the change log it has applied. The process that is its node's subscriber to the store (alone,
-// the serving process; under a supervisor, the supervisor) starts it. `applied()` comes from
-// whoever applies the log on the node; without one, the node follows the log with a feed of its
-// own. The node is ready once it has read the change log through to the store's newest revision
-// since it started (a node back from a long absence catches up before it reports ready).
+// This node among the nodes sharing a store: its identity, its heartbeat, the revision of the
+// change log it has applied, whether it is ready, and its share of pruning the change log. The
+// process that is its node's subscriber to the store (alone, the serving process; under a
+// supervisor, the supervisor) beats for it; every serving process tracks its own readiness.
+// `applied()` comes from whoever applies the log in the process; without one, the process
+// follows the log with a feed of its own.
+//
+// Ready means caught up: the store's revision was read after the start (PostgreSQL reachable)
+// and the log was applied up to it. A node that starts while PostgreSQL is down serves from its
+// node cache but is not ready until the store is back and it has read the change log through.
 import type { Config } from '../config';
 import type { Logger } from '../observe/server-log';
+import { PostgresDeploymentStore } from '../store/postgres/store';
 import type { ChangeFeed, DeploymentStore } from '../store/types';
 import { NodeHeartbeat } from './heartbeat';
 import { isletVersion, nodeAddress, nodeId } from './identity';
 import { openNodeRegistry } from './open';
+import { pruneChanges } from './prune';
 import type { NodeBeat, NodeRegistry } from './types';
+
+/** how often a beating node prunes the change log */
+const PRUNE_EVERY_MS = 60_000;
 
 export interface StartNodeOptions {
   config: Config;
@@ -20,9 +29,9 @@ export interface StartNodeOptions {
   port: number;
   /** serving processes now */
   workers(): number;
-  /** the revision every serving process of the node applied (default: the node's own feed) */
+  /** the revision every serving process of the node applied (default: a feed of this process) */
   applied?(): number;
-  /** false: only read the node list (another process of the node beats for it) */
+  /** false: do not beat nor prune (another process of the node does) */
   heartbeat?: boolean;
 }
 
@@ -32,11 +41,13 @@ export class ThisNode {
   readonly registry: NodeRegistry;
   readonly startedAt = new Date().toISOString();
   readonly #options: StartNodeOptions;
-  readonly #heartbeat: NodeHeartbeat;
+  readonly #heartbeat: NodeHeartbeat | null;
   #feed: ChangeFeed | null = null;
-  /** the store's revision when the node started: reaching it means caught up */
+  /** the store's revision as first read after the start: reaching it means caught up */
   #target: number | null = null;
   #ready = false;
+  #upkeep: NodeJS.Timeout | null = null;
+  #lastPrune = Date.now();
 
   private constructor(options: StartNodeOptions) {
     const { config } = options;
@@ -44,18 +55,20 @@ export class ThisNode {
     this.id = nodeId(config.nodes.id, config.dataDir);
     this.address = nodeAddress(config.nodes.address, options.port);
     this.registry = openNodeRegistry(options.store, { liveBeats: config.nodes.liveBeats });
-    this.#heartbeat = new NodeHeartbeat({
-      registry: this.registry,
-      describe: () => this.describe(),
-      before: () => this.#checkReady(),
-      intervalMs: config.nodes.heartbeatMs,
-      logger: options.logger,
-    });
+    this.#heartbeat =
+      options.heartbeat === false
+        ? null
+        : new NodeHeartbeat({
+            registry: this.registry,
+            describe: () => this.describe(),
+            before: () => this.#checkReady(),
+            intervalMs: config.nodes.heartbeatMs,
+            logger: options.logger,
+          });
   }
 
   static async start(options: StartNodeOptions): Promise<ThisNode> {
     const node = new ThisNode(options);
-    if (options.heartbeat === false) return node;
     if (!options.applied) {
       const from = await options.store.currentRevision().catch(() => 0);
       node.#feed = options.store.openFeed({ from });
@@ -63,7 +76,9 @@ export class ThisNode {
       await node.#feed.start().catch(() => {});
     }
     await node.#checkReady();
-    await node.#heartbeat.start();
+    await node.#heartbeat?.start();
+    node.#upkeep = setInterval(() => void node.#tick(), options.config.nodes.heartbeatMs);
+    node.#upkeep.unref();
     return node;
   }
 
@@ -72,7 +87,7 @@ export class ThisNode {
     return this.#options.applied?.() ?? this.#feed?.revision ?? 0;
   }
 
-  /** caught up with the change log since the node started */
+  /** caught up with the change log since the process started */
   get ready(): boolean {
     return this.#ready;
   }
@@ -90,7 +105,11 @@ export class ThisNode {
     };
   }
 
-  /** ready once the applied revision reached the store's revision as read after the start */
+  /** re-checks readiness (a caller that applies the log says when it moved) */
+  progressed(): Promise<void> {
+    return this.#checkReady();
+  }
+
   async #checkReady(): Promise<void> {
     if (this.#ready) return;
     if (this.#target === null) {
@@ -100,17 +119,35 @@ export class ThisNode {
         return;
       }
     }
-    if (this.applied() >= this.#target) this.#ready = true;
+    if (this.applied() >= this.#target) {
+      this.#ready = true;
+      this.#options.logger.info('node caught up with the change log: ready', {
+        node: this.id,
+        revision: this.applied(),
+      });
+    }
   }
 
-  /** re-checks readiness (callers that apply the log say when they moved) */
-  progressed(): Promise<void> {
-    return this.#checkReady();
+  async #tick(): Promise<void> {
+    await this.#checkReady();
+    const { store, config, logger } = this.#options;
+    if (!this.#heartbeat || !(store instanceof PostgresDeploymentStore)) return;
+    if (Date.now() - this.#lastPrune < PRUNE_EVERY_MS) return;
+    this.#lastPrune = Date.now();
+    try {
+      const removed = await pruneChanges(store, {
+        retentionS: config.store.changeRetentionS ?? 86_400,
+        liveBeats: config.nodes.liveBeats,
+      });
+      if (removed > 0) logger.info('pruned the change log', { node: this.id, removed });
+    } catch (error) {
+      logger.warn('pruning the change log failed', { error: (error as Error).message });
+    }
   }
 
   async stop(): Promise<void> {
-    if (this.#options.heartbeat === false) return;
-    await this.#heartbeat.stop();
+    if (this.#upkeep) clearInterval(this.#upkeep);
+    await this.#heartbeat?.stop();
     await this.#feed?.close();
   }
 }

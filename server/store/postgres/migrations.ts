@@ -13,7 +13,12 @@ export interface Migration {
 }
 
 /** advisory lock keys (pg_advisory_lock takes any bigint; these spell "islet" + a number) */
-export const lockKeys = { migrate: 0x69736c65_74_01, routes: 0x69736c65_74_02, changes: 0x69736c65_74_03 } as const;
+export const lockKeys = {
+  migrate: 0x69736c65_74_01,
+  routes: 0x69736c65_74_02,
+  changes: 0x69736c65_74_03,
+  prune: 0x69736c65_74_04,
+} as const;
 
 export const migrations: readonly Migration[] = [
   {
@@ -166,6 +171,15 @@ CREATE TABLE islet.cron_claims (
   claimed_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (trigger, slot)
 );
+`,
+  },
+  {
+    version: 5,
+    name: 'change log compaction',
+    sql: `
+-- pruning keeps the newest change of every (tenant, kind) (server/nodes/prune.ts): this index
+-- finds whether a newer one exists
+CREATE INDEX changes_tenant_kind ON islet.changes (tenant, kind, revision);
 `,
   },
 ];

@@ -54,6 +54,8 @@ export interface PostgresStoreOptions extends PostgresConnection {
   secretKey?: string;
   /** slow poll of feeds (ms, default 5000) */
   pollMs?: number;
+  /** the bound of the node cache's blobs and code caches (bytes) */
+  cacheBytes?: number;
 }
 
 interface StoredEnv {
@@ -75,7 +77,7 @@ export class PostgresDeploymentStore implements DeploymentStore {
 
   constructor(options: PostgresStoreOptions) {
     this.#db = new Db(options);
-    this.#cache = new NodeCache(options.cacheDir);
+    this.#cache = new NodeCache(options.cacheDir, options.cacheBytes);
     this.#keys = options.secretKey ? parseSecretKeys(options.secretKey) : [];
     this.#pollMs = options.pollMs ?? 5000;
   }
