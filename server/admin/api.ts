@@ -2,8 +2,8 @@
 // deploy tokens, tenant logs, /metrics and the node list, plus GET /healthz, GET /readyz and the
 // operator dashboard. JSON in and out; errors as {"error": {"code", "message"}} (errors.ts);
 // every route but the two probes and the dashboard's static page behind one bearer-token
-// middleware (auth.ts), which each route
-// names first. A new group of admin routes is one more file like tenants.ts, mounted here.
+// middleware (auth.ts), which each route names first. A new group of admin routes is one more
+// file like tenants.ts, mounted here.
 import type { Hono } from 'hono';
 import { createDashboard } from './dashboard';
 import type { UploadLimits } from '../deploy/limits';
