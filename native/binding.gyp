@@ -4,10 +4,12 @@
       "target_name": "islet",
       "sources": [
         "src/addon.cc",
+        "src/shared_file.cc",
         "src/isolate/common.cc",
         "src/isolate/environment.cc",
         "src/isolate/scope.cc",
         "src/isolate/watchdog.cc",
+        "src/isolate/stuck_runs.cc",
         "src/isolate/task.cc",
         "src/isolate/transfer.cc",
         "src/isolate/async_context.cc",

@@ -17,6 +17,10 @@
 //   `referrer` is the importing Module, or `{ filename }` for an import() in a script). The
 //   module is instantiated and evaluated before the import() promise settles. Without a
 //   resolver, `import()` rejects with code ERR_ISOLATE_NO_DYNAMIC_IMPORT.
+// - `mapSharedFile(path, byteLength)`: an ArrayBuffer over a file mapped shared (a crash journal
+//   another process reads after this one died).
+// - `watchStuckIsolates(ms)` and the `label` isolate option: a process that can be lost ends itself
+//   within `ms` when an isolate asked to stop (heap or time limit) cannot (see watchStuckIsolates).
 // - CPU profiles (`startCpuProfiler(title, { samplingInterval?, maxSamples? })`): samples are
 //   taken on whichever thread runs the isolate (Node's or the pool's), and the result is one
 //   merged DevTools profile (see CpuProfileEntry).
@@ -72,10 +76,15 @@ function loadBinding(): any {
       );
     }
     if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {
-      throw Object.assign(new Error(`islet's native addon is not built (${file} is missing): run \`npm install\` or \`npm run build:native\`.`), {
-        code: 'ERR_ISLET_ADDON_MISSING',
-        cause: error,
-      });
+      throw Object.assign(
+        new Error(
+          `islet's native addon is not built (${file} is missing): run \`npm install\` or \`npm run build:native\`.`,
+        ),
+        {
+          code: 'ERR_ISLET_ADDON_MISSING',
+          cause: error,
+        },
+      );
     }
     throw error;
   }
@@ -124,6 +133,24 @@ export const machineStalls: () => MachineStalls = binding.machineStalls;
 /** islet: the CPU clock of the calling thread, in ns */
 export const threadCpuTime: () => bigint = binding.threadCpuTime;
 
+/**
+ * islet: an ArrayBuffer over the first `byteLength` bytes of the file at `path`, mapped shared:
+ * every write to it is in the file at once (no system call) and stays there when the process
+ * dies, for another process to read. The file must exist and be at least that long. Throws a
+ * RangeError for a bad length or a file too short, an Error naming the path otherwise.
+ */
+export const mapSharedFile: (path: string, byteLength: number) => ArrayBuffer = binding.mapSharedFile;
+
+/**
+ * islet: the stuck-run watch, for a process that hosts isolates and can be lost (a worker under a
+ * supervisor). With `ms` > 0, an isolate whose run has not ended `ms` after it was asked to stop
+ * (it reached its heap limit, or a `timeout`/`cpuTimeout` fired, and it sits in a builtin that
+ * never checks for termination, e.g. `new Array(3e8).fill(0)`) gets one line on stderr naming it
+ * by its `label`, and the process is ended at once (SIGKILL). Without it such a run holds the
+ * thread for many seconds, then V8 aborts the process anyway. 0 (the default): off.
+ */
+export const watchStuckIsolates: (ms: number) => void = binding.watchStuckIsolates;
+
 // ---------------------------------------------------------------------------------------------
 // Options
 
@@ -169,6 +196,8 @@ export interface TransferOptionsBidirectional {
 export interface IsolateOptions {
   /** megabytes, default 128, minimum 8 (a guideline: hostile code may briefly exceed it) */
   memoryLimit?: number;
+  /** islet: a name for diagnostics (the stuck-run watch's line on stderr names the isolate by it); 128 characters kept */
+  label?: string;
   /** create a V8 inspector for this isolate (createInspectorSession); off by default, no cost when off */
   inspector?: boolean;
   /**
@@ -314,7 +343,10 @@ export interface InspectorSession {
 }
 
 export type ModuleResolver = (specifier: string, referrer: Module) => Module | Promise<Module>;
-export type DynamicImportResolver = (specifier: string, referrer: Module | { filename: string }) => Module | Promise<Module>;
+export type DynamicImportResolver = (
+  specifier: string,
+  referrer: Module | { filename: string },
+) => Module | Promise<Module>;
 
 // ---------------------------------------------------------------------------------------------
 // Classes
@@ -375,9 +407,17 @@ export interface Context {
   eval(code: string, options?: RunOptions & ScriptOrigin & TransferOptions): Promise<any>;
   evalSync(code: string, options?: RunOptions & ScriptOrigin & TransferOptions): any;
   evalIgnored(code: string, options?: RunOptions & ScriptOrigin & TransferOptions): void;
-  evalClosure(code: string, args?: any[], options?: RunOptions & ScriptOrigin & TransferOptionsBidirectional): Promise<any>;
+  evalClosure(
+    code: string,
+    args?: any[],
+    options?: RunOptions & ScriptOrigin & TransferOptionsBidirectional,
+  ): Promise<any>;
   evalClosureSync(code: string, args?: any[], options?: RunOptions & ScriptOrigin & TransferOptionsBidirectional): any;
-  evalClosureIgnored(code: string, args?: any[], options?: RunOptions & ScriptOrigin & TransferOptionsBidirectional): void;
+  evalClosureIgnored(
+    code: string,
+    args?: any[],
+    options?: RunOptions & ScriptOrigin & TransferOptionsBidirectional,
+  ): void;
   release(): void;
 }
 export interface ContextConstructor extends Function {
@@ -455,7 +495,10 @@ export interface Callback<T extends (...args: any[]) => any = (...args: any[]) =
   readonly __isletCallback?: T;
 }
 export interface CallbackConstructor {
-  new <T extends (...args: any[]) => any>(fn: T, options?: { async?: boolean; ignored?: boolean; sync?: boolean }): Callback<T>;
+  new <T extends (...args: any[]) => any>(
+    fn: T,
+    options?: { async?: boolean; ignored?: boolean; sync?: boolean },
+  ): Callback<T>;
   readonly prototype: Callback;
 }
 
@@ -495,14 +538,18 @@ interface NativeModule extends Module {
 
 function checkResolved(specifier: string, referrer: Module, resolved: unknown): NativeModule {
   if (!(resolved instanceof binding.Module)) {
-    throw new TypeError(`The module resolver returned ${resolved === null ? 'null' : typeof resolved} for '${specifier}', not a Module`);
+    throw new TypeError(
+      `The module resolver returned ${resolved === null ? 'null' : typeof resolved} for '${specifier}', not a Module`,
+    );
   }
   return resolved as NativeModule;
 }
 
 function resolveError(specifier: string, error: unknown): Error {
   const reason = error instanceof Error ? error.message : String(error);
-  return Object.assign(new Error(`Could not resolve '${specifier}': ${reason}`, { cause: error }), { code: 'ERR_ISOLATE_RESOLVE' });
+  return Object.assign(new Error(`Could not resolve '${specifier}': ${reason}`, { cause: error }), {
+    code: 'ERR_ISOLATE_RESOLVE',
+  });
 }
 
 function linkSync(root: NativeModule, resolve: (specifier: string, referrer: Module) => Module): void {
@@ -520,7 +567,9 @@ function linkSync(root: NativeModule, resolve: (specifier: string, referrer: Mod
         throw resolveError(specifier, error);
       }
       if (resolved && typeof (resolved as Promise<unknown>).then === 'function') {
-        throw new TypeError(`The module resolver returned a Promise for '${specifier}': use instantiate() (async) for asynchronous resolvers`);
+        throw new TypeError(
+          `The module resolver returned a Promise for '${specifier}': use instantiate() (async) for asynchronous resolvers`,
+        );
       }
       const target = checkResolved(specifier, module, resolved);
       module._link(specifier, target);
@@ -554,7 +603,8 @@ const moduleProto = binding.Module.prototype as NativeModule;
 Object.defineProperties(moduleProto, {
   instantiate: {
     value: async function instantiate(this: NativeModule, context: Context, resolve: ModuleResolver): Promise<void> {
-      if (typeof resolve !== 'function') throw new TypeError('instantiate(context, resolve): `resolve` must be a function');
+      if (typeof resolve !== 'function')
+        throw new TypeError('instantiate(context, resolve): `resolve` must be a function');
       await linkAsync(this, resolve);
       await this._instantiate(context);
     },
@@ -562,8 +612,13 @@ Object.defineProperties(moduleProto, {
     configurable: true,
   },
   instantiateSync: {
-    value: function instantiateSync(this: NativeModule, context: Context, resolve: (specifier: string, referrer: Module) => Module): void {
-      if (typeof resolve !== 'function') throw new TypeError('instantiateSync(context, resolve): `resolve` must be a function');
+    value: function instantiateSync(
+      this: NativeModule,
+      context: Context,
+      resolve: (specifier: string, referrer: Module) => Module,
+    ): void {
+      if (typeof resolve !== 'function')
+        throw new TypeError('instantiateSync(context, resolve): `resolve` must be a function');
       linkSync(this, resolve);
       this._instantiateSync(context);
     },
@@ -575,13 +630,21 @@ Object.defineProperties(moduleProto, {
 // ---------------------------------------------------------------------------------------------
 // Dynamic import(): native code calls this hook on Node's thread with a settle function.
 
-type DynamicImportHook = (specifier: string, referrer: string, context: Context, settle: (error: unknown, module?: Module) => void) => void;
+type DynamicImportHook = (
+  specifier: string,
+  referrer: string,
+  context: Context,
+  settle: (error: unknown, module?: Module) => void,
+) => void;
 
-const isolateProto = binding.Isolate.prototype as Isolate & { _setDynamicImportHook(hook: DynamicImportHook | null): void };
+const isolateProto = binding.Isolate.prototype as Isolate & {
+  _setDynamicImportHook(hook: DynamicImportHook | null): void;
+};
 Object.defineProperty(isolateProto, 'setDynamicImportResolver', {
   value: function setDynamicImportResolver(this: typeof isolateProto, resolve: DynamicImportResolver | null): void {
     if (resolve === null || resolve === undefined) return this._setDynamicImportHook(null);
-    if (typeof resolve !== 'function') throw new TypeError('setDynamicImportResolver(resolve): `resolve` must be a function or null');
+    if (typeof resolve !== 'function')
+      throw new TypeError('setDynamicImportResolver(resolve): `resolve` must be a function or null');
     this._setDynamicImportHook((specifier, referrer, context, settle) => {
       (async () => {
         let resolved: unknown;
@@ -590,7 +653,10 @@ Object.defineProperty(isolateProto, 'setDynamicImportResolver', {
         } catch (error) {
           throw resolveError(specifier, error);
         }
-        if (!(resolved instanceof binding.Module)) throw new TypeError(`The dynamic import resolver returned ${typeof resolved} for '${specifier}', not a Module`);
+        if (!(resolved instanceof binding.Module))
+          throw new TypeError(
+            `The dynamic import resolver returned ${typeof resolved} for '${specifier}', not a Module`,
+          );
         const module = resolved as Module;
         await module.instantiate(context, resolve);
         await module.evaluate();

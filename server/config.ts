@@ -102,6 +102,18 @@ export interface Config {
     drainTimeoutMs: number;
   };
   egress: { allow: string[] };
+  /** the supervisor and its workers (`workers` > 0) */
+  cluster: {
+    /** how long an admin write's answer waits for every serving process to serve it (ms; 0: it does not wait) */
+    syncTimeoutMs: number;
+    /** a serving process reads the store's change log at least this often, whatever it was told (ms) */
+    safetyPollMs: number;
+    /** worker deaths a tenant may be the cause of within quarantineWindowS before it is quarantined */
+    quarantineDeaths: number;
+    quarantineWindowS: number;
+    /** how long a quarantined tenant is refused (503, Retry-After) */
+    quarantineCooldownS: number;
+  };
   /** the Cache API's per-node storage (server/bindings/cache/) */
   cache: {
     /** cached responses kept in memory by each process, over all tenants */
@@ -120,7 +132,12 @@ export interface Config {
   /** read-only tokens for GET /metrics: each a token, or `sha256:<hex>` of one */
   scrapeTokens: string[];
   /** the tenant log rings kept in memory for the logs API (observe/tenant-logs/) */
-  logs: { tenantBytes: number; totalBytes: number };
+  logs: {
+    tenantBytes: number;
+    totalBytes: number;
+    /** log output a process keeps for a stdout reader that lags, past which lines are dropped */
+    stdoutBufferBytes: number;
+  };
   dashboard: {
     /** a Prometheus server the dashboard's history reads from; empty: islet's own per-minute store */
     prometheusUrl: string;
@@ -247,6 +264,12 @@ export const settings: Setting[] = [
   },
   { key: 'logLevel', env: 'ISLET_LOG_LEVEL', kind: { type: 'enum', values: ['debug', 'info', 'warn', 'error'] }, doc: 'server log level' },
   { key: 'logRequests', env: 'ISLET_LOG_REQUESTS', kind: { type: 'bool' }, doc: 'one JSON log line per request' },
+  {
+    key: 'logs.stdoutBufferBytes',
+    env: 'ISLET_LOG_BUFFER_BYTES',
+    kind: { type: 'int', min: 4096, max: 1 << 30, unit: 'bytes' },
+    doc: 'log output a process keeps for a stdout reader that lags; past it lines are dropped (counted)',
+  },
   { key: 'server.maxHeaderBytes', env: 'ISLET_MAX_HEADER_BYTES', kind: { type: 'int', min: 1024, max: 1_048_576, unit: 'bytes' }, doc: 'request line + headers size (431 past it)' },
   { key: 'server.headersTimeoutMs', env: 'ISLET_HEADERS_TIMEOUT_MS', kind: { type: 'int', min: 100, max: 600_000, unit: 'ms' }, doc: 'time a client has to send its headers' },
   { key: 'server.keepAliveTimeoutMs', env: 'ISLET_KEEP_ALIVE_TIMEOUT_MS', kind: { type: 'int', min: 0, max: 600_000, unit: 'ms' }, doc: 'idle keep-alive connection timeout' },
@@ -289,6 +312,36 @@ export const settings: Setting[] = [
     env: 'ISLET_CRON_RETRY_DELAY_MS',
     kind: { type: 'int', min: 0, max: 3_600_000, unit: 'ms' },
     doc: 'a failed cron run (not marked noRetry) runs again once after this delay',
+  },
+  {
+    key: 'cluster.syncTimeoutMs',
+    env: 'ISLET_SYNC_TIMEOUT_MS',
+    kind: { type: 'int', min: 0, max: 600_000, unit: 'ms' },
+    doc: "how long an admin write's answer waits for every serving process to serve it (0: answer at once)",
+  },
+  {
+    key: 'cluster.safetyPollMs',
+    env: 'ISLET_SAFETY_POLL_MS',
+    kind: { type: 'int', min: 100, max: 3_600_000, unit: 'ms' },
+    doc: "a serving process reads the store's change log at least this often, whatever it was told",
+  },
+  {
+    key: 'cluster.quarantineDeaths',
+    env: 'ISLET_QUARANTINE_DEATHS',
+    kind: { type: 'int', min: 1, max: 1000 },
+    doc: 'worker deaths a tenant may cause within cluster.quarantineWindowS before it is quarantined',
+  },
+  {
+    key: 'cluster.quarantineWindowS',
+    env: 'ISLET_QUARANTINE_WINDOW_S',
+    kind: { type: 'int', min: 1, max: 86_400 * 7, unit: 's' },
+    doc: 'the window in which worker deaths are counted against a tenant',
+  },
+  {
+    key: 'cluster.quarantineCooldownS',
+    env: 'ISLET_QUARANTINE_COOLDOWN_S',
+    kind: { type: 'int', min: 1, max: 86_400 * 7, unit: 's' },
+    doc: 'how long a quarantined tenant is refused (503 islet-error: quarantined, with Retry-After)',
   },
   {
     key: 'nodes.id',
@@ -550,6 +603,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     limits: {},
     pool: {},
     egress: {},
+    cluster: {},
     cache: {},
     cron: {},
     logs: {},

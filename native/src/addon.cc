@@ -1,8 +1,12 @@
 // Module entry: registers Node's isolate as the default environment and exports the classes.
 #include "module/handles.h"
+#include "isolate/stuck_runs.h"
 #include "isolate/watchdog.h"
 
 namespace islet {
+
+void ExportSharedFile(Isolate* isolate, Local<Context> context, Local<Object> exports);  // shared_file.cc
+
 namespace {
 
 void Initialize(Local<Object> exports, Local<Context> context) {
@@ -20,6 +24,8 @@ void Initialize(Local<Object> exports, Local<Context> context) {
   add("ExternalCopy", ClassId::ExternalCopy);
   add("Callback", ClassId::Callback);
   ExportMachineStalls(isolate, context, exports);
+  ExportSharedFile(isolate, context, exports);
+  ExportStuckRunWatch(isolate, context, exports);
   ExportThreadClock(isolate, context, exports);
   exports->Set(context, V8Symbol(isolate, "nodeModuleVersion"), v8::Integer::New(isolate, NODE_MODULE_VERSION)).Check();
 }

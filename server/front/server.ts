@@ -21,6 +21,7 @@ import type { Accounting } from '../tenants/accounting';
 import type { TenantDirectory, TenantState } from '../tenants/directory';
 import { classifyFailure, type Failure } from '../tenants/limits';
 import type { IsolatePool } from '../tenants/pool';
+import type { QuarantinedTenants } from '../tenants/quarantined';
 import type { TenantWebSockets } from '../tenants/web-sockets';
 import type { OriginPassThrough } from '../bindings/pass-through';
 import { Exchange } from './exchange';
@@ -28,6 +29,7 @@ import { requestTarget } from './host';
 import { hasBody, limitedBody, nextRequestId, readSmallBody, smallBodyLength } from './request';
 import { sendPlain } from './response';
 import type { TenantRouter } from './router';
+import type { RequestTracker } from './tracker';
 import { asResponseBodyCut, failureStatus, limitMessages } from './status';
 import { handshakeProblem, upgradeResponse, wantsWebSocket, type Upgrade } from './upgrade';
 
@@ -38,6 +40,10 @@ export interface FrontDeps {
   pool: IsolatePool;
   accounting: Accounting;
   logger: Logger;
+  /** told of every request in flight (under the supervisor: the worker's crash journal) */
+  tracker?: RequestTracker;
+  /** tenants refused for now because worker processes died running their code */
+  quarantined?: QuarantinedTenants;
   /** the tenants' WebSocket budgets: an upgrade past a tenant's socket limit gets 503 before it runs */
   webSockets?: TenantWebSockets;
   /** where a request goes when its function throws after ctx.passThroughOnException() */
@@ -128,14 +134,28 @@ export class FrontServer {
   /** a new request: where it goes (host + path -> tenant) and the tenant's state */
   #handle(req: IncomingMessage, res: ServerResponse, upgrade?: Upgrade): void {
     const x = new Exchange(req, res, nextRequestId());
+    const tracker = this.#deps.tracker;
+    if (tracker) {
+      const slot = tracker.begin(req);
+      if (slot >= 0) x.track(tracker, slot);
+    }
     if (upgrade) x.upgrade = upgrade;
     this.#inFlight++;
     res.once('close', () => {
+      x.untrack();
       if (--this.#inFlight === 0) this.#idle?.();
     });
     // Keep-alive connections must not keep a closing server alive.
     if (this.#closing) res.shouldKeepAlive = false;
+    this.#route(x);
+    // still unanswered once this turn's work is done: it waits (an isolate starting, its handler
+    // awaiting), so the tracker keeps what it needs to replay it if the worker dies meanwhile
+    x.parkIfUnanswered();
+  }
 
+  /** host + path -> tenant -> its state, then #serve (or islet's own answer on the way) */
+  #route(x: Exchange): void {
+    const { req } = x;
     const target = requestTarget(req.url ?? '/', req.headers.host);
     if ('problem' in target) {
       this.#unmatched(x, 400, target.problem);
@@ -150,6 +170,12 @@ export class FrontServer {
       const base = this.#deps.config.baseDomain;
       const where = `tenants answer on <tenant>.${base} or on the routes their deployments declare`;
       this.#unmatched(x, 404, `no function is deployed at ${target.hostname}${path}: ${where}`);
+      return;
+    }
+    x.forTenant(match.tenant);
+    const quarantinedForS = this.#deps.quarantined?.retryAfterS(match.tenant) ?? 0;
+    if (quarantinedForS > 0) {
+      x.sendQuarantined(match.tenant, quarantinedForS);
       return;
     }
     const state = this.#deps.directory.get(match.tenant);
@@ -233,7 +259,7 @@ export class FrontServer {
       this.#run(x);
       return;
     }
-    x.cold = true;
+    x.waitsForColdStart();
     x.entry.started.then(
       () => this.#run(x),
       (err) => this.#startFailed(x, err),

@@ -70,12 +70,18 @@ class IsletSandbox implements Sandbox {
       result: { reference: true },
       timeout: 1000,
     });
-    const entry = new IsolateEntry(isolate, api, options.limits, {
-      cut: (run, error) => this.#requests.cut(run, error),
-      failed: (run, kind, error) => this.#entryFailed(run, kind, error),
-      answered: (run, answer) => this.#requests.answered(run, answer),
-      ended: () => this.#requests.applyReported(),
-    });
+    const entry = new IsolateEntry(
+      isolate,
+      api,
+      options.limits,
+      {
+        cut: (run, error) => this.#requests.cut(run, error),
+        failed: (run, kind, error) => this.#entryFailed(run, kind, error),
+        answered: (run, answer) => this.#requests.answered(run, answer),
+        ended: () => this.#requests.applyReported(),
+      },
+      options.tenant,
+    );
     api.release();
     install.release();
 

@@ -34,6 +34,15 @@ export class LocalNodeRegistry implements NodeRegistry {
     };
   }
 
+  async applied(id: string, revision: number): Promise<void> {
+    if (this.#last?.beat.id === id) this.#last.beat.revision = Math.max(this.#last.beat.revision, revision);
+  }
+
+  /** one machine: no other node to wait for */
+  async behind(): Promise<{ id: string; address: string; revision: number }[]> {
+    return [];
+  }
+
   async leave(id: string): Promise<void> {
     if (this.#last?.beat.id === id) this.#last.leftAt = Date.now();
   }

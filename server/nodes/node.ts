@@ -20,6 +20,8 @@ import type { NodeBeat, NodeRegistry } from './types';
 
 /** how often a beating node prunes the change log */
 const PRUNE_EVERY_MS = 60_000;
+/** how soon a beating node reports a new applied revision (writes on other nodes wait for it) */
+const REPORT_MS = 20;
 
 export interface StartNodeOptions {
   config: Config;
@@ -47,6 +49,9 @@ export class ThisNode {
   #target: number | null = null;
   #ready = false;
   #upkeep: NodeJS.Timeout | null = null;
+  #report: NodeJS.Timeout | null = null;
+  #reported = 0;
+  #reporting = false;
   #lastPrune = Date.now();
 
   private constructor(options: StartNodeOptions) {
@@ -77,6 +82,11 @@ export class ThisNode {
     }
     await node.#checkReady();
     await node.#heartbeat?.start();
+    if (node.#heartbeat) {
+      node.#reported = node.applied();
+      node.#report = setInterval(() => node.#reportApplied(), REPORT_MS);
+      node.#report.unref();
+    }
     node.#upkeep = setInterval(() => void node.#tick(), options.config.nodes.heartbeatMs);
     node.#upkeep.unref();
     return node;
@@ -128,6 +138,25 @@ export class ThisNode {
     }
   }
 
+  /** the applied revision moved: its row says so now, not at the next beat */
+  #reportApplied(): void {
+    const revision = this.applied();
+    if (revision <= this.#reported || this.#reporting) return;
+    this.#reporting = true;
+    this.registry
+      .applied(this.id, revision)
+      .then(
+        () => {
+          this.#reported = Math.max(this.#reported, revision);
+        },
+        () => {}, // the next beat carries it (and logs why beats fail)
+      )
+      .finally(() => {
+        this.#reporting = false;
+      });
+    if (!this.#ready) void this.#checkReady();
+  }
+
   async #tick(): Promise<void> {
     await this.#checkReady();
     const { store, config, logger } = this.#options;
@@ -147,6 +176,7 @@ export class ThisNode {
 
   async stop(): Promise<void> {
     if (this.#upkeep) clearInterval(this.#upkeep);
+    if (this.#report) clearInterval(this.#report);
     await this.#heartbeat?.stop();
     await this.#feed?.close();
   }

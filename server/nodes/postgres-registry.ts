@@ -50,13 +50,24 @@ export class PostgresNodeRegistry implements NodeRegistry {
     }
   }
 
-  /** the node applied `revision` (sooner than its next beat says so; never lowers it) */
   async applied(id: string, revision: number): Promise<void> {
     await this.#store.migrate();
     await this.#store.database.query(
       'UPDATE islet.nodes SET revision = greatest(revision, $2) WHERE id = $1 AND revision < $2',
       [id, revision],
     );
+  }
+
+  async behind(revision: number, self: string): Promise<{ id: string; address: string; revision: number }[]> {
+    await this.#store.migrate();
+    const { rows } = await this.#store.database.query<{ id: string; address: string; revision: string }>(
+      `SELECT id, address, revision FROM islet.nodes
+       WHERE id <> $2 AND revision < $1 AND left_at IS NULL
+         AND now() - last_seen <= heartbeat_ms * $3 * interval '1 millisecond'
+       ORDER BY id COLLATE "C"`,
+      [revision, self, this.#liveBeats],
+    );
+    return rows.map((r) => ({ id: r.id, address: r.address, revision: Number(r.revision) }));
   }
 
   async list(): Promise<NodeList> {

@@ -50,4 +50,8 @@ export interface NodeRegistry {
   list(): Promise<NodeList>;
   /** the node stopped on purpose: it is no longer waited for */
   leave(id: string): Promise<void>;
+  /** the node applied `revision` (said sooner than its next beat; never lowers it) */
+  applied(id: string, revision: number): Promise<void>;
+  /** the live nodes other than `self` that have not applied `revision` yet */
+  behind(revision: number, self: string): Promise<{ id: string; address: string; revision: number }[]>;
 }

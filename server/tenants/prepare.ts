@@ -37,7 +37,12 @@ export async function prepareDeployment(
   };
   const { Isolate } = isolateApi();
   // Atomics.wait would sleep outside every CPU limit (see tenant-isolate.ts)
-  const isolate = new Isolate({ memoryLimit: options.memoryMb ?? 128, allowAtomicsWait: false });
+  const isolate = new Isolate({
+    memoryLimit: options.memoryMb ?? 128,
+    allowAtomicsWait: false,
+    // the addon's stuck-run line names the isolate by it (cluster/worker-death.ts reads it)
+    label: `tenant:${manifest.tenant}`,
+  });
   try {
     const sandbox = await (options.createSandbox ?? defaultCreateSandbox())(isolate, {
       tenant: manifest.tenant,

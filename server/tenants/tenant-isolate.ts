@@ -5,6 +5,7 @@
 // size (memory pressure), and CPU/wall time already reported to the observer (so each report is
 // an exact delta of the addon's counters).
 import cluster from 'node:cluster';
+import fs from 'node:fs';
 import type { Config, Limits } from '../config';
 import { SandboxDisposedError } from '../errors';
 import type { Logger } from '../observe/server-log';
@@ -89,6 +90,8 @@ export class TenantIsolate {
     const { Isolate } = isolateApi();
     const isolate = new Isolate({
       memoryLimit: state.limits.memoryMb,
+      // the addon's stuck-run line names the isolate by it (cluster/worker-death.ts reads it)
+      label: `tenant:${this.tenant}`,
       // Atomics.wait sleeps the serving thread without using CPU: no CPU limit would end it, and
       // every other tenant of this process would wait too
       allowAtomicsWait: false,
@@ -99,8 +102,15 @@ export class TenantIsolate {
           message,
         });
         // V8 is in an undefined state: under the supervisor, die now and let it replace this
-        // worker (its other connections get 502) rather than serve from a broken heap
-        if (cluster.isWorker) process.abort();
+        // worker rather than serve from a broken heap. The line on stderr names the tenant for
+        // the supervisor's death report (cluster/worker-death.ts), whatever else was running.
+        if (cluster.isWorker) {
+          try {
+            fs.writeSync(2, `islet: aborting after a V8 catastrophic error in an isolate of tenant '${this.tenant}'\n`);
+          } finally {
+            process.abort();
+          }
+        }
       },
     });
     this.#isolate = isolate;

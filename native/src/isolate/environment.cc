@@ -1,6 +1,7 @@
 // Lifetime of isolates: creation in the order that works inside Node 20 (Allocate, register
 // with Node's platform through our own delegate, Initialize), disposal whenever nobody is
 // executing the isolate, and the queues that carry work to it.
+#include "isolate/stuck_runs.h"
 #include "isolate/environment.h"
 
 #include <chrono>
@@ -127,6 +128,7 @@ class PlatformDelegate : public node::IsolatePlatformDelegate {
 EnvPtr IsolateEnvironment::Create(const Options& options) {
   EnvPtr env(new IsolateEnvironment());
   env->memory_limit_ = options.memory_limit_mb * 1024 * 1024;
+  env->label_ = options.label;
   env->allocator_ = std::make_shared<CountingAllocator>(env->memory_limit_);
   env->foreground_ = std::make_shared<ForegroundRunner>(env);
   env->delegate_ = std::make_unique<PlatformDelegate>(env->foreground_);
@@ -460,6 +462,9 @@ size_t IsolateEnvironment::NearHeapLimit(void* data, size_t current, size_t init
   auto* env = static_cast<IsolateEnvironment*>(data);
   env->MarkMemoryLimitHit();
   env->isolate_->TerminateExecution();
+  // a run that cannot unwind (a builtin that never checks for termination) is ended with its process
+  StuckRunArm(env, "reaching its heap limit (" + std::to_string(env->memory_limit_ >> 20) + " MB, heap " +
+                       std::to_string(current >> 20) + " MB)");
   return current + initial + 64 * 1024 * 1024;
 }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "isolate/stuck_runs.h"
 #include "isolate/watchdog.h"
 
 namespace islet {
@@ -149,6 +150,8 @@ ExecScope::~ExecScope() {
     env_.cpu_time_ns += cpu;
     env_.wall_time_ns += wall;
   }
+  // the run is over: an isolate asked to stop in it (heap or time limit) did stop
+  if (outermost_ && !env_.is_default()) StuckRunDisarm(&env_);
   if (outermost_ && !env_.disposed()) {
     // V8's own follow-up work (GC jobs, compile finalisation) runs on a pool thread: a sync
     // call made on Node's thread returns as soon as its own work is done.
