@@ -78,7 +78,7 @@ export interface AdminApiDeps {
   /** whether this process has caught up with the store's change log since it started (GET /readyz) */
   ready?: () => boolean;
   /** serves GET /v1/nodes: the nodes sharing the store, and which one this is */
-  nodes?: { registry: NodeRegistry; self: string };
+  nodes?: { registry: NodeRegistry; self: string /** a store shared by many nodes */; shared?: boolean };
   /** lines a log follower lost (counted into the metrics) */
   onLogLinesDropped?: (count: number) => void;
 }
@@ -139,6 +139,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
       prepare: deps.prepare,
       deployConcurrency: deps.deployConcurrency,
       deployQueue: deps.deployQueue,
+      propagation: deps.nodes?.shared ? (tenant) => deps.nodes!.registry.propagation(tenant) : undefined,
     }),
   );
   app.route('/', envRoutes({ store, logger, auth }));

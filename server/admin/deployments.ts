@@ -11,6 +11,7 @@
 //   GET    /v1/tenants/:tenant/deployments/:from/diff/:to     what changed, file by file
 import type { Context, Hono } from 'hono';
 import { ApiError } from '../errors';
+import type { Propagation } from '../nodes/types';
 import type { Logger } from '../observe/server-log';
 import { DeployGate } from '../deploy/gate';
 import type { UploadLimits } from '../deploy/limits';
@@ -38,6 +39,8 @@ export interface DeploymentRoutesDeps {
   /** deployments built at once (default 2) and waiting beyond those (default 16; more: 503) */
   deployConcurrency?: number;
   deployQueue?: number;
+  /** how far the tenant's newest change has spread over the nodes (GET of a deployment shows it) */
+  propagation?: (tenant: string) => Promise<Propagation>;
 }
 
 export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
@@ -101,8 +104,12 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
 
   app.get('/v1/tenants/:tenant/deployments/:id', auth, async (c) => {
     const tenant = tenantParam(c);
-    await requireTenant(store, tenant);
-    return c.json(await requireDeployment(tenant, c.req.param('id')));
+    const record = await requireTenant(store, tenant);
+    const manifest = await requireDeployment(tenant, c.req.param('id'));
+    if (!deps.propagation || record.active !== manifest.id) return c.json(manifest);
+    // the active deployment says whether every live node serves the tenant's newest state yet
+    const { revision, lagging } = await deps.propagation(tenant);
+    return c.json({ ...manifest, nodes: { revision, lagging } });
   });
 
   async function activate(c: Context<AdminEnv>, tenant: string, manifest: DeploymentManifest, previous: string | null) {

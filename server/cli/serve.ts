@@ -327,7 +327,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     scrapeTokens: config.scrapeTokens,
     history,
     workers,
-    nodes: { registry: node.registry, self: node.id },
+    nodes: { registry: node.registry, self: node.id, shared: storeKind(config.store.url) === 'postgres' },
     ready: () => node.ready,
     onLogLinesDropped: (count) => metrics.logLinesDropped('follower', count),
   });

@@ -1,7 +1,7 @@
 // The node list on the directory store (one machine): this node alone, as its last heartbeat
 // said, kept in memory. The store's change log still gives the revision it lags by.
 import type { DeploymentStore } from '../store/types';
-import type { NodeBeat, NodeList, NodeRegistry } from './types';
+import type { NodeBeat, NodeList, NodeRegistry, Propagation } from './types';
 
 export class LocalNodeRegistry implements NodeRegistry {
   readonly #store: DeploymentStore;
@@ -36,6 +36,11 @@ export class LocalNodeRegistry implements NodeRegistry {
 
   async applied(id: string, revision: number): Promise<void> {
     if (this.#last?.beat.id === id) this.#last.beat.revision = Math.max(this.#last.beat.revision, revision);
+  }
+
+  /** one machine: what this node serves is what the store holds once its follower applied it */
+  async propagation(): Promise<Propagation> {
+    return { revision: this.#last?.beat.revision ?? 0, lagging: [] };
   }
 
   /** one machine: no other node to wait for */

@@ -3,7 +3,7 @@
 // heartbeat interval, so the machines' clocks need not agree. Rows of nodes silent for a week
 // are removed by whichever node beats.
 import type { PostgresDeploymentStore } from '../store/postgres/store';
-import type { NodeBeat, NodeList, NodeRecord, NodeRegistry } from './types';
+import type { NodeBeat, NodeList, NodeRecord, NodeRegistry, Propagation } from './types';
 
 /** a node silent this long is forgotten (its row removed) */
 const FORGET_AFTER = '7 days';
@@ -68,6 +68,17 @@ export class PostgresNodeRegistry implements NodeRegistry {
       [revision, self, this.#liveBeats],
     );
     return rows.map((r) => ({ id: r.id, address: r.address, revision: Number(r.revision) }));
+  }
+
+  async propagation(tenant: string): Promise<Propagation> {
+    await this.#store.migrate();
+    // compaction keeps the newest change of every tenant and kind, so the maximum survives pruning
+    const { rows } = await this.#store.database.query<{ revision: string | null }>(
+      'SELECT max(revision) AS revision FROM islet.changes WHERE tenant = $1',
+      [tenant],
+    );
+    const revision = Number(rows[0]?.revision ?? 0);
+    return { revision, lagging: revision ? await this.behind(revision, '') : [] };
   }
 
   async list(): Promise<NodeList> {

@@ -43,6 +43,14 @@ export interface NodeList {
   nodes: NodeRecord[];
 }
 
+/** How far a tenant's newest change has spread over the live nodes. */
+export interface Propagation {
+  /** the revision of the tenant's newest change (0: none in the log) */
+  revision: number;
+  /** live nodes that have not applied it yet */
+  lagging: { id: string; address: string; revision: number }[];
+}
+
 export interface NodeRegistry {
   /** records the heartbeat (creating the node's row the first time) */
   beat(beat: NodeBeat): Promise<void>;
@@ -52,6 +60,8 @@ export interface NodeRegistry {
   leave(id: string): Promise<void>;
   /** the node applied `revision` (said sooner than its next beat; never lowers it) */
   applied(id: string, revision: number): Promise<void>;
+  /** the newest change of `tenant` and the live nodes that have not applied it yet */
+  propagation(tenant: string): Promise<Propagation>;
   /** the live nodes other than `self` that have not applied `revision` yet */
   behind(revision: number, self: string): Promise<{ id: string; address: string; revision: number }[]>;
 }

@@ -100,7 +100,13 @@ describe('read-your-writes across nodes', needsPostgres(), () => {
         [['ryw-c', 'timeout']],
       );
       assert.match(String(reply.headers['islet-lagging']), /node ryw-c/);
-      // the node list shows it behind
+      // the active deployment's state shows the node behind, as does the node list
+      const active = (await adminOk(a, 'GET', '/v1/tenants/shop')).active;
+      const state = await adminOk(a, 'GET', `/v1/tenants/shop/deployments/${active}`);
+      assert.deepEqual(
+        state.nodes.lagging.map((n: { id: string }) => n.id),
+        ['ryw-c'],
+      );
       const listed = await adminOk(a, 'GET', '/v1/nodes');
       const lagging = listed.nodes.find((n: { id: string }) => n.id === 'ryw-c');
       assert.ok(lagging.lag > 0, JSON.stringify(lagging));
@@ -110,6 +116,11 @@ describe('read-your-writes across nodes', needsPostgres(), () => {
       c.child.kill('SIGCONT');
     }
     await until('ryw-c catches up', async () => ((await hit(c, 'shop')).text === 'v4:paused' ? true : undefined));
+    await until('the deployment shows every node caught up', async () => {
+      const active = (await adminOk(a, 'GET', '/v1/tenants/shop')).active;
+      const state = await adminOk(a, 'GET', `/v1/tenants/shop/deployments/${active}`);
+      return state.nodes.lagging.length === 0 ? true : undefined;
+    });
 
     // killed: once it missed its beats, writes answer at once and name nobody
     const d = await startNode({ store: url, name: 'ryw-d' });
