@@ -100,7 +100,10 @@ export async function startNode(options: NodeOptions): Promise<IsletNode> {
     output: () => out,
     exit,
     async stop(clean = true) {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGCONT'); // a test may have paused it
+        child.kill('SIGTERM');
+      }
       const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
       await exit;
       clearTimeout(killer);

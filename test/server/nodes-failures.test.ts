@@ -27,7 +27,7 @@ async function probe(node: IsletNode, route: string): Promise<{ status: number; 
   return { status: res.statusCode, body: await res.body.json() };
 }
 
-describe('nodes when PostgreSQL fails', needsPostgres(), () => {
+describe('nodes when PostgreSQL fails', { ...needsPostgres(), timeout: 240_000 }, () => {
   let pg: PostgresCluster;
   const nodes: IsletNode[] = [];
   const dirs: string[] = [];
@@ -86,6 +86,43 @@ describe('nodes when PostgreSQL fails', needsPostgres(), () => {
       );
     }
     assert.deepEqual((await probe(a, '/healthz')).body, { ok: true });
+  });
+
+  test("pg_terminate_backend of the nodes' LISTEN sessions under load: no failed request, changes made meanwhile arrive", async () => {
+    const url = await pg.createDatabase();
+    const a = await startNode({ store: url, name: 'cut-a' });
+    const b = await startNode({ store: url, name: 'cut-b', workers: 1 });
+    nodes.push(a, b);
+    await deploy(a, 'load', envWorker);
+    await adminOk(a, 'PUT', '/v1/tenants/load/env', { vars: { MODE: 'm0' } });
+    let running = true;
+    let served = 0;
+    const failures: string[] = [];
+    const load = Promise.all(
+      [a, b, a, b].map(async (node) => {
+        while (running) {
+          const reply = await hit(node, 'load').catch((e: Error) => ({ status: 0, text: e.message }));
+          if (reply.status !== 200) failures.push(`${node.name}: ${reply.status} ${reply.text}`);
+          else served++;
+        }
+      }),
+    );
+    try {
+      for (let round = 1; round <= 3; round++) {
+        const cut = await pg.terminate('islet-feed');
+        assert.ok(cut >= 2, `round ${round}: ${cut} LISTEN sessions ended (one per node)`);
+        // a change made while the sessions are down: the answer waits for both nodes to apply it
+        const answer = await adminOk(round % 2 ? a : b, 'PUT', '/v1/tenants/load/env', { vars: { MODE: `m${round}` } });
+        assert.equal(answer.lagging, undefined, JSON.stringify(answer));
+        for (const node of [a, b])
+          assert.equal((await hit(node, 'load')).text, `m${round}`, `${node.name} round ${round}`);
+      }
+    } finally {
+      running = false;
+      await load;
+    }
+    assert.deepEqual(failures, []);
+    assert.ok(served > 20, `${served} requests served during the cuts`);
   });
 
   test('a node that missed 1,000 changes and restarts with PostgreSQL down is not ready until it caught up', async () => {

@@ -25,7 +25,7 @@ const beat = (id: string, revision: number, heartbeatMs = 100): NodeBeat => ({
   ready: true,
 });
 
-describe('node heartbeats on PostgreSQL', needsPostgres(), () => {
+describe('node heartbeats on PostgreSQL', { ...needsPostgres(), timeout: 240_000 }, () => {
   let pg: PostgresCluster;
   const dirs: string[] = [];
   const nodes: IsletNode[] = [];

@@ -13,7 +13,7 @@ const version = (label: string) => `export default { fetch(request, env) {
   return new Response('${label}:' + (env.MODE ?? 'none'));
 } }`;
 
-describe('read-your-writes across nodes', needsPostgres(), () => {
+describe('read-your-writes across nodes', { ...needsPostgres(), timeout: 240_000 }, () => {
   let pg: PostgresCluster;
   let url: string;
   let a: IsletNode;
@@ -63,6 +63,32 @@ describe('read-your-writes across nodes', needsPostgres(), () => {
     for (const other of nodes) {
       const refused = await admin(other, 'GET', '/v1/tenants/shop', undefined, { token: token.token });
       assert.equal(refused.status, 401, `revoked token on ${other.name}: ${refused.text}`);
+    }
+  });
+
+  test('KV is shared: a value a function writes on one node is read by the function on every other', async () => {
+    await deploy(a, 'kvshop', 'export default { fetch() { return new Response("before bindings") } }');
+    await adminOk(b, 'PUT', '/v1/tenants/kvshop/bindings', { kv_namespaces: [{ binding: 'NS', id: 'main' }] });
+    await deploy(
+      c,
+      'kvshop',
+      `export default { async fetch(request, env) {
+        const n = new URL(request.url).searchParams.get('n');
+        if (n !== null) { await env.NS.put('counter', n); return new Response('put ' + n); }
+        return new Response(String(await env.NS.get('counter')));
+      } }`,
+    );
+    const nodes = [a, b, c];
+    for (let i = 0; i < 6; i++) {
+      const writer = nodes[i % 3]!;
+      assert.equal((await hit(writer, 'kvshop', `/?n=${i}`)).text, `put ${i}`);
+      for (const reader of nodes) {
+        assert.equal(
+          (await hit(reader, 'kvshop')).text,
+          String(i),
+          `written on ${writer.name}, read on ${reader.name}`,
+        );
+      }
     }
   });
 
