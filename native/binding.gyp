@@ -13,6 +13,7 @@
         "src/isolate/task.cc",
         "src/isolate/transfer.cc",
         "src/isolate/async_context.cc",
+        "src/isolate/promise_rejections.cc",
         "src/isolate/snapshot.cc",
         "src/isolate/snapshot_cache.cc",
         "src/isolate/cpu_profiler.cc",

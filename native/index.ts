@@ -24,6 +24,8 @@
 // - CPU profiles (`startCpuProfiler(title, { samplingInterval?, maxSamples? })`): samples are
 //   taken on whichever thread runs the isolate (Node's or the pool's), and the result is one
 //   merged DevTools profile (see CpuProfileEntry).
+// - `createContext({ promiseRejections: true })`: `__isletPromiseRejections(handler)` routes V8's
+//   promise rejection notifications of the context to a handler (see ContextOptions).
 // - `createContext({ asyncContext: true })`: code in the context gets `__isletAsyncContext`
 //   ({ get, set }) over V8's continuation-preserved data, for an AsyncLocalStorage (see
 //   AsyncContextHandle).
@@ -273,6 +275,12 @@ export interface ContextOptions {
    * A bootstrap takes it (and deletes the global) to build AsyncLocalStorage.
    */
   asyncContext?: boolean;
+  /**
+   * islet: define `globalThis.__isletPromiseRejections(handler)` (non-enumerable, deletable): once
+   * called, V8's notifications for promises of this context call `handler(kind, promise, reason)`,
+   * kind 0 when one is rejected with no handler, 1 when such a one gets a handler later.
+   */
+  promiseRejections?: boolean;
 }
 
 /** What `__isletAsyncContext` holds inside a context made with `{ asyncContext: true }`. */

@@ -15,6 +15,7 @@ import { configureStdout, Logger } from '../observe/server-log';
 import { openConfiguredStore, storeKind } from '../store/open';
 import type { DeploymentStore } from '../store/types';
 import { TenantRouter } from '../front/router';
+import { CfPolicy } from '../front/cf/policy';
 import { FrontServer } from '../front/server';
 import { TenantDirectory } from '../tenants/directory';
 import { StoreFollower } from '../tenants/store-follower';
@@ -171,6 +172,10 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   const tracker = options.worker ? joinContainment(quarantined, logger) : undefined;
   bindings.services = new ServiceDispatcher({ directory, pool, accounting });
   const passThrough = new OriginPassThrough(config.egress, config.limits.subrequestTimeoutMs);
+  const cf = await CfPolicy.open(config);
+  if (cf.headersWithoutProxies) {
+    logger.warn('cf.headers or cf.blobHeader is set but trustedProxies is empty: no peer may set request.cf', {});
+  }
   const front = new FrontServer({
     config,
     router,
@@ -181,6 +186,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     passThrough,
     tracker,
     quarantined,
+    cf,
     webSockets,
   });
   const cron = new CronRunner({ directory, pool, logs, observer, bindings: bindings.observer });

@@ -13,6 +13,7 @@ import type { Failure } from '../tenants/limits';
 import type { TenantIsolate } from '../tenants/tenant-isolate';
 import type { RequestTarget } from './host';
 import type { RequestTracker } from './tracker';
+import type { CfPolicy } from './cf/policy';
 import { flatHeaders, type BodyGuard } from './request';
 import { sendPlain, writeSandboxResponse, writeWholeResponse } from './response';
 import { failureAnswer } from './status';
@@ -114,14 +115,19 @@ export class Exchange implements FinishedRequest, BodyGuard {
     this.path = target.path;
   }
 
-  /** the request as it enters the sandbox, with its body (whole, streamed, or none) */
-  sandboxRequest(body: Uint8Array | AsyncIterable<Uint8Array> | null): SandboxRequest {
+  /**
+   * the request as it enters the sandbox, with its body (whole, streamed, or none) and its
+   * request.cf values (`cf` also removes the headers the peer may not send)
+   */
+  sandboxRequest(body: Uint8Array | AsyncIterable<Uint8Array> | null, cf: CfPolicy): SandboxRequest {
+    const headers = flatHeaders(this.req.rawHeaders);
     this.request = {
       id: this.requestId,
       method: this.method,
       url: `http://${this.authority}${this.path}`,
-      headers: flatHeaders(this.req.rawHeaders),
+      headers,
       body,
+      cf: cf.apply(this.req, headers),
       flags: this.flags,
     };
     return this.request;

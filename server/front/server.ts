@@ -24,6 +24,7 @@ import type { IsolatePool } from '../tenants/pool';
 import type { QuarantinedTenants } from '../tenants/quarantined';
 import type { TenantWebSockets } from '../tenants/web-sockets';
 import type { OriginPassThrough } from '../bindings/pass-through';
+import { CfPolicy } from './cf/policy';
 import { Exchange } from './exchange';
 import { requestTarget } from './host';
 import { hasBody, limitedBody, nextRequestId, readSmallBody, smallBodyLength } from './request';
@@ -48,6 +49,8 @@ export interface FrontDeps {
   webSockets?: TenantWebSockets;
   /** where a request goes when its function throws after ctx.passThroughOnException() */
   passThrough?: OriginPassThrough;
+  /** what request.cf holds (default: from config, without GeoIP databases, which open asynchronously) */
+  cf?: CfPolicy;
 }
 
 const invalidResponse =
@@ -58,12 +61,14 @@ const noDeployment = (tenant: string) =>
 export class FrontServer {
   readonly server: http.Server;
   readonly #deps: FrontDeps;
+  readonly #cf: CfPolicy;
   #inFlight = 0;
   #idle?: () => void;
   #closing = false;
 
   constructor(deps: FrontDeps) {
     this.#deps = deps;
+    this.#cf = deps.cf ?? new CfPolicy(deps.config);
     const { server: s } = deps.config;
     this.server = http.createServer(
       {
@@ -316,7 +321,7 @@ export class FrontServer {
   #dispatch(x: Exchange, body: Uint8Array | AsyncIterable<Uint8Array> | null): void {
     let dispatch: Dispatch;
     try {
-      dispatch = x.entry.dispatch(x.sandboxRequest(body));
+      dispatch = x.entry.dispatch(x.sandboxRequest(body, this.#cf));
     } catch (err) {
       x.entry.release();
       this.#failWith(x, classifyFailure(err));

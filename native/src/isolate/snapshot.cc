@@ -8,7 +8,10 @@
 #include <mutex>
 #include <optional>
 
+#include <vector>
+
 #include "isolate/async_context.h"
+#include "isolate/promise_rejections.h"
 #include "isolate/snapshot_cache.h"
 
 // V8 keeps its own startup snapshot (the one every plain isolate boots from) behind an internal
@@ -285,7 +288,18 @@ v8::StartupData CreateBlob(node::MultiIsolatePlatform* platform, const v8::Start
 
 }  // namespace
 
-const intptr_t* SnapshotExternalReferences() { return AsyncContextExternalReferences(); }
+const intptr_t* SnapshotExternalReferences() {
+  // every feature's functions, one null-terminated table, built once
+  static const std::vector<intptr_t> table = [] {
+    std::vector<intptr_t> out;
+    for (const intptr_t* refs : {AsyncContextExternalReferences(), PromiseRejectionsExternalReferences()}) {
+      for (; *refs != 0; ++refs) out.push_back(*refs);
+    }
+    out.push_back(0);
+    return out;
+  }();
+  return table.data();
+}
 
 std::vector<uint8_t> MakeSnapshot(node::MultiIsolatePlatform* platform, const std::vector<SnapshotSource>& scripts,
                                   const SnapshotSource* warmup) {
