@@ -230,6 +230,17 @@ export interface Config {
     /** µs between samples */
     samplingIntervalUs: number;
   };
+  /** this node among many sharing a PostgreSQL store (server/nodes/) */
+  nodes: {
+    /** '' : an id made once and kept in the data folder (`node-id`) */
+    id: string;
+    /** how other machines and operators reach this node; '' : <hostname>:<port> */
+    address: string;
+    /** how often the node writes its heartbeat (ms) */
+    heartbeatMs: number;
+    /** heartbeats a node may miss before it counts as not live */
+    liveBeats: number;
+  };
   store: {
     /** '' (the data folder), file:///<folder> or postgres://… */
     url: string;
@@ -239,6 +250,10 @@ export interface Config {
     sslCaFile: string;
     /** `id:base64key[,…]`; required with a postgres:// url */
     secretKey: string;
+    /** changes younger than this stay in a shared store's change log (s) */
+    changeRetentionS: number;
+    /** the most this node keeps in its node cache of module blobs and code caches (MB) */
+    nodeCacheMb: number;
   };
   tenants: Record<string, { limits?: Partial<Limits> }>;
 }
@@ -467,6 +482,34 @@ export const settings: Setting[] = [
     doc: 'how long a quarantined tenant is refused (503 islet-error: quarantined, with Retry-After)',
   },
   {
+    key: 'nodes.id',
+    env: 'ISLET_NODE_ID',
+    kind: {
+      type: 'string',
+      pattern: /^$|^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/,
+      expected: 'letters, digits, . _ - (at most 63)',
+    },
+    doc: "this node's id among the nodes sharing a store; empty: one made once and kept in the data folder",
+  },
+  {
+    key: 'nodes.address',
+    env: 'ISLET_NODE_ADDRESS',
+    kind: { type: 'string', pattern: /^[^\s]{0,255}$/, expected: 'host:port without spaces' },
+    doc: 'how operators and other nodes reach this node (shown by GET /v1/nodes); empty: <hostname>:<port>',
+  },
+  {
+    key: 'nodes.heartbeatMs',
+    env: 'ISLET_HEARTBEAT_MS',
+    kind: { type: 'int', min: 100, max: 600_000, unit: 'ms' },
+    doc: 'how often a node writes its heartbeat (id, address, applied revision, workers) to the store',
+  },
+  {
+    key: 'nodes.liveBeats',
+    env: 'ISLET_NODE_LIVE_BEATS',
+    kind: { type: 'int', min: 1, max: 1000 },
+    doc: 'heartbeats a node may miss before it counts as not live (writes stop waiting for it)',
+  },
+  {
     key: 'store.url',
     env: 'ISLET_STORE_URL',
     kind: {
@@ -506,6 +549,18 @@ export const settings: Setting[] = [
     },
     doc: 'encrypts tenant secrets in PostgreSQL (AES-256-GCM); the first key encrypts, all decrypt',
     secret: true,
+  },
+  {
+    key: 'store.changeRetentionS',
+    env: 'ISLET_CHANGE_RETENTION_S',
+    kind: { type: 'int', min: 0, max: 31_536_000, unit: 's' },
+    doc: "changes younger than this stay in PostgreSQL's change log; older ones every live node applied are compacted",
+  },
+  {
+    key: 'store.nodeCacheMb',
+    env: 'ISLET_NODE_CACHE_MB',
+    kind: { type: 'int', min: 1, max: 1_048_576, unit: 'MB' },
+    doc: 'module blobs and code caches a node keeps on its disk with a PostgreSQL store (least recently used out)',
   },
 ];
 
@@ -704,6 +759,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     dashboard: {},
     tracing: {},
     profiles: {},
+    nodes: {},
     store: {},
     tenants: {},
   } as Record<string, unknown>;

@@ -1,8 +1,9 @@
 // The admin HTTP API (admin port), composed from its route files: tenants, deployments, env,
-// deploy tokens, tenant logs and /metrics, plus GET /healthz and the operator dashboard. JSON in
-// and out; errors as {"error": {"code", "message"}} (errors.ts); every route but /healthz and
-// the dashboard's static page behind one bearer-token middleware (auth.ts), which each route
-// names first. A new group of admin routes is one more file like tenants.ts, mounted here.
+// deploy tokens, tenant logs, /metrics and the node list, plus GET /healthz, GET /readyz and the
+// operator dashboard. JSON in and out; errors as {"error": {"code", "message"}} (errors.ts);
+// every route but the two probes and the dashboard's static page behind one bearer-token
+// middleware (auth.ts), which each route names first. A new group of admin routes is one more
+// file like tenants.ts, mounted here.
 import type { Hono } from 'hono';
 import { createDashboard } from './dashboard';
 import type { Config, DeploySettings } from '../config';
@@ -35,6 +36,8 @@ import type { ProfileSource } from '../observe/profiles/tenant-profiler';
 import type { KvBackend } from '../bindings/kv/backend';
 import type { CronRunner } from '../bindings/cron/runner';
 import type { Limits } from '../config';
+import type { NodeRegistry } from '../nodes/types';
+import { nodeRoutes } from './nodes';
 
 export interface AdminApiDeps {
   store: DeploymentStore;
@@ -87,6 +90,10 @@ export interface AdminApiDeps {
   history?: HistorySource;
   /** serves GET /v1/workers */
   workers?: WorkersSource;
+  /** whether this process has caught up with the store's change log since it started (GET /readyz) */
+  ready?: () => boolean;
+  /** serves GET /v1/nodes: the nodes sharing the store, and which one this is */
+  nodes?: { registry: NodeRegistry; self: string /** a store shared by many nodes */; shared?: boolean };
   /** lines a log follower lost (counted into the metrics) */
   onLogLinesDropped?: (count: number) => void;
   /** serves POST /v1/tenants/:tenant/profile (CPU profiles; absent: this process serves no tenants) */
@@ -107,11 +114,23 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
   app.notFound(answerNotFound);
   // before every route: a route that wrote answers once every serving process serves the write
   if (deps.writeSync) app.use('*', readYourWrites(deps.writeSync, logger));
-  // A degraded store (PostgreSQL unreachable) keeps the node ready: it serves what it has. The
-  // answer says so without the reason (which names the database host): the log has it.
+  // Liveness: the process answers. A degraded store (PostgreSQL unreachable) keeps the node
+  // ready: it serves what it has. The answer says so without the reason (which names the
+  // database host): the log has it. A process still catching up with the change log says so.
   app.get('/healthz', async (c) => {
     const health = await store.health();
-    return c.json(health.state === 'ok' ? { ok: true } : { ok: true, degraded: ['store'] });
+    const ready = deps.ready?.() ?? true;
+    return c.json({
+      ok: true,
+      ...(ready ? {} : { ready: false }),
+      ...(health.state === 'ok' ? {} : { degraded: ['store'] }),
+    });
+  });
+  // Readiness (a load balancer's or Kubernetes' readiness probe): 503 until the process has read
+  // the store's change log through to the revision it found at start.
+  app.get('/readyz', (c) => {
+    if (deps.ready?.() ?? true) return c.json({ ready: true });
+    return c.json({ ready: false, reason: 'catching up with the store change log' }, 503);
   });
   app.route(
     '/',
@@ -137,6 +156,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
       prepare: deps.prepare,
       deployConcurrency: deps.deployConcurrency,
       deployQueue: deps.deployQueue,
+      propagation: deps.nodes?.shared ? (tenant) => deps.nodes!.registry.propagation(tenant) : undefined,
       deploy: deps.deploy,
       builder: deps.builder,
       baseDomain: deps.baseDomain,
@@ -169,6 +189,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
   if (deps.profiles)
     app.route('/', profileRoutes({ store, logger, auth, ...deps.profiles, profiles: deps.profiles.source }));
   app.route('/', historyRoutes({ auth, logger, history: deps.history, workers: deps.workers }));
+  if (deps.nodes) app.route('/', nodeRoutes({ auth, logger, nodes: deps.nodes.registry, self: deps.nodes.self }));
   // a /v1 path no route serves still needs a token: without one, probing learns nothing
   app.all('/v1/*', auth, (c) => answerNotFound(c));
   // a static page and its files, holding no data: it calls the routes above with the operator's token

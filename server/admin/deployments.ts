@@ -11,6 +11,7 @@
 //   GET    /v1/tenants/:tenant/deployments/:from/diff/:to     what changed, file by file
 import type { Context, Hono } from 'hono';
 import { ApiError } from '../errors';
+import type { Propagation } from '../nodes/types';
 import type { Logger } from '../observe/server-log';
 import type { DeploySettings } from '../config';
 import type { Builder } from '../deploy/build-pool';
@@ -47,6 +48,8 @@ export interface DeploymentRoutesDeps {
   deploy?: Partial<DeploySettings>;
   /** where builds run (a BuildPool's child processes); default: in this process */
   builder?: Builder;
+  /** how far the tenant's newest change has spread over the nodes (GET of a deployment shows it) */
+  propagation?: (tenant: string) => Promise<Propagation>;
 }
 
 export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
@@ -129,8 +132,12 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
 
   app.get('/v1/tenants/:tenant/deployments/:id', auth, async (c) => {
     const tenant = tenantParam(c);
-    await requireTenant(store, tenant);
-    return c.json(await requireDeployment(tenant, c.req.param('id')));
+    const record = await requireTenant(store, tenant);
+    const manifest = await requireDeployment(tenant, c.req.param('id'));
+    if (!deps.propagation || record.active !== manifest.id) return c.json(manifest);
+    // the active deployment says whether every live node serves the tenant's newest state yet
+    const { revision, lagging } = await deps.propagation(tenant);
+    return c.json({ ...manifest, nodes: { revision, lagging } });
   });
 
   async function activate(c: Context<AdminEnv>, tenant: string, manifest: DeploymentManifest, previous: string | null) {

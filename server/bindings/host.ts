@@ -8,7 +8,7 @@ import type { Logger } from '../observe/server-log';
 import type { DeploymentStore } from '../store/types';
 import type { ServiceCaller, TenantBindings } from './context';
 import type { KvBackend } from './kv/backend';
-import { SqliteKvBackend } from './kv/sqlite';
+import { openKvBackend } from './kv/open';
 import { SqliteResponseCache, type ResponseCache } from './cache/store';
 import { type BindingObserver, nullBindingObserver } from './observer';
 import type { ResolvedBindings } from './resolve';
@@ -38,10 +38,13 @@ export class BindingHost {
     this.#cacheEntryBytes = parts.cacheEntryBytes;
   }
 
-  /** the node's binding services on local disk: `<dataDir>/kv.sqlite` and `<dataDir>/cache.sqlite` */
+  /**
+   * the node's binding services: KV in `<dataDir>/kv.sqlite`, or in PostgreSQL with a postgres://
+   * store (shared by every node); the Cache API's storage in `<dataDir>/cache.sqlite` (per node)
+   */
   static open(config: Config, observer?: BindingObserver): BindingHost {
     return new BindingHost({
-      kv: new SqliteKvBackend(path.join(config.dataDir, 'kv.sqlite')),
+      kv: openKvBackend(config),
       cache: new SqliteResponseCache({
         file: path.join(config.dataDir, 'cache.sqlite'),
         memoryBytes: config.cache.memoryMb * MB,

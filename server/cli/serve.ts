@@ -12,7 +12,7 @@ import { serve as serveHono } from '@hono/node-server';
 import { checkSharedStore, loadConfig, limitSettings, resolveLimits, type Config } from '../config';
 import { CliError } from '../errors';
 import { configureStdout, Logger } from '../observe/server-log';
-import { openConfiguredStore } from '../store/open';
+import { openConfiguredStore, storeKind } from '../store/open';
 import type { DeploymentStore } from '../store/types';
 import { TenantRouter } from '../front/router';
 import { CfPolicy } from '../front/cf/policy';
@@ -63,12 +63,16 @@ import {
 import type { WorkersSource } from '../admin/history';
 import { watchMachineStalls } from '../tenants/stalls';
 import { BindingHost } from '../bindings/host';
-import { SqliteSlotClaims } from '../bindings/cron/claims';
+import type { SlotClaims } from '../bindings/cron/claims';
+import { openSlotClaims } from '../bindings/cron/open-claims';
 import { CronRunner } from '../bindings/cron/runner';
 import { CronScheduler } from '../bindings/cron/scheduler';
 import { OriginPassThrough } from '../bindings/pass-through';
 import { ServiceDispatcher } from '../bindings/service/dispatcher';
 import { bindingMetrics } from '../observe/metrics/binding-metrics';
+import { ThisNode } from '../nodes/node';
+import { nodeId } from '../nodes/identity';
+import { acrossNodes } from '../nodes/write-sync';
 
 export interface ServeOptions {
   config: Config;
@@ -296,9 +300,9 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   pool.start();
   // one process per node keeps the cron schedule: this one alone, or the worker in slot 0
   let scheduler: CronScheduler | null = null;
-  let claims: SqliteSlotClaims | null = null;
+  let claims: SlotClaims | null = null;
   if (config.cron.enabled && (!options.worker || process.env.ISLET_WORKER_SLOT === '0')) {
-    claims = SqliteSlotClaims.inDataDir(config.dataDir);
+    claims = openSlotClaims(store, config.dataDir, nodeId(config.nodes.id, config.dataDir));
     scheduler = new CronScheduler({
       store: followedStore,
       runner: cron,
@@ -317,6 +321,23 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     memoryMb: config.deploy.buildMemoryMb,
     logger,
   });
+  // the node's heartbeat: here when this process is the node (alone, or any worker on the
+  // directory store, whose list is the node itself); under a supervisor on PostgreSQL the
+  // supervisor beats for the node. Every process is ready once its follower caught up.
+  const node = await ThisNode.start({
+    config,
+    store,
+    logger,
+    port: tenant.port,
+    workers: () => (options.worker ? config.workers : 1),
+    applied: () => follower.revision,
+    heartbeat: !options.worker || storeKind(config.store.url) === 'fs',
+  });
+  // read-your-writes across machines: a write also waits for every other live node
+  const adminWriteSync =
+    storeKind(config.store.url) === 'postgres'
+      ? acrossNodes(writeSync.sync, node.registry, node.id, fanoutTimeoutMs(config))
+      : writeSync.sync;
   const adminApi = createAdminApi({
     store,
     logger,
@@ -336,7 +357,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     metrics,
     dashboard: true,
     // 0: answer writes at once (changes still reach every process through the fan-out)
-    writeSync: config.cluster.syncTimeoutMs > 0 ? writeSync.sync : undefined,
+    writeSync: config.cluster.syncTimeoutMs > 0 ? adminWriteSync : undefined,
     quarantined,
     liftQuarantine: options.worker ? (tenant) => workerChannel().ask('quarantine.lift', { tenant }) : async () => false,
     kv: {
@@ -347,6 +368,8 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     scrapeTokens: config.scrapeTokens,
     history,
     workers,
+    nodes: { registry: node.registry, self: node.id, shared: storeKind(config.store.url) === 'postgres' },
+    ready: () => node.ready,
     onLogLinesDropped: (count) => metrics.logLinesDropped('follower', count),
     profiles: { source: profiles, ...config.profiles },
   });
@@ -407,6 +430,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
         stopFollowing();
         passThrough.close();
         claims?.close();
+        await node.stop();
         await bindings.close();
         await store.close();
         // what is still queued is exported (bounded by the exporter's timeout)
@@ -648,6 +672,19 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
   });
   await fanout.start();
   const { port, workers } = await supervisor.start();
+  // on a shared store the supervisor beats for its node, reporting the revision every serving
+  // worker acknowledged (its workers read the node list and track their own readiness)
+  const node =
+    storeKind(config.store.url) === 'postgres'
+      ? await ThisNode.start({
+          config,
+          store,
+          logger,
+          port,
+          workers: () => supervisor.stats().workers.filter((w) => w.ready).length,
+          applied: () => fanout.applied,
+        })
+      : null;
   const adminPort = workers.find((w) => typeof w.info?.adminPort === 'number')?.info?.adminPort;
   console.error(
     `islet: ${config.workers} workers; tenant traffic on http://${config.host}:${port}, ` +
@@ -661,6 +698,7 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     );
   });
   await onShutdown(logger, async () => {
+    await node?.stop();
     await fanout.close();
     await supervisor.close();
     await store.close();

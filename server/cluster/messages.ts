@@ -27,6 +27,8 @@ export interface Lag {
   /** e.g. "worker 2 (pid 4242)" */
   worker: string;
   pid?: number;
+  /** the id of another node sharing the store, when it is that node that lags (server/nodes/) */
+  node?: string;
   reason: 'timeout' | 'gone' | 'failed' | 'unsent';
   message: string;
 }

@@ -40,6 +40,8 @@ export class StoreFanout {
   readonly #options: StoreFanoutOptions;
   readonly #channel = primaryChannel();
   #feed: ChangeFeed | null = null;
+  /** the newest revision every serving worker acknowledged (what the node's heartbeat reports) */
+  #applied = 0;
   /** asks in flight, by revision */
   #asks: Ask[] = [];
   #stopHandling: (() => void) | null = null;
@@ -56,6 +58,8 @@ export class StoreFanout {
       lagging: await this.bring(revision),
     }));
     const from = await store.currentRevision().catch(() => 0);
+    // workers started from here load the store as it is now
+    this.#applied = from;
     const feed = store.openFeed({ from, pollMs: this.#options.pollMs });
     feed.onChange((change) => {
       // not awaited: a slow worker must not hold up the feed; the ask is bounded by its timeout
@@ -63,6 +67,11 @@ export class StoreFanout {
     });
     this.#feed = feed;
     feed.start().catch((error: Error) => logger.warn('following the store failed', { error: error.message }));
+  }
+
+  /** the newest revision every serving worker of the node acknowledged */
+  get applied(): number {
+    return this.#applied;
   }
 
   /** Brings every serving worker to `revision`; resolves with the workers that did not get there in time. */
@@ -88,6 +97,7 @@ export class StoreFanout {
                 });
               }
             }
+            if (lagging.length === 0) this.#applied = Math.max(this.#applied, revision);
             return lagging;
           },
           (error: Error) =>

@@ -20,6 +20,8 @@ export interface OpenStoreOptions {
   secretKey?: string;
   /** slow poll of change feeds (ms) */
   pollMs?: number;
+  /** the node cache's bound for blobs and code caches (bytes; PostgreSQL store) */
+  nodeCacheBytes?: number;
   /** false: do not apply migrations now (they still run before the first query) */
   migrate?: boolean;
   /** told when the database cannot be reached at open (the store opens degraded) */
@@ -51,6 +53,7 @@ export async function openStore(url: string, options: OpenStoreOptions): Promise
     secretKey: options.secretKey || undefined,
     pollMs: options.pollMs,
     cacheDir: nodeCacheDir(options.dataDir),
+    cacheBytes: options.nodeCacheBytes,
   });
   if (options.migrate === false) return store;
   try {
@@ -85,6 +88,7 @@ export function openConfiguredStore(
     sslMode: config.store.sslMode,
     sslCaFile: config.store.sslCaFile,
     secretKey: config.store.secretKey,
+    nodeCacheBytes: config.store.nodeCacheMb ? config.store.nodeCacheMb * 1024 * 1024 : undefined,
     onWarning,
   });
 }

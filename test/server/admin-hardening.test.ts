@@ -1,4 +1,4 @@
-// The admin API against a hostile caller: every route but /healthz (and the dashboard's static
+// The admin API against a hostile caller: every route but /healthz and /readyz (and the dashboard's static
 // page) demands a token, odd tokens are refused without a server error, every JSON route caps
 // its body, failed authentications are rate-limited per client address, and no answer ever
 // carries a stack trace or a server path, even when the store under it is corrupt.
@@ -79,7 +79,7 @@ function adminRoutes(): { method: string; path: string }[] {
   const seen = new Set<string>();
   const routes: { method: string; path: string }[] = [];
   for (const r of api.routes) {
-    if (r.method === 'ALL' || r.path.includes('*') || r.path === '/healthz') continue;
+    if (r.method === 'ALL' || r.path.includes('*') || r.path === '/healthz' || r.path === '/readyz') continue;
     const concrete = r.path.replace(':tenant', 'victim').replace(/:id\b/, 'x1');
     const key = `${r.method} ${concrete}`;
     if (seen.has(key)) continue;

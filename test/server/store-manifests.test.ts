@@ -116,7 +116,7 @@ test('docker-compose.yml: PostgreSQL, a migration step, two nodes and nginx, agr
   for (const port of ports) assert.match(nginx, new RegExp(`listen ${port};`));
 });
 
-test('kubernetes/: Deployment (/healthz readiness), Services, PDB, ConfigMap/Secret and migration Job agree', () => {
+test('kubernetes/: Deployment (/readyz readiness, /healthz liveness), Services, PDB, ConfigMap/Secret and migration Job agree', () => {
   const docs = fs
     .readdirSync(path.join(deploy, 'kubernetes'))
     .filter((f) => f.endsWith('.yaml'))
@@ -159,8 +159,11 @@ test('kubernetes/: Deployment (/healthz readiness), Services, PDB, ConfigMap/Sec
   const portOf = (name: string) => container.ports.find((p: { name: string }) => p.name === name)?.containerPort;
   assert.equal(portOf('tenant'), config.port);
   assert.equal(portOf('admin'), config.adminPort);
+  // ready once caught up with the change log; alive while the process answers (a node kept
+  // from PostgreSQL stays alive and serves from its cache)
+  assert.equal(container.readinessProbe.httpGet.path, '/readyz');
+  assert.equal(container.livenessProbe.httpGet.path, '/healthz');
   for (const probe of [container.readinessProbe, container.livenessProbe]) {
-    assert.equal(probe.httpGet.path, '/healthz');
     assert.equal(portOf(probe.httpGet.port), config.adminPort, 'probed on the admin port');
   }
   assert.ok(

@@ -5,6 +5,7 @@
 // one tenant, logs, limit events, workers; a new view is one link in Nav and one section here.
 import type { FC } from 'hono/jsx';
 import { BindingsCard } from './bindings-card';
+import { NodesCard } from './nodes-card';
 
 export interface PageProps {
   /** URL prefix of the dashboard's static files */
@@ -449,6 +450,7 @@ const Workers: FC = () => (
         </table>
       </div>
     </div>
+    <NodesCard />
     <div class="card" id="quarantine" hidden>
       <h3>Quarantined tenants</h3>
       <ul id="quarantine-list"></ul>

@@ -4,7 +4,7 @@
 // in the middle of a minute). The local claims live in one SQLite file of the data folder,
 // shared by the node's processes (`INSERT OR IGNORE` on the pair's primary key); on a shared
 // PostgreSQL store the same interface is one `INSERT ... ON CONFLICT DO NOTHING` on a table of
-// the store (the next part of this work), which makes a slot run once across every machine.
+// the store (./postgres-claims.ts), which makes a slot run once across every machine.
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { openSqlite } from '../kv/sqlite';

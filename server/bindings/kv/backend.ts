@@ -1,7 +1,7 @@
 // Where KV data lives, behind one interface: SQLite in the data folder on one machine
-// (./sqlite.ts), PostgreSQL for many machines (the next part of this work; the calls below are
-// shaped for it: every method is asynchronous and one statement or one transaction, quotas are
-// checked in the write's own transaction against a usage row kept beside the data).
+// (./sqlite.ts), PostgreSQL for many machines (./postgres.ts): every method is asynchronous and
+// one statement or one transaction, quotas are checked in the write's own transaction against a
+// usage row kept beside the data. Both pass one contract suite (test/server/kv-contract.ts).
 //
 // Namespaces are addressed by (tenant, namespace id): the tenant comes from the host, never from
 // tenant code, so a namespace id guessed from another tenant names an empty namespace of one's

@@ -3,7 +3,8 @@
 // `islet store migrate` on demand; a session advisory lock makes two nodes starting at once take
 // turns (the second finds the work done). Migrations only add (tables, columns, indexes), so a
 // node of the previous version keeps working on a database a newer node has migrated: upgrade one
-// node at a time. Later migrations add KV data and cron slots (migration 2 adds tenant bindings).
+// node at a time. Later migrations add tenant bindings (2), hostnames (3), node heartbeats (4), KV data
+// and cron slots (5) and the change-log compaction index (6).
 import type { Pool } from 'pg';
 
 export interface Migration {
@@ -13,7 +14,12 @@ export interface Migration {
 }
 
 /** advisory lock keys (pg_advisory_lock takes any bigint; these spell "islet" + a number) */
-export const lockKeys = { migrate: 0x69736c65_74_01, routes: 0x69736c65_74_02, changes: 0x69736c65_74_03 } as const;
+export const lockKeys = {
+  migrate: 0x69736c65_74_01,
+  routes: 0x69736c65_74_02,
+  changes: 0x69736c65_74_03,
+  prune: 0x69736c65_74_04,
+} as const;
 
 export const migrations: readonly Migration[] = [
   {
@@ -124,6 +130,74 @@ CREATE TABLE islet.hostnames (
   verified_at text,
   PRIMARY KEY (tenant, hostname)
 );
+`,
+  },
+  {
+    version: 4,
+    name: 'node heartbeats',
+    sql: `
+-- One row per islet node sharing this database, rewritten by its heartbeat (server/nodes/).
+-- Liveness is judged with the database's clock (now() - last_seen), so clocks of the machines
+-- need not agree; each node says how often it beats, so its own interval judges it.
+CREATE TABLE islet.nodes (
+  id           text PRIMARY KEY,
+  address      text NOT NULL,
+  -- the newest revision of the change log every serving process of the node has applied
+  revision     bigint NOT NULL,
+  workers      integer NOT NULL,
+  version      text NOT NULL,
+  started_at   timestamptz NOT NULL,
+  last_seen    timestamptz NOT NULL DEFAULT now(),
+  heartbeat_ms integer NOT NULL,
+  -- false once the node caught up with the change log after it started (readiness)
+  ready        boolean NOT NULL DEFAULT true,
+  -- set when the node stopped on purpose: it is not waited for until it beats again
+  left_at      timestamptz
+);
+`,
+  },
+  {
+    version: 5,
+    name: 'kv data and cron slot claims',
+    sql: `
+-- KV of every tenant (server/bindings/kv/postgres.ts). Keys are bytea, so they sort as UTF-8
+-- bytes (Cloudflare's order) whatever the database's collation. A tenant's usage is one row,
+-- locked by every write of that tenant, so its quota check and its write cannot disagree.
+CREATE TABLE islet.kv (
+  tenant     text NOT NULL,
+  ns         text NOT NULL,
+  key        bytea NOT NULL,
+  value      bytea NOT NULL,
+  metadata   text,
+  expiration bigint,
+  size       integer NOT NULL,
+  PRIMARY KEY (tenant, ns, key)
+);
+CREATE INDEX kv_expiration ON islet.kv (expiration) WHERE expiration IS NOT NULL;
+CREATE TABLE islet.kv_usage (
+  tenant text PRIMARY KEY,
+  bytes  bigint NOT NULL,
+  keys   bigint NOT NULL
+);
+
+-- One row per cron slot run: the node whose INSERT ... ON CONFLICT DO NOTHING adds the row runs
+-- the slot (server/bindings/cron/claims.ts); old rows are pruned.
+CREATE TABLE islet.cron_claims (
+  trigger    text NOT NULL,
+  slot       bigint NOT NULL,
+  node       text NOT NULL,
+  claimed_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (trigger, slot)
+);
+`,
+  },
+  {
+    version: 6,
+    name: 'change log compaction',
+    sql: `
+-- pruning keeps the newest change of every (tenant, kind) (server/nodes/prune.ts): this index
+-- finds whether a newer one exists
+CREATE INDEX changes_tenant_kind ON islet.changes (tenant, kind, revision);
 `,
   },
 ];

@@ -9,10 +9,20 @@
 //
 // Writes are temp + rename (atomic.ts, without the fsyncs: a cache lost in a power cut is read
 // again). Blobs are checked against their hash when read: a damaged file is dropped, not served.
+//
+// Blobs and code caches together are bounded in bytes (store.nodeCacheMb): past the bound the
+// least recently used files are removed (read from PostgreSQL again when needed). The order
+// survives a restart roughly: files found at start enter by their modification time. State
+// records are small (one per tenant and deployment served) and stay: they are what a node
+// serves from while PostgreSQL is down.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { LRUCache } from 'lru-cache';
 import { readIfExists, writeFileAtomic } from '../atomic';
+
+/** the default bound of blobs and code caches */
+export const defaultNodeCacheBytes = 2048 * 1024 * 1024;
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -21,13 +31,65 @@ export class NodeCache {
   readonly #tmp: string;
   /** the hash of the JSON last written per state key: an unchanged value is not written again */
   readonly #written = new Map<string, string>();
+  /** blob and code cache files -> bytes, least recently used first out */
+  readonly #files: LRUCache<string, number>;
+  readonly maxBytes: number;
   #ready: Promise<void>;
 
-  constructor(dir: string) {
+  constructor(dir: string, maxBytes = defaultNodeCacheBytes) {
     this.dir = path.resolve(dir);
+    this.maxBytes = maxBytes;
     this.#tmp = path.join(this.dir, 'tmp');
-    this.#ready = fs.mkdir(this.#tmp, { recursive: true, mode: 0o700 }).then(() => {});
+    this.#files = new LRUCache<string, number>({
+      maxSize: maxBytes,
+      sizeCalculation: (size) => Math.max(1, size),
+      dispose: (_size, file, reason) => {
+        if (reason === 'evict') void fs.rm(file, { force: true }).catch(() => {});
+      },
+    });
+    this.#ready = fs
+      .mkdir(this.#tmp, { recursive: true, mode: 0o700 })
+      .then(() => this.#index())
+      .then(() => {});
     this.#ready.catch(() => {});
+  }
+
+  /** bytes of blobs and code caches kept now */
+  get bytes(): number {
+    return this.#files.calculatedSize;
+  }
+
+  /** the files kept from before this start, oldest first (so the bound holds from the start) */
+  async #index(): Promise<void> {
+    const found: { file: string; size: number; mtime: number }[] = [];
+    for (const top of ['blobs', 'code']) {
+      const root = path.join(this.dir, top);
+      const subdirs = await fs.readdir(root).catch(() => [] as string[]);
+      for (const sub of subdirs) {
+        const names = await fs.readdir(path.join(root, sub)).catch(() => [] as string[]);
+        for (const name of names) {
+          const file = path.join(root, sub, name);
+          const stat = await fs.stat(file).catch(() => null);
+          if (stat?.isFile()) found.push({ file, size: stat.size, mtime: stat.mtimeMs });
+        }
+      }
+    }
+    found.sort((a, b) => a.mtime - b.mtime);
+    for (const { file, size } of found) if (!this.#files.has(file)) this.#files.set(file, size);
+  }
+
+  /** keeps a blob or code cache file, evicting the least recently used past the bound */
+  async #keep(file: string, data: Buffer): Promise<void> {
+    // larger than the whole bound: not kept (it is read from PostgreSQL each time)
+    if (data.length > this.maxBytes) return;
+    await this.#put(file, data);
+    this.#files.set(file, data.length);
+  }
+
+  /** a read of a kept file makes it the most recently used */
+  #touch(file: string, data: Buffer | null): void {
+    if (data && !this.#files.has(file)) this.#files.set(file, data.length);
+    else if (data) this.#files.get(file);
   }
 
   async #put(file: string, data: Buffer | string): Promise<void> {
@@ -43,9 +105,11 @@ export class NodeCache {
     const file = this.#blobFile(hash);
     const data = await readIfExists(file).catch(() => null);
     if (data && sha256(data) !== hash) {
+      this.#files.delete(file);
       await fs.rm(file, { force: true });
       return null;
     }
+    this.#touch(file, data);
     return data;
   }
 
@@ -58,7 +122,7 @@ export class NodeCache {
       )
     )
       return;
-    await this.#put(file, data);
+    await this.#keep(file, data);
   }
 
   #codeFile(v8Version: string, moduleHash: string): string {
@@ -66,12 +130,15 @@ export class NodeCache {
     return path.join(this.dir, 'code', version, moduleHash);
   }
 
-  readCode(v8Version: string, moduleHash: string): Promise<Buffer | null> {
-    return readIfExists(this.#codeFile(v8Version, moduleHash));
+  async readCode(v8Version: string, moduleHash: string): Promise<Buffer | null> {
+    const file = this.#codeFile(v8Version, moduleHash);
+    const data = await readIfExists(file);
+    this.#touch(file, data);
+    return data;
   }
 
   writeCode(v8Version: string, moduleHash: string, data: Buffer): Promise<void> {
-    return this.#put(this.#codeFile(v8Version, moduleHash), data);
+    return this.#keep(this.#codeFile(v8Version, moduleHash), data);
   }
 
   #stateFile(key: string): string {

@@ -58,6 +58,8 @@ export interface PostgresStoreOptions extends PostgresConnection {
   secretKey?: string;
   /** slow poll of feeds (ms, default 5000) */
   pollMs?: number;
+  /** the bound of the node cache's blobs and code caches (bytes) */
+  cacheBytes?: number;
 }
 
 interface StoredEnv {
@@ -81,9 +83,14 @@ export class PostgresDeploymentStore implements DeploymentStore {
 
   constructor(options: PostgresStoreOptions) {
     this.#db = new Db(options);
-    this.#cache = new NodeCache(options.cacheDir);
+    this.#cache = new NodeCache(options.cacheDir, options.cacheBytes);
     this.#keys = options.secretKey ? parseSecretKeys(options.secretKey) : [];
     this.#pollMs = options.pollMs ?? 5000;
+  }
+
+  /** the store's database (node heartbeats, KV and cron claims share its pool and schema) */
+  get database(): Db {
+    return this.#db;
   }
 
   /** applies missing migrations (once per store; retried after a failure) */

@@ -20,6 +20,7 @@ import {
 import { filesFromDrop, filesFromInput } from './upload.mjs';
 import { recordProfile } from './profile.mjs';
 import { loadWorkers } from './workers.mjs';
+import { loadNodes } from './nodes.mjs';
 
 const POLL_MS = 2000;
 const HISTORY_MS = 30_000;
@@ -94,7 +95,10 @@ function route() {
     renderLimits();
     loadLimitDetails();
   }
-  if (view === 'workers') loadWorkers();
+  if (view === 'workers') {
+    loadWorkers();
+    loadNodes();
+  }
 }
 
 // ---------------------------------------------------------------- overview
@@ -221,7 +225,10 @@ async function poll() {
     state.historyAt = Date.now();
     if (view === 'overview') renderOverviewHistory();
     if (view === 'tenant') renderTenantHistory();
-    if (view === 'workers') loadWorkers();
+    if (view === 'workers') {
+      loadWorkers();
+      loadNodes();
+    }
   }
 }
 
