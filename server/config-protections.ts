@@ -18,7 +18,9 @@ export const protectionSettings: { server: Setting[]; pool: Setting[]; rest: Set
       key: 'server.maxConnectionsPerClient',
       env: 'ISLET_MAX_CONNECTIONS_PER_CLIENT',
       kind: int(0, 1_000_000),
-      doc: 'connections one client address may hold on the tenant port; past it new ones are closed at once (0: no cap)',
+      doc:
+        'connections one client address may hold on the tenant port; past it new ones are closed ' +
+        'at once (0: no cap)',
     },
   ],
   pool: [

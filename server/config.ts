@@ -285,16 +285,56 @@ const port = (min = 0): Kind => ({ type: 'int', min, max: 65535 });
 
 /** Limit settings: shared by the global defaults and per-tenant overrides. */
 export const limitSettings: Record<keyof Limits, { env: string; kind: Kind & { type: 'int' }; doc: string }> = {
-  cpuMs: { env: 'ISLET_CPU_LIMIT_MS', kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' }, doc: 'CPU time one request may spend inside the isolate' },
-  wallMs: { env: 'ISLET_WALL_LIMIT_MS', kind: { type: 'int', min: 1, max: 3_600_000, unit: 'ms' }, doc: 'wall time of one request, waitUntil included' },
-  memoryMb: { env: 'ISLET_MEMORY_LIMIT_MB', kind: { type: 'int', min: 8, max: 65_536, unit: 'MB' }, doc: 'heap of one tenant isolate' },
-  requestBodyBytes: { env: 'ISLET_REQUEST_BODY_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: 'request body size (413 past it)' },
-  responseBodyBytes: { env: 'ISLET_RESPONSE_BODY_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: 'response body size a function may produce' },
-  subrequests: { env: 'ISLET_SUBREQUEST_LIMIT', kind: { type: 'int', min: 0, max: 100_000 }, doc: 'fetch() calls per request' },
-  subrequestTimeoutMs: { env: 'ISLET_SUBREQUEST_TIMEOUT_MS', kind: { type: 'int', min: 1, max: 3_600_000, unit: 'ms' }, doc: 'time limit of one fetch()' },
-  subrequestResponseBytes: { env: 'ISLET_SUBREQUEST_RESPONSE_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: 'body size of one fetch() response' },
-  logBytes: { env: 'ISLET_LOG_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: 'console output per request' },
-  concurrency: { env: 'ISLET_CONCURRENCY_LIMIT', kind: { type: 'int', min: 1, max: 1_000_000 }, doc: 'requests in flight in one isolate (503 past it)' },
+  cpuMs: {
+    env: 'ISLET_CPU_LIMIT_MS',
+    kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' },
+    doc: 'CPU time one request may spend inside the isolate',
+  },
+  wallMs: {
+    env: 'ISLET_WALL_LIMIT_MS',
+    kind: { type: 'int', min: 1, max: 3_600_000, unit: 'ms' },
+    doc: 'wall time of one request, waitUntil included',
+  },
+  memoryMb: {
+    env: 'ISLET_MEMORY_LIMIT_MB',
+    kind: { type: 'int', min: 8, max: 65_536, unit: 'MB' },
+    doc: 'heap of one tenant isolate',
+  },
+  requestBodyBytes: {
+    env: 'ISLET_REQUEST_BODY_LIMIT_BYTES',
+    kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' },
+    doc: 'request body size (413 past it)',
+  },
+  responseBodyBytes: {
+    env: 'ISLET_RESPONSE_BODY_LIMIT_BYTES',
+    kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' },
+    doc: 'response body size a function may produce',
+  },
+  subrequests: {
+    env: 'ISLET_SUBREQUEST_LIMIT',
+    kind: { type: 'int', min: 0, max: 100_000 },
+    doc: 'fetch() calls per request',
+  },
+  subrequestTimeoutMs: {
+    env: 'ISLET_SUBREQUEST_TIMEOUT_MS',
+    kind: { type: 'int', min: 1, max: 3_600_000, unit: 'ms' },
+    doc: 'time limit of one fetch()',
+  },
+  subrequestResponseBytes: {
+    env: 'ISLET_SUBREQUEST_RESPONSE_LIMIT_BYTES',
+    kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' },
+    doc: 'body size of one fetch() response',
+  },
+  logBytes: {
+    env: 'ISLET_LOG_LIMIT_BYTES',
+    kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' },
+    doc: 'console output per request',
+  },
+  concurrency: {
+    env: 'ISLET_CONCURRENCY_LIMIT',
+    kind: { type: 'int', min: 1, max: 1_000_000 },
+    doc: 'requests in flight in one isolate (503 past it)',
+  },
   startupCpuMs: {
     env: 'ISLET_STARTUP_CPU_LIMIT_MS',
     kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' },
@@ -330,30 +370,91 @@ export const limitSettings: Record<keyof Limits, { env: string; kind: Kind & { t
     kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' },
     doc: 'CPU time of the work one inbound WebSocket message starts (closed 1011 past it)',
   },
-  kvBytes: { env: 'ISLET_KV_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: 'KV bytes a tenant stores (keys, values, metadata)' },
-  kvKeys: { env: 'ISLET_KV_LIMIT_KEYS', kind: { type: 'int', min: 0, max: 1_000_000_000 }, doc: 'KV keys a tenant stores' },
-  bindingOps: { env: 'ISLET_BINDING_OPS_LIMIT', kind: { type: 'int', min: 0, max: 1_000_000 }, doc: 'KV and Cache API operations per request or cron run' },
-  cacheBytes: { env: 'ISLET_CACHE_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: "bytes of a tenant's cached responses on this node's disk" },
-  cronCpuMs: { env: 'ISLET_CRON_CPU_LIMIT_MS', kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' }, doc: 'CPU time of one cron run' },
-  cronWallMs: { env: 'ISLET_CRON_WALL_LIMIT_MS', kind: { type: 'int', min: 1, max: 86_400_000, unit: 'ms' }, doc: 'wall time of one cron run, waitUntil included' },
+  kvBytes: {
+    env: 'ISLET_KV_LIMIT_BYTES',
+    kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' },
+    doc: 'KV bytes a tenant stores (keys, values, metadata)',
+  },
+  kvKeys: {
+    env: 'ISLET_KV_LIMIT_KEYS',
+    kind: { type: 'int', min: 0, max: 1_000_000_000 },
+    doc: 'KV keys a tenant stores',
+  },
+  bindingOps: {
+    env: 'ISLET_BINDING_OPS_LIMIT',
+    kind: { type: 'int', min: 0, max: 1_000_000 },
+    doc: 'KV and Cache API operations per request or cron run',
+  },
+  cacheBytes: {
+    env: 'ISLET_CACHE_LIMIT_BYTES',
+    kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' },
+    doc: "bytes of a tenant's cached responses on this node's disk",
+  },
+  cronCpuMs: {
+    env: 'ISLET_CRON_CPU_LIMIT_MS',
+    kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' },
+    doc: 'CPU time of one cron run',
+  },
+  cronWallMs: {
+    env: 'ISLET_CRON_WALL_LIMIT_MS',
+    kind: { type: 'int', min: 1, max: 86_400_000, unit: 'ms' },
+    doc: 'wall time of one cron run, waitUntil included',
+  },
 };
 
 export const settings: Setting[] = [
   { key: 'port', env: 'ISLET_PORT', kind: port(), doc: 'tenant traffic port (0: any free port)' },
-  { key: 'host', env: 'ISLET_HOST', kind: { type: 'string', pattern: bindPattern, expected: 'an IP address or host name to bind' }, doc: 'tenant traffic address' },
+  {
+    key: 'host',
+    env: 'ISLET_HOST',
+    kind: { type: 'string', pattern: bindPattern, expected: 'an IP address or host name to bind' },
+    doc: 'tenant traffic address',
+  },
   { key: 'adminPort', env: 'ISLET_ADMIN_PORT', kind: port(), doc: 'admin API port' },
-  { key: 'adminHost', env: 'ISLET_ADMIN_HOST', kind: { type: 'string', pattern: bindPattern, expected: 'an IP address or host name to bind' }, doc: 'admin API address' },
-  { key: 'metricsPort', env: 'ISLET_METRICS_PORT', kind: port(), doc: 'unauthenticated /metrics on 127.0.0.1 (0: off)' },
-  { key: 'baseDomain', env: 'ISLET_BASE_DOMAIN', kind: { type: 'string', pattern: hostnamePattern, expected: 'a lower-case DNS name such as example.com' }, doc: 'tenant t answers on t.<baseDomain>' },
-  { key: 'dataDir', env: 'ISLET_DATA_DIR', kind: { type: 'string', pattern: /./, expected: 'a directory path' }, doc: 'where the store keeps deployments' },
+  {
+    key: 'adminHost',
+    env: 'ISLET_ADMIN_HOST',
+    kind: { type: 'string', pattern: bindPattern, expected: 'an IP address or host name to bind' },
+    doc: 'admin API address',
+  },
+  {
+    key: 'metricsPort',
+    env: 'ISLET_METRICS_PORT',
+    kind: port(),
+    doc: 'unauthenticated /metrics on ' + '127.0.0.1 (0: off)',
+  },
+  {
+    key: 'baseDomain',
+    env: 'ISLET_BASE_DOMAIN',
+    kind: { type: 'string', pattern: hostnamePattern, expected: 'a lower-case DNS name such as example.com' },
+    doc: 'tenant t answers on t.<baseDomain>',
+  },
+  {
+    key: 'dataDir',
+    env: 'ISLET_DATA_DIR',
+    kind: { type: 'string', pattern: /./, expected: 'a directory path' },
+    doc: 'where the store keeps deployments',
+  },
   { key: 'adminToken', env: 'ISLET_ADMIN_TOKEN', kind: { type: 'string' }, doc: 'operator token (empty: generated)' },
   {
     key: 'workers',
     env: 'ISLET_WORKERS',
-    kind: { type: 'int', min: 0, max: 256, auto: { doc: 'the number of cores', value: () => os.availableParallelism() } },
-    doc: 'worker processes under a supervisor (0: serve in this one process, no supervisor); `islet serve --workers N` overrides',
+    kind: {
+      type: 'int',
+      min: 0,
+      max: 256,
+      auto: { doc: 'the number of cores', value: () => os.availableParallelism() },
+    },
+    doc:
+      'worker processes under a supervisor (0: serve in this one process, no supervisor); `islet ' +
+      'serve --workers N` overrides',
   },
-  { key: 'logLevel', env: 'ISLET_LOG_LEVEL', kind: { type: 'enum', values: ['debug', 'info', 'warn', 'error'] }, doc: 'server log level' },
+  {
+    key: 'logLevel',
+    env: 'ISLET_LOG_LEVEL',
+    kind: { type: 'enum', values: ['debug', 'info', 'warn', 'error'] },
+    doc: 'server log level',
+  },
   { key: 'logRequests', env: 'ISLET_LOG_REQUESTS', kind: { type: 'bool' }, doc: 'one JSON log line per request' },
   {
     key: 'logs.stdoutBufferBytes',
@@ -361,26 +462,88 @@ export const settings: Setting[] = [
     kind: { type: 'int', min: 4096, max: 1 << 30, unit: 'bytes' },
     doc: 'log output a process keeps for a stdout reader that lags; past it lines are dropped (counted)',
   },
-  { key: 'server.maxHeaderBytes', env: 'ISLET_MAX_HEADER_BYTES', kind: { type: 'int', min: 1024, max: 1_048_576, unit: 'bytes' }, doc: 'request line + headers size (431 past it)' },
-  { key: 'server.headersTimeoutMs', env: 'ISLET_HEADERS_TIMEOUT_MS', kind: { type: 'int', min: 100, max: 600_000, unit: 'ms' }, doc: 'time a client has to send its headers' },
-  { key: 'server.keepAliveTimeoutMs', env: 'ISLET_KEEP_ALIVE_TIMEOUT_MS', kind: { type: 'int', min: 0, max: 600_000, unit: 'ms' }, doc: 'idle keep-alive connection timeout' },
-  { key: 'server.shutdownTimeoutMs', env: 'ISLET_SHUTDOWN_TIMEOUT_MS', kind: { type: 'int', min: 0, max: 600_000, unit: 'ms' }, doc: 'how long SIGTERM waits for in-flight requests' },
+  {
+    key: 'server.maxHeaderBytes',
+    env: 'ISLET_MAX_HEADER_BYTES',
+    kind: { type: 'int', min: 1024, max: 1_048_576, unit: 'bytes' },
+    doc: 'request line + headers size (431 past it)',
+  },
+  {
+    key: 'server.headersTimeoutMs',
+    env: 'ISLET_HEADERS_TIMEOUT_MS',
+    kind: { type: 'int', min: 100, max: 600_000, unit: 'ms' },
+    doc: 'time a client has to send its headers',
+  },
+  {
+    key: 'server.keepAliveTimeoutMs',
+    env: 'ISLET_KEEP_ALIVE_TIMEOUT_MS',
+    kind: { type: 'int', min: 0, max: 600_000, unit: 'ms' },
+    doc: 'idle keep-alive connection timeout',
+  },
+  {
+    key: 'server.shutdownTimeoutMs',
+    env: 'ISLET_SHUTDOWN_TIMEOUT_MS',
+    kind: { type: 'int', min: 0, max: 600_000, unit: 'ms' },
+    doc: 'how long SIGTERM waits for in-flight requests',
+  },
   ...protectionSettings.server,
-  ...Object.entries(limitSettings).map(([name, s]) => ({ key: `limits.${name}`, env: s.env, kind: s.kind, doc: s.doc })),
-  { key: 'pool.maxIsolates', env: 'ISLET_POOL_MAX_ISOLATES', kind: { type: 'int', min: 1, max: 1_000_000 }, doc: 'warm isolates kept (least recently used evicted)' },
-  { key: 'pool.maxMemoryMb', env: 'ISLET_POOL_MAX_MEMORY_MB', kind: { type: 'int', min: 16, max: 1_048_576, unit: 'MB' }, doc: 'total heap of warm isolates' },
-  { key: 'pool.idleTimeoutS', env: 'ISLET_POOL_IDLE_TIMEOUT_S', kind: { type: 'int', min: 1, max: 86_400 * 30, unit: 's' }, doc: 'an isolate idle this long is disposed' },
-  { key: 'pool.sampleIntervalS', env: 'ISLET_POOL_SAMPLE_INTERVAL_S', kind: { type: 'int', min: 1, max: 3600, unit: 's' }, doc: 'how often heap sizes are sampled and idle isolates swept' },
-  { key: 'pool.startupTimeoutMs', env: 'ISLET_STARTUP_TIMEOUT_MS', kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' }, doc: "time a deployment's top-level code may run" },
-  { key: 'pool.drainTimeoutMs', env: 'ISLET_DRAIN_TIMEOUT_MS', kind: { type: 'int', min: 0, max: 3_600_000, unit: 'ms' }, doc: 'longest an old isolate drains after a redeploy' },
+  ...Object.entries(limitSettings).map(([name, s]) => ({
+    key: `limits.${name}`,
+    env: s.env,
+    kind: s.kind,
+    doc: s.doc,
+  })),
+  {
+    key: 'pool.maxIsolates',
+    env: 'ISLET_POOL_MAX_ISOLATES',
+    kind: { type: 'int', min: 1, max: 1_000_000 },
+    doc: 'warm isolates kept (least recently used evicted)',
+  },
+  {
+    key: 'pool.maxMemoryMb',
+    env: 'ISLET_POOL_MAX_MEMORY_MB',
+    kind: { type: 'int', min: 16, max: 1_048_576, unit: 'MB' },
+    doc: 'total heap of warm isolates',
+  },
+  {
+    key: 'pool.idleTimeoutS',
+    env: 'ISLET_POOL_IDLE_TIMEOUT_S',
+    kind: { type: 'int', min: 1, max: 86_400 * 30, unit: 's' },
+    doc: 'an isolate idle this long is disposed',
+  },
+  {
+    key: 'pool.sampleIntervalS',
+    env: 'ISLET_POOL_SAMPLE_INTERVAL_S',
+    kind: { type: 'int', min: 1, max: 3600, unit: 's' },
+    doc: 'how often heap sizes are sampled and idle isolates swept',
+  },
+  {
+    key: 'pool.startupTimeoutMs',
+    env: 'ISLET_STARTUP_TIMEOUT_MS',
+    kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' },
+    doc: "time a deployment's top-level code may run",
+  },
+  {
+    key: 'pool.drainTimeoutMs',
+    env: 'ISLET_DRAIN_TIMEOUT_MS',
+    kind: { type: 'int', min: 0, max: 3_600_000, unit: 'ms' },
+    doc: 'longest an old isolate drains after a redeploy',
+  },
   ...protectionSettings.pool,
   ...protectionSettings.rest,
-  { key: 'egress.allow', env: 'ISLET_EGRESS_ALLOW', kind: { type: 'list' }, doc: 'private hosts/IPs/CIDRs tenant fetch() may reach (comma-separated in env)' },
+  {
+    key: 'egress.allow',
+    env: 'ISLET_EGRESS_ALLOW',
+    kind: { type: 'list' },
+    doc: 'private hosts/IPs/CIDRs tenant fetch() may reach (comma-separated in env)',
+  },
   {
     key: 'trustedProxies',
     env: 'ISLET_TRUSTED_PROXIES',
     kind: { type: 'list' },
-    doc: 'addresses or CIDRs of front proxies whose request.cf headers are believed (comma-separated in env; empty: none)',
+    doc:
+      'addresses or CIDRs of front proxies whose request.cf headers are believed ' +
+      '(comma-separated in env; empty: none)',
   },
   {
     key: 'cf.blobHeader',
@@ -412,20 +575,100 @@ export const settings: Setting[] = [
     kind: { type: 'string', pattern: headerNamePattern, expected: 'a lower-case header name, or empty' },
     doc: "header a trusted proxy puts the client's address in (x-forwarded-for: its rightmost untrusted entry)",
   },
-  { key: 'scrapeTokens', env: 'ISLET_SCRAPE_TOKENS', kind: { type: 'list' }, doc: 'read-only bearer tokens that may GET /metrics and nothing else: each a token or sha256:<hex> of one (`islet tokens create --scrape` makes one)' },
-  { key: 'logs.tenantBytes', env: 'ISLET_TENANT_LOG_BYTES', kind: { type: 'int', min: 4096, max: 1 << 30, unit: 'bytes' }, doc: "bytes of a tenant's recent log lines kept for the logs API, per process" },
-  { key: 'logs.totalBytes', env: 'ISLET_TENANT_LOG_TOTAL_BYTES', kind: { type: 'int', min: 4096, max: 16 * 2 ** 30, unit: 'bytes' }, doc: 'bytes of recent log lines kept over all tenants, per process (least recently written tenants lose theirs first)' },
-  { key: 'dashboard.prometheusUrl', env: 'ISLET_DASHBOARD_PROMETHEUS_URL', kind: { type: 'string', pattern: /^$|^https?:\/\/[^\s]+$/, expected: 'an http(s) URL of a Prometheus server, or empty' }, doc: "the dashboard's history from this Prometheus server (query_range); empty: islet's own per-minute store" },
-  { key: 'dashboard.historySampleS', env: 'ISLET_DASHBOARD_HISTORY_SAMPLE_S', kind: { type: 'int', min: 1, max: 60, unit: 's' }, doc: 'how often that history samples the counters' },
-  { key: 'dashboard.historyMinutes', env: 'ISLET_DASHBOARD_HISTORY_MINUTES', kind: { type: 'int', min: 10, max: 10_080, unit: 'minutes' }, doc: 'minutes of per-minute history islet keeps itself (without prometheusUrl)' },
-  { key: 'tracing.enabled', env: 'ISLET_TRACING', kind: { type: 'bool' }, doc: 'export OpenTelemetry traces over OTLP/HTTP (also on when OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set)' },
-  { key: 'tracing.sampleRatio', env: 'ISLET_TRACE_SAMPLE_RATIO', kind: { type: 'ratio' }, doc: 'share of new traces recorded (OTEL_TRACES_SAMPLER overrides it)' },
-  { key: 'tracing.trustedPeers', env: 'ISLET_TRACE_TRUSTED_PEERS', kind: { type: 'list' }, doc: 'addresses/CIDRs whose traceparent header is continued, besides trustedProxies (comma-separated in env)' },
-  { key: 'tracing.maxQueueSize', env: 'ISLET_TRACE_QUEUE_SIZE', kind: { type: 'int', min: 1, max: 1_000_000, unit: 'spans' }, doc: 'finished spans waiting for export, per process (more are dropped and counted)' },
-  { key: 'tracing.maxExportBatchSize', env: 'ISLET_TRACE_BATCH_SIZE', kind: { type: 'int', min: 1, max: 1_000_000, unit: 'spans' }, doc: 'spans per export request' },
-  { key: 'tracing.scheduledDelayMs', env: 'ISLET_TRACE_EXPORT_DELAY_MS', kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' }, doc: 'longest a finished span waits before its batch is exported' },
-  { key: 'profiles.maxSeconds', env: 'ISLET_PROFILE_MAX_SECONDS', kind: { type: 'int', min: 1, max: 600, unit: 's' }, doc: 'the longest CPU profile of a tenant one request may ask for' },
-  { key: 'profiles.samplingIntervalUs', env: 'ISLET_PROFILE_SAMPLING_US', kind: { type: 'int', min: 100, max: 100_000, unit: 'µs' }, doc: 'time between samples of a CPU profile' },
+  {
+    key: 'scrapeTokens',
+    env: 'ISLET_SCRAPE_TOKENS',
+    kind: { type: 'list' },
+    doc:
+      'read-only bearer tokens that may GET /metrics and nothing else: each a token or sha256:<hex> of one ' +
+      '(`islet tokens create --scrape` makes one)',
+  },
+  {
+    key: 'logs.tenantBytes',
+    env: 'ISLET_TENANT_LOG_BYTES',
+    kind: { type: 'int', min: 4096, max: 1 << 30, unit: 'bytes' },
+    doc: "bytes of a tenant's recent log lines kept for the logs API, per process",
+  },
+  {
+    key: 'logs.totalBytes',
+    env: 'ISLET_TENANT_LOG_TOTAL_BYTES',
+    kind: { type: 'int', min: 4096, max: 16 * 2 ** 30, unit: 'bytes' },
+    doc:
+      'bytes of recent log lines kept over all tenants, per process ' +
+      '(least recently written tenants lose theirs first)',
+  },
+  {
+    key: 'dashboard.prometheusUrl',
+    env: 'ISLET_DASHBOARD_PROMETHEUS_URL',
+    kind: {
+      type: 'string',
+      pattern: /^$|^https?:\/\/[^\s]+$/,
+      expected: 'an http(s) URL of a Prometheus server, or empty',
+    },
+    doc: "the dashboard's history from this Prometheus server (query_range); empty: islet's own per-minute store",
+  },
+  {
+    key: 'dashboard.historySampleS',
+    env: 'ISLET_DASHBOARD_HISTORY_SAMPLE_S',
+    kind: { type: 'int', min: 1, max: 60, unit: 's' },
+    doc: 'how often that history samples the counters',
+  },
+  {
+    key: 'dashboard.historyMinutes',
+    env: 'ISLET_DASHBOARD_HISTORY_MINUTES',
+    kind: { type: 'int', min: 10, max: 10_080, unit: 'minutes' },
+    doc: 'minutes of per-minute history islet keeps itself (without prometheusUrl)',
+  },
+  {
+    key: 'tracing.enabled',
+    env: 'ISLET_TRACING',
+    kind: { type: 'bool' },
+    doc:
+      'export OpenTelemetry traces over OTLP/HTTP ' +
+      '(also on when OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set)',
+  },
+  {
+    key: 'tracing.sampleRatio',
+    env: 'ISLET_TRACE_SAMPLE_RATIO',
+    kind: { type: 'ratio' },
+    doc: 'share of new traces recorded (OTEL_TRACES_SAMPLER overrides it)',
+  },
+  {
+    key: 'tracing.trustedPeers',
+    env: 'ISLET_TRACE_TRUSTED_PEERS',
+    kind: { type: 'list' },
+    doc: 'addresses/CIDRs whose traceparent header is continued, besides trustedProxies (comma-separated in env)',
+  },
+  {
+    key: 'tracing.maxQueueSize',
+    env: 'ISLET_TRACE_QUEUE_SIZE',
+    kind: { type: 'int', min: 1, max: 1_000_000, unit: 'spans' },
+    doc: 'finished spans waiting for export, per process (more are dropped and counted)',
+  },
+  {
+    key: 'tracing.maxExportBatchSize',
+    env: 'ISLET_TRACE_BATCH_SIZE',
+    kind: { type: 'int', min: 1, max: 1_000_000, unit: 'spans' },
+    doc: 'spans per export request',
+  },
+  {
+    key: 'tracing.scheduledDelayMs',
+    env: 'ISLET_TRACE_EXPORT_DELAY_MS',
+    kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' },
+    doc: 'longest a finished span waits before its batch is exported',
+  },
+  {
+    key: 'profiles.maxSeconds',
+    env: 'ISLET_PROFILE_MAX_SECONDS',
+    kind: { type: 'int', min: 1, max: 600, unit: 's' },
+    doc: 'the longest CPU profile of a tenant one request may ask for',
+  },
+  {
+    key: 'profiles.samplingIntervalUs',
+    env: 'ISLET_PROFILE_SAMPLING_US',
+    kind: { type: 'int', min: 100, max: 100_000, unit: 'µs' },
+    doc: 'time between samples of a CPU profile',
+  },
   {
     key: 'cache.memoryMb',
     env: 'ISLET_CACHE_MEMORY_MB',
@@ -569,7 +812,10 @@ const byKey = new Map(settings.map((s) => [s.key, s]));
 function describe(kind: Kind): string {
   switch (kind.type) {
     case 'int':
-      return `an integer from ${kind.min} to ${kind.max}${kind.unit ? ` (${kind.unit})` : ''}${kind.auto ? ` or "auto" (${kind.auto.doc})` : ''}`;
+      return (
+        `an integer from ${kind.min} to ` +
+        `${kind.max}${kind.unit ? ` (${kind.unit})` : ''}${kind.auto ? ` or "auto" (${kind.auto.doc})` : ''}`
+      );
     case 'string':
       return kind.expected ?? 'a string';
     case 'bool':
@@ -612,7 +858,13 @@ function coerce(kind: Kind, raw: unknown, fromEnv: boolean, secret = false): { v
       if (typeof raw !== 'string' || !kind.values.includes(raw)) return bad();
       return { value: raw };
     case 'list':
-      if (fromEnv) return { value: String(raw).split(',').map((s) => s.trim()).filter(Boolean) };
+      if (fromEnv)
+        return {
+          value: String(raw)
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        };
       if (!Array.isArray(raw) || raw.some((v) => typeof v !== 'string')) return bad();
       return { value: [...raw] };
   }
@@ -684,7 +936,8 @@ function applyTenants(target: Record<string, unknown>, raw: unknown, where: stri
       problems.push(`${where}.${name}: expected an object with "limits"`);
       continue;
     }
-    for (const extra of Object.keys(entry).filter((k) => k !== 'limits')) problems.push(`${where}.${name}.${extra}: unknown setting`);
+    for (const extra of Object.keys(entry).filter((k) => k !== 'limits'))
+      problems.push(`${where}.${name}.${extra}: unknown setting`);
     if (entry.limits === undefined) continue;
     const { limits, problems: p } = validateLimits(entry.limits, `${where}.${name}.limits`);
     problems.push(...p);
@@ -697,7 +950,9 @@ function readJson(file: string, problems: string[]): unknown {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    problems.push(`${file}: cannot read the config file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    problems.push(
+      `${file}: cannot read the config file ` + `(${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
     return undefined;
   }
   try {
@@ -796,11 +1051,15 @@ export function loadConfig(options: LoadOptions = {}): Config {
   for (const setting of settings) {
     const [head, tail] = setting.key.split('.');
     const value = tail ? (config[head!] as Record<string, unknown>)[tail] : config[head!];
-    if (value === undefined) problems.push(`${setting.key}: missing (set it in ${path.basename(defaultsFile)} or ${setting.env})`);
+    if (value === undefined)
+      problems.push(`${setting.key}: missing (set it in ${path.basename(defaultsFile)} ` + `or ${setting.env})`);
   }
   const result = config as unknown as Config;
   if (problems.length === 0 && result.limits.wallMs < result.limits.cpuMs) {
-    problems.push(`limits.wallMs (${result.limits.wallMs}) must be at least limits.cpuMs (${result.limits.cpuMs}): CPU time cannot exceed wall time`);
+    problems.push(
+      `limits.wallMs (${result.limits.wallMs}) must be at least limits.cpuMs ` +
+        `(${result.limits.cpuMs}): CPU time cannot exceed wall time`,
+    );
   }
   if (problems.length === 0) problems.push(...storeProblems(result), ...cfProblems(result, cwd));
   if (problems.length) throw new ConfigError(problems);
@@ -852,7 +1111,12 @@ export function checkSharedStore(config: Config): void {
  * config, then the tenant record's `limits` from the store (set through the admin API). Invalid
  * store values are skipped and reported through `onProblem` so one bad record cannot stop serving.
  */
-export function resolveLimits(config: Config, tenant: string, recordLimits?: Record<string, number>, onProblem?: (problem: string) => void): Limits {
+export function resolveLimits(
+  config: Config,
+  tenant: string,
+  recordLimits?: Record<string, number>,
+  onProblem?: (problem: string) => void,
+): Limits {
   const fromConfig = config.tenants[tenant]?.limits;
   let fromRecord: Partial<Limits> = {};
   if (recordLimits) {

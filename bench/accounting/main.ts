@@ -191,7 +191,8 @@ async function main(): Promise<void> {
     return;
   }
   console.log(
-    `bench/accounting: CPU ns per finished request (median of ${ROUNDS} rounds of ${PER_ROUND}, ${REQUESTS_PER_TURN} per event-loop turn, bare loop subtracted)`,
+    `bench/accounting: CPU ns per finished request (median of ${ROUNDS} rounds of ${PER_ROUND}, ` +
+      `${REQUESTS_PER_TURN} per event-loop turn, bare loop subtracted)`,
   );
   const width = Math.max(...Object.keys(results).map((k) => k.length));
   for (const [name, ns] of Object.entries(results))

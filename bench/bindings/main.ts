@@ -130,7 +130,8 @@ async function measure(system: Running, workload: Workload): Promise<{ load: Loa
   ] as const) {
     if (r.non2xx > 0 || r.errors > 0) {
       throw new Error(
-        `${system.name} ${workload} (${what}): ${r.non2xx} non-2xx, ${r.errors} errors (${JSON.stringify(r.statusCodes)})`,
+        `${system.name} ${workload} (${what}): ${r.non2xx} non-2xx, ${r.errors} errors ` +
+          `(${JSON.stringify(r.statusCodes)})`,
       );
     }
   }
@@ -199,7 +200,11 @@ async function main(): Promise<void> {
   const out = path.join(root, 'bench', 'results', 'bindings.json');
   fs.writeFileSync(
     out,
-    `${JSON.stringify({ machine: machineInfo(root), quick, rounds: ROUNDS, durationSeconds: DURATION_S, summary, results }, null, 2)}\n`,
+    `${JSON.stringify(
+      { machine: machineInfo(root), quick, rounds: ROUNDS, durationSeconds: DURATION_S, summary, results },
+      null,
+      2,
+    )}\n`,
   );
   console.error(`wrote ${path.relative(root, out)}`);
 }

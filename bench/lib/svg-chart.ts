@@ -44,7 +44,8 @@ export function renderPanelChart(chart: PanelChart): string {
   const height = top + PANEL_H + 14;
   const out: string[] = [];
   out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ` +
+      `${height}" font-family="Helvetica, Arial, sans-serif">`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
     `<text x="${MARGIN}" y="28" font-size="18" font-weight="bold" fill="#222">${esc(chart.title)}</text>`,
     `<text x="${MARGIN}" y="48" font-size="13" fill="#555">${esc(chart.subtitle)}</text>`,
@@ -62,7 +63,8 @@ export function renderPanelChart(chart: PanelChart): string {
     const x0 = MARGIN + p * PANEL_W;
     const max = niceMax(Math.max(0, ...panel.values.map((v) => v ?? 0)));
     out.push(
-      `<text x="${x0 + PANEL_W / 2}" y="${top + 10}" font-size="13" font-weight="bold" text-anchor="middle" fill="#222">${esc(panel.title)}</text>`,
+      `<text x="${x0 + PANEL_W / 2}" y="${top + 10}" font-size="13" font-weight="bold" text-anchor="middle" ` +
+        `fill="#222">${esc(panel.title)}</text>`,
     );
     // baseline and the top gridline with its value
     out.push(
@@ -84,7 +86,10 @@ export function renderPanelChart(chart: PanelChart): string {
       const h = Math.max(1, (v / max) * plotH);
       const y = plotTop + plotH - h;
       out.push(
-        `<rect x="${cx - barW / 2}" y="${y}" width="${barW}" height="${h}" fill="${chart.series[i].color}"><title>${esc(`${chart.series[i].label}: ${chart.format(v)}`)}</title></rect>`,
+        `<rect x="${cx - barW / 2}" y="${y}" width="${barW}" height="${h}" ` +
+          `fill="${chart.series[i].color}"><title>${esc(
+            `${chart.series[i].label}: ` + `${chart.format(v)}`,
+          )}</title></rect>`,
       );
       out.push(
         `<text x="${cx}" y="${y - 4}" font-size="10" text-anchor="middle" fill="#333">${esc(chart.format(v))}</text>`,

@@ -41,7 +41,8 @@ function bigScript(): string {
     const chunk: string[] = [];
     for (let j = 0; j < 100; j++)
       chunk.push(
-        `function f${i}_${j}(a, b) { const c = a * ${j} + b; return c > ${i} ? [c, '${'x'.repeat(20)}'] : { c, d: a - b }; }`,
+        `function f${i}_${j}(a, b) { const c = a * ${j} + b; return c > ${i} ? [c, '${'x'.repeat(20)}'] : { ` +
+          `c, d: a - b }; }`,
       );
     parts.push(chunk.join('\n'));
   }
@@ -125,7 +126,8 @@ async function measureRows(): Promise<void> {
       // The server's hot path: one request in, one host callback, microtasks drained, answer out.
       context.global.setSync('hostNow', new ivm.Callback(() => 7));
       const dispatch = context.evalSync(
-        '(id, method, url, headers, body) => { const t = hostNow(); return Promise.resolve(id + t + headers.length + body.byteLength), id }',
+        '(id, method, url, headers, body) => { const t = hostNow(); return Promise.resolve(id + t + ' +
+          'headers.length + body.byteLength), id }',
         { reference: true },
       ) as native.Reference;
       const headers = ['content-type', 'text/plain', 'accept', '*/*', 'user-agent', 'bench'];

@@ -89,7 +89,11 @@ async function main(): Promise<void> {
   const format = (value: number) =>
     value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
   lines.push(
-    `bench/native — ${process.version}, ${rounds} rounds, medians${reference ? '; ratio = median over rounds of isolated-vm / islet (> 1: islet better)' : ' (isolated-vm not installed: no ratios)'}`,
+    `bench/native — ${process.version}, ${rounds} rounds, medians${
+      reference
+        ? '; ratio = median ' + 'over rounds of isolated-vm / islet (> 1: islet better)'
+        : ' (isolated-vm not installed: no ratios)'
+    }`,
   );
   lines.push('');
   lines.push(`| row | unit | islet | ${reference ? 'isolated-vm | ratio |' : ''}`);
@@ -121,7 +125,8 @@ async function main(): Promise<void> {
   fs.mkdirSync(outDir, { recursive: true });
   fs.writeFileSync(
     path.join(outDir, 'native.json'),
-    JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds, rows: json, features }, null, 2) + '\n',
+    JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds, rows: json, features }, null, 2) +
+      '\n',
   );
 }
 

@@ -57,7 +57,8 @@ function parseArgs(argv: string[]): Args {
         throw new Error(`bench:peers: --hog-threads takes a whole number from 1 to 256 (got '${raw}')`);
     } else if (a === '--help' || a === '-h') {
       console.log(
-        'usage: npm run bench:peers -- [--quick] [--systems node,workerd,workerd-p2,islet,islet-w2] [--workloads hello,echo,cpu,stream,fetch]\n' +
+        'usage: npm run bench:peers -- [--quick] [--systems node,workerd,workerd-p2,islet,islet-w2] ' +
+          '[--workloads hello,echo,cpu,stream,fetch]\n' +
           '                            [--skip throughput,cold,memory] [--out results.json]\n' +
           '                            [--contention [--hog-threads N]]  (hello world again beside a CPU hog of N\n' +
           '                            spinning processes, default half the cores)',
@@ -98,7 +99,10 @@ async function main(): Promise<void> {
         memoryTenants: 1000,
       };
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  settings.loadGenerator = `autocannon ${(require('autocannon/package.json') as { version: string }).version}, ${settings.connections} connections, in its own process`;
+  settings.loadGenerator =
+    `autocannon ` +
+    `${(require('autocannon/package.json') as { version: string }).version}, ${settings.connections} ` +
+    `connections, in its own process`;
 
   let systems: SystemUnderTest[] = [nodeHttp, workerd, workerdProcesses(cores), isletSingle, isletWorkers(cores)];
   if (args.systems) {
@@ -130,7 +134,8 @@ async function main(): Promise<void> {
   for (const info of infos.values()) {
     if (info.id.startsWith('islet') && onReference)
       info.note =
-        "isolates from the reference library (isolated-vm) through scripts/reference-isolate.js, not islet's native/ addon";
+        'isolates from the reference library (isolated-vm) through scripts/reference-isolate.js, ' +
+        "not islet's native/ addon";
   }
   const nodeInfo = infos.get('node');
   if (nodeInfo) nodeInfo.version = process.version;
@@ -140,7 +145,8 @@ async function main(): Promise<void> {
   const ctx: SystemContext = { repoRoot, tmpDir, upstreamUrl: upstream.url };
   const log = (line: string) => console.log(line);
   log(
-    `bench:peers (${settings.mode}): ${systems.map((s) => s.label).join(', ')}; ${settings.rounds} round(s) x ${workloads.length} workloads, ${settings.warmupSeconds}s warm-up + ${settings.durationSeconds}s each`,
+    `bench:peers (${settings.mode}): ${systems.map((s) => s.label).join(', ')}; ${settings.rounds} round(s) x ` +
+      `${workloads.length} workloads, ${settings.warmupSeconds}s warm-up + ${settings.durationSeconds}s each`,
   );
 
   try {
@@ -179,7 +185,8 @@ async function main(): Promise<void> {
       for (const file of writeReport(results, repoRoot)) log(`wrote ${path.relative(repoRoot, file)}`);
     else
       log(
-        `BENCHMARKS.md left as it is (results went to --out); render them with: node dist/bench/peers/report.js ${args.out}`,
+        `BENCHMARKS.md left as it is (results went to --out); render them with: node ` +
+          `dist/bench/peers/report.js ${args.out}`,
       );
     log(`done in ${results.elapsedSeconds} s`);
   } finally {

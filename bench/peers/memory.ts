@@ -32,7 +32,11 @@ export async function runMemory(
       const r = await measure(ctx, tenants);
       results.push(r);
       log(
-        `  memory ${name}: ${r.rssPer1000Bytes !== undefined ? `${(r.rssPer1000Bytes / 2 ** 20).toFixed(1)} MiB per 1,000 idle tenants` : r.error}`,
+        `  memory ${name}: ${
+          r.rssPer1000Bytes !== undefined
+            ? `${(r.rssPer1000Bytes / 2 ** 20).toFixed(1)} ` + `MiB per 1,000 idle tenants`
+            : r.error
+        }`,
       );
     } catch (err) {
       log(`  memory ${name}: ${(err as Error).message.split('\n')[0]}`);
@@ -70,7 +74,9 @@ async function isletMemory(ctx: SystemContext, tenants: number): Promise<MemoryR
     const after = server.proc.rssBytes(process.execPath);
     return {
       system: 'islet',
-      measures: `RSS of the islet process with ${tenants} deployed tenants, before and after each served one request (isolates warm, then idle)`,
+      measures:
+        `RSS of the islet process with ${tenants} deployed tenants, before and after each served one ` +
+        `request (isolates warm, then idle)`,
       tenants,
       rssBeforeBytes: before,
       rssAfterBytes: after,
@@ -100,7 +106,9 @@ async function workerdMemory(ctx: SystemContext, tenants: number): Promise<Memor
   const after = await workerdRss(ctx, tenants);
   return {
     system: 'workerd',
-    measures: `RSS of a workerd process serving the module as 1 service and as ${tenants} services (one worker and socket each), each answered once`,
+    measures:
+      `RSS of a workerd process serving the module as 1 service and as ${tenants} services (one ` +
+      `worker and socket each), each answered once`,
     tenants,
     rssBeforeBytes: before,
     rssAfterBytes: after,

@@ -78,7 +78,8 @@ async function main(): Promise<void> {
       ) + '\n',
     );
     console.log(
-      `${id}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.latencyMs.p99.toFixed(2)} ms under the profiler; ${summary.totalMs.toFixed(0)} ms sampled`,
+      `${id}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.latencyMs.p99.toFixed(2)} ms under ` +
+        `the profiler; ${summary.totalMs.toFixed(0)} ms sampled`,
     );
     console.log(`main thread busy: ${us(summary.totalMs - idle)} over ~${Math.round(requests)} requests`);
     console.log('\nself time by file:');

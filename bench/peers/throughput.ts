@@ -86,8 +86,10 @@ export async function runThroughput(
             raw[w.id][system.id].push({ round, loadAverage, result });
             const fails = result.non2xx + result.errors + result.timeouts;
             log(
-              `  round ${round} ${system.label.padEnd(18)} ${w.id.padEnd(7)} ${Math.round(result.requestsPerSecond).toString().padStart(7)} req/s` +
-                `  p50 ${result.latencyMs.p50.toFixed(2)} ms  p99 ${result.latencyMs.p99.toFixed(2)} ms${fails ? `  (${fails} failures)` : ''}`,
+              `  round ${round} ${system.label.padEnd(18)} ${w.id.padEnd(7)} ` +
+                `${Math.round(result.requestsPerSecond).toString().padStart(7)} req/s` +
+                `  p50 ${result.latencyMs.p50.toFixed(2)} ms  p99 ${result.latencyMs.p99.toFixed(2)} ` +
+                `ms${fails ? `  (${fails} failures)` : ''}`,
             );
           } catch (err) {
             log(`  round ${round} ${system.label} ${w.id}: load run failed: ${(err as Error).message.split('\n')[0]}`);

@@ -18,7 +18,8 @@ export function syntheticModule(bytes: number): string {
   ];
   let size = parts[0]!.length;
   for (let i = 0; size < bytes; i++) {
-    const fn = `  function f${i}(a, b) { const s = 'value-${i}-' + a; return s.length > ${i % 97} ? s + b : b * ${i}; },\n`;
+    const fn =
+      `  function f${i}(a, b) { const s = 'value-${i}-' + a; return s.length > ${i % 97} ? s + b : b ` + `* ${i}; },\n`;
     parts.push(fn);
     size += fn.length;
   }

@@ -136,10 +136,11 @@ async function main(): Promise<void> {
 
   const rounds = quick ? 2 : 5;
   console.log(
-    `bench/serve: ${load.connections} connections, ${load.warmupSeconds}s warm-up + ${load.durationSeconds}s measured per run, ${rounds} interleaved rounds, ${os.cpus().length} CPUs, load average ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
+    `bench/serve: ${load.connections} connections, ${load.warmupSeconds}s warm-up + ${load.durationSeconds}s ` +
+      `measured per run, ${rounds} interleaved rounds, ${os.cpus().length} CPUs, load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
   );
   const systems: System[] = [
     {
@@ -179,12 +180,16 @@ async function main(): Promise<void> {
     };
   });
   console.log(
-    '\nhello world (medians over rounds)  req/s     p50       p90       p99    CPU/req  ratio to node:http (per round)  CPU ratio',
+    '\nhello world (medians over rounds)  req/s     p50       p90       p99    CPU/req  ratio to ' +
+      'node:http (per round)  CPU ratio',
   );
   const baseCpu = summary[0]!.cpuUsPerRequest;
   for (const r of summary) {
     console.log(
-      `${r.label.padEnd(32)} ${String(Math.round(r.requestsPerSecond)).padStart(7)}  ${ms(r.latencyMs.p50).padStart(8)}  ${ms(r.latencyMs.p90).padStart(8)}  ${ms(r.latencyMs.p99).padStart(8)}  ${`${round(r.cpuUsPerRequest, 1)} us`.padStart(8)}  ${round(r.ratio, 3)} (${r.ratios.join(', ')})  ${round(baseCpu / r.cpuUsPerRequest, 3)}`,
+      `${r.label.padEnd(32)} ${String(Math.round(r.requestsPerSecond)).padStart(7)}  ` +
+        `${ms(r.latencyMs.p50).padStart(8)}  ${ms(r.latencyMs.p90).padStart(8)}  ` +
+        `${ms(r.latencyMs.p99).padStart(8)}  ${`${round(r.cpuUsPerRequest, 1)} us`.padStart(8)}  ` +
+        `${round(r.ratio, 3)} (${r.ratios.join(', ')})  ${round(baseCpu / r.cpuUsPerRequest, 3)}`,
     );
   }
 
@@ -197,13 +202,17 @@ async function main(): Promise<void> {
   console.log('\ncold start (isolate + sandbox + modules + evaluate)   p50        p99');
   for (const c of cold)
     console.log(
-      `${`${Math.round(c.sizeBytes / 1024)} KB, ${c.cache ? 'with' : 'without'} code cache`.padEnd(52)} ${ms(c.p50Ms).padStart(9)}  ${ms(c.p99Ms).padStart(9)}`,
+      `${`${Math.round(c.sizeBytes / 1024)} KB, ${c.cache ? 'with' : 'without'} code cache`.padEnd(52)} ` +
+        `${ms(c.p50Ms).padStart(9)}  ${ms(c.p99Ms).padStart(9)}`,
     );
 
   const tenants = quick ? 200 : 1000;
   const memory = await memoryPerTenant(tenants);
   console.log(
-    `\nmemory with ${memory.tenants} tenants warm (${memory.ok} answered 200, ${memory.warmIsolates} isolates): ${round(memory.rssPerTenantBytes! / 1048576, 3)} MB RSS per idle tenant, ${round(memory.isolateHeapPerTenantBytes! / 1048576, 3)} MB isolate heap per tenant`,
+    `\nmemory with ${memory.tenants} tenants warm (${memory.ok} answered 200, ${memory.warmIsolates} ` +
+      `isolates): ` +
+      `${round(memory.rssPerTenantBytes! / 1048576, 3)} MB RSS per idle tenant, ` +
+      `${round(memory.isolateHeapPerTenantBytes! / 1048576, 3)} MB isolate heap per tenant`,
   );
 
   const results = {

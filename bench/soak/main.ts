@@ -202,7 +202,9 @@ async function runVariant(
       warmup.coldStarts = afterWarmup.coldStarts - before.coldStarts;
       before = afterWarmup;
       console.log(
-        `  first touches: ${warmup.touchesPerTenant} per tenant, ${warmup.ok}/${warmup.tenants * warmup.touchesPerTenant} answered correctly in ${warmup.seconds} s (p50 ${warmup.latencyMs.p50} ms, p99 ${warmup.latencyMs.p99} ms), ${warmup.coldStarts} cold starts`,
+        `  first touches: ${warmup.touchesPerTenant} per tenant, ` +
+          `${warmup.ok}/${warmup.tenants * warmup.touchesPerTenant} answered correctly in ${warmup.seconds} s ` +
+          `(p50 ${warmup.latencyMs.p50} ms, p99 ${warmup.latencyMs.p99} ms), ${warmup.coldStarts} cold starts`,
       );
     }
     ctx.upstream.reset();
@@ -230,7 +232,8 @@ async function runVariant(
         const last = sampler.sample();
         const live = memory[memory.length - 1]?.isolates ?? '?';
         console.log(
-          `  ${String(tick.t).padStart(4)} s  ${tick.ok + tick.limit + tick.errors} req/s  p99 ${tick.p99} ms  errors ${tick.errors}  RSS ${last.totalMB} MB in ${last.processes} processes, ${live} isolates`,
+          `  ${String(tick.t).padStart(4)} s  ${tick.ok + tick.limit + tick.errors} req/s  p99 ${tick.p99} ms ` +
+            ` errors ${tick.errors}  RSS ${last.totalMB} MB in ${last.processes} processes, ${live} isolates`,
         );
       }
     });
@@ -249,8 +252,13 @@ async function runVariant(
       name,
       describe:
         name === 'warm'
-          ? `default pool (every tenant cold once, then warm), ${opts.workers ? `${opts.workers} workers` : 'one process'}`
-          : `pool bound ${pool} isolates${opts.workers ? ' per worker' : ''} for ${ctx.tenants.length} tenants (evictions and cold starts all along), ${opts.workers ? `${opts.workers} workers` : 'one process'}`,
+          ? `default pool (every tenant cold once, then warm), ${
+              opts.workers ? `${opts.workers} ` + `workers` : 'one process'
+            }`
+          : `pool bound ${pool} isolates${opts.workers ? ' per worker' : ''} for ${ctx.tenants.length} ` +
+            `tenants (evictions and cold starts all along), ${
+              opts.workers ? `${opts.workers} ` + `workers` : 'one process'
+            }`,
       poolMaxIsolates: pool,
       workers: opts.workers,
       load,
@@ -302,12 +310,12 @@ async function main(): Promise<void> {
   console.log(
     `bench/soak: ${opts.tenants} tenants (${Object.entries(byKind)
       .map(([k, n]) => `${n} ${k}`)
-      .join(
-        ', ',
-      )}), ${opts.workers ? `${opts.workers} workers` : 'one process'}, ${opts.connections} connections${opts.rate ? ` at ${opts.rate} req/s` : ' (closed loop)'}, ${opts.durationSeconds} s per variant (${opts.variants.join(', ')}); ${os.cpus().length} CPUs, load average ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
+      .join(', ')}), ${opts.workers ? `${opts.workers} workers` : 'one process'}, ${opts.connections} ` +
+      `connections${opts.rate ? ` at ${opts.rate} req/s` : ' (closed loop)'}, ${opts.durationSeconds} s per ` +
+      `variant (${opts.variants.join(', ')}); ${os.cpus().length} CPUs, load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
   );
   const variants: VariantResult[] = [];
   // a variant whose server could not start or run is reported, and the others still run

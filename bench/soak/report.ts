@@ -56,14 +56,21 @@ const fmt = (s: Record<string, number>) =>
 
 export function printReport(variants: VariantResult[]): void {
   console.log(
-    `\n${'variant'.padEnd(8)} ${pad('pool', 5)} ${pad('req/s', 7)} ${pad('p50 ms', 7)} ${pad('p99 ms', 7)} ${pad('ok', 8)} ${pad('cut 503', 7)} ${pad('errors', 6)} ${pad('cold', 6)} ${pad('evicted', 7)}  RSS MB first/min/max/last   2nd-half slope   verdict`,
+    `\n${'variant'.padEnd(8)} ${pad('pool', 5)} ${pad('req/s', 7)} ${pad('p50 ms', 7)} ${pad('p99 ms', 7)} ` +
+      `${pad('ok', 8)} ${pad('cut 503', 7)} ${pad('errors', 6)} ${pad('cold', 6)} ${pad('evicted', 7)}  RSS ` +
+      `MB first/min/max/last   2nd-half slope   verdict`,
   );
   for (const v of variants) {
     const l = v.load;
     const rps = Math.round(l.requests / l.durationSeconds);
     const r = v.rss;
     console.log(
-      `${v.name.padEnd(8)} ${pad(v.poolMaxIsolates ?? 'dflt', 5)} ${pad(rps, 7)} ${pad(l.latencyMs.p50.toFixed(2), 7)} ${pad(l.latencyMs.p99.toFixed(2), 7)} ${pad(l.ok, 8)} ${pad(l.limit, 7)} ${pad(v.errors, 6)} ${pad(v.islet.coldStarts, 6)} ${pad(sum(v.islet.evictionsByReason), 7)}  ${`${Math.round(r.firstMB)}/${Math.round(r.minMB)}/${Math.round(r.maxMB)}/${Math.round(r.lastMB)}`.padEnd(24)} ${pad(`${r.secondHalfSlopeMBPerMin} MB/min`, 14)}   ${r.verdict}`,
+      `${v.name.padEnd(8)} ${pad(v.poolMaxIsolates ?? 'dflt', 5)} ${pad(rps, 7)} ` +
+        `${pad(l.latencyMs.p50.toFixed(2), 7)} ${pad(l.latencyMs.p99.toFixed(2), 7)} ${pad(l.ok, 8)} ` +
+        `${pad(l.limit, 7)} ${pad(v.errors, 6)} ${pad(v.islet.coldStarts, 6)} ` +
+        `${pad(sum(v.islet.evictionsByReason), 7)}  ` +
+        `${[r.firstMB, r.minMB, r.maxMB, r.lastMB].map((mb) => Math.round(mb)).join('/').padEnd(24)} ` +
+        `${pad(`${r.secondHalfSlopeMBPerMin} MB/min`, 14)}   ${r.verdict}`,
     );
   }
   for (const v of variants) {
@@ -74,22 +81,31 @@ export function printReport(variants: VariantResult[]): void {
         .join('; ')}`,
     );
     console.log(
-      `  islet counted: ${v.islet.coldStarts} cold starts; evictions ${fmt(v.islet.evictionsByReason)}; limit cuts ${fmt(v.islet.limitsByKind)} (tenant series: a lower bound); isolates at the end ${fmt(v.islet.isolatesByState)}`,
+      `  islet counted: ${v.islet.coldStarts} cold starts; evictions ${fmt(v.islet.evictionsByReason)}; limit ` +
+        `cuts ${fmt(v.islet.limitsByKind)} (tenant series: a lower bound); isolates at the end ` +
+        `${fmt(v.islet.isolatesByState)}`,
     );
     console.log(
-      `  waitUntil beacons ${v.waitUntil.beacons} for ${v.waitUntil.timersOk} timers answers (lost ${v.waitUntil.lost}); ${v.load.sessions} connections, ${v.load.tenantsTouched} tenants reached`,
+      `  waitUntil beacons ${v.waitUntil.beacons} for ${v.waitUntil.timersOk} timers answers (lost ` +
+        `${v.waitUntil.lost}); ${v.load.sessions} connections, ${v.load.tenantsTouched} tenants reached`,
     );
     if (v.warmup)
       console.log(
-        `  first touches (${v.warmup.touchesPerTenant} per tenant, fresh connections): ${v.warmup.ok}/${v.warmup.tenants * v.warmup.touchesPerTenant} answered correctly in ${v.warmup.seconds} s, p50 ${v.warmup.latencyMs.p50} ms, p99 ${v.warmup.latencyMs.p99} ms, ${v.warmup.coldStarts ?? '?'} cold starts (not in the table)`,
+        `  first touches (${v.warmup.touchesPerTenant} per tenant, fresh connections): ` +
+          `${v.warmup.ok}/${v.warmup.tenants * v.warmup.touchesPerTenant} answered correctly in ` +
+          `${v.warmup.seconds} s, p50 ${v.warmup.latencyMs.p50} ms, p99 ${v.warmup.latencyMs.p99} ms, ` +
+          `${v.warmup.coldStarts ?? '?'} cold starts (not in the table)`,
       );
     console.log(
-      `  RSS: the load's second half added ${v.rss.secondHalfGrowthMB} MB of the ${v.rss.loadGrowthMB} MB the load added (${v.rss.totalGrowthMB} MB since the idle server; noise floor ${v.rss.noiseFloorMB} MB)`,
+      `  RSS: the load's second half added ${v.rss.secondHalfGrowthMB} MB of the ${v.rss.loadGrowthMB} MB the ` +
+        `load added (${v.rss.totalGrowthMB} MB since the idle server; noise floor ${v.rss.noiseFloorMB} MB)`,
     );
     const m = v.memory[v.memory.length - 1];
     if (m) {
       console.log(
-        `  islet's figures at the end: ${m.isolates} isolates, tenant heaps ${m.isolateHeapUsedMB} MB used + ${m.isolateExternalMB} MB external, Node heap ${m.nodeHeapUsedMB}/${m.nodeHeapTotalMB} MB, Node external ${m.nodeExternalMB} MB`,
+        `  islet's figures at the end: ${m.isolates} isolates, tenant heaps ${m.isolateHeapUsedMB} MB used + ` +
+          `${m.isolateExternalMB} MB external, Node heap ${m.nodeHeapUsedMB}/${m.nodeHeapTotalMB} MB, Node ` +
+          `external ${m.nodeExternalMB} MB`,
       );
       console.log(
         `  their change over the load's second half: ${Object.entries(v.memoryTrend)
@@ -100,17 +116,25 @@ export function printReport(variants: VariantResult[]): void {
     const kinds = Object.keys(v.heapByKind.atEnd).sort();
     if (kinds.length)
       console.log(
-        `  mean heap in use per isolate, load start -> end (MB): ${kinds.map((k) => `${k} ${v.heapByKind.atLoadStart[k]?.meanMB ?? '?'} -> ${v.heapByKind.atEnd[k].meanMB}`).join(', ')}`,
+        `  mean heap in use per isolate, load start -> end (MB): ` +
+          `${kinds
+            .map((k) => `${k} ${v.heapByKind.atLoadStart[k]?.meanMB ?? '?'} -> ` + `${v.heapByKind.atEnd[k].meanMB}`)
+            .join(', ')}`,
       );
     console.log(`  processes: ${v.rss.processesSeen.map((p) => `${p.role} ${p.pid} (max ${p.maxMB} MB)`).join(', ')}`);
     if (v.errors > 0) {
       console.log(
-        `  ERRORS by reason: ${fmt(v.load.errorsByReason)}${v.waitUntil.lost ? `, waitUntil lost ${v.waitUntil.lost}` : ''}${v.warmup?.errors.length ? `, first touch ${v.warmup.errors.length}` : ''}${v.serverAlive ? '' : ', server died'}`,
+        `  ERRORS by reason: ${fmt(v.load.errorsByReason)}${
+          v.waitUntil.lost ? `, waitUntil lost ` + `${v.waitUntil.lost}` : ''
+        }${
+          v.warmup?.errors.length ? `, first touch ` + `${v.warmup.errors.length}` : ''
+        }${v.serverAlive ? '' : ', server died'}`,
       );
       for (const e of v.warmup?.errors.slice(0, 4) ?? []) console.log(`    first touch of ${e.tenant}: ${e.what}`);
       for (const s of v.load.errorSamples.slice(0, 8))
         console.log(
-          `    at ${s.atSeconds}s ${s.tenant} (${s.kind}) ${s.path}: ${s.what}${s.body ? ` | ${JSON.stringify(s.body.slice(0, 120))}` : ''}`,
+          `    at ${s.atSeconds}s ${s.tenant} (${s.kind}) ${s.path}: ` +
+            `${s.what}${s.body ? ` | ${JSON.stringify(s.body.slice(0, 120))}` : ''}`,
         );
     }
   }

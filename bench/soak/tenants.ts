@@ -71,14 +71,17 @@ export function moduleSource(t: TenantSpec, upstream: string): string {
 export default { fetch() { return new Response('hello from ' + NAME + '\\n', ${text}); } };
 `;
     case 'echo':
-      return `const NAME = ${name};
+      return (
+        `const NAME = ${name};
 export default {
   async fetch(request) {
     const value = await request.json();
-    return new Response(JSON.stringify({ tenant: NAME, echo: value }), { headers: { 'content-type': 'application/json' } });
+    return new Response(JSON.stringify({ tenant: NAME, echo: value }), { headers: { 'content-type': ` +
+        `'application/json' } });
   },
 };
-`;
+`
+      );
     case 'hash':
       return `const NAME = ${name};
 const hashWork = ${hashWork.toString()};
@@ -108,19 +111,23 @@ export default {
 };
 `;
     case 'fetch':
-      return `const NAME = ${name};
+      return (
+        `const NAME = ${name};
 const UPSTREAM = ${up};
 export default {
   async fetch(request) {
     const item = new URL(request.url).pathname.split('/').pop();
     const res = await fetch(UPSTREAM + '/item/' + item + '?from=' + NAME);
     const data = await res.json();
-    return new Response(NAME + ': item ' + data.item + ' costs ' + data.price + (data.from === NAME ? ' (mine)' : ' (NOT MINE: ' + data.from + ')') + '\\n', ${text});
+    return new Response(NAME + ': item ' + data.item + ' costs ' + data.price + (data.from === NAME ? ' ` +
+        `(mine)' : ' (NOT MINE: ' + data.from + ')') + '\\n', ${text});
   },
 };
-`;
+`
+      );
     case 'timers':
-      return `const NAME = ${name};
+      return (
+        `const NAME = ${name};
 const UPSTREAM = ${up};
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export default {
@@ -128,11 +135,13 @@ export default {
     const id = new URL(request.url).searchParams.get('id');
     await sleep(2);
     // work after the response: the upstream counts these beacons, so a lost waitUntil shows
-    ctx.waitUntil(sleep(5).then(() => fetch(UPSTREAM + '/beacon?tenant=' + NAME + '&id=' + id)).then((res) => res.text()));
+    ctx.waitUntil(sleep(5).then(() => fetch(UPSTREAM + '/beacon?tenant=' + NAME + '&id=' + id)).then((res) => ` +
+        `res.text()));
     return new Response(NAME + ' waited for ' + id + '\\n', ${text});
   },
 };
-`;
+`
+      );
     case 'hog':
       return `const NAME = ${name};
 export default {

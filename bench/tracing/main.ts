@@ -201,19 +201,24 @@ async function main(): Promise<void> {
     else {
       const base = results.tracing['tracing off']!.cpuUsPerRequest;
       console.log(
-        `tracing (hello world, ${CONNECTIONS} connections, ${ROUNDS} rounds x ${SECONDS} s, load ${results.loadAverage1m}):`,
+        `tracing (hello world, ${CONNECTIONS} connections, ${ROUNDS} rounds x ${SECONDS} s, load ` +
+          `${results.loadAverage1m}):`,
       );
       for (const [name, v] of Object.entries(results.tracing))
         console.log(
-          `  ${name.padEnd(12)} ${String(v.rps).padStart(6)} req/s  ${String(v.cpuUsPerRequest).padStart(6)} µs CPU/request  (${round(v.cpuUsPerRequest / base, 2)}x)`,
+          `  ${name.padEnd(12)} ${String(v.rps).padStart(6)} req/s  ${String(v.cpuUsPerRequest).padStart(6)} ` +
+            `µs CPU/request  (${round(v.cpuUsPerRequest / base, 2)}x)`,
         );
       const p = results.profile;
       console.log(`profile (hot tenant, load ${results.loadAverageEnd}):`);
       console.log(
-        `  without      ${String(p.without.rps).padStart(6)} req/s  ${String(p.without.cpuUsPerRequest).padStart(6)} µs CPU/request`,
+        `  without      ${String(p.without.rps).padStart(6)} req/s  ` +
+          `${String(p.without.cpuUsPerRequest).padStart(6)} µs CPU/request`,
       );
       console.log(
-        `  profiling    ${String(p.with.rps).padStart(6)} req/s  ${String(p.with.cpuUsPerRequest).padStart(6)} µs CPU/request  (throughput ${round(p.with.rps / p.without.rps, 2)}x; profile ${p.profileBytes} bytes)`,
+        `  profiling    ${String(p.with.rps).padStart(6)} req/s  ` +
+          `${String(p.with.cpuUsPerRequest).padStart(6)} µs CPU/request  (throughput ` +
+          `${round(p.with.rps / p.without.rps, 2)}x; profile ${p.profileBytes} bytes)`,
       );
     }
     fs.mkdirSync(path.join(repoRoot, 'bench', 'results'), { recursive: true });

@@ -8,7 +8,8 @@
 // messages per second (ISLET_WEBSOCKET_MESSAGES_PER_SECOND, 2000 by default, would pace the
 // load: raised so the echo itself is measured), and with request logging off as for workerd.
 //
-// Run: npm run build && npm run bench -- websocket   (or node --no-node-snapshot dist/bench/websocket/main.js [--quick])
+// Run: npm run build && npm run bench -- websocket   (or node --no-node-snapshot dist/bench/websocket/main.js
+// [--quick])
 // Writes bench/results/websocket.json and prints the table README.md shows.
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
@@ -157,7 +158,8 @@ async function main(): Promise<void> {
     const b = summary.workerd![workload.id]!;
     if (workload.mode === 'rtt') {
       lines.push(
-        `| echo round trip p50 / p99 (ms) | ${a.p50} / ${a.p99} | ${b.p50} / ${b.p99} | ${round(a.p50! / b.p50!, 2)}x (p50) |`,
+        `| echo round trip p50 / p99 (ms) | ${a.p50} / ${a.p99} | ${b.p50} / ${b.p99} | ` +
+          `${round(a.p50! / b.p50!, 2)}x (p50) |`,
       );
     }
     lines.push(

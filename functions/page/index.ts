@@ -46,14 +46,16 @@ export default {
       );
     }
     const name = (url.searchParams.get('name') ?? '').trim().slice(0, 80) || 'visitor';
-    const body = `<h1>Hello, ${escapeHtml(name)}!</h1>
+    const body =
+      `<h1>Hello, ${escapeHtml(name)}!</h1>
 <p>This page was rendered at the edge, inside a V8 isolate, at ${escapeHtml(new Date().toISOString())}.</p>
 <dl>
   <dt>Method</dt><dd>${escapeHtml(request.method)}</dd>
   <dt>Path</dt><dd><code>${escapeHtml(url.pathname + url.search)}</code></dd>
   <dt>User agent</dt><dd>${escapeHtml(request.headers.get('user-agent') ?? 'none')}</dd>
 </dl>
-<form method="get"><label>Your name <input name="name" value="${escapeHtml(name)}"></label> <button>Greet</button></form>`;
+<form method="get"><label>Your name <input name="name" value="${escapeHtml(name)}"></label> ` +
+      `<button>Greet</button></form>`;
     return new Response(layout(`Hello, ${name}`, body), {
       headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' },
     });

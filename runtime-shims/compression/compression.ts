@@ -5,7 +5,13 @@
 import { streams } from '../streams/polyfill';
 import type { ZlibFormat } from '../../server/bridge/ops';
 import { host, hostAsync } from '../internal/bridge';
-import { SafeTypeError, TypedArrayPrototypeGetByteLength, TypedArrayPrototypeSubarray, bufferSourceBytes, isBufferSource } from '../internal/primordials';
+import {
+  SafeTypeError,
+  TypedArrayPrototypeGetByteLength,
+  TypedArrayPrototypeSubarray,
+  bufferSourceBytes,
+  isBufferSource,
+} from '../internal/primordials';
 
 const formats = ['gzip', 'deflate', 'deflate-raw', 'brotli'];
 const PIECE = 256 * 1024;
@@ -15,7 +21,8 @@ export function createCompressionStreams() {
 
   function transformer(format: unknown, mode: 'compress' | 'decompress', name: string) {
     const f = String(format);
-    if (!formats.includes(f)) throw new SafeTypeError(`Failed to construct '${name}': Unsupported compression format: '${f}'`);
+    if (!formats.includes(f))
+      throw new SafeTypeError(`Failed to construct '${name}': Unsupported compression ` + `format: '${f}'`);
     let id: number | null = null;
     const open = () => (id ??= host('zlibOpen', f as ZlibFormat, mode, null));
     return new TransformStream<BufferSource, Uint8Array>({
@@ -49,18 +56,32 @@ export function createCompressionStreams() {
   class CompressionStream {
     #transform: TransformStream<BufferSource, Uint8Array>;
     constructor(format: CompressionFormat) {
-      this.#transform = transformer(format, 'compress', 'CompressionStream') as unknown as TransformStream<BufferSource, Uint8Array>;
+      this.#transform = transformer(format, 'compress', 'CompressionStream') as unknown as TransformStream<
+        BufferSource,
+        Uint8Array
+      >;
     }
-    get readable() { return this.#transform.readable; }
-    get writable() { return this.#transform.writable; }
+    get readable() {
+      return this.#transform.readable;
+    }
+    get writable() {
+      return this.#transform.writable;
+    }
   }
   class DecompressionStream {
     #transform: TransformStream<BufferSource, Uint8Array>;
     constructor(format: CompressionFormat) {
-      this.#transform = transformer(format, 'decompress', 'DecompressionStream') as unknown as TransformStream<BufferSource, Uint8Array>;
+      this.#transform = transformer(format, 'decompress', 'DecompressionStream') as unknown as TransformStream<
+        BufferSource,
+        Uint8Array
+      >;
     }
-    get readable() { return this.#transform.readable; }
-    get writable() { return this.#transform.writable; }
+    get readable() {
+      return this.#transform.readable;
+    }
+    get writable() {
+      return this.#transform.writable;
+    }
   }
   return { CompressionStream, DecompressionStream };
 }

@@ -16,7 +16,8 @@ function emit(level: Level, args: unknown[]): void {
   }
   // the host caps output per request anyway; cutting here keeps one huge message from being
   // copied across the bridge only to be dropped
-  if (message.length > MAX_MESSAGE) message = message.slice(0, MAX_MESSAGE) + `… [${message.length - MAX_MESSAGE} more characters]`;
+  if (message.length > MAX_MESSAGE)
+    message = message.slice(0, MAX_MESSAGE) + `… [${message.length - MAX_MESSAGE} more characters]`;
   host('log', level, groupIndent + message);
 }
 
@@ -31,7 +32,8 @@ export function createConsole(now: () => number): Console {
     debug: (...args: unknown[]) => emit('debug', args),
     warn: (...args: unknown[]) => emit('warn', args),
     error: (...args: unknown[]) => emit('error', args),
-    trace: (...args: unknown[]) => emit('debug', ['Trace:', ...args, '\n' + (new Error().stack ?? '').split('\n').slice(2).join('\n')]),
+    trace: (...args: unknown[]) =>
+      emit('debug', ['Trace:', ...args, '\n' + (new Error().stack ?? '').split('\n').slice(2).join('\n')]),
     dir: (value: unknown) => emit('log', [inspect(value, 4, [undefined])]),
     dirxml: (...args: unknown[]) => emit('log', args),
     table: (data: unknown) => emit('log', [data]),
@@ -43,14 +45,20 @@ export function createConsole(now: () => number): Console {
       MapPrototypeSet(counts, String(label), n);
       emit('info', [`${label}: ${n}`]);
     },
-    countReset: (label = 'default') => { MapPrototypeDelete(counts, String(label)); },
+    countReset: (label = 'default') => {
+      MapPrototypeDelete(counts, String(label));
+    },
     group: (...args: unknown[]) => {
       if (args.length) emit('log', args);
       groupIndent += '  ';
     },
     groupCollapsed: (...args: unknown[]) => console.group(...args),
-    groupEnd: () => { groupIndent = groupIndent.slice(2); },
-    time: (label = 'default') => { MapPrototypeSet(timers, String(label), now()); },
+    groupEnd: () => {
+      groupIndent = groupIndent.slice(2);
+    },
+    time: (label = 'default') => {
+      MapPrototypeSet(timers, String(label), now());
+    },
     timeLog: (label = 'default', ...args: unknown[]) => {
       const start = MapPrototypeGet(timers, String(label));
       if (start === undefined) emit('warn', [`No such label '${label}' for console.timeLog()`]);

@@ -1,7 +1,14 @@
 // Turns console arguments into one line of text, in the spirit of Node's util.format: printf
 // style substitutions, then the remaining values inspected (bounded depth and length, so a
 // huge or cyclic object cannot blow up the log or the CPU budget).
-import { ObjectKeys, ArrayIsArray, ObjectPrototypeToString, JSONStringify, StringPrototypeSlice, ObjectGetPrototypeOf } from '../internal/primordials';
+import {
+  ObjectKeys,
+  ArrayIsArray,
+  ObjectPrototypeToString,
+  JSONStringify,
+  StringPrototypeSlice,
+  ObjectGetPrototypeOf,
+} from '../internal/primordials';
 
 const MAX_ITEMS = 50;
 const MAX_STRING = 10000;
@@ -9,7 +16,9 @@ const MAX_STRING = 10000;
 export function inspect(value: unknown, depth = 2, seen: unknown[] = []): string {
   switch (typeof value) {
     case 'string':
-      return seen.length ? JSONStringify(value.length > MAX_STRING ? StringPrototypeSlice(value, 0, MAX_STRING) + '…' : value) : value;
+      return seen.length
+        ? JSONStringify(value.length > MAX_STRING ? StringPrototypeSlice(value, 0, MAX_STRING) + '…' : value)
+        : value;
     case 'number':
       return Object.is(value, -0) ? '-0' : String(value);
     case 'bigint':
@@ -33,7 +42,8 @@ export function inspect(value: unknown, depth = 2, seen: unknown[] = []): string
     const next = [...seen, object];
     if (ArrayIsArray(object)) {
       const items: string[] = [];
-      for (let i = 0; i < object.length && i < MAX_ITEMS; i++) items[items.length] = inspect(object[i], depth - 1, next);
+      for (let i = 0; i < object.length && i < MAX_ITEMS; i++)
+        items[items.length] = inspect(object[i], depth - 1, next);
       if (object.length > MAX_ITEMS) items[items.length] = `... ${object.length - MAX_ITEMS} more items`;
       return `[ ${items.join(', ')} ]`;
     }
@@ -53,9 +63,13 @@ export function inspect(value: unknown, depth = 2, seen: unknown[] = []): string
       }
       return `Set(${object.size}) { ${items.join(', ')} }`;
     }
-    if (ArrayBuffer.isView(object)) return `${ObjectPrototypeToString(object).slice(8, -1)}(${(object as any).length ?? (object as any).byteLength})`;
+    if (ArrayBuffer.isView(object))
+      return `${ObjectPrototypeToString(object).slice(8, -1)}(${(object as any).length ?? (object as any).byteLength})`;
     const proto = ObjectGetPrototypeOf(object);
-    const tag = proto && proto !== Object.prototype && proto.constructor && typeof proto.constructor.name === 'string' ? proto.constructor.name + ' ' : '';
+    const tag =
+      proto && proto !== Object.prototype && proto.constructor && typeof proto.constructor.name === 'string'
+        ? proto.constructor.name + ' '
+        : '';
     const keys = ObjectKeys(object);
     const items: string[] = [];
     for (let i = 0; i < keys.length && i < MAX_ITEMS; i++) {
@@ -97,10 +111,15 @@ export function format(args: unknown[]): string {
       const arg = args[index++];
       i++;
       if (spec === 's') out += typeof arg === 'string' ? arg : inspect(arg, 1);
-      else if (spec === 'd' || spec === 'i') out += typeof arg === 'bigint' ? `${arg}n` : String(spec === 'i' ? parseInt(String(arg)) : Number(arg));
+      else if (spec === 'd' || spec === 'i')
+        out += typeof arg === 'bigint' ? `${arg}n` : String(spec === 'i' ? parseInt(String(arg)) : Number(arg));
       else if (spec === 'f') out += String(parseFloat(String(arg)));
       else if (spec === 'j') {
-        try { out += JSONStringify(arg); } catch { out += '[Circular]'; }
+        try {
+          out += JSONStringify(arg);
+        } catch {
+          out += '[Circular]';
+        }
       } else if (spec === 'o' || spec === 'O') out += inspect(arg, 4, [undefined]);
       // %c (CSS) consumes its argument and prints nothing
     }

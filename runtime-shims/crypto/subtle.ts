@@ -3,7 +3,17 @@
 // code, even with every trick it knows), and the host drops the sandbox's keys with it.
 import { hostAsync } from '../internal/bridge';
 
-import { SafeTypeError, ArrayBufferIsView, SafeArrayBuffer, bufferSourceBytes, ObjectKeys, ObjectFreeze, PromiseReject, ArrayIsArray, PromisePrototypeThen } from '../internal/primordials';
+import {
+  SafeTypeError,
+  ArrayBufferIsView,
+  SafeArrayBuffer,
+  bufferSourceBytes,
+  ObjectKeys,
+  ObjectFreeze,
+  PromiseReject,
+  ArrayIsArray,
+  PromisePrototypeThen,
+} from '../internal/primordials';
 
 interface KeyDescriptor {
   handle: number;
@@ -23,10 +33,18 @@ export class CryptoKey {
     this.#d = d;
     ObjectFreeze(d.algorithm);
   }
-  get type(): KeyType { return this.#d.type; }
-  get extractable(): boolean { return this.#d.extractable; }
-  get algorithm(): object { return this.#d.algorithm; }
-  get usages(): KeyUsage[] { return [...this.#d.usages]; }
+  get type(): KeyType {
+    return this.#d.type;
+  }
+  get extractable(): boolean {
+    return this.#d.extractable;
+  }
+  get algorithm(): object {
+    return this.#d.algorithm;
+  }
+  get usages(): KeyUsage[] {
+    return [...this.#d.usages];
+  }
   static {
     handleOf = (key) => key.#d.handle;
   }
@@ -41,7 +59,24 @@ function encode(value: unknown, depth = 0): unknown {
     const out: Record<string, unknown> = {};
     for (const key of ObjectKeys(value)) out[key] = encode((value as any)[key], depth + 1);
     // dictionary members may be inherited getters: read the well-known ones explicitly
-    for (const key of ['name', 'hash', 'iv', 'additionalData', 'tagLength', 'length', 'namedCurve', 'salt', 'info', 'iterations', 'counter', 'label', 'public', 'modulusLength', 'publicExponent', 'saltLength']) {
+    for (const key of [
+      'name',
+      'hash',
+      'iv',
+      'additionalData',
+      'tagLength',
+      'length',
+      'namedCurve',
+      'salt',
+      'info',
+      'iterations',
+      'counter',
+      'label',
+      'public',
+      'modulusLength',
+      'publicExponent',
+      'saltLength',
+    ]) {
       if (!(key in out) && (value as any)[key] !== undefined) out[key] = encode((value as any)[key], depth + 1);
     }
     return out;
@@ -53,7 +88,12 @@ function decode(value: unknown): unknown {
   if (value !== null && typeof value === 'object' && 'handle' in (value as object) && 'usages' in (value as object)) {
     return new CryptoKey(illegal, value as KeyDescriptor);
   }
-  if (value !== null && typeof value === 'object' && 'publicKey' in (value as object) && 'privateKey' in (value as object)) {
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    'publicKey' in (value as object) &&
+    'privateKey' in (value as object)
+  ) {
     const pair = value as { publicKey: KeyDescriptor; privateKey: KeyDescriptor };
     return { publicKey: new CryptoKey(illegal, pair.publicKey), privateKey: new CryptoKey(illegal, pair.privateKey) };
   }
@@ -71,7 +111,10 @@ function call(method: string, args: unknown[]): Promise<any> {
 }
 
 function requireKey(key: unknown, method: string): void {
-  if (!(key instanceof CryptoKey)) throw new SafeTypeError(`Failed to execute '${method}' on 'SubtleCrypto': parameter is not of type 'CryptoKey'.`);
+  if (!(key instanceof CryptoKey))
+    throw new SafeTypeError(
+      `Failed to execute '${method}' on 'SubtleCrypto': ` + `parameter is not of type 'CryptoKey'.`,
+    );
 }
 
 export class SubtleCrypto {
@@ -93,44 +136,100 @@ export class SubtleCrypto {
     return diff === 0;
   }
   encrypt(algorithm: unknown, key: CryptoKey, data: BufferSource): Promise<ArrayBuffer> {
-    try { requireKey(key, 'encrypt'); } catch (e) { return PromiseReject(e); }
+    try {
+      requireKey(key, 'encrypt');
+    } catch (e) {
+      return PromiseReject(e);
+    }
     return call('encrypt', [algorithm, key, data]);
   }
   decrypt(algorithm: unknown, key: CryptoKey, data: BufferSource): Promise<ArrayBuffer> {
-    try { requireKey(key, 'decrypt'); } catch (e) { return PromiseReject(e); }
+    try {
+      requireKey(key, 'decrypt');
+    } catch (e) {
+      return PromiseReject(e);
+    }
     return call('decrypt', [algorithm, key, data]);
   }
   sign(algorithm: unknown, key: CryptoKey, data: BufferSource): Promise<ArrayBuffer> {
-    try { requireKey(key, 'sign'); } catch (e) { return PromiseReject(e); }
+    try {
+      requireKey(key, 'sign');
+    } catch (e) {
+      return PromiseReject(e);
+    }
     return call('sign', [algorithm, key, data]);
   }
   verify(algorithm: unknown, key: CryptoKey, signature: BufferSource, data: BufferSource): Promise<boolean> {
-    try { requireKey(key, 'verify'); } catch (e) { return PromiseReject(e); }
+    try {
+      requireKey(key, 'verify');
+    } catch (e) {
+      return PromiseReject(e);
+    }
     return call('verify', [algorithm, key, signature, data]);
   }
   generateKey(algorithm: unknown, extractable: boolean, usages: KeyUsage[]): Promise<CryptoKey | CryptoKeyPair> {
     return call('generateKey', [algorithm, !!extractable, [...usages]]);
   }
   deriveBits(algorithm: unknown, key: CryptoKey, length?: number | null): Promise<ArrayBuffer> {
-    try { requireKey(key, 'deriveBits'); } catch (e) { return PromiseReject(e); }
+    try {
+      requireKey(key, 'deriveBits');
+    } catch (e) {
+      return PromiseReject(e);
+    }
     return call('deriveBits', [algorithm, key, length ?? null]);
   }
-  deriveKey(algorithm: unknown, key: CryptoKey, derived: unknown, extractable: boolean, usages: KeyUsage[]): Promise<CryptoKey> {
-    try { requireKey(key, 'deriveKey'); } catch (e) { return PromiseReject(e); }
+  deriveKey(
+    algorithm: unknown,
+    key: CryptoKey,
+    derived: unknown,
+    extractable: boolean,
+    usages: KeyUsage[],
+  ): Promise<CryptoKey> {
+    try {
+      requireKey(key, 'deriveKey');
+    } catch (e) {
+      return PromiseReject(e);
+    }
     return call('deriveKey', [algorithm, key, derived, !!extractable, [...usages]]);
   }
-  importKey(format: KeyFormat, keyData: unknown, algorithm: unknown, extractable: boolean, usages: KeyUsage[]): Promise<CryptoKey> {
+  importKey(
+    format: KeyFormat,
+    keyData: unknown,
+    algorithm: unknown,
+    extractable: boolean,
+    usages: KeyUsage[],
+  ): Promise<CryptoKey> {
     return call('importKey', [String(format), keyData, algorithm, !!extractable, [...usages]]);
   }
   exportKey(format: KeyFormat, key: CryptoKey): Promise<ArrayBuffer | JsonWebKey> {
-    try { requireKey(key, 'exportKey'); } catch (e) { return PromiseReject(e); }
+    try {
+      requireKey(key, 'exportKey');
+    } catch (e) {
+      return PromiseReject(e);
+    }
     return call('exportKey', [String(format), key]);
   }
   wrapKey(format: KeyFormat, key: CryptoKey, wrappingKey: CryptoKey, algorithm: unknown): Promise<ArrayBuffer> {
     return call('wrapKey', [String(format), key, wrappingKey, algorithm]);
   }
-  unwrapKey(format: KeyFormat, wrapped: BufferSource, unwrappingKey: CryptoKey, unwrapAlgorithm: unknown, unwrappedKeyAlgorithm: unknown, extractable: boolean, usages: KeyUsage[]): Promise<CryptoKey> {
-    return call('unwrapKey', [String(format), wrapped, unwrappingKey, unwrapAlgorithm, unwrappedKeyAlgorithm, !!extractable, [...usages]]);
+  unwrapKey(
+    format: KeyFormat,
+    wrapped: BufferSource,
+    unwrappingKey: CryptoKey,
+    unwrapAlgorithm: unknown,
+    unwrappedKeyAlgorithm: unknown,
+    extractable: boolean,
+    usages: KeyUsage[],
+  ): Promise<CryptoKey> {
+    return call('unwrapKey', [
+      String(format),
+      wrapped,
+      unwrappingKey,
+      unwrapAlgorithm,
+      unwrappedKeyAlgorithm,
+      !!extractable,
+      [...usages],
+    ]);
   }
 }
 Object.defineProperty(SubtleCrypto.prototype, Symbol.toStringTag, { value: 'SubtleCrypto', configurable: true });

@@ -14,7 +14,11 @@ export function btoa(data: unknown): string {
     const a = StringPrototypeCharCodeAt(input, i);
     const b = i + 1 < input.length ? StringPrototypeCharCodeAt(input, i + 1) : 0;
     const c = i + 2 < input.length ? StringPrototypeCharCodeAt(input, i + 2) : 0;
-    if (a > 0xff || b > 0xff || c > 0xff) throw new DOMException('The string to be encoded contains characters outside of the Latin1 range.', 'InvalidCharacterError');
+    if (a > 0xff || b > 0xff || c > 0xff)
+      throw new DOMException(
+        'The string to be encoded contains ' + 'characters outside of the Latin1 range.',
+        'InvalidCharacterError',
+      );
     out += alphabet[a >> 2] + alphabet[((a & 3) << 4) | (b >> 4)];
     out += i + 1 < input.length ? alphabet[((b & 15) << 2) | (c >> 6)] : '=';
     out += i + 2 < input.length ? alphabet[c & 63] : '=';

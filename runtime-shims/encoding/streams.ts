@@ -27,9 +27,15 @@ export function createEncodingStreams() {
         },
       }) as unknown as TransformStream<string, Uint8Array>;
     }
-    get encoding() { return 'utf-8'; }
-    get readable() { return this.#transform.readable; }
-    get writable() { return this.#transform.writable; }
+    get encoding() {
+      return 'utf-8';
+    }
+    get readable() {
+      return this.#transform.readable;
+    }
+    get writable() {
+      return this.#transform.writable;
+    }
   }
   class TextDecoderStream {
     #transform: TransformStream<BufferSource, string>;
@@ -50,11 +56,21 @@ export function createEncodingStreams() {
         },
       }) as unknown as TransformStream<BufferSource, string>;
     }
-    get encoding() { return this.#decoder.encoding; }
-    get fatal() { return this.#decoder.fatal; }
-    get ignoreBOM() { return this.#decoder.ignoreBOM; }
-    get readable() { return this.#transform.readable; }
-    get writable() { return this.#transform.writable; }
+    get encoding() {
+      return this.#decoder.encoding;
+    }
+    get fatal() {
+      return this.#decoder.fatal;
+    }
+    get ignoreBOM() {
+      return this.#decoder.ignoreBOM;
+    }
+    get readable() {
+      return this.#transform.readable;
+    }
+    get writable() {
+      return this.#transform.writable;
+    }
   }
   return { TextEncoderStream, TextDecoderStream };
 }

@@ -5,8 +5,14 @@
 import { utf8Encode, Utf8Decoder } from './utf8';
 import { HostDecoder, hostEncoding } from './host-decoder';
 import {
-  SafeRangeError, SafeTypeError, bufferSourceBytes, StringPrototypeToLowerCase, StringFromCharCode, SafeUint8Array,
-  TypedArrayPrototypeSet, ObjectPrototypeHasOwnProperty,
+  SafeRangeError,
+  SafeTypeError,
+  bufferSourceBytes,
+  StringPrototypeToLowerCase,
+  StringFromCharCode,
+  SafeUint8Array,
+  TypedArrayPrototypeSet,
+  ObjectPrototypeHasOwnProperty,
 } from '../internal/primordials';
 
 export class TextEncoder {
@@ -17,7 +23,8 @@ export class TextEncoder {
     return utf8Encode(String(input));
   }
   encodeInto(source: string, destination: Uint8Array): { read: number; written: number } {
-    if (!(destination instanceof SafeUint8Array)) throw new SafeTypeError("Failed to execute 'encodeInto': parameter 2 is not of type 'Uint8Array'.");
+    if (!(destination instanceof SafeUint8Array))
+      throw new SafeTypeError('Failed to execute ' + "'encodeInto': parameter 2 is not of type 'Uint8Array'.");
     source = String(source);
     let read = 0;
     let written = 0;
@@ -37,9 +44,22 @@ export class TextEncoder {
 }
 
 const labels: Record<string, string> = {
-  'utf-8': 'utf-8', utf8: 'utf-8', 'unicode-1-1-utf-8': 'utf-8', 'unicode11utf8': 'utf-8', 'unicode20utf8': 'utf-8', 'x-unicode20utf8': 'utf-8',
-  'utf-16le': 'utf-16le', 'utf-16': 'utf-16le', ucs2: 'utf-16le',
-  latin1: 'windows-1252', 'iso-8859-1': 'windows-1252', 'windows-1252': 'windows-1252', ascii: 'windows-1252', 'us-ascii': 'windows-1252', l1: 'windows-1252', cp1252: 'windows-1252',
+  'utf-8': 'utf-8',
+  utf8: 'utf-8',
+  'unicode-1-1-utf-8': 'utf-8',
+  unicode11utf8: 'utf-8',
+  unicode20utf8: 'utf-8',
+  'x-unicode20utf8': 'utf-8',
+  'utf-16le': 'utf-16le',
+  'utf-16': 'utf-16le',
+  ucs2: 'utf-16le',
+  latin1: 'windows-1252',
+  'iso-8859-1': 'windows-1252',
+  'windows-1252': 'windows-1252',
+  ascii: 'windows-1252',
+  'us-ascii': 'windows-1252',
+  l1: 'windows-1252',
+  cp1252: 'windows-1252',
 };
 
 /** Encoding "get an encoding": only ASCII whitespace (TAB, LF, FF, CR, SPACE) is trimmed, not \v or NBSP */
@@ -84,9 +104,15 @@ export class TextDecoder {
       this.#host = new HostDecoder(encoding, this.#fatal, this.#ignoreBOM);
     }
   }
-  get encoding() { return this.#encoding; }
-  get fatal() { return this.#fatal; }
-  get ignoreBOM() { return this.#ignoreBOM; }
+  get encoding() {
+    return this.#encoding;
+  }
+  get fatal() {
+    return this.#fatal;
+  }
+  get ignoreBOM() {
+    return this.#ignoreBOM;
+  }
 
   decode(input?: unknown, options?: { stream?: boolean }): string {
     const stream = !!options?.stream;
@@ -159,8 +185,10 @@ export class TextDecoder {
   }
 }
 
-const high = [0x20ac, 0x81, 0x201a, 0x192, 0x201e, 0x2026, 0x2020, 0x2021, 0x2c6, 0x2030, 0x160, 0x2039, 0x152, 0x8d, 0x17d, 0x8f,
-  0x90, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x2dc, 0x2122, 0x161, 0x203a, 0x153, 0x9d, 0x17e, 0x178];
+const high = [
+  0x20ac, 0x81, 0x201a, 0x192, 0x201e, 0x2026, 0x2020, 0x2021, 0x2c6, 0x2030, 0x160, 0x2039, 0x152, 0x8d, 0x17d, 0x8f,
+  0x90, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x2dc, 0x2122, 0x161, 0x203a, 0x153, 0x9d, 0x17e, 0x178,
+];
 function win1252(byte: number): number {
   return byte >= 0x80 && byte < 0xa0 ? high[byte - 0x80] : byte;
 }

@@ -2,7 +2,14 @@
 // cost more than the work); long ones go to the host, whose native codec is much faster than
 // JavaScript loops and whose copy across the bridge is a memcpy.
 import { host } from '../internal/bridge';
-import { SafeUint8Array, StringFromCharCode, ReflectApply, StringPrototypeCharCodeAt, SafeTypeError, TypedArrayPrototypeSlice } from '../internal/primordials';
+import {
+  SafeUint8Array,
+  StringFromCharCode,
+  ReflectApply,
+  StringPrototypeCharCodeAt,
+  SafeTypeError,
+  TypedArrayPrototypeSlice,
+} from '../internal/primordials';
 
 const HOST_THRESHOLD = 4096;
 
@@ -83,8 +90,10 @@ export class Utf8Decoder {
       const byte = bytes[i];
       if (this.#needed === 0) {
         if (byte < 0x80) push(byte);
-        else if (byte >= 0xc2 && byte <= 0xdf) { this.#needed = 1; this.#codePoint = byte & 0x1f; }
-        else if (byte >= 0xe0 && byte <= 0xef) {
+        else if (byte >= 0xc2 && byte <= 0xdf) {
+          this.#needed = 1;
+          this.#codePoint = byte & 0x1f;
+        } else if (byte >= 0xe0 && byte <= 0xef) {
           if (byte === 0xe0) this.#lower = 0xa0;
           if (byte === 0xed) this.#upper = 0x9f;
           this.#needed = 2;
@@ -130,4 +139,3 @@ export class Utf8Decoder {
 export function utf8Decode(bytes: Uint8Array): string {
   return new Utf8Decoder(false).decode(bytes, true);
 }
-

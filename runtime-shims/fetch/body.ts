@@ -45,7 +45,8 @@ export function extractBody(init: unknown): { source: Source; type: string | nul
   if (typeof init === 'string') return { source: init, type: 'text/plain;charset=UTF-8' };
   if (isBufferSource(init)) return { source: bufferSourceBytes(init), type: null };
   if (init instanceof Blob) return { source: TypedArrayPrototypeSlice(blobBytes(init)), type: init.type || null };
-  if (init instanceof URLSearchParams) return { source: init.toString(), type: 'application/x-www-form-urlencoded;charset=UTF-8' };
+  if (init instanceof URLSearchParams)
+    return { source: init.toString(), type: 'application/x-www-form-urlencoded;charset=UTF-8' };
   if (init instanceof FormData) {
     const { bytes, boundary } = serializeMultipart(init);
     return { source: bytes, type: `multipart/form-data; boundary=${boundary}` };
@@ -71,7 +72,10 @@ export function bodyStream(state: BodyState): ReadableStream<Uint8Array> | null 
     // reader on it until the end, so the stream it exposes is locked and disturbed; the bytes
     // went to the consumer, so it is an empty one
     const stream = bytesStream(new SafeUint8Array(0));
-    stream.getReader().cancel().catch(() => {});
+    stream
+      .getReader()
+      .cancel()
+      .catch(() => {});
     state.source = stream;
     return stream;
   }
@@ -86,7 +90,13 @@ export function bodyUsed(state: BodyState): boolean {
   // Fetch: "body is non-null and its stream is disturbed": a null body is never used
   if (source === null) return false;
   if (state.used) return true;
-  return source !== null && typeof source === 'object' && !(source instanceof SafeUint8Array) && !('hostSource' in source) && isDisturbed(source as ReadableStream);
+  return (
+    source !== null &&
+    typeof source === 'object' &&
+    !(source instanceof SafeUint8Array) &&
+    !('hostSource' in source) &&
+    isDisturbed(source as ReadableStream)
+  );
 }
 
 async function readAllStream(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
@@ -96,7 +106,8 @@ async function readAllStream(stream: ReadableStream<Uint8Array>): Promise<Uint8A
   while (true) {
     const { done, value } = await reader.read();
     if (done) break;
-    if (!(value instanceof SafeUint8Array)) throw new SafeTypeError('The body stream produced a chunk that is not a Uint8Array');
+    if (!(value instanceof SafeUint8Array))
+      throw new SafeTypeError('The body stream produced a ' + 'chunk that is not a Uint8Array');
     append(chunks, value);
     total += value.length;
   }
@@ -149,7 +160,11 @@ export async function consumeJSON(state: BodyState): Promise<unknown> {
 
 export async function consumeArrayBuffer(state: BodyState): Promise<ArrayBuffer> {
   const bytes = await consumeBytes(state);
-  return (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : TypedArrayPrototypeSlice(bytes).buffer) as ArrayBuffer;
+  return (
+    bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+      ? bytes.buffer
+      : TypedArrayPrototypeSlice(bytes).buffer
+  ) as ArrayBuffer;
 }
 
 export async function consumeBlob(state: BodyState, type: string | null): Promise<Blob> {
@@ -184,18 +199,35 @@ export function mixinBody<T extends object>(
   contentTypeOf: (self: T) => string | null,
 ): void {
   class BodyMixin implements Body {
-    get body(): ReadableStream<Uint8Array> | null { return bodyStream(bodyOf(this as unknown as T)); }
-    get bodyUsed(): boolean { return bodyUsed(bodyOf(this as unknown as T)); }
-    arrayBuffer(): Promise<ArrayBuffer> { return consumeArrayBuffer(bodyOf(this as unknown as T)); }
-    bytes(): Promise<Uint8Array> { return consumeBytes(bodyOf(this as unknown as T)); }
-    text(): Promise<string> { return consumeText(bodyOf(this as unknown as T)); }
-    json(): Promise<any> { return consumeJSON(bodyOf(this as unknown as T)); }
-    blob(): Promise<Blob> { return consumeBlob(bodyOf(this as unknown as T), contentTypeOf(this as unknown as T)); }
-    formData(): Promise<FormData> { return consumeFormData(bodyOf(this as unknown as T), contentTypeOf(this as unknown as T)); }
+    get body(): ReadableStream<Uint8Array> | null {
+      return bodyStream(bodyOf(this as unknown as T));
+    }
+    get bodyUsed(): boolean {
+      return bodyUsed(bodyOf(this as unknown as T));
+    }
+    arrayBuffer(): Promise<ArrayBuffer> {
+      return consumeArrayBuffer(bodyOf(this as unknown as T));
+    }
+    bytes(): Promise<Uint8Array> {
+      return consumeBytes(bodyOf(this as unknown as T));
+    }
+    text(): Promise<string> {
+      return consumeText(bodyOf(this as unknown as T));
+    }
+    json(): Promise<any> {
+      return consumeJSON(bodyOf(this as unknown as T));
+    }
+    blob(): Promise<Blob> {
+      return consumeBlob(bodyOf(this as unknown as T), contentTypeOf(this as unknown as T));
+    }
+    formData(): Promise<FormData> {
+      return consumeFormData(bodyOf(this as unknown as T), contentTypeOf(this as unknown as T));
+    }
   }
   const members = BodyMixin.prototype;
   for (const key of ReflectOwnKeys(members)) {
-    if (key !== 'constructor') ObjectDefineProperty(target.prototype, key, ObjectGetOwnPropertyDescriptor(members, key)!);
+    if (key !== 'constructor')
+      ObjectDefineProperty(target.prototype, key, ObjectGetOwnPropertyDescriptor(members, key)!);
   }
 }
 
@@ -231,4 +263,3 @@ export function discardBody(state: BodyState): void {
     cancelHostSource((source as HostSource).hostSource);
   }
 }
-

@@ -31,7 +31,11 @@ export type FetchStart = (
 ) => { id: number; promise: Promise<FetchAnswer> };
 
 /** fetch() with the host op `start` chooses: builds the Request, hands it over, answers with the host's Response */
-export function fetchVia(input: unknown, init: Record<string, unknown> | undefined, start: FetchStart): Promise<Response> {
+export function fetchVia(
+  input: unknown,
+  init: Record<string, unknown> | undefined,
+  start: FetchStart,
+): Promise<Response> {
   let request: Request;
   try {
     request = input instanceof Request && init === undefined ? input : new Request(input, init);
@@ -59,7 +63,11 @@ export function fetchVia(input: unknown, init: Record<string, unknown> | undefin
     let settled = false;
     addAbortAlgorithm(signal, () => {
       const reason = signal.reason;
-      host('abortOp', op.id, reason instanceof DOMException && reason.name === 'TimeoutError' ? 'TimeoutError' : 'AbortError');
+      host(
+        'abortOp',
+        op.id,
+        reason instanceof DOMException && reason.name === 'TimeoutError' ? 'TimeoutError' : 'AbortError',
+      );
       if (!settled) {
         settled = true;
         reject(reason);
@@ -70,7 +78,16 @@ export function fetchVia(input: unknown, init: Record<string, unknown> | undefin
       ([status, statusText, headers, source, urlList, redirected]) => {
         if (settled) return;
         settled = true;
-        resolve(responseFromHost(status, statusText, headers, source === null || typeof source === 'object' ? source : { hostSource: source }, urlList, redirected));
+        resolve(
+          responseFromHost(
+            status,
+            statusText,
+            headers,
+            source === null || typeof source === 'object' ? source : { hostSource: source },
+            urlList,
+            redirected,
+          ),
+        );
       },
       (error) => {
         if (settled) return;

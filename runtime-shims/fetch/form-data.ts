@@ -3,7 +3,18 @@
 import { Blob, File, blobBytes } from './blob';
 import { utf8Encode, utf8Decode } from '../encoding/utf8';
 import { parseUrlencoded, toUSVString } from '../url/search-params';
-import { SafeTypeError, append, ArrayPrototypeSplice, concatBytes, StringPrototypeIndexOf, StringPrototypeSlice, StringPrototypeToLowerCase, StringPrototypeTrim, StringPrototypeReplace, TypedArrayPrototypeSubarray } from '../internal/primordials';
+import {
+  SafeTypeError,
+  append,
+  ArrayPrototypeSplice,
+  concatBytes,
+  StringPrototypeIndexOf,
+  StringPrototypeSlice,
+  StringPrototypeToLowerCase,
+  StringPrototypeTrim,
+  StringPrototypeReplace,
+  TypedArrayPrototypeSubarray,
+} from '../internal/primordials';
 import { host } from '../internal/bridge';
 
 type Entry = [string, string | File];
@@ -21,14 +32,16 @@ let entriesOf: (fd: FormData) => Entry[];
 export class FormData {
   #entries: Entry[] = [];
   constructor(form?: unknown) {
-    if (form !== undefined) throw new SafeTypeError("Failed to construct 'FormData': there is no HTML form element in a worker");
+    if (form !== undefined)
+      throw new SafeTypeError("Failed to construct 'FormData': there is no " + 'HTML form element in a worker');
   }
   append(name: string, value: unknown, filename?: string): void {
     append(this.#entries, [toUSVString(name), toEntryValue(value, filename)]);
   }
   delete(name: string): void {
     name = toUSVString(name);
-    for (let i = this.#entries.length - 1; i >= 0; i--) if (this.#entries[i][0] === name) ArrayPrototypeSplice(this.#entries, i, 1);
+    for (let i = this.#entries.length - 1; i >= 0; i--)
+      if (this.#entries[i][0] === name) ArrayPrototypeSplice(this.#entries, i, 1);
   }
   get(name: string): string | File | null {
     name = toUSVString(name);
@@ -82,7 +95,11 @@ export class FormData {
 Object.defineProperty(FormData.prototype, Symbol.toStringTag, { value: 'FormData', configurable: true });
 
 function escapeName(s: string): string {
-  return StringPrototypeReplace(StringPrototypeReplace(StringPrototypeReplace(s, /\r\n|\r|\n/g, '\r\n'), /"/g, '%22'), /[\r\n]/g, (c) => (c === '\r' ? '%0D' : '%0A'));
+  return StringPrototypeReplace(
+    StringPrototypeReplace(StringPrototypeReplace(s, /\r\n|\r|\n/g, '\r\n'), /"/g, '%22'),
+    /[\r\n]/g,
+    (c) => (c === '\r' ? '%0D' : '%0A'),
+  );
 }
 
 /** multipart/form-data serialization: the bytes and the boundary to put in Content-Type */
@@ -102,7 +119,9 @@ export function serializeMultipart(fd: FormData): { bytes: Uint8Array; boundary:
       add(utf8Encode(head + '\r\n\r\n'));
       add(utf8Encode(StringPrototypeReplace(value, /\r\n|\r|\n/g, '\r\n') + '\r\n'));
     } else {
-      head += `; filename="${escapeName(value.name)}"\r\nContent-Type: ${value.type || 'application/octet-stream'}\r\n\r\n`;
+      head +=
+        `; filename="${escapeName(value.name)}"\r\nContent-Type: ` +
+        `${value.type || 'application/octet-stream'}\r\n\r\n`;
       add(utf8Encode(head));
       add(blobBytes(value));
       add(utf8Encode('\r\n'));
@@ -137,9 +156,11 @@ export function parseFormData(bytes: Uint8Array, contentType: string | null): Fo
     for (const [n, v] of parseUrlencoded(utf8Decode(bytes))) fd.append(n, v);
     return fd;
   }
-  if (StringPrototypeIndexOf(type, 'multipart/form-data') !== 0) throw new SafeTypeError(`Could not parse content as FormData: unsupported Content-Type "${contentType ?? ''}"`);
+  if (StringPrototypeIndexOf(type, 'multipart/form-data') !== 0)
+    throw new SafeTypeError(`Could not parse content as FormData: unsupported Content-Type "${contentType ?? ''}"`);
   const boundary = headerParam(contentType!, 'boundary');
-  if (!boundary) throw new SafeTypeError('Could not parse content as FormData: multipart Content-Type without a boundary');
+  if (!boundary)
+    throw new SafeTypeError('Could not parse content as FormData: multipart ' + 'Content-Type without a boundary');
   const delimiter = utf8Encode('--' + boundary);
   let pos = indexOfBytes(bytes, delimiter, 0);
   if (pos < 0) throw new SafeTypeError('Could not parse content as FormData: the boundary does not occur in the body');
@@ -154,7 +175,8 @@ export function parseFormData(bytes: Uint8Array, contentType: string | null): Fo
     const headers = utf8Decode(TypedArrayPrototypeSubarray(bytes, pos, headerEnd));
     const bodyStart = headerEnd + 4;
     const bodyEnd = indexOfBytes(bytes, next, bodyStart);
-    if (bodyEnd < 0) throw new SafeTypeError('Could not parse content as FormData: a part is not terminated by the boundary');
+    if (bodyEnd < 0)
+      throw new SafeTypeError('Could not parse content as FormData: a part is not ' + 'terminated by the boundary');
     let disposition = '';
     let partType = '';
     for (const line of headers.split('\r\n')) {
@@ -166,10 +188,12 @@ export function parseFormData(bytes: Uint8Array, contentType: string | null): Fo
       else if (name === 'content-type') partType = value;
     }
     const name = headerParam(disposition, 'name');
-    if (name === null) throw new SafeTypeError('Could not parse content as FormData: a part has no name in Content-Disposition');
+    if (name === null)
+      throw new SafeTypeError('Could not parse content as FormData: a part has no ' + 'name in Content-Disposition');
     const filename = headerParam(disposition, 'filename');
     const body = TypedArrayPrototypeSubarray(bytes, bodyStart, bodyEnd);
-    if (filename !== null) fd.append(name, new File([body], filename, { type: partType || 'application/octet-stream' }));
+    if (filename !== null)
+      fd.append(name, new File([body], filename, { type: partType || 'application/octet-stream' }));
     else fd.append(name, utf8Decode(body));
     pos = bodyEnd + 2;
   }

@@ -3,7 +3,13 @@
 import { Headers, guardHeaders, headersFromList } from './headers';
 import { BodyState, extractBody, cloneBody, mixinBody, type Body, type Source } from './body';
 import { URL } from '../url/url';
-import { SafeTypeError, SafeRangeError, JSONStringify, StringPrototypeCharCodeAt, ObjectDefineProperty } from '../internal/primordials';
+import {
+  SafeTypeError,
+  SafeRangeError,
+  JSONStringify,
+  StringPrototypeCharCodeAt,
+  ObjectDefineProperty,
+} from '../internal/primordials';
 
 export type ResponseType = 'basic' | 'cors' | 'default' | 'error' | 'opaque' | 'opaqueredirect';
 
@@ -57,49 +63,85 @@ export class Response {
         throw new SafeTypeError("Failed to construct 'Response': the webSocket member is not a WebSocket.");
       }
       if (status !== 101) {
-        throw new SafeRangeError("Failed to construct 'Response': Responses with a WebSocket must have status code 101.");
+        throw new SafeRangeError(
+          "Failed to construct 'Response': Responses with a WebSocket must " + 'have status code 101.',
+        );
       }
     } else if (!(status >= 200 && status <= 599) || (status | 0) !== status) {
-      throw new SafeRangeError(`Failed to construct 'Response': The status provided (${init?.status}) is outside the range [200, 599].`);
+      throw new SafeRangeError(
+        `Failed to construct 'Response': The status provided (${init?.status}) is ` + `outside the range [200, 599].`,
+      );
     }
     const statusText = init?.statusText === undefined ? '' : String(init.statusText);
-    if (!isReasonPhrase(statusText)) throw new SafeTypeError(`Failed to construct 'Response': Invalid statusText "${statusText}".`);
+    if (!isReasonPhrase(statusText))
+      throw new SafeTypeError(`Failed to construct 'Response': Invalid ` + `statusText "${statusText}".`);
     const headers = new Headers(init?.headers);
     let source: Source = null;
     if (body !== null && body !== undefined) {
-      if (nullBodyStatus(status)) throw new SafeTypeError(`Failed to construct 'Response': Response with null body status (${status}) cannot have a body.`);
+      if (nullBodyStatus(status))
+        throw new SafeTypeError(
+          `Failed to construct 'Response': Response with null ` + `body status (${status}) cannot have a body.`,
+        );
       const extracted = extractBody(body);
       source = extracted.source;
       if (extracted.type !== null && !headers.has('content-type')) headers.append('content-type', extracted.type);
     }
     guardHeaders(headers, 'response');
-    this.#s = { status, statusText, headers, body: new BodyState(source), type: 'default', urlList: [], redirected: false };
+    this.#s = {
+      status,
+      statusText,
+      headers,
+      body: new BodyState(source),
+      type: 'default',
+      urlList: [],
+      redirected: false,
+    };
     if (webSocket !== null) this.#s.webSocket = webSocket;
   }
 
   static error(): Response {
     const headers = new Headers();
     guardHeaders(headers, 'immutable');
-    return make({ status: 0, statusText: '', headers, body: new BodyState(null), type: 'error', urlList: [], redirected: false });
+    return make({
+      status: 0,
+      statusText: '',
+      headers,
+      body: new BodyState(null),
+      type: 'error',
+      urlList: [],
+      redirected: false,
+    });
   }
 
   static redirect(url: unknown, status = 302): Response {
     const parsed = new URL(String(url));
     status = Number(status);
-    if (!redirectStatus(status)) throw new SafeRangeError(`Failed to execute 'redirect' on 'Response': Invalid status code ${status}`);
+    if (!redirectStatus(status))
+      throw new SafeRangeError(`Failed to execute 'redirect' on 'Response': ` + `Invalid status code ${status}`);
     const headers = headersFromList(['location', parsed.href], 'immutable');
-    return make({ status, statusText: '', headers, body: new BodyState(null), type: 'default', urlList: [], redirected: false });
+    return make({
+      status,
+      statusText: '',
+      headers,
+      body: new BodyState(null),
+      type: 'default',
+      urlList: [],
+      redirected: false,
+    });
   }
 
   static json(data: unknown, init?: { status?: number; statusText?: string; headers?: unknown }): Response {
     const text = JSONStringify(data);
-    if (text === undefined) throw new SafeTypeError("Failed to execute 'json' on 'Response': the data is not JSON-serializable");
+    if (text === undefined)
+      throw new SafeTypeError("Failed to execute 'json' on 'Response': the " + 'data is not JSON-serializable');
     const headers = new Headers(init?.headers);
     if (!headers.has('content-type')) headers.append('content-type', 'application/json');
     return new Response(text, { status: init?.status, statusText: init?.statusText, headers });
   }
 
-  get type(): ResponseType { return this.#s.type; }
+  get type(): ResponseType {
+    return this.#s.type;
+  }
   get url(): string {
     const list = this.#s.urlList;
     if (list.length === 0) return '';
@@ -107,13 +149,25 @@ export class Response {
     const hash = url.indexOf('#');
     return hash < 0 ? url : url.slice(0, hash);
   }
-  get redirected(): boolean { return this.#s.redirected; }
-  get status(): number { return this.#s.status; }
-  get ok(): boolean { return this.#s.status >= 200 && this.#s.status <= 299; }
-  get statusText(): string { return this.#s.statusText; }
-  get headers(): Headers { return this.#s.headers; }
+  get redirected(): boolean {
+    return this.#s.redirected;
+  }
+  get status(): number {
+    return this.#s.status;
+  }
+  get ok(): boolean {
+    return this.#s.status >= 200 && this.#s.status <= 299;
+  }
+  get statusText(): string {
+    return this.#s.statusText;
+  }
+  get headers(): Headers {
+    return this.#s.headers;
+  }
   /** the WebSocket of a 101 (an upgrade answered, or a fetch() that opened one), else null */
-  get webSocket(): unknown { return this.#s.webSocket ?? null; }
+  get webSocket(): unknown {
+    return this.#s.webSocket ?? null;
+  }
   clone(): Response {
     const s = this.#s;
     if (s.webSocket) throw new SafeTypeError('Cannot clone a response to a WebSocket handshake.');
@@ -132,7 +186,11 @@ export class Response {
 }
 // body, bodyUsed, text(), json()...: the body mixin, shared with Request
 export interface Response extends Body {}
-mixinBody(Response, (r) => stateOf(r).body, (r) => stateOf(r).headers.get('content-type'));
+mixinBody(
+  Response,
+  (r) => stateOf(r).body,
+  (r) => stateOf(r).headers.get('content-type'),
+);
 ObjectDefineProperty(Response.prototype, Symbol.toStringTag, { value: 'Response', configurable: true });
 
 /** the internal state of a Response, or null when `value` is not one of ours */
@@ -155,7 +213,21 @@ export function webSocketResponse(webSocket: unknown, headers: string[], url: st
 }
 
 /** a Response for a fetch() result, built from what the host sent */
-export function responseFromHost(status: number, statusText: string, headers: string[], source: Source, urlList: string[], redirected: boolean): Response {
-  return make({ status, statusText, headers: headersFromList(headers, 'immutable'), body: new BodyState(source), type: 'basic', urlList, redirected });
+export function responseFromHost(
+  status: number,
+  statusText: string,
+  headers: string[],
+  source: Source,
+  urlList: string[],
+  redirected: boolean,
+): Response {
+  return make({
+    status,
+    statusText,
+    headers: headersFromList(headers, 'immutable'),
+    body: new BodyState(source),
+    type: 'basic',
+    urlList,
+    redirected,
+  });
 }
-

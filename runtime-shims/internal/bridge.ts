@@ -6,7 +6,15 @@
 // completed later, when the host enters the isolate through `completeOp` with the result.
 import type { LaterOpName, NowOpName, OpArgs, OpResult, ErrorParts } from '../../server/bridge/ops';
 import { DOMException } from '../events/dom-exception';
-import { SafeMap, MapPrototypeGet, MapPrototypeSet, MapPrototypeDelete, SafePromise, SafeError, SafeTypeError } from './primordials';
+import {
+  SafeMap,
+  MapPrototypeGet,
+  MapPrototypeSet,
+  MapPrototypeDelete,
+  SafePromise,
+  SafeError,
+  SafeTypeError,
+} from './primordials';
 
 export type HostCall = (op: string, ...args: unknown[]) => unknown;
 
@@ -28,7 +36,10 @@ interface Pending {
 const pending = new SafeMap<number, Pending>();
 
 /** starts a host operation that completes later; returns its op id and a promise of its result */
-export function hostAsync<N extends LaterOpName>(op: N, ...args: OpArgs<N>): { id: number; promise: Promise<OpResult<N>> } {
+export function hostAsync<N extends LaterOpName>(
+  op: N,
+  ...args: OpArgs<N>
+): { id: number; promise: Promise<OpResult<N>> } {
   const id = hostCall!(op, ...args) as number;
   const promise = new SafePromise<OpResult<N>>((resolve, reject) => {
     MapPrototypeSet(pending, id, { resolve: resolve as (v: unknown) => void, reject });

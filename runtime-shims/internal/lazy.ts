@@ -15,10 +15,39 @@ function keep(target: object, key: PropertyKey): void {
 }
 for (const key of ['then', 'catch', 'finally'] as const) keep(Promise.prototype, key);
 for (const key of ['resolve', 'reject', 'all'] as const) keep(Promise, key);
-for (const key of ['push', 'pop', 'shift', 'slice', 'splice', 'map', 'forEach', 'indexOf'] as const) keep(Array.prototype, key);
-for (const key of ['defineProperty', 'defineProperties', 'create', 'getPrototypeOf', 'setPrototypeOf', 'assign', 'keys'] as const) keep(Object, key);
+for (const key of ['push', 'pop', 'shift', 'slice', 'splice', 'map', 'forEach', 'indexOf'] as const)
+  keep(Array.prototype, key);
+for (const key of [
+  'defineProperty',
+  'defineProperties',
+  'create',
+  'getPrototypeOf',
+  'setPrototypeOf',
+  'assign',
+  'keys',
+] as const)
+  keep(Object, key);
 for (const key of ['call', 'apply', 'bind'] as const) keep(Function.prototype, key);
-for (const key of ['Promise', 'Object', 'Array', 'Symbol', 'TypeError', 'RangeError', 'Error', 'Uint8Array', 'ArrayBuffer', 'DataView', 'Number', 'Math', 'JSON', 'Map', 'Set', 'WeakMap', 'Reflect'] as const) keep(globalThis, key);
+for (const key of [
+  'Promise',
+  'Object',
+  'Array',
+  'Symbol',
+  'TypeError',
+  'RangeError',
+  'Error',
+  'Uint8Array',
+  'ArrayBuffer',
+  'DataView',
+  'Number',
+  'Math',
+  'JSON',
+  'Map',
+  'Set',
+  'WeakMap',
+  'Reflect',
+] as const)
+  keep(globalThis, key);
 
 export function withPristineBuiltins<T>(fn: () => T): T {
   const saved: (PropertyDescriptor | undefined)[] = [];

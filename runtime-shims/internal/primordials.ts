@@ -4,8 +4,9 @@
 // plumbing below it, which only calls these captured copies.
 const { bind, call } = Function.prototype;
 /** `uncurry(Proto.method)(self, ...args)` calls the original method whatever happens to the prototype */
-export const uncurry: <A extends unknown[], R>(fn: (...args: A) => R) => (self: unknown, ...args: A) => R =
-  bind.bind(call) as never;
+export const uncurry: <A extends unknown[], R>(fn: (...args: A) => R) => (self: unknown, ...args: A) => R = bind.bind(
+  call,
+) as never;
 
 export const ObjectDefineProperty = Object.defineProperty;
 export const ObjectDefineProperties = Object.defineProperties;
@@ -41,7 +42,11 @@ export const StringPrototypeSlice = uncurry(String.prototype.slice);
 export const StringPrototypeIndexOf = uncurry(String.prototype.indexOf);
 export const StringPrototypeSplit = uncurry(String.prototype.split);
 export const StringPrototypeTrim = uncurry(String.prototype.trim);
-export const StringPrototypeReplace = uncurry(String.prototype.replace) as (self: string, pattern: string | RegExp, replacement: string | ((substring: string, ...args: any[]) => string)) => string;
+export const StringPrototypeReplace = uncurry(String.prototype.replace) as (
+  self: string,
+  pattern: string | RegExp,
+  replacement: string | ((substring: string, ...args: any[]) => string),
+) => string;
 export const StringPrototypeStartsWith = uncurry(String.prototype.startsWith);
 export const StringPrototypeIncludes = uncurry(String.prototype.includes);
 export const StringPrototypePadStart = uncurry(String.prototype.padStart);
@@ -71,8 +76,15 @@ export const MapPrototypeSet = uncurry(Map.prototype.set) as <K, V>(m: Map<K, V>
 export const MapPrototypeHas = uncurry(Map.prototype.has) as <K, V>(m: Map<K, V>, k: K) => boolean;
 export const MapPrototypeDelete = uncurry(Map.prototype.delete) as <K, V>(m: Map<K, V>, k: K) => boolean;
 export const SafeWeakMap = WeakMap;
-export const WeakMapPrototypeGet = uncurry(WeakMap.prototype.get) as <K extends object, V>(m: WeakMap<K, V>, k: K) => V | undefined;
-export const WeakMapPrototypeSet = uncurry(WeakMap.prototype.set) as <K extends object, V>(m: WeakMap<K, V>, k: K, v: V) => WeakMap<K, V>;
+export const WeakMapPrototypeGet = uncurry(WeakMap.prototype.get) as <K extends object, V>(
+  m: WeakMap<K, V>,
+  k: K,
+) => V | undefined;
+export const WeakMapPrototypeSet = uncurry(WeakMap.prototype.set) as <K extends object, V>(
+  m: WeakMap<K, V>,
+  k: K,
+  v: V,
+) => WeakMap<K, V>;
 export const SafeUint8Array = Uint8Array;
 export const SafeArrayBuffer = ArrayBuffer;
 export const ArrayBufferIsView = ArrayBuffer.isView;
@@ -92,8 +104,10 @@ export const TypedArrayPrototypeSlice = uncurry(Uint8Array.prototype.slice) as (
   begin?: number,
   end?: number,
 ) => Uint8Array;
-const TypedArrayByteLength = ObjectGetOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'byteLength')!.get!;
-export const TypedArrayPrototypeGetByteLength = (v: ArrayBufferView) => ReflectApply(TypedArrayByteLength, v, []) as number;
+const TypedArrayByteLength = ObjectGetOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'byteLength')!
+  .get!;
+export const TypedArrayPrototypeGetByteLength = (v: ArrayBufferView) =>
+  ReflectApply(TypedArrayByteLength, v, []) as number;
 export const SafeError = Error;
 export const SafeTypeError = TypeError;
 export const SafeRangeError = RangeError;

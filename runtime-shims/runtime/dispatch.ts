@@ -78,8 +78,13 @@ export function bindModule(namespace: Record<string, unknown>): void {
   // a worker with only a `scheduled` handler (cron triggers) is a worker too
   const scheduled = isHandler ? (exported as any).scheduled : undefined;
   if (typeof fetch !== 'function' && typeof scheduled !== 'function') {
-    const what = exported === undefined ? 'no default export' : `a default export without a fetch method, nor a scheduled method (${ObjectPrototypeToString(exported)})`;
-    throw new SafeTypeError(`The entry module has ${what}: it must \`export default { fetch(request, env, ctx) { ... } }\``);
+    const what =
+      exported === undefined
+        ? 'no default export'
+        : `a default export without a fetch method, nor a scheduled method (${ObjectPrototypeToString(exported)})`;
+    throw new SafeTypeError(
+      `The entry module has ${what}: it must \`export default { fetch(request, env, ` + `ctx) { ... } }\``,
+    );
   }
   handler = {
     target: exported as object,
@@ -104,7 +109,9 @@ function isEntrypointClass(value: Function): boolean {
 /** host entry: the classic script ran; it must have registered a 'fetch' listener */
 export function bindScript(): void {
   if (listenersOf(globalTarget, 'fetch').length === 0 && listenersOf(globalTarget, 'scheduled').length === 0) {
-    throw new SafeTypeError("The script registered no fetch handler: call addEventListener('fetch', (event) => event.respondWith(...))");
+    throw new SafeTypeError(
+      "The script registered no fetch handler: call addEventListener('fetch', " + '(event) => event.respondWith(...))',
+    );
   }
   handler = { script: true };
 }
@@ -183,7 +190,11 @@ function settle(id: number, result: unknown): Answer | undefined {
     fail(id, error);
     return undefined;
   }
-  PromisePrototypeThen(promise, (value) => respond(id, value), (error) => fail(id, error));
+  PromisePrototypeThen(
+    promise,
+    (value) => respond(id, value),
+    (error) => fail(id, error),
+  );
   return undefined;
 }
 
@@ -214,12 +225,25 @@ function waitUntil(id: number, promise: unknown): void {
  * host entry: a request arrives. `body`: null, the host source id of its body, or the whole body
  * when the host had already read it (a small upload).
  */
-export function dispatch(id: number, method: string, url: string, headers: string[], body: number | Uint8Array | null, cf: CfFlat): Answer | undefined {
+export function dispatch(
+  id: number,
+  method: string,
+  url: string,
+  headers: string[],
+  body: number | Uint8Array | null,
+  cf: CfFlat,
+): Answer | undefined {
   const pending: Pending = { request: null, finished: false, waits: 0 };
   MapPrototypeSet(requests, id, pending);
   // a request starts outside every AsyncLocalStorage (an enterWith() of an earlier one ends here)
   asyncContext.set(undefined);
-  const request = incomingRequest(method, url, headers, body === null || typeof body === 'object' ? body : { hostSource: body }, cf);
+  const request = incomingRequest(
+    method,
+    url,
+    headers,
+    body === null || typeof body === 'object' ? body : { hostSource: body },
+    cf,
+  );
   pending.request = request;
   if (handler === null) {
     fail(id, new SafeTypeError('No fetch handler is bound in this isolate'));
@@ -271,7 +295,10 @@ export function dispatch(id: number, method: string, url: string, headers: strin
   return settle(id, result);
 }
 
-/** the `ctx` of a handler call: waitUntil, and passThroughOnException (the host passes the request to its origin if the handler throws) */
+/**
+ * the `ctx` of a handler call: waitUntil, and passThroughOnException (the host passes the request to its
+ * origin if the handler throws)
+ */
 function context(id: number) {
   return {
     waitUntil: (p: unknown) => waitUntil(id, p),
@@ -298,7 +325,8 @@ export function scheduled(id: number, cron: string, scheduledTime: number): void
       globalTarget.dispatchEvent(createScheduledEvent(controller, (p) => waitUntil(id, p)));
     } else if ('entrypoint' in handler) {
       const instance = ReflectConstruct(handler.entrypoint, [context(id), env]) as EntrypointInstance;
-      if (typeof instance.scheduled !== 'function') throw new SafeTypeError('Handler does not export a scheduled() function.');
+      if (typeof instance.scheduled !== 'function')
+        throw new SafeTypeError('Handler does not ' + 'export a scheduled() function.');
       result = ReflectApply(instance.scheduled, instance, [controller]);
     } else {
       if (handler.scheduled === undefined) throw new SafeTypeError('Handler does not export a scheduled() function.');
@@ -315,7 +343,11 @@ export function scheduled(id: number, cron: string, scheduledTime: number): void
     fail(id, error);
     return;
   }
-  PromisePrototypeThen(promise, () => scheduledDone(id), (error) => fail(id, error));
+  PromisePrototypeThen(
+    promise,
+    () => scheduledDone(id),
+    (error) => fail(id, error),
+  );
 }
 
 /** the scheduled handler returned: answer as a request with no body would */

@@ -23,9 +23,12 @@ export class FetchEvent extends Event {
     this.#request = init.request;
     this.#hooks = hooks!;
   }
-  get request(): Request { return this.#request; }
+  get request(): Request {
+    return this.#request;
+  }
   respondWith(response: unknown): void {
-    if (this.#responded) throw new DOMException('FetchEvent.respondWith() has already been called.', 'InvalidStateError');
+    if (this.#responded)
+      throw new DOMException('FetchEvent.respondWith() has already been called.', 'InvalidStateError');
     this.#responded = true;
     this.#hooks.respondWith(response);
   }

@@ -2,7 +2,16 @@
 // enters `pullSink(id)` when it wants the next chunk and receives it through the 'chunk' host
 // call: one chunk per pull, so a slow client slows the producer instead of filling memory.
 import { host } from '../internal/bridge';
-import { SafeMap, MapPrototypeGet, MapPrototypeSet, MapPrototypeDelete, PromisePrototypeThen, SafeUint8Array, ArrayBufferIsView, SafeArrayBuffer } from '../internal/primordials';
+import {
+  SafeMap,
+  MapPrototypeGet,
+  MapPrototypeSet,
+  MapPrototypeDelete,
+  PromisePrototypeThen,
+  SafeUint8Array,
+  ArrayBufferIsView,
+  SafeArrayBuffer,
+} from '../internal/primordials';
 import { describeError } from '../internal/report';
 import { utf8Encode } from '../encoding/utf8';
 
@@ -53,7 +62,13 @@ export function pullSink(id: number): void {
       if (!bytes) {
         MapPrototypeDelete(sinks, id);
         reader.cancel(new TypeError('body chunks must be Uint8Array')).catch(() => {});
-        host('chunk', id, true, null, 'TypeError: a body stream produced a chunk that is not a Uint8Array, ArrayBuffer or string');
+        host(
+          'chunk',
+          id,
+          true,
+          null,
+          'TypeError: a body stream produced a chunk that is not a ' + 'Uint8Array, ArrayBuffer or string',
+        );
         return;
       }
       host('chunk', id, false, bytes, null);

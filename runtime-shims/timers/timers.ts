@@ -27,8 +27,14 @@ interface Timer {
 const timers = new SafeMap<number, Timer>();
 let nextId = 1;
 
-export function setTimer(fn: (...args: unknown[]) => unknown, delay: unknown, repeat: boolean, args: unknown[] = []): number {
-  if (typeof fn !== 'function') throw new SafeTypeError('The callback of a timer must be a function (strings are not evaluated)');
+export function setTimer(
+  fn: (...args: unknown[]) => unknown,
+  delay: unknown,
+  repeat: boolean,
+  args: unknown[] = [],
+): number {
+  if (typeof fn !== 'function')
+    throw new SafeTypeError('The callback of a timer must be a function ' + '(strings are not evaluated)');
   let ms = Number(delay);
   if (!NumberIsFinite(ms)) ms = 0;
   ms = MathMax(0, ms);
@@ -83,7 +89,8 @@ export function clearInterval(id?: number): void {
 }
 
 export function queueMicrotask(fn: () => void): void {
-  if (typeof fn !== 'function') throw new SafeTypeError("Failed to execute 'queueMicrotask': parameter 1 is not of type 'Function'.");
+  if (typeof fn !== 'function')
+    throw new SafeTypeError("Failed to execute 'queueMicrotask': " + "parameter 1 is not of type 'Function'.");
   const context = asyncContext.get();
   PromisePrototypeThen(PromiseResolve(undefined), () => {
     try {

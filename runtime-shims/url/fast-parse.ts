@@ -7,7 +7,13 @@ import { RegExpPrototypeExec, StringPrototypeToLowerCase, StringPrototypeInclude
 
 // scheme://host[:port][path][?query][#fragment], each part restricted to characters the parser
 // copies unchanged (no ', ", <, >, `, {, }, |, \, ^, space, controls or non-ASCII)
-const simple = /^(https?):\/\/([A-Za-z0-9.-]+)(?::([0-9]{1,5}))?(\/[A-Za-z0-9\-._~!$&()*+,;=:@/%]*)?(?:\?([A-Za-z0-9\-._~!$&()*+,;=:@/?%]*))?(?:#([A-Za-z0-9\-._~!$&()*+,;=:@/?%#]*))?$/i;
+const simple = new RegExp(
+  String.raw`^(https?):\/\/([A-Za-z0-9.-]+)(?::([0-9]{1,5}))?` +
+    String.raw`(\/[A-Za-z0-9\-._~!$&()*+,;=:@/%]*)?` +
+    String.raw`(?:\?([A-Za-z0-9\-._~!$&()*+,;=:@/?%]*))?` +
+    String.raw`(?:#([A-Za-z0-9\-._~!$&()*+,;=:@/?%#]*))?$`,
+  'i',
+);
 const ipv4ish = /(^|\.)(0x[0-9a-f]*|[0-9]+)\.?$/i;
 const dotSegment = /\/\.{1,2}(\/|$)|%2e/i;
 
@@ -18,7 +24,14 @@ export function fastParse(input: string): string[] | null {
   const scheme = StringPrototypeToLowerCase(m[1]);
   const hostname = StringPrototypeToLowerCase(m[2]);
   // empty labels, punycode (needs validation) and numeric last labels (IPv4 rules) go to Node
-  if (hostname.length === 0 || hostname[0] === '.' || StringPrototypeIncludes(hostname, '..') || StringPrototypeIncludes(hostname, 'xn--') || RegExpPrototypeExec(ipv4ish, hostname) !== null) return null;
+  if (
+    hostname.length === 0 ||
+    hostname[0] === '.' ||
+    StringPrototypeIncludes(hostname, '..') ||
+    StringPrototypeIncludes(hostname, 'xn--') ||
+    RegExpPrototypeExec(ipv4ish, hostname) !== null
+  )
+    return null;
   let port = '';
   if (m[3] !== undefined) {
     const n = +m[3];
@@ -35,5 +48,17 @@ export function fastParse(input: string): string[] | null {
   let href = origin + pathname;
   if (query !== undefined) href += '?' + query;
   if (fragment !== undefined) href += '#' + fragment;
-  return [href, origin, protocol, '', '', host, hostname, port, pathname, query ? '?' + query : '', fragment ? '#' + fragment : ''];
+  return [
+    href,
+    origin,
+    protocol,
+    '',
+    '',
+    host,
+    hostname,
+    port,
+    pathname,
+    query ? '?' + query : '',
+    fragment ? '#' + fragment : '',
+  ];
 }

@@ -1,7 +1,19 @@
 // URLSearchParams (URL Standard), in the isolate: the application/x-www-form-urlencoded parser
 // and serializer are small, and keeping them here saves a bridge crossing per query string.
 import { utf8Encode, utf8Decode } from '../encoding/utf8';
-import { SafeTypeError, SafeUint8Array, StringPrototypeCharCodeAt, StringPrototypeSlice, StringPrototypeIndexOf, append, ArrayPrototypeSplice, ArrayIsArray, SymbolIterator, ObjectKeys, TypedArrayPrototypeSlice } from '../internal/primordials';
+import {
+  SafeTypeError,
+  SafeUint8Array,
+  StringPrototypeCharCodeAt,
+  StringPrototypeSlice,
+  StringPrototypeIndexOf,
+  append,
+  ArrayPrototypeSplice,
+  ArrayIsArray,
+  SymbolIterator,
+  ObjectKeys,
+  TypedArrayPrototypeSlice,
+} from '../internal/primordials';
 
 type Pair = [string, string];
 const hex = '0123456789ABCDEF';
@@ -57,7 +69,16 @@ function serializeComponent(text: string): string {
   const bytes = utf8Encode(text);
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i];
-    if ((b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x2a || b === 0x2d || b === 0x2e || b === 0x5f) out += String.fromCharCode(b);
+    if (
+      (b >= 0x30 && b <= 0x39) ||
+      (b >= 0x41 && b <= 0x5a) ||
+      (b >= 0x61 && b <= 0x7a) ||
+      b === 0x2a ||
+      b === 0x2d ||
+      b === 0x2e ||
+      b === 0x5f
+    )
+      out += String.fromCharCode(b);
     else if (b === 0x20) out += '+';
     else out += '%' + hex[b >> 4] + hex[b & 15];
   }
@@ -93,17 +114,19 @@ export class URLSearchParams {
   constructor(init: unknown = '') {
     if (init instanceof URLSearchParams) {
       for (const [n, v] of init.#list) append(this.#list, [n, v]);
-    } else if (init !== null && typeof init === 'object' || typeof init === 'function') {
+    } else if ((init !== null && typeof init === 'object') || typeof init === 'function') {
       const iterator = (init as any)[SymbolIterator];
       if (iterator !== undefined) {
         if (typeof iterator !== 'function') throw new SafeTypeError('URLSearchParams: the init object is not iterable');
         for (const pair of init as Iterable<unknown>) {
           const p = ArrayIsArray(pair) ? pair : [...(pair as Iterable<unknown>)];
-          if (p.length !== 2) throw new SafeTypeError('URLSearchParams: each pair of the init sequence must have exactly two items');
+          if (p.length !== 2)
+            throw new SafeTypeError('URLSearchParams: each pair of the init ' + 'sequence must have exactly two items');
           append(this.#list, [toUSVString(p[0]), toUSVString(p[1])]);
         }
       } else {
-        for (const key of ObjectKeys(init as object)) append(this.#list, [toUSVString(key), toUSVString((init as any)[key])]);
+        for (const key of ObjectKeys(init as object))
+          append(this.#list, [toUSVString(key), toUSVString((init as any)[key])]);
       }
     } else {
       let query = toUSVString(init);
@@ -126,7 +149,8 @@ export class URLSearchParams {
     name = toUSVString(name);
     const match = value === undefined ? null : toUSVString(value);
     for (let i = this.#list.length - 1; i >= 0; i--) {
-      if (this.#list[i][0] === name && (match === null || this.#list[i][1] === match)) ArrayPrototypeSplice(this.#list, i, 1);
+      if (this.#list[i][0] === name && (match === null || this.#list[i][1] === match))
+        ArrayPrototypeSplice(this.#list, i, 1);
     }
     this.#update();
   }
@@ -177,7 +201,10 @@ export class URLSearchParams {
     this.#update();
   }
   forEach(callback: (value: string, name: string, params: URLSearchParams) => void, thisArg?: unknown): void {
-    if (typeof callback !== 'function') throw new SafeTypeError("Failed to execute 'forEach' on 'URLSearchParams': parameter 1 is not of type 'Function'.");
+    if (typeof callback !== 'function')
+      throw new SafeTypeError(
+        "Failed to execute 'forEach' on " + "'URLSearchParams': parameter 1 is not of type 'Function'.",
+      );
     for (let i = 0; i < this.#list.length; i++) callback.call(thisArg, this.#list[i][1], this.#list[i][0], this);
   }
   *entries(): IterableIterator<[string, string]> {

@@ -41,7 +41,8 @@ export class AdminClient {
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
       throw new CliError(
-        `cannot reach the admin API at ${this.target.url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
+        `cannot reach the admin API at ${this.target.url}: ` +
+          `${cause?.code ?? cause?.message ?? (error as Error).message}`,
         'ISLET_CLI_ADMIN_FAILED',
       );
     }

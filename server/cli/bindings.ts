@@ -66,7 +66,10 @@ async function scheduled(args: string[]): Promise<void> {
   const result = await clientFor(parsed.values).json('POST', tenantRoute(tenant, `/scheduled${query}`));
   print(parsed.values.json, result, () => {
     const how = result.outcome === 'ok' ? 'ok' : `${result.outcome}: ${result.error ?? ''}`;
-    return `${tenant}: scheduled '${result.cron}' ran in ${result.wallMs.toFixed(1)} ms (cpu ${result.cpuMs.toFixed(1)} ms): ${how}`;
+    return (
+      `${tenant}: scheduled '${result.cron}' ran in ${result.wallMs.toFixed(1)} ms (cpu ` +
+      `${result.cpuMs.toFixed(1)} ms): ${how}`
+    );
   });
   if (result.outcome !== 'ok') process.exitCode = 1;
 }

@@ -40,14 +40,17 @@ function serve(data: InspectorIoData): void {
   let nextConn = 1;
   const server = http.createServer();
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 });
+  /** the DevTools page `page` connected to this target's WebSocket */
+  const frontendUrl = (page: string, host: string) =>
+    `devtools://devtools/bundled/${page}?experiments=true&v8only=true&ws=${host}/${data.targetId}`;
   const target = (host: string) => ({
     description: 'islet dev tenant isolate',
     id: data.targetId,
     title: data.title,
     type: 'node',
     url: data.url,
-    devtoolsFrontendUrl: `devtools://devtools/bundled/js_app.html?experiments=true&v8only=true&ws=${host}/${data.targetId}`,
-    devtoolsFrontendUrlCompat: `devtools://devtools/bundled/inspector.html?experiments=true&v8only=true&ws=${host}/${data.targetId}`,
+    devtoolsFrontendUrl: frontendUrl('js_app.html', host),
+    devtoolsFrontendUrlCompat: frontendUrl('inspector.html', host),
     webSocketDebuggerUrl: `ws://${host}/${data.targetId}`,
   });
   // a page on another site must not drive the debugger through the browser (DNS rebinding):

@@ -50,7 +50,8 @@ export function formatRecord(record: Record<string, unknown>, color = false): st
     }
     case 'limit':
       return (
-        `${time} ${c.red('limit')} ${escapeTerminal(String(record.limit))} limit exceeded: ${record.measured} ${record.unit ?? ''}`.trimEnd() +
+        `${time} ${c.red('limit')} ${escapeTerminal(String(record.limit))} limit exceeded: ` +
+        `${record.measured} ${record.unit ?? ''}`.trimEnd() +
         stack
       );
     case 'exception':

@@ -14,10 +14,13 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-const STYLE = `body{margin:0;font:15px/1.5 system-ui,sans-serif;background:#f6f7f9;color:#1d2430}
+const STYLE =
+  `body{margin:0;font:15px/1.5 system-ui,sans-serif;background:#f6f7f9;color:#1d2430}
 main{max-width:60rem;margin:3rem auto;padding:0 1.5rem}h1{font-size:1.25rem;margin:0 0 .25rem}
-.tag{display:inline-block;background:#fde8e7;color:#b42318;border-radius:4px;padding:.1rem .5rem;font-size:.8rem;font-weight:600}
-p.meta{color:#667085;margin:.25rem 0 1rem}pre{background:#0b1220;color:#e4e7ec;padding:1rem 1.25rem;border-radius:8px;overflow:auto;
+.tag{display:inline-block;background:#fde8e7;color:#b42318;border-radius:4px;padding:.1rem ` +
+  `.5rem;font-size:.8rem;font-weight:600}
+p.meta{color:#667085;margin:.25rem 0 1rem}pre{background:#0b1220;color:#e4e7ec;padding:1rem ` +
+  `1.25rem;border-radius:8px;overflow:auto;
 font:13px/1.55 ui-monospace,Menlo,monospace;white-space:pre-wrap;word-break:break-word}`;
 
 /** An error page; the body is text the tenant's code or build produced, escaped. */

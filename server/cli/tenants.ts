@@ -10,7 +10,9 @@ import { tenantRoute } from './admin-client';
 import { type CommandModule, clientFor, commonHelp, expectPositionals, parseCommand, print, table } from './command';
 
 export const usage: Record<string, string> = {
-  tenants: `usage: islet tenants [list | show <t> | create <t> [limit=N ...] | limits <t> limit=N ... | delete <t> --yes]
+  tenants:
+    `usage: islet tenants [list | show <t> | create <t> [limit=N ...] | limits <t> limit=N ... | ` +
+    `delete <t> --yes]
 
 Lists tenants with their active deployment and URL, or shows, creates, changes or deletes one.
 Limits are the names of config/README.md's per-tenant limits (cpuMs=100 memoryMb=64 ...);

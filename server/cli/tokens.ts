@@ -50,7 +50,8 @@ async function tokens(args: string[]): Promise<void> {
   if (scrape) {
     if (action !== 'create' || rest.length > 0)
       throw new CliError(
-        "islet tokens --scrape: only 'create' (a scrape token is revoked by removing it from the server's scrapeTokens)",
+        "islet tokens --scrape: only 'create' (a scrape token is revoked by removing it from the " +
+          "server's scrapeTokens)",
       );
     const token = `islet_scrape_${randomBytes(32).toString('base64url')}`;
     const hash = `sha256:${createHash('sha256').update(token, 'utf8').digest('hex')}`;

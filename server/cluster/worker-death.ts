@@ -6,7 +6,8 @@
 //
 // The cause, most certain first: the addon's own line naming the tenant whose isolate stalled
 // near its heap limit or past a time limit (the addon's stuck-run watch, on in worker processes:
-// the process is ended a second after an isolate asked to stop could not); the tenant whose code Node's thread was running at the moment of death
+// the process is ended a second after an isolate asked to stop could not); the tenant whose code Node's
+// thread was running at the moment of death
 // (the journal's running mark: V8's fatal out-of-memory aborts inside the entry that allocated);
 // the one tenant whose isolate was starting (a top-level that blew up on a pool thread); the one
 // tenant with requests in flight. Otherwise nobody is blamed: a neighbour that merely had

@@ -131,7 +131,8 @@ export function checkUpload(files: Map<string, Buffer>, limits: UploadLimits): M
     if (data.length > limits.maxFileBytes) {
       throw new DeployError(
         'ISLET_DEPLOY_UPLOAD_TOO_LARGE',
-        `file '${p}' is ${formatBytes(data.length)}, more than the per-file limit of ${formatBytes(limits.maxFileBytes)}`,
+        `file '${p}' is ${formatBytes(data.length)}, more than the per-file limit of ` +
+          `${formatBytes(limits.maxFileBytes)}`,
       );
     }
     total += data.length;
@@ -152,7 +153,8 @@ function findEntry(fs: UploadFs, files: Map<string, Buffer>, requested: string |
     if (!files.has(entry))
       throw new DeployError(
         'ISLET_DEPLOY_ENTRY_NOT_FOUND',
-        `entry '${entry}' is not in the upload (files: ${[...files.keys()].slice(0, 10).join(', ')}${files.size > 10 ? ', ...' : ''})`,
+        `entry '${entry}' is not in the upload (files: ` +
+          `${[...files.keys()].slice(0, 10).join(', ')}${files.size > 10 ? ', ...' : ''})`,
       );
     return entry;
   }
@@ -173,7 +175,8 @@ function findEntry(fs: UploadFs, files: Map<string, Buffer>, requested: string |
   if (code.length === 1) return code[0]!;
   throw new DeployError(
     'ISLET_DEPLOY_ENTRY_NOT_FOUND',
-    `no entry module: pass 'entry' (one of ${code.slice(0, 10).join(', ') || 'no code files found'}) or add index.ts / index.js`,
+    `no entry module: pass 'entry' (one of ${code.slice(0, 10).join(', ') || 'no code files found'}) or add ` +
+      `index.ts / index.js`,
   );
 }
 
@@ -429,7 +432,8 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, given
     }
     for (const unit of cjsPackages) {
       warnings.push(
-        `${unit} is a CommonJS module: only its default export can be imported from linked modules; deploy with bundle=true to import its named exports`,
+        `${unit} is a CommonJS module: only its default export can be imported from linked modules; deploy ` +
+          `with bundle=true to import its named exports`,
       );
     }
     modules.sort((a, b) => (a.path === entryPath ? -1 : b.path === entryPath ? 1 : a.path < b.path ? -1 : 1));
@@ -442,7 +446,8 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, given
     const what = exports.length === 0 ? 'exports nothing' : `exports only ${exports.map((e) => `'${e}'`).join(', ')}`;
     throw new DeployError(
       'ISLET_DEPLOY_NO_FETCH_HANDLER',
-      `entry '${entry}' ${what}: a function must 'export default { fetch(request, env, ctx) { ... } }' (or, as a classic script, call addEventListener('fetch', ...))`,
+      `entry '${entry}' ${what}: a function must 'export default { fetch(request, env, ctx) { ... } }' (or, ` +
+        `as a classic script, call addEventListener('fetch', ...))`,
     );
   }
 
@@ -473,7 +478,8 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, given
   if (size > limits.maxDeploymentBytes) {
     throw new DeployError(
       'ISLET_DEPLOY_UPLOAD_TOO_LARGE',
-      `the built deployment is ${formatBytes(size)}, more than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`,
+      `the built deployment is ${formatBytes(size)}, more than the deployment limit of ` +
+        `${formatBytes(limits.maxDeploymentBytes)}`,
     );
   }
   const routes = options.routes ?? [];

@@ -89,7 +89,9 @@ async function proveByDns(
   return {
     ok: false,
     method: 'dns',
-    why: `the TXT records at ${name} do not hold the token (found ${values.length} other value${values.length === 1 ? '' : 's'})`,
+    why:
+      `the TXT records at ${name} do not hold the token (found ${values.length} other ` +
+      `value${values.length === 1 ? '' : 's'})`,
   };
 }
 

@@ -51,7 +51,8 @@ export async function makeRoom(
         )
       : new DeployError(
           'ISLET_DEPLOY_QUOTA_SIZE',
-          `tenant '${tenant}' would store ${formatBytes(total)}, more than its quota of ${formatBytes(maxStoredBytes)}: ` +
+          `tenant '${tenant}' would store ${formatBytes(total)}, more than its quota of ` +
+            `${formatBytes(maxStoredBytes)}: ` +
             'delete old versions before deploying',
         );
   if (quotaPolicy === 'refuse') throw over();

@@ -102,14 +102,27 @@ export class Resolver {
   /** resolves `specifier` imported by the module at `importer` (a path inside the upload) */
   resolve(specifier: string, importer: string, hops = 0, original = specifier): Resolution {
     const where = `'${specifier}' imported by ${importer}`;
-    if (hops > 16) return { error: `cannot resolve '${original}' imported by ${importer}: the import map sends it round in a loop` };
+    if (hops > 16)
+      return {
+        error: `cannot resolve '${original}' imported by ${importer}: the import map ` + `sends it round in a loop`,
+      };
     const mapped = this.#fromImportMap(specifier);
     if (mapped !== undefined) {
-      if (/^[a-z][a-z0-9+.-]*:/i.test(mapped)) return { error: `cannot resolve ${where}: the import map points it at ${mapped}, and islet does not fetch modules from URLs` };
+      if (/^[a-z][a-z0-9+.-]*:/i.test(mapped))
+        return {
+          error:
+            `cannot resolve ${where}: the import map ` +
+            `points it at ${mapped}, and islet does not fetch modules from URLs`,
+        };
       if (mapped.startsWith('./') || mapped.startsWith('../') || mapped.startsWith('/')) {
         const file = join('', mapped.replace(/^\/+/, ''));
         const found = file === null ? null : this.#probeFile(file);
-        return found ? { path: found, bare: true } : { error: `cannot resolve ${where}: the import map points it at '${mapped}', which is not in the upload` };
+        return found
+          ? { path: found, bare: true }
+          : {
+              error:
+                `cannot resolve ${where}: the import map points ` + `it at '${mapped}', which is not in the upload`,
+            };
       }
       if (mapped !== specifier) return this.resolve(mapped, importer, hops + 1, original);
     }
@@ -159,7 +172,7 @@ export class Resolver {
     for (const field of ['module', 'main']) {
       if (pkg && typeof pkg[field] === 'string') {
         const target = join(dir, pkg[field]);
-        const found = target === null ? null : this.#probeFile(target) ?? this.#probeDir(target);
+        const found = target === null ? null : (this.#probeFile(target) ?? this.#probeDir(target));
         if (found) return found;
       }
     }
@@ -171,7 +184,8 @@ export class Resolver {
     const nameLength = specifier.startsWith('@') ? 2 : 1;
     const name = parts.slice(0, nameLength).join('/');
     const subpath = parts.length > nameLength ? './' + parts.slice(nameLength).join('/') : '.';
-    if (!name || (nameLength === 2 && parts.length < 2)) return { error: `cannot resolve ${where}: not a valid package name` };
+    if (!name || (nameLength === 2 && parts.length < 2))
+      return { error: `cannot resolve ${where}: not a ` + `valid package name` };
     // node_modules folders from the importer's folder up to the root, nearest first
     let dir = path.posix.dirname(importer);
     for (;;) {
@@ -184,26 +198,41 @@ export class Resolver {
       if (base === '') break;
       dir = path.posix.dirname(base);
     }
-    return { error: `cannot resolve ${where}: package '${name}' is not in the upload (add it under node_modules/, map it in import_map.json, or deploy with bundle=true from a folder that has it)` };
+    return {
+      error:
+        `cannot resolve ${where}: package '${name}' is not in the upload (add it under ` +
+        `node_modules/, map it in import_map.json, or deploy with bundle=true from a folder that has it)`,
+    };
   }
 
   #resolveInPackage(pkgDir: string, subpath: string, where: string): string | { error: string } {
     const pkg = this.#json(`${pkgDir}/package.json`) ?? {};
     if (pkg.exports !== undefined && pkg.exports !== null) {
       const target = this.#resolveExports(pkg.exports as ExportsTarget, subpath);
-      if (target === null) return { error: `cannot resolve ${where}: ${pkgDir}/package.json does not export '${subpath}'` };
+      if (target === null)
+        return { error: `cannot resolve ${where}: ${pkgDir}/package.json does not export ` + `'${subpath}'` };
       const file = join(pkgDir, target);
       const found = file === null ? null : this.#probeFile(file);
-      return found ?? { error: `cannot resolve ${where}: ${pkgDir}/package.json exports '${subpath}' as '${target}', which is not in the upload` };
+      return (
+        found ?? {
+          error:
+            `cannot resolve ${where}: ${pkgDir}/package.json exports '${subpath}' as ` +
+            `'${target}', which is not in the upload`,
+        }
+      );
     }
     const file = subpath === '.' ? pkgDir : join(pkgDir, subpath);
-    const found = file === null ? null : (subpath === '.' ? this.#probeDir(file) : this.#probeFile(file) ?? this.#probeDir(file));
+    const found =
+      file === null ? null : subpath === '.' ? this.#probeDir(file) : (this.#probeFile(file) ?? this.#probeDir(file));
     return found ?? { error: `cannot resolve ${where}: no entry file found in ${pkgDir}` };
   }
 
   #resolveExports(exports: ExportsTarget, subpath: string): string | null {
     const isSubpathMap =
-      typeof exports === 'object' && exports !== null && !Array.isArray(exports) && Object.keys(exports).some((k) => k.startsWith('.'));
+      typeof exports === 'object' &&
+      exports !== null &&
+      !Array.isArray(exports) &&
+      Object.keys(exports).some((k) => k.startsWith('.'));
     if (!isSubpathMap) return subpath === '.' ? this.#pick(exports) : null;
     const map = exports as Record<string, ExportsTarget>;
     if (subpath in map) return this.#pick(map[subpath]!);
@@ -235,7 +264,8 @@ export class Resolver {
     if (typeof target === 'string') return target;
     if (target === null || typeof target !== 'object') return null;
     // real packages nest conditions a few levels deep; a hostile one must not exhaust the stack
-    if (depth > 32) throw new Error('a package.json "exports"/"imports" entry nests conditions more than 32 levels deep');
+    if (depth > 32)
+      throw new Error('a package.json "exports"/"imports" entry nests conditions more ' + 'than 32 levels deep');
     if (Array.isArray(target)) {
       for (const item of target) {
         const picked = this.#pickTarget(item, active, depth + 1);

@@ -62,7 +62,12 @@ export function routeConflicts(options: { nested?: boolean } = {}): (mine: strin
  * Throws 409 ROUTE_TAKEN when another tenant's active deployment serves one of `routes`, or a
  * route overlapping one of them unless `options.nested` (the operator's choice).
  */
-export async function assertRoutesFree(store: DeploymentStore, tenant: string, routes: readonly string[], options: { nested?: boolean } = {}): Promise<void> {
+export async function assertRoutesFree(
+  store: DeploymentStore,
+  tenant: string,
+  routes: readonly string[],
+  options: { nested?: boolean } = {},
+): Promise<void> {
   if (routes.length === 0) return;
   const conflicts = routeConflicts(options);
   for (const other of await store.listTenants()) {
@@ -72,7 +77,12 @@ export async function assertRoutesFree(store: DeploymentStore, tenant: string, r
       const mine = routes.find((route) => conflicts(route, theirs));
       if (mine !== undefined) {
         const same = sameRoute(mine, theirs);
-        throw new DeployError('ISLET_DEPLOY_ROUTE_TAKEN', same ? `route '${mine}' is already served by tenant '${other.name}'` : `route '${mine}' overlaps route '${theirs}' served by tenant '${other.name}'`);
+        throw new DeployError(
+          'ISLET_DEPLOY_ROUTE_TAKEN',
+          same
+            ? `route '${mine}' is already served by tenant ` + `'${other.name}'`
+            : `route '${mine}' overlaps route '${theirs}' served by tenant '${other.name}'`,
+        );
       }
     }
   }

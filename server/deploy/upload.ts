@@ -33,12 +33,23 @@ const moduleTypes: Record<string, string> = {
   'application/x-typescript': 'index.ts',
   'text/typescript': 'index.ts',
 };
-const archiveTypes = new Set(['application/gzip', 'application/x-gzip', 'application/x-tar', 'application/tar', 'application/x-compressed-tar', 'application/octet-stream']);
+const archiveTypes = new Set([
+  'application/gzip',
+  'application/x-gzip',
+  'application/x-tar',
+  'application/tar',
+  'application/x-compressed-tar',
+  'application/octet-stream',
+]);
 
 /** the request body, refusing past `max` bytes without reading the rest */
 export async function readBody(c: Context, max: number): Promise<Buffer> {
   const declared = Number(c.req.header('content-length'));
-  const tooLarge = () => new ApiError('ISLET_ADMIN_PAYLOAD_TOO_LARGE', `the request body is larger than the upload limit of ${formatBytes(max)}`);
+  const tooLarge = () =>
+    new ApiError(
+      'ISLET_ADMIN_PAYLOAD_TOO_LARGE',
+      `the request body is larger than the ` + `upload limit of ${formatBytes(max)}`,
+    );
   if (Number.isFinite(declared) && declared > max) throw tooLarge();
   const body = c.req.raw.body;
   if (!body) return Buffer.alloc(0);
@@ -66,7 +77,10 @@ function parseFlag(name: string, value: string | undefined, fallback: boolean): 
 }
 
 function parseRoutes(values: string[]): string[] {
-  const routes = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  const routes = values
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
   for (const route of routes) {
     try {
       parseRoute(route);
@@ -100,7 +114,8 @@ export async function readUpload(c: Context, limits: UploadLimits): Promise<Uplo
 
   if (contentType in moduleTypes) {
     const body = await readBody(c, limits.maxRequestBytes);
-    if (body.length === 0) throw new DeployError('ISLET_DEPLOY_UPLOAD_EMPTY', 'the request body is empty: send the module source');
+    if (body.length === 0)
+      throw new DeployError('ISLET_DEPLOY_UPLOAD_EMPTY', 'the request body is ' + 'empty: send the module source');
     files.set(query('entry') || moduleTypes[contentType]!, body);
   } else if (contentType === 'multipart/form-data') {
     const body = await readBody(c, limits.maxRequestBytes);
@@ -108,7 +123,10 @@ export async function readUpload(c: Context, limits: UploadLimits): Promise<Uplo
     try {
       form = await new Response(body, { headers: { 'content-type': c.req.header('content-type')! } }).formData();
     } catch (error) {
-      throw new ApiError('ISLET_ADMIN_BAD_MULTIPART', `the multipart body could not be parsed: ${(error as Error).message}`);
+      throw new ApiError(
+        'ISLET_ADMIN_BAD_MULTIPART',
+        `the multipart body could not be parsed: ` + `${(error as Error).message}`,
+      );
     }
     for (const [name, value] of form.entries()) {
       if (typeof value === 'string') {
@@ -117,21 +135,34 @@ export async function readUpload(c: Context, limits: UploadLimits): Promise<Uplo
       }
       const file = value as File;
       const filePath = file.name || name;
-      if (files.has(filePath)) throw new DeployError('ISLET_DEPLOY_UPLOAD_BAD_PATH', `upload: file '${filePath}' appears twice`);
+      if (files.has(filePath))
+        throw new DeployError('ISLET_DEPLOY_UPLOAD_BAD_PATH', `upload: file ` + `'${filePath}' appears twice`);
       files.set(filePath, Buffer.from(await file.arrayBuffer()));
     }
-    if (files.size === 0) throw new DeployError('ISLET_DEPLOY_UPLOAD_EMPTY', 'the multipart upload has no file parts (each file is a part whose filename is its path)');
+    if (files.size === 0)
+      throw new DeployError(
+        'ISLET_DEPLOY_UPLOAD_EMPTY',
+        'the multipart upload ' + 'has no file parts (each file is a part whose filename is its path)',
+      );
   } else if (archiveTypes.has(contentType)) {
     const body = await readBody(c, limits.maxRequestBytes);
-    if (body.length === 0) throw new DeployError('ISLET_DEPLOY_UPLOAD_EMPTY', 'the request body is empty: send a tar.gz of the function folder');
+    if (body.length === 0)
+      throw new DeployError(
+        'ISLET_DEPLOY_UPLOAD_EMPTY',
+        'the request body is ' + 'empty: send a tar.gz of the function folder',
+      );
     if (contentType === 'application/octet-stream' && !isGzip(body)) {
-      throw new DeployError('ISLET_DEPLOY_UPLOAD_BAD_ARCHIVE', 'application/octet-stream uploads must be gzip-compressed tar archives');
+      throw new DeployError(
+        'ISLET_DEPLOY_UPLOAD_BAD_ARCHIVE',
+        'application/octet-stream uploads ' + 'must be gzip-compressed tar archives',
+      );
     }
     files = await extractArchive(body, limits);
   } else {
     throw new ApiError(
       'ISLET_ADMIN_UNSUPPORTED_MEDIA_TYPE',
-      `cannot deploy a body of type '${contentType || 'none'}': send application/javascript, application/typescript, multipart/form-data or application/gzip (a tar.gz)`,
+      `cannot deploy a body of type '${contentType || 'none'}': send application/javascript, ` +
+        `application/typescript, multipart/form-data or application/gzip (a tar.gz)`,
     );
   }
 

@@ -3,7 +3,8 @@
 // used (./pool-meter.ts) counts as the request's CPU, in the milliseconds its cpuMs limit uses,
 // and is charged as the job runs: a timer set to what the request has left fires while a long
 // job still runs, and the request is then cut like any other over its budget (503, islet-error:
-// cpu); what remains is charged when the job ends. A request that ends, answered or cut, cancels the jobs it still has queued or
+// cpu); what remains is charged when the job ends. A request that ends, answered or cut, cancels the jobs it
+// still has queued or
 // running (./run.ts RunResources); work for top-level code (no request) is cancelled with the
 // sandbox.
 import type { LimitExceededError } from '../errors';

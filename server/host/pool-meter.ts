@@ -4,7 +4,8 @@
 // process but Node's main one used (the process's CPU, less the main thread's: the addon's
 // threadCpuTime(), or /proc/self/task/<pid>/schedstat without it) at every start and end of a
 // job, and shares what was used since the last reading among the jobs running meanwhile, in
-// proportion to what each was expected to cost. A job's CPU is then at most that share and at most its wall time: an upper
+// proportion to what each was expected to cost. A job's CPU is then at most that share and at most its wall
+// time: an upper
 // bound either way, which over-charges only the part of the pool's work it cannot tell apart
 // (V8's background threads, the store's file reads) and never charges a job for waiting. Where
 // the main thread's clock cannot be read (no procfs), a job is charged its wall time.

@@ -135,7 +135,8 @@ export class KeyTable {
       const left = Math.max(0, Math.floor(budget));
       throw new SubtleRefusedError(
         'ISLET_SUBTLE_QUOTA',
-        `crypto.subtle: ${method} (${cost.what}) needs about ${need} ms of CPU, more than the ${left} ms this request has left`,
+        `crypto.subtle: ${method} (${cost.what}) needs about ${need} ms of CPU, more than the ${left} ms this ` +
+          `request has left`,
       );
     }
     const decoded = args.map((a) => this.#decode(a));

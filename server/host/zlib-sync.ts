@@ -4,7 +4,8 @@
 // CPU limit covers it; as the call cannot be cut half-way, the input of one call is capped
 // (MAX_INPUT) and so is its output (MAX_OUTPUT, as a stream's piece), which keeps one call to a
 // few tens of milliseconds. The input's copy is charged to the isolate's memory (./host-memory.ts)
-// while the call holds it; the output goes into the isolate's heap as the call returns. The streaming and callback forms go through the
+// while the call holds it; the output goes into the isolate's heap as the call returns. The streaming and
+// callback forms go through the
 // zlib pool instead (./compression.ts), without these caps.
 import zlib from 'node:zlib';
 import type { ZlibFormat, ZlibMode } from '../bridge/ops';

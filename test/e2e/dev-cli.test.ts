@@ -39,7 +39,8 @@ test('islet dev uses ISLET_ADMIN_PORT for the dashboard, and prints what README.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-dev-cli-'));
   fs.writeFileSync(
     path.join(dir, 'index.ts'),
-    `export default { fetch: (r: Request) => new Response(new URL(r.url).pathname, { status: r.method === 'POST' ? 201 : 404 }) };\n`,
+    `export default { fetch: (r: Request) => new Response(new URL(r.url).pathname, { status: r.method === ` +
+      `'POST' ? 201 : 404 }) };\n`,
   );
   const adminPort = await freePort();
   const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'islet.js'), 'dev', dir, '--port', '0'], {

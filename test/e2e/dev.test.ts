@@ -83,29 +83,40 @@ describe('islet dev', () => {
     assert.match(output(), new RegExp(`✓ built and serving ${dev.deployment}`));
   });
 
-  it('reports a build error with file:line, and answers requests with it (a page in a browser, text for curl) until fixed', async () => {
-    fs.writeFileSync(path.join(dir, 'lib', 'version.ts'), `export const version: string = 'three'\nexport const = ;\n`);
-    await eventually(async () => (/✗ build failed/.test(output()) ? true : undefined), 10000, 'build failure printed');
-    assert.match(output(), /lib\/version\.ts:2:\d+/);
-    const base = `http://127.0.0.1:${dev.serving.tenantPort}/`;
-    const text = await get(base);
-    assert.equal(text.status, 500, 'not a 404, not the old version');
-    assert.match(text.text, /build of \S+ failed/);
-    assert.match(text.text, /lib\/version\.ts:2:\d+/);
-    const page = await request(base, { headers: { accept: 'text/html,application/xhtml+xml' } });
-    const html = await page.body.text();
-    assert.equal(page.statusCode, 500);
-    assert.match(String(page.headers['content-type']), /text\/html/);
-    assert.match(html, /<h1>Build failed<\/h1>/);
-    assert.match(html, /lib\/version\.ts:2:\d+/);
-    // fixed: served again
-    fs.writeFileSync(path.join(dir, 'lib', 'version.ts'), `export const version: string = 'two';\n`);
-    await eventually(
-      async () => ((await get(base)).text === 'hello two\n' ? true : undefined),
-      10000,
-      'fixed build served',
-    );
-  });
+  it(
+    'reports a build error with file:line, and answers requests with it (a page in a browser, text ' +
+      'for curl) until fixed',
+    async () => {
+      fs.writeFileSync(
+        path.join(dir, 'lib', 'version.ts'),
+        `export const version: string = 'three'\nexport const = ;\n`,
+      );
+      await eventually(
+        async () => (/✗ build failed/.test(output()) ? true : undefined),
+        10000,
+        'build failure printed',
+      );
+      assert.match(output(), /lib\/version\.ts:2:\d+/);
+      const base = `http://127.0.0.1:${dev.serving.tenantPort}/`;
+      const text = await get(base);
+      assert.equal(text.status, 500, 'not a 404, not the old version');
+      assert.match(text.text, /build of \S+ failed/);
+      assert.match(text.text, /lib\/version\.ts:2:\d+/);
+      const page = await request(base, { headers: { accept: 'text/html,application/xhtml+xml' } });
+      const html = await page.body.text();
+      assert.equal(page.statusCode, 500);
+      assert.match(String(page.headers['content-type']), /text\/html/);
+      assert.match(html, /<h1>Build failed<\/h1>/);
+      assert.match(html, /lib\/version\.ts:2:\d+/);
+      // fixed: served again
+      fs.writeFileSync(path.join(dir, 'lib', 'version.ts'), `export const version: string = 'two';\n`);
+      await eventually(
+        async () => ((await get(base)).text === 'hello two\n' ? true : undefined),
+        10000,
+        'fixed build served',
+      );
+    },
+  );
 
   it('prints an uncaught error with its stack mapped to the TypeScript source', async () => {
     fs.writeFileSync(path.join(dir, 'lib', 'version.ts'), `export const version: string = 'four';\n`);

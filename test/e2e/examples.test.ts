@@ -17,7 +17,9 @@ describe('example functions served by npm start', () => {
     upstream = http.createServer((req, res) => {
       res.setHeader('content-type', 'text/html; charset=utf-8');
       // written in small pieces so the rewrite has to handle matches cut across chunks
-      const page = `<a href="${upstreamOrigin}/next">next</a> seen ${req.method} ${req.url} <b>${'x'.repeat(3000)}</b> ${upstreamOrigin}/end`;
+      const page =
+        `<a href="${upstreamOrigin}/next">next</a> seen ${req.method} ${req.url} ` +
+        `<b>${'x'.repeat(3000)}</b> ${upstreamOrigin}/end`;
       let at = 0;
       const step = () => {
         if (at >= page.length) return res.end();
@@ -46,26 +48,30 @@ describe('example functions served by npm start', () => {
     assert.deepEqual(names, ['api', 'hello', 'multi', 'page', 'proxy', 'sign']);
   });
 
-  it("every row of README's example table answers 200 on a fresh start, offline (proxy through a service binding to page)", async () => {
-    const rows: [string, string, { method?: string; body?: string }?][] = [
-      ['hello', '/'],
-      ['api', '/notes'],
-      ['page', '/?name=Ada'],
-      ['proxy', '/'],
-      ['sign', '/sign', { method: 'POST', body: '{"sub":"ada"}' }],
-      ['multi', '/quotes/1'],
-    ];
-    for (const [tenant, path, init] of rows) {
-      const res = await islet.get(tenant, path, init);
-      assert.equal(res.status, 200, `${tenant} ${path}: ${res.status} ${res.text.slice(0, 200)}`);
-    }
-    // the proxy's default upstream is the page example, reached without the network
-    const proxied = await islet.get('proxy', '/?name=Proxy');
-    assert.equal(proxied.headers['x-proxied-by'], 'islet');
-    assert.match(proxied.text, /<h1>Hello, Proxy!<\/h1>/);
-    const bindings = await islet.admin('/v1/tenants/page/bindings');
-    assert.deepEqual(bindings.body.declared, { callers: ['proxy'] }, "page's bindings.json applied by --functions");
-  });
+  it(
+    "every row of README's example table answers 200 on a fresh start, offline (proxy through a " +
+      'service binding to page)',
+    async () => {
+      const rows: [string, string, { method?: string; body?: string }?][] = [
+        ['hello', '/'],
+        ['api', '/notes'],
+        ['page', '/?name=Ada'],
+        ['proxy', '/'],
+        ['sign', '/sign', { method: 'POST', body: '{"sub":"ada"}' }],
+        ['multi', '/quotes/1'],
+      ];
+      for (const [tenant, path, init] of rows) {
+        const res = await islet.get(tenant, path, init);
+        assert.equal(res.status, 200, `${tenant} ${path}: ${res.status} ${res.text.slice(0, 200)}`);
+      }
+      // the proxy's default upstream is the page example, reached without the network
+      const proxied = await islet.get('proxy', '/?name=Proxy');
+      assert.equal(proxied.headers['x-proxied-by'], 'islet');
+      assert.match(proxied.text, /<h1>Hello, Proxy!<\/h1>/);
+      const bindings = await islet.admin('/v1/tenants/page/bindings');
+      assert.deepEqual(bindings.body.declared, { callers: ['proxy'] }, "page's bindings.json applied by --functions");
+    },
+  );
 
   it('api: a hono JSON API keeps notes in the warm isolate and answers JSON errors', async () => {
     const created = await islet.get('api', '/notes', {

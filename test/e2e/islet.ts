@@ -21,13 +21,22 @@ export interface Islet {
   /** every JSON log record written so far */
   logs: Record<string, unknown>[];
   /** a request to tenant `tenant` through its Host name */
-  get(tenant: string, p?: string, init?: { method?: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }>;
+  get(
+    tenant: string,
+    p?: string,
+    init?: { method?: string; headers?: Record<string, string>; body?: string },
+  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }>;
   /** an admin API call with the operator token; JSON bodies are encoded */
-  admin(p: string, init?: { method?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any }>;
+  admin(
+    p: string,
+    init?: { method?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any }>;
   close(): Promise<void>;
 }
 
-export async function startIslet(options: { functions?: boolean; tweak?: (config: Config) => void } = {}): Promise<Islet> {
+export async function startIslet(
+  options: { functions?: boolean; tweak?: (config: Config) => void } = {},
+): Promise<Islet> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-e2e-'));
   const config = loadConfig({
     env: {
@@ -47,7 +56,11 @@ export async function startIslet(options: { functions?: boolean; tweak?: (config
     logs.push(JSON.parse(line) as Record<string, unknown>);
     if (process.env.ISLET_TEST_LOGS) console.error(line);
   });
-  const serving = await startServing({ config, logger, functionsDir: options.functions ? path.join(repoRoot, 'functions') : undefined });
+  const serving = await startServing({
+    config,
+    logger,
+    functionsDir: options.functions ? path.join(repoRoot, 'functions') : undefined,
+  });
   const tenantBase = `http://127.0.0.1:${serving.tenantPort}`;
   const adminBase = `http://127.0.0.1:${serving.adminPort}`;
   return {
@@ -98,7 +111,8 @@ export async function eventually<T>(check: () => Promise<T | undefined>, ms = 50
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`${what} not reached within ${ms} ms${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what} not reached within ${ms} ` + `ms${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -36,16 +36,19 @@ async function bind(tenant: string, bindings: Record<string, unknown>): Promise<
   assert.equal(res.status, 200, res.text);
 }
 
-test('KV quota flood: parallel puts of new keys and big values stop at the quota, the neighbour is served', async () => {
-  await bind('kvflood', {
-    kv_namespaces: [
-      { binding: 'A', id: 'a' },
-      { binding: 'B', id: 'b' },
-    ],
-  });
-  await islet.deployReady(
-    'kvflood',
-    attacker(`
+test(
+  'KV quota flood: parallel puts of new keys and big values stop at the quota, the neighbour is ' + 'served',
+  async () => {
+    await bind('kvflood', {
+      kv_namespaces: [
+        { binding: 'A', id: 'a' },
+        { binding: 'B', id: 'b' },
+      ],
+    });
+    await islet.deployReady(
+      'kvflood',
+      attacker(
+        `
       const kind = new URL(request.url).pathname;
       const tag = Math.random().toString(36).slice(2);
       const writes = [];
@@ -55,67 +58,86 @@ test('KV quota flood: parallel puts of new keys and big values stop at the quota
       }
       const results = await Promise.allSettled(writes);
       const refused = results.filter((r) => r.status === 'rejected').map((r) => r.reason.message);
-      return Response.json({ ok: results.length - refused.length, refused: refused.length, sample: refused[0] ?? null });
-    `),
-  );
-  const replies = await whileNeighbourServed(islet, () =>
-    Promise.all([...Array.from({ length: 4 }, () => islet.hit('kvflood', '/keys')), islet.hit('kvflood', '/bytes')]),
-  );
-  for (const reply of replies) assert.equal(reply.status, 200, reply.text);
-  const keys = replies.slice(0, 4).map((r) => JSON.parse(r.text));
-  assert.ok(
-    keys.some((k) => k.refused > 0),
-    'some puts were refused',
-  );
-  assert.ok(keys.every((k) => k.sample === null || /quota/.test(k.sample) || /Too many API requests/.test(k.sample)));
-  const usage = await islet.serving.bindings.kv!.usage('kvflood');
-  assert.ok(usage.keys <= 300, `keys stay under the quota (${usage.keys})`);
-  assert.ok(usage.bytes <= 1024 * 1024, `bytes stay under the quota (${usage.bytes})`);
-});
+      return Response.json({ ok: results.length - refused.length, refused: refused.length, sample: refused[0] ` +
+          `?? null });
+    `,
+      ),
+    );
+    const replies = await whileNeighbourServed(islet, () =>
+      Promise.all([...Array.from({ length: 4 }, () => islet.hit('kvflood', '/keys')), islet.hit('kvflood', '/bytes')]),
+    );
+    for (const reply of replies) assert.equal(reply.status, 200, reply.text);
+    const keys = replies.slice(0, 4).map((r) => JSON.parse(r.text));
+    assert.ok(
+      keys.some((k) => k.refused > 0),
+      'some puts were refused',
+    );
+    assert.ok(keys.every((k) => k.sample === null || /quota/.test(k.sample) || /Too many API requests/.test(k.sample)));
+    const usage = await islet.serving.bindings.kv!.usage('kvflood');
+    assert.ok(usage.keys <= 300, `keys stay under the quota (${usage.keys})`);
+    assert.ok(usage.bytes <= 1024 * 1024, `bytes stay under the quota (${usage.bytes})`);
+  },
+);
 
-test("cache flood: an attacker's many large responses stay within its bytes, the neighbour's entry survives", async () => {
-  await islet.deployReady(
-    'cachekeeper',
-    attacker(`
+test(
+  "cache flood: an attacker's many large responses stay within its bytes, the neighbour's entry " + 'survives',
+  async () => {
+    await islet.deployReady(
+      'cachekeeper',
+      attacker(
+        `
       const hit = await caches.default.match('https://keeper.example/page');
       if (hit) return new Response('kept ' + (await hit.text()).length);
-      await caches.default.put('https://keeper.example/page', new Response('y'.repeat(50000), { headers: { 'cache-control': 'max-age=3600' } }));
+      await caches.default.put('https://keeper.example/page', new Response('y'.repeat(50000), { headers: { ` +
+          `'cache-control': 'max-age=3600' } }));
       return new Response('stored');
-    `),
-  );
-  assert.equal((await islet.hit('cachekeeper', '/')).text, 'stored');
-  await islet.deployReady(
-    'cacheflood',
-    attacker(`
+    `,
+      ),
+    );
+    assert.equal((await islet.hit('cachekeeper', '/')).text, 'stored');
+    await islet.deployReady(
+      'cacheflood',
+      attacker(
+        `
       const tag = Math.random().toString(36).slice(2);
       let done = 0;
       for (let i = 0; i < 40; i++) {
-        await caches.default.put('https://flood.example/' + tag + i, new Response(new Uint8Array(256 * 1024), { headers: { 'cache-control': 'max-age=3600' } }));
+        await caches.default.put('https://flood.example/' + tag + i, new Response(new Uint8Array(256 * 1024), ` +
+          `{ headers: { 'cache-control': 'max-age=3600' } }));
         done++;
       }
       return new Response('put ' + done);
-    `),
-    { cpuMs: 2000 },
-  );
-  const replies = await whileNeighbourServed(islet, () =>
-    Promise.all(Array.from({ length: 5 }, () => islet.hit('cacheflood', '/'))),
-  );
-  for (const reply of replies) assert.equal(reply.status, 200, reply.text);
-  const used = islet.serving.bindings.cache!.usage('cacheflood');
-  assert.ok(used <= 2 * 1024 * 1024, `the attacker's cache stays under limits.cacheBytes (${used})`);
-  assert.ok(used > 1024 * 1024, `and it was used (${used})`);
-  assert.equal((await islet.hit('cachekeeper', '/')).text, 'kept 50000', "the other tenant's response is still served");
-});
+    `,
+      ),
+      { cpuMs: 2000 },
+    );
+    const replies = await whileNeighbourServed(islet, () =>
+      Promise.all(Array.from({ length: 5 }, () => islet.hit('cacheflood', '/'))),
+    );
+    for (const reply of replies) assert.equal(reply.status, 200, reply.text);
+    const used = islet.serving.bindings.cache!.usage('cacheflood');
+    assert.ok(used <= 2 * 1024 * 1024, `the attacker's cache stays under limits.cacheBytes (${used})`);
+    assert.ok(used > 1024 * 1024, `and it was used (${used})`);
+    assert.equal(
+      (await islet.hit('cachekeeper', '/')).text,
+      'kept 50000',
+      "the other tenant's response is still served",
+    );
+  },
+);
 
 test('service-binding loop: a self-call loop and a fan-out tree are cut, the neighbour is served', async () => {
   await bind('looper', { services: [{ binding: 'SELF', service: 'looper' }], callers: ['looper'] });
   await islet.deployReady(
     'looper',
-    attacker(`
+    attacker(
+      `
       const fan = new URL(request.url).pathname === '/fan' ? 3 : 1;
-      const answers = await Promise.all(Array.from({ length: fan }, () => env.SELF.fetch(request).catch((e) => new Response(e.message, { status: 599 }))));
+      const answers = await Promise.all(Array.from({ length: fan }, () => env.SELF.fetch(request).catch((e) ` +
+        `=> new Response(e.message, { status: 599 }))));
       return answers[0];
-    `),
+    `,
+    ),
     { wallMs: 3000 },
   );
   const [loop, fan] = await whileNeighbourServed(islet, () =>

@@ -111,8 +111,10 @@ const compressOne = `const one = async (bytes) => {
 
 // ---- host memory ----
 
-test('an HMAC key of 2**31-8 bits or a 1 MiB raw key is refused at once, and nothing of it stays on the host', async () => {
-  const code = attacker(`
+test(
+  'an HMAC key of 2**31-8 bits or a 1 MiB raw key is refused at once, and nothing of it stays on ' + 'the host',
+  async () => {
+    const code = attacker(`
     const out = [];
     for (let i = 0; i < 2; i++) {
       try {
@@ -125,115 +127,132 @@ test('an HMAC key of 2**31-8 bits or a 1 MiB raw key is refused at once, and not
       out.push('imported');
     } catch (e) { out.push(e.name); }
     return Response.json(out);`);
-  await islet.deployReady('hmac-giant', code, { cpuMs: 1000, wallMs: 20_000 });
-  let took = 0;
-  const held = await neighbourHeld(
-    islet,
-    plain,
-    duringWithRss(plain, async () => {
-      const started = performance.now();
-      const res = await islet.hit('hmac-giant', '/attack');
-      took = performance.now() - started;
-      return res;
-    }),
-  );
-  const { answer: res, grewMb } = held.result;
-  assert.equal(res.status, 200, res.text);
-  const names = JSON.parse(res.text) as string[];
-  assert.equal(names.length, 3);
-  assert.ok(!names.includes('generated') && !names.includes('imported'), `every giant key refused: ${res.text}`);
-  assert.ok(grewMb < 64, `the server grew by ${grewMb.toFixed(0)} MB`);
-  assert.ok(took < 10_000, `answered in ${took.toFixed(0)} ms`);
-  record('HMAC 2**31-8 bits, 1 MiB raw key', `200 ${names.join(',')}`, held);
-});
+    await islet.deployReady('hmac-giant', code, { cpuMs: 1000, wallMs: 20_000 });
+    let took = 0;
+    const held = await neighbourHeld(
+      islet,
+      plain,
+      duringWithRss(plain, async () => {
+        const started = performance.now();
+        const res = await islet.hit('hmac-giant', '/attack');
+        took = performance.now() - started;
+        return res;
+      }),
+    );
+    const { answer: res, grewMb } = held.result;
+    assert.equal(res.status, 200, res.text);
+    const names = JSON.parse(res.text) as string[];
+    assert.equal(names.length, 3);
+    assert.ok(!names.includes('generated') && !names.includes('imported'), `every giant key refused: ${res.text}`);
+    assert.ok(grewMb < 64, `the server grew by ${grewMb.toFixed(0)} MB`);
+    assert.ok(took < 10_000, `answered in ${took.toFixed(0)} ms`);
+    record('HMAC 2**31-8 bits, 1 MiB raw key', `200 ${names.join(',')}`, held);
+  },
+);
 
-test('10,000 HMAC keys of 60 KiB are charged to the isolate: refused past its memory limit, the host stays bounded', async () => {
-  const code = attacker(`
+test(
+  '10,000 HMAC keys of 60 KiB are charged to the isolate: refused past its memory limit, the ' + 'host stays bounded',
+  async () => {
+    const code = attacker(
+      `
     const raw = new Uint8Array(60 * 1024);
     const keys = [];
     try {
-      for (let i = 0; i < 10000; i++) keys.push(await crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']));
+      for (let i = 0; i < 10000; i++) keys.push(await crypto.subtle.importKey('raw', raw, { name: 'HMAC', ` +
+        `hash: 'SHA-256' }, false, ['sign']));
     } catch (e) { return new Response('refused after ' + keys.length + ': ' + e.name + ': ' + e.message); }
-    return new Response('kept ' + keys.length);`);
-  await islet.deployReady('hmac-many', code, { cpuMs: 20_000, wallMs: 30_000, memoryMb: 64 });
-  const held = await neighbourHeld(
-    islet,
-    plain,
-    duringWithRss(plain, () => islet.hit('hmac-many', '/attack', { timeoutMs: 30_000 })),
-  );
-  const { answer: res, grewMb } = held.result;
-  assert.ok(
-    (res.status === 200 && /^refused after \d+: /.test(res.text)) || cutFor(res, 'memory'),
-    `${res.status} ${res.text.slice(0, 300)}`,
-  );
-  if (res.status === 200) {
-    const kept = Number(/^refused after (\d+)/.exec(res.text)![1]);
-    assert.ok(kept * 60 <= 64 * 1024, `at most the isolate's 64 MB of keys: ${kept} kept`);
-    assert.match(res.text, /memory/i, 'the error says the memory limit is what refused it');
-  }
-  assert.ok(grewMb < 160, `the server grew by ${grewMb.toFixed(0)} MB`);
-  record('10,000 x 60 KiB HMAC keys', `${res.status} ${res.text.slice(0, 40)}`, held);
-});
+    return new Response('kept ' + keys.length);`,
+    );
+    await islet.deployReady('hmac-many', code, { cpuMs: 20_000, wallMs: 30_000, memoryMb: 64 });
+    const held = await neighbourHeld(
+      islet,
+      plain,
+      duringWithRss(plain, () => islet.hit('hmac-many', '/attack', { timeoutMs: 30_000 })),
+    );
+    const { answer: res, grewMb } = held.result;
+    assert.ok(
+      (res.status === 200 && /^refused after \d+: /.test(res.text)) || cutFor(res, 'memory'),
+      `${res.status} ${res.text.slice(0, 300)}`,
+    );
+    if (res.status === 200) {
+      const kept = Number(/^refused after (\d+)/.exec(res.text)![1]);
+      assert.ok(kept * 60 <= 64 * 1024, `at most the isolate's 64 MB of keys: ${kept} kept`);
+      assert.match(res.text, /memory/i, 'the error says the memory limit is what refused it');
+    }
+    assert.ok(grewMb < 160, `the server grew by ${grewMb.toFixed(0)} MB`);
+    record('10,000 x 60 KiB HMAC keys', `${res.status} ${res.text.slice(0, 40)}`, held);
+  },
+);
 
-test('48 concurrent 12 MB CompressionStream writes: the host never holds the copies, the work is charged (503)', async () => {
-  const code = attacker(`
+test(
+  '48 concurrent 12 MB CompressionStream writes: the host never holds the copies, the work is ' + 'charged (503)',
+  async () => {
+    const code = attacker(`
     const big = new Uint8Array(12 << 20);
     ${compressOne}
     const settled = await Promise.allSettled(Array.from({ length: 48 }, () => one(big)));
     return new Response(settled.filter((s) => s.status === 'fulfilled').length + ' compressed');`);
-  await islet.deployReady('zlib-copies', code, { cpuMs: 200, wallMs: 30_000, memoryMb: 128 });
-  const held = await neighbourHeld(
-    islet,
-    gzip,
-    duringWithRss(gzip, () => islet.hit('zlib-copies', '/attack', { timeoutMs: 30_000 })),
-  );
-  const { answer: res, grewMb } = held.result;
-  // cut for the CPU of the compression, or for the memory of its own copies of the 48 chunks
-  assert.ok(cutFor(res, 'cpu') || cutFor(res, 'memory'), `${res.status} ${res.text.slice(0, 200)}`);
-  assert.ok(grewMb < 256, `the server grew by ${grewMb.toFixed(0)} MB (48 copies of 12 MB would be 576 MB)`);
-  const status = `503 ${res.headers['islet-error']}, server +${grewMb.toFixed(0)} MB`;
-  record('48 x 12 MB CompressionStream writes', status, held);
-});
+    await islet.deployReady('zlib-copies', code, { cpuMs: 200, wallMs: 30_000, memoryMb: 128 });
+    const held = await neighbourHeld(
+      islet,
+      gzip,
+      duringWithRss(gzip, () => islet.hit('zlib-copies', '/attack', { timeoutMs: 30_000 })),
+    );
+    const { answer: res, grewMb } = held.result;
+    // cut for the CPU of the compression, or for the memory of its own copies of the 48 chunks
+    assert.ok(cutFor(res, 'cpu') || cutFor(res, 'memory'), `${res.status} ${res.text.slice(0, 200)}`);
+    assert.ok(grewMb < 256, `the server grew by ${grewMb.toFixed(0)} MB (48 copies of 12 MB would be 576 MB)`);
+    const status = `503 ${res.headers['islet-error']}, server +${grewMb.toFixed(0)} MB`;
+    record('48 x 12 MB CompressionStream writes', status, held);
+  },
+);
 
 // ---- host CPU ----
 
-test("PBKDF2 with 128 KiB and 1 MiB outputs from two tenants: refused or cut at once, a third tenant's digest stays fast", async () => {
-  const kdf = (bits: number) =>
-    attacker(`
+test(
+  'PBKDF2 with 128 KiB and 1 MiB outputs from two tenants: refused or cut at once, a third ' +
+    "tenant's digest stays fast",
+  async () => {
+    const kdf = (bits: number) =>
+      attacker(
+        `
     const key = await crypto.subtle.importKey('raw', new TextEncoder().encode('pw'), 'PBKDF2', false, ['deriveBits']);
     try {
-      const out = await crypto.subtle.deriveBits({ name: 'PBKDF2', hash: 'SHA-256', salt: new Uint8Array(16), iterations: 100000 }, key, ${bits});
+      const out = await crypto.subtle.deriveBits({ name: 'PBKDF2', hash: 'SHA-256', salt: new Uint8Array(16), ` +
+          `iterations: 100000 }, key, ${bits});
       return new Response('derived ' + out.byteLength);
-    } catch (e) { return new Response('refused ' + e.name + ': ' + e.message); }`);
-  // budgets large enough that only the real cost of the work can refuse it
-  const limits = { cpuMs: 30_000, wallMs: 60_000 };
-  await islet.deployReady('kdf-128k', kdf(128 * 1024 * 8), limits);
-  await islet.deployReady('kdf-1m', kdf(1024 * 1024 * 8), limits);
-  let took = 0;
-  const held = await neighbourHeld(
-    islet,
-    digest,
-    during(digest, async () => {
-      const started = performance.now();
-      const answers = await Promise.all([
-        islet.hit('kdf-128k', '/attack', { timeoutMs: 30_000 }),
-        islet.hit('kdf-1m', '/attack', { timeoutMs: 30_000 }),
-      ]);
-      took = performance.now() - started;
-      return answers;
-    }),
-  );
-  const result = held.result;
-  for (const res of result) {
-    assert.ok(
-      (res.status === 200 && res.text.startsWith('refused ')) || cutFor(res, 'cpu'),
-      `${res.status} ${res.text.slice(0, 300)}`,
+    } catch (e) { return new Response('refused ' + e.name + ': ' + e.message); }`,
+      );
+    // budgets large enough that only the real cost of the work can refuse it
+    const limits = { cpuMs: 30_000, wallMs: 60_000 };
+    await islet.deployReady('kdf-128k', kdf(128 * 1024 * 8), limits);
+    await islet.deployReady('kdf-1m', kdf(1024 * 1024 * 8), limits);
+    let took = 0;
+    const held = await neighbourHeld(
+      islet,
+      digest,
+      during(digest, async () => {
+        const started = performance.now();
+        const answers = await Promise.all([
+          islet.hit('kdf-128k', '/attack', { timeoutMs: 30_000 }),
+          islet.hit('kdf-1m', '/attack', { timeoutMs: 30_000 }),
+        ]);
+        took = performance.now() - started;
+        return answers;
+      }),
     );
-  }
-  assert.ok(took < 15_000, `both answered in ${took.toFixed(0)} ms (the work itself would take minutes)`);
-  const status = result.map((r) => (r.status === 200 ? r.text.split(':')[0] : `${r.status} cpu`)).join(' / ');
-  record('PBKDF2 128 KiB + 1 MiB outputs, third tenant digest', status, held);
-});
+    const result = held.result;
+    for (const res of result) {
+      assert.ok(
+        (res.status === 200 && res.text.startsWith('refused ')) || cutFor(res, 'cpu'),
+        `${res.status} ${res.text.slice(0, 300)}`,
+      );
+    }
+    assert.ok(took < 15_000, `both answered in ${took.toFixed(0)} ms (the work itself would take minutes)`);
+    const status = result.map((r) => (r.status === 200 ? r.text.split(':')[0] : `${r.status} cpu`)).join(' / ');
+    record('PBKDF2 128 KiB + 1 MiB outputs, third tenant digest', status, held);
+  },
+);
 
 test('getRandomValues(64 KiB) in bursts: the time spent in host callbacks is charged (503 cpu)', async () => {
   const code = attacker(`
@@ -280,8 +299,10 @@ test('getRandomValues(64 KiB) in bursts: the time spent in host callbacks is cha
 
 // ---- shared slots ----
 
-test('a deflate stream followed by one extra byte: TypeError after the data, and the requests keep no slot', async () => {
-  const code = attacker(`
+test(
+  'a deflate stream followed by one extra byte: TypeError after the data, and the requests keep ' + 'no slot',
+  async () => {
+    const code = attacker(`
     const bytes = new Uint8Array([120, 156, 203, 72, 205, 201, 201, 7, 0, 6, 44, 2, 21, 1]);
     const ds = new DecompressionStream('deflate');
     const w = ds.writable.getWriter();
@@ -293,19 +314,20 @@ test('a deflate stream followed by one extra byte: TypeError after the data, and
       for (;;) { const { done, value } = await r.read(); if (done) break; text += new TextDecoder().decode(value); }
     } catch (e) { error = e.name; }
     return Response.json({ text, error });`);
-  await islet.deployReady('deflate-trailing', code, { cpuMs: 200, wallMs: 3000 });
-  // the attackers' requests are over before the neighbour is measured: every compression slot
-  // must be free for it
-  const held = await neighbourHeld(islet, gzip, async () => {
-    const result = await Promise.all([1, 2, 3].map(() => islet.hit('deflate-trailing', '/attack')));
-    return { result, samples: await measureNeighbour(islet, gzip) };
-  });
-  for (const res of held.result) {
-    assert.equal(res.status, 200, `${res.status} ${res.text.slice(0, 200)}`);
-    assert.deepEqual(JSON.parse(res.text), { text: 'hello', error: 'TypeError' });
-  }
-  record('deflate + 1 trailing byte, 3 requests', '200 TypeError', held);
-});
+    await islet.deployReady('deflate-trailing', code, { cpuMs: 200, wallMs: 3000 });
+    // the attackers' requests are over before the neighbour is measured: every compression slot
+    // must be free for it
+    const held = await neighbourHeld(islet, gzip, async () => {
+      const result = await Promise.all([1, 2, 3].map(() => islet.hit('deflate-trailing', '/attack')));
+      return { result, samples: await measureNeighbour(islet, gzip) };
+    });
+    for (const res of held.result) {
+      assert.equal(res.status, 200, `${res.status} ${res.text.slice(0, 200)}`);
+      assert.deepEqual(JSON.parse(res.text), { text: 'hello', error: 'TypeError' });
+    }
+    record('deflate + 1 trailing byte, 3 requests', '200 TypeError', held);
+  },
+);
 
 test("48 large compressions from one tenant: a neighbour's 11-byte gzip is still served at once", async () => {
   // 1 MiB that does not compress, made once at start-up; the 48 streams are opened a macrotask
@@ -332,19 +354,22 @@ test("48 large compressions from one tenant: a neighbour's 11-byte gzip is still
   record('48 x 1 MiB compressions vs 11-byte gzip', '200', held);
 });
 
-test("a request cut for CPU leaves no queued compression behind: a neighbour's gzip is served at once afterwards", async () => {
-  const code = attacker(`
+test(
+  "a request cut for CPU leaves no queued compression behind: a neighbour's gzip is served at " + 'once afterwards',
+  async () => {
+    const code = attacker(`
     const chunk = new Uint8Array(1 << 20);
     for (let o = 0; o < chunk.length; o += 65536) crypto.getRandomValues(chunk.subarray(o, o + 65536));
     ${compressOne}
     await Promise.all(Array.from({ length: 48 }, () => one(chunk)));
     return new Response('compressed all');`);
-  await islet.deployReady('zlib-cut', code, { cpuMs: 100, wallMs: 60_000, memoryMb: 128 });
-  // right after the cut: what the cut request had queued must not stand before the neighbour
-  const held = await neighbourHeld(islet, gzip, async () => {
-    const result = await islet.hit('zlib-cut', '/attack', { timeoutMs: 60_000 });
-    return { result, samples: await measureNeighbour(islet, gzip, 20) };
-  });
-  assert.ok(cutFor(held.result, 'cpu'), `${held.result.status} ${held.result.text.slice(0, 200)}`);
-  record('cut request with 48 queued compressions', '503 cpu', held);
-});
+    await islet.deployReady('zlib-cut', code, { cpuMs: 100, wallMs: 60_000, memoryMb: 128 });
+    // right after the cut: what the cut request had queued must not stand before the neighbour
+    const held = await neighbourHeld(islet, gzip, async () => {
+      const result = await islet.hit('zlib-cut', '/attack', { timeoutMs: 60_000 });
+      return { result, samples: await measureNeighbour(islet, gzip, 20) };
+    });
+    assert.ok(cutFor(held.result, 'cpu'), `${held.result.status} ${held.result.text.slice(0, 200)}`);
+    record('cut request with 48 queued compressions', '503 cpu', held);
+  },
+);

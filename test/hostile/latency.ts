@@ -105,7 +105,9 @@ export async function assertNeighbourHeld(
   }
   const bound = 2 * Math.max(before, BASELINE_FLOOR_MS);
   if (after > bound) {
-    const message = `neighbour p99 ${after.toFixed(1)} ms during the attack, baseline ${before.toFixed(1)} ms (bound ${bound.toFixed(1)} ms)`;
+    const message =
+      `neighbour p99 ${after.toFixed(1)} ms during the attack, baseline ${before.toFixed(1)} ms ` +
+      `(bound ${bound.toFixed(1)} ms)`;
     throw new LatencyError({ message, actual: after, expected: bound, operator: '<=' });
   }
   return { before, after };

@@ -132,7 +132,9 @@ export async function underAttack<T>(
     throw new LatencyError({ message, actual: during.p99, expected: allowed, operator: '<=' });
   }
   if (during.p50 > 2 * Math.max(before.p50, baselineFloorMs / 5)) {
-    const message = `neighbour median ${during.p50.toFixed(1)} ms during the attack, more than 2x its baseline (${before.p50.toFixed(1)} ms)`;
+    const message =
+      `neighbour median ${during.p50.toFixed(1)} ms during the attack, more than 2x its ` +
+      `baseline (${before.p50.toFixed(1)} ms)`;
     throw new LatencyError({ message, actual: during.p50, expected: before.p50, operator: '<=' });
   }
   const health = await islet.admin('GET', '/healthz');

@@ -300,7 +300,8 @@ test('storage is bounded per tenant: repeated 9 MB uploads prune the oldest inac
   const store = islet.config.dataDir;
   const before = dirBytes(store);
   const big = (i: number) =>
-    `const blob = ${JSON.stringify(`${i}`.padEnd(9 * 1024 * 1024, 'x'))};\n${hello('x').replace('"x"', 'String(blob.length)')}`;
+    `const blob = ` +
+    `${JSON.stringify(`${i}`.padEnd(9 * 1024 * 1024, 'x'))};\n${hello('x').replace('"x"', 'String(blob.length)')}`;
   const { result } = await underAttack(
     islet,
     async () => {
@@ -335,7 +336,9 @@ test('storage quota with the refuse policy: 413 QUOTA_EXCEEDED, nothing pruned',
     assert.deepEqual(statuses, [201, 201, 201, 409], last?.text ?? '');
     assert.equal(errorCode(last!), 'QUOTA_EXCEEDED');
     assert.match(JSON.parse(last!.text).error.message, /3 versions/);
-    const big = `const blob = ${JSON.stringify('y'.repeat(9 * 1024 * 1024))};\nexport default { fetch() { return new Response(String(blob.length)); } };`;
+    const big =
+      `const blob = ${JSON.stringify('y'.repeat(9 * 1024 * 1024))};\nexport default { fetch() { ` +
+      `return new Response(String(blob.length)); } };`;
     const sized = await strict.deploy('sized', big);
     assert.equal(sized.status, 413, sized.text);
     assert.equal(errorCode(sized), 'QUOTA_EXCEEDED');
@@ -644,37 +647,40 @@ test('one client cannot hold thousands of connections: past the cap they are clo
   assert.ok(refused && Number(refused.split(' ').at(-1)) >= 168, `counted: ${refused}`);
 });
 
-test('egress: local-use NAT64, Teredo, ORCHID, benchmarking and the other special IPv6 ranges are refused', async () => {
-  const targets = [
-    '64:ff9b:1::a00:1', // local-use NAT64 (RFC 8215)
-    '64:ff9b:1:ffff::7f00:1',
-    '2001::1', // Teredo
-    '2001:0:4136:e378:8000:63bf:3fff:fdd2',
-    '2001:2::1', // benchmarking
-    '2001:10::1', // ORCHID (deprecated)
-    '2001:20::1', // ORCHIDv2
-    '2001:db8::1', // documentation
-    '3fff::1', // documentation (RFC 9637)
-    '2002:a00:1::1', // 6to4 of 10.0.0.1
-    '100::1', // discard-only
-    '5f00::1', // SRv6 SIDs
-    '2620:4f:8000::1', // AS112 (special-purpose, not forwardable)
-  ];
-  await islet.deployReady(
-    'v6',
-    attacker(`
+test(
+  'egress: local-use NAT64, Teredo, ORCHID, benchmarking and the other special IPv6 ranges are ' + 'refused',
+  async () => {
+    const targets = [
+      '64:ff9b:1::a00:1', // local-use NAT64 (RFC 8215)
+      '64:ff9b:1:ffff::7f00:1',
+      '2001::1', // Teredo
+      '2001:0:4136:e378:8000:63bf:3fff:fdd2',
+      '2001:2::1', // benchmarking
+      '2001:10::1', // ORCHID (deprecated)
+      '2001:20::1', // ORCHIDv2
+      '2001:db8::1', // documentation
+      '3fff::1', // documentation (RFC 9637)
+      '2002:a00:1::1', // 6to4 of 10.0.0.1
+      '100::1', // discard-only
+      '5f00::1', // SRv6 SIDs
+      '2620:4f:8000::1', // AS112 (special-purpose, not forwardable)
+    ];
+    await islet.deployReady(
+      'v6',
+      attacker(`
       const out = {};
       for (const t of ${JSON.stringify(targets)}) {
         try { const r = await fetch('http://[' + t + ']/'); out[t] = 'reached ' + r.status; }
         catch (e) { out[t] = e.message; }
       }
       return Response.json(out);`),
-  );
-  const attempts = outsideAttempts.length;
-  const r = await islet.hit('v6', '/');
-  assert.equal(r.status, 200, r.text);
-  const out = JSON.parse(r.text) as Record<string, string>;
-  for (const t of targets) assert.match(out[t]!, /refused|reserved|not allowed/i, `${t}: ${out[t]}`);
-  assert.equal(outsideAttempts.length, attempts, `no connection was attempted: ${outsideAttempts.join(', ')}`);
-  outsideAttempts.length = attempts;
-});
+    );
+    const attempts = outsideAttempts.length;
+    const r = await islet.hit('v6', '/');
+    assert.equal(r.status, 200, r.text);
+    const out = JSON.parse(r.text) as Record<string, string>;
+    for (const t of targets) assert.match(out[t]!, /refused|reserved|not allowed/i, `${t}: ${out[t]}`);
+    assert.equal(outsideAttempts.length, attempts, `no connection was attempted: ${outsideAttempts.join(', ')}`);
+    outsideAttempts.length = attempts;
+  },
+);

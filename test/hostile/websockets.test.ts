@@ -136,35 +136,38 @@ test('an inbound message flood is paced at webSocketMessagesPerSecond; the neigh
   record(`inbound flood, 8 sockets, ${report.sent} sent`, `${received} delivered in ${seconds.toFixed(1)} s`, held);
 });
 
-test('an outbound flood (100,000 x 1 KiB from one handler) closes the socket 1013; the host never holds it', async () => {
-  const code = socketAttacker(`
+test(
+  'an outbound flood (100,000 x 1 KiB from one handler) closes the socket 1013; the host never ' + 'holds it',
+  async () => {
+    const code = socketAttacker(`
       if (event.data !== 'flood') return;
       const chunk = 'y'.repeat(1024);
       let thrown = null;
       for (let i = 0; i < 100000; i++) { try { server.send(chunk); } catch (e) { thrown = e.message; break; } }
       state.after = { bufferedAmount: server.bufferedAmount, readyState: server.readyState, thrown };`);
-  await islet.deployReady('ws-outflood', code, { cpuMs: 2000, webSocketMessageCpuMs: 2000 });
-  const held = await neighbourHeld(
-    islet,
-    plain,
-    during(async () => {
-      const client = await open(islet.serving.tenantPort, 'ws-outflood.localhost', '/');
-      client.send('flood');
-      const closed = await client.closing(20_000);
-      return { closed, got: client.received.length };
-    }),
-  );
-  const { closed, got } = held.result.answer;
-  assert.equal(closed.code, 1013);
-  assert.ok(got < 100_000, `the client got ${got} of the 100,000 messages`);
-  assert.ok(held.result.grewMb < 64, `the server grew by ${held.result.grewMb.toFixed(0)} MB (100 MB were sent)`);
-  const seen = await state('ws-outflood');
-  assert.ok(
-    seen.errors.some((e) => /the peer is not reading/.test(e)),
-    JSON.stringify(seen),
-  );
-  record('outbound flood, 100,000 x 1 KiB', `closed ${closed.code} after ${got} messages`, held);
-});
+    await islet.deployReady('ws-outflood', code, { cpuMs: 2000, webSocketMessageCpuMs: 2000 });
+    const held = await neighbourHeld(
+      islet,
+      plain,
+      during(async () => {
+        const client = await open(islet.serving.tenantPort, 'ws-outflood.localhost', '/');
+        client.send('flood');
+        const closed = await client.closing(20_000);
+        return { closed, got: client.received.length };
+      }),
+    );
+    const { closed, got } = held.result.answer;
+    assert.equal(closed.code, 1013);
+    assert.ok(got < 100_000, `the client got ${got} of the 100,000 messages`);
+    assert.ok(held.result.grewMb < 64, `the server grew by ${held.result.grewMb.toFixed(0)} MB (100 MB were sent)`);
+    const seen = await state('ws-outflood');
+    assert.ok(
+      seen.errors.some((e) => /the peer is not reading/.test(e)),
+      JSON.stringify(seen),
+    );
+    record('outbound flood, 100,000 x 1 KiB', `closed ${closed.code} after ${got} messages`, held);
+  },
+);
 
 test('a slow reader: past webSocketBufferBytes unread the socket is closed 1013, the host stays bounded', async () => {
   const code = socketAttacker(`

@@ -5,26 +5,29 @@ import { ivm, isIslet, isletOnly, withContext } from './support';
 
 const timedOut = /Script execution timed out\./;
 
-test('timeout stops while(true), a catastrophic regexp and an endless microtask chain; the isolate stays usable', async () => {
-  await withContext(async (_isolate, context) => {
-    assert.throws(() => context.evalSync('while (true) {}', { timeout: 50 }), timedOut);
-    assert.throws(() => context.evalSync('/(a+)+b/.test("a".repeat(40))', { timeout: 50 }), timedOut);
-    assert.throws(
-      () => context.evalSync('(function again() { Promise.resolve().then(again) })()', { timeout: 50 }),
-      timedOut,
-    );
-    await assert.rejects(context.eval('for (;;) {}', { timeout: 50 }), timedOut);
-    assert.throws(
-      () => context.evalSync('try { for (;;) {} } finally { for (;;) {} }', { timeout: 50 }),
-      timedOut,
-      'finally cannot catch the termination',
-    );
-    assert.equal(context.evalSync('1 + 1'), 2);
-    const spin = context.evalSync('(function spin() { for (;;) {} })', { reference: true }) as ivm.Reference;
-    assert.throws(() => spin.applySync(undefined, [], { timeout: 50 }), timedOut);
-    assert.equal(context.evalSync('2 + 2', { timeout: 50 }), 4);
-  });
-});
+test(
+  'timeout stops while(true), a catastrophic regexp and an endless microtask chain; the isolate ' + 'stays usable',
+  async () => {
+    await withContext(async (_isolate, context) => {
+      assert.throws(() => context.evalSync('while (true) {}', { timeout: 50 }), timedOut);
+      assert.throws(() => context.evalSync('/(a+)+b/.test("a".repeat(40))', { timeout: 50 }), timedOut);
+      assert.throws(
+        () => context.evalSync('(function again() { Promise.resolve().then(again) })()', { timeout: 50 }),
+        timedOut,
+      );
+      await assert.rejects(context.eval('for (;;) {}', { timeout: 50 }), timedOut);
+      assert.throws(
+        () => context.evalSync('try { for (;;) {} } finally { for (;;) {} }', { timeout: 50 }),
+        timedOut,
+        'finally cannot catch the termination',
+      );
+      assert.equal(context.evalSync('1 + 1'), 2);
+      const spin = context.evalSync('(function spin() { for (;;) {} })', { reference: true }) as ivm.Reference;
+      assert.throws(() => spin.applySync(undefined, [], { timeout: 50 }), timedOut);
+      assert.equal(context.evalSync('2 + 2', { timeout: 50 }), 4);
+    });
+  },
+);
 
 test('cpuTimeout measures CPU time; timeout and cpuTimeout are told apart by error.code', isletOnly, async () => {
   await withContext((_isolate, context) => {
@@ -126,7 +129,8 @@ test('memoryLimit below 8 MB is refused', () => {
 
 test('WebAssembly memory counts against the memory limit', isletOnly, () => {
   const grow =
-    'const m = new WebAssembly.Memory({ initial: 1, maximum: 1024 }); for (let i = 1; i < 1024; i++) { m.grow(1); new Uint8Array(m.buffer)[i * 65536] = 1 }';
+    'const m = new WebAssembly.Memory({ initial: 1, maximum: 1024 }); for (let i = 1; i < 1024; ' +
+    'i++) { m.grow(1); new Uint8Array(m.buffer)[i * 65536] = 1 }';
   for (const options of [{ timeout: 5000 }, {}]) {
     const isolate = new ivm.Isolate({ memoryLimit: 16 });
     const context = isolate.createContextSync();

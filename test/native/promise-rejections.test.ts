@@ -26,8 +26,10 @@ test('the handler hears of rejections without a handler and of late handlers, pe
   try {
     const context = isolate.createContextSync({ promiseRejections: true });
     const other = isolate.createContextSync({ promiseRejections: true });
-    const setup = `globalThis.log = [];
-      __isletPromiseRejections((kind, promise, reason) => log.push([kind, promise instanceof Promise, String(reason)]));`;
+    const setup =
+      `globalThis.log = [];
+      __isletPromiseRejections((kind, promise, reason) => log.push([kind, promise instanceof Promise, ` +
+      `String(reason)]));`;
     context.evalSync(setup);
     other.evalSync(setup);
     context.evalSync(`globalThis.p = Promise.reject(new Error('a')); Promise.resolve().then(() => p.catch(() => {}));

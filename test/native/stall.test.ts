@@ -57,13 +57,15 @@ test(
 );
 
 test(
-  'a stop of the whole process during a run is recorded in the ledger, credits nothing, and the run is still cut at its CPU limit',
+  'a stop of the whole process during a run is recorded in the ledger, credits nothing, and the run ' +
+    'is still cut at its CPU limit',
   isletOnly,
   async (t) => {
     if (!ivm.machineStalls().detecting) return t.skip('no /proc/thread-self/schedstat on this kernel');
     const limitMs = 600;
     const stopMs = 150;
-    const code = `
+    const code =
+      `
     const fs = require('node:fs');
     const ivm = require(${JSON.stringify(nativeModule)});
     const cpu = () => Number(fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
@@ -72,9 +74,11 @@ test(
     const before = ivm.machineStalls(), charged0 = isolate.cpuTime, cpu0 = cpu();
     process.stdout.write('running\\n');
     let code;
-    try { context.evalSync('for (;;) {}', { cpuTimeout: ${limitMs}, timeout: 20000 }); } catch (error) { code = error.code; }
+    try { context.evalSync('for (;;) {}', { cpuTimeout: ${limitMs}, timeout: 20000 }); } catch (error) { code ` +
+      `= error.code; }
     const after = ivm.machineStalls();
-    process.stdout.write(JSON.stringify({ code, chargedMs: Number(isolate.cpuTime - charged0) / 1e6, usedMs: (cpu() - cpu0) / 1e6, before, after }) + '\\n');
+    process.stdout.write(JSON.stringify({ code, chargedMs: Number(isolate.cpuTime - charged0) / 1e6, usedMs: ` +
+      `(cpu() - cpu0) / 1e6, before, after }) + '\\n');
   `;
     const child = spawn(process.execPath, ['--no-node-snapshot', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {

@@ -21,7 +21,10 @@ const agents: Agent[] = [];
 before(async () => {
   h = await startHarness();
   await h.deploy('victim', 'echo.js');
-  const put = await admin('127.0.0.2', 'PUT', '/v1/tenants/victim', { token: h.serving.operatorToken, json: { limits: { cpuMs: 100 } } });
+  const put = await admin('127.0.0.2', 'PUT', '/v1/tenants/victim', {
+    token: h.serving.operatorToken,
+    json: { limits: { cpuMs: 100 } },
+  });
   assert.equal(put.status, 200, put.text);
 });
 after(async () => {
@@ -46,7 +49,18 @@ interface Reply {
   text: string;
 }
 
-async function admin(source: string, method: string, p: string, init: { token?: string; authorization?: string; json?: unknown; body?: string | Buffer | AsyncIterable<Buffer>; headers?: Record<string, string> } = {}): Promise<Reply> {
+async function admin(
+  source: string,
+  method: string,
+  p: string,
+  init: {
+    token?: string;
+    authorization?: string;
+    json?: unknown;
+    body?: string | Buffer | AsyncIterable<Buffer>;
+    headers?: Record<string, string>;
+  } = {},
+): Promise<Reply> {
   const headers: Record<string, string> = { ...init.headers };
   if (init.authorization !== undefined) headers.authorization = init.authorization;
   else if (init.token !== undefined) headers.authorization = `Bearer ${init.token}`;
@@ -55,14 +69,29 @@ async function admin(source: string, method: string, p: string, init: { token?: 
     body = JSON.stringify(init.json);
     headers['content-type'] ??= 'application/json';
   }
-  const res = await request(`http://127.0.0.1:${h.serving.adminPort}${p}`, { method: method as 'GET', headers, body: body as string, dispatcher: from(source) });
+  const res = await request(`http://127.0.0.1:${h.serving.adminPort}${p}`, {
+    method: method as 'GET',
+    headers,
+    body: body as string,
+    dispatcher: from(source),
+  });
   return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
 }
 
 /** no stack frame, no server file or path, no Node internals in an answer meant for clients */
 function assertNoLeak(reply: Reply, where: string): void {
-  const leaks = [/\n\s+at /, /\bat [\w.<>]+ \(/, /\/work\//, /\/tmp\//, /dist\/server/, /node_modules/, /node:internal/, /\.[tj]s:\d+/];
-  for (const leak of leaks) assert.ok(!leak.test(reply.text), `${where}: the answer shows ${leak}: ${reply.text.slice(0, 400)}`);
+  const leaks = [
+    /\n\s+at /,
+    /\bat [\w.<>]+ \(/,
+    /\/work\//,
+    /\/tmp\//,
+    /dist\/server/,
+    /node_modules/,
+    /node:internal/,
+    /\.[tj]s:\d+/,
+  ];
+  for (const leak of leaks)
+    assert.ok(!leak.test(reply.text), `${where}: the answer shows ${leak}: ` + `${reply.text.slice(0, 400)}`);
 }
 
 /** every route the admin port serves, read from the apps themselves so a new route is covered at once */
@@ -93,12 +122,16 @@ test('every admin route answers 401 without a token and with a wrong one (deploy
   const routes = adminRoutes();
   assert.ok(routes.length >= 15, `the route list was read from the apps (${routes.length} routes)`);
   for (const route of routes) {
-    const bare = await admin('127.0.0.3', route.method, route.path, { json: route.method === 'GET' || route.method === 'DELETE' ? undefined : {} });
+    const bare = await admin('127.0.0.3', route.method, route.path, {
+      json: route.method === 'GET' || route.method === 'DELETE' ? undefined : {},
+    });
     assert.equal(bare.status, 401, `${route.method} ${route.path} without a token: ${bare.status} ${bare.text}`);
     assert.equal(JSON.parse(bare.text).error.code, 'UNAUTHORIZED');
     assert.match(String(bare.headers['www-authenticate']), /^Bearer/);
     // a different source for wrong tokens: this test makes more than one address's failure budget
-    const wrong = await admin(`127.0.0.${10 + (routes.indexOf(route) % 200)}`, route.method, route.path, { token: 'islet_not-the-token' });
+    const wrong = await admin(`127.0.0.${10 + (routes.indexOf(route) % 200)}`, route.method, route.path, {
+      token: 'islet_not-the-token',
+    });
     assert.equal(wrong.status, 401, `${route.method} ${route.path} with a wrong token: ${wrong.status} ${wrong.text}`);
   }
   // and the operator token opens them (not 401/403: the route exists behind the guard)
@@ -118,14 +151,30 @@ test('the dashboard page is served without a token but carries no tenant data', 
 });
 
 test('odd Authorization headers are refused with 401, never a server error', async () => {
-  const odd = ['', 'Bearer', 'Bearer ', 'Basic dXNlcjpwYXNz', 'bearer  x  y', `Bearer ${'a'.repeat(8000)}`, 'Bearer \u00e9t\u00e9', `Bearer ${h.serving.operatorToken}x`, `Bearer ${h.serving.operatorToken.slice(0, -1)}`, 'Bearer null', 'Bearer undefined'];
+  const odd = [
+    '',
+    'Bearer',
+    'Bearer ',
+    'Basic dXNlcjpwYXNz',
+    'bearer  x  y',
+    `Bearer ` + `${'a'.repeat(8000)}`,
+    'Bearer \u00e9t\u00e9',
+    `Bearer ${h.serving.operatorToken}x`,
+    `Bearer ` + `${h.serving.operatorToken.slice(0, -1)}`,
+    'Bearer null',
+    'Bearer undefined',
+  ];
   for (const [i, authorization] of odd.entries()) {
     const res = await admin(`127.0.1.${i + 1}`, 'GET', '/v1/tenants', { authorization });
     assert.equal(res.status, 401, `${JSON.stringify(authorization.slice(0, 40))}: ${res.status} ${res.text}`);
     assertNoLeak(res, 'odd authorization');
   }
   // the real token with different spacing and scheme case still works
-  assert.equal((await admin('127.0.1.100', 'GET', '/v1/tenants', { authorization: `bearer   ${h.serving.operatorToken}  ` })).status, 200);
+  assert.equal(
+    (await admin('127.0.1.100', 'GET', '/v1/tenants', { authorization: `bearer   ` + `${h.serving.operatorToken}  ` }))
+      .status,
+    200,
+  );
 });
 
 test('every JSON route caps its body at 1 MiB (declared or streamed): 413 PAYLOAD_TOO_LARGE', async () => {
@@ -138,11 +187,22 @@ test('every JSON route caps its body at 1 MiB (declared or streamed): 413 PAYLOA
     ['POST', '/v1/tenants/victim/tokens'],
   ];
   for (const [method, p] of routes) {
-    const declared = await admin('127.0.2.1', method, p, { token, body: big, headers: { 'content-type': 'application/json' } });
+    const declared = await admin('127.0.2.1', method, p, {
+      token,
+      body: big,
+      headers: { 'content-type': 'application/json' },
+    });
     assert.equal(declared.status, 413, `${method} ${p}: ${declared.text}`);
     assert.equal(JSON.parse(declared.text).error.code, 'PAYLOAD_TOO_LARGE');
     // chunked, no length: the server must count while reading and stop at the cap
-    const streamed = await raw('127.0.2.1', `${method} ${p} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n`, () => `10000\r\n${' '.repeat(0x10000)}\r\n`, 32);
+    const streamed = await raw(
+      '127.0.2.1',
+      `${method} ${p} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ` +
+        `${token}\r\ncontent-type: application/json\r\ntransfer-encoding: ` +
+        `chunked\r\n\r\n`,
+      () => `10000\r\n${' '.repeat(0x10000)}\r\n`,
+      32,
+    );
     assert.match(streamed, /^HTTP\/1\.1 413 /, `${method} ${p} streamed`);
   }
   // nothing of it was applied
@@ -180,7 +240,9 @@ async function raw(source: string, head: string, chunk: () => string, chunks: nu
 test('an upload declaring more than the upload limit is refused before its body is read', async () => {
   const answer = await raw(
     '127.0.2.2',
-    `POST /v1/tenants/victim/deployments HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${h.serving.operatorToken}\r\ncontent-type: application/javascript\r\ncontent-length: ${1024 * 1024 * 1024}\r\n\r\n`,
+    `POST /v1/tenants/victim/deployments HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ` +
+      `${h.serving.operatorToken}\r\ncontent-type: application/javascript\r\ncontent-length: ` +
+      `${1024 * 1024 * 1024}\r\n\r\n`,
     () => 'export default {}',
     1,
   );
@@ -188,32 +250,44 @@ test('an upload declaring more than the upload limit is refused before its body 
   assert.match(answer, /PAYLOAD_TOO_LARGE/);
 });
 
-test('failed authentication is rate-limited per address: 20 invalid tokens a minute, then 429 with Retry-After', async () => {
-  const attacker = '127.0.3.1';
-  for (let i = 0; i < 20; i++) {
-    // the budget is shared by every guarded route: half on the deploy API, half on /metrics
-    const res = await admin(attacker, 'GET', i % 2 ? '/metrics' : '/v1/tenants', { token: `guess-${i}` });
-    assert.equal(res.status, 401, `guess ${i}`);
-  }
-  const refused = await admin(attacker, 'GET', '/v1/tenants', { token: 'guess-21' });
-  assert.equal(refused.status, 429, refused.text);
-  assert.equal(JSON.parse(refused.text).error.code, 'TOO_MANY_AUTH_FAILURES');
-  const retryAfter = Number(refused.headers['retry-after']);
-  assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After: ${refused.headers['retry-after']}`);
-  // while refused, even a right guess is not checked (a guesser learns nothing)
-  assert.equal((await admin(attacker, 'GET', '/v1/tenants', { token: h.serving.operatorToken })).status, 429);
-  assert.equal((await admin(attacker, 'GET', '/v1/tenants/victim/logs', { token: 'guess-22' })).status, 429);
-  // other addresses are not affected, with the right token or a wrong one
-  assert.equal((await admin('127.0.3.2', 'GET', '/v1/tenants', { token: h.serving.operatorToken })).status, 200);
-  assert.equal((await admin('127.0.3.2', 'GET', '/v1/tenants', { token: 'wrong' })).status, 401);
-  // /healthz needs no token and is never refused
-  assert.equal((await admin(attacker, 'GET', '/healthz')).status, 200);
-});
+test(
+  'failed authentication is rate-limited per address: 20 invalid tokens a minute, then 429 with ' + 'Retry-After',
+  async () => {
+    const attacker = '127.0.3.1';
+    for (let i = 0; i < 20; i++) {
+      // the budget is shared by every guarded route: half on the deploy API, half on /metrics
+      const res = await admin(attacker, 'GET', i % 2 ? '/metrics' : '/v1/tenants', { token: `guess-${i}` });
+      assert.equal(res.status, 401, `guess ${i}`);
+    }
+    const refused = await admin(attacker, 'GET', '/v1/tenants', { token: 'guess-21' });
+    assert.equal(refused.status, 429, refused.text);
+    assert.equal(JSON.parse(refused.text).error.code, 'TOO_MANY_AUTH_FAILURES');
+    const retryAfter = Number(refused.headers['retry-after']);
+    assert.ok(
+      Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60,
+      `Retry-After: ` + `${refused.headers['retry-after']}`,
+    );
+    // while refused, even a right guess is not checked (a guesser learns nothing)
+    assert.equal((await admin(attacker, 'GET', '/v1/tenants', { token: h.serving.operatorToken })).status, 429);
+    assert.equal((await admin(attacker, 'GET', '/v1/tenants/victim/logs', { token: 'guess-22' })).status, 429);
+    // other addresses are not affected, with the right token or a wrong one
+    assert.equal((await admin('127.0.3.2', 'GET', '/v1/tenants', { token: h.serving.operatorToken })).status, 200);
+    assert.equal((await admin('127.0.3.2', 'GET', '/v1/tenants', { token: 'wrong' })).status, 401);
+    // /healthz needs no token and is never refused
+    assert.equal((await admin(attacker, 'GET', '/healthz')).status, 200);
+  },
+);
 
 test('successful authentications never count toward the failure budget', async () => {
   const client = '127.0.3.3';
-  for (let i = 0; i < 40; i++) assert.equal((await admin(client, 'GET', '/v1/tenants', { token: h.serving.operatorToken })).status, 200);
-  for (let i = 0; i < 20; i++) assert.equal((await admin(client, 'GET', '/v1/tenants', { token: `typo-${i}` })).status, 401, `failure ${i + 1} of 20`);
+  for (let i = 0; i < 40; i++)
+    assert.equal((await admin(client, 'GET', '/v1/tenants', { token: h.serving.operatorToken })).status, 200);
+  for (let i = 0; i < 20; i++)
+    assert.equal(
+      (await admin(client, 'GET', '/v1/tenants', { token: `typo-${i}` })).status,
+      401,
+      `failure ${i + 1} of 20`,
+    );
   assert.equal((await admin(client, 'GET', '/v1/tenants', { token: 'typo-21' })).status, 429);
 });
 
@@ -252,7 +326,10 @@ test('internal errors (a corrupt store) answer a generic 500 with no stack trace
     ];
     let internal = 0;
     for (const [method, p] of probes) {
-      const res = await admin('127.0.4.1', method, p, { token, json: method === 'PATCH' ? { limits: { cpuMs: 10 } } : undefined });
+      const res = await admin('127.0.4.1', method, p, {
+        token,
+        json: method === 'PATCH' ? { limits: { cpuMs: 10 } } : undefined,
+      });
       assertNoLeak(res, `${method} ${p}`);
       const body = JSON.parse(res.text) as { error?: { code: string; message: string } };
       if (res.status >= 500) {
@@ -262,7 +339,10 @@ test('internal errors (a corrupt store) answer a generic 500 with no stack trace
     }
     assert.ok(internal >= 2, `the corrupt store did force internal errors (${internal})`);
     // the details went to the server log instead
-    assert.ok(h.logs.some((r) => r.msg === 'admin request failed' && /JSON|Unexpected|token/i.test(String(r.error))), 'the server log has the cause');
+    assert.ok(
+      h.logs.some((r) => r.msg === 'admin request failed' && /JSON|Unexpected|token/i.test(String(r.error))),
+      'the server log has the cause',
+    );
   } finally {
     fs.writeFileSync(path.join(victimDeployments, manifestFile), original);
     fs.rmSync(path.join(h.dataDir, 'tenants', 'broken'), { recursive: true, force: true });
@@ -294,8 +374,15 @@ test('malformed paths, names and bodies answer 4xx JSON errors with no stack tra
     ['POST', '/v1/tenants/victim/deployments', 'garbage', 'text/html'],
   ];
   for (const [method, p, body, type] of probes) {
-    const res = await admin('127.0.5.1', method, p, { token, body, headers: body === undefined ? {} : { 'content-type': type ?? 'application/json' } });
-    assert.ok(res.status >= 400 && res.status < 500, `${method} ${p} ${JSON.stringify(body)}: ${res.status} ${res.text}`);
+    const res = await admin('127.0.5.1', method, p, {
+      token,
+      body,
+      headers: body === undefined ? {} : { 'content-type': type ?? 'application/json' },
+    });
+    assert.ok(
+      res.status >= 400 && res.status < 500,
+      `${method} ${p} ${JSON.stringify(body)}: ${res.status} ` + `${res.text}`,
+    );
     assertNoLeak(res, `${method} ${p}`);
     assert.ok(JSON.parse(res.text).error.code, `${method} ${p}: a JSON error with a code`);
   }
@@ -311,11 +398,17 @@ test("a tenant's deploy token reaches nothing of another tenant and no operator-
   assert.equal(created.status, 201, created.text);
   const { token: intruder, id } = JSON.parse(created.text) as { token: string; id: string };
   for (const route of adminRoutes()) {
-    const res = await admin('127.0.6.2', route.method, route.path, { token: intruder, json: route.method === 'GET' || route.method === 'DELETE' ? undefined : {} });
+    const res = await admin('127.0.6.2', route.method, route.path, {
+      token: intruder,
+      json: route.method === 'GET' || route.method === 'DELETE' ? undefined : {},
+    });
     if (route.method === 'GET' && route.path === '/v1/tenants') {
       // the list is there, filtered to the token's own tenant
       assert.equal(res.status, 200);
-      assert.deepEqual((JSON.parse(res.text) as { tenants: { name: string }[] }).tenants.map((t) => t.name), ['intruder']);
+      assert.deepEqual(
+        (JSON.parse(res.text) as { tenants: { name: string }[] }).tenants.map((t) => t.name),
+        ['intruder'],
+      );
       continue;
     }
     if (route.method === 'GET' && route.path === '/v1/history') {
@@ -324,12 +417,25 @@ test("a tenant's deploy token reaches nothing of another tenant and no operator-
       assert.deepEqual(Object.keys((JSON.parse(res.text) as { tenants: object }).tenants).sort(), ['_all', 'intruder']);
       continue;
     }
-    assert.equal(res.status, 403, `${route.method} ${route.path} with another tenant's token: ${res.status} ${res.text}`);
+    assert.equal(
+      res.status,
+      403,
+      `${route.method} ${route.path} with another tenant's token: ${res.status} ` + `${res.text}`,
+    );
     assert.equal(JSON.parse(res.text).error.code, 'FORBIDDEN');
   }
   // on its own tenant, the operator-only routes stay closed too (limits, tokens, deleting the tenant)
-  for (const [method, p] of [['PATCH', '/v1/tenants/intruder'], ['PUT', '/v1/tenants/intruder'], ['DELETE', '/v1/tenants/intruder'], ['POST', '/v1/tenants/intruder/tokens'], ['GET', '/v1/tenants/intruder/tokens']] as const) {
-    const res = await admin('127.0.6.2', method, p, { token: intruder, json: method === 'GET' || method === 'DELETE' ? undefined : { limits: { cpuMs: 600000 } } });
+  for (const [method, p] of [
+    ['PATCH', '/v1/tenants/intruder'],
+    ['PUT', '/v1/tenants/intruder'],
+    ['DELETE', '/v1/tenants/intruder'],
+    ['POST', '/v1/tenants/intruder/tokens'],
+    ['GET', '/v1/tenants/intruder/tokens'],
+  ] as const) {
+    const res = await admin('127.0.6.2', method, p, {
+      token: intruder,
+      json: method === 'GET' || method === 'DELETE' ? undefined : { limits: { cpuMs: 600000 } },
+    });
     assert.equal(res.status, 403, `${method} ${p}: ${res.status} ${res.text}`);
   }
   // a revoked token stops working at once

@@ -16,7 +16,8 @@ before(async () => {
 after(() => h.close());
 
 /** a worker that stores the response described by the query (status, headers) under its URL, or matches it */
-const cacheLab = `
+const cacheLab =
+  `
 export default {
   async fetch(request) {
     const url = new URL(request.url);
@@ -34,7 +35,8 @@ export default {
       const request2 = new Request(key, { headers: request.headers, method: url.searchParams.get('method') || 'GET' });
       const hit = await cache.match(request2, { ignoreMethod: url.searchParams.has('ignoreMethod') });
       if (!hit) return new Response('miss', { status: 404 });
-      return new Response(hit.body, { status: hit.status === 304 ? 200 : hit.status, headers: { 'x-status': String(hit.status), 'x-headers': JSON.stringify([...hit.headers]) } });
+      return new Response(hit.body, { status: hit.status === 304 ? 200 : hit.status, headers: { 'x-status': ` +
+  `String(hit.status), 'x-headers': JSON.stringify([...hit.headers]) } });
     } catch (e) {
       return new Response(e.name + ': ' + e.message, { status: 500 });
     }
@@ -127,7 +129,8 @@ test('conditional matches: If-None-Match against the ETag, If-Modified-Since aga
 
 test('put() refusals, delete, named caches and ignoreMethod', async () => {
   const refusals = await deployProject(h, 'cacheapi', {
-    'index.js': `
+    'index.js':
+      `
 export default {
   async fetch() {
     const out = {};
@@ -148,7 +151,8 @@ export default {
     out.inNamed = await (await named.match('https://x.example/n')).text();
     out.sameObject = (await caches.open('mine')) === named;
     out.head = (await named.match(new Request('https://x.example/n', { method: 'HEAD' }))) === undefined;
-    out.headIgnored = (await named.match(new Request('https://x.example/n', { method: 'HEAD' }), { ignoreMethod: true })).status;
+    out.headIgnored = (await named.match(new Request('https://x.example/n', { method: 'HEAD' }), { ` +
+      `ignoreMethod: true })).status;
     out.deleted = await named.delete('https://x.example/n');
     out.deletedAgain = await named.delete('https://x.example/n');
     out.after = (await named.match('https://x.example/n')) === undefined;

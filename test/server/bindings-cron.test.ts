@@ -121,8 +121,10 @@ test('a failed run runs once more, unless the handler called noRetry(); runs are
   });
   await setBindings(h, 'cron-noretry', { crons: ['* * * * *'] });
   await deployProject(h, 'cron-noretry', {
-    'index.js': `let runs = 0; export default {
-      async scheduled(controller) { runs++; console.log('run ' + runs); controller.noRetry(); throw new Error('no retry'); },
+    'index.js':
+      `let runs = 0; export default {
+      async scheduled(controller) { runs++; console.log('run ' + runs); controller.noRetry(); throw new ` +
+      `Error('no retry'); },
     };`,
   });
   await setBindings(h, 'cron-spin', { crons: ['* * * * *'] });
@@ -158,9 +160,11 @@ test('a failed run runs once more, unless the handler called noRetry(); runs are
 test('POST /v1/tenants/{t}/scheduled runs the handler now, with the cron given (or the first declared)', async () => {
   await setBindings(h, 'cron-hand', { kv_namespaces: [{ binding: 'RUNS', id: 'hand' }], crons: ['*/5 * * * *'] });
   await deployProject(h, 'cron-hand', {
-    'index.js': `export default {
+    'index.js':
+      `export default {
       async scheduled(controller, env, ctx) {
-        ctx.waitUntil(env.RUNS.put('runs', JSON.stringify([{ cron: controller.cron, scheduledTime: controller.scheduledTime }])));
+        ctx.waitUntil(env.RUNS.put('runs', JSON.stringify([{ cron: controller.cron, scheduledTime: ` +
+      `controller.scheduledTime }])));
       },
       fetch() { return new Response('also fetch'); },
     };`,

@@ -51,7 +51,8 @@ test("Cloudflare's KV get-started worker deploys unmodified with its wrangler.js
 test('get and getWithMetadata in every type; put of strings, ArrayBuffers and streams; delete', async () => {
   await setBindings(h, 'kvtypes', { kv_namespaces: [{ binding: 'NS', id: 'types' }] });
   await deployProject(h, 'kvtypes', {
-    'index.js': kvWorker(`
+    'index.js': kvWorker(
+      `
       await env.NS.put('text', 'héllo');
       await env.NS.put('json', JSON.stringify({ a: [1, 2] }), { metadata: { kind: 'doc' } });
       await env.NS.put('bytes', new Uint8Array([1, 2, 250]).buffer);
@@ -67,10 +68,12 @@ test('get and getWithMetadata in every type; put of strings, ArrayBuffers and st
       await env.NS.delete('text');
       const gone = await env.NS.get('text');
       return Response.json({
-        text, json, meta: withMeta.metadata, value: withMeta.value, ab: [...new Uint8Array(ab)], isAb: ab instanceof ArrayBuffer,
+        text, json, meta: withMeta.metadata, value: withMeta.value, ab: [...new Uint8Array(ab)], isAb: ab ` +
+        `instanceof ArrayBuffer,
         view: [...view], stream, none, gone,
       });
-    `),
+    `,
+    ),
   });
   const res = await h.get('kvtypes.localhost', '/');
   assert.equal(res.status, 200, res.text);
@@ -91,7 +94,8 @@ test('get and getWithMetadata in every type; put of strings, ArrayBuffers and st
 test('list: prefix, limit, cursor pages, list_complete, expiration and metadata of keys', async () => {
   await setBindings(h, 'kvlist', { kv_namespaces: [{ binding: 'NS', id: 'list' }] });
   await deployProject(h, 'kvlist', {
-    'index.js': kvWorker(`
+    'index.js': kvWorker(
+      `
       for (const k of ['a:1', 'a:2', 'a:3', 'b:1', 'a:\u00e9']) await env.NS.put(k, 'v', { metadata: { k } });
       await env.NS.put('a:ttl', 'v', { expirationTtl: 3600 });
       const pages = [];
@@ -103,8 +107,10 @@ test('list: prefix, limit, cursor pages, list_complete, expiration and metadata 
       } while (cursor);
       const all = await env.NS.list();
       const ttl = all.keys.find((k) => k.name === 'a:ttl');
-      return Response.json({ pages, names: all.keys.map((k) => k.name), meta: all.keys[0].metadata, ttl: ttl.expiration - Math.floor(Date.now() / 1000) });
-    `),
+      return Response.json({ pages, names: all.keys.map((k) => k.name), meta: all.keys[0].metadata, ttl: ` +
+        `ttl.expiration - Math.floor(Date.now() / 1000) });
+    `,
+    ),
   });
   const res = await h.get('kvlist.localhost', '/');
   assert.equal(res.status, 200, res.text);
@@ -158,7 +164,8 @@ test("Cloudflare's limits, with Cloudflare's messages", async () => {
     cacheTtl: 'Error: KV GET failed: 400 Invalid cache_ttl of 10. Cache TTL must be at least 60.',
     badType: 'TypeError: Unknown response type. Possible types are "text", "arrayBuffer", "json", and "stream".',
     listLimit:
-      'Error: KV GET failed: 400 Invalid key_count_limit of 1001. Please specify an integer less than or equal to 1000.',
+      'Error: KV GET failed: 400 Invalid key_count_limit of 1001. Please specify an integer less ' +
+      'than or equal to 1000.',
     badValue:
       'TypeError: KV put() accepts only strings, ArrayBuffers, ArrayBufferViews, and ReadableStreams as values.',
   });
@@ -215,16 +222,19 @@ test("the tenant's quota of keys and bytes, and the per-request operation cap", 
     ],
   });
   await deployProject(h, 'kvquota', {
-    'index.js': kvWorker(`
+    'index.js': kvWorker(
+      `
       const what = url.pathname.slice(1);
       const out = { ok: 0 };
       try {
         if (what === 'keys') for (let i = 0; i < 60; i++) { await (i % 2 ? env.A : env.B).put('k' + i, 'v'); out.ok++; }
-        if (what === 'bytes') for (let i = 0; i < 10; i++) { await env.A.put('k' + (2 * i + 1), 'x'.repeat(20000)); out.ok++; }
+        if (what === 'bytes') for (let i = 0; i < 10; i++) { await env.A.put('k' + (2 * i + 1), ` +
+        `'x'.repeat(20000)); out.ok++; }
         if (what === 'ops') for (let i = 0; i < 100; i++) { await env.A.get('k1'); out.ok++; }
       } catch (e) { out.error = e.message; }
       return Response.json(out);
-    `),
+    `,
+    ),
   });
   const keys = JSON.parse((await h.get('kvquota.localhost', '/keys')).text);
   assert.equal(keys.ok, 50, 'fifty keys over both namespaces');
@@ -247,15 +257,18 @@ test('a module without bindings gets no binding objects in env', async () => {
   assert.deepEqual(JSON.parse((await h.get('kvnone.localhost', '/')).text), { names: [] });
 });
 
-test('deleting a tenant removes its KV data (its namespaces are not there for a tenant of the same name later)', async () => {
-  await setBindings(h, 'kvgone', { kv_namespaces: [{ binding: 'NS', id: 'gone' }] });
-  await deployProject(h, 'kvgone', {
-    'index.js': kvWorker(`await env.NS.put('left', 'behind'); return new Response('ok');`),
-  });
-  assert.equal((await h.get('kvgone.localhost', '/')).text, 'ok');
-  const kv = h.serving.bindings.kv!;
-  assert.equal((await kv.usage('kvgone')).keys, 1);
-  await h.serving.store.deleteTenant('kvgone');
-  await eventually(async () => (await kv.usage('kvgone')).keys === 0);
-  assert.equal(await kv.get({ tenant: 'kvgone', namespace: 'gone' }, 'left'), null);
-});
+test(
+  'deleting a tenant removes its KV data (its namespaces are not there for a tenant of the same ' + 'name later)',
+  async () => {
+    await setBindings(h, 'kvgone', { kv_namespaces: [{ binding: 'NS', id: 'gone' }] });
+    await deployProject(h, 'kvgone', {
+      'index.js': kvWorker(`await env.NS.put('left', 'behind'); return new Response('ok');`),
+    });
+    assert.equal((await h.get('kvgone.localhost', '/')).text, 'ok');
+    const kv = h.serving.bindings.kv!;
+    assert.equal((await kv.usage('kvgone')).keys, 1);
+    await h.serving.store.deleteTenant('kvgone');
+    await eventually(async () => (await kv.usage('kvgone')).keys === 0);
+    assert.equal(await kv.get({ tenant: 'kvgone', namespace: 'gone' }, 'left'), null);
+  },
+);

@@ -96,26 +96,29 @@ test('declarations: every problem named by its key; cron expressions checked by 
   ]);
 });
 
-test("merging: the deployment's binding of a name wins, its triggers replace the tenant's, callers stay the tenant's", () => {
-  const merged = resolveBindings(
-    {
-      vars: { A: 'tenant', B: 'tenant' },
-      kv_namespaces: [{ binding: 'C', id: 'c' }],
-      crons: ['0 * * * *'],
-      callers: ['web'],
-    },
-    { kv_namespaces: [{ binding: 'A', id: 'a' }], crons: ['*/5 * * * *'], callers: ['ignored'] },
-  );
-  assert.deepEqual(merged.vars, { B: 'tenant' });
-  assert.deepEqual(merged.kv, { C: 'c', A: 'a' });
-  assert.deepEqual(merged.crons, ['*/5 * * * *']);
-  assert.deepEqual(merged.callers, ['web']);
-  assert.equal(acceptsCaller(merged, 'web'), true);
-  assert.equal(acceptsCaller(merged, 'other'), false);
-  assert.equal(acceptsCaller(resolveBindings({ callers: ['*'] }, undefined), 'anyone'), true);
-  assert.deepEqual(
-    resolveBindings({ crons: ['0 * * * *'] }, {}).crons,
-    ['0 * * * *'],
-    "no triggers declared: the tenant's",
-  );
-});
+test(
+  "merging: the deployment's binding of a name wins, its triggers replace the tenant's, callers " + "stay the tenant's",
+  () => {
+    const merged = resolveBindings(
+      {
+        vars: { A: 'tenant', B: 'tenant' },
+        kv_namespaces: [{ binding: 'C', id: 'c' }],
+        crons: ['0 * * * *'],
+        callers: ['web'],
+      },
+      { kv_namespaces: [{ binding: 'A', id: 'a' }], crons: ['*/5 * * * *'], callers: ['ignored'] },
+    );
+    assert.deepEqual(merged.vars, { B: 'tenant' });
+    assert.deepEqual(merged.kv, { C: 'c', A: 'a' });
+    assert.deepEqual(merged.crons, ['*/5 * * * *']);
+    assert.deepEqual(merged.callers, ['web']);
+    assert.equal(acceptsCaller(merged, 'web'), true);
+    assert.equal(acceptsCaller(merged, 'other'), false);
+    assert.equal(acceptsCaller(resolveBindings({ callers: ['*'] }, undefined), 'anyone'), true);
+    assert.deepEqual(
+      resolveBindings({ crons: ['0 * * * *'] }, {}).crons,
+      ['0 * * * *'],
+      "no triggers declared: the tenant's",
+    );
+  },
+);

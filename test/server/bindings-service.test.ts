@@ -43,7 +43,8 @@ after(async () => {
   await new Promise((resolve) => origin.close(resolve));
 });
 
-const callee = `
+const callee =
+  `
 export default {
   async fetch(request) {
     const url = new URL(request.url);
@@ -52,21 +53,24 @@ export default {
     if (url.pathname === '/big') return new Response(new Uint8Array(300000).fill(7));
     if (url.pathname === '/throw') throw new Error('callee failed');
     const body = request.body ? await request.text() : '';
-    return new Response('callee: ' + request.method + ' ' + url.pathname + ' ' + body.length + ' ' + request.headers.get('x-from'), {
+    return new Response('callee: ' + request.method + ' ' + url.pathname + ' ' + body.length + ' ' + ` +
+  `request.headers.get('x-from'), {
       headers: { 'x-callee': '1' },
     });
   },
 };
 `;
 
-const caller = `
+const caller =
+  `
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
     const target = 'https://callee.internal' + url.pathname + url.search;
     try {
       if (url.pathname === '/post') {
-        const res = await env.CALLEE.fetch(target, { method: 'POST', body: 'x'.repeat(100000), headers: { 'x-from': 'caller' } });
+        const res = await env.CALLEE.fetch(target, { method: 'POST', body: 'x'.repeat(100000), headers: { ` +
+  `'x-from': 'caller' } });
         return new Response(await res.text(), { status: res.status });
       }
       if (url.pathname === '/twice') {
@@ -78,7 +82,8 @@ export default {
       const res = await env.CALLEE.fetch(new Request(target, { headers: { 'x-from': 'caller' } }));
       const text = await res.text();
       return new Response(res.status + ' ' + text.length + ' ' + text.slice(0, 80), {
-        headers: { 'x-callee': res.headers.get('x-callee') ?? '', 'x-islet-error': res.headers.get('islet-error') ?? '' },
+        headers: { 'x-callee': res.headers.get('x-callee') ?? '', 'x-islet-error': ` +
+  `res.headers.get('islet-error') ?? '' },
       });
     } catch (e) {
       return new Response(e.name + ': ' + e.message, { status: 502 });
@@ -109,15 +114,18 @@ test('env.OTHER.fetch() runs the request in the other tenant, with its own logs 
   assert.match(scrape, /islet_service_calls_total\{tenant="caller",status="200"\} 3/);
 });
 
-test("the callee's limits apply to it: a runaway callee is cut for CPU and the caller gets islet's answer", async () => {
-  const res = await h.get('caller.localhost', '/spin');
-  assert.equal(res.status, 200, res.text);
-  assert.match(res.text, /^503 /);
-  assert.equal(res.headers['x-islet-error'], 'cpu');
-  const thrown = await h.get('caller.localhost', '/throw');
-  assert.match(thrown.text, /^500 /);
-  await h.waitForLog((r) => r.source === 'limit' && r.tenant === 'callee' && r.limit === 'cpu');
-});
+test(
+  "the callee's limits apply to it: a runaway callee is cut for CPU and the caller gets islet's " + 'answer',
+  async () => {
+    const res = await h.get('caller.localhost', '/spin');
+    assert.equal(res.status, 200, res.text);
+    assert.match(res.text, /^503 /);
+    assert.equal(res.headers['x-islet-error'], 'cpu');
+    const thrown = await h.get('caller.localhost', '/throw');
+    assert.match(thrown.text, /^500 /);
+    await h.waitForLog((r) => r.source === 'limit' && r.tenant === 'callee' && r.limit === 'cpu');
+  },
+);
 
 test("a service call counts as one of the caller's subrequests", async () => {
   await h.serving.store.putTenant({ ...(await h.serving.store.getTenant('caller'))!, limits: { subrequests: 1 } });
@@ -150,7 +158,9 @@ test('a service binding loop is cut at the depth limit: the client gets 508 isle
   assert.equal(res.status, 508, res.text);
   assert.equal(res.headers['islet-error'], 'loop');
   assert.match(res.text, /service binding loop/);
-  const self = `export default { async fetch(request, env) { try { return await env.SELF.fetch(request); } catch (e) { return new Response(e.message, { status: 502 }); } } };`;
+  const self =
+    `export default { async fetch(request, env) { try { return await env.SELF.fetch(request); } ` +
+    `catch (e) { return new Response(e.message, { status: 502 }); } } };`;
   await setBindings(h, 'selfie', { services: [{ binding: 'SELF', service: 'selfie' }], callers: ['selfie'] });
   await deployProject(h, 'selfie', { 'index.js': self });
   const again = await h.get('selfie.localhost', '/');

@@ -65,7 +65,8 @@ describe('islet CLI commands', () => {
   const write = (version: string) =>
     fs.writeFileSync(
       path.join(dir, 'fn', 'src', 'app.ts'),
-      `export default { fetch: (r: Request) => new URL(r.url).pathname === '/boom' ? (() => { throw new Error('boom'); })() : new Response('${version}') };\n`,
+      `export default { fetch: (r: Request) => new URL(r.url).pathname === '/boom' ? (() => { throw new ` +
+        `Error('boom'); })() : new Response('${version}') };\n`,
     );
 
   it("prints its version and each command's help, the same from `help deploy` and `deploy --help`", async () => {
@@ -98,43 +99,56 @@ describe('islet CLI commands', () => {
     assert.match(unknown.stderr, /unknown command 'nope'/);
   });
 
-  it('deploys a folder without package.json with --entry src/app.ts and a message, then rolls back to the previous version', async () => {
-    write('one');
-    const first = await json([
-      'deploy',
-      path.join(dir, 'fn'),
-      '-t',
-      'shop',
-      '--entry',
-      'src/app.ts',
-      '-m',
-      'first cut',
-    ]);
-    write('two');
-    const second = await json(['deploy', path.join(dir, 'fn'), '-t', 'shop', '--entry', 'src/app.ts', '-m', 'second']);
-    await eventually(async () => ((await islet.get('shop')).text === 'two' ? true : undefined), 5000, 'v2 served');
-    const listed = await json(['deployments', 'shop']);
-    assert.equal(listed.active, second.id);
-    const byId = Object.fromEntries(listed.deployments.map((d: { id: string }) => [d.id, d]));
-    assert.equal(byId[first.id].message, 'first cut');
-    assert.equal(byId[second.id].author, 'operator');
-    assert.match(await ok(['deployments', 'shop']), /operator\s+1\s+[\d.]+ KiB\s+second/);
-    const shown = await ok(['deployments', 'show', 'shop', second.id]);
-    assert.match(shown, /message\s+second/);
-    const diff = await ok(['deployments', 'diff', 'shop', first.id, second.id]);
-    assert.match(diff, /^-.*Response\('one'\)/m);
-    assert.match(diff, /^\+.*Response\('two'\)/m);
-    // no id: the one before the active one
-    const back = await json(['rollback', 'shop']);
-    assert.deepEqual([back.id, back.previous], [first.id, second.id]);
-    await eventually(async () => ((await islet.get('shop')).text === 'one' ? true : undefined), 5000, 'v1 again');
-    const none = await run(['rollback', 'shop']);
-    assert.equal(none.code, 1);
-    assert.match(
-      none.stderr,
-      /no deployment older than the active one \(\S+\) to roll back to \(NO_PREVIOUS_DEPLOYMENT\)/,
-    );
-  });
+  it(
+    'deploys a folder without package.json with --entry src/app.ts and a message, then rolls back ' +
+      'to the previous version',
+    async () => {
+      write('one');
+      const first = await json([
+        'deploy',
+        path.join(dir, 'fn'),
+        '-t',
+        'shop',
+        '--entry',
+        'src/app.ts',
+        '-m',
+        'first cut',
+      ]);
+      write('two');
+      const second = await json([
+        'deploy',
+        path.join(dir, 'fn'),
+        '-t',
+        'shop',
+        '--entry',
+        'src/app.ts',
+        '-m',
+        'second',
+      ]);
+      await eventually(async () => ((await islet.get('shop')).text === 'two' ? true : undefined), 5000, 'v2 served');
+      const listed = await json(['deployments', 'shop']);
+      assert.equal(listed.active, second.id);
+      const byId = Object.fromEntries(listed.deployments.map((d: { id: string }) => [d.id, d]));
+      assert.equal(byId[first.id].message, 'first cut');
+      assert.equal(byId[second.id].author, 'operator');
+      assert.match(await ok(['deployments', 'shop']), /operator\s+1\s+[\d.]+ KiB\s+second/);
+      const shown = await ok(['deployments', 'show', 'shop', second.id]);
+      assert.match(shown, /message\s+second/);
+      const diff = await ok(['deployments', 'diff', 'shop', first.id, second.id]);
+      assert.match(diff, /^-.*Response\('one'\)/m);
+      assert.match(diff, /^\+.*Response\('two'\)/m);
+      // no id: the one before the active one
+      const back = await json(['rollback', 'shop']);
+      assert.deepEqual([back.id, back.previous], [first.id, second.id]);
+      await eventually(async () => ((await islet.get('shop')).text === 'one' ? true : undefined), 5000, 'v1 again');
+      const none = await run(['rollback', 'shop']);
+      assert.equal(none.code, 1);
+      assert.match(
+        none.stderr,
+        /no deployment older than the active one \(\S+\) to roll back to \(NO_PREVIOUS_DEPLOYMENT\)/,
+      );
+    },
+  );
 
   it('gets, sets and unsets env vars; puts, lists and deletes secrets read from stdin', async () => {
     assert.deepEqual((await json(['env', 'set', 'shop', 'MODE=prod', 'GREETING=hi there'])).vars, {

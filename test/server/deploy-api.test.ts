@@ -128,7 +128,9 @@ describe('admin API', () => {
 
   test('upload: one TypeScript module', async () => {
     const res = await api(admin, 'POST', '/v1/tenants/ts/deployments', {
-      body: 'export default { fetch(req: Request): Response { return new Response(new URL(req.url).pathname as string) } }',
+      body:
+        'export default { fetch(req: Request): Response { return new Response(new ' +
+        'URL(req.url).pathname as string) } }',
       type: 'application/typescript',
     });
     assert.equal(res.status, 201);
@@ -138,28 +140,31 @@ describe('admin API', () => {
     assert.deepEqual(runGraph(manifest, files, 'http://ts.fn.test/some/path'), { status: 200, body: '/some/path' });
   });
 
-  test('upload: multipart, TypeScript over several files with a real npm package, routes and compatibility', async () => {
-    const form = new FormData();
-    for (const [name, data] of fixtureFiles('multi')) form.append('file', new Blob([new Uint8Array(data)]), name);
-    form.append('entry', 'index.ts');
-    form.append('routes', 'shop.example.com/api/*');
-    form.append('compatibility', '{"date":"2026-01-01"}');
-    const res = await api(admin, 'POST', '/v1/tenants/shop/deployments?routes=www.example.com/', { body: form });
-    assert.equal(res.status, 201, JSON.stringify(res.body));
-    const manifest = (await api(admin, 'GET', `/v1/tenants/shop/deployments/${res.body.id}`)).body;
-    assert.deepEqual(manifest.routes, ['shop.example.com/api/*', 'www.example.com/']);
-    assert.deepEqual(manifest.compatibility, { date: '2026-01-01' });
-    const files = new Map<string, Buffer>();
-    for (const m of manifest.modules) files.set(m.path, await admin.store.readFile('shop', res.body.id, m.path));
-    assert.deepEqual(runGraph(manifest, files, 'http://shop.fn.test/?name=multipart'), {
-      status: 200,
-      body: 'HELLO MULTIPART',
-    });
-    const listed = (await api(admin, 'GET', '/v1/tenants')).body.tenants.find(
-      (t: { name: string }) => t.name === 'shop',
-    );
-    assert.deepEqual(listed.routes, ['shop.example.com/api/*', 'www.example.com/']);
-  });
+  test(
+    'upload: multipart, TypeScript over several files with a real npm package, routes and ' + 'compatibility',
+    async () => {
+      const form = new FormData();
+      for (const [name, data] of fixtureFiles('multi')) form.append('file', new Blob([new Uint8Array(data)]), name);
+      form.append('entry', 'index.ts');
+      form.append('routes', 'shop.example.com/api/*');
+      form.append('compatibility', '{"date":"2026-01-01"}');
+      const res = await api(admin, 'POST', '/v1/tenants/shop/deployments?routes=www.example.com/', { body: form });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      const manifest = (await api(admin, 'GET', `/v1/tenants/shop/deployments/${res.body.id}`)).body;
+      assert.deepEqual(manifest.routes, ['shop.example.com/api/*', 'www.example.com/']);
+      assert.deepEqual(manifest.compatibility, { date: '2026-01-01' });
+      const files = new Map<string, Buffer>();
+      for (const m of manifest.modules) files.set(m.path, await admin.store.readFile('shop', res.body.id, m.path));
+      assert.deepEqual(runGraph(manifest, files, 'http://shop.fn.test/?name=multipart'), {
+        status: 200,
+        body: 'HELLO MULTIPART',
+      });
+      const listed = (await api(admin, 'GET', '/v1/tenants')).body.tenants.find(
+        (t: { name: string }) => t.name === 'shop',
+      );
+      assert.deepEqual(listed.routes, ['shop.example.com/api/*', 'www.example.com/']);
+    },
+  );
 
   test('upload: tar.gz of a folder, bundled on request', async () => {
     const archive = await tarGz(fixtureFiles('multi'), 'multi/');
@@ -566,7 +571,8 @@ describe('islet CLI', () => {
     );
     await assert.rejects(islet('rollback', 'cli', 'nope'), (e: { stderr: string }) =>
       e.stderr.includes(
-        "POST /v1/tenants/cli/deployments/nope/activate failed with 404: tenant 'cli' has no deployment 'nope' (NOT_FOUND)",
+        "POST /v1/tenants/cli/deployments/nope/activate failed with 404: tenant 'cli' has no " +
+          "deployment 'nope' (NOT_FOUND)",
       ),
     );
     await assert.rejects(

@@ -149,34 +149,41 @@ describe('build: validation (each a 400 that says what and where)', () => {
     assert.equal(e.code, 'ISLET_DEPLOY_UNRESOLVED_IMPORT');
     assert.equal(
       e.message,
-      "src/a.js:1:17: cannot resolve 'left-pad' imported by src/a.js: package 'left-pad' is not in the upload (add it under node_modules/, map it in import_map.json, or deploy with bundle=true from a folder that has it)",
+      "src/a.js:1:17: cannot resolve 'left-pad' imported by src/a.js: package 'left-pad' is not in " +
+        'the upload (add it under node_modules/, map it in import_map.json, or deploy with ' +
+        'bundle=true from a folder that has it)',
     );
   });
 
-  test('Node built-ins stay imports; unknown built-ins and imports climbing out of the upload are refused', async () => {
-    const source =
-      "import fs from 'fs';\nimport { Buffer } from 'node:buffer';\nexport default { fetch() { return [fs, Buffer] } }";
-    const built = await build('t', fromObject({ 'index.js': source }));
-    const code = built.files.get('index.js')!.toString();
-    assert.match(code, /from "node:fs"/);
-    assert.match(code, /from "node:buffer"/);
-    const unknown = "import fs from 'node:fss';\nexport default { fetch() { return fs } }";
-    const builtin = await refused(build('t', fromObject({ 'index.js': unknown })));
-    assert.equal(
-      builtin.message,
-      "index.js:1:16: cannot resolve 'node:fss' imported by index.js: node:fss is not a Node.js built-in module islet offers",
-    );
-    const climb = await refused(
-      build(
-        't',
-        fromObject({ 'index.js': "import x from '../../etc/passwd';\nexport default { fetch() { return x } }" }),
-      ),
-    );
-    assert.equal(
-      climb.message,
-      "index.js:1:15: cannot resolve '../../etc/passwd' imported by index.js: it points outside the upload",
-    );
-  });
+  test(
+    'Node built-ins stay imports; unknown built-ins and imports climbing out of the upload are ' + 'refused',
+    async () => {
+      const source =
+        "import fs from 'fs';\nimport { Buffer } from 'node:buffer';\n" +
+        'export default { fetch() { return [fs, Buffer] } }';
+      const built = await build('t', fromObject({ 'index.js': source }));
+      const code = built.files.get('index.js')!.toString();
+      assert.match(code, /from "node:fs"/);
+      assert.match(code, /from "node:buffer"/);
+      const unknown = "import fs from 'node:fss';\nexport default { fetch() { return fs } }";
+      const builtin = await refused(build('t', fromObject({ 'index.js': unknown })));
+      assert.equal(
+        builtin.message,
+        "index.js:1:16: cannot resolve 'node:fss' imported by index.js: node:fss is not a Node.js " +
+          'built-in module islet offers',
+      );
+      const climb = await refused(
+        build(
+          't',
+          fromObject({ 'index.js': "import x from '../../etc/passwd';\nexport default { fetch() { return x } }" }),
+        ),
+      );
+      assert.equal(
+        climb.message,
+        "index.js:1:15: cannot resolve '../../etc/passwd' imported by index.js: it points outside the upload",
+      );
+    },
+  );
 
   test('an import map that loops is refused, not followed forever', async () => {
     const e = await refused(
@@ -216,7 +223,8 @@ describe('build: validation (each a 400 that says what and where)', () => {
     );
     assert.equal(
       hostile.message,
-      'index.js:1:15: cannot resolve \'p\' imported by index.js: a package.json "exports"/"imports" entry nests conditions more than 32 levels deep',
+      'index.js:1:15: cannot resolve \'p\' imported by index.js: a package.json "exports"/"imports" ' +
+        'entry nests conditions more than 32 levels deep',
     );
   });
 
@@ -226,12 +234,14 @@ describe('build: validation (each a 400 that says what and where)', () => {
       code: 'ISLET_DEPLOY_NO_FETCH_HANDLER',
       status: 400,
       message:
-        "entry 'index.ts' exports only 'fetch': a function must 'export default { fetch(request, env, ctx) { ... } }' (or, as a classic script, call addEventListener('fetch', ...))",
+        "entry 'index.ts' exports only 'fetch': a function must 'export default { fetch(request, " +
+        "env, ctx) { ... } }' (or, as a classic script, call addEventListener('fetch', ...))",
     });
     const nothing = await refused(build('t', fromObject({ 'index.js': 'console.log(1)' })));
     assert.equal(
       nothing.message,
-      "entry 'index.js' exports nothing: a function must 'export default { fetch(request, env, ctx) { ... } }' (or, as a classic script, call addEventListener('fetch', ...))",
+      "entry 'index.js' exports nothing: a function must 'export default { fetch(request, env, ctx) " +
+        "{ ... } }' (or, as a classic script, call addEventListener('fetch', ...))",
     );
   });
 

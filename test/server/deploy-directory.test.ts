@@ -48,16 +48,19 @@ test('deployDirectory publishes a folder once and again only when it changed', a
   await store.close();
 });
 
-test("bare imports of an operator's folder come from the nearest node_modules above it (functions/api uses hono)", async () => {
-  const store = new FsDeploymentStore(tempDir());
-  const { manifest, stored } = await deployDirectory(store, 'api', path.join(repoRoot, 'functions', 'api'));
-  assert.equal(stored, true);
-  assert.ok(manifest.importMap?.hono?.startsWith('node_modules/hono/'), JSON.stringify(manifest.importMap));
-  const result = runGraph(manifest, await readAll(store, 'api', manifest.id), 'http://api.localhost/notes');
-  assert.equal(result.status, 200, result.error ?? '');
-  assert.deepEqual(JSON.parse(result.body!), { notes: [] });
-  await store.close();
-});
+test(
+  "bare imports of an operator's folder come from the nearest node_modules above it " + '(functions/api uses hono)',
+  async () => {
+    const store = new FsDeploymentStore(tempDir());
+    const { manifest, stored } = await deployDirectory(store, 'api', path.join(repoRoot, 'functions', 'api'));
+    assert.equal(stored, true);
+    assert.ok(manifest.importMap?.hono?.startsWith('node_modules/hono/'), JSON.stringify(manifest.importMap));
+    const result = runGraph(manifest, await readAll(store, 'api', manifest.id), 'http://api.localhost/notes');
+    assert.equal(result.status, 200, result.error ?? '');
+    assert.deepEqual(JSON.parse(result.body!), { notes: [] });
+    await store.close();
+  },
+);
 
 test("a folder's bindings.json is its tenant's configuration; a bad one names the file and the key", async () => {
   const store = new FsDeploymentStore(tempDir());

@@ -9,7 +9,9 @@ import type { DeploymentManifest } from '../../server/store/types';
 export const repoRoot = path.resolve(__dirname, '../../..');
 export const fixtures = path.join(repoRoot, 'test', 'fixtures', 'deploy');
 
-/** lru-cache (a real, published ESM package) copied from this repo's node_modules: its package.json and browser build */
+/**
+ * lru-cache (a real, published ESM package) copied from this repo's node_modules: its package.json and browser build
+ */
 export function vendorLruCache(files: Map<string, Buffer>): Map<string, Buffer> {
   const pkg = path.join(repoRoot, 'node_modules', 'lru-cache');
   files.set('node_modules/lru-cache/package.json', fs.readFileSync(path.join(pkg, 'package.json')));

@@ -17,37 +17,40 @@ function held(gate: DeployGate, tenant: string, order: string[]) {
 
 const tick = () => new Promise((r) => setImmediate(r));
 
-test("one tenant's burst takes one slot and its share of the queue; the rest of the burst is BUSY, not others", async () => {
-  const gate = new DeployGate(2, 16, 2);
-  const order: string[] = [];
-  const burst = [held(gate, 'flood', order)];
-  await tick();
-  const refused: string[] = [];
-  const queued: Promise<void>[] = [];
-  for (let i = 0; i < 39; i++) {
-    queued.push(
-      gate
-        .run('flood', async () => void order.push('flood started'))
-        .catch((e: { code: string; message: string }) => {
-          refused.push(e.code);
-        }),
-    );
-  }
-  await tick();
-  assert.equal(refused.length, 37, 'the burst waits with two uploads at most');
-  assert.ok(refused.every((c) => c === 'ISLET_DEPLOY_BUSY'));
-  // the second slot is free for another tenant at once, though the flood has uploads waiting
-  const other = held(gate, 'patient', order);
-  await tick();
-  assert.deepEqual(order, ['flood started', 'patient started']);
-  assert.deepEqual(gate.load, { running: 2, queued: 2 });
-  other.release();
-  await other.done;
-  burst[0]!.release();
-  await burst[0]!.done;
-  await Promise.all(queued);
-  assert.equal(order.filter((o) => o === 'flood started').length, 3);
-});
+test(
+  "one tenant's burst takes one slot and its share of the queue; the rest of the burst is BUSY, " + 'not others',
+  async () => {
+    const gate = new DeployGate(2, 16, 2);
+    const order: string[] = [];
+    const burst = [held(gate, 'flood', order)];
+    await tick();
+    const refused: string[] = [];
+    const queued: Promise<void>[] = [];
+    for (let i = 0; i < 39; i++) {
+      queued.push(
+        gate
+          .run('flood', async () => void order.push('flood started'))
+          .catch((e: { code: string; message: string }) => {
+            refused.push(e.code);
+          }),
+      );
+    }
+    await tick();
+    assert.equal(refused.length, 37, 'the burst waits with two uploads at most');
+    assert.ok(refused.every((c) => c === 'ISLET_DEPLOY_BUSY'));
+    // the second slot is free for another tenant at once, though the flood has uploads waiting
+    const other = held(gate, 'patient', order);
+    await tick();
+    assert.deepEqual(order, ['flood started', 'patient started']);
+    assert.deepEqual(gate.load, { running: 2, queued: 2 });
+    other.release();
+    await other.done;
+    burst[0]!.release();
+    await burst[0]!.done;
+    await Promise.all(queued);
+    assert.equal(order.filter((o) => o === 'flood started').length, 3);
+  },
+);
 
 test('a freed slot goes to the next tenant in turn, round robin', async () => {
   const gate = new DeployGate(1, 16, 4);

@@ -56,7 +56,8 @@ describe('deploy + serve', () => {
   test("the upload check runs under the tenant's own memory limit, not only the default", async () => {
     // top-level code holding 160 MB: over the default 128 MB, under this tenant's 256 MB
     const body =
-      'const big = new Uint8Array(160 * 1024 * 1024); big[1] = 1;\nexport default { fetch() { return new Response(String(big.length)); } };';
+      'const big = new Uint8Array(160 * 1024 * 1024); big[1] = 1;\nexport default { fetch() { ' +
+      'return new Response(String(big.length)); } };';
     const post = () =>
       request(`${admin}/v1/tenants/roomy/deployments`, {
         method: 'POST',

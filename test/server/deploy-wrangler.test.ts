@@ -59,40 +59,43 @@ describe('wrangler projects and the bindings CLI', () => {
   });
   after(() => islet.close());
 
-  it('deploys a Workers project with `islet deploy <dir>` and no flags: name, main, vars, kv, crons, routes', async () => {
-    const run = await cli(['deploy', path.join(bindingFixtures, 'wrangler-project')]);
-    assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /^deployed \S+ to shop in \d+ ms/);
-    assert.equal(run.stderr, '', 'no warning: every key is known');
-    const tenant = await islet.admin('/v1/tenants/shop');
-    assert.equal(tenant.status, 200);
-    assert.deepEqual(tenant.body.routes, ['shop.example.test/*', 'api.example.test/v1*']);
-    const answer = await eventually(async () => {
-      const res = await islet.get('shop', '/anything', { headers: { host: 'shop.example.test' } });
-      return res.status === 200 ? JSON.parse(res.text) : undefined;
-    });
-    assert.deepEqual(answer, {
-      greeting: 'hello from wrangler.toml',
-      limits: { pageSize: 20, currency: 'EUR' },
-      host: 'shop.example.test',
-      path: '/anything',
-    });
-    const viaApi = await islet.get('shop', '/v1/cart', { headers: { host: 'api.example.test' } });
-    assert.deepEqual(JSON.parse(viaApi.text), { items: 1 });
-    assert.equal(
-      islet.serving.scheduler
-        ?.triggers('shop')
-        .map((t) => t.cron)
-        .join(),
-      '*/15 * * * *',
-    );
-    const deployment = (await islet.admin('/v1/tenants/shop/deployments')).body.deployments[0];
-    assert.equal(deployment.entry, 'src/worker.js');
-    assert.deepEqual(deployment.compatibility, {
-      compatibility_date: '2025-06-01',
-      compatibility_flags: ['nodejs_compat'],
-    });
-  });
+  it(
+    'deploys a Workers project with `islet deploy <dir>` and no flags: name, main, vars, kv, ' + 'crons, routes',
+    async () => {
+      const run = await cli(['deploy', path.join(bindingFixtures, 'wrangler-project')]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /^deployed \S+ to shop in \d+ ms/);
+      assert.equal(run.stderr, '', 'no warning: every key is known');
+      const tenant = await islet.admin('/v1/tenants/shop');
+      assert.equal(tenant.status, 200);
+      assert.deepEqual(tenant.body.routes, ['shop.example.test/*', 'api.example.test/v1*']);
+      const answer = await eventually(async () => {
+        const res = await islet.get('shop', '/anything', { headers: { host: 'shop.example.test' } });
+        return res.status === 200 ? JSON.parse(res.text) : undefined;
+      });
+      assert.deepEqual(answer, {
+        greeting: 'hello from wrangler.toml',
+        limits: { pageSize: 20, currency: 'EUR' },
+        host: 'shop.example.test',
+        path: '/anything',
+      });
+      const viaApi = await islet.get('shop', '/v1/cart', { headers: { host: 'api.example.test' } });
+      assert.deepEqual(JSON.parse(viaApi.text), { items: 1 });
+      assert.equal(
+        islet.serving.scheduler
+          ?.triggers('shop')
+          .map((t) => t.cron)
+          .join(),
+        '*/15 * * * *',
+      );
+      const deployment = (await islet.admin('/v1/tenants/shop/deployments')).body.deployments[0];
+      assert.equal(deployment.entry, 'src/worker.js');
+      assert.deepEqual(deployment.compatibility, {
+        compatibility_date: '2025-06-01',
+        compatibility_flags: ['nodejs_compat'],
+      });
+    },
+  );
 
   it('islet kv get|put|list|delete and usage act on the tenant namespace the worker uses', async () => {
     const ns = '3c7f5e52b3a94a0f9e2c1b7d8a6f4e21';
@@ -146,7 +149,9 @@ describe('wrangler projects and the bindings CLI', () => {
 
   it('unknown keys and features islet does not offer are warnings, not errors', async () => {
     const res = await upload('warned', {
-      'wrangler.toml': `name = "other-name"\nmain = "w.js"\nfrobnicate = true\n[[r2_buckets]]\nbinding = "B"\nbucket_name = "b"\n[env.staging]\nname = "x"\n`,
+      'wrangler.toml':
+        `name = "other-name"\nmain = "w.js"\nfrobnicate = true\n[[r2_buckets]]\nbinding = ` +
+        `"B"\nbucket_name = "b"\n[env.staging]\nname = "x"\n`,
       'w.js': worker,
     });
     assert.equal(res.status, 201, JSON.stringify(res.body));

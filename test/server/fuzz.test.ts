@@ -226,7 +226,10 @@ const multipartArb = fc
       parts
         .map(
           (p) =>
-            `--${boundary}\r\ncontent-disposition: form-data; name="${p.name.replace(/["\r\n]/g, '')}"${p.filename === undefined ? '' : `; filename="${p.filename.replace(/["\r\n]/g, '')}"`}\r\n\r\n${p.content}\r\n`,
+            `--${boundary}\r\ncontent-disposition: form-data; ` +
+            `name="${p.name.replace(/["\r\n]/g, '')}"` +
+            (p.filename === undefined ? '' : `; filename="${p.filename.replace(/["\r\n]/g, '')}"`) +
+            `\r\n\r\n${p.content}\r\n`,
         )
         .join('') + `--${boundary}--\r\n`;
     return truncate === undefined ? text : text.slice(0, truncate % (text.length + 1));
@@ -288,41 +291,47 @@ const queryFieldsArb = fc
 /** often no options at all, so that valid uploads also occur and reach the build and the store */
 const queryArb = fc.oneof({ arbitrary: fc.constant(''), weight: 2 }, { arbitrary: queryFieldsArb, weight: 3 });
 
-test('uploads over HTTP: malformed bodies, types and options get 4xx (never 500), the store stays consistent', async () => {
-  const statuses = new Map<number, number>();
-  await fc.assert(
-    fc.asyncProperty(fc.constantFrom('fz-a', 'fz-b', 'fz-c'), uploadArb, queryArb, async (tenant, upload, query) => {
-      let body: Buffer;
-      if (Buffer.isBuffer(upload.body)) body = upload.body;
-      else {
-        const spec = upload.body as { entries: EntrySpec[]; gzip: boolean; damage: (b: Buffer) => Buffer };
-        let data = await packTar(spec.entries);
-        if (spec.gzip) data = zlib.gzipSync(data);
-        body = spec.damage(data);
-      }
-      const res = await admin('POST', `/v1/tenants/${tenant}/deployments${query}`, body, upload.type);
-      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-      assert.ok(
-        res.status === 201 || (res.status >= 400 && res.status < 500),
-        `${upload.type} ${query}: ${res.status} ${res.text}`,
-      );
-      const json = JSON.parse(res.text) as { id?: string; error?: { code: string; message: string } };
-      if (res.status !== 201) {
-        assert.match(json.error!.code, /^[A-Z_]+$/);
-        // the tenant's own paths may appear; nothing of the server's
+test(
+  'uploads over HTTP: malformed bodies, types and options get 4xx (never 500), the store stays ' + 'consistent',
+  async () => {
+    const statuses = new Map<number, number>();
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('fz-a', 'fz-b', 'fz-c'), uploadArb, queryArb, async (tenant, upload, query) => {
+        let body: Buffer;
+        if (Buffer.isBuffer(upload.body)) body = upload.body;
+        else {
+          const spec = upload.body as { entries: EntrySpec[]; gzip: boolean; damage: (b: Buffer) => Buffer };
+          let data = await packTar(spec.entries);
+          if (spec.gzip) data = zlib.gzipSync(data);
+          body = spec.damage(data);
+        }
+        const res = await admin('POST', `/v1/tenants/${tenant}/deployments${query}`, body, upload.type);
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         assert.ok(
-          !/\n\s+at .*\(\/|\/(work|tmp|usr|root|home)\/|dist\/server|node:internal/.test(json.error!.message),
-          `no server internals: ${json.error!.message}`,
+          res.status === 201 || (res.status >= 400 && res.status < 500),
+          `${upload.type} ${query}: ${res.status} ${res.text}`,
         );
-      } else assert.ok(json.id);
-    }),
-    { numRuns: 300 },
-  );
-  if (process.env.ISLET_TEST_SHOW) console.error('upload statuses', [...statuses]);
-  assert.ok((statuses.get(201) ?? 0) > 0, `some uploads were valid and went through: ${JSON.stringify([...statuses])}`);
-  assert.equal((await admin('GET', '/healthz')).status, 200);
-  await assertStoreConsistent(['fz-a', 'fz-b', 'fz-c']);
-});
+        const json = JSON.parse(res.text) as { id?: string; error?: { code: string; message: string } };
+        if (res.status !== 201) {
+          assert.match(json.error!.code, /^[A-Z_]+$/);
+          // the tenant's own paths may appear; nothing of the server's
+          assert.ok(
+            !/\n\s+at .*\(\/|\/(work|tmp|usr|root|home)\/|dist\/server|node:internal/.test(json.error!.message),
+            `no server internals: ${json.error!.message}`,
+          );
+        } else assert.ok(json.id);
+      }),
+      { numRuns: 300 },
+    );
+    if (process.env.ISLET_TEST_SHOW) console.error('upload statuses', [...statuses]);
+    assert.ok(
+      (statuses.get(201) ?? 0) > 0,
+      `some uploads were valid and went through: ${JSON.stringify([...statuses])}`,
+    );
+    assert.equal((await admin('GET', '/healthz')).status, 200);
+    await assertStoreConsistent(['fz-a', 'fz-b', 'fz-c']);
+  },
+);
 
 async function assertStoreConsistent(tenants: string[]): Promise<void> {
   const store = h.serving.store;

@@ -81,24 +81,27 @@ test('cheap jobs get the express slot while every ordinary slot holds a long job
   assert.deepEqual(started, ['long', 'c-cheap'], 'the cheap job ran at once; the long one of b waits');
 });
 
-test('a cancelled job: a queued one leaves at once; a running one is told and keeps its slot until it stops', async () => {
-  const started: string[] = [];
-  const pool = new WorkPool('t', options({}));
-  const run = controlled(pool, started);
-  const first = run('a', 'first');
-  const queued = run('b', 'queued');
-  const after = run('c', 'after');
-  queued.job.cancel();
-  await assert.rejects(queued.job.result, { name: 'AbortError' });
-  assert.equal(pool.stats().queued, 1);
-  first.job.cancel();
-  await assert.rejects(first.job.result, { name: 'AbortError' }, 'the running job heard the cancel and stopped');
-  await tick();
-  assert.deepEqual(started, ['first', 'after'], 'its slot went to the next job once it stopped');
-  after.release();
-  assert.equal(await after.job.result, 'after');
-  assert.deepEqual(pool.stats(), { running: 0, queued: 0, tenants: {} });
-});
+test(
+  'a cancelled job: a queued one leaves at once; a running one is told and keeps its slot until ' + 'it stops',
+  async () => {
+    const started: string[] = [];
+    const pool = new WorkPool('t', options({}));
+    const run = controlled(pool, started);
+    const first = run('a', 'first');
+    const queued = run('b', 'queued');
+    const after = run('c', 'after');
+    queued.job.cancel();
+    await assert.rejects(queued.job.result, { name: 'AbortError' });
+    assert.equal(pool.stats().queued, 1);
+    first.job.cancel();
+    await assert.rejects(first.job.result, { name: 'AbortError' }, 'the running job heard the cancel and stopped');
+    await tick();
+    assert.deepEqual(started, ['first', 'after'], 'its slot went to the next job once it stopped');
+    after.release();
+    assert.equal(await after.job.result, 'after');
+    assert.deepEqual(pool.stats(), { running: 0, queued: 0, tenants: {} });
+  },
+);
 
 test('past maxQueued a submission fails at once', async () => {
   const pool = new WorkPool('t', options({ maxQueued: 2 }));

@@ -27,7 +27,10 @@ test('lines of one turn go out as one write, in order, once the turn ends', asyn
   assert.equal(writes.length, 1);
   const lines = writes[0].split('\n');
   assert.equal(lines.pop(), '', 'the chunk ends with a newline');
-  assert.deepEqual(lines.map((l) => JSON.parse(l).msg), ['one', 'two', 'three']);
+  assert.deepEqual(
+    lines.map((l) => JSON.parse(l).msg),
+    ['one', 'two', 'three'],
+  );
   logger.info('four');
   await nextTurn();
   assert.equal(writes.length, 2);
@@ -40,12 +43,21 @@ test('an error line is written before the call returns, with the lines before it
   logger.info('context');
   logger.error('isolate lost control', { tenant: 'shop' });
   assert.equal(writes.length, 1);
-  assert.deepEqual(writes[0].trimEnd().split('\n').map((l) => JSON.parse(l).msg), ['context', 'isolate lost control']);
+  assert.deepEqual(
+    writes[0]
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l).msg),
+    ['context', 'isolate lost control'],
+  );
 });
 
 test('a batch past its size bound is written at once', () => {
   const writes: string[] = [];
-  const logger = new Logger('info', batchedSink((chunk) => void writes.push(String(chunk)), { maxChars: 200 }));
+  const logger = new Logger(
+    'info',
+    batchedSink((chunk) => void writes.push(String(chunk)), { maxChars: 200 }),
+  );
   for (let i = 0; i < 10; i++) logger.info('x'.repeat(50), { i });
   assert.ok(writes.length >= 3, `expected writes while the turn was still running, got ${writes.length}`);
   for (const chunk of writes) assert.ok(chunk.endsWith('\n'), 'a chunk ends inside a line');
@@ -56,9 +68,12 @@ test('a write that fails at the end of the turn is reported, not thrown into the
   const onWarning = (w: Error) => warnings.push(w);
   process.on('warning', onWarning);
   try {
-    const logger = new Logger('info', batchedSink(() => {
-      throw new Error('EPIPE');
-    }));
+    const logger = new Logger(
+      'info',
+      batchedSink(() => {
+        throw new Error('EPIPE');
+      }),
+    );
     logger.info('lost');
     logger.info('lost too');
     await nextTurn();
@@ -77,7 +92,8 @@ test('bad batching options are refused with the option named', () => {
 
 /** runs a script in a fresh node process that has the compiled Logger as `Logger` */
 function child(script: string) {
-  const prelude = `const { Logger } = require(${JSON.stringify(path.join(root, 'dist/server/observe/server-log.js'))});`;
+  const prelude =
+    `const { Logger } = ` + `require(${JSON.stringify(path.join(root, 'dist/server/observe/server-log.js'))});`;
   return spawnSync(process.execPath, ['-e', prelude + script], { encoding: 'utf8', timeout: 20_000 });
 }
 
@@ -88,7 +104,13 @@ test('stdout: lines still buffered when the process exits are written', () => {
     process.exit(3);
   `);
   assert.equal(run.status, 3, run.stderr);
-  assert.deepEqual(run.stdout.trimEnd().split('\n').map((l) => JSON.parse(l).i), [0, 1, 2]);
+  assert.deepEqual(
+    run.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l).i),
+    [0, 1, 2],
+  );
 });
 
 test('stdout: the error line before a hard kill is not lost', () => {
@@ -100,7 +122,13 @@ test('stdout: the error line before a hard kill is not lost', () => {
     process.kill(process.pid, 'SIGKILL');
   `);
   assert.equal(run.signal, 'SIGKILL');
-  assert.deepEqual(run.stdout.trimEnd().split('\n').map((l) => JSON.parse(l).msg), ['serving', 'isolate lost control (V8 catastrophic error)']);
+  assert.deepEqual(
+    run.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l).msg),
+    ['serving', 'isolate lost control (V8 catastrophic error)'],
+  );
 });
 
 test('stdout: the lines before an uncaught exception are written', () => {
@@ -123,26 +151,47 @@ test('stdout: a process that ends by itself writes its last lines and is not kep
   assert.equal(JSON.parse(run.stdout).msg, 'last words');
 });
 
-test('with a delay, lines wait for it across turns, then go out together; an error line still goes at once', async () => {
-  const writes: string[] = [];
-  const logger = new Logger('info', batchedSink((chunk) => void writes.push(String(chunk)), { delayMs: 30 }));
-  logger.info('first');
-  await nextTurn();
-  logger.info('second');
-  await nextTurn();
-  assert.equal(writes.length, 0, 'written before the delay passed');
-  await new Promise((resolve) => setTimeout(resolve, 60));
-  assert.equal(writes.length, 1);
-  assert.deepEqual(writes[0].trimEnd().split('\n').map((l) => JSON.parse(l).msg), ['first', 'second']);
-  logger.info('third');
-  logger.error('fatal');
-  assert.equal(writes.length, 2);
-  assert.deepEqual(writes[1].trimEnd().split('\n').map((l) => JSON.parse(l).msg), ['third', 'fatal']);
-});
+test(
+  'with a delay, lines wait for it across turns, then go out together; an error line still goes ' + 'at once',
+  async () => {
+    const writes: string[] = [];
+    const logger = new Logger(
+      'info',
+      batchedSink((chunk) => void writes.push(String(chunk)), { delayMs: 30 }),
+    );
+    logger.info('first');
+    await nextTurn();
+    logger.info('second');
+    await nextTurn();
+    assert.equal(writes.length, 0, 'written before the delay passed');
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    assert.equal(writes.length, 1);
+    assert.deepEqual(
+      writes[0]
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l).msg),
+      ['first', 'second'],
+    );
+    logger.info('third');
+    logger.error('fatal');
+    assert.equal(writes.length, 2);
+    assert.deepEqual(
+      writes[1]
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l).msg),
+      ['third', 'fatal'],
+    );
+  },
+);
 
 test('pipe-safe batches are written in pieces of at most 4096 bytes that end at line ends', () => {
   const pieces: Buffer[] = [];
-  const logger = new Logger('info', batchedSink((chunk) => void pieces.push(Buffer.from(chunk)), { pipeSafe: true }));
+  const logger = new Logger(
+    'info',
+    batchedSink((chunk) => void pieces.push(Buffer.from(chunk)), { pipeSafe: true }),
+  );
   const sent: string[] = [];
   for (let i = 0; i < 300; i++) {
     // multi-byte characters near the cuts, and one line longer than a piece
@@ -157,7 +206,11 @@ test('pipe-safe batches are written in pieces of at most 4096 bytes that end at 
     const lines = piece.toString('utf8').trimEnd().split('\n');
     assert.ok(piece.length <= 4096 || lines.length === 1, `a ${piece.length}-byte piece holds ${lines.length} lines`);
   }
-  const received = Buffer.concat(pieces).toString('utf8').trimEnd().split('\n').map((l) => JSON.parse(l).msg);
+  const received = Buffer.concat(pieces)
+    .toString('utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l).msg);
   assert.deepEqual(received, sent);
 });
 
@@ -174,9 +227,11 @@ test('stdout of several processes: every line arrives whole when their batches a
     };
     burst();
   `;
-  const parent = `
+  const parent =
+    `
     const { spawn } = require('node:child_process');
-    for (const who of ['a', 'b']) spawn(process.execPath, ['-e', ${JSON.stringify(script)}, who], { stdio: ['ignore', 'inherit', 'inherit'] });
+    for (const who of ['a', 'b']) spawn(process.execPath, ['-e', ${JSON.stringify(script)}, who], { stdio: ` +
+    `['ignore', 'inherit', 'inherit'] });
   `;
   const run = spawnSync(process.execPath, ['-e', parent], { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 });
   assert.equal(run.status, 0, run.stderr);

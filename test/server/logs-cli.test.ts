@@ -38,7 +38,14 @@ async function adminServer(t: import('node:test').TestContext) {
   return { hub, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
-function runCli(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }>; stdout: () => string } {
+function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): {
+  child: ChildProcess;
+  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  stdout: () => string;
+} {
   const child = spawn(process.execPath, [islet, 'logs', ...args], {
     env: { ...process.env, ISLET_ADMIN_URL: '', ISLET_ADMIN_TOKEN: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -56,8 +63,25 @@ function runCli(args: string[], env: Record<string, string> = {}): { child: Chil
 test('islet logs prints recent lines as text, with request ids and mapped stacks', async (t) => {
   const { hub, url } = await adminServer(t);
   hub.tenantLog({ level: 'log', message: 'cart loaded', tenant: 'shop', deployment: 'd1', requestId: 'req-1' });
-  hub.request({ tenant: 'shop', deployment: 'd1', requestId: 'req-1', method: 'GET', path: '/cart', status: 200, cpuMs: 1.5, wallMs: 4, cold: true });
-  await hub.limitExceeded({ tenant: 'shop', deployment: 'd1', requestId: 'req-2', limit: 'cpu', measured: 51, stack: '    at spin (src/spin.ts:7:5)' });
+  hub.request({
+    tenant: 'shop',
+    deployment: 'd1',
+    requestId: 'req-1',
+    method: 'GET',
+    path: '/cart',
+    status: 200,
+    cpuMs: 1.5,
+    wallMs: 4,
+    cold: true,
+  });
+  await hub.limitExceeded({
+    tenant: 'shop',
+    deployment: 'd1',
+    requestId: 'req-2',
+    limit: 'cpu',
+    measured: 51,
+    stack: '    at spin (src/spin.ts:7:5)',
+  });
   hub.tenantLog({ level: 'log', message: 'other tenant', tenant: 'blog', deployment: 'd1' });
 
   const { code, stdout, stderr } = await runCli(['shop', '--admin-url', url, '--token', 'cli-token']).done;
@@ -71,15 +95,27 @@ test('islet logs prints recent lines as text, with request ids and mapped stacks
   assert.doesNotMatch(stdout, /other tenant/);
 });
 
-test('islet logs reads the URL and token from ISLET_ADMIN_URL / ISLET_ADMIN_TOKEN; --json prints raw lines', async (t) => {
-  const { hub, url } = await adminServer(t);
-  for (let i = 0; i < 5; i++) hub.tenantLog({ level: 'warn', message: `w${i}`, tenant: 'shop', deployment: 'd1' });
-  const { code, stdout, stderr } = await runCli(['shop', '--json', '-n', '2'], { ISLET_ADMIN_URL: url, ISLET_ADMIN_TOKEN: 'cli-token' }).done;
-  assert.equal(code, 0, stderr);
-  const records = stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(records.map((r) => r.msg), ['w3', 'w4']);
-  assert.equal(records[0].tenant, 'shop');
-});
+test(
+  'islet logs reads the URL and token from ISLET_ADMIN_URL / ISLET_ADMIN_TOKEN; --json prints ' + 'raw lines',
+  async (t) => {
+    const { hub, url } = await adminServer(t);
+    for (let i = 0; i < 5; i++) hub.tenantLog({ level: 'warn', message: `w${i}`, tenant: 'shop', deployment: 'd1' });
+    const { code, stdout, stderr } = await runCli(['shop', '--json', '-n', '2'], {
+      ISLET_ADMIN_URL: url,
+      ISLET_ADMIN_TOKEN: 'cli-token',
+    }).done;
+    assert.equal(code, 0, stderr);
+    const records = stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      records.map((r) => r.msg),
+      ['w3', 'w4'],
+    );
+    assert.equal(records[0].tenant, 'shop');
+  },
+);
 
 test('islet logs --follow prints new lines as the tenant writes them', async (t) => {
   const { hub, url } = await adminServer(t);
@@ -118,12 +154,22 @@ test('islet logs explains what was wrong: bad token, unknown tenant, no server, 
   await new Promise((resolve) => probe.close(resolve));
   const down = await runCli(['shop', '--admin-url', `http://127.0.0.1:${closedPort}`, '--token', 'x']).done;
   assert.equal(down.code, 1);
-  assert.match(down.stderr, new RegExp(`cannot reach the admin API at http://127\\.0\\.0\\.1:${closedPort}: ECONNREFUSED`));
+  assert.match(
+    down.stderr,
+    new RegExp(`cannot reach the admin API at http://127\\.0\\.0\\.1:${closedPort}: ` + `ECONNREFUSED`),
+  );
   const noTenant = await runCli(['--token', 'x']).done;
   assert.match(noTenant.stderr, /expected exactly one tenant name, got 0/);
 });
 
 test('formatLine shows an exception with its stack indented under it', () => {
-  const text = formatLine({ time: 't', level: 'error', msg: 'TypeError: x is undefined', requestId: 'r', source: 'exception', stack: 'TypeError: x\n  at f (a.ts:1:2)' });
+  const text = formatLine({
+    time: 't',
+    level: 'error',
+    msg: 'TypeError: x is undefined',
+    requestId: 'r',
+    source: 'exception',
+    stack: 'TypeError: x\n  at f (a.ts:1:2)',
+  });
   assert.equal(text, 't ERROR [r] TypeError: x is undefined\n    TypeError: x\n    at f (a.ts:1:2)');
 });

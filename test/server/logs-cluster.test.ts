@@ -32,7 +32,9 @@ test("any worker reads and follows a tenant's lines from every worker", async (t
   const [a, b] = [cluster.fork(), cluster.fork()];
   t.after(async () => {
     logs.close();
-    await Promise.all([a, b].map((w) => (w.isDead() ? undefined : new Promise((resolve) => (w.once('exit', resolve), w.kill())))));
+    await Promise.all(
+      [a, b].map((w) => (w.isDead() ? undefined : new Promise((resolve) => (w.once('exit', resolve), w.kill())))),
+    );
   });
   await Promise.all([nextMessage(a, 'test:ready'), nextMessage(b, 'test:ready')]);
 

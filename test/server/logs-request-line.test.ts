@@ -12,12 +12,33 @@ const TIME = '2026-11-22T05:40:00.123Z';
 
 function reference(level: string, r: RequestLogLine): string {
   return JSON.stringify({
-    time: TIME, level, msg: 'request', tenant: r.tenant, deployment: r.deployment, requestId: r.requestId, source: 'request',
-    method: r.method, path: r.path, status: r.status, cpuMs: roundMs(r.cpuMs), wallMs: roundMs(r.wallMs), cold: r.cold,
+    time: TIME,
+    level,
+    msg: 'request',
+    tenant: r.tenant,
+    deployment: r.deployment,
+    requestId: r.requestId,
+    source: 'request',
+    method: r.method,
+    path: r.path,
+    status: r.status,
+    cpuMs: roundMs(r.cpuMs),
+    wallMs: roundMs(r.wallMs),
+    cold: r.cold,
   });
 }
 
-const base: RequestLogLine = { tenant: 'shop', deployment: 'd-1', requestId: 'r-1', method: 'GET', path: '/', status: 200, cpuMs: 0.0214, wallMs: 0.0335, cold: false };
+const base: RequestLogLine = {
+  tenant: 'shop',
+  deployment: 'd-1',
+  requestId: 'r-1',
+  method: 'GET',
+  path: '/',
+  status: 200,
+  cpuMs: 0.0214,
+  wallMs: 0.0335,
+  cold: false,
+};
 
 test('a path with quotes, backslashes, control characters and lone surrogates still gives valid JSON', () => {
   const path = '/a"b\\c\n\r\t\u0000\u001f\u007f/é/😀/\ud800/\udfff?q="x"';
@@ -32,13 +53,25 @@ test('a path with quotes, backslashes, control characters and lone surrogates st
 
 test('the line is exactly what JSON.stringify writes for the record, for any field values', () => {
   const text = fc.string({ unit: 'binary', maxLength: 40 });
-  const number = fc.oneof(fc.double(), fc.integer({ min: -1000, max: 1000 }), fc.constantFrom(-0, NaN, Infinity, -Infinity, 0.0005, 1e21, 5e-7));
-  const maybe = <T>(arb: fc.Arbitrary<T>) => fc.oneof({ weight: 5, arbitrary: arb }, { weight: 1, arbitrary: fc.constant(undefined as unknown as T) });
+  const number = fc.oneof(
+    fc.double(),
+    fc.integer({ min: -1000, max: 1000 }),
+    fc.constantFrom(-0, NaN, Infinity, -Infinity, 0.0005, 1e21, 5e-7),
+  );
+  const maybe = <T>(arb: fc.Arbitrary<T>) =>
+    fc.oneof({ weight: 5, arbitrary: arb }, { weight: 1, arbitrary: fc.constant(undefined as unknown as T) });
   fc.assert(
     fc.property(
       fc.record({
-        tenant: maybe(text), deployment: maybe(text), requestId: maybe(text), method: maybe(text), path: maybe(text),
-        status: maybe(number), cpuMs: maybe(number), wallMs: maybe(number), cold: maybe(fc.boolean()),
+        tenant: maybe(text),
+        deployment: maybe(text),
+        requestId: maybe(text),
+        method: maybe(text),
+        path: maybe(text),
+        status: maybe(number),
+        cpuMs: maybe(number),
+        wallMs: maybe(number),
+        cold: maybe(fc.boolean()),
       }),
       fc.constantFrom('info', 'warn'),
       (r, level) => {
@@ -86,13 +119,28 @@ test('consecutive lines sharing time, level or deployment are each exactly their
     ['2026-11-22T05:40:00.124Z', 'warn', { ...base, tenant: 'blog', requestId: 'r-5' }],
     ['2026-11-22T05:40:00.124Z', 'warn', { ...base, tenant: 'blog', deployment: 'd-"2"', requestId: 'r-6' }],
     // equal content in other string objects
-    ['2026-11-22T05:40:00.124Z', 'warn', { ...base, tenant: ['bl', 'og'].join(''), deployment: 'd-"2"', requestId: 'r-7' }],
+    [
+      '2026-11-22T05:40:00.124Z',
+      'warn',
+      { ...base, tenant: ['bl', 'og'].join(''), deployment: 'd-"2"', requestId: 'r-7' },
+    ],
     ['2026-11-22T05:40:00.124Z', 'warn', base],
   ];
   for (const [time, level, r] of sequence) {
     const expected = JSON.stringify({
-      time, level, msg: 'request', tenant: r.tenant, deployment: r.deployment, requestId: r.requestId, source: 'request',
-      method: r.method, path: r.path, status: r.status, cpuMs: roundMs(r.cpuMs), wallMs: roundMs(r.wallMs), cold: r.cold,
+      time,
+      level,
+      msg: 'request',
+      tenant: r.tenant,
+      deployment: r.deployment,
+      requestId: r.requestId,
+      source: 'request',
+      method: r.method,
+      path: r.path,
+      status: r.status,
+      cpuMs: roundMs(r.cpuMs),
+      wallMs: roundMs(r.wallMs),
+      cold: r.cold,
     });
     assert.equal(requestLine(time, level, r), expected);
   }

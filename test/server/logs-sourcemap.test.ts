@@ -66,7 +66,10 @@ test('frames in linked modules map to the uploaded TypeScript file and line', as
   const { store, manifest, files } = await deployed(t);
   const spinModule = manifest.modules.find((m) => m.path.startsWith('lib/spin'));
   const entry = manifest.modules.find((m) => m.path === manifest.entry);
-  assert.ok(spinModule?.sourceMap && entry?.sourceMap, `modules with source maps expected: ${JSON.stringify(manifest.modules)}`);
+  assert.ok(
+    spinModule?.sourceMap && entry?.sourceMap,
+    `modules with source maps expected: ` + `${JSON.stringify(manifest.modules)}`,
+  );
   const spinCode = files.get(spinModule.path)!.toString('utf8');
   const entryCode = files.get(entry.path)!.toString('utf8');
   const inLoop = locate(spinCode, 'counter.value += 1');
@@ -93,7 +96,11 @@ test('a bundled deployment maps each frame to the file it came from', async (t) 
   const bundle = manifest.modules[0];
   const inLoop = locate(files.get(bundle.path)!.toString('utf8'), 'counter.value += 1');
   const mapper = new SourceMapper(store);
-  const mapped = await mapper.mapStack('shop', manifest.id, `    at spin (file:///${bundle.path}:${inLoop.line}:${inLoop.column})`);
+  const mapped = await mapper.mapStack(
+    'shop',
+    manifest.id,
+    `    at spin ` + `(file:///${bundle.path}:${inLoop.line}:${inLoop.column})`,
+  );
   assert.match(mapped, /^ {4}at spin \(lib\/spin\.ts:7:\d+\)$/);
 });
 

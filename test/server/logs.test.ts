@@ -257,38 +257,41 @@ test('follow=1 streams new lines as they are written, and stops following when t
   assert.equal(hub.followerCount('shop'), 0, 'follower still subscribed after the client left');
 });
 
-test('a follower that reads too slowly loses lines, is told how many, and never makes the server buffer them', async () => {
-  const hub = new LogHub(capture().logger);
-  // room for five of these lines (all 'line N' with one digit are as long), not six
-  const probe = new LogHub(capture().logger);
-  probe.tenantLog({ level: 'log', message: 'line 0', tenant: 'shop', deployment: 'd' });
-  const lineBytes = probe.recent('shop')[0]!.length + 1;
-  const app = logRoutes(hub, { auth, followBacklogBytes: Math.floor(5.5 * lineBytes) });
-  const res = await app.request('/v1/tenants/shop/logs?follow=1&limit=0', { headers: bearer });
-  assert.equal(res.status, 200);
-  for (let i = 0; i < 20; i++) hub.tenantLog({ level: 'log', message: `line ${i}`, tenant: 'shop', deployment: 'd' });
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let text = '';
-  const read = async (lines: number) => {
-    while (text.split('\n').length - 1 < lines) text += (await reader.read()).value;
-  };
-  await read(5);
-  hub.tenantLog({ level: 'log', message: 'line 20', tenant: 'shop', deployment: 'd' });
-  await read(7);
-  const records = text
-    .trimEnd()
-    .split('\n')
-    .map((l) => JSON.parse(l));
-  assert.deepEqual(
-    records.slice(0, 5).map((r) => r.msg),
-    ['line 0', 'line 1', 'line 2', 'line 3', 'line 4'],
-  );
-  assert.equal(records[5].msg, 'lines dropped');
-  assert.equal(records[5].dropped, 15);
-  assert.equal(records[6].msg, 'line 20');
-  await reader.cancel();
-  assert.equal(hub.followerCount('shop'), 0);
-});
+test(
+  'a follower that reads too slowly loses lines, is told how many, and never makes the server ' + 'buffer them',
+  async () => {
+    const hub = new LogHub(capture().logger);
+    // room for five of these lines (all 'line N' with one digit are as long), not six
+    const probe = new LogHub(capture().logger);
+    probe.tenantLog({ level: 'log', message: 'line 0', tenant: 'shop', deployment: 'd' });
+    const lineBytes = probe.recent('shop')[0]!.length + 1;
+    const app = logRoutes(hub, { auth, followBacklogBytes: Math.floor(5.5 * lineBytes) });
+    const res = await app.request('/v1/tenants/shop/logs?follow=1&limit=0', { headers: bearer });
+    assert.equal(res.status, 200);
+    for (let i = 0; i < 20; i++) hub.tenantLog({ level: 'log', message: `line ${i}`, tenant: 'shop', deployment: 'd' });
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    const read = async (lines: number) => {
+      while (text.split('\n').length - 1 < lines) text += (await reader.read()).value;
+    };
+    await read(5);
+    hub.tenantLog({ level: 'log', message: 'line 20', tenant: 'shop', deployment: 'd' });
+    await read(7);
+    const records = text
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      records.slice(0, 5).map((r) => r.msg),
+      ['line 0', 'line 1', 'line 2', 'line 3', 'line 4'],
+    );
+    assert.equal(records[5].msg, 'lines dropped');
+    assert.equal(records[5].dropped, 15);
+    assert.equal(records[6].msg, 'line 20');
+    await reader.cancel();
+    assert.equal(hub.followerCount('shop'), 0);
+  },
+);
 
 test('a follower that throws is dropped without breaking the logging call', () => {
   const { logger, lines } = capture();

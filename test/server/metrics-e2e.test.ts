@@ -241,39 +241,42 @@ test('metrics, logs and a real Prometheus after a known set of requests', async 
   );
 });
 
-test("a CPU limit cut is logged with the tenant's stack, mapped to the uploaded TypeScript file and line", async (t) => {
-  const h = await startHarness((config) => {
-    config.limits.cpuMs = 50;
-  });
-  t.after(() => h.close());
-  const res = await deploy(h, 'heavy', 'heavy.ts', 'application/typescript');
-  assert.equal(res.status, 201, await res.text());
-  const cut = await until(async () => {
-    const r = await h.get('heavy.localhost', '/forever');
-    return r.status === 404 ? null : r;
-  }, 10_000);
-  assert.equal(cut.status, 503);
-  const line = await until(async () => {
-    const text = await (
-      await fetch(`http://127.0.0.1:${h.serving.adminPort}/v1/tenants/heavy/logs`, { headers: operator })
-    ).text();
-    return (
-      text
-        .trimEnd()
-        .split('\n')
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .find((l) => l.source === 'limit') ?? null
+test(
+  "a CPU limit cut is logged with the tenant's stack, mapped to the uploaded TypeScript file and " + 'line',
+  async (t) => {
+    const h = await startHarness((config) => {
+      config.limits.cpuMs = 50;
+    });
+    t.after(() => h.close());
+    const res = await deploy(h, 'heavy', 'heavy.ts', 'application/typescript');
+    assert.equal(res.status, 201, await res.text());
+    const cut = await until(async () => {
+      const r = await h.get('heavy.localhost', '/forever');
+      return r.status === 404 ? null : r;
+    }, 10_000);
+    assert.equal(cut.status, 503);
+    const line = await until(async () => {
+      const text = await (
+        await fetch(`http://127.0.0.1:${h.serving.adminPort}/v1/tenants/heavy/logs`, { headers: operator })
+      ).text();
+      return (
+        text
+          .trimEnd()
+          .split('\n')
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .find((l) => l.source === 'limit') ?? null
+      );
+    }, 5000);
+    assert.equal(line.requestId, cut.headers['islet-request-id']);
+    assert.equal(
+      typeof line.stack,
+      'string',
+      'the limit line carries no stack: the addon reported no error.isolateStack',
     );
-  }, 5000);
-  assert.equal(line.requestId, cut.headers['islet-request-id']);
-  assert.equal(
-    typeof line.stack,
-    'string',
-    'the limit line carries no stack: the addon reported no error.isolateStack',
-  );
-  assert.match(String(line.stack), /heavy\.ts:(12|20):\d+/, `stack not mapped to heavy.ts: ${line.stack}`);
-  t.diagnostic(`limit stack as the tenant reads it:\n${line.stack}`);
-});
+    assert.match(String(line.stack), /heavy\.ts:(12|20):\d+/, `stack not mapped to heavy.ts: ${line.stack}`);
+    t.diagnostic(`limit stack as the tenant reads it:\n${line.stack}`);
+  },
+);
 
 test("a scrape counts isolate CPU time up to the moment it is taken, not as of the pool's last sweep", async () => {
   // no sweep during the test: only the scrape itself can bring the counter up to date
@@ -284,7 +287,8 @@ test("a scrape counts isolate CPU time up to the moment it is taken, not as of t
     await h.deploy('burner', {
       'index.js':
         // counted work: the clock stands still while tenant code runs, so a loop on Date.now() never ends
-        'export default { fetch() { let n = 0; for (let i = 0; i < 4e6; i++) n = (n * 31 + i) % 1000003; return new Response(String(n)); } };',
+        'export default { fetch() { let n = 0; for (let i = 0; i < 4e6; i++) n = (n * 31 + i) % 1000003; ' +
+        'return new Response(String(n)); } };',
     });
     await eventually(async () => (await h.get('burner.localhost')).status === 200);
     const first = await scrape(h);

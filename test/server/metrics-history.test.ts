@@ -35,66 +35,69 @@ function traffic(metrics: Metrics, tenant: string, ok: number, failed: number): 
     metrics.requestFinished({ tenant, deployment: 'd', status: 503, durationS: 0.2, cpuS: 0.05, cold: false });
 }
 
-test('the per-minute store adds what counters grew to the minute, per tenant and summed, over several processes', async () => {
-  const store = new HistoryStore({ minutes: 60 });
-  const a = new Metrics({ defaultMetrics: false, rebalanceIntervalMs: 0 });
-  const b = new Metrics({ defaultMetrics: false, rebalanceIntervalMs: 0 });
-  const t0 = Date.parse('2026-03-01T10:00:05Z');
-  const sample = async (at: number) =>
+test(
+  'the per-minute store adds what counters grew to the minute, per tenant and summed, over ' + 'several processes',
+  async () => {
+    const store = new HistoryStore({ minutes: 60 });
+    const a = new Metrics({ defaultMetrics: false, rebalanceIntervalMs: 0 });
+    const b = new Metrics({ defaultMetrics: false, rebalanceIntervalMs: 0 });
+    const t0 = Date.parse('2026-03-01T10:00:05Z');
+    const sample = async (at: number) =>
+      store.record(
+        [
+          { key: 'a', metrics: await a.registry.getMetricsAsJSON() },
+          { key: 'b', metrics: await b.registry.getMetricsAsJSON() },
+        ],
+        at,
+      );
+    await sample(t0);
+    traffic(a, 'shop', 10, 2);
+    traffic(b, 'shop', 5, 0);
+    traffic(b, 'blog', 3, 0);
+    await sample(t0 + 20_000);
+    traffic(a, 'shop', 4, 0);
+    await sample(t0 + MINUTE);
+    // process b restarted: its counters start again from zero
+    const b2 = new Metrics({ defaultMetrics: false, rebalanceIntervalMs: 0 });
+    traffic(b2, 'shop', 6, 1);
     store.record(
       [
         { key: 'a', metrics: await a.registry.getMetricsAsJSON() },
-        { key: 'b', metrics: await b.registry.getMetricsAsJSON() },
+        { key: 'b2', metrics: await b2.registry.getMetricsAsJSON() },
       ],
-      at,
+      t0 + 2 * MINUTE,
     );
-  await sample(t0);
-  traffic(a, 'shop', 10, 2);
-  traffic(b, 'shop', 5, 0);
-  traffic(b, 'blog', 3, 0);
-  await sample(t0 + 20_000);
-  traffic(a, 'shop', 4, 0);
-  await sample(t0 + MINUTE);
-  // process b restarted: its counters start again from zero
-  const b2 = new Metrics({ defaultMetrics: false, rebalanceIntervalMs: 0 });
-  traffic(b2, 'shop', 6, 1);
-  store.record(
-    [
-      { key: 'a', metrics: await a.registry.getMetricsAsJSON() },
-      { key: 'b2', metrics: await b2.registry.getMetricsAsJSON() },
-    ],
-    t0 + 2 * MINUTE,
-  );
 
-  const answer = store.query({ from: t0 - 5_000, to: t0 + 3 * MINUTE - 10_000, stepSeconds: 60 });
-  assert.equal(answer.source, 'islet');
-  assert.equal(answer.t.length, 3);
-  const shop = answer.tenants.shop!;
-  assert.deepEqual(shop.requests['2xx'], [15, 4, 6]);
-  assert.deepEqual(shop.requests['5xx'], [2, 0, 1]);
-  assert.deepEqual(answer.tenants.blog!.requests['2xx'], [3, 0, 0]);
-  assert.deepEqual(answer.tenants._all!.requests['2xx'], [18, 4, 6]);
-  assert.deepEqual(shop.totals, {
-    requests: 28,
-    errors: 3,
-    coldStarts: 0,
-    limitCuts: 0,
-    cpuSeconds: shop.totals.cpuSeconds,
-  });
-  assert.ok(
-    Math.abs(shop.totals.cpuSeconds - (15 * 0.001 + 2 * 0.05 + 4 * 0.001 + 6 * 0.001 + 0.05)) < 1e-9 ||
-      shop.totals.cpuSeconds === 0,
-  );
-  assert.ok(shop.p50[0]! > 0.0025 && shop.p50[0]! <= 0.005, `p50 ${shop.p50[0]}`);
-  assert.ok(shop.p99[0]! > 0.1 && shop.p99[0]! <= 0.25, `p99 ${shop.p99[0]}`);
-  assert.equal(shop.errorRate[1], 0);
-  // a coarser step sums the minutes
-  const coarse = store.query({ from: t0 - 5_000, to: t0 + 3 * MINUTE - 10_000, stepSeconds: 180 });
-  assert.deepEqual(coarse.tenants.shop!.requests['2xx'], [25]);
-  // minutes older than the store keeps are gone
-  store.record([], t0 + 63 * MINUTE);
-  assert.deepEqual(store.tenants(t0, t0 + 3 * MINUTE), []);
-});
+    const answer = store.query({ from: t0 - 5_000, to: t0 + 3 * MINUTE - 10_000, stepSeconds: 60 });
+    assert.equal(answer.source, 'islet');
+    assert.equal(answer.t.length, 3);
+    const shop = answer.tenants.shop!;
+    assert.deepEqual(shop.requests['2xx'], [15, 4, 6]);
+    assert.deepEqual(shop.requests['5xx'], [2, 0, 1]);
+    assert.deepEqual(answer.tenants.blog!.requests['2xx'], [3, 0, 0]);
+    assert.deepEqual(answer.tenants._all!.requests['2xx'], [18, 4, 6]);
+    assert.deepEqual(shop.totals, {
+      requests: 28,
+      errors: 3,
+      coldStarts: 0,
+      limitCuts: 0,
+      cpuSeconds: shop.totals.cpuSeconds,
+    });
+    assert.ok(
+      Math.abs(shop.totals.cpuSeconds - (15 * 0.001 + 2 * 0.05 + 4 * 0.001 + 6 * 0.001 + 0.05)) < 1e-9 ||
+        shop.totals.cpuSeconds === 0,
+    );
+    assert.ok(shop.p50[0]! > 0.0025 && shop.p50[0]! <= 0.005, `p50 ${shop.p50[0]}`);
+    assert.ok(shop.p99[0]! > 0.1 && shop.p99[0]! <= 0.25, `p99 ${shop.p99[0]}`);
+    assert.equal(shop.errorRate[1], 0);
+    // a coarser step sums the minutes
+    const coarse = store.query({ from: t0 - 5_000, to: t0 + 3 * MINUTE - 10_000, stepSeconds: 180 });
+    assert.deepEqual(coarse.tenants.shop!.requests['2xx'], [25]);
+    // minutes older than the store keeps are gone
+    store.record([], t0 + 63 * MINUTE);
+    assert.deepEqual(store.tenants(t0, t0 + 3 * MINUTE), []);
+  },
+);
 
 test('the same history from a Prometheus server (dashboard.prometheusUrl)', needs(prometheusProgram), async (t) => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'islet-history-prom-'));

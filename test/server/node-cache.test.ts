@@ -27,40 +27,43 @@ function onDisk(dir: string): number {
   return total;
 }
 
-test('blobs and code caches past the bound: least recently used out, on disk too; a restart keeps the bound', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-node-cache-'));
-  try {
-    const cache = new NodeCache(dir, 5000);
-    const blobs = Array.from({ length: 8 }, (_, i) => blob(i + 1));
-    for (const b of blobs.slice(0, 5)) await cache.writeBlob(b.hash, b.data);
-    assert.equal(cache.bytes, 5000);
-    // blob 0 read: it is the most recent now; the next writes push out 1, 2 then 3
-    assert.ok(await cache.readBlob(blobs[0]!.hash));
-    await cache.writeBlob(blobs[5]!.hash, blobs[5]!.data);
-    await cache.writeCode('v8-1', blobs[6]!.hash, Buffer.alloc(1500, 9));
-    await new Promise((r) => setTimeout(r, 50)); // evicted files are removed in the background
-    assert.ok(cache.bytes <= 5000, `${cache.bytes} bytes kept`);
-    assert.ok(onDisk(dir) <= 5000, `${onDisk(dir)} bytes on disk`);
-    assert.ok(await cache.readBlob(blobs[0]!.hash), 'the recently read blob stayed');
-    for (const gone of [1, 2, 3]) assert.equal(await cache.readBlob(blobs[gone]!.hash), null, `blob ${gone} left`);
-    assert.ok(await cache.readBlob(blobs[5]!.hash));
-    assert.deepEqual(await cache.readCode('v8-1', blobs[6]!.hash), Buffer.alloc(1500, 9));
-    // a file larger than the whole bound is not kept at all
-    const huge = blob(99, 6000);
-    await cache.writeBlob(huge.hash, huge.data);
-    assert.equal(await cache.readBlob(huge.hash), null);
-    // state records (what a node serves from while PostgreSQL is down) are not evicted
-    await cache.remember('tenant/shop', { name: 'shop' });
-    assert.deepEqual(await cache.recall('tenant/shop'), { value: { name: 'shop' } });
+test(
+  'blobs and code caches past the bound: least recently used out, on disk too; a restart keeps ' + 'the bound',
+  async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-node-cache-'));
+    try {
+      const cache = new NodeCache(dir, 5000);
+      const blobs = Array.from({ length: 8 }, (_, i) => blob(i + 1));
+      for (const b of blobs.slice(0, 5)) await cache.writeBlob(b.hash, b.data);
+      assert.equal(cache.bytes, 5000);
+      // blob 0 read: it is the most recent now; the next writes push out 1, 2 then 3
+      assert.ok(await cache.readBlob(blobs[0]!.hash));
+      await cache.writeBlob(blobs[5]!.hash, blobs[5]!.data);
+      await cache.writeCode('v8-1', blobs[6]!.hash, Buffer.alloc(1500, 9));
+      await new Promise((r) => setTimeout(r, 50)); // evicted files are removed in the background
+      assert.ok(cache.bytes <= 5000, `${cache.bytes} bytes kept`);
+      assert.ok(onDisk(dir) <= 5000, `${onDisk(dir)} bytes on disk`);
+      assert.ok(await cache.readBlob(blobs[0]!.hash), 'the recently read blob stayed');
+      for (const gone of [1, 2, 3]) assert.equal(await cache.readBlob(blobs[gone]!.hash), null, `blob ${gone} left`);
+      assert.ok(await cache.readBlob(blobs[5]!.hash));
+      assert.deepEqual(await cache.readCode('v8-1', blobs[6]!.hash), Buffer.alloc(1500, 9));
+      // a file larger than the whole bound is not kept at all
+      const huge = blob(99, 6000);
+      await cache.writeBlob(huge.hash, huge.data);
+      assert.equal(await cache.readBlob(huge.hash), null);
+      // state records (what a node serves from while PostgreSQL is down) are not evicted
+      await cache.remember('tenant/shop', { name: 'shop' });
+      assert.deepEqual(await cache.recall('tenant/shop'), { value: { name: 'shop' } });
 
-    // a restart with a smaller bound: the files found enter oldest first and the bound holds
-    const restarted = new NodeCache(dir, 2500);
-    await restarted.readBlob(blobs[0]!.hash); // waits for nothing, but touches after the index
-    await new Promise((r) => setTimeout(r, 100));
-    assert.ok(restarted.bytes <= 2500, `${restarted.bytes} bytes kept after restart`);
-    assert.ok(onDisk(dir) <= 2500, `${onDisk(dir)} bytes on disk after restart`);
-    assert.deepEqual(await restarted.recall('tenant/shop'), { value: { name: 'shop' } });
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+      // a restart with a smaller bound: the files found enter oldest first and the bound holds
+      const restarted = new NodeCache(dir, 2500);
+      await restarted.readBlob(blobs[0]!.hash); // waits for nothing, but touches after the index
+      await new Promise((r) => setTimeout(r, 100));
+      assert.ok(restarted.bytes <= 2500, `${restarted.bytes} bytes kept after restart`);
+      assert.ok(onDisk(dir) <= 2500, `${onDisk(dir)} bytes on disk after restart`);
+      assert.deepEqual(await restarted.recall('tenant/shop'), { value: { name: 'shop' } });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -38,33 +38,36 @@ describe('read-your-writes across nodes', { ...needsPostgres(), timeout: 240_000
     await pg?.teardown();
   });
 
-  test('deploy, env, rollback and token revocation on one node: the very next request on the others sees it', async () => {
-    const nodes = [a, b, c];
-    for (let i = 0; i < 6; i++) {
-      const via = nodes[i % 3]!;
-      const answer = await deploy(via, 'shop', version(`v${i}`));
-      assert.equal(answer.lagging, undefined, `deploy ${i} via ${via.name}: ${JSON.stringify(answer)}`);
-      for (const other of nodes) {
-        const reply = await hit(other, 'shop');
-        assert.equal(reply.text, `v${i}:none`, `deploy ${i} via ${via.name}, next request on ${other.name}`);
+  test(
+    'deploy, env, rollback and token revocation on one node: the very next request on the others ' + 'sees it',
+    async () => {
+      const nodes = [a, b, c];
+      for (let i = 0; i < 6; i++) {
+        const via = nodes[i % 3]!;
+        const answer = await deploy(via, 'shop', version(`v${i}`));
+        assert.equal(answer.lagging, undefined, `deploy ${i} via ${via.name}: ${JSON.stringify(answer)}`);
+        for (const other of nodes) {
+          const reply = await hit(other, 'shop');
+          assert.equal(reply.text, `v${i}:none`, `deploy ${i} via ${via.name}, next request on ${other.name}`);
+        }
       }
-    }
-    const env = await adminOk(b, 'PUT', '/v1/tenants/shop/env', { vars: { MODE: 'green' } });
-    assert.equal(env.lagging, undefined);
-    for (const other of nodes) assert.equal((await hit(other, 'shop')).text, 'v5:green', `env on ${other.name}`);
+      const env = await adminOk(b, 'PUT', '/v1/tenants/shop/env', { vars: { MODE: 'green' } });
+      assert.equal(env.lagging, undefined);
+      for (const other of nodes) assert.equal((await hit(other, 'shop')).text, 'v5:green', `env on ${other.name}`);
 
-    const rolled = await adminOk(c, 'POST', '/v1/tenants/shop/rollback', {});
-    assert.equal(rolled.lagging, undefined);
-    for (const other of nodes) assert.equal((await hit(other, 'shop')).text, 'v4:green', `rollback on ${other.name}`);
+      const rolled = await adminOk(c, 'POST', '/v1/tenants/shop/rollback', {});
+      assert.equal(rolled.lagging, undefined);
+      for (const other of nodes) assert.equal((await hit(other, 'shop')).text, 'v4:green', `rollback on ${other.name}`);
 
-    const token = await adminOk(a, 'POST', '/v1/tenants/shop/tokens', {});
-    assert.equal((await admin(c, 'GET', '/v1/tenants/shop', undefined, { token: token.token })).status, 200);
-    await adminOk(b, 'DELETE', `/v1/tenants/shop/tokens/${token.id}`);
-    for (const other of nodes) {
-      const refused = await admin(other, 'GET', '/v1/tenants/shop', undefined, { token: token.token });
-      assert.equal(refused.status, 401, `revoked token on ${other.name}: ${refused.text}`);
-    }
-  });
+      const token = await adminOk(a, 'POST', '/v1/tenants/shop/tokens', {});
+      assert.equal((await admin(c, 'GET', '/v1/tenants/shop', undefined, { token: token.token })).status, 200);
+      await adminOk(b, 'DELETE', `/v1/tenants/shop/tokens/${token.id}`);
+      for (const other of nodes) {
+        const refused = await admin(other, 'GET', '/v1/tenants/shop', undefined, { token: token.token });
+        assert.equal(refused.status, 401, `revoked token on ${other.name}: ${refused.text}`);
+      }
+    },
+  );
 
   test('KV is shared: a value a function writes on one node is read by the function on every other', async () => {
     await deploy(a, 'kvshop', 'export default { fetch() { return new Response("before bindings") } }');
@@ -92,25 +95,28 @@ describe('read-your-writes across nodes', { ...needsPostgres(), timeout: 240_000
     }
   });
 
-  test('the answer waits for a node that is slow to apply (paused 400 ms): its next request sees the write', async () => {
-    for (let i = 0; i < 3; i++) {
-      c.child.kill('SIGSTOP');
-      const answered = deploy(a, 'slow', version(`s${i}`));
-      let paused = true;
-      const resumed = new Promise((resolve) => setTimeout(resolve, 400)).then(() => {
-        c.child.kill('SIGCONT');
-        paused = false;
-      });
-      try {
-        const answer = await answered;
-        assert.equal(paused, false, 'the answer came only after the paused node resumed');
-        assert.equal(answer.lagging, undefined, JSON.stringify(answer));
-      } finally {
-        await resumed;
+  test(
+    'the answer waits for a node that is slow to apply (paused 400 ms): its next request sees ' + 'the write',
+    async () => {
+      for (let i = 0; i < 3; i++) {
+        c.child.kill('SIGSTOP');
+        const answered = deploy(a, 'slow', version(`s${i}`));
+        let paused = true;
+        const resumed = new Promise((resolve) => setTimeout(resolve, 400)).then(() => {
+          c.child.kill('SIGCONT');
+          paused = false;
+        });
+        try {
+          const answer = await answered;
+          assert.equal(paused, false, 'the answer came only after the paused node resumed');
+          assert.equal(answer.lagging, undefined, JSON.stringify(answer));
+        } finally {
+          await resumed;
+        }
+        assert.equal((await hit(c, 'slow')).text, `s${i}:none`, `deploy ${i}: the paused node's next request`);
       }
-      assert.equal((await hit(c, 'slow')).text, `s${i}:none`, `deploy ${i}: the paused node's next request`);
-    }
-  });
+    },
+  );
 
   test('a live node that cannot apply in time is named in the answer; a dead one stops being waited for', async () => {
     c.child.kill('SIGSTOP');

@@ -9,7 +9,8 @@ import { admin, adminOk, type ClusterIslet, deploy, hit, startClusterIslet, unti
 
 const versioned = (mark: string) =>
   `export default { fetch(req, env) {
-     return new Response(JSON.stringify({ mark: ${JSON.stringify(mark)}, n: env.N ?? null, host: new URL(req.url).host }));
+     return new Response(JSON.stringify({ mark: ${JSON.stringify(mark)}, n: env.N ?? null, host: new ` +
+  `URL(req.url).host }));
    } };`;
 
 interface Seen {
@@ -35,49 +36,52 @@ async function both(islet: ClusterIslet, host: string, agent: Agent): Promise<Se
   }
 }
 
-test('--workers 2: the request right after a write sees it (50 redeploys, 20 env, 10 routes, 10 rollbacks)', async (t) => {
-  const islet = await startClusterIslet({ workers: 2 });
-  // kept-alive connections on several workers: a hot hostname spreads, so these may sit anywhere
-  const agent = new Agent({ connections: 4 });
-  const stale: string[] = [];
-  try {
-    const tenant = 'ryw';
-    const host = `${tenant}.localhost`;
-    const ids: string[] = [];
-    for (let i = 0; i < 50; i++) {
-      const { id } = await deploy(islet, tenant, versioned(`v${i}`));
-      ids.push(id);
-      for (const seen of await both(islet, host, agent))
-        if (seen.mark !== `v${i}`) stale.push(`deploy ${i}: ${seen.mark}`);
-    }
-    for (let i = 0; i < 20; i++) {
-      await adminOk(islet, 'PUT', `/v1/tenants/${tenant}/env`, { vars: { N: String(i) } });
-      for (const seen of await both(islet, host, agent)) if (seen.n !== String(i)) stale.push(`env ${i}: ${seen.n}`);
-    }
-    for (let i = 0; i < 10; i++) {
-      const route = `shop${i}.example.test`;
-      await deploy(islet, tenant, versioned(`routed${i}`), `?routes=${route}/*`);
-      for (const seen of await both(islet, route, agent)) {
-        if (seen.mark !== `routed${i}` || seen.host !== route) stale.push(`route ${i}: ${JSON.stringify(seen)}`);
+test(
+  '--workers 2: the request right after a write sees it (50 redeploys, 20 env, 10 routes, 10 ' + 'rollbacks)',
+  async (t) => {
+    const islet = await startClusterIslet({ workers: 2 });
+    // kept-alive connections on several workers: a hot hostname spreads, so these may sit anywhere
+    const agent = new Agent({ connections: 4 });
+    const stale: string[] = [];
+    try {
+      const tenant = 'ryw';
+      const host = `${tenant}.localhost`;
+      const ids: string[] = [];
+      for (let i = 0; i < 50; i++) {
+        const { id } = await deploy(islet, tenant, versioned(`v${i}`));
+        ids.push(id);
+        for (const seen of await both(islet, host, agent))
+          if (seen.mark !== `v${i}`) stale.push(`deploy ${i}: ${seen.mark}`);
       }
+      for (let i = 0; i < 20; i++) {
+        await adminOk(islet, 'PUT', `/v1/tenants/${tenant}/env`, { vars: { N: String(i) } });
+        for (const seen of await both(islet, host, agent)) if (seen.n !== String(i)) stale.push(`env ${i}: ${seen.n}`);
+      }
+      for (let i = 0; i < 10; i++) {
+        const route = `shop${i}.example.test`;
+        await deploy(islet, tenant, versioned(`routed${i}`), `?routes=${route}/*`);
+        for (const seen of await both(islet, route, agent)) {
+          if (seen.mark !== `routed${i}` || seen.host !== route) stale.push(`route ${i}: ${JSON.stringify(seen)}`);
+        }
+      }
+      for (let i = 0; i < 10; i++) {
+        const back = 40 + i;
+        const answer = await adminOk(islet, 'POST', `/v1/tenants/${tenant}/deployments/${ids[back]}/activate`);
+        assert.equal(answer.lagging, undefined, `the rollback answer says workers lag: ${JSON.stringify(answer)}`);
+        for (const seen of await both(islet, host, agent))
+          if (seen.mark !== `v${back}`) stale.push(`rollback ${i}: ${seen.mark}`);
+      }
+      t.diagnostic(
+        `90 writes, each followed at once by a request on a fresh and on a kept-alive connection: ` +
+          `${180 - stale.length} of 180 saw the write`,
+      );
+      assert.deepEqual(stale, [], 'requests right after an answered write served the old state');
+    } finally {
+      await agent.close();
+      await islet.stop();
     }
-    for (let i = 0; i < 10; i++) {
-      const back = 40 + i;
-      const answer = await adminOk(islet, 'POST', `/v1/tenants/${tenant}/deployments/${ids[back]}/activate`);
-      assert.equal(answer.lagging, undefined, `the rollback answer says workers lag: ${JSON.stringify(answer)}`);
-      for (const seen of await both(islet, host, agent))
-        if (seen.mark !== `v${back}`) stale.push(`rollback ${i}: ${seen.mark}`);
-    }
-    t.diagnostic(
-      `90 writes, each followed at once by a request on a fresh and on a kept-alive connection: ` +
-        `${180 - stale.length} of 180 saw the write`,
-    );
-    assert.deepEqual(stale, [], 'requests right after an answered write served the old state');
-  } finally {
-    await agent.close();
-    await islet.stop();
-  }
-});
+  },
+);
 
 test('a deleted tenant and a revoked token are gone for every worker when the API answers', async () => {
   const islet = await startClusterIslet({ workers: 2 });

@@ -98,20 +98,23 @@ test('request.cf always exists: the HTTP version and the node colo, absent field
   assert.equal(r.body.copied, true, 'new Request(request) keeps the same cf');
 });
 
-test('a trusted proxy sets fields by header and the whole object by the blob header, which the function does not see', async () => {
-  const r = await ask('127.0.0.1', proxyHeaders);
-  assert.equal(r.status, 200);
-  const cf = r.body.cf;
-  assert.equal(cf.country, 'NZ');
-  assert.equal(cf.city, 'Wellington');
-  assert.equal(cf.clientTcpRtt, 23, 'numeric fields arrive as numbers');
-  assert.equal(cf.tlsVersion, 'TLSv1.3');
-  assert.equal(cf.tlsCipher, 'AEAD-AES128-GCM-SHA256');
-  assert.equal(cf.httpProtocol, 'HTTP/2', "the blob is the front proxy's word and wins");
-  assert.deepEqual(cf.botManagement, { score: 99 });
-  assert.ok(!r.body.headers.includes('x-cf-blob'), 'the blob header is islet transport');
-  assert.ok(r.body.headers.includes('x-geo-country'), "a trusted proxy's field headers stay");
-});
+test(
+  'a trusted proxy sets fields by header and the whole object by the blob header, which the ' + 'function does not see',
+  async () => {
+    const r = await ask('127.0.0.1', proxyHeaders);
+    assert.equal(r.status, 200);
+    const cf = r.body.cf;
+    assert.equal(cf.country, 'NZ');
+    assert.equal(cf.city, 'Wellington');
+    assert.equal(cf.clientTcpRtt, 23, 'numeric fields arrive as numbers');
+    assert.equal(cf.tlsVersion, 'TLSv1.3');
+    assert.equal(cf.tlsCipher, 'AEAD-AES128-GCM-SHA256');
+    assert.equal(cf.httpProtocol, 'HTTP/2', "the blob is the front proxy's word and wins");
+    assert.deepEqual(cf.botManagement, { score: 99 });
+    assert.ok(!r.body.headers.includes('x-cf-blob'), 'the blob header is islet transport');
+    assert.ok(r.body.headers.includes('x-geo-country'), "a trusted proxy's field headers stay");
+  },
+);
 
 test('the same headers from an untrusted peer are removed and set nothing', async () => {
   const r = await ask('127.0.0.2', proxyHeaders);
@@ -125,25 +128,28 @@ test('the same headers from an untrusted peer are removed and set nothing', asyn
     assert.ok(!r.body.headers.includes(name), `${name} reached the function`);
 });
 
-test('GeoIP databases fill geo fields from the address a trusted proxy reports (its rightmost untrusted hop)', async () => {
-  // the client claims 1.2.3.4 in its own X-Forwarded-For; the trusted proxy appended the real address
-  const city = await ask('127.0.0.1', { 'x-forwarded-for': '1.2.3.4, 216.160.83.56, 127.0.0.1' });
-  const cf = city.body.cf;
-  assert.equal(cf.country, 'US');
-  assert.equal(cf.city, 'Milton');
-  assert.equal(cf.region, 'Washington');
-  assert.equal(cf.regionCode, 'WA');
-  assert.equal(cf.continent, 'NA');
-  assert.equal(cf.postalCode, '98354');
-  assert.equal(cf.metroCode, '819');
-  assert.equal(cf.timezone, 'America/Los_Angeles');
-  assert.equal(cf.latitude, '47.2513');
-  assert.equal(cf.longitude, '-122.3149');
-  const asn = await ask('127.0.0.1', { 'x-forwarded-for': '1.128.0.1', 'x-geo-country': 'AU' });
-  assert.equal(asn.body.cf.asn, 1221);
-  assert.equal(asn.body.cf.asOrganization, 'Telstra Pty Ltd');
-  assert.equal(asn.body.cf.country, 'AU', 'a header of the trusted proxy');
-});
+test(
+  'GeoIP databases fill geo fields from the address a trusted proxy reports (its rightmost ' + 'untrusted hop)',
+  async () => {
+    // the client claims 1.2.3.4 in its own X-Forwarded-For; the trusted proxy appended the real address
+    const city = await ask('127.0.0.1', { 'x-forwarded-for': '1.2.3.4, 216.160.83.56, 127.0.0.1' });
+    const cf = city.body.cf;
+    assert.equal(cf.country, 'US');
+    assert.equal(cf.city, 'Milton');
+    assert.equal(cf.region, 'Washington');
+    assert.equal(cf.regionCode, 'WA');
+    assert.equal(cf.continent, 'NA');
+    assert.equal(cf.postalCode, '98354');
+    assert.equal(cf.metroCode, '819');
+    assert.equal(cf.timezone, 'America/Los_Angeles');
+    assert.equal(cf.latitude, '47.2513');
+    assert.equal(cf.longitude, '-122.3149');
+    const asn = await ask('127.0.0.1', { 'x-forwarded-for': '1.128.0.1', 'x-geo-country': 'AU' });
+    assert.equal(asn.body.cf.asn, 1221);
+    assert.equal(asn.body.cf.asOrganization, 'Telstra Pty Ltd');
+    assert.equal(asn.body.cf.country, 'AU', 'a header of the trusted proxy');
+  },
+);
 
 test('an untrusted peer cannot pick the address GeoIP looks up', async () => {
   const r = await ask('127.0.0.2', { 'x-forwarded-for': '216.160.83.56' });

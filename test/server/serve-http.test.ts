@@ -24,9 +24,11 @@ before(async () => {
   await h.deploy('headers', 'headers.js');
   await h.deploy('multi', {
     'index.js':
-      "import { greet } from './lib/greet.js';\nimport { name } from './lib/name.js';\nexport default { fetch: () => new Response(greet(name)) };",
+      "import { greet } from './lib/greet.js';\nimport { name } from './lib/name.js';\nexport " +
+      'default { fetch: () => new Response(greet(name)) };',
     'lib/greet.js':
-      "import { name } from './name.js';\nexport const greet = (n) => 'hello ' + n + (n === name ? '' : ' (two copies of lib/name.js!)');",
+      "import { name } from './name.js';\nexport const greet = (n) => 'hello ' + n + (n === name ? " +
+      "'' : ' (two copies of lib/name.js!)');",
     'lib/name.js': "export const name = 'modules';",
   });
 });

@@ -76,7 +76,8 @@ test('past the total memory bound, idle isolates are evicted least recently used
     await h.deploy('small', 'slow.js');
     await h.deploy('fat', {
       'index.js':
-        'const keep = [];\nexport default { fetch() { for (let i = 0; i < 40; i++) keep.push(new Array(100000).fill(i)); return new Response(String(keep.length)); } };',
+        'const keep = [];\nexport default { fetch() { for (let i = 0; i < 40; i++) keep.push(new ' +
+        'Array(100000).fill(i)); return new Response(String(keep.length)); } };',
     });
     assert.equal((await h.get('fat.localhost', '/')).text, '40'); // ~32 MB of heap kept in the isolate
     assert.equal((await h.get('small.localhost', '/')).status, 200);
@@ -88,27 +89,30 @@ test('past the total memory bound, idle isolates are evicted least recently used
   }
 });
 
-test('a redeploy while requests are in flight: none fails, the old isolate drains, new requests see the new code', async () => {
-  const h = await startHarness();
-  try {
-    const code = fs.readFileSync(path.join(fixtures, 'slow.js'), 'utf8');
-    await h.deploy('live', { 'index.js': code.replace("'VERSION '", "'v1 '") });
-    await h.get('live.localhost', '/');
-    const inFlight = Array.from({ length: 20 }, () => h.get('live.localhost', '/?ms=400'));
-    await new Promise((r) => setTimeout(r, 100));
-    await h.deploy('live', { 'index.js': code.replace("'VERSION '", "'v2 '") });
-    const results = await Promise.all(inFlight);
-    for (const r of results) {
-      assert.equal(r.status, 200);
-      assert.match(r.text, /^v1 /, 'requests already in flight finish on the old isolate');
+test(
+  'a redeploy while requests are in flight: none fails, the old isolate drains, new requests see ' + 'the new code',
+  async () => {
+    const h = await startHarness();
+    try {
+      const code = fs.readFileSync(path.join(fixtures, 'slow.js'), 'utf8');
+      await h.deploy('live', { 'index.js': code.replace("'VERSION '", "'v1 '") });
+      await h.get('live.localhost', '/');
+      const inFlight = Array.from({ length: 20 }, () => h.get('live.localhost', '/?ms=400'));
+      await new Promise((r) => setTimeout(r, 100));
+      await h.deploy('live', { 'index.js': code.replace("'VERSION '", "'v2 '") });
+      const results = await Promise.all(inFlight);
+      for (const r of results) {
+        assert.equal(r.status, 200);
+        assert.match(r.text, /^v1 /, 'requests already in flight finish on the old isolate');
+      }
+      await eventually(async () => /^v2 /.test((await h.get('live.localhost', '/')).text), 5000);
+      const retired = await h.waitForLog((r) => r.msg === 'isolate retired' && r.tenant === 'live');
+      assert.equal(retired.reason, 'redeploy');
+    } finally {
+      await h.close();
     }
-    await eventually(async () => /^v2 /.test((await h.get('live.localhost', '/')).text), 5000);
-    const retired = await h.waitForLog((r) => r.msg === 'isolate retired' && r.tenant === 'live');
-    assert.equal(retired.reason, 'redeploy');
-  } finally {
-    await h.close();
-  }
-});
+  },
+);
 
 test('after a restart the stored code cache is used (code cache hit counted)', async () => {
   const first = await startHarness();
@@ -153,21 +157,24 @@ function manifestFor(file: string): { manifest: DeploymentManifest; files: Map<s
   return { manifest, files: new Map([['index.js', code]]) };
 }
 
-test('prepareDeployment refuses endless top-level code and a missing fetch handler, and returns code caches', async () => {
-  const endless = manifestFor('endless-top-level.js');
-  await assert.rejects(
-    prepareDeployment(endless.manifest, endless.files, { startupTimeoutMs: 100 }),
-    (err: unknown) =>
-      err instanceof DeploymentLoadError &&
-      err.code === 'ISLET_STARTUP_TIMEOUT' &&
-      /index\.js did not finish within 100 ms/.test(err.message),
-  );
-  const none = manifestFor('no-handler.js');
-  await assert.rejects(
-    prepareDeployment(none.manifest, none.files),
-    (err: unknown) => err instanceof DeploymentLoadError && err.code === 'ISLET_NO_FETCH_HANDLER',
-  );
-  const ok = manifestFor('slow.js');
-  const caches = await prepareDeployment(ok.manifest, ok.files);
-  assert.ok((caches.get('index.js')?.length ?? 0) > 0, 'a code cache for the entry module');
-});
+test(
+  'prepareDeployment refuses endless top-level code and a missing fetch handler, and returns ' + 'code caches',
+  async () => {
+    const endless = manifestFor('endless-top-level.js');
+    await assert.rejects(
+      prepareDeployment(endless.manifest, endless.files, { startupTimeoutMs: 100 }),
+      (err: unknown) =>
+        err instanceof DeploymentLoadError &&
+        err.code === 'ISLET_STARTUP_TIMEOUT' &&
+        /index\.js did not finish within 100 ms/.test(err.message),
+    );
+    const none = manifestFor('no-handler.js');
+    await assert.rejects(
+      prepareDeployment(none.manifest, none.files),
+      (err: unknown) => err instanceof DeploymentLoadError && err.code === 'ISLET_NO_FETCH_HANDLER',
+    );
+    const ok = manifestFor('slow.js');
+    const caches = await prepareDeployment(ok.manifest, ok.files);
+    assert.ok((caches.get('index.js')?.length ?? 0) > 0, 'a code cache for the entry module');
+  },
+);

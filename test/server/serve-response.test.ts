@@ -76,27 +76,33 @@ test('connection headers of the function are dropped, the request id added, cont
   assert.equal(await res.body.text(), 'hello');
 });
 
-test('a header Node refuses is an InvalidResponseError before anything is sent, so a 500 can still go out', async () => {
-  const { body, state } = tracked(3);
-  next = { response: { status: 200, statusText: '', headers: ['x-bad', 'a\r\nx-injected: 1'], body } };
-  const res = await request(base);
-  assert.equal(res.statusCode, 500);
-  assert.equal(res.headers['x-injected'], undefined);
-  await res.body.text();
-  await assert.rejects(next.outcome!, InvalidResponseError);
-  assert.equal(state.returned, true, 'the function stream is cancelled');
-});
+test(
+  'a header Node refuses is an InvalidResponseError before anything is sent, so a 500 can still ' + 'go out',
+  async () => {
+    const { body, state } = tracked(3);
+    next = { response: { status: 200, statusText: '', headers: ['x-bad', 'a\r\nx-injected: 1'], body } };
+    const res = await request(base);
+    assert.equal(res.statusCode, 500);
+    assert.equal(res.headers['x-injected'], undefined);
+    await res.body.text();
+    await assert.rejects(next.outcome!, InvalidResponseError);
+    assert.equal(state.returned, true, 'the function stream is cancelled');
+  },
+);
 
-test("HEAD: the function's content-length is kept; for GET without a body it is dropped (no bytes would follow)", async () => {
-  next = { response: { status: 200, statusText: '', headers: ['content-length', '1234'], body: null } };
-  const head = await request(base, { method: 'HEAD' });
-  assert.equal(head.headers['content-length'], '1234');
-  await head.body.text();
-  next = { response: { status: 200, statusText: '', headers: ['content-length', '1234'], body: null } };
-  const get = await request(base);
-  assert.notEqual(get.headers['content-length'], '1234');
-  assert.equal(await get.body.text(), '');
-});
+test(
+  "HEAD: the function's content-length is kept; for GET without a body it is dropped (no bytes " + 'would follow)',
+  async () => {
+    next = { response: { status: 200, statusText: '', headers: ['content-length', '1234'], body: null } };
+    const head = await request(base, { method: 'HEAD' });
+    assert.equal(head.headers['content-length'], '1234');
+    await head.body.text();
+    next = { response: { status: 200, statusText: '', headers: ['content-length', '1234'], body: null } };
+    const get = await request(base);
+    assert.notEqual(get.headers['content-length'], '1234');
+    assert.equal(await get.body.text(), '');
+  },
+);
 
 test('HEAD: a streamed body is cancelled, never pulled', async () => {
   const { body, state } = tracked(10);

@@ -12,11 +12,14 @@ before(async () => {
   h = await startHarness((config) => {
     config.tenants.slow = { limits: { wallMs: 400 } };
   });
-  const code = `export default { async fetch(request) {
+  const code =
+    `export default { async fetch(request) {
     const how = new URL(request.url).pathname;
     if (how === '/json') return Response.json({ got: await request.json() });
-    if (how === '/bytes') return new Response(String(new Uint8Array(await request.arrayBuffer()).reduce((a, b) => a + b, 0)));
-    if (how === '/stream') { let n = 0; for await (const chunk of request.body) n += chunk.length; return new Response(String(n)); }
+    if (how === '/bytes') return new Response(String(new Uint8Array(await request.arrayBuffer()).reduce((a, ` +
+    `b) => a + b, 0)));
+    if (how === '/stream') { let n = 0; for await (const chunk of request.body) n += chunk.length; return new ` +
+    `Response(String(n)); }
     if (how === '/ignore') return new Response('answered without reading');
     return new Response(await request.text());
   } };`;

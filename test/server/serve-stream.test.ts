@@ -47,34 +47,37 @@ test('a large upload is streamed back through the function intact', async () => 
   assert.equal(received.digest('hex'), sent.digest('hex'));
 });
 
-test('backpressure: a client that stops reading the echoed body stops the upload (nothing buffers it all)', async () => {
-  const chunk = Buffer.alloc(256 * 1024, 7);
-  let produced = 0;
-  async function* endless() {
-    for (;;) {
-      produced += chunk.length;
-      yield Buffer.from(chunk);
+test(
+  'backpressure: a client that stops reading the echoed body stops the upload (nothing buffers ' + 'it all)',
+  async () => {
+    const chunk = Buffer.alloc(256 * 1024, 7);
+    let produced = 0;
+    async function* endless() {
+      for (;;) {
+        produced += chunk.length;
+        yield Buffer.from(chunk);
+      }
     }
-  }
-  const body = Readable.from(endless());
-  const res = await request(h.url('/'), { method: 'POST', headers: { host: 'stream.localhost' }, body });
-  const reader = res.body[Symbol.asyncIterator]();
-  await reader.next(); // the echo has started; now the client reads nothing more
-  const settled = async () => {
-    let last = -1;
-    while (produced !== last) {
-      last = produced;
-      await new Promise((r) => setTimeout(r, 300));
-    }
-    return last;
-  };
-  const stalledAt = await settled();
-  // Only socket buffers and a few stream chunks sit between the two ends; without backpressure
-  // the upload would run on (hundreds of MB per second) into islet's or the isolate's memory.
-  assert.ok(stalledAt < 64 * 1024 * 1024, `the upload stalled only after ${(stalledAt / 1048576).toFixed(1)} MB`);
-  res.body.destroy();
-  body.destroy();
-});
+    const body = Readable.from(endless());
+    const res = await request(h.url('/'), { method: 'POST', headers: { host: 'stream.localhost' }, body });
+    const reader = res.body[Symbol.asyncIterator]();
+    await reader.next(); // the echo has started; now the client reads nothing more
+    const settled = async () => {
+      let last = -1;
+      while (produced !== last) {
+        last = produced;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      return last;
+    };
+    const stalledAt = await settled();
+    // Only socket buffers and a few stream chunks sit between the two ends; without backpressure
+    // the upload would run on (hundreds of MB per second) into islet's or the isolate's memory.
+    assert.ok(stalledAt < 64 * 1024 * 1024, `the upload stalled only after ${(stalledAt / 1048576).toFixed(1)} MB`);
+    res.body.destroy();
+    body.destroy();
+  },
+);
 
 test('the function reads a streamed request body chunk by chunk', async () => {
   async function* upload() {

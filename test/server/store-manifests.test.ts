@@ -116,80 +116,85 @@ test('docker-compose.yml: PostgreSQL, a migration step, two nodes and nginx, agr
   for (const port of ports) assert.match(nginx, new RegExp(`listen ${port};`));
 });
 
-test('kubernetes/: Deployment (/readyz readiness, /healthz liveness), Services, PDB, ConfigMap/Secret and migration Job agree', () => {
-  const docs = fs
-    .readdirSync(path.join(deploy, 'kubernetes'))
-    .filter((f) => f.endsWith('.yaml'))
-    .flatMap((f) =>
-      parseAllDocuments(fs.readFileSync(path.join(deploy, 'kubernetes', f), 'utf8')).map((d) => ({
-        file: f,
-        doc: d.toJS(),
-      })),
-    );
-  const byKind = (kind: string) => docs.filter((d) => d.doc.kind === kind).map((d) => d.doc);
-  for (const kind of ['Deployment', 'Service', 'PodDisruptionBudget', 'ConfigMap', 'Secret', 'Job'])
-    assert.ok(byKind(kind).length > 0, `a ${kind}`);
-
-  const [configMap] = byKind('ConfigMap');
-  const [secret] = byKind('Secret');
-  // the Secret ships placeholders: give them real-shaped values, keep every name as it is
-  const secretEnv: Env = {
-    ...secret.stringData,
-    ISLET_SECRET_KEY: generateSecretKey('k8s'),
-    ISLET_STORE_URL: 'postgres://islet:pw@db:5432/islet',
-  };
-  for (const name of Object.keys(secret.stringData)) assert.ok(name in secretEnv);
-  const env: Env = { ...configMap.data, ...secretEnv };
-  const config = nodeConfig(env, 'ConfigMap + Secret');
-  if (config.store.sslCaFile === '')
-    assert.ok(
-      ['require', 'disable', 'auto'].includes(config.store.sslMode),
-      'verify-* needs a CA file or the system CAs',
-    );
-
-  const [deployment] = byKind('Deployment');
-  const pod = deployment.spec.template;
-  assert.deepEqual(deployment.spec.selector.matchLabels, pod.metadata.labels);
-  const container = pod.spec.containers[0];
-  checkCommand(container.command, 'Deployment');
-  const sources = container.envFrom.map(
-    (e: { configMapRef?: { name: string }; secretRef?: { name: string } }) => e.configMapRef?.name ?? e.secretRef?.name,
-  );
-  assert.deepEqual(sources.sort(), [configMap.metadata.name, secret.metadata.name].sort());
-  const portOf = (name: string) => container.ports.find((p: { name: string }) => p.name === name)?.containerPort;
-  assert.equal(portOf('tenant'), config.port);
-  assert.equal(portOf('admin'), config.adminPort);
-  // ready once caught up with the change log; alive while the process answers (a node kept
-  // from PostgreSQL stays alive and serves from its cache)
-  assert.equal(container.readinessProbe.httpGet.path, '/readyz');
-  assert.equal(container.livenessProbe.httpGet.path, '/healthz');
-  for (const probe of [container.readinessProbe, container.livenessProbe]) {
-    assert.equal(portOf(probe.httpGet.port), config.adminPort, 'probed on the admin port');
-  }
-  assert.ok(
-    container.volumeMounts.some((m: { mountPath: string }) => m.mountPath === config.dataDir),
-    'the node cache is mounted at the data folder',
-  );
-  assert.ok(
-    pod.spec.terminationGracePeriodSeconds * 1000 > config.server.shutdownTimeoutMs,
-    'Kubernetes waits longer than islet drains',
-  );
-
-  for (const service of byKind('Service')) {
-    assert.deepEqual(service.spec.selector, pod.metadata.labels, `${service.metadata.name} selects the islet pods`);
-    for (const port of service.spec.ports)
-      assert.ok(
-        portOf(port.targetPort),
-        `${service.metadata.name}: target port '${port.targetPort}' is a container port`,
+test(
+  'kubernetes/: Deployment (/readyz readiness, /healthz liveness), Services, PDB, ' +
+    'ConfigMap/Secret and migration Job agree',
+  () => {
+    const docs = fs
+      .readdirSync(path.join(deploy, 'kubernetes'))
+      .filter((f) => f.endsWith('.yaml'))
+      .flatMap((f) =>
+        parseAllDocuments(fs.readFileSync(path.join(deploy, 'kubernetes', f), 'utf8')).map((d) => ({
+          file: f,
+          doc: d.toJS(),
+        })),
       );
-  }
-  const [pdb] = byKind('PodDisruptionBudget');
-  assert.deepEqual(pdb.spec.selector.matchLabels, pod.metadata.labels);
-  assert.ok(pdb.spec.maxUnavailable < deployment.spec.replicas || pdb.spec.minAvailable > 0);
+    const byKind = (kind: string) => docs.filter((d) => d.doc.kind === kind).map((d) => d.doc);
+    for (const kind of ['Deployment', 'Service', 'PodDisruptionBudget', 'ConfigMap', 'Secret', 'Job'])
+      assert.ok(byKind(kind).length > 0, `a ${kind}`);
 
-  const [job] = byKind('Job');
-  const migrate = job.spec.template.spec.containers[0];
-  checkCommand(migrate.command, 'Job');
-  assert.deepEqual(migrate.command.slice(2), ['store', 'migrate']);
-  assert.equal(migrate.image, container.image, 'the Job migrates with the image the pods run');
-});
+    const [configMap] = byKind('ConfigMap');
+    const [secret] = byKind('Secret');
+    // the Secret ships placeholders: give them real-shaped values, keep every name as it is
+    const secretEnv: Env = {
+      ...secret.stringData,
+      ISLET_SECRET_KEY: generateSecretKey('k8s'),
+      ISLET_STORE_URL: 'postgres://islet:pw@db:5432/islet',
+    };
+    for (const name of Object.keys(secret.stringData)) assert.ok(name in secretEnv);
+    const env: Env = { ...configMap.data, ...secretEnv };
+    const config = nodeConfig(env, 'ConfigMap + Secret');
+    if (config.store.sslCaFile === '')
+      assert.ok(
+        ['require', 'disable', 'auto'].includes(config.store.sslMode),
+        'verify-* needs a CA file or the system CAs',
+      );
+
+    const [deployment] = byKind('Deployment');
+    const pod = deployment.spec.template;
+    assert.deepEqual(deployment.spec.selector.matchLabels, pod.metadata.labels);
+    const container = pod.spec.containers[0];
+    checkCommand(container.command, 'Deployment');
+    const sources = container.envFrom.map(
+      (e: { configMapRef?: { name: string }; secretRef?: { name: string } }) =>
+        e.configMapRef?.name ?? e.secretRef?.name,
+    );
+    assert.deepEqual(sources.sort(), [configMap.metadata.name, secret.metadata.name].sort());
+    const portOf = (name: string) => container.ports.find((p: { name: string }) => p.name === name)?.containerPort;
+    assert.equal(portOf('tenant'), config.port);
+    assert.equal(portOf('admin'), config.adminPort);
+    // ready once caught up with the change log; alive while the process answers (a node kept
+    // from PostgreSQL stays alive and serves from its cache)
+    assert.equal(container.readinessProbe.httpGet.path, '/readyz');
+    assert.equal(container.livenessProbe.httpGet.path, '/healthz');
+    for (const probe of [container.readinessProbe, container.livenessProbe]) {
+      assert.equal(portOf(probe.httpGet.port), config.adminPort, 'probed on the admin port');
+    }
+    assert.ok(
+      container.volumeMounts.some((m: { mountPath: string }) => m.mountPath === config.dataDir),
+      'the node cache is mounted at the data folder',
+    );
+    assert.ok(
+      pod.spec.terminationGracePeriodSeconds * 1000 > config.server.shutdownTimeoutMs,
+      'Kubernetes waits longer than islet drains',
+    );
+
+    for (const service of byKind('Service')) {
+      assert.deepEqual(service.spec.selector, pod.metadata.labels, `${service.metadata.name} selects the islet pods`);
+      for (const port of service.spec.ports)
+        assert.ok(
+          portOf(port.targetPort),
+          `${service.metadata.name}: target port '${port.targetPort}' is a container port`,
+        );
+    }
+    const [pdb] = byKind('PodDisruptionBudget');
+    assert.deepEqual(pdb.spec.selector.matchLabels, pod.metadata.labels);
+    assert.ok(pdb.spec.maxUnavailable < deployment.spec.replicas || pdb.spec.minAvailable > 0);
+
+    const [job] = byKind('Job');
+    const migrate = job.spec.template.spec.containers[0];
+    checkCommand(migrate.command, 'Job');
+    assert.deepEqual(migrate.command.slice(2), ['store', 'migrate']);
+    assert.equal(migrate.image, container.image, 'the Job migrates with the image the pods run');
+  },
+);

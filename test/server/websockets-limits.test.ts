@@ -65,18 +65,21 @@ before(async () => {
 });
 after(() => h?.close());
 
-test('an inbound message over webSocketMessageBytes closes the socket 1009; an outbound one throws in send()', async () => {
-  const client = await open(port, 'small.localhost', '/');
-  client.send('x'.repeat(1000));
-  assert.equal(await client.message(0), `v1 ${'x'.repeat(1000)}`);
-  client.send('big');
-  assert.equal(
-    await client.message(1),
-    'TypeError: WebSocket send(): the message is 5000 bytes, over the limit of 1024 bytes',
-  );
-  client.send('y'.repeat(2000));
-  assert.equal((await client.closing()).code, 1009);
-});
+test(
+  'an inbound message over webSocketMessageBytes closes the socket 1009; an outbound one throws ' + 'in send()',
+  async () => {
+    const client = await open(port, 'small.localhost', '/');
+    client.send('x'.repeat(1000));
+    assert.equal(await client.message(0), `v1 ${'x'.repeat(1000)}`);
+    client.send('big');
+    assert.equal(
+      await client.message(1),
+      'TypeError: WebSocket send(): the message is 5000 bytes, over the limit of 1024 bytes',
+    );
+    client.send('y'.repeat(2000));
+    assert.equal((await client.closing()).code, 1009);
+  },
+);
 
 test('a socket with no message either way for webSocketIdleMs is closed 1001; traffic keeps it open', async () => {
   const busy = await open(port, 'idle.localhost', '/');
@@ -89,17 +92,20 @@ test('a socket with no message either way for webSocketIdleMs is closed 1001; tr
   assert.deepEqual(await busy.closing(3000), { code: 1001, reason: 'idle timeout' });
 });
 
-test('a message handler that loops forever: cut at the message CPU budget, socket closed 1011, the isolate lives on', async () => {
-  const bystander = await open(port, 'spin.localhost', '/');
-  const looping = await open(port, 'spin.localhost', '/');
-  looping.send('spin');
-  assert.equal((await looping.closing()).code, 1011);
-  const cut = await h.waitForLog((r) => r.source === 'limit' && r.tenant === 'spin' && r.limit === 'cpu');
-  assert.ok(cut.requestId, 'the cut names the request that opened the socket');
-  bystander.send('still here');
-  assert.equal(await bystander.message(0), 'v1 still here');
-  assert.equal((await h.get('spin.localhost', '/')).text, 'v1');
-});
+test(
+  'a message handler that loops forever: cut at the message CPU budget, socket closed 1011, the ' + 'isolate lives on',
+  async () => {
+    const bystander = await open(port, 'spin.localhost', '/');
+    const looping = await open(port, 'spin.localhost', '/');
+    looping.send('spin');
+    assert.equal((await looping.closing()).code, 1011);
+    const cut = await h.waitForLog((r) => r.source === 'limit' && r.tenant === 'spin' && r.limit === 'cpu');
+    assert.ok(cut.requestId, 'the cut names the request that opened the socket');
+    bystander.send('still here');
+    assert.equal(await bystander.message(0), 'v1 still here');
+    assert.equal((await h.get('spin.localhost', '/')).text, 'v1');
+  },
+);
 
 test('each inbound message gets its own CPU budget: many cheap messages add up past it without a cut', async () => {
   const client = await open(port, 'spin.localhost', '/');
@@ -113,24 +119,27 @@ test('each inbound message gets its own CPU budget: many cheap messages add up p
   await client.closing();
 });
 
-test('past webSockets open at once, an upgrade gets 503 islet-error: websockets; a closed one frees its place', async () => {
-  const first = await open(port, 'few.localhost', '/');
-  const second = await open(port, 'few.localhost', '/');
-  const third = await connect(port, 'few.localhost', '/');
-  assert.ok(!(third instanceof Client));
-  assert.equal(third.status, 503);
-  assert.equal(third.headers['islet-error'], 'websockets');
-  first.ws.close();
-  await first.closing();
-  const again = await eventually(async () => {
-    const attempt = await connect(port, 'few.localhost', '/');
-    return attempt instanceof Client ? attempt : null;
-  });
-  assert.ok(again);
-  again.send('in');
-  assert.equal(await again.message(0), 'v1 in');
-  for (const client of [second, again]) client.ws.close();
-});
+test(
+  'past webSockets open at once, an upgrade gets 503 islet-error: websockets; a closed one frees ' + 'its place',
+  async () => {
+    const first = await open(port, 'few.localhost', '/');
+    const second = await open(port, 'few.localhost', '/');
+    const third = await connect(port, 'few.localhost', '/');
+    assert.ok(!(third instanceof Client));
+    assert.equal(third.status, 503);
+    assert.equal(third.headers['islet-error'], 'websockets');
+    first.ws.close();
+    await first.closing();
+    const again = await eventually(async () => {
+      const attempt = await connect(port, 'few.localhost', '/');
+      return attempt instanceof Client ? attempt : null;
+    });
+    assert.ok(again);
+    again.send('in');
+    assert.equal(await again.message(0), 'v1 in');
+    for (const client of [second, again]) client.ws.close();
+  },
+);
 
 test('past webSocketMessagesPerSecond messages are paced, not dropped', async () => {
   const client = await open(port, 'paced.localhost', '/');

@@ -127,16 +127,19 @@ test('new WebSocket(url) to a server egress.allow lists: open, messages both way
   assert.deepEqual(events, ['readyState 0', 'open readyState 1', 'message echo hello', 'close 1000']);
 });
 
-test('new WebSocket(url) to loopback not allowed: refused after DNS, an error and a 1006 close, no connection made', async () => {
-  const before = refused.connections;
-  const events = JSON.parse(await ask('/open', refused.url));
-  assert.equal(events[0], 'readyState 0');
-  assert.match(events[1], /^error WebSocket to 127\.0\.0\.1 refused: 127\.0\.0\.1 is a loopback, private/);
-  assert.equal(events[2], 'close 1006');
-  const viaName = JSON.parse(await ask('/open', refused.url.replace('127.0.0.1', 'localhost')));
-  assert.match(viaName[1], /^error WebSocket to localhost refused: .* is a loopback/);
-  assert.equal(refused.connections, before, 'the server on 127.0.0.1 never saw a connection');
-});
+test(
+  'new WebSocket(url) to loopback not allowed: refused after DNS, an error and a 1006 close, no ' + 'connection made',
+  async () => {
+    const before = refused.connections;
+    const events = JSON.parse(await ask('/open', refused.url));
+    assert.equal(events[0], 'readyState 0');
+    assert.match(events[1], /^error WebSocket to 127\.0\.0\.1 refused: 127\.0\.0\.1 is a loopback, private/);
+    assert.equal(events[2], 'close 1006');
+    const viaName = JSON.parse(await ask('/open', refused.url.replace('127.0.0.1', 'localhost')));
+    assert.match(viaName[1], /^error WebSocket to localhost refused: .* is a loopback/);
+    assert.equal(refused.connections, before, 'the server on 127.0.0.1 never saw a connection');
+  },
+);
 
 test('fetch() with Upgrade: websocket resolves to a 101 whose webSocket is accepted before use', async () => {
   const result = JSON.parse(await ask('/fetch', allowed.url.replace('ws:', 'http:')));

@@ -15,7 +15,8 @@ import { Client, connect, open } from './websocket-client';
 let h: Harness;
 let port: number;
 
-const api = `
+const api =
+  `
 const state = { events: [] };
 const log = (line) => state.events.push(line);
 
@@ -79,8 +80,10 @@ function rules() {
   attempt('return an accepted end', () => new Response(null, { status: 101, webSocket: pair[1] }).webSocket);
   attempt('clone a 101', () => new Response(null, { status: 101, webSocket: pair[0] }).clone());
   out.iterable = [...new WebSocketPair()].map((ws) => ws instanceof WebSocket && ws.readyState).join(',');
-  out.constants = [WebSocket.CONNECTING, WebSocket.OPEN, WebSocket.CLOSING, WebSocket.CLOSED, WebSocket.READY_STATE_OPEN].join(',');
-  out.closeEvent = (() => { const e = new CloseEvent('close', { code: 4001, reason: 'r', wasClean: true }); return [e.type, e.code, e.reason, e.wasClean].join(' '); })();
+  out.constants = [WebSocket.CONNECTING, WebSocket.OPEN, WebSocket.CLOSING, WebSocket.CLOSED, ` +
+  `WebSocket.READY_STATE_OPEN].join(',');
+  out.closeEvent = (() => { const e = new CloseEvent('close', { code: 4001, reason: 'r', wasClean: true }); ` +
+  `return [e.type, e.code, e.reason, e.wasClean].join(' '); })();
   return out;
 }
 
@@ -94,7 +97,8 @@ async function localPair() {
   a.send(new Uint8Array([5, 6]));
   const blob = await new Promise((resolve) => b.addEventListener('message', (e) => resolve(e.data), { once: true }));
   const closes = [];
-  const closed = new Promise((resolve) => a.addEventListener('close', (e) => { closes.push('a ' + e.code + ' ' + e.reason); resolve(); }));
+  const closed = new Promise((resolve) => a.addEventListener('close', (e) => { closes.push('a ' + e.code + ' ` +
+  `' + e.reason); resolve(); }));
   b.addEventListener('close', (e) => closes.push('b ' + e.code + ' ' + e.reason));
   a.close(4002, 'local');
   await closed;
@@ -151,28 +155,36 @@ test('the upgrade request is accounted as a 101 in the request log', async () =>
   assert.match(String(line.path), /^\/chat\?name=/);
 });
 
-test('text and binary frames: string, ArrayBuffer, typed array views and DataView; MessageEvent data as string or ArrayBuffer', async () => {
-  const client = await open(port, 'wsapi.localhost', '/socket');
-  assert.equal(await client.message(0), 'welcome', 'a message sent before the 101 went out arrives first');
-  assert.equal(client.headers['x-chat'], 'yes', "the function's own 101 headers reach the client");
-  assert.ok(client.headers['islet-request-id']);
-  client.send('hello');
-  assert.equal(await client.message(1), 'echo hello');
-  client.send(Buffer.from([0, 255, 7]));
-  assert.deepEqual(await client.message(2), Buffer.from([0, 255, 7]));
-  client.send('buffer');
-  assert.deepEqual(await client.message(3), Buffer.from([1, 2, 3]));
-  client.send('view');
-  assert.deepEqual(await client.message(4), Buffer.from([1, 2, 3]), 'only the bytes of the view, not its whole buffer');
-  client.send('dataview');
-  assert.deepEqual(await client.message(5), Buffer.from([7, 8]));
-  const seen = await events();
-  assert.ok(seen.includes('accepted readyState 1'));
-  assert.ok(seen.includes('message text hello'));
-  assert.ok(seen.includes('message ArrayBuffer 3 [0,255,7]'), seen.join('\n'));
-  client.ws.close();
-  await client.closing();
-});
+test(
+  'text and binary frames: string, ArrayBuffer, typed array views and DataView; MessageEvent ' +
+    'data as string or ArrayBuffer',
+  async () => {
+    const client = await open(port, 'wsapi.localhost', '/socket');
+    assert.equal(await client.message(0), 'welcome', 'a message sent before the 101 went out arrives first');
+    assert.equal(client.headers['x-chat'], 'yes', "the function's own 101 headers reach the client");
+    assert.ok(client.headers['islet-request-id']);
+    client.send('hello');
+    assert.equal(await client.message(1), 'echo hello');
+    client.send(Buffer.from([0, 255, 7]));
+    assert.deepEqual(await client.message(2), Buffer.from([0, 255, 7]));
+    client.send('buffer');
+    assert.deepEqual(await client.message(3), Buffer.from([1, 2, 3]));
+    client.send('view');
+    assert.deepEqual(
+      await client.message(4),
+      Buffer.from([1, 2, 3]),
+      'only the bytes of the view, not its whole buffer',
+    );
+    client.send('dataview');
+    assert.deepEqual(await client.message(5), Buffer.from([7, 8]));
+    const seen = await events();
+    assert.ok(seen.includes('accepted readyState 1'));
+    assert.ok(seen.includes('message text hello'));
+    assert.ok(seen.includes('message ArrayBuffer 3 [0,255,7]'), seen.join('\n'));
+    client.ws.close();
+    await client.closing();
+  },
+);
 
 test('close codes both ways: the function closes with its code, the client closes with its own', async () => {
   const first = await open(port, 'wsapi.localhost', '/socket');

@@ -22,10 +22,12 @@ before(async () => {
 });
 after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-test('the store survives await, .then, timers, fetch and crypto.subtle completions; requests keep their own', async () => {
-  const t = await deploySandbox(
-    {
-      'index.js': `import { AsyncLocalStorage } from 'node:async_hooks';
+test(
+  'the store survives await, .then, timers, fetch and crypto.subtle completions; requests keep ' + 'their own',
+  async () => {
+    const t = await deploySandbox(
+      {
+        'index.js': `import { AsyncLocalStorage } from 'node:async_hooks';
       const als = new AsyncLocalStorage();
       const seen = () => als.getStore() ?? null;
       export default {
@@ -47,35 +49,36 @@ test('the store survives await, .then, timers, fetch and crypto.subtle completio
           });
         },
       };`,
-    },
-    { egress: { allow: ['127.0.0.1'] } },
-  );
-  try {
-    // interleaved: both requests wait on timers and fetches at the same time
-    const [a, b] = await Promise.all([
-      fetchText(t, request('http://x.test/a')),
-      fetchText(t, request('http://x.test/b')),
-    ]);
-    for (const [r, id] of [
-      [a, 'a'],
-      [b, 'b'],
-    ] as const) {
-      assert.equal(r.status, 200, r.text);
-      assert.deepEqual(JSON.parse(r.text), {
-        start: id,
-        afterAwait: id,
-        promiseThen: id,
-        timer: id,
-        fetch: [`pong /${id}`, id],
-        subtle: id,
-        nested: `${id}-inner`,
-        afterNested: id,
-      });
+      },
+      { egress: { allow: ['127.0.0.1'] } },
+    );
+    try {
+      // interleaved: both requests wait on timers and fetches at the same time
+      const [a, b] = await Promise.all([
+        fetchText(t, request('http://x.test/a')),
+        fetchText(t, request('http://x.test/b')),
+      ]);
+      for (const [r, id] of [
+        [a, 'a'],
+        [b, 'b'],
+      ] as const) {
+        assert.equal(r.status, 200, r.text);
+        assert.deepEqual(JSON.parse(r.text), {
+          start: id,
+          afterAwait: id,
+          promiseThen: id,
+          timer: id,
+          fetch: [`pong /${id}`, id],
+          subtle: id,
+          nested: `${id}-inner`,
+          afterNested: id,
+        });
+      }
+    } finally {
+      t.close();
     }
-  } finally {
-    t.close();
-  }
-});
+  },
+);
 
 test("hono's contextStorage() middleware, deployed unmodified: getContext() after awaits and a fetch", async () => {
   const t = await deploySandbox(

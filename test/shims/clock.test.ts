@@ -8,16 +8,22 @@ const e = makeEvaluator({ limits: { ...testLimits, cpuMs: 2000 } });
 after(() => e.close());
 
 test('Date, performance.now and Intl read a time that stands still within one entry', async () => {
-  const value = await e.run(`
+  const value = await e.run(
+    `
     const t0 = Date.now(), n0 = new Date().getTime(), p0 = performance.now(), s0 = Date();
-    const f0 = new Intl.DateTimeFormat('en', { hour: 'numeric', minute: 'numeric', second: 'numeric', fractionalSecondDigits: 3 }).format();
-    const parts0 = JSON.stringify(new Intl.DateTimeFormat('en', { fractionalSecondDigits: 3, second: 'numeric' }).formatToParts());
+    const f0 = new Intl.DateTimeFormat('en', { hour: 'numeric', minute: 'numeric', second: 'numeric', ` +
+      `fractionalSecondDigits: 3 }).format();
+    const parts0 = JSON.stringify(new Intl.DateTimeFormat('en', { fractionalSecondDigits: 3, second: ` +
+      `'numeric' }).formatToParts());
     let x = 0; for (let i = 0; i < 3e7; i++) x += i;
-    const f1 = new Intl.DateTimeFormat('en', { hour: 'numeric', minute: 'numeric', second: 'numeric', fractionalSecondDigits: 3 }).format();
-    const parts1 = JSON.stringify(new Intl.DateTimeFormat('en', { fractionalSecondDigits: 3, second: 'numeric' }).formatToParts());
+    const f1 = new Intl.DateTimeFormat('en', { hour: 'numeric', minute: 'numeric', second: 'numeric', ` +
+      `fractionalSecondDigits: 3 }).format();
+    const parts1 = JSON.stringify(new Intl.DateTimeFormat('en', { fractionalSecondDigits: 3, second: ` +
+      `'numeric' }).formatToParts());
     return [t0 === Date.now(), n0 === new Date().getTime(), p0 === performance.now(), s0 === Date(), t0 === n0,
       f0 === f1, parts0 === parts1, x > 0];
-  `);
+  `,
+  );
   assert.deepEqual(value, [true, true, true, true, true, true, true, true]);
 });
 

@@ -6,24 +6,37 @@ const e = makeEvaluator();
 after(() => e.close());
 
 test('TextEncoder encodes UTF-8, replacing lone surrogates; encodeInto reports read/written', async () => {
-  const value = await e.run(`
+  const value = await e.run(
+    `
     const enc = new TextEncoder();
     const dest = new Uint8Array(4);
-    return [enc.encoding, [...enc.encode('aé€😀')], [...enc.encode('\\ud800')], enc.encodeInto('a€😀', dest), [...dest]];`);
-  assert.deepEqual(value, ['utf-8', [97, 0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x98, 0x80], [0xef, 0xbf, 0xbd], { read: 2, written: 4 }, [97, 0xe2, 0x82, 0xac]]);
+    return [enc.encoding, [...enc.encode('aé€😀')], [...enc.encode('\\ud800')], enc.encodeInto('a€😀', dest), ` +
+      `[...dest]];`,
+  );
+  assert.deepEqual(value, [
+    'utf-8',
+    [97, 0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x98, 0x80],
+    [0xef, 0xbf, 0xbd],
+    { read: 2, written: 4 },
+    [97, 0xe2, 0x82, 0xac],
+  ]);
 });
 
 test('TextDecoder: BOM handling, replacement, fatal mode, streaming split sequences, labels', async () => {
-  const value = await e.run(`
+  const value = await e.run(
+    `
     const d = new TextDecoder();
     const bom = d.decode(new Uint8Array([0xef, 0xbb, 0xbf, 0x61]));
     const keepBom = new TextDecoder('utf-8', { ignoreBOM: true }).decode(new Uint8Array([0xef, 0xbb, 0xbf, 0x61]));
     const bad = d.decode(new Uint8Array([0x61, 0xff, 0x62, 0xe2, 0x82]));
-    let fatal = null; try { new TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array([0xff])); } catch (err) { fatal = err.name; }
+    let fatal = null; try { new TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array([0xff])); } catch ` +
+      `(err) { fatal = err.name; }
     const s = new TextDecoder();
     const streamed = s.decode(new Uint8Array([0xe2, 0x82]), { stream: true }) + s.decode(new Uint8Array([0xac]));
     let label = null; try { new TextDecoder('klingon'); } catch (err) { label = err.name; }
-    return [bom, keepBom, bad, fatal, streamed, label, new TextDecoder('UTF8').encoding, new TextDecoder('latin1').decode(new Uint8Array([0xe9, 0x80]))];`);
+    return [bom, keepBom, bad, fatal, streamed, label, new TextDecoder('UTF8').encoding, new ` +
+      `TextDecoder('latin1').decode(new Uint8Array([0xe9, 0x80]))];`,
+  );
   assert.deepEqual(value, ['a', '\ufeffa', 'a\ufffdb\ufffd', 'TypeError', '€', 'RangeError', 'utf-8', 'é€']);
 });
 
@@ -36,7 +49,9 @@ test('long strings round-trip through the host codec', async () => {
 });
 
 test('atob/btoa follow forgiving-base64 and throw InvalidCharacterError', async () => {
-  const value = await e.run(`return [btoa('hello'), atob('aGVsbG8='), atob(' aGVs bG8 '), atob('aGVsbG8'), btoa('\\xff')];`);
+  const value = await e.run(
+    `return [btoa('hello'), atob('aGVsbG8='), atob(' aGVs bG8 '), atob('aGVsbG8'), ` + `btoa('\\xff')];`,
+  );
   assert.deepEqual(value, ['aGVsbG8=', 'hello', 'hello', 'hello', '/w==']);
   const a = await runThrows(e, `atob('a')`);
   assert.equal(a.name, 'InvalidCharacterError');
@@ -45,33 +60,51 @@ test('atob/btoa follow forgiving-base64 and throw InvalidCharacterError', async 
 });
 
 test('TextEncoderStream and TextDecoderStream transform chunks, splitting multi-byte sequences', async () => {
-  const value = await e.run(`
+  const value = await e.run(
+    `
     const bytes = new TextEncoder().encode('h€llo');
-    const source = new ReadableStream({ start(c) { c.enqueue(bytes.slice(0, 2)); c.enqueue(bytes.slice(2)); c.close(); } });
+    const source = new ReadableStream({ start(c) { c.enqueue(bytes.slice(0, 2)); c.enqueue(bytes.slice(2)); ` +
+      `c.close(); } });
     let text = '';
     for await (const chunk of source.pipeThrough(new TextDecoderStream())) text += chunk;
     const encoded = [];
-    const s2 = new ReadableStream({ start(c) { c.enqueue('a'); c.enqueue('\\ud83d'); c.enqueue('\\ude00'); c.close(); } }).pipeThrough(new TextEncoderStream());
+    const s2 = new ReadableStream({ start(c) { c.enqueue('a'); c.enqueue('\\ud83d'); c.enqueue('\\ude00'); ` +
+      `c.close(); } }).pipeThrough(new TextEncoderStream());
     for await (const chunk of s2) encoded.push(...chunk);
-    return [text, encoded];`);
+    return [text, encoded];`,
+  );
   assert.deepEqual(value, ['h€llo', [97, 0xf0, 0x9f, 0x98, 0x80]]);
 });
 
-test('CompressionStream and DecompressionStream round-trip gzip, deflate and deflate-raw; gzip output is real gzip', async () => {
-  const value = await e.run(`
+test(
+  'CompressionStream and DecompressionStream round-trip gzip, deflate and deflate-raw; gzip ' + 'output is real gzip',
+  async () => {
+    const value = await e.run(
+      `
     const text = 'hello compression '.repeat(200);
     const out = {};
     for (const format of ['gzip', 'deflate', 'deflate-raw']) {
-      const compressed = await new Response(new Blob([text]).stream().pipeThrough(new CompressionStream(format))).arrayBuffer();
-      const back = await new Response(new Response(compressed).body.pipeThrough(new DecompressionStream(format))).text();
+      const compressed = await new Response(new Blob([text]).stream().pipeThrough(new ` +
+        `CompressionStream(format))).arrayBuffer();
+      const back = await new Response(new Response(compressed).body.pipeThrough(new ` +
+        `DecompressionStream(format))).text();
       out[format] = [compressed.byteLength < text.length, back === text];
     }
-    const gz = new Uint8Array(await new Response(new Blob(['x']).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer());
-    let bad; try { await new Response(new Blob(['not gzip']).stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer(); } catch (err) { bad = err.name; }
+    const gz = new Uint8Array(await new Response(new Blob(['x']).stream().pipeThrough(new ` +
+        `CompressionStream('gzip'))).arrayBuffer());
+    let bad; try { await new Response(new Blob(['not gzip']).stream().pipeThrough(new ` +
+        `DecompressionStream('gzip'))).arrayBuffer(); } catch (err) { bad = err.name; }
     let unknown; try { new CompressionStream('zstd'); } catch (err) { unknown = err.name; }
-    return [out, [gz[0], gz[1]], bad, unknown];`);
-  assert.deepEqual(value, [{ gzip: [true, true], deflate: [true, true], 'deflate-raw': [true, true] }, [0x1f, 0x8b], 'TypeError', 'TypeError']);
-});
+    return [out, [gz[0], gz[1]], bad, unknown];`,
+    );
+    assert.deepEqual(value, [
+      { gzip: [true, true], deflate: [true, true], 'deflate-raw': [true, true] },
+      [0x1f, 0x8b],
+      'TypeError',
+      'TypeError',
+    ]);
+  },
+);
 
 test('TextDecoder trims only ASCII whitespace around a label (tab, LF, FF, CR, space)', async () => {
   const value = await e.run(`

@@ -32,14 +32,17 @@ test('CustomEvent carries detail; Event reports target during dispatch', async (
 });
 
 test('AbortController aborts its signal once, with an AbortError DOMException by default', async () => {
-  const value = await e.run(`
+  const value = await e.run(
+    `
     const c = new AbortController(); let events = 0;
     c.signal.addEventListener('abort', () => events++);
     c.signal.onabort = () => events++;
     c.abort(); c.abort('again');
-    let thrown; try { c.signal.throwIfAborted(); } catch (err) { thrown = [err.name, err instanceof DOMException, err.code]; }
+    let thrown; try { c.signal.throwIfAborted(); } catch (err) { thrown = [err.name, err instanceof ` +
+      `DOMException, err.code]; }
     const custom = new AbortController(); custom.abort('why');
-    return [c.signal.aborted, events, thrown, custom.signal.reason];`);
+    return [c.signal.aborted, events, thrown, custom.signal.reason];`,
+  );
   assert.deepEqual(value, [true, 2, ['AbortError', true, 20], 'why']);
 });
 
@@ -58,18 +61,24 @@ test('AbortSignal.abort, timeout and any', async () => {
 });
 
 test('DOMException has name, message, legacy code and constants', async () => {
-  const value = await e.run(`const d = new DOMException('m', 'NotFoundError'); return [d.name, d.message, d.code, DOMException.NOT_FOUND_ERR, d instanceof Error, Object.prototype.toString.call(d)];`);
+  const value = await e.run(
+    `const d = new DOMException('m', 'NotFoundError'); return [d.name, d.message, ` +
+      `d.code, DOMException.NOT_FOUND_ERR, d instanceof Error, Object.prototype.toString.call(d)];`,
+  );
   assert.deepEqual(value, ['NotFoundError', 'm', 8, 8, true, '[object DOMException]']);
 });
 
-test('structuredClone copies deep structures (Map, Date, cycles) and refuses functions with DataCloneError', async () => {
-  const value = await e.run(`
+test(
+  'structuredClone copies deep structures (Map, Date, cycles) and refuses functions with ' + 'DataCloneError',
+  async () => {
+    const value = await e.run(`
     const o = { m: new Map([[1, { d: new Date(5) }]]), s: new Set([1]), b: new Uint8Array([1, 2]) }; o.self = o;
     const c = structuredClone(o);
     let err; try { structuredClone({ f() {} }); } catch (x) { err = [x.name, x instanceof DOMException]; }
     return [c !== o, c.self === c, c.m.get(1).d.getTime(), c.m.get(1).d instanceof Date, [...c.s], [...c.b], err];`);
-  assert.deepEqual(value, [true, true, 5, true, [1], [1, 2], ['DataCloneError', true]]);
-});
+    assert.deepEqual(value, [true, true, 5, true, [1], [1, 2], ['DataCloneError', true]]);
+  },
+);
 
 test('globals: self, globalThis, navigator.userAgent, performance.now, queueMicrotask', async () => {
   const value = await e.run(`

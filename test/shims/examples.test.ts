@@ -67,13 +67,23 @@ test('functions/sign issues a token that verifies, and rejects a tampered one', 
   const t = makeSandbox({ env: { SIGNING_KEY: 'test-key' } });
   try {
     loadModule(t, bundle('functions/sign/index.ts'));
-    const signed = await fetchText(t, request('https://sign.example/sign', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub: 'ada', ttl: 60 }) }));
+    const signed = await fetchText(
+      t,
+      request('https://sign.example/sign', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ sub: 'ada', ttl: 60 }),
+      }),
+    );
     assert.equal(signed.status, 200);
     const { token } = JSON.parse(signed.text);
     const ok = await fetchText(t, request(`https://sign.example/verify?token=${encodeURIComponent(token)}`));
     assert.equal(ok.status, 200);
     assert.equal(JSON.parse(ok.text).claims.sub, 'ada');
-    const bad = await fetchText(t, request(`https://sign.example/verify?token=${encodeURIComponent(token.slice(0, -2) + 'xx')}`));
+    const bad = await fetchText(
+      t,
+      request(`https://sign.example/verify?token=${encodeURIComponent(token.slice(0, -2) + 'xx')}`),
+    );
     assert.equal(bad.status, 401);
   } finally {
     t.close();

@@ -58,9 +58,12 @@ test('headers of Response.redirect() and Response.error() are immutable', async 
 });
 
 test('incoming request headers are readable and mutable copies are independent', async () => {
-  const value = await e.run(`
+  const value = await e.run(
+    `
     const copy = new Headers(request.headers); copy.set('x-added', '1');
-    return { host: request.headers.get('host'), original: request.headers.has('x-added'), copy: copy.get('x-added') };`);
+    return { host: request.headers.get('host'), original: request.headers.has('x-added'), copy: ` +
+      `copy.get('x-added') };`,
+  );
   assert.deepEqual(value, { host: null, original: false, copy: '1' });
 });
 

@@ -148,9 +148,12 @@ const AsyncFunction = (async function () {}).constructor;
          const code = await request.text();
          try {
            const value = await new AsyncFunction('request', 'env', 'ctx', code)(request, env, ctx);
-           return new Response(JSON.stringify({ value: value === undefined ? null : value }), { headers: { 'content-type': 'application/json' } });
+           const json = JSON.stringify({ value: value === undefined ? null : value });
+           return new Response(json, { headers: { 'content-type': 'application/json' } });
          } catch (error) {
-           return new Response(JSON.stringify({ error: { name: error && error.name, message: error && error.message, ctor: error && error.constructor && error.constructor.name } }), { status: 500 });
+           const ctor = error && error.constructor && error.constructor.name;
+           const json = JSON.stringify({ error: { name: error && error.name, message: error && error.message, ctor } });
+           return new Response(json, { status: 500 });
          }
        },
      };`;

@@ -40,16 +40,36 @@ test('path parameters, query strings and JSON responses', async () => {
 });
 
 test('request bodies: JSON and forms', async () => {
-  const json = await fetchText(t, request('http://app.test/echo', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ a: [1, 2] }) }));
+  const json = await fetchText(
+    t,
+    request('http://app.test/echo', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ a: [1, 2] }),
+    }),
+  );
   assert.equal(json.status, 201);
   assert.deepEqual(JSON.parse(json.text), { received: { a: [1, 2] } });
-  const form = await fetchText(t, request('http://app.test/form', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'name=ada&lang=js' }));
+  const form = await fetchText(
+    t,
+    request('http://app.test/form', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'name=ada&lang=js',
+    }),
+  );
   assert.deepEqual(JSON.parse(form.text), { name: 'ada', lang: 'js' });
 });
 
 test('guard middleware, not-found handler and streamed bodies', async () => {
   assert.equal((await fetchText(t, request('http://app.test/admin/stats'))).status, 401);
-  assert.deepEqual(JSON.parse((await fetchText(t, request('http://app.test/admin/stats', { headers: { authorization: 'Bearer secret' } }))).text), { ok: true });
+  assert.deepEqual(
+    JSON.parse(
+      (await fetchText(t, request('http://app.test/admin/stats', { headers: { authorization: 'Bearer secret' } })))
+        .text,
+    ),
+    { ok: true },
+  );
   const missing = await fetchText(t, request('http://app.test/nope', { method: 'DELETE' }));
   assert.equal(missing.status, 404);
   assert.deepEqual(JSON.parse(missing.text), { error: 'no route for DELETE /nope' });

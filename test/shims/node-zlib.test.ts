@@ -69,13 +69,17 @@ test('every *Sync form compresses what Node decompresses, and decompresses what 
 });
 
 test('callback forms (and util.promisify of them) and streams through pipeline round-trip', async () => {
-  const out = await run(`
+  const out = await run(
+    `
     const gz = await promisify(zlib.gzip)(input);
-    const br = await new Promise((resolve, reject) => zlib.brotliCompress(input, (err, res) => err ? reject(err) : resolve(res)));
-    const back = [(await promisify(zlib.gunzip)(gz)).toString() === input, (await promisify(zlib.brotliDecompress)(br)).toString() === input];
+    const br = await new Promise((resolve, reject) => zlib.brotliCompress(input, (err, res) => err ? ` +
+      `reject(err) : resolve(res)));
+    const back = [(await promisify(zlib.gunzip)(gz)).toString() === input, (await ` +
+      `promisify(zlib.brotliDecompress)(br)).toString() === input];
     // streamed: many small writes through createGzip, then createGunzip
     const chunks = [];
-    await pipeline(Readable.from(input.match(/.{1,100}/gs).map((s) => Buffer.from(s))), createGzip(), async function* (source) {
+    await pipeline(Readable.from(input.match(/.{1,100}/gs).map((s) => Buffer.from(s))), createGzip(), async ` +
+      `function* (source) {
       for await (const chunk of source) chunks.push(chunk);
     });
     const streamed = Buffer.concat(chunks);
@@ -86,27 +90,36 @@ test('callback forms (and util.promisify of them) and streams through pipeline r
     gunzip.write(streamed.subarray(0, 7));
     gunzip.end(streamed.subarray(7));
     await ended;
-    return Response.json({ gz: gz.toString('base64'), streamed: streamed.toString('base64'), back, text: text === input, isBuffer: Buffer.isBuffer(gz) });`);
+    return Response.json({ gz: gz.toString('base64'), streamed: streamed.toString('base64'), back, text: text ` +
+      `=== input, isBuffer: Buffer.isBuffer(gz) });`,
+  );
   assert.equal(zlib.gunzipSync(Buffer.from(out.gz, 'base64')).toString(), text);
   assert.equal(zlib.gunzipSync(Buffer.from(out.streamed, 'base64')).toString(), text);
   assert.deepEqual([out.back, out.text, out.isBuffer], [[true, true], true, true]);
 });
 
-test('bad data fails as in Node (an Error with a Z_ code); refused options and oversized sync input are clear errors', async () => {
-  const out = await run(`
-    const attempt = (fn) => { try { fn(); return 'no error'; } catch (err) { return [err.name, err.code ?? null, err.message]; } };
+test(
+  'bad data fails as in Node (an Error with a Z_ code); refused options and oversized sync input ' + 'are clear errors',
+  async () => {
+    const out = await run(
+      `
+    const attempt = (fn) => { try { fn(); return 'no error'; } catch (err) { return [err.name, err.code ?? ` +
+        `null, err.message]; } };
     const bad = attempt(() => gunzipSync(Buffer.from('not gzip at all')));
     const level = attempt(() => gzipSync(input, { level: 42 }));
     const dictionary = attempt(() => zlib.deflateSync(input, { dictionary: Buffer.from('x') }));
     const big = attempt(() => gzipSync(new Uint8Array(5 * 1024 * 1024)));
-    let streamed; try { await promisify(zlib.inflate)(Buffer.from('garbage')); } catch (err) { streamed = [err.name, err.code ?? null]; }
-    return Response.json({ bad, level, dictionary, big, streamed, legacy: zlib.Z_BEST_COMPRESSION });`);
-  assert.deepEqual(out.bad.slice(0, 2), ['Error', 'Z_DATA_ERROR']);
-  assert.equal(out.level[0], 'RangeError');
-  assert.match(out.level[2], /level/);
-  assert.match(out.dictionary[2], /dictionary.*not supported in islet/);
-  assert.equal(out.big[0], 'RangeError');
-  assert.match(out.big[2], /streaming or callback forms/);
-  assert.deepEqual(out.streamed, ['Error', 'Z_DATA_ERROR']);
-  assert.equal(out.legacy, 9);
-});
+    let streamed; try { await promisify(zlib.inflate)(Buffer.from('garbage')); } catch (err) { streamed = ` +
+        `[err.name, err.code ?? null]; }
+    return Response.json({ bad, level, dictionary, big, streamed, legacy: zlib.Z_BEST_COMPRESSION });`,
+    );
+    assert.deepEqual(out.bad.slice(0, 2), ['Error', 'Z_DATA_ERROR']);
+    assert.equal(out.level[0], 'RangeError');
+    assert.match(out.level[2], /level/);
+    assert.match(out.dictionary[2], /dictionary.*not supported in islet/);
+    assert.equal(out.big[0], 'RangeError');
+    assert.match(out.big[2], /streaming or callback forms/);
+    assert.deepEqual(out.streamed, ['Error', 'Z_DATA_ERROR']);
+    assert.equal(out.legacy, 9);
+  },
+);

@@ -9,7 +9,10 @@ test('Response status must be 200..599 (RangeError) and statusText a reason phra
   assert.equal((await runThrows(e, `new Response('x', { status: 199 })`)).name, 'RangeError');
   assert.equal((await runThrows(e, `new Response('x', { status: 600 })`)).name, 'RangeError');
   assert.equal((await runThrows(e, `new Response('x', { statusText: 'bad\\n' })`)).name, 'TypeError');
-  const value = await e.run(`const r = new Response(null, { status: 404, statusText: 'Nope' }); return [r.status, r.statusText, r.ok, r.type];`);
+  const value = await e.run(
+    `const r = new Response(null, { status: 404, statusText: 'Nope' }); return ` +
+      `[r.status, r.statusText, r.ok, r.type];`,
+  );
   assert.deepEqual(value, [404, 'Nope', false, 'default']);
 });
 
@@ -21,7 +24,9 @@ test('null-body statuses refuse a body', async () => {
 });
 
 test('Response.redirect validates the status and sets an absolute Location', async () => {
-  const value = await e.run(`const r = Response.redirect('https://a.test/x?y', 301); return [r.status, r.headers.get('location')];`);
+  const value = await e.run(
+    `const r = Response.redirect('https://a.test/x?y', 301); return [r.status, ` + `r.headers.get('location')];`,
+  );
   assert.deepEqual(value, [301, 'https://a.test/x?y']);
   assert.equal((await runThrows(e, `Response.redirect('https://a.test/', 200)`)).name, 'RangeError');
   assert.equal((await runThrows(e, `Response.redirect('/relative')`)).name, 'TypeError');
@@ -69,26 +74,56 @@ test('body types: content-type is derived from the body init', async () => {
       new Response(new Uint8Array([1])).headers.get('content-type'),
       new Response(fd).headers.get('content-type').startsWith('multipart/form-data; boundary='),
     ];`);
-  assert.deepEqual(value, ['text/plain;charset=UTF-8', 'application/x-www-form-urlencoded;charset=UTF-8', 'image/png', null, true]);
+  assert.deepEqual(value, [
+    'text/plain;charset=UTF-8',
+    'application/x-www-form-urlencoded;charset=UTF-8',
+    'image/png',
+    null,
+    true,
+  ]);
 });
 
 test('arrayBuffer, bytes, blob, json and formData read bodies', async () => {
-  const value = await e.run(`
+  const value = await e.run(
+    `
     const ab = await new Response('abc').arrayBuffer();
     const bytes = await new Response(new Uint8Array([1, 2])).bytes();
     const blob = await new Response('xyz', { headers: { 'content-type': 'text/x' } }).blob();
     const json = await new Response('{"a":1}').json();
-    const fd = await new Response('a=1&b=%20x+y', { headers: { 'content-type': 'application/x-www-form-urlencoded' } }).formData();
-    const mp = new FormData(); mp.append('f', new Blob(['file!'], { type: 'text/plain' }), 'n.txt'); mp.append('s', 'v');
+    const fd = await new Response('a=1&b=%20x+y', { headers: { 'content-type': ` +
+      `'application/x-www-form-urlencoded' } }).formData();
+    const mp = new FormData(); mp.append('f', new Blob(['file!'], { type: 'text/plain' }), 'n.txt'); ` +
+      `mp.append('s', 'v');
     const parsed = await new Response(mp).formData();
     const file = parsed.get('f');
     let wrongType = null; try { await new Response('a=1').formData(); } catch (err) { wrongType = err.name; }
-    return [wrongType, ab.byteLength, [...bytes], blob.size, blob.type, json, [...fd], file.name, await file.text(), file.type, parsed.get('s')];`);
-  assert.deepEqual(value, ['TypeError', 3, [1, 2], 3, 'text/x', { a: 1 }, [['a', '1'], ['b', ' x y']], 'n.txt', 'file!', 'text/plain', 'v']);
+    return [wrongType, ab.byteLength, [...bytes], blob.size, blob.type, json, [...fd], file.name, await ` +
+      `file.text(), file.type, parsed.get('s')];`,
+  );
+  assert.deepEqual(value, [
+    'TypeError',
+    3,
+    [1, 2],
+    3,
+    'text/x',
+    { a: 1 },
+    [
+      ['a', '1'],
+      ['b', ' x y'],
+    ],
+    'n.txt',
+    'file!',
+    'text/plain',
+    'v',
+  ]);
 });
 
 test('Request: method normalisation, forbidden methods, GET with body, relative URL', async () => {
-  const value = await e.run(`return [new Request('https://a.test/', { method: 'post' }).method, new Request('https://a.test/', { method: 'patch' }).method, new Request('https://a.test/', { method: 'Custom' }).method];`);
+  const value = await e.run(
+    `return [new Request('https://a.test/', { method: 'post' }).method, new ` +
+      `Request('https://a.test/', { method: 'patch' }).method, new Request('https://a.test/', { method: ` +
+      `'Custom' }).method];`,
+  );
   assert.deepEqual(value, ['POST', 'PATCH', 'Custom']);
   assert.equal((await runThrows(e, `new Request('https://a.test/', { method: 'CONNECT' })`)).name, 'TypeError');
   assert.equal((await runThrows(e, `new Request('https://a.test/', { body: 'x' })`)).name, 'TypeError');
@@ -112,17 +147,22 @@ test('the incoming request exposes method, url, headers and a readable body', as
   assert.deepEqual(value, ['POST', 'http://eval.test/', null, true, 'TypeError']);
 });
 
-test('Request and Response read their bodies alike, each with its own methods that refuse the other class', async () => {
-  const value = await e.run(`
+test(
+  'Request and Response read their bodies alike, each with its own methods that refuse the other ' + 'class',
+  async () => {
+    const value = await e.run(
+      `
     const members = ['body', 'bodyUsed', 'arrayBuffer', 'bytes', 'text', 'json', 'blob', 'formData'];
     const shape = (proto) => members.map((m) => {
       const d = Object.getOwnPropertyDescriptor(proto, m);
       return [m, typeof (d.get ?? d.value), d.enumerable, d.configurable, (d.get ?? d.value).name];
     });
-    const req = new Request('https://a.test/', { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json' } });
+    const req = new Request('https://a.test/', { method: 'POST', body: '{"a":1}', headers: { 'content-type': ` +
+        `'application/json' } });
     const res = new Response('x=1&y=2', { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     let refused = null;
-    try { await Response.prototype.text.call(new Request('https://a.test/', { method: 'POST', body: 'hi' })); } catch (err) { refused = err.constructor.name; }
+    try { await Response.prototype.text.call(new Request('https://a.test/', { method: 'POST', body: 'hi' })); ` +
+        `} catch (err) { refused = err.constructor.name; }
     const form = await res.formData();
     return {
       same: JSON.stringify(shape(Request.prototype)) === JSON.stringify(shape(Response.prototype)),
@@ -132,26 +172,32 @@ test('Request and Response read their bodies alike, each with its own methods th
       json: await req.json(),
       used: [req.bodyUsed, res.bodyUsed],
       form: [...form],
-      blobType: (await new Request('https://a.test/', { method: 'PUT', body: 'b', headers: { 'content-type': 'text/x' } }).blob()).type,
-    };`);
-  assert.equal(value.same, true);
-  assert.deepEqual(value.shape, [
-    ['body', 'function', false, true, 'get body'],
-    ['bodyUsed', 'function', false, true, 'get bodyUsed'],
-    ['arrayBuffer', 'function', false, true, 'arrayBuffer'],
-    ['bytes', 'function', false, true, 'bytes'],
-    ['text', 'function', false, true, 'text'],
-    ['json', 'function', false, true, 'json'],
-    ['blob', 'function', false, true, 'blob'],
-    ['formData', 'function', false, true, 'formData'],
-  ]);
-  assert.equal(value.separate, true);
-  assert.equal(value.refused, 'TypeError');
-  assert.deepEqual(value.json, { a: 1 });
-  assert.deepEqual(value.used, [true, true]);
-  assert.deepEqual(value.form, [['x', '1'], ['y', '2']]);
-  assert.equal(value.blobType, 'text/x');
-});
+      blobType: (await new Request('https://a.test/', { method: 'PUT', body: 'b', headers: { 'content-type': ` +
+        `'text/x' } }).blob()).type,
+    };`,
+    );
+    assert.equal(value.same, true);
+    assert.deepEqual(value.shape, [
+      ['body', 'function', false, true, 'get body'],
+      ['bodyUsed', 'function', false, true, 'get bodyUsed'],
+      ['arrayBuffer', 'function', false, true, 'arrayBuffer'],
+      ['bytes', 'function', false, true, 'bytes'],
+      ['text', 'function', false, true, 'text'],
+      ['json', 'function', false, true, 'json'],
+      ['blob', 'function', false, true, 'blob'],
+      ['formData', 'function', false, true, 'formData'],
+    ]);
+    assert.equal(value.separate, true);
+    assert.equal(value.refused, 'TypeError');
+    assert.deepEqual(value.json, { a: 1 });
+    assert.deepEqual(value.used, [true, true]);
+    assert.deepEqual(value.form, [
+      ['x', '1'],
+      ['y', '2'],
+    ]);
+    assert.equal(value.blobType, 'text/x');
+  },
+);
 
 test('a null body is never "used": reading it gives empty results every time and bodyUsed stays false', async () => {
   const value = await e.run(`

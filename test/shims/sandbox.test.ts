@@ -8,9 +8,18 @@ import { LimitExceededError, TenantCodeError } from '../../server/errors';
 test('bindModule refuses a module without `export default { fetch }` with a clear TenantCodeError', () => {
   const t = makeSandbox();
   try {
-    assert.throws(() => loadModule(t, `export const x = 1;`), (err: Error) => err instanceof TenantCodeError && /no default export/.test(err.message) && /export default \{ fetch/.test(err.message));
+    assert.throws(
+      () => loadModule(t, `export const x = ` + `1;`),
+      (err: Error) =>
+        err instanceof TenantCodeError &&
+        /no default export/.test(err.message) &&
+        /export default \{ fetch/.test(err.message),
+    );
     const t2 = makeSandbox();
-    assert.throws(() => loadModule(t2, `export default { get() {} };`), (err: Error) => err instanceof TenantCodeError && /without a fetch method/.test(err.message));
+    assert.throws(
+      () => loadModule(t2, `export default { get() {} ` + `};`),
+      (err: Error) => err instanceof TenantCodeError && /without a fetch method/.test(err.message),
+    );
     t2.close();
   } finally {
     t.close();
@@ -20,7 +29,11 @@ test('bindModule refuses a module without `export default { fetch }` with a clea
 test('a classic script with addEventListener("fetch") is served; no listener is refused', async () => {
   const t = makeSandbox({ env: { NAME: 'islet' } });
   try {
-    loadScript(t, `addEventListener('fetch', (event) => { event.waitUntil(Promise.resolve()); event.respondWith(new Response('script ' + event.request.method)); });`);
+    loadScript(
+      t,
+      `addEventListener('fetch', (event) => { event.waitUntil(Promise.resolve()); ` +
+        `event.respondWith(new Response('script ' + event.request.method)); });`,
+    );
     const res = await fetchText(t, request('http://a.test/', { method: 'PUT', body: 'x' }));
     assert.equal(res.text, 'script PUT');
   } finally {
@@ -28,16 +41,23 @@ test('a classic script with addEventListener("fetch") is served; no listener is 
   }
   const empty = makeSandbox();
   try {
-    assert.throws(() => loadScript(empty, `var x = 1;`), (err: Error) => err instanceof TenantCodeError && /addEventListener\('fetch'/.test(err.message));
+    assert.throws(
+      () => loadScript(empty, `var x = ` + `1;`),
+      (err: Error) => err instanceof TenantCodeError && /addEventListener\('fetch'/.test(err.message),
+    );
   } finally {
     empty.close();
   }
 });
 
-test('env is the second argument; a thrown error or a non-Response rejects with TenantCodeError and the tenant stack', async () => {
-  const t = makeSandbox({ env: { GREETING: 'hello' } });
-  try {
-    loadModule(t, `
+test(
+  'env is the second argument; a thrown error or a non-Response rejects with TenantCodeError and ' + 'the tenant stack',
+  async () => {
+    const t = makeSandbox({ env: { GREETING: 'hello' } });
+    try {
+      loadModule(
+        t,
+        `
       function deep() { throw new RangeError('tenant broke'); }
       export default { async fetch(request, env) {
         const path = new URL(request.url).pathname;
@@ -45,25 +65,43 @@ test('env is the second argument; a thrown error or a non-Response rejects with 
         if (path === '/throw') deep();
         if (path === '/string') return 'not a response';
         return Response.error();
-      } };`);
-    assert.equal((await fetchText(t, request('http://a.test/env'))).text, 'hello');
-    const thrown = t.sandbox.dispatch(request('http://a.test/throw'));
-    await assert.rejects(thrown.response, (err: Error) => err instanceof TenantCodeError && err.message === 'RangeError: tenant broke' && /deep/.test((err as TenantCodeError).tenantStack ?? ''));
-    await thrown.done;
-    await assert.rejects(t.sandbox.dispatch(request('http://a.test/string')).response, (err: Error) => err instanceof TenantCodeError && /returned string instead of a Response/.test(err.message));
-    await assert.rejects(t.sandbox.dispatch(request('http://a.test/error')).response, /Response\.error\(\)/);
-    assert.equal(t.sandbox.inFlight, 0);
-  } finally {
-    t.close();
-  }
-});
+      } };`,
+      );
+      assert.equal((await fetchText(t, request('http://a.test/env'))).text, 'hello');
+      const thrown = t.sandbox.dispatch(request('http://a.test/throw'));
+      await assert.rejects(
+        thrown.response,
+        (err: Error) =>
+          err instanceof TenantCodeError &&
+          err.message === 'RangeError: tenant broke' &&
+          /deep/.test((err as TenantCodeError).tenantStack ?? ''),
+      );
+      await thrown.done;
+      await assert.rejects(
+        t.sandbox.dispatch(request('http://a.test/string')).response,
+        (err: Error) => err instanceof TenantCodeError && /returned string instead of a Response/.test(err.message),
+      );
+      await assert.rejects(t.sandbox.dispatch(request('http://a.test/error')).response, /Response\.error\(\)/);
+      assert.equal(t.sandbox.inFlight, 0);
+    } finally {
+      t.close();
+    }
+  },
+);
 
 test('an endless loop is cut by the CPU budget and the isolate keeps serving', async () => {
   const t = makeSandbox();
   try {
-    loadModule(t, `export default { fetch(request) { if (request.url.endsWith('/spin')) { while (true) {} } return new Response('ok'); } };`);
+    loadModule(
+      t,
+      `export default { fetch(request) { if (request.url.endsWith('/spin')) { while (true) {} } ` +
+        `return new Response('ok'); } };`,
+    );
     const d = t.sandbox.dispatch(request('http://a.test/spin'), { ...testLimits, cpuMs: 30 });
-    await assert.rejects(d.response, (err: Error) => err instanceof LimitExceededError && err.limit === 'cpu' && err.measured >= 1);
+    await assert.rejects(
+      d.response,
+      (err: Error) => err instanceof LimitExceededError && err.limit === 'cpu' && err.measured >= 1,
+    );
     const account = await d.done;
     assert.equal(account.limit?.limit, 'cpu');
     assert.equal((await fetchText(t, request('http://a.test/'))).text, 'ok');
@@ -72,32 +110,41 @@ test('an endless loop is cut by the CPU budget and the isolate keeps serving', a
   }
 });
 
-test('a request waiting past its wall budget fails with LimitExceededError("wall"), its timers die with it', async () => {
-  const t = makeSandbox();
-  try {
-    loadModule(t, `let fired = 0; export default { async fetch(request) {
+test(
+  'a request waiting past its wall budget fails with LimitExceededError("wall"), its timers die ' + 'with it',
+  async () => {
+    const t = makeSandbox();
+    try {
+      loadModule(
+        t,
+        `let fired = 0; export default { async fetch(request) {
       if (request.url.endsWith('/fired')) return new Response(String(fired));
       setTimeout(() => fired++, 150);
       await new Promise((r) => setTimeout(r, 10000));
       return new Response('late');
-    } };`);
-    const d = t.sandbox.dispatch(request('http://a.test/slow'), { ...testLimits, wallMs: 60 });
-    await assert.rejects(d.response, (err: Error) => err instanceof LimitExceededError && err.limit === 'wall');
-    await d.done;
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal((await fetchText(t, request('http://a.test/fired'))).text, '0');
-  } finally {
-    t.close();
-  }
-});
+    } };`,
+      );
+      const d = t.sandbox.dispatch(request('http://a.test/slow'), { ...testLimits, wallMs: 60 });
+      await assert.rejects(d.response, (err: Error) => err instanceof LimitExceededError && err.limit === 'wall');
+      await d.done;
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal((await fetchText(t, request('http://a.test/fired'))).text, '0');
+    } finally {
+      t.close();
+    }
+  },
+);
 
 test('the request body is pulled only when read, and capped by requestBodyBytes', async () => {
   const t = makeSandbox();
   try {
-    loadModule(t, `export default { async fetch(request) {
+    loadModule(
+      t,
+      `export default { async fetch(request) {
       if (request.url.endsWith('/ignore')) return new Response('ignored');
       const text = await request.text(); return new Response(String(text.length));
-    } };`);
+    } };`,
+    );
     let pulled = 0;
     const body = (n: number) => ({
       async *[Symbol.asyncIterator]() {
@@ -107,11 +154,20 @@ test('the request body is pulled only when read, and capped by requestBodyBytes'
         }
       },
     });
-    assert.equal((await fetchText(t, request('http://a.test/ignore', { method: 'POST', body: body(5) }))).text, 'ignored');
+    assert.equal(
+      (await fetchText(t, request('http://a.test/ignore', { method: 'POST', body: body(5) }))).text,
+      'ignored',
+    );
     assert.equal(pulled, 0);
     assert.equal((await fetchText(t, request('http://a.test/', { method: 'POST', body: body(5) }))).text, '5000');
-    const d = t.sandbox.dispatch(request('http://a.test/', { method: 'POST', body: body(50) }), { ...testLimits, requestBodyBytes: 10000 });
-    await assert.rejects(d.response, (err: Error) => err instanceof LimitExceededError && err.limit === 'body' && err.measured > 10000);
+    const d = t.sandbox.dispatch(request('http://a.test/', { method: 'POST', body: body(50) }), {
+      ...testLimits,
+      requestBodyBytes: 10000,
+    });
+    await assert.rejects(
+      d.response,
+      (err: Error) => err instanceof LimitExceededError && err.limit === 'body' && err.measured > 10000,
+    );
     await d.done;
   } finally {
     t.close();
@@ -121,11 +177,15 @@ test('the request body is pulled only when read, and capped by requestBodyBytes'
 test('a streamed response is pulled one chunk per next(); the producer waits for the reader', async () => {
   const t = makeSandbox();
   try {
-    loadModule(t, `let produced = 0; export default { async fetch(request) {
+    loadModule(
+      t,
+      `let produced = 0; export default { async fetch(request) {
       if (request.url.endsWith('/count')) return new Response(String(produced));
       let i = 0;
-      return new Response(new ReadableStream({ pull(c) { produced++; i++; c.enqueue(new TextEncoder().encode('chunk' + i + ';')); if (i === 5) c.close(); } }, { highWaterMark: 0 }));
-    } };`);
+      return new Response(new ReadableStream({ pull(c) { produced++; i++; c.enqueue(new ` +
+        `TextEncoder().encode('chunk' + i + ';')); if (i === 5) c.close(); } }, { highWaterMark: 0 }));
+    } };`,
+    );
     const d = t.sandbox.dispatch(request('http://a.test/'));
     const res = await d.response;
     assert.ok(res.body && !(res.body instanceof Uint8Array));
@@ -146,15 +206,28 @@ test('a streamed response is pulled one chunk per next(); the producer waits for
 test('a response body over responseBodyBytes fails the body and done', async () => {
   const t = makeSandbox();
   try {
-    loadModule(t, `export default { fetch(request) {
+    loadModule(
+      t,
+      `export default { fetch(request) {
       if (request.url.endsWith('/whole')) return new Response('x'.repeat(5000));
       return new Response(new ReadableStream({ pull(c) { c.enqueue(new Uint8Array(1000)); } }));
-    } };`);
-    await assert.rejects(t.sandbox.dispatch(request('http://a.test/whole'), { ...testLimits, responseBodyBytes: 4000 }).response, (err: Error) => err instanceof LimitExceededError && err.limit === 'body');
+    } };`,
+    );
+    await assert.rejects(
+      t.sandbox.dispatch(request('http://a.test/whole'), { ...testLimits, responseBodyBytes: 4000 }).response,
+      (err: Error) => err instanceof LimitExceededError && err.limit === 'body',
+    );
     const d = t.sandbox.dispatch(request('http://a.test/stream'), { ...testLimits, responseBodyBytes: 4000 });
     const res = await d.response;
     await assert.rejects(readBody(res), (err: Error) => err instanceof LimitExceededError && err.limit === 'body');
-    await assert.rejects(d.done, (err: Error) => err instanceof LimitExceededError && err.limit === 'body' && err.account !== undefined && err.account.cpuNs > 0n);
+    await assert.rejects(
+      d.done,
+      (err: Error) =>
+        err instanceof LimitExceededError &&
+        err.limit === 'body' &&
+        err.account !== undefined &&
+        err.account.cpuNs > 0n,
+    );
   } finally {
     t.close();
   }
@@ -163,17 +236,23 @@ test('a response body over responseBodyBytes fails the body and done', async () 
 test('ctx.waitUntil extends the request: done waits for it, the response does not', async () => {
   const t = makeSandbox();
   try {
-    loadModule(t, `export default { fetch(request, env, ctx) {
+    loadModule(
+      t,
+      `export default { fetch(request, env, ctx) {
       ctx.passThroughOnException();
       ctx.waitUntil(new Promise((r) => setTimeout(() => { console.log('background done'); r(); }, 30)));
       return new Response('now');
-    } };`);
+    } };`,
+    );
     const d = t.sandbox.dispatch(request('http://a.test/'));
     const res = await d.response;
     assert.equal(Buffer.from(res.body as Uint8Array).toString(), 'now');
     assert.equal(t.logs.length, 0);
     await d.done;
-    assert.deepEqual(t.logs.map((l) => l.message), ['background done']);
+    assert.deepEqual(
+      t.logs.map((l) => l.message),
+      ['background done'],
+    );
     assert.equal(t.logs[0].requestId !== undefined, true);
   } finally {
     t.close();
@@ -183,15 +262,24 @@ test('ctx.waitUntil extends the request: done waits for it, the response does no
 test('console output becomes log records, capped per request with a single notice', async () => {
   const t = makeSandbox();
   try {
-    loadModule(t, `console.info('top level'); export default { fetch() {
+    loadModule(
+      t,
+      `console.info('top level'); export default { fetch() {
       console.warn('w', { a: [1, 2] }, 3);
       for (let i = 0; i < 100; i++) console.log('line %d of filler text', i);
       return new Response('ok');
-    } };`);
+    } };`,
+    );
     const req = request('http://a.test/');
     await fetchText(t, req);
     assert.deepEqual(t.logs[0], { level: 'info', message: 'top level', tenant: 'test', deployment: 'd1' });
-    assert.deepEqual(t.logs[1], { level: 'warn', message: "w { a: [ 1, 2 ] } 3", tenant: 'test', deployment: 'd1', requestId: req.id });
+    assert.deepEqual(t.logs[1], {
+      level: 'warn',
+      message: 'w { a: [ 1, 2 ] } 3',
+      tenant: 'test',
+      deployment: 'd1',
+      requestId: req.id,
+    });
     const d = t.sandbox.dispatch(request('http://a.test/'), { ...testLimits, logBytes: 200 });
     await d.response;
     const account = await d.done;
@@ -207,10 +295,13 @@ test('console output becomes log records, capped per request with a single notic
 test('an isolate killed for memory fails every in-flight request with LimitExceededError("memory")', async () => {
   const t = makeSandbox({ memoryLimit: 16 });
   try {
-    loadModule(t, `const keep = []; export default { async fetch(request) {
+    loadModule(
+      t,
+      `const keep = []; export default { async fetch(request) {
       if (request.url.endsWith('/wait')) { await new Promise((r) => setTimeout(r, 5000)); return new Response('late'); }
       while (true) keep.push(new Array(100000).fill(1));
-    } };`);
+    } };`,
+    );
     const waiting = t.sandbox.dispatch(request('http://a.test/wait'));
     const hog = t.sandbox.dispatch(request('http://a.test/hog'));
     await assert.rejects(hog.response, (err: Error) => err instanceof LimitExceededError && err.limit === 'memory');
@@ -223,7 +314,11 @@ test('an isolate killed for memory fails every in-flight request with LimitExcee
 
 test('dispose fails pending requests and cancels their timers', async () => {
   const t = makeSandbox();
-  loadModule(t, `export default { async fetch() { await new Promise((r) => setTimeout(r, 5000)); return new Response('late'); } };`);
+  loadModule(
+    t,
+    `export default { async fetch() { await new Promise((r) => setTimeout(r, 5000)); return new ` +
+      `Response('late'); } };`,
+  );
   const d = t.sandbox.dispatch(request('http://a.test/'));
   assert.equal(t.sandbox.inFlight, 1);
   t.sandbox.dispose();
@@ -237,13 +332,18 @@ test('dispose fails pending requests and cancels their timers', async () => {
 test('concurrent requests interleave at awaits in one isolate', async () => {
   const t = makeSandbox();
   try {
-    loadModule(t, `export default { async fetch(request) {
+    loadModule(
+      t,
+      `export default { async fetch(request) {
       const ms = Number(new URL(request.url).searchParams.get('ms'));
       await new Promise((r) => setTimeout(r, ms));
       return new Response(String(ms));
-    } };`);
+    } };`,
+    );
     const order: string[] = [];
-    await Promise.all([50, 5, 25].map(async (ms) => order.push((await fetchText(t, request(`http://a.test/?ms=${ms}`))).text)));
+    await Promise.all(
+      [50, 5, 25].map(async (ms) => order.push((await fetchText(t, request(`http://a.test/?ms=${ms}`))).text)),
+    );
     assert.deepEqual(order, ['5', '25', '50']);
   } finally {
     t.close();
@@ -253,10 +353,13 @@ test('concurrent requests interleave at awaits in one isolate', async () => {
 test('timers and fetch are refused in top-level code, where no request budget would pay for them', async () => {
   const t = makeSandbox();
   try {
-    loadModule(t, `
+    loadModule(
+      t,
+      `
       let timerError = null; try { setTimeout(() => {}, 10); } catch (err) { timerError = err.message; }
       const fetchError = fetch('https://example.com/').then(() => null, (err) => err.message);
-      export default { async fetch() { return Response.json({ timerError, fetchError: await fetchError }); } };`);
+      export default { async fetch() { return Response.json({ timerError, fetchError: await fetchError }); } };`,
+    );
     const res = JSON.parse((await fetchText(t, request('http://a.test/'))).text);
     assert.match(res.timerError, /only be used while handling a request/);
     assert.match(res.fetchError, /only be used while handling a request/);
@@ -268,20 +371,30 @@ test('timers and fetch are refused in top-level code, where no request budget wo
 test('a request body handed back untouched streams straight through (echo), still under its limit', async () => {
   const t = makeSandbox();
   try {
-    loadModule(t, `export default { fetch(request) { return new Response(request.body, { headers: { 'content-type': request.headers.get('content-type') } }); } };`);
+    loadModule(
+      t,
+      `export default { fetch(request) { return new Response(request.body, { headers: { ` +
+        `'content-type': request.headers.get('content-type') } }); } };`,
+    );
     const chunks = {
       async *[Symbol.asyncIterator]() {
         for (let i = 0; i < 4; i++) yield Buffer.from(`part${i};`);
       },
     };
-    const res = await fetchText(t, request('http://a.test/', { method: 'POST', headers: { 'content-type': 'text/x' }, body: chunks }));
+    const res = await fetchText(
+      t,
+      request('http://a.test/', { method: 'POST', headers: { 'content-type': 'text/x' }, body: chunks }),
+    );
     assert.equal(res.text, 'part0;part1;part2;part3;');
     const big = {
       async *[Symbol.asyncIterator]() {
         for (let i = 0; i < 20; i++) yield new Uint8Array(1000);
       },
     };
-    const d = t.sandbox.dispatch(request('http://a.test/', { method: 'POST', body: big }), { ...testLimits, requestBodyBytes: 5000 });
+    const d = t.sandbox.dispatch(request('http://a.test/', { method: 'POST', body: big }), {
+      ...testLimits,
+      requestBodyBytes: 5000,
+    });
     const response = await d.response;
     await assert.rejects(readBody(response));
     await assert.rejects(d.done, (err: Error) => err instanceof LimitExceededError && err.limit === 'body');
@@ -293,31 +406,52 @@ test('a request body handed back untouched streams straight through (echo), stil
 test('request.signal aborts when the request is cut', async () => {
   const t = makeSandbox();
   try {
-    loadModule(t, `export default { async fetch(request) {
+    loadModule(
+      t,
+      `export default { async fetch(request) {
       request.signal.addEventListener('abort', () => console.log('aborted: ' + request.signal.reason.name));
       await new Promise(() => {});
-    } };`);
+    } };`,
+    );
     const d = t.sandbox.dispatch(request('http://a.test/'), { ...testLimits, wallMs: 50 });
     await assert.rejects(d.response, (err: Error) => err instanceof LimitExceededError && err.limit === 'wall');
     await d.done;
-    assert.ok(t.logs.some((l) => l.message === 'aborted: AbortError'), JSON.stringify(t.logs));
+    assert.ok(
+      t.logs.some((l) => l.message === 'aborted: AbortError'),
+      JSON.stringify(t.logs),
+    );
   } finally {
     t.close();
   }
 });
 
-test('an uncaught ArrayBuffer allocation failure that ends in a memory kill is reported as memory, not as a tenant error', async () => {
-  const t = makeSandbox({ memoryLimit: 16 });
-  try {
-    loadModule(t, `const keep = []; export default { fetch() { while (true) keep.push(new Uint8Array(1 << 20)); } };`);
-    const d = t.sandbox.dispatch(request('http://a.test/'));
-    const error = await d.response.then(() => null, (err: Error) => err);
-    await d.done;
-    // islet's addon disposes an isolate whose ArrayBuffers pass the budget; the reference library
-    // only throws the RangeError and keeps the isolate, which is then a plain tenant error
-    if (t.isolate.isDisposed) assert.ok(error instanceof LimitExceededError && error.limit === 'memory', String(error));
-    else assert.ok(error instanceof TenantCodeError && /Array buffer allocation failed/.test(error.message), String(error));
-  } finally {
-    t.close();
-  }
-});
+test(
+  'an uncaught ArrayBuffer allocation failure that ends in a memory kill is reported as memory, ' +
+    'not as a tenant error',
+  async () => {
+    const t = makeSandbox({ memoryLimit: 16 });
+    try {
+      loadModule(
+        t,
+        `const keep = []; export default { fetch() { while (true) keep.push(new Uint8Array(1 << 20)); } };`,
+      );
+      const d = t.sandbox.dispatch(request('http://a.test/'));
+      const error = await d.response.then(
+        () => null,
+        (err: Error) => err,
+      );
+      await d.done;
+      // islet's addon disposes an isolate whose ArrayBuffers pass the budget; the reference library
+      // only throws the RangeError and keeps the isolate, which is then a plain tenant error
+      if (t.isolate.isDisposed)
+        assert.ok(error instanceof LimitExceededError && error.limit === 'memory', String(error));
+      else
+        assert.ok(
+          error instanceof TenantCodeError && /Array buffer allocation failed/.test(error.message),
+          String(error),
+        );
+    } finally {
+      t.close();
+    }
+  },
+);

@@ -125,9 +125,13 @@ test('labels resolve per the standard; replacement and unknown labels throw Rang
   ]);
 });
 
-test('fatal throws TypeError on invalid data; otherwise U+FFFD; a truncated sequence at the end is an error', async () => {
-  const value = await e.run(`
-    const attempt = (enc, bytes, options) => { try { return new TextDecoder(enc, options).decode(new Uint8Array(bytes)); } catch (err) { return err.name; } };
+test(
+  'fatal throws TypeError on invalid data; otherwise U+FFFD; a truncated sequence at the end is ' + 'an error',
+  async () => {
+    const value = await e.run(
+      `
+    const attempt = (enc, bytes, options) => { try { return new TextDecoder(enc, options).decode(new ` +
+        `Uint8Array(bytes)); } catch (err) { return err.name; } };
     return [
       attempt('shift_jis', [0x82, 0xa0, 0xa0, 0xff], { fatal: true }),
       attempt('shift_jis', [0x82, 0xa0, 0xff]),
@@ -138,27 +142,33 @@ test('fatal throws TypeError on invalid data; otherwise U+FFFD; a truncated sequ
       attempt('iso-2022-jp', [0x1b, 0x24], { fatal: true }),
       attempt('windows-874', [0xdb], { fatal: true }),
       new TextDecoder('big5', { fatal: true }).fatal,
-    ];`);
-  assert.deepEqual(value, [
-    'TypeError',
-    '\u3042\ufffd',
-    'TypeError',
-    '\ufffd',
-    'TypeError',
-    'a\ufffd',
-    'TypeError',
-    'TypeError',
-    true,
-  ]);
-});
+    ];`,
+    );
+    assert.deepEqual(value, [
+      'TypeError',
+      '\u3042\ufffd',
+      'TypeError',
+      '\ufffd',
+      'TypeError',
+      'a\ufffd',
+      'TypeError',
+      'TypeError',
+      true,
+    ]);
+  },
+);
 
 test('BOM: utf-16be strips its BOM unless ignoreBOM; a BOM split across streamed chunks too', async () => {
-  const value = await e.run(`
+  const value = await e.run(
+    `
     const bytes = new Uint8Array([0xfe, 0xff, 0x00, 0x61]);
     const d = new TextDecoder('utf-16be');
-    const split = d.decode(bytes.subarray(0, 1), { stream: true }) + d.decode(bytes.subarray(1, 3), { stream: true }) + d.decode(bytes.subarray(3));
-    return [new TextDecoder('utf-16be').decode(bytes), new TextDecoder('utf-16be', { ignoreBOM: true }).decode(bytes), split,
-      new TextDecoder('utf-16be').ignoreBOM, new TextDecoder('gbk').decode(new Uint8Array([0xef, 0xbb, 0xbf]))];`);
+    const split = d.decode(bytes.subarray(0, 1), { stream: true }) + d.decode(bytes.subarray(1, 3), { stream: ` +
+      `true }) + d.decode(bytes.subarray(3));
+    return [new TextDecoder('utf-16be').decode(bytes), new TextDecoder('utf-16be', { ignoreBOM: true ` +
+      `}).decode(bytes), split,
+      new TextDecoder('utf-16be').ignoreBOM, new TextDecoder('gbk').decode(new Uint8Array([0xef, 0xbb, 0xbf]))];`,
+  );
   assert.deepEqual(value, [
     'a',
     '\ufeffa',
@@ -168,34 +178,47 @@ test('BOM: utf-16be strips its BOM unless ignoreBOM; a BOM split across streamed
   ]);
 });
 
-test("streaming keeps state across calls: a split lead byte, iso-2022-jp's mode, and a fresh start after the end", async () => {
-  const value = await e.run(`
+test(
+  "streaming keeps state across calls: a split lead byte, iso-2022-jp's mode, and a fresh start " + 'after the end',
+  async () => {
+    const value = await e.run(
+      `
     const sj = new TextDecoder('shift_jis');
-    const a = sj.decode(new Uint8Array([0x41, 0x82]), { stream: true }) + sj.decode(new Uint8Array([0xa0]), { stream: true }) + sj.decode();
+    const a = sj.decode(new Uint8Array([0x41, 0x82]), { stream: true }) + sj.decode(new Uint8Array([0xa0]), { ` +
+        `stream: true }) + sj.decode();
     const jp = new TextDecoder('iso-2022-jp');
-    const b = jp.decode(new Uint8Array([0x1b, 0x24, 0x42]), { stream: true }) + jp.decode(new Uint8Array([0x30, 0x21]), { stream: true }) + jp.decode();
+    const b = jp.decode(new Uint8Array([0x1b, 0x24, 0x42]), { stream: true }) + jp.decode(new ` +
+        `Uint8Array([0x30, 0x21]), { stream: true }) + jp.decode();
     const again = jp.decode(new Uint8Array([0x30, 0x21]));
     // an unfinished stream ended by a decode without stream: the pending lead byte becomes U+FFFD
     const kr = new TextDecoder('euc-kr');
     const c = kr.decode(new Uint8Array([0xb0]), { stream: true }) + kr.decode();
-    return [a, b, again, c];`);
-  assert.deepEqual(value, ['A\u3042', '\u4e9c', '0!', '\ufffd']);
-});
+    return [a, b, again, c];`,
+    );
+    assert.deepEqual(value, ['A\u3042', '\u4e9c', '0!', '\ufffd']);
+  },
+);
 
 test('input larger than one host call decodes whole, whole and streamed', async () => {
-  const value = await e.run(`
+  const value = await e.run(
+    `
     const n = (1 << 20) + 3;
     const bytes = new Uint8Array(n * 2);
     for (let i = 0; i < bytes.length; i += 2) { bytes[i] = 0x82; bytes[i + 1] = 0xa0; }
     const whole = new TextDecoder('shift_jis').decode(bytes);
     const d = new TextDecoder('shift_jis');
-    const streamed = d.decode(bytes.subarray(0, 3), { stream: true }) + d.decode(bytes.subarray(3), { stream: true }) + d.decode();
-    return [whole.length, whole === 'あ'.repeat(n), streamed === whole];`);
+    const streamed = d.decode(bytes.subarray(0, 3), { stream: true }) + d.decode(bytes.subarray(3), { stream: ` +
+      `true }) + d.decode();
+    return [whole.length, whole === 'あ'.repeat(n), streamed === whole];`,
+  );
   assert.deepEqual(value, [(1 << 20) + 3, true, true]);
 });
 
-test('the host keeps at most 256 streaming decodes per isolate: a dropped one says so, never loses bytes silently', async () => {
-  const value = await e.run(`
+test(
+  'the host keeps at most 256 streaming decodes per isolate: a dropped one says so, never loses ' + 'bytes silently',
+  async () => {
+    const value = await e.run(
+      `
     const first = new TextDecoder('shift_jis');
     first.decode(new Uint8Array([0x82]), { stream: true });
     const others = [];
@@ -204,9 +227,12 @@ test('the host keeps at most 256 streaming decodes per isolate: a dropped one sa
       d.decode(new Uint8Array([0x41]), { stream: true });
       others.push(d);
     }
-    let dropped; try { first.decode(new Uint8Array([0xa0])); } catch (err) { dropped = [err.name, /dropped/.test(err.message)]; }
+    let dropped; try { first.decode(new Uint8Array([0xa0])); } catch (err) { dropped = [err.name, ` +
+        `/dropped/.test(err.message)]; }
     // the newest are still there, and a dropped decoder starts afresh on its next call
     const kept = others[255].decode(new Uint8Array([0x82, 0xa0]));
-    return [dropped, kept, first.decode(new Uint8Array([0x82, 0xa0]))];`);
-  assert.deepEqual(value, [['TypeError', true], '\u3042', '\u3042']);
-});
+    return [dropped, kept, first.decode(new Uint8Array([0x82, 0xa0]))];`,
+    );
+    assert.deepEqual(value, [['TypeError', true], '\u3042', '\u3042']);
+  },
+);

@@ -30,12 +30,15 @@ test('setInterval repeats until clearInterval', async () => {
 });
 
 test('Blob concatenates parts, slices with negative indexes, streams and normalises its type', async () => {
-  const value = await e.run(`
+  const value = await e.run(
+    `
     const b = new Blob(['ab', new Uint8Array([99]), new Blob(['de'])], { type: 'Text/Plain' });
     const s = b.slice(-3, -1, 'x/y');
     const chunks = []; for await (const c of b.stream()) chunks.push(...c);
     const f = new File(['x'], 'name.txt', { type: 'text/plain', lastModified: 42 });
-    return [b.size, b.type, await b.text(), await s.text(), s.type, chunks.length, f.name, f.lastModified, f.size, f instanceof Blob, Object.prototype.toString.call(f)];`);
+    return [b.size, b.type, await b.text(), await s.text(), s.type, chunks.length, f.name, f.lastModified, ` +
+      `f.size, f instanceof Blob, Object.prototype.toString.call(f)];`,
+  );
   assert.deepEqual(value, [5, 'text/plain', 'abcde', 'cd', 'x/y', 5, 'name.txt', 42, 1, true, '[object File]']);
 });
 
@@ -53,11 +56,14 @@ test('console messages are cut before crossing the bridge', async () => {
 });
 
 test('an exception thrown by a timer callback or an event listener is logged as Uncaught, not lost', async () => {
-  await e.run(`
+  await e.run(
+    `
     setTimeout(() => { throw new TypeError('from a timer'); }, 1);
-    const t = new EventTarget(); t.addEventListener('x', () => { throw new RangeError('from a listener'); }); t.dispatchEvent(new Event('x'));
+    const t = new EventTarget(); t.addEventListener('x', () => { throw new RangeError('from a listener'); }); ` +
+      `t.dispatchEvent(new Event('x'));
     await new Promise((r) => setTimeout(r, 20));
-    return null;`);
+    return null;`,
+  );
   const errors = e.logs.filter((l) => l.level === 'error').map((l) => l.message.split('\n')[0]);
   assert.ok(errors.includes('Uncaught TypeError: from a timer'), JSON.stringify(errors));
   assert.ok(errors.includes('Uncaught RangeError: from a listener'), JSON.stringify(errors));

@@ -34,9 +34,11 @@ test('a promise rejected with nobody handling it is logged with its stack; the r
   }
 });
 
-test('unhandledrejection listeners see the event and may cancel it; rejectionhandled follows a late handler', async () => {
-  const t = await deploySandbox({
-    'index.js': `const seen = [];
+test(
+  'unhandledrejection listeners see the event and may cancel it; rejectionhandled follows a late ' + 'handler',
+  async () => {
+    const t = await deploySandbox({
+      'index.js': `const seen = [];
       addEventListener('unhandledrejection', (event) => {
         seen.push(['unhandled', event.reason.message, event instanceof PromiseRejectionEvent, event.cancelable]);
         if (event.reason.message === 'quiet') event.preventDefault();
@@ -53,21 +55,22 @@ test('unhandledrejection listeners see the event and may cancel it; rejectionhan
         if (path === '/handle') { kept.catch(() => {}); await new Promise((r) => setTimeout(r, 1)); }
         return Response.json(seen);
       } };`,
-  });
-  try {
-    assert.equal((await fetchText(t, request('http://x.test/reject'))).text, 'rejected');
-    const first = JSON.parse((await fetchText(t, request('http://x.test/seen'))).text);
-    assert.deepEqual(first, [
-      ['unhandled', 'quiet', true, true],
-      ['unhandled', 'loud', true, true],
-    ]);
-    const after = JSON.parse((await fetchText(t, request('http://x.test/handle'))).text);
-    assert.deepEqual(after.at(-1), ['handled', 'loud']);
-    // the cancelled one is not logged; the other is
-    const logged = errors(t.logs as never);
-    assert.equal(logged.length, 1, JSON.stringify(logged));
-    assert.match(logged[0], /Uncaught \(in promise\) Error: loud/);
-  } finally {
-    t.close();
-  }
-});
+    });
+    try {
+      assert.equal((await fetchText(t, request('http://x.test/reject'))).text, 'rejected');
+      const first = JSON.parse((await fetchText(t, request('http://x.test/seen'))).text);
+      assert.deepEqual(first, [
+        ['unhandled', 'quiet', true, true],
+        ['unhandled', 'loud', true, true],
+      ]);
+      const after = JSON.parse((await fetchText(t, request('http://x.test/handle'))).text);
+      assert.deepEqual(after.at(-1), ['handled', 'loud']);
+      // the cancelled one is not logged; the other is
+      const logged = errors(t.logs as never);
+      assert.equal(logged.length, 1, JSON.stringify(logged));
+      assert.match(logged[0], /Uncaught \(in promise\) Error: loud/);
+    } finally {
+      t.close();
+    }
+  },
+);

@@ -109,7 +109,8 @@ export async function startWithWorkload(ctx: SystemContext, name: string, opts: 
       const processes = groupPidsRunning(islet.proc.pid, process.execPath).length;
       if (processes < opts.workers + 1) {
         throw new SystemUnavailable(
-          `islet serve --workers ${opts.workers} runs ${processes} process(es), not a supervisor and ${opts.workers} workers: multi-worker serving is not implemented yet`,
+          `islet serve --workers ${opts.workers} runs ${processes} process(es), not a supervisor and ` +
+            `${opts.workers} workers: multi-worker serving is not implemented yet`,
         );
       }
     }

@@ -141,7 +141,8 @@ export class SqliteResponseCache implements ResponseCache {
       ),
       touch: db.prepare('UPDATE entries SET used_at = ? WHERE tenant = ? AND cache = ? AND url = ?'),
       upsert: db.prepare(
-        `INSERT INTO entries (tenant, cache, url, status, status_text, headers, body, stored_at, expires_at, size, used_at)
+        `INSERT INTO entries (tenant, cache, url, status, status_text, headers, body, stored_at, expires_at, ` +
+          `size, used_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (tenant, cache, url) DO UPDATE SET status = excluded.status, status_text = excluded.status_text,
            headers = excluded.headers, body = excluded.body, stored_at = excluded.stored_at,

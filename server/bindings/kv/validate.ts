@@ -76,7 +76,8 @@ export function checkExpiration(expiration: unknown, expirationTtl: unknown, now
       throw failed(
         'PUT',
         400,
-        `Invalid expiration of ${String(expiration)}. Expiration times must be at least ${MIN_TTL_SECONDS} seconds in the future.`,
+        `Invalid expiration of ${String(expiration)}. Expiration times must be at least ${MIN_TTL_SECONDS} ` +
+          `seconds in the future.`,
       );
     }
     return at;
@@ -125,7 +126,8 @@ export function checkListOptions(prefix: unknown, limit: unknown): { prefix: str
       throw failed(
         'GET',
         400,
-        `Invalid key_count_limit of ${String(limit)}. Please specify an integer less than or equal to ${MAX_LIST_KEYS}.`,
+        `Invalid key_count_limit of ${String(limit)}. Please specify an integer less than or equal to ` +
+          `${MAX_LIST_KEYS}.`,
       );
     }
     count = n;

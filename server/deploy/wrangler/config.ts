@@ -149,7 +149,8 @@ export function readWranglerConfig(found: FoundConfig): WranglerConfig {
   if (raw.name !== undefined) {
     if (typeof raw.name !== 'string' || !tenantName.test(raw.name)) {
       problems.push(
-        `name: expected a worker name of lower-case letters, digits and '-' (it names the tenant), got ${shown(raw.name)}`,
+        `name: expected a worker name of lower-case letters, digits and '-' (it names the tenant), got ` +
+          `${shown(raw.name)}`,
       );
     } else config.name = raw.name;
   }

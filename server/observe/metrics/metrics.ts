@@ -230,7 +230,9 @@ export class Metrics implements TenantObserver {
     );
     this.#spansDropped = new Counter({
       name: 'islet_trace_spans_dropped_total',
-      help: 'Trace spans never exported, by reason (queue_full: the export queue was full; export_failed: the collector refused or did not answer)',
+      help:
+        'Trace spans never exported, by reason (queue_full: the export queue was full; ' +
+        'export_failed: the collector refused or did not answer)',
       labelNames: ['reason'],
       registers,
     });

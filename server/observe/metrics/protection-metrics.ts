@@ -33,7 +33,9 @@ export function registerProtectionMetrics(
     ),
     connectionsRefused: new Counter({
       name: 'islet_connections_refused_total',
-      help: 'Tenant-port connections closed at once because their client held too many (server.maxConnectionsPerClient)',
+      help:
+        'Tenant-port connections closed at once because their client held too many ' +
+        '(server.maxConnectionsPerClient)',
       registers,
     }),
   };

@@ -44,7 +44,9 @@ export class SupervisorMetrics {
     });
     this.#replays = new Counter({
       name: 'islet_requests_replayed_total',
-      help: 'Requests a dead worker held that were handed to another worker (in flight: retried; first_request: never read)',
+      help:
+        'Requests a dead worker held that were handed to another worker (in flight: retried; ' +
+        'first_request: never read)',
       labelNames: ['kind'],
       registers,
     });
@@ -57,7 +59,9 @@ export class SupervisorMetrics {
     // the same series each worker's front counts (protection-metrics.ts): the scrape sums them
     this.#refused = new Counter({
       name: 'islet_connections_refused_total',
-      help: 'Tenant-port connections closed at once because their client held too many (server.maxConnectionsPerClient)',
+      help:
+        'Tenant-port connections closed at once because their client held too many ' +
+        '(server.maxConnectionsPerClient)',
       registers,
     });
   }

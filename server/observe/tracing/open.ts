@@ -18,7 +18,10 @@ export function tracingWanted(config: Pick<Config, 'tracing'>, env: NodeJS.Proce
 }
 
 /** The process's tracing, or null when it is off (nothing of OpenTelemetry's SDK is loaded then). */
-export function openTracing(config: Pick<Config, 'tracing'> & Partial<Pick<Config, 'trustedProxies'>>, options: TracingOptions = {}): Tracing | null {
+export function openTracing(
+  config: Pick<Config, 'tracing'> & Partial<Pick<Config, 'trustedProxies'>>,
+  options: TracingOptions = {},
+): Tracing | null {
   const env = options.env ?? process.env;
   if (!tracingWanted(config, env)) return null;
   // loaded here only: a process that does not trace never pays for the SDK's modules

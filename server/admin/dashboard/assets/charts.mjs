@@ -148,7 +148,9 @@ export function timeChart({ title, t, series, stacked = false, format: fmt = Str
     cursor.setAttribute('x1', String(x(k)));
     cursor.setAttribute('x2', String(x(k)));
     cursor.setAttribute('visibility', 'visible');
-    readout.textContent = `${timeLabel(t[k], span)}  ${series.map((s) => `${s.name} ${Number.isFinite(s.values[k]) ? fmt(s.values[k]) : '–'}`).join('  ')}`;
+    readout.textContent = `${timeLabel(t[k], span)}  ${series
+      .map((s) => `${s.name} ` + `${Number.isFinite(s.values[k]) ? fmt(s.values[k]) : '–'}`)
+      .join('  ')}`;
   });
   svg.addEventListener('pointerleave', () => {
     cursor.setAttribute('visibility', 'hidden');

@@ -84,7 +84,9 @@ export function logSearch(root, tenantOf) {
       if (name !== tenant()) return;
       const records = parseNdjson(text);
       const filtered = [...query.keys()].some((k) => k !== 'limit');
-      summary.textContent = `${records.length}${records.length === 500 ? '+' : ''} line${records.length === 1 ? '' : 's'}${filtered ? ' matching' : ''}`;
+      summary.textContent =
+        `${records.length}${records.length === 500 ? '+' : ''} ` +
+        `line${records.length === 1 ? '' : 's'}${filtered ? ' matching' : ''}`;
       box.replaceChildren(
         ...(records.length
           ? records.map(logLine)
