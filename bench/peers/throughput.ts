@@ -31,7 +31,7 @@ export async function runThroughput(
     for (const system of systems) {
       const info = infos.get(system.id)!;
       if (info.unavailable) continue;
-      let running;
+      let running: Awaited<ReturnType<typeof system.start>>;
       try {
         running = await system.start(ctx);
       } catch (err) {

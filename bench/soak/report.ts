@@ -69,7 +69,10 @@ export function printReport(variants: VariantResult[]): void {
         `${pad(l.latencyMs.p50.toFixed(2), 7)} ${pad(l.latencyMs.p99.toFixed(2), 7)} ${pad(l.ok, 8)} ` +
         `${pad(l.limit, 7)} ${pad(v.errors, 6)} ${pad(v.islet.coldStarts, 6)} ` +
         `${pad(sum(v.islet.evictionsByReason), 7)}  ` +
-        `${[r.firstMB, r.minMB, r.maxMB, r.lastMB].map((mb) => Math.round(mb)).join('/').padEnd(24)} ` +
+        `${[r.firstMB, r.minMB, r.maxMB, r.lastMB]
+          .map((mb) => Math.round(mb))
+          .join('/')
+          .padEnd(24)} ` +
         `${pad(`${r.secondHalfSlopeMBPerMin} MB/min`, 14)}   ${r.verdict}`,
     );
   }

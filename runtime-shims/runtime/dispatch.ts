@@ -3,13 +3,13 @@
 // is ready or host('fail', ...) when the handler threw or returned something else. It only uses
 // captured built-ins, so tenant code tampering with prototypes cannot break the plumbing.
 import { host, forgetOp } from '../internal/bridge';
-import { incomingRequest, requestState, Request } from '../fetch/request';
-import { Response, responseState } from '../fetch/response';
+import { incomingRequest, requestState, type Request } from '../fetch/request';
+import { responseState } from '../fetch/response';
 import { headerList } from '../fetch/headers';
 import { bodyForHost } from '../fetch/body';
 import type { CfFlat, ResponseAnswer, ResponseBody } from '../../server/bridge/ops';
 import { abortSignal } from '../abort/abort';
-import { listenersOf, EventTarget } from '../events/event-target';
+import { listenersOf, type EventTarget } from '../events/event-target';
 import { createFetchEvent, hasResponded } from './fetch-event';
 import { boundErrorText, describeError } from '../internal/report';
 import { connectBuiltins } from '../internal/builtin-internals';

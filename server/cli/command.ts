@@ -35,7 +35,7 @@ type Options = NonNullable<ParseArgsConfig['options']>;
  * the command's usage). `--help` anywhere prints the usage and answers null.
  */
 export interface Parsed {
-  // biome-ignore lint/suspicious/noExplicitAny: values are typed by each command's options table
+  // values are typed by each command's options table
   values: Record<string, any>;
   positionals: string[];
 }

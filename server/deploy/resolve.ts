@@ -38,7 +38,7 @@ export function resolveBuiltin(specifier: string, where: string): ResolvedBuilti
   else if (specifier.startsWith('cloudflare:')) id = specifier;
   else if (nodeBuiltins.has(specifier)) id = `node:${specifier}`;
   else return undefined;
-  if (Object.prototype.hasOwnProperty.call(builtinRegistry().modules, id)) return { builtin: id };
+  if (Object.hasOwn(builtinRegistry().modules, id)) return { builtin: id };
   if (id.startsWith('cloudflare:')) {
     return { error: `cannot resolve ${where}: islet offers cloudflare:workers, not ${id}` };
   }

@@ -25,8 +25,6 @@ function failureParts(error: Error): [string, string] {
   return ['TypeError', `compression failed: ${error.message}`];
 }
 
-const trailingData = 'the input goes on after the end of the compressed data';
-
 /** The zlib streams of one sandbox, each owned by the request that opened it, behind the zlib ops. */
 export class CompressionStreams implements RunResources {
   readonly #streams = new Map<number, { run: RequestRun; stream: ZlibStream; mode: ZlibMode }>();

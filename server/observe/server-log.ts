@@ -3,7 +3,7 @@
 // stdout is written in batches (server-log-sink.ts: at most 10 ms late); a sink with a `flush`
 // is flushed before an error-level line's call returns. What a tenant may read of these lines
 // is kept apart by the tenant log hub (tenant-logs/hub.ts), which watches this Logger.
-import { classOfLevel, LineClass, stdoutSink, type LogSink } from './server-log-sink';
+import { classOfLevel, type LineClass, stdoutSink, type LogSink } from './server-log-sink';
 
 export {
   LineClass,

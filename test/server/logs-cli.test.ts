@@ -87,9 +87,9 @@ test('islet logs prints recent lines as text, with request ids and mapped stacks
   const { code, stdout, stderr } = await runCli(['shop', '--admin-url', url, '--token', 'cli-token']).done;
   assert.equal(code, 0, stderr);
   const lines = stdout.trimEnd().split('\n');
-  assert.match(lines[0], /^\S+Z INFO  \[req-1\] cart loaded$/);
-  assert.match(lines[1], /^\S+Z INFO  \[req-1\] GET \/cart -> 200  cpu 1\.5 ms  wall 4 ms  cold start$/);
-  assert.match(lines[2], /^\S+Z WARN  \[req-2\] cpu limit exceeded \(measured 51 ms\)$/);
+  assert.match(lines[0], /^\S+Z INFO {2}\[req-1\] cart loaded$/);
+  assert.match(lines[1], /^\S+Z INFO {2}\[req-1\] GET \/cart -> 200 {2}cpu 1\.5 ms {2}wall 4 ms {2}cold start$/);
+  assert.match(lines[2], /^\S+Z WARN {2}\[req-2\] cpu limit exceeded \(measured 51 ms\)$/);
   assert.equal(lines[3], '    at spin (src/spin.ts:7:5)');
   assert.equal(lines.length, 4);
   assert.doesNotMatch(stdout, /other tenant/);

@@ -56,11 +56,7 @@ export async function loadWorkers() {
         h('td', { 'data-label': 'Uptime', class: 'num' }, uptime(w.uptimeS)),
         h('td', { 'data-label': 'Restarts', class: 'num' }, String(w.restarts)),
         h('td', { 'data-label': 'RSS', class: 'num' }, w.rssBytes === null ? '–' : format.bytes(w.rssBytes)),
-        h(
-          'td',
-          { 'data-label': 'Heap', class: 'num' },
-          w.heapUsedBytes === null ? '–' : format.bytes(w.heapUsedBytes),
-        ),
+        h('td', { 'data-label': 'Heap', class: 'num' }, w.heapUsedBytes === null ? '–' : format.bytes(w.heapUsedBytes)),
         h('td', { 'data-label': 'Isolates', class: 'num' }, String(w.isolates ?? '–')),
         h('td', { 'data-label': 'Connections', class: 'num' }, String(w.connections ?? '–')),
       ),
