@@ -1,4 +1,8 @@
 {
+  "variables": {
+    # 1: build with AddressSanitizer (scripts/build-native.js --asan builds into native/build-asan)
+    "asan%": 0
+  },
   "targets": [
     {
       "target_name": "islet",
@@ -6,23 +10,42 @@
         "src/addon.cc",
         "src/isolate/common.cc",
         "src/isolate/environment.cc",
+        "src/isolate/node_env.cc",
+        "src/isolate/foreground.cc",
+        "src/isolate/limits.cc",
         "src/isolate/scope.cc",
         "src/isolate/watchdog.cc",
         "src/isolate/task.cc",
         "src/isolate/transfer.cc",
+        "src/isolate/buffers.cc",
+        "src/isolate/serialized.cc",
         "src/module/class_handle.cc",
+        "src/module/library.cc",
         "src/module/isolate.cc",
         "src/module/context.cc",
         "src/module/script.cc",
+        "src/module/compile.cc",
         "src/module/module.cc",
+        "src/module/link.cc",
+        "src/module/module_hooks.cc",
         "src/module/reference.cc",
+        "src/module/apply_sync_promise.cc",
         "src/module/external_copy.cc",
         "src/module/callback.cc"
       ],
       "include_dirs": ["src"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
-      "cflags_cc": ["-fexceptions", "-std=gnu++20", "-Wno-unused-parameter"]
+      "cflags_cc": ["-fexceptions", "-std=gnu++20", "-Wno-unused-parameter"],
+      "conditions": [
+        ["asan==1", {
+          "cflags!": ["-O3"],
+          "cflags_cc!": ["-O3"],
+          "cflags": ["-fsanitize=address", "-fno-omit-frame-pointer", "-g", "-O1"],
+          "cflags_cc": ["-fsanitize=address", "-fno-omit-frame-pointer", "-g", "-O1"],
+          "ldflags": ["-fsanitize=address"]
+        }]
+      ]
     }
   ]
 }

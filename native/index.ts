@@ -28,7 +28,11 @@ import path from 'node:path';
 // Loading
 
 function loadBinding(): any {
-  const file = path.resolve(__dirname, '..', '..', 'native', 'build', 'Release', 'islet.node');
+  // ISLET_ADDON names another build of the same sources (the AddressSanitizer build of
+  // `npm run build:native -- --asan`, see scripts/test-native-asan.js).
+  const file = process.env.ISLET_ADDON
+    ? path.resolve(process.env.ISLET_ADDON)
+    : path.resolve(__dirname, '..', '..', 'native', 'build', 'Release', 'islet.node');
   let binding: any;
   try {
     binding = require(file);
@@ -326,99 +330,14 @@ export const ExternalCopy: ExternalCopyConstructor = binding.ExternalCopy;
 export const Callback: CallbackConstructor = binding.Callback;
 
 // ---------------------------------------------------------------------------------------------
-// Module linking. Native code records one link per (module, specifier) and instantiates; the
-// walk over the graph lives here because the async form may await the resolver.
+// Dynamic import(): native code calls this hook on Node's thread with a settle function.
 
-interface NativeModule extends Module {
-  _link(specifier: string, target: Module): void;
-  _isLinked(): boolean;
-  _instantiate(context: Context): Promise<void>;
-  _instantiateSync(context: Context): void;
-}
-
-function checkResolved(specifier: string, referrer: Module, resolved: unknown): NativeModule {
-  if (!(resolved instanceof binding.Module)) {
-    throw new TypeError(`The module resolver returned ${resolved === null ? 'null' : typeof resolved} for '${specifier}', not a Module`);
-  }
-  return resolved as NativeModule;
-}
+type DynamicImportHook = (specifier: string, referrer: string, context: Context, settle: (error: unknown, module?: Module) => void) => void;
 
 function resolveError(specifier: string, error: unknown): Error {
   const reason = error instanceof Error ? error.message : String(error);
   return Object.assign(new Error(`Could not resolve '${specifier}': ${reason}`, { cause: error }), { code: 'ERR_ISOLATE_RESOLVE' });
 }
-
-function linkSync(root: NativeModule, resolve: (specifier: string, referrer: Module) => Module): void {
-  const seen = new Set<NativeModule>();
-  const pending = [root];
-  while (pending.length) {
-    const module = pending.pop()!;
-    if (seen.has(module) || module._isLinked()) continue;
-    seen.add(module);
-    for (const specifier of module.dependencySpecifiers) {
-      let resolved: unknown;
-      try {
-        resolved = resolve(specifier, module);
-      } catch (error) {
-        throw resolveError(specifier, error);
-      }
-      if (resolved && typeof (resolved as Promise<unknown>).then === 'function') {
-        throw new TypeError(`The module resolver returned a Promise for '${specifier}': use instantiate() (async) for asynchronous resolvers`);
-      }
-      const target = checkResolved(specifier, module, resolved);
-      module._link(specifier, target);
-      pending.push(target);
-    }
-  }
-}
-
-async function linkAsync(root: NativeModule, resolve: ModuleResolver): Promise<void> {
-  const seen = new Set<NativeModule>();
-  const pending = [root];
-  while (pending.length) {
-    const module = pending.pop()!;
-    if (seen.has(module) || module._isLinked()) continue;
-    seen.add(module);
-    for (const specifier of module.dependencySpecifiers) {
-      let resolved: unknown;
-      try {
-        resolved = await resolve(specifier, module);
-      } catch (error) {
-        throw resolveError(specifier, error);
-      }
-      const target = checkResolved(specifier, module, resolved);
-      module._link(specifier, target);
-      pending.push(target);
-    }
-  }
-}
-
-const moduleProto = binding.Module.prototype as NativeModule;
-Object.defineProperties(moduleProto, {
-  instantiate: {
-    value: async function instantiate(this: NativeModule, context: Context, resolve: ModuleResolver): Promise<void> {
-      if (typeof resolve !== 'function') throw new TypeError('instantiate(context, resolve): `resolve` must be a function');
-      await linkAsync(this, resolve);
-      await this._instantiate(context);
-    },
-    writable: true,
-    configurable: true,
-  },
-  instantiateSync: {
-    value: function instantiateSync(this: NativeModule, context: Context, resolve: (specifier: string, referrer: Module) => Module): void {
-      if (typeof resolve !== 'function') throw new TypeError('instantiateSync(context, resolve): `resolve` must be a function');
-      linkSync(this, resolve);
-      this._instantiateSync(context);
-    },
-    writable: true,
-    configurable: true,
-  },
-});
-
-// ---------------------------------------------------------------------------------------------
-// Dynamic import(): native code calls this hook on Node's thread with a settle function.
-
-type DynamicImportHook = (specifier: string, referrer: string, context: Context, settle: (error: unknown, module?: Module) => void) => void;
 
 const isolateProto = binding.Isolate.prototype as Isolate & { _setDynamicImportHook(hook: DynamicImportHook | null): void };
 Object.defineProperty(isolateProto, 'setDynamicImportResolver', {
@@ -435,7 +354,7 @@ Object.defineProperty(isolateProto, 'setDynamicImportResolver', {
         }
         if (!(resolved instanceof binding.Module)) throw new TypeError(`The dynamic import resolver returned ${typeof resolved} for '${specifier}', not a Module`);
         const module = resolved as Module;
-        await module.instantiate(context, resolve);
+        await module.instantiate(context, resolve as ModuleResolver);
         await module.evaluate();
         return module;
       })().then(
@@ -447,3 +366,18 @@ Object.defineProperty(isolateProto, 'setDynamicImportResolver', {
   writable: true,
   configurable: true,
 });
+
+// ---------------------------------------------------------------------------------------------
+// The module object itself: transferable into isolates (`context.global.setSync('ivm', ivm)`),
+// and, like every class and prototype of the API, immutable.
+
+binding.registerLibrary(module.exports);
+for (const name of ['Isolate', 'Context', 'Script', 'Module', 'Reference', 'ExternalCopy', 'Callback']) {
+  Object.freeze(binding[name].prototype);
+  Object.freeze(binding[name]);
+}
+Object.freeze(module.exports);
+
+// Node's platform goes away right after 'exit' (process.exit() runs no other cleanup): isolates
+// still running on islet's thread pool are stopped first, so none runs while it does.
+process.on('exit', () => binding.shutdown());

@@ -70,6 +70,8 @@ void ThrowInto(Isolate* isolate, const ThrownValue& thrown);
 ThrownValue CaptureException(Isolate* isolate, Local<Context> context, Local<Value> exception);
 
 std::string ToUtf8(Isolate* isolate, Local<Value> value);
+// A short description of a value for error messages; never runs JavaScript.
+std::string Describe(Isolate* isolate, Local<Value> value);
 Local<String> V8String(Isolate* isolate, const std::string& text);
 Local<String> V8Symbol(Isolate* isolate, const char* text);  // internalized, for property names
 
@@ -101,10 +103,20 @@ void Guard(Isolate* isolate, Body&& body) {
   }
 }
 
-// Reads an optional property of an options object; undefined when absent or not an object.
+// Reads an optional property of an options object; undefined when absent. TypeError when
+// `options` is neither undefined, null nor an object (naming the argument `what`).
 Local<Value> Option(Isolate* isolate, Local<Value> options, const char* name);
 bool OptionBool(Isolate* isolate, Local<Value> options, const char* name);
-// A number option in ms, 0 when absent; TypeError when present but not a positive number.
+void CheckOptions(Local<Value> options, const char* what);
+// Time limits longer than this (about 24.8 days, as for setTimeout) are clamped to it.
+constexpr double kMaxTimeoutMs = 2147483647;
+// A number option in ms, 0 (no limit) when absent or 0; Infinity and huge values are clamped to
+// kMaxTimeoutMs; TypeError naming the option for anything else but a non-negative number.
 double OptionMs(Isolate* isolate, Local<Value> options, const char* name);
+
+// `    at fn (file:line:column)` lines for the frames of `trace` (empty when it has none).
+std::string FormatStackFrames(Isolate* isolate, Local<v8::StackTrace> trace);
+// The line that separates an isolate's frames from its caller's in a joined stack.
+constexpr const char* kBoundaryFrame = "    at (<isolated-vm boundary>)";
 
 }  // namespace islet

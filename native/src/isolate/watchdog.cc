@@ -163,27 +163,10 @@ void WakeWatchdog() {
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(&g_wake_word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 
-std::string FormatStack(Isolate* isolate) {
-  std::ostringstream out;
-  Local<v8::StackTrace> trace = v8::StackTrace::CurrentStackTrace(isolate, 8);
-  for (int i = 0; i < trace->GetFrameCount(); ++i) {
-    Local<v8::StackFrame> frame = trace->GetFrame(isolate, i);
-    std::string fn = ToUtf8(isolate, frame->GetFunctionName());
-    std::string file = ToUtf8(isolate, frame->GetScriptNameOrSourceURL());
-    if (file.empty() || file == "undefined") file = "<anonymous>";
-    if (i) out << "\n";
-    out << "    at ";
-    if (!fn.empty() && fn != "undefined") out << fn << " (";
-    out << file << ":" << frame->GetLineNumber() << ":" << frame->GetColumn();
-    if (!fn.empty() && fn != "undefined") out << ")";
-  }
-  return out.str();
-}
-
 void OnInterrupt(Isolate* isolate, void* raw) {
   std::unique_ptr<InterruptData> data(static_cast<InterruptData*>(raw));
   if (data->env->timer_token.load() != data->token) return;  // that run already ended
-  data->env->timer_stack = FormatStack(isolate);
+  data->env->timer_stack = FormatStackFrames(isolate, v8::StackTrace::CurrentStackTrace(isolate, 8));
   isolate->TerminateExecution();
 }
 
@@ -352,6 +335,10 @@ TimedRun::TimedRun(IsolateEnvironment& env, double wall_ms, double cpu_ms) : env
     armed.next_check = now + std::chrono::microseconds(int64_t(cpu_ms * 1000));
   }
   previous_token_ = env.timer_token.load();
+  // The run's deadline bounds how much code it may generate from strings (limits.cc).
+  previous_deadline_ns_ = env.run_deadline_ns.load();
+  uint64_t deadline_ns = armed_wall_ns_ + uint64_t(std::min(wall_ms > 0 ? wall_ms : kMaxTimeoutMs, cpu_ms > 0 ? cpu_ms : kMaxTimeoutMs) * 1e6);
+  if (!previous_deadline_ns_ || deadline_ns < previous_deadline_ns_) env.run_deadline_ns = deadline_ns;
   bool wake = false;
   {
     std::lock_guard<std::mutex> lock(g_mutex);
@@ -399,6 +386,7 @@ TimerKind TimedRun::Finish() {
     if (--thread_->armed == 0) g_threads.erase(std::find(g_threads.begin(), g_threads.end(), thread_));
     env_.timer_token = previous_token_;
   }
+  env_.run_deadline_ns = previous_deadline_ns_;
   // The deadline may have fired just as the script finished: never let it leak into the next run.
   if (fired_ != TimerKind::None) env_.isolate()->CancelTerminateExecution();
   return fired_;

@@ -41,6 +41,7 @@ class TimedRun {
   uint64_t id_ = 0;
   uint64_t token_ = 0;
   uint64_t previous_token_ = 0;
+  uint64_t previous_deadline_ns_ = 0;
   uint64_t armed_wall_ns_ = 0;
   uint64_t armed_cpu_ns_ = 0;
   bool finished_ = true;

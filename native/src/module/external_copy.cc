@@ -26,6 +26,7 @@ class ExternalCopyHandle : public ClassHandle {
     Isolate* isolate = info.GetIsolate();
     Guard(isolate, [&] {
       if (!info.IsConstructCall()) ThrowTypeError("Class constructor ExternalCopy cannot be invoked without 'new'");
+      CheckOptions(info[1], "options");
       Local<Context> context = isolate->GetCurrentContext();
       CopyOptions options;
       Local<v8::Value> list = Option(isolate, info[1], "transferList");
@@ -79,7 +80,8 @@ class CopyIntoHandle : public ClassHandle {
       CopiedValuePtr copy_;
       bool transfer_in_;
     };
-    return std::make_shared<Arrival>(copy_, transfer_in_);
+    if (!copy_) ThrowError(ErrorClass::Error, "The return value of `copyInto()` should only be used once");
+    return std::make_shared<Arrival>(std::move(copy_), transfer_in_);
   }
 
  private:
@@ -114,7 +116,7 @@ Local<FunctionTemplate> DefineExternalCopy(Isolate* isolate) {
   SetMethod(isolate, tmpl, "copy", Bind<E, &E::Copy>);
   SetMethod(isolate, tmpl, "copyInto", Bind<E, &E::CopyInto>);
   SetMethod(isolate, tmpl, "release", Bind<E, &E::Release>);
-  tmpl->SetAccessorProperty(V8Symbol(isolate, "totalExternalSize"), FunctionTemplate::New(isolate, E::TotalExternalSize));
+  SetStaticGetter(isolate, tmpl, "totalExternalSize", E::TotalExternalSize);
   return tmpl;
 }
 
