@@ -23,10 +23,25 @@ constexpr const char* kInvalidBuffer = "Array buffer is invalid";
 std::shared_ptr<v8::BackingStore> OwnStore(size_t length) {
   void* data = std::malloc(length ? length : 1);
   if (!data) ThrowError(ErrorClass::RangeError, "Array buffer allocation failed");
-  return v8::ArrayBuffer::NewBackingStore(data, length, [](void* ptr, size_t, void*) { std::free(ptr); }, nullptr);
+  return v8::ArrayBuffer::NewBackingStore(
+      data, length, [](void* ptr, size_t, void*) { std::free(ptr); }, nullptr);
 }
 
-enum class ViewKind { None, DataView, Int8, Uint8, Uint8Clamped, Int16, Uint16, Int32, Uint32, Float32, Float64, BigInt64, BigUint64 };
+enum class ViewKind {
+  None,
+  DataView,
+  Int8,
+  Uint8,
+  Uint8Clamped,
+  Int16,
+  Uint16,
+  Int32,
+  Uint32,
+  Float32,
+  Float64,
+  BigInt64,
+  BigUint64
+};
 
 ViewKind KindOf(Local<v8::ArrayBufferView> view) {
   if (view->IsDataView()) return ViewKind::DataView;
@@ -220,7 +235,8 @@ std::shared_ptr<v8::BackingStore> AllocateStore(Isolate* isolate, size_t length)
     void* data = allocator->Allocate(length);
     if (!data) ThrowError(ErrorClass::RangeError, "Array buffer allocation failed");
     return v8::ArrayBuffer::NewBackingStore(
-        data, length, [](void* ptr, size_t size, void* raw) { static_cast<v8::ArrayBuffer::Allocator*>(raw)->Free(ptr, size); },
+        data, length,
+        [](void* ptr, size_t size, void* raw) { static_cast<v8::ArrayBuffer::Allocator*>(raw)->Free(ptr, size); },
         allocator);
   }
   return OwnStore(length);

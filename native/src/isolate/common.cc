@@ -82,7 +82,8 @@ Local<Value> MakeErrorValue(Isolate* isolate, const ErrorData& data) {
       (void)object->Set(context, V8Symbol(isolate, "stack"), V8String(isolate, stack));
     }
     if (!data.code.empty()) (void)object->Set(context, V8Symbol(isolate, "code"), V8String(isolate, data.code));
-    if (!data.isolate_stack.empty()) (void)object->Set(context, V8Symbol(isolate, "isolateStack"), V8String(isolate, data.isolate_stack));
+    if (data.has_isolate_stack || !data.isolate_stack.empty())
+      (void)object->Set(context, V8Symbol(isolate, "isolateStack"), V8String(isolate, data.isolate_stack));
   }
   return error;
 }
@@ -161,9 +162,11 @@ void CheckOptions(Local<Value> options, const char* what) {
 
 Local<Value> Option(Isolate* isolate, Local<Value> options, const char* name) {
   if (options.IsEmpty() || options->IsNullOrUndefined()) return v8::Undefined(isolate);
-  if (!options->IsObject()) ThrowTypeError(std::string("The options argument must be an object (reading `") + name + "`)");
+  if (!options->IsObject())
+    ThrowTypeError(std::string("The options argument must be an object (reading `") + name + "`)");
   Local<Value> value;
-  if (!options.As<Object>()->Get(isolate->GetCurrentContext(), OptionName(isolate, name)).ToLocal(&value)) throw JsPending{};
+  if (!options.As<Object>()->Get(isolate->GetCurrentContext(), OptionName(isolate, name)).ToLocal(&value))
+    throw JsPending{};
   return value;
 }
 
@@ -176,7 +179,8 @@ double OptionMs(Isolate* isolate, Local<Value> options, const char* name) {
   if (value->IsUndefined()) return 0;
   double ms = value->IsNumber() ? value.As<v8::Number>()->Value() : -1;
   if (!(ms >= 0)) {
-    ThrowTypeError(std::string("`") + name + "` must be a non-negative number of milliseconds (got " + ToUtf8(isolate, value) + ")");
+    ThrowTypeError(std::string("`") + name + "` must be a non-negative number of milliseconds (got " +
+                   ToUtf8(isolate, value) + ")");
   }
   return ms > kMaxTimeoutMs ? kMaxTimeoutMs : ms;
 }

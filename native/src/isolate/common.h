@@ -46,11 +46,12 @@ struct ThrownValue {
 // Describes an error without belonging to any isolate.
 struct ErrorData {
   ErrorClass cls = ErrorClass::Error;
-  std::string name;     // when the thrown error was of a class we do not rebuild (kept for the stack)
+  std::string name;  // when the thrown error was of a class we do not rebuild (kept for the stack)
   std::string message;
-  std::string stack;    // empty: let the receiving isolate make one
-  std::string code;     // islet's stable error code, empty when none
-  std::string isolate_stack;  // JS stack captured in the isolate when a limit cut it
+  std::string stack;               // empty: let the receiving isolate make one
+  std::string code;                // islet's stable error code, empty when none
+  std::string isolate_stack;       // JS stack captured in the isolate when a limit cut it
+  bool has_isolate_stack = false;  // a limit cut the run: `isolateStack` is set (maybe empty)
 };
 
 [[noreturn]] void ThrowError(ErrorClass cls, std::string message, std::string code = "");
@@ -99,7 +100,8 @@ void Guard(Isolate* isolate, Body&& body) {
     ThrowInto(isolate, thrown);
   } catch (const std::exception& error) {
     // Never let a C++ exception unwind through V8's frames.
-    isolate->ThrowException(v8::Exception::Error(V8String(isolate, std::string("islet internal error: ") + error.what())));
+    isolate->ThrowException(
+        v8::Exception::Error(V8String(isolate, std::string("islet internal error: ") + error.what())));
   }
 }
 

@@ -164,8 +164,8 @@ void IsolateEnvironment::DrainQueue(size_t limit) {
     }
     task->Run();
     task.reset();
-    TaskDone();
     if (!is_default_ && !disposed()) isolate_->PerformMicrotaskCheckpoint();
+    TaskDone();
   }
 }
 
@@ -173,7 +173,7 @@ void IsolateEnvironment::Dispose() {
   if (is_default_) return;
   if (disposed_.exchange(true)) return;
   EnvPtr self = weak_from_this().lock();  // a wrapper deleted by the teardown may hold the last handle
-  CancelAll();  // wake the waits first: a run blocked in one can then unwind
+  CancelAll();                            // wake the waits first: a run blocked in one can then unwind
   uint64_t expected = kFree;
   if (owner.compare_exchange_strong(expected, ThreadToken())) {
     owner_depth = 1;
@@ -267,8 +267,9 @@ bool IsolateEnvironment::AddCancelable(const std::shared_ptr<Cancelable>& item) 
   std::lock_guard<std::mutex> lock(cancel_mutex_);
   if (cancelled_) return false;
   if (cancelables_.size() >= 64 && (cancelables_.size() & (cancelables_.size() - 1)) == 0) {
-    cancelables_.erase(std::remove_if(cancelables_.begin(), cancelables_.end(), [](auto& weak) { return weak.expired(); }),
-                       cancelables_.end());
+    cancelables_.erase(
+        std::remove_if(cancelables_.begin(), cancelables_.end(), [](auto& weak) { return weak.expired(); }),
+        cancelables_.end());
   }
   cancelables_.push_back(item);
   return true;
@@ -379,7 +380,9 @@ void IsolateEnvironment::EndWallSpan(uint64_t wall_ns) {
   wall_time_ns_ += wall_ns;
 }
 
-bool IsolateEnvironment::memory_limit_hit() const { return memory_hit_.load() || (allocator_ && allocator_->refused()); }
+bool IsolateEnvironment::memory_limit_hit() const {
+  return memory_hit_.load() || (allocator_ && allocator_->refused());
+}
 void IsolateEnvironment::MarkMemoryLimitHit() { memory_hit_ = true; }
 size_t IsolateEnvironment::ExternalBytes() const { return allocator_ ? allocator_->allocated() : 0; }
 bool IsolateEnvironment::ExternalMemoryOverLimit() const {

@@ -34,6 +34,7 @@ namespace islet {
 
 class ClassHandle;
 class CountingAllocator;
+class IsolateEnvironment;
 class ForegroundRunner;
 class PlatformDelegate;
 
@@ -59,7 +60,20 @@ class Cancelable {
 };
 
 // Internal: C++ state tied to a function object (never unwrapped from JavaScript).
-enum class ClassId { Isolate, Context, Script, Module, Reference, ExternalCopy, Callback, Dereference, CopyInto, Library, Internal, Count };
+enum class ClassId {
+  Isolate,
+  Context,
+  Script,
+  Module,
+  Reference,
+  ExternalCopy,
+  Callback,
+  Dereference,
+  CopyInto,
+  Library,
+  Internal,
+  Count
+};
 
 // A number unique to the calling thread (never 0, never IsolateEnvironment::kTornDown).
 uint64_t ThreadToken();
@@ -291,9 +305,9 @@ class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironmen
   // Default environment: Node's loop, the handle that wakes it, what it waits for.
   std::thread::id thread_;
   uv_async_t* async_ = nullptr;
-  int async_refs_ = 0;                // Node's thread only
-  std::atomic<int> remote_refs_{0};   // any thread
-  bool loop_refd_ = false;            // Node's thread only
+  int async_refs_ = 0;               // Node's thread only
+  std::atomic<int> remote_refs_{0};  // any thread
+  bool loop_refd_ = false;           // Node's thread only
   std::atomic<bool> shutting_down_{false};
   struct Blocking {
     Runnable* task;

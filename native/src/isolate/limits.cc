@@ -134,8 +134,9 @@ void InstallLimits(IsolateEnvironment& env) {
 
 void GuardCodeGeneration(Isolate* isolate, Local<Context> context) {
   context->AllowCodeGenerationFromStrings(false);
-  context->SetErrorMessageForCodeGenerationFromStrings(V8String(
-      isolate, "Code generation from strings refused: the code is larger than this isolate may generate "
+  context->SetErrorMessageForCodeGenerationFromStrings(
+      V8String(isolate,
+               "Code generation from strings refused: the code is larger than this isolate may generate "
                "(memoryLimit / 8 characters, or what can be parsed in the time left in the run)"));
 }
 

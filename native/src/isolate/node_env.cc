@@ -52,7 +52,8 @@ EnvPtr IsolateEnvironment::CreateDefault(Isolate* isolate, Local<Context> contex
         raw->default_context.Reset();
         {
           std::lock_guard<std::mutex> lock(Scheduler::Mutex());
-          uv_close(reinterpret_cast<uv_handle_t*>(raw->async_), [](uv_handle_t* handle) { delete reinterpret_cast<uv_async_t*>(handle); });
+          uv_close(reinterpret_cast<uv_handle_t*>(raw->async_),
+                   [](uv_handle_t* handle) { delete reinterpret_cast<uv_async_t*>(handle); });
           raw->async_ = nullptr;
         }
         {

@@ -47,8 +47,10 @@ void RunQueued(const EnvPtr& env) {
       if (!task) break;
       task->Run();
       task.reset();
-      env->TaskDone();
+      // What the task's promise jobs post (a settled proxy) must be queued before the task
+      // stops holding Node's loop.
       if (!env->disposed()) env->isolate()->PerformMicrotaskCheckpoint();
+      env->TaskDone();
     }
   } catch (const ThrownValue&) {
     // Torn down: what is still queued fails here (its tasks check for that).
@@ -109,7 +111,9 @@ uint64_t ThreadCpuNs() {
 }
 
 uint64_t WallNs() {
-  return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+  return uint64_t(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
 }
 
 ExecScope* ExecScope::Current() { return t_scope; }
@@ -158,10 +162,11 @@ void ExecScope::Acquire() {
       }
       if (node_env && env_.awaiting_host.load()) {
         env_.waiters--;
-        throw MakeThrown(ErrorClass::Error,
-                         "The isolate is waiting for Node in applySyncPromise: Node's thread cannot wait for it (that would "
-                         "never end); use an async call",
-                         "ERR_ISOLATE_DEADLOCK");
+        throw MakeThrown(
+            ErrorClass::Error,
+            "The isolate is waiting for Node in applySyncPromise: Node's thread cannot wait for it (that would "
+            "never end); use an async call",
+            "ERR_ISOLATE_DEADLOCK");
       }
       if (node_env && node_env->HasBlocking()) {
         lock.unlock();

@@ -39,7 +39,9 @@ class Serializer : public v8::ValueSerializer::Delegate {
   Serializer(Isolate* isolate, SerializedCopy& out) : isolate_(isolate), out_(out), serializer_(isolate, this) {}
   v8::ValueSerializer& serializer() { return serializer_; }
 
-  void ThrowDataCloneError(Local<String> message) override { isolate_->ThrowException(v8::Exception::TypeError(message)); }
+  void ThrowDataCloneError(Local<String> message) override {
+    isolate_->ThrowException(v8::Exception::TypeError(message));
+  }
   v8::Maybe<bool> WriteHostObject(Isolate* isolate, Local<Object> object) override {
     ClassHandle* handle = ClassHandle::Unwrap(isolate, object);
     if (!handle) {
@@ -80,7 +82,8 @@ class Deserializer : public v8::ValueDeserializer::Delegate {
     try {
       Local<Value> value = in_.host_objects[index]->TransferIn(isolate, isolate->GetCurrentContext());
       if (value->IsObject()) return value.As<Object>();
-      isolate->ThrowException(v8::Exception::TypeError(V8String(isolate, "A transferred handle did not produce an object")));
+      isolate->ThrowException(
+          v8::Exception::TypeError(V8String(isolate, "A transferred handle did not produce an object")));
     } catch (const JsPending&) {
     } catch (const ThrownValue& thrown) {
       ThrowInto(isolate, thrown);
@@ -135,7 +138,10 @@ Local<Value> SerializedCopy::CopyIn(Isolate* isolate, Local<Context> context, bo
 
 }  // namespace
 
-CopiedValuePtr CopySerialized(Isolate* isolate, Local<Context> context, Local<Value> value, const CopyOptions& options) {
+CopiedValuePtr CopySerialized(Isolate* isolate,
+                              Local<Context> context,
+                              Local<Value> value,
+                              const CopyOptions& options) {
   auto copy = std::make_shared<SerializedCopy>();
   Serializer delegate(isolate, *copy);
   v8::ValueSerializer& serializer = delegate.serializer();

@@ -60,7 +60,8 @@ Outcome RunGuarded(ThreePhaseTask& task, IsolateEnvironment& env, bool drain) {
   if (!env.disposed() && env.ExternalMemoryOverLimit()) env.MarkMemoryLimitHit();
   if (env.memory_limit_hit()) {
     env.Dispose();
-    return MakeThrown(ErrorClass::Error, "Isolate was disposed during execution due to memory limit", "ERR_ISOLATE_MEMORY_LIMIT");
+    return MakeThrown(ErrorClass::Error, "Isolate was disposed during execution due to memory limit",
+                      "ERR_ISOLATE_MEMORY_LIMIT");
   }
   if (env.dispose_requested_while_running()) {
     return MakeThrown(ErrorClass::Error, "Isolate was disposed during execution", "ERR_ISOLATE_DISPOSED");
@@ -69,7 +70,8 @@ Outcome RunGuarded(ThreePhaseTask& task, IsolateEnvironment& env, bool drain) {
     ErrorData data;
     data.message = "Script execution timed out.";
     data.code = fired == TimerKind::Cpu ? "ERR_ISOLATE_CPU_TIMEOUT" : "ERR_ISOLATE_TIMEOUT";
-    data.isolate_stack = env.timer_stack;
+    data.isolate_stack = env.timer_stack;  // empty when V8 stopped before it could be read
+    data.has_isolate_stack = true;
     // The isolate's frames where it was stopped lead the stack the caller sees.
     if (!env.timer_stack.empty()) data.stack = "Error: " + data.message + "\n" + env.timer_stack;
     env.timer_stack.clear();
@@ -100,8 +102,12 @@ class BlockingRun : public Runnable {
 // The async and ignored forms: runs in the target's queue, then settles in the caller's queue.
 class AsyncRun : public Runnable {
  public:
-  AsyncRun(std::unique_ptr<ThreePhaseTask> task, EnvPtr target, EnvPtr caller, RemotePtr<v8::Promise::Resolver> resolver,
-           RemotePtr<Context> context, RemotePtr<v8::StackTrace> call_site)
+  AsyncRun(std::unique_ptr<ThreePhaseTask> task,
+           EnvPtr target,
+           EnvPtr caller,
+           RemotePtr<v8::Promise::Resolver> resolver,
+           RemotePtr<Context> context,
+           RemotePtr<v8::StackTrace> call_site)
       : task_(std::move(task)),
         target_(std::move(target)),
         caller_(std::move(caller)),
@@ -198,7 +204,8 @@ class AsyncRun : public Runnable {
     if (!error.As<Object>()->Get(context, V8Symbol(isolate, "stack")).ToLocal(&stack) || !stack->IsString()) return;
     std::string frames = FormatStackFrames(isolate, call_site_->Deref());
     if (frames.empty()) return;
-    (void)error.As<Object>()->Set(context, V8Symbol(isolate, "stack"), V8String(isolate, ToUtf8(isolate, stack) + "\n" + frames));
+    (void)error.As<Object>()->Set(context, V8Symbol(isolate, "stack"),
+                                  V8String(isolate, ToUtf8(isolate, stack) + "\n" + frames));
   }
 
   std::unique_ptr<ThreePhaseTask> task_;
@@ -280,8 +287,8 @@ Local<Value> ThreePhaseTask::Execute(Mode mode, std::unique_ptr<ThreePhaseTask> 
       call_site = MakeRemote(caller_env, v8::StackTrace::CurrentStackTrace(isolate, 10));
       if (caller->is_default()) caller->RefLoop();
     }
-    target->Post(std::make_unique<AsyncRun>(std::move(task), target, mode == Mode::Async ? caller_env : nullptr, resolver,
-                                            context, call_site));
+    target->Post(std::make_unique<AsyncRun>(std::move(task), target, mode == Mode::Async ? caller_env : nullptr,
+                                            resolver, context, call_site));
     if (mode == Mode::Async) return promise;
     return v8::Undefined(isolate);
   }

@@ -76,13 +76,14 @@ class StringCopy : public CopiedValue {
   Local<Value> CopyIn(Isolate* isolate, Local<Context>, bool) override {
     size_t bytes = latin1_ ? latin1_->size() : utf16_->size() * 2;
     IsolateEnvironment* env = IsolateEnvironment::Current();
-    if (bytes >= kExternalStringBytes && env && !env->is_default() && env->allocator()) return External(isolate, *env, bytes);
+    if (bytes >= kExternalStringBytes && env && !env->is_default() && env->allocator())
+      return External(isolate, *env, bytes);
     if (latin1_) {
-      return Check(String::NewFromOneByte(isolate, reinterpret_cast<const uint8_t*>(latin1_->data()), v8::NewStringType::kNormal,
-                                          int(latin1_->size())));
+      return Check(String::NewFromOneByte(isolate, reinterpret_cast<const uint8_t*>(latin1_->data()),
+                                          v8::NewStringType::kNormal, int(latin1_->size())));
     }
-    return Check(String::NewFromTwoByte(isolate, reinterpret_cast<const uint16_t*>(utf16_->data()), v8::NewStringType::kNormal,
-                                        int(utf16_->size())));
+    return Check(String::NewFromTwoByte(isolate, reinterpret_cast<const uint16_t*>(utf16_->data()),
+                                        v8::NewStringType::kNormal, int(utf16_->size())));
   }
 
  private:
@@ -131,7 +132,11 @@ class DateCopy : public CopiedValue {
 
 // Reads an error-like property without running more than a getter the object defines: strings
 // as they are, other primitives converted, objects ignored.
-bool ReadErrorProperty(Isolate* isolate, Local<Context> context, Local<Object> object, const char* name, std::string* out) {
+bool ReadErrorProperty(Isolate* isolate,
+                       Local<Context> context,
+                       Local<Object> object,
+                       const char* name,
+                       std::string* out) {
   v8::TryCatch try_catch(isolate);
   Local<Value> value;
   if (!object->Get(context, V8Symbol(isolate, name)).ToLocal(&value)) return false;
@@ -203,7 +208,7 @@ TransferablePtr CopyThrown(Isolate* isolate, Local<Context> context, Local<Value
       std::string name;
       ReadErrorProperty(isolate, context, object, "name", &name);
       ReadErrorProperty(isolate, context, object, "code", &data.code);
-      ReadErrorProperty(isolate, context, object, "isolateStack", &data.isolate_stack);
+      data.has_isolate_stack = ReadErrorProperty(isolate, context, object, "isolateStack", &data.isolate_stack);
       data.cls = ClassOfName(name);
       if (data.cls == ErrorClass::Error && name != "Error" && !name.empty()) data.name = name;
       return ErrorTransferable(std::move(data));
@@ -212,7 +217,8 @@ TransferablePtr CopyThrown(Isolate* isolate, Local<Context> context, Local<Value
     return primitive;  // `throw 42` arrives as 42
   }
   ErrorData data;
-  data.message = "An object was thrown from supplied code within isolated-vm, but that object was not an instance of `Error`.";
+  data.message =
+      "An object was thrown from supplied code within isolated-vm, but that object was not an instance of `Error`.";
   return ErrorTransferable(std::move(data));
 }
 
@@ -228,8 +234,12 @@ TransferOptions TransferOptions::Parse(Isolate* isolate, Local<Value> options) {
   return out;
 }
 
-TransferablePtr TransferOut(Isolate* isolate, Local<Context> context, Local<Value> value, const TransferOptions& options,
-                            Fallback fallback, bool functions) {
+TransferablePtr TransferOut(Isolate* isolate,
+                            Local<Context> context,
+                            Local<Value> value,
+                            const TransferOptions& options,
+                            Fallback fallback,
+                            bool functions) {
   if (options.promise) {
     // The receiver gets a Promise either way: a value that is not one arrives already settled.
     Local<v8::Promise> promise;

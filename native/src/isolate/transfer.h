@@ -40,8 +40,12 @@ struct TransferOptions {
 enum class Fallback { Throw, Undefined, Reference };
 
 // `functions` controls whether plain functions become Callbacks (arguments) or follow `fallback`.
-TransferablePtr TransferOut(Isolate* isolate, Local<Context> context, Local<Value> value,
-                            const TransferOptions& options, Fallback fallback, bool functions = false);
+TransferablePtr TransferOut(Isolate* isolate,
+                            Local<Context> context,
+                            Local<Value> value,
+                            const TransferOptions& options,
+                            Fallback fallback,
+                            bool functions = false);
 
 // An isolate-free copy of a value, following ExternalCopy's rules.
 class CopiedValue : public Transferable {
@@ -51,7 +55,9 @@ class CopiedValue : public Transferable {
   size_t Size() const { return size_; }
   // transfer_in: move ArrayBuffer memory into the isolate instead of copying it (one use only).
   virtual Local<Value> CopyIn(Isolate* isolate, Local<Context> context, bool transfer_in) = 0;
-  Local<Value> TransferIn(Isolate* isolate, Local<Context> context) override { return CopyIn(isolate, context, one_shot); }
+  Local<Value> TransferIn(Isolate* isolate, Local<Context> context) override {
+    return CopyIn(isolate, context, one_shot);
+  }
   static size_t TotalSize() { return total_size_.load(); }
   virtual std::shared_ptr<v8::BackingStore> Store() const { return nullptr; }
   // A copy made for one crossing (call arguments/results) moves its memory in instead of copying.

@@ -54,10 +54,10 @@ uint64_t ThreadStallCreditNs();
 
 // Process-wide totals of the stall ledger.
 struct StallLedger {
-  bool detecting = false;     // false when the kernel offers no per-thread run-queue wait
-  uint64_t count = 0;         // stops detected
-  uint64_t total_ns = 0;      // their summed length, as seen by the watchdog
-  uint64_t credited_ns = 0;   // CPU time given back to threads that were charged for them
+  bool detecting = false;    // false when the kernel offers no per-thread run-queue wait
+  uint64_t count = 0;        // stops detected
+  uint64_t total_ns = 0;     // their summed length, as seen by the watchdog
+  uint64_t credited_ns = 0;  // CPU time given back to threads that were charged for them
 };
 StallLedger ReadStallLedger();
 

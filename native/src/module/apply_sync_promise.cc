@@ -34,7 +34,8 @@ void Settle(const FunctionCallbackInfo<Value>& info, bool rejected) {
   TransferablePtr value;
   try {
     value = rejected ? CopyThrown(isolate, isolate->GetCurrentContext(), info[0])
-                     : ::islet::TransferOut(isolate, isolate->GetCurrentContext(), info[0], state->options, Fallback::Reference);
+                     : ::islet::TransferOut(isolate, isolate->GetCurrentContext(), info[0], state->options,
+                                            Fallback::Reference);
   } catch (const ThrownValue& thrown) {
     value = thrown.value;
     rejected = true;
@@ -71,11 +72,13 @@ Local<Value> ApplySyncPromise(const FunctionCallbackInfo<Value>& info, const Ref
   Isolate* isolate = info.GetIsolate();
   Local<Context> caller_context = isolate->GetCurrentContext();
   IsolateEnvironment* caller = IsolateEnvironment::Current();
-  if (!data->env()->is_default()) ThrowTypeError("applySyncPromise may only be used on a function of the default (Node) isolate");
+  if (!data->env()->is_default())
+    ThrowTypeError("applySyncPromise may only be used on a function of the default (Node) isolate");
   if (caller->is_default() || IsolateEnvironment::DefaultOnThisThread()) {
-    ThrowError(ErrorClass::Error,
-               "This function may not be called from the default thread: applySyncPromise must be called from an isolate "
-               "running an async call");
+    ThrowError(
+        ErrorClass::Error,
+        "This function may not be called from the default thread: applySyncPromise must be called from an isolate "
+        "running an async call");
   }
   Local<Value> options = info[2];
   CheckOptions(options, "options");
@@ -83,7 +86,8 @@ Local<Value> ApplySyncPromise(const FunctionCallbackInfo<Value>& info, const Ref
   double timeout_ms = OptionMs(isolate, options, "timeout");
   auto state = std::make_shared<PendingSettle>();
   state->options = TransferOptions::Parse(isolate, Option(isolate, options, "result"));
-  TransferablePtr receiver = ::islet::TransferOut(isolate, caller_context, info[0], TransferOptions{}, Fallback::Throw, true);
+  TransferablePtr receiver =
+      ::islet::TransferOut(isolate, caller_context, info[0], TransferOptions{}, Fallback::Throw, true);
   std::vector<TransferablePtr> args = TransferArguments(isolate, caller_context, info[1], arg_options);
   if (!caller->AddCancelable(state) || !data->env()->AddCancelable(state)) throw DisposedError();
   // Phase one on Node's thread: call, then hook the settlement (which happens later on Node's loop).
@@ -96,7 +100,8 @@ Local<Value> ApplySyncPromise(const FunctionCallbackInfo<Value>& info, const Ref
           if (!fn->IsFunction()) ThrowTypeError("Reference is not a function");
           std::vector<Local<Value>> argv;
           for (auto& arg : args) argv.push_back(arg->TransferIn(node, context));
-          Local<Value> result = Check(fn.As<Function>()->Call(context, receiver->TransferIn(node, context), int(argv.size()), argv.data()));
+          Local<Value> result = Check(
+              fn.As<Function>()->Call(context, receiver->TransferIn(node, context), int(argv.size()), argv.data()));
           auto on_fulfilled = [](const FunctionCallbackInfo<Value>& i) { Settle(i, false); };
           auto on_rejected = [](const FunctionCallbackInfo<Value>& i) { Settle(i, true); };
           Local<Function> fulfilled = NewFunctionWithData(node, context, on_fulfilled, state);

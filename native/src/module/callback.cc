@@ -57,7 +57,9 @@ class CallbackInvoker : public ClassHandle {
   CallbackDataPtr data;
 };
 
-std::unique_ptr<ThreePhaseTask> CallTask(const CallbackDataPtr& data, std::vector<TransferablePtr> args, bool await_promise) {
+std::unique_ptr<ThreePhaseTask> CallTask(const CallbackDataPtr& data,
+                                         std::vector<TransferablePtr> args,
+                                         bool await_promise) {
   auto out = std::make_shared<TransferablePtr>();
   return MakeTask(
       [data, args = std::move(args), out, await_promise] {
@@ -67,7 +69,8 @@ std::unique_ptr<ThreePhaseTask> CallTask(const CallbackDataPtr& data, std::vecto
           std::vector<Local<Value>> argv;
           argv.reserve(args.size());
           for (auto& arg : args) argv.push_back(arg->TransferIn(isolate, context));
-          Local<Value> result = Check(data->function->Deref()->Call(context, v8::Undefined(isolate), int(argv.size()), argv.data()));
+          Local<Value> result =
+              Check(data->function->Deref()->Call(context, v8::Undefined(isolate), int(argv.size()), argv.data()));
           TransferOptions options;
           options.kind = TransferOptions::Kind::Copy;
           options.promise = await_promise;
@@ -90,15 +93,20 @@ void Invoke(const FunctionCallbackInfo<Value>& info) {
       copy->one_shot = true;
       args.push_back(copy);
     }
-    Mode mode = data->mode == CallbackMode::Async ? Mode::Async : data->mode == CallbackMode::Ignored ? Mode::Ignored : Mode::Sync;
-    info.GetReturnValue().Set(ThreePhaseTask::Execute(mode, CallTask(data, std::move(args), mode == Mode::Async), data->env()));
+    Mode mode = data->mode == CallbackMode::Async     ? Mode::Async
+                : data->mode == CallbackMode::Ignored ? Mode::Ignored
+                                                      : Mode::Sync;
+    info.GetReturnValue().Set(
+        ThreePhaseTask::Execute(mode, CallTask(data, std::move(args), mode == Mode::Async), data->env()));
   });
 }
 
 class CallbackArrival : public Transferable {
  public:
   explicit CallbackArrival(CallbackDataPtr data) : data_(std::move(data)) {}
-  Local<Value> TransferIn(Isolate* isolate, Local<Context> context) override { return CallbackFunction(isolate, context, data_); }
+  Local<Value> TransferIn(Isolate* isolate, Local<Context> context) override {
+    return CallbackFunction(isolate, context, data_);
+  }
 
  private:
   CallbackDataPtr data_;
@@ -154,7 +162,8 @@ class SettleRunnable : public Runnable {
       }
     } catch (const JsPending&) {
       rejected = true;
-      value = try_catch.HasCaught() && try_catch.CanContinue() ? try_catch.Exception() : Local<Value>(v8::Undefined(isolate));
+      value = try_catch.HasCaught() && try_catch.CanContinue() ? try_catch.Exception()
+                                                               : Local<Value>(v8::Undefined(isolate));
       try_catch.Reset();
     }
     if (rejected) {
@@ -187,8 +196,9 @@ void OnSettled(const FunctionCallbackInfo<Value>& info, bool rejected) {
   std::shared_ptr<PromiseState> state = DataOf<PromiseState>(info);
   TransferablePtr value;
   try {
-    value = rejected ? CopyThrown(isolate, isolate->GetCurrentContext(), info[0])
-                     : ::islet::TransferOut(isolate, isolate->GetCurrentContext(), info[0], state->options, state->fallback);
+    value = rejected
+                ? CopyThrown(isolate, isolate->GetCurrentContext(), info[0])
+                : ::islet::TransferOut(isolate, isolate->GetCurrentContext(), info[0], state->options, state->fallback);
   } catch (const ThrownValue& thrown) {
     value = thrown.value;
     rejected = true;
@@ -225,7 +235,11 @@ class PromiseArrival : public Transferable {
 
 }  // namespace
 
-TransferablePtr TransferPromise(Isolate* isolate, Local<Context> context, Local<v8::Promise> promise, TransferOptions inner, Fallback fallback) {
+TransferablePtr TransferPromise(Isolate* isolate,
+                                Local<Context> context,
+                                Local<v8::Promise> promise,
+                                TransferOptions inner,
+                                Fallback fallback) {
   auto state = std::make_shared<PromiseState>();
   state->options = inner;
   state->fallback = fallback;
@@ -238,7 +252,10 @@ TransferablePtr TransferPromise(Isolate* isolate, Local<Context> context, Local<
   return std::make_shared<PromiseArrival>(state);
 }
 
-CallbackDataPtr MakeCallbackData(Isolate* isolate, Local<Context> context, Local<Function> function, CallbackMode mode) {
+CallbackDataPtr MakeCallbackData(Isolate* isolate,
+                                 Local<Context> context,
+                                 Local<Function> function,
+                                 CallbackMode mode) {
   auto data = std::make_shared<CallbackData>();
   EnvPtr env = CurrentEnv();
   Local<Context> home;

@@ -28,7 +28,9 @@ class FunctionData : public ClassHandle {
 
 }  // namespace
 
-Local<Function> NewFunctionWithData(Isolate* isolate, Local<Context> context, v8::FunctionCallback callback,
+Local<Function> NewFunctionWithData(Isolate* isolate,
+                                    Local<Context> context,
+                                    v8::FunctionCallback callback,
                                     std::shared_ptr<void> data) {
   auto* holder = new FunctionData(std::move(data));
   Local<Function> fn;
@@ -120,7 +122,9 @@ EnvPtr CurrentEnv() {
   return env->shared_from_this();
 }
 
-TransferablePtr HandleTransfer(std::function<ClassHandle*()> make) { return std::make_shared<HandleTransferable>(std::move(make)); }
+TransferablePtr HandleTransfer(std::function<ClassHandle*()> make) {
+  return std::make_shared<HandleTransferable>(std::move(make));
+}
 
 namespace {
 constexpr auto kFixed = static_cast<v8::PropertyAttribute>(v8::ReadOnly | v8::DontDelete);
@@ -136,24 +140,29 @@ Local<FunctionTemplate> NewClassTemplate(Isolate* isolate, const char* name, v8:
 }
 
 void SetMethod(Isolate* isolate, Local<FunctionTemplate> tmpl, const char* name, v8::FunctionCallback callback) {
-  Local<FunctionTemplate> fn = FunctionTemplate::New(isolate, callback, Local<Value>(), Local<v8::Signature>(), 0, v8::ConstructorBehavior::kThrow);
+  Local<FunctionTemplate> fn = FunctionTemplate::New(isolate, callback, Local<Value>(), Local<v8::Signature>(), 0,
+                                                     v8::ConstructorBehavior::kThrow);
   fn->SetClassName(V8Symbol(isolate, name));
   tmpl->PrototypeTemplate()->Set(V8Symbol(isolate, name), fn, kFixed);
 }
 
 void SetGetter(Isolate* isolate, Local<FunctionTemplate> tmpl, const char* name, v8::FunctionCallback getter) {
-  Local<FunctionTemplate> fn = FunctionTemplate::New(isolate, getter, Local<Value>(), Local<v8::Signature>(), 0, v8::ConstructorBehavior::kThrow);
-  tmpl->PrototypeTemplate()->SetAccessorProperty(V8Symbol(isolate, name), fn, Local<FunctionTemplate>(), v8::DontDelete);
+  Local<FunctionTemplate> fn = FunctionTemplate::New(isolate, getter, Local<Value>(), Local<v8::Signature>(), 0,
+                                                     v8::ConstructorBehavior::kThrow);
+  tmpl->PrototypeTemplate()->SetAccessorProperty(V8Symbol(isolate, name), fn, Local<FunctionTemplate>(),
+                                                 v8::DontDelete);
 }
 
 void SetStaticMethod(Isolate* isolate, Local<FunctionTemplate> tmpl, const char* name, v8::FunctionCallback callback) {
-  Local<FunctionTemplate> fn = FunctionTemplate::New(isolate, callback, Local<Value>(), Local<v8::Signature>(), 0, v8::ConstructorBehavior::kThrow);
+  Local<FunctionTemplate> fn = FunctionTemplate::New(isolate, callback, Local<Value>(), Local<v8::Signature>(), 0,
+                                                     v8::ConstructorBehavior::kThrow);
   fn->SetClassName(V8Symbol(isolate, name));
   tmpl->Set(V8Symbol(isolate, name), fn, kFixed);
 }
 
 void SetStaticGetter(Isolate* isolate, Local<FunctionTemplate> tmpl, const char* name, v8::FunctionCallback getter) {
-  Local<FunctionTemplate> fn = FunctionTemplate::New(isolate, getter, Local<Value>(), Local<v8::Signature>(), 0, v8::ConstructorBehavior::kThrow);
+  Local<FunctionTemplate> fn = FunctionTemplate::New(isolate, getter, Local<Value>(), Local<v8::Signature>(), 0,
+                                                     v8::ConstructorBehavior::kThrow);
   tmpl->SetAccessorProperty(V8Symbol(isolate, name), fn, Local<FunctionTemplate>(), v8::DontDelete);
 }
 

@@ -38,8 +38,13 @@ void AnnotateCompileError(Isolate* isolate, Local<Context> context, v8::TryCatch
 // cache as asked; `compile(source, options)` makes the V8 call, `unbound(result)` gives what a
 // code cache is made from.
 template <typename Compile, typename Unbound>
-auto CompileWith(Isolate* isolate, Local<Context> context, const CompileInput& input, bool is_module, CachedDataResult* cache,
-                 Compile compile, Unbound unbound) {
+auto CompileWith(Isolate* isolate,
+                 Local<Context> context,
+                 const CompileInput& input,
+                 bool is_module,
+                 CachedDataResult* cache,
+                 Compile compile,
+                 Unbound unbound) {
   Context::Scope scope(context);
   v8::TryCatch try_catch(isolate);
   try {
@@ -47,10 +52,13 @@ auto CompileWith(Isolate* isolate, Local<Context> context, const CompileInput& i
     v8::ScriptCompiler::CachedData* cached = nullptr;
     if (input.cache.cached_data) {
       auto store = BackingStoreOf(*input.cache.cached_data);
-      if (store) cached = new v8::ScriptCompiler::CachedData(static_cast<const uint8_t*>(store->Data()), int(store->ByteLength()));
+      if (store)
+        cached =
+            new v8::ScriptCompiler::CachedData(static_cast<const uint8_t*>(store->Data()), int(store->ByteLength()));
     }
     v8::ScriptCompiler::Source source(input.code->TransferIn(isolate, context).As<String>(), origin, cached);
-    auto result = Check(compile(&source, cached ? v8::ScriptCompiler::kConsumeCodeCache : v8::ScriptCompiler::kNoCompileOptions));
+    auto result =
+        Check(compile(&source, cached ? v8::ScriptCompiler::kConsumeCodeCache : v8::ScriptCompiler::kNoCompileOptions));
     if (cache && cached) {
       cache->has_rejected = true;
       cache->rejected = source.GetCachedData()->rejected;
@@ -89,8 +97,8 @@ ScriptOriginOptions ScriptOriginOptions::Parse(Isolate* isolate, Local<Value> op
 }
 
 v8::ScriptOrigin ScriptOriginOptions::ToOrigin(Isolate* isolate, bool is_module) const {
-  return v8::ScriptOrigin(isolate, V8String(isolate, filename), line_offset, column_offset, false, -1, Local<Value>(), false, false,
-                          is_module);
+  return v8::ScriptOrigin(isolate, V8String(isolate, filename), line_offset, column_offset, false, -1, Local<Value>(),
+                          false, false, is_module);
 }
 
 CachedDataOptions CachedDataOptions::Parse(Isolate* isolate, Local<Value> options) {
@@ -98,17 +106,21 @@ CachedDataOptions CachedDataOptions::Parse(Isolate* isolate, Local<Value> option
   Local<Value> cached = Option(isolate, options, "cachedData");
   if (!cached->IsUndefined()) {
     ClassHandle* handle = ClassHandle::Unwrap(isolate, cached);
-    if (!handle || handle->id() != ClassId::ExternalCopy) ThrowTypeError("`cachedData` must be an ExternalCopy of an ArrayBuffer");
+    if (!handle || handle->id() != ClassId::ExternalCopy)
+      ThrowTypeError("`cachedData` must be an ExternalCopy of an ArrayBuffer");
     out.cached_data = ExternalCopyValue(handle);
-    if (!out.cached_data || !BackingStoreOf(*out.cached_data)) ThrowTypeError("`cachedData` must be an ExternalCopy of an ArrayBuffer");
+    if (!out.cached_data || !BackingStoreOf(*out.cached_data))
+      ThrowTypeError("`cachedData` must be an ExternalCopy of an ArrayBuffer");
   }
   out.produce = OptionBool(isolate, options, "produceCachedData");
   return out;
 }
 
 void CachedDataResult::Apply(Isolate* isolate, Local<Context> context, Local<Object> target) const {
-  if (has_rejected) (void)target->Set(context, V8Symbol(isolate, "cachedDataRejected"), v8::Boolean::New(isolate, rejected));
-  if (produced) (void)target->Set(context, V8Symbol(isolate, "cachedData"), NewExternalCopy(isolate, context, produced));
+  if (has_rejected)
+    (void)target->Set(context, V8Symbol(isolate, "cachedDataRejected"), v8::Boolean::New(isolate, rejected));
+  if (produced)
+    (void)target->Set(context, V8Symbol(isolate, "cachedData"), NewExternalCopy(isolate, context, produced));
 }
 
 CompileInput CompileInput::Parse(Isolate* isolate, Local<Value> code, Local<Value> options) {

@@ -27,7 +27,8 @@ class ContextHandle : public ClassHandle {
   void GlobalGetter(const FunctionCallbackInfo<Value>& info) {
     Isolate* isolate = info.GetIsolate();
     Target();
-    if (!global_) global_ = MakeRemote<Object>(CurrentEnv(), NewReference(isolate, isolate->GetCurrentContext(), global_data_));
+    if (!global_)
+      global_ = MakeRemote<Object>(CurrentEnv(), NewReference(isolate, isolate->GetCurrentContext(), global_data_));
     info.GetReturnValue().Set(global_->Deref());
   }
 
@@ -107,7 +108,9 @@ class ContextHandle : public ClassHandle {
 
 }  // namespace
 
-std::vector<TransferablePtr> TransferArguments(Isolate* isolate, Local<Context> context, Local<Value> list,
+std::vector<TransferablePtr> TransferArguments(Isolate* isolate,
+                                               Local<Context> context,
+                                               Local<Value> list,
                                                const TransferOptions& options) {
   std::vector<TransferablePtr> args;
   if (list->IsNullOrUndefined()) return args;
@@ -116,7 +119,8 @@ std::vector<TransferablePtr> TransferArguments(Isolate* isolate, Local<Context> 
   uint32_t length = array->Length();
   args.reserve(std::min<uint32_t>(length, 64));
   for (uint32_t i = 0; i < length; ++i) {
-    args.push_back(::islet::TransferOut(isolate, context, Check(array->Get(context, i)), options, Fallback::Throw, true));
+    args.push_back(
+        ::islet::TransferOut(isolate, context, Check(array->Get(context, i)), options, Fallback::Throw, true));
   }
   return args;
 }

@@ -68,13 +68,16 @@ class CopyIntoHandle : public ClassHandle {
  public:
   static constexpr ClassId kId = ClassId::CopyInto;
   static constexpr const char* kName = "CopyInto";
-  CopyIntoHandle(CopiedValuePtr copy, bool transfer_in) : ClassHandle(kId), copy_(std::move(copy)), transfer_in_(transfer_in) {}
+  CopyIntoHandle(CopiedValuePtr copy, bool transfer_in)
+      : ClassHandle(kId), copy_(std::move(copy)), transfer_in_(transfer_in) {}
 
   TransferablePtr TransferOut() override {
     class Arrival : public Transferable {
      public:
       Arrival(CopiedValuePtr copy, bool transfer_in) : copy_(std::move(copy)), transfer_in_(transfer_in) {}
-      Local<v8::Value> TransferIn(Isolate* isolate, Local<Context> context) override { return copy_->CopyIn(isolate, context, transfer_in_); }
+      Local<v8::Value> TransferIn(Isolate* isolate, Local<Context> context) override {
+        return copy_->CopyIn(isolate, context, transfer_in_);
+      }
 
      private:
       CopiedValuePtr copy_;
@@ -120,6 +123,8 @@ Local<FunctionTemplate> DefineExternalCopy(Isolate* isolate) {
   return tmpl;
 }
 
-Local<FunctionTemplate> DefineCopyInto(Isolate* isolate) { return NewClassTemplate(isolate, "CopyInto", PrivateConstructor); }
+Local<FunctionTemplate> DefineCopyInto(Isolate* isolate) {
+  return NewClassTemplate(isolate, "CopyInto", PrivateConstructor);
+}
 
 }  // namespace islet

@@ -13,7 +13,8 @@ using Mode = ThreePhaseTask::Mode;
 // Calls an onCatastrophicError callback with the message, on the callback's own thread.
 class CatastrophicNotice : public Runnable {
  public:
-  CatastrophicNotice(CallbackDataPtr callback, std::string message) : callback_(std::move(callback)), message_(std::move(message)) {}
+  CatastrophicNotice(CallbackDataPtr callback, std::string message)
+      : callback_(std::move(callback)), message_(std::move(message)) {}
   void Run() override {
     IsolateEnvironment& env = *callback_->env();
     if (env.disposed() || env.torn_down() || !env.is_default()) return;
@@ -60,7 +61,8 @@ class IsolateHandle : public ClassHandle {
           ThrowTypeError("`memoryLimit` must be a number of megabytes (got " + Describe(isolate, limit) + ")");
         }
         double mb = limit.As<v8::Number>()->Value();
-        if (!(mb >= 8)) ThrowError(ErrorClass::RangeError, "`memoryLimit` must be at least 8 (MB), got " + Describe(isolate, limit));
+        if (!(mb >= 8))
+          ThrowError(ErrorClass::RangeError, "`memoryLimit` must be at least 8 (MB), got " + Describe(isolate, limit));
         // Infinity and absurd sizes mean "as much as islet allows", not an overflowed byte count.
         env_options.memory_limit_mb = size_t(std::min(mb, IsolateEnvironment::kMaxMemoryLimitMb));
       }
@@ -69,7 +71,8 @@ class IsolateHandle : public ClassHandle {
         if (!atomics_wait->IsBoolean()) ThrowTypeError("`allowAtomicsWait` must be a boolean");
         env_options.allow_atomics_wait = atomics_wait.As<v8::Boolean>()->Value();
       }
-      if (!Option(isolate, options, "snapshot")->IsUndefined()) ThrowTypeError("`snapshot` is not supported by islet's addon");
+      if (!Option(isolate, options, "snapshot")->IsUndefined())
+        ThrowTypeError("`snapshot` is not supported by islet's addon");
       Local<Value> on_error = Option(isolate, options, "onCatastrophicError");
       CallbackDataPtr callback;
       if (!on_error->IsUndefined()) {
@@ -94,12 +97,13 @@ class IsolateHandle : public ClassHandle {
     CompileInput input = CompileInput::Parse(info.GetIsolate(), info[0], info[1]);
     auto script = std::make_shared<RemotePtr<v8::UnboundScript>>();
     auto cache = std::make_shared<CachedDataResult>();
-    auto task = MakeTask([env, input, script, cache] { *script = MakeRemote(env, CompileScriptIn(*env, input, cache.get())); },
-                         [script, cache](Isolate* isolate, Local<Context> ctx) -> Local<Value> {
-                           Local<Object> object = NewScript(isolate, ctx, *script);
-                           cache->Apply(isolate, ctx, object);
-                           return object;
-                         });
+    auto task =
+        MakeTask([env, input, script, cache] { *script = MakeRemote(env, CompileScriptIn(*env, input, cache.get())); },
+                 [script, cache](Isolate* isolate, Local<Context> ctx) -> Local<Value> {
+                   Local<Object> object = NewScript(isolate, ctx, *script);
+                   cache->Apply(isolate, ctx, object);
+                   return object;
+                 });
     task->runs_code = false;
     info.GetReturnValue().Set(ThreePhaseTask::Execute(M, std::move(task), env));
   }
@@ -119,7 +123,9 @@ class IsolateHandle : public ClassHandle {
           data->type = "object";
           *global = data;
         },
-        [context, global](Isolate* isolate, Local<Context> ctx) -> Local<Value> { return NewContext(isolate, ctx, *context, *global); });
+        [context, global](Isolate* isolate, Local<Context> ctx) -> Local<Value> {
+          return NewContext(isolate, ctx, *context, *global);
+        });
     task->runs_code = false;
     info.GetReturnValue().Set(ThreePhaseTask::Execute(M, std::move(task), env));
   }
@@ -141,7 +147,9 @@ class IsolateHandle : public ClassHandle {
         },
         [stats, external](Isolate* isolate, Local<Context> ctx) -> Local<Value> {
           Local<Object> out = Object::New(isolate);
-          auto set = [&](const char* name, double value) { (void)out->Set(ctx, V8Symbol(isolate, name), v8::Number::New(isolate, value)); };
+          auto set = [&](const char* name, double value) {
+            (void)out->Set(ctx, V8Symbol(isolate, name), v8::Number::New(isolate, value));
+          };
           set("total_heap_size", double(stats->total_heap_size()));
           set("total_heap_size_executable", double(stats->total_heap_size_executable()));
           set("total_physical_size", double(stats->total_physical_size()));
@@ -176,7 +184,9 @@ class IsolateHandle : public ClassHandle {
   void WallTime(const FunctionCallbackInfo<Value>& info) {
     info.GetReturnValue().Set(v8::BigInt::NewFromUnsigned(info.GetIsolate(), env_->WallTimeNs()));
   }
-  void ReferenceCount(const FunctionCallbackInfo<Value>& info) { info.GetReturnValue().Set(double(env_->handle_count())); }
+  void ReferenceCount(const FunctionCallbackInfo<Value>& info) {
+    info.GetReturnValue().Set(double(env_->handle_count()));
+  }
 
   void SetDynamicImportHook(const FunctionCallbackInfo<Value>& info) {
     Isolate* isolate = info.GetIsolate();
@@ -185,7 +195,8 @@ class IsolateHandle : public ClassHandle {
       std::atomic_store(&env->dynamic_import_hook, std::shared_ptr<CallbackData>());
     } else {
       if (!info[0]->IsFunction()) ThrowTypeError("The dynamic import resolver must be a function");
-      std::atomic_store(&env->dynamic_import_hook, MakeCallbackData(isolate, isolate->GetCurrentContext(), info[0].As<Function>(), CallbackMode::Sync));
+      std::atomic_store(&env->dynamic_import_hook, MakeCallbackData(isolate, isolate->GetCurrentContext(),
+                                                                    info[0].As<Function>(), CallbackMode::Sync));
     }
     info.GetReturnValue().SetUndefined();
   }

@@ -25,8 +25,8 @@ class LibraryArrival : public Transferable {
     if (env->is_default() && !env->library.IsEmpty()) return env->library.Get(isolate);
     Local<Object> library = (new LibraryHandle())->Wrap(isolate, context);
     const std::pair<const char*, ClassId> classes[] = {
-        {"Isolate", ClassId::Isolate},   {"Context", ClassId::Context},           {"Script", ClassId::Script},
-        {"Module", ClassId::Module},     {"Reference", ClassId::Reference},       {"ExternalCopy", ClassId::ExternalCopy},
+        {"Isolate", ClassId::Isolate},   {"Context", ClassId::Context},     {"Script", ClassId::Script},
+        {"Module", ClassId::Module},     {"Reference", ClassId::Reference}, {"ExternalCopy", ClassId::ExternalCopy},
         {"Callback", ClassId::Callback},
     };
     for (auto& [name, id] : classes) {
@@ -47,7 +47,9 @@ bool IsLibraryObject(Isolate* isolate, Local<Object> object) {
 
 TransferablePtr LibraryTransfer() { return std::make_shared<LibraryArrival>(); }
 
-Local<FunctionTemplate> DefineLibrary(Isolate* isolate) { return NewClassTemplate(isolate, "IsolatedVm", PrivateConstructor); }
+Local<FunctionTemplate> DefineLibrary(Isolate* isolate) {
+  return NewClassTemplate(isolate, "IsolatedVm", PrivateConstructor);
+}
 
 // registerLibrary(exports): Node's module object of the addon (called once by native/index.ts).
 void RegisterLibrary(const FunctionCallbackInfo<Value>& info) {

@@ -85,8 +85,8 @@ class LinkWalk : public std::enable_shared_from_this<LinkWalk> {
     std::string specifier = frame.info->specifiers[frame.next];
     ClassHandle* handle = ClassHandle::Unwrap(isolate_, value);
     if (!handle || handle->id() != ClassId::Module) {
-      ThrowTypeError("Resolved dependency was not `Module`: the resolver returned " + Describe(isolate_, value) + " for '" +
-                     specifier + "'");
+      ThrowTypeError("Resolved dependency was not `Module`: the resolver returned " + Describe(isolate_, value) +
+                     " for '" + specifier + "'");
     }
     ModuleInfoPtr target = ModuleOf(isolate_, value);
     if (target->env() != frame.info->env()) {
@@ -112,7 +112,10 @@ class LinkWalk : public std::enable_shared_from_this<LinkWalk> {
 using WalkPtr = std::shared_ptr<LinkWalk>;
 
 // The instantiation itself, in the target isolate; the walked modules' links become final.
-Local<Value> Instantiate(Mode mode, const ModuleInfoPtr& root, RemotePtr<Context> context, std::vector<ModuleInfoPtr> walked) {
+Local<Value> Instantiate(Mode mode,
+                         const ModuleInfoPtr& root,
+                         RemotePtr<Context> context,
+                         std::vector<ModuleInfoPtr> walked) {
   auto task = MakeTask(
       [root, context, walked = std::move(walked)] {
         Isolate* isolate = context->env()->isolate();
@@ -187,8 +190,12 @@ void Step(const WalkPtr& walk, Isolate* isolate) {
 
 }  // namespace
 
-Local<Value> InstantiateGraph(Mode mode, Isolate* isolate, Local<Object> root_object, const ModuleInfoPtr& root,
-                              RemotePtr<Context> context, Local<Value> resolve) {
+Local<Value> InstantiateGraph(Mode mode,
+                              Isolate* isolate,
+                              Local<Object> root_object,
+                              const ModuleInfoPtr& root,
+                              RemotePtr<Context> context,
+                              Local<Value> resolve) {
   if (!resolve->IsFunction()) ThrowTypeError("instantiate(context, resolve): `resolve` must be a function");
   Local<Context> caller = isolate->GetCurrentContext();
   auto walk = std::make_shared<LinkWalk>(isolate, caller, resolve.As<Function>(), mode != Mode::Sync);

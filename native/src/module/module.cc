@@ -94,7 +94,8 @@ class ModuleHandle : public ClassHandle {
         Local<v8::Module> mod = module->module->Deref();
         Local<Value> result = Check(mod->Evaluate(ctx));
         if (!context->env()->is_default()) isolate->PerformMicrotaskCheckpoint();
-        if (isolate->IsExecutionTerminating()) throw MakeThrown(ErrorClass::Error, "Execution was terminated", "ERR_ISOLATE_TERMINATED");
+        if (isolate->IsExecutionTerminating())
+          throw MakeThrown(ErrorClass::Error, "Execution was terminated", "ERR_ISOLATE_TERMINATED");
         if (result->IsPromise() && result.As<v8::Promise>()->State() == v8::Promise::kRejected) {
           throw CaptureException(isolate, ctx, result.As<v8::Promise>()->Result());
         }

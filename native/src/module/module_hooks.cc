@@ -54,7 +54,9 @@ class DynamicSettle : public Runnable {
       if (error_) {
         (void)resolver->Reject(context, error_->TransferIn(isolate, context));
       } else if (module_->env() != env) {
-        (void)resolver->Reject(context, v8::Exception::TypeError(V8String(isolate, "The dynamic import resolver returned a module of another isolate")));
+        (void)resolver->Reject(
+            context, v8::Exception::TypeError(
+                         V8String(isolate, "The dynamic import resolver returned a module of another isolate")));
       } else {
         (void)resolver->Resolve(context, module_->module->Deref()->GetModuleNamespace());
       }
@@ -84,7 +86,8 @@ void SettleDynamic(const FunctionCallbackInfo<Value>& info) {
   if (state->settled.exchange(true)) return;
   Guard(isolate, [&] {
     if (!info[0]->IsNullOrUndefined()) {
-      state->env->Post(std::make_unique<DynamicSettle>(state, nullptr, CopyThrown(isolate, isolate->GetCurrentContext(), info[0])));
+      state->env->Post(
+          std::make_unique<DynamicSettle>(state, nullptr, CopyThrown(isolate, isolate->GetCurrentContext(), info[0])));
       return;
     }
     ModuleInfoPtr module = ModuleOf(isolate, info[1]);
@@ -92,7 +95,10 @@ void SettleDynamic(const FunctionCallbackInfo<Value>& info) {
   });
 }
 
-MaybeLocal<v8::Promise> ImportDynamically(Local<Context> context, Local<v8::Data>, Local<Value> resource_name, Local<String> specifier,
+MaybeLocal<v8::Promise> ImportDynamically(Local<Context> context,
+                                          Local<v8::Data>,
+                                          Local<Value> resource_name,
+                                          Local<String> specifier,
                                           Local<v8::FixedArray>) {
   Isolate* isolate = context->GetIsolate();
   Local<v8::Promise::Resolver> resolver;
@@ -100,11 +106,12 @@ MaybeLocal<v8::Promise> ImportDynamically(Local<Context> context, Local<v8::Data
   EnvPtr env = CurrentEnv();
   CallbackDataPtr hook = std::atomic_load(&env->dynamic_import_hook);
   if (!hook) {
-    Local<Value> error = MakeErrorValue(isolate, ErrorData{ErrorClass::Error, "",
-                                                           "import() of '" + ToUtf8(isolate, specifier) +
-                                                               "' is not available: the host set no dynamic import resolver "
-                                                               "(isolate.setDynamicImportResolver)",
-                                                           "", "ERR_ISOLATE_NO_DYNAMIC_IMPORT", ""});
+    Local<Value> error =
+        MakeErrorValue(isolate, ErrorData{ErrorClass::Error, "",
+                                          "import() of '" + ToUtf8(isolate, specifier) +
+                                              "' is not available: the host set no dynamic import resolver "
+                                              "(isolate.setDynamicImportResolver)",
+                                          "", "ERR_ISOLATE_NO_DYNAMIC_IMPORT", ""});
     (void)resolver->Reject(context, error);
     return resolver->GetPromise();
   }
@@ -127,7 +134,8 @@ MaybeLocal<v8::Promise> ImportDynamically(Local<Context> context, Local<v8::Data
         Context::Scope scope(ctx);
         v8::TryCatch try_catch(node);
         Local<Function> settle = NewFunctionWithData(node, ctx, SettleDynamic, state);
-        Local<Value> argv[] = {V8String(node, spec), V8String(node, referrer), NewContext(node, ctx, target_context, global), settle};
+        Local<Value> argv[] = {V8String(node, spec), V8String(node, referrer),
+                               NewContext(node, ctx, target_context, global), settle};
         if (hook->function->Deref()->Call(ctx, v8::Undefined(node), 4, argv).IsEmpty() && try_catch.HasCaught() &&
             try_catch.CanContinue()) {
           Local<Value> args[] = {try_catch.Exception()};
@@ -150,7 +158,8 @@ MaybeLocal<v8::Promise> ImportDynamically(Local<Context> context, Local<v8::Data
 
 void RememberModule(const ModuleInfoPtr& info) {
   std::lock_guard<std::mutex> lock(g_modules_mutex);
-  for (auto it = g_modules.begin(); it != g_modules.end();) it = it->second.expired() ? g_modules.erase(it) : std::next(it);
+  for (auto it = g_modules.begin(); it != g_modules.end();)
+    it = it->second.expired() ? g_modules.erase(it) : std::next(it);
   g_modules.emplace(info->hash, info);
 }
 
@@ -172,7 +181,10 @@ ModuleInfoPtr LookupModule(Isolate* isolate, Local<v8::Module> module) {
   return nullptr;
 }
 
-MaybeLocal<v8::Module> ResolveModuleLink(Local<Context> context, Local<String> specifier, Local<v8::FixedArray>, Local<v8::Module> referrer) {
+MaybeLocal<v8::Module> ResolveModuleLink(Local<Context> context,
+                                         Local<String> specifier,
+                                         Local<v8::FixedArray>,
+                                         Local<v8::Module> referrer) {
   Isolate* isolate = context->GetIsolate();
   ModuleInfoPtr info = LookupModule(isolate, referrer);
   std::string name = ToUtf8(isolate, specifier);
@@ -183,7 +195,8 @@ MaybeLocal<v8::Module> ResolveModuleLink(Local<Context> context, Local<String> s
     if (it != info->links.end()) target = it->second;
   }
   if (!target || target->env() != info->env()) {
-    std::string message = "Cannot resolve module '" + name + "' imported from " + (info ? info->filename : "a module islet did not compile");
+    std::string message = "Cannot resolve module '" + name + "' imported from " +
+                          (info ? info->filename : "a module islet did not compile");
     isolate->ThrowException(v8::Exception::Error(V8String(isolate, message)));
     return {};
   }

@@ -28,7 +28,11 @@ void RefuseProxies(Local<Object> object) {
 
 // Reads a property the way `get` allows: data properties only (own ones, or inherited with
 // `unsafeInherit`), unless the caller opted into accessors.
-Local<Value> ReadProperty(Isolate* isolate, Local<Context> context, Local<Object> object, Local<v8::Name> name, bool inherit,
+Local<Value> ReadProperty(Isolate* isolate,
+                          Local<Context> context,
+                          Local<Object> object,
+                          Local<v8::Name> name,
+                          bool inherit,
                           bool accessors) {
   if (accessors) {
     if (!inherit && !Check(object->HasOwnProperty(context, name))) return v8::Undefined(isolate);
@@ -52,7 +56,8 @@ Local<Value> ReadProperty(Isolate* isolate, Local<Context> context, Local<Object
 
 // A property key as the API accepts it: a string, a symbol or an array index.
 CopiedValuePtr PropertyKey(Isolate* isolate, Local<Value> key) {
-  if (!key->IsString() && !key->IsUint32()) ThrowTypeError("Invalid `key`: a property name must be a string or an array index");
+  if (!key->IsString() && !key->IsUint32())
+    ThrowTypeError("Invalid `key`: a property name must be a string or an array index");
   return CopyPrimitive(isolate, key);
 }
 
@@ -102,7 +107,9 @@ class ReferenceHandle : public ClassHandle {
     });
   }
 
-  void TypeofGetter(const FunctionCallbackInfo<Value>& info) { info.GetReturnValue().Set(V8String(info.GetIsolate(), Data()->type)); }
+  void TypeofGetter(const FunctionCallbackInfo<Value>& info) {
+    info.GetReturnValue().Set(V8String(info.GetIsolate(), Data()->type));
+  }
 
   void Release(const FunctionCallbackInfo<Value>& info) {
     data_.reset();
@@ -112,7 +119,8 @@ class ReferenceHandle : public ClassHandle {
 
   void Deref(const FunctionCallbackInfo<Value>& info) {
     ReferenceDataPtr data = Data();
-    if (data->env().get() != IsolateEnvironment::Current()) ThrowTypeError("Cannot dereference this from current isolate");
+    if (data->env().get() != IsolateEnvironment::Current())
+      ThrowTypeError("Cannot dereference this from current isolate");
     if (OptionBool(info.GetIsolate(), info[0], "release")) data_.reset();
     info.GetReturnValue().Set(data->value->Deref());
   }
@@ -149,7 +157,8 @@ class ReferenceHandle : public ClassHandle {
     auto task = MakeTask(
         [data, key, options, accessors, out] {
           OnTargetObject(data, [&](Isolate* isolate, Local<Context> context, Local<Object> target) {
-            Local<Value> value = ReadProperty(isolate, context, target, KeyIn(isolate, context, key), data->inherit, accessors);
+            Local<Value> value =
+                ReadProperty(isolate, context, target, KeyIn(isolate, context, key), data->inherit, accessors);
             *out = ::islet::TransferOut(isolate, context, value, options, Fallback::Reference);
           });
         },
@@ -164,7 +173,8 @@ class ReferenceHandle : public ClassHandle {
     CopiedValuePtr key = PropertyKey(isolate, info[0]);
     CheckOptions(info[2], "options");
     TransferOptions options = TransferOptions::Parse(isolate, info[2]);
-    TransferablePtr value = ::islet::TransferOut(isolate, isolate->GetCurrentContext(), info[1], options, Fallback::Throw, true);
+    TransferablePtr value =
+        ::islet::TransferOut(isolate, isolate->GetCurrentContext(), info[1], options, Fallback::Throw, true);
     auto task = MakeTask(
         [data, key, value] {
           OnTargetObject(data, [&](Isolate* isolate, Local<Context> context, Local<Object> target) {
@@ -172,7 +182,8 @@ class ReferenceHandle : public ClassHandle {
             // dropped first, which may free heap for the new one).
             Local<v8::Name> name = KeyIn(isolate, context, key);
             Check(target->Delete(context, name));
-            if (!Check(target->CreateDataProperty(context, name, value->TransferIn(isolate, context)))) ThrowTypeError("Set failed");
+            if (!Check(target->CreateDataProperty(context, name, value->TransferIn(isolate, context))))
+              ThrowTypeError("Set failed");
           });
         },
         [](Isolate* isolate, Local<Context>) -> Local<Value> { return v8::True(isolate); });
@@ -203,7 +214,8 @@ class ReferenceHandle : public ClassHandle {
     CheckOptions(options, "options");
     TransferOptions arg_options = TransferOptions::Parse(isolate, Option(isolate, options, "arguments"));
     TransferOptions result_options = TransferOptions::Parse(isolate, Option(isolate, options, "result"));
-    TransferablePtr receiver = ::islet::TransferOut(isolate, caller_context, info[0], TransferOptions{}, Fallback::Throw, true);
+    TransferablePtr receiver =
+        ::islet::TransferOut(isolate, caller_context, info[0], TransferOptions{}, Fallback::Throw, true);
     std::vector<TransferablePtr> args = TransferArguments(isolate, caller_context, info[1], arg_options);
     auto out = std::make_shared<TransferablePtr>();
     auto task = MakeTask(
@@ -231,7 +243,9 @@ class ReferenceHandle : public ClassHandle {
     info.GetReturnValue().Set(ThreePhaseTask::Execute(M, std::move(task), data->env()));
   }
 
-  void ApplySyncPromise(const FunctionCallbackInfo<Value>& info) { info.GetReturnValue().Set(::islet::ApplySyncPromise(info, Data())); }
+  void ApplySyncPromise(const FunctionCallbackInfo<Value>& info) {
+    info.GetReturnValue().Set(::islet::ApplySyncPromise(info, Data()));
+  }
 
  private:
   ReferenceDataPtr data_;
@@ -248,7 +262,8 @@ class DereferenceHandle : public ClassHandle {
      public:
       explicit Arrival(ReferenceDataPtr data) : data_(std::move(data)) {}
       Local<Value> TransferIn(Isolate*, Local<Context>) override {
-        if (data_->env().get() != IsolateEnvironment::Current()) ThrowTypeError("Cannot dereference this into target isolate");
+        if (data_->env().get() != IsolateEnvironment::Current())
+          ThrowTypeError("Cannot dereference this into target isolate");
         return data_->value->Deref();
       }
 
@@ -317,6 +332,8 @@ Local<FunctionTemplate> DefineReference(Isolate* isolate) {
   return tmpl;
 }
 
-Local<FunctionTemplate> DefineDereference(Isolate* isolate) { return NewClassTemplate(isolate, "Dereference", PrivateConstructor); }
+Local<FunctionTemplate> DefineDereference(Isolate* isolate) {
+  return NewClassTemplate(isolate, "Dereference", PrivateConstructor);
+}
 
 }  // namespace islet
