@@ -63,7 +63,7 @@ Outcome RunGuarded(ThreePhaseTask& task, IsolateEnvironment& env, bool drain) {
     return MakeThrown(ErrorClass::Error, "Isolate was disposed during execution due to memory limit",
                       "ERR_ISOLATE_MEMORY_LIMIT");
   }
-  if (env.dispose_requested_while_running()) {
+  if (env.dispose_requested_while_running() && task.runs_code) {
     return MakeThrown(ErrorClass::Error, "Isolate was disposed during execution", "ERR_ISOLATE_DISPOSED");
   }
   if (fired != TimerKind::None) {
