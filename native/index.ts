@@ -1,7 +1,16 @@
 // islet's isolate addon: loads the compiled binding (native/build/Release/islet.node) and
-// exports the isolate API (see /work/shared/reference/isolate-api.md, the contract) with full
+// exports the isolate API (the reference library's API: see README) with full
 // TypeScript types. A program written for the reference library (isolated-vm) runs against
 // this module by changing only its `require`.
+//
+// Where islet deliberately differs from the reference library (README "Using the addon on its own"):
+// - A sync call made from an isolate running on islet's thread pool (inside an async call) into
+//   another non-default isolate throws ERR_ISOLATE_DEADLOCK: two pool threads doing that to each
+//   other would wait forever. On Node's thread nested sync calls between isolates are allowed.
+// - Node's thread never waits to enter an isolate whose pool thread is waiting for Node in
+//   applySyncPromise (it would never get it): that sync call throws ERR_ISOLATE_DEADLOCK.
+// - `cpuTime` is the CPU clock of the threads that ran the isolate (less than its wall time on a
+//   loaded machine); `meta` of compileModule must be a function of the compiling isolate.
 //
 // islet extensions beyond the reference API (all optional, ignored by nothing else):
 // - `cpuTimeout` (ms) wherever `timeout` is accepted: a budget on the CPU clock of the thread
@@ -121,9 +130,9 @@ export interface CachedDataResult {
 }
 
 export interface RunOptions {
-  /** wall-clock limit in ms */
+  /** wall-clock limit in ms; 0 or absent: none; Infinity or more than 2^31 - 1: 2^31 - 1 */
   timeout?: number;
-  /** islet: limit in ms on the CPU clock of the thread running the isolate */
+  /** islet: limit in ms on the CPU clock of the thread running the isolate (same rules) */
   cpuTimeout?: number;
 }
 
@@ -141,7 +150,10 @@ export interface TransferOptionsBidirectional {
 }
 
 export interface IsolateOptions {
-  /** megabytes, default 128, minimum 8 (a guideline: hostile code may briefly exceed it) */
+  /**
+   * megabytes, default 128, minimum 8, larger than 65536 (64 GB, Infinity included) means 65536;
+   * a guideline: hostile code may briefly exceed it
+   */
   memoryLimit?: number;
   inspector?: boolean;
   /** called when V8 loses control of the isolate; stop serving and exit the process */

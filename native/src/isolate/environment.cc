@@ -331,7 +331,8 @@ Local<Context> IsolateEnvironment::NewContext() {
   Local<Context> context = Context::New(isolate_);
   if (context.IsEmpty()) {
     // V8 refuses when the isolate is out of memory or its execution is being terminated.
-    ThrowError(ErrorClass::Error, "A new context could not be created (the isolate is out of memory or being terminated)");
+    ThrowError(ErrorClass::Error,
+               "A new context could not be created (the isolate is out of memory or being terminated)");
   }
   if (!is_default_) GuardCodeGeneration(isolate_, context);
   return context;

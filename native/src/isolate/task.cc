@@ -5,6 +5,7 @@
 
 #include "isolate/remote.h"
 #include "isolate/scope.h"
+#include "isolate/settle.h"
 #include "isolate/transfer.h"
 #include "isolate/watchdog.h"
 
@@ -150,50 +151,19 @@ class AsyncRun : public Runnable {
 
  private:
   void Settle() {
-    if (caller_->disposed() || caller_->torn_down()) return;
-    Isolate* isolate = caller_->isolate();
-    std::optional<ExecScope> scope;
-    if (!caller_->is_default()) {
-      try {
-        scope.emplace(*caller_);
-      } catch (const ThrownValue&) {
-        return;  // the caller went away meanwhile
+    bool settled = SettleIn(*caller_, context_, resolver_, [&](Isolate* isolate, Local<Context> context) {
+      if (!outcome_) {
+        try {
+          return Settlement{false, task_->Finish(isolate, context)};
+        } catch (const ThrownValue& thrown) {
+          outcome_ = thrown;
+        }
       }
-    }
-    HandleScope handles(isolate);
-    Local<Context> context = context_->Deref();
-    Context::Scope context_scope(context);
-    Local<v8::Promise::Resolver> resolver = resolver_->Deref();
-    v8::TryCatch try_catch(isolate);
-    Local<Value> result;
-    bool ok = false;
-    if (!outcome_) {
-      try {
-        result = task_->Finish(isolate, context);
-        ok = true;
-      } catch (const ThrownValue& thrown) {
-        outcome_ = thrown;
-      } catch (const JsPending&) {
-        if (try_catch.HasCaught() && !try_catch.HasTerminated()) result = try_catch.Exception();
-        try_catch.Reset();
-      }
-    }
-    if (outcome_) {
-      try {
-        result = outcome_->value->TransferIn(isolate, context);
-      } catch (...) {
-        result = v8::Exception::Error(V8String(isolate, "Could not rebuild the error thrown in the isolate"));
-      }
-      try_catch.Reset();
-    }
-    if (result.IsEmpty()) result = v8::Undefined(isolate);
-    if (ok) {
-      (void)resolver->Resolve(context, result);
-    } else {
-      AppendCallSite(isolate, context, result);
-      (void)resolver->Reject(context, result);
-    }
-    if (caller_->is_default()) caller_->UnrefLoop();
+      Local<Value> error = Rebuild(isolate, context, *outcome_);
+      AppendCallSite(isolate, context, error);
+      return Settlement{true, error};
+    });
+    if (settled && caller_->is_default()) caller_->UnrefLoop();
   }
 
   // A rejection is made here, with no JavaScript on the stack: the frames of the call that

@@ -3,7 +3,7 @@
 // `promise`: a Promise in one isolate, mirrored by a Promise in another.
 #include <optional>
 
-#include "isolate/scope.h"
+#include "isolate/settle.h"
 #include "module/handles.h"
 
 namespace islet {
@@ -135,43 +135,9 @@ class SettleRunnable : public Runnable {
  public:
   explicit SettleRunnable(std::shared_ptr<PromiseState> state) : state_(std::move(state)) {}
   void Run() override {
-    EnvPtr env = state_->receiver;
-    if (env->disposed() || env->torn_down()) return;
-    Isolate* isolate = env->isolate();
-    std::optional<ExecScope> scope;
-    try {
-      if (!env->is_default()) scope.emplace(*env);
-    } catch (const ThrownValue&) {
-      return;  // the receiver went away meanwhile
-    }
-    HandleScope handles(isolate);
-    Local<Context> context = state_->context->Deref();
-    Context::Scope context_scope(context);
-    v8::TryCatch try_catch(isolate);
-    Local<v8::Promise::Resolver> resolver = state_->resolver->Deref();
-    Local<Value> value;
-    bool rejected = state_->rejected;
-    try {
-      value = state_->value->TransferIn(isolate, context);
-    } catch (const ThrownValue& thrown) {
-      rejected = true;
-      try {
-        value = thrown.value->TransferIn(isolate, context);
-      } catch (...) {
-        value = v8::Exception::Error(V8String(isolate, "Could not rebuild a value settled in another isolate"));
-      }
-    } catch (const JsPending&) {
-      rejected = true;
-      value = try_catch.HasCaught() && try_catch.CanContinue() ? try_catch.Exception()
-                                                               : Local<Value>(v8::Undefined(isolate));
-      try_catch.Reset();
-    }
-    if (rejected) {
-      (void)resolver->Reject(context, value);
-    } else {
-      (void)resolver->Resolve(context, value);
-    }
-    if (!env->is_default()) isolate->PerformMicrotaskCheckpoint();
+    SettleIn(*state_->receiver, state_->context, state_->resolver, [&](Isolate* isolate, Local<Context> context) {
+      return Settlement{state_->rejected, state_->value->TransferIn(isolate, context)};
+    });
   }
 
  private:

@@ -1,7 +1,7 @@
 // The isolate-wide hooks V8 calls for ES modules: resolving a static import while
 // instantiating (from the links the graph walk recorded), initialising import.meta, and
 // dynamic import() (through the host's resolver, see index.ts setDynamicImportResolver).
-#include "isolate/scope.h"
+#include "isolate/settle.h"
 #include "module/module_info.h"
 
 namespace islet {
@@ -36,33 +36,13 @@ class DynamicSettle : public Runnable {
   DynamicSettle(std::shared_ptr<DynamicImport> state, ModuleInfoPtr module, TransferablePtr error)
       : state_(std::move(state)), module_(std::move(module)), error_(std::move(error)) {}
   void Run() override {
-    EnvPtr env = state_->env;
-    if (env->disposed() || env->torn_down()) return;
-    Isolate* isolate = env->isolate();
-    std::optional<ExecScope> scope;
-    try {
-      if (!env->is_default()) scope.emplace(*env);
-    } catch (const ThrownValue&) {
-      return;
-    }
-    HandleScope handles(isolate);
-    Local<Context> context = state_->context->Deref();
-    Context::Scope context_scope(context);
-    v8::TryCatch try_catch(isolate);
-    Local<v8::Promise::Resolver> resolver = state_->resolver->Deref();
-    try {
-      if (error_) {
-        (void)resolver->Reject(context, error_->TransferIn(isolate, context));
-      } else if (module_->env() != env) {
-        (void)resolver->Reject(
-            context, v8::Exception::TypeError(
-                         V8String(isolate, "The dynamic import resolver returned a module of another isolate")));
-      } else {
-        (void)resolver->Resolve(context, module_->module->Deref()->GetModuleNamespace());
+    SettleIn(*state_->env, state_->context, state_->resolver, [&](Isolate* isolate, Local<Context> context) {
+      if (error_) return Settlement{true, error_->TransferIn(isolate, context)};
+      if (module_->env() != state_->env) {
+        ThrowTypeError("The dynamic import resolver returned a module of another isolate");
       }
-    } catch (...) {
-    }
-    if (!env->is_default()) isolate->PerformMicrotaskCheckpoint();
+      return Settlement{false, module_->module->Deref()->GetModuleNamespace()};
+    });
   }
 
  private:
