@@ -148,3 +148,18 @@ test('the process exits cleanly while pool threads run isolates or tear them dow
     );
   }
 });
+
+test('a run cut by its timeout leaves no promise jobs behind to run, without a limit, at a later call', async () => {
+  await inChild(
+    'microtasks after a timeout',
+    `(async () => {
+      const context = new ivm.Isolate().createContextSync();
+      const spin = 'function bad() { Promise.resolve().then(() => { bad(); for (;;); }) } bad(); for (;;);';
+      assert.throws(() => context.evalSync(spin, { timeout: 30 }), /timed out/);
+      assert.equal(context.evalSync('1 + 1'), 2);
+      await assert.rejects(context.eval(spin, { timeout: 30 }), /timed out/);
+      assert.equal(await context.eval('2 + 2'), 4);
+      console.log('ok');
+    })();`,
+  );
+});

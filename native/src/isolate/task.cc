@@ -30,6 +30,15 @@ ThrownValue Escaped(Isolate* isolate, v8::TryCatch& try_catch) {
   return CaptureException(isolate, context, try_catch.Exception());
 }
 
+// A run cut by a time limit may leave promise jobs queued (`Promise.resolve().then(spin)` before
+// an endless loop): run later, at the next checkpoint, they would escape every limit. V8 empties
+// the queue when a checkpoint is terminated, which is what happens here before any job starts.
+void DiscardMicrotasks(Isolate* isolate) {
+  isolate->TerminateExecution();
+  isolate->PerformMicrotaskCheckpoint();
+  isolate->CancelTerminateExecution();
+}
+
 // Phase 2 with the limits around it. `drain`: this is the outermost entry of a non-default
 // isolate, so its microtasks run here, inside the timed window, and a promise rejection they
 // leave unhandled becomes the run's error.
@@ -56,6 +65,7 @@ Outcome RunGuarded(ThreePhaseTask& task, IsolateEnvironment& env, bool drain) {
     }
     fired = timer.Finish();
   }
+  if (drain && fired != TimerKind::None && !env.disposed()) DiscardMicrotasks(isolate);
   if (env.is_default()) return error;
   // Memory V8 keeps outside its heap and outside our allocator (WebAssembly memories) counts too.
   if (!env.disposed() && env.ExternalMemoryOverLimit()) env.MarkMemoryLimitHit();
