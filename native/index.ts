@@ -19,8 +19,9 @@
 // - Errors carry stable codes in `error.code`: ERR_ISOLATE_TIMEOUT (wall), ERR_ISOLATE_CPU_TIMEOUT,
 //   ERR_ISOLATE_MEMORY_LIMIT, ERR_ISOLATE_DISPOSED, ERR_ISOLATE_DEADLOCK, ERR_ISOLATE_RELEASED,
 //   ERR_ISOLATE_NO_DYNAMIC_IMPORT.
-// - A run cut by a time limit carries `error.isolateStack`: the isolate's JavaScript stack
-//   (`    at fn (file:line:col)` lines) captured just before it was terminated.
+// - An error that came out of an isolate carries `error.isolateStack`: the isolate's own frames
+//   (`    at fn (file:line:col)` lines), apart from the caller's frames that `error.stack` adds
+//   after `at (<isolated-vm boundary>)`; for a run cut by a time limit, where it was stopped.
 // - `isolate.setDynamicImportResolver(resolve)`: makes `import()` inside the isolate work; the
 //   same resolver as static imports (`(specifier, referrer) => Module | Promise<Module>`, where
 //   `referrer` is the importing Module, or `{ filename }` for an import() in a script). The
@@ -51,13 +52,16 @@ function loadBinding(): any {
       throw Object.assign(
         new Error(
           `islet's native addon (${file}) was built for another Node.js version than this one ` +
-            `(${process.version}, NODE_MODULE_VERSION ${process.versions.modules}). Run \`npm rebuild\` or \`npm install\` to rebuild it.`,
+            `(${process.version}, NODE_MODULE_VERSION ${process.versions.modules}). ` +
+            'Run `npm rebuild` or `npm install` to rebuild it.',
         ),
         { code: 'ERR_ISLET_ADDON_ABI', cause: error },
       );
     }
     if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {
-      throw Object.assign(new Error(`islet's native addon is not built (${file} is missing): run \`npm install\` or \`npm run build:native\`.`), {
+      const missing =
+        `islet's native addon is not built (${file} is missing): ` + 'run `npm install` or `npm run build:native`.';
+      throw Object.assign(new Error(missing), {
         code: 'ERR_ISLET_ADDON_MISSING',
         cause: error,
       });
@@ -67,7 +71,8 @@ function loadBinding(): any {
   if (String(binding.nodeModuleVersion) !== process.versions.modules) {
     throw Object.assign(
       new Error(
-        `islet's native addon was built for NODE_MODULE_VERSION ${binding.nodeModuleVersion} but this Node.js (${process.version}) ` +
+        `islet's native addon was built for NODE_MODULE_VERSION ${binding.nodeModuleVersion} ` +
+          `but this Node.js (${process.version}) ` +
           `is ${process.versions.modules}. Run \`npm rebuild\` or \`npm install\` to rebuild it.`,
       ),
       { code: 'ERR_ISLET_ADDON_ABI' },
@@ -212,8 +217,14 @@ export interface Dereference<T = unknown> {
   readonly __isletDereference?: T;
 }
 
+export type ModuleCompileOptions = ScriptOrigin & CachedDataOptions & { meta?: (meta: any) => void };
+export type ClosureOptions = RunOptions & ScriptOrigin & TransferOptionsBidirectional;
+
 export type ModuleResolver = (specifier: string, referrer: Module) => Module | Promise<Module>;
-export type DynamicImportResolver = (specifier: string, referrer: Module | { filename: string }) => Module | Promise<Module>;
+export type DynamicImportResolver = (
+  specifier: string,
+  referrer: Module | { filename: string },
+) => Module | Promise<Module>;
 
 // ---------------------------------------------------------------------------------------------
 // Classes
@@ -221,8 +232,8 @@ export type DynamicImportResolver = (specifier: string, referrer: Module | { fil
 export interface Isolate {
   compileScript(code: string, options?: ScriptOrigin & CachedDataOptions): Promise<Script & CachedDataResult>;
   compileScriptSync(code: string, options?: ScriptOrigin & CachedDataOptions): Script & CachedDataResult;
-  compileModule(code: string, options?: ScriptOrigin & CachedDataOptions & { meta?: (meta: any) => void }): Promise<Module & CachedDataResult>;
-  compileModuleSync(code: string, options?: ScriptOrigin & CachedDataOptions & { meta?: (meta: any) => void }): Module & CachedDataResult;
+  compileModule(code: string, options?: ModuleCompileOptions): Promise<Module & CachedDataResult>;
+  compileModuleSync(code: string, options?: ModuleCompileOptions): Module & CachedDataResult;
   createContext(options?: { inspector?: boolean }): Promise<Context>;
   createContextSync(options?: { inspector?: boolean }): Context;
   /** Destroys the isolate now; a run in progress ends with ERR_ISOLATE_DISPOSED. */
@@ -249,9 +260,9 @@ export interface Context {
   eval(code: string, options?: RunOptions & ScriptOrigin & TransferOptions): Promise<any>;
   evalSync(code: string, options?: RunOptions & ScriptOrigin & TransferOptions): any;
   evalIgnored(code: string, options?: RunOptions & ScriptOrigin & TransferOptions): void;
-  evalClosure(code: string, args?: any[], options?: RunOptions & ScriptOrigin & TransferOptionsBidirectional): Promise<any>;
+  evalClosure(code: string, args?: any[], options?: ClosureOptions): Promise<any>;
   evalClosureSync(code: string, args?: any[], options?: RunOptions & ScriptOrigin & TransferOptionsBidirectional): any;
-  evalClosureIgnored(code: string, args?: any[], options?: RunOptions & ScriptOrigin & TransferOptionsBidirectional): void;
+  evalClosureIgnored(code: string, args?: any[], options?: ClosureOptions): void;
   release(): void;
 }
 export interface ContextConstructor extends Function {
@@ -329,7 +340,10 @@ export interface Callback<T extends (...args: any[]) => any = (...args: any[]) =
   readonly __isletCallback?: T;
 }
 export interface CallbackConstructor {
-  new <T extends (...args: any[]) => any>(fn: T, options?: { async?: boolean; ignored?: boolean; sync?: boolean }): Callback<T>;
+  new <T extends (...args: any[]) => any>(
+    fn: T,
+    options?: { async?: boolean; ignored?: boolean; sync?: boolean },
+  ): Callback<T>;
   readonly prototype: Callback;
 }
 
@@ -344,18 +358,27 @@ export const Callback: CallbackConstructor = binding.Callback;
 // ---------------------------------------------------------------------------------------------
 // Dynamic import(): native code calls this hook on Node's thread with a settle function.
 
-type DynamicImportHook = (specifier: string, referrer: string, context: Context, settle: (error: unknown, module?: Module) => void) => void;
+type DynamicImportHook = (
+  specifier: string,
+  referrer: string,
+  context: Context,
+  settle: (error: unknown, module?: Module) => void,
+) => void;
 
 function resolveError(specifier: string, error: unknown): Error {
   const reason = error instanceof Error ? error.message : String(error);
-  return Object.assign(new Error(`Could not resolve '${specifier}': ${reason}`, { cause: error }), { code: 'ERR_ISOLATE_RESOLVE' });
+  const wrapped = new Error(`Could not resolve '${specifier}': ${reason}`, { cause: error });
+  return Object.assign(wrapped, { code: 'ERR_ISOLATE_RESOLVE' });
 }
 
-const isolateProto = binding.Isolate.prototype as Isolate & { _setDynamicImportHook(hook: DynamicImportHook | null): void };
+type IsolateWithHook = Isolate & { _setDynamicImportHook(hook: DynamicImportHook | null): void };
+const isolateProto = binding.Isolate.prototype as IsolateWithHook;
 Object.defineProperty(isolateProto, 'setDynamicImportResolver', {
   value: function setDynamicImportResolver(this: typeof isolateProto, resolve: DynamicImportResolver | null): void {
     if (resolve === null || resolve === undefined) return this._setDynamicImportHook(null);
-    if (typeof resolve !== 'function') throw new TypeError('setDynamicImportResolver(resolve): `resolve` must be a function or null');
+    if (typeof resolve !== 'function') {
+      throw new TypeError('setDynamicImportResolver(resolve): `resolve` must be a function or null');
+    }
     this._setDynamicImportHook((specifier, referrer, context, settle) => {
       (async () => {
         let resolved: unknown;
@@ -364,7 +387,10 @@ Object.defineProperty(isolateProto, 'setDynamicImportResolver', {
         } catch (error) {
           throw resolveError(specifier, error);
         }
-        if (!(resolved instanceof binding.Module)) throw new TypeError(`The dynamic import resolver returned ${typeof resolved} for '${specifier}', not a Module`);
+        if (!(resolved instanceof binding.Module)) {
+          const got = typeof resolved;
+          throw new TypeError(`The dynamic import resolver returned ${got} for '${specifier}', not a Module`);
+        }
         const module = resolved as Module;
         await module.instantiate(context, resolve as ModuleResolver);
         await module.evaluate();

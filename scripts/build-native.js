@@ -27,7 +27,8 @@ if (asan) {
   }
   gypArgs.push('--', '-Dasan=1');
 }
-const result = spawnSync(process.execPath, [nodeGyp, 'rebuild', '--directory', directory, '-j', '2', ...gypArgs], { stdio: 'inherit' });
+const args = [nodeGyp, 'rebuild', '--directory', directory, '-j', '2', ...gypArgs];
+const result = spawnSync(process.execPath, args, { stdio: 'inherit' });
 if (result.status !== 0) process.exit(result.status ?? 1);
 if (asan) {
   const built = path.join(directory, 'build', 'Release', 'islet.node');

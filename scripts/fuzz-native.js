@@ -36,7 +36,8 @@ if (asan) {
 
 function runOne(seed, ms) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--no-node-snapshot', '--expose-gc', program, '--seed', String(seed), '--ms', String(ms)], {
+    const args = ['--no-node-snapshot', '--expose-gc', program, '--seed', String(seed), '--ms', String(ms)];
+    const child = spawn(process.execPath, args, {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -71,11 +72,13 @@ function runOne(seed, ms) {
     if (result.hung || result.signal || result.code !== 0 || !done) {
       failures++;
       const what = result.hung ? 'HUNG' : result.signal ? `CRASHED (${result.signal})` : `FAILED (exit ${result.code})`;
-      console.log(`\nseed ${seed}: ${what}\nreplay: npm run fuzz:native -- --seed ${seed}${asan ? ' --asan' : ''}\n${result.err.slice(-4000)}`);
+      const replay = `npm run fuzz:native -- --seed ${seed}${asan ? ' --asan' : ''}`;
+      console.log(`\nseed ${seed}: ${what}\nreplay: ${replay}\n${result.err.slice(-4000)}`);
     } else {
       process.stdout.write(`seed ${seed}: ${done[1]} runs ok\n`);
     }
   } while (fixedSeed === undefined && Date.now() - started < durationMs);
-  console.log(`\nfuzz:native: ${children} processes, ${runs} runs, ${failures} failing in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  const seconds = ((Date.now() - started) / 1000).toFixed(0);
+  console.log(`\nfuzz:native: ${children} processes, ${runs} runs, ${failures} failing in ${seconds} s`);
   process.exit(failures ? 1 : 0);
 })();

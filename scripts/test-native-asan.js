@@ -37,8 +37,12 @@ const env = {
   LD_PRELOAD: [runtime, process.env.LD_PRELOAD].filter(Boolean).join(' '),
   // V8 and Node keep memory to the end on purpose; a report must stop the process so that the
   // test that provoked it fails.
-  ASAN_OPTIONS: ['detect_leaks=0', 'abort_on_error=1', 'halt_on_error=1', process.env.ASAN_OPTIONS].filter(Boolean).join(':'),
+  ASAN_OPTIONS: ['detect_leaks=0', 'abort_on_error=1', 'halt_on_error=1', process.env.ASAN_OPTIONS]
+    .filter(Boolean)
+    .join(':'),
 };
 console.log(`AddressSanitizer: ${runtime}\naddon: ${path.relative(root, addon)}`);
-const result = spawnSync(process.execPath, [path.join(root, 'scripts', 'run-tests.js'), ...(filters.length ? filters : ['native/'])], { stdio: 'inherit', env, cwd: root });
+const runner = path.join(root, 'scripts', 'run-tests.js');
+const suites = filters.length ? filters : ['native/'];
+const result = spawnSync(process.execPath, [runner, ...suites], { stdio: 'inherit', env, cwd: root });
 process.exit(result.status ?? 1);

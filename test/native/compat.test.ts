@@ -7,7 +7,8 @@ import { ivm, isIslet, withContext } from './support';
 
 test('promise jobs that reject with nobody handling them make the run fail', async () => {
   await withContext(async (isolate, context) => {
-    assert.throws(() => isolate.compileScriptSync('Promise.resolve().then(() => { throw new Error("late") })').runSync(context), /late/);
+    const late = isolate.compileScriptSync('Promise.resolve().then(() => { throw new Error("late") })');
+    assert.throws(() => late.runSync(context), /late/);
     await assert.rejects(context.eval('Promise.reject(new Error("async late")); 1'), /async late/);
     assert.equal(context.evalSync('Promise.reject(new Error("handled")).catch(() => {}); 2'), 2);
     try {
@@ -30,7 +31,10 @@ test('References read through an unsafeInherit Reference inherit too; proxies an
   assert.equal(inheriting.getSync('bar'), 2);
   assert.equal((inheriting.getSync('etc') as ivm.Reference).getSync('foo'), 1);
   let trapped = false;
-  const proxy = new Proxy({ prop: 1 }, { get: () => (trapped = true), getOwnPropertyDescriptor: () => ((trapped = true), undefined) });
+  const proxy = new Proxy(
+    { prop: 1 },
+    { get: () => (trapped = true), getOwnPropertyDescriptor: () => ((trapped = true), undefined) },
+  );
   assert.throws(() => new ivm.Reference(proxy).getSync('prop'));
   assert.throws(() => new ivm.Reference(Object.create(proxy)).getSync('prop'));
   const accessor = { get value() { trapped = true; return 1; } };
@@ -69,7 +73,7 @@ test('ExternalCopy.totalExternalSize and externally_allocated_size count strings
   });
 });
 
-test('wallTime counts a re-entry through a host callback once, and cpuTime grows while an async run is going', async () => {
+test('wallTime counts a re-entry through a host callback once; cpuTime grows while an async run goes', async () => {
   await withContext(async (isolate, context) => {
     context.evalSync('function spin(ms) { const end = Date.now() + ms; while (Date.now() < end); }');
     context.global.setSync('reenter', () => context.evalSync('spin(60)'));
@@ -100,15 +104,18 @@ test('the module object, its classes and their prototypes are immutable, here an
     assert.throws(() => Object.defineProperty(ivm.ExternalCopy.prototype, 'copy', { value: 1 }), TypeError);
     assert.throws(() => Object.setPrototypeOf(new ivm.ExternalCopy(1), {}), TypeError);
     assert.equal(new ivm.ExternalCopy(1).copy(), 1);
-    const result = context.evalClosureSync('$0.__proto__.copy = 1; $1.ExternalCopy = () => {}; return $0.copy() + new $1.ExternalCopy(1).copy()', [new ivm.ExternalCopy(1), ivm]);
+    const code = '$0.__proto__.copy = 1; $1.ExternalCopy = () => {}; return $0.copy() + new $1.ExternalCopy(1).copy()';
+    const result = context.evalClosureSync(code, [new ivm.ExternalCopy(1), ivm]);
     assert.equal(result, 2);
   });
 });
 
-test('the module object crosses into an isolate, whose code can then create isolates, copies and references', async () => {
+test('the module object crosses into an isolate, whose code then creates isolates, copies and references', async () => {
   await withContext(async (_isolate, context) => {
     context.global.setSync('ivm', ivm);
-    assert.equal(context.evalSync('const inner = new ivm.Isolate({ memoryLimit: 16 }); const v = inner.createContextSync().evalSync("6 * 7"); inner.dispose(); v'), 42);
+    const nested =
+      'const inner = new ivm.Isolate({ memoryLimit: 16 }); const v = inner.createContextSync().evalSync("6 * 7")';
+    assert.equal(context.evalSync(nested + '; inner.dispose(); v'), 42);
     assert.equal(context.evalSync('new ivm.ExternalCopy({ a: [1, 2] }).copy().a[1]'), 2);
     assert.equal(context.evalSync('new ivm.Reference({}) instanceof ivm.Reference'), true);
     const made = context.evalSync('new ivm.Reference([1, 2, 3])') as ivm.Reference;
@@ -117,21 +124,25 @@ test('the module object crosses into an isolate, whose code can then create isol
   });
 });
 
-test('errors: the isolate\'s frames lead err.stack, a thrown non-Error is named, message primitives become text', async () => {
+test("errors: the isolate's frames lead err.stack, a thrown non-Error is named, primitives become text", async () => {
   await withContext(async (isolate, context) => {
     try {
       context.evalSync('function inside_isolate() { throw new Error("x") }\ninside_isolate()');
       assert.fail('did not throw');
     } catch (error) {
       const stack = (error as Error).stack!;
-      assert.ok(stack.indexOf('inside_isolate') >= 0 && stack.indexOf('inside_isolate') < stack.indexOf('compat.test'), stack);
+      const inside = stack.indexOf('inside_isolate');
+      assert.ok(inside >= 0 && inside < stack.indexOf('compat.test'), stack);
       assert.ok(stack.split('\n').slice(1).every((line) => line.startsWith('    at ')), stack);
     }
     const spin = context.evalSync('(function the_stack() { for (;;); })', { reference: true }) as ivm.Reference;
-    assert.throws(() => spin.applySync(undefined, [], { timeout: 20 }), (error: Error) => /the_stack/.test(error.stack!));
-    await assert.rejects(spin.apply(undefined, [], { timeout: 20 }), (error: Error) => /the_stack/.test(error.stack!) && /compat\.test/.test(error.stack!));
+    const stopped = (error: Error) => /the_stack/.test(error.stack!);
+    assert.throws(() => spin.applySync(undefined, [], { timeout: 20 }), stopped);
+    const fromHere = (error: Error) => stopped(error) && /compat\.test/.test(error.stack!);
+    await assert.rejects(spin.apply(undefined, [], { timeout: 20 }), fromHere);
     assert.throws(() => context.evalSync('throw {}'), /not an instance of `Error`/);
-    assert.throws(() => context.evalSync('const e = new Error(); e.message = 1234; throw e'), (error: Error) => error.message === '1234');
+    const numbered = (error: Error) => error.message === '1234';
+    assert.throws(() => context.evalSync('const e = new Error(); e.message = 1234; throw e'), numbered);
     assert.equal(isolate.isDisposed, false);
   });
 });
@@ -156,15 +167,23 @@ test('module linking: resolver errors, wrong results and links that are remember
       b: isolate.compileModuleSync('import * as a from "a"; import * as c from "c"; export const b = 2'),
       c: isolate.compileModuleSync('export const c = 3'),
     };
-    assert.throws(() => modules.a.instantiateSync(context, (s) => (s === 'c' ? (undefined as never) : modules[s])), /dependency was not/);
-    assert.throws(() => modules.a.instantiateSync(context, (s) => { if (s === 'c') throw new Error('hello'); return modules[s]; }), /hello/);
-    await assert.rejects(modules.a.instantiate(context, (s) => (s === 'c' ? Promise.reject(new Error('async hello')) : Promise.resolve(modules[s]))), /async hello/);
+    const missing = (s: string) => (s === 'c' ? (undefined as never) : modules[s]);
+    assert.throws(() => modules.a.instantiateSync(context, missing), /dependency was not/);
+    const throwing = (s: string) => {
+      if (s === 'c') throw new Error('hello');
+      return modules[s];
+    };
+    assert.throws(() => modules.a.instantiateSync(context, throwing), /hello/);
+    const rejecting = (s: string) =>
+      s === 'c' ? Promise.reject(new Error('async hello')) : Promise.resolve(modules[s]);
+    await assert.rejects(modules.a.instantiate(context, rejecting), /async hello/);
     await modules.a.instantiate(context, (s) => Promise.resolve(modules[s]));
     modules.a.instantiateSync(context, () => { throw new Error('links are remembered: never called'); });
     await modules.a.instantiate(context, () => { throw new Error('never called'); });
     modules.a.evaluateSync();
     assert.equal(modules.a.namespace.getSync('a'), 1);
     const importing = isolate.compileModuleSync('import "x"');
-    if (isIslet) assert.throws(() => importing.instantiateSync(context, () => Promise.resolve(modules.c) as never), /Promise/);
+    const promising = () => Promise.resolve(modules.c) as never;
+    if (isIslet) assert.throws(() => importing.instantiateSync(context, promising), /Promise/);
   });
 });

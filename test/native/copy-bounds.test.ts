@@ -10,7 +10,9 @@ test('a view over a resizable ArrayBuffer copies exactly its bytes, into any iso
     `const context = new ivm.Isolate().createContextSync();
     for (let round = 0; round < 20; round++) {
       // made in an isolate, copied out: sixteen 7s, nothing else
-      const out = context.evalSync('const b' + round + ' = new ArrayBuffer(16, { maxByteLength: 65536 }); new Uint8Array(b' + round + ').fill(7)', { copy: true });
+      const b = 'b' + round;
+      const make = 'const ' + b + ' = new ArrayBuffer(16, { maxByteLength: 65536 }); new Uint8Array(' + b + ')';
+      const out = context.evalSync(make + '.fill(7)', { copy: true });
       assert.deepEqual([...out], Array(16).fill(7));
       // made in Node, copied in
       const host = new Uint8Array(new ArrayBuffer(16, { maxByteLength: 65536 })).fill(3);
@@ -28,14 +30,17 @@ test('views left past the end of a shrunk buffer copy as empty, and grown buffer
   await inChild(
     'shrunk and grown buffers',
     `const b = new ArrayBuffer(64, { maxByteLength: 1024 });
-    const views = [new Uint8Array(b), new Uint32Array(b, 8), new Uint8Array(b, 32, 16), new DataView(b), new DataView(b, 40), new Float64Array(b, 16)];
+    const views = [new Uint8Array(b), new Uint32Array(b, 8), new Uint8Array(b, 32, 16),
+      new DataView(b), new DataView(b, 40), new Float64Array(b, 16)];
     new Uint8Array(b).fill(9);
     b.resize(24);
     for (const view of views) {
       let copy;
       try { copy = new ivm.ExternalCopy(view).copy(); } catch (error) { assert.ok(error instanceof Error); continue; }
-      assert.ok(copy.buffer.byteLength <= 24, view.constructor.name + ' copied ' + copy.buffer.byteLength + ' bytes of a 24-byte buffer');
-      assert.ok(new Uint8Array(copy.buffer).every((x) => x === 9), view.constructor.name + ' copied bytes it does not own');
+      const name = view.constructor.name;
+      const size = copy.buffer.byteLength;
+      assert.ok(size <= 24, name + ' copied ' + size + ' bytes of a 24-byte buffer');
+      assert.ok(new Uint8Array(copy.buffer).every((x) => x === 9), name + ' copied bytes it does not own');
     }
     b.resize(512);
     const grown = new ivm.ExternalCopy(new Uint8Array(b)).copy();
@@ -45,15 +50,19 @@ test('views left past the end of a shrunk buffer copy as empty, and grown buffer
   );
 });
 
-test('every typed array kind and DataView keeps its offset, length and bytes; a detached buffer is refused', async () => {
+test('every typed array kind and DataView keeps offset, length and bytes; a detached buffer is refused', async () => {
   await inChild(
     'view kinds',
     `const context = new ivm.Isolate().createContextSync();
-    for (const Kind of [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array]) {
+    const kinds = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
+      Float32Array, Float64Array, BigInt64Array, BigUint64Array];
+    for (const Kind of kinds) {
       const view = new Kind(new ArrayBuffer(64), 8, 4);
       for (let i = 0; i < 4; i++) view[i] = Kind.name.startsWith('Big') ? BigInt(i + 1) : i + 1;
       context.global.setSync('x', new ivm.ExternalCopy(view).copyInto());
-      assert.equal(context.evalSync('x instanceof ' + Kind.name + ' && x.byteOffset === 8 && x.length === 4 && x.buffer.byteLength === 64 && String(x[3])'), '4', Kind.name);
+      const check = 'x instanceof ' + Kind.name + ' && x.byteOffset === 8 && x.length === 4' +
+        ' && x.buffer.byteLength === 64';
+      assert.equal(context.evalSync(check + ' && String(x[3])'), '4', Kind.name);
     }
     const detached = new ArrayBuffer(8);
     const view = new Uint8Array(detached);
@@ -64,7 +73,7 @@ test('every typed array kind and DataView keeps its offset, length and bytes; a 
   );
 });
 
-test('SharedArrayBuffers and their views stay shared, growable ones included, and are charged to the isolate', async () => {
+test('SharedArrayBuffers and their views stay shared, growable ones too, and are charged to the isolate', async () => {
   await inChild(
     'shared memory',
     `const isolate = new ivm.Isolate();

@@ -11,9 +11,10 @@ import { nativeModule } from './child';
 const budgetMs = Number(process.env.ISLET_FUZZ_MS ?? 12_000);
 const program = path.join(__dirname, 'fuzz', 'program.js');
 
-test('random sequences of API calls, disposals and GCs never crash, hang, leak bytes or leave a promise pending', async () => {
+test('random API calls, disposals and GCs never crash, hang, leak bytes or leave a promise pending', async () => {
   const seed = Number(process.env.ISLET_FUZZ_SEED ?? Date.now() % 2 ** 31);
-  const child = spawn(process.execPath, ['--no-node-snapshot', '--expose-gc', program, '--seed', String(seed), '--ms', String(budgetMs)], {
+  const args = ['--no-node-snapshot', '--expose-gc', program, '--seed', String(seed), '--ms', String(budgetMs)];
+  const child = spawn(process.execPath, args, {
     env: { ...process.env, ISLET_NATIVE_MODULE: nativeModule },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -26,7 +27,9 @@ test('random sequences of API calls, disposals and GCs never crash, hang, leak b
     hung = true;
     child.kill('SIGKILL');
   }, budgetMs + 60_000);
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.on('exit', (c, s) => resolve([c, s])),
+  );
   clearTimeout(timer);
   const replay = `replay: node --no-node-snapshot --expose-gc ${path.relative(process.cwd(), program)} --seed ${seed}`;
   const tail = `\n${replay}\n--- stdout ---\n${stdout.slice(-2000)}\n--- stderr ---\n${stderr.slice(-6000)}`;

@@ -9,9 +9,11 @@ test('compile errors throw a SyntaxError naming the file, line and column, in ev
     'compile errors',
     `(async () => {
       const isolate = new ivm.Isolate();
-      assert.throws(() => isolate.compileScriptSync('}'), (e) => e instanceof SyntaxError && /\\[<isolated-vm>:1:1\\]/.test(e.message));
+      const where = (e) => e instanceof SyntaxError && /\\[<isolated-vm>:1:1\\]/.test(e.message);
+      assert.throws(() => isolate.compileScriptSync('}'), where);
       assert.throws(() => isolate.compileScriptSync('**', { filename: 'file:///a.js' }), /file:\\/\\/\\/a\\.js:1:1/);
-      assert.throws(() => isolate.compileModuleSync('export let let = 1', { filename: 'file:///m.js' }), (e) => e instanceof SyntaxError && /m\\.js/.test(e.message));
+      const named = (e) => e instanceof SyntaxError && /m\\.js/.test(e.message);
+      assert.throws(() => isolate.compileModuleSync('export let let = 1', { filename: 'file:///m.js' }), named);
       await assert.rejects(isolate.compileScript('let let = 1'), SyntaxError);
       await assert.rejects(isolate.compileModule('export default ;'), SyntaxError);
       assert.equal(isolate.compileScriptSync('1 + 1').runSync(isolate.createContextSync()), 2);
@@ -28,10 +30,13 @@ test('disposing an isolate races safely with queued, running and just-scheduled 
         const isolate = new ivm.Isolate();
         const pending = [isolate.createContext().then(() => 'context', (e) => e.message)];
         const context = isolate.createContextSync();
-        for (let k = 0; k < 5; k++) pending.push(context.eval(k % 2 ? 'for(;;){}' : '1').then(String, (e) => e.message));
+        for (let k = 0; k < 5; k++) {
+          pending.push(context.eval(k % 2 ? 'for(;;){}' : '1').then(String, (e) => e.message));
+        }
         if (n % 3 === 0) isolate.dispose();
         else setTimeout(() => isolate.dispose(), n % 5);
-        for (const outcome of await Promise.all(pending)) assert.match(outcome, /^(context|1|Isolate is disposed|Isolate was disposed during execution)$/);
+        const expected = /^(context|1|Isolate is disposed|Isolate was disposed during execution)$/;
+        for (const outcome of await Promise.all(pending)) assert.match(outcome, expected);
       }
       console.log('ok');
     })();`,
@@ -89,10 +94,12 @@ test('isolate B awaiting apply() into A while the host disposes A gets a rejecti
       for (let n = 0; n < 30; n++) {
         const a = new ivm.Isolate();
         const b = new ivm.Isolate();
-        const slow = a.createContextSync().evalSync('(x) => { const end = Date.now() + 5; while (Date.now() < end); return x }', { reference: true });
+        const code = '(x) => { const end = Date.now() + 5; while (Date.now() < end); return x }';
+        const slow = a.createContextSync().evalSync(code, { reference: true });
         const cb = b.createContextSync();
         cb.global.setSync('slow', slow);
-        const outcome = cb.eval('Promise.all(Array.from({ length: 20 }, (_, k) => slow.apply(undefined, [k]))).then(() => "done", (e) => e.message)', { promise: true });
+        const calls = 'Promise.all(Array.from({ length: 20 }, (_, k) => slow.apply(undefined, [k])))';
+        const outcome = cb.eval(calls + '.then(() => "done", (e) => e.message)', { promise: true });
         setTimeout(() => a.dispose(), n % 7);
         assert.match(await outcome, /^(done|Isolate is disposed|Isolate was disposed during execution)$/);
         b.dispose();

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inChild } from './child';
 
-test('applySyncPromise on a host promise that never settles: dispose() rejects it and frees the pool thread', async () => {
+test('applySyncPromise on a host promise that never settles: dispose() rejects it, frees its thread', async () => {
   await inChild(
     'applySyncPromise then dispose',
     `(async () => {

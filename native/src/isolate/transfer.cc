@@ -209,6 +209,14 @@ TransferablePtr CopyThrown(Isolate* isolate, Local<Context> context, Local<Value
       ReadErrorProperty(isolate, context, object, "name", &name);
       ReadErrorProperty(isolate, context, object, "code", &data.code);
       data.has_isolate_stack = ReadErrorProperty(isolate, context, object, "isolateStack", &data.isolate_stack);
+      IsolateEnvironment* env = IsolateEnvironment::Current();
+      if (!data.has_isolate_stack && env && !env->is_default()) {
+        // Thrown in an isolate: its own frames are also kept apart from those the caller's
+        // side will join to `stack` (a host can show a tenant its stack and nothing of its own).
+        size_t frames = data.stack.find("\n    at ");
+        data.isolate_stack = frames == std::string::npos ? "" : data.stack.substr(frames + 1);
+        data.has_isolate_stack = true;
+      }
       data.cls = ClassOfName(name);
       if (data.cls == ErrorClass::Error && name != "Error" && !name.empty()) data.name = name;
       return ErrorTransferable(std::move(data));

@@ -23,7 +23,9 @@ export class World {
     return list.length ? list[index % list.length] : undefined;
   }
   track(value: unknown): void {
-    if (value && typeof (value as Promise<unknown>).then === 'function') this.pending.push(Promise.resolve(value).catch(checkError));
+    if (value && typeof (value as Promise<unknown>).then === 'function') {
+      this.pending.push(Promise.resolve(value).catch(checkError));
+    }
   }
 }
 
@@ -49,11 +51,17 @@ const snippets = [
   'import("nowhere")',
   'typeof host === "function" ? host(1) : 0',
   'typeof self_isolate === "object" ? self_isolate.dispose() : 0',
-  '(() => { const b = new ArrayBuffer(64, { maxByteLength: 128 }); const v = new Uint8Array(b); v.fill(5); b.resize(8); return v; })()',
+  '(() => { const b = new ArrayBuffer(64, { maxByteLength: 128 }); const v = new Uint8Array(b); b.resize(8); v })()',
 ] as const;
-const endless = ['for (;;) {}', 'const keep = []; for (;;) keep.push({ a: [1, 2, 3] })', '(function again() { Promise.resolve().then(again) })()'];
+const endless = [
+  'for (;;) {}',
+  'const keep = []; for (;;) keep.push({ a: [1, 2, 3] })',
+  '(function again() { Promise.resolve().then(again) })()',
+];
 
 const index = fc.nat(1000);
+const timeouts = fc.constantFrom(undefined, 0, 5, 50, Infinity);
+const transfers = fc.constantFrom({}, { copy: true }, { reference: true }, { promise: true });
 const mode = fc.constantFrom('sync', 'async', 'ignored');
 const value = fc.oneof(
   fc.anything({ maxDepth: 2, withTypedArray: true, withDate: true, withMap: true, withSet: true }),
@@ -84,7 +92,8 @@ export type Operation = { name: string; run: (world: World) => unknown };
 
 const op = (name: string, run: (world: World) => unknown): Operation => ({ name, run });
 
-const newIsolate = fc.record({ limit: fc.constantFrom(8, 16, 32, 128, Infinity), atomics: fc.boolean() }).map(({ limit, atomics }) =>
+const isolateOptions = fc.record({ limit: fc.constantFrom(8, 16, 32, 128, Infinity), atomics: fc.boolean() });
+const newIsolate = isolateOptions.map(({ limit, atomics }) =>
   op(`new Isolate(${limit})`, (w) => {
     const isolate = new w.ivm.Isolate({ memoryLimit: limit, allowAtomicsWait: atomics });
     w.isolates.push(isolate);
@@ -102,7 +111,7 @@ export const operation: fc.Arbitrary<Operation> = fc.oneof(
       else w.track(isolate.createContext().then((c) => w.contexts.push(c)));
     }),
   ),
-  fc.tuple(index, fc.nat(snippets.length - 1), mode, fc.constantFrom(undefined, 0, 5, 50, Infinity), fc.constantFrom({}, { copy: true }, { reference: true }, { promise: true })).map(
+  fc.tuple(index, fc.nat(snippets.length - 1), mode, timeouts, transfers).map(
     ([i, s, m, timeout, transfer]) =>
       op(`eval ${snippets[s]} ${m}`, (w) => {
         const context = w.pick(w.contexts, i);
@@ -124,7 +133,8 @@ export const operation: fc.Arbitrary<Operation> = fc.oneof(
   fc.tuple(index, fc.array(value, { maxLength: 4 })).map(([i, args]) =>
     op('evalClosure', (w) => {
       const context = w.pick(w.contexts, i);
-      if (context) w.track(context.evalClosureSync('return $0', args.map(materialise), { arguments: { copy: true }, result: { copy: true } }));
+      const options = { arguments: { copy: true }, result: { copy: true } };
+      if (context) w.track(context.evalClosureSync('return $0', args.map(materialise), options));
     }),
   ),
   fc.tuple(index, value, fc.boolean()).map(([i, v, into]) =>
@@ -146,7 +156,8 @@ export const operation: fc.Arbitrary<Operation> = fc.oneof(
       w.references.push(global);
       if (what === 'get') w.track(global.get('n'));
       if (what === 'set') global.setSync('host', (x: number) => x + 1);
-      if (what === 'apply') w.track((global.getSync('eval', { reference: true }) as Native.Reference).apply(undefined, ['2 * 3']));
+      const evaluate = () => global.getSync('eval', { reference: true }) as Native.Reference;
+      if (what === 'apply') w.track(evaluate().apply(undefined, ['2 * 3']));
       if (what === 'delete') global.deleteIgnored('n');
       if (what === 'copy') w.track(global.copy());
     }),
@@ -157,7 +168,9 @@ export const operation: fc.Arbitrary<Operation> = fc.oneof(
       const isolate = w.pick(w.isolates, i);
       if (!context || !isolate) return;
       if (self) context.global.setSync('self_isolate', isolate);
-      else w.track(context.evalClosure('const inner = new $0.Isolate({ memoryLimit: 8 }); return inner.createContext().then((c) => c.eval("1"))', [w.ivm], { result: { promise: true } }));
+      const nested =
+        'const inner = new $0.Isolate({ memoryLimit: 8 }); return inner.createContext().then((c) => c.eval("1"))';
+      if (!self) w.track(context.evalClosure(nested, [w.ivm], { result: { promise: true } }));
     }),
   ),
   fc.tuple(index, fc.nat(3)).map(([i, deps]) =>
@@ -169,20 +182,25 @@ export const operation: fc.Arbitrary<Operation> = fc.oneof(
       const root = isolate.compileModuleSync(`${imports}\nexport default ${deps}`);
       const leaf = isolate.compileModuleSync('export const leaf = 1');
       w.modules.push(root, leaf);
-      w.track(root.instantiate(context, (s) => (s.endsWith('2') ? Promise.resolve(leaf) : leaf)).then(() => root.evaluate({ timeout: 20 })));
+      const resolve = (s: string) => (s.endsWith('2') ? Promise.resolve(leaf) : leaf);
+      w.track(root.instantiate(context, resolve).then(() => root.evaluate({ timeout: 20 })));
     }),
   ),
   fc.tuple(index, fc.constantFrom(0, 5, -1)).map(([i, settleAfter]) =>
     op('applySyncPromise', (w) => {
       const context = w.pick(w.contexts, i);
       if (!context) return;
-      const slow = new w.ivm.Reference(() => new Promise((resolve) => settleAfter >= 0 && setTimeout(() => resolve(1), settleAfter)));
+      const settle = (resolve: (value: number) => void) =>
+        settleAfter >= 0 && setTimeout(() => resolve(1), settleAfter);
+      const slow = new w.ivm.Reference(() => new Promise(settle));
       context.global.setSync('slow', slow);
       w.track(context.eval('slow.applySyncPromise(undefined, [], { timeout: 200 })'));
     }),
   ),
   index.map((i) => op('dispose', (w) => w.pick(w.isolates, i)?.dispose())),
-  index.map((i) => op('release', (w) => [w.pick(w.references, i), w.pick(w.copies, i), w.pick(w.contexts, i)][i % 3]?.release())),
+  index.map((i) =>
+    op('release', (w) => [w.pick(w.references, i), w.pick(w.copies, i), w.pick(w.contexts, i)][i % 3]?.release()),
+  ),
   index.map((i) => op('heap statistics', (w) => w.track(w.pick(w.isolates, i)?.getHeapStatistics()))),
   fc.constant(op('gc', () => (globalThis as { gc?: () => void }).gc?.())),
   fc.nat(4).map((ms) => op(`sleep ${ms}`, () => new Promise((resolve) => setTimeout(resolve, ms)))),
@@ -193,7 +211,9 @@ function checkBytes(source: unknown, copy: unknown): void {
   if (!ArrayBuffer.isView(source) || !ArrayBuffer.isView(copy)) return;
   if (!(source.buffer instanceof ArrayBuffer) || !(source.buffer as Resizable).resizable) return;
   const bytes = new Uint8Array(copy.buffer);
-  if (!bytes.every((b) => b === 7)) throw new Error(`a copy holds bytes its source did not: ${[...bytes.slice(0, 32)]}`);
+  if (!bytes.every((b) => b === 7)) {
+    throw new Error(`a copy holds bytes its source did not: ${[...bytes.slice(0, 32)]}`);
+  }
 }
 
 /** A run: one to three isolates with a context each, then the operations. */

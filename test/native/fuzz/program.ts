@@ -36,7 +36,9 @@ async function runSequence(operations: { name: string; run: (world: World) => un
     new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), settleTimeoutMs))),
   ]);
   clearTimeout(timer);
-  if (!settled) throw new Error(`a promise of the API was still pending ${settleTimeoutMs} ms after every isolate was disposed`);
+  if (!settled) {
+    throw new Error(`a promise of the API was still pending ${settleTimeoutMs} ms after every isolate was disposed`);
+  }
   for (const result of await Promise.allSettled(world.pending)) if (result.status === 'rejected') throw result.reason;
 }
 
