@@ -102,3 +102,19 @@ test('strings copied into an isolate are charged to it: counted, collected, and 
     { nodeArgs: ['--expose-gc'] },
   );
 });
+
+test('buffers moved or copied in again and again are charged while alive and released when collected', async () => {
+  await inChild(
+    'repeated transfers',
+    `const isolate = new ivm.Isolate({ memoryLimit: 16 });
+    const context = isolate.createContextSync();
+    for (let k = 0; k < 100; k++) {
+      const moved = new ivm.ExternalCopy(new ArrayBuffer(1 << 20), { transferOut: true });
+      context.global.setSync('buffer', moved.copyInto({ transferIn: true }));
+      context.global.setSync('copied', new ivm.ExternalCopy(new Uint8Array(1 << 20)).copyInto());
+    }
+    assert.equal(isolate.isDisposed, false);
+    assert.ok(isolate.getHeapStatisticsSync().externally_allocated_size <= 16 * 1024 * 1024);
+    console.log('ok');`,
+  );
+});

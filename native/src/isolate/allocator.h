@@ -33,21 +33,29 @@ class CountingAllocator : public v8::ArrayBuffer::Allocator {
     std::free(data);
     allocated_ -= length;
   }
-  // Memory held elsewhere, charged to this isolate; false (and nothing charged) past the limit.
-  // V8 is told too, so that it collects the objects holding it when it grows (called on the
-  // isolate's thread, with the isolate entered, or after it is gone).
-  bool Charge(size_t length) {
-    if (!Reserve(length)) return false;
-    if (v8::Isolate* isolate = isolate_.load()) isolate->AdjustAmountOfExternalAllocatedMemory(int64_t(length));
+  // Memory held elsewhere, charged to this isolate (false, and nothing charged, past the limit;
+  // the caller decides whether that is the isolate's end: see MarkRefused). `tell_v8`: V8 is
+  // told too, so that it collects the objects holding the memory when it grows; the isolate
+  // must then be entered on this thread (as it is when V8 releases such objects).
+  bool TryCharge(size_t length, bool tell_v8) {
+    if (length > limit_) return false;
+    size_t now = allocated_.fetch_add(length) + length;
+    if (now > limit_) {
+      allocated_ -= length;
+      return false;
+    }
+    if (v8::Isolate* isolate = isolate_.load(); tell_v8 && isolate)
+      isolate->AdjustAmountOfExternalAllocatedMemory(int64_t(length));
     return true;
   }
-  void Uncharge(size_t length) {
+  void Uncharge(size_t length, bool tell_v8) {
     allocated_ -= length;
-    if (v8::Isolate* isolate = isolate_.load()) isolate->AdjustAmountOfExternalAllocatedMemory(-int64_t(length));
+    if (v8::Isolate* isolate = isolate_.load(); tell_v8 && isolate)
+      isolate->AdjustAmountOfExternalAllocatedMemory(-int64_t(length));
   }
+  void MarkRefused() { refused_ = true; }
   // The isolate to tell about charges (null once it is being disposed).
   void SetIsolate(v8::Isolate* isolate) { isolate_ = isolate; }
-
   size_t allocated() const { return allocated_.load(); }
   bool refused() const { return refused_.load(); }
 

@@ -128,13 +128,14 @@ struct ExternalCharge {
 void ChargeUntilCollected(Isolate* isolate, Local<Object> object, size_t bytes) {
   IsolateEnvironment* env = IsolateEnvironment::Current();
   if (!env || env->is_default() || !env->allocator() || bytes == 0) return;
-  if (!env->ChargeExternal(bytes)) ThrowError(ErrorClass::RangeError, "Array buffer allocation failed");
+  // V8 accounts for the buffer's memory itself: only the isolate's own count is charged.
+  if (!env->ChargeExternal(bytes, false)) ThrowError(ErrorClass::RangeError, "Array buffer allocation failed");
   auto* charge = new ExternalCharge{v8::Global<Object>(isolate, object), env->allocator(), bytes};
   charge->handle.SetWeak(
       charge,
       [](const v8::WeakCallbackInfo<ExternalCharge>& info) {
         ExternalCharge* done = info.GetParameter();
-        done->allocator->Uncharge(done->bytes);
+        done->allocator->Uncharge(done->bytes, false);
         done->handle.Reset();
         delete done;
       },
@@ -229,17 +230,25 @@ void ChargeShared(Isolate* isolate, Local<v8::SharedArrayBuffer> buffer, size_t 
 
 std::shared_ptr<v8::BackingStore> AllocateStore(Isolate* isolate, size_t length) {
   IsolateEnvironment* env = IsolateEnvironment::Current();
-  if (env && !env->is_default()) {
-    // Through the isolate's counting allocator so the copy is charged to its memory limit.
-    v8::ArrayBuffer::Allocator* allocator = isolate->GetArrayBufferAllocator();
-    void* data = allocator->Allocate(length);
-    if (!data) ThrowError(ErrorClass::RangeError, "Array buffer allocation failed");
-    return v8::ArrayBuffer::NewBackingStore(
-        data, length,
-        [](void* ptr, size_t size, void* raw) { static_cast<v8::ArrayBuffer::Allocator*>(raw)->Free(ptr, size); },
-        allocator);
+  if (!env || env->is_default() || !env->allocator()) return OwnStore(length);
+  // Charged to the isolate's limit like its own ArrayBuffers (V8 accounts for the buffer itself,
+  // and may free it on another thread: only the allocator's count is touched then).
+  if (!env->ChargeExternal(length, false)) ThrowError(ErrorClass::RangeError, "Array buffer allocation failed");
+  void* data = std::calloc(length ? length : 1, 1);
+  if (!data) {
+    env->allocator()->Uncharge(length, false);
+    ThrowError(ErrorClass::RangeError, "Array buffer allocation failed");
   }
-  return OwnStore(length);
+  auto* allocator = new std::shared_ptr<CountingAllocator>(env->allocator());
+  return v8::ArrayBuffer::NewBackingStore(
+      data, length,
+      [](void* ptr, size_t size, void* raw) {
+        auto* owner = static_cast<std::shared_ptr<CountingAllocator>*>(raw);
+        std::free(ptr);
+        (*owner)->Uncharge(size, false);
+        delete owner;
+      },
+      allocator);
 }
 
 std::shared_ptr<v8::BackingStore> BackingStoreOf(const CopiedValue& copy) { return copy.Store(); }

@@ -393,9 +393,12 @@ size_t IsolateEnvironment::ExternalBytes() const { return allocator_ ? allocator
 bool IsolateEnvironment::ExternalMemoryOverLimit() const {
   return isolate_->AdjustAmountOfExternalAllocatedMemory(0) > int64_t(memory_limit_);
 }
-bool IsolateEnvironment::ChargeExternal(size_t bytes) { return !allocator_ || allocator_->Charge(bytes); }
-void IsolateEnvironment::UnchargeExternal(size_t bytes) {
-  if (allocator_) allocator_->Uncharge(bytes);
+bool IsolateEnvironment::ChargeExternal(size_t bytes, bool tell_v8) {
+  if (!allocator_ || allocator_->TryCharge(bytes, tell_v8)) return true;
+  isolate_->LowMemoryNotification();  // garbage may still hold earlier charges
+  if (allocator_->TryCharge(bytes, tell_v8)) return true;
+  allocator_->MarkRefused();
+  return false;
 }
 
 void IsolateEnvironment::ScheduleForegroundTasks() {

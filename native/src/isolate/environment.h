@@ -182,10 +182,11 @@ class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironmen
   // Memory outside the V8 heap (ArrayBuffers, WebAssembly memories, external strings) past the
   // limit; the isolate must be entered on this thread.
   bool ExternalMemoryOverLimit() const;
-  // Charges `bytes` held outside the V8 heap for this isolate (external strings, shared memory);
-  // false when that would pass the memory limit (nothing is charged then).
-  bool ChargeExternal(size_t bytes);
-  void UnchargeExternal(size_t bytes);
+  // Charges `bytes` held outside the V8 heap to this isolate (external strings, shared memory,
+  // buffers copied or moved in), the isolate entered on this thread. Past the limit it first
+  // collects garbage (which may hold earlier charges) and tries again; false when that fails
+  // too: the isolate is then marked as over its limit. `tell_v8` as CountingAllocator::TryCharge.
+  bool ChargeExternal(size_t bytes, bool tell_v8 = true);
   const std::shared_ptr<CountingAllocator>& allocator() const { return allocator_; }
   void RunForegroundTasks();
   // When V8 has tasks pending, queues a pool thread to run them.

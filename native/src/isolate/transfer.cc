@@ -51,7 +51,7 @@ class SharedText : public Base {
   SharedText(std::shared_ptr<const Text> text, std::shared_ptr<CountingAllocator> allocator, size_t bytes)
       : text_(std::move(text)), allocator_(std::move(allocator)), bytes_(bytes) {}
   ~SharedText() override {
-    if (allocator_) allocator_->Uncharge(bytes_);
+    if (allocator_) allocator_->Uncharge(bytes_, true);
   }
   const Char* data() const override { return reinterpret_cast<const Char*>(text_->data()); }
   size_t length() const override { return text_->size(); }
