@@ -338,52 +338,7 @@ Local<Context> IsolateEnvironment::NewContext() {
   return context;
 }
 
-uint64_t IsolateEnvironment::CpuTimeNs() {
-  std::lock_guard<std::mutex> lock(clock_mutex_);
-  uint64_t total = cpu_time_ns_;
-  if (cpu_live_) {
-    timespec ts;
-    if (clock_gettime(cpu_live_clock_, &ts) == 0) {
-      uint64_t now = uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-      if (now > cpu_live_start_) total += now - cpu_live_start_;
-    }
-  }
-  return total;
-}
-
-uint64_t IsolateEnvironment::WallTimeNs() {
-  std::lock_guard<std::mutex> lock(clock_mutex_);
-  uint64_t total = wall_time_ns_;
-  if (wall_live_start_) {
-    uint64_t now = WallNs();
-    if (now > wall_live_start_) total += now - wall_live_start_;
-  }
-  return total;
-}
-
-void IsolateEnvironment::StartCpuSpan(clockid_t clock, uint64_t cpu_now) {
-  std::lock_guard<std::mutex> lock(clock_mutex_);
-  cpu_live_ = true;
-  cpu_live_clock_ = clock;
-  cpu_live_start_ = cpu_now;
-}
-
-void IsolateEnvironment::EndCpuSpan(uint64_t charged_ns) {
-  std::lock_guard<std::mutex> lock(clock_mutex_);
-  cpu_live_ = false;
-  cpu_time_ns_ += charged_ns;
-}
-
-void IsolateEnvironment::StartWallSpan(uint64_t wall_now) {
-  std::lock_guard<std::mutex> lock(clock_mutex_);
-  wall_live_start_ = wall_now;
-}
-
-void IsolateEnvironment::EndWallSpan(uint64_t wall_ns) {
-  std::lock_guard<std::mutex> lock(clock_mutex_);
-  wall_live_start_ = 0;
-  wall_time_ns_ += wall_ns;
-}
+uint64_t IsolateEnvironment::WallTimeNs() const { return clock.WallNs(WallNs()); }
 
 bool IsolateEnvironment::memory_limit_hit() const {
   return memory_hit_.load() || (allocator_ && allocator_->refused());

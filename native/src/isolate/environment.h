@@ -28,6 +28,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "isolate/clock.h"
 #include "isolate/common.h"
 
 namespace islet {
@@ -162,13 +163,9 @@ class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironmen
   Local<Context> NewContext();
 
   // Time spent entered: committed totals plus the span running right now on another thread.
-  uint64_t CpuTimeNs();
-  uint64_t WallTimeNs();
-  // Called by ExecScope (clock bookkeeping; `clock` is the running thread's CPU clock).
-  void StartCpuSpan(clockid_t clock, uint64_t cpu_now);
-  void EndCpuSpan(uint64_t charged_ns);
-  void StartWallSpan(uint64_t wall_now);
-  void EndWallSpan(uint64_t wall_ns);
+  uint64_t CpuTimeNs() const { return clock.CpuNs(); }
+  uint64_t WallTimeNs() const;
+  IsolateClock clock;  // written by ExecScope
 
   // Timeouts: the watchdog records which limit fired for the current timed window.
   std::atomic<uint64_t> timer_token{0};
@@ -294,14 +291,6 @@ class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironmen
   v8::Eternal<v8::FunctionTemplate> templates_[static_cast<int>(ClassId::Count)];
   v8::Global<Context> utility_context_;
   std::vector<v8::Global<v8::Promise>> unhandled_;  // weak
-
-  std::mutex clock_mutex_;
-  uint64_t cpu_time_ns_ = 0;
-  uint64_t wall_time_ns_ = 0;
-  bool cpu_live_ = false;
-  clockid_t cpu_live_clock_{};
-  uint64_t cpu_live_start_ = 0;
-  uint64_t wall_live_start_ = 0;  // 0: not entered
 
   // Default environment: Node's loop, the handle that wakes it, what it waits for.
   std::thread::id thread_;

@@ -131,12 +131,12 @@ ExecScope::ExecScope(IsolateEnvironment& env) : env_(env), outer_(t_scope) {
   t_scope = this;
   // Node's own isolate is not accounted (no Isolate handle reports it): no clock reads there.
   accounted_ = !env.is_default() && !same_as_outer_;
-  if (accounted_) StartSpan();
-  if (outermost_) {
-    wall_start_ = span_wall_start_;
-    env.StartWallSpan(wall_start_);
-    env.ProcessReleases();
+  if (accounted_) {
+    StartSpan();
+    if (outermost_) wall_start_ = span_wall_start_;
+    env.clock.Start(ThreadClockId(), cpu_start_, wall_start_);
   }
+  if (outermost_) env.ProcessReleases();
 }
 
 void ExecScope::Acquire() {
@@ -192,11 +192,9 @@ void ExecScope::StartSpan() {
   cpu_start_ = ThreadCpuNs();
   credit_start_ = ThreadStallCreditNs();
   span_wall_start_ = WallNs();
-  env_.StartCpuSpan(ThreadClockId(), cpu_start_);
 }
 
-void ExecScope::EndSpan(bool final) {
-  uint64_t now = WallNs();
+uint64_t ExecScope::EndSpan(bool final, uint64_t now) {
   uint64_t wall = now - span_wall_start_;
   // Reading a thread's CPU clock is a system call, the largest cost of a short call. A span
   // this short is charged its wall time: a thread cannot use more CPU than the wall time that
@@ -212,12 +210,15 @@ void ExecScope::EndSpan(bool final) {
     uint64_t credit = ThreadStallCreditNs() - credit_start_;
     cpu = std::min(used - std::min(used, credit), wall);
   }
-  env_.EndCpuSpan(cpu);
+  return cpu;
 }
 
 ExecScope::~ExecScope() {
-  if (accounted_ && !paused_) EndSpan(true);
-  if (outermost_) env_.EndWallSpan(WallNs() - wall_start_);
+  if (accounted_) {
+    uint64_t now = WallNs();
+    uint64_t cpu = paused_ ? 0 : EndSpan(true, now);
+    env_.clock.Stop(cpu, outermost_ ? now - wall_start_ : 0, outermost_);
+  }
   if (outermost_ && !env_.disposed()) {
     // V8's own follow-up work (GC jobs, compile finalisation) runs on a pool thread: a sync
     // call made on Node's thread returns as soon as its own work is done.
@@ -260,7 +261,7 @@ void ExecScope::Release() {
 
 void ExecScope::PauseCpu() {
   if (!accounted_ || paused_) return;
-  EndSpan(false);
+  env_.clock.Stop(EndSpan(false, WallNs()), 0, false);
   paused_ = true;
 }
 
@@ -268,6 +269,7 @@ void ExecScope::ResumeCpu() {
   if (!accounted_ || !paused_) return;
   paused_ = false;
   StartSpan();
+  env_.clock.Start(ThreadClockId(), cpu_start_, 0);
 }
 
 }  // namespace islet

@@ -41,7 +41,8 @@ class ExecScope {
   void Acquire();
   void Release();
   void StartSpan();
-  void EndSpan(bool final);
+  // The CPU to charge for the span now ending (`now`: the wall clock).
+  uint64_t EndSpan(bool final, uint64_t now);
   void PauseCpu();
   void ResumeCpu();
 
