@@ -6,9 +6,13 @@
 'use strict';
 if (!process.execArgv.includes('--no-node-snapshot')) {
   const { spawn } = require('node:child_process');
-  const child = spawn(process.execPath, ['--no-node-snapshot', ...process.execArgv, __filename, ...process.argv.slice(2)], {
-    stdio: 'inherit',
-  });
+  const child = spawn(
+    process.execPath,
+    ['--no-node-snapshot', ...process.execArgv, __filename, ...process.argv.slice(2)],
+    {
+      stdio: 'inherit',
+    },
+  );
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(sig, () => child.kill(sig));
   child.on('exit', (code, signal) => {
     if (signal) {

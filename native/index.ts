@@ -27,22 +27,48 @@
 //   `referrer` is the importing Module, or `{ filename }` for an import() in a script). The
 //   module is instantiated and evaluated before the import() promise settles. Without a
 //   resolver, `import()` rejects with code ERR_ISOLATE_NO_DYNAMIC_IMPORT.
+// - CPU profiles (`startCpuProfiler(title, { samplingInterval?, maxSamples? })`): samples are
+//   taken on whichever thread runs the isolate (Node's or the pool's), and the result is one
+//   merged DevTools profile (see CpuProfileEntry).
+// - `createContext({ asyncContext: true })`: code in the context gets `__isletAsyncContext`
+//   ({ get, set }) over V8's continuation-preserved data, for an AsyncLocalStorage (see
+//   AsyncContextHandle).
+// - `Isolate.createSnapshot(scripts, warmup?, { inProcess?, timeout? })` makes the snapshot in a
+//   child process unless `inProcess`; `new Isolate({ snapshot })` also takes the bytes (a file's
+//   Buffer); snapshots of another V8 are refused with ERR_ISOLATE_SNAPSHOT_VERSION.
+// - Inspector sessions may be answered synchronously from their callbacks while the isolate is
+//   paused on Node's thread (see InspectorSession).
 // - `machineStalls()`: the process's ledger of machine stops (a virtual machine paused by its
 //   host without the guest seeing steal time). A thread running during a stop has the stop
 //   added to its CPU clock; `cpuTimeout` and `isolate.cpuTime` leave out what the watchdog
 //   credited back for such stops (and never count more CPU than wall time passed), so a tenant
 //   is not cut for CPU it never used.
+// - `isolate.cpuTime` (and `cpuTimeout`) include the time of synchronous callbacks into Node the
+//   isolate makes (a Callback, a function passed in): that work runs on its thread, for it.
+// - `isolate.adjustExternalMemory(bytes)`: memory the embedder holds outside V8 for the isolate
+//   (negative to give it back). V8 schedules collection by it and it counts against the
+//   isolate's memory limit with its ArrayBuffers; a charge that would leave the isolate less than
+//   a sixteenth of its limit returns false and charges nothing.
+// - `threadCpuTime()`: the CPU clock of the calling thread in ns (bigint).
 import path from 'node:path';
+import {
+  checkSnapshotArguments,
+  createSnapshotInChild,
+  type CreateSnapshotOptions,
+  type SnapshotScript,
+} from './snapshot';
+
+export type { CreateSnapshotOptions, SnapshotScript } from './snapshot';
 
 // ---------------------------------------------------------------------------------------------
 // Loading
 
+const bindingFile = path.resolve(__dirname, '..', '..', 'native', 'build', 'Release', 'islet.node');
+
 function loadBinding(): any {
   // ISLET_ADDON names another build of the same sources (the AddressSanitizer build of
   // `npm run build:native -- --asan`, see scripts/test-native-asan.js).
-  const file = process.env.ISLET_ADDON
-    ? path.resolve(process.env.ISLET_ADDON)
-    : path.resolve(__dirname, '..', '..', 'native', 'build', 'Release', 'islet.node');
+  const file = process.env.ISLET_ADDON ? path.resolve(process.env.ISLET_ADDON) : bindingFile;
   let binding: any;
   try {
     binding = require(file);
@@ -111,6 +137,8 @@ export interface MachineStalls {
 
 /** islet: the process's machine-stall ledger (see MachineStalls). Cheap: reads four counters. */
 export const machineStalls: () => MachineStalls = binding.machineStalls;
+/** islet: the CPU clock of the calling thread, in ns */
+export const threadCpuTime: () => bigint = binding.threadCpuTime;
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -160,7 +188,15 @@ export interface IsolateOptions {
    * a guideline: hostile code may briefly exceed it
    */
   memoryLimit?: number;
+  /** create a V8 inspector for this isolate (createInspectorSession); off by default, no cost when off */
   inspector?: boolean;
+  /**
+   * Start from a snapshot made by `Isolate.createSnapshot()`: contexts made with createContext()
+   * already hold what its scripts defined. islet also takes the snapshot's bytes (an
+   * ArrayBuffer or a Buffer read from a file). A snapshot made by another V8 or Node build is
+   * refused with `ERR_ISOLATE_SNAPSHOT_VERSION`, damaged bytes with `ERR_ISOLATE_SNAPSHOT`.
+   */
+  snapshot?: ExternalCopy<ArrayBuffer> | ArrayBuffer | ArrayBufferView;
   /** called when V8 loses control of the isolate; stop serving and exit the process */
   onCatastrophicError?: (message: string) => void;
   /**
@@ -220,6 +256,85 @@ export interface Dereference<T = unknown> {
 export type ModuleCompileOptions = ScriptOrigin & CachedDataOptions & { meta?: (meta: any) => void };
 export type ClosureOptions = RunOptions & ScriptOrigin & TransferOptionsBidirectional;
 
+export interface ContextOptions {
+  /** announce the context to the isolate's inspector (the isolate needs `inspector: true`) */
+  inspector?: boolean;
+  /**
+   * islet: define `globalThis.__isletAsyncContext` (non-enumerable, deletable), an
+   * AsyncContextHandle over V8's continuation-preserved data: the value set before an `await` or
+   * a `.then()` is the value seen when the continuation runs, however late the promise settles.
+   * A bootstrap takes it (and deletes the global) to build AsyncLocalStorage.
+   */
+  asyncContext?: boolean;
+}
+
+/** What `__isletAsyncContext` holds inside a context made with `{ asyncContext: true }`. */
+export interface AsyncContextHandle {
+  /** the current value (undefined until set) */
+  get(): unknown;
+  /** replaces the current value and returns the previous one */
+  set(value: unknown): unknown;
+}
+
+/** A node of a CPU profile (Chrome DevTools' Profiler.ProfileNode). */
+export interface CpuProfileNode {
+  id: number;
+  callFrame: { functionName: string; scriptId: string; url: string; lineNumber: number; columnNumber: number };
+  hitCount: number;
+  children: number[];
+  /** samples per source line (1-based) of this function */
+  positionTicks?: { line: number; ticks: number }[];
+}
+
+/** Chrome DevTools' Profiler.Profile: save it as JSON in a `.cpuprofile` file to open it in DevTools. */
+export interface CpuProfile {
+  nodes: CpuProfileNode[];
+  /** µs, monotonic clock */
+  startTime: number;
+  endTime: number;
+  /** node id of each sample */
+  samples: number[];
+  /** µs between samples; the first from startTime */
+  timeDeltas: number[];
+}
+
+/**
+ * What stopCpuProfiler resolves with. islet returns one entry holding every sample, whichever
+ * thread took it (the reference library returns one per entry into the isolate); `threadId` is
+ * the OS thread that ran most of them. Time the isolate was not running is an "(idle)" node.
+ */
+export interface CpuProfileEntry {
+  threadId: number;
+  profile: CpuProfile;
+}
+
+export interface CpuProfilerOptions {
+  /** µs between samples, 100 to 1000000, default 1000 (the smallest of the running profiles applies) */
+  samplingInterval?: number;
+  /** samples kept, default 100000; later ones are dropped */
+  maxSamples?: number;
+}
+
+/**
+ * A Chrome DevTools protocol session with an isolate's inspector. Send with
+ * dispatchProtocolMessage(json); receive by assigning `onResponse` and `onNotification`. They are
+ * called in the isolate that created the session (on Node's event loop for Node's isolate).
+ *
+ * While the inspected isolate is paused at a breakpoint on Node's own thread (a sync call such as
+ * `evalSync` hit it), Node's event loop cannot run: the callbacks are then called from inside the
+ * paused call, and whatever they send synchronously (evaluateOnCallFrame, resume...) is handled at
+ * once; promise continuations run too unless the paused call itself was made from a promise job.
+ * A pause that no session can answer any more is resumed rather than left to hang the process.
+ * Run code with the async forms (eval, apply...) to keep Node's loop free while paused.
+ */
+export interface InspectorSession {
+  dispatchProtocolMessage(message: string): void;
+  onResponse?: (callId: number, message: string) => void;
+  onNotification?: (message: string) => void;
+  /** disconnects; a paused isolate with no session left resumes */
+  dispose(): void;
+}
+
 export type ModuleResolver = (specifier: string, referrer: Module) => Module | Promise<Module>;
 export type DynamicImportResolver = (
   specifier: string,
@@ -234,15 +349,29 @@ export interface Isolate {
   compileScriptSync(code: string, options?: ScriptOrigin & CachedDataOptions): Script & CachedDataResult;
   compileModule(code: string, options?: ModuleCompileOptions): Promise<Module & CachedDataResult>;
   compileModuleSync(code: string, options?: ModuleCompileOptions): Module & CachedDataResult;
-  createContext(options?: { inspector?: boolean }): Promise<Context>;
-  createContextSync(options?: { inspector?: boolean }): Context;
+  createContext(options?: ContextOptions): Promise<Context>;
+  createContextSync(options?: ContextOptions): Context;
+  /**
+   * Starts a CPU profile titled `title` (one per title; at most 16 at a time). It starts at once
+   * if the isolate is running, else with its next call.
+   */
+  startCpuProfiler(title: string, options?: CpuProfilerOptions): void;
+  /** Stops the profile; resolves [] when no profile of that title runs. */
+  stopCpuProfiler(title: string): Promise<CpuProfileEntry[]>;
+  /** A DevTools protocol session (the isolate needs `inspector: true`). */
+  createInspectorSession(): InspectorSession;
   /** Destroys the isolate now; a run in progress ends with ERR_ISOLATE_DISPOSED. */
   dispose(): void;
   getHeapStatistics(): Promise<HeapStatistics>;
   getHeapStatisticsSync(): HeapStatistics;
   /** islet: resolver for `import()` inside this isolate (null to remove it). */
   setDynamicImportResolver(resolve: DynamicImportResolver | null): void;
-  /** CPU time spent in this isolate, in ns */
+  /**
+   * islet: charges `bytes` held outside V8 for this isolate to it (negative: gives them back);
+   * false, and nothing charged, when it would leave the isolate less than 1/16 of its memory limit.
+   */
+  adjustExternalMemory(bytes: number): boolean;
+  /** CPU time spent in this isolate, synchronous callbacks into Node it made included, in ns */
   readonly cpuTime: bigint;
   /** wall time this isolate was entered, in ns */
   readonly wallTime: bigint;
@@ -252,6 +381,17 @@ export interface Isolate {
 }
 export interface IsolateConstructor {
   new (options?: IsolateOptions): Isolate;
+  /**
+   * Runs `scripts` in a fresh context and returns a V8 startup snapshot of it, for
+   * `new Isolate({ snapshot })`. `warmupScript` runs in a throwaway context first (V8's recipe:
+   * its side effects are dropped). The bytes are valid for this Node binary only: save them
+   * (`Buffer.from(snapshot.copy())`) and load them (`{ snapshot: fs.readFileSync(file) }`).
+   */
+  createSnapshot(
+    scripts: SnapshotScript[],
+    warmupScript?: string | SnapshotScript,
+    options?: CreateSnapshotOptions,
+  ): ExternalCopy<ArrayBuffer>;
   readonly prototype: Isolate;
 }
 
@@ -348,6 +488,21 @@ export interface CallbackConstructor {
 }
 
 export const Isolate: IsolateConstructor = binding.Isolate;
+
+Object.defineProperty(binding.Isolate, 'createSnapshot', {
+  value: function createSnapshot(
+    scripts: SnapshotScript[],
+    warmupScript?: string | SnapshotScript,
+    options: CreateSnapshotOptions = {},
+  ) {
+    checkSnapshotArguments(scripts, warmupScript);
+    if (options.inProcess) return binding.Isolate._createSnapshot(scripts, warmupScript);
+    const bytes = createSnapshotInChild(bindingFile, scripts, warmupScript, options.timeout);
+    return new binding.ExternalCopy(bytes, { transferOut: true });
+  },
+  writable: true,
+  configurable: true,
+});
 export const Context: ContextConstructor = binding.Context;
 export const Script: ScriptConstructor = binding.Script;
 export const Module: ModuleConstructor = binding.Module;

@@ -47,3 +47,10 @@ const result = esbuild.buildSync({
 const code = `(function(){${result.outputFiles[0].text}\nreturn shims.install;})()`;
 fs.mkdirSync(path.dirname(outfile), { recursive: true });
 fs.writeFileSync(outfile, code);
+// islet's built-in modules (node:*, cloudflare:workers, HTMLRewriter), linked only into deployments that use them
+require('./build-builtins')
+  .buildBuiltins()
+  .catch((error) => {
+    console.error(`build-shims: the built-in modules did not build: ${error.message}`);
+    process.exit(1);
+  });

@@ -7,7 +7,11 @@ const Module = require('node:module');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const nativeEntries = new Set([path.join(root, 'native'), path.join(root, 'native', 'index.js'), path.join(root, 'dist', 'native', 'index.js')]);
+const nativeEntries = new Set([
+  path.join(root, 'native'),
+  path.join(root, 'native', 'index.js'),
+  path.join(root, 'dist', 'native', 'index.js'),
+]);
 const originalResolve = Module._resolveFilename;
 Module._resolveFilename = function (request, parent, ...rest) {
   const resolved = originalResolve.call(this, request, parent, ...rest);

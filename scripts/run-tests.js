@@ -34,7 +34,15 @@ if (files.length === 0) {
 const nodeOptions = [process.env.NODE_OPTIONS, '--no-node-snapshot'].filter(Boolean).join(' ');
 const result = spawnSync(
   process.execPath,
-  ['--no-node-snapshot', '--test', '--test-reporter=spec', ...files],
+  [
+    '--no-node-snapshot',
+    '--test',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    `--test-reporter=${path.join(__dirname, 'skip-summary-reporter.mjs')}`,
+    '--test-reporter-destination=stdout',
+    ...files,
+  ],
   { stdio: 'inherit', cwd: root, env: { ...process.env, NODE_OPTIONS: nodeOptions } },
 );
 process.exit(result.status ?? 1);

@@ -7,20 +7,66 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ConfigError } from './errors';
+import { parseSecretKeys } from './store/postgres/secrets';
+
+export { ConfigError } from './errors';
 
 /** Per-tenant limits: defaults in `limits`, overridable per tenant (store record or `tenants.<name>.limits`). */
 export interface Limits {
+  /** CPU time one request may spend inside the isolate, summed over every entry (ms) */
   cpuMs: number;
+  /** wall time from dispatch to the end of the response body and every waitUntil (ms) */
   wallMs: number;
+  /** heap of the tenant's isolate (MB) */
   memoryMb: number;
+  /** request body bytes the function may read */
   requestBodyBytes: number;
+  /** response body bytes the function may produce */
   responseBodyBytes: number;
+  /** fetch() calls per request */
   subrequests: number;
+  /** time limit of one fetch() (ms) */
   subrequestTimeoutMs: number;
+  /** bytes of one fetch() response body */
   subrequestResponseBytes: number;
+  /** console output per request (bytes of message text); past it, records are dropped and one notice is logged */
   logBytes: number;
+  /** requests in flight in one isolate */
   concurrency: number;
+  // WebSockets (server/host/websockets/). Optional in the type so that code building limits by
+  // hand need not name them; a loaded config always has them (config/default.json), and
+  // webSocketLimits() there fills the same defaults in for hand-made ones.
+  /** bytes of one WebSocket message, either direction (1009 past it inbound; send() throws outbound) */
+  webSocketMessageBytes?: number;
+  /** messages per second over all of a tenant's WebSockets in one process, each direction (paced past it) */
+  webSocketMessagesPerSecond?: number;
+  /** a WebSocket with no message either way for this long is closed (1001) */
+  webSocketIdleMs?: number;
+  /** WebSockets a tenant holds open at once in one process (accepted and outbound) */
+  webSockets?: number;
+  /** bytes sent to one WebSocket and not yet taken by its peer; past it the socket is closed (1013) */
+  webSocketBufferBytes?: number;
+  /** CPU time of the work each inbound WebSocket message starts (its handler, and what runs until the next) */
+  webSocketMessageCpuMs?: number;
+  // Bindings (server/bindings/). Optional in the type so that code building a Limits by hand
+  // need not name them; a loaded config always has them (config/default.json).
+  /** KV: bytes a tenant stores (keys, values, metadata) over all its namespaces */
+  kvBytes?: number;
+  /** KV: keys a tenant stores over all its namespaces */
+  kvKeys?: number;
+  /** KV and Cache API operations one request (or cron run) may make */
+  bindingOps?: number;
+  /** Cache API: bytes of a tenant's cached responses on this node's disk */
+  cacheBytes?: number;
+  /** CPU time of one cron run (`scheduled` handler) */
+  cronCpuMs?: number;
+  /** wall time of one cron run, waitUntil included */
+  cronWallMs?: number;
 }
+
+/** The limits the sandbox enforces on each request; the others bound the isolate (memory) or the pool (concurrency). */
+export type RequestLimits = Omit<Limits, 'memoryMb' | 'concurrency'>;
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -56,15 +102,44 @@ export interface Config {
     drainTimeoutMs: number;
   };
   egress: { allow: string[] };
+  /** the Cache API's per-node storage (server/bindings/cache/) */
+  cache: {
+    /** cached responses kept in memory by each process, over all tenants */
+    memoryMb: number;
+    /** cached responses on this node's disk, over all tenants (each tenant also has limits.cacheBytes) */
+    diskMb: number;
+    /** the largest response one cache.put() stores */
+    maxEntryMb: number;
+  };
+  /** cron triggers (server/bindings/cron/) */
+  cron: {
+    enabled: boolean;
+    /** a failed run (not marked noRetry) is run again once after this delay */
+    retryDelayMs: number;
+  };
+  /** read-only tokens for GET /metrics: each a token, or `sha256:<hex>` of one */
+  scrapeTokens: string[];
+  /** the tenant log rings kept in memory for the logs API (observe/tenant-logs/) */
+  logs: { tenantBytes: number; totalBytes: number };
+  dashboard: {
+    /** a Prometheus server the dashboard's history reads from; empty: islet's own per-minute store */
+    prometheusUrl: string;
+    /** minutes of per-minute history islet keeps itself */
+    historyMinutes: number;
+    /** how often that history samples the counters (seconds) */
+    historySampleS: number;
+  };
+  store: {
+    /** '' (the data folder), file:///<folder> or postgres://… */
+    url: string;
+    poolSize: number;
+    sslMode: 'auto' | 'disable' | 'require' | 'verify-ca' | 'verify-full';
+    /** '' : the system's CAs */
+    sslCaFile: string;
+    /** `id:base64key[,…]`; required with a postgres:// url */
+    secretKey: string;
+  };
   tenants: Record<string, { limits?: Partial<Limits> }>;
-}
-
-export class ConfigError extends Error {
-  readonly code = 'ISLET_CONFIG_INVALID';
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'ConfigError';
-  }
 }
 
 type Kind =
@@ -80,6 +155,8 @@ interface Setting {
   env: string;
   kind: Kind;
   doc: string;
+  /** a secret: a bad value is never echoed in an error */
+  secret?: boolean;
 }
 
 const MAX_BYTES = Number.MAX_SAFE_INTEGER;
@@ -100,6 +177,42 @@ export const limitSettings: Record<keyof Limits, { env: string; kind: Kind & { t
   subrequestResponseBytes: { env: 'ISLET_SUBREQUEST_RESPONSE_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: 'body size of one fetch() response' },
   logBytes: { env: 'ISLET_LOG_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: 'console output per request' },
   concurrency: { env: 'ISLET_CONCURRENCY_LIMIT', kind: { type: 'int', min: 1, max: 1_000_000 }, doc: 'requests in flight in one isolate (503 past it)' },
+  webSocketMessageBytes: {
+    env: 'ISLET_WEBSOCKET_MESSAGE_LIMIT_BYTES',
+    kind: { type: 'int', min: 125, max: 1 << 30, unit: 'bytes' },
+    doc: 'one WebSocket message, either direction (inbound: closed 1009; outbound: send() throws)',
+  },
+  webSocketMessagesPerSecond: {
+    env: 'ISLET_WEBSOCKET_MESSAGES_PER_SECOND',
+    kind: { type: 'int', min: 1, max: 10_000_000 },
+    doc: "messages per second over a tenant's WebSockets in one process, each direction (paced past it)",
+  },
+  webSocketIdleMs: {
+    env: 'ISLET_WEBSOCKET_IDLE_TIMEOUT_MS',
+    kind: { type: 'int', min: 100, max: 86_400_000, unit: 'ms' },
+    doc: 'a WebSocket with no message either way for this long is closed (1001)',
+  },
+  webSockets: {
+    env: 'ISLET_WEBSOCKET_LIMIT',
+    kind: { type: 'int', min: 0, max: 1_000_000 },
+    doc: 'WebSockets a tenant holds open at once in one process',
+  },
+  webSocketBufferBytes: {
+    env: 'ISLET_WEBSOCKET_BUFFER_LIMIT_BYTES',
+    kind: { type: 'int', min: 1024, max: 1 << 30, unit: 'bytes' },
+    doc: 'bytes sent to one WebSocket its peer has not read yet (closed 1013 past it)',
+  },
+  webSocketMessageCpuMs: {
+    env: 'ISLET_WEBSOCKET_MESSAGE_CPU_LIMIT_MS',
+    kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' },
+    doc: 'CPU time of the work one inbound WebSocket message starts (closed 1011 past it)',
+  },
+  kvBytes: { env: 'ISLET_KV_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: 'KV bytes a tenant stores (keys, values, metadata)' },
+  kvKeys: { env: 'ISLET_KV_LIMIT_KEYS', kind: { type: 'int', min: 0, max: 1_000_000_000 }, doc: 'KV keys a tenant stores' },
+  bindingOps: { env: 'ISLET_BINDING_OPS_LIMIT', kind: { type: 'int', min: 0, max: 1_000_000 }, doc: 'KV and Cache API operations per request or cron run' },
+  cacheBytes: { env: 'ISLET_CACHE_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: "bytes of a tenant's cached responses on this node's disk" },
+  cronCpuMs: { env: 'ISLET_CRON_CPU_LIMIT_MS', kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' }, doc: 'CPU time of one cron run' },
+  cronWallMs: { env: 'ISLET_CRON_WALL_LIMIT_MS', kind: { type: 'int', min: 1, max: 86_400_000, unit: 'ms' }, doc: 'wall time of one cron run, waitUntil included' },
 };
 
 export const settings: Setting[] = [
@@ -131,6 +244,78 @@ export const settings: Setting[] = [
   { key: 'pool.startupTimeoutMs', env: 'ISLET_STARTUP_TIMEOUT_MS', kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' }, doc: "time a deployment's top-level code may run" },
   { key: 'pool.drainTimeoutMs', env: 'ISLET_DRAIN_TIMEOUT_MS', kind: { type: 'int', min: 0, max: 3_600_000, unit: 'ms' }, doc: 'longest an old isolate drains after a redeploy' },
   { key: 'egress.allow', env: 'ISLET_EGRESS_ALLOW', kind: { type: 'list' }, doc: 'private hosts/IPs/CIDRs tenant fetch() may reach (comma-separated in env)' },
+  { key: 'scrapeTokens', env: 'ISLET_SCRAPE_TOKENS', kind: { type: 'list' }, doc: 'read-only bearer tokens that may GET /metrics and nothing else: each a token or sha256:<hex> of one (`islet tokens create --scrape` makes one)' },
+  { key: 'logs.tenantBytes', env: 'ISLET_TENANT_LOG_BYTES', kind: { type: 'int', min: 4096, max: 1 << 30, unit: 'bytes' }, doc: "bytes of a tenant's recent log lines kept for the logs API, per process" },
+  { key: 'logs.totalBytes', env: 'ISLET_TENANT_LOG_TOTAL_BYTES', kind: { type: 'int', min: 4096, max: 16 * 2 ** 30, unit: 'bytes' }, doc: 'bytes of recent log lines kept over all tenants, per process (least recently written tenants lose theirs first)' },
+  { key: 'dashboard.prometheusUrl', env: 'ISLET_DASHBOARD_PROMETHEUS_URL', kind: { type: 'string', pattern: /^$|^https?:\/\/[^\s]+$/, expected: 'an http(s) URL of a Prometheus server, or empty' }, doc: "the dashboard's history from this Prometheus server (query_range); empty: islet's own per-minute store" },
+  { key: 'dashboard.historySampleS', env: 'ISLET_DASHBOARD_HISTORY_SAMPLE_S', kind: { type: 'int', min: 1, max: 60, unit: 's' }, doc: 'how often that history samples the counters' },
+  { key: 'dashboard.historyMinutes', env: 'ISLET_DASHBOARD_HISTORY_MINUTES', kind: { type: 'int', min: 10, max: 10_080, unit: 'minutes' }, doc: 'minutes of per-minute history islet keeps itself (without prometheusUrl)' },
+  {
+    key: 'cache.memoryMb',
+    env: 'ISLET_CACHE_MEMORY_MB',
+    kind: { type: 'int', min: 0, max: 1_048_576, unit: 'MB' },
+    doc: 'Cache API responses kept in memory by each process, over all tenants',
+  },
+  {
+    key: 'cache.diskMb',
+    env: 'ISLET_CACHE_DISK_MB',
+    kind: { type: 'int', min: 0, max: 1_073_741_824, unit: 'MB' },
+    doc: "Cache API responses on this node's disk, over all tenants",
+  },
+  {
+    key: 'cache.maxEntryMb',
+    env: 'ISLET_CACHE_MAX_ENTRY_MB',
+    kind: { type: 'int', min: 1, max: 512, unit: 'MB' },
+    doc: 'the largest response one cache.put() stores',
+  },
+  { key: 'cron.enabled', env: 'ISLET_CRON', kind: { type: 'bool' }, doc: 'run cron triggers on this node' },
+  {
+    key: 'cron.retryDelayMs',
+    env: 'ISLET_CRON_RETRY_DELAY_MS',
+    kind: { type: 'int', min: 0, max: 3_600_000, unit: 'ms' },
+    doc: 'a failed cron run (not marked noRetry) runs again once after this delay',
+  },
+  {
+    key: 'store.url',
+    env: 'ISLET_STORE_URL',
+    kind: {
+      type: 'string',
+      pattern: /^$|^file:\/\/\/|^postgres(ql)?:\/\/./,
+      expected: 'empty (the data folder), file:///<folder> or postgres://user:password@host:port/database',
+    },
+    doc: 'where deployments, env and tokens live: a folder (one machine) or PostgreSQL (many machines)',
+    // a URL may carry the database password
+    secret: true,
+  },
+  {
+    key: 'store.poolSize',
+    env: 'ISLET_STORE_POOL_SIZE',
+    kind: { type: 'int', min: 1, max: 1000 },
+    doc: 'PostgreSQL connections per process (plus one LISTEN connection)',
+  },
+  {
+    key: 'store.sslMode',
+    env: 'ISLET_STORE_SSLMODE',
+    kind: { type: 'enum', values: ['auto', 'disable', 'require', 'verify-ca', 'verify-full'] },
+    doc: "TLS to PostgreSQL as libpq's sslmode; auto: the URL's sslmode= parameter, else disable",
+  },
+  {
+    key: 'store.sslCaFile',
+    env: 'ISLET_STORE_SSL_CA_FILE',
+    kind: { type: 'string' },
+    doc: "PEM file of the CA of PostgreSQL's certificate (empty: the system's CAs)",
+  },
+  {
+    key: 'store.secretKey',
+    env: 'ISLET_SECRET_KEY',
+    kind: {
+      type: 'string',
+      pattern: /^$|^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=]{40,}(,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=]{40,})*$/,
+      expected: '<key id>:<base64 of 32 bytes>[,<id>:<base64>...] (islet store keygen)',
+    },
+    doc: 'encrypts tenant secrets in PostgreSQL (AES-256-GCM); the first key encrypts, all decrypt',
+    secret: true,
+  },
 ];
 
 const byKey = new Map(settings.map((s) => [s.key, s]));
@@ -151,8 +336,9 @@ function describe(kind: Kind): string {
 }
 
 /** Checks one value from a JSON file (already typed) or an env var (a string); returns the value or a problem. */
-function coerce(kind: Kind, raw: unknown, fromEnv: boolean): { value?: unknown; problem?: string } {
-  const bad = () => ({ problem: `got ${JSON.stringify(raw)}, expected ${describe(kind)}` });
+function coerce(kind: Kind, raw: unknown, fromEnv: boolean, secret = false): { value?: unknown; problem?: string } {
+  const shown = secret ? 'a value (not shown: it is secret)' : JSON.stringify(raw);
+  const bad = () => ({ problem: `got ${shown}, expected ${describe(kind)}` });
   switch (kind.type) {
     case 'int': {
       let n: unknown = raw;
@@ -221,7 +407,7 @@ function applyFile(target: Record<string, unknown>, layer: unknown, file: string
       }
       const setting = byKey.get(key);
       if (setting) {
-        const { value: v, problem } = coerce(setting.kind, value, false);
+        const { value: v, problem } = coerce(setting.kind, value, false, setting.secret);
         if (problem) problems.push(`${file}:${key}: ${problem}`);
         else setPath(target, key, v);
       } else if (isObject(value) && settings.some((s) => s.key.startsWith(`${key}.`))) {
@@ -304,7 +490,18 @@ export interface LoadOptions {
 export function loadConfig(options: LoadOptions = {}): Config {
   const { argv = [], env = process.env, cwd = process.cwd() } = options;
   const problems: string[] = [];
-  const config = { server: {}, limits: {}, pool: {}, egress: {}, tenants: {} } as Record<string, unknown>;
+  const config = {
+    server: {},
+    limits: {},
+    pool: {},
+    egress: {},
+    cache: {},
+    cron: {},
+    logs: {},
+    dashboard: {},
+    store: {},
+    tenants: {},
+  } as Record<string, unknown>;
 
   const defaultsFile = options.defaults ?? defaultConfigFile;
   applyFile(config, readJson(defaultsFile, problems), path.relative(cwd, defaultsFile) || defaultsFile, problems);
@@ -322,7 +519,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   for (const setting of settings) {
     const raw = env[setting.env];
     if (raw === undefined || raw === '') continue;
-    const { value, problem } = coerce(setting.kind, raw, true);
+    const { value, problem } = coerce(setting.kind, raw, true, setting.secret);
     if (problem) problems.push(`${setting.env} (${setting.key}): ${problem}`);
     else setPath(config, setting.key, value);
   }
@@ -344,9 +541,49 @@ export function loadConfig(options: LoadOptions = {}): Config {
   if (problems.length === 0 && result.limits.wallMs < result.limits.cpuMs) {
     problems.push(`limits.wallMs (${result.limits.wallMs}) must be at least limits.cpuMs (${result.limits.cpuMs}): CPU time cannot exceed wall time`);
   }
+  if (problems.length === 0) problems.push(...storeProblems(result));
   if (problems.length) throw new ConfigError(problems);
   result.dataDir = path.resolve(cwd, result.dataDir);
   return result;
+}
+
+/** The store settings checked at load: a secret key that parses, a CA file that exists. */
+function storeProblems(config: Config): string[] {
+  const problems: string[] = [];
+  if (config.store.secretKey) {
+    try {
+      parseSecretKeys(config.store.secretKey);
+    } catch (error) {
+      problems.push(`store.secretKey (ISLET_SECRET_KEY): ${(error as Error).message}`);
+    }
+  }
+  if (config.store.sslCaFile && !fs.existsSync(config.store.sslCaFile)) {
+    problems.push(`store.sslCaFile (ISLET_STORE_SSL_CA_FILE): ${config.store.sslCaFile} does not exist`);
+  }
+  return problems;
+}
+
+/**
+ * What serving on a shared (PostgreSQL) store needs besides its URL: a secret key (tenant secrets
+ * are encrypted with it) and an operator token every node accepts alike (a generated one would
+ * differ per node). Throws ConfigError; `islet serve` calls it, store tools need less.
+ */
+export function checkSharedStore(config: Config): void {
+  if (!/^postgres(ql)?:/.test(config.store.url)) return;
+  const problems: string[] = [];
+  if (!config.store.secretKey) {
+    problems.push(
+      'store.secretKey (ISLET_SECRET_KEY): required with a postgres:// store.url, ' +
+        'it encrypts tenant secrets (`islet store keygen` prints one)',
+    );
+  }
+  if (!config.adminToken) {
+    problems.push(
+      'adminToken (ISLET_ADMIN_TOKEN): required with a postgres:// store.url: ' +
+        'every node must accept the same operator token',
+    );
+  }
+  if (problems.length) throw new ConfigError(problems);
 }
 
 /**

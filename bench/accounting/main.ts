@@ -19,9 +19,9 @@
 import fs from 'node:fs';
 import { setImmediate as yieldTurn } from 'node:timers/promises';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { Logger, batchedSink, isoNow, stdoutSink, type LogSink } from '../../server/log';
-import { LogHub } from '../../server/logs';
-import { Metrics } from '../../server/metrics';
+import { Logger, batchedSink, isoNow, stdoutSink, type LogSink } from '../../server/observe/server-log';
+import { LogHub } from '../../server/observe/tenant-logs/hub';
+import { Metrics } from '../../server/observe/metrics/metrics';
 import { Accounting, type FinishedRequest } from '../../server/tenants/accounting';
 import type { TenantIsolate } from '../../server/tenants/tenant-isolate';
 import { median, round } from '../lib/stats';
@@ -56,7 +56,12 @@ function request(i: number): FinishedRequest {
     status: i % 50 === 0 ? 404 : 200,
     startedNs: process.hrtime.bigint() - 45_000n,
     cold: false,
-    account: { cpuNs: BigInt(20_000 + (i % 977) * 13), wallNs: BigInt(30_000 + (i % 1013) * 17), subrequests: 0, logBytes: 0 },
+    account: {
+      cpuNs: BigInt(20_000 + (i % 977) * 13),
+      wallNs: BigInt(30_000 + (i % 1013) * 17),
+      subrequests: 0,
+      logBytes: 0,
+    },
   };
 }
 
@@ -106,23 +111,58 @@ async function main(): Promise<void> {
 
   const results: Record<string, number> = {};
   results['Accounting.finish (stdout batching of islet serve)'] = await measure((i) => full.accounting.finish(at(i)));
-  results['Accounting.finish (one tenant, stdout batching)'] = await measure((i) => oneTenant.accounting.finish(single[i & 4095]));
-  results['Accounting.finish (one write per event-loop turn)'] = await measure((i) => fullPerTurn.accounting.finish(at(i)));
+  results['Accounting.finish (one tenant, stdout batching)'] = await measure((i) =>
+    oneTenant.accounting.finish(single[i & 4095]),
+  );
+  results['Accounting.finish (one write per event-loop turn)'] = await measure((i) =>
+    fullPerTurn.accounting.finish(at(i)),
+  );
   results['Accounting.finish (one write per line)'] = await measure((i) => fullLineSink.accounting.finish(at(i)));
   results['Accounting.finish (logRequests off)'] = await measure((i) => noLog.accounting.finish(at(i)));
   results['LogHub.request (line, tenant ring, stdout batching)'] = await measure((i) => {
     const r = at(i);
-    logOnly.logs.request({ tenant: r.entry.tenant, deployment: r.entry.deployment, requestId: r.requestId, method: r.method, path: r.path, status: r.status, cpuMs: 0.021, wallMs: 0.034, cold: false });
+    logOnly.logs.request({
+      tenant: r.entry.tenant,
+      deployment: r.entry.deployment,
+      requestId: r.requestId,
+      method: r.method,
+      path: r.path,
+      status: r.status,
+      cpuMs: 0.021,
+      wallMs: 0.034,
+      cold: false,
+    });
   });
   results['Metrics.requestFinished'] = await measure((i) => {
     const r = at(i);
-    metricsOnly.metrics.requestFinished({ tenant: r.entry.tenant, deployment: r.entry.deployment, status: r.status, durationS: 0.000045, cpuS: 0.000021, cold: false });
+    metricsOnly.metrics.requestFinished({
+      tenant: r.entry.tenant,
+      deployment: r.entry.deployment,
+      status: r.status,
+      durationS: 0.000045,
+      cpuS: 0.000021,
+      cold: false,
+    });
   });
 
   // baselines
   results['baseline line: JSON.stringify of a record, batched sink'] = await measure((i) => {
     const r = at(i);
-    const record = { time: isoNow(), level: 'info', msg: 'request', tenant: r.entry.tenant, deployment: r.entry.deployment, requestId: r.requestId, source: 'request', method: r.method, path: r.path, status: r.status, cpuMs: 0.021, wallMs: 0.034, cold: false };
+    const record = {
+      time: isoNow(),
+      level: 'info',
+      msg: 'request',
+      tenant: r.entry.tenant,
+      deployment: r.entry.deployment,
+      requestId: r.requestId,
+      source: 'request',
+      method: r.method,
+      path: r.path,
+      status: r.status,
+      cpuMs: 0.021,
+      wallMs: 0.034,
+      cold: false,
+    };
     batched(JSON.stringify(record));
   });
   const registry = new Registry();
@@ -141,12 +181,21 @@ async function main(): Promise<void> {
   perTurn.flush();
 
   if (process.argv.includes('--json')) {
-    console.log(JSON.stringify({ unit: 'ns CPU per finished request', requestsPerTurn: REQUESTS_PER_TURN, rounds: ROUNDS, results }, null, 2));
+    console.log(
+      JSON.stringify(
+        { unit: 'ns CPU per finished request', requestsPerTurn: REQUESTS_PER_TURN, rounds: ROUNDS, results },
+        null,
+        2,
+      ),
+    );
     return;
   }
-  console.log(`bench/accounting: CPU ns per finished request (median of ${ROUNDS} rounds of ${PER_ROUND}, ${REQUESTS_PER_TURN} per event-loop turn, bare loop subtracted)`);
+  console.log(
+    `bench/accounting: CPU ns per finished request (median of ${ROUNDS} rounds of ${PER_ROUND}, ${REQUESTS_PER_TURN} per event-loop turn, bare loop subtracted)`,
+  );
   const width = Math.max(...Object.keys(results).map((k) => k.length));
-  for (const [name, ns] of Object.entries(results)) console.log(`  ${name.padEnd(width)}  ${String(ns).padStart(6)} ns`);
+  for (const [name, ns] of Object.entries(results))
+    console.log(`  ${name.padEnd(width)}  ${String(ns).padStart(6)} ns`);
 }
 
 main().catch((err) => {

@@ -22,15 +22,24 @@ export function request(url: string, req: HttpRequest = {}): Promise<HttpRespons
   return new Promise((resolve, reject) => {
     const r = http.request(
       url,
-      { method: req.method ?? 'GET', headers: req.headers, agent: req.agent ?? false, timeout: req.timeoutMs ?? 10_000 },
+      {
+        method: req.method ?? 'GET',
+        headers: req.headers,
+        agent: req.agent ?? false,
+        timeout: req.timeoutMs ?? 10_000,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
         res.on('error', reject);
       },
     );
-    r.on('timeout', () => r.destroy(new Error(`${req.method ?? 'GET'} ${url} timed out after ${req.timeoutMs ?? 10_000} ms`)));
+    r.on('timeout', () =>
+      r.destroy(new Error(`${req.method ?? 'GET'} ${url} timed out after ${req.timeoutMs ?? 10_000} ms`)),
+    );
     r.on('error', reject);
     r.end(req.body);
   });

@@ -21,7 +21,7 @@ export function startProcess(
   name: string,
   command: string,
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string; /** inherited as fds 3, 4, ... */ extraFds?: number[] } = {},
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string /** inherited as fds 3, 4, ... */; extraFds?: number[] } = {},
 ): ServerProcess {
   const child: ChildProcess = spawn(command, args, {
     cwd: opts.cwd,
@@ -36,10 +36,12 @@ export function startProcess(
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   let exited = false;
-  const exitPromise = new Promise<void>((resolve) => child.on('exit', () => {
-    exited = true;
-    resolve();
-  }));
+  const exitPromise = new Promise<void>((resolve) =>
+    child.on('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
   child.on('error', (err) => {
     tail += `\n[spawn error] ${err.message}`;
     exited = true;

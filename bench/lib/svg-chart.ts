@@ -61,9 +61,13 @@ export function renderPanelChart(chart: PanelChart): string {
   chart.panels.forEach((panel, p) => {
     const x0 = MARGIN + p * PANEL_W;
     const max = niceMax(Math.max(0, ...panel.values.map((v) => v ?? 0)));
-    out.push(`<text x="${x0 + PANEL_W / 2}" y="${top + 10}" font-size="13" font-weight="bold" text-anchor="middle" fill="#222">${esc(panel.title)}</text>`);
+    out.push(
+      `<text x="${x0 + PANEL_W / 2}" y="${top + 10}" font-size="13" font-weight="bold" text-anchor="middle" fill="#222">${esc(panel.title)}</text>`,
+    );
     // baseline and the top gridline with its value
-    out.push(`<line x1="${x0 + 8}" y1="${plotTop + plotH}" x2="${x0 + PANEL_W - 8}" y2="${plotTop + plotH}" stroke="#999"/>`);
+    out.push(
+      `<line x1="${x0 + 8}" y1="${plotTop + plotH}" x2="${x0 + PANEL_W - 8}" y2="${plotTop + plotH}" stroke="#999"/>`,
+    );
     out.push(`<line x1="${x0 + 8}" y1="${plotTop}" x2="${x0 + PANEL_W - 8}" y2="${plotTop}" stroke="#e5e5e5"/>`);
     out.push(`<text x="${x0 + 8}" y="${plotTop - 3}" font-size="10" fill="#888">${esc(chart.format(max))}</text>`);
     const n = chart.series.length;
@@ -72,13 +76,19 @@ export function renderPanelChart(chart: PanelChart): string {
     panel.values.forEach((v, i) => {
       const cx = x0 + 12 + slot * i + slot / 2;
       if (v === null || !Number.isFinite(v)) {
-        out.push(`<text x="${cx}" y="${plotTop + plotH - 4}" font-size="10" text-anchor="middle" fill="#aaa">n/a</text>`);
+        out.push(
+          `<text x="${cx}" y="${plotTop + plotH - 4}" font-size="10" text-anchor="middle" fill="#aaa">n/a</text>`,
+        );
         return;
       }
       const h = Math.max(1, (v / max) * plotH);
       const y = plotTop + plotH - h;
-      out.push(`<rect x="${cx - barW / 2}" y="${y}" width="${barW}" height="${h}" fill="${chart.series[i].color}"><title>${esc(`${chart.series[i].label}: ${chart.format(v)}`)}</title></rect>`);
-      out.push(`<text x="${cx}" y="${y - 4}" font-size="10" text-anchor="middle" fill="#333">${esc(chart.format(v))}</text>`);
+      out.push(
+        `<rect x="${cx - barW / 2}" y="${y}" width="${barW}" height="${h}" fill="${chart.series[i].color}"><title>${esc(`${chart.series[i].label}: ${chart.format(v)}`)}</title></rect>`,
+      );
+      out.push(
+        `<text x="${cx}" y="${y - 4}" font-size="10" text-anchor="middle" fill="#333">${esc(chart.format(v))}</text>`,
+      );
     });
   });
   out.push('</svg>');

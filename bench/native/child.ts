@@ -39,7 +39,10 @@ function bigScript(): string {
   const parts: string[] = [];
   for (let i = 0; parts.join('').length < 1_000_000; i++) {
     const chunk: string[] = [];
-    for (let j = 0; j < 100; j++) chunk.push(`function f${i}_${j}(a, b) { const c = a * ${j} + b; return c > ${i} ? [c, '${'x'.repeat(20)}'] : { c, d: a - b }; }`);
+    for (let j = 0; j < 100; j++)
+      chunk.push(
+        `function f${i}_${j}(a, b) { const c = a * ${j} + b; return c > ${i} ? [c, '${'x'.repeat(20)}'] : { c, d: a - b }; }`,
+      );
     parts.push(chunk.join('\n'));
   }
   return parts.join('\n') + '\nglobalThis.done = true;';
@@ -53,16 +56,32 @@ export async function measure(library: Library): Promise<Row[]> {
 }
 
 async function measureRows(): Promise<void> {
-  rows.push({ name: 'isolate creation', unit: 'ms', value: ms(timeSync(40, () => new ivm.Isolate({ memoryLimit: 32 }).dispose())) });
+  rows.push({
+    name: 'isolate creation',
+    unit: 'ms',
+    value: ms(timeSync(40, () => new ivm.Isolate({ memoryLimit: 32 }).dispose())),
+  });
   {
     const isolate = new ivm.Isolate({ memoryLimit: 64 });
-    rows.push({ name: 'context creation', unit: 'ms', value: ms(timeSync(40, () => isolate.createContextSync().release())) });
+    rows.push({
+      name: 'context creation',
+      unit: 'ms',
+      value: ms(timeSync(40, () => isolate.createContextSync().release())),
+    });
     const context = isolate.createContextSync();
     rows.push({ name: "evalSync('1+1')", unit: 'µs', value: us(timeSync(30, () => context.evalSync('1+1'), 200)) });
-    rows.push({ name: "awaited eval('1+1')", unit: 'µs', value: us(await timeAsync(30, () => context.eval('1+1'), 100)) });
+    rows.push({
+      name: "awaited eval('1+1')",
+      unit: 'µs',
+      value: us(await timeAsync(30, () => context.eval('1+1'), 100)),
+    });
 
     const code = bigScript();
-    rows.push({ name: 'compile 1 MB script, no cache', unit: 'ms', value: ms(timeSync(8, () => isolate.compileScriptSync(code + `//${Math.random()}`).release())) });
+    rows.push({
+      name: 'compile 1 MB script, no cache',
+      unit: 'ms',
+      value: ms(timeSync(8, () => isolate.compileScriptSync(code + `//${Math.random()}`).release())),
+    });
     const first = isolate.compileScriptSync(code, { produceCachedData: true });
     first.runSync(context);
     const cached = isolate.compileScriptSync(code, { produceCachedData: true });
@@ -82,8 +101,16 @@ async function measureRows(): Promise<void> {
     }
 
     const add = context.evalSync('(a, b) => a + b', { reference: true }) as native.Reference;
-    rows.push({ name: 'applySync round trip', unit: 'µs', value: us(timeSync(30, () => add.applySync(undefined, [1, 2]), 200)) });
-    rows.push({ name: 'awaited apply round trip', unit: 'µs', value: us(await timeAsync(30, () => add.apply(undefined, [1, 2]), 100)) });
+    rows.push({
+      name: 'applySync round trip',
+      unit: 'µs',
+      value: us(timeSync(30, () => add.applySync(undefined, [1, 2]), 200)),
+    });
+    rows.push({
+      name: 'awaited apply round trip',
+      unit: 'µs',
+      value: us(await timeAsync(30, () => add.apply(undefined, [1, 2]), 100)),
+    });
     {
       const inFlight = 200;
       const values: number[] = [];
@@ -106,13 +133,34 @@ async function measureRows(): Promise<void> {
       rows.push({
         name: 'request dispatch (applySync, copy args, 1 callback)',
         unit: 'µs',
-        value: us(timeSync(30, () => dispatch.applySync(undefined, [1, 'GET', 'https://a.example/x', headers, body], { arguments: { copy: true }, timeout: 1000 }), 200)),
+        value: us(
+          timeSync(
+            30,
+            () =>
+              dispatch.applySync(undefined, [1, 'GET', 'https://a.example/x', headers, body], {
+                arguments: { copy: true },
+                timeout: 1000,
+              }),
+            200,
+          ),
+        ),
       });
     }
     {
-      const object = { items: Array.from({ length: 10_000 }, (_, i) => ({ id: i, name: `item ${i}`, tags: ['a', 'b'], price: i * 1.5 })) };
+      const object = {
+        items: Array.from({ length: 10_000 }, (_, i) => ({
+          id: i,
+          name: `item ${i}`,
+          tags: ['a', 'b'],
+          price: i * 1.5,
+        })),
+      };
       const global = context.global;
-      rows.push({ name: 'copy a 1 MB object into an isolate', unit: 'ms', value: ms(timeSync(20, () => global.setSync('obj', new ivm.ExternalCopy(object).copyInto()))) });
+      rows.push({
+        name: 'copy a 1 MB object into an isolate',
+        unit: 'ms',
+        value: ms(timeSync(20, () => global.setSync('obj', new ivm.ExternalCopy(object).copyInto()))),
+      });
       // Buffers made beforehand: only the transfer is timed.
       const transfers: number[] = [];
       for (let i = 0; i < 100; i++) {
@@ -130,8 +178,17 @@ async function measureRows(): Promise<void> {
     const sources = new Map<string, string>();
     for (let i = 0; i < 50; i++) {
       const deps = [i + 1, i + 2].filter((d) => d < 50);
-      const body = Array.from({ length: 40 }, (_, j) => `export function m${i}_${j}(x) { return x * ${j} + ${i}; }`).join('\n');
-      sources.set(`m${i}.js`, deps.map((d) => `import { m${d}_0 } from 'm${d}.js';`).join('\n') + '\n' + body + `\nexport const v = ${deps.map((d) => `m${d}_0(1)`).join(' + ') || '0'};`);
+      const body = Array.from(
+        { length: 40 },
+        (_, j) => `export function m${i}_${j}(x) { return x * ${j} + ${i}; }`,
+      ).join('\n');
+      sources.set(
+        `m${i}.js`,
+        deps.map((d) => `import { m${d}_0 } from 'm${d}.js';`).join('\n') +
+          '\n' +
+          body +
+          `\nexport const v = ${deps.map((d) => `m${d}_0(1)`).join(' + ') || '0'};`,
+      );
     }
     const caches = new Map<string, native.ExternalCopy<ArrayBuffer>>();
     // Timed from the first compile to the end of evaluation, in a fresh isolate and context.
@@ -141,7 +198,10 @@ async function measureRows(): Promise<void> {
       const start = process.hrtime.bigint();
       const modules = new Map<string, native.Module>();
       for (const [name, code] of sources) {
-        const module = await isolate.compileModule(code, { filename: `file:///${name}`, ...(useCache ? { cachedData: caches.get(name) } : { produceCachedData: true }) });
+        const module = await isolate.compileModule(code, {
+          filename: `file:///${name}`,
+          ...(useCache ? { cachedData: caches.get(name) } : { produceCachedData: true }),
+        });
         if (!useCache && module.cachedData) caches.set(name, module.cachedData);
         modules.set(name, module);
       }
@@ -177,14 +237,19 @@ async function memory(): Promise<void> {
   }
   global.gc?.();
   await new Promise((resolve) => setTimeout(resolve, 200));
-  rows.push({ name: 'RSS per idle isolate with a context', unit: 'MB', value: (process.memoryUsage().rss - before) / count / 1048576 });
+  rows.push({
+    name: 'RSS per idle isolate with a context',
+    unit: 'MB',
+    value: (process.memoryUsage().rss - before) / count / 1048576,
+  });
   for (const { isolate } of keep) isolate.dispose();
 }
 
-if (require.main === module) (process.argv.includes('--memory') ? memory() : measureRows()).then(
-  () => process.stdout.write(JSON.stringify(rows) + '\n'),
-  (error) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+if (require.main === module)
+  (process.argv.includes('--memory') ? memory() : measureRows()).then(
+    () => process.stdout.write(JSON.stringify(rows) + '\n'),
+    (error) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );

@@ -11,12 +11,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { median } from '../lib/stats';
 import { measure, type Library, type Row } from './child';
+import { formatFeatures, measureFeatures } from './features';
 
 const root = path.resolve(__dirname, '../../..');
 const child = path.join(__dirname, 'child.js');
 const roundsArg = process.argv.indexOf('--rounds');
 const rounds = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 3;
-
 
 function hasReference(): boolean {
   try {
@@ -32,7 +32,12 @@ function run(reference: boolean, memory: boolean): Row[] {
   if (reference) args.push('-r', path.join(root, 'scripts', 'reference-isolate.js'));
   args.push(child);
   if (memory) args.push('--memory');
-  const out = execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' }, maxBuffer: 1 << 24 });
+  const out = execFileSync(process.execPath, args, {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: '' },
+    maxBuffer: 1 << 24,
+  });
   return JSON.parse(out.trim().split('\n').pop()!) as Row[];
 }
 
@@ -60,7 +65,10 @@ async function main(): Promise<void> {
       for (const row of ours) {
         const their = theirs.find((r) => r.name === row.name);
         if (!their) continue;
-        ratios.set(row.name, [...(ratios.get(row.name) ?? []), row.unit === 'calls/s' ? row.value / their.value : their.value / row.value]);
+        ratios.set(row.name, [
+          ...(ratios.get(row.name) ?? []),
+          row.unit === 'calls/s' ? row.value / their.value : their.value / row.value,
+        ]);
       }
     }
     process.stderr.write(`bench/native: round ${round + 1}/${rounds} done\n`);
@@ -72,13 +80,17 @@ async function main(): Promise<void> {
   {
     const memoryOurs = results.get(false)!.get('RSS per idle isolate with a context');
     const memoryTheirs = results.get(true)?.get('RSS per idle isolate with a context');
-    if (memoryOurs && memoryTheirs) ratios.set('RSS per idle isolate with a context', [median(memoryTheirs.values) / median(memoryOurs.values)]);
+    if (memoryOurs && memoryTheirs)
+      ratios.set('RSS per idle isolate with a context', [median(memoryTheirs.values) / median(memoryOurs.values)]);
   }
   const islet = results.get(false)!;
   const reference = results.get(true);
   const lines: string[] = [];
-  const format = (value: number) => (value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2));
-  lines.push(`bench/native — ${process.version}, ${rounds} rounds, medians${reference ? '; ratio = median over rounds of isolated-vm / islet (> 1: islet better)' : ' (isolated-vm not installed: no ratios)'}`);
+  const format = (value: number) =>
+    value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
+  lines.push(
+    `bench/native — ${process.version}, ${rounds} rounds, medians${reference ? '; ratio = median over rounds of isolated-vm / islet (> 1: islet better)' : ' (isolated-vm not installed: no ratios)'}`,
+  );
   lines.push('');
   lines.push(`| row | unit | islet | ${reference ? 'isolated-vm | ratio |' : ''}`);
   lines.push(`|---|---|---|${reference ? '---|---|' : ''}`);
@@ -94,12 +106,23 @@ async function main(): Promise<void> {
       cells += ` ${format(their)} | ${ratio.toFixed(2)} |`;
     }
     lines.push(cells);
-    json[name] = { unit: entry.unit, islet: ours, isolatedVm: theirs ? median(theirs.values) : null, ratio: ratio ?? null };
+    json[name] = {
+      unit: entry.unit,
+      islet: ours,
+      isolatedVm: theirs ? median(theirs.values) : null,
+      ratio: ratio ?? null,
+    };
   }
   console.log(lines.join('\n'));
+  // islet's own features (profiler, snapshots): ratios between variants of this run.
+  const features = await measureFeatures(rounds);
+  console.log('\n' + formatFeatures(features));
   const outDir = path.join(root, 'bench', 'results');
   fs.mkdirSync(outDir, { recursive: true });
-  fs.writeFileSync(path.join(outDir, 'native.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds, rows: json }, null, 2) + '\n');
+  fs.writeFileSync(
+    path.join(outDir, 'native.json'),
+    JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds, rows: json, features }, null, 2) + '\n',
+  );
 }
 
 main().catch((error) => {

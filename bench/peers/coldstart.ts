@@ -17,13 +17,18 @@ import { startIslet } from './systems/islet';
 import { workerdPackage, writeWorkerdConfig } from './systems/workerd';
 import type { SystemContext } from './system';
 
-export async function runColdStart(ctx: SystemContext, samples: number, log: (line: string) => void): Promise<ColdStartResult[]> {
+export async function runColdStart(
+  ctx: SystemContext,
+  samples: number,
+  log: (line: string) => void,
+): Promise<ColdStartResult[]> {
   const results: ColdStartResult[] = [];
   for (const measure of [islet, workerdProcess, nodeProcess]) {
     try {
       const r = await measure(ctx, samples);
       results.push(...r);
-      for (const one of r) log(`  cold start ${one.system}: median ${one.medianMs.toFixed(2)} ms${one.note ? ` (${one.note})` : ''}`);
+      for (const one of r)
+        log(`  cold start ${one.system}: median ${one.medianMs.toFixed(2)} ms${one.note ? ` (${one.note})` : ''}`);
     } catch (err) {
       const name = measure === islet ? 'islet' : measure === workerdProcess ? 'workerd' : 'node:http';
       log(`  cold start ${name}: ${(err as Error).message.split('\n')[0]}`);
@@ -38,7 +43,10 @@ function summarize(system: string, measures: string, samplesMs: number[], note?:
   return { system, measures, samplesMs, medianMs: median(samplesMs), p90Ms: percentileSorted(sorted, 90), note };
 }
 
-async function timedFirstRequest(url: string, headers: Record<string, string>): Promise<{ ms: number; res: HttpResponse }> {
+async function timedFirstRequest(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ ms: number; res: HttpResponse }> {
   // A tenant deployed a moment ago may not be routable yet in every process: retry 404s (no
   // isolate is made for them) and time the request that reaches the tenant.
   for (let attempt = 0; attempt < 200; attempt++) {
@@ -61,13 +69,19 @@ async function islet(ctx: SystemContext, samples: number): Promise<ColdStartResu
     const tenant = `cold-${n++}`;
     // A unique line per sample: no two samples share a deployment hash, so nothing compiled for
     // an earlier sample (in the store or in the process) can serve a later one.
-    const { id } = await server.deploy(tenant, Buffer.concat([source, Buffer.from(`\n// cold-start sample ${tenant}\n`)]));
+    const { id } = await server.deploy(
+      tenant,
+      Buffer.concat([source, Buffer.from(`\n// cold-start sample ${tenant}\n`)]),
+    );
     const cacheDir = path.join(server.dataDir, 'tenants', tenant, 'cache', id);
     const cacheFound = fs.existsSync(cacheDir);
     if (!withCache) fs.rmSync(cacheDir, { recursive: true, force: true });
     const headers = server.tenantHeaders(tenant);
     const first = await timedFirstRequest(url, headers);
-    if (first.res.status !== 200) throw new Error(`first request to ${tenant} answered ${first.res.status}: ${first.res.body.toString('utf8', 0, 300)}`);
+    if (first.res.status !== 200)
+      throw new Error(
+        `first request to ${tenant} answered ${first.res.status}: ${first.res.body.toString('utf8', 0, 300)}`,
+      );
     // The same request once warm, on a fresh connection too: what the cold part adds.
     const warmMs = (await timedFirstRequest(url, headers)).ms;
     return { ms: first.ms, cacheFound, warmMs };
@@ -139,9 +153,17 @@ async function workerdProcess(ctx: SystemContext, samples: number): Promise<Cold
     const port = await freePort();
     const dir = fs.mkdtempSync(path.join(ctx.tmpDir, 'workerd-cold-'));
     const config = writeWorkerdConfig(dir, ctx.repoRoot, [port]);
-    times.push(await processToFirstResponse('workerd', () => startProcess('workerd-cold', bin, ['serve', config], { cwd: dir }), port));
+    times.push(
+      await processToFirstResponse(
+        'workerd',
+        () => startProcess('workerd-cold', bin, ['serve', config], { cwd: dir }),
+        port,
+      ),
+    );
   }
-  return [summarize('workerd (process)', 'fresh workerd process: spawn until the first 200 response of the worker', times)];
+  return [
+    summarize('workerd (process)', 'fresh workerd process: spawn until the first 200 response of the worker', times),
+  ];
 }
 
 async function nodeProcess(ctx: SystemContext, samples: number): Promise<ColdStartResult[]> {
@@ -150,8 +172,18 @@ async function nodeProcess(ctx: SystemContext, samples: number): Promise<ColdSta
   for (let i = 0; i < samples; i++) {
     const port = await freePort();
     times.push(
-      await processToFirstResponse('node:http', (p) => startProcess('node-cold', process.execPath, [script, String(p)], { cwd: ctx.repoRoot }), port),
+      await processToFirstResponse(
+        'node:http',
+        (p) => startProcess('node-cold', process.execPath, [script, String(p)], { cwd: ctx.repoRoot }),
+        port,
+      ),
     );
   }
-  return [summarize('node:http (process)', 'fresh node process running the baseline: spawn until the first 200 response', times)];
+  return [
+    summarize(
+      'node:http (process)',
+      'fresh node process running the baseline: spawn until the first 200 response',
+      times,
+    ),
+  ];
 }

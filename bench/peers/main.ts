@@ -59,24 +59,48 @@ async function main(): Promise<void> {
   const started = Date.now();
   const cores = os.cpus().length;
   const settings: RunSettings = args.quick
-    ? { mode: 'quick', rounds: 1, systemWarmupSeconds: 3, warmupSeconds: 1, durationSeconds: 2, connections: 32, loadGenerator: '', coldSamples: 5, memoryTenants: 100 }
-    : { mode: 'full', rounds: 5, systemWarmupSeconds: 5, warmupSeconds: 1, durationSeconds: 2, connections: 32, loadGenerator: '', coldSamples: 15, memoryTenants: 1000 };
+    ? {
+        mode: 'quick',
+        rounds: 1,
+        systemWarmupSeconds: 3,
+        warmupSeconds: 1,
+        durationSeconds: 2,
+        connections: 32,
+        loadGenerator: '',
+        coldSamples: 5,
+        memoryTenants: 100,
+      }
+    : {
+        mode: 'full',
+        rounds: 5,
+        systemWarmupSeconds: 5,
+        warmupSeconds: 1,
+        durationSeconds: 2,
+        connections: 32,
+        loadGenerator: '',
+        coldSamples: 15,
+        memoryTenants: 1000,
+      };
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   settings.loadGenerator = `autocannon ${(require('autocannon/package.json') as { version: string }).version}, ${settings.connections} connections, in its own process`;
 
   let systems: SystemUnderTest[] = [nodeHttp, workerd, workerdProcesses(cores), isletSingle, isletWorkers(cores)];
   if (args.systems) {
     const known = new Set(systems.map((s) => s.id));
-    for (const id of args.systems) if (!known.has(id)) throw new Error(`bench:peers: unknown system '${id}' (known: ${[...known].join(', ')})`);
+    for (const id of args.systems)
+      if (!known.has(id)) throw new Error(`bench:peers: unknown system '${id}' (known: ${[...known].join(', ')})`);
     systems = systems.filter((s) => args.systems!.includes(s.id));
   }
   let workloads = allWorkloads;
   if (args.workloads) {
-    for (const id of args.workloads) if (!workloads.some((w) => w.id === id)) throw new Error(`bench:peers: unknown workload '${id}'`);
+    for (const id of args.workloads)
+      if (!workloads.some((w) => w.id === id)) throw new Error(`bench:peers: unknown workload '${id}'`);
     workloads = workloads.filter((w) => args.workloads!.includes(w.id));
   }
 
-  const infos = new Map<string, SystemInfo>(systems.map((s) => [s.id, { id: s.id, label: s.label, describe: s.describe }]));
+  const infos = new Map<string, SystemInfo>(
+    systems.map((s) => [s.id, { id: s.id, label: s.label, describe: s.describe }]),
+  );
   for (const wd of [...infos.values()].filter((s) => s.id.startsWith('workerd'))) {
     try {
       wd.version = workerdPackage().version;
@@ -88,7 +112,9 @@ async function main(): Promise<void> {
   // such a run are not islet's own and must say so.
   const onReference = (process.env.NODE_OPTIONS ?? '').includes('reference-isolate');
   for (const info of infos.values()) {
-    if (info.id.startsWith('islet') && onReference) info.note = 'isolates from the reference library (isolated-vm) through scripts/reference-isolate.js, not islet\'s native/ addon';
+    if (info.id.startsWith('islet') && onReference)
+      info.note =
+        "isolates from the reference library (isolated-vm) through scripts/reference-isolate.js, not islet's native/ addon";
   }
   const nodeInfo = infos.get('node');
   if (nodeInfo) nodeInfo.version = process.version;
@@ -97,7 +123,9 @@ async function main(): Promise<void> {
   const upstream = await startUpstream();
   const ctx: SystemContext = { repoRoot, tmpDir, upstreamUrl: upstream.url };
   const log = (line: string) => console.log(line);
-  log(`bench:peers (${settings.mode}): ${systems.map((s) => s.label).join(', ')}; ${settings.rounds} round(s) x ${workloads.length} workloads, ${settings.warmupSeconds}s warm-up + ${settings.durationSeconds}s each`);
+  log(
+    `bench:peers (${settings.mode}): ${systems.map((s) => s.label).join(', ')}; ${settings.rounds} round(s) x ${workloads.length} workloads, ${settings.warmupSeconds}s warm-up + ${settings.durationSeconds}s each`,
+  );
 
   try {
     const results: PeerResults = {
@@ -127,8 +155,12 @@ async function main(): Promise<void> {
     fs.mkdirSync(path.dirname(args.out), { recursive: true });
     fs.writeFileSync(args.out, JSON.stringify(results, null, 2) + '\n');
     log(`results: ${path.relative(repoRoot, args.out)}`);
-    if (args.out === defaultOut) for (const file of writeReport(results, repoRoot)) log(`wrote ${path.relative(repoRoot, file)}`);
-    else log(`BENCHMARKS.md left as it is (results went to --out); render them with: node dist/bench/peers/report.js ${args.out}`);
+    if (args.out === defaultOut)
+      for (const file of writeReport(results, repoRoot)) log(`wrote ${path.relative(repoRoot, file)}`);
+    else
+      log(
+        `BENCHMARKS.md left as it is (results went to --out); render them with: node dist/bench/peers/report.js ${args.out}`,
+      );
     log(`done in ${results.elapsedSeconds} s`);
   } finally {
     upstream.close();

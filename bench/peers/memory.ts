@@ -18,7 +18,11 @@ import type { SystemContext } from './system';
 
 const SETTLE_MS = 2000;
 
-export async function runMemory(ctx: SystemContext, tenants: number, log: (line: string) => void): Promise<MemoryResult[]> {
+export async function runMemory(
+  ctx: SystemContext,
+  tenants: number,
+  log: (line: string) => void,
+): Promise<MemoryResult[]> {
   const results: MemoryResult[] = [];
   for (const [name, measure] of [
     ['islet', isletMemory],
@@ -27,7 +31,9 @@ export async function runMemory(ctx: SystemContext, tenants: number, log: (line:
     try {
       const r = await measure(ctx, tenants);
       results.push(r);
-      log(`  memory ${name}: ${r.rssPer1000Bytes !== undefined ? `${(r.rssPer1000Bytes / 2 ** 20).toFixed(1)} MiB per 1,000 idle tenants` : r.error}`);
+      log(
+        `  memory ${name}: ${r.rssPer1000Bytes !== undefined ? `${(r.rssPer1000Bytes / 2 ** 20).toFixed(1)} MiB per 1,000 idle tenants` : r.error}`,
+      );
     } catch (err) {
       log(`  memory ${name}: ${(err as Error).message.split('\n')[0]}`);
       results.push({ system: name, measures: '', tenants, error: (err as Error).message });

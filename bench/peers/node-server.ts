@@ -16,10 +16,13 @@ interface WorkloadModule {
 
 async function main(): Promise<void> {
   const port = Number(process.argv[2]);
-  if (!Number.isInteger(port) || port <= 0) throw new Error(`node-server: expected a port as argv[2], got '${process.argv[2]}'`);
+  if (!Number.isInteger(port) || port <= 0)
+    throw new Error(`node-server: expected a port as argv[2], got '${process.argv[2]}'`);
   const root = path.resolve(__dirname, '../../..');
   // The CPU workload runs the very function the isolates run.
-  const { default: mod } = (await import(pathToFileURL(path.join(root, 'bench/peers/workload/worker.mjs')).href)) as WorkloadModule;
+  const { default: mod } = (await import(
+    pathToFileURL(path.join(root, 'bench/peers/workload/worker.mjs')).href
+  )) as WorkloadModule;
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');

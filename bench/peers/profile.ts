@@ -22,7 +22,8 @@ async function main(): Promise<void> {
   const id = process.argv[2] ?? 'hello';
   const seconds = Number(process.argv[3] ?? 10);
   const target = process.argv[4] ?? 'islet';
-  if (target !== 'islet' && target !== 'node') throw new Error(`profile: target must be islet or node, not '${target}'`);
+  if (target !== 'islet' && target !== 'node')
+    throw new Error(`profile: target must be islet or node, not '${target}'`);
   const workload = workloads.find((w) => w.id === id);
   if (!workload) throw new Error(`profile: unknown workload '${id}' (known: ${workloads.map((w) => w.id).join(', ')})`);
   const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-profile-'));
@@ -33,7 +34,10 @@ async function main(): Promise<void> {
     cleanup.push(() => upstream.close());
     const profArgs = ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
     const ctx = { repoRoot, tmpDir, upstreamUrl: upstream.url };
-    const running = target === 'islet' ? await startWithWorkload(ctx, 'islet-profile', { nodeArgs: profArgs }) : await startNode(profArgs);
+    const running =
+      target === 'islet'
+        ? await startWithWorkload(ctx, 'islet-profile', { nodeArgs: profArgs })
+        : await startNode(profArgs);
     const result = await runLoad({
       url: running.baseUrl + workload.path(upstream.url),
       method: workload.method,
@@ -58,13 +62,31 @@ async function main(): Promise<void> {
     const requests = result.requestsPerSecond * (WARMUP_S + result.durationSeconds);
     const idle = summary.files.find((e) => e.name === '(idle)')?.selfMs ?? 0;
     const us = (ms: number): string => `${((ms * 1000) / requests).toFixed(1).padStart(6)} µs/req`;
-    fs.writeFileSync(path.join(outDir, `${target}-${id}.profile.json`), JSON.stringify({ target, workload: id, load: result, requestsApprox: Math.round(requests), busyUsPerRequest: ((summary.totalMs - idle) * 1000) / requests, ...summary }, null, 2) + '\n');
-    console.log(`${id}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.latencyMs.p99.toFixed(2)} ms under the profiler; ${summary.totalMs.toFixed(0)} ms sampled`);
+    fs.writeFileSync(
+      path.join(outDir, `${target}-${id}.profile.json`),
+      JSON.stringify(
+        {
+          target,
+          workload: id,
+          load: result,
+          requestsApprox: Math.round(requests),
+          busyUsPerRequest: ((summary.totalMs - idle) * 1000) / requests,
+          ...summary,
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+    console.log(
+      `${id}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.latencyMs.p99.toFixed(2)} ms under the profiler; ${summary.totalMs.toFixed(0)} ms sampled`,
+    );
     console.log(`main thread busy: ${us(summary.totalMs - idle)} over ~${Math.round(requests)} requests`);
     console.log('\nself time by file:');
-    for (const e of summary.files) console.log(`  ${(e.share * 100).toFixed(1).padStart(5)}% ${us(e.selfMs)}  ${e.name}`);
+    for (const e of summary.files)
+      console.log(`  ${(e.share * 100).toFixed(1).padStart(5)}% ${us(e.selfMs)}  ${e.name}`);
     console.log('\nself time by function:');
-    for (const e of summary.functions) console.log(`  ${(e.share * 100).toFixed(1).padStart(5)}% ${us(e.selfMs)}  ${e.name}`);
+    for (const e of summary.functions)
+      console.log(`  ${(e.share * 100).toFixed(1).padStart(5)}% ${us(e.selfMs)}  ${e.name}`);
     console.log(`\nprofile: ${path.relative(repoRoot, kept)}`);
   } finally {
     for (const c of cleanup) c();
@@ -73,9 +95,16 @@ async function main(): Promise<void> {
 }
 
 /** The node:http baseline with extra node flags (the profiler), as bench:peers runs it. */
-async function startNode(nodeArgs: string[]): Promise<{ baseUrl: string; headers: Record<string, string>; stop(): Promise<void> }> {
+async function startNode(
+  nodeArgs: string[],
+): Promise<{ baseUrl: string; headers: Record<string, string>; stop(): Promise<void> }> {
   const port = await freePort();
-  const proc = startProcess('node-profile', process.execPath, [...nodeArgs, path.join(__dirname, 'node-server.js'), String(port)], { cwd: repoRoot });
+  const proc = startProcess(
+    'node-profile',
+    process.execPath,
+    [...nodeArgs, path.join(__dirname, 'node-server.js'), String(port)],
+    { cwd: repoRoot },
+  );
   const baseUrl = `http://127.0.0.1:${port}`;
   await waitForHttp(`${baseUrl}/hello`, { isAlive: proc.alive });
   return { baseUrl, headers: {}, stop: () => proc.stop() };

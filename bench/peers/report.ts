@@ -47,17 +47,26 @@ export function writeReport(results: PeerResults, repoRoot: string): string[] {
       title: 'Requests per second, median of rounds',
       subtitle: `higher is better · ${results.settings.loadGenerator} · ${results.machine.cores} cores · ${results.machine.date.slice(0, 10)}`,
       series,
-      panels: results.workloads.map((w) => ({ title: w.label, values: measured.map((s) => get(w.id, s.id)?.requestsPerSecond ?? null) })),
+      panels: results.workloads.map((w) => ({
+        title: w.label,
+        values: measured.map((s) => get(w.id, s.id)?.requestsPerSecond ?? null),
+      })),
       format: fmtRps,
     });
     const p99 = renderPanelChart({
       title: 'p99 latency (ms), median of rounds',
       subtitle: `lower is better · ${results.settings.connections} concurrent connections · ${results.machine.cores} cores · ${results.machine.date.slice(0, 10)}`,
       series,
-      panels: results.workloads.map((w) => ({ title: w.label, values: measured.map((s) => get(w.id, s.id)?.p99Ms ?? null) })),
+      panels: results.workloads.map((w) => ({
+        title: w.label,
+        values: measured.map((s) => get(w.id, s.id)?.p99Ms ?? null),
+      })),
       format: fmtMs,
     });
-    for (const [name, svg] of [['peers-rps.svg', rps], ['peers-p99.svg', p99]] as const) {
+    for (const [name, svg] of [
+      ['peers-rps.svg', rps],
+      ['peers-p99.svg', p99],
+    ] as const) {
       const file = path.join(chartDir, name);
       fs.writeFileSync(file, svg);
       written.push(file);
@@ -92,12 +101,18 @@ function renderMarkdown(r: PeerResults, repoRoot: string, hasThroughput: boolean
     `Every system ran on 127.0.0.1, one at a time, driven by the same load generator (${r.settings.loadGenerator}). ` +
       `Each round starts the system fresh, warms it with ${r.settings.systemWarmupSeconds ?? 0} s of hello-world load, checks one answer per workload, then per workload applies ${r.settings.warmupSeconds} s of warm-up ` +
       `and ${r.settings.durationSeconds} s of measured load. Rounds alternate the systems (A B C A B C), ${r.settings.rounds} round(s); ` +
-      'tables show medians over rounds. The load generator shares the machine\'s cores with the server under test, as it would for any ' +
+      "tables show medians over rounds. The load generator shares the machine's cores with the server under test, as it would for any " +
       'single-machine comparison; all systems pay that equally.',
     '',
   );
 
-  const loads = Object.values(r.throughput.raw).flatMap((bySystem) => Object.values(bySystem).flat().map((x) => x.loadAverage)).filter((x): x is number => x !== undefined);
+  const loads = Object.values(r.throughput.raw)
+    .flatMap((bySystem) =>
+      Object.values(bySystem)
+        .flat()
+        .map((x) => x.loadAverage),
+    )
+    .filter((x): x is number => x !== undefined);
   if (loads.length) {
     L.push(
       `The 1-minute load average when the measured runs began ranged from ${Math.min(...loads).toFixed(2)} to ${Math.max(...loads).toFixed(2)} ` +
@@ -107,10 +122,16 @@ function renderMarkdown(r: PeerResults, repoRoot: string, hasThroughput: boolean
   }
   L.push('## Systems', '', '| system | how it runs | version |', '|---|---|---|');
   for (const s of r.systems) {
-    const how = s.unavailable ? `**not measured**: ${s.unavailable.split('\n')[0]}` : `${s.describe}${s.note ? ` (**${s.note}**)` : ''}`;
+    const how = s.unavailable
+      ? `**not measured**: ${s.unavailable.split('\n')[0]}`
+      : `${s.describe}${s.note ? ` (**${s.note}**)` : ''}`;
     L.push(`| ${s.label} | ${how} | ${s.version ?? ''} |`);
   }
-  L.push('', 'Workloads (one module, [bench/peers/workload/worker.mjs](bench/peers/workload/worker.mjs), served by every system):', '');
+  L.push(
+    '',
+    'Workloads (one module, [bench/peers/workload/worker.mjs](bench/peers/workload/worker.mjs), served by every system):',
+    '',
+  );
   for (const w of r.workloads) L.push(`- **${w.label}**: ${w.describe}`);
   L.push('');
 
@@ -119,35 +140,67 @@ function renderMarkdown(r: PeerResults, repoRoot: string, hasThroughput: boolean
     L.push('![requests per second](bench/charts/peers-rps.svg)', '', '![p99 latency](bench/charts/peers-p99.svg)', '');
     const header = `| workload | ${measured.map((s) => s.label).join(' | ')} |`;
     const sep = `|---|${measured.map(() => '---:').join('|')}|`;
-    L.push('Requests per second: median, and in brackets the lowest and highest round (a wide bracket means the shared machine moved that cell):', '', header, sep);
+    L.push(
+      'Requests per second: median, and in brackets the lowest and highest round (a wide bracket means the shared machine moved that cell):',
+      '',
+      header,
+      sep,
+    );
     const n = (v: number) => Math.round(v).toLocaleString('en-US');
     for (const w of r.workloads) {
       const cells = measured.map((s) => {
         const v = get(w.id, s.id);
         if (!v) return 'n/a';
-        return v.requestsPerSecondRange && v.rounds > 1 ? `${n(v.requestsPerSecond)} (${n(v.requestsPerSecondRange[0])}–${n(v.requestsPerSecondRange[1])})` : n(v.requestsPerSecond);
+        return v.requestsPerSecondRange && v.rounds > 1
+          ? `${n(v.requestsPerSecond)} (${n(v.requestsPerSecondRange[0])}–${n(v.requestsPerSecondRange[1])})`
+          : n(v.requestsPerSecond);
       });
       L.push(`| ${w.label} | ${cells.join(' | ')} |`);
     }
     L.push('', 'Latency p50 / p99 in ms (median over rounds):', '', header, sep);
     for (const w of r.workloads) {
-      L.push(`| ${w.label} | ${measured.map((s) => { const v = get(w.id, s.id); return v ? `${fmtMs(v.p50Ms)} / ${fmtMs(v.p99Ms)}` : 'n/a'; }).join(' | ')} |`);
+      L.push(
+        `| ${w.label} | ${measured
+          .map((s) => {
+            const v = get(w.id, s.id);
+            return v ? `${fmtMs(v.p50Ms)} / ${fmtMs(v.p99Ms)}` : 'n/a';
+          })
+          .join(' | ')} |`,
+      );
     }
-    const failing = r.workloads.flatMap((w) => measured.filter((s) => (get(w.id, s.id)?.failures ?? 0) > 0).map((s) => `${s.label} ${w.id}: ${get(w.id, s.id)!.failures}`));
-    const missing = r.workloads.flatMap((w) =>
-      measured.flatMap((s) => (r.throughput.raw[w.id]?.[s.id] ?? []).filter((x) => x.error).map((x) => `${s.label} ${w.id} round ${x.round}: ${x.error!.split('\n')[0]}`)),
+    const failing = r.workloads.flatMap((w) =>
+      measured
+        .filter((s) => (get(w.id, s.id)?.failures ?? 0) > 0)
+        .map((s) => `${s.label} ${w.id}: ${get(w.id, s.id)!.failures}`),
     );
-    if (failing.length) L.push('', `Failed requests (non-2xx, errors, timeouts) summed over rounds: ${failing.join('; ')}.`);
+    const missing = r.workloads.flatMap((w) =>
+      measured.flatMap((s) =>
+        (r.throughput.raw[w.id]?.[s.id] ?? [])
+          .filter((x) => x.error)
+          .map((x) => `${s.label} ${w.id} round ${x.round}: ${x.error!.split('\n')[0]}`),
+      ),
+    );
+    if (failing.length)
+      L.push('', `Failed requests (non-2xx, errors, timeouts) summed over rounds: ${failing.join('; ')}.`);
     if (missing.length) L.push('', 'Rounds without numbers:', '', ...missing.map((x) => `- ${x}`));
     L.push('');
 
     if (islets.length) {
-      L.push('### Ratios', '', 'Throughput ratio (islet req/s ÷ peer req/s; above 1 means islet serves more) and p99 ratio (islet p99 ÷ peer p99; below 1 means islet is faster):', '');
+      L.push(
+        '### Ratios',
+        '',
+        'Throughput ratio (islet req/s ÷ peer req/s; above 1 means islet serves more) and p99 ratio (islet p99 ÷ peer p99; below 1 means islet is faster):',
+        '',
+      );
       const cols = islets.flatMap((i) => peersOf(i.id, measured).map((p) => ({ i, p })));
-      L.push(`| workload | ${cols.map(({ i, p }) => `${i.label} / ${p.label} req/s`).join(' | ')} | ${cols.map(({ i, p }) => `${i.label} / ${p.label} p99`).join(' | ')} |`);
+      L.push(
+        `| workload | ${cols.map(({ i, p }) => `${i.label} / ${p.label} req/s`).join(' | ')} | ${cols.map(({ i, p }) => `${i.label} / ${p.label} p99`).join(' | ')} |`,
+      );
       L.push(`|---|${cols.map(() => '---:').join('|')}|${cols.map(() => '---:').join('|')}|`);
       for (const w of r.workloads) {
-        const rps = cols.map(({ i, p }) => fmtRatio(ratio(get(w.id, i.id)?.requestsPerSecond, get(w.id, p.id)?.requestsPerSecond)));
+        const rps = cols.map(({ i, p }) =>
+          fmtRatio(ratio(get(w.id, i.id)?.requestsPerSecond, get(w.id, p.id)?.requestsPerSecond)),
+        );
         const p99 = cols.map(({ i, p }) => fmtRatio(ratio(get(w.id, i.id)?.p99Ms, get(w.id, p.id)?.p99Ms)));
         L.push(`| ${w.label} | ${rps.join(' | ')} | ${p99.join(' | ')} |`);
       }
@@ -173,25 +226,41 @@ function renderMarkdown(r: PeerResults, repoRoot: string, hasThroughput: boolean
   }
 
   if (r.coldStart.length) {
-    L.push('## Cold start', '', '| system | what is measured | median | p90 | samples | note |', '|---|---|---:|---:|---:|---|');
+    L.push(
+      '## Cold start',
+      '',
+      '| system | what is measured | median | p90 | samples | note |',
+      '|---|---|---:|---:|---:|---|',
+    );
     for (const c of r.coldStart) {
       if (c.error) L.push(`| ${c.system} | not measured: ${c.error.split('\n')[0]} | | | | |`);
-      else L.push(`| ${c.system} | ${c.measures} | ${fmtMs(c.medianMs)} ms | ${c.p90Ms !== undefined ? `${fmtMs(c.p90Ms)} ms` : ''} | ${c.samplesMs.length} | ${c.note ?? ''} |`);
+      else
+        L.push(
+          `| ${c.system} | ${c.measures} | ${fmtMs(c.medianMs)} ms | ${c.p90Ms !== undefined ? `${fmtMs(c.p90Ms)} ms` : ''} | ${c.samplesMs.length} | ${c.note ?? ''} |`,
+        );
     }
     L.push(
       '',
       'islet and workerd start cold in different units: an islet tenant is a new isolate inside a running server, while a per-module ' +
-        'cold start cannot be isolated from outside workerd, so its row is a whole process start. Compare islet\'s rows with each other, and ' +
+        "cold start cannot be isolated from outside workerd, so its row is a whole process start. Compare islet's rows with each other, and " +
         'the process rows with each other.',
       '',
     );
   }
 
   if (r.memory.length) {
-    L.push('## Memory of idle tenants', '', '| system | what is measured | tenants | RSS before | RSS after | per 1,000 tenants |', '|---|---|---:|---:|---:|---:|');
+    L.push(
+      '## Memory of idle tenants',
+      '',
+      '| system | what is measured | tenants | RSS before | RSS after | per 1,000 tenants |',
+      '|---|---|---:|---:|---:|---:|',
+    );
     for (const x of r.memory) {
       if (x.error) L.push(`| ${x.system} | not measured: ${x.error.split('\n')[0]} | ${x.tenants} | | | |`);
-      else L.push(`| ${x.system} | ${x.measures} | ${x.tenants} | ${mib(x.rssBeforeBytes)} | ${mib(x.rssAfterBytes)} | ${mib(x.rssPer1000Bytes)} |`);
+      else
+        L.push(
+          `| ${x.system} | ${x.measures} | ${x.tenants} | ${mib(x.rssBeforeBytes)} | ${mib(x.rssAfterBytes)} | ${mib(x.rssPer1000Bytes)} |`,
+        );
     }
     L.push('');
   }
@@ -216,7 +285,9 @@ function renderMarkdown(r: PeerResults, repoRoot: string, hasThroughput: boolean
 function peersOf(isletId: string, measured: { id: string; label: string }[]): { id: string; label: string }[] {
   const n = /^islet-w(\d+)$/.exec(isletId)?.[1];
   const wanted = ['node', n && measured.some((s) => s.id === `workerd-p${n}`) ? `workerd-p${n}` : 'workerd'];
-  return wanted.map((id) => measured.find((s) => s.id === id)).filter((s): s is { id: string; label: string } => s !== undefined);
+  return wanted
+    .map((id) => measured.find((s) => s.id === id))
+    .filter((s): s is { id: string; label: string } => s !== undefined);
 }
 
 function ratio(a: number | undefined, b: number | undefined): number | undefined {

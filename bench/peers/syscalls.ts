@@ -59,15 +59,23 @@ async function main(): Promise<void> {
         strace.kill('SIGINT');
         await exited;
         const calls = parseStraceSummary(fs.readFileSync(out, 'utf8'));
-        rows[system.label] = Object.fromEntries([...calls].filter(([, n]) => n / load.ok >= 0.05).map(([name, n]) => [name, Math.round((n / load.ok) * 100) / 100]));
+        rows[system.label] = Object.fromEntries(
+          [...calls]
+            .filter(([, n]) => n / load.ok >= 0.05)
+            .map(([name, n]) => [name, Math.round((n / load.ok) * 100) / 100]),
+        );
         console.log(`${system.label}: ${load.ok} requests`);
-        for (const [name, per] of Object.entries(rows[system.label]).sort((a, b) => b[1] - a[1])) console.log(`  ${name.padEnd(16)} ${per.toFixed(2)} per request`);
+        for (const [name, per] of Object.entries(rows[system.label]).sort((a, b) => b[1] - a[1]))
+          console.log(`  ${name.padEnd(16)} ${per.toFixed(2)} per request`);
       } finally {
         await running.stop();
       }
     }
     fs.mkdirSync(path.join(repoRoot, 'bench/results'), { recursive: true });
-    fs.writeFileSync(path.join(repoRoot, `bench/results/syscalls-${id}.json`), JSON.stringify({ workload: id, perRequest: rows }, null, 2) + '\n');
+    fs.writeFileSync(
+      path.join(repoRoot, `bench/results/syscalls-${id}.json`),
+      JSON.stringify({ workload: id, perRequest: rows }, null, 2) + '\n',
+    );
   } finally {
     upstream.close();
     fs.rmSync(tmpDir, { recursive: true, force: true });

@@ -102,7 +102,10 @@ export function summarize(raw: ThroughputResults['raw']): ThroughputResults['med
       if (ok.length === 0) continue;
       const summary: WorkloadSummary = {
         requestsPerSecond: median(ok.map((r) => r.requestsPerSecond)),
-        requestsPerSecondRange: [Math.min(...ok.map((r) => r.requestsPerSecond)), Math.max(...ok.map((r) => r.requestsPerSecond))],
+        requestsPerSecondRange: [
+          Math.min(...ok.map((r) => r.requestsPerSecond)),
+          Math.max(...ok.map((r) => r.requestsPerSecond)),
+        ],
         p50Ms: median(ok.map((r) => r.latencyMs.p50)),
         p99Ms: median(ok.map((r) => r.latencyMs.p99)),
         failures: ok.reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0),

@@ -17,7 +17,13 @@ export interface Workload {
 
 /** A JSON document of exactly `bytes` bytes (padding string sized to fit). */
 export function jsonOfSize(bytes: number): string {
-  const base = { id: 42, user: { name: 'Ada Lovelace', roles: ['admin', 'dev'] }, tags: ['a', 'b', 'c'], ok: true, pad: '' };
+  const base = {
+    id: 42,
+    user: { name: 'Ada Lovelace', roles: ['admin', 'dev'] },
+    tags: ['a', 'b', 'c'],
+    ok: true,
+    pad: '',
+  };
   const empty = JSON.stringify(base).length;
   base.pad = 'x'.repeat(Math.max(0, bytes - empty));
   return JSON.stringify(base);
@@ -36,7 +42,8 @@ export const workloads: Workload[] = [
     describe: 'GET, 14-byte text response',
     method: 'GET',
     path: () => '/hello',
-    check: (res) => status200(res) ?? (res.body.toString() === 'Hello, world!\n' ? null : `unexpected body '${res.body}'`),
+    check: (res) =>
+      status200(res) ?? (res.body.toString() === 'Hello, world!\n' ? null : `unexpected body '${res.body}'`),
   },
   {
     id: 'echo',
@@ -46,7 +53,8 @@ export const workloads: Workload[] = [
     path: () => '/echo',
     headers: { 'content-type': 'application/json' },
     body: ECHO_BODY,
-    check: (res) => status200(res) ?? (res.body.toString() === ECHO_BODY ? null : `echo differs (${res.body.length} bytes)`),
+    check: (res) =>
+      status200(res) ?? (res.body.toString() === ECHO_BODY ? null : `echo differs (${res.body.length} bytes)`),
   },
   {
     id: 'cpu',
@@ -54,7 +62,8 @@ export const workloads: Workload[] = [
     describe: 'FNV-1a hashing in JavaScript, ~1 ms per request in Node on this machine',
     method: 'GET',
     path: () => '/cpu',
-    check: (res) => status200(res) ?? (/^[0-9a-f]+\n$/.test(res.body.toString()) ? null : `unexpected body '${res.body}'`),
+    check: (res) =>
+      status200(res) ?? (/^[0-9a-f]+\n$/.test(res.body.toString()) ? null : `unexpected body '${res.body}'`),
   },
   {
     id: 'stream',
@@ -62,7 +71,8 @@ export const workloads: Workload[] = [
     describe: 'GET, 1 MiB response streamed as 16 chunks of 64 KiB',
     method: 'GET',
     path: () => '/stream',
-    check: (res) => status200(res) ?? (res.body.length === 1 << 20 ? null : `body is ${res.body.length} bytes, not 1 MiB`),
+    check: (res) =>
+      status200(res) ?? (res.body.length === 1 << 20 ? null : `body is ${res.body.length} bytes, not 1 MiB`),
   },
   {
     id: 'fetch',

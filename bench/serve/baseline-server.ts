@@ -10,7 +10,8 @@ import { HELLO, HELLO_CONTENT_TYPE as CONTENT_TYPE } from './hello-bytes';
 
 const port = Number(process.argv[2]);
 const mode = process.argv[3] ?? 'node';
-if (!Number.isInteger(port) || port <= 0) throw new Error(`baseline-server: expected a port as argv[2], got '${process.argv[2]}'`);
+if (!Number.isInteger(port) || port <= 0)
+  throw new Error(`baseline-server: expected a port as argv[2], got '${process.argv[2]}'`);
 
 if (mode === 'node') {
   http

@@ -2,7 +2,7 @@
 // createSandbox (shim bootstrap) -> compile the deployment's modules (with or without the code
 // cache stored beside it) -> link -> evaluate -> bind the fetch handler. Measured in this
 // process, one start at a time, for a ~100 KB and a ~1 MB deployment.
-import { isolateApi } from '../../server/tenants/isolate-api';
+import { isolateApi } from '../../server/host/isolate-api';
 import { loadDeployment, type ModuleSource } from '../../server/tenants/loader';
 import { defaultCreateSandbox } from '../../server/tenants/sandbox-api';
 import type { DeploymentManifest } from '../../server/store/types';
@@ -10,7 +10,10 @@ import { percentileSorted } from '../lib/stats';
 
 /** An ES module of about `bytes` bytes: a handler plus many small functions it may call. */
 export function syntheticModule(bytes: number): string {
-  const parts = ["export default { fetch(request) { return new Response('ok ' + table.length); } };", 'const table = ['];
+  const parts = [
+    "export default { fetch(request) { return new Response('ok ' + table.length); } };",
+    'const table = [',
+  ];
   let size = parts[0]!.length;
   for (let i = 0; size < bytes; i++) {
     const fn = `  function f${i}(a, b) { const s = 'value-${i}-' + a; return s.length > ${i % 97} ? s + b : b * ${i}; },\n`;
@@ -33,8 +36,16 @@ export interface ColdStartResult {
 export async function measureColdStart(sizeBytes: number, cache: boolean, runs: number): Promise<ColdStartResult> {
   const code = Buffer.from(syntheticModule(sizeBytes));
   const manifest: DeploymentManifest = {
-    id: 'bench', tenant: 'bench', hash: 'bench', createdAt: new Date().toISOString(), format: 'modules', entry: 'index.js',
-    modules: [{ path: 'index.js', size: code.length, sha256: '' }], routes: [], warnings: [], size: code.length,
+    id: 'bench',
+    tenant: 'bench',
+    hash: 'bench',
+    createdAt: new Date().toISOString(),
+    format: 'modules',
+    entry: 'index.js',
+    modules: [{ path: 'index.js', size: code.length, sha256: '' }],
+    routes: [],
+    warnings: [],
+    size: code.length,
   };
   let stored: Buffer | null = null;
   const source: ModuleSource = {
@@ -46,11 +57,27 @@ export async function measureColdStart(sizeBytes: number, cache: boolean, runs: 
   };
   const { Isolate } = isolateApi();
   const createSandbox = defaultCreateSandbox();
-  const limits = { cpuMs: 50, wallMs: 30_000, requestBodyBytes: 1 << 20, responseBodyBytes: 1 << 20, subrequests: 50, subrequestTimeoutMs: 1000, subrequestResponseBytes: 1 << 20, logBytes: 65536 };
+  const limits = {
+    cpuMs: 50,
+    wallMs: 30_000,
+    requestBodyBytes: 1 << 20,
+    responseBodyBytes: 1 << 20,
+    subrequests: 50,
+    subrequestTimeoutMs: 1000,
+    subrequestResponseBytes: 1 << 20,
+    logBytes: 65536,
+  };
   const once = async (): Promise<number> => {
     const began = process.hrtime.bigint();
     const isolate = new Isolate({ memoryLimit: 128 });
-    const sandbox = await createSandbox(isolate, { tenant: 'bench', deployment: 'bench', env: {}, limits, egress: { allow: [] }, log: () => {} });
+    const sandbox = await createSandbox(isolate, {
+      tenant: 'bench',
+      deployment: 'bench',
+      env: {},
+      limits,
+      egress: { allow: [] },
+      log: () => {},
+    });
     await loadDeployment(isolate, sandbox, manifest, source, { startupTimeoutMs: 5000 });
     const ms = Number(process.hrtime.bigint() - began) / 1e6;
     sandbox.dispose();

@@ -25,7 +25,11 @@ const load = { connections: 32, warmupSeconds: quick ? 1 : 2, durationSeconds: q
 
 async function server(name: string, args: string[], host: string, port: number): Promise<ServerProcess> {
   const proc = startProcess(name, process.execPath, args);
-  await waitForHttp(`http://127.0.0.1:${port}/`, { headers: { host }, isAlive: () => proc.alive(), timeoutMs: 60_000 }).catch(async (err) => {
+  await waitForHttp(`http://127.0.0.1:${port}/`, {
+    headers: { host },
+    isAlive: () => proc.alive(),
+    timeoutMs: 60_000,
+  }).catch(async (err) => {
     await proc.stop();
     throw new Error(`${name}: ${(err as Error).message}\n${proc.output()}`);
   });
@@ -58,7 +62,15 @@ interface System {
  * the same number of rounds, interleaved (A B C A B C ...), and the ratio is taken per round
  * against the baseline's run of that round, then the median over rounds is reported.
  */
-async function throughputRounds(systems: System[], rounds: number): Promise<{ runs: Map<string, LoadResult[]>; ratios: Map<string, number[]>; rss: Map<string, number>; cpuUs: Map<string, number[]> }> {
+async function throughputRounds(
+  systems: System[],
+  rounds: number,
+): Promise<{
+  runs: Map<string, LoadResult[]>;
+  ratios: Map<string, number[]>;
+  rss: Map<string, number>;
+  cpuUs: Map<string, number[]>;
+}> {
   const procs = new Map<string, ServerProcess>();
   const runs = new Map<string, LoadResult[]>();
   const ratios = new Map<string, number[]>();
@@ -74,10 +86,15 @@ async function throughputRounds(systems: System[], rounds: number): Promise<{ ru
       for (const s of systems) {
         const proc = procs.get(s.label)!;
         const cpuBefore = groupCpuSeconds(proc.pid);
-        const result = await runLoad({ url: `http://127.0.0.1:${s.port}/`, headers: { host: 'hello.localhost' }, ...load });
+        const result = await runLoad({
+          url: `http://127.0.0.1:${s.port}/`,
+          headers: { host: 'hello.localhost' },
+          ...load,
+        });
         const requests = result.requestsPerSecond * (load.warmupSeconds + load.durationSeconds);
         cpuUs.set(s.label, [...(cpuUs.get(s.label) ?? []), ((groupCpuSeconds(proc.pid) - cpuBefore) * 1e6) / requests]);
-        if (result.non2xx + result.errors > 0) throw new Error(`${s.label}: ${result.non2xx} non-2xx answers and ${result.errors} errors under load`);
+        if (result.non2xx + result.errors > 0)
+          throw new Error(`${s.label}: ${result.non2xx} non-2xx answers and ${result.errors} errors under load`);
         runs.set(s.label, [...(runs.get(s.label) ?? []), result]);
         if (base === 0) base = result.requestsPerSecond;
         ratios.set(s.label, [...(ratios.get(s.label) ?? []), result.requestsPerSecond / base]);
@@ -118,12 +135,29 @@ async function main(): Promise<void> {
   const frontDir = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-bench-front-'));
 
   const rounds = quick ? 2 : 5;
-  console.log(`bench/serve: ${load.connections} connections, ${load.warmupSeconds}s warm-up + ${load.durationSeconds}s measured per run, ${rounds} interleaved rounds, ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `bench/serve: ${load.connections} connections, ${load.warmupSeconds}s warm-up + ${load.durationSeconds}s measured per run, ${rounds} interleaved rounds, ${os.cpus().length} CPUs, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   const systems: System[] = [
-    { label: 'node:http (baseline)', args: [path.join(dist, 'baseline-server.js'), String(pNode), 'node'], port: pNode },
+    {
+      label: 'node:http (baseline)',
+      args: [path.join(dist, 'baseline-server.js'), String(pNode), 'node'],
+      port: pNode,
+    },
     { label: 'hono node adapter', args: [path.join(dist, 'baseline-server.js'), String(pHono), 'hono'], port: pHono },
-    { label: 'islet (functions/hello)', args: ['--no-node-snapshot', path.join(dist, 'islet-server.js'), String(pIslet), dataDir], port: pIslet },
-    { label: 'islet front only (diagnostic)', args: ['--no-node-snapshot', path.join(dist, 'islet-server.js'), String(pFront), frontDir, 'front-only'], port: pFront },
+    {
+      label: 'islet (functions/hello)',
+      args: ['--no-node-snapshot', path.join(dist, 'islet-server.js'), String(pIslet), dataDir],
+      port: pIslet,
+    },
+    {
+      label: 'islet front only (diagnostic)',
+      args: ['--no-node-snapshot', path.join(dist, 'islet-server.js'), String(pFront), frontDir, 'front-only'],
+      port: pFront,
+    },
   ];
   const { runs, ratios, rss, cpuUs } = await throughputRounds(systems, rounds);
   fs.rmSync(dataDir, { recursive: true, force: true });
@@ -135,12 +169,18 @@ async function main(): Promise<void> {
       requestsPerSecond: median(rs.map((r) => r.requestsPerSecond)),
       ratio: median(ratios.get(s.label)!),
       ratios: ratios.get(s.label)!.map((r) => round(r, 3)),
-      latencyMs: { p50: median(rs.map((r) => r.latencyMs.p50)), p90: median(rs.map((r) => r.latencyMs.p90)), p99: median(rs.map((r) => r.latencyMs.p99)) },
+      latencyMs: {
+        p50: median(rs.map((r) => r.latencyMs.p50)),
+        p90: median(rs.map((r) => r.latencyMs.p90)),
+        p99: median(rs.map((r) => r.latencyMs.p99)),
+      },
       rssBytes: rss.get(s.label)!,
       cpuUsPerRequest: median(cpuUs.get(s.label)!),
     };
   });
-  console.log('\nhello world (medians over rounds)  req/s     p50       p90       p99    CPU/req  ratio to node:http (per round)  CPU ratio');
+  console.log(
+    '\nhello world (medians over rounds)  req/s     p50       p90       p99    CPU/req  ratio to node:http (per round)  CPU ratio',
+  );
   const baseCpu = summary[0]!.cpuUsPerRequest;
   for (const r of summary) {
     console.log(
@@ -151,14 +191,20 @@ async function main(): Promise<void> {
   if (throughputOnly) return;
   const cold: ColdStartResult[] = [];
   for (const size of [100 * 1024, 1024 * 1024]) {
-    for (const cache of [true, false]) cold.push(await measureColdStart(size, cache, quick ? 20 : size > 200_000 ? 40 : 100));
+    for (const cache of [true, false])
+      cold.push(await measureColdStart(size, cache, quick ? 20 : size > 200_000 ? 40 : 100));
   }
   console.log('\ncold start (isolate + sandbox + modules + evaluate)   p50        p99');
-  for (const c of cold) console.log(`${`${Math.round(c.sizeBytes / 1024)} KB, ${c.cache ? 'with' : 'without'} code cache`.padEnd(52)} ${ms(c.p50Ms).padStart(9)}  ${ms(c.p99Ms).padStart(9)}`);
+  for (const c of cold)
+    console.log(
+      `${`${Math.round(c.sizeBytes / 1024)} KB, ${c.cache ? 'with' : 'without'} code cache`.padEnd(52)} ${ms(c.p50Ms).padStart(9)}  ${ms(c.p99Ms).padStart(9)}`,
+    );
 
   const tenants = quick ? 200 : 1000;
   const memory = await memoryPerTenant(tenants);
-  console.log(`\nmemory with ${memory.tenants} tenants warm (${memory.ok} answered 200, ${memory.warmIsolates} isolates): ${round(memory.rssPerTenantBytes! / 1048576, 3)} MB RSS per idle tenant, ${round(memory.isolateHeapPerTenantBytes! / 1048576, 3)} MB isolate heap per tenant`);
+  console.log(
+    `\nmemory with ${memory.tenants} tenants warm (${memory.ok} answered 200, ${memory.warmIsolates} isolates): ${round(memory.rssPerTenantBytes! / 1048576, 3)} MB RSS per idle tenant, ${round(memory.isolateHeapPerTenantBytes! / 1048576, 3)} MB isolate heap per tenant`,
+  );
 
   const results = {
     date: new Date().toISOString(),
@@ -173,7 +219,10 @@ async function main(): Promise<void> {
     memory,
   };
   fs.mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
-  fs.writeFileSync(path.join(root, 'bench', 'results', quick ? 'serve-quick.json' : 'serve.json'), JSON.stringify(results, null, 2) + '\n');
+  fs.writeFileSync(
+    path.join(root, 'bench', 'results', quick ? 'serve-quick.json' : 'serve.json'),
+    JSON.stringify(results, null, 2) + '\n',
+  );
 }
 
 main().catch((err) => {

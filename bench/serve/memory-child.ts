@@ -6,13 +6,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { request } from 'undici';
 import { loadConfig } from '../../server/config';
-import { Logger } from '../../server/log';
+import { Logger } from '../../server/observe/server-log';
 import { startServing } from '../../server/cli/serve';
 import { FsDeploymentStore } from '../../server/store/fs';
 import { publish } from '../../server/deploy/publish';
 import { readDirectory } from '../../server/deploy/directory';
 import { prepareDeployment } from '../../server/tenants/prepare';
-import { v8Version } from '../../server/tenants/isolate-api';
+import { v8Version } from '../../server/host/isolate-api';
 
 const settle = async () => {
   for (let i = 0; i < 3; i++) {
@@ -28,7 +28,11 @@ async function main(): Promise<void> {
   // Build and prepare hello once, then store the same deployment for every tenant (what 1,000
   // uploads of it would leave in the store, without 1,000 builds).
   const store = new FsDeploymentStore(dataDir);
-  const { manifest } = await publish({ store, prepare: (m, f) => prepareDeployment(m, f) }, 't0', readDirectory(path.join(root, 'functions', 'hello')));
+  const { manifest } = await publish(
+    { store, prepare: (m, f) => prepareDeployment(m, f) },
+    't0',
+    readDirectory(path.join(root, 'functions', 'hello')),
+  );
   const files = new Map<string, Buffer>();
   for (const m of manifest.modules) {
     files.set(m.path, await store.readFile('t0', manifest.id, m.path));
@@ -44,7 +48,17 @@ async function main(): Promise<void> {
   }
   await store.close();
 
-  const config = loadConfig({ env: { ISLET_PORT: '0', ISLET_HOST: '127.0.0.1', ISLET_ADMIN_PORT: '0', ISLET_DATA_DIR: dataDir, ISLET_ADMIN_TOKEN: 'bench', ISLET_LOG_REQUESTS: 'false', ISLET_LOG_LEVEL: 'warn' } });
+  const config = loadConfig({
+    env: {
+      ISLET_PORT: '0',
+      ISLET_HOST: '127.0.0.1',
+      ISLET_ADMIN_PORT: '0',
+      ISLET_DATA_DIR: dataDir,
+      ISLET_ADMIN_TOKEN: 'bench',
+      ISLET_LOG_REQUESTS: 'false',
+      ISLET_LOG_LEVEL: 'warn',
+    },
+  });
   const serving = await startServing({ config, logger: new Logger('warn', () => {}) });
   const url = `http://127.0.0.1:${serving.tenantPort}/`;
   // one request first so the shim bootstrap's cache and Node's own lazy state exist before the baseline

@@ -7,14 +7,20 @@
 //     returns a Response, against a bare applySync of an empty function (the floor of one entry).
 // Run: npm run build && node --no-node-snapshot dist/bench/shims/main.js [--json]
 // (on the reference library: add -r ./scripts/reference-isolate.js)
-import { createSandbox, type Sandbox } from '../../server/host/sandbox';
-import { native, type Isolate } from '../../server/host/isolate-api';
-import type { RequestLimits, SandboxRequest } from '../../server/host/types';
+import { createSandbox } from '../../server/host/sandbox';
+import { isolateApi, type Isolate } from '../../server/host/isolate-api';
+import type { RequestLimits, Sandbox, SandboxRequest } from '../../server/host/types';
 import { median, percentileSorted, round } from '../lib/stats';
 
 const limits: RequestLimits = {
-  cpuMs: 1000, wallMs: 10000, requestBodyBytes: 1 << 20, responseBodyBytes: 1 << 20,
-  subrequests: 10, subrequestTimeoutMs: 5000, subrequestResponseBytes: 1 << 20, logBytes: 1 << 16,
+  cpuMs: 1000,
+  wallMs: 10000,
+  requestBodyBytes: 1 << 20,
+  responseBodyBytes: 1 << 20,
+  subrequests: 10,
+  subrequestTimeoutMs: 5000,
+  subrequestResponseBytes: 1 << 20,
+  logBytes: 1 << 16,
 };
 const options = { tenant: 'bench', deployment: 'd', env: { A: '1' }, limits, egress: { allow: [] }, log() {} };
 
@@ -36,29 +42,34 @@ function coldStart(rounds: number) {
   const cached: number[] = [];
   for (let i = 0; i < rounds; i++) {
     let isolate!: Isolate;
-    isolateOnly.push(ms(() => (isolate = new native.Isolate({ memoryLimit: 64 }))));
+    isolateOnly.push(ms(() => (isolate = new (isolateApi().Isolate)({ memoryLimit: 64 }))));
     emptyContext.push(ms(() => isolate.createContextSync().release()));
     isolate.dispose();
 
-    const a = new native.Isolate({ memoryLimit: 64 });
+    const a = new (isolateApi().Isolate)({ memoryLimit: 64 });
     let sandbox!: Sandbox;
     noCache.push(ms(() => (sandbox = createSandbox(a, options, { codeCache: false }))));
     sandbox.dispose();
     a.dispose();
 
-    const b = new native.Isolate({ memoryLimit: 64 });
+    const b = new (isolateApi().Isolate)({ memoryLimit: 64 });
     cached.push(ms(() => (sandbox = createSandbox(b, options))));
     sandbox.dispose();
     b.dispose();
   }
-  return { isolate: stats(isolateOnly), emptyContext: stats(emptyContext), sandboxNoCache: stats(noCache), sandboxCached: stats(cached) };
+  return {
+    isolate: stats(isolateOnly),
+    emptyContext: stats(emptyContext),
+    sandboxNoCache: stats(noCache),
+    sandboxCached: stats(cached),
+  };
 }
 
 function lazyGlobals(rounds: number) {
   const out: Record<string, number[]> = { ReadableStream: [], URLPattern: [], 'crypto.subtle': [] };
   for (let i = 0; i < rounds; i++) {
     for (const name of Object.keys(out)) {
-      const isolate = new native.Isolate({ memoryLimit: 64 });
+      const isolate = new (isolateApi().Isolate)({ memoryLimit: 64 });
       const sandbox = createSandbox(isolate, options);
       out[name].push(ms(() => sandbox.context.evalSync(`typeof ${name}`)));
       sandbox.dispose();
@@ -69,7 +80,7 @@ function lazyGlobals(rounds: number) {
 }
 
 async function perRequest(count: number) {
-  const isolate = new native.Isolate({ memoryLimit: 128 });
+  const isolate = new (isolateApi().Isolate)({ memoryLimit: 128 });
   const sandbox = createSandbox(isolate, options);
   const module = (isolate as unknown as { compileModuleSync(code: string): any }).compileModuleSync(
     `export default { fetch(request) {
@@ -83,8 +94,27 @@ async function perRequest(count: number) {
   });
   module.evaluateSync();
   sandbox.bindModule(module.namespace);
-  const headers = ['host', 'bench.test', 'user-agent', 'bench/1.0', 'accept', '*/*', 'accept-encoding', 'gzip', 'connection', 'keep-alive', 'x-forwarded-for', '203.0.113.9'];
-  const request = (i: number): SandboxRequest => ({ id: String(i), method: 'GET', url: `http://bench.test/p/${i & 7}`, headers, body: null });
+  const headers = [
+    'host',
+    'bench.test',
+    'user-agent',
+    'bench/1.0',
+    'accept',
+    '*/*',
+    'accept-encoding',
+    'gzip',
+    'connection',
+    'keep-alive',
+    'x-forwarded-for',
+    '203.0.113.9',
+  ];
+  const request = (i: number): SandboxRequest => ({
+    id: String(i),
+    method: 'GET',
+    url: `http://bench.test/p/${i & 7}`,
+    headers,
+    body: null,
+  });
   // warm up
   for (let i = 0; i < 2000; i++) {
     const d = sandbox.dispatch(request(i));
@@ -128,7 +158,7 @@ async function perRequest(count: number) {
 
 async function main() {
   // the process's one-time warm-up (bootstrap + one request in a scratch isolate, then the code cache)
-  const warm = new native.Isolate({ memoryLimit: 64 });
+  const warm = new (isolateApi().Isolate)({ memoryLimit: 64 });
   const warmUpMs = ms(() => createSandbox(warm, options).dispose());
   warm.dispose();
   const result = {

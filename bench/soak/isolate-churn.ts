@@ -17,7 +17,9 @@ function rssMB(): number {
   return Math.round(Number(m?.[1] ?? 0) / 1024);
 }
 
-type IsolateClass = new (options: { memoryLimit: number }) => {
+type IsolateClass = new (options: {
+  memoryLimit: number;
+}) => {
   createContextSync(): { evalSync(code: string): unknown };
   dispose(): void;
 };
@@ -31,25 +33,57 @@ async function main(): Promise<void> {
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const Isolate = (mode === 'ivm' ? require('isolated-vm') : require('../../native')).Isolate as IsolateClass;
-  const code = Buffer.from("const NAME = 'churn'; export default { fetch() { return new Response('hello from ' + NAME); } };");
+  const code = Buffer.from(
+    "const NAME = 'churn'; export default { fetch() { return new Response('hello from ' + NAME); } };",
+  );
   const manifest: DeploymentManifest = {
-    id: 'churn', tenant: 'churn', hash: 'churn', createdAt: new Date().toISOString(), format: 'modules', entry: 'index.js',
-    modules: [{ path: 'index.js', size: code.length, sha256: '' }], routes: [], warnings: [], size: code.length,
+    id: 'churn',
+    tenant: 'churn',
+    hash: 'churn',
+    createdAt: new Date().toISOString(),
+    format: 'modules',
+    entry: 'index.js',
+    modules: [{ path: 'index.js', size: code.length, sha256: '' }],
+    routes: [],
+    warnings: [],
+    size: code.length,
   };
   let cache: Buffer | null = null;
-  const source: ModuleSource = { read: async () => code, readCache: async () => cache, writeCache: (_p, data) => void (cache = data) };
+  const source: ModuleSource = {
+    read: async () => code,
+    readCache: async () => cache,
+    writeCache: (_p, data) => void (cache = data),
+  };
   const createSandbox = defaultCreateSandbox();
-  const limits = { cpuMs: 50, wallMs: 30_000, requestBodyBytes: 1 << 20, responseBodyBytes: 1 << 20, subrequests: 50, subrequestTimeoutMs: 1000, subrequestResponseBytes: 1 << 20, logBytes: 65536 };
+  const limits = {
+    cpuMs: 50,
+    wallMs: 30_000,
+    requestBodyBytes: 1 << 20,
+    responseBodyBytes: 1 << 20,
+    subrequests: 50,
+    subrequestTimeoutMs: 1000,
+    subrequestResponseBytes: 1 << 20,
+    logBytes: 65536,
+  };
   const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
   const points: string[] = [];
   for (let i = 0; i <= cycles; i++) {
     const isolate = new Isolate({ memoryLimit: 128 });
     if (mode === 'sandbox') {
-      const sandbox = await createSandbox(isolate as never, { tenant: 'churn', deployment: 'churn', env: {}, limits, egress: { allow: [] }, log: () => {} });
+      const sandbox = await createSandbox(isolate as never, {
+        tenant: 'churn',
+        deployment: 'churn',
+        env: {},
+        limits,
+        egress: { allow: [] },
+        log: () => {},
+      });
       await loadDeployment(isolate as never, sandbox, manifest, source, { startupTimeoutMs: 5000 });
       sandbox.dispose();
     } else {
-      isolate.createContextSync().evalSync('const a = []; for (let i = 0; i < 1000; i++) a.push({ i, s: "x" + i }); a.length');
+      isolate
+        .createContextSync()
+        .evalSync('const a = []; for (let i = 0; i < 1000; i++) a.push({ i, s: "x" + i }); a.length');
     }
     isolate.dispose();
     if (i % every === 0) {

@@ -153,7 +153,15 @@ async function main(): Promise<void> {
     kindStats(t.kind).errors++;
     const reason = what.startsWith('network') ? what.split(':')[0] : what;
     errorsByReason[reason] = (errorsByReason[reason] ?? 0) + 1;
-    if (errorSamples.length < 40) errorSamples.push({ atSeconds: Math.round(seconds() * 10) / 10, tenant: t.name, kind: t.kind, path, what, body: body?.slice(0, 300) });
+    if (errorSamples.length < 40)
+      errorSamples.push({
+        atSeconds: Math.round(seconds() * 10) / 10,
+        tenant: t.name,
+        kind: t.kind,
+        path,
+        what,
+        body: body?.slice(0, 300),
+      });
   };
 
   const pickTenant = (): TenantSpec => {
@@ -173,7 +181,12 @@ async function main(): Promise<void> {
       touched.add(tenant.name);
       sessions++;
       const host = `${tenant.name}.${plan.baseDomain}`;
-      const client = new Client(plan.origin, { pipelining: 1, headersTimeout: 15_000, bodyTimeout: 15_000, connect: { timeout: 10_000 } });
+      const client = new Client(plan.origin, {
+        pipelining: 1,
+        headersTimeout: 15_000,
+        bodyTimeout: 15_000,
+        connect: { timeout: 10_000 },
+      });
       const count = 1 + Math.floor(random() * plan.maxSessionRequests);
       try {
         for (let i = 0; i < count && performance.now() < deadline; i++) {
@@ -227,7 +240,14 @@ async function main(): Promise<void> {
 
   const ticker = setInterval(() => {
     const sorted = Float64Array.from(tick.latencies).sort();
-    const line: Tick = { type: 'tick', t: Math.round(seconds()), ok: tick.ok, limit: tick.limit, errors: tick.errors, p99: Math.round(percentileSorted(sorted, 99) * 100) / 100 };
+    const line: Tick = {
+      type: 'tick',
+      t: Math.round(seconds()),
+      ok: tick.ok,
+      limit: tick.limit,
+      errors: tick.errors,
+      p99: Math.round(percentileSorted(sorted, 99) * 100) / 100,
+    };
     process.stdout.write(JSON.stringify(line) + '\n');
     tick = { ok: 0, limit: 0, errors: 0, latencies: [] };
   }, 1000);
@@ -246,7 +266,12 @@ async function main(): Promise<void> {
     errorsByReason,
     errorSamples,
     sessions,
-    byKind: Object.fromEntries([...kinds].map(([k, s]) => [k, { ok: s.ok, limit: s.limit, errors: s.errors, latencyMs: summarize(s.latencies) }])),
+    byKind: Object.fromEntries(
+      [...kinds].map(([k, s]) => [
+        k,
+        { ok: s.ok, limit: s.limit, errors: s.errors, latencyMs: summarize(s.latencies) },
+      ]),
+    ),
     latencyMs: summarize(latencies),
     timersOk,
     tenantsTouched: touched.size,

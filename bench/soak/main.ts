@@ -67,13 +67,15 @@ function parseOptions(argv: string[]): Options {
   });
   const int = (flag: string, raw: string | undefined, min: number, max: number): number => {
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`bench/soak: --${flag} expects an integer from ${min} to ${max}, got '${raw}'`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new UsageError(`bench/soak: --${flag} expects an integer from ${min} to ${max}, got '${raw}'`);
     return n;
   };
   const quick = values.quick ?? false;
   const tenants = int('tenants', values.tenants, 8, 100_000);
   const variant = values.variant ?? 'both';
-  if (!['warm', 'churn', 'both'].includes(variant)) throw new UsageError(`bench/soak: --variant expects warm, churn or both, got '${variant}'`);
+  if (!['warm', 'churn', 'both'].includes(variant))
+    throw new UsageError(`bench/soak: --variant expects warm, churn or both, got '${variant}'`);
   return {
     // 150 s by default: 200 fresh isolates take ~80 s to grow into their working heaps, so the
     // RSS slope is read over a second half (75-150 s) that starts after that, not during it
@@ -97,14 +99,16 @@ async function admin(islet: IsletServer, method: string, route: string, body?: u
     body: body === undefined ? undefined : JSON.stringify(body),
     timeoutMs: 30_000,
   });
-  if (res.status >= 300) throw new Error(`${method} ${route} answered ${res.status}: ${res.body.toString('utf8', 0, 400)}`);
+  if (res.status >= 300)
+    throw new Error(`${method} ${route} answered ${res.status}: ${res.body.toString('utf8', 0, 400)}`);
   return res.body.length ? JSON.parse(res.body.toString('utf8')) : null;
 }
 
 /** Hogs get a small CPU limit first (so each cut costs little), then every tenant is deployed. */
 async function deployAll(islet: IsletServer, tenants: TenantSpec[], upstream: Upstream): Promise<number> {
   const started = performance.now();
-  for (const t of tenants.filter((t) => t.kind === 'hog')) await admin(islet, 'PUT', `/v1/tenants/${t.name}`, { limits: { cpuMs: HOG_CPU_MS } });
+  for (const t of tenants.filter((t) => t.kind === 'hog'))
+    await admin(islet, 'PUT', `/v1/tenants/${t.name}`, { limits: { cpuMs: HOG_CPU_MS } });
   let next = 0;
   const deployer = async () => {
     while (next < tenants.length) {
@@ -119,7 +123,9 @@ async function deployAll(islet: IsletServer, tenants: TenantSpec[], upstream: Up
 /** Runs the load generator process; `onTick` sees its per-second lines as they come. */
 function runLoad(plan: LoadPlan, onTick: (tick: Tick) => void): Promise<LoadOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(__dirname, 'loadgen-child.js'), JSON.stringify(plan)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(__dirname, 'loadgen-child.js'), JSON.stringify(plan)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let buffered = '';
     let stderr = '';
     let outcome: LoadOutcome | null = null;
@@ -144,18 +150,27 @@ function runLoad(plan: LoadPlan, onTick: (tick: Tick) => void): Promise<LoadOutc
   });
 }
 
-async function runVariant(name: 'warm' | 'churn', opts: Options, ctx: { tmpDir: string; dataDir: string; upstream: Upstream; tenants: TenantSpec[]; deploy: boolean }): Promise<VariantResult> {
+async function runVariant(
+  name: 'warm' | 'churn',
+  opts: Options,
+  ctx: { tmpDir: string; dataDir: string; upstream: Upstream; tenants: TenantSpec[]; deploy: boolean },
+): Promise<VariantResult> {
   const pool = name === 'churn' ? opts.churnPool : null;
   const env: Record<string, string> = { ISLET_DATA_DIR: ctx.dataDir };
   if (pool !== null) env.ISLET_POOL_MAX_ISOLATES = String(pool);
-  const islet = await startIslet({ repoRoot: root, tmpDir: ctx.tmpDir, upstreamUrl: ctx.upstream.url }, `islet-soak-${name}`, { workers: opts.workers, env });
+  const islet = await startIslet(
+    { repoRoot: root, tmpDir: ctx.tmpDir, upstreamUrl: ctx.upstream.url },
+    `islet-soak-${name}`,
+    { workers: opts.workers, env },
+  );
   try {
     if (ctx.deploy) {
       const seconds = await deployAll(islet, ctx.tenants, ctx.upstream);
       console.log(`  deployed ${ctx.tenants.length} tenants through the admin API in ${seconds.toFixed(1)} s`);
     } else {
       const listed = (await admin(islet, 'GET', '/v1/tenants')) as { tenants: unknown[] };
-      if (listed.tenants.length !== ctx.tenants.length) throw new Error(`expected the ${ctx.tenants.length} stored tenants, the server lists ${listed.tenants.length}`);
+      if (listed.tenants.length !== ctx.tenants.length)
+        throw new Error(`expected the ${ctx.tenants.length} stored tenants, the server lists ${listed.tenants.length}`);
     }
     const adminUrl = `http://127.0.0.1:${islet.adminPort}`;
     let before = countsOf(await scrapeMetrics(adminUrl, islet.token));
@@ -176,12 +191,19 @@ async function runVariant(name: 'warm' | 'churn', opts: Options, ctx: { tmpDir: 
     const memoryTimer = setInterval(() => void sampleMemory(), 5000);
     let warmup: WarmupResult | null = null;
     if (name === 'warm') {
-      warmup = await touchEveryTenant(`http://127.0.0.1:${islet.port}`, 'localhost', ctx.tenants, opts.workers ? 4 * opts.workers : 1);
+      warmup = await touchEveryTenant(
+        `http://127.0.0.1:${islet.port}`,
+        'localhost',
+        ctx.tenants,
+        opts.workers ? 4 * opts.workers : 1,
+      );
       // what islet counts from here on is the measured load's
       const afterWarmup = countsOf(await scrapeMetrics(adminUrl, islet.token));
       warmup.coldStarts = afterWarmup.coldStarts - before.coldStarts;
       before = afterWarmup;
-      console.log(`  first touches: ${warmup.touchesPerTenant} per tenant, ${warmup.ok}/${warmup.tenants * warmup.touchesPerTenant} answered correctly in ${warmup.seconds} s (p50 ${warmup.latencyMs.p50} ms, p99 ${warmup.latencyMs.p99} ms), ${warmup.coldStarts} cold starts`);
+      console.log(
+        `  first touches: ${warmup.touchesPerTenant} per tenant, ${warmup.ok}/${warmup.tenants * warmup.touchesPerTenant} answered correctly in ${warmup.seconds} s (p50 ${warmup.latencyMs.p50} ms, p99 ${warmup.latencyMs.p99} ms), ${warmup.coldStarts} cold starts`,
+      );
     }
     ctx.upstream.reset();
     const kindOf = (tenant: string) => ctx.tenants.find((t) => t.name === tenant)?.kind;
@@ -207,7 +229,9 @@ async function runVariant(name: 'warm' | 'churn', opts: Options, ctx: { tmpDir: 
       if (ticks.length % 10 === 0) {
         const last = sampler.sample();
         const live = memory[memory.length - 1]?.isolates ?? '?';
-        console.log(`  ${String(tick.t).padStart(4)} s  ${tick.ok + tick.limit + tick.errors} req/s  p99 ${tick.p99} ms  errors ${tick.errors}  RSS ${last.totalMB} MB in ${last.processes} processes, ${live} isolates`);
+        console.log(
+          `  ${String(tick.t).padStart(4)} s  ${tick.ok + tick.limit + tick.errors} req/s  p99 ${tick.p99} ms  errors ${tick.errors}  RSS ${last.totalMB} MB in ${last.processes} processes, ${live} isolates`,
+        );
       }
     });
     clearInterval(memoryTimer);
@@ -250,8 +274,15 @@ async function runVariant(name: 'warm' | 'churn', opts: Options, ctx: { tmpDir: 
 
 function uncommittedServerFiles(): string[] | null {
   try {
-    const out = execFileSync('git', ['status', '--porcelain', '--', 'server', 'native', 'runtime-shims', 'config', 'bin'], { cwd: root, encoding: 'utf8' });
-    return out.split('\n').filter(Boolean).map((line) => line.slice(3));
+    const out = execFileSync(
+      'git',
+      ['status', '--porcelain', '--', 'server', 'native', 'runtime-shims', 'config', 'bin'],
+      { cwd: root, encoding: 'utf8' },
+    );
+    return out
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.slice(3));
   } catch {
     return null; // not a git checkout
   }
@@ -259,7 +290,8 @@ function uncommittedServerFiles(): string[] | null {
 
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
-  if (!fs.existsSync(path.join(root, 'dist/server/cli/serve.js'))) throw new Error('bench/soak: islet is not built (dist/server/cli/serve.js is missing): run npm run build');
+  if (!fs.existsSync(path.join(root, 'dist/server/cli/serve.js')))
+    throw new Error('bench/soak: islet is not built (dist/server/cli/serve.js is missing): run npm run build');
   const hogs = Math.max(2, Math.round(opts.tenants * 0.02));
   const tenants = planTenants(opts.tenants, hogs);
   const byKind: Record<string, number> = {};
@@ -268,7 +300,14 @@ async function main(): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(tmpDir, 'data-'));
   const upstream = await startUpstream();
   console.log(
-    `bench/soak: ${opts.tenants} tenants (${Object.entries(byKind).map(([k, n]) => `${n} ${k}`).join(', ')}), ${opts.workers ? `${opts.workers} workers` : 'one process'}, ${opts.connections} connections${opts.rate ? ` at ${opts.rate} req/s` : ' (closed loop)'}, ${opts.durationSeconds} s per variant (${opts.variants.join(', ')}); ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    `bench/soak: ${opts.tenants} tenants (${Object.entries(byKind)
+      .map(([k, n]) => `${n} ${k}`)
+      .join(
+        ', ',
+      )}), ${opts.workers ? `${opts.workers} workers` : 'one process'}, ${opts.connections} connections${opts.rate ? ` at ${opts.rate} req/s` : ' (closed loop)'}, ${opts.durationSeconds} s per variant (${opts.variants.join(', ')}); ${os.cpus().length} CPUs, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
   );
   const variants: VariantResult[] = [];
   // a variant whose server could not start or run is reported, and the others still run
@@ -298,7 +337,9 @@ async function main(): Promise<void> {
     // the server under soak is whatever dist/ holds: say when it was built from uncommitted work
     uncommittedServerFiles: uncommittedServerFiles(),
     loadAverageAtEnd: os.loadavg(),
-    isolateLibrary: (process.env.NODE_OPTIONS ?? '').includes('reference-isolate') ? 'reference (isolated-vm)' : 'native/',
+    isolateLibrary: (process.env.NODE_OPTIONS ?? '').includes('reference-isolate')
+      ? 'reference (isolated-vm)'
+      : 'native/',
     options: opts,
     tenants: { count: tenants.length, byKind, hogCpuLimitMs: HOG_CPU_MS },
     variants,
@@ -309,11 +350,16 @@ async function main(): Promise<void> {
   fs.writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
   console.log(`\nwrote ${path.relative(root, out)}`);
 
-  const failures = [...failed.map((f) => `${f.name}: did not run (${f.error.split('\n')[0]})`), ...variants.flatMap((v) => [
-    ...(v.errors > 0 ? [`${v.name}: ${v.errors} errors`] : []),
-    ...(v.serverAlive ? [] : [`${v.name}: the server died`]),
-    ...(v.rss.verdict === 'growing' ? [`${v.name}: RSS kept growing (${v.rss.secondHalfSlopeMBPerMin} MB/min over the second half)`] : []),
-  ])];
+  const failures = [
+    ...failed.map((f) => `${f.name}: did not run (${f.error.split('\n')[0]})`),
+    ...variants.flatMap((v) => [
+      ...(v.errors > 0 ? [`${v.name}: ${v.errors} errors`] : []),
+      ...(v.serverAlive ? [] : [`${v.name}: the server died`]),
+      ...(v.rss.verdict === 'growing'
+        ? [`${v.name}: RSS kept growing (${v.rss.secondHalfSlopeMBPerMin} MB/min over the second half)`]
+        : []),
+    ]),
+  ];
   if (failures.length) {
     console.error(`bench/soak FAILED: ${failures.join('; ')}`);
     process.exitCode = 1;

@@ -18,8 +18,12 @@ export interface IsletCounts {
 }
 
 export async function scrapeMetrics(adminUrl: string, token: string): Promise<string> {
-  const res = await request(`${adminUrl}/metrics`, { headers: { authorization: `Bearer ${token}` }, timeoutMs: 15_000 });
-  if (res.status !== 200) throw new Error(`GET ${adminUrl}/metrics answered ${res.status}: ${res.body.toString('utf8', 0, 300)}`);
+  const res = await request(`${adminUrl}/metrics`, {
+    headers: { authorization: `Bearer ${token}` },
+    timeoutMs: 15_000,
+  });
+  if (res.status !== 200)
+    throw new Error(`GET ${adminUrl}/metrics answered ${res.status}: ${res.body.toString('utf8', 0, 300)}`);
   return res.body.toString('utf8');
 }
 
@@ -32,7 +36,12 @@ export function sumBy(text: string, name: string, label?: string): Series {
     if (rest[0] !== '{' && rest[0] !== ' ') continue; // a longer name sharing the prefix
     const close = rest.lastIndexOf('}');
     const labels = rest[0] === '{' ? rest.slice(1, close) : '';
-    const value = Number(rest.slice(close + 1).trim().split(' ')[0]);
+    const value = Number(
+      rest
+        .slice(close + 1)
+        .trim()
+        .split(' ')[0],
+    );
     if (!Number.isFinite(value)) continue;
     let key = '';
     if (label) {
@@ -105,7 +114,10 @@ export function memoryOf(text: string): MemoryBreakdown {
  * islet_isolate_heap_used_bytes series (tenants outside the labelled top N are left out). A
  * kind whose heaps keep growing while the others stay put points at the shim path it uses.
  */
-export function heapByKind(text: string, kindOf: (tenant: string) => string | undefined): Record<string, { tenants: number; meanMB: number }> {
+export function heapByKind(
+  text: string,
+  kindOf: (tenant: string) => string | undefined,
+): Record<string, { tenants: number; meanMB: number }> {
   const sums = new Map<string, { tenants: number; bytes: number }>();
   for (const [tenant, bytes] of Object.entries(sumBy(text, 'islet_isolate_heap_used_bytes', 'tenant'))) {
     const kind = kindOf(tenant);
@@ -115,5 +127,10 @@ export function heapByKind(text: string, kindOf: (tenant: string) => string | un
     s.bytes += bytes;
     sums.set(kind, s);
   }
-  return Object.fromEntries([...sums].map(([k, s]) => [k, { tenants: s.tenants, meanMB: Math.round((s.bytes / s.tenants / 1048576) * 100) / 100 }]));
+  return Object.fromEntries(
+    [...sums].map(([k, s]) => [
+      k,
+      { tenants: s.tenants, meanMB: Math.round((s.bytes / s.tenants / 1048576) * 100) / 100 },
+    ]),
+  );
 }

@@ -19,7 +19,10 @@ export interface VariantResult {
   /** change of each figure over the second half of the load, MB (isolates: count) */
   memoryTrend: Record<string, number>;
   /** mean tenant heap in use per isolate, by function kind, when the load started and at its end */
-  heapByKind: { atLoadStart: Record<string, { tenants: number; meanMB: number }>; atEnd: Record<string, { tenants: number; meanMB: number }> };
+  heapByKind: {
+    atLoadStart: Record<string, { tenants: number; meanMB: number }>;
+    atEnd: Record<string, { tenants: number; meanMB: number }>;
+  };
   islet: IsletCounts;
   waitUntil: { timersOk: number; beacons: number; lost: number };
   /** load errors + lost waitUntil work + a server that died */
@@ -65,23 +68,50 @@ export function printReport(variants: VariantResult[]): void {
   }
   for (const v of variants) {
     console.log(`\n${v.name}: ${v.describe}`);
-    console.log(`  per kind (ok / cut / errors, p99 ms): ${Object.entries(v.load.byKind).map(([k, s]) => `${k} ${s.ok}/${s.limit}/${s.errors} ${s.latencyMs.p99}`).join('; ')}`);
-    console.log(`  islet counted: ${v.islet.coldStarts} cold starts; evictions ${fmt(v.islet.evictionsByReason)}; limit cuts ${fmt(v.islet.limitsByKind)} (tenant series: a lower bound); isolates at the end ${fmt(v.islet.isolatesByState)}`);
-    console.log(`  waitUntil beacons ${v.waitUntil.beacons} for ${v.waitUntil.timersOk} timers answers (lost ${v.waitUntil.lost}); ${v.load.sessions} connections, ${v.load.tenantsTouched} tenants reached`);
-    if (v.warmup) console.log(`  first touches (${v.warmup.touchesPerTenant} per tenant, fresh connections): ${v.warmup.ok}/${v.warmup.tenants * v.warmup.touchesPerTenant} answered correctly in ${v.warmup.seconds} s, p50 ${v.warmup.latencyMs.p50} ms, p99 ${v.warmup.latencyMs.p99} ms, ${v.warmup.coldStarts ?? '?'} cold starts (not in the table)`);
-    console.log(`  RSS: the load's second half added ${v.rss.secondHalfGrowthMB} MB of the ${v.rss.loadGrowthMB} MB the load added (${v.rss.totalGrowthMB} MB since the idle server; noise floor ${v.rss.noiseFloorMB} MB)`);
+    console.log(
+      `  per kind (ok / cut / errors, p99 ms): ${Object.entries(v.load.byKind)
+        .map(([k, s]) => `${k} ${s.ok}/${s.limit}/${s.errors} ${s.latencyMs.p99}`)
+        .join('; ')}`,
+    );
+    console.log(
+      `  islet counted: ${v.islet.coldStarts} cold starts; evictions ${fmt(v.islet.evictionsByReason)}; limit cuts ${fmt(v.islet.limitsByKind)} (tenant series: a lower bound); isolates at the end ${fmt(v.islet.isolatesByState)}`,
+    );
+    console.log(
+      `  waitUntil beacons ${v.waitUntil.beacons} for ${v.waitUntil.timersOk} timers answers (lost ${v.waitUntil.lost}); ${v.load.sessions} connections, ${v.load.tenantsTouched} tenants reached`,
+    );
+    if (v.warmup)
+      console.log(
+        `  first touches (${v.warmup.touchesPerTenant} per tenant, fresh connections): ${v.warmup.ok}/${v.warmup.tenants * v.warmup.touchesPerTenant} answered correctly in ${v.warmup.seconds} s, p50 ${v.warmup.latencyMs.p50} ms, p99 ${v.warmup.latencyMs.p99} ms, ${v.warmup.coldStarts ?? '?'} cold starts (not in the table)`,
+      );
+    console.log(
+      `  RSS: the load's second half added ${v.rss.secondHalfGrowthMB} MB of the ${v.rss.loadGrowthMB} MB the load added (${v.rss.totalGrowthMB} MB since the idle server; noise floor ${v.rss.noiseFloorMB} MB)`,
+    );
     const m = v.memory[v.memory.length - 1];
     if (m) {
-      console.log(`  islet's figures at the end: ${m.isolates} isolates, tenant heaps ${m.isolateHeapUsedMB} MB used + ${m.isolateExternalMB} MB external, Node heap ${m.nodeHeapUsedMB}/${m.nodeHeapTotalMB} MB, Node external ${m.nodeExternalMB} MB`);
-      console.log(`  their change over the load's second half: ${Object.entries(v.memoryTrend).map(([k, d]) => `${k} ${d > 0 ? '+' : ''}${d}`).join(', ')}`);
+      console.log(
+        `  islet's figures at the end: ${m.isolates} isolates, tenant heaps ${m.isolateHeapUsedMB} MB used + ${m.isolateExternalMB} MB external, Node heap ${m.nodeHeapUsedMB}/${m.nodeHeapTotalMB} MB, Node external ${m.nodeExternalMB} MB`,
+      );
+      console.log(
+        `  their change over the load's second half: ${Object.entries(v.memoryTrend)
+          .map(([k, d]) => `${k} ${d > 0 ? '+' : ''}${d}`)
+          .join(', ')}`,
+      );
     }
     const kinds = Object.keys(v.heapByKind.atEnd).sort();
-    if (kinds.length) console.log(`  mean heap in use per isolate, load start -> end (MB): ${kinds.map((k) => `${k} ${v.heapByKind.atLoadStart[k]?.meanMB ?? '?'} -> ${v.heapByKind.atEnd[k].meanMB}`).join(', ')}`);
+    if (kinds.length)
+      console.log(
+        `  mean heap in use per isolate, load start -> end (MB): ${kinds.map((k) => `${k} ${v.heapByKind.atLoadStart[k]?.meanMB ?? '?'} -> ${v.heapByKind.atEnd[k].meanMB}`).join(', ')}`,
+      );
     console.log(`  processes: ${v.rss.processesSeen.map((p) => `${p.role} ${p.pid} (max ${p.maxMB} MB)`).join(', ')}`);
     if (v.errors > 0) {
-      console.log(`  ERRORS by reason: ${fmt(v.load.errorsByReason)}${v.waitUntil.lost ? `, waitUntil lost ${v.waitUntil.lost}` : ''}${v.warmup?.errors.length ? `, first touch ${v.warmup.errors.length}` : ''}${v.serverAlive ? '' : ', server died'}`);
+      console.log(
+        `  ERRORS by reason: ${fmt(v.load.errorsByReason)}${v.waitUntil.lost ? `, waitUntil lost ${v.waitUntil.lost}` : ''}${v.warmup?.errors.length ? `, first touch ${v.warmup.errors.length}` : ''}${v.serverAlive ? '' : ', server died'}`,
+      );
       for (const e of v.warmup?.errors.slice(0, 4) ?? []) console.log(`    first touch of ${e.tenant}: ${e.what}`);
-      for (const s of v.load.errorSamples.slice(0, 8)) console.log(`    at ${s.atSeconds}s ${s.tenant} (${s.kind}) ${s.path}: ${s.what}${s.body ? ` | ${JSON.stringify(s.body.slice(0, 120))}` : ''}`);
+      for (const s of v.load.errorSamples.slice(0, 8))
+        console.log(
+          `    at ${s.atSeconds}s ${s.tenant} (${s.kind}) ${s.path}: ${s.what}${s.body ? ` | ${JSON.stringify(s.body.slice(0, 120))}` : ''}`,
+        );
     }
   }
 }

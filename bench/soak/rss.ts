@@ -95,7 +95,11 @@ export class RssSampler {
   stop(loadFromT = 0): RssSummary {
     clearInterval(this.#timer);
     this.sample();
-    return summarizeRss(this.#samples, loadFromT, [...this.#seen].map(([pid, s]) => ({ pid, ...s })));
+    return summarizeRss(
+      this.#samples,
+      loadFromT,
+      [...this.#seen].map(([pid, s]) => ({ pid, ...s })),
+    );
   }
 
   #leaderServes(): boolean {
@@ -117,12 +121,20 @@ export class RssSampler {
     // The group leader is the server itself when it was started with --no-node-snapshot;
     // otherwise it is bin/islet.js's launcher, re-executing itself as its one node child. Node
     // children of the server are workers; anything else (esbuild's service) is a helper.
-    const server = this.#leaderServes() ? this.#pgid : [...infos].find(([, i]) => i.ppid === this.#pgid && i.exe === this.#node)?.[0];
+    const server = this.#leaderServes()
+      ? this.#pgid
+      : [...infos].find(([, i]) => i.ppid === this.#pgid && i.exe === this.#node)?.[0];
     const byRole: Partial<Record<Role, number>> = {};
     let totalKB = 0;
     for (const [pid, info] of infos) {
       const role: Role =
-        pid === server ? 'server' : pid === this.#pgid ? 'launcher' : info.ppid === server && info.exe === this.#node ? 'worker' : 'helper';
+        pid === server
+          ? 'server'
+          : pid === this.#pgid
+            ? 'launcher'
+            : info.ppid === server && info.exe === this.#node
+              ? 'worker'
+              : 'helper';
       const mb = info.rssKB / 1024;
       byRole[role] = Math.round(((byRole[role] ?? 0) + mb) * 10) / 10;
       totalKB += info.rssKB;
@@ -152,7 +164,11 @@ function slope(xs: number[], ys: number[]): number {
   return den === 0 ? 0 : num / den;
 }
 
-export function summarizeRss(samples: RssSample[], loadFromT = 0, processesSeen: RssSummary['processesSeen'] = []): RssSummary {
+export function summarizeRss(
+  samples: RssSample[],
+  loadFromT = 0,
+  processesSeen: RssSummary['processesSeen'] = [],
+): RssSummary {
   const totals = samples.map((s) => s.totalMB);
   const r1 = (v: number) => Math.round(v * 10) / 10;
   const first = totals[0] ?? Number.NaN;
@@ -175,7 +191,8 @@ export function summarizeRss(samples: RssSample[], loadFromT = 0, processesSeen:
     noiseFloorMB: r1(noiseFloor),
     processesSeen,
   };
-  if (load.length < 6) return { ...base, secondHalfSlopeMBPerMin: Number.NaN, secondHalfGrowthMB: Number.NaN, verdict: 'too few samples' };
+  if (load.length < 6)
+    return { ...base, secondHalfSlopeMBPerMin: Number.NaN, secondHalfGrowthMB: Number.NaN, verdict: 'too few samples' };
   const mid = (loadFromT + loadTo) / 2;
   const half = load.filter((s) => s.t >= mid);
   const perSecond = slope(

@@ -172,19 +172,39 @@ export function hashAnswers(): string[] {
  * The next request for tenant `t`. `random` is a [0,1) source; `id` is unique within the run
  * (the timers kind sends it to the upstream's beacon counter).
  */
-export function planRequest(t: TenantSpec, random: () => number, id: string, hashes: readonly string[]): PlannedRequest {
+export function planRequest(
+  t: TenantSpec,
+  random: () => number,
+  id: string,
+  hashes: readonly string[],
+): PlannedRequest {
   const n = t.name;
   switch (t.kind) {
     case 'hello':
       return { method: 'GET', path: '/', check: (s, e, b) => expectText(s, e, b, `hello from ${n}\n`) };
     case 'echo': {
-      const value = { id, n: Math.floor(random() * 1e9), tags: ['soak', n], nested: { ok: true, pad: 'p'.repeat(Math.floor(random() * 200)) } };
+      const value = {
+        id,
+        n: Math.floor(random() * 1e9),
+        tags: ['soak', n],
+        nested: { ok: true, pad: 'p'.repeat(Math.floor(random() * 200)) },
+      };
       const expected = JSON.stringify({ tenant: n, echo: value });
-      return { method: 'POST', path: '/echo', body: JSON.stringify(value), contentType: 'application/json', check: (s, e, b) => expectText(s, e, b, expected) };
+      return {
+        method: 'POST',
+        path: '/echo',
+        body: JSON.stringify(value),
+        contentType: 'application/json',
+        check: (s, e, b) => expectText(s, e, b, expected),
+      };
     }
     case 'hash': {
       const seed = Math.floor(random() * hashes.length);
-      return { method: 'GET', path: `/hash?seed=${seed}`, check: (s, e, b) => expectText(s, e, b, `${n} ${seed} ${hashes[seed]}\n`) };
+      return {
+        method: 'GET',
+        path: `/hash?seed=${seed}`,
+        check: (s, e, b) => expectText(s, e, b, `${n} ${seed} ${hashes[seed]}\n`),
+      };
     }
     case 'stream': {
       let expected = '';
@@ -193,17 +213,28 @@ export function planRequest(t: TenantSpec, random: () => number, id: string, has
     }
     case 'fetch': {
       const item = Math.floor(random() * 1000);
-      return { method: 'GET', path: `/item/${item}`, check: (s, e, b) => expectText(s, e, b, `${n}: item ${item} costs ${itemPrice(item)} (mine)\n`) };
+      return {
+        method: 'GET',
+        path: `/item/${item}`,
+        check: (s, e, b) => expectText(s, e, b, `${n}: item ${item} costs ${itemPrice(item)} (mine)\n`),
+      };
     }
     case 'timers':
-      return { method: 'GET', path: `/wait?id=${id}`, check: (s, e, b) => expectText(s, e, b, `${n} waited for ${id}\n`) };
+      return {
+        method: 'GET',
+        path: `/wait?id=${id}`,
+        check: (s, e, b) => expectText(s, e, b, `${n} waited for ${id}\n`),
+      };
     case 'hog':
       if (random() < HOG_BURN_SHARE) {
         return {
           method: 'GET',
           path: '/?burn=1',
           // the cut is the expected answer; anything else from a burning request is a fault
-          check: (s, e) => (s === 503 && e === 'cpu' ? { limit: true } : { error: `burn answered ${s}${e ? ` (islet-error: ${e})` : ''}, expected 503 islet-error: cpu` }),
+          check: (s, e) =>
+            s === 503 && e === 'cpu'
+              ? { limit: true }
+              : { error: `burn answered ${s}${e ? ` (islet-error: ${e})` : ''}, expected 503 islet-error: cpu` },
         };
       }
       return { method: 'GET', path: '/', check: (s, e, b) => expectText(s, e, b, `${n} is calm\n`) };

@@ -23,7 +23,13 @@ export interface WarmupResult {
   latencyMs: { p50: number; p99: number; max: number };
 }
 
-export async function touchEveryTenant(origin: string, baseDomain: string, tenants: TenantSpec[], touches: number, concurrency = 8): Promise<WarmupResult> {
+export async function touchEveryTenant(
+  origin: string,
+  baseDomain: string,
+  tenants: TenantSpec[],
+  touches: number,
+  concurrency = 8,
+): Promise<WarmupResult> {
   const hashes = hashAnswers();
   // 0.99: never the burning request of a hog, and any seed/item is as good as another
   const calm = () => 0.99;
@@ -43,7 +49,12 @@ export async function touchEveryTenant(origin: string, baseDomain: string, tenan
       if (req.contentType) headers['content-type'] = req.contentType;
       const t0 = performance.now();
       try {
-        const res = await request(`${origin}${req.path}`, { method: req.method, headers, body: req.body, timeoutMs: 15_000 });
+        const res = await request(`${origin}${req.path}`, {
+          method: req.method,
+          headers,
+          body: req.body,
+          timeoutMs: 15_000,
+        });
         latencies.push(performance.now() - t0);
         const h = res.headers['islet-error'];
         const verdict = req.check(res.status, Array.isArray(h) ? h[0] : h, res.body.toString('utf8'));
@@ -63,6 +74,10 @@ export async function touchEveryTenant(origin: string, baseDomain: string, tenan
     touchesPerTenant: touches,
     ok,
     errors,
-    latencyMs: { p50: r(percentileSorted(sorted, 50)), p99: r(percentileSorted(sorted, 99)), max: sorted.length ? r(sorted[sorted.length - 1]) : Number.NaN },
+    latencyMs: {
+      p50: r(percentileSorted(sorted, 50)),
+      p99: r(percentileSorted(sorted, 99)),
+      max: sorted.length ? r(sorted[sorted.length - 1]) : Number.NaN,
+    },
   };
 }

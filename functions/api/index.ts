@@ -57,9 +57,18 @@ app.post('/notes', async (c) => {
 
 app.delete('/notes/:id', (c) => {
   const removed = notes.delete(Number(c.req.param('id')));
-  return removed ? c.body(null, 204) : c.json({ error: { code: 'NOT_FOUND', message: `no note ${c.req.param('id')}` } }, 404);
+  return removed
+    ? c.body(null, 204)
+    : c.json({ error: { code: 'NOT_FOUND', message: `no note ${c.req.param('id')}` } }, 404);
 });
 
-app.notFound((c) => c.json({ error: { code: 'NO_ROUTE', message: `${c.req.method} ${new URL(c.req.url).pathname} is not a route of this API` } }, 404));
+app.notFound((c) =>
+  c.json(
+    {
+      error: { code: 'NO_ROUTE', message: `${c.req.method} ${new URL(c.req.url).pathname} is not a route of this API` },
+    },
+    404,
+  ),
+);
 
 export default app;

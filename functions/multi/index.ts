@@ -20,6 +20,8 @@ const router = new Router()
 
 export default {
   async fetch(request: Request): Promise<Response> {
-    return (await router.handle(request)) ?? notFound(`${request.method} ${new URL(request.url).pathname} is not a route`);
+    return (
+      (await router.handle(request)) ?? notFound(`${request.method} ${new URL(request.url).pathname} is not a route`)
+    );
   },
 };

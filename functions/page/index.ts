@@ -37,10 +37,13 @@ export default {
   fetch(request: Request): Response {
     const url = new URL(request.url);
     if (url.pathname !== '/') {
-      return new Response(layout('Not found', `<h1>Not found</h1><p><code>${escapeHtml(url.pathname)}</code> is not a page here.</p>`), {
-        status: 404,
-        headers: { 'content-type': 'text/html; charset=utf-8' },
-      });
+      return new Response(
+        layout('Not found', `<h1>Not found</h1><p><code>${escapeHtml(url.pathname)}</code> is not a page here.</p>`),
+        {
+          status: 404,
+          headers: { 'content-type': 'text/html; charset=utf-8' },
+        },
+      );
     }
     const name = (url.searchParams.get('name') ?? '').trim().slice(0, 80) || 'visitor';
     const body = `<h1>Hello, ${escapeHtml(name)}!</h1>

@@ -37,7 +37,10 @@ function hmacKey(secret: string): Promise<CryptoKey> {
   if (cached?.secret !== secret) {
     cached = {
       secret,
-      key: crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']),
+      key: crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
+        'sign',
+        'verify',
+      ]),
     };
   }
   return cached.key;
@@ -54,7 +57,11 @@ async function sign(request: Request, key: CryptoKey, devKey: boolean): Promise<
   try {
     input = (await request.json()) as typeof input;
   } catch {
-    return json({ error: { code: 'BAD_JSON', message: 'the body must be JSON like {"sub": "ada", "ttl": 3600}' } }, 400, devKey);
+    return json(
+      { error: { code: 'BAD_JSON', message: 'the body must be JSON like {"sub": "ada", "ttl": 3600}' } },
+      400,
+      devKey,
+    );
   }
   if (typeof input?.sub !== 'string' || input.sub.length === 0) {
     return json({ error: { code: 'BAD_CLAIMS', message: '"sub" must be a non-empty string' } }, 400, devKey);
@@ -69,7 +76,8 @@ async function sign(request: Request, key: CryptoKey, devKey: boolean): Promise<
 async function verify(url: URL, key: CryptoKey, devKey: boolean): Promise<Response> {
   const token = url.searchParams.get('token') ?? '';
   const [payload, signature, extra] = token.split('.');
-  if (!payload || !signature || extra !== undefined) return json({ valid: false, reason: 'malformed token' }, 401, devKey);
+  if (!payload || !signature || extra !== undefined)
+    return json({ valid: false, reason: 'malformed token' }, 401, devKey);
   let sigBytes: Uint8Array;
   try {
     sigBytes = fromBase64Url(signature);
@@ -91,7 +99,11 @@ export default {
     if (url.pathname === '/sign' && request.method === 'POST') return sign(request, key, devKey);
     if (url.pathname === '/verify' && request.method === 'GET') return verify(url, key, devKey);
     if (url.pathname === '/' && request.method === 'GET') {
-      return json({ name: 'sign', routes: ['POST /sign {"sub": "...", "ttl": seconds}', 'GET /verify?token=...'] }, 200, devKey);
+      return json(
+        { name: 'sign', routes: ['POST /sign {"sub": "...", "ttl": seconds}', 'GET /verify?token=...'] },
+        200,
+        devKey,
+      );
     }
     return json({ error: { code: 'NO_ROUTE', message: 'use POST /sign or GET /verify?token=...' } }, 404, devKey);
   },

@@ -52,6 +52,7 @@ void Initialize(Local<Object> exports, Local<Context> context) {
   };
   function("registerLibrary", RegisterLibrary);
   function("shutdown", Shutdown);
+  ExportThreadClock(isolate, context, exports);
   exports->Set(context, V8Symbol(isolate, "nodeModuleVersion"), v8::Integer::New(isolate, NODE_MODULE_VERSION)).Check();
 }
 

@@ -1,5 +1,5 @@
 // AbortController and AbortSignal (DOM Standard), with AbortSignal.abort/timeout/any.
-import { EventTarget, Event } from '../events/event-target';
+import { EventTarget, type Event, setAbortSignalCheck, trustedEvent } from '../events/event-target';
 import { DOMException } from '../events/dom-exception';
 import { SafeTypeError, append } from '../internal/primordials';
 import { setTimer } from '../timers/timers';
@@ -15,17 +15,26 @@ export class AbortSignal extends EventTarget {
   #reason: unknown = undefined;
   #onabort: ((e: Event) => unknown) | null = null;
   #algorithms: (() => void)[] = [];
+  /** signals made by AbortSignal.any over this one, held weakly (DOM "dependent signals") */
   #dependents: WeakRef<AbortSignal>[] = [];
-  /** AbortSignal.any: keeps the source signals alive as long as this one (they hold it weakly) */
+  /** AbortSignal.any: the signals this one follows, never themselves dependent (DOM "source signals");
+   *  kept alive as long as this one (they hold it weakly) */
   #sources: AbortSignal[] = [];
+  #dependent = false;
 
   constructor(key?: unknown) {
     if (key !== illegal) throw new SafeTypeError('Illegal constructor');
     super();
   }
-  get aborted(): boolean { return this.#aborted; }
-  get reason(): unknown { return this.#reason; }
-  get onabort() { return this.#onabort; }
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+  get reason(): unknown {
+    return this.#reason;
+  }
+  get onabort() {
+    return this.#onabort;
+  }
   set onabort(fn) {
     if (this.#onabort) this.removeEventListener('abort', this.#onabort);
     this.#onabort = typeof fn === 'function' ? fn : null;
@@ -44,9 +53,14 @@ export class AbortSignal extends EventTarget {
 
   static timeout(ms: number): AbortSignal {
     ms = Number(ms);
-    if (!(ms >= 0) || ms > Number.MAX_SAFE_INTEGER) throw new SafeTypeError(`AbortSignal.timeout: ${ms} is not a valid delay`);
+    if (!(ms >= 0) || ms > Number.MAX_SAFE_INTEGER)
+      throw new SafeTypeError(`AbortSignal.timeout: ${ms} is not a valid delay`);
     const signal = createSignal();
-    setTimer(() => signalAbort(signal, new DOMException('The operation was aborted due to timeout', 'TimeoutError')), ms, false);
+    setTimer(
+      () => signalAbort(signal, new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+      ms,
+      false,
+    );
     return signal;
   }
 
@@ -64,30 +78,54 @@ export class AbortSignal extends EventTarget {
         return result;
       }
     }
-    for (const s of list) append(s.#dependents, new WeakRef(result));
-    // the sources stay reachable from the result while it may still fire
-    result.#sources = list;
+    result.#dependent = true;
+    // a dependent signal follows the sources of the signals it was made from, never a dependent
+    // one: every signal aborted by one source is then aborted in the same step, in creation order
+    const follow = (source: AbortSignal) => {
+      if (result.#sources.includes(source)) return;
+      append(result.#sources, source);
+      append(source.#dependents, new WeakRef(result));
+    };
+    for (const s of list) {
+      if (!s.#dependent) follow(s);
+      else for (const source of s.#sources) follow(source);
+    }
     return result;
   }
 
   static {
     createSignal = () => new AbortSignal(illegal);
+    setAbortSignalCheck((value) => typeof value === 'object' && value !== null && #aborted in value);
+    /** DOM "run the abort steps": internal algorithms first, then the (trusted) abort event */
+    const runAbortSteps = (signal: AbortSignal) => {
+      const algorithms = signal.#algorithms;
+      signal.#algorithms = [];
+      for (let i = 0; i < algorithms.length; i++) {
+        try {
+          algorithms[i]();
+        } catch {
+          /* an internal follower must not stop the others */
+        }
+      }
+      signal.dispatchEvent(trustedEvent('abort'));
+    };
     signalAbort = (signal, reason) => {
       if (signal.#aborted) return;
       signal.#aborted = true;
       signal.#reason = reason === undefined ? new DOMException('This operation was aborted', 'AbortError') : reason;
-      const algorithms = signal.#algorithms;
-      signal.#algorithms = [];
-      for (let i = 0; i < algorithms.length; i++) {
-        try { algorithms[i](); } catch { /* an internal follower must not stop the others */ }
+      // every dependent is marked aborted, with this reason, before any abort event fires
+      const dependents: AbortSignal[] = [];
+      for (const ref of signal.#dependents) {
+        const d = ref.deref();
+        if (d && !d.#aborted) {
+          d.#aborted = true;
+          d.#reason = signal.#reason;
+          append(dependents, d);
+        }
       }
-      const dependents = signal.#dependents;
       signal.#dependents = [];
-      signal.dispatchEvent(new Event('abort'));
-      for (let i = 0; i < dependents.length; i++) {
-        const d = dependents[i].deref();
-        if (d) signalAbort(d, signal.#reason);
-      }
+      runAbortSteps(signal);
+      for (const d of dependents) runAbortSteps(d);
     };
     addAbortAlgorithm = (signal, fn) => {
       if (signal.#aborted) return;
@@ -97,9 +135,17 @@ export class AbortSignal extends EventTarget {
 }
 export class AbortController {
   #signal = createSignal();
-  get signal(): AbortSignal { return this.#signal; }
-  abort(reason?: unknown): void { signalAbort(this.#signal, reason); }
+  get signal(): AbortSignal {
+    return this.#signal;
+  }
+  abort(reason?: unknown): void {
+    signalAbort(this.#signal, reason);
+  }
 }
 
-export function newSignal(): AbortSignal { return createSignal(); }
-export function abortSignal(signal: AbortSignal, reason?: unknown): void { signalAbort(signal, reason); }
+export function newSignal(): AbortSignal {
+  return createSignal();
+}
+export function abortSignal(signal: AbortSignal, reason?: unknown): void {
+  signalAbort(signal, reason);
+}

@@ -35,5 +35,6 @@ export class Crypto {
 export function createCrypto(): Crypto {
   const crypto = new Crypto(illegal);
   defineLazy(crypto, 'subtle', () => require('./subtle').subtle);
+
   return crypto;
 }

@@ -2,6 +2,7 @@
 // handle: the key material stays on the host (a non-extractable key can never be read by tenant
 // code, even with every trick it knows), and the host drops the sandbox's keys with it.
 import { hostAsync } from '../internal/bridge';
+
 import { SafeTypeError, ArrayBufferIsView, SafeArrayBuffer, bufferSourceBytes, ObjectKeys, ObjectFreeze, PromiseReject, ArrayIsArray, PromisePrototypeThen } from '../internal/primordials';
 
 interface KeyDescriptor {
@@ -66,7 +67,7 @@ function call(method: string, args: unknown[]): Promise<any> {
   } catch (error) {
     return PromiseReject(error);
   }
-  return PromisePrototypeThen(hostAsync<unknown>('subtle', method, encoded).promise, decode);
+  return PromisePrototypeThen(hostAsync('subtle', method, encoded).promise, decode);
 }
 
 function requireKey(key: unknown, method: string): void {
@@ -77,7 +78,20 @@ export class SubtleCrypto {
   constructor(key?: unknown) {
     if (key !== illegal) throw new SafeTypeError('Illegal constructor');
   }
-  digest(algorithm: AlgorithmIdentifier, data: BufferSource): Promise<ArrayBuffer> { return call('digest', [algorithm, data]); }
+  digest(algorithm: AlgorithmIdentifier, data: BufferSource): Promise<ArrayBuffer> {
+    return call('digest', [algorithm, data]);
+  }
+  /** Workers' constant-time comparison; inputs of different lengths are an error, as there */
+  timingSafeEqual(a: BufferSource, b: BufferSource): boolean {
+    const failed = "Failed to execute 'timingSafeEqual' on 'SubtleCrypto'";
+    if (arguments.length < 2) throw new SafeTypeError(`${failed}: 2 arguments required.`);
+    const x = bufferSourceBytes(a, false);
+    const y = bufferSourceBytes(b, false);
+    if (x.byteLength !== y.byteLength) throw new SafeTypeError(`${failed}: the two inputs have different lengths.`);
+    let diff = 0;
+    for (let i = 0; i < x.byteLength; i++) diff |= x[i] ^ y[i];
+    return diff === 0;
+  }
   encrypt(algorithm: unknown, key: CryptoKey, data: BufferSource): Promise<ArrayBuffer> {
     try { requireKey(key, 'encrypt'); } catch (e) { return PromiseReject(e); }
     return call('encrypt', [algorithm, key, data]);

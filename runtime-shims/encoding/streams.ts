@@ -2,6 +2,7 @@
 import { streams } from '../streams/polyfill';
 import { utf8Encode } from './utf8';
 import { TextDecoder } from './text-codec';
+import { isBufferSource } from '../internal/primordials';
 
 export function createEncodingStreams() {
   const { TransformStream } = streams();
@@ -37,6 +38,9 @@ export function createEncodingStreams() {
       const decoder = (this.#decoder = new TextDecoder(label, options));
       this.#transform = new TransformStream<BufferSource, string>({
         transform(chunk, controller) {
+          // a BufferSource, nothing else (decode() alone takes undefined and null as empty input)
+          const shared = typeof SharedArrayBuffer === 'function' && chunk instanceof SharedArrayBuffer;
+          if (!isBufferSource(chunk) && !shared) throw new TypeError('TextDecoderStream: chunks must be BufferSources');
           const text = decoder.decode(chunk, { stream: true });
           if (text) controller.enqueue(text);
         },

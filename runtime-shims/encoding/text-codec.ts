@@ -2,7 +2,10 @@
 // one TextEncoder has; TextDecoder also accepts UTF-16LE and windows-1252/latin1 labels, which
 // appear in real HTTP bodies. Other labels throw RangeError.
 import { utf8Encode, Utf8Decoder } from './utf8';
-import { SafeRangeError, SafeTypeError, bufferSourceBytes, StringPrototypeToLowerCase, StringPrototypeTrim, StringFromCharCode, SafeUint8Array, TypedArrayPrototypeSet } from '../internal/primordials';
+import {
+  SafeRangeError, SafeTypeError, bufferSourceBytes, StringPrototypeToLowerCase, StringFromCharCode, SafeUint8Array,
+  TypedArrayPrototypeSet,
+} from '../internal/primordials';
 
 export class TextEncoder {
   get encoding(): string {
@@ -37,6 +40,24 @@ const labels: Record<string, string> = {
   latin1: 'windows-1252', 'iso-8859-1': 'windows-1252', 'windows-1252': 'windows-1252', ascii: 'windows-1252', 'us-ascii': 'windows-1252', l1: 'windows-1252', cp1252: 'windows-1252',
 };
 
+/** Encoding "get an encoding": only ASCII whitespace (TAB, LF, FF, CR, SPACE) is trimmed, not \v or NBSP */
+function trimAsciiWhitespace(s: string): string {
+  const ascii = (c: number) => c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d || c === 0x20;
+  let start = 0;
+  let end = s.length;
+  while (start < end && ascii(s.charCodeAt(start))) start++;
+  while (end > start && ascii(s.charCodeAt(end - 1))) end--;
+  return start === 0 && end === s.length ? s : s.slice(start, end);
+}
+
+/** decode()'s [AllowShared] BufferSource: shared memory is copied, it may change under us */
+function inputBytes(input: unknown): Uint8Array {
+  const shared = (v: unknown) => typeof SharedArrayBuffer === 'function' && v instanceof SharedArrayBuffer;
+  if (shared(input)) return new SafeUint8Array(input as SharedArrayBuffer).slice();
+  const bytes = bufferSourceBytes(input, false);
+  return shared(bytes.buffer) ? bytes.slice() : bytes;
+}
+
 export class TextDecoder {
   #encoding: string;
   #fatal: boolean;
@@ -44,9 +65,11 @@ export class TextDecoder {
   #utf8: Utf8Decoder | null = null;
   #bomSeen = false;
   #pending: Uint8Array | null = null;
+  /** UTF-16: a leading surrogate whose trail has not arrived yet (-1: none) */
+  #lead = -1;
 
   constructor(label: unknown = 'utf-8', options?: { fatal?: boolean; ignoreBOM?: boolean }) {
-    const encoding = labels[StringPrototypeToLowerCase(StringPrototypeTrim(String(label)))];
+    const encoding = labels[StringPrototypeToLowerCase(trimAsciiWhitespace(String(label)))];
     if (!encoding) throw new SafeRangeError(`The encoding label provided ('${String(label)}') is invalid or not supported.`);
     this.#encoding = encoding;
     this.#fatal = !!options?.fatal;
@@ -58,7 +81,7 @@ export class TextDecoder {
 
   decode(input?: unknown, options?: { stream?: boolean }): string {
     const stream = !!options?.stream;
-    let bytes = input === undefined || input === null ? new SafeUint8Array(0) : bufferSourceBytes(input, false);
+    let bytes = input === undefined || input === null ? new SafeUint8Array(0) : inputBytes(input);
     if (this.#pending) {
       const joined = new SafeUint8Array(this.#pending.length + bytes.length);
       TypedArrayPrototypeSet(joined, this.#pending, 0);
@@ -75,14 +98,7 @@ export class TextDecoder {
         if (!this.#ignoreBOM && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       }
     } else if (this.#encoding === 'utf-16le') {
-      const even = bytes.length & ~1;
-      text = '';
-      for (let i = 0; i < even; i += 2) text += StringFromCharCode(bytes[i] | (bytes[i + 1] << 8));
-      if (even < bytes.length) {
-        if (stream) this.#pending = bytes.slice(even);
-        else if (this.#fatal) throw new SafeTypeError('The encoded data was not valid for encoding utf-16le');
-        else text += '\ufffd';
-      }
+      text = this.#utf16(bytes, stream);
       if (!this.#bomSeen && text.length) {
         this.#bomSeen = true;
         if (!this.#ignoreBOM && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -94,6 +110,39 @@ export class TextDecoder {
     if (!stream) {
       this.#utf8 = null;
       this.#bomSeen = false;
+      this.#lead = -1;
+    }
+    return text;
+  }
+
+  /** Encoding's shared UTF-16 decoder, little-endian: a lone surrogate is an error (U+FFFD) */
+  #utf16(bytes: Uint8Array, stream: boolean): string {
+    const fail = (): string => {
+      if (this.#fatal) throw new SafeTypeError('The encoded data was not valid for encoding utf-16le');
+      return '\ufffd';
+    };
+    const even = bytes.length & ~1;
+    let text = '';
+    for (let i = 0; i < even; i += 2) {
+      const unit = bytes[i] | (bytes[i + 1] << 8);
+      if (this.#lead !== -1) {
+        const lead = this.#lead;
+        this.#lead = -1;
+        if (unit >= 0xdc00 && unit <= 0xdfff) {
+          text += StringFromCharCode(lead, unit);
+          continue;
+        }
+        text += fail();
+      }
+      if (unit >= 0xd800 && unit <= 0xdbff) this.#lead = unit;
+      else if (unit >= 0xdc00 && unit <= 0xdfff) text += fail();
+      else text += StringFromCharCode(unit);
+    }
+    if (stream) {
+      if (even < bytes.length) this.#pending = bytes.slice(even);
+    } else if (even < bytes.length || this.#lead !== -1) {
+      this.#lead = -1;
+      text += fail();
     }
     return text;
   }

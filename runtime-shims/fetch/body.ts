@@ -9,7 +9,21 @@ import { isDisturbed, isReadableStream } from '../streams/polyfill';
 import { bytesStream } from '../streams/bytes';
 import { hostSourceStream, readAllHost, cancelHostSource } from '../streams/host-source';
 import { registerSink } from '../streams/sink';
-import { SafeTypeError, SafeUint8Array, bufferSourceBytes, isBufferSource, concatBytes, append, JSONParse, PromiseReject, TypedArrayPrototypeSlice } from '../internal/primordials';
+import type { HostBody } from '../../server/bridge/ops';
+import {
+  SafeTypeError,
+  SafeUint8Array,
+  bufferSourceBytes,
+  isBufferSource,
+  concatBytes,
+  append,
+  JSONParse,
+  PromiseReject,
+  TypedArrayPrototypeSlice,
+  ReflectOwnKeys,
+  ObjectDefineProperty,
+  ObjectGetOwnPropertyDescriptor,
+} from '../internal/primordials';
 
 /** a host-side byte source (incoming request body, fetch response body) */
 export interface HostSource {
@@ -52,20 +66,26 @@ export function hasBody(state: BodyState): boolean {
 export function bodyStream(state: BodyState): ReadableStream<Uint8Array> | null {
   const source = state.source;
   if (source === null) return null;
+  if (state.used && !isReadableStream(source)) {
+    // consumed (text(), json()...) before anyone asked for the stream: Fetch's consumer holds a
+    // reader on it until the end, so the stream it exposes is locked and disturbed; the bytes
+    // went to the consumer, so it is an empty one
+    const stream = bytesStream(new SafeUint8Array(0));
+    stream.getReader().cancel().catch(() => {});
+    state.source = stream;
+    return stream;
+  }
   if (typeof source === 'string') state.source = bytesStream(utf8Encode(source));
   else if (source instanceof SafeUint8Array) state.source = bytesStream(source);
   else if (!isReadableStream(source)) state.source = hostSourceStream((source as HostSource).hostSource);
-  if (state.used) {
-    // read through a consumer before anyone asked for the stream: expose it as read
-    const stream = state.source as ReadableStream<Uint8Array>;
-    if (!isDisturbed(stream)) stream.cancel().catch(() => {});
-  }
   return state.source as ReadableStream<Uint8Array>;
 }
 
 export function bodyUsed(state: BodyState): boolean {
-  if (state.used) return true;
   const source = state.source;
+  // Fetch: "body is non-null and its stream is disturbed": a null body is never used
+  if (source === null) return false;
+  if (state.used) return true;
   return source !== null && typeof source === 'object' && !(source instanceof SafeUint8Array) && !('hostSource' in source) && isDisturbed(source as ReadableStream);
 }
 
@@ -86,7 +106,10 @@ async function readAllStream(stream: ReadableStream<Uint8Array>): Promise<Uint8A
 function takeSource(state: BodyState): Source {
   if (bodyUsed(state)) throw new SafeTypeError('Body has already been used. It can be read only once.');
   const source = state.source;
-  if (source !== null && typeof source === 'object' && isReadableStream(source) && source.locked) throw new SafeTypeError('The body stream is locked');
+  if (source === null) return null; // reading a null body reads nothing and disturbs nothing
+  if (typeof source === 'object' && isReadableStream(source) && source.locked) {
+    throw new SafeTypeError('The body stream is locked');
+  }
   state.used = true;
   return source;
 }
@@ -137,6 +160,45 @@ export async function consumeFormData(state: BodyState, type: string | null): Pr
   return parseFormData(await consumeBytes(state), type);
 }
 
+/** The members the Fetch Standard's body mixin gives Request and Response. */
+export interface Body {
+  readonly body: ReadableStream<Uint8Array> | null;
+  readonly bodyUsed: boolean;
+  arrayBuffer(): Promise<ArrayBuffer>;
+  bytes(): Promise<Uint8Array>;
+  text(): Promise<string>;
+  json(): Promise<any>;
+  blob(): Promise<Blob>;
+  formData(): Promise<FormData>;
+}
+
+/**
+ * Defines the body mixin on `target`'s prototype, written once for Request and Response. Each
+ * class gets its own functions, which reach the body through `bodyOf` and the Content-Type
+ * through `contentTypeOf`: both read the class's private state, so a `this` of another class
+ * throws a TypeError as a brand check should.
+ */
+export function mixinBody<T extends object>(
+  target: { prototype: T },
+  bodyOf: (self: T) => BodyState,
+  contentTypeOf: (self: T) => string | null,
+): void {
+  class BodyMixin implements Body {
+    get body(): ReadableStream<Uint8Array> | null { return bodyStream(bodyOf(this as unknown as T)); }
+    get bodyUsed(): boolean { return bodyUsed(bodyOf(this as unknown as T)); }
+    arrayBuffer(): Promise<ArrayBuffer> { return consumeArrayBuffer(bodyOf(this as unknown as T)); }
+    bytes(): Promise<Uint8Array> { return consumeBytes(bodyOf(this as unknown as T)); }
+    text(): Promise<string> { return consumeText(bodyOf(this as unknown as T)); }
+    json(): Promise<any> { return consumeJSON(bodyOf(this as unknown as T)); }
+    blob(): Promise<Blob> { return consumeBlob(bodyOf(this as unknown as T), contentTypeOf(this as unknown as T)); }
+    formData(): Promise<FormData> { return consumeFormData(bodyOf(this as unknown as T), contentTypeOf(this as unknown as T)); }
+  }
+  const members = BodyMixin.prototype;
+  for (const key of ReflectOwnKeys(members)) {
+    if (key !== 'constructor') ObjectDefineProperty(target.prototype, key, ObjectGetOwnPropertyDescriptor(members, key)!);
+  }
+}
+
 /** clone(): a second body with the same content (streams are teed) */
 export function cloneBody(state: BodyState): BodyState {
   if (bodyUsed(state)) throw new SafeTypeError('Cannot clone a body that has already been used');
@@ -149,13 +211,11 @@ export function cloneBody(state: BodyState): BodyState {
 }
 
 /**
- * What crosses the bridge to the host for a body: null, a string, bytes, a sink id the host
- * pulls, or `{ source }`: a host-side body passed through untouched (`fetch(url, { body:
- * request.body })`, `new Response(upstream.body)`), which the host then pipes itself without
- * a round trip through the isolate per chunk.
+ * What crosses the bridge to the host for a body (server/bridge/ops.ts HostBody): null, a
+ * string, bytes, a sink id the host pulls, or `{ source }`: a host-side body passed through
+ * untouched (`fetch(url, { body: request.body })`, `new Response(upstream.body)`), which the host
+ * then pipes itself without a round trip through the isolate per chunk.
  */
-export type HostBody = null | string | Uint8Array | number | { source: number };
-
 export function bodyForHost(state: BodyState): HostBody {
   const source = takeSource(state);
   if (source === null || typeof source === 'string' || source instanceof SafeUint8Array) return source;

@@ -1,7 +1,21 @@
 // Headers (Fetch Standard). The list is kept as a flat array [name0, value0, name1, value1...]
 // with lower-case names, the same shape the host sends and expects, so a request's headers
 // cross the bridge once and are never reshaped on the hot path.
-import { SafeTypeError, StringPrototypeToLowerCase, StringPrototypeCharCodeAt, StringPrototypeSlice, ArrayPrototypeSplice, ArrayIsArray, SymbolIterator, ReflectOwnKeys, ObjectGetOwnPropertyDescriptor, append, ArrayPrototypeSlice } from '../internal/primordials';
+import {
+  SafeTypeError,
+  StringPrototypeToLowerCase,
+  StringPrototypeCharCodeAt,
+  StringPrototypeSlice,
+  ArrayPrototypeSplice,
+  ArrayIsArray,
+  SymbolIterator,
+  ReflectOwnKeys,
+  ObjectGetOwnPropertyDescriptor,
+  append,
+  ArrayPrototypeSlice,
+  ObjectDefineProperty,
+} from '../internal/primordials';
+import { defineIterators } from './headers-iterator';
 
 export type Guard = 'none' | 'immutable' | 'request' | 'response';
 
@@ -22,6 +36,15 @@ export function isToken(s: string): boolean {
 
 function isHttpWhitespace(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
+
+/** WebIDL ByteString: a string whose code units all fit in a byte */
+function toByteString(value: unknown): string {
+  const s = String(value);
+  for (let i = 0; i < s.length; i++) {
+    if (StringPrototypeCharCodeAt(s, i) > 0xff) throw new SafeTypeError(`"${s}" is not a ByteString`);
+  }
+  return s;
 }
 
 export function normalizeName(name: unknown): string {
@@ -47,33 +70,60 @@ export function normalizeValue(value: unknown, name: string): string {
 let getList: (h: Headers) => string[];
 let setGuard: (h: Headers, guard: Guard) => void;
 let adoptList: (h: Headers, list: string[], guard: Guard) => void;
+let pairsOf: (h: Headers) => [string, string][];
 
 export class Headers {
   #list: string[] = [];
   #guard: Guard = 'none';
+  /** bumped by every change of the list, so the iteration view knows when to recompute */
+  #version = 0;
+  #view: [string, string][] = [];
+  #viewVersion = -1;
 
   constructor(init?: unknown) {
-    if (init === undefined || init === null) return;
-    if (init instanceof Headers) {
+    if (init === undefined) return;
+    if (typeof init !== 'object' || init === null) {
+      throw new SafeTypeError(
+        "Failed to construct 'Headers': The provided value is not of type " +
+          "'(record<ByteString, ByteString> or sequence<sequence<ByteString>>)'.",
+      );
+    }
+    // WebIDL overload resolution reads @@iterator first; a Headers whose iterator nobody replaced
+    // is copied directly (the brand check is a private-field test: no Proxy trap runs)
+    const iterator = (init as any)[SymbolIterator];
+    if (#list in init && iterator === entriesOfHeaders && !iteratorPatched()) {
       this.#list = ArrayPrototypeSlice(init.#list) as string[];
       return;
     }
-    if (typeof init !== 'object' && typeof init !== 'function') throw new SafeTypeError("Failed to construct 'Headers': The provided value is not of type '(record<ByteString, ByteString> or sequence<sequence<ByteString>>)'.");
-    const iterator = (init as any)[SymbolIterator];
     if (iterator !== undefined && iterator !== null) {
-      if (typeof iterator !== 'function') throw new SafeTypeError("Failed to construct 'Headers': the init object's @@iterator is not callable");
-      for (const pair of init as Iterable<unknown>) {
-        const p = ArrayIsArray(pair) ? pair : typeof pair === 'object' && pair !== null && SymbolIterator in pair ? [...(pair as Iterable<unknown>)] : null;
-        if (!p || p.length !== 2) throw new SafeTypeError("Failed to construct 'Headers': each header pair must be a sequence of exactly two items");
-        this.append(p[0] as string, p[1] as string);
+      if (typeof iterator !== 'function')
+        throw new SafeTypeError("Failed to construct 'Headers': the init object's @@iterator is not callable");
+      const pairs: unknown[][] = [];
+      for (const pair of { [SymbolIterator]: () => iterator.call(init) } as unknown as Iterable<unknown>) {
+        const p = ArrayIsArray(pair)
+          ? pair
+          : typeof pair === 'object' && pair !== null && SymbolIterator in pair
+            ? [...(pair as Iterable<unknown>)]
+            : null;
+        if (p?.length !== 2)
+          throw new SafeTypeError(
+            "Failed to construct 'Headers': each header pair must be a sequence of exactly two items",
+          );
+        append(pairs, [toByteString(p[0]), toByteString(p[1])]);
       }
+      for (const p of pairs) this.append(p[0] as string, p[1] as string);
     } else {
+      // record<ByteString, ByteString>: every key and value converted before any is appended
+      const record: string[] = [];
       for (const key of ReflectOwnKeys(init as object)) {
         const desc = ObjectGetOwnPropertyDescriptor(init, key);
         if (!desc?.enumerable) continue;
-        if (typeof key === 'symbol') throw new SafeTypeError("Failed to construct 'Headers': symbol keys are not header names");
-        this.append(key, (init as any)[key]);
+        if (typeof key === 'symbol')
+          throw new SafeTypeError("Failed to construct 'Headers': symbol keys are not header names");
+        append(record, toByteString(key));
+        append(record, toByteString((init as any)[key]));
       }
+      for (let i = 0; i < record.length; i += 2) this.append(record[i], record[i + 1]);
     }
   }
 
@@ -85,12 +135,14 @@ export class Headers {
     const n = normalizeName(name);
     const v = normalizeValue(value, n);
     this.#check();
+    this.#version++;
     append(this.#list, n);
     append(this.#list, v);
   }
   delete(name: string): void {
     const n = normalizeName(name);
     this.#check();
+    this.#version++;
     const list = this.#list;
     for (let i = list.length - 2; i >= 0; i -= 2) if (list[i] === n) ArrayPrototypeSplice(list, i, 2);
   }
@@ -119,6 +171,7 @@ export class Headers {
     const n = normalizeName(name);
     const v = normalizeValue(value, n);
     this.#check();
+    this.#version++;
     const list = this.#list;
     let found = false;
     for (let i = 0; i < list.length; i += 2) {
@@ -143,14 +196,21 @@ export class Headers {
     const names: string[] = [];
     for (let i = 0; i < list.length; i += 2) {
       let seen = false;
-      for (let j = 0; j < names.length; j++) if (names[j] === list[i]) { seen = true; break; }
+      for (let j = 0; j < names.length; j++)
+        if (names[j] === list[i]) {
+          seen = true;
+          break;
+        }
       if (!seen) append(names, list[i]);
     }
     // insertion sort: header lists are short and this stays independent of Array.prototype.sort
     for (let i = 1; i < names.length; i++) {
       const item = names[i];
       let j = i - 1;
-      while (j >= 0 && names[j] > item) { names[j + 1] = names[j]; j--; }
+      while (j >= 0 && names[j] > item) {
+        names[j + 1] = names[j];
+        j--;
+      }
       names[j + 1] = item;
     }
     const out: [string, string][] = [];
@@ -161,30 +221,30 @@ export class Headers {
     }
     return out;
   }
-  forEach(callback: (value: string, name: string, headers: Headers) => void, thisArg?: unknown): void {
-    if (typeof callback !== 'function') throw new SafeTypeError("Failed to execute 'forEach' on 'Headers': parameter 1 is not of type 'Function'.");
-    for (const [n, v] of this.#sorted()) callback.call(thisArg, v, n, this);
-  }
-  *entries(): IterableIterator<[string, string]> {
-    yield* this.#sorted();
-  }
-  *keys(): IterableIterator<string> {
-    for (const [n] of this.#sorted()) yield n;
-  }
-  *values(): IterableIterator<string> {
-    for (const [, v] of this.#sorted()) yield v;
-  }
-  [Symbol.iterator]() {
-    return this.entries();
+  /** the sorted-and-combined pairs, recomputed only after a change (iteration asks at every step) */
+  #pairs(): [string, string][] {
+    if (this.#viewVersion !== this.#version) {
+      this.#view = this.#sorted();
+      this.#viewVersion = this.#version;
+    }
+    return this.#view;
   }
 
   static {
     getList = (h) => h.#list;
-    setGuard = (h, guard) => { h.#guard = guard; };
-    adoptList = (h, list, guard) => { h.#list = list; h.#guard = guard; };
+    setGuard = (h, guard) => {
+      h.#guard = guard;
+    };
+    adoptList = (h, list, guard) => {
+      h.#list = list;
+      h.#guard = guard;
+      h.#version++;
+    };
+    pairsOf = (h) => h.#pairs();
   }
 }
-Object.defineProperty(Headers.prototype, Symbol.toStringTag, { value: 'Headers', configurable: true });
+const { entries: entriesOfHeaders, patched: iteratorPatched } = defineIterators(Headers, (h) => pairsOf(h as Headers));
+ObjectDefineProperty(Headers.prototype, Symbol.toStringTag, { value: 'Headers', configurable: true });
 
 /** the flat [name, value, ...] list, shared (not copied): callers must not modify it */
 export function headerList(h: Headers): string[] {

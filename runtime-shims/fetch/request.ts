@@ -2,11 +2,9 @@
 // enforce, but the same validation, body rules and immutability as in browsers. The incoming
 // request is built lazily: its headers object and URL are only materialised when read.
 import { Headers, guardHeaders, headersFromList } from './headers';
-import { BodyState, extractBody, bodyStream, bodyUsed, consumeArrayBuffer, consumeBytes, consumeText, consumeJSON, consumeBlob, consumeFormData, cloneBody, Source } from './body';
+import { BodyState, extractBody, bodyUsed, cloneBody, mixinBody, type Body, type Source } from './body';
 import { AbortSignal, newSignal, abortSignal, addAbortAlgorithm } from '../abort/abort';
 import { URL } from '../url/url';
-import type { Blob as OurBlob } from './blob';
-import type { FormData as OurFormData } from './form-data';
 import { isToken } from './headers';
 import { SafeTypeError, StringPrototypeToUpperCase, ObjectDefineProperty } from '../internal/primordials';
 
@@ -42,6 +40,7 @@ function headersOf(s: RequestState): Headers {
   return s.headers;
 }
 
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface names what mixinBody() defines below
 export class Request {
   #s: RequestState;
 
@@ -127,14 +126,6 @@ export class Request {
   get referrerPolicy(): string { return ''; }
   get duplex(): string { return 'half'; }
   get cf(): unknown { return this.#s.cf; }
-  get body(): ReadableStream<Uint8Array> | null { return bodyStream(this.#s.body); }
-  get bodyUsed(): boolean { return bodyUsed(this.#s.body); }
-  arrayBuffer(): Promise<ArrayBuffer> { return consumeArrayBuffer(this.#s.body); }
-  bytes(): Promise<Uint8Array> { return consumeBytes(this.#s.body); }
-  text(): Promise<string> { return consumeText(this.#s.body); }
-  json(): Promise<any> { return consumeJSON(this.#s.body); }
-  blob(): Promise<OurBlob> { return consumeBlob(this.#s.body, headersOf(this.#s).get('content-type')); }
-  formData(): Promise<OurFormData> { return consumeFormData(this.#s.body, headersOf(this.#s).get('content-type')); }
   clone(): Request {
     const s = this.#s;
     const headers = new Headers(headersOf(s));
@@ -153,6 +144,9 @@ export class Request {
     make = (state) => new Request(illegal, state as never);
   }
 }
+// body, bodyUsed, text(), json()...: the body mixin, shared with Response
+export interface Request extends Body {}
+mixinBody(Request, (r) => stateOf(r).body, (r) => headersOf(stateOf(r)).get('content-type'));
 ObjectDefineProperty(Request.prototype, Symbol.toStringTag, { value: 'Request', configurable: true });
 
 export function requestState(value: Request): RequestState {

@@ -1,9 +1,8 @@
-// Response (Fetch Standard).
+// Response (Fetch Standard), with Workers' `webSocket`: `new Response(null, { status: 101,
+// webSocket })` answers a WebSocket upgrade (runtime-shims/workers/websocket.ts).
 import { Headers, guardHeaders, headersFromList } from './headers';
-import { BodyState, extractBody, bodyStream, bodyUsed, consumeArrayBuffer, consumeBytes, consumeText, consumeJSON, consumeBlob, consumeFormData, cloneBody, Source } from './body';
+import { BodyState, extractBody, cloneBody, mixinBody, type Body, type Source } from './body';
 import { URL } from '../url/url';
-import type { Blob as OurBlob } from './blob';
-import type { FormData as OurFormData } from './form-data';
 import { SafeTypeError, SafeRangeError, JSONStringify, StringPrototypeCharCodeAt, ObjectDefineProperty } from '../internal/primordials';
 
 export type ResponseType = 'basic' | 'cors' | 'default' | 'error' | 'opaque' | 'opaqueredirect';
@@ -16,7 +15,12 @@ export interface ResponseState {
   type: ResponseType;
   urlList: string[];
   redirected: boolean;
+  /** the WebSocket a 101 answers with (Workers), or null */
+  webSocket?: unknown;
 }
+
+declare const require: (id: string) => any;
+const webSockets = () => require('../workers/websocket') as typeof import('../workers/websocket');
 
 const nullBodyStatus = (s: number) => s === 101 || s === 103 || s === 204 || s === 205 || s === 304;
 const redirectStatus = (s: number) => s === 301 || s === 302 || s === 303 || s === 307 || s === 308;
@@ -34,16 +38,30 @@ let stateOf: (r: Response) => ResponseState;
 let isResponse: (value: unknown) => value is Response;
 let make: (state: ResponseState) => Response;
 
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface names what mixinBody() defines below
 export class Response {
   #s: ResponseState;
 
-  constructor(body: unknown = null, init?: { status?: number; statusText?: string; headers?: unknown }) {
+  constructor(
+    body: unknown = null,
+    init?: { status?: number; statusText?: string; headers?: unknown; webSocket?: unknown },
+  ) {
     if ((body as unknown) === illegal) {
       this.#s = init as unknown as ResponseState;
       return;
     }
     const status = init?.status === undefined ? 200 : Number(init.status);
-    if (!(status >= 200 && status <= 599) || (status | 0) !== status) throw new SafeRangeError(`Failed to construct 'Response': The status provided (${init?.status}) is outside the range [200, 599].`);
+    const webSocket = init?.webSocket ?? null;
+    if (webSocket !== null) {
+      if (!webSockets().isWebSocket(webSocket)) {
+        throw new SafeTypeError("Failed to construct 'Response': the webSocket member is not a WebSocket.");
+      }
+      if (status !== 101) {
+        throw new SafeRangeError("Failed to construct 'Response': Responses with a WebSocket must have status code 101.");
+      }
+    } else if (!(status >= 200 && status <= 599) || (status | 0) !== status) {
+      throw new SafeRangeError(`Failed to construct 'Response': The status provided (${init?.status}) is outside the range [200, 599].`);
+    }
     const statusText = init?.statusText === undefined ? '' : String(init.statusText);
     if (!isReasonPhrase(statusText)) throw new SafeTypeError(`Failed to construct 'Response': Invalid statusText "${statusText}".`);
     const headers = new Headers(init?.headers);
@@ -56,6 +74,7 @@ export class Response {
     }
     guardHeaders(headers, 'response');
     this.#s = { status, statusText, headers, body: new BodyState(source), type: 'default', urlList: [], redirected: false };
+    if (webSocket !== null) this.#s.webSocket = webSocket;
   }
 
   static error(): Response {
@@ -93,16 +112,11 @@ export class Response {
   get ok(): boolean { return this.#s.status >= 200 && this.#s.status <= 299; }
   get statusText(): string { return this.#s.statusText; }
   get headers(): Headers { return this.#s.headers; }
-  get body(): ReadableStream<Uint8Array> | null { return bodyStream(this.#s.body); }
-  get bodyUsed(): boolean { return bodyUsed(this.#s.body); }
-  arrayBuffer(): Promise<ArrayBuffer> { return consumeArrayBuffer(this.#s.body); }
-  bytes(): Promise<Uint8Array> { return consumeBytes(this.#s.body); }
-  text(): Promise<string> { return consumeText(this.#s.body); }
-  json(): Promise<any> { return consumeJSON(this.#s.body); }
-  blob(): Promise<OurBlob> { return consumeBlob(this.#s.body, this.#s.headers.get('content-type')); }
-  formData(): Promise<OurFormData> { return consumeFormData(this.#s.body, this.#s.headers.get('content-type')); }
+  /** the WebSocket of a 101 (an upgrade answered, or a fetch() that opened one), else null */
+  get webSocket(): unknown { return this.#s.webSocket ?? null; }
   clone(): Response {
     const s = this.#s;
+    if (s.webSocket) throw new SafeTypeError('Cannot clone a response to a WebSocket handshake.');
     const headers = new Headers(s.headers);
     guardHeaders(headers, s.type === 'error' ? 'immutable' : 'response');
     return make({ ...s, headers, body: cloneBody(s.body) });
@@ -116,11 +130,28 @@ export class Response {
     make = (state) => new Response(illegal, state as never);
   }
 }
+// body, bodyUsed, text(), json()...: the body mixin, shared with Request
+export interface Response extends Body {}
+mixinBody(Response, (r) => stateOf(r).body, (r) => stateOf(r).headers.get('content-type'));
 ObjectDefineProperty(Response.prototype, Symbol.toStringTag, { value: 'Response', configurable: true });
 
 /** the internal state of a Response, or null when `value` is not one of ours */
 export function responseState(value: unknown): ResponseState | null {
   return isResponse(value) ? stateOf(value) : null;
+}
+
+/** the 101 Response of a fetch() that opened a WebSocket */
+export function webSocketResponse(webSocket: unknown, headers: string[], url: string): Response {
+  return make({
+    status: 101,
+    statusText: 'Switching Protocols',
+    headers: headersFromList(headers, 'immutable'),
+    body: new BodyState(null),
+    type: 'basic',
+    urlList: [url],
+    redirected: false,
+    webSocket,
+  });
 }
 
 /** a Response for a fetch() result, built from what the host sent */

@@ -1,11 +1,14 @@
 // The isolate's end of the bridge. The host hands one function to the bootstrap; it is kept
 // here, in module scope, and never put on the global object. Every call is synchronous and
-// copies its arguments (structured clone): host operations that take time return an op id at
-// once, and the host later enters the isolate through `completeOp` with the result.
+// copies its arguments (structured clone). The operations and their types are declared once in
+// server/bridge/ops.ts (imported for its types only: nothing of it enters the bundle): `host()`
+// calls an op answered within the call; `hostAsync()` one that returns an op id at once and is
+// completed later, when the host enters the isolate through `completeOp` with the result.
+import type { LaterOpName, NowOpName, OpArgs, OpResult, ErrorParts } from '../../server/bridge/ops';
 import { DOMException } from '../events/dom-exception';
 import { SafeMap, MapPrototypeGet, MapPrototypeSet, MapPrototypeDelete, SafePromise, SafeError, SafeTypeError } from './primordials';
 
-export type HostCall = (op: string, ...args: unknown[]) => any;
+export type HostCall = (op: string, ...args: unknown[]) => unknown;
 
 let hostCall: HostCall | null = null;
 
@@ -13,9 +16,9 @@ export function setHost(fn: HostCall): void {
   hostCall = fn;
 }
 
-/** synchronous call into the host */
-export function host(op: string, ...args: unknown[]): any {
-  return hostCall!(op, ...args);
+/** synchronous call into the host: an op answered within the call */
+export function host<N extends NowOpName>(op: N, ...args: OpArgs<N>): OpResult<N> {
+  return hostCall!(op, ...args) as OpResult<N>;
 }
 
 interface Pending {
@@ -24,10 +27,10 @@ interface Pending {
 }
 const pending = new SafeMap<number, Pending>();
 
-/** starts a host operation and returns a promise settled when the host completes it */
-export function hostAsync<T>(op: string, ...args: unknown[]): { id: number; promise: Promise<T> } {
-  const id: number = hostCall!(op, ...args);
-  const promise = new SafePromise<T>((resolve, reject) => {
+/** starts a host operation that completes later; returns its op id and a promise of its result */
+export function hostAsync<N extends LaterOpName>(op: N, ...args: OpArgs<N>): { id: number; promise: Promise<OpResult<N>> } {
+  const id = hostCall!(op, ...args) as number;
+  const promise = new SafePromise<OpResult<N>>((resolve, reject) => {
     MapPrototypeSet(pending, id, { resolve: resolve as (v: unknown) => void, reject });
   });
   return { id, promise };
@@ -48,7 +51,7 @@ export function forgetOp(id: number): void {
 }
 
 export function hostError(value: unknown): Error {
-  const [name, message] = value as [string, string];
+  const [name, message] = value as ErrorParts;
   if (name === 'TypeError') return new SafeTypeError(message);
   if (name !== 'Error' && name.endsWith('Error')) {
     return new DOMException(message, name);

@@ -6,14 +6,29 @@ import { host, forgetOp } from '../internal/bridge';
 import { incomingRequest, requestState, Request } from '../fetch/request';
 import { Response, responseState } from '../fetch/response';
 import { headerList } from '../fetch/headers';
-import { bodyForHost, type HostBody } from '../fetch/body';
+import { bodyForHost } from '../fetch/body';
+import type { ResponseAnswer, ResponseBody } from '../../server/bridge/ops';
 import { abortSignal } from '../abort/abort';
 import { listenersOf, EventTarget } from '../events/event-target';
 import { createFetchEvent, hasResponded } from './fetch-event';
 import { describeError } from '../internal/report';
+import { connectBuiltins } from '../internal/builtin-internals';
+import { asyncContext } from '../internal/async-context';
 import { DOMException } from '../events/dom-exception';
 import { forgetTimer } from '../timers/timers';
-import { SafeMap, MapPrototypeGet, MapPrototypeSet, MapPrototypeDelete, ReflectApply, PromiseResolve, PromisePrototypeThen, SafeTypeError, ObjectPrototypeToString } from '../internal/primordials';
+import { createScheduledController, createScheduledEvent } from '../workers/scheduled';
+import {
+  SafeMap,
+  MapPrototypeGet,
+  MapPrototypeSet,
+  MapPrototypeDelete,
+  ReflectApply,
+  ReflectConstruct,
+  PromiseResolve,
+  PromisePrototypeThen,
+  SafeTypeError,
+  ObjectPrototypeToString,
+} from '../internal/primordials';
 
 interface Pending {
   /** the incoming request: its signal (created only if the function reads it) aborts when the request is cut */
@@ -24,7 +39,18 @@ interface Pending {
 }
 const requests = new SafeMap<number, Pending>();
 
-type Handler = { target: object; fetch: (...args: unknown[]) => unknown } | { script: true };
+type HandlerMethod = (...args: unknown[]) => unknown;
+/** what an entrypoint instance offers: fetch and/or scheduled */
+type EntrypointInstance = { fetch?: HandlerMethod; scheduled?: HandlerMethod };
+type Handler =
+  /** a module's default export with its `fetch` and/or `scheduled` (a cron-only worker has no fetch) */
+  | { target: object; fetch: HandlerMethod | undefined; scheduled: HandlerMethod | undefined }
+  /** a class-based default export (WorkerEntrypoint): one instance per request, `new C(ctx, env)` */
+  | { entrypoint: new (ctx: unknown, env: unknown) => EntrypointInstance }
+  | { script: true };
+declare const require: (id: string) => any;
+const webSockets = () => require('../workers/websocket') as typeof import('../workers/websocket');
+
 let handler: Handler | null = null;
 let env: Record<string, unknown> = {};
 let globalTarget: EventTarget;
@@ -34,20 +60,50 @@ export function configureDispatch(tenantEnv: Record<string, unknown>, target: Ev
   globalTarget = target;
 }
 
-/** host entry: the entry module was evaluated; bind its default export */
+/**
+ * host entry: the entry module was evaluated; bind its default export. The loader also enters
+ * here once before any tenant code with the namespace of islet:internal, to connect the built-in
+ * modules (see internal/builtin-internals.ts).
+ */
 export function bindModule(namespace: Record<string, unknown>): void {
+  const isObject = namespace !== null && typeof namespace === 'object';
+  if (isObject && handler === null && connectBuiltins(namespace, env)) return;
   const exported = namespace === null || typeof namespace !== 'object' ? undefined : namespace.default;
-  const fetch = exported !== null && (typeof exported === 'object' || typeof exported === 'function') ? (exported as any).fetch : undefined;
-  if (typeof fetch !== 'function') {
-    const what = exported === undefined ? 'no default export' : `a default export without a fetch method (${ObjectPrototypeToString(exported)})`;
+  if (typeof exported === 'function' && isEntrypointClass(exported)) {
+    handler = { entrypoint: exported as never };
+    return;
+  }
+  const isHandler = exported !== null && (typeof exported === 'object' || typeof exported === 'function');
+  const fetch = isHandler ? (exported as any).fetch : undefined;
+  // a worker with only a `scheduled` handler (cron triggers) is a worker too
+  const scheduled = isHandler ? (exported as any).scheduled : undefined;
+  if (typeof fetch !== 'function' && typeof scheduled !== 'function') {
+    const what = exported === undefined ? 'no default export' : `a default export without a fetch method, nor a scheduled method (${ObjectPrototypeToString(exported)})`;
     throw new SafeTypeError(`The entry module has ${what}: it must \`export default { fetch(request, env, ctx) { ... } }\``);
   }
-  handler = { target: exported as object, fetch };
+  handler = {
+    target: exported as object,
+    fetch: typeof fetch === 'function' ? fetch : undefined,
+    scheduled: typeof scheduled === 'function' ? scheduled : undefined,
+  };
+}
+
+/** `export default class extends WorkerEntrypoint { fetch(request) {...} }`: a class whose instances fetch */
+function isEntrypointClass(value: Function): boolean {
+  let prototype: unknown;
+  try {
+    prototype = value.prototype;
+  } catch {
+    return false;
+  }
+  if (prototype === null || typeof prototype !== 'object') return false;
+  const methods = prototype as { fetch?: unknown; scheduled?: unknown };
+  return typeof methods.fetch === 'function' || typeof methods.scheduled === 'function';
 }
 
 /** host entry: the classic script ran; it must have registered a 'fetch' listener */
 export function bindScript(): void {
-  if (listenersOf(globalTarget, 'fetch').length === 0) {
+  if (listenersOf(globalTarget, 'fetch').length === 0 && listenersOf(globalTarget, 'scheduled').length === 0) {
     throw new SafeTypeError("The script registered no fetch handler: call addEventListener('fetch', (event) => event.respondWith(...))");
   }
   handler = { script: true };
@@ -66,7 +122,7 @@ function fail(id: number, error: unknown): void {
 }
 
 /** the answer crossing to the host: [status, statusText, headers, body, released] */
-type Answer = [number, string, string[], HostBody, boolean];
+type Answer = ResponseAnswer;
 
 function respond(id: number, value: unknown): void {
   const answer = toAnswer(id, value);
@@ -92,16 +148,21 @@ function toAnswer(id: number, value: unknown): Answer | null {
     fail(id, new SafeTypeError('The fetch handler returned Response.error()'));
     return null;
   }
-  let body: HostBody;
+  let body: ResponseBody;
   try {
-    body = bodyForHost(s.body);
+    // a 101 with a WebSocket: its end goes to the network, coupled by the host to the client's connection
+    body = s.webSocket ? { webSocket: webSockets().releaseForResponse(s.webSocket as never) } : bodyForHost(s.body);
   } catch (error) {
     fail(id, error);
     return null;
   }
   // nothing left to track here (a plain body, no waitUntil pending): forget the request now and
-  // tell the host, which then need not come back in just to say it is over
-  const released = (body === null || typeof body !== 'object' || !('source' in body)) && typeof body !== 'number' && pending.waits === 0;
+  // tell the host, which then need not come back in just to say it is over (a WebSocket's
+  // request goes on as a session: the host comes back when it ends)
+  const released =
+    (body === null || typeof body !== 'object' || !('source' in body || 'webSocket' in body)) &&
+    typeof body !== 'number' &&
+    pending.waits === 0;
   if (released) {
     pending.finished = true;
     MapPrototypeDelete(requests, id);
@@ -156,6 +217,8 @@ function waitUntil(id: number, promise: unknown): void {
 export function dispatch(id: number, method: string, url: string, headers: string[], body: number | Uint8Array | null): Answer | undefined {
   const pending: Pending = { request: null, finished: false, waits: 0 };
   MapPrototypeSet(requests, id, pending);
+  // a request starts outside every AsyncLocalStorage (an enterWith() of an earlier one ends here)
+  asyncContext.set(undefined);
   const request = incomingRequest(method, url, headers, body === null || typeof body === 'object' ? body : { hostSource: body });
   pending.request = request;
   if (handler === null) {
@@ -171,11 +234,16 @@ export function dispatch(id: number, method: string, url: string, headers: strin
         gotResponse = true;
       },
       waitUntil: (p) => waitUntil(id, p),
+      passThroughOnException: () => host('passThrough', id),
     });
     try {
       globalTarget.dispatchEvent(event);
     } catch (error) {
       fail(id, error);
+      return;
+    }
+    if (listenersOf(globalTarget, 'fetch').length === 0) {
+      fail(id, new SafeTypeError('Handler does not export a fetch() function.'));
       return;
     }
     if (!gotResponse || !hasResponded(event)) {
@@ -184,18 +252,82 @@ export function dispatch(id: number, method: string, url: string, headers: strin
     }
     return settle(id, response);
   }
-  const ctx = {
-    waitUntil: (p: unknown) => waitUntil(id, p),
-    passThroughOnException() {},
-  };
+  const ctx = context(id);
   let result: unknown;
   try {
-    result = ReflectApply(handler.fetch, handler.target, [request, env, ctx]);
+    if ('entrypoint' in handler) {
+      // as Workers: a new instance per request, constructed with (ctx, env); fetch gets the request
+      const instance = ReflectConstruct(handler.entrypoint, [ctx, env]) as EntrypointInstance;
+      if (typeof instance.fetch !== 'function') throw new SafeTypeError('Handler does not export a fetch() function.');
+      result = ReflectApply(instance.fetch, instance, [request]);
+    } else {
+      if (handler.fetch === undefined) throw new SafeTypeError('Handler does not export a fetch() function.');
+      result = ReflectApply(handler.fetch, handler.target, [request, env, ctx]);
+    }
   } catch (error) {
     fail(id, error);
     return;
   }
   return settle(id, result);
+}
+
+/** the `ctx` of a handler call: waitUntil, and passThroughOnException (the host passes the request to its origin if the handler throws) */
+function context(id: number) {
+  return {
+    waitUntil: (p: unknown) => waitUntil(id, p),
+    passThroughOnException: () => host('passThrough', id),
+  };
+}
+
+/**
+ * host entry: a cron trigger fired. The run is a request of its own to the host (limits,
+ * waitUntil, the ops it makes): it ends when the handler's promise and its waitUntil settle.
+ */
+export function scheduled(id: number, cron: string, scheduledTime: number): void {
+  const pending: Pending = { request: null, finished: false, waits: 0 };
+  MapPrototypeSet(requests, id, pending);
+  asyncContext.set(undefined);
+  const controller = createScheduledController(id, cron, scheduledTime);
+  let result: unknown;
+  try {
+    if (handler === null) throw new SafeTypeError('No handler is bound in this isolate');
+    if ('script' in handler) {
+      if (listenersOf(globalTarget, 'scheduled').length === 0) {
+        throw new SafeTypeError("The script registered no scheduled handler: call addEventListener('scheduled', ...)");
+      }
+      globalTarget.dispatchEvent(createScheduledEvent(controller, (p) => waitUntil(id, p)));
+    } else if ('entrypoint' in handler) {
+      const instance = ReflectConstruct(handler.entrypoint, [context(id), env]) as EntrypointInstance;
+      if (typeof instance.scheduled !== 'function') throw new SafeTypeError('Handler does not export a scheduled() function.');
+      result = ReflectApply(instance.scheduled, instance, [controller]);
+    } else {
+      if (handler.scheduled === undefined) throw new SafeTypeError('Handler does not export a scheduled() function.');
+      result = ReflectApply(handler.scheduled, handler.target, [controller, env, context(id)]);
+    }
+  } catch (error) {
+    fail(id, error);
+    return;
+  }
+  let promise: Promise<unknown>;
+  try {
+    promise = PromiseResolve(result);
+  } catch (error) {
+    fail(id, error);
+    return;
+  }
+  PromisePrototypeThen(promise, () => scheduledDone(id), (error) => fail(id, error));
+}
+
+/** the scheduled handler returned: answer as a request with no body would */
+function scheduledDone(id: number): void {
+  const pending = MapPrototypeGet(requests, id);
+  if (!pending || pending.finished) return;
+  const released = pending.waits === 0;
+  if (released) {
+    pending.finished = true;
+    MapPrototypeDelete(requests, id);
+  }
+  host('respond', id, 204, '', [], null, released);
 }
 
 /** host entry: the request is over (answered, cut or abandoned): abort its signal and forget it */

@@ -6,6 +6,7 @@ import { SafeTypeError } from '../internal/primordials';
 export interface FetchEventHooks {
   respondWith(response: unknown): void;
   waitUntil(promise: unknown): void;
+  passThroughOnException(): void;
 }
 
 const illegal = Symbol('illegal');
@@ -31,7 +32,9 @@ export class FetchEvent extends Event {
   waitUntil(promise: unknown): void {
     this.#hooks.waitUntil(promise);
   }
-  passThroughOnException(): void {}
+  passThroughOnException(): void {
+    this.#hooks.passThroughOnException();
+  }
   static {
     create = (request, hooks) => new FetchEvent('fetch', { request }, illegal, hooks);
     responded = (event) => event.#responded;

@@ -7,7 +7,7 @@ import { concatBytes, append, SafeUint8Array } from '../internal/primordials';
 
 /** the next chunk, or null at the end */
 export function readHostChunk(sourceId: number): Promise<Uint8Array | null> {
-  return hostAsync<Uint8Array | null>('read', sourceId).promise;
+  return hostAsync('read', sourceId).promise;
 }
 
 export function cancelHostSource(sourceId: number): void {

@@ -2,13 +2,27 @@
 // (it owns the clock, attributes each timer to the request that set it and drops the timers of
 // finished requests); the isolate keeps only the callbacks, keyed by id, until the host fires them.
 import { host } from '../internal/bridge';
-import { SafeMap, MapPrototypeGet, MapPrototypeSet, MapPrototypeDelete, MapPrototypeHas, SafeTypeError, ReflectApply, MathMax, NumberIsFinite, PromisePrototypeThen, PromiseResolve } from '../internal/primordials';
+import {
+  SafeMap,
+  MapPrototypeGet,
+  MapPrototypeSet,
+  MapPrototypeDelete,
+  MapPrototypeHas,
+  SafeTypeError,
+  MathMax,
+  NumberIsFinite,
+  PromisePrototypeThen,
+  PromiseResolve,
+} from '../internal/primordials';
 import { reportError } from '../internal/report';
+import { asyncContext, runInContext } from '../internal/async-context';
 
 interface Timer {
   fn: (...args: unknown[]) => unknown;
   args: unknown[];
   repeat: boolean;
+  /** the async context the timer was set in (AsyncLocalStorage stores), in force when it fires */
+  context: unknown;
 }
 const timers = new SafeMap<number, Timer>();
 let nextId = 1;
@@ -20,7 +34,7 @@ export function setTimer(fn: (...args: unknown[]) => unknown, delay: unknown, re
   ms = MathMax(0, ms);
   const id = nextId++;
   host('timer', id, ms, repeat); // throws outside a request: then nothing is kept here
-  MapPrototypeSet(timers, id, { fn, args, repeat });
+  MapPrototypeSet(timers, id, { fn, args, repeat, context: asyncContext.get() });
   return id;
 }
 
@@ -37,7 +51,7 @@ export function fireTimer(id: number): void {
   if (!timer) return;
   if (!timer.repeat) MapPrototypeDelete(timers, id);
   try {
-    ReflectApply(timer.fn, globalThis, timer.args);
+    runInContext(timer.context, timer.fn, globalThis, timer.args);
   } catch (error) {
     reportError(error);
   }
@@ -48,11 +62,18 @@ export function forgetTimer(id: number): void {
   MapPrototypeDelete(timers, id);
 }
 
+/** HTML's timeout is a WebIDL long: NaN and infinities are 0, then modulo 2^32 as a signed 32-bit
+ *  integer (2^32 ms is 0, not 49 days); setTimer makes a negative delay 0 */
+function long(delay: unknown): number {
+  const ms = Number(delay);
+  return NumberIsFinite(ms) ? ms | 0 : 0;
+}
+
 export function setTimeout(fn: (...args: unknown[]) => unknown, delay?: number, ...args: unknown[]): number {
-  return setTimer(fn, delay, false, args);
+  return setTimer(fn, long(delay), false, args);
 }
 export function setInterval(fn: (...args: unknown[]) => unknown, delay?: number, ...args: unknown[]): number {
-  return setTimer(fn, delay, true, args);
+  return setTimer(fn, long(delay), true, args);
 }
 export function clearTimeout(id?: number): void {
   clearTimer(id);
@@ -63,9 +84,10 @@ export function clearInterval(id?: number): void {
 
 export function queueMicrotask(fn: () => void): void {
   if (typeof fn !== 'function') throw new SafeTypeError("Failed to execute 'queueMicrotask': parameter 1 is not of type 'Function'.");
+  const context = asyncContext.get();
   PromisePrototypeThen(PromiseResolve(undefined), () => {
     try {
-      fn();
+      runInContext(context, fn, undefined, []);
     } catch (error) {
       reportError(error);
     }

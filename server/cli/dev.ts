@@ -2,30 +2,49 @@
 // second runtime: the folder is published through the deploy room's path (build, validation in
 // a fresh isolate, store, activation) into a real FsDeploymentStore in a temporary directory,
 // and served by `startServing` (same front server, pool, limits, shims and admin app). What dev
-// adds is the loop around it: a file changes -> rebuild -> the store activates the new version
-// -> the tenant layer swaps isolates; and terminal output a person reads instead of JSON lines.
+// adds is the loop around it: a file changes (dev-watch.ts) -> rebuild -> the store activates the
+// new version -> the tenant layer swaps isolates; the build error or a thrown error's mapped
+// stack in the browser instead of a 404 or a bare 500 (dev-pages.ts); and terminal output a
+// person reads instead of JSON lines (dev-output.ts).
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig, type Config } from '../config';
-import { Logger } from '../log';
+import { type Config, loadConfig } from '../config';
 import { deployDirectory } from '../deploy/directory';
+import { CliError } from '../errors';
+import { Logger } from '../observe/server-log';
+import { SourceMapper } from '../observe/tenant-logs/source-maps';
+import type { DeploymentManifest } from '../store/types';
 import { prepareDeployment } from '../tenants/prepare';
-import { startServing, type Serving } from './serve';
+import { DevPrinter, formatRecord, paint } from './dev-output';
+import { explainFailures, sendBuildError, wantsHtml } from './dev-pages';
+import { type DevWatcher, watchFolder } from './dev-watch';
+import { type Serving, startServing } from './serve';
+import { testScheduled } from '../bindings/cron/test-scheduled';
 
-const usage = `usage: islet dev <dir> [--port N] [--tenant NAME] [--env KEY=VALUE]... [--config <file>] [--no-watch]
+export { formatRecord } from './dev-output';
+
+const usageText = `usage: islet dev <dir> [--port N] [--tenant NAME] [--env KEY=VALUE]... [--config <file>] [--no-watch]
+                 [--test-scheduled]
 
 Serves the function in <dir> (a folder with index.ts / index.js, or one file) on
 http://localhost:<port>/ with the same runtime, shims and limits as 'islet serve', rebuilds it
 when a file changes, and prints its console output, requests and errors (stacks mapped to your
-source files). The store lives in a temporary directory removed on exit.
+source files). While a build fails, requests get the build error (a page in a browser). The
+store lives in a temporary directory removed on exit. The dashboard listens on
+ISLET_ADMIN_PORT when set (else a free port), with ISLET_ADMIN_TOKEN (else a generated token).
 
   --port N          port for the function (default 8787; 0 picks a free one)
   --tenant NAME     tenant name (default: the folder's name)
   --env KEY=VALUE   an env var given to the function (repeatable)
   --config <file>   settings file, as for 'islet serve' (limits, egress...)
-  --no-watch        serve once, do not rebuild on change`;
+  --no-watch        serve once, do not rebuild on change
+  --test-scheduled  /__scheduled?cron=<expression> runs the scheduled handler now (as wrangler dev's)`;
+
+export const usage: Record<string, string> = { dev: usageText };
 
 export interface DevOptions {
   dir: string;
@@ -33,6 +52,8 @@ export interface DevOptions {
   tenant?: string;
   env?: Record<string, string>;
   watch?: boolean;
+  /** --test-scheduled: /__scheduled?cron=... runs the scheduled handler */
+  testScheduled?: boolean;
   /** settings file (--config) */
   configFile?: string;
   /** where human-readable lines go (default stderr) */
@@ -40,7 +61,18 @@ export interface DevOptions {
   /** colours in the output (default: when printing to a TTY) */
   color?: boolean;
   /** called once the ports listen, before the first build (the CLI prints its banner there) */
-  onListening?: (info: { tenant: string; url: string; adminUrl: string; tenantPort: number; operatorToken: string }) => void;
+  onListening?: (info: {
+    tenant: string;
+    url: string;
+    adminUrl: string;
+    tenantPort: number;
+    operatorToken: string;
+  }) => void;
+  /**
+   * Called once the first build is served, with the dev server: where local bindings (KV, cache,
+   * cron) and `--test-scheduled` plug in when they come (issue 19), without another loop.
+   */
+  extend?: (dev: DevServer) => void | Promise<void>;
 }
 
 export interface DevServer {
@@ -52,13 +84,12 @@ export interface DevServer {
   adminUrl: string;
   /** id of the deployment being served */
   readonly deployment: string;
+  /** the last build's error while it failed, else null */
+  readonly buildError: string | null;
   /** rebuilds now (what a file change does); resolves with the deployment served afterwards */
   reload(): Promise<string>;
   close(): Promise<void>;
 }
-
-/** Folders and files whose changes never affect the build. */
-const IGNORED = /(^|[/\\])(node_modules|\.git|\.islet|\.DS_Store)([/\\]|$)|~$|\.swp$/;
 
 /** A tenant name from a folder name: lower-case letters, digits and dashes. */
 export function tenantNameFor(dir: string): string {
@@ -71,59 +102,18 @@ export function tenantNameFor(dir: string): string {
   return /^[a-z0-9]/.test(base) ? base.slice(0, 63) : 'dev';
 }
 
-const paint = (on: boolean) => {
-  const wrap = (code: number) => (text: string) => (on ? `\x1b[${code}m${text}\x1b[0m` : text);
-  return { dim: wrap(2), red: wrap(31), green: wrap(32), yellow: wrap(33), cyan: wrap(36), bold: wrap(1) };
-};
-
-/**
- * Turns the server's JSON log records into terminal lines: the function's console output, one
- * line per request, limit cuts and uncaught errors with their (already source-mapped) stacks,
- * and the server's own warnings. Routine server info is left out.
- */
-export function formatRecord(record: Record<string, unknown>, color = false): string | null {
-  const c = paint(color);
-  const time = c.dim(String(record.time ?? '').slice(11, 23));
-  const stack = typeof record.stack === 'string' ? '\n' + indent(record.stack) : '';
-  switch (record.source) {
-    case 'tenant': {
-      const level = String(record.consoleLevel ?? record.level ?? 'log');
-      const tag = level === 'error' ? c.red(level.padEnd(5)) : level === 'warn' ? c.yellow(level.padEnd(5)) : c.cyan(level.padEnd(5));
-      return `${time} ${tag} ${String(record.msg ?? '')}`;
-    }
-    case 'request': {
-      const status = Number(record.status);
-      const shown = status >= 500 ? c.red(String(status)) : status >= 400 ? c.yellow(String(status)) : c.green(String(status));
-      const cold = record.cold ? c.dim(' cold') : '';
-      return `${time} ${record.method} ${record.path} ${shown} ${record.wallMs} ms ${c.dim(`(cpu ${record.cpuMs} ms)`)}${cold}`;
-    }
-    case 'limit':
-      return `${time} ${c.red('limit')} ${record.limit} limit exceeded: ${record.measured} ${record.unit ?? ''}`.trimEnd() + stack;
-    case 'exception':
-      return `${time} ${c.red('error')} ${String(record.msg ?? '')}${stack}`;
-    default:
-      if (record.level === 'warn' || record.level === 'error') {
-        const { time: _t, level, msg, ...rest } = record;
-        const extra = Object.keys(rest).length ? ' ' + c.dim(JSON.stringify(rest)) : '';
-        return `${time} ${level === 'error' ? c.red('islet') : c.yellow('islet')} ${String(msg)}${extra}`;
-      }
-      return null;
-  }
+/** `1 module`, `3 modules` */
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
-function indent(text: string): string {
-  return text
-    .split('\n')
-    .map((line) => '    ' + line.trim())
-    .join('\n');
-}
-
-function devConfig(options: DevOptions, dataDir: string): Config {
+function devConfig(options: DevOptions, dataDir: string, port: number): Config {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    ISLET_PORT: String(options.port ?? 8787),
+    ISLET_PORT: String(port),
     ISLET_HOST: '127.0.0.1',
-    ISLET_ADMIN_PORT: '0',
+    // the operator's chosen admin port (scripts and bookmarks find the dashboard), else any free one
+    ISLET_ADMIN_PORT: process.env.ISLET_ADMIN_PORT || '0',
     ISLET_ADMIN_HOST: '127.0.0.1',
     ISLET_DATA_DIR: dataDir,
     ISLET_WORKERS: '0',
@@ -134,17 +124,60 @@ function devConfig(options: DevOptions, dataDir: string): Config {
   return loadConfig({ argv: options.configFile ? ['--config', options.configFile] : [], env });
 }
 
+/** The function's port, bound before anything else so a busy port is reported at once. */
+function listen(port: number): Promise<http.Server> {
+  const server = http.createServer();
+  return new Promise((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new CliError(
+              `islet dev: port ${port} is already in use: pick another with --port N (0 picks a free one)`,
+              'ISLET_CLI_PORT_IN_USE',
+            )
+          : error,
+      ),
+    );
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+/** A deployment's stack frames mapped through its own source maps, before it is stored. */
+function mapWithFiles(manifest: DeploymentManifest, files: Map<string, Buffer>, stack: string): Promise<string> {
+  const mapper = new SourceMapper({
+    getDeployment: async () => manifest,
+    readFile: async (_t, _id, p) => {
+      const file = files.get(p);
+      if (!file) throw new Error(`no ${p}`);
+      return file;
+    },
+  });
+  return mapper.mapStack(manifest.tenant, manifest.id, stack);
+}
+
 /** Starts serving `options.dir`; resolves once the first build is served (or failed and was reported). */
 export async function startDev(options: DevOptions): Promise<DevServer> {
   const dir = path.resolve(options.dir);
-  if (!fs.existsSync(dir)) throw Object.assign(new Error(`islet dev: ${options.dir} does not exist`), { code: 'ISLET_DEV_NO_DIR' });
-  const print = options.print ?? ((line: string) => process.stderr.write(line + '\n'));
+  if (!fs.existsSync(dir)) throw new CliError(`islet dev: ${options.dir} does not exist`, 'ISLET_CLI_NO_FOLDER');
+  const print = options.print ?? ((line: string) => process.stderr.write(`${line}\n`));
   const color = options.color ?? (options.print === undefined && process.stderr.isTTY === true);
   const c = paint(color);
   const tenant = options.tenant ?? tenantNameFor(dir);
 
+  const server = await listen(options.port ?? 8787);
+  const tenantPort = (server.address() as AddressInfo).port;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-dev-'));
-  const config = devConfig(options, dataDir);
+  let config: Config;
+  try {
+    config = devConfig(options, dataDir, tenantPort);
+  } catch (error) {
+    server.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+  let printer: DevPrinter | undefined;
+  /** uncaught errors by request id, for the browser's error page (the newest few) */
+  const exceptions = new Map<string, { message: string; stack?: string }>();
   const logger = new Logger(config.logLevel, (line) => {
     let record: Record<string, unknown>;
     try {
@@ -152,31 +185,56 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     } catch {
       return print(line);
     }
-    const text = formatRecord(record, color);
-    if (text !== null) print(text);
+    if (record.source === 'exception' && typeof record.requestId === 'string') {
+      exceptions.set(record.requestId, { message: String(record.msg), stack: record.stack as string | undefined });
+      if (exceptions.size > 100) exceptions.delete(exceptions.keys().next().value as string);
+    }
+    if (printer) printer.record(record);
+    else {
+      const text = formatRecord(record, color);
+      if (text !== null) print(text);
+    }
   });
 
   let serving: Serving;
   try {
-    serving = await startServing({ config, logger });
+    serving = await startServing({ config, logger, listenTenant: false });
   } catch (error) {
+    server.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
-    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw Object.assign(new Error(`islet dev: port ${config.port} is already in use: pick another with --port N (0 picks a free one)`), { code: 'ISLET_DEV_PORT_IN_USE' });
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE' || /EADDRINUSE/.test((error as Error).message)) {
+      throw new CliError(
+        `islet dev: admin port ${config.adminPort} is already in use: unset ISLET_ADMIN_PORT or pick another`,
+        'ISLET_CLI_PORT_IN_USE',
+      );
     }
     throw error;
   }
   const { store } = serving;
+  printer = new DevPrinter(print, color, new SourceMapper(store));
+  const say = (text: string) => printer!.line(text);
   if (options.env && Object.keys(options.env).length > 0) {
     await store.putTenant({ name: tenant, createdAt: new Date().toISOString(), active: null });
     await store.putEnv(tenant, { vars: options.env, secrets: {} });
   }
-  const prepare = (manifest: Parameters<typeof prepareDeployment>[0], files: Map<string, Buffer>) =>
-    prepareDeployment(manifest, files, { memoryMb: config.limits.memoryMb, startupTimeoutMs: config.pool.startupTimeoutMs });
+  const prepare = async (manifest: DeploymentManifest, files: Map<string, Buffer>) => {
+    try {
+      return await prepareDeployment(manifest, files, {
+        memoryMb: config.limits.memoryMb,
+        startupTimeoutMs: config.pool.startupTimeoutMs,
+      });
+    } catch (error) {
+      // a top-level throw: its stack points into the built modules until mapped with this build's maps
+      const e = error as { tenantStack?: string; stack?: string };
+      if (typeof e.tenantStack === 'string') e.tenantStack = await mapWithFiles(manifest, files, e.tenantStack);
+      throw error;
+    }
+  };
   // Any host name of this machine reaches the function, not only <tenant>.localhost.
   const routes = ['localhost/*', '127.0.0.1/*'];
 
   let served = '';
+  let buildError: string | null = null;
   let building: Promise<string> | null = null;
   let again = false;
 
@@ -190,7 +248,7 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     while (Date.now() < deadline) {
       const state = await serving.directory.get(tenant);
       if (state?.manifest.id === id) return true;
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setTimeout(resolve, 25));
     }
     return false;
   }
@@ -199,19 +257,27 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     const started = Date.now();
     try {
       const { manifest, stored } = await deployDirectory(store, tenant, dir, { routes, prepare, logger });
+      buildError = null;
       if (!stored) {
-        print(`${c.dim('no change in the build')} (${manifest.id})`);
+        say(`${c.dim('no change in the build')} (${manifest.id})`);
         served = manifest.id;
         return served;
       }
-      if (!(await servedFrom(manifest.id))) print(c.yellow(`${manifest.id} is stored and active but not served yet: the store watcher is late`));
+      if (!(await servedFrom(manifest.id)))
+        say(c.yellow(`${manifest.id} is stored and active but not served yet: the store watcher is late`));
       served = manifest.id;
-      const warnings = manifest.warnings.length ? '\n' + manifest.warnings.map((w) => `  ${c.yellow('warning')} ${w}`).join('\n') : '';
-      print(`${c.green('✓')} built and serving ${manifest.id} (${manifest.modules.length} module${manifest.modules.length === 1 ? '' : 's'}, ${Date.now() - started} ms)${warnings}`);
+      const warnings = manifest.warnings.length
+        ? `\n${manifest.warnings.map((w) => `  ${c.yellow('warning')} ${w}`).join('\n')}`
+        : '';
+      say(
+        `${c.green('✓')} built and serving ${manifest.id} ` +
+          `(${plural(manifest.modules.length, 'module')}, ${Date.now() - started} ms)${warnings}`,
+      );
     } catch (error) {
       const e = error as Error & { code?: string };
-      print(`${c.red('✗')} build failed${e.code ? ` [${e.code}]` : ''}: ${e.message}`);
-      print(served ? c.dim(`  still serving ${served}`) : c.dim('  nothing to serve yet: fix the error and save'));
+      buildError = e.message;
+      say(`${c.red('✗')} build failed${e.code ? ` [${e.code}]` : ''}: ${e.message}`);
+      say(c.dim('  requests get this error until a build succeeds: fix it and save'));
     }
     return served;
   }
@@ -234,27 +300,42 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     return building;
   }
 
-  let watcher: fs.FSWatcher | null = null;
-  let debounce: NodeJS.Timeout | undefined;
+  // the function's port: the build error while there is one, else the front server (a browser
+  // gets a page for the function's uncaught errors)
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (buildError !== null) return sendBuildError(req, res, tenant, buildError);
+    if (options.testScheduled && testScheduled(req, res, serving.cron, tenant)) return;
+    if (wantsHtml(req)) {
+      explainFailures(res, async (requestId) => {
+        const deadline = Date.now() + 1500;
+        while (!exceptions.has(requestId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        return exceptions.get(requestId) ?? null;
+      });
+    }
+    serving.tenantServer.emit('request', req, res);
+  });
+
+  let watcher: DevWatcher | null = null;
   if (options.watch !== false) {
     const target = fs.statSync(dir).isFile() ? path.dirname(dir) : dir;
-    watcher = fs.watch(target, { recursive: true }, (_event, file) => {
-      if (file && IGNORED.test(String(file))) return;
-      clearTimeout(debounce);
-      debounce = setTimeout(() => {
-        print(c.dim(`change in ${file ?? target}: rebuilding`));
+    watcher = watchFolder(
+      target,
+      (file) => {
+        say(c.dim(`change in ${file}: rebuilding`));
         void reload();
-      }, 100);
-    });
-    watcher.on('error', (error) => print(`${c.yellow('watch stopped')}: ${error.message}`));
+      },
+      (error) => say(`${c.yellow('watch error')}: ${error.message}`),
+    );
+    await watcher.ready;
   }
 
-  const url = `http://localhost:${serving.tenantPort}/`;
+  const url = `http://localhost:${tenantPort}/`;
   const adminUrl = `http://127.0.0.1:${serving.adminPort}/`;
-  options.onListening?.({ tenant, url, adminUrl, tenantPort: serving.tenantPort, operatorToken: serving.operatorToken });
+  options.onListening?.({ tenant, url, adminUrl, tenantPort, operatorToken: serving.operatorToken });
   await reload();
+  await printer.flushed();
   let closing: Promise<void> | undefined;
-  return {
+  const dev: DevServer = {
     serving,
     tenant,
     url,
@@ -262,67 +343,82 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     get deployment() {
       return served;
     },
+    get buildError() {
+      return buildError;
+    },
     reload,
     close: () =>
       (closing ??= (async () => {
-        clearTimeout(debounce);
-        watcher?.close();
+        await watcher?.close();
         await building?.catch(() => {});
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
         await serving.close();
+        await printer!.flushed();
         fs.rmSync(dataDir, { recursive: true, force: true });
       })()),
   };
+  await options.extend?.(dev);
+  return dev;
 }
 
 function parseArgs(args: string[]): DevOptions {
   const options: DevOptions = { dir: '', env: {} };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const [flag, inline] =
+      arg.startsWith('--') && arg.includes('=')
+        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+        : [arg, undefined];
     const value = () => {
       const v = inline ?? args[++i];
-      if (v === undefined || v === '') throw new Error(`islet dev: ${flag} needs a value\n\n${usage}`);
+      if (v === undefined || v === '') throw new CliError(`islet dev: ${flag} needs a value\n\n${usageText}`);
       return v;
     };
     switch (flag) {
       case '--port': {
         const port = Number(value());
-        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`islet dev: --port must be a port number (0-65535)`);
+        if (!Number.isInteger(port) || port < 0 || port > 65535)
+          throw new CliError(`islet dev: --port must be a port number (0-65535)`);
         options.port = port;
         break;
       }
       case '--tenant': {
         const name = value();
-        if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name)) throw new Error(`islet dev: --tenant '${name}' must be lower-case letters, digits and dashes`);
+        if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name))
+          throw new CliError(`islet dev: --tenant '${name}' must be lower-case letters, digits and dashes`);
         options.tenant = name;
         break;
       }
       case '--env': {
         const pair = value();
         const eq = pair.indexOf('=');
-        if (eq <= 0) throw new Error(`islet dev: --env expects KEY=VALUE, got '${pair}'`);
+        if (eq <= 0) throw new CliError(`islet dev: --env expects KEY=VALUE, got '${pair}'`);
         options.env![pair.slice(0, eq)] = pair.slice(eq + 1);
         break;
       }
       case '--config':
         options.configFile = value();
         break;
+      case '--test-scheduled':
+        options.testScheduled = true;
+        break;
       case '--no-watch':
         options.watch = false;
         break;
       default:
-        if (arg.startsWith('-')) throw new Error(`islet dev: unknown option ${arg}\n\n${usage}`);
-        if (options.dir) throw new Error(`islet dev: one folder at a time (got '${options.dir}' and '${arg}')`);
+        if (arg.startsWith('-')) throw new CliError(`islet dev: unknown option ${arg}\n\n${usageText}`);
+        if (options.dir) throw new CliError(`islet dev: one folder at a time (got '${options.dir}' and '${arg}')`);
         options.dir = arg;
     }
   }
-  if (!options.dir) throw new Error(`islet dev: which function? Give its folder.\n\n${usage}`);
+  if (!options.dir) throw new CliError(`islet dev: which function? Give its folder.\n\n${usageText}`);
   return options;
 }
 
 export async function run(_command: string, args: string[]): Promise<void> {
   if (args.includes('--help') || args.includes('-h')) {
-    console.log(usage);
+    console.log(usageText);
     return;
   }
   const options = parseArgs(args);
@@ -331,7 +427,8 @@ export async function run(_command: string, args: string[]): Promise<void> {
     ...options,
     onListening: ({ tenant, url, adminUrl, tenantPort, operatorToken }) =>
       process.stderr.write(
-        `${c.bold('islet dev')}: ${options.dir} is tenant "${tenant}" on ${c.cyan(url)} (also http://${tenant}.localhost:${tenantPort}/)\n` +
+        `${c.bold('islet dev')}: ${options.dir} is tenant "${tenant}" on ${c.cyan(url)} ` +
+          `(also http://${tenant}.localhost:${tenantPort}/)\n` +
           `  dashboard ${adminUrl} (token: ${process.env.ISLET_ADMIN_TOKEN ? 'ISLET_ADMIN_TOKEN' : operatorToken})\n` +
           (options.watch === false ? '' : `  watching ${options.dir} for changes; Ctrl-C to stop\n`),
       ),

@@ -9,29 +9,53 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve as serveHono } from '@hono/node-server';
-import { Hono, type MiddlewareHandler } from 'hono';
-import { loadConfig, limitSettings, resolveLimits, type Config } from '../config';
-import { Logger } from '../log';
-import { FsDeploymentStore } from '../store/fs';
+import { checkSharedStore, loadConfig, limitSettings, resolveLimits, type Config } from '../config';
+import { CliError } from '../errors';
+import { Logger } from '../observe/server-log';
+import { openConfiguredStore } from '../store/open';
 import type { DeploymentStore } from '../store/types';
 import { TenantRouter } from '../front/router';
 import { FrontServer } from '../front/server';
 import { TenantDirectory } from '../tenants/directory';
 import { IsolatePool } from '../tenants/pool';
 import { Accounting } from '../tenants/accounting';
+import { TenantWebSockets } from '../tenants/web-sockets';
+import { registerWebSocketMetrics } from '../observe/metrics/websocket-metrics';
 import { prepareDeployment } from '../tenants/prepare';
 import type { CreateSandbox } from '../tenants/sandbox-api';
 import { nullObserver, type TenantObserver } from '../tenants/observer';
 import { deployDirectory } from '../deploy/directory';
-import { createAdminApi } from '../deploy/api';
-import { authMiddleware, loadOperatorToken } from '../deploy/auth';
-import { ClusterMetrics, Metrics, createObservabilityRoutes, startMetricsServer, type MetricsServer } from '../metrics';
-import { ClusterLogs, LogHub } from '../logs';
-import { Supervisor, joinSupervisor } from '../cluster';
-import { SourceMapper } from '../sourcemap';
-import { machineStalls } from '../tenants/isolate-api';
+import { createAdminApi } from '../admin/api';
+import { loadOperatorToken } from '../admin/auth';
+import { startMetricsServer, type MetricsServer } from '../admin/metrics';
+import { ClusterMetrics } from '../observe/metrics/cluster';
+import { Metrics } from '../observe/metrics/metrics';
+import { ClusterLogs } from '../observe/tenant-logs/cluster';
+import { LogHub } from '../observe/tenant-logs/hub';
+import { SourceMapper } from '../observe/tenant-logs/source-maps';
+import { Supervisor } from '../cluster/supervisor';
+import { joinSupervisor } from '../cluster/supervised-worker';
+import { machineStalls } from '../host/isolate-api';
+import type { ProcessStats } from '../cluster/messages';
+import { primaryChannel } from '../cluster/primary-channel';
+import { workerChannel } from '../cluster/worker-channel';
+import { HistoryStore } from '../observe/metrics/history';
+import {
+  clusterHistory,
+  type HistorySource,
+  localHistory,
+  prometheusHistory,
+  startRecorder,
+} from '../observe/metrics/history-source';
+import type { WorkersSource } from '../admin/history';
 import { watchMachineStalls } from '../tenants/stalls';
-import { createDashboard } from '../dashboard';
+import { BindingHost } from '../bindings/host';
+import { SqliteSlotClaims } from '../bindings/cron/claims';
+import { CronRunner } from '../bindings/cron/runner';
+import { CronScheduler } from '../bindings/cron/scheduler';
+import { OriginPassThrough } from '../bindings/pass-through';
+import { ServiceDispatcher } from '../bindings/service/dispatcher';
+import { bindingMetrics } from '../observe/metrics/binding-metrics';
 
 export interface ServeOptions {
   config: Config;
@@ -40,9 +64,12 @@ export interface ServeOptions {
   logger?: Logger;
   /** tests: a sandbox factory other than server/host's */
   createSandbox?: CreateSandbox;
-  /** a node:cluster worker under the supervisor: metrics are summed by the primary, which also serves the metrics port */
+  /** a node:cluster worker under the supervisor: metrics are summed by the primary, which serves the metrics port */
   worker?: boolean;
-  /** false: do not listen on the tenant port; connections arrive by `tenantServer.emit('connection', socket)` (a supervisor that routes sockets) */
+  /**
+   * false: do not listen on the tenant port; connections arrive by
+   * `tenantServer.emit('connection', socket)` (a supervisor that routes sockets)
+   */
   listenTenant?: boolean;
 }
 
@@ -56,16 +83,28 @@ export interface Serving {
   logs: LogHub;
   logger: Logger;
   operatorToken: string;
+  /** KV, the Cache API's storage and service bindings of this process */
+  bindings: BindingHost;
+  /** runs scheduled handlers (cron triggers, the admin API's manual trigger) */
+  cron: CronRunner;
+  /** the cron schedule, when this process is the node's scheduler */
+  scheduler: CronScheduler | null;
   /** the tenant traffic server (node:http), e.g. for a supervisor handing connections over */
   tenantServer: import('node:http').Server;
   /** the configured port when listenTenant was false (the supervisor passes the port it bound) */
   tenantPort: number;
   adminPort: number;
-  /** graceful: stop accepting, drain (bounded by server.shutdownTimeoutMs), dispose isolates */
-  close(): Promise<void>;
+  /**
+   * graceful: stop accepting, drain (bounded by server.shutdownTimeoutMs), close WebSockets
+   * (1001, or 1012 for a worker `restart`), dispose isolates
+   */
+  close(options?: { restart?: boolean }): Promise<void>;
 }
 
-const usage = `usage: islet serve [--config <file>] [--functions <dir>]
+/** how long closing WebSockets waits for their close handshakes at shutdown */
+const WEBSOCKET_CLOSE_MS = 2000;
+
+const usageText = `usage: islet serve [--config <file>] [--functions <dir>]
 
 Serves tenant functions on ISLET_PORT (default 8080) and the admin API on ISLET_ADMIN_PORT
 (default 127.0.0.1:8081). Settings: config/default.json, --config <file>, ISLET_* variables
@@ -74,83 +113,184 @@ Serves tenant functions on ISLET_PORT (default 8080) and the admin API on ISLET_
   --config <file>     JSON file overriding config/default.json
   --functions <dir>   publish each subfolder of <dir> as the tenant of that name first`;
 
+export const usage: Record<string, string> = { serve: usageText };
+
 function argValue(args: string[], name: string): string | undefined {
   const at = args.indexOf(name);
   if (at !== -1) return args[at + 1];
   return args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
 }
 
-/** The admin app: GET /healthz, the deploy API, /metrics and tenant logs. */
-function adminApp(deps: { store: DeploymentStore; config: Config; logger: Logger; observer: TenantObserver; metrics: Metrics; logs: LogHub; operatorToken: string; prepare: typeof prepareDeployment; tenantPort: number }): Hono {
-  const app = new Hono();
-  app.get('/healthz', (c) => c.json({ ok: true }));
-  const auth = authMiddleware(deps.store, deps.operatorToken) as unknown as MiddlewareHandler;
-  app.route('/', createObservabilityRoutes({ metrics: deps.metrics, logs: deps.logs, auth, tenantExists: async (t) => (await deps.store.getTenant(t)) !== null }));
-  app.route(
-    '/',
-    createAdminApi({
-      store: deps.store,
-      logger: deps.logger,
-      observer: deps.observer,
-      prepare: (manifest, files) => deps.prepare(manifest, files),
-      operatorToken: deps.operatorToken,
-      baseDomain: deps.config.baseDomain,
-      // the port actually bound (config.port may be 0), so tenant URLs in API answers work
-      tenantPort: deps.tenantPort,
-      // PATCH /v1/tenants/{t} {limits} accepts exactly the limits serving understands
-      limitNames: Object.keys(limitSettings),
-    }),
-  );
-  // the operator dashboard: a static page at / that calls the routes above with the operator's token
-  app.route('/', createDashboard());
-  app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no admin route ${c.req.method} ${c.req.path}` } }, 404));
-  return app;
-}
-
 /** Starts everything; resolves once both ports listen and functions/ is published. */
 export async function startServing(options: ServeOptions): Promise<Serving> {
   const { config } = options;
   const logger = options.logger ?? new Logger(config.logLevel);
-  const store = new FsDeploymentStore(config.dataDir);
+  const store = await openConfiguredStore(config, (message, fields) => logger.warn(message, fields));
   const metrics = new Metrics();
   metrics.setStallSource(machineStalls);
   const stopStallWatch = watchMachineStalls(logger);
   // limit and error stacks in tenant logs point at the tenant's own files (source maps of the deployment)
-  const logs = new LogHub(logger, { sourceMaps: new SourceMapper(store) });
+  const logs = new LogHub(logger, {
+    sourceMaps: new SourceMapper(store),
+    bytesPerTenant: config.logs.tenantBytes,
+    maxTotalBytes: config.logs.totalBytes,
+  });
   // under the supervisor: one scrape sums every worker, and tenant logs read the same from any worker
   const leaveCluster = options.worker ? [metrics.joinCluster(), logs.joinCluster()] : [];
   const observer: TenantObserver = metrics;
   const router = new TenantRouter(config.baseDomain);
   const directory = new TenantDirectory({ store, config, router, logger });
-  const pool = new IsolatePool({ config, store, observer, logger, logs, createSandbox: options.createSandbox });
+  const webSockets = new TenantWebSockets();
+  registerWebSocketMetrics(metrics, () => webSockets.totals());
+  const bindings = BindingHost.open(config, bindingMetrics(metrics));
+  const pool = new IsolatePool({
+    config,
+    store,
+    observer,
+    logger,
+    logs,
+    createSandbox: options.createSandbox,
+    bindings,
+    webSockets,
+  });
   const accounting = new Accounting({ observer, logs, logRequests: config.logRequests });
-  const front = new FrontServer({ config, router, directory, pool, accounting, logger });
+  bindings.services = new ServiceDispatcher({ directory, pool, accounting });
+  const passThrough = new OriginPassThrough(config.egress, config.limits.subrequestTimeoutMs);
+  const front = new FrontServer({ config, router, directory, pool, accounting, logger, passThrough, webSockets });
+  const cron = new CronRunner({ directory, pool, logs, observer, bindings: bindings.observer });
+  const stopFollowing = bindings.followDeletions(store, logger);
+  const processStats = (): ProcessStats => ({
+    pid: process.pid,
+    startedAt: Math.round(Date.now() - process.uptime() * 1000),
+    rssBytes: process.memoryUsage.rss(),
+    heapUsedBytes: process.memoryUsage().heapUsed,
+    isolates: pool.size,
+    connections: front.inFlight,
+  });
+  // the dashboard's history: a Prometheus server when configured, else islet's own store, kept
+  // here in one process and in the supervisor under it (which samples every worker)
+  let history: HistorySource;
+  let stopRecorder = (): void => {};
+  let workers: WorkersSource;
+  if (options.worker) {
+    history = config.dashboard.prometheusUrl ? prometheusHistory(config.dashboard.prometheusUrl) : clusterHistory();
+    const stopAnswering = workerChannel().handle('process.stats', processStats);
+    leaveCluster.push(stopAnswering);
+    workers = { list: async () => ({ mode: 'cluster', ...(await workerChannel().ask('workers.list', undefined)) }) };
+  } else {
+    const store = new HistoryStore({ minutes: config.dashboard.historyMinutes });
+    if (!config.dashboard.prometheusUrl) {
+      stopRecorder = startRecorder(
+        store,
+        async () => [{ key: 'self', metrics: await metrics.registry.getMetricsAsJSON() }],
+        { intervalMs: config.dashboard.historySampleS * 1000 },
+      );
+    }
+    history = config.dashboard.prometheusUrl ? prometheusHistory(config.dashboard.prometheusUrl) : localHistory(store);
+    workers = {
+      list: async () => {
+        const stats = processStats();
+        return {
+          mode: 'single',
+          supervisor: { pid: process.pid, startedAt: stats.startedAt },
+          restarts: 0,
+          crashLoops: 0,
+          workers: [
+            {
+              slot: 0,
+              pid: process.pid,
+              state: 'ready',
+              startedAt: stats.startedAt,
+              restarts: 0,
+              connections: stats.connections,
+              stats,
+            },
+          ],
+        };
+      },
+    };
+  }
   directory.onChange((tenant) => pool.retireTenant(tenant, 'redeploy'));
   // the deploy-time load runs under the tenant's own memory limit (its override, if any), as its isolates will
   const prepare = async (manifest: Parameters<typeof prepareDeployment>[0], files: Map<string, Buffer>) => {
     const record = await store.getTenant(manifest.tenant);
     const { memoryMb } = resolveLimits(config, manifest.tenant, record?.limits);
-    return prepareDeployment(manifest, files, { memoryMb, startupTimeoutMs: config.pool.startupTimeoutMs, createSandbox: options.createSandbox });
+    return prepareDeployment(manifest, files, {
+      memoryMb,
+      startupTimeoutMs: config.pool.startupTimeoutMs,
+      createSandbox: options.createSandbox,
+    });
   };
 
-  const { token: operatorToken, file: tokenFile, created } = loadOperatorToken(config.dataDir, config.adminToken || undefined);
-  if (tokenFile) logger.info(created ? 'generated the operator token' : 'using the operator token', { file: tokenFile });
+  const {
+    token: operatorToken,
+    file: tokenFile,
+    created,
+  } = loadOperatorToken(config.dataDir, config.adminToken || undefined);
+  if (tokenFile)
+    logger.info(created ? 'generated the operator token' : 'using the operator token', { file: tokenFile });
 
   if (options.functionsDir) await publishFunctions(options.functionsDir, { store, logger, observer, prepare });
   await directory.start();
   pool.start();
+  // one process per node keeps the cron schedule: this one alone, or the worker in slot 0
+  let scheduler: CronScheduler | null = null;
+  let claims: SqliteSlotClaims | null = null;
+  if (config.cron.enabled && (!options.worker || process.env.ISLET_WORKER_SLOT === '0')) {
+    claims = SqliteSlotClaims.inDataDir(config.dataDir);
+    scheduler = new CronScheduler({
+      store,
+      runner: cron,
+      claims,
+      logger,
+      retryDelayMs: config.cron.retryDelayMs,
+    });
+    await scheduler.start();
+  }
 
   // without its own listener (a supervisor owns the port), the configured port is the one clients use
   const tenant = options.listenTenant === false ? { port: config.port } : await front.listen(config.port, config.host);
-  const admin = serveHono({ fetch: adminApp({ store, config, logger, observer, metrics, logs, operatorToken, prepare, tenantPort: tenant.port }).fetch, port: config.adminPort, hostname: config.adminHost });
+  const adminApi = createAdminApi({
+    store,
+    logger,
+    observer,
+    prepare,
+    operatorToken,
+    baseDomain: config.baseDomain,
+    // the port actually bound (config.port may be 0), so tenant URLs in API answers work
+    tenantPort: tenant.port,
+    // PATCH /v1/tenants/{t} {limits} accepts exactly the limits serving understands
+    limitNames: Object.keys(limitSettings),
+    logs,
+    metrics,
+    dashboard: true,
+    kv: {
+      backend: bindings.kv,
+      limitsOf: (tenant: string, recordLimits?: Record<string, number>) => resolveLimits(config, tenant, recordLimits),
+    },
+    cron,
+    scrapeTokens: config.scrapeTokens,
+    history,
+    workers,
+    onLogLinesDropped: (count) => metrics.logLinesDropped('follower', count),
+  });
+  const admin = serveHono({ fetch: adminApi.fetch, port: config.adminPort, hostname: config.adminHost });
   const adminPort = await new Promise<number>((resolve, reject) => {
-    admin.once('error', (err) => reject(new Error(`admin API: cannot listen on ${config.adminHost}:${config.adminPort}: ${err.message}`)));
+    admin.once('error', (err) =>
+      reject(new Error(`admin API: cannot listen on ${config.adminHost}:${config.adminPort}: ${err.message}`)),
+    );
     admin.once('listening', () => resolve((admin.address() as AddressInfo).port));
   });
   let metricsServer: MetricsServer | undefined;
-  if (config.metricsPort && !options.worker) metricsServer = await startMetricsServer(metrics, { port: config.metricsPort });
+  if (config.metricsPort && !options.worker)
+    metricsServer = await startMetricsServer(metrics, { port: config.metricsPort, logger });
 
-  logger.info('islet serving', { tenants: `http://${config.host}:${tenant.port}`, admin: `http://${config.adminHost}:${adminPort}`, baseDomain: config.baseDomain, dataDir: config.dataDir });
+  logger.info('islet serving', {
+    tenants: `http://${config.host}:${tenant.port}`,
+    admin: `http://${config.adminHost}:${adminPort}`,
+    baseDomain: config.baseDomain,
+    dataDir: config.dataDir,
+  });
   let closing: Promise<void> | undefined;
   return {
     config,
@@ -161,12 +301,21 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     logs,
     logger,
     operatorToken,
+    bindings,
+    cron,
+    scheduler,
     tenantServer: front.server,
     tenantPort: tenant.port,
     adminPort,
-    close: () =>
+    close: (how = {}) =>
       (closing ??= (async () => {
-        await front.close(config.server.shutdownTimeoutMs);
+        scheduler?.stop();
+        // once the requests are drained, WebSockets (which outlive requests) are closed, with a
+        // code that tells clients to reconnect (restart) or that the server is going away
+        const [code, reason] = how.restart ? [1012, 'service restart'] : [1001, 'server shutting down'];
+        await front.close(config.server.shutdownTimeoutMs, () =>
+          pool.closeWebSockets(code, reason, WEBSOCKET_CLOSE_MS),
+        );
         // end follow streams first: an attached `islet logs --follow` would hold the admin server open
         logs.close();
         await new Promise<void>((resolve) => admin.close(() => resolve()));
@@ -174,27 +323,57 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
         directory.stop();
         pool.close();
         for (const leave of leaveCluster) leave();
+        stopRecorder();
         stopStallWatch();
+        stopFollowing();
+        passThrough.close();
+        claims?.close();
+        await bindings.close();
         await store.close();
       })()),
   };
 }
 
-async function publishFunctions(dir: string, deps: { store: DeploymentStore; logger: Logger; observer: TenantObserver; prepare: (m: Parameters<typeof prepareDeployment>[0], f: Map<string, Buffer>) => Promise<Map<string, Buffer>> }): Promise<void> {
+async function publishFunctions(
+  dir: string,
+  deps: {
+    store: DeploymentStore;
+    logger: Logger;
+    observer: TenantObserver;
+    prepare: (m: Parameters<typeof prepareDeployment>[0], f: Map<string, Buffer>) => Promise<Map<string, Buffer>>;
+  },
+): Promise<void> {
   const root = path.resolve(dir);
   let folders: string[];
   try {
-    folders = fs.readdirSync(root, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name);
+    folders = fs
+      .readdirSync(root, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+      .map((e) => e.name);
   } catch (err) {
-    throw new Error(`--functions ${dir}: cannot read the folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new CliError(
+      `--functions ${dir}: cannot read the folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
   for (const name of folders.sort()) {
     try {
-      const { manifest, stored } = await deployDirectory(deps.store, name, path.join(root, name), { logger: deps.logger, observer: deps.observer, prepare: deps.prepare });
-      deps.logger.info(stored ? 'published function' : 'function unchanged', { tenant: name, deployment: manifest.id, folder: path.join(dir, name) });
+      const { manifest, stored } = await deployDirectory(deps.store, name, path.join(root, name), {
+        logger: deps.logger,
+        observer: deps.observer,
+        prepare: deps.prepare,
+      });
+      deps.logger.info(stored ? 'published function' : 'function unchanged', {
+        tenant: name,
+        deployment: manifest.id,
+        folder: path.join(dir, name),
+      });
     } catch (err) {
       // one broken example must not keep the others from serving
-      deps.logger.error('publishing function failed', { tenant: name, folder: path.join(dir, name), error: (err as Error).message });
+      deps.logger.error('publishing function failed', {
+        tenant: name,
+        folder: path.join(dir, name),
+        error: (err as Error).message,
+      });
     }
   }
 }
@@ -220,7 +399,7 @@ function onShutdown(logger: Logger, stop: () => Promise<void>): Promise<void> {
 
 /**
  * The supervisor (workers > 0): publishes functions/ once, then runs the workers under
- * server/cluster.ts's Supervisor, which owns the tenant port and hands each connection to the
+ * server/cluster/supervisor.ts's Supervisor, which owns the tenant port and hands each connection to the
  * worker owning its hostname; the workers share the admin port (node:cluster). The primary never
  * runs tenant code. Metrics scraped from any worker (or the metrics port, served here) and tenant
  * logs read through any worker cover all of them. SIGHUP replaces the workers one by one with
@@ -229,27 +408,74 @@ function onShutdown(logger: Logger, stop: () => Promise<void>): Promise<void> {
 async function supervise(config: Config, args: string[], functionsDir: string | undefined): Promise<void> {
   const logger = new Logger(config.logLevel);
   const { file: tokenFile, created } = loadOperatorToken(config.dataDir, config.adminToken || undefined);
-  if (tokenFile) logger.info(created ? 'generated the operator token' : 'using the operator token', { file: tokenFile });
+  if (tokenFile)
+    logger.info(created ? 'generated the operator token' : 'using the operator token', { file: tokenFile });
   if (functionsDir) {
     // tenant code never runs in the primary: without a worker yet, publish with the build's static checks only
-    const store = new FsDeploymentStore(config.dataDir);
+    const store = await openConfiguredStore(config, (message, fields) => logger.warn(message, fields));
     await publishFunctions(functionsDir, { store, logger, observer: nullObserver, prepare: async () => new Map() });
     await store.close();
   }
-  const clusterMetrics = new ClusterMetrics();
+  let supervisorRef: Supervisor | undefined;
+  const clusterMetrics = new ClusterMetrics({ restarts: () => supervisorRef?.stats().restarts ?? 0 });
   const clusterLogs = new ClusterLogs();
-  const metricsServer = config.metricsPort ? await startMetricsServer(clusterMetrics, { port: config.metricsPort }) : undefined;
+  const channel = primaryChannel();
+  const historyStore = new HistoryStore({ minutes: config.dashboard.historyMinutes });
+  // every worker's registry, as the metrics scrape gathers them; a worker is one process for its life
+  const stopRecorder = config.dashboard.prometheusUrl
+    ? () => {}
+    : startRecorder(
+        historyStore,
+        async () => {
+          const { answers } = await channel.askAll('metrics.collect', undefined);
+          return answers.map((a) => ({ key: `worker:${a.worker.pid ?? a.worker.id}`, metrics: a.value }));
+        },
+        { intervalMs: config.dashboard.historySampleS * 1000 },
+      );
+  const supervisorStartedAt = Date.now();
+  const stopHandling = [
+    channel.handle('history.query', (query) => historyStore.query(query)),
+    channel.handle('workers.list', async () => {
+      const stats = supervisorRef?.stats();
+      const { answers } = await channel.askAll('process.stats', undefined);
+      const byPid = new Map(answers.map((a) => [a.value.pid, a.value]));
+      return {
+        supervisor: { pid: process.pid, startedAt: supervisorStartedAt },
+        restarts: stats?.restarts ?? 0,
+        crashLoops: stats?.crashLoops ?? 0,
+        workers: (stats?.workers ?? []).map((w) => ({
+          slot: w.slot,
+          pid: w.pid,
+          state: w.ready ? ('ready' as const) : w.pid === null ? ('down' as const) : ('starting' as const),
+          startedAt: w.startedAt,
+          restarts: w.restarts,
+          connections: w.connections,
+          stats: (w.pid !== null ? byPid.get(w.pid) : undefined) ?? null,
+        })),
+      };
+    }),
+  ];
+  const metricsServer = config.metricsPort
+    ? await startMetricsServer(clusterMetrics, { port: config.metricsPort })
+    : undefined;
   const supervisor = new Supervisor({
     workers: config.workers,
     port: config.port,
     host: config.host,
     logger,
-    workerArgs: ['serve', ...args.filter((a, i) => a !== '--functions' && args[i - 1] !== '--functions' && !a.startsWith('--functions='))],
+    workerArgs: [
+      'serve',
+      ...args.filter((a, i) => a !== '--functions' && args[i - 1] !== '--functions' && !a.startsWith('--functions=')),
+    ],
     drainTimeoutMs: config.server.shutdownTimeoutMs,
   });
+  supervisorRef = supervisor;
   const { port, workers } = await supervisor.start();
   const adminPort = workers.find((w) => typeof w.info?.adminPort === 'number')?.info?.adminPort;
-  console.error(`islet: ${config.workers} workers; tenant traffic on http://${config.host}:${port}, admin API on http://${config.adminHost}:${adminPort}`);
+  console.error(
+    `islet: ${config.workers} workers; tenant traffic on http://${config.host}:${port}, ` +
+      `admin API on http://${config.adminHost}:${adminPort}`,
+  );
   process.on('SIGHUP', () => {
     logger.info('reloading: replacing the workers one by one', { signal: 'SIGHUP' });
     supervisor.reload().then(
@@ -262,34 +488,48 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     await metricsServer?.close();
     clusterMetrics.close();
     clusterLogs.close();
+    stopRecorder();
+    for (const stop of stopHandling) stop();
   });
   process.exit(0);
 }
 
 export async function run(_command: string, args: string[]): Promise<void> {
   if (args.includes('--help') || args.includes('-h')) {
-    console.log(usage);
+    console.log(usageText);
     return;
   }
   const config = loadConfig({ argv: args, env: process.env });
+  checkSharedStore(config);
   const functionsDir = argValue(args, '--functions');
-  if (args.includes('--functions') && !functionsDir) throw new Error('--functions: expected a folder after --functions');
+  if (args.includes('--functions') && !functionsDir)
+    throw new CliError('--functions: expected a folder after --functions');
   if (config.workers > 0 && cluster.isPrimary) return supervise(config, args, functionsDir);
   const worker = cluster.isWorker;
   // under the supervisor, functions/ was published once by the primary and the tenant port is
   // the supervisor's: connections arrive through it
-  const serving = await startServing({ config, functionsDir: worker ? undefined : functionsDir, worker, listenTenant: !worker });
+  const serving = await startServing({
+    config,
+    functionsDir: worker ? undefined : functionsDir,
+    worker,
+    listenTenant: !worker,
+  });
   if (worker) {
     joinSupervisor({
       server: serving.tenantServer,
       info: { adminPort: serving.adminPort },
-      drain: () => serving.close(),
+      drain: (restart) => serving.close({ restart }),
     });
   } else {
     // reloading means replacing worker processes; a single process keeps serving as it is
-    process.on('SIGHUP', () => serving.logger.warn('SIGHUP ignored: configuration reload replaces worker processes (islet serve --workers N)'));
+    process.on('SIGHUP', () =>
+      serving.logger.warn('SIGHUP ignored: configuration reload replaces worker processes (islet serve --workers N)'),
+    );
     const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-    console.error(`islet: tenant traffic on http://${config.host}:${serving.tenantPort} (e.g. http://hello.${config.baseDomain}:${serving.tenantPort}/ via ${shown})`);
+    console.error(
+      `islet: tenant traffic on http://${config.host}:${serving.tenantPort} ` +
+        `(e.g. http://hello.${config.baseDomain}:${serving.tenantPort}/ via ${shown})`,
+    );
     console.error(`islet: admin API on http://${config.adminHost}:${serving.adminPort}`);
   }
   await onShutdown(serving.logger, () => serving.close());

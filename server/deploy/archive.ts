@@ -5,7 +5,7 @@
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import * as tar from 'tar-stream';
-import { DeployError } from './errors';
+import { DeployError } from '../errors';
 import { formatBytes, type UploadLimits } from './limits';
 import { normalizeUploadPath } from './paths';
 
@@ -22,7 +22,7 @@ export async function extractArchive(data: Buffer, limits: UploadLimits): Promis
   let inflated = 0;
   let total = 0;
   const tooLarge = () =>
-    new DeployError('UPLOAD_TOO_LARGE', `the archive inflates to more than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`);
+    new DeployError('ISLET_DEPLOY_UPLOAD_TOO_LARGE', `the archive inflates to more than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`);
 
   const extract = tar.extract();
   let input: NodeJS.ReadableStream & { destroy(error?: Error): void } = Readable.from([data]);
@@ -48,16 +48,16 @@ export async function extractArchive(data: Buffer, limits: UploadLimits): Promis
       }
       const name = normalizeUploadPath(header.name, 'archive');
       if (header.type === 'symlink' || header.type === 'link') {
-        throw new DeployError('UPLOAD_BAD_PATH', `archive: '${name}' is a ${header.type === 'link' ? 'hard link' : 'symbolic link'}; links are not allowed, include the file itself`);
+        throw new DeployError('ISLET_DEPLOY_UPLOAD_BAD_PATH', `archive: '${name}' is a ${header.type === 'link' ? 'hard link' : 'symbolic link'}; links are not allowed, include the file itself`);
       }
       if (header.type !== 'file' && header.type !== 'contiguous-file') {
-        throw new DeployError('UPLOAD_BAD_PATH', `archive: '${name}' is a ${header.type}; only regular files and folders are allowed`);
+        throw new DeployError('ISLET_DEPLOY_UPLOAD_BAD_PATH', `archive: '${name}' is a ${header.type}; only regular files and folders are allowed`);
       }
       if ((header.size ?? 0) > limits.maxFileBytes) {
-        throw new DeployError('UPLOAD_TOO_LARGE', `file '${name}' is ${formatBytes(header.size ?? 0)}, more than the per-file limit of ${formatBytes(limits.maxFileBytes)}`);
+        throw new DeployError('ISLET_DEPLOY_UPLOAD_TOO_LARGE', `file '${name}' is ${formatBytes(header.size ?? 0)}, more than the per-file limit of ${formatBytes(limits.maxFileBytes)}`);
       }
-      if (files.size >= limits.maxFiles) throw new DeployError('UPLOAD_TOO_LARGE', `the archive has more than ${limits.maxFiles} files`);
-      if (files.has(name)) throw new DeployError('UPLOAD_BAD_PATH', `archive: '${name}' appears twice`);
+      if (files.size >= limits.maxFiles) throw new DeployError('ISLET_DEPLOY_UPLOAD_TOO_LARGE', `the archive has more than ${limits.maxFiles} files`);
+      if (files.has(name)) throw new DeployError('ISLET_DEPLOY_UPLOAD_BAD_PATH', `archive: '${name}' appears twice`);
       const chunks: Buffer[] = [];
       for await (const chunk of entry) chunks.push(chunk as Buffer);
       const content = Buffer.concat(chunks);
@@ -67,7 +67,7 @@ export async function extractArchive(data: Buffer, limits: UploadLimits): Promis
     }
   } catch (error) {
     if (error instanceof DeployError) throw error;
-    throw new DeployError('UPLOAD_BAD_ARCHIVE', `the upload is not a readable tar or tar.gz archive: ${(error as Error).message}`);
+    throw new DeployError('ISLET_DEPLOY_UPLOAD_BAD_ARCHIVE', `the upload is not a readable tar or tar.gz archive: ${(error as Error).message}`);
   } finally {
     input.destroy();
     extract.destroy();

@@ -15,11 +15,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
 import type { DeploymentManifest, ModuleRecord } from '../store/types';
-import { DeployError } from './errors';
+import { DeployError } from '../errors';
 import { defaultUploadLimits, formatBytes, type UploadLimits } from './limits';
 import { normalizeUploadPath } from './paths';
 import { Resolver } from './resolve';
+import { builtinImport, builtinRequireLoader, checkBuiltinUse } from './builtin-imports';
 import { UploadFs } from './upload-fs';
+import { applyWrangler } from './wrangler/apply';
 
 export interface BuildOptions {
   /** entry module path; found from package.json `main` or index.* when absent */
@@ -102,21 +104,21 @@ function describe(messages: esbuild.Message[]): string {
 
 /** checks paths and sizes of what was uploaded; returns the files under normalized paths */
 export function checkUpload(files: Map<string, Buffer>, limits: UploadLimits): Map<string, Buffer> {
-  if (files.size === 0) throw new DeployError('UPLOAD_EMPTY', 'the upload contains no files');
+  if (files.size === 0) throw new DeployError('ISLET_DEPLOY_UPLOAD_EMPTY', 'the upload contains no files');
   if (files.size > limits.maxFiles) {
-    throw new DeployError('UPLOAD_TOO_LARGE', `the upload has ${files.size} files, more than the limit of ${limits.maxFiles}`);
+    throw new DeployError('ISLET_DEPLOY_UPLOAD_TOO_LARGE', `the upload has ${files.size} files, more than the limit of ${limits.maxFiles}`);
   }
   const out = new Map<string, Buffer>();
   let total = 0;
   for (const [raw, data] of files) {
     const p = normalizeUploadPath(raw, 'upload');
-    if (out.has(p)) throw new DeployError('UPLOAD_BAD_PATH', `upload: file '${p}' appears twice`);
+    if (out.has(p)) throw new DeployError('ISLET_DEPLOY_UPLOAD_BAD_PATH', `upload: file '${p}' appears twice`);
     if (data.length > limits.maxFileBytes) {
-      throw new DeployError('UPLOAD_TOO_LARGE', `file '${p}' is ${formatBytes(data.length)}, more than the per-file limit of ${formatBytes(limits.maxFileBytes)}`);
+      throw new DeployError('ISLET_DEPLOY_UPLOAD_TOO_LARGE', `file '${p}' is ${formatBytes(data.length)}, more than the per-file limit of ${formatBytes(limits.maxFileBytes)}`);
     }
     total += data.length;
     if (total > limits.maxDeploymentBytes) {
-      throw new DeployError('UPLOAD_TOO_LARGE', `the upload is larger than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`);
+      throw new DeployError('ISLET_DEPLOY_UPLOAD_TOO_LARGE', `the upload is larger than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`);
     }
     out.set(p, data);
   }
@@ -126,7 +128,7 @@ export function checkUpload(files: Map<string, Buffer>, limits: UploadLimits): M
 function findEntry(fs: UploadFs, files: Map<string, Buffer>, requested: string | undefined): string {
   if (requested) {
     const entry = normalizeUploadPath(requested, 'entry');
-    if (!files.has(entry)) throw new DeployError('ENTRY_NOT_FOUND', `entry '${entry}' is not in the upload (files: ${[...files.keys()].slice(0, 10).join(', ')}${files.size > 10 ? ', ...' : ''})`);
+    if (!files.has(entry)) throw new DeployError('ISLET_DEPLOY_ENTRY_NOT_FOUND', `entry '${entry}' is not in the upload (files: ${[...files.keys()].slice(0, 10).join(', ')}${files.size > 10 ? ', ...' : ''})`);
     return entry;
   }
   const pkg = files.get('package.json');
@@ -144,7 +146,7 @@ function findEntry(fs: UploadFs, files: Map<string, Buffer>, requested: string |
   for (const candidate of defaultEntries) if (files.has(candidate)) return candidate;
   const code = [...files.keys()].filter((p) => codeExtensions.test(p) && !p.startsWith('node_modules/'));
   if (code.length === 1) return code[0]!;
-  throw new DeployError('ENTRY_NOT_FOUND', `no entry module: pass 'entry' (one of ${code.slice(0, 10).join(', ') || 'no code files found'}) or add index.ts / index.js`);
+  throw new DeployError('ISLET_DEPLOY_ENTRY_NOT_FOUND', `no entry module: pass 'entry' (one of ${code.slice(0, 10).join(', ') || 'no code files found'}) or add index.ts / index.js`);
 }
 
 interface Edge {
@@ -164,10 +166,17 @@ function isLinked(kind: esbuild.ImportKind, importer: string, bare: boolean): bo
   return bare || !importer.split('/').includes('node_modules');
 }
 
-function uploadPlugin(fs: UploadFs, resolver: Resolver, mode: 'bundle' | 'link', edges: Edge[]): esbuild.Plugin {
+function uploadPlugin(
+  fs: UploadFs,
+  resolver: Resolver,
+  mode: 'bundle' | 'link',
+  edges: Edge[],
+  builtins = new Set<string>(),
+): esbuild.Plugin {
   return {
     name: 'islet-upload',
     setup(build) {
+      builtinRequireLoader(build);
       build.onResolve({ filter: /.*/ }, (args) => {
         // esbuild hands entry points that look like package paths back with a `./` in front
         if (args.kind === 'entry-point') return { path: args.path.replace(/^\.\//, ''), namespace };
@@ -179,6 +188,7 @@ function uploadPlugin(fs: UploadFs, resolver: Resolver, mode: 'bundle' | 'link',
           resolved = { error: `cannot resolve '${args.path}' imported by ${args.importer}: ${(error as Error).message}` };
         }
         if ('error' in resolved) return { errors: [{ text: resolved.error }] };
+        if ('builtin' in resolved) return builtinImport(resolved.builtin, args.kind, builtins);
         if (mode === 'bundle') return { path: resolved.path, namespace };
         const linked = isLinked(args.kind, args.importer, resolved.bare);
         edges.push({ specifier: args.path, importer: args.importer, target: resolved.path, linked, bare: resolved.bare });
@@ -227,28 +237,32 @@ async function runEsbuild(options: esbuild.BuildOptions): Promise<esbuild.BuildR
     const failure = error as esbuild.BuildFailure;
     if (!Array.isArray(failure.errors)) throw error;
     const unresolved = failure.errors.every((e) => e.text.startsWith('cannot resolve '));
-    throw new DeployError(unresolved ? 'UNRESOLVED_IMPORT' : 'BUILD_FAILED', describe(failure.errors));
+    throw new DeployError(unresolved ? 'ISLET_DEPLOY_UNRESOLVED_IMPORT' : 'ISLET_DEPLOY_BUILD_FAILED', describe(failure.errors));
   }
 }
 
+/** a classic script listens for requests or cron triggers */
 function hasFetchListener(source: string): boolean {
-  return /addEventListener\s*\(\s*['"`]fetch['"`]/.test(source);
+  return /addEventListener\s*\(\s*['"`](fetch|scheduled)['"`]/.test(source);
 }
 
 /** Builds and validates an upload. Throws DeployError (status 400/413) for anything wrong with it. */
-export async function build(tenant: string, uploaded: Map<string, Buffer>, options: BuildOptions = {}): Promise<Build> {
-  const limits = { ...defaultUploadLimits, ...options.limits };
+export async function build(tenant: string, uploaded: Map<string, Buffer>, given: BuildOptions = {}): Promise<Build> {
+  const limits = { ...defaultUploadLimits, ...given.limits };
   const files = checkUpload(uploaded, limits);
+  // a Workers project's wrangler.toml / wrangler.json(c): entry, routes, compatibility, bindings
+  const wrangler = applyWrangler(tenant, files, given);
+  const options = wrangler.options;
   const fs = new UploadFs(files, options.hostNodeModules);
   let resolver: Resolver;
   try {
     resolver = new Resolver(fs);
   } catch (error) {
-    throw new DeployError('BUILD_FAILED', (error as Error).message);
+    throw new DeployError('ISLET_DEPLOY_BUILD_FAILED', (error as Error).message);
   }
   const entry = findEntry(fs, files, options.entry);
   const tsconfigRaw = files.get('tsconfig.json')?.toString('utf8');
-  const warnings: string[] = [];
+  const warnings: string[] = [...wrangler.warnings];
 
   const out = new Map<string, Buffer>();
   const modules: ModuleRecord[] = [];
@@ -264,6 +278,8 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
     modules.push(record);
   };
   const entryPath = outputPath(entry);
+  /** islet built-in modules the code imports (node:*, cloudflare:workers) */
+  const builtins = new Set<string>();
 
   // Either shape parses every file once: syntax errors and unresolvable imports anywhere surface
   // here, and the metafile tells the entry's exports.
@@ -275,7 +291,7 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
       entryPoints: [entry],
       format: 'esm',
       outfile: entryPath,
-      plugins: [uploadPlugin(fs, resolver, 'bundle', [])],
+      plugins: [uploadPlugin(fs, resolver, 'bundle', [], builtins)],
     });
     warnings.push(...result.warnings.map((w) => `${location(w)}${w.text}`));
     exports = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined)?.exports ?? [];
@@ -305,7 +321,7 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
             entryPoints: chunk.map((unit) => ({ in: unit, out: outputPath(unit).slice(0, -'.js'.length) })),
             format: 'esm',
             outdir,
-            plugins: [uploadPlugin(fs, resolver, 'link', edges)],
+            plugins: [uploadPlugin(fs, resolver, 'link', edges, builtins)],
           }),
         ),
       );
@@ -331,7 +347,7 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
         const target = outputPath(edge.target);
         const known = units.get(target);
         if (known === edge.target) continue;
-        if (known !== undefined) throw new DeployError('BUILD_FAILED', `'${edge.target}' and '${known}' would both become '${target}': rename one of them`);
+        if (known !== undefined) throw new DeployError('ISLET_DEPLOY_BUILD_FAILED', `'${edge.target}' and '${known}' would both become '${target}': rename one of them`);
         units.set(target, edge.target);
         round.push(edge.target);
       }
@@ -348,10 +364,12 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
   } else if (!exports.includes('default')) {
     const what = exports.length === 0 ? 'exports nothing' : `exports only ${exports.map((e) => `'${e}'`).join(', ')}`;
     throw new DeployError(
-      'NO_FETCH_HANDLER',
+      'ISLET_DEPLOY_NO_FETCH_HANDLER',
       `entry '${entry}' ${what}: a function must 'export default { fetch(request, env, ctx) { ... } }' (or, as a classic script, call addEventListener('fetch', ...))`,
     );
   }
+
+  checkBuiltinUse(entry, format, exports, builtins);
 
   if (format === 'script') {
     // A classic script runs as one script: its imports (if any) are bundled into an IIFE.
@@ -372,7 +390,7 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
 
   const size = modules.reduce((sum, m) => sum + m.size, 0);
   if (size > limits.maxDeploymentBytes) {
-    throw new DeployError('UPLOAD_TOO_LARGE', `the built deployment is ${formatBytes(size)}, more than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`);
+    throw new DeployError('ISLET_DEPLOY_UPLOAD_TOO_LARGE', `the built deployment is ${formatBytes(size)}, more than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`);
   }
   const routes = options.routes ?? [];
   const hash = sha256(
@@ -382,6 +400,8 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
       modules: [...out.keys()].sort().map((p) => [p, sha256(out.get(p)!)]),
       routes: [...routes].sort(),
       compatibility: options.compatibility ?? null,
+      // only when declared, so the hash of a deployment without bindings stays what it was
+      ...(wrangler.bindings ? { bindings: wrangler.bindings } : {}),
     }),
   );
   const manifest: DeploymentManifest = {
@@ -398,6 +418,8 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, optio
   };
   if (Object.keys(importMap).length > 0) manifest.importMap = importMap;
   if (options.compatibility) manifest.compatibility = options.compatibility;
-  for (const name of ['package.json', 'tsconfig.json', 'import_map.json']) if (files.has(name)) fs.used.set(name, files.get(name)!);
+  if (wrangler.bindings) manifest.bindings = wrangler.bindings as Record<string, unknown>;
+  const read = ['package.json', 'tsconfig.json', 'import_map.json', ...(wrangler.file ? [wrangler.file] : [])];
+  for (const name of read) if (files.has(name)) fs.used.set(name, files.get(name)!);
   return { manifest, files: out, inputs: new Map([...fs.used].sort(([a], [b]) => (a < b ? -1 : 1))) };
 }

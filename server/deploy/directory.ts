@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { DeploymentManifest, DeploymentStore } from '../store/types';
 import { build } from './build';
-import { DeployError } from './errors';
+import { DeployError } from '../errors';
 import { publish, type PublishDeps, type PublishOptions } from './publish';
 
 const skipped = new Set(['.git', '.DS_Store', '.islet']);
@@ -60,7 +60,7 @@ export async function deployDirectory(
   try {
     files = readDirectory(dir);
   } catch (error) {
-    throw new DeployError('UPLOAD_EMPTY', `cannot read function folder ${dir}: ${(error as Error).message}`);
+    throw new DeployError('ISLET_DEPLOY_UPLOAD_EMPTY', `cannot read function folder ${dir}: ${(error as Error).message}`);
   }
   // bare imports the folder itself cannot satisfy come from node_modules above it, as in Node
   if (options.hostNodeModules === undefined) {

@@ -1,7 +1,7 @@
 // Builds are CPU-heavy (esbuild, then loading the deployment in an isolate): a burst of uploads
 // must not starve tenant traffic on the same machine. The gate lets a few run at once, queues a
 // bounded number more, and turns the rest away with 503 so clients retry later.
-import { ApiError } from './http-errors';
+import { DeployError } from '../errors';
 
 export class DeployGate {
   #running = 0;
@@ -15,7 +15,7 @@ export class DeployGate {
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.#running >= this.concurrency) {
       if (this.#queue.length >= this.maxQueued) {
-        throw new ApiError(503, 'BUSY', `${this.#running} deployments are building and ${this.#queue.length} are waiting: retry in a few seconds`);
+        throw new DeployError('ISLET_DEPLOY_BUSY', `${this.#running} deployments are building and ${this.#queue.length} are waiting: retry in a few seconds`);
       }
       await new Promise<void>((resolve) => this.#queue.push(resolve));
     } else {

@@ -1,10 +1,10 @@
 // Paths as tenants send them (multipart filenames, tar entries, folder walks) made into the
 // store's form: POSIX, relative, normalized. Anything that would climb out of the deployment or
 // name something odd is refused here, before a byte is written.
-import { DeployError } from './errors';
+import { DeployError } from '../errors';
 
 export function normalizeUploadPath(raw: string, where: string): string {
-  const fail = (why: string) => new DeployError('UPLOAD_BAD_PATH', `${where}: path ${JSON.stringify(raw)} ${why}`);
+  const fail = (why: string) => new DeployError('ISLET_DEPLOY_UPLOAD_BAD_PATH', `${where}: path ${JSON.stringify(raw)} ${why}`);
   if (typeof raw !== 'string' || raw.length === 0) throw fail('is empty');
   if (raw.length > 1024) throw fail('is longer than 1024 characters');
   if (raw.includes('\0')) throw fail('contains a NUL character');

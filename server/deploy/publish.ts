@@ -2,11 +2,11 @@
 // fresh isolate (the `prepare` hook: rejects code without a fetch handler or whose top-level
 // code throws or hangs, and returns V8 code caches), store it, store its code caches, and
 // activate it unless asked not to. Nothing is written before every check has passed.
-import type { Logger } from '../log';
+import type { Logger } from '../observe/server-log';
 import type { DeploymentManifest, DeploymentStore } from '../store/types';
 import type { TenantObserver } from '../tenants/observer';
 import { build, type BuildOptions } from './build';
-import { DeployError } from './errors';
+import { DeployError } from '../errors';
 
 /** loads a built deployment in a fresh isolate; resolves with module path -> V8 code cache */
 export type PrepareHook = (manifest: DeploymentManifest, files: Map<string, Buffer>) => Promise<Map<string, Buffer>>;
@@ -21,8 +21,12 @@ export interface PublishDeps {
 export interface PublishOptions extends BuildOptions {
   /** default true */
   activate?: boolean;
-  /** who deploys, for the log ('operator', 'token:<id>', 'functions/') */
+  /** who deploys, for the log and the manifest's `author` ('operator', 'token:<id>', 'functions/') */
   actor?: string;
+  /** what changed, kept in the manifest */
+  message?: string;
+  /** the route overlap policy the activation claims routes with (server/deploy/routes.ts) */
+  routeConflicts?: (mine: string, theirs: string) => boolean;
 }
 
 export interface Published {
@@ -37,6 +41,9 @@ export async function publish(deps: PublishDeps, tenant: string, files: Map<stri
   const started = process.hrtime.bigint();
   try {
     const built = await build(tenant, files, options);
+    // who and why describe this upload, not its content: set after the build, outside the hash
+    if (options.actor) built.manifest.author = options.actor;
+    if (options.message) built.manifest.message = options.message;
     let caches = new Map<string, Buffer>();
     if (deps.prepare) {
       try {
@@ -48,7 +55,7 @@ export async function publish(deps: PublishDeps, tenant: string, files: Map<stri
         if (typeof code !== 'string' || !code.startsWith('ISLET_')) throw error;
         const stack = (error as { tenantStack?: string }).tenantStack;
         const where = stack ? `\n${stack.split('\n').slice(0, 6).join('\n')}` : '';
-        throw new DeployError('DEPLOYMENT_REJECTED', `the deployment failed to load (${code}): ${(error as Error).message}${where}`);
+        throw new DeployError('ISLET_DEPLOY_DEPLOYMENT_REJECTED', `the deployment failed to load (${code}): ${(error as Error).message}${where}`);
       }
     }
     if (!(await deps.store.getTenant(tenant))) {
@@ -61,7 +68,7 @@ export async function publish(deps: PublishDeps, tenant: string, files: Map<stri
       }
     }
     const activate = options.activate !== false;
-    if (activate) await deps.store.activate(tenant, built.manifest.id);
+    if (activate) await deps.store.activate(tenant, built.manifest.id, { conflicts: options.routeConflicts });
     deps.observer?.deployment(tenant, 'success');
     deps.logger?.info('deployment stored', {
       tenant,

@@ -1,9 +1,12 @@
 // Module resolution inside an upload, done by islet rather than esbuild so that it can only ever
 // look at the uploaded files: relative imports, an import map (`import_map.json`, or `imports`
 // in the root package.json), and packages under node_modules (package.json `exports` with the
-// conditions a Workers-style runtime matches, else `module`/`main`/index). Node built-ins and
-// URLs are refused with a message saying so.
+// conditions a Workers-style runtime matches, else `module`/`main`/index). Node built-ins
+// (`node:x` or the bare name, as Workers' nodejs_compat allows) and `cloudflare:workers` resolve
+// to islet's built-in modules, which stay imports for the isolate's linker; other URLs are refused.
+import { builtinModules } from 'node:module';
 import path from 'node:path';
+import { builtinRegistry } from '../tenants/builtins';
 import type { UploadFs } from './upload-fs';
 
 export interface Resolved {
@@ -12,18 +15,35 @@ export interface Resolved {
   bare: boolean;
 }
 
-export type Resolution = Resolved | { error: string };
+/** one of islet's built-in modules, by its id (node:buffer, cloudflare:workers) */
+export interface ResolvedBuiltin {
+  builtin: string;
+}
+
+export type Resolution = Resolved | ResolvedBuiltin | { error: string };
 
 /** matched in the order a package lists them; `require` only when nothing else matches */
 const conditions = new Set(['workerd', 'worker', 'browser', 'import', 'module', 'default']);
 const fallbackConditions = new Set([...conditions, 'require']);
 const probeExtensions = ['.ts', '.tsx', '.js', '.mjs', '.jsx', '.cjs', '.mts', '.json'];
 
-const builtins = new Set([
-  'assert', 'async_hooks', 'buffer', 'child_process', 'cluster', 'crypto', 'dgram', 'dns', 'events', 'fs',
-  'http', 'http2', 'https', 'module', 'net', 'os', 'path', 'perf_hooks', 'process', 'querystring', 'readline',
-  'stream', 'string_decoder', 'timers', 'tls', 'tty', 'url', 'util', 'v8', 'vm', 'worker_threads', 'zlib',
-]);
+/** Node's built-in module names, as a bare specifier may name them (`buffer`, `fs/promises`) */
+const nodeBuiltins = new Set(builtinModules.filter((name) => !name.startsWith('_')));
+
+/** the built-in module `specifier` names, an error when it names one islet does not have, or
+ *  undefined when it is no built-in name at all */
+export function resolveBuiltin(specifier: string, where: string): ResolvedBuiltin | { error: string } | undefined {
+  let id: string;
+  if (specifier.startsWith('node:')) id = specifier;
+  else if (specifier.startsWith('cloudflare:')) id = specifier;
+  else if (nodeBuiltins.has(specifier)) id = `node:${specifier}`;
+  else return undefined;
+  if (Object.prototype.hasOwnProperty.call(builtinRegistry().modules, id)) return { builtin: id };
+  if (id.startsWith('cloudflare:')) {
+    return { error: `cannot resolve ${where}: islet offers cloudflare:workers, not ${id}` };
+  }
+  return { error: `cannot resolve ${where}: ${id} is not a Node.js built-in module islet offers` };
+}
 
 type ExportsTarget = string | null | ExportsTarget[] | { [key: string]: ExportsTarget };
 
@@ -102,9 +122,8 @@ export class Resolver {
     if (specifier.startsWith('/')) {
       return { error: `cannot resolve ${where}: absolute paths are not allowed, use a relative import` };
     }
-    if (specifier.startsWith('node:') || builtins.has(specifier.split('/')[0]!)) {
-      return { error: `cannot resolve ${where}: Node.js built-in modules are not available in islet functions` };
-    }
+    const builtin = resolveBuiltin(specifier, where);
+    if (builtin !== undefined) return builtin;
     if (/^[a-z][a-z0-9+.-]*:/i.test(specifier)) {
       return { error: `cannot resolve ${where}: URL imports are not supported, put the module in the upload` };
     }

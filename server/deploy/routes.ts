@@ -8,9 +8,13 @@
 // (`example.com/blog*` and `example.com/shop*`) stay possible, and the operator may nest one
 // tenant's routes inside another's on purpose (`nested: true`); only the very same route is
 // refused to everyone.
+//
+// `assertRoutesFree` is the early check (before a build is paid for); the binding one is the
+// store's: `activate(tenant, id, { conflicts: routeConflicts(...) })` checks and claims in one
+// atomic step, so two racing deploys cannot both take a route.
 import { parseRoute } from '../front/router';
 import type { DeploymentStore } from '../store/types';
-import { ApiError } from './http-errors';
+import { DeployError } from '../errors';
 
 interface Pattern {
   /** lower-case; `*.example.com` for a wildcard */
@@ -49,13 +53,18 @@ function sameRoute(a: string, b: string): boolean {
   return pa.host === pb.host && pa.path === pb.path && pa.exact === pb.exact;
 }
 
+/** The overlap policy the store applies when it claims routes at activation. */
+export function routeConflicts(options: { nested?: boolean } = {}): (mine: string, theirs: string) => boolean {
+  return options.nested ? sameRoute : routesOverlap;
+}
+
 /**
  * Throws 409 ROUTE_TAKEN when another tenant's active deployment serves one of `routes`, or a
  * route overlapping one of them unless `options.nested` (the operator's choice).
  */
 export async function assertRoutesFree(store: DeploymentStore, tenant: string, routes: readonly string[], options: { nested?: boolean } = {}): Promise<void> {
   if (routes.length === 0) return;
-  const conflicts = options.nested ? sameRoute : routesOverlap;
+  const conflicts = routeConflicts(options);
   for (const other of await store.listTenants()) {
     if (other.name === tenant || !other.active) continue;
     const manifest = await store.getDeployment(other.name, other.active);
@@ -63,7 +72,7 @@ export async function assertRoutesFree(store: DeploymentStore, tenant: string, r
       const mine = routes.find((route) => conflicts(route, theirs));
       if (mine !== undefined) {
         const same = sameRoute(mine, theirs);
-        throw new ApiError(409, 'ROUTE_TAKEN', same ? `route '${mine}' is already served by tenant '${other.name}'` : `route '${mine}' overlaps route '${theirs}' served by tenant '${other.name}'`);
+        throw new DeployError('ISLET_DEPLOY_ROUTE_TAKEN', same ? `route '${mine}' is already served by tenant '${other.name}'` : `route '${mine}' overlaps route '${theirs}' served by tenant '${other.name}'`);
       }
     }
   }

@@ -3,11 +3,12 @@
 //   - multipart/form-data: one part per file (filename = path in the function) plus fields;
 //   - a tar.gz (or tar) of the function folder: application/gzip, application/x-tar, ...
 // Options come from the query string and, for multipart, from form fields too:
-// entry, routes (comma-separated or repeated), bundle=true, activate=false, compatibility (JSON).
+// entry, routes (comma-separated or repeated), bundle=true, activate=false, compatibility (JSON),
+// message (what changed, kept with the deployment).
 import type { Context } from 'hono';
 import { parseRoute } from '../front/router';
 import { extractArchive, isGzip } from './archive';
-import { ApiError } from './http-errors';
+import { ApiError, DeployError } from '../errors';
 import { formatBytes, type UploadLimits } from './limits';
 
 export interface UploadRequest {
@@ -17,7 +18,12 @@ export interface UploadRequest {
   bundle: boolean;
   activate: boolean;
   compatibility?: Record<string, unknown>;
+  /** what changed, kept with the deployment */
+  message?: string;
 }
+
+/** longest deployment message kept (characters) */
+export const maxMessageChars = 2000;
 
 const moduleTypes: Record<string, string> = {
   'application/javascript': 'index.js',
@@ -32,7 +38,7 @@ const archiveTypes = new Set(['application/gzip', 'application/x-gzip', 'applica
 /** the request body, refusing past `max` bytes without reading the rest */
 export async function readBody(c: Context, max: number): Promise<Buffer> {
   const declared = Number(c.req.header('content-length'));
-  const tooLarge = () => new ApiError(413, 'PAYLOAD_TOO_LARGE', `the request body is larger than the upload limit of ${formatBytes(max)}`);
+  const tooLarge = () => new ApiError('ISLET_ADMIN_PAYLOAD_TOO_LARGE', `the request body is larger than the upload limit of ${formatBytes(max)}`);
   if (Number.isFinite(declared) && declared > max) throw tooLarge();
   const body = c.req.raw.body;
   if (!body) return Buffer.alloc(0);
@@ -56,7 +62,7 @@ function parseFlag(name: string, value: string | undefined, fallback: boolean): 
   if (value === undefined || value === '') return fallback;
   if (value === 'true' || value === '1') return true;
   if (value === 'false' || value === '0') return false;
-  throw new ApiError(400, 'BAD_OPTION', `'${name}' must be true or false, not ${JSON.stringify(value)}`);
+  throw new ApiError('ISLET_ADMIN_BAD_OPTION', `'${name}' must be true or false, not ${JSON.stringify(value)}`);
 }
 
 function parseRoutes(values: string[]): string[] {
@@ -65,7 +71,7 @@ function parseRoutes(values: string[]): string[] {
     try {
       parseRoute(route);
     } catch (error) {
-      throw new ApiError(400, 'BAD_ROUTE', (error as Error).message);
+      throw new DeployError('ISLET_DEPLOY_BAD_ROUTE', (error as Error).message);
     }
   }
   return [...new Set(routes)];
@@ -77,10 +83,10 @@ function parseCompatibility(value: string | undefined): Record<string, unknown> 
   try {
     parsed = JSON.parse(value);
   } catch (error) {
-    throw new ApiError(400, 'BAD_OPTION', `'compatibility' is not valid JSON: ${(error as Error).message}`);
+    throw new ApiError('ISLET_ADMIN_BAD_OPTION', `'compatibility' is not valid JSON: ${(error as Error).message}`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ApiError(400, 'BAD_OPTION', "'compatibility' must be a JSON object");
+    throw new ApiError('ISLET_ADMIN_BAD_OPTION', "'compatibility' must be a JSON object");
   }
   return parsed as Record<string, unknown>;
 }
@@ -94,7 +100,7 @@ export async function readUpload(c: Context, limits: UploadLimits): Promise<Uplo
 
   if (contentType in moduleTypes) {
     const body = await readBody(c, limits.maxRequestBytes);
-    if (body.length === 0) throw new ApiError(400, 'UPLOAD_EMPTY', 'the request body is empty: send the module source');
+    if (body.length === 0) throw new DeployError('ISLET_DEPLOY_UPLOAD_EMPTY', 'the request body is empty: send the module source');
     files.set(query('entry') || moduleTypes[contentType]!, body);
   } else if (contentType === 'multipart/form-data') {
     const body = await readBody(c, limits.maxRequestBytes);
@@ -102,7 +108,7 @@ export async function readUpload(c: Context, limits: UploadLimits): Promise<Uplo
     try {
       form = await new Response(body, { headers: { 'content-type': c.req.header('content-type')! } }).formData();
     } catch (error) {
-      throw new ApiError(400, 'BAD_MULTIPART', `the multipart body could not be parsed: ${(error as Error).message}`);
+      throw new ApiError('ISLET_ADMIN_BAD_MULTIPART', `the multipart body could not be parsed: ${(error as Error).message}`);
     }
     for (const [name, value] of form.entries()) {
       if (typeof value === 'string') {
@@ -111,21 +117,20 @@ export async function readUpload(c: Context, limits: UploadLimits): Promise<Uplo
       }
       const file = value as File;
       const filePath = file.name || name;
-      if (files.has(filePath)) throw new ApiError(400, 'UPLOAD_BAD_PATH', `upload: file '${filePath}' appears twice`);
+      if (files.has(filePath)) throw new DeployError('ISLET_DEPLOY_UPLOAD_BAD_PATH', `upload: file '${filePath}' appears twice`);
       files.set(filePath, Buffer.from(await file.arrayBuffer()));
     }
-    if (files.size === 0) throw new ApiError(400, 'UPLOAD_EMPTY', 'the multipart upload has no file parts (each file is a part whose filename is its path)');
+    if (files.size === 0) throw new DeployError('ISLET_DEPLOY_UPLOAD_EMPTY', 'the multipart upload has no file parts (each file is a part whose filename is its path)');
   } else if (archiveTypes.has(contentType)) {
     const body = await readBody(c, limits.maxRequestBytes);
-    if (body.length === 0) throw new ApiError(400, 'UPLOAD_EMPTY', 'the request body is empty: send a tar.gz of the function folder');
+    if (body.length === 0) throw new DeployError('ISLET_DEPLOY_UPLOAD_EMPTY', 'the request body is empty: send a tar.gz of the function folder');
     if (contentType === 'application/octet-stream' && !isGzip(body)) {
-      throw new ApiError(400, 'UPLOAD_BAD_ARCHIVE', 'application/octet-stream uploads must be gzip-compressed tar archives');
+      throw new DeployError('ISLET_DEPLOY_UPLOAD_BAD_ARCHIVE', 'application/octet-stream uploads must be gzip-compressed tar archives');
     }
     files = await extractArchive(body, limits);
   } else {
     throw new ApiError(
-      415,
-      'UNSUPPORTED_MEDIA_TYPE',
+      'ISLET_ADMIN_UNSUPPORTED_MEDIA_TYPE',
       `cannot deploy a body of type '${contentType || 'none'}': send application/javascript, application/typescript, multipart/form-data or application/gzip (a tar.gz)`,
     );
   }
@@ -141,5 +146,11 @@ export async function readUpload(c: Context, limits: UploadLimits): Promise<Uplo
   if (entry) upload.entry = entry;
   const compatibility = parseCompatibility(field('compatibility'));
   if (compatibility) upload.compatibility = compatibility;
+  const message = field('message');
+  if (message !== undefined && message.trim() !== '') {
+    if (message.length > maxMessageChars)
+      throw new ApiError('ISLET_ADMIN_BAD_OPTION', `'message' is longer than ${maxMessageChars} characters`);
+    upload.message = message.trim();
+  }
   return upload;
 }

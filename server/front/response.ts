@@ -2,6 +2,7 @@
 // chunks pulled one at a time and only as fast as the socket drains), and islet's own short
 // plain-text answers for requests that never reach a function or that a limit cut.
 import type { ServerResponse } from 'node:http';
+import { InvalidResponseError, ResponseAbortedError } from '../errors';
 import type { SandboxResponse } from '../host/types';
 
 /**
@@ -9,38 +10,50 @@ import type { SandboxResponse } from '../host/types';
  * so do islet's own signals: a function must not forge the request id or an `islet-error` that
  * clients and monitoring read as a limit cut by the platform.
  */
-const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'islet-request-id', 'islet-error']);
-
-/** The function's status line or headers cannot be sent over HTTP/1.1 (Node refused them). */
-export class InvalidResponseError extends Error {
-  readonly code = 'ISLET_INVALID_RESPONSE';
-  constructor(why: string) {
-    super(`the function returned a response that cannot be sent: ${why}`);
-    this.name = 'InvalidResponseError';
-  }
-}
-
-export class ResponseAbortedError extends Error {
-  readonly code = 'ISLET_CLIENT_GONE';
-  constructor() {
-    super('the client closed the connection before the response was written');
-  }
-}
+const hopByHop = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'islet-request-id',
+  'islet-error',
+]);
 
 /** Islet's own answer (404, 413, 503...), plain text, always with the request id. */
-export function sendPlain(res: ServerResponse, status: number, requestId: string, message: string, limit?: string): void {
+export function sendPlain(
+  res: ServerResponse,
+  status: number,
+  requestId: string,
+  message: string,
+  limit?: string,
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = `${message}\nrequest id: ${requestId}\n`;
-  const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'islet-request-id', requestId, 'cache-control', 'no-store'];
+  const headers = [
+    'content-type',
+    'text/plain; charset=utf-8',
+    'content-length',
+    String(Buffer.byteLength(body)),
+    'islet-request-id',
+    requestId,
+    'cache-control',
+    'no-store',
+  ];
   if (limit) headers.push('islet-error', limit);
   res.writeHead(status, headers);
   res.end(body);
 }
 
-/** The response's headers as Node takes them: the function's, less the ones islet owns, plus the request id and length. */
+/**
+ * The response's headers as Node takes them: the function's, less the ones islet owns, plus the
+ * request id and length.
+ */
 function responseHeaders(response: SandboxResponse, requestId: string, head: boolean): string[] {
   const { body } = response;
   const headers: string[] = [];
@@ -63,7 +76,12 @@ function responseHeaders(response: SandboxResponse, requestId: string, head: boo
  * promise in between. Throws InvalidResponseError (nothing sent yet) when Node refuses the status
  * or a header.
  */
-export function writeWholeResponse(res: ServerResponse, response: SandboxResponse & { body: Uint8Array | null }, requestId: string, head = false): void {
+export function writeWholeResponse(
+  res: ServerResponse,
+  response: SandboxResponse & { body: Uint8Array | null },
+  requestId: string,
+  head = false,
+): void {
   try {
     res.writeHead(response.status, response.statusText || undefined, responseHeaders(response, requestId, head));
   } catch (err) {
@@ -79,7 +97,12 @@ export function writeWholeResponse(res: ServerResponse, response: SandboxRespons
  * body stream failed, or with InvalidResponseError (nothing sent yet) when Node refuses the status
  * or a header. `head`: a HEAD request, whose body is not pulled from the isolate at all.
  */
-export async function writeSandboxResponse(res: ServerResponse, response: SandboxResponse, requestId: string, head = false): Promise<void> {
+export async function writeSandboxResponse(
+  res: ServerResponse,
+  response: SandboxResponse,
+  requestId: string,
+  head = false,
+): Promise<void> {
   const { body } = response;
   if (body === null || body instanceof Uint8Array) {
     writeWholeResponse(res, response as SandboxResponse & { body: Uint8Array | null }, requestId, head);
@@ -88,11 +111,15 @@ export async function writeSandboxResponse(res: ServerResponse, response: Sandbo
   try {
     res.writeHead(response.status, response.statusText || undefined, responseHeaders(response, requestId, head));
   } catch (err) {
-    await body[Symbol.asyncIterator]().return?.().catch(() => undefined);
+    await body[Symbol.asyncIterator]()
+      .return?.()
+      .catch(() => undefined);
     throw new InvalidResponseError((err as Error).message);
   }
   if (head) {
-    await body[Symbol.asyncIterator]().return?.().catch(() => undefined);
+    await body[Symbol.asyncIterator]()
+      .return?.()
+      .catch(() => undefined);
     res.end();
     return;
   }

@@ -4,6 +4,7 @@
 //   2. custom routes a deployment declares, `hostname/path-prefix*`: a hash map on the hostname,
 //      then the longest matching path prefix (an exact path beats any prefix of the same length).
 // Routes are replaced per tenant when its active deployment changes.
+import { RoutePatternError } from '../errors';
 
 export interface RouteMatch {
   tenant: string;
@@ -18,14 +19,6 @@ interface Route {
   /** the path prefix, or the whole path when `exact` */
   path: string;
   exact: boolean;
-}
-
-export class RoutePatternError extends Error {
-  readonly code = 'ISLET_BAD_ROUTE';
-  constructor(pattern: string, why: string) {
-    super(`route '${pattern}': ${why} (expected hostname/path-prefix*, e.g. shop.example.com/api/*)`);
-    this.name = 'RoutePatternError';
-  }
 }
 
 const hostLabel = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -44,7 +37,8 @@ export function parseRoute(pattern: string): { host: string; path: string; exact
   const exact = !path.endsWith('*');
   if (!exact) path = path.slice(0, -1);
   if (path.includes('*')) throw new RoutePatternError(pattern, "'*' is only allowed at the end");
-  if (path.includes('?') || path.includes('#')) throw new RoutePatternError(pattern, 'a route matches paths, not queries or fragments');
+  if (path.includes('?') || path.includes('#'))
+    throw new RoutePatternError(pattern, 'a route matches paths, not queries or fragments');
   return { host, path, exact };
 }
 
@@ -74,7 +68,9 @@ export class TenantRouter {
       list.push({ tenant, pattern: r.pattern, path: r.path, exact: r.exact });
       // Longest path first; at equal length an exact path first; then by tenant name so that two
       // tenants claiming the same route resolve the same way in every process.
-      list.sort((a, b) => b.path.length - a.path.length || Number(b.exact) - Number(a.exact) || (a.tenant < b.tenant ? -1 : 1));
+      list.sort(
+        (a, b) => b.path.length - a.path.length || Number(b.exact) - Number(a.exact) || (a.tenant < b.tenant ? -1 : 1),
+      );
       table.set(key, list);
       owned.push({ key, wildcard });
     }
@@ -112,7 +108,8 @@ export class TenantRouter {
 
 function pick(routes: Route[], path: string): RouteMatch | null {
   for (const r of routes) {
-    if (r.exact ? path === r.path : path.startsWith(r.path)) return { tenant: r.tenant, via: 'route', pattern: r.pattern };
+    if (r.exact ? path === r.path : path.startsWith(r.path))
+      return { tenant: r.tenant, via: 'route', pattern: r.pattern };
   }
   return null;
 }

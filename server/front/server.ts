@@ -3,22 +3,33 @@
 // does not need (the request crosses into the isolate as flat pairs and a body stream, and the
 // response comes back the same way); bench/serve measures both (see config/README.md, "Serving").
 //
-// A request: Host -> tenant (router) -> tenant state (directory, cached) -> isolate (pool, warm or
-// cold) -> dispatch into the sandbox -> response written with backpressure -> once `done`
-// settles (body pulled, waitUntil over), accounting and the request log line.
+// A request is one Exchange (front/exchange.ts), moved along: target and Host -> host name
+// (front/host.ts) -> tenant (router) -> tenant state (directory, cached) -> isolate (pool, warm
+// or cold) -> dispatch into the sandbox -> response written with backpressure -> once `done`
+// settles (body pulled, waitUntil over), accounting and the request log line. A failure on the
+// way is classified (tenants/limits.ts) and answered with the status front/status.ts gives it.
+// An upgrade request (node:http's 'upgrade' event) takes the same path with a response written on
+// its socket; a 101 with a WebSocket hands the socket over (front/upgrade.ts).
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Config } from '../config';
-import type { Logger } from '../log';
-import type { TenantRouter } from './router';
-import type { TenantDirectory, TenantState } from '../tenants/directory';
-import type { IsolatePool } from '../tenants/pool';
-import type { TenantIsolate } from '../tenants/tenant-isolate';
+import { BodyTimeoutError, InvalidResponseError } from '../errors';
+import type { Logger } from '../observe/server-log';
+import type { Dispatch } from '../host/types';
 import type { Accounting } from '../tenants/accounting';
-import type { RequestAccount } from '../host/types';
-import { asResponseBodyCut, classifyFailure, limitMessages, responseBodyMessage, type Failure } from '../tenants/limits';
-import { BodyTimeoutError, hasBody, limitedBody, nextRequestId, parseHost, readSmallBody, smallBodyLength, toSandboxRequest, type BodyGuard } from './request';
-import { InvalidResponseError, sendPlain, writeSandboxResponse, writeWholeResponse } from './response';
+import type { TenantDirectory, TenantState } from '../tenants/directory';
+import { classifyFailure, type Failure } from '../tenants/limits';
+import type { IsolatePool } from '../tenants/pool';
+import type { TenantWebSockets } from '../tenants/web-sockets';
+import type { OriginPassThrough } from '../bindings/pass-through';
+import { Exchange } from './exchange';
+import { requestTarget } from './host';
+import { hasBody, limitedBody, nextRequestId, readSmallBody, smallBodyLength } from './request';
+import { sendPlain } from './response';
+import type { TenantRouter } from './router';
+import { asResponseBodyCut, failureStatus, limitMessages } from './status';
+import { handshakeProblem, upgradeResponse, wantsWebSocket, type Upgrade } from './upgrade';
 
 export interface FrontDeps {
   config: Config;
@@ -27,7 +38,16 @@ export interface FrontDeps {
   pool: IsolatePool;
   accounting: Accounting;
   logger: Logger;
+  /** the tenants' WebSocket budgets: an upgrade past a tenant's socket limit gets 503 before it runs */
+  webSockets?: TenantWebSockets;
+  /** where a request goes when its function throws after ctx.passThroughOnException() */
+  passThrough?: OriginPassThrough;
 }
+
+const invalidResponse =
+  'the function returned an invalid response (details are in the server log under this request id)';
+const noDeployment = (tenant: string) =>
+  `no function is deployed for '${tenant}' (no such tenant, or no active deployment)`;
 
 export class FrontServer {
   readonly server: http.Server;
@@ -40,11 +60,17 @@ export class FrontServer {
     this.#deps = deps;
     const { server: s } = deps.config;
     this.server = http.createServer(
-      { maxHeaderSize: s.maxHeaderBytes, headersTimeout: s.headersTimeoutMs, keepAliveTimeout: s.keepAliveTimeoutMs, requestTimeout: 0 },
+      {
+        maxHeaderSize: s.maxHeaderBytes,
+        headersTimeout: s.headersTimeoutMs,
+        keepAliveTimeout: s.keepAliveTimeoutMs,
+        requestTimeout: 0,
+      },
       (req, res) => this.#handle(req, res),
     );
     this.server.keepAliveTimeout = s.keepAliveTimeoutMs;
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => clientError(err, socket));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
   }
 
   listen(port: number, host: string): Promise<{ port: number; host: string }> {
@@ -62,8 +88,12 @@ export class FrontServer {
     return this.#inFlight;
   }
 
-  /** Stops accepting, lets in-flight requests finish for up to `timeoutMs`, then cuts what is left. */
-  async close(timeoutMs: number): Promise<void> {
+  /**
+   * Stops accepting, lets in-flight requests finish for up to `timeoutMs`, then cuts what is left.
+   * `drained` runs once the requests are done and before the server is waited for: upgraded
+   * connections (WebSockets) are no request, and the server only closes once they are closed too.
+   */
+  async close(timeoutMs: number, drained?: () => Promise<void>): Promise<void> {
     this.#closing = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
@@ -78,11 +108,27 @@ export class FrontServer {
       });
     }
     this.server.closeAllConnections();
+    await drained?.();
     await closed;
   }
 
-  #handle(req: IncomingMessage, res: ServerResponse): void {
-    const id = nextRequestId();
+  /** an upgrade request: the ordinary path, with its answer written on the socket it arrived on */
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const upgrade: Upgrade = { socket, head };
+    const res = upgradeResponse(req, upgrade);
+    const problem = wantsWebSocket(req) ? handshakeProblem(req) : null;
+    if (problem !== null || this.#closing) {
+      const status = problem !== null ? 400 : 503;
+      sendPlain(res, status, nextRequestId(), problem ?? 'the server is shutting down; retry shortly');
+      return;
+    }
+    this.#handle(req, res, upgrade);
+  }
+
+  /** a new request: where it goes (host + path -> tenant) and the tenant's state */
+  #handle(req: IncomingMessage, res: ServerResponse, upgrade?: Upgrade): void {
+    const x = new Exchange(req, res, nextRequestId());
+    if (upgrade) x.upgrade = upgrade;
     this.#inFlight++;
     res.once('close', () => {
       if (--this.#inFlight === 0) this.#idle?.();
@@ -90,185 +136,276 @@ export class FrontServer {
     // Keep-alive connections must not keep a closing server alive.
     if (this.#closing) res.shouldKeepAlive = false;
 
-    let url = req.url ?? '/';
-    let authority = req.headers.host;
-    if (url[0] !== '/') {
-      // absolute-form (`GET http://t.example.com/path HTTP/1.1`): its authority wins over Host (RFC 9112 3.2.2)
-      const absolute = /^https?:\/\/([^/?#]+)([^#]*)/i.exec(url);
-      if (!absolute) {
-        sendPlain(res, 400, id, 'bad request target: expected a path starting with / or an absolute http URL');
-        return;
-      }
-      authority = absolute[1]!;
-      url = absolute[2] || '/';
-      if (url[0] !== '/') url = `/${url}`;
-    }
-    const hostname = parseHost(authority);
-    if (!hostname || authority === undefined) {
-      sendPlain(res, 400, id, authority ? `bad Host header '${authority.slice(0, 100)}': expected a host name` : 'missing Host header: islet routes requests by host name');
+    const target = requestTarget(req.url ?? '/', req.headers.host);
+    if ('problem' in target) {
+      this.#unmatched(x, 400, target.problem);
       return;
     }
-    const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
-    const match = this.#deps.router.match(hostname, path);
+    x.routed(target);
+    const q = target.path.indexOf('?');
+    const path = q === -1 ? target.path : target.path.slice(0, q);
+    const match = this.#deps.router.match(target.hostname, path);
+    if (match?.pattern) x.route = match.pattern;
     if (!match) {
-      sendPlain(res, 404, id, `no function is deployed at ${hostname}${path}: tenants answer on <tenant>.${this.#deps.config.baseDomain} or on the routes their deployments declare`);
+      const base = this.#deps.config.baseDomain;
+      const where = `tenants answer on <tenant>.${base} or on the routes their deployments declare`;
+      this.#unmatched(x, 404, `no function is deployed at ${target.hostname}${path}: ${where}`);
       return;
     }
     const state = this.#deps.directory.get(match.tenant);
     if (state === null) {
-      sendPlain(res, 404, id, `no function is deployed for '${match.tenant}' (no such tenant, or no active deployment)`);
+      this.#unmatched(x, 404, noDeployment(match.tenant));
     } else if (state instanceof Promise) {
       state.then(
-        (s) => (s ? this.#serve(req, res, id, s, url, authority) : sendPlain(res, 404, id, `no function is deployed for '${match.tenant}' (no such tenant, or no active deployment)`)),
+        (s) => (s ? this.#serve(x, s) : this.#unmatched(x, 404, noDeployment(match.tenant))),
         (err: Error) => {
-          this.#deps.logger.error('reading tenant from the store failed', { tenant: match.tenant, requestId: id, error: err.message });
-          sendPlain(res, 503, id, 'the function is temporarily unavailable');
+          this.#deps.logger.error('reading tenant from the store failed', {
+            tenant: match.tenant,
+            requestId: x.requestId,
+            error: err.message,
+          });
+          x.sendPlain(503, 'the function is temporarily unavailable');
         },
       );
     } else {
-      this.#serve(req, res, id, state, url, authority);
+      this.#serve(x, state);
     }
   }
 
-  /** `authority`: the host as the client gave it (port included), which builds the URL the function sees */
-  #serve(req: IncomingMessage, res: ServerResponse, id: string, state: TenantState, url: string, authority: string): void {
-    const startedNs = process.hrtime.bigint();
+  /**
+   * A request no function answers (a bad Host, no route, no deployment): islet's own answer,
+   * counted under the metrics' NO_TENANT label, never under the name the client sent (which would
+   * let anyone mint tenant series by inventing host names).
+   */
+  #unmatched(x: Exchange, status: number, message: string): void {
+    x.sendPlain(status, message);
+    this.#deps.accounting.unmatched(status);
+  }
+
+  /** the tenant is known: its request body limit, then its isolate (warm, or started for this request) */
+  #serve(x: Exchange, state: TenantState): void {
+    x.state = state;
+    x.startedNs = process.hrtime.bigint();
     const limit = state.limits.requestBodyBytes;
-    const declared = Number(req.headers['content-length'] ?? 0);
+    const declared = Number(x.req.headers['content-length'] ?? 0);
     if (declared > limit) {
-      res.shouldKeepAlive = false; // the unread body would follow on this connection
-      sendPlain(res, 413, id, `${limitMessages.body} (${declared} > ${limit} bytes)`, 'body');
+      x.res.shouldKeepAlive = false; // the unread body would follow on this connection
+      x.sendPlain(413, `${limitMessages.body} (${declared} > ${limit} bytes)`, 'body');
       return;
     }
-    let entry: TenantIsolate;
+    if (x.upgrade && wantsWebSocket(x.req) && this.#deps.webSockets?.full(state.tenant)) {
+      // the function could not open one more: refused before it runs, as a limit
+      const failure = { kind: 'limit', limit: 'websockets' } as const;
+      const { requestId, method, path } = x;
+      this.#deps.accounting.rejected({
+        tenant: state.tenant,
+        deployment: state.manifest.id,
+        requestId,
+        method,
+        path,
+        status: failureStatus(failure),
+        failure,
+      });
+      x.sendFailure(failure);
+      return;
+    }
     try {
-      entry = this.#deps.pool.acquire(state);
+      x.entry = this.#deps.pool.acquire(state);
     } catch (err) {
       const failure = classifyFailure(err);
-      if (failure.kind === 'limit') this.#deps.accounting.rejected(state.tenant, state.manifest.id, failure, id, req.method ?? 'GET', url);
-      this.#fail(res, id, failure);
+      if (failure.kind === 'limit') {
+        const { requestId, method, path } = x;
+        const status = failureStatus(failure);
+        this.#deps.accounting.rejected({
+          tenant: state.tenant,
+          deployment: state.manifest.id,
+          requestId,
+          method,
+          path,
+          status,
+          failure,
+        });
+      }
+      x.sendFailure(failure);
       return;
     }
-    if (entry.ready) {
-      this.#run(req, res, id, entry, url, authority, startedNs, false);
+    if (x.entry.ready) {
+      this.#run(x);
       return;
     }
-    entry.started.then(
-      () => this.#run(req, res, id, entry, url, authority, startedNs, true),
-      (err) => {
-        entry.release();
-        const failure = classifyFailure(err);
-        if (failure.kind === 'startup') {
-          this.#deps.logger.error('function failed to start', { tenant: entry.tenant, deployment: entry.deployment, requestId: id, code: failure.code, error: failure.message });
-          this.#deps.accounting.startFailed(entry, id, failure.message, failure.tenantStack);
-        } else this.#deps.accounting.finish({ entry, requestId: id, method: req.method ?? 'GET', path: url, status: failure.status, startedNs, cold: true, account: null, failure });
-        this.#fail(res, id, failure);
-      },
+    x.cold = true;
+    x.entry.started.then(
+      () => this.#run(x),
+      (err) => this.#startFailed(x, err),
     );
   }
 
-  #run(req: IncomingMessage, res: ServerResponse, id: string, entry: TenantIsolate, url: string, authority: string, startedNs: bigint, cold: boolean): void {
-    const small = smallBodyLength(req);
+  #startFailed(x: Exchange, err: unknown): void {
+    const { entry } = x;
+    entry.release();
+    const failure = classifyFailure(err);
+    x.failure = failure;
+    if (failure.kind === 'startup') {
+      const { tenant, deployment } = entry;
+      this.#deps.logger.error('function failed to start', {
+        tenant,
+        deployment,
+        requestId: x.requestId,
+        code: failure.code,
+        error: failure.message,
+      });
+      this.#deps.accounting.startFailed(entry, x.requestId, failure.message, failure.tenantStack);
+    } else {
+      x.reportStatus(failureStatus(failure));
+      this.#deps.accounting.finish(x);
+    }
+    x.sendFailure(failure);
+  }
+
+  /** the isolate is ready: the body, read whole first when small, then into the isolate */
+  #run(x: Exchange): void {
+    const small = smallBodyLength(x.req);
     if (small === null) {
-      const guard: BodyGuard = { exceeded: null };
-      this.#dispatch(req, res, id, entry, url, authority, startedNs, cold, hasBody(req) ? limitedBody(req, entry.limits.requestBodyBytes, guard) : null, guard);
+      this.#dispatch(x, hasBody(x.req) ? limitedBody(x.req, x.entry.limits.requestBodyBytes, x) : null);
       return;
     }
     // A small body announced by its length (the usual API call or form post) is read before the
     // function starts, and enters the isolate with the request: no entry per chunk. The wait is
     // bounded by the tenant's wall-time limit, as the function's own read of it would be.
-    readSmallBody(req, small, entry.limits.wallMs).then(
-      (bytes) => this.#dispatch(req, res, id, entry, url, authority, startedNs, cold, bytes, { exceeded: null }),
+    readSmallBody(x.req, small, x.entry.limits.wallMs).then(
+      (bytes) => this.#dispatch(x, bytes),
       (err: Error) => {
-        entry.release();
+        x.entry.release();
         const status = err instanceof BodyTimeoutError ? 408 : 400;
-        if (!res.destroyed) {
-          res.shouldKeepAlive = false; // the rest of the body would follow on this connection
-          sendPlain(res, status, id, err.message);
+        if (!x.res.destroyed) {
+          x.res.shouldKeepAlive = false; // the rest of the body would follow on this connection
+          x.sendPlain(status, err.message);
         }
-        this.#deps.accounting.finish({ entry, requestId: id, method: req.method ?? 'GET', path: url, status, startedNs, cold, account: null });
+        x.reportStatus(status);
+        this.#deps.accounting.finish(x);
       },
     );
   }
 
-  #dispatch(req: IncomingMessage, res: ServerResponse, id: string, entry: TenantIsolate, url: string, authority: string, startedNs: bigint, cold: boolean, body: Uint8Array | AsyncIterable<Uint8Array> | null, guard: BodyGuard): void {
-    let failure: Failure | undefined;
-    let dispatch;
+  #dispatch(x: Exchange, body: Uint8Array | AsyncIterable<Uint8Array> | null): void {
+    let dispatch: Dispatch;
     try {
-      dispatch = entry.dispatch(toSandboxRequest(id, req, authority, url, body));
+      dispatch = x.entry.dispatch(x.sandboxRequest(body));
     } catch (err) {
-      entry.release();
-      this.#failWith(res, id, entry, classifyFailure(err));
+      x.entry.release();
+      this.#failWith(x, classifyFailure(err));
       return;
     }
     const sync = dispatch.sync;
-    if (sync && guard.exceeded === null) {
+    if (sync && x.bodyExceeded === null) {
       // over before dispatch returned: write and account now, no promise in between
       try {
-        writeWholeResponse(res, sync.response, id, req.method === 'HEAD');
+        x.writeWhole(sync.response);
       } catch (err) {
         if (!(err instanceof InvalidResponseError)) throw err;
-        failure = { kind: 'tenant', status: 500, message: err.message };
-        sendPlain(res, 500, id, 'the function returned an invalid response (details are in the server log under this request id)');
+        x.failure = { kind: 'tenant', message: err.message };
+        x.sendPlain(500, invalidResponse);
       }
-      this.#finished(req, res, id, entry, url, startedNs, cold, sync.account, failure);
+      x.account = sync.account;
+      this.#finished(x);
       return;
     }
     dispatch.response.then(
       (response) => {
-        if (guard.exceeded !== null) {
+        if (x.bodyExceeded !== null) {
           // the function answered although its body read failed: the client gets the limit, not a half-read answer
-          failure = { kind: 'limit', limit: 'body', status: 413, measured: guard.exceeded };
-          if (response.body && !(response.body instanceof Uint8Array)) response.body[Symbol.asyncIterator]().return?.()?.catch(() => undefined);
-          this.#failWith(res, id, entry, failure);
+          x.failure = { kind: 'limit', limit: 'body', measured: x.bodyExceeded };
+          if (response.body && !(response.body instanceof Uint8Array))
+            response.body[Symbol.asyncIterator]()
+              .return?.()
+              ?.catch(() => undefined);
+          this.#failWith(x, x.failure);
           return;
         }
-        writeSandboxResponse(res, response, id, req.method === 'HEAD').catch((err) => {
+        x.write(response).catch((err) => {
           // client gone or body stream cut: reported through `done`; an unsendable response is the function's error
           if (err instanceof InvalidResponseError) {
-            failure = { kind: 'tenant', status: 500, message: err.message };
-            sendPlain(res, 500, id, 'the function returned an invalid response (details are in the server log under this request id)');
+            x.failure = { kind: 'tenant', message: err.message };
+            x.sendPlain(500, invalidResponse);
           }
         });
       },
       (err) => {
-        failure = guard.exceeded !== null ? { kind: 'limit', limit: 'body', status: 413, measured: guard.exceeded } : asResponseBodyCut(classifyFailure(err));
-        this.#failWith(res, id, entry, failure);
+        const exceeded = x.bodyExceeded;
+        x.failure =
+          exceeded !== null
+            ? { kind: 'limit', limit: 'body', measured: exceeded }
+            : asResponseBodyCut(classifyFailure(err));
+        if (x.failure.kind === 'tenant' && x.flags.passThrough) this.#passThrough(x, x.failure);
+        else this.#failWith(x, x.failure);
       },
     );
     dispatch.done.then(
-      (account) => this.#finished(req, res, id, entry, url, startedNs, cold, account, failure),
+      (account) => {
+        x.account = account;
+        this.#finished(x);
+      },
       (err) => {
-        failure ??= classifyFailure(err);
-        this.#finished(req, res, id, entry, url, startedNs, cold, null, failure);
+        x.failure ??= classifyFailure(err);
+        this.#finished(x);
       },
     );
   }
 
-  #finished(req: IncomingMessage, res: ServerResponse, id: string, entry: TenantIsolate, path: string, startedNs: bigint, cold: boolean, account: RequestAccount | null, failure: Failure | undefined): void {
-    entry.release();
-    if (account?.limit?.limit === 'memory' || (failure?.kind === 'limit' && failure.limit === 'memory')) this.#deps.pool.retire(entry, 'killed');
-    this.#deps.accounting.finish({ entry, requestId: id, method: req.method ?? 'GET', path, status: res.statusCode, startedNs, cold, account, failure });
+  /** the request is completely over (body written or abandoned, waitUntil settled): account for it */
+  #finished(x: Exchange): void {
+    x.entry.release();
+    if (x.account?.limit?.limit === 'memory' || isMemory(x.failure)) this.#deps.pool.retire(x.entry, 'killed');
+    this.#deps.accounting.finish(x);
+  }
+
+  /**
+   * The function threw after ctx.passThroughOnException(): the request's origin answers it
+   * (bindings/pass-through.ts), or islet's 500 when there is none or the request cannot be sent again.
+   */
+  #passThrough(x: Exchange, failure: Failure): void {
+    const origin = x.state && this.#deps.passThrough?.originFor(x.state.bindings, x.route);
+    const request = x.request;
+    if (!origin || !request || !this.#deps.passThrough) {
+      this.#failWith(x, failure);
+      return;
+    }
+    const { tenant } = x.entry;
+    this.#deps.passThrough
+      .send(origin, { method: x.method, path: x.path, headers: request.headers, body: request.body })
+      .then(
+        (response) => {
+          if (response) return x.write(response);
+          this.#deps.logger.warn('passThroughOnException: the request body was streamed, cannot send it again', {
+            tenant,
+            requestId: x.requestId,
+          });
+          this.#failWith(x, failure);
+        },
+        (err: Error) => {
+          this.#deps.logger.warn('passThroughOnException: the origin did not answer', {
+            tenant,
+            requestId: x.requestId,
+            origin,
+            error: err.message,
+          });
+          this.#failWith(x, failure);
+        },
+      )
+      .catch(() => {
+        // the client went away while the origin's answer was written
+      });
   }
 
   /** An answer for a request that failed inside an isolate; a memory kill recycles the isolate. */
-  #failWith(res: ServerResponse, id: string, entry: TenantIsolate, failure: Failure): void {
-    if (failure.kind === 'limit' && failure.limit === 'memory') this.#deps.pool.retire(entry, 'killed');
-    this.#fail(res, id, failure);
+  #failWith(x: Exchange, failure: Failure): void {
+    if (isMemory(failure)) this.#deps.pool.retire(x.entry, 'killed');
+    x.sendFailure(failure);
   }
+}
 
-  #fail(res: ServerResponse, id: string, failure: Failure): void {
-    if (failure.kind === 'limit') {
-      sendPlain(res, failure.status, id, failure.response ? responseBodyMessage : limitMessages[failure.limit], failure.limit);
-    } else if (failure.kind === 'unavailable') {
-      sendPlain(res, 503, id, 'the function was stopped while handling this request; retry');
-    } else if (failure.kind === 'startup') {
-      sendPlain(res, 500, id, 'the function failed to start (details are in the server log under this request id)');
-    } else {
-      sendPlain(res, 500, id, 'the function threw an exception (details are in the server log under this request id)');
-    }
-  }
+function isMemory(failure: Failure | undefined): boolean {
+  return failure?.kind === 'limit' && failure.limit === 'memory';
 }
 
 /** Malformed requests and oversized headers never reach a handler: answer them on the socket. */
@@ -277,8 +414,24 @@ function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
     socket.destroy();
     return;
   }
-  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADERS_TIMEOUT' ? 408 : 400;
-  const reason = status === 431 ? 'request headers too large' : status === 408 ? 'request headers not received in time' : `malformed request (${err.code ?? 'parse error'})`;
+  const status =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? 431
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADERS_TIMEOUT'
+        ? 408
+        : 400;
+  const reason =
+    status === 431
+      ? 'request headers too large'
+      : status === 408
+        ? 'request headers not received in time'
+        : `malformed request (${err.code ?? 'parse error'})`;
   const body = `${reason}\n`;
-  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  const head = [
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}`,
+    'connection: close',
+    'content-type: text/plain; charset=utf-8',
+    `content-length: ${Buffer.byteLength(body)}`,
+  ];
+  socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
 }

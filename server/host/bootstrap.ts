@@ -6,7 +6,8 @@
 // compiles from that cache and runs without compiling shim functions again.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Context, ExternalCopy, Isolate, Reference } from './isolate-api';
+import { BootstrapMissingError } from '../errors';
+import type { CachedDataResult, Context, ExternalCopy, Isolate, Reference, Script } from './isolate-api';
 
 const bootstrapPath = path.resolve(__dirname, '..', '..', 'runtime-shims', 'bootstrap.js');
 const filename = 'islet:runtime-shims/bootstrap.js';
@@ -19,7 +20,8 @@ function readSource(): string {
     try {
       source = fs.readFileSync(bootstrapPath, 'utf8');
     } catch (error) {
-      throw Object.assign(new Error(`the shim bootstrap ${bootstrapPath} is missing: run \`node scripts/build-shims.js\` (npm run build does it)`), { code: 'ISLET_NO_BOOTSTRAP', cause: error });
+      const hint = 'run `node scripts/build-shims.js` (npm run build does it)';
+      throw new BootstrapMissingError(`the shim bootstrap ${bootstrapPath} is missing: ${hint}`, error);
     }
   }
   return source;
@@ -33,7 +35,7 @@ export interface BootstrapStats {
 /** compiles and runs the bootstrap in `context`; returns a reference to the shims' install function */
 export function runBootstrap(isolate: Isolate, context: Context, useCache = true, stats?: BootstrapStats): Reference {
   const code = readSource();
-  let script;
+  let script: Script & CachedDataResult;
   let hit = false;
   if (useCache && cachedData) {
     script = isolate.compileScriptSync(code, { filename, cachedData });

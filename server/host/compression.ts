@@ -1,100 +1,146 @@
-// The host half of CompressionStream/DecompressionStream: node:zlib streams, one per isolate
-// stream, written one chunk per operation; each operation answers with the output produced so far.
-import zlib from 'node:zlib';
-import { exactBytes } from './bytes';
-import { slotLimiter } from './slots';
+// The host half of CompressionStream/DecompressionStream: one node:zlib stream (./zlib-stream.ts)
+// per isolate stream, owned by the request that opened it and closed when that request ends.
+// The shim writes pieces of at most 256 KiB, one at a time per stream; each piece is a job on
+// the process-wide zlib pool (./work-pool.ts), where tenants take turns and none holds more
+// than its share of the slots, and its time there is charged to the request's CPU
+// (./host-work.ts). The bytes held here (the piece, the output, the zlib state) are charged to
+// the isolate's memory (./host-memory.ts).
+import type { ZlibMode } from '../bridge/ops';
+import type { Completion } from '../bridge/table';
+import { HostMemoryError, HostWorkCancelledError } from '../errors';
+import { refusal, type HostMemory } from './host-memory';
+import type { HostWork } from './host-work';
+import type { Caller, HostOpHandlers, RequestRun, RunResources } from './run';
+import { zlibPool } from './work-pool';
+import { ZlibStream } from './zlib-stream';
 
-type Format = 'gzip' | 'deflate' | 'deflate-raw';
+/** CPU a piece should take, ms per byte (deflate of data that does not compress well; inflate is faster) */
+const MS_PER_BYTE = { compress: 2e-5, decompress: 5e-6 };
 
-// Decompression multiplies bytes: 130 KB of gzip can inflate to 100 MB from one written chunk,
-// all of it held here before the isolate gets it (found by the hostile suite: a 96 MiB bomb
-// raised the server's RSS by ~390 MB). So the output of one operation is capped, and at most
-// MAX_RUNNING operations of all isolates run at once (zlib works on libuv's thread pool, shared
-// with the store's file reads and DNS): whatever tenants do, zlib holds at most about
-// MAX_RUNNING x MAX_OUTPUT bytes here. A stream that inflates past the cap fails with a TypeError
-// that says so; writing smaller chunks keeps each operation under it.
-const MAX_OUTPUT = 16 * 1024 * 1024;
-const MAX_RUNNING = 2;
-
-const withSlot = slotLimiter(MAX_RUNNING);
-
-function create(format: Format, mode: 'compress' | 'decompress'): zlib.Gzip | zlib.Gunzip | zlib.Deflate | zlib.Inflate | zlib.DeflateRaw | zlib.InflateRaw {
-  if (mode === 'compress') return format === 'gzip' ? zlib.createGzip() : format === 'deflate' ? zlib.createDeflate() : zlib.createDeflateRaw();
-  return format === 'gzip' ? zlib.createGunzip() : format === 'deflate' ? zlib.createInflate() : zlib.createInflateRaw();
+/** [name, message] of a failed zlib operation, as the isolate rebuilds it */
+function failureParts(error: Error): [string, string] {
+  if (error instanceof HostMemoryError) return ['QuotaExceededError', error.message];
+  if (error instanceof HostWorkCancelledError) return ['AbortError', error.message];
+  return ['TypeError', `compression failed: ${error.message}`];
 }
 
-export class ZlibStream {
-  #stream: ReturnType<typeof create>;
-  #out: Buffer[] = [];
-  /** bytes in #out (output of the operation under way) */
-  #outBytes = 0;
-  #error: Error | null = null;
+const trailingData = 'the input goes on after the end of the compressed data';
 
-  constructor(format: unknown, mode: unknown) {
-    if (format !== 'gzip' && format !== 'deflate' && format !== 'deflate-raw') throw new TypeError(`unsupported compression format ${String(format)}`);
-    if (mode !== 'compress' && mode !== 'decompress') throw new TypeError(`unknown compression mode ${String(mode)}`);
-    this.#stream = create(format, mode);
-    this.#stream.on('data', (chunk: Buffer) => {
-      this.#outBytes += chunk.length;
-      if (this.#outBytes > MAX_OUTPUT) {
-        this.#out = [];
-        this.#stream.destroy(new RangeError(`one chunk produced more than ${MAX_OUTPUT} bytes of output; write smaller chunks`));
+/** The zlib streams of one sandbox, each owned by the request that opened it, behind the zlib ops. */
+export class CompressionStreams implements RunResources {
+  readonly #streams = new Map<number, { run: RequestRun; stream: ZlibStream; mode: ZlibMode }>();
+  readonly #work: HostWork;
+  readonly #memory: HostMemory;
+  #next = 1;
+
+  constructor(work: HostWork, memory: HostMemory) {
+    this.#work = work;
+    this.#memory = memory;
+  }
+
+  readonly ops: HostOpHandlers<'zlibOpen' | 'zlibWrite' | 'zlibEnd' | 'zlibClose'> = {
+    zlibOpen: (caller, format, mode) => {
+      if (!caller) {
+        throw new TypeError('CompressionStream/DecompressionStream can only be used while handling a request');
+      }
+      const id = this.#next++;
+      this.#streams.set(id, { run: caller, stream: new ZlibStream(format, mode, this.#memory), mode });
+      caller.zlib.add(id);
+      return id;
+    },
+    zlibWrite: (caller, op, id, chunk) => {
+      if (!(chunk instanceof Uint8Array)) {
+        queueMicrotask(() => op.reject(['TypeError', 'compression: chunks must be bytes']));
         return;
       }
-      this.#out.push(chunk);
-    });
-    this.#stream.on('error', (error) => {
-      // a failed zlib stream does not always call the pending write's callback: fail them here
-      this.#error = error;
-      const pending = this.#pending;
-      this.#pending = new Set();
-      for (const reject of pending) reject(new TypeError(`compression failed: ${error.message}`));
-    });
-  }
-  #pending = new Set<(error: Error) => void>();
+      // the piece stays here until its job ran: charged to the isolate meanwhile
+      if (!this.#memory.tryCharge(chunk.byteLength)) {
+        const message = refusal(chunk.byteLength, 'a compression stream write');
+        queueMicrotask(() => op.reject(['QuotaExceededError', message]));
+        this.#close(id);
+        return;
+      }
+      const done = () => this.#memory.release(chunk.byteLength);
+      const expectedMs = chunk.byteLength * MS_PER_BYTE[this.#streams.get(id)?.mode ?? 'compress'];
+      this.#job(
+        caller,
+        op,
+        id,
+        (stream) => stream.write(chunk),
+        expectedMs,
+        done,
+        (output) => {
+          // data after the end of a compressed stream: the output goes first, then the stream fails
+          if (output[1] !== null) this.#close(id);
+        },
+      );
+    },
+    zlibEnd: (caller, op, id) =>
+      this.#job(
+        caller,
+        op,
+        id,
+        (stream) => stream.end(),
+        0.1,
+        () => {},
+        () => this.#close(id),
+      ),
+    zlibClose: (_caller, id) => this.#close(id),
+  };
 
-  #take(): Uint8Array {
-    const out = this.#out.length === 1 ? this.#out[0] : Buffer.concat(this.#out);
-    this.#out = [];
-    this.#outBytes = 0;
-    return exactBytes(out);
+  /** one operation of stream `id` as a pool job; `settled` runs when it is over, `succeeded` before its answer goes */
+  #job<T>(
+    caller: Caller,
+    op: Completion<T>,
+    id: number,
+    work: (stream: ZlibStream) => Promise<T>,
+    expectedMs: number,
+    settled: () => void,
+    succeeded: (result: T) => void,
+  ): void {
+    const entry = this.#streams.get(id);
+    if (!entry) {
+      settled();
+      queueMicrotask(() => op.reject(['TypeError', 'the compression stream is closed']));
+      return;
+    }
+    const job = this.#work.run(
+      zlibPool,
+      caller,
+      (signal) => {
+        // cancelled while it runs (its request ended): destroying the stream stops zlib's work
+        signal.addEventListener('abort', () => this.#close(id), { once: true });
+        return work(entry.stream);
+      },
+      expectedMs,
+    );
+    job.then(
+      (result) => {
+        settled();
+        succeeded(result);
+        op.resolve(result);
+      },
+      (error: Error) => {
+        settled();
+        this.#close(id);
+        op.reject(failureParts(error));
+      },
+    );
   }
 
-  write(chunk: unknown): Promise<Uint8Array> {
-    if (!(chunk instanceof Uint8Array)) return Promise.reject(new TypeError('compression: chunks must be bytes'));
-    return withSlot(() => this.#write(chunk));
+  #close(id: number): void {
+    const entry = this.#streams.get(id);
+    if (!entry) return;
+    this.#streams.delete(id);
+    entry.run.zlib.delete(id);
+    entry.stream.close();
   }
 
-  #write(chunk: Uint8Array): Promise<Uint8Array> {
-    if (this.#error) return Promise.reject(new TypeError(`compression failed: ${this.#error.message}`));
-    return new Promise((resolve, reject) => {
-      this.#pending.add(reject);
-      this.#stream.write(chunk, (error) => {
-        if (!this.#pending.delete(reject)) return; // already failed through 'error'
-        const failure = error ?? this.#error;
-        if (failure) reject(new TypeError(`compression failed: ${failure.message}`));
-        else resolve(this.#take());
-      });
-    });
+  releaseRun(run: RequestRun): void {
+    for (const id of [...run.zlib]) this.#close(id);
   }
 
-  end(): Promise<Uint8Array> {
-    return withSlot(() => this.#end());
-  }
-
-  #end(): Promise<Uint8Array> {
-    return new Promise((resolve, reject) => {
-      if (this.#error) return reject(new TypeError(`compression failed: ${this.#error.message}`));
-      this.#pending.add(reject);
-      this.#stream.once('end', () => {
-        if (this.#pending.delete(reject)) resolve(this.#take());
-      });
-      this.#stream.end();
-      this.#stream.resume();
-    });
-  }
-
-  close(): void {
-    this.#stream.destroy();
+  dispose(): void {
+    for (const id of [...this.#streams.keys()]) this.#close(id);
   }
 }

@@ -4,6 +4,7 @@
 // spellings of an address (IPv4-mapped IPv6, NAT64...) get through.
 import net from 'node:net';
 import dns from 'node:dns';
+import { EgressError } from '../errors';
 import type { EgressPolicy } from './types';
 
 /** Ranges a tenant may never reach unless the policy allows them explicitly. */
@@ -40,7 +41,10 @@ for (const [address, prefix] of [
   blocked.addSubnet(address, prefix, 'ipv6');
 }
 
-/** the IPv4 address embedded in an IPv6 one (mapped ::ffff:a.b.c.d, compatible ::a.b.c.d, NAT64 64:ff9b::/96, 6to4 2002::/16) */
+/**
+ * the IPv4 address embedded in an IPv6 one (mapped ::ffff:a.b.c.d, compatible ::a.b.c.d, NAT64
+ * 64:ff9b::/96, 6to4 2002::/16)
+ */
 function embeddedIPv4(address: string): string | null {
   const words = expandIPv6(address);
   if (!words) return null;
@@ -62,7 +66,11 @@ function expandIPv6(address: string): number[] | null {
   const tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
   if (tail) {
     const parts = tail[1].split('.').map(Number);
-    text = text.slice(0, -tail[1].length) + ((parts[0] << 8) | parts[1]).toString(16) + ':' + ((parts[2] << 8) | parts[3]).toString(16);
+    text =
+      text.slice(0, -tail[1].length) +
+      ((parts[0] << 8) | parts[1]).toString(16) +
+      ':' +
+      ((parts[2] << 8) | parts[3]).toString(16);
   }
   const halves = text.split('::');
   if (halves.length > 2) return null;
@@ -73,20 +81,21 @@ function expandIPv6(address: string): number[] | null {
   return words.length === 8 && words.every((w) => w >= 0 && w <= 0xffff) ? words : null;
 }
 
-export class EgressError extends Error {
-  readonly code = 'ISLET_EGRESS_REFUSED';
-  constructor(message: string) {
-    super(message);
-    this.name = 'EgressError';
-  }
-}
+/** how a name is looked up: all its addresses, in the resolver's order */
+export type Lookup = (hostname: string) => Promise<dns.LookupAddress[]>;
+
+/** the system resolver (getaddrinfo, as node:net uses) */
+export const systemLookup: Lookup = (hostname) => dns.promises.lookup(hostname, { all: true, verbatim: true });
 
 /** A compiled policy: the allow-list parsed once. */
 export class EgressGuard {
   #hosts = new Set<string>();
   #allowed = new net.BlockList();
+  readonly #lookup: Lookup;
 
-  constructor(policy: EgressPolicy) {
+  /** `lookup`: how names are resolved (the system resolver by default; the sandbox's goes through a fair pool) */
+  constructor(policy: EgressPolicy, lookup: Lookup = systemLookup) {
+    this.#lookup = lookup;
     for (const entry of policy.allow) {
       const text = entry.trim().toLowerCase();
       if (!text) continue;
@@ -103,7 +112,8 @@ export class EgressGuard {
       if (slash < 0) this.#allowed.addAddress(bare, type);
       else {
         const prefix = Number(text.slice(slash + 1));
-        if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) throw new Error(`egress allow entry "${entry}": bad prefix length`);
+        if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128))
+          throw new Error(`egress allow entry "${entry}": bad prefix length`);
         this.#allowed.addSubnet(bare, prefix, type);
       }
     }
@@ -121,12 +131,15 @@ export class EgressGuard {
     if (family === 0) throw new EgressError(`fetch to ${hostname}: "${address}" is not an IP address`);
     const type = family === 4 ? 'ipv4' : 'ipv6';
     if (this.#allowed.check(address, type)) return;
-    if (blocked.check(address, type)) throw new EgressError(`fetch to ${hostname} refused: ${address} is a loopback, private, link-local or reserved address`);
+    const inner = 'a loopback, private, link-local or reserved address';
+    if (blocked.check(address, type)) throw new EgressError(`fetch to ${hostname} refused: ${address} is ${inner}`);
     if (family === 6) {
       const v4 = embeddedIPv4(address);
       if (v4 !== null) {
         if (this.#allowed.check(v4, 'ipv4')) return;
-        if (blocked.check(v4, 'ipv4')) throw new EgressError(`fetch to ${hostname} refused: ${address} embeds ${v4}, a loopback, private, link-local or reserved address`);
+        if (blocked.check(v4, 'ipv4')) {
+          throw new EgressError(`fetch to ${hostname} refused: ${address} embeds ${v4}, ${inner}`);
+        }
       }
     }
   }
@@ -141,9 +154,11 @@ export class EgressGuard {
     }
     let results: dns.LookupAddress[];
     try {
-      results = await dns.promises.lookup(bare, { all: true, verbatim: true });
+      results = await this.#lookup(bare);
     } catch (error) {
-      throw new EgressError(`fetch to ${hostname}: DNS lookup failed (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new EgressError(
+        `fetch to ${hostname}: DNS lookup failed (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
     if (results.length === 0) throw new EgressError(`fetch to ${hostname}: DNS returned no address`);
     // every address must pass: a name that also resolves inward is refused as a whole, so a

@@ -4,6 +4,7 @@
 import net from 'node:net';
 import zlib from 'node:zlib';
 import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
+import { exactBytes, smallContentLength } from './bytes';
 import type { EgressGuard } from './egress';
 
 export function createEgressAgent(guard: EgressGuard): Agent {
@@ -63,7 +64,8 @@ export async function performFetch(agent: Agent, input: FetchInput): Promise<Fet
   const response = await undiciFetch(input.url, init as never);
   // undici hands over the body decoded; the isolate must not see the encoding of bytes it no
   // longer has, or a function returning the response as-is would send plain bytes labelled gzip
-  const decoded = response.body !== null && input.method !== 'HEAD' && decodedByUndici(response.headers.get('content-encoding'));
+  const decoded =
+    response.body !== null && input.method !== 'HEAD' && decodedByUndici(response.headers.get('content-encoding'));
   const flat: string[] = [];
   for (const [name, value] of response.headers) {
     if (decoded && (name === 'content-encoding' || name === 'content-length')) continue;
@@ -84,8 +86,16 @@ const zstdDecoded = typeof (zlib as { createZstdDecompress?: unknown }).createZs
 /** undici's fetch decodes a body when it knows every coding listed (gzip, deflate, br, zstd) */
 function decodedByUndici(contentEncoding: string | null): boolean {
   if (!contentEncoding) return false;
-  const codings = contentEncoding.toLowerCase().split(',').map((c) => c.trim());
-  return codings.length <= 5 && codings.every((c) => c === 'gzip' || c === 'x-gzip' || c === 'deflate' || c === 'br' || (c === 'zstd' && zstdDecoded));
+  const codings = contentEncoding
+    .toLowerCase()
+    .split(',')
+    .map((c) => c.trim());
+  return (
+    codings.length <= 5 &&
+    codings.every(
+      (c) => c === 'gzip' || c === 'x-gzip' || c === 'deflate' || c === 'br' || (c === 'zstd' && zstdDecoded),
+    )
+  );
 }
 
 /** the message a tenant sees for a failed fetch: the cause undici wraps, or the error itself */
@@ -95,6 +105,31 @@ export function fetchErrorMessage(error: unknown): [string, string] {
   const cause = e?.cause;
   if (cause && (cause as { code?: string }).code === 'ISLET_EGRESS_REFUSED') return ['TypeError', cause.message];
   if (cause?.name === 'AbortError' || cause?.name === 'TimeoutError') return [cause.name, cause.message];
-  const detail = cause ? `${cause.message}${cause.code ? ` (${cause.code})` : ''}` : e?.message ?? String(error);
+  const detail = cause ? `${cause.message}${cause.code ? ` (${cause.code})` : ''}` : (e?.message ?? String(error));
   return ['TypeError', `fetch failed: ${detail}`];
+}
+
+/** the Content-Length of a response (flat header pairs) when it is at most `max`, else null */
+export function declaredSmallBody(headers: string[], max: number): number | null {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i] === 'content-length') return smallContentLength(headers[i + 1], max);
+  }
+  return null;
+}
+
+/** every chunk of a body whose length is known to be at most `max`, as one array */
+export async function readWhole(body: AsyncIterator<Uint8Array>, max: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const step = await body.next();
+    if (step.done) break;
+    total += step.value.byteLength;
+    if (total > max) {
+      await body.return?.().catch(() => undefined);
+      throw new TypeError(`the response body is longer than its Content-Length (${max} bytes)`);
+    }
+    chunks.push(step.value);
+  }
+  return chunks.length === 1 ? exactBytes(chunks[0]!) : new Uint8Array(Buffer.concat(chunks, total));
 }

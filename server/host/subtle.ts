@@ -1,51 +1,41 @@
 // crypto.subtle for a sandbox: Node's WebCrypto, with keys kept on the host. The isolate holds
 // numeric handles; this table maps them to CryptoKey objects for the sandbox's lifetime.
-import { webcrypto } from 'node:crypto';
-import { slotLimiter } from './slots';
+//
+// Every call is host work charged to the tenant (issue 16): its cost is bounded and estimated up
+// front (./subtle-cost.ts), and refused at once when it cannot fit in what its request has left;
+// it runs on the process-wide crypto pool (./work-pool.ts: libuv's threads, shared fairly between
+// tenants), its time there counted as the request's CPU and cancelled with the request
+// (./host-work.ts); the bytes it holds on the host, and every key the table keeps, are charged
+// to the isolate's memory (./host-memory.ts).
+import { KeyObject, webcrypto } from 'node:crypto';
+import { SubtleRefusedError } from '../errors';
+import type { HostMemory } from './host-memory';
+import type { HostWork } from './host-work';
+import type { Caller, HostOpHandlers } from './run';
+import { refuseLongRsa, subtleCost } from './subtle-cost';
+import { cryptoPool } from './work-pool';
 
 type CryptoKey = webcrypto.CryptoKey;
 const MAX_KEYS = 10000;
-
-// Node runs WebCrypto's slow operations on libuv's thread pool (4 threads by default), which the
-// file system (the store), DNS (fetch) and zlib share, and that time is not the isolate's CPU
-// time. Unbounded, one request could occupy the whole pool for minutes (PBKDF2 with 10^8
-// iterations, a 16384-bit RSA key) and stall every tenant and the admin API. So: the costly
-// parameters are capped (Workers caps PBKDF2 the same way), each isolate runs one operation at a
-// time, and all isolates together at most MAX_RUNNING, leaving the rest of the pool to the server.
-const MAX_PBKDF2_ITERATIONS = 100_000;
-const MAX_RSA_BITS = 4096;
-const MAX_RUNNING = 2;
-/** operations one isolate may have waiting; past it they fail at once (QuotaExceededError) */
+/** operations one isolate may have waiting or running; past it they fail at once (QuotaExceededError) */
 const MAX_QUEUED = 32;
 
-class QuotaExceededError extends Error {
-  override name = 'QuotaExceededError';
+/** Node's CryptoKey class (a global since Node 17) */
+const NodeCryptoKey = (globalThis as unknown as { CryptoKey: new () => CryptoKey }).CryptoKey;
+const isCryptoKey = (value: unknown): value is CryptoKey => value instanceof NodeCryptoKey;
+
+/** refuses a key whose every use costs too much: an RSA key past the limit, imported or unwrapped */
+function refuseCostlyKey(value: unknown): void {
+  if (isCryptoKey(value)) refuseLongRsa((value.algorithm as { modulusLength?: number }).modulusLength);
 }
 
-class NotSupportedError extends Error {
-  override name = 'NotSupportedError';
+/** bytes the host holds for a key: its material and the objects around it */
+function keyBytes(key: CryptoKey): number {
+  const object = KeyObject.from(key);
+  if (object.type === 'secret') return (object.symmetricKeySize ?? 0) + 256;
+  const bits = object.asymmetricKeyDetails?.modulusLength ?? 521;
+  return (object.type === 'private' ? 5 : 1) * Math.ceil(bits / 8) + 1024;
 }
-
-/** refuses parameters whose cost has no useful bound */
-function checkCost(method: string, args: unknown[]): void {
-  const algorithm = args[0] as { name?: unknown; iterations?: unknown; modulusLength?: unknown } | undefined;
-  if (!algorithm || typeof algorithm !== 'object') return;
-  const name = String(algorithm.name ?? '').toUpperCase();
-  if ((method === 'deriveBits' || method === 'deriveKey') && name === 'PBKDF2' && !(Number(algorithm.iterations) <= MAX_PBKDF2_ITERATIONS)) {
-    throw new NotSupportedError(`crypto.subtle: PBKDF2 with more than ${MAX_PBKDF2_ITERATIONS} iterations is not supported`);
-  }
-  if (method === 'generateKey' && name.startsWith('RSA') && !(Number(algorithm.modulusLength) <= MAX_RSA_BITS)) {
-    throw new NotSupportedError(`crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`);
-  }
-}
-
-function keyTooCostly(key: CryptoKey): boolean {
-  const bits = (key.algorithm as { modulusLength?: number }).modulusLength;
-  return typeof bits === 'number' && bits > MAX_RSA_BITS;
-}
-
-/** slots of the thread pool WebCrypto may hold at once, across every isolate of the process */
-const withSlot = slotLimiter(MAX_RUNNING);
 
 export interface KeyDescriptor {
   handle: number;
@@ -55,17 +45,42 @@ export interface KeyDescriptor {
   usages: string[];
 }
 
-const methods = new Set(['digest', 'encrypt', 'decrypt', 'sign', 'verify', 'generateKey', 'deriveBits', 'deriveKey', 'importKey', 'exportKey', 'wrapKey', 'unwrapKey']);
+const methods = new Set([
+  'digest',
+  'encrypt',
+  'decrypt',
+  'sign',
+  'verify',
+  'generateKey',
+  'deriveBits',
+  'deriveKey',
+  'importKey',
+  'exportKey',
+  'wrapKey',
+  'unwrapKey',
+]);
 
 export class KeyTable {
   #keys = new Map<number, CryptoKey>();
   #next = 1;
-  /** settles when this isolate's previous operation is over */
-  #queue: Promise<void> = Promise.resolve();
+  /** operations of this isolate waiting or running */
   #queued = 0;
+  readonly #work: HostWork;
+  readonly #memory: HostMemory;
+
+  constructor(work: HostWork, memory: HostMemory) {
+    this.#work = work;
+    this.#memory = memory;
+  }
 
   #decode(value: unknown, depth = 0): unknown {
-    if (value && typeof value === 'object' && !ArrayBuffer.isView(value) && !(value instanceof ArrayBuffer) && !Array.isArray(value)) {
+    if (
+      value &&
+      typeof value === 'object' &&
+      !ArrayBuffer.isView(value) &&
+      !(value instanceof ArrayBuffer) &&
+      !Array.isArray(value)
+    ) {
       const handle = (value as { __isletKey?: unknown }).__isletKey;
       if (typeof handle === 'number') {
         const key = this.#keys.get(handle);
@@ -80,55 +95,83 @@ export class KeyTable {
     return value;
   }
 
-  #describe(key: CryptoKey): KeyDescriptor {
-    if (this.#keys.size >= MAX_KEYS) throw new RangeError(`crypto.subtle: more than ${MAX_KEYS} keys in one isolate`);
-    const handle = this.#next++;
-    this.#keys.set(handle, key);
-    return { handle, type: key.type, extractable: key.extractable, algorithm: structuredClone(key.algorithm), usages: [...key.usages] };
+  /** keeps `keys` (one, or a pair), charged to the isolate, and describes them for it */
+  #keep(keys: CryptoKey[]): KeyDescriptor[] {
+    if (this.#keys.size + keys.length > MAX_KEYS) {
+      throw new SubtleRefusedError('ISLET_SUBTLE_QUOTA', `crypto.subtle: more than ${MAX_KEYS} keys in one isolate`);
+    }
+    const bytes = keys.reduce((total, key) => total + keyBytes(key), 0);
+    this.#memory.charge(bytes, `crypto.subtle: a ${keys[0].algorithm.name} key`);
+    return keys.map((key) => {
+      const handle = this.#next++;
+      this.#keys.set(handle, key);
+      return {
+        handle,
+        type: key.type,
+        extractable: key.extractable,
+        algorithm: structuredClone(key.algorithm),
+        usages: [...key.usages],
+      };
+    });
   }
 
   #encode(result: unknown): unknown {
-    if (result instanceof (globalThis as unknown as { CryptoKey: new () => CryptoKey }).CryptoKey) return this.#describe(result as CryptoKey);
+    if (isCryptoKey(result)) return this.#keep([result])[0];
     if (result && typeof result === 'object' && 'privateKey' in result && 'publicKey' in result) {
       const pair = result as { publicKey: CryptoKey; privateKey: CryptoKey };
-      return { publicKey: this.#describe(pair.publicKey), privateKey: this.#describe(pair.privateKey) };
+      const [publicKey, privateKey] = this.#keep([pair.publicKey, pair.privateKey]);
+      return { publicKey, privateKey };
     }
     return result;
   }
 
-  async call(method: unknown, args: unknown): Promise<unknown> {
-    if (typeof method !== 'string' || !methods.has(method) || !Array.isArray(args)) throw new TypeError(`crypto.subtle: unknown operation ${String(method)}`);
-    checkCost(method, args);
-    const decoded = args.map((a) => this.#decode(a));
-    for (const value of decoded) {
-      if (value instanceof (globalThis as unknown as { CryptoKey: new () => CryptoKey }).CryptoKey && keyTooCostly(value as CryptoKey)) {
-        throw new NotSupportedError(`crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`);
-      }
+  async call(caller: Caller, method: unknown, args: unknown): Promise<unknown> {
+    if (typeof method !== 'string' || !methods.has(method) || !Array.isArray(args))
+      throw new TypeError(`crypto.subtle: unknown operation ${String(method)}`);
+    const cost = subtleCost(method, args);
+    const budget = this.#work.budgetMs(caller);
+    if (cost.estimateMs > budget) {
+      const need = Math.ceil(cost.estimateMs);
+      const left = Math.max(0, Math.floor(budget));
+      throw new SubtleRefusedError(
+        'ISLET_SUBTLE_QUOTA',
+        `crypto.subtle: ${method} (${cost.what}) needs about ${need} ms of CPU, more than the ${left} ms this request has left`,
+      );
     }
+    const decoded = args.map((a) => this.#decode(a));
+    for (const value of decoded) refuseCostlyKey(value);
     const subtle = webcrypto.subtle as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
-    // one operation of this isolate at a time: a flood of them waits here, not in the thread pool
-    if (this.#queued >= MAX_QUEUED) throw new QuotaExceededError(`crypto.subtle: more than ${MAX_QUEUED} operations waiting in this isolate`);
+    // a flood waits here, bounded per isolate, not in the pool
+    if (this.#queued >= MAX_QUEUED)
+      throw new SubtleRefusedError(
+        'ISLET_SUBTLE_QUOTA',
+        `crypto.subtle: more than ${MAX_QUEUED} operations waiting in this isolate`,
+      );
+    this.#memory.charge(cost.bytes, `crypto.subtle.${method}`);
     this.#queued++;
-    const turn = this.#queue.then(() => withSlot(() => subtle[method]!(...decoded)));
-    this.#queue = turn.then(
-      () => undefined,
-      () => undefined,
-    );
     let result: unknown;
     try {
-      result = await turn;
+      result = await this.#work.run(cryptoPool, caller, () => subtle[method]!(...decoded), cost.expectedMs);
     } finally {
       this.#queued--;
+      this.#memory.release(cost.bytes);
     }
-    if (method === 'importKey' || method === 'unwrapKey') {
-      if (result instanceof (globalThis as unknown as { CryptoKey: new () => CryptoKey }).CryptoKey && keyTooCostly(result as CryptoKey)) {
-        throw new NotSupportedError(`crypto.subtle: RSA keys longer than ${MAX_RSA_BITS} bits are not supported`);
-      }
-    }
+    if (method === 'importKey' || method === 'unwrapKey') refuseCostlyKey(result);
     return this.#encode(result);
   }
 
-  clear(): void {
+  /** the `subtle` op: one SubtleCrypto method, answered later with its (encoded) result */
+  readonly ops: HostOpHandlers<'subtle'> = {
+    subtle: (caller, op, method, args) => {
+      this.call(caller, method, args).then(
+        (result) => op.resolve(result),
+        (error) => op.reject(subtleErrorParts(error)),
+      );
+    },
+  };
+
+  /** the sandbox is torn down: its keys go, and what they were charged */
+  dispose(): void {
     this.#keys.clear();
   }
 }

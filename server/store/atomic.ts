@@ -24,7 +24,12 @@ export function tempName(tmpDir: string): string {
  * `syncDir: false` leaves the folder's fsync to the caller, who batches many writes into one
  * folder and must fsync it before anything that depends on them is written.
  */
-export async function writeFileAtomic(tmpDir: string, file: string, data: Buffer | string, syncDir = true): Promise<void> {
+export async function writeFileAtomic(
+  tmpDir: string,
+  file: string,
+  data: Buffer | string,
+  syncDir = true,
+): Promise<void> {
   const dir = path.dirname(file);
   await fs.mkdir(dir, { recursive: true });
   const tmp = tempName(tmpDir);

@@ -1,10 +1,11 @@
 // The default DeploymentStore: a folder on local disk (ISLET_DATA_DIR), shared safely by every
 // process of one machine.
 //
-//   generation                       bumped (by rename) on every change; watchers poll it
+//   changes                          the change log: fixed-size records, revision = size / 128
+//   locks/                           the write lock every process takes for a write (fs-lock.ts)
 //   tmp/                             temp files of in-flight writes; leftovers swept at open
 //   blobs/<2 hex>/<sha256>           content-addressed files (modules, source maps), immutable
-//   tenants/<t>/tenant.json          name, createdAt, limits
+//   tenants/<t>/tenant.json          name, createdAt, limits, bindings
 //   tenants/<t>/active               the pointer: id of the active deployment (absent: none)
 //   tenants/<t>/env.json             vars and secrets (mode 0600 like every file here)
 //   tenants/<t>/deployments/<id>.json  manifest + path -> sha256 of each file
@@ -15,14 +16,32 @@
 // are written before its record, and the record before any pointer names it, so after a crash
 // at any moment a record always names complete blobs and a pointer a complete record; the worst
 // left behind is unreferenced blobs, swept by the garbage collection that deletions run.
-import { createHash } from 'node:crypto';
+// Records, pointers and the change log are written under the write lock, the change last: a
+// reader that sees revision r sees every write up to r. Blobs are written before taking it.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fsyncDir, listDir, readIfExists, readJson, writeFileAtomic } from './atomic';
-import { StoreError } from './errors';
+import { listDir, readIfExists, readJson, writeFileAtomic } from './atomic';
+import { checkDeployment, sha256 } from './deployment-check';
+import { StoreError } from '../errors';
+import { FsBlobs } from './fs-blobs';
+import { FsJournal } from './fs-journal';
 import { checkId, checkModulePath, checkTenantName } from './names';
-import type { DeploymentManifest, DeploymentStore, StoreChange, TenantEnv, TenantRecord, TokenRecord } from './types';
-import { StorePoller } from './watcher';
+import { findRouteConflict, type RouteClaim } from './route-claims';
+import type {
+  ActivateOptions,
+  ChangeFeed,
+  ChangeFeedOptions,
+  ChangeKind,
+  DeploymentManifest,
+  DeploymentStore,
+  LoggedChange,
+  StoreChange,
+  StoreHealth,
+  TenantEnv,
+  TenantRecord,
+  TokenRecord,
+} from './types';
+import { watchFeed } from './watch';
 
 /** What a deployment record on disk holds. */
 interface DeploymentRecord {
@@ -31,46 +50,42 @@ interface DeploymentRecord {
   files: Record<string, string>;
 }
 
-/** Unreferenced blobs younger than this are kept: a concurrent upload may be about to name them. */
-const blobGraceMs = 10 * 60 * 1000;
-/** blobs written at once by one upload: enough to overlap fsyncs, few enough to be polite */
-const blobWriteConcurrency = 8;
 /** Temp files older than this at open belong to writers that died. */
 const tmpGraceMs = 10 * 60 * 1000;
 
-export function sha256(data: Buffer | string): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
 function notFound(what: string): StoreError {
-  return new StoreError('STORE_NOT_FOUND', what);
+  return new StoreError('ISLET_STORE_NOT_FOUND', what);
 }
 
 export class FsDeploymentStore implements DeploymentStore {
   readonly root: string;
   #tmp: string;
   #ready: Promise<void>;
-  #poller: StorePoller;
+  #journal: FsJournal;
+  #blobs: FsBlobs;
 
-  constructor(root: string) {
+  constructor(root: string, options: { lockWaitMs?: number } = {}) {
     this.root = path.resolve(root);
     this.#tmp = path.join(this.root, 'tmp');
-    this.#poller = new StorePoller(this.root);
+    this.#journal = new FsJournal(this.root, options);
+    this.#blobs = new FsBlobs(this.root, this.#tmp);
     this.#ready = this.#init();
     // keep an unhandled rejection from escaping when nobody calls a method
     this.#ready.catch(() => {});
   }
 
   async #init(): Promise<void> {
-    for (const dir of ['tmp', 'blobs', 'tenants', 'tokens']) {
+    for (const dir of ['tmp', 'blobs', 'tenants', 'tokens', 'locks']) {
       await fs.mkdir(path.join(this.root, dir), { recursive: true, mode: 0o700 });
     }
+    await this.#journal.sweep();
     const now = Date.now();
     for (const name of await listDir(this.#tmp)) {
       const file = path.join(this.#tmp, name);
       try {
         const s = await fs.lstat(file);
-        if (now - s.mtimeMs > tmpGraceMs || name.startsWith('trash-')) await fs.rm(file, { recursive: true, force: true });
+        if (now - s.mtimeMs > tmpGraceMs || name.startsWith('trash-'))
+          await fs.rm(file, { recursive: true, force: true });
       } catch {
         // another process swept it first
       }
@@ -85,22 +100,24 @@ export class FsDeploymentStore implements DeploymentStore {
   #deploymentFile(tenant: string, id: string): string {
     return path.join(this.#tenantDir(tenant), 'deployments', `${checkId(id, 'deployment id')}.json`);
   }
-  #blobFile(hash: string): string {
-    return path.join(this.root, 'blobs', hash.slice(0, 2), hash);
-  }
   #cacheFile(tenant: string, id: string, modulePath: string, v8Version: string): string {
     const version = v8Version.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100) || '_';
-    return path.join(this.#tenantDir(tenant), 'cache', checkId(id, 'deployment id'), version, sha256(checkModulePath(modulePath)));
+    return path.join(
+      this.#tenantDir(tenant),
+      'cache',
+      checkId(id, 'deployment id'),
+      version,
+      sha256(checkModulePath(modulePath)),
+    );
   }
 
   async #write(file: string, data: Buffer | string): Promise<void> {
     await writeFileAtomic(this.#tmp, file, data);
   }
 
-  /** tells every watcher (this process and others) that something changed */
-  async #bump(): Promise<void> {
-    await this.#write(path.join(this.root, 'generation'), `${Date.now()} ${process.pid}\n`);
-    this.#poller.poke();
+  async #logged(tenant: string, kind: ChangeKind, work: () => Promise<void>): Promise<number> {
+    await this.#ready;
+    return this.#journal.logged(tenant, kind, work);
   }
 
   // ---- tenants ----
@@ -124,34 +141,41 @@ export class FsDeploymentStore implements DeploymentStore {
     const active = pointer ? pointer.toString('utf8').trim() || null : null;
     const record: TenantRecord = { name: stored.name, createdAt: stored.createdAt, active };
     if (stored.limits) record.limits = stored.limits;
+    if (stored.bindings) record.bindings = stored.bindings;
     return record;
   }
 
-  async putTenant(record: TenantRecord): Promise<void> {
+  async putTenant(record: TenantRecord): Promise<number> {
     await this.#ready;
     const dir = this.#tenantDir(record.name);
-    const existing = await readJson<Omit<TenantRecord, 'active'>>(path.join(dir, 'tenant.json'));
-    const stored: Omit<TenantRecord, 'active'> = {
-      name: record.name,
-      createdAt: existing?.createdAt ?? record.createdAt ?? new Date().toISOString(),
-    };
-    if (record.limits && Object.keys(record.limits).length > 0) stored.limits = record.limits;
-    await fs.mkdir(path.join(dir, 'deployments'), { recursive: true });
-    await this.#write(path.join(dir, 'tenant.json'), JSON.stringify(stored, null, 2));
-    await this.#bump();
+    const file = path.join(dir, 'tenant.json');
+    const kind: ChangeKind = (await readIfExists(file)) ? 'limits' : 'tenant';
+    return this.#logged(record.name, kind, async () => {
+      const existing = await readJson<Omit<TenantRecord, 'active'>>(file);
+      const stored: Omit<TenantRecord, 'active'> = {
+        name: record.name,
+        createdAt: existing?.createdAt ?? record.createdAt ?? new Date().toISOString(),
+      };
+      if (record.limits && Object.keys(record.limits).length > 0) stored.limits = record.limits;
+      if (record.bindings && Object.keys(record.bindings).length > 0) stored.bindings = record.bindings;
+      await fs.mkdir(path.join(dir, 'deployments'), { recursive: true });
+      await this.#write(file, JSON.stringify(stored, null, 2));
+    });
   }
 
-  async deleteTenant(name: string): Promise<void> {
+  async deleteTenant(name: string): Promise<number> {
     await this.#ready;
     const dir = this.#tenantDir(name);
-    if (!(await readIfExists(path.join(dir, 'tenant.json')))) throw notFound(`tenant '${name}' does not exist`);
     // One rename takes the whole tenant away at once; the slow recursive delete happens in tmp/.
     const trash = path.join(this.#tmp, `trash-${name}-${Date.now().toString(36)}-${process.pid}`);
-    await fs.rename(dir, trash);
+    const revision = await this.#logged(name, 'tenant', async () => {
+      if (!(await readIfExists(path.join(dir, 'tenant.json')))) throw notFound(`tenant '${name}' does not exist`);
+      await fs.rename(dir, trash);
+      for (const token of await this.listTokens(name)) await fs.rm(this.#tokenFile(token.id), { force: true });
+    });
     await fs.rm(trash, { recursive: true, force: true });
-    for (const token of await this.listTokens(name)) await this.deleteToken(token.id);
-    await this.#bump();
     await this.#collectGarbage();
+    return revision;
   }
 
   async #requireTenant(name: string): Promise<void> {
@@ -162,62 +186,31 @@ export class FsDeploymentStore implements DeploymentStore {
 
   // ---- deployments ----
 
-  async putDeployment(manifest: DeploymentManifest, files: Map<string, Buffer>): Promise<void> {
+  async putDeployment(manifest: DeploymentManifest, files: Map<string, Buffer>): Promise<number> {
     await this.#ready;
-    checkTenantName(manifest.tenant);
-    checkId(manifest.id, 'deployment id');
+    const hashes = checkDeployment(manifest, files);
     await this.#requireTenant(manifest.tenant);
     const file = this.#deploymentFile(manifest.tenant, manifest.id);
     if (await readIfExists(file)) {
-      throw new StoreError('STORE_CONFLICT', `deployment '${manifest.id}' of tenant '${manifest.tenant}' already exists`);
-    }
-    const hashes: Record<string, string> = {};
-    for (const [p, data] of files) hashes[checkModulePath(p)] = sha256(data);
-    for (const mod of manifest.modules) {
-      if (!files.has(mod.path)) throw new StoreError('STORE_CORRUPT', `module '${mod.path}' is in the manifest but not among the files`);
-      if (hashes[mod.path] !== mod.sha256) throw new StoreError('STORE_CORRUPT', `module '${mod.path}' does not match its sha256 in the manifest`);
-      if (mod.sourceMap && !files.has(mod.sourceMap)) {
-        throw new StoreError('STORE_CORRUPT', `source map '${mod.sourceMap}' of '${mod.path}' is not among the files`);
-      }
-    }
-    if (!files.has(manifest.entry)) throw new StoreError('STORE_CORRUPT', `entry '${manifest.entry}' is not among the files`);
-    // Blobs are written a few at a time, their folders fsynced once each, and only then the
-    // record that names them.
-    const pending = [...files].map(([p, data]) => ({ hash: hashes[p]!, data }));
-    const written = new Set<string>();
-    for (let i = 0; i < pending.length; i += blobWriteConcurrency) {
-      const batch = pending.slice(i, i + blobWriteConcurrency);
-      const results = await Promise.all(batch.map((b) => this.#putBlob(b.hash, b.data)));
-      results.forEach((wrote, j) => wrote && written.add(path.dirname(this.#blobFile(batch[j]!.hash))));
-    }
-    for (const dir of written) await fsyncDir(dir);
-    const record: DeploymentRecord = { manifest, files: hashes };
-    await this.#write(file, JSON.stringify(record));
-    // A garbage collection in another process may have judged a reused blob unreferenced and
-    // removed it between our refresh of its age and the record's write: put such a blob back.
-    for (const [p, data] of files) {
-      const blob = this.#blobFile(hashes[p]!);
-      const present = await fs.stat(blob).then(
-        () => true,
-        () => false,
+      throw new StoreError(
+        'ISLET_STORE_CONFLICT',
+        `deployment '${manifest.id}' of tenant '${manifest.tenant}' already exists`,
       );
-      if (!present) await this.#write(blob, data);
     }
-  }
-
-  /** stores one blob unless present; true when it wrote (its folder then needs an fsync) */
-  async #putBlob(hash: string, data: Buffer): Promise<boolean> {
-    const file = this.#blobFile(hash);
-    try {
-      // Already stored: refresh its age so a concurrent garbage collection keeps it.
-      const now = new Date();
-      await fs.utimes(file, now, now);
-      return false;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-    await writeFileAtomic(this.#tmp, file, data, false);
-    return true;
+    // blobs first, durably; only then the record that names them
+    await this.#blobs.writeAll(files, hashes);
+    const record: DeploymentRecord = { manifest, files: hashes };
+    return this.#logged(manifest.tenant, 'deployment', async () => {
+      await this.#requireTenant(manifest.tenant);
+      if (await readIfExists(file)) {
+        throw new StoreError(
+          'ISLET_STORE_CONFLICT',
+          `deployment '${manifest.id}' of tenant '${manifest.tenant}' already exists`,
+        );
+      }
+      await this.#blobs.restoreMissing(files, hashes);
+      await this.#write(file, JSON.stringify(record));
+    });
   }
 
   async #record(tenant: string, id: string): Promise<DeploymentRecord | null> {
@@ -239,20 +232,28 @@ export class FsDeploymentStore implements DeploymentStore {
       if (record) out.push(record.manifest);
     }
     // newest first; ids break ties between uploads in the same millisecond
-    return out.sort((a, b) => (a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1));
+    return out.sort((a, b) =>
+      a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1,
+    );
   }
 
-  async deleteDeployment(tenant: string, id: string): Promise<void> {
+  async deleteDeployment(tenant: string, id: string): Promise<number> {
     await this.#ready;
     const file = this.#deploymentFile(tenant, id);
-    if (!(await readIfExists(file))) throw notFound(`deployment '${id}' of tenant '${tenant}' does not exist`);
-    const active = (await this.getTenant(tenant))?.active;
-    if (active === id) {
-      throw new StoreError('STORE_ACTIVE_DEPLOYMENT', `deployment '${id}' is active for tenant '${tenant}': activate another one first`);
-    }
-    await fs.rm(file, { force: true });
+    const revision = await this.#logged(tenant, 'deployment', async () => {
+      if (!(await readIfExists(file))) throw notFound(`deployment '${id}' of tenant '${tenant}' does not exist`);
+      const active = (await this.getTenant(tenant))?.active;
+      if (active === id) {
+        throw new StoreError(
+          'ISLET_STORE_ACTIVE_DEPLOYMENT',
+          `deployment '${id}' is active for tenant '${tenant}': activate another one first`,
+        );
+      }
+      await fs.rm(file, { force: true });
+    });
     await fs.rm(path.join(this.#tenantDir(tenant), 'cache', id), { recursive: true, force: true });
     await this.#collectGarbage();
+    return revision;
   }
 
   async readFile(tenant: string, id: string, filePath: string): Promise<Buffer> {
@@ -261,8 +262,12 @@ export class FsDeploymentStore implements DeploymentStore {
     if (!record) throw notFound(`deployment '${id}' of tenant '${tenant}' does not exist`);
     const hash = record.files[filePath];
     if (!hash) throw notFound(`deployment '${id}' of tenant '${tenant}' has no file '${filePath}'`);
-    const data = await readIfExists(this.#blobFile(hash));
-    if (!data) throw new StoreError('STORE_CORRUPT', `file '${filePath}' of deployment '${id}' (blob ${hash}) is missing from the store`);
+    const data = await this.#blobs.read(hash);
+    if (!data)
+      throw new StoreError(
+        'ISLET_STORE_CORRUPT',
+        `file '${filePath}' of deployment '${id}' (blob ${hash}) is missing from the store`,
+      );
     return data;
   }
 
@@ -285,12 +290,33 @@ export class FsDeploymentStore implements DeploymentStore {
     await this.#write(this.#cacheFile(tenant, id, modulePath, v8Version), data);
   }
 
-  async activate(tenant: string, id: string): Promise<void> {
+  async activate(tenant: string, id: string, options: ActivateOptions = {}): Promise<number> {
     await this.#ready;
-    await this.#requireTenant(tenant);
-    if (!(await this.#record(tenant, id))) throw notFound(`deployment '${id}' of tenant '${tenant}' does not exist`);
-    await this.#write(path.join(this.#tenantDir(tenant), 'active'), id);
-    await this.#bump();
+    checkId(id, 'deployment id');
+    // Under the lock, the routes other tenants' active deployments claim cannot change between
+    // the check and the pointer swap: of two racing activations, the second sees the first.
+    return this.#logged(tenant, 'activation', async () => {
+      await this.#requireTenant(tenant);
+      const record = await this.#record(tenant, id);
+      if (!record) throw notFound(`deployment '${id}' of tenant '${tenant}' does not exist`);
+      const routes = record.manifest.routes ?? [];
+      if (routes.length > 0) {
+        const conflict = findRouteConflict(tenant, routes, await this.#claims(), options.conflicts);
+        if (conflict) throw conflict;
+      }
+      await this.#write(path.join(this.#tenantDir(tenant), 'active'), id);
+    });
+  }
+
+  /** the routes of every tenant's active deployment, by tenant name */
+  async #claims(): Promise<RouteClaim[]> {
+    const claims: RouteClaim[] = [];
+    for (const tenant of await this.listTenants()) {
+      if (!tenant.active) continue;
+      const manifest = (await this.#record(tenant.name, tenant.active).catch(() => null))?.manifest;
+      for (const route of manifest?.routes ?? []) claims.push({ route, tenant: tenant.name });
+    }
+    return claims;
   }
 
   // ---- env ----
@@ -301,11 +327,15 @@ export class FsDeploymentStore implements DeploymentStore {
     return { vars: env?.vars ?? {}, secrets: env?.secrets ?? {} };
   }
 
-  async putEnv(tenant: string, env: TenantEnv): Promise<void> {
-    await this.#ready;
-    await this.#requireTenant(tenant);
-    await this.#write(path.join(this.#tenantDir(tenant), 'env.json'), JSON.stringify({ vars: env.vars, secrets: env.secrets }));
-    await this.#bump();
+  async putEnv(tenant: string, env: TenantEnv): Promise<number> {
+    checkTenantName(tenant);
+    return this.#logged(tenant, 'env', async () => {
+      await this.#requireTenant(tenant);
+      await this.#write(
+        path.join(this.#tenantDir(tenant), 'env.json'),
+        JSON.stringify({ vars: env.vars, secrets: env.secrets }),
+      );
+    });
   }
 
   // ---- tokens ----
@@ -322,19 +352,34 @@ export class FsDeploymentStore implements DeploymentStore {
     return out.sort((a, b) => (a.createdAt < b.createdAt ? -1 : 1));
   }
 
-  async putToken(record: TokenRecord): Promise<void> {
+  #tokenFile(id: string): string {
+    return path.join(this.root, 'tokens', `${checkId(id, 'token id')}.json`);
+  }
+
+  async putToken(record: TokenRecord): Promise<number> {
     await this.#ready;
     checkId(record.id, 'token id');
     checkTenantName(record.tenant);
-    if (!/^[0-9a-f]{64}$/.test(record.hash)) throw new StoreError('STORE_INVALID_NAME', 'token hash must be a sha256 in hex');
-    await this.#write(path.join(this.root, 'tokens', `${record.id}.json`), JSON.stringify(record));
+    if (!/^[0-9a-f]{64}$/.test(record.hash))
+      throw new StoreError('ISLET_STORE_INVALID_NAME', 'token hash must be a sha256 in hex');
+    return this.#logged(record.tenant, 'token', async () => {
+      await this.#requireTenant(record.tenant);
+      const existing = (await this.listTokens()).find((t) => t.hash === record.hash && t.id !== record.id);
+      if (existing)
+        throw new StoreError('ISLET_STORE_CONFLICT', `another token (id '${existing.id}') has the same hash`);
+      await this.#write(this.#tokenFile(record.id), JSON.stringify(record));
+    });
   }
 
-  async deleteToken(id: string): Promise<void> {
+  async deleteToken(id: string): Promise<number> {
     await this.#ready;
-    const file = path.join(this.root, 'tokens', `${checkId(id, 'token id')}.json`);
-    if (!(await readIfExists(file))) throw notFound(`token '${id}' does not exist`);
-    await fs.rm(file, { force: true });
+    const file = this.#tokenFile(id);
+    const record = await readJson<TokenRecord>(file);
+    if (!record) throw notFound(`token '${id}' does not exist`);
+    return this.#logged(record.tenant, 'token', async () => {
+      if (!(await readIfExists(file))) throw notFound(`token '${id}' does not exist`);
+      await fs.rm(file, { force: true });
+    });
   }
 
   async findTokenByHash(hash: string): Promise<TokenRecord | null> {
@@ -344,12 +389,43 @@ export class FsDeploymentStore implements DeploymentStore {
 
   // ---- changes ----
 
+  async currentRevision(): Promise<number> {
+    await this.#ready;
+    return this.#journal.currentRevision();
+  }
+
+  async changesSince(revision: number, limit = 1000): Promise<LoggedChange[]> {
+    await this.#ready;
+    return this.#journal.changesSince(revision, limit);
+  }
+
+  openFeed(options: ChangeFeedOptions = {}): ChangeFeed {
+    return this.#journal.openFeed({ from: options.from, pollMs: options.pollMs ?? 3000 });
+  }
+
+  async health(): Promise<StoreHealth> {
+    try {
+      await this.#ready;
+      await fs.access(this.root, fs.constants.W_OK);
+      return { state: 'ok', backend: 'fs', revision: await this.#journal.currentRevision() };
+    } catch (error) {
+      return {
+        state: 'degraded',
+        backend: 'fs',
+        revision: null,
+        reason: `the data folder ${this.root} is not writable: ${(error as Error).message}`,
+      };
+    }
+  }
+
   watch(listener: (change: StoreChange) => void): () => void {
-    return this.#poller.subscribe(listener);
+    // the revision is read now, synchronously: a caller that read the store and then called
+    // watch() hears about every change made after its call, none falls in between
+    return watchFeed(this.openFeed({ from: this.#journal.currentRevisionSync() }), listener);
   }
 
   async close(): Promise<void> {
-    this.#poller.stop();
+    await this.#journal.close();
     await this.#ready.catch(() => {});
   }
 
@@ -366,18 +442,6 @@ export class FsDeploymentStore implements DeploymentStore {
         if (record) for (const hash of Object.values(record.files)) referenced.add(hash);
       }
     }
-    const now = Date.now();
-    const blobs = path.join(this.root, 'blobs');
-    for (const prefix of await listDir(blobs)) {
-      for (const hash of await listDir(path.join(blobs, prefix))) {
-        if (referenced.has(hash)) continue;
-        const file = path.join(blobs, prefix, hash);
-        try {
-          if (now - (await fs.stat(file)).mtimeMs > blobGraceMs) await fs.rm(file, { force: true });
-        } catch {
-          // removed by another process meanwhile
-        }
-      }
-    }
+    await this.#blobs.collectGarbage(referenced);
   }
 }

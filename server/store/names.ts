@@ -1,6 +1,6 @@
 // Names that end up in file paths (tenants, deployment ids, module paths) are checked here, once,
 // so that no caller can steer the store outside its data directory.
-import { StoreError } from './errors';
+import { StoreError } from '../errors';
 
 /** A tenant name is a DNS label: it becomes `<tenant>.<base domain>`. */
 const tenantPattern = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -10,8 +10,9 @@ const idPattern = /^[A-Za-z0-9_-]{1,64}$/;
 export function checkTenantName(name: string): string {
   if (typeof name !== 'string' || !tenantPattern.test(name)) {
     throw new StoreError(
-      'STORE_INVALID_NAME',
-      `invalid tenant name ${JSON.stringify(name)}: use 1-63 lower-case letters, digits and '-', not starting or ending with '-'`,
+      'ISLET_STORE_INVALID_NAME',
+      `invalid tenant name ${JSON.stringify(name)}: ` +
+        "use 1-63 lower-case letters, digits and '-', not starting or ending with '-'",
     );
   }
   return name;
@@ -19,7 +20,10 @@ export function checkTenantName(name: string): string {
 
 export function checkId(id: string, what = 'id'): string {
   if (typeof id !== 'string' || !idPattern.test(id)) {
-    throw new StoreError('STORE_INVALID_NAME', `invalid ${what} ${JSON.stringify(id)}: use 1-64 of A-Z a-z 0-9 _ -`);
+    throw new StoreError(
+      'ISLET_STORE_INVALID_NAME',
+      `invalid ${what} ${JSON.stringify(id)}: use 1-64 of A-Z a-z 0-9 _ -`,
+    );
   }
   return id;
 }
@@ -34,6 +38,6 @@ export function checkModulePath(p: string): string {
     p.includes('\\') ||
     p.includes('\0') ||
     p.split('/').some((seg) => seg === '' || seg === '.' || seg === '..');
-  if (bad) throw new StoreError('STORE_INVALID_NAME', `invalid module path ${JSON.stringify(p)}`);
+  if (bad) throw new StoreError('ISLET_STORE_INVALID_NAME', `invalid module path ${JSON.stringify(p)}`);
   return p;
 }

@@ -1,6 +1,7 @@
 // What one request cost, reported once it is completely over: to the observer (metrics) and as
 // one JSON request log line; a limit cut also gets its own line with the request id, the limit,
 // the measured value and the tenant's stack when the addon captured it.
+import { NO_TENANT } from './observer';
 import type { TenantLogSink } from './log-sink';
 import type { RequestAccount } from '../host/types';
 import type { TenantObserver } from './observer';
@@ -21,6 +22,17 @@ export interface FinishedRequest {
   failure?: Failure;
 }
 
+/** A request turned away before reaching an isolate (concurrency cap), with the status it got. */
+export interface RejectedRequest {
+  tenant: string;
+  deployment: string;
+  requestId: string;
+  method: string;
+  path: string;
+  status: number;
+  failure: Failure & { kind: 'limit' };
+}
+
 export class Accounting {
   readonly #observer: TenantObserver;
   readonly #logs: TenantLogSink;
@@ -32,12 +44,29 @@ export class Accounting {
     this.#logRequests = deps.logRequests;
   }
 
-  /** A request turned away before reaching an isolate (concurrency cap). */
-  rejected(tenant: string, deployment: string, failure: Failure & { kind: 'limit' }, requestId: string, method: string, path: string): void {
+  /** a request that reached no function (bad Host, no route, no deployment): counted under NO_TENANT */
+  unmatched(status: number): void {
+    this.#observer.requestFinished({ tenant: NO_TENANT, deployment: '', status, durationS: 0, cpuS: 0, cold: false });
+  }
+
+  rejected(r: RejectedRequest): void {
+    const { tenant, deployment, requestId, status, failure } = r;
     this.#observer.limitExceeded(tenant, failure.limit);
-    this.#observer.requestFinished({ tenant, deployment, status: failure.status, durationS: 0, cpuS: 0, cold: false });
+    this.#observer.requestFinished({ tenant, deployment, status, durationS: 0, cpuS: 0, cold: false });
     this.#logs.limitExceeded({ tenant, deployment, requestId, limit: failure.limit, measured: failure.measured ?? 0 });
-    if (this.#logRequests) this.#logs.request({ tenant, deployment, requestId, method, path, status: failure.status, cpuMs: 0, wallMs: 0, cold: false });
+    if (this.#logRequests) {
+      this.#logs.request({
+        tenant,
+        deployment,
+        requestId,
+        method: r.method,
+        path: r.path,
+        status,
+        cpuMs: 0,
+        wallMs: 0,
+        cold: false,
+      });
+    }
   }
 
   /** The function failed to load: its tenant can read why in its logs. */
@@ -50,18 +79,52 @@ export class Accounting {
     const durationNs = process.hrtime.bigint() - r.startedNs;
     const cpuMs = account ? Number(account.cpuNs) / 1e6 : 0;
     const wallMs = account ? Number(account.wallNs) / 1e6 : Number(durationNs) / 1e6;
-    this.#observer.requestFinished({ tenant: entry.tenant, deployment: entry.deployment, status: r.status, durationS: Number(durationNs) / 1e9, cpuS: cpuMs / 1000, cold: r.cold });
+    this.#observer.requestFinished({
+      tenant: entry.tenant,
+      deployment: entry.deployment,
+      status: r.status,
+      durationS: Number(durationNs) / 1e9,
+      cpuS: cpuMs / 1000,
+      cold: r.cold,
+    });
     // A limit may cut a request after its response started (streamed body, waitUntil): the
     // account carries it then; otherwise the failure the front already answered with.
-    const cut = account?.limit ? { limit: account.limit.limit, measured: account.limit.measured, tenantStack: account.limit.tenantStack } : r.failure?.kind === 'limit' ? r.failure : null;
+    const cut = account?.limit
+      ? { limit: account.limit.limit, measured: account.limit.measured, tenantStack: account.limit.tenantStack }
+      : r.failure?.kind === 'limit'
+        ? r.failure
+        : null;
     if (cut) {
       this.#observer.limitExceeded(entry.tenant, cut.limit);
-      this.#logs.limitExceeded({ tenant: entry.tenant, deployment: entry.deployment, requestId: r.requestId, limit: cut.limit, measured: cut.measured ?? configuredLimit(entry.limits, cut.limit) ?? 0, stack: cut.tenantStack });
+      this.#logs.limitExceeded({
+        tenant: entry.tenant,
+        deployment: entry.deployment,
+        requestId: r.requestId,
+        limit: cut.limit,
+        measured: cut.measured ?? configuredLimit(entry.limits, cut.limit) ?? 0,
+        stack: cut.tenantStack,
+      });
     } else if (r.failure?.kind === 'tenant') {
-      this.#logs.tenantError({ tenant: entry.tenant, deployment: entry.deployment, requestId: r.requestId, message: r.failure.message, stack: r.failure.tenantStack });
+      this.#logs.tenantError({
+        tenant: entry.tenant,
+        deployment: entry.deployment,
+        requestId: r.requestId,
+        message: r.failure.message,
+        stack: r.failure.tenantStack,
+      });
     }
     if (this.#logRequests) {
-      this.#logs.request({ tenant: entry.tenant, deployment: entry.deployment, requestId: r.requestId, method: r.method, path: r.path, status: r.status, cpuMs, wallMs, cold: r.cold });
+      this.#logs.request({
+        tenant: entry.tenant,
+        deployment: entry.deployment,
+        requestId: r.requestId,
+        method: r.method,
+        path: r.path,
+        status: r.status,
+        cpuMs,
+        wallMs,
+        cold: r.cold,
+      });
     }
   }
 }

@@ -1,19 +1,29 @@
 // What serving needs to know about a tenant, read from the store once and kept until the store
-// says it changed: the active deployment's manifest, env, resolved limits, and custom routes
+// says it changed: the active deployment's manifest, env, resolved limits and bindings, and custom routes
 // (pushed into the router). Every change bumps `version`, so the pool starts a new isolate for
 // the new state while the old one drains.
 import { LRUCache } from 'lru-cache';
 import type { DeploymentManifest, DeploymentStore, StoreChange } from '../store/types';
 import type { Config, Limits } from '../config';
 import { resolveLimits } from '../config';
-import type { Logger } from '../log';
-import type { TenantRouter } from '../front/router';
+import type { Logger } from '../observe/server-log';
+import { resolveBindings, type ResolvedBindings } from '../bindings/resolve';
+
+/** Where the custom routes of each tenant's active deployment go (the front's TenantRouter). */
+export interface RouteTable {
+  /** replaces the tenant's routes; throws on a malformed pattern, changing nothing */
+  setRoutes(tenant: string, patterns: readonly string[]): void;
+  removeTenant(tenant: string): void;
+}
 
 export interface TenantState {
   tenant: string;
   manifest: DeploymentManifest;
-  env: Record<string, string>;
+  /** what the function sees in `env` besides binding objects: declared vars, then env vars, then secrets */
+  env: Record<string, unknown>;
   limits: Limits;
+  /** KV namespaces, services, crons... (the tenant's configuration merged with the deployment's) */
+  bindings: ResolvedBindings;
   /** increases on every change of this tenant (deployment, env, limits) */
   version: number;
 }
@@ -23,7 +33,7 @@ type Entry = TenantState | 'none';
 export class TenantDirectory {
   readonly #store: DeploymentStore;
   readonly #config: Config;
-  readonly #router: TenantRouter;
+  readonly #router: RouteTable;
   readonly #logger: Logger;
   /** resolved states (hot path: no await for a known tenant); 'none' remembers unknown names */
   readonly #states: LRUCache<string, Entry>;
@@ -36,7 +46,7 @@ export class TenantDirectory {
   #changes = 0;
   #unwatch?: () => void;
 
-  constructor(deps: { store: DeploymentStore; config: Config; router: TenantRouter; logger: Logger }) {
+  constructor(deps: { store: DeploymentStore; config: Config; router: RouteTable; logger: Logger }) {
     this.#store = deps.store;
     this.#config = deps.config;
     this.#router = deps.router;
@@ -95,20 +105,27 @@ export class TenantDirectory {
     }
     const env = await this.#store.getEnv(tenant);
     if (this.#changes !== started) return this.#read(tenant);
-    const limits = resolveLimits(this.#config, tenant, record.limits, (problem) => this.#logger.warn('ignoring invalid tenant limit', { tenant, problem }));
+    const limits = resolveLimits(this.#config, tenant, record.limits, (problem) =>
+      this.#logger.warn('ignoring invalid tenant limit', { tenant, problem }),
+    );
     try {
       this.#router.setRoutes(tenant, manifest.routes ?? []);
     } catch (err) {
-      this.#logger.warn('ignoring invalid routes of deployment', { tenant, deployment: manifest.id, error: (err as Error).message });
+      this.#logger.warn('ignoring invalid routes of deployment', {
+        tenant,
+        deployment: manifest.id,
+        error: (err as Error).message,
+      });
     }
-    const merged = { ...env.vars, ...env.secrets };
+    const bindings = resolveBindings(record.bindings, manifest.bindings);
+    const merged = { ...bindings.vars, ...env.vars, ...env.secrets };
     // The same content keeps its version, so a state that fell out of the cache (more tenants
     // than it holds) and was read again does not make the pool replace a perfectly good isolate.
-    const signature = JSON.stringify([manifest.id, merged, limits]);
+    const signature = JSON.stringify([manifest.id, merged, limits, bindings]);
     const last = this.#signatures.get(tenant);
     const version = last?.signature === signature ? last.version : ++this.#versions;
     this.#signatures.set(tenant, { signature, version });
-    const state: TenantState = { tenant, manifest, env: merged, limits, version };
+    const state: TenantState = { tenant, manifest, env: merged, limits, bindings, version };
     this.#states.set(tenant, state);
     return state;
   }

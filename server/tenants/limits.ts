@@ -1,24 +1,26 @@
-// The one place that says what a failure means for the client: which limit cut the request and
-// which status that gives (503 for CPU, memory, concurrency and other budgets; 504 for wall time;
-// 413 for the request body), or that the function itself failed (500) or could not start.
-import { LimitExceededError, type LimitName } from '../host/types';
-import { isolateFailure } from './isolate-api';
-import { DeploymentLoadError } from './loader';
-import { ConcurrencyLimitError } from './pool';
+// What a failed request means, as the tenant layer sees it: which limit cut it (with the value
+// measured and the tenant's stack when known), that the function failed to start or threw, or
+// that its isolate was stopped under it. One classifier for every error that reaches the front;
+// it reads stable error codes (islet's, and the addon's through host/isolate-api.ts), never
+// message text. The HTTP status each outcome gets is the front's decision (front/status.ts).
 import type { Limits } from '../config';
+import { DeploymentLoadError, type ConcurrencyLimitError, type LimitExceededError, type LimitName } from '../errors';
+import { isolateFailure } from '../host/isolate-api';
+import { webSocketLimits } from '../host/websockets/limits';
 
 export type Failure =
-  | { kind: 'limit'; limit: LimitName; status: number; measured?: number; tenantStack?: string; /** body limit: the response's, not the request's */ response?: boolean }
-  | { kind: 'startup'; status: number; code: string; message: string; tenantStack?: string }
-  | { kind: 'tenant'; status: 500; message: string; tenantStack?: string }
+  | {
+      kind: 'limit';
+      limit: LimitName;
+      measured?: number;
+      tenantStack?: string;
+      /** a `body` cut of the function's own response, not of the client's request */
+      response?: boolean;
+    }
+  | { kind: 'startup'; code: string; message: string; tenantStack?: string }
+  | { kind: 'tenant'; message: string; tenantStack?: string }
   /** the isolate was stopped under the request (drain timeout, shutdown): not the function's fault */
-  | { kind: 'unavailable'; status: 503; message: string };
-
-export function limitStatus(limit: LimitName): number {
-  if (limit === 'wall') return 504;
-  if (limit === 'body') return 413;
-  return 503;
-}
+  | { kind: 'unavailable'; message: string };
 
 const stackOf = (err: unknown): string | undefined => {
   const e = err as { isolateStack?: string; tenantStack?: string } | null;
@@ -26,61 +28,42 @@ const stackOf = (err: unknown): string | undefined => {
 };
 
 export function classifyFailure(err: unknown): Failure {
-  if (err instanceof LimitExceededError || (err as { code?: string })?.code === 'ISLET_LIMIT_EXCEEDED') {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'ISLET_LIMIT_EXCEEDED') {
     const e = err as LimitExceededError;
-    return { kind: 'limit', limit: e.limit, status: limitStatus(e.limit), measured: e.measured, tenantStack: e.tenantStack };
+    return { kind: 'limit', limit: e.limit, measured: e.measured, tenantStack: e.tenantStack };
   }
-  if (err instanceof ConcurrencyLimitError) return { kind: 'limit', limit: 'concurrency', status: 503, measured: err.limit };
+  if (code === 'ISLET_CONCURRENCY_LIMIT') {
+    return { kind: 'limit', limit: 'concurrency', measured: (err as ConcurrencyLimitError).limit };
+  }
   if (err instanceof DeploymentLoadError) {
-    if (err.code === 'ISLET_STARTUP_MEMORY') return { kind: 'limit', limit: 'memory', status: 503, tenantStack: err.tenantStack };
-    return { kind: 'startup', status: 500, code: err.code, message: err.message, tenantStack: err.tenantStack };
+    if (err.code === 'ISLET_STARTUP_MEMORY') return { kind: 'limit', limit: 'memory', tenantStack: err.tenantStack };
+    return { kind: 'startup', code: err.code, message: err.message, tenantStack: err.tenantStack };
   }
   const isolate = isolateFailure(err);
-  if (isolate === 'cpu' || isolate === 'wall' || isolate === 'memory') return { kind: 'limit', limit: isolate, status: limitStatus(isolate), tenantStack: stackOf(err) };
-  if (isolate === 'disposed') return { kind: 'unavailable', status: 503, message: err instanceof Error ? err.message : String(err) };
-  const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  return { kind: 'tenant', status: 500, message, tenantStack: stackOf(err) ?? (err instanceof Error ? err.stack : undefined) };
-}
-
-/** The configured value of a limit, for the log line of a cut. */
-export function configuredLimit(limits: Limits, limit: LimitName): number | undefined {
-  switch (limit) {
-    case 'cpu':
-      return limits.cpuMs;
-    case 'wall':
-      return limits.wallMs;
-    case 'memory':
-      return limits.memoryMb;
-    case 'body':
-      return limits.requestBodyBytes;
-    case 'subrequests':
-      return limits.subrequests;
-    case 'logs':
-      return limits.logBytes;
-    case 'concurrency':
-      return limits.concurrency;
+  if (isolate === 'cpu' || isolate === 'wall' || isolate === 'memory') {
+    return { kind: 'limit', limit: isolate, tenantStack: stackOf(err) };
   }
+  if (isolate === 'disposed') return { kind: 'unavailable', message: err instanceof Error ? err.message : String(err) };
+  const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return { kind: 'tenant', message, tenantStack: stackOf(err) ?? (err instanceof Error ? err.stack : undefined) };
 }
 
-export const limitMessages: Record<LimitName, string> = {
-  cpu: 'the function used more CPU time than its limit allows',
-  wall: 'the function took longer than its time limit',
-  memory: 'the function exceeded its memory limit',
-  body: 'the request body is larger than this function accepts',
-  subrequests: 'the function made more subrequests than its limit allows',
-  logs: 'the function wrote more log output than its limit allows',
-  concurrency: 'the function is handling as many requests as its concurrency limit allows; retry shortly',
+/** The setting behind each limit name (a `body` cut names the request body's limit). */
+const limitSetting: Record<LimitName, keyof Limits> = {
+  cpu: 'cpuMs',
+  wall: 'wallMs',
+  memory: 'memoryMb',
+  body: 'requestBodyBytes',
+  subrequests: 'subrequests',
+  logs: 'logBytes',
+  concurrency: 'concurrency',
+  websockets: 'webSockets',
 };
 
-/** shown instead of limitMessages.body when the body that went over its limit is the function's response */
-export const responseBodyMessage = 'the function produced a response body larger than its limit allows';
-
-/**
- * A `body` cut seen by the front when its own request-body guard did not trip is the function's
- * response going over responseBodyBytes: the function's doing, so 503 like other budgets, not the
- * client's 413.
- */
-export function asResponseBodyCut(failure: Failure): Failure {
-  if (failure.kind === 'limit' && failure.limit === 'body') return { ...failure, status: 503, response: true };
-  return failure;
+/** The configured value of a limit, for the log line of a cut. */
+export function configuredLimit(limits: Limits, limit: LimitName): number {
+  // the WebSocket limits are optional in the type (host/websockets/limits.ts has their defaults)
+  if (limit === 'websockets') return webSocketLimits(limits).sockets;
+  return limits[limitSetting[limit]] ?? 0;
 }

@@ -1,16 +1,26 @@
 // Loads one deployment into a fresh isolate + sandbox: compile every module with its stored code
 // cache, link them with the native Module API (relative imports between the deployment's files,
-// the import map for bare specifiers), evaluate the entry under a time limit, and bind the
-// handler. Used by the pool for a cold start and by prepareDeployment at deploy time; the only
-// difference is where files and caches come from (ModuleSource).
+// the import map for bare specifiers, islet's built-in modules for node:* and cloudflare:workers
+// through builtins.ts), evaluate the entry under a time limit, and bind the handler. Used by the
+// pool for a cold start and by prepareDeployment at deploy time; the only difference is where
+// files and caches come from (ModuleSource).
 //
 // Compiling and linking use the isolate's synchronous forms: their cost is bounded by the size of
 // the code (upload limits), and a thread hop per module would cost more than it saves. Evaluation
 // runs tenant code of unbounded duration, so it is asynchronous, under the startup timeout.
 import path from 'node:path';
+import { DeploymentLoadError } from '../errors';
 import type { DeploymentManifest } from '../store/types';
-import { isolateApi, isolateFailure, type Isolate, type Module, type ExternalCopy, type CachedDataResult } from './isolate-api';
-import type { Sandbox } from './sandbox-api';
+import {
+  isolateApi,
+  isolateFailure,
+  type Isolate,
+  type Module,
+  type ExternalCopy,
+  type CachedDataResult,
+} from '../host/isolate-api';
+import type { Sandbox } from '../host/types';
+import { BuiltinLinker, isBuiltinModule, preloadsFor } from './builtins';
 
 export type CodeCacheResult = 'hit' | 'miss' | 'rejected';
 
@@ -27,21 +37,11 @@ export interface LoadOptions {
   onCodeCache?(result: CodeCacheResult): void;
 }
 
-export class DeploymentLoadError extends Error {
-  constructor(
-    readonly code: 'ISLET_MODULE_NOT_FOUND' | 'ISLET_STARTUP_TIMEOUT' | 'ISLET_STARTUP_MEMORY' | 'ISLET_STARTUP_FAILED' | 'ISLET_NO_FETCH_HANDLER',
-    message: string,
-    readonly tenantStack?: string,
-  ) {
-    super(message);
-    this.name = 'DeploymentLoadError';
-  }
-}
-
 /** The module's URL inside the isolate: shows in stack traces, and maps back to the file path. */
 export const moduleUrl = (modulePath: string) => `file:///${modulePath}`;
 
-const toArrayBuffer = (buf: Buffer): ArrayBuffer => buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+const toArrayBuffer = (buf: Buffer): ArrayBuffer =>
+  buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
 
 async function compileWithCache<T extends CachedDataResult>(
   compile: (options: { filename: string; cachedData?: ExternalCopy<ArrayBuffer>; produceCachedData: boolean }) => T,
@@ -58,7 +58,7 @@ async function compileWithCache<T extends CachedDataResult>(
   const { ExternalCopy } = isolateApi();
   const compiled = compile({
     filename: moduleUrl(modulePath),
-    cachedData: cache && cache.length ? new ExternalCopy(toArrayBuffer(cache)) : undefined,
+    cachedData: cache?.length ? new ExternalCopy(toArrayBuffer(cache)) : undefined,
     produceCachedData: true,
   });
   const result: CodeCacheResult = !cache?.length ? 'miss' : compiled.cachedDataRejected ? 'rejected' : 'hit';
@@ -72,14 +72,22 @@ async function compileWithCache<T extends CachedDataResult>(
 }
 
 /** Where `specifier`, imported by `referrer`, lives inside the deployment. */
-export function resolveSpecifier(specifier: string, referrer: string, files: ReadonlySet<string>, importMap: Record<string, string> = {}): string {
+export function resolveSpecifier(
+  specifier: string,
+  referrer: string,
+  files: ReadonlySet<string>,
+  importMap: Record<string, string> = {},
+): string {
   const mapped = importMap[specifier];
   if (mapped !== undefined && files.has(mapped)) return mapped;
   if (specifier.startsWith('./') || specifier.startsWith('../') || specifier.startsWith('/')) {
-    const base = specifier.startsWith('/') ? specifier.slice(1) : path.posix.join(path.posix.dirname(referrer), specifier);
+    const base = specifier.startsWith('/')
+      ? specifier.slice(1)
+      : path.posix.join(path.posix.dirname(referrer), specifier);
     const target = path.posix.normalize(base);
     if (!target.startsWith('../')) {
-      for (const candidate of [target, `${target}.js`, `${target}.mjs`, `${target}/index.js`]) if (files.has(candidate)) return candidate;
+      for (const candidate of [target, `${target}.js`, `${target}.mjs`, `${target}/index.js`])
+        if (files.has(candidate)) return candidate;
     }
   }
   throw new DeploymentLoadError(
@@ -94,45 +102,99 @@ function startupError(err: unknown, manifest: DeploymentManifest, timeoutMs: num
   switch (isolateFailure(err)) {
     case 'wall':
     case 'cpu':
-      return new DeploymentLoadError('ISLET_STARTUP_TIMEOUT', `top-level code of ${manifest.entry} did not finish within ${timeoutMs} ms`, stack);
+      return new DeploymentLoadError(
+        'ISLET_STARTUP_TIMEOUT',
+        `top-level code of ${manifest.entry} did not finish within ${timeoutMs} ms`,
+        stack,
+      );
     case 'memory':
     case 'disposed':
-      return new DeploymentLoadError('ISLET_STARTUP_MEMORY', `top-level code of ${manifest.entry} exceeded the isolate memory limit`, stack);
+      return new DeploymentLoadError(
+        'ISLET_STARTUP_MEMORY',
+        `top-level code of ${manifest.entry} exceeded the isolate memory limit`,
+        stack,
+      );
   }
   const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   return new DeploymentLoadError('ISLET_STARTUP_FAILED', `loading ${manifest.entry} failed: ${message}`, stack);
 }
 
 /** Loads `manifest` into `sandbox` (whose context lives in `isolate`); throws DeploymentLoadError. */
-export async function loadDeployment(isolate: Isolate, sandbox: Sandbox, manifest: DeploymentManifest, source: ModuleSource, options: LoadOptions): Promise<void> {
+export async function loadDeployment(
+  isolate: Isolate,
+  sandbox: Sandbox,
+  manifest: DeploymentManifest,
+  source: ModuleSource,
+  options: LoadOptions,
+): Promise<void> {
   const timeout = options.startupTimeoutMs;
   try {
     if (manifest.format === 'script') {
       const code = (await source.read(manifest.entry)).toString('utf8');
       const script = await compileWithCache((o) => isolate.compileScriptSync(code, o), manifest.entry, source, options);
+      const preloads = preloadsFor(manifest.compatibility, () => [code], `${manifest.tenant}/${manifest.id}`);
+      if (preloads.length > 0) {
+        const linker = new BuiltinLinker(isolate);
+        await linker.prepare(
+          sandbox.context,
+          (ns) => sandbox.bindModule(ns),
+          preloads,
+          (m) => m.evaluate({ timeout }),
+        );
+      }
       await script.run(sandbox.context, { timeout, release: true });
       await bindHandler(() => sandbox.bindScript(), manifest);
       return;
     }
     const files = new Set(manifest.modules.map((m) => m.path));
-    if (!files.has(manifest.entry)) throw new DeploymentLoadError('ISLET_MODULE_NOT_FOUND', `entry ${manifest.entry} is not among the deployment's modules`);
-    const sources = await Promise.all(manifest.modules.map(async (m) => [m.path, (await source.read(m.path)).toString('utf8')] as const));
+    if (!files.has(manifest.entry))
+      throw new DeploymentLoadError(
+        'ISLET_MODULE_NOT_FOUND',
+        `entry ${manifest.entry} is not among the deployment's modules`,
+      );
+    const sources = await Promise.all(
+      manifest.modules.map(async (m) => [m.path, (await source.read(m.path)).toString('utf8')] as const),
+    );
     const byPath = new Map<string, Module>();
     const pathOf = new Map<Module, string>();
     // Compile only what the entry reaches, following static imports breadth-first, so an unused
     // file in the upload costs nothing at cold start.
     const code = new Map(sources);
+    // islet's built-in modules (node:*, cloudflare:workers): compiled only when imported
+    let builtins: BuiltinLinker | null = null;
     const queue = [manifest.entry];
     while (queue.length) {
       const modulePath = queue.shift()!;
       if (byPath.has(modulePath)) continue;
-      const module = await compileWithCache((o) => isolate.compileModuleSync(code.get(modulePath)!, o), modulePath, source, options);
+      const module = await compileWithCache(
+        (o) => isolate.compileModuleSync(code.get(modulePath)!, o),
+        modulePath,
+        source,
+        options,
+      );
       byPath.set(modulePath, module);
       pathOf.set(module, modulePath);
-      for (const spec of module.dependencySpecifiers) queue.push(resolveSpecifier(spec, modulePath, files, manifest.importMap));
+      for (const spec of module.dependencySpecifiers) {
+        if (isBuiltinModule(spec)) (builtins ??= new BuiltinLinker(isolate)).module(spec);
+        else queue.push(resolveSpecifier(spec, modulePath, files, manifest.importMap));
+      }
     }
     const entry = byPath.get(manifest.entry)!;
+    const reached = () => [...byPath.keys()].map((p) => code.get(p)!);
+    const preloads = preloadsFor(manifest.compatibility, reached, `${manifest.tenant}/${manifest.id}`);
+    if (preloads.length > 0) builtins ??= new BuiltinLinker(isolate);
+    // before any tenant code: built-ins connected to the runtime, preloads (globals) evaluated
+    if (builtins) {
+      await builtins.prepare(
+        sandbox.context,
+        (ns) => sandbox.bindModule(ns),
+        preloads,
+        (m) => m.evaluate({ timeout }),
+      );
+    }
     entry.instantiateSync(sandbox.context, (specifier, referrer) => {
+      if (builtins?.owns(referrer)) return builtins.resolve(specifier, referrer);
+      if (isBuiltinModule(specifier)) return builtins!.module(specifier);
       const from = pathOf.get(referrer) ?? manifest.entry;
       return byPath.get(resolveSpecifier(specifier, from, files, manifest.importMap))!;
     });
@@ -149,9 +211,13 @@ async function bindHandler(bind: () => unknown, manifest: DeploymentManifest): P
   } catch (err) {
     if (isolateFailure(err)) throw err;
     const why = err instanceof Error ? err.message : String(err);
+    const expected =
+      manifest.format === 'script'
+        ? "expected addEventListener('fetch', ...)"
+        : 'expected export default { fetch(request, env, ctx) }';
     throw new DeploymentLoadError(
       'ISLET_NO_FETCH_HANDLER',
-      `${manifest.entry} has no fetch handler (${manifest.format === 'script' ? "expected addEventListener('fetch', ...)" : 'expected export default { fetch(request, env, ctx) }'}): ${why}`,
+      `${manifest.entry} has no fetch handler (${expected}): ${why}`,
     );
   }
 }

@@ -23,6 +23,12 @@ export interface IsolateSample {
   externalBytes: number;
 }
 
+/**
+ * The tenant name requests that reached no function (a bad Host, no route, no deployment) are
+ * reported under. Tenant names are DNS labels, so no tenant can be called this.
+ */
+export const NO_TENANT = '_none';
+
 export interface TenantObserver {
   requestFinished(report: RequestReport): void;
   /** CPU and wall time consumed by a tenant's isolates since the last report (exact deltas from the addon) */

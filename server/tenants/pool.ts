@@ -4,22 +4,17 @@
 // the idle timeout, and retires least recently used idle isolates while the total memory is
 // over its bound. Retired isolates drain: they finish in-flight requests, then are disposed.
 import { LRUCache } from 'lru-cache';
+import { ConcurrencyLimitError } from '../errors';
 import type { EvictionReason, IsolateSample } from './observer';
 import type { TenantState } from './directory';
 import { TenantIsolate, type IsolateDeps } from './tenant-isolate';
 import type { CreateSandbox } from './sandbox-api';
 import { defaultCreateSandbox } from './sandbox-api';
 
-/** The isolate already runs as many requests as the tenant's concurrency limit allows. */
-export class ConcurrencyLimitError extends Error {
-  readonly code = 'ISLET_CONCURRENCY_LIMIT';
-  constructor(readonly tenant: string, readonly limit: number) {
-    super(`tenant ${tenant} already has ${limit} requests in flight (its concurrency limit)`);
-    this.name = 'ConcurrencyLimitError';
-  }
-}
-
-/** A failed cold start is remembered this long, so a broken deployment costs one start per window, not one per request. */
+/**
+ * A failed cold start is remembered this long, so a broken deployment costs one start per
+ * window, not one per request.
+ */
 const FAILURE_BACKOFF_MS = 1000;
 
 export class IsolatePool {
@@ -39,7 +34,8 @@ export class IsolatePool {
     this.#lru = new LRUCache<string, TenantIsolate>({
       max: deps.config.pool.maxIsolates,
       // lru-cache calls this when the count bound pushes an entry out ('evict') or we delete one.
-      dispose: (entry, _key, reason) => this.#retired(entry, reason === 'evict' ? 'count' : (entry.retiredFor ?? 'killed')),
+      dispose: (entry, _key, reason) =>
+        this.#retired(entry, reason === 'evict' ? 'count' : (entry.retiredFor ?? 'killed')),
     });
     deps.observer.setIsolateSource(() => this.samples());
     // a scrape sees isolate time up to the moment it was taken, not as of the last sweep
@@ -92,7 +88,8 @@ export class IsolatePool {
         });
       }
     }
-    if (entry.inFlight >= entry.limits.concurrency) throw new ConcurrencyLimitError(state.tenant, entry.limits.concurrency);
+    if (entry.inFlight >= entry.limits.concurrency)
+      throw new ConcurrencyLimitError(state.tenant, entry.limits.concurrency);
     entry.inFlight++;
     return entry;
   }
@@ -102,7 +99,8 @@ export class IsolatePool {
     if (entry.retiredFor) return;
     entry.retiredFor = reason;
     const key = `${entry.tenant}\u0000${entry.version}`;
-    if (this.#lru.get(key, { updateAgeOnGet: false }) === entry) this.#lru.delete(key); // -> #retired via dispose
+    if (this.#lru.get(key, { updateAgeOnGet: false }) === entry)
+      this.#lru.delete(key); // -> #retired via dispose
     else this.#retired(entry, reason);
   }
 
@@ -134,7 +132,7 @@ export class IsolatePool {
       for (const [key, failure] of this.#failures) if (failure.until <= now) this.#failures.delete(key);
       const entries = [...this.#lru.values()];
       for (const entry of entries) {
-        if (entry.inFlight === 0 && entry.ready && now - entry.lastUsed > idleTimeoutS * 1000) this.retire(entry, 'idle');
+        if (!entry.busy && entry.ready && now - entry.lastUsed > idleTimeoutS * 1000) this.retire(entry, 'idle');
       }
       const live = [...this.#lru.values()];
       await Promise.all(live.map((e) => e.sampleHeap()));
@@ -145,7 +143,7 @@ export class IsolatePool {
         // rvalues(): least recently used first; busy isolates are skipped (they drain on their own).
         for (const entry of [...this.#lru.rvalues()] as TenantIsolate[]) {
           if (total <= budget) break;
-          if (entry.inFlight > 0) continue;
+          if (entry.busy) continue;
           total -= entry.heapUsedBytes + entry.externalBytes;
           this.retire(entry, 'memory_pressure');
         }
@@ -157,9 +155,26 @@ export class IsolatePool {
 
   samples(): IsolateSample[] {
     const out: IsolateSample[] = [];
-    for (const e of this.#lru.values()) out.push({ tenant: e.tenant, state: e.state, heapUsedBytes: e.heapUsedBytes, externalBytes: e.externalBytes });
-    for (const e of this.#draining) if (!e.disposed) out.push({ tenant: e.tenant, state: 'draining', heapUsedBytes: e.heapUsedBytes, externalBytes: e.externalBytes });
+    for (const e of this.#lru.values())
+      out.push({ tenant: e.tenant, state: e.state, heapUsedBytes: e.heapUsedBytes, externalBytes: e.externalBytes });
+    for (const e of this.#draining)
+      if (!e.disposed)
+        out.push({
+          tenant: e.tenant,
+          state: 'draining',
+          heapUsedBytes: e.heapUsedBytes,
+          externalBytes: e.externalBytes,
+        });
     return out;
+  }
+
+  /**
+   * Closes every isolate's WebSockets with `code` (1001 shutdown, 1012 worker restart), their
+   * close handlers running; resolves when they are closed or after `timeoutMs`.
+   */
+  async closeWebSockets(code: number, reason: string, timeoutMs: number): Promise<void> {
+    const entries = [...this.#lru.values(), ...this.#draining];
+    await Promise.all(entries.map((entry) => entry.closeWebSockets(code, reason, timeoutMs)));
   }
 
   /** Disposes every isolate (shutdown: the front server has already drained its requests). */

@@ -4,7 +4,7 @@
 // fails the upload instead of the first request; and the code caches it produces are stored
 // beside the deployment so even its first cold start compiles from cache.
 import type { DeploymentManifest } from '../store/types';
-import { isolateApi } from './isolate-api';
+import { isolateApi } from '../host/isolate-api';
 import { loadDeployment, type ModuleSource } from './loader';
 import { defaultCreateSandbox, type CreateSandbox } from './sandbox-api';
 
@@ -20,7 +20,11 @@ export interface PrepareOptions {
  * Loads the deployment once; resolves with module path -> V8 code cache (valid for this process's
  * V8, `process.versions.v8`); throws DeploymentLoadError (code + message naming the file) when it cannot serve.
  */
-export async function prepareDeployment(manifest: DeploymentManifest, files: Map<string, Buffer>, options: PrepareOptions = {}): Promise<Map<string, Buffer>> {
+export async function prepareDeployment(
+  manifest: DeploymentManifest,
+  files: Map<string, Buffer>,
+  options: PrepareOptions = {},
+): Promise<Map<string, Buffer>> {
   const codeCaches = new Map<string, Buffer>();
   const source: ModuleSource = {
     read: async (p) => {
@@ -39,7 +43,16 @@ export async function prepareDeployment(manifest: DeploymentManifest, files: Map
       tenant: manifest.tenant,
       deployment: manifest.id,
       env: {},
-      limits: { cpuMs: 1000, wallMs: 1000, requestBodyBytes: 0, responseBodyBytes: 0, subrequests: 0, subrequestTimeoutMs: 1, subrequestResponseBytes: 0, logBytes: 4096 },
+      limits: {
+        cpuMs: 1000,
+        wallMs: 1000,
+        requestBodyBytes: 0,
+        responseBodyBytes: 0,
+        subrequests: 0,
+        subrequestTimeoutMs: 1,
+        subrequestResponseBytes: 0,
+        logBytes: 4096,
+      },
       egress: { allow: [] },
       log: () => {},
     });

@@ -3,11 +3,15 @@
 // native/'s watchdog notices stops, takes them back from the CPU charged to tenants (so nobody
 // is cut for CPU they did not use) and keeps a ledger; this logs the ledger's news as a warning,
 // because a host that keeps stopping its guests makes every latency worse.
-import type { Logger } from '../log';
-import { machineStalls, type MachineStalls } from './isolate-api';
+import type { Logger } from '../observe/server-log';
+import { machineStalls, type MachineStalls } from '../host/isolate-api';
 
 /** Checks the ledger every `intervalMs` and logs the stops since the last check. Returns a stop function. */
-export function watchMachineStalls(logger: Logger, intervalMs = 10_000, read: () => MachineStalls | null = machineStalls): () => void {
+export function watchMachineStalls(
+  logger: Logger,
+  intervalMs = 10_000,
+  read: () => MachineStalls | null = machineStalls,
+): () => void {
   let last = read();
   if (!last?.detecting) return () => {};
   const timer = setInterval(() => {

@@ -1,19 +1,22 @@
 // One tenant deployment's isolate, from cold start to disposal. The pool decides when to make
 // and retire these; this class does the work and keeps the counts that decide it: requests in
-// flight (a retired isolate is disposed only once they finish, so a redeploy drops nothing),
-// last use (idle eviction), sampled heap size (memory pressure), and CPU/wall time already
-// reported to the observer (so each report is an exact delta of the addon's counters).
+// flight and open WebSockets (a retired isolate is disposed only once both are gone, so a
+// redeploy drops nothing until its drain time runs out), last use (idle eviction), sampled heap
+// size (memory pressure), and CPU/wall time already reported to the observer (so each report is
+// an exact delta of the addon's counters).
 import cluster from 'node:cluster';
 import type { Config, Limits } from '../config';
-import type { Logger } from '../log';
+import { SandboxDisposedError } from '../errors';
+import type { Logger } from '../observe/server-log';
 import type { DeploymentStore } from '../store/types';
-import type { Dispatch, RequestLimits, SandboxRequest } from '../host/types';
+import { isolateApi, v8Version, type Isolate } from '../host/isolate-api';
+import type { CreateSandbox, Dispatch, RequestLimits, Sandbox, SandboxRequest, SocketHooks } from '../host/types';
+import type { BindingHost } from '../bindings/host';
 import type { TenantLogSink } from './log-sink';
 import type { TenantObserver, EvictionReason, IsolateState } from './observer';
-import { isolateApi, v8Version, type Isolate } from './isolate-api';
 import { loadDeployment, type ModuleSource } from './loader';
-import type { CreateSandbox, Sandbox } from './sandbox-api';
 import type { TenantState } from './directory';
+import type { TenantWebSockets } from './web-sockets';
 
 export interface IsolateDeps {
   config: Config;
@@ -22,20 +25,10 @@ export interface IsolateDeps {
   logger: Logger;
   logs: TenantLogSink;
   createSandbox: CreateSandbox;
-}
-
-/** The per-request part of a tenant's limits, as the sandbox takes them. */
-export function requestLimits(limits: Limits): RequestLimits {
-  return {
-    cpuMs: limits.cpuMs,
-    wallMs: limits.wallMs,
-    requestBodyBytes: limits.requestBodyBytes,
-    responseBodyBytes: limits.responseBodyBytes,
-    subrequests: limits.subrequests,
-    subrequestTimeoutMs: limits.subrequestTimeoutMs,
-    subrequestResponseBytes: limits.subrequestResponseBytes,
-    logBytes: limits.logBytes,
-  };
+  /** the process's WebSocket budgets per tenant (absent: each sandbox counts its own) */
+  webSockets?: TenantWebSockets;
+  /** the node's binding services (KV, cache, services); absent: the tenant's isolates get no bindings */
+  bindings?: BindingHost;
 }
 
 /** Deployment files and code caches from the store; cache writes are fire-and-forget. */
@@ -44,7 +37,11 @@ export function storeSource(store: DeploymentStore, tenant: string, deployment: 
     read: (p) => store.readFile(tenant, deployment, p),
     readCache: (p) => store.readCodeCache(tenant, deployment, p, v8Version),
     writeCache: (p, data) => {
-      store.writeCodeCache(tenant, deployment, p, v8Version, data).catch((err: Error) => logger.warn('storing code cache failed', { tenant, deployment, path: p, error: err.message }));
+      store
+        .writeCodeCache(tenant, deployment, p, v8Version, data)
+        .catch((err: Error) =>
+          logger.warn('storing code cache failed', { tenant, deployment, path: p, error: err.message }),
+        );
     },
   };
 }
@@ -53,12 +50,14 @@ export class TenantIsolate {
   readonly tenant: string;
   readonly deployment: string;
   readonly version: number;
+  /** the tenant's limits; the sandbox enforces their per-request part (config.ts RequestLimits) */
   readonly limits: Limits;
-  readonly requestLimits: RequestLimits;
   /** settles when the cold start finished (rejects with DeploymentLoadError) */
   readonly started: Promise<void>;
   state: IsolateState = 'starting';
   inFlight = 0;
+  /** WebSockets open in this isolate (each keeps it from being evicted or disposed by a drain) */
+  openWebSockets = 0;
   lastUsed = Date.now();
   heapUsedBytes = 0;
   externalBytes = 0;
@@ -79,7 +78,6 @@ export class TenantIsolate {
     this.deployment = state.manifest.id;
     this.version = state.version;
     this.limits = state.limits;
-    this.requestLimits = requestLimits(state.limits);
     this.#deps = deps;
     this.started = this.#start(state);
     this.started.catch(() => {}); // awaited by requests; an unobserved failure must not crash the process
@@ -95,7 +93,11 @@ export class TenantIsolate {
       // every other tenant of this process would wait too
       allowAtomicsWait: false,
       onCatastrophicError: (message) => {
-        logger.error('isolate lost control (V8 catastrophic error): this process should be replaced', { tenant: this.tenant, deployment: this.deployment, message });
+        logger.error('isolate lost control (V8 catastrophic error): this process should be replaced', {
+          tenant: this.tenant,
+          deployment: this.deployment,
+          message,
+        });
         // V8 is in an undefined state: under the supervisor, die now and let it replace this
         // worker (its other connections get 502) rather than serve from a broken heap
         if (cluster.isWorker) process.abort();
@@ -107,10 +109,12 @@ export class TenantIsolate {
         tenant: this.tenant,
         deployment: this.deployment,
         env: state.env,
-        limits: this.requestLimits,
+        limits: state.limits,
         egress: config.egress,
         log: (record) => this.#deps.logs.tenantLog(record),
         onSubrequest: (status) => observer.subrequest(this.tenant, status),
+        webSockets: this.#socketHooks(state),
+        bindings: this.#deps.bindings?.forTenant(this.tenant, state.bindings, state.limits),
       });
       this.#sandbox = sandbox;
       await loadDeployment(isolate, sandbox, state.manifest, storeSource(store, this.tenant, this.deployment, logger), {
@@ -121,10 +125,50 @@ export class TenantIsolate {
       this.dispose();
       throw err;
     }
-    if (this.#disposed) throw Object.assign(new Error('isolate disposed during its cold start'), { code: 'ERR_ISOLATE_DISPOSED' });
+    if (this.#disposed) throw new SandboxDisposedError('the isolate was disposed during its cold start');
     if (this.state === 'starting') this.state = 'warm';
     observer.coldStart(this.tenant, Number(process.hrtime.bigint() - began) / 1e9);
     this.reportTime(); // start-up time counts for the tenant too
+  }
+
+  #socketHooks(state: TenantState): SocketHooks | undefined {
+    const webSockets = this.#deps.webSockets;
+    if (!webSockets) return undefined;
+    return {
+      budget: webSockets.budgetFor(this.tenant, state.limits),
+      openChanged: (open) => {
+        this.openWebSockets = open;
+        this.lastUsed = Date.now();
+        // not from inside the sandbox's own bookkeeping: once it has returned
+        if (open === 0) queueMicrotask(() => !this.busy && this.state === 'draining' && this.dispose());
+      },
+      cut: (error, requestId) => {
+        // a WebSocket session's cut: its request was accounted at the 101, so report it here
+        this.#deps.observer.limitExceeded(this.tenant, error.limit);
+        this.#deps.logs.limitExceeded({
+          tenant: this.tenant,
+          deployment: this.deployment,
+          requestId,
+          limit: error.limit,
+          measured: error.measured,
+          stack: error.tenantStack,
+        });
+      },
+    };
+  }
+
+  /** requests in flight or WebSockets open */
+  get busy(): boolean {
+    return this.inFlight > 0 || this.openWebSockets > 0;
+  }
+
+  /**
+   * Closes this isolate's WebSockets with `code` (1001 shutdown, 1012 restart), their close
+   * handlers running; bounded by `timeoutMs`.
+   */
+  closeWebSockets(code: number, reason: string, timeoutMs: number): Promise<void> {
+    if (!this.#sandbox || this.#disposed || this.openWebSockets === 0) return Promise.resolve();
+    return this.#sandbox.closeWebSockets?.(code, reason, timeoutMs) ?? Promise.resolve();
   }
 
   get ready(): boolean {
@@ -140,17 +184,20 @@ export class TenantIsolate {
     return !this.#disposed && this.#isolate?.isDisposed === true;
   }
 
-  /** Runs one request; the caller has already counted it in `inFlight` (pool.acquire) and calls release() once `done` settles. */
-  dispatch(request: SandboxRequest): Dispatch {
-    if (!this.#sandbox || this.#disposed) throw Object.assign(new Error('Isolate is disposed'), { code: 'ERR_ISOLATE_DISPOSED' });
-    return this.#sandbox.dispatch(request, this.requestLimits);
+  /**
+   * Runs one request; the caller has already counted it in `inFlight` (pool.acquire) and calls
+   * release() once `done` settles.
+   */
+  dispatch(request: SandboxRequest, limits?: RequestLimits): Dispatch {
+    if (!this.#sandbox || this.#disposed) throw new SandboxDisposedError('the isolate is disposed');
+    return this.#sandbox.dispatch(request, limits);
   }
 
   /** One request (or a failed attempt at one) is over. */
   release(): void {
     this.inFlight--;
     this.lastUsed = Date.now();
-    if (this.inFlight === 0 && this.state === 'draining') this.dispose();
+    if (!this.busy && this.state === 'draining') this.dispose();
   }
 
   /**
@@ -194,8 +241,14 @@ export class TenantIsolate {
     if (this.#disposed) return; // a failed cold start: nothing was serving, nothing to report
     this.state = 'draining';
     this.#deps.observer.eviction(reason);
-    this.#deps.logger.info('isolate retired', { tenant: this.tenant, deployment: this.deployment, reason, inFlight: this.inFlight });
-    if (this.inFlight === 0 || reason === 'killed') this.dispose();
+    this.#deps.logger.info('isolate retired', {
+      tenant: this.tenant,
+      deployment: this.deployment,
+      reason,
+      inFlight: this.inFlight,
+      webSockets: this.openWebSockets,
+    });
+    if (!this.busy || reason === 'killed') this.dispose();
     else {
       this.#drainTimer = setTimeout(() => this.dispose(), drainMs);
       this.#drainTimer.unref();

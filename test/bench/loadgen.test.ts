@@ -27,7 +27,14 @@ function serve(status: number): Promise<{ url: string; seen: () => number; close
 test('runLoad counts the 2xx answers it got and their latency percentiles', async () => {
   const srv = await serve(200);
   try {
-    const r = await runLoad({ url: srv.url, method: 'POST', body: '{"a":1}', connections: 4, warmupSeconds: 0, durationSeconds: 1 });
+    const r = await runLoad({
+      url: srv.url,
+      method: 'POST',
+      body: '{"a":1}',
+      connections: 4,
+      warmupSeconds: 0,
+      durationSeconds: 1,
+    });
     assert.ok(r.ok > 0, 'some requests were answered');
     assert.equal(r.non2xx, 0);
     assert.ok(r.ok <= srv.seen(), 'no more answers counted than the server gave');

@@ -28,24 +28,64 @@ function load(rps: number, p99: number): LoadResult {
 function sample(): PeerResults {
   const raw = {
     hello: {
-      node: [{ round: 1, result: load(30000, 2) }, { round: 2, result: load(32000, 2) }, { round: 3, result: load(31000, 2) }],
-      workerd: [{ round: 1, result: load(10000, 8) }, { round: 2, result: load(9000, 9) }, { round: 3, result: load(11000, 10) }],
-      islet: [{ round: 1, result: load(20000, 4) }, { round: 2, error: 'islet (islet) failed to serve the workload: boom' }, { round: 3, result: load(22000, 4) }],
+      node: [
+        { round: 1, result: load(30000, 2) },
+        { round: 2, result: load(32000, 2) },
+        { round: 3, result: load(31000, 2) },
+      ],
+      workerd: [
+        { round: 1, result: load(10000, 8) },
+        { round: 2, result: load(9000, 9) },
+        { round: 3, result: load(11000, 10) },
+      ],
+      islet: [
+        { round: 1, result: load(20000, 4) },
+        { round: 2, error: 'islet (islet) failed to serve the workload: boom' },
+        { round: 3, result: load(22000, 4) },
+      ],
       'islet-w2': [],
     },
   };
   return {
-    machine: { date: '2026-11-22T04:00:00.000Z', hostname: 'h', platform: 'linux x64', kernel: '6', cpuModel: 'cpu', cores: 2, memoryGiB: 24, node: 'v20', v8: '11', gitCommit: 'abc' },
-    settings: { mode: 'quick', rounds: 3, systemWarmupSeconds: 1, warmupSeconds: 1, durationSeconds: 2, connections: 32, loadGenerator: 'autocannon', coldSamples: 1, memoryTenants: 10 },
+    machine: {
+      date: '2026-11-22T04:00:00.000Z',
+      hostname: 'h',
+      platform: 'linux x64',
+      kernel: '6',
+      cpuModel: 'cpu',
+      cores: 2,
+      memoryGiB: 24,
+      node: 'v20',
+      v8: '11',
+      gitCommit: 'abc',
+    },
+    settings: {
+      mode: 'quick',
+      rounds: 3,
+      systemWarmupSeconds: 1,
+      warmupSeconds: 1,
+      durationSeconds: 2,
+      connections: 32,
+      loadGenerator: 'autocannon',
+      coldSamples: 1,
+      memoryTenants: 10,
+    },
     systems: [
       { id: 'node', label: 'node:http', describe: 'bare' },
       { id: 'workerd', label: 'workerd', describe: 'workerd serve' },
       { id: 'islet', label: 'islet', describe: 'islet serve' },
-      { id: 'islet-w2', label: 'islet --workers 2', describe: 'supervisor', unavailable: 'multi-worker serving is not implemented yet' },
+      {
+        id: 'islet-w2',
+        label: 'islet --workers 2',
+        describe: 'supervisor',
+        unavailable: 'multi-worker serving is not implemented yet',
+      },
     ],
     workloads: [{ id: 'hello', label: 'hello world', describe: 'GET' }],
     throughput: { raw, median: summarize(raw) },
-    coldStart: [{ system: 'workerd (process)', measures: 'spawn to first 200', samplesMs: [20, 30, 25], medianMs: 25, p90Ms: 30 }],
+    coldStart: [
+      { system: 'workerd (process)', measures: 'spawn to first 200', samplesMs: [20, 30, 25], medianMs: 25, p90Ms: 30 },
+    ],
     memory: [{ system: 'islet', measures: 'rss', tenants: 10, error: 'deploying tenant m0 answered 400' }],
     elapsedSeconds: 60,
   };
@@ -63,12 +103,17 @@ test('medians are taken over the rounds that produced numbers', () => {
 test('BENCHMARKS.md shows ratios, the aims verdict and why a system has no numbers', () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-report-'));
   try {
-    const files = writeReport(sample(), root).map((f) => path.relative(root, f)).sort();
+    const files = writeReport(sample(), root)
+      .map((f) => path.relative(root, f))
+      .sort();
     assert.deepEqual(files, ['BENCHMARKS.md', 'bench/charts/peers-p99.svg', 'bench/charts/peers-rps.svg']);
     const md = fs.readFileSync(path.join(root, 'BENCHMARKS.md'), 'utf8');
     // islet 21000 vs node 31000 and workerd 10000; p99 4 vs 2 and 9 (columns in system order)
     assert.match(md, /\| hello world \| 0\.68x \| 2\.10x \| 2\.00x \| 0\.44x \|/);
-    assert.match(md, /\| hello world \| 31,000 \(30,000–32,000\) \| 10,000 \(9,000–11,000\) \| 21,000 \(20,000–22,000\) \|/);
+    assert.match(
+      md,
+      /\| hello world \| 31,000 \(30,000–32,000\) \| 10,000 \(9,000–11,000\) \| 21,000 \(20,000–22,000\) \|/,
+    );
     assert.match(md, /islet throughput vs workerd \| ≥ 2x \| 2\.10x \| yes/);
     assert.match(md, /islet throughput vs node:http \| ≥ 0\.70x \| 0\.68x \| \*\*no\*\*/);
     assert.match(md, /islet --workers 2 \| \*\*not measured\*\*: multi-worker serving is not implemented yet/);

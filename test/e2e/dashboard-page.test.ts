@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
-import { createDashboard } from '../../server/dashboard';
+import { createDashboard } from '../../server/admin/dashboard';
 
 const root = path.resolve(__dirname, '../../..');
-const asset = (name: string) => pathToFileURL(path.join(root, 'server/dashboard/assets', name)).href;
+const asset = (name: string) => pathToFileURL(path.join(root, 'server/admin/dashboard/assets', name)).href;
 
 describe('dashboard page', () => {
   const app = createDashboard();
@@ -22,7 +22,7 @@ describe('dashboard page', () => {
     assert.match(csp, /script-src 'self'/);
     const html = await res.text();
     assert.match(html, /^<!doctype html>/);
-    assert.match(html, /<form id="signin-form">/);
+    assert.match(html, /<form id="signin-form"/);
     // every script and stylesheet comes from islet itself
     for (const [, url] of html.matchAll(/(?:src|href)="([^"]+)"/g)) {
       assert.ok(url!.startsWith('/') || url!.startsWith('#') || url!.startsWith('data:'), `external reference ${url}`);
@@ -82,9 +82,27 @@ describe('dashboard metrics arithmetic', () => {
     assert.equal(quantile(buckets, 0.5), 0.01);
     assert.ok(Math.abs(quantile(buckets, 0.7) - 0.055) < 1e-9);
     assert.ok(Math.abs(quantile(buckets, 0.99) - 0.91) < 1e-9);
-    assert.equal(quantile(new Map([[0.1, 0], [Infinity, 0]]), 0.5), null);
+    assert.equal(
+      quantile(
+        new Map([
+          [0.1, 0],
+          [Infinity, 0],
+        ]),
+        0.5,
+      ),
+      null,
+    );
     // a quantile in the +Inf bucket answers the largest finite bound
-    assert.equal(quantile(new Map([[0.1, 1], [Infinity, 10]]), 0.99), 0.1);
+    assert.equal(
+      quantile(
+        new Map([
+          [0.1, 1],
+          [Infinity, 10],
+        ]),
+        0.99,
+      ),
+      0.1,
+    );
   });
 
   it('turns two scrapes into per-tenant rates, error ratio, latency and limit events', async () => {

@@ -10,8 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { request } from 'undici';
 import { eventually, repoRoot, startIslet, TOKEN, type Islet } from './islet';
+import { chromium as chromiumProgram, needs } from '../support/system';
 
-const CHROMIUM = process.env.ISLET_CHROMIUM ?? '/usr/bin/chromium';
 const artifacts = path.join(repoRoot, 'test-artifacts', 'dashboard');
 const fixtures = path.join(repoRoot, 'test', 'fixtures', 'e2e');
 
@@ -29,18 +29,17 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
 }
 
-describe('dashboard in a browser', () => {
+describe('dashboard in a browser', needs(chromiumProgram), () => {
   let islet: Islet;
   let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
 
   before(async () => {
-    assert.ok(fs.existsSync(CHROMIUM), `no browser at ${CHROMIUM}: install Debian's chromium (apt-get install chromium; .ci/run does) or set ISLET_CHROMIUM`);
     fs.mkdirSync(artifacts, { recursive: true });
     islet = await startIslet({ functions: true });
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: chromiumProgram.path ?? 'chromium',
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--headless'],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
@@ -65,7 +64,7 @@ describe('dashboard in a browser', () => {
     await page.waitForSelector('#view-overview:not([hidden])');
     // the examples published at start are listed with their URL
     await page.waitForSelector('#tenants tr[data-tenant="api"]');
-    const url = await page.getAttribute('#tenants tr[data-tenant="api"] td a', 'href');
+    const url = await page.getAttribute('#tenants tr[data-tenant="api"] a.url', 'href');
     assert.equal(url, `http://api.localhost:${islet.serving.tenantPort}/`);
     assert.equal(await page.evaluate(() => sessionStorage.getItem('islet.token')), TOKEN);
   });
@@ -74,7 +73,9 @@ describe('dashboard in a browser', () => {
     await page.click('nav a[data-view="tenant"]');
     await page.fill('#tenant-name', 'shop');
     await page.click('#tenant-pick button[type=submit]');
-    await page.waitForSelector('#tenant-body:not([hidden])');
+    // no such tenant yet: a not-found view with the deploy form, which creates it
+    await page.waitForSelector('#tenant-missing:not([hidden])');
+    assert.equal(await page.locator('#tenant-delete').isVisible(), false, 'nothing to delete');
     await page.setInputFiles('#upload-folder', path.join(fixtures, 'shop-v1'));
     await page.waitForSelector('#upload-list li:has-text("lib/greet.ts")');
     await page.click('#upload-submit');
@@ -83,7 +84,7 @@ describe('dashboard in a browser', () => {
     assert.equal(await page.locator('#deployments tbody tr').count(), 1);
 
     await page.click('nav a[data-view="overview"]');
-    const link = page.locator('#tenants tr[data-tenant="shop"] td a');
+    const link = page.locator('#tenants tr[data-tenant="shop"] a.url');
     await link.waitFor();
     assert.equal(await link.getAttribute('href'), `http://shop.localhost:${islet.serving.tenantPort}/`);
     const [popup] = await Promise.all([page.waitForEvent('popup'), link.click()]);
@@ -93,19 +94,27 @@ describe('dashboard in a browser', () => {
   });
 
   it('uploads a second version, then rolls back to the first', async () => {
-    await page.click('#tenants tr[data-tenant="shop"] th a');
+    await page.click('#tenants tr[data-tenant="shop"] th a:not(.url)');
     await page.waitForSelector('#tenant-body:not([hidden])');
     await page.setInputFiles('#upload-files', path.join(fixtures, 'shop-v2', 'index.js'));
     await page.click('#upload-submit');
     await page.waitForSelector('#upload-status:has-text("Deployed")');
     await page.waitForSelector('#deployments tbody tr:nth-child(2)');
-    await eventually(async () => ((await islet.get('shop')).text === 'shop v2\n' ? true : undefined), 5000, 'v2 served');
+    await eventually(
+      async () => ((await islet.get('shop')).text === 'shop v2\n' ? true : undefined),
+      5000,
+      'v2 served',
+    );
 
     const rollback = page.locator('#deployments tbody tr button:has-text("Roll back")');
     assert.equal(await rollback.count(), 1, 'only the older deployment offers a rollback');
     await rollback.click();
     await page.waitForSelector('#flash:has-text("is now active")');
-    await eventually(async () => ((await islet.get('shop')).text === 'shop v1\n' ? true : undefined), 5000, 'v1 served again');
+    await eventually(
+      async () => ((await islet.get('shop')).text === 'shop v1\n' ? true : undefined),
+      5000,
+      'v1 served again',
+    );
     // the active row is now the older one, and the newer one offers "Activate"
     await page.waitForSelector('#deployments tbody tr:nth-child(2).active');
     await page.waitForSelector('#deployments tbody tr:nth-child(1) button:has-text("Activate")');
@@ -121,43 +130,70 @@ describe('dashboard in a browser', () => {
     await page.waitForSelector('#env tr[data-name="SIGNING_KEY"]:has-text("secret (hidden)")');
     assert.equal(await page.locator('#env:has-text("from-the-dashboard")').count(), 0);
     // the function now signs with the secret: no more development-key warning
-    await eventually(async () => ((await islet.get('sign', '/')).headers['x-dev-key'] === undefined ? true : undefined), 5000, 'secret in use');
+    await eventually(
+      async () => ((await islet.get('sign', '/')).headers['x-dev-key'] === undefined ? true : undefined),
+      5000,
+      'secret in use',
+    );
     await page.click('#env tr[data-name="SIGNING_KEY"] button:has-text("Remove")');
     await page.waitForSelector('#env tr[data-name="SIGNING_KEY"]', { state: 'detached' });
-    await eventually(async () => ((await islet.get('sign', '/')).headers['x-dev-key'] !== undefined ? true : undefined), 5000, 'secret removed');
+    await eventually(
+      async () => ((await islet.get('sign', '/')).headers['x-dev-key'] !== undefined ? true : undefined),
+      5000,
+      'secret removed',
+    );
   });
 
   it('deploys a file dropped on the drop zone', async () => {
     await page.goto(`${islet.adminBase}/#/tenant/dropped`);
-    await page.waitForSelector('#tenant-body:not([hidden])');
+    await page.waitForSelector('#deploy-card:not([hidden])');
     const dataTransfer = await page.evaluateHandle(() => {
       // runs in the page: DOM classes are the browser's
-      const web = globalThis as unknown as { DataTransfer: new () => { items: { add(file: unknown): void } }; File: new (parts: string[], name: string, options: object) => unknown };
+      const web = globalThis as unknown as {
+        DataTransfer: new () => { items: { add(file: unknown): void } };
+        File: new (parts: string[], name: string, options: object) => unknown;
+      };
       const dt = new web.DataTransfer();
-      dt.items.add(new web.File(['export default { fetch() { return new Response("dropped here\\n"); } };'], 'worker.js', { type: 'text/javascript' }));
+      dt.items.add(
+        new web.File(['export default { fetch() { return new Response("dropped here\\n"); } };'], 'worker.js', {
+          type: 'text/javascript',
+        }),
+      );
       return dt;
     });
     await page.dispatchEvent('#dropzone', 'drop', { dataTransfer });
     await page.waitForSelector('#upload-list li:has-text("worker.js")');
-    assert.equal(await page.getAttribute('#upload-entry', 'placeholder'), 'worker.js', 'the only file is proposed as the entry');
+    assert.equal(
+      await page.getAttribute('#upload-entry', 'placeholder'),
+      'worker.js',
+      'the only file is proposed as the entry',
+    );
     await page.fill('#upload-routes', 'drop.example.test/files*');
     await page.click('#upload-submit');
     await page.waitForSelector('#upload-status:has-text("Deployed")');
     await page.waitForSelector('#deployments tbody tr.active td:has-text("drop.example.test/files*")');
-    await eventually(async () => ((await islet.get('dropped')).text === 'dropped here\n' ? true : undefined), 5000, 'dropped file served');
+    await eventually(
+      async () => ((await islet.get('dropped')).text === 'dropped here\n' ? true : undefined),
+      5000,
+      'dropped file served',
+    );
     // the route given in the form reaches the function too
     const routed = await request(`${islet.tenantBase}/files/a.txt`, { headers: { host: 'drop.example.test' } });
     assert.equal(await routed.body.text(), 'dropped here\n');
     await page.click('nav a[data-view="overview"]');
     await page.waitForSelector('#tenants tr[data-tenant="dropped"] td:has-text("drop.example.test/files*")');
-    await page.click('#tenants tr[data-tenant="dropped"] th a');
+    await page.click('#tenants tr[data-tenant="dropped"] th a:not(.url)');
     await page.waitForSelector('#deployments tbody tr.active');
     // and the tenant goes away again, with its function
     await page.click('#tenant-delete');
     await page.waitForSelector('#view-overview:not([hidden])');
     await page.waitForSelector('#tenants tr[data-tenant="dropped"]', { state: 'detached' });
     await page.waitForSelector('#flash:has-text("Tenant dropped deleted")');
-    await eventually(async () => ((await islet.get('dropped')).status === 404 ? true : undefined), 5000, 'deleted tenant no longer served');
+    await eventually(
+      async () => ((await islet.get('dropped')).status === 404 ? true : undefined),
+      5000,
+      'deleted tenant no longer served',
+    );
     await page.goto(`${islet.adminBase}/#/tenant/shop`);
     await page.waitForSelector('#deployments tbody tr.active');
   });
@@ -176,20 +212,22 @@ describe('dashboard in a browser', () => {
     assert.ok((await sent).every((status) => status === 200));
     const p50 = await page.textContent('#tenant-charts figure[data-metric="p50"] output');
     assert.match(p50 ?? '', /\d/, 'latency is shown once requests were seen');
-    await page.click('#logs-refresh');
-    await page.waitForSelector('#logs .log:has-text("shop v1 served /")');
+    await page.click('#tenant-logs button[type=submit]');
+    await page.waitForSelector('#tenant-logs .log:has-text("shop v1 served /")');
     // following: a request made now shows up without a refresh
-    await page.check('#logs-follow');
+    await page.check('#tenant-logs [name=follow]');
     // (the stream may take a moment to open: requests are sent until one of them is shown)
     await eventually(
       async () => {
         assert.equal((await islet.get('shop', '/followed')).status, 200);
-        return (await page.locator('#logs .log:has-text("shop v1 served /followed")').count()) > 0 ? true : undefined;
+        return (await page.locator('#tenant-logs .log:has-text("shop v1 served /followed")').count()) > 0
+          ? true
+          : undefined;
       },
       5000,
       'followed line shown',
     );
-    await page.uncheck('#logs-follow');
+    await page.uncheck('#tenant-logs [name=follow]');
     await shot(page, '3-tenant');
   });
 
@@ -225,7 +263,11 @@ describe('dashboard in a browser', () => {
     assert.equal(await page.locator('#deployments tbody tr.active button:has-text("Delete")').isDisabled(), true);
     await page.click('#deployments tbody tr:not(.active) button:has-text("Delete")');
     await page.waitForSelector('#flash:has-text("deleted")');
-    await eventually(async () => ((await page.locator('#deployments tbody tr').count()) === 1 ? true : undefined), 5000, 'one deployment left');
+    await eventually(
+      async () => ((await page.locator('#deployments tbody tr').count()) === 1 ? true : undefined),
+      5000,
+      'one deployment left',
+    );
     const listed = await islet.admin('/v1/tenants/shop/deployments');
     assert.equal(listed.body.deployments.length, 1);
     assert.equal(listed.body.deployments[0].id, listed.body.active);
@@ -248,7 +290,11 @@ describe('dashboard in a browser', () => {
       await tenantPage.waitForSelector('#deployments tbody tr.active');
       await tenantPage.goto(`${islet.adminBase}/#/tenant/api`);
       await tenantPage.waitForSelector('#flash.error');
-      assert.equal(await tenantPage.locator('#deployments tbody tr').count(), 0, "another tenant's deployments stay hidden");
+      assert.equal(
+        await tenantPage.locator('#deployments tbody tr').count(),
+        0,
+        "another tenant's deployments stay hidden",
+      );
     } finally {
       await context.close();
     }
@@ -256,7 +302,11 @@ describe('dashboard in a browser', () => {
 
   it('shows every tenant with live numbers on the overview', async () => {
     await page.click('nav a[data-view="overview"]');
-    const sent = Promise.all([traffic(islet, 'api', 30, 100, '/notes'), traffic(islet, 'page', 30, 100), traffic(islet, 'multi', 20, 150, '/quotes')]);
+    const sent = Promise.all([
+      traffic(islet, 'api', 30, 100, '/notes'),
+      traffic(islet, 'page', 30, 100),
+      traffic(islet, 'multi', 20, 150, '/quotes'),
+    ]);
     await eventually(
       async () => {
         const text = await page.textContent('#tenants tr[data-tenant="api"] td[data-metric="rps"]');
@@ -269,10 +319,23 @@ describe('dashboard in a browser', () => {
     await shot(page, '2-overview');
     if (process.env.ISLET_UPDATE_DOCS_SCREENSHOT) {
       // a longer run of mixed traffic, so the README's picture has charts with some history
-      await Promise.all([traffic(islet, 'api', 120, 100, '/notes'), traffic(islet, 'page', 80, 150), traffic(islet, 'multi', 60, 200, '/quotes'), traffic(islet, 'sign', 40, 300, '/verify?token=x.y')]);
+      await Promise.all([
+        traffic(islet, 'api', 120, 100, '/notes'),
+        traffic(islet, 'page', 80, 150),
+        traffic(islet, 'multi', 60, 200, '/quotes'),
+        traffic(islet, 'sign', 40, 300, '/verify?token=x.y'),
+      ]);
+      // the last quarter of an hour: the traffic above fills the history charts
+      await page.click('#view-overview .range button[data-range="15m"]');
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0));
       const main = await page.locator('#view-overview').boundingBox();
       const height = Math.ceil((main?.y ?? 0) + (main?.height ?? 800) + 16);
-      await page.screenshot({ path: path.join(repoRoot, 'docs', 'dashboard.png'), clip: { x: 0, y: 0, width: 1280, height } });
+      await page.screenshot({
+        path: path.join(repoRoot, 'docs', 'dashboard.png'),
+        fullPage: true,
+        clip: { x: 0, y: 0, width: 1280, height },
+      });
     }
     await page.click('#signout');
     await page.waitForSelector('#signin:not([hidden])');

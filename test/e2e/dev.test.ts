@@ -52,27 +52,59 @@ describe('islet dev', () => {
     const res = await get(dev.url.replace('localhost', '127.0.0.1') + 'some/path');
     assert.equal(res.status, 200);
     assert.equal(res.text, 'hello one\n');
-    await eventually(async () => (/handling \/some\/path/.test(output()) ? true : undefined), 3000, 'console line printed');
-    await eventually(async () => (/GET \/some\/path 200/.test(output()) ? true : undefined), 3000, 'request line printed');
+    await eventually(
+      async () => (/handling \/some\/path/.test(output()) ? true : undefined),
+      3000,
+      'console line printed',
+    );
+    await eventually(
+      async () => (/GET \/some\/path 200/.test(output()) ? true : undefined),
+      3000,
+      'request line printed',
+    );
     assert.match(output(), /✓ built and serving/);
   });
 
   it('rebuilds and serves the new code when an imported module changes', async () => {
     const before = dev.deployment;
     fs.writeFileSync(path.join(dir, 'lib', 'version.ts'), `export const version: string = 'two';\n`);
-    await eventually(async () => ((await get(`http://127.0.0.1:${dev.serving.tenantPort}/`)).text === 'hello two\n' ? true : undefined), 10000, 'new version served');
+    await eventually(
+      async () =>
+        (await get(`http://127.0.0.1:${dev.serving.tenantPort}/`)).text === 'hello two\n' ? true : undefined,
+      10000,
+      'new version served',
+    );
     // the terminal says so once the tenant layer serves it (a request may see it a moment earlier)
-    await eventually(async () => (dev.deployment !== before ? true : undefined), 5000, 'dev reports the new deployment');
+    await eventually(
+      async () => (dev.deployment !== before ? true : undefined),
+      5000,
+      'dev reports the new deployment',
+    );
     assert.match(output(), new RegExp(`✓ built and serving ${dev.deployment}`));
   });
 
-  it('reports a build error with file:line and keeps serving the last good version', async () => {
-    const good = dev.deployment;
+  it('reports a build error with file:line, and answers requests with it (a page in a browser, text for curl) until fixed', async () => {
     fs.writeFileSync(path.join(dir, 'lib', 'version.ts'), `export const version: string = 'three'\nexport const = ;\n`);
     await eventually(async () => (/✗ build failed/.test(output()) ? true : undefined), 10000, 'build failure printed');
     assert.match(output(), /lib\/version\.ts:2:\d+/);
-    assert.match(output(), new RegExp(`still serving ${good}`));
-    assert.equal((await get(`http://127.0.0.1:${dev.serving.tenantPort}/`)).text, 'hello two\n');
+    const base = `http://127.0.0.1:${dev.serving.tenantPort}/`;
+    const text = await get(base);
+    assert.equal(text.status, 500, 'not a 404, not the old version');
+    assert.match(text.text, /build of \S+ failed/);
+    assert.match(text.text, /lib\/version\.ts:2:\d+/);
+    const page = await request(base, { headers: { accept: 'text/html,application/xhtml+xml' } });
+    const html = await page.body.text();
+    assert.equal(page.statusCode, 500);
+    assert.match(String(page.headers['content-type']), /text\/html/);
+    assert.match(html, /<h1>Build failed<\/h1>/);
+    assert.match(html, /lib\/version\.ts:2:\d+/);
+    // fixed: served again
+    fs.writeFileSync(path.join(dir, 'lib', 'version.ts'), `export const version: string = 'two';\n`);
+    await eventually(
+      async () => ((await get(base)).text === 'hello two\n' ? true : undefined),
+      10000,
+      'fixed build served',
+    );
   });
 
   it('prints an uncaught error with its stack mapped to the TypeScript source', async () => {
@@ -92,23 +124,121 @@ describe('islet dev', () => {
         ``,
       ].join('\n'),
     );
-    await eventually(async () => ((await get(`http://127.0.0.1:${dev.serving.tenantPort}/`)).status === 500 ? true : undefined), 10000, 'throwing version served');
+    await eventually(
+      async () => ((await get(`http://127.0.0.1:${dev.serving.tenantPort}/`)).status === 500 ? true : undefined),
+      10000,
+      'throwing version served',
+    );
     await eventually(async () => (/no area for size 3/.test(output()) ? true : undefined), 3000, 'error printed');
     // line 3 of index.ts is where it threw: the built JavaScript has other line numbers
-    await eventually(async () => (/index\.ts:3:\d+/.test(output()) ? true : undefined), 3000, 'stack mapped to index.ts:3');
+    await eventually(
+      async () => (/index\.ts:3:\d+/.test(output()) ? true : undefined),
+      3000,
+      'stack mapped to index.ts:3',
+    );
+    // a browser gets the error and its mapped stack instead of islet's one-line 500
+    const page = await request(`http://127.0.0.1:${dev.serving.tenantPort}/`, { headers: { accept: 'text/html' } });
+    const html = await page.body.text();
+    assert.equal(page.statusCode, 500);
+    assert.match(html, /no area for size 3/);
+    assert.match(html, /index\.ts:3:\d+/);
+  });
+
+  it('maps the stack a framework prints with console.error(err) to the TypeScript source', async () => {
+    fs.writeFileSync(
+      path.join(dir, 'index.ts'),
+      [
+        `type Input = { name?: string };`,
+        `function check(input: Input): string {`,
+        `  if (!input.name) throw new TypeError('name is required');`,
+        `  return input.name;`,
+        `}`,
+        `export default {`,
+        `  fetch(): Response {`,
+        `    try {`,
+        `      return new Response(check({}));`,
+        `    } catch (err) {`,
+        `      console.error(err);`,
+        `      return new Response('handled', { status: 400 });`,
+        `    }`,
+        `  },`,
+        `};`,
+        ``,
+      ].join('\n'),
+    );
+    await eventually(
+      async () => ((await get(`http://127.0.0.1:${dev.serving.tenantPort}/`)).text === 'handled' ? true : undefined),
+      10000,
+      'new version',
+    );
+    await eventually(
+      async () => (/TypeError: name is required/.test(output()) ? true : undefined),
+      3000,
+      'logged error printed',
+    );
+    await eventually(
+      async () => (/at check \(index\.ts:3:\d+\)/.test(output()) ? true : undefined),
+      3000,
+      'framework-logged stack mapped',
+    );
+  });
+
+  it('maps the stack of top-level code that throws, in the terminal and on the error page', async () => {
+    fs.writeFileSync(
+      path.join(dir, 'index.ts'),
+      [
+        `const config: Record<string, string> = {};`,
+        `function need(key: string): string {`,
+        `  if (!(key in config)) throw new Error('missing ' + key);`,
+        `  return config[key]!;`,
+        `}`,
+        `export const url = need('URL');`,
+        `export default { fetch: () => new Response(url) };`,
+        ``,
+      ].join('\n'),
+    );
+    await eventually(async () => (/missing URL/.test(output()) ? true : undefined), 10000, 'top-level throw reported');
+    await eventually(
+      async () => (/index\.ts:3:\d+/.test(output().slice(output().indexOf('missing URL'))) ? true : undefined),
+      3000,
+      'mapped',
+    );
+    const page = await get(`http://127.0.0.1:${dev.serving.tenantPort}/`);
+    assert.equal(page.status, 500);
+    assert.match(page.text, /missing URL/);
   });
 
   it('names the tenant after the folder and formats records a person reads', () => {
     assert.equal(tenantNameFor('/home/me/My Shop_API'), 'my-shop-api');
     assert.equal(tenantNameFor('/tmp/worker.ts'), 'worker');
     assert.equal(tenantNameFor('/tmp/___'), 'dev');
-    assert.equal(formatRecord({ time: '2026-01-01T10:00:00.123Z', level: 'info', msg: 'islet serving' }), null, 'routine server lines are left out');
     assert.equal(
-      formatRecord({ time: '2026-01-01T10:00:00.123Z', source: 'request', method: 'POST', path: '/x', status: 201, wallMs: 1.5, cpuMs: 0.4, cold: true }),
+      formatRecord({ time: '2026-01-01T10:00:00.123Z', level: 'info', msg: 'islet serving' }),
+      null,
+      'routine server lines are left out',
+    );
+    assert.equal(
+      formatRecord({
+        time: '2026-01-01T10:00:00.123Z',
+        source: 'request',
+        method: 'POST',
+        path: '/x',
+        status: 201,
+        wallMs: 1.5,
+        cpuMs: 0.4,
+        cold: true,
+      }),
       '10:00:00.123 POST /x 201 1.5 ms (cpu 0.4 ms) cold',
     );
     assert.equal(
-      formatRecord({ time: '2026-01-01T10:00:00.123Z', source: 'limit', limit: 'cpu', measured: 51, unit: 'ms', stack: 'Error\n  at spin (index.ts:2:3)' }),
+      formatRecord({
+        time: '2026-01-01T10:00:00.123Z',
+        source: 'limit',
+        limit: 'cpu',
+        measured: 51,
+        unit: 'ms',
+        stack: 'Error\n  at spin (index.ts:2:3)',
+      }),
       '10:00:00.123 limit cpu limit exceeded: 51 ms\n    Error\n    at spin (index.ts:2:3)',
     );
   });
@@ -116,7 +246,9 @@ describe('islet dev', () => {
   it('explains what is wrong with its arguments through bin/islet.js', async () => {
     const run = (args: string[]) =>
       new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'islet.js'), 'dev', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+        const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'islet.js'), 'dev', ...args], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
         let stderr = '';
         child.stderr.on('data', (chunk) => (stderr += chunk));
         child.on('close', (code) => resolve({ code, stderr }));

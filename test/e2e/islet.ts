@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
 import { loadConfig, type Config } from '../../server/config';
-import { Logger } from '../../server/log';
+import { Logger } from '../../server/observe/server-log';
 import { startServing, type Serving } from '../../server/cli/serve';
 
 export const repoRoot = path.resolve(__dirname, '../../..');

@@ -45,7 +45,7 @@
 // | a Proxy of a Response                         | 500 at once (unforgeable Response brand check)      |
 // | custom route overlapping another tenant's     | 409 ROUTE_TAKEN at deploy (longer prefix, wildcard) |
 // | crypto.subtle: PBKDF2 10^7 rounds, RSA 16384  | the call rejects NotSupportedError (request 200)    |
-// | crypto.subtle: 1000 derivations at once       | 504 wall (queued per isolate); admin API answers    |
+// | crypto.subtle: 1000 derivations at once       | refused (QuotaExceededError) or 503 cpu; admin API  |
 // | DecompressionStream bomb (130 KB -> 96 MiB)   | 200; the read rejects TypeError past 16 MiB a chunk |
 // | waitUntil that never settles                  | 200, then cut at the wall limit (logged: wall)      |
 // | response headers islet-error / request id     | the function's status; islet's headers not forged   |
@@ -56,7 +56,15 @@ import type { AddressInfo } from 'node:net';
 import { publish } from '../../server/deploy/publish';
 import net from 'node:net';
 import zlib from 'node:zlib';
-import { startIslet, attacker, neighbourCode, outsideAttempts, whileNeighbourServed, type Islet, type Reply } from './islet';
+import {
+  startIslet,
+  attacker,
+  neighbourCode,
+  outsideAttempts,
+  whileNeighbourServed,
+  type Islet,
+  type Reply,
+} from './islet';
 
 let islet: Islet;
 
@@ -69,13 +77,22 @@ before(async () => {
     config.logRequests = false;
   });
   await islet.deployReady('neighbour', neighbourCode);
-  const env = await islet.admin('PUT', '/v1/tenants/neighbour/env', { secrets: { NEIGHBOUR_SECRET: 'n-secret-4f2a' }, vars: { NEIGHBOUR_VAR: 'n-var-77c1' } });
+  const env = await islet.admin('PUT', '/v1/tenants/neighbour/env', {
+    secrets: { NEIGHBOUR_SECRET: 'n-secret-4f2a' },
+    vars: { NEIGHBOUR_VAR: 'n-var-77c1' },
+  });
   assert.equal(env.status, 200, env.text);
 });
 after(() => islet?.close());
 
 /** deploys `code` as `tenant` with `limits`, then sends the attack request while the neighbour is served */
-async function attack(tenant: string, code: string, limits: Record<string, number>, path = '/attack', init: { method?: string; body?: string; timeoutMs?: number } = {}): Promise<Reply> {
+async function attack(
+  tenant: string,
+  code: string,
+  limits: Record<string, number>,
+  path = '/attack',
+  init: { method?: string; body?: string; timeoutMs?: number } = {},
+): Promise<Reply> {
   await islet.deployReady(tenant, code, limits);
   return whileNeighbourServed(islet, () => islet.hit(tenant, path, init));
 }
@@ -96,16 +113,40 @@ test('infinite loop: 503 islet-error: cpu', async () => {
 });
 
 test('catastrophic regexp: 503 islet-error: cpu', async () => {
-  assertCut(await attack('regexp', attacker(`return new Response(String(/^(a+)+$/.test('a'.repeat(40) + '!')));`), fast), 503, 'cpu');
+  assertCut(
+    await attack('regexp', attacker(`return new Response(String(/^(a+)+$/.test('a'.repeat(40) + '!')));`), fast),
+    503,
+    'cpu',
+  );
 });
 
 test('endless microtasks (a promise chain and queueMicrotask): 503 islet-error: cpu', async () => {
-  assertCut(await attack('micro', attacker(`const spin = () => { Promise.resolve().then(spin); }; spin(); await new Promise(() => {});`), fast), 503, 'cpu');
-  assertCut(await attack('micro2', attacker(`const again = () => queueMicrotask(again); again(); await new Promise(() => {});`), fast), 503, 'cpu');
+  assertCut(
+    await attack(
+      'micro',
+      attacker(`const spin = () => { Promise.resolve().then(spin); }; spin(); await new Promise(() => {});`),
+      fast,
+    ),
+    503,
+    'cpu',
+  );
+  assertCut(
+    await attack(
+      'micro2',
+      attacker(`const again = () => queueMicrotask(again); again(); await new Promise(() => {});`),
+      fast,
+    ),
+    503,
+    'cpu',
+  );
 });
 
 test('deep recursion: the stack overflow is a tenant exception (500 with a request id)', async () => {
-  const res = await attack('recurse', attacker(`const f = (n) => f(n + 1) + 1; return new Response(String(f(0)));`), fast);
+  const res = await attack(
+    'recurse',
+    attacker(`const f = (n) => f(n + 1) + 1; return new Response(String(f(0)));`),
+    fast,
+  );
   assert.equal(res.status, 500, res.text);
   assert.ok(res.headers['islet-request-id']);
   assert.equal(res.headers['islet-error'], undefined);
@@ -128,7 +169,9 @@ const heapPatterns: Record<string, string> = {
 for (const [kind, loop] of Object.entries(heapPatterns)) {
   test(`heap explosion (${kind}): 503 islet-error: memory, then a fresh isolate`, async () => {
     const tenant = `heap-${kind}`;
-    const code = attacker(`if (new URL(request.url).pathname === '/count') return new Response(String(globalThis.kept ?? 0)); ${loop.replace('const keep = [];', 'const keep = (globalThis.kept = []);')}`);
+    const code = attacker(
+      `if (new URL(request.url).pathname === '/count') return new Response(String(globalThis.kept ?? 0)); ${loop.replace('const keep = [];', 'const keep = (globalThis.kept = []);')}`,
+    );
     assertCut(await attack(tenant, code, { ...fast, cpuMs: 5000 }), 503, 'memory');
     const next = await islet.hit(tenant, '/count');
     assert.equal(next.status, 200);
@@ -138,7 +181,9 @@ for (const [kind, loop] of Object.entries(heapPatterns)) {
 
 test('heap explosion (ArrayBuffers outside the V8 heap): 503 islet-error: memory', async () => {
   // 1 MiB each: at most a few dozen before a 16 MB budget refuses, never hundreds of MB
-  const code = attacker(`const keep = []; for (let i = 0; i < 400; i++) keep.push(new Uint8Array(1 << 20).fill(1)); return new Response('kept ' + keep.length);`);
+  const code = attacker(
+    `const keep = []; for (let i = 0; i < 400; i++) keep.push(new Uint8Array(1 << 20).fill(1)); return new Response('kept ' + keep.length);`,
+  );
   assertCut(await attack('heap-buffers', code, { ...fast, cpuMs: 5000 }), 503, 'memory');
 });
 
@@ -147,7 +192,10 @@ test('heap explosion (ArrayBuffers arriving from the host: structuredClone): ref
     try { for (let i = 0; i < 24; i++) keep.push(structuredClone(src)); } catch (e) { return new Response('refused at ' + keep.length); }
     return new Response('kept ' + keep.length * 4 + ' MiB');`);
   const res = await attack('heap-clones', code, { ...fast, cpuMs: 5000 });
-  assert.ok((res.status === 503 && res.headers['islet-error'] === 'memory') || /^refused at [0-5]$/.test(res.text), `${res.status} ${res.text}`);
+  assert.ok(
+    (res.status === 503 && res.headers['islet-error'] === 'memory') || /^refused at [0-5]$/.test(res.text),
+    `${res.status} ${res.text}`,
+  );
 });
 
 test('heap explosion (WebAssembly memory): 503 islet-error: memory', async () => {
@@ -187,7 +235,9 @@ test('timers left behind by a finished request never fire afterwards', async () 
 });
 
 test('log flood: 200, and the tenant output in the server log stays under its logBytes limit', async () => {
-  const code = attacker(`for (let i = 0; i < 20_000; i++) console.log('flood ' + i + ' ' + 'x'.repeat(200)); return new Response('logged');`);
+  const code = attacker(
+    `for (let i = 0; i < 20_000; i++) console.log('flood ' + i + ' ' + 'x'.repeat(200)); return new Response('logged');`,
+  );
   await islet.deployReady('logflood', code, { ...fast, cpuMs: 5000, logBytes: 4096 });
   const before = islet.logs.length;
   const bytesBefore = islet.logBytes();
@@ -198,7 +248,9 @@ test('log flood: 200, and the tenant output in the server log stays under its lo
   assert.equal(res.status, 200);
   assert.equal(res.text, 'logged');
   await new Promise((r) => setTimeout(r, 100));
-  const lines = islet.logs.slice(before).filter((r) => r.tenant === 'logflood' && String(r.msg ?? r.message ?? '').includes('flood'));
+  const lines = islet.logs
+    .slice(before)
+    .filter((r) => r.tenant === 'logflood' && String(r.msg ?? r.message ?? '').includes('flood'));
   const text = lines.map((r) => JSON.stringify(r)).join('\n');
   assert.ok(lines.length > 0, 'some tenant output was logged');
   // 4096 bytes of message text, a few hundred bytes of JSON around each record, one notice
@@ -215,7 +267,10 @@ test('huge response (an endless stream): the body is cut at responseBodyBytes, t
   assert.ok(res.aborted, 'the client sees the body end abnormally, not a complete response');
   assert.ok(res.text.length <= (1 << 20) + 64 * 1024, `at most the limit (+ one chunk) was sent: ${res.text.length}`);
   const id = res.headers['islet-request-id'];
-  assert.ok(islet.logs.some((r) => r.requestId === id && r.source === 'limit' && r.limit === 'body'), 'the cut is logged as a body limit');
+  assert.ok(
+    islet.logs.some((r) => r.requestId === id && r.source === 'limit' && r.limit === 'body'),
+    'the cut is logged as a body limit',
+  );
 });
 
 test('huge response (one buffer over responseBodyBytes): 503 islet-error: body', async () => {
@@ -224,13 +279,18 @@ test('huge response (one buffer over responseBodyBytes): 503 islet-error: body',
 });
 
 test('slow-loris response (a byte every 100 ms, forever): cut at the wall limit', async () => {
-  const code = attacker(`return new Response(new ReadableStream({ async pull(c) { await new Promise((r) => setTimeout(r, 100)); c.enqueue(new Uint8Array([46])); } }));`);
+  const code = attacker(
+    `return new Response(new ReadableStream({ async pull(c) { await new Promise((r) => setTimeout(r, 100)); c.enqueue(new Uint8Array([46])); } }));`,
+  );
   const res = await attack('loris', code, { ...fast, wallMs: 800 });
   assert.equal(res.status, 200);
   assert.ok(res.aborted, 'the trickle was cut, not ended as if complete');
   assert.ok(res.text.length < 100, `a few bytes trickled before the cut (${res.text.length})`);
   const id = res.headers['islet-request-id'];
-  assert.ok(islet.logs.some((r) => r.requestId === id && r.source === 'limit' && r.limit === 'wall'), 'the cut is logged as a wall limit');
+  assert.ok(
+    islet.logs.some((r) => r.requestId === id && r.source === 'limit' && r.limit === 'wall'),
+    'the cut is logged as a wall limit',
+  );
 });
 
 // ---- subrequests and egress ----
@@ -244,7 +304,10 @@ test('the suite guard itself: a connection beyond loopback from this process is 
 });
 
 /** a local HTTP server counting every connection it receives */
-async function listener(host: string, handler: http.RequestListener = (_req, res) => res.end('upstream ok')): Promise<{ port: number; connections: () => number; requests: () => number; close(): Promise<void> }> {
+async function listener(
+  host: string,
+  handler: http.RequestListener = (_req, res) => res.end('upstream ok'),
+): Promise<{ port: number; connections: () => number; requests: () => number; close(): Promise<void> }> {
   let connections = 0;
   let requests = 0;
   const server = http.createServer((req, res) => {
@@ -292,7 +355,10 @@ test('subrequest flood: fetch() past the cap rejects (serial and parallel), the 
     assert.equal(res.status, 200, res.text);
     const serial = JSON.parse(res.text) as unknown[];
     assert.deepEqual(serial.slice(0, 3), [200, 200, 200]);
-    assert.ok(serial.slice(3).every((s) => typeof s === 'string'), `every fetch past the cap rejected: ${res.text}`);
+    assert.ok(
+      serial.slice(3).every((s) => typeof s === 'string'),
+      `every fetch past the cap rejected: ${res.text}`,
+    );
     assert.equal(upstream.requests(), 3);
 
     const parallel = attacker(`
@@ -310,7 +376,12 @@ test('subrequest flood: fetch() past the cap rejects (serial and parallel), the 
 test('fetch to loopback, private, link-local, metadata and mapped addresses, or names resolving there: every fetch rejects, nothing is reached', async () => {
   const v4 = await listener('127.0.0.1');
   // a machine without IPv6 loopback still checks that [::1] is refused, with nothing to count
-  const v6 = await listener('::1').catch(() => ({ port: 9, connections: () => 0, requests: () => 0, close: async () => {} }));
+  const v6 = await listener('::1').catch(() => ({
+    port: 9,
+    connections: () => 0,
+    requests: () => 0,
+    close: async () => {},
+  }));
   // an allowed host (egress.allow) that redirects wherever it is told: each hop is checked again
   const redirector = await listener('127.0.0.2', (req, res) => {
     const to = new URL(req.url ?? '/', 'http://x').searchParams.get('to');
@@ -357,7 +428,10 @@ test('fetch to loopback, private, link-local, metadata and mapped addresses, or 
       `ws://127.0.0.1:${p}/`,
     ];
     const urls = [...inward, `http://127.0.0.2:${redirector.port}/?to=/final`];
-    const res = await attack('egress', prober, { ...fast, cpuMs: 2000, subrequests: 100 }, '/probe', { method: 'POST', body: JSON.stringify(urls) });
+    const res = await attack('egress', prober, { ...fast, cpuMs: 2000, subrequests: 100 }, '/probe', {
+      method: 'POST',
+      body: JSON.stringify(urls),
+    });
     assert.equal(res.status, 200, res.text);
     const results = JSON.parse(res.text) as string[];
     assert.equal(results.length, urls.length);
@@ -378,19 +452,147 @@ test('fetch to loopback, private, link-local, metadata and mapped addresses, or 
 /** every global name a tenant may see (ECMAScript, WebAssembly, the Web platform the shims define) */
 const expectedGlobals = new Set([
   // ECMAScript
-  'Object', 'Function', 'Array', 'Number', 'parseFloat', 'parseInt', 'Infinity', 'NaN', 'undefined', 'Boolean', 'String', 'Symbol', 'Date', 'Promise', 'RegExp',
-  'Error', 'AggregateError', 'EvalError', 'RangeError', 'ReferenceError', 'SyntaxError', 'TypeError', 'URIError', 'globalThis', 'JSON', 'Math', 'Intl',
-  'ArrayBuffer', 'Atomics', 'Uint8Array', 'Int8Array', 'Uint16Array', 'Int16Array', 'Uint32Array', 'Int32Array', 'Float32Array', 'Float64Array', 'Uint8ClampedArray',
-  'BigUint64Array', 'BigInt64Array', 'DataView', 'Map', 'BigInt', 'Set', 'WeakMap', 'WeakSet', 'Proxy', 'Reflect', 'FinalizationRegistry', 'WeakRef',
-  'decodeURI', 'decodeURIComponent', 'encodeURI', 'encodeURIComponent', 'escape', 'unescape', 'eval', 'isFinite', 'isNaN', 'SharedArrayBuffer', 'WebAssembly',
+  'Object',
+  'Function',
+  'Array',
+  'Number',
+  'parseFloat',
+  'parseInt',
+  'Infinity',
+  'NaN',
+  'undefined',
+  'Boolean',
+  'String',
+  'Symbol',
+  'Date',
+  'Promise',
+  'RegExp',
+  'Error',
+  'AggregateError',
+  'EvalError',
+  'RangeError',
+  'ReferenceError',
+  'SyntaxError',
+  'TypeError',
+  'URIError',
+  'globalThis',
+  'JSON',
+  'Math',
+  'Intl',
+  'ArrayBuffer',
+  'Atomics',
+  'Uint8Array',
+  'Int8Array',
+  'Uint16Array',
+  'Int16Array',
+  'Uint32Array',
+  'Int32Array',
+  'Float32Array',
+  'Float64Array',
+  'Uint8ClampedArray',
+  'BigUint64Array',
+  'BigInt64Array',
+  'DataView',
+  'Map',
+  'BigInt',
+  'Set',
+  'WeakMap',
+  'WeakSet',
+  'Proxy',
+  'Reflect',
+  'FinalizationRegistry',
+  'WeakRef',
+  'decodeURI',
+  'decodeURIComponent',
+  'encodeURI',
+  'encodeURIComponent',
+  'escape',
+  'unescape',
+  'eval',
+  'isFinite',
+  'isNaN',
+  'SharedArrayBuffer',
+  'WebAssembly',
   // the Web platform (runtime-shims)
-  'DOMException', 'Event', 'EventTarget', 'CustomEvent', 'AbortController', 'AbortSignal', 'TextEncoder', 'TextDecoder', 'atob', 'btoa', 'URL', 'URLSearchParams',
-  'Headers', 'Request', 'Response', 'Blob', 'File', 'FormData', 'fetch', 'FetchEvent', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval',
-  'queueMicrotask', 'structuredClone', 'console', 'Crypto', 'crypto', 'performance', 'navigator', 'self', 'addEventListener', 'removeEventListener',
-  'dispatchEvent', 'ReadableStream', 'ReadableStreamDefaultReader', 'ReadableStreamBYOBReader', 'ReadableStreamBYOBRequest', 'ReadableByteStreamController',
-  'ReadableStreamDefaultController', 'WritableStream', 'WritableStreamDefaultWriter', 'WritableStreamDefaultController', 'TransformStream',
-  'TransformStreamDefaultController', 'ByteLengthQueuingStrategy', 'CountQueuingStrategy', 'TextEncoderStream', 'TextDecoderStream', 'URLPattern',
-  'CompressionStream', 'DecompressionStream', 'SubtleCrypto', 'CryptoKey',
+  'DOMException',
+  'Event',
+  'EventTarget',
+  'CustomEvent',
+  'AbortController',
+  'AbortSignal',
+  'TextEncoder',
+  'TextDecoder',
+  'atob',
+  'btoa',
+  'URL',
+  'URLSearchParams',
+  'Headers',
+  'Request',
+  'Response',
+  'Blob',
+  'File',
+  'FormData',
+  'fetch',
+  'FetchEvent',
+  'setTimeout',
+  'setInterval',
+  'clearTimeout',
+  'clearInterval',
+  'queueMicrotask',
+  'structuredClone',
+  'console',
+  'Crypto',
+  'crypto',
+  'performance',
+  'navigator',
+  'self',
+  'addEventListener',
+  'removeEventListener',
+  'dispatchEvent',
+  'ReadableStream',
+  'ReadableStreamDefaultReader',
+  'ReadableStreamBYOBReader',
+  'ReadableStreamBYOBRequest',
+  'ReadableByteStreamController',
+  'ReadableStreamDefaultController',
+  'WritableStream',
+  'WritableStreamDefaultWriter',
+  'WritableStreamDefaultController',
+  'TransformStream',
+  'TransformStreamDefaultController',
+  'ByteLengthQueuingStrategy',
+  'CountQueuingStrategy',
+  'TextEncoderStream',
+  'TextDecoderStream',
+  'URLPattern',
+  'CompressionStream',
+  'DecompressionStream',
+  'SubtleCrypto',
+  'CryptoKey',
+  // the Workers platform's Cache API and cron trigger classes (server/bindings/)
+  'caches',
+  'Cache',
+  'CacheStorage',
+  'ScheduledController',
+  'ScheduledEvent',
+  // Workers' further globals (issue 18); EventSource only where the code names it
+  'Performance',
+  'PerformanceEntry',
+  'PerformanceMark',
+  'PerformanceMeasure',
+  'Navigator',
+  'Scheduler',
+  'scheduler',
+  'MessageEvent',
+  'ErrorEvent',
+  'PromiseRejectionEvent',
+  'reportError',
+  'MessageChannel',
+  'MessagePort',
+  'EventSource',
+  'WebSocket',
+  'WebSocketPair',
+  'CloseEvent',
 ]);
 
 test('reaching the bridge or Node: no unexpected global, no Node object, no sloppy host frame, no host function through the stack', async () => {
@@ -456,11 +658,26 @@ test('a classic (sloppy) script cannot climb to its caller through handler.calle
   assert.deepEqual(JSON.parse(res.text), []);
 });
 
-test("a static import of Node's built-ins is refused at deploy (400)", async () => {
+test("Node's fs and child_process import (islet's stand-ins, as on Workers) but reach nothing of the host", async () => {
   for (const spec of ['node:fs', 'fs', 'node:child_process']) {
-    const res = await islet.deploy('nodeimport', `import * as m from '${spec}';\nexport default { fetch() { return new Response(String(Object.keys(m))); } };`);
-    assert.equal(res.status, 400, `${spec}: ${res.text}`);
-    assert.ok(!/\bat .*\(|\/work\/|node_modules/.test(res.text), `no server stack or path in the answer: ${res.text}`);
+    const code = `import * as m from '${spec}';
+      export default { fetch() {
+        const tries = [];
+        for (const name of Object.keys(m)) {
+          const use = () => name === 'default' ? m.default.readFileSync('/etc/passwd') : m[name]('/etc/passwd', () => {});
+          try { tries.push(String(use())); }
+          catch (e) { tries.push(e.code); }
+        }
+        return Response.json({ names: Object.keys(m).length, results: [...new Set(tries)] });
+      } };`;
+    const res = await islet.deploy('nodeimport', code);
+    assert.equal(res.status, 201, `${spec}: ${res.text}`);
+    const answer = await islet.hit('nodeimport', '/');
+    assert.equal(answer.status, 200, answer.text);
+    const { names, results } = JSON.parse(answer.text);
+    assert.ok(names > 0, `${spec} offers its names`);
+    assert.deepEqual(results, ['ERR_NOT_AVAILABLE_IN_ISLET'], `${spec}: every use fails the same way: ${answer.text}`);
+    assert.ok(!answer.text.includes('root:'), 'no file of the host was read');
   }
 });
 
@@ -472,7 +689,10 @@ test("another tenant's globals and env are out of reach", async () => {
     return new Response(seen);`);
   const res = await attack('snoop', code, fast);
   assert.equal(res.status, 200, res.text);
-  assert.ok(!res.text.includes('n-secret-4f2a') && !res.text.includes('n-var-77c1'), `nothing of the neighbour: ${res.text}`);
+  assert.ok(
+    !res.text.includes('n-secret-4f2a') && !res.text.includes('n-var-77c1'),
+    `nothing of the neighbour: ${res.text}`,
+  );
   assert.equal(JSON.parse(res.text).global, null);
 });
 
@@ -523,12 +743,17 @@ test('a deployment whose top-level code never finishes is refused at deploy with
     heap: 'const keep = []; for (;;) keep.push({ a: [1, 2, 3] });',
   };
   for (const [kind, top] of Object.entries(bodies)) {
-    const res = await whileNeighbourServed(islet, () => islet.deploy(`toplevel-${kind}`, `${top}\nexport default { fetch() { return new Response('unreachable'); } };`));
+    const res = await whileNeighbourServed(islet, () =>
+      islet.deploy(`toplevel-${kind}`, `${top}\nexport default { fetch() { return new Response('unreachable'); } };`),
+    );
     assert.equal(res.status, 400, `${kind}: ${res.status} ${res.text}`);
     const body = JSON.parse(res.text) as { error: { code: string; message: string } };
     assert.match(body.error.code, /^[A-Z_]+$/);
     // the tenant's own stack may be shown; nothing of the server's files
-    assert.ok(!/\/work\/|dist\/server|node:internal|node_modules/.test(body.error.message), `no server stack in the answer: ${body.error.message}`);
+    assert.ok(
+      !/\/work\/|dist\/server|node:internal|node_modules/.test(body.error.message),
+      `no server stack in the answer: ${body.error.message}`,
+    );
     const tenant = await islet.admin('GET', `/v1/tenants/toplevel-${kind}`);
     assert.equal(JSON.parse(tenant.text).active, null, 'nothing was activated');
   }
@@ -536,7 +761,9 @@ test('a deployment whose top-level code never finishes is refused at deploy with
 
 test('top-level code that never finishes, stored past deploy validation: each request answers 500 at once, the server never hangs', async () => {
   // as if written by an older islet or another tool: publish straight into the store, no prepare hook
-  const files = new Map([['index.js', Buffer.from("while (true) {}\nexport default { fetch() { return new Response('unreachable'); } };")]]);
+  const files = new Map([
+    ['index.js', Buffer.from("while (true) {}\nexport default { fetch() { return new Response('unreachable'); } };")],
+  ]);
   const put = await islet.admin('PUT', '/v1/tenants/forced', { limits: fast });
   assert.ok(put.status === 201 || put.status === 200, put.text);
   await publish({ store: islet.serving.store }, 'forced', files, { entry: 'index.js' });
@@ -566,31 +793,55 @@ test('top-level code that never finishes, stored past deploy validation: each re
 test('abusing the bridge plumbing (deep clone, bad headers and statuses, throwing odd values, fake Responses) gives clean answers', async () => {
   const cases: [string, string, number, string | undefined][] = [
     // [tenant, handler body, expected status, expected islet-error]
-    ['deepclone', `let a = []; for (let i = 0; i < 200000; i++) a = [a]; try { structuredClone(a); return new Response('cloned'); } catch (e) { return new Response('refused ' + e.name); }`, 200, undefined],
+    [
+      'deepclone',
+      `let a = []; for (let i = 0; i < 200000; i++) a = [a]; try { structuredClone(a); return new Response('cloned'); } catch (e) { return new Response('refused ' + e.name); }`,
+      200,
+      undefined,
+    ],
     ['crlfheader', `return new Response('x', { headers: { 'x-a': 'a\\r\\nset-cookie: evil=1' } });`, 500, undefined],
     ['badstatus', `return new Response('x', { status: 999 });`, 500, undefined],
     ['throwsymbol', `throw Symbol('odd');`, 500, undefined],
     ['throwloop', `throw { toString() { while (true) {} } };`, 503, 'cpu'],
-    ['stackloop', `const e = new Error('x'); Object.defineProperty(e, 'stack', { get() { while (true) {} } }); throw e;`, 503, 'cpu'],
+    [
+      'stackloop',
+      `const e = new Error('x'); Object.defineProperty(e, 'stack', { get() { while (true) {} } }); throw e;`,
+      503,
+      'cpu',
+    ],
     ['notresponse', `return { status: 200, body: 'forged' };`, 500, undefined],
-    ['consoleproxy', `console.log(new Proxy({}, { get() { throw new Error('boom'); }, ownKeys() { throw new Error('boom'); } })); return new Response('logged');`, 200, undefined],
+    [
+      'consoleproxy',
+      `console.log(new Proxy({}, { get() { throw new Error('boom'); }, ownKeys() { throw new Error('boom'); } })); return new Response('logged');`,
+      200,
+      undefined,
+    ],
   ];
   for (const [tenant, body, status, limit] of cases) {
     const res = await attack(tenant, attacker(body), { ...fast, cpuMs: 200, memoryMb: 32 });
     assert.equal(res.status, status, `${tenant}: ${res.text}`);
     assert.equal(res.headers['islet-error'], limit, tenant);
-    if (status === 200) assert.doesNotMatch(res.text, /cloned/, `${tenant}: a 200000-deep array is refused, not cloned`);
-    if (status === 500) assert.doesNotMatch(res.text, /evil|forged|odd/, `${tenant}: the answer is islet's, not the tenant's`);
+    if (status === 200)
+      assert.doesNotMatch(res.text, /cloned/, `${tenant}: a 200000-deep array is refused, not cloned`);
+    if (status === 500)
+      assert.doesNotMatch(res.text, /evil|forged|odd/, `${tenant}: the answer is islet's, not the tenant's`);
   }
 });
 
 test('a Proxy of a Response answers 500 at once, not after the wall limit', async () => {
-  const res = await attack('proxyresponse', attacker(`return new Proxy(new Response('x'), {});`), { ...fast, wallMs: 1500 });
+  const res = await attack('proxyresponse', attacker(`return new Proxy(new Response('x'), {});`), {
+    ...fast,
+    wallMs: 1500,
+  });
   assert.equal(res.status, 500, res.text);
 });
 
 test('waitUntil that never settles: the answer goes out (200), the request is then cut at the wall limit', async () => {
-  const res = await attack('waitforever', attacker(`ctx.waitUntil(new Promise(() => {})); return new Response('answered');`), { ...fast, wallMs: 500 });
+  const res = await attack(
+    'waitforever',
+    attacker(`ctx.waitUntil(new Promise(() => {})); return new Response('answered');`),
+    { ...fast, wallMs: 500 },
+  );
   assert.equal(res.status, 200);
   assert.equal(res.text, 'answered');
   const id = res.headers['islet-request-id'];
@@ -602,31 +853,72 @@ test('waitUntil that never settles: the answer goes out (200), the request is th
 });
 
 test('a request flood on a function that hangs: past its concurrency cap 503 islet-error: concurrency, the neighbour unaffected', async () => {
-  await islet.deployReady('hangflood', attacker(`await new Promise(() => {});`), { ...fast, wallMs: 1000, concurrency: 8 });
+  await islet.deployReady('hangflood', attacker(`await new Promise(() => {});`), {
+    ...fast,
+    wallMs: 1000,
+    concurrency: 8,
+  });
   const from = islet.logs.length;
-  const replies = await whileNeighbourServed(islet, () => Promise.all(Array.from({ length: 60 }, () => islet.hit('hangflood', '/attack'))));
-  const lifecycle = islet.logs.slice(from).filter((r) => r.tenant === 'hangflood' && r.source !== 'limit').map((r) => JSON.stringify(r));
+  const replies = await whileNeighbourServed(islet, () =>
+    Promise.all(Array.from({ length: 60 }, () => islet.hit('hangflood', '/attack'))),
+  );
+  const lifecycle = islet.logs
+    .slice(from)
+    .filter((r) => r.tenant === 'hangflood' && r.source !== 'limit')
+    .map((r) => JSON.stringify(r));
   const byStatus = new Map<string, number>();
-  for (const r of replies) byStatus.set(`${r.status} ${r.headers['islet-error']}`, (byStatus.get(`${r.status} ${r.headers['islet-error']}`) ?? 0) + 1);
-  assert.equal(byStatus.get('504 wall'), 8, `the 8 admitted were cut at the wall limit: ${JSON.stringify([...byStatus])}\n${lifecycle.join('\n')}`);
-  assert.equal(byStatus.get('503 concurrency'), 52, `the rest were turned away at once: ${JSON.stringify([...byStatus])}`);
+  for (const r of replies)
+    byStatus.set(
+      `${r.status} ${r.headers['islet-error']}`,
+      (byStatus.get(`${r.status} ${r.headers['islet-error']}`) ?? 0) + 1,
+    );
+  assert.equal(
+    byStatus.get('504 wall'),
+    8,
+    `the 8 admitted were cut at the wall limit: ${JSON.stringify([...byStatus])}\n${lifecycle.join('\n')}`,
+  );
+  assert.equal(
+    byStatus.get('503 concurrency'),
+    52,
+    `the rest were turned away at once: ${JSON.stringify([...byStatus])}`,
+  );
 });
 
 test("custom routes: a tenant's deploy token cannot carve into another tenant's routes (longer prefix, wildcard, same route)", async () => {
-  const owner = await islet.deploy('shopowner', attacker(`return new Response('owner ' + new URL(request.url).pathname);`), { query: '?routes=shop.example.test/*' });
+  const owner = await islet.deploy(
+    'shopowner',
+    attacker(`return new Response('owner ' + new URL(request.url).pathname);`),
+    { query: '?routes=shop.example.test/*' },
+  );
   assert.equal(owner.status, 201, owner.text);
   assert.equal((await islet.admin('PUT', '/v1/tenants/squatter', {})).status, 201);
   const created = await islet.admin('POST', '/v1/tenants/squatter/tokens', {});
   assert.equal(created.status, 201, created.text);
   const auth = { authorization: `Bearer ${JSON.parse(created.text).token}`, 'content-type': 'application/javascript' };
   const code = attacker(`return new Response('squatter');`).replaceAll('__MARK__', '"s"');
-  for (const route of ['shop.example.test/api*', 'shop.example.test/', 'SHOP.example.test/checkout', '*.example.test/*', '*.test/*']) {
-    const res = await islet.admin('POST', `/v1/tenants/squatter/deployments?routes=${encodeURIComponent(route)}`, code, auth);
+  for (const route of [
+    'shop.example.test/api*',
+    'shop.example.test/',
+    'SHOP.example.test/checkout',
+    '*.example.test/*',
+    '*.test/*',
+  ]) {
+    const res = await islet.admin(
+      'POST',
+      `/v1/tenants/squatter/deployments?routes=${encodeURIComponent(route)}`,
+      code,
+      auth,
+    );
     assert.equal(res.status, 409, `${route}: ${res.text}`);
     assert.equal(JSON.parse(res.text).error.code, 'ROUTE_TAKEN');
   }
   // disjoint routes stay possible, and a tenant subdomain cannot be taken by a route at all
-  const own = await islet.admin('POST', `/v1/tenants/squatter/deployments?routes=${encodeURIComponent('other.example.test/*,neighbour.localhost/*')}`, code, auth);
+  const own = await islet.admin(
+    'POST',
+    `/v1/tenants/squatter/deployments?routes=${encodeURIComponent('other.example.test/*,neighbour.localhost/*')}`,
+    code,
+    auth,
+  );
   assert.equal(own.status, 201, own.text);
   const until = Date.now() + 10_000;
   for (;;) {
@@ -641,9 +933,19 @@ test("custom routes: a tenant's deploy token cannot carve into another tenant's 
   }
   assert.equal((await islet.hit('neighbour', '/')).text, 'neighbour ok');
   // the operator may nest routes on purpose; only the very same route is refused to everyone
-  const nested = await islet.admin('POST', `/v1/tenants/squatter/deployments?routes=${encodeURIComponent('shop.example.test/partner*')}`, code, { 'content-type': 'application/javascript' });
+  const nested = await islet.admin(
+    'POST',
+    `/v1/tenants/squatter/deployments?routes=${encodeURIComponent('shop.example.test/partner*')}`,
+    code,
+    { 'content-type': 'application/javascript' },
+  );
   assert.equal(nested.status, 201, nested.text);
-  const same = await islet.admin('POST', `/v1/tenants/squatter/deployments?routes=${encodeURIComponent('shop.example.test/*')}`, code, { 'content-type': 'application/javascript' });
+  const same = await islet.admin(
+    'POST',
+    `/v1/tenants/squatter/deployments?routes=${encodeURIComponent('shop.example.test/*')}`,
+    code,
+    { 'content-type': 'application/javascript' },
+  );
   assert.equal(same.status, 409, same.text);
 });
 
@@ -673,7 +975,10 @@ test('crypto.subtle cannot occupy the thread pool: costly parameters refused, a 
   const list = await islet.admin('GET', '/v1/tenants');
   assert.equal(list.status, 200, 'the admin API (store reads on the thread pool) answered during the flood');
   const cut = await flood;
-  assert.ok(cut.status === 504 || cut.status === 200, `${cut.status} ${cut.text}`);
+  // each derivation is refused as more than the request's CPU can pay for (QuotaExceededError), and
+  // the refusals cost CPU too: 200, or cut for CPU (host work is charged, issue 16)
+  const cpuCut = cut.status === 503 && cut.headers['islet-error'] === 'cpu';
+  assert.ok(cut.status === 504 || cut.status === 200 || cpuCut, `${cut.status} ${cut.text}`);
 });
 
 test('a decompression bomb (130 KB of gzip inflating to 96 MiB) is refused while it inflates, in pieces the host can hold', async () => {
@@ -694,7 +999,13 @@ test('a decompression bomb (130 KB of gzip inflating to 96 MiB) is refused while
 });
 
 test("a function cannot forge islet's own headers (islet-error, islet-request-id)", async () => {
-  const res = await attack('forger', attacker(`return new Response('x', { status: 503, headers: { 'islet-error': 'cpu', 'Islet-Request-Id': 'forged', 'x-own': 'kept' } });`), fast);
+  const res = await attack(
+    'forger',
+    attacker(
+      `return new Response('x', { status: 503, headers: { 'islet-error': 'cpu', 'Islet-Request-Id': 'forged', 'x-own': 'kept' } });`,
+    ),
+    fast,
+  );
   assert.equal(res.status, 503);
   assert.equal(res.headers['x-own'], 'kept');
   assert.equal(res.headers['islet-error'], undefined, 'a 503 of the function itself carries no islet-error');
@@ -702,7 +1013,14 @@ test("a function cannot forge islet's own headers (islet-error, islet-request-id
 });
 
 test("imports that reach for the server's files are refused at deploy (absolute, climbing, file: URLs, text and JSON imports, bundled or not)", async () => {
-  const specs = ['/etc/passwd', '../../../../../../etc/passwd', 'file:///etc/passwd', '/proc/self/environ', '../../../../../../proc/self/environ', `${process.cwd()}/package.json`];
+  const specs = [
+    '/etc/passwd',
+    '../../../../../../etc/passwd',
+    'file:///etc/passwd',
+    '/proc/self/environ',
+    '../../../../../../proc/self/environ',
+    `${process.cwd()}/package.json`,
+  ];
   for (const spec of specs) {
     for (const [how, importLine] of [
       ['text', `import data from ${JSON.stringify(spec)} with { type: 'text' };`],
@@ -710,9 +1028,16 @@ test("imports that reach for the server's files are refused at deploy (absolute,
       ['module', `import * as data from ${JSON.stringify(spec)};`],
     ] as const) {
       for (const query of ['', '?bundle=true']) {
-        const res = await islet.deploy('fsreach', `${importLine}\nexport default { fetch() { return new Response(JSON.stringify(data)); } };`, { query });
+        const res = await islet.deploy(
+          'fsreach',
+          `${importLine}\nexport default { fetch() { return new Response(JSON.stringify(data)); } };`,
+          { query },
+        );
         assert.equal(res.status, 400, `${how} import of ${spec}${query}: ${res.status} ${res.text.slice(0, 300)}`);
-        assert.ok(!/root:x?:0:0|PATH=|"name":\s*"islet"/.test(res.text), `nothing of the file in the answer: ${res.text.slice(0, 300)}`);
+        assert.ok(
+          !/root:x?:0:0|PATH=|"name":\s*"islet"/.test(res.text),
+          `nothing of the file in the answer: ${res.text.slice(0, 300)}`,
+        );
       }
     }
   }
@@ -725,12 +1050,17 @@ test("a wildcard in an upload path cannot make the build glob the server's own d
       const res = await islet.deploy('globber', code, { query });
       assert.equal(res.status, 400, `${query}: ${res.text.slice(0, 300)}`);
       assert.equal(JSON.parse(res.text).error.code, 'UPLOAD_BAD_PATH');
-      assert.ok(!/README|gitignore|package-lock|tsconfig|islet-out/.test(res.text), `no server file named in the answer: ${res.text.slice(0, 300)}`);
+      assert.ok(
+        !/README|gitignore|package-lock|tsconfig|islet-out/.test(res.text),
+        `no server file named in the answer: ${res.text.slice(0, 300)}`,
+      );
     }
   }
   // the same name as a multipart file
   const form = `--b\r\ncontent-disposition: form-data; name="file"; filename="*.js"\r\n\r\n${code}\r\n--b\r\ncontent-disposition: form-data; name="entry"\r\n\r\n*.js\r\n--b--\r\n`;
-  const multipart = await islet.admin('POST', '/v1/tenants/globber/deployments', form, { 'content-type': 'multipart/form-data; boundary=b' });
+  const multipart = await islet.admin('POST', '/v1/tenants/globber/deployments', form, {
+    'content-type': 'multipart/form-data; boundary=b',
+  });
   assert.equal(multipart.status, 400, multipart.text);
   assert.ok(!/README|gitignore|package-lock|tsconfig/.test(multipart.text), multipart.text);
 });

@@ -10,7 +10,7 @@ import path from 'node:path';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { loadConfig, type Config } from '../../server/config';
-import { Logger } from '../../server/log';
+import { Logger } from '../../server/observe/server-log';
 import { startServing, type Serving } from '../../server/cli/serve';
 
 export const repoRoot = path.resolve(__dirname, '../../..');
@@ -48,7 +48,9 @@ export function installOutboundGuard(): void {
     }
     if (host !== undefined && !isLoopback(host)) {
       outsideAttempts.push(host);
-      process.nextTick(() => this.destroy(new Error(`test guard: refused a connection to ${host} (only loopback is allowed here)`)));
+      process.nextTick(() =>
+        this.destroy(new Error(`test guard: refused a connection to ${host} (only loopback is allowed here)`)),
+      );
       return this;
     }
     return (original as (...a: unknown[]) => net.Socket).apply(this, args);
@@ -72,18 +74,34 @@ export interface Islet {
   logBytes(): number;
   admin(method: string, p: string, body?: unknown, headers?: Record<string, string>): Promise<Reply>;
   /** creates `tenant` with `limits` and uploads `code` as its active deployment; returns the upload reply */
-  deploy(tenant: string, code: string, options?: { limits?: Record<string, number>; query?: string; mark?: string }): Promise<Reply>;
+  deploy(
+    tenant: string,
+    code: string,
+    options?: { limits?: Record<string, number>; query?: string; mark?: string },
+  ): Promise<Reply>;
   /** like deploy, but asserts 201 and waits until the tenant answers `/__ping` */
   deployReady(tenant: string, code: string, limits?: Record<string, number>): Promise<void>;
   /** a request to `tenant` (Host: <tenant>.localhost, or `init.host` when given) */
-  hit(tenant: string, p?: string, init?: { method?: string; body?: string; timeoutMs?: number; host?: string }): Promise<Reply>;
+  hit(
+    tenant: string,
+    p?: string,
+    init?: { method?: string; body?: string; timeoutMs?: number; host?: string },
+  ): Promise<Reply>;
   close(): Promise<void>;
 }
 
 export async function startIslet(tweak: (config: Config) => void = () => {}): Promise<Islet> {
   installOutboundGuard();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-hostile-'));
-  const config = loadConfig({ env: { ISLET_PORT: '0', ISLET_HOST: '127.0.0.1', ISLET_ADMIN_PORT: '0', ISLET_DATA_DIR: dataDir, ISLET_ADMIN_TOKEN: 'hostile-operator-token' } });
+  const config = loadConfig({
+    env: {
+      ISLET_PORT: '0',
+      ISLET_HOST: '127.0.0.1',
+      ISLET_ADMIN_PORT: '0',
+      ISLET_DATA_DIR: dataDir,
+      ISLET_ADMIN_TOKEN: 'hostile-operator-token',
+    },
+  });
   config.pool.sampleIntervalS = 1;
   tweak(config);
   const logs: Record<string, unknown>[] = [];
@@ -98,9 +116,18 @@ export async function startIslet(tweak: (config: Config) => void = () => {}): Pr
   const adminBase = `http://127.0.0.1:${serving.adminPort}`;
   const tenantBase = `http://127.0.0.1:${serving.tenantPort}`;
 
-  async function send(url: string, init: { method: string; headers: Record<string, string>; body?: string; timeoutMs?: number }): Promise<Reply> {
+  async function send(
+    url: string,
+    init: { method: string; headers: Record<string, string>; body?: string; timeoutMs?: number },
+  ): Promise<Reply> {
     const timeout = init.timeoutMs ?? 15_000;
-    const res = await request(url, { method: init.method as 'GET', headers: init.headers, body: init.body, headersTimeout: timeout, bodyTimeout: timeout });
+    const res = await request(url, {
+      method: init.method as 'GET',
+      headers: init.headers,
+      body: init.body,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+    });
     const chunks: Buffer[] = [];
     let aborted: string | undefined;
     try {
@@ -132,7 +159,9 @@ export async function startIslet(tweak: (config: Config) => void = () => {}): Pr
       assert.ok(put.status === 201 || put.status === 200, `PUT /v1/tenants/${tenant}: ${put.status} ${put.text}`);
       // __MARK__ in the code becomes a string unique to this upload (see attacker())
       const source = code.replaceAll('__MARK__', JSON.stringify(options.mark ?? Math.random().toString(36).slice(2)));
-      return islet.admin('POST', `/v1/tenants/${tenant}/deployments${options.query ?? ''}`, source, { 'content-type': 'application/javascript' });
+      return islet.admin('POST', `/v1/tenants/${tenant}/deployments${options.query ?? ''}`, source, {
+        'content-type': 'application/javascript',
+      });
     },
     async deployReady(tenant, code, limits) {
       const mark = Math.random().toString(36).slice(2);
@@ -143,13 +172,21 @@ export async function startIslet(tweak: (config: Config) => void = () => {}): Pr
       for (;;) {
         const ping = await islet.hit(tenant, '/__ping');
         if (ping.status === 200 && ping.text === `pong ${mark}`) return;
-        assert.ok(Date.now() < until, `${tenant} never answered /__ping with its new deployment (last: ${ping.status} ${ping.text})`);
+        assert.ok(
+          Date.now() < until,
+          `${tenant} never answered /__ping with its new deployment (last: ${ping.status} ${ping.text})`,
+        );
         await new Promise((r) => setTimeout(r, 50));
       }
     },
     hit(tenant, p = '/', init = {}) {
       const h: Record<string, string> = { host: init.host ?? `${tenant}.localhost` };
-      return send(`${tenantBase}${p}`, { method: init.method ?? 'GET', headers: h, body: init.body, timeoutMs: init.timeoutMs });
+      return send(`${tenantBase}${p}`, {
+        method: init.method ?? 'GET',
+        headers: h,
+        body: init.body,
+        timeoutMs: init.timeoutMs,
+      });
     },
     async close() {
       await serving.close();

@@ -3,13 +3,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ivm, withContext } from './support';
 
-test('a sync Callback runs on Node\'s thread during the isolate\'s run and returns a copy', async () => {
+test("a sync Callback runs on Node's thread during the isolate's run and returns a copy", async () => {
   await withContext((_isolate, context) => {
     const calls: unknown[][] = [];
-    context.global.setSync('host', new ivm.Callback((...args: unknown[]) => {
-      calls.push(args);
-      return { got: args.length };
-    }));
+    context.global.setSync(
+      'host',
+      new ivm.Callback((...args: unknown[]) => {
+        calls.push(args);
+        return { got: args.length };
+      }),
+    );
     assert.equal(context.evalSync('host(1, "two", [3], { four: 4 }).got'), 4);
     assert.deepEqual(calls, [[1, 'two', [3], { four: 4 }]]);
     context.global.setSync('fail', () => {
@@ -23,7 +26,16 @@ test('async and ignored Callbacks', async () => {
   await withContext(async (_isolate, context) => {
     let ignoredWith: unknown;
     context.global.setSync('later', new ivm.Callback((x: number) => x * 2, { async: true }));
-    context.global.setSync('fire', new ivm.Callback((x: unknown) => { ignoredWith = x; return 'dropped'; }, { ignored: true }));
+    context.global.setSync(
+      'fire',
+      new ivm.Callback(
+        (x: unknown) => {
+          ignoredWith = x;
+          return 'dropped';
+        },
+        { ignored: true },
+      ),
+    );
     assert.equal(await context.eval('later(21)', { promise: true }), 42);
     assert.equal(context.evalSync('fire("x")'), undefined);
     await new Promise((resolve) => setTimeout(resolve, 20));

@@ -45,7 +45,14 @@ test('context.global is a Reference to the global object', async () => {
 test('errors keep their class, message and a stack with filename, line and column', async () => {
   await withContext(async (isolate, context) => {
     // The reference library rebuilds EvalError and URIError as plain Errors; islet keeps them.
-    const classes = ['Error', 'TypeError', 'RangeError', 'SyntaxError', 'ReferenceError', ...(isIslet ? (['EvalError', 'URIError'] as const) : [])];
+    const classes = [
+      'Error',
+      'TypeError',
+      'RangeError',
+      'SyntaxError',
+      'ReferenceError',
+      ...(isIslet ? (['EvalError', 'URIError'] as const) : []),
+    ];
     for (const name of classes) {
       assert.throws(
         () => context.evalSync(`\n\n  throw new ${name}('boom ${name}')`, { filename: 'file:///app.js' }),
@@ -57,10 +64,19 @@ test('errors keep their class, message and a stack with filename, line and colum
         },
       );
     }
-    await assert.rejects(context.eval('null.x', { filename: 'file:///t.js' }), (error: Error) => error instanceof TypeError && /file:\/\/\/t\.js:1/.test(String(error.stack)));
+    await assert.rejects(
+      context.eval('null.x', { filename: 'file:///t.js' }),
+      (error: Error) => error instanceof TypeError && /file:\/\/\/t\.js:1/.test(String(error.stack)),
+    );
     assert.throws(() => context.evalSync('let = ;', { filename: 'file:///bad.js' }), SyntaxError);
-    const script = isolate.compileScriptSync('function f() {\n  throw new RangeError("deep");\n}\nf()', { filename: 'file:///s.js', lineOffset: 10 });
-    assert.throws(() => script.runSync(context), (error: Error) => error instanceof RangeError && /file:\/\/\/s\.js:12:9/.test(String(error.stack)));
+    const script = isolate.compileScriptSync('function f() {\n  throw new RangeError("deep");\n}\nf()', {
+      filename: 'file:///s.js',
+      lineOffset: 10,
+    });
+    assert.throws(
+      () => script.runSync(context),
+      (error: Error) => error instanceof RangeError && /file:\/\/\/s\.js:12:9/.test(String(error.stack)),
+    );
   });
 });
 
@@ -81,7 +97,8 @@ test('compileScript and Script.run/runSync/runIgnored with release', async () =>
 
 test('cached data: produced, consumed, and rejected when the source changes', async () => {
   await withContext((isolate, context) => {
-    const code = Array.from({ length: 300 }, (_, i) => `function f${i}(a) { return a + ${i}; }`).join('\n') + '\nf299(1)';
+    const code =
+      Array.from({ length: 300 }, (_, i) => `function f${i}(a) { return a + ${i}; }`).join('\n') + '\nf299(1)';
     const first = isolate.compileScriptSync(code, { produceCachedData: true });
     assert.ok(first.cachedData instanceof ivm.ExternalCopy);
     const bytes = first.cachedData!.copy() as ArrayBuffer;
@@ -91,9 +108,15 @@ test('cached data: produced, consumed, and rejected when the source changes', as
     assert.equal(second.runSync(context), 300);
     const changed = isolate.compileScriptSync(code + ';', { cachedData: first.cachedData, produceCachedData: true });
     assert.equal(changed.cachedDataRejected, true);
-    assert.ok(changed.cachedData instanceof ivm.ExternalCopy, 'new data is produced when the supplied data was rejected');
+    assert.ok(
+      changed.cachedData instanceof ivm.ExternalCopy,
+      'new data is produced when the supplied data was rejected',
+    );
     const garbage = new ivm.ExternalCopy(new Uint8Array(64).buffer);
-    assert.equal(isolate.compileScriptSync('1', { cachedData: garbage as ivm.ExternalCopy<ArrayBuffer> }).cachedDataRejected, true);
+    assert.equal(
+      isolate.compileScriptSync('1', { cachedData: garbage as ivm.ExternalCopy<ArrayBuffer> }).cachedDataRejected,
+      true,
+    );
   });
 });
 

@@ -9,9 +9,16 @@ test('timeout stops while(true), a catastrophic regexp and an endless microtask 
   await withContext(async (_isolate, context) => {
     assert.throws(() => context.evalSync('while (true) {}', { timeout: 50 }), timedOut);
     assert.throws(() => context.evalSync('/(a+)+b/.test("a".repeat(40))', { timeout: 50 }), timedOut);
-    assert.throws(() => context.evalSync('(function again() { Promise.resolve().then(again) })()', { timeout: 50 }), timedOut);
+    assert.throws(
+      () => context.evalSync('(function again() { Promise.resolve().then(again) })()', { timeout: 50 }),
+      timedOut,
+    );
     await assert.rejects(context.eval('for (;;) {}', { timeout: 50 }), timedOut);
-    assert.throws(() => context.evalSync('try { for (;;) {} } finally { for (;;) {} }', { timeout: 50 }), timedOut, 'finally cannot catch the termination');
+    assert.throws(
+      () => context.evalSync('try { for (;;) {} } finally { for (;;) {} }', { timeout: 50 }),
+      timedOut,
+      'finally cannot catch the termination',
+    );
     assert.equal(context.evalSync('1 + 1'), 2);
     const spin = context.evalSync('(function spin() { for (;;) {} })', { reference: true }) as ivm.Reference;
     assert.throws(() => spin.applySync(undefined, [], { timeout: 50 }), timedOut);
@@ -118,7 +125,8 @@ test('memoryLimit below 8 MB is refused', () => {
 });
 
 test('WebAssembly memory counts against the memory limit', isletOnly, () => {
-  const grow = 'const m = new WebAssembly.Memory({ initial: 1, maximum: 1024 }); for (let i = 1; i < 1024; i++) { m.grow(1); new Uint8Array(m.buffer)[i * 65536] = 1 }';
+  const grow =
+    'const m = new WebAssembly.Memory({ initial: 1, maximum: 1024 }); for (let i = 1; i < 1024; i++) { m.grow(1); new Uint8Array(m.buffer)[i * 65536] = 1 }';
   for (const options of [{ timeout: 5000 }, {}]) {
     const isolate = new ivm.Isolate({ memoryLimit: 16 });
     const context = isolate.createContextSync();
@@ -126,7 +134,10 @@ test('WebAssembly memory counts against the memory limit', isletOnly, () => {
     assert.equal(isolate.isDisposed, true);
   }
   const modest = new ivm.Isolate({ memoryLimit: 16 });
-  assert.equal(modest.createContextSync().evalSync('new WebAssembly.Memory({ initial: 10 }).buffer.byteLength'), 655360);
+  assert.equal(
+    modest.createContextSync().evalSync('new WebAssembly.Memory({ initial: 10 }).buffer.byteLength'),
+    655360,
+  );
   modest.dispose();
 });
 

@@ -5,7 +5,8 @@ import { ivm, isIslet, isletOnly, withContext } from './support';
 
 function graph(isolate: ivm.Isolate, sources: Record<string, string>) {
   const modules = new Map<string, ivm.Module>();
-  for (const [name, code] of Object.entries(sources)) modules.set(name, isolate.compileModuleSync(code, { filename: `file:///${name}` }));
+  for (const [name, code] of Object.entries(sources))
+    modules.set(name, isolate.compileModuleSync(code, { filename: `file:///${name}` }));
   const resolve = (specifier: string) => {
     const found = modules.get(specifier);
     if (!found) throw new Error(`no module named ${specifier}`);
@@ -17,7 +18,8 @@ function graph(isolate: ivm.Isolate, sources: Record<string, string>) {
 test('dependencySpecifiers, instantiateSync, evaluateSync and namespace', async () => {
   await withContext((isolate, context) => {
     const { modules, resolve } = graph(isolate, {
-      'main.js': 'import { a } from "a.js"; import b from "b.js"; export const sum = a + b; export function hi() { return "hi" }',
+      'main.js':
+        'import { a } from "a.js"; import b from "b.js"; export const sum = a + b; export function hi() { return "hi" }',
       'a.js': 'export const a = 1;',
       'b.js': 'export default 2;',
     });
@@ -48,16 +50,25 @@ test('resolve errors surface with the specifier named', async () => {
   await withContext(async (isolate, context) => {
     const { modules, resolve } = graph(isolate, { 'main.js': 'import "missing.js";' });
     assert.throws(() => modules.get('main.js')!.instantiateSync(context, resolve), /missing\.js/);
-    await assert.rejects(modules.get('main.js')!.instantiate(context, async (s) => resolve(s)), /missing\.js/);
+    await assert.rejects(
+      modules.get('main.js')!.instantiate(context, async (s) => resolve(s)),
+      /missing\.js/,
+    );
   });
 });
 
 test('evaluate: errors keep their class, repeated calls return what the first did, timeouts apply', async () => {
   await withContext(async (isolate, context) => {
     const failing = isolate.compileModuleSync('throw new TypeError("module failed")', { filename: 'file:///fail.js' });
-    failing.instantiateSync(context, () => { throw new Error('no imports'); });
-    assert.throws(() => failing.evaluateSync(), (error: Error) => error instanceof TypeError && /file:\/\/\/fail\.js:1/.test(String(error.stack)));
-    if (isIslet) assert.throws(() => failing.evaluateSync(), /module failed/, 'a repeated evaluate throws what the first did');
+    failing.instantiateSync(context, () => {
+      throw new Error('no imports');
+    });
+    assert.throws(
+      () => failing.evaluateSync(),
+      (error: Error) => error instanceof TypeError && /file:\/\/\/fail\.js:1/.test(String(error.stack)),
+    );
+    if (isIslet)
+      assert.throws(() => failing.evaluateSync(), /module failed/, 'a repeated evaluate throws what the first did');
     const counter = isolate.compileModuleSync('globalThis.runs = (globalThis.runs || 0) + 1;');
     counter.instantiateSync(context, () => counter);
     counter.evaluateSync();
@@ -96,17 +107,25 @@ test('import.meta is initialised by a meta callback of the isolate that compiles
 
 test('dynamic import() goes through the host resolver, and fails clearly without one', isletOnly, async () => {
   await withContext(async (isolate, context) => {
-    await assert.rejects(context.eval('import("x.js")', { promise: true }) as Promise<unknown>, /no dynamic import resolver/);
+    await assert.rejects(
+      context.eval('import("x.js")', { promise: true }) as Promise<unknown>,
+      /no dynamic import resolver/,
+    );
     const { modules, resolve } = graph(isolate, {
       'lazy.js': 'import { base } from "base.js"; export const value = base * 2;',
       'base.js': 'export const base = 21;',
     });
     const asked: string[] = [];
     isolate.setDynamicImportResolver((specifier, referrer) => {
-      asked.push(`${specifier} from ${referrer instanceof ivm.Module ? 'module' : (referrer as { filename: string }).filename}`);
+      asked.push(
+        `${specifier} from ${referrer instanceof ivm.Module ? 'module' : (referrer as { filename: string }).filename}`,
+      );
       return resolve(specifier);
     });
-    const value = await context.eval('import("lazy.js").then((m) => m.value)', { promise: true, filename: 'file:///entry.js' });
+    const value = await context.eval('import("lazy.js").then((m) => m.value)', {
+      promise: true,
+      filename: 'file:///entry.js',
+    });
     assert.equal(value, 42);
     assert.deepEqual(asked, ['lazy.js from file:///entry.js', 'base.js from module']);
     await assert.rejects(context.eval('import("nope.js")', { promise: true }) as Promise<unknown>, /nope\.js/);

@@ -5,12 +5,24 @@ import { ivm, isIslet, withContext } from './support';
 
 test('typeof, deref, derefInto, copy and release', async () => {
   await withContext(async (_isolate, context) => {
-    const values: [string, unknown][] = [['null', null], ['undefined', undefined], ['number', 1], ['string', 's'], ['object', {}], ['function', () => 1], ['object', Symbol('s')], ['boolean', true]];
+    const values: [string, unknown][] = [
+      ['null', null],
+      ['undefined', undefined],
+      ['number', 1],
+      ['string', 's'],
+      ['object', {}],
+      ['function', () => 1],
+      ['object', Symbol('s')],
+      ['boolean', true],
+    ];
     for (const [type, value] of values) assert.equal(new ivm.Reference(value).typeof, type);
     const local = { n: 1 };
     const reference = new ivm.Reference(local);
     assert.equal(reference.deref(), local);
-    assert.throws(() => context.global.setSync('back', reference.derefInto()), 'a Node value cannot be dereferenced inside another isolate');
+    assert.throws(
+      () => context.global.setSync('back', reference.derefInto()),
+      'a Node value cannot be dereferenced inside another isolate',
+    );
     const inside = context.evalSync('({ v: [1, 2] })', { reference: true }) as ivm.Reference;
     assert.throws(() => inside.deref(), 'deref only works in the owning isolate');
     assert.deepEqual(inside.copySync(), { v: [1, 2] });
@@ -24,7 +36,9 @@ test('typeof, deref, derefInto, copy and release', async () => {
 
 test('get, set and delete in their sync, async and ignored forms', async () => {
   await withContext(async (_isolate, context) => {
-    const object = context.evalSync('globalThis.o = { a: 1, nested: { b: 2 } }; o', { reference: true }) as ivm.Reference;
+    const object = context.evalSync('globalThis.o = { a: 1, nested: { b: 2 } }; o', {
+      reference: true,
+    }) as ivm.Reference;
     assert.equal(object.getSync('a'), 1);
     assert.equal(await object.get('a'), 1);
     const nested = object.getSync('nested') as ivm.Reference;
@@ -85,7 +99,7 @@ test('apply, applySync and applyIgnored with arguments and result options and a 
   });
 });
 
-test('applySyncPromise: an isolate waits synchronously for a Promise of Node\'s isolate', async () => {
+test("applySyncPromise: an isolate waits synchronously for a Promise of Node's isolate", async () => {
   await withContext(async (_isolate, context) => {
     const readLater = new ivm.Reference(async (name: string) => {
       await new Promise((resolve) => setTimeout(resolve, 10));

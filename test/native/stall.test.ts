@@ -36,25 +36,34 @@ function firstLine(child: ChildProcess): Promise<string> {
   });
 }
 
-test('machineStalls() reads the process ledger: counters that start at zero or more and never go back', isletOnly, async () => {
-  const first = ivm.machineStalls();
-  assert.equal(typeof first.detecting, 'boolean');
-  for (const key of ['count', 'totalNs', 'creditedNs'] as const) {
-    assert.ok(Number.isInteger(first[key]) && first[key] >= 0, `${key} = ${first[key]}`);
-  }
-  await withContext((_isolate, context) => {
-    assert.throws(() => context.evalSync('for (;;) {}', { cpuTimeout: 20 } as never), { code: 'ERR_ISOLATE_CPU_TIMEOUT' });
-  });
-  const second = ivm.machineStalls();
-  assert.ok(second.count >= first.count && second.totalNs >= first.totalNs && second.creditedNs >= first.creditedNs);
-  assert.equal(second.count === first.count, second.totalNs === first.totalNs, 'every stop counted has a length');
-});
+test(
+  'machineStalls() reads the process ledger: counters that start at zero or more and never go back',
+  isletOnly,
+  async () => {
+    const first = ivm.machineStalls();
+    assert.equal(typeof first.detecting, 'boolean');
+    for (const key of ['count', 'totalNs', 'creditedNs'] as const) {
+      assert.ok(Number.isInteger(first[key]) && first[key] >= 0, `${key} = ${first[key]}`);
+    }
+    await withContext((_isolate, context) => {
+      assert.throws(() => context.evalSync('for (;;) {}', { cpuTimeout: 20 } as never), {
+        code: 'ERR_ISOLATE_CPU_TIMEOUT',
+      });
+    });
+    const second = ivm.machineStalls();
+    assert.ok(second.count >= first.count && second.totalNs >= first.totalNs && second.creditedNs >= first.creditedNs);
+    assert.equal(second.count === first.count, second.totalNs === first.totalNs, 'every stop counted has a length');
+  },
+);
 
-test('a stop of the whole process during a run is recorded in the ledger, credits nothing, and the run is still cut at its CPU limit', isletOnly, async (t) => {
-  if (!ivm.machineStalls().detecting) return t.skip('no /proc/thread-self/schedstat on this kernel');
-  const limitMs = 600;
-  const stopMs = 150;
-  const code = `
+test(
+  'a stop of the whole process during a run is recorded in the ledger, credits nothing, and the run is still cut at its CPU limit',
+  isletOnly,
+  async (t) => {
+    if (!ivm.machineStalls().detecting) return t.skip('no /proc/thread-self/schedstat on this kernel');
+    const limitMs = 600;
+    const stopMs = 150;
+    const code = `
     const fs = require('node:fs');
     const ivm = require(${JSON.stringify(nativeModule)});
     const cpu = () => Number(fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
@@ -67,59 +76,91 @@ test('a stop of the whole process during a run is recorded in the ledger, credit
     const after = ivm.machineStalls();
     process.stdout.write(JSON.stringify({ code, chargedMs: Number(isolate.cpuTime - charged0) / 1e6, usedMs: (cpu() - cpu0) / 1e6, before, after }) + '\\n');
   `;
-  const child = spawn(process.execPath, ['--no-node-snapshot', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-  try {
-    assert.equal(await firstLine(child), 'running');
-    const result = firstLine(child);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    child.kill('SIGSTOP');
-    await new Promise((resolve) => setTimeout(resolve, stopMs));
-    child.kill('SIGCONT');
-    const { code: errorCode, chargedMs, usedMs, before, after } = JSON.parse(await result) as { code: string; chargedMs: number; usedMs: number; before: Ledger; after: Ledger };
-    assert.equal(errorCode, 'ERR_ISOLATE_CPU_TIMEOUT');
-    assert.ok(after.count > before.count, `the stop was not seen: ${JSON.stringify({ before, after })}`);
-    assert.ok(after.totalNs - before.totalNs >= (stopMs - 50) * 1e6, `stop of ${stopMs} ms recorded as ${(after.totalNs - before.totalNs) / 1e6} ms`);
-    // The stopped thread used no CPU during the stop, so no part of it may be given back.
-    assert.ok(after.creditedNs - before.creditedNs < 1e6, `credited ${(after.creditedNs - before.creditedNs) / 1e6} ms for a stop that charged nothing`);
-    assert.ok(chargedMs >= limitMs && usedMs >= chargedMs, `cut after ${chargedMs} ms of CPU (${usedMs} ms used), limit ${limitMs}`);
-  } finally {
-    child.kill('SIGKILL');
-  }
-});
+    const child = spawn(process.execPath, ['--no-node-snapshot', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      assert.equal(await firstLine(child), 'running');
+      const result = firstLine(child);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      child.kill('SIGSTOP');
+      await new Promise((resolve) => setTimeout(resolve, stopMs));
+      child.kill('SIGCONT');
+      const {
+        code: errorCode,
+        chargedMs,
+        usedMs,
+        before,
+        after,
+      } = JSON.parse(await result) as {
+        code: string;
+        chargedMs: number;
+        usedMs: number;
+        before: Ledger;
+        after: Ledger;
+      };
+      assert.equal(errorCode, 'ERR_ISOLATE_CPU_TIMEOUT');
+      assert.ok(after.count > before.count, `the stop was not seen: ${JSON.stringify({ before, after })}`);
+      assert.ok(
+        after.totalNs - before.totalNs >= (stopMs - 50) * 1e6,
+        `stop of ${stopMs} ms recorded as ${(after.totalNs - before.totalNs) / 1e6} ms`,
+      );
+      // The stopped thread used no CPU during the stop, so no part of it may be given back.
+      assert.ok(
+        after.creditedNs - before.creditedNs < 1e6,
+        `credited ${(after.creditedNs - before.creditedNs) / 1e6} ms for a stop that charged nothing`,
+      );
+      assert.ok(
+        chargedMs >= limitMs && usedMs >= chargedMs,
+        `cut after ${chargedMs} ms of CPU (${usedMs} ms used), limit ${limitMs}`,
+      );
+    } finally {
+      child.kill('SIGKILL');
+    }
+  },
+);
 
-test('CPU contention is not a stall: with every core saturated, CPU limits cut at the limit and nothing is credited', isletOnly, async (t) => {
-  if (!ivm.machineStalls().detecting) return t.skip('no /proc/thread-self/schedstat on this kernel');
-  // One more spinner than there are CPUs (3 on the 2-core machine this was written on).
-  const spinners = Array.from({ length: os.availableParallelism() + 1 }, () => spawn(process.execPath, ['-e', 'process.stdout.write("spinning\\n"); for (;;);'], { stdio: ['ignore', 'pipe', 'inherit'] }));
-  try {
-    for (const spinner of spinners) assert.equal(await firstLine(spinner), 'spinning');
-    const limitMs = 100;
-    const runs: { chargedMs: number; usedMs: number; wallMs: number; stalls: number; creditedMs: number }[] = [];
-    await withContext((isolate, context) => {
-      for (let i = 0; i < 3; i++) {
-        const before = ivm.machineStalls();
-        const charged0 = isolate.cpuTime;
-        const used0 = threadCpuNs();
-        const wall0 = process.hrtime.bigint();
-        assert.throws(() => context.evalSync('for (;;) {}', { cpuTimeout: limitMs, timeout: 20000 } as never), { code: 'ERR_ISOLATE_CPU_TIMEOUT' });
-        const after = ivm.machineStalls();
-        runs.push({
-          chargedMs: Number(isolate.cpuTime - charged0) / 1e6,
-          usedMs: (threadCpuNs() - used0) / 1e6,
-          wallMs: Number(process.hrtime.bigint() - wall0) / 1e6,
-          stalls: after.count - before.count,
-          creditedMs: (after.creditedNs - before.creditedNs) / 1e6,
-        });
-      }
-    });
-    const detail = JSON.stringify(runs);
-    const contended = runs.filter((run) => run.wallMs > run.usedMs * 1.3);
-    assert.ok(contended.length >= 2, `the spinners did not take CPU from the runs: ${detail}`);
-    for (const run of runs) assert.ok(run.chargedMs >= limitMs, `a run was charged less than its limit: ${detail}`);
-    // A genuine stop of the machine may land in one run; waiting for a CPU must never count.
-    const clean = runs.filter((run) => run.stalls === 0 && run.creditedMs === 0);
-    assert.ok(clean.length >= 2, `contention was taken for machine stalls: ${detail}`);
-  } finally {
-    for (const spinner of spinners) spinner.kill('SIGKILL');
-  }
-});
+test(
+  'CPU contention is not a stall: with every core saturated, CPU limits cut at the limit and nothing is credited',
+  isletOnly,
+  async (t) => {
+    if (!ivm.machineStalls().detecting) return t.skip('no /proc/thread-self/schedstat on this kernel');
+    // One more spinner than there are CPUs (3 on the 2-core machine this was written on).
+    const spinners = Array.from({ length: os.availableParallelism() + 1 }, () =>
+      spawn(process.execPath, ['-e', 'process.stdout.write("spinning\\n"); for (;;);'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }),
+    );
+    try {
+      for (const spinner of spinners) assert.equal(await firstLine(spinner), 'spinning');
+      const limitMs = 100;
+      const runs: { chargedMs: number; usedMs: number; wallMs: number; stalls: number; creditedMs: number }[] = [];
+      await withContext((isolate, context) => {
+        for (let i = 0; i < 3; i++) {
+          const before = ivm.machineStalls();
+          const charged0 = isolate.cpuTime;
+          const used0 = threadCpuNs();
+          const wall0 = process.hrtime.bigint();
+          assert.throws(() => context.evalSync('for (;;) {}', { cpuTimeout: limitMs, timeout: 20000 } as never), {
+            code: 'ERR_ISOLATE_CPU_TIMEOUT',
+          });
+          const after = ivm.machineStalls();
+          runs.push({
+            chargedMs: Number(isolate.cpuTime - charged0) / 1e6,
+            usedMs: (threadCpuNs() - used0) / 1e6,
+            wallMs: Number(process.hrtime.bigint() - wall0) / 1e6,
+            stalls: after.count - before.count,
+            creditedMs: (after.creditedNs - before.creditedNs) / 1e6,
+          });
+        }
+      });
+      const detail = JSON.stringify(runs);
+      const contended = runs.filter((run) => run.wallMs > run.usedMs * 1.3);
+      assert.ok(contended.length >= 2, `the spinners did not take CPU from the runs: ${detail}`);
+      for (const run of runs) assert.ok(run.chargedMs >= limitMs, `a run was charged less than its limit: ${detail}`);
+      // A genuine stop of the machine may land in one run; waiting for a CPU must never count.
+      const clean = runs.filter((run) => run.stalls === 0 && run.creditedMs === 0);
+      assert.ok(clean.length >= 2, `contention was taken for machine stalls: ${detail}`);
+    } finally {
+      for (const spinner of spinners) spinner.kill('SIGKILL');
+    }
+  },
+);

@@ -7,7 +7,10 @@ export const isIslet = typeof (ivm as { nodeModuleVersion?: unknown }).nodeModul
 export const isletOnly = { skip: isIslet ? false : 'islet extension (not in the reference library)' };
 
 /** Runs `fn` with a fresh isolate and context, disposing the isolate afterwards. */
-export async function withContext<T>(fn: (isolate: ivm.Isolate, context: ivm.Context) => T | Promise<T>, memoryLimit = 32): Promise<T> {
+export async function withContext<T>(
+  fn: (isolate: ivm.Isolate, context: ivm.Context) => T | Promise<T>,
+  memoryLimit = 32,
+): Promise<T> {
   const isolate = new ivm.Isolate({ memoryLimit });
   try {
     return await fn(isolate, isolate.createContextSync());

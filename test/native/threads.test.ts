@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ivm, isletOnly, withContext } from './support';
 
-test('an async call never blocks Node\'s event loop', async () => {
+test("an async call never blocks Node's event loop", async () => {
   await withContext(async (_isolate, context) => {
     let ticks = 0;
     const timer = setInterval(() => ticks++, 5);
@@ -23,7 +23,10 @@ test('calls queued to one isolate run in queue order, awaited or not', async () 
       else done.push(context.eval(`order.push(${i})`));
     }
     await Promise.all(done);
-    assert.deepEqual(context.evalSync('order', { copy: true }), Array.from({ length: 20 }, (_, i) => i));
+    assert.deepEqual(
+      context.evalSync('order', { copy: true }),
+      Array.from({ length: 20 }, (_, i) => i),
+    );
   });
 });
 
@@ -67,7 +70,9 @@ test('parallel sum: four isolates compute slices at the same time', async () => 
   const results = await Promise.all(
     isolates.map(async (isolate, i) => {
       const context = await isolate.createContext();
-      const script = await isolate.compileScript('function sum(from, to) { let s = 0; for (let i = from; i < to; i++) s += i % 7; return s; }');
+      const script = await isolate.compileScript(
+        'function sum(from, to) { let s = 0; for (let i = from; i < to; i++) s += i % 7; return s; }',
+      );
       await script.run(context);
       const sum = (await context.global.get('sum')) as ivm.Reference;
       const from = i * 2_000_000;
@@ -76,11 +81,14 @@ test('parallel sum: four isolates compute slices at the same time', async () => 
   );
   let expected = 0;
   for (let i = 0; i < slices * 2_000_000; i++) expected += i % 7;
-  assert.equal(results.reduce((a, b) => a + b, 0), expected);
+  assert.equal(
+    results.reduce((a, b) => a + b, 0),
+    expected,
+  );
   for (const isolate of isolates) isolate.dispose();
 });
 
-test('isolates calling Node synchronously from the pool do not starve Node\'s event loop', async () => {
+test("isolates calling Node synchronously from the pool do not starve Node's event loop", async () => {
   const isolates = Array.from({ length: 4 }, () => new ivm.Isolate({ memoryLimit: 16 }));
   let ticks = 0;
   const timer = setInterval(() => ticks++, 2);

@@ -5,7 +5,17 @@ import { ivm, isIslet, withContext } from './support';
 
 test('ExternalCopy copies primitives, Date, ArrayBuffer, typed arrays, DataView and plain objects', async () => {
   await withContext((_isolate, context) => {
-    const values: unknown[] = [42, 'text', 'ünïcødé ✓', true, null, undefined, 12345678901234567890n, new Date(1700000000000), { a: [1, { b: 'c' }], m: new Map([[1, 2]]) }];
+    const values: unknown[] = [
+      42,
+      'text',
+      'ünïcødé ✓',
+      true,
+      null,
+      undefined,
+      12345678901234567890n,
+      new Date(1700000000000),
+      { a: [1, { b: 'c' }], m: new Map([[1, 2]]) },
+    ];
     for (const value of values) assert.deepEqual(new ivm.ExternalCopy(value).copy(), value);
     const bytes = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
     const view = new ivm.ExternalCopy(bytes.subarray(2, 6)).copy() as Uint8Array;
@@ -18,8 +28,14 @@ test('ExternalCopy copies primitives, Date, ArrayBuffer, typed arrays, DataView 
     const dv = new ivm.ExternalCopy(new DataView(bytes.buffer, 1, 2)).copy() as DataView;
     assert.ok(dv instanceof DataView);
     assert.equal(dv.getUint8(1), 3);
-    context.global.setSync('copy', new ivm.ExternalCopy({ when: new Date(0), bytes: new Uint16Array([7, 8]) }).copyInto());
-    assert.equal(context.evalSync('copy.when instanceof Date && copy.bytes instanceof Uint16Array && copy.bytes[1]'), 8);
+    context.global.setSync(
+      'copy',
+      new ivm.ExternalCopy({ when: new Date(0), bytes: new Uint16Array([7, 8]) }).copyInto(),
+    );
+    assert.equal(
+      context.evalSync('copy.when instanceof Date && copy.bytes instanceof Uint16Array && copy.bytes[1]'),
+      8,
+    );
     assert.throws(() => new ivm.ExternalCopy(() => 1));
     assert.throws(() => new ivm.ExternalCopy(Symbol('s')));
   });
@@ -57,7 +73,9 @@ test('SharedArrayBuffer memory is shared across isolates and outlives its creato
   contextA.global.setSync('shared', new ivm.ExternalCopy(shared).copyInto());
   contextA.evalSync('new Int32Array(shared)[0] = 1234');
   assert.equal(new Int32Array(shared)[0], 1234);
-  const made = contextA.evalSync('globalThis.mine = new SharedArrayBuffer(8); new Int32Array(mine)[1] = 77; mine', { externalCopy: true }) as ivm.ExternalCopy;
+  const made = contextA.evalSync('globalThis.mine = new SharedArrayBuffer(8); new Int32Array(mine)[1] = 77; mine', {
+    externalCopy: true,
+  }) as ivm.ExternalCopy;
   a.dispose();
   const b = new ivm.Isolate();
   const contextB = b.createContextSync();
@@ -89,11 +107,19 @@ test('TransferOptions: copy, externalCopy, reference', async () => {
 test('a Promise crosses isolates with `promise: true`, and a rejection keeps its message', async () => {
   await withContext(async (_isolate, context) => {
     assert.equal(await context.evalSync('Promise.resolve(5)', { promise: true }), 5);
-    await assert.rejects(context.evalSync('Promise.reject(new TypeError("nope"))', { promise: true }) as Promise<unknown>, (error: Error) => error instanceof TypeError && error.message === 'nope');
-    const later = context.evalSync('new Promise((resolve) => { globalThis.finish = resolve })', { promise: true }) as Promise<unknown>;
+    await assert.rejects(
+      context.evalSync('Promise.reject(new TypeError("nope"))', { promise: true }) as Promise<unknown>,
+      (error: Error) => error instanceof TypeError && error.message === 'nope',
+    );
+    const later = context.evalSync('new Promise((resolve) => { globalThis.finish = resolve })', {
+      promise: true,
+    }) as Promise<unknown>;
     context.evalSync('finish("done")');
     assert.equal(await later, 'done');
-    const fn = context.evalSync('(async (x) => { await null; if (x < 0) throw new Error("negative " + x); return x * 2 })', { reference: true }) as ivm.Reference;
+    const fn = context.evalSync(
+      '(async (x) => { await null; if (x < 0) throw new Error("negative " + x); return x * 2 })',
+      { reference: true },
+    ) as ivm.Reference;
     assert.equal(await fn.apply(undefined, [21], { result: { promise: true } }), 42);
     await assert.rejects(fn.apply(undefined, [-1], { result: { promise: true } }), /negative -1/);
   });
@@ -101,10 +127,14 @@ test('a Promise crosses isolates with `promise: true`, and a rejection keeps its
 
 test('TransferOptions for arguments: reference and externalCopy', async () => {
   await withContext((_isolate, context) => {
-    const inspect = context.evalSync('(r, e) => [r.typeof, r.getSync("n"), e.copySync().list.length].join()', { reference: true }) as ivm.Reference;
+    const inspect = context.evalSync('(r, e) => [r.typeof, r.getSync("n"), e.copySync().list.length].join()', {
+      reference: true,
+    }) as ivm.Reference;
     const arg = { n: 5, list: [1, 2, 3] };
     assert.equal(inspect.applySync(undefined, [arg, arg], { arguments: { reference: true } }).split(',')[0], 'object');
-    const both = context.evalSync('(r, e) => r.getSync("n") + e.copy().list.length', { reference: true }) as ivm.Reference;
+    const both = context.evalSync('(r, e) => r.getSync("n") + e.copy().list.length', {
+      reference: true,
+    }) as ivm.Reference;
     assert.equal(both.applySync(undefined, [new ivm.Reference(arg), new ivm.ExternalCopy(arg)]), 8);
     const external = context.evalSync('(e) => e.copy().list[2]', { reference: true }) as ivm.Reference;
     assert.equal(external.applySync(undefined, [arg], { arguments: { externalCopy: true } }), 3);

@@ -11,10 +11,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { Agent, request } from 'undici';
 import { startHarness, type Harness } from './serve-harness';
-import { createAdminApi } from '../../server/deploy/api';
-import { AuthFailureLimiter } from '../../server/deploy/auth-failures';
-import { createObservabilityRoutes } from '../../server/metrics';
-import { Logger } from '../../server/log';
+import { createAdminApi } from '../../server/admin/api';
+import { AuthFailureLimiter } from '../../server/admin/auth-failures';
+import { Logger } from '../../server/observe/server-log';
 
 let h: Harness;
 const agents: Agent[] = [];
@@ -68,11 +67,18 @@ function assertNoLeak(reply: Reply, where: string): void {
 
 /** every route the admin port serves, read from the apps themselves so a new route is covered at once */
 function adminRoutes(): { method: string; path: string }[] {
-  const api = createAdminApi({ store: h.serving.store, logger: new Logger('error', () => {}), operatorToken: 'unused', baseDomain: 'localhost', tenantPort: 1 });
-  const observability = createObservabilityRoutes({ metrics: h.serving.metrics, logs: h.serving.logs, auth: async (_c, next) => next(), tenantExists: async () => true });
+  const api = createAdminApi({
+    store: h.serving.store,
+    logger: new Logger('error', () => {}),
+    operatorToken: 'unused',
+    baseDomain: 'localhost',
+    tenantPort: 1,
+    logs: h.serving.logs,
+    metrics: h.serving.metrics,
+  });
   const seen = new Set<string>();
   const routes: { method: string; path: string }[] = [];
-  for (const r of [...api.routes, ...observability.routes]) {
+  for (const r of api.routes) {
     if (r.method === 'ALL' || r.path.includes('*') || r.path === '/healthz') continue;
     const concrete = r.path.replace(':tenant', 'victim').replace(/:id\b/, 'x1');
     const key = `${r.method} ${concrete}`;
@@ -310,6 +316,12 @@ test("a tenant's deploy token reaches nothing of another tenant and no operator-
       // the list is there, filtered to the token's own tenant
       assert.equal(res.status, 200);
       assert.deepEqual((JSON.parse(res.text) as { tenants: { name: string }[] }).tenants.map((t) => t.name), ['intruder']);
+      continue;
+    }
+    if (route.method === 'GET' && route.path === '/v1/history') {
+      // the history is there, of the token's own tenant only (and its sum)
+      assert.equal(res.status, 200);
+      assert.deepEqual(Object.keys((JSON.parse(res.text) as { tenants: object }).tenants).sort(), ['_all', 'intruder']);
       continue;
     }
     assert.equal(res.status, 403, `${route.method} ${route.path} with another tenant's token: ${res.status} ${res.text}`);

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Agent, request } from 'undici';
-import { ownerSlot } from '../../server/cluster';
+import { ownerSlot } from '../../server/cluster/routing';
 
 const repoRoot = path.resolve(__dirname, '../../..');
 const token = 'cluster-test-operator-token';
@@ -23,7 +23,11 @@ interface Islet {
   exit: Promise<number | null>;
 }
 
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -35,10 +39,23 @@ async function until<T>(what: string, probe: () => T | undefined | Promise<T | u
 
 async function startIslet(workers: number): Promise<Islet> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-cluster-'));
-  const child = spawn(process.execPath, ['--no-node-snapshot', path.join(repoRoot, 'bin', 'islet.js'), 'serve', '--workers', String(workers)], {
-    env: { ...process.env, ISLET_PORT: '0', ISLET_HOST: '127.0.0.1', ISLET_ADMIN_PORT: '0', ISLET_DATA_DIR: dir, ISLET_ADMIN_TOKEN: token, ISLET_LOG_LEVEL: 'info', ISLET_LOG_REQUESTS: 'false' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--no-node-snapshot', path.join(repoRoot, 'bin', 'islet.js'), 'serve', '--workers', String(workers)],
+    {
+      env: {
+        ...process.env,
+        ISLET_PORT: '0',
+        ISLET_HOST: '127.0.0.1',
+        ISLET_ADMIN_PORT: '0',
+        ISLET_DATA_DIR: dir,
+        ISLET_ADMIN_TOKEN: token,
+        ISLET_LOG_LEVEL: 'info',
+        ISLET_LOG_REQUESTS: 'false',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -52,7 +69,13 @@ async function startIslet(workers: number): Promise<Islet> {
   return { child, ...ports, output: () => out, exit };
 }
 
-async function admin(islet: Islet, method: string, route: string, body?: string, type = 'application/json'): Promise<unknown> {
+async function admin(
+  islet: Islet,
+  method: string,
+  route: string,
+  body?: string,
+  type = 'application/json',
+): Promise<unknown> {
   const res = await request(`http://127.0.0.1:${islet.adminPort}${route}`, {
     method: method as 'GET',
     headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': type } : {}) },
@@ -68,9 +91,21 @@ async function deploy(islet: Islet, tenant: string, source: string, limits?: Rec
   if (limits) await admin(islet, 'PATCH', `/v1/tenants/${tenant}`, JSON.stringify({ limits }));
 }
 
-async function get(islet: Islet, tenant: string, p = '/', dispatcher?: Agent): Promise<{ status: number; text: string; error?: string }> {
-  const res = await request(`http://127.0.0.1:${islet.port}${p}`, { headers: { host: `${tenant}.localhost` }, dispatcher });
-  return { status: res.statusCode, text: await res.body.text(), error: res.headers['islet-error'] as string | undefined };
+async function get(
+  islet: Islet,
+  tenant: string,
+  p = '/',
+  dispatcher?: Agent,
+): Promise<{ status: number; text: string; error?: string }> {
+  const res = await request(`http://127.0.0.1:${islet.port}${p}`, {
+    headers: { host: `${tenant}.localhost` },
+    dispatcher,
+  });
+  return {
+    status: res.statusCode,
+    text: await res.body.text(),
+    error: res.headers['islet-error'] as string | undefined,
+  };
 }
 
 /** Two tenant names the supervisor gives to different worker slots. */
@@ -113,14 +148,18 @@ test('--workers 2: connections of one hostname go to one worker, so its isolate 
   const islet = await startIslet(2);
   try {
     await deploy(islet, 'solo', hello('solo'));
-    await until('the deployment to be served', async () => ((await get(islet, 'solo')).status === 200 ? true : undefined));
+    await until('the deployment to be served', async () =>
+      (await get(islet, 'solo')).status === 200 ? true : undefined,
+    );
     // fresh connections each time: the supervisor routes every one by its Host
     for (let i = 0; i < 8; i++) {
       const agent = new Agent();
       assert.equal((await get(islet, 'solo', '/', agent)).text, 'solo ok');
       await agent.close();
     }
-    const metrics = (await request(`http://127.0.0.1:${islet.adminPort}/metrics`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.body.text())) as string;
+    const metrics = (await request(`http://127.0.0.1:${islet.adminPort}/metrics`, {
+      headers: { authorization: `Bearer ${token}` },
+    }).then((r) => r.body.text())) as string;
     const cold = /^islet_cold_starts_total\{tenant="solo"\} (\d+)/m.exec(metrics);
     assert.ok(cold, 'the summed scrape has the tenant cold-start counter');
     assert.equal(Number(cold[1]), 1, 'one isolate for the tenant across both workers');
@@ -148,7 +187,9 @@ test('a worker killed by V8 fatal out-of-memory: 502 for its request, the neighb
       { memoryMb: 16, cpuMs: 60_000, wallMs: 120_000 },
     );
     await deploy(islet, neighbour, hello(neighbour));
-    await until('both tenants to be served', async () => ((await get(islet, attacker)).status === 200 && (await get(islet, neighbour)).status === 200 ? true : undefined));
+    await until('both tenants to be served', async () =>
+      (await get(islet, attacker)).status === 200 && (await get(islet, neighbour)).status === 200 ? true : undefined,
+    );
 
     const traffic = keepAsking(islet, neighbour);
     const boom = await get(islet, attacker, '/boom');
@@ -176,8 +217,14 @@ test('SIGHUP replaces every worker without a failed request; SIGTERM drains in-f
   const islet = await startIslet(2);
   try {
     await deploy(islet, 'steady', hello('steady'));
-    await deploy(islet, 'slow', `export default { async fetch() { await new Promise((r) => setTimeout(r, 800)); return new Response('slow ok'); } };`);
-    await until('the deployments to be served', async () => ((await get(islet, 'steady')).status === 200 ? true : undefined));
+    await deploy(
+      islet,
+      'slow',
+      `export default { async fetch() { await new Promise((r) => setTimeout(r, 800)); return new Response('slow ok'); } };`,
+    );
+    await until('the deployments to be served', async () =>
+      (await get(islet, 'steady')).status === 200 ? true : undefined,
+    );
     const pidsBefore = [...islet.output().matchAll(/"msg":"worker ready","slot":\d+,"pid":(\d+)/g)].map((m) => m[1]);
     assert.equal(pidsBefore.length, 2);
 

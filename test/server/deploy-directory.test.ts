@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { loadOperatorToken } from '../../server/deploy/auth';
+import { loadOperatorToken } from '../../server/admin/auth';
 import { deployDirectory } from '../../server/deploy/directory';
 import { FsDeploymentStore } from '../../server/store/fs';
 import { fixtures, repoRoot, runGraph } from './deploy-fixtures';
@@ -22,7 +22,8 @@ after(() => {
 
 async function readAll(store: FsDeploymentStore, tenant: string, id: string): Promise<Map<string, Buffer>> {
   const files = new Map<string, Buffer>();
-  for (const p of Object.keys(await store.deploymentFiles(tenant, id))) files.set(p, await store.readFile(tenant, id, p));
+  for (const p of Object.keys(await store.deploymentFiles(tenant, id)))
+    files.set(p, await store.readFile(tenant, id, p));
   return files;
 }
 
@@ -40,7 +41,10 @@ test('deployDirectory publishes a folder once and again only when it changed', a
   assert.equal(changed.stored, true);
   assert.notEqual(changed.manifest.hash, first.manifest.hash);
   assert.equal((await store.getTenant('dir'))?.active, changed.manifest.id);
-  assert.deepEqual(runGraph(changed.manifest, await readAll(store, 'dir', changed.manifest.id), 'http://dir.localhost/'), { status: 200, body: '[2.0.0]' });
+  assert.deepEqual(
+    runGraph(changed.manifest, await readAll(store, 'dir', changed.manifest.id), 'http://dir.localhost/'),
+    { status: 200, body: '[2.0.0]' },
+  );
   await store.close();
 });
 

@@ -15,7 +15,8 @@ export function vendorLruCache(files: Map<string, Buffer>): Map<string, Buffer> 
   files.set('node_modules/lru-cache/package.json', fs.readFileSync(path.join(pkg, 'package.json')));
   const browser = path.join(pkg, 'dist', 'esm', 'browser');
   for (const name of fs.readdirSync(browser)) {
-    if (name.endsWith('.js')) files.set(`node_modules/lru-cache/dist/esm/browser/${name}`, fs.readFileSync(path.join(browser, name)));
+    if (name.endsWith('.js'))
+      files.set(`node_modules/lru-cache/dist/esm/browser/${name}`, fs.readFileSync(path.join(browser, name)));
   }
   return files;
 }
@@ -30,13 +31,25 @@ export function fromObject(files: Record<string, string | Buffer>): Map<string, 
 }
 
 /** evaluates the built modules in a fresh V8 context and calls fetch(url) on the entry */
-export function runGraph(manifest: DeploymentManifest, files: Map<string, Buffer>, url: string): { status?: number; body?: string; error?: string } {
-  const input = JSON.stringify({ manifest, files: Object.fromEntries([...files].map(([k, v]) => [k, v.toString('base64')])), url });
-  const child = spawnSync(process.execPath, ['--experimental-vm-modules', '--no-warnings', path.join(fixtures, 'run-module-graph.mjs')], {
-    input,
-    encoding: 'utf8',
-    env: { ...process.env, NODE_OPTIONS: '' },
+export function runGraph(
+  manifest: DeploymentManifest,
+  files: Map<string, Buffer>,
+  url: string,
+): { status?: number; body?: string; error?: string } {
+  const input = JSON.stringify({
+    manifest,
+    files: Object.fromEntries([...files].map(([k, v]) => [k, v.toString('base64')])),
+    url,
   });
+  const child = spawnSync(
+    process.execPath,
+    ['--experimental-vm-modules', '--no-warnings', path.join(fixtures, 'run-module-graph.mjs')],
+    {
+      input,
+      encoding: 'utf8',
+      env: { ...process.env, NODE_OPTIONS: '' },
+    },
+  );
   if (child.status !== 0) throw new Error(`module graph runner failed: ${child.stderr}`);
   return JSON.parse(child.stdout.trim().split('\n').pop()!);
 }

@@ -37,7 +37,7 @@ describe('deploy + serve', () => {
       const r = await harness.get('fresh.localhost');
       return r.status === 200 ? r : null;
     });
-    assert.equal(res!.text, "first");
+    assert.equal(res!.text, 'first');
   });
 
   test('a function whose top-level code throws is refused at upload by the isolate check', async () => {
@@ -55,15 +55,24 @@ describe('deploy + serve', () => {
 
   test("the upload check runs under the tenant's own memory limit, not only the default", async () => {
     // top-level code holding 160 MB: over the default 128 MB, under this tenant's 256 MB
-    const body = 'const big = new Uint8Array(160 * 1024 * 1024); big[1] = 1;\nexport default { fetch() { return new Response(String(big.length)); } };';
+    const body =
+      'const big = new Uint8Array(160 * 1024 * 1024); big[1] = 1;\nexport default { fetch() { return new Response(String(big.length)); } };';
     const post = () =>
-      request(`${admin}/v1/tenants/roomy/deployments`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/javascript' }, body });
+      request(`${admin}/v1/tenants/roomy/deployments`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/javascript' },
+        body,
+      });
     const refused = await post();
     const error = ((await refused.body.json()) as { error: { code: string; message: string } }).error;
     assert.equal(refused.statusCode, 400);
     assert.equal(error.code, 'DEPLOYMENT_REJECTED');
     assert.match(error.message, /memory/i);
-    const created = await request(`${admin}/v1/tenants/roomy`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ limits: { memoryMb: 256 } }) });
+    const created = await request(`${admin}/v1/tenants/roomy`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ limits: { memoryMb: 256 } }),
+    });
     assert.equal(created.statusCode, 201, await created.body.text());
     const accepted = await post();
     assert.equal(accepted.statusCode, 201, await accepted.body.text());
@@ -87,8 +96,16 @@ describe('deploy + serve', () => {
       }
     };
     const clients = Promise.all([client(), client(), client(), client()]);
-    for (const [id, text] of [[v1.id, 'v1'], [v2.id, 'v2'], [v1.id, 'v1'], [v2.id, 'v2']] as const) {
-      const res = await request(`${admin}/v1/tenants/live/deployments/${id}/activate`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    for (const [id, text] of [
+      [v1.id, 'v1'],
+      [v2.id, 'v2'],
+      [v1.id, 'v1'],
+      [v2.id, 'v2'],
+    ] as const) {
+      const res = await request(`${admin}/v1/tenants/live/deployments/${id}/activate`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+      });
       assert.equal(res.statusCode, 200);
       await res.body.dump();
       // wait until traffic shows the switch, then keep it running a little longer

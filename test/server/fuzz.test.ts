@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import * as tar from 'tar-stream';
 import { request } from 'undici';
 import { extractArchive } from '../../server/deploy/archive';
-import { DeployError } from '../../server/deploy/errors';
+import { DeployError } from '../../server/errors';
 import { defaultUploadLimits } from '../../server/deploy/limits';
 import { normalizeUploadPath } from '../../server/deploy/paths';
 import { startHarness, type Harness } from './serve-harness';
@@ -31,8 +31,29 @@ const limits = { ...defaultUploadLimits, maxFileBytes: 64 * 1024, maxDeploymentB
 /** path-like strings, biased toward the dangerous shapes */
 const pathArb = fc.oneof(
   fc.string({ maxLength: 40 }),
-  fc.constantFrom('*', 'config/*', '*.json', '../x.js', '/etc/passwd', 'a/../../b.js', 'C:\\x.js', 'a\\b.js', './', '.', '..', 'a//b.js', 'index.js', 'lib/util.js', 'x\u0000.js', 'ok/./y.js', '...', '%2e%2e/x.js'),
-  fc.array(fc.constantFrom('a', '..', '.', '', 'b.js', '~', 'node_modules'), { minLength: 1, maxLength: 6 }).map((s) => s.join('/')),
+  fc.constantFrom(
+    '*',
+    'config/*',
+    '*.json',
+    '../x.js',
+    '/etc/passwd',
+    'a/../../b.js',
+    'C:\\x.js',
+    'a\\b.js',
+    './',
+    '.',
+    '..',
+    'a//b.js',
+    'index.js',
+    'lib/util.js',
+    'x\u0000.js',
+    'ok/./y.js',
+    '...',
+    '%2e%2e/x.js',
+  ),
+  fc
+    .array(fc.constantFrom('a', '..', '.', '', 'b.js', '~', 'node_modules'), { minLength: 1, maxLength: 6 })
+    .map((s) => s.join('/')),
 );
 
 interface EntrySpec {
@@ -61,7 +82,12 @@ async function packTar(entries: EntrySpec[]): Promise<Buffer> {
   });
   for (const e of entries) {
     try {
-      const header = { name: e.name || 'x', type: e.type, linkname: e.linkname ?? 'target', size: e.type === 'file' ? e.body.length : 0 };
+      const header = {
+        name: e.name || 'x',
+        type: e.type,
+        linkname: e.linkname ?? 'target',
+        size: e.type === 'file' ? e.body.length : 0,
+      };
       await new Promise<void>((resolve) => {
         if (e.type === 'file') pack.entry(header, Buffer.from(e.body), () => resolve());
         else pack.entry(header, () => resolve()); // no size: the entry ends at once
@@ -79,15 +105,20 @@ async function packTar(entries: EntrySpec[]): Promise<Buffer> {
 const damageArb = fc.oneof(
   fc.constant((b: Buffer) => b),
   fc.nat().map((n) => (b: Buffer) => b.subarray(0, b.length ? n % b.length : 0)),
-  fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 }).map((flips) => (b: Buffer) => {
-    const out = Buffer.from(b);
-    for (const [at, x] of flips) if (out.length) out[at % out.length]! ^= x;
-    return out;
-  }),
+  fc
+    .array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 })
+    .map((flips) => (b: Buffer) => {
+      const out = Buffer.from(b);
+      for (const [at, x] of flips) if (out.length) out[at % out.length]! ^= x;
+      return out;
+    }),
 );
 
 function assertSafePath(p: string): void {
-  assert.ok(p.length > 0 && !p.startsWith('/') && !p.includes('\\') && !p.includes('\0') && !p.includes('*'), `unsafe path ${JSON.stringify(p)}`);
+  assert.ok(
+    p.length > 0 && !p.startsWith('/') && !p.includes('\\') && !p.includes('\0') && !p.includes('*'),
+    `unsafe path ${JSON.stringify(p)}`,
+  );
   assert.ok(!p.split('/').some((s) => s === '..' || s === '.' || s === ''), `unnormalized path ${JSON.stringify(p)}`);
 }
 
@@ -98,7 +129,7 @@ test('normalizeUploadPath: any string becomes a safe relative path or a DeployEr
         assertSafePath(normalizeUploadPath(raw, 'fuzz'));
       } catch (error) {
         if (!(error instanceof DeployError)) throw error;
-        assert.equal(error.code, 'UPLOAD_BAD_PATH');
+        assert.equal(error.code, 'ISLET_DEPLOY_UPLOAD_BAD_PATH');
       }
     }),
     { numRuns: 2000 },
@@ -166,14 +197,19 @@ const jsArb = fc.oneof(
   fc.constant("import fs from 'node:fs'; export default { fetch() { return new Response('x'); } };"),
   fc.constant('export default 42;'),
   fc.string({ maxLength: 200 }),
-  fc.string({ maxLength: 200 }).map((s) => `export default { fetch() { return new Response(${JSON.stringify(s)}); } }; ${s}`),
+  fc
+    .string({ maxLength: 200 })
+    .map((s) => `export default { fetch() { return new Response(${JSON.stringify(s)}); } }; ${s}`),
 );
 
 const boundary = 'fuzzBoundary7MA4YWxk';
 const multipartArb = fc
   .array(
     fc.record({
-      name: fc.oneof(fc.constantFrom('file', 'entry', 'routes', 'bundle', 'activate', 'compatibility'), fc.string({ maxLength: 12 })),
+      name: fc.oneof(
+        fc.constantFrom('file', 'entry', 'routes', 'bundle', 'activate', 'compatibility'),
+        fc.string({ maxLength: 12 }),
+      ),
       filename: fc.option(pathArb, { nil: undefined }),
       content: fc.oneof(jsArb, fc.string({ maxLength: 40 })),
     }),
@@ -186,28 +222,57 @@ const multipartArb = fc
     }),
   )
   .map(({ parts, truncate }) => {
-    const text = parts
-      .map((p) => `--${boundary}\r\ncontent-disposition: form-data; name="${p.name.replace(/["\r\n]/g, '')}"${p.filename === undefined ? '' : `; filename="${p.filename.replace(/["\r\n]/g, '')}"`}\r\n\r\n${p.content}\r\n`)
-      .join('') + `--${boundary}--\r\n`;
+    const text =
+      parts
+        .map(
+          (p) =>
+            `--${boundary}\r\ncontent-disposition: form-data; name="${p.name.replace(/["\r\n]/g, '')}"${p.filename === undefined ? '' : `; filename="${p.filename.replace(/["\r\n]/g, '')}"`}\r\n\r\n${p.content}\r\n`,
+        )
+        .join('') + `--${boundary}--\r\n`;
     return truncate === undefined ? text : text.slice(0, truncate % (text.length + 1));
   });
 
 const uploadArb = fc.oneof(
-  fc.record({ type: fc.constantFrom('application/javascript', 'application/typescript', 'text/javascript'), body: jsArb.map((s) => Buffer.from(s)) }),
-  fc.record({ type: fc.constant(`multipart/form-data; boundary=${boundary}`), body: multipartArb.map((s) => Buffer.from(s)) }),
-  fc.record({ type: fc.constantFrom('multipart/form-data', 'multipart/form-data; boundary=', 'multipart/form-data; boundary="unterminated'), body: multipartArb.map((s) => Buffer.from(s)) }),
+  fc.record({
+    type: fc.constantFrom('application/javascript', 'application/typescript', 'text/javascript'),
+    body: jsArb.map((s) => Buffer.from(s)),
+  }),
+  fc.record({
+    type: fc.constant(`multipart/form-data; boundary=${boundary}`),
+    body: multipartArb.map((s) => Buffer.from(s)),
+  }),
+  fc.record({
+    type: fc.constantFrom(
+      'multipart/form-data',
+      'multipart/form-data; boundary=',
+      'multipart/form-data; boundary="unterminated',
+    ),
+    body: multipartArb.map((s) => Buffer.from(s)),
+  }),
   fc.record({
     type: fc.constantFrom('application/gzip', 'application/x-tar', 'application/octet-stream'),
-    body: fc.tuple(fc.array(entryArb, { maxLength: 4 }), fc.boolean(), damageArb).map(([entries, gzip, damage]) => ({ entries, gzip, damage })),
+    body: fc
+      .tuple(fc.array(entryArb, { maxLength: 4 }), fc.boolean(), damageArb)
+      .map(([entries, gzip, damage]) => ({ entries, gzip, damage })),
   }),
-  fc.record({ type: fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('', 'text/plain', 'application/json', 'application/javascript; charset=utf-16')), body: fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)) }),
+  fc.record({
+    type: fc.oneof(
+      fc.string({ maxLength: 30 }),
+      fc.constantFrom('', 'text/plain', 'application/json', 'application/javascript; charset=utf-16'),
+    ),
+    body: fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
+  }),
 );
 
 const queryFieldsArb = fc
   .record(
     {
       entry: fc.oneof(fc.constantFrom('index.js', 'index.ts'), pathArb),
-      routes: fc.oneof(fc.constantFrom('shop.example.com/*', 'a.example/x*', 'fuzz.example/*,fuzz.example/api*'), fc.string({ maxLength: 30 }), fc.constantFrom('*/x', 'x.example/', ',,,', 'localhost/*')),
+      routes: fc.oneof(
+        fc.constantFrom('shop.example.com/*', 'a.example/x*', 'fuzz.example/*,fuzz.example/api*'),
+        fc.string({ maxLength: 30 }),
+        fc.constantFrom('*/x', 'x.example/', ',,,', 'localhost/*'),
+      ),
       bundle: fc.constantFrom('true', 'false', '1', 'yes', ''),
       activate: fc.constantFrom('true', 'false', '0', 'maybe'),
       compatibility: fc.oneof(fc.constant('{}'), fc.json(), fc.string({ maxLength: 20 })),
@@ -237,12 +302,18 @@ test('uploads over HTTP: malformed bodies, types and options get 4xx (never 500)
       }
       const res = await admin('POST', `/v1/tenants/${tenant}/deployments${query}`, body, upload.type);
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-      assert.ok(res.status === 201 || (res.status >= 400 && res.status < 500), `${upload.type} ${query}: ${res.status} ${res.text}`);
+      assert.ok(
+        res.status === 201 || (res.status >= 400 && res.status < 500),
+        `${upload.type} ${query}: ${res.status} ${res.text}`,
+      );
       const json = JSON.parse(res.text) as { id?: string; error?: { code: string; message: string } };
       if (res.status !== 201) {
         assert.match(json.error!.code, /^[A-Z_]+$/);
         // the tenant's own paths may appear; nothing of the server's
-        assert.ok(!/\n\s+at .*\(\/|\/(work|tmp|usr|root|home)\/|dist\/server|node:internal/.test(json.error!.message), `no server internals: ${json.error!.message}`);
+        assert.ok(
+          !/\n\s+at .*\(\/|\/(work|tmp|usr|root|home)\/|dist\/server|node:internal/.test(json.error!.message),
+          `no server internals: ${json.error!.message}`,
+        );
       } else assert.ok(json.id);
     }),
     { numRuns: 300 },
@@ -259,13 +330,24 @@ async function assertStoreConsistent(tenants: string[]): Promise<void> {
     const record = await store.getTenant(tenant);
     if (!record) continue;
     const deployments = await store.listDeployments(tenant);
-    if (record.active) assert.ok(deployments.some((d) => d.id === record.active), `${tenant}: the active deployment exists`);
+    if (record.active)
+      assert.ok(
+        deployments.some((d) => d.id === record.active),
+        `${tenant}: the active deployment exists`,
+      );
     for (const manifest of deployments) {
-      assert.ok(manifest.modules.some((m) => m.path === manifest.entry), `${tenant}/${manifest.id}: the entry is a module`);
+      assert.ok(
+        manifest.modules.some((m) => m.path === manifest.entry),
+        `${tenant}/${manifest.id}: the entry is a module`,
+      );
       for (const mod of manifest.modules) {
         assertSafePath(mod.path);
         const data = await store.readFile(tenant, manifest.id, mod.path);
-        assert.equal(createHash('sha256').update(data).digest('hex'), mod.sha256, `${tenant}/${manifest.id}/${mod.path} matches its hash`);
+        assert.equal(
+          createHash('sha256').update(data).digest('hex'),
+          mod.sha256,
+          `${tenant}/${manifest.id}/${mod.path} matches its hash`,
+        );
       }
     }
   }
@@ -276,17 +358,61 @@ test('env, limits and tenant JSON: random documents get 200/201 or 4xx, and only
   assert.ok(put.status === 201 || put.status === 200);
   const docArb = fc.oneof(
     fc.json().map((j) => Buffer.from(j)),
-    fc.record({ vars: fc.dictionary(fc.string({ maxLength: 10 }), fc.oneof(fc.string({ maxLength: 10 }), fc.constant(null), fc.integer(), fc.object())), secrets: fc.dictionary(fc.string({ maxLength: 10 }), fc.jsonValue()) }, { requiredKeys: [] }).map((o) => Buffer.from(JSON.stringify(o))),
-    fc.record({ limits: fc.oneof(fc.dictionary(fc.constantFrom('cpuMs', 'wallMs', 'memoryMb', 'subrequests', 'nope', '__proto__'), fc.oneof(fc.double(), fc.integer(), fc.constant(null), fc.string())), fc.jsonValue()) }, { requiredKeys: [] }).map((o) => Buffer.from(JSON.stringify(o))),
+    fc
+      .record(
+        {
+          vars: fc.dictionary(
+            fc.string({ maxLength: 10 }),
+            fc.oneof(fc.string({ maxLength: 10 }), fc.constant(null), fc.integer(), fc.object()),
+          ),
+          secrets: fc.dictionary(fc.string({ maxLength: 10 }), fc.jsonValue()),
+        },
+        { requiredKeys: [] },
+      )
+      .map((o) => Buffer.from(JSON.stringify(o))),
+    fc
+      .record(
+        {
+          limits: fc.oneof(
+            fc.dictionary(
+              fc.constantFrom('cpuMs', 'wallMs', 'memoryMb', 'subrequests', 'nope', '__proto__'),
+              fc.oneof(fc.double(), fc.integer(), fc.constant(null), fc.string()),
+            ),
+            fc.jsonValue(),
+          ),
+        },
+        { requiredKeys: [] },
+      )
+      .map((o) => Buffer.from(JSON.stringify(o))),
     fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
-    fc.constantFrom('{"__proto__": {"x": 1}}', '{"vars": {"__proto__": "x"}}', '{"limits": {"constructor": 1}}', '{"vars":{"A":"1"},"secrets":{"A":"2"}}').map((s) => Buffer.from(s)),
+    fc
+      .constantFrom(
+        '{"__proto__": {"x": 1}}',
+        '{"vars": {"__proto__": "x"}}',
+        '{"limits": {"constructor": 1}}',
+        '{"vars":{"A":"1"},"secrets":{"A":"2"}}',
+      )
+      .map((s) => Buffer.from(s)),
   );
   await fc.assert(
-    fc.asyncProperty(fc.constantFrom(['PUT', '/v1/tenants/fz-json/env'], ['PATCH', '/v1/tenants/fz-json'], ['PUT', '/v1/tenants/fz-json'], ['POST', '/v1/tenants/fz-json/tokens']), docArb, fc.constantFrom('application/json', 'text/plain', ''), async ([method, p], doc, type) => {
-      const res = await admin(method, p, doc, type);
-      assert.ok(res.status < 300 || (res.status >= 400 && res.status < 500), `${method} ${p} ${doc.toString().slice(0, 80)}: ${res.status} ${res.text}`);
-      assert.doesNotThrow(() => JSON.parse(res.text), 'every answer is JSON');
-    }),
+    fc.asyncProperty(
+      fc.constantFrom(
+        ['PUT', '/v1/tenants/fz-json/env'],
+        ['PATCH', '/v1/tenants/fz-json'],
+        ['PUT', '/v1/tenants/fz-json'],
+        ['POST', '/v1/tenants/fz-json/tokens'],
+      ),
+      docArb,
+      fc.constantFrom('application/json', 'text/plain', ''),
+      async ([method, p], doc, type) => {
+        const res = await admin(method, p, doc, type);
+        assert.ok(
+          res.status < 300 || (res.status >= 400 && res.status < 500),
+          `${method} ${p} ${doc.toString().slice(0, 80)}: ${res.status} ${res.text}`,
+        );
+        assert.doesNotThrow(() => JSON.parse(res.text), 'every answer is JSON');
+      },
+    ),
     { numRuns: 300 },
   );
   const env = await h.serving.store.getEnv('fz-json');

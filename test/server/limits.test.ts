@@ -81,7 +81,11 @@ test('body: a request body over the limit is refused with 413 islet-error: body 
   async function* chunked() {
     for (let i = 0; i < 4; i++) yield Buffer.alloc(512, 1);
   }
-  const streamed = await request(h.url('/count'), { method: 'POST', headers: { host: 'small.localhost' }, body: Readable.from(chunked()) });
+  const streamed = await request(h.url('/count'), {
+    method: 'POST',
+    headers: { host: 'small.localhost' },
+    body: Readable.from(chunked()),
+  });
   assert.equal(streamed.statusCode, 413);
   assert.equal(streamed.headers['islet-error'], 'body');
   await streamed.body.text();
@@ -91,7 +95,13 @@ test('body: a request body over the limit is refused with 413 islet-error: body 
 
 test('concurrency: past the per-isolate cap requests get 503 islet-error: concurrency', async () => {
   await h.get('busy.localhost', '/');
-  const results = await withNeighbour(Promise.all([h.get('busy.localhost', '/?ms=300'), h.get('busy.localhost', '/?ms=300'), h.get('busy.localhost', '/?ms=300')]));
+  const results = await withNeighbour(
+    Promise.all([
+      h.get('busy.localhost', '/?ms=300'),
+      h.get('busy.localhost', '/?ms=300'),
+      h.get('busy.localhost', '/?ms=300'),
+    ]),
+  );
   const statuses = results.map((r) => r.status).sort();
   assert.deepEqual(statuses, [200, 200, 503]);
   assert.equal(results.find((r) => r.status === 503)!.headers['islet-error'], 'concurrency');

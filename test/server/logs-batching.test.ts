@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { Logger, batchedSink } from '../../server/log';
+import { Logger, batchedSink } from '../../server/observe/server-log';
 
 const root = path.resolve(__dirname, '../../..');
 
@@ -77,7 +77,7 @@ test('bad batching options are refused with the option named', () => {
 
 /** runs a script in a fresh node process that has the compiled Logger as `Logger` */
 function child(script: string) {
-  const prelude = `const { Logger } = require(${JSON.stringify(path.join(root, 'dist/server/log.js'))});`;
+  const prelude = `const { Logger } = require(${JSON.stringify(path.join(root, 'dist/server/observe/server-log.js'))});`;
   return spawnSync(process.execPath, ['-e', prelude + script], { encoding: 'utf8', timeout: 20_000 });
 }
 
@@ -164,7 +164,7 @@ test('pipe-safe batches are written in pieces of at most 4096 bytes that end at 
 test('stdout of several processes: every line arrives whole when their batches are large', () => {
   // two processes write 40 KB batches to one pipe at the same time, as cluster workers do
   const script = `
-    const { Logger } = require(${JSON.stringify(path.join(root, 'dist/server/log.js'))});
+    const { Logger } = require(${JSON.stringify(path.join(root, 'dist/server/observe/server-log.js'))});
     const logger = new Logger('info');
     const who = process.argv[1];
     let n = 0;

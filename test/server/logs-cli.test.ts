@@ -8,8 +8,9 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { MiddlewareHandler } from 'hono';
-import { Logger } from '../../server/log';
-import { LogHub, logRoutes } from '../../server/logs';
+import { Logger } from '../../server/observe/server-log';
+import { logRoutes } from '../../server/admin/logs';
+import { LogHub } from '../../server/observe/tenant-logs/hub';
 import { formatLine } from '../../server/cli/logs';
 
 const root = path.resolve(__dirname, '../../..');

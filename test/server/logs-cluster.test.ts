@@ -5,27 +5,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import cluster, { type Worker } from 'node:cluster';
 import path from 'node:path';
-import { ClusterLogs, LogHub } from '../../server/logs';
-import { Logger } from '../../server/log';
+import { ClusterLogs } from '../../server/observe/tenant-logs/cluster';
+import { LogHub } from '../../server/observe/tenant-logs/hub';
+import { nextMessage } from './cluster-workers';
+import { Logger } from '../../server/observe/server-log';
 
 const root = path.resolve(__dirname, '../../..');
 
-function next<T>(worker: Worker, type: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (message: { type: string }) => {
-      if (message.type !== type) return;
-      worker.off('message', onMessage);
-      worker.off('exit', onExit);
-      resolve(message as T);
-    };
-    const onExit = (code: number) => reject(new Error(`worker exited (${code}) before sending ${type}`));
-    worker.on('message', onMessage);
-    worker.on('exit', onExit);
-  });
-}
-
 async function log(worker: Worker, tenant: string, message: string): Promise<void> {
-  const done = next(worker, 'test:logged');
+  const done = nextMessage(worker, 'test:logged');
   worker.send({ type: 'test:log', tenant, message });
   await done;
   // distinct milliseconds, so the expected order by time is unambiguous
@@ -33,7 +21,7 @@ async function log(worker: Worker, tenant: string, message: string): Promise<voi
 }
 
 async function recent(worker: Worker, tenant: string, limit: number): Promise<string[]> {
-  const answer = next<{ lines: string[] }>(worker, 'test:recent');
+  const answer = nextMessage<{ lines: string[] }>(worker, 'test:recent');
   worker.send({ type: 'test:recent', tenant, limit });
   return (await answer).lines.map((l) => JSON.parse(l).msg as string);
 }
@@ -46,7 +34,7 @@ test("any worker reads and follows a tenant's lines from every worker", async (t
     logs.close();
     await Promise.all([a, b].map((w) => (w.isDead() ? undefined : new Promise((resolve) => (w.once('exit', resolve), w.kill())))));
   });
-  await Promise.all([next(a, 'test:ready'), next(b, 'test:ready')]);
+  await Promise.all([nextMessage(a, 'test:ready'), nextMessage(b, 'test:ready')]);
 
   await log(a, 'shop', 'a1');
   await log(b, 'shop', 'b1');
@@ -60,7 +48,7 @@ test("any worker reads and follows a tenant's lines from every worker", async (t
   b.on('message', (m: { type: string; line?: string }) => {
     if (m.type === 'test:followed') followed.push(JSON.parse(m.line!).msg);
   });
-  const following = next(b, 'test:following');
+  const following = nextMessage(b, 'test:following');
   b.send({ type: 'test:follow', tenant: 'shop' });
   await following;
   await log(a, 'shop', 'a3');

@@ -4,9 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Logger } from '../../server/log';
-import { LogHub } from '../../server/logs';
-import { requestLine, roundMs, type RequestLogLine } from '../../server/logs/request-line';
+import { Logger } from '../../server/observe/server-log';
+import { LogHub } from '../../server/observe/tenant-logs/hub';
+import { requestLine, roundMs, type RequestLogLine } from '../../server/observe/tenant-logs/request-line';
 
 const TIME = '2026-11-22T05:40:00.123Z';
 

@@ -8,9 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { build } from '../../server/deploy/build';
 import { FsDeploymentStore } from '../../server/store/fs';
-import { SourceMapper } from '../../server/sourcemap';
-import { LogHub } from '../../server/logs';
-import { Logger } from '../../server/log';
+import { SourceMapper } from '../../server/observe/tenant-logs/source-maps';
+import { LogHub } from '../../server/observe/tenant-logs/hub';
+import { Logger } from '../../server/observe/server-log';
 
 const indexTs = `import { spin } from './lib/spin';
 

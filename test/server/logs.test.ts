@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { MiddlewareHandler } from 'hono';
-import { Logger } from '../../server/log';
-import { LogHub, logRoutes } from '../../server/logs';
+import { Logger } from '../../server/observe/server-log';
+import { logRoutes } from '../../server/admin/logs';
+import { LogHub } from '../../server/observe/tenant-logs/hub';
 
 function capture(): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
@@ -17,7 +18,13 @@ function capture(): { logger: Logger; lines: string[] } {
 test('tenant console output becomes one JSON line with tenant, deployment and request id', () => {
   const { logger, lines } = capture();
   const hub = new LogHub(logger);
-  hub.tenantLog({ level: 'log', message: 'hello "world"\nsecond line', tenant: 'shop', deployment: 'd1', requestId: 'r-1' });
+  hub.tenantLog({
+    level: 'log',
+    message: 'hello "world"\nsecond line',
+    tenant: 'shop',
+    deployment: 'd1',
+    requestId: 'r-1',
+  });
   hub.tenantLog({ level: 'error', message: 'at top level', tenant: 'shop', deployment: 'd1' });
   assert.equal(lines.length, 2);
   const first = JSON.parse(lines[0]);
@@ -39,18 +46,49 @@ test('tenant console output becomes one JSON line with tenant, deployment and re
 test('one request line carries tenant, deployment, method, path, status, CPU, wall, cold and request id', () => {
   const { logger, lines } = capture();
   const hub = new LogHub(logger);
-  hub.request({ tenant: 'shop', deployment: 'd1', requestId: 'r-9', method: 'POST', path: '/cart?x=1', status: 503, cpuMs: 50.1234, wallMs: 61.5, cold: true });
+  hub.request({
+    tenant: 'shop',
+    deployment: 'd1',
+    requestId: 'r-9',
+    method: 'POST',
+    path: '/cart?x=1',
+    status: 503,
+    cpuMs: 50.1234,
+    wallMs: 61.5,
+    cold: true,
+  });
   const line = JSON.parse(lines[0]);
   assert.deepEqual(
     { ...line, time: undefined },
-    { time: undefined, level: 'warn', msg: 'request', tenant: 'shop', deployment: 'd1', requestId: 'r-9', source: 'request', method: 'POST', path: '/cart?x=1', status: 503, cpuMs: 50.123, wallMs: 61.5, cold: true },
+    {
+      time: undefined,
+      level: 'warn',
+      msg: 'request',
+      tenant: 'shop',
+      deployment: 'd1',
+      requestId: 'r-9',
+      source: 'request',
+      method: 'POST',
+      path: '/cart?x=1',
+      status: 503,
+      cpuMs: 50.123,
+      wallMs: 61.5,
+      cold: true,
+    },
   );
 });
 
 test('a limit cut is logged with request id, limit, measured value and stack', async () => {
   const { logger, lines } = capture();
   const hub = new LogHub(logger);
-  await hub.limitExceeded({ tenant: 'shop', deployment: 'd1', requestId: 'r-2', limit: 'cpu', measured: 52, stack: '    at spin (file:///index.js:3:9)' });
+  await hub.limitExceeded({
+    tenant: 'shop',
+    deployment: 'd1',
+    requestId: 'r-2',
+    limit: 'cpu',
+    measured: 52,
+    stack: '    at spin (file:///index.js:3:9)',
+  });
   const line = JSON.parse(lines[0]);
   assert.equal(line.level, 'warn');
   assert.equal(line.msg, 'cpu limit exceeded');
@@ -69,8 +107,14 @@ test("a tenant sees only its own lines, and server records never reach a tenant'
   logger.info('isolate retired', { tenant: 'a', deployment: 'd', reason: 'idle' }); // internal: no tenant source
   // records written by other code with the tenant tags (the tenant layer's console sink) count
   logger.warn('from the sink', { source: 'tenant', tenant: 'a', deployment: 'd', consoleLevel: 'warn' });
-  assert.deepEqual(hub.recent('a').map((l) => JSON.parse(l).msg), ['mine', 'from the sink']);
-  assert.deepEqual(hub.recent('b').map((l) => JSON.parse(l).msg), ['theirs']);
+  assert.deepEqual(
+    hub.recent('a').map((l) => JSON.parse(l).msg),
+    ['mine', 'from the sink'],
+  );
+  assert.deepEqual(
+    hub.recent('b').map((l) => JSON.parse(l).msg),
+    ['theirs'],
+  );
   assert.deepEqual(hub.recent('nobody'), []);
 });
 
@@ -78,11 +122,18 @@ test('the ring keeps the newest lines within its line and byte bounds', () => {
   const { logger } = capture();
   const hub = new LogHub(logger, { linesPerTenant: 5, bytesPerTenant: 100_000 });
   for (let i = 0; i < 23; i++) hub.tenantLog({ level: 'log', message: `n${i}`, tenant: 't', deployment: 'd' });
-  assert.deepEqual(hub.recent('t').map((l) => JSON.parse(l).msg), ['n18', 'n19', 'n20', 'n21', 'n22']);
-  assert.deepEqual(hub.recent('t', 2).map((l) => JSON.parse(l).msg), ['n21', 'n22']);
+  assert.deepEqual(
+    hub.recent('t').map((l) => JSON.parse(l).msg),
+    ['n18', 'n19', 'n20', 'n21', 'n22'],
+  );
+  assert.deepEqual(
+    hub.recent('t', 2).map((l) => JSON.parse(l).msg),
+    ['n21', 'n22'],
+  );
 
   const small = new LogHub(capture().logger, { linesPerTenant: 1000, bytesPerTenant: 2000 });
-  for (let i = 0; i < 50; i++) small.tenantLog({ level: 'log', message: 'x'.repeat(300) + i, tenant: 't', deployment: 'd' });
+  for (let i = 0; i < 50; i++)
+    small.tenantLog({ level: 'log', message: 'x'.repeat(300) + i, tenant: 't', deployment: 'd' });
   const kept = small.recent('t');
   assert.ok(kept.reduce((n, l) => n + l.length, 0) <= 2000);
   assert.ok(kept.length >= 3 && kept.length < 10);
@@ -111,10 +162,11 @@ async function listen(hub: LogHub, tenantExists?: (t: string) => Promise<boolean
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => {
-      (server as unknown as { closeAllConnections(): void }).closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        (server as unknown as { closeAllConnections(): void }).closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -123,7 +175,8 @@ const bearer = { authorization: 'Bearer op-token' };
 test('GET /v1/tenants/:tenant/logs returns recent lines as NDJSON, with auth and a checked limit', async (t) => {
   const { logger } = capture();
   const hub = new LogHub(logger);
-  for (let i = 0; i < 5; i++) hub.tenantLog({ level: 'log', message: `m${i}`, tenant: 'shop', deployment: 'd', requestId: `r${i}` });
+  for (let i = 0; i < 5; i++)
+    hub.tenantLog({ level: 'log', message: `m${i}`, tenant: 'shop', deployment: 'd', requestId: `r${i}` });
   const server = await listen(hub, async (name) => name === 'shop');
   t.after(() => server.close());
 
@@ -131,8 +184,14 @@ test('GET /v1/tenants/:tenant/logs returns recent lines as NDJSON, with auth and
   const res = await fetch(`${server.url}/v1/tenants/shop/logs?limit=3`, { headers: bearer });
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /application\/x-ndjson/);
-  const lines = (await res.text()).trimEnd().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(lines.map((l) => l.msg), ['m2', 'm3', 'm4']);
+  const lines = (await res.text())
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    lines.map((l) => l.msg),
+    ['m2', 'm3', 'm4'],
+  );
   assert.equal(lines[2].requestId, 'r4');
 
   const bad = await fetch(`${server.url}/v1/tenants/shop/logs?limit=abc`, { headers: bearer });
@@ -150,7 +209,10 @@ test('follow=1 streams new lines as they are written, and stops following when t
   const server = await listen(hub);
   t.after(() => server.close());
   const controller = new AbortController();
-  const res = await fetch(`${server.url}/v1/tenants/shop/logs?follow=1&limit=10`, { headers: bearer, signal: controller.signal });
+  const res = await fetch(`${server.url}/v1/tenants/shop/logs?follow=1&limit=10`, {
+    headers: bearer,
+    signal: controller.signal,
+  });
   assert.equal(res.status, 200);
   const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
   let buffered = '';
@@ -168,7 +230,17 @@ test('follow=1 streams new lines as they are written, and stops following when t
   assert.equal((await nextLine()).msg, 'before');
   hub.tenantLog({ level: 'warn', message: 'live one', tenant: 'shop', deployment: 'd', requestId: 'r7' });
   hub.tenantLog({ level: 'log', message: 'not yours', tenant: 'other-tenant', deployment: 'd' });
-  hub.request({ tenant: 'shop', deployment: 'd', requestId: 'r7', method: 'GET', path: '/', status: 200, cpuMs: 1, wallMs: 2, cold: false });
+  hub.request({
+    tenant: 'shop',
+    deployment: 'd',
+    requestId: 'r7',
+    method: 'GET',
+    path: '/',
+    status: 200,
+    cpuMs: 1,
+    wallMs: 2,
+    cold: false,
+  });
   const live = await nextLine();
   assert.equal(live.msg, 'live one');
   assert.equal(live.requestId, 'r7');
@@ -187,7 +259,11 @@ test('follow=1 streams new lines as they are written, and stops following when t
 
 test('a follower that reads too slowly loses lines, is told how many, and never makes the server buffer them', async () => {
   const hub = new LogHub(capture().logger);
-  const app = logRoutes(hub, { auth, followBacklog: 5 });
+  // room for five of these lines (all 'line N' with one digit are as long), not six
+  const probe = new LogHub(capture().logger);
+  probe.tenantLog({ level: 'log', message: 'line 0', tenant: 'shop', deployment: 'd' });
+  const lineBytes = probe.recent('shop')[0]!.length + 1;
+  const app = logRoutes(hub, { auth, followBacklogBytes: Math.floor(5.5 * lineBytes) });
   const res = await app.request('/v1/tenants/shop/logs?follow=1&limit=0', { headers: bearer });
   assert.equal(res.status, 200);
   for (let i = 0; i < 20; i++) hub.tenantLog({ level: 'log', message: `line ${i}`, tenant: 'shop', deployment: 'd' });
@@ -199,8 +275,14 @@ test('a follower that reads too slowly loses lines, is told how many, and never 
   await read(5);
   hub.tenantLog({ level: 'log', message: 'line 20', tenant: 'shop', deployment: 'd' });
   await read(7);
-  const records = text.trimEnd().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(records.slice(0, 5).map((r) => r.msg), ['line 0', 'line 1', 'line 2', 'line 3', 'line 4']);
+  const records = text
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    records.slice(0, 5).map((r) => r.msg),
+    ['line 0', 'line 1', 'line 2', 'line 3', 'line 4'],
+  );
   assert.equal(records[5].msg, 'lines dropped');
   assert.equal(records[5].dropped, 15);
   assert.equal(records[6].msg, 'line 20');
@@ -226,9 +308,18 @@ test("a quiet server log level keeps the tenant's lines off stdout but not out o
   const hub = new LogHub(new Logger('warn', (line) => lines.push(line)));
   hub.tenantLog({ level: 'log', message: 'quiet info', tenant: 'shop', deployment: 'd', requestId: 'r1' });
   hub.tenantLog({ level: 'error', message: 'loud error', tenant: 'shop', deployment: 'd', requestId: 'r2' });
-  assert.deepEqual(lines.map((l) => JSON.parse(l).msg), ['loud error']);
+  assert.deepEqual(
+    lines.map((l) => JSON.parse(l).msg),
+    ['loud error'],
+  );
   const kept = hub.recent('shop').map((l) => JSON.parse(l));
-  assert.deepEqual(kept.map((r) => [r.msg, r.level, r.requestId]), [['quiet info', 'info', 'r1'], ['loud error', 'error', 'r2']]);
+  assert.deepEqual(
+    kept.map((r) => [r.msg, r.level, r.requestId]),
+    [
+      ['quiet info', 'info', 'r1'],
+      ['loud error', 'error', 'r2'],
+    ],
+  );
   assert.equal(kept[0].tenant, 'shop');
 });
 
@@ -237,7 +328,9 @@ test('closing the hub ends open follow streams, so a server shutting down is not
   const app = logRoutes(hub, { auth });
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-  const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/tenants/shop/logs?follow=1`, { headers: bearer });
+  const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/tenants/shop/logs?follow=1`, {
+    headers: bearer,
+  });
   assert.equal(res.status, 200);
   while (hub.followerCount('shop') === 0) await new Promise((resolve) => setTimeout(resolve, 10));
   hub.close();
@@ -247,7 +340,11 @@ test('closing the hub ends open follow streams, so a server shutting down is not
   await new Promise<void>((resolve) => server.close(() => resolve()));
   // following after close ends at once
   let ended = false;
-  hub.follow('shop', () => {}, () => (ended = true));
+  hub.follow(
+    'shop',
+    () => {},
+    () => (ended = true),
+  );
   assert.equal(ended, true);
 });
 

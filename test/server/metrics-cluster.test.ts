@@ -4,29 +4,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import cluster, { type Worker } from 'node:cluster';
+import cluster from 'node:cluster';
 import path from 'node:path';
-import { ClusterMetrics, Metrics } from '../../server/metrics';
+import { ClusterMetrics } from '../../server/observe/metrics/cluster';
+import { Metrics } from '../../server/observe/metrics/metrics';
+import { needs, promtool } from '../support/system';
+import { nextMessage } from './cluster-workers';
 
 const root = path.resolve(__dirname, '../../..');
 
 function value(text: string, line: RegExp): number | undefined {
   const match = text.split('\n').find((l) => line.test(l));
   return match === undefined ? undefined : Number(match.slice(match.lastIndexOf(' ') + 1));
-}
-
-function waitFor<T>(worker: Worker, type: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (message: { type: string }) => {
-      if (message.type !== type) return;
-      worker.off('message', onMessage);
-      worker.off('exit', onExit);
-      resolve(message as T);
-    };
-    const onExit = (code: number) => reject(new Error(`worker exited (${code}) before sending ${type}`));
-    worker.on('message', onMessage);
-    worker.on('exit', onExit);
-  });
 }
 
 test('the supervisor aggregates every worker and any worker can serve the summed scrape', async (t) => {
@@ -39,7 +28,7 @@ test('the supervisor aggregates every worker and any worker can serve the summed
       workers.map((w) => (w.isDead() ? undefined : new Promise((resolve) => (w.once('exit', resolve), w.kill())))),
     );
   });
-  await Promise.all(workers.map((w) => waitFor(w, 'test:ready')));
+  await Promise.all(workers.map((w) => nextMessage(w, 'test:ready')));
 
   const { body } = await aggregator.scrape();
   assert.equal(value(body, /^islet_requests_total\{.*tenant="shop".*\} /), 8, body);
@@ -52,13 +41,15 @@ test('the supervisor aggregates every worker and any worker can serve the summed
   assert.equal(value(body, /^islet_cluster_workers\{state="answered"\} /), 2);
   assert.equal(value(body, /^islet_cluster_workers\{state="missing"\} /), 0);
   assert.ok(value(body, /^process_resident_memory_bytes /)! > 0, 'default metrics come through the aggregation');
-  const check = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
-  assert.ok(!check.error, "promtool is not installed: install Debian's prometheus package (apt-get install prometheus)");
-  assert.equal(check.status, 0, `promtool check metrics on the aggregated scrape:\n${check.stdout}${check.stderr}`);
+  await t.test('promtool check metrics accepts the aggregated scrape', needs(promtool), () => {
+    const check = spawnSync(promtool.path ?? 'promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
+    assert.ok(!check.error, `promtool did not run: ${check.error?.message}`);
+    assert.equal(check.status, 0, `promtool check metrics on the aggregated scrape:\n${check.stdout}${check.stderr}`);
+  });
 
   // a client scraping the shared admin port reaches one worker; it answers with the sum
   workers[1].send({ type: 'test:scrape' });
-  const fromWorker = await waitFor<{ body?: string; error?: string }>(workers[1], 'test:scraped');
+  const fromWorker = await nextMessage<{ body?: string; error?: string }>(workers[1], 'test:scraped');
   assert.equal(fromWorker.error, undefined);
   assert.equal(value(fromWorker.body!, /^islet_requests_total\{.*tenant="shop".*\} /), 8);
 
@@ -72,7 +63,7 @@ test('the supervisor aggregates every worker and any worker can serve the summed
   // once it is responsive again (its messages are handled in order), a worker that died is no
   // longer waited for
   workers[0].send({ type: 'test:ping' });
-  await waitFor(workers[0], 'test:pong');
+  await nextMessage(workers[0], 'test:pong');
   await new Promise((resolve) => (workers[1].once('exit', resolve), workers[1].process.kill('SIGKILL')));
   const started = Date.now();
   const afterDeath = (await aggregator.scrape()).body;

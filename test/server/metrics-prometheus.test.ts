@@ -8,12 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import type { MiddlewareHandler } from 'hono';
-import { authMiddleware } from '../../server/deploy/auth';
+import { authMiddleware } from '../../server/admin/auth';
 import { FsDeploymentStore } from '../../server/store/fs';
-import { Logger } from '../../server/log';
-import { LogHub } from '../../server/logs';
-import { Metrics, createObservabilityRoutes } from '../../server/metrics';
+import { Logger } from '../../server/observe/server-log';
+import { LogHub } from '../../server/observe/tenant-logs/hub';
+import { metricsRoutes } from '../../server/admin/metrics';
+import { Metrics } from '../../server/observe/metrics/metrics';
 
 const root = path.resolve(__dirname, '../../..');
 interface Series {
@@ -35,8 +35,7 @@ test('Prometheus scrapes the admin /metrics route with the bearer token and sees
   const store = new FsDeploymentStore(dir);
   const metrics = new Metrics({ rebalanceIntervalMs: 0 });
   const logs = new LogHub(new Logger('info', () => {}));
-  const auth = authMiddleware(store, 'scrape-secret') as unknown as MiddlewareHandler;
-  const app = createObservabilityRoutes({ metrics, logs, auth });
+  const app = metricsRoutes(metrics, { auth: authMiddleware(store, 'scrape-secret') });
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const target = `127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -47,7 +46,15 @@ test('Prometheus scrapes the admin /metrics route with the bearer token and sees
     await fs.rm(dir, { recursive: true, force: true });
   });
 
-  for (let i = 0; i < 7; i++) metrics.requestFinished({ tenant: 'shop', deployment: 'd', status: 200, durationS: 0.01, cpuS: 0.001, cold: i === 0 });
+  for (let i = 0; i < 7; i++)
+    metrics.requestFinished({
+      tenant: 'shop',
+      deployment: 'd',
+      status: 200,
+      durationS: 0.01,
+      cpuS: 0.001,
+      cold: i === 0,
+    });
   metrics.requestFinished({ tenant: 'shop', deployment: 'd', status: 503, durationS: 0.06, cpuS: 0.05, cold: false });
   metrics.limitExceeded('shop', 'cpu');
 
@@ -60,7 +67,10 @@ test('Prometheus scrapes the admin /metrics route with the bearer token and sees
   assert.equal(ok[0].metric.job, 'islet');
   assert.equal(Number(ok[0].value[1]), 7);
   const all = await prometheus.query('sum by (tenant) (islet_requests_total)');
-  assert.deepEqual(all.map((r) => [r.metric.tenant, Number(r.value[1])]), [['shop', 8]]);
+  assert.deepEqual(
+    all.map((r) => [r.metric.tenant, Number(r.value[1])]),
+    [['shop', 8]],
+  );
   const cut = await prometheus.query('islet_limit_exceeded_total{tenant="shop",limit="cpu"}');
   assert.equal(Number(cut[0].value[1]), 1);
 });

@@ -9,12 +9,14 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import type { MiddlewareHandler } from 'hono';
-import { authMiddleware } from '../../server/deploy/auth';
+import { Hono } from 'hono';
+import { authMiddleware } from '../../server/admin/auth';
 import { FsDeploymentStore } from '../../server/store/fs';
-import { Logger } from '../../server/log';
-import { LogHub } from '../../server/logs';
-import { Metrics, createObservabilityRoutes, startMetricsServer } from '../../server/metrics';
+import { Logger } from '../../server/observe/server-log';
+import { LogHub } from '../../server/observe/tenant-logs/hub';
+import { logRoutes } from '../../server/admin/logs';
+import { metricsRoutes, startMetricsServer } from '../../server/admin/metrics';
+import { Metrics } from '../../server/observe/metrics/metrics';
 
 async function setup(t: import('node:test').TestContext) {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'islet-obs-routes-'));
@@ -22,11 +24,18 @@ async function setup(t: import('node:test').TestContext) {
   const now = new Date().toISOString();
   for (const name of ['shop', 'blog']) await store.putTenant({ name, createdAt: now, active: null });
   const shopToken = `islet_${randomBytes(16).toString('hex')}`;
-  await store.putToken({ id: 'tok1', tenant: 'shop', hash: createHash('sha256').update(shopToken).digest('hex'), createdAt: now });
+  await store.putToken({
+    id: 'tok1',
+    tenant: 'shop',
+    hash: createHash('sha256').update(shopToken).digest('hex'),
+    createdAt: now,
+  });
   const metrics = new Metrics({ defaultMetrics: false, rebalanceIntervalMs: 0 });
   const logs = new LogHub(new Logger('info', () => {}));
-  const auth = authMiddleware(store, 'operator-secret') as unknown as MiddlewareHandler;
-  const app = createObservabilityRoutes({ metrics, logs, auth, tenantExists: async (name) => (await store.getTenant(name)) !== null });
+  const auth = authMiddleware(store, 'operator-secret');
+  const app = new Hono()
+    .route('/', metricsRoutes(metrics, { auth }))
+    .route('/', logRoutes(logs, { auth, tenantExists: async (name) => (await store.getTenant(name)) !== null }));
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   t.after(async () => {
@@ -103,5 +112,8 @@ test('the separate metrics port serves /metrics without a token on 127.0.0.1, no
 test('a port already taken is reported with the address', async (t) => {
   const first = await startMetricsServer(new Metrics({ defaultMetrics: false }), { port: 0 });
   t.after(() => first.close());
-  await assert.rejects(startMetricsServer(new Metrics({ defaultMetrics: false }), { port: first.port }), new RegExp(`cannot listen on 127\\.0\\.0\\.1:${first.port}`));
+  await assert.rejects(
+    startMetricsServer(new Metrics({ defaultMetrics: false }), { port: first.port }),
+    new RegExp(`cannot listen on 127\\.0\\.0\\.1:${first.port}`),
+  );
 });

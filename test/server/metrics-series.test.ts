@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AggregatorRegistry, Counter, Histogram, Registry } from 'prom-client';
-import { Metrics, statusLabel } from '../../server/metrics';
+import { Metrics, statusLabel } from '../../server/observe/metrics/metrics';
 import type { RequestReport } from '../../server/tenants/observer';
 
 const REQUEST_METRICS = ['islet_requests_total', 'islet_request_duration_seconds', 'islet_request_cpu_seconds'];
@@ -14,7 +14,12 @@ const REQUEST_METRICS = ['islet_requests_total', 'islet_request_duration_seconds
 function referenceRegistry() {
   const registry = new Registry();
   const registers = [registry];
-  const requests = new Counter({ name: 'islet_requests_total', help: 'Requests served by tenant functions, by response status', labelNames: ['tenant', 'status'], registers });
+  const requests = new Counter({
+    name: 'islet_requests_total',
+    help: 'Requests served by tenant functions, by response status',
+    labelNames: ['tenant', 'status'],
+    registers,
+  });
   const duration = new Histogram({
     name: 'islet_request_duration_seconds',
     help: 'Time from receiving a request to the end of its response',
@@ -40,7 +45,7 @@ function referenceRegistry() {
 /** deterministic pseudo-random requests: several tenants, statuses, and values across every bucket */
 function* requests(count: number, seed: number): Generator<RequestReport> {
   let x = seed;
-  const next = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const next = () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const statuses = [200, 200, 200, 404, 503, 299, 0, 1000, 418];
   for (let i = 0; i < count; i++) {
     yield {
@@ -74,12 +79,18 @@ test('after many requests the request metrics read exactly as prom-client alone 
   const ours = blocks((await metrics.scrape()).body, REQUEST_METRICS);
   const theirs = blocks(await reference.registry.metrics(), REQUEST_METRICS);
   assert.equal(ours.split('\n').length, theirs.split('\n').length);
-  assert.ok(ours.includes('islet_request_duration_seconds_bucket{le="+Inf",tenant="shop"}'), 'no histogram in the exposition');
+  assert.ok(
+    ours.includes('islet_request_duration_seconds_bucket{le="+Inf",tenant="shop"}'),
+    'no histogram in the exposition',
+  );
   assert.equal(ours, theirs);
 });
 
 test('summed over cluster workers, the request metrics equal prom-client summed the same way', async () => {
-  const workers = [new Metrics({ rebalanceIntervalMs: 0, defaultMetrics: false }), new Metrics({ rebalanceIntervalMs: 0, defaultMetrics: false })];
+  const workers = [
+    new Metrics({ rebalanceIntervalMs: 0, defaultMetrics: false }),
+    new Metrics({ rebalanceIntervalMs: 0, defaultMetrics: false }),
+  ];
   const references = [referenceRegistry(), referenceRegistry()];
   for (let w = 0; w < 2; w++) {
     for (const r of requests(3000, 11 + w)) {
@@ -94,12 +105,27 @@ test('summed over cluster workers, the request metrics equal prom-client summed 
 
 test('the busiest tenants are re-ranked on their own, without a scrape or a call', async () => {
   const metrics = new Metrics({ tenantLabels: 1, rebalanceIntervalMs: 20, defaultMetrics: false });
-  metrics.requestFinished({ tenant: 'quiet', deployment: 'd', status: 200, durationS: 0.001, cpuS: 0.001, cold: false });
+  metrics.requestFinished({
+    tenant: 'quiet',
+    deployment: 'd',
+    status: 200,
+    durationS: 0.001,
+    cpuS: 0.001,
+    cold: false,
+  });
   assert.equal(metrics.tenantLabel('quiet'), 'quiet');
   const deadline = Date.now() + 10_000;
   while (metrics.tenantLabel('busy') !== 'busy') {
     assert.ok(Date.now() < deadline, 'the busy tenant never got its own label');
-    for (let i = 0; i < 50; i++) metrics.requestFinished({ tenant: 'busy', deployment: 'd', status: 200, durationS: 0.001, cpuS: 0.001, cold: false });
+    for (let i = 0; i < 50; i++)
+      metrics.requestFinished({
+        tenant: 'busy',
+        deployment: 'd',
+        status: 200,
+        durationS: 0.001,
+        cpuS: 0.001,
+        cold: false,
+      });
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   // traffic before the promotion stays under _other; from now on it is the tenant's own

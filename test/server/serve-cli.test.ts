@@ -20,10 +20,22 @@ async function startIslet(env: Record<string, string>): Promise<Started> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-cli-'));
   fs.mkdirSync(path.join(dir, 'functions', 'slow'), { recursive: true });
   fs.copyFileSync(path.join(fixtures, 'slow.js'), path.join(dir, 'functions', 'slow', 'index.js'));
-  const child = spawn(process.execPath, ['--no-node-snapshot', path.join(repoRoot, 'bin', 'islet.js'), 'serve', '--functions', path.join(dir, 'functions')], {
-    env: { ...process.env, ISLET_PORT: '0', ISLET_HOST: '127.0.0.1', ISLET_ADMIN_PORT: '0', ISLET_DATA_DIR: path.join(dir, 'data'), ISLET_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--no-node-snapshot', path.join(repoRoot, 'bin', 'islet.js'), 'serve', '--functions', path.join(dir, 'functions')],
+    {
+      env: {
+        ...process.env,
+        ISLET_PORT: '0',
+        ISLET_HOST: '127.0.0.1',
+        ISLET_ADMIN_PORT: '0',
+        ISLET_DATA_DIR: path.join(dir, 'data'),
+        ISLET_LOG_LEVEL: 'warn',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -38,7 +50,11 @@ async function startIslet(env: Record<string, string>): Promise<Started> {
 
 const get = async (port: number, p = '/') => {
   // bounded: a connection node:cluster was handing to a worker as it was killed may never be answered
-  const res = await request(`http://127.0.0.1:${port}${p}`, { headers: { host: 'slow.localhost' }, headersTimeout: 5000, bodyTimeout: 5000 });
+  const res = await request(`http://127.0.0.1:${port}${p}`, {
+    headers: { host: 'slow.localhost' },
+    headersTimeout: 5000,
+    bodyTimeout: 5000,
+  });
   return { status: res.statusCode, text: await res.body.text() };
 };
 
@@ -62,7 +78,12 @@ test('SIGTERM (one process): in-flight requests finish, new connections are refu
 /** worker processes of the supervisor `pid` (its other children, such as esbuild's service, left out) */
 function children(pid: number): number[] {
   try {
-    const pids = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    const pids = fs
+      .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
     return pids.filter((p) => {
       try {
         return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('islet.js');

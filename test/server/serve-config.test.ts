@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig, resolveLimits, ConfigError } from '../../server/config';
+import { loadConfig, resolveLimits } from '../../server/config';
+import { ConfigError } from '../../server/errors';
 
 function tempFile(content: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-config-'));
@@ -38,10 +39,17 @@ test('defaults match the documented values', () => {
 });
 
 test('a config file overrides defaults and environment variables override the file', () => {
-  const file = tempFile(JSON.stringify({ port: 9000, limits: { cpuMs: 20, memoryMb: 64 }, egress: { allow: ['10.0.0.0/8'] } }));
+  const file = tempFile(
+    JSON.stringify({ port: 9000, limits: { cpuMs: 20, memoryMb: 64 }, egress: { allow: ['10.0.0.0/8'] } }),
+  );
   const config = loadConfig({
     argv: ['--config', file],
-    env: { ISLET_CPU_LIMIT_MS: '75', ISLET_BASE_DOMAIN: 'fn.example.com', ISLET_EGRESS_ALLOW: '127.0.0.1, localhost', ISLET_LOG_REQUESTS: 'false' },
+    env: {
+      ISLET_CPU_LIMIT_MS: '75',
+      ISLET_BASE_DOMAIN: 'fn.example.com',
+      ISLET_EGRESS_ALLOW: '127.0.0.1, localhost',
+      ISLET_LOG_REQUESTS: 'false',
+    },
   });
   assert.equal(config.port, 9000);
   assert.equal(config.limits.cpuMs, 75);
@@ -54,7 +62,10 @@ test('a config file overrides defaults and environment variables override the fi
 test('every bad value is reported with its setting, its source and what is expected', () => {
   const file = tempFile(JSON.stringify({ port: 'eighty', limits: { cpuMS: 5 }, pool: { maxIsolates: 0 } }));
   const problems = problemsOf(() =>
-    loadConfig({ argv: [`--config=${file}`], env: { ISLET_WALL_LIMIT_MS: '3s', ISLET_LOG_LEVEL: 'loud', ISLET_ADMIN_PORT: '70000' } }),
+    loadConfig({
+      argv: [`--config=${file}`],
+      env: { ISLET_WALL_LIMIT_MS: '3s', ISLET_LOG_LEVEL: 'loud', ISLET_ADMIN_PORT: '70000' },
+    }),
   );
   const text = problems.join('\n');
   assert.match(text, /islet\.json:port: got "eighty", expected an integer from 0 to 65535/);
@@ -67,13 +78,22 @@ test('every bad value is reported with its setting, its source and what is expec
 });
 
 test('a missing or broken config file is a clear error', () => {
-  assert.match(problemsOf(() => loadConfig({ argv: ['--config', '/nonexistent/islet.json'], env: {} })).join(), /cannot read the config file \(ENOENT\)/);
-  assert.match(problemsOf(() => loadConfig({ argv: ['--config', tempFile('{ nope')], env: {} })).join(), /not valid JSON/);
+  assert.match(
+    problemsOf(() => loadConfig({ argv: ['--config', '/nonexistent/islet.json'], env: {} })).join(),
+    /cannot read the config file \(ENOENT\)/,
+  );
+  assert.match(
+    problemsOf(() => loadConfig({ argv: ['--config', tempFile('{ nope')], env: {} })).join(),
+    /not valid JSON/,
+  );
   assert.match(problemsOf(() => loadConfig({ argv: ['--config'], env: {} })).join(), /--config: expected a file path/);
 });
 
 test('wall limit below CPU limit is refused', () => {
-  assert.match(problemsOf(() => loadConfig({ env: { ISLET_CPU_LIMIT_MS: '500', ISLET_WALL_LIMIT_MS: '100' } })).join(), /wallMs \(100\) must be at least limits\.cpuMs \(500\)/);
+  assert.match(
+    problemsOf(() => loadConfig({ env: { ISLET_CPU_LIMIT_MS: '500', ISLET_WALL_LIMIT_MS: '100' } })).join(),
+    /wallMs \(100\) must be at least limits\.cpuMs \(500\)/,
+  );
 });
 
 test('tenant limits: config overrides, then the store record; bad record values are skipped and reported', () => {

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
 import { loadConfig, type Config } from '../../server/config';
-import { Logger } from '../../server/log';
+import { Logger } from '../../server/observe/server-log';
 import { startServing, type Serving } from '../../server/cli/serve';
 import { publish } from '../../server/deploy/publish';
 import { prepareDeployment } from '../../server/tenants/prepare';
@@ -21,8 +21,16 @@ export interface Harness {
   logs: Record<string, unknown>[];
   dataDir: string;
   /** deploys fixture file(s) as `tenant` and activates them */
-  deploy(tenant: string, fixture: string | Record<string, string>, options?: { routes?: string[]; entry?: string }): Promise<string>;
-  get(host: string, path?: string, init?: { method?: string; headers?: Record<string, string>; body?: unknown }): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }>;
+  deploy(
+    tenant: string,
+    fixture: string | Record<string, string>,
+    options?: { routes?: string[]; entry?: string; compatibility?: Record<string, unknown> },
+  ): Promise<string>;
+  get(
+    host: string,
+    path?: string,
+    init?: { method?: string; headers?: Record<string, string>; body?: unknown },
+  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }>;
   url(path?: string): string;
   /** resolves once a log record matching `pred` was written (or rejects after `ms`) */
   waitForLog(pred: (r: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
@@ -39,15 +47,26 @@ process.once('exit', () => {
 export async function startHarness(tweak: (config: Config) => void = () => {}, dataDir?: string): Promise<Harness> {
   const dir = dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'islet-serve-'));
   if (!dataDir) created.push(dir);
-  const config = loadConfig({ env: { ISLET_PORT: '0', ISLET_HOST: '127.0.0.1', ISLET_ADMIN_PORT: '0', ISLET_DATA_DIR: dir, ISLET_ADMIN_TOKEN: 'test-operator-token' } });
+  const config = loadConfig({
+    env: {
+      ISLET_PORT: '0',
+      ISLET_HOST: '127.0.0.1',
+      ISLET_ADMIN_PORT: '0',
+      ISLET_DATA_DIR: dir,
+      ISLET_ADMIN_TOKEN: 'test-operator-token',
+    },
+  });
   config.pool.sampleIntervalS = 1;
   tweak(config);
   const logs: Record<string, unknown>[] = [];
-  const waiters = new Set<{ pred: (r: Record<string, unknown>) => boolean; resolve: (r: Record<string, unknown>) => void }>();
+  const waiters = new Set<{
+    pred: (r: Record<string, unknown>) => boolean;
+    resolve: (r: Record<string, unknown>) => void;
+  }>();
   const logger = new Logger(config.logLevel, (line) => {
     const record = JSON.parse(line) as Record<string, unknown>;
     logs.push(record);
-    for (const w of waiters) if (w.pred(record)) (waiters.delete(w), w.resolve(record));
+    for (const w of waiters) if (w.pred(record)) waiters.delete(w), w.resolve(record);
     if (process.env.ISLET_TEST_LOGS) console.error(line);
   });
   const serving = await startServing({ config, logger });
@@ -66,12 +85,16 @@ export async function startHarness(tweak: (config: Config) => void = () => {}, d
         { store: serving.store, prepare: (m, f) => prepareDeployment(m, f, { memoryMb: config.limits.memoryMb }) },
         tenant,
         files,
-        { entry, routes: options.routes },
+        { entry, routes: options.routes, compatibility: options.compatibility },
       );
       return manifest.id;
     },
     async get(host, p = '/', init = {}) {
-      const res = await request(`${base}${p}`, { method: (init.method ?? 'GET') as 'GET', headers: { host, ...init.headers }, body: init.body as string | undefined });
+      const res = await request(`${base}${p}`, {
+        method: (init.method ?? 'GET') as 'GET',
+        headers: { host, ...init.headers },
+        body: init.body as string | undefined,
+      });
       const text = await res.body.text();
       return { status: res.statusCode, headers: res.headers, text };
     },

@@ -10,13 +10,23 @@ let h: Harness;
 before(async () => {
   h = await startHarness();
   await h.deploy('echo', 'echo.js');
-  await h.deploy('site', { 'index.js': "export default { fetch: (r) => new Response('site ' + new URL(r.url).pathname) }" }, { routes: ['shop.example.com/*'] });
-  await h.deploy('api', { 'index.js': "export default { fetch: (r) => new Response('api ' + new URL(r.url).pathname) }" }, { routes: ['shop.example.com/api/*'] });
+  await h.deploy(
+    'site',
+    { 'index.js': "export default { fetch: (r) => new Response('site ' + new URL(r.url).pathname) }" },
+    { routes: ['shop.example.com/*'] },
+  );
+  await h.deploy(
+    'api',
+    { 'index.js': "export default { fetch: (r) => new Response('api ' + new URL(r.url).pathname) }" },
+    { routes: ['shop.example.com/api/*'] },
+  );
   await h.deploy('classic', 'classic.js');
   await h.deploy('headers', 'headers.js');
   await h.deploy('multi', {
-    'index.js': "import { greet } from './lib/greet.js';\nimport { name } from './lib/name.js';\nexport default { fetch: () => new Response(greet(name)) };",
-    'lib/greet.js': "import { name } from './name.js';\nexport const greet = (n) => 'hello ' + n + (n === name ? '' : ' (two copies of lib/name.js!)');",
+    'index.js':
+      "import { greet } from './lib/greet.js';\nimport { name } from './lib/name.js';\nexport default { fetch: () => new Response(greet(name)) };",
+    'lib/greet.js':
+      "import { name } from './name.js';\nexport const greet = (n) => 'hello ' + n + (n === name ? '' : ' (two copies of lib/name.js!)');",
     'lib/name.js': "export const name = 'modules';",
   });
 });
@@ -106,16 +116,27 @@ test('status and repeated headers reach the client as the function set them; HEA
 
 test('missing or bad Host, malformed request lines and oversized headers get clean 4xx answers', async () => {
   assert.match(await raw('GET / HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 400 [\s\S]*missing Host header/);
-  assert.match(await raw('GET / HTTP/1.1\r\nHost: bad_host!\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 400 [\s\S]*bad Host header/);
-  assert.match(await raw('GET ftp://echo.localhost/ HTTP/1.1\r\nHost: echo.localhost\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 400 [\s\S]*bad request target/);
+  assert.match(
+    await raw('GET / HTTP/1.1\r\nHost: bad_host!\r\nConnection: close\r\n\r\n'),
+    /^HTTP\/1\.1 400 [\s\S]*bad Host header/,
+  );
+  assert.match(
+    await raw('GET ftp://echo.localhost/ HTTP/1.1\r\nHost: echo.localhost\r\nConnection: close\r\n\r\n'),
+    /^HTTP\/1\.1 400 [\s\S]*bad request target/,
+  );
   assert.match(await raw('NOT A REQUEST\r\n\r\n'), /^HTTP\/1\.1 400 Bad Request[\s\S]*malformed request/);
-  assert.match(await raw(`GET / HTTP/1.1\r\nHost: echo.localhost\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`), /^HTTP\/1\.1 431 /);
+  assert.match(
+    await raw(`GET / HTTP/1.1\r\nHost: echo.localhost\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`),
+    /^HTTP\/1\.1 431 /,
+  );
   // and the server still serves
   assert.equal((await h.get('echo.localhost', '/')).status, 200);
 });
 
 test('an absolute-form request target routes by its authority, which the function sees', async () => {
-  const reply = await raw('GET http://echo.localhost:1234/abs?x=1 HTTP/1.1\r\nHost: other.localhost\r\nConnection: close\r\n\r\n');
+  const reply = await raw(
+    'GET http://echo.localhost:1234/abs?x=1 HTTP/1.1\r\nHost: other.localhost\r\nConnection: close\r\n\r\n',
+  );
   assert.match(reply, /^HTTP\/1\.1 200 /);
   assert.match(reply, /"url":"http:\/\/echo\.localhost:1234\/abs\?x=1"/);
 });

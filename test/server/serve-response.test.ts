@@ -3,7 +3,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { request } from 'undici';
-import { writeSandboxResponse, InvalidResponseError, sendPlain } from '../../server/front/response';
+import { writeSandboxResponse, sendPlain } from '../../server/front/response';
+import { InvalidResponseError } from '../../server/errors';
 import type { SandboxResponse } from '../../server/host/types';
 
 let server: http.Server;
@@ -47,7 +48,25 @@ function tracked(chunks: number) {
 }
 
 test('connection headers of the function are dropped, the request id added, content-length made exact', async () => {
-  next = { response: { status: 201, statusText: 'Made', headers: ['x-a', '1', 'connection', 'close', 'transfer-encoding', 'chunked', 'content-length', '999', 'islet-request-id', 'forged'], body: new TextEncoder().encode('hello') } };
+  next = {
+    response: {
+      status: 201,
+      statusText: 'Made',
+      headers: [
+        'x-a',
+        '1',
+        'connection',
+        'close',
+        'transfer-encoding',
+        'chunked',
+        'content-length',
+        '999',
+        'islet-request-id',
+        'forged',
+      ],
+      body: new TextEncoder().encode('hello'),
+    },
+  };
   const res = await request(base);
   assert.equal(res.statusCode, 201);
   assert.equal(res.headers['x-a'], '1');

@@ -1,7 +1,8 @@
 // Tenant routing: <tenant>.<baseDomain>, custom routes, longest prefix, redeploy replacing routes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TenantRouter, parseRoute, RoutePatternError } from '../../server/front/router';
+import { TenantRouter, parseRoute } from '../../server/front/router';
+import { RoutePatternError } from '../../server/errors';
 
 test('a tenant answers on <tenant>.<baseDomain>, and only one label deep', () => {
   const router = new TenantRouter('fn.example.com');
@@ -47,7 +48,10 @@ test('bad patterns are refused with the pattern and the reason, leaving routes u
   const router = new TenantRouter('localhost');
   router.setRoutes('blog', ['blog.example.com/*']);
   for (const bad of ['/only-path*', 'no-path.example.com', 'bad_host.com/*', 'a.com/x*y*', 'a.com/x?q=1*']) {
-    assert.throws(() => router.setRoutes('blog', [bad]), (err: unknown) => err instanceof RoutePatternError && err.message.includes(`'${bad}'`));
+    assert.throws(
+      () => router.setRoutes('blog', [bad]),
+      (err: unknown) => err instanceof RoutePatternError && err.message.includes(`'${bad}'`),
+    );
   }
   assert.equal(router.match('blog.example.com', '/x')?.tenant, 'blog');
   assert.deepEqual(parseRoute('Shop.Example.com/api/*'), { host: 'shop.example.com', path: '/api/', exact: false });

@@ -22,13 +22,19 @@ before(async () => {
   } };`;
   await h.deploy('echo', { 'index.js': code });
   await h.deploy('slow', { 'index.js': code });
-  await eventually(async () => (await h.get('echo.localhost')).status === 200 && (await h.get('slow.localhost')).status === 200);
+  await eventually(
+    async () => (await h.get('echo.localhost')).status === 200 && (await h.get('slow.localhost')).status === 200,
+  );
 });
 after(() => h.close());
 
 test('a small body reaches the function whole, whichever way it is read', async () => {
   const payload = { name: 'islet', list: Array.from({ length: 200 }, (_, i) => i) };
-  const json = await h.get('echo.localhost', '/json', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) });
+  const json = await h.get('echo.localhost', '/json', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(payload),
+  });
   assert.deepEqual(JSON.parse(json.text), { got: payload });
   const bytes = Buffer.alloc(60 * 1024, 7);
   const summed = await h.get('echo.localhost', '/bytes', { method: 'POST', body: bytes });
@@ -37,7 +43,10 @@ test('a small body reaches the function whole, whichever way it is read', async 
   assert.equal(streamed.text, String(bytes.length));
   const text = await h.get('echo.localhost', '/text', { method: 'PUT', body: 'héllo wörld' });
   assert.equal(text.text, 'héllo wörld');
-  assert.equal((await h.get('echo.localhost', '/ignore', { method: 'POST', body: 'unread' })).text, 'answered without reading');
+  assert.equal(
+    (await h.get('echo.localhost', '/ignore', { method: 'POST', body: 'unread' })).text,
+    'answered without reading',
+  );
 });
 
 /** sends headers announcing `declared` bytes and only `sent` of them; resolves with what the server answered */

@@ -31,7 +31,11 @@ test('a large upload is streamed back through the function intact', async () => 
       yield part;
     }
   }
-  const res = await request(h.url('/'), { method: 'POST', headers: { host: 'stream.localhost' }, body: Readable.from(upload()) });
+  const res = await request(h.url('/'), {
+    method: 'POST',
+    headers: { host: 'stream.localhost' },
+    body: Readable.from(upload()),
+  });
   assert.equal(res.statusCode, 200);
   const received = createHash('sha256');
   let total = 0;
@@ -76,7 +80,11 @@ test('the function reads a streamed request body chunk by chunk', async () => {
   async function* upload() {
     for (let i = 0; i < 40; i++) yield Buffer.alloc(100_000, 1);
   }
-  const res = await request(h.url('/count'), { method: 'POST', headers: { host: 'stream.localhost' }, body: Readable.from(upload()) });
+  const res = await request(h.url('/count'), {
+    method: 'POST',
+    headers: { host: 'stream.localhost' },
+    body: Readable.from(upload()),
+  });
   assert.equal(await res.body.text(), '4000000');
 });
 

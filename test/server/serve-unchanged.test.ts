@@ -10,7 +10,10 @@ import { startHarness, eventually, type Harness } from './serve-harness';
 let h: Harness;
 before(async () => {
   h = await startHarness();
-  await h.deploy('counter', { 'index.js': 'let n = 0; export default { fetch(_r, env) { n++; return new Response(`${n} ${env.COLOR ?? "none"}`); } };' });
+  await h.deploy('counter', {
+    'index.js':
+      'let n = 0; export default { fetch(_r, env) { n++; return new Response(`${n} ${env.COLOR ?? "none"}`); } };',
+  });
 });
 after(() => h.close());
 

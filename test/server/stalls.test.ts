@@ -2,14 +2,15 @@
 // ledger into one warning per check, with the stops and the CPU given back since the last one.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { Logger } from '../../server/log';
+import { Logger } from '../../server/observe/server-log';
 import { watchMachineStalls } from '../../server/tenants/stalls';
-import { machineStalls, type MachineStalls } from '../../server/tenants/isolate-api';
+import { machineStalls, type MachineStalls } from '../../server/host/isolate-api';
 
 test('the addon keeps a stall ledger the server can read', () => {
   const ledger = machineStalls();
   assert.ok(ledger, 'native/ exports machineStalls()');
-  for (const field of ['count', 'totalNs', 'creditedNs'] as const) assert.ok(Number.isInteger(ledger[field]) && ledger[field] >= 0, field);
+  for (const field of ['count', 'totalNs', 'creditedNs'] as const)
+    assert.ok(Number.isInteger(ledger[field]) && ledger[field] >= 0, field);
   assert.equal(typeof ledger.detecting, 'boolean');
 });
 
@@ -26,12 +27,15 @@ test('new stops in the ledger are logged once, as a warning with what they cost'
   const stop = watchMachineStalls(logger, 20, () => states[Math.min(reads++, states.length - 1)]!);
   try {
     // every state read, and a few checks more that see no change (a loaded machine may delay the timer)
-    for (let waited = 0; reads < states.length + 2 && waited < 10_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (let waited = 0; reads < states.length + 2 && waited < 10_000; waited += 10)
+      await new Promise((resolve) => setTimeout(resolve, 10));
   } finally {
     stop();
   }
   assert.ok(reads >= states.length + 2, `the ledger was read ${reads} times`);
-  const warnings = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => String(r.msg).startsWith('machine stalls'));
+  const warnings = lines
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((r) => String(r.msg).startsWith('machine stalls'));
   assert.equal(warnings.length, 1, `one warning for the one change: ${lines.join('\n')}`);
   assert.equal(warnings[0]!.level, 'warn');
   assert.equal(warnings[0]!.stalls, 3);

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
-import { EgressGuard, EgressError } from '../../server/host/egress';
+import { EgressGuard } from '../../server/host/egress';
+import { EgressError } from '../../server/errors';
 import { makeEvaluator, makeSandbox, loadModule, request, fetchText, runThrows, testLimits } from './helpers';
 
 test('blocked ranges are refused, public addresses pass', () => {

@@ -68,7 +68,56 @@ test('CompressionStream and DecompressionStream round-trip gzip, deflate and def
     }
     const gz = new Uint8Array(await new Response(new Blob(['x']).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer());
     let bad; try { await new Response(new Blob(['not gzip']).stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer(); } catch (err) { bad = err.name; }
-    let unknown; try { new CompressionStream('brotli'); } catch (err) { unknown = err.name; }
+    let unknown; try { new CompressionStream('zstd'); } catch (err) { unknown = err.name; }
     return [out, [gz[0], gz[1]], bad, unknown];`);
   assert.deepEqual(value, [{ gzip: [true, true], deflate: [true, true], 'deflate-raw': [true, true] }, [0x1f, 0x8b], 'TypeError', 'TypeError']);
+});
+
+test('TextDecoder trims only ASCII whitespace around a label (tab, LF, FF, CR, space)', async () => {
+  const value = await e.run(`
+    const accepted = ['\\t\\n\\f\\r utf-8 \\r\\f\\n\\t', ' UTF8 ', '\\tlatin1\\n']
+      .map((l) => new TextDecoder(l).encoding);
+    const labels = ['\\vutf-8', 'utf-8\\v', '\\u00a0utf-8', 'utf-8\\u00a0', '\\u2028utf-8', '\\ufeffutf-8'];
+    const rejected = labels.map((l) => {
+      try { new TextDecoder(l); return 'accepted'; } catch (err) { return err.name; }
+    });
+    return [accepted, rejected];`);
+  assert.deepEqual(value, [['utf-8', 'utf-8', 'windows-1252'], Array(6).fill('RangeError')]);
+});
+
+test('UTF-16LE decoding replaces lone surrogates (or throws when fatal), even when a pair is split', async () => {
+  const value = await e.run(`
+    const bytes = (...units) => new Uint8Array(units.flatMap((u) => [u & 0xff, u >> 8]));
+    const d = new TextDecoder('utf-16le');
+    const lone = [d.decode(bytes(0x61, 0xd800, 0x62)), d.decode(bytes(0xdc00, 0x61)), d.decode(bytes(0x61, 0xd800))];
+    const split = new TextDecoder('utf-16le');
+    const pair = split.decode(bytes(0xd83d), { stream: true }) + split.decode(bytes(0xde00));
+    let fatal;
+    try { new TextDecoder('utf-16le', { fatal: true }).decode(bytes(0xdc00)); } catch (err) { fatal = err.name; }
+    return [lone, pair, fatal];`);
+  assert.deepEqual(value, [['a\ufffdb', '\ufffda', 'a\ufffd'], '\u{1f600}', 'TypeError']);
+});
+
+test('TextDecoder reads SharedArrayBuffers and views on them ([AllowShared])', async () => {
+  const value = await e.run(`
+    const shared = new SharedArrayBuffer(2); new Uint8Array(shared).set([104, 105]);
+    return [new TextDecoder().decode(shared), new TextDecoder().decode(new Uint8Array(shared, 1))];`);
+  assert.deepEqual(value, ['hi', 'i']);
+});
+
+test('TextDecoderStream errors on a chunk that is not a BufferSource (undefined, null)', async () => {
+  const value = await e.run(`
+    const out = [];
+    for (const chunk of [undefined, null, 'text']) {
+      const stream = new TextDecoderStream();
+      const writer = stream.writable.getWriter();
+      const reading = stream.readable.getReader().read().then(() => 'read', (err) => err.name);
+      out.push([await writer.write(chunk).then(() => 'written', (err) => err.name), await reading]);
+    }
+    return out;`);
+  assert.deepEqual(value, [
+    ['TypeError', 'TypeError'],
+    ['TypeError', 'TypeError'],
+    ['TypeError', 'TypeError'],
+  ]);
 });

@@ -15,6 +15,11 @@ test('the global object holds only standard built-ins and Web platform globals',
     // Web platform (runtime-shims)
     'DOMException', 'Event', 'EventTarget', 'CustomEvent', 'AbortController', 'AbortSignal', 'TextEncoder', 'TextDecoder', 'atob', 'btoa', 'URL', 'URLSearchParams', 'Headers', 'Request', 'Response', 'Blob', 'File', 'FormData', 'fetch', 'FetchEvent', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'queueMicrotask', 'structuredClone', 'Crypto', 'crypto', 'performance', 'navigator', 'self', 'addEventListener', 'removeEventListener', 'dispatchEvent',
     'ReadableStream', 'ReadableStreamDefaultReader', 'ReadableStreamBYOBReader', 'ReadableStreamBYOBRequest', 'ReadableByteStreamController', 'ReadableStreamDefaultController', 'WritableStream', 'WritableStreamDefaultWriter', 'WritableStreamDefaultController', 'TransformStream', 'TransformStreamDefaultController', 'ByteLengthQueuingStrategy', 'CountQueuingStrategy', 'TextEncoderStream', 'TextDecoderStream', 'CompressionStream', 'DecompressionStream', 'URLPattern', 'SubtleCrypto', 'CryptoKey',
+    // the Workers platform (server/bindings/)
+    'caches', 'Cache', 'CacheStorage', 'ScheduledController', 'ScheduledEvent',
+    'Performance', 'PerformanceEntry', 'PerformanceMark', 'PerformanceMeasure', 'Navigator', 'Scheduler', 'scheduler',
+    'MessageEvent', 'ErrorEvent', 'PromiseRejectionEvent', 'reportError', 'MessageChannel', 'MessagePort', 'EventSource', 'HTMLRewriter',
+    'WebSocket', 'WebSocketPair', 'CloseEvent',
     'Symbol(Symbol.toStringTag)',
   ]);
   const unexpected = names.filter((n) => !allowed.has(n));

@@ -111,3 +111,72 @@ test('the incoming request exposes method, url, headers and a readable body', as
   // the evaluator already read the body (it is the code being run), so the request cannot be cloned
   assert.deepEqual(value, ['POST', 'http://eval.test/', null, true, 'TypeError']);
 });
+
+test('Request and Response read their bodies alike, each with its own methods that refuse the other class', async () => {
+  const value = await e.run(`
+    const members = ['body', 'bodyUsed', 'arrayBuffer', 'bytes', 'text', 'json', 'blob', 'formData'];
+    const shape = (proto) => members.map((m) => {
+      const d = Object.getOwnPropertyDescriptor(proto, m);
+      return [m, typeof (d.get ?? d.value), d.enumerable, d.configurable, (d.get ?? d.value).name];
+    });
+    const req = new Request('https://a.test/', { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json' } });
+    const res = new Response('x=1&y=2', { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    let refused = null;
+    try { await Response.prototype.text.call(new Request('https://a.test/', { method: 'POST', body: 'hi' })); } catch (err) { refused = err.constructor.name; }
+    const form = await res.formData();
+    return {
+      same: JSON.stringify(shape(Request.prototype)) === JSON.stringify(shape(Response.prototype)),
+      shape: shape(Request.prototype),
+      separate: Request.prototype.text !== Response.prototype.text,
+      refused,
+      json: await req.json(),
+      used: [req.bodyUsed, res.bodyUsed],
+      form: [...form],
+      blobType: (await new Request('https://a.test/', { method: 'PUT', body: 'b', headers: { 'content-type': 'text/x' } }).blob()).type,
+    };`);
+  assert.equal(value.same, true);
+  assert.deepEqual(value.shape, [
+    ['body', 'function', false, true, 'get body'],
+    ['bodyUsed', 'function', false, true, 'get bodyUsed'],
+    ['arrayBuffer', 'function', false, true, 'arrayBuffer'],
+    ['bytes', 'function', false, true, 'bytes'],
+    ['text', 'function', false, true, 'text'],
+    ['json', 'function', false, true, 'json'],
+    ['blob', 'function', false, true, 'blob'],
+    ['formData', 'function', false, true, 'formData'],
+  ]);
+  assert.equal(value.separate, true);
+  assert.equal(value.refused, 'TypeError');
+  assert.deepEqual(value.json, { a: 1 });
+  assert.deepEqual(value.used, [true, true]);
+  assert.deepEqual(value.form, [['x', '1'], ['y', '2']]);
+  assert.equal(value.blobType, 'text/x');
+});
+
+test('a null body is never "used": reading it gives empty results every time and bodyUsed stays false', async () => {
+  const value = await e.run(`
+    const res = new Response(null);
+    const req = new Request('https://a.test/', { method: 'POST' });
+    const texts = [await res.text(), await res.text(), await req.text(), (await req.arrayBuffer()).byteLength];
+    const blob = await new Response().blob();
+    return [texts, res.bodyUsed, req.bodyUsed, res.body, blob.size, new Response(null).clone().bodyUsed];`);
+  assert.deepEqual(value, [['', '', '', 0], false, false, null, 0, false]);
+});
+
+test('a body consumed before its stream was asked for exposes a locked, disturbed stream', async () => {
+  const value = await e.run(`
+    const out = [];
+    const makers = [() => new Response('text'), () => new Request('https://a.test/', { method: 'POST', body: 'x' })];
+    for (const make of makers) {
+      const r = make();
+      const pending = r.text();
+      const body = r.body;
+      let getReader; try { body.getReader(); getReader = 'got a reader'; } catch (err) { getReader = err.name; }
+      out.push([body !== null, body.locked, r.bodyUsed, getReader, await pending]);
+    }
+    return out;`);
+  assert.deepEqual(value, [
+    [true, true, true, 'TypeError', 'text'],
+    [true, true, true, 'TypeError', 'x'],
+  ]);
+});

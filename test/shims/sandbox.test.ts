@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeSandbox, loadModule, loadScript, request, readBody, fetchText, testLimits } from './helpers';
-import { LimitExceededError, TenantCodeError } from '../../server/host/types';
+import { LimitExceededError, TenantCodeError } from '../../server/errors';
 
 test('bindModule refuses a module without `export default { fetch }` with a clear TenantCodeError', () => {
   const t = makeSandbox();

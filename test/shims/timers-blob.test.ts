@@ -62,3 +62,15 @@ test('an exception thrown by a timer callback or an event listener is logged as 
   assert.ok(errors.includes('Uncaught TypeError: from a timer'), JSON.stringify(errors));
   assert.ok(errors.includes('Uncaught RangeError: from a listener'), JSON.stringify(errors));
 });
+
+test('a timer delay is a WebIDL long: 2^32 ms wraps to 0 and fires at once, fractions truncate', async () => {
+  const value = await e.run(`
+    const order = [];
+    const fired = (name) => () => order.push(name);
+    setTimeout(fired('2^32'), 2 ** 32);
+    setTimeout(fired('100'), 100);
+    setTimeout(fired('2^32 + 1'), 2 ** 32 + 1);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    return order;`);
+  assert.deepEqual(value, ['2^32', '2^32 + 1', '100']);
+});

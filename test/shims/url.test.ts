@@ -1,16 +1,13 @@
 // URL, URLSearchParams and URLPattern inside the isolate, checked against the web-platform-tests
-// vectors in /work/shared/testdata/wpt-url. URL parsing is delegated to Node's WHATWG URL, so a
-// vector Node itself gets wrong is listed as a known difference rather than hidden.
+// vectors in test/fixtures/wpt-url (data of the web-platform-tests project; licence note there).
+// URL parsing is delegated to Node's WHATWG URL, so a vector Node itself gets wrong is listed as a known difference rather than hidden.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeEvaluator, runThrows, repoRoot } from './helpers';
 
-// the vectors live in shared/ beside the repository (also where CI puts it); ISLET_WPT_URL overrides
-const dataDir = [process.env.ISLET_WPT_URL, path.resolve(repoRoot, '../shared/testdata/wpt-url'), '/work/shared/testdata/wpt-url']
-  .filter((dir): dir is string => !!dir)
-  .find((dir) => fs.existsSync(path.join(dir, 'urltestdata.json'))) ?? path.resolve(repoRoot, '../shared/testdata/wpt-url');
+const dataDir = path.join(repoRoot, 'test', 'fixtures', 'wpt-url');
 const load = (name: string) => JSON.parse(fs.readFileSync(path.join(dataDir, name), 'utf8'));
 const components = ['href', 'origin', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'hash'] as const;
 

@@ -39,7 +39,13 @@ export async function startIslet(ctx: SystemContext, name: string, opts: IsletOp
   const adminPort = await freePort();
   const token = crypto.randomBytes(24).toString('hex');
   const dataDir = fs.mkdtempSync(path.join(ctx.tmpDir, 'islet-data-'));
-  const args = ['--no-node-snapshot', ...(opts.nodeArgs ?? []), path.join(ctx.repoRoot, 'bin/islet.js'), 'serve', ...(opts.args ?? [])];
+  const args = [
+    '--no-node-snapshot',
+    ...(opts.nodeArgs ?? []),
+    path.join(ctx.repoRoot, 'bin/islet.js'),
+    'serve',
+    ...(opts.args ?? []),
+  ];
   // Both the flag and its ISLET_WORKERS setting: whichever `islet serve` reads, it gets the count.
   if (opts.workers !== undefined) args.push('--workers', String(opts.workers));
   const env: NodeJS.ProcessEnv = {
@@ -94,7 +100,11 @@ export async function startWithWorkload(ctx: SystemContext, name: string, opts: 
   try {
     await islet.deploy('bench', fs.readFileSync(path.join(ctx.repoRoot, 'bench/peers/workload/worker.mjs')));
     const headers = islet.tenantHeaders('bench');
-    await waitForHttp(`http://127.0.0.1:${islet.port}/hello`, { headers, isAlive: islet.proc.alive, timeoutMs: 15_000 });
+    await waitForHttp(`http://127.0.0.1:${islet.port}/hello`, {
+      headers,
+      isAlive: islet.proc.alive,
+      timeoutMs: 15_000,
+    });
     if (opts.workers && opts.workers > 1) {
       const processes = groupPidsRunning(islet.proc.pid, process.execPath).length;
       if (processes < opts.workers + 1) {

@@ -10,9 +10,14 @@ export const nodeHttp: SystemUnderTest = {
   describe: 'bare node:http server, one process, the same workloads written directly against req/res',
   async start(ctx: SystemContext): Promise<RunningSystem> {
     const port = await freePort();
-    const proc = startProcess('node:http', process.execPath, [path.join(__dirname, '..', 'node-server.js'), String(port)], {
-      cwd: ctx.repoRoot,
-    });
+    const proc = startProcess(
+      'node:http',
+      process.execPath,
+      [path.join(__dirname, '..', 'node-server.js'), String(port)],
+      {
+        cwd: ctx.repoRoot,
+      },
+    );
     const baseUrl = `http://127.0.0.1:${port}`;
     try {
       await waitForHttp(`${baseUrl}/hello`, { isAlive: proc.alive });

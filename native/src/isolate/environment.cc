@@ -59,6 +59,11 @@ EnvPtr IsolateEnvironment::Create(const Options& options) {
   params.constraints.set_max_young_generation_size_in_bytes(young);
   params.constraints.set_max_old_generation_size_in_bytes(env->memory_limit_);
   params.allow_atomics_wait = options.allow_atomics_wait;
+  if (options.snapshot) {
+    params.snapshot_blob = options.snapshot.get();
+    params.external_references = options.external_references;
+    env->snapshot_ = options.snapshot;
+  }
 
   Isolate* isolate = Isolate::Allocate();
   g_platform->RegisterIsolate(isolate, env->delegate_.get());
@@ -207,6 +212,7 @@ void IsolateEnvironment::Teardown() {
       delete handle;
     }
     ProcessReleases();
+    TeardownFeatures();
     unhandled_.clear();
     utility_context_.Reset();
     foreground_->Clear();
@@ -285,6 +291,32 @@ void IsolateEnvironment::CancelAll() {
   for (auto& weak : items) {
     if (auto item = weak.lock()) item->Cancel();
   }
+}
+
+std::shared_ptr<Feature> IsolateEnvironment::GetFeature(FeatureId id) {
+  std::lock_guard<std::mutex> lock(feature_mutex_);
+  return features_[static_cast<int>(id)];
+}
+
+std::shared_ptr<Feature> IsolateEnvironment::GetOrAddFeature(FeatureId id,
+                                                             const std::function<std::shared_ptr<Feature>()>& make) {
+  std::lock_guard<std::mutex> lock(feature_mutex_);
+  if (features_closed_) return nullptr;
+  auto& slot = features_[static_cast<int>(id)];
+  if (!slot) slot = make();
+  return slot;
+}
+
+void IsolateEnvironment::TeardownFeatures() {
+  std::vector<std::shared_ptr<Feature>> features;
+  {
+    std::lock_guard<std::mutex> lock(feature_mutex_);
+    features_closed_ = true;
+    for (auto& slot : features_) {
+      if (slot) features.push_back(std::move(slot));
+    }
+  }
+  for (auto& feature : features) feature->Teardown(isolate_);
 }
 
 void IsolateEnvironment::ReleaseHandle(void* persistent, void (*reset)(void*), void (*destroy)(void*), bool counted) {

@@ -72,12 +72,23 @@ enum class ClassId {
   Dereference,
   CopyInto,
   Library,
+  InspectorSession,
   Internal,
   Count
 };
 
 // A number unique to the calling thread (never 0, never IsolateEnvironment::kTornDown).
 uint64_t ThreadToken();
+
+// Optional per-isolate features (the CPU profiler, the inspector) keep their state beside the
+// environment, made on first use. Teardown calls each one's Teardown() with the isolate locked
+// and entered, before the isolate is disposed; no feature can be added after that.
+class Feature {
+ public:
+  virtual ~Feature() = default;
+  virtual void Teardown(Isolate* isolate) = 0;
+};
+enum class FeatureId { CpuProfiler, Inspector, Count };
 
 class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironment> {
  public:
@@ -91,6 +102,10 @@ class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironmen
     // Atomics.wait sleeps the thread running the isolate: no CPU is used, so no CPU limit ends
     // it, and on Node's thread it stalls every other isolate. Hosts of untrusted code turn it off.
     bool allow_atomics_wait = true;
+    // A startup snapshot to create the isolate from (see isolate/snapshot.h), kept alive with
+    // the isolate, and the C++ functions its contexts may refer to.
+    std::shared_ptr<const v8::StartupData> snapshot;
+    const intptr_t* external_references = nullptr;
   };
   // A new isolate, created by (and owned by) the current thread's Node environment.
   static std::shared_ptr<IsolateEnvironment> Create(const Options& options);
@@ -202,6 +217,11 @@ class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironmen
     size_t initial_limit = 0;  // V8's heap size limit before any margin
   } heap_limit;
 
+  // The feature in `id`'s slot, or null.
+  std::shared_ptr<Feature> GetFeature(FeatureId id);
+  // The feature in `id`'s slot, made by `make` when empty; null once the isolate is torn down.
+  std::shared_ptr<Feature> GetOrAddFeature(FeatureId id, const std::function<std::shared_ptr<Feature>()>& make);
+
   // Callbacks to call when V8 loses control of this isolate (set by the Isolate constructor).
   std::function<void(const std::string&)> on_catastrophic_error;
 
@@ -248,6 +268,7 @@ class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironmen
   IsolateEnvironment();
   // Precondition: this thread owns the isolate and nothing executes it. Leaves it torn down.
   void Teardown();
+  void TeardownFeatures();
   void ProcessReleases();
   void CancelAll();
   // `queued`: Node's own queue holds work (read under the scheduler mutex by the caller).
@@ -284,6 +305,11 @@ class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironmen
   };
   std::vector<PendingRelease> pending_;
   std::atomic<bool> has_pending_{false};
+
+  std::shared_ptr<const v8::StartupData> snapshot_;
+  std::mutex feature_mutex_;
+  std::shared_ptr<Feature> features_[static_cast<int>(FeatureId::Count)];
+  bool features_closed_ = false;
 
   std::mutex wrapper_mutex_;
   std::unordered_set<ClassHandle*> wrappers_;

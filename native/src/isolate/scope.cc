@@ -127,7 +127,7 @@ ExecScope::ExecScope(IsolateEnvironment& env) : env_(env), outer_(t_scope) {
   }
   isolate_scope_.emplace(isolate);
   handle_scope_.emplace(isolate);
-  if (outer_ && !same_as_outer_) outer_->PauseCpu();
+  if (outer_ && !same_as_outer_ && !env.is_default()) outer_->PauseCpu();
   t_scope = this;
   // Node's own isolate is not accounted (no Isolate handle reports it): no clock reads there.
   accounted_ = !env.is_default() && !same_as_outer_;
@@ -233,7 +233,7 @@ ExecScope::~ExecScope() {
   isolate_scope_.reset();
   locker_.reset();
   t_scope = outer_;
-  if (outer_ && !same_as_outer_) outer_->ResumeCpu();
+  if (outer_ && !same_as_outer_ && !env_.is_default()) outer_->ResumeCpu();
   if (env_.is_default()) return;
   if (--env_.owner_depth > 0) return;
   Release();
@@ -259,14 +259,27 @@ void ExecScope::Release() {
   }
 }
 
+// A call back into Node's isolate (a host callback) runs on the calling isolate's behalf, so it
+// never pauses that isolate's clock (see the constructor); an isolate entered from inside such a
+// callback pauses the clock of the isolate that made the callback, through Node's scope. A scope
+// that counts nothing itself (Node's, or a re-entry of the same isolate) passes the pause on to
+// the scope that does; the depth keeps nested pauses from counting twice.
 void ExecScope::PauseCpu() {
-  if (!accounted_ || paused_) return;
+  if (!accounted_) {
+    if (outer_) outer_->PauseCpu();
+    return;
+  }
+  if (pause_depth_++ > 0) return;
   env_.clock.Stop(EndSpan(false, WallNs()), 0, false);
   paused_ = true;
 }
 
 void ExecScope::ResumeCpu() {
-  if (!accounted_ || !paused_) return;
+  if (!accounted_) {
+    if (outer_) outer_->ResumeCpu();
+    return;
+  }
+  if (pause_depth_ == 0 || --pause_depth_ > 0) return;
   paused_ = false;
   StartSpan();
   env_.clock.Start(ThreadClockId(), cpu_start_, 0);

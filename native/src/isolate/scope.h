@@ -9,7 +9,9 @@
 // Time: wall time is counted once per outermost entry (a re-entry through a host callback is
 // inside it); CPU time is counted per span on the thread's CPU clock, paused while the thread
 // runs another isolate, less the machine stops the watchdog credited to the thread meanwhile
-// (see watchdog.h). The span in progress is visible to cpuTime/wallTime readers.
+// (see watchdog.h). The span in progress is visible to cpuTime/wallTime readers. A nested scope
+// of Node's isolate (a host callback the isolate made) does not pause it: the callback's time is
+// the isolate's.
 #pragma once
 
 #include <time.h>
@@ -59,6 +61,7 @@ class ExecScope {
   uint64_t span_wall_start_ = 0;
   uint64_t wall_start_ = 0;
   bool paused_ = false;  // a nested scope of another isolate is running inside this one
+  int pause_depth_ = 0;  // nested pauses in progress (one reaches here through each callback level)
 };
 
 // The pool of threads running queued work of non-default isolates.

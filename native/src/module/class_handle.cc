@@ -111,6 +111,7 @@ Local<FunctionTemplate> ClassHandle::Template(Isolate* isolate, ClassId id) {
     case ClassId::Dereference: tmpl = DefineDereference(isolate); break;
     case ClassId::CopyInto: tmpl = DefineCopyInto(isolate); break;
     case ClassId::Library: tmpl = DefineLibrary(isolate); break;
+    case ClassId::InspectorSession: tmpl = DefineInspectorSession(isolate); break;
     default: ThrowTypeError("unknown class");
   }
   slot.Set(isolate, tmpl);

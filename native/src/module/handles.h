@@ -170,6 +170,11 @@ Local<Object> NewIsolateHandle(Isolate* isolate, Local<Context> context, EnvPtr 
 Local<Object> NewModule(Isolate* isolate, Local<Context> context, std::shared_ptr<ModuleInfo> info);
 Local<Object> NewCallback(Isolate* isolate, Local<Context> context, CallbackDataPtr data);
 
+// Isolate#adjustExternalMemory (external_memory.cc).
+void AdjustExternalMemory(const FunctionCallbackInfo<Value>& info, const EnvPtr& env);
+// The module's threadCpuTime() (thread_clock.cc).
+void ExportThreadClock(Isolate* isolate, Local<Context> context, Local<Object> exports);
+
 // Class definitions (template builders), one per source file.
 Local<FunctionTemplate> DefineIsolate(Isolate* isolate);
 Local<FunctionTemplate> DefineContext(Isolate* isolate);
@@ -180,5 +185,6 @@ Local<FunctionTemplate> DefineDereference(Isolate* isolate);
 Local<FunctionTemplate> DefineExternalCopy(Isolate* isolate);
 Local<FunctionTemplate> DefineCopyInto(Isolate* isolate);
 Local<FunctionTemplate> DefineCallback(Isolate* isolate);
+Local<FunctionTemplate> DefineInspectorSession(Isolate* isolate);
 
 }  // namespace islet

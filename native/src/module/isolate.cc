@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "isolate/scope.h"
+#include "module/features.h"
 #include "module/handles.h"
 
 namespace islet {
@@ -71,8 +72,7 @@ class IsolateHandle : public ClassHandle {
         if (!atomics_wait->IsBoolean()) ThrowTypeError("`allowAtomicsWait` must be a boolean");
         env_options.allow_atomics_wait = atomics_wait.As<v8::Boolean>()->Value();
       }
-      if (!Option(isolate, options, "snapshot")->IsUndefined())
-        ThrowTypeError("`snapshot` is not supported by islet's addon");
+      IsolateFeatures features = IsolateFeatures::Parse(isolate, options, env_options);
       Local<Value> on_error = Option(isolate, options, "onCatastrophicError");
       CallbackDataPtr callback;
       if (!on_error->IsUndefined()) {
@@ -80,6 +80,7 @@ class IsolateHandle : public ClassHandle {
         callback = MakeCallbackData(isolate, isolate->GetCurrentContext(), on_error.As<Function>(), CallbackMode::Sync);
       }
       EnvPtr env = IsolateEnvironment::Create(env_options);
+      features.Apply(env);
       if (callback) {
         // Called on the thread where V8 gave up, whose isolate must not be used: the callback
         // runs later on its own thread.
@@ -111,11 +112,13 @@ class IsolateHandle : public ClassHandle {
   template <Mode M>
   void CreateContext(const FunctionCallbackInfo<Value>& info) {
     EnvPtr env = Live();
+    ContextFeatures features = ContextFeatures::Parse(info.GetIsolate(), info[0], env);
     auto context = std::make_shared<RemotePtr<Context>>();
     auto global = std::make_shared<ReferenceDataPtr>();
     auto task = MakeTask(
-        [env, context, global] {
+        [env, context, global, features] {
           Local<Context> ctx = env->NewContext();
+          features.Apply(env, ctx);
           *context = MakeRemote(env, ctx);
           auto data = std::make_shared<ReferenceData>();
           data->value = MakeRemote<Value>(env, ctx->Global(), true);
@@ -187,6 +190,7 @@ class IsolateHandle : public ClassHandle {
   void ReferenceCount(const FunctionCallbackInfo<Value>& info) {
     info.GetReturnValue().Set(double(env_->handle_count()));
   }
+  void AdjustExternal(const FunctionCallbackInfo<Value>& info) { AdjustExternalMemory(info, env_); }
 
   void SetDynamicImportHook(const FunctionCallbackInfo<Value>& info) {
     Isolate* isolate = info.GetIsolate();
@@ -207,6 +211,10 @@ class IsolateHandle : public ClassHandle {
 
 }  // namespace
 
+EnvPtr LiveIsolateEnv(Isolate* isolate, Local<Value> handle) {
+  return ClassHandle::UnwrapAs<IsolateHandle>(isolate, handle)->Live();
+}
+
 Local<Object> NewIsolateHandle(Isolate* isolate, Local<Context> context, EnvPtr env) {
   return (new IsolateHandle(std::move(env)))->Wrap(isolate, context);
 }
@@ -224,10 +232,12 @@ Local<FunctionTemplate> DefineIsolate(Isolate* isolate) {
   SetMethod(isolate, tmpl, "getHeapStatisticsSync", Bind<I, &I::HeapStatistics<Mode::Sync>>);
   SetMethod(isolate, tmpl, "dispose", Bind<I, &I::Dispose>);
   SetMethod(isolate, tmpl, "_setDynamicImportHook", Bind<I, &I::SetDynamicImportHook>);
+  SetMethod(isolate, tmpl, "adjustExternalMemory", Bind<I, &I::AdjustExternal>);
   SetGetter(isolate, tmpl, "isDisposed", Bind<I, &I::IsDisposed>);
   SetGetter(isolate, tmpl, "cpuTime", Bind<I, &I::CpuTime>);
   SetGetter(isolate, tmpl, "wallTime", Bind<I, &I::WallTime>);
   SetGetter(isolate, tmpl, "referenceCount", Bind<I, &I::ReferenceCount>);
+  AddIsolateFeatureMethods(isolate, tmpl);
   return tmpl;
 }
 
