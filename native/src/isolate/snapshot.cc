@@ -176,10 +176,13 @@ class CreatorDelegate : public node::IsolatePlatformDelegate {
   std::shared_ptr<CreatorTasks> tasks = std::make_shared<CreatorTasks>();
 };
 
+// `compiling`: the script did not compile (its message then names the place, as compile errors
+// of compileScript do: " [file:line:column]").
 ErrorData DescribeError(Isolate* isolate,
                         Local<Context> context,
                         v8::TryCatch& try_catch,
-                        const SnapshotSource& source) {
+                        const SnapshotSource& source,
+                        bool compiling) {
   ErrorData data;
   if (try_catch.HasTerminated() || !try_catch.HasCaught()) {
     data.message = "createSnapshot: the script " + source.filename + " was terminated";
@@ -217,6 +220,10 @@ ErrorData DescribeError(Isolate* isolate,
   }
   // A SyntaxError's stack does not say where: add the script's position.
   Local<v8::Message> message = try_catch.Message();
+  if (compiling && !message.IsEmpty()) {
+    data.message += " [" + source.filename + ":" + std::to_string(message->GetLineNumber(context).FromMaybe(0)) + ":" +
+                    std::to_string(message->GetStartColumn(context).FromMaybe(0) + 1) + "]";
+  }
   if (!message.IsEmpty() && data.stack.find(source.filename) == std::string::npos) {
     std::string where = "    at " + source.filename + ":" +
                         std::to_string(message->GetLineNumber(context).FromMaybe(0)) + ":" +
@@ -234,10 +241,10 @@ std::optional<ErrorData> RunSource(Isolate* isolate, Local<Context> context, con
   v8::ScriptCompiler::Source compiled_source(V8String(isolate, source.code), origin);
   Local<v8::Script> script;
   Local<Value> result;
-  if (!v8::ScriptCompiler::Compile(context, &compiled_source).ToLocal(&script) ||
-      !script->Run(context).ToLocal(&result)) {
-    return DescribeError(isolate, context, try_catch, source);
+  if (!v8::ScriptCompiler::Compile(context, &compiled_source).ToLocal(&script)) {
+    return DescribeError(isolate, context, try_catch, source, true);
   }
+  if (!script->Run(context).ToLocal(&result)) return DescribeError(isolate, context, try_catch, source, false);
   isolate->PerformMicrotaskCheckpoint();
   return std::nullopt;
 }
