@@ -1,7 +1,8 @@
 {
   "variables": {
-    # 1: build with AddressSanitizer (scripts/build-native.js --asan builds into native/build-asan)
-    "asan%": 0
+    # 1: build with AddressSanitizer (scripts/build-native.js --asan builds into native/build-asan).
+    # Not named "asan": Node's own config.gypi defines that one (0), and it wins.
+    "islet_asan%": 0
   },
   "targets": [
     {
@@ -49,7 +50,7 @@
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": ["-fexceptions", "-std=gnu++20", "-Wno-unused-parameter"],
       "conditions": [
-        ["asan==1", {
+        ["islet_asan==1", {
           "cflags!": ["-O3"],
           "cflags_cc!": ["-O3"],
           "cflags": ["-fsanitize=address", "-fno-omit-frame-pointer", "-g", "-O1"],

@@ -25,13 +25,19 @@ if (asan) {
     const link = path.join(directory, name);
     if (!fs.existsSync(link)) fs.symlinkSync(path.relative(directory, path.join(native, name)), link);
   }
-  gypArgs.push('--', '-Dasan=1');
+  gypArgs.push('--', '-Dislet_asan=1');
 }
 const args = [nodeGyp, 'rebuild', '--directory', directory, '-j', '2', ...gypArgs];
 const result = spawnSync(process.execPath, args, { stdio: 'inherit' });
 if (result.status !== 0) process.exit(result.status ?? 1);
 if (asan) {
   const built = path.join(directory, 'build', 'Release', 'islet.node');
+  // A variable that gyp did not take leaves an ordinary build behind: refuse to call it ASan.
+  const makefile = fs.readFileSync(path.join(directory, 'build', 'islet.target.mk'), 'utf8');
+  if (!makefile.includes('-fsanitize=address')) {
+    console.error('the AddressSanitizer flags did not reach the build (see islet_asan in native/binding.gyp)');
+    process.exit(1);
+  }
   console.log(`AddressSanitizer build: ${path.relative(root, built)}`);
   console.log('run the native suites on it: npm run test:native:asan');
 }

@@ -50,7 +50,7 @@ function runOne(seed, ms) {
       hung = true;
       child.kill('SIGKILL');
     }, ms + 60_000);
-    child.on('exit', (code, signal) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal, hung, out, err });
     });
@@ -73,7 +73,10 @@ function runOne(seed, ms) {
       failures++;
       const what = result.hung ? 'HUNG' : result.signal ? `CRASHED (${result.signal})` : `FAILED (exit ${result.code})`;
       const replay = `npm run fuzz:native -- --seed ${seed}${asan ? ' --asan' : ''}`;
-      console.log(`\nseed ${seed}: ${what}\nreplay: ${replay}\n${result.err.slice(-4000)}`);
+      // fast-check's reason ("Got error: ...") comes after the counterexample: show both ends.
+      const err =
+        result.err.length > 6000 ? `${result.err.slice(0, 1500)}\n[...]\n${result.err.slice(-4500)}` : result.err;
+      console.log(`\nseed ${seed}: ${what}\nreplay: ${replay}\n${err}`);
     } else {
       process.stdout.write(`seed ${seed}: ${done[1]} runs ok\n`);
     }

@@ -55,7 +55,11 @@ async function main(): Promise<void> {
   process.stdout.write(`ok ${count} runs\n`);
 }
 
+const describe = (error: unknown): string => (error instanceof Error ? (error.stack ?? error.message) : String(error));
+
 main().catch((error) => {
-  process.stderr.write(`${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  // fast-check 4 keeps the property's own failure as the error's cause, not in its message.
+  const cause = error instanceof Error && error.cause !== undefined ? `\ncaused by: ${describe(error.cause)}` : '';
+  process.stderr.write(`${describe(error)}${cause}\n`);
   process.exit(1);
 });
