@@ -27,9 +27,15 @@
 //   `referrer` is the importing Module, or `{ filename }` for an import() in a script). The
 //   module is instantiated and evaluated before the import() promise settles. Without a
 //   resolver, `import()` rejects with code ERR_ISOLATE_NO_DYNAMIC_IMPORT.
+// - `mapSharedFile(path, byteLength)`: an ArrayBuffer over a file mapped shared (a crash journal
+//   another process reads after this one died).
+// - `watchStuckIsolates(ms)` and the `label` isolate option: a process that can be lost ends itself
+//   within `ms` when an isolate asked to stop (heap or time limit) cannot (see watchStuckIsolates).
 // - CPU profiles (`startCpuProfiler(title, { samplingInterval?, maxSamples? })`): samples are
 //   taken on whichever thread runs the isolate (Node's or the pool's), and the result is one
 //   merged DevTools profile (see CpuProfileEntry).
+// - `createContext({ promiseRejections: true })`: `__isletPromiseRejections(handler)` routes V8's
+//   promise rejection notifications of the context to a handler (see ContextOptions).
 // - `createContext({ asyncContext: true })`: code in the context gets `__isletAsyncContext`
 //   ({ get, set }) over V8's continuation-preserved data, for an AsyncLocalStorage (see
 //   AsyncContextHandle).
@@ -140,6 +146,24 @@ export const machineStalls: () => MachineStalls = binding.machineStalls;
 /** islet: the CPU clock of the calling thread, in ns */
 export const threadCpuTime: () => bigint = binding.threadCpuTime;
 
+/**
+ * islet: an ArrayBuffer over the first `byteLength` bytes of the file at `path`, mapped shared:
+ * every write to it is in the file at once (no system call) and stays there when the process
+ * dies, for another process to read. The file must exist and be at least that long. Throws a
+ * RangeError for a bad length or a file too short, an Error naming the path otherwise.
+ */
+export const mapSharedFile: (path: string, byteLength: number) => ArrayBuffer = binding.mapSharedFile;
+
+/**
+ * islet: the stuck-run watch, for a process that hosts isolates and can be lost (a worker under a
+ * supervisor). With `ms` > 0, an isolate whose run has not ended `ms` after it was asked to stop
+ * (it reached its heap limit, or a `timeout`/`cpuTimeout` fired, and it sits in a builtin that
+ * never checks for termination, e.g. `new Array(3e8).fill(0)`) gets one line on stderr naming it
+ * by its `label`, and the process is ended at once (SIGKILL). Without it such a run holds the
+ * thread for many seconds, then V8 aborts the process anyway. 0 (the default): off.
+ */
+export const watchStuckIsolates: (ms: number) => void = binding.watchStuckIsolates;
+
 // ---------------------------------------------------------------------------------------------
 // Options
 
@@ -188,6 +212,8 @@ export interface IsolateOptions {
    * a guideline: hostile code may briefly exceed it
    */
   memoryLimit?: number;
+  /** islet: a name for diagnostics (the stuck-run watch's line on stderr names the isolate by it); 128 characters kept */
+  label?: string;
   /** create a V8 inspector for this isolate (createInspectorSession); off by default, no cost when off */
   inspector?: boolean;
   /**
@@ -266,6 +292,12 @@ export interface ContextOptions {
    * A bootstrap takes it (and deletes the global) to build AsyncLocalStorage.
    */
   asyncContext?: boolean;
+  /**
+   * islet: define `globalThis.__isletPromiseRejections(handler)` (non-enumerable, deletable): once
+   * called, V8's notifications for promises of this context call `handler(kind, promise, reason)`,
+   * kind 0 when one is rejected with no handler, 1 when such a one gets a handler later.
+   */
+  promiseRejections?: boolean;
 }
 
 /** What `__isletAsyncContext` holds inside a context made with `{ asyncContext: true }`. */

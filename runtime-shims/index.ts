@@ -39,6 +39,7 @@ import { loadURLPattern } from './url/pattern';
 import { createCompressionStreams } from './compression/compression';
 import { structuredClone } from './messaging/structured-clone';
 import { adoptNativeAsyncContext } from './internal/async-context';
+import { adoptPromiseRejections, notifyRejections } from './internal/promise-rejections';
 import { installWasmCompilers } from './wasm/streaming';
 
 declare const require: (id: string) => any;
@@ -74,6 +75,7 @@ export function install(
   setHost(bridge);
   // before anything else: the addon's async context handle leaves the global (see the file)
   adoptNativeAsyncContext();
+  adoptPromiseRejections();
   // a millisecond clock read in the isolate: no bridge crossing per call, and a coarse timer is
   // what a multi-tenant runtime should give untrusted code anyway (timing side channels)
   const DateNow = Date.now;
@@ -209,6 +211,12 @@ export function install(
     pull: pullSink,
     cancel: cancelSink,
     finish: finishRequest,
+    rejections: () =>
+      notifyRejections(
+        globalTarget,
+        (type) => listenersOf(globalTarget, type).length > 0,
+        () => messageEvents().PromiseRejectionEvent,
+      ),
     bindModule,
     bindScript,
   };

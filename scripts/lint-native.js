@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run lint:native`: checks that native/src is formatted as .clang-format says (Chromium
+// `npm run lint:native`: checks that native/src is formatted as .clang-format says (Google
 // style, 120 columns). Fix with `clang-format -i native/src/*.cc native/src/*/*.{cc,h}`.
 // Without clang-format it skips with a one-line reason, except under CI=true, where it fails.
 'use strict';

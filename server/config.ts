@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './errors';
 import { parseSecretKeys } from './store/postgres/secrets';
+import { cfProblems } from './front/cf/settings';
 
 export { ConfigError } from './errors';
 
@@ -102,6 +103,33 @@ export interface Config {
     drainTimeoutMs: number;
   };
   egress: { allow: string[] };
+  /** the supervisor and its workers (`workers` > 0) */
+  cluster: {
+    /** how long an admin write's answer waits for every serving process to serve it (ms; 0: it does not wait) */
+    syncTimeoutMs: number;
+    /** a serving process reads the store's change log at least this often, whatever it was told (ms) */
+    safetyPollMs: number;
+    /** worker deaths a tenant may be the cause of within quarantineWindowS before it is quarantined */
+    quarantineDeaths: number;
+    quarantineWindowS: number;
+    /** how long a quarantined tenant is refused (503, Retry-After) */
+    quarantineCooldownS: number;
+  };
+  /** peers whose request.cf headers (and client address header) islet believes: addresses or CIDRs */
+  trustedProxies: string[];
+  /** what request.cf holds besides the HTTP version (server/front/cf/) */
+  cf: {
+    /** a header a trusted proxy puts the whole cf object in, as JSON (workerd's cfBlobHeader); '' off */
+    blobHeader: string;
+    /** `field=header` pairs: request.cf.<field> from that header of a trusted proxy */
+    headers: string[];
+    /** MaxMind .mmdb files (GeoIP2/GeoLite2 City or Country, ASN) looked up by client address */
+    geoip: string[];
+    /** request.cf.colo of every request this node serves ('' none) */
+    colo: string;
+    /** where a trusted proxy puts the client's address (x-forwarded-for: its rightmost untrusted entry) */
+    clientIpHeader: string;
+  };
   /** the Cache API's per-node storage (server/bindings/cache/) */
   cache: {
     /** cached responses kept in memory by each process, over all tenants */
@@ -120,7 +148,12 @@ export interface Config {
   /** read-only tokens for GET /metrics: each a token, or `sha256:<hex>` of one */
   scrapeTokens: string[];
   /** the tenant log rings kept in memory for the logs API (observe/tenant-logs/) */
-  logs: { tenantBytes: number; totalBytes: number };
+  logs: {
+    tenantBytes: number;
+    totalBytes: number;
+    /** log output a process keeps for a stdout reader that lags, past which lines are dropped */
+    stdoutBufferBytes: number;
+  };
   dashboard: {
     /** a Prometheus server the dashboard's history reads from; empty: islet's own per-minute store */
     prometheusUrl: string;
@@ -161,6 +194,7 @@ interface Setting {
 
 const MAX_BYTES = Number.MAX_SAFE_INTEGER;
 const hostnamePattern = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const headerNamePattern = /^$|^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 const bindPattern = /^[0-9a-fA-F:.]+$|^[a-z0-9.-]+$/;
 
 const port = (min = 0): Kind => ({ type: 'int', min, max: 65535 });
@@ -232,6 +266,12 @@ export const settings: Setting[] = [
   },
   { key: 'logLevel', env: 'ISLET_LOG_LEVEL', kind: { type: 'enum', values: ['debug', 'info', 'warn', 'error'] }, doc: 'server log level' },
   { key: 'logRequests', env: 'ISLET_LOG_REQUESTS', kind: { type: 'bool' }, doc: 'one JSON log line per request' },
+  {
+    key: 'logs.stdoutBufferBytes',
+    env: 'ISLET_LOG_BUFFER_BYTES',
+    kind: { type: 'int', min: 4096, max: 1 << 30, unit: 'bytes' },
+    doc: 'log output a process keeps for a stdout reader that lags; past it lines are dropped (counted)',
+  },
   { key: 'server.maxHeaderBytes', env: 'ISLET_MAX_HEADER_BYTES', kind: { type: 'int', min: 1024, max: 1_048_576, unit: 'bytes' }, doc: 'request line + headers size (431 past it)' },
   { key: 'server.headersTimeoutMs', env: 'ISLET_HEADERS_TIMEOUT_MS', kind: { type: 'int', min: 100, max: 600_000, unit: 'ms' }, doc: 'time a client has to send its headers' },
   { key: 'server.keepAliveTimeoutMs', env: 'ISLET_KEEP_ALIVE_TIMEOUT_MS', kind: { type: 'int', min: 0, max: 600_000, unit: 'ms' }, doc: 'idle keep-alive connection timeout' },
@@ -244,6 +284,42 @@ export const settings: Setting[] = [
   { key: 'pool.startupTimeoutMs', env: 'ISLET_STARTUP_TIMEOUT_MS', kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' }, doc: "time a deployment's top-level code may run" },
   { key: 'pool.drainTimeoutMs', env: 'ISLET_DRAIN_TIMEOUT_MS', kind: { type: 'int', min: 0, max: 3_600_000, unit: 'ms' }, doc: 'longest an old isolate drains after a redeploy' },
   { key: 'egress.allow', env: 'ISLET_EGRESS_ALLOW', kind: { type: 'list' }, doc: 'private hosts/IPs/CIDRs tenant fetch() may reach (comma-separated in env)' },
+  {
+    key: 'trustedProxies',
+    env: 'ISLET_TRUSTED_PROXIES',
+    kind: { type: 'list' },
+    doc: 'addresses or CIDRs of front proxies whose request.cf headers are believed (comma-separated in env; empty: none)',
+  },
+  {
+    key: 'cf.blobHeader',
+    env: 'ISLET_CF_BLOB_HEADER',
+    kind: { type: 'string', pattern: headerNamePattern, expected: 'a lower-case header name, or empty' },
+    doc: 'header in which a trusted proxy sends the whole request.cf object as JSON (empty: off)',
+  },
+  {
+    key: 'cf.headers',
+    env: 'ISLET_CF_HEADERS',
+    kind: { type: 'list' },
+    doc: 'field=header pairs: request.cf.<field> taken from that header of a trusted proxy',
+  },
+  {
+    key: 'cf.geoip',
+    env: 'ISLET_CF_GEOIP',
+    kind: { type: 'list' },
+    doc: "MaxMind .mmdb files (City/Country, ASN) giving request.cf's geo fields from the client address",
+  },
+  {
+    key: 'cf.colo',
+    env: 'ISLET_CF_COLO',
+    kind: { type: 'string', pattern: /^[A-Za-z0-9_-]{0,16}$/, expected: 'a short location code such as FRA, or empty' },
+    doc: 'request.cf.colo of every request this node serves',
+  },
+  {
+    key: 'cf.clientIpHeader',
+    env: 'ISLET_CF_CLIENT_IP_HEADER',
+    kind: { type: 'string', pattern: headerNamePattern, expected: 'a lower-case header name, or empty' },
+    doc: "header a trusted proxy puts the client's address in (x-forwarded-for: its rightmost untrusted entry)",
+  },
   { key: 'scrapeTokens', env: 'ISLET_SCRAPE_TOKENS', kind: { type: 'list' }, doc: 'read-only bearer tokens that may GET /metrics and nothing else: each a token or sha256:<hex> of one (`islet tokens create --scrape` makes one)' },
   { key: 'logs.tenantBytes', env: 'ISLET_TENANT_LOG_BYTES', kind: { type: 'int', min: 4096, max: 1 << 30, unit: 'bytes' }, doc: "bytes of a tenant's recent log lines kept for the logs API, per process" },
   { key: 'logs.totalBytes', env: 'ISLET_TENANT_LOG_TOTAL_BYTES', kind: { type: 'int', min: 4096, max: 16 * 2 ** 30, unit: 'bytes' }, doc: 'bytes of recent log lines kept over all tenants, per process (least recently written tenants lose theirs first)' },
@@ -274,6 +350,36 @@ export const settings: Setting[] = [
     env: 'ISLET_CRON_RETRY_DELAY_MS',
     kind: { type: 'int', min: 0, max: 3_600_000, unit: 'ms' },
     doc: 'a failed cron run (not marked noRetry) runs again once after this delay',
+  },
+  {
+    key: 'cluster.syncTimeoutMs',
+    env: 'ISLET_SYNC_TIMEOUT_MS',
+    kind: { type: 'int', min: 0, max: 600_000, unit: 'ms' },
+    doc: "how long an admin write's answer waits for every serving process to serve it (0: answer at once)",
+  },
+  {
+    key: 'cluster.safetyPollMs',
+    env: 'ISLET_SAFETY_POLL_MS',
+    kind: { type: 'int', min: 100, max: 3_600_000, unit: 'ms' },
+    doc: "a serving process reads the store's change log at least this often, whatever it was told",
+  },
+  {
+    key: 'cluster.quarantineDeaths',
+    env: 'ISLET_QUARANTINE_DEATHS',
+    kind: { type: 'int', min: 1, max: 1000 },
+    doc: 'worker deaths a tenant may cause within cluster.quarantineWindowS before it is quarantined',
+  },
+  {
+    key: 'cluster.quarantineWindowS',
+    env: 'ISLET_QUARANTINE_WINDOW_S',
+    kind: { type: 'int', min: 1, max: 86_400 * 7, unit: 's' },
+    doc: 'the window in which worker deaths are counted against a tenant',
+  },
+  {
+    key: 'cluster.quarantineCooldownS',
+    env: 'ISLET_QUARANTINE_COOLDOWN_S',
+    kind: { type: 'int', min: 1, max: 86_400 * 7, unit: 's' },
+    doc: 'how long a quarantined tenant is refused (503 islet-error: quarantined, with Retry-After)',
   },
   {
     key: 'store.url',
@@ -495,6 +601,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
     limits: {},
     pool: {},
     egress: {},
+    cluster: {},
+    cf: {},
     cache: {},
     cron: {},
     logs: {},
@@ -541,7 +649,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   if (problems.length === 0 && result.limits.wallMs < result.limits.cpuMs) {
     problems.push(`limits.wallMs (${result.limits.wallMs}) must be at least limits.cpuMs (${result.limits.cpuMs}): CPU time cannot exceed wall time`);
   }
-  if (problems.length === 0) problems.push(...storeProblems(result));
+  if (problems.length === 0) problems.push(...storeProblems(result), ...cfProblems(result, cwd));
   if (problems.length) throw new ConfigError(problems);
   result.dataDir = path.resolve(cwd, result.dataDir);
   return result;

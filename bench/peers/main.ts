@@ -1,4 +1,5 @@
-// `npm run bench:peers [-- --quick] [--systems a,b] [--workloads a,b] [--skip cold,memory,throughput]`
+// `npm run bench:peers [-- --quick] [--systems a,b] [--workloads a,b] [--skip cold,memory,throughput]
+//   [--contention [--hog-threads N]]`
 // islet beside workerd and bare node:http on this machine, in one run with one load generator.
 // Writes bench/results/peers.json (everything measured, with machine info) and regenerates
 // BENCHMARKS.md and bench/charts/*.svg from it (bench/peers/report.ts).
@@ -7,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { machineInfo } from '../lib/machine';
 import { runColdStart } from './coldstart';
+import { runContention } from './contention';
+import { defaultHogThreads } from './hog';
 import { runMemory } from './memory';
 import { writeReport } from './report';
 import type { PeerResults, RunSettings, SystemInfo } from './results';
@@ -27,10 +30,13 @@ interface Args {
   workloads?: string[];
   skip: Set<string>;
   out: string;
+  /** hello world again with a CPU hog beside every system (bench/peers/contention.ts) */
+  contention: boolean;
+  hogThreads: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, skip: new Set(), out: defaultOut };
+  const args: Args = { quick: false, skip: new Set(), out: defaultOut, contention: false, hogThreads: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -43,14 +49,24 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--workloads') args.workloads = value().split(',');
     else if (a === '--skip') for (const s of value().split(',')) args.skip.add(s);
     else if (a === '--out') args.out = path.resolve(value());
-    else if (a === '--help' || a === '-h') {
+    else if (a === '--contention') args.contention = true;
+    else if (a === '--hog-threads') {
+      const raw = value();
+      args.hogThreads = Number(raw);
+      if (!/^\d+$/.test(raw) || args.hogThreads < 1 || args.hogThreads > 256)
+        throw new Error(`bench:peers: --hog-threads takes a whole number from 1 to 256 (got '${raw}')`);
+    } else if (a === '--help' || a === '-h') {
       console.log(
         'usage: npm run bench:peers -- [--quick] [--systems node,workerd,workerd-p2,islet,islet-w2] [--workloads hello,echo,cpu,stream,fetch]\n' +
-          '                            [--skip throughput,cold,memory] [--out results.json]',
+          '                            [--skip throughput,cold,memory] [--out results.json]\n' +
+          '                            [--contention [--hog-threads N]]  (hello world again beside a CPU hog of N\n' +
+          '                            spinning processes, default half the cores)',
       );
       process.exit(0);
     } else throw new Error(`bench:peers: unknown argument '${a}' (see --help)`);
   }
+  if (args.hogThreads && !args.contention) throw new Error('bench:peers: --hog-threads goes with --contention');
+  args.hogThreads ||= defaultHogThreads();
   return args;
 }
 
@@ -141,6 +157,10 @@ async function main(): Promise<void> {
     if (!args.skip.has('throughput')) {
       log('throughput:');
       results.throughput = await runThroughput(ctx, systems, workloads, settings, infos, log);
+    }
+    if (args.contention) {
+      log('contention:');
+      results.contention = await runContention(ctx, systems, allWorkloads, settings, infos, args.hogThreads, log);
     }
     if (!args.skip.has('cold')) {
       log('cold start:');

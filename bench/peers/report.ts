@@ -5,33 +5,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { renderPanelChart } from '../lib/svg-chart';
+import { contentionChart, renderContention } from './report-contention';
+import { colorFor, fmtMs, fmtRatio, fmtRps, met, mib, peersOf, ratio } from './report-format';
 import type { PeerResults, WorkloadSummary } from './results';
-
-const COLORS: Record<string, string> = {
-  node: '#7f8c8d',
-  workerd: '#f38020',
-  'workerd-p2': '#f8b878',
-  islet: '#2e86de',
-  'islet-w2': '#0b3d91',
-};
-const EXTRA_COLORS = ['#10ac84', '#8e44ad', '#c0392b'];
-
-function colorFor(id: string, i: number): string {
-  return COLORS[id] ?? EXTRA_COLORS[i % EXTRA_COLORS.length];
-}
-
-function fmtRps(v: number): string {
-  return v >= 10_000 ? `${(v / 1000).toFixed(1)}k` : v >= 1000 ? `${(v / 1000).toFixed(2)}k` : v.toFixed(0);
-}
-function fmtMs(v: number): string {
-  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
-}
-function fmtRatio(v: number | undefined): string {
-  return v === undefined || !Number.isFinite(v) ? 'n/a' : `${v.toFixed(2)}x`;
-}
-function mib(bytes: number | undefined): string {
-  return bytes === undefined ? 'n/a' : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-}
 
 export function writeReport(results: PeerResults, repoRoot: string): string[] {
   const chartDir = path.join(repoRoot, 'bench/charts');
@@ -71,6 +47,13 @@ export function writeReport(results: PeerResults, repoRoot: string): string[] {
       fs.writeFileSync(file, svg);
       written.push(file);
     }
+  }
+
+  const contention = contentionChart(results);
+  if (contention) {
+    const file = path.join(chartDir, 'peers-contention.svg');
+    fs.writeFileSync(file, contention);
+    written.push(file);
   }
 
   const md = path.join(repoRoot, 'BENCHMARKS.md');
@@ -225,6 +208,8 @@ function renderMarkdown(r: PeerResults, repoRoot: string, hasThroughput: boolean
     }
   }
 
+  L.push(...renderContention(r));
+
   if (r.coldStart.length) {
     L.push(
       '## Cold start',
@@ -271,6 +256,7 @@ function renderMarkdown(r: PeerResults, repoRoot: string, hasThroughput: boolean
     '```sh',
     'npm install              # builds islet; installs workerd and autocannon (devDependencies)',
     'npm run bench:peers      # full run (under 15 minutes); -- --quick for a 2-minute smoke run',
+    'npm run bench:peers -- --contention   # and hello world again beside a CPU hog (--hog-threads N)',
     'node dist/bench/peers/report.js   # re-render this page and the charts from bench/results/peers.json',
     '```',
     '',
@@ -278,24 +264,6 @@ function renderMarkdown(r: PeerResults, repoRoot: string, hasThroughput: boolean
   const analysis = path.join(repoRoot, 'bench/peers/ANALYSIS.md');
   if (fs.existsSync(analysis)) L.push(fs.readFileSync(analysis, 'utf8').trimEnd(), '');
   return L.join('\n');
-}
-
-/** The peers an islet variant is compared with: bare node:http, and workerd with the same number
- *  of processes (islet --workers N beside workerd xN), falling back to single-process workerd. */
-function peersOf(isletId: string, measured: { id: string; label: string }[]): { id: string; label: string }[] {
-  const n = /^islet-w(\d+)$/.exec(isletId)?.[1];
-  const wanted = ['node', n && measured.some((s) => s.id === `workerd-p${n}`) ? `workerd-p${n}` : 'workerd'];
-  return wanted
-    .map((id) => measured.find((s) => s.id === id))
-    .filter((s): s is { id: string; label: string } => s !== undefined);
-}
-
-function ratio(a: number | undefined, b: number | undefined): number | undefined {
-  return a === undefined || b === undefined || !(b > 0) ? undefined : a / b;
-}
-
-function met(v: number | undefined, ok: (x: number) => boolean): string {
-  return v === undefined ? 'n/a' : ok(v) ? 'yes' : '**no**';
 }
 
 if (require.main === module) {

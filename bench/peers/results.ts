@@ -78,6 +78,16 @@ export interface MemoryResult {
   error?: string;
 }
 
+/** `--contention`: the same measurements with a CPU hog beside every system (bench/peers/hog.ts) */
+export interface ContentionResults {
+  /** spinning processes of the hog */
+  hogThreads: number;
+  workloads: string[];
+  throughput: ThroughputResults;
+  /** workload id -> system id -> cores the hog used during each measured run (one entry per round) */
+  hogCores: Record<string, Record<string, number[]>>;
+}
+
 export interface PeerResults {
   machine: MachineInfo;
   settings: RunSettings;
@@ -86,6 +96,8 @@ export interface PeerResults {
   throughput: ThroughputResults;
   coldStart: ColdStartResult[];
   memory: MemoryResult[];
+  /** present when the run had --contention */
+  contention?: ContentionResults;
   /** seconds the whole run took */
   elapsedSeconds: number;
 }

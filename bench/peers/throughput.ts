@@ -9,6 +9,12 @@ import type { RoundResult, RunSettings, SystemInfo, ThroughputResults, WorkloadS
 import { SystemUnavailable, type SystemContext, type SystemUnderTest } from './system';
 import type { Workload } from './workloads';
 
+/** told around every measured load run (the contention mode reads its hog's CPU there) */
+export interface RunObserver {
+  begin(): void;
+  end(system: string, workload: string, round: number): void;
+}
+
 export async function runThroughput(
   ctx: SystemContext,
   systems: SystemUnderTest[],
@@ -16,6 +22,7 @@ export async function runThroughput(
   settings: RunSettings,
   infos: Map<string, SystemInfo>,
   log: (line: string) => void,
+  observer?: RunObserver,
 ): Promise<ThroughputResults> {
   const raw: ThroughputResults['raw'] = {};
   for (const w of workloads) raw[w.id] = Object.fromEntries(systems.map((s) => [s.id, [] as RoundResult[]]));
@@ -65,6 +72,7 @@ export async function runThroughput(
           }
           const loadAverage = Math.round(os.loadavg()[0] * 100) / 100;
           try {
+            observer?.begin();
             const result = await runLoad({
               url,
               method: w.method,
@@ -74,6 +82,7 @@ export async function runThroughput(
               warmupSeconds: settings.warmupSeconds,
               durationSeconds: settings.durationSeconds,
             });
+            observer?.end(system.id, w.id, round);
             raw[w.id][system.id].push({ round, loadAverage, result });
             const fails = result.non2xx + result.errors + result.timeouts;
             log(

@@ -1,12 +1,16 @@
-// proxy: forwards each request to an upstream with fetch() and rewrites the response body as it
-// streams through a TransformStream, without ever holding the whole body in memory.
+// proxy: forwards each request to an upstream and rewrites the response body as it streams
+// through a TransformStream, without ever holding the whole body in memory.
 //
-// The rewrite replaces every occurrence of the upstream's origin (say `https://example.com`) by
-// the proxy's own origin, so links in the page keep pointing through the proxy. Text bodies are
-// rewritten; anything else (images, archives) is passed through untouched.
+// The rewrite replaces every occurrence of the upstream's origin by the proxy's own origin, so
+// links in the page keep pointing through the proxy. Text bodies are rewritten; anything else
+// (images, archives) is passed through untouched.
 //
-// Configuration (tenant env vars, `PUT /v1/tenants/proxy/env`):
-//   UPSTREAM   origin to forward to, default https://example.com
+// Where it forwards to:
+//   - by default, the `page` example through a service binding (env.ORIGIN, declared in this
+//     folder's wrangler.toml; page's bindings.json lets `proxy` call it): no network at all, so
+//     `npm start` works offline;
+//   - with the tenant env var UPSTREAM set (`islet env proxy --set UPSTREAM=https://example.com`,
+//     or `PUT /v1/tenants/proxy/env`), to that origin with fetch().
 //
 // islet's egress guard refuses fetches to loopback, private, link-local and cloud-metadata
 // addresses (after DNS resolution, and again on every redirect): an UPSTREAM such as
@@ -15,9 +19,12 @@
 
 interface Env {
   UPSTREAM?: string;
+  /** service binding to the default upstream (the `page` example) */
+  ORIGIN?: { fetch(request: Request): Promise<Response> };
 }
 
-const DEFAULT_UPSTREAM = 'https://example.com';
+/** the origin the service binding's requests are addressed to (the callee sees it as its URL) */
+const SERVICE_ORIGIN = 'https://page.internal';
 
 /** Replaces `from` by `to` in a stream of text, also where `from` straddles two chunks. */
 function replaceAll(from: string, to: string): TransformStream<Uint8Array, Uint8Array> {
@@ -61,7 +68,7 @@ export default {
   async fetch(request: Request, env: Env): Promise<Response> {
     let upstream: URL;
     try {
-      upstream = new URL(env.UPSTREAM || DEFAULT_UPSTREAM);
+      upstream = new URL(env.UPSTREAM || SERVICE_ORIGIN);
     } catch {
       return new Response(`UPSTREAM is not a URL: ${env.UPSTREAM}\n`, { status: 500 });
     }
@@ -70,14 +77,17 @@ export default {
 
     const headers = new Headers(request.headers);
     headers.delete('host');
+    const forwarded = new Request(target.toString(), {
+      method: request.method,
+      headers,
+      body: request.method === 'GET' || request.method === 'HEAD' ? undefined : request.body,
+      redirect: 'manual',
+    });
     let response: Response;
     try {
-      response = await fetch(target.toString(), {
-        method: request.method,
-        headers,
-        body: request.method === 'GET' || request.method === 'HEAD' ? undefined : request.body,
-        redirect: 'manual',
-      });
+      if (env.UPSTREAM) response = await fetch(forwarded);
+      else if (env.ORIGIN) response = await env.ORIGIN.fetch(forwarded);
+      else return new Response('set UPSTREAM, or bind ORIGIN to a service\n', { status: 500 });
     } catch (err) {
       // Refused by the egress guard, DNS failure, timeout: say which upstream, not a stack.
       return new Response(`upstream ${upstream.origin} could not be reached: ${(err as Error).message}\n`, {

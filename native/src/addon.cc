@@ -3,12 +3,14 @@
 #include <dlfcn.h>
 
 #include "isolate/environment.h"
+#include "isolate/stuck_runs.h"
 #include "isolate/watchdog.h"
 #include "module/handles.h"
 
 namespace islet {
 
 void RegisterLibrary(const FunctionCallbackInfo<Value>& info);
+void ExportSharedFile(Isolate* isolate, Local<Context> context, Local<Object> exports);  // shared_file.cc
 
 namespace {
 
@@ -52,6 +54,8 @@ void Initialize(Local<Object> exports, Local<Context> context) {
   };
   function("registerLibrary", RegisterLibrary);
   function("shutdown", Shutdown);
+  ExportSharedFile(isolate, context, exports);
+  ExportStuckRunWatch(isolate, context, exports);
   ExportThreadClock(isolate, context, exports);
   exports->Set(context, V8Symbol(isolate, "nodeModuleVersion"), v8::Integer::New(isolate, NODE_MODULE_VERSION)).Check();
 }

@@ -17,7 +17,7 @@ export function createCompressionStreams() {
     const f = String(format);
     if (!formats.includes(f)) throw new SafeTypeError(`Failed to construct '${name}': Unsupported compression format: '${f}'`);
     let id: number | null = null;
-    const open = () => (id ??= host('zlibOpen', f as ZlibFormat, mode));
+    const open = () => (id ??= host('zlibOpen', f as ZlibFormat, mode, null));
     return new TransformStream<BufferSource, Uint8Array>({
       async transform(chunk, controller) {
         if (!isBufferSource(chunk)) throw new SafeTypeError(`${name}: chunks must be ArrayBuffer or ArrayBufferView`);

@@ -1,10 +1,12 @@
 // TextEncoder and TextDecoder (Encoding Standard). UTF-8 is the encoding of the Web and the only
-// one TextEncoder has; TextDecoder also accepts UTF-16LE and windows-1252/latin1 labels, which
-// appear in real HTTP bodies. Other labels throw RangeError.
+// one TextEncoder has; TextDecoder decodes it, UTF-16LE and windows-1252/latin1 here, and every
+// other encoding of the standard on the host (host-decoder.ts), which also resolves the labels
+// this file does not know. Labels of no encoding (or of `replacement`) throw RangeError.
 import { utf8Encode, Utf8Decoder } from './utf8';
+import { HostDecoder, hostEncoding } from './host-decoder';
 import {
   SafeRangeError, SafeTypeError, bufferSourceBytes, StringPrototypeToLowerCase, StringFromCharCode, SafeUint8Array,
-  TypedArrayPrototypeSet,
+  TypedArrayPrototypeSet, ObjectPrototypeHasOwnProperty,
 } from '../internal/primordials';
 
 export class TextEncoder {
@@ -67,13 +69,20 @@ export class TextDecoder {
   #pending: Uint8Array | null = null;
   /** UTF-16: a leading surrogate whose trail has not arrived yet (-1: none) */
   #lead = -1;
+  /** the other encodings: decoded on the host */
+  #host: HostDecoder | null = null;
 
   constructor(label: unknown = 'utf-8', options?: { fatal?: boolean; ignoreBOM?: boolean }) {
-    const encoding = labels[StringPrototypeToLowerCase(trimAsciiWhitespace(String(label)))];
-    if (!encoding) throw new SafeRangeError(`The encoding label provided ('${String(label)}') is invalid or not supported.`);
+    const text = String(label);
+    const key = StringPrototypeToLowerCase(trimAsciiWhitespace(text));
+    const encoding = ObjectPrototypeHasOwnProperty(labels, key) ? labels[key] : hostEncoding(key);
+    if (!encoding) throw new SafeRangeError(`The encoding label provided ('${text}') is invalid or not supported.`);
     this.#encoding = encoding;
     this.#fatal = !!options?.fatal;
     this.#ignoreBOM = !!options?.ignoreBOM;
+    if (encoding !== 'utf-8' && encoding !== 'utf-16le' && encoding !== 'windows-1252') {
+      this.#host = new HostDecoder(encoding, this.#fatal, this.#ignoreBOM);
+    }
   }
   get encoding() { return this.#encoding; }
   get fatal() { return this.#fatal; }
@@ -90,7 +99,9 @@ export class TextDecoder {
       this.#pending = null;
     }
     let text: string;
-    if (this.#encoding === 'utf-8') {
+    if (this.#host !== null) {
+      text = this.#host.decode(bytes, stream);
+    } else if (this.#encoding === 'utf-8') {
       this.#utf8 ??= new Utf8Decoder(this.#fatal);
       text = this.#utf8.decode(bytes, !stream);
       if (!this.#bomSeen && text.length) {

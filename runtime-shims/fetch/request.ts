@@ -6,6 +6,8 @@ import { BodyState, extractBody, bodyUsed, cloneBody, mixinBody, type Body, type
 import { AbortSignal, newSignal, abortSignal, addAbortAlgorithm } from '../abort/abort';
 import { URL } from '../url/url';
 import { isToken } from './headers';
+import { cfObject } from './request-cf';
+import type { CfFlat } from '../../server/bridge/ops';
 import { SafeTypeError, StringPrototypeToUpperCase, ObjectDefineProperty } from '../internal/primordials';
 
 export interface RequestState {
@@ -22,6 +24,8 @@ export interface RequestState {
   cache: string;
   duplex: 'half' | null;
   cf: unknown;
+  /** an incoming request's cf values, until `cf` is first read (see request-cf.ts) */
+  cfFlat: CfFlat | undefined;
 }
 type RequestRedirect = 'follow' | 'error' | 'manual';
 
@@ -31,6 +35,14 @@ const forbiddenMethods = new Set(['CONNECT', 'TRACE', 'TRACK']);
 const illegal = Symbol('illegal');
 let stateOf: (r: Request) => RequestState;
 let make: (state: RequestState) => Request;
+
+function cfOf(s: RequestState): unknown {
+  if (s.cfFlat !== undefined) {
+    s.cf = cfObject(s.cfFlat);
+    s.cfFlat = undefined;
+  }
+  return s.cf;
+}
 
 function headersOf(s: RequestState): Headers {
   if (s.headers === null) {
@@ -107,7 +119,8 @@ export class Request {
       keepalive: init.keepalive !== undefined ? !!init.keepalive : base ? base.keepalive : false,
       cache: init.cache !== undefined ? String(init.cache) : base ? base.cache : 'default',
       duplex: init.duplex === 'half' ? 'half' : null,
-      cf: init.cf !== undefined ? init.cf : base ? base.cf : undefined,
+      cf: init.cf !== undefined ? init.cf : base ? cfOf(base) : undefined,
+      cfFlat: undefined,
     };
   }
 
@@ -125,7 +138,7 @@ export class Request {
   get referrer(): string { return 'about:client'; }
   get referrerPolicy(): string { return ''; }
   get duplex(): string { return 'half'; }
-  get cf(): unknown { return this.#s.cf; }
+  get cf(): unknown { return cfOf(this.#s); }
   clone(): Request {
     const s = this.#s;
     const headers = new Headers(headersOf(s));
@@ -136,6 +149,7 @@ export class Request {
       if (parent.aborted) abortSignal(signal, parent.reason);
       else addAbortAlgorithm(parent, () => abortSignal(signal, parent.reason));
     }
+    cfOf(s);
     return make({ ...s, headers, rawHeaders: null, body: cloneBody(s.body), signal });
   }
 
@@ -154,9 +168,9 @@ export function requestState(value: Request): RequestState {
 }
 
 /** the incoming request of a dispatch: nothing is parsed or copied until the function reads it */
-export function incomingRequest(method: string, url: string, rawHeaders: string[], body: Source): Request {
+export function incomingRequest(method: string, url: string, rawHeaders: string[], body: Source, cf: CfFlat): Request {
   return make({
     method, url, headers: null, rawHeaders, body: new BodyState(body), redirect: 'manual', signal: null,
-    integrity: '', keepalive: false, cache: 'default', duplex: null, cf: undefined,
+    integrity: '', keepalive: false, cache: 'default', duplex: null, cf: undefined, cfFlat: cf,
   });
 }

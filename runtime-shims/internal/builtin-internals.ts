@@ -4,9 +4,11 @@
 // the hidden module `islet:internal` (through bindModule, before any tenant code runs) and the
 // bootstrap gives it this object. Tenant code can neither import `islet:internal` (the deploy
 // resolver and the linker refuse it) nor reach this object: it holds no bridge, only what the
-// tenant could see anyway (its env) and its own async context slot.
+// tenant could see anyway (its env) and its own async context slot, and node:zlib's host calls
+// (./zlib-host.ts: what CompressionStream already offers, and a bounded sync form).
 import { asyncContext, type AsyncContext } from './async-context';
 import { reportError } from './report';
+import { zlibHost, type ZlibHost } from './zlib-host';
 import { ObjectFreeze, ObjectKeys, ObjectPrototypeHasOwnProperty } from './primordials';
 
 export interface BuiltinInternals {
@@ -15,6 +17,8 @@ export interface BuiltinInternals {
   asyncContext: AsyncContext;
   /** an error nobody can catch, to the tenant's log */
   reportError(error: unknown): void;
+  /** node:zlib's host streams and sync calls */
+  zlib: ZlibHost;
 }
 
 /** the export of `islet:internal` the bootstrap calls once with the internals */
@@ -33,6 +37,6 @@ export function connectBuiltins(namespace: Record<string, unknown>, env: Record<
   const connect = namespace[connectExport];
   if (typeof connect !== 'function' || ObjectKeys(namespace).length !== 2) return false;
   connected = true;
-  connect(ObjectFreeze({ env, asyncContext, reportError }));
+  connect(ObjectFreeze({ env, asyncContext, reportError, zlib: zlibHost }));
   return true;
 }

@@ -7,7 +7,7 @@ import { incomingRequest, requestState, Request } from '../fetch/request';
 import { Response, responseState } from '../fetch/response';
 import { headerList } from '../fetch/headers';
 import { bodyForHost } from '../fetch/body';
-import type { ResponseAnswer, ResponseBody } from '../../server/bridge/ops';
+import type { CfFlat, ResponseAnswer, ResponseBody } from '../../server/bridge/ops';
 import { abortSignal } from '../abort/abort';
 import { listenersOf, EventTarget } from '../events/event-target';
 import { createFetchEvent, hasResponded } from './fetch-event';
@@ -214,12 +214,12 @@ function waitUntil(id: number, promise: unknown): void {
  * host entry: a request arrives. `body`: null, the host source id of its body, or the whole body
  * when the host had already read it (a small upload).
  */
-export function dispatch(id: number, method: string, url: string, headers: string[], body: number | Uint8Array | null): Answer | undefined {
+export function dispatch(id: number, method: string, url: string, headers: string[], body: number | Uint8Array | null, cf: CfFlat): Answer | undefined {
   const pending: Pending = { request: null, finished: false, waits: 0 };
   MapPrototypeSet(requests, id, pending);
   // a request starts outside every AsyncLocalStorage (an enterWith() of an earlier one ends here)
   asyncContext.set(undefined);
-  const request = incomingRequest(method, url, headers, body === null || typeof body === 'object' ? body : { hostSource: body });
+  const request = incomingRequest(method, url, headers, body === null || typeof body === 'object' ? body : { hostSource: body }, cf);
   pending.request = request;
   if (handler === null) {
     fail(id, new SafeTypeError('No fetch handler is bound in this isolate'));

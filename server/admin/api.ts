@@ -12,8 +12,10 @@ import type { MetricsSource } from '../observe/metrics/metrics';
 import type { Logger } from '../observe/server-log';
 import type { LogHub } from '../observe/tenant-logs/hub';
 import type { DeploymentStore } from '../store/types';
+import type { QuarantinedTenants } from '../tenants/quarantined';
 import { nullObserver, type TenantObserver } from '../tenants/observer';
 import { authMiddleware, type AdminEnv } from './auth';
+import { readYourWrites, type WriteSync } from './consistency';
 import { deploymentRoutes } from './deployments';
 import { envRoutes } from './env';
 import { historyRoutes, type WorkersSource } from './history';
@@ -54,6 +56,12 @@ export interface AdminApiDeps {
   metrics?: MetricsSource;
   /** serves the operator dashboard at / */
   dashboard?: boolean;
+  /** read-your-writes: a write is answered once every serving process of the node serves it */
+  writeSync?: WriteSync;
+  /** tenants refused now because their code made worker processes die (shown under GET /v1/tenants/{t}) */
+  quarantined?: QuarantinedTenants;
+  /** ends a tenant's quarantine (DELETE /v1/tenants/{t}/quarantine); resolves false when it was not quarantined */
+  liftQuarantine?: (tenant: string) => Promise<boolean>;
   /** the node's KV data (serves /v1/tenants/:tenant/kv...) and each tenant's limits for its quota */
   kv?: { backend: KvBackend | null; limitsOf(tenant: string, recordLimits?: Record<string, number>): Limits };
   /** runs scheduled handlers by hand (POST /v1/tenants/:tenant/scheduled) */
@@ -80,13 +88,26 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
 
   const app = adminRouter(logger);
   app.notFound(answerNotFound);
+  // before every route: a route that wrote answers once every serving process serves the write
+  if (deps.writeSync) app.use('*', readYourWrites(deps.writeSync, logger));
   // A degraded store (PostgreSQL unreachable) keeps the node ready: it serves what it has. The
   // answer says so without the reason (which names the database host): the log has it.
   app.get('/healthz', async (c) => {
     const health = await store.health();
     return c.json(health.state === 'ok' ? { ok: true } : { ok: true, degraded: ['store'] });
   });
-  app.route('/', tenantRoutes({ store, logger, auth, tenantUrl, limitNames }));
+  app.route(
+    '/',
+    tenantRoutes({
+      store,
+      logger,
+      auth,
+      tenantUrl,
+      limitNames,
+      quarantined: deps.quarantined,
+      liftQuarantine: deps.liftQuarantine,
+    }),
+  );
   app.route(
     '/',
     deploymentRoutes({

@@ -5,13 +5,14 @@
 //   POST /v1/tenants/:tenant/scheduled?cron=...   runs its scheduled handler now (wrangler's --test-scheduled)
 // A change of bindings gives the tenant a new isolate, as a change of env or limits does.
 import type { Hono } from 'hono';
-import { checkDeclarations, isEmpty } from '../bindings/declarations';
+import { checkTenantDeclarations, isEmpty } from '../bindings/declarations';
 import { CronTargetError, type CronRunner } from '../bindings/cron/runner';
 import { resolveBindings } from '../bindings/resolve';
 import { ApiError } from '../errors';
 import type { Logger } from '../observe/server-log';
 import type { DeploymentStore, TenantRecord } from '../store/types';
 import { actor, type AdminAuth, type AdminEnv } from './auth';
+import { wrote } from './consistency';
 import { adminRouter } from './errors';
 import { readJson, tenantParam } from './request';
 import { requireTenant } from './tenants';
@@ -49,43 +50,13 @@ export function bindingRoutes(deps: BindingRoutesDeps): Hono<AdminEnv> {
     const tenant = tenantParam(c);
     const record = await requireTenant(store, tenant);
     const body = await readJson(c, true);
-    const known = new Set([
-      'vars',
-      'kv_namespaces',
-      'services',
-      'crons',
-      'triggers',
-      'callers',
-      'origin',
-      'route_origins',
-    ]);
-    const unknown = Object.keys(body).filter((k) => !known.has(k));
-    if (unknown.length) {
-      throw new ApiError(
-        'ISLET_ADMIN_BAD_BINDINGS',
-        `unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} ` +
-          `(known: ${[...known].join(', ')})`,
-      );
-    }
-    // wrangler's shape is accepted too: { "triggers": { "crons": [...] } }
-    const raw = { ...body };
-    if (raw.triggers !== undefined) {
-      const triggers = raw.triggers as { crons?: unknown } | null;
-      if (typeof triggers !== 'object' || triggers === null || Array.isArray(triggers)) {
-        throw new ApiError('ISLET_ADMIN_BAD_BINDINGS', 'triggers: expected { "crons": [...] }');
-      }
-      if (raw.crons !== undefined)
-        throw new ApiError('ISLET_ADMIN_BAD_BINDINGS', "give 'crons' or 'triggers.crons', not both");
-      raw.crons = triggers.crons;
-      delete raw.triggers;
-    }
-    const { declarations, problems } = checkDeclarations(raw);
+    const { declarations, problems } = checkTenantDeclarations(body);
     if (problems.length)
       throw new ApiError('ISLET_ADMIN_BAD_BINDINGS', `invalid bindings:\n  - ${problems.join('\n  - ')}`);
     const next: TenantRecord = { ...record };
     if (isEmpty(declarations)) delete next.bindings;
     else next.bindings = declarations as Record<string, unknown>;
-    await store.putTenant(next);
+    wrote(c, await store.putTenant(next));
     logger.info('tenant bindings changed', {
       tenant,
       kv: declarations.kv_namespaces?.length ?? 0,

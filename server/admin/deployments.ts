@@ -21,6 +21,7 @@ import { checkId } from '../store/names';
 import type { DeploymentManifest, DeploymentStore } from '../store/types';
 import type { TenantObserver } from '../tenants/observer';
 import { actor, isOperator, type AdminAuth, type AdminEnv } from './auth';
+import { wrote } from './consistency';
 import { adminRouter } from './errors';
 import { readJson, tenantParam } from './request';
 import { deploymentSources, diffSources } from './sources';
@@ -59,7 +60,7 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
     // the body is read inside the gate too: each upload buffers up to maxRequestBytes, so
     // reading them all at once would let a burst of uploads exhaust the server's memory; a
     // waiting upload stays in its socket (TCP backpressure) until its turn
-    const { manifest, active } = await gate.run(async () => {
+    const { manifest, active, revision } = await gate.run(async () => {
       let upload: Awaited<ReturnType<typeof readUpload>>;
       try {
         upload = await readUpload(c, limits);
@@ -85,6 +86,7 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
       if (deps.prepare) publishDeps.prepare = deps.prepare;
       return publish(publishDeps, tenant, upload.files, options);
     });
+    wrote(c, revision);
     return c.json(
       { id: manifest.id, hash: manifest.hash, url: deps.tenantUrl(tenant), warnings: manifest.warnings, active },
       201,
@@ -105,7 +107,7 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
 
   async function activate(c: Context<AdminEnv>, tenant: string, manifest: DeploymentManifest, previous: string | null) {
     await assertRoutesFree(store, tenant, manifest.routes, { nested: isOperator(c) });
-    await store.activate(tenant, manifest.id, { conflicts: routeConflicts({ nested: isOperator(c) }) });
+    wrote(c, await store.activate(tenant, manifest.id, { conflicts: routeConflicts({ nested: isOperator(c) }) }));
     logger.info('deployment activated', { tenant, deployment: manifest.id, previous, by: actor(c) });
     return c.json({ id: manifest.id, active: true, previous, url: deps.tenantUrl(tenant) });
   }
@@ -185,7 +187,7 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
     const tenant = tenantParam(c);
     await requireTenant(store, tenant);
     const manifest = await requireDeployment(tenant, c.req.param('id'));
-    await store.deleteDeployment(tenant, manifest.id);
+    wrote(c, await store.deleteDeployment(tenant, manifest.id));
     logger.info('deployment deleted', { tenant, deployment: manifest.id, by: actor(c) });
     return c.json({ deleted: manifest.id });
   });

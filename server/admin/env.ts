@@ -7,6 +7,7 @@ import { ApiError } from '../errors';
 import type { Logger } from '../observe/server-log';
 import type { DeploymentStore } from '../store/types';
 import { actor, type AdminAuth, type AdminEnv } from './auth';
+import { wrote } from './consistency';
 import { adminRouter } from './errors';
 import { readJson, tenantParam } from './request';
 import { requireTenant } from './tenants';
@@ -77,7 +78,7 @@ export function envRoutes(deps: EnvRoutesDeps): Hono<AdminEnv> {
     if (Object.keys(env.vars).length + Object.keys(env.secrets).length > maxEnvKeys) {
       throw new ApiError('ISLET_ADMIN_BAD_ENV', `a tenant may have at most ${maxEnvKeys} vars and secrets`);
     }
-    await store.putEnv(tenant, env);
+    wrote(c, await store.putEnv(tenant, env));
     logger.info('tenant env changed', {
       tenant,
       vars: Object.keys(env.vars).length,

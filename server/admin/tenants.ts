@@ -4,11 +4,16 @@
 //   GET    /v1/tenants/:tenant
 //   PATCH  /v1/tenants/:tenant       change limits (operator)
 //   DELETE /v1/tenants/:tenant       (operator)
+//   DELETE /v1/tenants/:tenant/quarantine   end a quarantine now (operator)
+// A tenant's description carries `quarantine`: null, or why and until when it is refused
+// (its code made worker processes die; cluster/quarantine.ts).
 import type { Hono } from 'hono';
 import { ApiError } from '../errors';
 import type { Logger } from '../observe/server-log';
 import type { DeploymentStore, TenantRecord } from '../store/types';
+import type { QuarantinedTenants } from '../tenants/quarantined';
 import { actor, assertOperator, principalOf, type AdminAuth, type AdminEnv } from './auth';
+import { wrote } from './consistency';
 import { adminRouter } from './errors';
 import { readJson, tenantParam } from './request';
 
@@ -20,6 +25,8 @@ export interface TenantRoutesDeps {
   tenantUrl(tenant: string): string;
   /** names a tenant's `limits` may set; undefined: any name */
   limitNames?: readonly string[];
+  quarantined?: QuarantinedTenants;
+  liftQuarantine?: (tenant: string) => Promise<boolean>;
 }
 
 /** The tenant record, or 404. */
@@ -74,6 +81,7 @@ export function tenantRoutes(deps: TenantRoutesDeps): Hono<AdminEnv> {
       routes: active?.routes ?? [],
       createdAt: record.createdAt,
       limits: record.limits ?? {},
+      quarantine: deps.quarantined?.get(record.name) ?? null,
     };
   }
 
@@ -97,7 +105,7 @@ export function tenantRoutes(deps: TenantRoutesDeps): Hono<AdminEnv> {
       limits: mergeLimits(existing?.limits, change),
     };
     if (existing?.bindings) record.bindings = existing.bindings;
-    await store.putTenant(record);
+    wrote(c, await store.putTenant(record));
     logger.info(existing ? 'tenant updated' : 'tenant created', { tenant, by: actor(c) });
     return c.json(await describeTenant((await store.getTenant(tenant))!), existing ? 200 : 201);
   });
@@ -113,18 +121,30 @@ export function tenantRoutes(deps: TenantRoutesDeps): Hono<AdminEnv> {
     const existing = await requireTenant(store, tenant);
     const body = await readJson(c);
     if (body.limits === undefined) throw new ApiError('ISLET_ADMIN_BAD_LIMITS', "the body must carry 'limits'");
-    await store.putTenant({
+    const revision = await store.putTenant({
       ...existing,
       limits: mergeLimits(existing.limits, parseLimits(body.limits, deps.limitNames)),
     });
+    wrote(c, revision);
     logger.info('tenant limits changed', { tenant, by: actor(c) });
     return c.json(await describeTenant((await store.getTenant(tenant))!));
+  });
+
+  app.delete('/v1/tenants/:tenant/quarantine', auth, async (c) => {
+    const tenant = tenantParam(c);
+    assertOperator(c, 'lifting a quarantine');
+    await requireTenant(store, tenant);
+    if (!(await deps.liftQuarantine?.(tenant))) {
+      throw new ApiError('ISLET_ADMIN_NOT_FOUND', `tenant '${tenant}' is not quarantined`);
+    }
+    logger.info('quarantine lifted', { tenant, by: actor(c) });
+    return c.json({ lifted: tenant });
   });
 
   app.delete('/v1/tenants/:tenant', auth, async (c) => {
     const tenant = tenantParam(c);
     assertOperator(c, 'deleting a tenant');
-    await store.deleteTenant(tenant);
+    wrote(c, await store.deleteTenant(tenant));
     logger.info('tenant deleted', { tenant, by: actor(c) });
     return c.json({ deleted: tenant });
   });

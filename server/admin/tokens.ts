@@ -10,6 +10,7 @@ import type { Logger } from '../observe/server-log';
 import { checkId } from '../store/names';
 import type { DeploymentStore } from '../store/types';
 import { actor, assertOperator, hashToken, newToken, type AdminAuth, type AdminEnv } from './auth';
+import { wrote } from './consistency';
 import { adminRouter } from './errors';
 import { readJson, tenantParam } from './request';
 import { requireTenant } from './tenants';
@@ -33,7 +34,7 @@ export function tokenRoutes(deps: TokenRoutesDeps): Hono<AdminEnv> {
     const id = `tok_${randomBytes(8).toString('hex')}`;
     const record = { id, tenant, hash: hashToken(token).toString('hex'), createdAt: new Date().toISOString() } as const;
     const description = typeof body.description === 'string' ? body.description.slice(0, 200) : undefined;
-    await store.putToken(description ? { ...record, description } : record);
+    wrote(c, await store.putToken(description ? { ...record, description } : record));
     logger.info('deploy token created', { tenant, token: id, by: actor(c) });
     return c.json({ id, token }, 201);
   });
@@ -54,7 +55,7 @@ export function tokenRoutes(deps: TokenRoutesDeps): Hono<AdminEnv> {
     const token = (await store.listTokens(tenant)).find((t) => t.id === id);
     if (!token) throw new ApiError('ISLET_ADMIN_NOT_FOUND', `tenant '${tenant}' has no token '${id}'`);
     try {
-      await store.deleteToken(id);
+      wrote(c, await store.deleteToken(id));
     } catch (error) {
       // revoked meanwhile by another request: the token is gone either way
       if (!(error instanceof StoreError && error.code === 'ISLET_STORE_NOT_FOUND')) throw error;

@@ -199,3 +199,30 @@ export function checkDeclarations(raw: Record<string, unknown>, at = ''): Checke
 export function isEmpty(d: BindingDeclarations | undefined): boolean {
   return !d || Object.values(d).every((v) => v === undefined || (typeof v === 'object' && Object.keys(v).length === 0));
 }
+
+/** the keys a tenant's configuration takes (wrangler's `triggers` as another way to give crons) */
+const tenantKeys = ['vars', 'kv_namespaces', 'services', 'crons', 'triggers', ...tenantOnlyKeys];
+
+/**
+ * Checks a tenant's configuration as given to `PUT /v1/tenants/{t}/bindings` or in a functions
+ * folder's `bindings.json`: the keys of a wrangler file, islet's tenant-only keys, and wrangler's
+ * `{ "triggers": { "crons": [...] } }` shape for crons.
+ */
+export function checkTenantDeclarations(body: Record<string, unknown>): CheckedDeclarations {
+  const unknown = Object.keys(body).filter((k) => !tenantKeys.includes(k));
+  if (unknown.length) {
+    const names = unknown.map((k) => `'${k}'`).join(', ');
+    return {
+      declarations: {},
+      problems: [`unknown key${unknown.length > 1 ? 's' : ''} ${names} (known: ${tenantKeys.join(', ')})`],
+    };
+  }
+  const raw = { ...body };
+  if (raw.triggers !== undefined) {
+    if (!isObject(raw.triggers)) return { declarations: {}, problems: ['triggers: expected { "crons": [...] }'] };
+    if (raw.crons !== undefined) return { declarations: {}, problems: ["give 'crons' or 'triggers.crons', not both"] };
+    raw.crons = raw.triggers.crons;
+    delete raw.triggers;
+  }
+  return checkDeclarations(raw);
+}

@@ -41,6 +41,9 @@ function later<Args extends readonly unknown[], Result>(arity: Args['length']): 
  * A body as the isolate hands it over: none, text, bytes, the id of an isolate stream the host
  * pulls (a sink), or a host byte source passed back untouched (the host pipes it itself).
  */
+/** a TextDecoder call the host refused: the name of the error the isolate throws, and its message */
+export type DecodeAnswer = [name: 'TypeError' | 'QuotaExceededError', message: string];
+
 export type HostBody = null | string | Uint8Array | number | { source: number };
 
 /** what a handler's Response answers with: a body, or (a 101) a WebSocket */
@@ -72,11 +75,29 @@ export type FetchAnswer = [
   redirected: boolean,
 ];
 
+/**
+ * What request.cf is made of, built into an object only when the function reads it
+ * (runtime-shims/fetch/request-cf.ts): the HTTP version alone (the common case), or
+ * [httpProtocol, JSON of a trusted proxy's whole cf object or null, field, value, field, value...],
+ * or null (no field: a service binding call, say).
+ */
+export type CfFlat = string | (string | number | null)[] | null;
+
 /** URL components in the order runtime-shims/url/url.ts reads them */
 export type UrlParts = string[];
 
-export type ZlibFormat = 'gzip' | 'deflate' | 'deflate-raw' | 'brotli';
+/** unzip: gzip or deflate, as the header says (node:zlib's Unzip; decompression only) */
+export type ZlibFormat = 'gzip' | 'deflate' | 'deflate-raw' | 'brotli' | 'unzip';
 export type ZlibMode = 'compress' | 'decompress';
+/** node:zlib's tuning options of one stream, as the isolate sends them (checked by host/zlib-options.ts) */
+export interface ZlibTuning {
+  level?: number;
+  windowBits?: number;
+  memLevel?: number;
+  strategy?: number;
+  /** brotli: BROTLI_PARAM_* id -> value */
+  params?: Record<string, number>;
+}
 /**
  * what one written piece produced, and the message of the TypeError the stream fails with after
  * it (null when none): data after the end of a compressed stream is refused only once the output
@@ -123,6 +144,9 @@ export const hostOps = {
 
   // console
   log: now<[level: string, message: string]>(2),
+  // a promise was rejected with no handler (or a reported one got a handler): after this entry,
+  // the host calls the `rejections` entry
+  rejectionsPending: now<[]>(0),
 
   // timers: the host owns the clock and attributes each timer to the request that set it
   timer: now<[timer: number, ms: number, repeat: boolean]>(3),
@@ -143,7 +167,14 @@ export const hostOps = {
 
   // CompressionStream / DecompressionStream: each write (a piece of at most 256 KiB) answers with
   // the output produced so far; the work is charged to the request (CPU) and the isolate (memory)
-  zlibOpen: now<[format: ZlibFormat, mode: ZlibMode], number>(2),
+  // (node:zlib's streams and callback forms too, with checked tuning options: host/zlib-options.ts)
+  zlibOpen: now<[format: ZlibFormat, mode: ZlibMode, options: ZlibTuning | null], number>(3),
+  // node:zlib's *Sync forms: one whole input (at most 4 MiB) in one call, inside the tenant's entry;
+  // a refusal is [error name, message, node:zlib's code (Z_DATA_ERROR...) or null]
+  zlibSync: now<
+    [format: ZlibFormat, mode: ZlibMode, options: ZlibTuning | null, input: Uint8Array],
+    Uint8Array | [name: string, message: string, code: string | null]
+  >(4),
   zlibWrite: later<[stream: number, chunk: Uint8Array], ZlibOutput>(2),
   zlibEnd: later<[stream: number], Uint8Array>(1),
   zlibClose: now<[stream: number]>(1),
@@ -159,6 +190,16 @@ export const hostOps = {
   clone: now<[value: unknown], unknown>(1),
   utf8Encode: now<[text: string], Uint8Array>(1),
   utf8Decode: now<[bytes: Uint8Array, fatal: boolean], string | null>(2),
+  // TextDecoder for the Encoding Standard's other encodings (host/text-decoders.ts): the encoding a
+  // label names (null: none, or replacement), a whole decode, and a streaming decoder held on the
+  // host (0: open one; answers [its id, text]); a refusal is [error name, message] (TypeError
+  // 'invalid': invalid data under `fatal`)
+  textEncoding: now<[label: string], string | null>(1),
+  textDecode: now<[encoding: string, fatal: boolean, ignoreBOM: boolean, bytes: Uint8Array], string | DecodeAnswer>(4),
+  textDecodeStream: now<
+    [decoder: number, encoding: string, fatal: boolean, ignoreBOM: boolean, bytes: Uint8Array, end: boolean],
+    [decoder: number, text: string] | DecodeAnswer
+  >(6),
 
   // WebSockets (server/host/websockets/): a host socket stands for the far end of a connection
   // the isolate holds one end of; its events come back through the `socketEvent` entry
@@ -189,9 +230,7 @@ export const hostOps = {
     null
   >(6),
   kvDelete: later<[binding: string, key: string], null>(2),
-  kvList: later<[binding: string, prefix: string | null, limit: number | null, cursor: string | null], KvListAnswer>(
-    4,
-  ),
+  kvList: later<[binding: string, prefix: string | null, limit: number | null, cursor: string | null], KvListAnswer>(4),
   /** Cache API: `cache` is '' for caches.default, else the caches.open() name */
   cacheMatch: later<[cache: string, url: string, headers: string[]], CachedAnswer | null>(3),
   cachePut: later<
@@ -234,6 +273,7 @@ export interface IsolateEntries {
     url: string,
     headers: string[],
     body: number | Uint8Array | null,
+    cf: CfFlat,
   ): ResponseAnswer | undefined;
   /** a cron trigger fired: the `scheduled` handler runs as request `request`, answered like one */
   scheduled(request: number, cron: string, scheduledTime: number): void;
@@ -249,6 +289,8 @@ export interface IsolateEntries {
   cancel(sink: number, reason: string): void;
   /** the request is over: forget it and what it owned; a reason aborts its signal */
   finish(request: number, reason: string | null, timers: number[] | null, ops: number[] | null): void;
+  /** promises were rejected with no handler: fire unhandledrejection / rejectionhandled, log the unhandled */
+  rejections(): void;
   /** binds the default export of the evaluated entry module (a namespace reference, dereferenced in the isolate) */
   bindModule(namespace: unknown): void;
   /** binds the fetch listener a classic script registered */
@@ -269,6 +311,7 @@ export const entryNames = Object.keys({
   pull: true,
   cancel: true,
   finish: true,
+  rejections: true,
   bindModule: true,
   bindScript: true,
 } satisfies Record<EntryName, true>) as EntryName[];

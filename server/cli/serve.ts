@@ -11,12 +11,14 @@ import type { AddressInfo } from 'node:net';
 import { serve as serveHono } from '@hono/node-server';
 import { checkSharedStore, loadConfig, limitSettings, resolveLimits, type Config } from '../config';
 import { CliError } from '../errors';
-import { Logger } from '../observe/server-log';
+import { configureStdout, Logger } from '../observe/server-log';
 import { openConfiguredStore } from '../store/open';
 import type { DeploymentStore } from '../store/types';
 import { TenantRouter } from '../front/router';
+import { CfPolicy } from '../front/cf/policy';
 import { FrontServer } from '../front/server';
 import { TenantDirectory } from '../tenants/directory';
+import { StoreFollower } from '../tenants/store-follower';
 import { IsolatePool } from '../tenants/pool';
 import { Accounting } from '../tenants/accounting';
 import { TenantWebSockets } from '../tenants/web-sockets';
@@ -24,8 +26,9 @@ import { registerWebSocketMetrics } from '../observe/metrics/websocket-metrics';
 import { prepareDeployment } from '../tenants/prepare';
 import type { CreateSandbox } from '../tenants/sandbox-api';
 import { nullObserver, type TenantObserver } from '../tenants/observer';
-import { deployDirectory } from '../deploy/directory';
+import { applyFolderBindings, deployDirectory, folderBindingsFile } from '../deploy/directory';
 import { createAdminApi } from '../admin/api';
+import type { WriteSync } from '../admin/consistency';
 import { loadOperatorToken } from '../admin/auth';
 import { startMetricsServer, type MetricsServer } from '../admin/metrics';
 import { ClusterMetrics } from '../observe/metrics/cluster';
@@ -35,7 +38,13 @@ import { LogHub } from '../observe/tenant-logs/hub';
 import { SourceMapper } from '../observe/tenant-logs/source-maps';
 import { Supervisor } from '../cluster/supervisor';
 import { joinSupervisor } from '../cluster/supervised-worker';
-import { machineStalls } from '../host/isolate-api';
+import { StoreFanout } from '../cluster/store-fanout';
+import { isolateApi, machineStalls } from '../host/isolate-api';
+import { entryWatch } from '../host/entry-watch';
+import { openJournal } from '../cluster/journal-writer';
+import { QuarantinedTenants } from '../tenants/quarantined';
+import type { RequestTracker } from '../front/tracker';
+import { SupervisorMetrics } from '../observe/metrics/supervisor';
 import type { ProcessStats } from '../cluster/messages';
 import { primaryChannel } from '../cluster/primary-channel';
 import { workerChannel } from '../cluster/worker-channel';
@@ -154,11 +163,29 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     webSockets,
   });
   const accounting = new Accounting({ observer, logs, logRequests: config.logRequests });
+  // under the supervisor: whom to refuse (it decides) and the in-flight journal it reads if this worker dies
+  const quarantined = new QuarantinedTenants();
+  const tracker = options.worker ? joinContainment(quarantined, logger) : undefined;
   bindings.services = new ServiceDispatcher({ directory, pool, accounting });
   const passThrough = new OriginPassThrough(config.egress, config.limits.subrequestTimeoutMs);
-  const front = new FrontServer({ config, router, directory, pool, accounting, logger, passThrough, webSockets });
+  const cf = await CfPolicy.open(config);
+  if (cf.headersWithoutProxies) {
+    logger.warn('cf.headers or cf.blobHeader is set but trustedProxies is empty: no peer may set request.cf', {});
+  }
+  const front = new FrontServer({
+    config,
+    router,
+    directory,
+    pool,
+    accounting,
+    logger,
+    passThrough,
+    tracker,
+    quarantined,
+    cf,
+    webSockets,
+  });
   const cron = new CronRunner({ directory, pool, logs, observer, bindings: bindings.observer });
-  const stopFollowing = bindings.followDeletions(store, logger);
   const processStats = (): ProcessStats => ({
     pid: process.pid,
     startedAt: Math.round(Date.now() - process.uptime() * 1000),
@@ -231,7 +258,16 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     logger.info(created ? 'generated the operator token' : 'using the operator token', { file: tokenFile });
 
   if (options.functionsDir) await publishFunctions(options.functionsDir, { store, logger, observer, prepare });
-  await directory.start();
+  // alone, this process is its node's subscriber to the store; under the supervisor, the
+  // supervisor is, and tells this worker which revision to reach
+  const follower = await StoreFollower.start(store, directory, logger, {
+    hinted: !options.worker,
+    pollMs: config.cluster.safetyPollMs,
+  });
+  const writeSync = options.worker ? joinStoreFanout(follower, config) : localWriteSync(follower, config);
+  // who else follows the store in this process hears of changes through the same feed
+  const followedStore = follower.followed(store);
+  const stopFollowing = bindings.followDeletions(followedStore, logger);
   pool.start();
   // one process per node keeps the cron schedule: this one alone, or the worker in slot 0
   let scheduler: CronScheduler | null = null;
@@ -239,7 +275,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   if (config.cron.enabled && (!options.worker || process.env.ISLET_WORKER_SLOT === '0')) {
     claims = SqliteSlotClaims.inDataDir(config.dataDir);
     scheduler = new CronScheduler({
-      store,
+      store: followedStore,
       runner: cron,
       claims,
       logger,
@@ -264,6 +300,10 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     logs,
     metrics,
     dashboard: true,
+    // 0: answer writes at once (changes still reach every process through the fan-out)
+    writeSync: config.cluster.syncTimeoutMs > 0 ? writeSync.sync : undefined,
+    quarantined,
+    liftQuarantine: options.worker ? (tenant) => workerChannel().ask('quarantine.lift', { tenant }) : async () => false,
     kv: {
       backend: bindings.kv,
       limitsOf: (tenant: string, recordLimits?: Record<string, number>) => resolveLimits(config, tenant, recordLimits),
@@ -320,7 +360,8 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
         logs.close();
         await new Promise<void>((resolve) => admin.close(() => resolve()));
         await metricsServer?.close();
-        directory.stop();
+        writeSync.leave();
+        await follower.close();
         pool.close();
         for (const leave of leaveCluster) leave();
         stopRecorder();
@@ -332,6 +373,78 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
         await store.close();
       })()),
   };
+}
+
+/**
+ * Crash containment, the worker's part: the supervisor's list of quarantined tenants, and the
+ * in-flight journal (told of every request, and of every entry into a tenant's isolate) that it
+ * reads if this worker dies. Returns the journal as the front's tracker (undefined without one).
+ */
+function joinContainment(quarantined: QuarantinedTenants, logger: Logger): RequestTracker | undefined {
+  workerChannel().on('quarantine.list', ({ tenants }) => quarantined.set(tenants));
+  // an isolate that cannot stop (stuck near its heap limit, or past a time limit in a builtin)
+  // ends this worker within a second (the supervisor replaces it and blames the tenant the
+  // addon names) instead of holding it for many seconds
+  isolateApi().watchStuckIsolates?.(STUCK_RUN_MS);
+  const file = process.env.ISLET_JOURNAL;
+  if (!file) return undefined;
+  try {
+    const journal = openJournal(file, isolateApi().mapSharedFile);
+    entryWatch.watcher = journal;
+    return journal;
+  } catch (error) {
+    logger.warn('no in-flight journal: requests of this worker get 502 if it dies', {
+      error: (error as Error).message,
+    });
+    return undefined;
+  }
+}
+
+/** how long an isolate asked to stop (heap or time limit) may take to end its run before its worker is ended */
+const STUCK_RUN_MS = 1000;
+
+/** how long a store change may take to reach every process before it is reported as lagging */
+function fanoutTimeoutMs(config: Config): number {
+  return config.cluster.syncTimeoutMs || 5000;
+}
+
+/** Read-your-writes in one process: the write is served once this process's follower reached it. */
+function localWriteSync(follower: StoreFollower, config: Config): { sync: WriteSync; leave(): void } {
+  const timeoutMs = fanoutTimeoutMs(config);
+  const sync: WriteSync = {
+    reach: async (revision) => {
+      if (await follower.reach(revision, timeoutMs)) return [];
+      const message = `revision ${revision} was not served within ${timeoutMs} ms (at ${follower.revision})`;
+      return [{ worker: `this process (pid ${process.pid})`, pid: process.pid, reason: 'timeout', message }];
+    },
+  };
+  return { sync, leave: () => {} };
+}
+
+/**
+ * Read-your-writes under the supervisor: this worker answers the supervisor's 'store.apply'
+ * once it serves the revision asked, and a write made through its admin API asks the supervisor
+ * to bring every worker to the write's revision (cluster/store-fanout.ts).
+ */
+function joinStoreFanout(follower: StoreFollower, config: Config): { sync: WriteSync; leave(): void } {
+  const channel = workerChannel();
+  const timeoutMs = fanoutTimeoutMs(config);
+  const stop = channel.handle('store.apply', async ({ revision }) => {
+    if (!(await follower.reach(revision, timeoutMs)))
+      throw new Error(`revision ${revision} was not served within ${timeoutMs} ms (at ${follower.revision})`);
+    return { applied: follower.revision };
+  });
+  const sync: WriteSync = {
+    reach: async (revision) => {
+      try {
+        // the supervisor answers within its own wait for the workers; this bound only covers a lost answer
+        return (await channel.ask('store.sync', { revision }, { timeoutMs: timeoutMs + 2000 })).lagging;
+      } catch (error) {
+        return [{ worker: 'the supervisor', reason: 'failed', message: (error as Error).message }];
+      }
+    },
+  };
+  return { sync, leave: stop };
 }
 
 async function publishFunctions(
@@ -362,10 +475,12 @@ async function publishFunctions(
         observer: deps.observer,
         prepare: deps.prepare,
       });
+      const configured = await applyFolderBindings(deps.store, name, path.join(root, name));
       deps.logger.info(stored ? 'published function' : 'function unchanged', {
         tenant: name,
         deployment: manifest.id,
         folder: path.join(dir, name),
+        ...(configured ? { bindings: folderBindingsFile } : {}),
       });
     } catch (err) {
       // one broken example must not keep the others from serving
@@ -410,14 +525,18 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
   const { file: tokenFile, created } = loadOperatorToken(config.dataDir, config.adminToken || undefined);
   if (tokenFile)
     logger.info(created ? 'generated the operator token' : 'using the operator token', { file: tokenFile });
+  // the supervisor is its node's one subscriber to the store (cluster/store-fanout.ts)
+  const store = await openConfiguredStore(config, (message, fields) => logger.warn(message, fields));
   if (functionsDir) {
     // tenant code never runs in the primary: without a worker yet, publish with the build's static checks only
-    const store = await openConfiguredStore(config, (message, fields) => logger.warn(message, fields));
     await publishFunctions(functionsDir, { store, logger, observer: nullObserver, prepare: async () => new Map() });
-    await store.close();
   }
+  const supervisorMetrics = new SupervisorMetrics();
   let supervisorRef: Supervisor | undefined;
-  const clusterMetrics = new ClusterMetrics({ restarts: () => supervisorRef?.stats().restarts ?? 0 });
+  const clusterMetrics = new ClusterMetrics({
+    restarts: () => supervisorRef?.stats().restarts ?? 0,
+    own: supervisorMetrics.registry,
+  });
   const clusterLogs = new ClusterLogs();
   const channel = primaryChannel();
   const historyStore = new HistoryStore({ minutes: config.dashboard.historyMinutes });
@@ -468,8 +587,23 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
       ...args.filter((a, i) => a !== '--functions' && args[i - 1] !== '--functions' && !a.startsWith('--functions=')),
     ],
     drainTimeoutMs: config.server.shutdownTimeoutMs,
+    quarantine: {
+      deaths: config.cluster.quarantineDeaths,
+      windowMs: config.cluster.quarantineWindowS * 1000,
+      cooldownMs: config.cluster.quarantineCooldownS * 1000,
+    },
+    baseDomain: config.baseDomain,
+    metrics: supervisorMetrics,
   });
   supervisorRef = supervisor;
+  // answering workers' syncs from their first write on
+  const fanout = new StoreFanout({
+    store,
+    logger,
+    workers: () => supervisor.servingWorkers(),
+    timeoutMs: fanoutTimeoutMs(config),
+  });
+  await fanout.start();
   const { port, workers } = await supervisor.start();
   const adminPort = workers.find((w) => typeof w.info?.adminPort === 'number')?.info?.adminPort;
   console.error(
@@ -484,7 +618,9 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     );
   });
   await onShutdown(logger, async () => {
+    await fanout.close();
     await supervisor.close();
+    await store.close();
     await metricsServer?.close();
     clusterMetrics.close();
     clusterLogs.close();
@@ -500,6 +636,7 @@ export async function run(_command: string, args: string[]): Promise<void> {
     return;
   }
   const config = loadConfig({ argv: args, env: process.env });
+  configureStdout({ maxBacklogBytes: config.logs.stdoutBufferBytes });
   checkSharedStore(config);
   const functionsDir = argValue(args, '--functions');
   if (args.includes('--functions') && !functionsDir)

@@ -8,6 +8,7 @@
 //   at once, ISLET_CLUSTER_BUSY), and each one leaves after its timeout at the latest.
 import cluster from 'node:cluster';
 import { ClusterError } from '../errors';
+import { countDropped } from '../observe/log-drops';
 import type { Envelope, Protocol } from './protocol';
 
 /** Messages sent to one peer and not yet written to its pipe, past which lossy notices are dropped. */
@@ -146,6 +147,8 @@ export abstract class Endpoint<From> {
     const unsent = this.#unsent.get(peer) ?? 0;
     if (lossy && unsent >= MAX_UNSENT) {
       this.#dropped++;
+      // the only lossy notices are log lines (a followed tenant's, relayed between processes)
+      countDropped('relay_full');
       return false;
     }
     this.#unsent.set(peer, unsent + 1);

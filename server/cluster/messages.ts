@@ -3,14 +3,13 @@
 // and a request's timeout is read from here unless a caller says otherwise.
 //
 // Adding a message = one line here + its handler (`channel.handle`) or listener (`channel.on`) on
-// the receiving side. Issue 15's read-your-writes is one more worker request, e.g.
-//   'store.changed': request<{ revision: number }, { applied: number }>(2000),
-// answered by every worker once it serves that revision, asked with `primaryChannel().askAll`,
-// whose answer names the workers that did not acknowledge (timed out, died, failed); a
-// PostgreSQL LISTEN in the primary then feeds the same ask.
+// the receiving side.
 import type { Registry } from 'prom-client';
+import type { QuarantineEntry } from '../tenants/quarantined';
 import type { HistoryAnswer, HistoryQuery } from '../observe/metrics/history';
 import { notice, request, type Protocol } from './protocol';
+
+export type { QuarantineEntry } from '../tenants/quarantined';
 
 /** One metric of a registry as JSON: what a worker sends for the primary to sum. */
 export type MetricJSON = Awaited<ReturnType<Registry['getMetricsAsJSON']>>[number];
@@ -19,6 +18,15 @@ export type MetricJSON = Awaited<ReturnType<Registry['getMetricsAsJSON']>>[numbe
 export interface Scrape {
   contentType: string;
   body: string;
+}
+
+/** A serving process that had not applied a write when its answer was due. */
+export interface Lag {
+  /** e.g. "worker 2 (pid 4242)" */
+  worker: string;
+  pid?: number;
+  reason: 'timeout' | 'gone' | 'failed' | 'unsent';
+  message: string;
 }
 
 /** A tenant's most recent log lines that match a query (observe/tenant-logs/query.ts), as URL parameters. */
@@ -63,6 +71,8 @@ export const islet = {
     'metrics.collect': request<void, MetricJSON[]>(3000),
     /** this worker's recent lines of a tenant, to be merged with the others' (observe/tenant-logs/cluster.ts) */
     'logs.collect': request<TenantLines, string[]>(1000),
+    /** serve every store change up to `revision`, then answer (read-your-writes, cluster/store-fanout.ts) */
+    'store.apply': request<{ revision: number }, { applied: number }>(5000),
     /** this worker's pid, uptime, memory and isolates, for the workers view */
     'process.stats': request<void, ProcessStats>(1000),
   },
@@ -71,6 +81,10 @@ export const islet = {
     'metrics.scrape': request<void, Scrape>(5000),
     /** a client read a tenant's logs through this worker: every worker's lines, merged by time */
     'logs.recent': request<TenantLines, string[]>(2000),
+    /** this worker's admin API wrote `revision`: bring every worker to it, and say which lag */
+    'store.sync': request<{ revision: number }, { lagging: Lag[] }>(15_000),
+    /** an operator ended a tenant's quarantine through this worker's admin API: false when it was not quarantined */
+    'quarantine.lift': request<{ tenant: string }, boolean>(2000),
     /** the dashboard's history over a time range, from the primary's per-minute store */
     'history.query': request<HistoryQuery, HistoryAnswer>(5000),
     /** the supervisor's workers with their stats (GET /v1/workers) */
@@ -85,12 +99,16 @@ export const islet = {
     'logs.watch': notice<{ tenant: string; on: boolean }>(),
     /** a followed tenant's new line, from whichever worker wrote it */
     'logs.relay': notice<{ tenant: string; line: string }>({ lossy: true }),
+    /** every quarantined tenant (the whole list, after each change and to each new worker) */
+    'quarantine.list': notice<{ tenants: QuarantineEntry[] }>(),
   },
   primaryNotices: {
     /** the worker serves; `info` is what it wants the supervisor to know (its admin port) */
     'supervisor.ready': notice<{ info?: Record<string, unknown> }>(),
     /** a handed-over connection closed: the primary drops its copy of the socket */
     'supervisor.closed': notice<{ id: number }>(),
+    /** a handed-over connection became an upgrade (a WebSocket): after a death it cannot move to another worker */
+    'supervisor.upgraded': notice<{ id: number }>(),
     /** a hub joined: tell it which tenants are followed */
     'logs.hello': notice<void>(),
     /** a client of this worker follows a tenant (first follower here) */

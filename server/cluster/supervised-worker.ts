@@ -5,6 +5,7 @@
 import cluster from 'node:cluster';
 import type net from 'node:net';
 import { ClusterError } from '../errors';
+import { connectionId } from './journal-writer';
 import { workerChannel } from './worker-channel';
 
 export interface WorkerHooks {
@@ -42,10 +43,18 @@ export function joinSupervisor(hooks: WorkerHooks): void {
     })());
   // an upgraded connection (a WebSocket) is no idle keep-alive one: the drain closes it itself,
   // once the requests are done (1012 on a reload), so the wait below does not wait for it
-  hooks.server.on('upgrade', (_req: unknown, socket: net.Socket) => open.delete(socket));
+  // (and the supervisor is told: should this worker die, the connection is closed, never handed
+  // to another worker that would read WebSocket frames as HTTP)
+  hooks.server.on('upgrade', (_req: unknown, socket: net.Socket & { [connectionId]?: number }) => {
+    open.delete(socket);
+    const id = socket[connectionId];
+    if (id !== undefined) channel.notify('supervisor.upgraded', { id });
+  });
   channel.on('supervisor.connection', ({ id, head }, handle) => {
-    const socket = handle as net.Socket | undefined;
+    const socket = handle as (net.Socket & { [connectionId]?: number }) | undefined;
     if (!socket) return;
+    // the in-flight journal names requests by the supervisor's id of their connection
+    socket[connectionId] = id;
     open.add(socket);
     socket.once('close', () => {
       open.delete(socket);

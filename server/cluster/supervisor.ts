@@ -11,90 +11,40 @@
 // Sockets travel to workers as handles of the IPC channel's 'supervisor.connection' notice
 // (cluster/messages.ts; the worker's side is supervised-worker.ts). The primary keeps its own
 // copy of every handed-over socket (IPC `keepOpen`) until the worker reports the connection
-// closed. When a worker dies, whatever is still open of its connections gets a 502 and is
-// closed by the primary, and the worker's slot is refilled at once (with exponential back-off
-// when the slot keeps crashing, reported as a crash loop).
+// closed, and the first request head it read from it.
+//
+// Crashes are contained and attributed (worker-death.ts). Each worker keeps a journal of its
+// requests in flight in shared memory (journal.ts), and its stderr is drained here
+// (worker-stderr.ts). When a worker dies, the supervisor reads both: which tenant's code caused
+// the death, and what becomes of each connection the worker held: moved to another worker when
+// idle or when its request can be replayed safely (idempotent, nothing of its answer sent, not
+// of the culprit's tenant, once), else 502. A tenant that causes `quarantine.deaths` deaths in
+// the window is quarantined (quarantine.ts): every worker refuses it for the cool-down. The
+// dead worker's slot is refilled at once (with exponential back-off when the slot keeps
+// crashing, reported as a crash loop).
 import cluster, { type Worker } from 'node:cluster';
 import net from 'node:net';
+import type { QuarantineEntry } from '../tenants/quarantined';
+import { Containment, type HeldConnection } from './containment';
+import { readFirstHead, respondAndClose } from './first-head';
+import { createJournal, journalFolder, removeJournal } from './journal';
 import type { Islet } from './messages';
 import { primaryChannel, type PrimaryChannel } from './primary-channel';
-import { headEnd, hostOf, ownerSlot } from './routing';
+import { hostOf, ownerSlot } from './routing';
+import type { Slot, SupervisorOptions, SupervisorStats, WorkerRecord } from './supervisor-types';
+import { WorkerStderr } from './worker-stderr';
 
-/** Where the supervisor reports workers starting and dying (the server Logger is one). */
-export interface SupervisorLog {
-  info(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
-
-export interface SupervisorOptions {
-  workers: number;
-  port: number;
-  host: string;
-  logger: SupervisorLog;
-  /** arguments of the worker processes (the script is bin/islet.js) */
-  workerArgs: string[];
-  /** environment added for the workers */
-  workerEnv?: Record<string, string>;
-  /** open connections of one hostname beyond which its new connections are spread (default 8) */
-  hotConnections?: number;
-  /** time a new connection has to send its first request head (default 10 s) */
-  headTimeoutMs?: number;
-  /** largest first request head read before routing (default 16 KiB, as the server's header limit) */
-  maxHeadBytes?: number;
-  /** time workers get to finish in-flight requests on shutdown or reload */
-  drainTimeoutMs: number;
-}
-
-interface Connection {
-  socket: net.Socket;
-  hostname: string;
-}
-
-/** One worker process and the connections handed to it. */
-interface WorkerRecord {
-  worker: Worker;
-  slot: Slot;
-  ready: boolean;
-  info?: Record<string, unknown>;
-  /** handed over and not yet reported closed */
-  connections: Map<number, Connection>;
-  /** told to drain (reload, shutdown): its exit is expected */
-  retiring: boolean;
-  /** epoch ms of the fork */
-  startedAt: number;
-}
-
-/** A place for one worker; a dead worker's slot is refilled, keeping the hostnames it owned. */
-interface Slot {
-  index: number;
-  current: WorkerRecord | null;
-  /** recent deaths (ms timestamps), for crash-loop detection */
-  deaths: number[];
-  /** workers that died in this slot and were replaced */
-  restarts: number;
-  restartTimer?: NodeJS.Timeout;
-}
-
-export interface SupervisorStats {
-  workers: {
-    slot: number;
-    pid: number | null;
-    ready: boolean;
-    connections: number;
-    /** epoch ms the slot's current worker was forked, null while the slot waits for one */
-    startedAt: number | null;
-    restarts: number;
-  }[];
-  restarts: number;
-  crashLoops: number;
-}
+export type { SupervisorLog, SupervisorOptions, SupervisorStats } from './supervisor-types';
 
 const crashWindowMs = 30_000;
 const crashLoopDeaths = 3;
 const maxBackoffMs = 30_000;
 
+type Settings = Required<Omit<SupervisorOptions, 'workerEnv' | 'metrics' | 'baseDomain'>> &
+  Pick<SupervisorOptions, 'metrics' | 'baseDomain'> & { workerEnv: Record<string, string> };
+
 export class Supervisor {
-  #options: Required<Omit<SupervisorOptions, 'workerEnv'>> & { workerEnv: Record<string, string> };
+  #options: Settings;
   readonly #slots: Slot[] = [];
   readonly #records = new Map<Worker, WorkerRecord>();
   readonly #server: net.Server;
@@ -106,6 +56,9 @@ export class Supervisor {
   readonly #channel: PrimaryChannel<Islet>;
   /** stops hearing the workers' notices (close) */
   readonly #unlisten: (() => void)[];
+  readonly #containment: Containment;
+  readonly #journalFolder = journalFolder();
+  #forks = 0;
 
   constructor(options: SupervisorOptions) {
     if (!cluster.isPrimary) throw new Error('cluster: the supervisor runs in the primary process');
@@ -116,18 +69,36 @@ export class Supervisor {
       headTimeoutMs: 10_000,
       maxHeadBytes: 16 * 1024,
       workerEnv: {},
+      quarantine: { deaths: 2, windowMs: 600_000, cooldownMs: 600_000 },
+      journals: true,
       ...options,
     };
+    this.#channel = primaryChannel();
+    this.#containment = new Containment({
+      channel: this.#channel,
+      logger: this.#options.logger,
+      metrics: this.#options.metrics,
+      quarantine: this.#options.quarantine,
+      baseDomain: this.#options.baseDomain,
+      handOver: (socket, head, replays, firstHead) => this.#handOver(socket, head, 0, replays, firstHead),
+    });
     this.#server = net.createServer({ pauseOnConnect: true }, (socket) => this.#accept(socket));
     cluster.setupPrimary({
       exec: require.resolve('../../../bin/islet.js'),
       args: options.workerArgs,
       execArgv: ['--no-node-snapshot'],
+      // stdout is shared (whole-line writes, observe/fd-writer.ts); stderr comes here to be read
+      // for the death report and forwarded (worker-stderr.ts)
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
-    this.#channel = primaryChannel();
     this.#unlisten = [
       this.#channel.on('supervisor.ready', ({ info }, worker) => this.#onReady(worker, info)),
       this.#channel.on('supervisor.closed', ({ id }, worker) => this.#onClosed(worker, id)),
+      this.#channel.on('supervisor.upgraded', ({ id }, worker) => {
+        const entry = this.#records.get(worker)?.connections.get(id);
+        if (entry) entry.upgraded = true;
+      }),
+      this.#channel.handle('quarantine.lift', ({ tenant }) => this.#containment.lift(tenant)),
     ];
   }
 
@@ -192,22 +163,52 @@ export class Supervisor {
     await Promise.all([...this.#records.values()].map((record) => this.#retire(record)));
     await closed;
     for (const unlisten of this.#unlisten) unlisten();
+    removeJournal(this.#journalFolder);
+  }
+
+  /** Tenants quarantined now (for the log, the metrics and the workers' copies). */
+  quarantined(): QuarantineEntry[] {
+    return this.#containment.quarantined();
+  }
+
+  /** Workers that serve requests now: ready ones, and retiring ones still finishing theirs. */
+  servingWorkers(): Worker[] {
+    const serving: Worker[] = [];
+    for (const record of this.#records.values()) {
+      if ((record.ready || record.retiring) && record.worker.isConnected()) serving.push(record.worker);
+    }
+    return serving;
   }
 
   #readyRecords(): WorkerRecord[] {
     const ready: WorkerRecord[] = [];
-    for (const slot of this.#slots) if (slot.current?.ready) ready.push(slot.current);
+    // a worker whose pipe closed is dying: it can take nothing more
+    for (const slot of this.#slots)
+      if (slot.current?.ready && slot.current.worker.isConnected()) ready.push(slot.current);
     return ready;
   }
 
   #fork(slot: Slot): WorkerRecord {
-    const worker = cluster.fork({ ...this.#options.workerEnv, ISLET_WORKER_SLOT: String(slot.index) });
+    const env: Record<string, string> = { ...this.#options.workerEnv, ISLET_WORKER_SLOT: String(slot.index) };
+    let journal: string | null = null;
+    if (this.#options.journals) {
+      try {
+        journal = createJournal(this.#journalFolder, `slot${slot.index}-${++this.#forks}`);
+        env.ISLET_JOURNAL = journal;
+      } catch (error) {
+        this.#options.logger.warn('no in-flight journal for a worker', { error: (error as Error).message });
+      }
+    }
+    const worker = cluster.fork(env);
+    const stderr = new WorkerStderr(worker.process.stderr);
     const record: WorkerRecord = {
       worker,
       slot,
       ready: false,
       connections: new Map(),
       retiring: false,
+      journal,
+      stderr,
       startedAt: Date.now(),
     };
     this.#records.set(worker, record);
@@ -229,6 +230,8 @@ export class Supervisor {
   #onReady(worker: Worker, info: Record<string, unknown> | undefined): void {
     const record = this.#records.get(worker);
     if (!record) return;
+    // before its first connection (the channel keeps the order): whom to refuse
+    this.#containment.welcome(worker);
     record.ready = true;
     record.info = info;
     this.#options.logger.info('worker ready', { slot: record.slot.index, pid: worker.process.pid });
@@ -261,36 +264,51 @@ export class Supervisor {
 
   #onExit(record: WorkerRecord, code: number | null, signal: string | null): void {
     this.#records.delete(record.worker);
-    // whatever the worker still had open: after a crash, answer 502 and close; after a drain,
-    // only idle keep-alive connections can be left, and they are simply closed
-    for (const { socket, hostname } of record.connections.values()) {
+    const connections: HeldConnection[] = [];
+    for (const [id, { socket, hostname, head, replays, upgraded }] of record.connections) {
       this.#release(hostname);
-      if (record.retiring) socket.destroy();
-      else badGateway(socket);
+      connections.push({ id, socket, hostname, firstHead: head, replays, upgraded: upgraded === true });
     }
     record.connections.clear();
     const slot = record.slot;
-    if (record.retiring || slot.current !== record) return;
-    slot.current = null;
-    if (this.#closing) return;
+    if (record.retiring || this.#closing) {
+      // after a drain only idle keep-alive connections can be left: simply closed
+      for (const { socket } of connections) socket.destroy();
+      if (record.journal) removeJournal(record.journal);
+      if (slot.current === record) slot.current = null;
+      return;
+    }
+    const refilled = slot.current === record;
+    if (refilled) slot.current = null;
+    this.#containment.died(
+      { pid: record.worker.process.pid, slot: slot.index, journal: record.journal, stderr: record.stderr },
+      code,
+      signal,
+      connections,
+      () => slot.deaths.length,
+    );
+    if (refilled) this.#refill(slot, record, code, signal);
+  }
 
+  /** the slot's worker died: a new one now, or after a back-off when the slot keeps dying */
+  #refill(slot: Slot, record: WorkerRecord, code: number | null, signal: string | null): void {
+    if (this.#closing) return;
     const now = Date.now();
     slot.deaths = slot.deaths.filter((t) => now - t < crashWindowMs);
     slot.deaths.push(now);
     const crashLoop = slot.deaths.length >= crashLoopDeaths;
     const delay = crashLoop ? Math.min(maxBackoffMs, 1000 * 2 ** (slot.deaths.length - crashLoopDeaths)) : 0;
-    if (crashLoop) this.#crashLoops++;
-    this.#options.logger.error(
-      crashLoop ? 'worker crash loop: restarting with back-off' : 'worker process died: restarting it',
-      {
+    if (crashLoop) {
+      this.#crashLoops++;
+      this.#options.logger.error('worker crash loop: restarting with back-off', {
         slot: slot.index,
         pid: record.worker.process.pid,
         code,
         signal,
         deathsInLast30s: slot.deaths.length,
         restartInMs: delay,
-      },
-    );
+      });
+    }
     this.#restarts++;
     slot.restarts++;
     slot.restartTimer = setTimeout(() => {
@@ -303,43 +321,27 @@ export class Supervisor {
       socket.destroy();
       return;
     }
-    let head: Buffer = Buffer.alloc(0);
-    const timer = setTimeout(() => {
-      socket.removeAllListeners('data');
-      respondAndClose(socket, 408, 'Request Timeout', 'the request head did not arrive in time\n');
-    }, this.#options.headTimeoutMs);
-    socket.on('error', () => socket.destroy());
-    socket.on('close', () => clearTimeout(timer));
-    socket.on('data', (chunk: Buffer) => {
-      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
-      if (head.indexOf(headEnd) === -1 && head.length < this.#options.maxHeadBytes) return;
-      clearTimeout(timer);
-      socket.removeAllListeners('data');
-      socket.removeAllListeners('close');
-      socket.pause();
-      // stop the primary's reads at once: the rest of the request belongs to the worker
-      (socket as unknown as { _handle?: { readStop(): void } })._handle?.readStop();
-      let more: Buffer | null;
-      while ((more = socket.read() as Buffer | null) !== null) head = Buffer.concat([head, more]);
-      this.#handOver(socket, head);
-    });
-    socket.resume();
+    readFirstHead(socket, this.#options, (head) => this.#handOver(socket, head));
   }
 
-  #handOver(socket: net.Socket, head: Buffer, waitedMs = 0): void {
-    const hostname = hostOf(head);
+  /**
+   * Gives `socket` to a worker with `head` to read first. `firstHead` is the connection's first
+   * request head as read at accept (kept for a replay); `replays`: times it was replayed already.
+   */
+  #handOver(socket: net.Socket, head: Buffer, waitedMs = 0, replays = 0, firstHead = head): void {
+    const hostname = hostOf(firstHead);
     const record = this.#pick(hostname);
     if (!record) {
       // no worker ready (start-up, or every worker just died): hold the connection a while
       if (!this.#closing && !socket.destroyed && waitedMs < this.#options.headTimeoutMs) {
-        setTimeout(() => this.#handOver(socket, head, waitedMs + 50), 50);
+        setTimeout(() => this.#handOver(socket, head, waitedMs + 50, replays, firstHead), 50);
         return;
       }
       respondAndClose(socket, 503, 'Service Unavailable', 'no worker process is available; retry shortly\n');
       return;
     }
     const id = ++this.#nextConnection;
-    record.connections.set(id, { socket, hostname });
+    record.connections.set(id, { socket, hostname, head: firstHead, replays });
     this.#openByHost.set(hostname, (this.#openByHost.get(hostname) ?? 0) + 1);
     socket.removeAllListeners('error');
     socket.on('error', () => {});
@@ -353,7 +355,8 @@ export class Supervisor {
         sent: (err) => {
           if (!err || !record.connections.delete(id)) return;
           this.#release(hostname);
-          badGateway(socket);
+          // the worker never got it (it is dying): another one can have it as it is
+          this.#handOver(socket, head, waitedMs + 50, replays, firstHead);
         },
       },
     );
@@ -379,25 +382,4 @@ export class Supervisor {
     if (open <= 0) this.#openByHost.delete(hostname);
     else this.#openByHost.set(hostname, open);
   }
-}
-
-/** Answers a connection no worker took (or whose worker died) and closes it. */
-function respondAndClose(socket: net.Socket, status: number, reason: string, body: string, extraHeaders = ''): void {
-  if (socket.destroyed) return;
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\n${extraHeaders}` +
-      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
-  setTimeout(() => socket.destroy(), 1000).unref();
-}
-
-/** The worker holding this connection died: tell the client so, and close. */
-function badGateway(socket: net.Socket): void {
-  respondAndClose(
-    socket,
-    502,
-    'Bad Gateway',
-    'the worker process serving this request stopped; retry the request\n',
-    'islet-error: worker\r\n',
-  );
 }

@@ -1,9 +1,13 @@
 // Publishing a function folder from the host's disk: the operator's path (`npm start` publishing
 // functions/, `islet dev`). Unlike API uploads, bare imports may fall back to a node_modules
-// folder on the host (by default the nearest one at or above the folder). A folder whose build hashes like the tenant's active deployment is not
-// stored again, so restarting the server does not pile up identical versions.
+// folder on the host (by default the nearest one at or above the folder). A folder whose build
+// hashes like the tenant's active deployment is not stored again, so restarting the server does
+// not pile up identical versions. A folder's `bindings.json` is the tenant's own configuration
+// (what `PUT /v1/tenants/{t}/bindings` sets: e.g. `callers`, who may call it through a service
+// binding), applied when `--functions` publishes the folder.
 import fs from 'node:fs';
 import path from 'node:path';
+import { checkTenantDeclarations, isEmpty } from '../bindings/declarations';
 import type { DeploymentManifest, DeploymentStore } from '../store/types';
 import { build } from './build';
 import { DeployError } from '../errors';
@@ -60,7 +64,10 @@ export async function deployDirectory(
   try {
     files = readDirectory(dir);
   } catch (error) {
-    throw new DeployError('ISLET_DEPLOY_UPLOAD_EMPTY', `cannot read function folder ${dir}: ${(error as Error).message}`);
+    throw new DeployError(
+      'ISLET_DEPLOY_UPLOAD_EMPTY',
+      `cannot read function folder ${dir}: ${(error as Error).message}`,
+    );
   }
   // bare imports the folder itself cannot satisfy come from node_modules above it, as in Node
   if (options.hostNodeModules === undefined) {
@@ -75,4 +82,36 @@ export async function deployDirectory(
   }
   const { manifest } = await publish({ ...options, store }, tenant, files, options);
   return { manifest, stored: true };
+}
+
+/** the file of a function folder that holds its tenant's configuration */
+export const folderBindingsFile = 'bindings.json';
+
+/**
+ * Applies `dir`'s bindings.json (if any) as tenant `tenant`'s configuration; true when it changed
+ * it. A file that is not JSON, or declares something invalid, is a DeployError naming the file
+ * and the key.
+ */
+export async function applyFolderBindings(store: DeploymentStore, tenant: string, dir: string): Promise<boolean> {
+  const file = path.join(dir, folderBindingsFile);
+  if (!fs.existsSync(file)) return false;
+  let body: unknown;
+  try {
+    body = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new DeployError('ISLET_DEPLOY_BAD_CONFIG', `${file}: not JSON (${(error as Error).message})`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new DeployError('ISLET_DEPLOY_BAD_CONFIG', `${file}: expected a JSON object of bindings`);
+  const { declarations, problems } = checkTenantDeclarations(body as Record<string, unknown>);
+  if (problems.length) throw new DeployError('ISLET_DEPLOY_BAD_CONFIG', `${file}: ${problems.join('; ')}`);
+  const record = await store.getTenant(tenant);
+  if (!record) return false;
+  const next = isEmpty(declarations) ? undefined : (declarations as Record<string, unknown>);
+  if (JSON.stringify(record.bindings ?? null) === JSON.stringify(next ?? null)) return false;
+  const updated = { ...record };
+  if (next) updated.bindings = next;
+  else delete updated.bindings;
+  await store.putTenant(updated);
+  return true;
 }

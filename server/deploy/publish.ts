@@ -32,6 +32,8 @@ export interface PublishOptions extends BuildOptions {
 export interface Published {
   manifest: DeploymentManifest;
   active: boolean;
+  /** the revision of the last store write the publication made (read-your-writes waits for it) */
+  revision: number;
 }
 
 /** the V8 version code caches are keyed by: the one of this process, which serves them */
@@ -61,14 +63,16 @@ export async function publish(deps: PublishDeps, tenant: string, files: Map<stri
     if (!(await deps.store.getTenant(tenant))) {
       await deps.store.putTenant({ name: tenant, createdAt: new Date().toISOString(), active: null });
     }
-    await deps.store.putDeployment(built.manifest, built.files);
+    let revision = await deps.store.putDeployment(built.manifest, built.files);
     for (const [modulePath, data] of caches) {
       if (built.files.has(modulePath) && data.length > 0) {
         await deps.store.writeCodeCache(tenant, built.manifest.id, modulePath, codeCacheVersion, data);
       }
     }
     const activate = options.activate !== false;
-    if (activate) await deps.store.activate(tenant, built.manifest.id, { conflicts: options.routeConflicts });
+    if (activate) {
+      revision = await deps.store.activate(tenant, built.manifest.id, { conflicts: options.routeConflicts });
+    }
     deps.observer?.deployment(tenant, 'success');
     deps.logger?.info('deployment stored', {
       tenant,
@@ -81,7 +85,7 @@ export async function publish(deps: PublishDeps, tenant: string, files: Map<stri
       ms: Number(process.hrtime.bigint() - started) / 1e6,
       ...(options.actor ? { by: options.actor } : {}),
     });
-    return { manifest: built.manifest, active: activate };
+    return { manifest: built.manifest, active: activate, revision };
   } catch (error) {
     deps.observer?.deployment(tenant, 'failure');
     if (error instanceof DeployError) {

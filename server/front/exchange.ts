@@ -12,6 +12,8 @@ import type { TenantState } from '../tenants/directory';
 import type { Failure } from '../tenants/limits';
 import type { TenantIsolate } from '../tenants/tenant-isolate';
 import type { RequestTarget } from './host';
+import type { RequestTracker } from './tracker';
+import type { CfPolicy } from './cf/policy';
 import { flatHeaders, type BodyGuard } from './request';
 import { sendPlain, writeSandboxResponse, writeWholeResponse } from './response';
 import { failureAnswer } from './status';
@@ -50,6 +52,11 @@ export class Exchange implements FinishedRequest, BodyGuard {
   request: SandboxRequest | null = null;
   /** the status to report when islet answered (or meant to) without the function */
   #status = 0;
+  /** its slot with the tracker of requests in flight (-1: not tracked) */
+  slot = -1;
+  #tracker: RequestTracker | null = null;
+  /** an answer began to go out */
+  #answered = false;
 
   constructor(req: IncomingMessage, res: ServerResponse, requestId: string) {
     this.req = req;
@@ -68,19 +75,59 @@ export class Exchange implements FinishedRequest, BodyGuard {
     this.#status = status;
   }
 
+  /** keeps `tracker` told of this request (its slot from tracker.begin) */
+  track(tracker: RequestTracker, slot: number): void {
+    this.#tracker = tracker;
+    this.slot = slot;
+  }
+
+  /** the tenant is known: the tracker notes it */
+  forTenant(tenant: string): void {
+    if (this.slot >= 0) this.#tracker!.tenant(this.slot, tenant);
+  }
+
+  /** the request was not answered in the turn it arrived: the tracker keeps its head (a replay needs it) */
+  parkIfUnanswered(): void {
+    if (this.slot >= 0 && !this.#answered) this.#tracker!.park(this.slot, this.req);
+  }
+
+  /** the request waits for its tenant's isolate to start */
+  waitsForColdStart(): void {
+    this.cold = true;
+    if (this.slot >= 0) this.#tracker!.cold(this.slot);
+  }
+
+  /** the request is over: its slot is free again */
+  untrack(): void {
+    if (this.slot < 0) return;
+    this.#tracker!.end(this.slot);
+    this.slot = -1;
+  }
+
+  /** an answer is about to go out: from here on the request must never be replayed */
+  #answering(): void {
+    this.#answered = true;
+    if (this.slot >= 0) this.#tracker!.answering(this.slot);
+  }
+
   routed(target: RequestTarget): void {
     this.authority = target.authority;
     this.path = target.path;
   }
 
-  /** the request as it enters the sandbox, with its body (whole, streamed, or none) */
-  sandboxRequest(body: Uint8Array | AsyncIterable<Uint8Array> | null): SandboxRequest {
+  /**
+   * the request as it enters the sandbox, with its body (whole, streamed, or none) and its
+   * request.cf values (`cf` also removes the headers the peer may not send)
+   */
+  sandboxRequest(body: Uint8Array | AsyncIterable<Uint8Array> | null, cf: CfPolicy): SandboxRequest {
+    const headers = flatHeaders(this.req.rawHeaders);
     this.request = {
       id: this.requestId,
       method: this.method,
       url: `http://${this.authority}${this.path}`,
-      headers: flatHeaders(this.req.rawHeaders),
+      headers,
       body,
+      cf: cf.apply(this.req, headers),
       flags: this.flags,
     };
     return this.request;
@@ -90,7 +137,15 @@ export class Exchange implements FinishedRequest, BodyGuard {
 
   /** islet's own short answer (404, 413, 503...), plain text, with the request id */
   sendPlain(status: number, message: string, limit?: LimitName): void {
+    this.#answering();
     sendPlain(this.res, status, this.requestId, message, limit);
+  }
+
+  /** 503 for a quarantined tenant: `islet-error: quarantined` and when to retry */
+  sendQuarantined(tenant: string, retryAfterS: number): void {
+    this.#answering();
+    const message = `'${tenant}' is quarantined: its code made worker processes die; retry in ${retryAfterS} s`;
+    sendPlain(this.res, 503, this.requestId, message, 'quarantined', ['retry-after', String(retryAfterS)]);
   }
 
   /** islet's answer for a request that failed (limit, start-up, exception, stopped isolate) */
@@ -101,6 +156,7 @@ export class Exchange implements FinishedRequest, BodyGuard {
 
   /** writes a response whose body is whole, synchronously (see front/response.ts) */
   writeWhole(response: SandboxResponse & { body: Uint8Array | null }): void {
+    this.#answering();
     if (this.#loopCut()) {
       response.webSocket?.refuse('a service binding loop was cut');
       return;
@@ -111,9 +167,12 @@ export class Exchange implements FinishedRequest, BodyGuard {
 
   /** writes the function's response, streaming its body with backpressure (see front/response.ts) */
   write(response: SandboxResponse): Promise<void> {
+    this.#answering();
     if (this.#loopCut()) {
       if (response.body && !(response.body instanceof Uint8Array)) {
-        void response.body[Symbol.asyncIterator]().return?.()?.catch(() => undefined);
+        void response.body[Symbol.asyncIterator]()
+          .return?.()
+          ?.catch(() => undefined);
       }
       response.webSocket?.refuse('a service binding loop was cut');
       return Promise.resolve();

@@ -29,6 +29,7 @@ export function sendPlain(
   requestId: string,
   message: string,
   limit?: string,
+  extraHeaders?: readonly string[],
 ): void {
   if (res.headersSent) {
     res.destroy();
@@ -46,6 +47,7 @@ export function sendPlain(
     'no-store',
   ];
   if (limit) headers.push('islet-error', limit);
+  if (extraHeaders) headers.push(...extraHeaders);
   res.writeHead(status, headers);
   res.end(body);
 }

@@ -21,13 +21,16 @@ import type { Accounting } from '../tenants/accounting';
 import type { TenantDirectory, TenantState } from '../tenants/directory';
 import { classifyFailure, type Failure } from '../tenants/limits';
 import type { IsolatePool } from '../tenants/pool';
+import type { QuarantinedTenants } from '../tenants/quarantined';
 import type { TenantWebSockets } from '../tenants/web-sockets';
 import type { OriginPassThrough } from '../bindings/pass-through';
+import { CfPolicy } from './cf/policy';
 import { Exchange } from './exchange';
 import { requestTarget } from './host';
 import { hasBody, limitedBody, nextRequestId, readSmallBody, smallBodyLength } from './request';
 import { sendPlain } from './response';
 import type { TenantRouter } from './router';
+import type { RequestTracker } from './tracker';
 import { asResponseBodyCut, failureStatus, limitMessages } from './status';
 import { handshakeProblem, upgradeResponse, wantsWebSocket, type Upgrade } from './upgrade';
 
@@ -38,10 +41,16 @@ export interface FrontDeps {
   pool: IsolatePool;
   accounting: Accounting;
   logger: Logger;
+  /** told of every request in flight (under the supervisor: the worker's crash journal) */
+  tracker?: RequestTracker;
+  /** tenants refused for now because worker processes died running their code */
+  quarantined?: QuarantinedTenants;
   /** the tenants' WebSocket budgets: an upgrade past a tenant's socket limit gets 503 before it runs */
   webSockets?: TenantWebSockets;
   /** where a request goes when its function throws after ctx.passThroughOnException() */
   passThrough?: OriginPassThrough;
+  /** what request.cf holds (default: from config, without GeoIP databases, which open asynchronously) */
+  cf?: CfPolicy;
 }
 
 const invalidResponse =
@@ -52,12 +61,14 @@ const noDeployment = (tenant: string) =>
 export class FrontServer {
   readonly server: http.Server;
   readonly #deps: FrontDeps;
+  readonly #cf: CfPolicy;
   #inFlight = 0;
   #idle?: () => void;
   #closing = false;
 
   constructor(deps: FrontDeps) {
     this.#deps = deps;
+    this.#cf = deps.cf ?? new CfPolicy(deps.config);
     const { server: s } = deps.config;
     this.server = http.createServer(
       {
@@ -128,14 +139,28 @@ export class FrontServer {
   /** a new request: where it goes (host + path -> tenant) and the tenant's state */
   #handle(req: IncomingMessage, res: ServerResponse, upgrade?: Upgrade): void {
     const x = new Exchange(req, res, nextRequestId());
+    const tracker = this.#deps.tracker;
+    if (tracker) {
+      const slot = tracker.begin(req);
+      if (slot >= 0) x.track(tracker, slot);
+    }
     if (upgrade) x.upgrade = upgrade;
     this.#inFlight++;
     res.once('close', () => {
+      x.untrack();
       if (--this.#inFlight === 0) this.#idle?.();
     });
     // Keep-alive connections must not keep a closing server alive.
     if (this.#closing) res.shouldKeepAlive = false;
+    this.#route(x);
+    // still unanswered once this turn's work is done: it waits (an isolate starting, its handler
+    // awaiting), so the tracker keeps what it needs to replay it if the worker dies meanwhile
+    x.parkIfUnanswered();
+  }
 
+  /** host + path -> tenant -> its state, then #serve (or islet's own answer on the way) */
+  #route(x: Exchange): void {
+    const { req } = x;
     const target = requestTarget(req.url ?? '/', req.headers.host);
     if ('problem' in target) {
       this.#unmatched(x, 400, target.problem);
@@ -150,6 +175,12 @@ export class FrontServer {
       const base = this.#deps.config.baseDomain;
       const where = `tenants answer on <tenant>.${base} or on the routes their deployments declare`;
       this.#unmatched(x, 404, `no function is deployed at ${target.hostname}${path}: ${where}`);
+      return;
+    }
+    x.forTenant(match.tenant);
+    const quarantinedForS = this.#deps.quarantined?.retryAfterS(match.tenant) ?? 0;
+    if (quarantinedForS > 0) {
+      x.sendQuarantined(match.tenant, quarantinedForS);
       return;
     }
     const state = this.#deps.directory.get(match.tenant);
@@ -233,7 +264,7 @@ export class FrontServer {
       this.#run(x);
       return;
     }
-    x.cold = true;
+    x.waitsForColdStart();
     x.entry.started.then(
       () => this.#run(x),
       (err) => this.#startFailed(x, err),
@@ -290,7 +321,7 @@ export class FrontServer {
   #dispatch(x: Exchange, body: Uint8Array | AsyncIterable<Uint8Array> | null): void {
     let dispatch: Dispatch;
     try {
-      dispatch = x.entry.dispatch(x.sandboxRequest(body));
+      dispatch = x.entry.dispatch(x.sandboxRequest(body, this.#cf));
     } catch (err) {
       x.entry.release();
       this.#failWith(x, classifyFailure(err));

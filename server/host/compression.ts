@@ -12,6 +12,7 @@ import { refusal, type HostMemory } from './host-memory';
 import type { HostWork } from './host-work';
 import type { Caller, HostOpHandlers, RequestRun, RunResources } from './run';
 import { zlibPool } from './work-pool';
+import { zlibOptions } from './zlib-options';
 import { ZlibStream } from './zlib-stream';
 
 /** CPU a piece should take, ms per byte (deflate of data that does not compress well; inflate is faster) */
@@ -39,12 +40,15 @@ export class CompressionStreams implements RunResources {
   }
 
   readonly ops: HostOpHandlers<'zlibOpen' | 'zlibWrite' | 'zlibEnd' | 'zlibClose'> = {
-    zlibOpen: (caller, format, mode) => {
+    zlibOpen: (caller, format, mode, options) => {
       if (!caller) {
-        throw new TypeError('CompressionStream/DecompressionStream can only be used while handling a request');
+        throw new TypeError(
+          'compression streams (CompressionStream, node:zlib) can only be used while handling a request',
+        );
       }
+      const stream = new ZlibStream(format, mode, this.#memory, zlibOptions(options));
       const id = this.#next++;
-      this.#streams.set(id, { run: caller, stream: new ZlibStream(format, mode, this.#memory), mode });
+      this.#streams.set(id, { run: caller, stream, mode });
       caller.zlib.add(id);
       return id;
     },

@@ -81,6 +81,32 @@ function expandIPv6(address: string): number[] | null {
   return words.length === 8 && words.every((w) => w >= 0 && w <= 0xffff) ? words : null;
 }
 
+/**
+ * Adds an IP address or CIDR (`10.0.0.0/8`, `[::1]`, `fd00::/8`) to `list`; false when `entry`
+ * is not one (a host name). Throws, naming `what`, for a CIDR without an address or with a bad
+ * prefix length. Shared with the front's trusted proxies (front/cf/trusted.ts).
+ */
+export function addAddressRule(list: net.BlockList, entry: string, what: string): boolean {
+  const slash = entry.indexOf('/');
+  const bare = (slash < 0 ? entry : entry.slice(0, slash)).replace(/^\[|\]$/g, '');
+  const family = net.isIP(bare);
+  if (family === 0) {
+    if (slash >= 0) throw new Error(`${what} "${entry}": a CIDR needs an IP address before the '/'`);
+    return false;
+  }
+  const type = family === 4 ? 'ipv4' : 'ipv6';
+  if (slash < 0) {
+    list.addAddress(bare, type);
+    return true;
+  }
+  const text = entry.slice(slash + 1);
+  const prefix = Number(text);
+  if (!/^\d+$/.test(text) || prefix > (family === 4 ? 32 : 128))
+    throw new Error(`${what} "${entry}": bad prefix length`);
+  list.addSubnet(bare, prefix, type);
+  return true;
+}
+
 /** how a name is looked up: all its addresses, in the resolver's order */
 export type Lookup = (hostname: string) => Promise<dns.LookupAddress[]>;
 
@@ -98,24 +124,7 @@ export class EgressGuard {
     this.#lookup = lookup;
     for (const entry of policy.allow) {
       const text = entry.trim().toLowerCase();
-      if (!text) continue;
-      const slash = text.indexOf('/');
-      const address = slash < 0 ? text : text.slice(0, slash);
-      const family = net.isIP(address.replace(/^\[|\]$/g, ''));
-      if (family === 0) {
-        if (slash >= 0) throw new Error(`egress allow entry "${entry}": a CIDR needs an IP address before the '/'`);
-        this.#hosts.add(text);
-        continue;
-      }
-      const type = family === 4 ? 'ipv4' : 'ipv6';
-      const bare = address.replace(/^\[|\]$/g, '');
-      if (slash < 0) this.#allowed.addAddress(bare, type);
-      else {
-        const prefix = Number(text.slice(slash + 1));
-        if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128))
-          throw new Error(`egress allow entry "${entry}": bad prefix length`);
-        this.#allowed.addSubnet(bare, prefix, type);
-      }
+      if (text && !addAddressRule(this.#allowed, text, 'egress allow entry')) this.#hosts.add(text);
     }
   }
 

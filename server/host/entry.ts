@@ -10,6 +10,7 @@
 import { type LimitExceededError, TenantCodeError } from '../errors';
 import { entryNames, type EntryArgs, type EntryName, type EntryResult, type ResponseAnswer } from '../bridge/ops';
 import { isolateFailure, onReferenceLibrary, type IsolateFailure, type Isolate, type Reference } from './isolate-api';
+import { entryWatch } from './entry-watch';
 import type { RequestRun } from './run';
 import type { RequestLimits } from './types';
 
@@ -32,6 +33,8 @@ const COPY = Object.freeze({ copy: true });
 
 export class IsolateEntry {
   readonly #isolate: Isolate;
+  /** whose code runs in here (told to the process's EntryWatcher around every entry) */
+  readonly #tenant: string;
   readonly #entries = {} as Record<EntryName, Reference>;
   readonly #defaults: RequestLimits;
   readonly #events: EntryEvents;
@@ -40,8 +43,9 @@ export class IsolateEntry {
   #closed = false;
 
   /** `api`: the object install() returned, whose functions become the entries */
-  constructor(isolate: Isolate, api: Reference, defaults: RequestLimits, events: EntryEvents) {
+  constructor(isolate: Isolate, api: Reference, defaults: RequestLimits, events: EntryEvents, tenant = '') {
     this.#isolate = isolate;
+    this.#tenant = tenant;
     this.#defaults = defaults;
     this.#events = events;
     for (const name of entryNames) this.#entries[name] = api.getSync(name, { reference: true }) as Reference;
@@ -96,6 +100,8 @@ export class IsolateEntry {
     const cpuBefore = run ? this.#isolate.cpuTime : 0n;
     this.#inEntry = true;
     this.#current = run;
+    const watcher = entryWatch.watcher;
+    watcher?.entering(this.#tenant);
     let failure: unknown = null;
     let result: unknown;
     try {
@@ -105,6 +111,7 @@ export class IsolateEntry {
     } finally {
       this.#inEntry = false;
       this.#current = null;
+      watcher?.left();
     }
     if (!this.#isolate.isDisposed && run) run.cpuNs += this.#isolate.cpuTime - cpuBefore;
     if (failure !== null) this.#failed(run, failure, cpuBound);
@@ -122,11 +129,15 @@ export class IsolateEntry {
 
   /** runs a binding entry (no request); a failure becomes a TenantCodeError with the isolate's stack */
   bind(entry: 'bindModule' | 'bindScript', args: unknown[]): void {
+    const watcher = entryWatch.watcher;
+    watcher?.entering(this.#tenant);
     try {
       this.#entries[entry].applySync(undefined, args, { timeout: this.#defaults.wallMs });
     } catch (error) {
       const e = error as Error & { isolateStack?: string };
       throw new TenantCodeError(e.message, e.isolateStack ?? e.stack);
+    } finally {
+      watcher?.left();
     }
   }
 

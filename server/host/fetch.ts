@@ -1,11 +1,14 @@
-// fetch() from tenant code, performed by undici on the host. Every connection goes through the
+// fetch() from tenant code, performed by undici's dispatcher on the host (not undici's WHATWG
+// fetch: islet follows redirects and decodes bodies itself, per the Fetch standard, and skips
+// fetch's Request/Response/Headers objects on the host). Every connection goes through the
 // egress guard (the connector resolves the name itself and connects to the checked address, so
 // a redirect to an inner host, or a DNS answer pointing inward, is refused like a direct URL).
 import net from 'node:net';
-import zlib from 'node:zlib';
-import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
+import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { exactBytes, smallContentLength } from './bytes';
 import type { EgressGuard } from './egress';
+import { decodableCodings, decodeBody } from './fetch-decode';
+import { nextHop, redirectStatuses, type Hop } from './fetch-redirect';
 
 export function createEgressAgent(guard: EgressGuard): Agent {
   const connect = buildConnector({});
@@ -42,60 +45,112 @@ export interface FetchResult {
   body: AsyncIterator<Uint8Array> | null;
 }
 
-/** performs one subrequest; rejects with a TypeError carrying a clear message when refused or failed */
+/** fetch's default request headers (as undici's fetch adds them), each only when the function set none */
+function withDefaults(headers: [string, string][], url: URL): [string, string][] {
+  const has = (name: string) => headers.some(([n]) => n === name);
+  const out = headers.slice();
+  if (!has('accept')) out.push(['accept', '*/*']);
+  if (!has('accept-language')) out.push(['accept-language', '*']);
+  if (!has('sec-fetch-mode')) out.push(['sec-fetch-mode', 'cors']);
+  if (!has('user-agent')) out.push(['user-agent', 'undici']);
+  if (has('range')) out.push(['accept-encoding', 'identity']);
+  else if (!has('accept-encoding'))
+    out.push(['accept-encoding', url.protocol === 'https:' ? 'br, gzip, deflate' : 'gzip, deflate']);
+  return out;
+}
+
+type Answer = Dispatcher.ResponseData;
+
+function send(agent: Agent, hop: Hop, signal: AbortSignal): Promise<Answer> {
+  const headers = withDefaults(hop.headers, hop.url).flat();
+  return agent.request({
+    origin: hop.url.origin,
+    path: hop.url.pathname + hop.url.search,
+    method: hop.method as Dispatcher.HttpMethod,
+    headers,
+    body: hop.body as never,
+    signal,
+  });
+}
+
+function single(value: string | string[] | undefined): string | null {
+  return value === undefined ? null : Array.isArray(value) ? (value[0] ?? null) : value;
+}
+
+/**
+ * performs one subrequest on undici's dispatcher (connections pooled per origin by `agent`),
+ * following redirects by the Fetch standard (./fetch-redirect.ts) and decoding the body as fetch
+ * does (./fetch-decode.ts); rejects with a TypeError carrying a clear message when refused or failed
+ */
 export async function performFetch(agent: Agent, input: FetchInput): Promise<FetchResult> {
   const url = URL.parse(input.url);
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
     throw new TypeError(`fetch: only http: and https: URLs can be fetched (got ${input.url})`);
   }
   const headers: [string, string][] = [];
-  for (let i = 0; i + 1 < input.headers.length; i += 2) headers.push([input.headers[i], input.headers[i + 1]]);
-  const init: Record<string, unknown> = {
-    method: input.method,
-    headers,
-    redirect: input.redirect,
-    signal: input.signal,
-    dispatcher: agent,
-  };
-  if (input.body !== null) {
-    init.body = input.body;
-    if (typeof input.body === 'object' && Symbol.asyncIterator in input.body) init.duplex = 'half';
+  for (let i = 0; i + 1 < input.headers.length; i += 2)
+    headers.push([input.headers[i]!.toLowerCase(), input.headers[i + 1]!]);
+  let hop: Hop = { method: input.method, url, headers, body: input.body };
+  const urlList = [url.href];
+  for (let followed = 0; ; followed++) {
+    let answer: Answer;
+    try {
+      answer = await send(agent, hop, input.signal);
+    } catch (error) {
+      if (input.signal.aborted) throw input.signal.reason;
+      throw new TypeError('fetch failed', { cause: error });
+    }
+    const status = answer.statusCode;
+    if (redirectStatuses.has(status) && input.redirect !== 'manual') {
+      let next: Hop | null;
+      try {
+        if (input.redirect === 'error')
+          throw new TypeError(`fetch: the response redirects (${status}) and redirect is 'error'`);
+        next = nextHop(hop, status, single(answer.headers.location), followed);
+      } catch (error) {
+        // undici's body reports its own destruction as an error: nobody reads it
+        answer.body.on('error', () => {}).destroy();
+        throw error;
+      }
+      if (next !== null) {
+        // the redirect's own body is not wanted; reading it out keeps the connection reusable
+        await answer.body.dump().catch(() => undefined);
+        hop = next;
+        urlList.push(next.url.href);
+        continue;
+      }
+    }
+    return result(answer, hop.method, urlList);
   }
-  const response = await undiciFetch(input.url, init as never);
-  // undici hands over the body decoded; the isolate must not see the encoding of bytes it no
-  // longer has, or a function returning the response as-is would send plain bytes labelled gzip
-  const decoded =
-    response.body !== null && input.method !== 'HEAD' && decodedByUndici(response.headers.get('content-encoding'));
-  const flat: string[] = [];
-  for (const [name, value] of response.headers) {
-    if (decoded && (name === 'content-encoding' || name === 'content-length')) continue;
-    flat.push(name, value);
-  }
-  const iterator = response.body ? (response.body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>) : null;
-  return {
-    status: response.status,
-    statusText: response.statusText,
-    headers: flat,
-    urlList: [response.url || input.url],
-    redirected: response.redirected,
-    body: iterator,
-  };
 }
 
-const zstdDecoded = typeof (zlib as { createZstdDecompress?: unknown }).createZstdDecompress === 'function';
-/** undici's fetch decodes a body when it knows every coding listed (gzip, deflate, br, zstd) */
-function decodedByUndici(contentEncoding: string | null): boolean {
-  if (!contentEncoding) return false;
-  const codings = contentEncoding
-    .toLowerCase()
-    .split(',')
-    .map((c) => c.trim());
-  return (
-    codings.length <= 5 &&
-    codings.every(
-      (c) => c === 'gzip' || c === 'x-gzip' || c === 'deflate' || c === 'br' || (c === 'zstd' && zstdDecoded),
-    )
-  );
+function result(answer: Answer, method: string, urlList: string[]): FetchResult {
+  const status = answer.statusCode;
+  const nullBody = method === 'HEAD' || status === 204 || status === 205 || status === 304;
+  const codings = nullBody ? null : decodableCodings(single(answer.headers['content-encoding']));
+  const flat: string[] = [];
+  for (const [name, value] of Object.entries(answer.headers)) {
+    if (value === undefined) continue;
+    // the isolate must not see the encoding of bytes it no longer has, or a function returning
+    // the response as-is would send plain bytes labelled gzip
+    if (codings && (name === 'content-encoding' || name === 'content-length')) continue;
+    if (Array.isArray(value)) for (const v of value) flat.push(name, v);
+    else flat.push(name, value);
+  }
+  let body: AsyncIterator<Uint8Array> | null = null;
+  if (nullBody) answer.body.dump().catch(() => undefined);
+  else {
+    const stream = codings ? decodeBody(answer.body, codings) : answer.body;
+    body = stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+  }
+  return {
+    status,
+    statusText: answer.statusText ?? '',
+    headers: flat,
+    urlList,
+    redirected: urlList.length > 1,
+    body,
+  };
 }
 
 /** the message a tenant sees for a failed fetch: the cause undici wraps, or the error itself */

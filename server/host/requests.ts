@@ -103,7 +103,15 @@ export class Requests {
     if (request.scheduled) {
       // a cron run: the scheduled handler answers as a request does (respond, fail, waitUntil)
       this.#parts.entry.enter(run, 'scheduled', [run.id, request.scheduled.cron, request.scheduled.scheduledTime]);
-    } else this.#parts.entry.enter(run, 'dispatch', [run.id, request.method, request.url, request.headers, body]);
+    } else
+      this.#parts.entry.enter(run, 'dispatch', [
+        run.id,
+        request.method,
+        request.url,
+        request.headers,
+        body,
+        request.cf ?? null,
+      ]);
     // answered within the call, with a whole body and nothing left running (the hot path): the
     // request is over now, and the caller can take both outcomes without waiting on promises
     if (run.response.resolved) this.#maybeFinish(run);

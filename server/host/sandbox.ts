@@ -24,6 +24,7 @@ import { OpTable } from '../bridge/table';
 import { bindingNames } from '../bindings/context';
 import { bindingOps } from '../bindings/ops';
 import { runBootstrap, hasBootstrapCache, produceBootstrapCache } from './bootstrap';
+import { snapshotState } from './bootstrap-snapshot';
 import { CompressionStreams } from './compression';
 import { TenantConsole } from './console';
 import { IsolateEntry } from './entry';
@@ -31,6 +32,7 @@ import { HostMemory } from './host-memory';
 import { HostWork } from './host-work';
 import { isolateApi, type Context, type Isolate, type IsolateFailure, type Reference } from './isolate-api';
 import { PendingOps } from './pending-ops';
+import { PromiseRejections } from './rejections';
 import { Requests } from './requests';
 import type { Caller, RequestRun } from './run';
 import { BodyStreams } from './streams/bodies';
@@ -38,6 +40,8 @@ import { IsolateSinks } from './streams/sinks';
 import { HostSources } from './streams/sources';
 import { Subrequests } from './subrequests';
 import { KeyTable } from './subtle';
+import { TextDecoders } from './text-decoders';
+import { ZlibSync } from './zlib-sync';
 import { HostTimers } from './timers';
 import type { Dispatch, RequestLimits, Sandbox, SandboxOptions, SandboxRequest } from './types';
 import { valueOps } from './values';
@@ -59,7 +63,9 @@ class IsletSandbox implements Sandbox {
   constructor(isolate: Isolate, options: SandboxOptions, useCache = true) {
     this.#isolate = isolate;
     this.#options = options;
-    this.context = isolate.createContextSync();
+    // asyncContext: AsyncLocalStorage over V8's continuation-preserved data; promiseRejections: V8's
+    // unhandled-rejection notifications (./rejections.ts); the bootstrap adopts both hooks
+    this.context = isolate.createContextSync({ asyncContext: true, promiseRejections: true });
     const { Callback, ExternalCopy } = isolateApi();
     const install = runBootstrap(isolate, this.context, useCache);
     const bridge = new Callback((op: unknown, ...args: unknown[]) => this.#table.call(this.#entry.current, op, args));
@@ -70,12 +76,22 @@ class IsletSandbox implements Sandbox {
       result: { reference: true },
       timeout: 1000,
     });
-    const entry = new IsolateEntry(isolate, api, options.limits, {
-      cut: (run, error) => this.#requests.cut(run, error),
-      failed: (run, kind, error) => this.#entryFailed(run, kind, error),
-      answered: (run, answer) => this.#requests.answered(run, answer),
-      ended: () => this.#requests.applyReported(),
-    });
+    const rejections = new PromiseRejections(() => entry);
+    const entry = new IsolateEntry(
+      isolate,
+      api,
+      options.limits,
+      {
+        cut: (run, error) => this.#requests.cut(run, error),
+        failed: (run, kind, error) => this.#entryFailed(run, kind, error),
+        answered: (run, answer) => this.#requests.answered(run, answer),
+        ended: () => {
+          this.#requests.applyReported();
+          rejections.afterEntry();
+        },
+      },
+      options.tenant,
+    );
     api.release();
     install.release();
 
@@ -92,6 +108,8 @@ class IsletSandbox implements Sandbox {
     });
     const compression = new CompressionStreams(work, memory);
     const keys = new KeyTable(work, memory);
+    const textDecoders = new TextDecoders(memory);
+    const zlibSync = new ZlibSync(memory);
     const subrequests = new Subrequests(options, { pending, sources, bodies, memory });
     const webSockets = new HostWebSockets(options, {
       entry,
@@ -108,7 +126,19 @@ class IsletSandbox implements Sandbox {
       memoryKilled: () => this.#memoryKilled(),
       coupleWebSocket: (run, socket) => webSockets.couple(run, socket),
     });
-    this.#parts = [timers, pending, work, sources, sinks, keys, compression, subrequests, memory, webSockets];
+    this.#parts = [
+      timers,
+      pending,
+      work,
+      sources,
+      sinks,
+      keys,
+      compression,
+      subrequests,
+      textDecoders,
+      memory,
+      webSockets,
+    ];
     this.#table = OpTable.of(
       (caller: Caller) => pending.start(caller),
       this.#requests.ops,
@@ -120,6 +150,9 @@ class IsletSandbox implements Sandbox {
       subrequests.ops,
       compression.ops,
       keys.ops,
+      textDecoders.ops,
+      rejections.ops,
+      zlibSync.ops,
       valueOps,
       webSockets.ops,
       bindingOps(options.bindings, { sources, bodies }),
@@ -237,6 +270,7 @@ export function createSandbox(
   tuning: { codeCache?: boolean } = {},
 ): Sandbox {
   const useCache = tuning.codeCache !== false;
-  if (useCache && !hasBootstrapCache()) warmBootstrapCache(options);
+  // isolates made from the bootstrap snapshot compile nothing: the warm-up is for the fallback
+  if (useCache && !hasBootstrapCache() && !snapshotState().used) warmBootstrapCache(options);
   return new IsletSandbox(isolate, options, useCache);
 }

@@ -8,6 +8,7 @@ import type { Context, Isolate, Reference } from './isolate-api';
 import type { WebSocket as NodeWebSocket } from 'ws';
 import type { WebSocketBudget } from './websockets/budget';
 import type { TenantBindings } from '../bindings/context';
+import type { CfFlat } from '../bridge/ops';
 
 export type { LimitName, RequestLimits };
 
@@ -32,6 +33,8 @@ export interface SandboxRequest {
   headers: string[];
   /** null for no body; bytes: the whole body, already read; otherwise pulled chunk by chunk as the function reads it */
   body: Uint8Array | AsyncIterable<Uint8Array> | null;
+  /** request.cf's values (server/front/cf/); absent: an empty request.cf */
+  cf?: CfFlat;
   /** service binding calls this request is nested in (absent: 0, it came from the network or a trigger) */
   depth?: number;
   /** a cron run rather than an HTTP request: the `scheduled` handler is called */

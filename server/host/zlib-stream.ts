@@ -19,6 +19,9 @@ import type { ZlibFormat, ZlibMode, ZlibOutput } from '../bridge/ops';
 import { HostMemoryError } from '../errors';
 import { exactBytes } from './bytes';
 import { refusal, type HostMemory } from './host-memory';
+import type { zlibOptions } from './zlib-options';
+
+type Options = ReturnType<typeof zlibOptions>;
 
 // Decompression multiplies bytes: 130 KB of gzip can inflate to 100 MB from one written piece,
 // all of it held here before the isolate gets it (found by the hostile suite: a 96 MiB bomb
@@ -42,19 +45,31 @@ type NodeZlib =
   | zlib.BrotliCompress
   | zlib.BrotliDecompress;
 
-function create(format: ZlibFormat, mode: ZlibMode): NodeZlib {
-  if (format === 'brotli') return mode === 'compress' ? zlib.createBrotliCompress() : zlib.createBrotliDecompress();
+/** the node:zlib stream of `format` and `mode`, with checked options (./zlib-options.ts) */
+function create(format: ZlibFormat, mode: ZlibMode, options: Options): NodeZlib {
+  if (format === 'brotli') {
+    return mode === 'compress' ? zlib.createBrotliCompress(options) : zlib.createBrotliDecompress(options);
+  }
+  // unzip: node:zlib's inflate of gzip or deflate, whichever the header says (decompression only)
+  if (format === 'unzip') return zlib.createUnzip(options);
   if (mode === 'compress')
     return format === 'gzip'
-      ? zlib.createGzip()
+      ? zlib.createGzip(options)
       : format === 'deflate'
-        ? zlib.createDeflate()
-        : zlib.createDeflateRaw();
+        ? zlib.createDeflate(options)
+        : zlib.createDeflateRaw(options);
   return format === 'gzip'
-    ? zlib.createGunzip()
+    ? zlib.createGunzip(options)
     : format === 'deflate'
-      ? zlib.createInflate()
-      : zlib.createInflateRaw();
+      ? zlib.createInflate(options)
+      : zlib.createInflateRaw(options);
+}
+
+/** the formats a stream may have */
+export function isZlibFormat(format: unknown): format is ZlibFormat {
+  return (
+    format === 'gzip' || format === 'deflate' || format === 'deflate-raw' || format === 'brotli' || format === 'unzip'
+  );
 }
 
 export class ZlibStream {
@@ -62,6 +77,7 @@ export class ZlibStream {
   readonly #format: ZlibFormat;
   readonly #mode: ZlibMode;
   readonly #memory: HostMemory;
+  readonly #options: Options;
   #out: Buffer[] = [];
   /** bytes in #out, and how many of them are charged */
   #outBytes = 0;
@@ -74,12 +90,13 @@ export class ZlibStream {
   /** how to fail the operation under way */
   #pending: ((error: Error) => void) | null = null;
 
-  /** `memory`: where its host bytes are charged */
-  constructor(format: unknown, mode: unknown, memory: HostMemory) {
-    if (format !== 'gzip' && format !== 'deflate' && format !== 'deflate-raw' && format !== 'brotli')
-      throw new TypeError(`unsupported compression format ${String(format)}`);
+  /** `memory`: where its host bytes are charged; `options`: node:zlib's, checked (./zlib-options.ts) */
+  constructor(format: unknown, mode: unknown, memory: HostMemory, options: Options = {}) {
+    if (!isZlibFormat(format)) throw new TypeError(`unsupported compression format ${String(format)}`);
     if (mode !== 'compress' && mode !== 'decompress') throw new TypeError(`unknown compression mode ${String(mode)}`);
+    if (format === 'unzip' && mode !== 'decompress') throw new TypeError('unzip only decompresses');
     this.#memory = memory;
+    this.#options = options;
     this.#format = format;
     this.#mode = mode;
   }
@@ -92,7 +109,7 @@ export class ZlibStream {
       STATE_BYTES[this.#mode],
       this.#mode === 'compress' ? 'CompressionStream' : 'DecompressionStream',
     );
-    const stream = create(this.#format, this.#mode);
+    const stream = create(this.#format, this.#mode, this.#options);
     stream.on('data', (chunk: Buffer) => this.#output(chunk));
     stream.on('end', () => {
       this.#ended = true;

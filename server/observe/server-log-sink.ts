@@ -11,12 +11,24 @@
 // written in pieces of at most 4096 bytes that end at line ends, so no line of one process is
 // split by another's (a single line longer than that never was whole, and still is not).
 //
+// When the reader of stdout does not keep up, nothing waits for it (fd-writer.ts): pieces wait
+// in a bounded backlog, and past its bound whole pieces are dropped, request lines first and
+// error lines last, counted, and reported in one line once the reader caught up. While pieces
+// wait, the sink cuts a new piece wherever the class of lines changes, so that dropping a piece
+// of request lines never takes a warning with it.
+//
 // What can still be lost: the lines of the current batch when the process dies without running
-// its 'exit' handlers (SIGKILL, process.abort() with no error line written before it).
-import fs from 'node:fs';
+// its 'exit' handlers (SIGKILL, process.abort() with no error line written before it), and lines
+// still waiting for a stalled reader when the process exits.
+import { FdWriter, LINE_CLASSES, LineClass, type Piece } from './fd-writer';
 
-/** receives every line written, one call per line (no newline); `flush`, when present, writes out what it buffered */
-export type LogSink = ((line: string) => void) & { flush?(): void };
+export { LineClass } from './fd-writer';
+
+/**
+ * receives every line written, one call per line (no newline), with its class (default: an
+ * info line); `flush`, when present, writes out what it buffered
+ */
+export type LogSink = ((line: string, cls?: LineClass) => void) & { flush?(): void };
 
 export type BatchedSink = LogSink & {
   /** writes every buffered line now (synchronously when `write` is) */
@@ -37,6 +49,8 @@ const PIPE_BUF = 4096;
 
 /** sinks holding lines not yet written, flushed at process exit */
 const unflushed = new Set<BatchedSink>();
+/** writers that may hold pieces for a slow reader, tried once more at process exit */
+const writersAtExit = new Set<PieceWriter>();
 let exitHooked = false;
 
 function flushAllAtExit(): void {
@@ -47,12 +61,45 @@ function flushAllAtExit(): void {
       // stdout is gone (closed pipe): nothing left to write the lines to
     }
   }
+  for (const writer of writersAtExit) writer.flushNow?.();
+}
+
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.on('exit', flushAllAtExit);
 }
 
 /** what a batch (or a piece of one) is handed to: whole lines, each ending with a newline */
 export type ChunkWriter = (chunk: string) => void;
 
-export function batchedSink(write: ChunkWriter, options: BatchedSinkOptions = {}): BatchedSink {
+/** A writer that keeps pieces for a slow reader (FdWriter): it is told each piece's classes. */
+export interface PieceWriter {
+  write(piece: Piece): void;
+  /** pieces wait for the reader: cut pieces where the class of lines changes */
+  readonly backlogged: boolean;
+  /** one last try, at process exit */
+  flushNow?(): void;
+}
+
+function pieceWriter(write: ChunkWriter | PieceWriter): PieceWriter {
+  if (typeof write !== 'function') {
+    writersAtExit.add(write);
+    hookExit();
+    return write;
+  }
+  return { write: (piece) => write(piece.text as string), backlogged: false };
+}
+
+const levelClass = { debug: LineClass.Info, info: LineClass.Info, warn: LineClass.Warn, error: LineClass.Error };
+
+/** the class of a line of this level */
+export function classOfLevel(level: 'debug' | 'info' | 'warn' | 'error'): LineClass {
+  return levelClass[level];
+}
+
+export function batchedSink(write: ChunkWriter | PieceWriter, options: BatchedSinkOptions = {}): BatchedSink {
+  const writer = pieceWriter(write);
   const maxChars = options.maxChars ?? 1 << 16;
   if (!Number.isInteger(maxChars) || maxChars <= 0)
     throw new RangeError(`log: maxChars must be a positive integer, got ${maxChars}`);
@@ -60,8 +107,10 @@ export function batchedSink(write: ChunkWriter, options: BatchedSinkOptions = {}
   // PIPE_BUF bytes (measured per line as it comes; cutting a finished batch would mean encoding
   // it to bytes first, which cost more than the writes saved).
   const pieceBytes = options.pipeSafe ? PIPE_BUF : Infinity;
-  const done: string[] = [];
+  const done: Piece[] = [];
   let piece = '';
+  let counts = [0, 0, 0, 0];
+  let top: LineClass = LineClass.Request;
   let bytes = 0;
   let chars = 0;
   const delayMs = options.delayMs ?? 0;
@@ -69,6 +118,13 @@ export function batchedSink(write: ChunkWriter, options: BatchedSinkOptions = {}
   let scheduled: NodeJS.Immediate | NodeJS.Timeout | null = null;
   let warned = false;
 
+  const cut = (): void => {
+    done.push({ text: piece, top, counts });
+    piece = '';
+    counts = [0, 0, 0, 0];
+    top = LineClass.Request;
+    bytes = 0;
+  };
   const flush = (): void => {
     if (scheduled) {
       if (delayMs > 0) clearTimeout(scheduled as NodeJS.Timeout);
@@ -76,13 +132,11 @@ export function batchedSink(write: ChunkWriter, options: BatchedSinkOptions = {}
       scheduled = null;
     }
     if (chars === 0) return;
-    if (piece !== '') done.push(piece);
+    if (piece !== '') cut();
     const pieces = done.splice(0);
-    piece = '';
-    bytes = 0;
     chars = 0;
     unflushed.delete(sink);
-    for (const chunk of pieces) write(chunk);
+    for (const p of pieces) writer.write(p);
   };
   const flushAtTurnEnd = (): void => {
     scheduled = null;
@@ -100,18 +154,18 @@ export function batchedSink(write: ChunkWriter, options: BatchedSinkOptions = {}
     }
   };
   const sink: BatchedSink = Object.assign(
-    (line: string): void => {
+    (line: string, cls: LineClass = LineClass.Info): void => {
+      if (!(cls >= 0 && cls < LINE_CLASSES)) cls = LineClass.Info;
       if (pieceBytes !== Infinity) {
         const size = Buffer.byteLength(line) + 1;
-        // a line longer than a piece gets a piece of its own
-        if (bytes > 0 && bytes + size > pieceBytes) {
-          done.push(piece);
-          piece = '';
-          bytes = 0;
-        }
+        // a line longer than a piece gets a piece of its own; while the reader lags, a piece
+        // holds lines of one class only (see the head of this file)
+        if (bytes > 0 && (bytes + size > pieceBytes || (cls !== top && writer.backlogged))) cut();
         bytes += size;
       }
       piece += line + '\n';
+      counts[cls]++;
+      if (cls > top) top = cls;
       chars += line.length + 1;
       if (chars >= maxChars) {
         flush();
@@ -121,10 +175,7 @@ export function batchedSink(write: ChunkWriter, options: BatchedSinkOptions = {}
       // unref: a pending batch must not keep an otherwise finished process alive; 'exit' writes it
       scheduled = delayMs > 0 ? setTimeout(flushAtTurnEnd, delayMs).unref() : setImmediate(flushAtTurnEnd).unref();
       unflushed.add(sink);
-      if (!exitHooked) {
-        exitHooked = true;
-        process.on('exit', flushAllAtExit);
-      }
+      hookExit();
     },
     { flush },
   );
@@ -138,53 +189,33 @@ export function batchedSink(write: ChunkWriter, options: BatchedSinkOptions = {}
  */
 export const SERVER_LOG_BATCHING: Readonly<BatchedSinkOptions> = Object.freeze({ delayMs: 10, pipeSafe: true });
 
-/**
- * The sink the Logger writes to by default: stdout, batched as SERVER_LOG_BATCHING says. A
- * benchmark may pass another `write` (a file) to pay what the server pays.
- */
-export function stdoutSink(write: ChunkWriter = writeStdout): BatchedSink {
-  return batchedSink(write, SERVER_LOG_BATCHING);
+let stdoutWriter: FdWriter | undefined;
+let stdoutBacklogBytes: number | undefined;
+
+/** How much log output waits for a lagging stdout reader (config logs.stdoutBufferBytes); before the first line. */
+export function configureStdout(options: { maxBacklogBytes: number }): void {
+  stdoutBacklogBytes = options.maxBacklogBytes;
+  if (stdoutWriter) stdoutWriter.maxBacklogBytes = options.maxBacklogBytes;
 }
 
-const pause = new Int32Array(new SharedArrayBuffer(4));
-let stdoutBroken = false;
+/**
+ * This process's writer of file descriptor 1 (fd-writer.ts). Node puts a pipe or socket it
+ * opens as process.stdout in non-blocking mode; without that, a full pipe would block the
+ * write system call itself, so the stream is opened first.
+ */
+export function stdoutPieceWriter(): FdWriter {
+  if (!stdoutWriter) {
+    void process.stdout;
+    stdoutWriter = new FdWriter(1, 'stdout', { maxBacklogBytes: stdoutBacklogBytes });
+  }
+  return stdoutWriter;
+}
 
 /**
- * One write system call per piece, in order, straight to file descriptor 1. process.stdout will
- * not do for a pipe: Node writes to pipes asynchronously, and pieces queued behind a full pipe
- * go out together in one writev, which the kernel may split anywhere past 4096 bytes, in the
- * middle of a line, between another worker's writes. Writing synchronously also means an error
- * line is out before the call that logged it returns, and the lines of the batch at exit are
- * written at all. A pipe whose reader lags (the descriptor is non-blocking: EAGAIN) is waited
- * for in 1 ms steps; after 5 s of that the piece goes through process.stdout after all, so a
- * stuck log reader can slow the server but not stop it.
+ * The sink the Logger writes to by default: stdout (one write system call per piece, never
+ * waiting for its reader), batched as SERVER_LOG_BATCHING says. A benchmark may pass another
+ * `write` (a file) to pay what the server pays.
  */
-function writeStdout(chunk: string): void {
-  const bytes = Buffer.from(chunk);
-  let offset = 0;
-  let waitedMs = 0;
-  while (offset < bytes.length) {
-    try {
-      offset += fs.writeSync(1, bytes, offset);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'EAGAIN') {
-        // stdout is gone (EPIPE: nobody reads it any more): a log write must never throw into
-        // the code that logged; say it once on stderr
-        if (!stdoutBroken) {
-          stdoutBroken = true;
-          process.emitWarning(`islet log lines could not be written to stdout: ${(error as Error).message}`, {
-            code: 'ISLET_LOG_WRITE_FAILED',
-          });
-        }
-        return;
-      }
-      if (waitedMs >= 5000) {
-        process.stdout.write(bytes.subarray(offset));
-        return;
-      }
-      Atomics.wait(pause, 0, 0, 1);
-      waitedMs++;
-    }
-  }
+export function stdoutSink(write?: ChunkWriter): BatchedSink {
+  return batchedSink(write ?? stdoutPieceWriter(), SERVER_LOG_BATCHING);
 }

@@ -3,16 +3,19 @@
 // stdout is written in batches (server-log-sink.ts: at most 10 ms late); a sink with a `flush`
 // is flushed before an error-level line's call returns. What a tenant may read of these lines
 // is kept apart by the tenant log hub (tenant-logs/hub.ts), which watches this Logger.
-import { stdoutSink, type LogSink } from './server-log-sink';
+import { classOfLevel, LineClass, stdoutSink, type LogSink } from './server-log-sink';
 
 export {
+  LineClass,
   SERVER_LOG_BATCHING,
   batchedSink,
+  configureStdout,
   stdoutSink,
   type BatchedSink,
   type BatchedSinkOptions,
   type ChunkWriter,
   type LogSink,
+  type PieceWriter,
 } from './server-log-sink';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
@@ -67,7 +70,7 @@ export class Logger {
     if (order[level] < this.#min) return;
     const record: LogRecord = { time: isoNow(), level, msg, ...fields };
     const line = JSON.stringify(record);
-    this.#emit(level, line);
+    this.#emit(level, line, classOfLevel(level));
     for (const listener of this.#listeners) listener(record, line);
   }
 
@@ -76,11 +79,12 @@ export class Logger {
    * skips building a record object and JSON.stringify. The line must be one JSON object with
    * `time`, `level` and `msg` first, like the lines log() writes. The caller, when it is a
    * listener, passes itself as `writer`: it knows what it wrote and is not told again; other
-   * listeners get the record parsed back from the line. Returns false when the level is filtered.
+   * listeners get the record parsed back from the line. `cls` says which lines go first when
+   * stdout's reader lags (request lines: LineClass.Request). Returns false when the level is filtered.
    */
-  writeLine(level: Level, line: string, writer?: LogListener): boolean {
+  writeLine(level: Level, line: string, writer?: LogListener, cls: LineClass = classOfLevel(level)): boolean {
     if (order[level] < this.#min) return false;
-    this.#emit(level, line);
+    this.#emit(level, line, cls);
     if (this.#listeners.size > (writer && this.#listeners.has(writer) ? 1 : 0)) {
       const record = JSON.parse(line) as LogRecord;
       for (const listener of this.#listeners) if (listener !== writer) listener(record, line);
@@ -93,8 +97,8 @@ export class Logger {
     this.#sink.flush?.();
   }
 
-  #emit(level: Level, line: string): void {
-    this.#sink(line);
+  #emit(level: Level, line: string, cls: LineClass): void {
+    this.#sink(line, cls);
     // the process may abort right after an error line (V8 catastrophic error): it must be out
     if (level === 'error') this.#sink.flush?.();
   }

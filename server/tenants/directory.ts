@@ -1,9 +1,11 @@
 // What serving needs to know about a tenant, read from the store once and kept until the store
 // says it changed: the active deployment's manifest, env, resolved limits and bindings, and custom routes
 // (pushed into the router). Every change bumps `version`, so the pool starts a new isolate for
-// the new state while the old one drains.
+// the new state while the old one drains. Changes arrive through apply(), in revision order,
+// from this process's StoreFollower (store-follower.ts); apply() resolves once the new state is
+// what a request gets, so a follower can say "applied" and mean it.
 import { LRUCache } from 'lru-cache';
-import type { DeploymentManifest, DeploymentStore, StoreChange } from '../store/types';
+import type { ChangeKind, DeploymentManifest, DeploymentStore, StoreChange } from '../store/types';
 import type { Config, Limits } from '../config';
 import { resolveLimits } from '../config';
 import type { Logger } from '../observe/server-log';
@@ -30,6 +32,9 @@ export interface TenantState {
 
 type Entry = TenantState | 'none';
 
+/** what serving reloads a tenant for; deployment uploads and token changes leave its state as it is */
+const servedKinds: ReadonlySet<ChangeKind> = new Set(['activation', 'env', 'tenant', 'limits']);
+
 export class TenantDirectory {
   readonly #store: DeploymentStore;
   readonly #config: Config;
@@ -44,7 +49,6 @@ export class TenantDirectory {
   readonly #signatures = new Map<string, { signature: string; version: number }>();
   /** counts store changes, to detect a read that raced with one */
   #changes = 0;
-  #unwatch?: () => void;
 
   constructor(deps: { store: DeploymentStore; config: Config; router: RouteTable; logger: Logger }) {
     this.#store = deps.store;
@@ -54,15 +58,13 @@ export class TenantDirectory {
     this.#states = new LRUCache({ max: Math.max(10_000, deps.config.pool.maxIsolates * 2) });
   }
 
-  /** Loads every active tenant (so custom routes work from the first request) and follows store changes. */
+  /**
+   * Loads every active tenant (so custom routes work from the first request). Whoever follows
+   * the store from here on reads its revision BEFORE this call, so no change falls in between.
+   */
   async start(): Promise<void> {
-    this.#unwatch = this.#store.watch((change) => this.#changed(change));
     const tenants = await this.#store.listTenants();
     await Promise.all(tenants.filter((t) => t.active).map((t) => this.#load(t.name)));
-  }
-
-  stop(): void {
-    this.#unwatch?.();
   }
 
   /** called with the tenant name after its state changed (the pool retires the old isolate) */
@@ -130,7 +132,12 @@ export class TenantDirectory {
     return state;
   }
 
-  #changed(change: StoreChange): void {
+  /**
+   * A store change. Resolves once a request for the tenant gets its new state (reloaded, routes
+   * pushed); never rejects (a failed reload is logged and the next request reads again).
+   */
+  apply(change: StoreChange): Promise<void> {
+    if (!servedKinds.has(change.kind)) return Promise.resolve();
     this.#changes++;
     const had = this.#states.has(change.tenant) || this.#loading.has(change.tenant);
     const before = this.#signatures.get(change.tenant)?.version;
@@ -144,7 +151,7 @@ export class TenantDirectory {
     // (a rewrite with the same values, a late duplicate from the watcher) must not retire a
     // perfectly good isolate, which would also let twice the tenant's concurrency in at once.
     if (had || change.kind === 'activation') {
-      this.#load(change.tenant).then(
+      return this.#load(change.tenant).then(
         (state) => {
           // `before` undefined: no state of this tenant was ever served, so no isolate can hold
           // an old one (a request that loaded the tenant while this event was in flight got the
@@ -156,6 +163,8 @@ export class TenantDirectory {
           notify();
         },
       );
-    } else notify();
+    }
+    notify();
+    return Promise.resolve();
   }
 }

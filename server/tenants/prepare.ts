@@ -4,7 +4,7 @@
 // fails the upload instead of the first request; and the code caches it produces are stored
 // beside the deployment so even its first cold start compiles from cache.
 import type { DeploymentManifest } from '../store/types';
-import { isolateApi } from '../host/isolate-api';
+import { createTenantIsolate } from '../host/bootstrap-snapshot';
 import { loadDeployment, type ModuleSource } from './loader';
 import { defaultCreateSandbox, type CreateSandbox } from './sandbox-api';
 
@@ -35,9 +35,13 @@ export async function prepareDeployment(
     readCache: async () => null,
     writeCache: (p, data) => codeCaches.set(p, data),
   };
-  const { Isolate } = isolateApi();
   // Atomics.wait would sleep outside every CPU limit (see tenant-isolate.ts)
-  const isolate = new Isolate({ memoryLimit: options.memoryMb ?? 128, allowAtomicsWait: false });
+  const isolate = createTenantIsolate({
+    memoryLimit: options.memoryMb ?? 128,
+    allowAtomicsWait: false,
+    // the addon's stuck-run line names the isolate by it (cluster/worker-death.ts reads it)
+    label: `tenant:${manifest.tenant}`,
+  });
   try {
     const sandbox = await (options.createSandbox ?? defaultCreateSandbox())(isolate, {
       tenant: manifest.tenant,

@@ -5,11 +5,13 @@
 // size (memory pressure), and CPU/wall time already reported to the observer (so each report is
 // an exact delta of the addon's counters).
 import cluster from 'node:cluster';
+import fs from 'node:fs';
 import type { Config, Limits } from '../config';
 import { SandboxDisposedError } from '../errors';
 import type { Logger } from '../observe/server-log';
 import type { DeploymentStore } from '../store/types';
-import { isolateApi, v8Version, type Isolate } from '../host/isolate-api';
+import { v8Version, type Isolate } from '../host/isolate-api';
+import { createTenantIsolate } from '../host/bootstrap-snapshot';
 import type { CreateSandbox, Dispatch, RequestLimits, Sandbox, SandboxRequest, SocketHooks } from '../host/types';
 import type { BindingHost } from '../bindings/host';
 import type { TenantLogSink } from './log-sink';
@@ -86,23 +88,38 @@ export class TenantIsolate {
   async #start(state: TenantState): Promise<void> {
     const { config, store, observer, logger, createSandbox } = this.#deps;
     const began = process.hrtime.bigint();
-    const { Isolate } = isolateApi();
-    const isolate = new Isolate({
-      memoryLimit: state.limits.memoryMb,
-      // Atomics.wait sleeps the serving thread without using CPU: no CPU limit would end it, and
-      // every other tenant of this process would wait too
-      allowAtomicsWait: false,
-      onCatastrophicError: (message) => {
-        logger.error('isolate lost control (V8 catastrophic error): this process should be replaced', {
-          tenant: this.tenant,
-          deployment: this.deployment,
-          message,
-        });
-        // V8 is in an undefined state: under the supervisor, die now and let it replace this
-        // worker (its other connections get 502) rather than serve from a broken heap
-        if (cluster.isWorker) process.abort();
+    // from the shim bootstrap's startup snapshot when the process has one (host/bootstrap-snapshot.ts)
+    const isolate = createTenantIsolate(
+      {
+        memoryLimit: state.limits.memoryMb,
+        // the addon's stuck-run line names the isolate by it (cluster/worker-death.ts reads it)
+        label: `tenant:${this.tenant}`,
+        // Atomics.wait sleeps the serving thread without using CPU: no CPU limit would end it, and
+        // every other tenant of this process would wait too
+        allowAtomicsWait: false,
+        onCatastrophicError: (message) => {
+          logger.error('isolate lost control (V8 catastrophic error): this process should be replaced', {
+            tenant: this.tenant,
+            deployment: this.deployment,
+            message,
+          });
+          // V8 is in an undefined state: under the supervisor, die now and let it replace this
+          // worker rather than serve from a broken heap. The line on stderr names the tenant for
+          // the supervisor's death report (cluster/worker-death.ts), whatever else was running.
+          if (cluster.isWorker) {
+            try {
+              fs.writeSync(
+                2,
+                `islet: aborting after a V8 catastrophic error in an isolate of tenant '${this.tenant}'\n`,
+              );
+            } finally {
+              process.abort();
+            }
+          }
+        },
       },
-    });
+      (message, details) => logger.warn(message, details),
+    );
     this.#isolate = isolate;
     try {
       const sandbox = await createSandbox(isolate, {

@@ -136,3 +136,47 @@ test('chart axes end on a round number at or above the largest value', () => {
   assert.equal(niceMax(1200), 2000);
   assert.equal(niceMax(100), 100);
 });
+
+test('--contention results get their section: kept share, hog cores, islet vs workerd under the same hog', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-report-'));
+  try {
+    const results = sample();
+    const raw = {
+      hello: {
+        node: [{ round: 1, result: load(15500, 4) }],
+        workerd: [{ round: 1, result: load(6000, 12) }],
+        islet: [{ round: 1, result: load(9900, 6) }],
+        'islet-w2': [],
+      },
+    };
+    results.contention = {
+      hogThreads: 1,
+      workloads: ['hello'],
+      throughput: { raw, median: summarize(raw) },
+      hogCores: { hello: { node: [0.9], workerd: [0.7, 0.8, 0.75], islet: [0.5] } },
+    };
+    const files = writeReport(results, root).map((f) => path.relative(root, f));
+    assert.ok(files.includes('bench/charts/peers-contention.svg'));
+    const md = fs.readFileSync(path.join(root, 'BENCHMARKS.md'), 'utf8');
+    assert.match(md, /## Under contention \(a CPU hog beside every system\)/);
+    // alone 31,000 (median of the main phase), beside the hog 15,500: kept 0.50x; hog median 0.75 beside workerd
+    assert.match(md, /\| hello \| node:http \| 31,000 \| 15,500 \| 0\.50x \| 2\.00 \| 4\.00 \| 0\.90 \|/);
+    assert.match(md, /\| hello \| workerd \| 10,000 \| 6,000 \| 0\.60x \| 9\.00 \| 12\.0 \| 0\.75 \|/);
+    assert.match(md, /islet hello world vs workerd, same hog \| ≥ 1\.5x \| 1\.65x \| yes/);
+    assert.match(md, /islet p99 vs workerd, same hog \| ≤ 1x \| 0\.50x \| yes/);
+    const svg = fs.readFileSync(path.join(root, 'bench/charts/peers-contention.svg'), 'utf8');
+    assert.match(svg, /beside the hog/);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('without --contention there is no contention section', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-report-'));
+  try {
+    writeReport(sample(), root);
+    assert.ok(!fs.readFileSync(path.join(root, 'BENCHMARKS.md'), 'utf8').includes('Under contention'));
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});

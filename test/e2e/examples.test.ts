@@ -39,12 +39,40 @@ describe('example functions served by npm start', () => {
   it('publishes every folder of functions/ as an active tenant', async () => {
     const { status, body } = await islet.admin('/v1/tenants');
     assert.equal(status, 200);
-    const names = (body.tenants as { name: string; active: string | null }[]).filter((t) => t.active).map((t) => t.name).sort();
+    const names = (body.tenants as { name: string; active: string | null }[])
+      .filter((t) => t.active)
+      .map((t) => t.name)
+      .sort();
     assert.deepEqual(names, ['api', 'hello', 'multi', 'page', 'proxy', 'sign']);
   });
 
+  it("every row of README's example table answers 200 on a fresh start, offline (proxy through a service binding to page)", async () => {
+    const rows: [string, string, { method?: string; body?: string }?][] = [
+      ['hello', '/'],
+      ['api', '/notes'],
+      ['page', '/?name=Ada'],
+      ['proxy', '/'],
+      ['sign', '/sign', { method: 'POST', body: '{"sub":"ada"}' }],
+      ['multi', '/quotes/1'],
+    ];
+    for (const [tenant, path, init] of rows) {
+      const res = await islet.get(tenant, path, init);
+      assert.equal(res.status, 200, `${tenant} ${path}: ${res.status} ${res.text.slice(0, 200)}`);
+    }
+    // the proxy's default upstream is the page example, reached without the network
+    const proxied = await islet.get('proxy', '/?name=Proxy');
+    assert.equal(proxied.headers['x-proxied-by'], 'islet');
+    assert.match(proxied.text, /<h1>Hello, Proxy!<\/h1>/);
+    const bindings = await islet.admin('/v1/tenants/page/bindings');
+    assert.deepEqual(bindings.body.declared, { callers: ['proxy'] }, "page's bindings.json applied by --functions");
+  });
+
   it('api: a hono JSON API keeps notes in the warm isolate and answers JSON errors', async () => {
-    const created = await islet.get('api', '/notes', { method: 'POST', body: JSON.stringify({ text: 'buy milk' }), headers: { 'content-type': 'application/json' } });
+    const created = await islet.get('api', '/notes', {
+      method: 'POST',
+      body: JSON.stringify({ text: 'buy milk' }),
+      headers: { 'content-type': 'application/json' },
+    });
     assert.equal(created.status, 201);
     const note = JSON.parse(created.text) as { id: number; text: string };
     assert.equal(note.text, 'buy milk');
@@ -84,9 +112,17 @@ describe('example functions served by npm start', () => {
     assert.ok(payload);
 
     // with a secret key set, tokens signed with the development key no longer verify
-    const env = await islet.admin('/v1/tenants/sign/env', { method: 'PUT', body: { secrets: { SIGNING_KEY: 'e2e-secret' } } });
+    const env = await islet.admin('/v1/tenants/sign/env', {
+      method: 'PUT',
+      body: { secrets: { SIGNING_KEY: 'e2e-secret' } },
+    });
     assert.equal(env.status, 200);
-    await eventually(async () => ((await islet.get('sign', `/verify?token=${encodeURIComponent(token)}`)).status === 401 ? true : undefined), 5000, 'new key in use');
+    await eventually(
+      async () =>
+        (await islet.get('sign', `/verify?token=${encodeURIComponent(token)}`)).status === 401 ? true : undefined,
+      5000,
+      'new key in use',
+    );
   });
 
   it('multi: modules joined by relative imports', async () => {
@@ -99,12 +135,19 @@ describe('example functions served by npm start', () => {
   });
 
   it('proxy: streams an allowed upstream through a TransformStream that rewrites its origin', async () => {
-    const env = await islet.admin('/v1/tenants/proxy/env', { method: 'PUT', body: { vars: { UPSTREAM: upstreamOrigin } } });
+    const env = await islet.admin('/v1/tenants/proxy/env', {
+      method: 'PUT',
+      body: { vars: { UPSTREAM: upstreamOrigin } },
+    });
     assert.equal(env.status, 200);
-    const res = await eventually(async () => {
-      const r = await islet.get('proxy', '/some/page?x=1');
-      return r.status === 200 ? r : undefined;
-    }, 5000, 'proxy answering from the local upstream');
+    const res = await eventually(
+      async () => {
+        const r = await islet.get('proxy', '/some/page?x=1');
+        return r.status === 200 ? r : undefined;
+      },
+      5000,
+      'proxy answering from the local upstream',
+    );
     assert.equal(res.headers['x-proxied-by'], 'islet');
     assert.match(res.text, /seen GET \/some\/page\?x=1/);
     assert.ok(!res.text.includes(upstreamOrigin), 'every upstream origin is rewritten');
@@ -115,12 +158,19 @@ describe('example functions served by npm start', () => {
 
   it('proxy: an upstream on a loopback address the policy does not allow is refused, not fetched', async () => {
     // ::1 is loopback but only 127.0.0.1 is allowed: the egress guard must refuse before connecting
-    const env = await islet.admin('/v1/tenants/proxy/env', { method: 'PUT', body: { vars: { UPSTREAM: 'http://[::1]/' } } });
+    const env = await islet.admin('/v1/tenants/proxy/env', {
+      method: 'PUT',
+      body: { vars: { UPSTREAM: 'http://[::1]/' } },
+    });
     assert.equal(env.status, 200);
-    const res = await eventually(async () => {
-      const r = await islet.get('proxy', '/');
-      return r.status === 502 ? r : undefined;
-    }, 5000, 'proxy refusing the upstream');
+    const res = await eventually(
+      async () => {
+        const r = await islet.get('proxy', '/');
+        return r.status === 502 ? r : undefined;
+      },
+      5000,
+      'proxy refusing the upstream',
+    );
     assert.match(res.text, /refused/);
   });
 });

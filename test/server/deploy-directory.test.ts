@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { loadOperatorToken } from '../../server/admin/auth';
-import { deployDirectory } from '../../server/deploy/directory';
+import { applyFolderBindings, deployDirectory } from '../../server/deploy/directory';
 import { FsDeploymentStore } from '../../server/store/fs';
 import { fixtures, repoRoot, runGraph } from './deploy-fixtures';
 
@@ -57,6 +57,29 @@ test("bare imports of an operator's folder come from the nearest node_modules ab
   assert.equal(result.status, 200, result.error ?? '');
   assert.deepEqual(JSON.parse(result.body!), { notes: [] });
   await store.close();
+});
+
+test("a folder's bindings.json is its tenant's configuration; a bad one names the file and the key", async () => {
+  const store = new FsDeploymentStore(tempDir());
+  const folder = path.join(tempDir(), 'fn');
+  fs.cpSync(path.join(fixtures, 'importmap'), folder, { recursive: true });
+  await deployDirectory(store, 'callee', folder);
+  assert.equal(await applyFolderBindings(store, 'callee', folder), false, 'no file, nothing changed');
+  fs.writeFileSync(path.join(folder, 'bindings.json'), '{ "callers": ["proxy"] }');
+  assert.equal(await applyFolderBindings(store, 'callee', folder), true);
+  assert.deepEqual((await store.getTenant('callee'))?.bindings, { callers: ['proxy'] });
+  assert.equal(await applyFolderBindings(store, 'callee', folder), false, 'the same file again changes nothing');
+  fs.writeFileSync(path.join(folder, 'bindings.json'), '{ "callers": ["Not A Tenant"], "frobnicate": 1 }');
+  await assert.rejects(applyFolderBindings(store, 'callee', folder), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'ISLET_DEPLOY_BAD_CONFIG');
+    assert.match(e.message, /bindings\.json: unknown key 'frobnicate'/);
+    return true;
+  });
+  fs.writeFileSync(path.join(folder, 'bindings.json'), '{ "callers": [5] }');
+  await assert.rejects(applyFolderBindings(store, 'callee', folder), /bindings\.json: callers\[0\]/);
+  fs.writeFileSync(path.join(folder, 'bindings.json'), '{ "callers": ');
+  await assert.rejects(applyFolderBindings(store, 'callee', folder), /bindings\.json: not JSON/);
+  assert.deepEqual((await store.getTenant('callee'))?.bindings, { callers: ['proxy'] }, 'a bad file changes nothing');
 });
 
 test('the operator token is generated once into the data folder with mode 0600, unless configured', () => {

@@ -1,7 +1,8 @@
 // Test harness for the shims: real isolates from native/, a real sandbox, tenant code as text.
 import path from 'node:path';
 import { createSandbox } from '../../server/host/sandbox';
-import { isolateApi, type Isolate, type Module } from '../../server/host/isolate-api';
+import { createTenantIsolate } from '../../server/host/bootstrap-snapshot';
+import type { Isolate, Module } from '../../server/host/isolate-api';
 import type {
   RequestLimits,
   Sandbox,
@@ -33,7 +34,8 @@ export interface TestSandbox {
 }
 
 export function makeSandbox(options: Partial<SandboxOptions> & { memoryLimit?: number } = {}): TestSandbox {
-  const isolate = new (isolateApi().Isolate)({ memoryLimit: options.memoryLimit ?? 64 });
+  // as the pool makes them: from the bootstrap snapshot (ISLET_BOOTSTRAP_SNAPSHOT=off: the code-cache path)
+  const isolate = createTenantIsolate({ memoryLimit: options.memoryLimit ?? 64 });
   const logs: TenantLogRecord[] = [];
   const sandbox = createSandbox(isolate, {
     tenant: 'test',

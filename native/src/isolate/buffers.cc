@@ -62,14 +62,18 @@ ViewKind KindOf(Local<v8::ArrayBufferView> view) {
 size_t ElementSize(ViewKind kind) {
   switch (kind) {
     case ViewKind::Int16:
-    case ViewKind::Uint16: return 2;
+    case ViewKind::Uint16:
+      return 2;
     case ViewKind::Int32:
     case ViewKind::Uint32:
-    case ViewKind::Float32: return 4;
+    case ViewKind::Float32:
+      return 4;
     case ViewKind::Float64:
     case ViewKind::BigInt64:
-    case ViewKind::BigUint64: return 8;
-    default: return 1;
+    case ViewKind::BigUint64:
+      return 8;
+    default:
+      return 1;
   }
 }
 
@@ -101,19 +105,32 @@ ViewRange RangeOf(Local<v8::ArrayBufferView> view, ViewKind kind, size_t buffer_
 template <typename Buffer>
 Local<Value> MakeView(ViewKind kind, Local<Buffer> buffer, size_t offset, size_t bytes) {
   switch (kind) {
-    case ViewKind::None: return buffer;
-    case ViewKind::DataView: return v8::DataView::New(buffer, offset, bytes);
-    case ViewKind::Int8: return v8::Int8Array::New(buffer, offset, bytes);
-    case ViewKind::Uint8: return v8::Uint8Array::New(buffer, offset, bytes);
-    case ViewKind::Uint8Clamped: return v8::Uint8ClampedArray::New(buffer, offset, bytes);
-    case ViewKind::Int16: return v8::Int16Array::New(buffer, offset, bytes / 2);
-    case ViewKind::Uint16: return v8::Uint16Array::New(buffer, offset, bytes / 2);
-    case ViewKind::Int32: return v8::Int32Array::New(buffer, offset, bytes / 4);
-    case ViewKind::Uint32: return v8::Uint32Array::New(buffer, offset, bytes / 4);
-    case ViewKind::Float32: return v8::Float32Array::New(buffer, offset, bytes / 4);
-    case ViewKind::Float64: return v8::Float64Array::New(buffer, offset, bytes / 8);
-    case ViewKind::BigInt64: return v8::BigInt64Array::New(buffer, offset, bytes / 8);
-    case ViewKind::BigUint64: return v8::BigUint64Array::New(buffer, offset, bytes / 8);
+    case ViewKind::None:
+      return buffer;
+    case ViewKind::DataView:
+      return v8::DataView::New(buffer, offset, bytes);
+    case ViewKind::Int8:
+      return v8::Int8Array::New(buffer, offset, bytes);
+    case ViewKind::Uint8:
+      return v8::Uint8Array::New(buffer, offset, bytes);
+    case ViewKind::Uint8Clamped:
+      return v8::Uint8ClampedArray::New(buffer, offset, bytes);
+    case ViewKind::Int16:
+      return v8::Int16Array::New(buffer, offset, bytes / 2);
+    case ViewKind::Uint16:
+      return v8::Uint16Array::New(buffer, offset, bytes / 2);
+    case ViewKind::Int32:
+      return v8::Int32Array::New(buffer, offset, bytes / 4);
+    case ViewKind::Uint32:
+      return v8::Uint32Array::New(buffer, offset, bytes / 4);
+    case ViewKind::Float32:
+      return v8::Float32Array::New(buffer, offset, bytes / 4);
+    case ViewKind::Float64:
+      return v8::Float64Array::New(buffer, offset, bytes / 8);
+    case ViewKind::BigInt64:
+      return v8::BigInt64Array::New(buffer, offset, bytes / 8);
+    case ViewKind::BigUint64:
+      return v8::BigUint64Array::New(buffer, offset, bytes / 8);
   }
   return buffer;
 }

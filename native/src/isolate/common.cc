@@ -37,10 +37,18 @@ Local<Value> MakeErrorValue(Isolate* isolate, const ErrorData& data) {
   Local<String> message = V8String(isolate, data.message);
   Local<Value> error;
   switch (data.cls) {
-    case ErrorClass::TypeError: error = v8::Exception::TypeError(message); break;
-    case ErrorClass::RangeError: error = v8::Exception::RangeError(message); break;
-    case ErrorClass::SyntaxError: error = v8::Exception::SyntaxError(message); break;
-    case ErrorClass::ReferenceError: error = v8::Exception::ReferenceError(message); break;
+    case ErrorClass::TypeError:
+      error = v8::Exception::TypeError(message);
+      break;
+    case ErrorClass::RangeError:
+      error = v8::Exception::RangeError(message);
+      break;
+    case ErrorClass::SyntaxError:
+      error = v8::Exception::SyntaxError(message);
+      break;
+    case ErrorClass::ReferenceError:
+      error = v8::Exception::ReferenceError(message);
+      break;
     case ErrorClass::EvalError: {
       // No direct constructor in the API: look it up in the current context.
       Local<Context> context = isolate->GetCurrentContext();
@@ -64,7 +72,9 @@ Local<Value> MakeErrorValue(Isolate* isolate, const ErrorData& data) {
       if (error.IsEmpty()) error = v8::Exception::Error(message);
       break;
     }
-    default: error = v8::Exception::Error(message); break;
+    default:
+      error = v8::Exception::Error(message);
+      break;
   }
   if (error->IsObject()) {
     Local<Object> object = error.As<Object>();

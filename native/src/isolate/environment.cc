@@ -49,6 +49,7 @@ EnvPtr IsolateEnvironment::Create(const Options& options) {
   EnvPtr env(new IsolateEnvironment());
   env->creator_ = creator;
   env->memory_limit_ = options.memory_limit_mb * 1024 * 1024;
+  env->label_ = options.label;
   env->allocator_ = std::make_shared<CountingAllocator>(env->memory_limit_);
   env->foreground_ = std::make_shared<ForegroundRunner>(env);
   env->delegate_ = std::make_unique<PlatformDelegate>(env->foreground_);

@@ -102,6 +102,8 @@ class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironmen
     // Atomics.wait sleeps the thread running the isolate: no CPU is used, so no CPU limit ends
     // it, and on Node's thread it stalls every other isolate. Hosts of untrusted code turn it off.
     bool allow_atomics_wait = true;
+    // a name for diagnostics (the heap-stall watch's line on stderr); the addon gives it no meaning
+    std::string label;
     // A startup snapshot to create the isolate from (see isolate/snapshot.h), kept alive with
     // the isolate, and the C++ functions its contexts may refer to.
     std::shared_ptr<const v8::StartupData> snapshot;
@@ -120,6 +122,8 @@ class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironmen
 
   Isolate* isolate() const { return isolate_; }
   bool is_default() const { return is_default_; }
+  // the name given at creation, for diagnostics only
+  const std::string& label() const { return label_; }
   // Disposal was requested (the isolate may still be unwinding a run).
   bool disposed() const { return disposed_.load(); }
   // The V8 isolate is gone (non-default) or Node's environment has shut down (default).
@@ -285,6 +289,7 @@ class IsolateEnvironment : public std::enable_shared_from_this<IsolateEnvironmen
   // moment it is freed.
   std::mutex lifetime_mutex_;
   size_t memory_limit_ = 0;
+  std::string label_;
   std::atomic<bool> memory_hit_{false};
   std::shared_ptr<CountingAllocator> allocator_;
   std::shared_ptr<ForegroundRunner> foreground_;

@@ -114,13 +114,8 @@ class V8_EXPORT V8InspectorClient {
   virtual void beginEnsureAllContextsInGroup(int group) {}
   virtual void endEnsureAllContextsInGroup(int group) {}
   virtual void installAdditionalCommandLineAPI(v8::Local<v8::Context>, v8::Local<v8::Object>) {}
-  virtual void consoleAPIMessage(int group,
-                                 v8::Isolate::MessageErrorLevel level,
-                                 const StringView& message,
-                                 const StringView& url,
-                                 unsigned line,
-                                 unsigned column,
-                                 V8StackTrace* trace) {}
+  virtual void consoleAPIMessage(int group, v8::Isolate::MessageErrorLevel level, const StringView& message,
+                                 const StringView& url, unsigned line, unsigned column, V8StackTrace* trace) {}
   virtual v8::MaybeLocal<v8::Value> memoryInfo(v8::Isolate*, v8::Local<v8::Context>) { return {}; }
   virtual void consoleTime(const StringView& title) {}
   virtual void consoleTimeEnd(const StringView& title) {}
@@ -169,11 +164,8 @@ class V8_EXPORT V8Inspector {
   };
   enum ClientTrustLevel { kUntrusted, kFullyTrusted };
   enum SessionPauseState { kWaitingForDebugger, kNotWaitingForDebugger };
-  virtual std::unique_ptr<V8InspectorSession> connect(int group,
-                                                      Channel* channel,
-                                                      StringView state,
-                                                      ClientTrustLevel trust,
-                                                      SessionPauseState pause) = 0;
+  virtual std::unique_ptr<V8InspectorSession> connect(int group, Channel* channel, StringView state,
+                                                      ClientTrustLevel trust, SessionPauseState pause) = 0;
   virtual void createStackTrace_slot() = 0;
   virtual void captureStackTrace_slot() = 0;
 };

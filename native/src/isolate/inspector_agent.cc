@@ -344,7 +344,8 @@ void InspectorAgent::DoWork(Isolate* isolate, Work& work) {
       }
       core.MessageDone();
       break;
-    case Work::None: break;
+    case Work::None:
+      break;
   }
 }
 

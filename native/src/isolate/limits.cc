@@ -1,4 +1,6 @@
 // Memory limit, code-generation limit and unhandled-rejection tracking (see limits.h).
+#include "isolate/promise_rejections.h"
+#include "isolate/stuck_runs.h"
 #include "isolate/limits.h"
 
 #include <chrono>
@@ -54,6 +56,9 @@ size_t NearHeapLimit(void* data, size_t current, size_t initial) {
   state.granted = true;
   env->MarkMemoryLimitHit();
   isolate->TerminateExecution();
+  // a run that cannot unwind (a builtin that never checks for termination) is ended with its process
+  StuckRunArm(env, "reaching its heap limit (" + std::to_string(env->memory_limit_bytes() >> 20) + " MB, heap " +
+                       std::to_string(current >> 20) + " MB)");
   size_t ceiling = UnwindCeiling(initial);
   if (current >= ceiling) return current;  // V8's out-of-memory handler takes over
   return std::min(std::max(used + margin, current + std::max(margin, current / 2)), ceiling);
@@ -107,13 +112,22 @@ v8::ModifyCodeGenerationFromStringsResult OnCodeGeneration(Local<Context>, Local
   return result;
 }
 
+// The isolate's one promise rejection callback: a context with its own handler
+// (createContext({ promiseRejections: true })) deals with its rejections itself; elsewhere an
+// unhandled rejection of a run is reported as the reference library does.
 void OnPromiseReject(v8::PromiseRejectMessage message) {
+  if (DispatchPromiseRejection(message)) return;
   IsolateEnvironment* env = IsolateEnvironment::Current();
   if (!env || env->is_default()) return;
   switch (message.GetEvent()) {
-    case v8::kPromiseRejectWithNoHandler: env->NoteUnhandledRejection(message.GetPromise()); break;
-    case v8::kPromiseHandlerAddedAfterReject: env->NoteRejectionHandled(message.GetPromise()); break;
-    default: break;
+    case v8::kPromiseRejectWithNoHandler:
+      env->NoteUnhandledRejection(message.GetPromise());
+      break;
+    case v8::kPromiseHandlerAddedAfterReject:
+      env->NoteRejectionHandled(message.GetPromise());
+      break;
+    default:
+      break;
   }
 }
 

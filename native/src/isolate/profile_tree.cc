@@ -95,10 +95,7 @@ void ProfileTree::RecordStack(Isolate* isolate, int64_t time, uint64_t thread) {
   thread_samples_[thread]++;
 }
 
-ProfileData ProfileTree::Build(int64_t start,
-                               int64_t end,
-                               unsigned max_samples,
-                               const std::vector<int64_t>& idle_marks,
+ProfileData ProfileTree::Build(int64_t start, int64_t end, unsigned max_samples, const std::vector<int64_t>& idle_marks,
                                const FunctionStarts& starts) const {
   ProfileData out;
   out.start_time = start;

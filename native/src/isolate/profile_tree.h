@@ -52,10 +52,7 @@ class ProfileTree {
   // The profile of the samples taken from `start` to `end` (at most `max_samples` of them), with
   // an "(idle)" sample at each idle mark in that span. Functions not in `starts` are placed at
   // the first line they were seen running.
-  ProfileData Build(int64_t start,
-                    int64_t end,
-                    unsigned max_samples,
-                    const std::vector<int64_t>& idle_marks,
+  ProfileData Build(int64_t start, int64_t end, unsigned max_samples, const std::vector<int64_t>& idle_marks,
                     const FunctionStarts& starts) const;
   size_t sample_count() const { return samples_.size(); }
   void Clear();

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "isolate/stuck_runs.h"
 #include "isolate/task.h"
 #include "isolate/watchdog.h"
 
@@ -219,6 +220,8 @@ ExecScope::~ExecScope() {
     uint64_t cpu = paused_ ? 0 : EndSpan(true, now);
     env_.clock.Stop(cpu, outermost_ ? now - wall_start_ : 0, outermost_);
   }
+  // the run is over: an isolate asked to stop in it (heap or time limit) did stop
+  if (outermost_ && !env_.is_default()) StuckRunDisarm(&env_);
   if (outermost_ && !env_.disposed()) {
     // V8's own follow-up work (GC jobs, compile finalisation) runs on a pool thread: a sync
     // call made on Node's thread returns as soon as its own work is done.

@@ -138,9 +138,7 @@ Local<Value> SerializedCopy::CopyIn(Isolate* isolate, Local<Context> context, bo
 
 }  // namespace
 
-CopiedValuePtr CopySerialized(Isolate* isolate,
-                              Local<Context> context,
-                              Local<Value> value,
+CopiedValuePtr CopySerialized(Isolate* isolate, Local<Context> context, Local<Value> value,
                               const CopyOptions& options) {
   auto copy = std::make_shared<SerializedCopy>();
   Serializer delegate(isolate, *copy);

@@ -32,10 +32,8 @@ inline Local<Value> Rebuild(Isolate* isolate, Local<Context> context, const Thro
 // `make(isolate, context)` returns; a ThrownValue or JavaScript exception it raises rejects it.
 // Returns false when the isolate was gone.
 template <typename Make>
-bool SettleIn(IsolateEnvironment& env,
-              const RemotePtr<Context>& context,
-              const RemotePtr<v8::Promise::Resolver>& resolver,
-              Make make) {
+bool SettleIn(IsolateEnvironment& env, const RemotePtr<Context>& context,
+              const RemotePtr<v8::Promise::Resolver>& resolver, Make make) {
   if (env.disposed() || env.torn_down()) return false;
   Isolate* isolate = env.isolate();
   std::optional<ExecScope> scope;

@@ -8,7 +8,10 @@
 #include <mutex>
 #include <optional>
 
+#include <vector>
+
 #include "isolate/async_context.h"
+#include "isolate/promise_rejections.h"
 #include "isolate/snapshot_cache.h"
 
 // V8 keeps its own startup snapshot (the one every plain isolate boots from) behind an internal
@@ -178,10 +181,7 @@ class CreatorDelegate : public node::IsolatePlatformDelegate {
 
 // `compiling`: the script did not compile (its message then names the place, as compile errors
 // of compileScript do: " [file:line:column]").
-ErrorData DescribeError(Isolate* isolate,
-                        Local<Context> context,
-                        v8::TryCatch& try_catch,
-                        const SnapshotSource& source,
+ErrorData DescribeError(Isolate* isolate, Local<Context> context, v8::TryCatch& try_catch, const SnapshotSource& source,
                         bool compiling) {
   ErrorData data;
   if (try_catch.HasTerminated() || !try_catch.HasCaught()) {
@@ -298,10 +298,20 @@ v8::StartupData CreateBlob(node::MultiIsolatePlatform* platform, const v8::Start
 
 }  // namespace
 
-const intptr_t* SnapshotExternalReferences() { return AsyncContextExternalReferences(); }
+const intptr_t* SnapshotExternalReferences() {
+  // every feature's functions, one null-terminated table, built once
+  static const std::vector<intptr_t> table = [] {
+    std::vector<intptr_t> out;
+    for (const intptr_t* refs : {AsyncContextExternalReferences(), PromiseRejectionsExternalReferences()}) {
+      for (; *refs != 0; ++refs) out.push_back(*refs);
+    }
+    out.push_back(0);
+    return out;
+  }();
+  return table.data();
+}
 
-std::vector<uint8_t> MakeSnapshot(node::MultiIsolatePlatform* platform,
-                                  const std::vector<SnapshotSource>& scripts,
+std::vector<uint8_t> MakeSnapshot(node::MultiIsolatePlatform* platform, const std::vector<SnapshotSource>& scripts,
                                   const SnapshotSource* warmup) {
 #ifdef ISLET_HAS_DEFAULT_BLOB
   const v8::StartupData* base = v8::internal::Snapshot::DefaultSnapshotBlob();

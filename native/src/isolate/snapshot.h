@@ -29,8 +29,7 @@ struct SnapshotSource {
 // thread and returns islet's container holding the blob. A script that throws makes this throw
 // a ThrownValue describing that error. V8 itself aborts on heaps it cannot serialise (shared
 // or resizable buffers, WebAssembly), which is why native/index.ts runs this in a child process.
-std::vector<uint8_t> MakeSnapshot(node::MultiIsolatePlatform* platform,
-                                  const std::vector<SnapshotSource>& scripts,
+std::vector<uint8_t> MakeSnapshot(node::MultiIsolatePlatform* platform, const std::vector<SnapshotSource>& scripts,
                                   const SnapshotSource* warmup);
 
 // Checks islet's container in `data` and returns the V8 blob it holds (an immutable copy,

@@ -113,12 +113,8 @@ class BlockingRun : public Runnable {
 // The async and ignored forms: runs in the target's queue, then settles in the caller's queue.
 class AsyncRun : public Runnable {
  public:
-  AsyncRun(std::unique_ptr<ThreePhaseTask> task,
-           EnvPtr target,
-           EnvPtr caller,
-           RemotePtr<v8::Promise::Resolver> resolver,
-           RemotePtr<Context> context,
-           RemotePtr<v8::StackTrace> call_site)
+  AsyncRun(std::unique_ptr<ThreePhaseTask> task, EnvPtr target, EnvPtr caller,
+           RemotePtr<v8::Promise::Resolver> resolver, RemotePtr<Context> context, RemotePtr<v8::StackTrace> call_site)
       : task_(std::move(task)),
         target_(std::move(target)),
         caller_(std::move(caller)),

@@ -30,11 +30,16 @@ class ScalarCopy : public CopiedValue {
   ScalarCopy(Kind kind, double number) : kind_(kind), number_(number) {}
   Local<Value> CopyIn(Isolate* isolate, Local<Context>, bool) override {
     switch (kind_) {
-      case Kind::Undefined: return v8::Undefined(isolate);
-      case Kind::Null: return v8::Null(isolate);
-      case Kind::True: return v8::True(isolate);
-      case Kind::False: return v8::False(isolate);
-      case Kind::Number: return v8::Number::New(isolate, number_);
+      case Kind::Undefined:
+        return v8::Undefined(isolate);
+      case Kind::Null:
+        return v8::Null(isolate);
+      case Kind::True:
+        return v8::True(isolate);
+      case Kind::False:
+        return v8::False(isolate);
+      case Kind::Number:
+        return v8::Number::New(isolate, number_);
     }
     return v8::Undefined(isolate);
   }
@@ -132,10 +137,7 @@ class DateCopy : public CopiedValue {
 
 // Reads an error-like property without running more than a getter the object defines: strings
 // as they are, other primitives converted, objects ignored.
-bool ReadErrorProperty(Isolate* isolate,
-                       Local<Context> context,
-                       Local<Object> object,
-                       const char* name,
+bool ReadErrorProperty(Isolate* isolate, Local<Context> context, Local<Object> object, const char* name,
                        std::string* out) {
   v8::TryCatch try_catch(isolate);
   Local<Value> value;
@@ -242,12 +244,8 @@ TransferOptions TransferOptions::Parse(Isolate* isolate, Local<Value> options) {
   return out;
 }
 
-TransferablePtr TransferOut(Isolate* isolate,
-                            Local<Context> context,
-                            Local<Value> value,
-                            const TransferOptions& options,
-                            Fallback fallback,
-                            bool functions) {
+TransferablePtr TransferOut(Isolate* isolate, Local<Context> context, Local<Value> value,
+                            const TransferOptions& options, Fallback fallback, bool functions) {
   if (options.promise) {
     // The receiver gets a Promise either way: a value that is not one arrives already settled.
     Local<v8::Promise> promise;
@@ -276,7 +274,8 @@ TransferablePtr TransferOut(Isolate* isolate,
       ReferenceDataPtr data = MakeReferenceData(isolate, context, value, options.inherit);
       return HandleTransfer([data] { return MakeReferenceHandle(data); });
     }
-    case TransferOptions::Kind::Default: break;
+    case TransferOptions::Kind::Default:
+      break;
   }
   if (CopiedValuePtr primitive = CopyPrimitive(isolate, value)) return primitive;
   if (ClassHandle* handle = ClassHandle::Unwrap(isolate, value)) return handle->TransferOut();
@@ -289,12 +288,14 @@ TransferablePtr TransferOut(Isolate* isolate,
     return CallbackTransfer(data);
   }
   switch (fallback) {
-    case Fallback::Undefined: return CopyPrimitive(isolate, v8::Undefined(isolate));
+    case Fallback::Undefined:
+      return CopyPrimitive(isolate, v8::Undefined(isolate));
     case Fallback::Reference: {
       ReferenceDataPtr data = MakeReferenceData(isolate, context, value, options.inherit);
       return HandleTransfer([data] { return MakeReferenceHandle(data); });
     }
-    case Fallback::Throw: break;
+    case Fallback::Throw:
+      break;
   }
   ThrowTypeError("A non-transferable value was passed");
 }

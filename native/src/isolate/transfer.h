@@ -40,12 +40,8 @@ struct TransferOptions {
 enum class Fallback { Throw, Undefined, Reference };
 
 // `functions` controls whether plain functions become Callbacks (arguments) or follow `fallback`.
-TransferablePtr TransferOut(Isolate* isolate,
-                            Local<Context> context,
-                            Local<Value> value,
-                            const TransferOptions& options,
-                            Fallback fallback,
-                            bool functions = false);
+TransferablePtr TransferOut(Isolate* isolate, Local<Context> context, Local<Value> value,
+                            const TransferOptions& options, Fallback fallback, bool functions = false);
 
 // An isolate-free copy of a value, following ExternalCopy's rules.
 class CopiedValue : public Transferable {

@@ -12,6 +12,8 @@
 // would otherwise look like a stop.
 #include "isolate/watchdog.h"
 
+#include "isolate/stuck_runs.h"
+
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -234,6 +236,8 @@ void Pass(uint64_t stall_ns) {
       if (!armed.forced && now >= armed.next_check) {
         armed.forced = true;  // grace over: the isolate did not reach an interrupt check
         armed.env->isolate()->TerminateExecution();
+        // a builtin that never checks for termination may hold the thread long after this
+        StuckRunArm(armed.env, "its time limit");
       }
       if (!armed.forced) earliest = std::min(earliest, armed.next_check);
       continue;

@@ -57,8 +57,7 @@ class CallbackInvoker : public ClassHandle {
   CallbackDataPtr data;
 };
 
-std::unique_ptr<ThreePhaseTask> CallTask(const CallbackDataPtr& data,
-                                         std::vector<TransferablePtr> args,
+std::unique_ptr<ThreePhaseTask> CallTask(const CallbackDataPtr& data, std::vector<TransferablePtr> args,
                                          bool await_promise) {
   auto out = std::make_shared<TransferablePtr>();
   return MakeTask(
@@ -201,11 +200,8 @@ class PromiseArrival : public Transferable {
 
 }  // namespace
 
-TransferablePtr TransferPromise(Isolate* isolate,
-                                Local<Context> context,
-                                Local<v8::Promise> promise,
-                                TransferOptions inner,
-                                Fallback fallback) {
+TransferablePtr TransferPromise(Isolate* isolate, Local<Context> context, Local<v8::Promise> promise,
+                                TransferOptions inner, Fallback fallback) {
   auto state = std::make_shared<PromiseState>();
   state->options = inner;
   state->fallback = fallback;
@@ -218,9 +214,7 @@ TransferablePtr TransferPromise(Isolate* isolate,
   return std::make_shared<PromiseArrival>(state);
 }
 
-CallbackDataPtr MakeCallbackData(Isolate* isolate,
-                                 Local<Context> context,
-                                 Local<Function> function,
+CallbackDataPtr MakeCallbackData(Isolate* isolate, Local<Context> context, Local<Function> function,
                                  CallbackMode mode) {
   auto data = std::make_shared<CallbackData>();
   EnvPtr env = CurrentEnv();

@@ -28,9 +28,7 @@ class FunctionData : public ClassHandle {
 
 }  // namespace
 
-Local<Function> NewFunctionWithData(Isolate* isolate,
-                                    Local<Context> context,
-                                    v8::FunctionCallback callback,
+Local<Function> NewFunctionWithData(Isolate* isolate, Local<Context> context, v8::FunctionCallback callback,
                                     std::shared_ptr<void> data) {
   auto* holder = new FunctionData(std::move(data));
   Local<Function> fn;
@@ -101,18 +99,41 @@ Local<FunctionTemplate> ClassHandle::Template(Isolate* isolate, ClassId id) {
   if (!slot.IsEmpty()) return slot.Get(isolate);
   Local<FunctionTemplate> tmpl;
   switch (id) {
-    case ClassId::Isolate: tmpl = DefineIsolate(isolate); break;
-    case ClassId::Context: tmpl = DefineContext(isolate); break;
-    case ClassId::Script: tmpl = DefineScript(isolate); break;
-    case ClassId::Module: tmpl = DefineModule(isolate); break;
-    case ClassId::Reference: tmpl = DefineReference(isolate); break;
-    case ClassId::ExternalCopy: tmpl = DefineExternalCopy(isolate); break;
-    case ClassId::Callback: tmpl = DefineCallback(isolate); break;
-    case ClassId::Dereference: tmpl = DefineDereference(isolate); break;
-    case ClassId::CopyInto: tmpl = DefineCopyInto(isolate); break;
-    case ClassId::Library: tmpl = DefineLibrary(isolate); break;
-    case ClassId::InspectorSession: tmpl = DefineInspectorSession(isolate); break;
-    default: ThrowTypeError("unknown class");
+    case ClassId::Isolate:
+      tmpl = DefineIsolate(isolate);
+      break;
+    case ClassId::Context:
+      tmpl = DefineContext(isolate);
+      break;
+    case ClassId::Script:
+      tmpl = DefineScript(isolate);
+      break;
+    case ClassId::Module:
+      tmpl = DefineModule(isolate);
+      break;
+    case ClassId::Reference:
+      tmpl = DefineReference(isolate);
+      break;
+    case ClassId::ExternalCopy:
+      tmpl = DefineExternalCopy(isolate);
+      break;
+    case ClassId::Callback:
+      tmpl = DefineCallback(isolate);
+      break;
+    case ClassId::Dereference:
+      tmpl = DefineDereference(isolate);
+      break;
+    case ClassId::CopyInto:
+      tmpl = DefineCopyInto(isolate);
+      break;
+    case ClassId::Library:
+      tmpl = DefineLibrary(isolate);
+      break;
+    case ClassId::InspectorSession:
+      tmpl = DefineInspectorSession(isolate);
+      break;
+    default:
+      ThrowTypeError("unknown class");
   }
   slot.Set(isolate, tmpl);
   return tmpl;

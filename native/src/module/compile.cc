@@ -38,13 +38,8 @@ void AnnotateCompileError(Isolate* isolate, Local<Context> context, v8::TryCatch
 // cache as asked; `compile(source, options)` makes the V8 call, `unbound(result)` gives what a
 // code cache is made from.
 template <typename Compile, typename Unbound>
-auto CompileWith(Isolate* isolate,
-                 Local<Context> context,
-                 const CompileInput& input,
-                 bool is_module,
-                 CachedDataResult* cache,
-                 Compile compile,
-                 Unbound unbound) {
+auto CompileWith(Isolate* isolate, Local<Context> context, const CompileInput& input, bool is_module,
+                 CachedDataResult* cache, Compile compile, Unbound unbound) {
   Context::Scope scope(context);
   v8::TryCatch try_catch(isolate);
   try {

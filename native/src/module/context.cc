@@ -108,9 +108,7 @@ class ContextHandle : public ClassHandle {
 
 }  // namespace
 
-std::vector<TransferablePtr> TransferArguments(Isolate* isolate,
-                                               Local<Context> context,
-                                               Local<Value> list,
+std::vector<TransferablePtr> TransferArguments(Isolate* isolate, Local<Context> context, Local<Value> list,
                                                const TransferOptions& options) {
   std::vector<TransferablePtr> args;
   if (list->IsNullOrUndefined()) return args;

@@ -3,6 +3,7 @@
 #include "module/features.h"
 
 #include "isolate/async_context.h"
+#include "isolate/promise_rejections.h"
 #include "isolate/snapshot.h"
 
 namespace islet {
@@ -53,8 +54,7 @@ void CreateSnapshot(const FunctionCallbackInfo<Value>& info) {
 
 }  // namespace
 
-IsolateFeatures IsolateFeatures::Parse(Isolate* isolate,
-                                       Local<Value> options,
+IsolateFeatures IsolateFeatures::Parse(Isolate* isolate, Local<Value> options,
                                        IsolateEnvironment::Options& env_options) {
   IsolateFeatures out;
   Local<Value> inspector = Option(isolate, options, "inspector");
@@ -111,6 +111,11 @@ ContextFeatures ContextFeatures::Parse(Isolate* isolate, Local<Value> options, c
     if (!async_context->IsBoolean()) ThrowTypeError("`asyncContext` must be a boolean");
     out.async_context = async_context.As<v8::Boolean>()->Value();
   }
+  Local<Value> promise_rejections = Option(isolate, options, "promiseRejections");
+  if (!promise_rejections->IsUndefined()) {
+    if (!promise_rejections->IsBoolean()) ThrowTypeError("`promiseRejections` must be a boolean");
+    out.promise_rejections = promise_rejections.As<v8::Boolean>()->Value();
+  }
   return out;
 }
 
@@ -119,6 +124,10 @@ void ContextFeatures::Apply(const EnvPtr& env, Local<Context> context) const {
   if (async_context) {
     Context::Scope scope(context);
     InstallAsyncContext(isolate, context);
+  }
+  if (promise_rejections) {
+    Context::Scope scope(context);
+    InstallPromiseRejections(isolate, context);
   }
   if (inspector) InspectContext(env, context);
 }

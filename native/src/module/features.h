@@ -16,10 +16,12 @@ struct IsolateFeatures {
   void Apply(const EnvPtr& env) const;
 };
 
-// Options of `createContext(options)` that belong to features: `inspector`, `asyncContext`.
+// Options of `createContext(options)` that belong to features: `inspector`, `asyncContext`,
+// `promiseRejections`.
 struct ContextFeatures {
   bool inspector = false;
   bool async_context = false;
+  bool promise_rejections = false;
   static ContextFeatures Parse(Isolate* isolate, Local<Value> options, const EnvPtr& env);
   // In the target isolate, right after Context::New.
   void Apply(const EnvPtr& env, Local<Context> context) const;

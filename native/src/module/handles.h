@@ -55,9 +55,7 @@ class ClassHandle {
 
 // A function of the current isolate whose callback reads `data` (DataOf): the data lives as
 // long as the function, and is freed with the isolate if that goes first.
-Local<Function> NewFunctionWithData(Isolate* isolate,
-                                    Local<Context> context,
-                                    v8::FunctionCallback callback,
+Local<Function> NewFunctionWithData(Isolate* isolate, Local<Context> context, v8::FunctionCallback callback,
                                     std::shared_ptr<void> data);
 std::shared_ptr<void> FunctionDataOf(const FunctionCallbackInfo<Value>& info);
 template <typename T>
@@ -141,11 +139,8 @@ Local<FunctionTemplate> DefineLibrary(Isolate* isolate);
 ClassHandle* MakeExternalCopyHandle(CopiedValuePtr copy);
 TransferablePtr CallbackTransfer(CallbackDataPtr data);
 // Proxies a Promise: the receiving isolate gets a Promise settled when this one settles.
-TransferablePtr TransferPromise(Isolate* isolate,
-                                Local<Context> context,
-                                Local<v8::Promise> promise,
-                                TransferOptions inner,
-                                Fallback fallback);
+TransferablePtr TransferPromise(Isolate* isolate, Local<Context> context, Local<v8::Promise> promise,
+                                TransferOptions inner, Fallback fallback);
 
 struct ModuleInfo;
 Local<Value> CompileModuleTask(ThreePhaseTask::Mode mode, const FunctionCallbackInfo<Value>& info, const EnvPtr& env);
@@ -155,9 +150,7 @@ void InstallModuleHooks(Isolate* isolate);
 Local<Value> ApplySyncPromise(const FunctionCallbackInfo<Value>& info, const ReferenceDataPtr& data);
 
 // The arguments array of apply/evalClosure, each transferred out (TypeError when not an array).
-std::vector<TransferablePtr> TransferArguments(Isolate* isolate,
-                                               Local<Context> context,
-                                               Local<Value> list,
+std::vector<TransferablePtr> TransferArguments(Isolate* isolate, Local<Context> context, Local<Value> list,
                                                const TransferOptions& options);
 
 // The copy held by an ExternalCopy handle (null when released).

@@ -72,6 +72,11 @@ class IsolateHandle : public ClassHandle {
         if (!atomics_wait->IsBoolean()) ThrowTypeError("`allowAtomicsWait` must be a boolean");
         env_options.allow_atomics_wait = atomics_wait.As<v8::Boolean>()->Value();
       }
+      Local<Value> label = Option(isolate, options, "label");
+      if (!label->IsUndefined()) {
+        if (!label->IsString()) ThrowTypeError("`label` must be a string");
+        env_options.label = ToUtf8(isolate, label).substr(0, 128);
+      }
       IsolateFeatures features = IsolateFeatures::Parse(isolate, options, env_options);
       Local<Value> on_error = Option(isolate, options, "onCatastrophicError");
       CallbackDataPtr callback;

@@ -112,9 +112,7 @@ class LinkWalk : public std::enable_shared_from_this<LinkWalk> {
 using WalkPtr = std::shared_ptr<LinkWalk>;
 
 // The instantiation itself, in the target isolate; the walked modules' links become final.
-Local<Value> Instantiate(Mode mode,
-                         const ModuleInfoPtr& root,
-                         RemotePtr<Context> context,
+Local<Value> Instantiate(Mode mode, const ModuleInfoPtr& root, RemotePtr<Context> context,
                          std::vector<ModuleInfoPtr> walked) {
   auto task = MakeTask(
       [root, context, walked = std::move(walked)] {
@@ -190,12 +188,8 @@ void Step(const WalkPtr& walk, Isolate* isolate) {
 
 }  // namespace
 
-Local<Value> InstantiateGraph(Mode mode,
-                              Isolate* isolate,
-                              Local<Object> root_object,
-                              const ModuleInfoPtr& root,
-                              RemotePtr<Context> context,
-                              Local<Value> resolve) {
+Local<Value> InstantiateGraph(Mode mode, Isolate* isolate, Local<Object> root_object, const ModuleInfoPtr& root,
+                              RemotePtr<Context> context, Local<Value> resolve) {
   if (!resolve->IsFunction()) ThrowTypeError("instantiate(context, resolve): `resolve` must be a function");
   Local<Context> caller = isolate->GetCurrentContext();
   auto walk = std::make_shared<LinkWalk>(isolate, caller, resolve.As<Function>(), mode != Mode::Sync);

@@ -75,11 +75,8 @@ void SettleDynamic(const FunctionCallbackInfo<Value>& info) {
   });
 }
 
-MaybeLocal<v8::Promise> ImportDynamically(Local<Context> context,
-                                          Local<v8::Data>,
-                                          Local<Value> resource_name,
-                                          Local<String> specifier,
-                                          Local<v8::FixedArray>) {
+MaybeLocal<v8::Promise> ImportDynamically(Local<Context> context, Local<v8::Data>, Local<Value> resource_name,
+                                          Local<String> specifier, Local<v8::FixedArray>) {
   Isolate* isolate = context->GetIsolate();
   Local<v8::Promise::Resolver> resolver;
   if (!v8::Promise::Resolver::New(context).ToLocal(&resolver)) return {};
@@ -161,9 +158,7 @@ ModuleInfoPtr LookupModule(Isolate* isolate, Local<v8::Module> module) {
   return nullptr;
 }
 
-MaybeLocal<v8::Module> ResolveModuleLink(Local<Context> context,
-                                         Local<String> specifier,
-                                         Local<v8::FixedArray>,
+MaybeLocal<v8::Module> ResolveModuleLink(Local<Context> context, Local<String> specifier, Local<v8::FixedArray>,
                                          Local<v8::Module> referrer) {
   Isolate* isolate = context->GetIsolate();
   ModuleInfoPtr info = LookupModule(isolate, referrer);

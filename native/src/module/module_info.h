@@ -36,19 +36,13 @@ ModuleInfoPtr LookupModule(Isolate* isolate, Local<v8::Module> module);
 ModuleInfoPtr ModuleOf(Isolate* isolate, Local<Value> value);
 
 // V8's question while instantiating: which module does `specifier` in `referrer` name?
-MaybeLocal<v8::Module> ResolveModuleLink(Local<Context> context,
-                                         Local<String> specifier,
-                                         Local<v8::FixedArray> assertions,
-                                         Local<v8::Module> referrer);
+MaybeLocal<v8::Module> ResolveModuleLink(Local<Context> context, Local<String> specifier,
+                                         Local<v8::FixedArray> assertions, Local<v8::Module> referrer);
 
 // Links the graph below `root` through `resolve` (a function of the caller's isolate, which
 // holds the Module objects), then instantiates it in `context`. Sync: returns undefined or
 // throws. Async: returns a Promise (the resolver may return Promises).
-Local<Value> InstantiateGraph(ThreePhaseTask::Mode mode,
-                              Isolate* isolate,
-                              Local<Object> root_object,
-                              const ModuleInfoPtr& root,
-                              RemotePtr<Context> context,
-                              Local<Value> resolve);
+Local<Value> InstantiateGraph(ThreePhaseTask::Mode mode, Isolate* isolate, Local<Object> root_object,
+                              const ModuleInfoPtr& root, RemotePtr<Context> context, Local<Value> resolve);
 
 }  // namespace islet

@@ -28,12 +28,8 @@ void RefuseProxies(Local<Object> object) {
 
 // Reads a property the way `get` allows: data properties only (own ones, or inherited with
 // `unsafeInherit`), unless the caller opted into accessors.
-Local<Value> ReadProperty(Isolate* isolate,
-                          Local<Context> context,
-                          Local<Object> object,
-                          Local<v8::Name> name,
-                          bool inherit,
-                          bool accessors) {
+Local<Value> ReadProperty(Isolate* isolate, Local<Context> context, Local<Object> object, Local<v8::Name> name,
+                          bool inherit, bool accessors) {
   if (accessors) {
     if (!inherit && !Check(object->HasOwnProperty(context, name))) return v8::Undefined(isolate);
     return Check(object->Get(context, name));

@@ -7,11 +7,18 @@
 import cluster from 'node:cluster';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { workerChannel } from '../../cluster/worker-channel';
+import { countDropped, type DropReason } from '../log-drops';
 import type { Scrape } from '../../cluster/messages';
 import type { LimitName } from '../../host/types';
 import type { EvictionReason, IsolateSample, RequestReport, TenantObserver } from '../../tenants/observer';
 import { TenantLabels, TenantSeries, statusLabel } from './labels';
-import { nonNegative, registerIsolateGauges, registerStallCounters, type StallTotals } from './scrape-gauges';
+import {
+  nonNegative,
+  registerIsolateGauges,
+  registerLogDrops,
+  registerStallCounters,
+  type StallTotals,
+} from './scrape-gauges';
 import { SeriesCounter, SeriesHistogram, type CounterSeries, type HistogramSeries } from './series-metrics';
 
 export { OTHER_TENANTS, statusLabel } from './labels';
@@ -86,7 +93,6 @@ export class Metrics implements TenantObserver {
   #codeCache: Counter<'result'>;
   #subrequests: TenantSeries<Counter<'tenant' | 'status'>>;
   #deployments: TenantSeries<Counter<'tenant' | 'result'>>;
-  #logLinesDropped: Counter<'reason'>;
 
   constructor(options: MetricsOptions = {}) {
     const limit = options.tenantLabels ?? 100;
@@ -219,13 +225,6 @@ export class Metrics implements TenantObserver {
       }),
       'result',
     );
-    this.#logLinesDropped = new Counter({
-      name: 'islet_log_lines_dropped_total',
-      help: 'Log lines not delivered because their reader did not keep up, by reason (follower: a log stream client)',
-      labelNames: ['reason'],
-      registers,
-    });
-    this.#logLinesDropped.inc({ reason: 'follower' }, 0);
     registerIsolateGauges(this.registry, this.#labels, () => {
       try {
         return this.#isolateSource ? this.#isolateSource() : [];
@@ -234,6 +233,7 @@ export class Metrics implements TenantObserver {
         return [];
       }
     });
+    registerLogDrops(this.registry);
     if (options.defaultMetrics ?? true) {
       collectDefaultMetrics({ register: this.registry });
       // prom-client exports these three totals as gauges whose names end in `_total`, which
@@ -345,9 +345,13 @@ export class Metrics implements TenantObserver {
     this.#deployments.metric.inc(this.#deployments.labels(this.#labels.label(tenant), result));
   }
 
-  /** lines a reader lost because it did not keep up (a follow stream's backlog was full) */
-  logLinesDropped(reason: string, count: number): void {
-    if (count > 0) this.#logLinesDropped.inc({ reason }, count);
+  /**
+   * lines a reader lost because it did not keep up (a follow stream's backlog was full): counted
+   * with every other drop of this process (observe/log-drops.ts), exported as
+   * islet_log_lines_dropped_total{reason}
+   */
+  logLinesDropped(reason: DropReason, count: number): void {
+    countDropped(reason, count);
   }
 
   setIsolateSource(source: () => IsolateSample[]): void {

@@ -3,6 +3,7 @@
 // native/'s ledger). The values are current and cost nothing between scrapes.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { IsolateSample, IsolateState } from '../../tenants/observer';
+import { droppedTotals } from '../log-drops';
 import type { TenantLabels } from './labels';
 
 /** native/'s machine-stall ledger, as metrics reads it */
@@ -108,4 +109,22 @@ export function registerStallCounters(registry: Registry, read: () => StallTotal
     'CPU time not charged to tenants because their requests were running through a machine stop',
     (t) => t.creditedNs / 1e9,
   );
+}
+
+/**
+ * `islet_log_lines_dropped_total{reason}`: log lines this process's observers dropped rather
+ * than make serving wait (observe/log-drops.ts), every reason present from the start so that a
+ * dashboard sees the series move from 0.
+ */
+export function registerLogDrops(registry: Registry): void {
+  new Counter({
+    name: 'islet_log_lines_dropped_total',
+    help: 'Log lines dropped because their reader (stdout, stderr, a follower, another process) did not keep up',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, lines] of droppedTotals()) this.inc({ reason }, lines);
+    },
+  });
 }

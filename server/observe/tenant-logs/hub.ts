@@ -14,7 +14,7 @@ import cluster from 'node:cluster';
 import type { TenantLogRecord } from '../../host/types';
 import { islet } from '../../cluster/messages';
 import { workerChannel } from '../../cluster/worker-channel';
-import { isoNow, type Level, type Logger, type LogListener, type LogRecord } from '../server-log';
+import { isoNow, LineClass, type Level, type Logger, type LogListener, type LogRecord } from '../server-log';
 import { LIMIT_UNITS, TENANT_SOURCES, type LimitLogEvent, type TenantErrorEvent } from './events';
 import { LineRing } from './line-ring';
 import { LineMatcher, type LogQuery, type LogQueryParams, lineTime, parseLogQuery } from './query';
@@ -141,7 +141,7 @@ export class LogHub {
     const level = requestLevel(line.status);
     const text = requestLine(isoNow(), level, line);
     // a level filtering it out of stdout still leaves it to the tenant (see #write)
-    this.#logger.writeLine(level, text, this.#listener);
+    this.#logger.writeLine(level, text, this.#listener, LineClass.Request);
     if (typeof line.tenant === 'string') this.#keep(line.tenant, text);
   }
 
