@@ -4,6 +4,7 @@
 // the bridge is left on the global object: it lives in this bundle's closures only.
 import type { IsolateEntries } from '../server/bridge/ops';
 import { setHost, completeOp } from './internal/bridge';
+import { installClock } from './internal/clock';
 import { defineLazy } from './internal/lazy';
 import {
   ObjectDefineProperty,
@@ -76,16 +77,11 @@ export function install(
   // before anything else: the addon's async context handle leaves the global (see the file)
   adoptNativeAsyncContext();
   adoptPromiseRejections();
-  // a millisecond clock read in the isolate: no bridge crossing per call, and a coarse timer is
-  // what a multi-tenant runtime should give untrusted code anyway (timing side channels)
-  const DateNow = Date.now;
-  const origin = DateNow();
-  let last = 0;
-  const now = () => {
-    const t = DateNow() - origin;
-    if (t > last) last = t; // monotonic even if the wall clock steps back
-    return last;
-  };
+  // the clock stands still while tenant code runs and moves when the host enters the isolate
+  // (internal/clock.ts): no bridge crossing per read, and nothing to time a neighbour with
+  const clock = installClock();
+  const { now, tick } = clock;
+  const origin = clock.origin;
 
   define('DOMException', DOMException);
   define('Event', Event);
@@ -201,22 +197,30 @@ export function install(
   lazyClass('ScheduledEvent', scheduledModule);
 
   configureDispatch(buildEnv(env, bindings), globalTarget);
+  // every way the host enters the isolate moves the clock first
+  const entered =
+    <A extends unknown[], R>(entry: (...args: A) => R) =>
+    (...args: A): R => {
+      tick();
+      return entry(...args);
+    };
   return {
-    dispatch,
-    scheduled,
-    complete: completeOp,
-    fire: fireTimer,
+    dispatch: entered(dispatch),
+    scheduled: entered(scheduled),
+    complete: entered(completeOp),
+    fire: entered(fireTimer),
     // only ever called for a socket, which exists only once the module was loaded
-    socketEvent: (id, kind, data, code, reason) => webSockets().socketEvent(id, kind, data, code, reason),
-    pull: pullSink,
-    cancel: cancelSink,
-    finish: finishRequest,
-    rejections: () =>
+    socketEvent: entered((id, kind, data, code, reason) => webSockets().socketEvent(id, kind, data, code, reason)),
+    pull: entered(pullSink),
+    cancel: entered(cancelSink),
+    finish: entered(finishRequest),
+    rejections: entered(() =>
       notifyRejections(
         globalTarget,
         (type) => listenersOf(globalTarget, type).length > 0,
         () => messageEvents().PromiseRejectionEvent,
       ),
+    ),
     bindModule,
     bindScript,
   };

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './errors';
+import { protectionSettings } from './config-protections';
 import { parseSecretKeys } from './store/postgres/secrets';
 import { cfProblems } from './front/cf/settings';
 
@@ -35,6 +36,8 @@ export interface Limits {
   logBytes: number;
   /** requests in flight in one isolate */
   concurrency: number;
+  /** CPU time a cold start's top-level code may use (ms), charged to the tenant */
+  startupCpuMs: number;
   // WebSockets (server/host/websockets/). Optional in the type so that code building limits by
   // hand need not name them; a loaded config always has them (config/default.json), and
   // webSocketLimits() there fills the same defaults in for hand-made ones.
@@ -66,10 +69,35 @@ export interface Limits {
   cronWallMs?: number;
 }
 
-/** The limits the sandbox enforces on each request; the others bound the isolate (memory) or the pool (concurrency). */
-export type RequestLimits = Omit<Limits, 'memoryMb' | 'concurrency'>;
+/**
+ * The limits the sandbox enforces on each request; the others bound the isolate (memory), the
+ * pool (concurrency) or a cold start (startupCpuMs).
+ */
+export type RequestLimits = Omit<Limits, 'memoryMb' | 'concurrency' | 'startupCpuMs'>;
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Builds and what a tenant may store (server/deploy/). */
+export interface DeploySettings {
+  /** uploads built at once, per process */
+  concurrency: number;
+  /** uploads waiting beyond those */
+  queue: number;
+  /** uploads of one tenant waiting beyond its running one (its share of the queue) */
+  queuePerTenant: number;
+  /** wall time of one build (ms) */
+  buildTimeoutMs: number;
+  /** memory of each process of one build (MB) */
+  buildMemoryMb: number;
+  /** stored versions per tenant */
+  maxVersions: number;
+  /** bytes of stored files (modules and source maps) per tenant, over every version */
+  maxStoredBytes: number;
+  /** modules in one deployment */
+  maxModules: number;
+  /** over a quota: prune the oldest inactive versions, or refuse the upload */
+  quotaPolicy: 'prune' | 'refuse';
+}
 
 export interface Config {
   port: number;
@@ -92,6 +120,8 @@ export interface Config {
     headersTimeoutMs: number;
     keepAliveTimeoutMs: number;
     shutdownTimeoutMs: number;
+    /** connections one client address may hold open on the tenant port (0: no cap) */
+    maxConnectionsPerClient: number;
   };
   limits: Limits;
   pool: {
@@ -101,6 +131,25 @@ export interface Config {
     sampleIntervalS: number;
     startupTimeoutMs: number;
     drainTimeoutMs: number;
+    /** isolate deaths (failed starts, memory kills) in a row before a tenant is backed off */
+    backoffAfter: number;
+    /** the first back-off; each further death doubles it */
+    backoffBaseMs: number;
+    backoffMaxMs: number;
+  };
+  deploy: DeploySettings;
+  hostnames: {
+    /** how a tenant proves a custom hostname: none (the operator assigns), a DNS TXT record, an HTTP token */
+    verification: 'none' | 'dns' | 'http';
+    /** the port the HTTP token is fetched from (80 in production) */
+    httpPort: number;
+    checkTimeoutMs: number;
+  };
+  exceptions: {
+    /** bytes kept of a tenant exception's message and of its stack, before mapping and logging */
+    maxBytes: number;
+    /** stack frames kept */
+    maxFrames: number;
   };
   egress: { allow: string[] };
   /** the supervisor and its workers (`workers` > 0) */
@@ -162,6 +211,25 @@ export interface Config {
     /** how often that history samples the counters (seconds) */
     historySampleS: number;
   };
+  /** OpenTelemetry traces (observe/tracing/): off unless enabled or an OTLP endpoint is set */
+  tracing: {
+    enabled: boolean;
+    /** share of new traces recorded (a trusted caller's sampled flag decides for its own) */
+    sampleRatio: number;
+    /** addresses and CIDR ranges whose traceparent is continued */
+    trustedPeers: string[];
+    /** finished spans waiting for export; more are dropped and counted */
+    maxQueueSize: number;
+    maxExportBatchSize: number;
+    scheduledDelayMs: number;
+  };
+  /** CPU profiles of tenants (POST /v1/tenants/{t}/profile) */
+  profiles: {
+    /** the longest profile one request may ask for (seconds) */
+    maxSeconds: number;
+    /** µs between samples */
+    samplingIntervalUs: number;
+  };
   store: {
     /** '' (the data folder), file:///<folder> or postgres://… */
     url: string;
@@ -175,14 +243,15 @@ export interface Config {
   tenants: Record<string, { limits?: Partial<Limits> }>;
 }
 
-type Kind =
+export type Kind =
   | { type: 'int'; min: number; max: number; unit?: string; auto?: { doc: string; value: () => number } }
   | { type: 'string'; pattern?: RegExp; expected?: string }
   | { type: 'bool' }
+  | { type: 'ratio' }
   | { type: 'enum'; values: readonly string[] }
   | { type: 'list' };
 
-interface Setting {
+export interface Setting {
   /** dotted path in the config object */
   key: string;
   env: string;
@@ -211,6 +280,11 @@ export const limitSettings: Record<keyof Limits, { env: string; kind: Kind & { t
   subrequestResponseBytes: { env: 'ISLET_SUBREQUEST_RESPONSE_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: 'body size of one fetch() response' },
   logBytes: { env: 'ISLET_LOG_LIMIT_BYTES', kind: { type: 'int', min: 0, max: MAX_BYTES, unit: 'bytes' }, doc: 'console output per request' },
   concurrency: { env: 'ISLET_CONCURRENCY_LIMIT', kind: { type: 'int', min: 1, max: 1_000_000 }, doc: 'requests in flight in one isolate (503 past it)' },
+  startupCpuMs: {
+    env: 'ISLET_STARTUP_CPU_LIMIT_MS',
+    kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' },
+    doc: "CPU time a cold start's top-level code may use, charged to the tenant",
+  },
   webSocketMessageBytes: {
     env: 'ISLET_WEBSOCKET_MESSAGE_LIMIT_BYTES',
     kind: { type: 'int', min: 125, max: 1 << 30, unit: 'bytes' },
@@ -276,6 +350,7 @@ export const settings: Setting[] = [
   { key: 'server.headersTimeoutMs', env: 'ISLET_HEADERS_TIMEOUT_MS', kind: { type: 'int', min: 100, max: 600_000, unit: 'ms' }, doc: 'time a client has to send its headers' },
   { key: 'server.keepAliveTimeoutMs', env: 'ISLET_KEEP_ALIVE_TIMEOUT_MS', kind: { type: 'int', min: 0, max: 600_000, unit: 'ms' }, doc: 'idle keep-alive connection timeout' },
   { key: 'server.shutdownTimeoutMs', env: 'ISLET_SHUTDOWN_TIMEOUT_MS', kind: { type: 'int', min: 0, max: 600_000, unit: 'ms' }, doc: 'how long SIGTERM waits for in-flight requests' },
+  ...protectionSettings.server,
   ...Object.entries(limitSettings).map(([name, s]) => ({ key: `limits.${name}`, env: s.env, kind: s.kind, doc: s.doc })),
   { key: 'pool.maxIsolates', env: 'ISLET_POOL_MAX_ISOLATES', kind: { type: 'int', min: 1, max: 1_000_000 }, doc: 'warm isolates kept (least recently used evicted)' },
   { key: 'pool.maxMemoryMb', env: 'ISLET_POOL_MAX_MEMORY_MB', kind: { type: 'int', min: 16, max: 1_048_576, unit: 'MB' }, doc: 'total heap of warm isolates' },
@@ -283,6 +358,8 @@ export const settings: Setting[] = [
   { key: 'pool.sampleIntervalS', env: 'ISLET_POOL_SAMPLE_INTERVAL_S', kind: { type: 'int', min: 1, max: 3600, unit: 's' }, doc: 'how often heap sizes are sampled and idle isolates swept' },
   { key: 'pool.startupTimeoutMs', env: 'ISLET_STARTUP_TIMEOUT_MS', kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' }, doc: "time a deployment's top-level code may run" },
   { key: 'pool.drainTimeoutMs', env: 'ISLET_DRAIN_TIMEOUT_MS', kind: { type: 'int', min: 0, max: 3_600_000, unit: 'ms' }, doc: 'longest an old isolate drains after a redeploy' },
+  ...protectionSettings.pool,
+  ...protectionSettings.rest,
   { key: 'egress.allow', env: 'ISLET_EGRESS_ALLOW', kind: { type: 'list' }, doc: 'private hosts/IPs/CIDRs tenant fetch() may reach (comma-separated in env)' },
   {
     key: 'trustedProxies',
@@ -326,6 +403,14 @@ export const settings: Setting[] = [
   { key: 'dashboard.prometheusUrl', env: 'ISLET_DASHBOARD_PROMETHEUS_URL', kind: { type: 'string', pattern: /^$|^https?:\/\/[^\s]+$/, expected: 'an http(s) URL of a Prometheus server, or empty' }, doc: "the dashboard's history from this Prometheus server (query_range); empty: islet's own per-minute store" },
   { key: 'dashboard.historySampleS', env: 'ISLET_DASHBOARD_HISTORY_SAMPLE_S', kind: { type: 'int', min: 1, max: 60, unit: 's' }, doc: 'how often that history samples the counters' },
   { key: 'dashboard.historyMinutes', env: 'ISLET_DASHBOARD_HISTORY_MINUTES', kind: { type: 'int', min: 10, max: 10_080, unit: 'minutes' }, doc: 'minutes of per-minute history islet keeps itself (without prometheusUrl)' },
+  { key: 'tracing.enabled', env: 'ISLET_TRACING', kind: { type: 'bool' }, doc: 'export OpenTelemetry traces over OTLP/HTTP (also on when OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set)' },
+  { key: 'tracing.sampleRatio', env: 'ISLET_TRACE_SAMPLE_RATIO', kind: { type: 'ratio' }, doc: 'share of new traces recorded (OTEL_TRACES_SAMPLER overrides it)' },
+  { key: 'tracing.trustedPeers', env: 'ISLET_TRACE_TRUSTED_PEERS', kind: { type: 'list' }, doc: 'addresses/CIDRs whose traceparent header is continued, besides trustedProxies (comma-separated in env)' },
+  { key: 'tracing.maxQueueSize', env: 'ISLET_TRACE_QUEUE_SIZE', kind: { type: 'int', min: 1, max: 1_000_000, unit: 'spans' }, doc: 'finished spans waiting for export, per process (more are dropped and counted)' },
+  { key: 'tracing.maxExportBatchSize', env: 'ISLET_TRACE_BATCH_SIZE', kind: { type: 'int', min: 1, max: 1_000_000, unit: 'spans' }, doc: 'spans per export request' },
+  { key: 'tracing.scheduledDelayMs', env: 'ISLET_TRACE_EXPORT_DELAY_MS', kind: { type: 'int', min: 1, max: 600_000, unit: 'ms' }, doc: 'longest a finished span waits before its batch is exported' },
+  { key: 'profiles.maxSeconds', env: 'ISLET_PROFILE_MAX_SECONDS', kind: { type: 'int', min: 1, max: 600, unit: 's' }, doc: 'the longest CPU profile of a tenant one request may ask for' },
+  { key: 'profiles.samplingIntervalUs', env: 'ISLET_PROFILE_SAMPLING_US', kind: { type: 'int', min: 100, max: 100_000, unit: 'µs' }, doc: 'time between samples of a CPU profile' },
   {
     key: 'cache.memoryMb',
     env: 'ISLET_CACHE_MEMORY_MB',
@@ -434,6 +519,8 @@ function describe(kind: Kind): string {
       return kind.expected ?? 'a string';
     case 'bool':
       return 'true or false';
+    case 'ratio':
+      return 'a number from 0 to 1';
     case 'enum':
       return `one of ${kind.values.join(', ')}`;
     case 'list':
@@ -461,6 +548,11 @@ function coerce(kind: Kind, raw: unknown, fromEnv: boolean, secret = false): { v
       if (fromEnv && /^(true|1|yes)$/i.test(String(raw))) return { value: true };
       if (fromEnv && /^(false|0|no)$/i.test(String(raw))) return { value: false };
       return bad();
+    case 'ratio': {
+      const n = fromEnv ? (/^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(String(raw)) ? Number(raw) : NaN) : raw;
+      if (typeof n !== 'number' || !(n >= 0 && n <= 1)) return bad();
+      return { value: n };
+    }
     case 'enum':
       if (typeof raw !== 'string' || !kind.values.includes(raw)) return bad();
       return { value: raw };
@@ -600,6 +692,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
     server: {},
     limits: {},
     pool: {},
+    deploy: {},
+    hostnames: {},
+    exceptions: {},
     egress: {},
     cluster: {},
     cf: {},
@@ -607,6 +702,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
     cron: {},
     logs: {},
     dashboard: {},
+    tracing: {},
+    profiles: {},
     store: {},
     tenants: {},
   } as Record<string, unknown>;

@@ -174,6 +174,22 @@ export class ConcurrencyLimitError extends IsletError {
   }
 }
 
+/** The tenant's isolates keep dying: no new one is started before `retryAfterMs` (tenants/backoff.ts). */
+export class TenantBackoffError extends IsletError {
+  declare readonly code: 'ISLET_TENANT_BACKOFF';
+  constructor(
+    readonly tenant: string,
+    readonly retryAfterMs: number,
+    /** isolate deaths in a row that led here */
+    readonly deaths: number,
+  ) {
+    super(
+      'ISLET_TENANT_BACKOFF',
+      `tenant ${tenant} is backed off for ${retryAfterMs} ms after ${deaths} isolate deaths`,
+    );
+  }
+}
+
 /** A custom route pattern of a deployment is malformed. */
 export class RoutePatternError extends IsletError {
   declare readonly code: 'ISLET_BAD_ROUTE';
@@ -257,6 +273,10 @@ const adminStatus = {
   ISLET_ADMIN_PAYLOAD_TOO_LARGE: 413,
   /** the metrics of this process or of the workers could not be gathered */
   ISLET_ADMIN_METRICS_UNAVAILABLE: 503,
+  /** a hostname's ownership check (DNS TXT record or HTTP token) did not find the token */
+  ISLET_ADMIN_HOSTNAME_CHECK_FAILED: 409,
+  /** a hostname that is not a DNS name a route could use */
+  ISLET_ADMIN_BAD_HOSTNAME: 400,
   /** a rollback without an id, and no deployment older than the active one */
   ISLET_ADMIN_NO_PREVIOUS_DEPLOYMENT: 409,
   /** a filter of the logs route (level=, status=, since=...) that does not parse */
@@ -267,6 +287,8 @@ const adminStatus = {
   ISLET_ADMIN_BAD_RANGE: 400,
   /** the history could not be read (the Prometheus server or the supervisor did not answer) */
   ISLET_ADMIN_HISTORY_UNAVAILABLE: 503,
+  /** a CPU profile of the tenant is already running (one at a time) */
+  ISLET_ADMIN_PROFILE_RUNNING: 409,
 } as const;
 export type AdminErrorCode = CodeOf<typeof adminStatus>;
 
@@ -296,8 +318,18 @@ const deployStatus = {
   ISLET_DEPLOY_BAD_CONFIG: 400,
   /** a route another tenant's active deployment serves (deploy/routes.ts) */
   ISLET_DEPLOY_ROUTE_TAKEN: 409,
-  /** more uploads than the deploy gate builds and queues at once */
+  /** more uploads than the deploy gate builds and queues at once, or than one tenant's share of it */
   ISLET_DEPLOY_BUSY: 503,
+  /** the build ran past its time or memory limit, or crashed (esbuild's stack overflowed) */
+  ISLET_DEPLOY_BUILD_LIMIT: 422,
+  /** the tenant keeps as many versions as its quota allows and pruning is off (deploy/quota.ts) */
+  ISLET_DEPLOY_QUOTA_VERSIONS: 409,
+  /** the tenant's stored bytes, or the deployment's module count, would pass its quota */
+  ISLET_DEPLOY_QUOTA_SIZE: 413,
+  /** a route on the platform's base domain other than the tenant's own <tenant>.<base> */
+  ISLET_DEPLOY_HOSTNAME_RESERVED: 403,
+  /** a route on a hostname the operator did not assign to the tenant and the tenant did not prove */
+  ISLET_DEPLOY_HOSTNAME_NOT_VERIFIED: 403,
 } as const;
 export type DeployErrorCode = CodeOf<typeof deployStatus>;
 

@@ -28,6 +28,7 @@ const commands: Record<string, Command> = {
   scheduled: { module: 'bindings', summary: "run a tenant's scheduled handler now (--cron)" },
   logs: { module: 'logs', summary: "show a tenant's logs, filtered (--follow to stream them)" },
   tail: { module: 'logs', summary: "stream a tenant's new log lines, filtered like logs" },
+  profile: { module: 'profile', summary: "CPU-profile a tenant's isolates for N seconds (.cpuprofile)" },
   workers: { module: 'workers', summary: 'the serving processes: uptime, restarts, memory' },
   store: { module: 'store', summary: 'migrate the store (schema, or copy --from a store --to another), keygen, rekey' },
 };

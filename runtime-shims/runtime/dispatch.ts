@@ -11,7 +11,7 @@ import type { CfFlat, ResponseAnswer, ResponseBody } from '../../server/bridge/o
 import { abortSignal } from '../abort/abort';
 import { listenersOf, EventTarget } from '../events/event-target';
 import { createFetchEvent, hasResponded } from './fetch-event';
-import { describeError } from '../internal/report';
+import { boundErrorText, describeError } from '../internal/report';
 import { connectBuiltins } from '../internal/builtin-internals';
 import { asyncContext } from '../internal/async-context';
 import { DOMException } from '../events/dom-exception';
@@ -118,7 +118,7 @@ function fail(id: number, error: unknown): void {
   } catch {
     message = 'Uncaught exception';
   }
-  host('fail', id, message, describeError(error));
+  host('fail', id, boundErrorText(message), describeError(error));
 }
 
 /** the answer crossing to the host: [status, statusText, headers, body, released] */

@@ -5,6 +5,8 @@
 // names first. A new group of admin routes is one more file like tenants.ts, mounted here.
 import type { Hono } from 'hono';
 import { createDashboard } from './dashboard';
+import type { Config, DeploySettings } from '../config';
+import type { Builder } from '../deploy/build-pool';
 import type { UploadLimits } from '../deploy/limits';
 import { defaultUploadLimits } from '../deploy/limits';
 import type { PrepareHook } from '../deploy/publish';
@@ -18,6 +20,7 @@ import { authMiddleware, type AdminEnv } from './auth';
 import { readYourWrites, type WriteSync } from './consistency';
 import { deploymentRoutes } from './deployments';
 import { envRoutes } from './env';
+import { hostnameRoutes } from './hostnames';
 import { historyRoutes, type WorkersSource } from './history';
 import type { HistorySource } from '../observe/metrics/history-source';
 import { adminRouter, answerNotFound } from './errors';
@@ -27,6 +30,8 @@ import { tenantRoutes } from './tenants';
 import { tokenRoutes } from './tokens';
 import { bindingRoutes } from './bindings';
 import { kvRoutes } from './kv';
+import { profileRoutes } from './profiles';
+import type { ProfileSource } from '../observe/profiles/tenant-profiler';
 import type { KvBackend } from '../bindings/kv/backend';
 import type { CronRunner } from '../bindings/cron/runner';
 import type { Limits } from '../config';
@@ -50,6 +55,16 @@ export interface AdminApiDeps {
   /** deployments built at once (default 2) and waiting beyond those (default 16; more: 503) */
   deployConcurrency?: number;
   deployQueue?: number;
+  /** build gate shares, the module bound and storage quotas (config `deploy`) */
+  deploy?: Partial<DeploySettings>;
+  /** where builds run (deploy/build-pool.ts); default: in this process */
+  builder?: Builder;
+  /** how tenants prove custom hostnames (config `hostnames`); default: the operator assigns them */
+  hostnames?: Config['hostnames'];
+  /** the egress policy the HTTP ownership check goes out under (config `egress`) */
+  egress?: Config['egress'];
+  /** tests: the TXT records of a name, for the DNS ownership check */
+  resolveTxt?: (name: string, timeoutMs: number) => Promise<string[][]>;
   /** tenant logs: serves GET /v1/tenants/:tenant/logs */
   logs?: LogHub;
   /** serves GET /metrics (operator only) */
@@ -74,6 +89,8 @@ export interface AdminApiDeps {
   workers?: WorkersSource;
   /** lines a log follower lost (counted into the metrics) */
   onLogLinesDropped?: (count: number) => void;
+  /** serves POST /v1/tenants/:tenant/profile (CPU profiles; absent: this process serves no tenants) */
+  profiles?: { source: ProfileSource; maxSeconds: number; samplingIntervalUs: number };
 }
 
 export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
@@ -120,6 +137,21 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
       prepare: deps.prepare,
       deployConcurrency: deps.deployConcurrency,
       deployQueue: deps.deployQueue,
+      deploy: deps.deploy,
+      builder: deps.builder,
+      baseDomain: deps.baseDomain,
+    }),
+  );
+  const hostnames = deps.hostnames ?? { verification: 'none', httpPort: 80, checkTimeoutMs: 5000 };
+  app.route(
+    '/',
+    hostnameRoutes({
+      store,
+      logger,
+      auth,
+      baseDomain: deps.baseDomain,
+      proof: { ...hostnames, egress: deps.egress ?? { allow: [] } },
+      resolveTxt: deps.resolveTxt,
     }),
   );
   app.route('/', envRoutes({ store, logger, auth }));
@@ -134,6 +166,8 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     const metricsAuth = authMiddleware(store, deps.operatorToken, { scrapeTokens, allowScrape: true });
     app.route('/', metricsRoutes(deps.metrics, { auth: metricsAuth, logger }));
   }
+  if (deps.profiles)
+    app.route('/', profileRoutes({ store, logger, auth, ...deps.profiles, profiles: deps.profiles.source }));
   app.route('/', historyRoutes({ auth, logger, history: deps.history, workers: deps.workers }));
   // a /v1 path no route serves still needs a token: without one, probing learns nothing
   app.all('/v1/*', auth, (c) => answerNotFound(c));

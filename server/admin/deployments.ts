@@ -12,9 +12,12 @@
 import type { Context, Hono } from 'hono';
 import { ApiError } from '../errors';
 import type { Logger } from '../observe/server-log';
+import type { DeploySettings } from '../config';
+import type { Builder } from '../deploy/build-pool';
 import { DeployGate } from '../deploy/gate';
 import type { UploadLimits } from '../deploy/limits';
 import { publish, type PrepareHook } from '../deploy/publish';
+import { assertRoutesAllowed } from '../deploy/hostnames';
 import { assertRoutesFree, routeConflicts } from '../deploy/routes';
 import { readUpload } from '../deploy/upload';
 import { checkId } from '../store/names';
@@ -35,14 +38,34 @@ export interface DeploymentRoutesDeps {
   limits: UploadLimits;
   prepare?: PrepareHook;
   tenantUrl(tenant: string): string;
+  /** the platform's base domain: no route may name it or what is under it (deploy/hostnames.ts) */
+  baseDomain: string;
   /** deployments built at once (default 2) and waiting beyond those (default 16; more: 503) */
   deployConcurrency?: number;
   deployQueue?: number;
+  /** build gate shares, the module bound and storage quotas (config `deploy`); default: no quota */
+  deploy?: Partial<DeploySettings>;
+  /** where builds run (a BuildPool's child processes); default: in this process */
+  builder?: Builder;
 }
 
 export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
   const { store, logger, auth, observer, limits } = deps;
-  const gate = new DeployGate(deps.deployConcurrency ?? 2, deps.deployQueue ?? 16);
+  const settings = deps.deploy ?? {};
+  const queue = deps.deployQueue ?? settings.queue ?? 16;
+  const gate = new DeployGate(
+    deps.deployConcurrency ?? settings.concurrency ?? 2,
+    queue,
+    settings.queuePerTenant ?? queue,
+  );
+  const quota =
+    settings.maxVersions !== undefined && settings.maxStoredBytes !== undefined
+      ? {
+          maxVersions: settings.maxVersions,
+          maxStoredBytes: settings.maxStoredBytes,
+          quotaPolicy: settings.quotaPolicy ?? 'prune',
+        }
+      : undefined;
   const app = adminRouter(logger);
 
   async function requireDeployment(tenant: string, id: string): Promise<DeploymentManifest> {
@@ -60,7 +83,7 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
     // the body is read inside the gate too: each upload buffers up to maxRequestBytes, so
     // reading them all at once would let a burst of uploads exhaust the server's memory; a
     // waiting upload stays in its socket (TCP backpressure) until its turn
-    const { manifest, active, revision } = await gate.run(async () => {
+    const { manifest, active, revision } = await gate.run(tenant, async () => {
       let upload: Awaited<ReturnType<typeof readUpload>>;
       try {
         upload = await readUpload(c, limits);
@@ -68,7 +91,9 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
         observer.deployment(tenant, 'failure');
         throw error;
       }
-      // the operator may nest one tenant's routes in another's; a deploy token may not
+      // hostnames first (owned, off the base domain), so a tenant learns nothing of routes it may
+      // not use; then the operator may nest one tenant's routes in another's, a deploy token not
+      await assertRoutesAllowed(store, tenant, upload.routes, { baseDomain: deps.baseDomain, operator: isOperator(c) });
       if (upload.activate) await assertRoutesFree(store, tenant, upload.routes, { nested: isOperator(c) });
       const options: Parameters<typeof publish>[3] = {
         bundle: upload.bundle,
@@ -79,11 +104,14 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
         // the store claims the routes atomically with the activation (two racing deploys: one wins)
         routeConflicts: routeConflicts({ nested: isOperator(c) }),
       };
+      if (quota) options.quota = quota;
+      if (settings.maxModules !== undefined) options.maxModules = settings.maxModules;
       if (upload.entry) options.entry = upload.entry;
       if (upload.compatibility) options.compatibility = upload.compatibility;
       if (upload.message) options.message = upload.message;
       const publishDeps: Parameters<typeof publish>[0] = { store, logger, observer };
       if (deps.prepare) publishDeps.prepare = deps.prepare;
+      if (deps.builder) publishDeps.builder = deps.builder;
       return publish(publishDeps, tenant, upload.files, options);
     });
     wrote(c, revision);
@@ -106,6 +134,7 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): Hono<AdminEnv> {
   });
 
   async function activate(c: Context<AdminEnv>, tenant: string, manifest: DeploymentManifest, previous: string | null) {
+    await assertRoutesAllowed(store, tenant, manifest.routes, { baseDomain: deps.baseDomain, operator: isOperator(c) });
     await assertRoutesFree(store, tenant, manifest.routes, { nested: isOperator(c) });
     wrote(c, await store.activate(tenant, manifest.id, { conflicts: routeConflicts({ nested: isOperator(c) }) }));
     logger.info('deployment activated', { tenant, deployment: manifest.id, previous, by: actor(c) });

@@ -24,11 +24,13 @@ import { explainFailures, sendBuildError, wantsHtml } from './dev-pages';
 import { type DevWatcher, watchFolder } from './dev-watch';
 import { type Serving, startServing } from './serve';
 import { testScheduled } from '../bindings/cron/test-scheduled';
+import { type DevInspector, startInspector } from './dev-inspector';
+import { version } from '../main';
 
 export { formatRecord } from './dev-output';
 
 const usageText = `usage: islet dev <dir> [--port N] [--tenant NAME] [--env KEY=VALUE]... [--config <file>] [--no-watch]
-                 [--test-scheduled]
+                 [--test-scheduled] [--inspect[=port]]
 
 Serves the function in <dir> (a folder with index.ts / index.js, or one file) on
 http://localhost:<port>/ with the same runtime, shims and limits as 'islet serve', rebuilds it
@@ -42,7 +44,9 @@ ISLET_ADMIN_PORT when set (else a free port), with ISLET_ADMIN_TOKEN (else a gen
   --env KEY=VALUE   an env var given to the function (repeatable)
   --config <file>   settings file, as for 'islet serve' (limits, egress...)
   --no-watch        serve once, do not rebuild on change
-  --test-scheduled  /__scheduled?cron=<expression> runs the scheduled handler now (as wrangler dev's)`;
+  --test-scheduled  /__scheduled?cron=<expression> runs the scheduled handler now (as wrangler dev's)
+  --inspect[=port]  Chrome DevTools debugging on 127.0.0.1:<port> (default 9229): breakpoints and
+                    stepping in your TypeScript, console, variables; time limits are lifted`;
 
 export const usage: Record<string, string> = { dev: usageText };
 
@@ -56,6 +60,8 @@ export interface DevOptions {
   testScheduled?: boolean;
   /** settings file (--config) */
   configFile?: string;
+  /** --inspect[=port]: Chrome DevTools on this port of 127.0.0.1 (0: a free one) */
+  inspect?: number;
   /** where human-readable lines go (default stderr) */
   print?: (line: string) => void;
   /** colours in the output (default: when printing to a TTY) */
@@ -88,6 +94,8 @@ export interface DevServer {
   readonly buildError: string | null;
   /** rebuilds now (what a file change does); resolves with the deployment served afterwards */
   reload(): Promise<string>;
+  /** --inspect: where DevTools connects */
+  inspector?: DevInspector;
   close(): Promise<void>;
 }
 
@@ -170,12 +178,19 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
   let config: Config;
   try {
     config = devConfig(options, dataDir, tenantPort);
+    if (options.inspect !== undefined) {
+      // time spent paused at a breakpoint must not cut the request it stopped
+      config.limits.wallMs = 3_600_000;
+      config.limits.cpuMs = 600_000;
+      config.pool.idleTimeoutS = Math.max(config.pool.idleTimeoutS, 3600);
+    }
   } catch (error) {
     server.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
     throw error;
   }
   let printer: DevPrinter | undefined;
+  let inspector: DevInspector | undefined;
   /** uncaught errors by request id, for the browser's error page (the newest few) */
   const exceptions = new Map<string, { message: string; stack?: string }>();
   const logger = new Logger(config.logLevel, (line) => {
@@ -185,6 +200,8 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     } catch {
       return print(line);
     }
+    if (record.source === 'tenant' && typeof record.msg === 'string')
+      inspector?.console(String(record.consoleLevel ?? 'log'), record.msg);
     if (record.source === 'exception' && typeof record.requestId === 'string') {
       exceptions.set(record.requestId, { message: String(record.msg), stack: record.stack as string | undefined });
       if (exceptions.size > 100) exceptions.delete(exceptions.keys().next().value as string);
@@ -198,7 +215,7 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
 
   let serving: Serving;
   try {
-    serving = await startServing({ config, logger, listenTenant: false });
+    serving = await startServing({ config, logger, listenTenant: false, inspector: options.inspect !== undefined });
   } catch (error) {
     server.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
@@ -333,6 +350,27 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
   const adminUrl = `http://127.0.0.1:${serving.adminPort}/`;
   options.onListening?.({ tenant, url, adminUrl, tenantPort, operatorToken: serving.operatorToken });
   await reload();
+  if (options.inspect !== undefined) {
+    const s = serving;
+    const started = await startInspector({
+      port: options.inspect,
+      tenant,
+      pool: s.pool,
+      directory: s.directory,
+      store: s.store,
+      version: version(),
+    }).catch(async (error: Error) => {
+      await s.close();
+      server.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      throw new CliError(`islet dev: ${error.message}`, 'ISLET_CLI_PORT_IN_USE');
+    });
+    inspector = started;
+    say(
+      `${c.bold('debugger')}: ${started.webSocketUrl} (chrome://inspect, or open ` +
+        `devtools://devtools/bundled/js_app.html?v8only=true&ws=127.0.0.1:${started.port}/islet-dev)`,
+    );
+  }
   await printer.flushed();
   let closing: Promise<void> | undefined;
   const dev: DevServer = {
@@ -347,8 +385,10 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
       return buildError;
     },
     reload,
+    inspector,
     close: () =>
       (closing ??= (async () => {
+        await inspector?.close();
         await watcher?.close();
         await building?.catch(() => {});
         server.closeAllConnections();
@@ -406,6 +446,13 @@ function parseArgs(args: string[]): DevOptions {
       case '--no-watch':
         options.watch = false;
         break;
+      case '--inspect': {
+        const port = inline === undefined ? 9229 : Number(inline);
+        if (!Number.isInteger(port) || port < 0 || port > 65535)
+          throw new CliError(`islet dev: --inspect=<port> must be a port number (0-65535), got '${inline}'`);
+        options.inspect = port;
+        break;
+      }
       default:
         if (arg.startsWith('-')) throw new CliError(`islet dev: unknown option ${arg}\n\n${usageText}`);
         if (options.dir) throw new CliError(`islet dev: one folder at a time (got '${options.dir}' and '${arg}')`);

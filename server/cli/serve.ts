@@ -26,6 +26,7 @@ import { registerWebSocketMetrics } from '../observe/metrics/websocket-metrics';
 import { prepareDeployment } from '../tenants/prepare';
 import type { CreateSandbox } from '../tenants/sandbox-api';
 import { nullObserver, type TenantObserver } from '../tenants/observer';
+import { BuildPool } from '../deploy/build-pool';
 import { applyFolderBindings, deployDirectory, folderBindingsFile } from '../deploy/directory';
 import { createAdminApi } from '../admin/api';
 import type { WriteSync } from '../admin/consistency';
@@ -36,6 +37,9 @@ import { Metrics } from '../observe/metrics/metrics';
 import { ClusterLogs } from '../observe/tenant-logs/cluster';
 import { LogHub } from '../observe/tenant-logs/hub';
 import { SourceMapper } from '../observe/tenant-logs/source-maps';
+import { openTracing } from '../observe/tracing/open';
+import { version } from '../main';
+import { ClusterProfiles, LocalProfiles, WorkerProfiles } from '../observe/profiles/tenant-profiler';
 import { Supervisor } from '../cluster/supervisor';
 import { joinSupervisor } from '../cluster/supervised-worker';
 import { StoreFanout } from '../cluster/store-fanout';
@@ -80,6 +84,8 @@ export interface ServeOptions {
    * `tenantServer.emit('connection', socket)` (a supervisor that routes sockets)
    */
   listenTenant?: boolean;
+  /** islet dev --inspect: tenant isolates get a V8 inspector (DevTools); never for islet serve */
+  inspector?: boolean;
 }
 
 export interface Serving {
@@ -139,8 +145,9 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   metrics.setStallSource(machineStalls);
   const stopStallWatch = watchMachineStalls(logger);
   // limit and error stacks in tenant logs point at the tenant's own files (source maps of the deployment)
+  const sourceMaps = new SourceMapper(store);
   const logs = new LogHub(logger, {
-    sourceMaps: new SourceMapper(store),
+    sourceMaps,
     bytesPerTenant: config.logs.tenantBytes,
     maxTotalBytes: config.logs.totalBytes,
   });
@@ -161,8 +168,23 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     createSandbox: options.createSandbox,
     bindings,
     webSockets,
+    inspector: options.inspector,
   });
-  const accounting = new Accounting({ observer, logs, logRequests: config.logRequests });
+  // CPU profiles: under the supervisor the tenant's isolates may be in any worker, so it asks them all
+  const workerProfiles = options.worker ? new WorkerProfiles(pool, sourceMaps) : null;
+  if (workerProfiles) leaveCluster.push(() => workerProfiles.close());
+  const profiles = workerProfiles ?? new LocalProfiles(pool, sourceMaps);
+  // traces: off unless configured (the OpenTelemetry SDK is not even loaded then)
+  const tracing = openTracing(config, {
+    version: version(),
+    onDropped: (reason, n) => metrics.spansDropped(reason, n),
+  });
+  const accounting = new Accounting({
+    observer,
+    logs,
+    logRequests: config.logRequests,
+    textBounds: config.exceptions,
+  });
   // under the supervisor: whom to refuse (it decides) and the in-flight journal it reads if this worker dies
   const quarantined = new QuarantinedTenants();
   const tracker = options.worker ? joinContainment(quarantined, logger) : undefined;
@@ -180,12 +202,14 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     accounting,
     logger,
     passThrough,
+    observer,
     tracker,
     quarantined,
     cf,
     webSockets,
+    tracing,
   });
-  const cron = new CronRunner({ directory, pool, logs, observer, bindings: bindings.observer });
+  const cron = new CronRunner({ directory, pool, logs, observer, bindings: bindings.observer, tracing });
   const processStats = (): ProcessStats => ({
     pid: process.pid,
     startedAt: Math.round(Date.now() - process.uptime() * 1000),
@@ -241,10 +265,11 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   // the deploy-time load runs under the tenant's own memory limit (its override, if any), as its isolates will
   const prepare = async (manifest: Parameters<typeof prepareDeployment>[0], files: Map<string, Buffer>) => {
     const record = await store.getTenant(manifest.tenant);
-    const { memoryMb } = resolveLimits(config, manifest.tenant, record?.limits);
+    const { memoryMb, startupCpuMs } = resolveLimits(config, manifest.tenant, record?.limits);
     return prepareDeployment(manifest, files, {
       memoryMb,
       startupTimeoutMs: config.pool.startupTimeoutMs,
+      startupCpuMs,
       createSandbox: options.createSandbox,
     });
   };
@@ -286,11 +311,21 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
 
   // without its own listener (a supervisor owns the port), the configured port is the one clients use
   const tenant = options.listenTenant === false ? { port: config.port } : await front.listen(config.port, config.host);
+  // tenant uploads build in child processes under the build limits (deploy/build-pool.ts)
+  const builds = new BuildPool({
+    timeoutMs: config.deploy.buildTimeoutMs,
+    memoryMb: config.deploy.buildMemoryMb,
+    logger,
+  });
   const adminApi = createAdminApi({
     store,
     logger,
     observer,
     prepare,
+    builder: builds.build,
+    deploy: config.deploy,
+    hostnames: config.hostnames,
+    egress: config.egress,
     operatorToken,
     baseDomain: config.baseDomain,
     // the port actually bound (config.port may be 0), so tenant URLs in API answers work
@@ -313,6 +348,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     history,
     workers,
     onLogLinesDropped: (count) => metrics.logLinesDropped('follower', count),
+    profiles: { source: profiles, ...config.profiles },
   });
   const admin = serveHono({ fetch: adminApi.fetch, port: config.adminPort, hostname: config.adminHost });
   const adminPort = await new Promise<number>((resolve, reject) => {
@@ -358,7 +394,9 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
         );
         // end follow streams first: an attached `islet logs --follow` would hold the admin server open
         logs.close();
+        sourceMaps.close();
         await new Promise<void>((resolve) => admin.close(() => resolve()));
+        builds.close();
         await metricsServer?.close();
         writeSync.leave();
         await follower.close();
@@ -371,6 +409,8 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
         claims?.close();
         await bindings.close();
         await store.close();
+        // what is still queued is exported (bounded by the exporter's timeout)
+        await tracing?.close().catch(() => undefined);
       })()),
   };
 }
@@ -538,6 +578,7 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     own: supervisorMetrics.registry,
   });
   const clusterLogs = new ClusterLogs();
+  const clusterProfiles = new ClusterProfiles();
   const channel = primaryChannel();
   const historyStore = new HistoryStore({ minutes: config.dashboard.historyMinutes });
   // every worker's registry, as the metrics scrape gathers them; a worker is one process for its life
@@ -587,6 +628,8 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
       ...args.filter((a, i) => a !== '--functions' && args[i - 1] !== '--functions' && !a.startsWith('--functions=')),
     ],
     drainTimeoutMs: config.server.shutdownTimeoutMs,
+    maxConnectionsPerClient: config.server.maxConnectionsPerClient,
+    onConnectionRefused: () => supervisorMetrics.connectionRefused(),
     quarantine: {
       deaths: config.cluster.quarantineDeaths,
       windowMs: config.cluster.quarantineWindowS * 1000,
@@ -624,6 +667,7 @@ async function supervise(config: Config, args: string[], functionsDir: string | 
     await metricsServer?.close();
     clusterMetrics.close();
     clusterLogs.close();
+    clusterProfiles.close();
     stopRecorder();
     for (const stop of stopHandling) stop();
   });
@@ -635,6 +679,12 @@ export async function run(_command: string, args: string[]): Promise<void> {
     console.log(usageText);
     return;
   }
+  // a debugger pauses the whole process: every tenant of a production server would stop with it
+  if (args.some((a) => a === '--inspect' || a.startsWith('--inspect=')))
+    throw new CliError(
+      'islet serve: --inspect is refused (a paused tenant would stop every tenant of this process); ' +
+        'debug a function with islet dev <dir> --inspect',
+    );
   const config = loadConfig({ argv: args, env: process.env });
   configureStdout({ maxBacklogBytes: config.logs.stdoutBufferBytes });
   checkSharedStore(config);

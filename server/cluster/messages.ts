@@ -7,6 +7,8 @@
 import type { Registry } from 'prom-client';
 import type { QuarantineEntry } from '../tenants/quarantined';
 import type { HistoryAnswer, HistoryQuery } from '../observe/metrics/history';
+import type { CpuProfile } from '../host/isolate-api';
+import type { ProfileAnswer, ProfileRequest } from '../observe/profiles/tenant-profiler';
 import { notice, request, type Protocol } from './protocol';
 
 export type { QuarantineEntry } from '../tenants/quarantined';
@@ -75,6 +77,8 @@ export const islet = {
     'store.apply': request<{ revision: number }, { applied: number }>(5000),
     /** this worker's pid, uptime, memory and isolates, for the workers view */
     'process.stats': request<void, ProcessStats>(1000),
+    /** this worker's isolates of a tenant, CPU-profiled for N seconds (the asker sets the timeout from N) */
+    'profile.collect': request<ProfileRequest, CpuProfile[]>(60_000),
   },
   primaryRequests: {
     /** a client scraped this worker's admin port: the sum over every worker, please */
@@ -89,6 +93,8 @@ export const islet = {
     'history.query': request<HistoryQuery, HistoryAnswer>(5000),
     /** the supervisor's workers with their stats (GET /v1/workers) */
     'workers.list': request<void, WorkersAnswer>(3000),
+    /** a CPU profile of a tenant over every worker, one per tenant at a time (the asker sets the timeout) */
+    'profile.run': request<ProfileRequest, ProfileAnswer>(60_000),
   },
   workerNotices: {
     /** a new connection for this worker; the socket travels as the message's handle */

@@ -38,6 +38,13 @@ export interface SupervisorOptions {
   metrics?: SupervisorMetrics;
   /** false: no in-flight journals (every request of a dead worker gets 502, as before) */
   journals?: boolean;
+  /**
+   * connections one client address may hold here before they are handed to a worker (which
+   * applies the same cap to those it was given); 0 or absent: no cap (front/connection-cap.ts)
+   */
+  maxConnectionsPerClient?: number;
+  /** a connection was closed over that cap */
+  onConnectionRefused?: () => void;
 }
 
 export interface Connection {

@@ -29,6 +29,7 @@ import { Containment, type HeldConnection } from './containment';
 import { readFirstHead, respondAndClose } from './first-head';
 import { createJournal, journalFolder, removeJournal } from './journal';
 import type { Islet } from './messages';
+import { ConnectionCap } from '../front/connection-cap';
 import { primaryChannel, type PrimaryChannel } from './primary-channel';
 import { hostOf, ownerSlot } from './routing';
 import type { Slot, SupervisorOptions, SupervisorStats, WorkerRecord } from './supervisor-types';
@@ -40,11 +41,14 @@ const crashWindowMs = 30_000;
 const crashLoopDeaths = 3;
 const maxBackoffMs = 30_000;
 
-type Settings = Required<Omit<SupervisorOptions, 'workerEnv' | 'metrics' | 'baseDomain'>> &
+type Settings = Required<
+  Omit<SupervisorOptions, 'workerEnv' | 'metrics' | 'baseDomain' | 'maxConnectionsPerClient' | 'onConnectionRefused'>
+> &
   Pick<SupervisorOptions, 'metrics' | 'baseDomain'> & { workerEnv: Record<string, string> };
 
 export class Supervisor {
   #options: Settings;
+  readonly #cap: ConnectionCap;
   readonly #slots: Slot[] = [];
   readonly #records = new Map<Worker, WorkerRecord>();
   readonly #server: net.Server;
@@ -73,6 +77,7 @@ export class Supervisor {
       journals: true,
       ...options,
     };
+    this.#cap = new ConnectionCap(options.maxConnectionsPerClient ?? 0, options.onConnectionRefused);
     this.#channel = primaryChannel();
     this.#containment = new Containment({
       channel: this.#channel,
@@ -321,6 +326,7 @@ export class Supervisor {
       socket.destroy();
       return;
     }
+    if (!this.#cap.admit(socket)) return;
     readFirstHead(socket, this.#options, (head) => this.#handOver(socket, head));
   }
 
@@ -341,6 +347,8 @@ export class Supervisor {
       return;
     }
     const id = ++this.#nextConnection;
+    // from here the worker counts it against the client's cap (its front's ConnectionCap)
+    this.#cap.release(socket);
     record.connections.set(id, { socket, hostname, head: firstHead, replays });
     this.#openByHost.set(hostname, (this.#openByHost.get(hostname) ?? 0) + 1);
     socket.removeAllListeners('error');

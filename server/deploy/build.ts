@@ -30,6 +30,8 @@ export interface BuildOptions {
   routes?: string[];
   compatibility?: Record<string, unknown>;
   limits?: Partial<UploadLimits>;
+  /** most modules the deployment may have (the tenant's quota, deploy/quota.ts); default: no bound */
+  maxModules?: number;
   /** operator-side folders only: a node_modules folder on the host that bare imports may use */
   hostNodeModules?: string;
 }
@@ -47,7 +49,17 @@ const namespace = 'upload';
 /** entry points given to one esbuild run when building linked modules */
 const entryPointsPerRun = 64;
 const codeExtensions = /\.(ts|tsx|mts|cts|js|jsx|mjs|cjs)$/;
-const defaultEntries = ['index.ts', 'index.tsx', 'index.js', 'index.mjs', 'index.jsx', 'src/index.ts', 'src/index.js', 'worker.ts', 'worker.js'];
+const defaultEntries = [
+  'index.ts',
+  'index.tsx',
+  'index.js',
+  'index.mjs',
+  'index.jsx',
+  'src/index.ts',
+  'src/index.js',
+  'worker.ts',
+  'worker.js',
+];
 
 export function newDeploymentId(): string {
   // time first so ids sort by creation; random tail so concurrent uploads never collide
@@ -106,7 +118,10 @@ function describe(messages: esbuild.Message[]): string {
 export function checkUpload(files: Map<string, Buffer>, limits: UploadLimits): Map<string, Buffer> {
   if (files.size === 0) throw new DeployError('ISLET_DEPLOY_UPLOAD_EMPTY', 'the upload contains no files');
   if (files.size > limits.maxFiles) {
-    throw new DeployError('ISLET_DEPLOY_UPLOAD_TOO_LARGE', `the upload has ${files.size} files, more than the limit of ${limits.maxFiles}`);
+    throw new DeployError(
+      'ISLET_DEPLOY_UPLOAD_TOO_LARGE',
+      `the upload has ${files.size} files, more than the limit of ${limits.maxFiles}`,
+    );
   }
   const out = new Map<string, Buffer>();
   let total = 0;
@@ -114,11 +129,17 @@ export function checkUpload(files: Map<string, Buffer>, limits: UploadLimits): M
     const p = normalizeUploadPath(raw, 'upload');
     if (out.has(p)) throw new DeployError('ISLET_DEPLOY_UPLOAD_BAD_PATH', `upload: file '${p}' appears twice`);
     if (data.length > limits.maxFileBytes) {
-      throw new DeployError('ISLET_DEPLOY_UPLOAD_TOO_LARGE', `file '${p}' is ${formatBytes(data.length)}, more than the per-file limit of ${formatBytes(limits.maxFileBytes)}`);
+      throw new DeployError(
+        'ISLET_DEPLOY_UPLOAD_TOO_LARGE',
+        `file '${p}' is ${formatBytes(data.length)}, more than the per-file limit of ${formatBytes(limits.maxFileBytes)}`,
+      );
     }
     total += data.length;
     if (total > limits.maxDeploymentBytes) {
-      throw new DeployError('ISLET_DEPLOY_UPLOAD_TOO_LARGE', `the upload is larger than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`);
+      throw new DeployError(
+        'ISLET_DEPLOY_UPLOAD_TOO_LARGE',
+        `the upload is larger than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`,
+      );
     }
     out.set(p, data);
   }
@@ -128,7 +149,11 @@ export function checkUpload(files: Map<string, Buffer>, limits: UploadLimits): M
 function findEntry(fs: UploadFs, files: Map<string, Buffer>, requested: string | undefined): string {
   if (requested) {
     const entry = normalizeUploadPath(requested, 'entry');
-    if (!files.has(entry)) throw new DeployError('ISLET_DEPLOY_ENTRY_NOT_FOUND', `entry '${entry}' is not in the upload (files: ${[...files.keys()].slice(0, 10).join(', ')}${files.size > 10 ? ', ...' : ''})`);
+    if (!files.has(entry))
+      throw new DeployError(
+        'ISLET_DEPLOY_ENTRY_NOT_FOUND',
+        `entry '${entry}' is not in the upload (files: ${[...files.keys()].slice(0, 10).join(', ')}${files.size > 10 ? ', ...' : ''})`,
+      );
     return entry;
   }
   const pkg = files.get('package.json');
@@ -146,7 +171,10 @@ function findEntry(fs: UploadFs, files: Map<string, Buffer>, requested: string |
   for (const candidate of defaultEntries) if (files.has(candidate)) return candidate;
   const code = [...files.keys()].filter((p) => codeExtensions.test(p) && !p.startsWith('node_modules/'));
   if (code.length === 1) return code[0]!;
-  throw new DeployError('ISLET_DEPLOY_ENTRY_NOT_FOUND', `no entry module: pass 'entry' (one of ${code.slice(0, 10).join(', ') || 'no code files found'}) or add index.ts / index.js`);
+  throw new DeployError(
+    'ISLET_DEPLOY_ENTRY_NOT_FOUND',
+    `no entry module: pass 'entry' (one of ${code.slice(0, 10).join(', ') || 'no code files found'}) or add index.ts / index.js`,
+  );
 }
 
 interface Edge {
@@ -185,13 +213,21 @@ function uploadPlugin(
           resolved = resolver.resolve(args.path, args.importer);
         } catch (error) {
           // a thrown error would be located in islet's own code; say where in the upload instead
-          resolved = { error: `cannot resolve '${args.path}' imported by ${args.importer}: ${(error as Error).message}` };
+          resolved = {
+            error: `cannot resolve '${args.path}' imported by ${args.importer}: ${(error as Error).message}`,
+          };
         }
         if ('error' in resolved) return { errors: [{ text: resolved.error }] };
         if ('builtin' in resolved) return builtinImport(resolved.builtin, args.kind, builtins);
         if (mode === 'bundle') return { path: resolved.path, namespace };
         const linked = isLinked(args.kind, args.importer, resolved.bare);
-        edges.push({ specifier: args.path, importer: args.importer, target: resolved.path, linked, bare: resolved.bare });
+        edges.push({
+          specifier: args.path,
+          importer: args.importer,
+          target: resolved.path,
+          linked,
+          bare: resolved.bare,
+        });
         // '/<path>' names a module of the deployment by its root path, never mistaken for a package
         return linked ? { path: '/' + outputPath(resolved.path), external: true } : { path: resolved.path, namespace };
       });
@@ -230,14 +266,36 @@ function fixSourceMap(map: Uint8Array): Buffer {
   return Buffer.from(JSON.stringify(parsed));
 }
 
-async function runEsbuild(options: esbuild.BuildOptions): Promise<esbuild.BuildResult & { metafile: esbuild.Metafile; outputFiles: esbuild.OutputFile[] }> {
+/** what esbuild's JavaScript API says when its service process died under a build */
+const serviceGone = /service (was stopped|is no longer running)/;
+
+export const buildCrashedMessage =
+  'the build ran out of stack or memory compiling the upload (deeply nested expressions or brackets, ' +
+  'or very large files): simplify or split the code';
+
+async function runEsbuild(
+  options: esbuild.BuildOptions,
+): Promise<esbuild.BuildResult & { metafile: esbuild.Metafile; outputFiles: esbuild.OutputFile[] }> {
   try {
-    return (await esbuild.build(options)) as esbuild.BuildResult & { metafile: esbuild.Metafile; outputFiles: esbuild.OutputFile[] };
+    return (await esbuild.build(options)) as esbuild.BuildResult & {
+      metafile: esbuild.Metafile;
+      outputFiles: esbuild.OutputFile[];
+    };
   } catch (error) {
     const failure = error as esbuild.BuildFailure;
+    if (serviceGone.test(String(failure?.message))) {
+      // esbuild's Go service died (a million nested brackets overflow its stack): every later
+      // call would fail the same way until the service is stopped, after which the next call
+      // starts a new one. The upload that did it is refused as over the build's limits.
+      await esbuild.stop().catch(() => {});
+      throw new DeployError('ISLET_DEPLOY_BUILD_LIMIT', buildCrashedMessage);
+    }
     if (!Array.isArray(failure.errors)) throw error;
     const unresolved = failure.errors.every((e) => e.text.startsWith('cannot resolve '));
-    throw new DeployError(unresolved ? 'ISLET_DEPLOY_UNRESOLVED_IMPORT' : 'ISLET_DEPLOY_BUILD_FAILED', describe(failure.errors));
+    throw new DeployError(
+      unresolved ? 'ISLET_DEPLOY_UNRESOLVED_IMPORT' : 'ISLET_DEPLOY_BUILD_FAILED',
+      describe(failure.errors),
+    );
   }
 }
 
@@ -333,10 +391,15 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, given
           const code = outputs.get(modulePath);
           if (!code) throw new Error(`esbuild produced no output for '${unit}'`);
           addModule(modulePath, code, outputs.get(`${modulePath}.map`));
-          if (result.metafile.inputs[`${namespace}:${unit}`]?.format === 'cjs' && unit.split('/').includes('node_modules')) cjsPackages.add(unit);
+          if (
+            result.metafile.inputs[`${namespace}:${unit}`]?.format === 'cjs' &&
+            unit.split('/').includes('node_modules')
+          )
+            cjsPackages.add(unit);
         }
         if (chunks[i]![0] === entry) {
-          exports = Object.values(result.metafile.outputs).find((o) => o.entryPoint === `${namespace}:${entry}`)?.exports ?? [];
+          exports =
+            Object.values(result.metafile.outputs).find((o) => o.entryPoint === `${namespace}:${entry}`)?.exports ?? [];
         }
       }
       round = [];
@@ -347,13 +410,27 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, given
         const target = outputPath(edge.target);
         const known = units.get(target);
         if (known === edge.target) continue;
-        if (known !== undefined) throw new DeployError('ISLET_DEPLOY_BUILD_FAILED', `'${edge.target}' and '${known}' would both become '${target}': rename one of them`);
+        if (known !== undefined)
+          throw new DeployError(
+            'ISLET_DEPLOY_BUILD_FAILED',
+            `'${edge.target}' and '${known}' would both become '${target}': rename one of them`,
+          );
         units.set(target, edge.target);
         round.push(edge.target);
       }
+      // the module bound stops the rounds early: a huge graph costs at most one round too many
+      if (options.maxModules !== undefined && units.size > options.maxModules) {
+        throw new DeployError(
+          'ISLET_DEPLOY_QUOTA_SIZE',
+          `the deployment has more than ${options.maxModules} modules (the quota of modules per deployment): ` +
+            'deploy with bundle=true to make one module of it',
+        );
+      }
     }
     for (const unit of cjsPackages) {
-      warnings.push(`${unit} is a CommonJS module: only its default export can be imported from linked modules; deploy with bundle=true to import its named exports`);
+      warnings.push(
+        `${unit} is a CommonJS module: only its default export can be imported from linked modules; deploy with bundle=true to import its named exports`,
+      );
     }
     modules.sort((a, b) => (a.path === entryPath ? -1 : b.path === entryPath ? 1 : a.path < b.path ? -1 : 1));
   }
@@ -383,14 +460,21 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, given
     out.clear();
     modules.length = 0;
     for (const key of Object.keys(importMap)) delete importMap[key];
-    addModule(entryPath, script.outputFiles.find((f) => !f.path.endsWith('.map'))!.contents, script.outputFiles.find((f) => f.path.endsWith('.map'))?.contents);
+    addModule(
+      entryPath,
+      script.outputFiles.find((f) => !f.path.endsWith('.map'))!.contents,
+      script.outputFiles.find((f) => f.path.endsWith('.map'))?.contents,
+    );
   } else if (bundled) {
     addModule(entryPath, bundled.code, bundled.map);
   }
 
   const size = modules.reduce((sum, m) => sum + m.size, 0);
   if (size > limits.maxDeploymentBytes) {
-    throw new DeployError('ISLET_DEPLOY_UPLOAD_TOO_LARGE', `the built deployment is ${formatBytes(size)}, more than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`);
+    throw new DeployError(
+      'ISLET_DEPLOY_UPLOAD_TOO_LARGE',
+      `the built deployment is ${formatBytes(size)}, more than the deployment limit of ${formatBytes(limits.maxDeploymentBytes)}`,
+    );
   }
   const routes = options.routes ?? [];
   const hash = sha256(
@@ -415,6 +499,7 @@ export async function build(tenant: string, uploaded: Map<string, Buffer>, given
     routes,
     warnings,
     size,
+    storedBytes: [...out.values()].reduce((sum, data) => sum + data.length, 0),
   };
   if (Object.keys(importMap).length > 0) manifest.importMap = importMap;
   if (options.compatibility) manifest.compatibility = options.compatibility;

@@ -11,6 +11,7 @@ import type { FinishedRequest } from '../tenants/accounting';
 import type { TenantState } from '../tenants/directory';
 import type { Failure } from '../tenants/limits';
 import type { TenantIsolate } from '../tenants/tenant-isolate';
+import type { CookieScope } from './cookies';
 import type { RequestTarget } from './host';
 import type { RequestTracker } from './tracker';
 import type { CfPolicy } from './cf/policy';
@@ -19,6 +20,7 @@ import { sendPlain, writeSandboxResponse, writeWholeResponse } from './response'
 import { failureAnswer } from './status';
 import { completeUpgrade, type Upgrade } from './upgrade';
 import { webSocketLimits } from '../host/websockets/limits';
+import type { ServerTrace } from '../observe/tracing/types';
 
 export class Exchange implements FinishedRequest, BodyGuard {
   readonly req: IncomingMessage;
@@ -29,6 +31,11 @@ export class Exchange implements FinishedRequest, BodyGuard {
   authority = '';
   /** the origin-form target, path and query; set once routed */
   path = '/';
+  /** the host name the request was routed by (lower case, no port) */
+  hostname = '';
+  /** the platform's base domain, lower case, once the request is served (cookie scopes) */
+  baseDomain = '';
+
   /** the tenant's state (deployment, limits) once known */
   state: TenantState | null = null;
   /** the isolate serving it, once acquired from the pool */
@@ -50,6 +57,8 @@ export class Exchange implements FinishedRequest, BodyGuard {
   readonly flags: RequestFlags = {};
   /** the request as it entered the sandbox, once dispatched */
   request: SandboxRequest | null = null;
+  /** its server span when tracing is on */
+  trace?: ServerTrace;
   /** the status to report when islet answered (or meant to) without the function */
   #status = 0;
   /** its slot with the tracker of requests in flight (-1: not tracked) */
@@ -73,6 +82,11 @@ export class Exchange implements FinishedRequest, BodyGuard {
   /** the status to report although the answer may not have gone out (the client left first) */
   reportStatus(status: number): void {
     this.#status = status;
+  }
+
+  /** the hosts the function's cookies may be scoped to (front/cookies.ts), made when a cookie is set */
+  cookieScope(): CookieScope | undefined {
+    return this.state ? { host: this.hostname, own: `${this.state.tenant}.${this.baseDomain}` } : undefined;
   }
 
   /** keeps `tracker` told of this request (its slot from tracker.begin) */
@@ -113,6 +127,7 @@ export class Exchange implements FinishedRequest, BodyGuard {
   routed(target: RequestTarget): void {
     this.authority = target.authority;
     this.path = target.path;
+    this.hostname = target.hostname;
   }
 
   /**
@@ -129,6 +144,7 @@ export class Exchange implements FinishedRequest, BodyGuard {
       body,
       cf: cf.apply(this.req, headers),
       flags: this.flags,
+      trace: this.trace,
     };
     return this.request;
   }
@@ -136,9 +152,10 @@ export class Exchange implements FinishedRequest, BodyGuard {
   // ---- the answer ------------------------------------------------------------------------------
 
   /** islet's own short answer (404, 413, 503...), plain text, with the request id */
-  sendPlain(status: number, message: string, limit?: LimitName): void {
+  sendPlain(status: number, message: string, limit?: LimitName | 'backoff', retryAfterS?: number): void {
     this.#answering();
-    sendPlain(this.res, status, this.requestId, message, limit);
+    const extra = retryAfterS === undefined ? undefined : ['retry-after', String(retryAfterS)];
+    sendPlain(this.res, status, this.requestId, message, limit, extra);
   }
 
   /** 503 for a quarantined tenant: `islet-error: quarantined` and when to retry */
@@ -150,8 +167,8 @@ export class Exchange implements FinishedRequest, BodyGuard {
 
   /** islet's answer for a request that failed (limit, start-up, exception, stopped isolate) */
   sendFailure(failure: Failure): void {
-    const { status, message, limit } = failureAnswer(failure);
-    this.sendPlain(status, message, limit);
+    const { status, message, limit, retryAfterS } = failureAnswer(failure);
+    this.sendPlain(status, message, limit, retryAfterS);
   }
 
   /** writes a response whose body is whole, synchronously (see front/response.ts) */
@@ -162,7 +179,7 @@ export class Exchange implements FinishedRequest, BodyGuard {
       return;
     }
     if (response.webSocket) this.#upgrade(response as SandboxResponse & { webSocket: UpgradeSocket });
-    else writeWholeResponse(this.res, response, this.requestId, this.method === 'HEAD');
+    else writeWholeResponse(this.res, response, this.requestId, this.method === 'HEAD', this);
   }
 
   /** writes the function's response, streaming its body with backpressure (see front/response.ts) */
@@ -185,7 +202,7 @@ export class Exchange implements FinishedRequest, BodyGuard {
         return Promise.reject(error);
       }
     }
-    return writeSandboxResponse(this.res, response, this.requestId, this.method === 'HEAD');
+    return writeSandboxResponse(this.res, response, this.requestId, this.method === 'HEAD', this);
   }
 
   /** a 101 with a WebSocket: the handshake, then the connection is the socket's (else InvalidResponseError) */

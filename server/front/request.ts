@@ -4,14 +4,28 @@
 // function that reads slowly slows the client down (backpressure) instead of islet buffering
 // the upload, and reading past the body limit fails the read.
 import type { IncomingMessage } from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { BodyTimeoutError, LimitExceededError } from '../errors';
 import { smallContentLength } from '../host/bytes';
 
-/** Request ids: a random per-process prefix and a counter (unique, cheap, sortable within a process). */
-const idPrefix = randomBytes(6).toString('hex');
-let idCounter = 0;
-export const nextRequestId = (): string => `${idPrefix}-${(++idCounter).toString(36)}`;
+/**
+ * Request ids: 128 random bits in hex. Not a counter: every response carries its id, and a
+ * counter (even behind a random per-process prefix) let anyone count the requests other tenants
+ * of the same worker received between two of their own. The random bytes are drawn from the
+ * system's generator in batches, so an id costs a hex conversion of 16 bytes.
+ */
+const idBytes = 16;
+const idPool = Buffer.alloc(idBytes * 256);
+let idOffset = idPool.length;
+export function nextRequestId(): string {
+  if (idOffset === idPool.length) {
+    randomFillSync(idPool);
+    idOffset = 0;
+  }
+  const id = idPool.toString('hex', idOffset, idOffset + idBytes);
+  idOffset += idBytes;
+  return id;
+}
 
 /** Flat [name, value, ...] pairs with lower-case names, straight from the raw header list. */
 export function flatHeaders(raw: string[]): string[] {

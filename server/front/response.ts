@@ -1,6 +1,7 @@
 // Writing to the client: the function's SandboxResponse (headers as one flat array, body bytes or
 // chunks pulled one at a time and only as fast as the socket drains), and islet's own short
 // plain-text answers for requests that never reach a function or that a limit cut.
+import { scopeCookie, type CookieScope } from './cookies';
 import type { ServerResponse } from 'node:http';
 import { InvalidResponseError, ResponseAbortedError } from '../errors';
 import type { SandboxResponse } from '../host/types';
@@ -52,11 +53,16 @@ export function sendPlain(
   res.end(body);
 }
 
+/** where the request's cookie scope comes from: asked only when the response sets a cookie */
+export interface ScopeOf {
+  cookieScope(): CookieScope | undefined;
+}
+
 /**
  * The response's headers as Node takes them: the function's, less the ones islet owns, plus the
  * request id and length.
  */
-function responseHeaders(response: SandboxResponse, requestId: string, head: boolean): string[] {
+function responseHeaders(response: SandboxResponse, requestId: string, head: boolean, scope?: ScopeOf): string[] {
   const { body } = response;
   const headers: string[] = [];
   const src = response.headers;
@@ -66,7 +72,10 @@ function responseHeaders(response: SandboxResponse, requestId: string, head: boo
     // islet sets the length itself: exact for a whole body, absent (chunked) for a stream; only
     // a HEAD answer keeps the function's, which describes the body a GET would get
     if (name === 'content-length' && !(head && body === null)) continue;
-    headers.push(name, src[i + 1]!);
+    // a cookie may not be scoped to other tenants' hostnames (front/cookies.ts)
+    const cookies = name === 'set-cookie' ? scope?.cookieScope() : undefined;
+    if (cookies) headers.push(name, scopeCookie(src[i + 1]!, cookies));
+    else headers.push(name, src[i + 1]!);
   }
   headers.push('islet-request-id', requestId);
   if (body instanceof Uint8Array) headers.push('content-length', String(body.byteLength));
@@ -83,9 +92,10 @@ export function writeWholeResponse(
   response: SandboxResponse & { body: Uint8Array | null },
   requestId: string,
   head = false,
+  scope?: ScopeOf,
 ): void {
   try {
-    res.writeHead(response.status, response.statusText || undefined, responseHeaders(response, requestId, head));
+    res.writeHead(response.status, response.statusText || undefined, responseHeaders(response, requestId, head, scope));
   } catch (err) {
     // writeHead validates before it writes, so nothing reached the client: the caller can still answer 500
     throw new InvalidResponseError((err as Error).message);
@@ -104,14 +114,15 @@ export async function writeSandboxResponse(
   response: SandboxResponse,
   requestId: string,
   head = false,
+  scope?: ScopeOf,
 ): Promise<void> {
   const { body } = response;
   if (body === null || body instanceof Uint8Array) {
-    writeWholeResponse(res, response as SandboxResponse & { body: Uint8Array | null }, requestId, head);
+    writeWholeResponse(res, response as SandboxResponse & { body: Uint8Array | null }, requestId, head, scope);
     return;
   }
   try {
-    res.writeHead(response.status, response.statusText || undefined, responseHeaders(response, requestId, head));
+    res.writeHead(response.status, response.statusText || undefined, responseHeaders(response, requestId, head, scope));
   } catch (err) {
     await body[Symbol.asyncIterator]()
       .return?.()

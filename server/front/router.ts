@@ -91,7 +91,8 @@ export class TenantRouter {
   match(hostname: string, path: string): RouteMatch | null {
     if (hostname.endsWith(this.#suffix)) {
       const name = hostname.slice(0, -this.#suffix.length);
-      if (name && !name.includes('.')) return { tenant: name, via: 'host' };
+      // only a valid tenant name (`-x.localhost` is none): anything else is no tenant, not a lookup
+      if (name && !name.includes('.') && hostLabel.test(name)) return { tenant: name, via: 'host' };
     }
     const routes = this.#hosts.get(hostname);
     const found = routes && pick(routes, path);

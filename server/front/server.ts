@@ -18,18 +18,24 @@ import { BodyTimeoutError, InvalidResponseError } from '../errors';
 import type { Logger } from '../observe/server-log';
 import type { Dispatch } from '../host/types';
 import type { Accounting } from '../tenants/accounting';
+import type { TenantObserver } from '../tenants/observer';
 import type { TenantDirectory, TenantState } from '../tenants/directory';
 import { classifyFailure, type Failure } from '../tenants/limits';
 import type { IsolatePool } from '../tenants/pool';
+import { ConnectionCap } from './connection-cap';
 import type { QuarantinedTenants } from '../tenants/quarantined';
 import type { TenantWebSockets } from '../tenants/web-sockets';
 import type { OriginPassThrough } from '../bindings/pass-through';
+import { requestSpan } from '../observe/tracing/request-span';
+import type { Tracing } from '../observe/tracing/types';
 import { CfPolicy } from './cf/policy';
 import { Exchange } from './exchange';
+import { LogBudget } from './log-budget';
 import { requestTarget } from './host';
 import { hasBody, limitedBody, nextRequestId, readSmallBody, smallBodyLength } from './request';
 import { sendPlain } from './response';
 import type { TenantRouter } from './router';
+import { boundMessage } from '../tenants/tenant-text';
 import type { RequestTracker } from './tracker';
 import { asResponseBodyCut, failureStatus, limitMessages } from './status';
 import { handshakeProblem, upgradeResponse, wantsWebSocket, type Upgrade } from './upgrade';
@@ -41,6 +47,8 @@ export interface FrontDeps {
   pool: IsolatePool;
   accounting: Accounting;
   logger: Logger;
+  /** counts connections refused over the per-client cap */
+  observer?: Pick<TenantObserver, 'connectionRefused'>;
   /** told of every request in flight (under the supervisor: the worker's crash journal) */
   tracker?: RequestTracker;
   /** tenants refused for now because worker processes died running their code */
@@ -49,6 +57,8 @@ export interface FrontDeps {
   webSockets?: TenantWebSockets;
   /** where a request goes when its function throws after ctx.passThroughOnException() */
   passThrough?: OriginPassThrough;
+  /** OpenTelemetry traces (null or absent: off, and requests carry no trace) */
+  tracing?: Tracing | null;
   /** what request.cf holds (default: from config, without GeoIP databases, which open asynchronously) */
   cf?: CfPolicy;
 }
@@ -61,6 +71,10 @@ const noDeployment = (tenant: string) =>
 export class FrontServer {
   readonly server: http.Server;
   readonly #deps: FrontDeps;
+  /** log lines a client can cause, rate-limited */
+  readonly #quiet: LogBudget;
+  /** the base domain, lower case */
+  readonly #base: string;
   readonly #cf: CfPolicy;
   #inFlight = 0;
   #idle?: () => void;
@@ -68,6 +82,8 @@ export class FrontServer {
 
   constructor(deps: FrontDeps) {
     this.#deps = deps;
+    this.#quiet = new LogBudget(deps.logger);
+    this.#base = deps.config.baseDomain.toLowerCase();
     this.#cf = deps.cf ?? new CfPolicy(deps.config);
     const { server: s } = deps.config;
     this.server = http.createServer(
@@ -80,6 +96,14 @@ export class FrontServer {
       (req, res) => this.#handle(req, res),
     );
     this.server.keepAliveTimeout = s.keepAliveTimeoutMs;
+    // per-client connection cap; under the supervisor it is applied there too, to the whole port
+    const cap = new ConnectionCap(s.maxConnectionsPerClient ?? 0, () => {
+      deps.observer?.connectionRefused?.();
+      this.#quiet.log('info', 'connection-cap', 'connections refused: a client holds too many', {
+        max: s.maxConnectionsPerClient,
+      });
+    });
+    this.server.prependListener('connection', (socket: Socket) => cap.admit(socket));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => clientError(err, socket));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
   }
@@ -163,6 +187,11 @@ export class FrontServer {
     const { req } = x;
     const target = requestTarget(req.url ?? '/', req.headers.host);
     if ('problem' in target) {
+      // a client's bad input: the client is told; the log hears of it rarely, and only at debug
+      this.#quiet.log('debug', 'bad-target', 'request refused: bad target or Host', {
+        requestId: x.requestId,
+        problem: target.problem,
+      });
       this.#unmatched(x, 400, target.problem);
       return;
     }
@@ -190,7 +219,8 @@ export class FrontServer {
       state.then(
         (s) => (s ? this.#serve(x, s) : this.#unmatched(x, 404, noDeployment(match.tenant))),
         (err: Error) => {
-          this.#deps.logger.error('reading tenant from the store failed', {
+          // once per request would let a flood of requests write the log: a few lines per window
+          this.#quiet.log('error', 'store-read', 'reading tenant from the store failed', {
             tenant: match.tenant,
             requestId: x.requestId,
             error: err.message,
@@ -217,6 +247,7 @@ export class FrontServer {
   #serve(x: Exchange, state: TenantState): void {
     x.state = state;
     x.startedNs = process.hrtime.bigint();
+    x.baseDomain = this.#base;
     const limit = state.limits.requestBodyBytes;
     const declared = Number(x.req.headers['content-length'] ?? 0);
     if (declared > limit) {
@@ -240,11 +271,13 @@ export class FrontServer {
       x.sendFailure(failure);
       return;
     }
+    const tracing = this.#deps.tracing;
+    if (tracing) x.trace = requestSpan(tracing, x, state);
     try {
       x.entry = this.#deps.pool.acquire(state);
     } catch (err) {
       const failure = classifyFailure(err);
-      if (failure.kind === 'limit') {
+      if (failure.kind === 'limit' || failure.kind === 'backoff') {
         const { requestId, method, path } = x;
         const status = failureStatus(failure);
         this.#deps.accounting.rejected({
@@ -255,8 +288,9 @@ export class FrontServer {
           path,
           status,
           failure,
+          trace: x.trace,
         });
-      }
+      } else x.trace?.finish({ 'http.response.status_code': failureStatus(failure) }, failure.kind);
       x.sendFailure(failure);
       return;
     }
@@ -283,9 +317,10 @@ export class FrontServer {
         deployment,
         requestId: x.requestId,
         code: failure.code,
-        error: failure.message,
+        error: boundMessage(failure.message, 2048),
       });
       this.#deps.accounting.startFailed(entry, x.requestId, failure.message, failure.tenantStack);
+      x.trace?.finish({ 'http.response.status_code': failureStatus(failure), 'islet.cold_start': true }, 'startup');
     } else {
       x.reportStatus(failureStatus(failure));
       this.#deps.accounting.finish(x);
@@ -387,6 +422,7 @@ export class FrontServer {
   #finished(x: Exchange): void {
     x.entry.release();
     if (x.account?.limit?.limit === 'memory' || isMemory(x.failure)) this.#deps.pool.retire(x.entry, 'killed');
+    else this.#deps.pool.served(x.entry);
     this.#deps.accounting.finish(x);
   }
 

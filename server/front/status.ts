@@ -2,7 +2,8 @@
 // of each outcome (tenants/limits.ts classifies them) and islet's short message. A limit cut
 // answers 503 for CPU, memory, concurrency and the other budgets, 504 for wall time and 413 for a
 // request body too large; a function that failed to start or threw answers 500; an isolate
-// stopped under the request answers 503. A limit's name also goes out in `islet-error`.
+// stopped under the request answers 503, and so does a tenant backed off after its isolates kept
+// dying (with Retry-After). A limit's name (or `backoff`) also goes out in `islet-error`.
 import type { LimitName } from '../errors';
 import type { Failure } from '../tenants/limits';
 
@@ -32,6 +33,7 @@ export function failureStatus(failure: Failure): number {
     case 'limit':
       return limitStatus(failure.limit, failure.response);
     case 'unavailable':
+    case 'backoff':
       return 503;
     case 'startup':
     case 'tenant':
@@ -39,8 +41,13 @@ export function failureStatus(failure: Failure): number {
   }
 }
 
-/** islet's answer for a failure: status, message, and the limit for `islet-error` */
-export function failureAnswer(failure: Failure): { status: number; message: string; limit?: LimitName } {
+/** islet's answer for a failure: status, message, what `islet-error` says, and Retry-After when due */
+export function failureAnswer(failure: Failure): {
+  status: number;
+  message: string;
+  limit?: LimitName | 'backoff';
+  retryAfterS?: number;
+} {
   const status = failureStatus(failure);
   switch (failure.kind) {
     case 'limit':
@@ -51,6 +58,15 @@ export function failureAnswer(failure: Failure): { status: number; message: stri
       };
     case 'unavailable':
       return { status, message: 'the function was stopped while handling this request; retry' };
+    case 'backoff':
+      return {
+        status,
+        message:
+          "the function's isolates keep failing to start or being stopped over their limits: " +
+          'it is not started again for a while (see Retry-After; the tenant log says why)',
+        limit: 'backoff',
+        retryAfterS: failure.retryAfterS,
+      };
     case 'startup':
       return { status, message: 'the function failed to start (details are in the server log under this request id)' };
     case 'tenant':

@@ -7,7 +7,11 @@ import dns from 'node:dns';
 import { EgressError } from '../errors';
 import type { EgressPolicy } from './types';
 
-/** Ranges a tenant may never reach unless the policy allows them explicitly. */
+/**
+ * Ranges a tenant may never reach unless the policy allows them explicitly: every entry of IANA's
+ * IPv4 and IPv6 special-purpose address registries (RFC 6890 and its updates), global or not: a
+ * tenant's fetch() has no business with protocol anycasts, sinks or tunnels either.
+ */
 const blocked = new net.BlockList();
 for (const [address, prefix] of [
   ['0.0.0.0', 8], // "this network", unspecified
@@ -18,9 +22,12 @@ for (const [address, prefix] of [
   ['172.16.0.0', 12], // private
   ['192.0.0.0', 24], // IETF protocol assignments
   ['192.0.2.0', 24], // documentation
+  ['192.31.196.0', 24], // AS112-v4
+  ['192.52.193.0', 24], // AMT
   ['192.88.99.0', 24], // 6to4 relay anycast
   ['192.168.0.0', 16], // private
   ['198.18.0.0', 15], // benchmarking
+  ['192.175.48.0', 24], // direct delegation AS112
   ['198.51.100.0', 24], // documentation
   ['203.0.113.0', 24], // documentation
   ['224.0.0.0', 4], // multicast
@@ -36,7 +43,15 @@ for (const [address, prefix] of [
   ['fec0::', 10], // deprecated site-local
   ['ff00::', 8], // multicast
   ['100::', 64], // discard-only
+  ['64:ff9b:1::', 48], // local-use IPv4/IPv6 translation (RFC 8215)
+  // IETF protocol assignments, all of it: Teredo 2001::/32 (tunnels to any IPv4 address),
+  // PCP/TURN/DNS-SD anycasts, benchmarking 2001:2::/48, AMT 2001:3::/32, AS112 2001:4:112::/48,
+  // ORCHID 2001:10::/28 and ORCHIDv2 2001:20::/28, DRIP 2001:30::/28
+  ['2001::', 23],
   ['2001:db8::', 32], // documentation
+  ['2620:4f:8000::', 48], // direct delegation AS112
+  ['3fff::', 20], // documentation (RFC 9637)
+  ['5f00::', 16], // SRv6 SIDs (RFC 9602)
 ] as const) {
   blocked.addSubnet(address, prefix, 'ipv6');
 }

@@ -9,8 +9,12 @@ import type * as NativeModule from '../../native';
 export type {
   CachedDataResult,
   Context,
+  CpuProfile,
+  CpuProfileNode,
+  CpuProfilerOptions,
   ExternalCopy,
   HeapStatistics,
+  InspectorSession,
   Isolate,
   MachineStalls,
   Module,

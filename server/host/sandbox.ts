@@ -64,8 +64,13 @@ class IsletSandbox implements Sandbox {
     this.#isolate = isolate;
     this.#options = options;
     // asyncContext: AsyncLocalStorage over V8's continuation-preserved data; promiseRejections: V8's
-    // unhandled-rejection notifications (./rejections.ts); the bootstrap adopts both hooks
-    this.context = isolate.createContextSync({ asyncContext: true, promiseRejections: true });
+    // unhandled-rejection notifications (./rejections.ts); the bootstrap adopts both hooks; inspector:
+    // islet dev --inspect announces the context to the isolate's inspector
+    this.context = isolate.createContextSync({
+      asyncContext: true,
+      promiseRejections: true,
+      ...(options.inspector ? { inspector: true } : {}),
+    });
     const { Callback, ExternalCopy } = isolateApi();
     const install = runBootstrap(isolate, this.context, useCache);
     const bridge = new Callback((op: unknown, ...args: unknown[]) => this.#table.call(this.#entry.current, op, args));

@@ -21,6 +21,7 @@ import { isStreamed, type BodyStreams } from './streams/bodies';
 import type { HostSources } from './streams/sources';
 import type { SandboxOptions } from './types';
 import { dnsPool } from './work-pool';
+import type { ChildSpan, RequestTrace } from '../observe/tracing/types';
 
 export interface SubrequestParts {
   pending: PendingOps;
@@ -115,6 +116,9 @@ export class Subrequests {
       }
     } else requestBody = body;
     this.#agent ??= createEgressAgent(this.#guard);
+    // tracing on: a client span for this subrequest, named as the parent of whatever serves it
+    const span = run.request.trace ? fetchSpan(run.request.trace, method, url) : null;
+    if (span) headers = withTraceContext(headers, span.traceparent, span.tracestate);
     const timeout = setTimeout(() => {
       controller.abort(new DOMException(`fetch: no response within ${limits.subrequestTimeoutMs} ms`, 'TimeoutError'));
     }, limits.subrequestTimeoutMs);
@@ -123,6 +127,10 @@ export class Subrequests {
       (result) => {
         releaseBody();
         this.#done(result.status);
+        span?.end(
+          { 'http.response.status_code': result.status },
+          result.status >= 500 ? `status ${result.status}` : undefined,
+        );
         if (run.finished || this.#disposed) {
           // the request ended while the response was on its way: nobody will read this body
           clearTimeout(timeout);
@@ -185,7 +193,9 @@ export class Subrequests {
         releaseBody();
         clearTimeout(timeout);
         this.#done(0);
-        op.reject(fetchErrorMessage(error));
+        const message = fetchErrorMessage(error);
+        span?.end({}, message[1]);
+        op.reject(message);
       },
     );
   }
@@ -204,4 +214,26 @@ export class Subrequests {
     this.#agent?.destroy().catch(() => {});
     this.#agent = null;
   }
+}
+
+/** a client span for one fetch(): `fetch <METHOD> <host>`, the URL without its query (it may hold secrets) */
+function fetchSpan(trace: RequestTrace, method: string, url: string): ChildSpan {
+  const parsed = URL.parse(url);
+  return trace.child(`fetch ${method} ${parsed?.host ?? ''}`.trimEnd(), 'client', {
+    'http.request.method': method,
+    'url.full': parsed ? `${parsed.protocol}//${parsed.host}${parsed.pathname}` : undefined,
+    'server.address': parsed?.hostname,
+  });
+}
+
+/** the tenant's headers with the W3C trace context of `span` in place of any it set itself */
+function withTraceContext(headers: string[], traceparent: string, tracestate: string | undefined): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    const name = headers[i]!.toLowerCase();
+    if (name !== 'traceparent' && name !== 'tracestate') out.push(headers[i]!, headers[i + 1]!);
+  }
+  out.push('traceparent', traceparent);
+  if (tracestate) out.push('tracestate', tracestate);
+  return out;
 }

@@ -8,6 +8,7 @@ import type { Context, Isolate, Reference } from './isolate-api';
 import type { WebSocket as NodeWebSocket } from 'ws';
 import type { WebSocketBudget } from './websockets/budget';
 import type { TenantBindings } from '../bindings/context';
+import type { RequestTrace } from '../observe/tracing/types';
 import type { CfFlat } from '../bridge/ops';
 
 export type { LimitName, RequestLimits };
@@ -43,6 +44,8 @@ export interface SandboxRequest {
   flags?: RequestFlags;
   /** a service binding call: the flags of the request from the network (or trigger) the chain started with */
   root?: RequestFlags;
+  /** the request's trace when tracing is on (observe/tracing/): fetch and binding ops make child spans */
+  trace?: RequestTrace;
 }
 
 /** set by the function while it runs (bindings/ops.ts) */
@@ -116,6 +119,8 @@ export interface SandboxOptions {
   webSockets?: SocketHooks;
   /** KV namespaces, caches and services the tenant's bindings reach (absent: none) */
   bindings?: TenantBindings;
+  /** announce the context to the isolate's inspector (islet dev --inspect; the isolate has one) */
+  inspector?: boolean;
 }
 
 /**

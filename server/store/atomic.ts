@@ -22,13 +22,16 @@ export function tempName(tmpDir: string): string {
 /**
  * Writes `data` to `file` atomically and durably; creates the parent folder when missing.
  * `syncDir: false` leaves the folder's fsync to the caller, who batches many writes into one
- * folder and must fsync it before anything that depends on them is written.
+ * folder and must fsync it before anything that depends on them is written. `sync: false` (with
+ * `syncDir: false`) keeps the atomic rename but skips every fsync: for caches, whose loss costs a
+ * recomputation and which are checked when read.
  */
 export async function writeFileAtomic(
   tmpDir: string,
   file: string,
   data: Buffer | string,
   syncDir = true,
+  sync = true,
 ): Promise<void> {
   const dir = path.dirname(file);
   await fs.mkdir(dir, { recursive: true });
@@ -36,7 +39,7 @@ export async function writeFileAtomic(
   const handle = await fs.open(tmp, 'wx', 0o600);
   try {
     await handle.writeFile(data);
-    await handle.sync();
+    if (sync) await handle.sync();
   } catch (error) {
     await handle.close().catch(() => {});
     await fs.rm(tmp, { force: true });

@@ -1,6 +1,6 @@
 // Copies everything from one store to another (`islet store migrate --from … --to …`): tenants
-// with their limits and bindings, every deployment with its files, env and secrets, deploy tokens, and the
-// active pointers. Through the DeploymentStore interface only, so any store can be either side.
+// with their limits and bindings, every deployment with its files, env and secrets, deploy tokens, custom
+// hostnames, and the active pointers. Through the DeploymentStore interface only, so any store can be either side.
 //
 // Idempotent and resumable: what the target already holds is compared, not written again (a
 // deployment present in both must have the same files), so a run killed half-way is finished by
@@ -17,6 +17,7 @@ export interface CopyReport {
   deployments: { copied: number; present: number };
   env: { copied: number; present: number };
   tokens: { copied: number; present: number };
+  hostnames: { copied: number; present: number };
   activations: { copied: number; present: number };
   /** files read back from the target and found to match their hash */
   verifiedFiles: number;
@@ -59,6 +60,7 @@ export async function copyStore(
     deployments: counter(),
     env: counter(),
     tokens: counter(),
+    hostnames: counter(),
     activations: counter(),
     verifiedFiles: 0,
     problems: [],
@@ -142,6 +144,15 @@ async function copyTenant(
     else {
       await to.putToken(token);
       report.tokens.copied++;
+    }
+  }
+
+  const hostnames = new Map((await to.listHostnames(name)).map((h) => [h.hostname, h]));
+  for (const hostname of await from.listHostnames(name)) {
+    if (isDeepStrictEqual(hostnames.get(hostname.hostname), hostname)) report.hostnames.present++;
+    else {
+      await to.putHostname(hostname);
+      report.hostnames.copied++;
     }
   }
 

@@ -69,6 +69,11 @@ export class FsBlobs {
     return true;
   }
 
+  /** removes one blob (the caller made sure nothing names it) */
+  async remove(hash: string): Promise<void> {
+    await fs.rm(this.file(hash), { force: true });
+  }
+
   /** removes blobs not in `referenced` and older than the grace period */
   async collectGarbage(referenced: Set<string>): Promise<void> {
     const now = Date.now();

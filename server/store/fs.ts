@@ -8,6 +8,7 @@
 //   tenants/<t>/tenant.json          name, createdAt, limits, bindings
 //   tenants/<t>/active               the pointer: id of the active deployment (absent: none)
 //   tenants/<t>/env.json             vars and secrets (mode 0600 like every file here)
+//   tenants/<t>/hostnames.json       custom hostnames: hostname -> record (assigned, proved, pending)
 //   tenants/<t>/deployments/<id>.json  manifest + path -> sha256 of each file
 //   tenants/<t>/cache/<id>/<v8>/<sha256 of path>  V8 code cache of one module
 //   tokens/<id>.json                 deploy tokens (hash only)
@@ -26,6 +27,10 @@ import { StoreError } from '../errors';
 import { FsBlobs } from './fs-blobs';
 import { FsJournal } from './fs-journal';
 import { checkId, checkModulePath, checkTenantName } from './names';
+import { collectGarbage, dropUnreferenced } from './fs-gc';
+import { FsHostnames } from './fs-hostnames';
+import { checkHostname, checkHostnameRecord } from './hostnames';
+import { RecordMemo } from './record-memo';
 import { findRouteConflict, type RouteClaim } from './route-claims';
 import type {
   ActivateOptions,
@@ -34,6 +39,7 @@ import type {
   ChangeKind,
   DeploymentManifest,
   DeploymentStore,
+  HostnameRecord,
   LoggedChange,
   StoreChange,
   StoreHealth,
@@ -63,12 +69,19 @@ export class FsDeploymentStore implements DeploymentStore {
   #ready: Promise<void>;
   #journal: FsJournal;
   #blobs: FsBlobs;
+  readonly #hostnames: FsHostnames;
+  /** deployment records already read (immutable: read once, not once per file) */
+  readonly #records = new RecordMemo<DeploymentRecord>();
 
   constructor(root: string, options: { lockWaitMs?: number } = {}) {
     this.root = path.resolve(root);
     this.#tmp = path.join(this.root, 'tmp');
     this.#journal = new FsJournal(this.root, options);
     this.#blobs = new FsBlobs(this.root, this.#tmp);
+    this.#hostnames = new FsHostnames(
+      (tenant) => path.join(this.#tenantDir(tenant), 'hostnames.json'),
+      (file, data) => this.#write(file, data),
+    );
     this.#ready = this.#init();
     // keep an unhandled rejection from escaping when nobody calls a method
     this.#ready.catch(() => {});
@@ -173,8 +186,9 @@ export class FsDeploymentStore implements DeploymentStore {
       await fs.rename(dir, trash);
       for (const token of await this.listTokens(name)) await fs.rm(this.#tokenFile(token.id), { force: true });
     });
+    this.#records.forgetTenant(name);
     await fs.rm(trash, { recursive: true, force: true });
-    await this.#collectGarbage();
+    await collectGarbage(this.root, this.#blobs);
     return revision;
   }
 
@@ -210,11 +224,13 @@ export class FsDeploymentStore implements DeploymentStore {
       }
       await this.#blobs.restoreMissing(files, hashes);
       await this.#write(file, JSON.stringify(record));
+      this.#records.set(manifest.tenant, manifest.id, record);
     });
   }
 
   async #record(tenant: string, id: string): Promise<DeploymentRecord | null> {
-    return readJson<DeploymentRecord>(this.#deploymentFile(tenant, id));
+    const file = this.#deploymentFile(tenant, id);
+    return this.#records.get(tenant, id, () => readJson<DeploymentRecord>(file));
   }
 
   async getDeployment(tenant: string, id: string): Promise<DeploymentManifest | null> {
@@ -241,7 +257,8 @@ export class FsDeploymentStore implements DeploymentStore {
     await this.#ready;
     const file = this.#deploymentFile(tenant, id);
     const revision = await this.#logged(tenant, 'deployment', async () => {
-      if (!(await readIfExists(file))) throw notFound(`deployment '${id}' of tenant '${tenant}' does not exist`);
+      const record = await readJson<DeploymentRecord>(file);
+      if (!record) throw notFound(`deployment '${id}' of tenant '${tenant}' does not exist`);
       const active = (await this.getTenant(tenant))?.active;
       if (active === id) {
         throw new StoreError(
@@ -250,9 +267,11 @@ export class FsDeploymentStore implements DeploymentStore {
         );
       }
       await fs.rm(file, { force: true });
+      this.#records.forgetDeployment(tenant, id);
+      await dropUnreferenced(this.root, this.#blobs, Object.values(record.files));
     });
     await fs.rm(path.join(this.#tenantDir(tenant), 'cache', id), { recursive: true, force: true });
-    await this.#collectGarbage();
+    await collectGarbage(this.root, this.#blobs);
     return revision;
   }
 
@@ -287,7 +306,8 @@ export class FsDeploymentStore implements DeploymentStore {
   async writeCodeCache(tenant: string, id: string, modulePath: string, v8Version: string, data: Buffer): Promise<void> {
     await this.#ready;
     if (!(await this.#record(tenant, id))) throw notFound(`deployment '${id}' of tenant '${tenant}' does not exist`);
-    await this.#write(this.#cacheFile(tenant, id, modulePath, v8Version), data);
+    // a cache: renamed into place whole, but not fsynced (a lost one is made again; V8 checks them)
+    await writeFileAtomic(this.#tmp, this.#cacheFile(tenant, id, modulePath, v8Version), data, false, false);
   }
 
   async activate(tenant: string, id: string, options: ActivateOptions = {}): Promise<number> {
@@ -336,6 +356,28 @@ export class FsDeploymentStore implements DeploymentStore {
         JSON.stringify({ vars: env.vars, secrets: env.secrets }),
       );
     });
+  }
+
+  // ---- hostnames ----
+
+  async listHostnames(tenant: string): Promise<HostnameRecord[]> {
+    await this.#ready;
+    return this.#hostnames.list(tenant);
+  }
+
+  async putHostname(record: HostnameRecord): Promise<number> {
+    checkTenantName(record.tenant);
+    checkHostnameRecord(record);
+    return this.#logged(record.tenant, 'hostname', async () => {
+      await this.#requireTenant(record.tenant);
+      await this.#hostnames.put(record);
+    });
+  }
+
+  async deleteHostname(tenant: string, hostname: string): Promise<number> {
+    checkTenantName(tenant);
+    checkHostname(hostname);
+    return this.#logged(tenant, 'hostname', () => this.#hostnames.delete(tenant, hostname));
   }
 
   // ---- tokens ----
@@ -427,21 +469,5 @@ export class FsDeploymentStore implements DeploymentStore {
   async close(): Promise<void> {
     await this.#journal.close();
     await this.#ready.catch(() => {});
-  }
-
-  // ---- maintenance ----
-
-  /** removes blobs no deployment names any more (older than the grace period) */
-  async #collectGarbage(): Promise<void> {
-    const referenced = new Set<string>();
-    const tenantsDir = path.join(this.root, 'tenants');
-    for (const tenant of await listDir(tenantsDir)) {
-      const dir = path.join(tenantsDir, tenant, 'deployments');
-      for (const name of await listDir(dir)) {
-        const record = await readJson<DeploymentRecord>(path.join(dir, name)).catch(() => null);
-        if (record) for (const hash of Object.values(record.files)) referenced.add(hash);
-      }
-    }
-    await this.#blobs.collectGarbage(referenced);
   }
 }

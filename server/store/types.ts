@@ -42,6 +42,8 @@ export interface DeploymentManifest {
   warnings: string[];
   /** total bytes of built modules */
   size: number;
+  /** bytes of every stored file (modules and source maps): what counts against the tenant's storage quota */
+  storedBytes?: number;
   /** what the deployer said changed (`islet deploy -m`, the upload's `message`); at most 2000 characters */
   message?: string;
   /** who deployed: 'operator', 'token:<id>' of a deploy token, or 'functions/' for a published folder */
@@ -75,9 +77,25 @@ export interface TokenRecord {
   description?: string;
 }
 
+/**
+ * A custom hostname a tenant may route (server/deploy/hostnames.ts): assigned by the operator, or
+ * proved by the tenant (a DNS TXT record or an HTTP token carrying `token`), or still pending.
+ */
+export interface HostnameRecord {
+  tenant: string;
+  /** lower case; `*.example.com` covers every name under example.com */
+  hostname: string;
+  /** what the tenant publishes to prove it controls the name */
+  token: string;
+  /** how it was proved (`operator`: assigned); null while pending */
+  verifiedBy: 'operator' | 'dns' | 'http' | null;
+  createdAt: string;
+  verifiedAt?: string;
+}
+
 /** What a change touched. `watch()` reports the first four (what serving reloads on); a change
  *  feed reports every kind. */
-export type ChangeKind = 'activation' | 'env' | 'tenant' | 'limits' | 'deployment' | 'token';
+export type ChangeKind = 'activation' | 'env' | 'tenant' | 'limits' | 'deployment' | 'token' | 'hostname';
 
 /** Something changed that serving processes must pick up (activation, env, tenant removal). */
 export interface StoreChange {
@@ -171,6 +189,12 @@ export interface DeploymentStore {
 
   getEnv(tenant: string): Promise<TenantEnv>;
   putEnv(tenant: string, env: TenantEnv): Promise<number>;
+
+  /** the tenant's custom hostnames, by name */
+  listHostnames(tenant: string): Promise<HostnameRecord[]>;
+  /** creates or replaces one hostname record; the tenant must exist */
+  putHostname(record: HostnameRecord): Promise<number>;
+  deleteHostname(tenant: string, hostname: string): Promise<number>;
 
   listTokens(tenant?: string): Promise<TokenRecord[]>;
   /** the token's tenant must exist */

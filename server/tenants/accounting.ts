@@ -1,6 +1,8 @@
 // What one request cost, reported once it is completely over: to the observer (metrics) and as
 // one JSON request log line; a limit cut also gets its own line with the request id, the limit,
-// the measured value and the tenant's stack when the addon captured it.
+// the measured value and the tenant's stack when the addon captured it. Exception messages and
+// stacks are tenant-controlled text: they are cut to their bounds (tenant-text.ts) before they
+// reach the log sink, which maps stacks through source maps and writes them.
 import { NO_TENANT } from './observer';
 import type { TenantLogSink } from './log-sink';
 import type { RequestAccount } from '../host/types';
@@ -8,6 +10,8 @@ import type { TenantObserver } from './observer';
 import type { TenantIsolate } from './tenant-isolate';
 import type { Failure } from './limits';
 import { configuredLimit } from './limits';
+import { boundMessage, boundStack, defaultTextBounds, type TextBounds } from './tenant-text';
+import type { ServerTrace } from '../observe/tracing/types';
 
 export interface FinishedRequest {
   entry: TenantIsolate;
@@ -20,9 +24,11 @@ export interface FinishedRequest {
   account: RequestAccount | null;
   /** a failure that decided the status (limit, tenant exception), if any */
   failure?: Failure;
+  /** its server span when tracing is on: ended here with what the request cost */
+  trace?: ServerTrace;
 }
 
-/** A request turned away before reaching an isolate (concurrency cap), with the status it got. */
+/** A request turned away before reaching an isolate (concurrency cap, back-off), with the status it got. */
 export interface RejectedRequest {
   tenant: string;
   deployment: string;
@@ -30,18 +36,25 @@ export interface RejectedRequest {
   method: string;
   path: string;
   status: number;
-  failure: Failure & { kind: 'limit' };
+  failure: Failure & { kind: 'limit' | 'backoff' };
+  trace?: ServerTrace;
 }
 
 export class Accounting {
   readonly #observer: TenantObserver;
   readonly #logs: TenantLogSink;
   readonly #logRequests: boolean;
+  readonly #bounds: TextBounds;
 
-  constructor(deps: { observer: TenantObserver; logs: TenantLogSink; logRequests: boolean }) {
+  constructor(deps: { observer: TenantObserver; logs: TenantLogSink; logRequests: boolean; textBounds?: TextBounds }) {
     this.#observer = deps.observer;
     this.#logs = deps.logs;
     this.#logRequests = deps.logRequests;
+    this.#bounds = deps.textBounds ?? defaultTextBounds;
+  }
+
+  #stack(stack: string | undefined): string | undefined {
+    return stack === undefined ? undefined : boundStack(stack, this.#bounds);
   }
 
   /** a request that reached no function (bad Host, no route, no deployment): counted under NO_TENANT */
@@ -51,9 +64,20 @@ export class Accounting {
 
   rejected(r: RejectedRequest): void {
     const { tenant, deployment, requestId, status, failure } = r;
-    this.#observer.limitExceeded(tenant, failure.limit);
     this.#observer.requestFinished({ tenant, deployment, status, durationS: 0, cpuS: 0, cold: false });
-    this.#logs.limitExceeded({ tenant, deployment, requestId, limit: failure.limit, measured: failure.measured ?? 0 });
+    if (failure.kind === 'limit') {
+      this.#observer.limitExceeded(tenant, failure.limit);
+      this.#logs.limitExceeded({
+        tenant,
+        deployment,
+        requestId,
+        limit: failure.limit,
+        measured: failure.measured ?? 0,
+      });
+    }
+    if (failure.kind === 'limit')
+      r.trace?.finish({ 'http.response.status_code': status, 'islet.limit': failure.limit }, `limit: ${failure.limit}`);
+    else r.trace?.finish({ 'http.response.status_code': status }, 'backoff');
     if (this.#logRequests) {
       this.#logs.request({
         tenant,
@@ -71,7 +95,13 @@ export class Accounting {
 
   /** The function failed to load: its tenant can read why in its logs. */
   startFailed(entry: TenantIsolate, requestId: string, message: string, stack?: string): void {
-    this.#logs.tenantError({ tenant: entry.tenant, deployment: entry.deployment, requestId, message, stack });
+    this.#logs.tenantError({
+      tenant: entry.tenant,
+      deployment: entry.deployment,
+      requestId,
+      message: boundMessage(message, this.#bounds.maxBytes),
+      stack: this.#stack(stack),
+    });
   }
 
   finish(r: FinishedRequest): void {
@@ -102,16 +132,30 @@ export class Accounting {
         requestId: r.requestId,
         limit: cut.limit,
         measured: cut.measured ?? configuredLimit(entry.limits, cut.limit) ?? 0,
-        stack: cut.tenantStack,
+        stack: this.#stack(cut.tenantStack),
       });
     } else if (r.failure?.kind === 'tenant') {
       this.#logs.tenantError({
         tenant: entry.tenant,
         deployment: entry.deployment,
         requestId: r.requestId,
-        message: r.failure.message,
-        stack: r.failure.tenantStack,
+        message: boundMessage(r.failure.message, this.#bounds.maxBytes),
+        stack: this.#stack(r.failure.tenantStack),
       });
+    }
+    if (r.trace) {
+      const error =
+        r.status >= 500 ? (cut ? `limit: ${cut.limit}` : r.failure ? r.failure.kind : `status ${r.status}`) : undefined;
+      r.trace.finish(
+        {
+          'http.response.status_code': r.status,
+          'islet.cpu_ms': cpuMs,
+          'islet.wall_ms': wallMs,
+          'islet.cold_start': r.cold,
+          'islet.limit': cut?.limit,
+        },
+        error,
+      );
     }
     if (this.#logRequests) {
       this.#logs.request({

@@ -4,7 +4,13 @@
 // it reads stable error codes (islet's, and the addon's through host/isolate-api.ts), never
 // message text. The HTTP status each outcome gets is the front's decision (front/status.ts).
 import type { Limits } from '../config';
-import { DeploymentLoadError, type ConcurrencyLimitError, type LimitExceededError, type LimitName } from '../errors';
+import {
+  DeploymentLoadError,
+  type ConcurrencyLimitError,
+  type LimitExceededError,
+  type LimitName,
+  type TenantBackoffError,
+} from '../errors';
 import { isolateFailure } from '../host/isolate-api';
 import { webSocketLimits } from '../host/websockets/limits';
 
@@ -20,7 +26,9 @@ export type Failure =
   | { kind: 'startup'; code: string; message: string; tenantStack?: string }
   | { kind: 'tenant'; message: string; tenantStack?: string }
   /** the isolate was stopped under the request (drain timeout, shutdown): not the function's fault */
-  | { kind: 'unavailable'; message: string };
+  | { kind: 'unavailable'; message: string }
+  /** the tenant's isolates keep dying: no new one before `retryAfterS` (tenants/backoff.ts) */
+  | { kind: 'backoff'; retryAfterS: number };
 
 const stackOf = (err: unknown): string | undefined => {
   const e = err as { isolateStack?: string; tenantStack?: string } | null;
@@ -32,6 +40,9 @@ export function classifyFailure(err: unknown): Failure {
   if (code === 'ISLET_LIMIT_EXCEEDED') {
     const e = err as LimitExceededError;
     return { kind: 'limit', limit: e.limit, measured: e.measured, tenantStack: e.tenantStack };
+  }
+  if (code === 'ISLET_TENANT_BACKOFF') {
+    return { kind: 'backoff', retryAfterS: Math.max(1, Math.ceil((err as TenantBackoffError).retryAfterMs / 1000)) };
   }
   if (code === 'ISLET_CONCURRENCY_LIMIT') {
     return { kind: 'limit', limit: 'concurrency', measured: (err as ConcurrencyLimitError).limit };

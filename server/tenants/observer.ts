@@ -34,6 +34,12 @@ export interface TenantObserver {
   /** CPU and wall time consumed by a tenant's isolates since the last report (exact deltas from the addon) */
   isolateTime(tenant: string, cpuS: number, wallS: number): void;
   coldStart(tenant: string, seconds: number): void;
+  /** CPU time a cold start's top-level code and compiling used, failed starts included (seconds) */
+  startupCpu?(tenant: string, cpuS: number): void;
+  /** the tenant's isolates kept dying: a back-off started (tenants/backoff.ts) */
+  backoff?(tenant: string): void;
+  /** the front closed a connection over the per-client connection cap */
+  connectionRefused?(): void;
   eviction(reason: EvictionReason): void;
   limitExceeded(tenant: string, limit: LimitName): void;
   codeCache(result: 'hit' | 'miss' | 'rejected'): void;

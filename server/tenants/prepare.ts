@@ -13,6 +13,8 @@ export interface PrepareOptions {
   memoryMb?: number;
   /** wall time top-level code may run (ms); default 1000 */
   startupTimeoutMs?: number;
+  /** CPU time top-level code may use (ms); default: the wall time */
+  startupCpuMs?: number;
   createSandbox?: CreateSandbox;
 }
 
@@ -61,7 +63,10 @@ export async function prepareDeployment(
       log: () => {},
     });
     try {
-      await loadDeployment(isolate, sandbox, manifest, source, { startupTimeoutMs: options.startupTimeoutMs ?? 1000 });
+      await loadDeployment(isolate, sandbox, manifest, source, {
+        startupTimeoutMs: options.startupTimeoutMs ?? 1000,
+        startupCpuMs: options.startupCpuMs,
+      });
     } finally {
       sandbox.dispose();
     }

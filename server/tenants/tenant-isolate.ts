@@ -10,7 +10,13 @@ import type { Config, Limits } from '../config';
 import { SandboxDisposedError } from '../errors';
 import type { Logger } from '../observe/server-log';
 import type { DeploymentStore } from '../store/types';
-import { v8Version, type Isolate } from '../host/isolate-api';
+import {
+  v8Version,
+  type CpuProfile,
+  type CpuProfilerOptions,
+  type InspectorSession,
+  type Isolate,
+} from '../host/isolate-api';
 import { createTenantIsolate } from '../host/bootstrap-snapshot';
 import type { CreateSandbox, Dispatch, RequestLimits, Sandbox, SandboxRequest, SocketHooks } from '../host/types';
 import type { BindingHost } from '../bindings/host';
@@ -31,6 +37,8 @@ export interface IsolateDeps {
   webSockets?: TenantWebSockets;
   /** the node's binding services (KV, cache, services); absent: the tenant's isolates get no bindings */
   bindings?: BindingHost;
+  /** islet dev --inspect: every isolate gets a V8 inspector (never in islet serve) */
+  inspector?: boolean;
 }
 
 /** Deployment files and code caches from the store; cache writes are fire-and-forget. */
@@ -97,6 +105,7 @@ export class TenantIsolate {
         // Atomics.wait sleeps the serving thread without using CPU: no CPU limit would end it, and
         // every other tenant of this process would wait too
         allowAtomicsWait: false,
+        ...(this.#deps.inspector ? { inspector: true } : {}),
         onCatastrophicError: (message) => {
           logger.error('isolate lost control (V8 catastrophic error): this process should be replaced', {
             tenant: this.tenant,
@@ -132,20 +141,38 @@ export class TenantIsolate {
         onSubrequest: (status) => observer.subrequest(this.tenant, status),
         webSockets: this.#socketHooks(state),
         bindings: this.#deps.bindings?.forTenant(this.tenant, state.bindings, state.limits),
+        inspector: this.#deps.inspector,
       });
       this.#sandbox = sandbox;
       await loadDeployment(isolate, sandbox, state.manifest, storeSource(store, this.tenant, this.deployment, logger), {
         startupTimeoutMs: config.pool.startupTimeoutMs,
+        startupCpuMs: state.limits.startupCpuMs,
         onCodeCache: (result) => observer.codeCache(result),
       });
     } catch (err) {
+      this.#chargeStartup();
       this.dispose();
       throw err;
     }
+    this.#chargeStartup();
     if (this.#disposed) throw new SandboxDisposedError('the isolate was disposed during its cold start');
     if (this.state === 'starting') this.state = 'warm';
     observer.coldStart(this.tenant, Number(process.hrtime.bigint() - began) / 1e9);
     this.reportTime(); // start-up time counts for the tenant too
+  }
+
+  /**
+   * The CPU the start used in the isolate (bootstrap, compiling, top-level code: the addon counts
+   * it, and keeps the count readable after V8 killed the isolate), charged to the tenant whether
+   * the start succeeded or not.
+   */
+  #chargeStartup(): void {
+    try {
+      const cpu = this.#isolate?.cpuTime;
+      if (cpu !== undefined && cpu > 0n) this.#deps.observer.startupCpu?.(this.tenant, Number(cpu) / 1e9);
+    } catch {
+      // an isolate that cannot say: nothing to charge
+    }
   }
 
   #socketHooks(state: TenantState): SocketHooks | undefined {
@@ -248,6 +275,37 @@ export class TenantIsolate {
       this.externalBytes = stats.externally_allocated_size ?? 0;
     } catch {
       // disposed between the check and the call: nothing to sample
+    }
+  }
+
+  /**
+   * Starts a CPU profile of this isolate titled `title` (the addon samples it on whichever thread
+   * runs it). False when the isolate is gone or the addon refused (16 profiles already run).
+   */
+  startProfile(title: string, options: CpuProfilerOptions): boolean {
+    if (!this.#isolate || this.#disposed || this.#isolate.isDisposed) return false;
+    try {
+      this.#isolate.startCpuProfiler(title, options);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A DevTools protocol session with this isolate's inspector (islet dev --inspect); null when gone. */
+  createInspectorSession(): InspectorSession | null {
+    if (!this.#isolate || this.#disposed || this.#isolate.isDisposed || !this.#deps.inspector) return null;
+    return this.#isolate.createInspectorSession();
+  }
+
+  /** Stops profile `title`: the merged profile, or null when the isolate went away meanwhile. */
+  async stopProfile(title: string): Promise<CpuProfile | null> {
+    if (!this.#isolate || this.#isolate.isDisposed) return null;
+    try {
+      const entries = await this.#isolate.stopCpuProfiler(title);
+      return entries[0]?.profile ?? null;
+    } catch {
+      return null;
     }
   }
 

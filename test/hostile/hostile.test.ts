@@ -44,6 +44,7 @@
 // | console.log of a throwing Proxy               | 200                                                 |
 // | a Proxy of a Response                         | 500 at once (unforgeable Response brand check)      |
 // | custom route overlapping another tenant's     | 409 ROUTE_TAKEN at deploy (longer prefix, wildcard) |
+// | route on a hostname not owned / base domain   | 403 HOSTNAME_NOT_VERIFIED / HOSTNAME_RESERVED       |
 // | crypto.subtle: PBKDF2 10^7 rounds, RSA 16384  | the call rejects NotSupportedError (request 200)    |
 // | crypto.subtle: 1000 derivations at once       | refused (QuotaExceededError) or 503 cpu; admin API  |
 // | DecompressionStream bomb (130 KB -> 96 MiB)   | 200; the read rejects TypeError past 16 MiB a chunk |
@@ -896,12 +897,13 @@ test("custom routes: a tenant's deploy token cannot carve into another tenant's 
   assert.equal(created.status, 201, created.text);
   const auth = { authorization: `Bearer ${JSON.parse(created.text).token}`, 'content-type': 'application/javascript' };
   const code = attacker(`return new Response('squatter');`).replaceAll('__MARK__', '"s"');
+  // the squatter owns the zone (operator-assigned): only the other tenant's claim stands in its way
+  assert.equal((await islet.admin('PUT', '/v1/tenants/squatter/hostnames/*.example.test', {})).status, 200);
   for (const route of [
     'shop.example.test/api*',
     'shop.example.test/',
     'SHOP.example.test/checkout',
     '*.example.test/*',
-    '*.test/*',
   ]) {
     const res = await islet.admin(
       'POST',
@@ -912,10 +914,24 @@ test("custom routes: a tenant's deploy token cannot carve into another tenant's 
     assert.equal(res.status, 409, `${route}: ${res.text}`);
     assert.equal(JSON.parse(res.text).error.code, 'ROUTE_TAKEN');
   }
-  // disjoint routes stay possible, and a tenant subdomain cannot be taken by a route at all
+  // a zone it does not own, and a name on the base domain, are not its to route at all
+  for (const [route, code403] of [
+    ['*.test/*', 'HOSTNAME_NOT_VERIFIED'],
+    ['neighbour.localhost/*', 'HOSTNAME_RESERVED'],
+  ]) {
+    const res = await islet.admin(
+      'POST',
+      `/v1/tenants/squatter/deployments?routes=${encodeURIComponent(route!)}`,
+      code,
+      auth,
+    );
+    assert.equal(res.status, 403, `${route}: ${res.text}`);
+    assert.equal(JSON.parse(res.text).error.code, code403);
+  }
+  // disjoint routes stay possible
   const own = await islet.admin(
     'POST',
-    `/v1/tenants/squatter/deployments?routes=${encodeURIComponent('other.example.test/*,neighbour.localhost/*')}`,
+    `/v1/tenants/squatter/deployments?routes=${encodeURIComponent('other.example.test/*')}`,
     code,
     auth,
   );

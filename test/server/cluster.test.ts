@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,7 +38,7 @@ async function until<T>(
   }
 }
 
-async function startIslet(workers: number): Promise<Islet> {
+async function startIslet(workers: number, env: Record<string, string> = {}): Promise<Islet> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-cluster-'));
   const child = spawn(
     process.execPath,
@@ -52,6 +53,7 @@ async function startIslet(workers: number): Promise<Islet> {
         ISLET_ADMIN_TOKEN: token,
         ISLET_LOG_LEVEL: 'info',
         ISLET_LOG_REQUESTS: 'false',
+        ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -249,5 +251,44 @@ test('SIGHUP replaces every worker without a failed request; SIGTERM drains in-f
     assert.equal(await islet.exit, 0, islet.output());
   } finally {
     islet.child.kill('SIGKILL');
+  }
+});
+
+test('the supervisor holds one client to its connection cap before handing connections over, and counts what it closed', async () => {
+  const islet = await startIslet(1, { ISLET_MAX_CONNECTIONS_PER_CLIENT: '8' });
+  const sockets: net.Socket[] = [];
+  try {
+    await deploy(islet, 'capped', hello('capped'));
+    await until('the deployment to be served', async () =>
+      (await get(islet, 'capped')).status === 200 ? true : undefined,
+    );
+    for (let i = 0; i < 20; i++) {
+      const socket = net.connect({ host: '127.0.0.1', port: islet.port });
+      socket.on('error', () => {});
+      sockets.push(socket);
+      await new Promise((resolve) => socket.once('connect', resolve));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const open = sockets.filter((s) => !s.destroyed && s.readyState === 'open');
+    // connections that sent no request yet stay with the supervisor, which holds the client to 8 of
+    // them (one handed to a worker, such as the probe's kept-alive one, is the worker's to count)
+    assert.equal(open.length, 8, `${open.length} connections kept of 20 (cap 8)`);
+    // a kept one serves
+    const answer = await new Promise<string>((resolve) => {
+      let text = '';
+      open[0]!.on('data', (d) => (text += d));
+      open[0]!.once('end', () => resolve(text));
+      open[0]!.write('GET / HTTP/1.1\r\nHost: capped.localhost\r\nConnection: close\r\n\r\n');
+    });
+    assert.match(answer, /^HTTP\/1\.1 200[^]*capped ok/);
+    const metrics = (await request(`http://127.0.0.1:${islet.adminPort}/metrics`, {
+      headers: { authorization: `Bearer ${token}` },
+    }).then((r) => r.body.text())) as string;
+    const refused = /^islet_connections_refused_total (\d+)/m.exec(metrics);
+    assert.ok(refused && Number(refused[1]) >= 12, `refused connections counted: ${refused?.[0]}`);
+  } finally {
+    for (const s of sockets) s.destroy();
+    islet.child.kill('SIGTERM');
+    await islet.exit;
   }
 });

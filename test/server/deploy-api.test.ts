@@ -595,18 +595,18 @@ describe('deploy gate', () => {
     const gate = new DeployGate(1, 1);
     let release!: () => void;
     const order: string[] = [];
-    const first = gate.run(async () => {
+    const first = gate.run('a', async () => {
       order.push('first started');
       await new Promise<void>((r) => (release = r));
       order.push('first done');
       return 1;
     });
-    const second = gate.run(async () => {
+    const second = gate.run('b', async () => {
       order.push('second started');
       return 2;
     });
     await assert.rejects(
-      gate.run(async () => 3),
+      gate.run('c', async () => 3),
       {
         status: 503,
         code: 'ISLET_DEPLOY_BUSY',
@@ -618,6 +618,6 @@ describe('deploy gate', () => {
     assert.deepEqual(await Promise.all([first, second]), [1, 2]);
     assert.deepEqual(order, ['first started', 'first done', 'second started']);
     // the slot is free again
-    assert.equal(await gate.run(async () => 4), 4);
+    assert.equal(await gate.run('a', async () => 4), 4);
   });
 });

@@ -151,6 +151,7 @@ test("a cut's log line names the configured value of its limit", () => {
     subrequestResponseBytes: 8,
     logBytes: 9,
     concurrency: 10,
+    startupCpuMs: 11,
   };
   const names: LimitName[] = ['cpu', 'wall', 'memory', 'body', 'subrequests', 'logs', 'concurrency'];
   assert.deepEqual(

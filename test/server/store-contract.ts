@@ -156,6 +156,48 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
       },
     );
 
+    withStore(
+      'keeps custom hostname records per tenant: put, replace, list by name, delete',
+      async ({ store, another }) => {
+        await store.putTenant({ name: 'shop', createdAt: new Date().toISOString(), active: null });
+        const pending = {
+          tenant: 'shop',
+          hostname: 'www.shop.example',
+          token: 'tok_0123456789abcdef',
+          verifiedBy: null,
+          createdAt: '2026-01-01T00:00:00.000Z',
+        } as const;
+        const before = await store.currentRevision();
+        await store.putHostname(pending);
+        await store.putHostname({ ...pending, hostname: '*.shop.example', verifiedBy: 'operator', verifiedAt: 'x' });
+        await store.putHostname({ ...pending, verifiedBy: 'dns', verifiedAt: '2026-01-02T00:00:00.000Z' });
+        const other = await another();
+        assert.deepEqual(await other.listHostnames('shop'), [
+          { ...pending, hostname: '*.shop.example', verifiedBy: 'operator', verifiedAt: 'x' },
+          { ...pending, verifiedBy: 'dns', verifiedAt: '2026-01-02T00:00:00.000Z' },
+        ]);
+        const changes = await store.changesSince(before);
+        assert.deepEqual(
+          changes.map((c) => c.kind),
+          ['hostname', 'hostname', 'hostname'],
+        );
+        await store.deleteHostname('shop', '*.shop.example');
+        assert.deepEqual(
+          (await other.listHostnames('shop')).map((h) => h.hostname),
+          ['www.shop.example'],
+        );
+        await assert.rejects(store.deleteHostname('shop', 'nope.example'), { code: 'ISLET_STORE_NOT_FOUND' });
+        await assert.rejects(store.putHostname({ ...pending, hostname: 'Not A Host' }), {
+          code: 'ISLET_STORE_INVALID_NAME',
+        });
+        await assert.rejects(store.putHostname({ ...pending, tenant: 'ghost' }), { code: 'ISLET_STORE_NOT_FOUND' });
+        assert.deepEqual(await store.listHostnames('ghost'), []);
+        await store.deleteTenant('shop');
+        await store.putTenant({ name: 'shop', createdAt: new Date().toISOString(), active: null });
+        assert.deepEqual(await other.listHostnames('shop'), [], 'they go with the tenant');
+      },
+    );
+
     withStore('lists tenants by name and deployments newest first, ids breaking ties', async ({ store }) => {
       for (const t of ['zeta', 'alpha', 'mid-1'])
         await store.putTenant({ name: t, createdAt: new Date().toISOString(), active: null });

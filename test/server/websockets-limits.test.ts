@@ -23,8 +23,10 @@ export default {
       const data = event.data;
       if (data === 'spin') while (true) {}
       if (typeof data === 'string' && data.startsWith('burn ')) {
-        const until = Date.now() + Number(data.slice(5));
-        while (Date.now() < until) {}
+        // counted work: the clock stands still while the handler runs, so a loop on Date.now never ends
+        let x = 0;
+        for (let i = 0; i < Number(data.slice(5)) * 1e5; i++) x = (x * 31 + i) % 1000003;
+        if (x < 0) return;
         server.send('burnt');
         return;
       }

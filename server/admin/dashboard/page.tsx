@@ -286,6 +286,26 @@ const Tenant: FC = () => (
         </form>
         <div id="diff" aria-live="polite"></div>
       </div>
+      <div class="card" id="profile-card">
+        <h3>CPU profile</h3>
+        <p class="note">
+          Samples this tenant's isolates while they serve; frames point at the uploaded files. Send traffic while it
+          records. The file opens in Chrome DevTools (Performance, Load profile).
+        </p>
+        <form id="profile-form" class="inline">
+          <label>
+            Seconds <input id="profile-seconds" type="number" min="0.1" max="600" step="0.1" value="5" />
+          </label>
+          <button type="submit" id="profile-start">
+            Record profile
+          </button>
+          <a id="profile-download" hidden>
+            Download .cpuprofile
+          </a>
+        </form>
+        <p id="profile-status" class="muted" aria-live="polite"></p>
+        <div id="profile-flame" class="flame" hidden></div>
+      </div>
     </div>
 
     <Deploy />

@@ -5,6 +5,7 @@
 // (exception, limit cut) and islet_cron_runs_total{tenant,status}. Used by the scheduler for
 // each slot it claims and by the admin API's manual trigger.
 import type { Dispatch, RequestAccount, SandboxRequest } from '../../host/types';
+import type { ServerTrace, Tracing } from '../../observe/tracing/types';
 import { nextRequestId } from '../../front/request';
 import { failureStatus } from '../../front/status';
 import type { TenantDirectory } from '../../tenants/directory';
@@ -25,6 +26,8 @@ export interface CronRunResult {
   outcome: CronStatus;
   /** the handler called controller.noRetry() */
   noRetry: boolean;
+  /** the run's span while it runs (internal; removed before the result is returned) */
+  trace?: ServerTrace;
   cpuMs: number;
   wallMs: number;
   /** what went wrong, when the outcome is not `ok` */
@@ -37,6 +40,8 @@ export interface CronRunnerDeps {
   logs: TenantLogSink;
   observer: TenantObserver;
   bindings: BindingObserver;
+  /** OpenTelemetry traces: one span per run (absent or null: off) */
+  tracing?: Tracing | null;
 }
 
 /** the tenant has nothing to run (no such tenant, no active deployment) */
@@ -68,6 +73,20 @@ export class CronRunner {
       cpuMs: 0,
       wallMs: 0,
     };
+    // a run is the root of its own trace: `scheduled <cron>`, its fetches and binding calls under it
+    const trace = this.#deps.tracing?.startRequest({
+      name: `scheduled ${tenant}`,
+      startedNs: started,
+      kind: 'internal',
+      attributes: {
+        'islet.tenant': tenant,
+        'islet.deployment': state.manifest.id,
+        'islet.request_id': requestId,
+        'islet.cron': cron,
+        'islet.scheduled_time': new Date(scheduledTime).toISOString(),
+      },
+    });
+    result.trace = trace;
     let entry: TenantIsolate;
     try {
       entry = this.#deps.pool.acquire(state);
@@ -90,6 +109,7 @@ export class CronRunner {
       body: null,
       scheduled: { cron, scheduledTime },
       flags: {},
+      trace,
     };
     let dispatch: Dispatch;
     try {
@@ -151,9 +171,21 @@ export class CronRunner {
       } else if (failure.kind === 'tenant' || failure.kind === 'startup') {
         result.error = failure.message;
         logs.tenantError({ tenant, deployment, requestId, message: failure.message, stack: failure.tenantStack });
+      } else if (failure.kind === 'backoff') {
+        result.error = `the tenant is backed off after repeated isolate deaths (retry in ${failure.retryAfterS} s)`;
       } else result.error = failure.message;
     }
     bindings.cronRun(tenant, result.outcome);
+    result.trace?.finish(
+      {
+        'islet.cpu_ms': result.cpuMs,
+        'islet.wall_ms': result.wallMs,
+        'islet.cold_start': cold,
+        'islet.outcome': result.outcome,
+      },
+      failure ? (result.error ?? result.outcome) : undefined,
+    );
+    delete result.trace;
     logs.request({
       tenant,
       deployment,

@@ -46,7 +46,15 @@ export function serviceOps(
         refuse(op, ['TypeError', 'fetch: the request body (a stream from the host) was already read or closed']);
         return;
       }
+      // tracing on: the call is a client span of the caller's request, and the callee's request runs under it
+      const span = caller.request.trace?.child(`service ${binding}`, 'client', {
+        'islet.binding': binding,
+        'islet.binding.type': 'service',
+        'islet.callee': callee,
+        'http.request.method': method,
+      });
       const request: SandboxRequest = {
+        trace: span,
         id: `${caller.request.id}.s${nextCall++}`,
         method,
         url,
@@ -58,10 +66,12 @@ export function serviceOps(
       const { tenant, observer, services } = bindings;
       services.call(tenant, callee, request).then(
         (response) => {
+          span?.end({ 'http.response.status_code': response.status });
           observer.serviceCall(tenant, response.status);
           answer(caller, op, response, parts.sources, url);
         },
         (error: Error) => {
+          span?.end({}, error.message);
           observer.serviceCall(tenant, 0);
           op.reject(['Error', error.message]);
         },

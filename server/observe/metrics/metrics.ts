@@ -12,6 +12,7 @@ import type { Scrape } from '../../cluster/messages';
 import type { LimitName } from '../../host/types';
 import type { EvictionReason, IsolateSample, RequestReport, TenantObserver } from '../../tenants/observer';
 import { TenantLabels, TenantSeries, statusLabel } from './labels';
+import { registerProtectionMetrics, type ProtectionMetrics } from './protection-metrics';
 import {
   nonNegative,
   registerIsolateGauges,
@@ -93,6 +94,8 @@ export class Metrics implements TenantObserver {
   #codeCache: Counter<'result'>;
   #subrequests: TenantSeries<Counter<'tenant' | 'status'>>;
   #deployments: TenantSeries<Counter<'tenant' | 'result'>>;
+  #protection: ProtectionMetrics;
+  #spansDropped: Counter<'reason'>;
 
   constructor(options: MetricsOptions = {}) {
     const limit = options.tenantLabels ?? 100;
@@ -225,6 +228,12 @@ export class Metrics implements TenantObserver {
       }),
       'result',
     );
+    this.#spansDropped = new Counter({
+      name: 'islet_trace_spans_dropped_total',
+      help: 'Trace spans never exported, by reason (queue_full: the export queue was full; export_failed: the collector refused or did not answer)',
+      labelNames: ['reason'],
+      registers,
+    });
     registerIsolateGauges(this.registry, this.#labels, () => {
       try {
         return this.#isolateSource ? this.#isolateSource() : [];
@@ -233,6 +242,7 @@ export class Metrics implements TenantObserver {
         return [];
       }
     });
+    this.#protection = registerProtectionMetrics(registers, tenantSeries);
     registerLogDrops(this.registry);
     if (options.defaultMetrics ?? true) {
       collectDefaultMetrics({ register: this.registry });
@@ -325,6 +335,19 @@ export class Metrics implements TenantObserver {
     this.#coldStartSeconds.observe(nonNegative(seconds));
   }
 
+  startupCpu(tenant: string, cpuS: number): void {
+    const series = this.#protection.startupCpu;
+    if (cpuS > 0) series.metric.inc(series.labels(this.#labels.label(tenant)), cpuS);
+  }
+
+  backoff(tenant: string): void {
+    this.#protection.backoffs.metric.inc(this.#protection.backoffs.labels(this.#labels.label(tenant)));
+  }
+
+  connectionRefused(): void {
+    this.#protection.connectionsRefused.inc();
+  }
+
   eviction(reason: EvictionReason): void {
     this.#evictions.inc({ reason });
   }
@@ -343,6 +366,11 @@ export class Metrics implements TenantObserver {
 
   deployment(tenant: string, result: 'success' | 'failure'): void {
     this.#deployments.metric.inc(this.#deployments.labels(this.#labels.label(tenant), result));
+  }
+
+  /** trace spans lost on the way to the collector (observe/tracing/) */
+  spansDropped(reason: 'queue_full' | 'export_failed', count: number): void {
+    if (count > 0) this.#spansDropped.inc({ reason }, count);
   }
 
   /**

@@ -18,6 +18,7 @@ export class SupervisorMetrics {
   readonly #quarantined: Gauge;
   readonly #replays: Counter<'kind'>;
   readonly #failed: Counter;
+  readonly #refused: Counter;
   readonly #labelled = new Set<string>();
 
   constructor() {
@@ -53,6 +54,17 @@ export class SupervisorMetrics {
       help: 'Requests answered 502 (or cut) because the worker serving them died',
       registers,
     });
+    // the same series each worker's front counts (protection-metrics.ts): the scrape sums them
+    this.#refused = new Counter({
+      name: 'islet_connections_refused_total',
+      help: 'Tenant-port connections closed at once because their client held too many (server.maxConnectionsPerClient)',
+      registers,
+    });
+  }
+
+  /** the supervisor closed a connection over the per-client cap */
+  connectionRefused(): void {
+    this.#refused.inc();
   }
 
   workerDeath(blamed: boolean): void {

@@ -109,6 +109,23 @@ CREATE TABLE islet.changes (
 ALTER TABLE islet.tenants ADD COLUMN bindings json;
 `,
   },
+  {
+    version: 3,
+    name: 'hostnames',
+    sql: `
+-- Custom hostnames a tenant may route: assigned by the operator or proved by the tenant (a DNS
+-- TXT record or an HTTP token), or pending proof (verified_by NULL).
+CREATE TABLE islet.hostnames (
+  tenant      text NOT NULL REFERENCES islet.tenants (name) ON DELETE CASCADE,
+  hostname    text NOT NULL,
+  token       text NOT NULL,
+  verified_by text CHECK (verified_by IN ('operator', 'dns', 'http')),
+  created_at  text NOT NULL,
+  verified_at text,
+  PRIMARY KEY (tenant, hostname)
+);
+`,
+  },
 ];
 
 export const latestVersion = migrations[migrations.length - 1]!.version;

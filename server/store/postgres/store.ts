@@ -12,12 +12,16 @@ import { checkDeployment } from '../deployment-check';
 import { StoreError } from '../../errors';
 import { OpenFeeds } from '../feed';
 import { checkId, checkModulePath, checkTenantName } from '../names';
+import { checkHostname, checkHostnameRecord } from '../hostnames';
+import { RecordMemo } from '../record-memo';
+import { removeHostname, selectHostnames, upsertHostname } from './hostnames';
 import type {
   ActivateOptions,
   ChangeFeed,
   ChangeFeedOptions,
   DeploymentManifest,
   DeploymentStore,
+  HostnameRecord,
   LoggedChange,
   StoreChange,
   StoreHealth,
@@ -65,6 +69,8 @@ interface StoredEnv {
 export class PostgresDeploymentStore implements DeploymentStore {
   readonly #db: Db;
   readonly #cache: NodeCache;
+  /** deployment records already read (immutable: one query per deployment, not one per file) */
+  readonly #records = new RecordMemo<DeploymentRecord>();
   readonly #keys: SecretKey[];
   readonly #pollMs: number;
   readonly #feeds = new OpenFeeds();
@@ -160,6 +166,7 @@ export class PostgresDeploymentStore implements DeploymentStore {
       if (!rowCount) throw notFound(`tenant '${name}' does not exist`);
     });
     await Promise.all([this.#cache.forget(`tenant/${name}`), this.#cache.forget(`env/${name}`)]);
+    this.#records.forgetTenant(name);
     await collectGarbage(this.#db);
     return revision;
   }
@@ -175,10 +182,9 @@ export class PostgresDeploymentStore implements DeploymentStore {
     );
     // this node will serve it: keep its files and record on local disk now (best effort)
     await Promise.all([...unique].map(([hash, data]) => this.#cache.writeBlob(hash, data).catch(() => {})));
-    await this.#cache.remember(`deployment/${manifest.tenant}/${manifest.id}`, {
-      manifest,
-      files: hashes,
-    } satisfies DeploymentRecord);
+    const record: DeploymentRecord = { manifest, files: hashes };
+    await this.#cache.remember(`deployment/${manifest.tenant}/${manifest.id}`, record);
+    this.#records.set(manifest.tenant, manifest.id, record);
     return revision;
   }
 
@@ -186,7 +192,9 @@ export class PostgresDeploymentStore implements DeploymentStore {
   async #record(tenant: string, id: string): Promise<DeploymentRecord | null> {
     checkTenantName(tenant);
     checkId(id, 'deployment id');
-    return this.#read(`deployment/${tenant}/${id}`, () => selectDeployment(this.#db, tenant, id));
+    return this.#records.get(tenant, id, () =>
+      this.#read(`deployment/${tenant}/${id}`, () => selectDeployment(this.#db, tenant, id)),
+    );
   }
 
   async getDeployment(tenant: string, id: string): Promise<DeploymentManifest | null> {
@@ -223,6 +231,7 @@ export class PostgresDeploymentStore implements DeploymentStore {
       await q.query('DELETE FROM islet.deployments WHERE tenant = $1 AND id = $2', [tenant, id]);
     });
     await this.#cache.forget(`deployment/${tenant}/${id}`);
+    this.#records.forgetDeployment(tenant, id);
     await collectGarbage(this.#db);
     return revision;
   }
@@ -308,6 +317,26 @@ export class PostgresDeploymentStore implements DeploymentStore {
         [tenant, JSON.stringify(env.vars), sealed?.data ?? null, sealed?.keyId ?? null],
       );
     });
+  }
+
+  // ---- hostnames ----
+
+  async listHostnames(tenant: string): Promise<HostnameRecord[]> {
+    checkTenantName(tenant);
+    await this.migrate();
+    return selectHostnames(this.#db, tenant);
+  }
+
+  async putHostname(record: HostnameRecord): Promise<number> {
+    checkTenantName(record.tenant);
+    checkHostnameRecord(record);
+    return this.#write({ tenant: record.tenant, kind: 'hostname' }, (q) => upsertHostname(q, record));
+  }
+
+  async deleteHostname(tenant: string, hostname: string): Promise<number> {
+    checkTenantName(tenant);
+    checkHostname(hostname);
+    return this.#write({ tenant, kind: 'hostname' }, (q) => removeHostname(q, tenant, hostname));
   }
 
   // ---- tokens ----

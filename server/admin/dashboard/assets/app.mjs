@@ -18,6 +18,7 @@ import {
   upload,
 } from './tenant.mjs';
 import { filesFromDrop, filesFromInput } from './upload.mjs';
+import { recordProfile } from './profile.mjs';
 import { loadWorkers } from './workers.mjs';
 
 const POLL_MS = 2000;
@@ -288,6 +289,7 @@ function wire() {
   $('#upload-form').addEventListener('submit', upload);
   $('#tenant-delete').addEventListener('click', deleteTenant);
   $('#diff-form').addEventListener('submit', diffSubmitted);
+  $('#profile-form').addEventListener('submit', recordProfile);
   $('#source-close').addEventListener('click', () => ($('#source-panel').hidden = true));
   $('#env-form').addEventListener('submit', async (event) => {
     event.preventDefault();

@@ -8,6 +8,7 @@ import { format, sparkline } from './charts.mjs';
 import { loadHistory, renderCharts, renderStats, seriesOf } from './history.mjs';
 import { logSearch } from './logs.mjs';
 import { $, describe, flash, h, loadTenants, state } from './page.mjs';
+import { clearProfile } from './profile.mjs';
 import { showDiff, showSource } from './source.mjs';
 import { formData, guessEntry, prepare } from './upload.mjs';
 
@@ -29,6 +30,7 @@ export async function openTenant(name) {
   $('#deployments tbody').replaceChildren();
   $('#diff').replaceChildren();
   $('#source-panel').hidden = true;
+  clearProfile();
   search.clear();
   $('#upload-status').textContent = '';
   $('#env tbody').replaceChildren();
