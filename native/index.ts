@@ -1,7 +1,16 @@
 // islet's isolate addon: loads the compiled binding (native/build/Release/islet.node) and
-// exports the isolate API (the public API of the reference isolate library, isolated-vm v5, is
-// its contract) with full TypeScript types. A program written for the reference library (isolated-vm) runs against
+// exports the isolate API (the reference library's API: see README) with full
+// TypeScript types. A program written for the reference library (isolated-vm) runs against
 // this module by changing only its `require`.
+//
+// Where islet deliberately differs from the reference library (README "Using the addon on its own"):
+// - A sync call made from an isolate running on islet's thread pool (inside an async call) into
+//   another non-default isolate throws ERR_ISOLATE_DEADLOCK: two pool threads doing that to each
+//   other would wait forever. On Node's thread nested sync calls between isolates are allowed.
+// - Node's thread never waits to enter an isolate whose pool thread is waiting for Node in
+//   applySyncPromise (it would never get it): that sync call throws ERR_ISOLATE_DEADLOCK.
+// - `cpuTime` is the CPU clock of the threads that ran the isolate (less than its wall time on a
+//   loaded machine); `meta` of compileModule must be a function of the compiling isolate.
 //
 // islet extensions beyond the reference API (all optional, ignored by nothing else):
 // - `cpuTimeout` (ms) wherever `timeout` is accepted: a budget on the CPU clock of the thread
@@ -10,8 +19,9 @@
 // - Errors carry stable codes in `error.code`: ERR_ISOLATE_TIMEOUT (wall), ERR_ISOLATE_CPU_TIMEOUT,
 //   ERR_ISOLATE_MEMORY_LIMIT, ERR_ISOLATE_DISPOSED, ERR_ISOLATE_DEADLOCK, ERR_ISOLATE_RELEASED,
 //   ERR_ISOLATE_NO_DYNAMIC_IMPORT.
-// - A run cut by a time limit carries `error.isolateStack`: the isolate's JavaScript stack
-//   (`    at fn (file:line:col)` lines) captured just before it was terminated.
+// - An error that came out of an isolate carries `error.isolateStack`: the isolate's own frames
+//   (`    at fn (file:line:col)` lines), apart from the caller's frames that `error.stack` adds
+//   after `at (<isolated-vm boundary>)`; for a run cut by a time limit, where it was stopped.
 // - `isolate.setDynamicImportResolver(resolve)`: makes `import()` inside the isolate work; the
 //   same resolver as static imports (`(specifier, referrer) => Module | Promise<Module>`, where
 //   `referrer` is the importing Module, or `{ filename }` for an import() in a script). The
@@ -62,7 +72,9 @@ export type { CreateSnapshotOptions, SnapshotScript } from './snapshot';
 const bindingFile = path.resolve(__dirname, '..', '..', 'native', 'build', 'Release', 'islet.node');
 
 function loadBinding(): any {
-  const file = bindingFile;
+  // ISLET_ADDON names another build of the same sources (the AddressSanitizer build of
+  // `npm run build:native -- --asan`, see scripts/test-native-asan.js).
+  const file = process.env.ISLET_ADDON ? path.resolve(process.env.ISLET_ADDON) : bindingFile;
   let binding: any;
   try {
     binding = require(file);
@@ -72,28 +84,27 @@ function loadBinding(): any {
       throw Object.assign(
         new Error(
           `islet's native addon (${file}) was built for another Node.js version than this one ` +
-            `(${process.version}, NODE_MODULE_VERSION ${process.versions.modules}). Run \`npm rebuild\` or \`npm install\` to rebuild it.`,
+            `(${process.version}, NODE_MODULE_VERSION ${process.versions.modules}). ` +
+            'Run `npm rebuild` or `npm install` to rebuild it.',
         ),
         { code: 'ERR_ISLET_ADDON_ABI', cause: error },
       );
     }
     if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {
-      throw Object.assign(
-        new Error(
-          `islet's native addon is not built (${file} is missing): run \`npm install\` or \`npm run build:native\`.`,
-        ),
-        {
-          code: 'ERR_ISLET_ADDON_MISSING',
-          cause: error,
-        },
-      );
+      const missing =
+        `islet's native addon is not built (${file} is missing): ` + 'run `npm install` or `npm run build:native`.';
+      throw Object.assign(new Error(missing), {
+        code: 'ERR_ISLET_ADDON_MISSING',
+        cause: error,
+      });
     }
     throw error;
   }
   if (String(binding.nodeModuleVersion) !== process.versions.modules) {
     throw Object.assign(
       new Error(
-        `islet's native addon was built for NODE_MODULE_VERSION ${binding.nodeModuleVersion} but this Node.js (${process.version}) ` +
+        `islet's native addon was built for NODE_MODULE_VERSION ${binding.nodeModuleVersion} ` +
+          `but this Node.js (${process.version}) ` +
           `is ${process.versions.modules}. Run \`npm rebuild\` or \`npm install\` to rebuild it.`,
       ),
       { code: 'ERR_ISLET_ADDON_ABI' },
@@ -176,9 +187,9 @@ export interface CachedDataResult {
 }
 
 export interface RunOptions {
-  /** wall-clock limit in ms */
+  /** wall-clock limit in ms; 0 or absent: none; Infinity or more than 2^31 - 1: 2^31 - 1 */
   timeout?: number;
-  /** islet: limit in ms on the CPU clock of the thread running the isolate */
+  /** islet: limit in ms on the CPU clock of the thread running the isolate (same rules) */
   cpuTimeout?: number;
 }
 
@@ -196,7 +207,10 @@ export interface TransferOptionsBidirectional {
 }
 
 export interface IsolateOptions {
-  /** megabytes, default 128, minimum 8 (a guideline: hostile code may briefly exceed it) */
+  /**
+   * megabytes, default 128, minimum 8, larger than 65536 (64 GB, Infinity included) means 65536;
+   * a guideline: hostile code may briefly exceed it
+   */
   memoryLimit?: number;
   /** islet: a name for diagnostics (the stuck-run watch's line on stderr names the isolate by it); 128 characters kept */
   label?: string;
@@ -264,6 +278,9 @@ export interface Copy<T = unknown> {
 export interface Dereference<T = unknown> {
   readonly __isletDereference?: T;
 }
+
+export type ModuleCompileOptions = ScriptOrigin & CachedDataOptions & { meta?: (meta: any) => void };
+export type ClosureOptions = RunOptions & ScriptOrigin & TransferOptionsBidirectional;
 
 export interface ContextOptions {
   /** announce the context to the isolate's inspector (the isolate needs `inspector: true`) */
@@ -362,8 +379,8 @@ export type DynamicImportResolver = (
 export interface Isolate {
   compileScript(code: string, options?: ScriptOrigin & CachedDataOptions): Promise<Script & CachedDataResult>;
   compileScriptSync(code: string, options?: ScriptOrigin & CachedDataOptions): Script & CachedDataResult;
-  compileModule(code: string, options?: ScriptOrigin & CachedDataOptions & { meta?: (meta: any) => void }): Promise<Module & CachedDataResult>;
-  compileModuleSync(code: string, options?: ScriptOrigin & CachedDataOptions & { meta?: (meta: any) => void }): Module & CachedDataResult;
+  compileModule(code: string, options?: ModuleCompileOptions): Promise<Module & CachedDataResult>;
+  compileModuleSync(code: string, options?: ModuleCompileOptions): Module & CachedDataResult;
   createContext(options?: ContextOptions): Promise<Context>;
   createContextSync(options?: ContextOptions): Context;
   /**
@@ -415,17 +432,9 @@ export interface Context {
   eval(code: string, options?: RunOptions & ScriptOrigin & TransferOptions): Promise<any>;
   evalSync(code: string, options?: RunOptions & ScriptOrigin & TransferOptions): any;
   evalIgnored(code: string, options?: RunOptions & ScriptOrigin & TransferOptions): void;
-  evalClosure(
-    code: string,
-    args?: any[],
-    options?: RunOptions & ScriptOrigin & TransferOptionsBidirectional,
-  ): Promise<any>;
+  evalClosure(code: string, args?: any[], options?: ClosureOptions): Promise<any>;
   evalClosureSync(code: string, args?: any[], options?: RunOptions & ScriptOrigin & TransferOptionsBidirectional): any;
-  evalClosureIgnored(
-    code: string,
-    args?: any[],
-    options?: RunOptions & ScriptOrigin & TransferOptionsBidirectional,
-  ): void;
+  evalClosureIgnored(code: string, args?: any[], options?: ClosureOptions): void;
   release(): void;
 }
 export interface ContextConstructor extends Function {
@@ -534,108 +543,6 @@ export const ExternalCopy: ExternalCopyConstructor = binding.ExternalCopy;
 export const Callback: CallbackConstructor = binding.Callback;
 
 // ---------------------------------------------------------------------------------------------
-// Module linking. Native code records one link per (module, specifier) and instantiates; the
-// walk over the graph lives here because the async form may await the resolver.
-
-interface NativeModule extends Module {
-  _link(specifier: string, target: Module): void;
-  _isLinked(): boolean;
-  _instantiate(context: Context): Promise<void>;
-  _instantiateSync(context: Context): void;
-}
-
-function checkResolved(specifier: string, referrer: Module, resolved: unknown): NativeModule {
-  if (!(resolved instanceof binding.Module)) {
-    throw new TypeError(
-      `The module resolver returned ${resolved === null ? 'null' : typeof resolved} for '${specifier}', not a Module`,
-    );
-  }
-  return resolved as NativeModule;
-}
-
-function resolveError(specifier: string, error: unknown): Error {
-  const reason = error instanceof Error ? error.message : String(error);
-  return Object.assign(new Error(`Could not resolve '${specifier}': ${reason}`, { cause: error }), {
-    code: 'ERR_ISOLATE_RESOLVE',
-  });
-}
-
-function linkSync(root: NativeModule, resolve: (specifier: string, referrer: Module) => Module): void {
-  const seen = new Set<NativeModule>();
-  const pending = [root];
-  while (pending.length) {
-    const module = pending.pop()!;
-    if (seen.has(module) || module._isLinked()) continue;
-    seen.add(module);
-    for (const specifier of module.dependencySpecifiers) {
-      let resolved: unknown;
-      try {
-        resolved = resolve(specifier, module);
-      } catch (error) {
-        throw resolveError(specifier, error);
-      }
-      if (resolved && typeof (resolved as Promise<unknown>).then === 'function') {
-        throw new TypeError(
-          `The module resolver returned a Promise for '${specifier}': use instantiate() (async) for asynchronous resolvers`,
-        );
-      }
-      const target = checkResolved(specifier, module, resolved);
-      module._link(specifier, target);
-      pending.push(target);
-    }
-  }
-}
-
-async function linkAsync(root: NativeModule, resolve: ModuleResolver): Promise<void> {
-  const seen = new Set<NativeModule>();
-  const pending = [root];
-  while (pending.length) {
-    const module = pending.pop()!;
-    if (seen.has(module) || module._isLinked()) continue;
-    seen.add(module);
-    for (const specifier of module.dependencySpecifiers) {
-      let resolved: unknown;
-      try {
-        resolved = await resolve(specifier, module);
-      } catch (error) {
-        throw resolveError(specifier, error);
-      }
-      const target = checkResolved(specifier, module, resolved);
-      module._link(specifier, target);
-      pending.push(target);
-    }
-  }
-}
-
-const moduleProto = binding.Module.prototype as NativeModule;
-Object.defineProperties(moduleProto, {
-  instantiate: {
-    value: async function instantiate(this: NativeModule, context: Context, resolve: ModuleResolver): Promise<void> {
-      if (typeof resolve !== 'function')
-        throw new TypeError('instantiate(context, resolve): `resolve` must be a function');
-      await linkAsync(this, resolve);
-      await this._instantiate(context);
-    },
-    writable: true,
-    configurable: true,
-  },
-  instantiateSync: {
-    value: function instantiateSync(
-      this: NativeModule,
-      context: Context,
-      resolve: (specifier: string, referrer: Module) => Module,
-    ): void {
-      if (typeof resolve !== 'function')
-        throw new TypeError('instantiateSync(context, resolve): `resolve` must be a function');
-      linkSync(this, resolve);
-      this._instantiateSync(context);
-    },
-    writable: true,
-    configurable: true,
-  },
-});
-
-// ---------------------------------------------------------------------------------------------
 // Dynamic import(): native code calls this hook on Node's thread with a settle function.
 
 type DynamicImportHook = (
@@ -645,14 +552,20 @@ type DynamicImportHook = (
   settle: (error: unknown, module?: Module) => void,
 ) => void;
 
-const isolateProto = binding.Isolate.prototype as Isolate & {
-  _setDynamicImportHook(hook: DynamicImportHook | null): void;
-};
+function resolveError(specifier: string, error: unknown): Error {
+  const reason = error instanceof Error ? error.message : String(error);
+  const wrapped = new Error(`Could not resolve '${specifier}': ${reason}`, { cause: error });
+  return Object.assign(wrapped, { code: 'ERR_ISOLATE_RESOLVE' });
+}
+
+type IsolateWithHook = Isolate & { _setDynamicImportHook(hook: DynamicImportHook | null): void };
+const isolateProto = binding.Isolate.prototype as IsolateWithHook;
 Object.defineProperty(isolateProto, 'setDynamicImportResolver', {
   value: function setDynamicImportResolver(this: typeof isolateProto, resolve: DynamicImportResolver | null): void {
     if (resolve === null || resolve === undefined) return this._setDynamicImportHook(null);
-    if (typeof resolve !== 'function')
+    if (typeof resolve !== 'function') {
       throw new TypeError('setDynamicImportResolver(resolve): `resolve` must be a function or null');
+    }
     this._setDynamicImportHook((specifier, referrer, context, settle) => {
       (async () => {
         let resolved: unknown;
@@ -661,12 +574,12 @@ Object.defineProperty(isolateProto, 'setDynamicImportResolver', {
         } catch (error) {
           throw resolveError(specifier, error);
         }
-        if (!(resolved instanceof binding.Module))
-          throw new TypeError(
-            `The dynamic import resolver returned ${typeof resolved} for '${specifier}', not a Module`,
-          );
+        if (!(resolved instanceof binding.Module)) {
+          const got = typeof resolved;
+          throw new TypeError(`The dynamic import resolver returned ${got} for '${specifier}', not a Module`);
+        }
         const module = resolved as Module;
-        await module.instantiate(context, resolve);
+        await module.instantiate(context, resolve as ModuleResolver);
         await module.evaluate();
         return module;
       })().then(
@@ -678,3 +591,18 @@ Object.defineProperty(isolateProto, 'setDynamicImportResolver', {
   writable: true,
   configurable: true,
 });
+
+// ---------------------------------------------------------------------------------------------
+// The module object itself: transferable into isolates (`context.global.setSync('ivm', ivm)`),
+// and, like every class and prototype of the API, immutable.
+
+binding.registerLibrary(module.exports);
+for (const name of ['Isolate', 'Context', 'Script', 'Module', 'Reference', 'ExternalCopy', 'Callback']) {
+  Object.freeze(binding[name].prototype);
+  Object.freeze(binding[name]);
+}
+Object.freeze(module.exports);
+
+// Node's platform goes away right after 'exit' (process.exit() runs no other cleanup): isolates
+// still running on islet's thread pool are stopped first, so none runs while it does.
+process.on('exit', () => binding.shutdown());

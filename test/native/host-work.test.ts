@@ -115,3 +115,16 @@ test(
     });
   },
 );
+
+test('a charge made while the isolate is being disposed is refused, never thrown at the host', isletOnly, async () => {
+  const isolate = new ivm.Isolate({ memoryLimit: 32 });
+  const context = isolate.createContextSync();
+  // The async run disposes its own isolate through a host callback while Node's thread waits
+  // to enter the isolate for the charge: the charge meets an isolate torn down under it.
+  context.global.setSync('kill', new ivm.Callback(() => isolate.dispose()));
+  const run = context.eval('const t = Date.now(); while (Date.now() - t < 100); kill(); for (;;);').catch((e) => e);
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  assert.equal(isolate.adjustExternalMemory(1 << 20), false);
+  assert.equal(isolate.adjustExternalMemory(-(1 << 20)), true);
+  assert.match(String(((await run) as Error).message), /disposed/i);
+});

@@ -90,18 +90,18 @@ test('compileModule with cached data', async () => {
   });
 });
 
-test('import.meta is initialised by the meta callback', isletOnly, async () => {
+test('import.meta is initialised by a meta callback of the isolate that compiles the module', async () => {
   await withContext((isolate, context) => {
-    const module = isolate.compileModuleSync('export const url = import.meta.url;', {
-      filename: 'file:///meta.js',
-      meta: (meta: any) => {
-        if (meta instanceof ivm.Reference) meta.setSync('url', 'file:///meta.js');
-        else meta.url = 'file:///meta.js';
-      },
-    });
-    module.instantiateSync(context, () => module);
-    module.evaluateSync();
-    assert.equal(module.namespace.getSync('url'), 'file:///meta.js');
+    // From Node the callback could not write import.meta of another isolate: refused at once.
+    assert.throws(() => isolate.compileModuleSync('export default import.meta.url', { meta: () => {} }), TypeError);
+    const url = context.evalClosureSync(
+      `const module = $0.compileModuleSync('export const url = import.meta.url;', { meta: (meta) => { meta.url = 'file:///meta.js' } });
+       module.instantiateSync($1, () => {});
+       module.evaluateSync();
+       return module.namespace.deref().url;`,
+      [isolate, context],
+    );
+    assert.equal(url, 'file:///meta.js');
   });
 });
 

@@ -154,6 +154,16 @@ test('a throwing script fails createSnapshot with its error class and position',
       }),
     (error: Error) => error instanceof SyntaxError && /file:\/\/\/syntax\.js:1/.test(String(error.stack)),
   );
+  // A script that does not compile names its place in the message, as compileScriptSync does.
+  assert.throws(
+    () => ivm.Isolate.createSnapshot([{ code: '**', filename: 'file:///broken.js' }]),
+    (error: Error) => error instanceof SyntaxError && /\[file:\/\/\/broken\.js:1:1\]/.test(error.message),
+  );
+  assert.throws(
+    () => ivm.Isolate.createSnapshot([{ code: '1' }], '**'),
+    (error: Error) => error instanceof SyntaxError && error.message.includes('[<isolated-vm>:1:1]'),
+    'a warm-up script given as a string has the default file name of a script',
+  );
   assert.throws(() => ivm.Isolate.createSnapshot('code' as never), /`scripts` must be an array/);
   assert.throws(() => ivm.Isolate.createSnapshot([{ code: 1 } as never]), /scripts\[0\]\.code must be a string/);
 });

@@ -1,7 +1,8 @@
-// The ArrayBuffer allocator of every non-default isolate: counts the bytes it hands out
-// (reported as externally_allocated_size) and refuses an allocation that would take the
-// isolate past its memory limit, which surfaces in JavaScript as a catchable RangeError and
-// marks the isolate for disposal at the end of the run.
+// The ArrayBuffer allocator of every non-default isolate: counts the bytes it hands out, plus
+// the memory outside the V8 heap islet charges to the isolate itself (external strings copied
+// in, shared memory handed in), reported together as externally_allocated_size. It refuses an
+// allocation that would take the isolate past its memory limit, which surfaces in JavaScript as
+// a catchable RangeError and marks the isolate for disposal at the end of the run.
 #pragma once
 
 #include <atomic>
@@ -32,11 +33,38 @@ class CountingAllocator : public v8::ArrayBuffer::Allocator {
     std::free(data);
     allocated_ -= length;
   }
+  // Memory held elsewhere, charged to this isolate (false, and nothing charged, past the limit;
+  // the caller decides whether that is the isolate's end: see MarkRefused). `tell_v8`: V8 is
+  // told too, so that it collects the objects holding the memory when it grows; the isolate
+  // must then be entered on this thread (as it is when V8 releases such objects).
+  bool TryCharge(size_t length, bool tell_v8) {
+    if (length > limit_) return false;
+    size_t now = allocated_.fetch_add(length) + length;
+    if (now > limit_) {
+      allocated_ -= length;
+      return false;
+    }
+    if (v8::Isolate* isolate = isolate_.load(); tell_v8 && isolate)
+      isolate->AdjustAmountOfExternalAllocatedMemory(int64_t(length));
+    return true;
+  }
+  void Uncharge(size_t length, bool tell_v8) {
+    allocated_ -= length;
+    if (v8::Isolate* isolate = isolate_.load(); tell_v8 && isolate)
+      isolate->AdjustAmountOfExternalAllocatedMemory(-int64_t(length));
+  }
+  void MarkRefused() { refused_ = true; }
+  // The isolate to tell about charges (null once it is being disposed).
+  void SetIsolate(v8::Isolate* isolate) { isolate_ = isolate; }
   size_t allocated() const { return allocated_.load(); }
   bool refused() const { return refused_.load(); }
 
  private:
   bool Reserve(size_t length) {
+    if (length > limit_) {
+      refused_ = true;
+      return false;
+    }
     size_t now = allocated_.fetch_add(length) + length;
     if (now > limit_) {
       allocated_ -= length;
@@ -48,6 +76,7 @@ class CountingAllocator : public v8::ArrayBuffer::Allocator {
   size_t limit_;
   std::atomic<size_t> allocated_{0};
   std::atomic<bool> refused_{false};
+  std::atomic<v8::Isolate*> isolate_{nullptr};
 };
 
 }  // namespace islet

@@ -37,10 +37,18 @@ Local<Value> MakeErrorValue(Isolate* isolate, const ErrorData& data) {
   Local<String> message = V8String(isolate, data.message);
   Local<Value> error;
   switch (data.cls) {
-    case ErrorClass::TypeError: error = v8::Exception::TypeError(message); break;
-    case ErrorClass::RangeError: error = v8::Exception::RangeError(message); break;
-    case ErrorClass::SyntaxError: error = v8::Exception::SyntaxError(message); break;
-    case ErrorClass::ReferenceError: error = v8::Exception::ReferenceError(message); break;
+    case ErrorClass::TypeError:
+      error = v8::Exception::TypeError(message);
+      break;
+    case ErrorClass::RangeError:
+      error = v8::Exception::RangeError(message);
+      break;
+    case ErrorClass::SyntaxError:
+      error = v8::Exception::SyntaxError(message);
+      break;
+    case ErrorClass::ReferenceError:
+      error = v8::Exception::ReferenceError(message);
+      break;
     case ErrorClass::EvalError: {
       // No direct constructor in the API: look it up in the current context.
       Local<Context> context = isolate->GetCurrentContext();
@@ -64,15 +72,28 @@ Local<Value> MakeErrorValue(Isolate* isolate, const ErrorData& data) {
       if (error.IsEmpty()) error = v8::Exception::Error(message);
       break;
     }
-    default: error = v8::Exception::Error(message); break;
+    default:
+      error = v8::Exception::Error(message);
+      break;
   }
   if (error->IsObject()) {
     Local<Object> object = error.As<Object>();
     Local<Context> context = isolate->GetCurrentContext();
     if (!data.name.empty()) (void)object->Set(context, V8Symbol(isolate, "name"), V8String(isolate, data.name));
-    if (!data.stack.empty()) (void)object->Set(context, V8Symbol(isolate, "stack"), V8String(isolate, data.stack));
+    if (!data.stack.empty()) {
+      // The isolate's stack, then the caller's frames (those of the error just made here).
+      std::string stack = data.stack + "\n" + kBoundaryFrame;
+      Local<Value> own;
+      if (object->Get(context, V8Symbol(isolate, "stack")).ToLocal(&own) && own->IsString()) {
+        std::string text = ToUtf8(isolate, own);
+        size_t frames = text.find("\n    at ");
+        if (frames != std::string::npos) stack += text.substr(frames);
+      }
+      (void)object->Set(context, V8Symbol(isolate, "stack"), V8String(isolate, stack));
+    }
     if (!data.code.empty()) (void)object->Set(context, V8Symbol(isolate, "code"), V8String(isolate, data.code));
-    if (!data.isolate_stack.empty()) (void)object->Set(context, V8Symbol(isolate, "isolateStack"), V8String(isolate, data.isolate_stack));
+    if (data.has_isolate_stack || !data.isolate_stack.empty())
+      (void)object->Set(context, V8Symbol(isolate, "isolateStack"), V8String(isolate, data.isolate_stack));
   }
   return error;
 }
@@ -95,9 +116,26 @@ ThrownValue CaptureException(Isolate* isolate, Local<Context> context, Local<Val
 }
 
 std::string ToUtf8(Isolate* isolate, Local<Value> value) {
-  if (value.IsEmpty()) return "";
+  if (value.IsEmpty() || value->IsSymbol()) return "";
+  // Objects are converted by their own toString: keep a throwing one from leaking out.
+  v8::TryCatch try_catch(isolate);
   String::Utf8Value utf8(isolate, value);
   return *utf8 ? std::string(*utf8, utf8.length()) : std::string();
+}
+
+std::string Describe(Isolate* isolate, Local<Value> value) {
+  if (value.IsEmpty() || value->IsUndefined()) return "undefined";
+  if (value->IsNull()) return "null";
+  if (value->IsSymbol()) return "a symbol";
+  if (value->IsString()) {
+    std::string text = ToUtf8(isolate, value);
+    if (text.size() > 40) text = text.substr(0, 40) + "...";
+    return "'" + text + "'";
+  }
+  if (value->IsNumber() || value->IsBoolean() || value->IsBigInt()) return ToUtf8(isolate, value);
+  if (value->IsFunction()) return "a function";
+  if (value->IsArray()) return "an array";
+  return "an object";
 }
 
 Local<String> V8String(Isolate* isolate, const std::string& text) {
@@ -127,10 +165,18 @@ Local<String> OptionName(Isolate* isolate, const char* name) {
 
 }  // namespace
 
+void CheckOptions(Local<Value> options, const char* what) {
+  if (options.IsEmpty() || options->IsNullOrUndefined() || options->IsObject()) return;
+  ThrowTypeError(std::string("`") + what + "` must be an object");
+}
+
 Local<Value> Option(Isolate* isolate, Local<Value> options, const char* name) {
-  if (options.IsEmpty() || !options->IsObject()) return v8::Undefined(isolate);
+  if (options.IsEmpty() || options->IsNullOrUndefined()) return v8::Undefined(isolate);
+  if (!options->IsObject())
+    ThrowTypeError(std::string("The options argument must be an object (reading `") + name + "`)");
   Local<Value> value;
-  if (!options.As<Object>()->Get(isolate->GetCurrentContext(), OptionName(isolate, name)).ToLocal(&value)) throw JsPending{};
+  if (!options.As<Object>()->Get(isolate->GetCurrentContext(), OptionName(isolate, name)).ToLocal(&value))
+    throw JsPending{};
   return value;
 }
 
@@ -141,10 +187,30 @@ bool OptionBool(Isolate* isolate, Local<Value> options, const char* name) {
 double OptionMs(Isolate* isolate, Local<Value> options, const char* name) {
   Local<Value> value = Option(isolate, options, name);
   if (value->IsUndefined()) return 0;
-  if (!value->IsNumber() || !(value.As<v8::Number>()->Value() > 0)) {
-    ThrowTypeError(std::string("`") + name + "` must be a positive number of milliseconds");
+  double ms = value->IsNumber() ? value.As<v8::Number>()->Value() : -1;
+  if (!(ms >= 0)) {
+    ThrowTypeError(std::string("`") + name + "` must be a non-negative number of milliseconds (got " +
+                   ToUtf8(isolate, value) + ")");
   }
-  return value.As<v8::Number>()->Value();
+  return ms > kMaxTimeoutMs ? kMaxTimeoutMs : ms;
+}
+
+std::string FormatStackFrames(Isolate* isolate, Local<v8::StackTrace> trace) {
+  std::string out;
+  if (trace.IsEmpty()) return out;
+  for (int i = 0; i < trace->GetFrameCount(); ++i) {
+    Local<v8::StackFrame> frame = trace->GetFrame(isolate, i);
+    std::string fn = ToUtf8(isolate, frame->GetFunctionName());
+    std::string file = ToUtf8(isolate, frame->GetScriptNameOrSourceURL());
+    if (file.empty() || file == "undefined") file = "<anonymous>";
+    bool named = !fn.empty() && fn != "undefined";
+    if (!out.empty()) out += "\n";
+    out += "    at ";
+    if (named) out += fn + " (";
+    out += file + ":" + std::to_string(frame->GetLineNumber()) + ":" + std::to_string(frame->GetColumn());
+    if (named) out += ")";
+  }
+  return out;
 }
 
 }  // namespace islet

@@ -46,11 +46,12 @@ struct ThrownValue {
 // Describes an error without belonging to any isolate.
 struct ErrorData {
   ErrorClass cls = ErrorClass::Error;
-  std::string name;     // when the thrown error was of a class we do not rebuild (kept for the stack)
+  std::string name;  // when the thrown error was of a class we do not rebuild (kept for the stack)
   std::string message;
-  std::string stack;    // empty: let the receiving isolate make one
-  std::string code;     // islet's stable error code, empty when none
-  std::string isolate_stack;  // JS stack captured in the isolate when a limit cut it
+  std::string stack;               // empty: let the receiving isolate make one
+  std::string code;                // islet's stable error code, empty when none
+  std::string isolate_stack;       // JS stack captured in the isolate when a limit cut it
+  bool has_isolate_stack = false;  // a limit cut the run: `isolateStack` is set (maybe empty)
 };
 
 [[noreturn]] void ThrowError(ErrorClass cls, std::string message, std::string code = "");
@@ -70,6 +71,8 @@ void ThrowInto(Isolate* isolate, const ThrownValue& thrown);
 ThrownValue CaptureException(Isolate* isolate, Local<Context> context, Local<Value> exception);
 
 std::string ToUtf8(Isolate* isolate, Local<Value> value);
+// A short description of a value for error messages; never runs JavaScript.
+std::string Describe(Isolate* isolate, Local<Value> value);
 Local<String> V8String(Isolate* isolate, const std::string& text);
 Local<String> V8Symbol(Isolate* isolate, const char* text);  // internalized, for property names
 
@@ -97,14 +100,25 @@ void Guard(Isolate* isolate, Body&& body) {
     ThrowInto(isolate, thrown);
   } catch (const std::exception& error) {
     // Never let a C++ exception unwind through V8's frames.
-    isolate->ThrowException(v8::Exception::Error(V8String(isolate, std::string("islet internal error: ") + error.what())));
+    isolate->ThrowException(
+        v8::Exception::Error(V8String(isolate, std::string("islet internal error: ") + error.what())));
   }
 }
 
-// Reads an optional property of an options object; undefined when absent or not an object.
+// Reads an optional property of an options object; undefined when absent. TypeError when
+// `options` is neither undefined, null nor an object (naming the argument `what`).
 Local<Value> Option(Isolate* isolate, Local<Value> options, const char* name);
 bool OptionBool(Isolate* isolate, Local<Value> options, const char* name);
-// A number option in ms, 0 when absent; TypeError when present but not a positive number.
+void CheckOptions(Local<Value> options, const char* what);
+// Time limits longer than this (about 24.8 days, as for setTimeout) are clamped to it.
+constexpr double kMaxTimeoutMs = 2147483647;
+// A number option in ms, 0 (no limit) when absent or 0; Infinity and huge values are clamped to
+// kMaxTimeoutMs; TypeError naming the option for anything else but a non-negative number.
 double OptionMs(Isolate* isolate, Local<Value> options, const char* name);
+
+// `    at fn (file:line:column)` lines for the frames of `trace` (empty when it has none).
+std::string FormatStackFrames(Isolate* isolate, Local<v8::StackTrace> trace);
+// The line that separates an isolate's frames from its caller's in a joined stack.
+constexpr const char* kBoundaryFrame = "    at (<isolated-vm boundary>)";
 
 }  // namespace islet

@@ -9,8 +9,8 @@
 // Any other V8 version: inspector.cc reports the inspector as unavailable rather than guess.
 #pragma once
 
-#include <v8.h>
 #include <v8-version.h>
+#include <v8.h>
 
 #include <cstdint>
 #include <memory>

@@ -24,6 +24,10 @@ constexpr const char* kPromiseRejectionsGlobal = "__isletPromiseRejections";
 // are entered.
 void InstallPromiseRejections(Isolate* isolate, Local<Context> context);
 
+// Calls the handler of the promise's context, if it has one (then true: the rejection is dealt
+// with). The isolate's one rejection callback (limits.cc) asks this first.
+bool DispatchPromiseRejection(v8::PromiseRejectMessage& message);
+
 // The C++ functions behind it, for a snapshot's external reference table.
 const intptr_t* PromiseRejectionsExternalReferences();
 

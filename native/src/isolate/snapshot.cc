@@ -179,8 +179,10 @@ class CreatorDelegate : public node::IsolatePlatformDelegate {
   std::shared_ptr<CreatorTasks> tasks = std::make_shared<CreatorTasks>();
 };
 
-ErrorData DescribeError(Isolate* isolate, Local<Context> context, v8::TryCatch& try_catch,
-                        const SnapshotSource& source) {
+// `compiling`: the script did not compile (its message then names the place, as compile errors
+// of compileScript do: " [file:line:column]").
+ErrorData DescribeError(Isolate* isolate, Local<Context> context, v8::TryCatch& try_catch, const SnapshotSource& source,
+                        bool compiling) {
   ErrorData data;
   if (try_catch.HasTerminated() || !try_catch.HasCaught()) {
     data.message = "createSnapshot: the script " + source.filename + " was terminated";
@@ -218,6 +220,10 @@ ErrorData DescribeError(Isolate* isolate, Local<Context> context, v8::TryCatch& 
   }
   // A SyntaxError's stack does not say where: add the script's position.
   Local<v8::Message> message = try_catch.Message();
+  if (compiling && !message.IsEmpty()) {
+    data.message += " [" + source.filename + ":" + std::to_string(message->GetLineNumber(context).FromMaybe(0)) + ":" +
+                    std::to_string(message->GetStartColumn(context).FromMaybe(0) + 1) + "]";
+  }
   if (!message.IsEmpty() && data.stack.find(source.filename) == std::string::npos) {
     std::string where = "    at " + source.filename + ":" +
                         std::to_string(message->GetLineNumber(context).FromMaybe(0)) + ":" +
@@ -235,10 +241,10 @@ std::optional<ErrorData> RunSource(Isolate* isolate, Local<Context> context, con
   v8::ScriptCompiler::Source compiled_source(V8String(isolate, source.code), origin);
   Local<v8::Script> script;
   Local<Value> result;
-  if (!v8::ScriptCompiler::Compile(context, &compiled_source).ToLocal(&script) ||
-      !script->Run(context).ToLocal(&result)) {
-    return DescribeError(isolate, context, try_catch, source);
+  if (!v8::ScriptCompiler::Compile(context, &compiled_source).ToLocal(&script)) {
+    return DescribeError(isolate, context, try_catch, source, true);
   }
+  if (!script->Run(context).ToLocal(&result)) return DescribeError(isolate, context, try_catch, source, false);
   isolate->PerformMicrotaskCheckpoint();
   return std::nullopt;
 }
@@ -270,10 +276,14 @@ v8::StartupData CreateBlob(node::MultiIsolatePlatform* platform, const v8::Start
       if (!failed) {
         ReadOnlyCacheScope same_cache;
         if (!same_cache.active()) {
-          failed = ErrorData{ErrorClass::Error, "",
-                             "createSnapshot: this Node binary does not let islet make a snapshot its isolates can read "
-                             "back (V8's serializer flags could not be changed; see native/src/isolate/snapshot_cache.h)",
-                             "", "ERR_ISOLATE_SNAPSHOT", ""};
+          failed =
+              ErrorData{ErrorClass::Error,
+                        "",
+                        "createSnapshot: this Node binary does not let islet make a snapshot its isolates can read "
+                        "back (V8's serializer flags could not be changed; see native/src/isolate/snapshot_cache.h)",
+                        "",
+                        "ERR_ISOLATE_SNAPSHOT",
+                        ""};
         } else {
           blob = creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kKeep);
         }

@@ -29,14 +29,16 @@ struct Armed {
 // Never destroyed: the watch thread may still wait on them while the process exits.
 std::mutex& g_mutex = *new std::mutex;
 std::condition_variable& g_wake = *new std::condition_variable;
-std::unordered_map<const IsolateEnvironment*, Armed>& g_armed = *new std::unordered_map<const IsolateEnvironment*, Armed>;
+std::unordered_map<const IsolateEnvironment*, Armed>& g_armed =
+    *new std::unordered_map<const IsolateEnvironment*, Armed>;
 std::atomic<uint64_t> g_timeout_ms{0};
 std::atomic<size_t> g_armed_count{0};
 bool g_started = false;
 
 [[noreturn]] void EndProcess(const Armed& stuck, uint64_t now) {
   std::fprintf(stderr, "islet: isolate \"%s\" made no progress for %llu ms after %s: ending the process\n",
-               stuck.label.c_str(), static_cast<unsigned long long>((now - stuck.armed_ns) / 1000000), stuck.why.c_str());
+               stuck.label.c_str(), static_cast<unsigned long long>((now - stuck.armed_ns) / 1000000),
+               stuck.why.c_str());
   std::fflush(stderr);
   kill(getpid(), SIGKILL);
   _exit(137);
@@ -62,9 +64,11 @@ void Watch() {
 void WatchStuckIsolates(const FunctionCallbackInfo<Value>& info) {
   Isolate* isolate = info.GetIsolate();
   Guard(isolate, [&] {
-    if (info.Length() < 1 || !info[0]->IsNumber()) ThrowTypeError("watchStuckIsolates(ms): expected a number of ms (0: off)");
+    if (info.Length() < 1 || !info[0]->IsNumber())
+      ThrowTypeError("watchStuckIsolates(ms): expected a number of ms (0: off)");
     double ms = info[0].As<v8::Number>()->Value();
-    if (!(ms >= 0 && ms <= 3600000)) ThrowError(ErrorClass::RangeError, "watchStuckIsolates: ms must be from 0 (off) to 3600000");
+    if (!(ms >= 0 && ms <= 3600000))
+      ThrowError(ErrorClass::RangeError, "watchStuckIsolates: ms must be from 0 (off) to 3600000");
     g_timeout_ms = static_cast<uint64_t>(ms);
   });
 }

@@ -5,6 +5,7 @@
 
 #include "isolate/remote.h"
 #include "isolate/scope.h"
+#include "isolate/settle.h"
 #include "isolate/transfer.h"
 #include "isolate/watchdog.h"
 
@@ -13,38 +14,77 @@ namespace {
 
 using Outcome = std::optional<ThrownValue>;
 
+// A JavaScript exception that reached the runner without being turned into data by the task
+// (a V8 call outside InContext): described from the TryCatch that caught it.
+ThrownValue Escaped(Isolate* isolate, v8::TryCatch& try_catch) {
+  if (try_catch.HasTerminated() || !try_catch.HasCaught()) {
+    return MakeThrown(ErrorClass::Error, "Execution was terminated", "ERR_ISOLATE_TERMINATED");
+  }
+  Local<Context> context = isolate->GetCurrentContext();
+  if (context.IsEmpty()) {
+    IsolateEnvironment* env = IsolateEnvironment::Current();
+    if (env && !env->is_default()) context = env->UtilityContext();
+  }
+  if (context.IsEmpty()) return MakeThrown(ErrorClass::Error, ToUtf8(isolate, try_catch.Exception()));
+  Context::Scope scope(context);
+  return CaptureException(isolate, context, try_catch.Exception());
+}
+
+// A run cut by a time limit may leave promise jobs queued (`Promise.resolve().then(spin)` before
+// an endless loop): run later, at the next checkpoint, they would escape every limit. V8 empties
+// the queue when a checkpoint is terminated, which is what happens here before any job starts.
+void DiscardMicrotasks(Isolate* isolate) {
+  isolate->TerminateExecution();
+  isolate->PerformMicrotaskCheckpoint();
+  isolate->CancelTerminateExecution();
+}
+
 // Phase 2 with the limits around it. `drain`: this is the outermost entry of a non-default
-// isolate, so its microtasks run here, inside the timed window.
+// isolate, so its microtasks run here, inside the timed window, and a promise rejection they
+// leave unhandled becomes the run's error.
 Outcome RunGuarded(ThreePhaseTask& task, IsolateEnvironment& env, bool drain) {
-  if (env.disposed()) return DisposedError();
+  if (env.torn_down() || (env.disposed() && task.runs_code)) return DisposedError();
+  Isolate* isolate = env.isolate();
   Outcome error;
   TimerKind fired;
   {
+    if (drain) env.ForgetUnhandledRejections();
     TimedRun timer(env, task.timeout_ms, task.cpu_timeout_ms);
+    v8::TryCatch try_catch(isolate);
     try {
       task.Run();
-      if (drain && !env.disposed()) env.isolate()->PerformMicrotaskCheckpoint();
+      if (drain && !env.disposed()) {
+        isolate->PerformMicrotaskCheckpoint();
+        ThrownValue rejection;
+        if (!isolate->IsExecutionTerminating() && env.TakeUnhandledRejection(&rejection)) error = rejection;
+      }
     } catch (const ThrownValue& thrown) {
       error = thrown;
     } catch (const JsPending&) {
-      error = MakeThrown(ErrorClass::Error, "Internal error: an exception escaped its isolate");
+      error = Escaped(isolate, try_catch);
     }
     fired = timer.Finish();
   }
+  if (drain && fired != TimerKind::None && !env.disposed()) DiscardMicrotasks(isolate);
+  if (env.is_default()) return error;
   // Memory V8 keeps outside its heap and outside our allocator (WebAssembly memories) counts too.
-  if (!env.is_default() && !env.disposed() && env.ExternalMemoryOverLimit()) env.MarkMemoryLimitHit();
-  if (env.memory_limit_hit() && !env.is_default()) {
+  if (!env.disposed() && env.ExternalMemoryOverLimit()) env.MarkMemoryLimitHit();
+  if (env.memory_limit_hit()) {
     env.Dispose();
-    return MakeThrown(ErrorClass::Error, "Isolate was disposed during execution due to memory limit", "ERR_ISOLATE_MEMORY_LIMIT");
+    return MakeThrown(ErrorClass::Error, "Isolate was disposed during execution due to memory limit",
+                      "ERR_ISOLATE_MEMORY_LIMIT");
   }
-  if (env.dispose_requested_while_running()) {
+  if (env.dispose_requested_while_running() && task.runs_code) {
     return MakeThrown(ErrorClass::Error, "Isolate was disposed during execution", "ERR_ISOLATE_DISPOSED");
   }
   if (fired != TimerKind::None) {
     ErrorData data;
     data.message = "Script execution timed out.";
     data.code = fired == TimerKind::Cpu ? "ERR_ISOLATE_CPU_TIMEOUT" : "ERR_ISOLATE_TIMEOUT";
-    data.isolate_stack = env.timer_stack;
+    data.isolate_stack = env.timer_stack;  // empty when V8 stopped before it could be read
+    data.has_isolate_stack = true;
+    // The isolate's frames where it was stopped lead the stack the caller sees.
+    if (!env.timer_stack.empty()) data.stack = "Error: " + data.message + "\n" + env.timer_stack;
     env.timer_stack.clear();
     try {
       ThrowErrorData(data);
@@ -73,70 +113,75 @@ class BlockingRun : public Runnable {
 // The async and ignored forms: runs in the target's queue, then settles in the caller's queue.
 class AsyncRun : public Runnable {
  public:
-  AsyncRun(std::unique_ptr<ThreePhaseTask> task, EnvPtr target, EnvPtr caller, RemotePtr<v8::Promise::Resolver> resolver, RemotePtr<Context> context)
-      : task_(std::move(task)), target_(std::move(target)), caller_(std::move(caller)), resolver_(std::move(resolver)), context_(std::move(context)) {}
+  AsyncRun(std::unique_ptr<ThreePhaseTask> task, EnvPtr target, EnvPtr caller,
+           RemotePtr<v8::Promise::Resolver> resolver, RemotePtr<Context> context, RemotePtr<v8::StackTrace> call_site)
+      : task_(std::move(task)),
+        target_(std::move(target)),
+        caller_(std::move(caller)),
+        resolver_(std::move(resolver)),
+        context_(std::move(context)),
+        call_site_(std::move(call_site)) {}
+  AsyncRun(AsyncRun&&) = default;
+
+  // The thread running this task is lost (MarkLost): the caller learns it from a settle step
+  // made of copies (this object stays on that thread's stack for good).
+  void Abandon(const ThrownValue& error) override {
+    if (!caller_) return;
+    auto settle = std::make_unique<AsyncRun>(nullptr, target_, caller_, resolver_, context_, call_site_);
+    settle->ran_ = true;
+    settle->outcome_ = error;
+    caller_->Post(std::move(settle));
+  }
 
   void Run() override {
-    if (!ran_) {
-      ran_ = true;
-      if (target_->disposed() || target_->torn_down()) {
-        outcome_ = DisposedError();
-      } else if (target_->is_default()) {
-        ExecScope scope(*target_);
-        outcome_ = RunGuarded(*task_, *target_, false);
-      } else {
-        outcome_ = RunGuarded(*task_, *target_, true);
-      }
-      if (!caller_) return;  // ignored form: drop the result
-      EnvPtr caller = caller_;
-      // The queue deletes this object after Run(): the settle step moves into a new one.
-      caller->Post(std::make_unique<AsyncRun>(std::move(*this)));
+    if (ran_) {
+      Settle();
       return;
     }
-    Settle();
+    ran_ = true;
+    if (target_->torn_down() || (target_->disposed() && task_->runs_code)) {
+      outcome_ = DisposedError();
+    } else if (target_->is_default()) {
+      ExecScope scope(*target_);
+      outcome_ = RunGuarded(*task_, *target_, false);
+    } else {
+      target_->in_flight = this;
+      outcome_ = RunGuarded(*task_, *target_, true);
+      target_->in_flight = nullptr;
+    }
+    if (!caller_) return;  // ignored form: drop the result
+    EnvPtr caller = caller_;
+    // The queue deletes this object after Run(): the settle step moves into a new one.
+    caller->Post(std::make_unique<AsyncRun>(std::move(*this)));
   }
-  AsyncRun(AsyncRun&&) = default;
 
  private:
   void Settle() {
-    if (caller_->disposed() || caller_->torn_down()) return;
-    Isolate* isolate = caller_->isolate();
-    std::optional<ExecScope> scope;
-    if (!caller_->is_default()) scope.emplace(*caller_);
-    HandleScope handles(isolate);
-    Local<Context> context = context_->Deref();
-    Context::Scope context_scope(context);
-    Local<v8::Promise::Resolver> resolver = resolver_->Deref();
-    v8::TryCatch try_catch(isolate);
-    Local<Value> result;
-    bool ok = false;
-    if (!outcome_) {
-      try {
-        result = task_->Finish(isolate, context);
-        ok = true;
-      } catch (const ThrownValue& thrown) {
-        outcome_ = thrown;
-      } catch (const JsPending&) {
-        if (try_catch.HasCaught()) {
-          result = try_catch.Exception();
-          try_catch.Reset();
+    bool settled = SettleIn(*caller_, context_, resolver_, [&](Isolate* isolate, Local<Context> context) {
+      if (!outcome_) {
+        try {
+          return Settlement{false, task_->Finish(isolate, context)};
+        } catch (const ThrownValue& thrown) {
+          outcome_ = thrown;
         }
       }
-    }
-    if (outcome_) {
-      try {
-        result = outcome_->value->TransferIn(isolate, context);
-      } catch (...) {
-        result = v8::Exception::Error(V8String(isolate, "Could not rebuild the error thrown in the isolate"));
-      }
-    }
-    if (result.IsEmpty()) result = v8::Undefined(isolate);
-    if (ok) {
-      (void)resolver->Resolve(context, result);
-    } else {
-      (void)resolver->Reject(context, result);
-    }
-    if (caller_->is_default()) caller_->UnrefLoop();
+      Local<Value> error = Rebuild(isolate, context, *outcome_);
+      AppendCallSite(isolate, context, error);
+      return Settlement{true, error};
+    });
+    if (settled && caller_->is_default()) caller_->UnrefLoop();
+  }
+
+  // A rejection is made here, with no JavaScript on the stack: the frames of the call that
+  // started the work (captured then) say where it came from.
+  void AppendCallSite(Isolate* isolate, Local<Context> context, Local<Value> error) {
+    if (!call_site_ || !error->IsNativeError()) return;
+    Local<Value> stack;
+    if (!error.As<Object>()->Get(context, V8Symbol(isolate, "stack")).ToLocal(&stack) || !stack->IsString()) return;
+    std::string frames = FormatStackFrames(isolate, call_site_->Deref());
+    if (frames.empty()) return;
+    (void)error.As<Object>()->Set(context, V8Symbol(isolate, "stack"),
+                                  V8String(isolate, ToUtf8(isolate, stack) + "\n" + frames));
   }
 
   std::unique_ptr<ThreePhaseTask> task_;
@@ -144,9 +189,34 @@ class AsyncRun : public Runnable {
   EnvPtr caller_;
   RemotePtr<v8::Promise::Resolver> resolver_;
   RemotePtr<Context> context_;
+  RemotePtr<v8::StackTrace> call_site_;
   Outcome outcome_;
   bool ran_ = false;
 };
+
+Outcome RunSync(ThreePhaseTask& task, IsolateEnvironment* caller, const EnvPtr& target) {
+  if (target.get() == caller) return RunGuarded(task, *target, false);
+  if (target->is_default()) {
+    if (target->OnOwnThread()) {
+      ExecScope scope(*target);
+      return RunGuarded(task, *target, false);
+    }
+    BlockingRun run(task, *target);
+    if (!target->RunBlocking(run)) {
+      return MakeThrown(ErrorClass::Error, "Node's environment is shutting down", "ERR_ISOLATE_DISPOSED");
+    }
+    return std::move(run.outcome);
+  }
+  if (!IsolateEnvironment::DefaultOnThisThread() && !target->OnOwnThread()) {
+    throw MakeThrown(ErrorClass::Error,
+                     "A synchronous call from an isolate running on islet's thread pool (inside an async call) into "
+                     "another isolate is not allowed (it could deadlock): use the async form",
+                     "ERR_ISOLATE_DEADLOCK");
+  }
+  ExecScope scope(*target);
+  if (scope.outermost()) target->DrainQueue();
+  return RunGuarded(task, *target, scope.outermost());
+}
 
 }  // namespace
 
@@ -182,6 +252,7 @@ Local<Value> ThreePhaseTask::Execute(Mode mode, std::unique_ptr<ThreePhaseTask> 
     EnvPtr caller_env = caller->shared_from_this();
     RemotePtr<v8::Promise::Resolver> resolver;
     RemotePtr<Context> context;
+    RemotePtr<v8::StackTrace> call_site;
     Local<v8::Promise> promise;
     if (mode == Mode::Async) {
       Local<Context> current = isolate->GetCurrentContext();
@@ -189,35 +260,16 @@ Local<Value> ThreePhaseTask::Execute(Mode mode, std::unique_ptr<ThreePhaseTask> 
       promise = local->GetPromise();
       resolver = MakeRemote(caller_env, local);
       context = MakeRemote(caller_env, current);
+      call_site = MakeRemote(caller_env, v8::StackTrace::CurrentStackTrace(isolate, 10));
       if (caller->is_default()) caller->RefLoop();
     }
-    target->Post(std::make_unique<AsyncRun>(std::move(task), target, mode == Mode::Async ? caller_env : nullptr, resolver, context));
+    target->Post(std::make_unique<AsyncRun>(std::move(task), target, mode == Mode::Async ? caller_env : nullptr,
+                                            resolver, context, call_site));
     if (mode == Mode::Async) return promise;
     return v8::Undefined(isolate);
   }
 
-  Outcome outcome;
-  if (target.get() == caller) {
-    outcome = RunGuarded(*task, *target, false);
-  } else if (target->is_default()) {
-    if (target->OnOwnThread()) {
-      ExecScope scope(*target);
-      outcome = RunGuarded(*task, *target, false);
-    } else {
-      BlockingRun run(*task, *target);
-      target->RunBlocking(run);
-      outcome = std::move(run.outcome);
-    }
-  } else {
-    if (!caller->is_default()) {
-      throw MakeThrown(ErrorClass::Error,
-                       "Synchronous calls from one non-default isolate into another are not allowed (they could deadlock); use the async form",
-                       "ERR_ISOLATE_DEADLOCK");
-    }
-    ExecScope scope(*target);
-    if (scope.outermost()) target->DrainQueue();
-    outcome = RunGuarded(*task, *target, scope.outermost());
-  }
+  Outcome outcome = RunSync(*task, caller, target);
   if (outcome) throw *outcome;
   return task->Finish(isolate, isolate->GetCurrentContext());
 }

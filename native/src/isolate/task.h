@@ -3,8 +3,15 @@
 //   prepare (constructor): in the caller's isolate, copy the inputs out as Transferables;
 //   Run():                 in the target isolate, do the work, keep outputs as Transferables;
 //   Finish():              back in the caller's isolate, materialise the result.
-// The runner around Run() applies the timeouts, drains microtasks inside the timed window and
-// turns limit hits (time, memory, disposal) into the documented errors.
+// The runner around Run() applies the timeouts, drains microtasks inside the timed window,
+// reports promise rejections the run left unhandled, and turns limit hits (time, memory,
+// disposal) into the documented errors.
+//
+// Where a sync call may run (the reference library's rule): on Node's thread, into any isolate
+// (nested inside another isolate too: the thread waits for the target, serving callbacks into
+// Node meanwhile); on a pool thread, into its own isolate or into Node's. A sync call from a
+// pool thread into another non-default isolate throws ERR_ISOLATE_DEADLOCK: two pool threads
+// doing that to each other would wait forever.
 #pragma once
 
 #include "isolate/environment.h"
@@ -21,6 +28,10 @@ class ThreePhaseTask {
 
   double timeout_ms = 0;
   double cpu_timeout_ms = 0;
+  // False for work that runs none of the isolate's code (creating a context, compiling, reading
+  // heap statistics): queued before dispose(), it still completes (as in the reference library,
+  // where the isolate outlives its queue); work that runs code fails with ERR_ISOLATE_DISPOSED.
+  bool runs_code = true;
 
   // Runs `task` against `target` in the given form; returns the result (sync), a Promise
   // (async) or undefined (ignored). Throws ThrownValue / JsPending for the binding to convert.
@@ -50,6 +61,19 @@ std::unique_ptr<ThreePhaseTask> MakeTask(RunFn run, FinishFn finish) {
 // After a V8 call failed inside a task: throws what was caught as a ThrownValue (a termination
 // becomes a placeholder error the runner replaces with the limit that caused it).
 [[noreturn]] void ThrowCaught(Isolate* isolate, Local<Context> context, v8::TryCatch& try_catch);
+
+// The shape of all work in a target isolate: enter `context`, run `body` under a TryCatch, and
+// turn a JavaScript exception (JsPending) into a ThrownValue for the caller's isolate.
+template <typename Body>
+auto InContext(Isolate* isolate, Local<Context> context, Body&& body) -> decltype(body()) {
+  Context::Scope scope(context);
+  v8::TryCatch try_catch(isolate);
+  try {
+    return body();
+  } catch (const JsPending&) {
+    ThrowCaught(isolate, context, try_catch);
+  }
+}
 
 // Errors with islet's stable codes.
 ThrownValue DisposedError();

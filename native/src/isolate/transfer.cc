@@ -1,11 +1,10 @@
-// The transfer rules: primitives, ArrayBuffers and views, SharedArrayBuffers, errors, and the
-// structured clone (V8's ValueSerializer) for everything else.
+// The transfer rules: primitives (large strings become external strings shared with the copy),
+// Dates, errors and thrown values, the TransferOptions of the isolate API; buffers and the
+// structured clone live in buffers.cc and serialized.cc.
 #include "isolate/transfer.h"
 
-#include <cstdlib>
-#include <cstring>
-
 #include "isolate/allocator.h"
+#include "isolate/environment.h"
 #include "module/handles.h"
 
 namespace islet {
@@ -20,11 +19,9 @@ void CopiedValue::Account(size_t size) {
 
 namespace {
 
-std::shared_ptr<v8::BackingStore> OwnStore(size_t length) {
-  void* data = std::malloc(length ? length : 1);
-  if (!data) ThrowError(ErrorClass::RangeError, "Array buffer allocation failed");
-  return v8::ArrayBuffer::NewBackingStore(data, length, [](void* ptr, size_t, void*) { std::free(ptr); }, nullptr);
-}
+// Strings at least this large (in bytes) are handed to a non-default isolate as external
+// strings over the copy's own memory: no second copy, and the bytes are charged to the isolate.
+constexpr size_t kExternalStringBytes = 1024;
 
 // Primitives, split by kind so the common ones (numbers, booleans) stay small.
 class ScalarCopy : public CopiedValue {
@@ -33,11 +30,16 @@ class ScalarCopy : public CopiedValue {
   ScalarCopy(Kind kind, double number) : kind_(kind), number_(number) {}
   Local<Value> CopyIn(Isolate* isolate, Local<Context>, bool) override {
     switch (kind_) {
-      case Kind::Undefined: return v8::Undefined(isolate);
-      case Kind::Null: return v8::Null(isolate);
-      case Kind::True: return v8::True(isolate);
-      case Kind::False: return v8::False(isolate);
-      case Kind::Number: return v8::Number::New(isolate, number_);
+      case Kind::Undefined:
+        return v8::Undefined(isolate);
+      case Kind::Null:
+        return v8::Null(isolate);
+      case Kind::True:
+        return v8::True(isolate);
+      case Kind::False:
+        return v8::False(isolate);
+      case Kind::Number:
+        return v8::Number::New(isolate, number_);
     }
     return v8::Undefined(isolate);
   }
@@ -47,21 +49,69 @@ class ScalarCopy : public CopiedValue {
   double number_;
 };
 
+// The memory of an external string: shares the copy's bytes and uncharges them when V8 lets go.
+template <typename Base, typename Text, typename Char>
+class SharedText : public Base {
+ public:
+  SharedText(std::shared_ptr<const Text> text, std::shared_ptr<CountingAllocator> allocator, size_t bytes)
+      : text_(std::move(text)), allocator_(std::move(allocator)), bytes_(bytes) {}
+  ~SharedText() override {
+    if (allocator_) allocator_->Uncharge(bytes_, true);
+  }
+  const Char* data() const override { return reinterpret_cast<const Char*>(text_->data()); }
+  size_t length() const override { return text_->size(); }
+
+ private:
+  std::shared_ptr<const Text> text_;
+  std::shared_ptr<CountingAllocator> allocator_;
+  size_t bytes_;
+};
+using SharedLatin1 = SharedText<String::ExternalOneByteStringResource, std::string, char>;
+using SharedUtf16 = SharedText<String::ExternalStringResource, std::u16string, uint16_t>;
+
 class StringCopy : public CopiedValue {
  public:
-  explicit StringCopy(std::string latin1) : one_byte_(true), latin1_(std::move(latin1)) {}
-  explicit StringCopy(std::u16string utf16) : one_byte_(false), utf16_(std::move(utf16)) {}
+  explicit StringCopy(std::string latin1) : latin1_(std::make_shared<const std::string>(std::move(latin1))) {
+    Account(latin1_->size());
+  }
+  explicit StringCopy(std::u16string utf16) : utf16_(std::make_shared<const std::u16string>(std::move(utf16))) {
+    Account(utf16_->size() * 2);
+  }
+
   Local<Value> CopyIn(Isolate* isolate, Local<Context>, bool) override {
-    if (one_byte_) {
-      return Check(String::NewFromOneByte(isolate, reinterpret_cast<const uint8_t*>(latin1_.data()), v8::NewStringType::kNormal, int(latin1_.size())));
+    size_t bytes = latin1_ ? latin1_->size() : utf16_->size() * 2;
+    IsolateEnvironment* env = IsolateEnvironment::Current();
+    if (bytes >= kExternalStringBytes && env && !env->is_default() && env->allocator())
+      return External(isolate, *env, bytes);
+    if (latin1_) {
+      return Check(String::NewFromOneByte(isolate, reinterpret_cast<const uint8_t*>(latin1_->data()),
+                                          v8::NewStringType::kNormal, int(latin1_->size())));
     }
-    return Check(String::NewFromTwoByte(isolate, reinterpret_cast<const uint16_t*>(utf16_.data()), v8::NewStringType::kNormal, int(utf16_.size())));
+    return Check(String::NewFromTwoByte(isolate, reinterpret_cast<const uint16_t*>(utf16_->data()),
+                                        v8::NewStringType::kNormal, int(utf16_->size())));
   }
 
  private:
-  bool one_byte_;
-  std::string latin1_;
-  std::u16string utf16_;
+  Local<Value> External(Isolate* isolate, IsolateEnvironment& env, size_t bytes) {
+    if (!env.ChargeExternal(bytes)) {
+      ThrowError(ErrorClass::RangeError, "A string copied into the isolate would take it past its memory limit");
+    }
+    MaybeLocal<String> made;
+    if (latin1_) {
+      auto* resource = new SharedLatin1(latin1_, env.allocator(), bytes);
+      made = String::NewExternalOneByte(isolate, resource);
+      if (made.IsEmpty()) delete resource;
+    } else {
+      // V8 reads the two-byte data as uint16_t; char16_t has the same size and representation.
+      auto* resource = new SharedUtf16(std::shared_ptr<const std::u16string>(utf16_), env.allocator(), bytes);
+      made = String::NewExternalTwoByte(isolate, resource);
+      if (made.IsEmpty()) delete resource;
+    }
+    return Check(made);
+  }
+
+  std::shared_ptr<const std::string> latin1_;
+  std::shared_ptr<const std::u16string> utf16_;
 };
 
 class BigIntCopy : public CopiedValue {
@@ -85,219 +135,31 @@ class DateCopy : public CopiedValue {
   double time_;
 };
 
-enum class ViewKind { None, DataView, Int8, Uint8, Uint8Clamped, Int16, Uint16, Int32, Uint32, Float32, Float64, BigInt64, BigUint64 };
-
-ViewKind KindOf(Local<v8::ArrayBufferView> view) {
-  if (view->IsDataView()) return ViewKind::DataView;
-  if (view->IsUint8Array()) return ViewKind::Uint8;
-  if (view->IsInt8Array()) return ViewKind::Int8;
-  if (view->IsUint8ClampedArray()) return ViewKind::Uint8Clamped;
-  if (view->IsInt16Array()) return ViewKind::Int16;
-  if (view->IsUint16Array()) return ViewKind::Uint16;
-  if (view->IsInt32Array()) return ViewKind::Int32;
-  if (view->IsUint32Array()) return ViewKind::Uint32;
-  if (view->IsFloat32Array()) return ViewKind::Float32;
-  if (view->IsFloat64Array()) return ViewKind::Float64;
-  if (view->IsBigInt64Array()) return ViewKind::BigInt64;
-  if (view->IsBigUint64Array()) return ViewKind::BigUint64;
-  return ViewKind::Uint8;
-}
-
-template <typename Buffer>
-Local<Value> MakeView(ViewKind kind, Local<Buffer> buffer, size_t offset, size_t bytes) {
-  switch (kind) {
-    case ViewKind::None: return buffer;
-    case ViewKind::DataView: return v8::DataView::New(buffer, offset, bytes);
-    case ViewKind::Int8: return v8::Int8Array::New(buffer, offset, bytes);
-    case ViewKind::Uint8: return v8::Uint8Array::New(buffer, offset, bytes);
-    case ViewKind::Uint8Clamped: return v8::Uint8ClampedArray::New(buffer, offset, bytes);
-    case ViewKind::Int16: return v8::Int16Array::New(buffer, offset, bytes / 2);
-    case ViewKind::Uint16: return v8::Uint16Array::New(buffer, offset, bytes / 2);
-    case ViewKind::Int32: return v8::Int32Array::New(buffer, offset, bytes / 4);
-    case ViewKind::Uint32: return v8::Uint32Array::New(buffer, offset, bytes / 4);
-    case ViewKind::Float32: return v8::Float32Array::New(buffer, offset, bytes / 4);
-    case ViewKind::Float64: return v8::Float64Array::New(buffer, offset, bytes / 8);
-    case ViewKind::BigInt64: return v8::BigInt64Array::New(buffer, offset, bytes / 8);
-    case ViewKind::BigUint64: return v8::BigUint64Array::New(buffer, offset, bytes / 8);
+// Reads an error-like property without running more than a getter the object defines: strings
+// as they are, other primitives converted, objects ignored.
+bool ReadErrorProperty(Isolate* isolate, Local<Context> context, Local<Object> object, const char* name,
+                       std::string* out) {
+  v8::TryCatch try_catch(isolate);
+  Local<Value> value;
+  if (!object->Get(context, V8Symbol(isolate, name)).ToLocal(&value)) return false;
+  if (value->IsString() || value->IsNumber() || value->IsBoolean() || value->IsBigInt()) {
+    *out = ToUtf8(isolate, value);
+    return true;
   }
-  return buffer;
-}
-
-// ArrayBuffer / typed array / DataView memory, or a SharedArrayBuffer's shared memory.
-class BufferCopy : public CopiedValue {
- public:
-  BufferCopy(std::shared_ptr<v8::BackingStore> store, size_t offset, size_t length, ViewKind view, bool shared)
-      : store_(std::move(store)), offset_(offset), length_(length), view_(view), shared_(shared) {
-    if (!shared_) Account(store_->ByteLength());
-  }
-
-  std::shared_ptr<v8::BackingStore> Store() const override { return view_ == ViewKind::None && !shared_ ? store_ : nullptr; }
-
-  Local<Value> CopyIn(Isolate* isolate, Local<Context>, bool transfer_in) override {
-    if (shared_) return MakeView(view_, v8::SharedArrayBuffer::New(isolate, store_), offset_, length_);
-    std::shared_ptr<v8::BackingStore> store;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (!store_) ThrowError(ErrorClass::TypeError, "The ArrayBuffer was already transferred in");
-      if (transfer_in) {
-        store = std::move(store_);
-        store_.reset();
-      }
-    }
-    if (store) return MakeView(view_, v8::ArrayBuffer::New(isolate, store), offset_, length_);
-    std::shared_ptr<v8::BackingStore> fresh = AllocateStore(isolate, length_);
-    if (length_) std::memcpy(fresh->Data(), static_cast<uint8_t*>(store_->Data()) + offset_, length_);
-    return MakeView(view_, v8::ArrayBuffer::New(isolate, fresh), 0, length_);
-  }
-
- private:
-  std::mutex mutex_;
-  std::shared_ptr<v8::BackingStore> store_;
-  size_t offset_;
-  size_t length_;
-  ViewKind view_;
-  bool shared_;
-};
-
-// Structured clone through V8's serializer. Islet handles inside the value travel as
-// themselves, SharedArrayBuffers stay shared, transferred ArrayBuffers move.
-class SerializedCopy : public CopiedValue {
- public:
-  uint8_t* data = nullptr;
-  size_t size = 0;
-  std::vector<std::shared_ptr<v8::BackingStore>> shared;
-  std::vector<std::shared_ptr<v8::BackingStore>> transferred;
-  std::vector<TransferablePtr> host_objects;
-  std::mutex mutex;
-  bool transferred_used = false;
-
-  ~SerializedCopy() override { std::free(data); }
-  void Finalize() {
-    size_t total = size;
-    for (auto& store : transferred) total += store->ByteLength();
-    Account(total);
-  }
-
-  Local<Value> CopyIn(Isolate* isolate, Local<Context> context, bool) override;
-};
-
-class Serializer : public v8::ValueSerializer::Delegate {
- public:
-  Serializer(Isolate* isolate, SerializedCopy& out) : isolate_(isolate), out_(out), serializer_(isolate, this) {}
-  v8::ValueSerializer& serializer() { return serializer_; }
-
-  void ThrowDataCloneError(Local<String> message) override { isolate_->ThrowException(v8::Exception::TypeError(message)); }
-  v8::Maybe<bool> WriteHostObject(Isolate* isolate, Local<Object> object) override {
-    ClassHandle* handle = ClassHandle::Unwrap(isolate, object);
-    if (!handle) {
-      ThrowDataCloneError(V8String(isolate, "#<Object> could not be cloned."));
-      return v8::Nothing<bool>();
-    }
-    serializer_.WriteUint32(uint32_t(out_.host_objects.size()));
-    out_.host_objects.push_back(handle->TransferOut());
-    return v8::Just(true);
-  }
-  v8::Maybe<uint32_t> GetSharedArrayBufferId(Isolate*, Local<v8::SharedArrayBuffer> buffer) override {
-    out_.shared.push_back(buffer->GetBackingStore());
-    return v8::Just(uint32_t(out_.shared.size() - 1));
-  }
-
- private:
-  Isolate* isolate_;
-  SerializedCopy& out_;
-  v8::ValueSerializer serializer_;
-};
-
-class Deserializer : public v8::ValueDeserializer::Delegate {
- public:
-  Deserializer(Isolate* isolate, SerializedCopy& in) : isolate_(isolate), in_(in), deserializer_(isolate, in.data, in.size, this) {}
-  v8::ValueDeserializer& deserializer() { return deserializer_; }
-
-  MaybeLocal<Object> ReadHostObject(Isolate* isolate) override {
-    uint32_t index;
-    if (!deserializer_.ReadUint32(&index) || index >= in_.host_objects.size()) {
-      isolate->ThrowException(v8::Exception::TypeError(V8String(isolate, "Corrupt copy")));
-      return {};
-    }
-    try {
-      Local<Value> value = in_.host_objects[index]->TransferIn(isolate, isolate->GetCurrentContext());
-      if (value->IsObject()) return value.As<Object>();
-      isolate->ThrowException(v8::Exception::TypeError(V8String(isolate, "A transferred handle did not produce an object")));
-    } catch (const JsPending&) {
-    } catch (const ThrownValue& thrown) {
-      ThrowInto(isolate, thrown);
-    }
-    return {};
-  }
-  MaybeLocal<v8::SharedArrayBuffer> GetSharedArrayBufferFromId(Isolate* isolate, uint32_t id) override {
-    if (id >= in_.shared.size()) return {};
-    return v8::SharedArrayBuffer::New(isolate, in_.shared[id]);
-  }
-
- private:
-  Isolate* isolate_;
-  SerializedCopy& in_;
-  v8::ValueDeserializer deserializer_;
-};
-
-Local<Value> SerializedCopy::CopyIn(Isolate* isolate, Local<Context> context, bool) {
-  Deserializer delegate(isolate, *this);
-  v8::ValueDeserializer& deserializer = delegate.deserializer();
-  if (!Check(deserializer.ReadHeader(context))) ThrowTypeError("Corrupt copy");
-  bool first;
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    first = !transferred_used;
-    transferred_used = true;
-  }
-  for (size_t i = 0; i < transferred.size(); ++i) {
-    // Transferred memory moves in once; later copies get their own bytes.
-    std::shared_ptr<v8::BackingStore> store = transferred[i];
-    if (!first) {
-      std::shared_ptr<v8::BackingStore> fresh = AllocateStore(isolate, store->ByteLength());
-      if (store->ByteLength()) std::memcpy(fresh->Data(), store->Data(), store->ByteLength());
-      store = fresh;
-    }
-    deserializer.TransferArrayBuffer(uint32_t(i), v8::ArrayBuffer::New(isolate, store));
-  }
-  return Check(deserializer.ReadValue(context));
-}
-
-std::shared_ptr<v8::BackingStore> TakeBuffer(Local<v8::ArrayBuffer> buffer) {
-  if (!buffer->IsDetachable()) ThrowTypeError("An ArrayBuffer in the transfer list cannot be detached");
-  std::shared_ptr<v8::BackingStore> store = buffer->GetBackingStore();
-  Check(buffer->Detach(Local<Value>()));
-  return store;
-}
-
-bool InList(const std::vector<Local<Value>>& list, Local<Value> value) {
-  for (auto& item : list)
-    if (item->StrictEquals(value)) return true;
   return false;
 }
 
+ErrorClass ClassOfName(const std::string& name) {
+  if (name == "TypeError") return ErrorClass::TypeError;
+  if (name == "RangeError") return ErrorClass::RangeError;
+  if (name == "SyntaxError") return ErrorClass::SyntaxError;
+  if (name == "ReferenceError") return ErrorClass::ReferenceError;
+  if (name == "EvalError") return ErrorClass::EvalError;
+  if (name == "URIError") return ErrorClass::URIError;
+  return ErrorClass::Error;
+}
+
 }  // namespace
-
-std::shared_ptr<v8::BackingStore> AllocateStore(Isolate* isolate, size_t length) {
-  IsolateEnvironment* env = IsolateEnvironment::Current();
-  if (env && !env->is_default()) {
-    // Through the isolate's counting allocator so the copy is charged to its memory limit.
-    v8::ArrayBuffer::Allocator* allocator = isolate->GetArrayBufferAllocator();
-    void* data = allocator->Allocate(length);
-    if (!data) ThrowError(ErrorClass::RangeError, "Array buffer allocation failed");
-    return v8::ArrayBuffer::NewBackingStore(
-        data, length, [](void* ptr, size_t size, void* raw) { static_cast<v8::ArrayBuffer::Allocator*>(raw)->Free(ptr, size); }, allocator);
-  }
-  return OwnStore(length);
-}
-
-std::shared_ptr<v8::BackingStore> BackingStoreOf(const CopiedValue& copy) { return copy.Store(); }
-
-CopiedValuePtr CopyBytes(const uint8_t* data, size_t length) {
-  std::shared_ptr<v8::BackingStore> store = OwnStore(length);
-  if (length) std::memcpy(store->Data(), data, length);
-  return std::make_shared<BufferCopy>(store, 0, length, ViewKind::None, false);
-}
 
 CopiedValuePtr CopyPrimitive(Isolate* isolate, Local<Value> value) {
   using Kind = ScalarCopy::Kind;
@@ -331,100 +193,48 @@ CopiedValuePtr CopyPrimitive(Isolate* isolate, Local<Value> value) {
 CopiedValuePtr CopyValue(Isolate* isolate, Local<Context> context, Local<Value> value, const CopyOptions& options) {
   if (CopiedValuePtr primitive = CopyPrimitive(isolate, value)) return primitive;
   if (value->IsDate()) return std::make_shared<DateCopy>(value.As<v8::Date>()->ValueOf());
-  if (value->IsArrayBuffer()) {
-    Local<v8::ArrayBuffer> buffer = value.As<v8::ArrayBuffer>();
-    size_t length = buffer->ByteLength();
-    if (options.transfer_out || InList(options.transfer_list, value)) {
-      return std::make_shared<BufferCopy>(TakeBuffer(buffer), 0, length, ViewKind::None, false);
-    }
-    std::shared_ptr<v8::BackingStore> store = OwnStore(length);
-    if (length) std::memcpy(store->Data(), buffer->Data(), length);
-    return std::make_shared<BufferCopy>(store, 0, length, ViewKind::None, false);
-  }
-  if (value->IsSharedArrayBuffer()) {
-    Local<v8::SharedArrayBuffer> buffer = value.As<v8::SharedArrayBuffer>();
-    return std::make_shared<BufferCopy>(buffer->GetBackingStore(), 0, buffer->ByteLength(), ViewKind::None, true);
-  }
-  if (value->IsArrayBufferView()) {
-    Local<v8::ArrayBufferView> view = value.As<v8::ArrayBufferView>();
-    ViewKind kind = KindOf(view);
-    size_t offset = view->ByteOffset();
-    size_t length = view->ByteLength();
-    Local<Object> backing = view->Buffer();
-    if (backing->IsSharedArrayBuffer()) {
-      return std::make_shared<BufferCopy>(backing.As<v8::SharedArrayBuffer>()->GetBackingStore(), offset, length, kind, true);
-    }
-    Local<v8::ArrayBuffer> buffer = view->Buffer();
-    if (options.transfer_out || InList(options.transfer_list, buffer)) {
-      return std::make_shared<BufferCopy>(TakeBuffer(buffer), offset, length, kind, false);
-    }
-    std::shared_ptr<v8::BackingStore> store = OwnStore(length);
-    if (length) view->CopyContents(store->Data(), length);
-    return std::make_shared<BufferCopy>(store, 0, length, kind, false);
-  }
-  if (value->IsNativeError()) {
-    return std::static_pointer_cast<CopiedValue>(CopyThrown(isolate, context, value));
-  }
+  if (CopiedValuePtr buffer = CopyBuffer(isolate, value, options)) return buffer;
+  if (value->IsNativeError()) return std::static_pointer_cast<CopiedValue>(CopyThrown(isolate, context, value));
   if (value->IsSymbol()) ThrowTypeError("A Symbol could not be cloned.");
   if (value->IsFunction()) ThrowTypeError("A function could not be cloned.");
-
-  auto copy = std::make_shared<SerializedCopy>();
-  Serializer delegate(isolate, *copy);
-  v8::ValueSerializer& serializer = delegate.serializer();
-  std::vector<Local<v8::ArrayBuffer>> moving;
-  for (auto& item : options.transfer_list) {
-    if (!item->IsArrayBuffer()) continue;
-    serializer.TransferArrayBuffer(uint32_t(moving.size()), item.As<v8::ArrayBuffer>());
-    moving.push_back(item.As<v8::ArrayBuffer>());
-  }
-  serializer.WriteHeader();
-  Check(serializer.WriteValue(context, value));
-  for (auto& buffer : moving) copy->transferred.push_back(TakeBuffer(buffer));
-  std::pair<uint8_t*, size_t> bytes = serializer.Release();
-  copy->data = bytes.first;
-  copy->size = bytes.second;
-  copy->Finalize();
-  return copy;
+  return CopySerialized(isolate, context, value, options);
 }
 
 TransferablePtr CopyThrown(Isolate* isolate, Local<Context> context, Local<Value> exception) {
-  if (exception->IsNativeError() && exception->IsObject()) {
-    Local<Object> error = exception.As<Object>();
+  if (exception->IsObject()) {
+    Local<Object> object = exception.As<Object>();
     ErrorData data;
-    v8::TryCatch try_catch(isolate);
-    auto read = [&](const char* name) -> std::string {
-      Local<Value> value;
-      if (!error->Get(context, V8Symbol(isolate, name)).ToLocal(&value) || !value->IsString()) return "";
-      return ToUtf8(isolate, value);
-    };
-    std::string name = read("name");
-    data.message = read("message");
-    data.stack = read("stack");
-    data.code = read("code");
-    data.isolate_stack = read("isolateStack");
-    if (name == "TypeError") data.cls = ErrorClass::TypeError;
-    else if (name == "RangeError") data.cls = ErrorClass::RangeError;
-    else if (name == "SyntaxError") data.cls = ErrorClass::SyntaxError;
-    else if (name == "ReferenceError") data.cls = ErrorClass::ReferenceError;
-    else if (name == "EvalError") data.cls = ErrorClass::EvalError;
-    else if (name == "URIError") data.cls = ErrorClass::URIError;
-    else if (name != "Error" && !name.empty()) data.name = name;
-    return ErrorTransferable(std::move(data));
-  }
-  v8::TryCatch try_catch(isolate);
-  try {
-    CopiedValuePtr copy = CopyValue(isolate, context, exception);
-    return copy;
-  } catch (...) {
+    bool has_message = ReadErrorProperty(isolate, context, object, "message", &data.message);
+    bool has_stack = ReadErrorProperty(isolate, context, object, "stack", &data.stack);
+    if (exception->IsNativeError() || has_message || has_stack) {
+      std::string name;
+      ReadErrorProperty(isolate, context, object, "name", &name);
+      ReadErrorProperty(isolate, context, object, "code", &data.code);
+      data.has_isolate_stack = ReadErrorProperty(isolate, context, object, "isolateStack", &data.isolate_stack);
+      IsolateEnvironment* env = IsolateEnvironment::Current();
+      if (!data.has_isolate_stack && env && !env->is_default()) {
+        // Thrown in an isolate: its own frames are also kept apart from those the caller's
+        // side will join to `stack` (a host can show a tenant its stack and nothing of its own).
+        size_t frames = data.stack.find("\n    at ");
+        data.isolate_stack = frames == std::string::npos ? "" : data.stack.substr(frames + 1);
+        data.has_isolate_stack = true;
+      }
+      data.cls = ClassOfName(name);
+      if (data.cls == ErrorClass::Error && name != "Error" && !name.empty()) data.name = name;
+      return ErrorTransferable(std::move(data));
+    }
+  } else if (CopiedValuePtr primitive = CopyPrimitive(isolate, exception)) {
+    return primitive;  // `throw 42` arrives as 42
   }
   ErrorData data;
-  data.message = ToUtf8(isolate, exception);
+  data.message =
+      "An object was thrown from supplied code within isolated-vm, but that object was not an instance of `Error`.";
   return ErrorTransferable(std::move(data));
 }
 
 TransferOptions TransferOptions::Parse(Isolate* isolate, Local<Value> options) {
   TransferOptions out;
-  if (options.IsEmpty() || !options->IsObject()) return out;
+  if (options.IsEmpty() || options->IsNullOrUndefined()) return out;
   int kinds = 0;
   if (OptionBool(isolate, options, "copy")) out.kind = Kind::Copy, kinds++;
   if (OptionBool(isolate, options, "externalCopy")) out.kind = Kind::ExternalCopy, kinds++;
@@ -434,11 +244,21 @@ TransferOptions TransferOptions::Parse(Isolate* isolate, Local<Value> options) {
   return out;
 }
 
-TransferablePtr TransferOut(Isolate* isolate, Local<Context> context, Local<Value> value, const TransferOptions& options, Fallback fallback, bool functions) {
-  if (options.promise && value->IsPromise()) {
+TransferablePtr TransferOut(Isolate* isolate, Local<Context> context, Local<Value> value,
+                            const TransferOptions& options, Fallback fallback, bool functions) {
+  if (options.promise) {
+    // The receiver gets a Promise either way: a value that is not one arrives already settled.
+    Local<v8::Promise> promise;
+    if (value->IsPromise()) {
+      promise = value.As<v8::Promise>();
+    } else {
+      Local<v8::Promise::Resolver> resolver = Check(v8::Promise::Resolver::New(context));
+      Check(resolver->Resolve(context, value));
+      promise = resolver->GetPromise();
+    }
     TransferOptions inner = options;
     inner.promise = false;
-    return TransferPromise(isolate, context, value.As<v8::Promise>(), inner, fallback);
+    return TransferPromise(isolate, context, promise, inner, fallback);
   }
   switch (options.kind) {
     case TransferOptions::Kind::Copy: {
@@ -451,13 +271,15 @@ TransferablePtr TransferOut(Isolate* isolate, Local<Context> context, Local<Valu
       return HandleTransfer([copy] { return MakeExternalCopyHandle(copy); });
     }
     case TransferOptions::Kind::Reference: {
-      ReferenceDataPtr data = MakeReferenceData(isolate, context, value);
+      ReferenceDataPtr data = MakeReferenceData(isolate, context, value, options.inherit);
       return HandleTransfer([data] { return MakeReferenceHandle(data); });
     }
-    case TransferOptions::Kind::Default: break;
+    case TransferOptions::Kind::Default:
+      break;
   }
   if (CopiedValuePtr primitive = CopyPrimitive(isolate, value)) return primitive;
   if (ClassHandle* handle = ClassHandle::Unwrap(isolate, value)) return handle->TransferOut();
+  if (value->IsObject() && IsLibraryObject(isolate, value.As<Object>())) return LibraryTransfer();
   // Functions cross as callable proxies (Callbacks) unless an option says otherwise, as the
   // reference library does; `functions` is kept for call sites that document the intent.
   (void)functions;
@@ -466,12 +288,14 @@ TransferablePtr TransferOut(Isolate* isolate, Local<Context> context, Local<Valu
     return CallbackTransfer(data);
   }
   switch (fallback) {
-    case Fallback::Undefined: return CopyPrimitive(isolate, v8::Undefined(isolate));
+    case Fallback::Undefined:
+      return CopyPrimitive(isolate, v8::Undefined(isolate));
     case Fallback::Reference: {
-      ReferenceDataPtr data = MakeReferenceData(isolate, context, value);
+      ReferenceDataPtr data = MakeReferenceData(isolate, context, value, options.inherit);
       return HandleTransfer([data] { return MakeReferenceHandle(data); });
     }
-    case Fallback::Throw: break;
+    case Fallback::Throw:
+      break;
   }
   ThrowTypeError("A non-transferable value was passed");
 }

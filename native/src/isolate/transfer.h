@@ -4,6 +4,11 @@
 // in whichever isolate is current. TransferOut() applies the TransferOptions rules of the
 // isolate API; CopyValue() implements the ExternalCopy rules (primitives, Date, compact
 // ArrayBuffer copies, shared SharedArrayBuffers, structured clone for the rest).
+//
+// Memory rules: a copy never reads past the memory the source value owns (a view is read
+// within its buffer's current length, whatever V8 reports for the view); memory materialised
+// in a non-default isolate is charged to that isolate's limit (ArrayBuffers through its
+// allocator; large strings and shared memory as external memory).
 #pragma once
 
 #include <atomic>
@@ -25,6 +30,9 @@ struct TransferOptions {
   enum class Kind { Default, Copy, ExternalCopy, Reference };
   Kind kind = Kind::Default;
   bool promise = false;
+  // References made for non-transferable values follow the prototype chain (set when the value
+  // was read through an `unsafeInherit` Reference).
+  bool inherit = false;
   static TransferOptions Parse(Isolate* isolate, Local<Value> options);
 };
 
@@ -43,7 +51,9 @@ class CopiedValue : public Transferable {
   size_t Size() const { return size_; }
   // transfer_in: move ArrayBuffer memory into the isolate instead of copying it (one use only).
   virtual Local<Value> CopyIn(Isolate* isolate, Local<Context> context, bool transfer_in) = 0;
-  Local<Value> TransferIn(Isolate* isolate, Local<Context> context) override { return CopyIn(isolate, context, one_shot); }
+  Local<Value> TransferIn(Isolate* isolate, Local<Context> context) override {
+    return CopyIn(isolate, context, one_shot);
+  }
   static size_t TotalSize() { return total_size_.load(); }
   virtual std::shared_ptr<v8::BackingStore> Store() const { return nullptr; }
   // A copy made for one crossing (call arguments/results) moves its memory in instead of copying.
@@ -77,7 +87,18 @@ std::shared_ptr<v8::BackingStore> BackingStoreOf(const CopiedValue& copy);
 // Memory for a new ArrayBuffer charged to the current isolate's limit; RangeError when refused.
 std::shared_ptr<v8::BackingStore> AllocateStore(Isolate* isolate, size_t length);
 
-// Copies an exception for rethrowing elsewhere; errors keep class, message and stack.
+// Copies an exception for rethrowing elsewhere; errors keep class, message and stack; an
+// object that is not an error becomes an Error saying so.
 TransferablePtr CopyThrown(Isolate* isolate, Local<Context> context, Local<Value> exception);
+
+// --- internal to isolate/ (buffers.cc, serialized.cc) ---
+// ArrayBuffers, SharedArrayBuffers and views; nullptr for other values.
+CopiedValuePtr CopyBuffer(Isolate* isolate, Local<Value> value, const CopyOptions& options);
+// The structured clone of anything else.
+CopiedValuePtr CopySerialized(Isolate* isolate, Local<Context> context, Local<Value> value, const CopyOptions& options);
+// Moves an ArrayBuffer's memory out of it (it is detached); TypeError when it cannot be.
+std::shared_ptr<v8::BackingStore> TakeBuffer(Local<v8::ArrayBuffer> buffer);
+// Charges shared memory handed to the current isolate until `buffer` is collected.
+void ChargeShared(Isolate* isolate, Local<v8::SharedArrayBuffer> buffer, size_t bytes);
 
 }  // namespace islet

@@ -37,7 +37,7 @@ namespace islet {
 struct ThreadClock {
   clockid_t clock = 0;
   bool has_clock = false;
-  int armed = 0;             // armed runs on this thread (a nested call arms another)
+  int armed = 0;              // armed runs on this thread (a nested call arms another)
   uint64_t last_cpu_ns = 0;   // its CPU clock at the watchdog's last pass (under g_mutex)
   uint64_t last_wall_ns = 0;  // when that was read (steady clock)
   std::atomic<uint64_t> credit_ns{0};
@@ -46,7 +46,7 @@ struct ThreadClock {
 namespace {
 
 using Clock = std::chrono::steady_clock;  // CLOCK_MONOTONIC in libstdc++, as FUTEX_WAIT_BITSET
-constexpr auto kGrace = std::chrono::milliseconds(5);
+constexpr auto kGrace = std::chrono::milliseconds(100);
 // While a limited run goes on, its memory outside the V8 heap is checked this often (the heap
 // itself has V8's near-heap-limit callback; WebAssembly memory has nothing of the kind).
 constexpr auto kMemoryCheck = std::chrono::milliseconds(10);
@@ -98,7 +98,7 @@ std::map<uint64_t, Armed>& g_armed = *new std::map<uint64_t, Armed>;
 std::vector<ThreadClock*>& g_threads = *new std::vector<ThreadClock*>;
 uint64_t g_next_id = 1;
 Clock::time_point g_earliest = Clock::time_point::max();  // the watchdog's planned wake-up
-Clock::time_point g_last_armed;                          // when a run was last armed
+Clock::time_point g_last_armed;                           // when a run was last armed
 uint64_t g_passes = 0;
 int g_pass_waiters = 0;
 bool g_started = false;
@@ -157,7 +157,8 @@ void SleepUntil(uint32_t seen, Clock::time_point until) {
     ts.tv_nsec = long(ns % 1000000000ull);
     timeout = &ts;
   }
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&g_wake_word), FUTEX_WAIT_BITSET_PRIVATE, seen, timeout, nullptr, FUTEX_BITSET_MATCH_ANY);
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&g_wake_word), FUTEX_WAIT_BITSET_PRIVATE, seen, timeout, nullptr,
+          FUTEX_BITSET_MATCH_ANY);
 }
 
 void WakeWatchdog() {
@@ -165,27 +166,10 @@ void WakeWatchdog() {
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(&g_wake_word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 
-std::string FormatStack(Isolate* isolate) {
-  std::ostringstream out;
-  Local<v8::StackTrace> trace = v8::StackTrace::CurrentStackTrace(isolate, 8);
-  for (int i = 0; i < trace->GetFrameCount(); ++i) {
-    Local<v8::StackFrame> frame = trace->GetFrame(isolate, i);
-    std::string fn = ToUtf8(isolate, frame->GetFunctionName());
-    std::string file = ToUtf8(isolate, frame->GetScriptNameOrSourceURL());
-    if (file.empty() || file == "undefined") file = "<anonymous>";
-    if (i) out << "\n";
-    out << "    at ";
-    if (!fn.empty() && fn != "undefined") out << fn << " (";
-    out << file << ":" << frame->GetLineNumber() << ":" << frame->GetColumn();
-    if (!fn.empty() && fn != "undefined") out << ")";
-  }
-  return out.str();
-}
-
 void OnInterrupt(Isolate* isolate, void* raw) {
   std::unique_ptr<InterruptData> data(static_cast<InterruptData*>(raw));
   if (data->env->timer_token.load() != data->token) return;  // that run already ended
-  data->env->timer_stack = FormatStack(isolate);
+  data->env->timer_stack = FormatStackFrames(isolate, v8::StackTrace::CurrentStackTrace(isolate, 8));
   isolate->TerminateExecution();
 }
 
@@ -209,7 +193,8 @@ uint64_t ChargedCpu(const Armed& armed) {
   uint64_t last = armed.thread->last_cpu_ns;
   uint64_t used = last > armed.cpu_start_ns ? last - armed.cpu_start_ns : 0;
   uint64_t credit = armed.thread->credit_ns.load(std::memory_order_relaxed) - armed.credit_at_arm_ns;
-  uint64_t wall = armed.thread->last_wall_ns > armed.wall_start_ns ? armed.thread->last_wall_ns - armed.wall_start_ns : 0;
+  uint64_t wall =
+      armed.thread->last_wall_ns > armed.wall_start_ns ? armed.thread->last_wall_ns - armed.wall_start_ns : 0;
   return std::min(used - std::min(used, credit), wall);
 }
 
@@ -272,7 +257,10 @@ void Pass(uint64_t stall_ns) {
         armed.next_check = now + std::chrono::nanoseconds(std::max<uint64_t>(armed.cpu_budget_ns - charged, 200000));
       }
     }
-    earliest = std::min(earliest, armed.fired != TimerKind::None ? armed.next_check : std::min(armed.wall_deadline, armed.cpu_budget_ns ? armed.next_check : Clock::time_point::max()));
+    earliest = std::min(earliest, armed.fired != TimerKind::None
+                                      ? armed.next_check
+                                      : std::min(armed.wall_deadline,
+                                                 armed.cpu_budget_ns ? armed.next_check : Clock::time_point::max()));
   }
   g_earliest = earliest;
 }
@@ -348,7 +336,8 @@ TimedRun::TimedRun(IsolateEnvironment& env, double wall_ms, double cpu_ms) : env
   armed.env = &env;
   armed.thread = &thread;
   armed.next_memory_check = now + kMemoryCheck;
-  armed.wall_deadline = wall_ms > 0 ? now + std::chrono::microseconds(int64_t(wall_ms * 1000)) : Clock::time_point::max();
+  armed.wall_deadline =
+      wall_ms > 0 ? now + std::chrono::microseconds(int64_t(wall_ms * 1000)) : Clock::time_point::max();
   armed.cpu_start_ns = armed_cpu_ns_;
   armed.wall_start_ns = armed_wall_ns_;
   if (cpu_ms > 0) {
@@ -356,6 +345,12 @@ TimedRun::TimedRun(IsolateEnvironment& env, double wall_ms, double cpu_ms) : env
     armed.next_check = now + std::chrono::microseconds(int64_t(cpu_ms * 1000));
   }
   previous_token_ = env.timer_token.load();
+  // The run's deadline bounds how much code it may generate from strings (limits.cc).
+  previous_deadline_ns_ = env.run_deadline_ns.load();
+  uint64_t deadline_ns =
+      armed_wall_ns_ +
+      uint64_t(std::min(wall_ms > 0 ? wall_ms : kMaxTimeoutMs, cpu_ms > 0 ? cpu_ms : kMaxTimeoutMs) * 1e6);
+  if (!previous_deadline_ns_ || deadline_ns < previous_deadline_ns_) env.run_deadline_ns = deadline_ns;
   bool wake = false;
   {
     std::lock_guard<std::mutex> lock(g_mutex);
@@ -370,7 +365,9 @@ TimedRun::TimedRun(IsolateEnvironment& env, double wall_ms, double cpu_ms) : env
     env.timer_token = token_;
     env.timer_fired = 0;
     id_ = g_next_id++;
-    Clock::time_point first = std::min({armed.wall_deadline, armed.cpu_budget_ns ? armed.next_check : Clock::time_point::max(), armed.next_memory_check});
+    Clock::time_point first =
+        std::min({armed.wall_deadline, armed.cpu_budget_ns ? armed.next_check : Clock::time_point::max(),
+                  armed.next_memory_check});
     g_armed.emplace(id_, armed);
     g_last_armed = now;
     finished_ = false;
@@ -393,7 +390,8 @@ TimerKind TimedRun::Finish() {
   finished_ = true;
   // Two cheap clock reads decide whether this run could contain a stop; only then is the lock
   // held a little longer. CPU cannot exceed wall time, so the wall test comes first.
-  bool long_run = WallNs() - armed_wall_ns_ > kLongRunNs && ThreadCpuNs() - armed_cpu_ns_ > kLongRunNs && DetectionAvailable();
+  bool long_run =
+      WallNs() - armed_wall_ns_ > kLongRunNs && ThreadCpuNs() - armed_cpu_ns_ > kLongRunNs && DetectionAvailable();
   {
     std::unique_lock<std::mutex> lock(g_mutex);
     if (long_run) AwaitOverduePass(lock);
@@ -403,6 +401,7 @@ TimerKind TimedRun::Finish() {
     if (--thread_->armed == 0) g_threads.erase(std::find(g_threads.begin(), g_threads.end(), thread_));
     env_.timer_token = previous_token_;
   }
+  env_.run_deadline_ns = previous_deadline_ns_;
   // The deadline may have fired just as the script finished: never let it leak into the next run.
   if (fired_ != TimerKind::None) env_.isolate()->CancelTerminateExecution();
   return fired_;

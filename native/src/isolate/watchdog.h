@@ -41,6 +41,7 @@ class TimedRun {
   uint64_t id_ = 0;
   uint64_t token_ = 0;
   uint64_t previous_token_ = 0;
+  uint64_t previous_deadline_ns_ = 0;
   uint64_t armed_wall_ns_ = 0;
   uint64_t armed_cpu_ns_ = 0;
   bool finished_ = true;
@@ -53,10 +54,10 @@ uint64_t ThreadStallCreditNs();
 
 // Process-wide totals of the stall ledger.
 struct StallLedger {
-  bool detecting = false;     // false when the kernel offers no per-thread run-queue wait
-  uint64_t count = 0;         // stops detected
-  uint64_t total_ns = 0;      // their summed length, as seen by the watchdog
-  uint64_t credited_ns = 0;   // CPU time given back to threads that were charged for them
+  bool detecting = false;    // false when the kernel offers no per-thread run-queue wait
+  uint64_t count = 0;        // stops detected
+  uint64_t total_ns = 0;     // their summed length, as seen by the watchdog
+  uint64_t credited_ns = 0;  // CPU time given back to threads that were charged for them
 };
 StallLedger ReadStallLedger();
 

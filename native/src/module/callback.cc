@@ -1,8 +1,10 @@
 // Callback: a function of one isolate callable from another (sync, async or ignored), with
 // arguments and results copied like ExternalCopy. Also the Promise proxy of TransferOptions'
 // `promise`: a Promise in one isolate, mirrored by a Promise in another.
+#include <optional>
+
+#include "isolate/settle.h"
 #include "module/handles.h"
-#include "isolate/scope.h"
 
 namespace islet {
 namespace {
@@ -55,26 +57,24 @@ class CallbackInvoker : public ClassHandle {
   CallbackDataPtr data;
 };
 
-std::unique_ptr<ThreePhaseTask> CallTask(const CallbackDataPtr& data, std::vector<TransferablePtr> args, bool await_promise) {
+std::unique_ptr<ThreePhaseTask> CallTask(const CallbackDataPtr& data, std::vector<TransferablePtr> args,
+                                         bool await_promise) {
   auto out = std::make_shared<TransferablePtr>();
   return MakeTask(
       [data, args = std::move(args), out, await_promise] {
         Isolate* isolate = data->env()->isolate();
         Local<Context> context = data->context->Deref();
-        Context::Scope scope(context);
-        v8::TryCatch try_catch(isolate);
-        try {
+        InContext(isolate, context, [&] {
           std::vector<Local<Value>> argv;
           argv.reserve(args.size());
           for (auto& arg : args) argv.push_back(arg->TransferIn(isolate, context));
-          Local<Value> result = Check(data->function->Deref()->Call(context, v8::Undefined(isolate), int(argv.size()), argv.data()));
+          Local<Value> result =
+              Check(data->function->Deref()->Call(context, v8::Undefined(isolate), int(argv.size()), argv.data()));
           TransferOptions options;
           options.kind = TransferOptions::Kind::Copy;
           options.promise = await_promise;
           *out = ::islet::TransferOut(isolate, context, result, options, Fallback::Throw);
-        } catch (const JsPending&) {
-          ThrowCaught(isolate, context, try_catch);
-        }
+        });
       },
       [out](Isolate* isolate, Local<Context> context) { return (*out)->TransferIn(isolate, context); });
 }
@@ -92,15 +92,20 @@ void Invoke(const FunctionCallbackInfo<Value>& info) {
       copy->one_shot = true;
       args.push_back(copy);
     }
-    Mode mode = data->mode == CallbackMode::Async ? Mode::Async : data->mode == CallbackMode::Ignored ? Mode::Ignored : Mode::Sync;
-    info.GetReturnValue().Set(ThreePhaseTask::Execute(mode, CallTask(data, std::move(args), mode == Mode::Async), data->env()));
+    Mode mode = data->mode == CallbackMode::Async     ? Mode::Async
+                : data->mode == CallbackMode::Ignored ? Mode::Ignored
+                                                      : Mode::Sync;
+    info.GetReturnValue().Set(
+        ThreePhaseTask::Execute(mode, CallTask(data, std::move(args), mode == Mode::Async), data->env()));
   });
 }
 
 class CallbackArrival : public Transferable {
  public:
   explicit CallbackArrival(CallbackDataPtr data) : data_(std::move(data)) {}
-  Local<Value> TransferIn(Isolate* isolate, Local<Context> context) override { return CallbackFunction(isolate, context, data_); }
+  Local<Value> TransferIn(Isolate* isolate, Local<Context> context) override {
+    return CallbackFunction(isolate, context, data_);
+  }
 
  private:
   CallbackDataPtr data_;
@@ -108,7 +113,7 @@ class CallbackArrival : public Transferable {
 
 // --- Promise proxy ---
 
-struct PromiseState {
+struct PromiseState : public Cancelable, public std::enable_shared_from_this<PromiseState> {
   std::mutex mutex;
   bool settled = false;
   bool rejected = false;
@@ -118,70 +123,54 @@ struct PromiseState {
   RemotePtr<Context> context;
   TransferOptions options;
   Fallback fallback = Fallback::Reference;
+
+  // Settles the receiving side (once); `receiver` may not have arrived yet.
+  void Settle(bool is_rejected, TransferablePtr settled_value);
+  // The isolate holding the original Promise went away: the proxy rejects.
+  void Cancel() override { Settle(true, DisposedError().value); }
 };
 
 class SettleRunnable : public Runnable {
  public:
   explicit SettleRunnable(std::shared_ptr<PromiseState> state) : state_(std::move(state)) {}
   void Run() override {
-    EnvPtr env = state_->receiver;
-    if (env->disposed() || env->torn_down()) return;
-    Isolate* isolate = env->isolate();
-    std::optional<ExecScope> scope;
-    if (!env->is_default()) scope.emplace(*env);
-    HandleScope handles(isolate);
-    Local<Context> context = state_->context->Deref();
-    Context::Scope context_scope(context);
-    v8::TryCatch try_catch(isolate);
-    Local<v8::Promise::Resolver> resolver = state_->resolver->Deref();
-    Local<Value> value;
-    bool rejected = state_->rejected;
-    try {
-      value = state_->value->TransferIn(isolate, context);
-    } catch (const ThrownValue& thrown) {
-      rejected = true;
-      value = thrown.value->TransferIn(isolate, context);
-    } catch (const JsPending&) {
-      rejected = true;
-      value = try_catch.HasCaught() ? try_catch.Exception() : Local<Value>(v8::Undefined(isolate));
-      try_catch.Reset();
-    }
-    if (rejected) {
-      (void)resolver->Reject(context, value);
-    } else {
-      (void)resolver->Resolve(context, value);
-    }
-    if (env->is_default()) env->UnrefLoop();
+    SettleIn(*state_->receiver, state_->context, state_->resolver, [&](Isolate* isolate, Local<Context> context) {
+      return Settlement{state_->rejected, state_->value->TransferIn(isolate, context)};
+    });
   }
 
  private:
   std::shared_ptr<PromiseState> state_;
 };
 
+void PromiseState::Settle(bool is_rejected, TransferablePtr settled_value) {
+  EnvPtr to;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (settled) return;
+    settled = true;
+    rejected = is_rejected;
+    value = std::move(settled_value);
+    to = receiver;
+  }
+  if (to) to->Post(std::make_unique<SettleRunnable>(shared_from_this()));
+}
+
 void OnSettled(const FunctionCallbackInfo<Value>& info, bool rejected) {
   Isolate* isolate = info.GetIsolate();
-  auto* holder = static_cast<std::shared_ptr<PromiseState>*>(info.Data().As<v8::External>()->Value());
-  std::shared_ptr<PromiseState> state = *holder;
+  std::shared_ptr<PromiseState> state = DataOf<PromiseState>(info);
   TransferablePtr value;
   try {
-    value = rejected ? CopyThrown(isolate, isolate->GetCurrentContext(), info[0])
-                     : ::islet::TransferOut(isolate, isolate->GetCurrentContext(), info[0], state->options, state->fallback);
+    value = rejected
+                ? CopyThrown(isolate, isolate->GetCurrentContext(), info[0])
+                : ::islet::TransferOut(isolate, isolate->GetCurrentContext(), info[0], state->options, state->fallback);
   } catch (const ThrownValue& thrown) {
     value = thrown.value;
     rejected = true;
   } catch (const JsPending&) {
     return;
   }
-  EnvPtr receiver;
-  {
-    std::lock_guard<std::mutex> lock(state->mutex);
-    if (state->settled) return;
-    state->settled = true;
-    state->rejected = rejected;
-    state->value = value;
-    receiver = state->receiver;
-  }
-  if (receiver) receiver->Post(std::make_unique<SettleRunnable>(state));
+  state->Settle(rejected, std::move(value));
 }
 
 class PromiseArrival : public Transferable {
@@ -199,7 +188,8 @@ class PromiseArrival : public Transferable {
       state_->context = MakeRemote(env, context);
       settled = state_->settled;
     }
-    if (env->is_default()) env->RefLoop();
+    // Not a reason to keep Node's loop alive: a Promise nothing will settle must not hang the
+    // process (if its isolate is disposed, it rejects).
     if (settled) env->Post(std::make_unique<SettleRunnable>(state_));
     return resolver->GetPromise();
   }
@@ -210,20 +200,22 @@ class PromiseArrival : public Transferable {
 
 }  // namespace
 
-TransferablePtr TransferPromise(Isolate* isolate, Local<Context> context, Local<v8::Promise> promise, TransferOptions inner, Fallback fallback) {
+TransferablePtr TransferPromise(Isolate* isolate, Local<Context> context, Local<v8::Promise> promise,
+                                TransferOptions inner, Fallback fallback) {
   auto state = std::make_shared<PromiseState>();
   state->options = inner;
   state->fallback = fallback;
-  // The holder lives as long as the two reaction functions (freed with the isolate at worst).
-  auto* holder = new std::shared_ptr<PromiseState>(state);
-  Local<v8::External> external = v8::External::New(isolate, holder);
-  Local<Function> on_fulfilled = Check(Function::New(context, [](const FunctionCallbackInfo<Value>& i) { OnSettled(i, false); }, external));
-  Local<Function> on_rejected = Check(Function::New(context, [](const FunctionCallbackInfo<Value>& i) { OnSettled(i, true); }, external));
-  Check(promise->Then(context, on_fulfilled, on_rejected));
+  auto on_fulfilled = [](const FunctionCallbackInfo<Value>& i) { OnSettled(i, false); };
+  auto on_rejected = [](const FunctionCallbackInfo<Value>& i) { OnSettled(i, true); };
+  Local<Function> fulfilled = NewFunctionWithData(isolate, context, on_fulfilled, state);
+  Local<Function> rejected = NewFunctionWithData(isolate, context, on_rejected, state);
+  Check(promise->Then(context, fulfilled, rejected));
+  CurrentEnv()->AddCancelable(state);
   return std::make_shared<PromiseArrival>(state);
 }
 
-CallbackDataPtr MakeCallbackData(Isolate* isolate, Local<Context> context, Local<Function> function, CallbackMode mode) {
+CallbackDataPtr MakeCallbackData(Isolate* isolate, Local<Context> context, Local<Function> function,
+                                 CallbackMode mode) {
   auto data = std::make_shared<CallbackData>();
   EnvPtr env = CurrentEnv();
   Local<Context> home;

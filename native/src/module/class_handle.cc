@@ -1,5 +1,5 @@
-// ClassHandle: wrapping, unwrapping and the lifetime of islet objects in any isolate; plus the
-// option parsers every class shares (script origin, cached data).
+// ClassHandle: wrapping, unwrapping and the lifetime of islet objects in any isolate, and the
+// template helpers every class is defined with.
 #include "module/handles.h"
 
 #include "isolate/scope.h"
@@ -18,7 +18,31 @@ class HandleTransferable : public Transferable {
   std::function<ClassHandle*()> make_;
 };
 
+// Keeps the data of a function made by NewFunctionWithData.
+class FunctionData : public ClassHandle {
+ public:
+  explicit FunctionData(std::shared_ptr<void> data) : ClassHandle(ClassId::Internal), data(std::move(data)) {}
+  TransferablePtr TransferOut() override { ThrowTypeError("internal function data is not transferable"); }
+  std::shared_ptr<void> data;
+};
+
 }  // namespace
+
+Local<Function> NewFunctionWithData(Isolate* isolate, Local<Context> context, v8::FunctionCallback callback,
+                                    std::shared_ptr<void> data) {
+  auto* holder = new FunctionData(std::move(data));
+  Local<Function> fn;
+  if (!Function::New(context, callback, v8::External::New(isolate, holder)).ToLocal(&fn)) {
+    delete holder;
+    throw JsPending{};
+  }
+  holder->Attach(*CurrentEnv(), fn);
+  return fn;
+}
+
+std::shared_ptr<void> FunctionDataOf(const FunctionCallbackInfo<Value>& info) {
+  return static_cast<FunctionData*>(info.Data().As<v8::External>()->Value())->data;
+}
 
 ClassHandle::~ClassHandle() {
   if (owner_) {
@@ -75,17 +99,41 @@ Local<FunctionTemplate> ClassHandle::Template(Isolate* isolate, ClassId id) {
   if (!slot.IsEmpty()) return slot.Get(isolate);
   Local<FunctionTemplate> tmpl;
   switch (id) {
-    case ClassId::Isolate: tmpl = DefineIsolate(isolate); break;
-    case ClassId::Context: tmpl = DefineContext(isolate); break;
-    case ClassId::Script: tmpl = DefineScript(isolate); break;
-    case ClassId::Module: tmpl = DefineModule(isolate); break;
-    case ClassId::Reference: tmpl = DefineReference(isolate); break;
-    case ClassId::ExternalCopy: tmpl = DefineExternalCopy(isolate); break;
-    case ClassId::Callback: tmpl = DefineCallback(isolate); break;
-    case ClassId::Dereference: tmpl = DefineDereference(isolate); break;
-    case ClassId::CopyInto: tmpl = DefineCopyInto(isolate); break;
-    case ClassId::InspectorSession: tmpl = DefineInspectorSession(isolate); break;
-    default: ThrowTypeError("unknown class");
+    case ClassId::Isolate:
+      tmpl = DefineIsolate(isolate);
+      break;
+    case ClassId::Context:
+      tmpl = DefineContext(isolate);
+      break;
+    case ClassId::Script:
+      tmpl = DefineScript(isolate);
+      break;
+    case ClassId::Module:
+      tmpl = DefineModule(isolate);
+      break;
+    case ClassId::Reference:
+      tmpl = DefineReference(isolate);
+      break;
+    case ClassId::ExternalCopy:
+      tmpl = DefineExternalCopy(isolate);
+      break;
+    case ClassId::Callback:
+      tmpl = DefineCallback(isolate);
+      break;
+    case ClassId::Dereference:
+      tmpl = DefineDereference(isolate);
+      break;
+    case ClassId::CopyInto:
+      tmpl = DefineCopyInto(isolate);
+      break;
+    case ClassId::Library:
+      tmpl = DefineLibrary(isolate);
+      break;
+    case ClassId::InspectorSession:
+      tmpl = DefineInspectorSession(isolate);
+      break;
+    default:
+      ThrowTypeError("unknown class");
   }
   slot.Set(isolate, tmpl);
   return tmpl;
@@ -96,69 +144,67 @@ EnvPtr CurrentEnv() {
   return env->shared_from_this();
 }
 
-TransferablePtr HandleTransfer(std::function<ClassHandle*()> make) { return std::make_shared<HandleTransferable>(std::move(make)); }
+TransferablePtr HandleTransfer(std::function<ClassHandle*()> make) {
+  return std::make_shared<HandleTransferable>(std::move(make));
+}
+
+namespace {
+constexpr auto kFixed = static_cast<v8::PropertyAttribute>(v8::ReadOnly | v8::DontDelete);
+}  // namespace
 
 Local<FunctionTemplate> NewClassTemplate(Isolate* isolate, const char* name, v8::FunctionCallback constructor) {
   Local<FunctionTemplate> tmpl = FunctionTemplate::New(isolate, constructor);
   tmpl->SetClassName(V8Symbol(isolate, name));
+  tmpl->ReadOnlyPrototype();
   tmpl->InstanceTemplate()->SetInternalFieldCount(2);
+  tmpl->InstanceTemplate()->SetImmutableProto();
   return tmpl;
 }
 
 void SetMethod(Isolate* isolate, Local<FunctionTemplate> tmpl, const char* name, v8::FunctionCallback callback) {
-  Local<FunctionTemplate> fn = FunctionTemplate::New(isolate, callback, Local<Value>(), Local<v8::Signature>(), 0, v8::ConstructorBehavior::kThrow);
-  tmpl->PrototypeTemplate()->Set(V8Symbol(isolate, name), fn);
+  Local<FunctionTemplate> fn = FunctionTemplate::New(isolate, callback, Local<Value>(), Local<v8::Signature>(), 0,
+                                                     v8::ConstructorBehavior::kThrow);
+  fn->SetClassName(V8Symbol(isolate, name));
+  tmpl->PrototypeTemplate()->Set(V8Symbol(isolate, name), fn, kFixed);
 }
 
 void SetGetter(Isolate* isolate, Local<FunctionTemplate> tmpl, const char* name, v8::FunctionCallback getter) {
-  Local<FunctionTemplate> fn = FunctionTemplate::New(isolate, getter, Local<Value>(), Local<v8::Signature>(), 0, v8::ConstructorBehavior::kThrow);
-  tmpl->PrototypeTemplate()->SetAccessorProperty(V8Symbol(isolate, name), fn);
+  Local<FunctionTemplate> fn = FunctionTemplate::New(isolate, getter, Local<Value>(), Local<v8::Signature>(), 0,
+                                                     v8::ConstructorBehavior::kThrow);
+  tmpl->PrototypeTemplate()->SetAccessorProperty(V8Symbol(isolate, name), fn, Local<FunctionTemplate>(),
+                                                 v8::DontDelete);
+}
+
+void SetStaticMethod(Isolate* isolate, Local<FunctionTemplate> tmpl, const char* name, v8::FunctionCallback callback) {
+  Local<FunctionTemplate> fn = FunctionTemplate::New(isolate, callback, Local<Value>(), Local<v8::Signature>(), 0,
+                                                     v8::ConstructorBehavior::kThrow);
+  fn->SetClassName(V8Symbol(isolate, name));
+  tmpl->Set(V8Symbol(isolate, name), fn, kFixed);
+}
+
+void SetStaticGetter(Isolate* isolate, Local<FunctionTemplate> tmpl, const char* name, v8::FunctionCallback getter) {
+  Local<FunctionTemplate> fn = FunctionTemplate::New(isolate, getter, Local<Value>(), Local<v8::Signature>(), 0,
+                                                     v8::ConstructorBehavior::kThrow);
+  tmpl->SetAccessorProperty(V8Symbol(isolate, name), fn, Local<FunctionTemplate>(), v8::DontDelete);
+}
+
+void RejectInstead(const FunctionCallbackInfo<Value>& info, v8::TryCatch& try_catch) {
+  Isolate* isolate = info.GetIsolate();
+  if (try_catch.HasTerminated() || !try_catch.CanContinue()) {
+    try_catch.ReThrow();
+    return;
+  }
+  Local<Value> error = try_catch.Exception();
+  try_catch.Reset();
+  Local<Context> context = isolate->GetCurrentContext();
+  Local<v8::Promise::Resolver> resolver;
+  if (!v8::Promise::Resolver::New(context).ToLocal(&resolver)) return;
+  (void)resolver->Reject(context, error);
+  info.GetReturnValue().Set(resolver->GetPromise());
 }
 
 void PrivateConstructor(const FunctionCallbackInfo<Value>& info) {
   info.GetIsolate()->ThrowException(v8::Exception::TypeError(V8String(info.GetIsolate(), "Constructor is private")));
-}
-
-ScriptOriginOptions ScriptOriginOptions::Parse(Isolate* isolate, Local<Value> options) {
-  ScriptOriginOptions out;
-  Local<Value> filename = Option(isolate, options, "filename");
-  if (!filename->IsUndefined()) {
-    if (!filename->IsString()) ThrowTypeError("`filename` must be a string");
-    out.filename = ToUtf8(isolate, filename);
-  }
-  Local<Value> line = Option(isolate, options, "lineOffset");
-  if (!line->IsUndefined()) {
-    if (!line->IsInt32()) ThrowTypeError("`lineOffset` must be an integer");
-    out.line_offset = line.As<v8::Int32>()->Value();
-  }
-  Local<Value> column = Option(isolate, options, "columnOffset");
-  if (!column->IsUndefined()) {
-    if (!column->IsInt32()) ThrowTypeError("`columnOffset` must be an integer");
-    out.column_offset = column.As<v8::Int32>()->Value();
-  }
-  return out;
-}
-
-v8::ScriptOrigin ScriptOriginOptions::ToOrigin(Isolate* isolate, bool is_module) const {
-  return v8::ScriptOrigin(isolate, V8String(isolate, filename), line_offset, column_offset, false, -1, Local<Value>(), false, false, is_module);
-}
-
-CachedDataOptions CachedDataOptions::Parse(Isolate* isolate, Local<Value> options) {
-  CachedDataOptions out;
-  Local<Value> cached = Option(isolate, options, "cachedData");
-  if (!cached->IsUndefined()) {
-    ClassHandle* handle = ClassHandle::Unwrap(isolate, cached);
-    if (!handle || handle->id() != ClassId::ExternalCopy) ThrowTypeError("`cachedData` must be an ExternalCopy of an ArrayBuffer");
-    out.cached_data = ExternalCopyValue(handle);
-    if (!out.cached_data || !BackingStoreOf(*out.cached_data)) ThrowTypeError("`cachedData` must be an ExternalCopy of an ArrayBuffer");
-  }
-  out.produce = OptionBool(isolate, options, "produceCachedData");
-  return out;
-}
-
-void CachedDataResult::Apply(Isolate* isolate, Local<Context> context, Local<Object> target) const {
-  if (has_rejected) (void)target->Set(context, V8Symbol(isolate, "cachedDataRejected"), v8::Boolean::New(isolate, rejected));
-  if (produced) (void)target->Set(context, V8Symbol(isolate, "cachedData"), NewExternalCopy(isolate, context, produced));
 }
 
 }  // namespace islet

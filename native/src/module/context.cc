@@ -27,7 +27,8 @@ class ContextHandle : public ClassHandle {
   void GlobalGetter(const FunctionCallbackInfo<Value>& info) {
     Isolate* isolate = info.GetIsolate();
     Target();
-    if (!global_) global_ = MakeRemote<Object>(CurrentEnv(), NewReference(isolate, isolate->GetCurrentContext(), global_data_));
+    if (!global_)
+      global_ = MakeRemote<Object>(CurrentEnv(), NewReference(isolate, isolate->GetCurrentContext(), global_data_));
     info.GetReturnValue().Set(global_->Deref());
   }
 
@@ -43,27 +44,19 @@ class ContextHandle : public ClassHandle {
   void Eval(const FunctionCallbackInfo<Value>& info) {
     Isolate* isolate = info.GetIsolate();
     RemotePtr<Context> context = Target();
-    if (!info[0]->IsString()) ThrowTypeError("`code` must be a string");
-    CopiedValuePtr code = CopyPrimitive(isolate, info[0]);
     Local<Value> options = info[1];
-    ScriptOriginOptions origin = ScriptOriginOptions::Parse(isolate, options);
+    CompileInput input = CompileInput::Parse(isolate, info[0], options);
     TransferOptions result_options = TransferOptions::Parse(isolate, options);
     auto out = std::make_shared<TransferablePtr>();
     auto task = MakeTask(
-        [context, code, origin, result_options, out] {
+        [context, input, result_options, out] {
           Isolate* isolate = context->env()->isolate();
           Local<Context> ctx = context->Deref();
-          Context::Scope scope(ctx);
-          v8::TryCatch try_catch(isolate);
-          try {
-            v8::ScriptOrigin script_origin = origin.ToOrigin(isolate);
-            v8::ScriptCompiler::Source source(code->TransferIn(isolate, ctx).As<String>(), script_origin);
-            Local<v8::Script> script = Check(v8::ScriptCompiler::Compile(ctx, &source));
+          Local<v8::Script> script = CompileInContext(isolate, ctx, input);
+          InContext(isolate, ctx, [&] {
             Local<Value> result = Check(script->Run(ctx));
             *out = ::islet::TransferOut(isolate, ctx, result, result_options, Fallback::Undefined);
-          } catch (const JsPending&) {
-            ThrowCaught(isolate, ctx, try_catch);
-          }
+          });
         },
         [out](Isolate* isolate, Local<Context> ctx) { return (*out)->TransferIn(isolate, ctx); });
     task->ReadTimeouts(isolate, options);
@@ -78,25 +71,17 @@ class ContextHandle : public ClassHandle {
     if (!info[0]->IsString()) ThrowTypeError("`code` must be a string");
     CopiedValuePtr code = CopyPrimitive(isolate, info[0]);
     Local<Value> options = info[2];
+    CheckOptions(options, "options");
     ScriptOriginOptions origin = ScriptOriginOptions::Parse(isolate, options);
     TransferOptions arg_options = TransferOptions::Parse(isolate, Option(isolate, options, "arguments"));
     TransferOptions result_options = TransferOptions::Parse(isolate, Option(isolate, options, "result"));
-    std::vector<TransferablePtr> args;
-    if (!info[1]->IsUndefined() && !info[1]->IsNull()) {
-      if (!info[1]->IsArray()) ThrowTypeError("`arguments` must be an array");
-      Local<v8::Array> array = info[1].As<v8::Array>();
-      for (uint32_t i = 0; i < array->Length(); ++i) {
-        args.push_back(::islet::TransferOut(isolate, caller_context, Check(array->Get(caller_context, i)), arg_options, Fallback::Throw, true));
-      }
-    }
+    std::vector<TransferablePtr> args = TransferArguments(isolate, caller_context, info[1], arg_options);
     auto out = std::make_shared<TransferablePtr>();
     auto task = MakeTask(
         [context, code, origin, args = std::move(args), result_options, out] {
           Isolate* isolate = context->env()->isolate();
           Local<Context> ctx = context->Deref();
-          Context::Scope scope(ctx);
-          v8::TryCatch try_catch(isolate);
-          try {
+          InContext(isolate, ctx, [&] {
             std::vector<Local<String>> names;
             std::vector<Local<Value>> argv;
             for (size_t i = 0; i < args.size(); ++i) {
@@ -107,10 +92,8 @@ class ContextHandle : public ClassHandle {
             v8::ScriptCompiler::Source source(code->TransferIn(isolate, ctx).As<String>(), script_origin);
             Local<Function> fn = Check(v8::ScriptCompiler::CompileFunction(ctx, &source, names.size(), names.data()));
             Local<Value> result = Check(fn->Call(ctx, v8::Undefined(isolate), int(argv.size()), argv.data()));
-            *out = ::islet::TransferOut(isolate, ctx, result, result_options, Fallback::Undefined);
-          } catch (const JsPending&) {
-            ThrowCaught(isolate, ctx, try_catch);
-          }
+            *out = ::islet::TransferOut(isolate, ctx, result, result_options, Fallback::Throw);
+          });
         },
         [out](Isolate* isolate, Local<Context> ctx) { return (*out)->TransferIn(isolate, ctx); });
     task->ReadTimeouts(isolate, options);
@@ -125,6 +108,21 @@ class ContextHandle : public ClassHandle {
 
 }  // namespace
 
+std::vector<TransferablePtr> TransferArguments(Isolate* isolate, Local<Context> context, Local<Value> list,
+                                               const TransferOptions& options) {
+  std::vector<TransferablePtr> args;
+  if (list->IsNullOrUndefined()) return args;
+  if (!list->IsArray()) ThrowTypeError("`arguments` must be an array");
+  Local<v8::Array> array = list.As<v8::Array>();
+  uint32_t length = array->Length();
+  args.reserve(std::min<uint32_t>(length, 64));
+  for (uint32_t i = 0; i < length; ++i) {
+    args.push_back(
+        ::islet::TransferOut(isolate, context, Check(array->Get(context, i)), options, Fallback::Throw, true));
+  }
+  return args;
+}
+
 Local<Object> NewContext(Isolate* isolate, Local<Context> context, RemotePtr<Context> target, ReferenceDataPtr global) {
   return (new ContextHandle(std::move(target), std::move(global)))->Wrap(isolate, context);
 }
@@ -138,10 +136,10 @@ Local<FunctionTemplate> DefineContext(Isolate* isolate) {
   Local<FunctionTemplate> tmpl = NewClassTemplate(isolate, "Context", PrivateConstructor);
   SetGetter(isolate, tmpl, "global", Bind<C, &C::GlobalGetter>);
   SetMethod(isolate, tmpl, "release", Bind<C, &C::Release>);
-  SetMethod(isolate, tmpl, "eval", Bind<C, &C::Eval<Mode::Async>>);
+  SetMethod(isolate, tmpl, "eval", BindAsync<C, &C::Eval<Mode::Async>>);
   SetMethod(isolate, tmpl, "evalSync", Bind<C, &C::Eval<Mode::Sync>>);
   SetMethod(isolate, tmpl, "evalIgnored", Bind<C, &C::Eval<Mode::Ignored>>);
-  SetMethod(isolate, tmpl, "evalClosure", Bind<C, &C::EvalClosure<Mode::Async>>);
+  SetMethod(isolate, tmpl, "evalClosure", BindAsync<C, &C::EvalClosure<Mode::Async>>);
   SetMethod(isolate, tmpl, "evalClosureSync", Bind<C, &C::EvalClosure<Mode::Sync>>);
   SetMethod(isolate, tmpl, "evalClosureIgnored", Bind<C, &C::EvalClosure<Mode::Ignored>>);
   return tmpl;

@@ -26,6 +26,7 @@ class ExternalCopyHandle : public ClassHandle {
     Isolate* isolate = info.GetIsolate();
     Guard(isolate, [&] {
       if (!info.IsConstructCall()) ThrowTypeError("Class constructor ExternalCopy cannot be invoked without 'new'");
+      CheckOptions(info[1], "options");
       Local<Context> context = isolate->GetCurrentContext();
       CopyOptions options;
       Local<v8::Value> list = Option(isolate, info[1], "transferList");
@@ -67,19 +68,23 @@ class CopyIntoHandle : public ClassHandle {
  public:
   static constexpr ClassId kId = ClassId::CopyInto;
   static constexpr const char* kName = "CopyInto";
-  CopyIntoHandle(CopiedValuePtr copy, bool transfer_in) : ClassHandle(kId), copy_(std::move(copy)), transfer_in_(transfer_in) {}
+  CopyIntoHandle(CopiedValuePtr copy, bool transfer_in)
+      : ClassHandle(kId), copy_(std::move(copy)), transfer_in_(transfer_in) {}
 
   TransferablePtr TransferOut() override {
     class Arrival : public Transferable {
      public:
       Arrival(CopiedValuePtr copy, bool transfer_in) : copy_(std::move(copy)), transfer_in_(transfer_in) {}
-      Local<v8::Value> TransferIn(Isolate* isolate, Local<Context> context) override { return copy_->CopyIn(isolate, context, transfer_in_); }
+      Local<v8::Value> TransferIn(Isolate* isolate, Local<Context> context) override {
+        return copy_->CopyIn(isolate, context, transfer_in_);
+      }
 
      private:
       CopiedValuePtr copy_;
       bool transfer_in_;
     };
-    return std::make_shared<Arrival>(copy_, transfer_in_);
+    if (!copy_) ThrowError(ErrorClass::Error, "The return value of `copyInto()` should only be used once");
+    return std::make_shared<Arrival>(std::move(copy_), transfer_in_);
   }
 
  private:
@@ -114,10 +119,12 @@ Local<FunctionTemplate> DefineExternalCopy(Isolate* isolate) {
   SetMethod(isolate, tmpl, "copy", Bind<E, &E::Copy>);
   SetMethod(isolate, tmpl, "copyInto", Bind<E, &E::CopyInto>);
   SetMethod(isolate, tmpl, "release", Bind<E, &E::Release>);
-  tmpl->SetAccessorProperty(V8Symbol(isolate, "totalExternalSize"), FunctionTemplate::New(isolate, E::TotalExternalSize));
+  SetStaticGetter(isolate, tmpl, "totalExternalSize", E::TotalExternalSize);
   return tmpl;
 }
 
-Local<FunctionTemplate> DefineCopyInto(Isolate* isolate) { return NewClassTemplate(isolate, "CopyInto", PrivateConstructor); }
+Local<FunctionTemplate> DefineCopyInto(Isolate* isolate) {
+  return NewClassTemplate(isolate, "CopyInto", PrivateConstructor);
+}
 
 }  // namespace islet

@@ -8,6 +8,7 @@
 // nothing is charged: the embedder then refuses the work with an error instead of killing the
 // isolate, which keeps room for the buffers it makes and drops meanwhile.
 #include <cmath>
+#include <optional>
 
 #include "isolate/scope.h"
 #include "module/handles.h"
@@ -25,8 +26,17 @@ void AdjustExternalMemory(const FunctionCallbackInfo<Value>& info, const EnvPtr&
     info.GetReturnValue().Set(bytes <= 0);
     return;
   }
-  // V8 wants the isolate locked and entered to be told (a charge may start a collection).
-  ExecScope scope(*env);
+  // V8 wants the isolate locked and entered to be told (a charge may start a collection). The
+  // isolate may be torn down while this thread waits for it (its run hit the memory limit, or
+  // disposed it): that is the disposed case above, not an error for the host.
+  std::optional<ExecScope> scope;
+  try {
+    scope.emplace(*env);
+  } catch (const ThrownValue&) {
+    if (!env->disposed()) throw;
+    info.GetReturnValue().Set(bytes <= 0);
+    return;
+  }
   Isolate* target = env->isolate();
   int64_t delta = int64_t(bytes);
   if (delta > 0) {

@@ -41,7 +41,7 @@ void CreateSnapshot(const FunctionCallbackInfo<Value>& info) {
       if (info[1]->IsString()) {
         warmup.emplace();
         warmup->code = ToUtf8(isolate, info[1]);
-        warmup->filename = "<warmup>";
+        warmup->filename = "<isolated-vm>";  // the default file name of any script
       } else {
         warmup = read_source(info[1], "warmupScript");
       }

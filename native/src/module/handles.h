@@ -12,6 +12,7 @@
 #include "isolate/remote.h"
 #include "isolate/task.h"
 #include "isolate/transfer.h"
+#include "module/compile.h"
 
 namespace islet {
 
@@ -52,10 +53,24 @@ class ClassHandle {
   IsolateEnvironment* owner_ = nullptr;
 };
 
-// Template building helpers.
+// A function of the current isolate whose callback reads `data` (DataOf): the data lives as
+// long as the function, and is freed with the isolate if that goes first.
+Local<Function> NewFunctionWithData(Isolate* isolate, Local<Context> context, v8::FunctionCallback callback,
+                                    std::shared_ptr<void> data);
+std::shared_ptr<void> FunctionDataOf(const FunctionCallbackInfo<Value>& info);
+template <typename T>
+std::shared_ptr<T> DataOf(const FunctionCallbackInfo<Value>& info) {
+  return std::static_pointer_cast<T>(FunctionDataOf(info));
+}
+
+// Template building helpers. Everything they define is read-only and non-configurable, and
+// instances cannot change their prototype: the API cannot be altered from inside an isolate
+// (or by one module of the host for another).
 Local<FunctionTemplate> NewClassTemplate(Isolate* isolate, const char* name, v8::FunctionCallback constructor);
 void SetMethod(Isolate* isolate, Local<FunctionTemplate> tmpl, const char* name, v8::FunctionCallback callback);
 void SetGetter(Isolate* isolate, Local<FunctionTemplate> tmpl, const char* name, v8::FunctionCallback getter);
+void SetStaticMethod(Isolate* isolate, Local<FunctionTemplate> tmpl, const char* name, v8::FunctionCallback callback);
+void SetStaticGetter(Isolate* isolate, Local<FunctionTemplate> tmpl, const char* name, v8::FunctionCallback getter);
 void PrivateConstructor(const FunctionCallbackInfo<Value>& info);
 
 template <typename T, void (T::*Method)(const FunctionCallbackInfo<Value>&)>
@@ -65,6 +80,18 @@ void Bind(const FunctionCallbackInfo<Value>& info) {
     T* self = ClassHandle::UnwrapAs<T>(isolate, info.This());
     (self->*Method)(info);
   });
+}
+
+// Turns an exception thrown by an async method (a released handle, a disposed isolate, a bad
+// argument) into the rejection of the Promise it returns: async forms never throw.
+void RejectInstead(const FunctionCallbackInfo<Value>& info, v8::TryCatch& try_catch);
+
+// Binds an async form: like Bind, but failures reject the returned Promise.
+template <typename T, void (T::*Method)(const FunctionCallbackInfo<Value>&)>
+void BindAsync(const FunctionCallbackInfo<Value>& info) {
+  v8::TryCatch try_catch(info.GetIsolate());
+  Bind<T, Method>(info);
+  if (try_catch.HasCaught()) RejectInstead(info, try_catch);
 }
 
 // A Transferable that recreates a handle: `make` builds a fresh ClassHandle on arrival.
@@ -104,14 +131,27 @@ Local<Value> CallbackFunction(Isolate* isolate, Local<Context> context, const Ca
 Local<Value> CallSync(Isolate* isolate, const CallbackDataPtr& data, std::vector<TransferablePtr> args);
 
 ClassHandle* MakeReferenceHandle(ReferenceDataPtr data);
+// The addon's module object (`require('<repo>/native')`, or the object an isolate received in
+// its place): transferable, so code in an isolate can create isolates, copies and references.
+bool IsLibraryObject(Isolate* isolate, Local<Object> object);
+TransferablePtr LibraryTransfer();
+Local<FunctionTemplate> DefineLibrary(Isolate* isolate);
 ClassHandle* MakeExternalCopyHandle(CopiedValuePtr copy);
 TransferablePtr CallbackTransfer(CallbackDataPtr data);
 // Proxies a Promise: the receiving isolate gets a Promise settled when this one settles.
-TransferablePtr TransferPromise(Isolate* isolate, Local<Context> context, Local<v8::Promise> promise, TransferOptions inner, Fallback fallback);
+TransferablePtr TransferPromise(Isolate* isolate, Local<Context> context, Local<v8::Promise> promise,
+                                TransferOptions inner, Fallback fallback);
 
 struct ModuleInfo;
 Local<Value> CompileModuleTask(ThreePhaseTask::Mode mode, const FunctionCallbackInfo<Value>& info, const EnvPtr& env);
 void InstallModuleHooks(Isolate* isolate);
+
+// Reference.applySyncPromise on the Reference's data (see apply_sync_promise.cc).
+Local<Value> ApplySyncPromise(const FunctionCallbackInfo<Value>& info, const ReferenceDataPtr& data);
+
+// The arguments array of apply/evalClosure, each transferred out (TypeError when not an array).
+std::vector<TransferablePtr> TransferArguments(Isolate* isolate, Local<Context> context, Local<Value> list,
+                                               const TransferOptions& options);
 
 // The copy held by an ExternalCopy handle (null when released).
 CopiedValuePtr ExternalCopyValue(ClassHandle* handle);
@@ -139,26 +179,5 @@ Local<FunctionTemplate> DefineExternalCopy(Isolate* isolate);
 Local<FunctionTemplate> DefineCopyInto(Isolate* isolate);
 Local<FunctionTemplate> DefineCallback(Isolate* isolate);
 Local<FunctionTemplate> DefineInspectorSession(Isolate* isolate);
-
-// Script compilation shared by Isolate.compileScript, Context.eval and Module.
-struct ScriptOriginOptions {
-  std::string filename = "<isolated-vm>";
-  int line_offset = 0;
-  int column_offset = 0;
-  static ScriptOriginOptions Parse(Isolate* isolate, Local<Value> options);
-  v8::ScriptOrigin ToOrigin(Isolate* isolate, bool is_module = false) const;
-};
-struct CachedDataOptions {
-  CopiedValuePtr cached_data;  // to consume
-  bool produce = false;
-  static CachedDataOptions Parse(Isolate* isolate, Local<Value> options);
-};
-struct CachedDataResult {
-  bool has_rejected = false;
-  bool rejected = false;
-  CopiedValuePtr produced;
-  // Sets cachedData / cachedDataRejected on the object returned to the caller.
-  void Apply(Isolate* isolate, Local<Context> context, Local<Object> target) const;
-};
 
 }  // namespace islet

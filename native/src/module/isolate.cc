@@ -1,13 +1,37 @@
 // Isolate: creates and owns a V8 isolate; compiles scripts and modules, creates contexts,
 // reports heap statistics and the time spent inside.
+#include <cmath>
+
+#include "isolate/scope.h"
 #include "module/features.h"
 #include "module/handles.h"
-#include "isolate/scope.h"
 
 namespace islet {
 namespace {
 
 using Mode = ThreePhaseTask::Mode;
+
+// Calls an onCatastrophicError callback with the message, on the callback's own thread.
+class CatastrophicNotice : public Runnable {
+ public:
+  CatastrophicNotice(CallbackDataPtr callback, std::string message)
+      : callback_(std::move(callback)), message_(std::move(message)) {}
+  void Run() override {
+    IsolateEnvironment& env = *callback_->env();
+    if (env.disposed() || env.torn_down() || !env.is_default()) return;
+    Isolate* isolate = env.isolate();
+    HandleScope handles(isolate);
+    Local<Context> context = callback_->context->Deref();
+    Context::Scope scope(context);
+    v8::TryCatch try_catch(isolate);
+    Local<Value> argv[] = {V8String(isolate, message_)};
+    (void)callback_->function->Deref()->Call(context, v8::Undefined(isolate), 1, argv);
+  }
+
+ private:
+  CallbackDataPtr callback_;
+  std::string message_;
+};
 
 class IsolateHandle : public ClassHandle {
  public:
@@ -30,13 +54,18 @@ class IsolateHandle : public ClassHandle {
     Guard(isolate, [&] {
       if (!info.IsConstructCall()) ThrowTypeError("Class constructor Isolate cannot be invoked without 'new'");
       Local<Value> options = info[0];
+      CheckOptions(options, "options");
       IsolateEnvironment::Options env_options;
       Local<Value> limit = Option(isolate, options, "memoryLimit");
       if (!limit->IsUndefined()) {
-        if (!limit->IsNumber()) ThrowTypeError("`memoryLimit` must be a number of megabytes");
+        if (!limit->IsNumber() || std::isnan(limit.As<v8::Number>()->Value())) {
+          ThrowTypeError("`memoryLimit` must be a number of megabytes (got " + Describe(isolate, limit) + ")");
+        }
         double mb = limit.As<v8::Number>()->Value();
-        if (!(mb >= 8)) ThrowTypeError("`memoryLimit` must be at least 8 (MB)");
-        env_options.memory_limit_mb = size_t(mb);
+        if (!(mb >= 8))
+          ThrowError(ErrorClass::RangeError, "`memoryLimit` must be at least 8 (MB), got " + Describe(isolate, limit));
+        // Infinity and absurd sizes mean "as much as islet allows", not an overflowed byte count.
+        env_options.memory_limit_mb = size_t(std::min(mb, IsolateEnvironment::kMaxMemoryLimitMb));
       }
       Local<Value> atomics_wait = Option(isolate, options, "allowAtomicsWait");
       if (!atomics_wait->IsUndefined()) {
@@ -58,14 +87,10 @@ class IsolateHandle : public ClassHandle {
       EnvPtr env = IsolateEnvironment::Create(env_options);
       features.Apply(env);
       if (callback) {
+        // Called on the thread where V8 gave up, whose isolate must not be used: the callback
+        // runs later on its own thread.
         env->on_catastrophic_error = [callback](const std::string& message) {
-          try {
-            Isolate* current = Isolate::GetCurrent();
-            HandleScope handles(current);
-            std::vector<TransferablePtr> args{CopyPrimitive(current, V8String(current, message))};
-            CallSync(current, callback, std::move(args));
-          } catch (...) {
-          }
+          callback->env()->Post(std::make_unique<CatastrophicNotice>(callback, message));
         };
       }
       (new IsolateHandle(env))->Adopt(isolate, info.This());
@@ -74,50 +99,18 @@ class IsolateHandle : public ClassHandle {
 
   template <Mode M>
   void CompileScript(const FunctionCallbackInfo<Value>& info) {
-    Isolate* isolate = info.GetIsolate();
     EnvPtr env = Live();
-    if (!info[0]->IsString()) ThrowTypeError("`code` must be a string");
-    CopiedValuePtr code = CopyPrimitive(isolate, info[0]);
-    ScriptOriginOptions origin = ScriptOriginOptions::Parse(isolate, info[1]);
-    CachedDataOptions cache = CachedDataOptions::Parse(isolate, info[1]);
+    CompileInput input = CompileInput::Parse(info.GetIsolate(), info[0], info[1]);
     auto script = std::make_shared<RemotePtr<v8::UnboundScript>>();
-    auto cache_result = std::make_shared<CachedDataResult>();
-    auto task = MakeTask(
-        [env, code, origin, cache, script, cache_result] {
-          Isolate* isolate = env->isolate();
-          // Compiling needs no context; one is made only to describe a compile error.
-          Local<Context> ctx;
-          v8::TryCatch try_catch(isolate);
-          try {
-            v8::ScriptOrigin script_origin = origin.ToOrigin(isolate);
-            v8::ScriptCompiler::CachedData* cached = nullptr;
-            if (cache.cached_data) {
-              auto store = BackingStoreOf(*cache.cached_data);
-              cached = new v8::ScriptCompiler::CachedData(static_cast<const uint8_t*>(store->Data()), int(store->ByteLength()));
-            }
-            v8::ScriptCompiler::Source source(code->TransferIn(isolate, ctx).As<String>(), script_origin, cached);
-            Local<v8::UnboundScript> unbound = Check(v8::ScriptCompiler::CompileUnboundScript(
-                isolate, &source, cached ? v8::ScriptCompiler::kConsumeCodeCache : v8::ScriptCompiler::kNoCompileOptions));
-            if (cached) {
-              cache_result->has_rejected = true;
-              cache_result->rejected = source.GetCachedData()->rejected;
-            }
-            if (cache.produce && (!cached || cache_result->rejected)) {
-              std::unique_ptr<v8::ScriptCompiler::CachedData> made(v8::ScriptCompiler::CreateCodeCache(unbound));
-              cache_result->produced = CopyBytes(made->data, size_t(made->length));
-            }
-            *script = MakeRemote(env, unbound);
-          } catch (const JsPending&) {
-            Local<Context> error_context = Context::New(isolate);
-            Context::Scope scope(error_context);
-            ThrowCaught(isolate, error_context, try_catch);
-          }
-        },
-        [script, cache_result](Isolate* isolate, Local<Context> ctx) -> Local<Value> {
-          Local<Object> object = NewScript(isolate, ctx, *script);
-          cache_result->Apply(isolate, ctx, object);
-          return object;
-        });
+    auto cache = std::make_shared<CachedDataResult>();
+    auto task =
+        MakeTask([env, input, script, cache] { *script = MakeRemote(env, CompileScriptIn(*env, input, cache.get())); },
+                 [script, cache](Isolate* isolate, Local<Context> ctx) -> Local<Value> {
+                   Local<Object> object = NewScript(isolate, ctx, *script);
+                   cache->Apply(isolate, ctx, object);
+                   return object;
+                 });
+    task->runs_code = false;
     info.GetReturnValue().Set(ThreePhaseTask::Execute(M, std::move(task), env));
   }
 
@@ -129,8 +122,7 @@ class IsolateHandle : public ClassHandle {
     auto global = std::make_shared<ReferenceDataPtr>();
     auto task = MakeTask(
         [env, context, global, features] {
-          Isolate* isolate = env->isolate();
-          Local<Context> ctx = Context::New(isolate);
+          Local<Context> ctx = env->NewContext();
           features.Apply(env, ctx);
           *context = MakeRemote(env, ctx);
           auto data = std::make_shared<ReferenceData>();
@@ -139,13 +131,16 @@ class IsolateHandle : public ClassHandle {
           data->type = "object";
           *global = data;
         },
-        [context, global](Isolate* isolate, Local<Context> ctx) -> Local<Value> { return NewContext(isolate, ctx, *context, *global); });
+        [context, global](Isolate* isolate, Local<Context> ctx) -> Local<Value> {
+          return NewContext(isolate, ctx, *context, *global);
+        });
+    task->runs_code = false;
     info.GetReturnValue().Set(ThreePhaseTask::Execute(M, std::move(task), env));
   }
 
   template <Mode M>
   void CompileModule(const FunctionCallbackInfo<Value>& info) {
-    info.GetReturnValue().Set(CompileModuleIn(M, info, Live()));
+    info.GetReturnValue().Set(CompileModuleTask(M, info, Live()));
   }
 
   template <Mode M>
@@ -160,7 +155,9 @@ class IsolateHandle : public ClassHandle {
         },
         [stats, external](Isolate* isolate, Local<Context> ctx) -> Local<Value> {
           Local<Object> out = Object::New(isolate);
-          auto set = [&](const char* name, double value) { (void)out->Set(ctx, V8Symbol(isolate, name), v8::Number::New(isolate, value)); };
+          auto set = [&](const char* name, double value) {
+            (void)out->Set(ctx, V8Symbol(isolate, name), v8::Number::New(isolate, value));
+          };
           set("total_heap_size", double(stats->total_heap_size()));
           set("total_heap_size_executable", double(stats->total_heap_size_executable()));
           set("total_physical_size", double(stats->total_physical_size()));
@@ -178,6 +175,7 @@ class IsolateHandle : public ClassHandle {
           set("externally_allocated_size", double(*external));
           return out;
         });
+    task->runs_code = false;
     info.GetReturnValue().Set(ThreePhaseTask::Execute(M, std::move(task), env));
   }
 
@@ -189,35 +187,32 @@ class IsolateHandle : public ClassHandle {
 
   void IsDisposed(const FunctionCallbackInfo<Value>& info) { info.GetReturnValue().Set(env_->disposed()); }
   void CpuTime(const FunctionCallbackInfo<Value>& info) {
-    info.GetReturnValue().Set(v8::BigInt::NewFromUnsigned(info.GetIsolate(), env_->cpu_time_ns.load()));
+    info.GetReturnValue().Set(v8::BigInt::NewFromUnsigned(info.GetIsolate(), env_->CpuTimeNs()));
   }
   void WallTime(const FunctionCallbackInfo<Value>& info) {
-    info.GetReturnValue().Set(v8::BigInt::NewFromUnsigned(info.GetIsolate(), env_->wall_time_ns.load()));
+    info.GetReturnValue().Set(v8::BigInt::NewFromUnsigned(info.GetIsolate(), env_->WallTimeNs()));
   }
-  void ReferenceCount(const FunctionCallbackInfo<Value>& info) { info.GetReturnValue().Set(double(env_->handle_count())); }
+  void ReferenceCount(const FunctionCallbackInfo<Value>& info) {
+    info.GetReturnValue().Set(double(env_->handle_count()));
+  }
   void AdjustExternal(const FunctionCallbackInfo<Value>& info) { AdjustExternalMemory(info, env_); }
 
   void SetDynamicImportHook(const FunctionCallbackInfo<Value>& info) {
     Isolate* isolate = info.GetIsolate();
     EnvPtr env = Live();
     if (info[0]->IsNullOrUndefined()) {
-      env->dynamic_import_hook.reset();
+      std::atomic_store(&env->dynamic_import_hook, std::shared_ptr<CallbackData>());
     } else {
       if (!info[0]->IsFunction()) ThrowTypeError("The dynamic import resolver must be a function");
-      env->dynamic_import_hook = MakeCallbackData(isolate, isolate->GetCurrentContext(), info[0].As<Function>(), CallbackMode::Sync);
+      std::atomic_store(&env->dynamic_import_hook, MakeCallbackData(isolate, isolate->GetCurrentContext(),
+                                                                    info[0].As<Function>(), CallbackMode::Sync));
     }
     info.GetReturnValue().SetUndefined();
   }
 
-  static Local<Value> CompileModuleIn(Mode mode, const FunctionCallbackInfo<Value>& info, const EnvPtr& env);
-
  private:
   EnvPtr env_;
 };
-
-Local<Value> IsolateHandle::CompileModuleIn(Mode mode, const FunctionCallbackInfo<Value>& info, const EnvPtr& env) {
-  return CompileModuleTask(mode, info, env);
-}
 
 }  // namespace
 
@@ -232,13 +227,13 @@ Local<Object> NewIsolateHandle(Isolate* isolate, Local<Context> context, EnvPtr 
 Local<FunctionTemplate> DefineIsolate(Isolate* isolate) {
   using I = IsolateHandle;
   Local<FunctionTemplate> tmpl = NewClassTemplate(isolate, "Isolate", I::New);
-  SetMethod(isolate, tmpl, "compileScript", Bind<I, &I::CompileScript<Mode::Async>>);
+  SetMethod(isolate, tmpl, "compileScript", BindAsync<I, &I::CompileScript<Mode::Async>>);
   SetMethod(isolate, tmpl, "compileScriptSync", Bind<I, &I::CompileScript<Mode::Sync>>);
-  SetMethod(isolate, tmpl, "compileModule", Bind<I, &I::CompileModule<Mode::Async>>);
+  SetMethod(isolate, tmpl, "compileModule", BindAsync<I, &I::CompileModule<Mode::Async>>);
   SetMethod(isolate, tmpl, "compileModuleSync", Bind<I, &I::CompileModule<Mode::Sync>>);
-  SetMethod(isolate, tmpl, "createContext", Bind<I, &I::CreateContext<Mode::Async>>);
+  SetMethod(isolate, tmpl, "createContext", BindAsync<I, &I::CreateContext<Mode::Async>>);
   SetMethod(isolate, tmpl, "createContextSync", Bind<I, &I::CreateContext<Mode::Sync>>);
-  SetMethod(isolate, tmpl, "getHeapStatistics", Bind<I, &I::HeapStatistics<Mode::Async>>);
+  SetMethod(isolate, tmpl, "getHeapStatistics", BindAsync<I, &I::HeapStatistics<Mode::Async>>);
   SetMethod(isolate, tmpl, "getHeapStatisticsSync", Bind<I, &I::HeapStatistics<Mode::Sync>>);
   SetMethod(isolate, tmpl, "dispose", Bind<I, &I::Dispose>);
   SetMethod(isolate, tmpl, "_setDynamicImportHook", Bind<I, &I::SetDynamicImportHook>);

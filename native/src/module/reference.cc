@@ -1,8 +1,7 @@
 // Reference: a handle to a value living in one isolate, usable from any isolate. Also the
 // objects returned by `derefInto()` (Dereference), which become the value when they arrive in
-// the isolate that owns it.
+// the isolate that owns it (once).
 #include "module/handles.h"
-#include "isolate/scope.h"
 
 namespace islet {
 namespace {
@@ -20,29 +19,47 @@ std::string TypeOf(Local<Value> value) {
   return "object";  // symbols included, as the API says
 }
 
-// Reads a property the way `get` allows: own data properties only, unless the caller opted in.
-Local<Value> ReadProperty(Isolate* isolate, Local<Context> context, Local<Object> object, Local<Value> key, bool inherit, bool accessors) {
-  if (object->IsProxy() && !accessors) ThrowTypeError("Cannot read a property of a Proxy without `accessors: true`");
-  Local<v8::Name> name = key->IsName() ? key.As<v8::Name>() : Check(key->ToString(context)).As<v8::Name>();
-  Local<Value> descriptor = Check(object->GetOwnPropertyDescriptor(context, name));
-  if (descriptor->IsUndefined()) {
-    if (!inherit) return v8::Undefined(isolate);
-    if (!accessors) {
-      Local<Value> real;
-      auto maybe = object->GetRealNamedProperty(context, name);
-      if (!maybe.ToLocal(&real)) return v8::Undefined(isolate);
-      return real;
+// get/set/delete never run a Proxy's traps: the target and its prototype chain must have none.
+void RefuseProxies(Local<Object> object) {
+  for (Local<Value> next = object; next->IsObject(); next = next.As<Object>()->GetPrototype()) {
+    if (next->IsProxy()) ThrowTypeError("Object is or has proxy");
+  }
+}
+
+// Reads a property the way `get` allows: data properties only (own ones, or inherited with
+// `unsafeInherit`), unless the caller opted into accessors.
+Local<Value> ReadProperty(Isolate* isolate, Local<Context> context, Local<Object> object, Local<v8::Name> name,
+                          bool inherit, bool accessors) {
+  if (accessors) {
+    if (!inherit && !Check(object->HasOwnProperty(context, name))) return v8::Undefined(isolate);
+    return Check(object->Get(context, name));
+  }
+  for (Local<Object> holder = object;;) {
+    Local<Value> descriptor = Check(holder->GetOwnPropertyDescriptor(context, name));
+    if (!descriptor->IsUndefined()) {
+      Local<Object> desc = descriptor.As<Object>();
+      if (!Check(desc->Get(context, V8Symbol(isolate, "get")))->IsUndefined() ||
+          !Check(desc->Get(context, V8Symbol(isolate, "set")))->IsUndefined()) {
+        ThrowTypeError("Property is a getter or setter; pass `accessors: true` to invoke it");
+      }
+      return Check(desc->Get(context, V8Symbol(isolate, "value")));
     }
-    return Check(object->Get(context, name));
+    Local<Value> next = holder->GetPrototype();
+    if (!inherit || !next->IsObject()) return v8::Undefined(isolate);
+    holder = next.As<Object>();
   }
-  Local<Object> desc = descriptor.As<Object>();
-  Local<Value> getter = Check(desc->Get(context, V8Symbol(isolate, "get")));
-  Local<Value> setter = Check(desc->Get(context, V8Symbol(isolate, "set")));
-  if (!getter->IsUndefined() || !setter->IsUndefined()) {
-    if (!accessors) ThrowTypeError("Property is a getter or setter; pass `accessors: true` to invoke it");
-    return Check(object->Get(context, name));
-  }
-  return Check(desc->Get(context, V8Symbol(isolate, "value")));
+}
+
+// A property key as the API accepts it: a string, a symbol or an array index.
+CopiedValuePtr PropertyKey(Isolate* isolate, Local<Value> key) {
+  if (!key->IsString() && !key->IsUint32())
+    ThrowTypeError("Invalid `key`: a property name must be a string or an array index");
+  return CopyPrimitive(isolate, key);
+}
+
+Local<v8::Name> KeyIn(Isolate* isolate, Local<Context> context, const CopiedValuePtr& key) {
+  Local<Value> value = key->TransferIn(isolate, context);
+  return value->IsName() ? value.As<v8::Name>() : Check(value->ToString(context)).As<v8::Name>();
 }
 
 // Runs `operation` on the referenced object inside its own context (get, set and delete): a
@@ -51,15 +68,12 @@ template <typename Operation>
 void OnTargetObject(const ReferenceDataPtr& data, Operation operation) {
   Isolate* isolate = data->env()->isolate();
   Local<Context> context = data->context->Deref();
-  Context::Scope scope(context);
-  v8::TryCatch try_catch(isolate);
-  try {
+  InContext(isolate, context, [&] {
     Local<Value> target = data->value->Deref();
     if (!target->IsObject()) ThrowTypeError("Reference is not an object");
+    RefuseProxies(target.As<Object>());
     operation(isolate, context, target.As<Object>());
-  } catch (const JsPending&) {
-    ThrowCaught(isolate, context, try_catch);
-  }
+  });
 }
 
 class ReferenceHandle : public ClassHandle {
@@ -82,6 +96,7 @@ class ReferenceHandle : public ClassHandle {
     Isolate* isolate = info.GetIsolate();
     Guard(isolate, [&] {
       if (!info.IsConstructCall()) ThrowTypeError("Class constructor Reference cannot be invoked without 'new'");
+      CheckOptions(info[1], "options");
       bool inherit = OptionBool(isolate, info[1], "unsafeInherit");
       ReferenceDataPtr data = MakeReferenceData(isolate, isolate->GetCurrentContext(), info[0], inherit);
       (new ReferenceHandle(data))->Adopt(isolate, info.This());
@@ -100,7 +115,8 @@ class ReferenceHandle : public ClassHandle {
 
   void Deref(const FunctionCallbackInfo<Value>& info) {
     ReferenceDataPtr data = Data();
-    if (data->env().get() != IsolateEnvironment::Current()) ThrowTypeError("Cannot dereference this from current isolate");
+    if (data->env().get() != IsolateEnvironment::Current())
+      ThrowTypeError("Cannot dereference this from current isolate");
     if (OptionBool(info.GetIsolate(), info[0], "release")) data_.reset();
     info.GetReturnValue().Set(data->value->Deref());
   }
@@ -115,9 +131,10 @@ class ReferenceHandle : public ClassHandle {
         [data, out] {
           Isolate* isolate = data->env()->isolate();
           Local<Context> context = data->context->Deref();
-          Context::Scope scope(context);
-          *out = CopyValue(isolate, context, data->value->Deref());
-          (*out)->one_shot = true;
+          InContext(isolate, context, [&] {
+            *out = CopyValue(isolate, context, data->value->Deref());
+            (*out)->one_shot = true;
+          });
         },
         [out](Isolate* isolate, Local<Context> context) { return (*out)->TransferIn(isolate, context); });
     info.GetReturnValue().Set(ThreePhaseTask::Execute(M, std::move(task), data->env()));
@@ -127,15 +144,17 @@ class ReferenceHandle : public ClassHandle {
   void Get(const FunctionCallbackInfo<Value>& info) {
     Isolate* isolate = info.GetIsolate();
     ReferenceDataPtr data = Data();
-    CopiedValuePtr key = CopyPrimitive(isolate, info[0]);
-    if (!key || info[0]->IsUndefined() || info[0]->IsNull()) ThrowTypeError("Invalid `property`");
+    CopiedValuePtr key = PropertyKey(isolate, info[0]);
+    CheckOptions(info[1], "options");
     TransferOptions options = TransferOptions::Parse(isolate, info[1]);
+    options.inherit = data->inherit;  // what is read through an unsafeInherit Reference inherits too
     bool accessors = OptionBool(isolate, info[1], "accessors");
     auto out = std::make_shared<TransferablePtr>();
     auto task = MakeTask(
         [data, key, options, accessors, out] {
           OnTargetObject(data, [&](Isolate* isolate, Local<Context> context, Local<Object> target) {
-            Local<Value> value = ReadProperty(isolate, context, target, key->TransferIn(isolate, context), data->inherit, accessors);
+            Local<Value> value =
+                ReadProperty(isolate, context, target, KeyIn(isolate, context, key), data->inherit, accessors);
             *out = ::islet::TransferOut(isolate, context, value, options, Fallback::Reference);
           });
         },
@@ -147,18 +166,23 @@ class ReferenceHandle : public ClassHandle {
   void Set(const FunctionCallbackInfo<Value>& info) {
     Isolate* isolate = info.GetIsolate();
     ReferenceDataPtr data = Data();
-    CopiedValuePtr key = CopyPrimitive(isolate, info[0]);
-    if (!key || info[0]->IsUndefined() || info[0]->IsNull()) ThrowTypeError("Invalid `property`");
+    CopiedValuePtr key = PropertyKey(isolate, info[0]);
+    CheckOptions(info[2], "options");
     TransferOptions options = TransferOptions::Parse(isolate, info[2]);
-    TransferablePtr value = ::islet::TransferOut(isolate, isolate->GetCurrentContext(), info[1], options, Fallback::Throw, true);
-    auto ok = std::make_shared<bool>(false);
+    TransferablePtr value =
+        ::islet::TransferOut(isolate, isolate->GetCurrentContext(), info[1], options, Fallback::Throw, true);
     auto task = MakeTask(
-        [data, key, value, ok] {
+        [data, key, value] {
           OnTargetObject(data, [&](Isolate* isolate, Local<Context> context, Local<Object> target) {
-            *ok = Check(target->Set(context, key->TransferIn(isolate, context), value->TransferIn(isolate, context)));
+            // An own data property, whatever the object had: no setter runs (the old value is
+            // dropped first, which may free heap for the new one).
+            Local<v8::Name> name = KeyIn(isolate, context, key);
+            Check(target->Delete(context, name));
+            if (!Check(target->CreateDataProperty(context, name, value->TransferIn(isolate, context))))
+              ThrowTypeError("Set failed");
           });
         },
-        [ok](Isolate* isolate, Local<Context>) -> Local<Value> { return v8::Boolean::New(isolate, *ok); });
+        [](Isolate* isolate, Local<Context>) -> Local<Value> { return v8::True(isolate); });
     info.GetReturnValue().Set(ThreePhaseTask::Execute(M, std::move(task), data->env()));
   }
 
@@ -166,16 +190,14 @@ class ReferenceHandle : public ClassHandle {
   void Delete(const FunctionCallbackInfo<Value>& info) {
     Isolate* isolate = info.GetIsolate();
     ReferenceDataPtr data = Data();
-    CopiedValuePtr key = CopyPrimitive(isolate, info[0]);
-    if (!key) ThrowTypeError("Invalid `property`");
-    auto ok = std::make_shared<bool>(false);
+    CopiedValuePtr key = PropertyKey(isolate, info[0]);
     auto task = MakeTask(
-        [data, key, ok] {
+        [data, key] {
           OnTargetObject(data, [&](Isolate* isolate, Local<Context> context, Local<Object> target) {
-            *ok = Check(target->Delete(context, key->TransferIn(isolate, context)));
+            if (!Check(target->Delete(context, KeyIn(isolate, context, key)))) ThrowTypeError("Delete failed");
           });
         },
-        [ok](Isolate* isolate, Local<Context>) -> Local<Value> { return v8::Boolean::New(isolate, *ok); });
+        [](Isolate* isolate, Local<Context>) -> Local<Value> { return v8::True(isolate); });
     info.GetReturnValue().Set(ThreePhaseTask::Execute(M, std::move(task), data->env()));
   }
 
@@ -185,27 +207,18 @@ class ReferenceHandle : public ClassHandle {
     Local<Context> caller_context = isolate->GetCurrentContext();
     ReferenceDataPtr data = Data();
     Local<Value> options = info[2];
+    CheckOptions(options, "options");
     TransferOptions arg_options = TransferOptions::Parse(isolate, Option(isolate, options, "arguments"));
     TransferOptions result_options = TransferOptions::Parse(isolate, Option(isolate, options, "result"));
-    TransferablePtr receiver = ::islet::TransferOut(isolate, caller_context, info[0], TransferOptions{}, Fallback::Throw, true);
-    std::vector<TransferablePtr> args;
-    if (!info[1]->IsUndefined() && !info[1]->IsNull()) {
-      if (!info[1]->IsArray()) ThrowTypeError("`arguments` must be an array");
-      Local<v8::Array> array = info[1].As<v8::Array>();
-      uint32_t length = array->Length();
-      args.reserve(length);
-      for (uint32_t i = 0; i < length; ++i) {
-        args.push_back(::islet::TransferOut(isolate, caller_context, Check(array->Get(caller_context, i)), arg_options, Fallback::Throw, true));
-      }
-    }
+    TransferablePtr receiver =
+        ::islet::TransferOut(isolate, caller_context, info[0], TransferOptions{}, Fallback::Throw, true);
+    std::vector<TransferablePtr> args = TransferArguments(isolate, caller_context, info[1], arg_options);
     auto out = std::make_shared<TransferablePtr>();
     auto task = MakeTask(
         [data, receiver, args = std::move(args), result_options, out] {
           Isolate* isolate = data->env()->isolate();
           Local<Context> context = data->context->Deref();
-          Context::Scope scope(context);
-          v8::TryCatch try_catch(isolate);
-          try {
+          InContext(isolate, context, [&] {
             Local<Value> fn = data->value->Deref();
             if (!fn->IsFunction()) ThrowTypeError("Reference is not a function");
             Local<Value> argv[8];
@@ -216,24 +229,25 @@ class ReferenceHandle : public ClassHandle {
               args_ptr = many.data();
             }
             for (size_t i = 0; i < args.size(); ++i) args_ptr[i] = args[i]->TransferIn(isolate, context);
-            Local<Value> result = Check(fn.As<Function>()->Call(context, receiver->TransferIn(isolate, context), int(args.size()), args_ptr));
+            Local<Value> self = receiver->TransferIn(isolate, context);
+            Local<Value> result = Check(fn.As<Function>()->Call(context, self, int(args.size()), args_ptr));
             *out = ::islet::TransferOut(isolate, context, result, result_options, Fallback::Reference);
-          } catch (const JsPending&) {
-            ThrowCaught(isolate, context, try_catch);
-          }
+          });
         },
         [out](Isolate* isolate, Local<Context> context) { return (*out)->TransferIn(isolate, context); });
     task->ReadTimeouts(isolate, options);
     info.GetReturnValue().Set(ThreePhaseTask::Execute(M, std::move(task), data->env()));
   }
 
-  void ApplySyncPromise(const FunctionCallbackInfo<Value>& info);
+  void ApplySyncPromise(const FunctionCallbackInfo<Value>& info) {
+    info.GetReturnValue().Set(::islet::ApplySyncPromise(info, Data()));
+  }
 
  private:
   ReferenceDataPtr data_;
 };
 
-// derefInto(): the value itself once it reaches the isolate that owns it.
+// derefInto(): the value itself once it reaches the isolate that owns it; usable once.
 class DereferenceHandle : public ClassHandle {
  public:
   static constexpr ClassId kId = ClassId::Dereference;
@@ -244,15 +258,16 @@ class DereferenceHandle : public ClassHandle {
      public:
       explicit Arrival(ReferenceDataPtr data) : data_(std::move(data)) {}
       Local<Value> TransferIn(Isolate*, Local<Context>) override {
-        if (data_->env().get() != IsolateEnvironment::Current()) ThrowTypeError("Cannot dereference this into target isolate");
+        if (data_->env().get() != IsolateEnvironment::Current())
+          ThrowTypeError("Cannot dereference this into target isolate");
         return data_->value->Deref();
       }
 
      private:
       ReferenceDataPtr data_;
     };
-    if (!data_) ThrowTypeError("The dereferenced handle was already used");
-    return std::make_shared<Arrival>(data_);
+    if (!data_) ThrowError(ErrorClass::Error, "The return value of `derefInto()` should only be used once");
+    return std::make_shared<Arrival>(std::move(data_));
   }
 
  private:
@@ -264,95 +279,6 @@ void ReferenceHandle::DerefInto(const FunctionCallbackInfo<Value>& info) {
   ReferenceDataPtr data = Data();
   if (OptionBool(isolate, info[0], "release")) data_.reset();
   info.GetReturnValue().Set((new DereferenceHandle(data))->Wrap(isolate, isolate->GetCurrentContext()));
-}
-
-// applySyncPromise: a pool thread blocks until a function of Node's isolate settles its Promise.
-struct PendingSettle {
-  std::mutex mutex;
-  std::condition_variable cv;
-  bool done = false;
-  bool rejected = false;
-  TransferablePtr value;
-  TransferOptions options;
-};
-
-void Settle(const FunctionCallbackInfo<Value>& info, bool rejected) {
-  Isolate* isolate = info.GetIsolate();
-  auto* holder = static_cast<std::shared_ptr<PendingSettle>*>(info.Data().As<v8::External>()->Value());
-  std::shared_ptr<PendingSettle> state = *holder;
-  TransferablePtr value;
-  try {
-    value = rejected ? CopyThrown(isolate, isolate->GetCurrentContext(), info[0])
-                     : ::islet::TransferOut(isolate, isolate->GetCurrentContext(), info[0], state->options, Fallback::Reference);
-  } catch (const ThrownValue& thrown) {
-    value = thrown.value;
-    rejected = true;
-  } catch (const JsPending&) {
-    value = CopyPrimitive(isolate, v8::Undefined(isolate));
-    rejected = true;
-  }
-  std::lock_guard<std::mutex> lock(state->mutex);
-  if (state->done) return;
-  state->done = true;
-  state->rejected = rejected;
-  state->value = value;
-  state->cv.notify_all();
-}
-
-void ReferenceHandle::ApplySyncPromise(const FunctionCallbackInfo<Value>& info) {
-  Isolate* isolate = info.GetIsolate();
-  Local<Context> caller_context = isolate->GetCurrentContext();
-  ReferenceDataPtr data = Data();
-  IsolateEnvironment* caller = IsolateEnvironment::Current();
-  if (!data->env()->is_default()) ThrowTypeError("applySyncPromise may only be used on a function of the default (Node) isolate");
-  if (caller->is_default() || data->env()->OnOwnThread()) {
-    ThrowError(ErrorClass::Error, "applySyncPromise may not be called from the default thread: run the calling isolate with an async call");
-  }
-  Local<Value> options = info[2];
-  TransferOptions arg_options = TransferOptions::Parse(isolate, Option(isolate, options, "arguments"));
-  auto state = std::make_shared<PendingSettle>();
-  state->options = TransferOptions::Parse(isolate, Option(isolate, options, "result"));
-  TransferablePtr receiver = ::islet::TransferOut(isolate, caller_context, info[0], TransferOptions{}, Fallback::Throw, true);
-  std::vector<TransferablePtr> args;
-  if (info[1]->IsArray()) {
-    Local<v8::Array> array = info[1].As<v8::Array>();
-    for (uint32_t i = 0; i < array->Length(); ++i) args.push_back(::islet::TransferOut(isolate, caller_context, Check(array->Get(caller_context, i)), arg_options, Fallback::Throw, true));
-  }
-  // Phase one on Node's thread: call, then hook the settlement (which happens later on Node's loop).
-  auto start = MakeTask(
-      [data, receiver, args, state] {
-        Isolate* node = data->env()->isolate();
-        Local<Context> context = data->context->Deref();
-        Context::Scope scope(context);
-        v8::TryCatch try_catch(node);
-        try {
-          Local<Value> fn = data->value->Deref();
-          if (!fn->IsFunction()) ThrowTypeError("Reference is not a function");
-          std::vector<Local<Value>> argv;
-          for (auto& arg : args) argv.push_back(arg->TransferIn(node, context));
-          Local<Value> result = Check(fn.As<Function>()->Call(context, receiver->TransferIn(node, context), int(argv.size()), argv.data()));
-          auto* holder = new std::shared_ptr<PendingSettle>(state);
-          Local<v8::External> external = v8::External::New(node, holder);
-          Local<Function> on_fulfilled = Check(Function::New(context, [](const FunctionCallbackInfo<Value>& i) { Settle(i, false); }, external));
-          Local<Function> on_rejected = Check(Function::New(context, [](const FunctionCallbackInfo<Value>& i) { Settle(i, true); }, external));
-          if (result->IsPromise()) {
-            Check(result.As<v8::Promise>()->Then(context, on_fulfilled, on_rejected));
-          } else {
-            Local<Value> argv1[] = {result};
-            Check(on_fulfilled->Call(context, v8::Undefined(node), 1, argv1));
-          }
-        } catch (const JsPending&) {
-          ThrowCaught(node, context, try_catch);
-        }
-      },
-      [](Isolate* isolate, Local<Context>) -> Local<Value> { return v8::Undefined(isolate); });
-  ThreePhaseTask::Execute(Mode::Sync, std::move(start), data->env());
-  {
-    std::unique_lock<std::mutex> lock(state->mutex);
-    state->cv.wait(lock, [&] { return state->done; });
-  }
-  if (state->rejected) throw ThrownValue{state->value};
-  info.GetReturnValue().Set(state->value->TransferIn(isolate, caller_context));
 }
 
 }  // namespace
@@ -385,17 +311,17 @@ Local<FunctionTemplate> DefineReference(Isolate* isolate) {
   SetMethod(isolate, tmpl, "release", Bind<R, &R::Release>);
   SetMethod(isolate, tmpl, "deref", Bind<R, &R::Deref>);
   SetMethod(isolate, tmpl, "derefInto", Bind<R, &R::DerefInto>);
-  SetMethod(isolate, tmpl, "copy", Bind<R, &R::Copy<Mode::Async>>);
+  SetMethod(isolate, tmpl, "copy", BindAsync<R, &R::Copy<Mode::Async>>);
   SetMethod(isolate, tmpl, "copySync", Bind<R, &R::Copy<Mode::Sync>>);
-  SetMethod(isolate, tmpl, "get", Bind<R, &R::Get<Mode::Async>>);
+  SetMethod(isolate, tmpl, "get", BindAsync<R, &R::Get<Mode::Async>>);
   SetMethod(isolate, tmpl, "getSync", Bind<R, &R::Get<Mode::Sync>>);
-  SetMethod(isolate, tmpl, "set", Bind<R, &R::Set<Mode::Async>>);
+  SetMethod(isolate, tmpl, "set", BindAsync<R, &R::Set<Mode::Async>>);
   SetMethod(isolate, tmpl, "setSync", Bind<R, &R::Set<Mode::Sync>>);
   SetMethod(isolate, tmpl, "setIgnored", Bind<R, &R::Set<Mode::Ignored>>);
-  SetMethod(isolate, tmpl, "delete", Bind<R, &R::Delete<Mode::Async>>);
+  SetMethod(isolate, tmpl, "delete", BindAsync<R, &R::Delete<Mode::Async>>);
   SetMethod(isolate, tmpl, "deleteSync", Bind<R, &R::Delete<Mode::Sync>>);
   SetMethod(isolate, tmpl, "deleteIgnored", Bind<R, &R::Delete<Mode::Ignored>>);
-  SetMethod(isolate, tmpl, "apply", Bind<R, &R::Apply<Mode::Async>>);
+  SetMethod(isolate, tmpl, "apply", BindAsync<R, &R::Apply<Mode::Async>>);
   SetMethod(isolate, tmpl, "applySync", Bind<R, &R::Apply<Mode::Sync>>);
   SetMethod(isolate, tmpl, "applyIgnored", Bind<R, &R::Apply<Mode::Ignored>>);
   SetMethod(isolate, tmpl, "applySyncPromise", Bind<R, &R::ApplySyncPromise>);

@@ -34,6 +34,7 @@ class ScriptHandle : public ClassHandle {
     RemotePtr<Context> context = ContextOf(isolate, info[0]);
     if (context->env() != script->env()) ThrowTypeError("Invalid context: the script was compiled in another isolate");
     Local<Value> options = info[1];
+    CheckOptions(options, "options");
     TransferOptions result_options = TransferOptions::Parse(isolate, options);
     if (OptionBool(isolate, options, "release")) script_.reset();
     auto out = std::make_shared<TransferablePtr>();
@@ -41,14 +42,10 @@ class ScriptHandle : public ClassHandle {
         [script, context, result_options, out] {
           Isolate* isolate = context->env()->isolate();
           Local<Context> ctx = context->Deref();
-          Context::Scope scope(ctx);
-          v8::TryCatch try_catch(isolate);
-          try {
+          InContext(isolate, ctx, [&] {
             Local<Value> result = Check(script->Deref()->BindToCurrentContext()->Run(ctx));
             *out = ::islet::TransferOut(isolate, ctx, result, result_options, Fallback::Undefined);
-          } catch (const JsPending&) {
-            ThrowCaught(isolate, ctx, try_catch);
-          }
+          });
         },
         [out](Isolate* isolate, Local<Context> ctx) { return (*out)->TransferIn(isolate, ctx); });
     task->ReadTimeouts(isolate, options);
@@ -69,7 +66,7 @@ Local<FunctionTemplate> DefineScript(Isolate* isolate) {
   using S = ScriptHandle;
   Local<FunctionTemplate> tmpl = NewClassTemplate(isolate, "Script", PrivateConstructor);
   SetMethod(isolate, tmpl, "release", Bind<S, &S::Release>);
-  SetMethod(isolate, tmpl, "run", Bind<S, &S::Run<Mode::Async>>);
+  SetMethod(isolate, tmpl, "run", BindAsync<S, &S::Run<Mode::Async>>);
   SetMethod(isolate, tmpl, "runSync", Bind<S, &S::Run<Mode::Sync>>);
   SetMethod(isolate, tmpl, "runIgnored", Bind<S, &S::Run<Mode::Ignored>>);
   return tmpl;
