@@ -212,7 +212,9 @@ export interface IsolateOptions {
    * a guideline: hostile code may briefly exceed it
    */
   memoryLimit?: number;
-  /** islet: a name for diagnostics (the stuck-run watch's line on stderr names the isolate by it); 128 characters kept */
+  /**
+   * islet: a name for diagnostics (the stuck-run watch's line on stderr names the isolate by it); 128 characters kept
+   */
   label?: string;
   /** create a V8 inspector for this isolate (createInspectorSession); off by default, no cost when off */
   inspector?: boolean;
@@ -562,7 +564,10 @@ type IsolateWithHook = Isolate & { _setDynamicImportHook(hook: DynamicImportHook
 const isolateProto = binding.Isolate.prototype as IsolateWithHook;
 Object.defineProperty(isolateProto, 'setDynamicImportResolver', {
   value: function setDynamicImportResolver(this: typeof isolateProto, resolve: DynamicImportResolver | null): void {
-    if (resolve === null || resolve === undefined) return this._setDynamicImportHook(null);
+    if (resolve === null || resolve === undefined) {
+      this._setDynamicImportHook(null);
+      return;
+    }
     if (typeof resolve !== 'function') {
       throw new TypeError('setDynamicImportResolver(resolve): `resolve` must be a function or null');
     }

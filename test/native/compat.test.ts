@@ -37,7 +37,12 @@ test('References read through an unsafeInherit Reference inherit too; proxies an
   );
   assert.throws(() => new ivm.Reference(proxy).getSync('prop'));
   assert.throws(() => new ivm.Reference(Object.create(proxy)).getSync('prop'));
-  const accessor = { get value() { trapped = true; return 1; } };
+  const accessor = {
+    get value() {
+      trapped = true;
+      return 1;
+    },
+  };
   assert.throws(() => new ivm.Reference(accessor).getSync('value'));
   assert.equal(trapped, false);
 });
@@ -133,7 +138,13 @@ test("errors: the isolate's frames lead err.stack, a thrown non-Error is named, 
       const stack = (error as Error).stack!;
       const inside = stack.indexOf('inside_isolate');
       assert.ok(inside >= 0 && inside < stack.indexOf('compat.test'), stack);
-      assert.ok(stack.split('\n').slice(1).every((line) => line.startsWith('    at ')), stack);
+      assert.ok(
+        stack
+          .split('\n')
+          .slice(1)
+          .every((line) => line.startsWith('    at ')),
+        stack,
+      );
     }
     const spin = context.evalSync('(function the_stack() { for (;;); })', { reference: true }) as ivm.Reference;
     const stopped = (error: Error) => /the_stack/.test(error.stack!);
@@ -178,8 +189,12 @@ test('module linking: resolver errors, wrong results and links that are remember
       s === 'c' ? Promise.reject(new Error('async hello')) : Promise.resolve(modules[s]);
     await assert.rejects(modules.a.instantiate(context, rejecting), /async hello/);
     await modules.a.instantiate(context, (s) => Promise.resolve(modules[s]));
-    modules.a.instantiateSync(context, () => { throw new Error('links are remembered: never called'); });
-    await modules.a.instantiate(context, () => { throw new Error('never called'); });
+    modules.a.instantiateSync(context, () => {
+      throw new Error('links are remembered: never called');
+    });
+    await modules.a.instantiate(context, () => {
+      throw new Error('never called');
+    });
     modules.a.evaluateSync();
     assert.equal(modules.a.namespace.getSync('a'), 1);
     const importing = isolate.compileModuleSync('import "x"');

@@ -19,7 +19,8 @@ test('dependencySpecifiers, instantiateSync, evaluateSync and namespace', async 
   await withContext((isolate, context) => {
     const { modules, resolve } = graph(isolate, {
       'main.js':
-        'import { a } from "a.js"; import b from "b.js"; export const sum = a + b; export function hi() { return "hi" }',
+        'import { a } from "a.js"; import b from "b.js"; export const sum = a + b; export function ' +
+        'hi() { return "hi" }',
       'a.js': 'export const a = 1;',
       'b.js': 'export default 2;',
     });
@@ -95,7 +96,8 @@ test('import.meta is initialised by a meta callback of the isolate that compiles
     // From Node the callback could not write import.meta of another isolate: refused at once.
     assert.throws(() => isolate.compileModuleSync('export default import.meta.url', { meta: () => {} }), TypeError);
     const url = context.evalClosureSync(
-      `const module = $0.compileModuleSync('export const url = import.meta.url;', { meta: (meta) => { meta.url = 'file:///meta.js' } });
+      `const module = $0.compileModuleSync('export const url = import.meta.url;', { meta: (meta) => { ` +
+        `meta.url = 'file:///meta.js' } });
        module.instantiateSync($1, () => {});
        module.evaluateSync();
        return module.namespace.deref().url;`,

@@ -172,123 +172,135 @@ test('--workers 2: connections of one hostname go to one worker, so its isolate 
   }
 });
 
-test('a worker killed by V8 fatal out-of-memory: 502 for its request, the neighbour never fails, the slot is refilled', async () => {
-  const islet = await startIslet(2);
-  const [attacker, neighbour] = namesOnDifferentSlots();
-  try {
-    // filling a 1e8-element array runs in one builtin that never checks for termination and
-    // needs gigabytes: V8's fatal OOM handler aborts the whole worker process (an array filled
-    // from JavaScript, one object at a time, is now stopped at the limit instead)
-    await deploy(
-      islet,
-      attacker,
-      `export default { fetch(req) {
+test(
+  'a worker killed by V8 fatal out-of-memory: 502 for its request, the neighbour never fails, ' +
+    'the slot is refilled',
+  async () => {
+    const islet = await startIslet(2);
+    const [attacker, neighbour] = namesOnDifferentSlots();
+    try {
+      // filling a 1e8-element array runs in one builtin that never checks for termination and
+      // needs gigabytes: V8's fatal OOM handler aborts the whole worker process (an array filled
+      // from JavaScript, one object at a time, is now stopped at the limit instead)
+      await deploy(
+        islet,
+        attacker,
+        `export default { fetch(req) {
         if (new URL(req.url).pathname === '/boom') new Array(1e8).fill(0);
         return new Response('attacker ok');
       } };`,
-      { memoryMb: 16, cpuMs: 60_000, wallMs: 120_000 },
-    );
-    await deploy(islet, neighbour, hello(neighbour));
-    await until('both tenants to be served', async () =>
-      (await get(islet, attacker)).status === 200 && (await get(islet, neighbour)).status === 200 ? true : undefined,
-    );
+        { memoryMb: 16, cpuMs: 60_000, wallMs: 120_000 },
+      );
+      await deploy(islet, neighbour, hello(neighbour));
+      await until('both tenants to be served', async () =>
+        (await get(islet, attacker)).status === 200 && (await get(islet, neighbour)).status === 200 ? true : undefined,
+      );
 
-    const traffic = keepAsking(islet, neighbour);
-    const boom = await get(islet, attacker, '/boom');
-    assert.equal(boom.status, 502, `the request of the dead worker: ${boom.status} ${boom.text}`);
-    assert.equal(boom.error, 'worker');
-    await until('a replacement worker', () => {
-      const out = islet.output();
-      const died = out.indexOf('"msg":"worker process died: restarting it"');
-      return died !== -1 && out.indexOf('"msg":"worker ready"', died) !== -1 ? true : undefined;
-    });
-    // the attacker's own tenant is served again by the refilled slot
-    assert.equal((await get(islet, attacker)).text, 'attacker ok');
-    const results = await traffic.stop();
-    assert.ok(results.length > 0);
-    const failed = results.filter((r) => r.status !== 200 || r.text !== `${neighbour} ok`);
-    assert.deepEqual(failed, [], 'every neighbour request succeeded during the crash');
-    assert.equal(islet.child.exitCode, null, 'the supervisor is alive');
-  } finally {
-    islet.child.kill('SIGTERM');
-    await islet.exit;
-  }
-});
-
-test('SIGHUP replaces every worker without a failed request; SIGTERM drains in-flight requests and exits 0', async () => {
-  const islet = await startIslet(2);
-  try {
-    await deploy(islet, 'steady', hello('steady'));
-    await deploy(
-      islet,
-      'slow',
-      `export default { async fetch() { await new Promise((r) => setTimeout(r, 800)); return new Response('slow ok'); } };`,
-    );
-    await until('the deployments to be served', async () =>
-      (await get(islet, 'steady')).status === 200 ? true : undefined,
-    );
-    const pidsBefore = [...islet.output().matchAll(/"msg":"worker ready","slot":\d+,"pid":(\d+)/g)].map((m) => m[1]);
-    assert.equal(pidsBefore.length, 2);
-
-    const traffic = keepAsking(islet, 'steady');
-    await new Promise((r) => setTimeout(r, 300));
-    islet.child.kill('SIGHUP');
-    await until('the reload to finish', () => (islet.output().includes('"msg":"reloaded"') ? true : undefined));
-    await new Promise((r) => setTimeout(r, 300));
-    const results = await traffic.stop();
-    const failed = results.filter((r) => r.status !== 200);
-    assert.deepEqual(failed, [], 'no request failed across the reload');
-    const pidsAfter = [...islet.output().matchAll(/"msg":"worker ready","slot":\d+,"pid":(\d+)/g)].map((m) => m[1]);
-    assert.equal(pidsAfter.length, 4, 'two new workers became ready');
-    for (const pid of pidsBefore) assert.ok(!pidsAfter.slice(2).includes(pid));
-
-    const inFlight = get(islet, 'slow');
-    await new Promise((r) => setTimeout(r, 200));
-    islet.child.kill('SIGTERM');
-    const finished = await inFlight;
-    assert.equal(finished.status, 200);
-    assert.equal(finished.text, 'slow ok');
-    assert.equal(await islet.exit, 0, islet.output());
-  } finally {
-    islet.child.kill('SIGKILL');
-  }
-});
-
-test('the supervisor holds one client to its connection cap before handing connections over, and counts what it closed', async () => {
-  const islet = await startIslet(1, { ISLET_MAX_CONNECTIONS_PER_CLIENT: '8' });
-  const sockets: net.Socket[] = [];
-  try {
-    await deploy(islet, 'capped', hello('capped'));
-    await until('the deployment to be served', async () =>
-      (await get(islet, 'capped')).status === 200 ? true : undefined,
-    );
-    for (let i = 0; i < 20; i++) {
-      const socket = net.connect({ host: '127.0.0.1', port: islet.port });
-      socket.on('error', () => {});
-      sockets.push(socket);
-      await new Promise((resolve) => socket.once('connect', resolve));
+      const traffic = keepAsking(islet, neighbour);
+      const boom = await get(islet, attacker, '/boom');
+      assert.equal(boom.status, 502, `the request of the dead worker: ${boom.status} ${boom.text}`);
+      assert.equal(boom.error, 'worker');
+      await until('a replacement worker', () => {
+        const out = islet.output();
+        const died = out.indexOf('"msg":"worker process died: restarting it"');
+        return died !== -1 && out.indexOf('"msg":"worker ready"', died) !== -1 ? true : undefined;
+      });
+      // the attacker's own tenant is served again by the refilled slot
+      assert.equal((await get(islet, attacker)).text, 'attacker ok');
+      const results = await traffic.stop();
+      assert.ok(results.length > 0);
+      const failed = results.filter((r) => r.status !== 200 || r.text !== `${neighbour} ok`);
+      assert.deepEqual(failed, [], 'every neighbour request succeeded during the crash');
+      assert.equal(islet.child.exitCode, null, 'the supervisor is alive');
+    } finally {
+      islet.child.kill('SIGTERM');
+      await islet.exit;
     }
-    await new Promise((r) => setTimeout(r, 300));
-    const open = sockets.filter((s) => !s.destroyed && s.readyState === 'open');
-    // connections that sent no request yet stay with the supervisor, which holds the client to 8 of
-    // them (one handed to a worker, such as the probe's kept-alive one, is the worker's to count)
-    assert.equal(open.length, 8, `${open.length} connections kept of 20 (cap 8)`);
-    // a kept one serves
-    const answer = await new Promise<string>((resolve) => {
-      let text = '';
-      open[0]!.on('data', (d) => (text += d));
-      open[0]!.once('end', () => resolve(text));
-      open[0]!.write('GET / HTTP/1.1\r\nHost: capped.localhost\r\nConnection: close\r\n\r\n');
-    });
-    assert.match(answer, /^HTTP\/1\.1 200[^]*capped ok/);
-    const metrics = (await request(`http://127.0.0.1:${islet.adminPort}/metrics`, {
-      headers: { authorization: `Bearer ${token}` },
-    }).then((r) => r.body.text())) as string;
-    const refused = /^islet_connections_refused_total (\d+)/m.exec(metrics);
-    assert.ok(refused && Number(refused[1]) >= 12, `refused connections counted: ${refused?.[0]}`);
-  } finally {
-    for (const s of sockets) s.destroy();
-    islet.child.kill('SIGTERM');
-    await islet.exit;
-  }
-});
+  },
+);
+
+test(
+  'SIGHUP replaces every worker without a failed request; SIGTERM drains in-flight requests and ' + 'exits 0',
+  async () => {
+    const islet = await startIslet(2);
+    try {
+      await deploy(islet, 'steady', hello('steady'));
+      await deploy(
+        islet,
+        'slow',
+        `export default { async fetch() { await new Promise((r) => setTimeout(r, 800)); return new ` +
+          `Response('slow ok'); } };`,
+      );
+      await until('the deployments to be served', async () =>
+        (await get(islet, 'steady')).status === 200 ? true : undefined,
+      );
+      const pidsBefore = [...islet.output().matchAll(/"msg":"worker ready","slot":\d+,"pid":(\d+)/g)].map((m) => m[1]);
+      assert.equal(pidsBefore.length, 2);
+
+      const traffic = keepAsking(islet, 'steady');
+      await new Promise((r) => setTimeout(r, 300));
+      islet.child.kill('SIGHUP');
+      await until('the reload to finish', () => (islet.output().includes('"msg":"reloaded"') ? true : undefined));
+      await new Promise((r) => setTimeout(r, 300));
+      const results = await traffic.stop();
+      const failed = results.filter((r) => r.status !== 200);
+      assert.deepEqual(failed, [], 'no request failed across the reload');
+      const pidsAfter = [...islet.output().matchAll(/"msg":"worker ready","slot":\d+,"pid":(\d+)/g)].map((m) => m[1]);
+      assert.equal(pidsAfter.length, 4, 'two new workers became ready');
+      for (const pid of pidsBefore) assert.ok(!pidsAfter.slice(2).includes(pid));
+
+      const inFlight = get(islet, 'slow');
+      await new Promise((r) => setTimeout(r, 200));
+      islet.child.kill('SIGTERM');
+      const finished = await inFlight;
+      assert.equal(finished.status, 200);
+      assert.equal(finished.text, 'slow ok');
+      assert.equal(await islet.exit, 0, islet.output());
+    } finally {
+      islet.child.kill('SIGKILL');
+    }
+  },
+);
+
+test(
+  'the supervisor holds one client to its connection cap before handing connections over, and ' +
+    'counts what it closed',
+  async () => {
+    const islet = await startIslet(1, { ISLET_MAX_CONNECTIONS_PER_CLIENT: '8' });
+    const sockets: net.Socket[] = [];
+    try {
+      await deploy(islet, 'capped', hello('capped'));
+      await until('the deployment to be served', async () =>
+        (await get(islet, 'capped')).status === 200 ? true : undefined,
+      );
+      for (let i = 0; i < 20; i++) {
+        const socket = net.connect({ host: '127.0.0.1', port: islet.port });
+        socket.on('error', () => {});
+        sockets.push(socket);
+        await new Promise((resolve) => socket.once('connect', resolve));
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      const open = sockets.filter((s) => !s.destroyed && s.readyState === 'open');
+      // connections that sent no request yet stay with the supervisor, which holds the client to 8 of
+      // them (one handed to a worker, such as the probe's kept-alive one, is the worker's to count)
+      assert.equal(open.length, 8, `${open.length} connections kept of 20 (cap 8)`);
+      // a kept one serves
+      const answer = await new Promise<string>((resolve) => {
+        let text = '';
+        open[0]!.on('data', (d) => (text += d));
+        open[0]!.once('end', () => resolve(text));
+        open[0]!.write('GET / HTTP/1.1\r\nHost: capped.localhost\r\nConnection: close\r\n\r\n');
+      });
+      assert.match(answer, /^HTTP\/1\.1 200[\s\S]*capped ok/);
+      const metrics = (await request(`http://127.0.0.1:${islet.adminPort}/metrics`, {
+        headers: { authorization: `Bearer ${token}` },
+      }).then((r) => r.body.text())) as string;
+      const refused = /^islet_connections_refused_total (\d+)/m.exec(metrics);
+      assert.ok(refused && Number(refused[1]) >= 12, `refused connections counted: ${refused?.[0]}`);
+    } finally {
+      for (const s of sockets) s.destroy();
+      islet.child.kill('SIGTERM');
+      await islet.exit;
+    }
+  },
+);

@@ -36,7 +36,9 @@ test('a WebSocket on a worker that dies is closed, never handed to another worke
     const killer = 'killer';
     const echo = sharing(killer, 'echo');
     await deploy(islet, killer, killerSource);
-    await adminOk(islet, 'PATCH', `/v1/tenants/${killer}`, { limits: { memoryMb: 16, cpuMs: 60_000, wallMs: 120_000 } });
+    await adminOk(islet, 'PATCH', `/v1/tenants/${killer}`, {
+      limits: { memoryMb: 16, cpuMs: 60_000, wallMs: 120_000 },
+    });
     await deploy(islet, echo, echoSource);
     const client = await open(islet.port, `${echo}.localhost`, '/');
     client.send('one');

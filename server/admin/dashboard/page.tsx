@@ -108,7 +108,7 @@ const Deploy: FC = () => (
   <div class="card" id="deploy-card">
     <h3>Deploy</h3>
     <form id="upload-form">
-      {/* biome-ignore lint/a11y/useSemanticElements: a drop target the keyboard reaches, not a group of form controls */}
+      {/* biome-ignore lint/a11y/useSemanticElements: a keyboard-reachable drop target */}
       <div id="dropzone" class="dropzone" tabindex={0} role="group" aria-describedby="dropzone-help">
         <input id="upload-files" type="file" multiple class="visually-hidden" />
         <input id="upload-folder" type="file" webkitdirectory class="visually-hidden" />
@@ -301,7 +301,7 @@ const Tenant: FC = () => (
           <button type="submit" id="profile-start">
             Record profile
           </button>
-          {/* biome-ignore lint/a11y/useValidAnchor: its href is the recorded profile's blob URL, set when there is one */}
+          {/* biome-ignore lint/a11y/useValidAnchor: href set to the blob URL of a profile */}
           <a id="profile-download" hidden>
             Download .cpuprofile
           </a>

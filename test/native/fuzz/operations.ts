@@ -111,16 +111,15 @@ export const operation: fc.Arbitrary<Operation> = fc.oneof(
       else w.track(isolate.createContext().then((c) => w.contexts.push(c)));
     }),
   ),
-  fc.tuple(index, fc.nat(snippets.length - 1), mode, timeouts, transfers).map(
-    ([i, s, m, timeout, transfer]) =>
-      op(`eval ${snippets[s]} ${m}`, (w) => {
-        const context = w.pick(w.contexts, i);
-        if (!context) return;
-        const options = { ...transfer, timeout };
-        if (m === 'sync') w.track(context.evalSync(snippets[s], options));
-        else if (m === 'async') w.track(context.eval(snippets[s], options));
-        else context.evalIgnored(snippets[s], options);
-      }),
+  fc.tuple(index, fc.nat(snippets.length - 1), mode, timeouts, transfers).map(([i, s, m, timeout, transfer]) =>
+    op(`eval ${snippets[s]} ${m}`, (w) => {
+      const context = w.pick(w.contexts, i);
+      if (!context) return;
+      const options = { ...transfer, timeout };
+      if (m === 'sync') w.track(context.evalSync(snippets[s], options));
+      else if (m === 'async') w.track(context.eval(snippets[s], options));
+      else context.evalIgnored(snippets[s], options);
+    }),
   ),
   fc.tuple(index, fc.nat(endless.length - 1), fc.constantFrom('sync', 'async')).map(([i, s, m]) =>
     op(`endless ${endless[s]} ${m}`, (w) => {
