@@ -2,7 +2,7 @@
 // caps, the back-off of tenants whose isolates keep dying, builds and storage quotas, custom
 // hostname ownership, and the bounds of tenant exception text. Declared here, in the shape of
 // config.ts's table, and spliced into it where each group belongs.
-import type { Setting } from './config';
+import type { Setting } from './config-types';
 
 const MAX_BYTES = Number.MAX_SAFE_INTEGER;
 const int = (min: number, max: number, unit?: string) => ({
