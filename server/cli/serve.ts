@@ -3,10 +3,8 @@
 // API, metrics and the log hub (observability). `--functions <dir>` publishes each subfolder as
 // the tenant of that name first, so `npm start` serves functions/ with no other setup.
 // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (bounded), dispose isolates, exit 0.
-// ISLET_WORKERS > 0 runs that in worker processes under a supervisor (see supervise()).
+// ISLET_WORKERS > 0 runs that in worker processes under a supervisor (serve-supervisor.ts).
 import cluster from 'node:cluster';
-import fs from 'node:fs';
-import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve as serveHono } from '@hono/node-server';
 import { checkSharedStore, loadConfig, limitSettings, resolveLimits, type Config } from '../config';
@@ -25,32 +23,21 @@ import { TenantWebSockets } from '../tenants/web-sockets';
 import { registerWebSocketMetrics } from '../observe/metrics/websocket-metrics';
 import { prepareDeployment } from '../tenants/prepare';
 import type { CreateSandbox } from '../tenants/sandbox-api';
-import { nullObserver, type TenantObserver } from '../tenants/observer';
+import type { TenantObserver } from '../tenants/observer';
 import { BuildPool } from '../deploy/build-pool';
-import { applyFolderBindings, deployDirectory, folderBindingsFile } from '../deploy/directory';
 import { createAdminApi } from '../admin/api';
-import type { WriteSync } from '../admin/consistency';
 import { loadOperatorToken } from '../admin/auth';
 import { startMetricsServer, type MetricsServer } from '../admin/metrics';
-import { ClusterMetrics } from '../observe/metrics/cluster';
 import { Metrics } from '../observe/metrics/metrics';
-import { ClusterLogs } from '../observe/tenant-logs/cluster';
 import { LogHub } from '../observe/tenant-logs/hub';
 import { SourceMapper } from '../observe/tenant-logs/source-maps';
 import { openTracing } from '../observe/tracing/open';
 import { version } from '../main';
-import { ClusterProfiles, LocalProfiles, WorkerProfiles } from '../observe/profiles/tenant-profiler';
-import { Supervisor } from '../cluster/supervisor';
+import { LocalProfiles, WorkerProfiles } from '../observe/profiles/tenant-profiler';
 import { joinSupervisor } from '../cluster/supervised-worker';
-import { StoreFanout } from '../cluster/store-fanout';
-import { isolateApi, machineStalls } from '../host/isolate-api';
-import { entryWatch } from '../host/entry-watch';
-import { openJournal } from '../cluster/journal-writer';
+import { machineStalls } from '../host/isolate-api';
 import { QuarantinedTenants } from '../tenants/quarantined';
-import type { RequestTracker } from '../front/tracker';
-import { SupervisorMetrics } from '../observe/metrics/supervisor';
 import type { ProcessStats } from '../cluster/messages';
-import { primaryChannel } from '../cluster/primary-channel';
 import { workerChannel } from '../cluster/worker-channel';
 import { HistoryStore } from '../observe/metrics/history';
 import {
@@ -73,6 +60,9 @@ import { bindingMetrics } from '../observe/metrics/binding-metrics';
 import { ThisNode } from '../nodes/node';
 import { nodeId } from '../nodes/identity';
 import { acrossNodes } from '../nodes/write-sync';
+import { onShutdown, publishFunctions } from './serve-lifecycle';
+import { supervise } from './serve-supervisor';
+import { fanoutTimeoutMs, joinContainment, joinStoreFanout, localWriteSync } from './serve-worker';
 
 export interface ServeOptions {
   config: Config;
@@ -437,279 +427,6 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
         await tracing?.close().catch(() => undefined);
       })()),
   };
-}
-
-/**
- * Crash containment, the worker's part: the supervisor's list of quarantined tenants, and the
- * in-flight journal (told of every request, and of every entry into a tenant's isolate) that it
- * reads if this worker dies. Returns the journal as the front's tracker (undefined without one).
- */
-function joinContainment(quarantined: QuarantinedTenants, logger: Logger): RequestTracker | undefined {
-  workerChannel().on('quarantine.list', ({ tenants }) => quarantined.set(tenants));
-  // an isolate that cannot stop (stuck near its heap limit, or past a time limit in a builtin)
-  // ends this worker within a second (the supervisor replaces it and blames the tenant the
-  // addon names) instead of holding it for many seconds
-  isolateApi().watchStuckIsolates?.(STUCK_RUN_MS);
-  const file = process.env.ISLET_JOURNAL;
-  if (!file) return undefined;
-  try {
-    const journal = openJournal(file, isolateApi().mapSharedFile);
-    entryWatch.watcher = journal;
-    return journal;
-  } catch (error) {
-    logger.warn('no in-flight journal: requests of this worker get 502 if it dies', {
-      error: (error as Error).message,
-    });
-    return undefined;
-  }
-}
-
-/** how long an isolate asked to stop (heap or time limit) may take to end its run before its worker is ended */
-const STUCK_RUN_MS = 1000;
-
-/** how long a store change may take to reach every process before it is reported as lagging */
-function fanoutTimeoutMs(config: Config): number {
-  return config.cluster.syncTimeoutMs || 5000;
-}
-
-/** Read-your-writes in one process: the write is served once this process's follower reached it. */
-function localWriteSync(follower: StoreFollower, config: Config): { sync: WriteSync; leave(): void } {
-  const timeoutMs = fanoutTimeoutMs(config);
-  const sync: WriteSync = {
-    reach: async (revision) => {
-      if (await follower.reach(revision, timeoutMs)) return [];
-      const message = `revision ${revision} was not served within ${timeoutMs} ms (at ${follower.revision})`;
-      return [{ worker: `this process (pid ${process.pid})`, pid: process.pid, reason: 'timeout', message }];
-    },
-  };
-  return { sync, leave: () => {} };
-}
-
-/**
- * Read-your-writes under the supervisor: this worker answers the supervisor's 'store.apply'
- * once it serves the revision asked, and a write made through its admin API asks the supervisor
- * to bring every worker to the write's revision (cluster/store-fanout.ts).
- */
-function joinStoreFanout(follower: StoreFollower, config: Config): { sync: WriteSync; leave(): void } {
-  const channel = workerChannel();
-  const timeoutMs = fanoutTimeoutMs(config);
-  const stop = channel.handle('store.apply', async ({ revision }) => {
-    if (!(await follower.reach(revision, timeoutMs)))
-      throw new Error(`revision ${revision} was not served within ${timeoutMs} ms (at ${follower.revision})`);
-    return { applied: follower.revision };
-  });
-  const sync: WriteSync = {
-    reach: async (revision) => {
-      try {
-        // the supervisor answers within its own wait for the workers; this bound only covers a lost answer
-        return (await channel.ask('store.sync', { revision }, { timeoutMs: timeoutMs + 2000 })).lagging;
-      } catch (error) {
-        return [{ worker: 'the supervisor', reason: 'failed', message: (error as Error).message }];
-      }
-    },
-  };
-  return { sync, leave: stop };
-}
-
-async function publishFunctions(
-  dir: string,
-  deps: {
-    store: DeploymentStore;
-    logger: Logger;
-    observer: TenantObserver;
-    prepare: (m: Parameters<typeof prepareDeployment>[0], f: Map<string, Buffer>) => Promise<Map<string, Buffer>>;
-  },
-): Promise<void> {
-  const root = path.resolve(dir);
-  let folders: string[];
-  try {
-    folders = fs
-      .readdirSync(root, { withFileTypes: true })
-      .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
-      .map((e) => e.name);
-  } catch (err) {
-    throw new CliError(
-      `--functions ${dir}: cannot read the folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-    );
-  }
-  for (const name of folders.sort()) {
-    try {
-      const { manifest, stored } = await deployDirectory(deps.store, name, path.join(root, name), {
-        logger: deps.logger,
-        observer: deps.observer,
-        prepare: deps.prepare,
-      });
-      const configured = await applyFolderBindings(deps.store, name, path.join(root, name));
-      deps.logger.info(stored ? 'published function' : 'function unchanged', {
-        tenant: name,
-        deployment: manifest.id,
-        folder: path.join(dir, name),
-        ...(configured ? { bindings: folderBindingsFile } : {}),
-      });
-    } catch (err) {
-      // one broken example must not keep the others from serving
-      deps.logger.error('publishing function failed', {
-        tenant: name,
-        folder: path.join(dir, name),
-        error: (err as Error).message,
-      });
-    }
-  }
-}
-
-/** Waits for SIGTERM/SIGINT (or, in a worker, the supervisor going away), then runs `stop` once. */
-function onShutdown(logger: Logger, stop: () => Promise<void>): Promise<void> {
-  return new Promise<void>((resolve) => {
-    let stopping = false;
-    const once = (reason: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info('shutting down', { reason });
-      stop().then(resolve, (err: Error) => {
-        logger.error('shutdown failed', { error: err.message });
-        resolve();
-      });
-    };
-    process.once('SIGTERM', () => once('SIGTERM'));
-    process.once('SIGINT', () => once('SIGINT'));
-    if (cluster.isWorker) process.once('disconnect', () => once('supervisor gone'));
-  });
-}
-
-/**
- * The supervisor (workers > 0): publishes functions/ once, then runs the workers under
- * server/cluster/supervisor.ts's Supervisor, which owns the tenant port and hands each connection to the
- * worker owning its hostname; the workers share the admin port (node:cluster). The primary never
- * runs tenant code. Metrics scraped from any worker (or the metrics port, served here) and tenant
- * logs read through any worker cover all of them. SIGHUP replaces the workers one by one with
- * freshly configured ones without dropping a request; SIGTERM drains them and exits 0.
- */
-async function supervise(config: Config, args: string[], functionsDir: string | undefined): Promise<void> {
-  const logger = new Logger(config.logLevel);
-  const { file: tokenFile, created } = loadOperatorToken(config.dataDir, config.adminToken || undefined);
-  if (tokenFile)
-    logger.info(created ? 'generated the operator token' : 'using the operator token', { file: tokenFile });
-  // the supervisor is its node's one subscriber to the store (cluster/store-fanout.ts)
-  const store = await openConfiguredStore(config, (message, fields) => logger.warn(message, fields));
-  if (functionsDir) {
-    // tenant code never runs in the primary: without a worker yet, publish with the build's static checks only
-    await publishFunctions(functionsDir, { store, logger, observer: nullObserver, prepare: async () => new Map() });
-  }
-  const supervisorMetrics = new SupervisorMetrics();
-  let supervisorRef: Supervisor | undefined;
-  const clusterMetrics = new ClusterMetrics({
-    restarts: () => supervisorRef?.stats().restarts ?? 0,
-    own: supervisorMetrics.registry,
-  });
-  const clusterLogs = new ClusterLogs();
-  const clusterProfiles = new ClusterProfiles();
-  const channel = primaryChannel();
-  const historyStore = new HistoryStore({ minutes: config.dashboard.historyMinutes });
-  // every worker's registry, as the metrics scrape gathers them; a worker is one process for its life
-  const stopRecorder = config.dashboard.prometheusUrl
-    ? () => {}
-    : startRecorder(
-        historyStore,
-        async () => {
-          const { answers } = await channel.askAll('metrics.collect', undefined);
-          return answers.map((a) => ({ key: `worker:${a.worker.pid ?? a.worker.id}`, metrics: a.value }));
-        },
-        { intervalMs: config.dashboard.historySampleS * 1000 },
-      );
-  const supervisorStartedAt = Date.now();
-  const stopHandling = [
-    channel.handle('history.query', (query) => historyStore.query(query)),
-    channel.handle('workers.list', async () => {
-      const stats = supervisorRef?.stats();
-      const { answers } = await channel.askAll('process.stats', undefined);
-      const byPid = new Map(answers.map((a) => [a.value.pid, a.value]));
-      return {
-        supervisor: { pid: process.pid, startedAt: supervisorStartedAt },
-        restarts: stats?.restarts ?? 0,
-        crashLoops: stats?.crashLoops ?? 0,
-        workers: (stats?.workers ?? []).map((w) => ({
-          slot: w.slot,
-          pid: w.pid,
-          state: w.ready ? ('ready' as const) : w.pid === null ? ('down' as const) : ('starting' as const),
-          startedAt: w.startedAt,
-          restarts: w.restarts,
-          connections: w.connections,
-          stats: (w.pid !== null ? byPid.get(w.pid) : undefined) ?? null,
-        })),
-      };
-    }),
-  ];
-  const metricsServer = config.metricsPort
-    ? await startMetricsServer(clusterMetrics, { port: config.metricsPort })
-    : undefined;
-  const supervisor = new Supervisor({
-    workers: config.workers,
-    port: config.port,
-    host: config.host,
-    logger,
-    workerArgs: [
-      'serve',
-      ...args.filter((a, i) => a !== '--functions' && args[i - 1] !== '--functions' && !a.startsWith('--functions=')),
-    ],
-    drainTimeoutMs: config.server.shutdownTimeoutMs,
-    maxConnectionsPerClient: config.server.maxConnectionsPerClient,
-    onConnectionRefused: () => supervisorMetrics.connectionRefused(),
-    quarantine: {
-      deaths: config.cluster.quarantineDeaths,
-      windowMs: config.cluster.quarantineWindowS * 1000,
-      cooldownMs: config.cluster.quarantineCooldownS * 1000,
-    },
-    baseDomain: config.baseDomain,
-    metrics: supervisorMetrics,
-  });
-  supervisorRef = supervisor;
-  // answering workers' syncs from their first write on
-  const fanout = new StoreFanout({
-    store,
-    logger,
-    workers: () => supervisor.servingWorkers(),
-    timeoutMs: fanoutTimeoutMs(config),
-  });
-  await fanout.start();
-  const { port, workers } = await supervisor.start();
-  // on a shared store the supervisor beats for its node, reporting the revision every serving
-  // worker acknowledged (its workers read the node list and track their own readiness)
-  const node =
-    storeKind(config.store.url) === 'postgres'
-      ? await ThisNode.start({
-          config,
-          store,
-          logger,
-          port,
-          workers: () => supervisor.stats().workers.filter((w) => w.ready).length,
-          applied: () => fanout.applied,
-        })
-      : null;
-  const adminPort = workers.find((w) => typeof w.info?.adminPort === 'number')?.info?.adminPort;
-  console.error(
-    `islet: ${config.workers} workers; tenant traffic on http://${config.host}:${port}, ` +
-      `admin API on http://${config.adminHost}:${adminPort}`,
-  );
-  process.on('SIGHUP', () => {
-    logger.info('reloading: replacing the workers one by one', { signal: 'SIGHUP' });
-    supervisor.reload().then(
-      () => logger.info('reloaded'),
-      (err: Error) => logger.error('reload failed', { error: err.message }),
-    );
-  });
-  await onShutdown(logger, async () => {
-    await node?.stop();
-    await fanout.close();
-    await supervisor.close();
-    await store.close();
-    await metricsServer?.close();
-    clusterMetrics.close();
-    clusterLogs.close();
-    clusterProfiles.close();
-    stopRecorder();
-    for (const stop of stopHandling) stop();
-  });
-  process.exit(0);
 }
 
 export async function run(_command: string, args: string[]): Promise<void> {
