@@ -25,7 +25,6 @@ type Autocannon = (
   opts: Record<string, unknown>,
   cb: (err: Error | null, res: AutocannonResult) => void,
 ) => AutocannonInstance;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const autocannon = require('autocannon') as Autocannon;
 
 function runOnce(opts: LoadOptions, seconds: number, latencies: number[] | null): Promise<AutocannonResult> {

@@ -98,7 +98,6 @@ async function main(): Promise<void> {
         coldSamples: 15,
         memoryTenants: 1000,
       };
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   settings.loadGenerator =
     `autocannon ` +
     `${(require('autocannon/package.json') as { version: string }).version}, ${settings.connections} ` +

@@ -31,7 +31,6 @@ async function main(): Promise<void> {
   if (!['bare', 'ivm', 'sandbox'].includes(mode) || !Number.isInteger(cycles) || cycles < 1) {
     throw new Error(`isolate-churn: expected [bare|ivm|sandbox] [cycles], got ${process.argv.slice(2).join(' ')}`);
   }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const Isolate = (mode === 'ivm' ? require('isolated-vm') : require('../../native')).Isolate as IsolateClass;
   const code = Buffer.from(
     "const NAME = 'churn'; export default { fetch() { return new Response('hello from ' + NAME); } };",

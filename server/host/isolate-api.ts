@@ -31,7 +31,6 @@ export function isolateApi(): IsolateApi {
   if (!api) enableEngineFeatures();
   // a plain require, not `import *`: the reference library's exports are not enumerable, and a
   // namespace copy would miss them
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (api ??= require('../../native') as IsolateApi);
 }
 

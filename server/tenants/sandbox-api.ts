@@ -10,7 +10,6 @@ let found: CreateSandbox | undefined;
 /** host/sandbox.ts's createSandbox, loaded on first use. */
 export function defaultCreateSandbox(): CreateSandbox {
   if (!found) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require('../host/sandbox') as { createSandbox?: CreateSandbox };
     if (typeof mod.createSandbox !== 'function') throw new Error('server/host/sandbox does not export createSandbox');
     found = mod.createSandbox;

@@ -48,7 +48,6 @@ const corpusSource = `
   for (let a = 0x21; a < 0x7f; a += 2) for (let b = 0x21; b < 0x7f; b += 5) jis.push(a, b);
   jis.push(0x1b, 0x28, 0x4a, 0x5c, 0x7e, 0x41, 0x1b, 0x28, 0x49, 0x31, 0x5f, 0x1b, 0x28, 0x42, 0x7a, 0x0e, 0x61);
   const corpus = (encoding) => new Uint8Array(encoding === 'iso-2022-jp' ? jis : [...single, ...pairs]);`;
-// eslint-disable-next-line no-new-func
 const corpus = new Function(`${corpusSource}; return corpus;`)() as (encoding: string) => Uint8Array;
 
 test('every encoding Node decodes per the standard decodes the same in the isolate, whole and streamed', async () => {

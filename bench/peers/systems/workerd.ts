@@ -19,7 +19,6 @@ interface WorkerdPackage {
 
 export function workerdPackage(): WorkerdPackage {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require('workerd') as WorkerdPackage;
   } catch (err) {
     throw new SystemUnavailable(`the workerd package is not installed (npm install): ${(err as Error).message}`);
