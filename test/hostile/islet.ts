@@ -103,6 +103,9 @@ export async function startIslet(tweak: (config: Config) => void = () => {}): Pr
     },
   });
   config.pool.sampleIntervalS = 1;
+  // every attacker and neighbour here is one client (127.0.0.1): the per-client connection cap
+  // (its own case in platform.test.ts) would otherwise refuse floods that test other limits
+  config.server.maxConnectionsPerClient = 0;
   tweak(config);
   const logs: Record<string, unknown>[] = [];
   let bytes = 0;
