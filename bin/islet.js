@@ -25,7 +25,7 @@ if (!process.execArgv.includes('--no-node-snapshot')) {
   require('../dist/server/main.js')
     .main(process.argv.slice(2))
     .catch((err) => {
-      console.error(err && err.message ? err.message : String(err));
+      console.error(err?.message ? err.message : String(err));
       process.exit(1);
     });
 }

@@ -2,6 +2,7 @@
 // style substitutions, then the remaining values inspected (bounded depth and length, so a
 // huge or cyclic object cannot blow up the log or the CPU budget).
 import {
+  NumberIsNaN,
   ObjectKeys,
   ArrayIsArray,
   ObjectPrototypeToString,
@@ -36,7 +37,10 @@ export function inspect(value: unknown, depth = 2, seen: unknown[] = []): string
   if (seen.indexOf(object) >= 0) return '[Circular]';
   try {
     if (object instanceof Error) return object.stack ?? `${object.name}: ${object.message}`;
-    if (object instanceof Date) return isNaN(object.getTime()) ? 'Invalid Date' : object.toISOString();
+    if (object instanceof Date) {
+      const time = object.getTime();
+      return NumberIsNaN(time) ? 'Invalid Date' : object.toISOString();
+    }
     if (object instanceof RegExp) return String(object);
     if (depth < 0) return ArrayIsArray(object) ? '[Array]' : '[Object]';
     const next = [...seen, object];
@@ -112,6 +116,8 @@ export function format(args: unknown[]): string {
       i++;
       if (spec === 's') out += typeof arg === 'string' ? arg : inspect(arg, 1);
       else if (spec === 'd' || spec === 'i')
+        // %i parses as Node's util.format does: no radix, so '0x10' is 16
+        // biome-ignore lint/correctness/useParseIntRadix: the radix is the string's own, on purpose
         out += typeof arg === 'bigint' ? `${arg}n` : String(spec === 'i' ? parseInt(String(arg)) : Number(arg));
       else if (spec === 'f') out += String(parseFloat(String(arg)));
       else if (spec === 'j') {

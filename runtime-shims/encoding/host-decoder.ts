@@ -6,7 +6,7 @@
 // its state on the host under an id this object holds until the stream ends.
 import { host, hostError } from '../internal/bridge';
 import type { DecodeAnswer } from '../../server/bridge/ops';
-import { SafeTypeError, TypedArrayPrototypeSubarray } from '../internal/primordials';
+import { MathMin, SafeTypeError, TypedArrayPrototypeSubarray } from '../internal/primordials';
 
 /** bytes per host call; the host's MAX_INPUT */
 const SLICE = 1 << 20;
@@ -38,7 +38,7 @@ export class HostDecoder {
     let text = '';
     let offset = 0;
     do {
-      const end = offset + SLICE < bytes.length ? offset + SLICE : bytes.length;
+      const end = MathMin(offset + SLICE, bytes.length);
       const last = end === bytes.length && !stream;
       const slice = offset === 0 && end === bytes.length ? bytes : TypedArrayPrototypeSubarray(bytes, offset, end);
       const answer = host('textDecodeStream', this.#id, this.#encoding, this.#fatal, this.#ignoreBOM, slice, last);

@@ -57,6 +57,7 @@ export const RegExpPrototypeExec = uncurry(RegExp.prototype.exec);
 export const JSONParse = JSON.parse;
 export const JSONStringify = JSON.stringify;
 export const MathMin = Math.min;
+export const NumberIsNaN = Number.isNaN;
 export const MathTrunc = Math.trunc;
 export const MathMax = Math.max;
 export const MathFloor = Math.floor;

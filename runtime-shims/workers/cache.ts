@@ -50,7 +50,7 @@ export class Cache {
     if (rs.type === 'error') throw new SafeTypeError('Cache is unable to store an error response');
     if (rs.status === 206) throw new SafeTypeError('Cannot cache response to a range request (206 Partial Content).');
     const vary = rs.headers.get('vary');
-    if (vary !== null && vary.includes('*')) throw new SafeTypeError("Cannot cache response with 'Vary: *' header.");
+    if (vary?.includes('*')) throw new SafeTypeError("Cannot cache response with 'Vary: *' header.");
     const body = await consumeBytes(rs.body);
     const bytes = body.byteLength ? body : null;
     await hostAsync('cachePut', this.#name, s.url, rs.status, rs.statusText, headerList(rs.headers), bytes).promise;

@@ -106,7 +106,7 @@ function outputPath(source: string): string {
 function location(message: esbuild.Message): string {
   const loc = message.location;
   // only places inside the upload are shown: anything else would be a path on the server
-  if (!loc || !loc.file.startsWith(`${namespace}:`)) return '';
+  if (!loc?.file.startsWith(`${namespace}:`)) return '';
   return `${loc.file.slice(namespace.length + 1)}:${loc.line}:${loc.column + 1}: `;
 }
 

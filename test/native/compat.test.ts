@@ -103,7 +103,6 @@ test('the module object, its classes and their prototypes are immutable, here an
   await withContext((_isolate, context) => {
     const lib = ivm as unknown as Record<string, unknown>;
     assert.throws(() => {
-      'use strict';
       lib.ExternalCopy = () => {};
     }, TypeError);
     assert.throws(() => Object.defineProperty(ivm.ExternalCopy.prototype, 'copy', { value: 1 }), TypeError);

@@ -72,7 +72,7 @@ test('connection headers of the function are dropped, the request id added, cont
   assert.equal(res.headers['x-a'], '1');
   assert.equal(res.headers['islet-request-id'], 'rid-1');
   assert.equal(res.headers['content-length'], '5');
-  assert.equal(res.headers['connection'], 'keep-alive');
+  assert.equal(res.headers.connection, 'keep-alive');
   assert.equal(await res.body.text(), 'hello');
 });
 

@@ -12,6 +12,7 @@ before(async () => {
   h = await startHarness();
   await h.deploy('counter', {
     'index.js':
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the tenant's own template literal
       'let n = 0; export default { fetch(_r, env) { n++; return new Response(`${n} ${env.COLOR ?? "none"}`); } };',
   });
 });

@@ -78,7 +78,7 @@ export class HostWebSockets implements RunResources {
    */
   couple(run: RequestRun, id: number): UpgradeSocket | null {
     const socket = this.#sockets.get(id);
-    if (!socket || socket.kind !== 'pair' || !socket.pending || socket.live || socket.ended) return null;
+    if (socket?.kind !== 'pair' || !socket.pending || socket.live || socket.ended) return null;
     if (socket.owner !== run) {
       socket.owner.webSockets.delete(id);
       socket.owner = run;
