@@ -214,7 +214,7 @@ test('pipe-safe batches are written in pieces of at most 4096 bytes that end at 
   assert.deepEqual(received, sent);
 });
 
-test('stdout of several processes: every line arrives whole when their batches are large', () => {
+test('stdout of several processes: every line that arrives is whole and in order when their batches are large', () => {
   // two processes write 40 KB batches to one pipe at the same time, as cluster workers do
   const script = `
     const { Logger } = require(${JSON.stringify(path.join(root, 'dist/server/observe/server-log.js'))});
@@ -236,10 +236,21 @@ test('stdout of several processes: every line arrives whole when their batches a
   const run = spawnSync(process.execPath, ['-e', parent], { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 });
   assert.equal(run.status, 0, run.stderr);
   const lines = run.stdout.trimEnd().split('\n');
-  assert.equal(lines.length, 16_000);
-  const next = { a: 0, b: 0 } as Record<string, number>;
+  // a reader slower than the writers (a loaded machine) may cost lines: a writer never waits for
+  // stdout (observers never block serving), drops are reported, and what still waits when a
+  // process exits is lost (server-log-sink.ts). What arrives must be whole lines, in order.
+  const last = { a: -1, b: -1 } as Record<string, number>;
+  let arrived = 0;
   for (const line of lines) {
-    const record = JSON.parse(line) as { who: string; n: number };
-    assert.equal(record.n, next[record.who]++, 'lines of one process out of order');
+    const record = JSON.parse(line) as { who?: string; n?: number; msg?: string };
+    if (record.who === undefined) {
+      assert.match(String(record.msg), /^log lines dropped/, `a line of neither process: ${line.slice(0, 200)}`);
+      continue;
+    }
+    assert.ok(record.n! > last[record.who]!, 'lines of one process out of order');
+    last[record.who] = record.n!;
+    arrived++;
   }
+  assert.ok(last.a! >= 0 && last.b! >= 0, 'lines of both processes arrive');
+  assert.ok(arrived <= 16_000);
 });
