@@ -120,8 +120,12 @@ test('a worker that cannot apply a write in time is named in the answer, which s
   let stopped: number | undefined;
   try {
     await deploy(islet, 'lag', versioned('first'));
-    const pids = [...islet.output().matchAll(/"msg":"worker ready","slot":\d+,"pid":(\d+)/g)].map((m) => Number(m[1]));
-    assert.equal(pids.length, 2);
+    // the workers' pids from the admin API (a "worker ready" log line may be dropped by a slow reader)
+    const pids = await until('both workers listed', async () => {
+      const listed = (await admin(islet, 'GET', '/v1/workers')).json() as { workers?: { pid: number | null }[] };
+      const found = (listed.workers ?? []).map((w) => w.pid).filter((pid): pid is number => typeof pid === 'number');
+      return found.length === 2 ? found : undefined;
+    });
     // the admin port is shared: write until the request lands on the running worker
     stopped = pids[0]!;
     process.kill(stopped, 'SIGSTOP');
